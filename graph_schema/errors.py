@@ -1,0 +1,108 @@
+"""Typed exceptions, each named after the failure it reports."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+class KpigraphError(Exception):
+    """Base of every error kpigraph raises on purpose. ``code`` is stable for the API."""
+
+    code = "error"
+
+    def __init__(self, message: str, details: dict[str, object] | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details = details or {}
+
+
+class InvalidRefError(KpigraphError, ValueError):
+    """A node reference is malformed (unknown kind, bad id)."""
+
+    code = "invalid_ref"
+
+
+class NodeNotFoundError(KpigraphError, LookupError):
+    """A well-formed reference names no node in the store."""
+
+    code = "not_found"
+
+    def __init__(self, ref: str, suggestions: list[str] | None = None) -> None:
+        hint = f"; did you mean {', '.join(suggestions)}?" if suggestions else ""
+        super().__init__(f"no node {ref}{hint}", {"ref": ref, "suggestions": suggestions or []})
+        self.ref = ref
+        self.suggestions = suggestions or []
+
+
+class InvalidQueryError(KpigraphError, ValueError):
+    """A query parameter is out of range (depth, relation name, kind name...)."""
+
+    code = "invalid_query"
+
+
+class FormulaSyntaxError(KpigraphError, ValueError):
+    """A formula or drivers expression does not parse. ``column`` is 1-based."""
+
+    code = "formula_syntax"
+
+    def __init__(self, message: str, expression: str, column: int) -> None:
+        pointer = " " * (column - 1) + "^"
+        super().__init__(f"{message} at column {column}\n    {expression}\n    {pointer}")
+        self.reason = message
+        self.expression = expression
+        self.column = column
+
+
+@dataclass(frozen=True)
+class CatalogIssue:
+    """One problem found in a catalog: where it is, what is wrong, what to do."""
+
+    file: str
+    line: int | None
+    message: str
+    hint: str | None = None
+
+    def __str__(self) -> str:
+        where = f"{self.file}:{self.line}" if self.line else self.file
+        hint = f" — {self.hint}" if self.hint else ""
+        return f"{where}: {self.message}{hint}"
+
+
+class CatalogError(KpigraphError):
+    """A catalog failed validation. Carries every issue found in one pass."""
+
+    code = "catalog_invalid"
+
+    def __init__(self, issues: list[CatalogIssue]) -> None:
+        self.issues = sorted(issues, key=lambda i: (i.file, i.line or 0, i.message))
+        count = len(self.issues)
+        first = str(self.issues[0]) if self.issues else "no details"
+        more = f" (and {count - 1} more)" if count > 1 else ""
+        super().__init__(
+            f"{first}{more}",
+            {"issues": [i.__dict__ for i in self.issues]},
+        )
+
+
+class StoreError(KpigraphError):
+    """The store failed for a reason other than bad input."""
+
+    code = "store_error"
+
+
+class BackendUnavailableError(StoreError):
+    """The storage backend cannot be reached (Neo4j down, database file unreadable)."""
+
+    code = "backend_unavailable"
+
+
+class EmptyStoreError(StoreError):
+    """Nothing has been loaded yet."""
+
+    code = "empty_store"
+
+    def __init__(self, where: str) -> None:
+        super().__init__(
+            f"no catalog loaded in {where}; run 'kpigraph load CATALOG_DIR' first",
+            {"where": where},
+        )

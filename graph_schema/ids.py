@@ -1,0 +1,111 @@
+"""Node kinds, ids and typed node references (``Kind:id``)."""
+
+from __future__ import annotations
+
+import re
+from enum import StrEnum
+from typing import NamedTuple
+
+from graph_schema.errors import InvalidRefError
+
+
+class NodeKind(StrEnum):
+    """The closed set of node kinds. Also the Neo4j labels; never built from user input."""
+
+    METRIC = "Metric"
+    DIMENSION = "Dimension"
+    SYSTEM = "System"
+    TABLE = "Table"
+    FIELD = "Field"
+    DEPARTMENT = "Department"
+    DASHBOARD = "Dashboard"
+
+
+#: A slug: lower-case ASCII letter first, then letters, digits and underscores.
+SLUG_RE = re.compile(r"[a-z][a-z0-9_]*\Z")
+#: One segment of a source id (system, table or field name); may start with ``_``.
+SOURCE_SEGMENT_RE = re.compile(r"[a-z_][a-z0-9_]*\Z")
+
+#: How many dot-separated segments each kind's id has.
+_SEGMENTS: dict[NodeKind, int] = {
+    NodeKind.SYSTEM: 1,
+    NodeKind.TABLE: 2,
+    NodeKind.FIELD: 3,
+}
+
+_KIND_BY_LOWER = {k.value.lower(): k for k in NodeKind}
+
+
+def is_valid_id(kind: NodeKind, node_id: str) -> bool:
+    """Whether ``node_id`` is a well-formed id for ``kind``.
+
+    Examples
+    --------
+    >>> is_valid_id(NodeKind.METRIC, "atp")
+    True
+    >>> is_valid_id(NodeKind.FIELD, "dms.dms_orders.total_amount")
+    True
+    >>> is_valid_id(NodeKind.METRIC, "客单价")
+    False
+    """
+    segments = _SEGMENTS.get(kind)
+    if segments is None:
+        return bool(SLUG_RE.match(node_id))
+    parts = node_id.split(".")
+    return len(parts) == segments and all(SOURCE_SEGMENT_RE.match(p) for p in parts)
+
+
+class NodeRef(NamedTuple):
+    """A typed reference to a node: its kind and its id, written ``Kind:id``.
+
+    Examples
+    --------
+    >>> NodeRef.parse("Metric:atp")
+    NodeRef(kind=<NodeKind.METRIC: 'Metric'>, id='atp')
+    >>> str(NodeRef.parse("atp"))
+    'Metric:atp'
+    >>> str(NodeRef.parse("field:dms.dms_orders.order_id"))
+    'Field:dms.dms_orders.order_id'
+    """
+
+    kind: NodeKind
+    id: str
+
+    def __str__(self) -> str:
+        return f"{self.kind.value}:{self.id}"
+
+    @classmethod
+    def parse(cls, text: str, default_kind: NodeKind = NodeKind.METRIC) -> NodeRef:
+        """Parse ``Kind:id``; a bare id means ``default_kind``. Kind names are case-insensitive.
+
+        Raises
+        ------
+        InvalidRefError
+            When the kind is unknown or the id is malformed for that kind.
+        """
+        raw = text.strip()
+        if ":" in raw:
+            kind_text, _, node_id = raw.partition(":")
+            kind = _KIND_BY_LOWER.get(kind_text.strip().lower())
+            if kind is None:
+                kinds = ", ".join(k.value for k in NodeKind)
+                raise InvalidRefError(
+                    f"unknown node kind {kind_text!r} in {text!r}; use one of {kinds}"
+                )
+            node_id = node_id.strip()
+        else:
+            kind, node_id = default_kind, raw
+        if not is_valid_id(kind, node_id):
+            raise InvalidRefError(f"malformed {kind.value} id {node_id!r} in {text!r}; {id_rule(kind)}")
+        return cls(kind, node_id)
+
+
+def id_rule(kind: NodeKind) -> str:
+    """A one-line description of the id format for ``kind``, for error messages."""
+    if kind is NodeKind.SYSTEM:
+        return "a system id is lower-case letters, digits and '_', e.g. 'dms'"
+    if kind is NodeKind.TABLE:
+        return "a table id is 'system.table', e.g. 'dms.dms_orders'"
+    if kind is NodeKind.FIELD:
+        return "a field id is 'system.table.field', e.g. 'dms.dms_orders.total_amount'"
+    return "an id starts with a lower-case letter, then lower-case letters, digits or '_'"

@@ -1,0 +1,260 @@
+"""Frozen pydantic models for nodes and edges.
+
+A node model holds what the catalog says about one node; references to other nodes stay as
+plain ids here and become edges (see :mod:`loaders.catalog`). Unknown keys are rejected
+(``extra="forbid"``) so that a typo in a catalog file is an error, not silently dropped.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from enum import StrEnum
+from typing import Annotated, Any, ClassVar, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
+
+from graph_schema.ids import NodeKind, NodeRef
+from graph_schema.relations import Relation
+
+
+def _to_text(value: Any) -> Any:
+    """YAML turns ``1.0``, ``2023-09-01`` and ``1200`` into numbers and dates; keep them as text."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int | float | dt.date | dt.datetime):
+        return value.isoformat() if isinstance(value, dt.date) else str(value)
+    return value
+
+
+Text = Annotated[str, BeforeValidator(_to_text)]
+
+
+def _to_list(value: Any) -> Any:
+    """Allow a single string where a list of strings is expected."""
+    return [value] if isinstance(value, str) else value
+
+
+TextList = Annotated[list[Text], BeforeValidator(_to_list)]
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=True)
+
+
+class Level(StrEnum):
+    L0 = "L0"
+    L1 = "L1"
+    L2 = "L2"
+    L3 = "L3"
+
+
+class Status(StrEnum):
+    DRAFT = "draft"
+    ACTIVE = "active"
+    DEPRECATED = "deprecated"
+
+
+class Scope(_Frozen):
+    """What a part of a metric counts (统计口径: ✅ includes / ❌ excludes)."""
+
+    includes: TextList = Field(default_factory=list)
+    excludes: TextList = Field(default_factory=list)
+
+
+class Caliber(_Frozen):
+    """统计口径: numerator / denominator scope (or the scope of a plain count), time and rules."""
+
+    numerator: Scope | None = None
+    denominator: Scope | None = None
+    scope: Scope | None = None
+    time: Text | None = None
+    rules: TextList = Field(default_factory=list)
+
+
+class CauseLink(_Frozen):
+    """A causal / leading-indicator link from this metric to ``metric``."""
+
+    metric: str
+    polarity: Literal["+", "-"] = "+"
+    lag: Text | None = None
+    evidence: Text | None = None
+
+    @field_validator("polarity", mode="before")
+    @classmethod
+    def _polarity(cls, value: Any) -> Any:
+        return {"−": "-", "positive": "+", "negative": "-"}.get(value, value)
+
+
+class Benchmark(_Frozen):
+    """行业基准: one segment's industry reference values."""
+
+    segment: Text
+    average: Text | None = None
+    excellent: Text | None = None
+    source: Text | None = None
+
+
+class VersionEntry(_Frozen):
+    """版本记录: one released version of the definition."""
+
+    version: Text
+    date: Text | None = None
+    change: Text | None = None
+    author: Text | None = None
+
+
+class Contacts(_Frozen):
+    """咨询联系."""
+
+    business: Text | None = None
+    technical: Text | None = None
+    data_support: Text | None = None
+
+
+class BaseNode(_Frozen):
+    """Every node has a kind and an id; ``(kind, id)`` is unique."""
+
+    kind: ClassVar[NodeKind]
+    id: str
+    name: Text
+
+    @property
+    def ref(self) -> NodeRef:
+        return NodeRef(self.kind, self.id)
+
+    def props(self) -> dict[str, Any]:
+        """Plain JSON-able properties (what the stores persist)."""
+        return self.model_dump(mode="json", exclude_none=True)
+
+
+class Metric(BaseNode):
+    """A defined metric, carrying the whole definition template (指标定义模板)."""
+
+    kind: ClassVar[NodeKind] = NodeKind.METRIC
+
+    # 基本信息
+    name_en: Text | None = None
+    abbr: Text | None = None
+    level: Level | None = None
+    domain: Text | None = None
+    owner: str | None = None
+    reviewer: str | None = None
+    status: Status = Status.ACTIVE
+    # 指标定义
+    definition: Text | None = None
+    meaning: Text | None = None
+    formula: Text | None = None
+    drivers: Text | None = None
+    unit: Text | None = None
+    example: Text | None = None
+    # 统计口径
+    caliber: Caliber | None = None
+    # 数据来源
+    data_source: Text | None = None
+    fields: list[str] = Field(default_factory=list)
+    sql: Text | None = None
+    # 分析维度与关联指标
+    dimensions: list[str] = Field(default_factory=list)
+    causes: list[CauseLink] = Field(default_factory=list)
+    rolls_up_to: str | None = None
+    parallel: list[str] = Field(default_factory=list)
+    # 使用场景, 看板
+    dashboards: list[str] = Field(default_factory=list)
+    use_cases: TextList = Field(default_factory=list)
+    # 行业基准, 注意事项
+    benchmarks: list[Benchmark] = Field(default_factory=list)
+    caveats: TextList = Field(default_factory=list)
+    special_cases: TextList = Field(default_factory=list)
+    # 更新频率, 版本记录, 咨询联系
+    update_frequency: Text | None = None
+    review_policy: Text | None = None
+    version: Text | None = None
+    history: list[VersionEntry] = Field(default_factory=list)
+    contacts: Contacts | None = None
+    tags: TextList = Field(default_factory=list)
+
+    @property
+    def updated(self) -> str | None:
+        """The date of the newest history entry, if any."""
+        dates = [h.date for h in self.history if h.date]
+        return max(dates) if dates else None
+
+
+class Dimension(BaseNode):
+    kind: ClassVar[NodeKind] = NodeKind.DIMENSION
+    name_en: Text | None = None
+    description: Text | None = None
+
+
+class System(BaseNode):
+    kind: ClassVar[NodeKind] = NodeKind.SYSTEM
+    description: Text | None = None
+
+
+class Table(BaseNode):
+    kind: ClassVar[NodeKind] = NodeKind.TABLE
+    system: str
+    description: Text | None = None
+
+
+class FieldNode(BaseNode):
+    """A column of a table (named ``FieldNode`` to keep clear of pydantic's ``Field``)."""
+
+    kind: ClassVar[NodeKind] = NodeKind.FIELD
+    table: str
+    type: Text | None = None
+    description: Text | None = None
+
+
+class Department(BaseNode):
+    kind: ClassVar[NodeKind] = NodeKind.DEPARTMENT
+    description: Text | None = None
+
+
+class Dashboard(BaseNode):
+    kind: ClassVar[NodeKind] = NodeKind.DASHBOARD
+    type: Text | None = None
+    url: Text | None = None
+    description: Text | None = None
+
+
+Node = Metric | Dimension | System | Table | FieldNode | Department | Dashboard
+
+NODE_MODELS: dict[NodeKind, type[BaseNode]] = {
+    NodeKind.METRIC: Metric,
+    NodeKind.DIMENSION: Dimension,
+    NodeKind.SYSTEM: System,
+    NodeKind.TABLE: Table,
+    NodeKind.FIELD: FieldNode,
+    NodeKind.DEPARTMENT: Department,
+    NodeKind.DASHBOARD: Dashboard,
+}
+
+
+def node_from_props(kind: NodeKind, props: dict[str, Any]) -> BaseNode:
+    """Rebuild a node model from stored properties."""
+    return NODE_MODELS[kind].model_validate(props)
+
+
+class Edge(_Frozen):
+    """A typed, directed edge. ``props`` holds relation attributes (role, polarity, lag...)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    source: NodeRef
+    target: NodeRef
+    type: Relation
+    props: dict[str, Any] = Field(default_factory=dict)
+
+    def sort_key(self) -> tuple[str, str, str]:
+        return (str(self.source), str(self.target), self.type.value)
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "source": str(self.source),
+            "target": str(self.target),
+            "type": self.type.value,
+        }
+        if self.props:
+            out["props"] = dict(sorted(self.props.items()))
+        return out

@@ -1,0 +1,107 @@
+"""The closed relation vocabulary. Relationship types are never built from user input."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from enum import StrEnum
+
+from graph_schema.errors import InvalidQueryError
+from graph_schema.ids import NodeKind
+
+
+class Relation(StrEnum):
+    """Edge types. Lineage edges point upstream → downstream (the way data flows)."""
+
+    HAS_TABLE = "HAS_TABLE"
+    HAS_FIELD = "HAS_FIELD"
+    FEEDS = "FEEDS"
+    INPUT_TO = "INPUT_TO"
+    DRIVES = "DRIVES"
+    CAUSES = "CAUSES"
+    ROLLS_UP_TO = "ROLLS_UP_TO"
+    SHOWN_ON = "SHOWN_ON"
+    OWNS = "OWNS"
+    REVIEWS = "REVIEWS"
+    SLICED_BY = "SLICED_BY"
+
+    @property
+    def is_lineage(self) -> bool:
+        """Whether traversals follow this relation by default."""
+        return self not in NON_LINEAGE
+
+    @property
+    def endpoints(self) -> tuple[NodeKind, NodeKind]:
+        """The (source kind, target kind) every edge of this type connects."""
+        return ENDPOINTS[self]
+
+
+NON_LINEAGE: frozenset[Relation] = frozenset({Relation.OWNS, Relation.REVIEWS, Relation.SLICED_BY})
+
+#: Every relation traversed by default: all but OWNS, REVIEWS and SLICED_BY.
+LINEAGE_RELATIONS: frozenset[Relation] = frozenset(r for r in Relation if r not in NON_LINEAGE)
+
+#: Metric-to-metric relations.
+METRIC_RELATIONS: frozenset[Relation] = frozenset(
+    {Relation.INPUT_TO, Relation.DRIVES, Relation.CAUSES, Relation.ROLLS_UP_TO}
+)
+
+ENDPOINTS: dict[Relation, tuple[NodeKind, NodeKind]] = {
+    Relation.HAS_TABLE: (NodeKind.SYSTEM, NodeKind.TABLE),
+    Relation.HAS_FIELD: (NodeKind.TABLE, NodeKind.FIELD),
+    Relation.FEEDS: (NodeKind.FIELD, NodeKind.METRIC),
+    Relation.INPUT_TO: (NodeKind.METRIC, NodeKind.METRIC),
+    Relation.DRIVES: (NodeKind.METRIC, NodeKind.METRIC),
+    Relation.CAUSES: (NodeKind.METRIC, NodeKind.METRIC),
+    Relation.ROLLS_UP_TO: (NodeKind.METRIC, NodeKind.METRIC),
+    Relation.SHOWN_ON: (NodeKind.METRIC, NodeKind.DASHBOARD),
+    Relation.OWNS: (NodeKind.DEPARTMENT, NodeKind.METRIC),
+    Relation.REVIEWS: (NodeKind.DEPARTMENT, NodeKind.METRIC),
+    Relation.SLICED_BY: (NodeKind.METRIC, NodeKind.DIMENSION),
+}
+
+
+def parse_relations(names: Iterable[str] | str | None) -> frozenset[Relation]:
+    """Parse relation names (a list, or one comma-separated string); ``None`` or empty → lineage.
+
+    Examples
+    --------
+    >>> sorted(parse_relations("input_to, drives"))
+    [<Relation.DRIVES: 'DRIVES'>, <Relation.INPUT_TO: 'INPUT_TO'>]
+    >>> parse_relations(None) == LINEAGE_RELATIONS
+    True
+    """
+    if names is None:
+        return LINEAGE_RELATIONS
+    items = names.split(",") if isinstance(names, str) else list(names)
+    wanted = [n.strip() for n in items if n and n.strip()]
+    if not wanted:
+        return LINEAGE_RELATIONS
+    out: set[Relation] = set()
+    for name in wanted:
+        try:
+            out.add(Relation(name.upper()))
+        except ValueError:
+            known = ", ".join(r.value for r in Relation)
+            raise InvalidQueryError(
+                f"unknown relation {name!r}; use one of {known}", {"relation": name}
+            ) from None
+    return frozenset(out)
+
+
+def parse_kinds(names: Iterable[str] | str | None) -> frozenset[NodeKind] | None:
+    """Parse node kind names (case-insensitive); ``None`` or empty means every kind."""
+    if names is None:
+        return None
+    items = names.split(",") if isinstance(names, str) else list(names)
+    wanted = [n.strip() for n in items if n and n.strip()]
+    if not wanted:
+        return None
+    by_lower = {k.value.lower(): k for k in NodeKind}
+    out: set[NodeKind] = set()
+    for name in wanted:
+        kind = by_lower.get(name.lower())
+        if kind is None:
+            known = ", ".join(k.value for k in NodeKind)
+            raise InvalidQueryError(f"unknown node kind {name!r}; use one of {known}", {"kind": name})
+        out.add(kind)
+    return frozenset(out)
