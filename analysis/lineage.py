@@ -1,0 +1,104 @@
+"""Upstream / downstream lineage of a node."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from analysis.resolve import require_node
+from analysis.results import Direction, EdgeOut, LineageNode, LineageResult
+from graph_schema.errors import InvalidQueryError
+from graph_schema.ids import NodeKind, NodeRef
+from graph_schema.models import Edge, Metric
+from graph_schema.relations import LINEAGE_RELATIONS, Relation
+from store.base import GraphStore, Walk
+
+MIN_DEPTH, MAX_DEPTH = 1, 10
+
+
+def check_depth(depth: int, low: int = MIN_DEPTH, high: int = MAX_DEPTH) -> int:
+    """Range-check a depth (it is an int between ``low`` and ``high``)."""
+    if isinstance(depth, bool) or not isinstance(depth, int) or not low <= depth <= high:
+        raise InvalidQueryError(
+            f"depth must be an integer from {low} to {high}, got {depth!r}", {"depth": depth}
+        )
+    return depth
+
+
+def edge_out(edge: Edge) -> EdgeOut:
+    return EdgeOut(
+        source=str(edge.source),
+        target=str(edge.target),
+        type=edge.type.value,
+        props=dict(sorted(edge.props.items())) or None,
+    )
+
+
+def lineage(
+    store: GraphStore,
+    root: NodeRef,
+    direction: Direction = Direction.BOTH,
+    depth: int = 3,
+    relations: Iterable[Relation] | None = None,
+    kinds: Iterable[NodeKind] | None = None,
+    limit: int | None = None,
+) -> LineageResult:
+    """Nodes upstream and/or downstream of ``root`` within ``depth`` hops.
+
+    ``both`` is the union of the upstream and the downstream answers (never a zig-zag through
+    siblings); each node's ``depth`` is its shortest distance in a direction that reaches it.
+    ``kinds`` filters what is reported, not what is walked through. With ``limit``, an answer
+    over ``limit`` nodes is cut at the farthest hops and marked ``truncated``.
+
+    Examples
+    --------
+    >>> from tests.helpers import demo_store
+    >>> r = lineage(demo_store(), NodeRef.parse("atp"), Direction.UPSTREAM, 1,
+    ...             [Relation.INPUT_TO])
+    >>> [n.ref for n in r.nodes]
+    ['Metric:revenue', 'Metric:visits']
+    """
+    check_depth(depth)
+    rels = frozenset(relations) if relations else LINEAGE_RELATIONS
+    require_node(store, root)
+    up = store.traverse(root, Walk.BACKWARD, rels, depth) if direction != "downstream" else {}
+    down = store.traverse(root, Walk.FORWARD, rels, depth) if direction != "upstream" else {}
+    reached: dict[NodeRef, tuple[int, str]] = {}
+    for ref, d in up.items():
+        reached[ref] = (d, "upstream")
+    for ref, d in down.items():
+        if ref in reached:
+            reached[ref] = (min(d, reached[ref][0]), "both")
+        else:
+            reached[ref] = (d, "downstream")
+    if kinds:
+        wanted = set(kinds)
+        reached = {r: v for r, v in reached.items() if r.kind in wanted}
+    ordered = sorted(reached.items(), key=lambda item: (item[1][0], str(item[0])))
+    truncated = False
+    if limit is not None and len(ordered) > limit:
+        truncated = True
+        # cut whole hops from the far end while over the limit
+        cut = ordered[:limit]
+        first_partial_hop = ordered[limit][1][0]
+        ordered = [item for item in cut if item[1][0] < first_partial_hop] or cut
+    nodes = store.get_nodes([r for r, _ in ordered])
+    out_nodes = []
+    for ref, (d, side) in ordered:
+        node = nodes[ref]
+        level = node.level.value if isinstance(node, Metric) and node.level else None
+        out_nodes.append(
+            LineageNode(
+                ref=str(ref), kind=ref.kind.value, id=ref.id, name=node.name, depth=d,
+                side=side, level=level,
+            )
+        )
+    members = [root, *(r for r, _ in ordered)]
+    edges = [edge_out(e) for e in store.edges_among(members, rels)]
+    return LineageResult(
+        root=str(root),
+        direction=direction,
+        depth=depth,
+        nodes=out_nodes,
+        edges=edges,
+        truncated=truncated,
+    )

@@ -1,0 +1,112 @@
+"""Result shapes of the analyses. They are the JSON contract shared by the CLI and the API."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class Direction(StrEnum):
+    UPSTREAM = "upstream"
+    DOWNSTREAM = "downstream"
+    BOTH = "both"
+
+
+class _Out(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+
+class EdgeOut(_Out):
+    source: str
+    target: str
+    type: str
+    props: dict[str, Any] | None = None
+
+
+class LineageNode(_Out):
+    ref: str
+    kind: str
+    id: str
+    name: str
+    depth: int = Field(description="shortest hop distance in the direction that reaches it")
+    side: str = Field(description="upstream, downstream or both (reached both ways)")
+    level: str | None = None
+
+
+class LineageResult(_Out):
+    root: str
+    direction: Direction
+    depth: int
+    nodes: list[LineageNode]
+    edges: list[EdgeOut]
+    truncated: bool = False
+
+
+class ImpactMetric(_Out):
+    ref: str
+    name: str
+    level: str | None
+    depth: int
+
+
+class ImpactDashboard(_Out):
+    ref: str
+    name: str
+    depth: int
+
+
+class ImpactDepartment(_Out):
+    ref: str
+    name: str
+    owns: list[str]
+    reviews: list[str]
+
+
+class ImpactReport(_Out):
+    root: str
+    metrics: list[ImpactMetric]
+    dashboards: list[ImpactDashboard]
+    departments: list[ImpactDepartment]
+    touches_l0: bool
+
+
+class PathNode(_Out):
+    ref: str
+    kind: str
+    id: str
+    name: str
+
+
+class PathOut(_Out):
+    length: int
+    nodes: list[PathNode]
+    edges: list[EdgeOut] = Field(description="every edge joining consecutive nodes")
+
+
+class PathsResult(_Out):
+    source: str
+    target: str
+    max_depth: int
+    paths: list[PathOut]
+
+
+class NeighbourOut(_Out):
+    ref: str
+    kind: str
+    name: str
+    props: dict[str, Any] | None = None
+
+
+class RelationGroup(_Out):
+    relation: str
+    incoming: list[NeighbourOut]
+    outgoing: list[NeighbourOut]
+
+
+class NodeCard(_Out):
+    ref: str
+    kind: str
+    node: dict[str, Any]
+    neighbours: list[RelationGroup]

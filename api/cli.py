@@ -1,0 +1,384 @@
+"""The ``kpigraph`` command line."""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import shutil
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+from pydantic import BaseModel
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from analysis.card import node_card
+from analysis.impact import impact
+from analysis.lineage import lineage
+from analysis.paths import find_paths
+from analysis.results import Direction
+from api import cli_render
+from api.deps import build_store
+from api.settings import Backend, Settings
+from graph_schema.errors import CatalogError, KpigraphError
+from graph_schema.ids import NodeKind, NodeRef
+from graph_schema.relations import parse_kinds, parse_relations
+from loaders.catalog import load_catalog
+from store.base import GraphStore, SearchQuery
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+TEMPLATES_DIR = PROJECT_ROOT / "catalogs"
+
+def _console(stderr: bool = False) -> Console:
+    """A console that does not squeeze tables to 80 columns when piped."""
+    probe = Console(stderr=stderr)
+    return Console(stderr=stderr, width=None if probe.is_terminal else 160)
+
+
+out = _console()
+err = _console(stderr=True)
+
+
+def _emit_json(model: BaseModel | dict[str, Any] | list[Any]) -> None:
+    data = model.model_dump(mode="json") if isinstance(model, BaseModel) else model
+    click.echo(json.dumps(data, ensure_ascii=False, indent=2))
+
+
+def store_options(func: F) -> F:
+    """``--db`` and ``--backend`` on every command that touches the store."""
+
+    @click.option(
+        "--db",
+        type=click.Path(dir_okay=False, path_type=Path),
+        default=None,
+        help="embedded store file [env KPIGRAPH_DB; default ~/.local/share/kpigraph/kpigraph.sqlite]",
+    )
+    @click.option(
+        "--backend",
+        type=click.Choice([b.value for b in Backend]),
+        default=None,
+        help="storage backend [env KPIGRAPH_BACKEND; default embedded]",
+    )
+    @functools.wraps(func)
+    def wrapper(*args: Any, db: Path | None, backend: str | None, **kwargs: Any) -> Any:
+        overrides: dict[str, Any] = {}
+        if db is not None:
+            overrides["db"] = db
+        if backend is not None:
+            overrides["backend"] = backend
+        settings = Settings(**overrides)
+        store = build_store(settings)
+        try:
+            return func(*args, store=store, settings=settings, **kwargs)
+        finally:
+            store.close()
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _where(settings: Settings) -> str:
+    return str(settings.db) if settings.backend is Backend.EMBEDDED else settings.neo4j_uri
+
+
+def _ref(text: str) -> NodeRef:
+    return NodeRef.parse(text)
+
+
+json_option = click.option("--json", "as_json", is_flag=True, help="print JSON instead of tables")
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="kpigraph")
+def cli() -> None:
+    """kpigraph — the metric dictionary as a knowledge graph: lineage and impact analysis.
+
+    A REF is Kind:id (Metric:atp, Field:dms.dms_orders.total_amount); a bare id means a metric.
+    """
+
+
+@cli.command()
+@click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
+@click.option(
+    "--template",
+    default=None,
+    help="start from a demo catalog: " + ", ".join(
+        sorted(p.name for p in TEMPLATES_DIR.iterdir() if (p / "kpigraph.yaml").is_file())
+    ) if TEMPLATES_DIR.is_dir() else "start from a demo catalog",
+)
+@click.option("--force", is_flag=True, help="write into a non-empty directory")
+def init(directory: Path, template: str | None, force: bool) -> None:
+    """Scaffold a catalog in DIRECTORY."""
+    if directory.exists() and any(directory.iterdir()) and not force:
+        raise KpigraphError(f"{directory} is not empty; choose a new directory or pass --force")
+    if template:
+        source = TEMPLATES_DIR / template
+        if not (source / "kpigraph.yaml").is_file():
+            known = sorted(p.name for p in TEMPLATES_DIR.iterdir() if p.is_dir())
+            raise KpigraphError(f"unknown template {template!r}; choose one of {', '.join(known)}")
+        shutil.copytree(source, directory, dirs_exist_ok=True)
+    else:
+        from api.scaffold import write_scaffold
+
+        write_scaffold(directory)
+    graph = load_catalog(directory)
+    counts = graph.counts()
+    click.echo(
+        f"created catalog {graph.name!r} in {directory} "
+        f"({counts['Metric']} metrics); next: kpigraph validate {directory}"
+    )
+
+
+@cli.command()
+@click.argument("directory", type=click.Path(path_type=Path))
+@json_option
+def validate(directory: Path, as_json: bool) -> None:
+    """Check a catalog without loading it; lists every problem with file and line."""
+    started = time.perf_counter()
+    graph = load_catalog(directory)
+    elapsed = time.perf_counter() - started
+    counts = graph.counts()
+    if as_json:
+        _emit_json({"valid": True, "catalog": graph.name, "counts": counts})
+        return
+    summary = ", ".join(f"{v} {k}" for k, v in counts.items() if v)
+    click.echo(f"catalog {graph.name!r} is valid: {summary} ({elapsed:.2f}s)")
+
+
+@cli.command()
+@click.argument("directory", type=click.Path(path_type=Path))
+@store_options
+@json_option
+def load(directory: Path, as_json: bool, store: GraphStore, settings: Settings) -> None:
+    """Validate a catalog and replace the stored graph with it (all or nothing)."""
+    started = time.perf_counter()
+    graph = load_catalog(directory)
+    total = len(graph.nodes) + len(graph.edges)
+    show_bar = err.is_terminal and not as_json
+    if show_bar:
+        with Progress(
+            TextColumn("loading"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+            console=err, transient=True,
+        ) as bar:
+            task = bar.add_task("load", total=total)
+            info = store.load(graph, progress=lambda done, _t: bar.update(task, completed=done))
+    else:
+        info = store.load(graph)
+    elapsed = time.perf_counter() - started
+    if as_json:
+        _emit_json(
+            {
+                "catalog": info.catalog,
+                "backend": info.backend,
+                "counts": info.counts,
+                "seconds": round(elapsed, 3),
+            }
+        )
+        return
+    cli_render.store_info(out, info, _where(settings))
+    click.echo(f"done in {elapsed:.2f}s")
+
+
+@cli.command()
+@click.argument("ref")
+@store_options
+@json_option
+def show(ref: str, as_json: bool, store: GraphStore, settings: Settings) -> None:
+    """Show a node's card: the full definition and its direct neighbours."""
+    card = node_card(store, _ref(ref))
+    if as_json:
+        _emit_json(card)
+    else:
+        cli_render.node_card(out, card)
+
+
+@cli.command()
+@click.argument("text", required=False, default="")
+@click.option("--kind", "kinds", default="Metric", help="node kinds, comma-separated")
+@click.option("--domain", default=None)
+@click.option("--level", default=None, type=click.Choice(["L0", "L1", "L2", "L3"]))
+@click.option("--status", default=None, type=click.Choice(["draft", "active", "deprecated"]))
+@click.option("--department", default=None, help="owner or reviewer department id")
+@click.option("--limit", default=20, show_default=True, type=click.IntRange(1, 500))
+@click.option("--offset", default=0, show_default=True, type=click.IntRange(0))
+@store_options
+@json_option
+def search(
+    text: str,
+    kinds: str,
+    domain: str | None,
+    level: str | None,
+    status: str | None,
+    department: str | None,
+    limit: int,
+    offset: int,
+    as_json: bool,
+    store: GraphStore,
+    settings: Settings,
+) -> None:
+    """Search names (Chinese or English), abbreviations and definitions."""
+    query = SearchQuery(
+        text=text,
+        kinds=parse_kinds(kinds) or frozenset({NodeKind.METRIC}),
+        domain=domain, level=level, status=status, department=department,
+        limit=limit, offset=offset,
+    )
+    page = store.search(query)
+    if as_json:
+        _emit_json(
+            {
+                "total": page.total,
+                "items": [
+                    {"ref": str(n.ref), "name": n.name, "level": getattr(n, "level", None)}
+                    for n in page.items
+                ],
+            }
+        )
+    else:
+        cli_render.search_table(out, page)
+
+
+@cli.command(name="lineage")
+@click.argument("ref")
+@click.option(
+    "--direction",
+    type=click.Choice([d.value for d in Direction]),
+    default="both",
+    show_default=True,
+)
+@click.option("--depth", type=int, default=3, show_default=True, help="hops, 1 to 10")
+@click.option("--relations", default=None, help="relation types, comma-separated (default: lineage)")
+@click.option("--kinds", default=None, help="node kinds to report, comma-separated")
+@store_options
+@json_option
+def lineage_cmd(
+    ref: str,
+    direction: str,
+    depth: int,
+    relations: str | None,
+    kinds: str | None,
+    as_json: bool,
+    store: GraphStore,
+    settings: Settings,
+) -> None:
+    """Upstream and/or downstream lineage of a node."""
+    result = lineage(
+        store,
+        _ref(ref),
+        Direction(direction),
+        depth,
+        parse_relations(relations),
+        parse_kinds(kinds),
+    )
+    if as_json:
+        _emit_json(result.model_dump(mode="json", exclude={"truncated"}))
+    else:
+        cli_render.lineage_table(out, result)
+
+
+@cli.command(name="impact")
+@click.argument("ref")
+@store_options
+@json_option
+def impact_cmd(ref: str, as_json: bool, store: GraphStore, settings: Settings) -> None:
+    """What changing a metric, field, table or system affects, and whom to tell."""
+    report = impact(store, _ref(ref))
+    if as_json:
+        _emit_json(report)
+    else:
+        cli_render.impact_report(out, report)
+
+
+@cli.command(name="path")
+@click.argument("source")
+@click.argument("target")
+@click.option("--max-depth", type=int, default=4, show_default=True, help="hops, 1 to 8")
+@click.option("-k", "k", type=int, default=5, show_default=True, help="paths to list, 1 to 50")
+@click.option("--relations", default=None, help="relation types, comma-separated")
+@store_options
+@json_option
+def path_cmd(
+    source: str,
+    target: str,
+    max_depth: int,
+    k: int,
+    relations: str | None,
+    as_json: bool,
+    store: GraphStore,
+    settings: Settings,
+) -> None:
+    """How two nodes connect: up to K simple paths, shortest first."""
+    result = find_paths(
+        store, _ref(source), _ref(target), max_depth, k, parse_relations(relations)
+    )
+    if as_json:
+        _emit_json(result)
+    else:
+        cli_render.paths_table(out, result)
+
+
+@cli.command()
+@store_options
+@json_option
+def info(as_json: bool, store: GraphStore, settings: Settings) -> None:
+    """What is loaded, where."""
+    data = store.info()
+    if as_json:
+        _emit_json(
+            {
+                "backend": data.backend,
+                "catalog": data.catalog,
+                "loaded_at": data.loaded_at,
+                "counts": data.counts,
+                "where": _where(settings),
+            }
+        )
+    else:
+        cli_render.store_info(out, data, _where(settings))
+        click.echo(f"loaded at {data.loaded_at}")
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: one clear line and a non-zero exit on any error, never a stack trace."""
+    try:
+        cli.main(args=argv, prog_name="kpigraph", standalone_mode=False)
+    except CatalogError as exc:
+        cli_render.catalog_issues(err, exc.issues)
+        err.print(
+            f"[red]error:[/] {len(exc.issues)} problem(s) in the catalog; nothing was loaded",
+            highlight=False,
+        )
+        sys.exit(1)
+    except KpigraphError as exc:
+        err.print(f"[red]error:[/] {exc.message}", highlight=False)
+        sys.exit(1)
+    except click.exceptions.Abort:
+        err.print("aborted")
+        sys.exit(130)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        err.print("interrupted; the stored graph is unchanged unless a load completed")
+        sys.exit(130)
+    except Exception as exc:  # noqa: BLE001 - the last line of defence for users
+        if os.environ.get("KPIGRAPH_DEBUG"):
+            raise
+        err.print(
+            f"[red]internal error:[/] {type(exc).__name__}: {exc} "
+            "(set KPIGRAPH_DEBUG=1 for the traceback, and please report it)",
+            highlight=False,
+        )
+        sys.exit(2)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,25 @@
+"""Building a store from settings. The only place that knows which backend class to use."""
+
+from __future__ import annotations
+
+from api.settings import Backend, Settings
+from graph_schema.errors import KpigraphError
+from store.base import GraphStore
+from store.embedded import EmbeddedStore
+
+
+def build_store(settings: Settings) -> GraphStore:
+    """The store the settings ask for; connections are opened lazily."""
+    if settings.backend is Backend.EMBEDDED:
+        return EmbeddedStore(settings.db)
+    if settings.backend is Backend.NEO4J:
+        from store.neo4j import Neo4jStore, connect
+
+        driver = connect(
+            settings.neo4j_uri,
+            settings.neo4j_user,
+            settings.neo4j_password.get_secret_value(),
+            timeout=settings.neo4j_timeout,
+        )
+        return Neo4jStore(driver, database=settings.neo4j_database, uri=settings.neo4j_uri)
+    raise KpigraphError(f"unknown backend {settings.backend!r}")

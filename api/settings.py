@@ -1,0 +1,41 @@
+"""Settings from the environment (``KPIGRAPH_*``) or from CLI flags."""
+
+from __future__ import annotations
+
+import os
+from enum import StrEnum
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Backend(StrEnum):
+    EMBEDDED = "embedded"
+    NEO4J = "neo4j"
+
+
+def default_db_path() -> Path:
+    """``$XDG_DATA_HOME/kpigraph/kpigraph.sqlite`` (``~/.local/share/...`` by default)."""
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "kpigraph" / "kpigraph.sqlite"
+
+
+class Settings(BaseSettings):
+    """Where the graph lives and how to reach it.
+
+    Examples
+    --------
+    >>> Settings(backend="embedded", db="/tmp/x.sqlite").db
+    PosixPath('/tmp/x.sqlite')
+    """
+
+    model_config = SettingsConfigDict(env_prefix="KPIGRAPH_", extra="ignore")
+
+    backend: Backend = Backend.EMBEDDED
+    db: Path = Field(default_factory=default_db_path, description="embedded store file")
+    neo4j_uri: str = "bolt://127.0.0.1:7687"
+    neo4j_user: str = "neo4j"
+    neo4j_password: SecretStr = SecretStr("kpigraph")
+    neo4j_database: str = "neo4j"
+    neo4j_timeout: float = Field(default=10.0, description="seconds to wait for a connection")

@@ -1,0 +1,122 @@
+"""The seam between analysis and storage: the :class:`GraphStore` protocol and its value types.
+
+Both backends (``embedded`` and ``neo4j``) implement it and pass one contract suite
+(``tests/contract``), returning identical answers, ordering included.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any, Protocol, runtime_checkable
+
+from graph_schema.graph import CatalogGraph
+from graph_schema.ids import NodeKind, NodeRef
+from graph_schema.models import BaseNode, Edge
+from graph_schema.relations import Relation
+
+#: ``progress(done, total)`` is called while loading.
+ProgressFn = Callable[[int, int], None]
+
+#: Level order used for ranking (L0 first); nodes without a level come last.
+LEVEL_ORDER = {"L0": 0, "L1": 1, "L2": 2, "L3": 3}
+NO_LEVEL = 9
+
+
+class Walk(StrEnum):
+    """Which way a traversal follows edges."""
+
+    FORWARD = "forward"  # along edges: downstream
+    BACKWARD = "backward"  # against edges: upstream
+    UNDIRECTED = "undirected"  # either way: how two nodes connect
+
+
+@dataclass(frozen=True)
+class SearchQuery:
+    """A search over node names, ids, abbreviations and definitions.
+
+    ``text`` empty or ``None`` lists everything that passes the filters. Filters apply to
+    metrics: ``domain``, ``level``, ``status`` match exactly; ``department`` matches the owner
+    or the reviewer.
+    """
+
+    text: str | None = None
+    kinds: frozenset[NodeKind] = frozenset({NodeKind.METRIC})
+    domain: str | None = None
+    level: str | None = None
+    status: str | None = None
+    department: str | None = None
+    limit: int = 20
+    offset: int = 0
+
+
+@dataclass(frozen=True)
+class SearchPage:
+    total: int
+    items: list[BaseNode]
+
+
+@dataclass(frozen=True)
+class StoreInfo:
+    """What is loaded: backend kind, catalog name, when, and counts by kind."""
+
+    backend: str
+    catalog: str | None
+    loaded_at: str | None
+    counts: dict[str, int] = field(default_factory=dict)
+    meta: dict[str, Any] = field(default_factory=dict)
+
+
+@runtime_checkable
+class GraphStore(Protocol):
+    """Storage and native traversal of one catalog graph."""
+
+    backend: str
+
+    def load(self, graph: CatalogGraph, progress: ProgressFn | None = None) -> StoreInfo:
+        """Replace the stored graph with ``graph``, atomically: all of it lands or none."""
+
+    def info(self) -> StoreInfo:
+        """What is loaded (raises ``EmptyStoreError`` when nothing is)."""
+
+    def get_nodes(self, refs: Iterable[NodeRef]) -> dict[NodeRef, BaseNode]:
+        """The nodes that exist among ``refs``; missing refs are absent from the result."""
+
+    def search(self, query: SearchQuery) -> SearchPage:
+        """Ranked search; see :func:`store.ranking.match_rank` for the ranking rule."""
+
+    def edges_of(
+        self, refs: Iterable[NodeRef], walk: Walk, relations: Iterable[Relation]
+    ) -> list[Edge]:
+        """Edges of the given types leaving (FORWARD), entering (BACKWARD) or touching
+        (UNDIRECTED) any of ``refs``; sorted by (source, target, type)."""
+
+    def edges_among(self, refs: Iterable[NodeRef], relations: Iterable[Relation]) -> list[Edge]:
+        """Edges of the given types with both ends in ``refs``; sorted."""
+
+    def traverse(
+        self,
+        root: NodeRef,
+        walk: Walk,
+        relations: Iterable[Relation],
+        max_depth: int | None,
+    ) -> dict[NodeRef, int]:
+        """Nodes reachable from ``root`` (root excluded) with their shortest hop distance.
+
+        ``max_depth=None`` means unbounded. Terminates on cycles.
+        """
+
+    def ping(self) -> None:
+        """Raise ``BackendUnavailableError`` when the backend does not answer."""
+
+    def close(self) -> None:
+        """Release connections."""
+
+
+def nodes_sorted(nodes: Iterable[BaseNode]) -> list[BaseNode]:
+    return sorted(nodes, key=lambda n: str(n.ref))
+
+
+def sort_edges(edges: Iterable[Edge]) -> list[Edge]:
+    return sorted(edges, key=Edge.sort_key)
