@@ -315,7 +315,8 @@ def path_cmd(
 ) -> None:
     """How two nodes connect: up to K simple paths, shortest first."""
     result = find_paths(
-        store, _ref(source), _ref(target), max_depth, k, parse_relations(relations)
+        store, _ref(source), _ref(target), max_depth, k,
+        parse_relations(relations) if relations else None,
     )
     if as_json:
         _emit_json(result)
