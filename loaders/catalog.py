@@ -214,7 +214,7 @@ def _read_file(state: _State, path: Path) -> Any | None:
 
 
 def _yaml_hint(problem: str) -> str:
-    if "tab" in problem:
+    if "\\t" in problem or "tab" in problem:
         return "indent with spaces, not tabs"
     if "appears twice" in problem:
         return "remove one of the two keys"

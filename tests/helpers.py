@@ -20,3 +20,41 @@ def demo_store() -> EmbeddedStore:
     store = EmbeddedStore(Path(tempfile.mkdtemp(prefix="kpigraph-demo-")) / "demo.sqlite")
     store.load(load_catalog(DEMO))
     return store
+
+
+BASE_FILES: dict[str, str] = {
+    "kpigraph.yaml": "name: test catalog\n",
+    "departments.yaml": "- {id: ops, name: 运营部}\n- {id: finance, name: 财务部}\n",
+    "dimensions.yaml": "- {id: time, name: 时间}\n",
+    "dashboards.yaml": "- {id: board, name: 看板, kind: pc}\n",
+    "sources.yaml": (
+        "- id: dms\n  name: DMS\n  tables:\n    - id: orders\n      name: 工单表\n"
+        "      fields:\n        - {id: amount, name: 金额, type: decimal}\n"
+        "        - {id: order_id, name: 工单号, type: string}\n"
+    ),
+    "metrics/revenue.yaml": (
+        "id: revenue\nname: 营收\nlevel: L0\nowner: finance\n"
+        "fields: [dms.orders.amount]\ndashboards: [board]\n"
+    ),
+    "metrics/visits.yaml": "id: visits\nname: 进厂台次\nlevel: L1\nowner: ops\nfields: [dms.orders.order_id]\n",
+    "metrics/atp.yaml": (
+        "id: atp\nname: 客单价\nabbr: ATP\nlevel: L1\nowner: ops\nreviewer: finance\n"
+        "formula: revenue / visits\n"
+    ),
+}
+
+
+def write_catalog(root: Path, files: dict[str, str | bytes | None] | None = None) -> Path:
+    """Write the small valid base catalog into ``root``, with ``files`` overriding or adding
+    files (``None`` deletes one). Returns ``root``."""
+    merged: dict[str, str | bytes | None] = {**BASE_FILES, **(files or {})}
+    for rel, content in merged.items():
+        path = root / rel
+        if content is None:
+            continue
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if isinstance(content, bytes):
+            path.write_bytes(content)
+        else:
+            path.write_text(content, encoding="utf-8")
+    return root
