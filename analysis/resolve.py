@@ -29,6 +29,7 @@ def require_node(store: GraphStore, ref: NodeRef) -> BaseNode:
     found = store.get_nodes([ref]).get(ref)
     if found is not None:
         return found
+    store.info()  # raises EmptyStoreError when nothing is loaded: say that, not "no node"
     raise NodeNotFoundError(str(ref), suggest(store, ref.id, ref.kind))
 
 

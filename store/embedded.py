@@ -169,8 +169,6 @@ class EmbeddedStore:
             if self._index is None or version != self._data_version:
                 try:
                     meta = dict(conn.execute("SELECT key, value FROM meta").fetchall())
-                    if not meta:
-                        raise EmptyStoreError(str(self.path))
                     nodes = conn.execute("SELECT kind, id, props FROM nodes").fetchall()
                     edges = conn.execute("SELECT source, target, type, props FROM edges").fetchall()
                 except sqlite3.Error as exc:
@@ -213,7 +211,10 @@ class EmbeddedStore:
         return _Index(g, props, search_rows, info)
 
     def info(self) -> StoreInfo:
-        return self._fresh().info
+        info = self._fresh().info
+        if info.catalog is None:
+            raise EmptyStoreError(str(self.path))
+        return info
 
     def get_nodes(self, refs: Iterable[NodeRef]) -> dict[NodeRef, BaseNode]:
         index = self._fresh()
