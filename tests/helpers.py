@@ -58,3 +58,28 @@ def write_catalog(root: Path, files: dict[str, str | bytes | None] | None = None
         else:
             path.write_text(content, encoding="utf-8")
     return root
+
+
+def synthetic_graph(n_metrics: int, name: str = "synthetic"):  # noqa: ANN201 - CatalogGraph
+    """A large valid graph built in memory: a chain of formula metrics each fed by a field."""
+    from graph_schema.graph import CatalogGraph
+    from graph_schema.ids import NodeRef
+    from graph_schema.models import Edge, FieldNode, Metric, System, Table
+    from graph_schema.relations import Relation
+
+    system = System(id="syn", name="合成系统")
+    table = Table(id="syn.t", name="表", system="syn")
+    nodes: list = [system, table]
+    edges: list = [Edge(source=system.ref, target=table.ref, type=Relation.HAS_TABLE)]
+    for i in range(n_metrics):
+        f = FieldNode(id=f"syn.t.f{i}", name=f"字段{i}", table="syn.t")
+        m = Metric(id=f"m{i}", name=f"指标{i}", definition=f"合成指标 {i}")
+        nodes += [f, m]
+        edges.append(Edge(source=table.ref, target=f.ref, type=Relation.HAS_FIELD))
+        edges.append(Edge(source=f.ref, target=m.ref, type=Relation.FEEDS))
+        if i:
+            edges.append(
+                Edge(source=NodeRef.parse(f"m{i - 1}"), target=m.ref, type=Relation.INPUT_TO,
+                     props={"role": "term"})
+            )
+    return CatalogGraph(name=name, nodes=tuple(nodes), edges=tuple(edges))

@@ -51,6 +51,21 @@ def make_store(
 
 
 @pytest.fixture
+def reopen_store(
+    backend: str, request: pytest.FixtureRequest
+) -> Iterator[Callable[[GraphStore], GraphStore]]:
+    """Open a second, independent handle on the data behind a store (nothing is wiped)."""
+
+    def reopen(store: GraphStore) -> GraphStore:
+        if backend == "embedded":
+            assert isinstance(store, EmbeddedStore)
+            return EmbeddedStore(store.path)
+        return request.getfixturevalue("neo4j_reopen")(store)
+
+    yield reopen
+
+
+@pytest.fixture
 def store(make_store: Callable[[], GraphStore], demo_graph: CatalogGraph) -> GraphStore:
     """A store of the current backend holding the after-sales demo."""
     s = make_store()

@@ -1,0 +1,122 @@
+"""Session-wide fixtures: a real Neo4j for the contract suite.
+
+Where Neo4j comes from, in order: ``KPIGRAPH_NEO4J_URI`` (an existing server or Aura); a Docker
+engine through testcontainers (``neo4j:5.26-community``); the project's local launcher
+(``neo4j_local``, Java + Maven). Under ``CI=true`` a test that needs Neo4j fails when none
+can be had; elsewhere it is skipped with the reason.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+@dataclass(frozen=True)
+class Neo4jConnection:
+    uri: str
+    user: str
+    password: str
+    source: str  # "env", "testcontainers" or "local launcher"
+    stop: Callable[[], None] | None = None
+    start: Callable[[], None] | None = None
+
+
+def _docker_answers() -> bool:
+    try:
+        import docker
+
+        client = docker.from_env(timeout=3)
+        client.ping()
+        return True
+    except Exception:  # noqa: BLE001 - no engine, no socket, no package: all mean "no"
+        return False
+
+
+def _unavailable(reason: str) -> None:
+    if IN_CI:
+        pytest.fail(f"Neo4j is required under CI=true but none could be had: {reason}")
+    pytest.skip(f"no Neo4j: {reason}")
+
+
+@pytest.fixture(scope="session")
+def neo4j_connection() -> Iterator[Neo4jConnection]:
+    uri = os.environ.get("KPIGRAPH_NEO4J_URI")
+    if uri:
+        yield Neo4jConnection(
+            uri,
+            os.environ.get("KPIGRAPH_NEO4J_USER", "neo4j"),
+            os.environ.get("KPIGRAPH_NEO4J_PASSWORD", "kpigraph"),
+            "env",
+        )
+        return
+    if _docker_answers():
+        from testcontainers.neo4j import Neo4jContainer
+
+        container = Neo4jContainer("neo4j:5.26-community", password="kpigraph-test")
+        container.start()
+        try:
+            yield Neo4jConnection(
+                container.get_connection_url(), "neo4j", "kpigraph-test", "testcontainers"
+            )
+        finally:
+            container.stop()
+        return
+    from neo4j_local import launcher
+
+    data = Path(tempfile.mkdtemp(prefix="kpigraph-neo4j-test-"))
+    port = launcher.free_port()
+    try:
+        server = launcher.start(port=port, data_dir=data, heap="1g")
+    except Exception as exc:  # noqa: BLE001 - reported through _unavailable
+        _unavailable(f"local launcher: {exc}")
+        return
+    try:
+        yield Neo4jConnection(
+            server.uri,
+            "neo4j",
+            "kpigraph",
+            "local launcher",
+            stop=lambda: launcher.stop(data),
+            start=lambda: launcher.start(port=port, data_dir=data, heap="1g") and None,
+        )
+    finally:
+        launcher.stop(data)
+
+
+@pytest.fixture
+def neo4j_store_factory(neo4j_connection: Neo4jConnection) -> Iterator[Callable[[], object]]:
+    """Empty Neo4j stores (the one database is wiped for each)."""
+    from store.neo4j import Neo4jStore, connect
+
+    made: list[Neo4jStore] = []
+
+    def factory() -> Neo4jStore:
+        c = neo4j_connection
+        store = Neo4jStore(connect(c.uri, c.user, c.password), uri=c.uri)
+        store.clear()
+        made.append(store)
+        return store
+
+    yield factory
+    for s in made:
+        s.close()
+
+
+@pytest.fixture
+def neo4j_reopen(neo4j_connection: Neo4jConnection) -> Callable[[object], object]:
+    """A second handle (new driver) on the same Neo4j database; nothing is wiped."""
+    from store.neo4j import Neo4jStore, connect
+
+    def reopen(_store: object) -> Neo4jStore:
+        c = neo4j_connection
+        return Neo4jStore(connect(c.uri, c.user, c.password), uri=c.uri)
+
+    return reopen
