@@ -88,8 +88,13 @@ def lineage(
         level = node.level.value if isinstance(node, Metric) and node.level else None
         out_nodes.append(
             LineageNode(
-                ref=str(ref), kind=ref.kind.value, id=ref.id, name=node.name, depth=d,
-                side=side, level=level,
+                ref=str(ref),
+                kind=ref.kind.value,
+                id=ref.id,
+                name=node.name,
+                depth=d,
+                side=side,
+                level=level,
             )
         )
     members = [root, *(r for r, _ in ordered)]

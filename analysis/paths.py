@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections import defaultdict
 from collections.abc import Iterable
 
@@ -67,7 +68,9 @@ def find_paths(
         r for r, d in from_source.items() if r in from_target and d + from_target[r] <= max_depth
     }
     edges = store.edges_among(candidates, rels)
-    raw_paths = enumerate_paths(edges, source, target, from_target, from_source[target], max_depth, k)
+    raw_paths = enumerate_paths(
+        edges, source, target, from_target, from_source[target], max_depth, k
+    )
     nodes = store.get_nodes({r for p in raw_paths for r in p[0]})
     out = []
     for seq, hops in raw_paths:
@@ -109,7 +112,7 @@ def enumerate_paths(
         left = length - (len(seq) - 1)
         if node == target:
             if left == 0:
-                hops = [adjacency[a][b] for a, b in zip(seq, seq[1:], strict=False)]
+                hops = [adjacency[a][b] for a, b in itertools.pairwise(seq)]
                 found.append((list(seq), hops))
                 return len(found) >= k
             return False

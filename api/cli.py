@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import json
+import logging
 import os
 import shutil
 import sys
@@ -36,6 +37,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 TEMPLATES_DIR = PROJECT_ROOT / "catalogs"
 
+
 def _console(stderr: bool = False) -> Console:
     """A console that does not squeeze tables to 80 columns when piped."""
     probe = Console(stderr=stderr)
@@ -59,7 +61,8 @@ def store_options(func: F) -> F:
         "--db",
         type=click.Path(dir_okay=False, path_type=Path),
         default=None,
-        help="embedded store file [env KPIGRAPH_DB; default ~/.local/share/kpigraph/kpigraph.sqlite]",
+        help="embedded store file [env KPIGRAPH_DB; default "
+        "~/.local/share/kpigraph/kpigraph.sqlite]",
     )
     @click.option(
         "--backend",
@@ -109,9 +112,10 @@ def cli() -> None:
 @click.option(
     "--template",
     default=None,
-    help="start from a demo catalog: " + ", ".join(
-        sorted(p.name for p in TEMPLATES_DIR.iterdir() if (p / "kpigraph.yaml").is_file())
-    ) if TEMPLATES_DIR.is_dir() else "start from a demo catalog",
+    help="start from a demo catalog: "
+    + ", ".join(sorted(p.name for p in TEMPLATES_DIR.iterdir() if (p / "kpigraph.yaml").is_file()))
+    if TEMPLATES_DIR.is_dir()
+    else "start from a demo catalog",
 )
 @click.option("--force", is_flag=True, help="write into a non-empty directory")
 def init(directory: Path, template: str | None, force: bool) -> None:
@@ -164,8 +168,12 @@ def load(directory: Path, as_json: bool, store: GraphStore, settings: Settings) 
     show_bar = err.is_terminal and not as_json
     if show_bar:
         with Progress(
-            TextColumn("loading"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-            console=err, transient=True,
+            TextColumn("loading"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=err,
+            transient=True,
         ) as bar:
             task = bar.add_task("load", total=total)
             info = store.load(graph, progress=lambda done, _t: bar.update(task, completed=done))
@@ -227,8 +235,12 @@ def search(
     query = SearchQuery(
         text=text,
         kinds=parse_kinds(kinds) or frozenset({NodeKind.METRIC}),
-        domain=domain, level=level, status=status, department=department,
-        limit=limit, offset=offset,
+        domain=domain,
+        level=level,
+        status=status,
+        department=department,
+        limit=limit,
+        offset=offset,
     )
     page = store.search(query)
     if as_json:
@@ -254,7 +266,9 @@ def search(
     show_default=True,
 )
 @click.option("--depth", type=int, default=3, show_default=True, help="hops, 1 to 10")
-@click.option("--relations", default=None, help="relation types, comma-separated (default: lineage)")
+@click.option(
+    "--relations", default=None, help="relation types, comma-separated (default: lineage)"
+)
 @click.option("--kinds", default=None, help="node kinds to report, comma-separated")
 @store_options
 @json_option
@@ -316,7 +330,11 @@ def path_cmd(
 ) -> None:
     """How two nodes connect: up to K simple paths, shortest first."""
     result = find_paths(
-        store, _ref(source), _ref(target), max_depth, k,
+        store,
+        _ref(source),
+        _ref(target),
+        max_depth,
+        k,
         parse_relations(relations) if relations else None,
     )
     if as_json:
@@ -380,6 +398,17 @@ def neo4j_start(port: int, data: Path | None, heap: str, pagecache_mb: int) -> N
     )
 
 
+@neo4j_group.command(name="build")
+def neo4j_build() -> None:
+    """Compile the launcher and fetch Neo4j's jars with Maven (done by 'start' when needed)."""
+    from neo4j_local import launcher
+
+    started = time.perf_counter()
+    classpath = launcher.build(quiet=False)
+    jars = classpath.count(os.pathsep)
+    click.echo(f"launcher built: {jars} jars on the classpath ({time.perf_counter() - started:.1f}s)")
+
+
 @neo4j_group.command(name="stop")
 @data_option
 def neo4j_stop(data: Path | None) -> None:
@@ -407,6 +436,9 @@ def neo4j_status(data: Path | None) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point: one clear line and a non-zero exit on any error, never a stack trace."""
+    if not os.environ.get("KPIGRAPH_DEBUG"):
+        # the driver logs each retry; the user gets one line from us instead
+        logging.getLogger("neo4j").setLevel(logging.CRITICAL)
     try:
         cli.main(args=argv, prog_name="kpigraph", standalone_mode=False)
     except CatalogError as exc:
@@ -430,7 +462,7 @@ def main(argv: list[str] | None = None) -> None:
     except KeyboardInterrupt:
         err.print("interrupted; the stored graph is unchanged unless a load completed")
         sys.exit(130)
-    except Exception as exc:  # noqa: BLE001 - the last line of defence for users
+    except Exception as exc:
         if os.environ.get("KPIGRAPH_DEBUG"):
             raise
         err.print(

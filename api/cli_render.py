@@ -72,16 +72,38 @@ def paths_table(console: Console, result: PathsResult) -> None:
 
 
 _CARD_LABELS: list[tuple[str, str]] = [
-    ("name", "中文名称"), ("name_en", "英文名称"), ("abbr", "缩写"), ("level", "指标级别"),
-    ("domain", "所属领域"), ("owner", "责任部门"), ("reviewer", "审核部门"), ("status", "状态"),
-    ("definition", "定义"), ("meaning", "业务含义"), ("formula", "计算公式"),
-    ("drivers", "驱动拆解"), ("unit", "单位"), ("example", "计算示例"),
-    ("caliber", "统计口径"), ("data_source", "数据来源"), ("fields", "绑定字段"), ("sql", "取数逻辑"),
-    ("dimensions", "分析维度"), ("rolls_up_to", "上级指标"), ("causes", "影响"),
-    ("parallel", "平行指标"), ("dashboards", "看板"), ("use_cases", "使用场景"),
-    ("benchmarks", "行业基准"), ("caveats", "注意事项"), ("special_cases", "特殊情况处理"),
-    ("update_frequency", "更新频率"), ("review_policy", "定义更新"), ("version", "版本"),
-    ("history", "版本记录"), ("contacts", "咨询联系"),
+    ("name", "中文名称"),
+    ("name_en", "英文名称"),
+    ("abbr", "缩写"),
+    ("level", "指标级别"),
+    ("domain", "所属领域"),
+    ("owner", "责任部门"),
+    ("reviewer", "审核部门"),
+    ("status", "状态"),
+    ("definition", "定义"),
+    ("meaning", "业务含义"),
+    ("formula", "计算公式"),
+    ("drivers", "驱动拆解"),
+    ("unit", "单位"),
+    ("example", "计算示例"),
+    ("caliber", "统计口径"),
+    ("data_source", "数据来源"),
+    ("fields", "绑定字段"),
+    ("sql", "取数逻辑"),
+    ("dimensions", "分析维度"),
+    ("rolls_up_to", "上级指标"),
+    ("causes", "影响"),
+    ("parallel", "平行指标"),
+    ("dashboards", "看板"),
+    ("use_cases", "使用场景"),
+    ("benchmarks", "行业基准"),
+    ("caveats", "注意事项"),
+    ("special_cases", "特殊情况处理"),
+    ("update_frequency", "更新频率"),
+    ("review_policy", "定义更新"),
+    ("version", "版本"),
+    ("history", "版本记录"),
+    ("contacts", "咨询联系"),
 ]
 
 _SCOPE_LABELS = {"numerator": "分子", "denominator": "分母", "scope": "范围"}
@@ -114,7 +136,8 @@ def _card_value(key: str, value: Any) -> str:
         )
     if key == "causes":
         return "\n".join(
-            f"{c.get('polarity', '+')} → {c['metric']}" + (f"（滞后 {c['lag']}）" if c.get("lag") else "")
+            f"{c.get('polarity', '+')} → {c['metric']}"
+            + (f"（滞后 {c['lag']}）" if c.get("lag") else "")
             for c in value
         )
     if key == "contacts" and isinstance(value, dict):
@@ -165,7 +188,10 @@ def search_table(console: Console, page: SearchPage) -> None:
     for node in page.items:
         level = getattr(node, "level", None)
         table.add_row(
-            str(node.ref), node.name, level.value if level else "", getattr(node, "domain", "") or ""
+            str(node.ref),
+            node.name,
+            level.value if level else "",
+            getattr(node, "domain", "") or "",
         )
     console.print(table)
 

@@ -175,9 +175,7 @@ def _tokenize(text: str) -> list[_Token]:
             if raw.count(".") > 1:
                 raise FormulaSyntaxError(f"malformed number {text[i:j]!r}", text, col)
             if j < n and (text[j].isalpha() or text[j] == "_"):
-                raise FormulaSyntaxError(
-                    "a name cannot start with a digit", text, col
-                )
+                raise FormulaSyntaxError("a name cannot start with a digit", text, col)
             tokens.append(_Token("num", raw, col))
             i = j
         elif ch.isalpha() or ch == "_":

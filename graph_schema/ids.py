@@ -96,7 +96,9 @@ class NodeRef(NamedTuple):
         else:
             kind, node_id = default_kind, raw
         if not is_valid_id(kind, node_id):
-            raise InvalidRefError(f"malformed {kind.value} id {node_id!r} in {text!r}; {id_rule(kind)}")
+            raise InvalidRefError(
+                f"malformed {kind.value} id {node_id!r} in {text!r}; {id_rule(kind)}"
+            )
         return cls(kind, node_id)
 
 

@@ -102,6 +102,8 @@ def parse_kinds(names: Iterable[str] | str | None) -> frozenset[NodeKind] | None
         kind = by_lower.get(name.lower())
         if kind is None:
             known = ", ".join(k.value for k in NodeKind)
-            raise InvalidQueryError(f"unknown node kind {name!r}; use one of {known}", {"kind": name})
+            raise InvalidQueryError(
+                f"unknown node kind {name!r}; use one of {known}", {"kind": name}
+            )
         out.add(kind)
     return frozenset(out)

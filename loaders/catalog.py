@@ -182,7 +182,9 @@ def _read_file(state: _State, path: Path) -> Any | None:
         return None
     data = path.read_bytes()
     if b"\x00" in data:
-        state.issue(rel, None, "file is binary, not YAML text", "remove it or save it as UTF-8 YAML")
+        state.issue(
+            rel, None, "file is binary, not YAML text", "remove it or save it as UTF-8 YAML"
+        )
         return None
     try:
         text = data.decode("utf-8")
@@ -201,9 +203,8 @@ def _read_file(state: _State, path: Path) -> Any | None:
         return load_yaml(text)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
-        line = mark.line + 1 if mark else None
         problem = exc.problem or "invalid YAML"
-        state.issue(rel, line, f"broken YAML: {problem}", _yaml_hint(problem))
+        state.issue(rel, mark.line + 1 if mark else None, f"broken YAML: {problem}", _yaml_hint(problem))
         return None
     except yaml.YAMLError as exc:
         state.issue(rel, None, f"broken YAML: {exc}")
@@ -274,7 +275,9 @@ def _read_sections(state: _State) -> None:
         data = _read_file(state, path)
         for item in _entries(state, data, filename, section):
             if not isinstance(item, LDict):
-                state.issue(filename, getattr(data, "line", None), f"each of {section} must be a mapping")
+                state.issue(
+                    filename, getattr(data, "line", None), f"each of {section} must be a mapping"
+                )
                 continue
             if model is Dashboard and "kind" in item:
                 # 'kind' is the dashboard's kind (mobile, pc, big screen); stored as 'type'.
@@ -346,9 +349,7 @@ def _read_metrics(state: _State) -> set[Path]:
     folder = state.root / "metrics"
     if not folder.is_dir():
         return set()
-    files = sorted(
-        p for p in folder.rglob("*") if p.is_file() and p.suffix in (".yaml", ".yml")
-    )
+    files = sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix in (".yaml", ".yml"))
     for path in files:
         rel = _rel(state, path)
         data = _read_file(state, path)
@@ -413,16 +414,18 @@ def _validate(state: _State, model: type[M], data: LDict, rel: str, what: str) -
         return None
 
 
-def _validate_node(
-    state: _State, model: type[BaseNode], data: LDict, rel: str
-) -> BaseNode | None:
+def _validate_node(state: _State, model: type[BaseNode], data: LDict, rel: str) -> BaseNode | None:
     kind = model.kind
     node_id = data.get("id")
     label = f"{kind.value.lower()} {node_id!r}" if isinstance(node_id, str) else kind.value.lower()
     ok = True
     if "id" not in data:
-        state.issue(rel, data.line, f"{kind.value.lower()} is missing required key 'id'",
-                    "add 'id: some_slug' (lower-case letters, digits, '_')")
+        state.issue(
+            rel,
+            data.line,
+            f"{kind.value.lower()} is missing required key 'id'",
+            "add 'id: some_slug' (lower-case letters, digits, '_')",
+        )
         ok = False
     elif not isinstance(node_id, str) or not is_valid_id(kind, node_id):
         state.issue(
@@ -451,7 +454,9 @@ def _report_validation(
                 "allowed keys: " + ", ".join(sorted(allowed)) if allowed else None
             )
             if not key.replace("_", "").isalnum():
-                hint = "a value with a comma inside {...} must be quoted, e.g. type: \"decimal(12,2)\""
+                hint = (
+                    'a value with a comma inside {...} must be quoted, e.g. type: "decimal(12,2)"'
+                )
             state.issue(rel, line, f"{what}: unknown key {dotted!r}", hint)
         elif etype == "missing":
             state.issue(rel, line, f"{what}: missing required key {dotted!r}", "add it")

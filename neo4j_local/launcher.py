@@ -95,8 +95,13 @@ def build(quiet: bool = True) -> str:
     if not is_built():
         mvn = _tool("mvn", "Maven to fetch Neo4j's jars")
         cmd = [
-            mvn, "-B", *(["-q"] if quiet else []), "-f", str(PROJECT_DIR / "pom.xml"),
-            "compile", "dependency:build-classpath",
+            mvn,
+            "-B",
+            *(["-q"] if quiet else []),
+            "-f",
+            str(PROJECT_DIR / "pom.xml"),
+            "compile",
+            "dependency:build-classpath",
             f"-Dmdep.outputFile={_classpath_file()}",
         ]
         proc = subprocess.run(cmd, capture_output=True, text=True)
@@ -168,7 +173,7 @@ def bolt_answers(uri: str, timeout: float = 2.0) -> bool:
         with GraphDatabase.driver(uri, auth=("neo4j", "kpigraph"), connection_timeout=timeout) as d:
             d.verify_connectivity()
         return True
-    except Exception:  # noqa: BLE001 - any failure means "not answering yet"
+    except Exception:
         return False
 
 
@@ -194,21 +199,34 @@ def start(
         )
     if not port_free(port):
         raise LauncherError(
-            f"port {port} on 127.0.0.1 is taken; choose another with --port "
-            "(or stop what uses it)"
+            f"port {port} on 127.0.0.1 is taken; choose another with --port (or stop what uses it)"
         )
     classpath = build()
     data.mkdir(parents=True, exist_ok=True)
     log = data / "launcher.log"
     java = _tool("java", "Java 17 or newer")
     cmd = [
-        java, f"-Xmx{heap}", *JVM_FLAGS, "-cp", classpath, MAIN_CLASS,
-        "--port", str(port), "--data", str(data / "db"), "--pagecache-mb", str(pagecache_mb),
+        java,
+        f"-Xmx{heap}",
+        *JVM_FLAGS,
+        "-cp",
+        classpath,
+        MAIN_CLASS,
+        "--port",
+        str(port),
+        "--data",
+        str(data / "db"),
+        "--pagecache-mb",
+        str(pagecache_mb),
     ]
     with open(log, "ab") as log_file:
         proc = subprocess.Popen(
-            cmd, stdout=log_file, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-            start_new_session=True, cwd=data,
+            cmd,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+            cwd=data,
         )
     (data / "launcher.pid").write_text(f"{proc.pid} {port}\n")
     uri = f"bolt://127.0.0.1:{port}"
@@ -217,7 +235,9 @@ def start(
         if proc.poll() is not None:
             (data / "launcher.pid").unlink(missing_ok=True)
             tail = "\n".join(log.read_text(errors="replace").strip().splitlines()[-10:])
-            raise LauncherError(f"the local Neo4j exited with code {proc.returncode}; log {log}:\n{tail}")
+            raise LauncherError(
+                f"the local Neo4j exited with code {proc.returncode}; log {log}:\n{tail}"
+            )
         if "READY" in log.read_text(errors="replace") and bolt_answers(uri):
             return LocalNeo4j(uri, port, proc.pid, data, log)
         time.sleep(0.25)

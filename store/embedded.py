@@ -45,7 +45,7 @@ BATCH = 5000
 class _Index:
     """The in-memory graph: refs as strings (``Kind:id``), relations as multi-edge keys."""
 
-    graph: nx.MultiDiGraph  # type: ignore[type-arg]
+    graph: nx.MultiDiGraph
     props: dict[str, str]  # ref -> JSON properties (models built on demand)
     search_rows: list[tuple[str, list[str], list[str]]]
     info: StoreInfo
@@ -60,8 +60,9 @@ class EmbeddedStore:
     >>> from loaders.catalog import load_catalog
     >>> store = EmbeddedStore(pathlib.Path(tempfile.mkdtemp()) / "g.sqlite")
     >>> info = store.load(load_catalog("catalogs/automotive_aftersales"))
-    >>> store.traverse(NodeRef.parse("atp"), Walk.BACKWARD, [Relation.INPUT_TO], 1)
-    {NodeRef(kind=<NodeKind.METRIC: 'Metric'>, id='revenue'): 1, NodeRef(kind=<NodeKind.METRIC: 'Metric'>, id='visits'): 1}
+    >>> up = store.traverse(NodeRef.parse("atp"), Walk.BACKWARD, [Relation.INPUT_TO], 1)
+    >>> sorted((str(ref), hops) for ref, hops in up.items())
+    [('Metric:revenue', 1), ('Metric:visits', 1)]
     """
 
     backend = "embedded"
@@ -149,9 +150,7 @@ class EmbeddedStore:
                 if isinstance(exc, sqlite3.Error):
                     raise StoreError(f"loading into {self.path} failed: {exc}") from exc
                 raise
-            self._index = self._build_index(
-                ((k, i, p) for k, i, p in node_rows), edge_rows, meta
-            )
+            self._index = self._build_index(((k, i, p) for k, i, p in node_rows), edge_rows, meta)
             self._data_version = self._current_data_version(conn)
             return self._index.info
 
@@ -183,7 +182,7 @@ class EmbeddedStore:
         edges: list[tuple[str, str, str, str]],
         meta: dict[str, str],
     ) -> _Index:
-        g: nx.MultiDiGraph = nx.MultiDiGraph()  # type: ignore[type-arg]
+        g: nx.MultiDiGraph = nx.MultiDiGraph()
         props: dict[str, str] = {}
         counts: dict[str, int] = {k.value: 0 for k in NodeKind}
         search_rows: list[tuple[str, list[str], list[str]]] = []
@@ -287,7 +286,7 @@ class EmbeddedStore:
 
 
 def bfs(
-    g: nx.MultiDiGraph,  # type: ignore[type-arg]
+    g: nx.MultiDiGraph,
     root: str,
     walk: Walk,
     relations: set[str],
@@ -347,7 +346,7 @@ def _edge(source: str, target: str, rtype: str, props: str) -> Edge:
 
 
 def _edges(
-    g: nx.MultiDiGraph,  # type: ignore[type-arg]
+    g: nx.MultiDiGraph,
     ref: str,
     adj: dict[str, dict[str, Any]],
     rels: set[str],

@@ -48,7 +48,7 @@ def connect(uri: str, user: str, password: str, *, timeout: float = 10.0) -> Dri
         auth=(user, password),
         connection_timeout=timeout,
         connection_acquisition_timeout=timeout * 2,
-        max_transaction_retry_time=15.0,
+        max_transaction_retry_time=5.0,
         notifications_min_severity="OFF",
     )
 
@@ -138,6 +138,7 @@ class Neo4jStore:
             return
 
         def run() -> None:
+            self.driver.verify_connectivity()  # fail fast, before retrying queries
             statements = [
                 cy.CREATE_REF_CONSTRAINT,
                 cy.CREATE_META_CONSTRAINT,
@@ -320,4 +321,4 @@ def _edge(rec: neo4j.Record) -> Edge:
 
 def _short(exc: BaseException) -> str:
     text = getattr(exc, "message", None) or str(exc) or type(exc).__name__
-    return str(text).splitlines()[0][:300]
+    return str(text).strip().splitlines()[0][:300].rstrip(" :")

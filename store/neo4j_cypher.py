@@ -52,9 +52,7 @@ DELETE_META = "MATCH (m:KpiMeta) DELETE m"
 
 #: ``UNWIND $rows`` + MERGE on ``ref``, one statement per kind (labels are static text).
 MERGE_NODES: dict[NodeKind, str] = {
-    kind: (
-        f"UNWIND $rows AS row MERGE (n:KpiNode:{kind.value} {{ref: row.ref}}) SET n += row"
-    )
+    kind: (f"UNWIND $rows AS row MERGE (n:KpiNode:{kind.value} {{ref: row.ref}}) SET n += row")
     for kind in NodeKind
 }
 #: ``UNWIND $rows`` + MERGE per relationship type.
@@ -78,8 +76,7 @@ GET_META = (
     "RETURN m.catalog AS catalog, m.loaded_at AS loaded_at, m.meta AS meta, m.counts AS counts"
 )
 GET_NODES = (
-    "UNWIND $refs AS ref MATCH (n:KpiNode {ref: ref}) "
-    "RETURN n.kind AS kind, n.props AS props"
+    "UNWIND $refs AS ref MATCH (n:KpiNode {ref: ref}) RETURN n.kind AS kind, n.props AS props"
 )
 #: The ranking rule of :mod:`store.ranking`, in Cypher, over the same lower-cased strings.
 SEARCH = """
@@ -135,8 +132,11 @@ def traverse_query(walk: Walk, relations: Iterable[Relation], max_depth: int | N
 
     Examples
     --------
-    >>> print(traverse_query(Walk.BACKWARD, [Relation.INPUT_TO, Relation.DRIVES], 3))
-    MATCH p = (root:KpiNode {ref: $ref})<-[:DRIVES|INPUT_TO*1..3]-(n:KpiNode) WHERE n <> root RETURN n.ref AS ref, min(length(p)) AS depth
+    >>> q = traverse_query(Walk.BACKWARD, [Relation.INPUT_TO, Relation.DRIVES], 3)
+    >>> q.split(" WHERE ")[0]
+    'MATCH p = (root:KpiNode {ref: $ref})<-[:DRIVES|INPUT_TO*1..3]-(n:KpiNode)'
+    >>> q.split(" RETURN ")[1]
+    'n.ref AS ref, min(length(p)) AS depth'
     """
     rels = frozenset(relations)
     if not rels or not all(isinstance(r, Relation) for r in rels):

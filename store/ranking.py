@@ -52,8 +52,8 @@ def match_rank(text: str, titles: list[str], body: list[str]) -> int | None:
 
 
 def level_index(node: BaseNode) -> int:
-    level = getattr(node, "level", None)
-    return LEVEL_ORDER.get(str(level.value if hasattr(level, "value") else level), NO_LEVEL)
+    level = node.level if isinstance(node, Metric) else None
+    return LEVEL_ORDER.get(level.value, NO_LEVEL) if level is not None else NO_LEVEL
 
 
 def passes_filters(node: BaseNode, query: SearchQuery) -> bool:

@@ -36,7 +36,7 @@ def _docker_answers() -> bool:
         client = docker.from_env(timeout=3)
         client.ping()
         return True
-    except Exception:  # noqa: BLE001 - no engine, no socket, no package: all mean "no"
+    except Exception:
         return False
 
 
@@ -75,7 +75,7 @@ def neo4j_connection() -> Iterator[Neo4jConnection]:
     port = launcher.free_port()
     try:
         server = launcher.start(port=port, data_dir=data, heap="1g")
-    except Exception as exc:  # noqa: BLE001 - reported through _unavailable
+    except Exception as exc:
         _unavailable(f"local launcher: {exc}")
         return
     try:

@@ -36,7 +36,9 @@ BASE_FILES: dict[str, str] = {
         "id: revenue\nname: 营收\nlevel: L0\nowner: finance\n"
         "fields: [dms.orders.amount]\ndashboards: [board]\n"
     ),
-    "metrics/visits.yaml": "id: visits\nname: 进厂台次\nlevel: L1\nowner: ops\nfields: [dms.orders.order_id]\n",
+    "metrics/visits.yaml": (
+        "id: visits\nname: 进厂台次\nlevel: L1\nowner: ops\nfields: [dms.orders.order_id]\n"
+    ),
     "metrics/atp.yaml": (
         "id: atp\nname: 客单价\nabbr: ATP\nlevel: L1\nowner: ops\nreviewer: finance\n"
         "formula: revenue / visits\n"
@@ -60,7 +62,7 @@ def write_catalog(root: Path, files: dict[str, str | bytes | None] | None = None
     return root
 
 
-def synthetic_graph(n_metrics: int, name: str = "synthetic"):  # noqa: ANN201 - CatalogGraph
+def synthetic_graph(n_metrics: int, name: str = "synthetic"):
     """A large valid graph built in memory: a chain of formula metrics each fed by a field."""
     from graph_schema.graph import CatalogGraph
     from graph_schema.ids import NodeRef
@@ -79,7 +81,11 @@ def synthetic_graph(n_metrics: int, name: str = "synthetic"):  # noqa: ANN201 - 
         edges.append(Edge(source=f.ref, target=m.ref, type=Relation.FEEDS))
         if i:
             edges.append(
-                Edge(source=NodeRef.parse(f"m{i - 1}"), target=m.ref, type=Relation.INPUT_TO,
-                     props={"role": "term"})
+                Edge(
+                    source=NodeRef.parse(f"m{i - 1}"),
+                    target=m.ref,
+                    type=Relation.INPUT_TO,
+                    props={"role": "term"},
+                )
             )
     return CatalogGraph(name=name, nodes=tuple(nodes), edges=tuple(edges))

@@ -47,8 +47,15 @@ def test_empty_store_says_what_to_do(make_store: Callable[[], GraphStore]) -> No
         lineage(s, R("atp"))  # not "no node": the store is empty, say so
 
 
-def test_get_nodes_round_trips_the_full_template(store: GraphStore, demo_graph: CatalogGraph) -> None:
-    wanted = [R("atp"), R("Field:dms.dms_orders.total_amount"), R("Dashboard:mobile_board"), R("nope")]
+def test_get_nodes_round_trips_the_full_template(
+    store: GraphStore, demo_graph: CatalogGraph
+) -> None:
+    wanted = [
+        R("atp"),
+        R("Field:dms.dms_orders.total_amount"),
+        R("Dashboard:mobile_board"),
+        R("nope"),
+    ]
     got = store.get_nodes(wanted)
     assert set(got) == set(wanted[:3])
     original = {n.ref: n for n in demo_graph.nodes}
@@ -69,7 +76,9 @@ def test_reload_replaces_everything(store: GraphStore, tmp_path: Path) -> None:
     assert store.search(SearchQuery(text="毛利")).total == 0
 
 
-def test_failed_load_leaves_previous_graph(store: GraphStore, demo_graph: CatalogGraph, tmp_path: Path) -> None:
+def test_failed_load_leaves_previous_graph(
+    store: GraphStore, demo_graph: CatalogGraph, tmp_path: Path
+) -> None:
     before = store.info().counts
     small = load_catalog(write_catalog(tmp_path / "small"))
 
@@ -116,7 +125,11 @@ def test_search_ranking_and_order(store: GraphStore) -> None:
     got = [str(n.ref) for n in page.items]
     # names containing 台次 (rank 2) before definitions mentioning it (rank 3); L1 before L2
     assert got[0] == "Metric:visits"
-    assert set(got[1:4]) == {"Metric:bodyshop_visits", "Metric:maintenance_visits", "Metric:repair_visits"}
+    assert set(got[1:4]) == {
+        "Metric:bodyshop_visits",
+        "Metric:maintenance_visits",
+        "Metric:repair_visits",
+    }
     # value_added_penetration matches by definition (占进厂台次的比例): after every name match
     assert got.index("Metric:value_added_penetration") > got.index("Metric:value_added_visits")
 
@@ -129,14 +142,19 @@ def test_search_definition_text(store: GraphStore) -> None:
 def test_search_filters_and_paging(store: GraphStore) -> None:
     l0 = store.search(SearchQuery(level="L0", limit=50))
     assert [str(n.ref) for n in l0.items] == [
-        "Metric:net_profit", "Metric:net_profit_margin", "Metric:retention_rate"
+        "Metric:net_profit",
+        "Metric:net_profit_margin",
+        "Metric:retention_rate",
     ]
     finance = store.search(SearchQuery(department="finance", limit=100))
     assert all(n.owner == "finance" or n.reviewer == "finance" for n in finance.items)  # type: ignore[attr-defined]
     assert finance.total == len(finance.items)
     combined = store.search(SearchQuery(domain="财务", level="L1", limit=100))
     assert {str(n.ref) for n in combined.items} == {
-        "Metric:revenue", "Metric:gross_profit", "Metric:gross_margin", "Metric:operating_cost"
+        "Metric:revenue",
+        "Metric:gross_profit",
+        "Metric:gross_margin",
+        "Metric:operating_cost",
     }
     everything = store.search(SearchQuery(limit=1000))
     assert everything.total == 33
@@ -153,7 +171,9 @@ def test_search_other_kinds(store: GraphStore) -> None:
 
 
 @pytest.mark.parametrize("text", ["') DETACH DELETE n //", "*", "%", "\\", "'; MATCH (n) RETURN n"])
-def test_search_injection_is_just_text(store: GraphStore, text: str, demo_graph: CatalogGraph) -> None:
+def test_search_injection_is_just_text(
+    store: GraphStore, text: str, demo_graph: CatalogGraph
+) -> None:
     assert store.search(SearchQuery(text=text)).total == 0
     assert store.info().counts == demo_graph.counts()
 
@@ -185,16 +205,38 @@ def test_lineage_upstream(store: GraphStore) -> None:
         "direction": "upstream",
         "depth": 1,
         "nodes": [
-            {"ref": "Metric:revenue", "kind": "Metric", "id": "revenue", "name": "营收",
-             "depth": 1, "side": "upstream", "level": "L1"},
-            {"ref": "Metric:visits", "kind": "Metric", "id": "visits", "name": "进厂台次",
-             "depth": 1, "side": "upstream", "level": "L1"},
+            {
+                "ref": "Metric:revenue",
+                "kind": "Metric",
+                "id": "revenue",
+                "name": "营收",
+                "depth": 1,
+                "side": "upstream",
+                "level": "L1",
+            },
+            {
+                "ref": "Metric:visits",
+                "kind": "Metric",
+                "id": "visits",
+                "name": "进厂台次",
+                "depth": 1,
+                "side": "upstream",
+                "level": "L1",
+            },
         ],
         "edges": [
-            {"source": "Metric:revenue", "target": "Metric:atp", "type": "INPUT_TO",
-             "props": {"role": "numerator"}},
-            {"source": "Metric:visits", "target": "Metric:atp", "type": "INPUT_TO",
-             "props": {"role": "denominator"}},
+            {
+                "source": "Metric:revenue",
+                "target": "Metric:atp",
+                "type": "INPUT_TO",
+                "props": {"role": "numerator"},
+            },
+            {
+                "source": "Metric:visits",
+                "target": "Metric:atp",
+                "type": "INPUT_TO",
+                "props": {"role": "denominator"},
+            },
         ],
         "truncated": False,
     }
@@ -264,7 +306,10 @@ def test_unknown_root_suggests(store: GraphStore) -> None:
 def test_field_lineage(store: GraphStore) -> None:
     result = lineage(store, R("Field:dms.dms_orders.total_amount"), Direction.DOWNSTREAM, 1)
     assert refs(result.nodes) == [
-        "Metric:atp", "Metric:customer_annual_value", "Metric:gross_margin", "Metric:revenue"
+        "Metric:atp",
+        "Metric:customer_annual_value",
+        "Metric:gross_margin",
+        "Metric:revenue",
     ]
     up = lineage(store, R("Field:dms.dms_orders.total_amount"), Direction.UPSTREAM, 3)
     assert refs(up.nodes) == ["Table:dms.dms_orders", "System:dms"]
@@ -280,13 +325,17 @@ def test_impact_of_atp(store: GraphStore) -> None:
     assert "Metric:atp" not in metrics
     assert report.touches_l0
     assert refs(report.dashboards) == [
-        "Dashboard:mobile_board", "Dashboard:store_ops_pc", "Dashboard:decision_screen"
+        "Dashboard:mobile_board",
+        "Dashboard:store_ops_pc",
+        "Dashboard:decision_screen",
     ]
     depts = {d.ref: d for d in report.departments}
     assert set(depts) == {"Department:finance", "Department:ops"}
     assert depts["Department:ops"].owns == ["Metric:atp"]
     assert "Metric:atp" in depts["Department:finance"].reviews
-    assert [(m.depth, m.ref) for m in report.metrics] == sorted((m.depth, m.ref) for m in report.metrics)
+    assert [(m.depth, m.ref) for m in report.metrics] == sorted(
+        (m.depth, m.ref) for m in report.metrics
+    )
 
 
 def test_impact_of_a_field_table_and_system(store: GraphStore) -> None:
@@ -313,7 +362,11 @@ def test_impact_of_a_leaf(store: GraphStore) -> None:
 
 def test_paths(store: GraphStore) -> None:
     result = find_paths(store, R("visits"), R("net_profit"), 3, 3)
-    assert [[n.id for n in p.nodes] for p in result.paths][0] == ["visits", "revenue", "net_profit"]
+    assert next([n.id for n in p.nodes] for p in result.paths) == [
+        "visits",
+        "revenue",
+        "net_profit",
+    ]
     assert [p.length for p in result.paths] == sorted(p.length for p in result.paths)
     assert len(result.paths) == 3
     for p in result.paths:
@@ -331,7 +384,7 @@ def test_card_groups_neighbours(store: GraphStore) -> None:
     groups = {g.relation: g for g in card.neighbours}
     assert [n.ref for n in groups["INPUT_TO"].incoming] == ["Metric:revenue", "Metric:visits"]
     assert [n.ref for n in groups["OWNS"].incoming] == ["Department:ops"]
-    assert [n.ref for n in groups["SLICED_BY"].outgoing][0] == "Dimension:brand_type"
+    assert next(n.ref for n in groups["SLICED_BY"].outgoing) == "Dimension:brand_type"
     assert card.node["caliber"]["denominator"]["includes"] == ["保养", "维修", "钣喷"]
 
 
@@ -342,7 +395,9 @@ def test_edges_of_and_among(store: GraphStore) -> None:
         ("Dashboard:store_ops_pc", "SHOWN_ON"),
         ("Metric:revenue", "DRIVES"),
     ]
-    among = store.edges_among([R("atp"), R("revenue"), R("visits")], [Relation.INPUT_TO, Relation.DRIVES])
+    among = store.edges_among(
+        [R("atp"), R("revenue"), R("visits")], [Relation.INPUT_TO, Relation.DRIVES]
+    )
     assert [(str(e.source), str(e.target), e.type.value) for e in among] == [
         ("Metric:atp", "Metric:revenue", "DRIVES"),
         ("Metric:revenue", "Metric:atp", "INPUT_TO"),

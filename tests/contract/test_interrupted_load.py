@@ -33,7 +33,10 @@ def test_killed_load_leaves_previous_graph(
         args = ["neo4j", conn.uri, conn.user, conn.password, "150000"]
     child = subprocess.Popen(
         [sys.executable, "-m", "tests.contract.load_child", *args],
-        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     try:
         assert child.stdout is not None
@@ -52,6 +55,8 @@ def test_killed_load_leaves_previous_graph(
         after = fresh.info()
         assert after.catalog == before.catalog
         assert after.counts == before.counts
-        assert fresh.get_nodes([n.ref for n in demo_graph.nodes]) == {n.ref: n for n in demo_graph.nodes}
+        assert fresh.get_nodes([n.ref for n in demo_graph.nodes]) == {
+            n.ref: n for n in demo_graph.nodes
+        }
     finally:
         fresh.close()

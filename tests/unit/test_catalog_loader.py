@@ -32,11 +32,26 @@ def test_demo_aftersales_loads_with_seed_metrics() -> None:
     graph = load_catalog(DEMO)
     ids = {n.id for n in graph.nodes if n.kind is NodeKind.METRIC}
     required = {
-        "net_profit", "revenue", "gross_profit", "gross_margin", "operating_cost", "visits",
-        "atp", "maintenance_visits", "repair_visits", "bodyshop_visits", "labor_rate",
-        "parts_per_visit", "value_added_penetration", "customer_satisfaction",
-        "retention_rate", "repurchase_rate", "campaign_conversion_rate", "labor_cost",
-        "rent_fixed_cost", "other_cost",
+        "net_profit",
+        "revenue",
+        "gross_profit",
+        "gross_margin",
+        "operating_cost",
+        "visits",
+        "atp",
+        "maintenance_visits",
+        "repair_visits",
+        "bodyshop_visits",
+        "labor_rate",
+        "parts_per_visit",
+        "value_added_penetration",
+        "customer_satisfaction",
+        "retention_rate",
+        "repurchase_rate",
+        "campaign_conversion_rate",
+        "labor_cost",
+        "rent_fixed_cost",
+        "other_cost",
     }
     assert required <= ids
     edges = edge_set(graph)
@@ -45,8 +60,11 @@ def test_demo_aftersales_loads_with_seed_metrics() -> None:
     assert ("Metric:visits", "Metric:atp", "INPUT_TO") in edges
     assert ("Metric:visits", "Metric:revenue", "DRIVES") in edges
     assert ("Metric:atp", "Metric:revenue", "DRIVES") in edges
-    for a, b in [("customer_satisfaction", "retention_rate"), ("retention_rate", "repurchase_rate"),
-                 ("repurchase_rate", "revenue")]:
+    for a, b in [
+        ("customer_satisfaction", "retention_rate"),
+        ("retention_rate", "repurchase_rate"),
+        ("repurchase_rate", "revenue"),
+    ]:
         assert (f"Metric:{a}", f"Metric:{b}", "CAUSES") in edges
     assert ("Field:dms.dms_orders.total_amount", "Metric:atp", "FEEDS") in edges
     assert ("Department:ops", "Metric:atp", "OWNS") in edges
@@ -57,7 +75,12 @@ def test_atp_card_is_the_full_seed_template() -> None:
     graph = load_catalog(DEMO)
     atp = next(n for n in graph.nodes if n.ref == NodeRef.parse("atp"))
     assert isinstance(atp, Metric)
-    assert (atp.name, atp.name_en, atp.abbr, atp.level) == ("客单价", "Average Ticket Price", "ATP", "L1")
+    assert (atp.name, atp.name_en, atp.abbr, atp.level) == (
+        "客单价",
+        "Average Ticket Price",
+        "ATP",
+        "L1",
+    )
     assert atp.caliber and atp.caliber.numerator and atp.caliber.denominator
     assert "保险理赔代收款（只算门店实际收入）" in atp.caliber.numerator.excludes
     assert atp.caliber.denominator.includes == ["保养", "维修", "钣喷"]
@@ -65,7 +88,10 @@ def test_atp_card_is_the_full_seed_template() -> None:
     assert atp.sql and "COUNT(DISTINCT order_id)" in atp.sql
     assert [b.segment for b in atp.benchmarks] == ["豪华品牌", "合资品牌", "自主品牌", "新能源品牌"]
     assert len(atp.caveats) == 3 and len(atp.special_cases) == 3
-    assert [(h.version, h.date) for h in atp.history] == [("1.0.0", "2023-09-01"), ("1.1.0", "2024-03-01")]
+    assert [(h.version, h.date) for h in atp.history] == [
+        ("1.0.0", "2023-09-01"),
+        ("1.1.0", "2024-03-01"),
+    ]
     assert atp.contacts and atp.contacts.business == "运营部 张经理"
     assert atp.contacts.technical == "IT部 李工程师"
 
@@ -120,7 +146,9 @@ def test_missing_id_and_name(tmp_path: Path) -> None:
     assert any("metrics/b.yaml:1" in i and "missing required key 'name'" in i for i in issues)
 
 
-@pytest.mark.parametrize("bad_id", ["客单价", "ATP", "1st", "a-b", "a b", "x'); DROP TABLE nodes;--"])
+@pytest.mark.parametrize(
+    "bad_id", ["客单价", "ATP", "1st", "a-b", "a b", "x'); DROP TABLE nodes;--"]
+)
 def test_invalid_id_characters(tmp_path: Path, bad_id: str) -> None:
     write_catalog(tmp_path, {"metrics/x.yaml": f'id: "{bad_id}"\nname: x\n'})
     issues = issues_of(tmp_path)
@@ -130,13 +158,15 @@ def test_invalid_id_characters(tmp_path: Path, bad_id: str) -> None:
 def test_duplicate_ids_across_files(tmp_path: Path) -> None:
     write_catalog(tmp_path, {"metrics/other/atp_copy.yaml": "id: atp\nname: 另一个客单价\n"})
     issues = issues_of(tmp_path)
-    assert any(
-        "duplicate Metric id 'atp'" in i and "metrics/atp.yaml:1" in i for i in issues
-    ), issues
+    assert any("duplicate Metric id 'atp'" in i and "metrics/atp.yaml:1" in i for i in issues), (
+        issues
+    )
 
 
 def test_unknown_key_suggests_the_right_one(tmp_path: Path) -> None:
-    write_catalog(tmp_path, {"metrics/atp.yaml": "id: atp\nname: 客单价\nformla: revenue / visits\n"})
+    write_catalog(
+        tmp_path, {"metrics/atp.yaml": "id: atp\nname: 客单价\nformla: revenue / visits\n"}
+    )
     issues = issues_of(tmp_path)
     assert any("metrics/atp.yaml:3" in i and "'formla'" in i and "'formula'" in i for i in issues)
 
@@ -173,7 +203,9 @@ def test_unknown_references_with_suggestions(tmp_path: Path) -> None:
 
 
 def test_formula_syntax_error_points_at_column(tmp_path: Path) -> None:
-    write_catalog(tmp_path, {"metrics/atp.yaml": "id: atp\nname: 客单价\nformula: revenue / (visits\n"})
+    write_catalog(
+        tmp_path, {"metrics/atp.yaml": "id: atp\nname: 客单价\nformula: revenue / (visits\n"}
+    )
     issues = issues_of(tmp_path)
     assert any(
         "metrics/atp.yaml:3" in i and "missing ')'" in i and "column 18" in i for i in issues
@@ -297,8 +329,10 @@ def test_all_errors_in_one_pass(tmp_path: Path) -> None:
 def test_flow_mapping_comma_hint(tmp_path: Path) -> None:
     write_catalog(
         tmp_path,
-        {"sources.yaml": "- id: s\n  name: S\n  tables:\n    - id: t\n      name: T\n"
-                         "      fields:\n        - {id: f, name: F, type: decimal(12,2)}\n"},
+        {
+            "sources.yaml": "- id: s\n  name: S\n  tables:\n    - id: t\n      name: T\n"
+            "      fields:\n        - {id: f, name: F, type: decimal(12,2)}\n"
+        },
     )
     issues = "\n".join(issues_of(tmp_path))
     assert "sources.yaml:7" in issues and "must be quoted" in issues
@@ -306,14 +340,18 @@ def test_flow_mapping_comma_hint(tmp_path: Path) -> None:
 
 def test_injection_looking_names_are_plain_text(tmp_path: Path) -> None:
     evil = "') DETACH DELETE n // <img src=x onerror=alert(1)>"
-    write_catalog(tmp_path, {"metrics/evil.yaml": f"id: evil\nname: \"{evil}\"\ndefinition: \"{evil}\"\n"})
+    write_catalog(
+        tmp_path, {"metrics/evil.yaml": f'id: evil\nname: "{evil}"\ndefinition: "{evil}"\n'}
+    )
     graph = load_catalog(tmp_path)
     node = next(n for n in graph.nodes if n.id == "evil")
     assert node.name == evil
 
 
 def test_many_metrics_in_one_list_file(tmp_path: Path) -> None:
-    items = "".join(f"  - {{id: m{i}, name: 指标{i}, formula: m{i - 1} + 1}}\n" for i in range(1, 2000))
+    items = "".join(
+        f"  - {{id: m{i}, name: 指标{i}, formula: m{i - 1} + 1}}\n" for i in range(1, 2000)
+    )
     write_catalog(tmp_path, {"metrics/bulk.yaml": "metrics:\n  - {id: m0, name: 指标0}\n" + items})
     graph = load_catalog(tmp_path)
     assert graph.counts()["Metric"] == 2003

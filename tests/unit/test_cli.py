@@ -18,7 +18,11 @@ def run(*args: str, db: Path, check: bool = True) -> subprocess.CompletedProcess
     env.pop("KPIGRAPH_DEBUG", None)
     proc = subprocess.run(
         [sys.executable, "-m", "api.cli", *args],
-        capture_output=True, text=True, env=env, cwd=ROOT, timeout=120,
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=ROOT,
+        timeout=120,
     )
     if check and proc.returncode != 0:
         raise AssertionError(f"exit {proc.returncode}\nstdout:{proc.stdout}\nstderr:{proc.stderr}")
@@ -38,7 +42,9 @@ def test_impact_json_names_what_governance_needs(db: Path) -> None:
     assert {"Metric:revenue", "Metric:gross_profit", "Metric:net_profit"} <= metrics
     assert data["touches_l0"] is True
     assert {d["ref"] for d in data["dashboards"]} == {
-        "Dashboard:mobile_board", "Dashboard:store_ops_pc", "Dashboard:decision_screen"
+        "Dashboard:mobile_board",
+        "Dashboard:store_ops_pc",
+        "Dashboard:decision_screen",
     }
     assert {d["ref"] for d in data["departments"]} == {"Department:finance", "Department:ops"}
     assert set(data) == {"root", "metrics", "dashboards", "departments", "touches_l0"}
@@ -46,28 +52,45 @@ def test_impact_json_names_what_governance_needs(db: Path) -> None:
 
 def test_lineage_json_contract(db: Path) -> None:
     data = json.loads(
-        run("lineage", "atp", "--direction", "upstream", "--depth", "1",
-            "--relations", "INPUT_TO", "--json", db=db).stdout
+        run(
+            "lineage",
+            "atp",
+            "--direction",
+            "upstream",
+            "--depth",
+            "1",
+            "--relations",
+            "INPUT_TO",
+            "--json",
+            db=db,
+        ).stdout
     )
     assert data["root"] == "Metric:atp" and data["direction"] == "upstream" and data["depth"] == 1
     assert [n["ref"] for n in data["nodes"]] == ["Metric:revenue", "Metric:visits"]
     assert {"ref", "kind", "id", "name", "depth"} <= set(data["nodes"][0])
     assert data["edges"][0] == {
-        "source": "Metric:revenue", "target": "Metric:atp", "type": "INPUT_TO",
+        "source": "Metric:revenue",
+        "target": "Metric:atp",
+        "type": "INPUT_TO",
         "props": {"role": "numerator"},
     }
 
 
 def test_lineage_defaults_and_kinds(db: Path) -> None:
-    data = json.loads(run("lineage", "Field:dms.dms_orders.total_amount", "--kinds", "Metric",
-                          "--json", db=db).stdout)
+    data = json.loads(
+        run(
+            "lineage", "Field:dms.dms_orders.total_amount", "--kinds", "Metric", "--json", db=db
+        ).stdout
+    )
     assert data["direction"] == "both" and data["depth"] == 3
     assert {n["kind"] for n in data["nodes"]} == {"Metric"}
 
 
 def test_tables_align_chinese(db: Path) -> None:
     text = run("lineage", "atp", "--direction", "upstream", "--depth", "1", db=db).stdout
-    rows = [line for line in text.splitlines() if "Metric:revenue" in line or "Metric:visits" in line]
+    rows = [
+        line for line in text.splitlines() if "Metric:revenue" in line or "Metric:visits" in line
+    ]
     assert len(rows) == 2
     from rich.cells import cell_len
 
@@ -78,7 +101,15 @@ def test_tables_align_chinese(db: Path) -> None:
 
 def test_show_card_and_path_and_search(db: Path) -> None:
     card = run("show", "atp", db=db).stdout
-    for label in ("中文名称", "统计口径", "分母不含", "取数逻辑", "行业基准", "版本记录", "咨询联系"):
+    for label in (
+        "中文名称",
+        "统计口径",
+        "分母不含",
+        "取数逻辑",
+        "行业基准",
+        "版本记录",
+        "咨询联系",
+    ):
         assert label in card
     data = json.loads(run("show", "Metric:atp", "--json", db=db).stdout)
     assert data["node"]["contacts"]["technical"] == "IT部 李工程师"
@@ -154,7 +185,10 @@ def test_init_validate_load_round_trip(tmp_path: Path) -> None:
     assert "created catalog" in run("init", str(target), db=db).stdout
     assert "is valid" in run("validate", str(target), db=db).stdout
     run("load", str(target), db=db)
-    assert json.loads(run("impact", "revenue", "--json", db=db).stdout)["metrics"][0]["ref"] == "Metric:atp"
+    assert (
+        json.loads(run("impact", "revenue", "--json", db=db).stdout)["metrics"][0]["ref"]
+        == "Metric:atp"
+    )
     proc = run("init", str(target), db=db, check=False)
     assert proc.returncode == 1 and "not empty" in proc.stderr
     templated = tmp_path / "demo"
@@ -167,7 +201,10 @@ def test_init_validate_load_round_trip(tmp_path: Path) -> None:
 def test_validate_reports_every_issue(tmp_path: Path) -> None:
     bad = write_catalog(
         tmp_path / "bad",
-        {"metrics/a.yaml": "id: a\nname: a\nformla: x\n", "metrics/b.yaml": "id: b\nname: b\nowner: x\n"},
+        {
+            "metrics/a.yaml": "id: a\nname: a\nformla: x\n",
+            "metrics/b.yaml": "id: b\nname: b\nowner: x\n",
+        },
     )
     proc = run("validate", str(bad), db=tmp_path / "db.sqlite", check=False)
     assert proc.returncode == 1

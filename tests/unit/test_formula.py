@@ -13,9 +13,15 @@ from graph_schema.formula import MAX_NESTING, Role, parse_formula
     [
         ("revenue / visits", [("revenue", Role.NUMERATOR), ("visits", Role.DENOMINATOR)]),
         ("visits * atp", [("visits", Role.FACTOR), ("atp", Role.FACTOR)]),
-        ("gross_profit - operating_cost", [("gross_profit", Role.TERM), ("operating_cost", Role.TERM)]),
+        (
+            "gross_profit - operating_cost",
+            [("gross_profit", Role.TERM), ("operating_cost", Role.TERM)],
+        ),
         ("a * b / c", [("a", Role.NUMERATOR), ("b", Role.NUMERATOR), ("c", Role.DENOMINATOR)]),
-        ("(a - b) / (a + c)", [("a", Role.NUMERATOR), ("b", Role.NUMERATOR), ("c", Role.DENOMINATOR)]),
+        (
+            "(a - b) / (a + c)",
+            [("a", Role.NUMERATOR), ("b", Role.NUMERATOR), ("c", Role.DENOMINATOR)],
+        ),
         ("a", [("a", Role.ARGUMENT)]),
         ("-a + 2 * b", [("a", Role.TERM), ("b", Role.TERM)]),
         ("1 - parts_cost_rate", [("parts_cost_rate", Role.TERM)]),

@@ -9,14 +9,25 @@ from graph_schema.relations import LINEAGE_RELATIONS, Relation, parse_kinds, par
 
 def test_parse_refs() -> None:
     assert NodeRef.parse("atp") == NodeRef(NodeKind.METRIC, "atp")
-    assert str(NodeRef.parse("FIELD:dms.dms_orders.total_amount")) == "Field:dms.dms_orders.total_amount"
+    assert (
+        str(NodeRef.parse("FIELD:dms.dms_orders.total_amount"))
+        == "Field:dms.dms_orders.total_amount"
+    )
     assert NodeRef.parse(" Table:dms.dms_orders ") == NodeRef(NodeKind.TABLE, "dms.dms_orders")
 
 
 @pytest.mark.parametrize(
     "text",
-    ["Nope:atp", "Metric:", "Metric:ATP", "Field:dms.orders", "Table:a.b.c", "x') DETACH DELETE n //",
-     "Metric:a b", "客单价"],
+    [
+        "Nope:atp",
+        "Metric:",
+        "Metric:ATP",
+        "Field:dms.orders",
+        "Table:a.b.c",
+        "x') DETACH DELETE n //",
+        "Metric:a b",
+        "客单价",
+    ],
 )
 def test_malformed_refs(text: str) -> None:
     with pytest.raises(InvalidRefError):
