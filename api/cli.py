@@ -406,7 +406,9 @@ def neo4j_build() -> None:
     started = time.perf_counter()
     classpath = launcher.build(quiet=False)
     jars = classpath.count(os.pathsep)
-    click.echo(f"launcher built: {jars} jars on the classpath ({time.perf_counter() - started:.1f}s)")
+    click.echo(
+        f"launcher built: {jars} jars on the classpath ({time.perf_counter() - started:.1f}s)"
+    )
 
 
 @neo4j_group.command(name="stop")

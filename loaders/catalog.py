@@ -204,7 +204,9 @@ def _read_file(state: _State, path: Path) -> Any | None:
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         problem = exc.problem or "invalid YAML"
-        state.issue(rel, mark.line + 1 if mark else None, f"broken YAML: {problem}", _yaml_hint(problem))
+        state.issue(
+            rel, mark.line + 1 if mark else None, f"broken YAML: {problem}", _yaml_hint(problem)
+        )
         return None
     except yaml.YAMLError as exc:
         state.issue(rel, None, f"broken YAML: {exc}")
