@@ -8,6 +8,7 @@ can be had; elsewhere it is skipped with the reason.
 
 from __future__ import annotations
 
+import itertools
 import os
 import tempfile
 from collections.abc import Callable, Iterator
@@ -15,6 +16,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+
+from graph_schema.graph import CatalogGraph
+from loaders.catalog import load_catalog
+from store.base import GraphStore
+from store.embedded import EmbeddedStore
+from tests.helpers import DEMO
 
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
@@ -120,3 +127,64 @@ def neo4j_reopen(neo4j_connection: Neo4jConnection) -> Callable[[object], object
         return Neo4jStore(connect(c.uri, c.user, c.password), uri=c.uri)
 
     return reopen
+
+
+# -- backends: every contract and API test runs against each --------------------------
+
+BACKENDS = ["embedded", "neo4j"]
+
+_counter = itertools.count()
+
+
+@pytest.fixture(scope="session")
+def demo_graph() -> CatalogGraph:
+    return load_catalog(DEMO)
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture
+def make_store(
+    backend: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> Iterator[Callable[[], GraphStore]]:
+    """A factory of empty stores of the current backend."""
+    made: list[GraphStore] = []
+
+    def factory() -> GraphStore:
+        if backend == "embedded":
+            store: GraphStore = EmbeddedStore(tmp_path / f"store-{next(_counter)}.sqlite")
+        else:
+            neo4j_factory = request.getfixturevalue("neo4j_store_factory")
+            store = neo4j_factory()
+        made.append(store)
+        return store
+
+    yield factory
+    for store in made:
+        store.close()
+
+
+@pytest.fixture
+def reopen_store(
+    backend: str, request: pytest.FixtureRequest
+) -> Iterator[Callable[[GraphStore], GraphStore]]:
+    """Open a second, independent handle on the data behind a store (nothing is wiped)."""
+
+    def reopen(store: GraphStore) -> GraphStore:
+        if backend == "embedded":
+            assert isinstance(store, EmbeddedStore)
+            return EmbeddedStore(store.path)
+        return request.getfixturevalue("neo4j_reopen")(store)
+
+    yield reopen
+
+
+@pytest.fixture
+def store(make_store: Callable[[], GraphStore], demo_graph: CatalogGraph) -> GraphStore:
+    """A store of the current backend holding the after-sales demo."""
+    s = make_store()
+    s.load(demo_graph)
+    return s

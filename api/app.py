@@ -1,0 +1,52 @@
+"""The FastAPI application factory. Nothing is built at import time."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from api.deps import build_store
+from api.errors import install_error_handlers
+from api.routes import ask, catalog, health, metrics, nodes, paths
+from api.settings import Settings
+from store.base import GraphStore
+
+DESCRIPTION = """
+kpigraph serves a company's metric dictionary (指标字典) as a graph: search and definition
+cards, upstream/downstream lineage, impact reports for metrics, fields, tables and systems,
+and paths between nodes. A `ref` is `Kind:id` (`Metric:atp`,
+`Field:dms.dms_orders.total_amount`); a bare id means a metric. Every error has the shape
+`{"error": {"code", "message", "details"}}`.
+"""
+
+
+def create_app(settings: Settings | None = None, store: GraphStore | None = None) -> FastAPI:
+    """Build the app. Tests pass ``store``; otherwise one is built from ``settings``.
+
+    The app never runs caller-supplied Cypher; the store it is handed is closed on shutdown
+    only when the app built it.
+    """
+    settings = settings or Settings()
+    owned = store is None
+    the_store = store if store is not None else build_store(settings)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        yield
+        if owned:
+            the_store.close()
+
+    app = FastAPI(
+        title="kpigraph",
+        version="0.1.0",
+        description=DESCRIPTION,
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.store = the_store
+    install_error_handlers(app)
+    for module in (metrics, nodes, paths, catalog, ask, health):
+        app.include_router(module.router)
+    return app

@@ -1,0 +1,110 @@
+"""/api/ask: a plain-text answer for chat bots (「@指标字典 客单价」)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import PlainTextResponse
+
+from api.dependencies import StoreDep
+from graph_schema.formula import parse_formula
+from graph_schema.ids import NodeKind, NodeRef
+from graph_schema.models import Metric
+from store.base import GraphStore, SearchQuery
+from store.ranking import match_rank, normalize_text, search_fields
+
+router = APIRouter(prefix="/api", tags=["ask"])
+
+
+def formula_in_names(store: GraphStore, metric: Metric) -> str | None:
+    """``营收 / 进厂台次`` for ``revenue / visits``: ids replaced by display names."""
+    if not metric.formula:
+        return None
+    parsed = parse_formula(metric.formula)
+    refs = {NodeRef(NodeKind.METRIC, r.name) for r in parsed.references()}
+    names = {ref.id: node.name for ref, node in store.get_nodes(refs).items()}
+    text = metric.formula
+    # replace right to left so columns stay valid
+    for ref in sorted(parsed.references(), key=lambda r: r.column, reverse=True):
+        start = ref.column - 1
+        text = text[:start] + names.get(ref.name, ref.name) + text[start + len(ref.name) :]
+    return f"{metric.name} = {text}"
+
+
+def caliber_summary(metric: Metric) -> str | None:
+    c = metric.caliber
+    if c is None:
+        return None
+    parts = []
+    for label, scope in (("分子", c.numerator), ("分母", c.denominator), ("范围", c.scope)):
+        if scope is None:
+            continue
+        if scope.includes:
+            parts.append(f"{label}含 " + "、".join(scope.includes))
+        if scope.excludes:
+            parts.append(f"{label}不含 " + "、".join(scope.excludes))
+    if c.time:
+        parts.append(f"时间：{c.time}")
+    return "；".join(parts) or None
+
+
+def answer_text(store: GraphStore, metric: Metric, link: str) -> str:
+    head = metric.name
+    aka = ", ".join(x for x in (metric.abbr, metric.name_en) if x)
+    if aka:
+        head += f"（{aka}）"
+    tags = " · ".join(x for x in (metric.level.value if metric.level else None, metric.domain) if x)
+    lines = [head + (f" · {tags}" if tags else "")]
+    if metric.definition:
+        lines.append(f"定义：{metric.definition}")
+    formula = formula_in_names(store, metric)
+    if formula:
+        lines.append(f"公式：{formula}")
+    caliber = caliber_summary(metric)
+    if caliber:
+        lines.append(f"口径：{caliber}")
+    depts = store.get_nodes(
+        NodeRef(NodeKind.DEPARTMENT, d) for d in (metric.owner, metric.reviewer) if d
+    )
+    owner = depts.get(NodeRef(NodeKind.DEPARTMENT, metric.owner)) if metric.owner else None
+    reviewer = depts.get(NodeRef(NodeKind.DEPARTMENT, metric.reviewer)) if metric.reviewer else None
+    if owner or reviewer:
+        who = owner.name if owner else "未指定"
+        lines.append(f"负责：{who}" + (f"（审核：{reviewer.name}）" if reviewer else ""))
+    if metric.status.value != "active":
+        lines.append(f"状态：{metric.status.value}")
+    lines.append(f"详情：{link}")
+    return "\n".join(lines)
+
+
+@router.get(
+    "/ask",
+    response_class=PlainTextResponse,
+    summary="Plain-text answer for chat bots",
+    responses={
+        200: {"content": {"text/plain": {"example": "客单价（ATP, Average Ticket Price）…"}}}
+    },
+)
+def ask(
+    request: Request,
+    store: StoreDep,
+    q: Annotated[str, Query(min_length=1, max_length=200, examples=["客单价"])],
+) -> PlainTextResponse:
+    """Name, definition, formula, caliber summary, owner and a link for an exact match (id,
+    name, English name or abbreviation); otherwise a short "did you mean" list."""
+    text = normalize_text(q.replace("@指标字典", ""))
+    page = store.search(SearchQuery(text=text, kinds=frozenset({NodeKind.METRIC}), limit=5))
+    base = str(request.base_url).rstrip("/")
+    if page.items:
+        top = page.items[0]
+        titles, body = search_fields(top)
+        if isinstance(top, Metric) and match_rank(text, titles, body) == 0:
+            return PlainTextResponse(answer_text(store, top, f"{base}/metrics/{top.id}"))
+    if not page.items:
+        return PlainTextResponse(
+            f"没有找到「{q.strip()}」。试试指标的中文名、英文名或缩写，例如：客单价、ATP。",
+            status_code=404,
+        )
+    options = "\n".join(f"- {n.name}（{n.id}）" for n in page.items)
+    return PlainTextResponse(f"没有完全匹配「{q.strip()}」的指标。你是不是要找：\n{options}")

@@ -1,0 +1,69 @@
+"""/api/nodes/{ref}: lineage and impact of any node."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from analysis.impact import impact
+from analysis.lineage import lineage
+from analysis.results import Direction, ImpactReport, LineageResult
+from api.dependencies import RefDep, StoreDep
+from api.schemas import ErrorResponse
+from graph_schema.relations import parse_kinds, parse_relations
+
+router = APIRouter(prefix="/api/nodes", tags=["lineage"])
+
+MAX_NODES = 5000
+ERRORS: dict[int | str, dict[str, object]] = {
+    404: {"model": ErrorResponse, "description": "unknown ref; close matches in details"},
+    422: {"model": ErrorResponse, "description": "malformed ref or parameter"},
+    503: {"model": ErrorResponse, "description": "backend unavailable; see Retry-After"},
+}
+
+
+@router.get(
+    "/{ref}/lineage",
+    response_model=LineageResult,
+    responses=ERRORS,
+    summary="Upstream / downstream lineage",
+)
+def node_lineage(
+    store: StoreDep,
+    ref: RefDep,
+    direction: Direction = Direction.BOTH,
+    depth: Annotated[int, Query(ge=1, le=10)] = 3,
+    relations: Annotated[
+        str | None,
+        Query(
+            max_length=300,
+            description="comma-separated relation types",
+            examples=["INPUT_TO,DRIVES"],
+        ),
+    ] = None,
+    kinds: Annotated[
+        str | None,
+        Query(
+            max_length=200, description="comma-separated node kinds to report", examples=["Metric"]
+        ),
+    ] = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_NODES)] = 500,
+) -> LineageResult:
+    """Nodes within ``depth`` hops; an answer over ``limit`` nodes is cut at the farthest hop
+    and marked ``truncated``."""
+    return lineage(
+        store, ref, direction, depth, parse_relations(relations), parse_kinds(kinds), limit
+    )
+
+
+@router.get(
+    "/{ref}/impact",
+    response_model=ImpactReport,
+    responses=ERRORS,
+    summary="What changing a metric, field, table or system affects",
+)
+def node_impact(store: StoreDep, ref: RefDep) -> ImpactReport:
+    """Affected metrics by hop, dashboards, departments to notify, whether an L0 metric is
+    touched. A table's impact includes its fields'; a system's includes its tables'."""
+    return impact(store, ref)

@@ -1,0 +1,36 @@
+"""/api/paths: how two nodes connect."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from analysis.paths import MAX_PATH_DEPTH, MAX_PATHS, find_paths
+from analysis.results import PathsResult
+from api.dependencies import StoreDep
+from api.routes.nodes import ERRORS
+from graph_schema.ids import NodeRef
+from graph_schema.relations import parse_relations
+
+router = APIRouter(prefix="/api", tags=["lineage"])
+
+
+@router.get("/paths", response_model=PathsResult, responses=ERRORS, summary="How two nodes connect")
+def paths(
+    store: StoreDep,
+    source: Annotated[str, Query(alias="from", max_length=300, examples=["visits"])],
+    target: Annotated[str, Query(alias="to", max_length=300, examples=["net_profit"])],
+    max_depth: Annotated[int, Query(ge=1, le=MAX_PATH_DEPTH)] = 4,
+    k: Annotated[int, Query(ge=1, le=MAX_PATHS)] = 5,
+    relations: Annotated[str | None, Query(max_length=300)] = None,
+) -> PathsResult:
+    """Up to ``k`` simple paths over lineage edges taken either way, shortest first."""
+    return find_paths(
+        store,
+        NodeRef.parse(source),
+        NodeRef.parse(target),
+        max_depth,
+        k,
+        parse_relations(relations) if relations else None,
+    )
