@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from typing import TypeVar
 
 from analysis.resolve import require_node
 from analysis.results import Direction, EdgeOut, LineageNode, LineageResult
@@ -13,6 +14,7 @@ from graph_schema.relations import LINEAGE_RELATIONS, Relation
 from store.base import GraphStore, Walk
 
 MIN_DEPTH, MAX_DEPTH = 1, 10
+T = TypeVar("T")
 
 
 def check_depth(depth: int, low: int = MIN_DEPTH, high: int = MAX_DEPTH) -> int:
@@ -22,6 +24,27 @@ def check_depth(depth: int, low: int = MIN_DEPTH, high: int = MAX_DEPTH) -> int:
             f"depth must be an integer from {low} to {high}, got {depth!r}", {"depth": depth}
         )
     return depth
+
+
+def cut_at_hop(items: list[T], limit: int | None, hop: Callable[[T], int]) -> tuple[list[T], bool]:
+    """Keep at most ``limit`` of ``items`` (sorted by hop), dropping whole hops from the far end.
+
+    When even the first hop is over the limit, the first ``limit`` items are kept.
+
+    Examples
+    --------
+    >>> cut_at_hop([1, 1, 2, 2, 3], 4, lambda h: h)
+    ([1, 1, 2, 2], True)
+    >>> cut_at_hop([1, 1, 2, 2, 3], 3, lambda h: h)
+    ([1, 1], True)
+    >>> cut_at_hop([1, 1, 1], 2, lambda h: h)
+    ([1, 1], True)
+    """
+    if limit is None or len(items) <= limit:
+        return items, False
+    first_partial_hop = hop(items[limit])
+    kept = [item for item in items[:limit] if hop(item) < first_partial_hop]
+    return (kept or items[:limit]), True
 
 
 def edge_out(edge: Edge) -> EdgeOut:
@@ -74,13 +97,7 @@ def lineage(
         wanted = set(kinds)
         reached = {r: v for r, v in reached.items() if r.kind in wanted}
     ordered = sorted(reached.items(), key=lambda item: (item[1][0], str(item[0])))
-    truncated = False
-    if limit is not None and len(ordered) > limit:
-        truncated = True
-        # cut whole hops from the far end while over the limit
-        cut = ordered[:limit]
-        first_partial_hop = ordered[limit][1][0]
-        ordered = [item for item in cut if item[1][0] < first_partial_hop] or cut
+    ordered, truncated = cut_at_hop(ordered, limit, lambda item: item[1][0])
     nodes = store.get_nodes([r for r, _ in ordered])
     out_nodes = []
     for ref, (d, side) in ordered:

@@ -9,7 +9,7 @@ from fastapi import FastAPI
 
 from api.deps import build_store
 from api.errors import install_error_handlers
-from api.routes import ask, catalog, health, metrics, nodes, paths
+from api.routes import ask, catalog, health, metrics, nodes, pages, paths
 from api.settings import Settings
 from store.base import GraphStore
 
@@ -47,6 +47,6 @@ def create_app(settings: Settings | None = None, store: GraphStore | None = None
     app.state.settings = settings
     app.state.store = the_store
     install_error_handlers(app)
-    for module in (metrics, nodes, paths, catalog, ask, health):
+    for module in (metrics, nodes, paths, catalog, ask, health, pages):
         app.include_router(module.router)
     return app

@@ -364,6 +364,42 @@ def info(as_json: bool, store: GraphStore, settings: Settings) -> None:
         click.echo(f"loaded at {data.loaded_at}")
 
 
+@cli.command()
+@click.argument("ref")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True)
+@click.option(
+    "--direction",
+    type=click.Choice([d.value for d in Direction]),
+    default="both",
+    show_default=True,
+)
+@click.option("--depth", type=int, default=2, show_default=True, help="hops, 1 to 10")
+@click.option("--relations", default=None, help="relation types, comma-separated")
+@click.option("--max-nodes", type=click.IntRange(1, 2000), default=300, show_default=True)
+@store_options
+def render(
+    ref: str,
+    output: Path,
+    direction: str,
+    depth: int,
+    relations: str | None,
+    max_nodes: int,
+    store: GraphStore,
+    settings: Settings,
+) -> None:
+    """Write a self-contained HTML map of REF's neighbourhood (works from file://, offline)."""
+    from api.views import graph_view
+    from viz.pages import render_graph_page
+
+    view = graph_view(store, _ref(ref), Direction(direction), depth, relations, max_nodes)
+    html = render_graph_page(view, static=True)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(html, encoding="utf-8")
+    shown = len(view.lineage.nodes) + 1
+    more = f", {view.hidden} more not shown" if view.hidden else ""
+    click.echo(f"wrote {output} ({shown} nodes{more}, {len(html) // 1024} KB)")
+
+
 DEMO_CATALOG = TEMPLATES_DIR / "automotive_aftersales"
 
 

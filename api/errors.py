@@ -6,7 +6,7 @@ import logging
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from graph_schema.errors import (
@@ -36,27 +36,60 @@ def error_json(status: int, code: str, message: str, details: object = None) -> 
     return JSONResponse(body, status_code=status, headers=headers)
 
 
+MACHINE_PREFIXES = ("/api", "/health", "/openapi.json", "/docs", "/redoc")
+TITLES = {404: "找不到 Not found", 422: "请求有误 Bad request", 503: "暂不可用 Unavailable"}
+
+
+def wants_html(request: Request) -> bool:
+    """Pages get HTML errors; the API, health and docs get the JSON shape."""
+    return not request.url.path.startswith(MACHINE_PREFIXES)
+
+
+def error_html(status: int, message: str, suggestions: list[str] | None = None) -> HTMLResponse:
+    from viz.pages import render_page
+    from viz.style import node_url
+
+    body = render_page(
+        "error.html",
+        status=status,
+        title=TITLES.get(status, "出错了 Error"),
+        message=message,
+        suggestions=[{"ref": s, "url": node_url(s)} for s in suggestions or []],
+    )
+    headers = {"Retry-After": str(RETRY_AFTER_SECONDS)} if status == 503 else None
+    return HTMLResponse(body, status_code=status, headers=headers)
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(KpigraphError)
-    async def kpigraph_error(_request: Request, exc: KpigraphError) -> JSONResponse:
+    async def kpigraph_error(request: Request, exc: KpigraphError) -> Response:
         status = next((s for t, s in STATUS_BY_ERROR if isinstance(exc, t)), 500)
         if status == 500:
             log.error("store failure: %s", exc.message)
+        if wants_html(request):
+            suggestions = exc.details.get("suggestions") if exc.details else None
+            return error_html(
+                status, exc.message, suggestions if isinstance(suggestions, list) else None
+            )
         return error_json(status, exc.code, exc.message, exc.details)
 
     @app.exception_handler(RequestValidationError)
-    async def validation_error(_request: Request, exc: RequestValidationError) -> JSONResponse:
+    async def validation_error(request: Request, exc: RequestValidationError) -> Response:
         problems = [
             {"loc": [str(p) for p in e.get("loc", ())], "msg": str(e.get("msg", ""))}
             for e in exc.errors()
         ]
         first = problems[0] if problems else {"loc": [], "msg": "invalid request"}
         message = f"{'.'.join(first['loc'][1:]) or 'request'}: {first['msg']}"
+        if wants_html(request):
+            return error_html(422, message)
         return error_json(422, "invalid_query", message, {"problems": problems})
 
     @app.exception_handler(StarletteHTTPException)
-    async def http_error(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
         code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+        if wants_html(request) and exc.status_code in TITLES:
+            return error_html(exc.status_code, str(exc.detail))
         return error_json(exc.status_code, code, str(exc.detail))
 
     @app.exception_handler(Exception)

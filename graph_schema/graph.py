@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from graph_schema.ids import NodeKind
-from graph_schema.models import BaseNode, Edge
+from graph_schema.models import BaseNode, Edge, Metric
 
 
 @dataclass(frozen=True)
@@ -21,6 +21,24 @@ class CatalogGraph:
     nodes: tuple[BaseNode, ...]
     edges: tuple[Edge, ...]
     meta: dict[str, Any] = field(default_factory=dict)
+
+    def summary(self, recent: int = 10) -> dict[str, Any]:
+        """Facets for overview pages, computed once at load: metric counts by level and by
+        domain, the L0 (north-star) metrics, and the most recently changed metrics."""
+        metrics = [n for n in self.nodes if isinstance(n, Metric)]
+        levels = Counter(m.level.value if m.level else "—" for m in metrics)
+        domains = Counter(m.domain or "—" for m in metrics)
+        dated = sorted(
+            ((m.updated, m.id) for m in metrics if m.updated),
+            key=lambda x: (x[0], x[1]),
+            reverse=True,
+        )
+        return {
+            "levels": dict(sorted(levels.items())),
+            "domains": dict(sorted(domains.items(), key=lambda kv: (-kv[1], kv[0]))),
+            "north_star": sorted(m.id for m in metrics if m.level and m.level.value == "L0"),
+            "recent": [{"id": mid, "date": date} for date, mid in dated[:recent]],
+        }
 
     def counts(self) -> dict[str, int]:
         """Node counts by kind and the edge count, for summaries."""

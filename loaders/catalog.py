@@ -144,12 +144,14 @@ def load_catalog(path: str | Path) -> CatalogGraph:
     meta: dict[str, Any] = {"name": name, "source": str(root.resolve())}
     if manifest:
         meta.update(manifest.model_dump(exclude_none=True))
-    return CatalogGraph(
+    graph = CatalogGraph(
         name=name,
         nodes=tuple(state.nodes.values()),
         edges=tuple(state.edges.values()),
         meta=meta,
     )
+    meta["summary"] = graph.summary()
+    return graph
 
 
 # ---------------------------------------------------------------------------------------------

@@ -1,0 +1,46 @@
+"""Gathering what the HTML views need from the store, then handing it to :mod:`viz`."""
+
+from __future__ import annotations
+
+from analysis.lineage import cut_at_hop, lineage
+from analysis.results import Direction
+from graph_schema.ids import NodeKind, NodeRef
+from graph_schema.models import Metric
+from graph_schema.relations import parse_relations
+from store.base import GraphStore, SearchQuery
+from viz.graph_view import DEFAULT_MAX_NODES, GraphView
+
+
+def graph_view(
+    store: GraphStore,
+    focus: NodeRef,
+    direction: Direction = Direction.BOTH,
+    depth: int = 2,
+    relations: str | None = None,
+    max_nodes: int = DEFAULT_MAX_NODES,
+) -> GraphView:
+    """The neighbourhood of ``focus`` cut to ``max_nodes`` at the farthest hop, with the
+    details tooltips need (department names for owners)."""
+    full = lineage(store, focus, direction, depth, parse_relations(relations))
+    kept, _ = cut_at_hop(full.nodes, max_nodes, lambda n: n.depth)
+    hidden = len(full.nodes) - len(kept)
+    members = {focus, *(NodeRef.parse(n.ref) for n in kept)}
+    if hidden:
+        kept_refs = {str(r) for r in members}
+        edges = [e for e in full.edges if e.source in kept_refs and e.target in kept_refs]
+        full = full.model_copy(update={"nodes": kept, "edges": edges, "truncated": True})
+    nodes = store.get_nodes(members)
+    owners = {n.owner for n in nodes.values() if isinstance(n, Metric) and n.owner}
+    depts = store.get_nodes(NodeRef(NodeKind.DEPARTMENT, d) for d in owners)
+    return GraphView(
+        lineage=full,
+        nodes={str(ref): node for ref, node in nodes.items()},
+        department_names={ref.id: node.name for ref, node in depts.items()},
+        hidden=hidden,
+        relations=relations,
+    )
+
+
+def department_options(store: GraphStore) -> list[dict[str, str]]:
+    page = store.search(SearchQuery(kinds=frozenset({NodeKind.DEPARTMENT}), limit=500))
+    return [{"id": n.id, "name": n.name} for n in page.items]

@@ -1,0 +1,186 @@
+"""The interactive lineage graph: pyvis builds the network, our template renders it.
+
+pyvis's own page template links Bootstrap from a CDN even in ``in_line`` mode and switches
+tooltips to ``innerHTML`` when a title contains ``href``; so the network is built with pyvis
+(nodes, edges, options) and rendered by :mod:`viz.pages` into a self-contained, autoescaped
+page with vis-network inlined. Titles stay plain strings, which vis-network 9 shows as text.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pyvis
+from pyvis.network import Network
+
+from analysis.results import LineageResult
+from graph_schema.ids import NodeKind
+from graph_schema.models import BaseNode, Metric
+from graph_schema.relations import Relation
+from viz.style import EDGE_STYLE, KIND_STYLE, LEVEL_COLORS, NEGATIVE_CAUSE_COLOR, node_url
+
+#: Above this many nodes physics is switched off so the tab never churns.
+PHYSICS_MAX_NODES = 150
+DEFAULT_MAX_NODES = 300
+HARD_MAX_NODES = 2000
+FOCUS_COLOR = "#ffd166"
+
+
+@dataclass(frozen=True)
+class GraphView:
+    """Everything the graph page needs, already gathered by the caller."""
+
+    lineage: LineageResult
+    nodes: Mapping[str, BaseNode]  # ref -> node, the focus included
+    department_names: Mapping[str, str] = field(default_factory=dict)  # dept id -> name
+    hidden: int = 0  # nodes cut by the node cap
+    relations: str | None = None  # the relations filter as given, for re-centring links
+
+
+def tooltip(node: BaseNode, department_names: Mapping[str, str]) -> str:
+    """Plain-text tooltip: name, ref, level, owner, formula."""
+    lines = [f"{node.name}  ({node.ref})"]
+    if isinstance(node, Metric):
+        if node.level:
+            lines.append(f"级别 level: {node.level.value}")
+        if node.owner:
+            lines.append(f"负责 owner: {department_names.get(node.owner, node.owner)}")
+        if node.formula:
+            lines.append(f"公式 formula: {node.formula}")
+        if node.definition:
+            lines.append(node.definition[:140])
+    else:
+        description = getattr(node, "description", None)
+        if description:
+            lines.append(str(description)[:140])
+    return "\n".join(lines)
+
+
+def build_network(view: GraphView) -> Network:
+    """The pyvis network: left-to-right levels (upstream left), styles per kind and relation."""
+    net = Network(height="100%", width="100%", directed=True, cdn_resources="in_line")
+    lineage = view.lineage
+    focus = lineage.root
+    placed: dict[str, int] = {focus: 0}
+    for n in lineage.nodes:
+        placed[n.ref] = -n.depth if n.side in ("upstream", "both") else n.depth
+    shift = -min(placed.values())
+    for ref, level in placed.items():
+        node = view.nodes[ref]
+        style = KIND_STYLE[node.kind]
+        color = style["color"]
+        if isinstance(node, Metric):
+            color = LEVEL_COLORS.get(node.level.value if node.level else None, color)
+        options: dict[str, Any] = {
+            "shape": style["shape"],
+            "title": tooltip(node, view.department_names),
+            "level": level + shift,
+            "kind": node.kind.value,
+            "url": node_url(ref),
+            "font": {"size": 16 if ref == focus else 13},
+        }
+        if ref == focus:
+            options.update(borderWidth=4, color={"background": FOCUS_COLOR, "border": "#073b4c"})
+        else:
+            options.update(color=color, borderWidth=1)
+        net.add_node(ref, label=_label(node), **options)
+    for e in lineage.edges:
+        rel = Relation(e.type)
+        style = EDGE_STYLE[rel]
+        props = e.props or {}
+        edge: dict[str, Any] = {
+            "color": style["color"],
+            "dashes": style["dashes"],
+            "width": style["width"],
+            "title": _edge_title(rel, props),
+            "arrows": "to",
+            "relation": rel.value,
+        }
+        if rel is Relation.CAUSES:
+            negative = props.get("polarity") == "-"
+            edge["label"] = "−" if negative else "+"
+            edge["font"] = {
+                "size": 14,
+                "color": NEGATIVE_CAUSE_COLOR if negative else style["color"],
+            }
+            if negative:
+                edge["color"] = NEGATIVE_CAUSE_COLOR
+        net.add_edge(e.source, e.target, **edge)
+    net.set_options(json.dumps(network_options(len(placed))))
+    return net
+
+
+def network_options(node_count: int) -> dict[str, Any]:
+    physics = node_count <= PHYSICS_MAX_NODES
+    return {
+        "layout": {
+            "hierarchical": {
+                "enabled": True,
+                "direction": "LR",
+                "levelSeparation": 240,
+                "nodeSpacing": 60 if node_count > 60 else 90,
+                "treeSpacing": 80,
+                "sortMethod": "directed",
+            }
+        },
+        "physics": {
+            "enabled": physics,
+            "hierarchicalRepulsion": {"nodeDistance": 120, "avoidOverlap": 0.6},
+            "stabilization": {"enabled": physics, "iterations": 150, "fit": True},
+            "solver": "hierarchicalRepulsion",
+        },
+        "interaction": {
+            "hover": True,
+            "tooltipDelay": 150,
+            "navigationButtons": False,
+            "keyboard": False,
+            "hideEdgesOnDrag": node_count > PHYSICS_MAX_NODES,
+        },
+        "edges": {
+            "smooth": {
+                "enabled": node_count <= PHYSICS_MAX_NODES,
+                "type": "cubicBezier",
+                "forceDirection": "horizontal",
+            }
+        },
+        "nodes": {"margin": 8, "widthConstraint": {"maximum": 180}},
+    }
+
+
+def network_data(view: GraphView) -> dict[str, Any]:
+    """Nodes, edges and options as plain JSON for the page."""
+    net = build_network(view)
+    nodes, edges, _heading, _height, _width, options = net.get_network_data()
+    return {"nodes": nodes, "edges": edges, "options": json.loads(options)}
+
+
+def _label(node: BaseNode) -> str:
+    name = node.name if len(node.name) <= 24 else node.name[:23] + "…"
+    if node.kind is NodeKind.FIELD:
+        return f"{name}\n{node.id.rsplit('.', 1)[-1]}"
+    if isinstance(node, Metric) and node.level:
+        return f"{name}\n{node.level.value}"
+    return name
+
+
+def _edge_title(rel: Relation, props: Mapping[str, Any]) -> str:
+    parts = [EDGE_STYLE[rel]["label"]]
+    for key in ("role", "polarity", "lag", "evidence"):
+        if props.get(key):
+            parts.append(f"{key}: {props[key]}")
+    return "\n".join(parts)
+
+
+@functools.cache
+def vis_assets() -> tuple[str, str]:
+    """vis-network's JS and CSS as shipped inside the installed pyvis package (inlined)."""
+    lib = Path(pyvis.__file__).parent / "templates" / "lib" / "vis-9.1.2"
+    js = (lib / "vis-network.min.js").read_text(encoding="utf-8")
+    css = (lib / "vis-network.css").read_text(encoding="utf-8")
+    # never let the inlined code close its own <script>/<style> element early
+    return js.replace("</script", "<\\/script"), css.replace("</style", "<\\/style")

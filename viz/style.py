@@ -1,0 +1,71 @@
+"""How each node kind and relation type looks, in one place (graph, legend, pages)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from graph_schema.ids import NodeKind
+from graph_schema.relations import Relation
+
+LEVEL_COLORS = {"L0": "#d1495b", "L1": "#edae49", "L2": "#66a182", "L3": "#8ecae6", None: "#b8c0cc"}
+
+KIND_STYLE: dict[NodeKind, dict[str, Any]] = {
+    NodeKind.METRIC: {"shape": "box", "color": "#edae49", "label": "指标 Metric"},
+    NodeKind.FIELD: {"shape": "ellipse", "color": "#9ad1d4", "label": "字段 Field"},
+    NodeKind.TABLE: {"shape": "database", "color": "#80ced7", "label": "表 Table"},
+    NodeKind.SYSTEM: {"shape": "hexagon", "color": "#007ea7", "label": "系统 System"},
+    NodeKind.DASHBOARD: {"shape": "diamond", "color": "#f4a259", "label": "看板 Dashboard"},
+    NodeKind.DEPARTMENT: {"shape": "triangle", "color": "#bc4b51", "label": "部门 Department"},
+    NodeKind.DIMENSION: {"shape": "star", "color": "#8cb369", "label": "维度 Dimension"},
+}
+
+EDGE_STYLE: dict[Relation, dict[str, Any]] = {
+    Relation.INPUT_TO: {"color": "#1d3557", "dashes": False, "width": 2, "label": "公式 formula"},
+    Relation.DRIVES: {"color": "#7b2cbf", "dashes": [8, 4], "width": 2, "label": "驱动 driver"},
+    Relation.CAUSES: {
+        "color": "#2a9d8f",
+        "dashes": [2, 4],
+        "width": 2,
+        "label": "因果 causal (+/−)",
+    },
+    Relation.ROLLS_UP_TO: {
+        "color": "#8d99ae",
+        "dashes": [1, 6],
+        "width": 2,
+        "label": "层级 hierarchy",
+    },
+    Relation.FEEDS: {
+        "color": "#219ebc",
+        "dashes": False,
+        "width": 1,
+        "label": "字段绑定 field binding",
+    },
+    Relation.HAS_TABLE: {
+        "color": "#adb5bd",
+        "dashes": False,
+        "width": 1,
+        "label": "系统→表 contains",
+    },
+    Relation.HAS_FIELD: {
+        "color": "#adb5bd",
+        "dashes": False,
+        "width": 1,
+        "label": "表→字段 contains",
+    },
+    Relation.SHOWN_ON: {"color": "#f4a259", "dashes": False, "width": 1, "label": "展示 dashboard"},
+    Relation.OWNS: {"color": "#bc4b51", "dashes": [4, 4], "width": 1, "label": "负责 owns"},
+    Relation.REVIEWS: {"color": "#bc4b51", "dashes": [1, 3], "width": 1, "label": "审核 reviews"},
+    Relation.SLICED_BY: {
+        "color": "#8cb369",
+        "dashes": [1, 3],
+        "width": 1,
+        "label": "维度 sliced by",
+    },
+}
+NEGATIVE_CAUSE_COLOR = "#e63946"
+
+
+def node_url(ref: str) -> str:
+    """The stable page URL of a node: metrics at /metrics/{id}, the rest at /nodes/{ref}."""
+    kind, _, node_id = ref.partition(":")
+    return f"/metrics/{node_id}" if kind == NodeKind.METRIC.value else f"/nodes/{ref}"
