@@ -90,7 +90,15 @@ def search_page(
         "status": status or None,
     }
     result = store.search(
-        SearchQuery(text=q, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE, **filters)
+        SearchQuery(
+            text=q,
+            domain=filters["domain"],
+            level=filters["level"],
+            department=filters["department"],
+            status=filters["status"],
+            limit=PAGE_SIZE,
+            offset=(page - 1) * PAGE_SIZE,
+        )
     )
     items = [
         {
