@@ -22,7 +22,7 @@ import uvicorn
 from api.app import create_app
 from api.settings import Settings
 from graph_schema.graph import CatalogGraph
-from graph_schema.models import Edge, FieldNode, Metric, System, Table
+from graph_schema.models import BaseNode, Edge, FieldNode, Metric, System, Table
 from graph_schema.relations import Relation
 from neo4j_local.launcher import free_port
 from store.embedded import EmbeddedStore
@@ -34,7 +34,7 @@ def neighbourhood(n: int) -> CatalogGraph:
     system = System(id="s", name="系统")
     table = Table(id="s.t", name="表", system="s")
     field = FieldNode(id="s.t.hot", name="热点字段", table="s.t")
-    nodes: list = [system, table, field]
+    nodes: list[BaseNode] = [system, table, field]
     edges = [
         Edge(source=system.ref, target=table.ref, type=Relation.HAS_TABLE),
         Edge(source=table.ref, target=field.ref, type=Relation.HAS_FIELD),

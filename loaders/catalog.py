@@ -179,7 +179,7 @@ def _read_file(state: _State, path: Path) -> Any | None:
             None,
             f"file is {size / 1_048_576:.1f} MiB; catalog files are limited to "
             f"{MAX_FILE_BYTES // 1_048_576} MiB",
-            "split it into several files under metrics/",
+            "split it: metrics into several files under metrics/, systems into sources/*.yaml",
         )
         return None
     data = path.read_bytes()
@@ -294,10 +294,20 @@ def _read_sections(state: _State) -> None:
 
 
 def _read_sources(state: _State) -> None:
-    filename = "sources.yaml"
-    path = state.root / filename
-    if not path.is_file():
-        return
+    """``sources.yaml``, and/or ``sources/**/*.yaml`` for large estates (e.g. one file per
+    system); every file is a list of systems."""
+    paths = [state.root / "sources.yaml"] if (state.root / "sources.yaml").is_file() else []
+    folder = state.root / "sources"
+    if folder.is_dir():
+        paths += sorted(
+            p for p in folder.rglob("*") if p.is_file() and p.suffix in (".yaml", ".yml")
+        )
+    for path in paths:
+        _read_sources_file(state, path)
+
+
+def _read_sources_file(state: _State, path: Path) -> None:
+    filename = _rel(state, path)
     data = _read_file(state, path)
     for sys_item in _entries(state, data, filename, "systems"):
         if not isinstance(sys_item, LDict):

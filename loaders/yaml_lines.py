@@ -25,11 +25,16 @@ class DuplicateKeyError(yaml.MarkedYAMLError):
     pass
 
 
-class _LineLoader(yaml.SafeLoader):
+# libyaml's parser when PyYAML was built with it (5x faster); the constructors below stay in
+# Python either way and read line numbers from the nodes' marks.
+_BASE: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class _LineLoader(_BASE):  # type: ignore[valid-type,misc]
     pass
 
 
-def _construct_mapping(loader: _LineLoader, node: yaml.MappingNode) -> LDict:
+def _construct_mapping(loader: yaml.SafeLoader, node: yaml.MappingNode) -> LDict:
     out = LDict()
     out.line = node.start_mark.line + 1
     out.key_lines = {}
@@ -50,7 +55,7 @@ def _construct_mapping(loader: _LineLoader, node: yaml.MappingNode) -> LDict:
     return out
 
 
-def _construct_sequence(loader: _LineLoader, node: yaml.SequenceNode) -> LList:
+def _construct_sequence(loader: yaml.SafeLoader, node: yaml.SequenceNode) -> LList:
     out = LList(loader.construct_object(child, deep=True) for child in node.value)
     out.line = node.start_mark.line + 1
     out.item_lines = [child.start_mark.line + 1 for child in node.value]

@@ -355,3 +355,26 @@ def test_many_metrics_in_one_list_file(tmp_path: Path) -> None:
     write_catalog(tmp_path, {"metrics/bulk.yaml": "metrics:\n  - {id: m0, name: 指标0}\n" + items})
     graph = load_catalog(tmp_path)
     assert graph.counts()["Metric"] == 2003
+
+
+def test_sources_directory_one_file_per_system(tmp_path: Path) -> None:
+    write_catalog(
+        tmp_path,
+        {
+            "sources.yaml": None,
+            "sources/dms.yaml": (
+                "- id: dms\n  name: DMS\n  tables:\n    - id: orders\n      name: 工单表\n"
+                "      fields: [{id: amount, name: 金额}, {id: order_id, name: 工单号}]\n"
+            ),
+            "sources/crm.yaml": (
+                "- id: crm\n  name: CRM\n  tables: [{id: c, name: C, fields: [x]}]\n"
+            ),
+        },
+    )
+    graph = load_catalog(tmp_path)
+    assert {n.id for n in graph.nodes if n.kind is NodeKind.SYSTEM} == {"dms", "crm"}
+    assert ("Table:crm.c", "Field:crm.c.x", "HAS_FIELD") in edge_set(graph)
+    write_catalog(tmp_path, {"sources/dup.yaml": "- {id: crm, name: again}\n"})
+    assert any(
+        "sources/dup.yaml:1" in i and "duplicate System id 'crm'" in i for i in issues_of(tmp_path)
+    )
