@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from analysis.resolve import require_node
+from analysis.resolve import not_found
 from analysis.results import ImpactDashboard, ImpactDepartment, ImpactMetric, ImpactReport
 from graph_schema.ids import NodeKind, NodeRef
 from graph_schema.models import Metric
@@ -27,9 +27,10 @@ def impact(store: GraphStore, root: NodeRef) -> ImpactReport:
     >>> [m.ref for m in report.metrics][:2], report.touches_l0
     (['Metric:revenue', 'Metric:gross_profit'], True)
     """
-    require_node(store, root)
     reached = store.traverse(root, Walk.FORWARD, LINEAGE_RELATIONS, None)
     nodes = store.get_nodes([root, *reached])
+    if root not in nodes:
+        raise not_found(store, root)
     metrics: list[ImpactMetric] = []
     dashboards: list[ImpactDashboard] = []
     for ref, depth in sorted(reached.items(), key=lambda item: (item[1], str(item[0]))):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import TypeVar
 
-from analysis.resolve import require_node
+from analysis.resolve import not_found
 from analysis.results import Direction, EdgeOut, LineageNode, LineageResult
 from graph_schema.errors import InvalidQueryError
 from graph_schema.ids import NodeKind, NodeRef
@@ -82,7 +82,6 @@ def lineage(
     """
     check_depth(depth)
     rels = frozenset(relations) if relations else LINEAGE_RELATIONS
-    require_node(store, root)
     up = store.traverse(root, Walk.BACKWARD, rels, depth) if direction != "downstream" else {}
     down = store.traverse(root, Walk.FORWARD, rels, depth) if direction != "upstream" else {}
     reached: dict[NodeRef, tuple[int, str]] = {}
@@ -98,7 +97,9 @@ def lineage(
         reached = {r: v for r, v in reached.items() if r.kind in wanted}
     ordered = sorted(reached.items(), key=lambda item: (item[1][0], str(item[0])))
     ordered, truncated = cut_at_hop(ordered, limit, lambda item: item[1][0])
-    nodes = store.get_nodes([r for r, _ in ordered])
+    nodes = store.get_nodes([root, *(r for r, _ in ordered)])
+    if root not in nodes:  # checked here, with the other nodes: one query fewer
+        raise not_found(store, root)
     out_nodes = []
     for ref, (d, side) in ordered:
         node = nodes[ref]

@@ -29,8 +29,14 @@ def require_node(store: GraphStore, ref: NodeRef) -> BaseNode:
     found = store.get_nodes([ref]).get(ref)
     if found is not None:
         return found
-    store.info()  # raises EmptyStoreError when nothing is loaded: say that, not "no node"
-    raise NodeNotFoundError(str(ref), suggest(store, ref.id, ref.kind))
+    raise not_found(store, ref)
+
+
+def not_found(store: GraphStore, ref: NodeRef) -> NodeNotFoundError:
+    """The error for a missing ``ref``, with close matches; raises ``EmptyStoreError`` instead
+    when nothing is loaded at all (say that, not "no node")."""
+    store.info()
+    return NodeNotFoundError(str(ref), suggest(store, ref.id, ref.kind))
 
 
 def suggest(store: GraphStore, text: str, kind: NodeKind | None = None, n: int = 3) -> list[str]:

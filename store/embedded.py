@@ -7,6 +7,7 @@ processes notice a newer load through ``PRAGMA data_version`` and re-read the fi
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
 import json
 import sqlite3
@@ -25,7 +26,14 @@ from graph_schema.ids import NodeKind, NodeRef
 from graph_schema.models import BaseNode, Edge, node_from_props
 from graph_schema.relations import Relation
 from store.base import ProgressFn, SearchPage, SearchQuery, StoreInfo, Walk, sort_edges
-from store.ranking import level_index, match_rank, normalize_text, passes_filters, search_fields
+from store.ranking import (
+    filter_values,
+    level_index,
+    match_rank,
+    normalize_text,
+    passes,
+    search_fields,
+)
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -41,13 +49,49 @@ SCHEMA_VERSION = "1"
 BATCH = 5000
 
 
+#: Separators inside a search blob: between records, between a record's strings.
+RECORD_SEP, FIELD_SEP = "\x01", "\x02"
+
+
+@dataclass
+class _KindSearch:
+    """Search data for the nodes of one kind, built once per load.
+
+    ``blob`` joins every record's lower-cased titles and body with separators that no query
+    contains, so one C-level ``str.find`` scan finds the candidates; ``starts`` maps a match
+    offset back to its record.
+    """
+
+    refs: list[str]
+    titles: list[list[str]]
+    bodies: list[list[str]]
+    levels: list[int]
+    filters: list[tuple[Any, ...] | None]
+    blob: str
+    starts: list[int]
+
+    def candidates(self, text: str) -> list[int]:
+        if not text:
+            return list(range(len(self.refs)))
+        found: list[int] = []
+        pos = self.blob.find(text)
+        while pos != -1:
+            record = bisect.bisect_right(self.starts, pos) - 1
+            found.append(record)
+            next_start = (
+                self.starts[record + 1] if record + 1 < len(self.starts) else len(self.blob)
+            )
+            pos = self.blob.find(text, next_start)
+        return found
+
+
 @dataclass
 class _Index:
     """The in-memory graph: refs as strings (``Kind:id``), relations as multi-edge keys."""
 
     graph: nx.MultiDiGraph
     props: dict[str, str]  # ref -> JSON properties (models built on demand)
-    search_rows: list[tuple[str, list[str], list[str]]]
+    search: dict[str, _KindSearch]  # kind -> search data
     info: StoreInfo
 
 
@@ -185,20 +229,17 @@ class EmbeddedStore:
         g: nx.MultiDiGraph = nx.MultiDiGraph()
         props: dict[str, str] = {}
         counts: dict[str, int] = {k.value: 0 for k in NodeKind}
-        search_rows: list[tuple[str, list[str], list[str]]] = []
+        rows: dict[str, list[tuple[str, dict[str, Any]]]] = {k.value: [] for k in NodeKind}
         for kind, node_id, p in nodes:
             ref = f"{kind}:{node_id}"
             g.add_node(ref)
             props[ref] = p
             counts[kind] = counts.get(kind, 0) + 1
+            rows[kind].append((ref, json.loads(p)))
         for source, target, rtype, p in edges:
             g.add_edge(source, target, key=rtype, props=p)
         counts["edges"] = len(edges)
-        # search rows hold lower-cased title/body strings so search never builds models
-        for ref, p in props.items():
-            node = _node(ref, p)
-            titles, body = search_fields(node)
-            search_rows.append((ref, titles, body))
+        search = {kind: _kind_search(NodeKind(kind), items) for kind, items in rows.items()}
         catalog_meta = json.loads(meta.get("catalog_meta", "{}"))
         info = StoreInfo(
             backend=self.backend,
@@ -207,7 +248,7 @@ class EmbeddedStore:
             counts=counts,
             meta=catalog_meta,
         )
-        return _Index(g, props, search_rows, info)
+        return _Index(g, props, search, info)
 
     def info(self) -> StoreInfo:
         info = self._fresh().info
@@ -227,21 +268,20 @@ class EmbeddedStore:
     def search(self, query: SearchQuery) -> SearchPage:
         index = self._fresh()
         text = normalize_text(query.text)
-        kinds = {k.value for k in query.kinds}
-        hits: list[tuple[int, int, str, BaseNode]] = []
-        for ref, titles, body in index.search_rows:
-            if ref.split(":", 1)[0] not in kinds:
-                continue
-            rank = match_rank(text, titles, body)
-            if rank is None:
-                continue
-            node = _node(ref, index.props[ref])
-            if not passes_filters(node, query):
-                continue
-            hits.append((rank, level_index(node), ref, node))
-        hits.sort(key=lambda h: (h[0], h[1], h[2]))
+        hits: list[tuple[int, int, str]] = []
+        for kind in sorted(k.value for k in query.kinds):
+            data = index.search[kind]
+            for i in data.candidates(text):
+                if not passes(data.filters[i], query):
+                    continue
+                rank = match_rank(text, data.titles[i], data.bodies[i])
+                if rank is not None:
+                    hits.append((rank, data.levels[i], data.refs[i]))
+        hits.sort()
         page = hits[query.offset : query.offset + query.limit]
-        return SearchPage(total=len(hits), items=[h[3] for h in page])
+        return SearchPage(
+            total=len(hits), items=[_node(ref, index.props[ref]) for _, _, ref in page]
+        )
 
     def edges_of(
         self, refs: Iterable[NodeRef], walk: Walk, relations: Iterable[Relation]
@@ -324,6 +364,23 @@ def bfs(
                     queue.append(other)
     del depth[root]
     return depth
+
+
+def _kind_search(kind: NodeKind, items: list[tuple[str, dict[str, Any]]]) -> _KindSearch:
+    refs, titles, bodies, levels, filters, parts, starts = [], [], [], [], [], [], []
+    offset = 0
+    for ref, p in items:
+        t, b = search_fields(kind, p)
+        refs.append(ref)
+        titles.append(t)
+        bodies.append(b)
+        levels.append(level_index(p))
+        filters.append(filter_values(kind, p))
+        record = FIELD_SEP.join([*t, *b])
+        starts.append(offset)
+        parts.append(record)
+        offset += len(record) + 1
+    return _KindSearch(refs, titles, bodies, levels, filters, RECORD_SEP.join(parts), starts)
 
 
 def _node(ref: str, props: str) -> BaseNode:

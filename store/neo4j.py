@@ -37,7 +37,7 @@ from store.embedded import set_of_edges
 from store.ranking import level_index, normalize_text, search_fields
 
 T = TypeVar("T")
-BATCH = 2000
+BATCH = 5000
 
 
 def connect(uri: str, user: str, password: str, *, timeout: float = 10.0) -> Driver:
@@ -60,16 +60,17 @@ def _ref(text: str) -> NodeRef:
 
 def node_row(node: BaseNode) -> dict[str, Any]:
     """The properties stored on a Neo4j node: full JSON plus what queries filter and rank on."""
-    titles, body = search_fields(node)
+    props = node.props()
+    titles, body = search_fields(node.kind, props)
     row: dict[str, Any] = {
         "ref": str(node.ref),
         "kind": node.kind.value,
         "id": node.id,
         "name": node.name,
-        "props": json.dumps(node.props(), ensure_ascii=False),
+        "props": json.dumps(props, ensure_ascii=False),
         "_titles": titles,
         "_body": body,
-        "_level": level_index(node),
+        "_level": level_index(props),
     }
     if isinstance(node, Metric):
         row.update(
@@ -179,7 +180,7 @@ class Neo4jStore:
                 }
             )
         edge_batches = [
-            (cy.MERGE_EDGES[rel], rows[i : i + BATCH])
+            (cy.CREATE_EDGES[rel], rows[i : i + BATCH])
             for rel, rows in by_rel.items()
             for i in range(0, len(rows), BATCH)
         ]

@@ -55,12 +55,15 @@ MERGE_NODES: dict[NodeKind, str] = {
     kind: (f"UNWIND $rows AS row MERGE (n:KpiNode:{kind.value} {{ref: row.ref}}) SET n += row")
     for kind in NodeKind
 }
-#: ``UNWIND $rows`` + MERGE per relationship type.
-MERGE_EDGES: dict[Relation, str] = {
+#: ``UNWIND $rows`` + CREATE per relationship type. Not MERGE: a load starts by wiping the
+#: graph in the same transaction and the loader deduplicates edges, so MERGE would only add a
+#: scan of both ends' relationships per row — quadratic on hot fields feeding thousands of
+#: metrics. Nodes keep MERGE on their unique ``ref``; reloading stays idempotent.
+CREATE_EDGES: dict[Relation, str] = {
     rel: (
         "UNWIND $rows AS row "
         "MATCH (a:KpiNode {ref: row.source}) MATCH (b:KpiNode {ref: row.target}) "
-        f"MERGE (a)-[r:{rel.value}]->(b) SET r.props = row.props"
+        f"CREATE (a)-[r:{rel.value}]->(b) SET r.props = row.props"
     )
     for rel in Relation
 }

@@ -2,27 +2,33 @@
 
 Rank 0: the query equals the id, name, English name or abbreviation (case-insensitive).
 Rank 1: one of those starts with the query. Rank 2: one of those contains it.
-Rank 3: the definition or meaning contains it. No match: excluded.
-Ties: level (L0 first, none last), then ref.
+Rank 3: the definition or meaning (the description, for other kinds) contains it.
+No match: excluded. Ties: level (L0 first, none last), then ref.
 """
 
 from __future__ import annotations
 
-from graph_schema.models import BaseNode, Metric
+from collections.abc import Mapping
+from typing import Any
+
+from graph_schema.ids import NodeKind
 from store.base import LEVEL_ORDER, NO_LEVEL, SearchQuery
 
 
-def search_fields(node: BaseNode) -> tuple[list[str], list[str]]:
-    """(title-like strings, body strings), lower-cased."""
-    titles = [node.id.lower(), node.name.lower()]
-    body: list[str] = []
-    if isinstance(node, Metric):
-        titles += [s.lower() for s in (node.name_en, node.abbr) if s]
-        body += [s.lower() for s in (node.definition, node.meaning) if s]
+def search_fields(kind: NodeKind, props: Mapping[str, Any]) -> tuple[list[str], list[str]]:
+    """(title-like strings, body strings), lower-cased, from a node's stored properties.
+
+    Examples
+    --------
+    >>> search_fields(NodeKind.METRIC, {"id": "atp", "name": "客单价", "abbr": "ATP"})
+    (['atp', '客单价', 'atp'], [])
+    """
+    titles = [str(props["id"]).lower(), str(props["name"]).lower()]
+    if kind is NodeKind.METRIC:
+        titles += [str(props[k]).lower() for k in ("name_en", "abbr") if props.get(k)]
+        body = [str(props[k]).lower() for k in ("definition", "meaning") if props.get(k)]
     else:
-        desc = getattr(node, "description", None)
-        if desc:
-            body.append(desc.lower())
+        body = [str(props["description"]).lower()] if props.get("description") else []
     return titles, body
 
 
@@ -51,25 +57,32 @@ def match_rank(text: str, titles: list[str], body: list[str]) -> int | None:
     return None
 
 
-def level_index(node: BaseNode) -> int:
-    level = node.level if isinstance(node, Metric) else None
-    return LEVEL_ORDER.get(level.value, NO_LEVEL) if level is not None else NO_LEVEL
+def level_index(props: Mapping[str, Any]) -> int:
+    level = props.get("level")
+    return LEVEL_ORDER.get(level, NO_LEVEL) if isinstance(level, str) else NO_LEVEL
 
 
-def passes_filters(node: BaseNode, query: SearchQuery) -> bool:
-    if node.kind not in query.kinds:
-        return False
+def filter_values(kind: NodeKind, props: Mapping[str, Any]) -> tuple[Any, ...] | None:
+    """(domain, level, status, owner, reviewer) for metrics; ``None`` for other kinds."""
+    if kind is not NodeKind.METRIC:
+        return None
+    return tuple(props.get(k) for k in ("domain", "level", "status", "owner", "reviewer"))
+
+
+def passes(values: tuple[Any, ...] | None, query: SearchQuery) -> bool:
+    """Whether a node with these filter values passes the query's filters."""
     if not any((query.domain, query.level, query.status, query.department)):
         return True
-    if not isinstance(node, Metric):
+    if values is None:
         return False
-    if query.domain is not None and node.domain != query.domain:
+    domain, level, status, owner, reviewer = values
+    if query.domain is not None and domain != query.domain:
         return False
-    if query.level is not None and (node.level is None or node.level.value != query.level):
+    if query.level is not None and level != query.level:
         return False
-    if query.status is not None and node.status.value != query.status:
+    if query.status is not None and status != query.status:
         return False
-    return query.department is None or query.department in (node.owner, node.reviewer)
+    return query.department is None or query.department in (owner, reviewer)
 
 
 def normalize_text(text: str | None) -> str:

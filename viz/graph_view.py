@@ -70,6 +70,8 @@ def build_network(view: GraphView) -> Network:
     for n in lineage.nodes:
         placed[n.ref] = -n.depth if n.side in ("upstream", "both") else n.depth
     shift = -min(placed.values())
+    big = len(placed) > PHYSICS_MAX_NODES
+    positions = precomputed_positions(placed, view.nodes) if big else {}
     for ref, level in placed.items():
         node = view.nodes[ref]
         style = KIND_STYLE[node.kind]
@@ -84,6 +86,8 @@ def build_network(view: GraphView) -> Network:
             "url": node_url(ref),
             "font": {"size": 16 if ref == focus else 13},
         }
+        if big:
+            options["x"], options["y"] = positions[ref]
         if ref == focus:
             options.update(borderWidth=4, color={"background": FOCUS_COLOR, "border": "#073b4c"})
         else:
@@ -115,14 +119,38 @@ def build_network(view: GraphView) -> Network:
     return net
 
 
+LEVEL_SEPARATION = 240
+ROW_SPACING = 44
+
+
+def precomputed_positions(
+    placed: Mapping[str, int], nodes: Mapping[str, BaseNode]
+) -> dict[str, tuple[int, int]]:
+    """Columns by level (upstream left), rows by kind then ref, centred on the focus row.
+
+    Used past the physics threshold: vis-network's own hierarchical layout is quadratic in the
+    nodes of a level, so big neighbourhoods get their coordinates from here and are only drawn.
+    """
+    columns: dict[int, list[str]] = {}
+    for ref, level in placed.items():
+        columns.setdefault(level, []).append(ref)
+    out: dict[str, tuple[int, int]] = {}
+    for level, refs in columns.items():
+        refs.sort(key=lambda r: (nodes[r].kind.value, r))
+        top = -(len(refs) - 1) * ROW_SPACING // 2
+        for row, ref in enumerate(refs):
+            out[ref] = (level * LEVEL_SEPARATION, top + row * ROW_SPACING)
+    return out
+
+
 def network_options(node_count: int) -> dict[str, Any]:
     physics = node_count <= PHYSICS_MAX_NODES
     return {
         "layout": {
             "hierarchical": {
-                "enabled": True,
+                "enabled": physics,
                 "direction": "LR",
-                "levelSeparation": 240,
+                "levelSeparation": LEVEL_SEPARATION,
                 "nodeSpacing": 60 if node_count > 60 else 90,
                 "treeSpacing": 80,
                 "sortMethod": "directed",

@@ -98,7 +98,7 @@ def ask(
     base = str(request.base_url).rstrip("/")
     if page.items:
         top = page.items[0]
-        titles, body = search_fields(top)
+        titles, body = search_fields(top.kind, top.props())
         if isinstance(top, Metric) and match_rank(text, titles, body) == 0:
             return PlainTextResponse(answer_text(store, top, f"{base}/metrics/{top.id}"))
     if not page.items:
