@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import uuid
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
@@ -38,6 +39,8 @@ from store.ranking import level_index, normalize_text, search_fields
 
 T = TypeVar("T")
 BATCH = 5000
+#: Joins a node's search strings in ``_search``; no query text contains it (it is stripped).
+SEARCH_SEP = "\x01"
 
 
 def connect(uri: str, user: str, password: str, *, timeout: float = 10.0) -> Driver:
@@ -58,7 +61,7 @@ def _ref(text: str) -> NodeRef:
     return NodeRef(NodeKind(kind), node_id)
 
 
-def node_row(node: BaseNode) -> dict[str, Any]:
+def node_row(node: BaseNode, load_id: str = "") -> dict[str, Any]:
     """The properties stored on a Neo4j node: full JSON plus what queries filter and rank on."""
     props = node.props()
     titles, body = search_fields(node.kind, props)
@@ -69,8 +72,11 @@ def node_row(node: BaseNode) -> dict[str, Any]:
         "name": node.name,
         "props": json.dumps(props, ensure_ascii=False),
         "_titles": titles,
-        "_body": body,
+        "_search": SEARCH_SEP.join([*titles, *body]),
+        # titles each preceded by the separator: "starts a title" is one CONTAINS
+        "_title_text": "".join(SEARCH_SEP + t for t in titles),
         "_level": level_index(props),
+        "_load": load_id,
     }
     if isinstance(node, Metric):
         row.update(
@@ -145,6 +151,7 @@ class Neo4jStore:
                 cy.CREATE_META_CONSTRAINT,
                 *cy.CREATE_ID_CONSTRAINTS.values(),
                 cy.CREATE_METRIC_FULLTEXT,
+                cy.CREATE_SEARCH_TEXT_INDEX,
             ]
             for statement in statements:
                 self.driver.execute_query(statement, database_=self.database)
@@ -163,10 +170,11 @@ class Neo4jStore:
 
     def load(self, graph: CatalogGraph, progress: ProgressFn | None = None) -> StoreInfo:
         self._ensure_schema()
+        load_id = uuid.uuid4().hex
         node_batches: list[tuple[str, list[dict[str, Any]]]] = []
         by_kind: dict[NodeKind, list[dict[str, Any]]] = defaultdict(list)
         for node in graph.nodes:
-            by_kind[node.kind].append(node_row(node))
+            by_kind[node.kind].append(node_row(node, load_id))
         for kind, rows in by_kind.items():
             for i in range(0, len(rows), BATCH):
                 node_batches.append((cy.MERGE_NODES[kind], rows[i : i + BATCH]))
@@ -195,14 +203,16 @@ class Neo4jStore:
         }
 
         def work(tx: ManagedTransaction) -> None:
-            tx.run(cy.DELETE_GRAPH).consume()
-            tx.run(cy.DELETE_META).consume()
+            # see store.neo4j_cypher: no mass delete before the writes
+            tx.run(cy.DELETE_RELATIONSHIPS).consume()
             done = 0
             for query, rows in (*node_batches, *edge_batches):
                 tx.run(query, rows=rows).consume()
                 done += len(rows)
                 if progress:
                     progress(done, total)
+            tx.run(cy.DELETE_STALE_NODES, load=load_id).consume()
+            tx.run(cy.DELETE_META).consume()
             tx.run(cy.SET_META, meta_params).consume()
 
         def run() -> None:
@@ -259,9 +269,13 @@ class Neo4jStore:
         return out
 
     def search(self, query: SearchQuery) -> SearchPage:
+        text = normalize_text(query.text)
+        if SEARCH_SEP in text:  # cannot occur inside one search string (nor in the embedded store)
+            return SearchPage(total=0, items=[])
         records = self._read(
-            cy.SEARCH,
-            text=normalize_text(query.text),
+            cy.SEARCH if text else cy.LIST,
+            text=text,
+            prefix=SEARCH_SEP + text,
             kinds=sorted(k.value for k in query.kinds),
             domain=query.domain,
             level=query.level,

@@ -17,10 +17,10 @@ from analysis.impact import impact
 from analysis.lineage import lineage
 from analysis.paths import find_paths
 from analysis.results import Direction
-from graph_schema.ids import NodeRef
+from graph_schema.ids import NodeKind, NodeRef
 from graph_schema.relations import LINEAGE_RELATIONS, Relation
 from loaders.catalog import load_catalog
-from store.base import GraphStore
+from store.base import GraphStore, SearchQuery
 from store.embedded import EmbeddedStore
 
 pytestmark = pytest.mark.neo4j
@@ -107,6 +107,11 @@ def answers(store: GraphStore, refs: list[NodeRef], depth: int) -> dict[str, Any
             store, ref, Direction.BOTH, depth, [Relation.DRIVES, Relation.CAUSES]
         ).model_dump()
         out[f"impact {ref}"] = impact(store, ref).model_dump()
+    for term in ("营收", "率", "m1", "revenue", ""):
+        page = store.search(SearchQuery(text=term, kinds=frozenset(NodeKind), limit=50))
+        out[f"search {term}"] = (page.total, [str(n.ref) for n in page.items])
+    level_page = store.search(SearchQuery(level="L1", limit=50))
+    out["search level"] = (level_page.total, [str(n.ref) for n in level_page.items])
     if len(refs) > 1:
         out["paths"] = find_paths(store, refs[0], refs[-1], 4, 5, LINEAGE_RELATIONS).model_dump()
     return out

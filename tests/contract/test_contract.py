@@ -404,3 +404,16 @@ def test_edges_of_and_among(store: GraphStore) -> None:
         ("Metric:visits", "Metric:atp", "INPUT_TO"),
         ("Metric:visits", "Metric:revenue", "DRIVES"),
     ]
+
+
+def test_reloading_the_same_catalog_is_idempotent(
+    store: GraphStore, demo_graph: CatalogGraph
+) -> None:
+    before = (store.info().counts, impact(store, R("atp")), store.search(SearchQuery(text="台次")))
+    store.load(demo_graph)
+    store.load(demo_graph)
+    after = (store.info().counts, impact(store, R("atp")), store.search(SearchQuery(text="台次")))
+    assert after == before
+    assert len(store.edges_among([n.ref for n in demo_graph.nodes], list(Relation))) == len(
+        demo_graph.edges
+    )
