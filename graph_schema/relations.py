@@ -60,6 +60,14 @@ ENDPOINTS: dict[Relation, tuple[NodeKind, NodeKind]] = {
 }
 
 
+def _names(names: Iterable[str] | str | None) -> list[str]:
+    """Non-empty, stripped names from a list or one comma-separated string."""
+    if names is None:
+        return []
+    items = names.split(",") if isinstance(names, str) else list(names)
+    return [n.strip() for n in items if n and n.strip()]
+
+
 def parse_relations(names: Iterable[str] | str | None) -> frozenset[Relation]:
     """Parse relation names (a list, or one comma-separated string); ``None`` or empty → lineage.
 
@@ -70,10 +78,7 @@ def parse_relations(names: Iterable[str] | str | None) -> frozenset[Relation]:
     >>> parse_relations(None) == LINEAGE_RELATIONS
     True
     """
-    if names is None:
-        return LINEAGE_RELATIONS
-    items = names.split(",") if isinstance(names, str) else list(names)
-    wanted = [n.strip() for n in items if n and n.strip()]
+    wanted = _names(names)
     if not wanted:
         return LINEAGE_RELATIONS
     out: set[Relation] = set()
@@ -90,10 +95,7 @@ def parse_relations(names: Iterable[str] | str | None) -> frozenset[Relation]:
 
 def parse_kinds(names: Iterable[str] | str | None) -> frozenset[NodeKind] | None:
     """Parse node kind names (case-insensitive); ``None`` or empty means every kind."""
-    if names is None:
-        return None
-    items = names.split(",") if isinstance(names, str) else list(names)
-    wanted = [n.strip() for n in items if n and n.strip()]
+    wanted = _names(names)
     if not wanted:
         return None
     by_lower = {k.value.lower(): k for k in NodeKind}

@@ -326,37 +326,44 @@ def _read_sources_file(state: _State, path: Path) -> None:
                 state.issue(filename, tables.line, "each table must be a mapping with id and name")
                 continue
             fields = tbl_item.pop("fields", None) or []
-            local = tbl_item.get("id")
-            if isinstance(local, str):
-                tbl_item["id"] = f"{system.id}.{local}"
-            tbl_item.setdefault("system", system.id)
-            tbl_item.setdefault("name", local)
-            table = _validate_node(state, Table, tbl_item, filename)
+            table = _read_child(state, filename, Table, tbl_item, system.id, "system")
             if table is None:
                 continue
-            state.add_node(table, filename, tbl_item.line, tbl_item)
             state.add_edge(system.ref, table.ref, Relation.HAS_TABLE)
             if not isinstance(fields, LList):
                 state.issue(filename, tbl_item.line, f"table {table.id!r}: 'fields' must be a list")
                 continue
             for fld_item in fields:
-                if isinstance(fld_item, str):
-                    fld_item_d = LDict(id=fld_item)
-                    fld_item_d.line, fld_item_d.key_lines = fields.line, {}
-                    fld_item = fld_item_d
+                if isinstance(fld_item, str):  # a bare field name
+                    named = LDict(id=fld_item)
+                    named.line, named.key_lines = fields.line, {}
+                    fld_item = named
                 if not isinstance(fld_item, LDict):
                     state.issue(filename, fields.line, "each field must be a mapping or a name")
                     continue
-                flocal = fld_item.get("id")
-                if isinstance(flocal, str):
-                    fld_item["id"] = f"{table.id}.{flocal}"
-                fld_item.setdefault("table", table.id)
-                fld_item.setdefault("name", flocal)
-                fnode = _validate_node(state, FieldNode, fld_item, filename)
-                if fnode is None:
-                    continue
-                state.add_node(fnode, filename, fld_item.line, fld_item)
-                state.add_edge(table.ref, fnode.ref, Relation.HAS_FIELD)
+                field = _read_child(state, filename, FieldNode, fld_item, table.id, "table")
+                if field is not None:
+                    state.add_edge(table.ref, field.ref, Relation.HAS_FIELD)
+
+
+def _read_child(
+    state: _State,
+    filename: str,
+    model: type[BaseNode],
+    item: LDict,
+    parent_id: str,
+    parent_key: str,
+) -> BaseNode | None:
+    """A table of a system or a field of a table: its id is qualified by its parent's."""
+    local = item.get("id")
+    if isinstance(local, str):
+        item["id"] = f"{parent_id}.{local}"
+    item.setdefault(parent_key, parent_id)
+    item.setdefault("name", local)
+    node = _validate_node(state, model, item, filename)
+    if node is not None:
+        state.add_node(node, filename, item.line, item)
+    return node
 
 
 def _read_metrics(state: _State) -> set[Path]:
