@@ -12,6 +12,7 @@ import datetime as dt
 import json
 import sqlite3
 import threading
+from array import array
 from collections import deque
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -63,12 +64,18 @@ class _KindSearch:
     """
 
     refs: list[str]
-    titles: list[list[str]]
-    bodies: list[list[str]]
-    levels: list[int]
+    title_counts: array[int]  # how many of a record's strings are titles (the rest: body)
+    levels: array[int]
     filters: list[tuple[Any, ...] | None]
     blob: str
-    starts: list[int]
+    starts: array[int]
+
+    def strings(self, i: int) -> tuple[list[str], list[str]]:
+        """Record ``i``'s (titles, body), cut back out of the blob."""
+        end = self.starts[i + 1] - 1 if i + 1 < len(self.starts) else len(self.blob)
+        parts = self.blob[self.starts[i] : end].split(FIELD_SEP)
+        n = self.title_counts[i]
+        return parts[:n], parts[n:]
 
     def candidates(self, text: str) -> list[int]:
         if not text:
@@ -229,17 +236,20 @@ class EmbeddedStore:
         g: nx.MultiDiGraph = nx.MultiDiGraph()
         props: dict[str, str] = {}
         counts: dict[str, int] = {k.value: 0 for k in NodeKind}
-        rows: dict[str, list[tuple[str, dict[str, Any]]]] = {k.value: [] for k in NodeKind}
+        builders = {k.value: _SearchBuilder(k) for k in NodeKind}
         for kind, node_id, p in nodes:
             ref = f"{kind}:{node_id}"
             g.add_node(ref)
             props[ref] = p
             counts[kind] = counts.get(kind, 0) + 1
-            rows[kind].append((ref, json.loads(p)))
+            builders[kind].add(ref, p)  # parses one node at a time: no peak of parsed dicts
         for source, target, rtype, p in edges:
-            g.add_edge(source, target, key=rtype, props=p)
+            if p == "{}":
+                g.add_edge(source, target, key=rtype)
+            else:
+                g.add_edge(source, target, key=rtype, props=p)
         counts["edges"] = len(edges)
-        search = {kind: _kind_search(NodeKind(kind), items) for kind, items in rows.items()}
+        search = {kind: builder.build() for kind, builder in builders.items()}
         catalog_meta = json.loads(meta.get("catalog_meta", "{}"))
         info = StoreInfo(
             backend=self.backend,
@@ -274,7 +284,7 @@ class EmbeddedStore:
             for i in data.candidates(text):
                 if not passes(data.filters[i], query):
                     continue
-                rank = match_rank(text, data.titles[i], data.bodies[i])
+                rank = match_rank(text, *data.strings(i)) if text else 0
                 if rank is not None:
                     hits.append((rank, data.levels[i], data.refs[i]))
         hits.sort()
@@ -310,7 +320,7 @@ class EmbeddedStore:
                 if target in members:
                     for rtype, attrs in keys.items():
                         if rtype in rels:
-                            out.append(_edge(ref, target, rtype, attrs["props"]))
+                            out.append(_edge(ref, target, rtype, attrs.get("props", "{}")))
         return sort_edges(out)
 
     def traverse(
@@ -366,21 +376,37 @@ def bfs(
     return depth
 
 
-def _kind_search(kind: NodeKind, items: list[tuple[str, dict[str, Any]]]) -> _KindSearch:
-    refs, titles, bodies, levels, filters, parts, starts = [], [], [], [], [], [], []
-    offset = 0
-    for ref, p in items:
-        t, b = search_fields(kind, p)
-        refs.append(ref)
-        titles.append(t)
-        bodies.append(b)
-        levels.append(level_index(p))
-        filters.append(filter_values(kind, p))
+class _SearchBuilder:
+    """Accumulates one kind's search data node by node."""
+
+    def __init__(self, kind: NodeKind) -> None:
+        self.kind = kind
+        self.refs: list[str] = []
+        self.title_counts: array[int] = array("H")
+        self.levels: array[int] = array("b")
+        self.filters: list[tuple[Any, ...] | None] = []
+        self.parts: list[str] = []
+        self.starts: array[int] = array("q")
+        self.offset = 0
+
+    def add(self, ref: str, props_json: str) -> None:
+        p = json.loads(props_json)
+        t, b = search_fields(self.kind, p)
+        self.refs.append(ref)
+        self.title_counts.append(len(t))
+        self.levels.append(level_index(p))
+        self.filters.append(filter_values(self.kind, p))
         record = FIELD_SEP.join([*t, *b])
-        starts.append(offset)
-        parts.append(record)
-        offset += len(record) + 1
-    return _KindSearch(refs, titles, bodies, levels, filters, RECORD_SEP.join(parts), starts)
+        self.starts.append(self.offset)
+        self.parts.append(record)
+        self.offset += len(record) + 1
+
+    def build(self) -> _KindSearch:
+        blob = RECORD_SEP.join(self.parts)
+        self.parts = []
+        return _KindSearch(
+            self.refs, self.title_counts, self.levels, self.filters, blob, self.starts
+        )
 
 
 def _node(ref: str, props: str) -> BaseNode:
@@ -398,7 +424,7 @@ def _edge(source: str, target: str, rtype: str, props: str) -> Edge:
         source=_parse_ref(source),
         target=_parse_ref(target),
         type=Relation(rtype),
-        props=json.loads(props),
+        props=json.loads(props) if props != "{}" else {},
     )
 
 
@@ -414,7 +440,7 @@ def _edges(
         for rtype, attrs in keys.items():
             if rtype in rels:
                 s, t = (ref, other) if forward else (other, ref)
-                yield _edge(s, t, rtype, attrs["props"])
+                yield _edge(s, t, rtype, attrs.get("props", "{}"))
 
 
 def set_of_edges(edges: Iterable[Edge]) -> list[Edge]:
