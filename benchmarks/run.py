@@ -275,17 +275,15 @@ def _open(
             )
 
         return embedded, raw_embedded, {"KPIGRAPH_DB": where}
-    from store import neo4j_cypher as cy
     from store.neo4j import Neo4jStore, connect
 
     neo = Neo4jStore(connect(where, "neo4j", "kpigraph", timeout=60), uri=where)
-    up = cy.traverse_query(Walk.BACKWARD, LINEAGE_RELATIONS, 3)
-    down = cy.traverse_query(Walk.FORWARD, LINEAGE_RELATIONS, 3)
 
     def raw_cypher(r: NodeRef) -> object:
+        # the raw traversal the API stands on: the store's hop-by-hop BFS, both directions
         return (
-            neo.driver.execute_query(up, ref=str(r)),
-            neo.driver.execute_query(down, ref=str(r)),
+            neo.traverse(r, Walk.BACKWARD, LINEAGE_RELATIONS, 3),
+            neo.traverse(r, Walk.FORWARD, LINEAGE_RELATIONS, 3),
         )
 
     return neo, raw_cypher, {"KPIGRAPH_NEO4J_URI": where}

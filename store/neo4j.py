@@ -314,11 +314,24 @@ class Neo4jStore:
         relations: Iterable[Relation],
         max_depth: int | None,
     ) -> dict[NodeRef, int]:
+        """Breadth-first, one query per hop (see :func:`store.neo4j_cypher.expand_query`);
+        every node is expanded once, so it terminates on any graph, cycles included."""
         rels = frozenset(relations)
         if not rels:
             return {}
-        query = cy.traverse_query(walk, rels, max_depth)
-        return {_ref(rec["ref"]): rec["depth"] for rec in self._read(query, ref=str(root))}
+        query = cy.expand_query(walk, rels)
+        start = str(root)
+        depth: dict[str, int] = {start: 0}
+        frontier = [start]
+        hop = 0
+        while frontier and (max_depth is None or hop < max_depth):
+            hop += 1
+            found = [rec["ref"] for rec in self._read(query, frontier=frontier)]
+            frontier = [ref for ref in found if ref not in depth]
+            for ref in frontier:
+                depth[ref] = hop
+        del depth[start]
+        return {_ref(ref): d for ref, d in depth.items()}
 
 
 def _types(relations: Iterable[Relation]) -> list[str]:

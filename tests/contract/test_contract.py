@@ -417,3 +417,94 @@ def test_reloading_the_same_catalog_is_idempotent(
     assert len(store.edges_among([n.ref for n in demo_graph.nodes], list(Relation))) == len(
         demo_graph.edges
     )
+
+
+# A graph on which one variable-length Cypher traversal ran for 18 minutes (a cached,
+# path-enumerating plan meeting parallel cyclic edges); every backend must answer at once.
+DENSE_CYCLIC_EDGES = [
+    ("System:s", "HAS_TABLE", "Table:s.t"),
+    ("Table:s.t", "HAS_FIELD", "Field:s.t.f0"),
+    ("Department:finance", "OWNS", "Metric:m0"),
+    ("Department:ops", "OWNS", "Metric:m1"),
+    ("Department:finance", "OWNS", "Metric:m2"),
+    ("Department:finance", "OWNS", "Metric:m3"),
+    ("Department:finance", "OWNS", "Metric:m4"),
+    ("Department:finance", "OWNS", "Metric:m5"),
+    ("Department:ops", "OWNS", "Metric:m6"),
+    ("Department:finance", "OWNS", "Metric:m7"),
+    ("Metric:m0", "CAUSES", "Metric:m2"),
+    ("Metric:m0", "CAUSES", "Metric:m3"),
+    ("Metric:m0", "CAUSES", "Metric:m5"),
+    ("Metric:m1", "CAUSES", "Metric:m5"),
+    ("Metric:m1", "CAUSES", "Metric:m0"),
+    ("Metric:m1", "CAUSES", "Metric:m3"),
+    ("Metric:m2", "CAUSES", "Metric:m0"),
+    ("Metric:m2", "CAUSES", "Metric:m5"),
+    ("Metric:m2", "CAUSES", "Metric:m1"),
+    ("Metric:m3", "CAUSES", "Metric:m5"),
+    ("Metric:m3", "CAUSES", "Metric:m4"),
+    ("Metric:m3", "CAUSES", "Metric:m0"),
+    ("Metric:m4", "CAUSES", "Metric:m5"),
+    ("Metric:m4", "CAUSES", "Metric:m0"),
+    ("Metric:m5", "CAUSES", "Metric:m1"),
+    ("Metric:m6", "CAUSES", "Metric:m5"),
+    ("Metric:m7", "CAUSES", "Metric:m5"),
+    ("Metric:m7", "CAUSES", "Metric:m4"),
+    ("Metric:m7", "CAUSES", "Metric:m1"),
+    ("Department:finance", "REVIEWS", "Metric:m1"),
+    ("Department:finance", "REVIEWS", "Metric:m2"),
+    ("Department:finance", "REVIEWS", "Metric:m4"),
+    ("Department:finance", "REVIEWS", "Metric:m6"),
+    ("Department:finance", "REVIEWS", "Metric:m7"),
+    ("Metric:m1", "SHOWN_ON", "Dashboard:board"),
+    ("Metric:m3", "SHOWN_ON", "Dashboard:board"),
+    ("Metric:m6", "SHOWN_ON", "Dashboard:board"),
+    ("Metric:m7", "SHOWN_ON", "Dashboard:board"),
+    ("Metric:m0", "INPUT_TO", "Metric:m1"),
+    ("Metric:m1", "INPUT_TO", "Metric:m2"),
+    ("Metric:m0", "INPUT_TO", "Metric:m2"),
+    ("Metric:m0", "INPUT_TO", "Metric:m3"),
+    ("Metric:m2", "INPUT_TO", "Metric:m3"),
+    ("Metric:m1", "INPUT_TO", "Metric:m3"),
+    ("Metric:m1", "INPUT_TO", "Metric:m4"),
+    ("Metric:m2", "INPUT_TO", "Metric:m5"),
+    ("Metric:m3", "INPUT_TO", "Metric:m5"),
+    ("Metric:m4", "INPUT_TO", "Metric:m6"),
+    ("Metric:m2", "INPUT_TO", "Metric:m6"),
+    ("Metric:m0", "INPUT_TO", "Metric:m7"),
+    ("Metric:m0", "DRIVES", "Metric:m1"),
+    ("Metric:m0", "DRIVES", "Metric:m6"),
+    ("Metric:m6", "DRIVES", "Metric:m7"),
+    ("Metric:m5", "DRIVES", "Metric:m7"),
+]
+
+
+def dense_cyclic_graph() -> CatalogGraph:
+    from graph_schema.models import NODE_MODELS, Edge
+
+    refs = sorted({r for s, _, t in DENSE_CYCLIC_EDGES for r in (s, t)})
+    nodes = []
+    for text in refs:
+        ref = NodeRef.parse(text)
+        extra = {"system": "s"} if ref.kind is NodeKind.TABLE else {}
+        extra = {"table": "s.t"} if ref.kind is NodeKind.FIELD else extra
+        nodes.append(NODE_MODELS[ref.kind](id=ref.id, name=ref.id, **extra))
+    edges = tuple(
+        Edge(source=NodeRef.parse(s), target=NodeRef.parse(t), type=Relation(r))
+        for s, r, t in DENSE_CYCLIC_EDGES
+    )
+    return CatalogGraph(name="dense cyclic", nodes=tuple(nodes), edges=edges)
+
+
+def test_dense_cyclic_graph_terminates(make_store: Callable[[], GraphStore]) -> None:
+    import time
+
+    store = make_store()
+    store.load(dense_cyclic_graph())
+    started = time.perf_counter()
+    for i in range(8):
+        ref = R(f"m{i}")
+        assert len(impact(store, ref).metrics) == 7
+        assert len(store.traverse(ref, Walk.UNDIRECTED, LINEAGE_RELATIONS, None)) >= 8
+        lineage(store, ref, Direction.BOTH, 10)
+    assert time.perf_counter() - started < 60  # generous; the bad plan never finished
