@@ -119,7 +119,18 @@ class Neo4jStore:
         """Run ``action``, mapping driver failures to kpigraph errors that name the server."""
         try:
             return action()
-        except (ServiceUnavailable, SessionExpired, AuthError, TransientError) as exc:
+        except TransientError as exc:
+            if "MemoryPoolOutOfMemoryError" in (exc.code or ""):
+                raise StoreError(
+                    f"Neo4j at {self.uri} ran out of transaction memory: {_short(exc)}; give the "
+                    "server more heap (kpigraph neo4j start --heap 16g) or raise "
+                    "dbms.memory.transaction.total.max; nothing was changed",
+                    {"uri": self.uri},
+                ) from exc
+            raise BackendUnavailableError(
+                f"cannot reach Neo4j at {self.uri}: {_short(exc)}", {"uri": self.uri}
+            ) from exc
+        except (ServiceUnavailable, SessionExpired, AuthError) as exc:
             raise BackendUnavailableError(
                 f"cannot reach Neo4j at {self.uri}: {_short(exc)}",
                 {"uri": self.uri},
