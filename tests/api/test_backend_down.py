@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 
 import pytest
 from fastapi.testclient import TestClient
@@ -16,14 +15,41 @@ from store.base import GraphStore
 pytestmark = pytest.mark.neo4j
 
 
-def test_neo4j_down_then_back(
-    neo4j_connection,  # type: ignore[no-untyped-def]
-    neo4j_store_factory: Callable[[], GraphStore],
-    demo_graph: CatalogGraph,
-) -> None:
-    if neo4j_connection.stop is None or neo4j_connection.start is None:
-        pytest.skip(f"a {neo4j_connection.source} Neo4j cannot be stopped by the tests")
-    store = neo4j_store_factory()
+@pytest.fixture
+def stoppable_neo4j(neo4j_connection, tmp_path):  # type: ignore[no-untyped-def]
+    """The session's Neo4j when the tests control it; otherwise a private local one."""
+    if neo4j_connection.stop is not None and neo4j_connection.start is not None:
+        yield neo4j_connection
+        return
+    from neo4j_local import launcher
+    from tests.conftest import Neo4jConnection, _unavailable
+
+    port = launcher.free_port()
+    data = tmp_path / "neo4j"
+    try:
+        server = launcher.start(port=port, data_dir=data, heap="512m")
+    except Exception as exc:
+        _unavailable(f"a stoppable local Neo4j for the down/up test: {exc}")
+        return
+    try:
+        yield Neo4jConnection(
+            server.uri,
+            "neo4j",
+            "kpigraph",
+            "local launcher",
+            stop=lambda: launcher.stop(data),
+            start=lambda: launcher.start(port=port, data_dir=data, heap="512m") and None,
+        )
+    finally:
+        launcher.stop(data)
+
+
+def test_neo4j_down_then_back(stoppable_neo4j, demo_graph: CatalogGraph) -> None:  # type: ignore[no-untyped-def]
+    from store.neo4j import Neo4jStore, connect
+
+    neo4j_connection = stoppable_neo4j
+    c = neo4j_connection
+    store: GraphStore = Neo4jStore(connect(c.uri, c.user, c.password), uri=c.uri)
     store.load(demo_graph)
     with TestClient(create_app(Settings(backend="neo4j"), store=store)) as client:
         assert client.get("/api/nodes/Metric:atp/impact").status_code == 200
@@ -48,3 +74,4 @@ def test_neo4j_down_then_back(
         assert r.status_code == 200, r.text
         assert r.json()["touches_l0"] is True
         assert client.get("/health").json()["status"] == "ok"
+    store.close()
