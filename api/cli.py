@@ -457,14 +457,23 @@ data_option = click.option(
 @data_option
 @click.option("--heap", default="1g", show_default=True, help="JVM heap, e.g. 2g")
 @click.option("--pagecache-mb", type=click.IntRange(16), default=256, show_default=True)
-def neo4j_start(port: int, data: Path | None, heap: str, pagecache_mb: int) -> None:
+@click.option(
+    "--tx-max-mb",
+    type=click.IntRange(0),
+    default=0,
+    show_default=True,
+    help="memory cap of one transaction in MB (0: the heap is the cap)",
+)
+def neo4j_start(port: int, data: Path | None, heap: str, pagecache_mb: int, tx_max_mb: int) -> None:
     """Build the launcher on first use, start Neo4j on 127.0.0.1, wait until Bolt answers."""
     from neo4j_local import launcher
 
     if not launcher.is_built():
         err.print("building the Neo4j launcher with Maven (first use only)…")
     started = time.perf_counter()
-    server = launcher.start(port=port, data_dir=data, heap=heap, pagecache_mb=pagecache_mb)
+    server = launcher.start(
+        port=port, data_dir=data, heap=heap, pagecache_mb=pagecache_mb, tx_max_mb=tx_max_mb
+    )
     click.echo(server.uri)
     err.print(
         f"Neo4j is up (pid {server.pid}, {time.perf_counter() - started:.1f}s); log {server.log}\n"

@@ -183,10 +183,12 @@ def start(
     heap: str = "1g",
     pagecache_mb: int = 256,
     timeout: float = 180.0,
+    tx_max_mb: int = 0,
 ) -> LocalNeo4j:
     """Start a detached local Neo4j and wait until Bolt answers.
 
-    Reuses a server already running on the same data directory.
+    Reuses a server already running on the same data directory. ``tx_max_mb`` caps one
+    transaction's memory (``db.memory.transaction.max``; 0: no cap but the heap's).
     """
     data = (data_dir or default_data_dir()).resolve()
     running = status(data)
@@ -218,6 +220,8 @@ def start(
         str(data / "db"),
         "--pagecache-mb",
         str(pagecache_mb),
+        "--tx-max-mb",
+        str(tx_max_mb),
     ]
     with open(log, "ab") as log_file:
         proc = subprocess.Popen(

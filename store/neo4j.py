@@ -1,9 +1,10 @@
 """The Neo4j backend, over the official driver. The driver is passed in, never built at import.
 
-A load runs in one write transaction (wipe, ``UNWIND $rows`` MERGE batches, metadata), so a
-failed, interrupted or killed load is rolled back by the server and the previous graph stays
-readable and unchanged. Reads use managed transactions, which the driver retries on transient
-errors. All Cypher lives in :mod:`store.neo4j_cypher`.
+A load writes a new *generation* of the graph in bounded ``UNWIND $rows`` transactions and
+publishes it with one small swap at the end, so a failed, interrupted or killed load leaves the
+previous graph readable and unchanged, and a catalog of any size fits the server's transaction
+memory. Reads start from the published generation and use managed transactions, which the
+driver retries on transient errors. All Cypher lives in :mod:`store.neo4j_cypher`.
 """
 
 from __future__ import annotations
@@ -38,7 +39,10 @@ from store.embedded import set_of_edges
 from store.ranking import level_index, normalize_text, search_fields
 
 T = TypeVar("T")
-BATCH = 5000
+#: Rows per load transaction: bounded transaction memory (a few tens of MB) at any catalog size.
+BATCH = 10_000
+#: A stage record not touched for this long belongs to a dead load; its generation is swept.
+STAGE_TIMEOUT = dt.timedelta(minutes=15)
 #: Joins a node's search strings in ``_search``; no query text contains it (it is stripped).
 SEARCH_SEP = "\x01"
 
@@ -61,7 +65,7 @@ def _ref(text: str) -> NodeRef:
     return NodeRef(NodeKind(kind), node_id)
 
 
-def node_row(node: BaseNode, load_id: str = "") -> dict[str, Any]:
+def node_row(node: BaseNode) -> dict[str, Any]:
     """The properties stored on a Neo4j node: full JSON plus what queries filter and rank on."""
     props = node.props()
     titles, body = search_fields(node.kind, props)
@@ -76,7 +80,6 @@ def node_row(node: BaseNode, load_id: str = "") -> dict[str, Any]:
         # titles each preceded by the separator: "starts a title" is one CONTAINS
         "_title_text": "".join(SEARCH_SEP + t for t in titles),
         "_level": level_index(props),
-        "_load": load_id,
     }
     if isinstance(node, Metric):
         row.update(
@@ -158,9 +161,9 @@ class Neo4jStore:
         def run() -> None:
             self.driver.verify_connectivity()  # fail fast, before retrying queries
             statements = [
-                cy.CREATE_REF_CONSTRAINT,
+                *cy.DROP_LEGACY_CONSTRAINTS,
+                cy.CREATE_GEN_REF_CONSTRAINT,
                 cy.CREATE_META_CONSTRAINT,
-                *cy.CREATE_ID_CONSTRAINTS.values(),
                 cy.CREATE_METRIC_FULLTEXT,
                 cy.CREATE_SEARCH_TEXT_INDEX,
             ]
@@ -180,55 +183,66 @@ class Neo4jStore:
     # -- load ----------------------------------------------------------------------------------
 
     def load(self, graph: CatalogGraph, progress: ProgressFn | None = None) -> StoreInfo:
+        """Write ``graph`` as a new generation in bounded transactions, then swap it in.
+
+        See :mod:`store.neo4j_cypher` ("load"): readers see the previous graph until the swap
+        commits; a failed or killed load leaves it untouched.
+        """
         self._ensure_schema()
-        load_id = uuid.uuid4().hex
-        node_batches: list[tuple[str, list[dict[str, Any]]]] = []
-        by_kind: dict[NodeKind, list[dict[str, Any]]] = defaultdict(list)
-        for node in graph.nodes:
-            by_kind[node.kind].append(node_row(node, load_id))
-        for kind, rows in by_kind.items():
-            for i in range(0, len(rows), BATCH):
-                node_batches.append((cy.MERGE_NODES[kind], rows[i : i + BATCH]))
-        by_rel: dict[Relation, list[dict[str, Any]]] = defaultdict(list)
-        for edge in graph.edges:
-            by_rel[edge.type].append(
-                {
-                    "source": str(edge.source),
-                    "target": str(edge.target),
-                    "props": json.dumps(edge.props, ensure_ascii=False),
-                }
-            )
-        edge_batches = [
-            (cy.CREATE_EDGES[rel], rows[i : i + BATCH])
-            for rel, rows in by_rel.items()
-            for i in range(0, len(rows), BATCH)
-        ]
+        gen = uuid.uuid4().hex
+        batches = _load_batches(graph)
         total = len(graph.nodes) + len(graph.edges)
         counts = graph.counts()
         loaded_at = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
-        meta_params = {
+        swap_params = {
+            "gen": gen,
             "catalog": graph.name,
             "loaded_at": loaded_at,
             "meta": json.dumps(graph.meta, ensure_ascii=False, default=str),
             "counts": json.dumps(counts),
         }
 
-        def work(tx: ManagedTransaction) -> None:
-            # see store.neo4j_cypher: no mass delete before the writes
-            tx.run(cy.DELETE_RELATIONSHIPS).consume()
-            done = 0
-            for query, rows in (*node_batches, *edge_batches):
-                tx.run(query, rows=rows).consume()
-                done += len(rows)
-                if progress:
-                    progress(done, total)
-            tx.run(cy.DELETE_STALE_NODES, load=load_id).consume()
-            tx.run(cy.DELETE_META).consume()
-            tx.run(cy.SET_META, meta_params).consume()
+        def write_batch(tx: ManagedTransaction, query: str, rows: list[dict[str, Any]]) -> int:
+            if tx.run(cy.TOUCH_STAGE, gen=gen).single() is None:
+                raise StoreError(
+                    f"the staged load in Neo4j at {self.uri} was removed by another load; "
+                    "run the load again",
+                    {"uri": self.uri},
+                )
+            counters = tx.run(query, rows=rows, gen=gen).consume().counters
+            return counters.nodes_created + counters.relationships_created
+
+        def swap(tx: ManagedTransaction) -> bool:
+            return tx.run(cy.SWAP_GENERATION, swap_params).single() is not None
 
         def run() -> None:
+            self._sweep([])
             with self.driver.session(database=self.database) as session:
-                session.execute_write(work)
+                session.execute_write(lambda tx: tx.run(cy.REGISTER_STAGE, gen=gen).consume())
+                done = 0
+                try:
+                    for query, rows in batches:
+                        written = session.execute_write(write_batch, query, rows)
+                        if written != len(rows):
+                            raise StoreError(
+                                f"Neo4j at {self.uri} wrote {written} of {len(rows)} items of "
+                                "a batch (an edge end missing from the load?); nothing was "
+                                "changed",
+                                {"uri": self.uri},
+                            )
+                        done += len(rows)
+                        if progress:
+                            progress(done, total)
+                    if not session.execute_write(swap):
+                        raise StoreError(
+                            f"the staged load in Neo4j at {self.uri} was removed by another "
+                            "load before it could be published; run the load again",
+                            {"uri": self.uri},
+                        )
+                except BaseException:
+                    self._discard(gen)
+                    raise
+            self._sweep([gen])
 
         self._guard(run)
         return StoreInfo(
@@ -239,17 +253,34 @@ class Neo4jStore:
             meta=dict(graph.meta),
         )
 
+    def _sweep(self, keep: list[str]) -> None:
+        """Delete every generation but the published one and those of loads still writing."""
+        stale_after = STAGE_TIMEOUT.total_seconds()
+        with self.driver.session(database=self.database) as session:
+            session.run(cy.DELETE_DEAD_STAGES, stale_after=stale_after).consume()
+            live = session.run(cy.GET_LIVE_GEN).value("gen")
+            keep = [*keep, *live]
+            session.run(cy.SWEEP_GENERATIONS, keep=keep, stale_after=stale_after).consume()
+
+    def _discard(self, gen: str) -> None:
+        """Best effort after a failed load: remove its stage record and staged nodes."""
+        try:
+            with self.driver.session(database=self.database) as session:
+                session.run(cy.DELETE_STAGE, gen=gen).consume()
+                session.run(cy.DELETE_GENERATION, gen=gen).consume()
+        except (Neo4jError, DriverError, OSError):
+            pass  # unreferenced; a later load sweeps it once its stage record is stale
+
     def clear(self) -> None:
         """Remove the whole graph (tests and ``kpigraph`` maintenance only)."""
         self._ensure_schema()
 
-        def work(tx: ManagedTransaction) -> None:
-            tx.run(cy.DELETE_GRAPH).consume()
-            tx.run(cy.DELETE_META).consume()
-
         def run() -> None:
             with self.driver.session(database=self.database) as session:
-                session.execute_write(work)
+                session.run(cy.DELETE_META).consume()  # unpublishes; running loads fail
+                session.run(
+                    cy.SWEEP_GENERATIONS, keep=[], stale_after=STAGE_TIMEOUT.total_seconds()
+                ).consume()
 
         self._guard(run)
 
@@ -325,24 +356,57 @@ class Neo4jStore:
         relations: Iterable[Relation],
         max_depth: int | None,
     ) -> dict[NodeRef, int]:
-        """Breadth-first, one query per hop (see :func:`store.neo4j_cypher.expand_query`);
-        every node is expanded once, so it terminates on any graph, cycles included."""
+        """Breadth-first distances from ``root``: up to ``MAX_HOPS`` hops per query (see
+        :func:`store.neo4j_cypher.expand_query`), so lineage to depth 10 is one round trip."""
         rels = frozenset(relations)
         if not rels:
             return {}
-        query = cy.expand_query(walk, rels)
         start = str(root)
         depth: dict[str, int] = {start: 0}
         frontier = [start]
         hop = 0
         while frontier and (max_depth is None or hop < max_depth):
-            hop += 1
-            found = [rec["ref"] for rec in self._read(query, frontier=frontier)]
-            frontier = [ref for ref in found if ref not in depth]
-            for ref in frontier:
-                depth[ref] = hop
+            hops = cy.MAX_HOPS if max_depth is None else min(cy.MAX_HOPS, max_depth - hop)
+            query = cy.expand_query(walk, rels, hops)
+            records = self._read(query, frontier=frontier, seen=list(depth))
+            levels = records[0]["levels"] if records else []
+            frontier = []
+            for level in levels:
+                hop += 1
+                for ref in level:
+                    depth[ref] = hop
+                frontier = level
+            if len(levels) < hops or not frontier:
+                break
         del depth[start]
         return {_ref(ref): d for ref, d in depth.items()}
+
+
+def _load_batches(graph: CatalogGraph) -> list[tuple[str, list[dict[str, Any]]]]:
+    """(statement, rows) pairs: nodes by kind, then edges by type, ``BATCH`` rows each."""
+    by_kind: dict[NodeKind, list[dict[str, Any]]] = defaultdict(list)
+    for node in graph.nodes:
+        by_kind[node.kind].append(node_row(node))
+    by_rel: dict[Relation, list[dict[str, Any]]] = defaultdict(list)
+    for edge in graph.edges:
+        by_rel[edge.type].append(
+            {
+                "source": str(edge.source),
+                "target": str(edge.target),
+                "props": json.dumps(edge.props, ensure_ascii=False),
+            }
+        )
+    batches = [
+        (cy.CREATE_NODES[kind], rows[i : i + BATCH])
+        for kind, rows in by_kind.items()
+        for i in range(0, len(rows), BATCH)
+    ]
+    batches += [
+        (cy.CREATE_EDGES[rel], rows[i : i + BATCH])
+        for rel, rows in by_rel.items()
+        for i in range(0, len(rows), BATCH)
+    ]
+    return batches
 
 
 def _types(relations: Iterable[Relation]) -> list[str]:
