@@ -344,8 +344,13 @@ class Neo4jStore:
         return sort_edges(set_of_edges(_edge(r) for r in records))
 
     def edges_among(self, refs: Iterable[NodeRef], relations: Iterable[Relation]) -> list[Edge]:
+        rels = frozenset(relations)
+        if not rels:
+            return []
         records = self._read(
-            cy.EDGES_AMONG, refs=sorted({str(r) for r in refs}), types=_types(relations)
+            cy.edges_among_query(rels),
+            refs=sorted({str(r) for r in refs}),
+            dense=cy.DENSE_DEGREE,
         )
         return sort_edges(_edge(r) for r in records)
 

@@ -186,12 +186,6 @@ EDGES_IN = (
     "WHERE type(r) IN $types "
     "RETURN b.ref AS source, a.ref AS target, type(r) AS type, r.props AS props"
 )
-EDGES_AMONG = (
-    _LIVE + "MATCH (n:KpiNode) WHERE n._gen = g AND n.ref IN $refs WITH collect(n) AS members "
-    "UNWIND members AS a MATCH (a)-[r]->(b:KpiNode) "
-    "WHERE type(r) IN $types AND b IN members "
-    "RETURN a.ref AS source, b.ref AS target, type(r) AS type, r.props AS props"
-)
 PING = "RETURN 1 AS ok"
 
 _ARROWS: dict[Walk, tuple[str, str]] = {
@@ -252,3 +246,42 @@ def _expand_query(walk: Walk, rels: frozenset[Relation], hops: int) -> str:
     levels = ", ".join(f"[n IN f{i} | n.ref]" for i in range(1, hops + 1))
     parts.append(f"RETURN [{levels}] AS levels")
     return "".join(parts)
+
+
+#: Out-degree above which a member's edges are found by probing each other member
+#: (``Expand(Into)``, which walks the smaller side) instead of walking all its edges.
+DENSE_DEGREE = 64
+
+
+def edges_among_query(relations: Iterable[Relation]) -> str:
+    """The relationships of the given types whose two ends are both in ``$refs``.
+
+    A sparse member walks its outgoing edges; a dense one (a system with thousands of tables,
+    a hot field) is paired with every member instead, so its fan-out is never walked.
+
+    Examples
+    --------
+    >>> q = edges_among_query([Relation.FEEDS, Relation.INPUT_TO])
+    >>> q.count("-[r:FEEDS|INPUT_TO]->")
+    2
+    """
+    return _edges_among_query(_rels(relations))
+
+
+@functools.lru_cache(maxsize=128)
+def _edges_among_query(rels: frozenset[Relation]) -> str:
+    types = "|".join(sorted(r.value for r in rels))
+    return (
+        _LIVE + "MATCH (n:KpiNode) WHERE n._gen = g AND n.ref IN $refs "
+        "WITH collect(n) AS members "
+        "UNWIND members AS a "
+        f"WITH a, members, COUNT {{ (a)-[:{types}]->() }} <= $dense AS sparse "
+        "CALL { "
+        "WITH a, members, sparse WITH a, members WHERE sparse "
+        f"MATCH (a)-[r:{types}]->(b) WHERE b IN members RETURN r, b "
+        "UNION "
+        "WITH a, members, sparse WITH a, members WHERE NOT sparse "
+        f"UNWIND members AS b MATCH (a)-[r:{types}]->(b) RETURN r, b "
+        "} "
+        "RETURN a.ref AS source, b.ref AS target, type(r) AS type, r.props AS props"
+    )
