@@ -30,7 +30,6 @@ from store.base import ProgressFn, SearchPage, SearchQuery, StoreInfo, Walk, sor
 from store.ranking import (
     filter_values,
     level_index,
-    match_rank,
     normalize_text,
     passes,
     search_fields,
@@ -55,41 +54,60 @@ RECORD_SEP, FIELD_SEP = "\x01", "\x02"
 
 
 @dataclass
+class _Blob:
+    """Strings of many records joined into one ``str``, so one C-level ``str.find`` scan finds
+    the records containing a text; ``starts`` maps a match offset back to its record."""
+
+    text: str
+    starts: array[int]
+
+    def records_with(self, needle: str) -> list[int]:
+        """Indices of the records containing ``needle``, each once, in order."""
+        found: list[int] = []
+        text, starts = self.text, self.starts
+        last = len(starts) - 1
+        pos = text.find(needle)
+        while pos != -1:
+            record = bisect.bisect_right(starts, pos) - 1
+            found.append(record)
+            if record == last:
+                break
+            pos = text.find(needle, starts[record + 1])
+        return found
+
+
+@dataclass
 class _KindSearch:
     """Search data for the nodes of one kind, built once per load.
 
-    ``blob`` joins every record's lower-cased titles and body with separators that no query
-    contains, so one C-level ``str.find`` scan finds the candidates; ``starts`` maps a match
-    offset back to its record.
+    Titles and bodies are kept in two blobs. In ``titles`` every title is preceded and followed
+    by ``FIELD_SEP`` (``\x02id\x02name\x02``), so the ranks of :func:`store.ranking.match_rank`
+    are plain substring scans: ``\x02text\x02`` is an exact title (0), ``\x02text`` starts
+    one (1), ``text`` is inside one (2); ``text`` in ``bodies`` only is rank 3. No query text
+    contains a separator.
     """
 
     refs: list[str]
-    title_counts: array[int]  # how many of a record's strings are titles (the rest: body)
     levels: array[int]
     filters: list[tuple[Any, ...] | None]
-    blob: str
-    starts: array[int]
+    titles: _Blob
+    bodies: _Blob
 
-    def strings(self, i: int) -> tuple[list[str], list[str]]:
-        """Record ``i``'s (titles, body), cut back out of the blob."""
-        end = self.starts[i + 1] - 1 if i + 1 < len(self.starts) else len(self.blob)
-        parts = self.blob[self.starts[i] : end].split(FIELD_SEP)
-        n = self.title_counts[i]
-        return parts[:n], parts[n:]
-
-    def candidates(self, text: str) -> list[int]:
+    def ranked(self, text: str) -> list[tuple[int, int]]:
+        """(rank, record) of every record matching ``text`` (all records, rank 0, if empty)."""
         if not text:
-            return list(range(len(self.refs)))
-        found: list[int] = []
-        pos = self.blob.find(text)
-        while pos != -1:
-            record = bisect.bisect_right(self.starts, pos) - 1
-            found.append(record)
-            next_start = (
-                self.starts[record + 1] if record + 1 < len(self.starts) else len(self.blob)
-            )
-            pos = self.blob.find(text, next_start)
-        return found
+            return [(0, i) for i in range(len(self.refs))]
+        rank: dict[int, int] = {}
+        for r in self.bodies.records_with(text):
+            rank[r] = 3
+        for r in self.titles.records_with(text):
+            rank[r] = 2
+        if rank:
+            for r in self.titles.records_with(FIELD_SEP + text):
+                rank[r] = 1
+            for r in self.titles.records_with(FIELD_SEP + text + FIELD_SEP):
+                rank[r] = 0
+        return [(k, r) for r, k in rank.items()]
 
 
 @dataclass
@@ -278,15 +296,18 @@ class EmbeddedStore:
     def search(self, query: SearchQuery) -> SearchPage:
         index = self._fresh()
         text = normalize_text(query.text)
+        if RECORD_SEP in text or FIELD_SEP in text:  # never inside one search string
+            return SearchPage(total=0, items=[])
+        filtered = any((query.domain, query.level, query.status, query.department))
         hits: list[tuple[int, int, str]] = []
         for kind in sorted(k.value for k in query.kinds):
             data = index.search[kind]
-            for i in data.candidates(text):
-                if not passes(data.filters[i], query):
-                    continue
-                rank = match_rank(text, *data.strings(i)) if text else 0
-                if rank is not None:
-                    hits.append((rank, data.levels[i], data.refs[i]))
+            levels, refs, filters = data.levels, data.refs, data.filters
+            hits += [
+                (rank, levels[i], refs[i])
+                for rank, i in data.ranked(text)
+                if not filtered or passes(filters[i], query)
+            ]
         hits.sort()
         page = hits[query.offset : query.offset + query.limit]
         return SearchPage(
@@ -382,31 +403,41 @@ class _SearchBuilder:
     def __init__(self, kind: NodeKind) -> None:
         self.kind = kind
         self.refs: list[str] = []
-        self.title_counts: array[int] = array("H")
         self.levels: array[int] = array("b")
         self.filters: list[tuple[Any, ...] | None] = []
-        self.parts: list[str] = []
-        self.starts: array[int] = array("q")
-        self.offset = 0
+        self.titles = _BlobBuilder()
+        self.bodies = _BlobBuilder()
 
     def add(self, ref: str, props_json: str) -> None:
         p = json.loads(props_json)
         t, b = search_fields(self.kind, p)
         self.refs.append(ref)
-        self.title_counts.append(len(t))
         self.levels.append(level_index(p))
         self.filters.append(filter_values(self.kind, p))
-        record = FIELD_SEP.join([*t, *b])
+        self.titles.add(FIELD_SEP + FIELD_SEP.join(t) + FIELD_SEP)
+        self.bodies.add(FIELD_SEP.join(b))
+
+    def build(self) -> _KindSearch:
+        return _KindSearch(
+            self.refs, self.levels, self.filters, self.titles.build(), self.bodies.build()
+        )
+
+
+class _BlobBuilder:
+    def __init__(self) -> None:
+        self.parts: list[str] = []
+        self.starts: array[int] = array("q")
+        self.offset = 0
+
+    def add(self, record: str) -> None:
         self.starts.append(self.offset)
         self.parts.append(record)
         self.offset += len(record) + 1
 
-    def build(self) -> _KindSearch:
-        blob = RECORD_SEP.join(self.parts)
+    def build(self) -> _Blob:
+        blob = _Blob(RECORD_SEP.join(self.parts), self.starts)
         self.parts = []
-        return _KindSearch(
-            self.refs, self.title_counts, self.levels, self.filters, blob, self.starts
-        )
+        return blob
 
 
 def _node(ref: str, props: str) -> BaseNode:

@@ -164,7 +164,6 @@ class Neo4jStore:
                 *cy.DROP_LEGACY_CONSTRAINTS,
                 cy.CREATE_GEN_REF_CONSTRAINT,
                 cy.CREATE_META_CONSTRAINT,
-                cy.CREATE_METRIC_FULLTEXT,
                 cy.CREATE_SEARCH_TEXT_INDEX,
             ]
             for statement in statements:

@@ -34,15 +34,11 @@ CREATE_META_CONSTRAINT = (
 )
 #: Constraints of the one-transaction layout (before generations): ``ref`` unique across all
 #: nodes, which a staged generation beside the live one would violate.
+#: The full-text index ``metric_text`` went too: no query used it, and every load paid for it.
 DROP_LEGACY_CONSTRAINTS = (
     "DROP CONSTRAINT kpinode_ref IF EXISTS",
     *(f"DROP CONSTRAINT {kind.value.lower()}_id IF EXISTS" for kind in NodeKind),
-)
-#: Full-text index over metric names, abbreviations and definitions; ``cjk`` splits Chinese.
-CREATE_METRIC_FULLTEXT = (
-    "CREATE FULLTEXT INDEX metric_text IF NOT EXISTS FOR (n:Metric) "
-    "ON EACH [n.name, n.name_en, n.abbr, n.definition] "
-    "OPTIONS {indexConfig: {`fulltext.analyzer`: 'cjk'}}"
+    "DROP INDEX metric_text IF EXISTS",
 )
 #: Trigram text index over each node's joined, lower-cased search strings: makes the search's
 #: ``CONTAINS`` an index lookup instead of a scan of every node.

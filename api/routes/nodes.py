@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Query
+from fastapi.responses import Response
 
 from analysis.impact import impact
 from analysis.lineage import lineage
@@ -49,11 +50,11 @@ def node_lineage(
         ),
     ] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_NODES)] = 500,
-) -> LineageResult:
+) -> Response:
     """Nodes within ``depth`` hops; an answer over ``limit`` nodes is cut at the farthest hop
     and marked ``truncated``."""
-    return lineage(
-        store, ref, direction, depth, parse_relations(relations), parse_kinds(kinds), limit
+    return model_response(
+        lineage(store, ref, direction, depth, parse_relations(relations), parse_kinds(kinds), limit)
     )
 
 
@@ -63,7 +64,14 @@ def node_lineage(
     responses=ERRORS,
     summary="What changing a metric, field, table or system affects",
 )
-def node_impact(store: StoreDep, ref: RefDep) -> ImpactReport:
+def node_impact(store: StoreDep, ref: RefDep) -> Response:
     """Affected metrics by hop, dashboards, departments to notify, whether an L0 metric is
     touched. A table's impact includes its fields'; a system's includes its tables'."""
-    return impact(store, ref)
+    return model_response(impact(store, ref))
+
+
+def model_response(result: LineageResult | ImpactReport) -> Response:
+    """The answer serialised once, by pydantic's Rust core. Returned as is, FastAPI would dump
+    the model, validate the dump against ``response_model`` and encode it again: for an answer
+    of thousands of nodes that is most of the request (the model is already validated)."""
+    return Response(result.model_dump_json(), media_type="application/json")
