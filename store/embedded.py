@@ -440,21 +440,27 @@ class _BlobBuilder:
         return blob
 
 
+_KINDS = {k.value: k for k in NodeKind}  # dict lookups: Enum(value) is slow in hot loops
+_RELATIONS = {r.value: r for r in Relation}
+
+
 def _node(ref: str, props: str) -> BaseNode:
     kind, _, _ = ref.partition(":")
-    return node_from_props(NodeKind(kind), json.loads(props))
+    return node_from_props(_KINDS[kind], json.loads(props))
 
 
 def _parse_ref(ref: str) -> NodeRef:
     kind, _, node_id = ref.partition(":")
-    return NodeRef(NodeKind(kind), node_id)
+    return NodeRef(_KINDS[kind], node_id)
 
 
 def _edge(source: str, target: str, rtype: str, props: str) -> Edge:
-    return Edge(
+    """An edge read back from the store: it was validated when loaded, so it is constructed
+    without validating again (validation was most of the cost of large answers)."""
+    return Edge.model_construct(
         source=_parse_ref(source),
         target=_parse_ref(target),
-        type=Relation(rtype),
+        type=_RELATIONS[rtype],
         props=json.loads(props) if props != "{}" else {},
     )
 

@@ -60,9 +60,13 @@ def connect(uri: str, user: str, password: str, *, timeout: float = 10.0) -> Dri
     )
 
 
+_KINDS = {k.value: k for k in NodeKind}  # dict lookups: Enum(value) is slow in hot loops
+_RELATIONS = {r.value: r for r in Relation}
+
+
 def _ref(text: str) -> NodeRef:
     kind, _, node_id = text.partition(":")
-    return NodeRef(NodeKind(kind), node_id)
+    return NodeRef(_KINDS[kind], node_id)
 
 
 def node_row(node: BaseNode) -> dict[str, Any]:
@@ -418,10 +422,11 @@ def _types(relations: Iterable[Relation]) -> list[str]:
 
 
 def _edge(rec: neo4j.Record) -> Edge:
-    return Edge(
+    """An edge read back from the store, validated when loaded: constructed without validation."""
+    return Edge.model_construct(
         source=_ref(rec["source"]),
         target=_ref(rec["target"]),
-        type=Relation(rec["type"]),
+        type=_RELATIONS[rec["type"]],
         props=json.loads(rec["props"] or "{}"),
     )
 
