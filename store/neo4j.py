@@ -9,6 +9,7 @@ driver retries on transient errors. All Cypher lives in :mod:`store.neo4j_cypher
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import uuid
@@ -245,7 +246,10 @@ class Neo4jStore:
                 except BaseException:
                     self._discard(gen)
                     raise
-            self._sweep([gen])
+            # published already: a failed sweep leaves an unreferenced generation for the next
+            # load to sweep, and must not report the load as failed
+            with contextlib.suppress(Neo4jError, DriverError, OSError):
+                self._sweep([gen])
 
         self._guard(run)
         return StoreInfo(
