@@ -34,6 +34,7 @@ _SEGMENTS: dict[NodeKind, int] = {
 }
 
 _KIND_BY_LOWER = {k.value.lower(): k for k in NodeKind}
+_KIND_BY_VALUE = {k.value: k for k in NodeKind}
 
 
 def is_valid_id(kind: NodeKind, node_id: str) -> bool:
@@ -100,6 +101,17 @@ class NodeRef(NamedTuple):
                 f"malformed {kind.value} id {node_id!r} in {text!r}; {id_rule(kind)}"
             )
         return cls(kind, node_id)
+
+    @classmethod
+    def from_stored(cls, text: str) -> NodeRef:
+        """``str(ref)`` read back from a store that wrote it: no validation (it was validated on
+        the way in), and a dict lookup instead of ``NodeKind(...)`` — this runs per edge.
+
+        >>> NodeRef.from_stored("Field:dms.t.f")
+        NodeRef(kind=<NodeKind.FIELD: 'Field'>, id='dms.t.f')
+        """
+        kind, _, node_id = text.partition(":")
+        return cls(_KIND_BY_VALUE[kind], node_id)
 
 
 def id_rule(kind: NodeKind) -> str:

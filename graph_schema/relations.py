@@ -35,6 +35,8 @@ class Relation(StrEnum):
         return ENDPOINTS[self]
 
 
+#: Relation by its stored value: a dict lookup, for hot loops (``Relation(value)`` is slow).
+RELATION_BY_VALUE: dict[str, Relation] = {r.value: r for r in Relation}
 NON_LINEAGE: frozenset[Relation] = frozenset({Relation.OWNS, Relation.REVIEWS, Relation.SLICED_BY})
 
 #: Every relation traversed by default: all but OWNS, REVIEWS and SLICED_BY.

@@ -25,7 +25,7 @@ from graph_schema.errors import BackendUnavailableError, EmptyStoreError, StoreE
 from graph_schema.graph import CatalogGraph
 from graph_schema.ids import NodeKind, NodeRef
 from graph_schema.models import BaseNode, Edge, node_from_props
-from graph_schema.relations import Relation
+from graph_schema.relations import RELATION_BY_VALUE, Relation
 from store.base import ProgressFn, SearchPage, SearchQuery, StoreInfo, Walk, sort_edges
 from store.ranking import (
     filter_values,
@@ -353,7 +353,7 @@ class EmbeddedStore:
     ) -> dict[NodeRef, int]:
         g = self._fresh().graph
         found = bfs(g, str(root), walk, {r.value for r in relations}, max_depth)
-        return {_parse_ref(ref): d for ref, d in found.items()}
+        return {NodeRef.from_stored(ref): d for ref, d in found.items()}
 
 
 def bfs(
@@ -440,27 +440,18 @@ class _BlobBuilder:
         return blob
 
 
-_KINDS = {k.value: k for k in NodeKind}  # dict lookups: Enum(value) is slow in hot loops
-_RELATIONS = {r.value: r for r in Relation}
-
-
 def _node(ref: str, props: str) -> BaseNode:
     kind, _, _ = ref.partition(":")
-    return node_from_props(_KINDS[kind], json.loads(props))
-
-
-def _parse_ref(ref: str) -> NodeRef:
-    kind, _, node_id = ref.partition(":")
-    return NodeRef(_KINDS[kind], node_id)
+    return node_from_props(NodeKind(kind), json.loads(props))
 
 
 def _edge(source: str, target: str, rtype: str, props: str) -> Edge:
     """An edge read back from the store: it was validated when loaded, so it is constructed
     without validating again (validation was most of the cost of large answers)."""
     return Edge.model_construct(
-        source=_parse_ref(source),
-        target=_parse_ref(target),
-        type=_RELATIONS[rtype],
+        source=NodeRef.from_stored(source),
+        target=NodeRef.from_stored(target),
+        type=RELATION_BY_VALUE[rtype],
         props=json.loads(props) if props != "{}" else {},
     )
 

@@ -33,7 +33,7 @@ from graph_schema.errors import BackendUnavailableError, EmptyStoreError, StoreE
 from graph_schema.graph import CatalogGraph
 from graph_schema.ids import NodeKind, NodeRef
 from graph_schema.models import BaseNode, Edge, Metric, node_from_props
-from graph_schema.relations import Relation
+from graph_schema.relations import RELATION_BY_VALUE, Relation
 from store import neo4j_cypher as cy
 from store.base import ProgressFn, SearchPage, SearchQuery, StoreInfo, Walk, sort_edges
 from store.embedded import set_of_edges
@@ -59,15 +59,6 @@ def connect(uri: str, user: str, password: str, *, timeout: float = 10.0) -> Dri
         max_transaction_retry_time=5.0,
         notifications_min_severity="OFF",
     )
-
-
-_KINDS = {k.value: k for k in NodeKind}  # dict lookups: Enum(value) is slow in hot loops
-_RELATIONS = {r.value: r for r in Relation}
-
-
-def _ref(text: str) -> NodeRef:
-    kind, _, node_id = text.partition(":")
-    return NodeRef(_KINDS[kind], node_id)
 
 
 def node_row(node: BaseNode) -> dict[str, Any]:
@@ -391,7 +382,7 @@ class Neo4jStore:
             if len(levels) < hops or not frontier:
                 break
         del depth[start]
-        return {_ref(ref): d for ref, d in depth.items()}
+        return {NodeRef.from_stored(ref): d for ref, d in depth.items()}
 
 
 def _load_batches(graph: CatalogGraph) -> list[tuple[str, list[dict[str, Any]]]]:
@@ -428,9 +419,9 @@ def _types(relations: Iterable[Relation]) -> list[str]:
 def _edge(rec: neo4j.Record) -> Edge:
     """An edge read back from the store, validated when loaded: constructed without validation."""
     return Edge.model_construct(
-        source=_ref(rec["source"]),
-        target=_ref(rec["target"]),
-        type=_RELATIONS[rec["type"]],
+        source=NodeRef.from_stored(rec["source"]),
+        target=NodeRef.from_stored(rec["target"]),
+        type=RELATION_BY_VALUE[rec["type"]],
         props=json.loads(rec["props"] or "{}"),
     )
 

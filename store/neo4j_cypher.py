@@ -15,9 +15,8 @@ from graph_schema.ids import NodeKind
 from graph_schema.relations import Relation
 from store.base import Walk
 
-#: Every kpigraph node carries this label besides its kind label; ``ref`` is unique across it.
-BASE_LABEL = "KpiNode"
-META_LABEL = "KpiMeta"
+# Labels: every kpigraph node is ``:KpiNode`` plus its kind label (``(_gen, ref)`` is unique
+# across ``KpiNode``); bookkeeping nodes (the published graph, load stages) are ``:KpiMeta``.
 
 # -- schema (idempotent) ------------------------------------------------------------------------
 #

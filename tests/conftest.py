@@ -8,12 +8,14 @@ can be had; elsewhere it is skipped with the reason.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import os
 import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, NoReturn
 
 import pytest
 
@@ -47,7 +49,7 @@ def _docker_answers() -> bool:
         return False
 
 
-def _unavailable(reason: str) -> None:
+def _unavailable(reason: str) -> NoReturn:
     if IN_CI:
         pytest.fail(f"Neo4j is required under CI=true but none could be had: {reason}")
     pytest.skip(f"no Neo4j: {reason}")
@@ -76,15 +78,22 @@ def neo4j_connection() -> Iterator[Neo4jConnection]:
         finally:
             container.stop()
         return
+    with private_neo4j(Path(tempfile.mkdtemp(prefix="kpigraph-neo4j-test-")), heap="1g") as conn:
+        yield conn
+
+
+@contextlib.contextmanager
+def private_neo4j(data: Path, **options: Any) -> Iterator[Neo4jConnection]:
+    """A Neo4j of the test's own from the local launcher (``options`` go to
+    :func:`neo4j_local.launcher.start`), which the test may stop and start again; stopped at
+    the end. Fails under CI when it cannot start, else skips."""
     from neo4j_local import launcher
 
-    data = Path(tempfile.mkdtemp(prefix="kpigraph-neo4j-test-"))
     port = launcher.free_port()
     try:
-        server = launcher.start(port=port, data_dir=data, heap="1g")
+        server = launcher.start(port=port, data_dir=data, **options)
     except Exception as exc:
         _unavailable(f"local launcher: {exc}")
-        return
     try:
         yield Neo4jConnection(
             server.uri,
@@ -92,7 +101,7 @@ def neo4j_connection() -> Iterator[Neo4jConnection]:
             "kpigraph",
             "local launcher",
             stop=lambda: launcher.stop(data),
-            start=lambda: launcher.start(port=port, data_dir=data, heap="1g") and None,
+            start=lambda: launcher.start(port=port, data_dir=data, **options) and None,
         )
     finally:
         launcher.stop(data)

@@ -21,27 +21,10 @@ def stoppable_neo4j(neo4j_connection, tmp_path):  # type: ignore[no-untyped-def]
     if neo4j_connection.stop is not None and neo4j_connection.start is not None:
         yield neo4j_connection
         return
-    from neo4j_local import launcher
-    from tests.conftest import Neo4jConnection, _unavailable
+    from tests.conftest import private_neo4j
 
-    port = launcher.free_port()
-    data = tmp_path / "neo4j"
-    try:
-        server = launcher.start(port=port, data_dir=data, heap="512m")
-    except Exception as exc:
-        _unavailable(f"a stoppable local Neo4j for the down/up test: {exc}")
-        return
-    try:
-        yield Neo4jConnection(
-            server.uri,
-            "neo4j",
-            "kpigraph",
-            "local launcher",
-            stop=lambda: launcher.stop(data),
-            start=lambda: launcher.start(port=port, data_dir=data, heap="512m") and None,
-        )
-    finally:
-        launcher.stop(data)
+    with private_neo4j(tmp_path / "neo4j", heap="512m") as conn:
+        yield conn
 
 
 def test_neo4j_down_then_back(stoppable_neo4j, demo_graph: CatalogGraph) -> None:  # type: ignore[no-untyped-def]

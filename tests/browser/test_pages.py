@@ -13,10 +13,8 @@ import pytest
 
 from analysis.lineage import lineage
 from analysis.results import Direction
-from graph_schema.graph import CatalogGraph
+from benchmarks.graph_render import neighbourhood
 from graph_schema.ids import NodeRef
-from graph_schema.models import Edge, FieldNode, Metric, System, Table
-from graph_schema.relations import Relation
 from loaders.catalog import load_catalog
 from store.embedded import EmbeddedStore
 from tests.helpers import DEMO, ROOT
@@ -234,20 +232,9 @@ def test_exported_file_renders_offline(
 
 
 def hub_store(path: Path, fan_out: int) -> EmbeddedStore:
-    system = System(id="s", name="系统")
-    table = Table(id="s.t", name="表", system="s")
-    field = FieldNode(id="s.t.hot", name="热点字段", table="s.t")
-    nodes: list[Any] = [system, table, field]
-    edges = [
-        Edge(source=system.ref, target=table.ref, type=Relation.HAS_TABLE),
-        Edge(source=table.ref, target=field.ref, type=Relation.HAS_FIELD),
-    ]
-    for i in range(fan_out):
-        m = Metric(id=f"m{i}", name=f"指标{i}", level="L3")
-        nodes.append(m)
-        edges.append(Edge(source=field.ref, target=m.ref, type=Relation.FEEDS))
+    """A hot field feeding ``fan_out`` metrics (the render benchmark's neighbourhood)."""
     store = EmbeddedStore(path)
-    store.load(CatalogGraph(name="hub", nodes=tuple(nodes), edges=tuple(edges)))
+    store.load(neighbourhood(fan_out + 1))
     return store
 
 

@@ -18,7 +18,7 @@ from graph_schema.errors import StoreError
 from graph_schema.graph import CatalogGraph
 from store.base import SearchQuery
 from store.neo4j import Neo4jStore, connect
-from tests.conftest import IN_CI
+from tests.conftest import private_neo4j
 from tests.helpers import synthetic_graph
 
 StoreFactory = Callable[[], Neo4jStore]
@@ -104,19 +104,9 @@ def test_dead_load_is_swept_by_the_next_one(
 @pytest.fixture(scope="module")
 def capped_neo4j() -> Iterator[str]:
     """A private local Neo4j whose transactions may use at most 64 MB."""
-    from neo4j_local import launcher
-
     data = Path(tempfile.mkdtemp(prefix="kpigraph-neo4j-capped-"))
-    try:
-        server = launcher.start(port=launcher.free_port(), data_dir=data, tx_max_mb=64)
-    except Exception as exc:
-        if IN_CI:
-            pytest.fail(f"the local Neo4j launcher is required under CI=true: {exc}")
-        pytest.skip(f"no local Neo4j launcher: {exc}")
-    try:
-        yield server.uri
-    finally:
-        launcher.stop(data)
+    with private_neo4j(data, tx_max_mb=64) as conn:
+        yield conn.uri
 
 
 def test_load_larger_than_one_transaction_may_hold(
