@@ -11,7 +11,6 @@ import datetime as dt
 import json
 import sqlite3
 import threading
-from array import array
 from collections import deque
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -19,8 +18,6 @@ from pathlib import Path
 from typing import Any
 
 import networkx as nx
-import numpy as np
-from numpy.typing import NDArray
 
 from graph_schema.errors import BackendUnavailableError, EmptyStoreError, StoreError
 from graph_schema.graph import CatalogGraph
@@ -28,7 +25,7 @@ from graph_schema.ids import NodeKind, NodeRef
 from graph_schema.models import BaseNode, Edge, node_from_props
 from graph_schema.relations import RELATION_BY_VALUE, Relation
 from store.base import ProgressFn, SearchPage, SearchQuery, StoreInfo, Walk, sort_edges
-from store.ranking import filter_values, level_index, normalize_text, search_fields
+from store.search_index import SearchIndex, SearchIndexBuilder
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -44,143 +41,13 @@ SCHEMA_VERSION = "1"
 BATCH = 5000
 
 
-#: Separators inside a search blob: between records, between a record's strings.
-RECORD_SEP, FIELD_SEP = "\x01", "\x02"
-_SEP = ord(FIELD_SEP)
-_NONE: NDArray[np.int64] = np.empty(0, dtype=np.int64)
-
-
-@dataclass
-class _Blob:
-    """Strings of many records joined into one array of code points, so that finding every
-    occurrence of a text is a few vectorised comparisons, not a Python loop per match.
-
-    ``starts`` maps an offset back to its record; ``freq`` counts each code point, so a scan
-    starts from the needle's rarest character.
-    """
-
-    codes: NDArray[np.unsignedinteger[Any]]
-    starts: NDArray[np.int64]
-    freq: NDArray[np.int64]
-
-    def find_all(self, needle: str) -> NDArray[np.int64]:
-        """Offsets of every occurrence of ``needle`` (overlapping ones included), ascending."""
-        codes, m = self.codes, len(needle)
-        pattern = [ord(c) for c in needle]
-        if not m or m > len(codes) or max(pattern) >= len(self.freq):
-            return _NONE
-        k = min(range(m), key=lambda j: self.freq[pattern[j]])
-        if not self.freq[pattern[k]]:
-            return _NONE
-        found = np.flatnonzero(codes[k : len(codes) - m + 1 + k] == pattern[k])
-        for j in range(m):
-            if j != k and found.size:
-                found = found[codes[found + j] == pattern[j]]
-        return found
-
-    def records(self, offsets: NDArray[np.int64]) -> NDArray[np.int64]:
-        """The record of each offset (non-decreasing when the offsets are ascending)."""
-        return np.searchsorted(self.starts, offsets, side="right") - 1
-
-
-@dataclass
-class _Filters:
-    """A metric's filter values as integer codes per column (``-1``: no value), so a filtered
-    search is array comparisons. Other kinds have no values and pass no filter."""
-
-    codes: dict[str, dict[Any, int]]  # column -> value -> code
-    columns: dict[str, NDArray[np.int32]]
-
-    def mask(self, records: NDArray[np.int64], query: SearchQuery) -> NDArray[np.bool_]:
-        """Which of ``records`` pass the query's filters (the rule of :func:`ranking.passes`)."""
-        keep = np.ones(len(records), dtype=bool)
-        wanted = {"domain": query.domain, "level": query.level, "status": query.status}
-        for column, value in wanted.items():
-            if value is not None:
-                keep &= self._column(column, records) == self.codes[column].get(value, -2)
-        if query.department is not None:
-            owner = self._column("owner", records) == self.codes["owner"].get(query.department, -2)
-            reviewer = self.codes["reviewer"].get(query.department, -2)
-            keep &= owner | (self._column("reviewer", records) == reviewer)
-        return keep
-
-    def _column(self, column: str, records: NDArray[np.int64]) -> NDArray[np.int32]:
-        values = self.columns.get(column)
-        return values[records] if values is not None else np.full(len(records), -1, np.int32)
-
-
-@dataclass
-class _KindSearch:
-    """Search data for the nodes of one kind, built once per load.
-
-    Titles and bodies are kept in two blobs. In ``titles`` every title is preceded and followed
-    by ``FIELD_SEP`` (``\x02id\x02name\x02``), so the ranks of :func:`store.ranking.match_rank`
-    come from one scan: an occurrence with a separator on both sides is an exact title (0),
-    before it only starts one (1), otherwise it is inside one (2); in ``bodies`` only, rank 3.
-    No query text contains a separator. ``order`` is each record's place in (level, ref) order,
-    the tie-break of the ranking.
-    """
-
-    refs: list[str]
-    levels: array[int]
-    order: NDArray[np.int64]  # record -> place in (level, ref) order
-    by_order: NDArray[np.int64]  # place -> record
-    filters: _Filters
-    titles: _Blob
-    bodies: _Blob
-
-    def ranked(self, text: str) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
-        """(records, ranks) of every record matching ``text`` (all records, rank 0, if empty)."""
-        if not text:
-            return np.arange(len(self.refs), dtype=np.int64), np.zeros(len(self.refs), np.int64)
-        at = self.titles.find_all(text)
-        rank_at = np.full(len(at), 2, dtype=np.int64)
-        if at.size:
-            codes = self.titles.codes
-            opens = codes[at - 1] == _SEP  # every title is framed by separators
-            rank_at[opens] = 1
-            rank_at[opens & (codes[at + len(text)] == _SEP)] = 0
-        in_title = self.titles.records(at)
-        first = np.flatnonzero(np.diff(in_title, prepend=-1))  # first occurrence per record
-        title_records = in_title[first]
-        title_ranks = np.minimum.reduceat(rank_at, first) if first.size else _NONE
-        in_body = np.unique(self.bodies.records(self.bodies.find_all(text)))
-        body_only = np.setdiff1d(in_body, title_records, assume_unique=True)
-        return (
-            np.concatenate([title_records, body_only]),
-            np.concatenate([title_ranks, np.full(len(body_only), 3, dtype=np.int64)]),
-        )
-
-    def top(
-        self, text: str, query: SearchQuery, count: int
-    ) -> tuple[int, list[tuple[int, int, str]]]:
-        """(number of matches, the first ``count`` as (rank, level, ref), best first)."""
-        records, ranks = self.ranked(text)
-        if any((query.domain, query.level, query.status, query.department)):
-            keep = self.filters.mask(records, query)
-            records, ranks = records[keep], ranks[keep]
-        total = len(records)
-        if count <= 0 or not total:
-            return total, []
-        keys = ranks * len(self.refs) + self.order[records]
-        if total > count:
-            keys = keys[np.argpartition(keys, count - 1)[:count]]
-        keys.sort()
-        n = len(self.refs)
-        out = []
-        for key in keys.tolist():
-            record = int(self.by_order[key % n])
-            out.append((key // n, self.levels[record], self.refs[record]))
-        return total, out
-
-
 @dataclass
 class _Index:
     """The in-memory graph: refs as strings (``Kind:id``), relations as multi-edge keys."""
 
     graph: nx.MultiDiGraph
     props: dict[str, str]  # ref -> JSON properties (models built on demand)
-    search: dict[str, _KindSearch]  # kind -> search data
+    search: SearchIndex
     info: StoreInfo
 
 
@@ -318,20 +185,20 @@ class EmbeddedStore:
         g: nx.MultiDiGraph = nx.MultiDiGraph()
         props: dict[str, str] = {}
         counts: dict[str, int] = {k.value: 0 for k in NodeKind}
-        builders = {k.value: _SearchBuilder(k) for k in NodeKind}
+        builder = SearchIndexBuilder()
         for kind, node_id, p in nodes:
             ref = f"{kind}:{node_id}"
             g.add_node(ref)
             props[ref] = p
             counts[kind] = counts.get(kind, 0) + 1
-            builders[kind].add(ref, p)  # parses one node at a time: no peak of parsed dicts
+            builder.add(NodeKind(kind), ref, json.loads(p))  # one node parsed at a time
         for source, target, rtype, p in edges:
             if p == "{}":
                 g.add_edge(source, target, key=rtype)
             else:
                 g.add_edge(source, target, key=rtype, props=p)
         counts["edges"] = len(edges)
-        search = {kind: builder.build() for kind, builder in builders.items()}
+        search = builder.build()
         catalog_meta = json.loads(meta.get("catalog_meta", "{}"))
         info = StoreInfo(
             backend=self.backend,
@@ -359,17 +226,8 @@ class EmbeddedStore:
 
     def search(self, query: SearchQuery) -> SearchPage:
         index = self._fresh()
-        text = normalize_text(query.text)
-        if RECORD_SEP in text or FIELD_SEP in text:  # never inside one search string
-            return SearchPage(total=0, items=[])
-        total, hits = 0, []
-        for kind in sorted(k.value for k in query.kinds):
-            found, best = index.search[kind].top(text, query, query.offset + query.limit)
-            total += found
-            hits += best
-        hits.sort()
-        page = hits[query.offset : query.offset + query.limit]
-        return SearchPage(total=total, items=[_node(ref, index.props[ref]) for _, _, ref in page])
+        total, refs = index.search.page(query)
+        return SearchPage(total=total, items=[_node(ref, index.props[ref]) for ref in refs])
 
     def edges_of(
         self, refs: Iterable[NodeRef], walk: Walk, relations: Iterable[Relation]
@@ -452,76 +310,6 @@ def bfs(
                     queue.append(other)
     del depth[root]
     return depth
-
-
-class _SearchBuilder:
-    """Accumulates one kind's search data node by node."""
-
-    COLUMNS = ("domain", "level", "status", "owner", "reviewer")  # of ranking.filter_values
-
-    def __init__(self, kind: NodeKind) -> None:
-        self.kind = kind
-        self.refs: list[str] = []
-        self.levels: array[int] = array("b")
-        self.codes: dict[str, dict[Any, int]] = {c: {} for c in self.COLUMNS}
-        self.columns: dict[str, array[int]] = {c: array("i") for c in self.COLUMNS}
-        self.titles = _BlobBuilder()
-        self.bodies = _BlobBuilder()
-
-    def add(self, ref: str, props_json: str) -> None:
-        p = json.loads(props_json)
-        t, b = search_fields(self.kind, p)
-        self.refs.append(ref)
-        self.levels.append(level_index(p))
-        values = filter_values(self.kind, p)
-        if values is not None:
-            for column, value in zip(self.COLUMNS, values, strict=True):
-                codes = self.codes[column]
-                code = -1 if value is None else codes.setdefault(value, len(codes))
-                self.columns[column].append(code)
-        self.titles.add(FIELD_SEP + FIELD_SEP.join(t) + FIELD_SEP)
-        self.bodies.add(FIELD_SEP.join(b))
-
-    def build(self) -> _KindSearch:
-        by_order = np.array(
-            sorted(range(len(self.refs)), key=lambda i: (self.levels[i], self.refs[i])),
-            dtype=np.int64,
-        )
-        order = np.empty_like(by_order)
-        order[by_order] = np.arange(len(by_order), dtype=np.int64)
-        columns = {c: np.array(v, dtype=np.int32) for c, v in self.columns.items() if v}
-        return _KindSearch(
-            self.refs,
-            self.levels,
-            order,
-            by_order,
-            _Filters(self.codes, columns),
-            self.titles.build(),
-            self.bodies.build(),
-        )
-
-
-class _BlobBuilder:
-    def __init__(self) -> None:
-        self.parts: list[str] = []
-        self.starts: array[int] = array("q")
-        self.offset = 0
-
-    def add(self, record: str) -> None:
-        self.starts.append(self.offset)
-        self.parts.append(record)
-        self.offset += len(record) + 1
-
-    def build(self) -> _Blob:
-        text = RECORD_SEP.join(self.parts)
-        self.parts = []
-        codes: NDArray[np.unsignedinteger[Any]] = np.frombuffer(
-            text.encode("utf-32-le"), dtype="<u4"
-        )
-        if codes.size and int(codes.max()) < 1 << 16:  # two bytes a character when they fit
-            codes = codes.astype(np.uint16)
-        starts = np.frombuffer(self.starts, dtype=np.int64).copy()
-        return _Blob(codes, starts, np.bincount(codes, minlength=1 << 16))
 
 
 def _node(ref: str, props: str) -> BaseNode:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import json
+import threading
 import uuid
 from collections import defaultdict
 from collections.abc import Callable, Iterable
@@ -37,15 +38,13 @@ from graph_schema.relations import RELATION_BY_VALUE, Relation
 from store import neo4j_cypher as cy
 from store.base import ProgressFn, SearchPage, SearchQuery, StoreInfo, Walk, sort_edges
 from store.embedded import set_of_edges
-from store.ranking import level_index, normalize_text, search_fields
+from store.search_index import SearchIndex, SearchIndexBuilder
 
 T = TypeVar("T")
 #: Rows per load transaction: bounded transaction memory (a few tens of MB) at any catalog size.
 BATCH = 10_000
 #: A stage record not touched for this long belongs to a dead load; its generation is swept.
 STAGE_TIMEOUT = dt.timedelta(minutes=15)
-#: Joins a node's search strings in ``_search``; no query text contains it (it is stripped).
-SEARCH_SEP = "\x01"
 
 
 def connect(uri: str, user: str, password: str, *, timeout: float = 10.0) -> Driver:
@@ -62,20 +61,15 @@ def connect(uri: str, user: str, password: str, *, timeout: float = 10.0) -> Dri
 
 
 def node_row(node: BaseNode) -> dict[str, Any]:
-    """The properties stored on a Neo4j node: full JSON plus what queries filter and rank on."""
+    """The properties stored on a Neo4j node: the full JSON, plus the main fields as properties
+    of their own for people browsing the graph in Neo4j's own tools."""
     props = node.props()
-    titles, body = search_fields(node.kind, props)
     row: dict[str, Any] = {
         "ref": str(node.ref),
         "kind": node.kind.value,
         "id": node.id,
         "name": node.name,
         "props": json.dumps(props, ensure_ascii=False),
-        "_titles": titles,
-        "_search": SEARCH_SEP.join([*titles, *body]),
-        # titles each preceded by the separator: "starts a title" is one CONTAINS
-        "_title_text": "".join(SEARCH_SEP + t for t in titles),
-        "_level": level_index(props),
     }
     if isinstance(node, Metric):
         row.update(
@@ -111,6 +105,8 @@ class Neo4jStore:
         self.database = database
         self.uri = uri or "neo4j"
         self._schema_ready = False
+        self._search_lock = threading.Lock()
+        self._search_cache: tuple[str, SearchIndex] | None = None
 
     # -- plumbing ------------------------------------------------------------------------------
 
@@ -160,7 +156,6 @@ class Neo4jStore:
                 *cy.DROP_LEGACY_CONSTRAINTS,
                 cy.CREATE_GEN_REF_CONSTRAINT,
                 cy.CREATE_META_CONSTRAINT,
-                cy.CREATE_SEARCH_TEXT_INDEX,
             ]
             for statement in statements:
                 self.driver.execute_query(statement, database_=self.database)
@@ -237,6 +232,8 @@ class Neo4jStore:
                 except BaseException:
                     self._discard(gen)
                     raise
+            with self._search_lock:
+                self._search_cache = None
             # published already: a failed sweep leaves an unreferenced generation for the next
             # load to sweep, and must not report the load as failed
             with contextlib.suppress(Neo4jError, DriverError, OSError):
@@ -309,26 +306,54 @@ class Neo4jStore:
         return out
 
     def search(self, query: SearchQuery) -> SearchPage:
-        text = normalize_text(query.text)
-        if SEARCH_SEP in text:  # cannot occur inside one search string (nor in the embedded store)
-            return SearchPage(total=0, items=[])
-        records = self._read(
-            cy.SEARCH if text else cy.LIST,
-            text=text,
-            prefix=SEARCH_SEP + text,
-            kinds=sorted(k.value for k in query.kinds),
-            domain=query.domain,
-            level=query.level,
-            status=query.status,
-            department=query.department,
-            offset=query.offset,
-            limit=query.limit,
+        """Rank with the shared :class:`~store.search_index.SearchIndex` of the live generation,
+        then read the page's nodes from that generation in the same round trip that checks it
+        is still live. A newer published load rebuilds the index (a few seconds per 100k
+        nodes, once per load and process); a steady-state search is one round trip."""
+        for _ in range(3):
+            cached = self._search_index()
+            if cached is None:
+                return SearchPage(total=0, items=[])
+            gen, index = cached
+            total, refs = index.page(query)
+            rec = self._read(cy.GET_PAGE, gen=gen, refs=refs)[0]
+            found = {hit["ref"]: hit for hit in rec["nodes"]}
+            if rec["live"] == gen and len(found) == len(refs):
+                items = [
+                    node_from_props(NodeKind(found[r]["kind"]), json.loads(found[r]["props"]))
+                    for r in refs
+                ]
+                return SearchPage(total=total, items=items)
+            with self._search_lock:
+                if self._search_cache is cached:
+                    self._search_cache = None  # another load was published: rebuild
+        raise StoreError(
+            f"the graph in Neo4j at {self.uri} was replaced three times during one search; "
+            "try again when the loads have finished",
+            {"uri": self.uri},
         )
-        rec = records[0]
-        items = [
-            node_from_props(NodeKind(hit["kind"]), json.loads(hit["props"])) for hit in rec["page"]
-        ]
-        return SearchPage(total=rec["total"], items=items)
+
+    def _search_index(self) -> tuple[str, SearchIndex] | None:
+        """The search index of the live generation, built on first use after a load."""
+        with self._search_lock:
+            if self._search_cache is None:
+                live = self._read(cy.GET_LIVE_GEN)
+                if not live:
+                    return None
+                gen = live[0]["gen"]
+
+                def build(tx: ManagedTransaction) -> SearchIndex:
+                    builder = SearchIndexBuilder()
+                    for rec in tx.run(cy.SEARCH_INDEX_ROWS, gen=gen):
+                        builder.add(NodeKind(rec["kind"]), rec["ref"], json.loads(rec["props"]))
+                    return builder.build()
+
+                def run() -> SearchIndex:
+                    with self.driver.session(database=self.database) as session:
+                        return session.execute_read(build)
+
+                self._search_cache = (gen, self._guard(run))
+            return self._search_cache
 
     def edges_of(
         self, refs: Iterable[NodeRef], walk: Walk, relations: Iterable[Relation]

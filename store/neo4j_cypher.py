@@ -33,17 +33,14 @@ CREATE_META_CONSTRAINT = (
 )
 #: Constraints of the one-transaction layout (before generations): ``ref`` unique across all
 #: nodes, which a staged generation beside the live one would violate.
-#: The full-text index ``metric_text`` went too: no query used it, and every load paid for it.
+#: The full-text index ``metric_text`` went too: no query used it, and every load paid for it;
+#: and the trigram text index ``kpinode_search``: search ranks with the shared in-process
+#: index (:mod:`store.search_index`), which a 1-2 character term does not slow down.
 DROP_LEGACY_CONSTRAINTS = (
     "DROP CONSTRAINT kpinode_ref IF EXISTS",
     *(f"DROP CONSTRAINT {kind.value.lower()}_id IF EXISTS" for kind in NodeKind),
     "DROP INDEX metric_text IF EXISTS",
-)
-#: Trigram text index over each node's joined, lower-cased search strings: makes the search's
-#: ``CONTAINS`` an index lookup instead of a scan of every node.
-CREATE_SEARCH_TEXT_INDEX = (
-    "CREATE TEXT INDEX kpinode_search IF NOT EXISTS FOR (n:KpiNode) ON (n._search) "
-    "OPTIONS {indexProvider: 'text-2.0'}"
+    "DROP INDEX kpinode_search IF EXISTS",
 )
 AWAIT_INDEXES = "CALL db.awaitIndexes(300)"
 
@@ -132,45 +129,21 @@ GET_NODES = (
     _LIVE + "UNWIND $refs AS ref MATCH (n:KpiNode {_gen: g, ref: ref}) "
     "RETURN n.kind AS kind, n.props AS props"
 )
-#: The ranking rule of :mod:`store.ranking`, in Cypher, over the same lower-cased strings.
-#: Every node whose search strings contain the text (the text index answers the CONTAINS).
-SEARCH = (
-    _LIVE
-    + """
-MATCH (n:KpiNode)
-WHERE n._search CONTAINS $text AND n._gen = g AND n.kind IN $kinds
-  AND ($domain IS NULL OR n.domain = $domain)
-  AND ($level IS NULL OR n.level = $level)
-  AND ($status IS NULL OR n.status = $status)
-  AND ($department IS NULL OR n.owner = $department OR n.reviewer = $department)
-WITH n, CASE
-  WHEN $text IN n._titles THEN 0
-  WHEN n._title_text CONTAINS $prefix THEN 1
-  WHEN n._title_text CONTAINS $text THEN 2
-  ELSE 3
-END AS rank
-WITH n ORDER BY rank, n._level, n.ref
-WITH collect(n) AS hits
-RETURN size(hits) AS total,
-       [h IN hits[$offset..($offset + $limit)] | {kind: h.kind, props: h.props}] AS page
-"""
+#: Every node of a generation, for the search index (:mod:`store.search_index`).
+SEARCH_INDEX_ROWS = (
+    "MATCH (n:KpiNode) WHERE n._gen = $gen AND n.ref IS NOT NULL "
+    "RETURN n.kind AS kind, n.ref AS ref, n.props AS props"
 )
-#: Listing without text (filters only).
-LIST = (
-    _LIVE
-    + """
-MATCH (n:KpiNode)
-WHERE n._gen = g AND n.kind IN $kinds
-  AND ($domain IS NULL OR n.domain = $domain)
-  AND ($level IS NULL OR n.level = $level)
-  AND ($status IS NULL OR n.status = $status)
-  AND ($department IS NULL OR n.owner = $department OR n.reviewer = $department)
-WITH n ORDER BY n._level, n.ref
-WITH collect(n) AS hits
-RETURN size(hits) AS total,
-       [h IN hits[$offset..($offset + $limit)] | {kind: h.kind, props: h.props}] AS page
+#: A search page's nodes, from the generation that ranked them, and the live generation.
+GET_PAGE = """
+OPTIONAL MATCH (meta:KpiMeta {key: 'graph'})
+CALL {
+  UNWIND $refs AS ref
+  MATCH (n:KpiNode {_gen: $gen, ref: ref})
+  RETURN collect({ref: n.ref, kind: n.kind, props: n.props}) AS nodes
+}
+RETURN meta.gen AS live, nodes
 """
-)
 EDGES_OUT = (
     _LIVE + "UNWIND $refs AS ref MATCH (a:KpiNode {_gen: g, ref: ref})-[r]->(b:KpiNode) "
     "WHERE type(r) IN $types "

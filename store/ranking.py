@@ -1,4 +1,5 @@
-"""The search ranking rule, shared so that both backends rank identically.
+"""The search ranking rule, as plain reference functions. Both stores rank with
+:mod:`store.search_index`, which computes the same rule on arrays and is tested against it.
 
 Rank 0: the query equals the id, name, English name or abbreviation (case-insensitive).
 Rank 1: one of those starts with the query. Rank 2: one of those contains it.

@@ -12,8 +12,8 @@ from collections.abc import Callable
 import pytest
 
 from graph_schema.graph import CatalogGraph
-from store.base import GraphStore
-from tests.helpers import ROOT
+from store.base import GraphStore, SearchQuery
+from tests.helpers import ROOT, synthetic_graph
 
 
 def test_killed_load_leaves_previous_graph(
@@ -60,3 +60,25 @@ def test_killed_load_leaves_previous_graph(
         }
     finally:
         fresh.close()
+
+
+def test_search_follows_a_load_made_by_another_handle(
+    make_store: Callable[[], GraphStore],
+    reopen_store: Callable[[GraphStore], GraphStore],
+    demo_graph: CatalogGraph,
+) -> None:
+    """A reader's search index is built once per load: when another process publishes a new
+    graph, the reader's next search ranks the new graph, never a mix of the two."""
+    writer = make_store()
+    writer.load(demo_graph)
+    reader = reopen_store(writer)
+    try:
+        assert reader.search(SearchQuery(text="客单价")).items[0].id == "atp"
+        writer.load(synthetic_graph(40, name="small"))
+        assert reader.search(SearchQuery(text="客单价")).total == 0
+        page = reader.search(SearchQuery(text="m1"))
+        assert [n.id for n in page.items] == ["m1", *(f"m{i}" for i in range(10, 20))]
+        writer.load(demo_graph)
+        assert reader.search(SearchQuery(text="客单价")).items[0].id == "atp"
+    finally:
+        reader.close()

@@ -119,7 +119,7 @@ def test_load_larger_than_one_transaction_may_hold(
     try:
         small = synthetic_graph(10, name="before")
         store.load(small)
-        big = synthetic_graph(8_000, name="big")
+        big = synthetic_graph(20_000, name="big")
         monkeypatch.setattr(neo4j_store, "BATCH", 10**9)  # every kind in one transaction
         with pytest.raises(StoreError, match=r"ran out of transaction memory.*nothing was changed"):
             store.load(big)

@@ -1,17 +1,15 @@
-"""The embedded store's vectorised search ranks, filters and pages exactly as the reference
-rules in store.ranking (match_rank, passes; ties by level, then ref)."""
+"""The shared search index ranks, filters and pages exactly as the reference rules in
+store.ranking (match_rank, passes; ties by level, then ref)."""
 
 from __future__ import annotations
-
-import json
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from graph_schema.ids import NodeKind
 from store.base import LEVEL_ORDER, SearchQuery
-from store.embedded import _SearchBuilder
 from store.ranking import filter_values, level_index, match_rank, passes, search_fields
+from store.search_index import _SearchBuilder
 
 # a small alphabet, so that equal, prefix, infix and body matches all happen often; one
 # character outside the 16-bit range, so the four-bytes-a-character blobs are exercised too
@@ -59,7 +57,7 @@ def test_search_equals_reference_rules(
     for i, fields in enumerate(metrics):
         props = {"id": f"m{i}", **fields}
         ref = f"Metric:m{i}"
-        builder.add(ref, json.dumps(props, ensure_ascii=False))
+        builder.add(ref, props)
         rank = match_rank(text, *search_fields(NodeKind.METRIC, props))
         if rank is not None and passes(filter_values(NodeKind.METRIC, props), query):
             expected.append((rank, level_index(props), ref))
@@ -71,7 +69,7 @@ def test_search_equals_reference_rules(
 
 def test_non_metric_kinds_pass_no_metric_filter() -> None:
     builder = _SearchBuilder(NodeKind.TABLE)
-    builder.add("Table:t", json.dumps({"id": "t", "name": "订单表"}, ensure_ascii=False))
+    builder.add("Table:t", {"id": "t", "name": "订单表"})
     data = builder.build()
     assert data.top("订单", SearchQuery(text="订单"), 5) == (1, [(1, 9, "Table:t")])
     assert data.top("订单", SearchQuery(text="订单", domain="x"), 5) == (0, [])
