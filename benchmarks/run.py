@@ -301,7 +301,8 @@ def _open(
         # the same Cypher the endpoint runs (both walks, the nodes, the edges among them),
         # straight through the driver: records only, no models
         def q(text: str, **params: object) -> list[Any]:
-            return list(neo.driver.execute_query(text, params).records)
+            with neo.driver.session(database="neo4j") as session:  # auto-commit, as the store
+                return list(session.run(text, params))
 
         root = str(r)
         found = {root}

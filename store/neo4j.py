@@ -13,13 +13,14 @@ import contextlib
 import datetime as dt
 import json
 import threading
+import time
 import uuid
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 
 import neo4j
-from neo4j import Driver, GraphDatabase, ManagedTransaction, RoutingControl
+from neo4j import Driver, GraphDatabase, ManagedTransaction
 from neo4j.exceptions import (
     AuthError,
     ClientError,
@@ -45,6 +46,8 @@ T = TypeVar("T")
 BATCH = 10_000
 #: A stage record not touched for this long belongs to a dead load; its generation is swept.
 STAGE_TIMEOUT = dt.timedelta(minutes=15)
+#: Tries of a read that fails with an error the driver calls retryable.
+READ_ATTEMPTS = 3
 
 
 def connect(uri: str, user: str, password: str, *, timeout: float = 10.0) -> Driver:
@@ -136,13 +139,23 @@ class Neo4jStore:
             raise BackendUnavailableError(f"cannot reach Neo4j at {self.uri}: {exc}") from exc
 
     def _read(self, query: str, **params: Any) -> list[neo4j.Record]:
+        """One read statement, auto-committed: every read is a single statement, so this
+        saves the COMMIT round trip of a managed transaction (~1 ms of a 2 ms query).
+        Failures the driver calls retryable (leader switch, lost connection) are retried."""
         self._ensure_schema()
 
         def run() -> list[neo4j.Record]:
-            records, _, _ = self.driver.execute_query(
-                query, params, database_=self.database, routing_=RoutingControl.READ
-            )
-            return list(records)
+            for attempt in range(READ_ATTEMPTS):
+                try:
+                    with self.driver.session(
+                        database=self.database, default_access_mode=neo4j.READ_ACCESS
+                    ) as session:
+                        return list(session.run(query, params))
+                except (Neo4jError, DriverError) as exc:
+                    if attempt == READ_ATTEMPTS - 1 or not exc.is_retryable():
+                        raise
+                    time.sleep(0.2 * 2**attempt)
+            raise AssertionError("unreachable")
 
         return self._guard(run)
 

@@ -56,13 +56,15 @@ class _Blob:
         pattern = [ord(c) for c in needle]
         if not m or m > len(codes) or max(pattern) >= len(self.freq):
             return _NONE
-        k = min(range(m), key=lambda j: self.freq[pattern[j]])
+        rarest_first = sorted(range(m), key=lambda j: self.freq[pattern[j]])
+        k = rarest_first[0]
         if not self.freq[pattern[k]]:
             return _NONE
         found = np.flatnonzero(codes[k : len(codes) - m + 1 + k] == pattern[k])
-        for j in range(m):
-            if j != k and found.size:
-                found = found[codes[found + j] == pattern[j]]
+        for j in rarest_first[1:]:
+            if not found.size:
+                break
+            found = found[codes[found + j] == pattern[j]]
         return found
 
     def records(self, offsets: NDArray[np.int64]) -> NDArray[np.int64]:
@@ -131,7 +133,8 @@ class _KindSearch:
         first = np.flatnonzero(np.diff(in_title, prepend=-1))  # first occurrence per record
         title_records = in_title[first]
         title_ranks = np.minimum.reduceat(rank_at, first) if first.size else _NONE
-        in_body = np.unique(self.bodies.records(self.bodies.find_all(text)))
+        in_body = self.bodies.records(self.bodies.find_all(text))
+        in_body = in_body[np.diff(in_body, prepend=-1) != 0]  # each record once (non-decreasing)
         body_only = np.setdiff1d(in_body, title_records, assume_unique=True)
         return (
             np.concatenate([title_records, body_only]),

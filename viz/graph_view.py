@@ -9,6 +9,7 @@ page with vis-network inlined. Titles stay plain strings, which vis-network 9 sh
 from __future__ import annotations
 
 import functools
+import hashlib
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -206,9 +207,27 @@ def _edge_title(rel: Relation, props: Mapping[str, Any]) -> str:
 
 @functools.cache
 def vis_assets() -> tuple[str, str]:
-    """vis-network's JS and CSS as shipped inside the installed pyvis package (inlined)."""
+    """vis-network's JS and CSS as shipped inside the installed pyvis package."""
     lib = Path(pyvis.__file__).parent / "templates" / "lib" / "vis-9.1.2"
     js = (lib / "vis-network.min.js").read_text(encoding="utf-8")
     css = (lib / "vis-network.css").read_text(encoding="utf-8")
-    # never let the inlined code close its own <script>/<style> element early
+    return js, css
+
+
+@functools.cache
+def inline_vis_assets() -> tuple[str, str]:
+    """The assets for inlining: never let the code close its own ``<script>``/``<style>``."""
+    js, css = vis_assets()
     return js.replace("</script", "<\\/script"), css.replace("</style", "<\\/style")
+
+
+@functools.cache
+def vis_asset_files() -> dict[str, tuple[str, str]]:
+    """Served asset name -> (media type, content). Names carry a content hash, so a browser
+    may cache them forever and a new pyvis version gets new names."""
+    js, css = vis_assets()
+    out: dict[str, tuple[str, str]] = {}
+    for content, suffix, media in ((js, "js", "text/javascript"), (css, "css", "text/css")):
+        digest = hashlib.sha256(content.encode("utf-8")).hexdigest()[:12]
+        out[f"vis-network.{digest}.{suffix}"] = (f"{media}; charset=utf-8", content)
+    return out

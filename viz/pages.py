@@ -11,7 +11,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup
 
 from graph_schema.ids import NodeKind
-from viz.graph_view import GraphView, network_data, vis_assets
+from viz.graph_view import GraphView, inline_vis_assets, network_data, vis_asset_files
 from viz.style import EDGE_STYLE, KIND_STYLE, LEVEL_COLORS, node_url
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -73,13 +73,20 @@ def render_graph_page(
         "embed": embed,
         "static": static,
     }
-    js, css = vis_assets()
+    if static:  # one file that works offline
+        js, css = inline_vis_assets()
+        assets: dict[str, Any] = {"vis_js": Markup(js), "vis_css": Markup(css)}
+    else:  # served once, then from the browser's cache (and its compiled-code cache)
+        names = sorted(vis_asset_files())
+        assets = {
+            "vis_js_url": "/assets/" + next(n for n in names if n.endswith(".js")),
+            "vis_css_url": "/assets/" + next(n for n in names if n.endswith(".css")),
+        }
     focus = view.nodes[lineage.root]
     return render_page(
         "graph.html",
         data=data,
-        vis_js=Markup(js),
-        vis_css=Markup(css),
+        **assets,
         focus=lineage.root,
         focus_name=focus.name,
         focus_url=node_url(lineage.root),

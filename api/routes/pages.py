@@ -10,8 +10,8 @@ import datetime as dt
 from typing import Annotated, Any, Literal
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Path, Query
-from fastapi.responses import HTMLResponse
+from fastapi import APIRouter, HTTPException, Path, Query
+from fastapi.responses import HTMLResponse, Response
 
 from analysis.card import node_card
 from analysis.impact import impact
@@ -25,7 +25,7 @@ from graph_schema.ids import NodeKind, NodeRef
 from graph_schema.models import Metric
 from graph_schema.relations import Relation
 from store.base import GraphStore, SearchQuery
-from viz.graph_view import DEFAULT_MAX_NODES, HARD_MAX_NODES
+from viz.graph_view import DEFAULT_MAX_NODES, HARD_MAX_NODES, vis_asset_files
 from viz.pages import render_graph_page, render_page
 from viz.style import EDGE_STYLE, node_url
 
@@ -270,3 +270,17 @@ def graph_page(
 ) -> HTMLResponse:
     view = graph_view(store, NodeRef.parse(focus), direction, depth, relations or None, max_nodes)
     return HTMLResponse(render_graph_page(view, embed=embed == "1"))
+
+
+@router.get("/assets/{name}")
+def asset(name: Annotated[str, Path(max_length=80)]) -> Response:
+    """vis-network's script and stylesheet, under content-hashed names: cached for good."""
+    found = vis_asset_files().get(name)
+    if found is None:
+        raise HTTPException(status_code=404, detail=f"no asset {name!r}")
+    media_type, content = found
+    return Response(
+        content,
+        media_type=media_type,
+        headers={"Cache-Control": "public, max-age=31536000, immutable"},
+    )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -275,3 +276,18 @@ def test_openapi_and_docs(client: Any) -> None:
     ):
         assert path in spec["paths"], path
     assert client.get("/docs").status_code == 200
+
+
+def test_graph_page_loads_vis_network_as_a_cached_asset(client: Any) -> None:
+    page = client.get("/view/graph", params={"focus": "Metric:atp"})
+    assert page.status_code == 200
+    urls = re.findall(r'(?:src|href)="(/assets/vis-network\.[0-9a-f]{12}\.(?:js|css))"', page.text)
+    assert sorted(u.rsplit(".", 1)[-1] for u in urls) == ["css", "js"]
+    assert len(page.text) < 100_000  # the 700 KB library is not inlined into every page
+    for url in urls:
+        r = client.get(url)
+        assert r.status_code == 200 and len(r.content) > 10_000
+        assert "immutable" in r.headers["cache-control"]
+    js = client.get(next(u for u in urls if u.endswith(".js")))
+    assert js.headers["content-type"].startswith("text/javascript") and "vis" in js.text
+    assert client.get("/assets/vis-network.000000000000.js").status_code == 404
