@@ -7,7 +7,6 @@ from collections import defaultdict
 from analysis.resolve import not_found
 from analysis.results import ImpactDashboard, ImpactDepartment, ImpactMetric, ImpactReport
 from graph_schema.ids import NodeKind, NodeRef
-from graph_schema.models import Metric
 from graph_schema.relations import LINEAGE_RELATIONS, Relation
 from store.base import GraphStore, Walk
 
@@ -28,18 +27,19 @@ def impact(store: GraphStore, root: NodeRef) -> ImpactReport:
     (['Metric:revenue', 'Metric:gross_profit'], True)
     """
     reached = store.traverse(root, Walk.FORWARD, LINEAGE_RELATIONS, None)
-    nodes = store.get_nodes([root, *reached])
-    if root not in nodes:
+    labels = store.labels([root, *reached])
+    if root not in labels:
         raise not_found(store, root)
     metrics: list[ImpactMetric] = []
     dashboards: list[ImpactDashboard] = []
     for ref, depth in sorted(reached.items(), key=lambda item: (item[1], str(item[0]))):
-        node = nodes[ref]
-        if isinstance(node, Metric):
-            level = node.level.value if node.level else None
-            metrics.append(ImpactMetric(ref=str(ref), name=node.name, level=level, depth=depth))
+        label = labels[ref]
+        if ref.kind is NodeKind.METRIC:
+            metrics.append(
+                ImpactMetric(ref=str(ref), name=label.name, level=label.level, depth=depth)
+            )
         elif ref.kind is NodeKind.DASHBOARD:
-            dashboards.append(ImpactDashboard(ref=str(ref), name=node.name, depth=depth))
+            dashboards.append(ImpactDashboard(ref=str(ref), name=label.name, depth=depth))
     concerned = [NodeRef(NodeKind.METRIC, m.ref.split(":", 1)[1]) for m in metrics]
     if root.kind is NodeKind.METRIC:
         concerned.append(root)
@@ -49,11 +49,11 @@ def impact(store: GraphStore, root: NodeRef) -> ImpactReport:
         bucket = owns if edge.type is Relation.OWNS else reviews
         bucket[edge.source].add(str(edge.target))
     dept_refs = sorted(set(owns) | set(reviews), key=str)
-    dept_nodes = store.get_nodes(dept_refs)
+    dept_names = store.labels(dept_refs)
     departments = [
         ImpactDepartment(
             ref=str(d),
-            name=dept_nodes[d].name,
+            name=dept_names[d].name,
             owns=sorted(owns.get(d, set())),
             reviews=sorted(reviews.get(d, set())),
         )

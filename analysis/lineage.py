@@ -9,7 +9,7 @@ from analysis.resolve import not_found
 from analysis.results import Direction, EdgeOut, LineageNode, LineageResult
 from graph_schema.errors import InvalidQueryError
 from graph_schema.ids import NodeKind, NodeRef
-from graph_schema.models import Edge, Metric
+from graph_schema.models import Edge
 from graph_schema.relations import LINEAGE_RELATIONS, Relation
 from store.base import GraphStore, Walk
 
@@ -97,22 +97,21 @@ def lineage(
         reached = {r: v for r, v in reached.items() if r.kind in wanted}
     ordered = sorted(reached.items(), key=lambda item: (item[1][0], str(item[0])))
     ordered, truncated = cut_at_hop(ordered, limit, lambda item: item[1][0])
-    nodes = store.get_nodes([root, *(r for r, _ in ordered)])
-    if root not in nodes:  # checked here, with the other nodes: one query fewer
+    labels = store.labels([root, *(r for r, _ in ordered)])
+    if root not in labels:  # checked here, with the other nodes: one query fewer
         raise not_found(store, root)
     out_nodes = []
     for ref, (d, side) in ordered:
-        node = nodes[ref]
-        level = node.level.value if isinstance(node, Metric) and node.level else None
+        label = labels[ref]
         out_nodes.append(
             LineageNode(
                 ref=str(ref),
                 kind=ref.kind.value,
                 id=ref.id,
-                name=node.name,
+                name=label.name,
                 depth=d,
                 side=side,
-                level=level,
+                level=label.level,
             )
         )
     members = [root, *(r for r, _ in ordered)]

@@ -289,7 +289,7 @@ def _open(
             up = embedded.traverse(r, Walk.BACKWARD, LINEAGE_RELATIONS, 3)
             down = embedded.traverse(r, Walk.FORWARD, LINEAGE_RELATIONS, 3)
             members = [r, *up, *down]
-            return embedded.get_nodes(members), embedded.edges_among(members, LINEAGE_RELATIONS)
+            return embedded.labels(members), embedded.edges_among(members, LINEAGE_RELATIONS)
 
         return embedded, raw_embedded, {"KPIGRAPH_DB": where}
     from store import neo4j_cypher as cy
@@ -312,7 +312,7 @@ def _open(
             ]["levels"]
             found.update(ref for level in levels for ref in level)
         refs = sorted(found)
-        nodes = q(cy.GET_NODES, refs=refs)
+        nodes = q(cy.GET_LABELS, refs=refs)
         edges = q(cy.edges_among_query(LINEAGE_RELATIONS), refs=refs, dense=cy.DENSE_DEGREE)
         return nodes, edges
 

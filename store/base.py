@@ -57,6 +57,14 @@ class SearchPage:
     items: list[BaseNode]
 
 
+@dataclass(frozen=True, slots=True)
+class NodeLabel:
+    """What a list of many nodes shows of each: its name and, for metrics, its level."""
+
+    name: str
+    level: str | None = None
+
+
 @dataclass(frozen=True)
 class StoreInfo:
     """What is loaded: backend kind, catalog name, when, and counts by kind."""
@@ -82,6 +90,10 @@ class GraphStore(Protocol):
 
     def get_nodes(self, refs: Iterable[NodeRef]) -> dict[NodeRef, BaseNode]:
         """The nodes that exist among ``refs``; missing refs are absent from the result."""
+
+    def labels(self, refs: Iterable[NodeRef]) -> dict[NodeRef, NodeLabel]:
+        """Name and level of the nodes that exist among ``refs``, without building whole
+        nodes: what lineage answers and impact reports of thousands of nodes need."""
 
     def search(self, query: SearchQuery) -> SearchPage:
         """Ranked search; see :func:`store.ranking.match_rank` for the ranking rule."""

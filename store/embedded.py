@@ -24,7 +24,7 @@ from graph_schema.graph import CatalogGraph
 from graph_schema.ids import NodeKind, NodeRef
 from graph_schema.models import BaseNode, Edge, node_from_props
 from graph_schema.relations import RELATION_BY_VALUE, Relation
-from store.base import ProgressFn, SearchPage, SearchQuery, StoreInfo, Walk, sort_edges
+from store.base import NodeLabel, ProgressFn, SearchPage, SearchQuery, StoreInfo, Walk, sort_edges
 from store.search_index import SearchIndex, SearchIndexBuilder
 
 SCHEMA = """
@@ -224,6 +224,16 @@ class EmbeddedStore:
                 out[ref] = node_from_props(ref.kind, json.loads(p))
         return out
 
+    def labels(self, refs: Iterable[NodeRef]) -> dict[NodeRef, NodeLabel]:
+        props = self._fresh().props
+        out: dict[NodeRef, NodeLabel] = {}
+        for ref in refs:
+            p = props.get(str(ref))
+            if p is not None:
+                values = json.loads(p)
+                out[ref] = NodeLabel(values["name"], values.get("level"))
+        return out
+
     def search(self, query: SearchQuery) -> SearchPage:
         index = self._fresh()
         total, refs = index.search.page(query)
@@ -250,13 +260,19 @@ class EmbeddedStore:
         members = {str(r) for r in refs}
         out: list[Edge] = []
         for ref in members:
-            if ref not in g:
+            succ = g._succ.get(ref)
+            if succ is None:
                 continue
-            for target, keys in g._succ[ref].items():
-                if target in members:
-                    for rtype, attrs in keys.items():
-                        if rtype in rels:
-                            out.append(_edge(ref, target, rtype, attrs.get("props", "{}")))
+            # walk the smaller side: a hot field feeds thousands of metrics, few of them members
+            pairs = (
+                ((t, succ[t]) for t in members if t in succ)
+                if len(succ) > len(members)
+                else ((t, keys) for t, keys in succ.items() if t in members)
+            )
+            for target, keys in pairs:
+                for rtype, attrs in keys.items():
+                    if rtype in rels:
+                        out.append(_edge(ref, target, rtype, attrs.get("props", "{}")))
         return sort_edges(out)
 
     def traverse(

@@ -37,7 +37,7 @@ from graph_schema.ids import NodeKind, NodeRef
 from graph_schema.models import BaseNode, Edge, Metric, node_from_props
 from graph_schema.relations import RELATION_BY_VALUE, Relation
 from store import neo4j_cypher as cy
-from store.base import ProgressFn, SearchPage, SearchQuery, StoreInfo, Walk, sort_edges
+from store.base import NodeLabel, ProgressFn, SearchPage, SearchQuery, StoreInfo, Walk, sort_edges
 from store.embedded import set_of_edges
 from store.search_index import SearchIndex, SearchIndexBuilder
 
@@ -317,6 +317,15 @@ class Neo4jStore:
             node = node_from_props(kind, json.loads(rec["props"]))
             out[node.ref] = node
         return out
+
+    def labels(self, refs: Iterable[NodeRef]) -> dict[NodeRef, NodeLabel]:
+        wanted = {str(r): r for r in refs}
+        if not wanted:
+            return {}
+        return {
+            wanted[rec["ref"]]: NodeLabel(rec["name"], rec["level"])
+            for rec in self._read(cy.GET_LABELS, refs=sorted(wanted))
+        }
 
     def search(self, query: SearchQuery) -> SearchPage:
         """Rank with the shared :class:`~store.search_index.SearchIndex` of the live generation,

@@ -129,6 +129,11 @@ GET_NODES = (
     _LIVE + "UNWIND $refs AS ref MATCH (n:KpiNode {_gen: g, ref: ref}) "
     "RETURN n.kind AS kind, n.props AS props"
 )
+#: Name and level only (``level`` is stored as a property of its own on metrics).
+GET_LABELS = (
+    _LIVE + "UNWIND $refs AS ref MATCH (n:KpiNode {_gen: g, ref: ref}) "
+    "RETURN n.ref AS ref, n.name AS name, n.level AS level"
+)
 #: Every node of a generation, for the search index (:mod:`store.search_index`).
 SEARCH_INDEX_ROWS = (
     "MATCH (n:KpiNode) WHERE n._gen = $gen AND n.ref IS NOT NULL "

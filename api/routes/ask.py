@@ -23,7 +23,7 @@ def formula_in_names(store: GraphStore, metric: Metric) -> str | None:
         return None
     parsed = parse_formula(metric.formula)
     refs = {NodeRef(NodeKind.METRIC, r.name) for r in parsed.references()}
-    names = {ref.id: node.name for ref, node in store.get_nodes(refs).items()}
+    names = {ref.id: label.name for ref, label in store.labels(refs).items()}
     text = metric.formula
     # replace right to left so columns stay valid
     for ref in sorted(parsed.references(), key=lambda r: r.column, reverse=True):

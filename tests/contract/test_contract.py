@@ -15,9 +15,10 @@ from analysis.results import Direction
 from graph_schema.errors import CatalogError, EmptyStoreError, InvalidQueryError, NodeNotFoundError
 from graph_schema.graph import CatalogGraph
 from graph_schema.ids import NodeKind, NodeRef
+from graph_schema.models import Metric
 from graph_schema.relations import LINEAGE_RELATIONS, Relation
 from loaders.catalog import load_catalog
-from store.base import GraphStore, SearchQuery, Walk
+from store.base import GraphStore, NodeLabel, SearchQuery, Walk
 from tests.helpers import write_catalog
 
 R = NodeRef.parse
@@ -66,6 +67,16 @@ def test_get_nodes_round_trips_the_full_template(
 def test_every_node_round_trips(store: GraphStore, demo_graph: CatalogGraph) -> None:
     got = store.get_nodes([n.ref for n in demo_graph.nodes])
     assert got == {n.ref: n for n in demo_graph.nodes}
+
+
+def test_labels_are_each_node_s_name_and_level(store: GraphStore, demo_graph: CatalogGraph) -> None:
+    refs = [n.ref for n in demo_graph.nodes]
+    expected = {
+        n.ref: NodeLabel(n.name, n.level.value if isinstance(n, Metric) and n.level else None)
+        for n in demo_graph.nodes
+    }
+    assert store.labels([*refs, R("nope"), R("Field:no.such.field")]) == expected
+    assert store.labels([]) == {}
 
 
 def test_reload_replaces_everything(store: GraphStore, tmp_path: Path) -> None:
