@@ -9,6 +9,7 @@ raw traversal; the RSS of a serving process. Side by side: the naive row-at-a-ti
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import random
@@ -16,9 +17,8 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -194,40 +194,43 @@ def csr_floor(
     }
 
 
-class _Server:
-    def __init__(self, store: GraphStore) -> None:
-        import uvicorn
-
-        from api.app import create_app
-        from api.settings import Settings
-
-        self.port = launcher.free_port()
-        self.server = uvicorn.Server(
-            uvicorn.Config(
-                create_app(Settings(), store=store),
-                host="127.0.0.1",
-                port=self.port,
-                log_level="warning",
-            )
-        )
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-
-    def __enter__(self) -> str:
-        self.thread.start()
-        while not self.server.started:
-            time.sleep(0.05)
-        return f"http://127.0.0.1:{self.port}"
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.should_exit = True
-        self.thread.join(timeout=10)
+@contextlib.contextmanager
+def serving(backend: str, env: dict[str, str]) -> Iterator[tuple[str, int]]:
+    """A real ``kpigraph serve`` process (base URL, pid): requests cross a process boundary,
+    as a user's do, and the client's own Python work does not compete for the server's GIL."""
+    port = launcher.free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "api.cli", "serve", "--backend", backend, "--port", str(port)],
+        cwd=ROOT,
+        env={**os.environ, **env},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 600
+        while True:
+            try:
+                if httpx.get(f"{base}/health", timeout=5).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline or proc.poll() is not None:
+                raise RuntimeError(f"kpigraph serve --backend {backend} did not come up")
+            time.sleep(0.5)
+        yield base, proc.pid
+    finally:
+        proc.terminate()
+        proc.wait(timeout=60)
 
 
 def api_overhead(
-    store: GraphStore, n_metrics: int, seed: int, raw: Callable[[NodeRef], object]
+    base: str, store: GraphStore, n_metrics: int, seed: int, raw: Callable[[NodeRef], object]
 ) -> dict[str, Any]:
+    """The HTTP lineage endpoint (depth 3, both directions) against a direct ``lineage()``
+    call and the raw store work under it, over the same sampled roots."""
     sample, _ = roots(n_metrics, seed)
-    with _Server(store) as base, httpx.Client(base_url=base, timeout=60) as client:
+    with httpx.Client(base_url=base, timeout=120) as client:
         for r in sample[:10]:
             client.get(f"/api/nodes/{r}/lineage")
         http = [
@@ -243,36 +246,18 @@ def api_overhead(
     return out
 
 
-def serving_rss(backend: str, env: dict[str, str], n_metrics: int, seed: int) -> float:
+def serving_rss(base: str, pid: int, n_metrics: int, seed: int) -> float:
+    """RSS of the serving process after lineage and impact of 50 roots, the heavy roots and a
+    search (which builds the search index)."""
     import psutil
 
-    port = launcher.free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "api.cli", "serve", "--backend", backend, "--port", str(port)],
-        cwd=ROOT,
-        env={**os.environ, **env},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        base = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 600
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{base}/health", timeout=5).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.5)
-        sample, heavy = roots(n_metrics, seed)
-        with httpx.Client(base_url=base, timeout=120) as client:
-            for r in sample[:50] + heavy:
-                client.get(f"/api/nodes/{r}/lineage")
-                client.get(f"/api/nodes/{r}/impact")
-            client.get("/api/metrics", params={"q": "营收"})
-        return round(psutil.Process(proc.pid).memory_info().rss / 1_048_576, 1)
-    finally:
-        proc.terminate()
-        proc.wait(timeout=60)
+    sample, heavy = roots(n_metrics, seed)
+    with httpx.Client(base_url=base, timeout=120) as client:
+        for r in sample[:50] + heavy:
+            client.get(f"/api/nodes/{r}/lineage")
+            client.get(f"/api/nodes/{r}/impact")
+        client.get("/api/metrics", params={"q": "营收"})
+    return round(psutil.Process(pid).memory_info().rss / 1_048_576, 1)
 
 
 def _open(
@@ -370,10 +355,11 @@ def run(
                 res["open_ms"] = timed(store.info)[0]
             res["queries"] = query_benchmarks(store, n_metrics, seed)
             log(f"[{size}] {backend} queries done")
-            res["api"] = api_overhead(store, n_metrics, seed, raw)
-            ratio = res["api"]["ratio_api_to_raw_p50"]
-            log(f"[{size}] {backend} api: {res['api']['http']} ratio {ratio}")
-            res["serving_rss_mb"] = serving_rss(backend, env, n_metrics, seed)
+            with serving(backend, env) as (base, pid):
+                res["api"] = api_overhead(base, store, n_metrics, seed, raw)
+                ratio = res["api"]["ratio_api_to_raw_p50"]
+                log(f"[{size}] {backend} api: {res['api']['http']} ratio {ratio}")
+                res["serving_rss_mb"] = serving_rss(base, pid, n_metrics, seed)
             log(f"[{size}] {backend} serving RSS {res['serving_rss_mb']} MB")
             floor = results["floor"]
             res["vs_floor"] = {
