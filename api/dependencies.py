@@ -1,4 +1,8 @@
-"""FastAPI dependencies, as ``Annotated`` aliases."""
+"""FastAPI dependencies, as ``Annotated`` aliases.
+
+They are ``async`` because they never block: FastAPI runs a plain ``def`` dependency in its
+thread pool, a thread hop per dependency per request for what is a dictionary lookup.
+"""
 
 from __future__ import annotations
 
@@ -11,17 +15,17 @@ from graph_schema.ids import NodeRef
 from store.base import GraphStore
 
 
-def get_store(request: Request) -> GraphStore:
+async def get_store(request: Request) -> GraphStore:
     store: GraphStore = request.app.state.store
     return store
 
 
-def get_settings(request: Request) -> Settings:
+async def get_settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
 
 
-def node_ref(
+async def node_ref(
     ref: Annotated[
         str,
         Path(
