@@ -42,6 +42,7 @@ from store.embedded import set_of_edges
 from store.search_index import SearchIndex, SearchIndexBuilder
 
 T = TypeVar("T")
+Row = dict[str, Any]
 #: Rows per load transaction: bounded transaction memory (a few tens of MB) at any catalog size.
 BATCH = 10_000
 #: A stage record not touched for this long belongs to a dead load; its generation is swept.
@@ -205,15 +206,18 @@ class Neo4jStore:
             "counts": json.dumps(counts),
         }
 
-        def write_batch(tx: ManagedTransaction, query: str, rows: list[dict[str, Any]]) -> int:
+        def write_batch(tx: ManagedTransaction, batch: list[tuple[str, list[Row]]]) -> int:
             if tx.run(cy.TOUCH_STAGE, gen=gen).single() is None:
                 raise StoreError(
                     f"the staged load in Neo4j at {self.uri} was removed by another load; "
                     "run the load again",
                     {"uri": self.uri},
                 )
-            counters = tx.run(query, rows=rows, gen=gen).consume().counters
-            return counters.nodes_created + counters.relationships_created
+            written = 0
+            for query, rows in batch:
+                counters = tx.run(query, rows=rows, gen=gen).consume().counters
+                written += counters.nodes_created + counters.relationships_created
+            return written
 
         def swap(tx: ManagedTransaction) -> bool:
             return tx.run(cy.SWAP_GENERATION, swap_params).single() is not None
@@ -224,16 +228,17 @@ class Neo4jStore:
                 session.execute_write(lambda tx: tx.run(cy.REGISTER_STAGE, gen=gen).consume())
                 done = 0
                 try:
-                    for query, rows in batches:
-                        written = session.execute_write(write_batch, query, rows)
-                        if written != len(rows):
+                    for batch in batches:
+                        rows = sum(len(r) for _, r in batch)
+                        written = session.execute_write(write_batch, batch)
+                        if written != rows:
                             raise StoreError(
-                                f"Neo4j at {self.uri} wrote {written} of {len(rows)} items of "
+                                f"Neo4j at {self.uri} wrote {written} of {rows} items of "
                                 "a batch (an edge end missing from the load?); nothing was "
                                 "changed",
                                 {"uri": self.uri},
                             )
-                        done += len(rows)
+                        done += rows
                         if progress:
                             progress(done, total)
                     if not session.execute_write(swap):
@@ -432,12 +437,13 @@ class Neo4jStore:
         return {NodeRef.from_stored(ref): d for ref, d in depth.items()}
 
 
-def _load_batches(graph: CatalogGraph) -> list[tuple[str, list[dict[str, Any]]]]:
-    """(statement, rows) pairs: nodes by kind, then edges by type, ``BATCH`` rows each."""
-    by_kind: dict[NodeKind, list[dict[str, Any]]] = defaultdict(list)
+def _load_batches(graph: CatalogGraph) -> list[list[tuple[str, list[Row]]]]:
+    """Transactions of at most ``BATCH`` rows, each a list of (statement, rows): nodes by
+    kind, then edges by type; small kinds and types share a transaction (S: 3, not 19)."""
+    by_kind: dict[NodeKind, list[Row]] = defaultdict(list)
     for node in graph.nodes:
         by_kind[node.kind].append(node_row(node))
-    by_rel: dict[Relation, list[dict[str, Any]]] = defaultdict(list)
+    by_rel: dict[Relation, list[Row]] = defaultdict(list)
     for edge in graph.edges:
         by_rel[edge.type].append(
             {
@@ -446,16 +452,24 @@ def _load_batches(graph: CatalogGraph) -> list[tuple[str, list[dict[str, Any]]]]
                 "props": json.dumps(edge.props, ensure_ascii=False),
             }
         )
-    batches = [
+    statements = [
         (cy.CREATE_NODES[kind], rows[i : i + BATCH])
         for kind, rows in by_kind.items()
         for i in range(0, len(rows), BATCH)
     ]
-    batches += [
+    statements += [
         (cy.CREATE_EDGES[rel], rows[i : i + BATCH])
         for rel, rows in by_rel.items()
         for i in range(0, len(rows), BATCH)
     ]
+    batches: list[list[tuple[str, list[Row]]]] = []
+    size = 0
+    for query, rows in statements:
+        if not batches or size + len(rows) > BATCH:
+            batches.append([])
+            size = 0
+        batches[-1].append((query, rows))
+        size += len(rows)
     return batches
 
 
