@@ -3,8 +3,8 @@
 A load writes a new *generation* of the graph in bounded ``UNWIND $rows`` transactions and
 publishes it with one small swap at the end, so a failed, interrupted or killed load leaves the
 previous graph readable and unchanged, and a catalog of any size fits the server's transaction
-memory. Reads start from the published generation and use managed transactions, which the
-driver retries on transient errors. All Cypher lives in :mod:`store.neo4j_cypher`.
+memory. Reads are single auto-committed statements on the published generation, retried when
+the driver calls an error retryable. All Cypher lives in :mod:`store.neo4j_cypher`.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import threading
 import time
 import uuid
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any, TypeVar
 
 import neo4j
@@ -318,8 +318,7 @@ class Neo4jStore:
             return {}
         out: dict[NodeRef, BaseNode] = {}
         for rec in self._read(cy.GET_NODES, refs=wanted):
-            kind = NodeKind(rec["kind"])
-            node = node_from_props(kind, json.loads(rec["props"]))
+            node = _node(rec)
             out[node.ref] = node
         return out
 
@@ -346,11 +345,7 @@ class Neo4jStore:
             rec = self._read(cy.GET_PAGE, gen=gen, refs=refs)[0]
             found = {hit["ref"]: hit for hit in rec["nodes"]}
             if rec["live"] == gen and len(found) == len(refs):
-                items = [
-                    node_from_props(NodeKind(found[r]["kind"]), json.loads(found[r]["props"]))
-                    for r in refs
-                ]
-                return SearchPage(total=total, items=items)
+                return SearchPage(total=total, items=[_node(found[r]) for r in refs])
             with self._search_lock:
                 if self._search_cache is cached:
                     self._search_cache = None  # another load was published: rebuild
@@ -475,6 +470,11 @@ def _load_batches(graph: CatalogGraph) -> list[list[tuple[str, list[Row]]]]:
 
 def _types(relations: Iterable[Relation]) -> list[str]:
     return sorted(Relation(r).value for r in relations)
+
+
+def _node(rec: Mapping[str, Any]) -> BaseNode:
+    """A node read back from its stored ``kind`` and JSON ``props``."""
+    return node_from_props(NodeKind(rec["kind"]), json.loads(rec["props"]))
 
 
 def _edge(rec: neo4j.Record) -> Edge:

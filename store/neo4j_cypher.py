@@ -116,7 +116,8 @@ CALL { WITH n DETACH DELETE n } IN TRANSACTIONS OF 2000 ROWS
 GET_LIVE_GEN = "MATCH (m:KpiMeta {key: 'graph'}) WHERE m.gen IS NOT NULL RETURN m.gen AS gen"
 DELETE_META = "MATCH (m:KpiMeta) DELETE m"
 
-# -- reads: each starts from the live generation ---------------------------------------------
+# -- reads: each starts from the live generation (the search index's two reads name the
+# -- generation they index, and GET_PAGE returns the live one to check it) -------------------
 
 #: Every read's first clause: the live generation ``g`` (no rows when nothing is loaded).
 _LIVE = "MATCH (meta:KpiMeta {key: 'graph'}) WITH meta.gen AS g "
