@@ -3,7 +3,7 @@
 
 Rank 0: the query equals the id, name, English name or abbreviation (case-insensitive).
 Rank 1: one of those starts with the query. Rank 2: one of those contains it.
-Rank 3: the definition or meaning (the description, for other kinds) contains it.
+Rank 3: the definition, meaning or a tag (the description, for other kinds) contains it.
 No match: excluded. Ties: level (L0 first, none last), then ref.
 """
 
@@ -23,11 +23,14 @@ def search_fields(kind: NodeKind, props: Mapping[str, Any]) -> tuple[list[str], 
     --------
     >>> search_fields(NodeKind.METRIC, {"id": "atp", "name": "客单价", "abbr": "ATP"})
     (['atp', '客单价', 'atp'], [])
+    >>> search_fields(NodeKind.METRIC, {"id": "dau", "name": "日活", "tags": ["AARRR-Retention"]})
+    (['dau', '日活'], ['aarrr-retention'])
     """
     titles = [str(props["id"]).lower(), str(props["name"]).lower()]
     if kind is NodeKind.METRIC:
         titles += [str(props[k]).lower() for k in ("name_en", "abbr") if props.get(k)]
         body = [str(props[k]).lower() for k in ("definition", "meaning") if props.get(k)]
+        body += [str(tag).lower() for tag in props.get("tags") or ()]  # AARRR-Revenue, ...
     else:
         body = [str(props["description"]).lower()] if props.get("description") else []
     return titles, body

@@ -26,6 +26,7 @@ METRIC = st.fixed_dictionaries(
         "status": st.sampled_from(["x", "y"]),
         "owner": st.sampled_from(["x", "y"]),
         "reviewer": st.sampled_from(["x", "y"]),
+        "tags": st.lists(WORD, max_size=2),
     },
 )
 
