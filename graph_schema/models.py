@@ -11,10 +11,19 @@ import datetime as dt
 from enum import StrEnum
 from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    field_validator,
+)
 
+from graph_schema.benchmarks import structured_benchmarks
 from graph_schema.ids import NodeKind, NodeRef
 from graph_schema.relations import Relation
+from graph_schema.semver import check_semver
 
 
 def _to_text(value: Any) -> Any:
@@ -35,6 +44,8 @@ def _to_list(value: Any) -> Any:
 
 
 TextList = Annotated[list[Text], BeforeValidator(_to_list)]
+#: A semantic version (``1.1.0``); anything else is a validation error (see graph_schema.semver).
+SemverText = Annotated[Text, AfterValidator(check_semver)]
 
 
 class _Frozen(BaseModel):
@@ -85,19 +96,32 @@ class CauseLink(_Frozen):
         return {"−": "-", "positive": "+", "negative": "-"}.get(value, value)
 
 
-class Benchmark(_Frozen):
-    """行业基准: one segment's industry reference values."""
+class Aggregation(StrEnum):
+    """How observed values of a metric without a formula roll up (over members and periods)."""
 
-    segment: Text
-    average: Text | None = None
-    excellent: Text | None = None
+    SUM = "sum"
+    AVG = "avg"
+    LAST = "last"
+    NONE = "none"
+
+
+class Benchmark(_Frozen):
+    """行业基准: one reference range, ``min <= value <= max`` (either bound may be open).
+
+    The older shape ``{segment, average: "1200-1800", excellent: ">2000", source}`` still loads:
+    it becomes one range per given level (see :func:`graph_schema.benchmarks.structured`).
+    """
+
+    label: Text
+    min: float | None = None
+    max: float | None = None
     source: Text | None = None
 
 
 class VersionEntry(_Frozen):
     """版本记录: one released version of the definition."""
 
-    version: Text
+    version: SemverText
     date: Text | None = None
     change: Text | None = None
     author: Text | None = None
@@ -146,6 +170,7 @@ class Metric(BaseNode):
     formula: Text | None = None
     drivers: Text | None = None
     unit: Text | None = None
+    aggregation: Aggregation | None = None
     example: Text | None = None
     # 统计口径
     caliber: Caliber | None = None
@@ -162,13 +187,15 @@ class Metric(BaseNode):
     dashboards: list[str] = Field(default_factory=list)
     use_cases: TextList = Field(default_factory=list)
     # 行业基准, 注意事项
-    benchmarks: list[Benchmark] = Field(default_factory=list)
+    benchmarks: Annotated[list[Benchmark], BeforeValidator(structured_benchmarks)] = Field(
+        default_factory=list
+    )
     caveats: TextList = Field(default_factory=list)
     special_cases: TextList = Field(default_factory=list)
     # 更新频率, 版本记录, 咨询联系
     update_frequency: Text | None = None
     review_policy: Text | None = None
-    version: Text | None = None
+    version: SemverText | None = None
     history: list[VersionEntry] = Field(default_factory=list)
     contacts: Contacts | None = None
     tags: TextList = Field(default_factory=list)

@@ -86,7 +86,8 @@ def test_atp_card_is_the_full_seed_template() -> None:
     assert atp.caliber.denominator.includes == ["保养", "维修", "钣喷"]
     assert len(atp.caliber.rules) == 2
     assert atp.sql and "COUNT(DISTINCT order_id)" in atp.sql
-    assert [b.segment for b in atp.benchmarks] == ["豪华品牌", "合资品牌", "自主品牌", "新能源品牌"]
+    assert [b.label for b in atp.benchmarks][:2] == ["豪华品牌 行业平均", "豪华品牌 优秀"]
+    assert (atp.benchmarks[2].min, atp.benchmarks[2].max) == (1200, 1800)
     assert len(atp.caveats) == 3 and len(atp.special_cases) == 3
     assert [(h.version, h.date) for h in atp.history] == [
         ("1.0.0", "2023-09-01"),
