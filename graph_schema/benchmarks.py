@@ -52,10 +52,11 @@ def structured_benchmarks(value: Any) -> Any:
 
     Examples
     --------
-    >>> structured_benchmarks([{"segment": "合资品牌", "average": "1200-1800",
-    ...                         "excellent": ">2000", "source": "协会"}])  # doctest: +NORMALIZE_WHITESPACE
-    [{'label': '合资品牌 行业平均', 'min': 1200.0, 'max': 1800.0, 'source': '协会'},
-     {'label': '合资品牌 优秀', 'min': 2000.0, 'max': None, 'source': '协会'}]
+    >>> old = {"segment": "合资品牌", "average": "1200-1800", "excellent": ">2000"}
+    >>> for b in structured_benchmarks([old]):
+    ...     print(b)
+    {'label': '合资品牌 行业平均', 'min': 1200.0, 'max': 1800.0, 'source': None}
+    {'label': '合资品牌 优秀', 'min': 2000.0, 'max': None, 'source': None}
     """
     if not isinstance(value, list):
         return value

@@ -199,6 +199,10 @@ class Metric(BaseNode):
     history: list[VersionEntry] = Field(default_factory=list)
     contacts: Contacts | None = None
     tags: TextList = Field(default_factory=list)
+    # 命名规范 (seed 000): 原子指标 + 业务限定 + 统计维度; checked by the naming lint rules
+    atomic: Text | None = None
+    qualifiers: TextList = Field(default_factory=list)
+    window: Text | None = None
 
     @property
     def updated(self) -> str | None:
@@ -216,12 +220,16 @@ class Dimension(BaseNode):
 class System(BaseNode):
     kind: ClassVar[NodeKind] = NodeKind.SYSTEM
     description: Text | None = None
+    #: SQL dialect of this system's tables (sqlglot name: mysql, postgres, hive, spark, duckdb…)
+    dialect: Text | None = None
 
 
 class Table(BaseNode):
     kind: ClassVar[NodeKind] = NodeKind.TABLE
     system: str
     description: Text | None = None
+    #: a view: the SQL that defines it (lineage goes through it, column by column)
+    sql: Text | None = None
 
 
 class FieldNode(BaseNode):
