@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import difflib
 
-from graph_schema.errors import NodeNotFoundError
+from graph_schema.errors import AmbiguousRefError, InvalidRefError, NodeNotFoundError
 from graph_schema.ids import NodeKind, NodeRef
 from graph_schema.models import BaseNode
 from store.base import GraphStore, SearchQuery
@@ -64,3 +64,82 @@ def suggest(store: GraphStore, text: str, kind: NodeKind | None = None, n: int =
         return (same_kind, -similarity, ref)
 
     return [ref for ref, _ in sorted(candidates.items(), key=score)[:n]]
+
+
+def resolve_ref(store: GraphStore, text: str) -> NodeRef:
+    """The node a person means by ``text``: an exact ``Kind:id`` or bare id first, then an
+    exact name, English name or abbreviation (case-insensitive).
+
+    Raises :class:`AmbiguousRefError` listing the candidates' refs when a name matches several
+    nodes, and :class:`NodeNotFoundError` with close matches (and a pointer to search) when
+    nothing matches.
+
+    Examples
+    --------
+    >>> from tests.helpers import demo_store
+    >>> store = demo_store()
+    >>> str(resolve_ref(store, "客单价")), str(resolve_ref(store, "atp"))
+    ('Metric:atp', 'Metric:atp')
+    >>> str(resolve_ref(store, "ATP"))
+    'Metric:atp'
+    >>> try:
+    ...     resolve_ref(store, "dms_orders.total_amount")
+    ... except NodeNotFoundError as exc:
+    ...     exc.suggestions[0]
+    'Field:dms.dms_orders.total_amount'
+    """
+    raw = text.strip()
+    parsed: NodeRef | None = None
+    try:
+        parsed = NodeRef.parse(raw)
+    except InvalidRefError:
+        if ":" in raw and raw.partition(":")[0].strip().lower() in _KIND_NAMES:
+            raise  # a typed Kind:id that is malformed: say so, don't guess
+    if parsed is not None and store.get_nodes([parsed]):
+        return parsed
+    matches = named(store, raw)
+    if len(matches) == 1:
+        return matches[0].ref
+    if matches:
+        raise AmbiguousRefError(raw, [f"{n.ref} ({n.name})" for n in matches])
+    store.info()  # nothing loaded at all: say that instead
+    kind = parsed.kind if parsed is not None and ":" in raw else None
+    hits = suggest(store, raw, kind)
+    hits += [r for r in _id_suffix_matches(store, raw) if r not in hits]
+    hits = sorted(hits, key=lambda r: not r.endswith("." + raw) and not r.endswith(":" + raw))
+    raise NodeNotFoundError(raw, hits[:3], search_hint=True)
+
+
+_KIND_NAMES = {k.value.lower() for k in NodeKind}
+
+
+def named(store: GraphStore, text: str) -> list[BaseNode]:
+    """Nodes whose id, name, English name or abbreviation equals ``text`` (case-insensitive),
+    metrics first, then by ref."""
+    low = text.strip().lower()
+    if not low:
+        return []
+    page = store.search(SearchQuery(text=text.strip(), kinds=ALL_KINDS, limit=50))
+    found = [
+        n
+        for n in page.items
+        if low
+        in {
+            n.id.lower(),
+            n.name.lower(),
+            str(getattr(n, "name_en", None) or "").lower(),
+            str(getattr(n, "abbr", None) or "").lower(),
+        }
+    ]
+    return sorted(found, key=lambda n: (n.kind is not NodeKind.METRIC, str(n.ref)))
+
+
+def _id_suffix_matches(store: GraphStore, text: str) -> list[str]:
+    """Source nodes whose dotted id ends with ``text`` (``dms_orders.total_amount`` →
+    ``Field:dms.dms_orders.total_amount``)."""
+    last = text.rsplit(".", 1)[-1]
+    if not last:
+        return []
+    kinds = frozenset({NodeKind.FIELD, NodeKind.TABLE, NodeKind.SYSTEM})
+    page = store.search(SearchQuery(text=last, kinds=kinds, limit=50))
+    return [str(n.ref) for n in page.items if n.id == text or n.id.endswith("." + text)]

@@ -7,10 +7,10 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from api.deps import build_store
 from api.errors import install_error_handlers
 from api.routes import ask, catalog, health, metrics, nodes, pages, paths
-from api.settings import Settings
+from core.settings import Settings
+from core.wiring import build_store
 from store.base import GraphStore
 
 DESCRIPTION = """

@@ -10,7 +10,7 @@ from typing import Annotated
 
 from fastapi import Depends, Path, Request
 
-from api.settings import Settings
+from core.settings import Settings
 from graph_schema.ids import NodeRef
 from store.base import GraphStore
 

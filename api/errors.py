@@ -10,6 +10,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from graph_schema.errors import (
+    AmbiguousRefError,
     BackendUnavailableError,
     EmptyStoreError,
     InvalidQueryError,
@@ -23,6 +24,7 @@ RETRY_AFTER_SECONDS = 5
 
 STATUS_BY_ERROR: list[tuple[type[KpigraphError], int]] = [
     (NodeNotFoundError, 404),
+    (AmbiguousRefError, 409),
     (InvalidRefError, 422),
     (InvalidQueryError, 422),
     (EmptyStoreError, 503),

@@ -33,7 +33,7 @@ def serve(backend: str, env: dict[str, str]) -> tuple[subprocess.Popen[bytes], s
         [
             sys.executable,
             "-m",
-            "api.cli",
+            "cli",
             "serve",
             "--catalog",
             str(DEMO),

@@ -20,7 +20,7 @@ import httpx
 import uvicorn
 
 from api.app import create_app
-from api.settings import Settings
+from core.settings import Settings
 from graph_schema.graph import CatalogGraph
 from graph_schema.models import BaseNode, Edge, FieldNode, Metric, System, Table
 from graph_schema.relations import Relation

@@ -200,7 +200,7 @@ def serving(backend: str, env: dict[str, str]) -> Iterator[tuple[str, int]]:
     as a user's do, and the client's own Python work does not compete for the server's GIL."""
     port = launcher.free_port()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "api.cli", "serve", "--backend", backend, "--port", str(port)],
+        [sys.executable, "-m", "cli", "serve", "--backend", backend, "--port", str(port)],
         cwd=ROOT,
         env={**os.environ, **env},
         stdout=subprocess.DEVNULL,

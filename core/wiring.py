@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from api.settings import Backend, Settings
+from core.settings import Backend, Settings
 from graph_schema.errors import KpigraphError
 from store.base import GraphStore
 from store.embedded import EmbeddedStore

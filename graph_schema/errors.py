@@ -27,11 +27,29 @@ class NodeNotFoundError(KpigraphError, LookupError):
 
     code = "not_found"
 
-    def __init__(self, ref: str, suggestions: list[str] | None = None) -> None:
+    def __init__(
+        self, ref: str, suggestions: list[str] | None = None, *, search_hint: bool = False
+    ) -> None:
         hint = f"; did you mean {', '.join(suggestions)}?" if suggestions else ""
+        if search_hint:
+            hint += f" (or try: kpigraph search {ref})"
         super().__init__(f"no node {ref}{hint}", {"ref": ref, "suggestions": suggestions or []})
         self.ref = ref
         self.suggestions = suggestions or []
+
+
+class AmbiguousRefError(KpigraphError, LookupError):
+    """A name (or abbreviation) typed for a node matches several nodes."""
+
+    code = "ambiguous_ref"
+
+    def __init__(self, text: str, candidates: list[str]) -> None:
+        super().__init__(
+            f"{text!r} names {len(candidates)} nodes; use one of their refs: "
+            + ", ".join(candidates),
+            {"text": text, "candidates": candidates},
+        )
+        self.candidates = candidates
 
 
 class InvalidQueryError(KpigraphError, ValueError):

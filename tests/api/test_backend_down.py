@@ -8,7 +8,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.app import create_app
-from api.settings import Settings
+from core.settings import Settings
 from graph_schema.graph import CatalogGraph
 from store.base import GraphStore
 

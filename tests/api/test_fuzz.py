@@ -11,7 +11,7 @@ import schemathesis
 from hypothesis import HealthCheck, given, settings
 
 from api.app import create_app
-from api.settings import Settings
+from core.settings import Settings
 from store.embedded import EmbeddedStore
 
 EXAMPLES_PER_OPERATION = 80

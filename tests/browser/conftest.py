@@ -13,7 +13,7 @@ import pytest
 import uvicorn
 
 from api.app import create_app
-from api.settings import Settings
+from core.settings import Settings
 from neo4j_local.launcher import free_port
 from store.base import GraphStore
 from tests.conftest import IN_CI

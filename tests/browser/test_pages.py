@@ -188,7 +188,7 @@ def test_exported_file_renders_offline(
         [
             sys.executable,
             "-m",
-            "api.cli",
+            "cli",
             "render",
             "atp",
             "-o",

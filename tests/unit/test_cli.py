@@ -17,7 +17,7 @@ def run(*args: str, db: Path, check: bool = True) -> subprocess.CompletedProcess
     env = {**os.environ, "KPIGRAPH_DB": str(db), "KPIGRAPH_BACKEND": "embedded"}
     env.pop("KPIGRAPH_DEBUG", None)
     proc = subprocess.run(
-        [sys.executable, "-m", "api.cli", *args],
+        [sys.executable, "-m", "cli", *args],
         capture_output=True,
         text=True,
         env=env,

@@ -1,0 +1,107 @@
+"""The ``kpigraph`` command line: a lazy root group, one module per concern.
+
+Commands are named in :data:`LAZY_COMMANDS` as ``"module:attribute"`` and imported only
+when they run (or when their help is asked for), so ``kpigraph --help`` imports click and
+nothing else. To add a command: write it in a module of this package and add one line here.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+from typing import Any
+
+import click
+
+#: command name -> "module:attribute"; the module is imported when the command runs.
+LAZY_COMMANDS: dict[str, str] = {
+    # catalog files
+    "init": "cli.catalog:init",
+    "validate": "cli.catalog:validate",
+    "load": "cli.catalog:load",
+    # graph queries
+    "show": "cli.query:show",
+    "search": "cli.query:search",
+    "lineage": "cli.query:lineage_cmd",
+    "impact": "cli.query:impact_cmd",
+    "path": "cli.query:path_cmd",
+    "info": "cli.query:info",
+    "render": "cli.query:render",
+    # running things
+    "serve": "cli.serve:serve",
+    "neo4j": "cli.neo4j_cmd:neo4j_group",
+    "bench": "cli.bench:bench_group",
+}
+
+
+class LazyGroup(click.Group):
+    """A group whose subcommands are imported on first use (click's documented pattern)."""
+
+    def __init__(self, *args: Any, lazy: dict[str, str], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.lazy = lazy
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *self.lazy})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in self.lazy:
+            module_name, attr = self.lazy[cmd_name].split(":")
+            command = getattr(importlib.import_module(module_name), attr)
+            if not isinstance(command, click.Command):
+                raise TypeError(f"{self.lazy[cmd_name]} is not a click command")
+            return command
+        return super().get_command(ctx, cmd_name)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """List commands with their short help without importing them: the help text is
+        read from :data:`COMMAND_HELP`."""
+        rows = [(name, COMMAND_HELP.get(name, "")) for name in self.list_commands(ctx)]
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
+
+
+#: one-line help per command, shown by ``kpigraph --help`` without importing the command.
+COMMAND_HELP: dict[str, str] = {
+    "init": "Scaffold a catalog (or copy an industry template).",
+    "validate": "Check a catalog without loading it; every problem with file and line.",
+    "load": "Validate a catalog and replace the stored graph with it (all or nothing).",
+    "show": "A node's card: the full definition and its direct neighbours.",
+    "search": "Search names (Chinese or English), abbreviations and definitions.",
+    "lineage": "Upstream and/or downstream lineage of a node.",
+    "impact": "What changing a metric, field, table or system affects, and whom to tell.",
+    "path": "How two nodes connect: directed chains first.",
+    "info": "What is loaded, where.",
+    "render": "Write a self-contained HTML map of a node's neighbourhood.",
+    "serve": "Serve the HTTP API and the pages.",
+    "neo4j": "Run a local Neo4j Community 5.26 without Docker.",
+    "bench": "Benchmarks (on demand; results go to BENCHMARKS.md).",
+}
+
+
+@click.group(
+    cls=LazyGroup,
+    lazy=LAZY_COMMANDS,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+@click.version_option(package_name="kpigraph")
+def cli() -> None:
+    """kpigraph — the metric dictionary as a knowledge graph: lineage and impact analysis.
+
+    A REF is Kind:id (Metric:atp, Field:dms.dms_orders.total_amount), a bare id, or a
+    name people know (客单价, ATP): names are resolved, ambiguous ones list the candidates.
+    """
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: one clear line and a non-zero exit on any error, never a stack trace."""
+    from cli.common import run_guarded
+
+    if not os.environ.get("KPIGRAPH_DEBUG"):
+        import logging
+
+        # the driver logs each retry; the user gets one line from us instead
+        logging.getLogger("neo4j").setLevel(logging.CRITICAL)
+    sys.exit(run_guarded(cli, argv))

@@ -1,0 +1,114 @@
+"""Catalog files: ``init``, ``validate`` and ``load``."""
+
+from __future__ import annotations
+
+import shutil
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import click
+
+from cli import render
+from cli.common import TEMPLATES_DIR, emit_json, err, json_option, out, store_options, where
+from graph_schema.errors import KpigraphError
+from loaders.catalog import load_catalog
+
+if TYPE_CHECKING:
+    from core.settings import Settings
+    from store.base import GraphStore
+
+
+@click.command()
+@click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
+@click.option(
+    "--template",
+    default=None,
+    help="start from a demo catalog: "
+    + ", ".join(sorted(p.name for p in TEMPLATES_DIR.iterdir() if (p / "kpigraph.yaml").is_file()))
+    if TEMPLATES_DIR.is_dir()
+    else "start from a demo catalog",
+)
+@click.option("--force", is_flag=True, help="write into a non-empty directory")
+def init(directory: Path, template: str | None, force: bool) -> None:
+    """Scaffold a catalog in DIRECTORY."""
+    if directory.exists() and any(directory.iterdir()) and not force:
+        raise KpigraphError(f"{directory} is not empty; choose a new directory or pass --force")
+    if template:
+        source = TEMPLATES_DIR / template
+        if not (source / "kpigraph.yaml").is_file():
+            known = sorted(p.name for p in TEMPLATES_DIR.iterdir() if p.is_dir())
+            raise KpigraphError(f"unknown template {template!r}; choose one of {', '.join(known)}")
+        shutil.copytree(source, directory, dirs_exist_ok=True)
+    else:
+        from api.scaffold import write_scaffold
+
+        write_scaffold(directory)
+    graph = load_catalog(directory)
+    counts = graph.counts()
+    click.echo(
+        f"created catalog {graph.name!r} in {directory} "
+        f"({counts['Metric']} metrics); next: kpigraph validate {directory}"
+    )
+
+
+@click.command()
+@click.argument("directory", type=click.Path(path_type=Path))
+@json_option
+def validate(directory: Path, as_json: bool) -> None:
+    """Check a catalog without loading it; lists every problem with file and line."""
+    started = time.perf_counter()
+    graph = load_catalog(directory)
+    elapsed = time.perf_counter() - started
+    counts = graph.counts()
+    if as_json:
+        emit_json({"valid": True, "catalog": graph.name, "counts": counts})
+        return
+    summary = ", ".join(f"{v} {k}" for k, v in counts.items() if v)
+    click.echo(f"catalog {graph.name!r} is valid: {summary} ({elapsed:.2f}s)")
+
+
+@click.command()
+@click.argument("directory", type=click.Path(path_type=Path))
+@store_options
+@json_option
+def load(directory: Path, as_json: bool, store: GraphStore, settings: Settings) -> None:
+    """Validate a catalog and replace the stored graph with it (all or nothing)."""
+    started = time.perf_counter()
+    graph = load_catalog(directory)
+    total = len(graph.nodes) + len(graph.edges)
+    show_bar = err().is_terminal and not as_json
+    if show_bar:
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+        )
+
+        with Progress(
+            TextColumn("loading"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=err(),
+            transient=True,
+        ) as bar:
+            task = bar.add_task("load", total=total)
+            info = store.load(graph, progress=lambda done, _t: bar.update(task, completed=done))
+    else:
+        info = store.load(graph)
+    elapsed = time.perf_counter() - started
+    if as_json:
+        emit_json(
+            {
+                "catalog": info.catalog,
+                "backend": info.backend,
+                "counts": info.counts,
+                "seconds": round(elapsed, 3),
+            }
+        )
+        return
+    render.store_info(out(), info, where(settings))
+    click.echo(f"done in {elapsed:.2f}s")

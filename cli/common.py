@@ -1,0 +1,207 @@
+"""What every command shares: consoles, the store options, JSON output, the error handler.
+
+Catalog text reaches the terminal only through :func:`safe`, which escapes rich markup and
+shows control characters as escapes: a metric named ``[red]x[/]`` or holding ``ESC[2J`` is
+printed as written, never interpreted.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import re
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import click
+
+if TYPE_CHECKING:
+    from pydantic import BaseModel
+    from rich.console import Console
+
+    from core.settings import Settings
+    from graph_schema.ids import NodeRef
+    from store.base import GraphStore
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+TEMPLATES_DIR = PROJECT_ROOT / "catalogs"
+DEMO_CATALOG = TEMPLATES_DIR / "automotive_aftersales"
+
+# C0 and C1 control characters and DEL, except tab and newline; shown as \xNN / \uNNNN
+_CONTROL_RE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def printable(text: object) -> str:
+    """``text`` with control characters (ESC, NUL, bidi overrides …) shown as escapes.
+
+    Examples
+    --------
+    >>> printable("a\\x1b[2Jb\\x00")
+    'a\\\\x1b[2Jb\\\\x00'
+    >>> printable("客单价\\tATP")
+    '客单价\\tATP'
+    """
+
+    def esc(m: re.Match[str]) -> str:
+        code = ord(m.group())
+        return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+    return _CONTROL_RE.sub(esc, str(text))
+
+
+def safe(text: object) -> str:
+    """``text`` ready to go into a rich markup string: control characters escaped and
+    markup brackets escaped, so it is printed exactly as written.
+
+    Examples
+    --------
+    >>> safe("[red]r[/red] [link=http://evil.example]x[/link]")
+    '\\\\[red]r\\\\[/red] \\\\[link=http://evil.example]x\\\\[/link]'
+    """
+    from rich.markup import escape
+
+    return escape(printable(text))
+
+
+def make_console(stderr: bool = False) -> Console:
+    """A console that does not squeeze tables to 80 columns when piped, and never turns
+    text into hyperlinks or emoji on its own."""
+    from rich.console import Console
+
+    probe = Console(stderr=stderr)
+    # messages on stderr are never wrapped: one error, one line
+    return Console(
+        stderr=stderr,
+        width=None if probe.is_terminal else 160,
+        soft_wrap=stderr,
+        emoji=False,
+        highlight=False,
+    )
+
+
+@functools.cache
+def out() -> Console:
+    return make_console()
+
+
+@functools.cache
+def err() -> Console:
+    return make_console(stderr=True)
+
+
+def emit_json(model: BaseModel | dict[str, Any] | list[Any]) -> None:
+    data = model if isinstance(model, dict | list) else model.model_dump(mode="json")
+    click.echo(json.dumps(data, ensure_ascii=False, indent=2))
+
+
+json_option = click.option("--json", "as_json", is_flag=True, help="print JSON instead of tables")
+
+
+def settings_from(db: Path | None, backend: str | None) -> Settings:
+    from core.settings import Settings
+
+    overrides: dict[str, Any] = {}
+    if db is not None:
+        overrides["db"] = db
+    if backend is not None:
+        overrides["backend"] = backend
+    return Settings(**overrides)
+
+
+def store_options(func: F) -> F:
+    """``--db`` and ``--backend`` on every command that touches the store; the command gets
+    ``store`` and ``settings`` and the store is closed afterwards."""
+
+    @click.option(
+        "--db",
+        type=click.Path(dir_okay=False, path_type=Path),
+        default=None,
+        help="embedded store file [env KPIGRAPH_DB; default "
+        "~/.local/share/kpigraph/kpigraph.sqlite]",
+    )
+    @click.option(
+        "--backend",
+        type=click.Choice(["embedded", "neo4j"]),
+        default=None,
+        help="storage backend [env KPIGRAPH_BACKEND; default embedded]",
+    )
+    @functools.wraps(func)
+    def wrapper(*args: Any, db: Path | None, backend: str | None, **kwargs: Any) -> Any:
+        from core.wiring import build_store
+
+        settings = settings_from(db, backend)
+        store = build_store(settings)
+        try:
+            return func(*args, store=store, settings=settings, **kwargs)
+        finally:
+            store.close()
+
+    return wrapper  # type: ignore[return-value]
+
+
+def where(settings: Settings) -> str:
+    from core.settings import Backend
+
+    return str(settings.db) if settings.backend is Backend.EMBEDDED else settings.neo4j_uri
+
+
+def resolve(store: GraphStore, text: str) -> NodeRef:
+    """A REF as typed: ``Kind:id``, a bare id, or a name / English name / abbreviation."""
+    from analysis.resolve import resolve_ref
+
+    return resolve_ref(store, text)
+
+
+def run_guarded(command: click.Command, argv: list[str] | None) -> int:
+    """Run ``command``; turn every failure into one escaped line and an exit code."""
+    from graph_schema.errors import CatalogError, KpigraphError
+
+    try:
+        command.main(args=argv, prog_name="kpigraph", standalone_mode=False)
+    except CatalogError as exc:
+        from cli import render
+
+        render.catalog_issues(err(), exc.issues)
+        err().print(
+            f"[red]error:[/] {len(exc.issues)} problem(s) in the catalog; nothing was loaded"
+        )
+        return 1
+    except KpigraphError as exc:
+        err().print(f"[red]error:[/] {safe(exc.message)}")
+        for line in _detail_lines(exc.details):
+            err().print(f"  {safe(line)}")
+        return 1
+    except click.exceptions.Abort:
+        err().print("aborted")
+        return 130
+    except click.ClickException as exc:
+        exc.show()
+        return exc.exit_code
+    except click.exceptions.Exit as exc:
+        return int(exc.exit_code or 0)
+    except KeyboardInterrupt:
+        err().print("interrupted; the stored graph is unchanged unless a load completed")
+        return 130
+    except Exception as exc:
+        if os.environ.get("KPIGRAPH_DEBUG"):
+            raise
+        err().print(
+            f"[red]internal error:[/] {safe(type(exc).__name__)}: {safe(exc)} "
+            "(set KPIGRAPH_DEBUG=1 for the traceback, and please report it)"
+        )
+        return 2
+    return 0
+
+
+def _detail_lines(details: dict[str, object]) -> list[str]:
+    """Candidates and suggestions of an error, one per line, for the terminal."""
+    lines: list[str] = []
+    candidates = details.get("candidates")
+    if isinstance(candidates, list) and candidates:
+        lines.append("candidates:")
+        lines.extend(f"  {c}" for c in candidates)
+    return lines

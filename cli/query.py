@@ -1,0 +1,229 @@
+"""Graph queries: ``show``, ``search``, ``lineage``, ``impact``, ``path``, ``info``, ``render``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import click
+
+from analysis.card import node_card
+from analysis.impact import impact
+from analysis.lineage import lineage
+from analysis.paths import find_paths
+from analysis.results import Direction
+from cli import render as draw
+from cli.common import emit_json, json_option, out, resolve, store_options, where
+from graph_schema.ids import NodeKind
+from graph_schema.relations import parse_kinds, parse_relations
+from store.base import SearchQuery
+
+if TYPE_CHECKING:
+    from core.settings import Settings
+    from store.base import GraphStore
+
+
+@click.command()
+@click.argument("ref")
+@store_options
+@json_option
+def show(ref: str, as_json: bool, store: GraphStore, settings: Settings) -> None:
+    """Show a node's card: the full definition and its direct neighbours."""
+    card = node_card(store, resolve(store, ref))
+    if as_json:
+        emit_json(card)
+    else:
+        draw.node_card(out(), card)
+
+
+@click.command()
+@click.argument("text", required=False, default="")
+@click.option("--kind", "kinds", default="Metric", help="node kinds, comma-separated")
+@click.option("--domain", default=None)
+@click.option("--level", default=None, type=click.Choice(["L0", "L1", "L2", "L3"]))
+@click.option("--status", default=None, type=click.Choice(["draft", "active", "deprecated"]))
+@click.option("--department", default=None, help="owner or reviewer department id")
+@click.option("--limit", default=20, show_default=True, type=click.IntRange(1, 500))
+@click.option("--offset", default=0, show_default=True, type=click.IntRange(0))
+@store_options
+@json_option
+def search(
+    text: str,
+    kinds: str,
+    domain: str | None,
+    level: str | None,
+    status: str | None,
+    department: str | None,
+    limit: int,
+    offset: int,
+    as_json: bool,
+    store: GraphStore,
+    settings: Settings,
+) -> None:
+    """Search names (Chinese or English), abbreviations and definitions."""
+    query = SearchQuery(
+        text=text,
+        kinds=parse_kinds(kinds) or frozenset({NodeKind.METRIC}),
+        domain=domain,
+        level=level,
+        status=status,
+        department=department,
+        limit=limit,
+        offset=offset,
+    )
+    page = store.search(query)
+    if as_json:
+        emit_json(
+            {
+                "total": page.total,
+                "items": [
+                    {"ref": str(n.ref), "name": n.name, "level": getattr(n, "level", None)}
+                    for n in page.items
+                ],
+            }
+        )
+    else:
+        draw.search_table(out(), page)
+
+
+@click.command(name="lineage")
+@click.argument("ref")
+@click.option(
+    "--direction",
+    type=click.Choice([d.value for d in Direction]),
+    default="both",
+    show_default=True,
+)
+@click.option("--depth", type=int, default=3, show_default=True, help="hops, 1 to 10")
+@click.option(
+    "--relations", default=None, help="relation types, comma-separated (default: lineage)"
+)
+@click.option("--kinds", default=None, help="node kinds to report, comma-separated")
+@store_options
+@json_option
+def lineage_cmd(
+    ref: str,
+    direction: str,
+    depth: int,
+    relations: str | None,
+    kinds: str | None,
+    as_json: bool,
+    store: GraphStore,
+    settings: Settings,
+) -> None:
+    """Upstream and/or downstream lineage of a node."""
+    result = lineage(
+        store,
+        resolve(store, ref),
+        Direction(direction),
+        depth,
+        parse_relations(relations),
+        parse_kinds(kinds),
+    )
+    if as_json:
+        emit_json(result.model_dump(mode="json", exclude={"truncated"}))
+    else:
+        draw.lineage_table(out(), result)
+
+
+@click.command(name="impact")
+@click.argument("ref")
+@store_options
+@json_option
+def impact_cmd(ref: str, as_json: bool, store: GraphStore, settings: Settings) -> None:
+    """What changing a metric, field, table or system affects, and whom to tell."""
+    report = impact(store, resolve(store, ref))
+    if as_json:
+        emit_json(report)
+    else:
+        draw.impact_report(out(), report)
+
+
+@click.command(name="path")
+@click.argument("source")
+@click.argument("target")
+@click.option("--max-depth", type=int, default=4, show_default=True, help="hops, 1 to 8")
+@click.option("-k", "k", type=int, default=5, show_default=True, help="paths to list, 1 to 50")
+@click.option("--relations", default=None, help="relation types, comma-separated")
+@store_options
+@json_option
+def path_cmd(
+    source: str,
+    target: str,
+    max_depth: int,
+    k: int,
+    relations: str | None,
+    as_json: bool,
+    store: GraphStore,
+    settings: Settings,
+) -> None:
+    """How two nodes connect: up to K simple paths, shortest first."""
+    result = find_paths(
+        store,
+        resolve(store, source),
+        resolve(store, target),
+        max_depth,
+        k,
+        parse_relations(relations) if relations else None,
+    )
+    if as_json:
+        emit_json(result)
+    else:
+        draw.paths_table(out(), result)
+
+
+@click.command()
+@store_options
+@json_option
+def info(as_json: bool, store: GraphStore, settings: Settings) -> None:
+    """What is loaded, where."""
+    data = store.info()
+    if as_json:
+        emit_json(
+            {
+                "backend": data.backend,
+                "catalog": data.catalog,
+                "loaded_at": data.loaded_at,
+                "counts": data.counts,
+                "where": where(settings),
+            }
+        )
+    else:
+        draw.store_info(out(), data, where(settings))
+        click.echo(f"loaded at {data.loaded_at}")
+
+
+@click.command()
+@click.argument("ref")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True)
+@click.option(
+    "--direction",
+    type=click.Choice([d.value for d in Direction]),
+    default="both",
+    show_default=True,
+)
+@click.option("--depth", type=int, default=2, show_default=True, help="hops, 1 to 10")
+@click.option("--relations", default=None, help="relation types, comma-separated")
+@click.option("--max-nodes", type=click.IntRange(1, 2000), default=300, show_default=True)
+@store_options
+def render(
+    ref: str,
+    output: Path,
+    direction: str,
+    depth: int,
+    relations: str | None,
+    max_nodes: int,
+    store: GraphStore,
+    settings: Settings,
+) -> None:
+    """Write a self-contained HTML map of REF's neighbourhood (works from file://, offline)."""
+    from api.views import graph_view
+    from viz.pages import render_graph_page
+
+    view = graph_view(store, resolve(store, ref), Direction(direction), depth, relations, max_nodes)
+    html = render_graph_page(view, static=True)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(html, encoding="utf-8")
+    shown = len(view.lineage.nodes) + 1
+    more = f", {view.hidden} more not shown" if view.hidden else ""
+    click.echo(f"wrote {output} ({shown} nodes{more}, {len(html) // 1024} KB)")

@@ -1,0 +1,1 @@
+"""What the CLI and the API share: settings, wiring of stores, security."""
