@@ -44,17 +44,32 @@ class LineageResult(_Out):
     truncated: bool = False
 
 
+class Via(StrEnum):
+    """Why an impact reaches a node: recomputed from the root, or read differently."""
+
+    DEFINITION = "definition"
+    INFLUENCE = "influence"
+
+
 class ImpactMetric(_Out):
     ref: str
     name: str
     level: str | None
     depth: int
+    via: Via = Field(
+        default=Via.DEFINITION,
+        description="definition: recomputed (reached by FEEDS/HAS_FIELD/HAS_TABLE/INPUT_TO/"
+        "SHOWN_ON alone); influence: read differently (needs DRIVES/CAUSES/ROLLS_UP_TO)",
+    )
+    path: list[str] = Field(default_factory=list, description="a shortest route from the root")
 
 
 class ImpactDashboard(_Out):
     ref: str
     name: str
     depth: int
+    via: Via = Via.DEFINITION
+    path: list[str] = Field(default_factory=list)
 
 
 class ImpactDepartment(_Out):
@@ -69,7 +84,10 @@ class ImpactReport(_Out):
     metrics: list[ImpactMetric]
     dashboards: list[ImpactDashboard]
     departments: list[ImpactDepartment]
-    touches_l0: bool
+    touches_l0: bool = Field(description="an L0 metric other than the root is recomputed")
+    influences_l0: bool = Field(
+        default=False, description="an L0 metric is reached via influence only"
+    )
 
 
 class PathNode(_Out):

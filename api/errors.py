@@ -12,11 +12,15 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from graph_schema.errors import (
     AmbiguousRefError,
     BackendUnavailableError,
+    ConflictError,
     EmptyStoreError,
     InvalidQueryError,
     InvalidRefError,
     KpigraphError,
     NodeNotFoundError,
+    RevisionNotFoundError,
+    SourceSpecError,
+    VersionError,
 )
 
 log = logging.getLogger("kpigraph.api")
@@ -24,6 +28,10 @@ RETRY_AFTER_SECONDS = 5
 
 STATUS_BY_ERROR: list[tuple[type[KpigraphError], int]] = [
     (NodeNotFoundError, 404),
+    (RevisionNotFoundError, 404),
+    (ConflictError, 409),
+    (VersionError, 422),
+    (SourceSpecError, 422),
     (AmbiguousRefError, 409),
     (InvalidRefError, 422),
     (InvalidQueryError, 422),

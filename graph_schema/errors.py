@@ -124,3 +124,39 @@ class EmptyStoreError(StoreError):
             f"no catalog loaded in {where}; run 'kpigraph load CATALOG_DIR' first",
             {"where": where},
         )
+
+
+class ConflictError(KpigraphError):
+    """A write lost a race: the head revision moved since the writer read it. Nothing was
+    changed; read again and retry."""
+
+    code = "conflict"
+
+
+class RevisionNotFoundError(KpigraphError, LookupError):
+    """No revision has this number."""
+
+    code = "revision_not_found"
+
+    def __init__(self, number: int, head: int) -> None:
+        latest = f"revisions are 1 to {head}" if head else "no revision is recorded yet"
+        super().__init__(f"no revision {number}; {latest}", {"number": number, "head": head})
+
+
+class VersionError(KpigraphError):
+    """Changed metrics whose declared version is not bumped as their change class requires
+    (or goes backwards). ``problems`` says, per metric, the exact version to write."""
+
+    code = "version_not_bumped"
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+        super().__init__(f"{problems[0]}{more}", {"problems": problems})
+
+
+class SourceSpecError(KpigraphError, ValueError):
+    """A diff side (catalog directory, ``git:REV[:PATH]``, ``store``, revision) is malformed
+    or names nothing."""
+
+    code = "invalid_source"

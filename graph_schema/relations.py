@@ -42,6 +42,15 @@ NON_LINEAGE: frozenset[Relation] = frozenset({Relation.OWNS, Relation.REVIEWS, R
 #: Every relation traversed by default: all but OWNS, REVIEWS and SLICED_BY.
 LINEAGE_RELATIONS: frozenset[Relation] = frozenset(r for r in Relation if r not in NON_LINEAGE)
 
+#: Relations along which a change *recomputes* what is reached (impact "via definition").
+DEFINITION_RELATIONS: frozenset[Relation] = frozenset(
+    {Relation.FEEDS, Relation.HAS_FIELD, Relation.HAS_TABLE, Relation.INPUT_TO, Relation.SHOWN_ON}
+)
+#: Relations along which a change may make what is reached *read differently* ("via influence").
+INFLUENCE_RELATIONS: frozenset[Relation] = frozenset(
+    {Relation.DRIVES, Relation.CAUSES, Relation.ROLLS_UP_TO}
+)
+
 #: Metric-to-metric relations.
 METRIC_RELATIONS: frozenset[Relation] = frozenset(
     {Relation.INPUT_TO, Relation.DRIVES, Relation.CAUSES, Relation.ROLLS_UP_TO}

@@ -484,7 +484,7 @@ def _report_validation(
         elif loc and loc[0] == "id" and etype.startswith("string"):
             continue  # reported by _validate_node with the id rule
         else:
-            msg = err["msg"]
+            msg = str(err["msg"]).removeprefix("Value error, ")
             state.issue(rel, line, f"{what}: {dotted or 'value'}: {msg}", _value_hint(err))
 
 

@@ -55,6 +55,6 @@ def test_neo4j_down_then_back(stoppable_neo4j, demo_graph: CatalogGraph) -> None
                 break
             time.sleep(0.5)
         assert r.status_code == 200, r.text
-        assert r.json()["touches_l0"] is True
+        assert r.json()["influences_l0"] is True
         assert client.get("/health").json()["status"] == "ok"
     store.close()

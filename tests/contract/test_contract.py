@@ -101,7 +101,7 @@ def test_failed_load_leaves_previous_graph(
         store.load(small, progress=boom)
     assert store.info().counts == before
     assert R("gross_profit") in store.get_nodes([R("gross_profit")])
-    assert impact(store, R("atp")).touches_l0
+    assert impact(store, R("atp")).influences_l0
 
 
 def test_invalid_catalog_never_reaches_the_store(store: GraphStore, tmp_path: Path) -> None:
@@ -334,7 +334,8 @@ def test_impact_of_atp(store: GraphStore) -> None:
     metrics = refs(report.metrics)
     assert {"Metric:revenue", "Metric:gross_profit", "Metric:net_profit"} <= set(metrics)
     assert "Metric:atp" not in metrics
-    assert report.touches_l0
+    # atp reaches the L0 metrics through revenue's driver identity only: read, not recomputed
+    assert not report.touches_l0 and report.influences_l0
     assert refs(report.dashboards) == [
         "Dashboard:mobile_board",
         "Dashboard:store_ops_pc",

@@ -40,14 +40,17 @@ def test_impact_json_names_what_governance_needs(db: Path) -> None:
     data = json.loads(run("impact", "atp", "--json", db=db).stdout)
     metrics = {m["ref"] for m in data["metrics"]}
     assert {"Metric:revenue", "Metric:gross_profit", "Metric:net_profit"} <= metrics
-    assert data["touches_l0"] is True
+    assert data["influences_l0"] is True
     assert {d["ref"] for d in data["dashboards"]} == {
         "Dashboard:mobile_board",
         "Dashboard:store_ops_pc",
         "Dashboard:decision_screen",
     }
     assert {d["ref"] for d in data["departments"]} == {"Department:finance", "Department:ops"}
-    assert set(data) == {"root", "metrics", "dashboards", "departments", "touches_l0"}
+    assert set(data) == {"root", "metrics", "dashboards", "departments"} | {
+        "touches_l0",
+        "influences_l0",
+    }
 
 
 def test_lineage_json_contract(db: Path) -> None:

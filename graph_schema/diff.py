@@ -1,0 +1,202 @@
+"""Field-level differences between two graphs, and the version rules applied to them.
+
+Both stores call these inside a load (to record a revision) and ``kpigraph diff`` calls them on
+two catalogs; a graph is compared as a :class:`Snapshot` — stored properties by ref, edge
+properties by ``(source, type, target)`` — so stores can diff what they hold without
+rebuilding models.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from graph_schema.graph import CatalogGraph
+from graph_schema.ids import NodeKind
+from graph_schema.models import BaseNode, Edge, Metric
+from graph_schema.revisions import ChangeOp, EdgeChange, NodeChange
+from graph_schema.versions import auto_version, classify_metric, field_changes, judge_version
+
+EdgeKey = tuple[str, str, str]  # (source, type, target)
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """A graph as plain data: node properties by ref, edge properties by key."""
+
+    nodes: Mapping[str, Mapping[str, Any]]
+    edges: Mapping[EdgeKey, Mapping[str, Any]]
+
+
+def snapshot(graph: CatalogGraph) -> Snapshot:
+    """The plain-data view of a graph (what stores persist)."""
+    return Snapshot(
+        nodes={str(n.ref): n.props() for n in graph.nodes},
+        edges={edge_key(e): e.props for e in graph.edges},
+    )
+
+
+def edge_key(edge: Edge) -> EdgeKey:
+    return (str(edge.source), edge.type.value, str(edge.target))
+
+
+def graph_digest(nodes: Iterable[BaseNode], edges: Iterable[Edge]) -> str:
+    """A content hash of a graph, independent of order: equal digests, equal graphs. A reload
+    of an unchanged catalog is recognised by it without reading the stored graph back."""
+    rows = sorted(
+        f"{n.ref}\t{json.dumps(n.props(), ensure_ascii=False, sort_keys=True)}" for n in nodes
+    )
+    rows += sorted(
+        "\t".join((*edge_key(e), json.dumps(e.props, ensure_ascii=False, sort_keys=True)))
+        for e in edges
+    )
+    return hashlib.sha256("\n".join(rows).encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True)
+class GraphDiff:
+    """Node and edge changes between two snapshots, sorted by ref / key."""
+
+    nodes: list[NodeChange] = field(default_factory=list)
+    edges: list[EdgeChange] = field(default_factory=list)
+
+    @property
+    def empty(self) -> bool:
+        return not self.nodes and not self.edges
+
+    @property
+    def problems(self) -> list[str]:
+        """Version-rule violations: one line each, saying the version to write."""
+        return [p for c in self.nodes for p in [_problem(c)] if p]
+
+
+def _problem(change: NodeChange) -> str | None:
+    if change.version_ok is not False:
+        return None
+    metric_id = change.ref.split(":", 1)[1]
+    verdict = judge_version(
+        metric_id,
+        change.old_version,
+        change.new_version,
+        change.change_class,
+        change.fields,
+    )
+    return verdict.problem
+
+
+def diff_snapshots(old: Snapshot | None, new: Snapshot) -> GraphDiff:
+    """Every node and edge added, removed or modified from ``old`` to ``new``.
+
+    A modified metric carries its change class, its old and new version, the version the
+    class requires and whether the new one satisfies it (see :mod:`graph_schema.versions`).
+
+    Examples
+    --------
+    >>> a = Snapshot({"Metric:atp": {"id": "atp", "name": "客单价", "unit": "元",
+    ...                              "version": "1.1.0"}}, {})
+    >>> b = Snapshot({"Metric:atp": {"id": "atp", "name": "客单价", "unit": "%",
+    ...                              "version": "1.1.0"}}, {})
+    >>> d = diff_snapshots(a, b)
+    >>> d.nodes[0].change_class.value, d.nodes[0].required_version, d.nodes[0].version_ok
+    ('major', '2.0.0', False)
+    >>> d.problems
+    ['atp: unit changed (major) — set version: 2.0.0 (now 1.1.0)']
+    """
+    old_nodes = old.nodes if old else {}
+    old_edges = old.edges if old else {}
+    nodes: list[NodeChange] = []
+    for ref in sorted(set(old_nodes) | set(new.nodes)):
+        a, b = old_nodes.get(ref), new.nodes.get(ref)
+        if a == b:
+            continue
+        nodes.append(_node_change(ref, a, b))
+    edges: list[EdgeChange] = []
+    for key in sorted(set(old_edges) | set(new.edges)):
+        ea, eb = old_edges.get(key), new.edges.get(key)
+        if ea == eb:
+            continue
+        op = ChangeOp.ADDED if ea is None else ChangeOp.REMOVED if eb is None else ChangeOp.MODIFIED
+        source, rtype, target = key
+        edges.append(
+            EdgeChange(
+                source=source,
+                target=target,
+                type=rtype,
+                op=op,
+                fields=field_changes(ea, eb) if op is ChangeOp.MODIFIED else [],
+            )
+        )
+    return GraphDiff(nodes, edges)
+
+
+def _node_change(
+    ref: str, old: Mapping[str, Any] | None, new: Mapping[str, Any] | None
+) -> NodeChange:
+    is_metric = ref.startswith(f"{NodeKind.METRIC.value}:")
+    old_d, new_d = dict(old) if old else None, dict(new) if new else None
+    if old is None or new is None:
+        op = ChangeOp.ADDED if old is None else ChangeOp.REMOVED
+        version = (new_d or old_d or {}).get("version") if is_metric else None
+        return NodeChange(
+            ref=ref,
+            op=op,
+            old=old_d,
+            new=new_d,
+            old_version=version if op is ChangeOp.REMOVED else None,
+            new_version=version if op is ChangeOp.ADDED else None,
+        )
+    if not is_metric:
+        return NodeChange(
+            ref=ref, op=ChangeOp.MODIFIED, fields=field_changes(old, new), old=old_d, new=new_d
+        )
+    cls, changes = classify_metric(old, new)
+    old_v, new_v = old.get("version"), new.get("version")
+    verdict = judge_version(ref.split(":", 1)[1], old_v, new_v, cls, changes)
+    return NodeChange(
+        ref=ref,
+        op=ChangeOp.MODIFIED,
+        fields=changes,
+        change_class=cls,
+        old_version=old_v,
+        new_version=new_v,
+        required_version=verdict.required,
+        version_ok=verdict.ok,
+        old=old_d,
+        new=new_d,
+    )
+
+
+def with_auto_versions(
+    old: Snapshot | None, graph: CatalogGraph
+) -> tuple[CatalogGraph, dict[str, str]]:
+    """``graph`` with a version written into every metric that declares none (``1.0.0`` when
+    new, else the stored version bumped per change class), and the versions that differ from
+    the stored ones — what a revision records as automatic.
+
+    Examples
+    --------
+    >>> from tests.helpers import DEMO
+    >>> from loaders.catalog import load_catalog
+    >>> g = load_catalog(DEMO)
+    >>> g2, auto = with_auto_versions(None, g)
+    >>> auto["bay_turnover"], "atp" in auto  # atp declares version: 1.1.0
+    ('1.0.0', False)
+    """
+    stored = old.nodes if old else {}
+    nodes: list[BaseNode] = []
+    auto: dict[str, str] = {}
+    for node in graph.nodes:
+        if isinstance(node, Metric) and not node.version:
+            prior = stored.get(str(node.ref))
+            version = auto_version(prior, node.props())
+            if version:
+                node = node.model_copy(update={"version": version})
+                if not prior or prior.get("version") != version:
+                    auto[node.id] = version
+        nodes.append(node)
+    if not auto and all(a is b for a, b in zip(nodes, graph.nodes, strict=True)):
+        return graph, {}
+    return CatalogGraph(graph.name, tuple(nodes), graph.edges, dict(graph.meta)), auto
