@@ -241,9 +241,29 @@ class FieldNode(BaseNode):
     description: Text | None = None
 
 
+class NotifyTarget(_Frozen):
+    """Where a department is told about change requests: a webhook URL and the body format
+    (``json`` generic; ``wecom``, ``dingtalk``, ``feishu``, ``slack`` bot Markdown)."""
+
+    url: str = Field(pattern=r"^https?://")
+    format: Literal["json", "wecom", "dingtalk", "feishu", "slack"] = "json"
+
+
+def _to_targets(value: Any) -> Any:
+    """``notify: URL`` or a list of URLs / ``{url, format}`` mappings."""
+    if isinstance(value, str):
+        value = [value]
+    if isinstance(value, list):
+        return [{"url": v} if isinstance(v, str) else v for v in value]
+    return value
+
+
 class Department(BaseNode):
     kind: ClassVar[NodeKind] = NodeKind.DEPARTMENT
     description: Text | None = None
+    notify: Annotated[list[NotifyTarget], BeforeValidator(_to_targets)] = Field(
+        default_factory=list
+    )
 
 
 class Dashboard(BaseNode):

@@ -1,0 +1,386 @@
+"""Change requests: submit, approve, reject, withdraw, apply — each a transition declared in
+:mod:`governance.workflow`, written with its timeline event and notifications in one ledger
+transaction (compare-and-set on the request's ``seq``, so of two concurrent approvals exactly
+one is committed; the other is re-evaluated against the new state).
+
+Applying writes the new graph (the metric with its new version and 版本记录 entry) as a new
+revision in one store transaction, then marks the request applied. If the process dies between
+the two, the next ``apply`` finds the metric already at the request's definition and only
+records the request as applied (nothing is written twice).
+"""
+
+from __future__ import annotations
+
+import inspect
+import threading
+from collections.abc import Iterable
+from typing import Any
+
+from governance import workflow
+from governance.notify import outbox_items
+from governance.proposal import (
+    Proposal,
+    history_entry,
+    propose,
+    rebuild,
+    stored_graph,
+    with_history,
+)
+from graph_schema.governance import (
+    WRITERS,
+    Action,
+    Approval,
+    ChangeEvent,
+    ChangeNotFoundError,
+    ChangeRequest,
+    ChangeStateError,
+    ChangeStatus,
+    PermissionDeniedError,
+    Role,
+    User,
+    now_iso,
+)
+from graph_schema.graph import CatalogGraph
+from graph_schema.ids import NodeKind, NodeRef
+from graph_schema.models import Department
+from loaders.yaml_lines import LDict
+from store.base import GraphStore
+from store.ledger import Ledger
+
+ATTEMPTS = 5
+
+
+class Governance:
+    """The change-request service over one graph store and its ledger."""
+
+    def __init__(
+        self,
+        store: GraphStore,
+        ledger: Ledger,
+        *,
+        base_url: str = "http://127.0.0.1:8000",
+        auto_apply: bool = False,
+        on_commit: Any = None,
+    ) -> None:
+        self.store = store
+        self.ledger = ledger
+        self.base_url = base_url
+        self.auto_apply = auto_apply
+        self.on_commit = on_commit  # called after a commit that queued notifications
+        self._apply_lock = threading.Lock()
+
+    # -- reading ------------------------------------------------------------------------------
+
+    def get(self, change_id: int) -> ChangeRequest:
+        change = self.ledger.change(change_id)
+        if change is None:
+            raise ChangeNotFoundError(f"no change request #{change_id}", {"id": change_id})
+        return change
+
+    def timeline(self, change_id: int) -> list[ChangeEvent]:
+        return self.ledger.events(change_id)
+
+    # -- transitions --------------------------------------------------------------------------
+
+    def submit(
+        self,
+        user: User,
+        action: Action,
+        ref: NodeRef,
+        definition: dict[str, Any] | None,
+        base_version: str | None,
+        reason: str,
+    ) -> ChangeRequest:
+        if user.role not in WRITERS:
+            raise PermissionDeniedError(f"a {user.role.value} may not propose changes")
+        proposal = propose(self.store, action, ref, definition, base_version)
+        at = now_iso()
+        change = ChangeRequest(
+            id=self.ledger.next_change_id(),
+            action=action,
+            ref=str(proposal.ref),
+            base_version=(proposal.old or {}).get("version"),
+            base_revision=_head(self.store),
+            definition=proposal.new,
+            reason=reason,
+            requester=user.name,
+            diff=proposal.diff,
+            change_class=proposal.change_class,
+            new_version=proposal.new_version,
+            impact=proposal.impact,
+            approvals_required=proposal.approvals_required,
+            created_at=at,
+            updated_at=at,
+            seq=1,
+        )
+        owners = [s.department for s in change.approvals_required if s.department]
+        self._commit(change, None, user, "submit", None, None, None, owners, proposal.graph)
+        return change
+
+    def approve(self, user: User, change_id: int, comment: str | None) -> ChangeRequest:
+        for _ in range(ATTEMPTS):
+            change = self.get(change_id)
+            self._require_open(change, "approve")
+            stage = workflow.stage_for(user, change)
+            if stage is None:
+                raise PermissionDeniedError(_why_not(user, change))
+            approval = Approval(
+                stage=stage.stage,
+                department=stage.department,
+                by=user.name,
+                at=now_iso(),
+                comment=comment,
+            )
+            status = workflow.status_after_approval(change, approval)
+            new = change.model_copy(
+                update={"approvals": [*change.approvals, approval], "status": status}
+            )
+            event = "approved" if status is ChangeStatus.APPROVED else "approve"
+            tell = self._departments(change)
+            if self._commit(new, change, user, event, comment, stage.stage, stage.department, tell):
+                if status is ChangeStatus.APPROVED and self.auto_apply:
+                    return self.apply(None, change_id)
+                return self.get(change_id)
+        raise ChangeStateError(f"change request #{change_id} is busy; try again")
+
+    def reject(self, user: User, change_id: int, comment: str | None) -> ChangeRequest:
+        for _ in range(ATTEMPTS):
+            change = self.get(change_id)
+            self._require_open(change, "reject")
+            stage = workflow.stage_for(user, change)
+            if stage is None and not (user.role is Role.ADMIN and user.name != change.requester):
+                raise PermissionDeniedError(_why_not(user, change))
+            new = change.model_copy(update={"status": ChangeStatus.REJECTED})
+            if self._commit(
+                new,
+                change,
+                user,
+                "reject",
+                comment,
+                stage.stage if stage else None,
+                stage.department if stage else None,
+                self._departments(change),
+            ):
+                return new
+        raise ChangeStateError(f"change request #{change_id} is busy; try again")
+
+    def withdraw(self, user: User, change_id: int, comment: str | None) -> ChangeRequest:
+        change = self.get(change_id)
+        self._require_open(change, "withdraw")
+        if not workflow.may_withdraw(user, change):
+            raise PermissionDeniedError("only the requester (or an admin) may withdraw it")
+        new = change.model_copy(update={"status": ChangeStatus.WITHDRAWN})
+        if not self._commit(new, change, user, "withdraw", comment, None, None, []):
+            raise ChangeStateError(f"change request #{change_id} changed meanwhile; reload it")
+        return new
+
+    def apply(self, user: User | None, change_id: int) -> ChangeRequest:
+        """Write the approved change as a new revision (admin, or ``user=None`` for the
+        automatic apply on final approval)."""
+        if user is not None and not workflow.may_apply(user):
+            raise PermissionDeniedError("only an admin may apply a change request")
+        actor = user.name if user else "kpigraph"
+        with self._apply_lock:
+            change = self.get(change_id)
+            if change.status is not ChangeStatus.APPROVED:
+                raise ChangeStateError(
+                    f"change request #{change_id} is {change.status.value}; only an approved "
+                    "request can be applied",
+                    {"status": change.status.value},
+                )
+            ref = NodeRef.parse(change.ref)
+            head = _head(self.store)
+            graph = stored_graph(self.store)
+            current = next((n for n in graph.nodes if n.ref == ref), None)
+            current_props = current.props() if current is not None else None
+            if _already_applied(change, current_props):
+                revision = _head(self.store)
+            else:
+                conflict = _conflict(change, current_props)
+                if conflict:
+                    self._record_conflict(change, actor, conflict)
+                    raise ChangeStateError(conflict, {"id": change_id, "conflict": conflict})
+                new_graph = rebuild(graph, _ldict(change.definition), ref)
+                entry = history_entry(change.new_version or "", change.reason, change.requester)
+                new_graph = with_history(new_graph, ref, entry)
+                revision = _load(self.store, new_graph, change, actor, head)
+            new = change.model_copy(
+                update={
+                    "status": ChangeStatus.APPLIED,
+                    "applied_revision": revision,
+                    "conflict": None,
+                }
+            )
+            tell = self._departments(change, impacted=True)
+            if not self._commit(new, change, _actor(actor), "apply", None, None, None, tell):
+                raise ChangeStateError(f"change request #{change_id} changed meanwhile")
+            return new
+
+    # -- internals ----------------------------------------------------------------------------
+
+    def _require_open(self, change: ChangeRequest, what: str) -> None:
+        allowed = workflow.REVIEWABLE if what == "approve" else workflow.OPEN
+        if change.status not in allowed:
+            raise ChangeStateError(
+                f"change request #{change.id} is {change.status.value}; it cannot be "
+                f"{what.rstrip('e')}ed now",
+                {"status": change.status.value},
+            )
+
+    def _record_conflict(self, change: ChangeRequest, actor: str, conflict: str) -> None:
+        new = change.model_copy(update={"conflict": conflict})
+        self._commit(new, change, _actor(actor), "conflict", conflict, None, None, [])
+
+    def _departments(self, change: ChangeRequest, *, impacted: bool = False) -> list[str]:
+        depts = {s.department for s in change.approvals_required if s.department}
+        if impacted:
+            for d in change.impact.get("departments", []):
+                depts.add(str(d.get("ref", "")).split(":", 1)[-1])
+        return sorted(d for d in depts if d)
+
+    def _targets(
+        self, departments: Iterable[str], graph: CatalogGraph | None
+    ) -> list[tuple[str, str]]:
+        refs = [NodeRef(NodeKind.DEPARTMENT, d) for d in departments]
+        if graph is not None:
+            nodes = {n.ref: n for n in graph.nodes if n.ref in set(refs)}
+        else:
+            nodes = dict(self.store.get_nodes(refs))
+        out = []
+        for node in nodes.values():
+            if isinstance(node, Department):
+                out += [(t.url, t.format) for t in node.notify]
+        return out
+
+    def _commit(
+        self,
+        new: ChangeRequest,
+        old: ChangeRequest | None,
+        user: User,
+        event: str,
+        comment: str | None,
+        stage: str | None,
+        department: str | None,
+        tell: Iterable[str],
+        graph: CatalogGraph | None = None,
+    ) -> bool:
+        if (
+            old is not None
+            and not workflow.can_move(old.status, new.status)
+            and event not in ("conflict",)
+        ):
+            raise ChangeStateError(
+                f"change request #{old.id}: {old.status.value} → {new.status.value} is not a "
+                "transition of the workflow"
+            )
+        seq = (old.seq if old else 0) + 1
+        at = now_iso()
+        new = new.model_copy(update={"seq": seq, "updated_at": at})
+        record = ChangeEvent(
+            change_id=new.id,
+            seq=seq,
+            at=at,
+            actor=user.name,
+            event=event,
+            from_status=old.status.value if old else None,
+            to_status=new.status.value,
+            stage=stage,
+            department=department,
+            comment=comment,
+        )
+        items = (
+            outbox_items(
+                new, seq, event, self._targets(tell, graph), user.name, comment, self.base_url
+            )
+            if event != "conflict"
+            else []
+        )
+        ok = self.ledger.commit_change(new, old.seq if old else None, record, items)
+        if ok and items and self.on_commit is not None:
+            self.on_commit()
+        return ok
+
+
+def _actor(name: str) -> User:
+    return User(name=name, role=Role.ADMIN, token_id="system", created_at="")
+
+
+def _why_not(user: User, change: ChangeRequest) -> str:
+    if user.name == change.requester:
+        return "the requester may not approve or reject their own request"
+    stages = workflow.current_stages(change)
+    wanted = ", ".join(f"owner of {s.department}" if s.department else "committee" for s in stages)
+    return f"waiting for: {wanted or 'nobody'}; a {user.role.value} may not act on it now"
+
+
+def _ldict(data: dict[str, Any]) -> LDict:
+    out = LDict(data)
+    out.line = 0
+    out.key_lines = {}
+    return out
+
+
+def _already_applied(change: ChangeRequest, current: dict[str, Any] | None) -> bool:
+    """The metric already holds the request's definition (an apply that died after the load)."""
+    if current is None:
+        return False
+    strip = ("history",)
+    a = {k: v for k, v in current.items() if k not in strip}
+    b = {k: v for k, v in change.definition.items() if k not in strip}
+    return a == {k: v for k, v in b.items() if v not in (None, [], {})} or a == b
+
+
+def _conflict(change: ChangeRequest, current: dict[str, Any] | None) -> str | None:
+    if change.action is Action.CREATE:
+        return f"{change.ref} was created meanwhile" if current is not None else None
+    if current is None:
+        return f"{change.ref} no longer exists"
+    if current.get("version") != change.base_version:
+        return (
+            f"{change.ref} changed since this request was made: it is at version "
+            f"{current.get('version') or '(none)'}, the request was based on "
+            f"{change.base_version or '(none)'}; propose the change again from the current "
+            "definition"
+        )
+    for d in change.diff:
+        if current.get(d["field"]) != d["old"]:
+            return f"{change.ref}.{d['field']} changed since this request was made"
+    return None
+
+
+def _head(store: GraphStore) -> int | None:
+    """The current revision number, when the store keeps revisions."""
+    fn = getattr(store, "head", None) or getattr(store, "head_revision", None)
+    if fn is None:
+        return None
+    try:
+        value = fn()
+    except Exception:
+        return None
+    return getattr(value, "number", value) if value is not None else None
+
+
+def _load(
+    store: GraphStore, graph: CatalogGraph, change: ChangeRequest, actor: str, head: int | None
+) -> int | None:
+    """Load ``graph`` as a new revision (when the store records revisions)."""
+    params = inspect.signature(store.load).parameters
+    if "revision" in params:
+        from graph_schema.revisions import RevisionDraft
+
+        draft = RevisionDraft(
+            author=change.requester,
+            message=f"change request #{change.id}: {change.reason}"[:500],
+            source={"change_request": change.id, "applied_by": actor},
+        )
+        kwargs: dict[str, Any] = {"revision": draft}
+        if "expect_head" in params and head is not None:
+            kwargs["expect_head"] = head  # another load since we read the graph: refused
+        result = store.load(graph, **kwargs)
+        number = getattr(result, "revision", None)
+        return getattr(number, "number", number) if number is not None else _head(store)
+    store.load(graph)
+    return _head(store)
+
+
+__all__ = ["Governance", "Proposal"]

@@ -1,0 +1,269 @@
+"""Notifications: message bodies per webhook format, and delivery from the persisted outbox.
+
+Outbox items are written in the same ledger transaction as the event that causes them
+(:mod:`governance.changes`); :class:`Deliverer` sends what is due, outside any request, with
+retries and exponential back-off, and marks an item ``failed`` after ``max_attempts``. Items
+survive restarts (they are rows in the store); ``kpigraph notifications retry`` puts failed items
+back in the queue.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import re
+import threading
+import urllib.error
+import urllib.request
+from collections.abc import Iterable
+from typing import Any
+
+from graph_schema.governance import ChangeRequest, OutboxItem, OutboxStatus, now_iso
+from store.ledger import Ledger
+
+log = logging.getLogger("kpigraph.notify")
+
+FORMATS = ("json", "wecom", "dingtalk", "feishu", "slack")
+EVENT_TITLES = {
+    "submit": "指标变更申请已提交 Change request submitted",
+    "approve": "指标变更申请已通过一级审批 Change request approved (stage)",
+    "approved": "指标变更申请已终审通过 Change request approved",
+    "reject": "指标变更申请被驳回 Change request rejected",
+    "apply": "指标变更已发布 Change applied",
+    "withdraw": "指标变更申请已撤回 Change request withdrawn",
+}
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()<>#+!|~])")
+
+
+def md_escape(text: str | None) -> str:
+    r"""User text inside a Markdown message: special characters escaped, one line.
+
+    Examples
+    --------
+    >>> md_escape("[click](http://evil) <b>*x*</b>\nnext")
+    '\\[click\\]\\(http://evil\\) \\<b\\>\\*x\\*\\</b\\> next'
+    """
+    flat = " ".join((text or "").split())
+    return _MD_SPECIAL.sub(r"\\\1", flat)[:500]
+
+
+def payload(
+    change: ChangeRequest, event: str, actor: str, comment: str | None, base_url: str
+) -> dict[str, Any]:
+    """The generic JSON body (also what the Markdown bodies are made from)."""
+    return {
+        "event": event,
+        "title": EVENT_TITLES.get(event, event),
+        "at": now_iso(),
+        "actor": actor,
+        "comment": comment,
+        "change": {
+            "id": change.id,
+            "ref": change.ref,
+            "action": change.action.value,
+            "status": change.status.value,
+            "reason": change.reason,
+            "requester": change.requester,
+            "change_class": change.change_class,
+            "new_version": change.new_version,
+            "url": f"{base_url.rstrip('/')}/changes/{change.id}",
+        },
+    }
+
+
+def markdown(body: dict[str, Any]) -> str:
+    c = body["change"]
+    lines = [
+        f"### {body['title']}",
+        f"- 申请 Request: #{c['id']} {md_escape(c['ref'])} ({c['action']})",
+        f"- 状态 Status: {c['status']}",
+        f"- 版本 Version: {md_escape(c['new_version'])} ({c['change_class'] or 'new'})",
+        f"- 申请人 Requester: {md_escape(c['requester'])}; 操作人 By: {md_escape(body['actor'])}",
+        f"- 原因 Reason: {md_escape(c['reason'])}",
+    ]
+    if body.get("comment"):
+        lines.append(f"- 意见 Comment: {md_escape(body['comment'])}")
+    lines.append(f"- 详情 Details: {c['url']}")
+    return "\n".join(lines)
+
+
+def render(fmt: str, body: dict[str, Any]) -> dict[str, Any]:
+    """The body a webhook of format ``fmt`` accepts."""
+    if fmt == "json":
+        return body
+    text = markdown(body)
+    if fmt == "wecom":
+        return {"msgtype": "markdown", "markdown": {"content": text}}
+    if fmt == "dingtalk":
+        return {"msgtype": "markdown", "markdown": {"title": body["title"], "text": text}}
+    if fmt == "feishu":
+        return {
+            "msg_type": "interactive",
+            "card": {
+                "header": {"title": {"tag": "plain_text", "content": body["title"]}},
+                "elements": [{"tag": "markdown", "content": text}],
+            },
+        }
+    if fmt == "slack":
+        return {"text": text}
+    raise ValueError(f"unknown notification format {fmt!r}; use one of {', '.join(FORMATS)}")
+
+
+def outbox_items(
+    change: ChangeRequest,
+    event_seq: int,
+    event: str,
+    targets: Iterable[tuple[str, str]],
+    actor: str,
+    comment: str | None,
+    base_url: str,
+) -> list[OutboxItem]:
+    """One item per distinct (url, format) target, keyed so a retried write adds none twice."""
+    body = payload(change, event, actor, comment, base_url)
+    at = now_iso()
+    items = []
+    for url, fmt in sorted(set(targets)):
+        items.append(
+            OutboxItem(
+                key=f"change:{change.id}:{event_seq}:{fmt}:{url}",
+                url=url,
+                format=fmt,
+                event=event,
+                change_id=change.id,
+                body=render(fmt, body),
+                next_at=at,
+                created_at=at,
+            )
+        )
+    return items
+
+
+def _later(seconds: float) -> str:
+    return (dt.datetime.now(dt.UTC) + dt.timedelta(seconds=seconds)).isoformat(
+        timespec="microseconds"
+    )
+
+
+class Deliverer:
+    """Sends due outbox items. ``deliver_due`` does one pass; ``start`` runs passes in a
+    daemon thread every ``interval`` seconds until ``stop``.
+
+    Back-off after the n-th failed attempt: ``base * 2**(n-1)`` seconds, at most ``cap``;
+    after ``max_attempts`` the item is ``failed`` (kept, listable, retryable).
+    """
+
+    def __init__(
+        self,
+        ledger: Ledger,
+        *,
+        max_attempts: int = 5,
+        base: float = 2.0,
+        cap: float = 300.0,
+        timeout: float = 5.0,
+        interval: float = 1.0,
+    ) -> None:
+        self.ledger = ledger
+        self.max_attempts = max_attempts
+        self.base = base
+        self.cap = cap
+        self.timeout = timeout
+        self.interval = interval
+        self._stop = threading.Event()
+        self._wake = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def send(self, item: OutboxItem) -> None:
+        """POST the item's body; raises on anything but a 2xx answer."""
+        data = json.dumps(item.body, ensure_ascii=False).encode()
+        request = urllib.request.Request(
+            item.url,
+            data=data,
+            method="POST",
+            headers={
+                "Content-Type": "application/json; charset=utf-8",
+                "User-Agent": "kpigraph-notify",
+            },
+        )
+        with urllib.request.urlopen(request, timeout=self.timeout) as response:
+            if not 200 <= response.status < 300:
+                raise OSError(f"HTTP {response.status}")
+
+    def deliver_due(self, limit: int = 20) -> int:
+        """Deliver what is due now; the number delivered."""
+        lease = _later(self.timeout * 4 + 5)
+        delivered = 0
+        for item in self.ledger.claim_due(now_iso(), lease, limit):
+            attempts = item.attempts + 1
+            try:
+                self.send(item)
+            except (OSError, urllib.error.URLError, ValueError) as exc:
+                error = f"{type(exc).__name__}: {exc}"[:300]
+                failed = attempts >= self.max_attempts
+                wait = min(self.base * 2 ** (attempts - 1), self.cap)
+                self.ledger.update_outbox(
+                    item.model_copy(
+                        update={
+                            "attempts": attempts,
+                            "last_error": error,
+                            "status": OutboxStatus.FAILED if failed else OutboxStatus.PENDING,
+                            "next_at": now_iso() if failed else _later(wait),
+                        }
+                    )
+                )
+                log.warning("notification %s to %s: %s", item.id, item.url, error)
+                continue
+            self.ledger.update_outbox(
+                item.model_copy(
+                    update={
+                        "attempts": attempts,
+                        "status": OutboxStatus.DELIVERED,
+                        "delivered_at": now_iso(),
+                        "last_error": None,
+                    }
+                )
+            )
+            delivered += 1
+        return delivered
+
+    def retry(self, ids: Iterable[int] | None = None) -> int:
+        """Put failed items (all, or those with ``ids``) back in the queue, due now."""
+        wanted = set(ids) if ids is not None else None
+        count = 0
+        for item in self.ledger.outbox(OutboxStatus.FAILED, limit=10_000):
+            if wanted is not None and item.id not in wanted:
+                continue
+            self.ledger.update_outbox(
+                item.model_copy(
+                    update={"status": OutboxStatus.PENDING, "attempts": 0, "next_at": now_iso()}
+                )
+            )
+            count += 1
+        return count
+
+    def poke(self) -> None:
+        """Deliver soon (after a commit that added items)."""
+        self._wake.set()
+
+    def start(self) -> None:
+        if self._thread is not None:
+            return
+
+        def loop() -> None:
+            while not self._stop.is_set():
+                try:
+                    self.deliver_due()
+                except Exception:  # a down store must not kill the loop
+                    log.exception("notification delivery pass failed")
+                self._wake.wait(self.interval)
+                self._wake.clear()
+
+        self._thread = threading.Thread(target=loop, name="kpigraph-notify", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout=self.timeout + 2)
+            self._thread = None

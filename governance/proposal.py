@@ -1,0 +1,352 @@
+"""Turning a proposed metric definition into a frozen request: validated exactly as a catalog
+file is, with its field-level diff, change class, the version it will get, its impact and the
+approvals it needs; and, at apply time, the whole new graph.
+
+The stored graph is read back through the :class:`~store.base.GraphStore` seam
+(:func:`stored_graph`), the proposed metric replaces (or joins) it, and the catalog loader's own
+reference, formula and cycle checks run over the result — so a request that validates here is a
+graph that ``kpigraph load`` would accept.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from graph_schema.errors import CatalogError, CatalogIssue, NodeNotFoundError
+from graph_schema.governance import Action, Stage
+from graph_schema.graph import CatalogGraph
+from graph_schema.ids import NodeKind, NodeRef
+from graph_schema.models import BaseNode, Edge, Metric
+from graph_schema.relations import Relation
+from graph_schema.semver import bump, compare, is_semver
+from loaders import catalog as cat
+from loaders.yaml_lines import LDict
+from store.base import GraphStore, SearchQuery, Walk
+
+#: Where the proposed definition "lives", in error messages.
+PROPOSAL_FILE = "definition"
+
+#: Change classes per field (seed 001 第六步; the revisions issue's table). Unlisted: patch.
+MAJOR_FIELDS = frozenset(
+    {"formula", "drivers", "unit", "aggregation", "caliber", "fields", "sql", "level"}
+)
+MINOR_FIELDS = frozenset(
+    {
+        "dimensions",
+        "dashboards",
+        "benchmarks",
+        "rolls_up_to",
+        "parallel",
+        "causes",
+        "owner",
+        "reviewer",
+        "status",
+        "name",
+        "name_en",
+        "abbr",
+        "domain",
+    }
+)
+#: Fields that carry history, not definition: not diffed, not classed.
+NOT_DIFFED = frozenset({"history", "version"})
+#: Edge types a metric's own keys produce; the others (containment) are kept as stored.
+METRIC_DERIVED = frozenset(
+    {
+        Relation.FEEDS,
+        Relation.INPUT_TO,
+        Relation.DRIVES,
+        Relation.CAUSES,
+        Relation.ROLLS_UP_TO,
+        Relation.SHOWN_ON,
+        Relation.OWNS,
+        Relation.REVIEWS,
+        Relation.SLICED_BY,
+    }
+)
+DEFINITION = frozenset(
+    {Relation.FEEDS, Relation.HAS_FIELD, Relation.HAS_TABLE, Relation.INPUT_TO, Relation.SHOWN_ON}
+)
+INFLUENCE = frozenset({Relation.DRIVES, Relation.CAUSES, Relation.ROLLS_UP_TO})
+RANK = {"patch": 1, "minor": 2, "major": 3}
+
+
+def field_class(name: str) -> str:
+    """The change class of a top-level metric field.
+
+    Examples
+    --------
+    >>> field_class("formula"), field_class("owner"), field_class("definition")
+    ('major', 'minor', 'patch')
+    """
+    if name in MAJOR_FIELDS:
+        return "major"
+    if name in MINOR_FIELDS:
+        return "minor"
+    return "patch"
+
+
+def field_diff(old: dict[str, Any] | None, new: dict[str, Any] | None) -> list[dict[str, Any]]:
+    """Field-level changes between two metric definitions (stored JSON properties).
+
+    Examples
+    --------
+    >>> field_diff({"id": "a", "unit": "CNY"}, {"id": "a", "unit": "元", "abbr": "A"})
+    [{'field': 'abbr', 'old': None, 'new': 'A', 'change_class': 'minor'}, \
+{'field': 'unit', 'old': 'CNY', 'new': '元', 'change_class': 'major'}]
+    """
+    old, new = old or {}, new or {}
+    out = []
+    for key in sorted(set(old) | set(new)):
+        if key in NOT_DIFFED or old.get(key) == new.get(key):
+            continue
+        out.append(
+            {
+                "field": key,
+                "old": old.get(key),
+                "new": new.get(key),
+                "change_class": field_class(key),
+            }
+        )
+    return out
+
+
+def change_class(diff: list[dict[str, Any]]) -> str | None:
+    """The largest class among the changed fields (``None`` when nothing changed)."""
+    classes = [d["change_class"] for d in diff]
+    return max(classes, key=RANK.__getitem__) if classes else None
+
+
+def stored_graph(store: GraphStore) -> CatalogGraph:
+    """Everything the store holds, as a :class:`CatalogGraph` (nodes sorted by ref)."""
+    info = store.info()
+    kinds = frozenset(NodeKind)
+    page = store.search(SearchQuery(kinds=kinds, limit=10**9))
+    nodes = sorted(page.items, key=lambda n: str(n.ref))
+    edges = store.edges_of([n.ref for n in nodes], Walk.FORWARD, list(Relation))
+    return CatalogGraph(
+        name=info.catalog or "catalog",
+        nodes=tuple(nodes),
+        edges=tuple(edges),
+        meta=dict(info.meta),
+    )
+
+
+def rebuild(graph: CatalogGraph, metric: LDict | None, drop: NodeRef | None) -> CatalogGraph:
+    """``graph`` with the metric ``metric`` (raw mapping) put in place of ``drop``, validated
+    and re-linked by the catalog loader's own rules. Raises :class:`CatalogError`."""
+    state = cat._State(Path(PROPOSAL_FILE))
+    stored = "stored catalog"
+    for node in graph.nodes:
+        if node.ref == drop:
+            continue
+        state.nodes[node.ref] = node
+        state.origins[node.ref] = cat._Origin(stored, None)
+        state.raw[node.ref] = _ldict(node.props())
+    for edge in graph.edges:
+        if edge.type not in METRIC_DERIVED:
+            state.edges[(edge.source, edge.target, edge.type)] = edge
+    if metric is not None:
+        node = cat._validate_node(state, Metric, metric, PROPOSAL_FILE)
+        if node is not None:
+            state.add_node(node, PROPOSAL_FILE, metric.line or None, metric)
+    if state.issues:
+        raise CatalogError(state.issues)
+    cat._resolve_metric_references(state)
+    cat._check_cycles(state, Relation.INPUT_TO, "formula")
+    cat._check_cycles(state, Relation.ROLLS_UP_TO, "rolls_up_to hierarchy")
+    if state.issues:
+        raise CatalogError(state.issues)
+    new = CatalogGraph(
+        name=graph.name,
+        nodes=tuple(state.nodes.values()),
+        edges=tuple(state.edges.values()),
+        meta=dict(graph.meta),
+    )
+    new.meta["summary"] = new.summary()
+    return new
+
+
+def _ldict(data: dict[str, Any], line: int = 0) -> LDict:
+    out = LDict(data)
+    out.line = line
+    out.key_lines = {}
+    return out
+
+
+@dataclass
+class Proposal:
+    """A validated proposal, ready to freeze into a change request."""
+
+    action: Action
+    ref: NodeRef
+    old: dict[str, Any] | None
+    new: dict[str, Any]
+    diff: list[dict[str, Any]]
+    change_class: str | None
+    new_version: str
+    impact: dict[str, Any]
+    approvals_required: list[Stage]
+    graph: CatalogGraph = field(repr=False)
+
+
+def propose(
+    store: GraphStore,
+    action: Action,
+    ref: NodeRef,
+    definition: dict[str, Any] | None,
+    base_version: str | None,
+) -> Proposal:
+    """Validate a proposal against what is stored now. Raises :class:`CatalogError` (a field
+    named) or :class:`NodeNotFoundError`."""
+    if ref.kind is not NodeKind.METRIC:
+        raise _invalid("ref", f"change requests are about metrics; {ref} is a {ref.kind.value}")
+    graph = stored_graph(store)
+    current = next((n for n in graph.nodes if n.ref == ref), None)
+    if action is Action.CREATE:
+        if current is not None:
+            raise _invalid("ref", f"{ref} exists already; propose an 'update'")
+        raw = dict(definition or {})
+    else:
+        if current is None:
+            raise NodeNotFoundError(str(ref))
+        if action is Action.DEPRECATE:
+            raw = {**current.props(), "status": "deprecated", **(definition or {})}
+        else:
+            raw = dict(definition or {})
+    raw.setdefault("id", ref.id)
+    if raw.get("id") != ref.id:
+        raise _invalid("id", f"the definition's id {raw.get('id')!r} is not {ref.id!r}")
+    old = current.props() if current is not None else None
+    base = (old or {}).get("version")
+    if base_version is not None and old is not None and base_version != base:
+        raise _invalid(
+            "base_version",
+            f"{ref} is at version {base or '(none)'}, not {base_version}; "
+            "start from the current definition",
+        )
+    # validate first without versions, to learn the class
+    raw.pop("version", None) if raw.get("version") is None else None
+    declared = raw.get("version")
+    if declared is not None and not (isinstance(declared, str) and is_semver(declared)):
+        raise _invalid("version", f"{declared!r} is not a semantic version (write 1.2.0)")
+    trial = rebuild(graph, _ldict({**raw, "version": base or "1.0.0"}), ref)
+    new_node = next(n for n in trial.nodes if n.ref == ref)
+    new_props = {k: v for k, v in new_node.props().items() if k != "version"}
+    diff = field_diff(old, new_props)
+    if old is not None and not diff:
+        raise _invalid("definition", f"the proposal changes nothing in {ref}")
+    klass = change_class(diff) if old is not None else None
+    required = bump(base, klass) if base and klass else (base or "1.0.0")
+    if old is None:
+        required = "1.0.0"
+    version = declared if declared and compare(declared, required) >= 0 else required
+    history = list(raw.get("history") or (old or {}).get("history") or [])
+    final = {**new_props, "version": version, "history": history}
+    graph2 = rebuild(graph, _ldict(final), ref)
+    impact = impact_report(store, ref, new_node) if old is not None else _empty_impact(ref)
+    stages = required_stages(old, final, impact)
+    return Proposal(
+        action=action,
+        ref=ref,
+        old=old,
+        new=final,
+        diff=diff,
+        change_class=klass,
+        new_version=version,
+        impact=impact,
+        approvals_required=stages,
+        graph=graph2,
+    )
+
+
+def with_history(graph: CatalogGraph, ref: NodeRef, entry: dict[str, Any]) -> CatalogGraph:
+    """``graph`` with ``entry`` appended to the 版本记录 of metric ``ref``."""
+    nodes: list[BaseNode] = []
+    for node in graph.nodes:
+        if node.ref == ref and isinstance(node, Metric):
+            props = node.props()
+            props["history"] = [*props.get("history", []), entry]
+            node = Metric.model_validate(props)
+        nodes.append(node)
+    return CatalogGraph(name=graph.name, nodes=tuple(nodes), edges=graph.edges, meta=graph.meta)
+
+
+def history_entry(version: str, reason: str, author: str) -> dict[str, Any]:
+    return {
+        "version": version,
+        "date": dt.date.today().isoformat(),
+        "change": reason,
+        "author": author,
+    }
+
+
+def impact_report(store: GraphStore, ref: NodeRef, new_node: BaseNode | None) -> dict[str, Any]:
+    """The impact of changing ``ref``: every reached metric and dashboard with ``via``
+    (``definition`` — recomputed — or ``influence``) and the departments to tell."""
+    from analysis.impact import impact
+
+    report = impact(store, ref).model_dump(mode="json")
+    recomputed = store.traverse(ref, Walk.FORWARD, DEFINITION, None)
+    for group in ("metrics", "dashboards"):
+        for item in report.get(group, []):
+            item.setdefault(
+                "via",
+                "definition" if NodeRef.parse(item["ref"]) in recomputed else "influence",
+            )
+    levels = store.labels([NodeRef.parse(m["ref"]) for m in report.get("metrics", [])])
+    report["recomputes_l0_l1"] = any(
+        (lab.level in ("L0", "L1")) and ref2 in recomputed for ref2, lab in levels.items()
+    )
+    return report
+
+
+def _empty_impact(ref: NodeRef) -> dict[str, Any]:
+    return {
+        "root": str(ref),
+        "metrics": [],
+        "dashboards": [],
+        "departments": [],
+        "touches_l0": False,
+        "recomputes_l0_l1": False,
+    }
+
+
+def required_stages(
+    old: dict[str, Any] | None, new: dict[str, Any], impact: dict[str, Any]
+) -> list[Stage]:
+    """One owner stage per department owning or reviewing the metric (before or after the
+    change), then the committee when an L0/L1 metric is changed or recomputed.
+
+    Examples
+    --------
+    >>> [s.model_dump(exclude_none=True) for s in required_stages(
+    ...     {"owner": "ops", "level": "L2"}, {"owner": "ops", "reviewer": "fin", "level": "L2"},
+    ...     {"recomputes_l0_l1": True})]
+    [{'stage': 'owner', 'department': 'fin'}, {'stage': 'owner', 'department': 'ops'}, \
+{'stage': 'committee'}]
+    """
+    depts = sorted(
+        {d for side in (old or {}, new) for d in (side.get("owner"), side.get("reviewer")) if d}
+    )
+    stages = [Stage(stage="owner", department=d) for d in depts]
+    levels = {(old or {}).get("level"), new.get("level")}
+    if levels & {"L0", "L1"} or impact.get("recomputes_l0_l1") or impact.get("touches_l0"):
+        stages.append(Stage(stage="committee"))
+    if not stages:
+        stages.append(Stage(stage="committee"))  # nobody owns it: the committee decides
+    return stages
+
+
+def _invalid(field_name: str, message: str) -> CatalogError:
+    return CatalogError([CatalogIssue(PROPOSAL_FILE, None, f"{field_name}: {message}")])
+
+
+def metric_refs(graph: CatalogGraph) -> list[NodeRef]:
+    return [n.ref for n in graph.nodes if n.kind is NodeKind.METRIC]
+
+
+def edges_of(graph: CatalogGraph, ref: NodeRef) -> list[Edge]:
+    return [e for e in graph.edges if ref in (e.source, e.target)]

@@ -1,0 +1,297 @@
+"""The ledger of the embedded backend: tables of their own in the store's SQLite file.
+
+Every write is one ``BEGIN IMMEDIATE`` transaction, so several processes sharing the file see
+each commit whole; a change request is written with its timeline event and outbox items
+together, compare-and-set on its ``seq``.
+"""
+
+from __future__ import annotations
+
+import secrets
+import sqlite3
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, TypeVar
+
+from graph_schema.errors import BackendUnavailableError, StoreError
+from graph_schema.governance import (
+    ChangeEvent,
+    ChangeRequest,
+    Comment,
+    OutboxItem,
+    OutboxStatus,
+    User,
+)
+
+T = TypeVar("T")
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS gov_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS gov_users (
+    token_id TEXT PRIMARY KEY, name TEXT NOT NULL, active INTEGER NOT NULL,
+    secret_hash TEXT NOT NULL, data TEXT NOT NULL
+);
+CREATE UNIQUE INDEX IF NOT EXISTS gov_users_active ON gov_users (name) WHERE active = 1;
+CREATE TABLE IF NOT EXISTS gov_changes (
+    id INTEGER PRIMARY KEY, ref TEXT NOT NULL, status TEXT NOT NULL, seq INTEGER NOT NULL,
+    data TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS gov_events (
+    change_id INTEGER NOT NULL, seq INTEGER NOT NULL, data TEXT NOT NULL,
+    PRIMARY KEY (change_id, seq)
+);
+CREATE TABLE IF NOT EXISTS gov_comments (
+    id INTEGER PRIMARY KEY, metric TEXT NOT NULL, data TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS gov_outbox (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, key TEXT NOT NULL UNIQUE, status TEXT NOT NULL,
+    next_at TEXT NOT NULL, data TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS gov_usage (
+    day TEXT NOT NULL, metric TEXT NOT NULL, kind TEXT NOT NULL, n INTEGER NOT NULL,
+    PRIMARY KEY (day, metric, kind)
+);
+"""
+
+
+class EmbeddedLedger:
+    """:class:`~store.ledger.Ledger` over the embedded store's SQLite file."""
+
+    backend = "embedded"
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self._lock = threading.RLock()
+        self._conn: sqlite3.Connection | None = None
+
+    def _connection(self) -> sqlite3.Connection:
+        if self._conn is None:
+            try:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                conn = sqlite3.connect(
+                    self.path, isolation_level=None, check_same_thread=False, timeout=30
+                )
+                conn.execute("PRAGMA journal_mode=WAL")
+                conn.execute("PRAGMA synchronous=NORMAL")
+                conn.executescript(SCHEMA)
+            except (sqlite3.Error, OSError) as exc:
+                raise BackendUnavailableError(
+                    f"cannot open the ledger in {self.path}: {exc}", {"path": str(self.path)}
+                ) from exc
+            self._conn = conn
+        return self._conn
+
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            conn = self._connection()
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+                yield conn
+                conn.execute("COMMIT")
+            except BaseException as exc:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                if isinstance(exc, sqlite3.IntegrityError):
+                    raise KeyError(str(exc)) from exc
+                if isinstance(exc, sqlite3.Error):
+                    raise StoreError(f"ledger write in {self.path} failed: {exc}") from exc
+                raise
+
+    def _read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        with self._lock:
+            try:
+                return fn(self._connection())
+            except sqlite3.Error as exc:
+                raise BackendUnavailableError(f"ledger in {self.path}: {exc}") from exc
+
+    def _rows(self, sql: str, *params: Any) -> list[tuple[Any, ...]]:
+        return self._read(lambda c: c.execute(sql, params).fetchall())
+
+    def close(self) -> None:
+        with self._lock:
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None
+
+    # -- meta -----------------------------------------------------------------------------------
+
+    def secret_key(self) -> str:
+        with self._write() as conn:
+            conn.execute(
+                "INSERT OR IGNORE INTO gov_meta VALUES ('secret_key', ?)",
+                (secrets.token_urlsafe(48),),
+            )
+            row = conn.execute("SELECT value FROM gov_meta WHERE key='secret_key'").fetchone()
+        return str(row[0])
+
+    def _next_id(self, counter: str) -> int:
+        with self._write() as conn:
+            conn.execute(
+                "INSERT INTO gov_meta VALUES (?, '1') ON CONFLICT(key) DO UPDATE "
+                "SET value = CAST(CAST(value AS INTEGER) + 1 AS TEXT)",
+                (counter,),
+            )
+            row = conn.execute("SELECT value FROM gov_meta WHERE key=?", (counter,)).fetchone()
+        return int(row[0])
+
+    # -- users ----------------------------------------------------------------------------------
+
+    def add_user(self, user: User, secret_hash: str) -> None:
+        with self._write() as conn:
+            conn.execute(
+                "INSERT INTO gov_users VALUES (?, ?, 1, ?, ?)",
+                (user.token_id, user.name, secret_hash, user.model_dump_json()),
+            )
+
+    def user_by_token_id(self, token_id: str) -> tuple[User, str] | None:
+        rows = self._rows("SELECT data, secret_hash FROM gov_users WHERE token_id=?", token_id)
+        return (User.model_validate_json(rows[0][0]), rows[0][1]) if rows else None
+
+    def user(self, name: str) -> User | None:
+        rows = self._rows("SELECT data FROM gov_users WHERE name=? AND active=1", name)
+        return User.model_validate_json(rows[0][0]) if rows else None
+
+    def users(self) -> list[User]:
+        rows = self._rows("SELECT data FROM gov_users")
+        found = [User.model_validate_json(r[0]) for r in rows]
+        return sorted(found, key=lambda u: (u.name, u.created_at))
+
+    def revoke_user(self, name: str, at: str) -> bool:
+        with self._write() as conn:
+            row = conn.execute(
+                "SELECT token_id, data FROM gov_users WHERE name=? AND active=1", (name,)
+            ).fetchone()
+            if row is None:
+                return False
+            user = User.model_validate_json(row[1]).model_copy(update={"revoked_at": at})
+            conn.execute(
+                "UPDATE gov_users SET active=0, data=? WHERE token_id=?",
+                (user.model_dump_json(), row[0]),
+            )
+        return True
+
+    # -- change requests ------------------------------------------------------------------------
+
+    def next_change_id(self) -> int:
+        return self._next_id("change_counter")
+
+    def commit_change(
+        self,
+        change: ChangeRequest,
+        expected_seq: int | None,
+        event: ChangeEvent,
+        outbox: list[OutboxItem],
+    ) -> bool:
+        with self._write() as conn:
+            row = conn.execute("SELECT seq FROM gov_changes WHERE id=?", (change.id,)).fetchone()
+            current = None if row is None else int(row[0])
+            if current != expected_seq:
+                return False
+            conn.execute(
+                "INSERT OR REPLACE INTO gov_changes VALUES (?, ?, ?, ?, ?)",
+                (change.id, change.ref, change.status.value, change.seq, change.model_dump_json()),
+            )
+            conn.execute(
+                "INSERT INTO gov_events VALUES (?, ?, ?)",
+                (event.change_id, event.seq, event.model_dump_json()),
+            )
+            for item in outbox:
+                conn.execute(
+                    "INSERT OR IGNORE INTO gov_outbox (key, status, next_at, data) "
+                    "VALUES (?, ?, ?, ?)",
+                    (item.key, item.status.value, item.next_at, item.model_dump_json()),
+                )
+        return True
+
+    def change(self, change_id: int) -> ChangeRequest | None:
+        rows = self._rows("SELECT data FROM gov_changes WHERE id=?", change_id)
+        return ChangeRequest.model_validate_json(rows[0][0]) if rows else None
+
+    def changes(self, status: str | None = None, ref: str | None = None) -> list[ChangeRequest]:
+        sql = "SELECT data FROM gov_changes WHERE (?1 IS NULL OR status=?1) AND "
+        sql += "(?2 IS NULL OR ref=?2) ORDER BY id DESC"
+        return [ChangeRequest.model_validate_json(r[0]) for r in self._rows(sql, status, ref)]
+
+    def events(self, change_id: int) -> list[ChangeEvent]:
+        rows = self._rows("SELECT data FROM gov_events WHERE change_id=? ORDER BY seq", change_id)
+        return [ChangeEvent.model_validate_json(r[0]) for r in rows]
+
+    # -- comments -------------------------------------------------------------------------------
+
+    def next_comment_id(self) -> int:
+        return self._next_id("comment_counter")
+
+    def put_comment(self, comment: Comment) -> None:
+        with self._write() as conn:
+            conn.execute(
+                "INSERT OR REPLACE INTO gov_comments VALUES (?, ?, ?)",
+                (comment.id, comment.metric, comment.model_dump_json()),
+            )
+
+    def comment(self, comment_id: int) -> Comment | None:
+        rows = self._rows("SELECT data FROM gov_comments WHERE id=?", comment_id)
+        return Comment.model_validate_json(rows[0][0]) if rows else None
+
+    def comments(self, metric: str | None = None) -> list[Comment]:
+        rows = self._rows(
+            "SELECT data FROM gov_comments WHERE (?1 IS NULL OR metric=?1) ORDER BY id", metric
+        )
+        return [Comment.model_validate_json(r[0]) for r in rows]
+
+    # -- outbox ---------------------------------------------------------------------------------
+
+    def _outbox_item(self, row: tuple[Any, ...]) -> OutboxItem:
+        return OutboxItem.model_validate_json(row[1]).model_copy(update={"id": int(row[0])})
+
+    def outbox(self, status: OutboxStatus | None = None, limit: int = 200) -> list[OutboxItem]:
+        rows = self._rows(
+            "SELECT id, data FROM gov_outbox WHERE (?1 IS NULL OR status=?1) "
+            "ORDER BY id DESC LIMIT ?2",
+            status.value if status else None,
+            limit,
+        )
+        return [self._outbox_item(r) for r in rows]
+
+    def claim_due(self, now: str, lease_until: str, limit: int = 20) -> list[OutboxItem]:
+        with self._write() as conn:
+            rows = conn.execute(
+                "SELECT id, data FROM gov_outbox WHERE status='pending' AND next_at <= ? "
+                "ORDER BY id LIMIT ?",
+                (now, limit),
+            ).fetchall()
+            items = []
+            for row in rows:
+                item = self._outbox_item(row).model_copy(update={"next_at": lease_until})
+                conn.execute(
+                    "UPDATE gov_outbox SET next_at=?, data=? WHERE id=?",
+                    (lease_until, item.model_dump_json(), item.id),
+                )
+                items.append(item)
+        return items
+
+    def update_outbox(self, item: OutboxItem) -> None:
+        with self._write() as conn:
+            conn.execute(
+                "UPDATE gov_outbox SET status=?, next_at=?, data=? WHERE id=?",
+                (item.status.value, item.next_at, item.model_dump_json(), item.id),
+            )
+
+    # -- usage ----------------------------------------------------------------------------------
+
+    def count_use(self, day: str, metric: str, kind: str, n: int = 1) -> None:
+        with self._write() as conn:
+            conn.execute(
+                "INSERT INTO gov_usage VALUES (?, ?, ?, ?) ON CONFLICT(day, metric, kind) "
+                "DO UPDATE SET n = n + excluded.n",
+                (day, metric, kind, n),
+            )
+
+    def usage(self, since: str) -> list[tuple[str, str, str, int]]:
+        rows = self._rows(
+            "SELECT day, metric, kind, n FROM gov_usage WHERE day >= ? ORDER BY day, metric, kind",
+            since,
+        )
+        return [(str(d), str(m), str(k), int(n)) for d, m, k, n in rows]

@@ -1,0 +1,120 @@
+"""The :class:`Ledger` seam: the governance records kept beside the graph, in the same store.
+
+Users, change requests with their timeline, comments, the notification outbox and usage counts.
+Both backends implement it (:mod:`store.embedded_ledger` in the SQLite file of the embedded
+store, :mod:`store.neo4j_ledger` in the Neo4j database) and pass one contract suite
+(``tests/contract/test_ledger.py``). A change and its timeline event and outbox items are
+written in one transaction (:meth:`Ledger.commit_change`); nothing is sent that was not
+committed, and nothing committed is forgotten.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol, runtime_checkable
+
+from graph_schema.governance import (
+    ChangeEvent,
+    ChangeRequest,
+    Comment,
+    OutboxItem,
+    OutboxStatus,
+    User,
+)
+from store.base import GraphStore
+
+
+class ChangeConflictError(Exception):
+    """Raised inside the ledger when a commit's expected ``seq`` is no longer current."""
+
+
+@runtime_checkable
+class Ledger(Protocol):
+    backend: str
+
+    # -- settings shared by every process on this store
+    def secret_key(self) -> str:
+        """The session-signing key, made on first use and shared through the store."""
+
+    # -- users
+    def add_user(self, user: User, secret_hash: str) -> None:
+        """Insert ``user``; ``KeyError`` when an active user of that name exists."""
+
+    def user_by_token_id(self, token_id: str) -> tuple[User, str] | None:
+        """The user holding that token id and its stored secret hash (active or not)."""
+
+    def user(self, name: str) -> User | None:
+        """The active user called ``name``."""
+
+    def users(self) -> list[User]:
+        """All users, revoked included, by name."""
+
+    def revoke_user(self, name: str, at: str) -> bool:
+        """Mark the active user ``name`` revoked; ``False`` when there is none."""
+
+    # -- change requests
+    def next_change_id(self) -> int: ...
+
+    def commit_change(
+        self,
+        change: ChangeRequest,
+        expected_seq: int | None,
+        event: ChangeEvent,
+        outbox: list[OutboxItem],
+    ) -> bool:
+        """Write ``change`` (its ``seq`` already bumped), its timeline ``event`` and the
+        ``outbox`` items in one transaction, provided the stored request still has
+        ``expected_seq`` (``None``: it must not exist yet). ``False`` when another writer won."""
+
+    def change(self, change_id: int) -> ChangeRequest | None: ...
+
+    def changes(self, status: str | None = None, ref: str | None = None) -> list[ChangeRequest]:
+        """Requests, newest first, optionally filtered."""
+
+    def events(self, change_id: int) -> list[ChangeEvent]:
+        """The timeline of one request, oldest first."""
+
+    # -- comments
+    def next_comment_id(self) -> int: ...
+
+    def put_comment(self, comment: Comment) -> None:
+        """Insert or replace a comment (by id)."""
+
+    def comment(self, comment_id: int) -> Comment | None: ...
+
+    def comments(self, metric: str | None = None) -> list[Comment]:
+        """Comments of ``metric`` (all when ``None``), oldest first."""
+
+    # -- outbox
+    def outbox(self, status: OutboxStatus | None = None, limit: int = 200) -> list[OutboxItem]:
+        """Items, newest first."""
+
+    def claim_due(self, now: str, lease_until: str, limit: int = 20) -> list[OutboxItem]:
+        """Pending items whose ``next_at`` has come, oldest first, each moved to
+        ``next_at = lease_until`` in the same transaction, so that two delivering processes
+        never take the same item (an item whose deliverer died comes due again after the
+        lease)."""
+
+    def update_outbox(self, item: OutboxItem) -> None:
+        """Replace an item's delivery state (by id)."""
+
+    # -- usage
+    def count_use(self, day: str, metric: str, kind: str, n: int = 1) -> None:
+        """Add ``n`` to the per-day use counter of ``metric`` (``kind``: view, api, ask)."""
+
+    def usage(self, since: str) -> list[tuple[str, str, str, int]]:
+        """``(day, metric, kind, count)`` rows from ``since`` (a day) on."""
+
+    def close(self) -> None: ...
+
+
+def ledger_for(store: GraphStore) -> Ledger:
+    """The ledger living in the same store as ``store``'s graph."""
+    if store.backend == "embedded":
+        from store.embedded_ledger import EmbeddedLedger
+
+        return EmbeddedLedger(store.path)  # type: ignore[attr-defined]
+    if store.backend == "neo4j":
+        from store.neo4j_ledger import Neo4jLedger
+
+        return Neo4jLedger(store.driver, store.database, store.uri)  # type: ignore[attr-defined]
+    raise ValueError(f"no ledger for backend {store.backend!r}")
