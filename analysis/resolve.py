@@ -143,3 +143,19 @@ def _id_suffix_matches(store: GraphStore, text: str) -> list[str]:
     kinds = frozenset({NodeKind.FIELD, NodeKind.TABLE, NodeKind.SYSTEM})
     page = store.search(SearchQuery(text=last, kinds=kinds, limit=50))
     return [str(n.ref) for n in page.items if n.id == text or n.id.endswith("." + text)]
+
+
+def resolve_metric(store: GraphStore, text: str) -> NodeRef:
+    """Like :func:`resolve_ref`, for places that show metrics only (``/metrics/{id}``):
+    a name that names a node of another kind is not found here.
+
+    Examples
+    --------
+    >>> from tests.helpers import demo_store
+    >>> str(resolve_metric(demo_store(), "营收"))
+    'Metric:revenue'
+    """
+    ref = resolve_ref(store, text)
+    if ref.kind is not NodeKind.METRIC:
+        raise NodeNotFoundError(str(NodeRef(NodeKind.METRIC, text)), [str(ref)])
+    return ref

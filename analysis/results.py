@@ -97,16 +97,27 @@ class PathNode(_Out):
     name: str
 
 
+class PathEdge(EdgeOut):
+    forward: bool = Field(
+        description="true when the edge points along the path (from the earlier node to the "
+        "later one); false when the path walks it backwards"
+    )
+
+
 class PathOut(_Out):
     length: int
     nodes: list[PathNode]
-    edges: list[EdgeOut] = Field(description="every edge joining consecutive nodes")
+    edges: list[PathEdge] = Field(description="every edge joining consecutive nodes")
 
 
 class PathsResult(_Out):
     source: str
     target: str
     max_depth: int
+    mode: str = Field(
+        description="directed: chains source → target along the edges; reversed: no such "
+        "chain, these run target → source; any-direction: edges taken either way"
+    )
     paths: list[PathOut]
 
 

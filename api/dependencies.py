@@ -9,8 +9,11 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import Depends, Path, Request
+from starlette.concurrency import run_in_threadpool
 
+from analysis.resolve import resolve_ref
 from core.settings import Settings
+from graph_schema.errors import InvalidRefError
 from graph_schema.ids import NodeRef
 from store.base import GraphStore
 
@@ -26,17 +29,22 @@ async def get_settings(request: Request) -> Settings:
 
 
 async def node_ref(
+    store: Annotated[GraphStore, Depends(get_store)],
     ref: Annotated[
         str,
         Path(
-            description="Kind:id, e.g. Metric:atp or Field:dms.dms_orders.total_amount; "
-            "a bare id means a metric",
+            description="Kind:id (Metric:atp, Field:dms.dms_orders.total_amount), a bare "
+            "metric id, or a name / English name / abbreviation (客单价, ATP)",
             examples=["Metric:atp"],
             max_length=300,
         ),
     ],
 ) -> NodeRef:
-    return NodeRef.parse(ref)
+    try:
+        return NodeRef.parse(ref)
+    except InvalidRefError:
+        # a name people know: resolving searches the store, off the event loop
+        return await run_in_threadpool(resolve_ref, store, ref)
 
 
 StoreDep = Annotated[GraphStore, Depends(get_store)]

@@ -10,7 +10,16 @@ from typing import TYPE_CHECKING
 import click
 
 from cli import render
-from cli.common import TEMPLATES_DIR, emit_json, err, json_option, out, store_options, where
+from cli.common import (
+    TEMPLATES_DIR,
+    announce_replacement,
+    emit_json,
+    err,
+    json_option,
+    out,
+    store_options,
+    where,
+)
 from graph_schema.errors import KpigraphError
 from loaders.catalog import load_catalog
 
@@ -76,6 +85,8 @@ def load(directory: Path, as_json: bool, store: GraphStore, settings: Settings) 
     """Validate a catalog and replace the stored graph with it (all or nothing)."""
     started = time.perf_counter()
     graph = load_catalog(directory)
+    if not as_json:
+        announce_replacement(store, graph)
     total = len(graph.nodes) + len(graph.edges)
     show_bar = err().is_terminal and not as_json
     if show_bar:

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from rich.console import Console
 
     from core.settings import Settings
+    from graph_schema.graph import CatalogGraph
     from graph_schema.ids import NodeRef
     from store.base import GraphStore
 
@@ -154,6 +155,21 @@ def resolve(store: GraphStore, text: str) -> NodeRef:
     from analysis.resolve import resolve_ref
 
     return resolve_ref(store, text)
+
+
+def announce_replacement(store: GraphStore, graph: CatalogGraph) -> None:
+    """Say which loaded catalog a load replaces, when it is another one."""
+    from graph_schema.errors import EmptyStoreError
+
+    try:
+        before = store.info()
+    except EmptyStoreError:
+        return
+    if before.catalog != graph.name:
+        err().print(
+            f"replacing the loaded catalog {safe(repr(before.catalog))} "
+            f"(loaded {safe(before.loaded_at)}) with {safe(repr(graph.name))}"
+        )
 
 
 def run_guarded(command: click.Command, argv: list[str] | None) -> int:

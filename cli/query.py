@@ -142,9 +142,14 @@ def impact_cmd(ref: str, as_json: bool, store: GraphStore, settings: Settings) -
 @click.command(name="path")
 @click.argument("source")
 @click.argument("target")
-@click.option("--max-depth", type=int, default=4, show_default=True, help="hops, 1 to 8")
+@click.option("--max-depth", type=int, default=6, show_default=True, help="hops, 1 to 8")
 @click.option("-k", "k", type=int, default=5, show_default=True, help="paths to list, 1 to 50")
 @click.option("--relations", default=None, help="relation types, comma-separated")
+@click.option(
+    "--any-direction",
+    is_flag=True,
+    help="take edges either way (default: directed chains SOURCE → TARGET, else TARGET → SOURCE)",
+)
 @store_options
 @json_option
 def path_cmd(
@@ -153,11 +158,12 @@ def path_cmd(
     max_depth: int,
     k: int,
     relations: str | None,
+    any_direction: bool,
     as_json: bool,
     store: GraphStore,
     settings: Settings,
 ) -> None:
-    """How two nodes connect: up to K simple paths, shortest first."""
+    """How two nodes connect: directed chains SOURCE → TARGET, shortest first."""
     result = find_paths(
         store,
         resolve(store, source),
@@ -165,6 +171,7 @@ def path_cmd(
         max_depth,
         k,
         parse_relations(relations) if relations else None,
+        any_direction=any_direction,
     )
     if as_json:
         emit_json(result)

@@ -1,25 +1,86 @@
-"""Human-readable rendering of analysis results for the terminal (rich handles CJK widths)."""
+"""Human-readable rendering of analysis results for the terminal (rich handles CJK widths).
+
+Catalog text is never read as rich markup: it goes into :class:`~rich.text.Text` objects or
+through :func:`cli.common.safe`, with control characters shown as escapes
+(:func:`cli.common.printable`).
+"""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from analysis.results import ImpactReport, LineageResult, NodeCard, PathsResult
+from analysis.results import EdgeOut, ImpactReport, LineageResult, NodeCard, PathsResult, Via
+from cli.common import printable as p
 from graph_schema.errors import CatalogIssue
 from store.base import SearchPage, StoreInfo
 
 
+def T(text: object, style: str = "") -> Text:
+    """Catalog text as a rich Text: no markup, control characters escaped."""
+    return Text(p(text), style=style)
+
+
+def relation_label(edge: EdgeOut) -> str:
+    """``INPUT_TO``, or ``CAUSES(+, 滞后 3个月)`` with the causal polarity and lag.
+
+    Examples
+    --------
+    >>> relation_label(EdgeOut(source="a", target="b", type="CAUSES",
+    ...                        props={"polarity": "-", "lag": "1月"}))
+    'CAUSES(−, 滞后 1月)'
+    >>> relation_label(EdgeOut(source="a", target="b", type="INPUT_TO",
+    ...                        props={"role": "numerator"}))
+    'INPUT_TO(numerator)'
+    """
+    props = edge.props or {}
+    if edge.type == "CAUSES":
+        bits = ["+" if props.get("polarity", "+") == "+" else "−"]
+        if props.get("lag"):
+            bits.append(f"滞后 {props['lag']}")
+        return f"CAUSES({', '.join(bits)})"
+    if props.get("role"):
+        return f"{edge.type}({props['role']})"
+    return edge.type
+
+
+def _reached_by(result: LineageResult) -> dict[str, str]:
+    """For each node, the edges that reach it from a node one hop closer to the root."""
+    depth = {n.ref: n.depth for n in result.nodes}
+    depth[result.root] = 0
+    via: dict[str, list[str]] = {}
+    for e in result.edges:
+        for near, far, arrow in ((e.source, e.target, "←"), (e.target, e.source, "→")):
+            if near in depth and far in depth and depth[far] == depth[near] + 1:
+                # far is reached from near; arrow shows the edge's direction as seen from far
+                via.setdefault(far, []).append(f"{relation_label(e)} {arrow} {_id(near)}")
+    return {ref: "; ".join(sorted(set(v))) for ref, v in via.items()}
+
+
+def _id(ref: str) -> str:
+    return ref.split(":", 1)[1] if ":" in ref else ref
+
+
 def lineage_table(console: Console, result: LineageResult) -> None:
     title = f"{result.direction.value} lineage of {result.root} (depth ≤ {result.depth})"
-    table = Table(title=title, title_justify="left")
-    for col in ("hop", "side", "kind", "ref", "name", "level"):
-        table.add_column(col, no_wrap=col != "name", overflow="fold")
+    table = Table(title=T(title), title_justify="left")
+    for col in ("hop", "side", "kind", "ref", "name", "level", "reached by"):
+        table.add_column(col, no_wrap=col in ("hop", "side", "kind"), overflow="fold")
+    reached = _reached_by(result)
     for n in result.nodes:
-        table.add_row(str(n.depth), n.side, n.kind, n.ref, n.name, n.level or "")
+        table.add_row(
+            str(n.depth),
+            n.side,
+            n.kind,
+            T(n.ref),
+            T(n.name),
+            n.level or "",
+            T(reached.get(n.ref, "")),
+        )
     console.print(table)
     if result.truncated:
         console.print("[yellow]truncated: narrow --relations/--kinds or lower --depth[/]")
@@ -27,26 +88,35 @@ def lineage_table(console: Console, result: LineageResult) -> None:
 
 
 def impact_report(console: Console, report: ImpactReport) -> None:
-    console.print(Text(f"Impact of changing {report.root}", style="bold"))
+    console.print(T(f"Impact of changing {report.root}", style="bold"))
     if report.touches_l0:
-        console.print("[bold red]⚠ touches an L0 (north-star) metric[/]")
-    metrics = Table(title="affected metrics", title_justify="left")
-    for col in ("hop", "ref", "name", "level"):
-        metrics.add_column(col)
-    for m in report.metrics:
-        metrics.add_row(str(m.depth), m.ref, m.name, m.level or "")
-    console.print(metrics)
-    boards = Table(title="dashboards", title_justify="left")
-    for col in ("hop", "ref", "name"):
-        boards.add_column(col)
-    for d in report.dashboards:
-        boards.add_row(str(d.depth), d.ref, d.name)
-    console.print(boards)
+        console.print("[bold red]! recomputes an L0 (north-star) metric[/]")
+    if report.influences_l0:
+        console.print("[yellow]! influences an L0 (north-star) metric (read differently)[/]")
+    groups = (
+        (Via.DEFINITION, "recomputed (definition: formula, fields, tables)"),
+        (Via.INFLUENCE, "influenced (drivers, causes, hierarchy: read differently)"),
+    )
+    for via, title in groups:
+        metrics = [m for m in report.metrics if m.via is via]
+        boards = [d for d in report.dashboards if d.via is via]
+        if not metrics and not boards:
+            continue
+        table = Table(title=f"{title}", title_justify="left")
+        for col in ("hop", "kind", "ref", "name", "level", "route from the root"):
+            table.add_column(col, overflow="fold", no_wrap=col in ("hop", "kind"))
+        for m in metrics:
+            table.add_row(
+                str(m.depth), "Metric", T(m.ref), T(m.name), m.level or "", _route(m.path)
+            )
+        for d in boards:
+            table.add_row(str(d.depth), "Dashboard", T(d.ref), T(d.name), "", _route(d.path))
+        console.print(table)
     depts = Table(title="departments to notify", title_justify="left")
     for col in ("ref", "name", "owns", "reviews"):
-        depts.add_column(col)
+        depts.add_column(col, overflow="fold")
     for dep in report.departments:
-        depts.add_row(dep.ref, dep.name, _short(dep.owns), _short(dep.reviews))
+        depts.add_row(T(dep.ref), T(dep.name), T(_short(dep.owns)), T(_short(dep.reviews)))
     console.print(depts)
     console.print(
         f"{len(report.metrics)} metrics, {len(report.dashboards)} dashboards, "
@@ -54,21 +124,43 @@ def impact_report(console: Console, report: ImpactReport) -> None:
     )
 
 
+def _route(path: list[str]) -> Text:
+    return T(" → ".join(_id(r) for r in path))
+
+
 def _short(refs: list[str]) -> str:
-    return ", ".join(r.split(":", 1)[1] for r in refs)
+    return ", ".join(_id(r) for r in refs)
+
+
+_MODE_NOTE = {
+    "directed": "directed chains {s} → {t} (each hop along its edge)",
+    "reversed": "no chain runs {s} → {t}; these run {t} → {s}",
+    "any-direction": "edges taken either way; ← marks a hop walked against its edge",
+}
 
 
 def paths_table(console: Console, result: PathsResult) -> None:
     if not result.paths:
         console.print(
-            f"no path between {result.source} and {result.target} within {result.max_depth} hops"
+            T(
+                f"no directed path from {result.source} to {result.target} (nor back) within "
+                f"{result.max_depth} hops; try --any-direction or a larger --max-depth"
+                if result.mode == "directed"
+                else f"no path between {result.source} and {result.target} "
+                f"within {result.max_depth} hops"
+            )
         )
         return
+    console.print(T(_MODE_NOTE[result.mode].format(s=result.source, t=result.target)))
     for i, path in enumerate(result.paths, 1):
         names = " — ".join(f"{n.name} ({n.ref})" for n in path.nodes)
-        console.print(f"[bold]{i}.[/] {path.length} hop(s): {names}")
+        console.print(Text(f"{i}. ", style="bold") + T(f"{path.length} hop(s): {names}"))
         for e in path.edges:
-            console.print(f"     {e.source} -[{e.type}]-> {e.target}")
+            if e.forward:
+                line = f"     {e.source} -[{relation_label(e)}]-> {e.target}"
+            else:
+                line = f"     {e.target} <-[{relation_label(e)}]- {e.source}  (against the edge)"
+            console.print(T(line))
 
 
 _CARD_LABELS: list[tuple[str, str]] = [
@@ -108,36 +200,64 @@ _CARD_LABELS: list[tuple[str, str]] = [
 
 _SCOPE_LABELS = {"numerator": "分子", "denominator": "分母", "scope": "范围"}
 _CONTACT_LABELS = {"business": "指标负责人", "technical": "技术负责人", "data_support": "取数支持"}
+_IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+#: card keys whose values are ids of other nodes, shown by name
+_REF_KEYS = {
+    "owner": "Department",
+    "reviewer": "Department",
+    "dimensions": "Dimension",
+    "dashboards": "Dashboard",
+    "fields": "Field",
+    "rolls_up_to": "Metric",
+    "parallel": "Metric",
+}
 
 
-def _card_value(key: str, value: Any) -> str:
-    """Format one template field the way the seed's definition card reads."""
+def _in_names(expr: str, names: dict[str, str]) -> str:
+    """``revenue / visits`` → ``营收 / 进厂台次``; ids without a known name stay as they are."""
+    return _IDENT.sub(lambda m: names.get(f"Metric:{m.group()}", m.group()), expr)
+
+
+def _named(kind: str, node_id: str, names: dict[str, str]) -> str:
+    name = names.get(f"{kind}:{node_id}")
+    return f"{name} ({node_id})" if name and name != node_id else node_id
+
+
+def _card_value(key: str, value: Any, names: dict[str, str] | None = None) -> str:
+    """Format one template field the way the seed's definition card reads; references to
+    other nodes are shown by name, with the id in brackets."""
+    names = names or {}
+    if key in ("formula", "drivers") and isinstance(value, str):
+        shown = _in_names(value, names)
+        return shown if shown == value else f"{shown}\n({value})"
+    if key in _REF_KEYS:
+        kind = _REF_KEYS[key]
+        items = value if isinstance(value, list) else [value]
+        return "、".join(_named(kind, str(v), names) for v in items)
     if key == "caliber" and isinstance(value, dict):
         lines = []
         for part, label in _SCOPE_LABELS.items():
             scope = value.get(part) or {}
             if scope.get("includes"):
-                lines.append(f"{label}包含: " + "、".join(scope["includes"]))
+                lines.append(f"{label}包含(+): " + "、".join(scope["includes"]))
             if scope.get("excludes"):
-                lines.append(f"{label}不含: " + "、".join(scope["excludes"]))
+                lines.append(f"{label}不含(−): " + "、".join(scope["excludes"]))
         if value.get("time"):
             lines.append("时间范围: " + value["time"])
         lines += [f"规则: {r}" for r in value.get("rules", [])]
         return "\n".join(lines)
     if key == "benchmarks":
-        return "\n".join(
-            f"{b['segment']}: 平均 {b.get('average', '-')}，优秀 {b.get('excellent', '-')}"
-            + (f"（{b['source']}）" if b.get("source") else "")
-            for b in value
-        )
+        return "\n".join(_benchmark(b) for b in value)
     if key == "history":
         return "\n".join(
             f"V{h['version']} ({h.get('date', '?')}): {h.get('change', '')}" for h in value
         )
     if key == "causes":
         return "\n".join(
-            f"{c.get('polarity', '+')} → {c['metric']}"
+            f"{'+' if c.get('polarity', '+') == '+' else '−'} → "
+            f"{_named('Metric', c['metric'], names)}"
             + (f"（滞后 {c['lag']}）" if c.get("lag") else "")
+            + (f"；依据: {c['evidence']}" if c.get("evidence") else "")
             for c in value
         )
     if key == "contacts" and isinstance(value, dict):
@@ -149,20 +269,40 @@ def _card_value(key: str, value: Any) -> str:
     return _fmt(value)
 
 
+def _benchmark(b: dict[str, Any]) -> str:
+    """One 行业基准 range: ``合资品牌 行业平均: 1200–1800（中国汽车流通协会 2023）``."""
+    low, high = b.get("min"), b.get("max")
+    if low is not None and high is not None:
+        span = f"{_num(low)}–{_num(high)}"
+    elif low is not None:
+        span = f"≥ {_num(low)}"
+    elif high is not None:
+        span = f"≤ {_num(high)}"
+    else:
+        span = "-"
+    label = b.get("label") or b.get("segment") or ""
+    return f"{label}: {span}" + (f"（{b['source']}）" if b.get("source") else "")
+
+
+def _num(x: Any) -> str:
+    return f"{x:g}" if isinstance(x, float) else str(x)
+
+
 def node_card(console: Console, card: NodeCard) -> None:
     node = card.node
-    console.print(Text(f"{card.ref}  {node.get('name', '')}", style="bold"))
+    names = {n.ref: n.name for g in card.neighbours for n in (*g.incoming, *g.outgoing)}
+    console.print(T(f"{card.ref}  {node.get('name', '')}", style="bold"))
     table = Table(show_header=False, box=None, pad_edge=False)
     table.add_column(style="cyan", no_wrap=True)
     table.add_column(overflow="fold")
     shown = {"id", "kind"}
     for key, label in _CARD_LABELS:
         if node.get(key) not in (None, "", [], {}):
-            table.add_row(label, Text(_card_value(key, node[key])))
+            table.add_row(label, T(_card_value(key, node[key], names)))
         shown.add(key)
     for key, value in node.items():
         if key not in shown and value not in (None, "", [], {}):
-            table.add_row(key, Text(_card_value(key, value)))
+            table.add_row(T(key), T(_card_value(key, value, names)))
     console.print(table)
     for group in card.neighbours:
         parts = []
@@ -170,7 +310,7 @@ def node_card(console: Console, card: NodeCard) -> None:
             parts.append("← " + ", ".join(f"{n.name}({n.ref})" for n in group.incoming))
         if group.outgoing:
             parts.append("→ " + ", ".join(f"{n.name}({n.ref})" for n in group.outgoing))
-        console.print(Text(f"{group.relation} " + "  ".join(parts)), style="magenta")
+        console.print(T(f"{group.relation} " + "  ".join(parts), style="magenta"))
 
 
 def _fmt(value: Any) -> str:
@@ -184,23 +324,23 @@ def _fmt(value: Any) -> str:
 def search_table(console: Console, page: SearchPage) -> None:
     table = Table(title=f"{page.total} match(es)", title_justify="left")
     for col in ("ref", "name", "level", "domain"):
-        table.add_column(col)
+        table.add_column(col, overflow="fold")
     for node in page.items:
         level = getattr(node, "level", None)
         table.add_row(
-            str(node.ref),
-            node.name,
+            T(node.ref),
+            T(node.name),
             level.value if level else "",
-            getattr(node, "domain", "") or "",
+            T(getattr(node, "domain", "") or ""),
         )
     console.print(table)
 
 
 def store_info(console: Console, info: StoreInfo, where: str) -> None:
     counts = ", ".join(f"{v} {k}" for k, v in info.counts.items() if v)
-    console.print(f"loaded catalog {info.catalog!r} into {info.backend} store {where}: {counts}")
+    console.print(T(f"loaded catalog {info.catalog!r} into {info.backend} store {where}: {counts}"))
 
 
 def catalog_issues(console: Console, issues: list[CatalogIssue]) -> None:
     for issue in issues:
-        console.print(Text(str(issue)), highlight=False)
+        console.print(T(issue))

@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
+import errno
+import socket
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
 
 from cli import render
-from cli.common import DEMO_CATALOG, err, store_options, where
+from cli.common import DEMO_CATALOG, announce_replacement, err, safe, store_options, where
 from graph_schema.errors import KpigraphError
 from loaders.catalog import load_catalog
 
 if TYPE_CHECKING:
     from core.settings import Settings
     from store.base import GraphStore
+
+DEMO_DB_NAME = "kpigraph-demo.sqlite"
 
 
 @click.command()
@@ -24,7 +28,12 @@ if TYPE_CHECKING:
     default=None,
     help="validate and load this catalog before serving",
 )
-@click.option("--demo", is_flag=True, help="load the after-sales demo catalog and serve it")
+@click.option(
+    "--demo",
+    is_flag=True,
+    help=f"serve the after-sales demo from its own file ({DEMO_DB_NAME} beside the store); "
+    "your loaded graph is not touched",
+)
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", type=click.IntRange(1, 65535), default=8000, show_default=True)
 @store_options
@@ -36,18 +45,88 @@ def serve(
     store: GraphStore,
     settings: Settings,
 ) -> None:
-    """Serve the HTTP API (OpenAPI docs at /docs)."""
+    """Serve the HTTP API and the pages (OpenAPI docs at /docs)."""
+    if demo and catalog:
+        raise KpigraphError("pass either --demo or --catalog, not both")
+    sock = bind(host, port)  # before loading anything: a busy port is one clear error
+    try:
+        if demo:
+            store.close()
+            store, settings = demo_store(settings)
+            store.load(load_catalog(DEMO_CATALOG))
+            err().print(f"demo catalog served from {safe(settings.db)} (your graph is untouched)")
+        elif catalog is not None:
+            graph = load_catalog(catalog)
+            announce_replacement(store, graph)
+            info = store.load(graph)
+            render.store_info(err(), info, where(settings))
+        else:
+            store.ping()
+        run_server(store, settings, sock, host, port)
+    finally:
+        sock.close()
+        store.close()
+
+
+def demo_store(settings: Settings) -> tuple[GraphStore, Settings]:
+    """An embedded store in its own file beside the configured one, whatever the backend:
+    the demo never replaces a graph the user loaded."""
+    from core.settings import Backend
+    from core.wiring import build_store
+
+    demo_settings = settings.model_copy(
+        update={"backend": Backend.EMBEDDED, "db": settings.db.parent / DEMO_DB_NAME}
+    )
+    return build_store(demo_settings), demo_settings
+
+
+def bind(host: str, port: int) -> socket.socket:
+    """A listening socket on ``host:port``, or one clear error naming the port and a free one.
+
+    The server is handed this very socket, so nothing can take the port in between.
+    """
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+        sock.listen(2048)
+    except OSError as exc:
+        sock.close()
+        if exc.errno == errno.EADDRINUSE:
+            raise KpigraphError(
+                f"port {port} on {host} is already in use (another kpigraph serve?); "
+                f"pick another with --port {free_port(host)}",
+                {"port": port, "host": host},
+            ) from exc
+        if exc.errno == errno.EACCES:
+            raise KpigraphError(
+                f"not allowed to listen on {host}:{port} (ports below 1024 need root); "
+                "pick another with --port 8000",
+                {"port": port, "host": host},
+            ) from exc
+        raise KpigraphError(f"cannot listen on {host}:{port}: {exc.strerror}") from exc
+    return sock
+
+
+def free_port(host: str) -> int:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        try:
+            probe.bind((host, 0))
+        except OSError:
+            return 8001
+        return int(probe.getsockname()[1])
+
+
+def run_server(
+    store: GraphStore, settings: Settings, sock: socket.socket, host: str, port: int
+) -> None:
     import uvicorn
 
     from api.app import create_app
 
-    if demo and catalog:
-        raise KpigraphError("pass either --demo or --catalog, not both")
-    source = DEMO_CATALOG if demo else catalog
-    if source is not None:
-        info = store.load(load_catalog(source))
-        render.store_info(err(), info, where(settings))
-    else:
-        store.ping()
-    err().print(f"serving on http://{host}:{port}  (API docs: http://{host}:{port}/docs)")
-    uvicorn.run(create_app(settings, store), host=host, port=port, log_level="warning")
+    shown = f"[{host}]" if ":" in host else host
+    err().print(f"serving on http://{shown}:{port}  (API docs: http://{shown}:{port}/docs)")
+    config = uvicorn.Config(create_app(settings, store), log_level="warning")
+    uvicorn.Server(config).run(sockets=[sock])

@@ -7,6 +7,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Path, Query
 
 from analysis.card import node_card
+from analysis.resolve import resolve_metric
 from api.dependencies import StoreDep
 from api.schemas import ErrorResponse, MetricCardOut, MetricPage, MetricSummary
 from graph_schema.ids import NodeKind, NodeRef
@@ -86,7 +87,7 @@ def metric_card(
     metric_id: Annotated[str, Path(max_length=200, examples=["atp"])],
 ) -> MetricCardOut:
     """Every template field, plus direct neighbours grouped by relation."""
-    ref = NodeRef.parse(metric_id, NodeKind.METRIC)
+    ref = resolve_metric(store, metric_id)
     card = node_card(store, ref)
     metric_links = {Relation.INPUT_TO.value, Relation.DRIVES.value, Relation.CAUSES.value}
     upstream: set[str] = set()

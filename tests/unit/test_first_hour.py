@@ -1,0 +1,171 @@
+"""What a new user trips on in the first hour (issue: names, directed paths, the demo that
+must not replace a loaded graph, a busy port, a fast --help, names on the card)."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.helpers import DEMO, ROOT, write_catalog
+from tests.unit.test_cli import run
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> Path:
+    path = tmp_path / "cli.sqlite"
+    run("load", str(DEMO), db=path)
+    return path
+
+
+@pytest.mark.parametrize("typed", ["客单价", "ATP", "atp", "Average Ticket Price", "Metric:atp"])
+def test_show_takes_names_people_know(db: Path, typed: str) -> None:
+    card = json.loads(run("show", typed, "--json", db=db).stdout)
+    assert card["ref"] == "Metric:atp"
+
+
+def test_path_takes_names(db: Path) -> None:
+    data = json.loads(run("path", "客户满意度", "净利润", "--json", db=db).stdout)
+    assert data["source"] == "Metric:customer_satisfaction"
+    assert data["target"] == "Metric:net_profit"
+
+
+def test_ambiguous_name_lists_candidates(tmp_path: Path) -> None:
+    cat = write_catalog(
+        tmp_path / "cat",
+        {"metrics/atp2.yaml": "id: atp_store\nname: 客单价\nlevel: L2\nowner: ops\n"},
+    )
+    path = tmp_path / "amb.sqlite"
+    run("load", str(cat), db=path)
+    proc = run("show", "客单价", db=path, check=False)
+    assert proc.returncode == 1
+    assert "Metric:atp" in proc.stderr and "Metric:atp_store" in proc.stderr
+
+
+def test_unknown_field_suggests_the_full_ref(db: Path) -> None:
+    proc = run("impact", "dms_orders.total_amount", db=db, check=False)
+    assert proc.returncode == 1
+    assert "Field:dms.dms_orders.total_amount" in proc.stderr
+    assert "kpigraph search" in proc.stderr
+
+
+def test_default_path_is_a_directed_chain(db: Path) -> None:
+    data = json.loads(run("path", "customer_satisfaction", "net_profit", "--json", db=db).stdout)
+    assert data["mode"] == "directed"
+    ids = [[n["id"] for n in p["nodes"]] for p in data["paths"]]
+    assert ids[0][:4] == ["customer_satisfaction", "retention_rate", "repurchase_rate", "revenue"]
+    assert ids[0][-1] == "net_profit"
+    for path in data["paths"]:
+        for edge in path["edges"]:
+            assert edge["forward"] is True
+        pos = {n["ref"]: i for i, n in enumerate(path["nodes"])}
+        for edge in path["edges"]:
+            assert pos[edge["source"]] + 1 == pos[edge["target"]]
+
+
+def test_reversed_and_any_direction_paths_say_so(db: Path) -> None:
+    back = json.loads(run("path", "net_profit", "customer_satisfaction", "--json", db=db).stdout)
+    assert back["mode"] == "reversed" and back["paths"]
+    anyway = json.loads(
+        run("path", "revenue", "net_profit_margin", "--any-direction", "--json", db=db).stdout
+    )
+    assert anyway["mode"] == "any-direction"
+    text = run("path", "customer_satisfaction", "net_profit", db=db).stdout
+    assert "directed chains" in text and "CAUSES(+, 滞后 3个月)" in text
+
+
+def test_lineage_and_impact_tables_say_why(db: Path) -> None:
+    text = run("lineage", "revenue", "--direction", "downstream", "--depth", "1", db=db).stdout
+    assert "reached by" in text and "INPUT_TO" in text
+    text = run("impact", "atp", db=db).stdout
+    assert "recomputed" in text and "influenced" in text and "route from the root" in text
+
+
+def test_show_prints_names_not_ids(db: Path) -> None:
+    text = run("show", "atp", db=db).stdout
+    assert "营收 / 进厂台次" in text
+    assert "运营部 (ops)" in text and "财务部 (finance)" in text
+
+
+def test_demo_does_not_replace_the_loaded_graph(tmp_path: Path) -> None:
+    db = tmp_path / "mine.sqlite"
+    run("load", str(write_catalog(tmp_path / "mine")), db=db)
+    port = _free_port()
+    env = {**os.environ, "KPIGRAPH_DB": str(db), "KPIGRAPH_BACKEND": "embedded"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "cli", "serve", "--demo", "--port", str(port)],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        _wait_for(port, proc)
+        info = json.loads(run("info", "--json", db=db).stdout)
+        assert info["catalog"] == "test catalog"
+        assert (tmp_path / "kpigraph-demo.sqlite").exists()
+    finally:
+        proc.terminate()
+        proc.communicate(timeout=30)
+
+
+def test_load_says_which_catalog_it_replaces(db: Path, tmp_path: Path) -> None:
+    proc = run("load", str(write_catalog(tmp_path / "other")), db=db)
+    assert "replacing the loaded catalog" in proc.stderr
+
+
+def test_busy_port_is_one_clear_error(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)
+        port = taken.getsockname()[1]
+        proc = run("serve", "--demo", "--port", str(port), db=tmp_path / "x.sqlite", check=False)
+    assert proc.returncode == 1
+    assert f"port {port} on 127.0.0.1 is already in use" in proc.stderr
+    assert "--port" in proc.stderr and "serving on" not in proc.stderr + proc.stdout
+
+
+def test_help_imports_no_command() -> None:
+    """``--help`` stays fast because it imports no command module (and so no analysis,
+    store, networkx, numpy or pydantic); the timing itself is in BENCHMARKS.md."""
+    code = (
+        "import sys; from cli import main\n"
+        "try:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
+        "heavy = [m for m in ('networkx', 'numpy', 'pydantic', 'rich', 'store', 'analysis',"
+        " 'cli.query', 'cli.catalog') if m in sys.modules]\n"
+        "print('HEAVY', heavy)"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True
+    ).stdout
+    assert "HEAVY []" in out
+    assert "lineage" in out and "serve" in out
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _wait_for(port: int, proc: subprocess.Popen[str]) -> None:
+    import time
+
+    import httpx
+
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise AssertionError(f"server exited: {proc.communicate()}")
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code < 600:
+                return
+        except httpx.HTTPError:
+            time.sleep(0.2)
+    raise AssertionError("server did not answer within 60 s")
