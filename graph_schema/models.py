@@ -203,6 +203,9 @@ class Metric(BaseNode):
     atomic: Text | None = None
     qualifiers: TextList = Field(default_factory=list)
     window: Text | None = None
+    # what an importer found that the template cannot hold (a dbt metric's filter, window,
+    # offsets...), kept under the tool's name (``extra: {dbt: {...}}``) and written back on export
+    extra: dict[str, Any] = Field(default_factory=dict)
 
     @property
     def updated(self) -> str | None:

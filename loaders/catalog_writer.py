@@ -102,7 +102,7 @@ def dump_yaml(data: Any) -> str:
         Dumper=_Dumper,
         allow_unicode=True,
         sort_keys=False,
-        width=100,
+        width=4096,
         default_flow_style=False,
     )
 

@@ -94,3 +94,8 @@ def line_of(data: Any, loc: tuple[int | str, ...]) -> int | None:
         if inner and best is None:
             best = inner
     return best
+
+
+def load_yaml_all(text: str) -> list[Any]:
+    """Parse every document of a multi-document YAML text (``---``), keeping line numbers."""
+    return list(yaml.load_all(text, Loader=_LineLoader))

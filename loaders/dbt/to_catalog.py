@@ -1,0 +1,645 @@
+"""Map dbt / MetricFlow definitions (see :mod:`loaders.dbt.read`) onto a kpigraph catalog.
+
+=============================  ============================================================
+dbt / MetricFlow               kpigraph
+=============================  ============================================================
+schema (node_relation)         System (``$source_schema`` → ``source_schema``)
+semantic model / dbt model     Table ``schema.alias`` with its columns as Fields
+entity, dimension, measure     Field (the column it reads: ``expr`` or its name)
+categorical dimension          Dimension ``entity__dim``; time dimensions → ``metric_time``
+simple / cumulative metric     Metric with ``fields`` = its measure's columns (FEEDS)
+ratio metric                   ``formula: numerator / denominator``
+derived metric                 ``formula``: its ``expr`` over input ids (NULLIF/CAST dropped)
+conversion metric              Metric with ``fields`` = base and conversion measures' columns
+input with filter / offset     an input Metric (``formula: base``) holding the filter/offset
+group / ``meta.owner``         Department, the metric's ``owner``
+everything else                ``extra.dbt`` on the metric, listed in the report
+=============================  ============================================================
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import sqlglot
+from dbt_semantic_interfaces.implementations.metric import PydanticMetric, PydanticMetricInput
+from dbt_semantic_interfaces.implementations.semantic_model import PydanticSemanticModel
+from sqlglot import exp
+
+from graph_schema.models import Metric
+from loaders.catalog_writer import CatalogDoc, write_catalog
+from loaders.dbt.expr import UntranslatableExpr, sql_to_formula
+from loaders.dbt.read import DbtImportError, DbtProject, read_dbt
+
+_IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+#: Keys of ``extra.dbt`` the catalog holds elsewhere (not reported as kept-only-in-extra).
+_MAPPED = {
+    "name",
+    "type",
+    "type_params.measure.name",
+    "type_params.numerator.name",
+    "type_params.denominator.name",
+    "type_params.expr",
+    "type_params.metrics[].name",
+    "type_params.metrics[].alias",
+    "type_params.numerator.alias",
+    "type_params.denominator.alias",
+    "measure.name",
+    "measure.expr",
+    "measure.semantic_model",
+    "measure.create_metric",
+    "type_params.conversion_type_params.base_measure.name",
+    "type_params.conversion_type_params.conversion_measure.name",
+}
+#: Metric keys that refer to other nodes: not restored from ``meta.kpigraph`` (they would have to
+#: resolve in the imported catalog).
+_REFERENCE_KEYS = {
+    "id",
+    "owner",
+    "reviewer",
+    "fields",
+    "dimensions",
+    "dashboards",
+    "causes",
+    "rolls_up_to",
+    "parallel",
+    "formula",
+    "drivers",
+    "extra",
+}
+_ADDITIVE = {"sum", "count", "sum_boolean"}
+
+
+@dataclass
+class ImportReport:
+    """What an import did: counts, what went to ``extra``, and notes worth reading."""
+
+    source: str
+    out: str = ""
+    counts: dict[str, int] = field(default_factory=dict)
+    #: metric id → dotted keys kept only under ``extra.dbt``
+    extra: dict[str, list[str]] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+    def extra_summary(self) -> dict[str, int]:
+        """How many metrics keep each key only in ``extra``."""
+        counter: Counter[str] = Counter(k for keys in self.extra.values() for k in keys)
+        return dict(sorted(counter.items(), key=lambda kv: (-kv[1], kv[0])))
+
+    def lines(self) -> list[str]:
+        out = [f"imported {self.source} → {self.out}" if self.out else f"read {self.source}"]
+        out.append(", ".join(f"{k}: {v}" for k, v in self.counts.items()))
+        summary = self.extra_summary()
+        if summary:
+            out.append(f"kept under extra.dbt ({len(self.extra)} metrics):")
+            out += [f"  {key}: {n} metric(s)" for key, n in summary.items()]
+        out += [f"note: {n}" for n in self.notes]
+        return out
+
+
+def slug(text: str, lead: str = "x") -> str:
+    """A kpigraph id segment from any name.
+
+    >>> slug("Booking Value"), slug("$source_schema"), slug("7d_users")
+    ('booking_value', 'source_schema', 'x_7d_users')
+    """
+    out = re.sub(r"[^a-z0-9_]+", "_", text.strip().lower()).strip("_")
+    if not out:
+        return lead
+    return out if out[0].isalpha() else f"{lead}_{out}"
+
+
+def _compact(model: Any, exclude: set[str] | None = None) -> dict[str, Any]:
+    """A dsi (pydantic v1) model as JSON data without ``None`` and defaults, written back the
+    way people write it: windows as ``"14 days"``, filters as their template text."""
+    text = model.json(exclude_none=True, exclude_defaults=True, exclude=exclude or set())
+    data: dict[str, Any] = _simplify(json.loads(text))
+    return data
+
+
+def _simplify(value: Any) -> Any:
+    if isinstance(value, dict):
+        if set(value) == {"count", "granularity"}:
+            return f"{value['count']} {value['granularity']}"
+        if set(value) == {"where_filters"}:
+            texts = [f.get("where_sql_template") for f in value["where_filters"]]
+            return texts[0] if len(texts) == 1 else texts
+        return {k: _simplify(v) for k, v in value.items() if k != "input_measures"}
+    if isinstance(value, list):
+        return [_simplify(v) for v in value]
+    return value
+
+
+def _leaf_paths(data: Any, prefix: str = "") -> list[str]:
+    if isinstance(data, dict):
+        return [
+            p for k, v in data.items() for p in _leaf_paths(v, f"{prefix}.{k}" if prefix else k)
+        ]
+    if isinstance(data, list) and data and isinstance(data[0], dict):
+        return sorted({p for item in data for p in _leaf_paths(item, f"{prefix}[]")})
+    return [prefix]
+
+
+def _columns(expr: str | None, name: str) -> list[str]:
+    """The columns a measure / dimension / entity reads: its ``expr`` or its name."""
+    if expr is None:
+        return [name]
+    text = expr.strip()
+    if _IDENT.match(text):
+        return [text]
+    try:
+        tree = sqlglot.parse_one(text)
+    except sqlglot.errors.ParseError:
+        return []
+    return list(dict.fromkeys(c.name for c in tree.find_all(exp.Column) if c.name))
+
+
+@dataclass
+class _Measure:
+    semantic_model: PydanticSemanticModel
+    fields: list[str]
+    agg: str
+    data: dict[str, Any]
+
+
+class _Mapper:
+    def __init__(self, project: DbtProject, system: str | None) -> None:
+        self.project = project
+        self.system_override = system
+        self.problems: list[str] = []
+        self.report = ImportReport(source=project.source, notes=list(project.notes))
+        self.systems: dict[str, dict[str, Any]] = {}
+        self.tables: dict[str, dict[str, Any]] = {}  # "sys.table" → table doc (fields by id)
+        self.dimensions: dict[str, dict[str, Any]] = {}
+        self.departments: dict[str, dict[str, Any]] = {}
+        self.measures: dict[str, _Measure] = {}
+        self.sm_dims: dict[str, list[str]] = {}
+        self.metric_ids: dict[str, str] = {}
+        self.metric_dims: dict[str, list[str]] = {}
+        self.docs: dict[str, tuple[str, dict[str, Any]]] = {}  # id → (file, doc)
+        self.synthetic: dict[str, str] = {}  # signature → id
+
+    # -- sources ---------------------------------------------------------------------------
+
+    def table(self, schema: str, database: str | None, alias: str, name: str, desc: Any) -> str:
+        sys_raw = self.system_override or schema
+        sys_id = slug(sys_raw, "s")
+        if sys_id not in self.systems:
+            label = f"{database}.{sys_raw}" if database and not self.system_override else sys_raw
+            self.systems[sys_id] = {"id": sys_id, "name": label, "tables": []}
+        table_id = f"{sys_id}.{slug(alias, 't')}"
+        if table_id not in self.tables:
+            doc: dict[str, Any] = {"id": slug(alias, "t"), "name": name}
+            if desc:
+                doc["description"] = desc
+            doc["fields"] = {}
+            self.tables[table_id] = doc
+            self.systems[sys_id]["tables"].append(doc)
+        return table_id
+
+    def field(self, table_id: str, column: str, role: str | None, **props: Any) -> str:
+        fid = slug(column, "c")
+        fields = self.tables[table_id]["fields"]
+        doc = fields.setdefault(fid, {"id": fid, "name": column})
+        for key, value in props.items():
+            if value and key not in doc:
+                doc[key] = value
+        if role:
+            doc.setdefault("_roles", []).append(role)
+        return f"{table_id}.{fid}"
+
+    def read_sources(self) -> None:
+        used_models = set()
+        templated: set[str] = set()
+        for sm, _origin in self.project.semantic_models:
+            rel = sm.node_relation
+            model = self.project.models.get(self.project.model_of.get(sm.name, ""))
+            schema = rel.schema_name
+            if schema == "__dbt_schema__":
+                schema = (model.schema if model else None) or self.project.project_name or "dbt"
+            alias = model.alias if model and model.alias else rel.alias
+            table_id = self.table(
+                schema, rel.database, alias or sm.name, sm.label or sm.name, sm.description
+            )
+            if model:
+                used_models.add(model.name)
+                self.model_columns(table_id, model.columns)
+            if "$" in schema:
+                templated.add(schema)
+            self.read_semantic_model(sm, table_id)
+        for model in self.project.models.values():
+            if model.name not in used_models:
+                schema = model.schema or self.project.project_name or "dbt"
+                tid = self.table(
+                    schema, model.database, model.alias or model.name, model.name, model.description
+                )
+                self.model_columns(tid, model.columns)
+        for schema in sorted(templated):
+            self.report.notes.append(
+                f"schema {schema!r} is a template variable; imported as system "
+                f"{slug(schema, 's')!r} (pass --system to name it)"
+            )
+
+    def model_columns(self, table_id: str, columns: list[dict[str, Any]]) -> None:
+        for col in columns:
+            self.field(
+                table_id,
+                col["name"],
+                None,
+                type=col.get("data_type"),
+                description=col.get("description"),
+            )
+
+    def read_semantic_model(self, sm: PydanticSemanticModel, table_id: str) -> None:
+        primary = sm.primary_entity or next(
+            (e.name for e in sm.entities if e.type.value == "primary"), sm.name
+        )
+        dims: list[str] = []
+        time_cols: dict[str, str] = {}
+        for ent in sm.entities:
+            for col in _columns(ent.expr, ent.name):
+                self.field(table_id, col, f"entity {ent.name} ({ent.type.value})")
+        for dim in sm.dimensions:
+            grain = dim.type_params.time_granularity if dim.type_params else None
+            grain = getattr(grain, "value", grain)
+            kind = f"{dim.type.value}, {grain}" if grain else dim.type.value
+            cols = [
+                self.field(table_id, c, f"dimension {dim.name} ({kind})")
+                for c in _columns(dim.expr, dim.name)
+            ]
+            if dim.type.value == "time":
+                if cols:
+                    time_cols[dim.name] = cols[0]
+                continue
+            did = slug(f"{primary}__{dim.name}", "d")
+            self.dimensions.setdefault(
+                did,
+                {"id": did, "name": dim.label or f"{primary}__{dim.name}"}
+                | ({"description": dim.description} if dim.description else {}),
+            )
+            dims.append(did)
+        if time_cols:
+            self.dimensions.setdefault(
+                "metric_time",
+                {
+                    "id": "metric_time",
+                    "name": "metric_time",
+                    "description": "MetricFlow's time axis: each measure's agg_time_dimension",
+                },
+            )
+            dims.append("metric_time")
+        self.sm_dims[sm.name] = dims
+        default_time = sm.defaults.agg_time_dimension if sm.defaults else None
+        for measure in sm.measures:
+            agg = measure.agg.value.lower()
+            cols = _columns(measure.expr, measure.name)
+            fields = [self.field(table_id, c, f"measure {measure.name} ({agg})") for c in cols]
+            if not fields:
+                time_dim = measure.agg_time_dimension or default_time
+                if time_dim in time_cols:
+                    fields = [time_cols[time_dim]]
+                    self.report.notes.append(
+                        f"measure {measure.name} (expr {measure.expr!r}) reads no column; "
+                        f"bound to its time dimension {time_dim!r}"
+                    )
+            data = _compact(measure, {"metadata"})
+            data["semantic_model"] = sm.name
+            if measure.name in self.measures:
+                self.problems.append(f"measure {measure.name!r} is defined twice")
+            self.measures[measure.name] = _Measure(sm, fields, agg, data)
+
+    # -- metrics ---------------------------------------------------------------------------
+
+    def unique_metric_id(self, wanted: str) -> str:
+        mid, n = wanted, 2
+        while mid in self.docs or mid in self.metric_ids.values():
+            mid, n = f"{wanted}_{n}", n + 1
+        return mid
+
+    def read_metrics(self) -> None:
+        metrics = list(self.project.metrics)
+        names = {m.name for m, _r, _o in metrics}
+        for sm, origin in self.project.semantic_models:  # create_metric: true → a simple metric
+            for measure in sm.measures:
+                if measure.create_metric and measure.name not in names:
+                    proxy = PydanticMetric.parse_obj(
+                        {
+                            "name": measure.name,
+                            "type": "simple",
+                            "description": measure.description,
+                            "label": measure.label,
+                            "type_params": {"measure": measure.name},
+                        }
+                    )
+                    metrics.append((proxy, {}, origin))
+                    names.add(measure.name)
+                    self.report.counts["measure_metrics"] = (
+                        self.report.counts.get("measure_metrics", 0) + 1
+                    )
+        for m, _raw, origin in metrics:
+            if m.name in self.metric_ids:
+                self.problems.append(f"{origin}: metric {m.name!r} is defined twice")
+                continue
+            self.metric_ids[m.name] = self.unique_metric_id(slug(m.name, "m"))
+            if self.metric_ids[m.name] != m.name:
+                self.report.notes.append(
+                    f"metric {m.name!r} imported as id {self.metric_ids[m.name]!r}"
+                )
+        done: set[str] = set()
+        for m, raw, origin in sorted(
+            metrics, key=lambda t: _depth(t[0], {x.name: x for x, _, _ in metrics})
+        ):
+            if m.name in done:
+                continue
+            done.add(m.name)
+            self.metric(m, raw, str(origin))
+
+    def metric(self, m: PydanticMetric, raw: dict[str, Any], where: str) -> None:
+        mid = self.metric_ids[m.name]
+        doc: dict[str, Any] = {"id": mid, "name": m.label or m.name}
+        if m.description:
+            doc["definition"] = m.description.strip()
+        extra = _compact(m, {"metadata", "description", "label", "config"})
+        tp = m.type_params
+        kind = m.type.value
+        folder = kind
+        dims: list[str] | None = None
+        rules: list[str] = []
+        if m.filter:
+            rules += [f"filter: {f.where_sql_template}" for f in m.filter.where_filters]
+        if kind in ("simple", "cumulative"):
+            measure_name = tp.measure.name if tp.measure else None
+            if (
+                measure_name is None
+                and tp.cumulative_type_params
+                and tp.cumulative_type_params.metric
+            ):
+                doc["formula"] = self.input(mid, tp.cumulative_type_params.metric, "input", where)
+                dims = self.metric_dims.get(doc["formula"])
+            elif measure_name is None:
+                self.problems.append(f"{where}: metric {m.name!r} names no measure")
+            else:
+                measure = self.measure(measure_name, m.name, where)
+                if measure is not None:
+                    doc["fields"] = measure.fields
+                    dims = self.sm_dims.get(measure.semantic_model.name)
+                    folder = measure.semantic_model.name
+                    extra["measure"] = measure.data
+                    if (
+                        measure.agg in _ADDITIVE
+                        and kind == "simple"
+                        and "aggregation" in Metric.model_fields
+                    ):
+                        doc["aggregation"] = "sum"
+                if tp.measure and tp.measure.filter:
+                    rules += [
+                        f"filter: {f.where_sql_template}" for f in tp.measure.filter.where_filters
+                    ]
+        elif kind == "ratio" and tp.numerator and tp.denominator:
+            num = self.input(mid, tp.numerator, "numerator", where)
+            den = self.input(mid, tp.denominator, "denominator", where)
+            doc["formula"] = f"{num} / {den}"
+            dims = self.common_dims([num, den])
+        elif kind == "derived" and tp.expr:
+            names = {}
+            for inp in tp.metrics or []:
+                names[inp.alias or inp.name] = self.input(
+                    mid, inp, slug(inp.alias or inp.name), where
+                )
+            notes: list[str] = []
+            try:
+                doc["formula"] = sql_to_formula(tp.expr, names, notes)
+                dims = self.common_dims(list(names.values()))
+            except UntranslatableExpr as exc:
+                self.report.notes.append(
+                    f"metric {m.name!r}: expr {tp.expr!r} not a formula: {exc}"
+                )
+                extra["formula_untranslated"] = True
+            self.report.notes += [f"metric {m.name!r}: {n}" for n in notes]
+        elif kind == "conversion" and tp.conversion_type_params:
+            ctp = tp.conversion_type_params
+            fields: list[str] = []
+            for in_measure in (ctp.base_measure, ctp.conversion_measure):
+                measure = self.measure(in_measure.name, m.name, where) if in_measure else None
+                if measure:
+                    fields += [f for f in measure.fields if f not in fields]
+                    dims = (
+                        dims if dims is not None else self.sm_dims.get(measure.semantic_model.name)
+                    )
+            for in_metric in (ctp.base_metric, ctp.conversion_metric):
+                if in_metric is not None:
+                    self.report.notes.append(
+                        f"metric {m.name!r}: conversion input {in_metric.name!r} kept in extra"
+                    )
+            doc["fields"] = fields
+        if rules:
+            doc["caliber"] = {"rules": rules}
+        if dims:
+            doc["dimensions"] = list(dims)
+        self.metric_dims[mid] = list(dims or [])
+        rest = self.owner(doc, m, raw)
+        if rest:
+            extra["meta"] = rest
+        tags = raw.get("tags") or (raw.get("config") or {}).get("tags")
+        if isinstance(tags, list) and tags:
+            doc["tags"] = [str(t) for t in tags]
+        doc["extra"] = {"dbt": extra}
+        unmapped = sorted(
+            {
+                p
+                for p in _leaf_paths(extra)
+                if p not in _MAPPED and not p.startswith("meta.kpigraph")
+            }
+        )
+        if unmapped:
+            self.report.extra[mid] = unmapped
+        self.docs[mid] = (f"{slug(folder, 'm')}/{mid}.yaml", doc)
+
+    def measure(self, name: str, metric: str, where: str) -> _Measure | None:
+        measure = self.measures.get(name)
+        if measure is None:
+            self.problems.append(
+                f"{where}: metric {metric!r} uses measure {name!r}, which no semantic model defines"
+            )
+        return measure
+
+    def common_dims(self, ids: list[str]) -> list[str]:
+        sets = [self.metric_dims.get(i, []) for i in ids]
+        if not sets:
+            return []
+        return [d for d in sets[0] if all(d in s for s in sets[1:])]
+
+    def input(self, parent: str, inp: PydanticMetricInput, role: str, where: str) -> str:
+        base = self.metric_ids.get(inp.name)
+        if base is None:
+            self.problems.append(f"{where}: metric {parent!r} uses unknown metric {inp.name!r}")
+            return slug(inp.name, "m")
+        mods: dict[str, Any] = {}
+        if inp.filter:
+            mods["filter"] = [f.where_sql_template for f in inp.filter.where_filters]
+        if inp.offset_window:
+            mods["offset_window"] = inp.offset_window.window_string
+        if inp.offset_to_grain:
+            mods["offset_to_grain"] = inp.offset_to_grain
+        if not mods:
+            return base
+        signature = json.dumps([base, inp.alias, mods], sort_keys=True)
+        if signature in self.synthetic:
+            return self.synthetic[signature]
+        wanted = slug(inp.alias, "m") if inp.alias else f"{parent}_{role}"
+        sid = self.unique_metric_id(
+            wanted if wanted not in self.metric_ids.values() else f"{parent}_{wanted}"
+        )
+        self.synthetic[signature] = sid
+        what = ", ".join(f"{k} {v}" for k, v in mods.items())
+        doc: dict[str, Any] = {
+            "id": sid,
+            "name": inp.alias or f"{inp.name} ({role} of {parent})",
+            "definition": f"{inp.name} with {what} (an input of {parent}, made by the dbt import)",
+            "formula": base,
+        }
+        if "filter" in mods:
+            doc["caliber"] = {"rules": [f"filter: {f}" for f in mods["filter"]]}
+        if self.metric_dims.get(base):
+            doc["dimensions"] = list(self.metric_dims[base])
+        self.metric_dims[sid] = list(self.metric_dims.get(base, []))
+        doc["extra"] = {"dbt": {"input_of": parent, "metric": inp.name} | mods}
+        self.report.extra[sid] = sorted(mods)
+        self.docs[sid] = (f"inputs/{sid}.yaml", doc)
+        self.report.counts["input_metrics"] = self.report.counts.get("input_metrics", 0) + 1
+        return sid
+
+    def owner(self, doc: dict[str, Any], m: PydanticMetric, raw: dict[str, Any]) -> dict[str, Any]:
+        """Set ``owner`` (a department) from the group or ``meta.owner``; return other meta."""
+        meta: dict[str, Any] = dict(m.config.meta) if m.config else {}
+        meta.update(raw.get("meta") or {})
+        group = raw.get("group") or (raw.get("config") or {}).get("group")
+        owner = meta.pop("owner", None)
+        kp = meta.pop("kpigraph", None)
+        if group:
+            gid = slug(str(group), "g")
+            info = self.project.groups.get(str(group), {})
+            desc = " ".join(str(info[k]) for k in ("name", "email") if info.get(k))
+            self.departments.setdefault(
+                gid, {"id": gid, "name": str(group)} | ({"description": desc} if desc else {})
+            )
+            doc["owner"] = gid
+            if owner:
+                doc["contacts"] = {"business": str(owner)}
+            elif desc:
+                doc["contacts"] = {"business": desc}
+        elif owner:
+            oid = slug(str(owner), "o")
+            self.departments.setdefault(oid, {"id": oid, "name": str(owner)})
+            doc["owner"] = oid
+        if isinstance(kp, dict):  # written by 'kpigraph export dbt': the card's own keys
+            for key, value in kp.items():
+                if key in Metric.model_fields and key not in _REFERENCE_KEYS:
+                    doc[key] = value
+        return meta
+
+    # -- document --------------------------------------------------------------------------
+
+    def doc(self, name: str) -> CatalogDoc:
+        systems = []
+        for system in self.systems.values():
+            tables = []
+            for table in system["tables"]:
+                fields = []
+                for fdoc in table["fields"].values():
+                    roles = fdoc.pop("_roles", [])
+                    if roles and "description" not in fdoc:
+                        fdoc["description"] = "; ".join(dict.fromkeys(roles))
+                    fields.append(fdoc)
+                tables.append(
+                    {k: v for k, v in table.items() if k != "fields"}
+                    | ({"fields": fields} if fields else {})
+                )
+            systems.append({**system, "tables": tables})
+        doc = CatalogDoc(
+            manifest={
+                "name": name,
+                "language": "en",
+                "description": f"Imported from dbt ({Path(self.project.source).name})",
+            },
+            departments=sorted(self.departments.values(), key=lambda d: d["id"]),
+            dimensions=sorted(self.dimensions.values(), key=lambda d: d["id"]),
+            systems=systems,
+        )
+        for path, mdoc in self.docs.values():
+            doc.metric_files.setdefault(path, []).append(mdoc)
+        return doc
+
+
+def _depth(
+    m: PydanticMetric, index: dict[str, PydanticMetric], seen: frozenset[str] = frozenset()
+) -> int:
+    """How many metric layers lie under ``m`` (inputs are mapped before the metrics using them)."""
+    if m.name in seen:
+        return 0
+    inputs = [i.name for i in m.input_metrics] if m.type.value in ("ratio", "derived") else []
+    ctp = m.type_params.cumulative_type_params
+    if ctp and ctp.metric:
+        inputs.append(ctp.metric.name)
+    return 1 + max(
+        (_depth(index[i], index, seen | {m.name}) for i in inputs if i in index), default=0
+    )
+
+
+def dbt_to_doc(
+    project: DbtProject, *, name: str | None = None, system: str | None = None
+) -> tuple[CatalogDoc, ImportReport]:
+    """The catalog document for ``project`` and the report of what was mapped where."""
+    mapper = _Mapper(project, system)
+    mapper.read_sources()
+    mapper.read_metrics()
+    if mapper.problems:
+        raise DbtImportError(mapper.problems)
+    title = name or project.project_name or Path(project.source).name or "dbt"
+    doc = mapper.doc(title)
+    metrics = [m for _p, m in mapper.docs.values()]
+    report = mapper.report
+    report.counts = {
+        "metrics": len(project.metrics) + report.counts.get("measure_metrics", 0),
+        **report.counts,
+        "semantic_models": len(project.semantic_models),
+        "systems": len(doc.systems),
+        "tables": len(mapper.tables),
+        "fields": sum(len(t.get("fields", [])) for s in doc.systems for t in s["tables"]),
+        "dimensions": len(doc.dimensions),
+        "departments": len(doc.departments),
+        "catalog_metrics": len(metrics),
+    }
+    return doc, report
+
+
+def import_dbt(
+    path: str | Path,
+    out_dir: str | Path,
+    *,
+    name: str | None = None,
+    system: str | None = None,
+    force: bool = False,
+) -> ImportReport:
+    """Read ``path`` (see :func:`loaders.dbt.read.read_dbt`) and write a catalog at ``out_dir``.
+
+    Nothing is written unless the whole catalog validates.
+    """
+    project = read_dbt(path)
+    doc, report = dbt_to_doc(project, name=name, system=system)
+    write_catalog(
+        doc,
+        out_dir,
+        force=force,
+        header=(
+            f"Imported by 'kpigraph import dbt' from {Path(path).name}.\n"
+            "What the metric template cannot hold is kept under each metric's extra.dbt."
+        ),
+    )
+    report.out = str(out_dir)
+    return report
