@@ -1,0 +1,124 @@
+"""A read-only, in-memory view of a :class:`CatalogGraph` with the reads analyses use.
+
+``kpigraph diff`` reports the impact of a change on a catalog that is not loaded anywhere
+(a directory, a git revision); this view answers :func:`analysis.impact.impact`'s questions
+(traverse, labels, edges) over the graph itself, with the stores' ordering rules.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Iterable
+
+from graph_schema.errors import EmptyStoreError
+from graph_schema.graph import CatalogGraph
+from graph_schema.ids import NodeRef
+from graph_schema.models import BaseNode, Edge, Metric
+from graph_schema.relations import Relation
+from store.base import NodeLabel, SearchPage, SearchQuery, StoreInfo, Walk, sort_edges
+
+
+class CatalogView:
+    """Reads over one catalog graph (no search; loads are refused).
+
+    Examples
+    --------
+    >>> from tests.helpers import DEMO
+    >>> from loaders.catalog import load_catalog
+    >>> view = CatalogView(load_catalog(DEMO))
+    >>> sorted(str(r) for r in view.traverse(NodeRef.parse("atp"), Walk.BACKWARD,
+    ...                                      [Relation.INPUT_TO], 1))
+    ['Metric:revenue', 'Metric:visits']
+    """
+
+    backend = "catalog"
+
+    def __init__(self, graph: CatalogGraph) -> None:
+        self.graph = graph
+        self._nodes: dict[NodeRef, BaseNode] = {n.ref: n for n in graph.nodes}
+        self._out: dict[NodeRef, list[Edge]] = {}
+        self._in: dict[NodeRef, list[Edge]] = {}
+        for edge in graph.edges:
+            self._out.setdefault(edge.source, []).append(edge)
+            self._in.setdefault(edge.target, []).append(edge)
+
+    def info(self) -> StoreInfo:
+        if not self._nodes:
+            raise EmptyStoreError("an empty catalog")
+        return StoreInfo("catalog", self.graph.name, None, self.graph.counts(), self.graph.meta)
+
+    def get_nodes(self, refs: Iterable[NodeRef]) -> dict[NodeRef, BaseNode]:
+        return {r: self._nodes[r] for r in refs if r in self._nodes}
+
+    def labels(self, refs: Iterable[NodeRef]) -> dict[NodeRef, NodeLabel]:
+        out: dict[NodeRef, NodeLabel] = {}
+        for ref in refs:
+            node = self._nodes.get(ref)
+            if node is not None:
+                level = node.level.value if isinstance(node, Metric) and node.level else None
+                out[ref] = NodeLabel(node.name, level)
+        return out
+
+    def search(self, query: SearchQuery) -> SearchPage:
+        return SearchPage(total=0, items=[])
+
+    def edges_of(
+        self, refs: Iterable[NodeRef], walk: Walk, relations: Iterable[Relation]
+    ) -> list[Edge]:
+        rels = frozenset(relations)
+        found: dict[tuple[str, str, str], Edge] = {}
+        for ref in set(refs):
+            if walk in (Walk.FORWARD, Walk.UNDIRECTED):
+                for e in self._out.get(ref, []):
+                    if e.type in rels:
+                        found[e.sort_key()] = e
+            if walk in (Walk.BACKWARD, Walk.UNDIRECTED):
+                for e in self._in.get(ref, []):
+                    if e.type in rels:
+                        found[e.sort_key()] = e
+        return sort_edges(found.values())
+
+    def edges_among(self, refs: Iterable[NodeRef], relations: Iterable[Relation]) -> list[Edge]:
+        members = set(refs)
+        rels = frozenset(relations)
+        return sort_edges(
+            e
+            for ref in members
+            for e in self._out.get(ref, [])
+            if e.type in rels and e.target in members
+        )
+
+    def traverse(
+        self,
+        root: NodeRef,
+        walk: Walk,
+        relations: Iterable[Relation],
+        max_depth: int | None,
+    ) -> dict[NodeRef, int]:
+        rels = frozenset(relations)
+        if root not in self._nodes:
+            return {}
+        depth = {root: 0}
+        queue = deque([root])
+        while queue:
+            node = queue.popleft()
+            d = depth[node]
+            if max_depth is not None and d >= max_depth:
+                continue
+            nexts: list[NodeRef] = []
+            if walk in (Walk.FORWARD, Walk.UNDIRECTED):
+                nexts += [e.target for e in self._out.get(node, []) if e.type in rels]
+            if walk in (Walk.BACKWARD, Walk.UNDIRECTED):
+                nexts += [e.source for e in self._in.get(node, []) if e.type in rels]
+            for other in nexts:
+                if other not in depth:
+                    depth[other] = d + 1
+                    queue.append(other)
+        del depth[root]
+        return depth
+
+    def ping(self) -> None:
+        return None
+
+    def close(self) -> None:
+        return None

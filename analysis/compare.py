@@ -1,0 +1,184 @@
+"""Two metric definitions side by side, field by field (seed 001: 对比不同指标的定义差异).
+
+The case it is built for is the seed's opening story: five store managers, five 客单价 —
+总营收/进厂台次, 总营收/有效工单数, 工时收入/进厂台次, 总营收/付费客户数, 总营收/保养维修台次 —
+each with its own includes and excludes. A comparison lists every field of the definition
+template that either side fills, says whether they agree, and for list-like fields (caliber
+includes / excludes, fields, dimensions) which items only one side has.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from graph_schema.models import Metric
+from graph_schema.revisions import ChangeClass
+from graph_schema.versions import field_changes
+
+#: Template order and the card's labels (指标定义模板, seed 001).
+LABELS: dict[str, str] = {
+    "name": "指标名称",
+    "name_en": "英文名称",
+    "abbr": "缩写",
+    "level": "层级",
+    "domain": "业务域",
+    "owner": "责任部门",
+    "reviewer": "审核部门",
+    "status": "状态",
+    "definition": "指标定义",
+    "meaning": "业务含义",
+    "formula": "计算公式",
+    "drivers": "驱动拆解",
+    "unit": "单位",
+    "aggregation": "聚合方式",
+    "example": "计算示例",
+    "caliber.numerator": "分子口径",
+    "caliber.denominator": "分母口径",
+    "caliber.scope": "统计范围",
+    "caliber.time": "时间口径",
+    "caliber.rules": "计算规则",
+    "atomic": "原子指标",
+    "qualifiers": "业务限定",
+    "window": "统计周期",
+    "data_source": "数据来源",
+    "fields": "来源字段",
+    "sql": "SQL",
+    "dimensions": "分析维度",
+    "causes": "因果关联",
+    "rolls_up_to": "上级指标",
+    "parallel": "平行指标",
+    "dashboards": "看板",
+    "use_cases": "使用场景",
+    "benchmarks": "行业基准",
+    "caveats": "注意事项",
+    "special_cases": "特殊情况",
+    "update_frequency": "更新频率",
+    "review_policy": "审核机制",
+    "version": "版本",
+    "history": "版本记录",
+    "contacts": "咨询联系",
+    "tags": "标签",
+}
+#: Not compared: identity, and per-tool leftovers of importers.
+SKIPPED = frozenset({"id", "extra"})
+
+
+class _Out(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+
+class CompareRow(_Out):
+    field: str
+    label: str
+    a: Any = None
+    b: Any = None
+    same: bool
+    change_class: ChangeClass | None = Field(
+        default=None, description="the class a change from a to b would have"
+    )
+    only_a: list[str] = Field(default_factory=list, description="items only a has")
+    only_b: list[str] = Field(default_factory=list, description="items only b has")
+
+
+class Comparison(_Out):
+    a: str
+    b: str
+    a_name: str
+    b_name: str
+    rows: list[CompareRow]
+    differing: list[str] = Field(description="fields that differ, in template order")
+    change_class: ChangeClass | None = Field(
+        description="how far apart the definitions are (major: they compute different numbers)"
+    )
+
+
+def compare_metrics(a: Metric, b: Metric) -> Comparison:
+    """Compare two metrics field by field.
+
+    Examples
+    --------
+    >>> gz = Metric(id="atp_gz", name="客单价(广州)", formula="revenue / visits",
+    ...             caliber={"numerator": {"includes": ["工时", "配件", "增值服务"]}})
+    >>> sh = Metric(id="atp_sh", name="客单价(上海)", formula="revenue / valid_orders",
+    ...             caliber={"numerator": {"includes": ["工时", "配件", "增值服务", "保险理赔"]}})
+    >>> c = compare_metrics(gz, sh)
+    >>> c.differing, c.change_class.value
+    (['name', 'formula', 'caliber.numerator'], 'major')
+    >>> row = next(r for r in c.rows if r.field == "caliber.numerator")
+    >>> row.only_a, row.only_b
+    ([], ['includes: 保险理赔'])
+    """
+    pa, pb = _flat(a.props()), _flat(b.props())
+    changes = {c.field: c for c in field_changes(a.props(), b.props(), classify=True)}
+    rows: list[CompareRow] = []
+    for name in _order(set(pa) | set(pb)):
+        va, vb = pa.get(name), pb.get(name)
+        change = changes.get(name)
+        only_a, only_b = _items(va), _items(vb)
+        rows.append(
+            CompareRow(
+                field=name,
+                label=LABELS.get(name, name),
+                a=va,
+                b=vb,
+                same=va == vb,
+                change_class=change.change_class if change else None,
+                only_a=[i for i in only_a if i not in only_b] if va != vb else [],
+                only_b=[i for i in only_b if i not in only_a] if va != vb else [],
+            )
+        )
+    differing = [r.field for r in rows if not r.same]
+    classes = [r.change_class for r in rows if not r.same and r.change_class]
+    return Comparison(
+        a=str(a.ref),
+        b=str(b.ref),
+        a_name=a.name,
+        b_name=b.name,
+        rows=rows,
+        differing=differing,
+        change_class=max(classes, key=lambda c: c.rank) if classes else None,
+    )
+
+
+def _flat(props: dict[str, Any]) -> dict[str, Any]:
+    """Properties with ``caliber`` split into its parts, ``id`` and ``extra`` dropped."""
+    out = {k: v for k, v in props.items() if k not in SKIPPED and k != "caliber"}
+    for part, value in (props.get("caliber") or {}).items():
+        out[f"caliber.{part}"] = value
+    return out
+
+
+def _order(names: set[str]) -> list[str]:
+    known = [n for n in LABELS if n in names]
+    return known + sorted(names - set(LABELS))
+
+
+def _items(value: Any) -> list[str]:
+    """Comparable items of a list-like value: list elements, or ``includes: x`` / ``excludes:
+    y`` of a scope."""
+    if isinstance(value, list):
+        return [display(v) for v in value]
+    if isinstance(value, dict) and set(value) <= {"includes", "excludes"}:
+        return [f"{key}: {item}" for key in ("includes", "excludes") for item in value.get(key, [])]
+    return []
+
+
+def display(value: Any) -> str:
+    """One line of text for a property value (lists joined with 、, mappings as k: v).
+
+    Examples
+    --------
+    >>> display({"includes": ["工时", "配件"], "excludes": ["洗车"]})
+    'includes: 工时、配件; excludes: 洗车'
+    >>> display(None)
+    '—'
+    """
+    if value is None or value == [] or value == {}:
+        return "—"
+    if isinstance(value, list):
+        return "、".join(display(v) for v in value)
+    if isinstance(value, dict):
+        return "; ".join(f"{k}: {display(v)}" for k, v in value.items())
+    return str(value)
