@@ -85,7 +85,7 @@ def test_atp_card_is_the_full_seed_template() -> None:
     assert "保险理赔代收款（只算门店实际收入）" in atp.caliber.numerator.excludes
     assert atp.caliber.denominator.includes == ["保养", "维修", "钣喷"]
     assert len(atp.caliber.rules) == 2
-    assert atp.sql and "COUNT(DISTINCT order_id)" in atp.sql
+    assert atp.sql and "COUNT(DISTINCT o.order_id)" in atp.sql
     assert [b.label for b in atp.benchmarks][:2] == ["豪华品牌 行业平均", "豪华品牌 优秀"]
     assert (atp.benchmarks[2].min, atp.benchmarks[2].max) == (1200, 1800)
     assert len(atp.caveats) == 3 and len(atp.special_cases) == 3

@@ -1,0 +1,77 @@
+"""Where the values engine looks up metric definitions: a loaded catalog or a graph store.
+
+The engine needs a metric's ``formula``, ``sql`` and ``aggregation`` and which dimension ids
+exist; it never walks the graph.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Protocol
+
+from graph_schema.graph import CatalogGraph
+from graph_schema.ids import NodeKind, NodeRef
+from graph_schema.models import Metric
+
+
+class Definitions(Protocol):
+    """Metric definitions and dimension ids, looked up by id."""
+
+    def metrics(self, ids: Iterable[str]) -> dict[str, Metric]: ...
+
+    def dimension_ids(self, ids: Iterable[str]) -> set[str]: ...
+
+    def all_metric_ids(self) -> list[str]: ...
+
+
+class GraphDefinitions:
+    """Definitions from a loaded :class:`CatalogGraph`."""
+
+    def __init__(self, graph: CatalogGraph) -> None:
+        self._metrics = {n.id: n for n in graph.nodes if isinstance(n, Metric)}
+        self._dims = {n.id for n in graph.nodes if n.kind is NodeKind.DIMENSION}
+
+    def metrics(self, ids: Iterable[str]) -> dict[str, Metric]:
+        return {i: self._metrics[i] for i in ids if i in self._metrics}
+
+    def dimension_ids(self, ids: Iterable[str]) -> set[str]:
+        return {i for i in ids if i in self._dims}
+
+    def all_metric_ids(self) -> list[str]:
+        return sorted(self._metrics)
+
+
+class StoreDefinitions:
+    """Definitions read from a graph store (either backend), cached per engine."""
+
+    def __init__(self, store: object) -> None:
+        from store.base import GraphStore
+
+        assert isinstance(store, GraphStore)
+        self._store = store
+        self._cache: dict[str, Metric | None] = {}
+
+    def metrics(self, ids: Iterable[str]) -> dict[str, Metric]:
+        wanted = [i for i in dict.fromkeys(ids) if i not in self._cache]
+        if wanted:
+            found = self._store.get_nodes(NodeRef(NodeKind.METRIC, i) for i in wanted)
+            for i in wanted:
+                node = found.get(NodeRef(NodeKind.METRIC, i))
+                self._cache[i] = node if isinstance(node, Metric) else None
+        return {i: m for i in ids if (m := self._cache.get(i)) is not None}
+
+    def dimension_ids(self, ids: Iterable[str]) -> set[str]:
+        found = self._store.get_nodes(NodeRef(NodeKind.DIMENSION, i) for i in ids)
+        return {ref.id for ref in found}
+
+    def all_metric_ids(self) -> list[str]:
+        from store.base import SearchQuery
+
+        out: list[str] = []
+        offset = 0
+        while True:
+            page = self._store.search(SearchQuery(limit=500, offset=offset))
+            out += [n.id for n in page.items]
+            offset += len(page.items)
+            if not page.items or offset >= page.total:
+                return sorted(out)

@@ -1,0 +1,357 @@
+"""The values engine: observed values, targets, metric SQL and derived metrics on DuckDB.
+
+Where a metric's values come from, in order:
+
+1. **derived** — it has a ``formula`` and every input has values: computed at the asked grain
+   from its inputs' values *aggregated to that grain* (客单价 of a region = Σ营收 / Σ进厂台次,
+   never an average of store ratios);
+2. **observed** — rows for it in ``values/`` (CSV/Parquet);
+3. **sql** — its ``sql`` run by DuckDB over the catalog's ``data/`` files (each file is a table
+   named after the file); the query returns tidy rows: ``period``, dimension columns, ``value``.
+
+Observed and SQL values roll up to a coarser grain (fewer dimensions, or daily → monthly) by the
+metric's ``aggregation``: ``sum`` (the default), ``avg`` (unweighted mean), ``last`` (sum over
+members, the last period's value over time: stocks) or ``none`` (no roll-up: asking for a grain
+the data does not have is refused).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import threading
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+
+import duckdb
+
+from graph_schema.errors import CatalogIssue, NodeNotFoundError
+from graph_schema.formula import BinOp, Expr, Neg, Ref, parse_formula
+from graph_schema.models import Aggregation, Metric
+from values.definitions import Definitions
+from values.errors import NoValuesError, ValuesFileError, ValuesQueryError
+from values.files import ObservedTable, load_query, load_table
+
+#: members (in grain order) → period → value
+Frame = dict[tuple[str, ...], dict[str, float]]
+
+_TABLE_NAME = re.compile(r"^[a-z_][a-z0-9_]*$")
+
+
+class ValuesEngine:
+    """Values of one catalog directory. Thread-safe (one lock around DuckDB).
+
+    Parameters
+    ----------
+    root
+        The catalog directory (its ``values/``, ``targets/`` and ``data/`` are read).
+    definitions
+        Where metric definitions come from (the loaded catalog or the store).
+    """
+
+    def __init__(self, root: str | Path, definitions: Definitions) -> None:
+        self.root = Path(root)
+        self.defs = definitions
+        self._lock = threading.RLock()
+        self._con = duckdb.connect(":memory:")
+        self.duckdb_seconds = 0.0
+        self.notes: dict[str, str] = {}  # metric → why its sql gave no values
+        self._sql: dict[str, ObservedTable | None] = {}
+        started = time.perf_counter()
+        self.tables = self._register_data()
+        self.observed = self._load("values", "value", "obs")
+        self.targets = self._load("targets", "target", "tgt")
+        self.load_seconds = time.perf_counter() - started
+
+    # -- loading -------------------------------------------------------------------------
+
+    def _load(self, folder: str, column: str, table: str) -> ObservedTable:
+        return load_table(
+            self._con,
+            self.root,
+            folder,
+            column,
+            table,
+            lambda ids: set(self.defs.metrics(ids)),
+            self.defs.dimension_ids,
+        )
+
+    def _register_data(self) -> list[str]:
+        folder = self.root / "data"
+        if not folder.is_dir():
+            return []
+        issues: list[CatalogIssue] = []
+        names: list[str] = []
+        for path in sorted(folder.iterdir()):
+            suffix = path.suffix.lower()
+            if not path.is_file() or suffix not in (".csv", ".parquet"):
+                continue
+            name = path.stem.lower()
+            if not _TABLE_NAME.match(name):
+                issues.append(
+                    CatalogIssue(
+                        str(path.relative_to(self.root)),
+                        None,
+                        f"{path.name!r} cannot name a table",
+                        "name data files like dms_orders.csv (letters, digits, '_')",
+                    )
+                )
+                continue
+            reader = "read_parquet" if suffix == ".parquet" else "read_csv"
+            literal = str(path.resolve()).replace("'", "''")
+            self._con.execute(f"CREATE VIEW {name} AS SELECT * FROM {reader}('{literal}')")
+            names.append(name)
+        if issues:
+            raise ValuesFileError(issues)
+        return names
+
+    # -- definitions ---------------------------------------------------------------------
+
+    def metric(self, metric_id: str) -> Metric:
+        found = self.defs.metrics([metric_id]).get(metric_id)
+        if found is None:
+            raise NodeNotFoundError(f"Metric:{metric_id}")
+        return found
+
+    def inputs(self, metric: Metric) -> list[str]:
+        return (
+            [name for name, _ in parse_formula(metric.formula).inputs()] if metric.formula else []
+        )
+
+    def source(self, metric_id: str, _seen: frozenset[str] = frozenset()) -> str | None:
+        """``"derived"``, ``"observed"``, ``"sql"`` or ``None`` (no values)."""
+        metric = self.metric(metric_id)
+        if metric.formula and metric_id not in _seen:
+            names = self.inputs(metric)
+            known = self.defs.metrics(names)
+            if len(known) == len(names) and all(self.source(n, _seen | {metric_id}) for n in names):
+                return "derived"
+        if metric_id in self.observed.grains:
+            return "observed"
+        if self._sql_table(metric) is not None:
+            return "sql"
+        return None
+
+    def _sql_table(self, metric: Metric) -> ObservedTable | None:
+        if not metric.sql or not self.tables:
+            return None
+        with self._lock:
+            if metric.id not in self._sql:
+                started = time.perf_counter()
+                try:
+                    table = load_query(
+                        self._con,
+                        metric.sql,
+                        f"metric {metric.id!r} sql",
+                        f"sql_{len(self._sql)}",
+                        self.defs.dimension_ids,
+                    )
+                    self._sql[metric.id] = table if table.rows else None
+                    if not table.rows:
+                        self.notes[metric.id] = "its sql returned no rows"
+                except ValuesFileError as exc:
+                    self._sql[metric.id] = None
+                    self.notes[metric.id] = exc.message
+                self.duckdb_seconds += time.perf_counter() - started
+            return self._sql[metric.id]
+
+    # -- queries -------------------------------------------------------------------------
+
+    def frame(
+        self,
+        metric_id: str,
+        grain: Sequence[str] = (),
+        *,
+        periods: Iterable[str] | None = None,
+        start: str | None = None,
+        end: str | None = None,
+        where: Mapping[str, str] | None = None,
+        monthly: bool = True,
+        kind: str = "value",
+    ) -> Frame:
+        """Values of ``metric_id`` by ``grain`` members and period.
+
+        ``kind="target"`` reads ``targets/`` (targets are given, never derived);
+        ``kind="observed"`` ignores the formula (for identity checks).
+
+        Raises
+        ------
+        NoValuesError
+            When the metric (or an input it needs) has no values at this grain.
+        ValuesQueryError
+            When rolling up would need an aggregation the metric refuses.
+        """
+        q = _Query(
+            tuple(grain),
+            tuple(periods) if periods is not None else None,
+            start,
+            end,
+            dict(where or {}),
+            7 if monthly else 10,
+        )
+        return self._frame(self.metric(metric_id), q, kind, frozenset())
+
+    def _frame(self, metric: Metric, q: _Query, kind: str, seen: frozenset[str]) -> Frame:
+        if kind == "target":
+            return self._rolled(metric, self.targets, metric.id, q, "targets")
+        if kind == "value" and metric.formula and metric.id not in seen:
+            names = self.inputs(metric)
+            if self.source(metric.id, seen) == "derived":
+                frames = {
+                    n: self._frame(self.metric(n), q, "value", seen | {metric.id}) for n in names
+                }
+                return _derive(metric, frames)
+        if metric.id in self.observed.grains:
+            return self._rolled(metric, self.observed, metric.id, q, "values/")
+        table = self._sql_table(metric)
+        if table is not None:
+            return self._rolled(metric, table, "_", q, "its sql")
+        why = self.notes.get(metric.id)
+        raise NoValuesError(
+            f"no values for metric {metric.id!r}"
+            + (f" ({why})" if why else " in values/, from its sql or its formula"),
+            {"metric": metric.id},
+        )
+
+    def _rolled(
+        self, metric: Metric, table: ObservedTable, key: str, q: _Query, where: str
+    ) -> Frame:
+        grains = table.grains.get(key)
+        if not grains:
+            raise NoValuesError(f"no {where} rows for metric {metric.id!r}", {"metric": metric.id})
+        needed = list(dict.fromkeys([*q.grain, *q.where]))
+        missing = [d for d in needed if d not in table.dims]
+        if missing:
+            raise NoValuesError(
+                f"metric {metric.id!r} has no {where} values by {', '.join(missing)}",
+                {"metric": metric.id, "dimensions": list(table.dims)},
+            )
+        req = sum(1 << table.dims.index(d) for d in needed)
+        candidates = sorted((g for g in grains if g & req == req), key=lambda g: (g.bit_count(), g))
+        if not candidates:
+            raise NoValuesError(
+                f"metric {metric.id!r} has no {where} values at the grain "
+                f"{', '.join(needed) or 'total'}",
+                {"metric": metric.id},
+            )
+        grain = candidates[0]
+        plen = table.period_len[key]
+        if q.plen > plen:
+            raise ValuesQueryError(
+                f"metric {metric.id!r} has monthly values only; ask for YYYY-MM periods"
+            )
+        agg = metric.aggregation or Aggregation.SUM
+        if agg is Aggregation.NONE and (grain != req or q.plen < plen):
+            raise ValuesQueryError(
+                f"metric {metric.id!r} has 'aggregation: none': its values are not rolled up "
+                f"(asked for {', '.join(needed) or 'the total'}, the data is by "
+                f"{', '.join(d for i, d in enumerate(table.dims) if grain >> i & 1) or 'total'})",
+            )
+        return self._query(table, key, grain, q, agg)
+
+    def _query(
+        self, table: ObservedTable, key: str, grain: int, q: _Query, agg: Aggregation
+    ) -> Frame:
+        pexpr = f"left(period, {q.plen})"
+        cols = "".join(f', "{d}"' for d in q.grain)
+        params: dict[str, object] = {"m": key, "g": grain}
+        conds = ["metric = $m", "grain = $g"]
+        for i, (dim, member) in enumerate(q.where.items()):
+            conds.append(f'"{dim}" = $w{i}')
+            params[f"w{i}"] = member
+        if q.periods is not None:
+            conds.append(f"{pexpr} IN (SELECT unnest($ps))")
+            params["ps"] = list(q.periods)
+        if q.start:
+            conds.append(f"{pexpr} >= $start")
+            params["start"] = q.start
+        if q.end:
+            conds.append(f"{pexpr} <= $end")
+            params["end"] = q.end
+        inner = {"avg": "avg(value)"}.get(agg.value, "sum(value)")
+        outer = {"avg": "avg(value)", "last": "arg_max(value, period)"}.get(agg.value, "sum(value)")
+        sql = (
+            f"SELECT p{cols}, {outer} FROM (SELECT {pexpr} AS p, period{cols}, {inner} AS value "
+            f"FROM {table.table} WHERE {' AND '.join(conds)} GROUP BY ALL) GROUP BY ALL"
+        )
+        started = time.perf_counter()
+        with self._lock:
+            rows = self._con.execute(sql, params).fetchall()
+        self.duckdb_seconds += time.perf_counter() - started
+        out: Frame = {}
+        for row in rows:
+            out.setdefault(tuple(row[1:-1]), {})[row[0]] = float(row[-1])
+        return out
+
+    def periods(self, metric_id: str) -> list[str]:
+        """Every month with a value of the metric's total."""
+        frame = self.frame(metric_id)
+        return sorted(frame.get((), {}))
+
+    def close(self) -> None:
+        with self._lock:
+            self._con.close()
+
+
+class _Query:
+    __slots__ = ("end", "grain", "periods", "plen", "start", "where")
+
+    def __init__(
+        self,
+        grain: tuple[str, ...],
+        periods: tuple[str, ...] | None,
+        start: str | None,
+        end: str | None,
+        where: dict[str, str],
+        plen: int,
+    ) -> None:
+        self.grain, self.periods, self.start, self.end = grain, periods, start, end
+        self.where, self.plen = where, plen
+
+
+def is_sum(expr: Expr) -> bool:
+    """Whether an expression only adds and subtracts metrics (no constants)."""
+    if isinstance(expr, Ref):
+        return True
+    if isinstance(expr, Neg):
+        return is_sum(expr.operand)
+    if isinstance(expr, BinOp) and expr.op in "+-":
+        return is_sum(expr.left) and is_sum(expr.right)
+    return False
+
+
+def _derive(metric: Metric, frames: Mapping[str, Frame]) -> Frame:
+    """Evaluate the formula member by member, period by period, where every input has a value
+    (a division by zero leaves the cell out). In a sum of metrics, a member missing from one
+    input counts as 0 in a period for which that input has values of other members (tidy data
+    leaves out rows that would be zero)."""
+    assert metric.formula
+    formula = parse_formula(metric.formula)
+    names = list(frames)
+    if not names:
+        return {}
+    additive = is_sum(formula.root)
+    if additive:
+        keys = set().union(*(set(frames[n]) for n in names))
+        seen_periods = {n: {p for cell in frames[n].values() for p in cell} for n in names}
+        periods = set.intersection(*seen_periods.values())
+    else:
+        keys = set(frames[names[0]]).intersection(*(set(frames[n]) for n in names[1:]))
+    out: Frame = {}
+    for key in keys:
+        if additive:
+            series = [frames[n].get(key, {}) for n in names]
+            common = periods
+            series = [{p: x.get(p, 0.0) for p in common} for x in series]
+        else:
+            series = [frames[n][key] for n in names]
+            common = set(series[0]).intersection(*series[1:])
+        cell: dict[str, float] = {}
+        for period in common:
+            value = formula.evaluate({n: s[period] for n, s in zip(names, series, strict=True)})
+            if not math.isnan(value):
+                cell[period] = value
+        if cell:
+            out[key] = cell
+    return out

@@ -1,0 +1,25 @@
+"""Errors of the values package, each named after the failure."""
+
+from __future__ import annotations
+
+from graph_schema.errors import CatalogError, InvalidQueryError
+
+
+class ValuesFileError(CatalogError):
+    """A file under ``values/``, ``targets/`` or ``data/`` failed validation; nothing was
+    loaded. Every issue names the file and the line (or row)."""
+
+    code = "values_invalid"
+
+
+class ValuesQueryError(InvalidQueryError):
+    """A question about values cannot be answered as asked (a refused aggregation, a period
+    of the wrong grain, too many inputs for an exact decomposition)."""
+
+    code = "values_query"
+
+
+class NoValuesError(InvalidQueryError):
+    """There are no values for what was asked (no data for the metric, period or member)."""
+
+    code = "no_values"

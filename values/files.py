@@ -1,0 +1,380 @@
+"""Reading ``values/`` and ``targets/`` (tidy CSV or Parquet) into one validated DuckDB table.
+
+A file has the columns ``metric`` (id), ``period`` (``YYYY-MM`` or ``YYYY-MM-DD``), zero or
+more dimension columns named by dimension id (an empty cell means "all") and ``value`` (in
+``targets/``: ``target``). Every problem of every file is collected first — unknown metric or
+dimension, bad period, non-numeric value, duplicate rows, a metric given at two period grains —
+and reported with its file and line (CSV: the line in the file; Parquet: the row number);
+when there is any, nothing is loaded.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import duckdb
+
+from graph_schema.errors import CatalogIssue
+from values.errors import ValuesFileError
+
+PERIOD_PATTERN = r"^[0-9]{4}-(0[1-9]|1[0-2])(-(0[1-9]|[12][0-9]|3[01]))?$"
+SUFFIXES = (".csv", ".parquet")
+#: Issues reported per check and file before "and N more".
+MAX_ISSUES_PER_CHECK = 5
+RESERVED = {"metric", "period", "value", "target"}
+
+
+@dataclass
+class ObservedTable:
+    """What was loaded: the DuckDB table, its dimension columns, and per metric the grains
+    present (a grain is a bit mask over ``dims``) and the period length (7 or 10)."""
+
+    table: str
+    dims: tuple[str, ...] = ()
+    grains: dict[str, set[int]] = field(default_factory=dict)
+    period_len: dict[str, int] = field(default_factory=dict)
+    files: list[str] = field(default_factory=list)
+    rows: int = 0
+
+
+def _where(rel: str, parquet: bool, index: int) -> tuple[str, int | None]:
+    """CSV rows are reported by line (header is line 1); Parquet rows by row number."""
+    return (f"{rel} (row {index + 1})", None) if parquet else (rel, index + 2)
+
+
+def load_table(
+    con: duckdb.DuckDBPyConnection,
+    root: Path,
+    folder: str,
+    column: str,
+    table: str,
+    known_metrics: Callable[[Iterable[str]], set[str]],
+    known_dims: Callable[[Iterable[str]], set[str]],
+) -> ObservedTable:
+    """Validate every file under ``root/folder`` and load them into ``table``.
+
+    Raises
+    ------
+    ValuesFileError
+        Listing every problem found, nothing loaded.
+    """
+    out = ObservedTable(table)
+    base = root / folder
+    paths = sorted(p for p in base.rglob("*") if p.is_file()) if base.is_dir() else []
+    issues: list[CatalogIssue] = []
+    staged: list[tuple[str, list[str]]] = []
+    sources: list[tuple[str, bool]] = []  # (file, is parquet) of each staged table
+    for n, path in enumerate(paths):
+        rel = str(path.relative_to(root))
+        if path.name.startswith(".") or path.suffix.lower() == ".md":
+            continue
+        if path.suffix.lower() not in SUFFIXES:
+            issues.append(
+                CatalogIssue(rel, None, "unexpected file", f"{folder}/ holds .csv or .parquet")
+            )
+            continue
+        name = f"_raw_{folder}_{n}"
+        dims = _read_file(con, path, rel, name, column, known_dims, issues)
+        if dims is not None:
+            staged.append((name, dims))
+            sources.append((rel, path.suffix.lower() == ".parquet"))
+            out.files.append(rel)
+            _check_rows(con, name, rel, path.suffix.lower() == ".parquet", column, issues)
+    all_dims = sorted({d for _, dims in staged for d in dims})
+    out.dims = tuple(all_dims)
+    con.execute(f"DROP TABLE IF EXISTS {table}")
+    _stage(con, staged, all_dims, column, table)
+    _check_table(con, table, all_dims, known_metrics, issues, sources)
+    for name, _ in staged:
+        con.execute(f"DROP TABLE IF EXISTS {name}")
+    if issues:
+        con.execute(f"DROP TABLE IF EXISTS {table}")
+        raise ValuesFileError(issues)
+    _finish(con, table, all_dims, out)
+    return out
+
+
+def load_query(
+    con: duckdb.DuckDBPyConnection,
+    sql: str,
+    label: str,
+    table: str,
+    known_dims: Callable[[Iterable[str]], set[str]],
+) -> ObservedTable:
+    """Run a metric's ``sql`` and load its tidy result (``period``, dimension columns,
+    ``value``) into ``table``, with the same checks as a values file.
+
+    Raises
+    ------
+    ValuesFileError
+        When the query fails or returns rows that are not tidy values.
+    """
+    raw = f"_raw_{table}"
+    issues: list[CatalogIssue] = []
+    try:
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {raw} AS SELECT * FROM ({sql})")
+    except duckdb.Error as exc:
+        first = str(exc).splitlines()[0]
+        raise ValuesFileError([CatalogIssue(label, None, f"sql failed: {first}")]) from exc
+    cols = [r[0] for r in con.execute(f"DESCRIBE {raw}").fetchall()]
+    if "metric" not in [c.lower() for c in cols]:
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {raw} AS SELECT NULL AS metric, * FROM {raw}")
+    dims = _columns(con, raw, label, "value", known_dims, issues)
+    out = ObservedTable(table)
+    if dims is not None:
+        con.execute(f"UPDATE {raw} SET metric = '_'")
+        _check_rows(con, raw, label, True, "value", issues)
+        if not issues:
+            con.execute(f"DROP TABLE IF EXISTS {table}")
+            _stage(con, [(raw, dims)], sorted(dims), "value", table)
+            _check_table(con, table, sorted(dims), lambda ids: set(ids), issues, [(label, True)])
+    con.execute(f"DROP TABLE IF EXISTS {raw}")
+    if issues:
+        con.execute(f"DROP TABLE IF EXISTS {table}")
+        raise ValuesFileError(issues)
+    out.dims = tuple(sorted(dims or []))
+    _finish(con, table, list(out.dims), out)
+    return out
+
+
+def _read_file(
+    con: duckdb.DuckDBPyConnection,
+    path: Path,
+    rel: str,
+    name: str,
+    column: str,
+    known_dims: Callable[[Iterable[str]], set[str]],
+    issues: list[CatalogIssue],
+) -> list[str] | None:
+    reader = (
+        "read_parquet($p)"
+        if path.suffix.lower() == ".parquet"
+        else "read_csv($p, all_varchar=true, header=true, encoding='utf-8')"
+    )
+    try:
+        con.execute(f"CREATE TEMP TABLE {name} AS SELECT * FROM {reader}", {"p": str(path)})
+    except duckdb.Error as exc:
+        first = str(exc).splitlines()[0]
+        issues.append(
+            CatalogIssue(rel, None, f"cannot read: {first}", "save it as UTF-8 CSV with a header")
+        )
+        return None
+    return _columns(con, name, rel, column, known_dims, issues)
+
+
+def _columns(
+    con: duckdb.DuckDBPyConnection,
+    name: str,
+    rel: str,
+    column: str,
+    known_dims: Callable[[Iterable[str]], set[str]],
+    issues: list[CatalogIssue],
+) -> list[str] | None:
+    """Check the header; rename columns to lower case, cast to text, number the rows."""
+    cols = [r[0] for r in con.execute(f"DESCRIBE {name}").fetchall()]
+    lowered = [c.strip().lower() for c in cols]
+    missing = [c for c in ("metric", "period", column) if c not in lowered]
+    if missing:
+        issues.append(
+            CatalogIssue(
+                rel,
+                1,
+                f"missing column(s) {', '.join(missing)}",
+                f"the header is metric, period, [dimension ids...], {column}",
+            )
+        )
+        return None
+    other = [c for c in lowered if c not in ("metric", "period", column)]
+    wrong = [c for c in other if c in RESERVED or c == "time"]
+    unknown = sorted(set(other) - known_dims(other) - set(wrong))
+    for c in wrong:
+        issues.append(
+            CatalogIssue(rel, 1, f"column {c!r} is not allowed here", "time goes in 'period'")
+        )
+    for c in unknown:
+        issues.append(
+            CatalogIssue(
+                rel,
+                1,
+                f"unknown dimension column {c!r}",
+                "dimension columns are named by dimension id (dimensions.yaml)",
+            )
+        )
+    if wrong or unknown:
+        return None
+    renames = ", ".join(
+        f'CAST("{c}" AS VARCHAR) AS "{lc}"' for c, lc in zip(cols, lowered, strict=True)
+    )
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE {name} AS SELECT rowid AS _row, {renames} FROM {name}"
+    )
+    return other
+
+
+def _check_rows(
+    con: duckdb.DuckDBPyConnection,
+    name: str,
+    rel: str,
+    parquet: bool,
+    column: str,
+    issues: list[CatalogIssue],
+) -> None:
+    checks = [
+        (
+            "metric IS NULL OR trim(metric) = ''",
+            "empty metric id",
+            "every row names a metric id",
+        ),
+        (
+            f"period IS NULL OR NOT regexp_full_match(trim(period), '{PERIOD_PATTERN}')",
+            "bad period {period!r}",
+            "write YYYY-MM or YYYY-MM-DD",
+        ),
+        (
+            f'"{column}" IS NULL OR trim("{column}") = \'\'',
+            f"empty {column}",
+            "leave the row out instead of leaving the value empty",
+        ),
+        (
+            f'"{column}" IS NOT NULL AND trim("{column}") <> \'\' AND '
+            f'TRY_CAST(trim("{column}") AS DOUBLE) IS NULL',
+            f"{column} {{value!r}} is not a number",
+            "write plain numbers: 1250.5 (no thousands separators or units)",
+        ),
+    ]
+    for condition, message, hint in checks:
+        rows = con.execute(
+            f'SELECT _row, period, "{column}" FROM {name} WHERE {condition} ORDER BY _row '
+            f"LIMIT {MAX_ISSUES_PER_CHECK + 1}"
+        ).fetchall()
+        for row, period, value in rows[:MAX_ISSUES_PER_CHECK]:
+            file, line = _where(rel, parquet, row)
+            issues.append(
+                CatalogIssue(file, line, message.format(period=period, value=value), hint)
+            )
+        if len(rows) > MAX_ISSUES_PER_CHECK:
+            (total,) = con.execute(f"SELECT count(*) FROM {name} WHERE {condition}").fetchone()  # type: ignore[misc]
+            issues.append(
+                CatalogIssue(rel, None, f"… {total - MAX_ISSUES_PER_CHECK} more rows like that")
+            )
+
+
+def _stage(
+    con: duckdb.DuckDBPyConnection,
+    staged: list[tuple[str, list[str]]],
+    all_dims: list[str],
+    column: str,
+    table: str,
+) -> None:
+    parts = []
+    for n, (name, dims) in enumerate(staged):
+        dim_cols = ", ".join(
+            f'NULLIF(trim("{d}"), \'\') AS "{d}"' if d in dims else f'NULL::VARCHAR AS "{d}"'
+            for d in all_dims
+        )
+        parts.append(
+            f"SELECT {n} AS _file, _row, trim(metric) AS metric, trim(period) AS period"
+            f"{', ' + dim_cols if dim_cols else ''}, "
+            f'TRY_CAST(trim("{column}") AS DOUBLE) AS value FROM {name}'
+        )
+    body = " UNION ALL ".join(parts) if parts else _empty_select(all_dims)
+    con.execute(f"CREATE TABLE {table} AS {body}")
+
+
+def _empty_select(all_dims: list[str]) -> str:
+    dims = "".join(f', NULL::VARCHAR AS "{d}"' for d in all_dims)
+    return (
+        "SELECT 0 AS _file, 0::BIGINT AS _row, NULL::VARCHAR AS metric, "
+        f"NULL::VARCHAR AS period{dims}, NULL::DOUBLE AS value WHERE false"
+    )
+
+
+def _check_table(
+    con: duckdb.DuckDBPyConnection,
+    table: str,
+    all_dims: list[str],
+    known_metrics: Callable[[Iterable[str]], set[str]],
+    issues: list[CatalogIssue],
+    sources: list[tuple[str, bool]],
+) -> None:
+    names = [
+        r[0]
+        for r in con.execute(
+            f"SELECT DISTINCT metric FROM {table} WHERE metric IS NOT NULL"
+        ).fetchall()
+    ]
+    known = known_metrics(names)
+    for metric in sorted(set(names) - known):
+        f, row = con.execute(
+            f"SELECT _file, min(_row) FROM {table} WHERE metric = $m GROUP BY _file "
+            "ORDER BY _file LIMIT 1",
+            {"m": metric},
+        ).fetchone()  # type: ignore[misc]
+        issues.append(
+            _issue_at(
+                sources, f, row, f"unknown metric {metric!r}", "use a metric id from the catalog"
+            )
+        )
+    key = ", ".join(["metric", "period", *(f'"{d}"' for d in all_dims)])
+    dups = con.execute(
+        f"SELECT {key}, list(_file ORDER BY _file, _row), list(_row ORDER BY _file, _row) "
+        f"FROM {table} GROUP BY ALL HAVING count(*) > 1 LIMIT {MAX_ISSUES_PER_CHECK}"
+    ).fetchall()
+    for dup in dups:
+        file_ids, rows = dup[-2], dup[-1]
+        first = _issue_at(sources, file_ids[0], rows[0], "", None)
+        where = f"{first.file}:{first.line}" if first.line else first.file
+        issues.append(
+            _issue_at(
+                sources,
+                file_ids[1],
+                rows[1],
+                f"duplicate row for metric {dup[0]!r}, period {dup[1]} (first at {where})",
+                "keep one row per metric, period and dimension members",
+            )
+        )
+    mixed = con.execute(
+        f"SELECT metric FROM {table} GROUP BY metric HAVING count(DISTINCT length(period)) > 1"
+    ).fetchall()
+    for (metric,) in mixed:
+        issues.append(
+            CatalogIssue(
+                sources[0][0].split("/")[0] + "/",
+                None,
+                f"metric {metric!r} mixes monthly (YYYY-MM) and daily (YYYY-MM-DD) periods",
+                "give one metric at one period grain; monthly values are rolled up from daily",
+            )
+        )
+
+
+def _issue_at(
+    sources: list[tuple[str, bool]],
+    file_id: int,
+    row: int,
+    message: str,
+    hint: str | None,
+) -> CatalogIssue:
+    rel, parquet = sources[file_id]
+    file, line = _where(rel, parquet, row)
+    return CatalogIssue(file, line, message, hint)
+
+
+def _finish(
+    con: duckdb.DuckDBPyConnection, table: str, dims: list[str], out: ObservedTable
+) -> None:
+    mask = " + ".join(
+        f'(CASE WHEN "{d}" IS NULL THEN 0 ELSE {1 << i} END)' for i, d in enumerate(dims)
+    )
+    cols = "".join(f', "{d}"' for d in dims)
+    con.execute(
+        f"CREATE OR REPLACE TABLE {table} AS SELECT metric, period{cols}, value, "
+        f"({mask or '0'})::INTEGER AS grain FROM {table} ORDER BY metric, grain, period"
+    )
+    for metric, grain, plen in con.execute(
+        f"SELECT metric, grain, max(length(period)) FROM {table} GROUP BY ALL"
+    ).fetchall():
+        out.grains.setdefault(metric, set()).add(int(grain))
+        out.period_len[metric] = int(plen)
+    (out.rows,) = con.execute(f"SELECT count(*) FROM {table}").fetchone()  # type: ignore[misc]
