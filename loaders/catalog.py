@@ -64,6 +64,10 @@ class CatalogManifest(BaseModel):
     description: Text | None = None
     version: Text | None = None
     owner: Text | None = None
+    #: default SQL dialect of metric SQL (sqlglot name); a system's own ``dialect`` wins
+    dialect: Text | None = None
+    #: lint settings (disable, severity, naming, card); checked by analysis.lint
+    lint: dict[str, Any] | None = None
 
 
 @dataclass
@@ -80,9 +84,18 @@ class _State:
     origins: dict[NodeRef, _Origin] = field(default_factory=dict)
     raw: dict[NodeRef, LDict] = field(default_factory=dict)
     edges: dict[tuple[NodeRef, NodeRef, Relation], Edge] = field(default_factory=dict)
+    #: ids declared in entries or files that could not be read: references to them are not
+    #: reported again (the root cause already is)
+    unreadable: dict[NodeKind, set[str]] = field(default_factory=dict)
+    #: kinds whose declaring file did not parse at all: their references cannot be checked
+    unverifiable: set[NodeKind] = field(default_factory=set)
+    stage: int = 0
 
     def issue(self, file: str, line: int | None, message: str, hint: str | None = None) -> None:
-        self.issues.append(CatalogIssue(file, line, message, hint))
+        self.issues.append(CatalogIssue(file, line, message, hint, self.stage))
+
+    def declared_unreadable(self, kind: NodeKind, node_id: str) -> None:
+        self.unreadable.setdefault(kind, set()).add(node_id)
 
     def add_node(self, node: BaseNode, file: str, line: int | None, raw: LDict) -> None:
         ref = node.ref
@@ -108,6 +121,18 @@ class _State:
             self.edges[key] = Edge(source=source, target=target, type=rel, props=props or {})
 
 
+@dataclass(frozen=True)
+class CatalogSource:
+    """A loaded graph together with where each node came from (for lint's file:line)."""
+
+    graph: CatalogGraph
+    root: Path
+    #: node → (file relative to root, line of its mapping)
+    origins: dict[NodeRef, tuple[str, int | None]]
+    #: node → its YAML mapping as read (``key_lines`` gives each key's line)
+    raw: dict[NodeRef, LDict]
+
+
 def load_catalog(path: str | Path) -> CatalogGraph:
     """Read and validate the catalog at ``path``.
 
@@ -116,6 +141,11 @@ def load_catalog(path: str | Path) -> CatalogGraph:
     CatalogError
         Listing every problem found, each with file, line and what to do.
     """
+    return read_catalog(path).graph
+
+
+def read_catalog(path: str | Path) -> CatalogSource:
+    """:func:`load_catalog`, also returning each node's file and line."""
     root = Path(path)
     if not root.exists():
         raise CatalogError([CatalogIssue(str(root), None, "no such directory")])
@@ -135,6 +165,7 @@ def load_catalog(path: str | Path) -> CatalogGraph:
             "the catalog defines no metrics",
             "add metric files under metrics/ (see 'kpigraph init')",
         )
+    state.stage = 1  # what follows is reported after the root causes above
     _resolve_metric_references(state)
     _check_cycles(state, Relation.INPUT_TO, "formula")
     _check_cycles(state, Relation.ROLLS_UP_TO, "rolls_up_to hierarchy")
@@ -151,7 +182,8 @@ def load_catalog(path: str | Path) -> CatalogGraph:
         meta=meta,
     )
     meta["summary"] = graph.summary()
-    return graph
+    origins = {ref: (o.file, o.line) for ref, o in state.origins.items()}
+    return CatalogSource(graph, root, origins, state.raw)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -314,17 +346,24 @@ def _read_sources_file(state: _State, path: Path) -> None:
             state.issue(filename, None, "each system must be a mapping with id, name and tables")
             continue
         tables = sys_item.pop("tables", None) or []
+        views = sys_item.pop("views", None) or LList()  # tables defined by SQL (lint reads through)
         system = _validate_node(state, System, sys_item, filename)
         if system is None:
             continue
         state.add_node(system, filename, sys_item.line, sys_item)
-        if not isinstance(tables, LList):
-            state.issue(filename, sys_item.line, f"system {system.id!r}: 'tables' must be a list")
+        if not isinstance(tables, LList) or not isinstance(views, LList):
+            state.issue(
+                filename, sys_item.line, f"system {system.id!r}: 'tables'/'views' must be lists"
+            )
             continue
-        for tbl_item in tables:
+        for tbl_item in [*tables, *views]:
             if not isinstance(tbl_item, LDict):
                 state.issue(filename, tables.line, "each table must be a mapping with id and name")
                 continue
+            if any(tbl_item is v for v in views) and not tbl_item.get("sql"):
+                state.issue(
+                    filename, tbl_item.line, "a view needs 'sql:' (the SELECT that defines it)"
+                )
             fields = tbl_item.pop("fields", None) or []
             table = _read_child(state, filename, Table, tbl_item, system.id, "system")
             if table is None:
@@ -457,6 +496,8 @@ def _validate_node(state: _State, model: type[BaseNode], data: LDict, rel: str) 
         )
         ok = False
     node = _validate(state, model, data, rel, label)
+    if node is None and isinstance(node_id, str):
+        state.declared_unreadable(kind, node_id)
     return node if ok else None
 
 
@@ -532,9 +573,15 @@ def _inner_model(annotation: Any) -> type[BaseModel] | None:
 class _Index:
     ids: dict[NodeKind, set[str]]
     aliases: dict[NodeKind, dict[str, str]]
+    unreadable: dict[NodeKind, set[str]] = field(default_factory=dict)
+    unverifiable: set[NodeKind] = field(default_factory=set)
 
     def has(self, kind: NodeKind, node_id: str) -> bool:
         return node_id in self.ids[kind]
+
+    def excused(self, kind: NodeKind, node_id: str) -> bool:
+        """Declared where reading failed (already reported): not a further error."""
+        return kind in self.unverifiable or node_id in self.unreadable.get(kind, ())
 
     def suggest(self, kind: NodeKind, word: str) -> list[str]:
         return closest(word, self.ids[kind], self.aliases[kind])
@@ -553,7 +600,7 @@ def _build_index(state: _State) -> _Index:
         for alias in names:
             if alias:
                 aliases[ref.kind].setdefault(alias.strip().lower(), ref.id)
-    return _Index(ids, aliases)
+    return _Index(ids, aliases, state.unreadable, state.unverifiable)
 
 
 def _resolve_metric_references(state: _State) -> None:
@@ -575,6 +622,8 @@ def _resolve_metric_references(state: _State) -> None:
             _metric: Metric = metric,
         ) -> NodeRef | None:
             line = line_of(_raw, loc) or _origin.line
+            if not index.has(kind, target) and index.excused(kind, target):
+                return None
             if not index.has(kind, target):
                 hint = did_you_mean(index.suggest(kind, target)) or _empty_hint(kind, index)
                 state.issue(
@@ -638,7 +687,11 @@ def _resolve_metric_references(state: _State) -> None:
             roles = dict(parsed.inputs())
             bad = False
             for occ in parsed.references():
-                if not index.has(NodeKind.METRIC, occ.name):
+                if not index.has(NodeKind.METRIC, occ.name) and index.excused(
+                    NodeKind.METRIC, occ.name
+                ):
+                    bad = True
+                elif not index.has(NodeKind.METRIC, occ.name):
                     bad = True
                     hint = did_you_mean(index.suggest(NodeKind.METRIC, occ.name))
                     state.issue(

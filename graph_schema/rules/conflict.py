@@ -1,0 +1,181 @@
+"""conflict.*: one concept, one definition (seed 001: five stores, five 客单价).
+
+Each issue lists *all* members of a conflicting group, so a committee sees the whole set.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable
+from difflib import SequenceMatcher
+
+from graph_schema.models import Metric
+from graph_schema.rules.base import LintContext, LintIssue, LintRule, Severity
+
+_BRACKETS = re.compile(r"[（(【\[][^）)】\]]*[）)】\]]")
+_SPACE = re.compile(r"\s+")
+#: near-equal comparison is pairwise; above this many definitions only exact matches are found
+MAX_PAIRWISE = 2000
+
+
+def _norm(text: str) -> str:
+    return _SPACE.sub("", text).casefold()
+
+
+def _base_name(text: str) -> str:
+    """``客单价（A店口径）`` → ``客单价``."""
+    return _norm(_BRACKETS.sub("", text))
+
+
+def _groups(metrics: Iterable[Metric], key: Callable[[Metric], str | None]) -> list[list[Metric]]:
+    by: dict[str, list[Metric]] = {}
+    for m in metrics:
+        k = key(m)
+        if k:
+            by.setdefault(k, []).append(m)
+    return [g for g in by.values() if len(g) > 1]
+
+
+class _SameKey(LintRule):
+    attr: str
+    what: str
+
+    def value(self, m: Metric) -> str | None:
+        raw = getattr(m, self.attr)
+        return _norm(raw) if raw else None
+
+    def check(self, ctx: LintContext) -> Iterable[LintIssue]:
+        for group in _groups(ctx.metrics(), self.value):
+            yield self._report(ctx, group, f"same {self.what}", self.severity)
+
+    def _report(
+        self, ctx: LintContext, group: list[Metric], how: str, severity: Severity
+    ) -> LintIssue:
+        first = group[0]
+        members = "; ".join(ctx.label(m.ref) for m in group)
+        return self.issue(
+            ctx,
+            first.ref,
+            f"{len(group)} metrics with the {how} {getattr(first, self.attr)!r}: {members}",
+            "agree on one authoritative definition: keep one metric, deprecate or rename the "
+            "others (a store-specific variant gets its own qualifier in the name)",
+            key=self.attr,
+            refs=[m.ref for m in group],
+            severity=severity,
+        )
+
+
+class ConflictName(_SameKey):
+    """Two metrics with the same name (error), or the same name once bracketed qualifiers such
+    as （A店口径） are dropped (warning)."""
+
+    id = "conflict.name"
+    severity = Severity.ERROR
+    summary = "two metrics share a name (also ignoring bracketed qualifiers)"
+    attr, what = "name", "name"
+
+    def check(self, ctx: LintContext) -> Iterable[LintIssue]:
+        metrics = list(ctx.metrics())
+        exact = _groups(metrics, self.value)
+        yield from (self._report(ctx, g, "same name", self.severity) for g in exact)
+        seen = {frozenset(m.id for m in g) for g in exact}
+        for group in _groups(metrics, lambda m: _base_name(m.name)):
+            if frozenset(m.id for m in group) in seen or len({_norm(m.name) for m in group}) < 2:
+                continue
+            yield self._report(ctx, group, "same base name", Severity.WARNING)
+
+
+class ConflictNameEn(_SameKey):
+    id = "conflict.name-en"
+    severity = Severity.WARNING
+    summary = "two metrics share an English name"
+    attr, what = "name_en", "English name"
+
+
+class ConflictAbbr(_SameKey):
+    id = "conflict.abbr"
+    severity = Severity.WARNING
+    summary = "two metrics share an abbreviation"
+    attr, what = "abbr", "abbreviation"
+
+
+def _definitions(m: Metric) -> dict[str, str]:
+    out: dict[str, str] = {}
+    if m.formula:
+        out["formula"] = _norm(m.formula)
+    if m.sql:
+        out["sql"] = _norm(m.sql.rstrip("; \n"))
+    if m.caliber is not None:
+        body = m.caliber.model_dump(mode="json", exclude_none=True, exclude_defaults=True)
+        if body:
+            out["caliber"] = _norm(repr(sorted(body.items())))
+    return out
+
+
+class ConflictDefinition(LintRule):
+    """Metrics under different names whose formula, SQL or caliber is equal or near-equal."""
+
+    id = "conflict.definition"
+    severity = Severity.WARNING
+    summary = "equal or near-equal formula / SQL / caliber under different names"
+
+    def check(self, ctx: LintContext) -> Iterable[LintIssue]:
+        metrics = [m for m in ctx.metrics() if m.status.value != "deprecated"]
+        defs = {m.id: _definitions(m) for m in metrics}
+        parent = {m.id: m.id for m in metrics}
+        why: dict[frozenset[str], set[str]] = {}
+
+        def find(x: str) -> str:
+            while parent[x] != x:
+                parent[x] = parent[parent[x]]
+                x = parent[x]
+            return x
+
+        def join(a: Metric, b: Metric, reason: str) -> None:
+            if _norm(a.name) == _norm(b.name):
+                return  # same name: conflict.name reports it
+            parent[find(a.id)] = find(b.id)
+            why.setdefault(frozenset((a.id, b.id)), set()).add(reason)
+
+        for kind in ("formula", "sql", "caliber"):
+            exact: dict[str, list[Metric]] = {}
+            for m in metrics:
+                if kind in defs[m.id]:
+                    exact.setdefault(defs[m.id][kind], []).append(m)
+            for group in exact.values():
+                for other in group[1:]:
+                    join(group[0], other, f"equal {kind}")
+        threshold = ctx.config.conflict.similarity
+        for kind in ("sql", "formula"):
+            having = [m for m in metrics if kind in defs[m.id]]
+            if threshold >= 1.0 or len(having) > MAX_PAIRWISE:
+                continue
+            for i, a in enumerate(having):
+                for b in having[i + 1 :]:
+                    x, y = defs[a.id][kind], defs[b.id][kind]
+                    if x == y or find(a.id) == find(b.id):
+                        continue
+                    matcher = SequenceMatcher(None, x, y, autojunk=False)
+                    if matcher.quick_ratio() >= threshold and matcher.ratio() >= threshold:
+                        join(a, b, f"near-equal {kind} ({matcher.ratio():.0%} alike)")
+        groups: dict[str, list[Metric]] = {}
+        for m in metrics:
+            groups.setdefault(find(m.id), []).append(m)
+        for group in groups.values():
+            if len(group) < 2:
+                continue
+            ids = {m.id for m in group}
+            reasons = sorted({r for pair, rs in why.items() if pair <= ids for r in rs})
+            members = "; ".join(ctx.label(m.ref) for m in group)
+            yield self.issue(
+                ctx,
+                group[0].ref,
+                f"{len(group)} metrics under different names share a definition "
+                f"({', '.join(reasons)}): {members}",
+                "if they are one concept, keep one metric and deprecate the others; if not, "
+                "make the difference explicit in their caliber",
+                refs=[m.ref for m in group],
+            )
+
+
+RULES = (ConflictName(), ConflictNameEn(), ConflictAbbr(), ConflictDefinition())

@@ -1,0 +1,76 @@
+"""lifecycle.*: draft → active → deprecated, and what may depend on what."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from graph_schema.models import Metric, Status
+from graph_schema.relations import Relation
+from graph_schema.rules.base import LintContext, LintIssue, LintRule, Severity
+
+
+class _DependsOn(LintRule):
+    status: Status
+
+    def check(self, ctx: LintContext) -> Iterable[LintIssue]:
+        uses = [(e.target, e.source, "formula", "formula") for e in ctx.edges_of(Relation.INPUT_TO)]
+        uses += [
+            (e.source, e.target, "rolls up to", "rolls_up_to")
+            for e in ctx.edges_of(Relation.ROLLS_UP_TO)
+        ]
+        for user_ref, used_ref, how, key in uses:
+            user, used = ctx.nodes.get(user_ref), ctx.nodes.get(used_ref)
+            if not isinstance(user, Metric) or not isinstance(used, Metric):
+                continue
+            if user.status is Status.ACTIVE and used.status is self.status:
+                yield self.issue(
+                    ctx,
+                    user.ref,
+                    f"active metric {user.id!r} {'uses' if key == 'formula' else how} "
+                    f"{self.status.value} metric {used.id!r}"
+                    + (" in its formula" if key == "formula" else ""),
+                    f"base it on an active metric, or make {used.id!r} active first"
+                    if self.status is Status.DRAFT
+                    else f"move it off {used.id!r} (deprecated), or deprecate it too",
+                    key=key,
+                    refs=[used.ref],
+                )
+
+
+class LifecycleDependsOnDeprecated(_DependsOn):
+    id = "lifecycle.depends-on-deprecated"
+    severity = Severity.WARNING
+    summary = "an active metric is computed from (or rolls up to) a deprecated one"
+    status = Status.DEPRECATED
+
+
+class LifecycleDependsOnDraft(_DependsOn):
+    id = "lifecycle.depends-on-draft"
+    severity = Severity.WARNING
+    summary = "an active metric is computed from (or rolls up to) a draft one"
+    status = Status.DRAFT
+
+
+class LifecycleDashboardDeprecated(LintRule):
+    id = "lifecycle.dashboard-deprecated"
+    severity = Severity.WARNING
+    summary = "a dashboard shows a deprecated metric"
+
+    def check(self, ctx: LintContext) -> Iterable[LintIssue]:
+        for edge in ctx.edges_of(Relation.SHOWN_ON):
+            m = ctx.nodes.get(edge.source)
+            if isinstance(m, Metric) and m.status is Status.DEPRECATED:
+                board = ctx.nodes.get(edge.target)
+                yield self.issue(
+                    ctx,
+                    m.ref,
+                    f"dashboard {board.name if board else edge.target.id!r} shows deprecated "
+                    f"metric {m.id!r}",
+                    "replace it on the dashboard with its successor, then drop it from "
+                    "'dashboards'",
+                    key="dashboards",
+                    refs=[edge.target],
+                )
+
+
+RULES = (LifecycleDependsOnDeprecated(), LifecycleDependsOnDraft(), LifecycleDashboardDeprecated())

@@ -1,0 +1,160 @@
+"""sql.*: the SQL on a card against its declared ``fields`` and ``sources.yaml``.
+
+What the SQL reads is worked out by the runner (sqlglot, in ``analysis.sql_lineage``) and
+handed in through ``ctx.sql(metric)``; these rules compare it with the card.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+
+from graph_schema.models import Metric
+from graph_schema.rules.base import LintContext, LintIssue, LintRule, Severity, SqlCheck
+
+
+def _checked(ctx: LintContext) -> Iterator[tuple[Metric, SqlCheck]]:
+    for m in ctx.metrics():
+        if m.sql:
+            found = ctx.sql(m)
+            if found is not None:
+                yield m, found
+
+
+def _sql_line(ctx: LintContext, m: Metric, inner: int | None) -> int | None:
+    """The catalog line of line ``inner`` of a metric's SQL (a block scalar starts below)."""
+    _, line = ctx.where(m.ref, "sql")
+    if line is None or inner is None:
+        return line
+    return line + inner if "\n" in (m.sql or "").strip() else line
+
+
+class SqlParseError(LintRule):
+    id = "sql.parse-error"
+    severity = Severity.ERROR
+    summary = "the metric's SQL does not parse in its dialect"
+
+    def check(self, ctx: LintContext) -> Iterable[LintIssue]:
+        for m, found in _checked(ctx):
+            if found.error_kind == "syntax":
+                yield self.issue(
+                    ctx,
+                    m.ref,
+                    f"metric {m.id!r}: {found.error} (dialect {found.dialect or 'generic'})",
+                    "fix the SQL, or set the dialect: 'dialect:' in kpigraph.yaml or on the "
+                    "system in sources.yaml",
+                    key="sql",
+                    line=_sql_line(ctx, m, found.error_line),
+                )
+
+
+class SqlDialect(LintRule):
+    id = "sql.dialect"
+    severity = Severity.ERROR
+    summary = "an unknown SQL dialect name"
+
+    def check(self, ctx: LintContext) -> Iterable[LintIssue]:
+        for m, found in _checked(ctx):
+            if found.error_kind == "dialect":
+                yield self.issue(
+                    ctx, m.ref, f"metric {m.id!r}: {found.error}", "use a sqlglot dialect name",
+                    key="sql",
+                )
+
+
+class SqlUnknownTable(LintRule):
+    id = "sql.unknown-table"
+    severity = Severity.ERROR
+    summary = "the SQL reads a table sources.yaml does not declare"
+
+    def check(self, ctx: LintContext) -> Iterable[LintIssue]:
+        for m, found in _checked(ctx):
+            for name in found.unknown_tables:
+                yield self.issue(
+                    ctx,
+                    m.ref,
+                    f"metric {m.id!r}: SQL reads table {name!r}, which is not in sources",
+                    "declare the table (and its fields) in sources.yaml, or fix the name",
+                    key="sql",
+                )
+
+
+class SqlUnknownColumn(LintRule):
+    id = "sql.unknown-column"
+    severity = Severity.ERROR
+    summary = "the SQL reads a column its table does not declare"
+
+    def check(self, ctx: LintContext) -> Iterable[LintIssue]:
+        for m, found in _checked(ctx):
+            for col in found.unknown_columns:
+                yield self.issue(
+                    ctx,
+                    m.ref,
+                    f"metric {m.id!r}: SQL reads {col!r}, which sources.yaml does not declare",
+                    "add the field to its table in sources.yaml, or fix the column name",
+                    key="sql",
+                )
+            for col in found.unresolved:
+                yield self.issue(
+                    ctx,
+                    m.ref,
+                    f"metric {m.id!r}: cannot tell which table column {col!r} belongs to",
+                    "qualify it with its table or alias (t.column)",
+                    key="sql",
+                    severity=Severity.WARNING,
+                )
+
+
+class SqlFieldNotRead(LintRule):
+    id = "sql.field-not-read"
+    severity = Severity.WARNING
+    summary = "a declared field the SQL does not read"
+
+    def check(self, ctx: LintContext) -> Iterable[LintIssue]:
+        for m, found in _checked(ctx):
+            if found.error_kind or found.unknown_tables:
+                continue
+            read = found.fields | found.view_fields
+            for field_id in m.fields:
+                if field_id not in read:
+                    yield self.issue(
+                        ctx,
+                        m.ref,
+                        f"metric {m.id!r}: declares field {field_id!r}, which its SQL does "
+                        "not read",
+                        "drop it from 'fields' (or run 'kpigraph infer-fields'), or fix the SQL",
+                        key="fields",
+                    )
+
+
+class SqlColumnNotDeclared(LintRule):
+    id = "sql.column-not-declared"
+    severity = Severity.WARNING
+    summary = "a column the SQL reads that 'fields' does not declare"
+
+    def check(self, ctx: LintContext) -> Iterable[LintIssue]:
+        for m, found in _checked(ctx):
+            if found.error_kind:
+                continue
+            declared = set(m.fields)
+            for view_field in declared & set(found.through_views):
+                declared |= found.through_views[view_field]
+            missing = sorted(found.fields - declared)
+            if missing:
+                yield self.issue(
+                    ctx,
+                    m.ref,
+                    f"metric {m.id!r}: SQL reads {', '.join(missing)}, not declared in 'fields'",
+                    "add them to 'fields' (FEEDS edges make impact analysis see them), or run "
+                    "'kpigraph infer-fields'",
+                    key="fields" if m.fields else "sql",
+                )
+
+
+RULES = (
+    SqlParseError(),
+    SqlDialect(),
+    SqlUnknownTable(),
+    SqlUnknownColumn(),
+    SqlFieldNotRead(),
+    SqlColumnNotDeclared(),
+)
