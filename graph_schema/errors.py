@@ -79,6 +79,9 @@ class CatalogIssue:
     line: int | None
     message: str
     hint: str | None = None
+    #: 0: a file or an entry cannot be read (a root cause); 1: what follows from the rest
+    #: (references, cycles). Root causes are listed first.
+    stage: int = 0
 
     def __str__(self) -> str:
         where = f"{self.file}:{self.line}" if self.line else self.file
@@ -92,7 +95,7 @@ class CatalogError(KpigraphError):
     code = "catalog_invalid"
 
     def __init__(self, issues: list[CatalogIssue]) -> None:
-        self.issues = sorted(issues, key=lambda i: (i.file, i.line or 0, i.message))
+        self.issues = sorted(issues, key=lambda i: (i.stage, i.file, i.line or 0, i.message))
         count = len(self.issues)
         first = str(self.issues[0]) if self.issues else "no details"
         more = f" (and {count - 1} more)" if count > 1 else ""

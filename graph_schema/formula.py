@@ -186,12 +186,18 @@ def _tokenize(text: str) -> list[_Token]:
             i = j
         else:
             hint = ""
-            if ch in "×x·":
+            if ch in "×x·＊":
                 hint = " (use '*' for multiplication)"
-            elif ch in "÷":
+            elif ch in "÷／":
                 hint = " (use '/' for division)"
             elif ch in "（）":
                 hint = " (use ASCII parentheses)"
+            elif ch in "＋－":
+                hint = f" (use ASCII {'+' if ch == '＋' else '-'}; this one is full-width)"
+            elif ch in "，、":
+                hint = " (use an ASCII ',' between function arguments)"
+            elif ch in "．":
+                hint = " (use an ASCII '.' in numbers)"
             raise FormulaSyntaxError(f"unexpected character {ch!r}{hint}", text, col)
     tokens.append(_Token("end", "", n + 1))
     return tokens

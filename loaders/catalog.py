@@ -16,6 +16,7 @@ listing each issue with its file, line and a hint.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -238,9 +239,9 @@ def _read_file(state: _State, path: Path) -> Any | None:
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         problem = exc.problem or "invalid YAML"
-        state.issue(
-            rel, mark.line + 1 if mark else None, f"broken YAML: {problem}", _yaml_hint(problem)
-        )
+        line = mark.line + 1 if mark else None
+        hint = _indent_hint(text, line) if "mapping values" in problem else None
+        state.issue(rel, line, f"broken YAML: {problem}", hint or _yaml_hint(problem))
         return None
     except yaml.YAMLError as exc:
         state.issue(rel, None, f"broken YAML: {exc}")
@@ -248,6 +249,45 @@ def _read_file(state: _State, path: Path) -> Any | None:
     except RecursionError:
         state.issue(rel, None, "broken YAML: nested too deeply")
         return None
+
+
+_KEY_LINE = re.compile(r"^( *)(?:- +)?([A-Za-z_][A-Za-z0-9_]*) *:(?: |$)")
+
+
+def _indent_hint(text: str, line: int | None) -> str | None:
+    """A hint when "mapping values are not allowed" comes from a key indented deeper than the
+    key above it (a wrongly indented key), not from a value containing ': '.
+
+    Examples
+    --------
+    >>> _indent_hint("id: atp\\nname: 客单价\\n  definition: 平均金额\\n", 3)
+    "line 3: key 'definition' is indented 2 more spaces than 'name' above it; keys of one mapping must line up (remove the extra indentation)"
+    >>> _indent_hint("id: atp\\nname: a: b\\n", 2) is None
+    True
+    """  # noqa: E501
+    if line is None:
+        return None
+    lines = text.splitlines()
+    if not 1 <= line <= len(lines):
+        return None
+    here = _KEY_LINE.match(lines[line - 1])
+    if here is None:
+        return None
+    for prev in reversed(lines[: line - 1]):
+        if not prev.strip() or prev.lstrip().startswith("#"):
+            continue
+        above = _KEY_LINE.match(prev)
+        if above is None or prev.rstrip().endswith(":"):
+            return None  # the line above opens a nested block or is not a key: no verdict
+        extra = len(here.group(1)) - len(above.group(1))
+        if extra <= 0:
+            return None
+        return (
+            f"line {line}: key {here.group(2)!r} is indented {extra} more spaces than "
+            f"{above.group(2)!r} above it; keys of one mapping must line up "
+            "(remove the extra indentation)"
+        )
+    return None
 
 
 def _yaml_hint(problem: str) -> str:
@@ -308,7 +348,10 @@ def _read_sections(state: _State) -> None:
         path = state.root / filename
         if not path.is_file():
             continue
+        before = len(state.issues)
         data = _read_file(state, path)
+        if data is None and len(state.issues) > before:
+            state.unverifiable.add(model.kind)
         for item in _entries(state, data, filename, section):
             if not isinstance(item, LDict):
                 state.issue(
@@ -340,7 +383,10 @@ def _read_sources(state: _State) -> None:
 
 def _read_sources_file(state: _State, path: Path) -> None:
     filename = _rel(state, path)
+    before = len(state.issues)
     data = _read_file(state, path)
+    if data is None and len(state.issues) > before:
+        state.unverifiable.update({NodeKind.SYSTEM, NodeKind.TABLE, NodeKind.FIELD})
     for sys_item in _entries(state, data, filename, "systems"):
         if not isinstance(sys_item, LDict):
             state.issue(filename, None, "each system must be a mapping with id, name and tables")
@@ -349,6 +395,7 @@ def _read_sources_file(state: _State, path: Path) -> None:
         views = sys_item.pop("views", None) or LList()  # tables defined by SQL (lint reads through)
         system = _validate_node(state, System, sys_item, filename)
         if system is None:
+            _declare_unreadable_sources(state, sys_item.get("id"), [*tables, *views])
             continue
         state.add_node(system, filename, sys_item.line, sys_item)
         if not isinstance(tables, LList) or not isinstance(views, LList):
@@ -367,6 +414,7 @@ def _read_sources_file(state: _State, path: Path) -> None:
             fields = tbl_item.pop("fields", None) or []
             table = _read_child(state, filename, Table, tbl_item, system.id, "system")
             if table is None:
+                _declare_unreadable_sources(state, system.id, [tbl_item | {"fields": fields}])
                 continue
             state.add_edge(system.ref, table.ref, Relation.HAS_TABLE)
             if not isinstance(fields, LList):
@@ -383,6 +431,47 @@ def _read_sources_file(state: _State, path: Path) -> None:
                 field = _read_child(state, filename, FieldNode, fld_item, table.id, "table")
                 if field is not None:
                     state.add_edge(table.ref, field.ref, Relation.HAS_FIELD)
+
+
+def _declare_unreadable_sources(state: _State, system_id: Any, tables: list[Any]) -> None:
+    """Tables and fields under a system or table entry that failed validation: references to
+    them are not reported again."""
+    if not isinstance(system_id, str):
+        state.unverifiable.update({NodeKind.TABLE, NodeKind.FIELD})
+        return
+    for tbl in tables:
+        if not isinstance(tbl, dict) or not isinstance(tbl.get("id"), str):
+            continue
+        table_id = f"{system_id}.{tbl['id']}"
+        state.declared_unreadable(NodeKind.TABLE, table_id)
+        for fld in tbl.get("fields") or []:
+            fid = fld if isinstance(fld, str) else fld.get("id") if isinstance(fld, dict) else None
+            if isinstance(fid, str):
+                state.declared_unreadable(NodeKind.FIELD, f"{table_id}.{fid}")
+
+
+_ID_LINE = re.compile(
+    r"^\s*(?:-\s+)?id\s*:\s*['\"]?([A-Za-z][A-Za-z0-9_]*)['\"]?\s*(?:#.*)?$", re.M
+)
+
+
+def _ids_in_text(path: Path) -> set[str]:
+    """The ids a YAML file that does not parse probably declares (``id: xxx`` lines), so
+    that references to them are not reported as unknown on top of the parse error.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> f = pathlib.Path(tempfile.mkdtemp()) / "m.yaml"
+    >>> _ = f.write_text("metrics:\\n  - id: sessions\\n\\tname: x\\n  - {id: gmv}\\n")
+    >>> sorted(_ids_in_text(f))
+    ['gmv', 'sessions']
+    """
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return set()
+    return set(_ID_LINE.findall(text)) | set(re.findall(r"\{\s*id\s*:\s*([a-z][a-z0-9_]*)", text))
 
 
 def _read_child(
@@ -412,8 +501,13 @@ def _read_metrics(state: _State) -> set[Path]:
     files = sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix in (".yaml", ".yml"))
     for path in files:
         rel = _rel(state, path)
+        before = len(state.issues)
         data = _read_file(state, path)
         if data is None:
+            if len(state.issues) > before:
+                # the file is broken: its metrics are unknown, not missing
+                for node_id in _ids_in_text(path):
+                    state.declared_unreadable(NodeKind.METRIC, node_id)
             continue
         if isinstance(data, LDict) and "metrics" in data and "id" not in data:
             extra = sorted(set(data) - {"metrics"})

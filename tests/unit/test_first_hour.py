@@ -169,3 +169,85 @@ def _wait_for(port: int, proc: subprocess.Popen[str]) -> None:
         except httpx.HTTPError:
             time.sleep(0.2)
     raise AssertionError("server did not answer within 60 s")
+
+
+# -- one mistake, one error, with the right hint -------------------------------------------
+
+
+def _issues(root: Path) -> list[str]:
+    from graph_schema.errors import CatalogError
+    from loaders.catalog import load_catalog
+
+    with pytest.raises(CatalogError) as caught:
+        load_catalog(root)
+    return [str(i) for i in caught.value.issues]
+
+
+def test_a_key_typo_is_one_error_not_a_cascade(tmp_path: Path) -> None:
+    root = write_catalog(
+        tmp_path / "c",
+        {
+            "metrics/revenue.yaml": (
+                "id: revenue\nname: 营收\nlevel: L0\nowner: finance\ndefintion: 收入\n"
+            ),
+            "metrics/funnel.yaml": (
+                "id: leads\nname: 线索\ncauses: [{metric: revenue, polarity: '+'}]\n"
+            ),
+        },
+    )
+    issues = _issues(root)
+    assert len(issues) == 1, issues
+    assert "unknown key 'defintion'" in issues[0]
+
+
+def test_a_tab_breaks_one_file_and_not_the_references_to_it(tmp_path: Path) -> None:
+    root = write_catalog(
+        tmp_path / "c",
+        {"metrics/visits.yaml": "id: visits\nname: 进厂台次\n\tlevel: L1\n"},
+    )
+    issues = _issues(root)
+    assert len(issues) == 1, issues
+    assert issues[0].startswith("metrics/visits.yaml:") and "broken YAML" in issues[0]
+
+
+def test_root_cause_is_listed_first(tmp_path: Path) -> None:
+    root = write_catalog(
+        tmp_path / "c",
+        {
+            "metrics/a_first.yaml": "id: a_first\nname: A\nformula: nosuch / visits\n",
+            "metrics/z_broken.yaml": "id: z_broken\nname: Z\nbad_key: 1\n",
+        },
+    )
+    issues = _issues(root)
+    assert "unknown key 'bad_key'" in issues[0]
+    assert "unknown metric 'nosuch'" in issues[1]
+
+
+def test_a_wrongly_indented_key_gets_the_indentation_hint(tmp_path: Path) -> None:
+    root = write_catalog(
+        tmp_path / "c",
+        {"metrics/x.yaml": "id: x\nname: X\n  definition: 一个定义\n"},
+    )
+    (issue,) = _issues(root)
+    assert "metrics/x.yaml:3" in issue
+    assert "indented 2 more spaces than 'name'" in issue
+    assert "quote values" not in issue
+
+
+def test_a_broken_departments_file_does_not_cascade(tmp_path: Path) -> None:
+    root = write_catalog(tmp_path / "c", {"departments.yaml": "- {id: ops, name: 运营部\n"})
+    issues = _issues(root)
+    assert len(issues) == 1 and issues[0].startswith("departments.yaml"), issues
+
+
+@pytest.mark.parametrize(
+    ("char", "hint"),
+    [("／", "use '/'"), ("＋", "use ASCII +"), ("－", "use ASCII -"), ("＊", "use '*'")],
+)
+def test_full_width_operators_get_a_hint(tmp_path: Path, char: str, hint: str) -> None:
+    root = write_catalog(
+        tmp_path / "c",
+        {"metrics/atp.yaml": f"id: atp\nname: 客单价\nformula: revenue {char} visits\n"},
+    )
+    (issue,) = _issues(root)
+    assert hint in issue
