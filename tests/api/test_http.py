@@ -32,7 +32,7 @@ def error(client: Any, url: str, expect: int, /, **params: Any) -> dict[str, Any
 def test_health(client: Any, store: GraphStore) -> None:
     body = ok(client, "/health")
     assert body["status"] == "ok" and body["backend"] == store.backend
-    assert body["counts"]["Metric"] == 33
+    assert body["counts"]["Metric"] == 38
 
 
 # -- metrics ----------------------------------------------------------------------------------
@@ -61,6 +61,7 @@ def test_search_filters_combine(client: Any) -> None:
         "gross_profit",
         "gross_margin",
         "operating_cost",
+        "cost_rate",
     }
     body = ok(client, "/api/metrics", department="ops", status="active", limit=100)
     assert body["items"] and all("ops" in (m["owner"], m["reviewer"]) for m in body["items"])
@@ -69,14 +70,14 @@ def test_search_filters_combine(client: Any) -> None:
 
 def test_pagination_edges(client: Any) -> None:
     everything = ok(client, "/api/metrics", limit=100)
-    assert everything["total"] == 33 == len(everything["items"])
+    assert everything["total"] == 38 == len(everything["items"])
     seen = []
     for offset in range(0, 40, 7):
         seen += ok(client, "/api/metrics", limit=7, offset=offset)["items"]
     assert [m["id"] for m in seen] == [m["id"] for m in everything["items"]]
-    last = ok(client, "/api/metrics", limit=7, offset=32)
-    assert len(last["items"]) == 1 and last["total"] == 33
-    assert ok(client, "/api/metrics", offset=33)["items"] == []
+    last = ok(client, "/api/metrics", limit=7, offset=37)
+    assert len(last["items"]) == 1 and last["total"] == 38
+    assert ok(client, "/api/metrics", offset=38)["items"] == []
     for bad in ({"limit": 0}, {"limit": 101}, {"offset": -1}, {"level": "L9"}, {"status": "gone"}):
         assert error(client, "/api/metrics", 422, **bad)["code"] == "invalid_query"
 
@@ -86,7 +87,7 @@ def test_pagination_edges(client: Any) -> None:
 )
 def test_injection_strings_are_search_text(client: Any, q: str, store: GraphStore) -> None:
     assert ok(client, "/api/metrics", q=q)["total"] == 0
-    assert ok(client, "/health")["counts"]["Metric"] == 33
+    assert ok(client, "/health")["counts"]["Metric"] == 38
 
 
 def test_metric_card(client: Any) -> None:
@@ -229,7 +230,7 @@ def test_lists_with_counts(client: Any) -> None:
     assert set(systems) == {"dms", "erp", "crm"}
     orders = next(t for t in systems["dms"]["tables"] if t["id"] == "dms.dms_orders")
     total = next(f for f in orders["fields"] if f["id"] == "dms.dms_orders.total_amount")
-    assert total["metrics"] == 4 and total["type"] == "decimal(12,2)"
+    assert total["metrics"] == 5 and total["type"] == "decimal(12,2)"
     assert systems["dms"]["metrics"] > 10
     page = ok(client, "/api/systems", limit=1, offset=1)
     assert page["total"] == 3 and len(page["items"]) == 1

@@ -155,6 +155,7 @@ def test_search_filters_and_paging(store: GraphStore) -> None:
     assert [str(n.ref) for n in l0.items] == [
         "Metric:net_profit",
         "Metric:net_profit_margin",
+        "Metric:nps",
         "Metric:retention_rate",
     ]
     finance = store.search(SearchQuery(department="finance", limit=100))
@@ -166,9 +167,10 @@ def test_search_filters_and_paging(store: GraphStore) -> None:
         "Metric:gross_profit",
         "Metric:gross_margin",
         "Metric:operating_cost",
+        "Metric:cost_rate",
     }
     everything = store.search(SearchQuery(limit=1000))
-    assert everything.total == 33
+    assert everything.total == 38
     pages = [store.search(SearchQuery(limit=10, offset=o)).items for o in range(0, 40, 10)]
     assert [n.ref for p in pages for n in p] == [n.ref for n in everything.items]
     assert store.search(SearchQuery(limit=10, offset=1000)).items == []
@@ -318,6 +320,7 @@ def test_field_lineage(store: GraphStore) -> None:
     result = lineage(store, R("Field:dms.dms_orders.total_amount"), Direction.DOWNSTREAM, 1)
     assert refs(result.nodes) == [
         "Metric:atp",
+        "Metric:cost_rate",
         "Metric:customer_annual_value",
         "Metric:gross_margin",
         "Metric:revenue",
