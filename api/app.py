@@ -7,6 +7,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
+from api import governance
 from api.errors import install_error_handlers
 from api.routes import ask, catalog, health, metrics, nodes, pages, paths
 from core.settings import Settings
@@ -34,7 +35,9 @@ def create_app(settings: Settings | None = None, store: GraphStore | None = None
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        governance.start(_app)
         yield
+        governance.stop(_app)
         if owned:
             the_store.close()
 
@@ -47,6 +50,7 @@ def create_app(settings: Settings | None = None, store: GraphStore | None = None
     app.state.settings = settings
     app.state.store = the_store
     install_error_handlers(app)
+    governance.install(app, settings, the_store)  # before the routers: its read gate covers all
     for module in (metrics, nodes, paths, catalog, ask, health, pages):
         app.include_router(module.router)
     return app

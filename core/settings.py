@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from enum import StrEnum
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -39,3 +40,15 @@ class Settings(BaseSettings):
     neo4j_password: SecretStr = SecretStr("kpigraph")
     neo4j_database: str = "neo4j"
     neo4j_timeout: float = Field(default=10.0, description="seconds to wait for a connection")
+    # governance (#14)
+    read_auth: Literal["anonymous", "required"] = Field(
+        default="anonymous", description="'required': reads need a token or a session too"
+    )
+    secret_key: SecretStr | None = Field(
+        default=None, description="session-signing key; default: one kept in the store"
+    )
+    auto_apply: bool = Field(default=False, description="apply a request on final approval")
+    base_url: str = Field(
+        default="http://127.0.0.1:8000", description="this server's URL, for links in messages"
+    )
+    notify: bool = Field(default=True, description="deliver notifications from this process")

@@ -246,7 +246,7 @@ class Governance:
             nodes = {n.ref: n for n in graph.nodes if n.ref in set(refs)}
         else:
             nodes = dict(self.store.get_nodes(refs))
-        out = []
+        out: list[tuple[str, str]] = []
         for node in nodes.values():
             if isinstance(node, Department):
                 out += [(t.url, t.format) for t in node.notify]

@@ -21,7 +21,10 @@ from graph_schema.graph import CatalogGraph
 from graph_schema.ids import NodeKind, NodeRef
 from graph_schema.models import BaseNode, Edge, Metric
 from graph_schema.relations import Relation
+from graph_schema.revisions import FieldChange
 from graph_schema.semver import bump, compare, is_semver
+from graph_schema.versions import change_class as classed
+from graph_schema.versions import field_changes
 from loaders import catalog as cat
 from loaders.yaml_lines import LDict
 from store.base import GraphStore, SearchQuery, Walk
@@ -29,28 +32,7 @@ from store.base import GraphStore, SearchQuery, Walk
 #: Where the proposed definition "lives", in error messages.
 PROPOSAL_FILE = "definition"
 
-#: Change classes per field (seed 001 第六步; the revisions issue's table). Unlisted: patch.
-MAJOR_FIELDS = frozenset(
-    {"formula", "drivers", "unit", "aggregation", "caliber", "fields", "sql", "level"}
-)
-MINOR_FIELDS = frozenset(
-    {
-        "dimensions",
-        "dashboards",
-        "benchmarks",
-        "rolls_up_to",
-        "parallel",
-        "causes",
-        "owner",
-        "reviewer",
-        "status",
-        "name",
-        "name_en",
-        "abbr",
-        "domain",
-    }
-)
-#: Fields that carry history, not definition: not diffed, not classed.
+#: Fields that carry history, not definition: not diffed (the 版本记录 grows on apply).
 NOT_DIFFED = frozenset({"history", "version"})
 #: Edge types a metric's own keys produce; the others (containment) are kept as stored.
 METRIC_DERIVED = frozenset(
@@ -66,30 +48,11 @@ METRIC_DERIVED = frozenset(
         Relation.SLICED_BY,
     }
 )
-DEFINITION = frozenset(
-    {Relation.FEEDS, Relation.HAS_FIELD, Relation.HAS_TABLE, Relation.INPUT_TO, Relation.SHOWN_ON}
-)
-INFLUENCE = frozenset({Relation.DRIVES, Relation.CAUSES, Relation.ROLLS_UP_TO})
-RANK = {"patch": 1, "minor": 2, "major": 3}
-
-
-def field_class(name: str) -> str:
-    """The change class of a top-level metric field.
-
-    Examples
-    --------
-    >>> field_class("formula"), field_class("owner"), field_class("definition")
-    ('major', 'minor', 'patch')
-    """
-    if name in MAJOR_FIELDS:
-        return "major"
-    if name in MINOR_FIELDS:
-        return "minor"
-    return "patch"
 
 
 def field_diff(old: dict[str, Any] | None, new: dict[str, Any] | None) -> list[dict[str, Any]]:
-    """Field-level changes between two metric definitions (stored JSON properties).
+    """Field-level, classed changes between two metric definitions (stored properties), as
+    :func:`graph_schema.versions.field_changes` computes them for revisions.
 
     Examples
     --------
@@ -97,26 +60,15 @@ def field_diff(old: dict[str, Any] | None, new: dict[str, Any] | None) -> list[d
     [{'field': 'abbr', 'old': None, 'new': 'A', 'change_class': 'minor'}, \
 {'field': 'unit', 'old': 'CNY', 'new': '元', 'change_class': 'major'}]
     """
-    old, new = old or {}, new or {}
-    out = []
-    for key in sorted(set(old) | set(new)):
-        if key in NOT_DIFFED or old.get(key) == new.get(key):
-            continue
-        out.append(
-            {
-                "field": key,
-                "old": old.get(key),
-                "new": new.get(key),
-                "change_class": field_class(key),
-            }
-        )
-    return out
+    strip = {k: v for k, v in (old or {}).items() if k not in NOT_DIFFED}
+    strip_new = {k: v for k, v in (new or {}).items() if k not in NOT_DIFFED}
+    return [c.model_dump(mode="json") for c in field_changes(strip, strip_new, classify=True)]
 
 
 def change_class(diff: list[dict[str, Any]]) -> str | None:
     """The largest class among the changed fields (``None`` when nothing changed)."""
-    classes = [d["change_class"] for d in diff]
-    return max(classes, key=RANK.__getitem__) if classes else None
+    cls = classed(FieldChange.model_validate(d) for d in diff)
+    return cls.value if cls else None
 
 
 def stored_graph(store: GraphStore) -> CatalogGraph:
@@ -149,9 +101,9 @@ def rebuild(graph: CatalogGraph, metric: LDict | None, drop: NodeRef | None) -> 
         if edge.type not in METRIC_DERIVED:
             state.edges[(edge.source, edge.target, edge.type)] = edge
     if metric is not None:
-        node = cat._validate_node(state, Metric, metric, PROPOSAL_FILE)
-        if node is not None:
-            state.add_node(node, PROPOSAL_FILE, metric.line or None, metric)
+        proposed = cat._validate_node(state, Metric, metric, PROPOSAL_FILE)
+        if proposed is not None:
+            state.add_node(proposed, PROPOSAL_FILE, metric.line or None, metric)
     if state.issues:
         raise CatalogError(state.issues)
     cat._resolve_metric_references(state)
@@ -284,21 +236,15 @@ def history_entry(version: str, reason: str, author: str) -> dict[str, Any]:
 
 
 def impact_report(store: GraphStore, ref: NodeRef, new_node: BaseNode | None) -> dict[str, Any]:
-    """The impact of changing ``ref``: every reached metric and dashboard with ``via``
-    (``definition`` — recomputed — or ``influence``) and the departments to tell."""
+    """The impact of changing ``ref`` (:func:`analysis.impact.impact`: every reached metric
+    and dashboard with ``via`` definition — recomputed — or influence, and its path), plus
+    ``recomputes_l0_l1``: an L0/L1 metric other than the root is recomputed."""
     from analysis.impact import impact
 
     report = impact(store, ref).model_dump(mode="json")
-    recomputed = store.traverse(ref, Walk.FORWARD, DEFINITION, None)
-    for group in ("metrics", "dashboards"):
-        for item in report.get(group, []):
-            item.setdefault(
-                "via",
-                "definition" if NodeRef.parse(item["ref"]) in recomputed else "influence",
-            )
-    levels = store.labels([NodeRef.parse(m["ref"]) for m in report.get("metrics", [])])
     report["recomputes_l0_l1"] = any(
-        (lab.level in ("L0", "L1")) and ref2 in recomputed for ref2, lab in levels.items()
+        m.get("via") == "definition" and m.get("level") in ("L0", "L1")
+        for m in report.get("metrics", [])
     )
     return report
 

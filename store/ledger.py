@@ -112,9 +112,11 @@ def ledger_for(store: GraphStore) -> Ledger:
     if store.backend == "embedded":
         from store.embedded_ledger import EmbeddedLedger
 
-        return EmbeddedLedger(store.path)  # type: ignore[attr-defined]
+        path = store.path  # type: ignore[attr-defined]
+        return EmbeddedLedger(path)
     if store.backend == "neo4j":
         from store.neo4j_ledger import Neo4jLedger
 
-        return Neo4jLedger(store.driver, store.database, store.uri)  # type: ignore[attr-defined]
+        driver, database, uri = store.driver, store.database, store.uri  # type: ignore[attr-defined]
+        return Neo4jLedger(driver, database, uri)
     raise ValueError(f"no ledger for backend {store.backend!r}")

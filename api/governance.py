@@ -1,0 +1,100 @@
+"""Wiring governance into the app: the ledger beside the store, the change-request service,
+notification delivery, usage counting, the read gate, the error mapping and the routers."""
+
+from __future__ import annotations
+
+from fastapi import Depends, FastAPI, Request
+from fastapi.responses import Response
+
+from api.auth import AuthState, read_gate
+from api.errors import error_html, error_json, wants_html
+from core.security import FailureLimiter, TokenVerifier
+from core.settings import Settings
+from governance.changes import Governance
+from governance.notify import Deliverer
+from governance.usage import UsageCounter, UsageMiddleware
+from graph_schema.errors import CatalogError, KpigraphError
+from graph_schema.governance import (
+    AuthenticationRequiredError,
+    ChangeNotFoundError,
+    ChangeStateError,
+    PermissionDeniedError,
+    TooManyAttemptsError,
+)
+from store.base import GraphStore
+from store.ledger import Ledger, ledger_for
+
+STATUS = [
+    (AuthenticationRequiredError, 401),
+    (PermissionDeniedError, 403),
+    (ChangeNotFoundError, 404),
+    (ChangeStateError, 409),
+    (TooManyAttemptsError, 429),
+    (CatalogError, 422),
+]
+
+
+def install(app: FastAPI, settings: Settings, store: GraphStore) -> None:
+    """Call before the routers are included (the read gate applies to every route)."""
+    from api.routes import auth, change_pages, changes, comments, stats
+
+    ledger: Ledger = ledger_for(store)
+    secret = settings.secret_key.get_secret_value() if settings.secret_key else None
+    app.state.ledger = ledger
+    app.state.auth = AuthState(
+        ledger=ledger,
+        secret=secret,
+        verifier=TokenVerifier(),
+        limiter=FailureLimiter(),
+        read_required=settings.read_auth == "required",
+    )
+    deliverer = Deliverer(ledger)
+    app.state.deliverer = deliverer
+    app.state.gov = Governance(
+        store,
+        ledger,
+        base_url=settings.base_url,
+        auto_apply=settings.auto_apply,
+        on_commit=deliverer.poke,
+    )
+    usage = UsageCounter(ledger)
+    app.state.usage = usage
+    app.add_middleware(UsageMiddleware, counter=usage)
+    app.router.dependencies.append(Depends(read_gate))
+
+    for exc_type, status in STATUS:
+        app.add_exception_handler(exc_type, _handler(status))
+    for module in (auth, changes, comments, stats, change_pages):
+        app.include_router(module.router)
+
+
+def start(app: FastAPI) -> None:
+    settings: Settings = app.state.settings
+    if settings.notify:
+        app.state.deliverer.start()
+    app.state.usage.start()
+
+
+def stop(app: FastAPI) -> None:
+    app.state.deliverer.stop()
+    app.state.usage.stop()
+    app.state.ledger.close()
+
+
+def _handler(status: int):  # type: ignore[no-untyped-def]
+    async def handle(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, KpigraphError)
+        if wants_html(request):
+            message = exc.message
+            if status == 401:
+                message += " — 请先登录 sign in: /signin"
+            response: Response = error_html(status, message)
+        else:
+            response = error_json(status, exc.code, exc.message, exc.details)
+        if status == 401:
+            response.headers["WWW-Authenticate"] = 'Bearer realm="kpigraph"'
+        if status == 429:
+            response.headers["Retry-After"] = str(exc.details.get("retry_after", 60))
+        return response
+
+    return handle

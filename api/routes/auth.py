@@ -1,0 +1,101 @@
+"""Signing in and out (session cookie from a token), and who am I."""
+
+from __future__ import annotations
+
+import secrets
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from pydantic import BaseModel
+
+from api.auth import (
+    SESSION_COOKIE,
+    CurrentUser,
+    OptionalUser,
+    auth_state,
+    check_token,
+    client_key,
+)
+from core.security import same_secret
+from graph_schema.governance import AuthenticationRequiredError, PermissionDeniedError
+from viz.pages import render_page
+
+router = APIRouter(tags=["auth"])
+PRE_COOKIE = "kpigraph_signin"
+
+
+class Me(BaseModel):
+    name: str
+    role: str
+    department: str | None = None
+
+
+@router.get("/api/me", response_model=Me)
+def me(user: CurrentUser) -> Me:
+    return Me(name=user.name, role=user.role.value, department=user.department)
+
+
+def _safe_next(target: str | None) -> str:
+    return target if target and target.startswith("/") and not target.startswith("//") else "/"
+
+
+@router.get("/signin", response_class=HTMLResponse, include_in_schema=False)
+def signin_page(request: Request, user: OptionalUser, next: str | None = None) -> Response:
+    pre = secrets.token_urlsafe(24)
+    body = render_page("signin.html", csrf=pre, user=user, next=_safe_next(next), error=None)
+    response = HTMLResponse(body)
+    response.set_cookie(PRE_COOKIE, pre, httponly=True, samesite="strict", max_age=600)
+    return response
+
+
+@router.post("/signin", include_in_schema=False)
+def signin(
+    request: Request,
+    token: Annotated[str, Form(max_length=200)],
+    csrf: Annotated[str, Form(max_length=100)],
+    next: Annotated[str | None, Form(max_length=500)] = None,
+) -> Response:
+    state = auth_state(request)
+    origin = request.headers.get("origin")
+    if origin and origin.split("://", 1)[-1] != request.headers.get("host"):
+        raise PermissionDeniedError("cross-site sign-in refused (CSRF)")
+    if not same_secret(csrf, request.cookies.get(PRE_COOKIE)):
+        raise PermissionDeniedError("the sign-in form expired; reload /signin and retry")
+    try:
+        user = check_token(state, token, client_key(request))
+    except AuthenticationRequiredError:
+        pre = secrets.token_urlsafe(24)
+        page = render_page(
+            "signin.html",
+            csrf=pre,
+            user=None,
+            next=_safe_next(next),
+            error="令牌无效 invalid token",
+        )
+        response = HTMLResponse(page, status_code=401)
+        response.set_cookie(PRE_COOKIE, pre, httponly=True, samesite="strict", max_age=600)
+        return response
+    done = RedirectResponse(_safe_next(next), status_code=303)
+    done.set_cookie(
+        SESSION_COOKIE,
+        state.signer.dump(user.token_id),
+        httponly=True,
+        samesite="strict",
+        secure=request.url.scheme == "https",
+        max_age=state.signer.max_age,
+    )
+    done.delete_cookie(PRE_COOKIE)
+    return done
+
+
+@router.post("/signout", include_in_schema=False)
+def signout(user: CurrentUser) -> Response:
+    """Signing out needs the session's CSRF token like every other form."""
+    response = RedirectResponse("/", status_code=303)
+    response.delete_cookie(SESSION_COOKIE)
+    return response
+
+
+def page_context(user: Any, csrf: str | None) -> dict[str, Any]:
+    return {"user": user, "csrf": csrf}

@@ -1,0 +1,243 @@
+"""Pages of the change workflow: the queue, one request (printable), the propose form, and a
+metric's discussion. Forms carry the session's CSRF token (checked in :mod:`api.auth`)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import yaml
+from fastapi import APIRouter, Form, Path, Query, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from api.auth import CsrfToken, CurrentUser, OptionalUser, Writer
+from api.dependencies import StoreDep
+from governance import comments as comment_svc
+from governance import workflow
+from governance.changes import Governance
+from graph_schema.errors import CatalogError
+from graph_schema.governance import Action, ChangeStatus, User
+from graph_schema.ids import NodeKind, NodeRef
+from graph_schema.models import Metric
+from viz.pages import render_page
+
+router = APIRouter(include_in_schema=False)
+STATUS_LABELS = {
+    "submitted": "待负责人初审 submitted",
+    "owner_approved": "待委员会终审 owner approved",
+    "approved": "已批准待发布 approved",
+    "applied": "已发布 applied",
+    "rejected": "已驳回 rejected",
+    "withdrawn": "已撤回 withdrawn",
+}
+
+
+def _gov(request: Request) -> Governance:
+    service: Governance = request.app.state.gov
+    return service
+
+
+def _page(template: str, user: User | None, csrf: str | None, **context: Any) -> HTMLResponse:
+    return HTMLResponse(
+        render_page(template, user=user, csrf=csrf, labels=STATUS_LABELS, **context)
+    )
+
+
+@router.get("/changes", response_class=HTMLResponse)
+def queue(
+    request: Request,
+    user: OptionalUser,
+    csrf: CsrfToken,
+    status: Annotated[str | None, Query(max_length=30)] = None,
+) -> HTMLResponse:
+    changes = _gov(request).ledger.changes(status if status in STATUS_LABELS else None)
+    mine = [c for c in changes if user and workflow.stage_for(user, c)]
+    if user and user.role.value == "admin":
+        mine += [c for c in changes if c.status is ChangeStatus.APPROVED]
+    groups = {s: [c for c in changes if c.status.value == s] for s in STATUS_LABELS}
+    return _page("changes.html", user, csrf, groups=groups, mine=mine, status=status)
+
+
+@router.get("/changes/new", response_class=HTMLResponse)
+def propose_form(
+    store: StoreDep,
+    user: OptionalUser,
+    csrf: CsrfToken,
+    ref: Annotated[str | None, Query(max_length=300)] = None,
+    action: Annotated[str, Query(pattern="^(update|create|deprecate)$")] = "update",
+) -> HTMLResponse:
+    text, version, metric_ref = "", None, ""
+    if ref:
+        parsed = NodeRef.parse(ref)
+        node = store.get_nodes([parsed]).get(parsed)
+        if isinstance(node, Metric):
+            props = node.props()
+            version = props.get("version")
+            text = yaml.safe_dump(props, allow_unicode=True, sort_keys=False, width=100)
+            metric_ref = str(parsed)
+    return _page(
+        "propose.html",
+        user,
+        csrf,
+        ref=metric_ref or ref or "",
+        action=action,
+        base_version=version,
+        definition=text,
+        reason="",
+        errors=[],
+    )
+
+
+@router.post("/changes", response_class=HTMLResponse)
+def propose_submit(
+    request: Request,
+    user: Writer,
+    csrf: CsrfToken,
+    ref: Annotated[str, Form(max_length=300)],
+    definition: Annotated[str, Form(max_length=200_000)],
+    reason: Annotated[str, Form(min_length=1, max_length=4000)],
+    action: Annotated[str, Form(pattern="^(update|create|deprecate)$")] = "update",
+    base_version: Annotated[str | None, Form(max_length=50)] = None,
+) -> Response:
+    errors: list[str] = []
+    try:
+        data = yaml.safe_load(definition) if definition.strip() else {}
+        if not isinstance(data, dict):
+            raise CatalogError([])
+        change = _gov(request).submit(
+            user, Action(action), NodeRef.parse(ref), data, base_version or None, reason
+        )
+    except yaml.YAMLError as exc:
+        errors = [f"definition: not valid YAML: {exc}"]
+    except CatalogError as exc:
+        errors = [str(i) for i in exc.issues] or ["definition: expected a mapping of fields"]
+    else:
+        return RedirectResponse(f"/changes/{change.id}", status_code=303)
+    body = render_page(
+        "propose.html",
+        user=user,
+        csrf=csrf,
+        labels=STATUS_LABELS,
+        ref=ref,
+        action=action,
+        base_version=base_version,
+        definition=definition,
+        reason=reason,
+        errors=errors,
+    )
+    return HTMLResponse(body, status_code=422)
+
+
+@router.get("/changes/{change_id}", response_class=HTMLResponse)
+def change_page(
+    change_id: Annotated[int, Path(ge=1, le=2**31)],
+    request: Request,
+    user: OptionalUser,
+    csrf: CsrfToken,
+) -> HTMLResponse:
+    service = _gov(request)
+    change = service.get(change_id)
+    stage = workflow.stage_for(user, change) if user else None
+    can = {
+        "approve": stage is not None,
+        "reject": stage is not None,
+        "withdraw": bool(user and workflow.may_withdraw(user, change)),
+        "apply": bool(user and workflow.may_apply(user) and change.status is ChangeStatus.APPROVED),
+    }
+    impact = change.impact
+    recomputed = [m for m in impact.get("metrics", []) if m.get("via") == "definition"]
+    influenced = [m for m in impact.get("metrics", []) if m.get("via") != "definition"]
+    comments = service.ledger.comments(change.metric_id) if change.metric_id else []
+    return _page(
+        "change.html",
+        user,
+        csrf,
+        c=change,
+        timeline=service.timeline(change_id),
+        waiting=workflow.current_stages(change),
+        can=can,
+        stage=stage,
+        recomputed=recomputed,
+        influenced=influenced,
+        dashboards=impact.get("dashboards", []),
+        departments=impact.get("departments", []),
+        comments=[comment_svc.public(c) for c in comments],
+    )
+
+
+@router.post("/changes/{change_id}/act")
+def act(
+    change_id: Annotated[int, Path(ge=1, le=2**31)],
+    request: Request,
+    user: CurrentUser,
+    action: Annotated[str, Form(pattern="^(approve|reject|withdraw|apply)$")],
+    comment: Annotated[str | None, Form(max_length=4000)] = None,
+) -> Response:
+    service = _gov(request)
+    if action == "approve":
+        service.approve(user, change_id, comment or None)
+    elif action == "reject":
+        service.reject(user, change_id, comment or None)
+    elif action == "withdraw":
+        service.withdraw(user, change_id, comment or None)
+    else:
+        service.apply(user, change_id)
+    return RedirectResponse(f"/changes/{change_id}", status_code=303)
+
+
+@router.get("/metrics/{metric_id}/discussion", response_class=HTMLResponse)
+def discussion(
+    metric_id: Annotated[str, Path(max_length=200)],
+    store: StoreDep,
+    request: Request,
+    user: OptionalUser,
+    csrf: CsrfToken,
+) -> HTMLResponse:
+    ref = NodeRef(NodeKind.METRIC, metric_id)
+    node = store.get_nodes([ref]).get(ref)
+    ledger = request.app.state.ledger
+    comments = [comment_svc.public(c) for c in ledger.comments(metric_id)]
+    questions = [c for c in comments if c["parent"] is None]
+    answers: dict[int, list[dict[str, Any]]] = {}
+    for c in comments:
+        if c["parent"] is not None:
+            answers.setdefault(c["parent"], []).append(c)
+    may_faq = bool(
+        user
+        and isinstance(node, Metric)
+        and (
+            user.role.value == "admin"
+            or (user.role.value == "owner" and user.department in (node.owner, node.reviewer))
+        )
+    )
+    return _page(
+        "discussion.html",
+        user,
+        csrf,
+        metric=node,
+        metric_id=metric_id,
+        questions=questions,
+        answers=answers,
+        faq=comment_svc.faq(ledger, metric_id),
+        may_faq=may_faq,
+        changes=ledger.changes(None, str(ref))[:20],
+    )
+
+
+@router.post("/metrics/{metric_id}/discussion")
+def discuss(
+    metric_id: Annotated[str, Path(max_length=200)],
+    store: StoreDep,
+    request: Request,
+    user: Writer,
+    body: Annotated[str, Form(min_length=1, max_length=comment_svc.MAX_BODY)],
+    parent: Annotated[int | None, Form(ge=1, le=2**31)] = None,
+    faq: Annotated[int | None, Form(ge=1, le=2**31)] = None,
+) -> Response:
+    ledger = request.app.state.ledger
+    if faq is not None:
+        comment_svc.mark_faq(store, ledger, user, faq, True)
+    else:
+        comment_svc.add(store, ledger, user, metric_id, body, parent)
+        if parent is None:
+            request.app.state.usage.hit(metric_id, "question")
+    return RedirectResponse(f"/metrics/{metric_id}/discussion", status_code=303)

@@ -1,0 +1,119 @@
+"""Comments on metrics: questions, answers (threaded one level), FAQ marks, moderation.
+Comments are plain text; pages escape them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from graph_schema.errors import InvalidQueryError, NodeNotFoundError
+from graph_schema.governance import (
+    WRITERS,
+    ChangeNotFoundError,
+    Comment,
+    PermissionDeniedError,
+    Role,
+    User,
+    now_iso,
+)
+from graph_schema.ids import NodeKind, NodeRef
+from graph_schema.models import Metric
+from store.base import GraphStore
+from store.ledger import Ledger
+
+MAX_BODY = 4000
+
+
+def _clean(body: str) -> str:
+    text = body.strip()
+    if not text:
+        raise InvalidQueryError("body: write something")
+    if len(text) > MAX_BODY:
+        raise InvalidQueryError(f"body: at most {MAX_BODY} characters")
+    return text
+
+
+def _metric(store: GraphStore, metric_id: str) -> Metric:
+    ref = NodeRef(NodeKind.METRIC, metric_id)
+    node = store.get_nodes([ref]).get(ref)
+    if not isinstance(node, Metric):
+        raise NodeNotFoundError(str(ref))
+    return node
+
+
+def _get(ledger: Ledger, comment_id: int) -> Comment:
+    found = ledger.comment(comment_id)
+    if found is None:
+        raise ChangeNotFoundError(f"no comment #{comment_id}", {"id": comment_id})
+    return found
+
+
+def add(
+    store: GraphStore, ledger: Ledger, user: User, metric_id: str, body: str, parent: int | None
+) -> Comment:
+    if user.role not in WRITERS:
+        raise PermissionDeniedError(f"a {user.role.value} may not comment")
+    _metric(store, metric_id)
+    if parent is not None:
+        above = _get(ledger, parent)
+        if above.metric != metric_id or above.parent is not None:
+            raise InvalidQueryError("parent: answer a question of the same metric")
+    comment = Comment(
+        id=ledger.next_comment_id(),
+        metric=metric_id,
+        parent=parent,
+        author=user.name,
+        body=_clean(body),
+        created_at=now_iso(),
+    )
+    ledger.put_comment(comment)
+    return comment
+
+
+def edit(ledger: Ledger, user: User, comment_id: int, body: str) -> Comment:
+    comment = _get(ledger, comment_id)
+    if comment.author != user.name or comment.deleted:
+        raise PermissionDeniedError("only the author may edit a comment")
+    new = comment.model_copy(update={"body": _clean(body), "edited_at": now_iso()})
+    ledger.put_comment(new)
+    return new
+
+
+def delete(ledger: Ledger, user: User, comment_id: int) -> Comment:
+    comment = _get(ledger, comment_id)
+    if comment.author != user.name and user.role is not Role.ADMIN:
+        raise PermissionDeniedError("only the author or an admin may delete a comment")
+    new = comment.model_copy(update={"deleted": True, "faq": False, "edited_at": now_iso()})
+    ledger.put_comment(new)
+    return new
+
+
+def mark_faq(store: GraphStore, ledger: Ledger, user: User, comment_id: int, faq: bool) -> Comment:
+    comment = _get(ledger, comment_id)
+    if comment.parent is None or comment.deleted:
+        raise InvalidQueryError("only an answer can be marked as FAQ")
+    metric = _metric(store, comment.metric)
+    owner = user.role is Role.OWNER and user.department in (metric.owner, metric.reviewer)
+    if not (owner or user.role is Role.ADMIN):
+        raise PermissionDeniedError("only an owner of the metric's department may mark FAQ")
+    new = comment.model_copy(update={"faq": faq})
+    ledger.put_comment(new)
+    return new
+
+
+def public(comment: Comment) -> dict[str, Any]:
+    """What readers see: a deleted comment keeps its place, not its text."""
+    out = comment.model_dump()
+    if comment.deleted:
+        out["body"] = ""
+    return out
+
+
+def faq(ledger: Ledger, metric_id: str) -> list[dict[str, Any]]:
+    """Question/answer pairs marked FAQ, oldest first."""
+    comments = {c.id: c for c in ledger.comments(metric_id)}
+    out = []
+    for c in comments.values():
+        if c.faq and not c.deleted and c.parent in comments:
+            q = comments[c.parent]
+            out.append({"question": q.body, "answer": c.body, "id": c.id, "by": c.author})
+    return out
