@@ -1,0 +1,455 @@
+"""Root cause: why did a metric move between a base and a period?
+
+:func:`explain` answers with three views, each exact where it claims to be:
+
+**Tree** — the change is split along the metric's ``drivers`` identity (or, without one, its
+``formula``) by the rules of :mod:`analysis.decompose` (sum, LMDI-I, exact Shapley), and again
+inside each input that has its own drivers/formula, down to ``depth``. An input with its own
+decomposition splits *its* contribution among its inputs in proportion to their contributions
+to its own change: ``C_j = C_child · c_j / Δ_child``; a child whose change is zero passes zero.
+Where the identity does not hold in the data (``Δ_node ≠ Σ c_j``), the difference is a
+``residual`` row, never hidden. Contributions are in the root metric's units; the children of a
+node (residual included) sum to the node's contribution.
+
+**Dimensions** — for each dimension, each member's contribution. An additive metric: the
+member's change ``x_m,₁ − x_m,₀``. A ratio of additive metrics ``R = N / D``: with
+``w_m = D_m / ΣD`` and ``r_m = N_m / D_m``, ``R = Σ w_m·r_m`` and the midpoint rule
+``ΔR = Σ (w̄_m·Δr_m + r̄_m·Δw_m)`` (bars: the mean of the two periods) holds exactly; the first
+term is the member's **rate** effect, the second its **mix** effect. Dimensions are ranked by
+concentration: the fewest members whose contributions (largest first, in the direction of the
+change) reach 80 % of it, as a fraction of the members (``k / n``, smaller first; Adtributor's
+explanatory power), ties broken by surprise (the Jensen–Shannon divergence of those members'
+shares between the two periods). The two top dimensions are drilled together.
+
+**Causes** — along CAUSES edges into the metric and its first-level inputs: the cause's change
+over the same two periods shifted by the edge's lag, and the Pearson correlation of the two
+series' month-over-month changes at that lag — evidence, not proof.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from analysis.decompose import DecompositionError, linear_terms, split_change
+from graph_schema.errors import InvalidQueryError
+from graph_schema.formula import BinOp, Formula, parse_formula
+from graph_schema.models import Metric
+
+Frame = dict[tuple[str, ...], dict[str, float]]
+CONCENTRATION = 0.8
+DRILL_MEMBERS = 10
+_BASES = ("mom", "yoy", "target")
+
+
+class ValueSource(Protocol):
+    """What explain reads (the values engine provides it)."""
+
+    def metric(self, metric_id: str) -> Metric: ...
+
+    def frame(self, metric_id: str, grain: Sequence[str] = (), **kw: Any) -> Frame: ...
+
+
+@dataclass
+class TreeNode:
+    ref: str | None
+    name: str
+    value: float | None
+    base_value: float | None
+    change: float | None
+    contribution: float
+    share: float | None
+    method: str | None = None
+    children: list[TreeNode] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        out = {k: v for k, v in self.__dict__.items() if k != "children"}
+        out["children"] = [c.to_json() for c in self.children]
+        return out
+
+
+@dataclass
+class Explanation:
+    metric: str
+    name: str
+    unit: str | None
+    period: str
+    base: str
+    base_period: str | None
+    value: float
+    base_value: float
+    method: str | None
+    tree: list[TreeNode]
+    dimensions: list[dict[str, Any]]
+    drill: list[dict[str, Any]]
+    causes: list[dict[str, Any]]
+    notes: list[str]
+
+    @property
+    def change(self) -> float:
+        return self.value - self.base_value
+
+    @property
+    def change_pct(self) -> float | None:
+        return self.change / abs(self.base_value) if self.base_value else None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "metric": self.metric,
+            "name": self.name,
+            "unit": self.unit,
+            "period": self.period,
+            "base": self.base,
+            "base_period": self.base_period,
+            "value": self.value,
+            "base_value": self.base_value,
+            "change": self.change,
+            "change_pct": self.change_pct,
+            "method": self.method,
+            "tree": [n.to_json() for n in self.tree],
+            "dimensions": self.dimensions,
+            "drill": self.drill,
+            "causes": self.causes,
+            "notes": self.notes,
+        }
+
+
+def shift_month(period: str, months: int) -> str:
+    """``YYYY-MM`` moved by ``months``.
+
+    Examples
+    --------
+    >>> shift_month("2026-01", -1), shift_month("2026-06", -12)
+    ('2025-12', '2025-06')
+    """
+    year, month = int(period[:4]), int(period[5:7])
+    index = year * 12 + month - 1 + months
+    return f"{index // 12:04d}-{index % 12 + 1:02d}"
+
+
+def base_period(period: str, base: str) -> str | None:
+    """The period compared with: ``mom`` → previous month, ``yoy`` → a year before,
+    ``target`` → ``None`` (the targets of the same period), else ``base`` itself."""
+    if not re.fullmatch(r"[0-9]{4}-(0[1-9]|1[0-2])", period):
+        raise InvalidQueryError(f"period {period!r} must be YYYY-MM")
+    if base == "mom":
+        return shift_month(period, -1)
+    if base == "yoy":
+        return shift_month(period, -12)
+    if base == "target":
+        return None
+    if not re.fullmatch(r"[0-9]{4}-(0[1-9]|1[0-2])", base):
+        raise InvalidQueryError(f"base {base!r} must be mom, yoy, target or a YYYY-MM period")
+    return base
+
+
+class _Pair:
+    """Values of metrics at a period and its base, by grain, cached."""
+
+    def __init__(self, source: ValueSource, period: str, base_p: str | None) -> None:
+        self.source, self.period, self.base_p = source, period, base_p
+        self._cache: dict[tuple[str, tuple[str, ...]], tuple[Frame, Frame]] = {}
+
+    def frames(self, metric_id: str, grain: tuple[str, ...] = ()) -> tuple[Frame, Frame]:
+        key = (metric_id, grain)
+        if key not in self._cache:
+            if self.base_p is None:
+                now = self.source.frame(metric_id, grain, periods=[self.period])
+                old = self.source.frame(metric_id, grain, periods=[self.period], kind="target")
+                base = {k: {self.period: v[self.period]} for k, v in old.items()}
+            else:
+                both = self.source.frame(metric_id, grain, periods=[self.period, self.base_p])
+                now = {
+                    k: {self.period: v[self.period]} for k, v in both.items() if self.period in v
+                }
+                base = {
+                    k: {self.period: v[self.base_p]} for k, v in both.items() if self.base_p in v
+                }
+            self._cache[key] = (_flat(now, self.period), _flat(base, self.period))
+        return self._cache[key]
+
+    def total(self, metric_id: str) -> tuple[float, float] | None:
+        try:
+            now, base = self.frames(metric_id)
+        except InvalidQueryError:
+            return None
+        if () not in now or () not in base:
+            return None
+        return now[()][self.period], base[()][self.period]
+
+
+def _flat(frame: Frame, period: str) -> Frame:
+    return {k: {period: v[period]} for k, v in frame.items() if period in v}
+
+
+def _expression(metric: Metric) -> tuple[str, Formula] | None:
+    if metric.drivers:
+        return "drivers", parse_formula(metric.drivers)
+    if metric.formula:
+        return "formula", parse_formula(metric.formula)
+    return None
+
+
+def explain(
+    source: ValueSource,
+    metric_id: str,
+    period: str,
+    base: str = "mom",
+    *,
+    by: Sequence[str] | None = None,
+    depth: int = 3,
+    causes: Sequence[Mapping[str, Any]] = (),
+    series: Callable[[str], dict[str, float]] | None = None,
+) -> Explanation:
+    """Explain the change of ``metric_id`` from ``base`` to ``period`` (see the module doc).
+
+    ``by`` defaults to the metric's dimensions (except time); ``causes`` are CAUSES edges
+    ``{"cause", "effect", "polarity", "lag"}`` the caller read from the graph; ``series``
+    gives a metric's monthly totals (for correlations).
+    """
+    metric = source.metric(metric_id)
+    base_p = base_period(period, base)
+    pair = _Pair(source, period, base_p)
+    notes: list[str] = []
+    total = pair.total(metric_id)
+    if total is None:
+        what = f"targets for {period}" if base_p is None else f"values for {period} and {base_p}"
+        raise InvalidQueryError(f"metric {metric_id!r} has no {what}")
+    value, base_value = total
+    change = value - base_value
+    root = TreeNode(None, metric.name, value, base_value, change, change, 1.0 if change else None)
+    _grow(source, pair, metric, root, change, depth, (metric_id,), notes)
+    dims = [d for d in (by if by is not None else metric.dimensions) if d != "time"]
+    from analysis.explain_dims import dimension_views
+
+    dimensions, drill = dimension_views(source, pair, metric, dims, change, notes)
+    cause_rows = _causes(source, metric_id, root, period, base_p, causes, series, notes)
+    return Explanation(
+        metric_id,
+        metric.name,
+        metric.unit,
+        period,
+        base,
+        base_p,
+        value,
+        base_value,
+        root.method,
+        root.children,
+        dimensions,
+        drill,
+        cause_rows,
+        notes,
+    )
+
+
+def _grow(
+    source: ValueSource,
+    pair: _Pair,
+    metric: Metric,
+    node: TreeNode,
+    root_change: float,
+    depth: int,
+    path: tuple[str, ...],
+    notes: list[str],
+) -> None:
+    found = _expression(metric)
+    if depth <= 0 or found is None:
+        return
+    kind, formula = found
+    names = [n for n, _ in formula.inputs()]
+    back = [n for n in names if n in path]
+    if back:
+        if len(path) > 1:
+            notes.append(
+                f"{metric.name}: not broken down further — its {kind} refers back to "
+                f"{', '.join(back)} above it in the tree"
+            )
+        return
+    values = {n: pair.total(n) for n in names}
+    missing = [n for n, v in values.items() if v is None]
+    if missing:
+        notes.append(f"{metric.name}: not broken down — no values for {', '.join(missing)}")
+        return
+    now = {n: v[0] for n, v in values.items() if v}
+    old = {n: v[1] for n, v in values.items() if v}
+    try:
+        split = split_change(formula, now, old)
+    except DecompositionError as exc:
+        notes.append(f"{metric.name}: not broken down — {exc.message}")
+        return
+    node.method = split.method
+    own = node.change or 0.0
+    explained = sum(split.contributions.values())
+    residual = own - explained
+    scale_ok = own != 0
+    factor = node.contribution / own if scale_ok else 0.0
+    if not scale_ok and any(abs(c) > 1e-9 * _scale(now, old) for c in split.contributions.values()):
+        notes.append(f"{metric.name} did not change; its inputs' moves offset each other")
+    children = source_metrics(source, names)
+    for name in names:
+        child_metric = children[name]
+        c = split.contributions[name] * factor
+        v1, v0 = now[name], old[name]
+        child = TreeNode(
+            f"Metric:{name}",
+            child_metric.name,
+            v1,
+            v0,
+            v1 - v0,
+            c,
+            c / root_change if root_change else None,
+        )
+        _grow(source, pair, child_metric, child, root_change, depth - 1, (*path, name), notes)
+        node.children.append(child)
+    tolerance = 1e-9 * max(abs(node.value or 0), abs(node.base_value or 0), abs(own), 1.0)
+    if abs(residual) > tolerance:
+        c = residual * factor
+        node.children.append(
+            TreeNode(
+                None,
+                "残差 residual",
+                None,
+                None,
+                residual,
+                c,
+                c / root_change if root_change else None,
+                "residual",
+            )
+        )
+        notes.append(
+            f"{metric.name}: the {kind} identity does not hold in the data — {_fmt(residual)} of "
+            f"its change is not explained by {formula.text} (shown as a residual row)"
+        )
+
+
+def source_metrics(source: ValueSource, names: Sequence[str]) -> dict[str, Metric]:
+    return {n: source.metric(n) for n in names}
+
+
+def _scale(now: Mapping[str, float], old: Mapping[str, float]) -> float:
+    return max([abs(v) for v in (*now.values(), *old.values())] + [1.0])
+
+
+def _fmt(x: float) -> str:
+    return f"{x:,.4g}"
+
+
+def parse_lag(text: str | None) -> int:
+    """Months of a CAUSES edge's lag: ``"3个月"``, ``"3 months"``, ``"1季度"``; none → 0.
+
+    Examples
+    --------
+    >>> parse_lag("3个月"), parse_lag(None), parse_lag("1 quarter")
+    (3, 0, 3)
+    """
+    if not text:
+        return 0
+    m = re.search(r"(\d+)", text)
+    n = int(m.group(1)) if m else 0
+    return n * 3 if re.search(r"季|quarter", text) else n * 12 if re.search(r"年|year", text) else n
+
+
+def _causes(
+    source: ValueSource,
+    metric_id: str,
+    root: TreeNode,
+    period: str,
+    base_p: str | None,
+    causes: Sequence[Mapping[str, Any]],
+    series: Callable[[str], dict[str, float]] | None,
+    notes: list[str],
+) -> list[dict[str, Any]]:
+    effects = {metric_id} | {c.ref.split(":", 1)[1] for c in root.children if c.ref}
+    rows: list[dict[str, Any]] = []
+    for edge in causes:
+        if edge["effect"] not in effects:
+            continue
+        lag = parse_lag(edge.get("lag"))
+        cause = source.metric(edge["cause"])
+        p1 = shift_month(period, -lag)
+        p0 = shift_month(base_p, -lag) if base_p else shift_month(period, -lag - 1)
+        row: dict[str, Any] = {
+            "cause": f"Metric:{cause.id}",
+            "name": cause.name,
+            "effect": f"Metric:{edge['effect']}",
+            "polarity": edge.get("polarity", "+"),
+            "lag_months": lag,
+            "period": p1,
+            "base_period": p0,
+            "value": None,
+            "base_value": None,
+            "change": None,
+            "correlation": None,
+            "n": 0,
+            "label": "evidence, not proof",
+        }
+        try:
+            frame = source.frame(cause.id, periods=[p1, p0]).get((), {})
+        except InvalidQueryError:
+            frame = {}
+        if p1 in frame and p0 in frame:
+            row.update(value=frame[p1], base_value=frame[p0], change=frame[p1] - frame[p0])
+        else:
+            notes.append(f"cause {cause.name}: no values for {p1} and {p0}")
+        if series is not None:
+            r, n = lagged_correlation(series(cause.id), series(edge["effect"]), lag, period)
+            row.update(correlation=r, n=n)
+        rows.append(row)
+    return rows
+
+
+def lagged_correlation(
+    cause: Mapping[str, float], effect: Mapping[str, float], lag: int, until: str
+) -> tuple[float | None, int]:
+    """Pearson correlation of month-over-month changes: the cause at ``t − lag`` against the
+    effect at ``t``, for every month ``t ≤ until`` where both changes exist.
+
+    Examples
+    --------
+    >>> c = {"2026-01": 1, "2026-02": 2, "2026-03": 4, "2026-04": 3}
+    >>> e = {"2026-02": 10, "2026-03": 20, "2026-04": 40, "2026-05": 30}
+    >>> r, n = lagged_correlation(c, e, 1, "2026-05")
+    >>> round(r, 6), n
+    (1.0, 3)
+    """
+    xs, ys = [], []
+    for t in sorted(effect):
+        if t > until:
+            continue
+        t0, c1, c0 = shift_month(t, -1), shift_month(t, -lag), shift_month(t, -lag - 1)
+        if t0 in effect and c1 in cause and c0 in cause:
+            ys.append(effect[t] - effect[t0])
+            xs.append(cause[c1] - cause[c0])
+    n = len(xs)
+    if n < 3:
+        return None, n
+    mx, my = sum(xs) / n, sum(ys) / n
+    sxy = sum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=True))
+    sxx = sum((x - mx) ** 2 for x in xs)
+    syy = sum((y - my) ** 2 for y in ys)
+    if sxx == 0 or syy == 0:
+        return None, n
+    return sxy / math.sqrt(sxx * syy), n
+
+
+def ratio_parts(metric: Metric) -> tuple[dict[str, float], dict[str, float]] | None:
+    """``(numerator terms, denominator terms)`` when the formula is ``N / D`` with ``N`` and
+    ``D`` sums of metrics, else ``None``.
+
+    Examples
+    --------
+    >>> ratio_parts(Metric(id="atp", name="客单价", formula="revenue / visits"))
+    ({'revenue': 1.0}, {'visits': 1.0})
+    """
+    if not metric.formula:
+        return None
+    root = parse_formula(metric.formula).root
+    if not (isinstance(root, BinOp) and root.op == "/"):
+        return None
+    num, den = linear_terms(root.left), linear_terms(root.right)
+    if num is None or den is None or num[0] != 0 or den[0] != 0:
+        return None
+    return num[1], den[1]
