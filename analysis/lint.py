@@ -205,7 +205,17 @@ def _context(
         origins=dict(origins or {}),
         key_lines={k: dict(v) for k, v in (key_lines or {}).items()},
         sql=_sql_checker(nodes, meta.get("dialect")),
+        dialect=meta.get("dialect"),
+        dialect_problem=_dialect_problem,
     )
+
+
+def _dialect_problem(name: str) -> str | None:
+    try:
+        normalize_dialect(name)
+    except SqlDialectError as exc:
+        return exc.message
+    return None
 
 
 def lint_catalog(path: str | Path, rules: Iterable[LintRule] = DEFAULT_RULES) -> LintReport:

@@ -284,12 +284,16 @@ def _lookup(scope: Scope, alias: str) -> exp.Table | Scope | None:
 def _resolve(scope: Scope, col: exp.Column, walk: _Walk) -> frozenset[str]:
     """Base columns behind one column reference."""
     name = col.name.lower()
-    if not col.table:
+    table_alias = col.table
+    if not table_alias:
         selected = {s.alias_or_name.lower() for s in _selects(scope)}
-        if name not in selected:
+        if name in selected:
+            return frozenset()  # a reference to an output alias (ORDER BY revenue)
+        if len(scope.selected_sources) != 1:
             walk.unresolved.add(col.sql())
-        return frozenset()
-    source = _lookup(scope, col.table)
+            return frozenset()
+        table_alias = next(iter(scope.selected_sources))
+    source = _lookup(scope, table_alias)
     if isinstance(source, Scope):
         outputs, _ = _scope_info(source, walk)
         for out, cols in outputs:
@@ -332,7 +336,7 @@ def _scope_info(
     if key in walk.memo:
         return walk.memo[key]
     walk.memo[key] = ([], frozenset())  # guards recursive CTEs
-    if scope.is_set_operation:
+    if isinstance(scope.expression, exp.SetOperation):
         left, right = (_scope_info(s, walk) for s in scope.set_operation_scopes)
         outputs = [
             (name, cols | (right[0][i][1] if i < len(right[0]) else frozenset()))

@@ -167,6 +167,10 @@ class LintContext:
     key_lines: dict[NodeRef, dict[str, int]] = field(default_factory=dict)
     #: metric → what its SQL reads (``None``: the metric has no SQL)
     sql: Callable[[Metric], SqlCheck | None] = lambda m: None
+    #: the catalog's default SQL dialect (kpigraph.yaml ``dialect``)
+    dialect: str | None = None
+    #: why a dialect name is not usable (``None``: it is)
+    dialect_problem: Callable[[str], str | None] = lambda name: None
     _by_type: dict[Relation, list[Edge]] | None = None
 
     def metrics(self) -> Iterator[Metric]:

@@ -106,8 +106,11 @@ def _definitions(m: Metric) -> dict[str, str]:
     if m.sql:
         out["sql"] = _norm(m.sql.rstrip("; \n"))
     if m.caliber is not None:
-        body = m.caliber.model_dump(mode="json", exclude_none=True, exclude_defaults=True)
-        if body:
+        # what is counted (numerator/denominator/scope); a shared time rule alone is no conflict
+        body = m.caliber.model_dump(
+            mode="json", include={"numerator", "denominator", "scope"}, exclude_none=True
+        )
+        if any(part.get("includes") or part.get("excludes") for part in body.values()):
             out["caliber"] = _norm(repr(sorted(body.items())))
     return out
 

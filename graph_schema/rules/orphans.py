@@ -47,9 +47,7 @@ class OrphanField(LintRule):
             found = ctx.sql(m) if m.sql else None
             if found is not None:
                 read |= found.fields | found.view_fields
-        views = {
-            t.id for t in ctx.of_kind(NodeKind.TABLE) if getattr(t, "sql", None) is not None
-        }
+        views = {t.id for t in ctx.of_kind(NodeKind.TABLE) if getattr(t, "sql", None) is not None}
         for node in ctx.of_kind(NodeKind.FIELD):
             table = node.id.rsplit(".", 1)[0]
             if node.ref in used or node.id in read or table in views:

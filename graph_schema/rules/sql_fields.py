@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 
+from graph_schema.ids import NodeKind
 from graph_schema.models import Metric
 from graph_schema.rules.base import LintContext, LintIssue, LintRule, Severity, SqlCheck
 
@@ -48,16 +49,23 @@ class SqlParseError(LintRule):
 
 
 class SqlDialect(LintRule):
+    """The dialect of kpigraph.yaml or of a system in sources.yaml is not one sqlglot knows."""
+
     id = "sql.dialect"
     severity = Severity.ERROR
     summary = "an unknown SQL dialect name"
 
     def check(self, ctx: LintContext) -> Iterable[LintIssue]:
-        for m, found in _checked(ctx):
-            if found.error_kind == "dialect":
+        fix = "use a dialect sqlglot knows: mysql, postgres, hive, spark, duckdb, …"
+        problem = ctx.dialect_problem(ctx.dialect) if ctx.dialect else None
+        if problem:
+            yield LintIssue(self.id, self.severity, f"dialect: {problem}", "kpigraph.yaml", fix=fix)
+        for system in ctx.of_kind(NodeKind.SYSTEM):
+            name = getattr(system, "dialect", None)
+            problem = ctx.dialect_problem(name) if name else None
+            if problem:
                 yield self.issue(
-                    ctx, m.ref, f"metric {m.id!r}: {found.error}", "use a sqlglot dialect name",
-                    key="sql",
+                    ctx, system.ref, f"system {system.id!r}: {problem}", fix, key="dialect"
                 )
 
 
