@@ -26,7 +26,7 @@ from dbt_semantic_interfaces.implementations.metric import PydanticMetric
 from dbt_semantic_interfaces.implementations.semantic_model import PydanticSemanticModel
 
 from graph_schema.errors import KpigraphError
-from loaders.yaml_lines import LDict, LList, load_yaml_all
+from loaders.yaml_lines import LDict, LList, line_of, load_yaml_all
 
 #: Largest input file read (a big dbt manifest.json is tens of MiB).
 MAX_INPUT_BYTES = 512 * 1024 * 1024
@@ -130,16 +130,20 @@ def _read_json(src: Path) -> Any:
         ) from None
 
 
-def _pydantic_problems(where: str, exc: Exception) -> list[str]:
+def _pydantic_problems(where: Origin, what: str, raw: Any, exc: Exception) -> list[str]:
+    """One line per validation error, at the line of the offending key when YAML told us."""
     errors = getattr(exc, "errors", None)
     if callable(errors):
         out = []
         for err in errors():
-            loc = ".".join(str(p) for p in err.get("loc", ()))
-            out.append(f"{where}: {loc or 'value'}: {err.get('msg')}")
+            parts = tuple(err.get("loc", ()))
+            loc = ".".join(str(p) for p in parts)
+            line = (line_of(raw, parts) if where.line else None) or where.line
+            place = Origin(where.file, line)
+            out.append(f"{place}: {what}: {loc or 'value'}: {err.get('msg')}")
         if out:
             return out
-    return [f"{where}: {exc}"]
+    return [f"{where}: {what}: {exc}"]
 
 
 def _semantic_model(raw: Any, where: Origin, problems: list[str]) -> PydanticSemanticModel | None:
@@ -151,7 +155,7 @@ def _semantic_model(raw: Any, where: Origin, problems: list[str]) -> PydanticSem
         return model
     except Exception as exc:  # pydantic v1 ValidationError, dsi ParsingException
         name = raw.get("name", "?")
-        problems += _pydantic_problems(f"{where}: semantic model {name!r}", exc)
+        problems += _pydantic_problems(where, f"semantic model {name!r}", raw, exc)
         return None
 
 
@@ -160,11 +164,29 @@ def _metric(raw: Any, where: Origin, problems: list[str]) -> PydanticMetric | No
         problems.append(f"{where}: a metric must be a mapping")
         return None
     try:
-        return PydanticMetric.parse_obj(_plain(raw))
+        return PydanticMetric.parse_obj(_dbt_metric(_plain(raw)))
     except Exception as exc:  # pydantic v1 ValidationError, dsi ParsingException
         name = raw.get("name", "?")
-        problems += _pydantic_problems(f"{where}: metric {name!r}", exc)
+        problems += _pydantic_problems(where, f"metric {name!r}", raw, exc)
         return None
+
+
+def _dbt_metric(raw: dict[str, Any]) -> dict[str, Any]:
+    """dbt accepts ``numerator: revenue`` and ``metrics: [revenue]`` where MetricFlow wants
+    ``{name: revenue}``; dbt's ``filter`` may also sit in a ``config``."""
+    params = raw.get("type_params")
+    if not isinstance(params, dict):
+        return raw
+    params = dict(params)
+    for key in ("numerator", "denominator"):
+        if isinstance(params.get(key), str):
+            params[key] = {"name": params[key]}
+    if isinstance(params.get("metrics"), list):
+        params["metrics"] = [{"name": m} if isinstance(m, str) else m for m in params["metrics"]]
+    cumulative = params.get("cumulative_type_params")
+    if isinstance(cumulative, dict) and isinstance(cumulative.get("metric"), str):
+        params["cumulative_type_params"] = {**cumulative, "metric": {"name": cumulative["metric"]}}
+    return {**raw, "type_params": params}
 
 
 def _plain(value: Any) -> Any:

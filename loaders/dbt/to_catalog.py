@@ -19,6 +19,7 @@ everything else                ``extra.dbt`` on the metric, listed in the report
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from collections import Counter
@@ -105,12 +106,12 @@ class ImportReport:
 def slug(text: str, lead: str = "x") -> str:
     """A kpigraph id segment from any name.
 
-    >>> slug("Booking Value"), slug("$source_schema"), slug("7d_users")
-    ('booking_value', 'source_schema', 'x_7d_users')
+    >>> slug("Booking Value"), slug("$source_schema"), slug("7d_users"), slug("运营部", "dept")
+    ('booking_value', 'source_schema', 'x_7d_users', 'dept_09a11c1e')
     """
     out = re.sub(r"[^a-z0-9_]+", "_", text.strip().lower()).strip("_")
-    if not out:
-        return lead
+    if not out:  # no ASCII letters at all (a Chinese name): a stable id from its text
+        return f"{lead}_{hashlib.sha1(text.encode()).hexdigest()[:8]}"
     return out if out[0].isalpha() else f"{lead}_{out}"
 
 
@@ -537,10 +538,15 @@ class _Mapper:
             oid = slug(str(owner), "o")
             self.departments.setdefault(oid, {"id": oid, "name": str(owner)})
             doc["owner"] = oid
+        for key in [k for k in meta if k in Metric.model_fields and k not in _REFERENCE_KEYS]:
+            if _valid_metric_key(key, meta[key]):  # meta: {level: L0, domain: ...}
+                doc[key] = meta.pop(key)
         if isinstance(kp, dict):  # written by 'kpigraph export dbt': the card's own keys
             for key, value in kp.items():
-                if key in Metric.model_fields and key not in _REFERENCE_KEYS:
+                if key not in _REFERENCE_KEYS and _valid_metric_key(key, value):
                     doc[key] = value
+                elif key not in _REFERENCE_KEYS:
+                    meta.setdefault("kpigraph", {})[key] = value
         return meta
 
     # -- document --------------------------------------------------------------------------
@@ -574,6 +580,17 @@ class _Mapper:
         for path, mdoc in self.docs.values():
             doc.metric_files.setdefault(path, []).append(mdoc)
         return doc
+
+
+def _valid_metric_key(key: str, value: Any) -> bool:
+    """Whether ``key: value`` is a valid metric key on its own (so ``meta`` may carry it)."""
+    if key not in Metric.model_fields:
+        return False
+    try:
+        Metric.model_validate({"id": "m", "name": "m", key: value})
+    except ValueError:
+        return False
+    return True
 
 
 def _depth(
