@@ -51,7 +51,10 @@ def log_mean(a: float, b: float) -> float:
     """
     if a == b:
         return a
-    return (a - b) / (math.log(a) - math.log(b))
+    gap = math.log(a) - math.log(b)
+    if gap == 0.0 or abs(a - b) <= 1e-12 * max(a, b):  # equal to machine precision
+        return (a + b) / 2
+    return (a - b) / gap
 
 
 def linear_terms(expr: Expr) -> tuple[float, dict[str, float]] | None:
