@@ -13,9 +13,13 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from analysis.resolve import not_found
+from graph_schema.errors import InvalidQueryError
+from graph_schema.ids import NodeKind, NodeRef
 from graph_schema.models import Metric
 from graph_schema.revisions import ChangeClass
 from graph_schema.versions import field_changes
+from store.base import GraphStore
 
 #: Template order and the card's labels (指标定义模板, seed 001).
 LABELS: dict[str, str] = {
@@ -140,6 +144,20 @@ def compare_metrics(a: Metric, b: Metric) -> Comparison:
         differing=differing,
         change_class=max(classes, key=lambda c: c.rank) if classes else None,
     )
+
+
+def compare_refs(store: GraphStore, a: NodeRef, b: NodeRef) -> Comparison:
+    """Compare two loaded metrics (``a`` and ``b`` must both be metrics)."""
+    for ref in (a, b):
+        if ref.kind is not NodeKind.METRIC:
+            raise InvalidQueryError(f"{ref} is not a metric; compare takes two metrics")
+    nodes = store.get_nodes([a, b])
+    for ref in (a, b):
+        if ref not in nodes:
+            raise not_found(store, ref)
+    ma, mb = nodes[a], nodes[b]
+    assert isinstance(ma, Metric) and isinstance(mb, Metric)
+    return compare_metrics(ma, mb)
 
 
 def _flat(props: dict[str, Any]) -> dict[str, Any]:

@@ -85,6 +85,12 @@ class DiffReport(_Out):
     def empty(self) -> bool:
         return not self.nodes and not self.edges
 
+    def metric_changes(self) -> list[NodeChange]:
+        return [c for c in self.nodes if c.ref.startswith("Metric:")]
+
+    def other_changes(self) -> list[NodeChange]:
+        return [c for c in self.nodes if not c.ref.startswith("Metric:")]
+
     def fails(self, level: str | None) -> bool:
         """Whether a CI gate at ``level`` (major, minor, any; ``None``: versions only) fails:
         a broken version rule always fails; otherwise a change of that class or larger."""

@@ -127,6 +127,8 @@ def diff_snapshots(old: Snapshot | None, new: Snapshot) -> GraphDiff:
                 type=rtype,
                 op=op,
                 fields=field_changes(ea, eb) if op is ChangeOp.MODIFIED else [],
+                old=dict(ea) if ea is not None else None,
+                new=dict(eb) if eb is not None else None,
             )
         )
     return GraphDiff(nodes, edges)

@@ -72,6 +72,8 @@ class EdgeChange(_Model):
     type: str
     op: ChangeOp
     fields: list[FieldChange] = Field(default_factory=list)
+    old: dict[str, Any] | None = Field(default=None, description="properties before, if any")
+    new: dict[str, Any] | None = Field(default=None, description="properties after, if any")
 
     @property
     def key(self) -> str:
@@ -103,6 +105,7 @@ class RevisionSummary(_Model):
 
     number: int
     created_at: str
+    catalog: str | None = None
     author: str | None = None
     message: str | None = None
     source: dict[str, Any] = Field(default_factory=dict)

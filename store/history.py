@@ -1,0 +1,178 @@
+"""What both stores share about revisions: deciding what a load records, and rebuilding
+catalogs and nodes from recorded changes.
+
+A load compares the new graph with the stored one (a content digest first: an unchanged
+catalog is recognised without reading the graph back). A load that changes something records
+revision ``head + 1`` with every node and edge change — the first revision lists the whole
+graph as added, so any node, and the whole catalog, can be rebuilt as of any revision.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from graph_schema.diff import EdgeKey, GraphDiff, Snapshot, diff_snapshots, snapshot
+from graph_schema.errors import ConflictError
+from graph_schema.graph import CatalogGraph
+from graph_schema.ids import NodeRef
+from graph_schema.models import BaseNode, Edge, node_from_props
+from graph_schema.relations import RELATION_BY_VALUE
+from graph_schema.revisions import (
+    ChangeOp,
+    EdgeChange,
+    NodeChange,
+    Revision,
+    RevisionDraft,
+    RevisionSummary,
+    count_changes,
+)
+
+
+def now() -> str:
+    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+
+
+def check_head(where: str, head: int, expect_head: int | None) -> None:
+    """Raise :class:`ConflictError` when the caller expected another head revision."""
+    if expect_head is not None and head != expect_head:
+        raise ConflictError(
+            f"the graph in {where} moved to revision {head} while this change was prepared "
+            f"against revision {expect_head}; nothing was changed — read it again and retry",
+            {"head": head, "expected": expect_head},
+        )
+
+
+@dataclass(frozen=True)
+class PlannedRevision:
+    """A revision a load is about to record (``number`` is ``head + 1``)."""
+
+    summary: RevisionSummary
+    diff: GraphDiff
+
+
+def plan_revision(
+    head: int,
+    stored: Snapshot | None,
+    graph: CatalogGraph,
+    draft: RevisionDraft | None,
+    created_at: str,
+) -> PlannedRevision | None:
+    """The revision a load of ``graph`` over ``stored`` records; ``None`` when nothing changes.
+
+    With no revision yet (``head == 0``) everything is compared with nothing, so revision 1
+    holds the whole graph.
+    """
+    diff = diff_snapshots(None if head == 0 else stored, snapshot(graph))
+    if diff.empty and head > 0:
+        return None
+    draft = draft or RevisionDraft()
+    summary = RevisionSummary(
+        number=head + 1,
+        created_at=created_at,
+        catalog=graph.name,
+        author=draft.author,
+        message=draft.message,
+        source=draft.source or _source_of(graph),
+        counts=graph.counts(),
+        version_check=draft.version_check,
+        auto_versions=draft.auto_versions,
+        nodes=count_changes(diff.nodes),
+        edges=count_changes(diff.edges),
+    )
+    return PlannedRevision(summary, diff)
+
+
+def _source_of(graph: CatalogGraph) -> dict[str, Any]:
+    source = graph.meta.get("source")
+    out: dict[str, Any] = {"path": str(source)} if source else {}
+    if graph.meta.get("git_commit"):
+        out["git_commit"] = graph.meta["git_commit"]
+    return out
+
+
+# -- rows as stored: one JSON document per change, keyed by (entity, key) ----------------------
+
+
+def change_rows(diff: GraphDiff) -> list[dict[str, Any]]:
+    """One row per change: ``entity`` (node / edge), ``key`` (ref, or source|type|target),
+    ``op`` and ``data`` (the change as JSON, whole properties before and after included)."""
+    rows = [
+        {"entity": "node", "key": c.ref, "op": c.op.value, "data": _dump(c)} for c in diff.nodes
+    ]
+    rows += [
+        {"entity": "edge", "key": c.key, "op": c.op.value, "data": _dump(c)} for c in diff.edges
+    ]
+    return rows
+
+
+def _dump(change: NodeChange | EdgeChange) -> str:
+    return json.dumps(change.model_dump(mode="json", exclude_defaults=True), ensure_ascii=False)
+
+
+def revision_from(summary_json: str, change_json: Iterable[tuple[str, str]]) -> Revision:
+    """A whole revision from its stored summary and ``(entity, data)`` change rows."""
+    nodes: list[NodeChange] = []
+    edges: list[EdgeChange] = []
+    for entity, data in change_json:
+        if entity == "node":
+            nodes.append(NodeChange.model_validate_json(data))
+        else:
+            edges.append(EdgeChange.model_validate_json(data))
+    nodes.sort(key=lambda c: c.ref)
+    edges.sort(key=lambda c: (c.source, c.type, c.target))
+    return Revision(
+        **json.loads(summary_json),
+        node_changes=nodes,
+        edge_changes=edges,
+    )
+
+
+def summary_json(summary: RevisionSummary) -> str:
+    return json.dumps(summary.model_dump(mode="json"), ensure_ascii=False)
+
+
+def node_as_of(ref: NodeRef, data: str | None) -> BaseNode | None:
+    """The node as a change left it (``None`` when that change removed it)."""
+    if data is None:
+        return None
+    change = NodeChange.model_validate_json(data)
+    if change.op is ChangeOp.REMOVED or change.new is None:
+        return None
+    return node_from_props(ref.kind, change.new)
+
+
+def catalog_from_changes(
+    name: str, meta: Mapping[str, Any], latest: Iterable[tuple[str, str]]
+) -> CatalogGraph:
+    """A catalog from the latest change of every node and edge (``(entity, data)`` rows): what
+    was live after that revision."""
+    nodes: list[BaseNode] = []
+    edges: list[Edge] = []
+    for entity, data in latest:
+        if entity == "node":
+            node = node_as_of(NodeRef.parse(json.loads(data)["ref"]), data)
+            if node is not None:
+                nodes.append(node)
+            continue
+        change = EdgeChange.model_validate_json(data)
+        if change.op is not ChangeOp.REMOVED:
+            edges.append(
+                Edge.model_construct(
+                    source=NodeRef.parse(change.source),
+                    target=NodeRef.parse(change.target),
+                    type=RELATION_BY_VALUE[change.type],
+                    props=change.new or {},
+                )
+            )
+    nodes.sort(key=lambda n: str(n.ref))
+    edges.sort(key=Edge.sort_key)
+    return CatalogGraph(name, tuple(nodes), tuple(edges), dict(meta))
+
+
+def edge_key_str(key: EdgeKey) -> str:
+    source, rtype, target = key
+    return f"{source}|{rtype}|{target}"
