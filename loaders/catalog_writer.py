@@ -84,6 +84,9 @@ def _str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
 
 
 _Dumper.add_representer(str, _str)
+# mappings and lists read by the catalog loader are dict/list subclasses that carry line numbers
+_Dumper.add_multi_representer(dict, yaml.representer.SafeRepresenter.represent_dict)
+_Dumper.add_multi_representer(list, yaml.representer.SafeRepresenter.represent_list)
 
 
 def dump_yaml(data: Any) -> str:

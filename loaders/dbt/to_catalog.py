@@ -54,6 +54,13 @@ _MAPPED = {
     "measure.expr",
     "measure.semantic_model",
     "measure.create_metric",
+    "measure.table",
+    "measure.agg_time_dimension",
+    "measures[].name",
+    "measures[].expr",
+    "measures[].semantic_model",
+    "measures[].table",
+    "measures[].agg_time_dimension",
     "type_params.conversion_type_params.base_measure.name",
     "type_params.conversion_type_params.conversion_measure.name",
 }
@@ -310,6 +317,9 @@ class _Mapper:
                     )
             data = _compact(measure, {"metadata"})
             data["semantic_model"] = sm.name
+            data["table"] = table_id  # where 'kpigraph export dbt' puts it back
+            if default_time and "agg_time_dimension" not in data:
+                data["agg_time_dimension"] = default_time
             if measure.name in self.measures:
                 self.problems.append(f"measure {measure.name!r} is defined twice")
             self.measures[measure.name] = _Measure(sm, fields, agg, data)
@@ -428,6 +438,7 @@ class _Mapper:
             for in_measure in (ctp.base_measure, ctp.conversion_measure):
                 measure = self.measure(in_measure.name, m.name, where) if in_measure else None
                 if measure:
+                    extra.setdefault("measures", []).append(measure.data)
                     fields += [f for f in measure.fields if f not in fields]
                     dims = (
                         dims if dims is not None else self.sm_dims.get(measure.semantic_model.name)

@@ -1,0 +1,288 @@
+"""Write a catalog as MetricFlow YAML for a dbt project (``kpigraph export dbt``).
+
+Per metric:
+
+* imported from dbt (``extra.dbt`` holds its definition) → that definition, as it was;
+* ``formula: a / b`` → a ``ratio`` metric; any other formula → a ``derived`` metric whose
+  ``expr`` is the formula (kpigraph's grammar is a subset of SQL arithmetic);
+* no formula, ``fields`` → a ``simple`` metric over a measure on the first field's table
+  (``agg: sum``, or ``average`` for ``aggregation: avg``) — a stub to check;
+* neither → not exported (listed in the report), and so are the metrics built on it.
+
+Every metric also carries its whole card under ``config.meta.kpigraph``, so ``kpigraph import
+dbt`` restores it. Tables that measures read become semantic model stubs (``model:
+ref('<table>')``, entities left for you to add) beside a ``models:`` entry documenting the columns.
+The output is parsed back with dbt-semantic-interfaces before it is moved into place.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from graph_schema.formula import BinOp, Ref, parse_formula
+from graph_schema.graph import CatalogGraph
+from graph_schema.models import Department, FieldNode, Metric, Table
+from loaders.catalog import load_catalog
+from loaders.catalog_writer import CatalogWriteError, _swap_into_place, dump_yaml, node_doc
+from loaders.dbt.read import read_dbt
+from loaders.dbt.to_catalog import dbt_to_doc, slug
+
+_AGG = {"sum": "sum", "avg": "average", "last": "max", "none": "sum"}
+_TIME_TYPES = ("date", "time", "timestamp", "datetime")
+
+
+@dataclass
+class ExportReport:
+    out: str
+    counts: dict[str, int] = field(default_factory=dict)
+    skipped: dict[str, str] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+    def lines(self) -> list[str]:
+        out = [f"wrote {self.out}", ", ".join(f"{k}: {v}" for k, v in self.counts.items())]
+        out += [f"not exported: {mid} ({why})" for mid, why in self.skipped.items()]
+        out += [f"note: {n}" for n in self.notes]
+        return out
+
+
+@dataclass
+class _Stub:
+    table: Table
+    measures: list[dict[str, Any]] = field(default_factory=list)
+    names: set[str] = field(default_factory=set)
+
+
+def export_dbt(
+    catalog_dir: str | Path, out_dir: str | Path, *, force: bool = False
+) -> ExportReport:
+    """Write ``catalog_dir`` as dbt / MetricFlow YAML under ``out_dir`` (see module doc)."""
+    graph = load_catalog(catalog_dir)
+    files, report = dbt_files(graph)
+    out = Path(out_dir)
+    if out.exists() and (not out.is_dir() or any(out.iterdir())) and not force:
+        raise CatalogWriteError(f"{out} exists and is not empty; choose another -o or --force")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent))
+    try:
+        for rel, text in files.items():
+            (tmp / rel).parent.mkdir(parents=True, exist_ok=True)
+            (tmp / rel).write_text(text, encoding="utf-8")
+        # the official models must accept what we wrote, and every measure must resolve
+        _doc, back = dbt_to_doc(read_dbt(tmp))
+        report.counts["parsed_back"] = back.counts["metrics"]
+        _swap_into_place(tmp, out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    report.out = str(out)
+    return report
+
+
+def dbt_files(graph: CatalogGraph) -> tuple[dict[str, str], ExportReport]:
+    """Relative path → YAML text of the dbt files for ``graph``, and what was (not) exported."""
+    report = ExportReport(out="")
+    metrics = [n for n in graph.nodes if isinstance(n, Metric)]
+    tables = {n.id: n for n in graph.nodes if isinstance(n, Table)}
+    fields = {n.id: n for n in graph.nodes if isinstance(n, FieldNode)}
+    departments = {n.id: n for n in graph.nodes if isinstance(n, Department)}
+    stubs: dict[str, _Stub] = {}
+    out_metrics: list[dict[str, Any]] = []
+    exported: set[str] = set()
+    inputs_only = {m.id for m in metrics if "input_of" in (m.extra.get("dbt") or {})}
+
+    def stub_for(table_id: str) -> _Stub:
+        if table_id not in stubs:
+            stubs[table_id] = _Stub(tables[table_id])
+        return stubs[table_id]
+
+    for metric in _in_dependency_order(metrics):
+        if metric.id in inputs_only:
+            continue  # folded back into the metric using it (its extra.dbt says how)
+        original = metric.extra.get("dbt") or {}
+        spec = _spec_from_extra(metric, original, fields, stub_for) if "type" in original else None
+        if spec is None:
+            spec = _spec_from_card(metric, fields, stub_for, report)
+        if spec is None:
+            continue
+        missing = [i for i in _inputs(spec) if i not in exported]
+        if missing:
+            report.skipped[metric.id] = f"uses {', '.join(missing)}, not exported"
+            continue
+        card = {k: v for k, v in node_doc(metric).items() if k not in ("id", "extra")}
+        meta: dict[str, Any] = {"kpigraph": card}
+        config: dict[str, Any] = {"meta": meta}
+        if metric.owner:
+            config["group"] = metric.owner
+        name = spec.pop("name", metric.id)
+        out_metrics.append(
+            {
+                "name": name,
+                "label": metric.name,
+                "description": metric.definition or metric.name,
+                **spec,
+                "config": config,
+            }
+        )
+        exported.add(name)
+    files: dict[str, str] = {}
+    project = slug(graph.name, "kpigraph")
+    files["dbt_project.yml"] = dump_yaml(
+        {"name": project, "version": "1.0.0", "config-version": 2, "profile": project}
+    )
+    for table_id, stub in sorted(stubs.items()):
+        system, table = table_id.split(".", 1)
+        columns = [f for f in fields.values() if f.table == table_id]
+        files[f"models/{system}/{table}.yml"] = dump_yaml(_stub_doc(stub, columns, report))
+    owners = sorted({m["config"]["group"] for m in out_metrics if "group" in m["config"]})
+    groups = [
+        {"name": d, "owner": {"name": departments[d].name}} for d in owners if d in departments
+    ]
+    doc: dict[str, Any] = {"version": 2}
+    if groups:
+        doc["groups"] = groups
+    doc["metrics"] = out_metrics
+    files["models/metrics.yml"] = dump_yaml(doc)
+    report.counts = {
+        "metrics": len(out_metrics),
+        "semantic_models": len(stubs),
+        "skipped": len(report.skipped),
+    }
+    return files, report
+
+
+def _in_dependency_order(metrics: list[Metric]) -> list[Metric]:
+    by_id = {m.id: m for m in metrics}
+    done: dict[str, Metric] = {}
+
+    def visit(m: Metric, trail: frozenset[str]) -> None:
+        if m.id in done or m.id in trail:
+            return
+        if m.formula:
+            for ref in parse_formula(m.formula).references():
+                if ref.name in by_id:
+                    visit(by_id[ref.name], trail | {m.id})
+        done[m.id] = m
+
+    for m in metrics:
+        visit(m, frozenset())
+    return list(done.values())
+
+
+def _inputs(spec: dict[str, Any]) -> list[str]:
+    params = spec.get("type_params") or {}
+    names = [params[k]["name"] for k in ("numerator", "denominator") if k in params]
+    names += [m["name"] for m in params.get("metrics") or []]
+    cumulative = params.get("cumulative_type_params") or {}
+    if isinstance(cumulative.get("metric"), dict):
+        names.append(cumulative["metric"]["name"])
+    return names
+
+
+def _spec_from_extra(
+    metric: Metric, original: dict[str, Any], fields: dict[str, FieldNode], stub_for: Any
+) -> dict[str, Any]:
+    """The metric's own dbt definition, and its measures back on their tables' stubs."""
+    spec = {k: v for k, v in original.items() if k not in ("measure", "measures", "meta")}
+    measures = [original["measure"]] if isinstance(original.get("measure"), dict) else []
+    measures += [m for m in original.get("measures") or [] if isinstance(m, dict)]
+    for measure in measures:
+        table = measure.get("table")
+        if table is None and metric.fields and metric.fields[0] in fields:
+            table = fields[metric.fields[0]].table
+        if table is None:
+            continue
+        stub = stub_for(table)
+        if measure["name"] not in stub.names:
+            stub.names.add(measure["name"])
+            stub.measures.append({k: v for k, v in measure.items() if k != "table"})
+    return spec
+
+
+def _spec_from_card(
+    metric: Metric, fields: dict[str, FieldNode], stub_for: Any, report: ExportReport
+) -> dict[str, Any] | None:
+    if metric.formula:
+        parsed = parse_formula(metric.formula)
+        root = parsed.root
+        if (
+            isinstance(root, BinOp)
+            and root.op == "/"
+            and isinstance(root.left, Ref)
+            and isinstance(root.right, Ref)
+        ):
+            return {
+                "name": metric.id,
+                "type": "ratio",
+                "type_params": {
+                    "numerator": {"name": root.left.name},
+                    "denominator": {"name": root.right.name},
+                },
+            }
+        names = [name for name, _role in parsed.inputs()]
+        return {
+            "name": metric.id,
+            "type": "derived",
+            "type_params": {"expr": metric.formula, "metrics": [{"name": n} for n in names]},
+        }
+    bound = [fields[f] for f in metric.fields if f in fields]
+    if not bound:
+        report.skipped[metric.id] = "no formula and no fields: nothing for MetricFlow to compute"
+        return None
+    column = bound[0]
+    stub = stub_for(column.table)
+    name, n = metric.id, 2
+    while name in stub.names:
+        name, n = f"{metric.id}_{n}", n + 1
+    stub.names.add(name)
+    aggregation = getattr(metric, "aggregation", None)
+    agg = _AGG.get(str(getattr(aggregation, "value", aggregation) or "sum"), "sum")
+    stub.measures.append({"name": name, "agg": agg, "expr": column.id.rsplit(".", 1)[1]})
+    if len(bound) > 1:
+        report.notes.append(
+            f"{metric.id}: measure reads {column.id} only (of {len(bound)} fields); check expr/agg"
+        )
+    return {"name": metric.id, "type": "simple", "type_params": {"measure": {"name": name}}}
+
+
+def _stub_doc(stub: _Stub, columns: list[FieldNode], report: ExportReport) -> dict[str, Any]:
+    table = stub.table
+    local = table.id.split(".", 1)[1]
+    times = [
+        c.id.rsplit(".", 1)[1]
+        for c in columns
+        if c.type and any(t in c.type.lower() for t in _TIME_TYPES)
+    ]
+    for measure in stub.measures:  # imported from dbt: the measure names its time dimension
+        if measure.get("agg_time_dimension") and measure["agg_time_dimension"] not in times:
+            times.append(measure["agg_time_dimension"])
+    names = {m.pop("semantic_model", None) for m in stub.measures}
+    name = names.pop() if len(names) == 1 and None not in names else local
+    semantic: dict[str, Any] = {"name": name, "description": table.description or table.name}
+    semantic["model"] = f"ref('{local}')"
+    if times:
+        semantic["defaults"] = {"agg_time_dimension": times[0]}
+        semantic["dimensions"] = [
+            {"name": t, "type": "time", "type_params": {"time_granularity": "day"}} for t in times
+        ]
+    else:
+        report.notes.append(
+            f"semantic model {local}: no date/time column; add a time dimension "
+            "(MetricFlow aggregates every measure over one)"
+        )
+    semantic["measures"] = stub.measures
+    model = {
+        "name": local,
+        "description": table.description or table.name,
+        "config": {"schema": table.system},
+        "columns": [
+            {"name": c.id.rsplit(".", 1)[1]}
+            | ({"description": c.description or c.name} if (c.description or c.name) else {})
+            | ({"data_type": c.type} if c.type else {})
+            for c in columns
+        ],
+    }
+    return {"version": 2, "models": [model], "semantic_models": [semantic]}
