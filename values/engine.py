@@ -241,7 +241,9 @@ class ValuesEngine:
             raise ValuesQueryError(
                 f"metric {metric.id!r} has monthly values only; ask for YYYY-MM periods"
             )
-        agg = metric.aggregation or Aggregation.SUM
+        # a metric with a formula is a ratio or the like: its observed values are not rolled
+        # up unless its aggregation says how
+        agg = metric.aggregation or (Aggregation.NONE if metric.formula else Aggregation.SUM)
         if agg is Aggregation.NONE and (grain != req or q.plen < plen):
             raise ValuesQueryError(
                 f"metric {metric.id!r} has 'aggregation: none': its values are not rolled up "
@@ -283,6 +285,19 @@ class ValuesEngine:
         for row in rows:
             out.setdefault(tuple(row[1:-1]), {})[row[0]] = float(row[-1])
         return out
+
+    def observed_dims(self, metric_id: str) -> list[str] | None:
+        """Dimensions of the metric's observed values (``values/`` or its sql), or ``None``
+        when it has none."""
+        if metric_id in self.observed.grains:
+            dims = self.observed.dims
+            return [
+                d
+                for i, d in enumerate(dims)
+                if any(g >> i & 1 for g in self.observed.grains[metric_id])
+            ]
+        table = self._sql_table(self.metric(metric_id))
+        return list(table.dims) if table is not None else None
 
     def periods(self, metric_id: str) -> list[str]:
         """Every month with a value of the metric's total."""

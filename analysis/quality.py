@@ -1,0 +1,191 @@
+"""Data-quality checks on metric values (seed 001 "异常率"): four rules, each a finding.
+
+- ``identity`` — a metric with a formula that is also observed (``values/`` or its ``sql``):
+  ``|observed − derived| / |derived| > 0.5 %`` in a period (total or member);
+- ``missing_period`` — a month missing between a series' first and last month;
+- ``benchmark`` — a total value outside every benchmark range of the metric;
+- ``anomaly`` — a robust z-score of the period-over-period change: with ``d_t`` the change
+  against 12 months before when that month has a value (so seasons are compared with
+  themselves), otherwise against the month before, ``z_t = 0.6745·(d_t − median d) / MAD``
+  (``MAD = median |d − median d|``, Iglewicz & Hoaglin); ``|z| > 3.5`` is a finding. A series
+  with at least 12 year-over-year changes is scored on those only (seasons compared with
+  themselves); a shorter one on month-over-month changes.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, Protocol
+
+from analysis.evaluate import benchmark_status
+from analysis.explain import ValueSource, shift_month
+from graph_schema.errors import InvalidQueryError
+
+IDENTITY_TOLERANCE = 0.005
+Z_THRESHOLD = 3.5
+
+
+class QualitySource(ValueSource, Protocol):
+    def source(self, metric_id: str) -> str | None: ...
+
+    def observed_dims(self, metric_id: str) -> list[str] | None: ...
+
+
+def robust_z(changes: Mapping[str, float]) -> dict[str, float]:
+    """``0.6745·(d − median) / MAD`` for each period; empty when ``MAD`` is 0 or too few.
+
+    Examples
+    --------
+    >>> z = robust_z({"a": 1.0, "b": 2.0, "c": 1.5, "d": 1.2, "e": 30.0})
+    >>> round(z["e"], 1), round(z["a"], 2)
+    (64.3, -0.67)
+    """
+    if len(changes) < 5:
+        return {}
+    values = list(changes.values())
+    med = statistics.median(values)
+    mad = statistics.median(abs(v - med) for v in values)
+    if mad == 0:
+        return {}
+    return {p: 0.6745 * (v - med) / mad for p, v in changes.items()}
+
+
+def anomalies(series: Mapping[str, float]) -> list[tuple[str, float, str]]:
+    """``(period, z, against)`` for each anomalous change of a monthly series."""
+    yoy = {p: v - series[q] for p, v in series.items() if (q := shift_month(p, -12)) in series}
+    mom = {
+        p: v - series[q]
+        for p, v in series.items()
+        if p not in yoy and (q := shift_month(p, -1)) in series
+    }
+    if len(yoy) >= 12:  # a seasonal series: months are compared with the same month only
+        mom = {}
+    out = []
+    for against, changes in (("yoy", yoy), ("mom", mom)):
+        for p, z in robust_z(changes).items():
+            if abs(z) > Z_THRESHOLD:
+                out.append((p, z, against))
+    return sorted(out)
+
+
+def missing_periods(periods: Iterable[str]) -> list[str]:
+    """Months absent between the first and the last.
+
+    Examples
+    --------
+    >>> missing_periods(["2026-01", "2026-02", "2026-05"])
+    ['2026-03', '2026-04']
+    """
+    have = sorted(set(periods))
+    if not have:
+        return []
+    out, p = [], have[0]
+    while p < have[-1]:
+        if p not in have:
+            out.append(p)
+        p = shift_month(p, 1)
+    return out
+
+
+def _finding(
+    check: str, metric: Any, period: str | None, member: str | None, **kw: Any
+) -> dict[str, Any]:
+    return {
+        "check": check,
+        "metric": metric.id,
+        "name": metric.name,
+        "period": period,
+        "member": member,
+        **kw,
+    }
+
+
+def check_values(source: QualitySource, metric_ids: Sequence[str]) -> list[dict[str, Any]]:
+    """Every finding for the given metrics (those without values are skipped)."""
+    findings: list[dict[str, Any]] = []
+    for mid in metric_ids:
+        how = source.source(mid)
+        if how is None:
+            continue
+        metric = source.metric(mid)
+        dims = [d for d in metric.dimensions if d != "time"]
+        slices: list[tuple[str | None, dict[str, float]]] = []
+        try:
+            total = source.frame(mid).get((), {})
+        except InvalidQueryError:
+            total = {}
+        slices.append((None, total))
+        for dim in dims:
+            try:
+                frame = source.frame(mid, (dim,))
+            except InvalidQueryError:
+                continue
+            slices += [(f"{dim}={k[0]}", v) for k, v in sorted(frame.items())]
+        for member, series in slices:
+            for p in missing_periods(series):
+                findings.append(
+                    _finding("missing_period", metric, p, member, detail="no value for this month")
+                )
+            for p, z, against in anomalies(series):
+                findings.append(
+                    _finding(
+                        "anomaly",
+                        metric,
+                        p,
+                        member,
+                        value=series[p],
+                        z=z,
+                        detail=f"robust z-score {z:+.1f} of the {against} change",
+                    )
+                )
+        for p, v in sorted(total.items()):
+            status = benchmark_status(v, metric.benchmarks)
+            if status is not None and status["position"] in ("below", "above"):
+                findings.append(
+                    _finding(
+                        "benchmark",
+                        metric,
+                        p,
+                        None,
+                        value=v,
+                        detail=f"{status['position']} every benchmark range",
+                    )
+                )
+        if how == "derived" and metric.formula:
+            findings += _identity(source, metric, dims)
+    return findings
+
+
+def _identity(source: QualitySource, metric: Any, dims: Sequence[str]) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    observed_dims = source.observed_dims(metric.id)
+    if observed_dims is None:
+        return out
+    grains: list[tuple[str, ...]] = [(), *((d,) for d in dims if d in observed_dims)]
+    for grain in grains:
+        try:
+            observed = source.frame(metric.id, grain, kind="observed")
+            derived = source.frame(metric.id, grain)
+        except InvalidQueryError:
+            continue
+        for key, cell in sorted(observed.items()):
+            for p, v in sorted(cell.items()):
+                d = derived.get(key, {}).get(p)
+                if d is None or d == 0:
+                    continue
+                gap = (v - d) / abs(d)
+                if abs(gap) > IDENTITY_TOLERANCE:
+                    member = f"{grain[0]}={key[0]}" if grain else None
+                    out.append(
+                        _finding(
+                            "identity",
+                            metric,
+                            p,
+                            member,
+                            value=v,
+                            expected=d,
+                            detail=f"observed differs from {metric.formula} by {gap:+.2%}",
+                        )
+                    )
+    return out
