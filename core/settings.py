@@ -52,3 +52,9 @@ class Settings(BaseSettings):
         default="http://127.0.0.1:8000", description="this server's URL, for links in messages"
     )
     notify: bool = Field(default=True, description="deliver notifications from this process")
+    # values (#15)
+    values_dir: Path | None = Field(
+        default=None,
+        description="catalog directory whose values/, targets/ and data/ are read; default: "
+        "the directory the loaded catalog came from (recorded in the store at load time)",
+    )
