@@ -16,7 +16,7 @@ from graph_schema.revisions import ChangeOp, NodeChange
 
 MAX_ROWS = 200
 MAX_VALUE = 120
-_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]<>|#!~])")
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]|#!~])")
 
 
 def md(value: Any, limit: int = MAX_VALUE) -> str:
@@ -25,13 +25,14 @@ def md(value: Any, limit: int = MAX_VALUE) -> str:
     Examples
     --------
     >>> md("a|b <script>")
-    'a\\\\|b \\\\<script\\\\>'
+    'a\\\\|b &lt;script&gt;'
     """
     text = display(value) if not isinstance(value, str) else value
     text = " ".join(text.split())
     if len(text) > limit:
         text = text[: limit - 1] + "…"
-    return _MD_SPECIAL.sub(r"\\\1", text).replace("&", "&amp;")
+    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return _MD_SPECIAL.sub(r"\\\1", text)
 
 
 def code(value: Any) -> str:
