@@ -185,7 +185,7 @@ def _flat(frame: Frame, period: str) -> Frame:
     return {k: {period: v[period]} for k, v in frame.items() if period in v}
 
 
-def _expression(metric: Metric) -> tuple[str, Formula] | None:
+def expression_of(metric: Metric) -> tuple[str, Formula] | None:
     if metric.drivers:
         return "drivers", parse_formula(metric.drivers)
     if metric.formula:
@@ -255,7 +255,7 @@ def _grow(
     path: tuple[str, ...],
     notes: list[str],
 ) -> None:
-    found = _expression(metric)
+    found = expression_of(metric)
     if depth <= 0 or found is None:
         return
     kind, formula = found

@@ -10,6 +10,7 @@ from fastapi import FastAPI
 from api import governance
 from api.errors import install_error_handlers
 from api.routes import ask, catalog, health, metrics, nodes, pages, paths
+from api.routes import values as values_routes
 from core.settings import Settings
 from core.wiring import build_store
 from store.base import GraphStore
@@ -53,4 +54,6 @@ def create_app(settings: Settings | None = None, store: GraphStore | None = None
     governance.install(app, settings, the_store)  # before the routers: its read gate covers all
     for module in (metrics, nodes, paths, catalog, ask, health, pages):
         app.include_router(module.router)
+    app.include_router(values_routes.router)
+    app.include_router(values_routes.pages)
     return app

@@ -12,6 +12,7 @@ from typing import Protocol
 from graph_schema.graph import CatalogGraph
 from graph_schema.ids import NodeKind, NodeRef
 from graph_schema.models import Metric
+from store.base import GraphStore
 
 
 class Definitions(Protocol):
@@ -44,10 +45,7 @@ class GraphDefinitions:
 class StoreDefinitions:
     """Definitions read from a graph store (either backend), cached per engine."""
 
-    def __init__(self, store: object) -> None:
-        from store.base import GraphStore
-
-        assert isinstance(store, GraphStore)
+    def __init__(self, store: GraphStore) -> None:
         self._store = store
         self._cache: dict[str, Metric | None] = {}
 

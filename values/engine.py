@@ -194,7 +194,7 @@ class ValuesEngine:
 
     def _frame(self, metric: Metric, q: _Query, kind: str, seen: frozenset[str]) -> Frame:
         if kind == "target":
-            return self._rolled(metric, self.targets, metric.id, q, "targets")
+            return self._rolled(metric, self.targets, metric.id, q, "targets/")
         if kind == "value" and metric.formula and metric.id not in seen:
             names = self.inputs(metric)
             if self.source(metric.id, seen) == "derived":
@@ -206,7 +206,7 @@ class ValuesEngine:
             return self._rolled(metric, self.observed, metric.id, q, "values/")
         table = self._sql_table(metric)
         if table is not None:
-            return self._rolled(metric, table, "_", q, "its sql")
+            return self._rolled(metric, table, "_", q, "its sql")  # where: said in messages
         why = self.notes.get(metric.id)
         raise NoValuesError(
             f"no values for metric {metric.id!r}"
@@ -219,20 +219,22 @@ class ValuesEngine:
     ) -> Frame:
         grains = table.grains.get(key)
         if not grains:
-            raise NoValuesError(f"no {where} rows for metric {metric.id!r}", {"metric": metric.id})
+            raise NoValuesError(
+                f"no rows for metric {metric.id!r} in {where}", {"metric": metric.id}
+            )
         needed = list(dict.fromkeys([*q.grain, *q.where]))
         missing = [d for d in needed if d not in table.dims]
         if missing:
             raise NoValuesError(
-                f"metric {metric.id!r} has no {where} values by {', '.join(missing)}",
+                f"metric {metric.id!r} has no values by {', '.join(missing)} (in {where})",
                 {"metric": metric.id, "dimensions": list(table.dims)},
             )
         req = sum(1 << table.dims.index(d) for d in needed)
         candidates = sorted((g for g in grains if g & req == req), key=lambda g: (g.bit_count(), g))
         if not candidates:
             raise NoValuesError(
-                f"metric {metric.id!r} has no {where} values at the grain "
-                f"{', '.join(needed) or 'total'}",
+                f"metric {metric.id!r} has no values at the grain "
+                f"{', '.join(needed) or 'total'} (in {where})",
                 {"metric": metric.id},
             )
         grain = candidates[0]

@@ -1,0 +1,159 @@
+"""Metric values, evaluation, root-cause explanation and data quality: JSON under /api and the
+/explain page. The numbers come from :mod:`values.service`, shared with the CLI."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Path, Query
+from fastapi.responses import HTMLResponse
+from starlette.concurrency import run_in_threadpool
+
+from analysis.resolve import resolve_metric
+from api.dependencies import SettingsDep, StoreDep
+from api.schemas import ErrorResponse
+from core.settings import Settings
+from store.base import GraphStore
+
+router = APIRouter(tags=["values"])
+pages = APIRouter(tags=["pages"], default_response_class=HTMLResponse, include_in_schema=False)
+
+MetricId = Annotated[str, Path(max_length=200, examples=["revenue"])]
+Period = Annotated[str, Query(pattern=r"^[0-9]{4}-(0[1-9]|1[0-2])$", examples=["2026-06"])]
+Month = Annotated[str | None, Query(pattern=r"^[0-9]{4}-(0[1-9]|1[0-2])(-[0-3][0-9])?$")]
+Dim = Annotated[str | None, Query(max_length=100, pattern=r"^[a-z][a-z0-9_]*$", examples=["store"])]
+Base = Annotated[
+    str,
+    Query(
+        pattern=r"^(mom|yoy|target|[0-9]{4}-(0[1-9]|1[0-2]))$",
+        description="mom (the month before), yoy (a year before), target, or a YYYY-MM period",
+    ),
+]
+By = Annotated[
+    str | None,
+    Query(
+        max_length=200,
+        pattern=r"^[a-z][a-z0-9_]*(,[a-z][a-z0-9_]*)*$",
+        description="dimension ids, comma-separated (default: those the metric is sliced by)",
+        examples=["store,order_type"],
+    ),
+]
+ERRORS: dict[int | str, dict[str, Any]] = {
+    404: {"model": ErrorResponse},
+    422: {"model": ErrorResponse},
+}
+
+
+def _engine(store: GraphStore, settings: Settings) -> Any:
+    from values.service import engine_for
+
+    return engine_for(store, settings.values_dir)
+
+
+def _metric(store: GraphStore, text: str) -> str:
+    return resolve_metric(store, text).id
+
+
+def _by(by: str | None) -> list[str] | None:
+    return [d for d in by.split(",") if d] if by else None
+
+
+@router.get("/api/metrics/{metric_id}/values", responses=ERRORS, summary="Values of a metric")
+async def metric_values(
+    store: StoreDep,
+    settings: SettingsDep,
+    metric_id: MetricId,
+    by: Dim = None,
+    start: Annotated[Month, Query(alias="from")] = None,
+    end: Annotated[Month, Query(alias="to")] = None,
+) -> dict[str, Any]:
+    """Monthly values, by one dimension's members if asked: observed (values/), computed by the
+    metric's SQL over the catalog's data/, or derived from its formula's inputs at that grain."""
+
+    def run() -> dict[str, Any]:
+        from values.service import values_report
+
+        return values_report(_engine(store, settings), _metric(store, metric_id), by, start, end)
+
+    return await run_in_threadpool(run)
+
+
+@router.get("/api/metrics/{metric_id}/eval", responses=ERRORS, summary="Evaluate a metric")
+async def metric_eval(
+    store: StoreDep, settings: SettingsDep, metric_id: MetricId, period: Period, by: Dim = None
+) -> dict[str, Any]:
+    """Value, MoM, YoY, target attainment, benchmark status and, by a dimension, each member's
+    rank (评价标准)."""
+
+    def run() -> dict[str, Any]:
+        from values.service import eval_report
+
+        return eval_report(_engine(store, settings), _metric(store, metric_id), period, by)
+
+    return await run_in_threadpool(run)
+
+
+@router.get("/api/metrics/{metric_id}/explain", responses=ERRORS, summary="Why did it move?")
+async def metric_explain(
+    store: StoreDep,
+    settings: SettingsDep,
+    metric_id: MetricId,
+    period: Period,
+    base: Base = "mom",
+    by: By = None,
+    depth: Annotated[int, Query(ge=1, le=6)] = 3,
+) -> dict[str, Any]:
+    """The change from ``base`` to ``period`` split along the formula/driver tree (sum, LMDI-I,
+    Shapley; children sum to their node), by dimension members (rate/mix for ratios), with
+    lagged causes (evidence, not proof) and notes."""
+
+    def run() -> dict[str, Any]:
+        from values.service import explain_report
+
+        engine = _engine(store, settings)
+        return explain_report(
+            store, engine, _metric(store, metric_id), period, base, _by(by), depth
+        )
+
+    return await run_in_threadpool(run)
+
+
+@router.get("/api/stats/quality", responses=ERRORS, summary="Data-quality findings")
+async def quality(
+    store: StoreDep,
+    settings: SettingsDep,
+    metric: Annotated[str | None, Query(max_length=200, examples=["revenue"])] = None,
+) -> dict[str, Any]:
+    """Identity mismatches (observed vs derived > 0.5 %), missing months, values outside the
+    benchmark ranges, and anomalies (robust z-score of seasonal changes)."""
+
+    def run() -> dict[str, Any]:
+        from values.service import quality_report
+
+        ids = [_metric(store, metric)] if metric else None
+        return quality_report(store, _engine(store, settings), ids)
+
+    return await run_in_threadpool(run)
+
+
+@pages.get("/explain/{metric_id}")
+def explain_page(
+    store: StoreDep,
+    settings: SettingsDep,
+    metric_id: MetricId,
+    period: Annotated[str | None, Query(pattern=r"^[0-9]{4}-(0[1-9]|1[0-2])$")] = None,
+    base: Base = "mom",
+    by: By = None,
+    depth: Annotated[int, Query(ge=1, le=6)] = 3,
+) -> HTMLResponse:
+    from values.service import explain_report
+    from viz.explain_page import render_explain
+
+    mid = _metric(store, metric_id)
+    engine = _engine(store, settings)
+    if period is None:
+        periods = engine.periods(mid)
+        period = periods[-1] if periods else "2000-01"
+    report = explain_report(store, engine, mid, period, base, _by(by), depth)
+    info = store.info()
+    return HTMLResponse(render_explain(report, catalog_name=info.catalog, by=by or "", depth=depth))

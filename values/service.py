@@ -1,0 +1,183 @@
+"""What the CLI, the API and the pages share: which values engine serves a store, and the
+reports (values, evaluation, explanation, quality) built the same way for all three.
+
+Where the value data lives when serving from a store: the catalog directory the store was
+loaded from (``source`` in the store's catalog metadata, recorded by ``kpigraph load``), or
+``KPIGRAPH_VALUES_DIR`` when set (e.g. a Neo4j shared by API processes on other machines,
+each with a checkout of the catalog). Definitions (formula, aggregation, sql) are read from
+the store, so a change applied through governance is what values are computed with.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from analysis.evaluate import evaluate, trend
+from analysis.explain import expression_of, explain
+from analysis.quality import check_values
+from graph_schema.errors import InvalidQueryError, KpigraphError
+from graph_schema.ids import NodeKind, NodeRef
+from graph_schema.relations import Relation
+from store.base import GraphStore, Walk
+from values.definitions import StoreDefinitions
+from values.engine import ValuesEngine
+
+
+class NoValuesDirError(KpigraphError):
+    """The store does not say where its catalog (and so its values) is."""
+
+    code = "no_values_dir"
+
+
+_CACHE: dict[tuple[str, str, tuple[Any, ...]], ValuesEngine] = {}
+_LOCK = threading.Lock()
+
+
+def values_root(store: GraphStore, values_dir: Path | None = None) -> Path:
+    if values_dir is not None:
+        return Path(values_dir)
+    source = store.info().meta.get("source")
+    if not source:
+        raise NoValuesDirError(
+            "the store does not record the catalog directory its values are in; "
+            "set KPIGRAPH_VALUES_DIR to the catalog directory"
+        )
+    return Path(source)
+
+
+def _signature(root: Path) -> tuple[Any, ...]:
+    out = []
+    for folder in ("values", "targets", "data"):
+        base = root / folder
+        if base.is_dir():
+            for p in sorted(base.rglob("*")):
+                if p.is_file():
+                    st = p.stat()
+                    out.append((str(p), st.st_size, st.st_mtime_ns))
+    return tuple(out)
+
+
+def engine_for(store: GraphStore, values_dir: Path | None = None) -> ValuesEngine:
+    """The values engine for ``store``: built once, rebuilt when the data files or the loaded
+    graph change."""
+    root = values_root(store, values_dir)
+    info = store.info()
+    key = (str(root.resolve()), f"{info.catalog}|{info.loaded_at}", _signature(root))
+    with _LOCK:
+        engine = _CACHE.get(key)
+        if engine is None:
+            for old in [k for k in _CACHE if k[0] == key[0]]:
+                _CACHE.pop(old).close()
+            engine = ValuesEngine(root, StoreDefinitions(store))
+            _CACHE[key] = engine
+        return engine
+
+
+def values_report(
+    engine: ValuesEngine,
+    metric_id: str,
+    by: str | None = None,
+    start: str | None = None,
+    end: str | None = None,
+) -> dict[str, Any]:
+    metric = engine.metric(metric_id)
+    grain = (by,) if by else ()
+    frame = engine.frame(metric_id, grain, start=start, end=end)
+    rows = [
+        {"period": p, **({by: key[0]} if by else {}), "value": v}
+        for key in sorted(frame)
+        for p, v in sorted(frame[key].items())
+    ]
+    rows.sort(key=lambda r: (r["period"], str(r.get(by or "", ""))))
+    return {
+        "metric": metric_id,
+        "name": metric.name,
+        "unit": metric.unit,
+        "source": engine.source(metric_id),
+        "by": by,
+        "rows": rows,
+    }
+
+
+def eval_report(
+    engine: ValuesEngine, metric_id: str, period: str, by: str | None = None
+) -> dict[str, Any]:
+    return evaluate(engine, metric_id, period, by=by)
+
+
+def _cause_edges(store: GraphStore, engine: ValuesEngine, metric_id: str) -> list[dict[str, Any]]:
+    effects = [metric_id]
+    found = expression_of(engine.metric(metric_id))
+    if found is not None:
+        effects += [n for n, _ in found[1].inputs()]
+    refs = [NodeRef(NodeKind.METRIC, m) for m in effects]
+    edges = store.edges_of(refs, Walk.BACKWARD, [Relation.CAUSES])
+    return [
+        {"cause": e.source.id, "effect": e.target.id, "polarity": e.props.get("polarity", "+"),
+         "lag": e.props.get("lag")}
+        for e in edges
+        if e.source.kind is NodeKind.METRIC
+    ]  # fmt: skip
+
+
+def explain_report(
+    store: GraphStore,
+    engine: ValuesEngine,
+    metric_id: str,
+    period: str,
+    base: str = "mom",
+    by: Sequence[str] | None = None,
+    depth: int = 3,
+) -> dict[str, Any]:
+    """The explanation as JSON (what the CLI prints with ``--json``, the API returns and the
+    page draws)."""
+    if not 1 <= depth <= 6:
+        raise InvalidQueryError("depth must be between 1 and 6")
+
+    def series(mid: str) -> dict[str, float]:
+        try:
+            return engine.frame(mid).get((), {})
+        except InvalidQueryError:
+            return {}
+
+    result = explain(
+        engine, metric_id, period, base, by=by, depth=depth,
+        causes=_cause_edges(store, engine, metric_id), series=series,
+    )  # fmt: skip
+    return result.to_json()
+
+
+def quality_report(
+    store: GraphStore, engine: ValuesEngine, metric_ids: Sequence[str] | None = None
+) -> dict[str, Any]:
+    ids = list(metric_ids) if metric_ids is not None else engine.defs.all_metric_ids()
+    findings = check_values(engine, ids)
+    counts: dict[str, int] = {}
+    for f in findings:
+        counts[f["check"]] = counts.get(f["check"], 0) + 1
+    notes = [f"{mid}: {why}" for mid, why in sorted(engine.notes.items()) if mid in ids]
+    return {"findings": findings, "counts": counts, "notes": notes}
+
+
+def metric_panel(engine: ValuesEngine, metric_id: str) -> dict[str, Any] | None:
+    """What the metric page shows: the latest value, a 13-month trend, the evaluation of the
+    latest month and the quality findings; ``None`` when the metric has no values."""
+    try:
+        if engine.source(metric_id) is None:
+            return None
+        points = trend(engine, metric_id)
+    except InvalidQueryError:
+        return None
+    if not points:
+        return None
+    latest = points[-1][0]
+    return {
+        "period": latest,
+        "trend": points,
+        "eval": evaluate(engine, metric_id, latest),
+        "findings": check_values(engine, [metric_id]),
+        "source": engine.source(metric_id),
+    }
