@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from analysis.evaluate import evaluate, trend
-from analysis.explain import expression_of, explain
+from analysis.explain import explain, expression_of
 from analysis.quality import check_values
 from graph_schema.errors import InvalidQueryError, KpigraphError
 from graph_schema.ids import NodeKind, NodeRef
