@@ -251,3 +251,19 @@ def test_full_width_operators_get_a_hint(tmp_path: Path, char: str, hint: str) -
     )
     (issue,) = _issues(root)
     assert hint in issue
+
+
+@pytest.mark.parametrize(
+    "catalog",
+    sorted(p.name for p in (ROOT / "catalogs").iterdir() if (p / "kpigraph.yaml").is_file()),
+)
+def test_catalog_text_has_no_provenance_notes(catalog: str) -> None:
+    """Evidence, meanings and caveats are written for users, not as notes on where the
+    demo came from ("seed 001 …"); YAML comments may say that."""
+    from loaders.catalog import load_catalog
+
+    graph = load_catalog(ROOT / "catalogs" / catalog)
+    for node in graph.nodes:
+        assert "seed 0" not in json.dumps(node.props(), ensure_ascii=False), node.ref
+    for edge in graph.edges:
+        assert "seed 0" not in json.dumps(edge.props, ensure_ascii=False), edge
