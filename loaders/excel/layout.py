@@ -1,0 +1,248 @@
+"""The workbook's layout: sheet names, the card's sections (seed 001's 指标定义模板) and how each
+metric key is laid out, derived from the model's annotations so that keys added to the model
+later are carried without changing this module.
+
+Seed 001, 第二步 "指标定义模板(完整版)": 基本信息 / 指标定义 / 统计口径 / 数据来源 / 使用场景 /
+行业基准 / 注意事项 / 关联指标 / 更新频率 / 版本记录 / 咨询联系.
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+import types
+import typing
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import BaseModel
+
+INDEX = "指标索引"
+CATALOG = "目录"
+DEPARTMENTS = "部门"
+DIMENSIONS = "维度"
+SOURCES = "数据来源"
+DASHBOARDS = "看板"
+FIXED_SHEETS = (INDEX, CATALOG, DEPARTMENTS, DIMENSIONS, SOURCES, DASHBOARDS)
+
+#: A1 of every metric card: how a card sheet is recognised (its sheet name is only a label).
+CARD_MARK = "指标定义模板"
+CARD_HEADER = ("区块", "项目", "字段", "内容")
+#: Columns of the index sheet (main fields of the card), then the link to the card.
+INDEX_KEYS = (
+    "id",
+    "name",
+    "name_en",
+    "abbr",
+    "level",
+    "domain",
+    "owner",
+    "reviewer",
+    "status",
+    "unit",
+    "formula",
+    "update_frequency",
+    "version",
+)
+CARD_LINK = "card"
+
+#: Section of the template each top-level metric key belongs to (seed 001's order).
+SECTIONS: dict[str, tuple[str, ...]] = {
+    "基本信息": (
+        "id",
+        "name",
+        "name_en",
+        "abbr",
+        "level",
+        "domain",
+        "owner",
+        "reviewer",
+        "status",
+        "tags",
+        "atomic",
+        "qualifiers",
+        "window",
+    ),
+    "指标定义": (
+        "definition",
+        "meaning",
+        "formula",
+        "drivers",
+        "unit",
+        "aggregation",
+        "example",
+    ),
+    "统计口径": ("caliber",),
+    "数据来源": ("data_source", "fields", "sql", "dimensions"),
+    "使用场景": ("use_cases", "dashboards"),
+    "行业基准": ("benchmarks",),
+    "注意事项": ("caveats", "special_cases"),
+    "关联指标": ("rolls_up_to", "causes", "parallel"),
+    "更新频率": ("update_frequency", "review_policy"),
+    "版本记录": ("version", "history"),
+    "咨询联系": ("contacts",),
+}
+OTHER_SECTION = "其他"
+
+#: Display labels (the seed's wording where it has one); the key column is what import reads.
+LABELS: dict[str, str] = {
+    "id": "指标ID",
+    "name": "中文名称",
+    "name_en": "英文名称",
+    "abbr": "缩写",
+    "level": "指标级别",
+    "domain": "所属领域",
+    "owner": "责任部门",
+    "reviewer": "审核部门",
+    "status": "状态",
+    "tags": "标签",
+    "atomic": "原子指标",
+    "qualifiers": "业务限定",
+    "window": "统计周期",
+    "definition": "定义",
+    "meaning": "业务含义",
+    "formula": "计算公式",
+    "drivers": "驱动拆解",
+    "unit": "单位",
+    "aggregation": "汇总方式",
+    "example": "计算示例",
+    "caliber.numerator.includes": "分子包含 ✅",
+    "caliber.numerator.excludes": "分子不含 ❌",
+    "caliber.denominator.includes": "分母包含 ✅",
+    "caliber.denominator.excludes": "分母不含 ❌",
+    "caliber.scope.includes": "统计范围包含 ✅",
+    "caliber.scope.excludes": "统计范围不含 ❌",
+    "caliber.time": "时间范围",
+    "caliber.rules": "识别规则",
+    "data_source": "主数据源",
+    "fields": "绑定字段",
+    "sql": "取数逻辑",
+    "dimensions": "分析维度",
+    "use_cases": "使用场景",
+    "dashboards": "展示看板",
+    "benchmarks": "行业基准",
+    "caveats": "常见误区",
+    "special_cases": "特殊情况处理",
+    "rolls_up_to": "上级指标",
+    "causes": "影响的指标",
+    "parallel": "平行指标",
+    "update_frequency": "数据更新",
+    "review_policy": "定义更新",
+    "version": "当前版本",
+    "history": "版本记录",
+    "contacts.business": "指标负责人",
+    "contacts.technical": "技术负责人",
+    "contacts.data_support": "取数支持",
+    "extra": "导入保留（JSON）",
+    "description": "描述",
+    "type": "类型",
+    "kind": "类型",
+    "url": "链接",
+    "system": "系统",
+    "table": "表",
+    "field": "字段",
+    "language": "语言",
+    "card": "卡片",
+}
+
+
+def label(key: str) -> str:
+    """The display label of a dotted key: the seed's word, or the key itself."""
+    return LABELS.get(key, key)
+
+
+def header(key: str) -> str:
+    """A column header: ``中文名称 (name)``; import reads the key in the parentheses."""
+    text = LABELS.get(key)
+    return f"{text} ({key})" if text and text != key else key
+
+
+_HEADER_KEY = re.compile(r"\(([A-Za-z_][A-Za-z0-9_]*)\)\s*$")
+
+
+def header_key(text: Any) -> str | None:
+    """The key of a header cell: ``中文名称 (name)`` → ``name``; a bare ``name`` → ``name``.
+
+    >>> header_key("中文名称 (name)"), header_key("url"), header_key(None)
+    ('name', 'url', None)
+    """
+    if text is None:
+        return None
+    value = str(text).strip()
+    found = _HEADER_KEY.search(value)
+    if found:
+        return found.group(1)
+    return value if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", value) else value or None
+
+
+# ---------------------------------------------------------------------------------------------
+# shapes
+
+
+@dataclass(frozen=True)
+class Shape:
+    """How a key is laid out on a card.
+
+    ``kind``: ``scalar`` (one cell), ``list`` (one row per item), ``model`` (its keys dotted
+    below it), ``table`` (a header row, then one row per item), ``json`` (one cell of JSON).
+    """
+
+    kind: str
+    model: type[BaseModel] | None = None
+    text: bool = False  # a scalar that is text (not a number, enum or bool)
+
+
+def _strip(annotation: Any) -> Any:
+    """Drop ``Optional``/``Annotated`` around a type."""
+    while True:
+        origin = typing.get_origin(annotation)
+        if origin is typing.Annotated:
+            annotation = typing.get_args(annotation)[0]
+        elif origin in (typing.Union, types.UnionType):
+            args = [a for a in typing.get_args(annotation) if a is not type(None)]
+            if len(args) != 1:
+                return annotation
+            annotation = args[0]
+        else:
+            return annotation
+
+
+def shape_of(annotation: Any) -> Shape:
+    """The layout of a key with this type annotation.
+
+    >>> from graph_schema.models import Metric
+    >>> [shape_of(Metric.model_fields[k].annotation).kind
+    ...  for k in ("name", "use_cases", "caliber", "benchmarks", "extra")]
+    ['scalar', 'list', 'model', 'table', 'json']
+    """
+    inner = _strip(annotation)
+    if isinstance(inner, type) and issubclass(inner, BaseModel):
+        return Shape("model", inner)
+    origin = typing.get_origin(inner)
+    if origin is list:
+        (item,) = typing.get_args(inner) or (Any,)
+        item = _strip(item)
+        if isinstance(item, type) and issubclass(item, BaseModel):
+            return Shape("table", item)
+        if _is_scalar(item):
+            return Shape("list", text=item is str)
+        return Shape("json")
+    if _is_scalar(inner) or typing.get_origin(inner) is typing.Literal:
+        return Shape("scalar", text=inner is str)
+    return Shape("json")
+
+
+def _is_scalar(tp: Any) -> bool:
+    return tp in (str, int, float, bool) or (isinstance(tp, type) and issubclass(tp, enum.Enum))
+
+
+def model_keys(model: type[BaseModel]) -> list[tuple[str, Shape]]:
+    """Every key of ``model`` with its shape, in the model's order."""
+    return [(k, shape_of(f.annotation)) for k, f in model.model_fields.items()]
+
+
+def section_of(key: str) -> str:
+    for section, keys in SECTIONS.items():
+        if key in keys:
+            return section
+    return OTHER_SECTION
