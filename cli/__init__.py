@@ -20,6 +20,8 @@ LAZY_COMMANDS: dict[str, str] = {
     "init": "cli.catalog:init",
     "validate": "cli.catalog:validate",
     "load": "cli.catalog:load",
+    "lint": "cli.lint:lint",
+    "infer-fields": "cli.lint:infer_fields_cmd",
     # graph queries
     "show": "cli.query:show",
     "search": "cli.query:search",
@@ -68,6 +70,8 @@ COMMAND_HELP: dict[str, str] = {
     "init": "Scaffold a catalog (or copy an industry template).",
     "validate": "Check a catalog without loading it; every problem with file and line.",
     "load": "Validate a catalog and replace the stored graph with it (all or nothing).",
+    "lint": "Check a catalog against the lint rules (conflicts, naming, levels, SQL vs fields).",
+    "infer-fields": "Write each metric's 'fields:' from what its SQL reads.",
     "show": "A node's card: the full definition and its direct neighbours.",
     "search": "Search names (Chinese or English), abbreviations and definitions.",
     "lineage": "Upstream and/or downstream lineage of a node.",

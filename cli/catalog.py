@@ -63,18 +63,32 @@ def init(directory: Path, template: str | None, force: bool) -> None:
 
 @click.command()
 @click.argument("directory", type=click.Path(path_type=Path))
+@click.option("--no-lint", is_flag=True, help="skip the lint rules (see 'kpigraph lint')")
 @json_option
-def validate(directory: Path, as_json: bool) -> None:
-    """Check a catalog without loading it; lists every problem with file and line."""
+def validate(directory: Path, no_lint: bool, as_json: bool) -> None:
+    """Check a catalog without loading it; lists every problem with file and line. Lint
+    errors fail validation too; lint warnings are shown."""
+    from cli.lint import lint_source, print_text
+    from loaders.catalog import read_catalog
+
     started = time.perf_counter()
-    graph = load_catalog(directory)
+    source = read_catalog(directory)
+    graph = source.graph
+    report = None if no_lint else lint_source(source)
     elapsed = time.perf_counter() - started
     counts = graph.counts()
+    valid = report is None or not report.has_errors
     if as_json:
-        emit_json({"valid": True, "catalog": graph.name, "counts": counts})
-        return
-    summary = ", ".join(f"{v} {k}" for k, v in counts.items() if v)
-    click.echo(f"catalog {graph.name!r} is valid: {summary} ({elapsed:.2f}s)")
+        lint_json = report.to_json() if report is not None else None
+        emit_json({"valid": valid, "catalog": graph.name, "counts": counts, "lint": lint_json})
+    else:
+        if report is not None and report.issues:
+            print_text(report, directory, quiet_info=True)
+        summary = ", ".join(f"{v} {k}" for k, v in counts.items() if v)
+        state = "is valid" if valid else "loads, but lint found errors"
+        click.echo(f"catalog {graph.name!r} {state}: {summary} ({elapsed:.2f}s)")
+    if not valid:
+        raise SystemExit(1)
 
 
 @click.command()
