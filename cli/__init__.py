@@ -30,6 +30,11 @@ LAZY_COMMANDS: dict[str, str] = {
     "path": "cli.query:path_cmd",
     "info": "cli.query:info",
     "render": "cli.query:render",
+    # values, evaluation, root cause, data quality
+    "values": "cli.values:values_cmd",
+    "eval": "cli.values:eval_cmd",
+    "explain": "cli.values:explain_cmd",
+    "check-values": "cli.values:check_values_cmd",
     # running things
     "serve": "cli.serve:serve",
     "neo4j": "cli.neo4j_cmd:neo4j_group",
@@ -79,6 +84,10 @@ COMMAND_HELP: dict[str, str] = {
     "path": "How two nodes connect: directed chains first.",
     "info": "What is loaded, where.",
     "render": "Write a self-contained HTML map of a node's neighbourhood.",
+    "values": "Monthly values of a metric (observed, by its SQL, or derived), by a dimension.",
+    "eval": "Evaluate a metric for a month: MoM, YoY, target attainment, rank, benchmarks.",
+    "explain": "Why did a metric move? Driver tree, dimension members (rate/mix), causes.",
+    "check-values": "Data quality of values: identity, missing months, benchmarks, anomalies.",
     "serve": "Serve the HTTP API and the pages.",
     "neo4j": "Run a local Neo4j Community 5.26 without Docker.",
     "bench": "Benchmarks (on demand; results go to BENCHMARKS.md).",
