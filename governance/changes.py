@@ -147,9 +147,9 @@ class Governance:
         for _ in range(ATTEMPTS):
             change = self.get(change_id)
             self._require_open(change, "reject")
-            stage = workflow.stage_for(user, change)
-            if stage is None and not (user.role is Role.ADMIN and user.name != change.requester):
+            if not workflow.may_reject(user, change):
                 raise PermissionDeniedError(_why_not(user, change))
+            stage = workflow.stage_for(user, change)
             new = change.model_copy(update={"status": ChangeStatus.REJECTED})
             if self._commit(
                 new,

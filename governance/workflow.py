@@ -122,6 +122,16 @@ def status_after_approval(change: ChangeRequest, approval: Approval) -> ChangeSt
     return S.SUBMITTED
 
 
+def may_reject(user: User, change: ChangeRequest) -> bool:
+    """Whoever may approve the current stage may reject; an approved request not yet applied
+    (say, conflicted) may be rejected by the committee or an admin. Never the requester."""
+    if not user.active or user.name == change.requester:
+        return False
+    if change.status is S.APPROVED:
+        return user.role in (Role.COMMITTEE, Role.ADMIN)
+    return stage_for(user, change) is not None
+
+
 def may_withdraw(user: User, change: ChangeRequest) -> bool:
     return change.status in OPEN and (user.name == change.requester or user.role is Role.ADMIN)
 

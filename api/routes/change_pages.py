@@ -9,7 +9,7 @@ import yaml
 from fastapi import APIRouter, Form, Path, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from api.auth import CsrfToken, CurrentUser, OptionalUser, Writer
+from api.auth import CsrfToken, OptionalUser, Writer
 from api.dependencies import StoreDep
 from governance import comments as comment_svc
 from governance import workflow
@@ -139,7 +139,7 @@ def change_page(
     stage = workflow.stage_for(user, change) if user else None
     can = {
         "approve": stage is not None,
-        "reject": stage is not None,
+        "reject": bool(user and workflow.may_reject(user, change)),
         "withdraw": bool(user and workflow.may_withdraw(user, change)),
         "apply": bool(user and workflow.may_apply(user) and change.status is ChangeStatus.APPROVED),
     }
@@ -168,7 +168,7 @@ def change_page(
 def act(
     change_id: Annotated[int, Path(ge=1, le=2**31)],
     request: Request,
-    user: CurrentUser,
+    user: Writer,
     action: Annotated[str, Form(pattern="^(approve|reject|withdraw|apply)$")],
     comment: Annotated[str | None, Form(max_length=4000)] = None,
 ) -> Response:

@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Path, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
-from api.auth import Admin, CurrentUser, Writer
+from api.auth import Admin, Writer
 from api.schemas import ErrorResponse
 from governance.changes import Governance
 from graph_schema.governance import Action, ChangeEvent, ChangeRequest
@@ -101,7 +101,7 @@ def get_change(change_id: ChangeId, request: Request) -> ChangeOut:
 
 
 @router.post("/{change_id}/approve", response_model=ChangeOut, responses=ERRORS)
-def approve(change_id: ChangeId, body: ActIn, user: CurrentUser, request: Request) -> ChangeOut:
+def approve(change_id: ChangeId, body: ActIn, user: Writer, request: Request) -> ChangeOut:
     """Approve the current stage (an owner of the department, the committee, or an admin;
     never the requester)."""
     service = gov(request)
@@ -109,13 +109,13 @@ def approve(change_id: ChangeId, body: ActIn, user: CurrentUser, request: Reques
 
 
 @router.post("/{change_id}/reject", response_model=ChangeOut, responses=ERRORS)
-def reject(change_id: ChangeId, body: ActIn, user: CurrentUser, request: Request) -> ChangeOut:
+def reject(change_id: ChangeId, body: ActIn, user: Writer, request: Request) -> ChangeOut:
     service = gov(request)
     return full(service, service.reject(user, change_id, body.comment))
 
 
 @router.post("/{change_id}/withdraw", response_model=ChangeOut, responses=ERRORS)
-def withdraw(change_id: ChangeId, body: ActIn, user: CurrentUser, request: Request) -> ChangeOut:
+def withdraw(change_id: ChangeId, body: ActIn, user: Writer, request: Request) -> ChangeOut:
     service = gov(request)
     return full(service, service.withdraw(user, change_id, body.comment))
 

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Request
 from pydantic import BaseModel, ConfigDict, Field
 
-from api.auth import CurrentUser, Writer
+from api.auth import Reviewer, Writer
 from api.dependencies import StoreDep
 from api.routes.changes import ERRORS
 from governance import comments as svc
@@ -82,14 +82,14 @@ def edit_comment(comment_id: CommentId, body: EditIn, user: Writer, request: Req
 
 
 @router.delete("/api/comments/{comment_id}", response_model=CommentOut, responses=ERRORS)
-def delete_comment(comment_id: CommentId, user: CurrentUser, request: Request) -> CommentOut:
+def delete_comment(comment_id: CommentId, user: Writer, request: Request) -> CommentOut:
     """The author, or an admin (moderation)."""
     return CommentOut(**svc.public(svc.delete(request.app.state.ledger, user, comment_id)))
 
 
 @router.post("/api/comments/{comment_id}/faq", response_model=CommentOut, responses=ERRORS)
 def mark_faq(
-    comment_id: CommentId, body: FaqIn, user: CurrentUser, store: StoreDep, request: Request
+    comment_id: CommentId, body: FaqIn, user: Reviewer, store: StoreDep, request: Request
 ) -> CommentOut:
     """Mark (or unmark) an answer as FAQ: an owner of the metric's department, or an admin."""
     ledger = request.app.state.ledger

@@ -1,0 +1,285 @@
+"""The change workflow end to end on both backends: propose → owner approvals → committee →
+apply (new version, revision, 版本记录) → departments notified through a real local webhook;
+and the reliability cases: concurrent approvals, two requests on one metric, an apply killed
+midway, a restart with undelivered notifications, a webhook that is down."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from governance.changes import Governance
+from governance.notify import Deliverer
+from graph_schema.governance import (
+    Action,
+    ChangeStateError,
+    ChangeStatus,
+    OutboxStatus,
+    PermissionDeniedError,
+)
+from graph_schema.graph import CatalogGraph
+from graph_schema.ids import NodeRef
+from graph_schema.models import Metric
+from store.base import GraphStore
+from store.ledger import ledger_for
+from tests.governance_helpers import (
+    Receiver,
+    free_port,
+    fresh_ledger,
+    make_people,
+    receiver,
+    with_webhooks,
+)
+
+ATP = NodeRef.parse("Metric:atp")
+
+
+def atp_props(store: GraphStore) -> dict[str, Any]:
+    node = store.get_nodes([ATP])[ATP]
+    assert isinstance(node, Metric)
+    return node.props()
+
+
+def propose_formula(gov: Governance, user: Any, store: GraphStore, formula: str) -> Any:
+    props = atp_props(store)
+    definition = {k: v for k, v in props.items() if k != "version"}
+    definition["formula"] = formula
+    return gov.submit(user, Action.UPDATE, ATP, definition, props.get("version"), "口径调整")
+
+
+def approve_all(gov: Governance, users: dict[str, Any], change_id: int) -> Any:
+    change = None
+    for name in ("li", "qian", "wang"):
+        change = gov.approve(users[name], change_id, f"ok from {name}")
+    return change
+
+
+@pytest.fixture
+def hooked(
+    make_store: Callable[[], GraphStore], demo_graph: CatalogGraph
+) -> Callable[[Receiver], tuple[GraphStore, Governance, dict[str, Any]]]:
+    """A store holding the demo whose ops/finance/it departments post to ``rec``."""
+
+    def build(rec: Receiver) -> tuple[GraphStore, Governance, dict[str, Any]]:
+        store = make_store()
+        hooks = {
+            "ops": [{"url": rec.url("/ops"), "format": "wecom"}],
+            "finance": [{"url": rec.url("/finance"), "format": "json"}],
+            "it": [{"url": rec.url("/it"), "format": "slack"}],
+        }
+        store.load(with_webhooks(demo_graph, hooks))
+        ledger = fresh_ledger(store)
+        users, _tokens = make_people(ledger)
+        return store, Governance(store, ledger), users
+
+    return build
+
+
+def test_whole_cycle_notifies_departments(hooked: Any) -> None:
+    with receiver() as rec:
+        store, gov, users = hooked(rec)
+        before = atp_props(store)
+        change = propose_formula(gov, users["zhang"], store, "revenue / visits * 1")
+        assert change.status is ChangeStatus.SUBMITTED
+        assert change.change_class == "major" and change.new_version == "2.0.0"
+        assert [s.stage for s in change.approvals_required] == ["owner", "owner", "committee"]
+        assert change.diff == [
+            {
+                "field": "formula",
+                "old": before["formula"],
+                "new": "revenue / visits * 1",
+                "change_class": "major",
+            }
+        ]
+        with pytest.raises(PermissionDeniedError):
+            gov.approve(users["zhang"], change.id, None)  # own request
+        with pytest.raises(PermissionDeniedError):
+            gov.approve(users["wang"], change.id, None)  # committee before the owners
+        assert approve_all(gov, users, change.id).status is ChangeStatus.APPROVED
+        with pytest.raises(PermissionDeniedError):
+            gov.apply(users["wang"], change.id)
+        applied = gov.apply(users["root"], change.id)
+        assert applied.status is ChangeStatus.APPLIED
+        after = atp_props(store)
+        assert after["formula"] == "revenue / visits * 1" and after["version"] == "2.0.0"
+        assert after["history"][-1]["version"] == "2.0.0"
+        assert after["history"][-1]["change"] == "口径调整"
+        events = [(e.event, e.to_status) for e in gov.timeline(change.id)]
+        assert events == [
+            ("submit", "submitted"),
+            ("approve", "submitted"),
+            ("approve", "owner_approved"),
+            ("approved", "approved"),
+            ("apply", "applied"),
+        ]
+        Deliverer(gov.ledger).deliver_due(limit=100)
+        ops = rec.bodies("/ops")
+        assert [b["msgtype"] for b in ops] == ["markdown"] * 5
+        assert "2.0.0" in ops[-1]["markdown"]["content"]
+        finance = rec.bodies("/finance")
+        assert [b["event"] for b in finance] == [
+            "submit",
+            "approve",
+            "approve",
+            "approved",
+            "apply",
+        ]
+        assert finance[-1]["change"]["status"] == "applied"
+        assert all(i.status is OutboxStatus.DELIVERED for i in gov.ledger.outbox())
+
+
+def test_concurrent_approvals_one_wins(hooked: Any) -> None:
+    with receiver() as rec:
+        store, gov, users = hooked(rec)
+        change = propose_formula(gov, users["zhang"], store, "revenue / visits * 1")
+        gov.approve(users["li"], change.id, None)
+        gov.approve(users["qian"], change.id, None)
+        barrier = threading.Barrier(2)
+        outcomes: list[str] = []
+
+        def committee(name: str) -> None:
+            other = Governance(gov.store, ledger_for(gov.store))  # its own connection
+            barrier.wait()
+            try:
+                other.approve(users[name], change.id, name)
+                outcomes.append("won")
+            except (ChangeStateError, PermissionDeniedError) as exc:
+                outcomes.append(type(exc).__name__)
+
+        threads = [threading.Thread(target=committee, args=(n,)) for n in ("wang", "zhao")]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert outcomes.count("won") == 1, outcomes
+        final = gov.get(change.id)
+        assert final.status is ChangeStatus.APPROVED
+        assert [a.stage for a in final.approvals].count("committee") == 1
+        assert [e.event for e in gov.timeline(change.id)].count("approved") == 1
+
+
+def test_second_request_on_a_metric_gets_409(hooked: Any) -> None:
+    with receiver() as rec:
+        store, gov, users = hooked(rec)
+        first = propose_formula(gov, users["zhang"], store, "revenue / visits * 1")
+        second = propose_formula(gov, users["zhang"], store, "revenue / visits * 2")
+        approve_all(gov, users, first.id)
+        approve_all(gov, users, second.id)
+        gov.apply(users["root"], first.id)
+        with pytest.raises(ChangeStateError, match="changed since"):
+            gov.apply(users["root"], second.id)
+        assert atp_props(store)["formula"] == "revenue / visits * 1"
+        stuck = gov.get(second.id)
+        assert stuck.status is ChangeStatus.APPROVED and stuck.conflict
+        assert gov.timeline(second.id)[-1].event == "conflict"
+        gov.reject(users["wang"], second.id, "superseded")
+        assert gov.get(second.id).status is ChangeStatus.REJECTED
+
+
+CHILD = r"""
+import os, sys
+sys.path.insert(0, {root!r})
+from tests.contract.governance_child import open_store
+from governance.changes import Governance
+from store.ledger import ledger_for
+store = open_store({spec!r})
+gov = Governance(store, ledger_for(store))
+real = store.load
+def dying_load(graph, *args, **kwargs):
+    def progress(done, total):
+        os._exit(9)   # killed in the middle of writing the new graph
+    return real(graph, progress=progress)
+store.load = dying_load
+admin = ledger_for(store).user("root")
+gov.apply(admin, {change_id})
+"""
+
+
+def test_apply_killed_midway_changes_nothing(
+    hooked: Any, backend: str, request: pytest.FixtureRequest
+) -> None:
+    with receiver() as rec:
+        store, gov, users = hooked(rec)
+        before = atp_props(store)
+        change = propose_formula(gov, users["zhang"], store, "revenue / visits * 1")
+        approve_all(gov, users, change.id)
+        spec = _spec(store, request)
+        code = CHILD.format(root=str(Path.cwd()), spec=spec, change_id=change.id)
+        proc = subprocess.run([sys.executable, "-c", code], capture_output=True, timeout=120)
+        assert proc.returncode == 9, proc.stderr.decode()[-2000:]
+        assert atp_props(store) == before
+        assert gov.get(change.id).status is ChangeStatus.APPROVED
+        assert gov.apply(users["root"], change.id).status is ChangeStatus.APPLIED
+        assert atp_props(store)["version"] == "2.0.0"
+
+
+def test_apply_dying_after_the_load_is_completed_once(hooked: Any) -> None:
+    with receiver() as rec:
+        store, gov, users = hooked(rec)
+        change = propose_formula(gov, users["zhang"], store, "revenue / visits * 1")
+        approve_all(gov, users, change.id)
+        real = gov.ledger.commit_change
+
+        def dies(*args: Any, **kwargs: Any) -> bool:
+            raise SystemExit("killed between the load and the ledger write")
+
+        gov.ledger.commit_change = dies  # type: ignore[method-assign]
+        with pytest.raises(SystemExit):
+            gov.apply(users["root"], change.id)
+        gov.ledger.commit_change = real  # type: ignore[method-assign]
+        assert atp_props(store)["version"] == "2.0.0"
+        assert gov.get(change.id).status is ChangeStatus.APPROVED
+        applied = gov.apply(users["root"], change.id)  # recognises its own load
+        assert applied.status is ChangeStatus.APPLIED
+        assert len([h for h in atp_props(store)["history"] if h["version"] == "2.0.0"]) == 1
+
+
+def test_undelivered_notifications_survive_a_restart(
+    hooked: Any, reopen_store: Callable[[GraphStore], GraphStore]
+) -> None:
+    port = free_port()
+    with receiver(port) as rec:
+        rec.fail = True  # nothing gets through before the "restart"
+        store, gov, users = hooked(rec)
+        propose_formula(gov, users["zhang"], store, "revenue / visits * 1")
+        assert [i.status for i in gov.ledger.outbox()] == [OutboxStatus.PENDING] * 2
+    # a new process: another handle on the same store, a new deliverer
+    again = reopen_store(store)
+    with receiver(port) as rec2:
+        delivered = Deliverer(ledger_for(again)).deliver_due()
+        assert delivered == 2
+        assert [b["event"] for b in rec2.bodies("/finance")] == ["submit"]
+        assert rec2.bodies("/ops")[0]["msgtype"] == "markdown"
+    again.close()
+
+
+def test_webhook_down_is_retried_then_failed_then_retried_by_hand(hooked: Any) -> None:
+    port = free_port()
+    with receiver(port) as rec:
+        store, gov, users = hooked(rec)
+    # the receiver is gone: connection refused
+    propose_formula(gov, users["zhang"], store, "revenue / visits * 1")
+    deliverer = Deliverer(gov.ledger, max_attempts=3, base=0.0, timeout=2)
+    for _ in range(3):
+        assert deliverer.deliver_due() == 0
+    items = gov.ledger.outbox()
+    assert {i.status for i in items} == {OutboxStatus.FAILED}
+    assert {i.attempts for i in items} == {3}
+    assert all("refused" in (i.last_error or "").lower() or i.last_error for i in items)
+    assert deliverer.retry() == 2
+    with receiver(port) as back:
+        assert deliverer.deliver_due() == 2
+        assert len(back.received) == 2
+
+
+def _spec(store: GraphStore, request: pytest.FixtureRequest) -> dict[str, Any]:
+    if store.backend == "embedded":
+        return {"backend": "embedded", "path": str(store.path)}  # type: ignore[attr-defined]
+    conn = request.getfixturevalue("neo4j_connection")
+    return {"backend": "neo4j", "uri": conn.uri, "user": conn.user, "password": conn.password}

@@ -1,0 +1,133 @@
+"""The ledger contract, on both backends: users, compare-and-set change commits with their
+timeline and outbox, claims of due notifications, comments, usage, the shared secret."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+
+import pytest
+
+from graph_schema.governance import (
+    Action,
+    ChangeEvent,
+    ChangeRequest,
+    Comment,
+    OutboxItem,
+    OutboxStatus,
+    Role,
+    User,
+    now_iso,
+)
+from store.base import GraphStore
+from store.ledger import Ledger, ledger_for
+from tests.governance_helpers import fresh_ledger
+
+
+@pytest.fixture
+def ledger(make_store: Callable[[], GraphStore]) -> Ledger:
+    return fresh_ledger(make_store())
+
+
+def _change(seq: int, status: str = "submitted") -> ChangeRequest:
+    return ChangeRequest(
+        id=7,
+        action=Action.UPDATE,
+        ref="Metric:atp",
+        reason="r",
+        requester="zhang",
+        status=status,
+        created_at=now_iso(),
+        updated_at=now_iso(),
+        seq=seq,
+    )
+
+
+def _event(seq: int, to: str = "submitted") -> ChangeEvent:
+    return ChangeEvent(change_id=7, seq=seq, at=now_iso(), actor="a", event="x", to_status=to)
+
+
+def _item(key: str, when: str | None = None) -> OutboxItem:
+    at = when or now_iso()
+    return OutboxItem(
+        key=key,
+        url="http://x/",
+        format="json",
+        event="submit",
+        body={"k": key},
+        next_at=at,
+        created_at=at,
+    )
+
+
+def test_users(ledger: Ledger) -> None:
+    user = User(name="li", role=Role.OWNER, department="ops", token_id="a" * 12, created_at="t")
+    ledger.add_user(user, "hash-a")
+    assert ledger.user_by_token_id("a" * 12) == (user, "hash-a")
+    assert ledger.user("li") == user
+    with pytest.raises(KeyError):
+        ledger.add_user(user.model_copy(update={"token_id": "b" * 12}), "hash-b")
+    assert ledger.revoke_user("li", "later")
+    assert not ledger.revoke_user("li", "later")
+    assert ledger.user("li") is None
+    revoked = ledger.user_by_token_id("a" * 12)
+    assert revoked is not None and revoked[0].revoked_at == "later"
+    ledger.add_user(user.model_copy(update={"token_id": "b" * 12}), "hash-b")  # re-issued
+    assert [u.token_id for u in ledger.users()] == ["a" * 12, "b" * 12]
+
+
+def test_change_commits_compare_and_set(ledger: Ledger) -> None:
+    assert ledger.commit_change(_change(1), None, _event(1), [_item("k1"), _item("k2")])
+    assert not ledger.commit_change(_change(1), None, _event(1), [_item("k3")])  # exists
+    assert not ledger.commit_change(_change(2), 5, _event(2), [])  # stale seq
+    assert ledger.commit_change(_change(2, "rejected"), 1, _event(2, "rejected"), [_item("k1")])
+    stored = ledger.change(7)
+    assert stored is not None and stored.status == "rejected" and stored.seq == 2
+    assert [e.seq for e in ledger.events(7)] == [1, 2]
+    assert sorted(i.key for i in ledger.outbox()) == ["k1", "k2"]  # k1 not twice, k3 never
+    assert [c.id for c in ledger.changes(status="rejected")] == [7]
+    assert ledger.changes(status="submitted") == []
+    assert [c.id for c in ledger.changes(ref="Metric:atp")] == [7]
+    assert ledger.next_change_id() < ledger.next_change_id()
+
+
+def test_outbox_claims_are_exclusive(ledger: Ledger) -> None:
+    ledger.commit_change(_change(1), None, _event(1), [_item("k1"), _item("k2")])
+    now = now_iso()
+    later = (dt.datetime.now(dt.UTC) + dt.timedelta(hours=1)).isoformat()
+    first = ledger.claim_due(now, later)
+    assert [i.key for i in first] == ["k1", "k2"]
+    assert ledger.claim_due(now, later) == []  # leased
+    done = first[0].model_copy(update={"status": OutboxStatus.DELIVERED})
+    ledger.update_outbox(done)
+    assert [i.key for i in ledger.outbox(OutboxStatus.DELIVERED)] == ["k1"]
+    after_lease = (dt.datetime.now(dt.UTC) + dt.timedelta(hours=2)).isoformat()
+    assert [i.key for i in ledger.claim_due(after_lease, after_lease)] == ["k2"]
+
+
+def test_comments_usage_and_secret(ledger: Ledger, make_store: Callable[[], GraphStore]) -> None:
+    cid = ledger.next_comment_id()
+    c = Comment(id=cid, metric="atp", author="zhang", body="<b>why</b>", created_at=now_iso())
+    ledger.put_comment(c)
+    ledger.put_comment(c.model_copy(update={"faq": True}))
+    assert ledger.comment(cid) == c.model_copy(update={"faq": True})
+    assert [x.id for x in ledger.comments("atp")] == [cid]
+    assert ledger.comments("revenue") == []
+    ledger.count_use("2026-01-01", "atp", "view", 2)
+    ledger.count_use("2026-01-01", "atp", "view", 3)
+    ledger.count_use("2026-01-02", "revenue", "api")
+    assert ledger.usage("2026-01-02") == [("2026-01-02", "revenue", "api", 1)]
+    assert ledger.usage("2026-01-01")[0] == ("2026-01-01", "atp", "view", 5)
+    assert ledger.secret_key() == ledger.secret_key()
+
+
+def test_a_second_handle_sees_the_same_ledger(
+    make_store: Callable[[], GraphStore],
+    reopen_store: Callable[[GraphStore], GraphStore],
+) -> None:
+    store = make_store()
+    ledger = fresh_ledger(store)
+    ledger.commit_change(_change(1), None, _event(1), [])
+    other = ledger_for(reopen_store(store))
+    assert other.secret_key() == ledger.secret_key()
+    assert other.change(7) == ledger.change(7)

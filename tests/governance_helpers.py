@@ -1,0 +1,107 @@
+"""Shared pieces of the governance tests: users of every role, a catalog whose departments
+have webhooks, and a real local HTTP receiver (not a mock) for notifications."""
+
+from __future__ import annotations
+
+import contextlib
+import http.server
+import json
+import socket
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from governance.users import add_user
+from graph_schema.governance import User
+from graph_schema.graph import CatalogGraph
+from graph_schema.models import Department
+from store.base import GraphStore
+from store.ledger import Ledger, ledger_for
+
+PEOPLE = [
+    ("zhang", "editor", None),
+    ("li", "owner", "ops"),
+    ("qian", "owner", "finance"),
+    ("wang", "committee", None),
+    ("zhao", "committee", None),
+    ("root", "admin", None),
+    ("guest", "viewer", None),
+]
+
+
+def fresh_ledger(store: GraphStore) -> Ledger:
+    """The store's ledger, emptied (the Neo4j test database is shared by tests)."""
+    ledger = ledger_for(store)
+    clear = getattr(ledger, "clear", None)
+    if clear is not None:
+        clear()
+    return ledger
+
+
+def make_people(ledger: Ledger) -> tuple[dict[str, User], dict[str, str]]:
+    users, tokens = {}, {}
+    for name, role, dept in PEOPLE:
+        user, token = add_user(ledger, name, role, dept)
+        users[name], tokens[name] = user, token
+    return users, tokens
+
+
+def with_webhooks(graph: CatalogGraph, urls: dict[str, list[dict[str, str]]]) -> CatalogGraph:
+    """``graph`` with ``notify:`` targets on the named departments."""
+    nodes = []
+    for node in graph.nodes:
+        if isinstance(node, Department) and node.id in urls:
+            node = Department.model_validate({**node.props(), "notify": urls[node.id]})
+        nodes.append(node)
+    return CatalogGraph(name=graph.name, nodes=tuple(nodes), edges=graph.edges, meta=graph.meta)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class Receiver:
+    """A real HTTP server on 127.0.0.1 recording every POSTed JSON body by path."""
+
+    port: int
+    received: list[tuple[str, Any]] = field(default_factory=list)
+    fail: bool = False
+
+    def url(self, path: str) -> str:
+        return f"http://127.0.0.1:{self.port}{path}"
+
+    def bodies(self, path: str) -> list[Any]:
+        return [b for p, b in self.received if p == path]
+
+
+@contextlib.contextmanager
+def receiver(port: int | None = None) -> Iterator[Receiver]:
+    rec = Receiver(port or free_port())
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            length = int(self.headers.get("Content-Length", "0"))
+            body = json.loads(self.rfile.read(length) or b"null")
+            if rec.fail:
+                self.send_response(500)
+            else:
+                rec.received.append((self.path, body))
+                self.send_response(200)
+            self.end_headers()
+            self.wfile.write(b"{}")
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", rec.port), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield rec
+    finally:
+        server.shutdown()
+        server.server_close()
