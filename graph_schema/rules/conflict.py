@@ -148,19 +148,6 @@ class ConflictDefinition(LintRule):
             for group in exact.values():
                 for other in group[1:]:
                     join(group[0], other, f"equal {kind}")
-        threshold = ctx.config.conflict.similarity
-        for kind in ("sql", "formula"):
-            having = [m for m in metrics if kind in defs[m.id]]
-            if threshold >= 1.0 or len(having) > MAX_PAIRWISE:
-                continue
-            for i, a in enumerate(having):
-                for b in having[i + 1 :]:
-                    x, y = defs[a.id][kind], defs[b.id][kind]
-                    if x == y or find(a.id) == find(b.id):
-                        continue
-                    matcher = SequenceMatcher(None, x, y, autojunk=False)
-                    if matcher.quick_ratio() >= threshold and matcher.ratio() >= threshold:
-                        join(a, b, f"near-equal {kind} ({matcher.ratio():.0%} alike)")
         groups: dict[str, list[Metric]] = {}
         for m in metrics:
             groups.setdefault(find(m.id), []).append(m)
@@ -169,16 +156,64 @@ class ConflictDefinition(LintRule):
                 continue
             ids = {m.id for m in group}
             reasons = sorted({r for pair, rs in why.items() if pair <= ids for r in rs})
-            members = "; ".join(ctx.label(m.ref) for m in group)
-            yield self.issue(
-                ctx,
-                group[0].ref,
-                f"{len(group)} metrics under different names share a definition "
-                f"({', '.join(reasons)}): {members}",
-                "if they are one concept, keep one metric and deprecate the others; if not, "
-                "make the difference explicit in their caliber",
-                refs=[m.ref for m in group],
-            )
+            yield self._report(ctx, group, ", ".join(reasons))
+        for a, b, reason in self._near_pairs(ctx, metrics, defs, find):
+            yield self._report(ctx, [a, b], reason)
+
+    def _near_pairs(
+        self,
+        ctx: LintContext,
+        metrics: list[Metric],
+        defs: dict[str, dict[str, str]],
+        find: Callable[[str], str],
+    ) -> Iterable[tuple[Metric, Metric, str]]:
+        """Pairs whose SQL or formula text is at least ``similarity`` alike (and, for SQL,
+        reads the same columns), not already equal. A breakdown (one rolls up to the other, or
+        both to the same parent) differs by a filter on purpose and is left alone."""
+        threshold = ctx.config.conflict.similarity
+        if threshold >= 1.0:
+            return
+        for kind in ("sql", "formula"):
+            having = [m for m in metrics if kind in defs[m.id]]
+            if len(having) > MAX_PAIRWISE:
+                continue
+            for i, a in enumerate(having):
+                for b in having[i + 1 :]:
+                    x, y = defs[a.id][kind], defs[b.id][kind]
+                    if x == y or find(a.id) == find(b.id) or _norm(a.name) == _norm(b.name):
+                        continue
+                    if _breakdown(a, b):
+                        continue
+                    if kind == "sql" and _reads(ctx, a) != _reads(ctx, b):
+                        continue
+                    matcher = SequenceMatcher(None, x, y, autojunk=False)
+                    if matcher.quick_ratio() >= threshold and matcher.ratio() >= threshold:
+                        yield a, b, f"near-equal {kind} ({matcher.ratio():.0%} alike)"
+
+    def _report(self, ctx: LintContext, group: list[Metric], reasons: str) -> LintIssue:
+        members = "; ".join(ctx.label(m.ref) for m in group)
+        return self.issue(
+            ctx,
+            group[0].ref,
+            f"{len(group)} metrics under different names share a definition ({reasons}): {members}",
+            "if they are one concept, keep one metric and deprecate the others; if not, "
+            "make the difference explicit in their caliber",
+            refs=[m.ref for m in group],
+        )
+
+
+def _breakdown(a: Metric, b: Metric) -> bool:
+    """One rolls up to the other, or both to the same parent."""
+    return (
+        a.rolls_up_to == b.id
+        or b.rolls_up_to == a.id
+        or (a.rolls_up_to is not None and a.rolls_up_to == b.rolls_up_to)
+    )
+
+
+def _reads(ctx: LintContext, m: Metric) -> frozenset[str] | None:
+    found = ctx.sql(m)
+    return None if found is None or found.error_kind else found.fields
 
 
 RULES = (ConflictName(), ConflictNameEn(), ConflictAbbr(), ConflictDefinition())

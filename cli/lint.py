@@ -1,0 +1,180 @@
+"""``kpigraph lint`` and ``kpigraph infer-fields``: the platform enforces the catalog's rules."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import click
+
+from cli.common import emit_json, out, printable, safe
+
+if TYPE_CHECKING:
+    from analysis.lint import LintReport
+    from loaders.catalog import CatalogSource
+
+_STYLE = {"error": "bold red", "warning": "yellow", "info": "cyan"}
+_GITHUB = {"error": "error", "warning": "warning", "info": "notice"}
+
+
+def _gh_data(text: str) -> str:
+    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def _gh_prop(text: str) -> str:
+    return _gh_data(text).replace(":", "%3A").replace(",", "%2C")
+
+
+def github_lines(report: LintReport, root: Path) -> list[str]:
+    """GitHub Actions workflow commands (``::warning file=..,line=..::message``).
+
+    >>> from graph_schema.rules.base import LintIssue, Severity
+    >>> from analysis.lint import LintReport
+    >>> issue = LintIssue("sql.dialect", Severity.ERROR, "bad: x, y", "kpigraph.yaml", 3)
+    >>> github_lines(LintReport((issue,)), Path("cat"))
+    ['::error file=cat/kpigraph.yaml,line=3,title=sql.dialect::bad: x, y']
+    """
+    lines = []
+    for issue in report.issues:
+        props = []
+        if issue.file:
+            props.append(f"file={_gh_prop(str(root / issue.file))}")
+            if issue.line:
+                props.append(f"line={issue.line}")
+        props.append(f"title={_gh_prop(issue.rule)}")
+        message = issue.message + (f" — fix: {issue.fix}" if issue.fix else "")
+        command = _GITHUB[issue.severity.value]
+        lines.append(f"::{command} {','.join(props)}::{_gh_data(printable(message))}")
+    return lines
+
+
+def lint_source(source: CatalogSource) -> LintReport:
+    """Lint a catalog already read with :func:`loaders.catalog.read_catalog`."""
+    from analysis.lint import lint_graph
+
+    key_lines = {ref: raw.key_lines for ref, raw in source.raw.items()}
+    return lint_graph(source.graph, origins=source.origins, key_lines=key_lines)
+
+
+def print_text(report: LintReport, root: Path, *, quiet_info: bool = False) -> None:
+    console = out()
+    shown = 0
+    for issue in report.issues:
+        if quiet_info and issue.severity.value == "info":
+            continue
+        shown += 1
+        where = issue.where() if issue.file is None else str(root / issue.where())
+        style = _STYLE[issue.severity.value]
+        console.print(
+            f"{safe(where)}: [{style}]{issue.severity.value}[/] "
+            f"[dim]{safe(issue.rule)}[/] {safe(issue.message)}",
+            soft_wrap=True,
+        )
+        if issue.fix:
+            console.print(f"    fix: {safe(issue.fix)}", soft_wrap=True, style="dim")
+    counts = report.counts()
+    hidden = counts["info"] if quiet_info else 0
+    tail = f" ({hidden} info not shown; 'kpigraph lint' lists them)" if hidden else ""
+    console.print(
+        f"lint: {counts['error']} errors, {counts['warning']} warnings, {counts['info']} info"
+        + tail
+    )
+
+
+@click.command("lint")
+@click.argument("directory", type=click.Path(path_type=Path))
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json", "github"]),
+    default="text",
+    show_default=True,
+    help="github: workflow annotations (::error file=..,line=..::) for catalog CI",
+)
+@click.option(
+    "--min-severity",
+    type=click.Choice(["info", "warning", "error"]),
+    default="info",
+    show_default=True,
+    help="hide issues below this severity",
+)
+@click.option("--strict", is_flag=True, help="exit 1 on warnings too, not only on errors")
+def lint(directory: Path, fmt: str, min_severity: str, strict: bool) -> None:
+    """Check a catalog against the lint rules (conflicts, naming, levels, lifecycle, orphans,
+    card completeness, SQL vs fields); exits 1 when there are errors.
+
+    Rules are configured in kpigraph.yaml under 'lint:' (disable, severity, naming, card).
+    """
+    from analysis.lint import LintReport
+    from graph_schema.rules.base import Severity
+    from loaders.catalog import read_catalog
+
+    report = lint_source(read_catalog(directory))
+    floor = Severity(min_severity).rank
+    shown = LintReport(tuple(i for i in report.issues if i.severity.rank <= floor))
+    if fmt == "json":
+        emit_json(shown.to_json())
+    elif fmt == "github":
+        for line in github_lines(shown, directory):
+            click.echo(line)
+    else:
+        print_text(shown, directory)
+    if report.has_errors or (strict and report.counts()["warning"]):
+        sys.exit(1)
+
+
+@click.command("infer-fields")
+@click.argument("directory", type=click.Path(path_type=Path))
+@click.option("--metric", "metric_ids", multiple=True, help="only these metric ids (repeatable)")
+@click.option("--dry-run", is_flag=True, help="show the changes, write nothing")
+def infer_fields_cmd(directory: Path, metric_ids: tuple[str, ...], dry_run: bool) -> None:
+    """Write each metric's 'fields:' from what its SQL reads (sqlglot), editing the YAML files
+    in place and leaving everything else as written. SQL that does not parse, or reads what
+    sources.yaml does not declare, is an error and then nothing is written."""
+    from analysis.infer_fields import infer_fields
+    from graph_schema.models import Metric
+    from loaders.catalog import read_catalog
+    from loaders.yaml_edit import YamlEditError, rewrite_lists
+
+    source = read_catalog(directory)
+    metrics = [(n, *source.origins[n.ref]) for n in source.graph.nodes if isinstance(n, Metric)]
+    known = {m.id for m, _, _ in metrics}
+    unknown = [m for m in metric_ids if m not in known]
+    if unknown:
+        raise click.UsageError(f"no metric {', '.join(map(printable, unknown))} in {directory}")
+    plan = infer_fields(
+        metrics,
+        list(source.graph.nodes),
+        source.graph.meta.get("dialect"),
+        set(metric_ids) or None,
+    )
+    console = out()
+    if plan.errors:
+        for line in plan.errors:
+            console.print(f"{safe(directory / line)}", soft_wrap=True)
+        raise click.ClickException(
+            f"{len(plan.errors)} metric(s) have SQL that cannot be used; nothing was written"
+        )
+    for change in plan.changes:
+        added = [f for f in change.new if f not in change.old]
+        dropped = [f for f in change.old if f not in change.new]
+        console.print(
+            f"{safe(directory / change.file)}:{change.line}: {safe(change.metric)}: "
+            f"+{len(added)} -{len(dropped)}  "
+            + " ".join([*(f"+{safe(a)}" for a in added), *(f"-{safe(d)}" for d in dropped)]),
+            soft_wrap=True,
+        )
+    if dry_run or not plan.changes:
+        verb = "would change" if dry_run else "changed"
+        console.print(f"{verb} {len(plan.changes)} metric(s); {plan.unchanged} already right")
+        return
+    edits = [(c.file, c.line or 1, "fields", list(c.new)) for c in plan.changes]
+    try:
+        written = rewrite_lists(source.root, edits)
+    except YamlEditError as exc:
+        raise click.ClickException(f"{exc}\nnothing was written") from exc
+    console.print(
+        f"changed {len(plan.changes)} metric(s) in {len(written)} file(s); "
+        f"{plan.unchanged} already right"
+    )

@@ -1,0 +1,204 @@
+"""``kpigraph lint``, ``validate`` with lint, and ``infer-fields`` (minimal YAML edits)."""
+
+# ruff: noqa: E501  (catalog YAML fixtures read best on one line)
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+
+from cli import cli
+from tests.unit.test_lint_rules import SOURCES, catalog
+
+
+def invoke(*args: str) -> Result:
+    return CliRunner().invoke(cli, list(args), catch_exceptions=False)
+
+
+def snapshot(root: Path) -> dict[str, bytes]:
+    return {
+        str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()
+    }
+
+
+BROKEN = """\
+- {id: lonely, name: 孤儿}
+- {id: bad_table, name: 坏表, sql: SELECT SUM(x) FROM ods_orders, rolls_up_to: revenue}
+"""
+
+
+def test_help_of_lint_commands() -> None:
+    for name in ("lint", "infer-fields"):
+        result = invoke(name, "--help")
+        assert result.exit_code == 0 and "Usage:" in result.output
+    assert "infer-fields" in invoke("--help").output
+
+
+def test_lint_text_json_github(tmp_path: Path) -> None:
+    root = catalog(tmp_path, BROKEN)
+    text = invoke("lint", str(root))
+    assert text.exit_code == 1
+    assert f"{root}/metrics/all.yaml:" in text.output and "sql.unknown-table" in text.output
+    assert "lint: 1 errors" in text.output and "fix:" in text.output
+    data = json.loads(invoke("lint", str(root), "--format", "json").output)
+    assert data["counts"]["error"] == 1
+    assert {i["rule"] for i in data["issues"]} >= {"sql.unknown-table", "orphans.metric"}
+    github = invoke("lint", str(root), "--format", "github", "--min-severity", "warning")
+    lines = github.output.splitlines()
+    assert lines and all(line.startswith(("::error ", "::warning ")) for line in lines)
+    assert any(
+        line.startswith(f"::error file={root}/metrics/all.yaml,line=")
+        and "title=sql.unknown-table::" in line
+        for line in lines
+    )
+
+
+def test_lint_exit_codes(tmp_path: Path) -> None:
+    root = catalog(tmp_path, "- {id: lonely, name: 孤儿, level: L2}\n")  # warning + info only
+    assert invoke("lint", str(root)).exit_code == 0
+    assert invoke("lint", str(root), "--strict").exit_code == 1
+
+
+def test_validate_fails_on_lint_errors_and_shows_warnings(tmp_path: Path) -> None:
+    root = catalog(tmp_path, BROKEN + "- {id: w, name: 警告, level: L2, rolls_up_to: revenue}\n")
+    result = invoke("validate", str(root))
+    assert result.exit_code == 1
+    assert "sql.unknown-table" in result.output and "card.incomplete" in result.output
+    assert "orphans.metric" not in result.output  # info is counted, not listed
+    assert "lint found errors" in result.output
+    assert invoke("validate", str(root), "--no-lint").exit_code == 0
+    data = json.loads(invoke("validate", str(root), "--json").output)
+    assert data["valid"] is False and data["lint"]["counts"]["error"] == 1
+
+
+def test_validate_a_clean_catalog(tmp_path: Path) -> None:
+    result = invoke("validate", str(catalog(tmp_path)))
+    assert result.exit_code == 0 and "is valid" in result.output
+
+
+# -- infer-fields ----------------------------------------------------------------------------
+
+HAND_WRITTEN = """\
+# 手写文件：注释、引号与顺序都要保留
+metrics:
+  - id: block_list
+    name: "块列表"   # a comment on the name
+    fields:
+      - dms.dms_orders.total_amount
+      - dms.dms_orders.store_id     # not read: will go
+
+    sql: |
+      SELECT SUM(total_amount)
+      FROM dms_orders
+      WHERE order_status = 'completed'
+    rolls_up_to: revenue
+  - id: flow_list
+    name: 流列表
+    fields: [dms.dms_orders.order_id]
+    sql: SELECT COUNT(DISTINCT o.order_id) FROM dms_orders AS o JOIN v_done AS v ON v.order_id = o.order_id
+    rolls_up_to: revenue
+  - id: no_fields
+    name: 无字段
+    sql: SELECT SUM(amount) FROM v_done
+    rolls_up_to: revenue
+  - id: right_already
+    name: 已正确
+    fields: [dms.dms_orders.total_amount]
+    sql: SELECT SUM(total_amount) FROM dms_orders
+    rolls_up_to: revenue
+"""
+
+
+def _hand_written(tmp_path: Path) -> Path:
+    root = catalog(tmp_path)
+    (root / "metrics/hand.yaml").write_text(HAND_WRITTEN, encoding="utf-8")
+    return root
+
+
+def test_infer_fields_edits_only_the_fields_lists(tmp_path: Path) -> None:
+    root = _hand_written(tmp_path)
+    before = snapshot(root)
+    dry = invoke("infer-fields", str(root), "--dry-run")
+    assert dry.exit_code == 0 and "would change 3 metric(s)" in dry.output
+    assert snapshot(root) == before
+    result = invoke("infer-fields", str(root))
+    assert result.exit_code == 0, result.output
+    assert "changed 3 metric(s) in 1 file(s)" in result.output
+    after = snapshot(root)
+    assert {k for k in after if after[k] != before[k]} == {"metrics/hand.yaml"}
+    text = (root / "metrics/hand.yaml").read_text(encoding="utf-8")
+    expected = (
+        HAND_WRITTEN.replace(
+            "      - dms.dms_orders.total_amount\n      - dms.dms_orders.store_id     # not read: will go\n",
+            "      - dms.dms_orders.total_amount\n      - dms.dms_orders.order_status\n",
+        )
+        .replace(
+            "fields: [dms.dms_orders.order_id]",
+            "fields: [dms.dms_orders.order_id, dms.dms_orders.order_status]",
+        )
+        .replace(
+            "    name: 无字段\n    sql:",
+            "    name: 无字段\n    fields: [dms.dms_orders.order_status, dms.dms_orders.total_amount]\n    sql:",
+        )
+    )
+    assert text == expected
+    # the result is lint-clean on SQL vs fields, and a second run changes nothing
+    report = json.loads(invoke("lint", str(root), "--format", "json").output)
+    assert not [i for i in report["issues"] if i["rule"].startswith("sql.")]
+    again = invoke("infer-fields", str(root))
+    assert "changed 0 metric(s)" in again.output or "0 metric(s)" in again.output
+    assert snapshot(root)["metrics/hand.yaml"] == after["metrics/hand.yaml"]
+
+
+def test_infer_fields_only_named_metrics(tmp_path: Path) -> None:
+    root = _hand_written(tmp_path)
+    result = invoke("infer-fields", str(root), "--metric", "flow_list")
+    assert "changed 1 metric(s)" in result.output
+    text = (root / "metrics/hand.yaml").read_text(encoding="utf-8")
+    assert "store_id     # not read: will go" in text
+    assert invoke("infer-fields", str(root), "--metric", "nope").exit_code != 0
+
+
+@pytest.mark.parametrize(
+    ("sql", "expected"),
+    [
+        ("SELECT SUM(total_amount FROM dms_orders", "SQL does not parse"),
+        ("SELECT SUM(x) FROM ods_orders", "table 'ods_orders' is not in sources"),
+        ("SELECT SUM(bogus) FROM dms_orders", "column 'dms.dms_orders.bogus' is not in sources"),
+    ],
+)
+def test_infer_fields_writes_nothing_when_any_sql_is_unusable(
+    tmp_path: Path, sql: str, expected: str
+) -> None:
+    root = _hand_written(tmp_path)
+    (root / "metrics/zz_bad.yaml").write_text(
+        f"id: zz_bad\nname: 坏\nsql: {sql}\nrolls_up_to: revenue\n", encoding="utf-8"
+    )
+    before = snapshot(root)
+    result = invoke("infer-fields", str(root))
+    assert result.exit_code != 0
+    assert "metrics/zz_bad.yaml:1: metric 'zz_bad'" in result.output
+    assert expected in result.output and "nothing was written" in result.output
+    assert snapshot(root) == before
+
+
+def test_infer_fields_refuses_a_flow_mapping_it_cannot_edit(tmp_path: Path) -> None:
+    root = catalog(
+        tmp_path,
+        "- {id: inline, name: 行内, sql: SELECT SUM(total_amount) FROM dms_orders, rolls_up_to: revenue}\n",
+    )
+    before = snapshot(root)
+    result = invoke("infer-fields", str(root))
+    assert (
+        result.exit_code != 0
+        and "by hand" in result.output
+        and "nothing was written" in result.output
+    )
+    assert snapshot(root) == before
+
+
+def test_sources_fixture_has_a_view() -> None:
+    assert "views:" in SOURCES
