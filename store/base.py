@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Protocol, runtime_checkable
 
+from graph_schema.errors import BackendUnavailableError
 from graph_schema.graph import CatalogGraph
 from graph_schema.ids import NodeKind, NodeRef
 from graph_schema.models import BaseNode, Edge
@@ -76,14 +77,37 @@ class StoreInfo:
     meta: dict[str, Any] = field(default_factory=dict)
 
 
+class GraphReplacedError(BackendUnavailableError):
+    """A read pinned to one generation found that generation replaced by a newer load (and
+    perhaps already being swept) before it finished. Nothing mixed was answered; the whole
+    request, retried, reads the new generation (the API does that by itself)."""
+
+    code = "graph_replaced"
+
+    def __init__(self, where: str, generation: str) -> None:
+        super().__init__(
+            f"the graph in {where} was replaced by a newer load while this answer was being "
+            "read; ask again",
+            {"where": where, "generation": generation, "retryable": True},
+        )
+
+
 @runtime_checkable
-class GraphStore(Protocol):
-    """Storage and native traversal of one catalog graph."""
+class GraphReader(Protocol):
+    """The read half of the seam, pinned to one published *generation* of the graph.
+
+    Every answer built from one reader comes from one load: a load published meanwhile is
+    not seen (embedded: the reader holds the in-memory graph it started with), or the read
+    fails with :class:`GraphReplacedError` (Neo4j: the old generation may be swept) and is
+    retried whole — never a mix of two loads. Get one with :meth:`GraphStore.snapshot`, once
+    per request or command.
+    """
 
     backend: str
 
-    def load(self, graph: CatalogGraph, progress: ProgressFn | None = None) -> StoreInfo:
-        """Replace the stored graph with ``graph``, atomically: all of it lands or none."""
+    @property
+    def generation(self) -> str:
+        """Id of the published load this reader reads ("" when nothing is loaded)."""
 
     def info(self) -> StoreInfo:
         """What is loaded (raises ``EmptyStoreError`` when nothing is)."""
@@ -96,7 +120,8 @@ class GraphStore(Protocol):
         nodes: what lineage answers and impact reports of thousands of nodes need."""
 
     def search(self, query: SearchQuery) -> SearchPage:
-        """Ranked search; see :func:`store.ranking.match_rank` for the ranking rule."""
+        """Ranked search; see :func:`store.ranking.match_rank` for the ranking rule.
+        Raises ``EmptyStoreError`` when nothing is loaded (not "0 matches")."""
 
     def edges_of(
         self, refs: Iterable[NodeRef], walk: Walk, relations: Iterable[Relation]
@@ -118,6 +143,21 @@ class GraphStore(Protocol):
 
         ``max_depth=None`` means unbounded. Terminates on cycles.
         """
+
+
+@runtime_checkable
+class GraphStore(GraphReader, Protocol):
+    """Storage and native traversal of one catalog graph.
+
+    Its own read methods each read the generation published at the time of the call; an
+    answer that needs several reads takes one :meth:`snapshot` and reads through it.
+    """
+
+    def snapshot(self) -> GraphReader:
+        """A reader pinned to the generation published now (cheap: no graph is copied)."""
+
+    def load(self, graph: CatalogGraph, progress: ProgressFn | None = None) -> StoreInfo:
+        """Replace the stored graph with ``graph``, atomically: all of it lands or none."""
 
     def ping(self) -> None:
         """Raise ``BackendUnavailableError`` when the backend does not answer."""

@@ -2,30 +2,40 @@
 
 A load replaces the whole graph inside one SQLite transaction, so a failed or interrupted
 load (exception, kill -9, power loss) leaves the previous graph intact. Readers in other
-processes notice a newer load through ``PRAGMA data_version`` and re-read the file.
+processes notice a newer load through ``PRAGMA data_version`` and re-read the file (in one read
+transaction: one load's rows). A :meth:`EmbeddedStore.snapshot` holds one in-memory graph, so
+an answer read through it is one load whatever is loaded meanwhile.
+
+A damaged, emptied or removed file under a running process is reported as
+:class:`BackendUnavailableError` naming the file and what to do (never a raw ``DatabaseError``);
+the connection is dropped, so the next read opens whatever good file is there by then.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
+import os
 import sqlite3
 import threading
-from collections import deque
+import uuid
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import networkx as nx
 
-from graph_schema.errors import BackendUnavailableError, EmptyStoreError, StoreError
+from graph_schema.errors import BackendUnavailableError, StoreError
 from graph_schema.graph import CatalogGraph
 from graph_schema.ids import NodeKind, NodeRef
-from graph_schema.models import BaseNode, Edge, node_from_props
-from graph_schema.relations import RELATION_BY_VALUE, Relation
-from store.base import NodeLabel, ProgressFn, SearchPage, SearchQuery, StoreInfo, Walk, sort_edges
-from store.search_index import SearchIndex, SearchIndexBuilder
+from graph_schema.models import BaseNode, Edge
+from graph_schema.relations import Relation
+from store.base import NodeLabel, ProgressFn, SearchPage, SearchQuery, StoreInfo, Walk
+from store.embedded_reader import EmbeddedReader, GraphIndex, bfs, set_of_edges
+from store.search_index import SearchIndexBuilder
+
+__all__ = ["EmbeddedReader", "EmbeddedStore", "bfs", "set_of_edges"]
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -39,16 +49,6 @@ CREATE TABLE IF NOT EXISTS edges (
 """
 SCHEMA_VERSION = "1"
 BATCH = 5000
-
-
-@dataclass
-class _Index:
-    """The in-memory graph: refs as strings (``Kind:id``), relations as multi-edge keys."""
-
-    graph: nx.MultiDiGraph
-    props: dict[str, str]  # ref -> JSON properties (models built on demand)
-    search: SearchIndex
-    info: StoreInfo
 
 
 class EmbeddedStore:
@@ -71,40 +71,75 @@ class EmbeddedStore:
         self.path = Path(path)
         self._lock = threading.RLock()
         self._conn: sqlite3.Connection | None = None
-        self._index: _Index | None = None
+        self._index: GraphIndex | None = None
         self._data_version: int | None = None
+        self._file_id: tuple[int, int] | None = None  # (device, inode) of the open file
+        self._opened = False  # once opened, a missing file is reported, not created again
 
     # -- connection ---------------------------------------------------------------------------
 
     def _connection(self) -> sqlite3.Connection:
+        """The open connection, reopened when the file was replaced (a new inode) since."""
+        if self._conn is not None and self._file_id is not None:
+            try:
+                st = os.stat(self.path)
+            except OSError as exc:
+                self._drop()
+                raise self._unavailable(exc) from exc
+            if (st.st_dev, st.st_ino) != self._file_id:
+                self._drop()  # replaced: read the new file
         if self._conn is None:
             try:
+                if self._opened and not self.path.exists():
+                    raise FileNotFoundError(f"{self.path} was removed")
                 self.path.parent.mkdir(parents=True, exist_ok=True)
-                conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
-                conn.execute("PRAGMA journal_mode=WAL")
-                conn.execute("PRAGMA synchronous=NORMAL")
-                conn.executescript(SCHEMA)
+                conn = sqlite3.connect(
+                    self.path, isolation_level=None, check_same_thread=False, timeout=10.0
+                )
+                try:
+                    conn.execute("PRAGMA journal_mode=WAL")
+                    conn.execute("PRAGMA synchronous=NORMAL")
+                    conn.executescript(SCHEMA)
+                    st = os.stat(self.path)
+                except BaseException:
+                    conn.close()
+                    raise
             except (sqlite3.Error, OSError) as exc:
-                raise BackendUnavailableError(
-                    f"cannot open the embedded store at {self.path}: {exc}",
-                    {"path": str(self.path)},
-                ) from exc
+                raise self._unavailable(exc) from exc
             self._conn = conn
+            self._file_id = (st.st_dev, st.st_ino)
+            self._opened = True
         return self._conn
+
+    def _drop(self) -> None:
+        """Forget the connection and the graph read from it (after a storage error or when the
+        file was replaced): the next read starts from the file as it is then."""
+        if self._conn is not None:
+            with contextlib.suppress(sqlite3.Error):
+                self._conn.close()
+        self._conn = None
+        self._file_id = None
+        self._index = None
+        self._data_version = None
+
+    def _unavailable(self, exc: BaseException) -> BackendUnavailableError:
+        return BackendUnavailableError(
+            f"the embedded store {self.path} cannot be read ({_why(exc)}); "
+            + _what_to_do(self.path),
+            {"path": str(self.path), "cause": _why(exc)},
+        )
 
     def ping(self) -> None:
         with self._lock:
             try:
-                self._connection().execute("SELECT 1").fetchone()
+                self._connection().execute("SELECT count(*) FROM meta").fetchone()
             except sqlite3.Error as exc:
-                raise BackendUnavailableError(f"embedded store {self.path}: {exc}") from exc
+                self._drop()
+                raise self._unavailable(exc) from exc
 
     def close(self) -> None:
         with self._lock:
-            if self._conn is not None:
-                self._conn.close()
-                self._conn = None
-            self._index = None
+            self._drop()
 
     # -- load ---------------------------------------------------------------------------------
 
@@ -123,6 +158,7 @@ class EmbeddedStore:
             "catalog": graph.name,
             "loaded_at": loaded_at,
             "catalog_meta": json.dumps(graph.meta, ensure_ascii=False, default=str),
+            "generation": uuid.uuid4().hex,
         }
         with self._lock:
             conn = self._connection()
@@ -146,9 +182,21 @@ class EmbeddedStore:
                 conn.execute("COMMIT")
             except BaseException as exc:
                 if conn.in_transaction:
-                    conn.execute("ROLLBACK")
+                    with contextlib.suppress(sqlite3.Error):
+                        conn.execute("ROLLBACK")
+                if isinstance(exc, sqlite3.OperationalError) and "locked" in str(exc):
+                    raise StoreError(
+                        f"loading into {self.path} failed: another process is writing to it "
+                        "(database is locked); wait for that load to finish and run this "
+                        "one again",
+                        {"path": str(self.path)},
+                    ) from exc
                 if isinstance(exc, sqlite3.Error):
-                    raise StoreError(f"loading into {self.path} failed: {exc}") from exc
+                    self._drop()
+                    raise StoreError(
+                        f"loading into {self.path} failed ({_why(exc)}); {_what_to_do(self.path)}",
+                        {"path": str(self.path)},
+                    ) from exc
                 raise
             self._index = self._build_index(((k, i, p) for k, i, p in node_rows), edge_rows, meta)
             self._data_version = self._current_data_version(conn)
@@ -160,28 +208,40 @@ class EmbeddedStore:
     def _current_data_version(conn: sqlite3.Connection) -> int:
         return int(conn.execute("PRAGMA data_version").fetchone()[0])
 
-    def _fresh(self) -> _Index:
-        """The current index, re-read from the file when another process loaded since."""
+    def _fresh(self) -> GraphIndex:
+        """The current index, re-read from the file when another process loaded since.
+
+        The three tables are read in one read transaction, so the rows are one load's even
+        when another process commits a load meanwhile."""
         with self._lock:
-            conn = self._connection()
-            version = self._current_data_version(conn)
-            if self._index is None or version != self._data_version:
-                try:
-                    meta = dict(conn.execute("SELECT key, value FROM meta").fetchall())
-                    nodes = conn.execute("SELECT kind, id, props FROM nodes").fetchall()
-                    edges = conn.execute("SELECT source, target, type, props FROM edges").fetchall()
-                except sqlite3.Error as exc:
-                    raise BackendUnavailableError(f"embedded store {self.path}: {exc}") from exc
-                self._index = self._build_index(nodes, edges, meta)
-                self._data_version = version
-            return self._index
+            try:
+                conn = self._connection()
+                version = self._current_data_version(conn)
+                if self._index is None or version != self._data_version:
+                    conn.execute("BEGIN")
+                    try:
+                        meta = dict(conn.execute("SELECT key, value FROM meta").fetchall())
+                        nodes = conn.execute("SELECT kind, id, props FROM nodes").fetchall()
+                        edges = conn.execute(
+                            "SELECT source, target, type, props FROM edges"
+                        ).fetchall()
+                        version = self._current_data_version(conn)
+                    finally:
+                        if conn.in_transaction:
+                            conn.execute("COMMIT")
+                    self._index = self._build_index(nodes, edges, meta)
+                    self._data_version = version
+                return self._index
+            except sqlite3.Error as exc:
+                self._drop()
+                raise self._unavailable(exc) from exc
 
     def _build_index(
         self,
         nodes: Iterable[tuple[str, str, str]],
         edges: list[tuple[str, str, str, str]],
         meta: dict[str, str],
-    ) -> _Index:
+    ) -> GraphIndex:
         g: nx.MultiDiGraph = nx.MultiDiGraph()
         props: dict[str, str] = {}
         counts: dict[str, int] = {k.value: 0 for k in NodeKind}
@@ -207,73 +267,37 @@ class EmbeddedStore:
             counts=counts,
             meta=catalog_meta,
         )
-        return _Index(g, props, search, info)
+        generation = meta.get("generation") or ""
+        if not generation and info.catalog is not None:  # written before generations had ids
+            generation = f"{info.loaded_at}/{len(props)}/{len(edges)}"
+        return GraphIndex(g, props, search, info, generation)
+
+    def snapshot(self) -> EmbeddedReader:
+        return EmbeddedReader(self._fresh(), str(self.path))
+
+    @property
+    def generation(self) -> str:
+        return self._fresh().generation
 
     def info(self) -> StoreInfo:
-        info = self._fresh().info
-        if info.catalog is None:
-            raise EmptyStoreError(str(self.path))
-        return info
+        return self.snapshot().info()
 
     def get_nodes(self, refs: Iterable[NodeRef]) -> dict[NodeRef, BaseNode]:
-        index = self._fresh()
-        out: dict[NodeRef, BaseNode] = {}
-        for ref in refs:
-            p = index.props.get(str(ref))
-            if p is not None:
-                out[ref] = node_from_props(ref.kind, json.loads(p))
-        return out
+        return self.snapshot().get_nodes(refs)
 
     def labels(self, refs: Iterable[NodeRef]) -> dict[NodeRef, NodeLabel]:
-        props = self._fresh().props
-        out: dict[NodeRef, NodeLabel] = {}
-        for ref in refs:
-            p = props.get(str(ref))
-            if p is not None:
-                values = json.loads(p)
-                out[ref] = NodeLabel(values["name"], values.get("level"))
-        return out
+        return self.snapshot().labels(refs)
 
     def search(self, query: SearchQuery) -> SearchPage:
-        index = self._fresh()
-        total, refs = index.search.page(query)
-        return SearchPage(total=total, items=[_node(ref, index.props[ref]) for ref in refs])
+        return self.snapshot().search(query)
 
     def edges_of(
         self, refs: Iterable[NodeRef], walk: Walk, relations: Iterable[Relation]
     ) -> list[Edge]:
-        g = self._fresh().graph
-        rels = {r.value for r in relations}
-        out: list[Edge] = []
-        for ref in {str(r) for r in refs}:
-            if ref not in g:
-                continue
-            if walk in (Walk.FORWARD, Walk.UNDIRECTED):
-                out.extend(_edges(g, ref, g._succ[ref], rels, forward=True))
-            if walk in (Walk.BACKWARD, Walk.UNDIRECTED):
-                out.extend(_edges(g, ref, g._pred[ref], rels, forward=False))
-        return sort_edges(set_of_edges(out))
+        return self.snapshot().edges_of(refs, walk, relations)
 
     def edges_among(self, refs: Iterable[NodeRef], relations: Iterable[Relation]) -> list[Edge]:
-        g = self._fresh().graph
-        rels = {r.value for r in relations}
-        members = {str(r) for r in refs}
-        out: list[Edge] = []
-        for ref in members:
-            succ = g._succ.get(ref)
-            if succ is None:
-                continue
-            # walk the smaller side: a hot field feeds thousands of metrics, few of them members
-            pairs = (
-                ((t, succ[t]) for t in members if t in succ)
-                if len(succ) > len(members)
-                else ((t, keys) for t, keys in succ.items() if t in members)
-            )
-            for target, keys in pairs:
-                for rtype, attrs in keys.items():
-                    if rtype in rels:
-                        out.append(_edge(ref, target, rtype, attrs.get("props", "{}")))
-        return sort_edges(out)
+        return self.snapshot().edges_among(refs, relations)
 
     def traverse(
         self,
@@ -282,91 +306,23 @@ class EmbeddedStore:
         relations: Iterable[Relation],
         max_depth: int | None,
     ) -> dict[NodeRef, int]:
-        g = self._fresh().graph
-        found = bfs(g, str(root), walk, {r.value for r in relations}, max_depth)
-        return {NodeRef.from_stored(ref): d for ref, d in found.items()}
-
-
-def bfs(
-    g: nx.MultiDiGraph,
-    root: str,
-    walk: Walk,
-    relations: set[str],
-    max_depth: int | None,
-) -> dict[str, int]:
-    """Breadth-first search over the relation-filtered multigraph; shortest hop per node.
-
-    Examples
-    --------
-    >>> g = nx.MultiDiGraph()
-    >>> _ = g.add_edge("a", "b", key="INPUT_TO"); _ = g.add_edge("b", "a", key="DRIVES")
-    >>> bfs(g, "a", Walk.FORWARD, {"INPUT_TO", "DRIVES"}, None)
-    {'b': 1}
-    """
-    if root not in g:
-        return {}
-    adjacency: list[dict[str, dict[str, Any]]] = []
-    if walk in (Walk.FORWARD, Walk.UNDIRECTED):
-        adjacency.append(g._succ)
-    if walk in (Walk.BACKWARD, Walk.UNDIRECTED):
-        adjacency.append(g._pred)
-    depth = {root: 0}
-    queue = deque([root])
-    while queue:
-        node = queue.popleft()
-        d = depth[node]
-        if max_depth is not None and d >= max_depth:
-            continue
-        for adj in adjacency:
-            for other, keys in adj[node].items():
-                if other in depth:
-                    continue
-                if not relations.isdisjoint(keys):
-                    depth[other] = d + 1
-                    queue.append(other)
-    del depth[root]
-    return depth
-
-
-def _node(ref: str, props: str) -> BaseNode:
-    kind, _, _ = ref.partition(":")
-    return node_from_props(NodeKind(kind), json.loads(props))
-
-
-def _edge(source: str, target: str, rtype: str, props: str) -> Edge:
-    """An edge read back from the store: it was validated when loaded, so it is constructed
-    without validating again (validation was most of the cost of large answers)."""
-    return Edge.model_construct(
-        source=NodeRef.from_stored(source),
-        target=NodeRef.from_stored(target),
-        type=RELATION_BY_VALUE[rtype],
-        props=json.loads(props) if props != "{}" else {},
-    )
-
-
-def _edges(
-    g: nx.MultiDiGraph,
-    ref: str,
-    adj: dict[str, dict[str, Any]],
-    rels: set[str],
-    *,
-    forward: bool,
-) -> Iterator[Edge]:
-    for other, keys in adj.items():
-        for rtype, attrs in keys.items():
-            if rtype in rels:
-                s, t = (ref, other) if forward else (other, ref)
-                yield _edge(s, t, rtype, attrs.get("props", "{}"))
-
-
-def set_of_edges(edges: Iterable[Edge]) -> list[Edge]:
-    """Drop duplicate edges (the same edge seen from both ends)."""
-    seen: dict[tuple[str, str, str], Edge] = {}
-    for e in edges:
-        seen.setdefault(e.sort_key(), e)
-    return list(seen.values())
+        return self.snapshot().traverse(root, walk, relations, max_depth)
 
 
 def _chunks(rows: list[Any], size: int) -> Iterator[list[Any]]:
     for i in range(0, len(rows), size):
         yield rows[i : i + size]
+
+
+def _why(exc: BaseException) -> str:
+    """What went wrong with the file, in words (``database disk image is malformed``...)."""
+    if isinstance(exc, FileNotFoundError):
+        return "the file is missing"
+    return str(exc) or type(exc).__name__
+
+
+def _what_to_do(path: Path) -> str:
+    return (
+        f"if the file is damaged, move it away (with {path.name}-wal and {path.name}-shm "
+        f"beside it) and load the catalog again: kpigraph load CATALOG_DIR --db {path}"
+    )

@@ -3,8 +3,9 @@
 A load writes a new *generation* of the graph in bounded ``UNWIND $rows`` transactions and
 publishes it with one small swap at the end, so a failed, interrupted or killed load leaves the
 previous graph readable and unchanged, and a catalog of any size fits the server's transaction
-memory. Reads are single auto-committed statements on the published generation, retried when
-the driver calls an error retryable. All Cypher lives in :mod:`store.neo4j_cypher`.
+memory. Reads go through a :class:`~store.neo4j_reader.Neo4jReader` pinned to one generation
+(:meth:`Neo4jStore.snapshot`): single auto-committed statements, retried when the driver calls
+an error retryable. All Cypher lives in :mod:`store.neo4j_cypher`.
 """
 
 from __future__ import annotations
@@ -12,11 +13,10 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import json
-import threading
 import time
 import uuid
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 
 import neo4j
@@ -31,15 +31,14 @@ from neo4j.exceptions import (
     TransientError,
 )
 
-from graph_schema.errors import BackendUnavailableError, EmptyStoreError, StoreError
+from graph_schema.errors import BackendUnavailableError, StoreError
 from graph_schema.graph import CatalogGraph
 from graph_schema.ids import NodeKind, NodeRef
-from graph_schema.models import BaseNode, Edge, Metric, node_from_props
-from graph_schema.relations import RELATION_BY_VALUE, Relation
+from graph_schema.models import BaseNode, Edge, Metric
+from graph_schema.relations import Relation
 from store import neo4j_cypher as cy
-from store.base import NodeLabel, ProgressFn, SearchPage, SearchQuery, StoreInfo, Walk, sort_edges
-from store.embedded import set_of_edges
-from store.search_index import SearchIndex, SearchIndexBuilder
+from store.base import NodeLabel, ProgressFn, SearchPage, SearchQuery, StoreInfo, Walk
+from store.neo4j_reader import Neo4jReader, SearchIndexes
 
 T = TypeVar("T")
 Row = dict[str, Any]
@@ -109,8 +108,7 @@ class Neo4jStore:
         self.database = database
         self.uri = uri or "neo4j"
         self._schema_ready = False
-        self._search_lock = threading.Lock()
-        self._search_cache: tuple[str, SearchIndex] | None = None
+        self._indexes = SearchIndexes()
 
     # -- plumbing ------------------------------------------------------------------------------
 
@@ -157,6 +155,18 @@ class Neo4jStore:
                         raise
                     time.sleep(0.2 * 2**attempt)
             raise AssertionError("unreachable")
+
+        return self._guard(run)
+
+    def _read_tx(self, work: Callable[[ManagedTransaction], T]) -> T:
+        """``work`` in one managed read transaction (statements in order, one round trip each)."""
+        self._ensure_schema()
+
+        def run() -> T:
+            with self.driver.session(
+                database=self.database, default_access_mode=neo4j.READ_ACCESS
+            ) as session:
+                return session.execute_read(work)
 
         return self._guard(run)
 
@@ -250,8 +260,6 @@ class Neo4jStore:
                 except BaseException:
                     self._discard(gen)
                     raise
-            with self._search_lock:
-                self._search_cache = None
             # published already: a failed sweep leaves an unreferenced generation for the next
             # load to sweep, and must not report the load as failed
             with contextlib.suppress(Neo4jError, DriverError, OSError):
@@ -299,105 +307,37 @@ class Neo4jStore:
 
     # -- reads ---------------------------------------------------------------------------------
 
+    def snapshot(self) -> Neo4jReader:
+        """A reader pinned to the generation its first read finds live (no round trip now)."""
+        return Neo4jReader(self._read, self._read_tx, self._indexes, self._where)
+
+    @property
+    def _where(self) -> str:
+        return f"Neo4j at {self.uri} (database {self.database!r})"
+
+    @property
+    def generation(self) -> str:
+        return self.snapshot().generation
+
     def info(self) -> StoreInfo:
-        records = self._read(cy.GET_META)
-        if not records:
-            raise EmptyStoreError(f"Neo4j at {self.uri} (database {self.database!r})")
-        rec = records[0]
-        return StoreInfo(
-            backend=self.backend,
-            catalog=rec["catalog"],
-            loaded_at=rec["loaded_at"],
-            counts=json.loads(rec["counts"]),
-            meta=json.loads(rec["meta"] or "{}"),
-        )
+        return self.snapshot().info()
 
     def get_nodes(self, refs: Iterable[NodeRef]) -> dict[NodeRef, BaseNode]:
-        wanted = sorted({str(r) for r in refs})
-        if not wanted:
-            return {}
-        out: dict[NodeRef, BaseNode] = {}
-        for rec in self._read(cy.GET_NODES, refs=wanted):
-            node = _node(rec)
-            out[node.ref] = node
-        return out
+        return self.snapshot().get_nodes(refs)
 
     def labels(self, refs: Iterable[NodeRef]) -> dict[NodeRef, NodeLabel]:
-        wanted = {str(r): r for r in refs}
-        if not wanted:
-            return {}
-        return {
-            wanted[rec["ref"]]: NodeLabel(rec["name"], rec["level"])
-            for rec in self._read(cy.GET_LABELS, refs=sorted(wanted))
-        }
+        return self.snapshot().labels(refs)
 
     def search(self, query: SearchQuery) -> SearchPage:
-        """Rank with the shared :class:`~store.search_index.SearchIndex` of the live generation,
-        then read the page's nodes from that generation in the same round trip that checks it
-        is still live. A newer published load rebuilds the index (a few seconds per 100k
-        nodes, once per load and process); a steady-state search is one round trip."""
-        for _ in range(3):
-            cached = self._search_index()
-            if cached is None:
-                return SearchPage(total=0, items=[])
-            gen, index = cached
-            total, refs = index.page(query)
-            rec = self._read(cy.GET_PAGE, gen=gen, refs=refs)[0]
-            found = {hit["ref"]: hit for hit in rec["nodes"]}
-            if rec["live"] == gen and len(found) == len(refs):
-                return SearchPage(total=total, items=[_node(found[r]) for r in refs])
-            with self._search_lock:
-                if self._search_cache is cached:
-                    self._search_cache = None  # another load was published: rebuild
-        raise StoreError(
-            f"the graph in Neo4j at {self.uri} was replaced three times during one search; "
-            "try again when the loads have finished",
-            {"uri": self.uri},
-        )
-
-    def _search_index(self) -> tuple[str, SearchIndex] | None:
-        """The search index of the live generation, built on first use after a load."""
-        with self._search_lock:
-            if self._search_cache is None:
-                live = self._read(cy.GET_LIVE_GEN)
-                if not live:
-                    return None
-                gen = live[0]["gen"]
-
-                def build(tx: ManagedTransaction) -> SearchIndex:
-                    builder = SearchIndexBuilder()
-                    for rec in tx.run(cy.SEARCH_INDEX_ROWS, gen=gen):
-                        builder.add(NodeKind(rec["kind"]), rec["ref"], json.loads(rec["props"]))
-                    return builder.build()
-
-                def run() -> SearchIndex:
-                    with self.driver.session(database=self.database) as session:
-                        return session.execute_read(build)
-
-                self._search_cache = (gen, self._guard(run))
-            return self._search_cache
+        return self.snapshot().search(query)
 
     def edges_of(
         self, refs: Iterable[NodeRef], walk: Walk, relations: Iterable[Relation]
     ) -> list[Edge]:
-        params = {"refs": sorted({str(r) for r in refs}), "types": _types(relations)}
-        records: list[neo4j.Record] = []
-        if walk in (Walk.FORWARD, Walk.UNDIRECTED):
-            records += self._read(cy.EDGES_OUT, **params)
-        if walk in (Walk.BACKWARD, Walk.UNDIRECTED):
-            records += self._read(cy.EDGES_IN, **params)
-        return sort_edges(set_of_edges(_edge(r) for r in records))
+        return self.snapshot().edges_of(refs, walk, relations)
 
     def edges_among(self, refs: Iterable[NodeRef], relations: Iterable[Relation]) -> list[Edge]:
-        rels = frozenset(relations)
-        if not rels:
-            return []
-        records = self._read(
-            cy.edges_among_query(rels),
-            refs=sorted({str(r) for r in refs}),
-            dense=cy.DENSE_DEGREE,
-        )
-        return sort_edges(_edge(r) for r in records)
+        return self.snapshot().edges_among(refs, relations)
 
     def traverse(
         self,
@@ -406,30 +346,7 @@ class Neo4jStore:
         relations: Iterable[Relation],
         max_depth: int | None,
     ) -> dict[NodeRef, int]:
-        """Breadth-first distances from ``root``: up to ``MAX_HOPS`` hops per query (see
-        :func:`store.neo4j_cypher.expand_query`), so lineage to depth 10 is one round trip."""
-        rels = frozenset(relations)
-        if not rels:
-            return {}
-        start = str(root)
-        depth: dict[str, int] = {start: 0}
-        frontier = [start]
-        hop = 0
-        while frontier and (max_depth is None or hop < max_depth):
-            hops = cy.MAX_HOPS if max_depth is None else min(cy.MAX_HOPS, max_depth - hop)
-            query = cy.expand_query(walk, rels, hops)
-            records = self._read(query, frontier=frontier, seen=list(depth))
-            levels = records[0]["levels"] if records else []
-            frontier = []
-            for level in levels:
-                hop += 1
-                for ref in level:
-                    depth[ref] = hop
-                frontier = level
-            if len(levels) < hops or not frontier:
-                break
-        del depth[start]
-        return {NodeRef.from_stored(ref): d for ref, d in depth.items()}
+        return self.snapshot().traverse(root, walk, relations, max_depth)
 
 
 def _load_batches(graph: CatalogGraph) -> list[list[tuple[str, list[Row]]]]:
@@ -466,25 +383,6 @@ def _load_batches(graph: CatalogGraph) -> list[list[tuple[str, list[Row]]]]:
         batches[-1].append((query, rows))
         size += len(rows)
     return batches
-
-
-def _types(relations: Iterable[Relation]) -> list[str]:
-    return sorted(Relation(r).value for r in relations)
-
-
-def _node(rec: Mapping[str, Any]) -> BaseNode:
-    """A node read back from its stored ``kind`` and JSON ``props``."""
-    return node_from_props(NodeKind(rec["kind"]), json.loads(rec["props"]))
-
-
-def _edge(rec: neo4j.Record) -> Edge:
-    """An edge read back from the store, validated when loaded: constructed without validation."""
-    return Edge.model_construct(
-        source=NodeRef.from_stored(rec["source"]),
-        target=NodeRef.from_stored(rec["target"]),
-        type=RELATION_BY_VALUE[rec["type"]],
-        props=json.loads(rec["props"] or "{}"),
-    )
 
 
 def _short(exc: BaseException) -> str:

@@ -21,8 +21,8 @@ from store.base import Walk
 # -- schema (idempotent) ------------------------------------------------------------------------
 #
 # A graph is stored as a *generation*: every node carries ``_gen``, the id of the load that
-# wrote it, and the ``KpiMeta {key: 'graph'}`` node names the live generation. Every read starts
-# from that node, so readers only ever see one complete generation (see "load" below).
+# wrote it, and the ``KpiMeta {key: 'graph'}`` node names the live generation. Every read is
+# pinned to one generation and checks it was still live after reading (see "reads" below).
 
 CREATE_GEN_REF_CONSTRAINT = (
     "CREATE CONSTRAINT kpinode_gen_ref IF NOT EXISTS "
@@ -116,49 +116,72 @@ CALL { WITH n DETACH DELETE n } IN TRANSACTIONS OF 2000 ROWS
 GET_LIVE_GEN = "MATCH (m:KpiMeta {key: 'graph'}) WHERE m.gen IS NOT NULL RETURN m.gen AS gen"
 DELETE_META = "MATCH (m:KpiMeta) DELETE m"
 
-# -- reads: each starts from the live generation (the search index's two reads name the
-# -- generation they index, and GET_PAGE returns the live one to check it) -------------------
+# -- reads: pinned to one generation ------------------------------------------------------------
+#
+# A reader (:class:`store.neo4j.Neo4jReader`) reads one generation for a whole request. Its
+# first read takes the live one (``$gen`` null), later ones pass it as ``$gen``. Every read
+# returns one row: ``g`` (the generation read), ``rows`` (the answer) and ``live`` (the
+# generation published *after* the rows were read: a correlated subquery after the
+# aggregation). ``live = g`` means no load was published before the rows were all read, so no
+# sweep touched them (a published generation is never swept, and never published again); any
+# other ``live`` and the reader refuses the answer as replaced — never a mix of two loads.
 
-#: Every read's first clause: the live generation ``g`` (no rows when nothing is loaded).
-_LIVE = "MATCH (meta:KpiMeta {key: 'graph'}) WITH meta.gen AS g "
-
-GET_META = (
-    "MATCH (m:KpiMeta {key: 'graph'}) WHERE m.gen IS NOT NULL "
-    "RETURN m.catalog AS catalog, m.loaded_at AS loaded_at, m.meta AS meta, m.counts AS counts"
+#: First clause of every pinned read: ``g``, the pinned or else the live generation.
+_PIN = "OPTIONAL MATCH (m0:KpiMeta {key: 'graph'}) WITH coalesce($gen, m0.gen) AS g "
+#: Last clause of every pinned read, after ``rows`` was aggregated.
+_CHECK = (
+    "CALL { WITH rows OPTIONAL MATCH (m1:KpiMeta {key: 'graph'}) RETURN m1.gen AS live } "
+    "RETURN g, live, rows"
 )
-GET_NODES = (
-    _LIVE + "UNWIND $refs AS ref MATCH (n:KpiNode {_gen: g, ref: ref}) "
-    "RETURN n.kind AS kind, n.props AS props"
+
+
+def pinned(body: str) -> str:
+    """A read of generation ``g``: ``body`` is a subquery over ``g`` that returns one row,
+    ``rows``; the result is one row ``g, live, rows`` (see "reads" above).
+
+    Examples
+    --------
+    >>> q = pinned("RETURN [] AS rows")
+    >>> q.startswith(_PIN) and q.endswith("RETURN g, live, rows")
+    True
+    """
+    return f"{_PIN}CALL {{ WITH g {body} }} {_CHECK}"
+
+
+GET_META = pinned(
+    "OPTIONAL MATCH (m:KpiMeta {key: 'graph'}) WHERE m.gen = g "
+    "RETURN [x IN collect(m) | {catalog: x.catalog, loaded_at: x.loaded_at, meta: x.meta, "
+    "counts: x.counts}] AS rows"
+)
+GET_NODES = pinned(
+    "UNWIND $refs AS ref MATCH (n:KpiNode {_gen: g, ref: ref}) "
+    "RETURN collect({kind: n.kind, props: n.props}) AS rows"
 )
 #: Name and level only (``level`` is stored as a property of its own on metrics).
-GET_LABELS = (
-    _LIVE + "UNWIND $refs AS ref MATCH (n:KpiNode {_gen: g, ref: ref}) "
-    "RETURN n.ref AS ref, n.name AS name, n.level AS level"
+GET_LABELS = pinned(
+    "UNWIND $refs AS ref MATCH (n:KpiNode {_gen: g, ref: ref}) "
+    "RETURN collect({ref: n.ref, name: n.name, level: n.level}) AS rows"
 )
-#: Every node of a generation, for the search index (:mod:`store.search_index`).
+#: Every node of a generation, for the search index (:mod:`store.search_index`): streamed in a
+#: read transaction whose next statement, ``GET_LIVE_GEN``, checks the generation was still live.
 SEARCH_INDEX_ROWS = (
     "MATCH (n:KpiNode) WHERE n._gen = $gen AND n.ref IS NOT NULL "
     "RETURN n.kind AS kind, n.ref AS ref, n.props AS props"
 )
-#: A search page's nodes, from the generation that ranked them, and the live generation.
-GET_PAGE = """
-OPTIONAL MATCH (meta:KpiMeta {key: 'graph'})
-CALL {
-  UNWIND $refs AS ref
-  MATCH (n:KpiNode {_gen: $gen, ref: ref})
-  RETURN collect({ref: n.ref, kind: n.kind, props: n.props}) AS nodes
-}
-RETURN meta.gen AS live, nodes
-"""
-EDGES_OUT = (
-    _LIVE + "UNWIND $refs AS ref MATCH (a:KpiNode {_gen: g, ref: ref})-[r]->(b:KpiNode) "
-    "WHERE type(r) IN $types "
-    "RETURN a.ref AS source, b.ref AS target, type(r) AS type, r.props AS props"
+#: A search page's nodes, in any order.
+GET_PAGE = pinned(
+    "UNWIND $refs AS ref MATCH (n:KpiNode {_gen: g, ref: ref}) "
+    "RETURN collect({ref: n.ref, kind: n.kind, props: n.props}) AS rows"
 )
-EDGES_IN = (
-    _LIVE + "UNWIND $refs AS ref MATCH (a:KpiNode {_gen: g, ref: ref})<-[r]-(b:KpiNode) "
+EDGES_OUT = pinned(
+    "UNWIND $refs AS ref MATCH (a:KpiNode {_gen: g, ref: ref})-[r]->(b:KpiNode) "
     "WHERE type(r) IN $types "
-    "RETURN b.ref AS source, a.ref AS target, type(r) AS type, r.props AS props"
+    "RETURN collect({source: a.ref, target: b.ref, type: type(r), props: r.props}) AS rows"
+)
+EDGES_IN = pinned(
+    "UNWIND $refs AS ref MATCH (a:KpiNode {_gen: g, ref: ref})<-[r]-(b:KpiNode) "
+    "WHERE type(r) IN $types "
+    "RETURN collect({source: b.ref, target: a.ref, type: type(r), props: r.props}) AS rows"
 )
 PING = "RETURN 1 AS ok"
 
@@ -172,7 +195,8 @@ _ARROWS: dict[Walk, tuple[str, str]] = {
 def expand_query(walk: Walk, relations: Iterable[Relation], hops: int = 1) -> str:
     """``hops`` breadth-first hops from ``$frontier`` in one query, never revisiting ``$seen``.
 
-    Returns one row, ``levels``: the refs first reached at each hop (a list per hop). Each
+    A pinned read (:func:`pinned`): ``rows`` holds the refs first reached at each hop (a
+    list per hop). Each
     hop expands only the nodes first reached at the hop before, so every node is expanded
     once whatever the cycles — linear in the edges walked. (Not a variable-length pattern:
     a cached path-enumerating plan of ``[*1..]`` with ``min(length(p))`` ran 18 minutes on
@@ -206,9 +230,8 @@ def _expand_query(walk: Walk, rels: frozenset[Relation], hops: int) -> str:
     left, right = _ARROWS[walk]
     step = f"{left}[:{'|'.join(sorted(r.value for r in rels))}]{right}"
     parts = [
-        _LIVE,
         "UNWIND $frontier AS ref MATCH (a:KpiNode {_gen: g, ref: ref}) ",
-        "WITH collect(a) AS f0, $seen AS seen ",
+        "WITH collect(a) AS f0 WITH f0, $seen AS seen ",
     ]
     for i in range(1, hops + 1):
         parts.append(
@@ -218,8 +241,8 @@ def _expand_query(walk: Walk, rels: frozenset[Relation], hops: int) -> str:
             f"seen + [n IN f{i} | n.ref] AS seen "
         )
     levels = ", ".join(f"[n IN f{i} | n.ref]" for i in range(1, hops + 1))
-    parts.append(f"RETURN [{levels}] AS levels")
-    return "".join(parts)
+    parts.append(f"RETURN [{levels}] AS rows")
+    return pinned("".join(parts))
 
 
 #: Out-degree above which a member's edges are found by probing each other member
@@ -245,8 +268,8 @@ def edges_among_query(relations: Iterable[Relation]) -> str:
 @functools.lru_cache(maxsize=128)
 def _edges_among_query(rels: frozenset[Relation]) -> str:
     types = "|".join(sorted(r.value for r in rels))
-    return (
-        _LIVE + "MATCH (n:KpiNode) WHERE n._gen = g AND n.ref IN $refs "
+    return pinned(
+        "MATCH (n:KpiNode) WHERE n._gen = g AND n.ref IN $refs "
         "WITH collect(n) AS members "
         "UNWIND members AS a "
         f"WITH a, members, COUNT {{ (a)-[:{types}]->() }} <= $dense AS sparse "
@@ -257,7 +280,7 @@ def _edges_among_query(rels: frozenset[Relation]) -> str:
         "WITH a, members, sparse WITH a, members WHERE NOT sparse "
         f"UNWIND members AS b MATCH (a)-[r:{types}]->(b) RETURN r, b "
         "} "
-        "RETURN a.ref AS source, b.ref AS target, type(r) AS type, r.props AS props"
+        "RETURN collect({source: a.ref, target: b.ref, type: type(r), props: r.props}) AS rows"
     )
 
 

@@ -43,7 +43,8 @@ def test_empty_store_says_what_to_do(make_store: Callable[[], GraphStore]) -> No
     with pytest.raises(EmptyStoreError, match="kpigraph load"):
         s.info()
     assert s.get_nodes([R("atp")]) == {}
-    assert s.search(SearchQuery(text="atp")).total == 0
+    with pytest.raises(EmptyStoreError):
+        s.search(SearchQuery(text="atp"))  # an error, not "0 matches" (#12)
     with pytest.raises(EmptyStoreError):
         lineage(s, R("atp"))  # not "no node": the store is empty, say so
 

@@ -1,0 +1,250 @@
+"""Reading a Neo4j store: a :class:`Neo4jReader` pinned to one published generation.
+
+Every read is one auto-committed statement of :mod:`store.neo4j_cypher` ("reads"): the first
+takes the live generation, the later ones read that same generation, and each checks after
+reading that it was still live. When a load was published meanwhile the old generation may be
+swept under the reader, so it refuses with :class:`~store.base.GraphReplacedError` (a request
+retried whole reads the new one) — it never answers with two loads mixed.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+import neo4j
+from neo4j import ManagedTransaction
+
+from graph_schema.errors import EmptyStoreError
+from graph_schema.ids import NodeKind, NodeRef
+from graph_schema.models import BaseNode, Edge, node_from_props
+from graph_schema.relations import RELATION_BY_VALUE, Relation
+from store import neo4j_cypher as cy
+from store.base import (
+    GraphReplacedError,
+    NodeLabel,
+    SearchPage,
+    SearchQuery,
+    StoreInfo,
+    Walk,
+    sort_edges,
+)
+from store.embedded_reader import set_of_edges
+from store.search_index import SearchIndex, SearchIndexBuilder
+
+#: ``read(query, **params)``: one auto-committed statement's records (see ``Neo4jStore._read``).
+ReadFn = Callable[..., list[neo4j.Record]]
+
+
+class SearchIndexes:
+    """The search index of each recently read generation (built once per generation and
+    process; the two newest are kept, for readers still on the previous one)."""
+
+    KEEP = 2
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._by_gen: dict[str, SearchIndex] = {}
+
+    def get(self, gen: str, build: Callable[[], SearchIndex]) -> SearchIndex:
+        with self._lock:
+            index = self._by_gen.get(gen)
+            if index is None:
+                index = build()
+                self._by_gen[gen] = index
+                while len(self._by_gen) > self.KEEP:
+                    del self._by_gen[next(iter(self._by_gen))]
+            return index
+
+    def clear(self) -> None:
+        with self._lock:
+            self._by_gen.clear()
+
+
+class Neo4jReader:
+    """:class:`~store.base.GraphReader` over one generation of a Neo4j store.
+
+    Parameters
+    ----------
+    read
+        Runs one read statement (retries, error mapping: the store's ``_read``).
+    read_tx
+        Runs a function in a managed read transaction (the store's ``_read_tx``).
+    indexes
+        The store's search indexes by generation.
+    where
+        For messages: ``Neo4j at URI (database 'neo4j')``.
+    """
+
+    backend = "neo4j"
+
+    def __init__(
+        self,
+        read: ReadFn,
+        read_tx: Callable[[Callable[[ManagedTransaction], Any]], Any],
+        indexes: SearchIndexes,
+        where: str,
+    ) -> None:
+        self._run = read
+        self._read_tx = read_tx
+        self._indexes = indexes
+        self._where = where
+        self._gen: str | None = None  # None until the first read pins it; "" = nothing loaded
+        self._info: StoreInfo | None = None
+
+    def _read(self, query: str, **params: Any) -> list[Any]:
+        """The ``rows`` of one pinned read (see :func:`store.neo4j_cypher.pinned`)."""
+        rec = self._run(query, gen=self._gen, **params)[0]
+        read, live = rec["g"] or "", rec["live"] or ""
+        if self._gen is None:
+            self._gen = read
+        if live != read:
+            raise GraphReplacedError(self._where, read)
+        rows: list[Any] = rec["rows"]
+        return rows
+
+    @property
+    def generation(self) -> str:
+        if self._gen is None:
+            self._meta()
+        assert self._gen is not None
+        return self._gen
+
+    def _meta(self) -> StoreInfo | None:
+        if self._info is None:
+            rows = self._read(cy.GET_META)
+            if rows:
+                rec = rows[0]
+                self._info = StoreInfo(
+                    backend=self.backend,
+                    catalog=rec["catalog"],
+                    loaded_at=rec["loaded_at"],
+                    counts=json.loads(rec["counts"]),
+                    meta=json.loads(rec["meta"] or "{}"),
+                )
+        return self._info
+
+    def info(self) -> StoreInfo:
+        info = self._meta()
+        if info is None:
+            raise EmptyStoreError(self._where)
+        return info
+
+    def get_nodes(self, refs: Iterable[NodeRef]) -> dict[NodeRef, BaseNode]:
+        wanted = sorted({str(r) for r in refs})
+        if not wanted:
+            return {}
+        out: dict[NodeRef, BaseNode] = {}
+        for rec in self._read(cy.GET_NODES, refs=wanted):
+            node = _node(rec)
+            out[node.ref] = node
+        return out
+
+    def labels(self, refs: Iterable[NodeRef]) -> dict[NodeRef, NodeLabel]:
+        wanted = {str(r): r for r in refs}
+        if not wanted:
+            return {}
+        return {
+            wanted[rec["ref"]]: NodeLabel(rec["name"], rec["level"])
+            for rec in self._read(cy.GET_LABELS, refs=sorted(wanted))
+        }
+
+    def search(self, query: SearchQuery) -> SearchPage:
+        """Rank with the shared :class:`~store.search_index.SearchIndex` of this generation
+        (built on first use after a load: a few seconds per 100k nodes, once per load and
+        process), then read the page's nodes: a steady-state search is one round trip."""
+        self.info()  # pins; nothing loaded is an error, not "0 matches"
+        gen = self.generation
+        index = self._indexes.get(gen, lambda: self._build_index(gen))
+        total, refs = index.page(query)
+        found = {rec["ref"]: rec for rec in self._read(cy.GET_PAGE, refs=refs)} if refs else {}
+        if len(found) != len(refs):  # the index is of this generation: cannot happen
+            raise GraphReplacedError(self._where, gen)
+        return SearchPage(total=total, items=[_node(found[r]) for r in refs])
+
+    def _build_index(self, gen: str) -> SearchIndex:
+        def build(tx: ManagedTransaction) -> SearchIndex:
+            builder = SearchIndexBuilder()
+            for rec in tx.run(cy.SEARCH_INDEX_ROWS, gen=gen):
+                builder.add(NodeKind(rec["kind"]), rec["ref"], json.loads(rec["props"]))
+            live = tx.run(cy.GET_LIVE_GEN).value("gen")  # after every row was read
+            if live != [gen]:
+                raise GraphReplacedError(self._where, gen)
+            return builder.build()
+
+        index: SearchIndex = self._read_tx(build)
+        return index
+
+    def edges_of(
+        self, refs: Iterable[NodeRef], walk: Walk, relations: Iterable[Relation]
+    ) -> list[Edge]:
+        params = {"refs": sorted({str(r) for r in refs}), "types": _types(relations)}
+        records: list[Any] = []
+        if walk in (Walk.FORWARD, Walk.UNDIRECTED):
+            records += self._read(cy.EDGES_OUT, **params)
+        if walk in (Walk.BACKWARD, Walk.UNDIRECTED):
+            records += self._read(cy.EDGES_IN, **params)
+        return sort_edges(set_of_edges(_edge(r) for r in records))
+
+    def edges_among(self, refs: Iterable[NodeRef], relations: Iterable[Relation]) -> list[Edge]:
+        rels = frozenset(relations)
+        if not rels:
+            return []
+        records = self._read(
+            cy.edges_among_query(rels),
+            refs=sorted({str(r) for r in refs}),
+            dense=cy.DENSE_DEGREE,
+        )
+        return sort_edges(_edge(r) for r in records)
+
+    def traverse(
+        self,
+        root: NodeRef,
+        walk: Walk,
+        relations: Iterable[Relation],
+        max_depth: int | None,
+    ) -> dict[NodeRef, int]:
+        """Breadth-first distances from ``root``: up to ``MAX_HOPS`` hops per query (see
+        :func:`store.neo4j_cypher.expand_query`), so lineage to depth 10 is one round trip."""
+        rels = frozenset(relations)
+        if not rels:
+            return {}
+        start = str(root)
+        depth: dict[str, int] = {start: 0}
+        frontier = [start]
+        hop = 0
+        while frontier and (max_depth is None or hop < max_depth):
+            hops = cy.MAX_HOPS if max_depth is None else min(cy.MAX_HOPS, max_depth - hop)
+            query = cy.expand_query(walk, rels, hops)
+            levels = self._read(query, frontier=frontier, seen=list(depth))
+            frontier = []
+            for level in levels:
+                hop += 1
+                for ref in level:
+                    depth[ref] = hop
+                frontier = level
+            if len(levels) < hops or not frontier:
+                break
+        del depth[start]
+        return {NodeRef.from_stored(ref): d for ref, d in depth.items()}
+
+
+def _types(relations: Iterable[Relation]) -> list[str]:
+    return sorted(Relation(r).value for r in relations)
+
+
+def _node(rec: Mapping[str, Any]) -> BaseNode:
+    """A node read back from its stored ``kind`` and JSON ``props``."""
+    return node_from_props(NodeKind(rec["kind"]), json.loads(rec["props"]))
+
+
+def _edge(rec: Mapping[str, Any]) -> Edge:
+    """An edge read back from the store, validated when loaded: constructed without validation."""
+    return Edge.model_construct(
+        source=NodeRef.from_stored(rec["source"]),
+        target=NodeRef.from_stored(rec["target"]),
+        type=RELATION_BY_VALUE[rec["type"]],
+        props=json.loads(rec["props"] or "{}"),
+    )
