@@ -375,6 +375,7 @@ def _causes(
             "cause": f"Metric:{cause.id}",
             "name": cause.name,
             "effect": f"Metric:{edge['effect']}",
+            "effect_name": source.metric(edge["effect"]).name,
             "polarity": edge.get("polarity", "+"),
             "lag_months": lag,
             "period": p1,

@@ -239,7 +239,7 @@ def render_explanation(console: Console, r: dict[str, Any]) -> None:
         for c in r["causes"]:
             corr = "—" if c["correlation"] is None else f"{c['correlation']:+.2f} (n={c['n']})"
             console.print(
-                f"  {safe(c['name'])} → {safe(c['effect'])} ({c['polarity']}, lag "
+                f"  {safe(c['name'])} → {safe(c['effect_name'])} ({c['polarity']}, lag "
                 f"{c['lag_months']} months): change {_signed(c['change'])}, r {corr}"
             )
     for note in r["notes"]:

@@ -19,6 +19,7 @@ from analysis.resolve import require_node
 from analysis.results import Direction
 from api.dependencies import RefDep, StoreDep
 from api.routes.ask import formula_in_names
+from api.routes.values import values_panel
 from api.views import department_options, graph_view
 from graph_schema.formula import parse_formula
 from graph_schema.ids import NodeKind, NodeRef
@@ -189,6 +190,7 @@ def metric_page(store: StoreDep, metric_id: Annotated[str, Path(max_length=200)]
             parallel=parallel,
             dashboards=_neighbours(groups, Relation.SHOWN_ON, outgoing=True),
             dimensions=_neighbours(groups, Relation.SLICED_BY, outgoing=True),
+            values_panel=values_panel(store, ref.id),
         )
     )
 

@@ -7,6 +7,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query
 from fastapi.responses import HTMLResponse
+from markupsafe import Markup
 from starlette.concurrency import run_in_threadpool
 
 from analysis.resolve import resolve_metric
@@ -157,3 +158,32 @@ def explain_page(
     report = explain_report(store, engine, mid, period, base, _by(by), depth)
     info = store.info()
     return HTMLResponse(render_explain(report, catalog_name=info.catalog, by=by or "", depth=depth))
+
+
+def values_panel(store: GraphStore, metric_id: str) -> Markup | None:
+    """The metric page's values panel (latest value, trend, MoM/YoY/target, status, quality
+    findings), or ``None`` when the metric has no values or the catalog holds none."""
+    from graph_schema.errors import KpigraphError
+    from values.service import engine_for, metric_panel
+    from viz.charts import fmt, signed, trend_svg
+    from viz.pages import render_page
+
+    try:
+        panel = metric_panel(engine_for(store, Settings().values_dir), metric_id)
+    except KpigraphError:
+        return None
+    if panel is None:
+        return None
+    unit = panel["eval"].get("unit")
+    return Markup(
+        render_page(
+            "values_panel.html",
+            p=panel,
+            e=panel["eval"],
+            unit=unit,
+            metric_id=metric_id,
+            trend=trend_svg(panel["trend"]),
+            fmt=fmt,
+            signed=signed,
+        )
+    )
