@@ -21,6 +21,7 @@ from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE, Cell
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.datavalidation import DataValidation
+from openpyxl.worksheet.hyperlink import Hyperlink
 from openpyxl.worksheet.worksheet import Worksheet
 from pydantic import BaseModel
 
@@ -168,7 +169,7 @@ def _index_sheet(ws: Worksheet, metrics: list[Metric], names: dict[str, str]) ->
         for col, key in enumerate(keys, 1):
             put(ws, row, col, _scalar(data.get(key)), f"{L.INDEX} row {row}")
         link = put(ws, row, len(keys) + 1, names[metric.id])
-        link.hyperlink = f"#'{names[metric.id]}'!A1"
+        link.hyperlink = Hyperlink(ref=link.coordinate, location=f"'{names[metric.id]}'!A1")
         link.font = Font(color="0563C1", underline="single")
     ws.freeze_panes = "C2"
     ws.auto_filter.ref = f"A1:{get_column_letter(len(keys) + 1)}{max(len(metrics) + 1, 2)}"

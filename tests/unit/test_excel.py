@@ -1,0 +1,216 @@
+"""Excel in and out: catalog → xlsx → catalog is lossless on both demo catalogs; a committee's
+edits come back; bad workbooks are refused with sheet/row/column and nothing is written."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from openpyxl import Workbook, load_workbook
+
+from graph_schema.errors import CatalogError
+from graph_schema.graph import CatalogGraph
+from graph_schema.models import Metric
+from loaders.catalog import load_catalog
+from loaders.catalog_writer import CatalogWriteError
+from loaders.dbt import import_dbt
+from loaders.excel import ExcelImportError, export_excel, import_excel
+from loaders.excel import layout as L
+
+ROOT = Path(__file__).resolve().parents[2]
+CATALOGS = ROOT / "catalogs"
+PROJECT = ROOT / "tests" / "fixtures" / "dbt_project"
+
+
+def comparable(graph: CatalogGraph) -> tuple[dict[str, Any], list[str], dict[str, Any]]:
+    """Every node's full properties, every edge, the catalog settings (not where it was read)."""
+    nodes = {str(n.ref): n.model_dump(mode="json") for n in graph.nodes}
+    edges = sorted(str(e.to_json()) for e in graph.edges)
+    meta = {k: v for k, v in graph.meta.items() if k != "source"}
+    return nodes, edges, meta
+
+
+@pytest.fixture(scope="module")
+def demo_xlsx(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("x") / "demo.xlsx"
+    export_excel(CATALOGS / "automotive_aftersales", path)
+    return path
+
+
+@pytest.mark.parametrize("catalog", ["automotive_aftersales", "nev_sales"])
+def test_round_trip_is_lossless(catalog: str, tmp_path: Path) -> None:
+    original = load_catalog(CATALOGS / catalog)
+    count = export_excel(CATALOGS / catalog, tmp_path / "c.xlsx")
+    assert import_excel(tmp_path / "c.xlsx", tmp_path / "back") == count
+    assert comparable(load_catalog(tmp_path / "back")) == comparable(original)
+
+
+def test_round_trip_keeps_extra_of_an_imported_dbt_project(tmp_path: Path) -> None:
+    import_dbt(PROJECT, tmp_path / "dbt_catalog")
+    export_excel(tmp_path / "dbt_catalog", tmp_path / "c.xlsx")
+    import_excel(tmp_path / "c.xlsx", tmp_path / "back")
+    a, b = load_catalog(tmp_path / "dbt_catalog"), load_catalog(tmp_path / "back")
+    assert comparable(a) == comparable(b)
+
+
+def test_workbook_layout(demo_xlsx: Path) -> None:
+    book = load_workbook(demo_xlsx)
+    assert book.sheetnames[:6] == list(L.FIXED_SHEETS)
+    index = book[L.INDEX]
+    assert index.auto_filter.ref and index.auto_filter.ref.startswith("A1:")
+    headers = [c.value for c in index[1]]
+    assert headers[:2] == ["指标ID (id)", "中文名称 (name)"]
+    row = next(r for r in index.iter_rows(min_row=2) if r[0].value == "atp")
+    assert row[1].value == "客单价"
+    assert row[-1].hyperlink is not None and row[-1].hyperlink.location == "'atp'!A1"
+    card = book["atp"]
+    assert card["A1"].value == L.CARD_MARK
+    sections = [r[0].value for r in card.iter_rows(min_row=3) if r[0].value]
+    # seed 001's template, in its order
+    assert sections[:11] == [
+        "基本信息",
+        "指标定义",
+        "统计口径",
+        "数据来源",
+        "使用场景",
+        "行业基准",
+        "注意事项",
+        "关联指标",
+        "更新频率",
+        "版本记录",
+        "咨询联系",
+    ]
+    keys: dict[Any, Any] = {}
+    for r in card.iter_rows(min_row=3):
+        keys.setdefault(r[2].value, r)  # a list's first item
+    assert keys["caliber.numerator.includes"][3].value == "工时收入"
+    assert keys["contacts.business"][3].value == "运营部 张经理"
+    assert keys["history[]"][3].value == "version"
+
+
+def _edit(path: Path, sheet: str, key: str, value: Any, column: int = 4) -> None:
+    """Set the value of ``key`` (column C) on a card, or of a column header on a plain sheet."""
+    book = load_workbook(path)
+    ws = book[sheet]
+    for row in ws.iter_rows(min_row=1):
+        if len(row) > 2 and row[2].value == key:
+            row[column - 1].value = value
+            if isinstance(value, str):
+                row[column - 1].data_type = "s"  # typed as text, as Excel keeps it
+            break
+    else:
+        raise AssertionError(key)
+    book.save(path)
+
+
+def test_committee_edit_comes_back(demo_xlsx: Path, tmp_path: Path) -> None:
+    path = tmp_path / "edited.xlsx"
+    path.write_bytes(demo_xlsx.read_bytes())
+    _edit(path, "atp", "definition", "=单次进厂平均消费金额")  # a leading '=' stays text
+    import_excel(path, tmp_path / "back")
+    atp = next(n for n in load_catalog(tmp_path / "back").nodes if n.id == "atp")
+    assert isinstance(atp, Metric) and atp.definition == "=单次进厂平均消费金额"
+    # and written out again, it is text, not a formula
+    export_excel(tmp_path / "back", tmp_path / "again.xlsx")
+    cell = next(
+        r[3]
+        for r in load_workbook(tmp_path / "again.xlsx")["atp"].iter_rows()
+        if r[2].value == "definition"
+    )
+    assert cell.data_type == "s" and cell.value == "=单次进厂平均消费金额"
+
+
+def test_wrong_type_names_sheet_row_column(demo_xlsx: Path, tmp_path: Path) -> None:
+    path = tmp_path / "bad.xlsx"
+    path.write_bytes(demo_xlsx.read_bytes())
+    book = load_workbook(path)
+    card = book["atp"]
+    row = next(r for r in card.iter_rows(min_row=3) if r[2].value == "status")
+    row[3].value = "finished"
+    bench = next(r for r in card.iter_rows(min_row=3) if r[2].value == "benchmarks[1]")
+    head = next(r for r in card.iter_rows(min_row=3) if r[2].value == "benchmarks[]")
+    min_col = [c.value for c in head].index("min")
+    bench[min_col].value = "a lot"
+    book.save(path)
+    with pytest.raises(ExcelImportError) as err:
+        import_excel(path, tmp_path / "out")
+    text = "\n".join(err.value.problems)
+    status_row = row[3].row
+    assert f"sheet 'atp' row {status_row} column D (D{status_row}): status" in text
+    assert f"row {bench[0].row} column" in text and "benchmarks.0.min" in text
+    assert not (tmp_path / "out").exists()
+
+
+def test_index_must_agree_with_card(demo_xlsx: Path, tmp_path: Path) -> None:
+    path = tmp_path / "bad.xlsx"
+    path.write_bytes(demo_xlsx.read_bytes())
+    book = load_workbook(path)
+    index = book[L.INDEX]
+    row = next(r for r in index.iter_rows(min_row=2) if r[0].value == "atp")
+    row[4].value = "L2"  # level, changed on the index only
+    book.save(path)
+    with pytest.raises(
+        ExcelImportError,
+        match=r"sheet '指标索引' row \d+ column E .*level 'L2' "
+        r"differs from the card's 'L1' \(sheet 'atp' row",
+    ):
+        import_excel(path, tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+
+
+def test_missing_column_and_unknown_sheet(demo_xlsx: Path, tmp_path: Path) -> None:
+    path = tmp_path / "bad.xlsx"
+    path.write_bytes(demo_xlsx.read_bytes())
+    book = load_workbook(path)
+    book[L.DEPARTMENTS].delete_cols(2)  # the name column
+    book.create_sheet("Sheet1")["A1"] = "notes"
+    book.save(path)
+    with pytest.raises(ExcelImportError) as err:
+        import_excel(path, tmp_path / "out")
+    text = "\n".join(err.value.problems)
+    assert "sheet '部门' row 1: missing column '中文名称 (name)'" in text
+    assert "sheet 'Sheet1' row 1 column A (A1): unknown sheet 'Sheet1'" in text
+    assert not (tmp_path / "out").exists()
+
+
+def test_unknown_key_on_card_suggests(demo_xlsx: Path, tmp_path: Path) -> None:
+    path = tmp_path / "bad.xlsx"
+    path.write_bytes(demo_xlsx.read_bytes())
+    _edit(path, "atp", "unit", "levle", column=3)
+    with pytest.raises(ExcelImportError, match=r"unknown key 'levle'; did you mean 'level'"):
+        import_excel(path, tmp_path / "out")
+
+
+def test_broken_reference_points_at_the_sheet(demo_xlsx: Path, tmp_path: Path) -> None:
+    path = tmp_path / "bad.xlsx"
+    path.write_bytes(demo_xlsx.read_bytes())
+    _edit(path, "atp", "owner", "nobody")
+    book = load_workbook(path)
+    row = next(r for r in book[L.INDEX].iter_rows(min_row=2) if r[0].value == "atp")
+    row[6].value = "nobody"
+    book.save(path)
+    with pytest.raises(CatalogError) as err:
+        import_excel(path, tmp_path / "out")
+    assert "sheet 'atp'" in str(err.value) and "'nobody'" in str(err.value)
+    assert not (tmp_path / "out").exists()
+    assert [p.name for p in tmp_path.iterdir()] == ["bad.xlsx"]  # no temp dir left behind
+
+
+def test_not_a_workbook(tmp_path: Path) -> None:
+    path = tmp_path / "x.xlsx"
+    path.write_text("id,name\natp,客单价\n")
+    with pytest.raises(ExcelImportError, match=r"not a readable \.xlsx workbook"):
+        import_excel(path, tmp_path / "out")
+    empty = tmp_path / "empty.xlsx"
+    Workbook().save(empty)
+    with pytest.raises(ExcelImportError, match="unknown sheet 'Sheet'"):
+        import_excel(empty, tmp_path / "out")
+
+
+def test_export_refuses_to_overwrite(tmp_path: Path) -> None:
+    path = tmp_path / "c.xlsx"
+    path.write_text("mine")
+    with pytest.raises(CatalogWriteError):
+        export_excel(CATALOGS / "automotive_aftersales", path)
+    assert path.read_text() == "mine"
