@@ -39,6 +39,11 @@ LAZY_COMMANDS: dict[str, str] = {
     "serve": "cli.serve:serve",
     "neo4j": "cli.neo4j_cmd:neo4j_group",
     "bench": "cli.bench:bench_group",
+    # governance
+    "users": "cli.users:users_group",
+    "propose": "cli.changes:propose",
+    "changes": "cli.changes:changes_group",
+    "notifications": "cli.notifications:notifications_group",
 }
 
 
@@ -91,6 +96,10 @@ COMMAND_HELP: dict[str, str] = {
     "serve": "Serve the HTTP API and the pages.",
     "neo4j": "Run a local Neo4j Community 5.26 without Docker.",
     "bench": "Benchmarks (on demand; results go to BENCHMARKS.md).",
+    "users": "Users, roles and API tokens (add / list / revoke).",
+    "propose": "Propose a metric change (a YAML file or a catalog dir) to a server.",
+    "changes": "Change requests on a server: list, show, approve, reject, apply.",
+    "notifications": "The notification outbox: list, retry failed deliveries.",
 }
 
 

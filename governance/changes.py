@@ -343,9 +343,17 @@ def _conflict(change: ChangeRequest, current: dict[str, Any] | None) -> str | No
             "definition"
         )
     for d in change.diff:
-        if current.get(d["field"]) != d["old"]:
+        if _field(current, d["field"]) != d["old"]:
             return f"{change.ref}.{d['field']} changed since this request was made"
     return None
+
+
+def _field(props: dict[str, Any], dotted: str) -> Any:
+    """A (dotted, e.g. ``caliber.numerator``) field of stored properties; ``None`` if absent."""
+    value: Any = props
+    for part in dotted.split("."):
+        value = value.get(part) if isinstance(value, dict) else None
+    return value
 
 
 def _head(store: GraphStore) -> int | None:

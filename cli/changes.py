@@ -1,0 +1,279 @@
+"""``kpigraph propose`` and ``kpigraph changes list|show|approve|reject|withdraw|apply``: change
+requests through a running server (``--server URL --token TOKEN``, or ``KPIGRAPH_SERVER`` and
+``KPIGRAPH_TOKEN``). Nothing here touches the store directly: the server checks roles."""
+
+from __future__ import annotations
+
+import functools
+import json
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from cli.common import emit_json, err, json_option, out, safe
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class ServerError(click.ClickException):
+    """The server answered with an error (its message is printed, escaped)."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(f"server answered {status}: {message}")
+        self.status = status
+
+    def show(self, file: Any = None) -> None:
+        err().print(f"[red]error:[/] {safe(self.message)}")
+
+
+class Client:
+    def __init__(self, server: str, token: str | None) -> None:
+        self.server = server.rstrip("/")
+        self.token = token
+
+    def call(self, method: str, path: str, body: Any = None) -> Any:
+        data = json.dumps(body, ensure_ascii=False).encode() if body is not None else None
+        headers = {"Accept": "application/json"}
+        if data is not None:
+            headers["Content-Type"] = "application/json"
+        if self.token:
+            headers["Authorization"] = f"Bearer {self.token}"
+        request = urllib.request.Request(
+            self.server + path, data=data, method=method, headers=headers
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=60) as response:
+                return json.loads(response.read() or b"null")
+        except urllib.error.HTTPError as exc:
+            try:
+                error = json.loads(exc.read())["error"]
+                message = error["message"]
+            except (ValueError, KeyError, TypeError):
+                message = exc.reason
+            raise ServerError(exc.code, str(message)) from exc
+        except (urllib.error.URLError, OSError) as exc:
+            raise click.ClickException(
+                f"cannot reach the kpigraph server at {self.server}: {exc}; start it with "
+                "'kpigraph serve' or pass --server"
+            ) from exc
+
+
+def server_options(func: F) -> F:
+    @click.option(
+        "--server",
+        envvar="KPIGRAPH_SERVER",
+        default="http://127.0.0.1:8000",
+        show_default=True,
+        help="the kpigraph server [env KPIGRAPH_SERVER]",
+    )
+    @click.option(
+        "--token", envvar="KPIGRAPH_TOKEN", default=None, help="your API token [env KPIGRAPH_TOKEN]"
+    )
+    @functools.wraps(func)
+    def wrapper(*args: Any, server: str, token: str | None, **kwargs: Any) -> Any:
+        return func(*args, client=Client(server, token), **kwargs)
+
+    return wrapper  # type: ignore[return-value]
+
+
+STRIP = ("kind", "ref", "version", "history")
+
+
+def _metrics_in(path: Path) -> list[dict[str, Any]]:
+    """The metric definitions in a YAML file (one metric or a ``metrics:`` list) or, for a
+    directory, in the catalog (validated as ``kpigraph validate`` does)."""
+    if path.is_dir():
+        from graph_schema.models import Metric
+        from loaders.catalog import load_catalog
+
+        graph = load_catalog(path)
+        return [n.props() for n in graph.nodes if isinstance(n, Metric)]
+    import yaml
+
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as exc:
+        raise click.ClickException(f"{path}: {exc}") from exc
+    if isinstance(data, dict) and "metrics" in data and "id" not in data:
+        data = data["metrics"]
+    items = data if isinstance(data, list) else [data]
+    if not all(isinstance(i, dict) and isinstance(i.get("id"), str) for i in items):
+        raise click.ClickException(f"{path}: expected a metric mapping with an 'id', or a list")
+    return items
+
+
+def _comparable(props: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in props.items() if k not in STRIP and v not in (None, [], {})}
+
+
+@click.command("propose")
+@click.argument("source", type=click.Path(exists=True, path_type=Path))
+@click.option("--reason", "-m", required=True, help="why (shown to every reviewer)")
+@click.option("--deprecate", is_flag=True, help="propose deprecating the metric(s) instead")
+@server_options
+@json_option
+def propose(source: Path, reason: str, deprecate: bool, as_json: bool, client: Client) -> None:
+    """Propose changes: SOURCE is a metric YAML file, or a catalog directory (one request per
+    metric that differs from the server's)."""
+    made = []
+    for metric in _metrics_in(source):
+        mid = metric["id"]
+        try:
+            current = client.call("GET", f"/api/metrics/{urllib.parse.quote(mid)}")["metric"]
+        except ServerError as exc:
+            if exc.status != 404:
+                raise
+            current = None
+        if deprecate:
+            action = "deprecate"
+        elif current is None:
+            action = "create"
+        elif _comparable(current) == _comparable(metric):
+            continue
+        else:
+            action = "update"
+        body = {
+            "action": action,
+            "ref": f"Metric:{mid}",
+            "base_version": (current or {}).get("version"),
+            "definition": {k: v for k, v in metric.items() if k not in STRIP}
+            if action != "deprecate"
+            else {},
+            "reason": reason,
+        }
+        made.append(client.call("POST", "/api/changes", body))
+    if as_json:
+        emit_json(made)
+        return
+    if not made:
+        out().print("nothing differs from the server's definitions; no request made")
+    for c in made:
+        out().print(
+            f"#{c['id']} {safe(c['ref'])}: {c['action']} {c['change_class'] or 'new'} → "
+            f"{safe(c['new_version'])}; waiting for "
+            + ", ".join(safe(s.get("department") or s["stage"]) for s in c["waiting_for"])
+        )
+
+
+@click.group("changes")
+def changes_group() -> None:
+    """Change requests on a server: list, show, approve, reject, withdraw, apply."""
+
+
+@changes_group.command("list")
+@click.option(
+    "--status",
+    default=None,
+    type=click.Choice(
+        ["submitted", "owner_approved", "approved", "applied", "rejected", "withdrawn"]
+    ),
+)
+@click.option("--ref", default=None)
+@server_options
+@json_option
+def list_changes(status: str | None, ref: str | None, as_json: bool, client: Client) -> None:
+    """Change requests, newest first."""
+    from rich.table import Table
+
+    query = urllib.parse.urlencode({k: v for k, v in (("status", status), ("ref", ref)) if v})
+    data = client.call("GET", "/api/changes" + (f"?{query}" if query else ""))
+    if as_json:
+        emit_json(data)
+        return
+    table = Table("#", "metric", "status", "class", "version", "requester", "reason")
+    for c in data["items"]:
+        table.add_row(
+            str(c["id"]),
+            safe(c["ref"]),
+            c["status"],
+            c["change_class"] or "new",
+            f"{safe(c['base_version'] or '—')} → {safe(c['new_version'])}",
+            safe(c["requester"]),
+            safe(c["reason"][:60]),
+        )
+    out().print(table)
+
+
+@changes_group.command("show")
+@click.argument("change_id", type=click.IntRange(1))
+@server_options
+@json_option
+def show(change_id: int, as_json: bool, client: Client) -> None:
+    """One request: diff, impact, approvals and timeline."""
+    c = client.call("GET", f"/api/changes/{change_id}")
+    if as_json:
+        emit_json(c)
+        return
+    _print_change(c)
+
+
+def _print_change(c: dict[str, Any]) -> None:
+    o = out()
+    o.print(
+        f"[bold]#{c['id']} {safe(c['ref'])}[/] — {c['status']}"
+        f"{' [red](conflict)[/]' if c.get('conflict') else ''}"
+    )
+    o.print(
+        f"{c['action']} {c['change_class'] or 'new'}: "
+        f"{safe(c['base_version'] or '—')} → {safe(c['new_version'])}; "
+        f"by {safe(c['requester'])}: {safe(c['reason'])}"
+    )
+    if c.get("conflict"):
+        o.print(f"[red]conflict:[/] {safe(c['conflict'])}")
+    for d in c["diff"]:
+        o.print(
+            f"  {safe(d['field'])} ({d.get('change_class') or ''}): "
+            f"{safe(json.dumps(d['old'], ensure_ascii=False))} → "
+            f"{safe(json.dumps(d['new'], ensure_ascii=False))}"
+        )
+    impact = c["impact"]
+    recomputed = [m["name"] for m in impact.get("metrics", []) if m.get("via") == "definition"]
+    influenced = [m["name"] for m in impact.get("metrics", []) if m.get("via") != "definition"]
+    o.print(f"recomputed: {safe(', '.join(recomputed) or '—')}")
+    o.print(f"influenced: {safe(', '.join(influenced) or '—')}")
+    for s in c["approvals_required"]:
+        done = next(
+            (
+                a
+                for a in c["approvals"]
+                if a["stage"] == s["stage"] and a.get("department") == s.get("department")
+            ),
+            None,
+        )
+        who = f"✔ {safe(done['by'])}" if done else "waiting"
+        o.print(f"  {s['stage']} {safe(s.get('department') or '')}: {who}")
+    for e in c.get("timeline", []):
+        o.print(
+            f"  {e['at'][:19]} {safe(e['actor'])} {e['event']} → {e['to_status']}"
+            f"{': ' + safe(e['comment']) if e.get('comment') else ''}"
+        )
+
+
+def _act(name: str, with_comment: bool = True) -> click.Command:
+    @click.argument("change_id", type=click.IntRange(1))
+    @server_options
+    @json_option
+    def command(change_id: int, as_json: bool, client: Client, comment: str | None = None) -> None:
+        body = {"comment": comment} if with_comment else None
+        c = client.call("POST", f"/api/changes/{change_id}/{name}", body)
+        if as_json:
+            emit_json(c)
+        else:
+            _print_change(c)
+
+    if with_comment:
+        command = click.option("--comment", "-m", default=None)(command)
+    return changes_group.command(name, help=f"{name.capitalize()} change request CHANGE_ID.")(
+        command
+    )
+
+
+approve = _act("approve")
+reject = _act("reject")
+withdraw = _act("withdraw")
+apply = _act("apply", with_comment=False)

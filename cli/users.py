@@ -1,0 +1,110 @@
+"""``kpigraph users add|list|revoke``: people, roles and API tokens (shown once)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import click
+
+from cli.common import emit_json, json_option, out, safe, store_options
+
+if TYPE_CHECKING:
+    from core.settings import Settings
+    from store.base import GraphStore
+
+ROLES = ["viewer", "editor", "owner", "committee", "admin"]
+
+
+@click.group("users")
+def users_group() -> None:
+    """Users and roles: viewer, editor (proposes, comments), owner (reviews for a
+    department), committee (final approval), admin."""
+
+
+@users_group.command("add")
+@click.argument("name")
+@click.option("--role", type=click.Choice(ROLES), required=True)
+@click.option("--department", default=None, help="department id (required for an owner)")
+@store_options
+@json_option
+def add(
+    name: str,
+    role: str,
+    department: str | None,
+    as_json: bool,
+    store: GraphStore,
+    settings: Settings,
+) -> None:
+    """Create a user and print its API token — once; only a hash is stored."""
+    from governance.users import add_user
+    from graph_schema.errors import InvalidQueryError
+    from graph_schema.ids import NodeKind, NodeRef
+    from store.ledger import ledger_for
+
+    if department is not None:
+        ref = NodeRef(NodeKind.DEPARTMENT, department)
+        if not store.get_nodes([ref]):
+            raise InvalidQueryError(
+                f"no department {department!r} in the loaded catalog; see departments.yaml"
+            )
+    ledger = ledger_for(store)
+    try:
+        user, token = add_user(ledger, name, role, department)
+    finally:
+        ledger.close()
+    if as_json:
+        emit_json({**user.model_dump(mode="json"), "token": token})
+        return
+    out().print(
+        f"user {safe(user.name)} ({user.role.value}"
+        f"{', ' + safe(user.department) if user.department else ''}) created."
+    )
+    out().print("token (shown once; give it to the user, store it nowhere else):")
+    click.echo(token)
+
+
+@users_group.command("list")
+@store_options
+@json_option
+def list_users(as_json: bool, store: GraphStore, settings: Settings) -> None:
+    """Every user with role, department and whether revoked (never tokens)."""
+    from rich.table import Table
+
+    from store.ledger import ledger_for
+
+    ledger = ledger_for(store)
+    try:
+        users = ledger.users()
+    finally:
+        ledger.close()
+    if as_json:
+        emit_json([u.model_dump(mode="json") for u in users])
+        return
+    table = Table("name", "role", "department", "created", "revoked")
+    for u in users:
+        table.add_row(
+            safe(u.name),
+            u.role.value,
+            safe(u.department or ""),
+            u.created_at[:19],
+            u.revoked_at[:19] if u.revoked_at else "",
+        )
+    out().print(table)
+
+
+@users_group.command("revoke")
+@click.argument("name")
+@store_options
+def revoke(name: str, store: GraphStore, settings: Settings) -> None:
+    """Revoke the user's token at once (every process sharing the store refuses it)."""
+    from graph_schema.errors import InvalidQueryError
+    from graph_schema.governance import now_iso
+    from store.ledger import ledger_for
+
+    ledger = ledger_for(store)
+    try:
+        if not ledger.revoke_user(name, now_iso()):
+            raise InvalidQueryError(f"no active user {name!r}; see 'kpigraph users list'")
+    finally:
+        ledger.close()
+    out().print(f"user {safe(name)} revoked")
