@@ -1,0 +1,91 @@
+"""API, CLI and the /explain page give the same numbers, on both backends (the graph comes from
+the store; the values from the catalog directory the store records)."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+from fastapi.testclient import TestClient
+
+from store.base import GraphStore
+from tests.helpers import DEMO, ROOT
+from values.service import engine_for, explain_report
+from viz.charts import fmt, signed
+
+QUERY = "period=2026-06&base=mom&by=store,order_type&depth=3"
+
+
+def test_api_matches_the_shared_service(client: TestClient, store: GraphStore) -> None:
+    api = client.get(f"/api/metrics/revenue/explain?{QUERY}")
+    assert api.status_code == 200, api.text
+    direct = explain_report(
+        store, engine_for(store), "revenue", "2026-06", "mom", ["store", "order_type"], 3
+    )
+    assert api.json() == json.loads(json.dumps(direct))
+    body = api.json()
+    assert body["tree"][0]["ref"] == "Metric:visits"
+    assert body["dimensions"][0]["members"][0]["member"] == "南山店"
+
+
+def test_page_shows_the_api_numbers(client: TestClient) -> None:
+    data = client.get(f"/api/metrics/revenue/explain?{QUERY}").json()
+    page = client.get(f"/explain/revenue?{QUERY}")
+    assert page.status_code == 200
+    html = page.text
+    assert re.search(r'id="value">([^<]+)<', html).group(1) == fmt(data["value"])  # type: ignore[union-attr]
+    assert re.search(r'id="change"[^>]*>([^<]+)<', html).group(1) == signed(data["change"])  # type: ignore[union-attr]
+    top = data["dimensions"][0]["members"][0]
+    assert f"<td>{top['member']}</td>" in html
+    assert signed(top["contribution"]) in html
+    for node in data["tree"]:
+        assert signed(node["contribution"]) in html
+    assert "<svg" in html and "cdn" not in html.lower()
+
+
+def test_values_and_eval_endpoints(client: TestClient) -> None:
+    values = client.get("/api/metrics/营收/values?by=store&from=2026-06&to=2026-06").json()
+    assert {r["store"] for r in values["rows"]} >= {"南山店", "福田店"}
+    ev = client.get("/api/metrics/atp/eval?period=2026-06&by=store").json()
+    assert ev["members"][0]["rank"] == 1 and ev["members"][0]["member"] == "南山店"
+    assert ev["status"]["position"] == "within"
+    bad = client.get("/api/metrics/revenue/explain?period=2026-13")
+    assert bad.status_code == 422
+    quality = client.get("/api/stats/quality?metric=revenue").json()
+    assert quality["counts"]["identity"] >= 1
+
+
+def test_cli_prints_the_api_numbers(tmp_path: Path) -> None:
+    """The CLI (a real process on an embedded store) prints what the API returns."""
+    from api.app import create_app
+    from core.settings import Settings
+    from tests.helpers import demo_store
+
+    client = TestClient(create_app(Settings(), store=demo_store()))
+    db = tmp_path / "cli.sqlite"
+    env = {**os.environ, "KPIGRAPH_DB": str(db), "KPIGRAPH_BACKEND": "embedded"}
+
+    def cli(*args: str) -> str:
+        proc = subprocess.run(
+            [sys.executable, "-m", "cli", *args],
+            capture_output=True,
+            text=True,
+            env=env,
+            cwd=ROOT,
+            timeout=180,
+        )
+        return proc.stdout
+
+    from loaders.catalog import load_catalog
+    from store.embedded import EmbeddedStore
+
+    EmbeddedStore(db).load(load_catalog(DEMO))
+    out = cli("explain", "revenue", "--period", "2026-06", "--by", "store,order_type", "--json")
+    api = client.get(f"/api/metrics/revenue/explain?{QUERY}").json()
+    assert json.loads(out) == api
+    out = cli("eval", "atp", "--period", "2026-06", "--by", "store", "--json")
+    assert json.loads(out) == client.get("/api/metrics/atp/eval?period=2026-06&by=store").json()
