@@ -10,6 +10,7 @@ from fastapi import FastAPI
 from api import governance
 from api.errors import install_error_handlers
 from api.routes import ask, catalog, health, metrics, nodes, pages, paths
+from api.routes import lint as lint_routes
 from api.routes import values as values_routes
 from core.settings import Settings
 from core.wiring import build_store
@@ -56,4 +57,5 @@ def create_app(settings: Settings | None = None, store: GraphStore | None = None
         app.include_router(module.router)
     app.include_router(values_routes.router)
     app.include_router(values_routes.pages)
+    app.include_router(lint_routes.router)
     return app

@@ -1,0 +1,125 @@
+"""``/lint`` (page) and ``/api/lint`` (JSON): the lint report of the loaded catalog.
+
+Lint reads the catalog directory the store was loaded from (``meta.source``), so every issue
+points at its file and line; when that directory is not there any more, the page says so.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Query
+from fastapi.responses import HTMLResponse
+from pydantic import BaseModel
+
+from analysis.lint import LintReport, lint_catalog
+from api.dependencies import StoreDep
+from api.errors import error_json
+from api.schemas import ErrorResponse
+from graph_schema.errors import CatalogError, KpigraphError
+from graph_schema.rules import DEFAULT_RULES
+from store.base import GraphStore
+from viz.pages import render_page
+from viz.style import node_url
+
+router = APIRouter(tags=["lint"])
+
+SeverityQ = Annotated[
+    Literal["error", "warning", "info"] | None,
+    Query(description="show only this severity"),
+]
+RuleQ = Annotated[str | None, Query(max_length=60, description="show only this rule id")]
+
+
+class LintUnavailableError(KpigraphError):
+    """The loaded catalog's directory cannot be linted (gone, or no longer loads)."""
+
+    code = "lint_unavailable"
+
+
+def _report(store: GraphStore) -> tuple[str | None, LintReport]:
+    source = store.info().meta.get("source")
+    if not source or not Path(source).is_dir():
+        raise LintUnavailableError(
+            "the catalog directory this store was loaded from is not available here"
+            + (f" ({source})" if source else ""),
+            {"source": source},
+        )
+    try:
+        return source, lint_catalog(source)
+    except CatalogError as exc:
+        raise LintUnavailableError(
+            f"the catalog directory no longer loads: {exc.message}", {"source": source}
+        ) from exc
+
+
+class LintIssueOut(BaseModel):
+    rule: str
+    severity: Literal["error", "warning", "info"]
+    message: str
+    file: str | None
+    line: int | None
+    refs: list[str]
+    fix: str | None
+
+
+class LintReportOut(BaseModel):
+    counts: dict[str, int]
+    issues: list[LintIssueOut]
+
+
+@router.get(
+    "/api/lint",
+    summary="Lint report of the loaded catalog",
+    response_model=LintReportOut,
+    responses={409: {"model": ErrorResponse, "description": "the catalog directory is gone"}},
+)
+def lint_json(store: StoreDep, severity: SeverityQ = None, rule: RuleQ = None) -> Any:
+    """Every lint issue (rule, severity, file, line, refs, fix) and the counts by severity."""
+    try:
+        _, report = _report(store)
+    except LintUnavailableError as exc:
+        return error_json(409, exc.code, exc.message, exc.details)
+    data = report.to_json()
+    data["issues"] = [
+        i
+        for i in data["issues"]
+        if (severity is None or i["severity"] == severity) and (rule is None or i["rule"] == rule)
+    ]
+    return data
+
+
+@router.get("/lint", response_class=HTMLResponse, include_in_schema=False)
+def lint_page(store: StoreDep, severity: SeverityQ = None, rule: RuleQ = None) -> HTMLResponse:
+    info = store.info()
+    try:
+        source, report = _report(store)
+        problem = None
+    except LintUnavailableError as exc:
+        source, report, problem = None, LintReport(()), exc.message
+    issues = [
+        {
+            **i.to_json(),
+            "links": [{"ref": r, "url": node_url(r)} for r in i.refs],
+        }
+        for i in report.issues
+        if (severity is None or i.severity.value == severity) and (rule is None or i.rule == rule)
+    ]
+    found = {i.rule for i in report.issues}
+    rules = [
+        {"id": r.id, "severity": r.severity.value, "summary": r.summary, "found": r.id in found}
+        for r in DEFAULT_RULES
+    ]
+    html = render_page(
+        "lint.html",
+        catalog_name=info.catalog,
+        source=source,
+        problem=problem,
+        counts=report.counts(),
+        issues=issues,
+        rules=rules,
+        severity=severity,
+        rule=rule,
+    )
+    return HTMLResponse(html)
