@@ -37,7 +37,8 @@ def me(user: CurrentUser) -> Me:
 
 
 def _safe_next(target: str | None) -> str:
-    return target if target and target.startswith("/") and not target.startswith("//") else "/"
+    ok = target and target.startswith("/") and not target.startswith("//")
+    return target if ok and target else "/changes"
 
 
 @router.get("/signin", response_class=HTMLResponse, include_in_schema=False)
