@@ -22,6 +22,8 @@ LAZY_COMMANDS: dict[str, str] = {
     "load": "cli.catalog:load",
     "lint": "cli.lint:lint",
     "infer-fields": "cli.lint:infer_fields_cmd",
+    "import": "cli.interop:import_group",
+    "export": "cli.interop:export_group",
     # graph queries
     "show": "cli.query:show",
     "search": "cli.query:search",
@@ -82,6 +84,8 @@ COMMAND_HELP: dict[str, str] = {
     "load": "Validate a catalog and replace the stored graph with it (all or nothing).",
     "lint": "Check a catalog against the lint rules (conflicts, naming, levels, SQL vs fields).",
     "infer-fields": "Write each metric's 'fields:' from what its SQL reads.",
+    "import": "Make a catalog from dbt / MetricFlow (manifest or project) or an Excel workbook.",
+    "export": "Write a catalog as dbt YAML, an Excel workbook, or Cypher / GraphML / JSON.",
     "show": "A node's card: the full definition and its direct neighbours.",
     "search": "Search names (Chinese or English), abbreviations and definitions.",
     "lineage": "Upstream and/or downstream lineage of a node.",

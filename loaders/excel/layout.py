@@ -86,7 +86,7 @@ OTHER_SECTION = "其他"
 
 #: Display labels (the seed's wording where it has one); the key column is what import reads.
 LABELS: dict[str, str] = {
-    "id": "指标ID",
+    "id": "ID",
     "name": "中文名称",
     "name_en": "英文名称",
     "abbr": "缩写",

@@ -60,7 +60,7 @@ def test_workbook_layout(demo_xlsx: Path) -> None:
     index = book[L.INDEX]
     assert index.auto_filter.ref and index.auto_filter.ref.startswith("A1:")
     headers = [c.value for c in index[1]]
-    assert headers[:2] == ["指标ID (id)", "中文名称 (name)"]
+    assert headers[:2] == ["ID (id)", "中文名称 (name)"]
     row = next(r for r in index.iter_rows(min_row=2) if r[0].value == "atp")
     assert row[1].value == "客单价"
     assert row[-1].hyperlink is not None and row[-1].hyperlink.location == "'atp'!A1"

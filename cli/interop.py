@@ -1,0 +1,208 @@
+"""``kpigraph import`` and ``kpigraph export``: catalogs in and out of dbt / MetricFlow, Excel,
+and other graph tools (Cypher, GraphML, JSON). Nothing is written unless all of it is valid."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, NoReturn
+
+import click
+
+from cli.common import emit_json, err, json_option, out, safe
+
+FORMATS = ("neo4j-cypher", "graphml", "json")
+
+
+def _fail(problems: list[str], what: str = "nothing was written") -> NoReturn:
+    for line in problems:
+        err().print(f"[red]error:[/] {safe(line)}")
+    err().print(f"{len(problems)} problem(s); {what}")
+    raise SystemExit(1)
+
+
+def _guard(action: Callable[[], Any]) -> Any:
+    """Run an import/export; print every problem it reports, one per line."""
+    from graph_schema.errors import CatalogError
+    from loaders.dbt import DbtImportError
+    from loaders.excel import ExcelImportError
+
+    try:
+        return action()
+    except (DbtImportError, ExcelImportError) as exc:
+        _fail(exc.problems)
+    except CatalogError as exc:
+        from cli import render
+
+        render.catalog_issues(err(), exc.issues)
+        err().print(f"[red]error:[/] {len(exc.issues)} problem(s); nothing was written")
+        raise SystemExit(1) from None
+
+
+# ---------------------------------------------------------------------------------------------
+# import
+
+
+@click.group("import")
+def import_group() -> None:
+    """Make a catalog from dbt / MetricFlow definitions or an Excel workbook."""
+
+
+@import_group.command("dbt")
+@click.argument("path", type=click.Path(exists=True, path_type=Path))
+@click.option(
+    "-o",
+    "--out",
+    "out_dir",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="Catalog directory to write (new, or empty).",
+)
+@click.option("--name", help="Catalog name (default: the dbt project's).")
+@click.option("--system", help="System id for every table (default: each model's schema).")
+@click.option("--force", is_flag=True, help="Replace OUT if it exists.")
+@json_option
+def import_dbt_cmd(
+    path: Path, out_dir: Path, name: str | None, system: str | None, force: bool, as_json: bool
+) -> None:
+    """Import a dbt target/manifest.json, a semantic_manifest.json, or a dbt project directory
+    whose YAML declares semantic_models: and metrics: (dbt need not run).
+
+    What the metric template cannot hold (filters, windows, offsets, conversion settings) is
+    kept under each metric's extra.dbt and listed here."""
+    from loaders.dbt import import_dbt
+
+    report = _guard(lambda: import_dbt(path, out_dir, name=name, system=system, force=force))
+    if as_json:
+        emit_json(
+            {
+                "out": str(out_dir),
+                "counts": report.counts,
+                "extra": report.extra,
+                "extra_summary": report.extra_summary(),
+                "notes": report.notes,
+            }
+        )
+        return
+    for line in report.lines():
+        out().print(safe(line))
+
+
+@import_group.command("excel")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "-o",
+    "--out",
+    "out_dir",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="Catalog directory to write (new, or empty).",
+)
+@click.option("--force", is_flag=True, help="Replace OUT if it exists.")
+def import_excel_cmd(path: Path, out_dir: Path, force: bool) -> None:
+    """Import an .xlsx written by 'kpigraph export excel' (and edited since).
+
+    Every problem names its sheet, row and column."""
+    from loaders.excel import import_excel
+
+    count = _guard(lambda: import_excel(path, out_dir, force=force))
+    out().print(f"imported {count} metrics from {safe(path)} → {safe(out_dir)}")
+
+
+# ---------------------------------------------------------------------------------------------
+# export
+
+
+class _ExportGroup(click.Group):
+    """``kpigraph export --format json CATALOG`` is ``kpigraph export graph --format json ...``."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if args and args[0] not in self.commands and args[0] not in ("-h", "--help"):
+            args = ["graph", *args]
+        return super().parse_args(ctx, args)
+
+
+@click.group("export", cls=_ExportGroup)
+def export_group() -> None:
+    """Write a catalog as dbt / MetricFlow YAML, an Excel workbook, or a graph file
+    (kpigraph export --format neo4j-cypher|graphml|json CATALOG_DIR)."""
+
+
+@export_group.command("dbt")
+@click.argument("catalog", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option(
+    "-o",
+    "--out",
+    "out_dir",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="Directory for dbt_project.yml and models/ (new, or empty).",
+)
+@click.option("--force", is_flag=True, help="Replace OUT if it exists.")
+def export_dbt_cmd(catalog: Path, out_dir: Path, force: bool) -> None:
+    """Metrics and semantic model stubs as MetricFlow YAML (parsed back before writing)."""
+    from loaders.dbt.export import export_dbt
+
+    report = _guard(lambda: export_dbt(catalog, out_dir, force=force))
+    for line in report.lines():
+        out().print(safe(line))
+
+
+@export_group.command("excel")
+@click.argument("catalog", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option(
+    "-o",
+    "--out",
+    "out_file",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="The .xlsx to write.",
+)
+@click.option("--force", is_flag=True, help="Replace OUT if it exists.")
+def export_excel_cmd(catalog: Path, out_file: Path, force: bool) -> None:
+    """An .xlsx in seed 001's template: an index sheet (one row per metric, filterable) and
+    one card per metric, plus departments, dimensions, sources and dashboards."""
+    from loaders.excel import export_excel
+
+    count = _guard(lambda: export_excel(catalog, out_file, force=force))
+    out().print(f"wrote {count} metric cards to {safe(out_file)}")
+
+
+@export_group.command("graph")
+@click.argument("catalog", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(FORMATS),
+    required=True,
+    help="neo4j-cypher (a cypher-shell script), graphml, or json.",
+)
+@click.option(
+    "-o",
+    "--out",
+    "out_file",
+    default="-",
+    show_default=True,
+    help="File to write, '-' for standard output.",
+)
+@click.option("--force", is_flag=True, help="Replace OUT if it exists.")
+def export_graph_cmd(catalog: Path, fmt: str, out_file: str, force: bool) -> None:
+    """The catalog graph for other graph tools."""
+    from loaders.catalog import load_catalog
+    from loaders.export_graph import export_text
+
+    text = export_text(load_catalog(catalog), fmt)
+    if out_file == "-":
+        click.echo(text, nl=False)
+        return
+    path = Path(out_file)
+    if path.exists() and not force:
+        raise click.UsageError(f"{path} exists; choose another -o or pass --force")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(text)
+    os.replace(tmp, path)
+    err().print(f"wrote {safe(path)} ({fmt})")

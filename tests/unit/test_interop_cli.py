@@ -1,0 +1,93 @@
+"""`kpigraph import` / `kpigraph export` from the command line: help, a full round trip, and
+one clear error line per problem with a non-zero exit and nothing written."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+DEMO = ROOT / "catalogs" / "automotive_aftersales"
+PROJECT = ROOT / "tests" / "fixtures" / "dbt_project"
+
+
+def run(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if k != "KPIGRAPH_DEBUG"}
+    proc = subprocess.run(
+        [sys.executable, "-m", "cli", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=ROOT,
+        timeout=180,
+    )
+    if check and proc.returncode != 0:
+        raise AssertionError(f"exit {proc.returncode}\nstdout:{proc.stdout}\nstderr:{proc.stderr}")
+    return proc
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("import", "--help"),
+        ("import", "dbt", "--help"),
+        ("import", "excel", "--help"),
+        ("export", "--help"),
+        ("export", "dbt", "--help"),
+        ("export", "excel", "--help"),
+        ("export", "graph", "--help"),
+    ],
+)
+def test_help(args: tuple[str, ...]) -> None:
+    assert "Usage:" in run(*args).stdout
+
+
+def test_dbt_to_catalog_to_excel_and_back(tmp_path: Path) -> None:
+    report = run("import", "dbt", str(PROJECT), "-o", str(tmp_path / "c"), "--json").stdout
+    data = json.loads(report)
+    assert data["counts"]["metrics"] == 9
+    assert "filter" in data["extra_summary"]
+    run("export", "excel", str(tmp_path / "c"), "-o", str(tmp_path / "c.xlsx"))
+    run("import", "excel", str(tmp_path / "c.xlsx"), "-o", str(tmp_path / "back"))
+    assert run("validate", str(tmp_path / "back"), "--no-lint").returncode == 0
+    out = run("export", "dbt", str(tmp_path / "back"), "-o", str(tmp_path / "dbt")).stdout
+    assert "parsed_back: 9" in out
+
+
+def test_export_format_shorthand(tmp_path: Path) -> None:
+    out = run("export", "--format", "json", str(DEMO)).stdout
+    assert json.loads(out)["catalog"]["name"]
+    run("export", "--format", "neo4j-cypher", str(DEMO), "-o", str(tmp_path / "g.cypher"))
+    assert (tmp_path / "g.cypher").read_text(encoding="utf-8").startswith("// kpigraph export")
+    again = run(
+        "export", "--format", "graphml", str(DEMO), "-o", str(tmp_path / "g.cypher"), check=False
+    )
+    assert again.returncode != 0 and "exists" in again.stderr
+
+
+def test_corrupt_manifest_is_one_line_and_exit_1(tmp_path: Path) -> None:
+    bad = tmp_path / "manifest.json"
+    bad.write_text('{"nodes": {')
+    proc = run("import", "dbt", str(bad), "-o", str(tmp_path / "c"), check=False)
+    assert proc.returncode == 1
+    assert "manifest.json:1: corrupt JSON" in proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert not (tmp_path / "c").exists()
+
+
+def test_bad_workbook_lists_cells(tmp_path: Path) -> None:
+    from openpyxl import load_workbook
+
+    run("export", "excel", str(DEMO), "-o", str(tmp_path / "c.xlsx"))
+    book = load_workbook(tmp_path / "c.xlsx")
+    book["部门"].delete_cols(1)
+    book.save(tmp_path / "c.xlsx")
+    proc = run("import", "excel", str(tmp_path / "c.xlsx"), "-o", str(tmp_path / "c"), check=False)
+    assert proc.returncode == 1
+    assert "sheet '部门' row 1: missing column 'ID (id)'" in proc.stderr
+    assert not (tmp_path / "c").exists()
