@@ -26,6 +26,7 @@ from governance.proposal import (
     stored_graph,
     with_history,
 )
+from graph_schema.errors import ConflictError
 from graph_schema.governance import (
     WRITERS,
     Action,
@@ -76,6 +77,19 @@ class Governance:
         if change is None:
             raise ChangeNotFoundError(f"no change request #{change_id}", {"id": change_id})
         return change
+
+    def with_live_conflict(self, change: ChangeRequest) -> ChangeRequest:
+        """An open request whose metric changed since it was made (by a load from git, or
+        another request) shows the conflict now, not only when someone tries to apply it."""
+        if change.status not in workflow.OPEN or change.conflict:
+            return change
+        ref = NodeRef.parse(change.ref)
+        node = self.store.get_nodes([ref]).get(ref)
+        current = node.props() if node is not None else None
+        if _already_applied(change, current):
+            return change
+        conflict = _conflict(change, current)
+        return change.model_copy(update={"conflict": conflict}) if conflict else change
 
     def timeline(self, change_id: int) -> list[ChangeEvent]:
         return self.ledger.events(change_id)
@@ -203,7 +217,11 @@ class Governance:
                 new_graph = rebuild(graph, _ldict(change.definition), ref)
                 entry = history_entry(change.new_version or "", change.reason, change.requester)
                 new_graph = with_history(new_graph, ref, entry)
-                revision = _load(self.store, new_graph, change, actor, head)
+                try:
+                    revision = _load(self.store, new_graph, change, actor, head)
+                except ConflictError as exc:  # another load landed since we read the graph
+                    self._record_conflict(change, actor, exc.message)
+                    raise ChangeStateError(exc.message, {"id": change_id}) from exc
             new = change.model_copy(
                 update={
                     "status": ChangeStatus.APPLIED,

@@ -72,7 +72,11 @@ def change_class(diff: list[dict[str, Any]]) -> str | None:
 
 
 def stored_graph(store: GraphStore) -> CatalogGraph:
-    """Everything the store holds, as a :class:`CatalogGraph` (nodes sorted by ref)."""
+    """Everything the store holds, as a :class:`CatalogGraph` (nodes sorted by ref), read
+    from one snapshot when the store offers them (one published graph, not a mix)."""
+    snapshot = getattr(store, "snapshot", None)
+    if snapshot is not None:
+        store = snapshot()
     info = store.info()
     kinds = frozenset(NodeKind)
     page = store.search(SearchQuery(kinds=kinds, limit=10**9))

@@ -135,7 +135,7 @@ def change_page(
     csrf: CsrfToken,
 ) -> HTMLResponse:
     service = _gov(request)
-    change = service.get(change_id)
+    change = service.with_live_conflict(service.get(change_id))
     stage = workflow.stage_for(user, change) if user else None
     can = {
         "approve": stage is not None,

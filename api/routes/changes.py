@@ -61,6 +61,7 @@ def gov(request: Request) -> Governance:
 def full(service: Governance, change: ChangeRequest) -> ChangeOut:
     from governance.workflow import current_stages
 
+    change = service.with_live_conflict(change)
     return ChangeOut(
         **change.model_dump(),
         timeline=service.timeline(change.id),

@@ -283,3 +283,44 @@ def _spec(store: GraphStore, request: pytest.FixtureRequest) -> dict[str, Any]:
         return {"backend": "embedded", "path": str(store.path)}  # type: ignore[attr-defined]
     conn = request.getfixturevalue("neo4j_connection")
     return {"backend": "neo4j", "uri": conn.uri, "user": conn.user, "password": conn.password}
+
+
+def test_a_load_that_changes_the_metric_conflicts_pending_requests(
+    hooked: Any, demo_graph: CatalogGraph
+) -> None:
+    with receiver() as rec:
+        store, gov, users = hooked(rec)
+        change = propose_formula(gov, users["zhang"], store, "revenue / visits * 1")
+        assert gov.with_live_conflict(gov.get(change.id)).conflict is None
+        nodes = []
+        for node in demo_graph.nodes:  # a load from git bumps atp
+            if node.ref == ATP:
+                node = Metric.model_validate({**node.props(), "unit": "元", "version": "1.2.0"})
+            nodes.append(node)
+        store.load(CatalogGraph(demo_graph.name, tuple(nodes), demo_graph.edges, demo_graph.meta))
+        shown = gov.with_live_conflict(gov.get(change.id))
+        assert shown.conflict and "1.2.0" in shown.conflict
+        approve_all(gov, users, change.id)
+        with pytest.raises(ChangeStateError):
+            gov.apply(users["root"], change.id)
+        assert atp_props(store)["unit"] == "元"
+
+
+def test_caliber_change_applies(hooked: Any) -> None:
+    with receiver() as rec:
+        store, gov, users = hooked(rec)
+        props = atp_props(store)
+        definition = {k: v for k, v in props.items() if k != "version"}
+        caliber = dict(definition["caliber"])
+        caliber["numerator"] = {
+            **caliber["numerator"],
+            "excludes": [*caliber["numerator"]["excludes"], "延保代收款"],
+        }
+        definition["caliber"] = caliber
+        change = gov.submit(
+            users["zhang"], Action.UPDATE, ATP, definition, props["version"], "排除延保代收款"
+        )
+        assert [d["field"] for d in change.diff] == ["caliber.numerator"]
+        approve_all(gov, users, change.id)
+        assert gov.apply(users["root"], change.id).status is ChangeStatus.APPLIED
+        assert "延保代收款" in atp_props(store)["caliber"]["numerator"]["excludes"]
