@@ -257,7 +257,8 @@ class ValuesEngine:
     def _query(
         self, table: ObservedTable, key: str, grain: int, q: _Query, agg: Aggregation
     ) -> Frame:
-        pexpr = f"left(period, {q.plen})"
+        # same grain as stored: filter on the sorted column itself (zone maps prune)
+        pexpr = "period" if q.plen == table.period_len[key] else f"left(period, {q.plen})"
         cols = "".join(f', "{d}"' for d in q.grain)
         params: dict[str, object] = {"m": key, "g": grain}
         conds = ["metric = $m", "grain = $g"]
@@ -265,8 +266,9 @@ class ValuesEngine:
             conds.append(f'"{dim}" = $w{i}')
             params[f"w{i}"] = member
         if q.periods is not None:
-            conds.append(f"{pexpr} IN (SELECT unnest($ps))")
-            params["ps"] = list(q.periods)
+            wanted = sorted(set(q.periods)) or [""]
+            conds.append(f"{pexpr} IN ({', '.join(f'$p{i}' for i in range(len(wanted)))})")
+            params.update({f"p{i}": p for i, p in enumerate(wanted)})
         if q.start:
             conds.append(f"{pexpr} >= $start")
             params["start"] = q.start

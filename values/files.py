@@ -88,12 +88,18 @@ def load_table(
     _stage(con, staged, all_dims, column, table)
     _check_table(con, table, all_dims, known_metrics, issues, sources)
     for name, _ in staged:
-        con.execute(f"DROP TABLE IF EXISTS {name}")
+        _drop_raw(con, name)
     if issues:
         con.execute(f"DROP TABLE IF EXISTS {table}")
         raise ValuesFileError(issues)
     _finish(con, table, all_dims, out)
     return out
+
+
+def _drop_raw(con: duckdb.DuckDBPyConnection, name: str) -> None:
+    con.execute(f"DROP VIEW IF EXISTS {name}")
+    con.execute(f"DROP TABLE IF EXISTS {name}_t")
+    con.execute(f"DROP TABLE IF EXISTS {name}")
 
 
 def load_query(
@@ -119,18 +125,28 @@ def load_query(
         first = str(exc).splitlines()[0]
         raise ValuesFileError([CatalogIssue(label, None, f"sql failed: {first}")]) from exc
     cols = [r[0] for r in con.execute(f"DESCRIBE {raw}").fetchall()]
-    if "metric" not in [c.lower() for c in cols]:
-        con.execute(f"CREATE OR REPLACE TEMP TABLE {raw} AS SELECT NULL AS metric, * FROM {raw}")
+    if "metric" in [c.lower() for c in cols]:
+        _drop_raw(con, raw)
+        raise ValuesFileError(
+            [
+                CatalogIssue(
+                    label,
+                    None,
+                    "sql returns a 'metric' column",
+                    "return period, dimension columns and value",
+                )
+            ]
+        )
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {raw} AS SELECT '_' AS metric, * FROM {raw}")
     dims = _columns(con, raw, label, "value", known_dims, issues)
     out = ObservedTable(table)
     if dims is not None:
-        con.execute(f"UPDATE {raw} SET metric = '_'")
         _check_rows(con, raw, label, True, "value", issues)
         if not issues:
             con.execute(f"DROP TABLE IF EXISTS {table}")
             _stage(con, [(raw, dims)], sorted(dims), "value", table)
             _check_table(con, table, sorted(dims), lambda ids: set(ids), issues, [(label, True)])
-    con.execute(f"DROP TABLE IF EXISTS {raw}")
+    _drop_raw(con, raw)
     if issues:
         con.execute(f"DROP TABLE IF EXISTS {table}")
         raise ValuesFileError(issues)
@@ -207,9 +223,9 @@ def _columns(
     renames = ", ".join(
         f'CAST("{c}" AS VARCHAR) AS "{lc}"' for c, lc in zip(cols, lowered, strict=True)
     )
-    con.execute(
-        f"CREATE OR REPLACE TEMP TABLE {name} AS SELECT rowid AS _row, {renames} FROM {name}"
-    )
+    # a view (no copy): the file's row number, lower-case names, text
+    con.execute(f"ALTER TABLE {name} RENAME TO {name}_t")
+    con.execute(f"CREATE TEMP VIEW {name} AS SELECT rowid AS _row, {renames} FROM {name}_t")
     return other
 
 
@@ -280,7 +296,14 @@ def _stage(
             f'TRY_CAST(trim("{column}") AS DOUBLE) AS value FROM {name}'
         )
     body = " UNION ALL ".join(parts) if parts else _empty_select(all_dims)
-    con.execute(f"CREATE TABLE {table} AS {body}")
+    mask = " + ".join(
+        f'(CASE WHEN "{d}" IS NULL THEN 0 ELSE {1 << i} END)' for i, d in enumerate(all_dims)
+    )
+    # sorted so that a query for one metric, grain and period reads few row groups
+    con.execute(
+        f"CREATE TABLE {table} AS SELECT *, ({mask or '0'})::INTEGER AS grain FROM ({body}) "
+        "ORDER BY metric, grain, period"
+    )
 
 
 def _empty_select(all_dims: list[str]) -> str:
@@ -318,10 +341,19 @@ def _check_table(
             )
         )
     key = ", ".join(["metric", "period", *(f'"{d}"' for d in all_dims)])
-    dups = con.execute(
-        f"SELECT {key}, list(_file ORDER BY _file, _row), list(_row ORDER BY _file, _row) "
-        f"FROM {table} GROUP BY ALL HAVING count(*) > 1 LIMIT {MAX_ISSUES_PER_CHECK}"
+    # count first (cheap), then look up where the few duplicates are
+    keys = con.execute(
+        f"SELECT {key} FROM {table} GROUP BY ALL HAVING count(*) > 1 LIMIT {MAX_ISSUES_PER_CHECK}"
     ).fetchall()
+    cols = ["metric", "period", *all_dims]
+    dups = []
+    for values in keys:
+        match = " AND ".join(f'"{c}" IS NOT DISTINCT FROM $k{i}' for i, c in enumerate(cols))
+        found = con.execute(
+            f"SELECT _file, _row FROM {table} WHERE {match} ORDER BY _file, _row LIMIT 2",
+            {f"k{i}": v for i, v in enumerate(values)},
+        ).fetchall()
+        dups.append((*values, [f for f, _ in found], [r for _, r in found]))
     for dup in dups:
         file_ids, rows = dup[-2], dup[-1]
         first = _issue_at(sources, file_ids[0], rows[0], "", None)
@@ -364,14 +396,6 @@ def _issue_at(
 def _finish(
     con: duckdb.DuckDBPyConnection, table: str, dims: list[str], out: ObservedTable
 ) -> None:
-    mask = " + ".join(
-        f'(CASE WHEN "{d}" IS NULL THEN 0 ELSE {1 << i} END)' for i, d in enumerate(dims)
-    )
-    cols = "".join(f', "{d}"' for d in dims)
-    con.execute(
-        f"CREATE OR REPLACE TABLE {table} AS SELECT metric, period{cols}, value, "
-        f"({mask or '0'})::INTEGER AS grain FROM {table} ORDER BY metric, grain, period"
-    )
     for metric, grain, plen in con.execute(
         f"SELECT metric, grain, max(length(period)) FROM {table} GROUP BY ALL"
     ).fetchall():
