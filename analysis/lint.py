@@ -29,6 +29,7 @@ from analysis.sql_lineage import (
     normalize_dialect,
     schema_from_nodes,
     sql_reads,
+    view_reads,
 )
 from graph_schema.errors import FormulaSyntaxError
 from graph_schema.formula import parse_formula
@@ -101,9 +102,8 @@ def parse_config(raw: Any) -> tuple[LintConfig, list[LintIssue]]:
 
 
 def _sql_checker(
-    nodes: Iterable[Any], default_dialect: str | None
+    schema: SourceSchema, default_dialect: str | None
 ) -> Callable[[Metric], SqlCheck | None]:
-    schema: SourceSchema = schema_from_nodes(nodes)
     cache: dict[str, SqlCheck] = {}
 
     def check(metric: Metric) -> SqlCheck | None:
@@ -198,16 +198,46 @@ def _context(
     key_lines: Mapping[NodeRef, Mapping[str, int]] | None,
 ) -> LintContext:
     nodes = list(nodes)
+    dialect = meta.get("dialect")
+    schema = schema_from_nodes(nodes, None if _dialect_problem(dialect or "") else dialect)
     return LintContext(
         nodes={n.ref: n for n in nodes},
         edges=edges,
         config=config,
         origins=dict(origins or {}),
         key_lines={k: dict(v) for k, v in (key_lines or {}).items()},
-        sql=_sql_checker(nodes, meta.get("dialect")),
+        sql=_sql_checker(schema, dialect),
+        views=_view_checks(schema),
         dialect=meta.get("dialect"),
         dialect_problem=_dialect_problem,
     )
+
+
+def _view_checks(schema: SourceSchema) -> dict[NodeRef, SqlCheck]:
+    """What each view of sources.yaml reads, or why its SQL cannot be used."""
+    out: dict[NodeRef, SqlCheck] = {}
+    for table in schema.tables.values():
+        if not table.sql:
+            continue
+        ref = NodeRef(NodeKind.TABLE, table.id)
+        try:
+            dialect = normalize_dialect(table.dialect)
+            reads = view_reads(schema, table.id)
+        except SqlDialectError as exc:
+            out[ref] = SqlCheck(dialect=table.dialect, error_kind="dialect", error=exc.message)
+            continue
+        except SqlSyntaxError as exc:
+            out[ref] = SqlCheck(
+                dialect=table.dialect, error_kind="syntax", error=exc.message, error_line=exc.line
+            )
+            continue
+        out[ref] = SqlCheck(
+            dialect=dialect,
+            fields=reads.fields,
+            unknown_tables=reads.unknown_tables,
+            unknown_columns=reads.unknown_columns,
+        )
+    return out
 
 
 def _dialect_problem(name: str) -> str | None:

@@ -131,6 +131,12 @@ class SourceSchema:
             self._resolving.add(table_id)
             try:
                 self._views[table_id] = _view_lineage(table, self)
+            except SqlSyntaxError as exc:
+                if exc.reason.startswith("view "):
+                    raise
+                raise SqlSyntaxError(
+                    f"view {table_id}: {exc.reason}", exc.line, exc.column
+                ) from exc
             finally:
                 self._resolving.discard(table_id)
         return self._views[table_id]
@@ -167,7 +173,8 @@ class _ViewLineage:
     outputs: dict[str, frozenset[str]]
     cond: frozenset[str]
     tables: frozenset[str]
-    problems: list[str] = field(default_factory=list)
+    unknown_tables: tuple[str, ...] = ()
+    unknown_columns: tuple[str, ...] = ()
 
 
 @dataclass
@@ -281,13 +288,15 @@ def _lookup(scope: Scope, alias: str) -> exp.Table | Scope | None:
     return None
 
 
-def _resolve(scope: Scope, col: exp.Column, walk: _Walk) -> frozenset[str]:
+def _resolve(
+    scope: Scope, col: exp.Column, walk: _Walk, in_projection: bool = False
+) -> frozenset[str]:
     """Base columns behind one column reference."""
     name = col.name.lower()
     table_alias = col.table
     if not table_alias:
         selected = {s.alias_or_name.lower() for s in _selects(scope)}
-        if name in selected:
+        if name in selected and not in_projection:
             return frozenset()  # a reference to an output alias (ORDER BY revenue)
         if len(scope.selected_sources) != 1:
             walk.unresolved.add(col.sql())
@@ -317,7 +326,6 @@ def _resolve(scope: Scope, col: exp.Column, walk: _Walk) -> frozenset[str]:
     view = walk.schema.view(table_id)
     walk.view_fields.add(column_id)
     walk.tables |= view.tables
-    walk.unknown_columns |= set(view.problems)
     behind = view.outputs.get(known[name], frozenset()) | view.cond
     walk.through_views[column_id] = behind
     return behind
@@ -353,7 +361,7 @@ def _scope_info(
         for col in projection.find_all(exp.Column):
             in_projection.add(id(col))
             if id(col) in own:
-                cols |= _resolve(scope, col, walk)
+                cols |= _resolve(scope, col, walk, in_projection=True)
         outputs.append((projection.alias_or_name, cols))
     cond: set[str] = set()
     for col in scope.columns:
@@ -381,17 +389,38 @@ def _view_lineage(table: SourceTable, schema: SourceSchema) -> _ViewLineage:
     if root is None:
         raise SqlSyntaxError(f"view {table.id}: not a query sqlglot can analyse")
     outputs, cond = _scope_info(root, walk)
-    problems = sorted(walk.unknown_columns) + [f"{table.id}: unknown table {u}" for u in unknown]
     return _ViewLineage(
         outputs={name: cols for name, cols in outputs},
         cond=cond,
         tables=frozenset(walk.tables),
-        problems=problems,
+        unknown_tables=tuple(sorted(unknown)),
+        unknown_columns=tuple(sorted(walk.unknown_columns)),
     )
 
 
-def schema_from_nodes(nodes: Iterable[BaseNode]) -> SourceSchema:
-    """The :class:`SourceSchema` of a catalog's systems, tables and fields."""
+def view_reads(schema: SourceSchema, table_id: str) -> SqlReads:
+    """What the view ``table_id`` reads (its problems are reported once, at the view).
+
+    >>> orders = SourceTable("d.o", "d", "o", ("id", "amt", "state"))
+    >>> view = SourceTable("d.v", "d", "v", (), sql="SELECT amt FROM o WHERE state = 'done'")
+    >>> sorted(view_reads(SourceSchema([orders, view]), "d.v").fields)
+    ['d.o.amt', 'd.o.state']
+    """
+    view = schema.view(table_id)
+    fields = set(view.cond)
+    for cols in view.outputs.values():
+        fields |= cols
+    return SqlReads(
+        fields=frozenset(fields),
+        tables=view.tables,
+        unknown_tables=view.unknown_tables,
+        unknown_columns=view.unknown_columns,
+    )
+
+
+def schema_from_nodes(nodes: Iterable[BaseNode], dialect: str | None = None) -> SourceSchema:
+    """The :class:`SourceSchema` of a catalog's systems, tables and fields; ``dialect`` is the
+    catalog's, used for views of systems that declare none."""
     nodes = list(nodes)
     systems = {n.id: n for n in nodes if isinstance(n, System)}
     columns: dict[str, list[str]] = {}
@@ -409,7 +438,7 @@ def schema_from_nodes(nodes: Iterable[BaseNode]) -> SourceSchema:
                     name=n.id.split(".", 1)[-1],
                     columns=tuple(columns.get(n.id, ())),
                     sql=n.sql,
-                    dialect=system.dialect if system else None,
+                    dialect=(system.dialect if system else None) or dialect,
                 )
             )
     return SourceSchema(tables)

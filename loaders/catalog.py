@@ -411,7 +411,7 @@ def _read_sources_file(state: _State, path: Path) -> None:
                 state.issue(
                     filename, tbl_item.line, "a view needs 'sql:' (the SELECT that defines it)"
                 )
-            fields = tbl_item.pop("fields", None) or []
+            fields = tbl_item.pop("fields", None) or LList()  # a view may list none
             table = _read_child(state, filename, Table, tbl_item, system.id, "system")
             if table is None:
                 _declare_unreadable_sources(state, system.id, [tbl_item | {"fields": fields}])

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 
-from graph_schema.ids import NodeKind
+from graph_schema.ids import NodeKind, NodeRef
 from graph_schema.models import Metric
 from graph_schema.rules.base import LintContext, LintIssue, LintRule, Severity, SqlCheck
 
@@ -19,6 +19,10 @@ def _checked(ctx: LintContext) -> Iterator[tuple[Metric, SqlCheck]]:
             found = ctx.sql(m)
             if found is not None:
                 yield m, found
+
+
+def _views(ctx: LintContext) -> Iterator[tuple[NodeRef, SqlCheck]]:
+    yield from sorted(ctx.views.items(), key=lambda kv: kv[0].id)
 
 
 def _sql_line(ctx: LintContext, m: Metric, inner: int | None) -> int | None:
@@ -46,6 +50,9 @@ class SqlParseError(LintRule):
                     key="sql",
                     line=_sql_line(ctx, m, found.error_line),
                 )
+        for ref, found in _views(ctx):
+            if found.error_kind == "syntax":
+                yield self.issue(ctx, ref, str(found.error), "fix the view's SQL", key="sql")
 
 
 class SqlDialect(LintRule):
@@ -84,6 +91,15 @@ class SqlUnknownTable(LintRule):
                     "declare the table (and its fields) in sources.yaml, or fix the name",
                     key="sql",
                 )
+        for ref, found in _views(ctx):
+            for name in found.unknown_tables:
+                yield self.issue(
+                    ctx,
+                    ref,
+                    f"view {ref.id!r}: SQL reads table {name!r}, which is not in sources",
+                    "declare the table (and its fields) in sources.yaml, or fix the name",
+                    key="sql",
+                )
 
 
 class SqlUnknownColumn(LintRule):
@@ -98,6 +114,15 @@ class SqlUnknownColumn(LintRule):
                     ctx,
                     m.ref,
                     f"metric {m.id!r}: SQL reads {col!r}, which sources.yaml does not declare",
+                    "add the field to its table in sources.yaml, or fix the column name",
+                    key="sql",
+                )
+        for ref, found in _views(ctx):
+            for col in found.unknown_columns:
+                yield self.issue(
+                    ctx,
+                    ref,
+                    f"view {ref.id!r}: SQL reads {col!r}, which sources.yaml does not declare",
                     "add the field to its table in sources.yaml, or fix the column name",
                     key="sql",
                 )

@@ -458,3 +458,33 @@ def test_every_rule_can_be_disabled(tmp_path: Path, rule: str) -> None:
     metrics = FIVE_STORES + "- {id: lonely, name: 孤儿}\n"
     report = lint(tmp_path, metrics, f"lint: {{disable: [{rule}]}}\n")
     assert of(report, rule) == []
+
+
+def test_views_are_checked_where_they_are_declared(tmp_path: Path) -> None:
+    bad_views = SOURCES + (
+        "    - {id: v_broken, name: 坏视图, sql: 'SELECT FROM WHERE'}\n"
+        "    - {id: v_lost, name: 丢表视图, sql: 'SELECT a FROM ods_lost'}\n"
+        "    - {id: v_typo, name: 错列视图, sql: 'SELECT totl_amount FROM dms_orders'}\n"
+        "    - {id: v_mysql, name: 反引号视图, sql: 'SELECT `order_id` FROM dms_orders'}\n"
+    )
+    report = lint(tmp_path, "", "dialect: mysql\n", bad_views)
+    [parse] = of(report, "sql.parse-error")
+    assert parse.refs == ("Table:dms.v_broken",) and parse.file == "sources.yaml"
+    assert parse.line == _line_in(tmp_path / "sources.yaml", "v_broken")
+    [table] = of(report, "sql.unknown-table")
+    assert table.refs == ("Table:dms.v_lost",) and "'ods_lost'" in table.message
+    [column] = of(report, "sql.unknown-column")
+    assert column.refs == ("Table:dms.v_typo",) and "dms.dms_orders.totl_amount" in column.message
+    # the backtick view parses in the catalog's dialect (mysql)
+
+
+def test_a_view_without_sql_is_a_load_error(tmp_path: Path) -> None:
+    from graph_schema.errors import CatalogError
+
+    with pytest.raises(CatalogError, match="a view needs 'sql:'"):
+        load_catalog(catalog(tmp_path, "", "", SOURCES + "    - {id: v_empty, name: 空视图}\n"))
+
+
+def _line_in(path: Path, needle: str) -> int:
+    lines = path.read_text(encoding="utf-8").splitlines()
+    return next(i for i, line in enumerate(lines, 1) if needle in line)

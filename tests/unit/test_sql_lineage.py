@@ -205,3 +205,16 @@ def test_a_view_defined_by_itself_is_an_error() -> None:
     loop = SourceTable("dms.v", "dms", "v", ("a",), sql="SELECT a FROM v")
     with pytest.raises(SqlSyntaxError, match="itself"):
         sql_reads("SELECT a FROM v", SourceSchema([loop]))
+
+
+def test_output_aliases_and_unqualified_unknown_columns() -> None:
+    reads = sql_reads(
+        "SELECT SUM(total_amount) AS revenue FROM dms_orders GROUP BY store_id ORDER BY revenue",
+        schema(),
+    )
+    assert reads.fields == ids("total_amount", "store_id") and not reads.unresolved
+    typo = sql_reads("SELECT totl_amount FROM dms_orders", schema())
+    assert typo.unknown_columns == ("dms.dms_orders.totl_amount",)
+    # two unknown-to-us sources: the column's table cannot be told
+    joined = sql_reads("SELECT x FROM ods_a JOIN ods_b ON 1 = 1", schema())
+    assert joined.unresolved == ("x",) and joined.unknown_tables == ("ods_a", "ods_b")
