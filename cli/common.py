@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from rich.console import Console
 
     from core.settings import Settings
+    from graph_schema.errors import KpigraphError
     from graph_schema.graph import CatalogGraph
     from graph_schema.ids import NodeRef
     from store.base import GraphStore
@@ -177,7 +178,8 @@ def run_guarded(command: click.Command, argv: list[str] | None) -> int:
     from graph_schema.errors import CatalogError, KpigraphError
 
     try:
-        command.main(args=argv, prog_name="kpigraph", standalone_mode=False)
+        # without standalone mode click *returns* the code of ctx.exit(n) / Exit(n)
+        code = command.main(args=argv, prog_name="kpigraph", standalone_mode=False)
     except CatalogError as exc:
         from cli import render
 
@@ -188,7 +190,7 @@ def run_guarded(command: click.Command, argv: list[str] | None) -> int:
         return 1
     except KpigraphError as exc:
         err().print(f"[red]error:[/] {safe(exc.message)}")
-        for line in _detail_lines(exc.details):
+        for line in _detail_lines(exc):
             err().print(f"  {safe(line)}")
         return 1
     except click.exceptions.Abort:
@@ -210,14 +212,19 @@ def run_guarded(command: click.Command, argv: list[str] | None) -> int:
             "(set KPIGRAPH_DEBUG=1 for the traceback, and please report it)"
         )
         return 2
-    return 0
+    return code if isinstance(code, int) else 0
 
 
-def _detail_lines(details: dict[str, object]) -> list[str]:
-    """Candidates and suggestions of an error, one per line, for the terminal."""
+def _detail_lines(exc: KpigraphError) -> list[str]:
+    """Candidates of an ambiguous name, and every metric of a version error, one per line."""
+    details = exc.details
     lines: list[str] = []
     candidates = details.get("candidates")
     if isinstance(candidates, list) and candidates:
         lines.append("candidates:")
         lines.extend(f"  {c}" for c in candidates)
+    problems = details.get("problems")  # VersionError: one line per metric, all of them
+    if exc.code == "version_not_bumped" and isinstance(problems, list) and len(problems) > 1:
+        lines.extend(str(p) for p in problems)
+        lines.append("nothing was loaded; bump the versions (or --no-version-check to migrate)")
     return lines
