@@ -77,12 +77,10 @@ class Neo4jLedger:
 
     def secret_key(self) -> str:
         value = secrets.token_urlsafe(48)
-        return str(self._write(lambda tx: tx.run(cy.GOV_SECRET, value=value).single()["value"]))
+        return str(self._write(lambda tx: _one(tx, cy.GOV_SECRET, value=value)["value"]))
 
     def _next_id(self, counter: str) -> int:
-        return int(
-            self._write(lambda tx: tx.run(cy.GOV_NEXT_ID, counter=counter).single()["value"])
-        )
+        return int(self._write(lambda tx: _one(tx, cy.GOV_NEXT_ID, counter=counter)["value"]))
 
     # -- users ----------------------------------------------------------------------------------
 
@@ -138,13 +136,13 @@ class Neo4jLedger:
         outbox: list[OutboxItem],
     ) -> bool:
         def work(tx: ManagedTransaction) -> bool:
-            rec = tx.run(cy.GOV_LOCK_CHANGE, id=change.id).single()
+            rec = _one(tx, cy.GOV_LOCK_CHANGE, id=change.id)
             current = None if rec["created"] else int(rec["seq"])
             if current != expected_seq:
                 return False  # _write_cas rolls back (the lock MERGE may have created a node)
             rows = []
             for item in outbox:
-                oid = int(tx.run(cy.GOV_NEXT_ID, counter="outbox_counter").single()["value"])
+                oid = int(_one(tx, cy.GOV_NEXT_ID, counter="outbox_counter")["value"])
                 stored = item.model_copy(update={"id": oid})
                 rows.append(
                     {
@@ -276,3 +274,11 @@ class Neo4jLedger:
             (r["day"], r["metric"], r["kind"], int(r["n"]))
             for r in self._read(cy.GOV_USAGE, since=since)
         ]
+
+
+def _one(tx: ManagedTransaction, query: str, **params: Any) -> Any:
+    """The single record a statement that always returns one answers."""
+    record = tx.run(query, params).single()
+    if record is None:
+        raise StoreError("the ledger statement returned nothing")
+    return record
