@@ -2,14 +2,15 @@
 
 :func:`explain` answers with three views, each exact where it claims to be:
 
-**Tree** — the change is split along the metric's ``drivers`` identity (or, without one, its
-``formula``) by the rules of :mod:`analysis.decompose` (sum, LMDI-I, exact Shapley), and again
-inside each input that has its own drivers/formula, down to ``depth``. An input with its own
-decomposition splits *its* contribution among its inputs in proportion to their contributions
-to its own change: ``C_j = C_child · c_j / Δ_child``; a child whose change is zero passes zero.
-Where the identity does not hold in the data (``Δ_node ≠ Σ c_j``), the difference is a
-``residual`` row, never hidden. Contributions are in the root metric's units; the children of a
-node (residual included) sum to the node's contribution.
+**Tree** — the change is split along the metric's ``drivers`` identity (or, without one or
+where it refers back to a metric above in the tree, its ``formula``) by the rules of
+:mod:`analysis.decompose` (sum, LMDI-I, exact Shapley), and again inside each input that
+has its own drivers/formula, down to ``depth``. An input with its own decomposition splits
+*its* contribution among its inputs in proportion to their contributions to its own change:
+``C_j = C_child · c_j / Δ_child``; a child whose change is zero passes zero. Where the
+identity does not hold in the data (``Δ_node ≠ Σ c_j``), the difference is a ``residual``
+row, never hidden. Contributions are in the root metric's units; the children of a node
+(residual included) sum to the node's contribution.
 
 **Dimensions** — for each dimension, each member's contribution. An additive metric: the
 member's change ``x_m,₁ − x_m,₀``. A ratio of additive metrics ``R = N / D``: with
@@ -185,12 +186,19 @@ def _flat(frame: Frame, period: str) -> Frame:
     return {k: {period: v[period]} for k, v in frame.items() if period in v}
 
 
-def expression_of(metric: Metric) -> tuple[str, Formula] | None:
+def expressions_of(metric: Metric) -> list[tuple[str, Formula]]:
+    """The metric's drivers identity, then its formula (the order the tree tries them)."""
+    out = []
     if metric.drivers:
-        return "drivers", parse_formula(metric.drivers)
+        out.append(("drivers", parse_formula(metric.drivers)))
     if metric.formula:
-        return "formula", parse_formula(metric.formula)
-    return None
+        out.append(("formula", parse_formula(metric.formula)))
+    return out
+
+
+def expression_of(metric: Metric) -> tuple[str, Formula] | None:
+    found = expressions_of(metric)
+    return found[0] if found else None
 
 
 def explain(
@@ -255,19 +263,22 @@ def _grow(
     path: tuple[str, ...],
     notes: list[str],
 ) -> None:
-    found = expression_of(metric)
-    if depth <= 0 or found is None:
+    candidates = expressions_of(metric)
+    if depth <= 0 or not candidates:
         return
-    kind, formula = found
-    names = [n for n, _ in formula.inputs()]
-    back = [n for n in names if n in path]
-    if back:
+    # the first of drivers / formula that does not refer back to a metric above in the tree
+    usable = [(k, f) for k, f in candidates if not any(n in path for n, _ in f.inputs())]
+    if not usable:
         if len(path) > 1:
+            kind, formula = candidates[0]
+            back = [n for n, _ in formula.inputs() if n in path]
             notes.append(
                 f"{metric.name}: not broken down further — its {kind} refers back to "
                 f"{', '.join(back)} above it in the tree"
             )
         return
+    kind, formula = usable[0]
+    names = [n for n, _ in formula.inputs()]
     values = {n: pair.total(n) for n in names}
     missing = [n for n, v in values.items() if v is None]
     if missing:
