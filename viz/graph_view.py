@@ -1,32 +1,31 @@
-"""The interactive lineage graph: pyvis builds the network, our template renders it.
+"""The interactive relationship map: a layered drawing computed here, drawn by vis-network.
 
-pyvis's own page template links Bootstrap from a CDN even in ``in_line`` mode and switches
-tooltips to ``innerHTML`` when a title contains ``href``; so the network is built with pyvis
-(nodes, edges, options) and rendered by :mod:`viz.pages` into a self-contained, autoescaped
-page with vis-network inlined. Titles stay plain strings, which vis-network 9 shows as text.
+The positions come from :mod:`viz.layout` (upstream left, every lineage edge pointing right,
+edges routed between nodes) over what :mod:`viz.map_model` keeps (fields collapsed into
+their tables, kind filters). The page (:mod:`viz.pages`) only scales the drawing to its
+canvas. Titles stay plain strings, which vis-network 9 shows as text, never as HTML.
 """
 
 from __future__ import annotations
 
 import functools
 import hashlib
-import json
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pyvis
-from pyvis.network import Network
 
 from analysis.results import LineageResult
 from graph_schema.ids import NodeKind
 from graph_schema.models import BaseNode, Metric
-from graph_schema.relations import Relation
+from graph_schema.relations import METRIC_RELATIONS, Relation, parse_kinds, parse_relations
+from viz.layout import layered_layout, tree_layout
+from viz.map_model import MapEdge, MapNode, build_map, short_id
 from viz.style import EDGE_STYLE, KIND_STYLE, LEVEL_COLORS, NEGATIVE_CAUSE_COLOR, node_url
 
-#: Above this many nodes physics is switched off so the tab never churns.
-PHYSICS_MAX_NODES = 150
 DEFAULT_MAX_NODES = 300
 HARD_MAX_NODES = 2000
 FOCUS_COLOR = "#ffd166"
@@ -62,146 +61,297 @@ def tooltip(node: BaseNode, department_names: Mapping[str, str]) -> str:
     return "\n".join(lines)
 
 
-def build_network(view: GraphView) -> Network:
-    """The pyvis network: left-to-right levels (upstream left), styles per kind and relation."""
-    net = Network(height="100%", width="100%", directed=True, cdn_resources="in_line")
-    lineage = view.lineage
-    focus = lineage.root
-    placed: dict[str, int] = {focus: 0}
-    for n in lineage.nodes:
-        placed[n.ref] = -n.depth if n.side in ("upstream", "both") else n.depth
-    shift = -min(placed.values())
-    big = len(placed) > PHYSICS_MAX_NODES
-    positions = precomputed_positions(placed, view.nodes) if big else {}
-    for ref, level in placed.items():
-        node = view.nodes[ref]
-        style = KIND_STYLE[node.kind]
-        color = style["color"]
-        if isinstance(node, Metric):
-            color = LEVEL_COLORS.get(node.level.value if node.level else None, color)
-        options: dict[str, Any] = {
-            "shape": style["shape"],
-            "title": tooltip(node, view.department_names),
-            "level": level + shift,
-            "kind": node.kind.value,
-            "url": node_url(ref),
-            "font": {"size": 16 if ref == focus else 13},
-        }
-        if big:
-            options["x"], options["y"] = positions[ref]
-        if ref == focus:
-            options.update(borderWidth=4, color={"background": FOCUS_COLOR, "border": "#073b4c"})
-        else:
-            options.update(color=color, borderWidth=1)
-        net.add_node(ref, label=_label(node), **options)
-    for e in lineage.edges:
-        rel = Relation(e.type)
-        style = EDGE_STYLE[rel]
-        props = e.props or {}
-        edge: dict[str, Any] = {
-            "color": style["color"],
-            "dashes": style["dashes"],
-            "width": style["width"],
-            "title": _edge_title(rel, props),
-            "arrows": "to",
-            "relation": rel.value,
-        }
-        if rel is Relation.CAUSES:
-            negative = props.get("polarity") == "-"
-            edge["label"] = "−" if negative else "+"
-            edge["font"] = {
-                "size": 14,
-                "color": NEGATIVE_CAUSE_COLOR if negative else style["color"],
-            }
-            if negative:
-                edge["color"] = NEGATIVE_CAUSE_COLOR
-        net.add_edge(e.source, e.target, **edge)
-    net.set_options(json.dumps(network_options(len(placed))))
-    return net
+# -- the map -------------------------------------------------------------------------------
+
+#: Up to this many nodes, edges are routed around nodes and drawn as curves, and labels are
+#: kept at a readable size on load (bigger maps are shown whole).
+ROUTE_MAX_NODES = 150
+#: Pixels at scale 1: font size, one-line node height, horizontal room between columns.
+FONT_SIZE = 14
+ROW_PX = 30
+COLUMN_GAP_PX = 64
+MAX_LABEL_PX = 140
+GROUP_LABEL_PX = 180
+#: Relation priority for breaking cycles (dropped first: high) and for tree parents.
+RELATION_RANK = {
+    Relation.INPUT_TO: 0,
+    Relation.FEEDS: 0,
+    Relation.HAS_TABLE: 0,
+    Relation.HAS_FIELD: 0,
+    Relation.SHOWN_ON: 0,
+    Relation.ROLLS_UP_TO: 1,
+    Relation.OWNS: 1,
+    Relation.REVIEWS: 1,
+    Relation.SLICED_BY: 1,
+    Relation.DRIVES: 2,
+    Relation.CAUSES: 3,
+}
+MODES = ("map", "tree")
 
 
-LEVEL_SEPARATION = 240
-ROW_SPACING = 44
+@dataclass(frozen=True)
+class MapOptions:
+    """How to draw: ``map`` (layered, everything) or ``tree`` (metric tree from the focus);
+    node kinds kept (None: all) and groups expanded (refs, or ``*``)."""
+
+    mode: str = "map"
+    kinds: frozenset[NodeKind] | None = None
+    expand: frozenset[str] = frozenset()
 
 
-def precomputed_positions(
-    placed: Mapping[str, int], nodes: Mapping[str, BaseNode]
-) -> dict[str, tuple[int, int]]:
-    """Columns by level (upstream left), rows by kind then ref, centred on the focus row.
+def network_data(view: GraphView, options: MapOptions | None = None) -> dict[str, Any]:
+    """Nodes (with positions), routing points, edges and vis options as plain JSON."""
+    options = options or MapOptions()
+    tree = options.mode == "tree"
+    kinds = frozenset({NodeKind.METRIC}) if tree else options.kinds
+    graph = build_map(view.lineage, view.nodes, kinds, options.expand, collapse=not tree)
+    refs = list(graph.nodes)
+    pairs = [(e.source, e.target) for e in graph.edges]
+    rank = [RELATION_RANK[e.relation] for e in graph.edges]
+    labels = {r: _label(graph.nodes[r]) for r in refs}
+    caps = {r: GROUP_LABEL_PX if graph.nodes[r].is_group else MAX_LABEL_PX for r in refs}
+    big = len(refs) > ROUTE_MAX_NODES
+    if tree:
+        lay = tree_layout(graph.focus, graph.side, pairs, rank)
+    else:
+        heights = {r: _lines(labels[r], caps[r]) * 0.6 + 0.4 for r in refs}
+        lay = layered_layout(refs, pairs, rank, heights, route=not big, sweeps=2 if big else 8)
+    ref_of = {d: lay.copies.get(d, d) for d in lay.x if d not in lay.points}
+    xs = _column_positions(lay.x, {d: _width(labels[r], caps[r]) for d, r in ref_of.items()})
+    nodes = []
+    for drawn, ref in ref_of.items():
+        node = graph.nodes[ref]
+        item = _vis_node(node, labels[ref], ref == graph.focus, view.department_names)
+        item.update(x=xs[lay.x[drawn]], y=round(lay.y[drawn] * ROW_PX, 1), column=lay.x[drawn])
+        if drawn != ref:  # the same metric on both sides of the tree
+            item.update(id=drawn, ref=ref)
+        nodes.append(item)
+    points = [
+        {"id": p, "x": xs[lay.x[p]], "y": round(lay.y[p] * ROW_PX, 1)} for p in sorted(lay.points)
+    ]
+    edges = []
+    if tree:
+        seen: set[int] = set()
+        for i, source, target in lay.drawn:
+            item = _vis_edge(graph.edges[i], i)
+            if i in seen:  # drawn on both sides
+                item["id"] += "#down"
+            seen.add(i)
+            item.update({"from": source, "to": target})
+            edges.append(item)
+    for i, e in enumerate(graph.edges):
+        if tree and i not in lay.hidden:
+            continue
+        item = _vis_edge(e, i)
+        route = lay.routes.get(i, [])
+        if len(route) > 2:
+            item["route"] = route
+        if i in lay.broken:
+            item["broken"] = True  # closes a cycle: drawn right to left
+        if tree:
+            item["cross"] = True  # not a tree edge: shown on demand
+            item["hidden"] = True
+        edges.append(item)
+    return {
+        "nodes": nodes,
+        "points": points,
+        "edges": edges,
+        "options": network_options(len(refs)),
+        "layout": {
+            "mode": options.mode,
+            "readable": not big,
+            "font": FONT_SIZE,
+            "cross": sum(1 for e in edges if e.get("cross")),
+        },
+    }
 
-    Used past the physics threshold: vis-network's own hierarchical layout is quadratic in the
-    nodes of a level, so big neighbourhoods get their coordinates from here and are only drawn.
-    """
-    columns: dict[int, list[str]] = {}
-    for ref, level in placed.items():
-        columns.setdefault(level, []).append(ref)
-    out: dict[str, tuple[int, int]] = {}
-    for level, refs in columns.items():
-        refs.sort(key=lambda r: (nodes[r].kind.value, r))
-        top = -(len(refs) - 1) * ROW_SPACING // 2
-        for row, ref in enumerate(refs):
-            out[ref] = (level * LEVEL_SEPARATION, top + row * ROW_SPACING)
+
+def _vis_node(
+    node: MapNode, label: str, focus: bool, department_names: Mapping[str, str]
+) -> dict[str, Any]:
+    style = KIND_STYLE[node.kind]
+    color: Any = style["color"]
+    own = node.node
+    if isinstance(own, Metric):
+        color = LEVEL_COLORS.get(own.level.value if own.level else None, color)
+    out: dict[str, Any] = {
+        "id": node.ref,
+        "label": label,
+        "shape": style["shape"],
+        "title": _group_title(node)
+        if node.is_group
+        else tooltip(own, department_names)
+        if own
+        else node.ref,
+        "kind": node.kind.value,
+        "url": node_url(node.ref),
+    }
+    if node.is_group:
+        out["group_of"] = len(node.fields) or len(node.tables)
+        out["widthConstraint"] = {"maximum": GROUP_LABEL_PX}
+    if focus:
+        out.update(
+            borderWidth=4,
+            color={"background": FOCUS_COLOR, "border": "#073b4c"},
+            font={"size": FONT_SIZE + 2, "bold": True},
+        )
+    else:
+        out.update(color=color, borderWidth=1)
+        if style.get("font"):
+            out["font"] = style["font"]
     return out
 
 
+def _vis_edge(e: MapEdge, i: int) -> dict[str, Any]:
+    style = EDGE_STYLE[e.relation]
+    item: dict[str, Any] = {
+        "id": f"e{i}",
+        "from": e.source,
+        "to": e.target,
+        "color": style["color"],
+        "dashes": style["dashes"],
+        "width": style["width"],
+        "title": _edge_title(e.relation, e.props, e.stands_for),
+        "arrows": "to",
+        "relation": e.relation.value,
+    }
+    if e.relation is Relation.CAUSES:
+        negative = e.props.get("polarity") == "-"
+        item["label"] = causal_label(e.props)
+        item["font"] = {
+            "size": 13,
+            "color": NEGATIVE_CAUSE_COLOR if negative else style["color"],
+            "strokeWidth": 4,
+            "background": "#ffffff",
+        }
+        if negative:
+            item["color"] = NEGATIVE_CAUSE_COLOR
+    return item
+
+
+def causal_label(props: Mapping[str, Any]) -> str:
+    """The map label of a causal edge: polarity sign, then the lag if any.
+
+    Examples
+    --------
+    >>> causal_label({"polarity": "+", "lag": "3个月"})
+    '+ 滞后 3个月'
+    >>> causal_label({"polarity": "-"})
+    '−'
+    """
+    sign = "−" if props.get("polarity") == "-" else "+"
+    lag = props.get("lag")
+    return f"{sign} 滞后 {lag}" if lag else sign
+
+
+def _column_positions(
+    columns: Mapping[str, float], widths: Mapping[str, float]
+) -> dict[float, float]:
+    """x of every column at scale 1: each column as wide as its widest node, plus a gap."""
+    width: dict[float, float] = {}
+    for ref, col in columns.items():
+        width[col] = max(width.get(col, 0.0), widths.get(ref, 0.0))
+    out: dict[float, float] = {}
+    x = 0.0
+    previous = None
+    for col in sorted(width):
+        if previous is not None:
+            x += (width[previous] + width[col]) / 2 + COLUMN_GAP_PX * (col - previous)
+        out[col] = round(x, 1)
+        previous = col
+    return out
+
+
+def _char_px(ch: str) -> float:
+    return FONT_SIZE * (1.0 if ord(ch) > 0x2E80 else 0.58)
+
+
+def _width(label: str, cap: float = MAX_LABEL_PX) -> float:
+    """Estimated box width of a label at scale 1 (vis wraps lines at ``cap``)."""
+    widest = max((sum(_char_px(c) for c in line) for line in label.split("\n")), default=0.0)
+    return min(widest + 2 * 10, cap)
+
+
+def _lines(label: str, cap: float = MAX_LABEL_PX) -> int:
+    inner = cap - 20
+    return sum(
+        max(1, math.ceil(sum(_char_px(c) for c in line) / inner)) for line in label.split("\n")
+    )
+
+
+def _label(node: MapNode) -> str:
+    name = node.name if len(node.name) <= 24 else node.name[:23] + "…"
+    if node.fields and node.kind is NodeKind.TABLE:
+        n = len(node.fields)
+        return (
+            f"{name}\n{short_id(node.ref)} ({n} field{'s' if n != 1 else ''})"
+            if node.node
+            else (f"{name} ({n} field{'s' if n != 1 else ''})")
+        )
+    if node.is_group:
+        t, f = len(node.tables), len(node.fields)
+        return f"{name}\n({t} table{'s' if t != 1 else ''} · {f} field{'s' if f != 1 else ''})"
+    if node.kind is NodeKind.FIELD:
+        return f"{name}\n{node.ref.rsplit('.', 1)[-1]}"
+    return name
+
+
+def _group_title(node: MapNode) -> str:
+    lines = [f"{node.name}  ({node.ref})"]
+    if node.tables:
+        lines.append(
+            "表 tables: " + "、".join(node.tables[:12]) + (" …" if len(node.tables) > 12 else "")
+        )
+    if node.fields:
+        lines.append(
+            "字段 fields: " + "、".join(node.fields[:20]) + (" …" if len(node.fields) > 20 else "")
+        )
+    lines.append("单击展开 click to expand")
+    return "\n".join(lines)
+
+
 def network_options(node_count: int) -> dict[str, Any]:
-    physics = node_count <= PHYSICS_MAX_NODES
+    """vis-network options: positions are ours, so no physics and no vis layout."""
+    curved = node_count <= ROUTE_MAX_NODES
     return {
-        "layout": {
-            "hierarchical": {
-                "enabled": physics,
-                "direction": "LR",
-                "levelSeparation": LEVEL_SEPARATION,
-                "nodeSpacing": 60 if node_count > 60 else 90,
-                "treeSpacing": 80,
-                "sortMethod": "directed",
-            }
-        },
-        "physics": {
-            "enabled": physics,
-            "hierarchicalRepulsion": {"nodeDistance": 120, "avoidOverlap": 0.6},
-            "stabilization": {"enabled": physics, "iterations": 150, "fit": True},
-            "solver": "hierarchicalRepulsion",
-        },
+        "layout": {"hierarchical": {"enabled": False}, "improvedLayout": False},
+        "physics": {"enabled": False},
         "interaction": {
             "hover": True,
             "tooltipDelay": 150,
             "navigationButtons": False,
             "keyboard": False,
-            "hideEdgesOnDrag": node_count > PHYSICS_MAX_NODES,
+            "hideEdgesOnDrag": not curved,
+            "dragNodes": curved,
         },
         "edges": {
             "smooth": {
-                "enabled": node_count <= PHYSICS_MAX_NODES,
+                "enabled": curved,
                 "type": "cubicBezier",
                 "forceDirection": "horizontal",
-            }
+                "roundness": 0.85,
+            },
+            "arrows": {"to": {"scaleFactor": 0.7}},
         },
-        "nodes": {"margin": 8, "widthConstraint": {"maximum": 180}},
+        "nodes": {
+            "margin": 8,
+            "font": {"size": FONT_SIZE},
+            "widthConstraint": {"maximum": MAX_LABEL_PX},
+        },
     }
 
 
-def network_data(view: GraphView) -> dict[str, Any]:
-    """Nodes, edges and options as plain JSON for the page."""
-    net = build_network(view)
-    nodes, edges, _heading, _height, _width, options = net.get_network_data()
-    return {"nodes": nodes, "edges": edges, "options": json.loads(options)}
-
-
-def _label(node: BaseNode) -> str:
-    name = node.name if len(node.name) <= 24 else node.name[:23] + "…"
-    if node.kind is NodeKind.FIELD:
-        return f"{name}\n{node.id.rsplit('.', 1)[-1]}"
-    if isinstance(node, Metric) and node.level:
-        return f"{name}\n{node.level.value}"
-    return name
-
-
-def _edge_title(rel: Relation, props: Mapping[str, Any]) -> str:
+def _edge_title(
+    rel: Relation, props: Mapping[str, Any], stands_for: list[str] | None = None
+) -> str:
     parts = [EDGE_STYLE[rel]["label"]]
     for key in ("role", "polarity", "lag", "evidence"):
         if props.get(key):
             parts.append(f"{key}: {props[key]}")
+    if stands_for:
+        parts.extend(stands_for[:20])
+        if len(stands_for) > 20:
+            parts.append(f"… {len(stands_for) - 20} more")
     return "\n".join(parts)
 
 
@@ -231,3 +381,35 @@ def vis_asset_files() -> dict[str, tuple[str, str]]:
         digest = hashlib.sha256(content.encode("utf-8")).hexdigest()[:12]
         out[f"vis-network.{digest}.{suffix}"] = (f"{media}; charset=utf-8", content)
     return out
+
+
+def map_options(
+    mode: str = "map",
+    kinds: list[str] | None = None,
+    expand: list[str] | None = None,
+    relations: list[str] | None = None,
+) -> tuple[MapOptions, str | None]:
+    """Options and the relations filter (comma-separated, for the lineage walk) from query
+    parameters; the metric tree walks metric relations only.
+
+    Examples
+    --------
+    >>> options, rels = map_options("tree", relations=["INPUT_TO,FEEDS"])
+    >>> options.mode, rels
+    ('tree', 'INPUT_TO')
+    >>> sorted(map_options("map", kinds=["metric", "Table"])[0].kinds)
+    [<NodeKind.METRIC: 'Metric'>, <NodeKind.TABLE: 'Table'>]
+    """
+    text = ",".join(relations or []) or None
+    if mode == "tree":
+        wanted = parse_relations(text) & METRIC_RELATIONS or METRIC_RELATIONS
+        text = ",".join(sorted(r.value for r in wanted))
+    names = ",".join(kinds or []) or None
+    return (
+        MapOptions(
+            mode=mode if mode in MODES else "map",
+            kinds=parse_kinds(names),
+            expand=frozenset(e for e in (expand or []) if len(e) <= 300),
+        ),
+        text,
+    )

@@ -11,7 +11,14 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup
 
 from graph_schema.ids import NodeKind
-from viz.graph_view import GraphView, inline_vis_assets, network_data, vis_asset_files
+from graph_schema.relations import METRIC_RELATIONS, Relation, parse_relations
+from viz.graph_view import (
+    GraphView,
+    MapOptions,
+    inline_vis_assets,
+    network_data,
+    vis_asset_files,
+)
 from viz.style import EDGE_STYLE, KIND_STYLE, LEVEL_COLORS, node_url
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -33,26 +40,46 @@ def render_page(template: str, **context: Any) -> str:
     return environment().get_template(template).render(**context)
 
 
-def _legend_nodes() -> list[dict[str, str]]:
-    items = [
-        {"label": f"指标 {level}", "color": color}
-        for level, color in LEVEL_COLORS.items()
-        if level is not None
-    ]
-    for kind in (NodeKind.FIELD, NodeKind.TABLE, NodeKind.SYSTEM, NodeKind.DASHBOARD):
-        items.append({"label": KIND_STYLE[kind]["label"], "color": KIND_STYLE[kind]["color"]})
-    items.append({"label": "当前焦点 focus", "color": "#ffd166"})
+def _legend_kinds(kinds: frozenset[NodeKind] | None) -> list[dict[str, Any]]:
+    """One checkbox per node kind, with the colours it is drawn in."""
+    items = []
+    for kind, style in KIND_STYLE.items():
+        colors = (
+            [c for level, c in LEVEL_COLORS.items() if level is not None]
+            if kind is NodeKind.METRIC
+            else [style["color"]]
+        )
+        items.append(
+            {
+                "value": kind.value,
+                "label": style["label"],
+                "colors": colors,
+                "checked": kinds is None or kind in kinds,
+            }
+        )
     return items
 
 
-def _legend_edges(types: set[str]) -> list[dict[str, str]]:
+def _legend_edges(
+    active: frozenset[Relation], counts: dict[str, int], tree: bool
+) -> list[dict[str, Any]]:
+    """One checkbox per relation (metric relations only in the tree), with its line style."""
     out = []
     for rel, style in EDGE_STYLE.items():
-        if types and rel.value not in types:
+        if tree and rel not in METRIC_RELATIONS:
             continue
         dashes = style["dashes"]
         line = "solid" if not dashes else ("dotted" if dashes[0] <= 2 else "dashed")
-        out.append({"label": style["label"], "color": style["color"], "style": line})
+        out.append(
+            {
+                "value": rel.value,
+                "label": style["label"],
+                "color": style["color"],
+                "style": line,
+                "checked": rel in active,
+                "count": counts.get(rel.value, 0),
+            }
+        )
     return out
 
 
@@ -61,15 +88,23 @@ def render_graph_page(
     *,
     embed: bool = False,
     static: bool = False,
+    options: MapOptions | None = None,
 ) -> str:
-    """The graph page. ``static`` makes a self-contained export that works from ``file://``
-    (clicks show details instead of navigating); ``embed`` hides the chrome for iframes."""
+    """The map page. ``static`` makes a self-contained export that works from ``file://``
+    (clicks show details instead of navigating); ``embed`` hides the chrome for iframes;
+    ``options`` picks the mode (map or metric tree), kinds kept and groups expanded."""
+    options = options or MapOptions()
+    tree = options.mode == "tree"
     lineage = view.lineage
-    data = network_data(view)
+    data = network_data(view, options)
+    active = parse_relations(view.relations)
     data["nav"] = {
+        "focus": lineage.root,
         "direction": lineage.direction.value,
         "depth": lineage.depth,
         "relations": view.relations or "",
+        "mode": options.mode,
+        "kinds": ",".join(sorted(k.value for k in options.kinds)) if options.kinds else "",
         "embed": embed,
         "static": static,
     }
@@ -82,6 +117,9 @@ def render_graph_page(
             "vis_js_url": "/assets/" + next(n for n in names if n.endswith(".js")),
             "vis_css_url": "/assets/" + next(n for n in names if n.endswith(".css")),
         }
+    counts: dict[str, int] = {}
+    for e in data["edges"]:
+        counts[e["relation"]] = counts.get(e["relation"], 0) + 1
     focus = view.nodes[lineage.root]
     return render_page(
         "graph.html",
@@ -92,12 +130,16 @@ def render_graph_page(
         focus_url=node_url(lineage.root),
         direction=lineage.direction.value,
         depth=lineage.depth,
-        relations=view.relations,
-        shown=len(lineage.nodes) + 1,
-        edge_count=len(lineage.edges),
+        mode=options.mode,
+        expand=sorted(options.expand),
+        shown=len(data["nodes"]),
+        in_lineage=len(lineage.nodes) + 1,
+        edge_count=len(data["edges"]),
         hidden=view.hidden,
-        legend_nodes=_legend_nodes(),
-        legend_edges=_legend_edges({e.type for e in lineage.edges}),
+        legend_kinds=_legend_kinds(options.kinds),
+        legend_edges=_legend_edges(active, counts, tree),
+        groups=sum(1 for n in data["nodes"] if n.get("group_of")),
+        cross=data["layout"]["cross"],
         embed=embed,
         static=static,
     )

@@ -9,14 +9,25 @@ from graph_schema.relations import Relation
 
 LEVEL_COLORS = {"L0": "#d1495b", "L1": "#edae49", "L2": "#66a182", "L3": "#8ecae6", None: "#b8c0cc"}
 
+#: Every shape draws its label inside the node (shapes that put it below overlap neighbours).
 KIND_STYLE: dict[NodeKind, dict[str, Any]] = {
     NodeKind.METRIC: {"shape": "box", "color": "#edae49", "label": "指标 Metric"},
     NodeKind.FIELD: {"shape": "ellipse", "color": "#9ad1d4", "label": "字段 Field"},
-    NodeKind.TABLE: {"shape": "database", "color": "#80ced7", "label": "表 Table"},
-    NodeKind.SYSTEM: {"shape": "hexagon", "color": "#007ea7", "label": "系统 System"},
-    NodeKind.DASHBOARD: {"shape": "diamond", "color": "#f4a259", "label": "看板 Dashboard"},
-    NodeKind.DEPARTMENT: {"shape": "triangle", "color": "#bc4b51", "label": "部门 Department"},
-    NodeKind.DIMENSION: {"shape": "star", "color": "#8cb369", "label": "维度 Dimension"},
+    NodeKind.TABLE: {"shape": "box", "color": "#c3c3e6", "label": "表 Table"},
+    NodeKind.SYSTEM: {
+        "shape": "box",
+        "color": "#007ea7",
+        "label": "系统 System",
+        "font": {"color": "#ffffff"},
+    },
+    NodeKind.DASHBOARD: {"shape": "ellipse", "color": "#f4a259", "label": "看板 Dashboard"},
+    NodeKind.DEPARTMENT: {
+        "shape": "box",
+        "color": "#bc4b51",
+        "label": "部门 Department",
+        "font": {"color": "#ffffff"},
+    },
+    NodeKind.DIMENSION: {"shape": "ellipse", "color": "#8cb369", "label": "维度 Dimension"},
 }
 
 EDGE_STYLE: dict[Relation, dict[str, Any]] = {

@@ -26,7 +26,7 @@ from graph_schema.ids import NodeKind, NodeRef
 from graph_schema.models import Metric
 from graph_schema.relations import Relation
 from store.base import GraphStore, SearchQuery
-from viz.graph_view import DEFAULT_MAX_NODES, HARD_MAX_NODES, vis_asset_files
+from viz.graph_view import DEFAULT_MAX_NODES, HARD_MAX_NODES, map_options, vis_asset_files
 from viz.pages import render_graph_page, render_page
 from viz.style import EDGE_STYLE, node_url
 
@@ -266,12 +266,16 @@ def graph_page(
     focus: Annotated[str, Query(max_length=300, examples=["Metric:atp"])],
     direction: Direction = Direction.BOTH,
     depth: Annotated[int, Query(ge=1, le=10)] = 2,
-    relations: Annotated[str | None, Query(max_length=300)] = None,
+    relations: Annotated[list[str] | None, Query(max_length=20)] = None,
     max_nodes: Annotated[int, Query(ge=1, le=HARD_MAX_NODES)] = DEFAULT_MAX_NODES,
     embed: Annotated[Literal["0", "1"], Query()] = "0",
+    mode: Literal["map", "tree"] = "map",
+    kinds: Annotated[list[str] | None, Query(max_length=20)] = None,
+    expand: Annotated[list[str] | None, Query(max_length=100)] = None,
 ) -> HTMLResponse:
-    view = graph_view(store, NodeRef.parse(focus), direction, depth, relations or None, max_nodes)
-    return HTMLResponse(render_graph_page(view, embed=embed == "1"))
+    options, rels = map_options(mode, kinds, expand, relations)
+    view = graph_view(store, NodeRef.parse(focus), direction, depth, rels, max_nodes)
+    return HTMLResponse(render_graph_page(view, embed=embed == "1", options=options))
 
 
 @router.get("/assets/{name}")
