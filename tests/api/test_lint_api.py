@@ -62,3 +62,13 @@ def test_lint_when_the_directory_is_gone(linted: tuple[TestClient, Path]) -> Non
     assert response.json()["error"]["code"] == "lint_unavailable"
     page = client.get("/lint")
     assert page.status_code == 200 and 'id="lint-problem"' in page.text
+
+
+def test_an_edited_catalog_is_linted_again(linted: tuple[TestClient, Path]) -> None:
+    client, root = linted
+    before = client.get("/api/lint").json()["counts"]
+    assert client.get("/api/lint").json()["counts"] == before  # cached, same answer
+    extra = root / "metrics" / "extra.yaml"
+    extra.write_text("id: ns\nname: 北极星\nlevel: L0\nrolls_up_to: revenue\n", encoding="utf-8")
+    after = client.get("/api/lint").json()
+    assert after["counts"]["error"] == before["error"] + 1  # levels.l0-governance
