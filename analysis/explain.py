@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -51,7 +51,18 @@ class ValueSource(Protocol):
 
     def metric(self, metric_id: str) -> Metric: ...
 
-    def frame(self, metric_id: str, grain: Sequence[str] = (), **kw: Any) -> Frame: ...
+    def frame(
+        self,
+        metric_id: str,
+        grain: Sequence[str] = (),
+        *,
+        periods: Iterable[str] | None = None,
+        start: str | None = None,
+        end: str | None = None,
+        where: Mapping[str, str] | None = None,
+        monthly: bool = True,
+        kind: str = "value",
+    ) -> Frame: ...
 
 
 @dataclass

@@ -157,7 +157,7 @@ class FakeValues:
         return self.metrics[metric_id]
 
     def frame(self, metric_id: str, grain: Sequence[str] = (), **kw: Any) -> dict[Any, Any]:
-        periods = kw.get("periods") or list(self.data[metric_id])
+        periods = list(kw.get("periods") or self.data[metric_id])
         return {(): {p: self.data[metric_id][p] for p in periods if p in self.data[metric_id]}}
 
 
