@@ -35,8 +35,8 @@ REQUIRED = {
     "five_stores_atp",
 }
 TEMPLATES = sorted(p.name for p in CATALOGS.iterdir() if (p / "kpigraph.yaml").is_file())
-#: templates written from the seeds, held to zero lint errors and zero warnings
-LINT_CLEAN = sorted(REQUIRED - {"automotive_aftersales", "five_stores_atp"})
+#: held to zero lint errors and zero warnings (the five stores exist to show a conflict)
+LINT_CLEAN = sorted(REQUIRED - {"five_stores_atp"})
 
 
 def metrics_of(name: str) -> dict[str, Metric]:
