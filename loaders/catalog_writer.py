@@ -35,8 +35,12 @@ from graph_schema.models import (
     Table,
 )
 
-#: Keys of ``kpigraph.yaml`` (see :class:`loaders.catalog.CatalogManifest`).
-MANIFEST_KEYS = ("name", "language", "description", "version", "owner")
+
+def manifest_keys() -> list[str]:
+    """Keys of ``kpigraph.yaml`` (those of :class:`loaders.catalog.CatalogManifest`)."""
+    from loaders.catalog import CatalogManifest
+
+    return list(CatalogManifest.model_fields)
 
 
 class CatalogWriteError(KpigraphError):
@@ -130,7 +134,7 @@ def doc_from_graph(graph: CatalogGraph, *, layout: str = "domain") -> CatalogDoc
     (``metrics/<domain>/<id>.yaml``, no folder when the domain is not a safe name), ``"flat"``
     one file per metric directly under ``metrics/``.
     """
-    manifest = {k: graph.meta[k] for k in MANIFEST_KEYS if graph.meta.get(k) is not None}
+    manifest = {k: graph.meta[k] for k in manifest_keys() if graph.meta.get(k) is not None}
     manifest.setdefault("name", graph.name)
     doc = CatalogDoc(manifest=manifest)
     tables: dict[str, dict[str, Any]] = {}
@@ -150,7 +154,7 @@ def doc_from_graph(graph: CatalogGraph, *, layout: str = "domain") -> CatalogDoc
             systems[node.id] = data
             doc.systems.append(data)
         elif isinstance(node, Metric):
-            path = _metric_path(node, layout)
+            path = metric_path(node, layout)
             doc.metric_files.setdefault(path, []).append(data)
     for node in graph.nodes:
         if isinstance(node, Table):
@@ -172,7 +176,7 @@ def doc_from_graph(graph: CatalogGraph, *, layout: str = "domain") -> CatalogDoc
     return doc
 
 
-def _metric_path(metric: Metric, layout: str) -> str:
+def metric_path(metric: Metric, layout: str) -> str:
     folder = metric.domain if layout == "domain" and metric.domain else ""
     if folder and not _safe_folder(folder):
         folder = ""
@@ -244,7 +248,7 @@ def write_catalog(
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(text, encoding="utf-8")
         graph = load_catalog(tmp)
-        _swap_into_place(tmp, out)
+        swap_into_place(tmp, out)
         graph.meta["source"] = str(out.resolve())
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -252,7 +256,7 @@ def write_catalog(
     return graph
 
 
-def _swap_into_place(tmp: Path, out: Path) -> None:
+def swap_into_place(tmp: Path, out: Path) -> None:
     if out.is_dir():
         old = out.with_name(f".{out.name}.old-{os.getpid()}")
         os.replace(out, old)

@@ -27,7 +27,7 @@ from graph_schema.formula import BinOp, Ref, parse_formula
 from graph_schema.graph import CatalogGraph
 from graph_schema.models import Department, FieldNode, Metric, Table
 from loaders.catalog import load_catalog
-from loaders.catalog_writer import CatalogWriteError, _swap_into_place, dump_yaml, node_doc
+from loaders.catalog_writer import CatalogWriteError, dump_yaml, node_doc, swap_into_place
 from loaders.dbt.read import read_dbt
 from loaders.dbt.to_catalog import dbt_to_doc, slug
 
@@ -74,7 +74,7 @@ def export_dbt(
         # the official models must accept what we wrote, and every measure must resolve
         _doc, back = dbt_to_doc(read_dbt(tmp))
         report.counts["parsed_back"] = back.counts["metrics"]
-        _swap_into_place(tmp, out)
+        swap_into_place(tmp, out)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise

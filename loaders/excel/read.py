@@ -23,10 +23,11 @@ from pydantic import BaseModel, ValidationError
 
 from graph_schema.errors import CatalogError, KpigraphError
 from graph_schema.models import Dashboard, Department, Dimension, FieldNode, Metric, System, Table
+from loaders.catalog import CatalogManifest
 from loaders.catalog_writer import (
-    MANIFEST_KEYS,
     CatalogDoc,
-    _metric_path,
+    manifest_keys,
+    metric_path,
     relocate_issues,
     write_catalog,
 )
@@ -70,12 +71,30 @@ class _Reader:
     def problem(self, sheet: str, row: int, col: int | None, message: str) -> None:
         self.problems.append(f"{cell_ref(sheet, row, col)}: {message}")
 
+    def values(self, sheet: str, row: tuple[Any, ...]) -> list[Any]:
+        """The cells' values; a formula is refused (its result is not in the file for sure,
+        and a definition is text someone wrote, not a computation)."""
+        out: list[Any] = []
+        for cell in row:
+            if getattr(cell, "data_type", None) == "f":
+                self.problem(
+                    sheet,
+                    cell.row,
+                    cell.column,
+                    f"cell holds a formula ({str(cell.value)[:40]}); type the value itself, "
+                    "or start the text with an apostrophe (') to keep a leading '='",
+                )
+                out.append(None)
+            else:
+                out.append(cell.value)
+        return out
+
     # -- plain sheets: a header row, then one row per node ------------------------------------
 
     def table(
         self, ws: Worksheet, allowed: list[str], required: tuple[str, ...]
     ) -> list[tuple[int, dict[str, Any], dict[str, int]]]:
-        rows = list(ws.iter_rows(values_only=True))
+        rows = [self.values(ws.title, row) for row in ws.iter_rows()]
         if not rows:
             self.problem(ws.title, 1, None, "the sheet is empty; it needs its header row")
             return []
@@ -137,7 +156,7 @@ class _Reader:
         tables: dict[str, list[str]] = {}
         for row in ws.iter_rows(min_row=3):
             n = row[0].row
-            values = [c.value for c in row]
+            values = self.values(ws.title, row)
             path = values[2] if len(values) > 2 else None
             if path in (None, ""):
                 if any(v not in (None, "") for v in values[3:]):
@@ -243,7 +262,7 @@ def _open(path: Path) -> Any:
     if path.stat().st_size > MAX_XLSX_BYTES:
         raise ExcelImportError([f"{path}: over {MAX_XLSX_BYTES // 1_048_576} MiB"])
     try:
-        return load_workbook(path, data_only=True)
+        return load_workbook(path, data_only=False)
     except (InvalidFileException, zipfile.BadZipFile, KeyError, OSError, ValueError) as exc:
         raise ExcelImportError(
             [f"{path}: not a readable .xlsx workbook ({exc.__class__.__name__}: {exc})"]
@@ -279,10 +298,10 @@ def read_workbook(path: str | Path) -> tuple[CatalogDoc, dict[str, str]]:
     if L.CATALOG in sheets:
         for n, data, cols in reader.table(sheets[L.CATALOG], ["key", "value"], ("key", "value")):
             key = str(data.get("key", ""))
-            if key not in MANIFEST_KEYS:
+            if key not in manifest_keys():
                 reader.problem(L.CATALOG, n, cols.get("key"), f"unknown setting {key!r}")
             elif "value" in data:
-                doc.manifest[key] = data["value"]
+                doc.manifest[key] = _decode(CatalogManifest, key, data["value"])
         if "name" not in doc.manifest:
             reader.problems.append(f"sheet {L.CATALOG!r}: the catalog needs a 'name' row")
         where["kpigraph.yaml"] = f"sheet {L.CATALOG!r}"
@@ -380,7 +399,7 @@ def _read_cards(
             )
             continue
         ids[metric.id] = card.sheet
-        path = _metric_path(metric, "domain")
+        path = metric_path(metric, "domain")
         doc.metric_files.setdefault(path, []).append(_card_doc(card.data))
         where[f"metrics/{path}"] = f"sheet {card.sheet!r}"
     return ids

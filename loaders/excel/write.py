@@ -38,7 +38,7 @@ from graph_schema.models import (
     Table,
 )
 from loaders.catalog import load_catalog
-from loaders.catalog_writer import MANIFEST_KEYS, CatalogWriteError
+from loaders.catalog_writer import CatalogWriteError, manifest_keys
 from loaders.excel import layout as L
 
 HEAD_FONT = Font(bold=True, color="FFFFFF")
@@ -188,9 +188,10 @@ def _index_sheet(ws: Worksheet, metrics: list[Metric], names: dict[str, str]) ->
 
 def _catalog_sheet(ws: Worksheet, graph: CatalogGraph) -> None:
     _head(ws, 1, [L.header("key"), L.header("value")])
-    for row, key in enumerate(MANIFEST_KEYS, 2):
+    for row, key in enumerate(manifest_keys(), 2):
         put(ws, row, 1, key)
-        put(ws, row, 2, graph.meta.get(key) if key != "name" else graph.name)
+        value = graph.meta.get(key) if key != "name" else graph.name
+        put(ws, row, 2, _scalar(value), f"{L.CATALOG} row {row}")
     _widths(ws, {1: 16, 2: 60})
 
 

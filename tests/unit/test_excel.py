@@ -214,3 +214,16 @@ def test_export_refuses_to_overwrite(tmp_path: Path) -> None:
     with pytest.raises(CatalogWriteError):
         export_excel(CATALOGS / "automotive_aftersales", path)
     assert path.read_text() == "mine"
+
+
+def test_a_formula_cell_is_refused(demo_xlsx: Path, tmp_path: Path) -> None:
+    path = tmp_path / "f.xlsx"
+    path.write_bytes(demo_xlsx.read_bytes())
+    book = load_workbook(path)
+    card = book["atp"]
+    row = next(r for r in card.iter_rows(min_row=3) if r[2].value == "unit")
+    row[3].value = "=1+1"  # openpyxl (like Excel) stores this as a formula
+    book.save(path)
+    with pytest.raises(ExcelImportError, match=rf"sheet 'atp' row {row[3].row} column D .*formula"):
+        import_excel(path, tmp_path / "out")
+    assert not (tmp_path / "out").exists()
