@@ -402,9 +402,9 @@ def _load(
         kwargs: dict[str, Any] = {"revision": draft}
         if "expect_head" in params and head is not None:
             kwargs["expect_head"] = head  # another load since we read the graph: refused
-        result = store.load(graph, **kwargs)
-        number = getattr(result, "revision", None)
-        return getattr(number, "number", number) if number is not None else _head(store)
+        info = store.load(graph, **kwargs)
+        number = info.meta.get("revision")
+        return int(number) if number is not None else _head(store)
     store.load(graph)
     return _head(store)
 

@@ -317,3 +317,21 @@ def test_comments_faq_and_stats(gov_app: Any) -> None:
     mod = client.delete(f"/api/comments/{q.json()['id']}", headers=bearer(tokens, "root"))
     assert mod.status_code == 200 and mod.json()["deleted"] and mod.json()["body"] == ""
     assert client.get("/stats").status_code == 200
+
+
+def test_auto_apply_on_final_approval(make_store: Any, demo_graph: CatalogGraph) -> None:
+    store = make_store()
+    store.load(demo_graph)
+    _users, tokens = make_people(fresh_ledger(store))
+    settings = Settings(backend=store.backend, notify=False, auto_apply=True)
+    with TestClient(create_app(settings, store=store)) as client:
+        cid = client.post(
+            "/api/changes",
+            json=proposal(client, "revenue / visits * 1"),
+            headers=bearer(tokens, "zhang"),
+        ).json()["id"]
+        for name in ("li", "qian", "wang"):
+            last = client.post(f"/api/changes/{cid}/approve", json={}, headers=bearer(tokens, name))
+        assert last.json()["status"] == "applied"
+        assert [e["actor"] for e in last.json()["timeline"]][-1] == "kpigraph"
+        assert client.get("/api/metrics/atp").json()["metric"]["version"] == "2.0.0"

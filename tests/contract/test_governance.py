@@ -104,8 +104,14 @@ def test_whole_cycle_notifies_departments(hooked: Any) -> None:
         assert approve_all(gov, users, change.id).status is ChangeStatus.APPROVED
         with pytest.raises(PermissionDeniedError):
             gov.apply(users["wang"], change.id)
+        head = store.head()
         applied = gov.apply(users["root"], change.id)
         assert applied.status is ChangeStatus.APPLIED
+        assert applied.applied_revision == store.head() == head + 1
+        revision = store.revision(store.head())
+        assert revision.author == "zhang" and "change request #1" in (revision.message or "")
+        assert revision.source["change_request"] == change.id
+        assert [c.ref for c in revision.node_changes] == ["Metric:atp"]
         after = atp_props(store)
         assert after["formula"] == "revenue / visits * 1" and after["version"] == "2.0.0"
         assert after["history"][-1]["version"] == "2.0.0"

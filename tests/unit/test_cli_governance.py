@@ -1,0 +1,127 @@
+"""The governance CLI: users (token printed once, hashed in the store), notifications, and
+propose / changes talking to a real server over HTTP."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from click.testing import CliRunner
+
+from api.app import create_app
+from cli import main as cli_main  # noqa: F401  (the entry point exists)
+from cli.changes import changes_group, propose
+from cli.notifications import notifications_group
+from cli.users import users_group
+from core.settings import Settings
+from loaders.catalog import load_catalog
+from store.embedded import EmbeddedStore
+from store.ledger import ledger_for
+from tests.governance_helpers import receiver, running_server, with_webhooks
+from tests.helpers import DEMO
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> Path:
+    path = tmp_path / "kg.sqlite"
+    EmbeddedStore(path).load(load_catalog(DEMO))
+    return path
+
+
+def run(command: Any, *args: str) -> Any:
+    result = CliRunner().invoke(command, list(args), catch_exceptions=False)
+    return result
+
+
+def test_users_add_list_revoke(db: Path) -> None:
+    r = run(
+        users_group,
+        "add",
+        "li",
+        "--role",
+        "owner",
+        "--department",
+        "ops",
+        "--db",
+        str(db),
+        "--json",
+    )
+    assert r.exit_code == 0, r.output
+    token = json.loads(r.output)["token"]
+    assert token.startswith("kpg_")
+    raw = b"".join(p.read_bytes() for p in db.parent.glob(db.name + "*"))  # with the WAL
+    assert token.encode() not in raw and token.split("_")[2].encode() not in raw  # hash only
+    listed = run(users_group, "list", "--db", str(db), "--json")
+    assert [u["name"] for u in json.loads(listed.output)] == ["li"]
+    assert token.split("_")[2] not in listed.output  # the id is public, the secret never
+    bad = CliRunner().invoke(users_group, ["add", "x", "--role", "owner", "--db", str(db)])
+    assert bad.exit_code != 0
+    assert run(users_group, "revoke", "li", "--db", str(db)).exit_code == 0
+    user = ledger_for(EmbeddedStore(db)).user_by_token_id(token.split("_")[1])
+    assert user is not None and user[0].revoked_at
+
+
+def test_propose_and_review_through_a_server(db: Path, tmp_path: Path) -> None:
+    tokens = {}
+    for name, role, dept in (
+        ("zhang", "editor", None),
+        ("li", "owner", "ops"),
+        ("qian", "owner", "finance"),
+        ("wang", "committee", None),
+        ("root", "admin", None),
+    ):
+        args = ["add", name, "--role", role, "--db", str(db), "--json"]
+        if dept:
+            args += ["--department", dept]
+        tokens[name] = json.loads(run(users_group, *args).output)["token"]
+    store = EmbeddedStore(db)
+    with receiver() as rec:
+        store.load(with_webhooks(load_catalog(DEMO), {"ops": [{"url": rec.url("/ops")}]}))
+        app = create_app(Settings(db=db, notify=False), store=store)
+        with running_server(app) as base:
+            atp = json.loads(
+                __import__("urllib.request").request.urlopen(f"{base}/api/metrics/atp").read()
+            )["metric"]
+            atp = {k: v for k, v in atp.items() if k not in ("kind", "ref", "version")}
+            atp["unit"] = "元"
+            path = tmp_path / "atp.yaml"
+            path.write_text(yaml.safe_dump(atp, allow_unicode=True), encoding="utf-8")
+            common = ["--server", base]
+            r = run(
+                propose,
+                str(path),
+                "-m",
+                "单位改为元",
+                *common,
+                "--token",
+                tokens["zhang"],
+                "--json",
+            )
+            assert r.exit_code == 0, r.output
+            made = json.loads(r.output)
+            assert [(c["ref"], c["change_class"], c["new_version"]) for c in made] == [
+                ("Metric:atp", "major", "2.0.0")
+            ]
+            cid = str(made[0]["id"])
+            again = run(propose, str(path), "-m", "x", *common, "--token", tokens["zhang"])
+            assert again.exit_code == 0  # a second identical proposal is still a request
+            own = CliRunner().invoke(
+                changes_group, ["approve", cid, *common, "--token", tokens["zhang"]]
+            )
+            assert own.exit_code != 0 and "own request" in own.output
+            for name in ("li", "qian", "wang"):
+                r = run(changes_group, "approve", cid, "-m", "ok", *common, "--token", tokens[name])
+                assert r.exit_code == 0, r.output
+            r = run(changes_group, "apply", cid, *common, "--token", tokens["root"], "--json")
+            assert json.loads(r.output)["status"] == "applied"
+            shown = run(changes_group, "show", cid, *common)
+            assert "applied" in shown.output and "unit" in shown.output
+            listed = run(changes_group, "list", "--status", "applied", *common, "--json")
+            assert [c["id"] for c in json.loads(listed.output)["items"]] == [int(cid)]
+        assert run(notifications_group, "list", "--db", str(db), "--json").exit_code == 0
+        r = run(notifications_group, "retry", "--db", str(db))
+        assert r.exit_code == 0
+        assert len(rec.bodies("/ops")) >= 5  # delivered by 'retry' (due items go out too)
