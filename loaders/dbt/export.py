@@ -29,7 +29,8 @@ from graph_schema.models import Department, FieldNode, Metric, Table
 from loaders.catalog import load_catalog
 from loaders.catalog_writer import CatalogWriteError, dump_yaml, node_doc, swap_into_place
 from loaders.dbt.read import read_dbt
-from loaders.dbt.to_catalog import dbt_to_doc, slug
+from loaders.dbt.sources import slug
+from loaders.dbt.to_catalog import dbt_to_doc
 
 _AGG = {"sum": "sum", "avg": "average", "last": "max", "none": "sum"}
 _TIME_TYPES = ("date", "time", "timestamp", "datetime")

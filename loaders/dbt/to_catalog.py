@@ -19,26 +19,20 @@ everything else                ``extra.dbt`` on the metric, listed in the report
 
 from __future__ import annotations
 
-import hashlib
 import json
-import re
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import sqlglot
 from dbt_semantic_interfaces.implementations.metric import PydanticMetric, PydanticMetricInput
-from dbt_semantic_interfaces.implementations.semantic_model import PydanticSemanticModel
-from sqlglot import exp
 
 from graph_schema.models import Metric
 from loaders.catalog_writer import CatalogDoc, write_catalog
 from loaders.dbt.expr import UntranslatableExpr, sql_to_formula
 from loaders.dbt.read import DbtImportError, DbtProject, read_dbt
+from loaders.dbt.sources import Measure, SourceMapper, compact, slug
 
-_IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
-#: Keys of ``extra.dbt`` the catalog holds elsewhere (not reported as kept-only-in-extra).
 _MAPPED = {
     "name",
     "type",
@@ -110,39 +104,6 @@ class ImportReport:
         return out
 
 
-def slug(text: str, lead: str = "x") -> str:
-    """A kpigraph id segment from any name.
-
-    >>> slug("Booking Value"), slug("$source_schema"), slug("7d_users"), slug("运营部", "dept")
-    ('booking_value', 'source_schema', 'x_7d_users', 'dept_09a11c1e')
-    """
-    out = re.sub(r"[^a-z0-9_]+", "_", text.strip().lower()).strip("_")
-    if not out:  # no ASCII letters at all (a Chinese name): a stable id from its text
-        return f"{lead}_{hashlib.sha1(text.encode()).hexdigest()[:8]}"
-    return out if out[0].isalpha() else f"{lead}_{out}"
-
-
-def _compact(model: Any, exclude: set[str] | None = None) -> dict[str, Any]:
-    """A dsi (pydantic v1) model as JSON data without ``None`` and defaults, written back the
-    way people write it: windows as ``"14 days"``, filters as their template text."""
-    text = model.json(exclude_none=True, exclude_defaults=True, exclude=exclude or set())
-    data: dict[str, Any] = _simplify(json.loads(text))
-    return data
-
-
-def _simplify(value: Any) -> Any:
-    if isinstance(value, dict):
-        if set(value) == {"count", "granularity"}:
-            return f"{value['count']} {value['granularity']}"
-        if set(value) == {"where_filters"}:
-            texts = [f.get("where_sql_template") for f in value["where_filters"]]
-            return texts[0] if len(texts) == 1 else texts
-        return {k: _simplify(v) for k, v in value.items() if k != "input_measures"}
-    if isinstance(value, list):
-        return [_simplify(v) for v in value]
-    return value
-
-
 def _leaf_paths(data: Any, prefix: str = "") -> list[str]:
     if isinstance(data, dict):
         return [
@@ -153,176 +114,17 @@ def _leaf_paths(data: Any, prefix: str = "") -> list[str]:
     return [prefix]
 
 
-def _columns(expr: str | None, name: str) -> list[str]:
-    """The columns a measure / dimension / entity reads: its ``expr`` or its name."""
-    if expr is None:
-        return [name]
-    text = expr.strip()
-    if _IDENT.match(text):
-        return [text]
-    try:
-        tree = sqlglot.parse_one(text)
-    except sqlglot.errors.ParseError:
-        return []
-    return list(dict.fromkeys(c.name for c in tree.find_all(exp.Column) if c.name))
+class _Mapper(SourceMapper):
+    """The sources (see :class:`SourceMapper`), then the metrics over them."""
 
-
-@dataclass
-class _Measure:
-    semantic_model: PydanticSemanticModel
-    fields: list[str]
-    agg: str
-    data: dict[str, Any]
-
-
-class _Mapper:
     def __init__(self, project: DbtProject, system: str | None) -> None:
-        self.project = project
-        self.system_override = system
-        self.problems: list[str] = []
-        self.report = ImportReport(source=project.source, notes=list(project.notes))
-        self.systems: dict[str, dict[str, Any]] = {}
-        self.tables: dict[str, dict[str, Any]] = {}  # "sys.table" → table doc (fields by id)
-        self.dimensions: dict[str, dict[str, Any]] = {}
+        super().__init__(project, system)
+        self.report = ImportReport(source=project.source, notes=self.notes)
         self.departments: dict[str, dict[str, Any]] = {}
-        self.measures: dict[str, _Measure] = {}
-        self.sm_dims: dict[str, list[str]] = {}
         self.metric_ids: dict[str, str] = {}
         self.metric_dims: dict[str, list[str]] = {}
         self.docs: dict[str, tuple[str, dict[str, Any]]] = {}  # id → (file, doc)
         self.synthetic: dict[str, str] = {}  # signature → id
-
-    # -- sources ---------------------------------------------------------------------------
-
-    def table(self, schema: str, database: str | None, alias: str, name: str, desc: Any) -> str:
-        sys_raw = self.system_override or schema
-        sys_id = slug(sys_raw, "s")
-        if sys_id not in self.systems:
-            label = f"{database}.{sys_raw}" if database and not self.system_override else sys_raw
-            self.systems[sys_id] = {"id": sys_id, "name": label, "tables": []}
-        table_id = f"{sys_id}.{slug(alias, 't')}"
-        if table_id not in self.tables:
-            doc: dict[str, Any] = {"id": slug(alias, "t"), "name": name}
-            if desc:
-                doc["description"] = desc
-            doc["fields"] = {}
-            self.tables[table_id] = doc
-            self.systems[sys_id]["tables"].append(doc)
-        return table_id
-
-    def field(self, table_id: str, column: str, role: str | None, **props: Any) -> str:
-        fid = slug(column, "c")
-        fields = self.tables[table_id]["fields"]
-        doc = fields.setdefault(fid, {"id": fid, "name": column})
-        for key, value in props.items():
-            if value and key not in doc:
-                doc[key] = value
-        if role:
-            doc.setdefault("_roles", []).append(role)
-        return f"{table_id}.{fid}"
-
-    def read_sources(self) -> None:
-        used_models = set()
-        templated: set[str] = set()
-        for sm, _origin in self.project.semantic_models:
-            rel = sm.node_relation
-            model = self.project.models.get(self.project.model_of.get(sm.name, ""))
-            schema = rel.schema_name
-            if schema == "__dbt_schema__":
-                schema = (model.schema if model else None) or self.project.project_name or "dbt"
-            alias = model.alias if model and model.alias else rel.alias
-            table_id = self.table(
-                schema, rel.database, alias or sm.name, sm.label or sm.name, sm.description
-            )
-            if model:
-                used_models.add(model.name)
-                self.model_columns(table_id, model.columns)
-            if "$" in schema:
-                templated.add(schema)
-            self.read_semantic_model(sm, table_id)
-        for model in self.project.models.values():
-            if model.name not in used_models:
-                schema = model.schema or self.project.project_name or "dbt"
-                tid = self.table(
-                    schema, model.database, model.alias or model.name, model.name, model.description
-                )
-                self.model_columns(tid, model.columns)
-        for schema in sorted(templated):
-            self.report.notes.append(
-                f"schema {schema!r} is a template variable; imported as system "
-                f"{slug(schema, 's')!r} (pass --system to name it)"
-            )
-
-    def model_columns(self, table_id: str, columns: list[dict[str, Any]]) -> None:
-        for col in columns:
-            self.field(
-                table_id,
-                col["name"],
-                None,
-                type=col.get("data_type"),
-                description=col.get("description"),
-            )
-
-    def read_semantic_model(self, sm: PydanticSemanticModel, table_id: str) -> None:
-        primary = sm.primary_entity or next(
-            (e.name for e in sm.entities if e.type.value == "primary"), sm.name
-        )
-        dims: list[str] = []
-        time_cols: dict[str, str] = {}
-        for ent in sm.entities:
-            for col in _columns(ent.expr, ent.name):
-                self.field(table_id, col, f"entity {ent.name} ({ent.type.value})")
-        for dim in sm.dimensions:
-            grain = dim.type_params.time_granularity if dim.type_params else None
-            grain = getattr(grain, "value", grain)
-            kind = f"{dim.type.value}, {grain}" if grain else dim.type.value
-            cols = [
-                self.field(table_id, c, f"dimension {dim.name} ({kind})")
-                for c in _columns(dim.expr, dim.name)
-            ]
-            if dim.type.value == "time":
-                if cols:
-                    time_cols[dim.name] = cols[0]
-                continue
-            did = slug(f"{primary}__{dim.name}", "d")
-            self.dimensions.setdefault(
-                did,
-                {"id": did, "name": dim.label or f"{primary}__{dim.name}"}
-                | ({"description": dim.description} if dim.description else {}),
-            )
-            dims.append(did)
-        if time_cols:
-            self.dimensions.setdefault(
-                "metric_time",
-                {
-                    "id": "metric_time",
-                    "name": "metric_time",
-                    "description": "MetricFlow's time axis: each measure's agg_time_dimension",
-                },
-            )
-            dims.append("metric_time")
-        self.sm_dims[sm.name] = dims
-        default_time = sm.defaults.agg_time_dimension if sm.defaults else None
-        for measure in sm.measures:
-            agg = measure.agg.value.lower()
-            cols = _columns(measure.expr, measure.name)
-            fields = [self.field(table_id, c, f"measure {measure.name} ({agg})") for c in cols]
-            if not fields:
-                time_dim = measure.agg_time_dimension or default_time
-                if time_dim in time_cols:
-                    fields = [time_cols[time_dim]]
-                    self.report.notes.append(
-                        f"measure {measure.name} (expr {measure.expr!r}) reads no column; "
-                        f"bound to its time dimension {time_dim!r}"
-                    )
-            data = _compact(measure, {"metadata"})
-            data["semantic_model"] = sm.name
-            data["table"] = table_id  # where 'kpigraph export dbt' puts it back
-            if default_time and "agg_time_dimension" not in data:
-                data["agg_time_dimension"] = default_time
-            if measure.name in self.measures:
-                self.problems.append(f"measure {measure.name!r} is defined twice")
-            self.measures[measure.name] = _Measure(sm, fields, agg, data)
 
     # -- metrics ---------------------------------------------------------------------------
 
@@ -375,7 +177,7 @@ class _Mapper:
         doc: dict[str, Any] = {"id": mid, "name": m.label or m.name}
         if m.description:
             doc["definition"] = m.description.strip()
-        extra = _compact(m, {"metadata", "description", "label", "config"})
+        extra = compact(m, {"metadata", "description", "label", "config"})
         tp = m.type_params
         kind = m.type.value
         folder = kind
@@ -472,7 +274,7 @@ class _Mapper:
             self.report.extra[mid] = unmapped
         self.docs[mid] = (f"{slug(folder, 'm')}/{mid}.yaml", doc)
 
-    def measure(self, name: str, metric: str, where: str) -> _Measure | None:
+    def measure(self, name: str, metric: str, where: str) -> Measure | None:
         measure = self.measures.get(name)
         if measure is None:
             self.problems.append(
