@@ -9,6 +9,7 @@ from fastapi import FastAPI
 
 from api import governance
 from api.errors import install_error_handlers
+from api.generation import GenerationMiddleware
 from api.routes import ask, catalog, health, metrics, nodes, pages, paths
 from api.routes import lint as lint_routes
 from api.routes import values as values_routes
@@ -52,6 +53,7 @@ def create_app(settings: Settings | None = None, store: GraphStore | None = None
     app.state.settings = settings
     app.state.store = the_store
     install_error_handlers(app)
+    app.add_middleware(GenerationMiddleware)  # one graph per request: headers, retry
     governance.install(app, settings, the_store)  # before the routers: its read gate covers all
     for module in (metrics, nodes, paths, catalog, ask, health, pages):
         app.include_router(module.router)

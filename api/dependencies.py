@@ -6,21 +6,32 @@ thread pool, a thread hop per dependency per request for what is a dictionary lo
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, cast
 
 from fastapi import Depends, Path, Request
 from starlette.concurrency import run_in_threadpool
 
 from analysis.resolve import resolve_ref
+from api.generation import READ_METHODS, RequestStore, request_reader
 from core.settings import Settings
 from graph_schema.errors import InvalidRefError
 from graph_schema.ids import NodeRef
-from store.base import GraphStore
+from store.base import GraphReader, GraphStore
 
 
 async def get_store(request: Request) -> GraphStore:
+    """The store as this request sees it. A GET/HEAD reads one published generation from
+    start to end (:class:`api.generation.RequestStore` over the request's one snapshot); other
+    methods get the store itself (a write reads its own writes)."""
     store: GraphStore = request.app.state.store
-    return store
+    if request.method not in READ_METHODS:
+        return store
+    return cast(GraphStore, RequestStore(store, request_reader(request.scope, store)))
+
+
+async def get_reader(request: Request) -> GraphReader:
+    """The request's one reader (the same snapshot :func:`get_store` reads through)."""
+    return request_reader(request.scope, request.app.state.store)
 
 
 async def get_settings(request: Request) -> Settings:
@@ -48,5 +59,6 @@ async def node_ref(
 
 
 StoreDep = Annotated[GraphStore, Depends(get_store)]
+ReaderDep = Annotated[GraphReader, Depends(get_reader)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 RefDep = Annotated[NodeRef, Depends(node_ref)]

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import logging
+import sqlite3
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from api.generation import RETRY_HEADER
 from graph_schema.errors import (
     AmbiguousRefError,
     BackendUnavailableError,
@@ -22,6 +24,7 @@ from graph_schema.errors import (
     SourceSpecError,
     VersionError,
 )
+from store.base import GraphReplacedError
 
 log = logging.getLogger("kpigraph.api")
 RETRY_AFTER_SECONDS = 5
@@ -76,12 +79,28 @@ def install_error_handlers(app: FastAPI) -> None:
         status = next((s for t, s in STATUS_BY_ERROR if isinstance(exc, t)), 500)
         if status == 500:
             log.error("store failure: %s", exc.message)
+        response: Response
         if wants_html(request):
             suggestions = exc.details.get("suggestions") if exc.details else None
-            return error_html(
+            response = error_html(
                 status, exc.message, suggestions if isinstance(suggestions, list) else None
             )
-        return error_json(status, exc.code, exc.message, exc.details)
+        else:
+            response = error_json(status, exc.code, exc.message, exc.details)
+        if isinstance(exc, GraphReplacedError):  # read again whole (api.generation)
+            response.headers[RETRY_HEADER] = "1"
+            response.headers["Retry-After"] = "1"
+        return response
+
+    @app.exception_handler(sqlite3.Error)
+    async def storage_error(request: Request, exc: sqlite3.Error) -> Response:
+        """A storage failure outside the graph store's own mapping (a damaged file under the
+        ledger, say): 503 naming it, not a 500."""
+        log.error("storage failure: %s", exc)
+        message = f"the database cannot be read ({exc}); see /health"
+        if wants_html(request):
+            return error_html(503, message)
+        return error_json(503, BackendUnavailableError.code, message)
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> Response:
@@ -103,6 +122,9 @@ def install_error_handlers(app: FastAPI) -> None:
         return error_json(exc.status_code, code, str(exc.detail))
 
     @app.exception_handler(Exception)
-    async def unexpected(_request: Request, exc: Exception) -> JSONResponse:
+    async def unexpected(request: Request, exc: Exception) -> Response:
         log.exception("unexpected error")
-        return error_json(500, "internal_error", f"internal error: {type(exc).__name__}")
+        message = f"internal error: {type(exc).__name__}"
+        if wants_html(request):
+            return error_html(500, message)
+        return error_json(500, "internal_error", message)

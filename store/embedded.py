@@ -273,7 +273,8 @@ class EmbeddedStore:
         return GraphIndex(g, props, search, info, generation)
 
     def snapshot(self) -> EmbeddedReader:
-        return EmbeddedReader(self._fresh(), str(self.path))
+        """A reader of the graph loaded when it first reads (taking it does no I/O)."""
+        return EmbeddedReader(self._fresh, str(self.path))
 
     @property
     def generation(self) -> str:

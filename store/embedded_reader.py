@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from collections import deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -35,17 +35,32 @@ class GraphIndex:
 
 class EmbeddedReader:
     """A :class:`~store.base.GraphReader` over one in-memory graph: every read answers from
-    the load it was taken on, whatever is loaded meanwhile (the index is never mutated)."""
+    the load it was taken on, whatever is loaded meanwhile (the index is never mutated).
+
+    ``source`` is that graph, or a function returning the current one, called by the first
+    read (so taking a reader does no I/O: an API request takes one before it runs).
+    """
 
     backend = "embedded"
 
-    def __init__(self, index: GraphIndex, where: str) -> None:
-        self._index = index
+    def __init__(self, source: GraphIndex | Callable[[], GraphIndex], where: str) -> None:
+        self._source = source
         self._where = where
+
+    @property
+    def _index(self) -> GraphIndex:
+        if not isinstance(self._source, GraphIndex):
+            self._source = self._source()
+        return self._source
 
     @property
     def generation(self) -> str:
         return self._index.generation
+
+    @property
+    def pinned_generation(self) -> str | None:
+        """The generation if a read already pinned it (no I/O), else ``None``."""
+        return self._source.generation if isinstance(self._source, GraphIndex) else None
 
     def info(self) -> StoreInfo:
         info = self._index.info

@@ -112,6 +112,11 @@ class Neo4jReader:
         assert self._gen is not None
         return self._gen
 
+    @property
+    def pinned_generation(self) -> str | None:
+        """The generation if a read already pinned it (no I/O), else ``None``."""
+        return self._gen
+
     def _meta(self) -> StoreInfo | None:
         if self._info is None:
             rows = self._read(cy.GET_META)
