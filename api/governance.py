@@ -98,3 +98,18 @@ def _handler(status: int):  # type: ignore[no-untyped-def]
         return response
 
     return handle
+
+
+def ask_extras(request: Request, metric_id: str) -> str:
+    """For ``/api/ask``: count the hit, and the metric's FAQ (up to three) as extra lines."""
+    from governance.comments import faq
+
+    state = request.app.state
+    usage = getattr(state, "usage", None)
+    if usage is not None:
+        usage.hit(metric_id, "ask")
+    try:
+        entries = faq(state.ledger, metric_id)[:3]
+    except (AttributeError, KpigraphError):
+        return ""
+    return "".join(f"\n常见问题：{e['question']} —— {e['answer']}" for e in entries)

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import PlainTextResponse
 
 from api.dependencies import StoreDep
+from api.governance import ask_extras
 from graph_schema.formula import parse_formula
 from graph_schema.ids import NodeKind, NodeRef
 from graph_schema.models import Metric
@@ -100,7 +101,8 @@ def ask(
         top = page.items[0]
         titles, body = search_fields(top.kind, top.props())
         if isinstance(top, Metric) and match_rank(text, titles, body) == 0:
-            return PlainTextResponse(answer_text(store, top, f"{base}/metrics/{top.id}"))
+            answer = answer_text(store, top, f"{base}/metrics/{top.id}")
+            return PlainTextResponse(answer + ask_extras(request, top.id))  # + FAQ, counted
     if not page.items:
         return PlainTextResponse(
             f"没有找到「{q.strip()}」。试试指标的中文名、英文名或缩写，例如：客单价、ATP。",

@@ -314,6 +314,11 @@ def test_comments_faq_and_stats(gov_app: Any) -> None:
     assert atp["api"] >= 1
     assert stats["most_questioned"][0]["id"] == "atp"
     assert any(m["archive_candidate"] for m in stats["metrics"])
+    ask = client.get("/api/ask", params={"q": "客单价"}).text
+    assert "常见问题：<script>x</script>含税吗？ —— 不含税（已确认）" in ask
+    client.app.state.usage.flush()  # type: ignore[attr-defined]
+    stats = client.get("/api/stats/metrics").json()
+    assert next(m for m in stats["metrics"] if m["id"] == "atp")["ask"] == 1
     mod = client.delete(f"/api/comments/{q.json()['id']}", headers=bearer(tokens, "root"))
     assert mod.status_code == 200 and mod.json()["deleted"] and mod.json()["body"] == ""
     assert client.get("/stats").status_code == 200
