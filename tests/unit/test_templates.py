@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from analysis.compare import compare_metrics
 from analysis.lineage import Direction, lineage
 from analysis.lint import lint_catalog
 from graph_schema.ids import NodeKind, NodeRef
@@ -233,3 +234,13 @@ def test_lint_lists_all_five_stores(tmp_path: Path) -> None:
     manifest.write_text(text.split("\nlint:")[0] + "\n", encoding="utf-8")
     strict = lint_catalog(copy)
     assert any(i.rule == "conflict.name" and i.severity.value == "error" for i in strict.issues)
+
+
+def test_compare_shows_how_two_stores_differ() -> None:
+    metrics = metrics_of("five_stores_atp")
+    result = compare_metrics(metrics["atp_guangzhou"], metrics["atp_beijing"])
+    assert result.a_name == result.b_name == "客单价"
+    assert {"formula", "caliber.numerator", "caliber.denominator", "sql"} <= set(result.differing)
+    assert result.change_class is not None and result.change_class.value == "major"
+    denominator = next(r for r in result.rows if r.field == "caliber.denominator")
+    assert any("洗车" in item for item in denominator.only_b)  # 北京店 counts car washes
