@@ -9,19 +9,16 @@ catalog then validates. The cards are the definition; the index sheet must agree
 
 from __future__ import annotations
 
-import json
 import zipfile
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from openpyxl import load_workbook
-from openpyxl.utils import get_column_letter
 from openpyxl.utils.exceptions import InvalidFileException
 from openpyxl.worksheet.worksheet import Worksheet
 from pydantic import BaseModel, ValidationError
 
-from graph_schema.errors import CatalogError, KpigraphError
+from graph_schema.errors import CatalogError
 from graph_schema.models import Dashboard, Department, Dimension, FieldNode, Metric, System, Table
 from loaders.catalog import CatalogManifest
 from loaders.catalog_writer import (
@@ -32,228 +29,10 @@ from loaders.catalog_writer import (
     write_catalog,
 )
 from loaders.excel import layout as L
+from loaders.excel.sheets import Card, ExcelImportError, SheetReader, cell_ref, decode
 from loaders.excel.write import source_columns
-from loaders.suggest import closest, did_you_mean
 
 MAX_XLSX_BYTES = 64 * 1024 * 1024
-
-
-class ExcelImportError(KpigraphError):
-    """The workbook cannot be imported; ``problems`` lists each 'sheet row column: what'."""
-
-    code = "excel_import"
-
-    def __init__(self, problems: list[str]) -> None:
-        self.problems = problems
-        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
-        super().__init__(f"{problems[0]}{more}", {"problems": problems})
-
-
-def cell_ref(sheet: str, row: int, col: int | None = None) -> str:
-    """``sheet '部门' row 4 column B (B4)``."""
-    if col is None:
-        return f"sheet {sheet!r} row {row}"
-    letter = get_column_letter(col)
-    return f"sheet {sheet!r} row {row} column {letter} ({letter}{row})"
-
-
-@dataclass
-class _Card:
-    sheet: str
-    data: dict[str, Any]
-    cells: dict[tuple[Any, ...], tuple[int, int]] = field(default_factory=dict)
-
-
-class _Reader:
-    def __init__(self) -> None:
-        self.problems: list[str] = []
-
-    def problem(self, sheet: str, row: int, col: int | None, message: str) -> None:
-        self.problems.append(f"{cell_ref(sheet, row, col)}: {message}")
-
-    def values(self, sheet: str, row: tuple[Any, ...]) -> list[Any]:
-        """The cells' values; a formula is refused (its result is not in the file for sure,
-        and a definition is text someone wrote, not a computation)."""
-        out: list[Any] = []
-        for cell in row:
-            if getattr(cell, "data_type", None) == "f":
-                self.problem(
-                    sheet,
-                    cell.row,
-                    cell.column,
-                    f"cell holds a formula ({str(cell.value)[:40]}); type the value itself, "
-                    "or start the text with an apostrophe (') to keep a leading '='",
-                )
-                out.append(None)
-            else:
-                out.append(cell.value)
-        return out
-
-    # -- plain sheets: a header row, then one row per node ------------------------------------
-
-    def table(
-        self, ws: Worksheet, allowed: list[str], required: tuple[str, ...]
-    ) -> list[tuple[int, dict[str, Any], dict[str, int]]]:
-        rows = [self.values(ws.title, row) for row in ws.iter_rows()]
-        if not rows:
-            self.problem(ws.title, 1, None, "the sheet is empty; it needs its header row")
-            return []
-        columns: dict[int, str] = {}
-        for col, text in enumerate(rows[0], 1):
-            key = L.header_key(text)
-            if key is None:
-                continue
-            if key not in allowed:
-                hint = did_you_mean(closest(key, allowed)) or f"columns are {', '.join(allowed)}"
-                self.problem(ws.title, 1, col, f"unknown column {text!r}; {hint}")
-                continue
-            columns[col] = key
-        missing = [k for k in required if k not in columns.values()]
-        for key in missing:
-            self.problem(
-                ws.title,
-                1,
-                None,
-                f"missing column {L.header(key)!r}; add it to the header row (row 1)",
-            )
-        out = []
-        for n, values in enumerate(rows[1:], 2):
-            data: dict[str, Any] = {}
-            cols: dict[str, int] = {}
-            for col, key in columns.items():
-                value = values[col - 1] if col - 1 < len(values) else None
-                if isinstance(value, str):
-                    value = value.strip()
-                if value not in (None, ""):
-                    data[key], cols[key] = value, col
-            if data:
-                out.append((n, data, cols))
-        return out
-
-    def node(
-        self,
-        sheet: str,
-        model: type[BaseModel],
-        row: int,
-        data: dict[str, Any],
-        cols: dict[str, int],
-    ) -> dict[str, Any] | None:
-        """Check one row against ``model``; keep the row as the catalog file would hold it."""
-        typed = {k: _decode(model, k, v) for k, v in data.items()}
-        try:
-            model.model_validate(typed)
-        except ValidationError as exc:
-            for err in exc.errors():
-                key = str(err["loc"][0]) if err["loc"] else ""
-                self.problem(sheet, row, cols.get(key), f"{key or 'row'}: {err['msg']}")
-            return None
-        return typed
-
-    # -- cards ---------------------------------------------------------------------------------
-
-    def card(self, ws: Worksheet) -> _Card | None:
-        card = _Card(ws.title, {})
-        tables: dict[str, list[str]] = {}
-        for row in ws.iter_rows(min_row=3):
-            n = row[0].row
-            values = self.values(ws.title, row)
-            path = values[2] if len(values) > 2 else None
-            if path in (None, ""):
-                if any(v not in (None, "") for v in values[3:]):
-                    self.problem(ws.title, n, 3, "a value without a key in column C (字段)")
-                continue
-            path = str(path).strip()
-            cells = values[3:]
-            self.card_row(card, tables, n, path, cells)
-        return card
-
-    def card_row(
-        self, card: _Card, tables: dict[str, list[str]], n: int, path: str, cells: list[Any]
-    ) -> None:
-        sheet = card.sheet
-        value = cells[0] if cells else None
-        if isinstance(value, str):
-            value = value.strip()
-        if path.endswith("[]"):
-            key = path[:-2]
-            if self._shape(sheet, n, key) is None:
-                return
-            tables[key] = [str(c).strip() for c in cells if c not in (None, "")]
-            card.data.setdefault(key, [])
-            return
-        if path.endswith("]") and "[" in path:
-            key = path[:-1].partition("[")[0]
-            if key not in tables:
-                self.problem(sheet, n, 3, f"{path!r} comes before its header row '{key}[]'")
-                return
-            item = {
-                c: (v.strip() if isinstance(v, str) else v)
-                for c, v in zip(tables[key], cells, strict=False)
-                if v not in (None, "")
-            }
-            if item:
-                index = len(card.data[key])
-                card.data[key].append(item)
-                for col, c in enumerate(tables[key], 4):
-                    card.cells[(key, index, c)] = (n, col)
-                card.cells[(key, index)] = (n, 3)
-            return
-        shape = self._shape(sheet, n, path)
-        if shape is None:
-            return
-        parts = path.split(".")
-        target = card.data
-        for part in parts[:-1]:
-            target = target.setdefault(part, {})
-        leaf = parts[-1]
-        if shape.kind == "list":
-            items = target.setdefault(leaf, [])
-            if value not in (None, ""):
-                card.cells[(*parts, len(items))] = (n, 4)
-                items.append(value)
-            return
-        if value in (None, ""):
-            return
-        if shape.kind == "json":
-            try:
-                value = json.loads(value) if isinstance(value, str) else value
-            except json.JSONDecodeError as exc:
-                self.problem(sheet, n, 4, f"{path}: not valid JSON ({exc.msg})")
-                return
-        if leaf in target:
-            self.problem(sheet, n, 3, f"{path!r} appears twice on this card; keep one")
-            return
-        target[leaf] = value
-        card.cells[tuple(parts)] = (n, 4)
-
-    def _shape(self, sheet: str, row: int, path: str) -> L.Shape | None:
-        """The shape of a dotted key of Metric, or a problem naming the closest key."""
-        model: type[BaseModel] = Metric
-        shape: L.Shape | None = None
-        for part in path.split("."):
-            fld = model.model_fields.get(part)
-            if fld is None:
-                hint = did_you_mean(closest(part, list(model.model_fields))) or ""
-                self.problem(sheet, row, 3, f"unknown key {path!r}{'; ' + hint if hint else ''}")
-                return None
-            shape = L.shape_of(fld.annotation)
-            if shape.model is not None:
-                model = shape.model
-        return shape
-
-
-def _decode(model: type[BaseModel], key: str, value: Any) -> Any:
-    """A cell of a plain sheet: JSON text back to data where the key is not text."""
-    fld = model.model_fields.get(key)
-    if fld is None or not isinstance(value, str):
-        return value
-    shape = L.shape_of(fld.annotation)
-    if shape.kind in ("json", "list", "table", "model") and value[:1] in "[{":
-        try:
-            return json.loads(value)
-        except json.JSONDecodeError:
-            return value
-    return value
 
 
 def _open(path: Path) -> Any:
@@ -272,9 +51,9 @@ def _open(path: Path) -> Any:
 def read_workbook(path: str | Path) -> tuple[CatalogDoc, dict[str, str]]:
     """The catalog document in the workbook, and written file → sheet (for later errors)."""
     book = _open(Path(path))
-    reader = _Reader()
+    reader = SheetReader()
     sheets = {ws.title: ws for ws in book.worksheets}
-    cards: list[_Card] = []
+    cards: list[Card] = []
     for title, ws in sheets.items():
         if title in L.FIXED_SHEETS:
             continue
@@ -301,7 +80,7 @@ def read_workbook(path: str | Path) -> tuple[CatalogDoc, dict[str, str]]:
             if key not in manifest_keys():
                 reader.problem(L.CATALOG, n, cols.get("key"), f"unknown setting {key!r}")
             elif "value" in data:
-                doc.manifest[key] = _decode(CatalogManifest, key, data["value"])
+                doc.manifest[key] = decode(CatalogManifest, key, data["value"])
         if "name" not in doc.manifest:
             reader.problems.append(f"sheet {L.CATALOG!r}: the catalog needs a 'name' row")
         where["kpigraph.yaml"] = f"sheet {L.CATALOG!r}"
@@ -334,7 +113,7 @@ def read_workbook(path: str | Path) -> tuple[CatalogDoc, dict[str, str]]:
     return doc, where
 
 
-def _read_sources(reader: _Reader, ws: Worksheet) -> list[dict[str, Any]]:
+def _read_sources(reader: SheetReader, ws: Worksheet) -> list[dict[str, Any]]:
     columns = source_columns()
     systems: dict[str, dict[str, Any]] = {}
     tables: dict[tuple[str, str], dict[str, Any]] = {}
@@ -376,7 +155,7 @@ def _read_sources(reader: _Reader, ws: Worksheet) -> list[dict[str, Any]]:
 
 
 def _read_cards(
-    reader: _Reader, cards: list[_Card], doc: CatalogDoc, where: dict[str, str]
+    reader: SheetReader, cards: list[Card], doc: CatalogDoc, where: dict[str, str]
 ) -> dict[str, str]:
     ids: dict[str, str] = {}
     for card in cards:
@@ -420,7 +199,9 @@ def _card_doc(data: dict[str, Any], model: type[BaseModel] = Metric) -> dict[str
     return out
 
 
-def _check_index(reader: _Reader, ws: Worksheet, cards: list[_Card], ids: dict[str, str]) -> None:
+def _check_index(
+    reader: SheetReader, ws: Worksheet, cards: list[Card], ids: dict[str, str]
+) -> None:
     keys = [*L.INDEX_KEYS, L.CARD_LINK]
     by_id = {c.data.get("id"): c for c in cards}
     seen: set[str] = set()

@@ -1,0 +1,237 @@
+"""Reading the cells of a workbook: plain sheets (a header row, one row per node) and metric
+cards (one row per value), every problem with its sheet, row and column."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from openpyxl.utils import get_column_letter
+from openpyxl.worksheet.worksheet import Worksheet
+from pydantic import BaseModel, ValidationError
+
+from graph_schema.errors import KpigraphError
+from graph_schema.models import Metric
+from loaders.excel import layout as L
+from loaders.suggest import closest, did_you_mean
+
+
+class ExcelImportError(KpigraphError):
+    """The workbook cannot be imported; ``problems`` lists each 'sheet row column: what'."""
+
+    code = "excel_import"
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+        super().__init__(f"{problems[0]}{more}", {"problems": problems})
+
+
+def cell_ref(sheet: str, row: int, col: int | None = None) -> str:
+    """``sheet '部门' row 4 column B (B4)``."""
+    if col is None:
+        return f"sheet {sheet!r} row {row}"
+    letter = get_column_letter(col)
+    return f"sheet {sheet!r} row {row} column {letter} ({letter}{row})"
+
+
+@dataclass
+class Card:
+    sheet: str
+    data: dict[str, Any]
+    cells: dict[tuple[Any, ...], tuple[int, int]] = field(default_factory=dict)
+
+
+class SheetReader:
+    """Reads cells and collects problems (each 'sheet row column: what')."""
+
+    def __init__(self) -> None:
+        self.problems: list[str] = []
+
+    def problem(self, sheet: str, row: int, col: int | None, message: str) -> None:
+        self.problems.append(f"{cell_ref(sheet, row, col)}: {message}")
+
+    def values(self, sheet: str, row: tuple[Any, ...]) -> list[Any]:
+        """The cells' values; a formula is refused (its result is not in the file for sure,
+        and a definition is text someone wrote, not a computation)."""
+        out: list[Any] = []
+        for cell in row:
+            if getattr(cell, "data_type", None) == "f":
+                self.problem(
+                    sheet,
+                    cell.row,
+                    cell.column,
+                    f"cell holds a formula ({str(cell.value)[:40]}); type the value itself, "
+                    "or start the text with an apostrophe (') to keep a leading '='",
+                )
+                out.append(None)
+            else:
+                out.append(cell.value)
+        return out
+
+    # -- plain sheets: a header row, then one row per node ------------------------------------
+
+    def table(
+        self, ws: Worksheet, allowed: list[str], required: tuple[str, ...]
+    ) -> list[tuple[int, dict[str, Any], dict[str, int]]]:
+        rows = [self.values(ws.title, row) for row in ws.iter_rows()]
+        if not rows:
+            self.problem(ws.title, 1, None, "the sheet is empty; it needs its header row")
+            return []
+        columns: dict[int, str] = {}
+        for col, text in enumerate(rows[0], 1):
+            key = L.header_key(text)
+            if key is None:
+                continue
+            if key not in allowed:
+                hint = did_you_mean(closest(key, allowed)) or f"columns are {', '.join(allowed)}"
+                self.problem(ws.title, 1, col, f"unknown column {text!r}; {hint}")
+                continue
+            columns[col] = key
+        missing = [k for k in required if k not in columns.values()]
+        for key in missing:
+            self.problem(
+                ws.title,
+                1,
+                None,
+                f"missing column {L.header(key)!r}; add it to the header row (row 1)",
+            )
+        out = []
+        for n, values in enumerate(rows[1:], 2):
+            data: dict[str, Any] = {}
+            cols: dict[str, int] = {}
+            for col, key in columns.items():
+                value = values[col - 1] if col - 1 < len(values) else None
+                if isinstance(value, str):
+                    value = value.strip()
+                if value not in (None, ""):
+                    data[key], cols[key] = value, col
+            if data:
+                out.append((n, data, cols))
+        return out
+
+    def node(
+        self,
+        sheet: str,
+        model: type[BaseModel],
+        row: int,
+        data: dict[str, Any],
+        cols: dict[str, int],
+    ) -> dict[str, Any] | None:
+        """Check one row against ``model``; keep the row as the catalog file would hold it."""
+        typed = {k: decode(model, k, v) for k, v in data.items()}
+        try:
+            model.model_validate(typed)
+        except ValidationError as exc:
+            for err in exc.errors():
+                key = str(err["loc"][0]) if err["loc"] else ""
+                self.problem(sheet, row, cols.get(key), f"{key or 'row'}: {err['msg']}")
+            return None
+        return typed
+
+    # -- cards ---------------------------------------------------------------------------------
+
+    def card(self, ws: Worksheet) -> Card | None:
+        card = Card(ws.title, {})
+        tables: dict[str, list[str]] = {}
+        for row in ws.iter_rows(min_row=3):
+            n = row[0].row
+            values = self.values(ws.title, row)
+            path = values[2] if len(values) > 2 else None
+            if path in (None, ""):
+                if any(v not in (None, "") for v in values[3:]):
+                    self.problem(ws.title, n, 3, "a value without a key in column C (字段)")
+                continue
+            path = str(path).strip()
+            cells = values[3:]
+            self.card_row(card, tables, n, path, cells)
+        return card
+
+    def card_row(
+        self, card: Card, tables: dict[str, list[str]], n: int, path: str, cells: list[Any]
+    ) -> None:
+        sheet = card.sheet
+        value = cells[0] if cells else None
+        if isinstance(value, str):
+            value = value.strip()
+        if path.endswith("[]"):
+            key = path[:-2]
+            if self._shape(sheet, n, key) is None:
+                return
+            tables[key] = [str(c).strip() for c in cells if c not in (None, "")]
+            card.data.setdefault(key, [])
+            return
+        if path.endswith("]") and "[" in path:
+            key = path[:-1].partition("[")[0]
+            if key not in tables:
+                self.problem(sheet, n, 3, f"{path!r} comes before its header row '{key}[]'")
+                return
+            item = {
+                c: (v.strip() if isinstance(v, str) else v)
+                for c, v in zip(tables[key], cells, strict=False)
+                if v not in (None, "")
+            }
+            if item:
+                index = len(card.data[key])
+                card.data[key].append(item)
+                for col, c in enumerate(tables[key], 4):
+                    card.cells[(key, index, c)] = (n, col)
+                card.cells[(key, index)] = (n, 3)
+            return
+        shape = self._shape(sheet, n, path)
+        if shape is None:
+            return
+        parts = path.split(".")
+        target = card.data
+        for part in parts[:-1]:
+            target = target.setdefault(part, {})
+        leaf = parts[-1]
+        if shape.kind == "list":
+            items = target.setdefault(leaf, [])
+            if value not in (None, ""):
+                card.cells[(*parts, len(items))] = (n, 4)
+                items.append(value)
+            return
+        if value in (None, ""):
+            return
+        if shape.kind == "json":
+            try:
+                value = json.loads(value) if isinstance(value, str) else value
+            except json.JSONDecodeError as exc:
+                self.problem(sheet, n, 4, f"{path}: not valid JSON ({exc.msg})")
+                return
+        if leaf in target:
+            self.problem(sheet, n, 3, f"{path!r} appears twice on this card; keep one")
+            return
+        target[leaf] = value
+        card.cells[tuple(parts)] = (n, 4)
+
+    def _shape(self, sheet: str, row: int, path: str) -> L.Shape | None:
+        """The shape of a dotted key of Metric, or a problem naming the closest key."""
+        model: type[BaseModel] = Metric
+        shape: L.Shape | None = None
+        for part in path.split("."):
+            fld = model.model_fields.get(part)
+            if fld is None:
+                hint = did_you_mean(closest(part, list(model.model_fields))) or ""
+                self.problem(sheet, row, 3, f"unknown key {path!r}{'; ' + hint if hint else ''}")
+                return None
+            shape = L.shape_of(fld.annotation)
+            if shape.model is not None:
+                model = shape.model
+        return shape
+
+
+def decode(model: type[BaseModel], key: str, value: Any) -> Any:
+    """A cell of a plain sheet: JSON text back to data where the key is not text."""
+    fld = model.model_fields.get(key)
+    if fld is None or not isinstance(value, str):
+        return value
+    shape = L.shape_of(fld.annotation)
+    if shape.kind in ("json", "list", "table", "model") and value[:1] in "[{":
+        try:
+            return json.loads(value)
+        except json.JSONDecodeError:
+            return value
+    return value
