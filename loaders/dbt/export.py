@@ -17,6 +17,7 @@ The output is parsed back with dbt-semantic-interfaces before it is moved into p
 
 from __future__ import annotations
 
+import re
 import shutil
 import tempfile
 from dataclasses import dataclass, field
@@ -34,6 +35,8 @@ from loaders.dbt.to_catalog import dbt_to_doc
 
 _AGG = {"sum": "sum", "avg": "average", "last": "max", "none": "sum"}
 _TIME_TYPES = ("date", "time", "timestamp", "datetime")
+#: column names that hold a period even when typed as text (``period: '2024-06'``)
+_TIME_NAME = re.compile(r"(?:^|_)(?:date|dt|ds|time|at|month|period|day)$")
 
 
 @dataclass
@@ -249,13 +252,34 @@ def _spec_from_card(
     return {"name": metric.id, "type": "simple", "type_params": {"measure": {"name": name}}}
 
 
+_GRANULARITIES = {
+    "nanosecond",
+    "microsecond",
+    "millisecond",
+    "second",
+    "minute",
+    "hour",
+    "day",
+    "week",
+    "month",
+    "quarter",
+    "year",
+}
+
+
+def _dim_name(column: str, model: str) -> str:
+    """A dimension name MetricFlow accepts (``month`` is a reserved granularity word)."""
+    return f"{model}_{column}" if column.lower() in _GRANULARITIES else column
+
+
 def _stub_doc(stub: _Stub, columns: list[FieldNode], report: ExportReport) -> dict[str, Any]:
     table = stub.table
     local = table.id.split(".", 1)[1]
     times = [
         c.id.rsplit(".", 1)[1]
         for c in columns
-        if c.type and any(t in c.type.lower() for t in _TIME_TYPES)
+        if (c.type and any(t in c.type.lower() for t in _TIME_TYPES))
+        or _TIME_NAME.search(c.id.rsplit(".", 1)[1])
     ]
     for measure in stub.measures:  # imported from dbt: the measure names its time dimension
         if measure.get("agg_time_dimension") and measure["agg_time_dimension"] not in times:
@@ -264,10 +288,14 @@ def _stub_doc(stub: _Stub, columns: list[FieldNode], report: ExportReport) -> di
     name = names.pop() if len(names) == 1 and None not in names else local
     semantic: dict[str, Any] = {"name": name, "description": table.description or table.name}
     semantic["model"] = f"ref('{local}')"
+    # MetricFlow wants a primary entity for a model with dimensions; one row of the table
+    semantic["primary_entity"] = name
     if times:
-        semantic["defaults"] = {"agg_time_dimension": times[0]}
+        semantic["defaults"] = {"agg_time_dimension": _dim_name(times[0], name)}
         semantic["dimensions"] = [
-            {"name": t, "type": "time", "type_params": {"time_granularity": "day"}} for t in times
+            {"name": _dim_name(t, name), "type": "time", "type_params": {"time_granularity": "day"}}
+            | ({"expr": t} if _dim_name(t, name) != t else {})
+            for t in times
         ]
     else:
         report.notes.append(

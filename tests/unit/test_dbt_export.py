@@ -105,3 +105,37 @@ def test_export_refuses_a_non_empty_directory(tmp_path: Path) -> None:
     with pytest.raises(CatalogWriteError):
         export_dbt(CATALOGS / "automotive_aftersales", out)
     assert [p.name for p in out.iterdir()] == ["x"]
+
+
+@pytest.mark.parametrize("catalog", ["automotive_aftersales", "nev_sales"])
+def test_metricflow_validator_flags_only_tables_without_time(catalog: str, tmp_path: Path) -> None:
+    """dbt-semantic-interfaces' own semantic validation of the export: the only errors are the
+    stubs whose table has no time column (MetricFlow needs one; the report says so)."""
+    from dbt_semantic_interfaces.implementations.project_configuration import (
+        PydanticProjectConfiguration,
+    )
+    from dbt_semantic_interfaces.implementations.semantic_manifest import (
+        PydanticSemanticManifest,
+    )
+    from dbt_semantic_interfaces.transformations.semantic_manifest_transformer import (
+        PydanticSemanticManifestTransformer,
+    )
+    from dbt_semantic_interfaces.validations.semantic_manifest_validator import (
+        SemanticManifestValidator,
+    )
+
+    report = export_dbt(CATALOGS / catalog, tmp_path / "dbt")
+    project = read_dbt(tmp_path / "dbt")
+    manifest = PydanticSemanticManifestTransformer.transform(
+        PydanticSemanticManifest(
+            semantic_models=[sm for sm, _ in project.semantic_models],
+            metrics=[m for m, _, _ in project.metrics],
+            project_configuration=PydanticProjectConfiguration(),
+        )
+    )
+    result = SemanticManifestValidator[PydanticSemanticManifest]().validate_semantic_manifest(
+        manifest
+    )
+    untimed = [n for n in report.notes if "no date/time column" in n]
+    assert len(result.errors) == len(untimed)
+    assert all("Aggregation time dimension" in e.message for e in result.errors)
