@@ -303,6 +303,11 @@ def _grow(
         notes.append(f"{metric.name}: not broken down — {exc.message}")
         return
     node.method = split.method
+    if split.method == "shapley":
+        notes.append(
+            f"{metric.name}: split by exact Shapley values — LMDI needs every value positive "
+            f"and {formula.text} a product or quotient"
+        )
     own = node.change or 0.0
     explained = sum(split.contributions.values())
     residual = own - explained
