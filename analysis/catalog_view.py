@@ -42,6 +42,11 @@ class CatalogView:
             self._out.setdefault(edge.source, []).append(edge)
             self._in.setdefault(edge.target, []).append(edge)
 
+    @property
+    def generation(self) -> str:
+        """A catalog view is one immutable graph: its "generation" is its content."""
+        return str(self.graph.meta.get("digest") or id(self.graph))
+
     def info(self) -> StoreInfo:
         if not self._nodes:
             raise EmptyStoreError("an empty catalog")

@@ -183,6 +183,30 @@ def _items(value: Any) -> list[str]:
     return []
 
 
+def change_text(old: Any, new: Any, limit: int = 80) -> str:
+    """``old → new`` in one line; for two lists, only what was added and removed.
+
+    Examples
+    --------
+    >>> change_text(["a", "b"], ["b", "c"])
+    '+c −a'
+    >>> change_text("revenue / visits", "labor_revenue / visits")
+    'revenue / visits → labor_revenue / visits'
+    """
+    if isinstance(old, list) and isinstance(new, list):
+        added = [display(v) for v in new if v not in old]
+        removed = [display(v) for v in old if v not in new]
+        text = " ".join([*(f"+{a}" for a in added), *(f"−{r}" for r in removed)]) or "reordered"
+    else:
+        text = f"{_clip(display(old), limit // 2)} → {_clip(display(new), limit // 2)}"
+    return _clip(text, limit * 2)
+
+
+def _clip(text: str, limit: int) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 def display(value: Any) -> str:
     """One line of text for a property value (lists joined with 、, mappings as k: v).
 

@@ -11,7 +11,10 @@ from api import governance
 from api.errors import install_error_handlers
 from api.generation import GenerationMiddleware
 from api.routes import ask, catalog, health, metrics, nodes, pages, paths
+from api.routes import compare as compare_routes
+from api.routes import history_pages as history_page_routes
 from api.routes import lint as lint_routes
+from api.routes import revisions as revision_routes
 from api.routes import values as values_routes
 from core.settings import Settings
 from core.wiring import build_store
@@ -58,6 +61,8 @@ def create_app(settings: Settings | None = None, store: GraphStore | None = None
     for module in (metrics, nodes, paths, catalog, ask, health, pages):
         app.include_router(module.router)
     app.include_router(values_routes.router)
+    for module in (revision_routes, compare_routes, history_page_routes):  # #13: history, diff
+        app.include_router(module.router)
     app.include_router(values_routes.pages)
     app.include_router(lint_routes.router)
     return app

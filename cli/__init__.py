@@ -32,6 +32,10 @@ LAZY_COMMANDS: dict[str, str] = {
     "path": "cli.query:path_cmd",
     "info": "cli.query:info",
     "render": "cli.query:render",
+    # revisions, diffs, comparisons
+    "history": "cli.history:history",
+    "diff": "cli.history:diff",
+    "compare": "cli.history:compare",
     # values, evaluation, root cause, data quality
     "values": "cli.values:values_cmd",
     "eval": "cli.values:eval_cmd",
@@ -93,6 +97,9 @@ COMMAND_HELP: dict[str, str] = {
     "path": "How two nodes connect: directed chains first.",
     "info": "What is loaded, where.",
     "render": "Write a self-contained HTML map of a node's neighbourhood.",
+    "history": "Revisions (all, or those that changed REF) with their field-level changes.",
+    "diff": "Compare two catalogs (dir, git:REV[:PATH], store, rev:N); impact; CI gate.",
+    "compare": "Two metrics side by side, field by field, differences first.",
     "values": "Monthly values of a metric (observed, by its SQL, or derived), by a dimension.",
     "eval": "Evaluate a metric for a month: MoM, YoY, target attainment, rank, benchmarks.",
     "explain": "Why did a metric move? Driver tree, dimension members (rate/mix), causes.",

@@ -93,12 +93,38 @@ def validate(directory: Path, no_lint: bool, as_json: bool) -> None:
 
 @click.command()
 @click.argument("directory", type=click.Path(path_type=Path))
+@click.option("--author", default=None, help="recorded in the revision [default: git user.name]")
+@click.option("-m", "--message", default=None, help="why: recorded in the revision")
+@click.option(
+    "--no-version-check",
+    is_flag=True,
+    help="load even when versions are not bumped as the change classes require (migrations; "
+    "recorded in the revision)",
+)
 @store_options
 @json_option
-def load(directory: Path, as_json: bool, store: GraphStore, settings: Settings) -> None:
-    """Validate a catalog and replace the stored graph with it (all or nothing)."""
+def load(
+    directory: Path,
+    author: str | None,
+    message: str | None,
+    no_version_check: bool,
+    as_json: bool,
+    store: GraphStore,
+    settings: Settings,
+) -> None:
+    """Validate a catalog and replace the stored graph with it (all or nothing), recording a
+    revision with every field-level change; an unchanged catalog records nothing."""
+    from core.publish import publish
+    from graph_schema.revisions import RevisionDraft
+    from loaders.git_source import default_author, source_info
+
     started = time.perf_counter()
     graph = load_catalog(directory)
+    draft = RevisionDraft(
+        author=author or default_author(directory),
+        message=message,
+        source=source_info(directory),
+    )
     if not as_json:
         announce_replacement(store, graph)
     total = len(graph.nodes) + len(graph.edges)
@@ -121,9 +147,16 @@ def load(directory: Path, as_json: bool, store: GraphStore, settings: Settings) 
             transient=True,
         ) as bar:
             task = bar.add_task("load", total=total)
-            info = store.load(graph, progress=lambda done, _t: bar.update(task, completed=done))
+            result = publish(
+                store,
+                graph,
+                draft,
+                check_versions=not no_version_check,
+                progress=lambda done, _t: bar.update(task, completed=done),
+            )
     else:
-        info = store.load(graph)
+        result = publish(store, graph, draft, check_versions=not no_version_check)
+    info = result.info
     elapsed = time.perf_counter() - started
     if as_json:
         emit_json(
@@ -131,9 +164,18 @@ def load(directory: Path, as_json: bool, store: GraphStore, settings: Settings) 
                 "catalog": info.catalog,
                 "backend": info.backend,
                 "counts": info.counts,
+                "revision": result.revision,
+                "head": result.head,
+                "auto_versions": result.auto_versions,
                 "seconds": round(elapsed, 3),
             }
         )
         return
     render.store_info(out(), info, where(settings))
+    if result.revision is None:
+        click.echo(f"no changes: nothing recorded (revision {result.head} is current)")
+    else:
+        click.echo(f"recorded revision {result.revision}")
+        if result.auto_versions:
+            click.echo(f"versioned automatically: {len(result.auto_versions)} metric(s)")
     click.echo(f"done in {elapsed:.2f}s")

@@ -25,11 +25,22 @@ if TYPE_CHECKING:
 
 @click.command()
 @click.argument("ref")
+@click.option("--at", "at", type=click.IntRange(1), default=None, help="as it was at revision N")
 @store_options
 @json_option
-def show(ref: str, as_json: bool, store: GraphStore, settings: Settings) -> None:
+def show(ref: str, at: int | None, as_json: bool, store: GraphStore, settings: Settings) -> None:
     """Show a node's card: the full definition and its direct neighbours."""
-    card = node_card(store, resolve(store, ref))
+    if at is not None:
+        from typing import cast
+
+        from analysis.catalog_view import CatalogView
+        from cli.history import history_ref
+
+        node = history_ref(store, ref)
+        past = cast("GraphStore", CatalogView(store.catalog(at=at)))
+        card = node_card(past, node)
+    else:
+        card = node_card(store, resolve(store, ref))
     if as_json:
         emit_json(card)
     else:
@@ -128,11 +139,19 @@ def lineage_cmd(
 
 @click.command(name="impact")
 @click.argument("ref")
+@click.option(
+    "--relations",
+    default=None,
+    help="relation types to follow, comma-separated [default: every lineage relation]",
+)
 @store_options
 @json_option
-def impact_cmd(ref: str, as_json: bool, store: GraphStore, settings: Settings) -> None:
-    """What changing a metric, field, table or system affects, and whom to tell."""
-    report = impact(store, resolve(store, ref))
+def impact_cmd(
+    ref: str, relations: str | None, as_json: bool, store: GraphStore, settings: Settings
+) -> None:
+    """What changing a metric, field, table or system affects, and whom to tell: recomputed
+    (via definition relations) apart from influenced (via DRIVES, CAUSES, ROLLS_UP_TO)."""
+    report = impact(store, resolve(store, ref), parse_relations(relations))
     if as_json:
         emit_json(report)
     else:

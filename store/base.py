@@ -16,6 +16,7 @@ from graph_schema.graph import CatalogGraph
 from graph_schema.ids import NodeKind, NodeRef
 from graph_schema.models import BaseNode, Edge
 from graph_schema.relations import Relation
+from graph_schema.revisions import NodeHistoryEntry, Revision, RevisionDraft, RevisionSummary
 
 #: ``progress(done, total)`` is called while loading.
 ProgressFn = Callable[[int, int], None]
@@ -156,8 +157,41 @@ class GraphStore(GraphReader, Protocol):
     def snapshot(self) -> GraphReader:
         """A reader pinned to the generation published now (cheap: no graph is copied)."""
 
-    def load(self, graph: CatalogGraph, progress: ProgressFn | None = None) -> StoreInfo:
-        """Replace the stored graph with ``graph``, atomically: all of it lands or none."""
+    def load(
+        self,
+        graph: CatalogGraph,
+        progress: ProgressFn | None = None,
+        *,
+        revision: RevisionDraft | None = None,
+        expect_head: int | None = None,
+    ) -> StoreInfo:
+        """Replace the stored graph with ``graph``, atomically: all of it lands or none, and
+        with it a revision recording every node and edge change (``revision`` says who, why,
+        from where). A graph equal to the stored one writes nothing. The returned info's
+        ``meta["revision"]`` is the number recorded (``None``: nothing changed). With
+        ``expect_head``, raises ``ConflictError`` (changing nothing) if the head moved."""
+
+    # -- history (issue #13): kept in the same store, written in the load's transaction --------
+
+    def head(self) -> int:
+        """The latest revision number; 0 when none is recorded."""
+
+    def revisions(
+        self, ref: NodeRef | None = None, limit: int = 50, before: int | None = None
+    ) -> list[RevisionSummary]:
+        """Newest first (numbers below ``before``); with ``ref``, those that changed it."""
+
+    def revision(self, number: int) -> Revision:
+        """One revision and its changes (``RevisionNotFoundError`` if there is none)."""
+
+    def node_history(self, ref: NodeRef) -> list[NodeHistoryEntry]:
+        """Every revision that changed ``ref`` (removed nodes included), oldest first."""
+
+    def node_at(self, ref: NodeRef, number: int) -> BaseNode | None:
+        """``ref`` as it was after revision ``number`` (``None``: it did not exist)."""
+
+    def catalog(self, at: int | None = None) -> CatalogGraph:
+        """The stored catalog as a graph, or as it was after revision ``at``."""
 
     def ping(self) -> None:
         """Raise ``BackendUnavailableError`` when the backend does not answer."""

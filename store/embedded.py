@@ -14,15 +14,16 @@ the connection is dropped, so the next read opens whatever good file is there by
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import datetime as dt
 import json
 import os
 import sqlite3
 import threading
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import networkx as nx
 
@@ -31,6 +32,8 @@ from graph_schema.graph import CatalogGraph
 from graph_schema.ids import NodeKind, NodeRef
 from graph_schema.models import BaseNode, Edge
 from graph_schema.relations import Relation
+from graph_schema.revisions import NodeHistoryEntry, Revision, RevisionDraft, RevisionSummary
+from store import embedded_history, history
 from store.base import NodeLabel, ProgressFn, SearchPage, SearchQuery, StoreInfo, Walk
 from store.embedded_reader import EmbeddedReader, GraphIndex, bfs, set_of_edges
 from store.search_index import SearchIndexBuilder
@@ -49,6 +52,7 @@ CREATE TABLE IF NOT EXISTS edges (
 """
 SCHEMA_VERSION = "1"
 BATCH = 5000
+T = TypeVar("T")
 
 
 class EmbeddedStore:
@@ -100,6 +104,7 @@ class EmbeddedStore:
                     conn.execute("PRAGMA journal_mode=WAL")
                     conn.execute("PRAGMA synchronous=NORMAL")
                     conn.executescript(SCHEMA)
+                    embedded_history.ensure_schema(conn)
                     st = os.stat(self.path)
                 except BaseException:
                     conn.close()
@@ -143,7 +148,17 @@ class EmbeddedStore:
 
     # -- load ---------------------------------------------------------------------------------
 
-    def load(self, graph: CatalogGraph, progress: ProgressFn | None = None) -> StoreInfo:
+    def load(
+        self,
+        graph: CatalogGraph,
+        progress: ProgressFn | None = None,
+        *,
+        revision: RevisionDraft | None = None,
+        expect_head: int | None = None,
+    ) -> StoreInfo:
+        """Replace the graph and record the revision in the same transaction (see
+        :mod:`store.embedded_history`); an unchanged graph writes nothing and returns
+        ``meta["revision"] = None``. ``expect_head``: :class:`ConflictError` if it moved."""
         node_rows = [
             (n.kind.value, n.id, json.dumps(n.props(), ensure_ascii=False)) for n in graph.nodes
         ]
@@ -164,6 +179,18 @@ class EmbeddedStore:
             conn = self._connection()
             try:
                 conn.execute("BEGIN IMMEDIATE")
+                head = embedded_history.head(conn)
+                history.check_head(str(self.path), head, expect_head)
+                stored = embedded_history.stored_snapshot(conn) if head else None
+                planned = history.plan_revision(head, stored, graph, revision, loaded_at)
+                if planned is None:  # nothing changed: only the catalog's meta is refreshed
+                    conn.execute(
+                        "UPDATE meta SET value = ? WHERE key = 'catalog_meta'",
+                        (meta["catalog_meta"],),
+                    )
+                    conn.execute("COMMIT")
+                    self._index = None
+                    return _with_revision(self._fresh().info, None)
                 conn.execute("DELETE FROM edges")
                 conn.execute("DELETE FROM nodes")
                 conn.execute("DELETE FROM meta")
@@ -179,6 +206,7 @@ class EmbeddedStore:
                     if progress:
                         progress(done, total)
                 conn.executemany("INSERT INTO meta VALUES (?, ?)", list(meta.items()))
+                embedded_history.record(conn, planned, graph.meta)
                 conn.execute("COMMIT")
             except BaseException as exc:
                 if conn.in_transaction:
@@ -200,7 +228,7 @@ class EmbeddedStore:
                 raise
             self._index = self._build_index(((k, i, p) for k, i, p in node_rows), edge_rows, meta)
             self._data_version = self._current_data_version(conn)
-            return self._index.info
+            return _with_revision(self._index.info, planned.summary.number)
 
     # -- reading ------------------------------------------------------------------------------
 
@@ -308,6 +336,47 @@ class EmbeddedStore:
         max_depth: int | None,
     ) -> dict[NodeRef, int]:
         return self.snapshot().traverse(root, walk, relations, max_depth)
+
+    # -- history (issue #13): tables of store/embedded_history.py in the same file ----------
+
+    def _history(self, read: Callable[[sqlite3.Connection], T]) -> T:
+        with self._lock:
+            try:
+                return read(self._connection())
+            except sqlite3.Error as exc:
+                self._drop()
+                raise self._unavailable(exc) from exc
+
+    def head(self) -> int:
+        """The latest revision number (0: none recorded)."""
+        return self._history(embedded_history.head)
+
+    def revisions(
+        self, ref: NodeRef | None = None, limit: int = 50, before: int | None = None
+    ) -> list[RevisionSummary]:
+        return self._history(lambda c: embedded_history.revisions(c, ref, limit, before))
+
+    def revision(self, number: int) -> Revision:
+        return self._history(lambda c: embedded_history.revision(c, number))
+
+    def node_history(self, ref: NodeRef) -> list[NodeHistoryEntry]:
+        return self._history(lambda c: embedded_history.node_history(c, ref))
+
+    def node_at(self, ref: NodeRef, number: int) -> BaseNode | None:
+        return self._history(lambda c: embedded_history.node_at(c, ref, number))
+
+    def catalog(self, at: int | None = None) -> CatalogGraph:
+        """The stored catalog (or as it was after revision ``at``) as a graph."""
+        if at is not None:
+            return self._history(lambda c: embedded_history.catalog_at(c, at))
+        info = self.info()
+        snap = self._history(embedded_history.stored_snapshot)
+        return history.graph_from_snapshot(info.catalog or "", info.meta, snap)
+
+
+def _with_revision(info: StoreInfo, number: int | None) -> StoreInfo:
+    """What a load returns: the store's info, ``meta["revision"]`` the revision it recorded."""
+    return dataclasses.replace(info, meta={**info.meta, "revision": number})
 
 
 def _chunks(rows: list[Any], size: int) -> Iterator[list[Any]]:

@@ -176,3 +176,23 @@ def catalog_from_changes(
 def edge_key_str(key: EdgeKey) -> str:
     source, rtype, target = key
     return f"{source}|{rtype}|{target}"
+
+
+def graph_from_snapshot(name: str, meta: Mapping[str, Any], snap: Snapshot) -> CatalogGraph:
+    """A catalog graph from stored plain data (what ``store.catalog()`` returns)."""
+    nodes = [
+        node_from_props(NodeRef.from_stored(ref).kind, dict(props))
+        for ref, props in snap.nodes.items()
+    ]
+    edges = [
+        Edge.model_construct(
+            source=NodeRef.from_stored(source),
+            target=NodeRef.from_stored(target),
+            type=RELATION_BY_VALUE[rtype],
+            props=dict(props),
+        )
+        for (source, rtype, target), props in snap.edges.items()
+    ]
+    nodes.sort(key=lambda n: str(n.ref))
+    edges.sort(key=Edge.sort_key)
+    return CatalogGraph(name, tuple(nodes), tuple(edges), dict(meta))

@@ -11,6 +11,7 @@ an error retryable. All Cypher lives in :mod:`store.neo4j_cypher`.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import datetime as dt
 import json
 import time
@@ -24,6 +25,7 @@ from neo4j import Driver, GraphDatabase, ManagedTransaction
 from neo4j.exceptions import (
     AuthError,
     ClientError,
+    ConstraintError,
     DriverError,
     Neo4jError,
     ServiceUnavailable,
@@ -31,11 +33,18 @@ from neo4j.exceptions import (
     TransientError,
 )
 
-from graph_schema.errors import BackendUnavailableError, StoreError
+from graph_schema.errors import (
+    BackendUnavailableError,
+    ConflictError,
+    EmptyStoreError,
+    StoreError,
+)
 from graph_schema.graph import CatalogGraph
 from graph_schema.ids import NodeKind, NodeRef
 from graph_schema.models import BaseNode, Edge, Metric
 from graph_schema.relations import Relation
+from graph_schema.revisions import NodeHistoryEntry, Revision, RevisionDraft, RevisionSummary
+from store import history, neo4j_history
 from store import neo4j_cypher as cy
 from store.base import NodeLabel, ProgressFn, SearchPage, SearchQuery, StoreInfo, Walk
 from store.neo4j_reader import Neo4jReader, SearchIndexes
@@ -180,6 +189,7 @@ class Neo4jStore:
                 *cy.DROP_LEGACY_CONSTRAINTS,
                 cy.CREATE_GEN_REF_CONSTRAINT,
                 cy.CREATE_META_CONSTRAINT,
+                *neo4j_history.schema_statements(),
             ]
             for statement in statements:
                 self.driver.execute_query(statement, database_=self.database)
@@ -196,13 +206,43 @@ class Neo4jStore:
 
     # -- load ----------------------------------------------------------------------------------
 
-    def load(self, graph: CatalogGraph, progress: ProgressFn | None = None) -> StoreInfo:
+    def load(
+        self,
+        graph: CatalogGraph,
+        progress: ProgressFn | None = None,
+        *,
+        revision: RevisionDraft | None = None,
+        expect_head: int | None = None,
+    ) -> StoreInfo:
         """Write ``graph`` as a new generation in bounded transactions, then swap it in.
 
         See :mod:`store.neo4j_cypher` ("load"): readers see the previous graph until the swap
-        commits; a failed or killed load leaves it untouched.
+        commits; a failed or killed load leaves it untouched. The revision's changes are
+        staged with the generation and the revision is created in the swap transaction, which
+        also checks the head revision did not move (:mod:`store.neo4j_history`). An unchanged
+        graph writes nothing (``meta["revision"]`` is ``None``).
         """
         self._ensure_schema()
+        base_head, _ = self._guard(lambda: neo4j_history.read_head(self.driver, self.database))
+        history.check_head(f"Neo4j at {self.uri}", base_head, expect_head)
+        stored = (
+            self._guard(lambda: neo4j_history.stored_snapshot(self.driver, self.database))
+            if base_head
+            else None
+        )
+        planned = history.plan_revision(base_head, stored, graph, revision, history.now())
+        if planned is None:
+            self._guard(
+                lambda: self.driver.execute_query(
+                    cy.SET_GRAPH_META,
+                    meta=json.dumps(graph.meta, ensure_ascii=False, default=str),
+                    digest=graph.meta.get("digest"),
+                    database_=self.database,
+                )
+            )
+            unchanged = self.info()
+            return dataclasses.replace(unchanged, meta={**unchanged.meta, "revision": None})
+        change_batches = neo4j_history.stage_batches(planned)
         gen = uuid.uuid4().hex
         batches = _load_batches(graph)
         total = len(graph.nodes) + len(graph.edges)
@@ -229,8 +269,22 @@ class Neo4jStore:
                 written += counters.nodes_created + counters.relationships_created
             return written
 
+        def stage_changes(tx: ManagedTransaction, rows: list[Row]) -> None:
+            if tx.run(cy.TOUCH_STAGE, gen=gen).single() is None:
+                raise StoreError(
+                    f"the staged load in Neo4j at {self.uri} was removed by another load; "
+                    "run the load again",
+                    {"uri": self.uri},
+                )
+            neo4j_history.stage(tx, gen, rows)
+
         def swap(tx: ManagedTransaction) -> bool:
-            return tx.run(cy.SWAP_GENERATION, swap_params).single() is not None
+            neo4j_history.lock_and_check(tx, f"Neo4j at {self.uri}", base_head)
+            if tx.run(cy.SWAP_GENERATION, swap_params).single() is None:
+                return False
+            digest = graph.meta.get("digest") or ""
+            neo4j_history.record(tx, gen, planned, digest, swap_params["meta"])
+            return True
 
         def run() -> None:
             self._sweep([])
@@ -251,7 +305,17 @@ class Neo4jStore:
                         done += rows
                         if progress:
                             progress(done, total)
-                    if not session.execute_write(swap):
+                    for change_rows in change_batches:
+                        session.execute_write(stage_changes, change_rows)
+                    try:
+                        swapped = session.execute_write(swap)
+                    except ConstraintError as exc:  # two swaps numbered the same revision
+                        raise ConflictError(
+                            f"another load recorded the same revision in Neo4j at {self.uri}; "
+                            "nothing was changed — run it again",
+                            {"uri": self.uri},
+                        ) from exc
+                    if not swapped:
                         raise StoreError(
                             f"the staged load in Neo4j at {self.uri} was removed by another "
                             "load before it could be published; run the load again",
@@ -271,7 +335,7 @@ class Neo4jStore:
             catalog=graph.name,
             loaded_at=loaded_at,
             counts=counts,
-            meta=dict(graph.meta),
+            meta={**graph.meta, "revision": planned.summary.number},
         )
 
     def _sweep(self, keep: list[str]) -> None:
@@ -282,6 +346,7 @@ class Neo4jStore:
             live = session.run(cy.GET_LIVE_GEN).value("gen")
             keep = [*keep, *live]
             session.run(cy.SWEEP_GENERATIONS, keep=keep, stale_after=stale_after).consume()
+            session.run(cy.DELETE_ORPHAN_CHANGES).consume()
 
     def _discard(self, gen: str) -> None:
         """Best effort after a failed load: remove its stage record and staged nodes."""
@@ -289,6 +354,7 @@ class Neo4jStore:
             with self.driver.session(database=self.database) as session:
                 session.run(cy.DELETE_STAGE, gen=gen).consume()
                 session.run(cy.DELETE_GENERATION, gen=gen).consume()
+                session.run(cy.DELETE_STAGED_CHANGES, gen=gen).consume()
         except (Neo4jError, DriverError, OSError):
             pass  # unreferenced; a later load sweeps it once its stage record is stale
 
@@ -299,6 +365,7 @@ class Neo4jStore:
         def run() -> None:
             with self.driver.session(database=self.database) as session:
                 session.run(cy.DELETE_META).consume()  # unpublishes; running loads fail
+                session.run(cy.DELETE_HISTORY).consume()
                 session.run(
                     cy.SWEEP_GENERATIONS, keep=[], stale_after=STAGE_TIMEOUT.total_seconds()
                 ).consume()
@@ -347,6 +414,44 @@ class Neo4jStore:
         max_depth: int | None,
     ) -> dict[NodeRef, int]:
         return self.snapshot().traverse(root, walk, relations, max_depth)
+
+    # -- history (issue #13): revisions kept in Neo4j, see store/neo4j_history.py -----------
+
+    def head(self) -> int:
+        """The latest revision number (0: none recorded)."""
+        self._ensure_schema()
+        return self._guard(lambda: neo4j_history.read_head(self.driver, self.database))[0]
+
+    def revisions(
+        self, ref: NodeRef | None = None, limit: int = 50, before: int | None = None
+    ) -> list[RevisionSummary]:
+        self._ensure_schema()
+        return self._guard(
+            lambda: neo4j_history.revisions(self.driver, self.database, ref, limit, before)
+        )
+
+    def revision(self, number: int) -> Revision:
+        self._ensure_schema()
+        return self._guard(lambda: neo4j_history.revision(self.driver, self.database, number))
+
+    def node_history(self, ref: NodeRef) -> list[NodeHistoryEntry]:
+        self._ensure_schema()
+        return self._guard(lambda: neo4j_history.node_history(self.driver, self.database, ref))
+
+    def node_at(self, ref: NodeRef, number: int) -> BaseNode | None:
+        self._ensure_schema()
+        return self._guard(lambda: neo4j_history.node_at(self.driver, self.database, ref, number))
+
+    def catalog(self, at: int | None = None) -> CatalogGraph:
+        """The stored catalog (or as it was after revision ``at``) as a graph."""
+        self._ensure_schema()
+        if at is not None:
+            return self._guard(lambda: neo4j_history.catalog_at(self.driver, self.database, at))
+        info = self.info()
+        snap = self._guard(lambda: neo4j_history.stored_snapshot(self.driver, self.database))
+        if snap is None:
+            raise EmptyStoreError(f"Neo4j at {self.uri} (database {self.database!r})")
+        return history.graph_from_snapshot(info.catalog or "", info.meta, snap)
 
 
 def _load_batches(graph: CatalogGraph) -> list[list[tuple[str, list[Row]]]]:

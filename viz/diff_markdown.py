@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from analysis.compare import display
+from analysis.compare import change_text, display
 from analysis.diff import AffectedNode, DiffReport
 from analysis.results import Via
 from graph_schema.revisions import ChangeOp, NodeChange
@@ -115,7 +115,7 @@ def _version(c: NodeChange) -> str:
 def _fields(c: NodeChange) -> str:
     if c.op is not ChangeOp.MODIFIED:
         return ""
-    parts = [f"{md(f.field)}: {md(f.old, 40)} → {md(f.new, 40)}" for f in c.fields[:6]]
+    parts = [f"{md(f.field)}: {md(change_text(f.old, f.new), 200)}" for f in c.fields[:6]]
     if len(c.fields) > 6:
         parts.append(f"… {len(c.fields) - 6} more")
     return "<br>".join(parts)

@@ -32,6 +32,9 @@ def environment() -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
+    from analysis.compare import display
+
+    env.filters["show"] = display  # one line of text for any property value (still escaped)
     return env
 
 

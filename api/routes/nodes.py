@@ -64,10 +64,24 @@ def node_lineage(
     responses=ERRORS,
     summary="What changing a metric, field, table or system affects",
 )
-def node_impact(store: StoreDep, ref: RefDep) -> Response:
-    """Affected metrics by hop, dashboards, departments to notify, whether an L0 metric is
-    touched. A table's impact includes its fields'; a system's includes its tables'."""
-    return model_response(impact(store, ref))
+def node_impact(
+    store: StoreDep,
+    ref: RefDep,
+    relations: Annotated[
+        str | None,
+        Query(
+            max_length=300,
+            description="comma-separated relation types to follow (default: all lineage)",
+            examples=["FEEDS,INPUT_TO"],
+        ),
+    ] = None,
+) -> Response:
+    """Affected metrics and dashboards, each ``via`` definition (recomputed: FEEDS, HAS_FIELD,
+    HAS_TABLE, INPUT_TO, SHOWN_ON) or influence (read differently: DRIVES, CAUSES, ROLLS_UP_TO)
+    with a shortest ``path`` from the root; departments to notify; ``touches_l0`` when an L0
+    metric is recomputed, ``influences_l0`` when one is only influenced. A table's impact
+    includes its fields'; a system's includes its tables'."""
+    return model_response(impact(store, ref, parse_relations(relations)))
 
 
 def model_response(result: LineageResult | ImpactReport) -> Response:

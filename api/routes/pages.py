@@ -17,6 +17,7 @@ from analysis.card import node_card
 from analysis.impact import impact
 from analysis.resolve import require_node
 from analysis.results import Direction
+from analysis.timeline import version_timeline
 from api.dependencies import RefDep, StoreDep
 from api.routes.ask import formula_in_names
 from api.routes.values import values_panel
@@ -190,6 +191,7 @@ def metric_page(store: StoreDep, metric_id: Annotated[str, Path(max_length=200)]
             parallel=parallel,
             dashboards=_neighbours(groups, Relation.SHOWN_ON, outgoing=True),
             dimensions=_neighbours(groups, Relation.SLICED_BY, outgoing=True),
+            timeline=version_timeline(metric, store.node_history(ref)),
             values_panel=values_panel(store, ref.id),
         )
     )

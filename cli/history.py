@@ -1,0 +1,293 @@
+"""``kpigraph history``, ``diff`` and ``compare``: revisions, catalog diffs, two metrics side by
+side. Heavy imports live inside the command bodies."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import click
+
+from cli.common import emit_json, err, json_option, out, resolve, safe, store_options
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from analysis.compare import Comparison
+    from analysis.diff import DiffReport
+    from core.settings import Settings
+    from graph_schema.graph import CatalogGraph
+    from graph_schema.ids import NodeRef
+    from graph_schema.revisions import Revision, RevisionSummary
+    from store.base import GraphStore
+
+
+@click.command()
+@click.argument("ref", required=False)
+@click.option("--limit", default=20, show_default=True, type=click.IntRange(1, 1000))
+@click.option("--changes/--no-changes", default=True, help="list each revision's changes")
+@store_options
+@json_option
+def history(
+    ref: str | None,
+    limit: int,
+    changes: bool,
+    as_json: bool,
+    store: GraphStore,
+    settings: Settings,
+) -> None:
+    """Revisions, newest first: all, or those that changed REF, with their changes."""
+    node = history_ref(store, ref) if ref else None
+    summaries = store.revisions(node, limit=limit)
+    full = [store.revision(s.number) for s in summaries] if changes or as_json else []
+    if as_json:
+        emit_json([r.model_dump(mode="json", exclude=_HEAVY) for r in full])
+        return
+    console = out()
+    if not summaries:
+        console.print("no revision recorded yet" + (f" for {safe(node)}" if node else ""))
+        return
+    by_number = {r.number: r for r in full}
+    for summary in summaries:
+        _revision_line(console, summary)
+        rev = by_number.get(summary.number)
+        if rev is not None:
+            _revision_changes(console, rev, only=str(node) if node else None)
+
+
+def history_ref(store: GraphStore, text: str) -> NodeRef:
+    """A REF for history: a node loaded now, or one that only history remembers (removed)."""
+    from graph_schema.errors import InvalidRefError, NodeNotFoundError
+    from graph_schema.ids import NodeRef
+
+    try:
+        return resolve(store, text)
+    except NodeNotFoundError:
+        try:
+            ref = NodeRef.parse(text)
+        except InvalidRefError:
+            raise
+        if store.revisions(ref, limit=1):
+            return ref
+        raise
+
+
+_HEAVY = {"node_changes": {"__all__": {"old", "new"}}, "edge_changes": {"__all__": {"old", "new"}}}
+
+
+def _revision_line(console: Console, s: RevisionSummary) -> None:
+    who = safe(s.author or "unknown")
+    what = safe(s.message) if s.message else "[dim](no message)[/]"
+    src = s.source.get("git_commit", "")[:10]
+    dirty = "+dirty" if s.source.get("dirty") else ""
+    flags = " [yellow]--no-version-check[/]" if not s.version_check else ""
+    console.print(
+        f"[bold]r{s.number}[/]  {safe(s.created_at)}  {who}  {what}"
+        f"  [dim]nodes +{s.nodes.added} −{s.nodes.removed} ~{s.nodes.modified}"
+        f"  edges +{s.edges.added} −{s.edges.removed} ~{s.edges.modified}"
+        f"{'  git ' + safe(src) + dirty if src else ''}[/]{flags}"
+    )
+
+
+def _revision_changes(console: Console, rev: Revision, only: str | None, cap: int = 30) -> None:
+    changes = [c for c in rev.node_changes if only is None or c.ref == only]
+    for change in changes[:cap]:
+        version = ""
+        if change.old_version or change.new_version:
+            version = f" {safe(change.old_version or '—')} → {safe(change.new_version or '—')}"
+        cls = f" [magenta]{change.change_class.value}[/]" if change.change_class else ""
+        console.print(f"   {change.op.value:<8} {safe(change.ref)}{cls}{version}")
+        for f in change.fields[:8]:
+            console.print(f"      {safe(f.field)}: {safe(change_text(f.old, f.new))}")
+    if len(changes) > cap:
+        console.print(f"   … and {len(changes) - cap} more node changes (kpigraph history --json)")
+    if only is None and rev.edge_changes:
+        console.print(f"   [dim]{len(rev.edge_changes)} edge change(s)[/]")
+    auto = sorted(a for a in rev.auto_versions if only is None or only == f"Metric:{a}")
+    for n in auto[:10]:
+        console.print(f"   [dim]auto version {safe(n)}: {safe(rev.auto_versions[n])}[/]")
+    if len(auto) > 10:
+        console.print(f"   [dim]… {len(auto) - 10} more metrics versioned automatically[/]")
+
+
+def change_text(old: object, new: object) -> str:
+    from analysis.compare import change_text as text
+
+    return text(old, new)
+
+
+# -- diff --------------------------------------------------------------------------------------
+
+
+def read_side(spec: str, store: GraphStore) -> CatalogGraph:
+    """A diff side: ``store`` (what is loaded), ``rev:N`` (the store as of revision N),
+    ``git:REV[:PATH]``, or a catalog directory."""
+    from graph_schema.errors import SourceSpecError
+    from loaders.catalog import load_catalog
+    from loaders.git_source import load_git_catalog
+
+    if spec == "store":
+        return store.catalog()
+    if spec.startswith("rev:"):
+        number = spec[4:]
+        if not number.isdigit():
+            raise SourceSpecError(f"{spec!r}: write rev:N with a revision number, e.g. rev:3")
+        return store.catalog(at=int(number))
+    if spec.startswith("git:"):
+        return load_git_catalog(spec)
+    path = Path(spec)
+    if not path.exists():
+        raise SourceSpecError(
+            f"{spec!r} is not a catalog directory, 'store', 'rev:N' or 'git:REV[:PATH]'",
+            {"spec": spec},
+        )
+    return load_catalog(path)
+
+
+@click.command()
+@click.argument("old")
+@click.argument("new")
+@click.option("--markdown", "as_markdown", is_flag=True, help="Markdown for a PR comment")
+@click.option(
+    "--html",
+    "html_file",
+    type=click.Path(dir_okay=False, writable=True, path_type=Path),
+    default=None,
+    help="also write a self-contained HTML report to this file",
+)
+@click.option(
+    "--fail-on",
+    type=click.Choice(["major", "minor", "any"]),
+    default=None,
+    help="exit 1 on a change of this class or larger (broken version rules always exit 1)",
+)
+@store_options
+@json_option
+def diff(
+    old: str,
+    new: str,
+    as_markdown: bool,
+    html_file: Path | None,
+    fail_on: str | None,
+    as_json: bool,
+    store: GraphStore,
+    settings: Settings,
+) -> None:
+    """Compare two catalogs: OLD and NEW are each a catalog directory, git:REV[:PATH] (read
+    from git, no checkout), 'store' (what is loaded) or rev:N (the store at revision N)."""
+    from analysis.diff import diff_catalogs
+
+    old_graph = read_side(old, store)
+    new_graph = read_side(new, store)
+    report = diff_catalogs(old_graph, new_graph, old, new)
+    if html_file is not None:
+        from viz.pages import render_page
+
+        html_file.write_text(
+            render_page("diff.html", report=report, standalone=True), encoding="utf-8"
+        )
+    if as_json:
+        emit_json(report)
+    elif as_markdown:
+        from viz.diff_markdown import diff_markdown
+
+        click.echo(diff_markdown(report), nl=False)
+    else:
+        _diff_table(out(), report)
+    if report.fails(fail_on):
+        sys.exit(1)
+
+
+def _diff_table(console: Console, report: DiffReport) -> None:
+    from analysis.results import Via
+    from graph_schema.revisions import ChangeOp
+
+    if report.empty:
+        console.print("no changes")
+        return
+    classes = ", ".join(f"{n} {c}" for c, n in sorted(report.classes.items())) or "none"
+    nc, ec = report.node_counts, report.edge_counts
+    console.print(
+        f"[bold]{safe(report.old)} → {safe(report.new)}[/]: metrics by class: {classes}; "
+        f"nodes +{nc.added} −{nc.removed} ~{nc.modified}; "
+        f"edges +{ec.added} −{ec.removed} ~{ec.modified}"
+    )
+    for problem in report.problems:
+        console.print(f"[red]✗ {safe(problem)}[/]")
+    for change in report.nodes:
+        cls = f" [magenta]{change.change_class.value}[/]" if change.change_class else ""
+        ver = ""
+        if change.op is ChangeOp.MODIFIED and (change.old_version or change.new_version):
+            ver = f"  {safe(change.old_version or '—')} → {safe(change.new_version or '—')}"
+            if change.version_ok is False:
+                ver += f" [red](needs {safe(change.required_version)})[/]"
+        console.print(f"  {change.op.value:<8} {safe(change.ref)}{cls}{ver}")
+        for f in change.fields[:8]:
+            console.print(f"      {safe(f.field)}: {safe(change_text(f.old, f.new))}")
+    imp = report.impact
+    for via, title in ((Via.DEFINITION, "recomputed"), (Via.INFLUENCE, "influenced")):
+        group = [n for n in [*imp.metrics, *imp.dashboards] if n.via is via]
+        console.print(f"[bold]{title}[/] (via {via.value}): {len(group)}")
+        for n in group[:40]:
+            route = " → ".join(p.split(":", 1)[1] for p in n.path)
+            console.print(f"  {safe(n.ref)} {safe(n.name)} [dim]{safe(route)}[/]")
+    if imp.approvals:
+        console.print("[bold]approvals required[/]")
+        for a in imp.approvals:
+            console.print(f"  {safe(a.name)} ({safe(a.approver)}, {a.role}): {safe(a.reason)}")
+    if report.problems:
+        err().print("[red]version rules broken[/]: a load of NEW would be refused")
+
+
+# -- compare -----------------------------------------------------------------------------------
+
+
+@click.command()
+@click.argument("a")
+@click.argument("b")
+@click.option("--all", "show_all", is_flag=True, help="also list the fields that agree")
+@store_options
+@json_option
+def compare(
+    a: str, b: str, show_all: bool, as_json: bool, store: GraphStore, settings: Settings
+) -> None:
+    """Two metrics side by side, field by field, differences first."""
+    from analysis.compare import compare_refs
+
+    comparison = compare_refs(store, resolve(store, a), resolve(store, b))
+    if as_json:
+        emit_json(comparison)
+        return
+    _compare_table(out(), comparison, show_all)
+
+
+def _compare_table(console: Console, c: Comparison, show_all: bool) -> None:
+    from rich.table import Table
+
+    from analysis.compare import display
+
+    verdict = (
+        f"differ in {len(c.differing)} field(s); as a change: {c.change_class.value}"
+        if c.change_class
+        else ("identical definitions" if not c.differing else f"differ in {len(c.differing)}")
+    )
+    table = Table(title=f"{safe(c.a_name)} vs {safe(c.b_name)} — {verdict}", show_lines=True)
+    table.add_column("field")
+    table.add_column(safe(c.a))
+    table.add_column(safe(c.b))
+    table.add_column("class")
+    for row in c.rows:
+        if row.same and not show_all:
+            continue
+        style = "" if row.same else "bold"
+        extra_a = f"\n[red]only here: {safe('、'.join(row.only_a))}[/]" if row.only_a else ""
+        extra_b = f"\n[red]only here: {safe('、'.join(row.only_b))}[/]" if row.only_b else ""
+        table.add_row(
+            f"{safe(row.label)} ({safe(row.field)})",
+            safe(display(row.a)) + extra_a,
+            safe(display(row.b)) + extra_b,
+            row.change_class.value if row.change_class and not row.same else "",
+            style=style,
+        )
+    console.print(table)

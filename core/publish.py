@@ -1,0 +1,92 @@
+"""Publishing a catalog as a revision: the version rules, automatic versions, and the load.
+
+``kpigraph load`` and an approved change request (governance) both go through
+:func:`publish`; the store records the revision in the same transaction as the graph.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from graph_schema.diff import diff_snapshots, graph_digest, snapshot, with_auto_versions
+from graph_schema.errors import ConflictError, EmptyStoreError, VersionError
+from graph_schema.graph import CatalogGraph
+from graph_schema.revisions import RevisionDraft
+from store.base import GraphStore, ProgressFn, StoreInfo
+
+#: Loads retried after losing a race to another load (only when the caller set no head).
+ATTEMPTS = 3
+
+
+@dataclass(frozen=True)
+class PublishResult:
+    """What a publish did. ``revision`` is ``None`` when nothing changed (nothing recorded)."""
+
+    info: StoreInfo
+    revision: int | None
+    head: int
+    auto_versions: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def changed(self) -> bool:
+        return self.revision is not None
+
+
+def publish(
+    store: GraphStore,
+    graph: CatalogGraph,
+    draft: RevisionDraft | None = None,
+    *,
+    check_versions: bool = True,
+    expect_head: int | None = None,
+    progress: ProgressFn | None = None,
+) -> PublishResult:
+    """Load ``graph`` as a new revision, enforcing the version rules.
+
+    1. An unchanged catalog (same content digest as the loaded one) records nothing.
+    2. Metrics without ``version`` get one (``1.0.0``, then bumped per change class).
+    3. With ``check_versions``, a metric whose declared version is not bumped as its change
+       class requires, or goes backwards, refuses the whole load (:class:`VersionError`,
+       one line per metric with the version to write).
+    4. The store loads it with ``expect_head``: a load that raced another is refused with
+       :class:`ConflictError`; without ``expect_head`` it is re-checked and retried.
+
+    Raises
+    ------
+    VersionError, ConflictError
+        Nothing was changed.
+    """
+    draft = draft or RevisionDraft()
+    digest = graph_digest(graph.nodes, graph.edges)
+    graph = CatalogGraph(graph.name, graph.nodes, graph.edges, {**graph.meta, "digest": digest})
+    for attempt in range(ATTEMPTS):
+        head = store.head()
+        if expect_head is not None and head != expect_head:
+            raise ConflictError(
+                f"the graph moved to revision {head}; this change was prepared against "
+                f"revision {expect_head} — nothing was changed, read it again and retry",
+                {"head": head, "expected": expect_head},
+            )
+        try:
+            info = store.info()
+        except EmptyStoreError:
+            info = None
+        if info is not None and head > 0 and info.meta.get("digest") == digest:
+            return PublishResult(info, None, head)
+        stored = store.catalog() if info is not None else None
+        stored_snap = snapshot(stored) if stored is not None else None
+        versioned, auto = with_auto_versions(stored_snap, graph)
+        if check_versions:
+            problems = diff_snapshots(stored_snap, snapshot(versioned)).problems
+            if problems:
+                raise VersionError(problems)
+        final = draft.model_copy(update={"version_check": check_versions, "auto_versions": auto})
+        try:
+            info = store.load(versioned, progress, revision=final, expect_head=head)
+        except ConflictError:
+            if expect_head is not None or attempt == ATTEMPTS - 1:
+                raise
+            continue
+        revision = info.meta.get("revision")
+        return PublishResult(info, revision, revision or head, auto if revision is not None else {})
+    raise AssertionError("unreachable")
