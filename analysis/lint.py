@@ -303,6 +303,7 @@ def lint_definition(
     edges += _definition_edges(metric, nodes, issues)
     config, _ = parse_config(graph.meta.get("lint"))
     ctx = _context(nodes.values(), edges, graph.meta, config, None, None)
+    ctx.focus = ref
     mine = str(ref)
     issues += [i for i in run_rules(ctx, rules) if mine in i.refs or not i.refs]
     return sorted(issues, key=LintIssue.sort_key)

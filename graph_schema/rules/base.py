@@ -167,6 +167,8 @@ class LintContext:
     key_lines: dict[NodeRef, dict[str, int]] = field(default_factory=dict)
     #: metric → what its SQL reads (``None``: the metric has no SQL)
     sql: Callable[[Metric], SqlCheck | None] = lambda m: None
+    #: when set, only issues about this node are wanted (rules may skip work on the rest)
+    focus: NodeRef | None = None
     #: view (a table of sources.yaml with ``sql``) → what its SQL reads
     views: dict[NodeRef, SqlCheck] = field(default_factory=dict)
     #: the catalog's default SQL dialect (kpigraph.yaml ``dialect``)

@@ -179,16 +179,19 @@ class ConflictDefinition(LintRule):
                 continue
             for i, a in enumerate(having):
                 for b in having[i + 1 :]:
+                    if ctx.focus is not None and ctx.focus not in (a.ref, b.ref):
+                        continue  # only pairs with the metric asked about
                     x, y = defs[a.id][kind], defs[b.id][kind]
                     if x == y or find(a.id) == find(b.id) or _norm(a.name) == _norm(b.name):
                         continue
                     if _breakdown(a, b):
                         continue
+                    matcher = SequenceMatcher(None, x, y, autojunk=False)
+                    if matcher.quick_ratio() < threshold or matcher.ratio() < threshold:
+                        continue
                     if kind == "sql" and _reads(ctx, a) != _reads(ctx, b):
                         continue
-                    matcher = SequenceMatcher(None, x, y, autojunk=False)
-                    if matcher.quick_ratio() >= threshold and matcher.ratio() >= threshold:
-                        yield a, b, f"near-equal {kind} ({matcher.ratio():.0%} alike)"
+                    yield a, b, f"near-equal {kind} ({matcher.ratio():.0%} alike)"
 
     def _report(self, ctx: LintContext, group: list[Metric], reasons: str) -> LintIssue:
         members = "; ".join(ctx.label(m.ref) for m in group)

@@ -41,6 +41,8 @@ class OrphanField(LintRule):
     summary = "a source field no metric declares or reads"
 
     def check(self, ctx: LintContext) -> Iterable[LintIssue]:
+        if ctx.focus is not None and ctx.focus.kind is not NodeKind.FIELD:
+            return  # issues about fields only; reading every metric's SQL is not needed
         used = {e.source for e in ctx.edges_of(Relation.FEEDS)}
         read: set[str] = set()
         for m in ctx.metrics():
