@@ -313,7 +313,7 @@ class _Mapper(SourceMapper):
         what = ", ".join(f"{k} {v}" for k, v in mods.items())
         doc: dict[str, Any] = {
             "id": sid,
-            "name": inp.alias or f"{inp.name} ({role} of {parent})",
+            "name": f"{parent}: {inp.alias or role}",
             "definition": f"{inp.name} with {what} (an input of {parent}, made by the dbt import)",
             "formula": base,
         }
