@@ -207,3 +207,12 @@ def test_existing_output_is_not_overwritten(tmp_path: Path) -> None:
     import_dbt(PROJECT, out, force=True)
     assert not (out / "keep.txt").exists()
     assert load_catalog(out).counts()["Metric"] == 10
+
+
+def test_metricflow_import_is_lint_clean_of_errors(mf_catalog: tuple[Path, object]) -> None:
+    """The import adds no conflicts of its own (input metrics are named after their user)."""
+    from analysis.lint import lint_catalog
+
+    out, _ = mf_catalog
+    report = lint_catalog(out)
+    assert not report.has_errors, [i.message for i in report.issues if i.severity.value == "error"]
