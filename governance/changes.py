@@ -11,12 +11,12 @@ records the request as applied (nothing is written twice).
 
 from __future__ import annotations
 
-import inspect
 import threading
 from collections.abc import Iterable
 from typing import Any
 
 from governance import workflow
+from governance.apply import already_applied, conflict_of, head_of, ldict, load_revision
 from governance.notify import outbox_items
 from governance.proposal import (
     Proposal,
@@ -44,7 +44,6 @@ from graph_schema.governance import (
 from graph_schema.graph import CatalogGraph
 from graph_schema.ids import NodeKind, NodeRef
 from graph_schema.models import Department
-from loaders.yaml_lines import LDict
 from store.base import GraphStore
 from store.ledger import Ledger
 
@@ -86,9 +85,9 @@ class Governance:
         ref = NodeRef.parse(change.ref)
         node = self.store.get_nodes([ref]).get(ref)
         current = node.props() if node is not None else None
-        if _already_applied(change, current):
+        if already_applied(change, current):
             return change
-        conflict = _conflict(change, current)
+        conflict = conflict_of(change, current)
         return change.model_copy(update={"conflict": conflict}) if conflict else change
 
     def timeline(self, change_id: int) -> list[ChangeEvent]:
@@ -114,7 +113,7 @@ class Governance:
             action=action,
             ref=str(proposal.ref),
             base_version=(proposal.old or {}).get("version"),
-            base_revision=_head(self.store),
+            base_revision=head_of(self.store),
             definition=proposal.new,
             reason=reason,
             requester=user.name,
@@ -203,22 +202,22 @@ class Governance:
                     {"status": change.status.value},
                 )
             ref = NodeRef.parse(change.ref)
-            head = _head(self.store)
+            head = head_of(self.store)
             graph = stored_graph(self.store)
             current = next((n for n in graph.nodes if n.ref == ref), None)
             current_props = current.props() if current is not None else None
-            if _already_applied(change, current_props):
-                revision = _head(self.store)
+            if already_applied(change, current_props):
+                revision = head_of(self.store)
             else:
-                conflict = _conflict(change, current_props)
+                conflict = conflict_of(change, current_props)
                 if conflict:
                     self._record_conflict(change, actor, conflict)
                     raise ChangeStateError(conflict, {"id": change_id, "conflict": conflict})
-                new_graph = rebuild(graph, _ldict(change.definition), ref)
+                new_graph = rebuild(graph, ldict(change.definition), ref)
                 entry = history_entry(change.new_version or "", change.reason, change.requester)
                 new_graph = with_history(new_graph, ref, entry)
                 try:
-                    revision = _load(self.store, new_graph, change, actor, head)
+                    revision = load_revision(self.store, new_graph, change, actor, head)
                 except ConflictError as exc:  # another load landed since we read the graph
                     self._record_conflict(change, actor, exc.message)
                     raise ChangeStateError(exc.message, {"id": change_id}) from exc
@@ -329,84 +328,6 @@ def _why_not(user: User, change: ChangeRequest) -> str:
     stages = workflow.current_stages(change)
     wanted = ", ".join(f"owner of {s.department}" if s.department else "committee" for s in stages)
     return f"waiting for: {wanted or 'nobody'}; a {user.role.value} may not act on it now"
-
-
-def _ldict(data: dict[str, Any]) -> LDict:
-    out = LDict(data)
-    out.line = 0
-    out.key_lines = {}
-    return out
-
-
-def _already_applied(change: ChangeRequest, current: dict[str, Any] | None) -> bool:
-    """The metric already holds the request's definition (an apply that died after the load)."""
-    if current is None:
-        return False
-    strip = ("history",)
-    a = {k: v for k, v in current.items() if k not in strip}
-    b = {k: v for k, v in change.definition.items() if k not in strip}
-    return a == {k: v for k, v in b.items() if v not in (None, [], {})} or a == b
-
-
-def _conflict(change: ChangeRequest, current: dict[str, Any] | None) -> str | None:
-    if change.action is Action.CREATE:
-        return f"{change.ref} was created meanwhile" if current is not None else None
-    if current is None:
-        return f"{change.ref} no longer exists"
-    if current.get("version") != change.base_version:
-        return (
-            f"{change.ref} changed since this request was made: it is at version "
-            f"{current.get('version') or '(none)'}, the request was based on "
-            f"{change.base_version or '(none)'}; propose the change again from the current "
-            "definition"
-        )
-    for d in change.diff:
-        if _field(current, d["field"]) != d["old"]:
-            return f"{change.ref}.{d['field']} changed since this request was made"
-    return None
-
-
-def _field(props: dict[str, Any], dotted: str) -> Any:
-    """A (dotted, e.g. ``caliber.numerator``) field of stored properties; ``None`` if absent."""
-    value: Any = props
-    for part in dotted.split("."):
-        value = value.get(part) if isinstance(value, dict) else None
-    return value
-
-
-def _head(store: GraphStore) -> int | None:
-    """The current revision number, when the store keeps revisions."""
-    fn = getattr(store, "head", None) or getattr(store, "head_revision", None)
-    if fn is None:
-        return None
-    try:
-        value = fn()
-    except Exception:
-        return None
-    return getattr(value, "number", value) if value is not None else None
-
-
-def _load(
-    store: GraphStore, graph: CatalogGraph, change: ChangeRequest, actor: str, head: int | None
-) -> int | None:
-    """Load ``graph`` as a new revision (when the store records revisions)."""
-    params = inspect.signature(store.load).parameters
-    if "revision" in params:
-        from graph_schema.revisions import RevisionDraft
-
-        draft = RevisionDraft(
-            author=change.requester,
-            message=f"change request #{change.id}: {change.reason}"[:500],
-            source={"change_request": change.id, "applied_by": actor},
-        )
-        kwargs: dict[str, Any] = {"revision": draft}
-        if "expect_head" in params and head is not None:
-            kwargs["expect_head"] = head  # another load since we read the graph: refused
-        info = store.load(graph, **kwargs)
-        number = info.meta.get("revision")
-        return int(number) if number is not None else _head(store)
-    store.load(graph)
-    return _head(store)
 
 
 __all__ = ["Governance", "Proposal"]
