@@ -30,7 +30,7 @@ def with_history(tmp_path_factory: pytest.TempPathFactory) -> EmbeddedStore:
     text = atp.read_text(encoding="utf-8")
     assert "unit: CNY" in text and "version: 1.1.0" in text
     atp.write_text(
-        text.replace("unit: CNY", "unit: 千元").replace("version: 1.1.0", "version: 2.0.0"),
+        text.replace("unit: CNY", "unit: 千元").replace("\nversion: 1.1.0", "\nversion: 2.0.0"),
         encoding="utf-8",
     )
     publish(store, load_catalog(root), RevisionDraft(author=XSS, message="单位改为千元 " + XSS))
