@@ -96,6 +96,19 @@ def test_init_copies_the_template(name: str, tmp_path: Path) -> None:
     assert load_catalog(target).counts() == load_catalog(CATALOGS / name).counts()
 
 
+def test_init_help_lists_the_templates_from_the_directory() -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "cli", "init", "--help"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    listed = " ".join(proc.stdout.split())
+    assert all(name in listed for name in TEMPLATES)
+
+
 # -- nev_sales: the seed 000 sales funnel --------------------------------------------------
 
 #: the funnel metrics of the seed's case-1 table that the first version lacked
