@@ -18,16 +18,16 @@ Other methods (writes, which must read their own writes) get the store itself.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from typing import Any
 
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from graph_schema.ids import NodeRef
-from graph_schema.models import BaseNode, Edge
-from graph_schema.relations import Relation
-from store.base import GraphReader, GraphStore, NodeLabel, SearchPage, SearchQuery, StoreInfo, Walk
+from store.base import GraphReader, GraphStore
+from store.pinned import PinnedStore
+
+#: The store as one request sees it (reads from one snapshot): see :mod:`store.pinned`.
+RequestStore = PinnedStore
 
 #: Where the middleware keeps a request's reader (one per attempt).
 SCOPE_KEY = "kpigraph.graph"
@@ -46,55 +46,6 @@ ETAG_PREFIXES = (
     "/api/dashboards",
     "/api/systems",
 )
-
-
-class RequestStore:
-    """The store as one request sees it: reads from one snapshot, everything else (loads,
-    history, ledger...) passed to the store itself."""
-
-    def __init__(self, store: GraphStore, reader: GraphReader) -> None:
-        self._store = store
-        self._reader = reader
-        self.backend = store.backend
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._store, name)
-
-    def snapshot(self) -> GraphReader:
-        return self._reader
-
-    @property
-    def generation(self) -> str:
-        return self._reader.generation
-
-    def info(self) -> StoreInfo:
-        return self._reader.info()
-
-    def get_nodes(self, refs: Iterable[NodeRef]) -> dict[NodeRef, BaseNode]:
-        return self._reader.get_nodes(refs)
-
-    def labels(self, refs: Iterable[NodeRef]) -> dict[NodeRef, NodeLabel]:
-        return self._reader.labels(refs)
-
-    def search(self, query: SearchQuery) -> SearchPage:
-        return self._reader.search(query)
-
-    def edges_of(
-        self, refs: Iterable[NodeRef], walk: Walk, relations: Iterable[Relation]
-    ) -> list[Edge]:
-        return self._reader.edges_of(refs, walk, relations)
-
-    def edges_among(self, refs: Iterable[NodeRef], relations: Iterable[Relation]) -> list[Edge]:
-        return self._reader.edges_among(refs, relations)
-
-    def traverse(
-        self,
-        root: NodeRef,
-        walk: Walk,
-        relations: Iterable[Relation],
-        max_depth: int | None,
-    ) -> dict[NodeRef, int]:
-        return self._reader.traverse(root, walk, relations, max_depth)
 
 
 def request_reader(scope: Scope, store: GraphStore) -> GraphReader:

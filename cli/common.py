@@ -116,7 +116,9 @@ def settings_from(db: Path | None, backend: str | None) -> Settings:
 
 def store_options(func: F) -> F:
     """``--db`` and ``--backend`` on every command that touches the store; the command gets
-    ``store`` and ``settings`` and the store is closed afterwards."""
+    ``store`` and ``settings`` and the store is closed afterwards. The ``store`` reads one
+    published graph for the whole command (:class:`store.pinned.PinnedStore`), re-read after a
+    load it makes itself."""
 
     @click.option(
         "--db",
@@ -134,11 +136,12 @@ def store_options(func: F) -> F:
     @functools.wraps(func)
     def wrapper(*args: Any, db: Path | None, backend: str | None, **kwargs: Any) -> Any:
         from core.wiring import build_store
+        from store.pinned import PinnedStore
 
         settings = settings_from(db, backend)
         store = build_store(settings)
         try:
-            return func(*args, store=store, settings=settings, **kwargs)
+            return func(*args, store=PinnedStore(store), settings=settings, **kwargs)
         finally:
             store.close()
 
