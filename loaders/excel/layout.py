@@ -146,6 +146,29 @@ LABELS: dict[str, str] = {
 }
 
 
+#: Column labels of the small tables on a card (行业基准, 版本记录, 影响的指标).
+TABLE_LABELS: dict[str, str] = {
+    "benchmarks.label": "档位",
+    "benchmarks.min": "下限",
+    "benchmarks.max": "上限",
+    "benchmarks.source": "数据来源",
+    "history.version": "版本",
+    "history.date": "日期",
+    "history.change": "变更内容",
+    "history.author": "修订人",
+    "causes.metric": "指标",
+    "causes.polarity": "方向",
+    "causes.lag": "滞后",
+    "causes.evidence": "依据",
+}
+
+
+def table_header(table: str, column: str) -> str:
+    """A column header of a card's table: ``下限 (min)``."""
+    text = TABLE_LABELS.get(f"{table}.{column}")
+    return f"{text} ({column})" if text else column
+
+
 def label(key: str) -> str:
     """The display label of a dotted key: the seed's word, or the key itself."""
     return LABELS.get(key, key)

@@ -159,7 +159,7 @@ class SheetReader:
             key = path[:-2]
             if self._shape(sheet, n, key) is None:
                 return
-            tables[key] = [str(c).strip() for c in cells if c not in (None, "")]
+            tables[key] = [L.header_key(c) or str(c) for c in cells if c not in (None, "")]
             card.data.setdefault(key, [])
             return
         if path.endswith("]") and "[" in path:

@@ -299,7 +299,8 @@ class CardRows:
                 self.key(f"{path}.{sub}", sub_shape, (value or {}).get(sub), top)
         elif shape.kind == "table" and shape.model is not None:
             columns = list(shape.model.model_fields)
-            self.line(top, f"{path}[]", columns, table_head=True)
+            heads = [L.table_header(path, c) for c in columns]
+            self.line(top, f"{path}[]", heads, table_head=True)
             for n, item in enumerate(value or [], 1):
                 self.line(top, f"{path}[{n}]", [_scalar(item.get(c)) for c in columns])
         else:

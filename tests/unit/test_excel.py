@@ -86,7 +86,7 @@ def test_workbook_layout(demo_xlsx: Path) -> None:
         keys.setdefault(r[2].value, r)  # a list's first item
     assert keys["caliber.numerator.includes"][3].value == "工时收入"
     assert keys["contacts.business"][3].value == "运营部 张经理"
-    assert keys["history[]"][3].value == "version"
+    assert keys["history[]"][3].value == "版本 (version)"
 
 
 def _edit(path: Path, sheet: str, key: str, value: Any, column: int = 4) -> None:
@@ -130,7 +130,7 @@ def test_wrong_type_names_sheet_row_column(demo_xlsx: Path, tmp_path: Path) -> N
     row[3].value = "finished"
     bench = next(r for r in card.iter_rows(min_row=3) if r[2].value == "benchmarks[1]")
     head = next(r for r in card.iter_rows(min_row=3) if r[2].value == "benchmarks[]")
-    min_col = [c.value for c in head].index("min")
+    min_col = [c.value for c in head].index("下限 (min)")
     bench[min_col].value = "a lot"
     book.save(path)
     with pytest.raises(ExcelImportError) as err:
