@@ -49,6 +49,10 @@ class StoreDefinitions:
         self._store = store
         self._cache: dict[str, Metric | None] = {}
 
+    def use(self, store: GraphStore) -> None:
+        """Read through ``store`` from now on (a later request's handle on the same load)."""
+        self._store = store
+
     def metrics(self, ids: Iterable[str]) -> dict[str, Metric]:
         wanted = [i for i in dict.fromkeys(ids) if i not in self._cache]
         if wanted:

@@ -73,6 +73,8 @@ def engine_for(store: GraphStore, values_dir: Path | None = None) -> ValuesEngin
                 _CACHE.pop(old).close()
             engine = ValuesEngine(root, StoreDefinitions(store))
             _CACHE[key] = engine
+        elif isinstance(engine.defs, StoreDefinitions):
+            engine.defs.use(store)  # the handle of this request (same load: same definitions)
         return engine
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import HTMLResponse
 from markupsafe import Markup
 from starlette.concurrency import run_in_threadpool
@@ -45,10 +45,12 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 }
 
 
-def _engine(store: GraphStore, settings: Settings) -> Any:
+def _engine(request: Request, settings: Settings) -> Any:
+    """The values engine, reading definitions through the app's store itself (it outlives
+    the request; the request's snapshot handle does not)."""
     from values.service import engine_for
 
-    return engine_for(store, settings.values_dir)
+    return engine_for(request.app.state.store, settings.values_dir)
 
 
 def _metric(store: GraphStore, text: str) -> str:
@@ -61,6 +63,7 @@ def _by(by: str | None) -> list[str] | None:
 
 @router.get("/api/metrics/{metric_id}/values", responses=ERRORS, summary="Values of a metric")
 async def metric_values(
+    request: Request,
     store: StoreDep,
     settings: SettingsDep,
     metric_id: MetricId,
@@ -74,14 +77,19 @@ async def metric_values(
     def run() -> dict[str, Any]:
         from values.service import values_report
 
-        return values_report(_engine(store, settings), _metric(store, metric_id), by, start, end)
+        return values_report(_engine(request, settings), _metric(store, metric_id), by, start, end)
 
     return await run_in_threadpool(run)
 
 
 @router.get("/api/metrics/{metric_id}/eval", responses=ERRORS, summary="Evaluate a metric")
 async def metric_eval(
-    store: StoreDep, settings: SettingsDep, metric_id: MetricId, period: Period, by: Dim = None
+    request: Request,
+    store: StoreDep,
+    settings: SettingsDep,
+    metric_id: MetricId,
+    period: Period,
+    by: Dim = None,
 ) -> dict[str, Any]:
     """Value, MoM, YoY, target attainment, benchmark status and, by a dimension, each member's
     rank (评价标准)."""
@@ -89,13 +97,14 @@ async def metric_eval(
     def run() -> dict[str, Any]:
         from values.service import eval_report
 
-        return eval_report(_engine(store, settings), _metric(store, metric_id), period, by)
+        return eval_report(_engine(request, settings), _metric(store, metric_id), period, by)
 
     return await run_in_threadpool(run)
 
 
 @router.get("/api/metrics/{metric_id}/explain", responses=ERRORS, summary="Why did it move?")
 async def metric_explain(
+    request: Request,
     store: StoreDep,
     settings: SettingsDep,
     metric_id: MetricId,
@@ -111,7 +120,7 @@ async def metric_explain(
     def run() -> dict[str, Any]:
         from values.service import explain_report
 
-        engine = _engine(store, settings)
+        engine = _engine(request, settings)
         return explain_report(
             store, engine, _metric(store, metric_id), period, base, _by(by), depth
         )
@@ -121,6 +130,7 @@ async def metric_explain(
 
 @router.get("/api/stats/quality", responses=ERRORS, summary="Data-quality findings")
 async def quality(
+    request: Request,
     store: StoreDep,
     settings: SettingsDep,
     metric: Annotated[str | None, Query(max_length=200, examples=["revenue"])] = None,
@@ -132,13 +142,14 @@ async def quality(
         from values.service import quality_report
 
         ids = [_metric(store, metric)] if metric else None
-        return quality_report(store, _engine(store, settings), ids)
+        return quality_report(store, _engine(request, settings), ids)
 
     return await run_in_threadpool(run)
 
 
 @pages.get("/explain/{metric_id}")
 def explain_page(
+    request: Request,
     store: StoreDep,
     settings: SettingsDep,
     metric_id: MetricId,
@@ -151,7 +162,7 @@ def explain_page(
     from viz.explain_page import render_explain
 
     mid = _metric(store, metric_id)
-    engine = _engine(store, settings)
+    engine = _engine(request, settings)
     if period is None:
         periods = engine.periods(mid)
         period = periods[-1] if periods else "2000-01"
