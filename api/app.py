@@ -19,6 +19,7 @@ from api.routes import values as values_routes
 from core.settings import Settings
 from core.wiring import build_store
 from store.base import GraphStore
+from store.pinned import PinnedStore
 
 DESCRIPTION = """
 kpigraph serves a company's metric dictionary (指标字典) as a graph: search and definition
@@ -38,6 +39,8 @@ def create_app(settings: Settings | None = None, store: GraphStore | None = None
     settings = settings or Settings()
     owned = store is None
     the_store = store if store is not None else build_store(settings)
+    if isinstance(the_store, PinnedStore):  # a command's store: serve the live one
+        the_store = the_store.store
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
