@@ -14,8 +14,8 @@ from graph_schema.rules.base import LintContext, LintIssue, LintRule, Severity
 
 _BRACKETS = re.compile(r"[（(【\[][^）)】\]]*[）)】\]]")
 _SPACE = re.compile(r"\s+")
-#: near-equal comparison is pairwise; above this many definitions only exact matches are found
-MAX_PAIRWISE = 2000
+#: near-equal text is compared pairwise among definitions with the same inputs, at most this many
+MAX_GROUP = 200
 
 
 def _norm(text: str) -> str:
@@ -167,31 +167,37 @@ class ConflictDefinition(LintRule):
         defs: dict[str, dict[str, str]],
         find: Callable[[str], str],
     ) -> Iterable[tuple[Metric, Metric, str]]:
-        """Pairs whose SQL or formula text is at least ``similarity`` alike (and, for SQL,
-        reads the same columns), not already equal. A breakdown (one rolls up to the other, or
-        both to the same parent) differs by a filter on purpose and is left alone."""
+        """Pairs that use the same inputs (the columns a SQL reads; the metrics a formula
+        names) and whose text is at least ``similarity`` alike, not already equal. A breakdown
+        (one rolls up to the other, or both to the same parent) differs by a filter on purpose
+        and is left alone. Candidates are grouped by inputs first, so a catalog costs one SQL
+        analysis per metric, not one text comparison per pair."""
         threshold = ctx.config.conflict.similarity
         if threshold >= 1.0:
             return
         for kind in ("sql", "formula"):
             having = [m for m in metrics if kind in defs[m.id]]
-            if len(having) > MAX_PAIRWISE:
-                continue
-            for i, a in enumerate(having):
-                for b in having[i + 1 :]:
-                    if ctx.focus is not None and ctx.focus not in (a.ref, b.ref):
-                        continue  # only pairs with the metric asked about
-                    x, y = defs[a.id][kind], defs[b.id][kind]
-                    if x == y or find(a.id) == find(b.id) or _norm(a.name) == _norm(b.name):
-                        continue
-                    if _breakdown(a, b):
-                        continue
-                    matcher = SequenceMatcher(None, x, y, autojunk=False)
-                    if matcher.quick_ratio() < threshold or matcher.ratio() < threshold:
-                        continue
-                    if kind == "sql" and _reads(ctx, a) != _reads(ctx, b):
-                        continue
-                    yield a, b, f"near-equal {kind} ({matcher.ratio():.0%} alike)"
+            if ctx.focus is not None:  # one metric against the rest: text first, inputs after
+                focus = [m for m in having if m.ref == ctx.focus]
+                candidates = [(f, m) for f in focus for m in having if m.ref != ctx.focus]
+            else:
+                candidates = []
+                for group in _by_inputs(ctx, having, kind).values():
+                    group = group[:MAX_GROUP]
+                    candidates += [(a, b) for i, a in enumerate(group) for b in group[i + 1 :]]
+            for a, b in candidates:
+                x, y = defs[a.id][kind], defs[b.id][kind]
+                if x == y or find(a.id) == find(b.id) or _norm(a.name) == _norm(b.name):
+                    continue
+                if _breakdown(a, b):
+                    continue
+                matcher = SequenceMatcher(None, x, y, autojunk=False)
+                if matcher.real_quick_ratio() < threshold or matcher.quick_ratio() < threshold:
+                    continue
+                ratio = matcher.ratio()
+                if ratio < threshold or _inputs(ctx, a, kind) != _inputs(ctx, b, kind):
+                    continue
+                yield a, b, f"near-equal {kind} ({ratio:.0%} alike)"
 
     def _report(self, ctx: LintContext, group: list[Metric], reasons: str) -> LintIssue:
         members = "; ".join(ctx.label(m.ref) for m in group)
@@ -214,9 +220,27 @@ def _breakdown(a: Metric, b: Metric) -> bool:
     )
 
 
-def _reads(ctx: LintContext, m: Metric) -> frozenset[str] | None:
+_WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def _inputs(ctx: LintContext, m: Metric, kind: str) -> frozenset[str] | None:
+    """What a definition is computed from: the columns its SQL reads (``None`` if the SQL
+    cannot be analysed), or the metric ids its formula names."""
+    if kind == "formula":
+        return frozenset(_WORD.findall(m.formula or ""))
     found = ctx.sql(m)
-    return None if found is None or found.error_kind else found.fields
+    return None if found is None or found.error_kind or not found.fields else found.fields
+
+
+def _by_inputs(
+    ctx: LintContext, metrics: list[Metric], kind: str
+) -> dict[frozenset[str], list[Metric]]:
+    out: dict[frozenset[str], list[Metric]] = {}
+    for m in metrics:
+        key = _inputs(ctx, m, kind)
+        if key:
+            out.setdefault(key, []).append(m)
+    return out
 
 
 RULES = (ConflictName(), ConflictNameEn(), ConflictAbbr(), ConflictDefinition())
