@@ -149,9 +149,15 @@ def test_nev_sales_has_the_whole_funnel_table() -> None:
 
 def test_every_nev_metric_has_its_aarrr_tag() -> None:
     stages = {"Acquisition", "Activation", "Retention", "Revenue", "Referral"}
-    for metric in metrics_of("nev_sales").values():
+    metrics = metrics_of("nev_sales")
+    for metric in metrics.values():
         tags = [t for t in metric.tags if t.startswith("AARRR-")]
         assert len(tags) == 1 and tags[0].removeprefix("AARRR-") in stages, metric.id
+    # the slide's columns: 转介绍（老客户） is Referral, 服务 is Retention
+    stage = {m.id: m.tags[0] for m in metrics.values()}
+    assert stage["dau"] == stage["insurance_inquiries"] == "AARRR-Referral"
+    assert stage["rescue_requests"] == stage["direct_review_score"] == "AARRR-Retention"
+    assert stage["showroom_traffic"] == stage["retail_sales"] == "AARRR-Revenue"
 
 
 def test_order_close_rate_counts_held_orders_in_its_denominator() -> None:
