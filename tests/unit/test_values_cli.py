@@ -1,0 +1,49 @@
+"""kpigraph values / eval / explain / check-values as a user runs them: a real process."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from loaders.catalog import load_catalog
+from store.embedded import EmbeddedStore
+from tests.helpers import DEMO
+from tests.unit.test_cli import run
+
+
+@pytest.fixture(scope="module")
+def db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("values-cli") / "cli.sqlite"
+    EmbeddedStore(path).load(load_catalog(DEMO))
+    return path
+
+
+def test_explain_prints_tree_tables_and_notes(db: Path) -> None:
+    proc = run("explain", "营收", "--period", "2026-06", "--by", "store,order_type", db=db)
+    text = proc.stdout
+    assert "营收 2026-06 vs 2026-05" in text and "-262,262.00 (-9.47%)" in text
+    assert "进厂台次: -371,578.88" in text and "保养台次" in text
+    assert text.index("南山店") < text.index("宝安店")
+    assert "evidence, not proof" in text
+
+
+def test_values_and_eval_tables(db: Path) -> None:
+    text = run("values", "revenue", "--by", "store", "--from", "2026-06", db=db).stdout
+    assert "520,532.00" in text and "2026-05" not in text
+    text = run("eval", "atp", "--period", "2026-06", "--by", "store", db=db).stdout
+    assert "合资品牌 行业平均" in text
+
+
+def test_check_values_exits_non_zero_on_findings(db: Path) -> None:
+    proc = run("check-values", "--metric", "revenue", db=db, check=False)
+    assert proc.returncode == 1 and "identity" in proc.stdout
+    assert run("check-values", "--metric", "net_profit", db=db).returncode == 0
+
+
+def test_bad_input_is_one_clear_line(db: Path) -> None:
+    proc = run("explain", "revenue", "--period", "2026-13", db=db, check=False)
+    assert proc.returncode == 1
+    assert proc.stderr.strip().count("\n") == 0 and "YYYY-MM" in proc.stderr
+    proc = run("values", "revenue", "--by", "channel", db=db, check=False)
+    assert proc.returncode == 1 and "by channel" in proc.stderr
