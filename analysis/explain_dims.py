@@ -8,8 +8,9 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from analysis.decompose import linear_terms
 from graph_schema.errors import InvalidQueryError
-from graph_schema.formula import parse_formula
+from graph_schema.formula import BinOp, parse_formula
 from graph_schema.models import Aggregation, Metric
 
 if TYPE_CHECKING:
@@ -19,11 +20,28 @@ OTHER = "（未分摊 unallocated）"
 DRILL_MEMBERS = 10
 
 
+def ratio_parts(metric: Metric) -> tuple[dict[str, float], dict[str, float]] | None:
+    """``(numerator terms, denominator terms)`` when the formula is ``N / D`` with ``N`` and
+    ``D`` sums of metrics, else ``None``.
+
+    Examples
+    --------
+    >>> ratio_parts(Metric(id="atp", name="客单价", formula="revenue / visits"))
+    ({'revenue': 1.0}, {'visits': 1.0})
+    """
+    if not metric.formula:
+        return None
+    root = parse_formula(metric.formula).root
+    if not (isinstance(root, BinOp) and root.op == "/"):
+        return None
+    num, den = linear_terms(root.left), linear_terms(root.right)
+    if num is None or den is None or num[0] != 0 or den[0] != 0:
+        return None
+    return num[1], den[1]
+
+
 def metric_kind(source: ValueSource, metric: Metric, _depth: int = 0) -> str | None:
     """``"additive"``, ``"ratio"`` (a quotient of additive metrics) or ``None``."""
-    from analysis.decompose import linear_terms
-    from analysis.explain import ratio_parts
-
     if _depth > 20:
         return None
     if not metric.formula:
@@ -123,8 +141,6 @@ def rate_mix(
 
 
 def ratio_members(pair: _Pair, metric: Metric, grain: tuple[str, ...]) -> list[dict[str, Any]]:
-    from analysis.explain import ratio_parts
-
     parts = ratio_parts(metric)
     assert parts is not None
     n1, n0 = _summed(pair, parts[0], grain)

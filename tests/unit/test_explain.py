@@ -11,7 +11,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from analysis.decompose import DecompositionError, split_change, split_shapley
-from analysis.explain import explain, lagged_correlation
+from analysis.explain import explain
+from analysis.explain_causes import lagged_correlation
 from analysis.explain_dims import rate_mix
 from graph_schema.formula import parse_formula
 from graph_schema.models import Metric
