@@ -50,7 +50,8 @@ def _simplify(value: Any) -> Any:
         if set(value) == {"where_filters"}:
             texts = [f.get("where_sql_template") for f in value["where_filters"]]
             return texts[0] if len(texts) == 1 else texts
-        return {k: _simplify(v) for k, v in value.items() if k != "input_measures"}
+        out = {k: _simplify(v) for k, v in value.items() if k != "input_measures"}
+        return {k: v for k, v in out.items() if v not in ([], {})}  # dbt writes metrics: []
     if isinstance(value, list):
         return [_simplify(v) for v in value]
     return value
