@@ -119,6 +119,8 @@ def compare_metrics(a: Metric, b: Metric) -> Comparison:
     rows: list[CompareRow] = []
     for name in _order(set(pa) | set(pb)):
         va, vb = pa.get(name), pb.get(name)
+        if _empty(va) and _empty(vb):
+            continue  # neither side fills it
         change = changes.get(name)
         only_a, only_b = _items(va), _items(vb)
         rows.append(
@@ -166,6 +168,10 @@ def _flat(props: dict[str, Any]) -> dict[str, Any]:
     for part, value in (props.get("caliber") or {}).items():
         out[f"caliber.{part}"] = value
     return out
+
+
+def _empty(value: Any) -> bool:
+    return value is None or value == [] or value == {} or value == ""
 
 
 def _order(names: set[str]) -> list[str]:
