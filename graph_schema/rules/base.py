@@ -176,9 +176,12 @@ class LintContext:
     #: why a dialect name is not usable (``None``: it is)
     dialect_problem: Callable[[str], str | None] = lambda name: None
     _by_type: dict[Relation, list[Edge]] | None = None
+    _metrics: list[Metric] | None = None
 
     def metrics(self) -> Iterator[Metric]:
-        return (n for n in self.nodes.values() if isinstance(n, Metric))
+        if self._metrics is None:
+            self._metrics = [n for n in self.nodes.values() if isinstance(n, Metric)]
+        return iter(self._metrics)
 
     def of_kind(self, kind: NodeKind) -> Iterator[BaseNode]:
         return (n for r, n in self.nodes.items() if r.kind is kind)
