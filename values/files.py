@@ -368,7 +368,8 @@ def _check_table(
             )
         )
     mixed = con.execute(
-        f"SELECT metric FROM {table} GROUP BY metric HAVING count(DISTINCT length(period)) > 1"
+        f"SELECT metric FROM {table} WHERE regexp_full_match(period, '{PERIOD_PATTERN}') "
+        "GROUP BY metric HAVING count(DISTINCT length(period)) > 1"
     ).fetchall()
     for (metric,) in mixed:
         issues.append(

@@ -212,3 +212,25 @@ def test_tree_children_sum_to_their_node(
     x = explain(FakeValues(TREE, data), "revenue", "2026-06", "mom", by=[]).to_json()
     root = {"contribution": x["change"], "children": x["tree"]}
     _check(root)
+
+
+def test_a_broken_identity_shows_a_residual_row() -> None:
+    # 营收 observed 100,000 → 110,000 (Δ 10,000), but 进厂台次 × 客单价 = 100,000 → 104,500:
+    # visits 9,743.893 + atp −5,243.893 = 4,500 explained; residual row 5,500; sum 10,000.
+    metrics = [
+        Metric(id="revenue", name="营收", drivers="visits * atp"),
+        Metric(id="visits", name="进厂台次"),
+        Metric(id="atp", name="客单价"),
+    ]
+    data = {
+        "revenue": {"2026-05": 100_000.0, "2026-06": 110_000.0},
+        "visits": {"2026-05": 1000.0, "2026-06": 1100.0},
+        "atp": {"2026-05": 100.0, "2026-06": 95.0},
+    }
+    x = explain(FakeValues(metrics, data), "revenue", "2026-06", "mom", by=[]).to_json()
+    rows = {n["name"]: n["contribution"] for n in x["tree"]}
+    assert rows["进厂台次"] == pytest.approx(9743.893, abs=1e-3)
+    assert rows["客单价"] == pytest.approx(-5243.893, abs=1e-3)
+    assert rows["残差 residual"] == pytest.approx(5500.0)
+    assert sum(rows.values()) == pytest.approx(10_000.0, rel=1e-12)
+    assert any("identity does not hold" in n for n in x["notes"])

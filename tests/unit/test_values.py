@@ -177,3 +177,17 @@ def test_demo_quality_finds_the_planted_slip(demo: ValuesEngine) -> None:
     identity = [f for f in findings if f["check"] == "identity"]
     assert {(f["period"], f["member"]) for f in identity} >= {("2025-03", "store=东莞店")}
     assert any(f["check"] == "anomaly" and f["member"] == "store=南山店" for f in findings)
+
+
+def test_parquet_rows_are_reported_by_row_number(tmp_path: Path) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    (tmp_path / "values").mkdir()
+    table = pa.table(
+        {"metric": ["revenue", "revenue"], "period": ["2026-05", "2026-5"], "value": [1.0, 2.0]}
+    )
+    pq.write_table(table, tmp_path / "values" / "v.parquet")
+    with pytest.raises(ValuesFileError) as info:
+        engine(tmp_path, {})
+    assert [str(i.file) for i in info.value.issues] == ["values/v.parquet (row 2)"]
