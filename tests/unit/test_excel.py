@@ -38,7 +38,10 @@ def demo_xlsx(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-@pytest.mark.parametrize("catalog", ["automotive_aftersales", "nev_sales"])
+ALL_CATALOGS = sorted(p.name for p in CATALOGS.iterdir() if (p / "kpigraph.yaml").is_file())
+
+
+@pytest.mark.parametrize("catalog", ALL_CATALOGS)  # both demos and every industry template
 def test_round_trip_is_lossless(catalog: str, tmp_path: Path) -> None:
     original = load_catalog(CATALOGS / catalog)
     count = export_excel(CATALOGS / catalog, tmp_path / "c.xlsx")
