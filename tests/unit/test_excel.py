@@ -230,3 +230,11 @@ def test_a_formula_cell_is_refused(demo_xlsx: Path, tmp_path: Path) -> None:
     with pytest.raises(ExcelImportError, match=rf"sheet 'atp' row {row[3].row} column D .*formula"):
         import_excel(path, tmp_path / "out")
     assert not (tmp_path / "out").exists()
+
+
+def test_workbook_xml_is_parsed_defensively() -> None:
+    """openpyxl parses a workbook's XML with defusedxml (a dependency) when it is installed:
+    an .xlsx handed back from outside is untrusted input."""
+    from openpyxl.xml import DEFUSEDXML
+
+    assert DEFUSEDXML
