@@ -216,3 +216,13 @@ def test_metricflow_import_is_lint_clean_of_errors(mf_catalog: tuple[Path, objec
     out, _ = mf_catalog
     report = lint_catalog(out)
     assert not report.has_errors, [i.message for i in report.issues if i.severity.value == "error"]
+
+
+def test_system_and_name_options(tmp_path: Path) -> None:
+    """--system names the system of every table (MetricFlow's schema is '$source_schema')."""
+    import_dbt(MF, tmp_path / "c", name="MetricFlow 测试", system="warehouse")
+    graph = load_catalog(tmp_path / "c")
+    assert graph.name == "MetricFlow 测试"
+    assert {n.id for n in graph.nodes if n.kind is NodeKind.SYSTEM} == {"warehouse"}
+    booking_value = next(n for n in graph.nodes if n.id == "booking_value")
+    assert booking_value.fields == ["warehouse.fct_bookings.booking_value"]  # type: ignore[attr-defined]
