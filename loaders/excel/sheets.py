@@ -3,6 +3,7 @@ cards (one row per value), every problem with its sheet, row and column."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from dataclasses import dataclass, field
 from typing import Any
@@ -67,7 +68,7 @@ class SheetReader:
                 )
                 out.append(None)
             else:
-                out.append(cell.value)
+                out.append(_date_only(cell.value))
         return out
 
     # -- plain sheets: a header row, then one row per node ------------------------------------
@@ -221,6 +222,17 @@ class SheetReader:
             if shape.model is not None:
                 model = shape.model
         return shape
+
+
+def _date_only(value: Any) -> Any:
+    """A date typed into Excel comes back as a datetime at midnight; keep it a date.
+
+    >>> _date_only(dt.datetime(2024, 3, 1)), _date_only("2024-03-01")
+    (datetime.date(2024, 3, 1), '2024-03-01')
+    """
+    if isinstance(value, dt.datetime) and value.time() == dt.time(0):
+        return value.date()
+    return value
 
 
 def decode(model: type[BaseModel], key: str, value: Any) -> Any:

@@ -238,3 +238,18 @@ def test_workbook_xml_is_parsed_defensively() -> None:
     from openpyxl.xml import DEFUSEDXML
 
     assert DEFUSEDXML
+
+
+def test_a_date_typed_in_excel_stays_a_date(demo_xlsx: Path, tmp_path: Path) -> None:
+    import datetime as dt
+
+    path = tmp_path / "d.xlsx"
+    path.write_bytes(demo_xlsx.read_bytes())
+    book = load_workbook(path)
+    card = book["atp"]
+    row = next(r for r in card.iter_rows(min_row=3) if r[2].value == "history[2]")
+    row[4].value = dt.datetime(2024, 3, 2)  # what Excel stores when someone types 2024-03-02
+    book.save(path)
+    import_excel(path, tmp_path / "back")
+    atp = next(n for n in load_catalog(tmp_path / "back").nodes if n.id == "atp")
+    assert isinstance(atp, Metric) and atp.history[1].date == "2024-03-02"
