@@ -122,6 +122,7 @@ class Governance:
             new_version=proposal.new_version,
             impact=proposal.impact,
             approvals_required=proposal.approvals_required,
+            lint=proposal.lint,
             created_at=at,
             updated_at=at,
             seq=1,

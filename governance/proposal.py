@@ -33,7 +33,7 @@ from store.base import GraphStore, SearchQuery, Walk
 PROPOSAL_FILE = "definition"
 
 #: Fields that carry history, not definition: not diffed (the 版本记录 grows on apply).
-NOT_DIFFED = frozenset({"history", "version"})
+NOT_DIFFED = frozenset({"history", "version", "id"})
 #: Edge types a metric's own keys produce; the others (containment) are kept as stored.
 METRIC_DERIVED = frozenset(
     {
@@ -60,9 +60,15 @@ def field_diff(old: dict[str, Any] | None, new: dict[str, Any] | None) -> list[d
     [{'field': 'abbr', 'old': None, 'new': 'A', 'change_class': 'minor'}, \
 {'field': 'unit', 'old': 'CNY', 'new': '元', 'change_class': 'major'}]
     """
-    strip = {k: v for k, v in (old or {}).items() if k not in NOT_DIFFED}
-    strip_new = {k: v for k, v in (new or {}).items() if k not in NOT_DIFFED}
-    return [c.model_dump(mode="json") for c in field_changes(strip, strip_new, classify=True)]
+    def strip(props: dict[str, Any] | None) -> dict[str, Any]:
+        return {
+            k: v
+            for k, v in (props or {}).items()
+            if k not in NOT_DIFFED and v not in (None, [], {})  # absent and empty are alike
+        }
+
+    changes = field_changes(strip(old), strip(new), classify=True)
+    return [c.model_dump(mode="json") for c in changes]
 
 
 def change_class(diff: list[dict[str, Any]]) -> str | None:
@@ -146,6 +152,7 @@ class Proposal:
     impact: dict[str, Any]
     approvals_required: list[Stage]
     graph: CatalogGraph = field(repr=False)
+    lint: list[dict[str, Any]] = field(default_factory=list)
 
 
 def propose(
@@ -204,7 +211,11 @@ def propose(
     graph2 = rebuild(graph, _ldict(final), ref)
     impact = impact_report(store, ref, new_node) if old is not None else _empty_impact(ref)
     stages = required_stages(old, final, impact)
+    from analysis.lint import lint_definition
+
+    lint = [i.to_json() for i in lint_definition(graph, final)]
     return Proposal(
+        lint=lint,
         action=action,
         ref=ref,
         old=old,

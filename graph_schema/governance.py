@@ -101,6 +101,7 @@ class ChangeRequest(_Record):
     new_version: str | None = None
     impact: dict[str, Any] = Field(default_factory=dict)
     approvals_required: list[Stage] = Field(default_factory=list)
+    lint: list[dict[str, Any]] = Field(default_factory=list)  # warnings shown to reviewers
     approvals: list[Approval] = Field(default_factory=list)
     conflict: str | None = None
     applied_revision: int | None = None

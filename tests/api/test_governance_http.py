@@ -340,3 +340,27 @@ def test_auto_apply_on_final_approval(make_store: Any, demo_graph: CatalogGraph)
         assert last.json()["status"] == "applied"
         assert [e["actor"] for e in last.json()["timeline"]][-1] == "kpigraph"
         assert client.get("/api/metrics/atp").json()["metric"]["version"] == "2.0.0"
+
+
+def test_create_carries_lint_for_reviewers(gov_app: Any) -> None:
+    client, tokens = gov_app
+    body = {
+        "action": "create",
+        "ref": "Metric:atp_store5",
+        "definition": {
+            "name": "客单价",
+            "level": "L3",
+            "owner": "ops",
+            "formula": "revenue / visits",
+        },
+        "reason": "第五家门店的客单价口径",
+    }
+    r = client.post("/api/changes", json=body, headers=bearer(tokens, "zhang"))
+    assert r.status_code == 201, r.text
+    created = r.json()
+    assert created["new_version"] == "1.0.0"
+    assert [d["field"] for d in created["diff"]] == ["formula", "level", "name", "owner", "status"]
+    assert "conflict.name" in {i["rule"] for i in created["lint"]}  # five stores, five 客单价
+    assert [s["department"] for s in created["approvals_required"]] == ["ops"]
+    page = client.get(f"/changes/{created['id']}").text
+    assert "conflict.name" in page
