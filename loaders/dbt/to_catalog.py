@@ -432,6 +432,17 @@ def dbt_to_doc(
         raise DbtImportError(mapper.problems)
     title = name or project.project_name or Path(project.source).name or "dbt"
     doc = mapper.doc(title)
+    used = {
+        m.get("name")
+        for _p, d in mapper.docs.values()
+        for m in [d["extra"]["dbt"].get("measure") or {}, *d["extra"]["dbt"].get("measures", [])]
+    }
+    unused = sorted(set(mapper.measures) - used)
+    if unused:
+        mapper.report.notes.append(
+            f"{len(unused)} measure(s) no metric uses ({', '.join(unused[:8])}"
+            f"{', …' if len(unused) > 8 else ''}): kept only as their columns' descriptions"
+        )
     metrics = [m for _p, m in mapper.docs.values()]
     report = mapper.report
     report.counts = {
