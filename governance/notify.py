@@ -250,12 +250,17 @@ class Deliverer:
             return
 
         def loop() -> None:
+            failures = 0
             while not self._stop.is_set():
                 try:
                     self.deliver_due()
-                except Exception:  # a down store must not kill the loop
-                    log.exception("notification delivery pass failed")
-                self._wake.wait(self.interval)
+                    failures = 0
+                except Exception as exc:  # a down store must not kill the loop
+                    if failures == 0:
+                        log.warning("notification delivery paused: %s", exc)
+                    failures += 1
+                # after failures, wait longer (at most a minute) before the next pass
+                self._wake.wait(min(self.interval * 2**failures, 60.0))
                 self._wake.clear()
 
         self._thread = threading.Thread(target=loop, name="kpigraph-notify", daemon=True)

@@ -70,6 +70,8 @@ class Receiver:
     port: int
     received: list[tuple[str, Any]] = field(default_factory=list)
     fail: bool = False
+    hold: threading.Event | None = None  # when set: each POST waits for it (up to 60 s)
+    entered: threading.Event = field(default_factory=threading.Event)
 
     def url(self, path: str) -> str:
         return f"http://127.0.0.1:{self.port}{path}"
@@ -86,6 +88,9 @@ def receiver(port: int | None = None) -> Iterator[Receiver]:
         def do_POST(self) -> None:
             length = int(self.headers.get("Content-Length", "0"))
             body = json.loads(self.rfile.read(length) or b"null")
+            rec.entered.set()
+            if rec.hold is not None:
+                rec.hold.wait(60)
             if rec.fail:
                 self.send_response(500)
             else:

@@ -364,3 +364,30 @@ def test_create_carries_lint_for_reviewers(gov_app: Any) -> None:
     assert [s["department"] for s in created["approvals_required"]] == ["ops"]
     page = client.get(f"/changes/{created['id']}").text
     assert "conflict.name" in page
+
+
+def test_delivery_never_blocks_the_request(
+    make_store: Any, demo_graph: CatalogGraph, rec: Receiver
+) -> None:
+    import threading
+    import time
+
+    store = make_store()
+    store.load(with_webhooks(demo_graph, {"ops": [{"url": rec.url("/ops")}]}))
+    _users, tokens = make_people(fresh_ledger(store))
+    rec.hold = threading.Event()  # the webhook hangs until released
+    app = create_app(Settings(backend=store.backend, notify=True), store=store)
+    with TestClient(app) as client:  # the lifespan starts the background deliverer
+        r = client.post(
+            "/api/changes",
+            json=proposal(client, "revenue / visits * 1"),
+            headers=bearer(tokens, "zhang"),
+        )
+        assert r.status_code == 201  # answered although the webhook has not answered
+        assert rec.entered.wait(30)  # the deliverer is inside the webhook call now
+        assert rec.received == []
+        rec.hold.set()
+        deadline = time.monotonic() + 30
+        while not rec.received and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert [b["event"] for b in rec.bodies("/ops")] == ["submit"]
