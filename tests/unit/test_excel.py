@@ -253,3 +253,32 @@ def test_a_date_typed_in_excel_stays_a_date(demo_xlsx: Path, tmp_path: Path) -> 
     import_excel(path, tmp_path / "back")
     atp = next(n for n in load_catalog(tmp_path / "back").nodes if n.id == "atp")
     assert isinstance(atp, Metric) and atp.history[1].date == "2024-03-02"
+
+
+def test_committee_adds_a_metric_by_copying_a_card(demo_xlsx: Path, tmp_path: Path) -> None:
+    path = tmp_path / "new.xlsx"
+    path.write_bytes(demo_xlsx.read_bytes())
+    book = load_workbook(path)
+    card = book.copy_worksheet(book["atp"])
+    card.title = "atp_store_a"
+    for row in card.iter_rows(min_row=3):
+        if row[2].value == "id":
+            row[3].value = "atp_store_a"
+        elif row[2].value == "name":
+            row[3].value = "客单价（A店口径）"
+        elif row[2].value == "abbr":
+            row[3].value = None
+    index = book[L.INDEX]
+    source = next(r for r in index.iter_rows(min_row=2) if r[0].value == "atp")
+    new_row = index.max_row + 1
+    for cell in source:
+        index.cell(new_row, cell.column, cell.value)
+    index.cell(new_row, 1, "atp_store_a")
+    index.cell(new_row, 2, "客单价（A店口径）")
+    index.cell(new_row, 4).value = None  # abbr (cell(..., None) would not clear it)
+    book.save(path)
+    assert import_excel(path, tmp_path / "back") == 39
+    graph = load_catalog(tmp_path / "back")
+    new = next(n for n in graph.nodes if n.id == "atp_store_a")
+    assert isinstance(new, Metric) and new.formula == "revenue / visits"
+    assert new.caliber == next(n for n in graph.nodes if n.id == "atp").caliber  # type: ignore[attr-defined]
