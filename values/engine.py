@@ -210,8 +210,9 @@ class ValuesEngine:
         why = self.notes.get(metric.id)
         raise NoValuesError(
             f"no values for metric {metric.id!r}"
-            + (f" ({why})" if why else " in values/, from its sql or its formula"),
-            {"metric": metric.id},
+            + (f" ({why})" if why else " in values/, from its sql or its formula")
+            + f"; values are read from {self.root} (set KPIGRAPH_VALUES_DIR to change it)",
+            {"metric": metric.id, "values_dir": str(self.root)},
         )
 
     def _rolled(
