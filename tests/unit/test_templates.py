@@ -70,10 +70,14 @@ def test_template_validates_and_loads(name: str, tmp_path: Path) -> None:
 @pytest.mark.parametrize("name", LINT_CLEAN)
 def test_template_is_lint_clean(name: str) -> None:
     report = lint_catalog(CATALOGS / name)
+    # the industry templates have not even an info note (no orphan field or metric)
+    shown = {"error", "warning"}
+    if name != "automotive_aftersales":
+        shown.add("info")
     problems = [
         f"{i.rule} {i.file}:{i.line} {i.message}"
         for i in report.issues
-        if i.severity.value in ("error", "warning")
+        if i.severity.value in shown
     ]
     assert problems == []
 
