@@ -17,7 +17,6 @@ import contextlib
 import dataclasses
 import datetime as dt
 import json
-import os
 import sqlite3
 import threading
 import uuid
@@ -33,7 +32,7 @@ from graph_schema.ids import NodeKind, NodeRef
 from graph_schema.models import BaseNode, Edge
 from graph_schema.relations import Relation
 from graph_schema.revisions import NodeHistoryEntry, Revision, RevisionDraft, RevisionSummary
-from store import embedded_history, history
+from store import embedded_history, history, sqlite_file
 from store.base import NodeLabel, ProgressFn, SearchPage, SearchQuery, StoreInfo, Walk
 from store.embedded_reader import EmbeddedReader, GraphIndex, bfs, set_of_edges
 from store.search_index import SearchIndexBuilder
@@ -77,44 +76,58 @@ class EmbeddedStore:
         self._conn: sqlite3.Connection | None = None
         self._index: GraphIndex | None = None
         self._data_version: int | None = None
-        self._file_id: tuple[int, int] | None = None  # (device, inode) of the open file
+        self._sig: sqlite_file.Signature | None = None  # the file as last read without fault
         self._opened = False  # once opened, a missing file is reported, not created again
 
     # -- connection ---------------------------------------------------------------------------
 
     def _connection(self) -> sqlite3.Connection:
         """The open connection, reopened when the file was replaced (a new inode) since."""
-        if self._conn is not None and self._file_id is not None:
+        if self._conn is not None and self._sig is not None:
             try:
-                st = os.stat(self.path)
+                now = sqlite_file.signature(self.path)
             except OSError as exc:
                 self._drop()
                 raise self._unavailable(exc) from exc
-            if (st.st_dev, st.st_ino) != self._file_id:
+            if now.file_id != self._sig.file_id:
                 self._drop()  # replaced: read the new file
         if self._conn is None:
             try:
                 if self._opened and not self.path.exists():
                     raise FileNotFoundError(f"{self.path} was removed")
                 self.path.parent.mkdir(parents=True, exist_ok=True)
+                sqlite_file.set_aside_orphans(self.path)  # only when the file is missing
                 conn = sqlite3.connect(
-                    self.path, isolation_level=None, check_same_thread=False, timeout=10.0
+                    self.path, isolation_level=None, check_same_thread=False, timeout=2.0
                 )
                 try:
                     conn.execute("PRAGMA journal_mode=WAL")
+                    conn.execute("PRAGMA busy_timeout=10000")
                     conn.execute("PRAGMA synchronous=NORMAL")
                     conn.executescript(SCHEMA)
                     embedded_history.ensure_schema(conn)
-                    st = os.stat(self.path)
+                    sig = sqlite_file.signature(self.path)
                 except BaseException:
                     conn.close()
                     raise
             except (sqlite3.Error, OSError) as exc:
                 raise self._unavailable(exc) from exc
             self._conn = conn
-            self._file_id = (st.st_dev, st.st_ino)
+            self._sig = sig
             self._opened = True
         return self._conn
+
+    def _check_file(self, index: GraphIndex) -> bool:
+        """Whether ``index`` still is what the file holds. A file changed without SQLite
+        knowing (truncated, emptied) or by a checkpoint is probed through a fresh connection;
+        raises ``sqlite3.Error`` / ``OSError`` when it cannot be read."""
+        now = sqlite_file.signature(self.path)
+        if now == self._sig:
+            return True
+        if sqlite_file.probe(self.path) != (index.generation or None):
+            return False
+        self._sig = now
+        return True
 
     def _drop(self) -> None:
         """Forget the connection and the graph read from it (after a storage error or when the
@@ -123,22 +136,21 @@ class EmbeddedStore:
             with contextlib.suppress(sqlite3.Error):
                 self._conn.close()
         self._conn = None
-        self._file_id = None
+        self._sig = None
         self._index = None
         self._data_version = None
 
     def _unavailable(self, exc: BaseException) -> BackendUnavailableError:
-        return BackendUnavailableError(
-            f"the embedded store {self.path} cannot be read ({_why(exc)}); "
-            + _what_to_do(self.path),
-            {"path": str(self.path), "cause": _why(exc)},
-        )
+        return sqlite_file.unavailable(self.path, exc)
 
     def ping(self) -> None:
+        """Read the file through a fresh connection (what /health asks): a file damaged
+        under this process is reported, and this process lets go of it."""
         with self._lock:
             try:
-                self._connection().execute("SELECT count(*) FROM meta").fetchone()
-            except sqlite3.Error as exc:
+                self._connection()
+                sqlite_file.probe(self.path)
+            except (sqlite3.Error, OSError) as exc:
                 self._drop()
                 raise self._unavailable(exc) from exc
 
@@ -212,22 +224,17 @@ class EmbeddedStore:
                 if conn.in_transaction:
                     with contextlib.suppress(sqlite3.Error):
                         conn.execute("ROLLBACK")
-                if isinstance(exc, sqlite3.OperationalError) and "locked" in str(exc):
-                    raise StoreError(
-                        f"loading into {self.path} failed: another process is writing to it "
-                        "(database is locked); wait for that load to finish and run this "
-                        "one again",
-                        {"path": str(self.path)},
-                    ) from exc
                 if isinstance(exc, sqlite3.Error):
                     self._drop()
                     raise StoreError(
-                        f"loading into {self.path} failed ({_why(exc)}); {_what_to_do(self.path)}",
+                        f"loading into {self.path} failed ({sqlite_file.why(exc)}); nothing "
+                        f"was changed; {sqlite_file.what_to_do(self.path, exc)}",
                         {"path": str(self.path)},
                     ) from exc
                 raise
             self._index = self._build_index(((k, i, p) for k, i, p in node_rows), edge_rows, meta)
             self._data_version = self._current_data_version(conn)
+            self._sig = sqlite_file.signature(self.path)
             return _with_revision(self._index.info, planned.summary.number)
 
     # -- reading ------------------------------------------------------------------------------
@@ -245,7 +252,12 @@ class EmbeddedStore:
             try:
                 conn = self._connection()
                 version = self._current_data_version(conn)
-                if self._index is None or version != self._data_version:
+                stale = self._index is None or version != self._data_version
+                if not stale and self._index is not None and not self._check_file(self._index):
+                    self._drop()  # the file holds another graph than SQLite reports: re-open
+                    conn = self._connection()
+                    stale = True
+                if stale:
                     conn.execute("BEGIN")
                     try:
                         meta = dict(conn.execute("SELECT key, value FROM meta").fetchall())
@@ -259,8 +271,10 @@ class EmbeddedStore:
                             conn.execute("COMMIT")
                     self._index = self._build_index(nodes, edges, meta)
                     self._data_version = version
+                    self._sig = sqlite_file.signature(self.path)
+                assert self._index is not None
                 return self._index
-            except sqlite3.Error as exc:
+            except (sqlite3.Error, OSError) as exc:
                 self._drop()
                 raise self._unavailable(exc) from exc
 
@@ -382,17 +396,3 @@ def _with_revision(info: StoreInfo, number: int | None) -> StoreInfo:
 def _chunks(rows: list[Any], size: int) -> Iterator[list[Any]]:
     for i in range(0, len(rows), size):
         yield rows[i : i + size]
-
-
-def _why(exc: BaseException) -> str:
-    """What went wrong with the file, in words (``database disk image is malformed``...)."""
-    if isinstance(exc, FileNotFoundError):
-        return "the file is missing"
-    return str(exc) or type(exc).__name__
-
-
-def _what_to_do(path: Path) -> str:
-    return (
-        f"if the file is damaged, move it away (with {path.name}-wal and {path.name}-shm "
-        f"beside it) and load the catalog again: kpigraph load CATALOG_DIR --db {path}"
-    )
