@@ -152,6 +152,7 @@ def change_page(
         user,
         csrf,
         c=change,
+        diff=[readable(d) for d in change.diff],
         timeline=service.timeline(change_id),
         waiting=workflow.current_stages(change),
         can=can,
@@ -241,3 +242,50 @@ def discuss(
         if parent is None:
             request.app.state.usage.hit(metric_id, "question")
     return RedirectResponse(f"/metrics/{metric_id}/discussion", status_code=303)
+
+
+def _text(value: Any) -> str:
+    if value is None:
+        return "—"
+    if isinstance(value, dict | list):
+        return yaml.safe_dump(value, allow_unicode=True, sort_keys=False, width=60).strip()
+    return str(value)
+
+
+def _delta(old: Any, new: Any, prefix: str = "") -> list[str]:
+    """What was added to or removed from lists, key by key (``+ excludes: 延保代收款``)."""
+    out: list[str] = []
+    if isinstance(old, dict | type(None)) and isinstance(new, dict | type(None)):
+        if old is None and new is None:
+            return out
+        for key in sorted(set(old or {}) | set(new or {})):
+            out += _delta((old or {}).get(key), (new or {}).get(key), f"{prefix}{key}: ")
+        return out
+    if isinstance(old, list | type(None)) and isinstance(new, list | type(None)):
+        before, after = old or [], new or []
+        out += [f"+ {prefix}{_text(x)}" for x in after if x not in before]
+        out += [f"− {prefix}{_text(x)}" for x in before if x not in after]
+        return out
+    if old != new:
+        out.append(f"~ {prefix}{_text(old)} → {_text(new)}")
+    return out
+
+
+def readable(entry: dict[str, Any]) -> dict[str, Any]:
+    """A diff row as the committee reads it: both sides as YAML text, and for structured
+    values the items added and removed.
+
+    Examples
+    --------
+    >>> readable({"field": "caliber.numerator", "change_class": "major",
+    ...           "old": {"excludes": ["a"]}, "new": {"excludes": ["a", "b"]}})["delta"]
+    ['+ excludes: b']
+    """
+    old, new = entry.get("old"), entry.get("new")
+    structured = isinstance(old, dict | list) or isinstance(new, dict | list)
+    return {
+        **entry,
+        "old_text": _text(old),
+        "new_text": _text(new),
+        "delta": _delta(old, new) if structured else [],
+    }
