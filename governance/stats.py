@@ -52,11 +52,15 @@ def metric_stats(
                 "archive_candidate": used == 0 and node.status.value != "deprecated",
             }
         )
-    rows.sort(key=lambda r: r["id"])
-    by_use = sorted(rows, key=lambda r: (-r["uses"], r["id"]))
+    rows.sort(key=lambda r: (-r["uses"], -r["questions"], r["id"]))
+    by_use = rows
+    first = min((row[0] for row in ledger.usage("")), default=None)
     return {
         "days": days,
         "since": since,
+        "counting_since": first,
+        # counting began inside the window: "unused" is only as old as the counting
+        "provisional": first is None or first > since,
         "metrics": rows,
         "most_used": by_use[:top],
         "least_used": sorted(rows, key=lambda r: (r["uses"], r["id"]))[:top],
