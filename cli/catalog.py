@@ -101,6 +101,7 @@ def validate(directory: Path, no_lint: bool, as_json: bool) -> None:
     help="load even when versions are not bumped as the change classes require (migrations; "
     "recorded in the revision)",
 )
+@click.option("--no-lint", is_flag=True, help="load even when lint finds errors")
 @store_options
 @json_option
 def load(
@@ -108,18 +109,20 @@ def load(
     author: str | None,
     message: str | None,
     no_version_check: bool,
+    no_lint: bool,
     as_json: bool,
     store: GraphStore,
     settings: Settings,
 ) -> None:
     """Validate a catalog and replace the stored graph with it (all or nothing), recording a
     revision with every field-level change; an unchanged catalog records nothing."""
+    from cli.lint import load_linted
     from core.publish import publish
     from graph_schema.revisions import RevisionDraft
     from loaders.git_source import default_author, source_info
 
     started = time.perf_counter()
-    graph = load_catalog(directory)
+    graph = load_linted(directory, no_lint)
     draft = RevisionDraft(
         author=author or default_author(directory),
         message=message,

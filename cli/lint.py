@@ -8,10 +8,13 @@ from typing import TYPE_CHECKING
 
 import click
 
-from cli.common import emit_json, out, printable, safe
+from cli.common import emit_json, err, out, printable, safe
 
 if TYPE_CHECKING:
+    from rich.console import Console
+
     from analysis.lint import LintReport
+    from graph_schema.graph import CatalogGraph
     from loaders.catalog import CatalogSource
 
 _STYLE = {"error": "bold red", "warning": "yellow", "info": "cyan"}
@@ -57,8 +60,37 @@ def lint_source(source: CatalogSource) -> LintReport:
     return lint_graph(source.graph, origins=source.origins, key_lines=key_lines)
 
 
-def print_text(report: LintReport, root: Path, *, quiet_info: bool = False) -> None:
-    console = out()
+def load_linted(directory: Path, no_lint: bool = False) -> CatalogGraph:
+    """Read a catalog for loading: lint errors stop it (listed on stderr, nothing is loaded)
+    unless ``no_lint``; warnings are counted on stderr."""
+    from loaders.catalog import read_catalog
+
+    source = read_catalog(directory)
+    if no_lint:
+        return source.graph
+    report = lint_source(source)
+    counts = report.counts()
+    if report.has_errors:
+        from analysis.lint import LintReport
+        from graph_schema.rules.base import Severity
+
+        errors = tuple(i for i in report.issues if i.severity is Severity.ERROR)
+        print_text(LintReport(errors), directory, console=err())
+        raise click.ClickException(
+            f"{counts['error']} lint error(s) in {printable(directory)}; nothing was loaded "
+            "(fix them, or pass --no-lint)"
+        )
+    if counts["warning"]:
+        err().print(
+            f"lint: {counts['warning']} warning(s); 'kpigraph lint {safe(directory)}' lists them"
+        )
+    return source.graph
+
+
+def print_text(
+    report: LintReport, root: Path, *, quiet_info: bool = False, console: Console | None = None
+) -> None:
+    console = console or out()
     shown = 0
     for issue in report.issues:
         if quiet_info and issue.severity.value == "info":

@@ -36,12 +36,14 @@ DEMO_DB_NAME = "kpigraph-demo.sqlite"
 )
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", type=click.IntRange(1, 65535), default=8000, show_default=True)
+@click.option("--no-lint", is_flag=True, help="load --catalog even when lint finds errors")
 @store_options
 def serve(
     catalog: Path | None,
     demo: bool,
     host: str,
     port: int,
+    no_lint: bool,
     store: GraphStore,
     settings: Settings,
 ) -> None:
@@ -56,7 +58,9 @@ def serve(
             store.load(load_catalog(DEMO_CATALOG))
             err().print(f"demo catalog served from {safe(settings.db)} (your graph is untouched)")
         elif catalog is not None:
-            graph = load_catalog(catalog)
+            from cli.lint import load_linted
+
+            graph = load_linted(catalog, no_lint)
             announce_replacement(store, graph)
             info = store.load(graph)
             render.store_info(err(), info, where(settings))

@@ -42,8 +42,11 @@ class LevelsRollupLower(LintRule):
 
 
 class LevelsL0Governance(LintRule):
+    """A warning by default (the card is incomplete, the graph is sound); catalogs that want
+    it to block a load set ``lint: {severity: {levels.l0-governance: error}}``."""
+
     id = "levels.l0-governance"
-    severity = Severity.ERROR
+    severity = Severity.WARNING
     summary = "an L0 (north-star) metric needs an owner, a reviewer and a version"
 
     def check(self, ctx: LintContext) -> Iterable[LintIssue]:

@@ -38,7 +38,11 @@ def test_path_takes_names(db: Path) -> None:
 def test_ambiguous_name_lists_candidates(tmp_path: Path) -> None:
     cat = write_catalog(
         tmp_path / "cat",
-        {"metrics/atp2.yaml": "id: atp_store\nname: 客单价\nlevel: L2\nowner: ops\n"},
+        {
+            "metrics/atp2.yaml": "id: atp_store\nname: 客单价\nlevel: L2\nowner: ops\n",
+            # two metrics named 客单价 are a conflict.name lint error, which stops a load
+            "kpigraph.yaml": "name: test catalog\nlint: {severity: {conflict.name: warning}}\n",
+        },
     )
     path = tmp_path / "amb.sqlite"
     run("load", str(cat), db=path)

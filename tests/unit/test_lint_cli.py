@@ -202,3 +202,18 @@ def test_infer_fields_refuses_a_flow_mapping_it_cannot_edit(tmp_path: Path) -> N
 
 def test_sources_fixture_has_a_view() -> None:
     assert "views:" in SOURCES
+
+
+def test_load_is_stopped_by_lint_errors(tmp_path: Path) -> None:
+    db = str(tmp_path / "gate.sqlite")
+    clean = catalog(tmp_path / "clean")
+    assert invoke("load", str(clean), "--db", db, "--backend", "embedded").exit_code == 0
+    before = invoke("info", "--json", "--db", db, "--backend", "embedded").output
+    bad = catalog(tmp_path / "bad", BROKEN)
+    result = CliRunner().invoke(cli, ["load", str(bad), "--db", db, "--backend", "embedded"])
+    assert result.exit_code != 0
+    assert "sql.unknown-table" in result.output and "nothing was loaded" in result.output
+    assert invoke("info", "--json", "--db", db, "--backend", "embedded").output == before
+    forced = invoke("load", str(bad), "--no-lint", "--db", db, "--backend", "embedded")
+    assert forced.exit_code == 0
+    assert invoke("info", "--json", "--db", db, "--backend", "embedded").output != before
