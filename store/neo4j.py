@@ -199,7 +199,16 @@ class Neo4jStore:
         self._schema_ready = True
 
     def ping(self) -> None:
-        self._guard(lambda: self.driver.execute_query(cy.PING, database_=self.database))
+        """One statement, one try: a health check must not wait out the driver's retries
+        (``execute_query`` retries for ``max_transaction_retry_time``, 5 s)."""
+
+        def run() -> None:
+            with self.driver.session(
+                database=self.database, default_access_mode=neo4j.READ_ACCESS
+            ) as session:
+                session.run(cy.PING).consume()
+
+        self._guard(run)
 
     def close(self) -> None:
         self.driver.close()

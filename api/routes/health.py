@@ -1,27 +1,46 @@
-"""/health: which backend, and whether it answers."""
+"""/health: which backend, whether it answers, and what is wrong when it does not.
+
+Answers ``GET`` and ``HEAD`` (load balancers probe with either). The backend gets
+:data:`HEALTH_TIMEOUT` seconds: a server that does not answer by then is reported
+unavailable at once, not after the driver's own connection timeouts and retries.
+"""
 
 from __future__ import annotations
 
+import asyncio
+
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
 
 from api.dependencies import StoreDep
 from api.errors import RETRY_AFTER_SECONDS
 from api.schemas import Health
 from graph_schema.errors import EmptyStoreError, KpigraphError
+from store.base import GraphStore, StoreInfo
 
 router = APIRouter(tags=["health"])
 
+#: Seconds the backend has to answer a health check.
+HEALTH_TIMEOUT = 2.0
 
-@router.get("/health", response_model=Health, responses={503: {"model": Health}})
-def health(store: StoreDep) -> Health | JSONResponse:
-    """200 when the backend answers and a catalog is loaded; 503 (with Retry-After) if not."""
+
+@router.api_route(
+    "/health",
+    methods=["GET", "HEAD"],
+    response_model=Health,
+    responses={503: {"model": Health}},
+)
+async def health(store: StoreDep) -> Health | JSONResponse:
+    """200 when the backend answers and a catalog is loaded; 503 (with Retry-After) if not,
+    with ``status`` (``unavailable`` or ``empty``) and a ``detail`` saying what is wrong."""
     try:
-        store.ping()
-        info = store.info()
+        info = await asyncio.wait_for(run_in_threadpool(_check, store), HEALTH_TIMEOUT)
+    except TimeoutError:
+        detail = f"the {store.backend} backend did not answer within {HEALTH_TIMEOUT:g} s"
+        return _unavailable(Health(status="unavailable", backend=store.backend, detail=detail))
     except EmptyStoreError as exc:
-        body = Health(status="empty", backend=store.backend, detail=exc.message)
-        return _unavailable(body)
+        return _unavailable(Health(status="empty", backend=store.backend, detail=exc.message))
     except KpigraphError as exc:
         body = Health(status="unavailable", backend=store.backend, detail=exc.message)
         return _unavailable(body)
@@ -32,6 +51,11 @@ def health(store: StoreDep) -> Health | JSONResponse:
         loaded_at=info.loaded_at,
         counts=info.counts,
     )
+
+
+def _check(store: GraphStore) -> StoreInfo:
+    store.ping()
+    return store.info()
 
 
 def _unavailable(body: Health) -> JSONResponse:
