@@ -31,7 +31,7 @@ Edge = tuple[str, str]
 ROW_GAP = 0.45
 #: The height of a routing placeholder, and its gap to its neighbours, in row units.
 DUMMY_HEIGHT = 0.3
-DUMMY_GAP = 0.5
+DUMMY_GAP = 0.7
 
 
 @dataclass
@@ -222,13 +222,15 @@ def layered_layout(
     rank: Sequence[int] | None = None,
     heights: Mapping[str, float] | None = None,
     route: bool = True,
+    clearance: Mapping[str, float] | None = None,
     sweeps: int = 8,
 ) -> Layout:
     """A left-to-right layered drawing of a directed graph.
 
     ``rank`` orders edges for cycle breaking (high rank dropped first); ``heights`` gives a
-    node's height in row units (default 1). With ``route``, edges longer than one column get
-    routing points in the columns they cross, so no edge is drawn through a node.
+    node's height in row units (default 1), ``clearance`` extra room (row units) between a
+    node and an edge passing it (wide nodes need more). With ``route``, edges longer than one
+    column get routing points in the columns they cross, so no edge runs through a node.
 
     Examples
     --------
@@ -266,7 +268,7 @@ def layered_layout(
         lay.routes[i] = chain if i not in broken else chain[::-1]
     columns = _order(layer, links, sweeps)
     height = {v: (DUMMY_HEIGHT if v in lay.points else heights.get(v, 1.0)) for v in layer}
-    lay.y = _rows(columns, links, height, passes=sweeps)
+    lay.y = _rows(columns, links, height, sweeps, clearance or {})
     lay.x = {v: layer[v] for v in layer}
     return lay
 
@@ -283,6 +285,8 @@ def _order(layer: Mapping[str, int], links: Sequence[Edge], sweeps: int) -> list
     seen: set[str] = set()
     first: dict[str, int] = {}
     for root in sorted(layer, key=lambda v: (layer[v], v)):
+        if root in seen:
+            continue
         todo = [root]
         while todo:
             v = todo.pop()
@@ -290,7 +294,7 @@ def _order(layer: Mapping[str, int], links: Sequence[Edge], sweeps: int) -> list
                 continue
             seen.add(v)
             first[v] = len(first)
-            todo.extend(sorted(succs[v] + preds[v], reverse=True))
+            todo.extend(w for w in reversed(succs[v] + preds[v]) if w not in seen)
     columns: list[list[str]] = [[] for _ in range(width)]
     for v in sorted(layer, key=first.__getitem__):
         columns[layer[v]].append(v)
@@ -328,6 +332,7 @@ def _rows(
     links: Sequence[Edge],
     height: Mapping[str, float],
     passes: int,
+    clearance: Mapping[str, float],
 ) -> dict[str, float]:
     """Row positions: stacked with gaps, then pulled toward their neighbours (order kept)."""
     near: dict[str, list[str]] = {v: [] for col in columns for v in col}
@@ -336,7 +341,7 @@ def _rows(
         near[t].append(s)
     y: dict[str, float] = {}
     for col in columns:
-        for v, pos in zip(col, _stack(col, height, [0.0] * len(col)), strict=True):
+        for v, pos in zip(col, _stack(col, height, [0.0] * len(col), clearance), strict=True):
             y[v] = pos
     for k in range(max(passes, 0)):
         order = columns if k % 2 == 0 else columns[::-1]
@@ -345,13 +350,18 @@ def _rows(
             for v in col:
                 ns = near[v]
                 want.append(sum(y[u] for u in ns) / len(ns) if ns else y[v])
-            for v, pos in zip(col, _stack(col, height, want), strict=True):
+            for v, pos in zip(col, _stack(col, height, want, clearance), strict=True):
                 y[v] = pos
     low = min(y.values(), default=0.0)
     return {v: round(p - low, 3) for v, p in y.items()}
 
 
-def _stack(col: Sequence[str], height: Mapping[str, float], want: Sequence[float]) -> list[float]:
+def _stack(
+    col: Sequence[str],
+    height: Mapping[str, float],
+    want: Sequence[float],
+    clearance: Mapping[str, float] | None = None,
+) -> list[float]:
     """Positions closest to ``want`` (least squares) keeping order and minimum gaps.
 
     Isotonic regression (pool adjacent violators) on ``want`` minus the cumulative gaps.
@@ -363,7 +373,16 @@ def _stack(col: Sequence[str], height: Mapping[str, float], want: Sequence[float
     """
     offsets = [0.0]
     for a, b in pairwise(col):
-        gap = ROW_GAP if height[a] > DUMMY_HEIGHT and height[b] > DUMMY_HEIGHT else DUMMY_GAP
+        real_a, real_b = height[a] > DUMMY_HEIGHT, height[b] > DUMMY_HEIGHT
+        if real_a and real_b:
+            gap = ROW_GAP
+        else:  # an edge passes here: room for it to bend past a wide neighbour
+            room = clearance or {}
+            gap = (
+                DUMMY_GAP
+                + (room.get(a, 0.0) if real_a else 0.0)
+                + (room.get(b, 0.0) if real_b else 0.0)
+            )
         offsets.append(offsets[-1] + (height[a] + height[b]) / 2 + gap)
     blocks: list[list[float]] = []  # [mean, count]
     for w, off in zip(want, offsets, strict=True):

@@ -15,10 +15,10 @@ from typing import Any
 from analysis.results import LineageResult
 from graph_schema.ids import NodeKind
 from graph_schema.models import BaseNode, FieldNode, Table
-from graph_schema.relations import Relation
+from graph_schema.relations import RELATION_BY_VALUE, Relation
 
 #: Above this many tables in view, tables collapse into their systems.
-MAX_TABLES = 6
+MAX_TABLES = 12
 #: Expand every group.
 EXPAND_ALL = "*"
 
@@ -149,7 +149,7 @@ def build_map(
         key = (s, t, e.type)
         edge = merged.get(key)
         if edge is None:
-            edge = merged[key] = MapEdge(s, t, Relation(e.type), dict(e.props or {}))
+            edge = merged[key] = MapEdge(s, t, RELATION_BY_VALUE[e.type], dict(e.props or {}))
         if (s, t) != (e.source, e.target):
             edge.stands_for.append(f"{_name(e.source, nodes)} → {_name(e.target, nodes)}")
     for r in list(side):
