@@ -217,3 +217,15 @@ def test_load_is_stopped_by_lint_errors(tmp_path: Path) -> None:
     forced = invoke("load", str(bad), "--no-lint", "--db", db, "--backend", "embedded")
     assert forced.exit_code == 0
     assert invoke("info", "--json", "--db", db, "--backend", "embedded").output != before
+
+
+def test_serve_catalog_is_stopped_by_lint_errors(tmp_path: Path) -> None:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = str(probe.getsockname()[1])
+    bad = catalog(tmp_path / "bad", BROKEN)
+    args = ["serve", "--catalog", str(bad), "--port", port, "--db", str(tmp_path / "s.sqlite")]
+    result = CliRunner().invoke(cli, [*args, "--backend", "embedded"])
+    assert result.exit_code != 0 and "nothing was loaded" in result.output
