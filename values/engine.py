@@ -278,10 +278,17 @@ class ValuesEngine:
             params["end"] = q.end
         inner = {"avg": "avg(value)"}.get(agg.value, "sum(value)")
         outer = {"avg": "avg(value)", "last": "arg_max(value, period)"}.get(agg.value, "sum(value)")
-        sql = (
-            f"SELECT p{cols}, {outer} FROM (SELECT {pexpr} AS p, period{cols}, {inner} AS value "
-            f"FROM {table.table} WHERE {' AND '.join(conds)} GROUP BY ALL) GROUP BY ALL"
-        )
+        where = " AND ".join(conds)
+        exact = grain == sum(1 << table.dims.index(d) for d in dict.fromkeys([*q.grain, *q.where]))
+        if pexpr == "period" and exact:  # the rows as stored: nothing to aggregate
+            sql = f"SELECT period{cols}, value FROM {table.table} WHERE {where}"
+        elif pexpr == "period":  # members roll up, periods stay
+            sql = f"SELECT period{cols}, {inner} FROM {table.table} WHERE {where} GROUP BY ALL"
+        else:  # members roll up, then days into months
+            sql = (
+                f"SELECT p{cols}, {outer} FROM (SELECT {pexpr} AS p, period{cols}, {inner} AS "
+                f"value FROM {table.table} WHERE {where} GROUP BY ALL) GROUP BY ALL"
+            )
         started = time.perf_counter()
         with self._lock:
             rows = self._con.execute(sql, params).fetchall()
