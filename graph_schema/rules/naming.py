@@ -76,7 +76,8 @@ class NamingPattern(LintRule):
 
 class NamingUncomposed(LintRule):
     """With a declared list of atomic metrics, every name is an atomic metric or composed
-    from one (so ``随便一个名字`` does not pass)."""
+    from one (so ``随便一个名字`` does not pass). A metric with a formula is a composite
+    (复合指标, e.g. a rate of two others) and is named freely."""
 
     id = "naming.uncomposed"
     severity = Severity.WARNING
@@ -87,7 +88,7 @@ class NamingUncomposed(LintRule):
         if not atomic:
             return
         for m in ctx.metrics():
-            if m.atomic is not None or m.name in atomic:
+            if m.atomic is not None or m.name in atomic or m.formula:
                 continue
             within = [a for a in atomic if a in m.name]
             if within:

@@ -220,6 +220,7 @@ def test_naming_uncomposed(tmp_path: Path) -> None:
 - {id: anything, name: 随便一个名字, rolls_up_to: revenue}
 - {id: new_orders, name: 新增订单数, rolls_up_to: revenue}
 - {id: orders, name: 订单数, rolls_up_to: revenue}
+- {id: order_rate, name: 订单转化率, formula: orders / visits, rolls_up_to: revenue}
 """
     issues = of(lint(tmp_path, metrics, NAMING), "naming.uncomposed")
     assert sorted(i.refs for i in issues) == [("Metric:anything",), ("Metric:new_orders",)]
