@@ -7,6 +7,7 @@ together, compare-and-set on its ``seq``.
 
 from __future__ import annotations
 
+import contextlib
 import secrets
 import sqlite3
 import threading
@@ -15,7 +16,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
-from graph_schema.errors import BackendUnavailableError, StoreError
+from graph_schema.errors import BackendUnavailableError
 from graph_schema.governance import (
     ChangeEvent,
     ChangeRequest,
@@ -24,6 +25,7 @@ from graph_schema.governance import (
     OutboxStatus,
     User,
 )
+from store.sqlite_file import signature, unavailable
 
 T = TypeVar("T")
 
@@ -65,8 +67,25 @@ class EmbeddedLedger:
         self.path = Path(path)
         self._lock = threading.RLock()
         self._conn: sqlite3.Connection | None = None
+        self._file_id: tuple[int, int] | None = None
+
+    def _drop(self) -> None:
+        """Forget the connection (after an error, or when the file was replaced): the next
+        call opens the file anew instead of failing forever or holding its lock."""
+        if self._conn is not None:
+            with contextlib.suppress(sqlite3.Error):
+                self._conn.close()
+        self._conn = None
+        self._file_id = None
 
     def _connection(self) -> sqlite3.Connection:
+        if self._conn is not None:
+            try:
+                same = signature(self.path).file_id == self._file_id
+            except OSError:
+                same = False
+            if not same:
+                self._drop()
         if self._conn is None:
             try:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -81,6 +100,8 @@ class EmbeddedLedger:
                     f"cannot open the ledger in {self.path}: {exc}", {"path": str(self.path)}
                 ) from exc
             self._conn = conn
+            with contextlib.suppress(OSError):
+                self._file_id = signature(self.path).file_id
         return self._conn
 
     @contextmanager
@@ -92,12 +113,14 @@ class EmbeddedLedger:
                 yield conn
                 conn.execute("COMMIT")
             except BaseException as exc:
-                if conn.in_transaction:
-                    conn.execute("ROLLBACK")
+                with contextlib.suppress(sqlite3.Error):
+                    if conn.in_transaction:
+                        conn.execute("ROLLBACK")
                 if isinstance(exc, sqlite3.IntegrityError):
                     raise KeyError(str(exc)) from exc
                 if isinstance(exc, sqlite3.Error):
-                    raise StoreError(f"ledger write in {self.path} failed: {exc}") from exc
+                    self._drop()
+                    raise unavailable(self.path, exc) from exc
                 raise
 
     def _read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
@@ -105,16 +128,15 @@ class EmbeddedLedger:
             try:
                 return fn(self._connection())
             except sqlite3.Error as exc:
-                raise BackendUnavailableError(f"ledger in {self.path}: {exc}") from exc
+                self._drop()
+                raise unavailable(self.path, exc) from exc
 
     def _rows(self, sql: str, *params: Any) -> list[tuple[Any, ...]]:
         return self._read(lambda c: c.execute(sql, params).fetchall())
 
     def close(self) -> None:
         with self._lock:
-            if self._conn is not None:
-                self._conn.close()
-                self._conn = None
+            self._drop()
 
     # -- meta -----------------------------------------------------------------------------------
 

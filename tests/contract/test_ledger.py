@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 
+from graph_schema.errors import BackendUnavailableError
 from graph_schema.governance import (
     Action,
     ChangeEvent,
@@ -131,3 +133,25 @@ def test_a_second_handle_sees_the_same_ledger(
     other = ledger_for(reopen_store(store))
     assert other.secret_key() == ledger.secret_key()
     assert other.change(7) == ledger.change(7)
+
+
+def test_embedded_ledger_reopens_a_replaced_file(tmp_path: Path) -> None:
+    from store.embedded import EmbeddedStore
+    from store.embedded_ledger import EmbeddedLedger
+
+    path = tmp_path / "kg.sqlite"
+    ledger = EmbeddedLedger(path)
+    first = ledger.secret_key()
+    for suffix in ("", "-wal", "-shm"):  # the file is replaced under the running process
+        (tmp_path / f"kg.sqlite{suffix}").unlink(missing_ok=True)
+    EmbeddedStore(path).ping()  # a new, empty store file
+    assert ledger.secret_key() != first  # read from the new file, not a stale connection
+    garbage = tmp_path / "garbage"
+    garbage.write_bytes(b"this is not a database" * 100)
+    garbage.replace(path)  # replaced again, by something unreadable (sidecars gone too)
+    for suffix in ("-wal", "-shm"):
+        (tmp_path / f"kg.sqlite{suffix}").unlink(missing_ok=True)
+    with pytest.raises(BackendUnavailableError):
+        ledger.users()
+    with pytest.raises(BackendUnavailableError):
+        ledger.users()  # still a clear error, not a stuck connection
