@@ -41,7 +41,8 @@ def _open(path: Path) -> Any:
     if path.stat().st_size > MAX_XLSX_BYTES:
         raise ExcelImportError([f"{path}: over {MAX_XLSX_BYTES // 1_048_576} MiB"])
     try:
-        return load_workbook(path, data_only=False)
+        # read-only: streamed, several times faster on a workbook of many cards
+        return load_workbook(path, data_only=False, read_only=True)
     except (InvalidFileException, zipfile.BadZipFile, KeyError, OSError, ValueError) as exc:
         raise ExcelImportError(
             [f"{path}: not a readable .xlsx workbook ({exc.__class__.__name__}: {exc})"]
@@ -51,13 +52,21 @@ def _open(path: Path) -> Any:
 def read_workbook(path: str | Path) -> tuple[CatalogDoc, dict[str, str]]:
     """The catalog document in the workbook, and written file → sheet (for later errors)."""
     book = _open(Path(path))
+    try:
+        return _read_book(book)
+    finally:
+        book.close()
+
+
+def _read_book(book: Any) -> tuple[CatalogDoc, dict[str, str]]:
     reader = SheetReader()
     sheets = {ws.title: ws for ws in book.worksheets}
     cards: list[Card] = []
     for title, ws in sheets.items():
         if title in L.FIXED_SHEETS:
             continue
-        if ws.cell(1, 1).value == L.CARD_MARK:
+        first = next(ws.iter_rows(min_row=1, max_row=1, max_col=1, values_only=True), (None,))
+        if first and first[0] == L.CARD_MARK:
             card = reader.card(ws)
             if card is not None:
                 cards.append(card)

@@ -136,8 +136,7 @@ class SheetReader:
     def card(self, ws: Worksheet) -> Card | None:
         card = Card(ws.title, {})
         tables: dict[str, list[str]] = {}
-        for row in ws.iter_rows(min_row=3):
-            n = row[0].row
+        for n, row in enumerate(ws.iter_rows(min_row=3), 3):
             values = self.values(ws.title, row)
             path = values[2] if len(values) > 2 else None
             if path in (None, ""):

@@ -18,7 +18,7 @@ from typing import Any
 
 from openpyxl import Workbook
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE, Cell
-from openpyxl.styles import Alignment, Font, PatternFill
+from openpyxl.styles import Alignment, Font, NamedStyle, PatternFill
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.datavalidation import DataValidation
 from openpyxl.worksheet.hyperlink import Hyperlink
@@ -41,11 +41,20 @@ from loaders.catalog import load_catalog
 from loaders.catalog_writer import CatalogWriteError, manifest_keys
 from loaders.excel import layout as L
 
-HEAD_FONT = Font(bold=True, color="FFFFFF")
-HEAD_FILL = PatternFill("solid", fgColor="305496")
-SECTION_FONT = Font(bold=True)
-KEY_FONT = Font(color="808080", size=9)
 WRAP = Alignment(wrap_text=True, vertical="top")
+#: Named styles, registered once per workbook: assigning one by name is cheap, where setting a
+#: Font on each of ~50 cells per card hashes it every time (a 1,000-card export: 14 s).
+STYLES = {
+    "kp_head": {
+        "font": Font(bold=True, color="FFFFFF"),
+        "fill": PatternFill("solid", fgColor="305496"),
+    },
+    "kp_section": {"font": Font(bold=True)},
+    "kp_key": {"font": Font(color="808080", size=9)},
+    "kp_title": {"font": Font(bold=True, size=13)},
+    "kp_link": {"font": Font(color="0563C1", underline="single")},
+    "kp_wrap": {"alignment": WRAP},
+}
 MAX_CELL = 32_767  # Excel's limit on the text of one cell
 
 
@@ -77,6 +86,8 @@ def export_excel(catalog_dir: str | Path, out_file: str | Path, *, force: bool =
 def workbook(graph: CatalogGraph) -> Workbook:
     """The workbook for ``graph`` (see module doc)."""
     book = Workbook()
+    for name, parts in STYLES.items():
+        book.add_named_style(NamedStyle(name=name, **parts))
     index = book.active
     assert index is not None
     index.title = L.INDEX
@@ -135,14 +146,14 @@ def put(ws: Worksheet, row: int, col: int, value: Any, where: str = "") -> Cell:
     cell.value = text
     cell.data_type = "s"  # never a formula, whatever the text starts with
     if "\n" in text:
-        cell.alignment = WRAP
+        cell.style = "kp_wrap"
     return cell
 
 
 def _head(ws: Worksheet, row: int, values: list[str]) -> None:
     for col, value in enumerate(values, 1):
         cell = put(ws, row, col, value)
-        cell.font, cell.fill = HEAD_FONT, HEAD_FILL
+        cell.style = "kp_head"
 
 
 def _widths(ws: Worksheet, widths: dict[int, int]) -> None:
@@ -170,7 +181,7 @@ def _index_sheet(ws: Worksheet, metrics: list[Metric], names: dict[str, str]) ->
             put(ws, row, col, _scalar(data.get(key)), f"{L.INDEX} row {row}")
         link = put(ws, row, len(keys) + 1, names[metric.id])
         link.hyperlink = Hyperlink(ref=link.coordinate, location=f"'{names[metric.id]}'!A1")
-        link.font = Font(color="0563C1", underline="single")
+        link.style = "kp_link"
     ws.freeze_panes = "C2"
     ws.auto_filter.ref = f"A1:{get_column_letter(len(keys) + 1)}{max(len(metrics) + 1, 2)}"
     _widths(ws, {1: 22, 2: 18, 3: 24, 11: 36})
@@ -253,8 +264,8 @@ def _source_row(
 
 
 def _card_sheet(ws: Worksheet, metric: Metric) -> None:
-    put(ws, 1, 1, L.CARD_MARK).font = Font(bold=True, size=13)
-    put(ws, 1, 2, f"{metric.name}（{metric.id}）").font = Font(bold=True, size=13)
+    put(ws, 1, 1, L.CARD_MARK).style = "kp_title"
+    put(ws, 1, 2, f"{metric.name}（{metric.id}）").style = "kp_title"
     _head(ws, 2, list(L.CARD_HEADER))
     data = metric.model_dump(mode="json")
     rows = CardRows(ws, metric.id)
@@ -276,15 +287,15 @@ class CardRows:
     def line(self, top: str, path: str, values: list[Any], *, table_head: bool = False) -> None:
         section = L.section_of(top)
         if section != self.section:
-            put(self.ws, self.row, 1, section).font = SECTION_FONT
+            put(self.ws, self.row, 1, section).style = "kp_section"
             self.section = section
         show = table_head or "[" not in path
         put(self.ws, self.row, 2, L.label(path.split("[")[0]) if show else None)
-        put(self.ws, self.row, 3, path).font = KEY_FONT
+        put(self.ws, self.row, 3, path).style = "kp_key"
         for col, value in enumerate(values, 4):
             cell = put(self.ws, self.row, col, value, f"card {self.metric_id!r} {path}")
             if table_head:
-                cell.font = SECTION_FONT
+                cell.style = "kp_section"
         self.row += 1
 
     def key(self, path: str, shape: L.Shape, value: Any, top: str | None = None) -> None:
