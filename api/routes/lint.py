@@ -1,11 +1,13 @@
 """``/lint`` (page) and ``/api/lint`` (JSON): the lint report of the loaded catalog.
 
 Lint reads the catalog directory the store was loaded from (``meta.source``), so every issue
-points at its file and line; when that directory is not there any more, the page says so.
+points at its file and line; when that directory is not there (another machine) or no longer
+loads, the loaded graph itself is linted and the page says so (no file:line then).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -13,7 +15,7 @@ from fastapi import APIRouter, Query
 from fastapi.responses import HTMLResponse
 from pydantic import BaseModel
 
-from analysis.lint import LintReport, lint_catalog
+from analysis.lint import LintReport, lint_catalog, lint_graph
 from api.dependencies import StoreDep
 from api.errors import error_json
 from api.schemas import ErrorResponse
@@ -33,36 +35,56 @@ RuleQ = Annotated[str | None, Query(max_length=60, description="show only this r
 
 
 class LintUnavailableError(KpigraphError):
-    """The loaded catalog's directory cannot be linted (gone, or no longer loads)."""
+    """Nothing to lint: no catalog directory and no loaded graph."""
 
     code = "lint_unavailable"
 
 
-def _report(store: GraphStore) -> tuple[str | None, LintReport]:
+@dataclass(frozen=True)
+class _Linted:
+    report: LintReport
+    source: str | None  #: the directory linted; ``None``: the loaded graph was
+    note: str | None = None  #: why the directory was not used
+
+
+def _report(store: GraphStore) -> _Linted:
+    """Lint the directory the store was loaded from (issues with file:line); when it is gone
+    or no longer loads, lint the loaded graph itself (no file:line)."""
     source = store.info().meta.get("source")
-    if not source or not Path(source).is_dir():
-        raise LintUnavailableError(
-            "the catalog directory this store was loaded from is not available here"
-            + (f" ({source})" if source else ""),
-            {"source": source},
+    note: str | None = None
+    if source and Path(source).is_dir():
+        key: Any = _fingerprint(Path(source))
+        if key in _CACHE:
+            return _Linted(_CACHE[key], source)
+        try:
+            report = lint_catalog(source)
+        except CatalogError as exc:
+            note = f"the catalog directory {source} no longer loads: {exc.message}"
+        else:
+            _remember(key, report)
+            return _Linted(report, source)
+    else:
+        note = "the catalog directory this store was loaded from is not available here" + (
+            f" ({source})" if source else ""
         )
-    key = _fingerprint(Path(source))
-    if key in _CACHE:
-        return source, _CACHE[key]
-    try:
-        report = lint_catalog(source)
-    except CatalogError as exc:
-        raise LintUnavailableError(
-            f"the catalog directory no longer loads: {exc.message}", {"source": source}
-        ) from exc
+    key = ("store", store.generation)
+    if key not in _CACHE:
+        try:
+            graph = store.catalog()
+        except KpigraphError as exc:
+            raise LintUnavailableError(f"{note}; and {exc.message}", {"source": source}) from exc
+        _remember(key, lint_graph(graph))
+    return _Linted(_CACHE[key], None, note)
+
+
+def _remember(key: Any, report: LintReport) -> None:
     if len(_CACHE) >= 8:
         _CACHE.pop(next(iter(_CACHE)))
     _CACHE[key] = report
-    return source, report
 
 
 #: lint reports by catalog fingerprint: linting parses every metric's SQL (~30 ms each)
-_CACHE: dict[tuple[str, tuple[tuple[str, int, int], ...]], LintReport] = {}
+_CACHE: dict[Any, LintReport] = {}
 
 
 def _fingerprint(root: Path) -> tuple[str, tuple[tuple[str, int, int], ...]]:
@@ -88,6 +110,9 @@ class LintIssueOut(BaseModel):
 class LintReportOut(BaseModel):
     counts: dict[str, int]
     issues: list[LintIssueOut]
+    #: the directory linted; null when the loaded graph was linted (``note`` says why)
+    source: str | None
+    note: str | None
 
 
 @router.get(
@@ -99,10 +124,11 @@ class LintReportOut(BaseModel):
 def lint_json(store: StoreDep, severity: SeverityQ = None, rule: RuleQ = None) -> Any:
     """Every lint issue (rule, severity, file, line, refs, fix) and the counts by severity."""
     try:
-        _, report = _report(store)
+        linted = _report(store)
     except LintUnavailableError as exc:
         return error_json(409, exc.code, exc.message, exc.details)
-    data = report.to_json()
+    data = linted.report.to_json()
+    data["source"], data["note"] = linted.source, linted.note
     data["issues"] = [
         i
         for i in data["issues"]
@@ -115,10 +141,11 @@ def lint_json(store: StoreDep, severity: SeverityQ = None, rule: RuleQ = None) -
 def lint_page(store: StoreDep, severity: SeverityQ = None, rule: RuleQ = None) -> HTMLResponse:
     info = store.info()
     try:
-        source, report = _report(store)
+        linted = _report(store)
         problem = None
     except LintUnavailableError as exc:
-        source, report, problem = None, LintReport(()), exc.message
+        linted, problem = _Linted(LintReport(()), None), exc.message
+    report = linted.report
     issues = [
         {
             **i.to_json(),
@@ -135,7 +162,8 @@ def lint_page(store: StoreDep, severity: SeverityQ = None, rule: RuleQ = None) -
     html = render_page(
         "lint.html",
         catalog_name=info.catalog,
-        source=source,
+        source=linted.source,
+        note=linted.note,
         problem=problem,
         counts=report.counts(),
         issues=issues,
