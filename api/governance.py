@@ -113,3 +113,13 @@ def ask_extras(request: Request, metric_id: str) -> str:
     except (AttributeError, KpigraphError):
         return ""
     return "".join(f"\n常见问题：{e['question']} —— {e['answer']}" for e in entries)
+
+
+def metric_faq(request: Request, metric_id: str) -> list[dict[str, object]]:
+    """The FAQ of a metric for its card (empty when the ledger cannot be read)."""
+    from governance.comments import faq
+
+    try:
+        return list(faq(request.app.state.ledger, metric_id))
+    except (AttributeError, KpigraphError):
+        return []
