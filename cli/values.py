@@ -247,20 +247,41 @@ def render_explanation(console: Console, r: dict[str, Any]) -> None:
 
 
 @click.command("check-values")
-@click.option("--metric", "ref", default=None, help="only this metric")
+@click.option("--metric", "ref", default=None, help="only this metric (id)")
+@click.option(
+    "--catalog",
+    type=click.Path(file_okay=False, exists=True, path_type=Path),
+    default=None,
+    help="check a catalog directory as it is on disk (definitions and values), without the store",
+)
 @values_dir_option
 @json_option
 @store_options
 def check_values_cmd(
-    ref: str | None, values_dir: Path | None, as_json: bool, store: GraphStore, settings: Settings
+    ref: str | None,
+    catalog: Path | None,
+    values_dir: Path | None,
+    as_json: bool,
+    store: GraphStore,
+    settings: Settings,
 ) -> None:
-    """Data quality: identity mismatches, missing months, benchmark range, anomalies."""
-    from analysis.resolve import resolve_metric
+    """Data quality: identity mismatches, missing months, benchmark range, anomalies.
+    Invalid value files are reported with file and line (exit 1)."""
     from values.service import engine_for, quality_report
 
-    engine = engine_for(store, values_dir or settings.values_dir)
-    ids = [resolve_metric(store, ref).id] if ref else None
-    report = quality_report(store, engine, ids)
+    if catalog is not None:
+        from loaders.catalog import load_catalog
+        from values.definitions import GraphDefinitions
+        from values.engine import ValuesEngine
+
+        engine = ValuesEngine(catalog, GraphDefinitions(load_catalog(catalog)))
+        ids = [ref] if ref else None
+    else:
+        from analysis.resolve import resolve_metric
+
+        engine = engine_for(store, values_dir or settings.values_dir)
+        ids = [resolve_metric(store, ref).id] if ref else None
+    report = quality_report(engine, ids)
     if as_json:
         emit_json(report)
     else:

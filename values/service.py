@@ -152,9 +152,7 @@ def explain_report(
     return result.to_json()
 
 
-def quality_report(
-    store: GraphStore, engine: ValuesEngine, metric_ids: Sequence[str] | None = None
-) -> dict[str, Any]:
+def quality_report(engine: ValuesEngine, metric_ids: Sequence[str] | None = None) -> dict[str, Any]:
     ids = list(metric_ids) if metric_ids is not None else engine.defs.all_metric_ids()
     findings = check_values(engine, ids)
     counts: dict[str, int] = {}

@@ -142,7 +142,7 @@ async def quality(
         from values.service import quality_report
 
         ids = [_metric(store, metric)] if metric else None
-        return quality_report(store, _engine(request, settings), ids)
+        return quality_report(_engine(request, settings), ids)
 
     return await run_in_threadpool(run)
 

@@ -47,3 +47,18 @@ def test_bad_input_is_one_clear_line(db: Path) -> None:
     assert proc.stderr.strip().count("\n") == 0 and "YYYY-MM" in proc.stderr
     proc = run("values", "revenue", "--by", "channel", db=db, check=False)
     assert proc.returncode == 1 and "by channel" in proc.stderr
+
+
+def test_check_values_on_a_catalog_dir_names_file_and_line(db: Path, tmp_path: Path) -> None:
+    import shutil
+
+    catalog = tmp_path / "cat"
+    shutil.copytree(DEMO, catalog)
+    (catalog / "values" / "bad.csv").write_text(
+        "metric,period,store,value\nrevenue,2026-13,南山店,1\nrevenu,2026-05,南山店,1\n",
+        encoding="utf-8",
+    )
+    proc = run("check-values", "--catalog", str(catalog), db=db, check=False)
+    assert proc.returncode == 1
+    assert "values/bad.csv:2: bad period '2026-13'" in proc.stderr
+    assert "values/bad.csv:3: unknown metric 'revenu'" in proc.stderr
