@@ -19,6 +19,7 @@ from viz.graph_view import (
     network_data,
     vis_asset_files,
 )
+from viz.labels import translate
 from viz.style import EDGE_STYLE, KIND_STYLE, LEVEL_COLORS, node_url
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -32,6 +33,7 @@ def environment() -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
+    env.filters["tr"] = translate
     from analysis.compare import display
 
     env.filters["show"] = display  # one line of text for any property value (still escaped)

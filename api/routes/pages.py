@@ -15,7 +15,7 @@ from fastapi.responses import HTMLResponse, Response
 
 from analysis.card import node_card
 from analysis.impact import impact
-from analysis.resolve import require_node
+from analysis.resolve import require_node, resolve_metric, resolve_ref
 from analysis.results import Direction
 from analysis.timeline import version_timeline
 from api.dependencies import RefDep, StoreDep
@@ -37,7 +37,7 @@ PAGE_SIZE = 25
 
 def _common(store: GraphStore) -> dict[str, Any]:
     info = store.info()
-    return {"catalog_name": info.catalog, "info": info}
+    return {"catalog_name": info.catalog, "info": info, "lang": info.meta.get("language", "zh")}
 
 
 def _link(store: GraphStore, ref: NodeRef) -> dict[str, str]:
@@ -137,7 +137,7 @@ def search_page(
 
 @router.get("/metrics/{metric_id}")
 def metric_page(store: StoreDep, metric_id: Annotated[str, Path(max_length=200)]) -> HTMLResponse:
-    ref = NodeRef.parse(metric_id, NodeKind.METRIC)
+    ref = resolve_metric(store, metric_id)
     metric = require_node(store, ref)
     assert isinstance(metric, Metric)
     card = node_card(store, ref)
@@ -191,8 +191,8 @@ def metric_page(store: StoreDep, metric_id: Annotated[str, Path(max_length=200)]
             parallel=parallel,
             dashboards=_neighbours(groups, Relation.SHOWN_ON, outgoing=True),
             dimensions=_neighbours(groups, Relation.SLICED_BY, outgoing=True),
-            timeline=version_timeline(metric, store.node_history(ref)),
             values_panel=values_panel(store, ref.id),
+            timeline=version_timeline(metric, store.node_history(ref)),
         )
     )
 
@@ -276,7 +276,7 @@ def graph_page(
     expand: Annotated[list[str] | None, Query(max_length=100)] = None,
 ) -> HTMLResponse:
     options, rels = map_options(mode, kinds, expand, relations)
-    view = graph_view(store, NodeRef.parse(focus), direction, depth, rels, max_nodes)
+    view = graph_view(store, resolve_ref(store, focus), direction, depth, rels, max_nodes)
     return HTMLResponse(render_graph_page(view, embed=embed == "1", options=options))
 
 
