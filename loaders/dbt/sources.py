@@ -92,6 +92,7 @@ class SourceMapper:
         self.dimensions: dict[str, dict[str, Any]] = {}
         self.measures: dict[str, Measure] = {}
         self.sm_dims: dict[str, list[str]] = {}
+        self.sm_table: dict[str, str] = {}  # semantic model → its table id
 
     # -- sources ---------------------------------------------------------------------------
 
@@ -203,6 +204,7 @@ class SourceMapper:
             )
             dims.append("metric_time")
         self.sm_dims[sm.name] = dims
+        self.sm_table[sm.name] = table_id
         default_time = sm.defaults.agg_time_dimension if sm.defaults else None
         for measure in sm.measures:
             agg = measure.agg.value.lower()

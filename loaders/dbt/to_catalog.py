@@ -31,7 +31,7 @@ from graph_schema.models import Metric
 from loaders.catalog_writer import CatalogDoc, write_catalog
 from loaders.dbt.expr import UntranslatableExpr, sql_to_formula
 from loaders.dbt.read import DbtImportError, DbtProject, read_dbt
-from loaders.dbt.sources import Measure, SourceMapper, compact, slug
+from loaders.dbt.sources import Measure, SourceMapper, columns_of, compact, slug
 
 _MAPPED = {
     "name",
@@ -49,6 +49,7 @@ _MAPPED = {
     "measure.semantic_model",
     "measure.create_metric",
     "measure.table",
+    "type_params.metric_aggregation_params.semantic_model",
     "measure.agg_time_dimension",
     "measures[].name",
     "measures[].expr",
@@ -194,6 +195,22 @@ class _Mapper(SourceMapper):
             ):
                 doc["formula"] = self.input(mid, tp.cumulative_type_params.metric, "input", where)
                 dims = self.metric_dims.get(doc["formula"])
+            elif measure_name is None and tp.metric_aggregation_params:
+                # dbt's newer spec: the metric aggregates a semantic model's column itself
+                params = tp.metric_aggregation_params
+                table = self.sm_table.get(params.semantic_model)
+                if table is None:
+                    self.problems.append(
+                        f"{where}: metric {m.name!r} aggregates semantic model "
+                        f"{params.semantic_model!r}, which is not defined"
+                    )
+                else:
+                    doc["fields"] = [
+                        self.field(table, c, f"metric {m.name} ({params.agg.value})")
+                        for c in columns_of(tp.expr, m.name)
+                    ]
+                    dims = self.sm_dims.get(params.semantic_model)
+                    folder = params.semantic_model
             elif measure_name is None:
                 self.problems.append(f"{where}: metric {m.name!r} names no measure")
             else:

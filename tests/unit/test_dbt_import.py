@@ -226,3 +226,26 @@ def test_system_and_name_options(tmp_path: Path) -> None:
     assert {n.id for n in graph.nodes if n.kind is NodeKind.SYSTEM} == {"warehouse"}
     booking_value = next(n for n in graph.nodes if n.id == "booking_value")
     assert booking_value.fields == ["warehouse.fct_bookings.booking_value"]  # type: ignore[attr-defined]
+
+
+def test_metric_that_aggregates_a_column_itself(tmp_path: Path) -> None:
+    """dbt's newer spec: a simple metric with its own agg/expr on a semantic model."""
+    project = tmp_path / "proj"
+    (project / "models").mkdir(parents=True)
+    (project / "models" / "m.yml").write_text(
+        "semantic_models:\n"
+        "  - name: orders\n    model: ref('fct_orders')\n"
+        "    defaults: {agg_time_dimension: ordered_at}\n"
+        "    entities: [{name: order, type: primary, expr: order_id}]\n"
+        "    dimensions: [{name: ordered_at, type: time, type_params: {time_granularity: day}}]\n"
+        "metrics:\n"
+        "  - name: gross_sales\n    label: 销售额\n    type: simple\n"
+        "    type_params:\n      expr: amount\n"
+        "      metric_aggregation_params: {semantic_model: orders, agg: sum}\n"
+    )
+    import_dbt(project, tmp_path / "c")
+    graph = load_catalog(tmp_path / "c")
+    sales = next(n for n in graph.nodes if n.id == "gross_sales")
+    assert isinstance(sales, Metric) and sales.fields == [
+        "dbt.fct_orders.amount"
+    ]  # no dbt_project.yml: system "dbt"
