@@ -125,3 +125,28 @@ def test_propose_and_review_through_a_server(db: Path, tmp_path: Path) -> None:
         r = run(notifications_group, "retry", "--db", str(db))
         assert r.exit_code == 0
         assert len(rec.bodies("/ops")) >= 5  # delivered by 'retry' (due items go out too)
+
+
+def test_propose_a_catalog_directory_makes_one_request_per_changed_metric(
+    db: Path, tmp_path: Path
+) -> None:
+    import shutil
+
+    token = json.loads(
+        run(users_group, "add", "zhang", "--role", "editor", "--db", str(db), "--json").output
+    )["token"]
+    catalog = tmp_path / "catalog"
+    shutil.copytree(DEMO, catalog)
+    atp = catalog / "metrics" / "revenue" / "atp.yaml"
+    text = atp.read_text(encoding="utf-8")
+    assert "unit: CNY" in text
+    atp.write_text(text.replace("unit: CNY", "unit: 元"), encoding="utf-8")
+    app = create_app(Settings(db=db, notify=False), store=EmbeddedStore(db))
+    with running_server(app) as base:
+        r = run(
+            propose, str(catalog), "-m", "单位统一", "--server", base, "--token", token, "--json"
+        )
+        assert r.exit_code == 0, r.output
+        assert [c["ref"] for c in json.loads(r.output)] == ["Metric:atp"]
+        none = run(propose, str(DEMO), "-m", "x", "--server", base, "--token", token)
+        assert "nothing differs" in none.output
