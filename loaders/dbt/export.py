@@ -58,6 +58,7 @@ class _Stub:
     table: Table
     measures: list[dict[str, Any]] = field(default_factory=list)
     names: set[str] = field(default_factory=set)
+    semantic_name: str | None = None  # a metric names its semantic model (newer dbt spec)
 
 
 def export_dbt(
@@ -191,6 +192,10 @@ def _spec_from_extra(
 ) -> dict[str, Any]:
     """The metric's own dbt definition, and its measures back on their tables' stubs."""
     spec = {k: v for k, v in original.items() if k not in ("measure", "measures", "meta")}
+    params = (original.get("type_params") or {}).get("metric_aggregation_params")
+    if isinstance(params, dict) and metric.fields and metric.fields[0] in fields:
+        stub = stub_for(fields[metric.fields[0]].table)
+        stub.semantic_name = stub.semantic_name or params.get("semantic_model")
     measures = [original["measure"]] if isinstance(original.get("measure"), dict) else []
     measures += [m for m in original.get("measures") or [] if isinstance(m, dict)]
     for measure in measures:
@@ -286,6 +291,7 @@ def _stub_doc(stub: _Stub, columns: list[FieldNode], report: ExportReport) -> di
             times.append(measure["agg_time_dimension"])
     names = {m.pop("semantic_model", None) for m in stub.measures}
     name = names.pop() if len(names) == 1 and None not in names else local
+    name = stub.semantic_name or name
     semantic: dict[str, Any] = {"name": name, "description": table.description or table.name}
     semantic["model"] = f"ref('{local}')"
     # MetricFlow wants a primary entity for a model with dimensions; one row of the table

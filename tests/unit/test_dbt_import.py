@@ -249,3 +249,8 @@ def test_metric_that_aggregates_a_column_itself(tmp_path: Path) -> None:
     assert isinstance(sales, Metric) and sales.fields == [
         "dbt.fct_orders.amount"
     ]  # no dbt_project.yml: system "dbt"
+    # and it goes back out as it came in
+    from loaders.dbt.export import export_dbt
+
+    report = export_dbt(tmp_path / "c", tmp_path / "dbt")
+    assert report.counts["parsed_back"] == 1
