@@ -26,7 +26,8 @@ from graph_schema.governance import (
 from graph_schema.graph import CatalogGraph
 from graph_schema.ids import NodeRef
 from graph_schema.models import Metric
-from store.base import GraphStore
+from graph_schema.relations import Relation
+from store.base import GraphStore, Walk
 from store.ledger import ledger_for
 from tests.governance_helpers import (
     Receiver,
@@ -330,3 +331,31 @@ def test_caliber_change_applies(hooked: Any) -> None:
         approve_all(gov, users, change.id)
         assert gov.apply(users["root"], change.id).status is ChangeStatus.APPLIED
         assert "延保代收款" in atp_props(store)["caliber"]["numerator"]["excludes"]
+
+
+def test_create_and_deprecate_apply(hooked: Any) -> None:
+    with receiver() as rec:
+        store, gov, users = hooked(rec)
+        new = NodeRef.parse("Metric:atp_store5")
+        created = gov.submit(
+            users["zhang"],
+            Action.CREATE,
+            new,
+            {"name": "第五店客单价", "level": "L3", "owner": "ops", "formula": "revenue / visits"},
+            None,
+            "第五家门店的口径",
+        )
+        assert [s.department for s in created.approvals_required] == ["ops"]
+        gov.approve(users["li"], created.id, None)  # L3, one owner: no committee stage
+        assert gov.get(created.id).status is ChangeStatus.APPROVED
+        gov.apply(users["root"], created.id)
+        node = store.get_nodes([new])[new]
+        assert isinstance(node, Metric) and node.version == "1.0.0"
+        inputs = store.edges_of([new], Walk.BACKWARD, [Relation.INPUT_TO])
+        assert sorted(str(e.source) for e in inputs) == ["Metric:revenue", "Metric:visits"]
+        gone = gov.submit(users["zhang"], Action.DEPRECATE, new, None, "1.0.0", "合并到客单价")
+        assert gone.diff[0]["field"] == "status" and gone.new_version == "1.1.0"
+        gov.approve(users["li"], gone.id, None)
+        gov.apply(users["root"], gone.id)
+        node = store.get_nodes([new])[new]
+        assert isinstance(node, Metric) and node.status.value == "deprecated"
