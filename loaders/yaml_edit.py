@@ -112,14 +112,24 @@ def _replace(lines: list[str], key_line: int, key: str, values: list[str], where
             if item_prefix is None and is_item:
                 item_prefix = body[:indent] + "- "
         end += 1
-    while end > i + 1 and not lines[end - 1].strip():
-        end -= 1  # keep blank lines after the list where they were
+    while end > i + 1 and (not lines[end - 1].strip() or lines[end - 1].lstrip().startswith("#")):
+        end -= 1  # blank lines and comments after the list belong to what follows
+    nl = "\r\n" if current.endswith("\r\n") else "\n"
     if not values:
         lines[i] = current[: match.end()].rstrip() + " []" + _eol(current)
         return lines[: i + 1] + lines[end:]
     prefix = item_prefix or " " * (key_indent + 2) + "- "
-    items = [prefix + _scalar(v) + "\n" for v in values]
-    return lines[: i + 1] + items + lines[end:]
+    kept_comments: list[str] = []
+    by_value: dict[str, str] = {}
+    for body in lines[i + 1 : end]:
+        stripped = body.strip()
+        if stripped.startswith("#"):
+            kept_comments.append(body)  # a comment inside the list stays, at its top
+        elif stripped.startswith("- "):
+            value = stripped[2:].split(" #", 1)[0].strip().strip("'\"")
+            by_value.setdefault(value, body)  # an item that stays keeps its line and comment
+    items = [by_value.get(v) or prefix + _scalar(v) + nl for v in values]
+    return lines[: i + 1] + kept_comments + items + lines[end:]
 
 
 def _eol(line: str) -> str:
@@ -141,10 +151,11 @@ def _insert(lines: list[str], mapping: LDict, key: str, values: list[str], where
         )
     indent = " " * (len(head.group(1)) + (2 if head.group(2) else 0))
     flow = "[" + ", ".join(_scalar(v) for v in values) + "]"
+    nl = "\r\n" if line.endswith("\r\n") else "\n"
     if head.group(2):  # '- sql:' starts the item: move the dash onto the new first key
         lines[at] = indent + line[len(head.group(0)) - len(anchor) - 1 :]
-        return [*lines[:at], head.group(1) + "- " + f"{key}: {flow}\n", *lines[at:]]
-    return [*lines[:at], f"{indent}{key}: {flow}\n", *lines[at:]]
+        return [*lines[:at], head.group(1) + "- " + f"{key}: {flow}{nl}", *lines[at:]]
+    return [*lines[:at], f"{indent}{key}: {flow}{nl}", *lines[at:]]
 
 
 def rewrite_lists(root: Path, edits: list[tuple[str, int, str, list[str]]]) -> list[str]:
@@ -161,7 +172,7 @@ def rewrite_lists(root: Path, edits: list[tuple[str, int, str, list[str]]]) -> l
     problems: list[str] = []
     for file, items in sorted(by_file.items()):
         path = root / file
-        text = path.read_text(encoding="utf-8")
+        text = path.read_bytes().decode("utf-8")  # no newline translation: CRLF stays CRLF
         try:
             for line, key, values in sorted(items, key=lambda x: -x[0]):  # bottom up: lines hold
                 text = set_list(text, line, key, values, where=file)
@@ -173,6 +184,6 @@ def rewrite_lists(root: Path, edits: list[tuple[str, int, str, list[str]]]) -> l
         raise YamlEditError("\n".join(problems))
     for path, text in texts.items():
         tmp = path.with_name(f".{path.name}.kpigraph-tmp")
-        tmp.write_text(text, encoding="utf-8")
+        tmp.write_bytes(text.encode("utf-8"))
         os.replace(tmp, path)
     return [str(p.relative_to(root)) for p in texts]

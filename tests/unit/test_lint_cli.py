@@ -229,3 +229,25 @@ def test_serve_catalog_is_stopped_by_lint_errors(tmp_path: Path) -> None:
     args = ["serve", "--catalog", str(bad), "--port", port, "--db", str(tmp_path / "s.sqlite")]
     result = CliRunner().invoke(cli, [*args, "--backend", "embedded"])
     assert result.exit_code != 0 and "nothing was loaded" in result.output
+
+
+def test_infer_fields_keeps_comments_and_line_endings(tmp_path: Path) -> None:
+    root = catalog(tmp_path)
+    text = (
+        "# 注释保留\r\n"
+        "id: kept\r\n"
+        "name: 保留注释\r\n"
+        "fields:\r\n"
+        "  # 金额字段\r\n"
+        "  - dms.dms_orders.total_amount  # 工单总金额\r\n"
+        "  - dms.dms_orders.store_id\r\n"
+        "# 下面是取数 SQL\r\n"
+        "sql: SELECT SUM(total_amount) FROM dms_orders WHERE order_status = 'completed'\r\n"
+        "rolls_up_to: revenue\r\n"
+    )
+    (root / "metrics/kept.yaml").write_bytes(text.encode("utf-8"))
+    assert invoke("infer-fields", str(root), "--metric", "kept").exit_code == 0
+    after = (root / "metrics/kept.yaml").read_bytes().decode("utf-8")
+    assert after == text.replace(
+        "  - dms.dms_orders.store_id\r\n", "  - dms.dms_orders.order_status\r\n"
+    )
