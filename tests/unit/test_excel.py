@@ -282,3 +282,34 @@ def test_committee_adds_a_metric_by_copying_a_card(demo_xlsx: Path, tmp_path: Pa
     new = next(n for n in graph.nodes if n.id == "atp_store_a")
     assert isinstance(new, Metric) and new.formula == "revenue / visits"
     assert new.caliber == next(n for n in graph.nodes if n.id == "atp").caliber  # type: ignore[attr-defined]
+
+
+def test_round_trip_keeps_nested_keys_of_plain_sheets(tmp_path: Path) -> None:
+    """A department's notify targets (a list of records) and a view's SQL (a table key) travel
+    through the plain sheets as well as the card keys do."""
+    import shutil
+
+    root = tmp_path / "c"
+    shutil.copytree(CATALOGS / "automotive_aftersales", root)
+    depts = root / "departments.yaml"
+    depts.write_text(
+        depts.read_text(encoding="utf-8")
+        + "- {id: board, name: 数据治理委员会, notify: [{url: 'https://hooks.example.com/x', "
+        "format: wecom}]}\n",
+        encoding="utf-8",
+    )
+    sources = root / "sources.yaml"
+    sources.write_text(
+        sources.read_text(encoding="utf-8").replace(
+            "    - id: dms_parts_issue",
+            "    - id: v_completed\n      name: 已完成工单视图\n      sql: |\n"
+            "        SELECT order_id FROM dms_orders WHERE order_status = 'completed'\n"
+            "      fields:\n        - {id: order_id, name: 工单号}\n    - id: dms_parts_issue",
+            1,
+        ),
+        encoding="utf-8",
+    )
+    original = load_catalog(root)
+    export_excel(root, tmp_path / "c.xlsx")
+    import_excel(tmp_path / "c.xlsx", tmp_path / "back")
+    assert comparable(load_catalog(tmp_path / "back")) == comparable(original)
