@@ -74,6 +74,9 @@ class CatalogDoc:
 
 
 class _Dumper(yaml.SafeDumper):
+    def ignore_aliases(self, data: Any) -> bool:
+        return True  # people do not write &anchors / *aliases: repeat the value
+
     def increase_indent(self, flow: bool = False, indentless: bool = False) -> None:
         # indent list items under their key ("tables:\n  - id: ..."), as the demo catalogs do
         super().increase_indent(flow, False)

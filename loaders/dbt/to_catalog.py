@@ -216,7 +216,7 @@ class _Mapper(SourceMapper):
             else:
                 measure = self.measure(measure_name, m.name, where)
                 if measure is not None:
-                    doc["fields"] = measure.fields
+                    doc["fields"] = list(measure.fields)
                     dims = self.sm_dims.get(measure.semantic_model.name)
                     folder = measure.semantic_model.name
                     extra["measure"] = measure.data
