@@ -18,6 +18,7 @@ from cli.common import (
     json_option,
     out,
     store_options,
+    sweep_orphans,
     where,
 )
 from graph_schema.errors import KpigraphError
@@ -128,6 +129,7 @@ def load(
         message=message,
         source=source_info(directory),
     )
+    sweep_orphans(store)  # what killed loads left behind, reported (Neo4j)
     if not as_json:
         announce_replacement(store, graph)
     total = len(graph.nodes) + len(graph.edges)

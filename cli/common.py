@@ -176,6 +176,18 @@ def announce_replacement(store: GraphStore, graph: CatalogGraph) -> None:
         )
 
 
+def sweep_orphans(store: GraphStore) -> None:
+    """Remove what killed or failed loads left in the store (Neo4j's unpublished staged
+    generations, in bounded transactions) and say so on stderr; nothing for the embedded
+    store, whose loads are one SQLite transaction."""
+    sweep = getattr(store, "sweep_orphans", None)
+    if sweep is None:
+        return
+    report = sweep()
+    if report.nodes or report.loads:
+        err().print(f"cleaned up first: {safe(report)}")
+
+
 def run_guarded(command: click.Command, argv: list[str] | None) -> int:
     """Run ``command``; turn every failure into one escaped line and an exit code."""
     from graph_schema.errors import CatalogError, KpigraphError

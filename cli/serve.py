@@ -10,7 +10,15 @@ from typing import TYPE_CHECKING
 import click
 
 from cli import render
-from cli.common import DEMO_CATALOG, announce_replacement, err, safe, store_options, where
+from cli.common import (
+    DEMO_CATALOG,
+    announce_replacement,
+    err,
+    safe,
+    store_options,
+    sweep_orphans,
+    where,
+)
 from graph_schema.errors import KpigraphError
 from loaders.catalog import load_catalog
 
@@ -52,6 +60,8 @@ def serve(
         raise KpigraphError("pass either --demo or --catalog, not both")
     sock = bind(host, port)  # before loading anything: a busy port is one clear error
     try:
+        if not demo:
+            sweep_orphans(store)  # what killed loads left behind, reported
         if demo:
             store.close()
             store, settings = demo_store(settings)

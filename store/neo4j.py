@@ -18,6 +18,7 @@ import time
 import uuid
 from collections import defaultdict
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import neo4j
@@ -347,15 +348,26 @@ class Neo4jStore:
             meta={**graph.meta, "revision": planned.summary.number},
         )
 
-    def _sweep(self, keep: list[str]) -> None:
-        """Delete every generation but the published one and those of loads still writing."""
+    def _sweep(self, keep: list[str]) -> SweepReport:
+        """Delete every generation but the published one and those of loads still writing,
+        in bounded transactions; returns what went."""
         stale_after = STAGE_TIMEOUT.total_seconds()
         with self.driver.session(database=self.database) as session:
-            session.run(cy.DELETE_DEAD_STAGES, stale_after=stale_after).consume()
+            dead = session.run(cy.DELETE_DEAD_STAGES, stale_after=stale_after).consume()
             live = session.run(cy.GET_LIVE_GEN).value("gen")
             keep = [*keep, *live]
-            session.run(cy.SWEEP_GENERATIONS, keep=keep, stale_after=stale_after).consume()
+            swept = session.run(cy.SWEEP_GENERATIONS, keep=keep, stale_after=stale_after)
+            nodes = swept.consume().counters.nodes_deleted
             session.run(cy.DELETE_ORPHAN_CHANGES).consume()
+        return SweepReport(loads=dead.counters.nodes_deleted, nodes=nodes)
+
+    def sweep_orphans(self) -> SweepReport:
+        """Remove what killed or failed loads left behind (their staged generations, once
+        their heartbeat is older than ``STAGE_TIMEOUT``), in bounded transactions. ``kpigraph
+        serve`` and ``kpigraph load`` call it first and report it; a load would otherwise pay
+        for it silently."""
+        self._ensure_schema()
+        return self._guard(lambda: self._sweep([]))
 
     def _discard(self, gen: str) -> None:
         """Best effort after a failed load: remove its stage record and staged nodes."""
@@ -461,6 +473,21 @@ class Neo4jStore:
         if snap is None:
             raise EmptyStoreError(f"Neo4j at {self.uri} (database {self.database!r})")
         return history.graph_from_snapshot(info.catalog or "", info.meta, snap)
+
+
+@dataclass(frozen=True)
+class SweepReport:
+    """What a sweep removed: stage records of dead loads, and nodes of unpublished
+    generations."""
+
+    loads: int
+    nodes: int
+
+    def __str__(self) -> str:
+        return (
+            f"removed {self.nodes:,} node(s) of unpublished generations "
+            f"({self.loads} abandoned load(s))"
+        )
 
 
 def _load_batches(graph: CatalogGraph) -> list[list[tuple[str, list[Row]]]]:
