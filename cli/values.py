@@ -38,11 +38,15 @@ def _setup(
 
 
 def _num(value: float | None) -> str:
-    return "—" if value is None else f"{value:,.2f}"
+    if value is None:
+        return "—"
+    return f"{value:,.2f}" if abs(value) >= 1 or value == 0 else f"{value:.4g}"
 
 
 def _signed(value: float | None) -> str:
-    return "—" if value is None else f"{value:+,.2f}"
+    if value is None:
+        return "—"
+    return f"{value:+,.2f}" if abs(value) >= 1 or value == 0 else f"{value:+.4g}"
 
 
 def _pct(value: float | None) -> str:

@@ -20,12 +20,12 @@ MUTED = "#6c757d"
 
 
 def fmt(value: float | None, unit: str | None = None) -> str:
-    """Compact number: ``1,234,567`` → ``123.5万``; small values keep two decimals.
+    """Compact number: ``1,234,567`` → ``123.5万``; values under 1 keep four significant digits.
 
     Examples
     --------
-    >>> fmt(2507598.0), fmt(-262262.0), fmt(1536.518), fmt(0.0453)
-    ('250.8万', '-26.2万', '1,536.52', '0.05')
+    >>> fmt(2507598.0), fmt(-262262.0), fmt(1536.518), fmt(0.004532)
+    ('250.8万', '-26.2万', '1,536.52', '0.004532')
     """
     if value is None:
         return "—"
@@ -34,8 +34,10 @@ def fmt(value: float | None, unit: str | None = None) -> str:
         text = f"{value / 1e8:,.2f}亿"
     elif a >= 1e5:
         text = f"{value / 1e4:,.1f}万"
-    else:
+    elif a >= 1 or a == 0:
         text = f"{value:,.2f}"
+    else:  # rates and shares: four significant digits
+        text = f"{value:.4g}"
     return text
 
 
