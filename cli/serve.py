@@ -141,6 +141,27 @@ def run_server(
     from api.app import create_app
 
     shown = f"[{host}]" if ":" in host else host
+    settings = served_settings(settings, host, port)
     err().print(f"serving on http://{shown}:{port}  (API docs: http://{shown}:{port}/docs)")
+    err().print(
+        f"links point to {safe(settings.base_url)} (KPIGRAPH_BASE_URL); answering host names: "
+        f"{safe(settings.trusted_hosts)} (KPIGRAPH_TRUSTED_HOSTS)"
+    )
     config = uvicorn.Config(create_app(settings, store), log_level="warning")
     uvicorn.Server(config).run(sockets=[sock])
+
+
+def served_settings(settings: Settings, host: str, port: int) -> Settings:
+    """Settings for a server bound to ``host:port``: links to the bound address unless
+    ``KPIGRAPH_BASE_URL`` says otherwise; the trusted host names (``KPIGRAPH_TRUSTED_HOSTS``)
+    default to the bound host, the local names and the base URL's host."""
+    from api.hosts import ANY_ADDRESS, allowed_hosts
+
+    update: dict[str, str] = {}
+    if "base_url" not in settings.model_fields_set:
+        name = "127.0.0.1" if host in ANY_ADDRESS else host
+        update["base_url"] = f"http://{f'[{name}]' if ':' in name else name}:{port}"
+    if not settings.trusted_hosts:
+        base = update.get("base_url", settings.base_url)
+        update["trusted_hosts"] = ",".join(sorted(allowed_hosts(host, port, base)))
+    return settings.model_copy(update=update)

@@ -52,6 +52,13 @@ class Settings(BaseSettings):
         default="http://127.0.0.1:8000", description="this server's URL, for links in messages"
     )
     notify: bool = Field(default=True, description="deliver notifications from this process")
+    # the HTTP server (#12)
+    trusted_hosts: str | None = Field(
+        default=None,
+        description="comma-separated Host header values the server answers (a DNS-rebinding "
+        "page sends its own); default for kpigraph serve: the bound host, localhost, 127.0.0.1 "
+        "and ::1, and the host of base_url; '*' answers any",
+    )
     # values (#15)
     values_dir: Path | None = Field(
         default=None,

@@ -5,10 +5,13 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
-from fastapi.responses import PlainTextResponse
+from fastapi.responses import PlainTextResponse, Response
 
 from api.dependencies import StoreDep
+from api.errors import error_json
 from api.governance import ask_extras
+from api.schemas import ErrorResponse
+from core.settings import Settings
 from graph_schema.formula import parse_formula
 from graph_schema.ids import NodeKind, NodeRef
 from graph_schema.models import Metric
@@ -79,34 +82,44 @@ def answer_text(store: GraphStore, metric: Metric, link: str) -> str:
     return "\n".join(lines)
 
 
+def public_url(request: Request) -> str:
+    """This server's URL for links, from configuration (``KPIGRAPH_BASE_URL``), never from
+    the request's Host header (which any client, or a DNS-rebinding page, chooses)."""
+    settings: Settings = request.app.state.settings
+    return settings.base_url.rstrip("/")
+
+
 @router.get(
     "/ask",
     response_class=PlainTextResponse,
     summary="Plain-text answer for chat bots",
     responses={
-        200: {"content": {"text/plain": {"example": "客单价（ATP, Average Ticket Price）…"}}}
+        200: {"content": {"text/plain": {"example": "客单价（ATP, Average Ticket Price）…"}}},
+        404: {"model": ErrorResponse, "description": "nothing matches (the JSON error shape)"},
     },
 )
 def ask(
     request: Request,
     store: StoreDep,
     q: Annotated[str, Query(min_length=1, max_length=200, examples=["客单价"])],
-) -> PlainTextResponse:
+) -> Response:
     """Name, definition, formula, caliber summary, owner and a link for an exact match (id,
     name, English name or abbreviation); otherwise a short "did you mean" list."""
     text = normalize_text(q.replace("@指标字典", ""))
     page = store.search(SearchQuery(text=text, kinds=frozenset({NodeKind.METRIC}), limit=5))
-    base = str(request.base_url).rstrip("/")
+    base = public_url(request)
     if page.items:
         top = page.items[0]
         titles, body = search_fields(top.kind, top.props())
         if isinstance(top, Metric) and match_rank(text, titles, body) == 0:
             answer = answer_text(store, top, f"{base}/metrics/{top.id}")
             return PlainTextResponse(answer + ask_extras(request, top.id))  # + FAQ, counted
-    if not page.items:
-        return PlainTextResponse(
+    if not page.items:  # an error: the JSON error shape, like every other error
+        return error_json(
+            404,
+            "not_found",
             f"没有找到「{q.strip()}」。试试指标的中文名、英文名或缩写，例如：客单价、ATP。",
-            status_code=404,
+            {"q": q},
         )
     options = "\n".join(f"- {n.name}（{n.id}）" for n in page.items)
     return PlainTextResponse(f"没有完全匹配「{q.strip()}」的指标。你是不是要找：\n{options}")
