@@ -27,9 +27,11 @@ CATALOG = {
     ),
     "metrics/m.yaml": (
         "metrics:\n"
-        "  - {id: revenue, name: 营收, drivers: visits * atp, dimensions: [store, product, channel]}\n"
+        "  - {id: revenue, name: 营收, drivers: visits * atp,\n"
+        "     dimensions: [store, product, channel]}\n"
         "  - {id: visits, name: 进厂台次, dimensions: [store, product, channel]}\n"
-        "  - {id: atp, name: 客单价, formula: revenue / visits, dimensions: [store, product, channel]}\n"
+        "  - {id: atp, name: 客单价, formula: revenue / visits,\n"
+        "     dimensions: [store, product, channel]}\n"
     ),
 }
 
