@@ -16,6 +16,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -34,6 +35,7 @@ from graph_schema.models import (
     System,
     Table,
 )
+from loaders.yaml_lines import LDict, load_yaml
 
 
 def manifest_keys() -> list[str]:
@@ -217,13 +219,24 @@ def render_files(doc: CatalogDoc) -> dict[str, str]:
     return files
 
 
+Relocate = Callable[[CatalogIssue, "str | None"], CatalogIssue]
+"""Points an issue of the written catalog back at the source: given the issue and the
+top-level key of the written file at the issue's line (``owner``), returns the issue to report."""
+
+
 def write_catalog(
-    doc: CatalogDoc, out_dir: str | Path, *, force: bool = False, header: str | None = None
+    doc: CatalogDoc,
+    out_dir: str | Path,
+    *,
+    force: bool = False,
+    header: str | None = None,
+    relocate: Relocate | None = None,
 ) -> CatalogGraph:
     """Write ``doc`` as a catalog directory at ``out_dir`` and return the loaded graph.
 
     ``header`` (e.g. "imported from dbt by kpigraph") is written as a comment on top of
-    ``kpigraph.yaml``.
+    ``kpigraph.yaml``. ``relocate`` rewrites each issue when the written catalog does not
+    validate (the files are gone by the time the caller sees the error).
 
     Raises
     ------
@@ -250,13 +263,34 @@ def write_catalog(
             path = tmp / rel
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(text, encoding="utf-8")
-        graph = load_catalog(tmp)
+        try:
+            graph = load_catalog(tmp)
+        except CatalogError as exc:
+            if relocate is None:
+                raise
+            raise CatalogError(
+                [relocate(i, _key_at(tmp / i.file, i.line)) for i in exc.issues]
+            ) from None
         swap_into_place(tmp, out)
         graph.meta["source"] = str(out.resolve())
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return graph
+
+
+def _key_at(path: Path, line: int | None) -> str | None:
+    """The top-level key of the YAML mapping in ``path`` that holds ``line``."""
+    if line is None or not path.is_file():
+        return None
+    try:
+        data = load_yaml(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError:
+        return None
+    if not isinstance(data, LDict):
+        return None
+    keys = [(n, k) for k, n in data.key_lines.items() if n <= line]
+    return max(keys)[1] if keys else None
 
 
 def swap_into_place(tmp: Path, out: Path) -> None:
@@ -271,22 +305,3 @@ def swap_into_place(tmp: Path, out: Path) -> None:
         shutil.rmtree(old, ignore_errors=True)
     else:
         os.replace(tmp, out)
-
-
-def relocate_issues(
-    error: CatalogError, where: dict[str, str], prefix: str = "the imported catalog"
-) -> CatalogError:
-    """Point the issues of a catalog written from another format back at that format.
-
-    ``where`` maps a written file (``metrics/atp.yaml``) to its place in the source (``sheet
-    'atp'``); the written file and line stay in the message, since the catalog was not kept.
-    """
-    issues = []
-    for issue in error.issues:
-        place = where.get(issue.file)
-        written = f"{issue.file}:{issue.line}" if issue.line else issue.file
-        file = place or prefix
-        issues.append(
-            CatalogIssue(file, None, f"{issue.message} (in {written} as written)", issue.hint)
-        )
-    return CatalogError(issues)

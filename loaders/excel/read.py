@@ -10,6 +10,7 @@ catalog then validates. The cards are the definition; the index sheet must agree
 from __future__ import annotations
 
 import zipfile
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -18,14 +19,13 @@ from openpyxl.utils.exceptions import InvalidFileException
 from openpyxl.worksheet.worksheet import Worksheet
 from pydantic import BaseModel, ValidationError
 
-from graph_schema.errors import CatalogError
+from graph_schema.errors import CatalogIssue
 from graph_schema.models import Dashboard, Department, Dimension, FieldNode, Metric, System, Table
 from loaders.catalog import CatalogManifest
 from loaders.catalog_writer import (
     CatalogDoc,
     manifest_keys,
     metric_path,
-    relocate_issues,
     write_catalog,
 )
 from loaders.excel import layout as L
@@ -49,7 +49,23 @@ def _open(path: Path) -> Any:
         ) from None
 
 
-def read_workbook(path: str | Path) -> tuple[CatalogDoc, dict[str, str]]:
+@dataclass(frozen=True)
+class Place:
+    """Where a written catalog file came from: its sheet, and for a card each key's cell."""
+
+    sheet: str
+    cells: dict[tuple[Any, ...], tuple[int, int]] = field(default_factory=dict)
+
+    def cell_of(self, key: str | None) -> tuple[int, int] | None:
+        if key is None:
+            return None
+        if (key,) in self.cells:
+            return self.cells[(key,)]
+        found = [spot for loc, spot in self.cells.items() if loc and loc[0] == key]
+        return min(found) if found else None
+
+
+def read_workbook(path: str | Path) -> tuple[CatalogDoc, dict[str, Place]]:
     """The catalog document in the workbook, and written file → sheet (for later errors)."""
     book = _open(Path(path))
     try:
@@ -58,7 +74,7 @@ def read_workbook(path: str | Path) -> tuple[CatalogDoc, dict[str, str]]:
         book.close()
 
 
-def _read_book(book: Any) -> tuple[CatalogDoc, dict[str, str]]:
+def _read_book(book: Any) -> tuple[CatalogDoc, dict[str, Place]]:
     reader = SheetReader()
     sheets = {ws.title: ws for ws in book.worksheets}
     cards: list[Card] = []
@@ -82,7 +98,7 @@ def _read_book(book: Any) -> tuple[CatalogDoc, dict[str, str]]:
         if required not in sheets:
             reader.problems.append(f"sheet {required!r} is missing; it was in the exported file")
     doc = CatalogDoc(manifest={})
-    where: dict[str, str] = {}
+    where: dict[str, Place] = {}
     if L.CATALOG in sheets:
         for n, data, cols in reader.table(sheets[L.CATALOG], ["key", "value"], ("key", "value")):
             key = str(data.get("key", ""))
@@ -92,7 +108,7 @@ def _read_book(book: Any) -> tuple[CatalogDoc, dict[str, str]]:
                 doc.manifest[key] = decode(CatalogManifest, key, data["value"])
         if "name" not in doc.manifest:
             reader.problems.append(f"sheet {L.CATALOG!r}: the catalog needs a 'name' row")
-        where["kpigraph.yaml"] = f"sheet {L.CATALOG!r}"
+        where["kpigraph.yaml"] = Place(L.CATALOG)
     plain: list[tuple[str, type[BaseModel], list[dict[str, Any]], str]] = [
         (L.DEPARTMENTS, Department, doc.departments, "departments.yaml"),
         (L.DIMENSIONS, Dimension, doc.dimensions, "dimensions.yaml"),
@@ -101,7 +117,7 @@ def _read_book(book: Any) -> tuple[CatalogDoc, dict[str, str]]:
     for sheet, model, target, file in plain:
         if sheet not in sheets:
             continue
-        where[file] = f"sheet {sheet!r}"
+        where[file] = Place(sheet)
         keys = ["kind" if k == "type" and model is Dashboard else k for k in model.model_fields]
         for n, data, cols in reader.table(sheets[sheet], keys, ("id", "name")):
             if model is Dashboard and "kind" in data:
@@ -112,7 +128,7 @@ def _read_book(book: Any) -> tuple[CatalogDoc, dict[str, str]]:
                     item = {("kind" if k == "type" else k): v for k, v in item.items()}
                 target.append(item)
     if L.SOURCES in sheets:
-        where["sources.yaml"] = f"sheet {L.SOURCES!r}"
+        where["sources.yaml"] = Place(L.SOURCES)
         doc.systems = _read_sources(reader, sheets[L.SOURCES])
     metric_ids = _read_cards(reader, cards, doc, where)
     if L.INDEX in sheets:
@@ -164,7 +180,7 @@ def _read_sources(reader: SheetReader, ws: Worksheet) -> list[dict[str, Any]]:
 
 
 def _read_cards(
-    reader: SheetReader, cards: list[Card], doc: CatalogDoc, where: dict[str, str]
+    reader: SheetReader, cards: list[Card], doc: CatalogDoc, where: dict[str, Place]
 ) -> dict[str, str]:
     ids: dict[str, str] = {}
     for card in cards:
@@ -189,7 +205,7 @@ def _read_cards(
         ids[metric.id] = card.sheet
         path = metric_path(metric, "domain")
         doc.metric_files.setdefault(path, []).append(_card_doc(card.data))
-        where[f"metrics/{path}"] = f"sheet {card.sheet!r}"
+        where[f"metrics/{path}"] = Place(card.sheet, card.cells)
     return ids
 
 
@@ -260,8 +276,22 @@ def import_excel(path: str | Path, out_dir: str | Path, *, force: bool = False) 
         department), each issue pointed back at its sheet; nothing is written.
     """
     doc, where = read_workbook(path)
-    try:
-        write_catalog(doc, out_dir, force=force, header=f"Imported from {Path(path).name}")
-    except CatalogError as exc:
-        raise relocate_issues(exc, where, f"workbook {Path(path).name}") from None
+
+    def relocate(issue: CatalogIssue, key: str | None) -> CatalogIssue:
+        place = where.get(issue.file)
+        written = f"{issue.file}:{issue.line}" if issue.line else issue.file
+        message = f"{issue.message} (in {written} as written)"
+        if place is None:
+            return CatalogIssue(f"workbook {Path(path).name}", None, message, issue.hint)
+        spot = place.cell_of(key)
+        return CatalogIssue(
+            cell_ref(place.sheet, *spot) if spot else f"sheet {place.sheet!r}",
+            None,
+            message,
+            issue.hint,
+        )
+
+    write_catalog(
+        doc, out_dir, force=force, header=f"Imported from {Path(path).name}", relocate=relocate
+    )
     return len(doc.metrics())

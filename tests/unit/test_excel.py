@@ -193,9 +193,12 @@ def test_broken_reference_points_at_the_sheet(demo_xlsx: Path, tmp_path: Path) -
     row = next(r for r in book[L.INDEX].iter_rows(min_row=2) if r[0].value == "atp")
     row[6].value = "nobody"
     book.save(path)
+    owner_row = next(r for r in book["atp"].iter_rows(min_row=3) if r[2].value == "owner")[3].row
     with pytest.raises(CatalogError) as err:
         import_excel(path, tmp_path / "out")
-    assert "sheet 'atp'" in str(err.value) and "'nobody'" in str(err.value)
+    text = str(err.value)
+    assert f"sheet 'atp' row {owner_row} column D (D{owner_row})" in text, text
+    assert "owner refers to unknown department 'nobody'" in text
     assert not (tmp_path / "out").exists()
     assert [p.name for p in tmp_path.iterdir()] == ["bad.xlsx"]  # no temp dir left behind
 
