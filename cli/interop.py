@@ -56,16 +56,22 @@ def import_group() -> None:
     "-o",
     "--out",
     "out_dir",
-    required=True,
     type=click.Path(path_type=Path),
     help="Catalog directory to write (new, or empty).",
 )
+@click.option("--dry-run", is_flag=True, help="Map and validate, print the report, write nothing.")
 @click.option("--name", help="Catalog name (default: the dbt project's).")
 @click.option("--system", help="System id for every table (default: each model's schema).")
 @click.option("--force", is_flag=True, help="Replace OUT if it exists.")
 @json_option
 def import_dbt_cmd(
-    path: Path, out_dir: Path, name: str | None, system: str | None, force: bool, as_json: bool
+    path: Path,
+    out_dir: Path | None,
+    dry_run: bool,
+    name: str | None,
+    system: str | None,
+    force: bool,
+    as_json: bool,
 ) -> None:
     """Import a dbt target/manifest.json, a semantic_manifest.json, or a dbt project directory
     whose YAML declares semantic_models: and metrics: (dbt need not run).
@@ -74,11 +80,19 @@ def import_dbt_cmd(
     kept under each metric's extra.dbt and listed here."""
     from loaders.dbt import import_dbt
 
-    report = _guard(lambda: import_dbt(path, out_dir, name=name, system=system, force=force))
+    if out_dir is None and not dry_run:
+        raise click.UsageError("pass -o CATALOG_DIR (or --dry-run to write nothing)")
+    if dry_run:
+        with tempfile.TemporaryDirectory(prefix="kpigraph-dry-run-") as scratch:
+            report = _guard(lambda: import_dbt(path, Path(scratch) / "c", name=name, system=system))
+        report.out = ""
+    else:
+        assert out_dir is not None
+        report = _guard(lambda: import_dbt(path, out_dir, name=name, system=system, force=force))
     if as_json:
         emit_json(
             {
-                "out": str(out_dir),
+                "out": report.out or None,
                 "counts": report.counts,
                 "extra": report.extra,
                 "extra_summary": report.extra_summary(),

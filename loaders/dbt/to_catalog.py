@@ -94,14 +94,18 @@ class ImportReport:
         counter: Counter[str] = Counter(k for keys in self.extra.values() for k in keys)
         return dict(sorted(counter.items(), key=lambda kv: (-kv[1], kv[0])))
 
-    def lines(self) -> list[str]:
+    def lines(self, notes: int | None = 20) -> list[str]:
+        """The report as text; at most ``notes`` notes (``None``: all)."""
         out = [f"imported {self.source} → {self.out}" if self.out else f"read {self.source}"]
         out.append(", ".join(f"{k}: {v}" for k, v in self.counts.items()))
         summary = self.extra_summary()
         if summary:
             out.append(f"kept under extra.dbt ({len(self.extra)} metrics):")
             out += [f"  {key}: {n} metric(s)" for key, n in summary.items()]
-        out += [f"note: {n}" for n in self.notes]
+        shown = self.notes if notes is None else self.notes[:notes]
+        out += [f"note: {n}" for n in shown]
+        if len(shown) < len(self.notes):
+            out.append(f"… and {len(self.notes) - len(shown)} more notes (--json lists them all)")
         return out
 
 

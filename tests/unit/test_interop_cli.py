@@ -91,3 +91,11 @@ def test_bad_workbook_lists_cells(tmp_path: Path) -> None:
     assert proc.returncode == 1
     assert "sheet '部门' row 1: missing column 'ID (id)'" in proc.stderr
     assert not (tmp_path / "c").exists()
+
+
+def test_dry_run_writes_nothing(tmp_path: Path) -> None:
+    proc = run("import", "dbt", str(PROJECT), "--dry-run", "--json")
+    data = json.loads(proc.stdout)
+    assert data["out"] is None and data["counts"]["catalog_metrics"] == 10
+    no_out = run("import", "dbt", str(PROJECT), check=False)
+    assert no_out.returncode != 0 and "pass -o" in no_out.stderr
