@@ -33,7 +33,10 @@ from loaders.dbt.read import read_dbt
 from loaders.dbt.sources import slug
 from loaders.dbt.to_catalog import dbt_to_doc
 
-_AGG = {"sum": "sum", "avg": "average", "last": "max", "none": "sum"}
+#: kpigraph ``aggregation`` → MetricFlow ``agg``; ``last`` is a sum that is not additive over
+#: time (a balance: the period's last value), ``none`` has no MetricFlow equivalent (noted).
+_AGG = {"sum": "sum", "avg": "average", "last": "sum", "none": "sum"}
+_LAST: dict[str, Any] = {}  # marker: "the last value over the stub's time dimension"
 _TIME_TYPES = ("date", "time", "timestamp", "datetime")
 #: column names that hold a period even when typed as text (``period: '2024-06'``)
 _TIME_NAME = re.compile(r"(?:^|_)(?:date|dt|ds|time|at|month|period|day)$")
@@ -248,8 +251,17 @@ def _spec_from_card(
         name, n = f"{metric.id}_{n}", n + 1
     stub.names.add(name)
     aggregation = getattr(metric, "aggregation", None)
-    agg = _AGG.get(str(getattr(aggregation, "value", aggregation) or "sum"), "sum")
-    stub.measures.append({"name": name, "agg": agg, "expr": column.id.rsplit(".", 1)[1]})
+    how = str(getattr(aggregation, "value", aggregation) or "sum")
+    measure: dict[str, Any] = {
+        "name": name,
+        "agg": _AGG.get(how, "sum"),
+        "expr": column.id.rsplit(".", 1)[1],
+    }
+    if how == "last":
+        measure["non_additive_dimension"] = _LAST  # resolved to the stub's time dimension
+    elif how == "none":
+        report.notes.append(f"{metric.id}: aggregation none has no MetricFlow agg; wrote sum")
+    stub.measures.append(measure)
     if len(bound) > 1:
         report.notes.append(
             f"{metric.id}: measure reads {column.id} only (of {len(bound)} fields); check expr/agg"
@@ -308,6 +320,15 @@ def _stub_doc(stub: _Stub, columns: list[FieldNode], report: ExportReport) -> di
             f"semantic model {local}: no date/time column; add a time dimension "
             "(MetricFlow aggregates every measure over one)"
         )
+    for measure in stub.measures:
+        if measure.get("non_additive_dimension") is _LAST:
+            if times:
+                measure["non_additive_dimension"] = {
+                    "name": _dim_name(times[0], name),
+                    "window_choice": "max",
+                }
+            else:
+                del measure["non_additive_dimension"]
     semantic["measures"] = stub.measures
     model = {
         "name": local,

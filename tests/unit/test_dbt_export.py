@@ -139,3 +139,31 @@ def test_metricflow_validator_flags_only_tables_without_time(catalog: str, tmp_p
     untimed = [n for n in report.notes if "no date/time column" in n]
     assert len(result.errors) == len(untimed)
     assert all("Aggregation time dimension" in e.message for e in result.errors)
+
+
+def test_aggregation_last_is_a_non_additive_sum(tmp_path: Path) -> None:
+    """A balance ('aggregation: last') is summed across members but not over time."""
+    from tests.helpers import write_catalog
+
+    root = write_catalog(
+        tmp_path / "c",
+        {
+            "sources.yaml": (
+                "- id: erp\n  name: ERP\n  tables:\n    - id: balances\n      name: 余额表\n"
+                "      fields:\n        - {id: balance, name: 余额, type: decimal}\n"
+                "        - {id: as_of, name: 日期, type: date}\n"
+                "- id: dms\n  name: DMS\n  tables:\n    - id: orders\n      name: 工单表\n"
+                "      fields:\n        - {id: amount, name: 金额, type: decimal}\n"
+                "        - {id: order_id, name: 工单号, type: string}\n"
+            ),
+            "metrics/balance.yaml": (
+                "id: balance\nname: 账户余额\naggregation: last\nfields: [erp.balances.balance]\n"
+            ),
+        },
+    )
+    report = export_dbt(root, tmp_path / "dbt")
+    assert report.counts["parsed_back"] == 4
+    stub = yaml.safe_load((tmp_path / "dbt" / "models" / "erp" / "balances.yml").read_text())
+    (measure,) = stub["semantic_models"][0]["measures"]
+    assert measure["agg"] == "sum"
+    assert measure["non_additive_dimension"] == {"name": "as_of", "window_choice": "max"}
