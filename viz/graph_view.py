@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from itertools import pairwise
@@ -23,9 +22,22 @@ from analysis.results import LineageResult
 from graph_schema.ids import NodeKind
 from graph_schema.models import BaseNode, Metric
 from graph_schema.relations import METRIC_RELATIONS, Relation, parse_kinds, parse_relations
-from viz.layout import layered_layout, tree_layout
+from viz.geometry import (
+    FONT_SIZE,
+    GROUP_LABEL_PX,
+    MAX_LABEL_PX,
+    ROUNDNESS,
+    ROW_PX,
+    bend_room,
+    column_positions,
+    heights_of,
+    label_lines,
+    label_width,
+)
+from viz.layout import layered_layout
 from viz.map_model import MapEdge, MapNode, build_map, short_id
 from viz.style import EDGE_STYLE, KIND_STYLE, LEVEL_COLORS, NEGATIVE_CAUSE_COLOR, node_url
+from viz.tree import tree_layout
 
 DEFAULT_MAX_NODES = 300
 HARD_MAX_NODES = 2000
@@ -67,16 +79,6 @@ def tooltip(node: BaseNode, department_names: Mapping[str, str]) -> str:
 #: Up to this many nodes, edges are routed around nodes and drawn as curves, and labels are
 #: kept at a readable size on load (bigger maps are shown whole).
 ROUTE_MAX_NODES = 150
-#: Pixels at scale 1: font size, one-line node height, horizontal room between columns.
-FONT_SIZE = 14
-ROW_PX = 30
-COLUMN_GAP_PX = 64
-#: At most this much extra room between two columns for edges to bend past nodes.
-MAX_BEND_PX = 160
-#: How flat edges leave and enter nodes (vis-network cubicBezier roundness).
-ROUNDNESS = 0.9
-MAX_LABEL_PX = 140
-GROUP_LABEL_PX = 180
 #: Relation priority for breaking cycles (dropped first: high) and for tree parents.
 RELATION_RANK = {
     Relation.INPUT_TO: 0,
@@ -119,17 +121,17 @@ def network_data(view: GraphView, options: MapOptions | None = None) -> dict[str
     if tree:
         lay = tree_layout(graph.focus, graph.side, pairs, rank)
     else:
-        heights = {r: _lines(labels[r], caps[r]) * 0.6 + 0.4 for r in refs}
-        room = {r: max(0.0, (_width(labels[r], caps[r]) - 110) / 160) for r in refs}
+        heights = {r: label_lines(labels[r], caps[r]) * 0.6 + 0.4 for r in refs}
+        room = {r: max(0.0, (label_width(labels[r], caps[r]) - 110) / 160) for r in refs}
         lay = layered_layout(
             refs, pairs, rank, heights, route=not big, sweeps=0 if big else 8, clearance=room
         )
     ref_of = {d: lay.copies.get(d, d) for d in lay.x if d not in lay.points}
-    widths = {d: _width(labels[r], caps[r]) for d, r in ref_of.items()}
+    widths = {d: label_width(labels[r], caps[r]) for d, r in ref_of.items()}
     links = [p for chain in lay.routes.values() for p in pairwise(chain)]
     links += [(a, b) for _, a, b in lay.drawn]
-    bend = {} if big else _bend_room(lay.x, lay.y, links, widths, heights_of(ref_of, labels, caps))
-    xs = _column_positions(lay.x, widths, bend)
+    bend = {} if big else bend_room(lay.x, lay.y, links, widths, heights_of(ref_of, labels, caps))
+    xs = column_positions(lay.x, widths, bend)
     nodes = []
     for drawn, ref in ref_of.items():
         node = graph.nodes[ref]
@@ -253,127 +255,6 @@ def causal_label(props: Mapping[str, Any]) -> str:
     sign = "−" if props.get("polarity") == "-" else "+"
     lag = props.get("lag")
     return f"{sign} 滞后 {lag}" if lag else sign
-
-
-def _column_positions(
-    columns: Mapping[str, float], widths: Mapping[str, float], room: Mapping[float, float]
-) -> dict[float, float]:
-    """x of every column at scale 1: each column as wide as its widest node, plus a gap
-    (and the extra ``room`` after a column that its edges need to bend past nodes).
-
-    >>> _column_positions({"a": 0, "b": 1, "c": 2}, {"a": 100, "b": 100, "c": 100}, {1: 40})
-    {0: 0.0, 1: 164.0, 2: 368.0}
-    """
-    width: dict[float, float] = {}
-    for ref, col in columns.items():
-        width[col] = max(width.get(col, 0.0), widths.get(ref, 0.0))
-    out: dict[float, float] = {}
-    x = 0.0
-    previous = None
-    for col in sorted(width):
-        if previous is not None:
-            gap = COLUMN_GAP_PX * (col - previous) + room.get(previous, 0.0)
-            x += (width[previous] + width[col]) / 2 + gap
-        out[col] = round(x, 1)
-        previous = col
-    return out
-
-
-def heights_of(
-    ref_of: Mapping[str, str], labels: Mapping[str, str], caps: Mapping[str, float]
-) -> dict[str, float]:
-    """Box height of every drawn node at scale 1, in pixels."""
-    return {d: (_lines(labels[r], caps[r]) * 0.6 + 0.4) * ROW_PX + 4 for d, r in ref_of.items()}
-
-
-def _bend_room(
-    x: Mapping[str, float],
-    y: Mapping[str, float],
-    links: list[tuple[str, str]],
-    widths: Mapping[str, float],
-    heights: Mapping[str, float],
-) -> dict[float, float]:
-    """Extra pixels after each column so that no curve between two columns crosses a node
-    standing beside one of its ends (the curve leaves a node flat, then turns: a wide
-    neighbour right above or below it is in the way unless the columns are far enough apart).
-
-    >>> x = {"a": 0, "n": 0, "b": 1}
-    >>> y = {"a": 0.0, "n": 1.5, "b": 8.0}
-    >>> _bend_room(x, y, [("a", "b")], {"a": 100, "n": 180, "b": 100}, {"a": 34, "n": 34, "b": 34})
-    {0: 40.0}
-    >>> _bend_room(x, y, [("a", "b")], {"a": 100, "n": 60, "b": 100}, {"a": 34, "n": 34, "b": 34})
-    {}
-    """
-    column: dict[float, list[str]] = {}
-    for v in heights:
-        column.setdefault(x[v], []).append(v)
-    width_of: dict[float, float] = {c: max(widths[v] for v in vs) for c, vs in column.items()}
-    out: dict[float, float] = {}
-    for a, b in links:
-        if a not in x or b not in x or x[a] == x[b]:
-            continue
-        left, right = (a, b) if x[a] < x[b] else (b, a)
-        cl, cr = x[left], x[right]
-        base = (width_of.get(cl, 0.0) + width_of.get(cr, 0.0)) / 2 + COLUMN_GAP_PX * (cr - cl)
-        y0, y1 = y[left] * ROW_PX, y[right] * ROW_PX
-        beside = [(n, False) for n in column.get(cl, []) if n != left]
-        beside += [(n, True) for n in column.get(cr, []) if n != right]
-        for extra in range(0, MAX_BEND_PX + 1, 10):
-            dx = base + extra
-            if not any(_crosses(n, far, dx, y0, y1, widths, heights, y) for n, far in beside):
-                if extra:
-                    out[cl] = max(out.get(cl, 0.0), float(extra))
-                break
-        else:
-            out[cl] = float(MAX_BEND_PX)
-    return out
-
-
-def _crosses(
-    n: str,
-    far: bool,
-    dx: float,
-    y0: float,
-    y1: float,
-    widths: Mapping[str, float],
-    heights: Mapping[str, float],
-    y: Mapping[str, float],
-) -> bool:
-    """Whether the edge's curve passes through node ``n``'s box (``far``: in the right column)."""
-    half = widths[n] / 2
-    if half >= dx:
-        return True
-    s = 1 - half / dx if far else half / dx
-    lo, hi = 0.0, 1.0
-    for _ in range(24):  # t where the curve is at the box's edge (x(t) grows with t)
-        t = (lo + hi) / 2
-        u = 1 - t
-        if 3 * u * u * t * ROUNDNESS + 3 * u * t * t * (1 - ROUNDNESS) + t**3 < s:
-            lo = t
-        else:
-            hi = t
-    at = y0 + (y1 - y0) * (3 * lo * lo - 2 * lo**3)
-    # over the box's width the curve spans y0..at (left column) or at..y1 (right column)
-    low, high = sorted((at, y1) if far else (y0, at))
-    centre, h = y[n] * ROW_PX, heights[n] / 2
-    return low < centre + h and centre - h < high
-
-
-def _char_px(ch: str) -> float:
-    return FONT_SIZE * (1.0 if ord(ch) > 0x2E80 else 0.58)
-
-
-def _width(label: str, cap: float = MAX_LABEL_PX) -> float:
-    """Estimated box width of a label at scale 1 (vis wraps lines at ``cap``)."""
-    widest = max((sum(_char_px(c) for c in line) for line in label.split("\n")), default=0.0)
-    return min(widest + 2 * 10, cap)
-
-
-def _lines(label: str, cap: float = MAX_LABEL_PX) -> int:
-    inner = cap - 20
-    return sum(
-        max(1, math.ceil(sum(_char_px(c) for c in line) / inner)) for line in label.split("\n")
-    )
 
 
 def _label(node: MapNode) -> str:

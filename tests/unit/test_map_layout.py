@@ -10,8 +10,9 @@ from hypothesis import strategies as st
 from analysis.results import Direction, EdgeOut, LineageNode, LineageResult
 from graph_schema.models import BaseNode, FieldNode, Metric, System, Table
 from viz.graph_view import GraphView, MapOptions, network_data
-from viz.layout import DUMMY_GAP, DUMMY_HEIGHT, ROW_GAP, layered_layout, tree_layout
+from viz.layout import DUMMY_GAP, DUMMY_HEIGHT, ROW_GAP, layered_layout
 from viz.map_model import MAX_TABLES, build_map
+from viz.tree import tree_layout
 
 NODES = [f"n{i}" for i in range(12)]
 edge_lists = st.lists(
