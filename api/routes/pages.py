@@ -10,7 +10,7 @@ import datetime as dt
 from typing import Annotated, Any, Literal
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, HTTPException, Path, Query
+from fastapi import APIRouter, HTTPException, Path, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
 from analysis.card import node_card
@@ -19,6 +19,7 @@ from analysis.resolve import require_node, resolve_metric, resolve_ref
 from analysis.results import Direction
 from analysis.timeline import version_timeline
 from api.dependencies import RefDep, StoreDep
+from api.governance import metric_faq
 from api.routes.ask import formula_in_names
 from api.routes.values import values_panel
 from api.views import department_options, graph_view
@@ -136,7 +137,9 @@ def search_page(
 
 
 @router.get("/metrics/{metric_id}")
-def metric_page(store: StoreDep, metric_id: Annotated[str, Path(max_length=200)]) -> HTMLResponse:
+def metric_page(
+    store: StoreDep, request: Request, metric_id: Annotated[str, Path(max_length=200)]
+) -> HTMLResponse:
     ref = resolve_metric(store, metric_id)
     metric = require_node(store, ref)
     assert isinstance(metric, Metric)
@@ -193,6 +196,7 @@ def metric_page(store: StoreDep, metric_id: Annotated[str, Path(max_length=200)]
             dimensions=_neighbours(groups, Relation.SLICED_BY, outgoing=True),
             values_panel=values_panel(store, ref.id),
             timeline=version_timeline(metric, store.node_history(ref)),
+            faq=metric_faq(request, ref.id),
         )
     )
 

@@ -315,6 +315,9 @@ def test_comments_faq_and_stats(gov_app: Any) -> None:
     assert stats["most_questioned"][0]["id"] == "atp"
     assert any(m["archive_candidate"] for m in stats["metrics"])
     assert stats["provisional"] is True  # counting began today
+    card = client.get("/metrics/atp").text
+    assert 'id="faq"' in card and "&lt;script&gt;x&lt;/script&gt;含税吗？" in card
+    assert "/changes/new?ref=Metric%3Aatp" in card
     ask = client.get("/api/ask", params={"q": "客单价"}).text
     assert "常见问题：<script>x</script>含税吗？ —— 不含税（已确认）" in ask
     client.app.state.usage.flush()  # type: ignore[attr-defined]
