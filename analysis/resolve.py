@@ -93,7 +93,7 @@ def resolve_ref(store: GraphStore, text: str) -> NodeRef:
     try:
         parsed = NodeRef.parse(raw)
     except InvalidRefError:
-        if ":" in raw and raw.partition(":")[0].strip().lower() in _KIND_NAMES:
+        if ":" in raw:
             raise  # a typed Kind:id that is malformed: say so, don't guess
     if parsed is not None and store.get_nodes([parsed]):
         return parsed
@@ -109,8 +109,6 @@ def resolve_ref(store: GraphStore, text: str) -> NodeRef:
     hits = sorted(hits, key=lambda r: not r.endswith("." + raw) and not r.endswith(":" + raw))
     raise NodeNotFoundError(raw, hits[:3], search_hint=True)
 
-
-_KIND_NAMES = {k.value.lower() for k in NodeKind}
 
 
 def named(store: GraphStore, text: str) -> list[BaseNode]:

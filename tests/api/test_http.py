@@ -133,7 +133,9 @@ def test_metric_card(client: Any) -> None:
     assert [n["ref"] for n in groups["OWNS"]["incoming"]] == ["Department:ops"]
     e = error(client, "/api/metrics/revenu", 404)
     assert e["details"]["suggestions"][0] == "Metric:revenue"
-    assert error(client, "/api/metrics/Bad-Id", 422)["code"] == "invalid_ref"
+    # not an id, so looked up as a name: not found, with a pointer to search
+    assert "kpigraph search" in error(client, "/api/metrics/Bad-Id", 404)["message"]
+    assert error(client, "/api/metrics/Metric:Bad-Id", 422)["code"] == "invalid_ref"
 
 
 # -- lineage, impact, paths -------------------------------------------------------------------
