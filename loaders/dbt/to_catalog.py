@@ -224,12 +224,9 @@ class _Mapper(SourceMapper):
                     dims = self.sm_dims.get(measure.semantic_model.name)
                     folder = measure.semantic_model.name
                     extra["measure"] = measure.data
-                    if (
-                        measure.agg in _ADDITIVE
-                        and kind == "simple"
-                        and "aggregation" in Metric.model_fields
-                    ):
-                        doc["aggregation"] = "sum"
+                    how = _aggregation(measure) if kind == "simple" else None
+                    if how and "aggregation" in Metric.model_fields:
+                        doc["aggregation"] = how
                 if tp.measure and tp.measure.filter:
                     rules += [
                         f"filter: {f.where_sql_template}" for f in tp.measure.filter.where_filters
@@ -414,6 +411,18 @@ class _Mapper(SourceMapper):
         for path, mdoc in self.docs.values():
             doc.metric_files.setdefault(path, []).append(mdoc)
         return doc
+
+
+def _aggregation(measure: Measure) -> str | None:
+    """kpigraph's ``aggregation`` for a measure: additive sums are ``sum``, a sum not additive
+    over time (window_choice max) is ``last`` (a balance), an average is ``avg``; other
+    aggregations (count_distinct, percentiles, min/max) have no equivalent and stay unset."""
+    non_additive = measure.data.get("non_additive_dimension")
+    if measure.agg in _ADDITIVE and isinstance(non_additive, dict):
+        return "last" if non_additive.get("window_choice", "min") == "max" else None
+    if measure.agg in _ADDITIVE:
+        return "sum"
+    return "avg" if measure.agg == "average" else None
 
 
 def _valid_metric_key(key: str, value: Any) -> bool:
