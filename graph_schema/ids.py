@@ -26,6 +26,12 @@ SLUG_RE = re.compile(r"[a-z][a-z0-9_]*\Z")
 #: One segment of a source id (system, table or field name); may start with ``_``.
 SOURCE_SEGMENT_RE = re.compile(r"[a-z_][a-z0-9_]*\Z")
 
+#: The longest id of any kind, checked when a catalog is validated; every route accepts ids
+#: (and ``Kind:id`` refs) up to this long.
+MAX_ID_LENGTH = 200
+#: The longest ``Kind:id``.
+MAX_REF_LENGTH = max(len(k.value) for k in NodeKind) + 1 + MAX_ID_LENGTH
+
 #: How many dot-separated segments each kind's id has.
 _SEGMENTS: dict[NodeKind, int] = {
     NodeKind.SYSTEM: 1,
@@ -48,7 +54,11 @@ def is_valid_id(kind: NodeKind, node_id: str) -> bool:
     True
     >>> is_valid_id(NodeKind.METRIC, "客单价")
     False
+    >>> is_valid_id(NodeKind.METRIC, "a" * (MAX_ID_LENGTH + 1))
+    False
     """
+    if len(node_id) > MAX_ID_LENGTH:
+        return False
     segments = _SEGMENTS.get(kind)
     if segments is None:
         return bool(SLUG_RE.match(node_id))
@@ -116,10 +126,11 @@ class NodeRef(NamedTuple):
 
 def id_rule(kind: NodeKind) -> str:
     """A one-line description of the id format for ``kind``, for error messages."""
+    most = f" (at most {MAX_ID_LENGTH} characters)"
     if kind is NodeKind.SYSTEM:
-        return "a system id is lower-case letters, digits and '_', e.g. 'dms'"
+        return f"a system id is lower-case letters, digits and '_', e.g. 'dms'{most}"
     if kind is NodeKind.TABLE:
-        return "a table id is 'system.table', e.g. 'dms.dms_orders'"
+        return f"a table id is 'system.table', e.g. 'dms.dms_orders'{most}"
     if kind is NodeKind.FIELD:
-        return "a field id is 'system.table.field', e.g. 'dms.dms_orders.total_amount'"
-    return "an id starts with a lower-case letter, then lower-case letters, digits or '_'"
+        return f"a field id is 'system.table.field', e.g. 'dms.dms_orders.total_amount'{most}"
+    return f"an id starts with a lower-case letter, then lower-case letters, digits or '_'{most}"
