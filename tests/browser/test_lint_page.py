@@ -49,4 +49,11 @@ def test_lint_page(page: Any, serve: Callable[..., str], tmp_path: Path, artifac
     rows.first.locator("td").last.locator("a", has_text="atp_store_c").click()
     page.wait_for_url("**/metrics/atp_store_c")
     assert "客单价" in page.locator("h1").inner_text()
+    # served where the catalog directory is not: the loaded graph is linted, without file:line
+    shutil.rmtree(root)
+    page.goto(base + "/lint?severity=error")
+    assert page.locator("#lint-note").is_visible()
+    assert page.locator("#issues tr.issue .where").first.inner_text() == "—"
+    assert "conflict.name" in page.locator("#issues").inner_text()
+    page.screenshot(path=str(artifacts / "lint-from-graph.png"))
     store.close()
