@@ -51,7 +51,9 @@ def test_committee_cycle_in_chromium(gov_site: Any, page: Any, artifacts: Path) 
     page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
 
     sign_in(page, base, tokens["zhang"])
-    page.goto(f"{base}/changes/new?ref=Metric:atp")
+    page.goto(f"{base}/metrics/atp")
+    page.click("#propose-change")  # from the metric card
+    page.wait_for_load_state()
     text = page.input_value("#definition")
     assert "formula: revenue / visits" in text  # prefilled with the current definition
     page.fill(
