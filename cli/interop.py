@@ -115,13 +115,18 @@ def import_dbt_cmd(
     help="Catalog directory to write (new, or empty).",
 )
 @click.option("--force", is_flag=True, help="Replace OUT if it exists.")
-def import_excel_cmd(path: Path, out_dir: Path, force: bool) -> None:
+@click.option(
+    "--prefer",
+    type=click.Choice(["index", "cards"]),
+    help="Where the index sheet and a card disagree, take this side (default: report it).",
+)
+def import_excel_cmd(path: Path, out_dir: Path, force: bool, prefer: str | None) -> None:
     """Import an .xlsx written by 'kpigraph export excel' (and edited since).
 
     Every problem names its sheet, row and column."""
     from loaders.excel import import_excel
 
-    count = _guard(lambda: import_excel(path, out_dir, force=force))
+    count = _guard(lambda: import_excel(path, out_dir, force=force, prefer=prefer))
     out().print(f"imported {count} metrics from {safe(path)} → {safe(out_dir)}")
 
 

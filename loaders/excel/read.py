@@ -65,16 +65,18 @@ class Place:
         return min(found) if found else None
 
 
-def read_workbook(path: str | Path) -> tuple[CatalogDoc, dict[str, Place]]:
+def read_workbook(
+    path: str | Path, prefer: str | None = None
+) -> tuple[CatalogDoc, dict[str, Place]]:
     """The catalog document in the workbook, and written file → sheet (for later errors)."""
     book = _open(Path(path))
     try:
-        return _read_book(book)
+        return _read_book(book, prefer)
     finally:
         book.close()
 
 
-def _read_book(book: Any) -> tuple[CatalogDoc, dict[str, Place]]:
+def _read_book(book: Any, prefer: str | None) -> tuple[CatalogDoc, dict[str, Place]]:
     reader = SheetReader()
     sheets = {ws.title: ws for ws in book.worksheets}
     cards: list[Card] = []
@@ -130,9 +132,13 @@ def _read_book(book: Any) -> tuple[CatalogDoc, dict[str, Place]]:
     if L.SOURCES in sheets:
         where["sources.yaml"] = Place(L.SOURCES)
         doc.systems = _read_sources(reader, sheets[L.SOURCES])
+    indexed = _check_index(reader, sheets[L.INDEX], cards, prefer) if L.INDEX in sheets else None
     metric_ids = _read_cards(reader, cards, doc, where)
-    if L.INDEX in sheets:
-        _check_index(reader, sheets[L.INDEX], cards, metric_ids)
+    for mid, sheet in metric_ids.items():
+        if indexed is not None and mid not in indexed:
+            reader.problems.append(
+                f"sheet {sheet!r}: metric {mid!r} has no row in {L.INDEX!r}; add one"
+            )
     if reader.problems:
         raise ExcelImportError(reader.problems)
     return doc, where
@@ -225,8 +231,13 @@ def _card_doc(data: dict[str, Any], model: type[BaseModel] = Metric) -> dict[str
 
 
 def _check_index(
-    reader: SheetReader, ws: Worksheet, cards: list[Card], ids: dict[str, str]
-) -> None:
+    reader: SheetReader, ws: Worksheet, cards: list[Card], prefer: str | None
+) -> set[str]:
+    """Compare each index row with its card; return the ids the index lists.
+
+    A value that differs is a problem, unless ``prefer`` says which side wins (``index``: the
+    index row's value goes to the card; ``cards``: the card's value stands).
+    """
     keys = [*L.INDEX_KEYS, L.CARD_LINK]
     by_id = {c.data.get("id"): c for c in cards}
     seen: set[str] = set()
@@ -240,6 +251,14 @@ def _check_index(
         for key in L.INDEX_KEYS:
             mine, theirs = data.get(key), card.data.get(key)
             if _norm(mine) != _norm(theirs):
+                if prefer == "cards" or (prefer == "index" and key == "id"):
+                    continue
+                if prefer == "index":
+                    if mine is None:
+                        card.data.pop(key, None)
+                    else:
+                        card.data[key] = mine
+                    continue
                 spot = card.cells.get((key,))
                 other = cell_ref(card.sheet, *spot) if spot else f"sheet {card.sheet!r}"
                 reader.problem(
@@ -249,11 +268,7 @@ def _check_index(
                     f"{key} {mine!r} differs from the card's {theirs!r} ({other}); "
                     "make both say the same",
                 )
-    for mid, sheet in ids.items():
-        if mid not in seen:
-            reader.problems.append(
-                f"sheet {sheet!r}: metric {mid!r} has no row in {L.INDEX!r}; add one"
-            )
+    return seen
 
 
 def _norm(value: Any) -> str:
@@ -264,8 +279,13 @@ def _norm(value: Any) -> str:
     return str(value).strip()
 
 
-def import_excel(path: str | Path, out_dir: str | Path, *, force: bool = False) -> int:
+def import_excel(
+    path: str | Path, out_dir: str | Path, *, force: bool = False, prefer: str | None = None
+) -> int:
     """Write the workbook at ``path`` as a catalog at ``out_dir``; return the metric count.
+
+    ``prefer`` settles an index row that differs from its card: ``"index"`` or ``"cards"``
+    wins; ``None`` (the default) reports it.
 
     Raises
     ------
@@ -275,7 +295,7 @@ def import_excel(path: str | Path, out_dir: str | Path, *, force: bool = False) 
         The catalog the workbook describes does not validate (e.g. an owner that is no
         department), each issue pointed back at its sheet; nothing is written.
     """
-    doc, where = read_workbook(path)
+    doc, where = read_workbook(path, prefer)
 
     def relocate(issue: CatalogIssue, key: str | None) -> CatalogIssue:
         place = where.get(issue.file)

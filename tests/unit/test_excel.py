@@ -160,6 +160,14 @@ def test_index_must_agree_with_card(demo_xlsx: Path, tmp_path: Path) -> None:
     ):
         import_excel(path, tmp_path / "out")
     assert not (tmp_path / "out").exists()
+    # or the committee says which side wins
+    import_excel(path, tmp_path / "by_index", prefer="index")
+    import_excel(path, tmp_path / "by_cards", prefer="cards")
+    levels = {
+        side: next(n for n in load_catalog(tmp_path / side).nodes if n.id == "atp").level
+        for side in ("by_index", "by_cards")
+    }
+    assert levels == {"by_index": "L2", "by_cards": "L1"}
 
 
 def test_missing_column_and_unknown_sheet(demo_xlsx: Path, tmp_path: Path) -> None:
