@@ -54,7 +54,17 @@ def queue(
     if user and user.role.value == "admin":
         mine += [c for c in changes if c.status is ChangeStatus.APPROVED]
     groups = {s: [c for c in changes if c.status.value == s] for s in STATUS_LABELS}
-    return _page("changes.html", user, csrf, groups=groups, mine=mine, status=status)
+    waiting = {
+        c.id: ", ".join(
+            f"{s.department} 负责人" if s.department else "委员会 committee"
+            for s in workflow.current_stages(c)
+        )
+        or ("管理员发布 admin" if c.status is ChangeStatus.APPROVED else "")
+        for c in changes
+    }
+    return _page(
+        "changes.html", user, csrf, groups=groups, mine=mine, status=status, waiting=waiting
+    )
 
 
 @router.get("/changes/new", response_class=HTMLResponse)
