@@ -49,8 +49,15 @@ def test_round_trip_is_lossless(catalog: str, tmp_path: Path) -> None:
     assert comparable(load_catalog(tmp_path / "back")) == comparable(original)
 
 
-def test_round_trip_keeps_extra_of_an_imported_dbt_project(tmp_path: Path) -> None:
-    import_dbt(PROJECT, tmp_path / "dbt_catalog")
+MF = Path("/work/shared/data/metricflow_simple_manifest")
+if (ROOT.parent / "shared" / "data" / "metricflow_simple_manifest").is_dir():
+    MF = ROOT.parent / "shared" / "data" / "metricflow_simple_manifest"
+
+
+@pytest.mark.parametrize("source", [PROJECT, MF], ids=["dbt_project", "metricflow"])
+def test_round_trip_keeps_extra_of_an_imported_dbt_project(source: Path, tmp_path: Path) -> None:
+    """extra.dbt (nested JSON) and ids longer than Excel's 31-character sheet names survive."""
+    import_dbt(source, tmp_path / "dbt_catalog")
     export_excel(tmp_path / "dbt_catalog", tmp_path / "c.xlsx")
     import_excel(tmp_path / "c.xlsx", tmp_path / "back")
     a, b = load_catalog(tmp_path / "dbt_catalog"), load_catalog(tmp_path / "back")
