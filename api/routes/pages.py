@@ -217,9 +217,9 @@ def _neighbours(groups: dict[str, Any], rel: Relation, *, outgoing: bool) -> lis
 
 
 @router.get("/nodes/{ref}")
-def node_page(store: StoreDep, ref: RefDep) -> HTMLResponse:
+def node_page(store: StoreDep, request: Request, ref: RefDep) -> HTMLResponse:
     if ref.kind is NodeKind.METRIC:
-        return metric_page(store, ref.id)
+        return metric_page(store, request, ref.id)
     card = node_card(store, ref)
     props = [(k, v) for k, v in card.node.items() if k not in ("kind",) and v not in (None, "", [])]
     groups = []
