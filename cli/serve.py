@@ -76,6 +76,9 @@ def serve(
             render.store_info(err(), info, where(settings))
         else:
             store.ping()
+        warm = getattr(store, "warm", None)  # Neo4j: the search index, built in the background
+        if warm is not None:
+            warm()
         run_server(store, settings, sock, host, port)
     finally:
         sock.close()

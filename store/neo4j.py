@@ -49,6 +49,7 @@ from store import history, neo4j_history
 from store import neo4j_cypher as cy
 from store.base import NodeLabel, ProgressFn, SearchPage, SearchQuery, StoreInfo, Walk
 from store.neo4j_reader import Neo4jReader, SearchIndexes
+from store.search_fallback import search_strings
 
 T = TypeVar("T")
 Row = dict[str, Any]
@@ -84,6 +85,8 @@ def node_row(node: BaseNode) -> dict[str, Any]:
         "name": node.name,
         "props": json.dumps(props, ensure_ascii=False),
     }
+    # lower-cased search strings: what a search answers from before the index is ready
+    row["_titles"], row["_body"] = search_strings(node.kind, props)
     if isinstance(node, Metric):
         row.update(
             name_en=node.name_en,
@@ -119,6 +122,11 @@ class Neo4jStore:
         self.uri = uri or "neo4j"
         self._schema_ready = False
         self._indexes = SearchIndexes()
+        #: Every session of this store shares the driver's bookmark manager (the one
+        #: ``execute_query`` uses): a read after a write of this process sees that write.
+        self.bookmarks = driver.execute_query_bookmark_manager
+        #: ``neo4j://`` (a cluster, or a single server through routing): see :meth:`_read`.
+        self.routing = self.uri.split("://", 1)[0] in ("neo4j", "neo4j+s", "neo4j+ssc")
 
     # -- plumbing ------------------------------------------------------------------------------
 
@@ -147,17 +155,25 @@ class Neo4jStore:
         except OSError as exc:
             raise BackendUnavailableError(f"cannot reach Neo4j at {self.uri}: {exc}") from exc
 
-    def _read(self, query: str, **params: Any) -> list[neo4j.Record]:
+    def _read(self, query: str, *, pin: bool = False, **params: Any) -> list[neo4j.Record]:
         """One read statement, auto-committed: every read is a single statement, so this
         saves the COMMIT round trip of a managed transaction (~1 ms of a 2 ms query).
-        Failures the driver calls retryable (leader switch, lost connection) are retried."""
+        Failures the driver calls retryable (leader switch, lost connection) are retried.
+
+        Reads go to readers (``READ_ACCESS``; on a ``neo4j://`` cluster, a follower or read
+        replica) carrying the process's bookmarks. ``pin``: the read that takes the live
+        generation; on a cluster it goes to the leader, whose bookmark then makes the
+        readers wait until they have applied what it saw (see :attr:`routing`)."""
         self._ensure_schema()
+        mode = neo4j.WRITE_ACCESS if pin and self.routing else neo4j.READ_ACCESS
 
         def run() -> list[neo4j.Record]:
             for attempt in range(READ_ATTEMPTS):
                 try:
                     with self.driver.session(
-                        database=self.database, default_access_mode=neo4j.READ_ACCESS
+                        database=self.database,
+                        default_access_mode=mode,
+                        bookmark_manager=self.bookmarks,
                     ) as session:
                         return list(session.run(query, params))
                 except (Neo4jError, DriverError) as exc:
@@ -174,7 +190,9 @@ class Neo4jStore:
 
         def run() -> T:
             with self.driver.session(
-                database=self.database, default_access_mode=neo4j.READ_ACCESS
+                database=self.database,
+                default_access_mode=neo4j.READ_ACCESS,
+                bookmark_manager=self.bookmarks,
             ) as session:
                 return session.execute_read(work)
 
@@ -298,7 +316,9 @@ class Neo4jStore:
 
         def run() -> None:
             self._sweep([])
-            with self.driver.session(database=self.database) as session:
+            with self.driver.session(
+                database=self.database, bookmark_manager=self.bookmarks
+            ) as session:
                 session.execute_write(lambda tx: tx.run(cy.REGISTER_STAGE, gen=gen).consume())
                 done = 0
                 try:
@@ -352,7 +372,9 @@ class Neo4jStore:
         """Delete every generation but the published one and those of loads still writing,
         in bounded transactions; returns what went."""
         stale_after = STAGE_TIMEOUT.total_seconds()
-        with self.driver.session(database=self.database) as session:
+        with self.driver.session(
+            database=self.database, bookmark_manager=self.bookmarks
+        ) as session:
             dead = session.run(cy.DELETE_DEAD_STAGES, stale_after=stale_after).consume()
             live = session.run(cy.GET_LIVE_GEN).value("gen")
             keep = [*keep, *live]
@@ -398,6 +420,12 @@ class Neo4jStore:
     def snapshot(self) -> Neo4jReader:
         """A reader pinned to the generation its first read finds live (no round trip now)."""
         return Neo4jReader(self._read, self._read_tx, self._indexes, self._where)
+
+    def warm(self) -> None:
+        """Start building the live generation's search index in the background (``kpigraph
+        serve`` calls it at start-up); searches meanwhile answer from Cypher."""
+        with contextlib.suppress(EmptyStoreError):
+            self.snapshot().warm()
 
     @property
     def _where(self) -> str:

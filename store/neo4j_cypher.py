@@ -481,3 +481,36 @@ DELETE_HISTORY = """
 MATCH (n) WHERE n:KpiRevision OR n:KpiChange
 CALL { WITH n DELETE n } IN TRANSACTIONS OF 2000 ROWS
 """
+
+# -- search before the index is ready (H-scale, #17) ---------------------------------------------
+#
+# The in-process search index (:mod:`store.search_index`) of a generation is built in the
+# background (at ``kpigraph serve`` start-up, or when another process publishes a load); until it
+# is ready a search is answered here, with the same rule. Every node stores its search strings,
+# lower-cased by :func:`store.ranking.search_fields`: ``_titles`` = ``\x02t1\x02t2\x02`` (each
+# title framed by separators, as in the index) and ``_body`` = ``b1\x02b2``. So rank 0 is
+# ``_titles CONTAINS \x02text\x02``, rank 1 ``CONTAINS \x02text``, rank 2 ``CONTAINS text``,
+# rank 3 ``_body CONTAINS text``; ties by level (``$levels``, else ``$no_level``), then ref.
+
+#: Whether a generation's nodes carry ``_titles`` (graphs loaded before they existed do not:
+#: their searches wait for the index).
+HAS_SEARCH_STRINGS = pinned(
+    "OPTIONAL MATCH (n:KpiNode) WHERE n._gen = g AND n.ref IS NOT NULL "
+    "WITH n LIMIT 1 RETURN [x IN collect(n) | x._titles IS NOT NULL] AS rows"
+)
+#: ``rows`` = ``[{total, refs}]``: the number of matches and the refs of the page, best first.
+SEARCH_NODES = pinned(
+    "MATCH (n:KpiNode) WHERE n._gen = g AND n.ref IS NOT NULL AND n.kind IN $kinds "
+    "AND ($text = '' OR n._titles CONTAINS $text OR n._body CONTAINS $text) "
+    "AND (NOT $filtered OR (n.kind = 'Metric' "
+    "AND ($domain IS NULL OR n.domain = $domain) AND ($level IS NULL OR n.level = $level) "
+    "AND ($status IS NULL OR n.status = $status) "
+    "AND ($department IS NULL OR n.owner = $department OR n.reviewer = $department))) "
+    "WITH n.ref AS ref, "
+    "CASE WHEN $text = '' OR n._titles CONTAINS $exact THEN 0 "
+    "WHEN n._titles CONTAINS $starts THEN 1 WHEN n._titles CONTAINS $text THEN 2 ELSE 3 END "
+    "AS rank, coalesce($levels[n.level], $no_level) AS lvl "
+    "ORDER BY rank, lvl, ref "
+    "WITH collect(ref) AS refs "
+    "RETURN [{total: size(refs), refs: refs[$offset..$end]}] AS rows"
+)

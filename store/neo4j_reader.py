@@ -32,6 +32,7 @@ from store.base import (
     sort_edges,
 )
 from store.embedded_reader import set_of_edges
+from store.search_fallback import search_params, searchable
 from store.search_index import SearchIndex, SearchIndexBuilder
 
 #: ``read(query, **params)``: one auto-committed statement's records (see ``Neo4jStore._read``).
@@ -40,23 +41,66 @@ ReadFn = Callable[..., list[neo4j.Record]]
 
 class SearchIndexes:
     """The search index of each recently read generation (built once per generation and
-    process; the two newest are kept, for readers still on the previous one)."""
+    process; the two newest are kept, for readers still on the previous one).
+
+    :meth:`start` builds one in a background thread; until it is :meth:`ready` a search is
+    answered in Cypher (:mod:`store.search_fallback`), so no search waits for a build.
+    """
 
     KEEP = 2
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._by_gen: dict[str, SearchIndex] = {}
+        self._building: set[str] = set()
+        self._has_strings: dict[str, bool] = {}
 
     def get(self, gen: str, build: Callable[[], SearchIndex]) -> SearchIndex:
         with self._lock:
             index = self._by_gen.get(gen)
             if index is None:
                 index = build()
-                self._by_gen[gen] = index
-                while len(self._by_gen) > self.KEEP:
-                    del self._by_gen[next(iter(self._by_gen))]
+                self._keep(gen, index)
             return index
+
+    def ready(self, gen: str) -> SearchIndex | None:
+        """The index of ``gen`` if it is built (no waiting)."""
+        with self._lock:
+            return self._by_gen.get(gen)
+
+    def start(self, gen: str, build: Callable[[], SearchIndex]) -> None:
+        """Build the index of ``gen`` in a daemon thread unless it is built or being built.
+        A failed build (the generation replaced meanwhile, the server gone) is dropped; the
+        next search of that generation starts another."""
+        with self._lock:
+            if gen in self._by_gen or gen in self._building:
+                return
+            self._building.add(gen)
+
+        def run() -> None:
+            try:
+                index = build()
+            except Exception:  # searches keep answering from Cypher meanwhile
+                return
+            finally:
+                with self._lock:
+                    self._building.discard(gen)
+            with self._lock:
+                self._keep(gen, index)
+
+        threading.Thread(target=run, name=f"search-index-{gen[:8]}", daemon=True).start()
+
+    def has_strings(self, gen: str, check: Callable[[], bool]) -> bool:
+        """Whether ``gen``'s nodes carry the search strings (checked once per generation)."""
+        known = self._has_strings.get(gen)
+        if known is None:
+            known = self._has_strings[gen] = check()
+        return known
+
+    def _keep(self, gen: str, index: SearchIndex) -> None:
+        self._by_gen[gen] = index
+        while len(self._by_gen) > self.KEEP:
+            del self._by_gen[next(iter(self._by_gen))]
 
     def clear(self) -> None:
         with self._lock:
@@ -96,7 +140,7 @@ class Neo4jReader:
 
     def _read(self, query: str, **params: Any) -> list[Any]:
         """The ``rows`` of one pinned read (see :func:`store.neo4j_cypher.pinned`)."""
-        rec = self._run(query, gen=self._gen, **params)[0]
+        rec = self._run(query, pin=self._gen is None, gen=self._gen, **params)[0]
         read, live = rec["g"] or "", rec["live"] or ""
         if self._gen is None:
             self._gen = read
@@ -157,17 +201,41 @@ class Neo4jReader:
         }
 
     def search(self, query: SearchQuery) -> SearchPage:
-        """Rank with the shared :class:`~store.search_index.SearchIndex` of this generation
-        (built on first use after a load: a few seconds per 100k nodes, once per load and
-        process), then read the page's nodes: a steady-state search is one round trip."""
+        """Rank with the shared :class:`~store.search_index.SearchIndex` of this generation,
+        then read the page's nodes: a steady-state search is one round trip. Until the index
+        is built (in the background: a few seconds per 100k nodes, once per load and process)
+        the same ranking is computed in Cypher (:mod:`store.search_fallback`)."""
         self.info()  # pins; nothing loaded is an error, not "0 matches"
         gen = self.generation
-        index = self._indexes.get(gen, lambda: self._build_index(gen))
-        total, refs = index.page(query)
+        index = self._indexes.ready(gen)
+        if index is not None:
+            total, refs = index.page(query)
+        elif self._indexes.has_strings(gen, self._has_search_strings):
+            self.warm()
+            total, refs = self._search_cypher(query)
+        else:  # loaded before nodes carried search strings: wait for the index
+            index = self._indexes.get(gen, lambda: self._build_index(gen))
+            total, refs = index.page(query)
         found = {rec["ref"]: rec for rec in self._read(cy.GET_PAGE, refs=refs)} if refs else {}
         if len(found) != len(refs):  # the index is of this generation: cannot happen
             raise GraphReplacedError(self._where, gen)
         return SearchPage(total=total, items=[_node(found[r]) for r in refs])
+
+    def warm(self) -> None:
+        """Start building this generation's search index in the background (no waiting)."""
+        gen = self.generation
+        if gen:
+            self._indexes.start(gen, lambda: self._build_index(gen))
+
+    def _has_search_strings(self) -> bool:
+        return bool(self._read(cy.HAS_SEARCH_STRINGS) == [True])
+
+    def _search_cypher(self, query: SearchQuery) -> tuple[int, list[str]]:
+        """(number of matches, the page's refs), ranked in Cypher (see :meth:`search`)."""
+        if not searchable(query) or not query.kinds:
+            return 0, []
+        (found,) = self._read(cy.SEARCH_NODES, **search_params(query))
+        return int(found["total"]), list(found["refs"])
 
     def _build_index(self, gen: str) -> SearchIndex:
         def build(tx: ManagedTransaction) -> SearchIndex:

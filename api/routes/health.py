@@ -62,3 +62,11 @@ def _unavailable(body: Health) -> JSONResponse:
     return JSONResponse(
         body.model_dump(), status_code=503, headers={"Retry-After": str(RETRY_AFTER_SECONDS)}
     )
+
+
+@router.api_route("/api/ping", methods=["GET", "HEAD"])
+def ping() -> dict[str, bool]:
+    """``{"ok": true}`` without touching the backend: the floor of a request through this
+    server's stack (middleware, routing, a thread-pool hop, JSON), which benchmarks subtract
+    to give the HTTP overhead of an endpoint (``benchmarks/scale.py``)."""
+    return {"ok": True}
