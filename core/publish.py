@@ -73,8 +73,7 @@ def publish(
             info = None
         if info is not None and head > 0 and info.meta.get("digest") == digest:
             return PublishResult(info, None, head)
-        stored = store.catalog() if info is not None else None
-        stored_snap = snapshot(stored) if stored is not None else None
+        stored_snap = store.catalog_data() if info is not None else None
         versioned, auto = with_auto_versions(stored_snap, graph)
         if check_versions:
             problems = diff_snapshots(stored_snap, snapshot(versioned)).problems

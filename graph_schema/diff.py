@@ -120,6 +120,19 @@ def diff_snapshots(old: Snapshot | None, new: Snapshot) -> GraphDiff:
             continue
         op = ChangeOp.ADDED if ea is None else ChangeOp.REMOVED if eb is None else ChangeOp.MODIFIED
         source, rtype, target = key
+        if op is not ChangeOp.MODIFIED:  # plain data already checked: built without validation
+            edges.append(
+                EdgeChange.model_construct(
+                    source=source,
+                    target=target,
+                    type=rtype,
+                    op=op,
+                    fields=[],
+                    old=dict(ea) if ea is not None else None,
+                    new=dict(eb) if eb is not None else None,
+                )
+            )
+            continue
         edges.append(
             EdgeChange(
                 source=source,
@@ -142,13 +155,17 @@ def _node_change(
     if old is None or new is None:
         op = ChangeOp.ADDED if old is None else ChangeOp.REMOVED
         version = (new_d or old_d or {}).get("version") if is_metric else None
-        return NodeChange(
+        return NodeChange.model_construct(  # whole graphs on a first load: no re-validation
             ref=ref,
             op=op,
+            fields=[],
+            change_class=None,
             old=old_d,
             new=new_d,
             old_version=version if op is ChangeOp.REMOVED else None,
             new_version=version if op is ChangeOp.ADDED else None,
+            required_version=None,
+            version_ok=None,
         )
     if not is_metric:
         return NodeChange(

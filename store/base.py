@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Protocol, runtime_checkable
 
+from graph_schema.diff import Snapshot
 from graph_schema.errors import BackendUnavailableError
 from graph_schema.graph import CatalogGraph
 from graph_schema.ids import NodeKind, NodeRef
@@ -192,6 +193,10 @@ class GraphStore(GraphReader, Protocol):
 
     def catalog(self, at: int | None = None) -> CatalogGraph:
         """The stored catalog as a graph, or as it was after revision ``at``."""
+
+    def catalog_data(self) -> Snapshot:
+        """The stored catalog as plain data (properties by ref and edge key): what version
+        checks compare, without building models."""
 
     def ping(self) -> None:
         """Raise ``BackendUnavailableError`` when the backend does not answer."""

@@ -26,6 +26,7 @@ from typing import Any, TypeVar
 
 import networkx as nx
 
+from graph_schema.diff import Snapshot
 from graph_schema.errors import BackendUnavailableError, StoreError
 from graph_schema.graph import CatalogGraph
 from graph_schema.ids import NodeKind, NodeRef
@@ -386,6 +387,11 @@ class EmbeddedStore:
         info = self.info()
         snap = self._history(embedded_history.stored_snapshot)
         return history.graph_from_snapshot(info.catalog or "", info.meta, snap)
+
+    def catalog_data(self) -> Snapshot:
+        """The stored catalog as plain data (what version checks compare; no models built)."""
+        self.info()  # EmptyStoreError when nothing is loaded
+        return self._history(embedded_history.stored_snapshot)
 
 
 def _with_revision(info: StoreInfo, number: int | None) -> StoreInfo:

@@ -22,6 +22,7 @@ from graph_schema.ids import NodeRef
 from graph_schema.models import BaseNode, Edge, node_from_props
 from graph_schema.relations import RELATION_BY_VALUE
 from graph_schema.revisions import (
+    ChangeClass,
     ChangeOp,
     EdgeChange,
     NodeChange,
@@ -110,7 +111,18 @@ def change_rows(diff: GraphDiff) -> list[dict[str, Any]]:
 
 
 def _dump(change: NodeChange | EdgeChange) -> str:
-    return json.dumps(change.model_dump(mode="json", exclude_defaults=True), ensure_ascii=False)
+    """The change as JSON without its defaults (a first load writes one per node and edge:
+    built by hand, it is several times faster than ``model_dump``)."""
+    out: dict[str, Any] = {}
+    for name, value in change:
+        if value is None or value == []:
+            continue
+        if name == "fields":
+            value = [f.model_dump(mode="json", exclude_defaults=True) for f in value]
+        elif isinstance(value, ChangeOp | ChangeClass):
+            value = value.value
+        out[name] = value
+    return json.dumps(out, ensure_ascii=False, default=str)
 
 
 def revision_from(summary_json: str, change_json: Iterable[tuple[str, str]]) -> Revision:

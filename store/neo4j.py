@@ -34,6 +34,7 @@ from neo4j.exceptions import (
     TransientError,
 )
 
+from graph_schema.diff import Snapshot
 from graph_schema.errors import (
     BackendUnavailableError,
     ConflictError,
@@ -501,6 +502,14 @@ class Neo4jStore:
         if snap is None:
             raise EmptyStoreError(f"Neo4j at {self.uri} (database {self.database!r})")
         return history.graph_from_snapshot(info.catalog or "", info.meta, snap)
+
+    def catalog_data(self) -> Snapshot:
+        """The stored catalog as plain data (what version checks compare; no models built)."""
+        self._ensure_schema()
+        snap = self._guard(lambda: neo4j_history.stored_snapshot(self.driver, self.database))
+        if snap is None:
+            raise EmptyStoreError(f"Neo4j at {self.uri} (database {self.database!r})")
+        return snap
 
 
 @dataclass(frozen=True)
