@@ -318,6 +318,7 @@ def test_comments_faq_and_stats(gov_app: Any) -> None:
     card = client.get("/metrics/atp").text
     assert 'id="faq"' in card and "&lt;script&gt;x&lt;/script&gt;含税吗？" in card
     assert "/changes/new?ref=Metric%3Aatp" in card
+    assert 'id="faq"' in client.get("/nodes/Metric:atp").text  # the same card by ref
     ask = client.get("/api/ask", params={"q": "客单价"}).text
     assert "常见问题：<script>x</script>含税吗？ —— 不含税（已确认）" in ask
     client.app.state.usage.flush()  # type: ignore[attr-defined]
