@@ -37,8 +37,15 @@ def me(user: CurrentUser) -> Me:
 
 
 def _safe_next(target: str | None) -> str:
-    ok = target and target.startswith("/") and not target.startswith("//")
-    return target if ok and target else "/changes"
+    """Only a path of this site (``/\\evil`` and ``//evil`` are other sites to a browser).
+
+    Examples
+    --------
+    >>> [_safe_next(t) for t in ("/stats", "//evil", "/\\evil", "https://evil", None)]
+    ['/stats', '/changes', '/changes', '/changes', '/changes']
+    """
+    bad = not target or not target.startswith("/") or target[1:2] in ("/", "\\")
+    return "/changes" if bad or target is None or "\\" in target else target
 
 
 @router.get("/signin", response_class=HTMLResponse, include_in_schema=False)
