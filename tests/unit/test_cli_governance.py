@@ -150,3 +150,46 @@ def test_propose_a_catalog_directory_makes_one_request_per_changed_metric(
         assert [c["ref"] for c in json.loads(r.output)] == ["Metric:atp"]
         none = run(propose, str(DEMO), "-m", "x", "--server", base, "--token", token)
         assert "nothing differs" in none.output
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["users", "--help"],
+        ["users", "add", "--help"],
+        ["users", "list", "--help"],
+        ["users", "revoke", "--help"],
+        ["propose", "--help"],
+        ["changes", "--help"],
+        ["changes", "list", "--help"],
+        ["changes", "show", "--help"],
+        ["changes", "approve", "--help"],
+        ["changes", "reject", "--help"],
+        ["changes", "withdraw", "--help"],
+        ["changes", "apply", "--help"],
+        ["notifications", "--help"],
+        ["notifications", "list", "--help"],
+        ["notifications", "retry", "--help"],
+    ],
+)
+def test_help(args: list[str]) -> None:
+    from cli import cli
+
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 0, result.output
+    assert "Usage:" in result.output
+
+
+def test_root_help_does_not_import_governance() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from click.testing import CliRunner; from cli import cli; "
+        "r = CliRunner().invoke(cli, ['--help']); "
+        "assert 'notifications' in r.output and 'propose' in r.output, r.output; "
+        "print(sorted(m for m in sys.modules if m.startswith(('governance', 'cli.users', "
+        "'cli.changes', 'argon2', 'itsdangerous'))))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
