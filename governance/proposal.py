@@ -78,8 +78,14 @@ def change_class(diff: list[dict[str, Any]]) -> str | None:
 
 
 def stored_graph(store: GraphStore) -> CatalogGraph:
-    """Everything the store holds, as a :class:`CatalogGraph` (nodes sorted by ref), read
-    from one snapshot when the store offers them (one published graph, not a mix)."""
+    """Everything the store holds, as a :class:`CatalogGraph`: the store's own
+    ``catalog()`` (revisions issue) when it has one, else read through the seam from one
+    snapshot (one published graph, not a mix), nodes sorted by ref."""
+    catalog = getattr(store, "catalog", None)
+    if callable(catalog):
+        found = catalog()
+        if isinstance(found, CatalogGraph):
+            return found
     snapshot = getattr(store, "snapshot", None)
     if snapshot is not None:
         store = snapshot()

@@ -9,7 +9,6 @@ import subprocess
 import sys
 import threading
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -37,6 +36,7 @@ from tests.governance_helpers import (
     receiver,
     with_webhooks,
 )
+from tests.helpers import ROOT
 
 ATP = NodeRef.parse("Metric:atp")
 
@@ -217,7 +217,7 @@ def test_apply_killed_midway_changes_nothing(
         change = propose_formula(gov, users["zhang"], store, "revenue / visits * 1")
         approve_all(gov, users, change.id)
         spec = _spec(store, request)
-        code = CHILD.format(root=str(Path.cwd()), spec=spec, change_id=change.id)
+        code = CHILD.format(root=str(ROOT), spec=spec, change_id=change.id)
         proc = subprocess.run([sys.executable, "-c", code], capture_output=True, timeout=120)
         assert proc.returncode == 9, proc.stderr.decode()[-2000:]
         assert atp_props(store) == before
