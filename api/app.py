@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from api import governance
+from api.docs import install_docs
 from api.errors import install_error_handlers
 from api.generation import GenerationMiddleware
 from api.hosts import TrustedHostsMiddleware, allowed_hosts
@@ -56,10 +57,13 @@ def create_app(settings: Settings | None = None, store: GraphStore | None = None
         version="0.1.0",
         description=DESCRIPTION,
         lifespan=lifespan,
+        docs_url=None,  # /docs from local assets (api/docs.py), not a CDN
+        redoc_url=None,  # ReDoc loads its logo from a CDN: /docs only
     )
     app.state.settings = settings
     app.state.store = the_store
     install_error_handlers(app)
+    install_docs(app)
     app.add_middleware(GenerationMiddleware)  # one graph per request: headers, retry
     if settings.trusted_hosts:  # kpigraph serve always sets it (api/hosts.py)
         hosts = allowed_hosts("", 0, settings.base_url, settings.trusted_hosts)
