@@ -243,9 +243,12 @@ def discuss(
     body: Annotated[str, Form(min_length=1, max_length=comment_svc.MAX_BODY)],
     parent: Annotated[int | None, Form(ge=1, le=2**31)] = None,
     faq: Annotated[int | None, Form(ge=1, le=2**31)] = None,
+    delete: Annotated[int | None, Form(ge=1, le=2**31)] = None,
 ) -> Response:
     ledger = request.app.state.ledger
-    if faq is not None:
+    if delete is not None:
+        comment_svc.delete(ledger, user, delete)  # the author, or an admin moderating
+    elif faq is not None:
         comment_svc.mark_faq(store, ledger, user, faq, True)
     else:
         comment_svc.add(store, ledger, user, metric_id, body, parent)

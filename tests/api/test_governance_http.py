@@ -396,3 +396,21 @@ def test_delivery_never_blocks_the_request(
         while not rec.received and time.monotonic() < deadline:
             time.sleep(0.05)
         assert [b["event"] for b in rec.bodies("/ops")] == ["submit"]
+
+
+def test_discussion_page_forms(gov_app: Any) -> None:
+    client, tokens = gov_app
+    csrf = sign_in(client, tokens["zhang"])
+    url = "/metrics/atp/discussion"
+    r = client.post(url, data={"csrf": csrf, "body": "口径含税吗？"}, follow_redirects=False)
+    assert r.status_code == 303
+    qid = client.get("/api/metrics/atp/comments").json()["items"][0]["id"]
+    page = client.get(url).text
+    assert "口径含税吗？" in page and 'name="delete"' in page
+    r = client.post(
+        url, data={"csrf": csrf, "body": "delete", "delete": str(qid)}, follow_redirects=False
+    )
+    assert r.status_code == 303
+    assert client.get("/api/metrics/atp/comments").json()["items"][0]["deleted"] is True
+    r = client.post(url, data={"body": "no token"}, follow_redirects=False)
+    assert r.status_code == 403  # CSRF
