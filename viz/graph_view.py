@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from itertools import pairwise
@@ -115,7 +116,8 @@ def network_data(view: GraphView, options: MapOptions | None = None) -> dict[str
     refs = list(graph.nodes)
     pairs = [(e.source, e.target) for e in graph.edges]
     rank = [RELATION_RANK[e.relation] for e in graph.edges]
-    labels = {r: _label(graph.nodes[r]) for r in refs}
+    names = Counter(n.name for n in graph.nodes.values() if n.kind is NodeKind.FIELD)
+    labels = {r: _label(graph.nodes[r], names[graph.nodes[r].name] > 1) for r in refs}
     caps = {r: GROUP_LABEL_PX if graph.nodes[r].is_group else MAX_LABEL_PX for r in refs}
     big = len(refs) > ROUTE_MAX_NODES
     if tree:
@@ -257,7 +259,8 @@ def causal_label(props: Mapping[str, Any]) -> str:
     return f"{sign} 滞后 {lag}" if lag else sign
 
 
-def _label(node: MapNode) -> str:
+def _label(node: MapNode, qualify: bool = False) -> str:
+    """A node's label; ``qualify`` names a field's table too (two fields share a name)."""
     name = node.name if len(node.name) <= 24 else node.name[:23] + "…"
     if node.fields and node.kind is NodeKind.TABLE:
         n = len(node.fields)
@@ -270,7 +273,8 @@ def _label(node: MapNode) -> str:
         t, f = len(node.tables), len(node.fields)
         return f"{name}\n({t} table{'s' if t != 1 else ''} · {f} field{'s' if f != 1 else ''})"
     if node.kind is NodeKind.FIELD:
-        return f"{name}\n{node.ref.rsplit('.', 1)[-1]}"
+        column = ".".join(node.ref.split(".")[-2 if qualify else -1 :])
+        return f"{name}\n{column}"
     return name
 
 
