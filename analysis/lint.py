@@ -14,7 +14,7 @@ Examples
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -35,7 +35,7 @@ from graph_schema.errors import FormulaSyntaxError
 from graph_schema.formula import parse_formula
 from graph_schema.graph import CatalogGraph
 from graph_schema.ids import NodeKind, NodeRef
-from graph_schema.models import Edge, Metric
+from graph_schema.models import Edge, Metric, Table
 from graph_schema.relations import Relation
 from graph_schema.rules import DEFAULT_RULES, RULE_IDS
 from graph_schema.rules.base import (
@@ -48,6 +48,23 @@ from graph_schema.rules.base import (
 )
 
 MANIFEST = "kpigraph.yaml"
+
+
+class KeyLines(Mapping[NodeRef, Mapping[str, int]]):
+    """Node → line of each key, read from the YAML mappings as needed (no copy of them all)."""
+
+    def __init__(self, raw: Mapping[NodeRef, Any]) -> None:
+        self._raw = raw
+
+    def __getitem__(self, ref: NodeRef) -> Mapping[str, int]:
+        lines: Mapping[str, int] = self._raw[ref].key_lines
+        return lines
+
+    def __iter__(self) -> Iterator[NodeRef]:
+        return iter(self._raw)
+
+    def __len__(self) -> int:
+        return len(self._raw)
 
 
 @dataclass(frozen=True)
@@ -140,11 +157,18 @@ def _check_sql(metric: Metric, schema: SourceSchema, default: str | None) -> Sql
     )
 
 
-def run_rules(ctx: LintContext, rules: Iterable[LintRule] = DEFAULT_RULES) -> list[LintIssue]:
-    """Each rule safely, with the configured severities; disabled rules do not run."""
+def run_rules(
+    ctx: LintContext,
+    rules: Iterable[LintRule] = DEFAULT_RULES,
+    min_severity: Severity = Severity.INFO,
+) -> list[LintIssue]:
+    """Each rule safely, with the configured severities; disabled rules do not run, nor do
+    rules whose (configured) severity is below ``min_severity`` (a load gate skips the
+    info-only orphan rules)."""
     out: list[LintIssue] = []
     for rule in rules:
-        if ctx.config.severity_of(rule.id, rule.severity) is None:
+        effective = ctx.config.severity_of(rule.id, rule.severity)
+        if effective is None or effective.rank > min_severity.rank:
             continue
         try:
             found = list(rule.check(ctx))
@@ -181,11 +205,12 @@ def lint_graph(
     origins: Mapping[NodeRef, tuple[str, int | None]] | None = None,
     key_lines: Mapping[NodeRef, Mapping[str, int]] | None = None,
     rules: Iterable[LintRule] = DEFAULT_RULES,
+    min_severity: Severity = Severity.INFO,
 ) -> LintReport:
     """Lint a loaded graph; the ``lint`` and ``dialect`` settings come from ``graph.meta``."""
     config, issues = parse_config(graph.meta.get("lint"))
     ctx = _context(graph.nodes, list(graph.edges), graph.meta, config, origins, key_lines)
-    issues += run_rules(ctx, rules)
+    issues += run_rules(ctx, rules, min_severity)
     return LintReport(tuple(sorted(issues, key=LintIssue.sort_key)))
 
 
@@ -199,13 +224,18 @@ def _context(
 ) -> LintContext:
     nodes = list(nodes)
     dialect = meta.get("dialect")
-    schema = schema_from_nodes(nodes, None if _dialect_problem(dialect or "") else dialect)
+    needs_sql = any(isinstance(n, Metric | Table) and n.sql for n in nodes)  # SQL, or views
+    schema = (
+        schema_from_nodes(nodes, None if _dialect_problem(dialect or "") else dialect)
+        if needs_sql
+        else SourceSchema(())
+    )
     return LintContext(
         nodes={n.ref: n for n in nodes},
         edges=edges,
         config=config,
-        origins=dict(origins or {}),
-        key_lines={k: dict(v) for k, v in (key_lines or {}).items()},
+        origins=origins if isinstance(origins, dict) else dict(origins or {}),
+        key_lines=key_lines if key_lines is not None else {},
         sql=_sql_checker(schema, dialect),
         views=_view_checks(schema),
         dialect=meta.get("dialect"),
@@ -253,7 +283,7 @@ def lint_catalog(path: str | Path, rules: Iterable[LintRule] = DEFAULT_RULES) ->
     from loaders.catalog import read_catalog
 
     source = read_catalog(path)
-    key_lines = {ref: raw.key_lines for ref, raw in source.raw.items()}
+    key_lines = KeyLines(source.raw)
     return lint_graph(source.graph, origins=source.origins, key_lines=key_lines, rules=rules)
 
 

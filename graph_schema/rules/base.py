@@ -9,7 +9,7 @@ parses SQL.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, ClassVar
@@ -162,9 +162,9 @@ class LintContext:
     edges: list[Edge]
     config: LintConfig = field(default_factory=LintConfig)
     #: node → (file, line of its mapping)
-    origins: dict[NodeRef, tuple[str, int | None]] = field(default_factory=dict)
+    origins: Mapping[NodeRef, tuple[str, int | None]] = field(default_factory=dict)
     #: node → line of each of its keys
-    key_lines: dict[NodeRef, dict[str, int]] = field(default_factory=dict)
+    key_lines: Mapping[NodeRef, Mapping[str, int]] = field(default_factory=dict)
     #: metric → what its SQL reads (``None``: the metric has no SQL)
     sql: Callable[[Metric], SqlCheck | None] = lambda m: None
     #: when set, only issues about this node are wanted (rules may skip work on the rest)

@@ -13,17 +13,18 @@ from graph_schema.models import Metric
 from graph_schema.rules.base import LintContext, LintIssue, LintRule, Severity
 
 _BRACKETS = re.compile(r"[（(【\[][^）)】\]]*[）)】\]]")
-_SPACE = re.compile(r"\s+")
 #: near-equal text is compared pairwise among definitions with the same inputs, at most this many
 MAX_GROUP = 200
 
 
 def _norm(text: str) -> str:
-    return _SPACE.sub("", text).casefold()
+    return "".join(text.split()).casefold()
 
 
 def _base_name(text: str) -> str:
     """``客单价（A店口径）`` → ``客单价``."""
+    if not any(c in text for c in "（(【["):
+        return _norm(text)
     return _norm(_BRACKETS.sub("", text))
 
 

@@ -13,10 +13,18 @@ class _DependsOn(LintRule):
     status: Status
 
     def check(self, ctx: LintContext) -> Iterable[LintIssue]:
-        uses = [(e.target, e.source, "formula", "formula") for e in ctx.edges_of(Relation.INPUT_TO)]
+        flagged = {m.ref for m in ctx.metrics() if m.status is self.status}
+        if not flagged:
+            return
+        uses = [
+            (e.target, e.source, "formula", "formula")
+            for e in ctx.edges_of(Relation.INPUT_TO)
+            if e.source in flagged
+        ]
         uses += [
             (e.source, e.target, "rolls up to", "rolls_up_to")
             for e in ctx.edges_of(Relation.ROLLS_UP_TO)
+            if e.target in flagged
         ]
         for user_ref, used_ref, how, key in uses:
             user, used = ctx.nodes.get(user_ref), ctx.nodes.get(used_ref)
