@@ -117,9 +117,7 @@ def test_a_search_before_the_index_is_ready_answers_from_neo4j(
         warm.close()  # type: ignore[attr-defined]
 
 
-def test_routing_uri_reads_and_writes(
-    neo4j_connection: object, demo_graph: CatalogGraph
-) -> None:
+def test_routing_uri_reads_and_writes(neo4j_connection: object, demo_graph: CatalogGraph) -> None:
     """``neo4j://`` works as ``bolt://`` does: loads go to the leader (``execute_write``), reads
     to readers, the pinning read to the leader; one bookmark manager for all sessions."""
     from store.neo4j import Neo4jStore, connect
