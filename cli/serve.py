@@ -5,7 +5,7 @@ from __future__ import annotations
 import errno
 import socket
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -27,6 +27,19 @@ if TYPE_CHECKING:
     from store.base import GraphStore
 
 DEMO_DB_NAME = "kpigraph-demo.sqlite"
+#: uvicorn's limits, set explicitly (README, "Limits"). A request whose request line and
+#: headers pass ``h11_max_incomplete_event_size`` bytes, or that is not valid HTTP, is refused
+#: by uvicorn itself with a plain-text ``400 Invalid HTTP request`` before the app sees it;
+#: past ``limit_concurrency`` open connections it answers ``503`` (plain text) at once.
+SERVER_LIMITS: dict[str, Any] = {
+    "http": "h11",
+    "h11_max_incomplete_event_size": 64 * 1024,
+    "limit_concurrency": 1000,
+    "backlog": 2048,
+    "timeout_keep_alive": 5,
+    "timeout_graceful_shutdown": 10,
+    "server_header": False,
+}
 
 
 @click.command()
@@ -150,7 +163,7 @@ def run_server(
         f"links point to {safe(settings.base_url)} (KPIGRAPH_BASE_URL); answering host names: "
         f"{safe(settings.trusted_hosts)} (KPIGRAPH_TRUSTED_HOSTS)"
     )
-    config = uvicorn.Config(create_app(settings, store), log_level="warning")
+    config = uvicorn.Config(create_app(settings, store), log_level="warning", **SERVER_LIMITS)
     uvicorn.Server(config).run(sockets=[sock])
 
 
