@@ -8,10 +8,10 @@ from analysis.resolve import require_node
 from analysis.results import NeighbourOut, NodeCard, RelationGroup
 from graph_schema.ids import NodeRef
 from graph_schema.relations import Relation
-from store.base import GraphStore, Walk
+from store.base import GraphReader, Walk
 
 
-def node_card(store: GraphStore, ref: NodeRef) -> NodeCard:
+def node_card(store: GraphReader, ref: NodeRef) -> NodeCard:
     """Everything known about one node, with its neighbours over every relation.
 
     Examples

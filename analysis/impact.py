@@ -20,11 +20,11 @@ from analysis.resolve import not_found
 from analysis.results import ImpactDashboard, ImpactDepartment, ImpactMetric, ImpactReport, Via
 from graph_schema.ids import NodeKind, NodeRef
 from graph_schema.relations import DEFINITION_RELATIONS, LINEAGE_RELATIONS, Relation
-from store.base import GraphStore, Walk
+from store.base import GraphReader, Walk
 
 
 def impact(
-    store: GraphStore, root: NodeRef, relations: Iterable[Relation] | None = None
+    store: GraphReader, root: NodeRef, relations: Iterable[Relation] | None = None
 ) -> ImpactReport:
     """Everything downstream of ``root`` at any depth, split into definition and influence.
 
@@ -90,7 +90,7 @@ def impact(
     )
 
 
-def departments_of(store: GraphStore, refs: Iterable[NodeRef]) -> list[ImpactDepartment]:
+def departments_of(store: GraphReader, refs: Iterable[NodeRef]) -> list[ImpactDepartment]:
     """The departments owning or reviewing any of the metrics among ``refs``."""
     concerned = [r for r in refs if r.kind is NodeKind.METRIC]
     owns: dict[NodeRef, set[str]] = defaultdict(set)
@@ -112,7 +112,7 @@ def departments_of(store: GraphStore, refs: Iterable[NodeRef]) -> list[ImpactDep
 
 
 def _shortest_paths(
-    store: GraphStore,
+    store: GraphReader,
     root: NodeRef,
     depths: dict[NodeRef, int],
     relations: frozenset[Relation],

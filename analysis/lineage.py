@@ -11,7 +11,7 @@ from graph_schema.errors import InvalidQueryError
 from graph_schema.ids import NodeKind, NodeRef
 from graph_schema.models import Edge
 from graph_schema.relations import LINEAGE_RELATIONS, Relation
-from store.base import GraphStore, Walk
+from store.base import GraphReader, Walk
 
 MIN_DEPTH, MAX_DEPTH = 1, 10
 T = TypeVar("T")
@@ -57,7 +57,7 @@ def edge_out(edge: Edge) -> EdgeOut:
 
 
 def lineage(
-    store: GraphStore,
+    store: GraphReader,
     root: NodeRef,
     direction: Direction = Direction.BOTH,
     depth: int = 3,

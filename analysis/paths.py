@@ -13,7 +13,7 @@ from graph_schema.errors import InvalidQueryError
 from graph_schema.ids import NodeKind, NodeRef
 from graph_schema.models import Edge
 from graph_schema.relations import LINEAGE_RELATIONS, Relation
-from store.base import GraphStore, Walk
+from store.base import GraphReader, Walk
 
 MAX_PATH_DEPTH = 8
 #: long enough for the demo's 满意度 → 留存率 → 复购率 → 营收 → … → 净利润 chain
@@ -22,7 +22,7 @@ MAX_PATHS = 50
 
 
 def find_paths(
-    store: GraphStore,
+    store: GraphReader,
     source: NodeRef,
     target: NodeRef,
     max_depth: int = DEFAULT_PATH_DEPTH,
@@ -79,7 +79,7 @@ def find_paths(
 
 
 def _search(
-    store: GraphStore,
+    store: GraphReader,
     start: NodeRef,
     end: NodeRef,
     rels: frozenset[Relation],
@@ -104,7 +104,7 @@ def _search(
 
 
 def _result(
-    store: GraphStore,
+    store: GraphReader,
     source: NodeRef,
     target: NodeRef,
     max_depth: int,

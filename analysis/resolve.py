@@ -7,12 +7,12 @@ import difflib
 from graph_schema.errors import AmbiguousRefError, InvalidRefError, NodeNotFoundError
 from graph_schema.ids import NodeKind, NodeRef
 from graph_schema.models import BaseNode
-from store.base import GraphStore, SearchQuery
+from store.base import GraphReader, SearchQuery
 
 ALL_KINDS = frozenset(NodeKind)
 
 
-def require_node(store: GraphStore, ref: NodeRef) -> BaseNode:
+def require_node(store: GraphReader, ref: NodeRef) -> BaseNode:
     """The node at ``ref``, or :class:`NodeNotFoundError` listing close matches.
 
     Examples
@@ -32,14 +32,14 @@ def require_node(store: GraphStore, ref: NodeRef) -> BaseNode:
     raise not_found(store, ref)
 
 
-def not_found(store: GraphStore, ref: NodeRef) -> NodeNotFoundError:
+def not_found(store: GraphReader, ref: NodeRef) -> NodeNotFoundError:
     """The error for a missing ``ref``, with close matches; raises ``EmptyStoreError`` instead
     when nothing is loaded at all (say that, not "no node")."""
     store.info()
     return NodeNotFoundError(str(ref), suggest(store, ref.id, ref.kind))
 
 
-def suggest(store: GraphStore, text: str, kind: NodeKind | None = None, n: int = 3) -> list[str]:
+def suggest(store: GraphReader, text: str, kind: NodeKind | None = None, n: int = 3) -> list[str]:
     """Up to ``n`` refs close to ``text``, the most similar ids first (same kind preferred).
 
     Candidates come from the store's search (the text and a shortened prefix of it, so that a
@@ -66,7 +66,7 @@ def suggest(store: GraphStore, text: str, kind: NodeKind | None = None, n: int =
     return [ref for ref, _ in sorted(candidates.items(), key=score)[:n]]
 
 
-def resolve_ref(store: GraphStore, text: str) -> NodeRef:
+def resolve_ref(store: GraphReader, text: str) -> NodeRef:
     """The node a person means by ``text``: an exact ``Kind:id`` or bare id first, then an
     exact name, English name or abbreviation (case-insensitive).
 
@@ -110,8 +110,7 @@ def resolve_ref(store: GraphStore, text: str) -> NodeRef:
     raise NodeNotFoundError(raw, hits[:3], search_hint=True)
 
 
-
-def named(store: GraphStore, text: str) -> list[BaseNode]:
+def named(store: GraphReader, text: str) -> list[BaseNode]:
     """Nodes whose id, name, English name or abbreviation equals ``text`` (case-insensitive),
     metrics first, then by ref."""
     low = text.strip().lower()
@@ -132,7 +131,7 @@ def named(store: GraphStore, text: str) -> list[BaseNode]:
     return sorted(found, key=lambda n: (n.kind is not NodeKind.METRIC, str(n.ref)))
 
 
-def _id_suffix_matches(store: GraphStore, text: str) -> list[str]:
+def _id_suffix_matches(store: GraphReader, text: str) -> list[str]:
     """Source nodes whose dotted id ends with ``text`` (``dms_orders.total_amount`` →
     ``Field:dms.dms_orders.total_amount``)."""
     last = text.rsplit(".", 1)[-1]
@@ -143,7 +142,7 @@ def _id_suffix_matches(store: GraphStore, text: str) -> list[str]:
     return [str(n.ref) for n in page.items if n.id == text or n.id.endswith("." + text)]
 
 
-def resolve_metric(store: GraphStore, text: str) -> NodeRef:
+def resolve_metric(store: GraphReader, text: str) -> NodeRef:
     """Like :func:`resolve_ref`, for places that show metrics only (``/metrics/{id}``):
     a name that names a node of another kind is not found here.
 

@@ -7,12 +7,12 @@ from analysis.results import Direction
 from graph_schema.ids import NodeKind, NodeRef
 from graph_schema.models import Metric
 from graph_schema.relations import parse_relations
-from store.base import GraphStore, SearchQuery
+from store.base import GraphReader, SearchQuery
 from viz.graph_view import DEFAULT_MAX_NODES, GraphView
 
 
 def graph_view(
-    store: GraphStore,
+    store: GraphReader,
     focus: NodeRef,
     direction: Direction = Direction.BOTH,
     depth: int = 2,
@@ -41,6 +41,6 @@ def graph_view(
     )
 
 
-def department_options(store: GraphStore) -> list[dict[str, str]]:
+def department_options(store: GraphReader) -> list[dict[str, str]]:
     page = store.search(SearchQuery(kinds=frozenset({NodeKind.DEPARTMENT}), limit=500))
     return [{"id": n.id, "name": n.name} for n in page.items]
