@@ -8,8 +8,9 @@ Other methods (writes, which must read their own writes) get the store itself.
 :class:`GenerationMiddleware` then
 
 - names the generation an answer came from: ``X-Kpigraph-Generation`` on every response
-  that read the graph, and a weak ``ETag`` on the graph API's answers (``/api/nodes``,
-  ``/api/metrics``, ``/api/paths``, the catalog lists), which depend on nothing else; a
+  that read the graph, and a weak ``ETag`` on the graph API's answers (:data:`ETAG_PATHS`:
+  lineage, impact, search, metric cards, paths, the catalog lists), which depend on nothing
+  else; a
   ``GET`` whose ``If-None-Match`` names it is answered ``304 Not Modified``;
 - retries a GET/HEAD whole when its reader refused because the generation was replaced
   mid-request (:class:`~store.base.GraphReplacedError`, Neo4j), up to :data:`ATTEMPTS` times;
@@ -18,6 +19,7 @@ Other methods (writes, which must read their own writes) get the store itself.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from starlette.datastructures import Headers, MutableHeaders
@@ -36,15 +38,11 @@ RETRY_HEADER = "x-kpigraph-retry"
 GENERATION_HEADER = "X-Kpigraph-Generation"
 ATTEMPTS = 3
 READ_METHODS = ("GET", "HEAD")
-#: Answers that depend on the graph alone (not on values, users or the ledger): ETag-able.
-ETAG_PREFIXES = (
-    "/api/nodes/",
-    "/api/metrics",
-    "/api/paths",
-    "/api/departments",
-    "/api/dimensions",
-    "/api/dashboards",
-    "/api/systems",
+#: Answers that depend on the graph alone (not on values, comments, users or the ledger):
+#: ETag-able. Exact shapes: ``/api/metrics/{id}/comments`` (say) is not one of them.
+ETAG_PATHS = re.compile(
+    r"/api/(metrics(/[^/]+)?|nodes/[^/]+/(lineage|impact)|paths"
+    r"|departments|dimensions|dashboards|systems)\Z"
 )
 
 
@@ -127,7 +125,13 @@ def _pinned(reader: GraphReader | None) -> str | None:
 
 
 def _etag_able(scope: Scope) -> bool:
-    return scope["method"] in READ_METHODS and str(scope["path"]).startswith(ETAG_PREFIXES)
+    """Whether the answer to ``scope`` depends on the graph alone.
+
+    >>> [_etag_able({"method": "GET", "path": p}) for p in
+    ...  ("/api/metrics/atp", "/api/metrics/atp/comments", "/api/nodes/atp/impact")]
+    [True, False, True]
+    """
+    return scope["method"] in READ_METHODS and bool(ETAG_PATHS.match(str(scope["path"])))
 
 
 def _matches(if_none_match: str | None, etag: str) -> bool:

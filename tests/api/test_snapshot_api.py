@@ -56,6 +56,13 @@ def test_pages_name_their_generation_without_etag(app_client: TestClient) -> Non
     assert "etag" not in r.headers
 
 
+def test_answers_that_depend_on_more_than_the_graph_have_no_etag(app_client: TestClient) -> None:
+    """Comments and values change without a load: the generation does not name them."""
+    assert "etag" in app_client.get("/api/metrics/atp").headers
+    for url in ("/api/metrics/atp/comments", "/api/metrics/atp/values"):
+        assert "etag" not in app_client.get(url).headers, url
+
+
 def flaky(store: GraphStore, failures: int) -> list[int]:
     """Make the next ``failures`` snapshots refuse as replaced; returns the attempt log."""
     attempts: list[int] = []
