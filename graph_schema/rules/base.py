@@ -183,6 +183,13 @@ class LintContext:
             self._metrics = [n for n in self.nodes.values() if isinstance(n, Metric)]
         return iter(self._metrics)
 
+    def subjects(self) -> Iterator[Metric]:
+        """The metrics a per-metric rule reports on: all, or only the focus."""
+        if self.focus is None:
+            return self.metrics()
+        node = self.nodes.get(self.focus)
+        return iter([node] if isinstance(node, Metric) else [])
+
     def of_kind(self, kind: NodeKind) -> Iterator[BaseNode]:
         return (n for r, n in self.nodes.items() if r.kind is kind)
 

@@ -13,7 +13,7 @@ class CardIncomplete(LintRule):
     summary = "a metric card misses sections its level requires (lint.card in kpigraph.yaml)"
 
     def check(self, ctx: LintContext) -> Iterable[LintIssue]:
-        for m in ctx.metrics():
+        for m in ctx.subjects():
             if m.level is None or m.status.value == "deprecated":
                 continue
             wanted = ctx.config.card.get(m.level, [])

@@ -188,6 +188,8 @@ class ConflictDefinition(LintRule):
                     candidates += [(a, b) for i, a in enumerate(group) for b in group[i + 1 :]]
             for a, b in candidates:
                 x, y = defs[a.id][kind], defs[b.id][kind]
+                if 2 * min(len(x), len(y)) < threshold * (len(x) + len(y)):
+                    continue  # the best ratio two texts of these lengths can reach
                 if x == y or find(a.id) == find(b.id) or _norm(a.name) == _norm(b.name):
                     continue
                 if _breakdown(a, b):

@@ -22,6 +22,8 @@ class LevelsRollupLower(LintRule):
 
     def check(self, ctx: LintContext) -> Iterable[LintIssue]:
         for edge in ctx.edges_of(Relation.ROLLS_UP_TO):
+            if ctx.focus is not None and ctx.focus not in (edge.source, edge.target):
+                continue
             child, parent = ctx.nodes.get(edge.source), ctx.nodes.get(edge.target)
             if not isinstance(child, Metric) or not isinstance(parent, Metric):
                 continue
@@ -50,7 +52,7 @@ class LevelsL0Governance(LintRule):
     summary = "an L0 (north-star) metric needs an owner, a reviewer and a version"
 
     def check(self, ctx: LintContext) -> Iterable[LintIssue]:
-        for m in ctx.metrics():
+        for m in ctx.subjects():
             if m.level is None or m.level.value != "L0":
                 continue
             missing = [k for k in ("owner", "reviewer", "version") if not getattr(m, k)]

@@ -42,7 +42,7 @@ class NamingAtomicUnknown(LintRule):
 
     def check(self, ctx: LintContext) -> Iterable[LintIssue]:
         declared = ctx.config.naming.atomic
-        for m in ctx.metrics():
+        for m in ctx.subjects():
             if m.atomic is not None and _atomic_name(ctx, m) is None:
                 listed = ", ".join(declared[:12]) if declared else "none declared"
                 yield self.issue(
@@ -61,7 +61,7 @@ class NamingPattern(LintRule):
     summary = "the name is not composed from atomic + qualifiers + window per the pattern"
 
     def check(self, ctx: LintContext) -> Iterable[LintIssue]:
-        for m in ctx.metrics():
+        for m in ctx.subjects():
             expected = expected_name(ctx, m)
             if expected is not None and m.name != expected:
                 yield self.issue(
@@ -87,7 +87,7 @@ class NamingUncomposed(LintRule):
         atomic = ctx.config.naming.atomic
         if not atomic:
             return
-        for m in ctx.metrics():
+        for m in ctx.subjects():
             if m.atomic is not None or m.name in atomic or m.formula:
                 continue
             within = [a for a in atomic if a in m.name]

@@ -23,7 +23,7 @@ class OrphanMetric(LintRule):
             linked |= {e.source for e in ctx.edges_of(rel)}
         for e in ctx.edges_of(Relation.ROLLS_UP_TO):
             linked |= {e.source, e.target}
-        for m in ctx.metrics():
+        for m in ctx.subjects():
             if m.ref not in linked and m.status is not Status.DEPRECATED:
                 yield self.issue(
                     ctx,

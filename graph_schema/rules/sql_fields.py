@@ -14,8 +14,8 @@ from graph_schema.rules.base import LintContext, LintIssue, LintRule, Severity, 
 
 
 def _checked(ctx: LintContext) -> Iterator[tuple[Metric, SqlCheck]]:
-    for m in ctx.metrics():
-        if m.sql and (ctx.focus is None or m.ref == ctx.focus):
+    for m in ctx.subjects():
+        if m.sql:
             found = ctx.sql(m)
             if found is not None:
                 yield m, found
