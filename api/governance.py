@@ -4,7 +4,7 @@ notification delivery, usage counting, the read gate, the error mapping and the 
 from __future__ import annotations
 
 from fastapi import Depends, FastAPI, Request
-from fastapi.responses import Response
+from fastapi.responses import RedirectResponse, Response
 
 from api.auth import AuthState, read_gate
 from api.errors import error_html, error_json, wants_html
@@ -84,6 +84,11 @@ def stop(app: FastAPI) -> None:
 def _handler(status: int):  # type: ignore[no-untyped-def]
     async def handle(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, KpigraphError)
+        if status == 401 and wants_html(request) and request.method in ("GET", "HEAD"):
+            from urllib.parse import quote
+
+            target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+            return RedirectResponse(f"/signin?next={quote(target)}", status_code=303)
         if wants_html(request):
             message = exc.message
             if status == 401:

@@ -176,7 +176,9 @@ def test_read_auth_required(make_store: Any, demo_graph: CatalogGraph) -> None:
     with TestClient(app) as client:
         r = client.get("/api/metrics")
         assert r.status_code == 401 and r.json()["error"]["code"] == "unauthenticated"
-        assert client.get("/").status_code == 401
+        page = client.get("/metrics/atp", follow_redirects=False)  # a page: to the sign-in
+        assert page.status_code == 303
+        assert page.headers["location"] == "/signin?next=/metrics/atp"
         assert client.get("/signin").status_code == 200
         assert client.get("/health").status_code == 200
         assert client.get("/api/metrics", headers=bearer(tokens, "guest")).status_code == 200
