@@ -498,9 +498,10 @@ HAS_SEARCH_STRINGS = pinned(
     "OPTIONAL MATCH (n:KpiNode) WHERE n._gen = g AND n.ref IS NOT NULL "
     "WITH n LIMIT 1 RETURN [x IN collect(n) | x._titles IS NOT NULL] AS rows"
 )
-#: ``rows`` = ``[{total, refs}]``: the number of matches and the refs of the page, best first.
-SEARCH_NODES = pinned(
-    "MATCH (n:KpiNode) WHERE n._gen = g AND n.ref IS NOT NULL AND n.kind IN $kinds "
+
+
+#: What every search statement does after its MATCH (see "search before the index").
+_SEARCH_BODY = (
     "AND ($text = '' OR n._titles CONTAINS $text OR n._body CONTAINS $text) "
     "AND (NOT $filtered OR (n.kind = 'Metric' "
     "AND ($domain IS NULL OR n.domain = $domain) AND ($level IS NULL OR n.level = $level) "
@@ -514,3 +515,28 @@ SEARCH_NODES = pinned(
     "WITH collect(ref) AS refs "
     "RETURN [{total: size(refs), refs: refs[$offset..$end]}] AS rows"
 )
+
+
+def search_nodes_query(kinds: Iterable[NodeKind]) -> str:
+    """The search of ``$text`` over nodes of ``kinds``: a pinned read whose ``rows`` is
+    ``[{total, refs}]``, the number of matches and the refs of the page, best first. One kind
+    (a metric search, the usual one) scans only its label's nodes.
+
+    Examples
+    --------
+    >>> "MATCH (n:Metric)" in search_nodes_query([NodeKind.METRIC])
+    True
+    >>> "n.kind IN $kinds" in search_nodes_query([NodeKind.METRIC, NodeKind.FIELD])
+    True
+    """
+    return _search_nodes_query(frozenset(NodeKind(k) for k in kinds))
+
+
+@functools.lru_cache(maxsize=64)
+def _search_nodes_query(kinds: frozenset[NodeKind]) -> str:
+    if len(kinds) == 1:
+        (kind,) = kinds
+        match = f"MATCH (n:{kind.value}) WHERE n._gen = g "
+    else:
+        match = "MATCH (n:KpiNode) WHERE n._gen = g AND n.ref IS NOT NULL AND n.kind IN $kinds "
+    return pinned(match + _SEARCH_BODY)

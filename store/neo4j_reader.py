@@ -35,6 +35,8 @@ from store.embedded_reader import set_of_edges
 from store.search_fallback import search_params, searchable
 from store.search_index import SearchIndex, SearchIndexBuilder
 
+#: A search the background warm-up runs so that the server has planned the Cypher search.
+WARM_UP_TEXT = "kpigraph warm-up"
 #: ``read(query, **params)``: one auto-committed statement's records (see ``Neo4jStore._read``).
 ReadFn = Callable[..., list[neo4j.Record]]
 
@@ -225,7 +227,14 @@ class Neo4jReader:
         """Start building this generation's search index in the background (no waiting)."""
         gen = self.generation
         if gen:
-            self._indexes.start(gen, lambda: self._build_index(gen))
+            self._indexes.start(gen, lambda: self._prepare(gen))
+
+    def _prepare(self, gen: str) -> SearchIndex:
+        """In the background: have the server plan the Cypher search (plans are cached by
+        query text; the first plan of the big statement takes the longest), then build."""
+        if self._indexes.has_strings(gen, self._has_search_strings):
+            self._search_cypher(SearchQuery(text=WARM_UP_TEXT))
+        return self._build_index(gen)
 
     def _has_search_strings(self) -> bool:
         return bool(self._read(cy.HAS_SEARCH_STRINGS) == [True])
@@ -234,7 +243,8 @@ class Neo4jReader:
         """(number of matches, the page's refs), ranked in Cypher (see :meth:`search`)."""
         if not searchable(query) or not query.kinds:
             return 0, []
-        (found,) = self._read(cy.SEARCH_NODES, **search_params(query))
+        query_text = cy.search_nodes_query(query.kinds)
+        (found,) = self._read(query_text, **search_params(query))
         return int(found["total"]), list(found["refs"])
 
     def _build_index(self, gen: str) -> SearchIndex:

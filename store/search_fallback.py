@@ -3,8 +3,8 @@
 The in-process :class:`~store.search_index.SearchIndex` answers a search in about a millisecond,
 but is built from every node of a generation (seconds at 100k metrics). A Neo4j store starts
 building it in the background when ``kpigraph serve`` starts and whenever it first meets a newly
-published generation; meanwhile :data:`store.neo4j_cypher.SEARCH_NODES` answers, with the rule of
-:mod:`store.ranking` over the strings this module stores on every node at load time.
+published generation; meanwhile :func:`store.neo4j_cypher.search_nodes_query` answers, with the
+rule of :mod:`store.ranking` over the strings this module stores on every node at load time.
 
 Examples
 --------
@@ -43,7 +43,7 @@ def searchable(query: SearchQuery) -> bool:
 
 
 def search_params(query: SearchQuery) -> dict[str, Any]:
-    """The parameters of :data:`store.neo4j_cypher.SEARCH_NODES` for ``query``."""
+    """The parameters of :func:`store.neo4j_cypher.search_nodes_query` for ``query``."""
     text = normalize_text(query.text)
     return {
         "text": text,

@@ -1,7 +1,7 @@
 """Search on Neo4j before its index is ready (issue #17, warm server).
 
 A Neo4j store builds the in-process search index of a generation in the background; until it
-is ready a search is ranked in Cypher (``store.neo4j_cypher.SEARCH_NODES``). Both must give
+is ready a search is ranked in Cypher (``store.neo4j_cypher.search_nodes_query``). Both must give
 the same answer — the same total and the same refs in the same order — for every query the
 contract suite asks, and a few more (filters, pages, other kinds, odd text).
 """
