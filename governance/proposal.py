@@ -60,6 +60,7 @@ def field_diff(old: dict[str, Any] | None, new: dict[str, Any] | None) -> list[d
     [{'field': 'abbr', 'old': None, 'new': 'A', 'change_class': 'minor'}, \
 {'field': 'unit', 'old': 'CNY', 'new': '元', 'change_class': 'major'}]
     """
+
     def strip(props: dict[str, Any] | None) -> dict[str, Any]:
         return {
             k: v
