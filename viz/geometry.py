@@ -7,12 +7,12 @@ The page scales the drawing to its canvas; these numbers fix the proportions.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 
 #: Pixels at scale 1: font size, one-line node height, horizontal room between columns.
 FONT_SIZE = 14
 ROW_PX = 30
-COLUMN_GAP_PX = 64
+COLUMN_GAP_PX = 52
 #: At most this much extra room between two columns for edges to bend past nodes.
 MAX_BEND_PX = 160
 #: How flat edges leave and enter nodes (vis-network cubicBezier roundness).
@@ -28,7 +28,7 @@ def column_positions(
     (and the extra ``room`` after a column that its edges need to bend past nodes).
 
     >>> column_positions({"a": 0, "b": 1, "c": 2}, {"a": 100, "b": 100, "c": 100}, {1: 40})
-    {0: 0.0, 1: 164.0, 2: 368.0}
+    {0: 0.0, 1: 152.0, 2: 344.0}
     """
     width: dict[float, float] = {}
     for ref, col in columns.items():
@@ -46,12 +46,27 @@ def column_positions(
 
 
 def heights_of(
-    ref_of: Mapping[str, str], labels: Mapping[str, str], caps: Mapping[str, float]
+    ref_of: Mapping[str, str],
+    labels: Mapping[str, str],
+    caps: Mapping[str, float],
+    ellipses: Collection[str] = (),
 ) -> dict[str, float]:
-    """Box height of every drawn node at scale 1, in pixels."""
-    return {
-        d: (label_lines(labels[r], caps[r]) * 0.6 + 0.4) * ROW_PX + 4 for d, r in ref_of.items()
-    }
+    """Box height of every drawn node at scale 1, in pixels (as vis-network draws it; an
+    ellipse around three lines or more bulges by about a sixth)."""
+    out = {}
+    for d, r in ref_of.items():
+        lines = label_lines(labels[r], caps[r])
+        out[d] = box_height(lines) * (1.2 if r in ellipses and lines > 2 else 1.0)
+    return out
+
+
+def box_height(lines: int) -> float:
+    """Pixels: a one-line box is 38 px high (font, margins, border), each more line 17 px.
+
+    >>> box_height(1), box_height(2)
+    (38, 55)
+    """
+    return 21 + 17 * lines
 
 
 def bend_room(
@@ -68,7 +83,7 @@ def bend_room(
     >>> x = {"a": 0, "n": 0, "b": 1}
     >>> y = {"a": 0.0, "n": 1.5, "b": 8.0}
     >>> bend_room(x, y, [("a", "b")], {"a": 100, "n": 180, "b": 100}, {"a": 34, "n": 34, "b": 34})
-    {0: 40.0}
+    {0: 50.0}
     >>> bend_room(x, y, [("a", "b")], {"a": 100, "n": 60, "b": 100}, {"a": 34, "n": 34, "b": 34})
     {}
     """
@@ -132,9 +147,10 @@ def _char_px(ch: str) -> float:
 
 
 def label_width(label: str, cap: float = MAX_LABEL_PX) -> float:
-    """Estimated box width of a label at scale 1 (vis wraps lines at ``cap``)."""
+    """Estimated box width of a label at scale 1 (vis wraps lines at ``cap``; margins and an
+    ellipse's curve add up to 32 px)."""
     widest = max((sum(_char_px(c) for c in line) for line in label.split("\n")), default=0.0)
-    return min(widest + 2 * 10, cap)
+    return min(widest, cap - 20) + 32
 
 
 def label_lines(label: str, cap: float = MAX_LABEL_PX) -> int:

@@ -30,6 +30,7 @@ from viz.geometry import (
     ROUNDNESS,
     ROW_PX,
     bend_room,
+    box_height,
     column_positions,
     heights_of,
     label_lines,
@@ -123,16 +124,21 @@ def network_data(view: GraphView, options: MapOptions | None = None) -> dict[str
     if tree:
         lay = tree_layout(graph.focus, graph.side, pairs, rank)
     else:
-        heights = {r: label_lines(labels[r], caps[r]) * 0.6 + 0.4 for r in refs}
+        heights = {r: box_height(label_lines(labels[r], caps[r])) / ROW_PX for r in refs}
         room = {r: max(0.0, (label_width(labels[r], caps[r]) - 110) / 160) for r in refs}
         lay = layered_layout(
             refs, pairs, rank, heights, route=not big, sweeps=0 if big else 8, clearance=room
         )
     ref_of = {d: lay.copies.get(d, d) for d in lay.x if d not in lay.points}
-    widths = {d: label_width(labels[r], caps[r]) for d, r in ref_of.items()}
+    widths: dict[str, float] = {d: label_width(labels[r], caps[r]) for d, r in ref_of.items()}
+    ellipses = {r for r in refs if KIND_STYLE[graph.nodes[r].kind]["shape"] == "ellipse"}
+    for d, r in ref_of.items():  # an ellipse round a wrapped label is wider than its text
+        if r in ellipses and label_lines(labels[r], caps[r]) > 2:
+            widths[d] *= 1.25
     links = [p for chain in lay.routes.values() for p in pairwise(chain)]
     links += [(a, b) for _, a, b in lay.drawn]
-    bend = {} if big else bend_room(lay.x, lay.y, links, widths, heights_of(ref_of, labels, caps))
+    boxes = heights_of(ref_of, labels, caps, ellipses)
+    bend = {} if big else bend_room(lay.x, lay.y, links, widths, boxes)
     xs = column_positions(lay.x, widths, bend)
     nodes = []
     for drawn, ref in ref_of.items():
@@ -316,7 +322,7 @@ def network_options(node_count: int) -> dict[str, Any]:
             "arrows": {"to": {"scaleFactor": 0.7}},
         },
         "nodes": {
-            "margin": 8,
+            "margin": {"top": 5, "bottom": 5, "left": 8, "right": 8},
             "font": {"size": FONT_SIZE},
             "widthConstraint": {"maximum": MAX_LABEL_PX},
         },

@@ -27,10 +27,10 @@ from itertools import pairwise
 Edge = tuple[str, str]
 
 #: Gap between two stacked nodes, in row units (a one-line node is 1 unit high).
-ROW_GAP = 0.45
+ROW_GAP = 0.3
 #: The height of a routing placeholder, and its gap to its neighbours, in row units.
 DUMMY_HEIGHT = 0.3
-DUMMY_GAP = 0.7
+DUMMY_GAP = 0.5
 
 
 @dataclass
@@ -368,7 +368,7 @@ def _stack(
     Examples
     --------
     >>> _stack("ab", {"a": 1, "b": 1}, [0.0, 0.0])
-    [-0.725, 0.725]
+    [-0.65, 0.65]
     """
     offsets = [0.0]
     for a, b in pairwise(col):
