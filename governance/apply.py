@@ -71,9 +71,11 @@ def head_of(store: GraphStore) -> int | None:
 def load_revision(
     store: GraphStore, graph: CatalogGraph, change: ChangeRequest, actor: str, head: int | None
 ) -> int | None:
-    """Load ``graph`` as a new revision (when the store records revisions)."""
+    """Publish ``graph`` as a new revision with the version rules and automatic versions of
+    any load (:func:`core.publish.publish`), refused if the head moved since ``head``."""
     params = inspect.signature(store.load).parameters
     if "revision" in params:
+        from core.publish import publish
         from graph_schema.revisions import RevisionDraft
 
         draft = RevisionDraft(
@@ -81,6 +83,9 @@ def load_revision(
             message=f"change request #{change.id}: {change.reason}"[:500],
             source={"change_request": change.id, "applied_by": actor},
         )
+        if head is not None:
+            result = publish(store, graph, draft, expect_head=head)
+            return result.revision if result.revision is not None else head_of(store)
         kwargs: dict[str, Any] = {"revision": draft}
         if "expect_head" in params and head is not None:
             kwargs["expect_head"] = head  # another load since we read the graph: refused

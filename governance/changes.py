@@ -26,7 +26,7 @@ from governance.proposal import (
     stored_graph,
     with_history,
 )
-from graph_schema.errors import ConflictError
+from graph_schema.errors import ConflictError, VersionError
 from graph_schema.governance import (
     WRITERS,
     Action,
@@ -219,7 +219,7 @@ class Governance:
                 new_graph = with_history(new_graph, ref, entry)
                 try:
                     revision = load_revision(self.store, new_graph, change, actor, head)
-                except ConflictError as exc:  # another load landed since we read the graph
+                except (ConflictError, VersionError) as exc:  # the graph moved since we read it
                     self._record_conflict(change, actor, exc.message)
                     raise ChangeStateError(exc.message, {"id": change_id}) from exc
             new = change.model_copy(

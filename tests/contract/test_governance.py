@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from core.publish import publish
 from governance.changes import Governance
 from governance.notify import Deliverer
 from graph_schema.governance import (
@@ -74,7 +75,7 @@ def hooked(
             "finance": [{"url": rec.url("/finance"), "format": "json"}],
             "it": [{"url": rec.url("/it"), "format": "slack"}],
         }
-        store.load(with_webhooks(demo_graph, hooks))
+        publish(store, with_webhooks(demo_graph, hooks))  # as 'kpigraph load' does
         ledger = fresh_ledger(store)
         users, _tokens = make_people(ledger)
         return store, Governance(store, ledger), users
