@@ -25,6 +25,7 @@ class UsageCounter:
         self.ledger = ledger
         self.interval = interval
         self._lock = threading.Lock()
+        self._flushing = threading.Lock()  # a flush waits for one in flight (read-your-counts)
         self._counts: Counter[tuple[str, str, str]] = Counter()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -34,13 +35,14 @@ class UsageCounter:
             self._counts[(today(), metric, kind)] += 1
 
     def flush(self) -> None:
-        with self._lock:
-            counts, self._counts = self._counts, Counter()
-        for (day, metric, kind), n in counts.items():
-            try:
-                self.ledger.count_use(day, metric, kind, n)
-            except Exception:
-                log.warning("usage counts for %s lost (store unavailable)", metric)
+        with self._flushing:
+            with self._lock:
+                counts, self._counts = self._counts, Counter()
+            for (day, metric, kind), n in counts.items():
+                try:
+                    self.ledger.count_use(day, metric, kind, n)
+                except Exception:
+                    log.warning("usage counts for %s lost (store unavailable)", metric)
 
     def start(self) -> None:
         def loop() -> None:

@@ -180,7 +180,7 @@ def test_read_auth_required(make_store: Any, demo_graph: CatalogGraph) -> None:
         assert page.status_code == 303
         assert page.headers["location"] == "/signin?next=/metrics/atp"
         assert client.get("/signin").status_code == 200
-        assert client.get("/health").status_code == 200
+        assert client.get("/health").status_code != 401  # open (it may say 'warming up')
         assert client.get("/api/metrics", headers=bearer(tokens, "guest")).status_code == 200
 
 
