@@ -70,8 +70,10 @@ def load_linted(directory: Path, no_lint: bool = False) -> CatalogGraph:
     """Read a catalog for loading: lint errors stop it (listed on stderr, nothing is loaded)
     unless ``no_lint``; warnings are counted on stderr."""
     from loaders.catalog import read_catalog
+    from loaders.catalog_cache import FileCache
 
-    source = read_catalog(directory)
+    # unchanged files come from the per-file cache (loaders/catalog_cache.py), not parsed again
+    source = read_catalog(directory, cache=FileCache.for_catalog(directory))
     if no_lint:
         return source.graph
     report = lint_source(source, "warning")  # a gate: the info-only rules need not run

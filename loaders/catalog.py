@@ -19,6 +19,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -43,6 +44,7 @@ from graph_schema.models import (
     Text,
 )
 from graph_schema.relations import Relation
+from loaders.catalog_cache import FileCache, FileEntry
 from loaders.suggest import closest, did_you_mean
 from loaders.yaml_lines import LDict, LList, line_of, load_yaml
 
@@ -91,6 +93,7 @@ class _State:
     #: kinds whose declaring file did not parse at all: their references cannot be checked
     unverifiable: set[NodeKind] = field(default_factory=set)
     stage: int = 0
+    cache: FileCache | None = None
 
     def issue(self, file: str, line: int | None, message: str, hint: str | None = None) -> None:
         self.issues.append(CatalogIssue(file, line, message, hint, self.stage))
@@ -118,8 +121,31 @@ class _State:
         self, source: NodeRef, target: NodeRef, rel: Relation, props: dict[str, Any] | None = None
     ) -> None:
         key = (source, target, rel)
-        if key not in self.edges:
-            self.edges[key] = Edge(source=source, target=target, type=rel, props=props or {})
+        if key not in self.edges:  # typed values from the validated nodes: no re-validation
+            self.edges[key] = make_edge(source, target, rel, props or {})
+
+
+_EDGE_FIELDS = ("source", "target", "type", "props")
+_set = object.__setattr__
+
+
+def make_edge(source: NodeRef, target: NodeRef, rel: Relation, props: dict[str, Any]) -> Edge:
+    """An :class:`Edge` from values already typed, without pydantic's validation or
+    ``model_construct`` (the same object, several times faster: a catalog has many edges).
+
+    Examples
+    --------
+    >>> a, b = NodeRef(NodeKind.METRIC, "revenue"), NodeRef(NodeKind.METRIC, "atp")
+    >>> e = make_edge(a, b, Relation.INPUT_TO, {"role": "numerator"})
+    >>> e == Edge(source=a, target=b, type=Relation.INPUT_TO, props={"role": "numerator"})
+    True
+    """
+    edge = Edge.__new__(Edge)
+    _set(edge, "__dict__", {"source": source, "target": target, "type": rel, "props": props})
+    _set(edge, "__pydantic_fields_set__", set(_EDGE_FIELDS))
+    _set(edge, "__pydantic_extra__", None)
+    _set(edge, "__pydantic_private__", None)
+    return edge
 
 
 @dataclass(frozen=True)
@@ -134,19 +160,34 @@ class CatalogSource:
     raw: dict[NodeRef, LDict]
 
 
-def load_catalog(path: str | Path) -> CatalogGraph:
+def load_catalog(path: str | Path, *, cache: FileCache | None = None) -> CatalogGraph:
     """Read and validate the catalog at ``path``.
+
+    ``cache``: files read before with the same content are taken from it, not parsed again
+    (see :mod:`loaders.catalog_cache`).
 
     Raises
     ------
     CatalogError
         Listing every problem found, each with file, line and what to do.
     """
-    return read_catalog(path).graph
+    return read_catalog(path, cache=cache).graph
 
 
-def read_catalog(path: str | Path) -> CatalogSource:
+def read_catalog(path: str | Path, *, cache: FileCache | None = None) -> CatalogSource:
     """:func:`load_catalog`, also returning each node's file and line."""
+    try:
+        source = _read_catalog(path, cache)
+    except BaseException:
+        if cache is not None:
+            cache.discard()
+        raise
+    if cache is not None:
+        cache.commit()
+    return source
+
+
+def _read_catalog(path: str | Path, cache: FileCache | None) -> CatalogSource:
     root = Path(path)
     if not root.exists():
         raise CatalogError([CatalogIssue(str(root), None, "no such directory")])
@@ -154,7 +195,7 @@ def read_catalog(path: str | Path) -> CatalogSource:
         raise CatalogError(
             [CatalogIssue(str(root), None, "not a directory", "pass the catalog directory")]
         )
-    state = _State(root)
+    state = _State(root, cache=cache)
     manifest = _read_manifest(state)
     _read_sections(state)
     metric_files = _read_metrics(state)
@@ -189,6 +230,51 @@ def read_catalog(path: str | Path) -> CatalogSource:
 
 # ---------------------------------------------------------------------------------------------
 # reading files
+
+
+def _per_file(state: _State, path: Path, read: Callable[[], object]) -> None:
+    """Run ``read`` (which reads ``path`` into ``state``), or replay what it produced the last
+    time this file had the same content (``state.cache``). Only a file that read without any
+    problem is cached."""
+    cache = state.cache
+    if cache is None:
+        read()
+        return
+    rel = _rel(state, path)
+    try:
+        key = cache.key(rel, path.read_bytes())
+    except OSError:
+        read()  # reports it
+        return
+    entry = cache.get(key)
+    if entry is not None:
+        for node, line, raw in entry.nodes:
+            state.add_node(node, rel, line, raw)
+        for source, target, rel, props in entry.edges:
+            ekey = (NodeRef(*source), NodeRef(*target), Relation(rel))
+            if ekey not in state.edges:
+                state.edges[ekey] = make_edge(*ekey, props)
+        return
+    issues, nodes, edges = len(state.issues), len(state.nodes), len(state.edges)
+    unreadable = sum(len(v) for v in state.unreadable.values())
+    unverifiable = len(state.unverifiable)
+    read()
+    if (
+        len(state.issues) == issues
+        and sum(len(v) for v in state.unreadable.values()) == unreadable
+        and len(state.unverifiable) == unverifiable
+    ):
+        new_refs = list(state.nodes)[nodes:]
+        cache.put(
+            key,
+            FileEntry(
+                [(state.nodes[r], state.origins[r].line, state.raw[r]) for r in new_refs],
+                [
+                    (tuple(e.source), tuple(e.target), e.type.value, e.props)
+                    for e in list(state.edges.values())[edges:]
+                ],
+            ),
+        )
 
 
 def _rel(state: _State, path: Path) -> str:
@@ -239,9 +325,9 @@ def _read_file(state: _State, path: Path) -> Any | None:
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         problem = exc.problem or "invalid YAML"
-        line = mark.line + 1 if mark else None
-        hint = _indent_hint(text, line) if "mapping values" in problem else None
-        state.issue(rel, line, f"broken YAML: {problem}", hint or _yaml_hint(problem))
+        at = mark.line + 1 if mark else None
+        hint = _indent_hint(text, at) if "mapping values" in problem else None
+        state.issue(rel, at, f"broken YAML: {problem}", hint or _yaml_hint(problem))
         return None
     except yaml.YAMLError as exc:
         state.issue(rel, None, f"broken YAML: {exc}")
@@ -346,26 +432,31 @@ def _read_sections(state: _State) -> None:
     ]
     for filename, section, model in simple:
         path = state.root / filename
-        if not path.is_file():
-            continue
-        before = len(state.issues)
-        data = _read_file(state, path)
-        if data is None and len(state.issues) > before:
-            state.unverifiable.add(model.kind)
-        for item in _entries(state, data, filename, section):
-            if not isinstance(item, LDict):
-                state.issue(
-                    filename, getattr(data, "line", None), f"each of {section} must be a mapping"
-                )
-                continue
-            if model is Dashboard and "kind" in item:
-                # 'kind' is the dashboard's kind (mobile, pc, big screen); stored as 'type'.
-                item["type"] = item.pop("kind")
-                item.key_lines["type"] = item.key_lines.get("kind", item.line)
-            node = _validate_node(state, model, item, filename)
-            if node is not None:
-                state.add_node(node, filename, item.line, item)
+        if path.is_file():
+            _per_file(state, path, partial(_read_section, state, path, filename, section, model))
     _read_sources(state)
+
+
+def _read_section(
+    state: _State, path: Path, filename: str, section: str, model: type[BaseNode]
+) -> None:
+    before = len(state.issues)
+    data = _read_file(state, path)
+    if data is None and len(state.issues) > before:
+        state.unverifiable.add(model.kind)
+    for item in _entries(state, data, filename, section):
+        if not isinstance(item, LDict):
+            state.issue(
+                filename, getattr(data, "line", None), f"each of {section} must be a mapping"
+            )
+            continue
+        if model is Dashboard and "kind" in item:
+            # 'kind' is the dashboard's kind (mobile, pc, big screen); stored as 'type'.
+            item["type"] = item.pop("kind")
+            item.key_lines["type"] = item.key_lines.get("kind", item.line)
+        node = _validate_node(state, model, item, filename)
+        if node is not None:
+            state.add_node(node, filename, item.line, item)
 
 
 def _read_sources(state: _State) -> None:
@@ -378,7 +469,7 @@ def _read_sources(state: _State) -> None:
             p for p in folder.rglob("*") if p.is_file() and p.suffix in (".yaml", ".yml")
         )
     for path in paths:
-        _read_sources_file(state, path)
+        _per_file(state, path, partial(_read_sources_file, state, path))
 
 
 def _read_sources_file(state: _State, path: Path) -> None:
@@ -500,48 +591,52 @@ def _read_metrics(state: _State) -> set[Path]:
         return set()
     files = sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix in (".yaml", ".yml"))
     for path in files:
-        rel = _rel(state, path)
-        before = len(state.issues)
-        data = _read_file(state, path)
-        if data is None:
-            if len(state.issues) > before:
-                # the file is broken: its metrics are unknown, not missing
-                for node_id in _ids_in_text(path):
-                    state.declared_unreadable(NodeKind.METRIC, node_id)
-            continue
-        if isinstance(data, LDict) and "metrics" in data and "id" not in data:
-            extra = sorted(set(data) - {"metrics"})
-            if extra:
-                state.issue(
-                    rel,
-                    data.key_lines[extra[0]],
-                    f"unknown top-level key {extra[0]!r} next to 'metrics'",
-                    "a metrics file holds one metric, or only a 'metrics:' list",
-                )
-            items = data["metrics"]
-            if not isinstance(items, LList):
-                state.issue(rel, data.key_lines["metrics"], "'metrics' must be a list of metrics")
-                continue
-        elif isinstance(data, LDict):
-            items = LList([data])
-            items.line, items.item_lines = data.line, [data.line]
-        elif isinstance(data, LList):
-            items = data
-        else:
+        _per_file(state, path, partial(_read_metric_file, state, path))
+    return set(files)
+
+
+def _read_metric_file(state: _State, path: Path) -> None:
+    rel = _rel(state, path)
+    before = len(state.issues)
+    data = _read_file(state, path)
+    if data is None:
+        if len(state.issues) > before:
+            # the file is broken: its metrics are unknown, not missing
+            for node_id in _ids_in_text(path):
+                state.declared_unreadable(NodeKind.METRIC, node_id)
+        return
+    if isinstance(data, LDict) and "metrics" in data and "id" not in data:
+        extra = sorted(set(data) - {"metrics"})
+        if extra:
             state.issue(
                 rel,
-                None,
-                "expected a metric (a mapping with id and name) or a 'metrics:' list",
+                data.key_lines[extra[0]],
+                f"unknown top-level key {extra[0]!r} next to 'metrics'",
+                "a metrics file holds one metric, or only a 'metrics:' list",
             )
+        items = data["metrics"]
+        if not isinstance(items, LList):
+            state.issue(rel, data.key_lines["metrics"], "'metrics' must be a list of metrics")
+            return
+    elif isinstance(data, LDict):
+        items = LList([data])
+        items.line, items.item_lines = data.line, [data.line]
+    elif isinstance(data, LList):
+        items = data
+    else:
+        state.issue(
+            rel,
+            None,
+            "expected a metric (a mapping with id and name) or a 'metrics:' list",
+        )
+        return
+    for item in items:
+        if not isinstance(item, LDict):
+            state.issue(rel, items.line, "each metric must be a mapping with id and name")
             continue
-        for item in items:
-            if not isinstance(item, LDict):
-                state.issue(rel, items.line, "each metric must be a mapping with id and name")
-                continue
-            metric = _validate_node(state, Metric, item, rel)
-            if metric is not None:
-                state.add_node(metric, rel, item.line, item)
-    return set(files)
+        metric = _validate_node(state, Metric, item, rel)
+        if metric is not None:
+            state.add_node(metric, rel, item.line, item)
 
 
 def _check_unexpected_files(state: _State, metric_files: set[Path]) -> None:
@@ -715,9 +810,12 @@ def _resolve_metric_references(state: _State) -> None:
             _raw: LDict = raw,
             _metric: Metric = metric,
         ) -> NodeRef | None:
-            line = line_of(_raw, loc) or _origin.line
-            if not index.has(kind, target) and index.excused(kind, target):
+            if index.has(kind, target):
+                if kind is not NodeKind.METRIC or target != _metric.id or what == "formula":
+                    return NodeRef(kind, target)
+            elif index.excused(kind, target):
                 return None
+            line = line_of(_raw, loc) or _origin.line  # only for an error: no lookups otherwise
             if not index.has(kind, target):
                 hint = did_you_mean(index.suggest(kind, target)) or _empty_hint(kind, index)
                 state.issue(

@@ -25,50 +25,107 @@ class DuplicateKeyError(yaml.MarkedYAMLError):
     pass
 
 
-# libyaml's parser when PyYAML was built with it (5x faster); the constructors below stay in
-# Python either way and read line numbers from the nodes' marks.
+# libyaml's parser and composer when PyYAML was built with it; nodes are turned into Python
+# values by :func:`_build` below (not PyYAML's generic constructor), reading line numbers from
+# the nodes' marks.
 _BASE: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_STR = "tag:yaml.org,2002:str"
+_MAP = "tag:yaml.org,2002:map"
+_SEQ = "tag:yaml.org,2002:seq"
+_MERGE = "tag:yaml.org,2002:merge"
+_Scalar, _Mapping, _Sequence = yaml.ScalarNode, yaml.MappingNode, yaml.SequenceNode
 
 
 class _LineLoader(_BASE):  # type: ignore[valid-type,misc]
-    pass
+    #: first characters of a plain scalar that may be something else than text (numbers,
+    #: booleans, null, dates, merge keys); any other plain scalar is text without a regex
+    _maybe_typed: frozenset[str] = frozenset()
+
+    def resolve(self, kind: Any, value: Any, implicit: Any) -> Any:
+        if kind is _Scalar and implicit[0] and value and value[0] not in self._maybe_typed:
+            return _STR
+        return super().resolve(kind, value, implicit)
+
+
+_LineLoader._maybe_typed = frozenset(k for k in _LineLoader.yaml_implicit_resolvers if k)
 
 
 def _construct_mapping(loader: yaml.SafeLoader, node: yaml.MappingNode) -> LDict:
-    out = LDict()
-    out.line = node.start_mark.line + 1
-    out.key_lines = {}
-    loader.flatten_mapping(node)
-    for key_node, value_node in node.value:
-        key = loader.construct_object(key_node, deep=True)
-        if not isinstance(key, str):
-            key = str(key)
-        if key in out:
-            raise DuplicateKeyError(
-                "while reading a mapping",
-                node.start_mark,
-                f"the key {key!r} appears twice (first on line {out.key_lines[key]})",
-                key_node.start_mark,
-            )
-        out[key] = loader.construct_object(value_node, deep=True)
-        out.key_lines[key] = key_node.start_mark.line + 1
-    return out
+    """PyYAML's constructor hook (used only for nodes :func:`_build` hands back to it)."""
+    return _build(loader, node, {})  # type: ignore[no-any-return]
 
 
 def _construct_sequence(loader: yaml.SafeLoader, node: yaml.SequenceNode) -> LList:
-    out = LList(loader.construct_object(child, deep=True) for child in node.value)
-    out.line = node.start_mark.line + 1
-    out.item_lines = [child.start_mark.line + 1 for child in node.value]
-    return out
+    return _build(loader, node, {})  # type: ignore[no-any-return]
 
 
 _LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
 _LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_SEQUENCE_TAG, _construct_sequence)
 
 
+def _build(loader: Any, node: Any, memo: dict[int, Any]) -> Any:
+    """The Python value of ``node``: text as is, other scalars through PyYAML's constructors,
+    mappings as :class:`LDict` and sequences as :class:`LList` with their lines. An alias is
+    the same object as its anchor (``memo``), so aliases cannot blow up the document."""
+    cls = node.__class__
+    if cls is _Scalar:
+        return node.value if node.tag == _STR else loader.construct_object(node, deep=True)
+    done = memo.get(id(node))
+    if done is not None:
+        return done
+    if cls is _Mapping and node.tag == _MAP:
+        out = LDict()
+        memo[id(node)] = out
+        out.line = node.start_mark.line + 1
+        lines: dict[str, int] = {}
+        out.key_lines = lines
+        pairs = node.value
+        if any(k.tag == _MERGE for k, _ in pairs):
+            loader.flatten_mapping(node)
+            pairs = node.value
+        for key_node, value_node in pairs:
+            if key_node.__class__ is _Scalar and key_node.tag == _STR:
+                key = key_node.value
+            else:
+                key = _build(loader, key_node, memo)
+                if not isinstance(key, str):
+                    key = str(key)
+            if key in lines:
+                raise DuplicateKeyError(
+                    "while reading a mapping",
+                    node.start_mark,
+                    f"the key {key!r} appears twice (first on line {lines[key]})",
+                    key_node.start_mark,
+                )
+            out[key] = _build(loader, value_node, memo)
+            lines[key] = key_node.start_mark.line + 1
+        return out
+    if cls is _Sequence and node.tag == _SEQ:
+        seq = LList()
+        memo[id(node)] = seq
+        seq.line = node.start_mark.line + 1
+        children = node.value
+        seq.extend([_build(loader, child, memo) for child in children])
+        seq.item_lines = [child.start_mark.line + 1 for child in children]
+        return seq
+    return loader.construct_object(node, deep=True)  # an explicit tag (!!set, !!binary, ...)
+
+
 def load_yaml(text: str) -> Any:
-    """Parse one YAML document, keeping line numbers. Raises ``yaml.YAMLError``."""
-    return yaml.load(text, Loader=_LineLoader)
+    """Parse one YAML document, keeping line numbers. Raises ``yaml.YAMLError``.
+
+    Examples
+    --------
+    >>> data = load_yaml("id: atp\\nfields: [a, b]\\nversion: 1.0\\nowner: ~\\n")
+    >>> data, data.key_lines["version"], data["fields"].item_lines
+    ({'id': 'atp', 'fields': ['a', 'b'], 'version': 1.0, 'owner': None}, 3, [2, 2])
+    """
+    loader = _LineLoader(text)
+    try:
+        node = loader.get_single_node()
+        return None if node is None else _build(loader, node, {})
+    finally:
+        loader.dispose()
 
 
 def line_of(data: Any, loc: tuple[int | str, ...]) -> int | None:
@@ -98,4 +155,11 @@ def line_of(data: Any, loc: tuple[int | str, ...]) -> int | None:
 
 def load_yaml_all(text: str) -> list[Any]:
     """Parse every document of a multi-document YAML text (``---``), keeping line numbers."""
-    return list(yaml.load_all(text, Loader=_LineLoader))
+    loader = _LineLoader(text)
+    try:
+        docs = []
+        while loader.check_node():
+            docs.append(_build(loader, loader.get_node(), {}))
+        return docs
+    finally:
+        loader.dispose()

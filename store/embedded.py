@@ -26,13 +26,19 @@ from typing import Any, TypeVar
 
 import networkx as nx
 
-from graph_schema.diff import Snapshot
+from graph_schema.diff import GraphDiff, Snapshot
 from graph_schema.errors import BackendUnavailableError, StoreError
 from graph_schema.graph import CatalogGraph
 from graph_schema.ids import NodeKind, NodeRef
 from graph_schema.models import BaseNode, Edge
 from graph_schema.relations import Relation
-from graph_schema.revisions import NodeHistoryEntry, Revision, RevisionDraft, RevisionSummary
+from graph_schema.revisions import (
+    ChangeOp,
+    NodeHistoryEntry,
+    Revision,
+    RevisionDraft,
+    RevisionSummary,
+)
 from store import embedded_history, history, sqlite_file
 from store.base import NodeLabel, ProgressFn, SearchPage, SearchQuery, StoreInfo, Walk
 from store.embedded_reader import EmbeddedReader, GraphIndex, bfs, set_of_edges
@@ -96,6 +102,11 @@ class EmbeddedStore:
             try:
                 if self._opened and not self.path.exists():
                     raise FileNotFoundError(f"{self.path} was removed")
+                if self._opened and sqlite_file.is_empty(self.path):
+                    # emptied under this process: leave it to a load, do not lock it
+                    raise sqlite3.DatabaseError("the file is empty (0 bytes)")
+                if not self._opened:
+                    sqlite_file.replace_empty(self.path)  # new inode: old holders cannot lock it
                 self.path.parent.mkdir(parents=True, exist_ok=True)
                 sqlite_file.set_aside_orphans(self.path)  # only when the file is missing
                 conn = sqlite3.connect(
@@ -204,20 +215,25 @@ class EmbeddedStore:
                     conn.execute("COMMIT")
                     self._index = None
                     return _with_revision(self._fresh().info, None)
-                conn.execute("DELETE FROM edges")
-                conn.execute("DELETE FROM nodes")
                 conn.execute("DELETE FROM meta")
-                done = 0
-                for chunk in _chunks(node_rows, BATCH):
-                    conn.executemany("INSERT INTO nodes VALUES (?, ?, ?)", chunk)
-                    done += len(chunk)
+                if stored is not None:  # rows as stored = the diff's old side: write the changes
+                    _write_changes(conn, planned.diff, node_rows, edge_rows)
                     if progress:
-                        progress(done, total)
-                for chunk in _chunks(edge_rows, BATCH):
-                    conn.executemany("INSERT INTO edges VALUES (?, ?, ?, ?)", chunk)
-                    done += len(chunk)
-                    if progress:
-                        progress(done, total)
+                        progress(total, total)
+                else:
+                    conn.execute("DELETE FROM edges")
+                    conn.execute("DELETE FROM nodes")
+                    done = 0
+                    for chunk in _chunks(node_rows, BATCH):
+                        conn.executemany("INSERT INTO nodes VALUES (?, ?, ?)", chunk)
+                        done += len(chunk)
+                        if progress:
+                            progress(done, total)
+                    for chunk in _chunks(edge_rows, BATCH):
+                        conn.executemany("INSERT INTO edges VALUES (?, ?, ?, ?)", chunk)
+                        done += len(chunk)
+                        if progress:
+                            progress(done, total)
                 conn.executemany("INSERT INTO meta VALUES (?, ?)", list(meta.items()))
                 embedded_history.record(conn, planned, graph.meta)
                 conn.execute("COMMIT")
@@ -397,6 +413,28 @@ class EmbeddedStore:
 def _with_revision(info: StoreInfo, number: int | None) -> StoreInfo:
     """What a load returns: the store's info, ``meta["revision"]`` the revision it recorded."""
     return dataclasses.replace(info, meta={**info.meta, "revision": number})
+
+
+def _write_changes(
+    conn: sqlite3.Connection,
+    diff: GraphDiff,
+    node_rows: list[tuple[str, str, str]],
+    edge_rows: list[tuple[str, str, str, str]],
+) -> None:
+    """Write only what ``diff`` (stored rows → the new graph) changed: a reload that edits one
+    metric writes that metric's row and its edges' rows, not the whole graph."""
+    nodes = {f"{kind}:{node_id}": (kind, node_id, p) for kind, node_id, p in node_rows}
+    edges = {(s, t, r): (s, t, r, p) for s, t, r, p in edge_rows}
+    gone = [tuple(c.ref.split(":", 1)) for c in diff.nodes if c.op is ChangeOp.REMOVED]
+    put = [nodes[c.ref] for c in diff.nodes if c.op is not ChangeOp.REMOVED]
+    gone_edges = [(c.source, c.target, c.type) for c in diff.edges if c.op is ChangeOp.REMOVED]
+    put_edges = [
+        edges[(c.source, c.target, c.type)] for c in diff.edges if c.op is not ChangeOp.REMOVED
+    ]
+    conn.executemany("DELETE FROM edges WHERE source = ? AND target = ? AND type = ?", gone_edges)
+    conn.executemany("DELETE FROM nodes WHERE kind = ? AND id = ?", gone)
+    conn.executemany("INSERT OR REPLACE INTO nodes VALUES (?, ?, ?)", put)
+    conn.executemany("INSERT OR REPLACE INTO edges VALUES (?, ?, ?, ?)", put_edges)
 
 
 def _chunks(rows: list[Any], size: int) -> Iterator[list[Any]]:

@@ -1,0 +1,152 @@
+"""A per-file cache of what reading a catalog file produced, keyed by the file's content.
+
+``kpigraph load`` reads a catalog of many files, most of them unchanged since the last load.
+For each file that read without a problem, the validated nodes it declared (with their YAML
+mappings, for file:line in later errors and lint) and the edges it produced (tables → fields)
+are kept under a key made of the file's path in the catalog, a SHA-256 of its bytes and a
+fingerprint of the loader and model code. The next read of an unchanged file takes them from
+the cache: it is not parsed or validated again. References between files (formulas, fields,
+owners...) are resolved again on every read, so an edit in one file is checked against all
+the others.
+
+A file that had a problem is never cached (its errors are found again, with their lines).
+Entries are written only when the whole catalog read succeeded (a read that fails leaves the
+cache as it was), each atomically (temporary file + rename: a killed read leaves whole entries
+or none), and the entries the successful read did not use are removed.
+
+Where: ``$KPIGRAPH_CACHE_DIR`` (``off`` disables it), else ``$XDG_CACHE_HOME/kpigraph``, else
+``~/.cache/kpigraph``; one directory per catalog (by its absolute path), mode 0700 — entries are
+pickles, read only from there.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import pickle
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pydantic
+
+#: modules whose code decides what a file reads as: a change to any of them is a new cache
+_CODE = (
+    "loaders/catalog.py",
+    "loaders/yaml_lines.py",
+    "loaders/catalog_cache.py",
+    "graph_schema/models.py",
+    "graph_schema/ids.py",
+    "graph_schema/relations.py",
+    "graph_schema/benchmarks.py",
+    "graph_schema/semver.py",
+)
+_ROOT = Path(__file__).resolve().parent.parent
+FORMAT = "1"
+
+
+def _fingerprint() -> str:
+    h = hashlib.sha256(f"{FORMAT}\0{pydantic.VERSION}".encode())
+    for rel in _CODE:
+        with contextlib.suppress(OSError):
+            h.update((_ROOT / rel).read_bytes())
+    return h.hexdigest()[:16]
+
+
+def default_cache_root() -> Path | None:
+    """The cache directory for all catalogs (``None``: caching is off)."""
+    configured = os.environ.get("KPIGRAPH_CACHE_DIR")
+    if configured:
+        return None if configured.lower() in ("off", "0", "no", "false") else Path(configured)
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    return Path(xdg) / "kpigraph" if xdg else Path.home() / ".cache" / "kpigraph"
+
+
+@dataclass
+class FileEntry:
+    """What one file produced: nodes as ``(node, line, raw mapping)``, and edges."""
+
+    nodes: list[tuple[Any, int | None, Any]]
+    edges: list[Any]
+
+
+@dataclass
+class FileCache:
+    """The cache of one catalog directory (see the module docstring)."""
+
+    directory: Path
+    fingerprint: str = field(default_factory=_fingerprint)
+    #: entries read or to be written by the current read: key -> entry
+    used: set[str] = field(default_factory=set)
+    pending: dict[str, FileEntry] = field(default_factory=dict)
+    hits: int = 0
+    misses: int = 0
+
+    @classmethod
+    def for_catalog(cls, catalog: str | Path, root: Path | None = None) -> FileCache | None:
+        """The cache of ``catalog`` under ``root`` (default :func:`default_cache_root`), or
+        ``None`` when caching is off."""
+        root = root or default_cache_root()
+        if root is None:
+            return None
+        where = str(Path(catalog).resolve())
+        return cls(root / hashlib.sha256(where.encode()).hexdigest()[:24])
+
+    def key(self, rel: str, data: bytes) -> str:
+        h = hashlib.sha256(self.fingerprint.encode())
+        h.update(rel.encode("utf-8", "surrogateescape") + b"\0")
+        h.update(data)
+        return h.hexdigest()
+
+    def get(self, key: str) -> FileEntry | None:
+        path = self.directory / f"{key}.pickle"
+        try:
+            with path.open("rb") as fh:
+                entry = pickle.load(fh)
+        except Exception:  # a missing or damaged entry is a miss, never an error
+            entry = None
+        if not isinstance(entry, FileEntry):
+            self.misses += 1
+            return None
+        self.used.add(key)
+        self.hits += 1
+        return entry
+
+    def put(self, key: str, entry: FileEntry) -> None:
+        """Remember ``entry``; written by :meth:`commit`."""
+        self.used.add(key)
+        self.pending[key] = entry
+
+    def discard(self) -> None:
+        """The read failed: write nothing, remove nothing."""
+        self.pending.clear()
+        self.used.clear()
+
+    def commit(self) -> None:
+        """The read succeeded: write the new entries, drop the ones this read did not use.
+        A cache that cannot be written is only slower, never an error."""
+        try:
+            self.directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+            for key, entry in self.pending.items():
+                fd, tmp = tempfile.mkstemp(dir=self.directory, suffix=".tmp")
+                try:
+                    with os.fdopen(fd, "wb") as fh:
+                        pickle.dump(entry, fh, protocol=pickle.HIGHEST_PROTOCOL)
+                    os.replace(tmp, self.directory / f"{key}.pickle")
+                except BaseException:
+                    with contextlib.suppress(OSError):
+                        os.unlink(tmp)
+                    raise
+            for path in self.directory.iterdir():
+                if path.suffix == ".tmp" or (
+                    path.suffix == ".pickle" and path.stem not in self.used
+                ):
+                    with contextlib.suppress(OSError):
+                        path.unlink()
+        except OSError:
+            pass
+        finally:
+            self.pending.clear()
+            self.used.clear()
