@@ -80,6 +80,29 @@ def set_aside_orphans(path: Path) -> list[Path]:
     return moved
 
 
+def is_empty(path: Path) -> bool:
+    """A 0-byte database file whose WAL (if any) is empty too: it holds nothing."""
+    try:
+        if path.stat().st_size:
+            return False
+    except FileNotFoundError:
+        return False
+    wal = path.with_name(path.name + "-wal")
+    return not (wal.exists() and wal.stat().st_size)
+
+
+def replace_empty(path: Path) -> bool:
+    """Remove an empty database file (and its sidecars) so that a new one is created with a
+    new inode: a process still holding the old one (a server whose file was emptied) cannot
+    lock the new one. Returns whether it did."""
+    if not is_empty(path):
+        return False
+    for suffix in SIDECARS:
+        path.with_name(path.name + suffix).unlink(missing_ok=True)
+    path.unlink(missing_ok=True)
+    return True
+
+
 def why(exc: BaseException) -> str:
     """What went wrong with the file, in words (``database disk image is malformed``...)."""
     if isinstance(exc, FileNotFoundError):

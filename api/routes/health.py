@@ -37,7 +37,8 @@ async def health(store: StoreDep) -> Health | JSONResponse:
     try:
         info = await asyncio.wait_for(run_in_threadpool(_check, store), HEALTH_TIMEOUT)
     except TimeoutError:
-        detail = f"the {store.backend} backend did not answer within {HEALTH_TIMEOUT:g} s"
+        where = getattr(store, "path", None) or getattr(store, "uri", None) or "?"
+        detail = f"the {store.backend} backend ({where}) did not answer within {HEALTH_TIMEOUT:g} s"
         return _unavailable(Health(status="unavailable", backend=store.backend, detail=detail))
     except EmptyStoreError as exc:
         return _unavailable(Health(status="empty", backend=store.backend, detail=exc.message))

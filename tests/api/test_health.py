@@ -49,9 +49,8 @@ def test_health_answers_when_the_backend_hangs(tmp_path: Path) -> None:
         client = TestClient(create_app(Settings(backend="embedded"), store=store))
         r = client.get("/health")
         assert r.status_code == 503
-        assert (
-            r.json()["detail"] == f"the embedded backend did not answer within {HEALTH_TIMEOUT:g} s"
-        )
+        expected = f"the embedded backend ({store.path}) did not answer within {HEALTH_TIMEOUT:g} s"
+        assert r.json()["detail"] == expected
         assert r.headers["retry-after"]
     finally:
         Hanging.released.set()

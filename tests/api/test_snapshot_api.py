@@ -115,7 +115,7 @@ def test_request_refused_every_time_is_a_503_to_retry(
 
 
 #: Links to nodes on a page; their text is the node's name (or its id, for fields).
-NODE_LINK = re.compile(r'<a href="/(?:metrics|nodes)/[^"]*"[^>]*>(.*?)</a>', re.S)
+NODE_LINK = re.compile(r'<a href="/(?:metrics/[a-z0-9_]+|nodes/[^"/?]+)"[^>]*>(.*?)</a>', re.S)
 
 
 def page_mixed(html: str) -> bool:
