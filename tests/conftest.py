@@ -26,6 +26,9 @@ from store.embedded import EmbeddedStore
 from tests.helpers import DEMO
 
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+# 'kpigraph load' keeps a per-file parse cache (loaders/catalog_cache.py): tests keep theirs
+# in a temporary directory, not in the user's ~/.cache
+os.environ.setdefault("KPIGRAPH_CACHE_DIR", tempfile.mkdtemp(prefix="kpigraph-test-cache-"))
 
 
 @dataclass(frozen=True)
