@@ -16,7 +16,7 @@ import re
 import threading
 import urllib.error
 import urllib.request
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from graph_schema.governance import ChangeRequest, OutboxItem, OutboxStatus, now_iso
@@ -34,6 +34,9 @@ EVENT_TITLES = {
     "withdraw": "指标变更申请已撤回 Change request withdrawn",
 }
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()<>#+!|~])")
+#: C0/C1 control characters and bidi overrides: shown as U+FFFD, never passed to a chat client
+#: (an RTL override makes a reason read backwards; ESC sequences reach terminals via curl).
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 
 
 def md_escape(text: str | None) -> str:
@@ -44,8 +47,22 @@ def md_escape(text: str | None) -> str:
     >>> md_escape("[click](http://evil) <b>*x*</b>\nnext")
     '\\[click\\]\\(http://evil\\) \\<b\\>\\*x\\*\\</b\\> next'
     """
-    flat = " ".join((text or "").split())
+    flat = _CONTROL.sub("\ufffd", " ".join((text or "").split()))
     return _MD_SPECIAL.sub(r"\\\1", flat)[:500]
+
+
+def slack_escape(text: str | None) -> str:
+    """User text inside a Slack ``mrkdwn`` message: Slack ignores backslashes and reads
+    ``<url|label>`` as a link and ``<!channel>`` as a mention, so ``&``, ``<``, ``>`` become the
+    entities Slack documents; one line, control characters replaced.
+
+    Examples
+    --------
+    >>> slack_escape("<https://evil.example|approve here> <!channel> & *x*")
+    '&lt;https://evil.example|approve here&gt; &lt;!channel&gt; &amp; *x*'
+    """
+    flat = _CONTROL.sub("\ufffd", " ".join((text or "").split()))
+    return flat.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")[:500]
 
 
 def payload(
@@ -72,7 +89,7 @@ def payload(
     }
 
 
-def markdown(body: dict[str, Any]) -> str:
+def markdown(body: dict[str, Any], md_escape: Callable[[str | None], str] = md_escape) -> str:
     c = body["change"]
     lines = [
         f"### {body['title']}",
@@ -106,7 +123,7 @@ def render(fmt: str, body: dict[str, Any]) -> dict[str, Any]:
             },
         }
     if fmt == "slack":
-        return {"text": text}
+        return {"text": markdown(body, slack_escape)}
     raise ValueError(f"unknown notification format {fmt!r}; use one of {', '.join(FORMATS)}")
 
 

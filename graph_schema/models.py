@@ -46,6 +46,43 @@ def _to_list(value: Any) -> Any:
 TextList = Annotated[list[Text], BeforeValidator(_to_list)]
 #: A semantic version (``1.1.0``); anything else is a validation error (see graph_schema.semver).
 SemverText = Annotated[Text, AfterValidator(check_semver)]
+#: Bounds on a metric's free-form ``extra``: a few lines of YAML aliases expand to billions of
+#: values when the metric is stored, and deeper nesting than this cannot be serialised.
+EXTRA_MAX_VALUES = 100_000
+EXTRA_MAX_DEPTH = 32
+
+
+def _bounded(value: dict[str, Any]) -> dict[str, Any]:
+    """``value`` unchanged, or ``ValueError`` when it holds too many values or nests too deep
+    (each use of a YAML alias counts again: that is what storing it costs).
+
+    Examples
+    --------
+    >>> _bounded({"dbt": {"filter": ["a", "b"]}})
+    {'dbt': {'filter': ['a', 'b']}}
+    >>> row = ["x"] * 1000
+    >>> _bounded({"a": [row] * 1000})
+    Traceback (most recent call last):
+    ...
+    ValueError: holds over 100000 values (each use of a YAML alias counts); keep extra small
+    """
+    budget = EXTRA_MAX_VALUES
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        budget -= 1
+        if budget < 0:
+            raise ValueError(
+                f"holds over {EXTRA_MAX_VALUES} values (each use of a YAML alias counts); "
+                "keep extra small"
+            )
+        children = item.values() if isinstance(item, dict) else item
+        if not isinstance(item, dict | list | tuple):
+            continue
+        if depth >= EXTRA_MAX_DEPTH:
+            raise ValueError(f"nests deeper than {EXTRA_MAX_DEPTH} levels; flatten it")
+        stack.extend((child, depth + 1) for child in children)
+    return value
 
 
 class _Frozen(BaseModel):
@@ -205,7 +242,7 @@ class Metric(BaseNode):
     window: Text | None = None
     # what an importer found that the template cannot hold (a dbt metric's filter, window,
     # offsets...), kept under the tool's name (``extra: {dbt: {...}}``) and written back on export
-    extra: dict[str, Any] = Field(default_factory=dict)
+    extra: Annotated[dict[str, Any], AfterValidator(_bounded)] = Field(default_factory=dict)
 
     @property
     def updated(self) -> str | None:

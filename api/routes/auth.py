@@ -90,7 +90,7 @@ def signin(
         state.signer.dump(user.token_id),
         httponly=True,
         samesite="strict",
-        secure=request.url.scheme == "https",
+        secure=_https(request),
         max_age=state.signer.max_age,
     )
     done.delete_cookie(PRE_COOKIE)
@@ -103,6 +103,14 @@ def signout(user: CurrentUser) -> Response:
     response = RedirectResponse("/", status_code=303)
     response.delete_cookie(SESSION_COOKIE)
     return response
+
+
+def _https(request: Request) -> bool:
+    """The session cookie is ``Secure`` when this request came over HTTPS, or when the
+    configured ``KPIGRAPH_BASE_URL`` is https (behind a proxy that terminates TLS and does
+    not say so, the request itself looks like plain http)."""
+    base_url = str(getattr(request.app.state.settings, "base_url", ""))
+    return request.url.scheme == "https" or base_url.lower().startswith("https://")
 
 
 def page_context(user: Any, csrf: str | None) -> dict[str, Any]:
