@@ -47,11 +47,13 @@ def init(directory: Path, template: str | None, force: bool) -> None:
     if template:
         source = TEMPLATES_DIR / template
         if not (source / "kpigraph.yaml").is_file():
-            known = sorted(p.name for p in TEMPLATES_DIR.iterdir() if p.is_dir())
+            known = sorted(
+                p.name for p in TEMPLATES_DIR.iterdir() if (p / "kpigraph.yaml").is_file()
+            )
             raise KpigraphError(f"unknown template {template!r}; choose one of {', '.join(known)}")
         shutil.copytree(source, directory, dirs_exist_ok=True)
     else:
-        from api.scaffold import write_scaffold
+        from loaders.scaffold import write_scaffold
 
         write_scaffold(directory)
     graph = load_catalog(directory)
