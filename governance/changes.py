@@ -326,6 +326,8 @@ def _actor(name: str) -> User:
 def _why_not(user: User, change: ChangeRequest) -> str:
     if user.name == change.requester:
         return "the requester may not approve or reject their own request"
+    if any(a.by == user.name for a in change.approvals):
+        return "you approved an earlier stage of this request; another person acts for the next"
     stages = workflow.current_stages(change)
     wanted = ", ".join(f"owner of {s.department}" if s.department else "committee" for s in stages)
     return f"waiting for: {wanted or 'nobody'}; a {user.role.value} may not act on it now"

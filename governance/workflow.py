@@ -86,7 +86,8 @@ def stage_for(user: User, change: ChangeRequest) -> Stage | None:
     """The current stage ``user`` may approve or reject, or ``None``.
 
     Owners act for their department; the committee for the committee stage; an admin for any
-    current stage. Nobody acts on their own request.
+    current stage. Nobody acts on their own request, and nobody acts for two stages of one
+    request (an admin who approved the owner stage does not also give the committee's).
 
     Examples
     --------
@@ -97,8 +98,14 @@ def stage_for(user: User, change: ChangeRequest) -> Stage | None:
     >>> com = User(name="wang", role=Role.COMMITTEE, token_id="y", created_at="t")
     >>> stage_for(com, cr) is None   # owners first
     True
+    >>> root = User(name="root", role=Role.ADMIN, token_id="z", created_at="t")
+    >>> done = Approval(stage="owner", department="ops", by="root", at="t")
+    >>> stage_for(root, cr.model_copy(update={"approvals": [done]})) is None
+    True
     """
     if not user.active or user.name == change.requester:
+        return None
+    if any(a.by == user.name for a in change.approvals):
         return None
     for stage in current_stages(change):
         if user.role is Role.ADMIN:

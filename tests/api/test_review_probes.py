@@ -141,3 +141,24 @@ def test_markdown_bodies_carry_no_control_characters(fmt: str) -> None:
     body = payload(change(HOSTILE), "submit", "zhang", HOSTILE, "https://kpi.example.com")
     rendered = str(render(fmt, body))
     assert "\u202e" not in rendered and "\x1b" not in rendered and "\ufffd" in rendered
+
+
+def test_one_admin_cannot_give_both_the_owner_and_the_committee_approval(gov: Any) -> None:
+    # before: root approved the ops owner stage, then the committee stage: 'approved' by one
+    client, tokens = gov
+    metric = client.get("/api/metrics/atp").json()["metric"]
+    definition = {k: v for k, v in metric.items() if k not in ("kind", "ref")}
+    definition["definition"] = "单个客户单次进厂消费的平均金额（含税）。"
+    body = {"action": "update", "ref": "Metric:atp", "definition": definition, "reason": "口径"}
+    headers = {name: {"Authorization": f"Bearer {tok}"} for name, tok in tokens.items()}
+    r = client.post("/api/changes", json=body, headers=headers["zhang"])
+    assert r.status_code == 201, r.text
+    cid = r.json()["id"]
+    assert client.post(f"/api/changes/{cid}/approve", json={}, headers=headers["qian"]).is_success
+    assert client.post(f"/api/changes/{cid}/approve", json={}, headers=headers["root"]).is_success
+    again = client.post(f"/api/changes/{cid}/approve", json={}, headers=headers["root"])
+    assert again.status_code == 403, again.text
+    assert "earlier stage" in again.json()["error"]["message"]
+    final = client.post(f"/api/changes/{cid}/approve", json={}, headers=headers["wang"])
+    assert final.json()["status"] == "approved"
+    assert [a["by"] for a in final.json()["approvals"]] == ["qian", "root", "wang"]
