@@ -231,6 +231,13 @@ def info(as_json: bool, store: GraphStore, settings: Settings) -> None:
 @click.option("--depth", type=int, default=2, show_default=True, help="hops, 1 to 10")
 @click.option("--relations", default=None, help="relation types, comma-separated")
 @click.option("--max-nodes", type=click.IntRange(1, 2000), default=300, show_default=True)
+@click.option(
+    "--mode",
+    type=click.Choice(["map", "tree"]),
+    default="map",
+    show_default=True,
+    help="map: every lineage relation, layered; tree: the metric tree only",
+)
 @store_options
 def render(
     ref: str,
@@ -239,15 +246,20 @@ def render(
     depth: int,
     relations: str | None,
     max_nodes: int,
+    mode: str,
     store: GraphStore,
     settings: Settings,
 ) -> None:
-    """Write a self-contained HTML map of REF's neighbourhood (works from file://, offline)."""
+    """Write a self-contained HTML map of REF's neighbourhood (works from file://, offline);
+    ``--mode tree`` draws the metric tree (metric-to-metric relations only)."""
     from api.views import graph_view
+    from viz.graph_view import map_options
     from viz.pages import render_graph_page
 
-    view = graph_view(store, resolve(store, ref), Direction(direction), depth, relations, max_nodes)
-    html = render_graph_page(view, static=True)
+    options, rels = map_options(mode, relations=[relations] if relations else None)
+    focus = resolve(store, ref)
+    view = graph_view(store, focus, Direction(direction), depth, rels, max_nodes)
+    html = render_graph_page(view, static=True, options=options)
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text(html, encoding="utf-8")
     shown = len(view.lineage.nodes) + 1

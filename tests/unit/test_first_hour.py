@@ -271,3 +271,20 @@ def test_catalog_text_has_no_provenance_notes(catalog: str) -> None:
         assert "seed 0" not in json.dumps(node.props(), ensure_ascii=False), node.ref
     for edge in graph.edges:
         assert "seed 0" not in json.dumps(edge.props, ensure_ascii=False), edge
+
+
+def test_render_tree_mode_writes_the_metric_tree(db: Path, tmp_path: Path) -> None:
+    import re
+
+    out = tmp_path / "tree.html"
+    run("render", "客单价", "--mode", "tree", "-o", str(out), db=db)
+    data = json.loads(
+        re.search(
+            r'<script type="application/json" id="graph-data">(.*?)</script>',
+            out.read_text(encoding="utf-8"),
+            re.S,
+        ).group(1)  # type: ignore[union-attr]
+    )
+    text = json.dumps(data, ensure_ascii=False)
+    assert "Metric:revenue" in text
+    assert "Table:" not in text and "Field:" not in text  # the map mode shows tables
