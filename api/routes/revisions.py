@@ -37,7 +37,9 @@ def _json(text: str) -> Response:
 def list_revisions(
     store: StoreDep,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    before: Annotated[int | None, Query(ge=1, description="only revisions below this")] = None,
+    before: Annotated[
+        int | None, Query(ge=1, le=2**62, description="only revisions below this")
+    ] = None,
 ) -> Response:
     """Who loaded what, when and why, with counts of node and edge changes."""
     items = store.revisions(None, limit=limit, before=before)
