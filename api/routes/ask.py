@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
@@ -82,6 +83,27 @@ def answer_text(store: GraphStore, metric: Metric, link: str) -> str:
     return "\n".join(lines)
 
 
+#: Control characters and bidi overrides: the answer is read with curl in terminals and pasted
+#: into chats, so catalog text must not clear a screen, set a title or read backwards.
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def plain(text: str) -> str:
+    r"""``text`` with control characters shown as escapes (newlines and tabs kept).
+
+    Examples
+    --------
+    >>> plain("客单价\x1b[2J\u202eATP\n")
+    '客单价\\x1b[2J\\u202eATP\n'
+    """
+    return _CONTROL.sub(
+        lambda m: (
+            f"\\x{ord(m.group()):02x}" if ord(m.group()) < 0x100 else f"\\u{ord(m.group()):04x}"
+        ),
+        text,
+    )
+
+
 def public_url(request: Request) -> str:
     """This server's URL for links, from configuration (``KPIGRAPH_BASE_URL``), never from
     the request's Host header (which any client, or a DNS-rebinding page, chooses)."""
@@ -113,7 +135,7 @@ def ask(
         titles, body = search_fields(top.kind, top.props())
         if isinstance(top, Metric) and match_rank(text, titles, body) == 0:
             answer = answer_text(store, top, f"{base}/metrics/{top.id}")
-            return PlainTextResponse(answer + ask_extras(request, top.id))  # + FAQ, counted
+            return PlainTextResponse(plain(answer + ask_extras(request, top.id)))  # + FAQ
     if not page.items:  # an error: the JSON error shape, like every other error
         return error_json(
             404,
@@ -122,4 +144,4 @@ def ask(
             {"q": q},
         )
     options = "\n".join(f"- {n.name}（{n.id}）" for n in page.items)
-    return PlainTextResponse(f"没有完全匹配「{q.strip()}」的指标。你是不是要找：\n{options}")
+    return PlainTextResponse(plain(f"没有完全匹配「{q.strip()}」的指标。你是不是要找：\n{options}"))

@@ -20,6 +20,7 @@ from core.settings import Settings
 from governance.notify import payload, render
 from graph_schema.errors import CatalogError
 from graph_schema.governance import Action, ChangeRequest, ChangeStatus
+from graph_schema.graph import CatalogGraph
 from loaders.catalog import load_catalog
 from store.embedded import EmbeddedStore
 from store.ledger import ledger_for
@@ -162,3 +163,21 @@ def test_one_admin_cannot_give_both_the_owner_and_the_committee_approval(gov: An
     final = client.post(f"/api/changes/{cid}/approve", json={}, headers=headers["wang"])
     assert final.json()["status"] == "approved"
     assert [a["by"] for a in final.json()["approvals"]] == ["qian", "root", "wang"]
+
+
+def test_ask_answers_show_control_characters_escaped(tmp_path: Path) -> None:
+    # before: /api/ask (read with curl in a terminal) printed ESC sequences and U+202E raw
+    graph = load_catalog(DEMO)
+    evil = "\x1b]0;pwned\x07\x1b[2J\u202e"
+    nodes = tuple(
+        n.model_copy(update={"definition": f"平均金额{evil}"}) if n.id == "atp" else n
+        for n in graph.nodes
+    )
+    store = EmbeddedStore(tmp_path / "ask.sqlite")
+    store.load(CatalogGraph(graph.name, nodes, graph.edges, graph.meta))
+    with TestClient(create_app(Settings(notify=False), store=store)) as client:
+        r = client.get("/api/ask", params={"q": "客单价"})
+    store.close()
+    assert r.status_code == 200 and "平均金额" in r.text
+    assert not any(c in r.text for c in "\x1b\x07\u202e")
+    assert "\\x1b]0;pwned\\x07\\x1b[2J\\u202e" in r.text
