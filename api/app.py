@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from api import governance
+from api.body_limit import BodyLimitMiddleware
 from api.docs import install_docs
 from api.errors import install_error_handlers
 from api.generation import GenerationMiddleware
@@ -65,6 +66,7 @@ def create_app(settings: Settings | None = None, store: GraphStore | None = None
     install_error_handlers(app)
     install_docs(app)
     app.add_middleware(GenerationMiddleware)  # one graph per request: headers, retry
+    app.add_middleware(BodyLimitMiddleware)  # 413 over MAX_BODY_BYTES (api/body_limit.py)
     if settings.trusted_hosts:  # kpigraph serve always sets it (api/hosts.py)
         hosts = allowed_hosts("", 0, settings.base_url, settings.trusted_hosts)
         app.add_middleware(TrustedHostsMiddleware, hosts=hosts)

@@ -6,6 +6,7 @@ run on the embedded store only."""
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 from collections.abc import Iterator
@@ -181,3 +182,32 @@ def test_ask_answers_show_control_characters_escaped(tmp_path: Path) -> None:
     assert r.status_code == 200 and "平均金额" in r.text
     assert not any(c in r.text for c in "\x1b\x07\u202e")
     assert "\\x1b]0;pwned\\x07\\x1b[2J\\u202e" in r.text
+
+
+def test_request_bodies_over_the_cap_are_413_and_nothing_is_stored(gov: Any) -> None:
+    # before: a 30 MB 'extra' in POST /api/changes was 201 and stored in the ledger
+    from api.body_limit import MAX_BODY_BYTES
+
+    client, tokens = gov
+    headers = {"Authorization": f"Bearer {tokens['zhang']}", "Content-Type": "application/json"}
+    metric = client.get("/api/metrics/atp").json()["metric"]
+    definition = {k: v for k, v in metric.items() if k not in ("kind", "ref")}
+    definition["extra"] = {"x": "y" * (MAX_BODY_BYTES + 10)}
+    body = json.dumps(
+        {"action": "update", "ref": "Metric:atp", "definition": definition, "reason": "r"}
+    )
+    r = client.post("/api/changes", content=body, headers=headers)
+    assert r.status_code == 413 and set(r.json()) == {"error"}, r.text[:300]
+
+    def chunks() -> Iterator[bytes]:  # no Content-Length: counted as it arrives
+        data = body.encode()
+        for i in range(0, len(data), 65536):
+            yield data[i : i + 65536]
+
+    r = client.post("/api/changes", content=chunks(), headers=headers)
+    assert r.status_code == 413 and set(r.json()) == {"error"}, r.text[:300]
+    assert client.get("/api/changes").json()["total"] == 0
+    small = client.post(
+        "/api/metrics/atp/comments", json={"body": "口径里含税吗？"}, headers=headers
+    )
+    assert small.status_code == 201
