@@ -128,6 +128,10 @@ def _read_json(src: Path) -> Any:
                 "regenerate it with 'dbt parse'",
             ]
         ) from None
+    except RecursionError:
+        raise DbtImportError(
+            [f"{src}: JSON nested too deeply to be a dbt manifest; regenerate it with 'dbt parse'"]
+        ) from None
 
 
 def _pydantic_problems(where: Origin, what: str, raw: Any, exc: Exception) -> list[str]:

@@ -211,3 +211,15 @@ def test_request_bodies_over_the_cap_are_413_and_nothing_is_stored(gov: Any) -> 
         "/api/metrics/atp/comments", json={"body": "口径里含税吗？"}, headers=headers
     )
     assert small.status_code == 201
+
+
+def test_a_dbt_manifest_nested_too_deeply_is_a_clear_import_error(tmp_path: Path) -> None:
+    # before: 'internal error: RecursionError' (exit 2) from 'kpigraph import dbt'
+    from loaders.dbt import DbtImportError, import_dbt
+
+    manifest = tmp_path / "manifest.json"
+    manifest.write_text('{"semantic_models": ' + "[" * 200_000 + "]" * 200_000 + "}")
+    with pytest.raises(DbtImportError) as err:
+        import_dbt(manifest, tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+    assert "nested too deeply" in str(err.value) and "manifest.json" in str(err.value)
