@@ -80,23 +80,30 @@ def _build(loader: Any, node: Any, memo: dict[int, Any]) -> Any:
         lines: dict[str, int] = {}
         out.key_lines = lines
         pairs = node.value
+        merged = 0  # leading pairs that come from merge keys (<<): the mapping's own override
         if any(k.tag == _MERGE for k, _ in pairs):
+            own = sum(1 for k, _ in pairs if k.tag != _MERGE)
             loader.flatten_mapping(node)
             pairs = node.value
-        for key_node, value_node in pairs:
+            merged = len(pairs) - own
+        own_keys: set[str] = set()
+        seen: set[str] | dict[str, int] = own_keys if merged else lines
+        for i, (key_node, value_node) in enumerate(pairs):
             if key_node.__class__ is _Scalar and key_node.tag == _STR:
                 key = key_node.value
             else:
                 key = _build(loader, key_node, memo)
                 if not isinstance(key, str):
                     key = str(key)
-            if key in lines:
+            if i >= merged and key in seen:
                 raise DuplicateKeyError(
                     "while reading a mapping",
                     node.start_mark,
                     f"the key {key!r} appears twice (first on line {lines[key]})",
                     key_node.start_mark,
                 )
+            if merged and i >= merged:
+                own_keys.add(key)
             out[key] = _build(loader, value_node, memo)
             lines[key] = key_node.start_mark.line + 1
         return out
