@@ -61,7 +61,12 @@ def default_cache_root() -> Path | None:
     if configured:
         return None if configured.lower() in ("off", "0", "no", "false") else Path(configured)
     xdg = os.environ.get("XDG_CACHE_HOME")
-    return Path(xdg) / "kpigraph" if xdg else Path.home() / ".cache" / "kpigraph"
+    if xdg:
+        return Path(xdg) / "kpigraph"
+    try:
+        return Path.home() / ".cache" / "kpigraph"
+    except RuntimeError:  # no home directory: no cache, loads still work
+        return None
 
 
 @dataclass
