@@ -231,6 +231,7 @@ class Neo4jStore:
         self._guard(run)
 
     def close(self) -> None:
+        self._indexes.close()  # background index builds use the driver
         self.driver.close()
 
     # -- load ----------------------------------------------------------------------------------

@@ -56,6 +56,9 @@ class SearchIndexes:
         self._by_gen: dict[str, SearchIndex] = {}
         self._building: set[str] = set()
         self._has_strings: dict[str, bool] = {}
+        self._threads: list[threading.Thread] = []
+        #: Set by :meth:`close`: background builds stop at their next row.
+        self.closed = threading.Event()
 
     def get(self, gen: str, build: Callable[[], SearchIndex]) -> SearchIndex:
         with self._lock:
@@ -75,7 +78,7 @@ class SearchIndexes:
         A failed build (the generation replaced meanwhile, the server gone) is dropped; the
         next search of that generation starts another."""
         with self._lock:
-            if gen in self._by_gen or gen in self._building:
+            if gen in self._by_gen or gen in self._building or self.closed.is_set():
                 return
             self._building.add(gen)
 
@@ -90,7 +93,19 @@ class SearchIndexes:
             with self._lock:
                 self._keep(gen, index)
 
-        threading.Thread(target=run, name=f"search-index-{gen[:8]}", daemon=True).start()
+        thread = threading.Thread(target=run, name=f"search-index-{gen[:8]}", daemon=True)
+        with self._lock:
+            self._threads = [t for t in self._threads if t.is_alive()] + [thread]
+        thread.start()
+
+    def close(self, timeout: float = 30.0) -> None:
+        """Stop background builds and wait for them (before the driver they use is closed:
+        closing it under a running read breaks the driver's buffers)."""
+        self.closed.set()
+        with self._lock:
+            threads = list(self._threads)
+        for thread in threads:
+            thread.join(timeout)
 
     def has_strings(self, gen: str, check: Callable[[], bool]) -> bool:
         """Whether ``gen``'s nodes carry the search strings (checked once per generation)."""
@@ -250,7 +265,9 @@ class Neo4jReader:
     def _build_index(self, gen: str) -> SearchIndex:
         def build(tx: ManagedTransaction) -> SearchIndex:
             builder = SearchIndexBuilder()
-            for rec in tx.run(cy.SEARCH_INDEX_ROWS, gen=gen):
+            for i, rec in enumerate(tx.run(cy.SEARCH_INDEX_ROWS, gen=gen)):
+                if not i % 1000 and self._indexes.closed.is_set():
+                    raise GraphReplacedError(self._where, gen)  # the store is closing
                 builder.add(NodeKind(rec["kind"]), rec["ref"], json.loads(rec["props"]))
             live = tx.run(cy.GET_LIVE_GEN).value("gen")  # after every row was read
             if live != [gen]:
