@@ -118,6 +118,31 @@ def _build(loader: Any, node: Any, memo: dict[int, Any]) -> Any:
     return loader.construct_object(node, deep=True)  # an explicit tag (!!set, !!binary, ...)
 
 
+#: libyaml's composer recurses in C and kills the process (SIGSEGV) at ~20,000 levels of nesting
+#: (60 KB of '- - - …' does it); the parser's events do not recurse, so deep texts are measured
+#: with them first. A text with fewer structural characters than the cap cannot be that deep.
+MAX_DEPTH = 1_000
+
+
+class NestingError(yaml.MarkedYAMLError):
+    pass
+
+
+def _check_depth(text: str) -> None:
+    """Raise :class:`NestingError` (with the line) when ``text`` nests deeper than MAX_DEPTH."""
+    if sum(text.count(c) for c in "[{-:?") <= MAX_DEPTH:
+        return
+    depth = 0
+    for event in yaml.parse(text, Loader=_BASE):
+        if isinstance(event, yaml.SequenceStartEvent | yaml.MappingStartEvent):
+            depth += 1
+            if depth > MAX_DEPTH:
+                problem = f"nested deeper than {MAX_DEPTH} levels"
+                raise NestingError(None, None, problem, event.start_mark)
+        elif isinstance(event, yaml.SequenceEndEvent | yaml.MappingEndEvent):
+            depth -= 1
+
+
 def load_yaml(text: str) -> Any:
     """Parse one YAML document, keeping line numbers. Raises ``yaml.YAMLError``.
 
@@ -127,6 +152,7 @@ def load_yaml(text: str) -> Any:
     >>> data, data.key_lines["version"], data["fields"].item_lines
     ({'id': 'atp', 'fields': ['a', 'b'], 'version': 1.0, 'owner': None}, 3, [2, 2])
     """
+    _check_depth(text)
     loader = _LineLoader(text)
     try:
         node = loader.get_single_node()
@@ -162,6 +188,7 @@ def line_of(data: Any, loc: tuple[int | str, ...]) -> int | None:
 
 def load_yaml_all(text: str) -> list[Any]:
     """Parse every document of a multi-document YAML text (``---``), keeping line numbers."""
+    _check_depth(text)
     loader = _LineLoader(text)
     try:
         docs = []

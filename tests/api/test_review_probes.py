@@ -223,3 +223,27 @@ def test_a_dbt_manifest_nested_too_deeply_is_a_clear_import_error(tmp_path: Path
         import_dbt(manifest, tmp_path / "out")
     assert not (tmp_path / "out").exists()
     assert "nested too deeply" in str(err.value) and "manifest.json" in str(err.value)
+
+
+@pytest.mark.parametrize(
+    ("extra", "line"),
+    [(f"  a: {'[' * 50_000}{']' * 50_000}\n", 4), (f"  a:\n    {'- ' * 30_000}x\n", 5)],
+)
+def test_yaml_nested_50000_deep_is_a_catalog_error_not_a_crash(
+    tmp_path: Path, extra: str, line: int
+) -> None:
+    # before: libyaml's composer recursed in C and the process died with SIGSEGV (exit 139),
+    # so this ran in a child process
+    import subprocess
+    import sys
+
+    cat = tmp_path / "cat"
+    shutil.copytree(DEMO, cat)
+    (cat / "metrics" / "deep.yaml").write_text(f"id: deep_m\nname: 深\nextra:\n{extra}")
+    code = "import sys; from loaders.catalog import load_catalog; load_catalog(sys.argv[1])"
+    done = subprocess.run(
+        [sys.executable, "-c", code, str(cat)], capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 1, (done.returncode, done.stderr[-500:])
+    assert "CatalogError" in done.stderr and f"metrics/deep.yaml:{line}" in done.stderr
+    assert "nested deeper than 1000 levels" in done.stderr
