@@ -138,7 +138,8 @@ def _check_depth(text: str) -> None:
             depth += 1
             if depth > MAX_DEPTH:
                 problem = f"nested deeper than {MAX_DEPTH} levels"
-                raise NestingError(None, None, problem, event.start_mark)
+                mark: Any = event.start_mark  # libyaml's Mark or PyYAML's: both have .line
+                raise NestingError(None, None, problem, mark)
         elif isinstance(event, yaml.SequenceEndEvent | yaml.MappingEndEvent):
             depth -= 1
 
