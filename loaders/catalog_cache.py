@@ -22,6 +22,7 @@ pickles, read only from there.
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import os
 import pickle
@@ -47,7 +48,9 @@ _ROOT = Path(__file__).resolve().parent.parent
 FORMAT = "1"
 
 
+@functools.cache
 def _fingerprint() -> str:
+    """The loader's code as this process runs it (read once per process)."""
     h = hashlib.sha256(f"{FORMAT}\0{pydantic.VERSION}".encode())
     for rel in _CODE:
         with contextlib.suppress(OSError):
