@@ -270,6 +270,8 @@ class Neo4jStore:
                     database_=self.database,
                 )
             )
+            # nothing to write, but what dead loads left behind still goes (as after a swap)
+            self._guard(lambda: self._sweep([]))
             unchanged = self.info()
             return dataclasses.replace(unchanged, meta={**unchanged.meta, "revision": None})
         change_batches = neo4j_history.stage_batches(planned)
