@@ -16,7 +16,6 @@ def main(argv: list[str]) -> None:
     from core.publish import publish
     from loaders.catalog import load_catalog
     from loaders.catalog_cache import FileCache
-
     from store.base import GraphStore
 
     catalog, cache_root, backend = argv[0], Path(argv[1]), argv[2]
