@@ -42,7 +42,6 @@ from graph_schema.revisions import (
 from store import embedded_history, history, sqlite_file
 from store.base import NodeLabel, ProgressFn, SearchPage, SearchQuery, StoreInfo, Walk
 from store.embedded_reader import EmbeddedReader, GraphIndex, bfs, set_of_edges
-from store.search_index import SearchIndexBuilder
 
 __all__ = ["EmbeddedReader", "EmbeddedStore", "bfs", "set_of_edges"]
 
@@ -304,20 +303,17 @@ class EmbeddedStore:
         g: nx.MultiDiGraph = nx.MultiDiGraph()
         props: dict[str, str] = {}
         counts: dict[str, int] = {k.value: 0 for k in NodeKind}
-        builder = SearchIndexBuilder()
         for kind, node_id, p in nodes:
             ref = f"{kind}:{node_id}"
             g.add_node(ref)
             props[ref] = p
             counts[kind] = counts.get(kind, 0) + 1
-            builder.add(NodeKind(kind), ref, json.loads(p))  # one node parsed at a time
         for source, target, rtype, p in edges:
             if p == "{}":
                 g.add_edge(source, target, key=rtype)
             else:
                 g.add_edge(source, target, key=rtype, props=p)
         counts["edges"] = len(edges)
-        search = builder.build()
         catalog_meta = json.loads(meta.get("catalog_meta", "{}"))
         info = StoreInfo(
             backend=self.backend,
@@ -329,7 +325,7 @@ class EmbeddedStore:
         generation = meta.get("generation") or ""
         if not generation and info.catalog is not None:  # written before generations had ids
             generation = f"{info.loaded_at}/{len(props)}/{len(edges)}"
-        return GraphIndex(g, props, search, info, generation)
+        return GraphIndex(g, props, info, generation)
 
     def snapshot(self) -> EmbeddedReader:
         """A reader of the graph loaded when it first reads (taking it does no I/O)."""

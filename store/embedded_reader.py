@@ -6,11 +6,12 @@ read through it answers from the same load.
 
 from __future__ import annotations
 
+import functools
 import json
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import networkx as nx
 
@@ -19,7 +20,9 @@ from graph_schema.ids import NodeKind, NodeRef
 from graph_schema.models import BaseNode, Edge, node_from_props
 from graph_schema.relations import RELATION_BY_VALUE, Relation
 from store.base import NodeLabel, SearchPage, SearchQuery, StoreInfo, Walk, sort_edges
-from store.search_index import SearchIndex
+
+if TYPE_CHECKING:
+    from store.search_index import SearchIndex
 
 
 @dataclass
@@ -28,9 +31,19 @@ class GraphIndex:
 
     graph: nx.MultiDiGraph
     props: dict[str, str]  # ref -> JSON properties (models built on demand)
-    search: SearchIndex
     info: StoreInfo
     generation: str
+
+    @functools.cached_property
+    def search(self) -> SearchIndex:
+        """The search index of this graph, built by the first search (numpy and the scan
+        arrays are not paid for by commands and requests that never search)."""
+        from store.search_index import SearchIndexBuilder
+
+        builder = SearchIndexBuilder()
+        for ref, p in self.props.items():
+            builder.add(NodeKind(ref.partition(":")[0]), ref, json.loads(p))
+        return builder.build()
 
 
 class EmbeddedReader:
