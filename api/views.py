@@ -18,9 +18,11 @@ def graph_view(
     depth: int = 2,
     relations: str | None = None,
     max_nodes: int = DEFAULT_MAX_NODES,
+    tooltips: bool = True,
 ) -> GraphView:
     """The neighbourhood of ``focus`` cut to ``max_nodes`` at the farthest hop, with the
-    details tooltips need (department names for owners)."""
+    details tooltips need (department names for owners) unless ``tooltips`` is off (a served
+    page fetches them on hover)."""
     full = lineage(store, focus, direction, depth, parse_relations(relations))
     kept, _ = cut_at_hop(full.nodes, max_nodes, lambda n: n.depth)
     hidden = len(full.nodes) - len(kept)
@@ -31,7 +33,7 @@ def graph_view(
         full = full.model_copy(update={"nodes": kept, "edges": edges, "truncated": True})
     nodes = store.get_nodes(members)
     owners = {n.owner for n in nodes.values() if isinstance(n, Metric) and n.owner}
-    depts = store.get_nodes(NodeRef(NodeKind.DEPARTMENT, d) for d in owners)
+    depts = store.get_nodes(NodeRef(NodeKind.DEPARTMENT, d) for d in owners) if tooltips else {}
     return GraphView(
         lineage=full,
         nodes={str(ref): node for ref, node in nodes.items()},

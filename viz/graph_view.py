@@ -3,7 +3,10 @@
 The positions come from :mod:`viz.layout` (upstream left, every lineage edge pointing right,
 edges routed between nodes) over what :mod:`viz.map_model` keeps (fields collapsed into
 their tables, kind filters). The page (:mod:`viz.pages`) only scales the drawing to its
-canvas. Titles stay plain strings, which vis-network 9 shows as text, never as HTML.
+canvas. Maps of more than :data:`ROUTE_MAX_NODES` nodes are drawn by the page's own light
+canvas renderer (``templates/_lightmap.html``) instead of vis-network, whose set-up costs
+~0.3 ms a node. Tooltips (``tip``) are plain strings the page shows with ``textContent``;
+served pages leave node tooltips out and fetch ``/api/nodes/{ref}/summary`` on hover.
 """
 
 from __future__ import annotations
@@ -108,8 +111,15 @@ class MapOptions:
     expand: frozenset[str] = frozenset()
 
 
-def network_data(view: GraphView, options: MapOptions | None = None) -> dict[str, Any]:
-    """Nodes (with positions), routing points, edges and vis options as plain JSON."""
+def network_data(
+    view: GraphView, options: MapOptions | None = None, tips: bool = True
+) -> dict[str, Any]:
+    """Nodes (with positions), routing points, edges and vis options as plain JSON.
+
+    ``tips=False`` leaves out the nodes' tooltips (the page fetches them on hover); a
+    collapsed group's stays, it describes the map, not a node. Above
+    :data:`ROUTE_MAX_NODES` nodes, every node carries its box size (``w``, ``h``) for the
+    light renderer."""
     options = options or MapOptions()
     tree = options.mode == "tree"
     kinds = frozenset({NodeKind.METRIC}) if tree else options.kinds
@@ -143,8 +153,10 @@ def network_data(view: GraphView, options: MapOptions | None = None) -> dict[str
     nodes = []
     for drawn, ref in ref_of.items():
         node = graph.nodes[ref]
-        item = _vis_node(node, labels[ref], ref == graph.focus, view.department_names)
+        item = _vis_node(node, labels[ref], ref == graph.focus, view.department_names, tips)
         item.update(x=xs[lay.x[drawn]], y=round(lay.y[drawn] * ROW_PX, 1), column=lay.x[drawn])
+        if big:
+            item.update(w=round(widths[drawn]), h=round(boxes[drawn]))
         if drawn != ref:  # the same metric on both sides of the tree
             item.update(id=drawn, ref=ref)
         nodes.append(item)
@@ -181,6 +193,8 @@ def network_data(view: GraphView, options: MapOptions | None = None) -> dict[str
         "options": network_options(len(refs)),
         "layout": {
             "mode": options.mode,
+            "renderer": "light" if big else "vis",
+            "relations": {rel.value: style["label"] for rel, style in EDGE_STYLE.items()},
             "readable": not big,
             "font": FONT_SIZE,
             "cross": sum(1 for e in edges if e.get("cross")),
@@ -189,7 +203,7 @@ def network_data(view: GraphView, options: MapOptions | None = None) -> dict[str
 
 
 def _vis_node(
-    node: MapNode, label: str, focus: bool, department_names: Mapping[str, str]
+    node: MapNode, label: str, focus: bool, department_names: Mapping[str, str], tips: bool
 ) -> dict[str, Any]:
     style = KIND_STYLE[node.kind]
     color: Any = style["color"]
@@ -200,14 +214,13 @@ def _vis_node(
         "id": node.ref,
         "label": label,
         "shape": style["shape"],
-        "title": _group_title(node)
-        if node.is_group
-        else tooltip(own, department_names)
-        if own
-        else node.ref,
         "kind": node.kind.value,
         "url": node_url(node.ref),
     }
+    if node.is_group:
+        out["tip"] = _group_title(node)
+    elif tips:
+        out["tip"] = tooltip(own, department_names) if own else node.ref
     if node.is_group:
         out["group_of"] = len(node.fields) or len(node.tables)
         out["widthConstraint"] = {"maximum": GROUP_LABEL_PX}
@@ -233,10 +246,12 @@ def _vis_edge(e: MapEdge, i: int) -> dict[str, Any]:
         "color": style["color"],
         "dashes": style["dashes"],
         "width": style["width"],
-        "title": _edge_title(e.relation, e.props, e.stands_for),
         "arrows": "to",
         "relation": e.relation.value,
     }
+    tip = _edge_title(e.relation, e.props, e.stands_for)
+    if tip != style["label"]:  # else the page shows the relation's name (layout.relations)
+        item["tip"] = tip
     if e.relation is Relation.CAUSES:
         negative = e.props.get("polarity") == "-"
         item["label"] = causal_label(e.props)

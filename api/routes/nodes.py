@@ -1,4 +1,4 @@
-"""/api/nodes/{ref}: lineage and impact of any node."""
+"""/api/nodes/{ref}: lineage and impact of any node, and its hover summary."""
 
 from __future__ import annotations
 
@@ -6,13 +6,18 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 from fastapi.responses import Response
+from pydantic import BaseModel, ConfigDict, Field
 
 from analysis.impact import impact
 from analysis.lineage import lineage
+from analysis.resolve import require_node
 from analysis.results import Direction, ImpactReport, LineageResult
 from api.dependencies import RefDep, StoreDep
 from api.schemas import ErrorResponse
+from graph_schema.ids import NodeKind, NodeRef
+from graph_schema.models import Metric
 from graph_schema.relations import parse_kinds, parse_relations
+from viz.graph_view import tooltip
 
 router = APIRouter(prefix="/api/nodes", tags=["lineage"])
 
@@ -82,6 +87,35 @@ def node_impact(
     metric is recomputed, ``influences_l0`` when one is only influenced. A table's impact
     includes its fields'; a system's includes its tables'."""
     return model_response(impact(store, ref, parse_relations(relations)))
+
+
+class NodeSummary(BaseModel):
+    """What the map shows when the pointer rests on a node (plain text, never HTML)."""
+
+    model_config = ConfigDict(frozen=True)
+    ref: str = Field(examples=["Metric:atp"])
+    kind: str = Field(examples=["Metric"])
+    name: str = Field(examples=["客单价"])
+    text: str = Field(
+        examples=["客单价  (Metric:atp)\n级别 level: L1\n公式 formula: revenue / orders"]
+    )
+
+
+@router.get(
+    "/{ref}/summary",
+    response_model=NodeSummary,
+    responses=ERRORS,
+    summary="A node's hover card: name, ref, level, owner, formula, definition",
+)
+def node_summary(store: StoreDep, ref: RefDep) -> NodeSummary:
+    """The few lines the graph view shows on hover, fetched when needed so that a map of
+    thousands of nodes does not carry them all."""
+    node = require_node(store, ref)
+    names: dict[str, str] = {}
+    if isinstance(node, Metric) and node.owner:
+        dept = store.get_nodes([NodeRef(NodeKind.DEPARTMENT, node.owner)])
+        names = {r.id: n.name for r, n in dept.items()}
+    return NodeSummary(ref=str(ref), kind=ref.kind.value, name=node.name, text=tooltip(node, names))
 
 
 def model_response(result: LineageResult | ImpactReport) -> Response:

@@ -280,7 +280,9 @@ def graph_page(
     expand: Annotated[list[str] | None, Query(max_length=100)] = None,
 ) -> HTMLResponse:
     options, rels = map_options(mode, kinds, expand, relations)
-    view = graph_view(store, resolve_ref(store, focus), direction, depth, rels, max_nodes)
+    view = graph_view(
+        store, resolve_ref(store, focus), direction, depth, rels, max_nodes, tooltips=False
+    )
     return HTMLResponse(render_graph_page(view, embed=embed == "1", options=options))
 
 

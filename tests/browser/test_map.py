@@ -39,7 +39,7 @@ GEOMETRY = """() => {
     const b = net.getBoundingBox(n.id);
     const tl = net.canvasToDOM({x: b.left, y: b.top});
     const br = net.canvasToDOM({x: b.right, y: b.bottom});
-    return {id: n.id, kind: n.kind, label: n.label, title: n.title || '',
+    return {id: n.id, kind: n.kind, label: n.label, title: n.tip || '',
             group_of: n.group_of || 0, x: net.getPositions([n.id])[n.id].x,
             dom: {left: tl.x, top: tl.y, right: br.x, bottom: br.y},
             font: net.body.nodes[n.id].options.font.size};
