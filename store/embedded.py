@@ -41,7 +41,7 @@ from graph_schema.revisions import (
 )
 from store import embedded_history, history, sqlite_file
 from store.base import NodeLabel, ProgressFn, SearchPage, SearchQuery, StoreInfo, Walk
-from store.embedded_reader import EmbeddedReader, GraphIndex, bfs, set_of_edges
+from store.embedded_reader import EmbeddedReader, GraphIndex, bfs, set_of_edges, store_name
 
 __all__ = ["EmbeddedReader", "EmbeddedStore", "bfs", "set_of_edges"]
 
@@ -251,6 +251,7 @@ class EmbeddedStore:
             self._index = self._build_index(((k, i, p) for k, i, p in node_rows), edge_rows, meta)
             self._data_version = self._current_data_version(conn)
             self._sig = sqlite_file.signature(self.path)
+            self._index.search_index(store_name(self.path), graph.nodes)  # and its file
             return _with_revision(self._index.info, planned.summary.number)
 
     # -- reading ------------------------------------------------------------------------------
@@ -330,6 +331,17 @@ class EmbeddedStore:
     def snapshot(self) -> EmbeddedReader:
         """A reader of the graph loaded when it first reads (taking it does no I/O)."""
         return EmbeddedReader(self._fresh, str(self.path))
+
+    def warm(self) -> None:
+        """Read the graph and its search index in a background thread (``kpigraph serve``
+        calls it at start-up): the first request does not wait for them, and the index comes
+        from its file (:mod:`store.search_file`) when a load on this machine wrote one."""
+
+        def run() -> None:
+            with contextlib.suppress(Exception):  # a request meets the same error, reported
+                self.snapshot().warm()
+
+        threading.Thread(target=run, name="kpigraph-warm", daemon=True).start()
 
     @property
     def generation(self) -> str:

@@ -6,11 +6,12 @@ read through it answers from the same load.
 
 from __future__ import annotations
 
-import functools
 import json
+import os
+import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import networkx as nx
@@ -22,6 +23,7 @@ from graph_schema.relations import RELATION_BY_VALUE, Relation
 from store.base import NodeLabel, SearchPage, SearchQuery, StoreInfo, Walk, sort_edges
 
 if TYPE_CHECKING:
+    from store.search_file import IndexFile
     from store.search_index import SearchIndex
 
 
@@ -33,17 +35,37 @@ class GraphIndex:
     props: dict[str, str]  # ref -> JSON properties (models built on demand)
     info: StoreInfo
     generation: str
+    _search: SearchIndex | None = field(default=None, init=False, repr=False, compare=False)
+    _search_lock: threading.Lock = field(
+        default_factory=threading.Lock, init=False, repr=False, compare=False
+    )
 
-    @functools.cached_property
-    def search(self) -> SearchIndex:
-        """The search index of this graph, built by the first search (numpy and the scan
-        arrays are not paid for by commands and requests that never search)."""
-        from store.search_index import SearchIndexBuilder
+    def search_index(self, store: str, nodes: Iterable[BaseNode] | None = None) -> SearchIndex:
+        """The search index of this graph, made by the first search (numpy and the scan
+        arrays are not paid for by commands and requests that never search): read from its
+        file (:mod:`store.search_file`) if one holds it, else built — from ``nodes`` when
+        given (a load has them), else from the stored properties — and written there.
+        ``store`` names the store in those files."""
+        with self._search_lock:
+            if self._search is None:
+                from store.search_file import IndexFile
+                from store.search_index import SearchIndexBuilder
 
-        builder = SearchIndexBuilder()
-        for ref, p in self.props.items():
-            builder.add(NodeKind(ref.partition(":")[0]), ref, json.loads(p))
-        return builder.build()
+                info = self.info
+                file = IndexFile.of(store, self.generation, info.loaded_at, info.counts)
+                index = file.load() if file is not None and nodes is None else None
+                if index is None:
+                    if nodes is not None:
+                        index = SearchIndexBuilder.of_nodes(nodes)
+                    else:
+                        builder = SearchIndexBuilder()
+                        for ref, p in self.props.items():
+                            builder.add(NodeKind(ref.partition(":")[0]), ref, json.loads(p))
+                        index = builder.build()
+                    if file is not None:
+                        file.save(index)
+                self._search = index
+            return self._search
 
 
 class EmbeddedReader:
@@ -103,8 +125,32 @@ class EmbeddedReader:
     def search(self, query: SearchQuery) -> SearchPage:
         self.info()  # nothing loaded is an error, not "0 matches"
         index = self._index
-        total, refs = index.search.page(query)
+        total, refs = index.search_index(self.store_name).page(query)
         return SearchPage(total=total, items=[_node(ref, index.props[ref]) for ref in refs])
+
+    @property
+    def store_name(self) -> str:
+        return store_name(self._where)
+
+    def warm(self) -> None:
+        """Read the graph and its search index now (``kpigraph serve`` calls it, in the
+        background, so that the first request does not wait for them)."""
+        self.info()  # nothing loaded: EmptyStoreError, nothing to read
+        self._index.search_index(self.store_name)
+
+    def index_file(self) -> IndexFile | None:
+        """Where this graph's search index is kept (``None``: no file)."""
+        from store.search_file import IndexFile
+
+        index = self._index
+        info = index.info
+        return IndexFile.of(self.store_name, index.generation, info.loaded_at, info.counts)
+
+    @property
+    def search_index_source(self) -> str | None:
+        """``"file"`` or ``"built"`` once this graph's search index is made, else ``None``."""
+        index = self._index._search
+        return index.source if index is not None else None
 
     def edges_of(
         self, refs: Iterable[NodeRef], walk: Walk, relations: Iterable[Relation]
@@ -151,6 +197,11 @@ class EmbeddedReader:
     ) -> dict[NodeRef, int]:
         found = bfs(self._index.graph, str(root), walk, {r.value for r in relations}, max_depth)
         return {NodeRef.from_stored(ref): d for ref, d in found.items()}
+
+
+def store_name(path: str | os.PathLike[str]) -> str:
+    """The store in search index files (:mod:`store.search_file`): its absolute path."""
+    return f"embedded {os.path.abspath(path)}"
 
 
 def bfs(

@@ -51,6 +51,8 @@ from store import neo4j_cypher as cy
 from store.base import NodeLabel, ProgressFn, SearchPage, SearchQuery, StoreInfo, Walk
 from store.neo4j_reader import Neo4jReader, SearchIndexes
 from store.search_fallback import search_strings
+from store.search_file import IndexFile
+from store.search_index import SearchIndexBuilder
 
 T = TypeVar("T")
 Row = dict[str, Any]
@@ -122,7 +124,7 @@ class Neo4jStore:
         self.database = database
         self.uri = uri or "neo4j"
         self._schema_ready = False
-        self._indexes = SearchIndexes()
+        self._indexes = SearchIndexes(f"neo4j {self.uri} {self.database}")
         #: Every session of this store shares the driver's bookmark manager (the one
         #: ``execute_query`` uses): a read after a write of this process sees that write.
         self.bookmarks = driver.execute_query_bookmark_manager
@@ -364,6 +366,11 @@ class Neo4jStore:
                 self._sweep([gen])
 
         self._guard(run)
+        self._indexes.published(  # the search index, kept in a file for servers to start with
+            gen,
+            lambda: SearchIndexBuilder.of_nodes(graph.nodes),
+            IndexFile.of(self._indexes.store or "", gen, loaded_at, counts),
+        )
         return StoreInfo(
             backend=self.backend,
             catalog=graph.name,

@@ -33,6 +33,7 @@ from store.base import (
 )
 from store.embedded_reader import set_of_edges
 from store.search_fallback import search_params, searchable
+from store.search_file import IndexFile
 from store.search_index import SearchIndex, SearchIndexBuilder
 
 #: A search the background warm-up runs so that the server has planned the Cypher search.
@@ -45,13 +46,16 @@ class SearchIndexes:
     """The search index of each recently read generation (built once per generation and
     process; the two newest are kept, for readers still on the previous one).
 
-    :meth:`start` builds one in a background thread; until it is :meth:`ready` a search is
+    :meth:`start` takes one from its file (:mod:`store.search_file`: milliseconds) or builds
+    it in a background thread, then writes the file; until it is :meth:`ready` a search is
     answered in Cypher (:mod:`store.search_fallback`), so no search waits for a build.
+    ``store`` names the store in those files (``None``: no files).
     """
 
     KEEP = 2
 
-    def __init__(self) -> None:
+    def __init__(self, store: str | None = None) -> None:
+        self.store = store
         self._lock = threading.Lock()
         self._by_gen: dict[str, SearchIndex] = {}
         self._building: set[str] = set()
@@ -60,11 +64,17 @@ class SearchIndexes:
         #: Set by :meth:`close`: background builds stop at their next row.
         self.closed = threading.Event()
 
-    def get(self, gen: str, build: Callable[[], SearchIndex]) -> SearchIndex:
+    def get(
+        self, gen: str, build: Callable[[], SearchIndex], file: IndexFile | None = None
+    ) -> SearchIndex:
         with self._lock:
             index = self._by_gen.get(gen)
             if index is None:
-                index = build()
+                index = file.load() if file is not None else None
+                if index is None:
+                    index = build()
+                    if file is not None:
+                        file.save(index)
                 self._keep(gen, index)
             return index
 
@@ -73,14 +83,28 @@ class SearchIndexes:
         with self._lock:
             return self._by_gen.get(gen)
 
-    def start(self, gen: str, build: Callable[[], SearchIndex]) -> None:
-        """Build the index of ``gen`` in a daemon thread unless it is built or being built.
-        A failed build (the generation replaced meanwhile, the server gone) is dropped; the
-        next search of that generation starts another."""
+    def start(
+        self, gen: str, build: Callable[[], SearchIndex], file: IndexFile | None = None
+    ) -> None:
+        """Unless the index of ``gen`` is built or being built: take it from ``file`` now if
+        that holds it, else build it in a daemon thread and write the file. A failed build
+        (the generation replaced meanwhile, the server gone) is dropped; the next search of
+        that generation starts another."""
         with self._lock:
             if gen in self._by_gen or gen in self._building or self.closed.is_set():
                 return
             self._building.add(gen)
+        try:
+            kept = file.load() if file is not None else None
+        except BaseException:
+            with self._lock:
+                self._building.discard(gen)
+            raise
+        if kept is not None:
+            with self._lock:
+                self._building.discard(gen)
+                self._keep(gen, kept)
+            return
 
         def run() -> None:
             try:
@@ -92,6 +116,8 @@ class SearchIndexes:
                     self._building.discard(gen)
             with self._lock:
                 self._keep(gen, index)
+            if file is not None and not self.closed.is_set():
+                file.save(index)
 
         thread = threading.Thread(target=run, name=f"search-index-{gen[:8]}", daemon=True)
         with self._lock:
@@ -106,6 +132,18 @@ class SearchIndexes:
             threads = list(self._threads)
         for thread in threads:
             thread.join(timeout)
+
+    def published(self, gen: str, build: Callable[[], SearchIndex], file: IndexFile | None) -> None:
+        """After a load published ``gen``: keep its index, built from the loaded graph in this
+        process, and write its file (best effort: the load has succeeded whatever happens)."""
+        try:
+            index = build()
+        except Exception:  # the index is built later, by whoever searches first
+            return
+        with self._lock:
+            self._keep(gen, index)
+        if file is not None:
+            file.save(index)
 
     def has_strings(self, gen: str, check: Callable[[], bool]) -> bool:
         """Whether ``gen``'s nodes carry the search strings (checked once per generation)."""
@@ -225,13 +263,16 @@ class Neo4jReader:
         self.info()  # pins; nothing loaded is an error, not "0 matches"
         gen = self.generation
         index = self._indexes.ready(gen)
+        strings = index is None and self._indexes.has_strings(gen, self._has_search_strings)
+        if strings:
+            self.warm()  # takes the index from its file if there is one, else starts a build
+            index = self._indexes.ready(gen)
         if index is not None:
             total, refs = index.page(query)
-        elif self._indexes.has_strings(gen, self._has_search_strings):
-            self.warm()
+        elif strings:
             total, refs = self._search_cypher(query)
         else:  # loaded before nodes carried search strings: wait for the index
-            index = self._indexes.get(gen, lambda: self._build_index(gen))
+            index = self._indexes.get(gen, lambda: self._build_index(gen), self.index_file())
             total, refs = index.page(query)
         found = {rec["ref"]: rec for rec in self._read(cy.GET_PAGE, refs=refs)} if refs else {}
         if len(found) != len(refs):  # the index is of this generation: cannot happen
@@ -239,10 +280,25 @@ class Neo4jReader:
         return SearchPage(total=total, items=[_node(found[r]) for r in refs])
 
     def warm(self) -> None:
-        """Start building this generation's search index in the background (no waiting)."""
+        """Take this generation's search index from its file (milliseconds), else start
+        building it in the background (no waiting)."""
         gen = self.generation
         if gen:
-            self._indexes.start(gen, lambda: self._prepare(gen))
+            self._indexes.start(gen, lambda: self._prepare(gen), self.index_file())
+
+    def index_file(self) -> IndexFile | None:
+        """Where this generation's search index is kept (``None``: no file)."""
+        info, store = self._meta(), self._indexes.store
+        if info is None or store is None:
+            return None
+        return IndexFile.of(store, self.generation, info.loaded_at, info.counts)
+
+    @property
+    def search_index_source(self) -> str | None:
+        """``"file"`` or ``"built"`` once this generation's index is ready in this process,
+        else ``None`` (searches answer from Cypher)."""
+        index = self._indexes.ready(self.generation)
+        return index.source if index is not None else None
 
     def _prepare(self, gen: str) -> SearchIndex:
         """In the background: have the server plan the Cypher search (plans are cached by

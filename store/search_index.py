@@ -20,9 +20,9 @@ Examples
 from __future__ import annotations
 
 from array import array
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -30,6 +30,9 @@ from numpy.typing import NDArray
 from graph_schema.ids import NodeKind
 from store.base import SearchQuery
 from store.ranking import filter_values, level_index, normalize_text, search_fields
+
+if TYPE_CHECKING:
+    from graph_schema.models import BaseNode
 
 #: Separators inside a search blob: between records, between a record's strings.
 RECORD_SEP, FIELD_SEP = "\x01", "\x02"
@@ -169,6 +172,8 @@ class SearchIndex:
 
     def __init__(self, kinds: dict[str, _KindSearch]) -> None:
         self.kinds = kinds
+        #: "built" from the nodes, or read from a "file" (:mod:`store.search_file`)
+        self.source = "built"
 
     def page(self, query: SearchQuery) -> tuple[int, list[str]]:
         """(number of matches, the refs of the requested page, best first)."""
@@ -200,6 +205,14 @@ class SearchIndexBuilder:
 
     def build(self) -> SearchIndex:
         return SearchIndex({kind: builder.build() for kind, builder in self.kinds.items()})
+
+    @classmethod
+    def of_nodes(cls, nodes: Iterable[BaseNode]) -> SearchIndex:
+        """The index of a loaded graph's nodes (what a load process has in memory)."""
+        builder = cls()
+        for node in nodes:
+            builder.add(node.kind, str(node.ref), node.props())
+        return builder.build()
 
 
 class _SearchBuilder:

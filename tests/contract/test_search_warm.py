@@ -92,7 +92,9 @@ def test_a_search_before_the_index_is_ready_answers_from_neo4j(
     expected = [loaded.search(q) for q in QUERIES]  # type: ignore[attr-defined]
 
     started: list[str] = []
-    monkeypatch.setattr(SearchIndexes, "start", lambda self, gen, build: started.append(gen))
+    monkeypatch.setattr(
+        SearchIndexes, "start", lambda self, gen, build, file=None: started.append(gen)
+    )
     cold = neo4j_reopen(loaded)  # a fresh process's store: no index yet
     try:
         assert [cold.search(q) for q in QUERIES] == expected  # type: ignore[attr-defined]
