@@ -25,6 +25,7 @@ from graph_schema.errors import KpigraphError
 from loaders.catalog import load_catalog
 
 if TYPE_CHECKING:
+    from core.publish import PublishResult
     from core.settings import Settings
     from store.base import GraphStore
 
@@ -119,50 +120,18 @@ def load(
 ) -> None:
     """Validate a catalog and replace the stored graph with it (all or nothing), recording a
     revision with every field-level change; an unchanged catalog records nothing."""
-    from cli.lint import load_linted
-    from core.publish import publish
-    from graph_schema.revisions import RevisionDraft
-    from loaders.git_source import default_author, source_info
+    from core.publish import already_loaded
+    from loaders.catalog_cache import files_digest
 
     started = time.perf_counter()
-    graph = load_linted(directory, no_lint)
-    draft = RevisionDraft(
-        author=author or default_author(directory),
-        message=message,
-        source=source_info(directory),
-    )
-    sweep_orphans(store)  # what killed loads left behind, reported (Neo4j)
-    if not as_json:
-        announce_replacement(store, graph)
-    total = len(graph.nodes) + len(graph.edges)
-    show_bar = err().is_terminal and not as_json
-    if show_bar:
-        from rich.progress import (
-            BarColumn,
-            MofNCompleteColumn,
-            Progress,
-            TextColumn,
-            TimeElapsedColumn,
+    files = files_digest(directory)
+    result = already_loaded(store, files)  # the same files as the stored graph's: not read
+    if result is None:
+        result = _read_and_publish(
+            directory, store, files, author, message, no_version_check, no_lint, as_json
         )
-
-        with Progress(
-            TextColumn("loading"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            console=err(),
-            transient=True,
-        ) as bar:
-            task = bar.add_task("load", total=total)
-            result = publish(
-                store,
-                graph,
-                draft,
-                check_versions=not no_version_check,
-                progress=lambda done, _t: bar.update(task, completed=done),
-            )
     else:
-        result = publish(store, graph, draft, check_versions=not no_version_check)
+        sweep_orphans(store)  # what killed loads left behind, reported (Neo4j)
     info = result.info
     elapsed = time.perf_counter() - started
     if as_json:
@@ -174,15 +143,76 @@ def load(
                 "revision": result.revision,
                 "head": result.head,
                 "auto_versions": result.auto_versions,
+                "files_unchanged": result.files_unchanged,
                 "seconds": round(elapsed, 3),
             }
         )
         return
     render.store_info(out(), info, where(settings))
-    if result.revision is None:
+    if result.files_unchanged:
+        click.echo(
+            f"no changes: nothing recorded (revision {result.head} is current; its catalog "
+            "files are unchanged, so they were not read again)"
+        )
+    elif result.revision is None:
         click.echo(f"no changes: nothing recorded (revision {result.head} is current)")
     else:
         click.echo(f"recorded revision {result.revision}")
         if result.auto_versions:
             click.echo(f"versioned automatically: {len(result.auto_versions)} metric(s)")
     click.echo(f"done in {elapsed:.2f}s")
+
+
+def _read_and_publish(
+    directory: Path,
+    store: GraphStore,
+    files: str,
+    author: str | None,
+    message: str | None,
+    no_version_check: bool,
+    no_lint: bool,
+    as_json: bool,
+) -> PublishResult:
+    """Read, lint and publish ``directory`` (``kpigraph load`` when its files changed)."""
+    from cli.lint import load_linted
+    from core.publish import publish
+    from graph_schema.revisions import RevisionDraft
+    from loaders.git_source import default_author, source_info
+
+    graph = load_linted(directory, no_lint)
+    draft = RevisionDraft(
+        author=author or default_author(directory),
+        message=message,
+        source=source_info(directory),
+    )
+    sweep_orphans(store)  # what killed loads left behind, reported (Neo4j)
+    if not as_json:
+        announce_replacement(store, graph)
+    check = not no_version_check
+    if not (err().is_terminal and not as_json):
+        return publish(store, graph, draft, check_versions=check, files=files)
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+    )
+
+    with Progress(
+        TextColumn("loading"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err(),
+        transient=True,
+    ) as bar:
+        task = bar.add_task("load", total=len(graph.nodes) + len(graph.edges))
+        return publish(
+            store,
+            graph,
+            draft,
+            check_versions=check,
+            files=files,
+            progress=lambda done, _t: bar.update(task, completed=done),
+        )

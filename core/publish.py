@@ -8,11 +8,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from core.bulk import paused_gc
 from graph_schema.diff import diff_snapshots, graph_digest, snapshot, with_auto_versions
-from graph_schema.errors import ConflictError, EmptyStoreError, VersionError
+from graph_schema.errors import ConflictError, EmptyStoreError, StoreError, VersionError
 from graph_schema.graph import CatalogGraph
 from graph_schema.revisions import RevisionDraft
 from store.base import GraphStore, ProgressFn, StoreInfo
+from store.history import PlannedRevision, now, plan_revision
 
 #: Loads retried after losing a race to another load (only when the caller set no head).
 ATTEMPTS = 3
@@ -26,10 +28,33 @@ class PublishResult:
     revision: int | None
     head: int
     auto_versions: dict[str, str] = field(default_factory=dict)
+    #: nothing was read: the catalog's files are those the stored graph was read from
+    files_unchanged: bool = False
 
     @property
     def changed(self) -> bool:
         return self.revision is not None
+
+
+def already_loaded(store: GraphStore, files: str) -> PublishResult | None:
+    """The store's state when its graph is still the one read from catalog files with the
+    digest ``files`` (:func:`loaders.catalog_cache.files_digest`), else ``None``.
+
+    :func:`publish` records ``meta["files"] = {"digest": files, "graph": <graph digest>}``;
+    the pair must still hold: a graph changed since (a change request applied, a load from
+    elsewhere) has another graph digest, so the files are read again.
+    """
+    try:
+        info = store.info()
+    except StoreError:  # empty, or unreadable: the load itself says what to do
+        return None
+    recorded = info.meta.get("files")
+    if not isinstance(recorded, dict) or recorded.get("digest") != files:
+        return None
+    if recorded.get("graph") != info.meta.get("digest"):
+        return None
+    head = store.head()
+    return PublishResult(info, None, head, files_unchanged=True) if head > 0 else None
 
 
 def publish(
@@ -40,6 +65,7 @@ def publish(
     check_versions: bool = True,
     expect_head: int | None = None,
     progress: ProgressFn | None = None,
+    files: str | None = None,
 ) -> PublishResult:
     """Load ``graph`` as a new revision, enforcing the version rules.
 
@@ -51,14 +77,34 @@ def publish(
     4. The store loads it with ``expect_head``: a load that raced another is refused with
        :class:`ConflictError`; without ``expect_head`` it is re-checked and retried.
 
+    ``files``: the digest of the catalog files ``graph`` was read from, recorded so that the
+    next load of the same files can skip reading them (:func:`already_loaded`).
+
     Raises
     ------
     VersionError, ConflictError
         Nothing was changed.
     """
+    with paused_gc():
+        return _publish(store, graph, draft, check_versions, expect_head, progress, files)
+
+
+def _publish(
+    store: GraphStore,
+    graph: CatalogGraph,
+    draft: RevisionDraft | None,
+    check_versions: bool,
+    expect_head: int | None,
+    progress: ProgressFn | None,
+    files: str | None,
+) -> PublishResult:
     draft = draft or RevisionDraft()
     digest = graph_digest(graph.nodes, graph.edges)
-    graph = CatalogGraph(graph.name, graph.nodes, graph.edges, {**graph.meta, "digest": digest})
+    meta = {**graph.meta, "digest": digest}
+    meta.pop("files", None)
+    if files is not None:
+        meta["files"] = {"digest": files, "graph": digest}
+    graph = CatalogGraph(graph.name, graph.nodes, graph.edges, meta)
     for attempt in range(ATTEMPTS):
         head = store.head()
         if expect_head is not None and head != expect_head:
@@ -75,13 +121,20 @@ def publish(
             return PublishResult(info, None, head)
         stored_snap = store.catalog_data() if info is not None else None
         versioned, auto = with_auto_versions(stored_snap, graph)
-        if check_versions:
-            problems = diff_snapshots(stored_snap, snapshot(versioned)).problems
-            if problems:
-                raise VersionError(problems)
         final = draft.model_copy(update={"version_check": check_versions, "auto_versions": auto})
+        planned: PlannedRevision | None = None
+        problems: list[str] = []  # a first load breaks no version rule
+        if stored_snap is not None and head > 0:  # the revision, planned once: the store uses it
+            planned = plan_revision(head, stored_snap, versioned, final, now())
+            problems = planned.diff.problems if planned is not None else []
+        elif stored_snap is not None:  # a graph loaded before revisions were recorded
+            problems = diff_snapshots(stored_snap, snapshot(versioned)).problems
+        if check_versions and problems:
+            raise VersionError(problems)
         try:
-            info = store.load(versioned, progress, revision=final, expect_head=head)
+            info = store.load(
+                versioned, progress, revision=final, expect_head=head, planned=planned
+            )
         except ConflictError:
             if expect_head is not None or attempt == ATTEMPTS - 1:
                 raise

@@ -27,6 +27,7 @@ import networkx as nx
 import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from core.bulk import paused_gc
 from graph_schema.errors import CatalogError, CatalogIssue, FormulaSyntaxError
 from graph_schema.formula import parse_formula
 from graph_schema.graph import CatalogGraph
@@ -177,7 +178,8 @@ def load_catalog(path: str | Path, *, cache: FileCache | None = None) -> Catalog
 def read_catalog(path: str | Path, *, cache: FileCache | None = None) -> CatalogSource:
     """:func:`load_catalog`, also returning each node's file and line."""
     try:
-        source = _read_catalog(path, cache)
+        with paused_gc():
+            source = _read_catalog(path, cache)
     except BaseException:
         if cache is not None:
             cache.discard()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import yaml
@@ -120,8 +121,31 @@ def _build(loader: Any, node: Any, memo: dict[int, Any]) -> Any:
 
 #: libyaml's composer recurses in C and kills the process (SIGSEGV) at ~20,000 levels of nesting
 #: (60 KB of '- - - …' does it); the parser's events do not recurse, so deep texts are measured
-#: with them first. A text with fewer structural characters than the cap cannot be that deep.
+#: with them first — unless a cheap bound shows the text cannot be that deep (see
+#: :func:`_depth_bound`).
 MAX_DEPTH = 1_000
+
+#: what may stand before a line's first value: indentation and block indicators ("- - ? x")
+_BLOCK_PREFIX = re.compile(r"^[ \-?:]*", re.MULTILINE)
+
+
+def _depth_bound(text: str) -> int:
+    """An upper bound of how deep ``text`` can nest.
+
+    Flow collections nest one level per ``[`` or ``{``. A block collection nested in another
+    starts to the right of its parent (more indentation, or after a ``- `` / ``? `` on the same
+    line) or, for a sequence under a mapping key, in the same column; so block depth is at most
+    twice the widest run of indentation and indicators a line starts with, plus one.
+
+    Examples
+    --------
+    >>> _depth_bound("a:\\n  b: [1, [2]]\\n")
+    7
+    >>> _depth_bound("- - - - x\\n") >= 4
+    True
+    """
+    widest = max(map(len, _BLOCK_PREFIX.findall(text)), default=0)
+    return 2 * widest + 1 + text.count("[") + text.count("{")
 
 
 class NestingError(yaml.MarkedYAMLError):
@@ -130,7 +154,7 @@ class NestingError(yaml.MarkedYAMLError):
 
 def _check_depth(text: str) -> None:
     """Raise :class:`NestingError` (with the line) when ``text`` nests deeper than MAX_DEPTH."""
-    if sum(text.count(c) for c in "[{-:?") <= MAX_DEPTH:
+    if _depth_bound(text) <= MAX_DEPTH:
         return
     depth = 0
     for event in yaml.parse(text, Loader=_BASE):

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from graph_schema.diff import Snapshot
 from graph_schema.errors import BackendUnavailableError
@@ -18,6 +18,9 @@ from graph_schema.ids import NodeKind, NodeRef
 from graph_schema.models import BaseNode, Edge
 from graph_schema.relations import Relation
 from graph_schema.revisions import NodeHistoryEntry, Revision, RevisionDraft, RevisionSummary
+
+if TYPE_CHECKING:
+    from store.history import PlannedRevision
 
 #: ``progress(done, total)`` is called while loading.
 ProgressFn = Callable[[int, int], None]
@@ -165,12 +168,15 @@ class GraphStore(GraphReader, Protocol):
         *,
         revision: RevisionDraft | None = None,
         expect_head: int | None = None,
+        planned: PlannedRevision | None = None,
     ) -> StoreInfo:
         """Replace the stored graph with ``graph``, atomically: all of it lands or none, and
         with it a revision recording every node and edge change (``revision`` says who, why,
         from where). A graph equal to the stored one writes nothing. The returned info's
         ``meta["revision"]`` is the number recorded (``None``: nothing changed). With
-        ``expect_head``, raises ``ConflictError`` (changing nothing) if the head moved."""
+        ``expect_head``, raises ``ConflictError`` (changing nothing) if the head moved.
+        ``planned``: the revision the caller planned against the stored graph; used when the
+        head is still the one it was planned on (the graph is then not diffed again)."""
 
     # -- history (issue #13): kept in the same store, written in the load's transaction --------
 

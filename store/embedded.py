@@ -26,8 +26,9 @@ from typing import Any, TypeVar
 
 import networkx as nx
 
+from core.bulk import paused_gc
 from graph_schema.diff import GraphDiff, Snapshot
-from graph_schema.errors import BackendUnavailableError, StoreError
+from graph_schema.errors import BackendUnavailableError, EmptyStoreError, StoreError
 from graph_schema.graph import CatalogGraph
 from graph_schema.ids import NodeKind, NodeRef
 from graph_schema.models import BaseNode, Edge
@@ -178,18 +179,17 @@ class EmbeddedStore:
         *,
         revision: RevisionDraft | None = None,
         expect_head: int | None = None,
+        planned: history.PlannedRevision | None = None,
     ) -> StoreInfo:
         """Replace the graph and record the revision in the same transaction (see
         :mod:`store.embedded_history`); an unchanged graph writes nothing and returns
-        ``meta["revision"] = None``. ``expect_head``: :class:`ConflictError` if it moved."""
-        node_rows = [
-            (n.kind.value, n.id, json.dumps(n.props(), ensure_ascii=False)) for n in graph.nodes
-        ]
-        edge_rows = [
-            (str(e.source), str(e.target), e.type.value, json.dumps(e.props, ensure_ascii=False))
-            for e in graph.edges
-        ]
-        total = len(node_rows) + len(edge_rows)
+        ``meta["revision"] = None``. ``expect_head``: :class:`ConflictError` if it moved.
+        ``planned``: the revision as the caller already planned it against the stored graph
+        (used when the head is still the one it was planned on: the graph is not diffed twice).
+
+        A reload writes only the rows the revision changed; the in-memory index is read again
+        by the next read (a ``kpigraph load`` process never reads it)."""
+        total = len(graph.nodes) + len(graph.edges)
         loaded_at = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
         meta = {
             "schema_version": SCHEMA_VERSION,
@@ -204,8 +204,9 @@ class EmbeddedStore:
                 conn.execute("BEGIN IMMEDIATE")
                 head = embedded_history.head(conn)
                 history.check_head(str(self.path), head, expect_head)
-                stored = embedded_history.stored_snapshot(conn) if head else None
-                planned = history.plan_revision(head, stored, graph, revision, loaded_at)
+                if planned is None or planned.summary.number != head + 1:
+                    stored = embedded_history.stored_snapshot(conn) if head else None
+                    planned = history.plan_revision(head, stored, graph, revision, loaded_at)
                 if planned is None:  # nothing changed: only the catalog's meta is refreshed
                     conn.execute(
                         "UPDATE meta SET value = ? WHERE key = 'catalog_meta'",
@@ -215,11 +216,24 @@ class EmbeddedStore:
                     self._index = None
                     return _with_revision(self._fresh().info, None)
                 conn.execute("DELETE FROM meta")
-                if stored is not None:  # rows as stored = the diff's old side: write the changes
-                    _write_changes(conn, planned.diff, node_rows, edge_rows)
+                if head:  # rows as stored = the diff's old side: write the changes
+                    _write_changes(conn, planned.diff)
                     if progress:
                         progress(total, total)
                 else:
+                    node_rows = [
+                        (n.kind.value, n.id, json.dumps(n.props(), ensure_ascii=False))
+                        for n in graph.nodes
+                    ]
+                    edge_rows = [
+                        (
+                            str(e.source),
+                            str(e.target),
+                            e.type.value,
+                            json.dumps(e.props, ensure_ascii=False),
+                        )
+                        for e in graph.edges
+                    ]
                     conn.execute("DELETE FROM edges")
                     conn.execute("DELETE FROM nodes")
                     done = 0
@@ -248,11 +262,20 @@ class EmbeddedStore:
                         {"path": str(self.path)},
                     ) from exc
                 raise
-            self._index = self._build_index(((k, i, p) for k, i, p in node_rows), edge_rows, meta)
-            self._data_version = self._current_data_version(conn)
-            self._sig = sqlite_file.signature(self.path)
-            self._index.search_index(store_name(self.path), graph.nodes)  # and its file
-            return _with_revision(self._index.info, planned.summary.number)
+            self._index = None  # the next read reads the file again
+            info = StoreInfo(
+                backend=self.backend,
+                catalog=graph.name,
+                loaded_at=loaded_at,
+                counts=graph.counts(),
+                meta=json.loads(meta["catalog_meta"]),
+            )
+            # H-search: the search index and its file, from the loaded nodes (lead: adapted to
+            # self._index = None — a holder index of the new generation)
+            GraphIndex(nx.MultiDiGraph(), {}, info, meta["generation"]).search_index(
+                store_name(self.path), graph.nodes
+            )
+            return _with_revision(info, planned.summary.number)
 
     # -- reading ------------------------------------------------------------------------------
 
@@ -296,6 +319,15 @@ class EmbeddedStore:
                 raise self._unavailable(exc) from exc
 
     def _build_index(
+        self,
+        nodes: Iterable[tuple[str, str, str]],
+        edges: list[tuple[str, str, str, str]],
+        meta: dict[str, str],
+    ) -> GraphIndex:
+        with paused_gc():
+            return self._build_index_unpaused(nodes, edges, meta)
+
+    def _build_index_unpaused(
         self,
         nodes: Iterable[tuple[str, str, str]],
         edges: list[tuple[str, str, str, str]],
@@ -348,7 +380,14 @@ class EmbeddedStore:
         return self._fresh().generation
 
     def info(self) -> StoreInfo:
-        return self.snapshot().info()
+        """What is loaded: from the graph this process holds, else from the file's meta and
+        counts without reading the graph (``kpigraph load`` asks before replacing it)."""
+        if self._index is not None:
+            return self.snapshot().info()
+        info = self._history(_info_of_file)
+        if info.catalog is None:
+            raise EmptyStoreError(str(self.path))
+        return info
 
     def get_nodes(self, refs: Iterable[NodeRef]) -> dict[NodeRef, BaseNode]:
         return self.snapshot().get_nodes(refs)
@@ -418,26 +457,45 @@ class EmbeddedStore:
         return self._history(embedded_history.stored_snapshot)
 
 
+def _info_of_file(conn: sqlite3.Connection) -> StoreInfo:
+    """The loaded graph's info read from the meta table and counts (one read transaction)."""
+    conn.execute("BEGIN")
+    try:
+        meta = dict(conn.execute("SELECT key, value FROM meta").fetchall())
+        counts: dict[str, int] = {k.value: 0 for k in NodeKind}
+        counts.update(conn.execute("SELECT kind, count(*) FROM nodes GROUP BY kind").fetchall())
+        counts["edges"] = int(conn.execute("SELECT count(*) FROM edges").fetchone()[0])
+    finally:
+        if conn.in_transaction:
+            conn.execute("COMMIT")
+    return StoreInfo(
+        backend=EmbeddedStore.backend,
+        catalog=meta.get("catalog"),
+        loaded_at=meta.get("loaded_at"),
+        counts=counts,
+        meta=json.loads(meta.get("catalog_meta", "{}")),
+    )
+
+
 def _with_revision(info: StoreInfo, number: int | None) -> StoreInfo:
     """What a load returns: the store's info, ``meta["revision"]`` the revision it recorded."""
     return dataclasses.replace(info, meta={**info.meta, "revision": number})
 
 
-def _write_changes(
-    conn: sqlite3.Connection,
-    diff: GraphDiff,
-    node_rows: list[tuple[str, str, str]],
-    edge_rows: list[tuple[str, str, str, str]],
-) -> None:
+def _write_changes(conn: sqlite3.Connection, diff: GraphDiff) -> None:
     """Write only what ``diff`` (stored rows → the new graph) changed: a reload that edits one
     metric writes that metric's row and its edges' rows, not the whole graph."""
-    nodes = {f"{kind}:{node_id}": (kind, node_id, p) for kind, node_id, p in node_rows}
-    edges = {(s, t, r): (s, t, r, p) for s, t, r, p in edge_rows}
+
+    def text(props: Any) -> str:
+        return json.dumps(props, ensure_ascii=False)
+
     gone = [tuple(c.ref.split(":", 1)) for c in diff.nodes if c.op is ChangeOp.REMOVED]
-    put = [nodes[c.ref] for c in diff.nodes if c.op is not ChangeOp.REMOVED]
+    put = [(*c.ref.split(":", 1), text(c.new)) for c in diff.nodes if c.op is not ChangeOp.REMOVED]
     gone_edges = [(c.source, c.target, c.type) for c in diff.edges if c.op is ChangeOp.REMOVED]
     put_edges = [
-        edges[(c.source, c.target, c.type)] for c in diff.edges if c.op is not ChangeOp.REMOVED
+        (c.source, c.target, c.type, text(c.new))
+        for c in diff.edges
+        if c.op is not ChangeOp.REMOVED
     ]
     conn.executemany("DELETE FROM edges WHERE source = ? AND target = ? AND type = ?", gone_edges)
     conn.executemany("DELETE FROM nodes WHERE kind = ? AND id = ?", gone)

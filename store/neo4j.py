@@ -245,6 +245,7 @@ class Neo4jStore:
         *,
         revision: RevisionDraft | None = None,
         expect_head: int | None = None,
+        planned: history.PlannedRevision | None = None,
     ) -> StoreInfo:
         """Write ``graph`` as a new generation in bounded transactions, then swap it in.
 
@@ -257,12 +258,13 @@ class Neo4jStore:
         self._ensure_schema()
         base_head, _ = self._guard(lambda: neo4j_history.read_head(self.driver, self.database))
         history.check_head(f"Neo4j at {self.uri}", base_head, expect_head)
-        stored = (
-            self._guard(lambda: neo4j_history.stored_snapshot(self.driver, self.database))
-            if base_head
-            else None
-        )
-        planned = history.plan_revision(base_head, stored, graph, revision, history.now())
+        if planned is None or planned.summary.number != base_head + 1:  # else: as planned
+            stored = (
+                self._guard(lambda: neo4j_history.stored_snapshot(self.driver, self.database))
+                if base_head
+                else None
+            )
+            planned = history.plan_revision(base_head, stored, graph, revision, history.now())
         if planned is None:
             self._guard(
                 lambda: self.driver.execute_query(

@@ -33,7 +33,9 @@ def loaded(tmp_path: Path) -> tuple[Path, Path]:
 def test_reload_records_nothing_and_says_so(loaded: tuple[Path, Path]) -> None:
     db, cat = loaded
     out = run("load", str(cat), db=db)
-    assert "no changes: nothing recorded (revision 1 is current)" in out.stdout
+    assert "no changes: nothing recorded (revision 1 is current; its catalog files are" in (
+        out.stdout
+    )
 
 
 def test_unbumped_formula_change_is_refused_with_the_version_to_write(

@@ -1,0 +1,56 @@
+"""Bulk work: pausing Python's cyclic garbage collector while many objects are built.
+
+Reading a catalog, diffing it against the stored graph and building a store's in-memory
+index create millions of long-lived objects (models, dicts, tuples). Each allocation counts
+towards the collector's thresholds, so a collection of the oldest generation runs again and
+again over everything built so far — at M (10,000 metrics) that was two thirds of
+``kpigraph load`` (28.9 s with the collector, 14.7 s without, the same peak memory). None of
+this work leaves reference cycles behind for the collector to find, and memory held by
+ordinary references is still freed at once, so the collector is paused for the duration and
+resumed after it.
+
+Pauses nest and may overlap across threads (a request applying a change while the server
+reads a new generation): the collector resumes when the last one ends.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gc
+import threading
+from collections.abc import Iterator
+
+_lock = threading.Lock()
+_depth = 0
+_was_enabled = True
+
+
+@contextlib.contextmanager
+def paused_gc() -> Iterator[None]:
+    """Pause the cyclic garbage collector inside the ``with`` block (reference counting
+    still frees memory).
+
+    Examples
+    --------
+    >>> import gc
+    >>> with paused_gc():
+    ...     inside = gc.isenabled()
+    ...     with paused_gc():
+    ...         nested = gc.isenabled()
+    ...     still = gc.isenabled()
+    >>> inside, nested, still, gc.isenabled()
+    (False, False, False, True)
+    """
+    global _depth, _was_enabled
+    with _lock:
+        if _depth == 0:
+            _was_enabled = gc.isenabled()
+            gc.disable()
+        _depth += 1
+    try:
+        yield
+    finally:
+        with _lock:
+            _depth -= 1
+            if _depth == 0 and _was_enabled:
+                gc.enable()
