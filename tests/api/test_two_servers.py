@@ -1,7 +1,8 @@
-"""Two ``kpigraph serve`` processes on one Neo4j (issue #17, more than one machine).
+"""Two ``kpigraph serve`` processes on one store (issue #17, more than one machine).
 
-One server is reached through a routing URI (``neo4j://``), the other through ``bolt://``; loads
-are published by ``kpigraph load`` processes. After a load has returned, the next request to
+On Neo4j one server is reached through a routing URI (``neo4j://``), the other through
+``bolt://``; on the embedded backend both serve one SQLite file. Loads are published by
+``kpigraph load`` processes. After a load has returned, the next request to
 either server answers from the new graph (search included), and while loads are published
 one after another a reader never answers with two loads mixed: every metric name in one
 answer carries the same version tag.
@@ -56,29 +57,41 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-@pytest.fixture
+@pytest.fixture(params=["embedded", "neo4j"])
 def cluster(
-    neo4j_connection: object, neo4j_store_factory: Callable[[], object], tmp_path: Path
+    request: pytest.FixtureRequest, tmp_path: Path
 ) -> Iterator[tuple[Callable[[Path], None], list[str], dict[int, Path]]]:
-    """``(load(catalog_dir), [base URL of server A, of server B], {version: catalog dir})``."""
-    neo4j_store_factory()  # wipes the database
-    c = neo4j_connection
-    bolt = c.uri  # type: ignore[attr-defined]
-    routing = bolt.replace("bolt://", "neo4j://")
-    env = {
-        **os.environ,
-        "KPIGRAPH_BACKEND": "neo4j",
-        "KPIGRAPH_NEO4J_USER": c.user,  # type: ignore[attr-defined]
-        "KPIGRAPH_NEO4J_PASSWORD": c.password,  # type: ignore[attr-defined]
-        "KPIGRAPH_NOTIFY": "false",
-    }
+    """``(load(catalog_dir), [base URL of server A, of server B], {version: catalog dir})``.
+
+    Neo4j: server A through a routing URI, B through bolt. Embedded: both on one SQLite file
+    (several API processes on one machine)."""
+    env: dict[str, str] = {**os.environ, "KPIGRAPH_NOTIFY": "false"}
+    if request.param == "neo4j":
+        c = request.getfixturevalue("neo4j_connection")
+        request.getfixturevalue("neo4j_store_factory")()  # wipes the database
+        bolt = c.uri
+        routing = bolt.replace("bolt://", "neo4j://")
+        env |= {
+            "KPIGRAPH_BACKEND": "neo4j",
+            "KPIGRAPH_NEO4J_USER": c.user,
+            "KPIGRAPH_NEO4J_PASSWORD": c.password,
+        }
+        load_env = {**env, "KPIGRAPH_NEO4J_URI": routing}
+        server_envs = {
+            "a": {**env, "KPIGRAPH_NEO4J_URI": routing},
+            "b": {**env, "KPIGRAPH_NEO4J_URI": bolt},
+        }
+    else:
+        env |= {"KPIGRAPH_BACKEND": "embedded", "KPIGRAPH_DB": str(tmp_path / "shared.sqlite")}
+        load_env = env
+        server_envs = {"a": env, "b": env}
     catalogs = {v: write_catalog(tmp_path / f"v{v}", metrics(v)) for v in (1, 2)}
 
     def load(catalog: Path) -> None:
         done = subprocess.run(
             [sys.executable, "-m", "cli", "load", str(catalog)],
             cwd=ROOT,
-            env={**env, "KPIGRAPH_NEO4J_URI": routing},
+            env=load_env,
             capture_output=True,
             text=True,
             timeout=300,
@@ -87,7 +100,7 @@ def cluster(
 
     load(catalogs[1])
     servers, bases = [], []
-    for name, uri in (("a", routing), ("b", bolt)):
+    for name, server_env in server_envs.items():
         port = free_port()
         log = (tmp_path / f"serve-{name}.log").open("w")
         servers.append(
@@ -98,7 +111,7 @@ def cluster(
                     cwd=ROOT,
                     stdout=log,
                     stderr=subprocess.STDOUT,
-                    env={**env, "KPIGRAPH_NEO4J_URI": uri},
+                    env=server_env,
                 ),
             )
         )
