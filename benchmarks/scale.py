@@ -184,7 +184,7 @@ def du(path: Path) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--size", choices=["S", "M"], default="M")
+    parser.add_argument("--size", choices=["S", "M", "L"], default="M")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--neo4j-uri", default=None)
     parser.add_argument("--workdir", type=Path, default=Path(tempfile.gettempdir()) / "kpig-sc")
