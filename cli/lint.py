@@ -55,15 +55,17 @@ def github_lines(report: LintReport, root: Path) -> list[str]:
 def lint_source(source: CatalogSource, min_severity: str = "info") -> LintReport:
     """Lint a catalog already read with :func:`loaders.catalog.read_catalog`."""
     from analysis.lint import KeyLines, lint_graph
+    from core.bulk import paused_gc
     from graph_schema.rules.base import Severity
 
     key_lines = KeyLines(source.raw)
-    return lint_graph(
-        source.graph,
-        origins=source.origins,
-        key_lines=key_lines,
-        min_severity=Severity(min_severity),
-    )
+    with paused_gc():  # indexes over the whole graph: see core/bulk.py
+        return lint_graph(
+            source.graph,
+            origins=source.origins,
+            key_lines=key_lines,
+            min_severity=Severity(min_severity),
+        )
 
 
 def load_linted(directory: Path, no_lint: bool = False) -> CatalogGraph:

@@ -113,7 +113,12 @@ def change_rows(diff: GraphDiff) -> list[dict[str, Any]]:
 def _dump(change: NodeChange | EdgeChange) -> str:
     """The change as JSON without its defaults (a first load writes one per node and edge:
     built by hand, it is several times faster than ``model_dump``)."""
-    out: dict[str, Any] = {}
+    if change.op is not ChangeOp.MODIFIED:  # added / removed: no fields, no class
+        data = change.__dict__
+        out = {k: v for k, v in data.items() if v is not None and k != "fields" and k != "op"}
+        out["op"] = change.op.value
+        return json.dumps(out, ensure_ascii=False, default=str)
+    out = {}
     for name, value in change:
         if value is None or value == []:
             continue
