@@ -128,20 +128,32 @@ def _crosses(
     half = widths[n] / 2
     if half >= dx:
         return True
-    s = 1 - half / dx if far else half / dx
+    centre, h = y[n] * ROW_PX, heights[n] / 2
+    if centre + h <= min(y0, y1) or centre - h >= max(y0, y1):
+        return False  # the curve never leaves y0..y1: the box is above or below all of it
+    lo = _curve_t(1 - half / dx if far else half / dx)
+    at = y0 + (y1 - y0) * (3 * lo * lo - 2 * lo**3)
+    # over the box's width the curve spans y0..at (left column) or at..y1 (right column)
+    low, high = sorted((at, y1) if far else (y0, at))
+    return low < centre + h and centre - h < high
+
+
+@functools.lru_cache(maxsize=65536)
+def _curve_t(s: float) -> float:
+    """The curve parameter t where the edge's x is ``s`` of the way across (x(t) grows with t).
+
+    >>> round(_curve_t(0.5), 3)
+    0.5
+    """
     lo, hi = 0.0, 1.0
-    for _ in range(24):  # t where the curve is at the box's edge (x(t) grows with t)
+    for _ in range(24):
         t = (lo + hi) / 2
         u = 1 - t
         if 3 * u * u * t * ROUNDNESS + 3 * u * t * t * (1 - ROUNDNESS) + t**3 < s:
             lo = t
         else:
             hi = t
-    at = y0 + (y1 - y0) * (3 * lo * lo - 2 * lo**3)
-    # over the box's width the curve spans y0..at (left column) or at..y1 (right column)
-    low, high = sorted((at, y1) if far else (y0, at))
-    centre, h = y[n] * ROW_PX, heights[n] / 2
-    return low < centre + h and centre - h < high
+    return lo
 
 
 _WIDE = re.compile("[\u2e81-\U0010ffff]")  # CJK and beyond: a full em

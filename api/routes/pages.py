@@ -23,6 +23,7 @@ from api.governance import metric_faq
 from api.routes.ask import formula_in_names
 from api.routes.values import values_panel
 from api.views import department_options, graph_view
+from core.bulk import paused_gc
 from graph_schema.formula import parse_formula
 from graph_schema.ids import NodeKind, NodeRef
 from graph_schema.models import Metric
@@ -280,10 +281,11 @@ def graph_page(
     expand: Annotated[list[str] | None, Query(max_length=100)] = None,
 ) -> HTMLResponse:
     options, rels = map_options(mode, kinds, expand, relations)
-    view = graph_view(
-        store, resolve_ref(store, focus), direction, depth, rels, max_nodes, tooltips=False
-    )
-    return HTMLResponse(render_graph_page(view, embed=embed == "1", options=options))
+    with paused_gc():  # thousands of short-lived models: the collector was a third of it
+        view = graph_view(
+            store, resolve_ref(store, focus), direction, depth, rels, max_nodes, tooltips=False
+        )
+        return HTMLResponse(render_graph_page(view, embed=embed == "1", options=options))
 
 
 @router.get("/assets/{name}")
