@@ -46,6 +46,7 @@ from graph_schema.models import (
 )
 from graph_schema.relations import Relation
 from loaders.catalog_cache import FileCache, FileEntry
+from loaders.prefetch import Prefetch
 from loaders.suggest import closest, did_you_mean
 from loaders.yaml_lines import LDict, LList, line_of, load_yaml
 
@@ -95,6 +96,8 @@ class _State:
     unverifiable: set[NodeKind] = field(default_factory=set)
     stage: int = 0
     cache: FileCache | None = None
+    #: files being parsed ahead by worker processes (large catalogs)
+    ahead: Prefetch | None = None
 
     def issue(self, file: str, line: int | None, message: str, hint: str | None = None) -> None:
         self.issues.append(CatalogIssue(file, line, message, hint, self.stage))
@@ -199,8 +202,13 @@ def _read_catalog(path: str | Path, cache: FileCache | None) -> CatalogSource:
         )
     state = _State(root, cache=cache)
     manifest = _read_manifest(state)
-    _read_sections(state)
-    metric_files = _read_metrics(state)
+    state.ahead = Prefetch(_to_parse(state), max_bytes=MAX_FILE_BYTES)
+    try:
+        _read_sections(state)
+        metric_files = _read_metrics(state)
+    finally:
+        state.ahead.close()
+        state.ahead = None
     _check_unexpected_files(state, metric_files)
     if not any(ref.kind is NodeKind.METRIC for ref in state.nodes) and not state.issues:
         state.issue(
@@ -279,6 +287,22 @@ def _per_file(state: _State, path: Path, read: Callable[[], object]) -> None:
         )
 
 
+def _to_parse(state: _State) -> list[Path]:
+    """The big files (systems, metrics) the read will parse: those the cache does not hold."""
+    paths = [*_source_paths(state.root), *_metric_paths(state.root)]
+    cache = state.cache
+    if cache is None:
+        return paths
+    out = []
+    for path in paths:
+        try:
+            if not cache.holds(cache.key(_rel(state, path), path.read_bytes())):
+                out.append(path)
+        except OSError:
+            pass  # the read reports it
+    return out
+
+
 def _rel(state: _State, path: Path) -> str:
     try:
         return str(path.relative_to(state.root))
@@ -288,6 +312,9 @@ def _rel(state: _State, path: Path) -> str:
 
 def _read_file(state: _State, path: Path) -> Any | None:
     """Parse one YAML file; on any problem record an issue and return ``None``."""
+    parsed = state.ahead.take(path) if state.ahead is not None else None
+    if parsed is not None:
+        return parsed[0]
     rel = _rel(state, path)
     try:
         size = path.stat().st_size
@@ -464,14 +491,25 @@ def _read_section(
 def _read_sources(state: _State) -> None:
     """``sources.yaml``, and/or ``sources/**/*.yaml`` for large estates (e.g. one file per
     system); every file is a list of systems."""
-    paths = [state.root / "sources.yaml"] if (state.root / "sources.yaml").is_file() else []
-    folder = state.root / "sources"
+    for path in _source_paths(state.root):
+        _per_file(state, path, partial(_read_sources_file, state, path))
+
+
+def _source_paths(root: Path) -> list[Path]:
+    paths = [root / "sources.yaml"] if (root / "sources.yaml").is_file() else []
+    folder = root / "sources"
     if folder.is_dir():
         paths += sorted(
             p for p in folder.rglob("*") if p.is_file() and p.suffix in (".yaml", ".yml")
         )
-    for path in paths:
-        _per_file(state, path, partial(_read_sources_file, state, path))
+    return paths
+
+
+def _metric_paths(root: Path) -> list[Path]:
+    folder = root / "metrics"
+    if not folder.is_dir():
+        return []
+    return sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix in (".yaml", ".yml"))
 
 
 def _read_sources_file(state: _State, path: Path) -> None:
@@ -588,10 +626,7 @@ def _read_child(
 
 
 def _read_metrics(state: _State) -> set[Path]:
-    folder = state.root / "metrics"
-    if not folder.is_dir():
-        return set()
-    files = sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix in (".yaml", ".yml"))
+    files = _metric_paths(state.root)
     for path in files:
         _per_file(state, path, partial(_read_metric_file, state, path))
     return set(files)

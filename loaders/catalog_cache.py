@@ -145,6 +145,10 @@ class FileCache:
         h.update(data)
         return h.hexdigest()
 
+    def holds(self, key: str) -> bool:
+        """Whether an entry for ``key`` is there (it may still turn out unreadable)."""
+        return (self.directory / f"{key}.pickle").is_file()
+
     def get(self, key: str) -> FileEntry | None:
         path = self.directory / f"{key}.pickle"
         try:
