@@ -124,7 +124,7 @@ class Neo4jStore:
         self.database = database
         self.uri = uri or "neo4j"
         self._schema_ready = False
-        self._indexes = SearchIndexes(f"neo4j {self.uri} {self.database}")
+        self._indexes = SearchIndexes("neo4j")  # generation ids are unique across servers
         #: Every session of this store shares the driver's bookmark manager (the one
         #: ``execute_query`` uses): a read after a write of this process sees that write.
         self.bookmarks = driver.execute_query_bookmark_manager

@@ -9,6 +9,7 @@ retried whole reads the new one) — it never answers with two loads mixed.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 from collections.abc import Callable, Iterable, Mapping
@@ -38,6 +39,14 @@ from store.search_index import SearchIndex, SearchIndexBuilder
 
 #: A search the background warm-up runs so that the server has planned the Cypher search.
 WARM_UP_TEXT = "kpigraph warm-up"
+#: Neo4j plans a statement once per size class of each string and list parameter (1, up to
+#: 10, up to 100, ...; a plan of the search statement took 1-5 s on the loaded machine), so
+#: the warm-up searches texts whose lengths (and those of the ``exact``/``starts`` strings
+#: made from them) cover the classes of texts up to 98 characters...
+WARM_UP_TEXTS = ("k", "kpigraph", "kpigraph-", "kpigraph-w", WARM_UP_TEXT)
+#: ...and reads pages of these sizes (the first search after start-up met a 1-1.7 s plan of
+#: the page read before this).
+PLAN_PAGE_SIZES = (1, 10, 100)
 #: ``read(query, **params)``: one auto-committed statement's records (see ``Neo4jStore._read``).
 ReadFn = Callable[..., list[neo4j.Record]]
 
@@ -61,6 +70,7 @@ class SearchIndexes:
         self._building: set[str] = set()
         self._has_strings: dict[str, bool] = {}
         self._threads: list[threading.Thread] = []
+        self._planned = False
         #: Set by :meth:`close`: background builds stop at their next row.
         self.closed = threading.Event()
 
@@ -132,6 +142,12 @@ class SearchIndexes:
             threads = list(self._threads)
         for thread in threads:
             thread.join(timeout)
+
+    def plan_once(self) -> bool:
+        """True the first time it is called (the page read is planned once per process)."""
+        with self._lock:
+            first, self._planned = not self._planned, True
+            return first
 
     def published(self, gen: str, build: Callable[[], SearchIndex], file: IndexFile | None) -> None:
         """After a load published ``gen``: keep its index, built from the loaded graph in this
@@ -285,6 +301,15 @@ class Neo4jReader:
         gen = self.generation
         if gen:
             self._indexes.start(gen, lambda: self._prepare(gen), self.index_file())
+            if self._indexes.plan_once():
+                self._plan_page()
+
+    def _plan_page(self) -> None:
+        """Have the server plan the page read for every page size class (see
+        ``PLAN_PAGE_SIZES``): refs that match nothing, so only the plan costs."""
+        with contextlib.suppress(GraphReplacedError):  # the search that follows says so
+            for size in PLAN_PAGE_SIZES:
+                self._read(cy.GET_PAGE, refs=[f"{WARM_UP_TEXT}:{i}" for i in range(size)])
 
     def index_file(self) -> IndexFile | None:
         """Where this generation's search index is kept (``None``: no file)."""
@@ -304,7 +329,10 @@ class Neo4jReader:
         """In the background: have the server plan the Cypher search (plans are cached by
         query text; the first plan of the big statement takes the longest), then build."""
         if self._indexes.has_strings(gen, self._has_search_strings):
-            self._search_cypher(SearchQuery(text=WARM_UP_TEXT))
+            for text in WARM_UP_TEXTS:
+                if self._indexes.closed.is_set():
+                    break
+                self._search_cypher(SearchQuery(text=text))
         return self._build_index(gen)
 
     def _has_search_strings(self) -> bool:

@@ -65,6 +65,8 @@ log = logging.getLogger(__name__)
 MAGIC = b"KPGSIDX\x01"
 FORMAT = 1
 SUFFIX = ".kpsi"
+#: files of other generations of the same store kept when one is written
+KEEP_OTHERS = 2
 #: the modules whose code decides what an index holds: a change to any of them is a new file
 _CODE = ("store/search_index.py", "store/ranking.py", "store/search_file.py")
 _ROOT = Path(__file__).resolve().parent.parent
@@ -101,9 +103,10 @@ class BadIndexFile(ValueError):
 class IndexFile:
     """Where the search index of one generation of one store is kept.
 
-    ``store`` names the store (``neo4j bolt://host:7687 neo4j``, ``embedded /abs/g.sqlite``);
-    ``loaded_at`` and ``counts`` (the store's record of the generation) guard against a
-    generation id that another load reuses.
+    ``store`` names the store: ``neo4j`` (its generation ids are unique strings whatever the
+    server or the URI it is reached by, so a server restarted on another port still finds
+    them), ``embedded /abs/g.sqlite``; ``loaded_at`` and ``counts`` (the store's record of the
+    generation) guard against a generation id that another load reuses.
     """
 
     store: str
@@ -181,8 +184,9 @@ class IndexFile:
                     os.unlink(tmp)
 
     def _prune(self) -> None:
-        """Keep this file and this store's newest other one (a server may still be on the
-        previous generation); drop the rest, and temporary files older than an hour."""
+        """Keep this file and this store's ``KEEP_OTHERS`` newest others (a server may still be
+        on a previous generation, or another database be served next); drop the rest, and
+        temporary files older than an hour."""
         mine = self.path
         others = []
         for path in self.directory.iterdir():
@@ -191,7 +195,7 @@ class IndexFile:
                     others.append((path.stat().st_mtime, path))
                 elif path.suffix == ".tmp" and path.stat().st_mtime < time.time() - 3600:
                     path.unlink()
-        for _, path in sorted(others, reverse=True)[1:]:
+        for _, path in sorted(others, reverse=True)[KEEP_OTHERS:]:
             with contextlib.suppress(OSError):
                 path.unlink()
 

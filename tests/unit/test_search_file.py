@@ -218,7 +218,7 @@ def test_a_crafted_file_with_a_valid_checksum_is_ignored(
 def test_writing_is_atomic_best_effort_and_keeps_two_generations(
     tmp_path: Path, demo_index: SearchIndex
 ) -> None:
-    files = [_file(tmp_path, f"g{i}") for i in range(4)]
+    files = [_file(tmp_path, f"g{i}") for i in range(5)]
     for i, file in enumerate(files):
         assert file.save(demo_index)
         os.utime(file.path, (1000 + i, 1000 + i))
