@@ -194,6 +194,20 @@ def test_big_map_double_click_recentres_and_filters_redraw(
     wide.mouse.up()
     moved = wide.evaluate("window.kpigraph.network.getViewPosition()")
     assert moved["x"] < start["x"] and moved["y"] < start["y"]
+    # an edge under the pointer shows what it is
+    x, y = wide.evaluate(
+        """() => { const k = window.kpigraph, net = k.network;
+          const e = k.edges.get().find(e => e.relation === 'CAUSES');
+          net.focus(e.from, {scale: 1.0});
+          const p = net.getPositions([e.from, e.to]);
+          const m = net.canvasToDOM({x: (p[e.from].x + p[e.to].x) / 2 + 20,
+                                     y: (p[e.from].y + p[e.to].y) / 2});
+          const box = document.querySelector('#graph canvas').getBoundingClientRect();
+          return [box.left + m.x, box.top + m.y]; }"""
+    )
+    wide.mouse.move(x, y)
+    wide.wait_for_selector("#card", state="visible")
+    assert "因果" in wide.locator("#card").inner_text()
     # unticking a relation redraws without it, still with the light renderer
     with wide.expect_navigation():
         wide.uncheck("#legend input[name=relations][value=CAUSES]")
