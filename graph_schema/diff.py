@@ -40,20 +40,20 @@ def snapshot(graph: CatalogGraph) -> Snapshot:
 
 
 def edge_key(edge: Edge) -> EdgeKey:
-    return (str(edge.source), edge.type.value, str(edge.target))
+    return (str(edge.source), edge.type + "", str(edge.target))  # Relation is a str
 
 
 def graph_digest(nodes: Iterable[BaseNode], edges: Iterable[Edge]) -> str:
     """A content hash of a graph, independent of order: equal digests, equal graphs. A reload
     of an unchanged catalog is recognised by it without reading the stored graph back."""
-    rows = sorted(
-        f"{n.ref}\t{json.dumps(n.props(), ensure_ascii=False, sort_keys=True)}" for n in nodes
-    )
+    rows = sorted(f"{n.ref}\t{_props_text(n.props())}" for n in nodes)
     rows += sorted(
-        "\t".join((*edge_key(e), json.dumps(e.props, ensure_ascii=False, sort_keys=True)))
-        for e in edges
+        "\t".join((*edge_key(e), _props_text(e.props) if e.props else "{}")) for e in edges
     )
     return hashlib.sha256("\n".join(rows).encode("utf-8")).hexdigest()
+
+
+_props_text = json.JSONEncoder(ensure_ascii=False, sort_keys=True).encode
 
 
 @dataclass(frozen=True)

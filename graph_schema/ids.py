@@ -83,7 +83,7 @@ class NodeRef(NamedTuple):
     id: str
 
     def __str__(self) -> str:
-        return f"{self.kind.value}:{self.id}"
+        return self.kind + ":" + self.id  # NodeKind is a str: no enum lookup (hot in loads)
 
     @classmethod
     def parse(cls, text: str, default_kind: NodeKind = NodeKind.METRIC) -> NodeRef:
