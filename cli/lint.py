@@ -75,7 +75,10 @@ def load_linted(directory: Path, no_lint: bool = False) -> CatalogGraph:
     from loaders.catalog_cache import FileCache
 
     # unchanged files come from the per-file cache (loaders/catalog_cache.py), not parsed again
-    source = read_catalog(directory, cache=FileCache.for_catalog(directory))
+    cache = FileCache.for_catalog(directory)
+    if cache is not None:
+        cache.background = True  # written by a forked child while this process goes on
+    source = read_catalog(directory, cache=cache)
     if no_lint:
         return source.graph
     report = lint_source(source, "warning")  # a gate: the info-only rules need not run

@@ -21,6 +21,7 @@ pickles, read only from there.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import functools
 import hashlib
@@ -32,6 +33,8 @@ from pathlib import Path
 from typing import Any
 
 import pydantic
+
+from loaders.prefetch import workers
 
 #: modules whose code decides what a file reads as: a change to any of them is a new cache
 _CODE = (
@@ -95,6 +98,11 @@ def files_digest(catalog: str | Path) -> str:
     return h.hexdigest()
 
 
+def _reap(pid: int) -> None:
+    with contextlib.suppress(ChildProcessError, OSError):
+        os.waitpid(pid, 0)
+
+
 def default_cache_root() -> Path | None:
     """The cache directory for all catalogs (``None``: caching is off)."""
     configured = os.environ.get("KPIGRAPH_CACHE_DIR")
@@ -128,6 +136,9 @@ class FileCache:
     pending: dict[str, FileEntry] = field(default_factory=dict)
     hits: int = 0
     misses: int = 0
+    #: write new entries from a forked child while this process goes on (``kpigraph load``:
+    #: at L the entries of a first read take seconds to write); see :meth:`commit`
+    background: bool = False
 
     @classmethod
     def for_catalog(cls, catalog: str | Path, root: Path | None = None) -> FileCache | None:
@@ -175,7 +186,29 @@ class FileCache:
 
     def commit(self) -> None:
         """The read succeeded: write the new entries, drop the ones this read did not use.
-        A cache that cannot be written is only slower, never an error."""
+        A cache that cannot be written is only slower, never an error.
+
+        With :attr:`background` (and where forking is safe, see :mod:`loaders.prefetch`) a
+        forked child writes them while this process goes on, and this process waits for it
+        only when it exits (so the next load finds every entry). Every entry appears whole
+        (temporary file + rename) or not at all: a read meanwhile only misses some."""
+        if self.background and self.pending and workers() > 0:
+            pid = os.fork()
+            if pid == 0:  # the child: write, then leave without running the parent's exit code
+                try:
+                    devnull = os.open(os.devnull, os.O_RDWR)
+                    for fd in (0, 1, 2):  # a caller waiting for the parent's output won't wait
+                        os.dup2(devnull, fd)
+                    self._write()
+                finally:
+                    os._exit(0)
+            atexit.register(_reap, pid)
+            self.pending.clear()
+            self.used.clear()
+            return
+        self._write()
+
+    def _write(self) -> None:
         try:
             self.directory.mkdir(parents=True, exist_ok=True, mode=0o700)
             for key, entry in self.pending.items():

@@ -75,3 +75,18 @@ def test_a_graph_changed_since_by_another_publish_is_read_again(tmp_path: Path) 
     store.close()
     back = _load(cat, db, "--no-version-check")  # 2.0.0 → 1.0.0 goes backwards
     assert back["files_unchanged"] is False and back["revision"] == 3
+
+
+def test_the_cache_is_complete_when_load_returns(tmp_path: Path) -> None:
+    """The per-file cache is written by a forked child while the load goes on; the load
+    process waits for it before exiting, so the next load finds every entry."""
+    from loaders.catalog_cache import FileCache
+
+    db = tmp_path / "s.sqlite"
+    cat = write_catalog(tmp_path / "cat", {"metrics/atp.yaml": ATP.format(version="1.0.0")})
+    _load(cat, db)
+    cache = FileCache.for_catalog(cat)
+    assert cache is not None
+    entries = sorted(p.suffix for p in cache.directory.iterdir())
+    yaml_files = [p for p in cat.rglob("*.yaml") if p.name != "kpigraph.yaml"]
+    assert entries.count(".pickle") == len(yaml_files) and ".tmp" not in entries
