@@ -54,3 +54,14 @@ def paused_gc() -> Iterator[None]:
             _depth -= 1
             if _depth == 0 and _was_enabled:
                 gc.enable()
+
+
+def settle() -> None:
+    """Move every object alive now out of the collector's reach (:func:`gc.freeze`).
+
+    Called after a long-lived structure was built (the embedded store's in-memory graph: at L
+    millions of objects). Later collections then scan only what requests create, instead of
+    walking the whole graph each time the oldest generation is collected; objects frozen are
+    still freed by reference counting when the next load replaces them.
+    """
+    gc.freeze()

@@ -26,7 +26,7 @@ from typing import Any, TypeVar
 
 import networkx as nx
 
-from core.bulk import paused_gc
+from core.bulk import paused_gc, settle
 from graph_schema.diff import GraphDiff, Snapshot
 from graph_schema.errors import BackendUnavailableError, EmptyStoreError, StoreError
 from graph_schema.graph import CatalogGraph
@@ -325,7 +325,9 @@ class EmbeddedStore:
         meta: dict[str, str],
     ) -> GraphIndex:
         with paused_gc():
-            return self._build_index_unpaused(nodes, edges, meta)
+            index = self._build_index_unpaused(nodes, edges, meta)
+        settle()  # long-lived: later collections skip it
+        return index
 
     def _build_index_unpaused(
         self,
