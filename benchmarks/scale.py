@@ -192,6 +192,8 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--backends", default="neo4j,embedded")
     parser.add_argument("--out", type=Path, default=None)
+    parser.add_argument("--heap", default="2g", help="the local Neo4j's heap")
+    parser.add_argument("--pagecache-mb", type=int, default=256, help="its page cache")
     args = parser.parse_args()
     args.workdir.mkdir(parents=True, exist_ok=True)
     import psutil
@@ -213,7 +215,12 @@ def main() -> None:
     uri = args.neo4j_uri
     started_local = False
     if uri is None and "neo4j" in args.backends:
-        uri = launcher.start(port=launcher.free_port(), data_dir=data_dir, heap="2g").uri
+        uri = launcher.start(
+            port=launcher.free_port(),
+            data_dir=data_dir,
+            heap=args.heap,
+            pagecache_mb=args.pagecache_mb,
+        ).uri
         started_local = True
     try:
         for backend in args.backends.split(","):
