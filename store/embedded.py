@@ -42,7 +42,14 @@ from graph_schema.revisions import (
 )
 from store import embedded_history, history, sqlite_file
 from store.base import NodeLabel, ProgressFn, SearchPage, SearchQuery, StoreInfo, Walk
-from store.embedded_reader import EmbeddedReader, GraphIndex, bfs, set_of_edges, store_name
+from store.embedded_reader import (
+    EmbeddedReader,
+    GraphIndex,
+    bfs,
+    set_of_edges,
+    store_name,
+    write_search_index,
+)
 
 __all__ = ["EmbeddedReader", "EmbeddedStore", "bfs", "set_of_edges"]
 
@@ -270,11 +277,8 @@ class EmbeddedStore:
                 counts=graph.counts(),
                 meta=json.loads(meta["catalog_meta"]),
             )
-            # H-search: the search index and its file, from the loaded nodes (lead: adapted to
-            # self._index = None — a holder index of the new generation)
-            GraphIndex(nx.MultiDiGraph(), {}, info, meta["generation"]).search_index(
-                store_name(self.path), graph.nodes
-            )
+            # the search index's file, from the loaded nodes (a detached process: no waiting)
+            write_search_index(store_name(self.path), meta["generation"], info, graph.nodes)
             return _with_revision(info, planned.summary.number)
 
     # -- reading ------------------------------------------------------------------------------

@@ -199,6 +199,19 @@ class EmbeddedReader:
         return {NodeRef.from_stored(ref): d for ref, d in found.items()}
 
 
+def write_search_index(
+    store: str, generation: str, info: StoreInfo, nodes: Iterable[BaseNode]
+) -> None:
+    """After a load: the file of the new graph's search index, written from the loaded nodes
+    by a detached process (:func:`store.search_file.write_detached`), or else here."""
+    from store.search_file import IndexFile, write_detached
+    from store.search_index import SearchIndexBuilder
+
+    file = IndexFile.of(store, generation, info.loaded_at, info.counts)
+    if file is not None and not write_detached(file, lambda: SearchIndexBuilder.of_nodes(nodes)):
+        file.save(SearchIndexBuilder.of_nodes(nodes))
+
+
 def store_name(path: str | os.PathLike[str]) -> str:
     """The store in search index files (:mod:`store.search_file`): its absolute path."""
     return f"embedded {os.path.abspath(path)}"

@@ -34,7 +34,7 @@ from store.base import (
 )
 from store.embedded_reader import set_of_edges
 from store.search_fallback import search_params, searchable
-from store.search_file import IndexFile
+from store.search_file import IndexFile, write_detached
 from store.search_index import SearchIndex, SearchIndexBuilder
 
 #: A search the background warm-up runs so that the server has planned the Cypher search.
@@ -150,8 +150,11 @@ class SearchIndexes:
             return first
 
     def published(self, gen: str, build: Callable[[], SearchIndex], file: IndexFile | None) -> None:
-        """After a load published ``gen``: keep its index, built from the loaded graph in this
-        process, and write its file (best effort: the load has succeeded whatever happens)."""
+        """After a load published ``gen``: write its index's file, built from the loaded graph
+        by a detached process (:func:`store.search_file.write_detached`), or else here, then
+        kept in memory too (best effort: the load has succeeded whatever happens)."""
+        if file is not None and write_detached(file, build):
+            return
         try:
             index = build()
         except Exception:  # the index is built later, by whoever searches first

@@ -40,6 +40,17 @@ def _no_build(monkeypatch: pytest.MonkeyPatch, backend: str) -> None:
         monkeypatch.setattr(Neo4jReader, "_build_index", refuse)
 
 
+def _written(store: Any) -> Any:
+    """The index file of the store's graph, once the load's detached writer wrote it (not
+    timed: a load returns before its file is written)."""
+    file = store.snapshot().index_file()
+    for _ in range(600):
+        if file.path.exists():
+            return file
+        time.sleep(0.1)
+    raise AssertionError("the load's index file was never written")
+
+
 def _ready(store: Any) -> Any:
     """A reader whose search index is ready: waits for a background build (not timed)."""
     for _ in range(600):
@@ -60,9 +71,8 @@ def test_a_server_started_after_a_load_searches_from_the_file(
 ) -> None:
     loaded = make_store()
     loaded.load(demo_graph)
+    _written(loaded)  # written after the load, from the loaded nodes
     expected = [loaded.search(q) for q in QUERIES]
-    file = loaded.snapshot().index_file()  # type: ignore[attr-defined]
-    assert file is not None and file.path.exists()  # written by the load
 
     _no_build(monkeypatch, backend)
     fresh = reopen_store(loaded)
@@ -93,8 +103,8 @@ def test_a_damaged_index_file_is_ignored_and_rebuilt(
 ) -> None:
     loaded = make_store()
     loaded.load(demo_graph)
+    file = _written(loaded)
     expected = [loaded.search(q) for q in QUERIES]
-    file = loaded.snapshot().index_file()  # type: ignore[attr-defined]
     good = file.path.read_bytes()
     if damage == "truncated":
         file.path.write_bytes(good[: len(good) // 2])
@@ -128,12 +138,11 @@ def test_a_new_load_is_searched_through_its_own_file(
 ) -> None:
     loaded = make_store()
     loaded.load(demo_graph)
-    first = loaded.snapshot().index_file()  # type: ignore[attr-defined]
+    first = _written(loaded)
     nev = load_catalog(CATALOGS / "nev_sales")
     loaded.load(nev)
-    second = loaded.snapshot().index_file()  # type: ignore[attr-defined]
+    second = _written(loaded)
     assert second.generation != first.generation and second.path != first.path
-    assert second.path.exists()
     expected = [loaded.search(q) for q in QUERIES]
     _no_build(monkeypatch, backend)
     fresh = reopen_store(loaded)
@@ -156,6 +165,7 @@ def test_the_index_from_a_file_ranks_as_cypher_does(
 ) -> None:
     loaded = neo4j_store_factory()
     loaded.load(load_catalog(CATALOGS / "nev_sales"))
+    _written(loaded)
     fresh = neo4j_reopen(loaded)
     try:
         reader = fresh.snapshot()

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import struct
+import time
 import zlib
 from pathlib import Path
 from typing import Any
@@ -243,3 +244,30 @@ def test_the_cache_directory_follows_kpigraph_cache_dir(
     assert IndexFile.of("embedded /x", "", None, {}) is None  # nothing loaded
     monkeypatch.setenv("KPIGRAPH_CACHE_DIR", "off")
     assert IndexFile.of("embedded /x", "g1", None, {}) is None
+
+
+def test_a_detached_writer_writes_the_file_unless_a_thread_runs(
+    tmp_path: Path, demo_index: SearchIndex
+) -> None:
+    import threading
+
+    file = _file(tmp_path)
+    stop = threading.Event()
+    other = threading.Thread(target=stop.wait)
+    other.start()
+    try:
+        assert search_file.write_detached(file, lambda: demo_index) is False  # not safe
+    finally:
+        stop.set()
+        other.join()
+    assert not file.path.exists()
+    if search_file.write_detached(file, lambda: demo_index):  # forked (no other thread here)
+        for _ in range(600):  # the writer is detached: wait for its rename (not timed)
+            if file.path.exists():
+                break
+            time.sleep(0.1)
+    else:  # pytest runs a thread of its own here: the caller writes in-process
+        assert threading.active_count() > 1
+        file.save(demo_index)
+    loaded = file.load()
+    assert loaded is not None and loaded.page(QUERIES[0]) == demo_index.page(QUERIES[0])
