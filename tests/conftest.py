@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import itertools
 import os
+import shutil
 import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -108,6 +109,7 @@ def private_neo4j(data: Path, **options: Any) -> Iterator[Neo4jConnection]:
         )
     finally:
         launcher.stop(data)
+        shutil.rmtree(data, ignore_errors=True)  # ~0.5 GB of store and logs per server
 
 
 @pytest.fixture
