@@ -214,12 +214,15 @@ def test_big_map_double_click_recentres_and_filters_redraw(
     wide.wait_for_function(READY)
     relations = wide.evaluate("[...new Set(window.kpigraph.edges.get().map(e => e.relation))]")
     assert relations == ["FEEDS"]
+    assert "max_nodes=400" in wide.url  # the cap the map was opened with is kept
+    assert wide.evaluate("window.kpigraph.nodes.length") == 401  # and the focus
     # double-click on a metric re-centres the map on it
     assert wide.evaluate("window.kpigraph.renderer") == "light"
     x, y = wide.evaluate(NODE_POINT, ["Metric:m10", 1.0])
     wide.mouse.dblclick(x, y)
     wide.wait_for_url("**/view/graph?focus=Metric%3Am10*")
     wide.wait_for_function(READY)
+    assert "max_nodes=400" in wide.url
 
 
 def metric_tree(branches: int, leaves: int) -> CatalogGraph:
@@ -302,4 +305,26 @@ def test_big_export_is_self_contained_with_tooltips(
     assert "指标10" in page.locator("#details").inner_text()
     page.screenshot(path=str(artifacts / "export-big.png"))
     assert requests == [] and dialogs == []
+    context.close()
+
+
+def test_big_map_pinch_zooms_on_a_touch_screen(
+    browser: Any, serve: Callable[..., str], hub: EmbeddedStore
+) -> None:
+    context = browser.new_context(viewport={"width": 900, "height": 700}, has_touch=True)
+    page = context.new_page()
+    open_map(page, serve(hub) + HUB.format(n=400))
+    before = page.evaluate("window.kpigraph.network.getScale()")
+    cdp = context.new_cdp_session(page)
+
+    def touch(kind: str, spread: float) -> None:
+        points = [{"x": 300 - spread, "y": 400, "id": 0}, {"x": 300 + spread, "y": 400, "id": 1}]
+        cdp.send("Input.dispatchTouchEvent", {"type": kind, "touchPoints": points})
+
+    touch("touchStart", 20)
+    for spread in (40, 60, 80):
+        touch("touchMove", spread)
+    cdp.send("Input.dispatchTouchEvent", {"type": "touchEnd", "touchPoints": []})
+    page.wait_for_function(f"window.kpigraph.network.getScale() > {before} * 3")
+    assert page.url.endswith("max_nodes=400")  # a pinch is not a click: no navigation
     context.close()
