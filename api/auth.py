@@ -89,6 +89,8 @@ async def _session(request: Request, state: AuthState) -> tuple[User, dict[str, 
     found = state.ledger.user_by_token_id(data["uid"])
     if found is None or not found[0].active:
         return None
+    if data.get("ep", 0) != found[0].session_epoch:  # issued before a sign-out
+        return None
     return found[0], data
 
 

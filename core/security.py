@@ -161,14 +161,16 @@ class FailureLimiter:
 
 
 class SessionSigner:
-    """Signed session cookies (itsdangerous): ``{"uid", "csrf"}``, valid ``max_age`` seconds.
+    """Signed session cookies (itsdangerous): ``{"uid", "csrf", "ep"}`` (``ep``: the user's
+    session epoch when it was issued), valid ``max_age`` seconds.
 
     Examples
     --------
     >>> signer = SessionSigner("k" * 32)
-    >>> cookie = signer.dump("u1")
-    >>> signer.load(cookie)["uid"]
-    'u1'
+    >>> cookie = signer.dump("u1", epoch=3)
+    >>> data = signer.load(cookie)
+    >>> data["uid"], data["ep"]
+    ('u1', 3)
     >>> signer.load(cookie + "x") is None
     True
     """
@@ -177,8 +179,9 @@ class SessionSigner:
         self.max_age = max_age
         self._serializer = URLSafeTimedSerializer(secret_key, salt="kpigraph-session")
 
-    def dump(self, user_id: str) -> str:
-        return self._serializer.dumps({"uid": user_id, "csrf": secrets.token_urlsafe(24)})
+    def dump(self, user_id: str, epoch: int = 0) -> str:
+        data = {"uid": user_id, "csrf": secrets.token_urlsafe(24), "ep": epoch}
+        return self._serializer.dumps(data)
 
     def load(self, cookie: str) -> dict[str, Any] | None:
         try:

@@ -48,6 +48,9 @@ class User(_Record):
     token_id: str
     created_at: str
     revoked_at: str | None = None
+    #: bumped by signing out: session cookies carry the epoch they were issued in, and one of
+    #: an older epoch is refused (a copied cookie dies with the sign-out, on every server)
+    session_epoch: int = 0
 
     @property
     def active(self) -> bool:

@@ -195,6 +195,21 @@ class EmbeddedLedger:
             )
         return True
 
+    def end_sessions(self, token_id: str) -> bool:
+        with self._write() as conn:
+            row = conn.execute(
+                "SELECT data FROM gov_users WHERE token_id=?", (token_id,)
+            ).fetchone()
+            if row is None:
+                return False
+            user = User.model_validate_json(row[0])
+            bumped = user.model_copy(update={"session_epoch": user.session_epoch + 1})
+            conn.execute(
+                "UPDATE gov_users SET data=? WHERE token_id=?",
+                (bumped.model_dump_json(), token_id),
+            )
+        return True
+
     # -- change requests ------------------------------------------------------------------------
 
     def next_change_id(self) -> int:

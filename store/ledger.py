@@ -51,6 +51,10 @@ class Ledger(Protocol):
     def revoke_user(self, name: str, at: str) -> bool:
         """Mark the active user ``name`` revoked; ``False`` when there is none."""
 
+    def end_sessions(self, token_id: str) -> bool:
+        """Bump the session epoch of the user of ``token_id`` (every session cookie issued
+        before is refused from now on); ``False`` when there is no such user."""
+
     # -- change requests
     def next_change_id(self) -> int: ...
 

@@ -321,6 +321,10 @@ GOV_USERS = "MATCH (u:GovUser) RETURN u.data AS data"
 GOV_LOCK_USER = (
     "MATCH (u:GovUser {name: $name, active: true}) SET u._lock = true RETURN u.data AS data"
 )
+GOV_LOCK_USER_BY_TOKEN = (
+    "MATCH (u:GovUser {token_id: $token_id}) SET u._lock = true "
+    "RETURN u.data AS data, u.active AS active"
+)
 GOV_SET_USER = "MATCH (u:GovUser {token_id: $token_id}) SET u.active = $active, u.data = $data"
 #: Compare-and-set: lock the request first (SET), then check its seq under the lock.
 GOV_LOCK_CHANGE = """

@@ -123,6 +123,23 @@ class Neo4jLedger:
 
         return self._write(work)
 
+    def end_sessions(self, token_id: str) -> bool:
+        def work(tx: ManagedTransaction) -> bool:
+            rec = tx.run(cy.GOV_LOCK_USER_BY_TOKEN, token_id=token_id).single()
+            if rec is None:
+                return False
+            user = User.model_validate_json(rec["data"])
+            bumped = user.model_copy(update={"session_epoch": user.session_epoch + 1})
+            tx.run(
+                cy.GOV_SET_USER,
+                token_id=token_id,
+                active=bool(rec["active"]),
+                data=bumped.model_dump_json(),
+            ).consume()
+            return True
+
+        return self._write(work)
+
     # -- change requests ------------------------------------------------------------------------
 
     def next_change_id(self) -> int:

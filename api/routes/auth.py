@@ -87,7 +87,7 @@ def signin(
     done = RedirectResponse(_safe_next(next), status_code=303)
     done.set_cookie(
         SESSION_COOKIE,
-        state.signer.dump(user.token_id),
+        state.signer.dump(user.token_id, user.session_epoch),
         httponly=True,
         samesite="strict",
         secure=_https(request),
@@ -98,8 +98,11 @@ def signin(
 
 
 @router.post("/signout", include_in_schema=False)
-def signout(user: CurrentUser) -> Response:
-    """Signing out needs the session's CSRF token like every other form."""
+def signout(request: Request, user: CurrentUser) -> Response:
+    """Signing out needs the session's CSRF token like every other form. It ends every session
+    of this user (a copy of the cookie is refused too, by every server: the epoch is in the
+    ledger), not only this browser's cookie."""
+    auth_state(request).ledger.end_sessions(user.token_id)
     response = RedirectResponse("/", status_code=303)
     response.delete_cookie(SESSION_COOKIE)
     return response

@@ -416,3 +416,28 @@ def test_discussion_page_forms(gov_app: Any) -> None:
     assert client.get("/api/metrics/atp/comments").json()["items"][0]["deleted"] is True
     r = client.post(url, data={"body": "no token"}, follow_redirects=False)
     assert r.status_code == 403  # CSRF
+
+
+def test_signing_out_ends_copies_of_the_session_cookie(gov_app: Any) -> None:
+    """Before: sign-out only deleted the browser's cookie; a copy stayed valid for 12 h."""
+    from api.auth import SESSION_COOKIE
+
+    client, tokens = gov_app
+    csrf = sign_in(client, tokens["li"])
+    copied = client.cookies.get(SESSION_COOKIE)
+    assert copied and client.get("/api/me").json()["name"] == "li"
+    r = client.post("/signout", data={"csrf": csrf}, follow_redirects=False)
+    assert r.status_code == 303
+    client.cookies.clear()
+    client.cookies.set(SESSION_COOKIE, copied)  # the stolen copy, presented again
+    assert client.get("/api/me").status_code == 401
+    assert "li (owner" not in client.get("/changes").text
+    # signing in again gives a session of the new epoch; the old copy stays dead
+    client.cookies.clear()
+    sign_in(client, tokens["li"])
+    assert client.get("/api/me").json()["name"] == "li"
+    client.cookies.clear()
+    client.cookies.set(SESSION_COOKIE, copied)
+    assert client.get("/api/me").status_code == 401
+    # a Bearer token is not a session: it keeps working after a sign-out
+    assert client.get("/api/me", headers=bearer(tokens, "li")).status_code == 200
