@@ -160,16 +160,19 @@ def naive_vs_batched(uri: str, graph: Any) -> dict[str, Any]:
     store = Neo4jStore(connect(uri, "neo4j", "kpigraph", timeout=60), uri=uri)
     try:
         store.clear()
+        first = timed(lambda s=store: s.load(graph))[0] / 1000  # creates the schema, plans
+        # the same whole graph into an emptied database with the schema and plans in place:
+        # what the naive loader is compared with (a reload of the same graph writes nothing)
+        store.clear()
         batched = timed(lambda s=store: s.load(graph))[0] / 1000
-        replace = timed(lambda: store.load(graph))[0] / 1000  # the sweep of the old one included
         started = time.perf_counter()
         naive = naive_load(store.driver, graph)
         with_cleanup = time.perf_counter() - started
     finally:
         store.close()
     return {
+        "batched_first_load_s": round(first, 2),
         "batched_load_s": round(batched, 2),
-        "batched_replace_s": round(replace, 2),
         "naive_load_s": round(naive, 1),
         "naive_cleanup_s": round(with_cleanup - naive, 2),
         "speedup": round(naive / batched, 1),
