@@ -44,6 +44,7 @@ import hashlib
 import json
 import logging
 import os
+import stat
 import struct
 import sys
 import tempfile
@@ -148,10 +149,7 @@ class IndexFile:
         """The index kept in the file, or ``None`` (no file, or one not to be trusted)."""
         path = self.path
         try:
-            if path.stat().st_size > _MAX_FILE:
-                raise BadIndexFile("too large")
-            data = path.read_bytes()
-            return decode(data, self.stamp)
+            return decode(_read_regular(path), self.stamp)
         except FileNotFoundError:
             return None
         except Exception as exc:  # any damage is a miss: the index is built instead
@@ -200,6 +198,28 @@ class IndexFile:
         for _, path in sorted(others, reverse=True)[KEEP_OTHERS:]:
             with contextlib.suppress(OSError):
                 path.unlink()
+
+
+def _read_regular(path: Path) -> bytes:
+    """The bytes of a regular file, not through a symlink; a FIFO, a device or a directory put
+    in its place is refused without blocking (reading /dev/zero would never end)."""
+    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise BadIndexFile("not a regular file")
+        if st.st_size > _MAX_FILE:
+            raise BadIndexFile("too large")
+        data = bytearray(st.st_size)
+        view, done = memoryview(data), 0
+        while done < st.st_size:
+            n = os.readv(fd, [view[done:]])
+            if n == 0:
+                raise BadIndexFile("truncated while read")
+            done += n
+        return bytes(data)
+    finally:
+        os.close(fd)
 
 
 def write_detached(file: IndexFile, build: Callable[[], SearchIndex]) -> bool:

@@ -158,6 +158,26 @@ def test_truncated_damaged_or_foreign_files_are_ignored(
     assert "ignoring the search index file" in caplog.text
 
 
+def test_a_link_fifo_or_device_in_place_of_the_file_is_refused_without_blocking(
+    tmp_path: Path, demo_index: SearchIndex
+) -> None:
+    file = _file(tmp_path)
+    assert file.save(demo_index)
+    real = tmp_path / "elsewhere.kpsi"
+    os.replace(file.path, real)
+    os.symlink(real, file.path)  # a valid index, but through a link: refused
+    assert file.load() is None
+    file.path.unlink()
+    os.symlink("/dev/zero", file.path)  # would never end
+    assert file.load() is None
+    file.path.unlink()
+    os.mkfifo(file.path)  # would block for ever
+    assert file.load() is None
+    file.path.unlink()
+    file.path.mkdir()
+    assert file.load() is None
+
+
 def _rewrite(good: bytes, edit: Any) -> bytes:
     """The file with its header edited by ``edit(header)`` and the payload edited in place by
     the same function's second call, checksum recomputed: what a hostile writer can make."""
