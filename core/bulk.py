@@ -15,6 +15,7 @@ reads a new generation): the collector resumes when the last one ends.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import gc
 import threading
@@ -62,6 +63,15 @@ def settle() -> None:
     Called after a long-lived structure was built (the embedded store's in-memory graph: at L
     millions of objects). Later collections then scan only what requests create, instead of
     walking the whole graph each time the oldest generation is collected; objects frozen are
-    still freed by reference counting when the next load replaces them.
+    still freed by reference counting when the next load replaces them. At exit they are
+    handed back to the collector (extension modules such as DuckDB's check, at shutdown, that
+    their objects were collected, and complain on stderr otherwise).
     """
+    global _unfreeze_at_exit
+    if not _unfreeze_at_exit:
+        atexit.register(gc.unfreeze)
+        _unfreeze_at_exit = True
     gc.freeze()
+
+
+_unfreeze_at_exit = False

@@ -54,7 +54,10 @@ class ValuesEngine:
         self.root = Path(root)
         self.defs = definitions
         self._lock = threading.RLock()
-        self._con = duckdb.connect(":memory:")
+        # one thread: a parallel SUM over doubles adds partial sums in whichever order the
+        # threads finish, so the last digits of a value could differ between two runs of the
+        # same question (the CLI and the API must print the same numbers)
+        self._con = duckdb.connect(":memory:", config={"threads": 1})
         self.duckdb_seconds = 0.0
         self.notes: dict[str, str] = {}  # metric → why its sql gave no values
         self._sql: dict[str, ObservedTable | None] = {}
