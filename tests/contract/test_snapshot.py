@@ -105,7 +105,14 @@ def run_readers_during_loads(
     try:
         for i in range(LOADS):
             writer.load(graphs[i % 2])
-            time.sleep(0.25)  # readers get answers in between (Neo4j: ~0.1 s each)
+            # readers get answers in between (Neo4j: ~0.1 s each): at least 0.25 s, and until
+            # one more answer came (up to 20 s: on a busy machine a whole answer set may take
+            # longer than 0.25 s, and the next load would refuse it as replaced every time)
+            before = counts["answers"]
+            time.sleep(0.25)
+            deadline = time.monotonic() + 20
+            while counts["answers"] == before and time.monotonic() < deadline:
+                time.sleep(0.05)
     finally:
         done.set()
         for t in threads:
