@@ -46,10 +46,11 @@ from graph_schema.ids import NodeKind, NodeRef
 from graph_schema.models import BaseNode, Edge, Metric
 from graph_schema.relations import Relation
 from graph_schema.revisions import NodeHistoryEntry, Revision, RevisionDraft, RevisionSummary
-from store import history, neo4j_history
+from store import history, neo4j_history, neo4j_versions
 from store import neo4j_cypher as cy
 from store.base import NodeLabel, ProgressFn, SearchPage, SearchQuery, StoreInfo, Walk
 from store.neo4j_reader import Neo4jReader, SearchIndexes
+from store.neo4j_versions import IncrementalPlan, edge_row
 from store.search_fallback import search_strings
 from store.search_file import IndexFile
 from store.search_index import SearchIndexBuilder
@@ -209,7 +210,9 @@ class Neo4jStore:
             self.driver.verify_connectivity()  # fail fast, before retrying queries
             statements = [
                 *cy.DROP_LEGACY_CONSTRAINTS,
-                cy.CREATE_GEN_REF_CONSTRAINT,
+                cy.CREATE_GEN_REF_INDEX,
+                cy.CREATE_TO_INDEX,
+                cy.CREATE_STAGE_INDEX,
                 cy.CREATE_META_CONSTRAINT,
                 *neo4j_history.schema_statements(),
             ]
@@ -247,7 +250,9 @@ class Neo4jStore:
         expect_head: int | None = None,
         planned: history.PlannedRevision | None = None,
     ) -> StoreInfo:
-        """Write ``graph`` as a new generation in bounded transactions, then swap it in.
+        """Write ``graph`` as a new generation in bounded transactions, then swap it in; or,
+        when the revision changes a small part of the graph, write versions of the changed
+        nodes only (:mod:`store.neo4j_versions`).
 
         See :mod:`store.neo4j_cypher` ("load"): readers see the previous graph until the swap
         commits; a failed or killed load leaves it untouched. The revision's changes are
@@ -279,47 +284,62 @@ class Neo4jStore:
             unchanged = self.info()
             return dataclasses.replace(unchanged, meta={**unchanged.meta, "revision": None})
         change_batches = neo4j_history.stage_batches(planned)
-        gen = uuid.uuid4().hex
-        batches = _load_batches(graph)
+        stage = uuid.uuid4().hex
+        live = self._guard(self._live_head)
+        plan = None
+        if live is not None and live[1] == base_head:  # the snapshot planned was of `live`
+            plan = neo4j_versions.plan(graph, planned.diff, live[0], node_row, BATCH)
         total = len(graph.nodes) + len(graph.edges)
         counts = graph.counts()
         loaded_at = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
-        swap_params = {
-            "gen": gen,
+        swap_params: dict[str, Any] = {
             "catalog": graph.name,
             "loaded_at": loaded_at,
             "meta": json.dumps(graph.meta, ensure_ascii=False, default=str),
             "counts": json.dumps(counts),
         }
+        if plan is None:  # a full load: a new generation of its own
+            gen = stage
+            base = stage
+            batches = _load_batches(graph)
+            params: dict[str, Any] = {"gen": gen}
+            swap_params["gen"] = gen
+        else:
+            gen = plan.gen
+            base = plan.base
+            batches = plan.batches
+            total = sum(len(rows) for batch in batches for _, rows in batch)
+            params = {"base": plan.base, "stage": stage, "seq": plan.prev_seq}
 
-        def write_batch(tx: ManagedTransaction, batch: list[tuple[str, list[Row]]]) -> int:
-            if tx.run(cy.TOUCH_STAGE, gen=gen).single() is None:
+        def check_stage(tx: ManagedTransaction) -> None:
+            if tx.run(cy.TOUCH_STAGE, gen=stage).single() is None:
                 raise StoreError(
                     f"the staged load in Neo4j at {self.uri} was removed by another load; "
                     "run the load again",
                     {"uri": self.uri},
                 )
+
+        def write_batch(tx: ManagedTransaction, batch: list[tuple[str, list[Row]]]) -> int:
+            check_stage(tx)
             written = 0
             for query, rows in batch:
-                counters = tx.run(query, rows=rows, gen=gen).consume().counters
+                counters = tx.run(query, rows=rows, **params).consume().counters
                 written += counters.nodes_created + counters.relationships_created
             return written
 
         def stage_changes(tx: ManagedTransaction, rows: list[Row]) -> None:
-            if tx.run(cy.TOUCH_STAGE, gen=gen).single() is None:
-                raise StoreError(
-                    f"the staged load in Neo4j at {self.uri} was removed by another load; "
-                    "run the load again",
-                    {"uri": self.uri},
-                )
-            neo4j_history.stage(tx, gen, rows)
+            check_stage(tx)
+            neo4j_history.stage(tx, stage, rows)
 
         def swap(tx: ManagedTransaction) -> bool:
             neo4j_history.lock_and_check(tx, f"Neo4j at {self.uri}", base_head)
-            if tx.run(cy.SWAP_GENERATION, swap_params).single() is None:
+            if plan is None:
+                if tx.run(cy.SWAP_GENERATION, swap_params).single() is None:
+                    return False
+            elif not self._swap_versions(tx, plan, stage, swap_params):
                 return False
             digest = graph.meta.get("digest") or ""
-            neo4j_history.record(tx, gen, planned, digest, swap_params["meta"])
+            neo4j_history.record(tx, stage, planned, digest, swap_params["meta"])
             return True
 
         def run() -> None:
@@ -327,7 +347,7 @@ class Neo4jStore:
             with self.driver.session(
                 database=self.database, bookmark_manager=self.bookmarks
             ) as session:
-                session.execute_write(lambda tx: tx.run(cy.REGISTER_STAGE, gen=gen).consume())
+                session.execute_write(lambda tx: tx.run(cy.REGISTER_STAGE, gen=stage).consume())
                 done = 0
                 try:
                     for batch in batches:
@@ -360,12 +380,12 @@ class Neo4jStore:
                             {"uri": self.uri},
                         )
                 except BaseException:
-                    self._discard(gen)
+                    self._discard(stage)
                     raise
-            # published already: a failed sweep leaves an unreferenced generation for the next
-            # load to sweep, and must not report the load as failed
+            # published already: a failed sweep leaves unreferenced nodes for the next load to
+            # sweep, and must not report the load as failed
             with contextlib.suppress(Neo4jError, DriverError, OSError):
-                self._sweep([gen])
+                self._sweep([base])
 
         self._guard(run)
         self._indexes.published(  # the search index, kept in a file for servers to start with
@@ -381,18 +401,65 @@ class Neo4jStore:
             meta={**graph.meta, "revision": planned.summary.number},
         )
 
+    def _live_head(self) -> tuple[str, int, int] | None:
+        """(published generation, head revision, its sequence), read together."""
+        records, _, _ = self.driver.execute_query(cy.GET_LIVE_HEAD, database_=self.database)
+        if not records:
+            return None
+        gen = str(records[0]["gen"])
+        return gen, int(records[0]["head"]), neo4j_versions.seq_of(gen)
+
+    def _swap_versions(
+        self, tx: ManagedTransaction, plan: IncrementalPlan, stage: str, info: dict[str, Any]
+    ) -> bool:
+        """The swap of an incremental load (see :mod:`store.neo4j_cypher`, "versions"), after
+        the head check: publish, close the replaced versions, open the pending ones."""
+        keys: dict[str, Any] = {
+            "base": plan.base,
+            "seq": plan.seq,
+            "floor": plan.prev_seq,
+            "stage": stage,
+        }
+        published = tx.run(
+            cy.SWAP_VERSIONS, {**info, **keys, "gen": plan.gen, "prev": plan.prev_gen}
+        ).single()
+        if published is None:
+            return False
+        closed = tx.run(cy.CLOSE_VERSIONS, refs=plan.closed, **keys).single()
+        opened = tx.run(cy.PUBLISH_VERSIONS, refs=plan.fresh, **keys).single()
+        if (closed and closed["n"]) != len(plan.closed) or (opened and opened["n"]) != len(
+            plan.fresh
+        ):
+            raise StoreError(
+                f"Neo4j at {self.uri}: the graph to update was not as planned (closed "
+                f"{closed and closed['n']} of {len(plan.closed)} versions, published "
+                f"{opened and opened['n']} of {len(plan.fresh)}); nothing was changed — run "
+                "the load again",
+                {"uri": self.uri},
+            )
+        return True
+
     def _sweep(self, keep: list[str]) -> SweepReport:
         """Delete every generation but the published one and those of loads still writing,
-        in bounded transactions; returns what went."""
+        versions no reader can see any more and those of dead incremental loads, in bounded
+        transactions; returns what went. ``keep``: generations (``_gen``) known to stay."""
         stale_after = STAGE_TIMEOUT.total_seconds()
         with self.driver.session(
             database=self.database, bookmark_manager=self.bookmarks
         ) as session:
             dead = session.run(cy.DELETE_DEAD_STAGES, stale_after=stale_after).consume()
             live = session.run(cy.GET_LIVE_GEN).value("gen")
-            keep = [*keep, *live]
+            keep = [*keep, *(str(g).split(".")[0] for g in live)]
             swept = session.run(cy.SWEEP_GENERATIONS, keep=keep, stale_after=stale_after)
             nodes = swept.consume().counters.nodes_deleted
+            floor = session.run(cy.GET_FLOOR).single()
+            if floor is not None and floor["floor"] > 0:
+                closed = session.run(
+                    cy.SWEEP_CLOSED_VERSIONS, base=floor["base"], floor=floor["floor"]
+                )
+                nodes += closed.consume().counters.nodes_deleted
+            pending = session.run(cy.SWEEP_DEAD_VERSIONS, stale_after=stale_after)
+            nodes += pending.consume().counters.nodes_deleted
             session.run(cy.DELETE_ORPHAN_CHANGES).consume()
         return SweepReport(loads=dead.counters.nodes_deleted, nodes=nodes)
 
@@ -410,6 +477,7 @@ class Neo4jStore:
             with self.driver.session(database=self.database) as session:
                 session.run(cy.DELETE_STAGE, gen=gen).consume()
                 session.run(cy.DELETE_GENERATION, gen=gen).consume()
+                session.run(cy.DELETE_STAGED_VERSIONS, gen=gen).consume()
                 session.run(cy.DELETE_STAGED_CHANGES, gen=gen).consume()
         except (Neo4jError, DriverError, OSError):
             pass  # unreferenced; a later load sweeps it once its stage record is stale
@@ -547,32 +615,10 @@ def _load_batches(graph: CatalogGraph) -> list[list[tuple[str, list[Row]]]]:
         by_kind[node.kind].append(node_row(node))
     by_rel: dict[Relation, list[Row]] = defaultdict(list)
     for edge in graph.edges:
-        by_rel[edge.type].append(
-            {
-                "source": str(edge.source),
-                "target": str(edge.target),
-                "props": json.dumps(edge.props, ensure_ascii=False),
-            }
-        )
-    statements = [
-        (cy.CREATE_NODES[kind], rows[i : i + BATCH])
-        for kind, rows in by_kind.items()
-        for i in range(0, len(rows), BATCH)
-    ]
-    statements += [
-        (cy.CREATE_EDGES[rel], rows[i : i + BATCH])
-        for rel, rows in by_rel.items()
-        for i in range(0, len(rows), BATCH)
-    ]
-    batches: list[list[tuple[str, list[Row]]]] = []
-    size = 0
-    for query, rows in statements:
-        if not batches or size + len(rows) > BATCH:
-            batches.append([])
-            size = 0
-        batches[-1].append((query, rows))
-        size += len(rows)
-    return batches
+        by_rel[edge.type].append(edge_row(edge))
+    statements = [(cy.CREATE_NODES[kind], rows) for kind, rows in by_kind.items()]
+    statements += [(cy.CREATE_EDGES[rel], rows) for rel, rows in by_rel.items()]
+    return neo4j_versions.group(statements, BATCH)
 
 
 def _short(exc: BaseException) -> str:
