@@ -18,6 +18,8 @@ from __future__ import annotations
 import atexit
 import contextlib
 import gc
+import multiprocessing
+import sys
 import threading
 from collections.abc import Iterator
 
@@ -75,3 +77,14 @@ def settle() -> None:
 
 
 _unfreeze_at_exit = False
+
+
+def can_fork() -> bool:
+    """Whether this process may ``fork`` a worker safely: Linux with the ``fork`` start method,
+    and no other thread running (a lock another thread holds would be copied held).
+    Used by the catalog prefetch, the catalog cache writer and the search index file writer."""
+    return (
+        sys.platform == "linux"
+        and "fork" in multiprocessing.get_all_start_methods()
+        and threading.active_count() == 1
+    )

@@ -17,12 +17,11 @@ from __future__ import annotations
 
 import multiprocessing
 import os
-import sys
-import threading
 from concurrent.futures import Future, ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
+from core.bulk import can_fork
 from loaders.yaml_lines import load_yaml
 
 #: below this many bytes to parse, starting workers costs more than it saves
@@ -43,11 +42,7 @@ def _parse(path: str, max_bytes: int) -> tuple[Any] | None:
 
 def workers() -> int:
     """How many worker processes a prefetch may use here (0: none)."""
-    if sys.platform != "linux" or "fork" not in multiprocessing.get_all_start_methods():
-        return 0
-    if threading.active_count() > 1:
-        return 0
-    return min(os.cpu_count() or 1, 4)
+    return min(os.cpu_count() or 1, 4) if can_fork() else 0
 
 
 class Prefetch:

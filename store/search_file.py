@@ -46,9 +46,7 @@ import logging
 import os
 import stat
 import struct
-import sys
 import tempfile
-import threading
 import time
 import zlib
 from array import array
@@ -60,6 +58,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from core.bulk import can_fork
 from graph_schema.ids import NodeKind
 from store.search_index import FIELD_SEP, SearchIndex, _Blob, _Filters, _KindSearch
 
@@ -229,7 +228,7 @@ def write_detached(file: IndexFile, build: Callable[[], SearchIndex]) -> bool:
     running in this process (a lock it holds would be copied held) — or failed: the caller
     then builds in-process. A server that starts before the file is written builds the index
     itself; the two writes are atomic renames of the same bytes."""
-    if sys.platform != "linux" or threading.active_count() > 1:
+    if not can_fork():
         return False
     try:
         pid = os.fork()
