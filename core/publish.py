@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from core.bulk import paused_gc
 from graph_schema.diff import diff_snapshots, graph_digest, snapshot, with_auto_versions
 from graph_schema.errors import ConflictError, EmptyStoreError, StoreError, VersionError
+from graph_schema.governance import LedgerCommit
 from graph_schema.graph import CatalogGraph
 from graph_schema.revisions import RevisionDraft
 from store.base import GraphStore, ProgressFn, StoreInfo
@@ -66,6 +67,7 @@ def publish(
     expect_head: int | None = None,
     progress: ProgressFn | None = None,
     files: str | None = None,
+    commit: LedgerCommit | None = None,
 ) -> PublishResult:
     """Load ``graph`` as a new revision, enforcing the version rules.
 
@@ -80,13 +82,16 @@ def publish(
     ``files``: the digest of the catalog files ``graph`` was read from, recorded so that the
     next load of the same files can skip reading them (:func:`already_loaded`).
 
+    ``commit``: a change request's ledger write, made in the revision's transaction (an
+    apply); :class:`~graph_schema.governance.ChangeRaceError` if the request moved.
+
     Raises
     ------
     VersionError, ConflictError
         Nothing was changed.
     """
     with paused_gc():
-        return _publish(store, graph, draft, check_versions, expect_head, progress, files)
+        return _publish(store, graph, draft, check_versions, expect_head, progress, files, commit)
 
 
 def _publish(
@@ -97,6 +102,7 @@ def _publish(
     expect_head: int | None,
     progress: ProgressFn | None,
     files: str | None,
+    commit: LedgerCommit | None = None,
 ) -> PublishResult:
     draft = draft or RevisionDraft()
     digest = graph_digest(graph.nodes, graph.edges)
@@ -117,7 +123,8 @@ def _publish(
             info = store.info()
         except EmptyStoreError:
             info = None
-        if info is not None and head > 0 and info.meta.get("digest") == digest:
+        unchanged = info is not None and head > 0 and info.meta.get("digest") == digest
+        if unchanged and commit is None and info is not None:
             return PublishResult(info, None, head)
         stored_snap = store.catalog_data() if info is not None else None
         versioned, auto = with_auto_versions(stored_snap, graph)
@@ -133,7 +140,12 @@ def _publish(
             raise VersionError(problems)
         try:
             info = store.load(
-                versioned, progress, revision=final, expect_head=head, planned=planned
+                versioned,
+                progress,
+                revision=final,
+                expect_head=head,
+                planned=planned,
+                commit=commit,
             )
         except ConflictError:
             if expect_head is not None or attempt == ATTEMPTS - 1:

@@ -4,10 +4,10 @@ new revision of the store."""
 
 from __future__ import annotations
 
-import inspect
 from typing import Any
 
-from graph_schema.governance import Action, ChangeRequest
+from graph_schema.empty import same
+from graph_schema.governance import Action, ChangeRequest, LedgerCommit
 from graph_schema.graph import CatalogGraph
 from loaders.yaml_lines import LDict
 from store.base import GraphStore
@@ -27,7 +27,7 @@ def already_applied(change: ChangeRequest, current: dict[str, Any] | None) -> bo
     strip = ("history",)
     a = {k: v for k, v in current.items() if k not in strip}
     b = {k: v for k, v in change.definition.items() if k not in strip}
-    return a == {k: v for k, v in b.items() if v not in (None, [], {})} or a == b
+    return same(a, b)
 
 
 def conflict_of(change: ChangeRequest, current: dict[str, Any] | None) -> str | None:
@@ -43,7 +43,7 @@ def conflict_of(change: ChangeRequest, current: dict[str, Any] | None) -> str | 
             "definition"
         )
     for d in change.diff:
-        if field_value(current, d["field"]) != d["old"]:
+        if not same(field_value(current, d["field"]), d["old"]):
             return f"{change.ref}.{d['field']} changed since this request was made"
     return None
 
@@ -69,28 +69,25 @@ def head_of(store: GraphStore) -> int | None:
 
 
 def load_revision(
-    store: GraphStore, graph: CatalogGraph, change: ChangeRequest, actor: str, head: int | None
+    store: GraphStore,
+    graph: CatalogGraph,
+    change: ChangeRequest,
+    actor: str,
+    head: int,
+    commit: LedgerCommit,
 ) -> int | None:
     """Publish ``graph`` as a new revision with the version rules and automatic versions of
-    any load (:func:`core.publish.publish`), refused if the head moved since ``head``."""
-    params = inspect.signature(store.load).parameters
-    if "revision" in params:
-        from core.publish import publish
-        from graph_schema.revisions import RevisionDraft
+    any load (:func:`core.publish.publish`), refused if the head moved since ``head``; the
+    request's "applied" (``commit``) is written in the same store transaction, so of two
+    processes applying one request exactly one writes both, and the other writes nothing
+    (:class:`~graph_schema.governance.ChangeRaceError` or ``ConflictError``)."""
+    from core.publish import publish
+    from graph_schema.revisions import RevisionDraft
 
-        draft = RevisionDraft(
-            author=change.requester,
-            message=f"change request #{change.id}: {change.reason}"[:500],
-            source={"change_request": change.id, "applied_by": actor},
-        )
-        if head is not None:
-            result = publish(store, graph, draft, expect_head=head)
-            return result.revision if result.revision is not None else head_of(store)
-        kwargs: dict[str, Any] = {"revision": draft}
-        if "expect_head" in params and head is not None:
-            kwargs["expect_head"] = head  # another load since we read the graph: refused
-        info = store.load(graph, **kwargs)
-        number = info.meta.get("revision")
-        return int(number) if number is not None else head_of(store)
-    store.load(graph)
-    return head_of(store)
+    draft = RevisionDraft(
+        author=change.requester,
+        message=f"change request #{change.id}: {change.reason}"[:500],
+        source={"change_request": change.id, "applied_by": actor},
+    )
+    result = publish(store, graph, draft, expect_head=head, commit=commit)
+    return result.revision

@@ -33,9 +33,11 @@ from graph_schema.governance import (
     Approval,
     ChangeEvent,
     ChangeNotFoundError,
+    ChangeRaceError,
     ChangeRequest,
     ChangeStateError,
     ChangeStatus,
+    LedgerCommit,
     PermissionDeniedError,
     Role,
     User,
@@ -190,49 +192,87 @@ class Governance:
 
     def apply(self, user: User | None, change_id: int) -> ChangeRequest:
         """Write the approved change as a new revision (admin, or ``user=None`` for the
-        automatic apply on final approval)."""
+        automatic apply on final approval).
+
+        One decision across processes: the revision and the request's "applied" are written in
+        one store transaction, compare-and-set on the request. Of two processes applying the
+        same request, one writes both; the other writes nothing and answers 409 naming the
+        revision. A graph moved by an unrelated load meanwhile is read again and re-checked."""
         if user is not None and not workflow.may_apply(user):
             raise PermissionDeniedError("only an admin may apply a change request")
         actor = user.name if user else "kpigraph"
         with self._apply_lock:
-            change = self.get(change_id)
-            if change.status is not ChangeStatus.APPROVED:
-                raise ChangeStateError(
-                    f"change request #{change_id} is {change.status.value}; only an approved "
-                    "request can be applied",
-                    {"status": change.status.value},
-                )
-            ref = NodeRef.parse(change.ref)
-            head = head_of(self.store)
-            graph = stored_graph(self.store)
-            current = next((n for n in graph.nodes if n.ref == ref), None)
-            current_props = current.props() if current is not None else None
-            if already_applied(change, current_props):
-                revision = head_of(self.store)
-            else:
-                conflict = conflict_of(change, current_props)
-                if conflict:
-                    self._record_conflict(change, actor, conflict)
-                    raise ChangeStateError(conflict, {"id": change_id, "conflict": conflict})
-                new_graph = rebuild(graph, ldict(change.definition), ref)
-                entry = history_entry(change.new_version or "", change.reason, change.requester)
-                new_graph = with_history(new_graph, ref, entry)
+            for attempt in range(ATTEMPTS):
+                change = self.get(change_id)
+                self._require_approved(change)
                 try:
-                    revision = load_revision(self.store, new_graph, change, actor, head)
-                except (ConflictError, VersionError) as exc:  # the graph moved since we read it
+                    return self._apply_once(change, actor)
+                except ChangeRaceError:
+                    continue  # the request moved: read it again (applied → 409 above)
+                except ConflictError as exc:  # the graph moved since it was read
+                    if attempt < ATTEMPTS - 1:
+                        continue
                     self._record_conflict(change, actor, exc.message)
                     raise ChangeStateError(exc.message, {"id": change_id}) from exc
-            new = change.model_copy(
-                update={
-                    "status": ChangeStatus.APPLIED,
-                    "applied_revision": revision,
-                    "conflict": None,
-                }
+            raise ChangeStateError(
+                f"change request #{change_id} kept changing while it was being applied; "
+                "nothing was written — try again",
+                {"id": change_id},
             )
-            tell = self._departments(change, impacted=True)
-            if not self._commit(new, change, _actor(actor), "apply", None, None, None, tell):
-                raise ChangeStateError(f"change request #{change_id} changed meanwhile")
-            return new
+
+    def _require_approved(self, change: ChangeRequest) -> None:
+        if change.status is ChangeStatus.APPLIED:
+            raise ChangeStateError(
+                f"change request #{change.id} is already applied, as revision "
+                f"{change.applied_revision}",
+                {"status": "applied", "revision": change.applied_revision},
+            )
+        if change.status is not ChangeStatus.APPROVED:
+            raise ChangeStateError(
+                f"change request #{change.id} is {change.status.value}; only an approved "
+                "request can be applied",
+                {"status": change.status.value},
+            )
+
+    def _apply_once(self, change: ChangeRequest, actor: str) -> ChangeRequest:
+        ref = NodeRef.parse(change.ref)
+        head = head_of(self.store) or 0
+        graph = stored_graph(self.store)
+        current = next((n for n in graph.nodes if n.ref == ref), None)
+        current_props = current.props() if current is not None else None
+        tell = self._departments(change, impacted=True)
+        done = {"status": ChangeStatus.APPLIED, "conflict": None}
+        if already_applied(change, current_props):  # recorded before, by an older apply
+            new = change.model_copy(update={**done, "applied_revision": head})
+            commit = self._prepare(new, change, _actor(actor), "apply", None, None, None, tell)
+            if not self.ledger.commit_change(
+                commit.change, commit.expected_seq, commit.event, commit.outbox
+            ):
+                raise ChangeRaceError("moved", {"id": change.id})
+            self._committed(commit)
+            return commit.change
+        conflict = conflict_of(change, current_props)
+        if conflict:
+            if not self._record_conflict(change, actor, conflict):
+                raise ChangeRaceError("moved", {"id": change.id})  # read it again
+            raise ChangeStateError(conflict, {"id": change.id, "conflict": conflict})
+        new_graph = rebuild(graph, ldict(change.definition), ref)
+        entry = history_entry(change.new_version or "", change.reason, change.requester)
+        new_graph = with_history(new_graph, ref, entry)
+        new = change.model_copy(update={**done, "applied_revision": head + 1})
+        commit = self._prepare(new, change, _actor(actor), "apply", None, None, None, tell)
+        try:
+            revision = load_revision(self.store, new_graph, change, actor, head, commit)
+        except VersionError as exc:
+            self._record_conflict(change, actor, exc.message)
+            raise ChangeStateError(exc.message, {"id": change.id}) from exc
+        if revision != head + 1:  # cannot happen: a request always adds a 版本记录 entry
+            raise ChangeStateError(
+                f"change request #{change.id} was recorded, but its revision is {revision}",
+                {"id": change.id},
+            )
+        self._committed(commit)
+        return commit.change
 
     # -- internals ----------------------------------------------------------------------------
 
@@ -245,9 +285,9 @@ class Governance:
                 {"status": change.status.value},
             )
 
-    def _record_conflict(self, change: ChangeRequest, actor: str, conflict: str) -> None:
+    def _record_conflict(self, change: ChangeRequest, actor: str, conflict: str) -> bool:
         new = change.model_copy(update={"conflict": conflict})
-        self._commit(new, change, _actor(actor), "conflict", conflict, None, None, [])
+        return self._commit(new, change, _actor(actor), "conflict", conflict, None, None, [])
 
     def _departments(self, change: ChangeRequest, *, impacted: bool = False) -> list[str]:
         depts = {s.department for s in change.approvals_required if s.department}
@@ -270,7 +310,7 @@ class Governance:
                 out += [(t.url, t.format) for t in node.notify]
         return out
 
-    def _commit(
+    def _prepare(
         self,
         new: ChangeRequest,
         old: ChangeRequest | None,
@@ -281,7 +321,9 @@ class Governance:
         department: str | None,
         tell: Iterable[str],
         graph: CatalogGraph | None = None,
-    ) -> bool:
+    ) -> LedgerCommit:
+        """The ledger write of one transition: the request's new state (next ``seq``), its
+        timeline event and its notifications, compare-and-set on the old ``seq``."""
         if (
             old is not None
             and not workflow.can_move(old.status, new.status)
@@ -313,9 +355,30 @@ class Governance:
             if event != "conflict"
             else []
         )
-        ok = self.ledger.commit_change(new, old.seq if old else None, record, items)
-        if ok and items and self.on_commit is not None:
+        return LedgerCommit(new, old.seq if old else None, record, items)
+
+    def _committed(self, commit: LedgerCommit) -> None:
+        if commit.outbox and self.on_commit is not None:
             self.on_commit()
+
+    def _commit(
+        self,
+        new: ChangeRequest,
+        old: ChangeRequest | None,
+        user: User,
+        event: str,
+        comment: str | None,
+        stage: str | None,
+        department: str | None,
+        tell: Iterable[str],
+        graph: CatalogGraph | None = None,
+    ) -> bool:
+        commit = self._prepare(new, old, user, event, comment, stage, department, tell, graph)
+        ok = self.ledger.commit_change(
+            commit.change, commit.expected_seq, commit.event, commit.outbox
+        )
+        if ok:
+            self._committed(commit)
         return ok
 
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from graph_schema.empty import is_empty
 from graph_schema.errors import CatalogError, CatalogIssue, NodeNotFoundError
 from graph_schema.governance import Action, Stage
 from graph_schema.graph import CatalogGraph
@@ -62,10 +63,8 @@ def field_diff(old: dict[str, Any] | None, new: dict[str, Any] | None) -> list[d
     """
 
     def strip(props: dict[str, Any] | None) -> dict[str, Any]:
-        return {
-            k: v
-            for k, v in (props or {}).items()
-            if k not in NOT_DIFFED and v not in (None, [], {})  # absent and empty are alike
+        return {  # absent and empty are alike (graph_schema.empty)
+            k: v for k, v in (props or {}).items() if k not in NOT_DIFFED and not is_empty(v)
         }
 
     changes = field_changes(strip(old), strip(new), classify=True)
@@ -186,6 +185,7 @@ def propose(
             raw = {**current.props(), "status": "deprecated", **(definition or {})}
         else:
             raw = dict(definition or {})
+    raw = {k: v for k, v in raw.items() if not is_empty(v)}  # empty is "not given"
     raw.setdefault("id", ref.id)
     if raw.get("id") != ref.id:
         raise _invalid("id", f"the definition's id {raw.get('id')!r} is not {ref.id!r}")

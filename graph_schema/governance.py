@@ -4,6 +4,7 @@ comments, notification outbox items. Plain data; the rules live in :mod:`governa
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
@@ -172,7 +173,7 @@ class OutboxItem(_Record):
 
 # -- errors --------------------------------------------------------------------------------------
 
-from graph_schema.errors import KpigraphError  # noqa: E402
+from graph_schema.errors import ConflictError, KpigraphError  # noqa: E402
 
 
 class AuthenticationRequiredError(KpigraphError):
@@ -202,3 +203,23 @@ class ChangeStateError(KpigraphError):
     or the metric changed since the request was made (HTTP 409)."""
 
     code = "conflict"
+
+
+@dataclass(frozen=True)
+class LedgerCommit:
+    """A change request's new state, its timeline event and its outbox items, to be written
+    compare-and-set on ``expected_seq`` — by the ledger alone, or by the graph store in the
+    same transaction as a revision (an apply: the revision and "applied" land together or not
+    at all)."""
+
+    change: ChangeRequest
+    expected_seq: int | None
+    event: ChangeEvent
+    outbox: list[OutboxItem] = field(default_factory=list)
+
+
+class ChangeRaceError(ConflictError):
+    """The request moved (another process applied, rejected or withdrew it) while this
+    process was writing: nothing was written."""
+
+    code = "change_moved"

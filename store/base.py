@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from graph_schema.diff import Snapshot
 from graph_schema.errors import BackendUnavailableError
+from graph_schema.governance import LedgerCommit
 from graph_schema.graph import CatalogGraph
 from graph_schema.ids import NodeKind, NodeRef
 from graph_schema.models import BaseNode, Edge
@@ -169,6 +170,7 @@ class GraphStore(GraphReader, Protocol):
         revision: RevisionDraft | None = None,
         expect_head: int | None = None,
         planned: PlannedRevision | None = None,
+        commit: LedgerCommit | None = None,
     ) -> StoreInfo:
         """Replace the stored graph with ``graph``, atomically: all of it lands or none, and
         with it a revision recording every node and edge change (``revision`` says who, why,
@@ -176,7 +178,10 @@ class GraphStore(GraphReader, Protocol):
         ``meta["revision"]`` is the number recorded (``None``: nothing changed). With
         ``expect_head``, raises ``ConflictError`` (changing nothing) if the head moved.
         ``planned``: the revision the caller planned against the stored graph; used when the
-        head is still the one it was planned on (the graph is then not diffed again)."""
+        head is still the one it was planned on (the graph is then not diffed again).
+        ``commit``: a change request's ledger write (an apply), made compare-and-set in the
+        same transaction as the revision; if the request moved meanwhile, raises
+        ``ChangeRaceError`` and nothing is written."""
 
     # -- history (issue #13): kept in the same store, written in the load's transaction --------
 

@@ -29,6 +29,7 @@ import networkx as nx
 from core.bulk import paused_gc, settle
 from graph_schema.diff import GraphDiff, Snapshot
 from graph_schema.errors import BackendUnavailableError, EmptyStoreError, StoreError
+from graph_schema.governance import LedgerCommit
 from graph_schema.graph import CatalogGraph
 from graph_schema.ids import NodeKind, NodeRef
 from graph_schema.models import BaseNode, Edge
@@ -40,7 +41,7 @@ from graph_schema.revisions import (
     RevisionDraft,
     RevisionSummary,
 )
-from store import embedded_history, history, sqlite_file
+from store import embedded_history, embedded_ledger, history, sqlite_file
 from store.base import NodeLabel, ProgressFn, SearchPage, SearchQuery, StoreInfo, Walk
 from store.embedded_reader import (
     EmbeddedReader,
@@ -50,6 +51,7 @@ from store.embedded_reader import (
     store_name,
     write_search_index,
 )
+from store.history import race_lost
 
 __all__ = ["EmbeddedReader", "EmbeddedStore", "bfs", "set_of_edges"]
 
@@ -187,6 +189,7 @@ class EmbeddedStore:
         revision: RevisionDraft | None = None,
         expect_head: int | None = None,
         planned: history.PlannedRevision | None = None,
+        commit: LedgerCommit | None = None,
     ) -> StoreInfo:
         """Replace the graph and record the revision in the same transaction (see
         :mod:`store.embedded_history`); an unchanged graph writes nothing and returns
@@ -212,6 +215,8 @@ class EmbeddedStore:
                 conn.execute("BEGIN IMMEDIATE")
                 head = embedded_history.head(conn)
                 history.check_head(str(self.path), head, expect_head)
+                if commit is not None and not embedded_ledger.write_change(conn, commit):
+                    raise race_lost(commit)
                 if planned is None or planned.summary.number != head + 1:
                     stored = embedded_history.stored_snapshot(conn) if head else None
                     planned = history.plan_revision(head, stored, graph, revision, loaded_at)

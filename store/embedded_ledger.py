@@ -21,6 +21,7 @@ from graph_schema.governance import (
     ChangeEvent,
     ChangeRequest,
     Comment,
+    LedgerCommit,
     OutboxItem,
     OutboxStatus,
     User,
@@ -223,25 +224,7 @@ class EmbeddedLedger:
         outbox: list[OutboxItem],
     ) -> bool:
         with self._write() as conn:
-            row = conn.execute("SELECT seq FROM gov_changes WHERE id=?", (change.id,)).fetchone()
-            current = None if row is None else int(row[0])
-            if current != expected_seq:
-                return False
-            conn.execute(
-                "INSERT OR REPLACE INTO gov_changes VALUES (?, ?, ?, ?, ?)",
-                (change.id, change.ref, change.status.value, change.seq, change.model_dump_json()),
-            )
-            conn.execute(
-                "INSERT INTO gov_events VALUES (?, ?, ?)",
-                (event.change_id, event.seq, event.model_dump_json()),
-            )
-            for item in outbox:
-                conn.execute(
-                    "INSERT OR IGNORE INTO gov_outbox (key, status, next_at, data) "
-                    "VALUES (?, ?, ?, ?)",
-                    (item.key, item.status.value, item.next_at, item.model_dump_json()),
-                )
-        return True
+            return write_change(conn, LedgerCommit(change, expected_seq, event, outbox))
 
     def change(self, change_id: int) -> ChangeRequest | None:
         rows = self._rows("SELECT data FROM gov_changes WHERE id=?", change_id)
@@ -332,3 +315,29 @@ class EmbeddedLedger:
             since,
         )
         return [(str(d), str(m), str(k), int(n)) for d, m, k, n in rows]
+
+
+def write_change(conn: sqlite3.Connection, commit: LedgerCommit) -> bool:
+    """Write ``commit`` inside the caller's transaction on ``conn``, compare-and-set on the
+    request's ``seq``; ``False`` (nothing written) when the request moved. The ledger uses it
+    for every transition, the store for an apply (in the revision's transaction)."""
+    change = commit.change
+    row = conn.execute("SELECT seq FROM gov_changes WHERE id=?", (change.id,)).fetchone()
+    current = None if row is None else int(row[0])
+    if current != commit.expected_seq:
+        return False
+    conn.execute(
+        "INSERT OR REPLACE INTO gov_changes VALUES (?, ?, ?, ?, ?)",
+        (change.id, change.ref, change.status.value, change.seq, change.model_dump_json()),
+    )
+    event = commit.event
+    conn.execute(
+        "INSERT INTO gov_events VALUES (?, ?, ?)",
+        (event.change_id, event.seq, event.model_dump_json()),
+    )
+    for item in commit.outbox:
+        conn.execute(
+            "INSERT OR IGNORE INTO gov_outbox (key, status, next_at, data) VALUES (?, ?, ?, ?)",
+            (item.key, item.status.value, item.next_at, item.model_dump_json()),
+        )
+    return True

@@ -17,6 +17,7 @@ from typing import Any
 
 from graph_schema.diff import EdgeKey, GraphDiff, Snapshot, diff_snapshots, snapshot
 from graph_schema.errors import ConflictError
+from graph_schema.governance import ChangeRaceError, LedgerCommit
 from graph_schema.graph import CatalogGraph
 from graph_schema.ids import NodeRef
 from graph_schema.models import BaseNode, Edge, node_from_props
@@ -35,6 +36,15 @@ from graph_schema.revisions import (
 
 def now() -> str:
     return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+
+
+def race_lost(commit: LedgerCommit) -> ChangeRaceError:
+    """The error of a store write whose change request moved meanwhile."""
+    return ChangeRaceError(
+        f"change request #{commit.change.id} changed meanwhile (another process applied, "
+        "rejected or withdrew it); nothing was written",
+        {"id": commit.change.id},
+    )
 
 
 def check_head(where: str, head: int, expect_head: int | None) -> None:

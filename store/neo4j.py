@@ -41,14 +41,16 @@ from graph_schema.errors import (
     EmptyStoreError,
     StoreError,
 )
+from graph_schema.governance import LedgerCommit
 from graph_schema.graph import CatalogGraph
 from graph_schema.ids import NodeKind, NodeRef
 from graph_schema.models import BaseNode, Edge, Metric
 from graph_schema.relations import Relation
 from graph_schema.revisions import NodeHistoryEntry, Revision, RevisionDraft, RevisionSummary
-from store import history, neo4j_history, neo4j_versions
+from store import history, neo4j_history, neo4j_ledger, neo4j_versions
 from store import neo4j_cypher as cy
 from store.base import NodeLabel, ProgressFn, SearchPage, SearchQuery, StoreInfo, Walk
+from store.history import race_lost
 from store.neo4j_reader import Neo4jReader, SearchIndexes
 from store.neo4j_versions import IncrementalPlan, edge_row
 from store.search_fallback import search_strings
@@ -249,6 +251,7 @@ class Neo4jStore:
         revision: RevisionDraft | None = None,
         expect_head: int | None = None,
         planned: history.PlannedRevision | None = None,
+        commit: LedgerCommit | None = None,
     ) -> StoreInfo:
         """Write ``graph`` as a new generation in bounded transactions, then swap it in; or,
         when the revision changes a small part of the graph, write versions of the changed
@@ -270,6 +273,8 @@ class Neo4jStore:
                 else None
             )
             planned = history.plan_revision(base_head, stored, graph, revision, history.now())
+        if planned is None and commit is not None:  # nothing to write but the request
+            self._guard(lambda: self._commit_only(commit, base_head))
         if planned is None:
             self._guard(
                 lambda: self.driver.execute_query(
@@ -333,6 +338,8 @@ class Neo4jStore:
 
         def swap(tx: ManagedTransaction) -> bool:
             neo4j_history.lock_and_check(tx, f"Neo4j at {self.uri}", base_head)
+            if commit is not None and not neo4j_ledger.write_change(tx, commit):
+                raise race_lost(commit)  # rolls the swap back; the stage is discarded
             if plan is None:
                 if tx.run(cy.SWAP_GENERATION, swap_params).single() is None:
                     return False
@@ -400,6 +407,18 @@ class Neo4jStore:
             counts=counts,
             meta={**graph.meta, "revision": planned.summary.number},
         )
+
+    def _commit_only(self, commit: LedgerCommit, base_head: int) -> None:
+        """An apply whose graph is already as the request wants it: the request's ledger write
+        alone, under the head's lock (so it orders with loads)."""
+
+        def work(tx: ManagedTransaction) -> None:
+            neo4j_history.lock_and_check(tx, f"Neo4j at {self.uri}", base_head)
+            if not neo4j_ledger.write_change(tx, commit):
+                raise race_lost(commit)
+
+        with self.driver.session(database=self.database, bookmark_manager=self.bookmarks) as s:
+            s.execute_write(work)
 
     def _live_head(self) -> tuple[str, int, int] | None:
         """(published generation, head revision, its sequence), read together."""

@@ -18,6 +18,7 @@ from graph_schema.governance import (
     ChangeEvent,
     ChangeRequest,
     Comment,
+    LedgerCommit,
     OutboxItem,
     OutboxStatus,
     User,
@@ -152,38 +153,8 @@ class Neo4jLedger:
         event: ChangeEvent,
         outbox: list[OutboxItem],
     ) -> bool:
-        def work(tx: ManagedTransaction) -> bool:
-            rec = _one(tx, cy.GOV_LOCK_CHANGE, id=change.id)
-            current = None if rec["created"] else int(rec["seq"])
-            if current != expected_seq:
-                return False  # _write_cas rolls back (the lock MERGE may have created a node)
-            rows = []
-            for item in outbox:
-                oid = int(_one(tx, cy.GOV_NEXT_ID, counter="outbox_counter")["value"])
-                stored = item.model_copy(update={"id": oid})
-                rows.append(
-                    {
-                        "key": item.key,
-                        "id": oid,
-                        "status": item.status.value,
-                        "next_at": item.next_at,
-                        "data": stored.model_dump_json(),
-                    }
-                )
-            tx.run(
-                cy.GOV_WRITE_CHANGE,
-                id=change.id,
-                ref=change.ref,
-                status=change.status.value,
-                seq=change.seq,
-                data=change.model_dump_json(),
-                event_key=f"{event.change_id}:{event.seq}",
-                event=event.model_dump_json(),
-                outbox=rows,
-            ).consume()
-            return True
-
-        return self._write_cas(work)
+        commit = LedgerCommit(change, expected_seq, event, outbox)
+        return self._write_cas(lambda tx: write_change(tx, commit))
 
     def _write_cas(self, work: Callable[[ManagedTransaction], bool]) -> bool:
         """A write whose ``False`` answer must leave nothing behind: the work raises to roll
@@ -299,3 +270,40 @@ def _one(tx: ManagedTransaction, query: str, **params: Any) -> Any:
     if record is None:
         raise StoreError("the ledger statement returned nothing")
     return record
+
+
+def write_change(tx: ManagedTransaction, commit: LedgerCommit) -> bool:
+    """Write ``commit`` inside the caller's transaction, compare-and-set on the request's
+    ``seq``; ``False`` when the request moved — the caller must then roll back (the lock
+    MERGE may have created a node). The ledger uses it for every transition, the store for an
+    apply (in the revision's swap transaction)."""
+    change, event = commit.change, commit.event
+    rec = _one(tx, cy.GOV_LOCK_CHANGE, id=change.id)
+    current = None if rec["created"] else int(rec["seq"])
+    if current != commit.expected_seq:
+        return False
+    rows = []
+    for item in commit.outbox:
+        oid = int(_one(tx, cy.GOV_NEXT_ID, counter="outbox_counter")["value"])
+        stored = item.model_copy(update={"id": oid})
+        rows.append(
+            {
+                "key": item.key,
+                "id": oid,
+                "status": item.status.value,
+                "next_at": item.next_at,
+                "data": stored.model_dump_json(),
+            }
+        )
+    tx.run(
+        cy.GOV_WRITE_CHANGE,
+        id=change.id,
+        ref=change.ref,
+        status=change.status.value,
+        seq=change.seq,
+        data=change.model_dump_json(),
+        event_key=f"{event.change_id}:{event.seq}",
+        event=event.model_dump_json(),
+        outbox=rows,
+    ).consume()
+    return True

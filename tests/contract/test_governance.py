@@ -227,24 +227,35 @@ def test_apply_killed_midway_changes_nothing(
         assert atp_props(store)["version"] == "2.0.0"
 
 
-def test_apply_dying_after_the_load_is_completed_once(hooked: Any) -> None:
+def test_apply_dying_at_the_ledger_write_changes_nothing(
+    hooked: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The revision and the request's "applied" are one transaction: a failure writing the
+    request rolls the revision back too (it used to leave the graph changed and the request
+    approved), and the next apply writes both once."""
+    from store import embedded_ledger, neo4j_ledger
+
     with receiver() as rec:
         store, gov, users = hooked(rec)
         change = propose_formula(gov, users["zhang"], store, "revenue / visits * 1")
         approve_all(gov, users, change.id)
-        real = gov.ledger.commit_change
+        before = atp_props(store)
+        head = store.head()
 
         def dies(*args: Any, **kwargs: Any) -> bool:
-            raise SystemExit("killed between the load and the ledger write")
+            raise SystemExit("killed while writing the request in the revision's transaction")
 
-        gov.ledger.commit_change = dies  # type: ignore[method-assign]
+        for module in (embedded_ledger, neo4j_ledger):
+            monkeypatch.setattr(module, "write_change", dies)
         with pytest.raises(SystemExit):
             gov.apply(users["root"], change.id)
-        gov.ledger.commit_change = real  # type: ignore[method-assign]
-        assert atp_props(store)["version"] == "2.0.0"
+        monkeypatch.undo()
+        assert atp_props(store) == before
+        assert store.head() == head
         assert gov.get(change.id).status is ChangeStatus.APPROVED
-        applied = gov.apply(users["root"], change.id)  # recognises its own load
+        applied = gov.apply(users["root"], change.id)
         assert applied.status is ChangeStatus.APPLIED
+        assert applied.applied_revision == head + 1 == store.head()
         assert len([h for h in atp_props(store)["history"] if h["version"] == "2.0.0"]) == 1
 
 
