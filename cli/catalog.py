@@ -120,18 +120,16 @@ def load(
 ) -> None:
     """Validate a catalog and replace the stored graph with it (all or nothing), recording a
     revision with every field-level change; an unchanged catalog records nothing."""
-    from core.publish import already_loaded
-    from loaders.catalog_cache import files_digest
-
     started = time.perf_counter()
-    files = files_digest(directory)
-    result = already_loaded(store, files)  # the same files as the stored graph's: not read
-    if result is None:
-        result = _read_and_publish(
-            directory, store, files, author, message, no_version_check, no_lint, as_json
-        )
-    else:
-        sweep_orphans(store)  # what killed loads left behind, reported (Neo4j)
+    result = publish_directory(
+        directory,
+        store,
+        author=author,
+        message=message,
+        check_versions=not no_version_check,
+        no_lint=no_lint,
+        quiet=as_json,
+    )
     info = result.info
     elapsed = time.perf_counter() - started
     if as_json:
@@ -161,6 +159,33 @@ def load(
         if result.auto_versions:
             click.echo(f"versioned automatically: {len(result.auto_versions)} metric(s)")
     click.echo(f"done in {elapsed:.2f}s")
+
+
+def publish_directory(
+    directory: Path,
+    store: GraphStore,
+    *,
+    author: str | None = None,
+    message: str | None = None,
+    check_versions: bool = True,
+    no_lint: bool = False,
+    quiet: bool = False,
+) -> PublishResult:
+    """The one way a catalog directory reaches a store — ``kpigraph load``, ``serve --catalog``
+    and ``serve --demo`` alike: the lint gate, automatic versions, the version rules and a
+    revision whose source names the directory (and its git commit); files unchanged since the
+    stored graph was read from them are not read again."""
+    from core.publish import already_loaded
+    from loaders.catalog_cache import files_digest
+
+    files = files_digest(directory)
+    result = already_loaded(store, files)  # the same files as the stored graph's: not read
+    if result is not None:
+        sweep_orphans(store)  # what killed loads left behind, reported (Neo4j)
+        return result
+    return _read_and_publish(
+        directory, store, files, author, message, not check_versions, no_lint, quiet
+    )
 
 
 def _read_and_publish(

@@ -10,9 +10,9 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from cli import render
+from cli.catalog import publish_directory
 from cli.common import (
     DEMO_CATALOG,
-    announce_replacement,
     err,
     safe,
     store_options,
@@ -20,7 +20,6 @@ from cli.common import (
     where,
 )
 from graph_schema.errors import KpigraphError
-from loaders.catalog import load_catalog
 
 if TYPE_CHECKING:
     from core.settings import Settings
@@ -78,15 +77,15 @@ def serve(
         if demo:
             store.close()
             store, settings = demo_store(settings)
-            store.load(load_catalog(DEMO_CATALOG))
-            err().print(f"demo catalog served from {safe(settings.db)} (your graph is untouched)")
-        elif catalog is not None:
-            from cli.lint import load_linted
-
-            graph = load_linted(catalog, no_lint)
-            announce_replacement(store, graph)
-            info = store.load(graph)
-            render.store_info(err(), info, where(settings))
+            if store.head() == 0:  # published once; changes made to it since are kept
+                publish_directory(DEMO_CATALOG, store, message="serve --demo", quiet=True)
+            err().print(
+                f"demo catalog served from {safe(settings.db)}, revision {store.head()} "
+                "(your graph is untouched)"
+            )
+        elif catalog is not None:  # published exactly as 'kpigraph load' publishes
+            result = publish_directory(catalog, store, no_lint=no_lint)
+            render.store_info(err(), result.info, where(settings))
         else:
             store.ping()
         warm = getattr(store, "warm", None)  # Neo4j: the search index, built in the background
