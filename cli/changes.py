@@ -140,7 +140,7 @@ def propose(source: Path, reason: str, deprecate: bool, as_json: bool, client: C
         body = {
             "action": action,
             "ref": f"Metric:{mid}",
-            "base_version": (current or {}).get("version"),
+            "base_version": _base_version(metric, current),
             "definition": {k: v for k, v in metric.items() if k not in STRIP}
             if action != "deprecate"
             else {},
@@ -158,6 +158,36 @@ def propose(source: Path, reason: str, deprecate: bool, as_json: bool, client: C
             f"{safe(c['new_version'])}; waiting for "
             + ", ".join(safe(s.get("department") or s["stage"]) for s in c["waiting_for"])
         )
+
+
+def _base_version(metric: dict[str, Any], current: dict[str, Any] | None) -> str | None:
+    """The version the proposal starts from: the store's, unless the file's own ``version``
+    is older — a file behind the store (a change request applied and not pulled) is then
+    refused by the server instead of silently undoing that change. A file ahead of the store
+    declares the new version it wants.
+
+    Examples
+    --------
+    >>> _base_version({"version": "1.1.0"}, {"version": "2.0.0"})
+    '1.1.0'
+    >>> _base_version({"version": "2.1.0"}, {"version": "2.0.0"})
+    '2.0.0'
+    >>> _base_version({}, {"version": "2.0.0"})
+    '2.0.0'
+    """
+    from graph_schema.semver import compare, is_semver
+
+    stored = (current or {}).get("version")
+    declared = metric.get("version")
+    if (
+        isinstance(declared, str)
+        and isinstance(stored, str)
+        and is_semver(declared)
+        and is_semver(stored)
+        and compare(declared, stored) < 0
+    ):
+        return declared
+    return stored
 
 
 @click.group("changes")

@@ -108,6 +108,7 @@ class Governance:
     ) -> ChangeRequest:
         if user.role not in WRITERS:
             raise PermissionDeniedError(f"a {user.role.value} may not propose changes")
+        self._require_current_base(ref, base_version)
         proposal = propose(self.store, action, ref, definition, base_version)
         at = now_iso()
         change = ChangeRequest(
@@ -179,6 +180,28 @@ class Governance:
             ):
                 return new
         raise ChangeStateError(f"change request #{change_id} is busy; try again")
+
+    def _require_current_base(self, ref: NodeRef, base_version: str | None) -> None:
+        """A proposal made from a definition behind the store's (a catalog file not pulled
+        since a change request was applied) would silently undo that change: 409, naming it."""
+        if base_version is None:
+            return
+        node = self.store.get_nodes([ref]).get(ref)
+        stored = node.props().get("version") if node is not None else None
+        if node is None or stored == base_version:
+            return
+        applied = [
+            c
+            for c in self.ledger.changes(status=ChangeStatus.APPLIED.value, ref=str(ref))
+            if c.new_version == stored
+        ]
+        by = f" (change request #{applied[0].id})" if applied else ""
+        raise ChangeStateError(
+            f"your definition of {ref.id} is at {base_version}, the store at "
+            f"{stored or '(none)'}{by}; run kpigraph pull first (or propose from the "
+            "current definition)",
+            {"base_version": base_version, "stored": stored, "ref": str(ref)},
+        )
 
     def withdraw(self, user: User, change_id: int, comment: str | None) -> ChangeRequest:
         change = self.get(change_id)

@@ -371,3 +371,21 @@ def test_create_and_deprecate_apply(hooked: Any) -> None:
         gov.apply(users["root"], gone.id)
         node = store.get_nodes([new])[new]
         assert isinstance(node, Metric) and node.status.value == "deprecated"
+
+
+def test_a_proposal_from_a_stale_file_is_refused_naming_the_request(hooked: Any) -> None:
+    """Issue #22 (2): ``propose FILE`` with a file still at 1.1.0 after change #1 took the store
+    to 2.0.0 became a major request silently removing #1's change; now 409 naming #1."""
+    with receiver() as rec:
+        store, gov, users = hooked(rec)
+        old = atp_props(store)
+        change = propose_formula(gov, users["zhang"], store, "revenue / visits * 1")
+        approve_all(gov, users, change.id)
+        gov.apply(users["root"], change.id)
+        stale = {k: v for k, v in old.items() if k not in ("version", "history")}
+        stale["definition"] = "改了措辞"
+        with pytest.raises(ChangeStateError) as caught:
+            gov.submit(users["zhang"], Action.UPDATE, ATP, stale, old["version"], "wording")
+        message = caught.value.message
+        assert f"#{change.id}" in message and "kpigraph pull" in message
+        assert old["version"] in message and "2.0.0" in message
