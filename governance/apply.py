@@ -1,23 +1,20 @@
 """Applying an approved change: is the metric still as the request found it (conflict), or
-already as the request wants it (an apply that died after its load), and the load itself as a
-new revision of the store."""
+already as the request wants it (recorded by an older apply)? The write itself is a delta
+(:mod:`governance.delta`, :meth:`store.base.GraphStore.apply`)."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from graph_schema.empty import same
-from graph_schema.governance import Action, ChangeRequest, LedgerCommit
-from graph_schema.graph import CatalogGraph
+from graph_schema.governance import Action, ChangeRequest
+from loaders.validate import plain_mapping
 from loaders.yaml_lines import LDict
 from store.base import GraphStore
 
 
 def ldict(data: dict[str, Any]) -> LDict:
-    out = LDict(data)
-    out.line = 0
-    out.key_lines = {}
-    return out
+    return plain_mapping(data)
 
 
 def already_applied(change: ChangeRequest, current: dict[str, Any] | None) -> bool:
@@ -66,28 +63,3 @@ def head_of(store: GraphStore) -> int | None:
     except Exception:
         return None
     return getattr(value, "number", value) if value is not None else None
-
-
-def load_revision(
-    store: GraphStore,
-    graph: CatalogGraph,
-    change: ChangeRequest,
-    actor: str,
-    head: int,
-    commit: LedgerCommit,
-) -> int | None:
-    """Publish ``graph`` as a new revision with the version rules and automatic versions of
-    any load (:func:`core.publish.publish`), refused if the head moved since ``head``; the
-    request's "applied" (``commit``) is written in the same store transaction, so of two
-    processes applying one request exactly one writes both, and the other writes nothing
-    (:class:`~graph_schema.governance.ChangeRaceError` or ``ConflictError``)."""
-    from core.publish import publish
-    from graph_schema.revisions import RevisionDraft
-
-    draft = RevisionDraft(
-        author=change.requester,
-        message=f"change request #{change.id}: {change.reason}"[:500],
-        source={"change_request": change.id, "applied_by": actor},
-    )
-    result = publish(store, graph, draft, expect_head=head, commit=commit)
-    return result.revision

@@ -3,10 +3,10 @@
 transaction (compare-and-set on the request's ``seq``, so of two concurrent approvals exactly
 one is committed; the other is re-evaluated against the new state).
 
-Applying writes the new graph (the metric with its new version and 版本记录 entry) as a new
-revision in one store transaction, then marks the request applied. If the process dies between
-the two, the next ``apply`` finds the metric already at the request's definition and only
-records the request as applied (nothing is written twice).
+Applying writes the metric with its new version and 版本记录 entry as a delta — its row, the
+edge rows that changed and the revision of exactly those changes — together with the request's
+"applied", in one store transaction (:mod:`governance.delta`): of two processes applying one
+request, one writes everything and the other nothing.
 """
 
 from __future__ import annotations
@@ -16,17 +16,15 @@ from collections.abc import Iterable
 from typing import Any
 
 from governance import workflow
-from governance.apply import already_applied, conflict_of, head_of, ldict, load_revision
+from governance.apply import already_applied, conflict_of, head_of
+from governance.delta import metric_delta
 from governance.notify import outbox_items
 from governance.proposal import (
     Proposal,
     history_entry,
     propose,
-    rebuild,
-    stored_graph,
-    with_history,
 )
-from graph_schema.errors import ConflictError, VersionError
+from graph_schema.errors import CatalogError, ConflictError, VersionError
 from graph_schema.governance import (
     WRITERS,
     Action,
@@ -46,7 +44,9 @@ from graph_schema.governance import (
 from graph_schema.graph import CatalogGraph
 from graph_schema.ids import NodeKind, NodeRef
 from graph_schema.models import Department
+from graph_schema.revisions import RevisionDraft
 from store.base import GraphStore
+from store.history import now as history_now
 from store.ledger import Ledger
 
 ATTEMPTS = 5
@@ -258,10 +258,13 @@ class Governance:
             )
 
     def _apply_once(self, change: ChangeRequest, actor: str) -> ChangeRequest:
+        """One attempt: the change as a delta (:mod:`governance.delta`) against the published
+        graph at the head read first, written with the request's "applied" in one store
+        transaction."""
         ref = NodeRef.parse(change.ref)
-        head = head_of(self.store) or 0
-        graph = stored_graph(self.store)
-        current = next((n for n in graph.nodes if n.ref == ref), None)
+        head = self.store.head()  # first: a load after it makes the apply's head check fail
+        reader = self.store.snapshot()
+        current = reader.get_nodes([ref]).get(ref)
         current_props = current.props() if current is not None else None
         tell = self._departments(change, impacted=True)
         done = {"status": ChangeStatus.APPLIED, "conflict": None}
@@ -279,21 +282,32 @@ class Governance:
             if not self._record_conflict(change, actor, conflict):
                 raise ChangeRaceError("moved", {"id": change.id})  # read it again
             raise ChangeStateError(conflict, {"id": change.id, "conflict": conflict})
-        new_graph = rebuild(graph, ldict(change.definition), ref)
         entry = history_entry(change.new_version or "", change.reason, change.requester)
-        new_graph = with_history(new_graph, ref, entry)
-        new = change.model_copy(update={**done, "applied_revision": head + 1})
-        commit = self._prepare(new, change, _actor(actor), "apply", None, None, None, tell)
+        props = {**change.definition}
+        props["history"] = [*(props.get("history") or []), entry]
+        draft = RevisionDraft(
+            author=change.requester,
+            message=f"change request #{change.id}: {change.reason}"[:500],
+            source={"change_request": change.id, "applied_by": actor},
+        )
         try:
-            revision = load_revision(self.store, new_graph, change, actor, head, commit)
-        except VersionError as exc:
+            delta = metric_delta(
+                reader, ref, props, head=head, draft=draft, created_at=history_now()
+            )
+            if delta.planned.diff.problems:
+                raise VersionError(delta.planned.diff.problems)
+        except (CatalogError, VersionError) as exc:  # the graph around it moved meanwhile
             self._record_conflict(change, actor, exc.message)
             raise ChangeStateError(exc.message, {"id": change.id}) from exc
-        if revision != head + 1:  # cannot happen: a request always adds a 版本记录 entry
-            raise ChangeStateError(
-                f"change request #{change.id} was recorded, but its revision is {revision}",
-                {"id": change.id},
-            )
+        new = change.model_copy(update={**done, "applied_revision": head + 1})
+        commit = self._prepare(new, change, _actor(actor), "apply", None, None, None, tell)
+        self.store.apply(
+            delta.planned,
+            expect_head=head,
+            counts=delta.counts,
+            digest=delta.digest,
+            commit=commit,
+        )
         self._committed(commit)
         return commit.change
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from graph_schema.empty import is_empty
@@ -20,13 +19,13 @@ from graph_schema.errors import CatalogError, CatalogIssue, NodeNotFoundError
 from graph_schema.governance import Action, Stage
 from graph_schema.graph import CatalogGraph
 from graph_schema.ids import NodeKind, NodeRef
-from graph_schema.models import BaseNode, Edge, Metric
+from graph_schema.models import BaseNode, Edge
 from graph_schema.relations import Relation
 from graph_schema.revisions import FieldChange
 from graph_schema.semver import bump, compare, is_semver
 from graph_schema.versions import change_class as classed
 from graph_schema.versions import field_changes
-from loaders import catalog as cat
+from loaders.validate import plain_mapping, replace_metric
 from loaders.yaml_lines import LDict
 from store.base import GraphStore, SearchQuery, Walk
 
@@ -35,20 +34,6 @@ PROPOSAL_FILE = "definition"
 
 #: Fields that carry history, not definition: not diffed (the 版本记录 grows on apply).
 NOT_DIFFED = frozenset({"history", "version", "id"})
-#: Edge types a metric's own keys produce; the others (containment) are kept as stored.
-METRIC_DERIVED = frozenset(
-    {
-        Relation.FEEDS,
-        Relation.INPUT_TO,
-        Relation.DRIVES,
-        Relation.CAUSES,
-        Relation.ROLLS_UP_TO,
-        Relation.SHOWN_ON,
-        Relation.OWNS,
-        Relation.REVIEWS,
-        Relation.SLICED_BY,
-    }
-)
 
 
 def field_diff(old: dict[str, Any] | None, new: dict[str, Any] | None) -> list[dict[str, Any]]:
@@ -104,44 +89,13 @@ def stored_graph(store: GraphStore) -> CatalogGraph:
 
 def rebuild(graph: CatalogGraph, metric: LDict | None, drop: NodeRef | None) -> CatalogGraph:
     """``graph`` with the metric ``metric`` (raw mapping) put in place of ``drop``, validated
-    and re-linked by the catalog loader's own rules. Raises :class:`CatalogError`."""
-    state = cat._State(Path(PROPOSAL_FILE))
-    stored = "stored catalog"
-    for node in graph.nodes:
-        if node.ref == drop:
-            continue
-        state.nodes[node.ref] = node
-        state.origins[node.ref] = cat._Origin(stored, None)
-        state.raw[node.ref] = _ldict(node.props())
-    for edge in graph.edges:
-        if edge.type not in METRIC_DERIVED:
-            state.edges[(edge.source, edge.target, edge.type)] = edge
-    if metric is not None:
-        proposed = cat._validate_node(state, Metric, metric, PROPOSAL_FILE)
-        if proposed is not None:
-            state.add_node(proposed, PROPOSAL_FILE, metric.line or None, metric)
-    if state.issues:
-        raise CatalogError(state.issues)
-    cat._resolve_metric_references(state)
-    cat._check_cycles(state, Relation.INPUT_TO, "formula")
-    cat._check_cycles(state, Relation.ROLLS_UP_TO, "rolls_up_to hierarchy")
-    if state.issues:
-        raise CatalogError(state.issues)
-    new = CatalogGraph(
-        name=graph.name,
-        nodes=tuple(state.nodes.values()),
-        edges=tuple(state.edges.values()),
-        meta=dict(graph.meta),
-    )
-    new.meta["summary"] = new.summary()
-    return new
+    and re-linked by the catalog's own rules (:func:`loaders.validate.replace_metric`).
+    Raises :class:`CatalogError`."""
+    return replace_metric(graph, metric, drop, where=PROPOSAL_FILE)
 
 
 def _ldict(data: dict[str, Any], line: int = 0) -> LDict:
-    out = LDict(data)
-    out.line = line
-    out.key_lines = {}
-    return out
+    return plain_mapping(data, line)
 
 
 @dataclass
@@ -234,18 +188,6 @@ def propose(
         approvals_required=stages,
         graph=graph2,
     )
-
-
-def with_history(graph: CatalogGraph, ref: NodeRef, entry: dict[str, Any]) -> CatalogGraph:
-    """``graph`` with ``entry`` appended to the 版本记录 of metric ``ref``."""
-    nodes: list[BaseNode] = []
-    for node in graph.nodes:
-        if node.ref == ref and isinstance(node, Metric):
-            props = node.props()
-            props["history"] = [*props.get("history", []), entry]
-            node = Metric.model_validate(props)
-        nodes.append(node)
-    return CatalogGraph(name=graph.name, nodes=tuple(nodes), edges=graph.edges, meta=graph.meta)
 
 
 def history_entry(version: str, reason: str, author: str) -> dict[str, Any]:

@@ -18,26 +18,23 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
 
-import networkx as nx
 import yaml
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict
 
 from core.bulk import paused_gc
-from graph_schema.errors import CatalogError, CatalogIssue, FormulaSyntaxError
-from graph_schema.formula import parse_formula
+from graph_schema.errors import CatalogError, CatalogIssue
 from graph_schema.graph import CatalogGraph
-from graph_schema.ids import NodeKind, NodeRef, id_rule, is_valid_id
+from graph_schema.ids import NodeKind, NodeRef
 from graph_schema.models import (
     BaseNode,
     Dashboard,
     Department,
     Dimension,
-    Edge,
     FieldNode,
     Metric,
     System,
@@ -47,8 +44,16 @@ from graph_schema.models import (
 from graph_schema.relations import Relation
 from loaders.catalog_cache import FileCache, FileEntry
 from loaders.prefetch import Prefetch
-from loaders.suggest import closest, did_you_mean
-from loaders.yaml_lines import LDict, LList, line_of, load_yaml
+from loaders.references import check_cycles, resolve_metric_references
+from loaders.validate import (
+    CatalogState,
+    make_edge,
+    validate_model,
+    validate_node,
+)
+from loaders.yaml_lines import LDict, LList, load_yaml
+
+__all__ = ["CatalogManifest", "CatalogSource", "load_catalog", "make_edge", "read_catalog"]
 
 #: Largest catalog file read. Larger files are refused before being parsed.
 MAX_FILE_BYTES = 8 * 1024 * 1024
@@ -73,83 +78,6 @@ class CatalogManifest(BaseModel):
     dialect: Text | None = None
     #: lint settings (disable, severity, naming, card); checked by analysis.lint
     lint: dict[str, Any] | None = None
-
-
-@dataclass
-class _Origin:
-    file: str
-    line: int | None
-
-
-@dataclass
-class _State:
-    root: Path
-    issues: list[CatalogIssue] = field(default_factory=list)
-    nodes: dict[NodeRef, BaseNode] = field(default_factory=dict)
-    origins: dict[NodeRef, _Origin] = field(default_factory=dict)
-    raw: dict[NodeRef, LDict] = field(default_factory=dict)
-    edges: dict[tuple[NodeRef, NodeRef, Relation], Edge] = field(default_factory=dict)
-    #: ids declared in entries or files that could not be read: references to them are not
-    #: reported again (the root cause already is)
-    unreadable: dict[NodeKind, set[str]] = field(default_factory=dict)
-    #: kinds whose declaring file did not parse at all: their references cannot be checked
-    unverifiable: set[NodeKind] = field(default_factory=set)
-    stage: int = 0
-    cache: FileCache | None = None
-    #: files being parsed ahead by worker processes (large catalogs)
-    ahead: Prefetch | None = None
-
-    def issue(self, file: str, line: int | None, message: str, hint: str | None = None) -> None:
-        self.issues.append(CatalogIssue(file, line, message, hint, self.stage))
-
-    def declared_unreadable(self, kind: NodeKind, node_id: str) -> None:
-        self.unreadable.setdefault(kind, set()).add(node_id)
-
-    def add_node(self, node: BaseNode, file: str, line: int | None, raw: LDict) -> None:
-        ref = node.ref
-        if ref in self.nodes:
-            first = self.origins[ref]
-            where = f"{first.file}:{first.line}" if first.line else first.file
-            self.issue(
-                file,
-                line,
-                f"duplicate {ref.kind.value} id {ref.id!r} (first defined at {where})",
-                "ids must be unique; rename one of them",
-            )
-            return
-        self.nodes[ref] = node
-        self.origins[ref] = _Origin(file, line)
-        self.raw[ref] = raw
-
-    def add_edge(
-        self, source: NodeRef, target: NodeRef, rel: Relation, props: dict[str, Any] | None = None
-    ) -> None:
-        key = (source, target, rel)
-        if key not in self.edges:  # typed values from the validated nodes: no re-validation
-            self.edges[key] = make_edge(source, target, rel, props or {})
-
-
-_EDGE_FIELDS = ("source", "target", "type", "props")
-_set = object.__setattr__
-
-
-def make_edge(source: NodeRef, target: NodeRef, rel: Relation, props: dict[str, Any]) -> Edge:
-    """An :class:`Edge` from values already typed, without pydantic's validation or
-    ``model_construct`` (the same object, several times faster: a catalog has many edges).
-
-    Examples
-    --------
-    >>> a, b = NodeRef(NodeKind.METRIC, "revenue"), NodeRef(NodeKind.METRIC, "atp")
-    >>> e = make_edge(a, b, Relation.INPUT_TO, {"role": "numerator"})
-    >>> e == Edge(source=a, target=b, type=Relation.INPUT_TO, props={"role": "numerator"})
-    True
-    """
-    edge = Edge.__new__(Edge)
-    _set(edge, "__dict__", {"source": source, "target": target, "type": rel, "props": props})
-    _set(edge, "__pydantic_fields_set__", set(_EDGE_FIELDS))
-    _set(edge, "__pydantic_extra__", None)
-    _set(edge, "__pydantic_private__", None)
-    return edge
 
 
 @dataclass(frozen=True)
@@ -200,7 +128,7 @@ def _read_catalog(path: str | Path, cache: FileCache | None) -> CatalogSource:
         raise CatalogError(
             [CatalogIssue(str(root), None, "not a directory", "pass the catalog directory")]
         )
-    state = _State(root, cache=cache)
+    state = CatalogState(root, cache=cache)
     manifest = _read_manifest(state)
     state.ahead = Prefetch(_to_parse(state), max_bytes=MAX_FILE_BYTES)
     try:
@@ -218,9 +146,9 @@ def _read_catalog(path: str | Path, cache: FileCache | None) -> CatalogSource:
             "add metric files under metrics/ (see 'kpigraph init')",
         )
     state.stage = 1  # what follows is reported after the root causes above
-    _resolve_metric_references(state)
-    _check_cycles(state, Relation.INPUT_TO, "formula")
-    _check_cycles(state, Relation.ROLLS_UP_TO, "rolls_up_to hierarchy")
+    resolve_metric_references(state)
+    check_cycles(state, Relation.INPUT_TO, "formula")
+    check_cycles(state, Relation.ROLLS_UP_TO, "rolls_up_to hierarchy")
     if state.issues:
         raise CatalogError(state.issues)
     name = manifest.name if manifest else root.name
@@ -242,7 +170,7 @@ def _read_catalog(path: str | Path, cache: FileCache | None) -> CatalogSource:
 # reading files
 
 
-def _per_file(state: _State, path: Path, read: Callable[[], object]) -> None:
+def _per_file(state: CatalogState, path: Path, read: Callable[[], object]) -> None:
     """Run ``read`` (which reads ``path`` into ``state``), or replay what it produced the last
     time this file had the same content (``state.cache``). Only a file that read without any
     problem is cached."""
@@ -287,7 +215,7 @@ def _per_file(state: _State, path: Path, read: Callable[[], object]) -> None:
         )
 
 
-def _to_parse(state: _State) -> list[Path]:
+def _to_parse(state: CatalogState) -> list[Path]:
     """The big files (systems, metrics) the read will parse: those the cache does not hold."""
     paths = [*_source_paths(state.root), *_metric_paths(state.root)]
     cache = state.cache
@@ -303,14 +231,14 @@ def _to_parse(state: _State) -> list[Path]:
     return out
 
 
-def _rel(state: _State, path: Path) -> str:
+def _rel(state: CatalogState, path: Path) -> str:
     try:
         return str(path.relative_to(state.root))
     except ValueError:
         return str(path)
 
 
-def _read_file(state: _State, path: Path) -> Any | None:
+def _read_file(state: CatalogState, path: Path) -> Any | None:
     """Parse one YAML file; on any problem record an issue and return ``None``."""
     parsed = state.ahead.take(path) if state.ahead is not None else None
     if parsed is not None:
@@ -415,7 +343,7 @@ def _yaml_hint(problem: str) -> str:
     return "check indentation and quoting near this line"
 
 
-def _read_manifest(state: _State) -> CatalogManifest | None:
+def _read_manifest(state: CatalogState) -> CatalogManifest | None:
     path = state.root / MANIFEST
     if not path.is_file():
         state.issue(
@@ -431,10 +359,10 @@ def _read_manifest(state: _State) -> CatalogManifest | None:
     if not isinstance(data, LDict):
         state.issue(MANIFEST, None, "expected a mapping with at least 'name'")
         return None
-    return _validate(state, CatalogManifest, data, MANIFEST, "catalog settings")
+    return validate_model(state, CatalogManifest, data, MANIFEST, "catalog settings")
 
 
-def _entries(state: _State, data: Any, rel: str, section: str) -> list[Any]:
+def _entries(state: CatalogState, data: Any, rel: str, section: str) -> list[Any]:
     """A section file is a list, or a mapping with one key named after the section."""
     if data is None:
         return []
@@ -453,7 +381,7 @@ def _entries(state: _State, data: Any, rel: str, section: str) -> list[Any]:
     return list(data)
 
 
-def _read_sections(state: _State) -> None:
+def _read_sections(state: CatalogState) -> None:
     simple: list[tuple[str, str, type[BaseNode]]] = [
         ("departments.yaml", "departments", Department),
         ("dimensions.yaml", "dimensions", Dimension),
@@ -467,7 +395,7 @@ def _read_sections(state: _State) -> None:
 
 
 def _read_section(
-    state: _State, path: Path, filename: str, section: str, model: type[BaseNode]
+    state: CatalogState, path: Path, filename: str, section: str, model: type[BaseNode]
 ) -> None:
     before = len(state.issues)
     data = _read_file(state, path)
@@ -483,12 +411,12 @@ def _read_section(
             # 'kind' is the dashboard's kind (mobile, pc, big screen); stored as 'type'.
             item["type"] = item.pop("kind")
             item.key_lines["type"] = item.key_lines.get("kind", item.line)
-        node = _validate_node(state, model, item, filename)
+        node = validate_node(state, model, item, filename)
         if node is not None:
             state.add_node(node, filename, item.line, item)
 
 
-def _read_sources(state: _State) -> None:
+def _read_sources(state: CatalogState) -> None:
     """``sources.yaml``, and/or ``sources/**/*.yaml`` for large estates (e.g. one file per
     system); every file is a list of systems."""
     for path in _source_paths(state.root):
@@ -512,7 +440,7 @@ def _metric_paths(root: Path) -> list[Path]:
     return sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix in (".yaml", ".yml"))
 
 
-def _read_sources_file(state: _State, path: Path) -> None:
+def _read_sources_file(state: CatalogState, path: Path) -> None:
     filename = _rel(state, path)
     before = len(state.issues)
     data = _read_file(state, path)
@@ -524,7 +452,7 @@ def _read_sources_file(state: _State, path: Path) -> None:
             continue
         tables = sys_item.pop("tables", None) or []
         views = sys_item.pop("views", None) or LList()  # tables defined by SQL (lint reads through)
-        system = _validate_node(state, System, sys_item, filename)
+        system = validate_node(state, System, sys_item, filename)
         if system is None:
             _declare_unreadable_sources(state, sys_item.get("id"), [*tables, *views])
             continue
@@ -564,7 +492,7 @@ def _read_sources_file(state: _State, path: Path) -> None:
                     state.add_edge(table.ref, field.ref, Relation.HAS_FIELD)
 
 
-def _declare_unreadable_sources(state: _State, system_id: Any, tables: list[Any]) -> None:
+def _declare_unreadable_sources(state: CatalogState, system_id: Any, tables: list[Any]) -> None:
     """Tables and fields under a system or table entry that failed validation: references to
     them are not reported again."""
     if not isinstance(system_id, str):
@@ -606,7 +534,7 @@ def _ids_in_text(path: Path) -> set[str]:
 
 
 def _read_child(
-    state: _State,
+    state: CatalogState,
     filename: str,
     model: type[BaseNode],
     item: LDict,
@@ -619,20 +547,20 @@ def _read_child(
         item["id"] = f"{parent_id}.{local}"
     item.setdefault(parent_key, parent_id)
     item.setdefault("name", local)
-    node = _validate_node(state, model, item, filename)
+    node = validate_node(state, model, item, filename)
     if node is not None:
         state.add_node(node, filename, item.line, item)
     return node
 
 
-def _read_metrics(state: _State) -> set[Path]:
+def _read_metrics(state: CatalogState) -> set[Path]:
     files = _metric_paths(state.root)
     for path in files:
         _per_file(state, path, partial(_read_metric_file, state, path))
     return set(files)
 
 
-def _read_metric_file(state: _State, path: Path) -> None:
+def _read_metric_file(state: CatalogState, path: Path) -> None:
     rel = _rel(state, path)
     before = len(state.issues)
     data = _read_file(state, path)
@@ -671,12 +599,12 @@ def _read_metric_file(state: _State, path: Path) -> None:
         if not isinstance(item, LDict):
             state.issue(rel, items.line, "each metric must be a mapping with id and name")
             continue
-        metric = _validate_node(state, Metric, item, rel)
+        metric = validate_node(state, Metric, item, rel)
         if metric is not None:
             state.add_node(metric, rel, item.line, item)
 
 
-def _check_unexpected_files(state: _State, metric_files: set[Path]) -> None:
+def _check_unexpected_files(state: CatalogState, metric_files: set[Path]) -> None:
     known = {MANIFEST, *SECTION_FILES}
     for path in sorted(state.root.glob("*")):
         if path.is_file() and path.suffix in (".yaml", ".yml") and path.name not in known:
@@ -690,293 +618,6 @@ def _check_unexpected_files(state: _State, metric_files: set[Path]) -> None:
 
 # ---------------------------------------------------------------------------------------------
 # validation helpers
-
-
-def _validate(state: _State, model: type[M], data: LDict, rel: str, what: str) -> M | None:
-    try:
-        return model.model_validate(dict(data))
-    except ValidationError as exc:
-        _report_validation(state, model, data, rel, what, exc)
-        return None
-
-
-def _validate_node(state: _State, model: type[BaseNode], data: LDict, rel: str) -> BaseNode | None:
-    kind = model.kind
-    node_id = data.get("id")
-    label = f"{kind.value.lower()} {node_id!r}" if isinstance(node_id, str) else kind.value.lower()
-    ok = True
-    if "id" not in data:
-        state.issue(
-            rel,
-            data.line,
-            f"{kind.value.lower()} is missing required key 'id'",
-            "add 'id: some_slug' (lower-case letters, digits, '_')",
-        )
-        ok = False
-    elif not isinstance(node_id, str) or not is_valid_id(kind, node_id):
-        state.issue(
-            rel,
-            data.key_lines.get("id", data.line),
-            f"invalid {kind.value.lower()} id {node_id!r}",
-            id_rule(kind) + "; put display names in 'name'",
-        )
-        ok = False
-    node = _validate(state, model, data, rel, label)
-    if node is None and isinstance(node_id, str):
-        state.declared_unreadable(kind, node_id)
-    return node if ok else None
-
-
-def _report_validation(
-    state: _State, model: type[BaseModel], data: LDict, rel: str, what: str, exc: ValidationError
-) -> None:
-    for err in exc.errors():
-        loc = tuple(err["loc"])
-        line = line_of(data, loc)
-        dotted = ".".join(str(p) for p in loc)
-        etype = err["type"]
-        if etype == "extra_forbidden":
-            key = str(loc[-1])
-            allowed = _allowed_keys(model, loc[:-1])
-            hint = did_you_mean(closest(key, allowed)) or (
-                "allowed keys: " + ", ".join(sorted(allowed)) if allowed else None
-            )
-            if not key.replace("_", "").isalnum():
-                hint = (
-                    'a value with a comma inside {...} must be quoted, e.g. type: "decimal(12,2)"'
-                )
-            state.issue(rel, line, f"{what}: unknown key {dotted!r}", hint)
-        elif etype == "missing":
-            state.issue(rel, line, f"{what}: missing required key {dotted!r}", "add it")
-        elif loc and loc[0] == "id" and etype.startswith("string"):
-            continue  # reported by _validate_node with the id rule
-        else:
-            msg = str(err["msg"]).removeprefix("Value error, ")
-            state.issue(rel, line, f"{what}: {dotted or 'value'}: {msg}", _value_hint(err))
-
-
-def _value_hint(err: Any) -> str | None:
-    ctx = err.get("ctx") or {}
-    if "expected" in ctx:
-        return f"use {ctx['expected']}"
-    if err["type"] in ("list_type",):
-        return "write a YAML list: [a, b] or one '- item' per line"
-    if err["type"] in ("model_type", "dict_type", "model_attributes_type"):
-        return "write a mapping: key: value"
-    return None
-
-
-def _allowed_keys(model: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:
-    """Field names of the (nested) model at ``loc``, for typo suggestions."""
-    current: Any = model
-    for part in loc:
-        if isinstance(part, int):
-            continue
-        fld = getattr(current, "model_fields", {}).get(part)
-        if fld is None:
-            return []
-        current = _inner_model(fld.annotation)
-        if current is None:
-            return []
-    return list(getattr(current, "model_fields", {}))
-
-
-def _inner_model(annotation: Any) -> type[BaseModel] | None:
-    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        return annotation
-    for arg in getattr(annotation, "__args__", ()) or ():
-        found = _inner_model(arg)
-        if found is not None:
-            return found
-    return None
-
-
-# ---------------------------------------------------------------------------------------------
-# references → edges
-
-
-@dataclass
-class _Index:
-    ids: dict[NodeKind, set[str]]
-    aliases: dict[NodeKind, dict[str, str]]
-    unreadable: dict[NodeKind, set[str]] = field(default_factory=dict)
-    unverifiable: set[NodeKind] = field(default_factory=set)
-
-    def has(self, kind: NodeKind, node_id: str) -> bool:
-        return node_id in self.ids[kind]
-
-    def excused(self, kind: NodeKind, node_id: str) -> bool:
-        """Declared where reading failed (already reported): not a further error."""
-        return kind in self.unverifiable or node_id in self.unreadable.get(kind, ())
-
-    def suggest(self, kind: NodeKind, word: str) -> list[str]:
-        return closest(word, self.ids[kind], self.aliases[kind])
-
-
-def _build_index(state: _State) -> _Index:
-    ids: dict[NodeKind, set[str]] = {k: set() for k in NodeKind}
-    aliases: dict[NodeKind, dict[str, str]] = {k: {} for k in NodeKind}
-    for ref, node in state.nodes.items():
-        ids[ref.kind].add(ref.id)
-        names: list[str | None] = [node.name]
-        if isinstance(node, Metric):
-            names += [node.name_en, node.abbr]
-        if isinstance(node, FieldNode | Table):
-            names.append(ref.id.rsplit(".", 1)[-1])
-        for alias in names:
-            if alias:
-                aliases[ref.kind].setdefault(alias.strip().lower(), ref.id)
-    return _Index(ids, aliases, state.unreadable, state.unverifiable)
-
-
-def _resolve_metric_references(state: _State) -> None:
-    index = _build_index(state)
-    metrics = [n for n in state.nodes.values() if isinstance(n, Metric)]
-    for metric in metrics:
-        ref = metric.ref
-        origin = state.origins[ref]
-        raw = state.raw[ref]
-
-        def check(
-            kind: NodeKind,
-            target: str,
-            loc: tuple[str | int, ...],
-            what: str,
-            *,
-            _origin: _Origin = origin,
-            _raw: LDict = raw,
-            _metric: Metric = metric,
-        ) -> NodeRef | None:
-            if index.has(kind, target):
-                if kind is not NodeKind.METRIC or target != _metric.id or what == "formula":
-                    return NodeRef(kind, target)
-            elif index.excused(kind, target):
-                return None
-            line = line_of(_raw, loc) or _origin.line  # only for an error: no lookups otherwise
-            if not index.has(kind, target):
-                hint = did_you_mean(index.suggest(kind, target)) or _empty_hint(kind, index)
-                state.issue(
-                    _origin.file,
-                    line,
-                    f"metric {_metric.id!r}: {what} refers to unknown {kind.value.lower()} "
-                    f"{target!r}",
-                    hint,
-                )
-                return None
-            if kind is NodeKind.METRIC and target == _metric.id and what != "formula":
-                state.issue(_origin.file, line, f"metric {_metric.id!r}: {what} refers to itself")
-                return None
-            return NodeRef(kind, target)
-
-        for attr, rel in (("owner", Relation.OWNS), ("reviewer", Relation.REVIEWS)):
-            dept = getattr(metric, attr)
-            if dept is not None:
-                dref = check(NodeKind.DEPARTMENT, dept, (attr,), attr)
-                if dref:
-                    state.add_edge(dref, ref, rel)
-        for i, fid in enumerate(metric.fields):
-            fref = check(NodeKind.FIELD, fid, ("fields", i), "fields")
-            if fref:
-                state.add_edge(fref, ref, Relation.FEEDS)
-        for i, did in enumerate(metric.dimensions):
-            dref = check(NodeKind.DIMENSION, did, ("dimensions", i), "dimensions")
-            if dref:
-                state.add_edge(ref, dref, Relation.SLICED_BY)
-        for i, bid in enumerate(metric.dashboards):
-            bref = check(NodeKind.DASHBOARD, bid, ("dashboards", i), "dashboards")
-            if bref:
-                state.add_edge(ref, bref, Relation.SHOWN_ON)
-        for i, cause in enumerate(metric.causes):
-            cref = check(NodeKind.METRIC, cause.metric, ("causes", i, "metric"), "causes")
-            if cref:
-                props = cause.model_dump(exclude={"metric"}, exclude_none=True)
-                state.add_edge(ref, cref, Relation.CAUSES, props)
-        if metric.rolls_up_to:
-            pref = check(NodeKind.METRIC, metric.rolls_up_to, ("rolls_up_to",), "rolls_up_to")
-            if pref:
-                state.add_edge(ref, pref, Relation.ROLLS_UP_TO)
-        for i, pid in enumerate(metric.parallel):
-            check(NodeKind.METRIC, pid, ("parallel", i), "parallel")
-        for attr, rel in (("formula", Relation.INPUT_TO), ("drivers", Relation.DRIVES)):
-            expr = getattr(metric, attr)
-            if not expr:
-                continue
-            line = line_of(raw, (attr,)) or origin.line
-            try:
-                parsed = parse_formula(expr)
-            except FormulaSyntaxError as exc:
-                state.issue(
-                    origin.file,
-                    line,
-                    f"metric {metric.id!r}: {attr} syntax error: {exc.reason} at column "
-                    f"{exc.column} in {expr!r}",
-                    "formulas use metric ids, numbers, + - * / and parentheses",
-                )
-                continue
-            roles = dict(parsed.inputs())
-            bad = False
-            for occ in parsed.references():
-                if not index.has(NodeKind.METRIC, occ.name) and index.excused(
-                    NodeKind.METRIC, occ.name
-                ):
-                    bad = True
-                elif not index.has(NodeKind.METRIC, occ.name):
-                    bad = True
-                    hint = did_you_mean(index.suggest(NodeKind.METRIC, occ.name))
-                    state.issue(
-                        origin.file,
-                        line,
-                        f"metric {metric.id!r}: {attr} refers to unknown metric {occ.name!r} "
-                        f"(column {occ.column})",
-                        hint or "formulas refer to metrics by id",
-                    )
-                elif attr == "drivers" and occ.name == metric.id:
-                    bad = True
-                    state.issue(
-                        origin.file,
-                        line,
-                        f"metric {metric.id!r}: drivers refers to the metric itself",
-                        "drivers is an identity over other metrics, e.g. 'visits * atp'",
-                    )
-            if bad:
-                continue
-            for name, role in roles.items():
-                state.add_edge(NodeRef(NodeKind.METRIC, name), ref, rel, {"role": role.value})
-
-
-def _empty_hint(kind: NodeKind, index: _Index) -> str:
-    if not index.ids[kind]:
-        where = {
-            NodeKind.DEPARTMENT: "departments.yaml",
-            NodeKind.DIMENSION: "dimensions.yaml",
-            NodeKind.DASHBOARD: "dashboards.yaml",
-            NodeKind.FIELD: "sources.yaml",
-        }.get(kind, "the catalog")
-        return f"no {kind.value.lower()} is defined; add it to {where}"
-    if kind is NodeKind.FIELD:
-        return "field ids are 'system.table.field' as declared in sources.yaml"
-    return f"define it, or use an existing {kind.value.lower()} id"
-
-
-def _check_cycles(state: _State, rel: Relation, what: str) -> None:
-    g: nx.DiGraph[NodeRef] = nx.DiGraph()
-    g.add_edges_from((s, t) for (s, t, r) in state.edges if r is rel)
-    for component in nx.strongly_connected_components(g):
-        members = sorted(component, key=str)
-        if len(members) == 1 and not g.has_edge(members[0], members[0]):
-            continue
-        cycle_edges = nx.find_cycle(g.subgraph(component), source=members[0])
-        path = [e[0].id for e in cycle_edges] + [cycle_edges[0][0].id]
-        first = cycle_edges[-1][1]
-        origin = state.origins[first]
-        attr = "formula" if rel is Relation.INPUT_TO else "rolls_up_to"
-        line = line_of(state.raw[first], (attr,)) or origin.line
-        state.issue(
-            origin.file,
-            line,
-            f"{what} cycle: {' → '.join(path)}",
-            f"a metric cannot depend on itself; break the cycle in one of these {attr}s",
-        )
 
 
 def iter_metric_ids(graph: CatalogGraph) -> Iterable[str]:

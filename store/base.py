@@ -183,6 +183,22 @@ class GraphStore(GraphReader, Protocol):
         same transaction as the revision; if the request moved meanwhile, raises
         ``ChangeRaceError`` and nothing is written."""
 
+    def apply(
+        self,
+        planned: PlannedRevision,
+        *,
+        expect_head: int,
+        counts: dict[str, int],
+        digest: str,
+        commit: LedgerCommit | None = None,
+    ) -> StoreInfo:
+        """Write a delta — the revision ``planned``, whose diff holds every node and edge it
+        changes with their stored properties before and after — in one transaction, with the
+        request's ledger write ``commit``; ``counts`` and ``digest`` are the graph's after it.
+        Costs what the diff holds, not the graph. Raises ``ConflictError`` (nothing written)
+        if the head is not ``expect_head``, ``ChangeRaceError`` if the request moved. Readers
+        see the graph before or after, never a mix."""
+
     # -- history (issue #13): kept in the same store, written in the load's transaction --------
 
     def head(self) -> int:

@@ -287,6 +287,64 @@ class EmbeddedStore:
             write_search_index(store_name(self.path), meta["generation"], info, graph.nodes)
             return _with_revision(info, planned.summary.number)
 
+    def apply(
+        self,
+        planned: history.PlannedRevision,
+        *,
+        expect_head: int,
+        counts: dict[str, int],
+        digest: str,
+        commit: LedgerCommit | None = None,
+    ) -> StoreInfo:
+        """Write a delta (see :meth:`store.base.GraphStore.apply`): the rows its diff changes,
+        the revision and the request's ledger write in one ``BEGIN IMMEDIATE`` transaction."""
+        loaded_at = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+        with self._lock:
+            conn = self._connection()
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+                head = embedded_history.head(conn)
+                history.check_head(str(self.path), head, expect_head)
+                if planned.summary.number != head + 1:
+                    raise ValueError(
+                        f"the delta is revision {planned.summary.number}, not {head + 1}"
+                    )
+                if commit is not None and not embedded_ledger.write_change(conn, commit):
+                    raise race_lost(commit)
+                stored = dict(conn.execute("SELECT key, value FROM meta").fetchall())
+                catalog_meta = {**json.loads(stored.get("catalog_meta", "{}")), "digest": digest}
+                _write_changes(conn, planned.diff)
+                meta = {
+                    "catalog_meta": json.dumps(catalog_meta, ensure_ascii=False, default=str),
+                    "counts": json.dumps(counts),
+                    "generation": uuid.uuid4().hex,
+                    "loaded_at": loaded_at,
+                }
+                conn.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)", list(meta.items()))
+                embedded_history.record(conn, planned, catalog_meta)
+                conn.execute("COMMIT")
+            except BaseException as exc:
+                if conn.in_transaction:
+                    with contextlib.suppress(sqlite3.Error):
+                        conn.execute("ROLLBACK")
+                if isinstance(exc, sqlite3.Error):
+                    self._drop()
+                    raise StoreError(
+                        f"writing a change into {self.path} failed ({sqlite_file.why(exc)}); "
+                        f"nothing was changed; {sqlite_file.what_to_do(self.path, exc)}",
+                        {"path": str(self.path)},
+                    ) from exc
+                raise
+            self._index = None  # the next read reads the file again
+            info = StoreInfo(
+                backend=self.backend,
+                catalog=stored.get("catalog"),
+                loaded_at=loaded_at,
+                counts=counts,
+                meta=catalog_meta,
+            )
+            return _with_revision(info, planned.summary.number)
+
     # -- reading ------------------------------------------------------------------------------
 
     @staticmethod

@@ -34,7 +34,7 @@ from neo4j.exceptions import (
     TransientError,
 )
 
-from graph_schema.diff import Snapshot
+from graph_schema.diff import GraphDiff, Snapshot, edge_key
 from graph_schema.errors import (
     BackendUnavailableError,
     ConflictError,
@@ -44,8 +44,8 @@ from graph_schema.errors import (
 from graph_schema.governance import LedgerCommit
 from graph_schema.graph import CatalogGraph
 from graph_schema.ids import NodeKind, NodeRef
-from graph_schema.models import BaseNode, Edge, Metric
-from graph_schema.relations import Relation
+from graph_schema.models import BaseNode, Edge, Metric, node_from_props
+from graph_schema.relations import RELATION_BY_VALUE, Relation
 from graph_schema.revisions import NodeHistoryEntry, Revision, RevisionDraft, RevisionSummary
 from store import history, neo4j_history, neo4j_ledger, neo4j_versions
 from store import neo4j_cypher as cy
@@ -253,6 +253,66 @@ class Neo4jStore:
         planned: history.PlannedRevision | None = None,
         commit: LedgerCommit | None = None,
     ) -> StoreInfo:
+        return self._load(graph, progress, revision, expect_head, planned, commit, None)
+
+    def apply(
+        self,
+        planned: history.PlannedRevision,
+        *,
+        expect_head: int,
+        counts: dict[str, int],
+        digest: str,
+        commit: LedgerCommit | None = None,
+    ) -> StoreInfo:
+        """Write a delta (see :meth:`store.base.GraphStore.apply`) as new versions of the nodes
+        it changes (:mod:`store.neo4j_versions`), their relationships copied from the live
+        generation with the diff applied; the revision and the request's ledger write in the
+        swap transaction. A graph so small that a delta is not cheaper is loaded whole."""
+        info = self.info()
+        meta = {**info.meta, "digest": digest}
+        meta.pop("revision", None)
+        # the new versions' relationships: those of the live nodes with the diff applied (a
+        # delta's edges all touch its nodes; the other ends' own edges are not read)
+        fresh = [NodeRef.parse(c.ref) for c in planned.diff.nodes if c.new is not None]
+        nodes = [
+            node_from_props(NodeRef.parse(c.ref).kind, c.new)
+            for c in planned.diff.nodes
+            if c.new is not None
+        ]
+        edges = {edge_key(e): e for e in self.edges_of(fresh, Walk.UNDIRECTED, list(Relation))}
+        for c in planned.diff.edges:
+            key = (c.source, c.type, c.target)
+            if c.new is None:
+                edges.pop(key, None)
+            else:
+                edges[key] = Edge(
+                    source=NodeRef.parse(c.source),
+                    target=NodeRef.parse(c.target),
+                    type=RELATION_BY_VALUE[c.type],
+                    props=c.new,
+                )
+        partial = CatalogGraph(
+            name=info.catalog or "", nodes=tuple(nodes), edges=tuple(edges.values()), meta=meta
+        )
+        delta = _Delta(size=sum(counts.values()), counts=counts, fresh=len(fresh))
+        try:
+            return self._load(partial, None, None, expect_head, planned, commit, delta)
+        except _WholeLoadCheaper:
+            whole = history.graph_from_snapshot(
+                info.catalog or "", meta, _patched(self.catalog_data(), planned.diff)
+            )
+            return self._load(whole, None, None, expect_head, planned, commit, None)
+
+    def _load(
+        self,
+        graph: CatalogGraph,
+        progress: ProgressFn | None,
+        revision: RevisionDraft | None,
+        expect_head: int | None,
+        planned: history.PlannedRevision | None,
+        commit: LedgerCommit | None,
+        delta: _Delta | None,
+    ) -> StoreInfo:
         """Write ``graph`` as a new generation in bounded transactions, then swap it in; or,
         when the revision changes a small part of the graph, write versions of the changed
         nodes only (:mod:`store.neo4j_versions`).
@@ -293,9 +353,12 @@ class Neo4jStore:
         live = self._guard(self._live_head)
         plan = None
         if live is not None and live[1] == base_head:  # the snapshot planned was of `live`
-            plan = neo4j_versions.plan(graph, planned.diff, live[0], node_row, BATCH)
+            size = delta.size if delta is not None else None
+            plan = neo4j_versions.plan(graph, planned.diff, live[0], node_row, BATCH, size=size)
+        if delta is not None and plan is None:
+            raise _WholeLoadCheaper
         total = len(graph.nodes) + len(graph.edges)
-        counts = graph.counts()
+        counts = delta.counts if delta is not None else graph.counts()
         loaded_at = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
         swap_params: dict[str, Any] = {
             "catalog": graph.name,
@@ -395,11 +458,12 @@ class Neo4jStore:
                 self._sweep([base])
 
         self._guard(run)
-        self._indexes.published(  # the search index, kept in a file for servers to start with
-            gen,
-            lambda: SearchIndexBuilder.of_nodes(graph.nodes),
-            IndexFile.of(self._indexes.store or "", gen, loaded_at, counts),
-        )
+        if delta is None:  # a delta's generation builds its search index when first read
+            self._indexes.published(  # kept in a file for servers to start with
+                gen,
+                lambda: SearchIndexBuilder.of_nodes(graph.nodes),
+                IndexFile.of(self._indexes.store or "", gen, loaded_at, counts),
+            )
         return StoreInfo(
             backend=self.backend,
             catalog=graph.name,
@@ -643,3 +707,35 @@ def _load_batches(graph: CatalogGraph) -> list[list[tuple[str, list[Row]]]]:
 def _short(exc: BaseException) -> str:
     text = getattr(exc, "message", None) or str(exc) or type(exc).__name__
     return str(text).strip().splitlines()[0][:300].rstrip(" :")
+
+
+class _WholeLoadCheaper(Exception):
+    """A delta that would write a large part of the graph: loaded whole instead."""
+
+
+@dataclasses.dataclass(frozen=True)
+class _Delta:
+    """What :meth:`Neo4jStore.apply` knows that a partial graph does not: the whole graph's
+    size and counts after the delta."""
+
+    size: int
+    counts: dict[str, int]
+    fresh: int
+
+
+def _patched(snap: Snapshot, diff: GraphDiff) -> Snapshot:
+    """``snap`` with ``diff`` applied."""
+    nodes = dict(snap.nodes)
+    edges = dict(snap.edges)
+    for c in diff.nodes:
+        if c.new is None:
+            nodes.pop(c.ref, None)
+        else:
+            nodes[c.ref] = c.new
+    for e in diff.edges:
+        key = (e.source, e.type, e.target)
+        if e.new is None:
+            edges.pop(key, None)
+        else:
+            edges[key] = e.new
+    return Snapshot(nodes=nodes, edges=edges)

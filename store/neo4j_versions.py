@@ -113,12 +113,18 @@ def plan(
     live_gen: str,
     row_of: Callable[[BaseNode], Row],
     batch: int,
+    *,
+    size: int | None = None,
 ) -> IncrementalPlan | None:
     """What an incremental load of ``graph`` over the live generation ``live_gen`` writes,
     given the revision's ``diff``; ``None`` when a full load should be written instead
-    (nothing to write, or too much: see :data:`MAX_WRITES`)."""
+    (nothing to write, or too much: see :data:`MAX_WRITES`).
+
+    ``size``: the whole graph's nodes and edges, when ``graph`` holds only the changed nodes
+    and every edge touching them (a delta)."""
     changes = len(diff.nodes) + len(diff.edges)
-    if not changes or changes > MAX_WRITES or 2 * changes > len(graph.nodes) + len(graph.edges):
+    size = size if size is not None else len(graph.nodes) + len(graph.edges)
+    if not changes or changes > MAX_WRITES or 2 * changes > size:
         return None  # nothing to do, or a full load is cheaper (decided before any work)
     ops = {c.ref: c.op for c in diff.nodes}
     removed = {ref for ref, op in ops.items() if op is ChangeOp.REMOVED}
@@ -152,7 +158,7 @@ def plan(
     if sum(len(r) for r in by_kind.values()) != len(fresh):
         return None  # a changed node missing from the graph: let a full load report it
     writes = len(fresh) + len(closed) + sum(len(r) for r in by_rel.values())
-    if writes > MAX_WRITES or 2 * writes > len(graph.nodes) + len(graph.edges):
+    if writes > MAX_WRITES or 2 * writes > size:
         return None
     statements = [(cy.CREATE_VERSIONS[kind], rows) for kind, rows in by_kind.items()]
     statements += [(cy.CREATE_VERSION_EDGES[rel], rows) for rel, rows in by_rel.items()]

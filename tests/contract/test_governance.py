@@ -198,12 +198,11 @@ from governance.changes import Governance
 from store.ledger import ledger_for
 store = open_store({spec!r})
 gov = Governance(store, ledger_for(store))
-real = store.load
-def dying_load(graph, *args, **kwargs):
-    def progress(done, total):
-        os._exit(9)   # killed in the middle of writing the new graph
-    return real(graph, progress=progress)
-store.load = dying_load
+from store import embedded_history, neo4j_history
+def dying_record(*args, **kwargs):
+    os._exit(9)   # killed inside the apply's transaction, its rows written, before commit
+embedded_history.record = dying_record
+neo4j_history.record = dying_record
 admin = ledger_for(store).user("root")
 gov.apply(admin, {change_id})
 """

@@ -1,0 +1,173 @@
+"""An approved change as a *delta*: the one metric it changes and that metric's own edges,
+validated against the published graph through the store's seam and written by
+:meth:`store.base.GraphStore.apply` — the cost of an apply is the change, not the catalog
+(issue #23).
+
+What is read: the metric, the edges its definition produces (owner/reviewer, fields, formula
+and drivers inputs, causes, parent, dashboards, dimensions), the nodes it refers to, and — only
+when the new definition adds formula inputs or a parent — one traversal for cycles. What is
+written: that metric's row, the edge rows that changed, the revision of exactly those changes
+and the request's "applied", in one transaction.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from graph_schema.diff import Snapshot, diff_digest, diff_snapshots, edge_key
+from graph_schema.errors import CatalogError, CatalogIssue
+from graph_schema.ids import NodeKind, NodeRef
+from graph_schema.models import Edge, Metric
+from graph_schema.relations import Relation
+from graph_schema.revisions import RevisionDraft, RevisionSummary, count_changes
+from loaders.references import resolve_metric_references
+from loaders.validate import CatalogState, plain_mapping, validate_node
+from store.base import GraphReader, SearchQuery, Walk
+from store.history import PlannedRevision
+
+#: Edges a metric's definition produces, by the end the metric is at.
+INTO_METRIC = frozenset(
+    {Relation.INPUT_TO, Relation.DRIVES, Relation.FEEDS, Relation.OWNS, Relation.REVIEWS}
+)
+FROM_METRIC = frozenset(
+    {Relation.CAUSES, Relation.ROLLS_UP_TO, Relation.SHOWN_ON, Relation.SLICED_BY}
+)
+
+
+@dataclass(frozen=True)
+class Delta:
+    """What applying one definition writes: the revision (its diff holds only the metric and
+    its own edges), the graph's counts and digest after it."""
+
+    planned: PlannedRevision
+    counts: dict[str, int]
+    digest: str
+    node: Metric
+
+
+class ReaderLookup:
+    """:class:`loaders.references.NameLookup` over a published graph: ids are looked up in the
+    store as they are met (one batch per reference), suggestions come from its search."""
+
+    def __init__(self, reader: GraphReader, own: Metric) -> None:
+        self.reader = reader
+        self.own = own
+        self._known: dict[NodeRef, bool] = {own.ref: True}
+
+    def has(self, kind: NodeKind, node_id: str) -> bool:
+        ref = NodeRef(kind, node_id)
+        if ref not in self._known:
+            self._known[ref] = ref in self.reader.get_nodes([ref])
+        return self._known[ref]
+
+    def excused(self, kind: NodeKind, node_id: str) -> bool:
+        return False
+
+    def suggest(self, kind: NodeKind, word: str) -> list[str]:
+        page = self.reader.search(SearchQuery(text=word, kinds=frozenset({kind}), limit=3))
+        return [n.id for n in page.items]
+
+    def any_of(self, kind: NodeKind) -> bool:
+        return bool(self.reader.search(SearchQuery(kinds=frozenset({kind}), limit=1)).items)
+
+
+def own_edges(reader: GraphReader, ref: NodeRef) -> list[Edge]:
+    """The stored edges that ``ref``'s definition produced."""
+    rels = sorted(INTO_METRIC | FROM_METRIC)
+    return [
+        e
+        for e in reader.edges_of([ref], Walk.UNDIRECTED, rels)
+        if (e.target == ref and e.type in INTO_METRIC)
+        or (e.source == ref and e.type in FROM_METRIC)
+    ]
+
+
+def metric_delta(
+    reader: GraphReader,
+    ref: NodeRef,
+    props: dict[str, Any],
+    *,
+    head: int,
+    draft: RevisionDraft,
+    created_at: str,
+    where: str = "definition",
+) -> Delta:
+    """The delta that puts the metric ``props`` (its whole new definition) in place of
+    ``ref`` in the graph ``reader`` reads (revision ``head``).
+
+    Raises
+    ------
+    CatalogError
+        The definition does not validate (unknown references with suggestions, a cycle).
+    """
+    state = CatalogState(Path(where))
+    raw = plain_mapping(props)
+    node = validate_node(state, Metric, raw, where)
+    if node is None or state.issues:
+        raise CatalogError(state.issues)
+    assert isinstance(node, Metric)
+    state.add_node(node, where, None, raw)
+    resolve_metric_references(state, ReaderLookup(reader, node))
+    if state.issues:
+        raise CatalogError(state.issues)
+    new_edges = list(state.edges.values())
+    _check_cycles(reader, ref, new_edges, where)
+    info = reader.info()
+    current = reader.get_nodes([ref]).get(ref)
+    old = Snapshot(
+        nodes={str(ref): current.props()} if current is not None else {},
+        edges={edge_key(e): e.props for e in own_edges(reader, ref)} if current else {},
+    )
+    new = Snapshot(nodes={str(ref): node.props()}, edges={edge_key(e): e.props for e in new_edges})
+    diff = diff_snapshots(old, new)
+    counts = dict(info.counts)
+    if current is None:
+        counts[NodeKind.METRIC.value] = counts.get(NodeKind.METRIC.value, 0) + 1
+    edge_counts = count_changes(diff.edges)
+    counts["edges"] = counts.get("edges", 0) + edge_counts.added - edge_counts.removed
+    summary = RevisionSummary(
+        number=head + 1,
+        created_at=created_at,
+        catalog=info.catalog or "",
+        author=draft.author,
+        message=draft.message,
+        source=draft.source,
+        counts=counts,
+        version_check=draft.version_check,
+        auto_versions=draft.auto_versions,
+        nodes=count_changes(diff.nodes),
+        edges=edge_counts,
+    )
+    digest = diff_digest(str(info.meta.get("digest") or "0"), diff)
+    return Delta(PlannedRevision(summary, diff), counts, digest, node)
+
+
+def _check_cycles(reader: GraphReader, ref: NodeRef, edges: list[Edge], where: str) -> None:
+    """A cycle can only be closed by an edge the delta adds into (formula) or out of
+    (hierarchy) the metric: one traversal each, only when there are such edges."""
+    inputs = {e.source for e in edges if e.type is Relation.INPUT_TO}
+    if inputs:
+        downstream = set(reader.traverse(ref, Walk.FORWARD, [Relation.INPUT_TO], None))
+        closing = sorted((inputs & downstream) | (inputs & {ref}), key=str)
+        if closing:
+            raise _cycle(where, "formula", ref, closing[0])
+    for parent in (e.target for e in edges if e.type is Relation.ROLLS_UP_TO):
+        above = set(reader.traverse(parent, Walk.FORWARD, [Relation.ROLLS_UP_TO], None))
+        if ref in above or parent == ref:
+            raise _cycle(where, "rolls_up_to hierarchy", ref, parent)
+
+
+def _cycle(where: str, what: str, ref: NodeRef, other: NodeRef) -> CatalogError:
+    attr = "formula" if what == "formula" else "rolls_up_to"
+    return CatalogError(
+        [
+            CatalogIssue(
+                where,
+                None,
+                f"{what} cycle: {ref.id} → … → {other.id} → {ref.id}",
+                f"a metric cannot depend on itself; break the cycle in one of these {attr}s",
+            )
+        ]
+    )

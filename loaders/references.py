@@ -1,0 +1,225 @@
+"""References → edges: every metric's owner, fields, dimensions, dashboards, causes, parent and
+formula/drivers resolved against a :class:`NameIndex` of the catalog (unknown ids reported with
+the closest existing ones), and cycle checks of the formula and hierarchy relations."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import networkx as nx
+
+from graph_schema.errors import FormulaSyntaxError
+from graph_schema.formula import parse_formula
+from graph_schema.ids import NodeKind, NodeRef
+from graph_schema.models import FieldNode, Metric, Table
+from graph_schema.relations import Relation
+from loaders.suggest import closest, did_you_mean
+from loaders.validate import CatalogState, Origin
+from loaders.yaml_lines import LDict, line_of
+
+
+class NameLookup(Protocol):
+    """What reference resolution asks of the catalog it resolves against: the whole catalog
+    read from files (:class:`NameIndex`), or a published graph behind a store (a delta: one
+    changed metric checked without reading the rest)."""
+
+    def has(self, kind: NodeKind, node_id: str) -> bool: ...
+
+    def excused(self, kind: NodeKind, node_id: str) -> bool: ...
+
+    def suggest(self, kind: NodeKind, word: str) -> list[str]: ...
+
+    def any_of(self, kind: NodeKind) -> bool:
+        """Whether any node of ``kind`` exists (for the hint of an unknown reference)."""
+        ...
+
+
+@dataclass
+class NameIndex:
+    ids: dict[NodeKind, set[str]]
+    aliases: dict[NodeKind, dict[str, str]]
+    unreadable: dict[NodeKind, set[str]] = field(default_factory=dict)
+    unverifiable: set[NodeKind] = field(default_factory=set)
+
+    def has(self, kind: NodeKind, node_id: str) -> bool:
+        return node_id in self.ids[kind]
+
+    def excused(self, kind: NodeKind, node_id: str) -> bool:
+        """Declared where reading failed (already reported): not a further error."""
+        return kind in self.unverifiable or node_id in self.unreadable.get(kind, ())
+
+    def suggest(self, kind: NodeKind, word: str) -> list[str]:
+        return closest(word, self.ids[kind], self.aliases[kind])
+
+    def any_of(self, kind: NodeKind) -> bool:
+        return bool(self.ids[kind])
+
+
+def build_index(state: CatalogState) -> NameIndex:
+    ids: dict[NodeKind, set[str]] = {k: set() for k in NodeKind}
+    aliases: dict[NodeKind, dict[str, str]] = {k: {} for k in NodeKind}
+    for ref, node in state.nodes.items():
+        ids[ref.kind].add(ref.id)
+        names: list[str | None] = [node.name]
+        if isinstance(node, Metric):
+            names += [node.name_en, node.abbr]
+        if isinstance(node, FieldNode | Table):
+            names.append(ref.id.rsplit(".", 1)[-1])
+        for alias in names:
+            if alias:
+                aliases[ref.kind].setdefault(alias.strip().lower(), ref.id)
+    return NameIndex(ids, aliases, state.unreadable, state.unverifiable)
+
+
+def resolve_metric_references(state: CatalogState, index: NameLookup | None = None) -> None:
+    """Every metric of ``state`` linked to what it refers to (edges added to ``state``), each
+    unknown reference an issue with the closest existing ids. ``index``: what references are
+    resolved against (default: the nodes of ``state`` itself)."""
+    lookup: NameLookup = index if index is not None else build_index(state)
+    metrics = [n for n in state.nodes.values() if isinstance(n, Metric)]
+    for metric in metrics:
+        ref = metric.ref
+        origin = state.origins[ref]
+        raw = state.raw[ref]
+
+        def check(
+            kind: NodeKind,
+            target: str,
+            loc: tuple[str | int, ...],
+            what: str,
+            *,
+            _origin: Origin = origin,
+            _raw: LDict = raw,
+            _metric: Metric = metric,
+        ) -> NodeRef | None:
+            if lookup.has(kind, target):
+                if kind is not NodeKind.METRIC or target != _metric.id or what == "formula":
+                    return NodeRef(kind, target)
+            elif lookup.excused(kind, target):
+                return None
+            line = line_of(_raw, loc) or _origin.line  # only for an error: no lookups otherwise
+            if not lookup.has(kind, target):
+                hint = did_you_mean(lookup.suggest(kind, target)) or _empty_hint(kind, lookup)
+                state.issue(
+                    _origin.file,
+                    line,
+                    f"metric {_metric.id!r}: {what} refers to unknown {kind.value.lower()} "
+                    f"{target!r}",
+                    hint,
+                )
+                return None
+            if kind is NodeKind.METRIC and target == _metric.id and what != "formula":
+                state.issue(_origin.file, line, f"metric {_metric.id!r}: {what} refers to itself")
+                return None
+            return NodeRef(kind, target)
+
+        for attr, rel in (("owner", Relation.OWNS), ("reviewer", Relation.REVIEWS)):
+            dept = getattr(metric, attr)
+            if dept is not None:
+                dref = check(NodeKind.DEPARTMENT, dept, (attr,), attr)
+                if dref:
+                    state.add_edge(dref, ref, rel)
+        for i, fid in enumerate(metric.fields):
+            fref = check(NodeKind.FIELD, fid, ("fields", i), "fields")
+            if fref:
+                state.add_edge(fref, ref, Relation.FEEDS)
+        for i, did in enumerate(metric.dimensions):
+            dref = check(NodeKind.DIMENSION, did, ("dimensions", i), "dimensions")
+            if dref:
+                state.add_edge(ref, dref, Relation.SLICED_BY)
+        for i, bid in enumerate(metric.dashboards):
+            bref = check(NodeKind.DASHBOARD, bid, ("dashboards", i), "dashboards")
+            if bref:
+                state.add_edge(ref, bref, Relation.SHOWN_ON)
+        for i, cause in enumerate(metric.causes):
+            cref = check(NodeKind.METRIC, cause.metric, ("causes", i, "metric"), "causes")
+            if cref:
+                props = cause.model_dump(exclude={"metric"}, exclude_none=True)
+                state.add_edge(ref, cref, Relation.CAUSES, props)
+        if metric.rolls_up_to:
+            pref = check(NodeKind.METRIC, metric.rolls_up_to, ("rolls_up_to",), "rolls_up_to")
+            if pref:
+                state.add_edge(ref, pref, Relation.ROLLS_UP_TO)
+        for i, pid in enumerate(metric.parallel):
+            check(NodeKind.METRIC, pid, ("parallel", i), "parallel")
+        for attr, rel in (("formula", Relation.INPUT_TO), ("drivers", Relation.DRIVES)):
+            expr = getattr(metric, attr)
+            if not expr:
+                continue
+            line = line_of(raw, (attr,)) or origin.line
+            try:
+                parsed = parse_formula(expr)
+            except FormulaSyntaxError as exc:
+                state.issue(
+                    origin.file,
+                    line,
+                    f"metric {metric.id!r}: {attr} syntax error: {exc.reason} at column "
+                    f"{exc.column} in {expr!r}",
+                    "formulas use metric ids, numbers, + - * / and parentheses",
+                )
+                continue
+            roles = dict(parsed.inputs())
+            bad = False
+            for occ in parsed.references():
+                if not lookup.has(NodeKind.METRIC, occ.name) and lookup.excused(
+                    NodeKind.METRIC, occ.name
+                ):
+                    bad = True
+                elif not lookup.has(NodeKind.METRIC, occ.name):
+                    bad = True
+                    hint = did_you_mean(lookup.suggest(NodeKind.METRIC, occ.name))
+                    state.issue(
+                        origin.file,
+                        line,
+                        f"metric {metric.id!r}: {attr} refers to unknown metric {occ.name!r} "
+                        f"(column {occ.column})",
+                        hint or "formulas refer to metrics by id",
+                    )
+                elif attr == "drivers" and occ.name == metric.id:
+                    bad = True
+                    state.issue(
+                        origin.file,
+                        line,
+                        f"metric {metric.id!r}: drivers refers to the metric itself",
+                        "drivers is an identity over other metrics, e.g. 'visits * atp'",
+                    )
+            if bad:
+                continue
+            for name, role in roles.items():
+                state.add_edge(NodeRef(NodeKind.METRIC, name), ref, rel, {"role": role.value})
+
+
+def _empty_hint(kind: NodeKind, index: NameLookup) -> str:
+    if not index.any_of(kind):
+        where = {
+            NodeKind.DEPARTMENT: "departments.yaml",
+            NodeKind.DIMENSION: "dimensions.yaml",
+            NodeKind.DASHBOARD: "dashboards.yaml",
+            NodeKind.FIELD: "sources.yaml",
+        }.get(kind, "the catalog")
+        return f"no {kind.value.lower()} is defined; add it to {where}"
+    if kind is NodeKind.FIELD:
+        return "field ids are 'system.table.field' as declared in sources.yaml"
+    return f"define it, or use an existing {kind.value.lower()} id"
+
+
+def check_cycles(state: CatalogState, rel: Relation, what: str) -> None:
+    g: nx.DiGraph[NodeRef] = nx.DiGraph()
+    g.add_edges_from((s, t) for (s, t, r) in state.edges if r is rel)
+    for component in nx.strongly_connected_components(g):
+        members = sorted(component, key=str)
+        if len(members) == 1 and not g.has_edge(members[0], members[0]):
+            continue
+        cycle_edges = nx.find_cycle(g.subgraph(component), source=members[0])
+        path = [e[0].id for e in cycle_edges] + [cycle_edges[0][0].id]
+        first = cycle_edges[-1][1]
+        origin = state.origins[first]
+        attr = "formula" if rel is Relation.INPUT_TO else "rolls_up_to"
+        line = line_of(state.raw[first], (attr,)) or origin.line
+        state.issue(
+            origin.file,
+            line,
+            f"{what} cycle: {' → '.join(path)}",
+            f"a metric cannot depend on itself; break the cycle in one of these {attr}s",
+        )
