@@ -9,7 +9,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from core.bulk import paused_gc
-from graph_schema.diff import diff_snapshots, graph_digest, snapshot, with_auto_versions
+from graph_schema.diff import (
+    diff_snapshots,
+    digest_update,
+    graph_digest,
+    node_item,
+    snapshot,
+    with_auto_versions,
+)
 from graph_schema.errors import ConflictError, EmptyStoreError, StoreError, VersionError
 from graph_schema.governance import LedgerCommit
 from graph_schema.graph import CatalogGraph
@@ -105,12 +112,9 @@ def _publish(
     commit: LedgerCommit | None = None,
 ) -> PublishResult:
     draft = draft or RevisionDraft()
-    digest = graph_digest(graph.nodes, graph.edges)
-    meta = {**graph.meta, "digest": digest}
-    meta.pop("files", None)
-    if files is not None:
-        meta["files"] = {"digest": files, "graph": digest}
-    graph = CatalogGraph(graph.name, graph.nodes, graph.edges, meta)
+    # the digest of the graph as read (before automatic versions): an unchanged catalog is
+    # recognised by it; the stored graph's own digest ("digest") is updated by deltas
+    source_digest = graph_digest(graph.nodes, graph.edges)
     for attempt in range(ATTEMPTS):
         head = store.head()
         if expect_head is not None and head != expect_head:
@@ -123,11 +127,19 @@ def _publish(
             info = store.info()
         except EmptyStoreError:
             info = None
-        unchanged = info is not None and head > 0 and info.meta.get("digest") == digest
+        unchanged = (
+            info is not None and head > 0 and info.meta.get("source_digest") == source_digest
+        )
         if unchanged and commit is None and info is not None:
             return PublishResult(info, None, head)
         stored_snap = store.catalog_data() if info is not None else None
         versioned, auto = with_auto_versions(stored_snap, graph)
+        digest = _updated_digest(source_digest, graph, versioned)
+        meta = {**graph.meta, "digest": digest, "source_digest": source_digest}
+        meta.pop("files", None)
+        if files is not None:
+            meta["files"] = {"digest": files, "graph": digest}
+        versioned = CatalogGraph(versioned.name, versioned.nodes, versioned.edges, meta)
         final = draft.model_copy(update={"version_check": check_versions, "auto_versions": auto})
         planned: PlannedRevision | None = None
         problems: list[str] = []  # a first load breaks no version rule
@@ -154,3 +166,16 @@ def _publish(
         revision = info.meta.get("revision")
         return PublishResult(info, revision, revision or head, auto if revision is not None else {})
     raise AssertionError("unreachable")
+
+
+def _updated_digest(digest: str, graph: CatalogGraph, versioned: CatalogGraph) -> str:
+    """The digest of ``versioned`` from that of ``graph``: only the metrics that got an
+    automatic version differ (the same objects otherwise)."""
+    if versioned is graph:
+        return digest
+    added, removed = [], []
+    for old, new in zip(graph.nodes, versioned.nodes, strict=True):
+        if old is not new:
+            removed.append(node_item(old.ref, old.props()))
+            added.append(node_item(new.ref, new.props()))
+    return digest_update(digest, added=added, removed=removed)

@@ -313,6 +313,7 @@ class EmbeddedStore:
                     raise race_lost(commit)
                 stored = dict(conn.execute("SELECT key, value FROM meta").fetchall())
                 catalog_meta = {**json.loads(stored.get("catalog_meta", "{}")), "digest": digest}
+                catalog_meta.pop("source_digest", None)  # no longer the graph of any files
                 _write_changes(conn, planned.diff)
                 meta = {
                     "catalog_meta": json.dumps(catalog_meta, ensure_ascii=False, default=str),

@@ -271,6 +271,7 @@ class Neo4jStore:
         info = self.info()
         meta = {**info.meta, "digest": digest}
         meta.pop("revision", None)
+        meta.pop("source_digest", None)  # no longer the graph of any files
         # the new versions' relationships: those of the live nodes with the diff applied (a
         # delta's edges all touch its nodes; the other ends' own edges are not read)
         fresh = [NodeRef.parse(c.ref) for c in planned.diff.nodes if c.new is not None]
