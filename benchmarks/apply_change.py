@@ -1,0 +1,168 @@
+"""Applying one approved change request, server side (issue #23): the delta path against a
+whole publish of the same change, in one run.
+
+Steps, in one process holding the store as ``kpigraph serve`` does (its graph read once):
+
+1. a generated catalog of N metrics published into an empty store (the first load);
+2. a change request on one metric (its definition reworded and a caveat added), approved;
+3. ``Governance.apply`` — the delta: the metric and its own edges, one transaction;
+4. the same kind of change written as a whole publish (what every apply cost before #23).
+
+usage: python -m benchmarks.apply_change [--metrics 10000] [--backend embedded|neo4j]
+       [--repeat 5]
+
+Neo4j: a private local server on a free port (``neo4j_local``), stopped after.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import statistics
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from benchmarks.generate import generate
+from core.publish import publish
+from governance import workflow
+from governance.changes import Governance
+from governance.users import add_user
+from graph_schema.governance import Action
+from graph_schema.graph import CatalogGraph
+from graph_schema.ids import NodeKind
+from graph_schema.models import Metric
+from loaders.catalog import load_catalog
+from store.base import GraphStore
+from store.ledger import ledger_for
+
+
+@contextlib.contextmanager
+def _store(backend: str, work: Path) -> Iterator[GraphStore]:
+    if backend == "embedded":
+        from store.embedded import EmbeddedStore
+
+        store: GraphStore = EmbeddedStore(work / "bench.sqlite")
+        try:
+            yield store
+        finally:
+            store.close()
+        return
+    from neo4j_local.launcher import free_port, start, stop
+    from store.neo4j import Neo4jStore, connect
+
+    server = start(port=free_port(), data_dir=work / "neo4j", heap="2g")
+    try:
+        store = Neo4jStore(connect(server.uri, "neo4j", "kpigraph"), uri=server.uri)
+        store.clear()
+        try:
+            yield store
+        finally:
+            store.close()
+    finally:
+        stop(work / "neo4j")
+
+
+def _approve(gov: Governance, people: dict[str, Any], cid: int) -> None:
+    for _ in range(10):
+        change = gov.get(cid)
+        if change.status not in workflow.REVIEWABLE:
+            return
+        who = next(p for p in people.values() if workflow.stage_for(p, change) is not None)
+        gov.approve(who, cid, "ok")
+
+
+def _people(gov: Governance, store: GraphStore, graph: CatalogGraph) -> dict[str, Any]:
+    ledger = gov.ledger
+    people: dict[str, Any] = {}
+    for name, role in (("editor", "editor"), ("c1", "committee"), ("a1", "admin"), ("a2", "admin")):
+        people[name], _ = add_user(ledger, name, role, None)
+    depts = sorted({n.id for n in graph.nodes if n.kind is NodeKind.DEPARTMENT})
+    for d in depts:
+        people[f"o-{d}"], _ = add_user(ledger, f"o-{d}", "owner", d)
+    return people
+
+
+def _reworded(props: dict[str, Any], i: int) -> dict[str, Any]:
+    out = {k: v for k, v in props.items() if k not in ("version", "history")}
+    out["definition"] = f"{props.get('definition') or ''}（第{i}次措辞）"
+    out["caveats"] = [*props.get("caveats", []), f"注意事项 {i}"]
+    return out
+
+
+def run(n: int, backend: str, repeat: int) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory(prefix="kpigraph-apply-") as tmp:
+        work = Path(tmp)
+        generate(n, 1, work / "cat")
+        graph = load_catalog(work / "cat")
+        with _store(backend, work) as store:
+            t0 = time.perf_counter()
+            publish(store, graph)
+            first_load = time.perf_counter() - t0
+            gov = Governance(store, ledger_for(store))
+            people = _people(gov, store, graph)
+            metrics = sorted(n.ref for n in graph.nodes if isinstance(n, Metric))
+            ref = metrics[len(metrics) // 2]
+            store.snapshot().get_nodes([ref])  # as a server: the graph is read already
+            deltas, wholes = [], []
+            for i in range(repeat):
+                props = store.get_nodes([ref])[ref].props()
+                change = gov.submit(
+                    people["editor"],
+                    Action.UPDATE,
+                    ref,
+                    _reworded(props, i),
+                    props.get("version"),
+                    f"bench {i}",
+                )
+                _approve(gov, people, change.id)
+                store.snapshot().get_nodes([ref])
+                t0 = time.perf_counter()
+                gov.apply(people["a1"], change.id)
+                deltas.append(time.perf_counter() - t0)
+                # the same kind of change as a whole publish (the path before #23)
+                t0 = time.perf_counter()
+                whole = store.catalog()
+                props = store.get_nodes([ref])[ref].props()
+                new = Metric.model_validate(
+                    {**props, "caveats": [*props.get("caveats", []), f"整体 {i}"]}
+                )
+                nodes = tuple(new if node.ref == ref else node for node in whole.nodes)
+                publish(
+                    store,
+                    CatalogGraph(whole.name, nodes, whole.edges, dict(whole.meta)),
+                    check_versions=False,
+                )
+                wholes.append(time.perf_counter() - t0)
+            info = store.info()
+    return {
+        "backend": backend,
+        "metrics": n,
+        "nodes": sum(v for k, v in info.counts.items() if k != "edges"),
+        "edges": info.counts.get("edges"),
+        "first_load_s": round(first_load, 3),
+        "apply_delta_s": [round(x, 3) for x in deltas],
+        "apply_delta_median_s": round(statistics.median(deltas), 3),
+        "whole_publish_s": [round(x, 3) for x in wholes],
+        "whole_publish_median_s": round(statistics.median(wholes), 3),
+        "ratio_whole_over_delta": round(statistics.median(wholes) / statistics.median(deltas), 1),
+        "load_average": os.getloadavg(),
+        "ref": str(ref),
+    }
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--metrics", type=int, default=10_000)
+    parser.add_argument("--backend", choices=["embedded", "neo4j"], default="embedded")
+    parser.add_argument("--repeat", type=int, default=5)
+    args = parser.parse_args(argv)
+    print(json.dumps(run(args.metrics, args.backend, args.repeat), ensure_ascii=False, indent=2))
+
+
+if __name__ == "__main__":
+    main()
