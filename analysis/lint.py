@@ -46,6 +46,7 @@ from graph_schema.rules.base import (
     Severity,
     SqlCheck,
 )
+from graph_schema.sql_safety import UnsafeSQLError, check_metric_sql
 
 MANIFEST = "kpigraph.yaml"
 
@@ -133,20 +134,48 @@ def _sql_checker(
     return check
 
 
+def _unsafe(sql: str, schema: SourceSchema, dialect: str | None) -> UnsafeSQLError | None:
+    """Why ``sql`` may not run (the sandbox check over the catalog's tables), or ``None``."""
+    tables = {t.name for t in schema.tables.values()} | set(schema.tables)
+    try:
+        check_metric_sql(sql, tables=tables, dialect=dialect)
+    except UnsafeSQLError as exc:
+        return exc
+    return None
+
+
 def _check_sql(metric: Metric, schema: SourceSchema, default: str | None) -> SqlCheck:
     assert metric.sql is not None
     dialect = metric_dialect(metric.fields, schema, default)
     try:
         dialect = normalize_dialect(dialect)
+    except SqlDialectError as exc:
+        refused = _unsafe(metric.sql, schema, None)
+        return SqlCheck(
+            dialect=dialect,
+            error_kind="dialect",
+            error=exc.message,
+            unsafe=refused.reason if refused is not None else None,
+        )
+    refused = _unsafe(metric.sql, schema, dialect)
+    try:
         prefer = {f.split(".", 1)[0] for f in metric.fields}
         reads = sql_reads(metric.sql, schema, dialect, prefer)
-    except SqlDialectError as exc:
-        return SqlCheck(dialect=dialect, error_kind="dialect", error=exc.message)
     except SqlSyntaxError as exc:
+        # a parse failure is reported once, by sql.parse-error (mandatory as well)
+        unsafe = refused.reason if refused is not None and refused.kind != "parse" else None
         return SqlCheck(
-            dialect=dialect, error_kind="syntax", error=exc.message, error_line=exc.line
+            dialect=dialect,
+            error_kind="syntax",
+            error=exc.message,
+            error_line=exc.line,
+            unsafe=unsafe,
         )
+    if refused is not None and refused.kind == "parse":
+        # sqlglot read it as a query for lineage, yet the sandbox cannot: refused all the same
+        refused = UnsafeSQLError(refused.reason, "unsafe")
     return SqlCheck(
+        unsafe=refused.reason if refused is not None else None,
         dialect=dialect,
         fields=reads.fields,
         view_fields=reads.view_fields,
@@ -167,6 +196,9 @@ def run_rules(
     info-only orphan rules)."""
     out: list[LintIssue] = []
     for rule in rules:
+        if rule.mandatory:  # the SQL sandbox: no catalog setting turns it off or lowers it
+            out += _run_one(rule, ctx)
+            continue
         effective = ctx.config.severity_of(rule.id, rule.severity)
         if effective is None or effective.rank > min_severity.rank:
             continue
@@ -190,6 +222,20 @@ def run_rules(
                 issue = _with(issue, sev)
             out.append(issue)
     return out
+
+
+def _run_one(rule: LintRule, ctx: LintContext) -> list[LintIssue]:
+    try:
+        return list(rule.check(ctx))
+    except Exception as exc:  # a broken rule must not hide the other rules' findings
+        return [
+            LintIssue(
+                "lint.rule-crashed",
+                Severity.ERROR,
+                f"rule {rule.id} crashed: {type(exc).__name__}: {exc}",
+                fix="report this bug",
+            )
+        ]
 
 
 def _with(issue: LintIssue, severity: Severity) -> LintIssue:
