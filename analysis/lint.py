@@ -162,14 +162,11 @@ def _check_sql(metric: Metric, schema: SourceSchema, default: str | None) -> Sql
         prefer = {f.split(".", 1)[0] for f in metric.fields}
         reads = sql_reads(metric.sql, schema, dialect, prefer)
     except SqlSyntaxError as exc:
+        if refused is not None and refused.kind != "parse":  # e.g. "; COPY …": say that
+            return SqlCheck(dialect=dialect, unsafe=refused.reason)
         # a parse failure is reported once, by sql.parse-error (mandatory as well)
-        unsafe = refused.reason if refused is not None and refused.kind != "parse" else None
         return SqlCheck(
-            dialect=dialect,
-            error_kind="syntax",
-            error=exc.message,
-            error_line=exc.line,
-            unsafe=unsafe,
+            dialect=dialect, error_kind="syntax", error=exc.message, error_line=exc.line
         )
     if refused is not None and refused.kind == "parse":
         # sqlglot read it as a query for lineage, yet the sandbox cannot: refused all the same

@@ -320,7 +320,10 @@ def _statement_name(node: exp.Expression) -> str:
             if isinstance(node, exp.Command):
                 return str(node.this).upper()
             return label
-    return node.key.upper()
+    if isinstance(node, exp.Query | exp.DML | exp.DDL):
+        return node.key.upper()
+    words = node.sql().split()  # e.g. CHECKPOINT, which sqlglot reads as a column name
+    return (words[0] if words else node.key).upper()
 
 
 def _check_tree(tree: exp.Expression, tables: set[str], dialect: str | None) -> None:
