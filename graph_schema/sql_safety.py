@@ -47,9 +47,8 @@ import unicodedata
 from collections.abc import Collection
 
 import sqlglot
-from sqlglot import exp
+from sqlglot import Token, TokenType, exp
 from sqlglot.errors import SqlglotError
-from sqlglot.tokens import Token, TokenType
 
 from graph_schema.errors import KpigraphError
 
@@ -295,11 +294,12 @@ def _first_line(exc: BaseException) -> str:
 
 def _one_query(sql: str, dialect: str | None) -> exp.Expression:
     try:
-        statements = [s for s in sqlglot.parse(sql, read=dialect) if s is not None]
+        parsed = sqlglot.parse(sql, read=dialect)
     except (SqlglotError, ValueError) as exc:
         raise UnsafeSQLError(f"it does not parse: {_first_line(exc)}", "parse") from exc
     except RecursionError as exc:
         raise UnsafeSQLError("it is nested too deeply to check") from exc
+    statements = [s for s in parsed if isinstance(s, exp.Expression)]
     if not statements:
         raise UnsafeSQLError("the SQL is empty", "parse")
     if len(statements) > 1:
