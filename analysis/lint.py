@@ -15,7 +15,7 @@ Examples
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -120,23 +120,37 @@ def parse_config(raw: Any) -> tuple[LintConfig, list[LintIssue]]:
 
 
 def _sql_checker(
-    schema: SourceSchema, default_dialect: str | None
+    schema: SourceSchema, default_dialect: str | None, tables_reported: bool = False
 ) -> Callable[[Metric], SqlCheck | None]:
+    """``tables_reported``: ``sql.unknown-table`` reports undeclared tables as errors, so
+    ``sql.unsafe`` does not say it twice."""
     cache: dict[str, SqlCheck] = {}
 
     def check(metric: Metric) -> SqlCheck | None:
         if not metric.sql:
             return None
         if metric.id not in cache:
-            cache[metric.id] = _check_sql(metric, schema, default_dialect)
+            found = _check_sql(metric, schema, default_dialect)
+            if tables_reported and found.unsafe_kind == "table" and found.unknown_tables:
+                # sql.unknown-table names the table; anything else wrong is still said here
+                other = _unsafe(metric.sql, None, found.dialect)
+                found = replace(
+                    found,
+                    unsafe=other.reason if other is not None else None,
+                    unsafe_kind=other.kind if other is not None else None,
+                )
+            cache[metric.id] = found
         return cache[metric.id]
 
     return check
 
 
-def _unsafe(sql: str, schema: SourceSchema, dialect: str | None) -> UnsafeSQLError | None:
-    """Why ``sql`` may not run (the sandbox check over the catalog's tables), or ``None``."""
-    tables = {t.name for t in schema.tables.values()} | set(schema.tables)
+def _unsafe(sql: str, schema: SourceSchema | None, dialect: str | None) -> UnsafeSQLError | None:
+    """Why ``sql`` may not run (the sandbox check over the catalog's tables; any plain table
+    name when ``schema`` is ``None``), or ``None``."""
+    tables = (
+        None if schema is None else {t.name for t in schema.tables.values()} | set(schema.tables)
+    )
     try:
         check_metric_sql(sql, tables=tables, dialect=dialect)
     except UnsafeSQLError as exc:
@@ -156,6 +170,7 @@ def _check_sql(metric: Metric, schema: SourceSchema, default: str | None) -> Sql
             error_kind="dialect",
             error=exc.message,
             unsafe=refused.reason if refused is not None else None,
+            unsafe_kind=refused.kind if refused is not None else None,
         )
     refused = _unsafe(metric.sql, schema, dialect)
     try:
@@ -163,7 +178,7 @@ def _check_sql(metric: Metric, schema: SourceSchema, default: str | None) -> Sql
         reads = sql_reads(metric.sql, schema, dialect, prefer)
     except SqlSyntaxError as exc:
         if refused is not None and refused.kind != "parse":  # e.g. "; COPY …": say that
-            return SqlCheck(dialect=dialect, unsafe=refused.reason)
+            return SqlCheck(dialect=dialect, unsafe=refused.reason, unsafe_kind=refused.kind)
         # a parse failure is reported once, by sql.parse-error (mandatory as well)
         return SqlCheck(
             dialect=dialect, error_kind="syntax", error=exc.message, error_line=exc.line
@@ -173,6 +188,7 @@ def _check_sql(metric: Metric, schema: SourceSchema, default: str | None) -> Sql
         refused = UnsafeSQLError(refused.reason, "unsafe")
     return SqlCheck(
         unsafe=refused.reason if refused is not None else None,
+        unsafe_kind=refused.kind if refused is not None else None,
         dialect=dialect,
         fields=reads.fields,
         view_fields=reads.view_fields,
@@ -279,7 +295,11 @@ def _context(
         config=config,
         origins=origins if isinstance(origins, dict) else dict(origins or {}),
         key_lines=key_lines if key_lines is not None else {},
-        sql=_sql_checker(schema, dialect),
+        sql=_sql_checker(
+            schema,
+            dialect,
+            config.severity_of("sql.unknown-table", Severity.ERROR) is Severity.ERROR,
+        ),
         views=_view_checks(schema),
         dialect=meta.get("dialect"),
         dialect_problem=_dialect_problem,

@@ -165,6 +165,8 @@ _REFUSED_NODES: tuple[tuple[type[exp.Expression], str], ...] = tuple(
     if isinstance(cls := getattr(exp, name, None), type)
 )
 
+_REFUSED_TYPES = tuple(cls for cls, _ in _REFUSED_NODES)
+
 #: token types whose text may hold any printable character
 _TEXT_TOKENS = frozenset(
     t
@@ -190,7 +192,8 @@ _INVISIBLE = frozenset({"Cc", "Cf", "Co", "Cs", "Cn", "Zl", "Zp"})
 
 class UnsafeSQLError(KpigraphError, ValueError):
     """A metric's SQL is refused; ``reason`` says what (a function, table, statement or
-    character, by name); ``kind`` is ``parse`` when it does not parse, else ``unsafe``."""
+    character, by name); ``kind`` is ``parse`` when it does not parse, ``table`` when it reads
+    a plain table name the catalog does not declare, else ``unsafe``."""
 
     code = "sql_unsafe"
 
@@ -200,12 +203,14 @@ class UnsafeSQLError(KpigraphError, ValueError):
         self.kind = kind
 
 
-def check_metric_sql(sql: str, *, tables: Collection[str], dialect: str | None) -> None:
+def check_metric_sql(sql: str, *, tables: Collection[str] | None, dialect: str | None) -> None:
     """Raise :class:`UnsafeSQLError` unless ``sql`` is one read-only query over ``tables``.
 
     ``tables`` are the names the query may read: ``name`` or ``system.name`` (compared
-    case-insensitively; a name of its own CTEs is always allowed). ``dialect`` is a sqlglot
-    dialect name (``duckdb``, ``postgres``, ``spark``, …) or ``None`` for generic SQL.
+    case-insensitively; a name of its own CTEs is always allowed); ``None`` lets any plain
+    table name pass (for a caller that reports undeclared tables itself — file paths and
+    qualified system names are still refused). ``dialect`` is a sqlglot dialect name
+    (``duckdb``, ``postgres``, ``spark``, …) or ``None`` for generic SQL.
     """
     if not isinstance(sql, str) or not sql.strip():
         raise UnsafeSQLError("the SQL is empty", "parse")
@@ -214,8 +219,8 @@ def check_metric_sql(sql: str, *, tables: Collection[str], dialect: str | None) 
     _check_characters(sql)
     tokens = _tokens(sql, dialect)
     _check_tokens(sql, tokens)
-    tree = _one_query(sql, dialect)
-    _check_tree(tree, {t.lower() for t in tables}, dialect)
+    tree = _one_query(sql, tokens, dialect)
+    _check_tree(tree, None if tables is None else {t.lower() for t in tables}, dialect)
 
 
 def _refuse_char(ch: str, where: str) -> UnsafeSQLError:
@@ -292,9 +297,9 @@ def _first_line(exc: BaseException) -> str:
     return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
 
 
-def _one_query(sql: str, dialect: str | None) -> exp.Expression:
+def _one_query(sql: str, tokens: list[Token], dialect: str | None) -> exp.Expression:
     try:
-        parsed = sqlglot.parse(sql, read=dialect)
+        parsed = sqlglot.Dialect.get_or_raise(dialect).parser().parse(tokens, sql)
     except (SqlglotError, ValueError) as exc:
         raise UnsafeSQLError(f"it does not parse: {_first_line(exc)}", "parse") from exc
     except RecursionError as exc:
@@ -326,13 +331,13 @@ def _statement_name(node: exp.Expression) -> str:
     return (words[0] if words else node.key).upper()
 
 
-def _check_tree(tree: exp.Expression, tables: set[str], dialect: str | None) -> None:
+def _check_tree(tree: exp.Expression, tables: set[str] | None, dialect: str | None) -> None:
     ctes = {cte.alias_or_name.lower() for cte in tree.find_all(exp.CTE)}
     for node in tree.walk():
-        for cls, label in _REFUSED_NODES:
-            if isinstance(node, cls):
-                what = str(node.this).upper() if isinstance(node, exp.Command) else label
-                raise UnsafeSQLError(f"{what} is not allowed in a metric's SQL")
+        if isinstance(node, _REFUSED_TYPES):
+            what = str(node.this).upper() if isinstance(node, exp.Command) else None
+            label = next(label for cls, label in _REFUSED_NODES if isinstance(node, cls))
+            raise UnsafeSQLError(f"{what or label} is not allowed in a metric's SQL")
         if isinstance(node, exp.With) and node.args.get("recursive"):
             raise UnsafeSQLError("WITH RECURSIVE is not allowed (it may never end)")
         if isinstance(node, exp.Table):
@@ -343,7 +348,9 @@ def _check_tree(tree: exp.Expression, tables: set[str], dialect: str | None) -> 
             raise UnsafeSQLError("query parameters ($1, ?) are not allowed in a metric's SQL")
 
 
-def _check_table(node: exp.Table, tables: set[str], ctes: set[str], dialect: str | None) -> None:
+def _check_table(
+    node: exp.Table, tables: set[str] | None, ctes: set[str], dialect: str | None
+) -> None:
     target = node.this
     if not isinstance(target, exp.Identifier):
         if isinstance(target, exp.Func):
@@ -356,15 +363,18 @@ def _check_table(node: exp.Table, tables: set[str], ctes: set[str], dialect: str
     label = ".".join(p for p in (node.catalog, node.db, name) if p)
     if node.catalog:
         raise UnsafeSQLError(f"table {label!r}: a catalog-qualified name is not allowed")
-    if node.db:
-        if f"{node.db}.{name}".lower() in tables:
-            return
-    elif name.lower() in ctes or name.lower() in tables:
+    path = any(c in name for c in "/\\.:")
+    if tables is None and not path and not node.db:
         return
-    hint = " (a file path)" if any(c in name for c in "/\\.:") else ""
+    if node.db:
+        if tables is not None and f"{node.db}.{name}".lower() in tables:
+            return
+    elif name.lower() in ctes or (tables is not None and name.lower() in tables):
+        return
     raise UnsafeSQLError(
-        f"table {label!r}{hint} is not a table of the catalog; a metric reads only the tables "
-        "sources.yaml declares"
+        f"table {label!r}{' (a file path)' if path else ''} is not a table of the catalog; a "
+        "metric reads only the tables sources.yaml declares",
+        "unsafe" if path else "table",
     )
 
 

@@ -155,6 +155,8 @@ class SqlCheck:
     #: why the SQL may not run at all (:func:`graph_schema.sql_safety.check_metric_sql`),
     #: when it parses; ``None``: it is one read-only query over the catalog's tables
     unsafe: str | None = None
+    #: ``unsafe``, ``table`` (an undeclared table name) or ``parse``
+    unsafe_kind: str | None = None
 
 
 @dataclass

@@ -210,3 +210,34 @@ def test_no_sql_reads_the_session_key_or_the_store(
                 con.execute(f"SELECT * FROM read_blob('{target}')").fetchall()
     finally:
         engine.close()
+
+
+@pytest.mark.parametrize(
+    ("sql", "lint", "expected"),
+    [
+        # an undeclared table is said once, by sql.unknown-table ...
+        ("SELECT sum(amount) AS value FROM nowhere", "", {"sql.unknown-table"}),
+        # ... by sql.unsafe when that rule is turned off (the sandbox still refuses it)
+        (
+            "SELECT sum(amount) AS value FROM nowhere",
+            "lint: {disable: [sql.unknown-table]}\n",
+            {"sql.unsafe"},
+        ),
+        # and an undeclared table does not hide a file reader
+        (
+            "SELECT read_text('/etc/passwd') AS value FROM nowhere",
+            "",
+            {"sql.unknown-table", "sql.unsafe"},
+        ),
+        ("SELECT sum(amount) AS value FROM orders", "", set()),
+    ],
+)
+def test_lint_reports_each_problem_once(
+    tmp_path: Path, sql: str, lint: str, expected: set[str]
+) -> None:
+    from analysis.lint import lint_catalog
+
+    root = _hostile_catalog(tmp_path / "cat", sql, lint)
+    report = lint_catalog(root)
+    found = {i.rule for i in report.issues if i.severity.value == "error" and "evil" in i.message}
+    assert found == expected, [i.message for i in report.issues]
