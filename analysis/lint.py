@@ -15,7 +15,7 @@ Examples
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +46,7 @@ from graph_schema.rules.base import (
     Severity,
     SqlCheck,
 )
+from graph_schema.sql_safety import UnsafeSQLError, check_metric_sql
 
 MANIFEST = "kpigraph.yaml"
 
@@ -119,18 +120,42 @@ def parse_config(raw: Any) -> tuple[LintConfig, list[LintIssue]]:
 
 
 def _sql_checker(
-    schema: SourceSchema, default_dialect: str | None
+    schema: SourceSchema, default_dialect: str | None, tables_reported: bool = False
 ) -> Callable[[Metric], SqlCheck | None]:
+    """``tables_reported``: ``sql.unknown-table`` reports undeclared tables as errors, so
+    ``sql.unsafe`` does not say it twice."""
     cache: dict[str, SqlCheck] = {}
 
     def check(metric: Metric) -> SqlCheck | None:
         if not metric.sql:
             return None
         if metric.id not in cache:
-            cache[metric.id] = _check_sql(metric, schema, default_dialect)
+            found = _check_sql(metric, schema, default_dialect)
+            if tables_reported and found.unsafe_kind == "table" and found.unknown_tables:
+                # sql.unknown-table names the table; anything else wrong is still said here
+                other = _unsafe(metric.sql, None, found.dialect)
+                found = replace(
+                    found,
+                    unsafe=other.reason if other is not None else None,
+                    unsafe_kind=other.kind if other is not None else None,
+                )
+            cache[metric.id] = found
         return cache[metric.id]
 
     return check
+
+
+def _unsafe(sql: str, schema: SourceSchema | None, dialect: str | None) -> UnsafeSQLError | None:
+    """Why ``sql`` may not run (the sandbox check over the catalog's tables; any plain table
+    name when ``schema`` is ``None``), or ``None``."""
+    tables = (
+        None if schema is None else {t.name for t in schema.tables.values()} | set(schema.tables)
+    )
+    try:
+        check_metric_sql(sql, tables=tables, dialect=dialect)
+    except UnsafeSQLError as exc:
+        return exc
+    return None
 
 
 def _check_sql(metric: Metric, schema: SourceSchema, default: str | None) -> SqlCheck:
@@ -138,15 +163,32 @@ def _check_sql(metric: Metric, schema: SourceSchema, default: str | None) -> Sql
     dialect = metric_dialect(metric.fields, schema, default)
     try:
         dialect = normalize_dialect(dialect)
+    except SqlDialectError as exc:
+        refused = _unsafe(metric.sql, schema, None)
+        return SqlCheck(
+            dialect=dialect,
+            error_kind="dialect",
+            error=exc.message,
+            unsafe=refused.reason if refused is not None else None,
+            unsafe_kind=refused.kind if refused is not None else None,
+        )
+    refused = _unsafe(metric.sql, schema, dialect)
+    try:
         prefer = {f.split(".", 1)[0] for f in metric.fields}
         reads = sql_reads(metric.sql, schema, dialect, prefer)
-    except SqlDialectError as exc:
-        return SqlCheck(dialect=dialect, error_kind="dialect", error=exc.message)
     except SqlSyntaxError as exc:
+        if refused is not None and refused.kind != "parse":  # e.g. "; COPY …": say that
+            return SqlCheck(dialect=dialect, unsafe=refused.reason, unsafe_kind=refused.kind)
+        # a parse failure is reported once, by sql.parse-error (mandatory as well)
         return SqlCheck(
             dialect=dialect, error_kind="syntax", error=exc.message, error_line=exc.line
         )
+    if refused is not None and refused.kind == "parse":
+        # sqlglot read it as a query for lineage, yet the sandbox cannot: refused all the same
+        refused = UnsafeSQLError(refused.reason, "unsafe")
     return SqlCheck(
+        unsafe=refused.reason if refused is not None else None,
+        unsafe_kind=refused.kind if refused is not None else None,
         dialect=dialect,
         fields=reads.fields,
         view_fields=reads.view_fields,
@@ -167,6 +209,9 @@ def run_rules(
     info-only orphan rules)."""
     out: list[LintIssue] = []
     for rule in rules:
+        if rule.mandatory:  # the SQL sandbox: no catalog setting turns it off or lowers it
+            out += _run_one(rule, ctx)
+            continue
         effective = ctx.config.severity_of(rule.id, rule.severity)
         if effective is None or effective.rank > min_severity.rank:
             continue
@@ -190,6 +235,20 @@ def run_rules(
                 issue = _with(issue, sev)
             out.append(issue)
     return out
+
+
+def _run_one(rule: LintRule, ctx: LintContext) -> list[LintIssue]:
+    try:
+        return list(rule.check(ctx))
+    except Exception as exc:  # a broken rule must not hide the other rules' findings
+        return [
+            LintIssue(
+                "lint.rule-crashed",
+                Severity.ERROR,
+                f"rule {rule.id} crashed: {type(exc).__name__}: {exc}",
+                fix="report this bug",
+            )
+        ]
 
 
 def _with(issue: LintIssue, severity: Severity) -> LintIssue:
@@ -236,7 +295,11 @@ def _context(
         config=config,
         origins=origins if isinstance(origins, dict) else dict(origins or {}),
         key_lines=key_lines if key_lines is not None else {},
-        sql=_sql_checker(schema, dialect),
+        sql=_sql_checker(
+            schema,
+            dialect,
+            config.severity_of("sql.unknown-table", Severity.ERROR) is Severity.ERROR,
+        ),
         views=_view_checks(schema),
         dialect=meta.get("dialect"),
         dialect_problem=_dialect_problem,

@@ -1,10 +1,11 @@
 """Which source columns a metric's SQL reads, checked against ``sources.yaml`` (sqlglot).
 
-sqlglot is imported only here (and in nothing else of kpigraph). A statement is parsed in the
-dialect of its system or catalog (MySQL, PostgreSQL, Hive/Spark, DuckDB, …), its tables are
-matched to the catalog's tables (``dms_orders`` or ``dms.dms_orders``), columns are qualified
-against the declared fields, and every column is followed through aliases, CTEs, subqueries,
-unions and *views* (tables of ``sources.yaml`` that carry ``sql:``) down to base columns.
+sqlglot is imported here (lineage) and in ``graph_schema.sql_safety`` (the SQL sandbox check).
+A statement is parsed in the dialect of its system or catalog (MySQL, PostgreSQL, Hive/Spark,
+DuckDB, …), its tables are matched to the catalog's tables (``dms_orders`` or
+``dms.dms_orders``), columns are qualified against the declared fields, and every column is
+followed through aliases, CTEs, subqueries, unions and *views* (tables of ``sources.yaml`` that
+carry ``sql:``) down to base columns.
 
 What a query reads = the columns its result is computed from plus the columns its filters,
 joins and groupings use (a filter changes the number as much as a summed column does).

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import urlsplit
 
@@ -41,13 +42,19 @@ class AuthState:
     verifier: TokenVerifier
     limiter: FailureLimiter
     read_required: bool
-    secret: str | None = None  # None: the key kept in the store, read on first use
+    secret: str | None = None  # None: the key file's (core/session_key.py), read on first use
+    key_file: Path | None = None
     _signer: SessionSigner | None = None
 
     @property
     def signer(self) -> SessionSigner:
         if self._signer is None:
-            self._signer = SessionSigner(self.secret or self.ledger.secret_key())
+            if self.secret is None:
+                from core.session_key import file_key, key_file_for
+                from core.settings import default_db_path
+
+                self.secret = file_key(self.key_file or key_file_for(default_db_path()))
+            self._signer = SessionSigner(self.secret)
         return self._signer
 
 

@@ -9,6 +9,7 @@ from fastapi.responses import RedirectResponse, Response
 from api.auth import AuthState, read_gate
 from api.errors import error_html, error_json, wants_html
 from core.security import FailureLimiter, TokenVerifier
+from core.session_key import derived_key, key_file_for
 from core.settings import Settings
 from governance.changes import Governance
 from governance.notify import Deliverer
@@ -40,6 +41,7 @@ def install(app: FastAPI, settings: Settings, store: GraphStore) -> None:
 
     ledger: Ledger = ledger_for(store)
     secret = settings.secret_key.get_secret_value() if settings.secret_key else None
+    secret = derived_key(secret) if secret else None  # never the key kept in the store
     app.state.ledger = ledger
     app.state.auth = AuthState(
         ledger=ledger,
@@ -47,6 +49,7 @@ def install(app: FastAPI, settings: Settings, store: GraphStore) -> None:
         verifier=TokenVerifier(),
         limiter=FailureLimiter(),
         read_required=settings.read_auth == "required",
+        key_file=key_file_for(settings.db),
     )
     deliverer = Deliverer(ledger)
     app.state.deliverer = deliverer

@@ -175,6 +175,7 @@ def propose(
     from analysis.lint import lint_definition
 
     lint = [i.to_json() for i in lint_definition(graph, final)]
+    refuse_unsafe_sql(lint)  # the SQL sandbox (issue 21): such a request is never stored
     return Proposal(
         lint=lint,
         action=action,
@@ -188,6 +189,23 @@ def propose(
         approvals_required=stages,
         graph=graph2,
     )
+
+
+#: lint rules whose errors refuse a proposal outright (the SQL sandbox); other lint issues
+#: are shown on the request for its reviewers
+REFUSING_RULES = frozenset({"sql.unsafe", "sql.parse-error"})
+
+
+def refuse_unsafe_sql(lint: list[dict[str, Any]]) -> None:
+    """Raise :class:`CatalogError` (field ``sql``) when the proposed metric's SQL may not
+    run: it would read files, write, configure the engine or call a refused function."""
+    issues = [
+        CatalogIssue(PROPOSAL_FILE, None, f"sql: {i['message']}", i.get("fix"))
+        for i in lint
+        if i.get("rule") in REFUSING_RULES and i.get("severity") == "error"
+    ]
+    if issues:
+        raise CatalogError(issues)
 
 
 def history_entry(version: str, reason: str, author: str) -> dict[str, Any]:

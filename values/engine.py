@@ -24,14 +24,13 @@ import time
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
-import duckdb
-
 from graph_schema.errors import CatalogIssue, NodeNotFoundError
 from graph_schema.formula import BinOp, Expr, Neg, Ref, parse_formula
 from graph_schema.models import Aggregation, Metric
 from values.definitions import Definitions
 from values.errors import NoValuesError, ValuesFileError, ValuesQueryError
 from values.files import ObservedTable, load_query, load_table
+from values.sandbox import Deadline, SandboxLimits, connect, duckdb_refusal, lock_down
 
 #: members (in grain order) → period → value
 Frame = dict[tuple[str, ...], dict[str, float]]
@@ -48,23 +47,35 @@ class ValuesEngine:
         The catalog directory (its ``values/``, ``targets/`` and ``data/`` are read).
     definitions
         Where metric definitions come from (the loaded catalog or the store).
+    limits
+        Time and memory limits of metric SQL (default: ``KPIGRAPH_VALUES_SQL_*``).
+
+    Metric SQL runs sandboxed (:mod:`values.sandbox`): checked by two parsers, on a
+    connection that reads nothing but the catalog's ``data/`` files once they are registered.
     """
 
-    def __init__(self, root: str | Path, definitions: Definitions) -> None:
+    def __init__(
+        self, root: str | Path, definitions: Definitions, limits: SandboxLimits | None = None
+    ) -> None:
         self.root = Path(root)
         self.defs = definitions
+        self.limits = limits or SandboxLimits()
         self._lock = threading.RLock()
-        # one thread: a parallel SUM over doubles adds partial sums in whichever order the
-        # threads finish, so the last digits of a value could differ between two runs of the
-        # same question (the CLI and the API must print the same numbers)
-        self._con = duckdb.connect(":memory:", config={"threads": 1})
+        # one thread (the CLI and the API must print the same numbers): see values.sandbox
+        self._con = connect(self.limits)
         self.duckdb_seconds = 0.0
         self.notes: dict[str, str] = {}  # metric → why its sql gave no values
         self._sql: dict[str, ObservedTable | None] = {}
+        self._files: list[Path] = []  # data/ files the views read (the only ones allowed)
         started = time.perf_counter()
-        self.tables = self._register_data()
-        self.observed = self._load("values", "value", "obs")
-        self.targets = self._load("targets", "target", "tgt")
+        try:
+            self.tables = self._register_data()
+            self.observed = self._load("values", "value", "obs")
+            self.targets = self._load("targets", "target", "tgt")
+            lock_down(self._con, self._files)
+        except BaseException:
+            self._con.close()
+            raise
         self.load_seconds = time.perf_counter() - started
 
     # -- loading -------------------------------------------------------------------------
@@ -102,6 +113,7 @@ class ValuesEngine:
                 )
                 continue
             reader = "read_parquet" if suffix == ".parquet" else "read_csv"
+            self._files.append(path.resolve())
             literal = str(path.resolve()).replace("'", "''")
             self._con.execute(f"CREATE VIEW {name} AS SELECT * FROM {reader}('{literal}')")
             names.append(name)
@@ -142,22 +154,40 @@ class ValuesEngine:
         with self._lock:
             if metric.id not in self._sql:
                 started = time.perf_counter()
-                try:
-                    table = load_query(
-                        self._con,
-                        metric.sql,
-                        f"metric {metric.id!r} sql",
-                        f"sql_{len(self._sql)}",
-                        self.defs.dimension_ids,
-                    )
-                    self._sql[metric.id] = table if table.rows else None
-                    if not table.rows:
-                        self.notes[metric.id] = "its sql returned no rows"
-                except ValuesFileError as exc:
-                    self._sql[metric.id] = None
-                    self.notes[metric.id] = exc.message
+                self._sql[metric.id] = self._run_sql(metric, metric.sql)
                 self.duckdb_seconds += time.perf_counter() - started
             return self._sql[metric.id]
+
+    def _run_sql(self, metric: Metric, sql: str) -> ObservedTable | None:
+        """The metric's SQL, checked, then run within the time limit (once per engine: a
+        refusal, failure or timeout is remembered in ``notes``)."""
+        refused = duckdb_refusal(self._con, sql, self.tables)
+        if refused is not None:
+            self.notes[metric.id] = f"its sql is refused: {refused.reason}"
+            return None
+        body = sql.strip()
+        body = body[:-1] if body.endswith(";") else body
+        with Deadline(self._con, self.limits.sql_timeout) as deadline:
+            try:
+                table = load_query(
+                    self._con,
+                    body + "\n",  # a closing line comment must not swallow the wrapper's ')'
+                    f"metric {metric.id!r} sql",
+                    f"sql_{len(self._sql)}",
+                    self.defs.dimension_ids,
+                )
+            except ValuesFileError as exc:
+                self.notes[metric.id] = exc.message
+                table = None
+        if deadline.fired:
+            self.notes[metric.id] = (
+                f"its sql ran longer than {self.limits.sql_timeout:g} s and was stopped "
+                "(KPIGRAPH_VALUES_SQL_TIMEOUT)"
+            )
+            return None
+        if table is not None and not table.rows:
+            self.notes[metric.id] = "its sql returned no rows"
+        return table if table is not None and table.rows else None
 
     # -- queries -------------------------------------------------------------------------
 

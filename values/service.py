@@ -10,8 +10,9 @@ the store, so a change applied through governance is what values are computed wi
 
 from __future__ import annotations
 
+import contextlib
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +34,11 @@ class NoValuesDirError(KpigraphError):
 
 
 _CACHE: dict[tuple[str, str, tuple[Any, ...]], ValuesEngine] = {}
-_LOCK = threading.Lock()
+_LOCK = threading.RLock()
+#: engine → requests using it now (leases); a replaced engine in use waits in _RETIRED and is
+#: closed when its last lease ends, never under a request
+_USERS: dict[int, int] = {}
+_RETIRED: dict[int, ValuesEngine] = {}
 
 
 def values_root(store: GraphStore, values_dir: Path | None = None) -> Path:
@@ -70,12 +75,42 @@ def engine_for(store: GraphStore, values_dir: Path | None = None) -> ValuesEngin
         engine = _CACHE.get(key)
         if engine is None:
             for old in [k for k in _CACHE if k[0] == key[0]]:
-                _CACHE.pop(old).close()
+                _retire(_CACHE.pop(old))
             engine = ValuesEngine(root, StoreDefinitions(store))
             _CACHE[key] = engine
         elif isinstance(engine.defs, StoreDefinitions):
             engine.defs.use(store)  # the handle of this request (same load: same definitions)
         return engine
+
+
+def _retire(engine: ValuesEngine) -> None:
+    """Close a replaced engine now if nobody uses it, else when its last lease ends."""
+    if _USERS.get(id(engine), 0):
+        _RETIRED[id(engine)] = engine
+    else:
+        engine.close()
+
+
+@contextlib.contextmanager
+def engine_lease(store: GraphStore, values_dir: Path | None = None) -> Iterator[ValuesEngine]:
+    """:func:`engine_for`, held for the ``with`` block: while a request uses an engine, a
+    reload or an applied change that replaces it does not close it (the API's way; the CLI,
+    one question per process, may call :func:`engine_for`)."""
+    with _LOCK:
+        engine = engine_for(store, values_dir)
+        _USERS[id(engine)] = _USERS.get(id(engine), 0) + 1
+    try:
+        yield engine
+    finally:
+        with _LOCK:
+            left = _USERS[id(engine)] - 1
+            if left:
+                _USERS[id(engine)] = left
+            else:
+                del _USERS[id(engine)]
+                retired = _RETIRED.pop(id(engine), None)
+                if retired is not None:
+                    retired.close()
 
 
 def values_report(

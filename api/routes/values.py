@@ -46,11 +46,12 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 
 
 def _engine(request: Request, settings: Settings) -> Any:
-    """The values engine, reading definitions through the app's store itself (it outlives
-    the request; the request's snapshot handle does not)."""
-    from values.service import engine_for
+    """The values engine, leased for a ``with`` block (a reload does not close it under the
+    request), reading definitions through the app's store itself (it outlives the request;
+    the request's snapshot handle does not)."""
+    from values.service import engine_lease
 
-    return engine_for(request.app.state.store, settings.values_dir)
+    return engine_lease(request.app.state.store, settings.values_dir)
 
 
 def _metric(store: GraphStore, text: str) -> str:
@@ -77,7 +78,8 @@ async def metric_values(
     def run() -> dict[str, Any]:
         from values.service import values_report
 
-        return values_report(_engine(request, settings), _metric(store, metric_id), by, start, end)
+        with _engine(request, settings) as engine:
+            return values_report(engine, _metric(store, metric_id), by, start, end)
 
     return await run_in_threadpool(run)
 
@@ -97,7 +99,8 @@ async def metric_eval(
     def run() -> dict[str, Any]:
         from values.service import eval_report
 
-        return eval_report(_engine(request, settings), _metric(store, metric_id), period, by)
+        with _engine(request, settings) as engine:
+            return eval_report(engine, _metric(store, metric_id), period, by)
 
     return await run_in_threadpool(run)
 
@@ -120,10 +123,10 @@ async def metric_explain(
     def run() -> dict[str, Any]:
         from values.service import explain_report
 
-        engine = _engine(request, settings)
-        return explain_report(
-            store, engine, _metric(store, metric_id), period, base, _by(by), depth
-        )
+        with _engine(request, settings) as engine:
+            return explain_report(
+                store, engine, _metric(store, metric_id), period, base, _by(by), depth
+            )
 
     return await run_in_threadpool(run)
 
@@ -142,7 +145,8 @@ async def quality(
         from values.service import quality_report
 
         ids = [_metric(store, metric)] if metric else None
-        return quality_report(_engine(request, settings), ids)
+        with _engine(request, settings) as engine:
+            return quality_report(engine, ids)
 
     return await run_in_threadpool(run)
 
@@ -162,11 +166,11 @@ def explain_page(
     from viz.explain_page import render_explain
 
     mid = _metric(store, metric_id)
-    engine = _engine(request, settings)
-    if period is None:
-        periods = engine.periods(mid)
-        period = periods[-1] if periods else "2000-01"
-    report = explain_report(store, engine, mid, period, base, _by(by), depth)
+    with _engine(request, settings) as engine:
+        if period is None:
+            periods = engine.periods(mid)
+            period = periods[-1] if periods else "2000-01"
+        report = explain_report(store, engine, mid, period, base, _by(by), depth)
     info = store.info()
     return HTMLResponse(render_explain(report, catalog_name=info.catalog, by=by or "", depth=depth))
 
@@ -175,12 +179,13 @@ def values_panel(store: GraphStore, metric_id: str) -> Markup | None:
     """The metric page's values panel (latest value, trend, MoM/YoY/target, status, quality
     findings), or ``None`` when the metric has no values or the catalog holds none."""
     from graph_schema.errors import KpigraphError
-    from values.service import engine_for, metric_panel
+    from values.service import engine_lease, metric_panel
     from viz.charts import fmt, signed, trend_svg
     from viz.pages import render_page
 
     try:
-        panel = metric_panel(engine_for(store, Settings().values_dir), metric_id)
+        with engine_lease(store, Settings().values_dir) as engine:
+            panel = metric_panel(engine, metric_id)
     except KpigraphError:
         return None
     if panel is None:

@@ -152,6 +152,11 @@ class SqlCheck:
     unknown_tables: tuple[str, ...] = ()
     unknown_columns: tuple[str, ...] = ()
     unresolved: tuple[str, ...] = ()
+    #: why the SQL may not run at all (:func:`graph_schema.sql_safety.check_metric_sql`),
+    #: when it parses; ``None``: it is one read-only query over the catalog's tables
+    unsafe: str | None = None
+    #: ``unsafe``, ``table`` (an undeclared table name) or ``parse``
+    unsafe_kind: str | None = None
 
 
 @dataclass
@@ -225,6 +230,9 @@ class LintRule:
     id: ClassVar[str]
     severity: ClassVar[Severity]
     summary: ClassVar[str]
+    #: a mandatory rule always runs at its own severity: ``lint:`` settings cannot turn it
+    #: off or lower it (the SQL sandbox)
+    mandatory: ClassVar[bool] = False
 
     def check(self, ctx: LintContext) -> Iterable[LintIssue]:
         raise NotImplementedError

@@ -37,6 +37,7 @@ class SqlParseError(LintRule):
     id = "sql.parse-error"
     severity = Severity.ERROR
     summary = "the metric's SQL does not parse in its dialect"
+    mandatory = True  # SQL that cannot be read cannot be judged safe to run
 
     def check(self, ctx: LintContext) -> Iterable[LintIssue]:
         for m, found in _checked(ctx):
@@ -53,6 +54,29 @@ class SqlParseError(LintRule):
         for ref, found in _views(ctx):
             if found.error_kind == "syntax":
                 yield self.issue(ctx, ref, str(found.error), "fix the view's SQL", key="sql")
+
+
+class SqlUnsafe(LintRule):
+    """The metric's SQL is not one read-only query over the catalog's tables with plain
+    functions (:mod:`graph_schema.sql_safety`): it would not be run, so it may not be loaded or
+    proposed. Mandatory: ``lint:`` settings cannot turn it off."""
+
+    id = "sql.unsafe"
+    severity = Severity.ERROR
+    summary = "the metric's SQL is not one read-only SELECT over the catalog's tables"
+    mandatory = True
+
+    def check(self, ctx: LintContext) -> Iterable[LintIssue]:
+        for m, found in _checked(ctx):
+            if found.unsafe:
+                yield self.issue(
+                    ctx,
+                    m.ref,
+                    f"metric {m.id!r}: SQL refused: {found.unsafe}",
+                    "a metric's SQL is one SELECT over the tables sources.yaml declares, with "
+                    "plain scalar, aggregate and window functions (README 'Security model')",
+                    key="sql",
+                )
 
 
 class SqlDialect(LintRule):
@@ -185,6 +209,7 @@ class SqlColumnNotDeclared(LintRule):
 
 RULES = (
     SqlParseError(),
+    SqlUnsafe(),
     SqlDialect(),
     SqlUnknownTable(),
     SqlUnknownColumn(),

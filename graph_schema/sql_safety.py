@@ -1,0 +1,402 @@
+"""Is a metric's ``sql`` safe to run? One engine-independent check, pure (no I/O).
+
+A metric's SQL is written by anyone who may propose a change, and it is run by the values
+engines (DuckDB in-process; PostgreSQL, Spark). So before it is stored and again before it
+runs, :func:`check_metric_sql` refuses anything but **one read-only query** over the catalog's
+own tables:
+
+- exactly one statement, a ``SELECT`` (or ``WITH … SELECT``, ``UNION`` …); no ``COPY``,
+  ``ATTACH``, ``INSTALL``/``LOAD``, ``SET``/``PRAGMA``/``CALL``, ``EXPORT``/``IMPORT``, DDL or
+  DML anywhere (not in a CTE either), no ``SELECT … INTO``, no recursive CTEs;
+- tables only by name, and only names in ``tables`` (``sources.yaml`` tables, or the tables an
+  engine has registered) or the query's own CTEs: no file paths (``FROM 'x.csv'``), no
+  ``information_schema``/system catalogs, no table functions (``read_csv``, ``range``,
+  ``glob``, ``*_scan``, ``query_table``, …);
+- functions only from an **allow-list** of plain scalar, aggregate and window functions
+  (``sum``, ``count``, ``coalesce``, ``strftime``, ``date_trunc``, ``row_number``, …); anything
+  else — ``read_text``, ``getenv``, ``current_setting``, ``duckdb_settings`` — is refused by
+  name;
+- no invisible or control characters anywhere (bidi overrides, zero-width spaces), no
+  non-ASCII punctuation or spaces outside string literals, quoted names and comments (a
+  fullwidth ``；`` is not a statement separator to one parser and may be to another), and no
+  ``;`` or nested ``/*`` inside a comment (a comment that may hide a second statement);
+- SQL that does not parse in its dialect is refused too: what cannot be read cannot be judged.
+
+A refusal is an :class:`UnsafeSQLError` whose ``reason`` names the function, table, statement
+or character. Every values engine calls this before running a metric's SQL; the lint rule
+``sql.unsafe`` (an error no catalog setting can turn off) calls it at validate, load and
+propose.
+
+Examples
+--------
+>>> check_metric_sql("SELECT strftime(d, '%Y-%m') AS period, sum(x) AS value FROM t GROUP BY 1",
+...                  tables={"t"}, dialect="duckdb")
+>>> check_metric_sql("SELECT read_text('/proc/self/cmdline')", tables={"t"}, dialect="duckdb")
+Traceback (most recent call last):
+...
+graph_schema.sql_safety.UnsafeSQLError: SQL refused: function read_text is not allowed ...
+>>> check_metric_sql("SELECT 1 FROM t; COPY t TO '/tmp/x'", tables={"t"}, dialect="duckdb")
+Traceback (most recent call last):
+...
+graph_schema.sql_safety.UnsafeSQLError: SQL refused: more than one statement (';' then COPY …); ...
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from collections.abc import Collection
+
+import sqlglot
+from sqlglot import Token, TokenType, exp
+from sqlglot.errors import SqlglotError
+
+from graph_schema.errors import KpigraphError
+
+#: longer SQL is refused before parsing (a metric's query is a few lines)
+MAX_SQL_CHARS = 20_000
+
+#: typed sqlglot functions a metric may call: scalar, aggregate and window functions that
+#: read only their arguments
+ALLOWED_FUNCS: frozenset[type[exp.Func]] = frozenset(
+    {
+        # aggregates
+        exp.Sum, exp.Count, exp.Avg, exp.Min, exp.Max, exp.CountIf, exp.AnyValue, exp.ArgMax,
+        exp.ArgMin, exp.Median, exp.PercentileCont, exp.PercentileDisc, exp.Quantile,
+        exp.ApproxQuantile, exp.ApproxDistinct, exp.Stddev, exp.StddevPop, exp.StddevSamp,
+        exp.Variance, exp.VariancePop, exp.Mode, exp.First, exp.Last, exp.LogicalAnd,
+        exp.LogicalOr, exp.Corr, exp.CovarPop, exp.CovarSamp, exp.RegrSlope,
+        exp.RegrIntercept, exp.RegrR2, exp.RegrCount,
+        # conditionals and casts
+        exp.Coalesce, exp.Nullif, exp.If, exp.Case, exp.Cast, exp.TryCast, exp.Nvl2,
+        exp.Greatest, exp.Least, exp.SafeDivide,
+        # numbers
+        exp.Abs, exp.Round, exp.Floor, exp.Ceil, exp.Trunc, exp.Sign, exp.Sqrt, exp.Pow,
+        exp.Ln, exp.Log, exp.Exp,
+        # text
+        exp.Left, exp.Right, exp.Substring, exp.Lower, exp.Upper, exp.Trim, exp.Length,
+        exp.Concat, exp.ConcatWs, exp.Replace, exp.Pad, exp.StrPosition, exp.StartsWith,
+        exp.EndsWith, exp.Contains, exp.RegexpLike, exp.RegexpILike, exp.RegexpFullMatch,
+        exp.RegexpReplace, exp.RegexpExtract, exp.SplitPart, exp.Initcap,
+        # dates and times
+        exp.TimeToStr, exp.StrToTime, exp.StrToDate, exp.DateTrunc, exp.TimestampTrunc,
+        exp.DatetimeTrunc, exp.TimeTrunc, exp.Extract, exp.Year, exp.Month, exp.Day,
+        exp.Quarter, exp.Week, exp.WeekOfYear, exp.DayOfWeek, exp.DayOfWeekIso,
+        exp.DayOfMonth, exp.DayOfYear, exp.Hour, exp.Minute, exp.Second, exp.DateDiff,
+        exp.DateAdd, exp.DateSub, exp.TimestampDiff, exp.TimestampAdd, exp.TimestampSub,
+        exp.DatetimeDiff, exp.DatetimeAdd, exp.DatetimeSub, exp.TsOrDsAdd, exp.TsOrDsDiff,
+        exp.TsOrDsToDate, exp.TsOrDsToTimestamp, exp.DateFromParts, exp.LastDay,
+        exp.CurrentDate, exp.CurrentTimestamp, exp.Date, exp.Timestamp, exp.UnixToTime,
+        exp.TimeStrToTime, exp.DateStrToDate, exp.DateToDateStr, exp.TimeToUnix,
+        exp.MonthsBetween, exp.AddMonths, exp.MakeInterval,
+        # windows
+        exp.RowNumber, exp.Rank, exp.DenseRank, exp.Lag, exp.Lead, exp.FirstValue,
+        exp.LastValue, exp.NthValue, exp.Ntile, exp.PercentRank, exp.CumeDist,
+        # operators sqlglot models as functions
+        exp.And, exp.Or, exp.Xor, exp.Collate,
+    }
+)  # fmt: skip
+
+#: functions sqlglot does not type (``exp.Anonymous``), by lower-case name — the same kind
+#: as above, spelled as the engines spell them
+_NAMES = """
+    sum count avg min max count_if countif any_value arg_max arg_min argmax argmin median
+    quantile quantile_cont quantile_disc percentile_cont percentile_disc approx_count_distinct
+    stddev stddev_pop stddev_samp variance var_pop var_samp mode first last bool_and bool_or
+    corr covar_pop covar_samp regr_slope regr_intercept regr_r2 regr_count fsum sumkahan
+    favg product kahan_sum
+    coalesce ifnull nullif if iif nvl nvl2 greatest least try_cast cast
+    abs round floor ceil ceiling trunc sign sqrt cbrt pow power ln log log2 log10 exp mod
+    round_even even div
+    left right substr substring lower upper lcase ucase trim ltrim rtrim length char_length
+    character_length len concat concat_ws replace lpad rpad strpos position instr
+    starts_with ends_with contains prefix suffix regexp_matches regexp_replace
+    regexp_extract split_part initcap format printf
+    strftime strptime try_strptime date_trunc datetrunc date_part datepart extract year
+    month day quarter week weekofyear dayofweek dayofmonth dayofyear isodow yearweek hour
+    minute second date_diff datediff date_sub date_add datesub dateadd make_date
+    make_timestamp last_day epoch epoch_ms to_timestamp current_date today date
+    monthname dayname age to_date to_char date_format from_unixtime unix_timestamp
+    months_between add_months
+    row_number rank dense_rank lag lead first_value last_value nth_value ntile
+    percent_rank cume_dist
+"""
+ALLOWED_NAMES: frozenset[str] = frozenset(_NAMES.split())
+
+#: statement and clause nodes that write, configure, reach outside, or are not a query
+_REFUSED_NODES: tuple[tuple[type[exp.Expression], str], ...] = tuple(
+    (cls, label)
+    for name, label in (
+        ("Command", "a command"),
+        ("Copy", "COPY"),
+        ("Attach", "ATTACH"),
+        ("Detach", "DETACH"),
+        ("Install", "INSTALL"),
+        ("Set", "SET"),
+        ("Pragma", "PRAGMA"),
+        ("Use", "USE"),
+        ("Insert", "INSERT"),
+        ("Update", "UPDATE"),
+        ("Delete", "DELETE"),
+        ("Merge", "MERGE"),
+        ("Create", "CREATE"),
+        ("Drop", "DROP"),
+        ("Alter", "ALTER"),
+        ("TruncateTable", "TRUNCATE"),
+        ("Transaction", "a transaction"),
+        ("Commit", "COMMIT"),
+        ("Rollback", "ROLLBACK"),
+        ("Describe", "DESCRIBE"),
+        ("Show", "SHOW"),
+        ("Summarize", "SUMMARIZE"),
+        ("Export", "EXPORT"),
+        ("LoadData", "LOAD DATA"),
+        ("Cache", "CACHE"),
+        ("Uncache", "UNCACHE"),
+        ("Refresh", "REFRESH"),
+        ("Grant", "GRANT"),
+        ("Revoke", "REVOKE"),
+        ("Analyze", "ANALYZE"),
+        ("Into", "SELECT … INTO"),
+        ("Lock", "a locking clause (FOR UPDATE)"),
+        ("SessionParameter", "a session variable (@@…)"),
+        ("Lambda", "a lambda"),
+        ("Lateral", "LATERAL"),
+    )
+    if isinstance(cls := getattr(exp, name, None), type)
+)
+
+_REFUSED_TYPES = tuple(cls for cls, _ in _REFUSED_NODES)
+
+#: token types whose text may hold any printable character
+_TEXT_TOKENS = frozenset(
+    t
+    for t in (
+        getattr(TokenType, name, None)
+        for name in (
+            "STRING",
+            "NATIONAL_STRING",
+            "RAW_STRING",
+            "HEREDOC_STRING",
+            "UNICODE_STRING",
+            "BYTE_STRING",
+            "BIT_STRING",
+            "HEX_STRING",
+            "IDENTIFIER",
+        )
+    )
+    if t is not None
+)
+#: invisible, control and bidirectional-override characters: refused anywhere
+_INVISIBLE = frozenset({"Cc", "Cf", "Co", "Cs", "Cn", "Zl", "Zp"})
+
+
+class UnsafeSQLError(KpigraphError, ValueError):
+    """A metric's SQL is refused; ``reason`` says what (a function, table, statement or
+    character, by name); ``kind`` is ``parse`` when it does not parse, ``table`` when it reads
+    a plain table name the catalog does not declare, else ``unsafe``."""
+
+    code = "sql_unsafe"
+
+    def __init__(self, reason: str, kind: str = "unsafe") -> None:
+        super().__init__(f"SQL refused: {reason}")
+        self.reason = reason
+        self.kind = kind
+
+
+def check_metric_sql(sql: str, *, tables: Collection[str] | None, dialect: str | None) -> None:
+    """Raise :class:`UnsafeSQLError` unless ``sql`` is one read-only query over ``tables``.
+
+    ``tables`` are the names the query may read: ``name`` or ``system.name`` (compared
+    case-insensitively; a name of its own CTEs is always allowed); ``None`` lets any plain
+    table name pass (for a caller that reports undeclared tables itself — file paths and
+    qualified system names are still refused). ``dialect`` is a sqlglot dialect name
+    (``duckdb``, ``postgres``, ``spark``, …) or ``None`` for generic SQL.
+    """
+    if not isinstance(sql, str) or not sql.strip():
+        raise UnsafeSQLError("the SQL is empty", "parse")
+    if len(sql) > MAX_SQL_CHARS:
+        raise UnsafeSQLError(f"the SQL is {len(sql):,} characters long (at most {MAX_SQL_CHARS:,})")
+    _check_characters(sql)
+    tokens = _tokens(sql, dialect)
+    _check_tokens(sql, tokens)
+    tree = _one_query(sql, tokens, dialect)
+    _check_tree(tree, None if tables is None else {t.lower() for t in tables}, dialect)
+
+
+def _refuse_char(ch: str, where: str) -> UnsafeSQLError:
+    name = unicodedata.name(ch, "unnamed")
+    return UnsafeSQLError(f"character U+{ord(ch):04X} ({name}) {where}")
+
+
+def _check_characters(sql: str) -> None:
+    for ch in sql:
+        if ch in "\t\n\r" or " " <= ch <= "~":
+            continue
+        if unicodedata.category(ch) in _INVISIBLE:
+            raise _refuse_char(ch, "is invisible or a control character; remove it")
+
+
+def _tokens(sql: str, dialect: str | None) -> list[Token]:
+    try:
+        return list(sqlglot.Dialect.get_or_raise(dialect).tokenize(sql))
+    except (SqlglotError, ValueError) as exc:
+        raise UnsafeSQLError(f"it does not parse: {_first_line(exc)}", "parse") from exc
+
+
+def _check_tokens(sql: str, tokens: list[Token]) -> None:
+    """Non-ASCII punctuation only inside strings, quoted names and comments; comments hide
+    nothing; one statement (a trailing ``;`` aside)."""
+    previous_end = -1
+    for i, tok in enumerate(tokens):
+        gap = sql[previous_end + 1 : tok.start]
+        _check_gap(gap)
+        previous_end = tok.end
+        for comment in tok.comments:
+            _check_comment(comment)
+        if tok.token_type in _TEXT_TOKENS:
+            continue
+        for ch in tok.text:
+            if ch.isascii() or ch == "_":
+                continue
+            if unicodedata.category(ch)[0] not in "LNM":  # letters in names are fine
+                raise _refuse_char(ch, f"in {tok.text!r} outside a string or a quoted name")
+        if tok.token_type is TokenType.SEMICOLON and i != len(tokens) - 1:
+            after = tokens[i + 1].text.upper()
+            raise UnsafeSQLError(
+                f"more than one statement (';' then {after} …); a metric's SQL is one SELECT"
+            )
+    _check_gap(sql[previous_end + 1 :])
+
+
+def _check_gap(gap: str) -> None:
+    """Text between tokens: whitespace and comments only."""
+    body = gap.strip()
+    if not body:
+        for ch in gap:
+            if not ch.isascii():
+                raise _refuse_char(ch, "is not an ASCII space; use a plain space")
+        return
+    if not (body.startswith("--") or body.startswith("/*") or body.startswith("//")):
+        return  # the tokenizer's own business (e.g. a dialect's comment marker)
+    lead = gap[: len(gap) - len(gap.lstrip())]
+    for ch in lead:
+        if not ch.isascii():
+            raise _refuse_char(ch, "is not an ASCII space; use a plain space")
+
+
+def _check_comment(text: str) -> None:
+    if ";" in text:
+        raise UnsafeSQLError("a comment holds ';' (it may hide a second statement); remove it")
+    if "/*" in text or "*/" in text:
+        raise UnsafeSQLError("a comment holds '/*' or '*/' (nested comments); remove them")
+    if "\r" in text:
+        raise UnsafeSQLError("a comment holds a carriage return; use plain line ends")
+
+
+def _first_line(exc: BaseException) -> str:
+    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+
+
+def _one_query(sql: str, tokens: list[Token], dialect: str | None) -> exp.Expression:
+    try:
+        parsed = sqlglot.Dialect.get_or_raise(dialect).parser().parse(tokens, sql)
+    except (SqlglotError, ValueError) as exc:
+        raise UnsafeSQLError(f"it does not parse: {_first_line(exc)}", "parse") from exc
+    except RecursionError as exc:
+        raise UnsafeSQLError("it is nested too deeply to check") from exc
+    statements = [s for s in parsed if isinstance(s, exp.Expression)]
+    if not statements:
+        raise UnsafeSQLError("the SQL is empty", "parse")
+    if len(statements) > 1:
+        others = ", ".join(_statement_name(s) for s in statements[1:])
+        raise UnsafeSQLError(
+            f"{len(statements)} statements ({others}); a metric's SQL is one SELECT"
+        )
+    tree = statements[0]
+    query = tree.this if isinstance(tree, exp.Subquery) else tree
+    if not isinstance(query, exp.Query):
+        raise UnsafeSQLError(f"{_statement_name(tree)} is not a query; a metric's SQL is a SELECT")
+    return tree
+
+
+def _statement_name(node: exp.Expression) -> str:
+    for cls, label in _REFUSED_NODES:
+        if isinstance(node, cls):
+            if isinstance(node, exp.Command):
+                return str(node.this).upper()
+            return label
+    if isinstance(node, exp.Query | exp.DML | exp.DDL):
+        return node.key.upper()
+    words = node.sql().split()  # e.g. CHECKPOINT, which sqlglot reads as a column name
+    return (words[0] if words else node.key).upper()
+
+
+def _check_tree(tree: exp.Expression, tables: set[str] | None, dialect: str | None) -> None:
+    ctes = {cte.alias_or_name.lower() for cte in tree.find_all(exp.CTE)}
+    for node in tree.walk():
+        if isinstance(node, _REFUSED_TYPES):
+            what = str(node.this).upper() if isinstance(node, exp.Command) else None
+            label = next(label for cls, label in _REFUSED_NODES if isinstance(node, cls))
+            raise UnsafeSQLError(f"{what or label} is not allowed in a metric's SQL")
+        if isinstance(node, exp.With) and node.args.get("recursive"):
+            raise UnsafeSQLError("WITH RECURSIVE is not allowed (it may never end)")
+        if isinstance(node, exp.Table):
+            _check_table(node, tables, ctes, dialect)
+        elif isinstance(node, exp.Func):
+            _check_function(node, dialect)
+        elif isinstance(node, exp.Placeholder | exp.Parameter):
+            raise UnsafeSQLError("query parameters ($1, ?) are not allowed in a metric's SQL")
+
+
+def _check_table(
+    node: exp.Table, tables: set[str] | None, ctes: set[str], dialect: str | None
+) -> None:
+    target = node.this
+    if not isinstance(target, exp.Identifier):
+        if isinstance(target, exp.Func):
+            raise UnsafeSQLError(
+                f"table function {_func_name(target, dialect)} is not allowed; "
+                "read the catalog's tables by name"
+            )
+        raise UnsafeSQLError(f"FROM {target.sql(dialect=dialect)} is not a table name")
+    name = target.name
+    label = ".".join(p for p in (node.catalog, node.db, name) if p)
+    if node.catalog:
+        raise UnsafeSQLError(f"table {label!r}: a catalog-qualified name is not allowed")
+    path = any(c in name for c in "/\\.:")
+    if tables is None and not path and not node.db:
+        return
+    if node.db:
+        if tables is not None and f"{node.db}.{name}".lower() in tables:
+            return
+    elif name.lower() in ctes or (tables is not None and name.lower() in tables):
+        return
+    raise UnsafeSQLError(
+        f"table {label!r}{' (a file path)' if path else ''} is not a table of the catalog; a "
+        "metric reads only the tables sources.yaml declares",
+        "unsafe" if path else "table",
+    )
+
+
+def _func_name(node: exp.Func, dialect: str | None) -> str:
+    if isinstance(node, exp.Anonymous):
+        return str(node.name)
+    try:
+        text = node.sql(dialect=dialect)
+    except SqlglotError:
+        text = node.key
+    return text.split("(", 1)[0].strip() or node.key
+
+
+def _check_function(node: exp.Func, dialect: str | None) -> None:
+    if isinstance(node, exp.Anonymous):
+        name = str(node.name)
+        if name.lower() in ALLOWED_NAMES and name.isascii():
+            return
+    elif type(node) in ALLOWED_FUNCS:
+        return
+    raise UnsafeSQLError(
+        f"function {_func_name(node, dialect)} is not allowed in a metric's SQL "
+        "(allowed: plain scalar, aggregate and window functions such as sum, count, coalesce, "
+        "strftime, date_trunc)"
+    )
