@@ -109,6 +109,7 @@ def metric_delta(
         raise CatalogError(state.issues)
     assert isinstance(node, Metric)
     state.add_node(node, where, None, raw)
+    _check_sql(reader, node, where)
     resolve_metric_references(state, ReaderLookup(reader, node))
     if state.issues:
         raise CatalogError(state.issues)
@@ -142,6 +143,30 @@ def metric_delta(
     )
     digest = diff_digest(str(info.meta.get("digest") or "0"), diff)
     return Delta(PlannedRevision(summary, diff), counts, digest, node)
+
+
+def _check_sql(reader: GraphReader, node: Metric, where: str) -> None:
+    """The SQL sandbox again at apply (issue #21): a request stored before the check existed,
+    or a ledger written by hand, never brings unsafe SQL into the graph. Table names are the
+    lint's and the engine's to check, and parsing was checked at submit in the system's
+    dialect; functions, statements and characters are refused here."""
+    if not node.sql:
+        return
+    from graph_schema.models import System
+    from graph_schema.sql_safety import UnsafeSQLError, check_metric_sql
+
+    dialect = None
+    systems = [NodeRef(NodeKind.SYSTEM, f.split(".", 1)[0]) for f in node.fields[:1]]
+    for system in reader.get_nodes(systems).values():
+        dialect = system.dialect if isinstance(system, System) else None
+    dialect = dialect or reader.info().meta.get("dialect")
+    try:
+        check_metric_sql(node.sql, tables=None, dialect=dialect)
+    except UnsafeSQLError as exc:
+        if exc.kind == "unsafe":
+            raise CatalogError([CatalogIssue(where, None, f"sql: {exc.message}")]) from exc
+    except ValueError:  # a dialect sqlglot does not know: submit's lint reported it
+        pass
 
 
 def _check_cycles(reader: GraphReader, ref: NodeRef, edges: list[Edge], where: str) -> None:

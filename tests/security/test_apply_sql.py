@@ -1,0 +1,47 @@
+"""Issue #21: a change request stored before the SQL sandbox existed (or a ledger edited by
+hand) cannot bring unsafe SQL into the graph at apply — the delta refuses it by name."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from core.publish import publish
+from governance.changes import Governance
+from graph_schema.governance import Action, ChangeStateError, ChangeStatus
+from graph_schema.graph import CatalogGraph
+from graph_schema.ids import NodeRef
+from tests.governance_helpers import fresh_ledger, make_people
+
+ATP = NodeRef.parse("Metric:atp")
+
+
+def test_a_stored_request_with_unsafe_sql_is_refused_at_apply(
+    make_store: Any, demo_graph: CatalogGraph
+) -> None:
+    store = make_store()
+    publish(store, demo_graph)
+    ledger = fresh_ledger(store)
+    users, _ = make_people(ledger)
+    gov = Governance(store, ledger)
+    props = store.get_nodes([ATP])[ATP].props()
+    definition = {k: v for k, v in props.items() if k not in ("version", "history")}
+    definition["caveats"] = [*props.get("caveats", []), "x"]
+    change = gov.submit(users["zhang"], Action.UPDATE, ATP, definition, props["version"], "r")
+    for name in ("li", "qian", "wang"):
+        change = gov.approve(users[name], change.id, "ok")
+    # the stored request is altered as an old ledger could hold it: the sandbox never saw it
+    hostile = {**change.definition, "sql": "SELECT read_text('/proc/self/cmdline')"}
+    forged = change.model_copy(update={"definition": hostile})
+    current = gov.get(change.id)
+    event = gov.timeline(change.id)[-1].model_copy(update={"seq": current.seq + 1})
+    assert ledger.commit_change(
+        forged.model_copy(update={"seq": current.seq + 1}), current.seq, event, []
+    )
+    before = store.head()
+    with pytest.raises(ChangeStateError, match="read_text"):
+        gov.apply(users["root"], change.id)
+    assert store.head() == before
+    assert store.get_nodes([ATP])[ATP].props().get("sql") == props.get("sql")
+    assert gov.get(change.id).status is ChangeStatus.APPROVED
