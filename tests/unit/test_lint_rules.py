@@ -454,11 +454,22 @@ def _line_of(root: Path, needle: str) -> int:
     return next(i for i, line in enumerate(lines, 1) if needle in line)
 
 
-@pytest.mark.parametrize("rule", [r.id for r in DEFAULT_RULES])
+@pytest.mark.parametrize("rule", [r.id for r in DEFAULT_RULES if not r.mandatory])
 def test_every_rule_can_be_disabled(tmp_path: Path, rule: str) -> None:
     metrics = FIVE_STORES + "- {id: lonely, name: 孤儿}\n"
     report = lint(tmp_path, metrics, f"lint: {{disable: [{rule}]}}\n")
     assert of(report, rule) == []
+
+
+def test_the_sql_sandbox_rules_cannot_be_disabled(tmp_path: Path) -> None:
+    """sql.unsafe and sql.parse-error are mandatory (tests/security has the hostile SQL)."""
+    assert {r.id for r in DEFAULT_RULES if r.mandatory} == {"sql.unsafe", "sql.parse-error"}
+    metrics = FIVE_STORES + (
+        "- {id: evil, name: 恶意, sql: \"SELECT content FROM read_text('/etc/passwd')\"}\n"
+    )
+    config = "lint: {disable: [sql.unsafe, sql], severity: {sql.unsafe: info}}\n"
+    [issue] = of(lint(tmp_path, metrics, config), "sql.unsafe")
+    assert issue.severity.value == "error" and "read_text" in issue.message
 
 
 def test_views_are_checked_where_they_are_declared(tmp_path: Path) -> None:
