@@ -140,7 +140,8 @@ def catalog_entries(listing: bytes, base: str, where: str) -> list[str]:
 
     Examples
     --------
-    >>> catalog_entries(b"100644 blob e69d\tc/kpigraph.yaml\x00100644 blob e69d\tREADME\x00", "c", "x")
+    >>> listing = b"100644 blob e69d\tc/kpigraph.yaml\x00100644 blob e69d\tREADME\x00"
+    >>> catalog_entries(listing, "c", "x")
     ['c/kpigraph.yaml']
     >>> catalog_entries(b"100644 blob e69d\tc/x/../../f.yaml\x00", "c", "git:HEAD:c")
     Traceback (most recent call last):
@@ -153,7 +154,7 @@ def catalog_entries(listing: bytes, base: str, where: str) -> list[str]:
         if not record:
             continue
         meta, _, name = record.partition("\t")
-        mode, kind = (meta.split() + ["", ""])[:2]
+        mode, kind = [*meta.split(), "", ""][:2]
         problem = _bad_name(name)
         below = not base or name.startswith(base + "/")
         if problem is None and below:
