@@ -8,6 +8,7 @@ from fastapi.responses import RedirectResponse, Response
 
 from api.auth import AuthState, read_gate
 from api.errors import error_html, error_json, wants_html
+from core.client_address import parse_proxies
 from core.security import FailureLimiter, TokenVerifier
 from core.settings import Settings
 from governance.changes import Governance
@@ -47,6 +48,7 @@ def install(app: FastAPI, settings: Settings, store: GraphStore) -> None:
         verifier=TokenVerifier(),
         limiter=FailureLimiter(),
         read_required=settings.read_auth == "required",
+        trusted_proxies=parse_proxies(settings.trusted_proxies),
     )
     deliverer = Deliverer(ledger)
     app.state.deliverer = deliverer
