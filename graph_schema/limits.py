@@ -41,29 +41,31 @@ def bounded_text(value: str) -> str:
 
 
 def definition_size(value: Any, limit: int = MAX_DEFINITION) -> int:
-    """The characters of every string, key and scalar in ``value``, counting each item at least
-    one; stops counting past ``limit`` (so a huge input costs no more than the limit).
+    """The characters of every string, key and scalar in ``value``, plus one per item and per
+    container; stops counting past ``limit`` (so a huge input costs no more than the limit).
 
     Examples
     --------
     >>> definition_size({"id": "atp", "tags": ["a", "bc"], "n": 12})
-    15
+    19
     """
     total = 0
     stack: list[Any] = [value]
     while stack and total <= limit:
         item = stack.pop()
         if isinstance(item, str):
-            total += max(len(item), 1)
+            total += len(item) or 1
         elif isinstance(item, dict):
-            for key, child in item.items():
-                total += max(len(str(key)), 1)
-                stack.append(child)
+            total += sum(len(k) if isinstance(k, str) else len(str(k)) for k in item) + 1
+            stack.extend(item.values())
         elif isinstance(item, list | tuple):
-            total += 1 if not item else 0
-            stack.extend(item)
+            if all(isinstance(x, str) for x in item):  # the common case: a list of texts
+                total += sum(map(len, item)) + len(item) + 1
+            else:
+                stack.extend(item)
+                total += 1
         else:
-            total += max(len(str(item)), 1) if item is not None else 1
+            total += len(str(item)) if item is not None else 1
     return total
 
 
