@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 
 from fastapi import Depends, Request
 
+from core.client_address import Network, client_address
 from core.security import (
     FailureLimiter,
     SessionSigner,
@@ -44,6 +45,8 @@ class AuthState:
     read_required: bool
     secret: str | None = None  # None: the key file's (core/session_key.py), read on first use
     key_file: Path | None = None
+    #: proxies whose X-Forwarded-For names the client (KPIGRAPH_TRUSTED_PROXIES)
+    trusted_proxies: tuple[Network, ...] = ()
     _signer: SessionSigner | None = None
 
     @property
@@ -64,7 +67,12 @@ def auth_state(request: Request) -> AuthState:
 
 
 def client_key(request: Request) -> str:
-    return request.client.host if request.client else "unknown"
+    """The client a failed sign-in is counted against: the peer address, or behind a trusted
+    proxy the last hop it forwarded (:mod:`core.client_address`)."""
+    state: AuthState | None = getattr(request.app.state, "auth", None)
+    proxies = state.trusted_proxies if state is not None else ()
+    peer = request.client.host if request.client else None
+    return client_address(peer, request.headers.getlist("x-forwarded-for"), proxies)
 
 
 def check_token(state: AuthState, token: str, client: str) -> User:

@@ -8,6 +8,7 @@ from fastapi.responses import RedirectResponse, Response
 
 from api.auth import AuthState, read_gate
 from api.errors import error_html, error_json, wants_html
+from core.client_address import parse_proxies
 from core.security import FailureLimiter, TokenVerifier
 from core.session_key import derived_key, key_file_for
 from core.settings import Settings
@@ -50,6 +51,7 @@ def install(app: FastAPI, settings: Settings, store: GraphStore) -> None:
         limiter=FailureLimiter(),
         read_required=settings.read_auth == "required",
         key_file=key_file_for(settings.db),
+        trusted_proxies=parse_proxies(settings.trusted_proxies),
     )
     deliverer = Deliverer(ledger)
     app.state.deliverer = deliverer

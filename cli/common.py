@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import json
+import math
 import os
 import re
 from collections.abc import Callable
@@ -96,8 +97,31 @@ def err() -> Console:
 
 
 def emit_json(model: BaseModel | dict[str, Any] | list[Any]) -> None:
+    """Print ``model`` as JSON — always valid JSON: a NaN or infinity (which ``json.dumps``
+    would print as the non-JSON ``NaN``/``Infinity``) becomes ``null``."""
     data = model if isinstance(model, dict | list) else model.model_dump(mode="json")
-    click.echo(json.dumps(data, ensure_ascii=False, indent=2))
+    try:
+        text = json.dumps(data, ensure_ascii=False, indent=2, allow_nan=False)
+    except ValueError:
+        text = json.dumps(finite(data), ensure_ascii=False, indent=2, allow_nan=False)
+    click.echo(text)
+
+
+def finite(data: Any) -> Any:
+    """``data`` with every non-finite float replaced by ``None``.
+
+    Examples
+    --------
+    >>> finite({"a": [1.5, float("nan")], "b": float("inf")})
+    {'a': [1.5, None], 'b': None}
+    """
+    if isinstance(data, float):
+        return data if math.isfinite(data) else None
+    if isinstance(data, dict):
+        return {k: finite(v) for k, v in data.items()}
+    if isinstance(data, list | tuple):
+        return [finite(v) for v in data]
+    return data
 
 
 json_option = click.option("--json", "as_json", is_flag=True, help="print JSON instead of tables")

@@ -38,6 +38,9 @@ SERVER_LIMITS: dict[str, Any] = {
     "timeout_keep_alive": 5,
     "timeout_graceful_shutdown": 10,
     "server_header": False,
+    # the client is the TCP peer; X-Forwarded-For counts only from KPIGRAPH_TRUSTED_PROXIES
+    # (api/auth.client_key), never uvicorn's default trust of 127.0.0.1
+    "proxy_headers": False,
 }
 
 

@@ -59,6 +59,18 @@ class Settings(BaseSettings):
         "page sends its own); default for kpigraph serve: the bound host, localhost, 127.0.0.1 "
         "and ::1, and the host of base_url; '*' answers any",
     )
+    # who a request came from, where webhooks may go (#21)
+    trusted_proxies: str | None = Field(
+        default=None,
+        description="comma-separated addresses/networks of reverse proxies whose "
+        "X-Forwarded-For names the client (for the failed sign-in limit); default: none, "
+        "the peer address counts",
+    )
+    webhook_allow: str | None = Field(
+        default=None,
+        description="comma-separated hosts, host:port and networks webhooks may reach even "
+        "though they are not public addresses (read from the environment at each check)",
+    )
     # values (#15)
     values_dir: Path | None = Field(
         default=None,

@@ -120,6 +120,7 @@ class Governance:
             definition=proposal.new,
             reason=reason,
             requester=user.name,
+            requester_id=user.id,
             diff=proposal.diff,
             change_class=proposal.change_class,
             new_version=proposal.new_version,
@@ -145,6 +146,7 @@ class Governance:
                 stage=stage.stage,
                 department=stage.department,
                 by=user.name,
+                by_id=user.id,
                 at=now_iso(),
                 comment=comment,
             )
@@ -424,9 +426,9 @@ def _actor(name: str) -> User:
 
 
 def _why_not(user: User, change: ChangeRequest) -> str:
-    if user.name == change.requester:
+    if workflow.is_requester(user, change):
         return "the requester may not approve or reject their own request"
-    if any(a.by == user.name for a in change.approvals):
+    if any(workflow.approved_by(user, a) for a in change.approvals):
         return "you approved an earlier stage of this request; another person acts for the next"
     stages = workflow.current_stages(change)
     wanted = ", ".join(f"owner of {s.department}" if s.department else "committee" for s in stages)

@@ -14,6 +14,7 @@ from graph_schema.governance import (
     Role,
     User,
     now_iso,
+    same_user,
 )
 from graph_schema.ids import NodeKind, NodeRef
 from graph_schema.models import Metric
@@ -62,6 +63,7 @@ def add(
         metric=metric_id,
         parent=parent,
         author=user.name,
+        author_id=user.id,
         body=_clean(body),
         created_at=now_iso(),
     )
@@ -69,9 +71,14 @@ def add(
     return comment
 
 
+def _by(user: User, comment: Comment) -> bool:
+    """``user`` wrote ``comment`` (by id: a name revoked and re-added is someone else)."""
+    return same_user(user, comment.author, comment.author_id, comment.created_at)
+
+
 def edit(ledger: Ledger, user: User, comment_id: int, body: str) -> Comment:
     comment = _get(ledger, comment_id)
-    if comment.author != user.name or comment.deleted:
+    if not _by(user, comment) or comment.deleted:
         raise PermissionDeniedError("only the author may edit a comment")
     new = comment.model_copy(update={"body": _clean(body), "edited_at": now_iso()})
     ledger.put_comment(new)
@@ -80,7 +87,7 @@ def edit(ledger: Ledger, user: User, comment_id: int, body: str) -> Comment:
 
 def delete(ledger: Ledger, user: User, comment_id: int) -> Comment:
     comment = _get(ledger, comment_id)
-    if comment.author != user.name and user.role is not Role.ADMIN:
+    if not _by(user, comment) and user.role is not Role.ADMIN:
         raise PermissionDeniedError("only the author or an admin may delete a comment")
     new = comment.model_copy(update={"deleted": True, "faq": False, "edited_at": now_iso()})
     ledger.put_comment(new)

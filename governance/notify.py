@@ -14,11 +14,10 @@ import json
 import logging
 import re
 import threading
-import urllib.error
-import urllib.request
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from governance import webhook_send
 from graph_schema.governance import ChangeRequest, OutboxItem, OutboxStatus, now_iso
 from store.ledger import Ledger
 
@@ -191,20 +190,18 @@ class Deliverer:
         self._thread: threading.Thread | None = None
 
     def send(self, item: OutboxItem) -> None:
-        """POST the item's body; raises on anything but a 2xx answer."""
+        """POST the item's body to its checked public address (:mod:`governance.webhook_send`);
+        raises on anything but a ``2xx`` answer — a redirect is not followed."""
         data = json.dumps(item.body, ensure_ascii=False).encode()
-        request = urllib.request.Request(
+        webhook_send.post(
             item.url,
-            data=data,
-            method="POST",
-            headers={
+            data,
+            {
                 "Content-Type": "application/json; charset=utf-8",
                 "User-Agent": "kpigraph-notify",
             },
+            self.timeout,
         )
-        with urllib.request.urlopen(request, timeout=self.timeout) as response:
-            if not 200 <= response.status < 300:
-                raise OSError(f"HTTP {response.status}")
 
     def deliver_due(self, limit: int = 20) -> int:
         """Deliver what is due now; the number delivered."""
@@ -214,7 +211,7 @@ class Deliverer:
             attempts = item.attempts + 1
             try:
                 self.send(item)
-            except (OSError, urllib.error.URLError, ValueError) as exc:
+            except Exception as exc:  # any failure is a failed attempt; the batch goes on
                 error = f"{type(exc).__name__}: {exc}"[:300]
                 failed = attempts >= self.max_attempts
                 wait = min(self.base * 2 ** (attempts - 1), self.cap)

@@ -9,7 +9,16 @@ from graph_schema.errors import InvalidQueryError
 from graph_schema.governance import Role, User, now_iso
 from store.ledger import Ledger
 
-NAME = re.compile(r"^[A-Za-z0-9_.@\-\u4e00-\u9fff]{1,64}$")
+#: Letters, digits and Chinese characters, with ``_ . - @`` inside (never first or last:
+#: ``root.`` beside ``root`` is a look-alike), at most 64.
+NAME = re.compile(
+    r"^[A-Za-z0-9\u4e00-\u9fff]([A-Za-z0-9_.@\-\u4e00-\u9fff]{0,62}[A-Za-z0-9\u4e00-\u9fff])?$"
+)
+
+
+def name_key(name: str) -> str:
+    """What makes two user names the same: trimmed and case-folded (``ROOT`` is ``root``)."""
+    return name.strip().casefold()
 
 
 def add_user(
@@ -17,20 +26,27 @@ def add_user(
 ) -> tuple[User, str]:
     """Create a user; returns it and its token (the only time the token is seen).
 
-    An ``owner`` must name a department. Raises :class:`InvalidQueryError` on a bad name or an
-    existing active user of that name.
+    The name is trimmed; it must be unique among active users ignoring case (``ROOT`` cannot
+    be added beside ``root``). A revoked name may be added again: that is a new user (a new
+    :attr:`User.id`) who inherits nothing of the old one's. An ``owner`` must name a
+    department. Raises :class:`InvalidQueryError` on a bad or taken name.
     """
     role = Role(role)
+    name = name.strip()
     if not NAME.match(name):
         raise InvalidQueryError(
-            f"user name {name!r}: letters, digits, Chinese characters, '_', '.', '-', '@' "
-            "(at most 64)"
+            f"user name {name!r}: letters, digits, Chinese characters, and '_', '.', '-', '@' "
+            "between them (not first or last); at most 64"
         )
     if role is Role.OWNER and not department:
         raise InvalidQueryError("an owner reviews for a department: add --department ID")
-    if ledger.user(name) is not None:
+    taken = [u.name for u in ledger.users() if u.active and name_key(u.name) == name_key(name)]
+    if taken:
+        same = taken[0] == name
         raise InvalidQueryError(
-            f"user {name!r} exists; revoke it first to issue a new token",
+            f"user {name!r} exists; revoke it first to issue a new token"
+            if same
+            else f"user {name!r} clashes with user {taken[0]!r}: names are unique ignoring case",
             {"name": name},
         )
     token = new_token()

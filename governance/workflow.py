@@ -31,6 +31,7 @@ from graph_schema.governance import (
     Role,
     Stage,
     User,
+    same_user,
 )
 
 S = ChangeStatus
@@ -103,9 +104,9 @@ def stage_for(user: User, change: ChangeRequest) -> Stage | None:
     >>> stage_for(root, cr.model_copy(update={"approvals": [done]})) is None
     True
     """
-    if not user.active or user.name == change.requester:
+    if not user.active or is_requester(user, change):
         return None
-    if any(a.by == user.name for a in change.approvals):
+    if any(approved_by(user, a) for a in change.approvals):
         return None
     for stage in current_stages(change):
         if user.role is Role.ADMIN:
@@ -132,7 +133,7 @@ def status_after_approval(change: ChangeRequest, approval: Approval) -> ChangeSt
 def may_reject(user: User, change: ChangeRequest) -> bool:
     """Whoever may approve the current stage may reject; an approved request not yet applied
     (say, conflicted) may be rejected by the committee or an admin. Never the requester."""
-    if not user.active or user.name == change.requester:
+    if not user.active or is_requester(user, change):
         return False
     if change.status is S.APPROVED:
         return user.role in (Role.COMMITTEE, Role.ADMIN)
@@ -140,7 +141,16 @@ def may_reject(user: User, change: ChangeRequest) -> bool:
 
 
 def may_withdraw(user: User, change: ChangeRequest) -> bool:
-    return change.status in OPEN and (user.name == change.requester or user.role is Role.ADMIN)
+    return change.status in OPEN and (is_requester(user, change) or user.role is Role.ADMIN)
+
+
+def is_requester(user: User, change: ChangeRequest) -> bool:
+    """``user`` made ``change`` (by id: a name revoked and re-added is someone else)."""
+    return same_user(user, change.requester, change.requester_id, change.created_at)
+
+
+def approved_by(user: User, approval: Approval) -> bool:
+    return same_user(user, approval.by, approval.by_id, approval.at)
 
 
 def may_apply(user: User) -> bool:

@@ -4,6 +4,7 @@ comments, notification outbox items. Plain data; the rules live in :mod:`governa
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -42,6 +43,37 @@ class Role(StrEnum):
 WRITERS = frozenset({Role.EDITOR, Role.OWNER, Role.COMMITTEE, Role.ADMIN})
 
 
+def user_id(token_id: str) -> str:
+    """A user's id from the token id issued with the user (a digest: the token id is half of
+    what a forged session would need, so it is not published).
+
+    Examples
+    --------
+    >>> user_id("abc") == user_id("abc") != user_id("abd")
+    True
+    """
+    return hashlib.sha256(f"kpigraph-user:{token_id}".encode()).hexdigest()[:20]
+
+
+def same_user(user: User, name: str, uid: str | None, at: str) -> bool:
+    """Whether ``user`` is who made a record (``name``, ``uid`` at time ``at``). Records with an
+    id compare ids; older records without one match by name only a user created by then — a
+    name re-added later is someone else.
+
+    Examples
+    --------
+    >>> old = User(name="root", role=Role.ADMIN, token_id="t1", created_at="2026-01-01")
+    >>> new = User(name="root", role=Role.ADMIN, token_id="t2", created_at="2026-06-01")
+    >>> same_user(old, "root", old.id, "2026-02-01"), same_user(new, "root", old.id, "2026-07-01")
+    (True, False)
+    >>> same_user(old, "root", None, "2026-02-01"), same_user(new, "root", None, "2026-02-01")
+    (True, False)
+    """
+    if uid is not None:
+        return user.id == uid
+    return user.name == name and user.created_at <= at
+
+
 class User(_Record):
     name: str
     role: Role
@@ -56,6 +88,13 @@ class User(_Record):
     @property
     def active(self) -> bool:
         return self.revoked_at is None
+
+    @property
+    def id(self) -> str:
+        """The user's immutable id: made from the token id issued when the user was created
+        (never shown: a digest of it). A name revoked and added again is a new user with a new
+        id, who does not inherit the old one's requests, approvals or comments."""
+        return user_id(self.token_id)
 
 
 class ChangeStatus(StrEnum):
@@ -84,6 +123,7 @@ class Approval(_Record):
     stage: str
     department: str | None = None
     by: str
+    by_id: str | None = None  # User.id (None in records made before ids)
     at: str
     comment: str | None = None
 
@@ -99,6 +139,7 @@ class ChangeRequest(_Record):
     definition: dict[str, Any] = Field(default_factory=dict)
     reason: str
     requester: str
+    requester_id: str | None = None  # User.id (None in records made before ids)
     status: ChangeStatus = ChangeStatus.SUBMITTED
     diff: list[dict[str, Any]] = Field(default_factory=list)
     change_class: str | None = None
@@ -140,6 +181,7 @@ class Comment(_Record):
     metric: str
     parent: int | None = None
     author: str
+    author_id: str | None = None  # User.id (None in records made before ids)
     body: str
     faq: bool = False
     deleted: bool = False

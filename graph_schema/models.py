@@ -17,13 +17,17 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    ValidationInfo,
     field_validator,
+    model_validator,
 )
 
 from graph_schema.benchmarks import structured_benchmarks
 from graph_schema.ids import NodeKind, NodeRef
+from graph_schema.limits import MAX_EXTRA_KEYS, bounded_text, check_definition_size, count_keys
 from graph_schema.relations import Relation
 from graph_schema.semver import check_semver
+from graph_schema.webhook_policy import check_url
 
 
 def _to_text(value: Any) -> Any:
@@ -35,7 +39,8 @@ def _to_text(value: Any) -> Any:
     return value
 
 
-Text = Annotated[str, BeforeValidator(_to_text)]
+#: Text of one field: at most 64 KiB (graph_schema.limits.MAX_TEXT).
+Text = Annotated[str, BeforeValidator(_to_text), AfterValidator(bounded_text)]
 
 
 def _to_list(value: Any) -> Any:
@@ -66,6 +71,10 @@ def _bounded(value: dict[str, Any]) -> dict[str, Any]:
     ...
     ValueError: holds over 100000 values (each use of a YAML alias counts); keep extra small
     """
+    if count_keys(value) > MAX_EXTRA_KEYS:
+        raise ValueError(
+            f"holds over {MAX_EXTRA_KEYS} keys (counted at every depth); keep extra small"
+        )
     budget = EXTRA_MAX_VALUES
     stack: list[tuple[Any, int]] = [(value, 1)]
     while stack:
@@ -179,6 +188,15 @@ class BaseNode(_Frozen):
     id: str
     name: Text
 
+    @model_validator(mode="before")
+    @classmethod
+    def _bounded_size(cls, data: Any, info: ValidationInfo) -> Any:
+        """A whole definition is bounded too (graph_schema.limits); not re-counted on a read
+        from the store."""
+        if not (info.context or {}).get("stored"):
+            check_definition_size(data)
+        return data
+
     @property
     def ref(self) -> NodeRef:
         return NodeRef(self.kind, self.id)
@@ -285,8 +303,17 @@ class NotifyTarget(_Frozen):
     """Where a department is told about change requests: a webhook URL and the body format
     (``json`` generic; ``wecom``, ``dingtalk``, ``feishu``, ``slack`` bot Markdown)."""
 
-    url: str = Field(pattern=r"^https?://")
+    url: str
     format: Literal["json", "wecom", "dingtalk", "feishu", "slack"] = "json"
+
+    @field_validator("url")
+    @classmethod
+    def _public(cls, value: str, info: ValidationInfo) -> str:
+        """Public ``http(s)`` addresses only (:mod:`graph_schema.webhook_policy`); a node read
+        back from the store is not checked again here — delivery checks every address."""
+        if not (info.context or {}).get("stored"):
+            check_url(value)
+        return value
 
 
 def _to_targets(value: Any) -> Any:
@@ -328,7 +355,7 @@ NODE_MODELS: dict[NodeKind, type[BaseNode]] = {
 
 def node_from_props(kind: NodeKind, props: dict[str, Any]) -> BaseNode:
     """Rebuild a node model from stored properties."""
-    return NODE_MODELS[kind].model_validate(props)
+    return NODE_MODELS[kind].model_validate(props, context={"stored": True})
 
 
 class Edge(_Frozen):

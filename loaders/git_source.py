@@ -103,16 +103,12 @@ def load_git_catalog(spec: str, cwd: str | Path | None = None) -> CatalogGraph:
         ) from None
     sha = commit.decode().strip()
     prefix = path.rstrip("/") if path != "." else ""
-    listing = _git(["ls-tree", "-r", "-z", "--full-tree", "--name-only", sha, "--"], where)
+    listing = _git(["ls-tree", "-r", "-z", "--full-tree", sha, "--"], where)
     cwd_prefix = _git(["rev-parse", "--show-prefix"], where).decode().strip()
     base = str(PurePosixPath(cwd_prefix) / prefix) if prefix else cwd_prefix.rstrip("/")
     base = os.path.normpath(base) if base else ""
     base = "" if base == "." else base
-    files = [
-        name
-        for name in listing.decode("utf-8", "surrogateescape").split("\0")
-        if name and name.endswith(CATALOG_SUFFIXES) and (not base or name.startswith(base + "/"))
-    ]
+    files = catalog_entries(listing, base, f"{spec!r} (commit {sha[:12]})")
     if not any(_rel(name, base) == "kpigraph.yaml" for name in files):
         raise SourceSpecError(
             f"{spec!r}: no kpigraph catalog at {path!r} in commit {sha[:12]} "
@@ -124,14 +120,95 @@ def load_git_catalog(spec: str, cwd: str | Path | None = None) -> CatalogGraph:
     tmp = Path(tempfile.mkdtemp(prefix="kpigraph-git-"))
     try:
         for name, content in zip(files, blobs, strict=True):
-            target = tmp / _rel(name, base)
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_bytes(content)
+            _write_inside(tmp, _rel(name, base), content)
         graph = load_catalog(tmp)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     meta = {**graph.meta, "source": spec, "git_commit": sha}
     return CatalogGraph(graph.name, graph.nodes, graph.edges, meta)
+
+
+def catalog_entries(listing: bytes, base: str, where: str) -> list[str]:
+    r"""The catalog files to read from ``git ls-tree -r -z`` output (``mode type sha\tname``):
+    regular ``.yaml``/``.yml`` blobs below ``base``.
+
+    A tree is data from whoever made the commit (``git mktree`` writes any entry names), so
+    every entry is checked before anything is read or written: a name with an empty, ``.``,
+    ``..`` or ``.git`` component or a backslash anywhere in the tree, and a symlink (mode
+    ``120000``), submodule (``160000``) or duplicate name below ``base``, make the whole read a
+    :class:`SourceSpecError` naming the entry.
+
+    Examples
+    --------
+    >>> listing = b"100644 blob e69d\tc/kpigraph.yaml\x00100644 blob e69d\tREADME\x00"
+    >>> catalog_entries(listing, "c", "x")
+    ['c/kpigraph.yaml']
+    >>> catalog_entries(b"100644 blob e69d\tc/x/../../f.yaml\x00", "c", "git:HEAD:c")
+    Traceback (most recent call last):
+    ...
+    graph_schema.errors.SourceSpecError: git:HEAD:c: refused tree entry 'c/x/../../f.yaml': ...
+    """
+    files: list[str] = []
+    seen: set[str] = set()
+    for record in listing.decode("utf-8", "surrogateescape").split("\0"):
+        if not record:
+            continue
+        meta, _, name = record.partition("\t")
+        mode, kind = [*meta.split(), "", ""][:2]
+        problem = _bad_name(name)
+        below = not base or name.startswith(base + "/")
+        if problem is None and below:
+            if mode == "120000":
+                problem = "a symbolic link (catalogs read from git hold regular files only)"
+            elif mode == "160000" or kind == "commit":
+                problem = "a submodule (catalogs read from git hold regular files only)"
+            elif kind != "blob" or mode not in ("100644", "100755"):
+                problem = f"an entry of mode {mode} {kind}, not a regular file"
+            elif name in seen:
+                problem = "a duplicate name in the tree"
+        if problem is not None:
+            raise SourceSpecError(
+                f"{where}: refused tree entry {name!r}: {problem}; "
+                "the commit's tree is malformed or hostile — nothing was written",
+                {"entry": name, "reason": problem},
+            )
+        seen.add(name)
+        if below and name.endswith(CATALOG_SUFFIXES):
+            files.append(name)
+    return files
+
+
+def _bad_name(name: str) -> str | None:
+    """Why a tree path may not be written below a directory, or ``None``."""
+    if not name:
+        return "an empty name"
+    if name.startswith("/"):
+        return "an absolute path"
+    if "\\" in name:
+        return "a backslash in the name"
+    for part in name.split("/"):
+        if part in ("", ".", ".."):
+            return f"a {part!r} path component" if part else "an empty path component"
+        if part.casefold().rstrip(". ") == ".git":
+            return "a '.git' path component"
+    return None
+
+
+def _write_inside(root: Path, rel: str, content: bytes) -> None:
+    """Write ``content`` at ``root/rel``, refusing any path that would land outside ``root``
+    (checked again after normalisation, whatever :func:`catalog_entries` let through)."""
+    target = root / rel
+    base = root.resolve()
+    if not target.parent.resolve().is_relative_to(base) or _bad_name(rel) is not None:
+        raise SourceSpecError(f"refused to write {rel!r} outside {root}", {"entry": rel})
+    target.parent.mkdir(parents=True, exist_ok=True)
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
+    try:
+        fd = os.open(target, flags, 0o600)
+    except OSError as exc:
+        raise SourceSpecError(f"cannot write {rel!r} below {root}: {exc}", {"entry": rel}) from None
+    with os.fdopen(fd, "wb") as out:
+        out.write(content)
 
 
 def _rel(name: str, base: str) -> str:

@@ -164,6 +164,13 @@ class EmbeddedLedger:
 
     def add_user(self, user: User, secret_hash: str) -> None:
         with self._write() as conn:
+            # active names are unique ignoring case (names are ASCII or CJK: lower() suffices)
+            clash = conn.execute(
+                "SELECT name FROM gov_users WHERE active = 1 AND lower(name) = lower(?)",
+                (user.name,),
+            ).fetchone()
+            if clash is not None:
+                raise KeyError(f"an active user {clash[0]!r} exists")
             conn.execute(
                 "INSERT INTO gov_users VALUES (?, ?, 1, ?, ?)",
                 (user.token_id, user.name, secret_hash, user.model_dump_json()),

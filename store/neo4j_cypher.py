@@ -464,8 +464,8 @@ MERGE (m:GovMeta {key: $counter}) ON CREATE SET m.value = 0
 SET m.value = m.value + 1 RETURN m.value AS value
 """
 GOV_ADD_USER = """
-OPTIONAL MATCH (other:GovUser {name: $name, active: true})
-WITH other WHERE other IS NULL
+OPTIONAL MATCH (other:GovUser {active: true}) WHERE toLower(other.name) = toLower($name)
+WITH count(other) AS others WHERE others = 0
 CREATE (u:GovUser {token_id: $token_id, name: $name, active: true, secret_hash: $secret_hash,
                    data: $data})
 RETURN u.token_id AS token_id

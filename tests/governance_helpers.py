@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import http.server
 import json
+import os
 import socket
 import threading
 from collections.abc import Iterator
@@ -80,9 +81,18 @@ class Receiver:
         return [b for p, b in self.received if p == path]
 
 
+def allow_webhook(host_port: str) -> None:
+    """Let notifications reach ``host_port`` (webhooks go to public addresses only unless
+    ``KPIGRAPH_WEBHOOK_ALLOW`` lists them); kept for the session — test ports are unique."""
+    listed = [e for e in os.environ.get("KPIGRAPH_WEBHOOK_ALLOW", "").split(",") if e]
+    if host_port not in listed:
+        os.environ["KPIGRAPH_WEBHOOK_ALLOW"] = ",".join([*listed, host_port])
+
+
 @contextlib.contextmanager
 def receiver(port: int | None = None) -> Iterator[Receiver]:
     rec = Receiver(port or free_port())
+    allow_webhook(f"127.0.0.1:{rec.port}")
 
     class Handler(http.server.BaseHTTPRequestHandler):
         def do_POST(self) -> None:

@@ -17,9 +17,9 @@ from pathlib import Path
 import duckdb
 
 from graph_schema.errors import CatalogIssue
+from graph_schema.periods import PERIOD_PATTERN
 from values.errors import ValuesFileError
 
-PERIOD_PATTERN = r"^[0-9]{4}-(0[1-9]|1[0-2])(-(0[1-9]|[12][0-9]|3[01]))?$"
 SUFFIXES = (".csv", ".parquet")
 #: Issues reported per check and file before "and N more".
 MAX_ISSUES_PER_CHECK = 5
@@ -276,7 +276,13 @@ def _check_rows(
         (
             f"period IS NULL OR NOT regexp_full_match(trim(period), '{PERIOD_PATTERN}')",
             "bad period {period!r}",
-            "write YYYY-MM or YYYY-MM-DD",
+            "write YYYY-MM or YYYY-MM-DD, a year from 1900 to 2200",
+        ),
+        (
+            f"regexp_full_match(trim(period), '{PERIOD_PATTERN}') AND length(trim(period)) = 10 "
+            "AND TRY_CAST(trim(period) AS DATE) IS NULL",
+            "period {period!r} is not a calendar date",
+            "write a day that exists (2024-02-29, not 2024-02-31)",
         ),
         (
             f'"{column}" IS NULL OR isnan("{column}")'
@@ -286,6 +292,7 @@ def _check_rows(
             "leave the row out instead of leaving the value empty",
         ),
     ]
+    as_number = f'"{column}"' if numeric else f'TRY_CAST(trim("{column}") AS DOUBLE)'
     if not numeric:
         checks.append(
             (
@@ -295,6 +302,15 @@ def _check_rows(
                 "write plain numbers: 1250.5 (no thousands separators or units)",
             )
         )
+    # NaN, inf and 1e309 (which reads as inf) are numbers to DuckDB, not values to anyone
+    checks.append(
+        (
+            f"{as_number} IS NOT NULL AND NOT isfinite({as_number})"
+            + ("" if not numeric else f" AND NOT isnan({as_number})"),
+            f"{column} {{value!r}} is not a finite number",
+            "write a finite number; leave the row out when there is no value",
+        )
+    )
     for condition, message, hint in checks:
         rows = con.execute(
             f'SELECT _row, period, "{column}" FROM {name} WHERE {condition} ORDER BY _row '

@@ -14,19 +14,20 @@ from analysis.resolve import resolve_metric
 from api.dependencies import SettingsDep, StoreDep
 from api.schemas import ErrorResponse
 from core.settings import Settings
+from graph_schema.periods import MONTH_PATTERN, PERIOD_PATTERN
 from store.base import GraphStore
 
 router = APIRouter(tags=["values"])
 pages = APIRouter(tags=["pages"], default_response_class=HTMLResponse, include_in_schema=False)
 
 MetricId = Annotated[str, Path(max_length=200, examples=["revenue"])]
-Period = Annotated[str, Query(pattern=r"^[0-9]{4}-(0[1-9]|1[0-2])$", examples=["2026-06"])]
-Month = Annotated[str | None, Query(pattern=r"^[0-9]{4}-(0[1-9]|1[0-2])(-[0-3][0-9])?$")]
+Period = Annotated[str, Query(pattern=MONTH_PATTERN, examples=["2026-06"])]
+Month = Annotated[str | None, Query(pattern=PERIOD_PATTERN)]
 Dim = Annotated[str | None, Query(max_length=100, pattern=r"^[a-z][a-z0-9_]*$", examples=["store"])]
 Base = Annotated[
     str,
     Query(
-        pattern=r"^(mom|yoy|target|[0-9]{4}-(0[1-9]|1[0-2]))$",
+        pattern=rf"^(mom|yoy|target|{MONTH_PATTERN[1:-1]})$",
         description="mom (the month before), yoy (a year before), target, or a YYYY-MM period",
     ),
 ]
@@ -157,7 +158,7 @@ def explain_page(
     store: StoreDep,
     settings: SettingsDep,
     metric_id: MetricId,
-    period: Annotated[str | None, Query(pattern=r"^[0-9]{4}-(0[1-9]|1[0-2])$")] = None,
+    period: Annotated[str | None, Query(pattern=MONTH_PATTERN)] = None,
     base: Base = "mom",
     by: By = None,
     depth: Annotated[int, Query(ge=1, le=6)] = 3,

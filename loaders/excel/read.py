@@ -29,6 +29,7 @@ from loaders.catalog_writer import (
     write_catalog,
 )
 from loaders.excel import layout as L
+from loaders.excel.bounds import check_archive
 from loaders.excel.sheets import Card, ExcelImportError, SheetReader, cell_ref, decode
 from loaders.excel.write import source_columns
 
@@ -40,6 +41,7 @@ def _open(path: Path) -> Any:
         raise ExcelImportError([f"{path}: no such file"])
     if path.stat().st_size > MAX_XLSX_BYTES:
         raise ExcelImportError([f"{path}: over {MAX_XLSX_BYTES // 1_048_576} MiB"])
+    check_archive(path)  # uncompressed sizes, cell sizes, no DTDs: before openpyxl reads it
     try:
         # read-only: streamed, several times faster on a workbook of many cards
         return load_workbook(path, data_only=False, read_only=True)

@@ -1,0 +1,123 @@
+"""How big one definition may be: every node is stored, indexed, diffed and sent to every
+reader, so a single proposal must not cost megabytes (issue 21: a 1,000,000-character
+definition and 60,000 ``extra`` keys were accepted).
+
+- a text field holds at most :data:`MAX_TEXT` characters (64 KiB);
+- a whole definition (every text, key and list item of the node together) at most
+  :data:`MAX_DEFINITION` characters (256 KiB);
+- a metric's ``extra`` holds at most :data:`MAX_EXTRA_KEYS` keys, counted at every depth.
+
+Each is a ``ValueError`` that pydantic reports at the field (``definition``, ``extra``, ...):
+the catalog loader names file and line, the API answers 422 naming the field.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+MAX_TEXT = 64 * 1024
+MAX_DEFINITION = 256 * 1024
+MAX_EXTRA_KEYS = 2_000
+
+
+def bounded_text(value: str) -> str:
+    """``value`` unchanged, or ``ValueError`` past :data:`MAX_TEXT` characters.
+
+    Examples
+    --------
+    >>> bounded_text("ok")
+    'ok'
+    >>> bounded_text("x" * (MAX_TEXT + 1))
+    Traceback (most recent call last):
+    ...
+    ValueError: holds 65537 characters, over the limit of 65536; keep a definition short ...
+    """
+    if len(value) > MAX_TEXT:
+        raise ValueError(
+            f"holds {len(value)} characters, over the limit of {MAX_TEXT}; keep a definition "
+            "short and link longer documents instead"
+        )
+    return value
+
+
+def definition_size(value: Any, limit: int = MAX_DEFINITION) -> int:
+    """The characters of every string, key and scalar in ``value``, plus one per item and per
+    container; stops counting past ``limit`` (so a huge input costs no more than the limit).
+
+    Examples
+    --------
+    >>> definition_size({"id": "atp", "tags": ["a", "bc"], "n": 12})
+    19
+    """
+    total = 0
+    stack: list[Any] = [value]
+    while stack and total <= limit:
+        item = stack.pop()
+        if isinstance(item, str):
+            total += len(item) or 1
+        elif isinstance(item, dict):
+            total += sum(len(k) if isinstance(k, str) else len(str(k)) for k in item) + 1
+            stack.extend(item.values())
+        elif isinstance(item, list | tuple):
+            if all(isinstance(x, str) for x in item):  # the common case: a list of texts
+                total += sum(map(len, item)) + len(item) + 1
+            else:
+                stack.extend(item)
+                total += 1
+        else:
+            total += len(str(item)) if item is not None else 1
+    return total
+
+
+def check_definition_size(value: Any) -> None:
+    """``ValueError`` when the raw definition ``value`` is over :data:`MAX_DEFINITION`, naming
+    the field that holds most of it.
+
+    Examples
+    --------
+    >>> check_definition_size({"id": "m", "definition": "x" * 300_000})
+    Traceback (most recent call last):
+    ...
+    ValueError: field 'definition' holds over 65536 characters (the limit per field; ...
+    """
+    if not isinstance(value, dict):
+        return
+    if count_keys(value.get("extra")) > MAX_EXTRA_KEYS:
+        raise ValueError(
+            f"field 'extra' holds over {MAX_EXTRA_KEYS} keys (counted at every depth); "
+            "keep extra small"
+        )
+    if definition_size(value) <= MAX_DEFINITION:
+        return
+    sizes = {str(k): definition_size(v) for k, v in value.items()}
+    field, size = max(sizes.items(), key=lambda kv: kv[1])
+    if size > MAX_TEXT:
+        raise ValueError(
+            f"field {field!r} holds over {MAX_TEXT} characters (the limit per field; "
+            f"{MAX_DEFINITION} per definition); keep a definition short and link longer "
+            "documents instead"
+        )
+    raise ValueError(
+        f"the definition holds over {MAX_DEFINITION} characters in all (the limit per "
+        f"definition; {MAX_TEXT} per field), most of them in {field!r}; shorten it"
+    )
+
+
+def count_keys(value: Any, limit: int = MAX_EXTRA_KEYS) -> int:
+    """Mapping keys at every depth of ``value`` (stops counting past ``limit``).
+
+    Examples
+    --------
+    >>> count_keys({"dbt": {"filter": "x", "window": None}, "tags": [{"a": 1}]})
+    5
+    """
+    total = 0
+    stack: list[Any] = [value]
+    while stack and total <= limit:
+        item = stack.pop()
+        if isinstance(item, dict):
+            total += len(item)
+            stack.extend(item.values())
+        elif isinstance(item, list | tuple):
+            stack.extend(item)
+    return total
