@@ -187,7 +187,7 @@ class EmbeddedLedger:
     def users(self) -> list[User]:
         rows = self._rows("SELECT data FROM gov_users")
         found = [User.model_validate_json(r[0]) for r in rows]
-        return sorted(found, key=lambda u: (u.name, u.created_at))
+        return sorted(found, key=lambda u: (u.name, u.created_at, u.token_id))  # a total order
 
     def revoke_user(self, name: str, at: str) -> bool:
         with self._write() as conn:

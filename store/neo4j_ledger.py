@@ -109,7 +109,7 @@ class Neo4jLedger:
 
     def users(self) -> list[User]:
         found = [User.model_validate_json(r["data"]) for r in self._read(cy.GOV_USERS)]
-        return sorted(found, key=lambda u: (u.name, u.created_at))
+        return sorted(found, key=lambda u: (u.name, u.created_at, u.token_id))  # a total order
 
     def revoke_user(self, name: str, at: str) -> bool:
         def work(tx: ManagedTransaction) -> bool:
