@@ -14,19 +14,28 @@ other leaves stay as expected. For one measure, with ``d_i = a_i − f_i``:
   "C moved by x_C" removes. A true cause scores its whole deviation; an ancestor that mixes
   it with normal leaves leaves residuals on both parts (``x`` fits neither), a descendant
   covers less of it. Where ``F_C = 0`` (a new combination) the model is ``a_i = A_C / n_C``.
-- *significance* ``z_C = |A_C/F_C − 1| / σ_C`` with ``σ_C = s·√(Σf_i²) / Σf_i``: the
-  relative move against the noise expected of an aggregate of those leaves, ``s`` the
-  leaves' robust noise scale (``1.4826·MAD`` of ``r_i = (a_i − f_i)/((a_i + f_i)/2)``, at
-  least 10⁻³). Elements with ``z_C < Z`` (``Z = 5``) are not candidates.
+- *significance* ``z_C = |ln(A_C/F_C)| / σ_C`` with ``σ_C = s·√(Σf_i²) / Σf_i``: the
+  log move against the noise expected of an aggregate of those leaves, ``s`` the leaves'
+  robust noise scale (``1.4826·MAD`` of ``ln(a_i/f_i)``, at least 10⁻³). Candidates need
+  ``z_C ≥ Z`` (``Z = 5``; a new combination, ``F_C = 0 < A_C``, always passes).
+- *mirror test* — the noise is taken as symmetric in ``ln(a/f)`` and a cause as not: among
+  the elements of the same cuboid, those that moved at least ``|ln(A_C/F_C)| / 1.25`` the
+  other way estimate how many of those that moved this far ``C``'s way are noise; ``C`` is a
+  candidate only where that estimate is at most 10 % of them. (Beyond the most extreme
+  opposite move by the margin 1.25; otherwise noise whose tails reach a planted move's size
+  is named as a cause.)
 
 Measures are normalised by their expected totals and their gains added (ratio metrics).
 
 **Search.** Greedy: in each round every element of every cuboid (subset of the dimensions,
 any depth) is scored on the leaves not yet explained, and the significant element with the
-largest gain is taken (ties: fewer dimensions first); its leaves are then explained. Rounds
-stop when no significant element gains more than ``ε = 10⁻³`` of the total absolute deviation
-or after ``MAX_CAUSES``. Cost: ``rounds × 2^k × leaves`` vector operations (``k`` dimensions)
-— refused above :data:`MAX_WORK` with what to narrow.
+largest gain is taken (ties: fewer dimensions first); its leaves are then explained. A cuboid
+with no candidate in a round is not searched again. On wide cubes (leaves × cuboids above
+2·10⁶) a dimension whose members all moved alike (``Σ_m ((ln(A_m/F_m) − ḡ)/σ_m)² <
+4·(n − 1)``, or whose members' moves span less than 5 % of the widest span of any
+dimension) is left out first: it holds no part of a cause, only its ripple. Rounds
+stop when no candidate is left or after ``MAX_CAUSES`` (10). Cost: ``rounds × 2^k × leaves``
+vector operations (``k`` dimensions) — refused above :data:`MAX_WORK` with what to narrow.
 
 **Output** per cause: ``members``; ``base_value``/``value`` (``F_C``/``A_C``, or
 ``N_C/D_C`` at both for a ratio); ``contribution`` — the metric's change that reverting the
@@ -52,7 +61,13 @@ Z_MIN = 5.0
 MAX_CAUSES = 10
 MAX_WORK = 2 * 10**8  # leaves × cuboids × 2, per round
 MAX_DIMENSIONS = 12
-GAIN_FLOOR = 1e-3
+GAIN_FLOOR = 0.0
+MIRROR_FDR = 0.1
+LOG_FLOOR = 1e-6
+MIRROR_MARGIN = 1.25
+FAST_WORK = 2 * 10**6  # leaves × cuboids above which like-moving dimensions are left out
+HETEROGENEITY = 4.0
+SPREAD_SHARE = 0.05
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -106,22 +121,21 @@ class Cause:
 
 
 def noise_scale(cube: Cube) -> float:
-    """Robust relative noise of the leaves: ``1.4826·MAD`` of ``(a − f)/((a + f)/2)`` over
-    leaves and measures with ``a + f > 0``; at least 10⁻³.
+    """Robust relative noise of the leaves: ``1.4826·MAD`` of ``ln(a/f)`` over leaves and
+    measures with ``a, f > 0``; at least 10⁻³.
 
     Examples
     --------
     >>> c = Cube(["d"], [["x", "y", "z"]], np.array([[0], [1], [2]]),
     ...          np.array([[100.0], [100.0], [100.0]]), np.array([[100.0], [110.0], [90.0]]))
     >>> round(noise_scale(c), 4)
-    0.1412
+    0.1413
     """
-    f, a = np.abs(cube.expected), np.abs(cube.actual)
-    mass = f + a
-    ok = mass > 0
+    f, a = cube.expected, cube.actual
+    ok = (f > 0) & (a > 0)
     if not ok.any():
         return 1e-3
-    rel = (cube.actual[ok] - cube.expected[ok]) / (mass[ok] / 2)
+    rel = np.log(a[ok] / f[ok])
     mad = float(np.median(np.abs(rel - np.median(rel))))
     return max(1.4826 * mad, 1e-3)
 
@@ -175,8 +189,14 @@ def search(cube: Cube, *, max_causes: int = MAX_CAUSES) -> list[Cause]:
         return []
     s = noise_scale(cube)
     sizes = [max(len(m), 1) for m in cube.members]
+    dims = list(range(k))
+    if n * (2**k - 1) > FAST_WORK:
+        spreads = [_spread(cube.codes[:, j], sizes[j], f, a, s) for j in dims]
+        top = max(spreads, default=0.0)
+        dims = [j for j in dims if spreads[j] >= SPREAD_SHARE * top and spreads[j] > 0] or dims
     groups: list[tuple[tuple[int, ...], IntArray, int]] = []
-    for cuboid in _cuboids(k):
+    for sub in _cuboids(len(dims)):
+        cuboid = tuple(dims[i] for i in sub)
         key = np.zeros(n, dtype=np.int64)
         bound = 1
         for j in cuboid:
@@ -191,10 +211,14 @@ def search(cube: Cube, *, max_causes: int = MAX_CAUSES) -> list[Cause]:
     causes: list[Cause] = []
     while len(causes) < max_causes and open_.any():
         best: tuple[float, int, tuple[int, ...], int, IntArray, float, float] | None = None
-        for cuboid, inverse, m in groups:
-            scored = _score(inverse, m, open_, f, a, dev, s)
+        fo, ao, do = f[open_], a[open_], dev[open_]
+        live = []
+        for group in groups:
+            cuboid, inverse, m = group
+            scored = _score(inverse[open_], m, fo, ao, do, s)
             if scored is None:
-                continue
+                continue  # not searched again (see the module doc)
+            live.append(group)
             gain, fit, z, element = scored
             depth = len(cuboid)
             if (
@@ -203,6 +227,7 @@ def search(cube: Cube, *, max_causes: int = MAX_CAUSES) -> list[Cause]:
                 or (abs(gain - best[0]) <= 1e-9 * best[0] and depth < best[1])
             ):
                 best = (gain, depth, cuboid, element, inverse, fit, z)
+        groups = live
         if best is None or best[0] <= GAIN_FLOOR * total_dev:
             break
         gain, _, cuboid, element, inverse, fit, z = best
@@ -214,24 +239,45 @@ def search(cube: Cube, *, max_causes: int = MAX_CAUSES) -> list[Cause]:
     return causes
 
 
+def _spread(codes: IntArray, size: int, f: FloatArray, a: FloatArray, s: float) -> float:
+    """How differently a dimension's members moved: the range of their moves ``ln(A_m/F_m)``
+    where the members differ beyond the noise (``Σ_m ((ln(A_m/F_m) − ḡ)/σ_m)² ≥ 4·(n − 1)``),
+    else 0. A dimension whose members all moved alike (the ripple of a cause elsewhere) holds
+    no part of a cause, and is left out of the search of wide cubes."""
+    best = 0.0
+    for j in range(f.shape[1]):
+        sum_f = np.bincount(codes, weights=f[:, j], minlength=size)
+        sum_a = np.bincount(codes, weights=a[:, j], minlength=size)
+        sum_f2 = np.bincount(codes, weights=f[:, j] ** 2, minlength=size)
+        ok = (sum_f > 0) & (sum_a > 0)
+        if ((sum_f > 0) != (sum_a > 0)).any():
+            return math.inf  # a member appeared or vanished
+        if ok.sum() < 2:
+            continue
+        move = np.log(sum_a[ok] / sum_f[ok])
+        sigma = s * np.sqrt(sum_f2[ok]) / sum_f[ok]
+        q = float((((move - move.mean()) / sigma) ** 2).sum())
+        if q >= HETEROGENEITY * (ok.sum() - 1):
+            best = max(best, float(move.max() - move.min()))
+    return best
+
+
 def _score(
-    inverse: IntArray,
+    idx: IntArray,
     m: int,
-    open_: npt.NDArray[np.bool_],
-    f: FloatArray,
-    a: FloatArray,
-    dev: FloatArray,
+    fo: FloatArray,
+    ao: FloatArray,
+    do: FloatArray,
     s: float,
 ) -> tuple[float, float, float, int] | None:
-    """The best significant element of one cuboid on the open leaves:
+    """The best significant element of one cuboid on the open leaves (``idx``: each open
+    leaf's element; ``fo``, ``ao``, ``do``: their expected, actual and absolute deviation):
     ``(gain, fit, z, element index)``."""
-    idx = inverse[open_]
-    fo, ao, do = f[open_], a[open_], dev[open_]
     count = np.bincount(idx, minlength=m).astype(np.float64)
     gain_total = np.zeros(m)
     mass_total = np.zeros(m)
     z_best = np.zeros(m)
-    for j in range(f.shape[1]):
+    for j in range(fo.shape[1]):
         fj, aj = fo[:, j], ao[:, j]
         sum_f = np.bincount(idx, weights=fj, minlength=m)
         sum_a = np.bincount(idx, weights=aj, minlength=m)
@@ -243,11 +289,13 @@ def _score(
             predicted = np.where(sum_f[idx] > 0, ratio[idx] * fj, level[idx])
             resid = np.bincount(idx, weights=np.abs(aj - predicted), minlength=m)
             sigma = s * np.sqrt(sum_f2) / sum_f
+            move = np.where(sum_f > 0, np.log(np.maximum(ratio, LOG_FLOOR)), 0.0)
             z = np.where(
                 sum_f > 0,
-                np.abs(ratio - 1.0) / np.where(sigma > 0, sigma, np.inf),
+                np.abs(move) / np.where(sigma > 0, sigma, np.inf),
                 np.where(sum_a != 0, np.inf, 0.0),
             )
+        z = np.where(_mirror_ok(move, count > 0) | (sum_f <= 0), z, 0.0)
         gain_total += mass - resid
         mass_total += mass
         z_best = np.maximum(z_best, np.nan_to_num(z, nan=0.0, posinf=1e9))
@@ -258,6 +306,29 @@ def _score(
     e = int(np.argmax(gains))
     fit = float(gain_total[e] / mass_total[e]) if mass_total[e] > 0 else 0.0
     return float(gain_total[e]), max(fit, 0.0), float(z_best[e]), e
+
+
+def _mirror_ok(moves: FloatArray, present: npt.NDArray[np.bool_]) -> npt.NDArray[np.bool_]:
+    """Mirror test of each element's relative move ``r = A/F − 1`` against the other elements
+    of its cuboid: the elements that moved at least as far the *other* way estimate how many
+    of those that moved this far are noise (noise is taken as symmetric; a cause is not).
+    Passes where ``#{r' ≤ −|r|} ≤ MIRROR_FDR · #{r' ≥ |r|}`` (for ``r > 0``; mirrored for
+    ``r < 0``)."""
+    r = moves[present]
+    up = np.sort(r[r > 0])
+    down = np.sort(-r[r < 0])
+    m = np.abs(moves)
+    # elements at or beyond |r| on the same side, and on the other side
+    n_up = len(up) - np.searchsorted(up, m, side="left")
+    n_down = len(down) - np.searchsorted(down, m, side="left")
+    # the other side counted from |r| / MIRROR_MARGIN: beyond the most extreme opposite move
+    # by a margin, since the extreme of the noise on one side is no proof on the other
+    o_up = len(up) - np.searchsorted(up, m / MIRROR_MARGIN, side="left")
+    o_down = len(down) - np.searchsorted(down, m / MIRROR_MARGIN, side="left")
+    same = np.where(moves > 0, n_up, n_down)
+    other = np.where(moves > 0, o_down, o_up)
+    out: npt.NDArray[np.bool_] = (moves != 0) & (other <= MIRROR_FDR * same) & present
+    return out
 
 
 def ratio_value(n: float, d: float) -> float | None:
