@@ -3,10 +3,12 @@
 Every rule returns contributions that sum to ``V₁ − V₀`` (up to floating-point rounding):
 
 - **sum** — ``V = c₀ + Σ c_k·x_k``: the contribution of ``x_k`` is ``c_k·(x_k,₁ − x_k,₀)``.
-- **LMDI-I** — ``V = c·Π x_k^e_k`` (a product or quotient, ``c > 0``) with every value positive:
+- **LMDI-I** — ``V = c·Π x_k^e_k`` (a product or quotient, ``c ≠ 0``) with every input positive:
   ``C_k = L(V₁, V₀)·e_k·ln(x_k,₁ / x_k,₀)`` where ``L(a, b) = (a − b) / (ln a − ln b)`` and
   ``L(a, a) = a`` (the logarithmic mean). ``e_k = −1`` for a divisor. Because
-  ``Σ e_k·ln(x_k,₁/x_k,₀) = ln(V₁/V₀)``, the sum is ``L·ln(V₁/V₀) = V₁ − V₀``.
+  ``Σ e_k·ln(x_k,₁/x_k,₀) = ln(V₁/V₀)``, the sum is ``L·ln(V₁/V₀) = V₁ − V₀`` (``c < 0``: on
+  ``|V|``, signs flipped). Factors that cancel (``g*h/g``, ``(a*b)/(a*c)``) are simplified
+  away first: they get 0, and Shapley, where needed, runs on the simplified product.
 - **Shapley** — any other form, or a zero/negative value where LMDI needs a logarithm:
   ``φ_k = Σ_{S ⊆ N∖{k}} |S|!·(n − |S| − 1)!/n! · [f(S ∪ {k}) − f(S)]`` where ``f(S)`` evaluates
   the formula with the inputs in ``S`` at their new values and the others at their old ones.
@@ -16,7 +18,7 @@ Every rule returns contributions that sum to ``V₁ − V₀`` (up to floating-p
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from graph_schema.errors import InvalidQueryError
@@ -158,7 +160,14 @@ def split_lmdi(powers: Mapping[str, int], v1: float, v0: float, now: Mapping[str
     return Split("lmdi", {k: weight * e * math.log(now[k] / base[k]) for k, e in powers.items()})
 
 
-def split_shapley(formula: Formula, now: Mapping[str, float], base: Mapping[str, float]) -> Split:
+def split_shapley(
+    formula: Formula,
+    now: Mapping[str, float],
+    base: Mapping[str, float],
+    *,
+    only: Sequence[str] | None = None,
+    evaluate: Callable[[Mapping[str, float]], float] | None = None,
+) -> Split:
     """Exact Shapley values over the referenced inputs (``2ⁿ`` evaluations).
 
     Raises
@@ -176,7 +185,8 @@ def split_shapley(formula: Formula, now: Mapping[str, float], base: Mapping[str,
     >>> split_shapley(parse_formula("a * b"), {"a": 10, "b": 6}, {"a": 0, "b": 5}).contributions
     {'a': 55.0, 'b': 5.0}
     """
-    names = [n for n, _ in formula.inputs()]
+    names = list(only) if only is not None else [n for n, _ in formula.inputs()]
+    value_of = evaluate or formula.evaluate
     n = len(names)
     if n > MAX_SHAPLEY_INPUTS:
         raise DecompositionError(
@@ -186,7 +196,7 @@ def split_shapley(formula: Formula, now: Mapping[str, float], base: Mapping[str,
     values = []
     for mask in range(1 << n):
         point = {x: (now[x] if mask >> i & 1 else base[x]) for i, x in enumerate(names)}
-        value = formula.evaluate(point)
+        value = value_of(point)
         if math.isnan(value):
             raise DecompositionError(
                 f"{formula.text} is undefined (division by zero) for a mix of old and new values"
@@ -220,9 +230,29 @@ def split_change(formula: Formula, now: Mapping[str, float], base: Mapping[str, 
     if linear is not None:
         return split_sum(linear[1], now, base)
     power = power_terms(formula.root)
-    if power is not None and power[0] > 0:
-        v1, v0 = formula.evaluate(now), formula.evaluate(base)
-        positive = all(now[k] > 0 and base[k] > 0 for k in power[1])
-        if positive and v1 > 0 and v0 > 0:
-            return split_lmdi(power[1], v1, v0, now, base)
+    if power is not None:
+        const, powers = power
+        positive = all(now[k] > 0 and base[k] > 0 for k in powers)
+        if positive and const != 0:
+            v1, v0 = _product(const, powers, now), _product(const, powers, base)
+            # LMDI-I on |V| (a negative constant flips every contribution's sign with V)
+            split = split_lmdi(powers, abs(v1), abs(v0), now, base)
+            sign = 1.0 if const > 0 else -1.0
+            return Split("lmdi", {k: sign * c for k, c in split.contributions.items()})
+        # the simplified product: a factor that cancels (g*h/g) is no input at all
+        return split_shapley(
+            formula, now, base, only=list(powers),
+            evaluate=lambda point: _product(const, powers, point),
+        )  # fmt: skip
     return split_shapley(formula, now, base)
+
+
+def _product(const: float, powers: Mapping[str, int], point: Mapping[str, float]) -> float:
+    """``c·Π x_k^e_k``; ``nan`` where a divisor is zero."""
+    out = const
+    for k, e in powers.items():
+        x = float(point[k])
+        if e < 0 and x == 0:
+            return math.nan
+        out *= x**e
+    return out

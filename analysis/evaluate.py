@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from analysis.explain import ValueSource, base_period, shift_month
+from analysis.explain_types import ValueSource, base_period, shift_month
 from graph_schema.errors import InvalidQueryError
 from graph_schema.models import Benchmark
 

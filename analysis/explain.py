@@ -6,8 +6,13 @@
 where it refers back to a metric above in the tree, its ``formula``) by the rules of
 :mod:`analysis.decompose` (sum, LMDI-I, exact Shapley), and again inside each input that
 has its own drivers/formula, down to ``depth``. An input with its own decomposition splits
-*its* contribution among its inputs in proportion to their contributions to its own change:
-``C_j = C_child · c_j / Δ_child``; a child whose change is zero passes zero. Where the
+*its* contribution among its inputs: each input's contribution is its own split times the
+node's *scale* (contribution per unit of the node's own change; 1 at the root), and the input's
+scale for the level below is ``scale · s_k`` with ``s_k = c_k`` (sum), ``W·e_k / L(x_k,₁, x_k,₀)``
+(LMDI-I, ``W = L(V₁, V₀)``) or ``φ_k / Δx_k`` (Shapley) — see :func:`input_scales`. For LMDI
+this is the same as applying LMDI-I to the whole product at once, and a node whose value did
+not move (``L(a, a) = a``) still splits into its inputs' offsetting effects. A factor that
+cancels (``g*h/g``) is simplified away before the split and gets 0. Where the
 identity does not hold in the data (``Δ_node ≠ Σ c_j``), the difference is a ``residual``
 row, never hidden. Contributions are in the root metric's units; the children of a node
 (residual included) sum to the node's contribution.
@@ -16,11 +21,13 @@ row, never hidden. Contributions are in the root metric's units; the children of
 member's change ``x_m,₁ − x_m,₀``. A ratio of additive metrics ``R = N / D``: with
 ``w_m = D_m / ΣD`` and ``r_m = N_m / D_m``, ``R = Σ w_m·r_m`` and the midpoint rule
 ``ΔR = Σ (w̄_m·Δr_m + r̄_m·Δw_m)`` (bars: the mean of the two periods) holds exactly; the first
-term is the member's **rate** effect, the second its **mix** effect. Dimensions are ranked by
-concentration: the fewest members whose contributions (largest first, in the direction of the
-change) reach 80 % of it, as a fraction of the members (``k / n``, smaller first; Adtributor's
-explanatory power), ties broken by surprise (the Jensen–Shannon divergence of those members'
-shares between the two periods). The two top dimensions are drilled together.
+term is the member's **rate** effect, the second its **mix** effect, centred on the overall
+rate: ``mix = (r̄_m − R̄)·Δw_m`` (same total, since ``Σ Δw_m = 0``; a member gains mix only by
+growing while its rate is above the average). Dimensions are ranked by their largest
+**deviation from the expected**: ``d_m = Δx_m − x_m,₀·ΔV/V₀`` (what the member moved beyond
+its share of the total's move; for a ratio ``d_m = C_m − ΔR·w̄_m·r̄_m / Σ w̄·r̄``), as
+``max |d_m| / |ΔV|`` — a finer dimension does not score higher by having more members.
+The two top dimensions are drilled together.
 
 **Causes** — along CAUSES edges into the metric and its first-level inputs: the cause's change
 over the same two periods shifted by the edge's lag, and the Pearson correlation of the two
@@ -29,55 +36,46 @@ series' month-over-month changes at that lag — evidence, not proof.
 
 from __future__ import annotations
 
-import re
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import Any, Protocol
+import math
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
 
-from analysis.decompose import DecompositionError, split_change
+from analysis.decompose import (
+    DecompositionError,
+    Split,
+    linear_terms,
+    log_mean,
+    power_terms,
+    split_change,
+)
+from analysis.explain_causes import cause_rows as _cause_rows
+from analysis.explain_dims import dimension_views
+from analysis.explain_localize import localize_metric
+from analysis.explain_types import (
+    Frame,
+    PeriodPair,
+    TreeNode,
+    ValueSource,
+    base_period,
+    shift_month,
+)
 from graph_schema.errors import InvalidQueryError
 from graph_schema.formula import Formula, parse_formula
 from graph_schema.models import Metric
-from graph_schema.periods import MONTH_PATTERN
 
-Frame = dict[tuple[str, ...], dict[str, float]]
-
-
-class ValueSource(Protocol):
-    """What explain reads (the values engine provides it)."""
-
-    def metric(self, metric_id: str) -> Metric: ...
-
-    def frame(
-        self,
-        metric_id: str,
-        grain: Sequence[str] = (),
-        *,
-        periods: Iterable[str] | None = None,
-        start: str | None = None,
-        end: str | None = None,
-        where: Mapping[str, str] | None = None,
-        monthly: bool = True,
-        kind: str = "value",
-    ) -> Frame: ...
-
-
-@dataclass
-class TreeNode:
-    ref: str | None
-    name: str
-    value: float | None
-    base_value: float | None
-    change: float | None
-    contribution: float
-    share: float | None
-    method: str | None = None
-    children: list[TreeNode] = field(default_factory=list)
-
-    def to_json(self) -> dict[str, Any]:
-        out = {k: v for k, v in self.__dict__.items() if k != "children"}
-        out["children"] = [c.to_json() for c in self.children]
-        return out
+__all__ = [
+    "Explanation",
+    "Frame",
+    "PeriodPair",
+    "TreeNode",
+    "ValueSource",
+    "base_period",
+    "explain",
+    "expression_of",
+    "expressions_of",
+    "shift_month",
+]
 
 
 @dataclass
@@ -96,6 +94,7 @@ class Explanation:
     drill: list[dict[str, Any]]
     causes: list[dict[str, Any]]
     notes: list[str]
+    root_causes: list[dict[str, Any]] | None = None
 
     @property
     def change(self) -> float:
@@ -106,7 +105,7 @@ class Explanation:
         return self.change / abs(self.base_value) if self.base_value else None
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        out = {
             "metric": self.metric,
             "name": self.name,
             "unit": self.unit,
@@ -124,74 +123,9 @@ class Explanation:
             "causes": self.causes,
             "notes": self.notes,
         }
-
-
-def shift_month(period: str, months: int) -> str:
-    """``YYYY-MM`` moved by ``months``.
-
-    Examples
-    --------
-    >>> shift_month("2026-01", -1), shift_month("2026-06", -12)
-    ('2025-12', '2025-06')
-    """
-    year, month = int(period[:4]), int(period[5:7])
-    index = year * 12 + month - 1 + months
-    return f"{index // 12:04d}-{index % 12 + 1:02d}"
-
-
-def base_period(period: str, base: str) -> str | None:
-    """The period compared with: ``mom`` → previous month, ``yoy`` → a year before,
-    ``target`` → ``None`` (the targets of the same period), else ``base`` itself."""
-    if not re.fullmatch(MONTH_PATTERN, period):
-        raise InvalidQueryError(f"period {period!r} must be YYYY-MM, a year from 1900 to 2200")
-    if base == "mom":
-        return shift_month(period, -1)
-    if base == "yoy":
-        return shift_month(period, -12)
-    if base == "target":
-        return None
-    if not re.fullmatch(MONTH_PATTERN, base):
-        raise InvalidQueryError(f"base {base!r} must be mom, yoy, target or a YYYY-MM period")
-    return base
-
-
-class _Pair:
-    """Values of metrics at a period and its base, by grain, cached."""
-
-    def __init__(self, source: ValueSource, period: str, base_p: str | None) -> None:
-        self.source, self.period, self.base_p = source, period, base_p
-        self._cache: dict[tuple[str, tuple[str, ...]], tuple[Frame, Frame]] = {}
-
-    def frames(self, metric_id: str, grain: tuple[str, ...] = ()) -> tuple[Frame, Frame]:
-        key = (metric_id, grain)
-        if key not in self._cache:
-            if self.base_p is None:
-                now = self.source.frame(metric_id, grain, periods=[self.period])
-                old = self.source.frame(metric_id, grain, periods=[self.period], kind="target")
-                base = {k: {self.period: v[self.period]} for k, v in old.items()}
-            else:
-                both = self.source.frame(metric_id, grain, periods=[self.period, self.base_p])
-                now = {
-                    k: {self.period: v[self.period]} for k, v in both.items() if self.period in v
-                }
-                base = {
-                    k: {self.period: v[self.base_p]} for k, v in both.items() if self.base_p in v
-                }
-            self._cache[key] = (_flat(now, self.period), _flat(base, self.period))
-        return self._cache[key]
-
-    def total(self, metric_id: str) -> tuple[float, float] | None:
-        try:
-            now, base = self.frames(metric_id)
-        except InvalidQueryError:
-            return None
-        if () not in now or () not in base:
-            return None
-        return now[()][self.period], base[()][self.period]
-
-
-def _flat(frame: Frame, period: str) -> Frame:
-    return {k: {period: v[period]} for k, v in frame.items() if period in v}
+        if self.root_causes is not None:
+            out["root_causes"] = self.root_causes
+        return out
 
 
 def expressions_of(metric: Metric) -> list[tuple[str, Formula]]:
@@ -219,16 +153,18 @@ def explain(
     depth: int = 3,
     causes: Sequence[Mapping[str, Any]] = (),
     series: Callable[[str], dict[str, float]] | None = None,
+    localize: bool = False,
 ) -> Explanation:
     """Explain the change of ``metric_id`` from ``base`` to ``period`` (see the module doc).
 
     ``by`` defaults to the metric's dimensions (except time); ``causes`` are CAUSES edges
     ``{"cause", "effect", "polarity", "lag"}`` the caller read from the graph; ``series``
-    gives a metric's monthly totals (for correlations).
+    gives a metric's monthly totals (for correlations); ``localize`` adds the root-cause set
+    across the dimensions (:mod:`analysis.localize`).
     """
     metric = source.metric(metric_id)
     base_p = base_period(period, base)
-    pair = _Pair(source, period, base_p)
+    pair = PeriodPair(source, period, base_p)
     notes: list[str] = []
     total = pair.total(metric_id)
     if total is None:
@@ -237,14 +173,13 @@ def explain(
     value, base_value = total
     change = value - base_value
     root = TreeNode(None, metric.name, value, base_value, change, change, 1.0 if change else None)
-    _grow(source, pair, metric, root, change, depth, (metric_id,), notes)
+    _grow(source, pair, metric, root, 1.0, change, depth, (metric_id,), notes)
     dims = [d for d in (by if by is not None else metric.dimensions) if d != "time"]
-    from analysis.explain_dims import dimension_views
-
     dimensions, drill = dimension_views(source, pair, metric, dims, change, notes)
-    from analysis.explain_causes import cause_rows as _cause_rows
-
     cause_rows = _cause_rows(source, metric_id, root, period, base_p, causes, series, notes)
+    root_causes = None
+    if localize:
+        root_causes = localize_metric(source, pair, metric, dims, notes)
     return Explanation(
         metric_id,
         metric.name,
@@ -260,19 +195,74 @@ def explain(
         drill,
         cause_rows,
         notes,
+        root_causes,
     )
+
+
+def input_scales(
+    formula: Formula, split: Split, now: Mapping[str, float], old: Mapping[str, float]
+) -> dict[str, float | None]:
+    """Contribution per unit of each input's own change, ``s_k = C_k / Δx_k``, defined also
+    where ``Δx_k = 0``.
+
+    - sum: ``s_k = c_k``;
+    - LMDI-I: ``C_k = W·e_k·ln(x_k,₁/x_k,₀)`` and ``Δx_k = L(x_k,₁, x_k,₀)·ln(x_k,₁/x_k,₀)``, so
+      ``s_k = W·e_k / L(x_k,₁, x_k,₀)`` with ``W = L(V₁, V₀)`` — also for an input that did not
+      move (``L(a, a) = a``), so a node whose own value did not move still passes its parent's
+      weight to its inputs' offsetting moves;
+    - Shapley: ``φ_k / Δx_k``; ``None`` (not defined) where ``Δx_k = 0`` (``φ_k = 0`` then).
+
+    Examples
+    --------
+    ``V = m·n`` from 12 to 12 with ``m`` 2 → 4 and ``n`` 6 → 3: ``W = L(12, 12) = 12``;
+    ``s_m = 12 / L(4, 2) = 12·ln 2 / 2``:
+
+    >>> from graph_schema.formula import parse_formula
+    >>> f, now, old = parse_formula("m * n"), {"m": 4, "n": 3}, {"m": 2, "n": 6}
+    >>> s = input_scales(f, split_change(f, now, old), now, old)
+    >>> round(s["m"] * (4 - 2), 4), round(s["n"] * (3 - 6), 4)
+    (8.3178, -8.3178)
+    """
+    out: dict[str, float | None] = {}
+    names = [n for n, _ in formula.inputs()]
+    if split.method == "sum":
+        linear = linear_terms(formula.root)
+        assert linear is not None
+        return {n: linear[1].get(n, 0.0) for n in names}
+    if split.method == "lmdi":
+        power = power_terms(formula.root)
+        assert power is not None
+        const, powers = power
+        v1 = abs(const) * math.prod(now[k] ** e for k, e in powers.items())
+        v0 = abs(const) * math.prod(old[k] ** e for k, e in powers.items())
+        weight = math.copysign(log_mean(v1, v0), const)
+        for n in names:
+            e = powers.get(n, 0)
+            out[n] = weight * e / log_mean(now[n], old[n]) if e else 0.0
+        return out
+    for n in names:
+        d = now[n] - old[n]
+        out[n] = split.contributions.get(n, 0.0) / d if d else None
+    return out
 
 
 def _grow(
     source: ValueSource,
-    pair: _Pair,
+    pair: PeriodPair,
     metric: Metric,
     node: TreeNode,
+    scale: float,
     root_change: float,
     depth: int,
     path: tuple[str, ...],
     notes: list[str],
 ) -> None:
+    """Split ``node`` (whose contribution is ``scale × its own change``) among its inputs.
+
+    Each input's contribution is its own split times ``scale``; its scale for the level below
+    is ``scale · s_k`` (:func:`input_scales`), so a node that did not move still splits its
+    inputs' offsetting moves, as LMDI-I does when applied to the whole product at once.
+    """
     candidates = expressions_of(metric)
     if depth <= 0 or not candidates:
         return
@@ -308,17 +298,23 @@ def _grow(
             f"{metric.name}: split by exact Shapley values — LMDI needs every value positive "
             f"and {formula.text} a product or quotient"
         )
+    cancelled = [n for n in names if n not in split.contributions]
+    if cancelled:
+        notes.append(
+            f"{metric.name}: {', '.join(cancelled)} cancel(s) out of {formula.text} "
+            "(contribution 0)"
+        )
     own = node.change or 0.0
     explained = sum(split.contributions.values())
     residual = own - explained
-    scale_ok = own != 0
-    factor = node.contribution / own if scale_ok else 0.0
-    if not scale_ok and any(abs(c) > 1e-9 * _scale(now, old) for c in split.contributions.values()):
+    scales = input_scales(formula, split, now, old)
+    big = 1e-9 * _scale(now, old)
+    if own == 0 and any(abs(c) > big for c in split.contributions.values()):
         notes.append(f"{metric.name} did not change; its inputs' moves offset each other")
     children = source_metrics(source, names)
     for name in names:
         child_metric = children[name]
-        c = split.contributions[name] * factor
+        c = split.contributions.get(name, 0.0) * scale
         v1, v0 = now[name], old[name]
         child = TreeNode(
             f"Metric:{name}",
@@ -329,11 +325,22 @@ def _grow(
             c,
             c / root_change if root_change else None,
         )
-        _grow(source, pair, child_metric, child, root_change, depth - 1, (*path, name), notes)
+        s_k = scales.get(name)
+        if s_k is None:
+            if depth > 1 and expressions_of(child_metric):
+                notes.append(
+                    f"{child_metric.name} did not change and {metric.name} is split by Shapley "
+                    "values, so its inputs' offsetting moves are not shown"
+                )
+            s_k = 0.0
+        _grow(
+            source, pair, child_metric, child, scale * s_k, root_change, depth - 1,
+            (*path, name), notes,
+        )  # fmt: skip
         node.children.append(child)
     tolerance = 1e-9 * max(abs(node.value or 0), abs(node.base_value or 0), abs(own), 1.0)
     if abs(residual) > tolerance:
-        c = residual * factor
+        c = residual * scale
         node.children.append(
             TreeNode(
                 None,

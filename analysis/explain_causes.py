@@ -9,7 +9,7 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from analysis.explain import TreeNode, ValueSource, shift_month
+from analysis.explain_types import TreeNode, ValueSource, shift_month
 from graph_schema.errors import InvalidQueryError
 
 

@@ -6,15 +6,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from analysis.decompose import linear_terms
+from analysis.explain_types import PeriodPair, ValueSource
 from graph_schema.errors import InvalidQueryError
 from graph_schema.formula import BinOp, parse_formula
 from graph_schema.models import Aggregation, Metric
-
-if TYPE_CHECKING:
-    from analysis.explain import ValueSource, _Pair
 
 OTHER = "（未分摊 unallocated）"
 DRILL_MEMBERS = 10
@@ -60,7 +58,7 @@ def metric_kind(source: ValueSource, metric: Metric, _depth: int = 0) -> str | N
 
 
 def _summed(
-    pair: _Pair, terms: Mapping[str, float], grain: tuple[str, ...]
+    pair: PeriodPair, terms: Mapping[str, float], grain: tuple[str, ...]
 ) -> tuple[dict[tuple[str, ...], float], dict[tuple[str, ...], float]]:
     now: dict[tuple[str, ...], float] = {}
     old: dict[tuple[str, ...], float] = {}
@@ -72,7 +70,17 @@ def _summed(
     return now, old
 
 
-def additive_members(pair: _Pair, metric_id: str, grain: tuple[str, ...]) -> list[dict[str, Any]]:
+def summed_frames(
+    pair: PeriodPair, terms: Mapping[str, float], grain: tuple[str, ...]
+) -> tuple[dict[tuple[str, ...], float], dict[tuple[str, ...], float]]:
+    """``(now, base)`` of ``Σ c_k·x_k`` by member of ``grain`` (members absent from a period
+    are absent from its map)."""
+    return _summed(pair, terms, grain)
+
+
+def additive_members(
+    pair: PeriodPair, metric_id: str, grain: tuple[str, ...]
+) -> list[dict[str, Any]]:
     """Member contribution of an additive metric: ``x_m,₁ − x_m,₀`` (absent = 0)."""
     now, old = _summed(pair, {metric_id: 1.0}, grain)
     rows = []
@@ -98,21 +106,28 @@ def rate_mix(
     """Midpoint rate/mix split of ``R = ΣN / ΣD`` by member; inputs map a member to
     ``(value now, value at base)``.
 
-    ``w = D_m / ΣD``, ``r = N_m / D_m``; ``rate = w̄·Δr``, ``mix = r̄·Δw``; a member without
-    denominator in one period takes its other period's ratio there (all mix).
+    ``w = D_m / ΣD``, ``r = N_m / D_m``; ``rate = w̄·Δr``, ``mix = (r̄ − R̄)·Δw`` — centred on
+    the overall rate ``R̄ = (R₁ + R₀)/2``, the same total as ``r̄·Δw`` since ``Σ Δw = 0``, but
+    a traffic shift no longer shows as large mix terms that cancel across members; a member
+    without denominator in one period takes its other period's ratio there (all mix).
 
     Examples
     --------
     Two stores; S1 ticket 100 → 110 on 50 → 50 visits, S2 ticket 200 → 200 on 50 → 100 visits
-    (R 150 → 170):
+    (R 150 → 170, R̄ = 160); S1 mix (105 − 160)·(−1/6), S2 mix (200 − 160)·(1/6):
 
     >>> rows = rate_mix({("S1",): (5500, 5000), ("S2",): (20000, 10000)},
     ...                 {("S1",): (50, 50), ("S2",): (100, 50)})
     >>> [(r["key"][0], round(r["rate"], 4), round(r["mix"], 4)) for r in rows]
-    [('S1', 4.1667, -17.5), ('S2', 0.0, 33.3333)]
+    [('S1', 4.1667, 9.1667), ('S2', 0.0, 6.6667)]
     """
     d1 = sum(v[0] for v in denominator.values())
     d0 = sum(v[1] for v in denominator.values())
+    kept = [k for k in denominator if denominator[k][0] or denominator[k][1]]
+    n1 = sum(numerator.get(k, (0.0, 0.0))[0] for k in kept)
+    n0 = sum(numerator.get(k, (0.0, 0.0))[1] for k in kept)
+    # centring keeps the total only where both periods' weights sum to 1
+    mean_rate = (n1 / d1 + n0 / d0) / 2 if d1 and d0 else 0.0
     rows = []
     for key in sorted(set(numerator) | set(denominator)):
         n1, n0 = numerator.get(key, (0.0, 0.0))
@@ -124,7 +139,7 @@ def rate_mix(
         w1 = den1 / d1 if d1 else 0.0
         w0 = den0 / d0 if d0 else 0.0
         rate = (w1 + w0) / 2 * (r1 - r0)
-        mix = (r1 + r0) / 2 * (w1 - w0)
+        mix = ((r1 + r0) / 2 - mean_rate) * (w1 - w0)
         rows.append(
             {
                 "key": key,
@@ -140,7 +155,7 @@ def rate_mix(
     return rows
 
 
-def ratio_members(pair: _Pair, metric: Metric, grain: tuple[str, ...]) -> list[dict[str, Any]]:
+def ratio_members(pair: PeriodPair, metric: Metric, grain: tuple[str, ...]) -> list[dict[str, Any]]:
     parts = ratio_parts(metric)
     assert parts is not None
     n1, n0 = _summed(pair, parts[0], grain)
@@ -152,20 +167,21 @@ def ratio_members(pair: _Pair, metric: Metric, grain: tuple[str, ...]) -> list[d
 
 def concentration(rows: Sequence[Mapping[str, Any]], change: float) -> dict[str, Any]:
     """Fewest members (largest contribution first, in the direction of the change) reaching
-    80 % of it, their explanatory power (their sum / the change) and surprise (Σ of the
-    Jensen–Shannon terms of their weight shares).
+    80 % of it (``explained_by`` of ``member_count``), the share of the change those members'
+    contributions add up to (``top_share``: above 1 where the other members moved against
+    the change), and surprise (Σ of the Jensen–Shannon terms of their weight shares).
 
     Examples
     --------
     >>> rows = [{"contribution": -90.0, "weight": 10, "base_weight": 100},
     ...         {"contribution": -10.0, "weight": 90, "base_weight": 100}]
     >>> c = concentration(rows, -100.0)
-    >>> c["explained_by"], c["member_count"], round(c["explanatory_power"], 2)
+    >>> c["explained_by"], c["member_count"], round(c["top_share"], 2)
     (1, 2, 0.9)
     """
     n = len(rows)
     if not n or change == 0:
-        return {"explained_by": n, "member_count": n, "explanatory_power": None, "surprise": 0.0}
+        return {"explained_by": n, "member_count": n, "top_share": None, "surprise": 0.0}
     sign = 1.0 if change > 0 else -1.0
     ordered = sorted(rows, key=lambda r: -sign * r["contribution"])
     tw1 = sum(r["weight"] for r in rows) or 1.0
@@ -180,9 +196,52 @@ def concentration(rows: Sequence[Mapping[str, Any]], change: float) -> dict[str,
     return {
         "explained_by": k,
         "member_count": n,
-        "explanatory_power": cumulative / change,
+        "top_share": cumulative / change,
         "surprise": surprise,
     }
+
+
+def deviations(rows: Sequence[Mapping[str, Any]], change: float, ratio: bool) -> list[float]:
+    """Each member's deviation from the expected: what it moved beyond its share of the
+    total's move. Additive: ``d_m = Δx_m − x_m,₀·ΔV/V₀`` (``V₀ = Σ x_m,₀``; where ``V₀ = 0``,
+    ``Δx_m`` less an equal share); ratio: ``d_m = C_m − ΔR·p_m`` with
+    ``p_m = w̄_m·r̄_m / Σ w̄·r̄``. Both sum to 0 over the members when they sum to the change.
+
+    Examples
+    --------
+    Six stores of 100 each, one falls to 10 (ΔV = −90, V₀ = 600): it deviates by
+    −90 + 100·90/600 = −75, each other store by +15.
+
+    >>> rows = [{"contribution": -90.0, "base_value": 100.0}] + [
+    ...     {"contribution": 0.0, "base_value": 100.0}] * 5
+    >>> [round(d, 6) for d in deviations(rows, -90.0, False)][:2]
+    [-75.0, 15.0]
+    """
+    if not rows:
+        return []
+    if ratio:
+        mass = [
+            (r["weight"] + r["base_weight"])
+            / 2
+            * ((r["value"] if r["value"] is not None else r["base_value"] or 0.0)
+               + (r["base_value"] if r["base_value"] is not None else r["value"] or 0.0))
+            / 2
+            for r in rows
+        ]  # fmt: skip
+    else:
+        mass = [r["base_value"] or 0.0 for r in rows]
+    total = sum(mass)
+    if total == 0:
+        return [r["contribution"] - change / len(rows) for r in rows]
+    return [r["contribution"] - change * m / total for r, m in zip(rows, mass, strict=True)]
+
+
+def deviation_score(rows: Sequence[Mapping[str, Any]], change: float, ratio: bool) -> float:
+    """``max_m |d_m|``: the largest deviation from the expected (:func:`deviations`), in the
+    metric's units — what dimensions are ranked by (a dimension with more members, or finer
+    ones, does not score higher by having them: splitting a member splits its deviation)."""
+    devs = deviations(rows, change, ratio)
+    return max((abs(d) for d in devs), default=0.0)
 
 
 def _js(p: float, q: float) -> float:
@@ -216,7 +275,7 @@ def _members_json(
 
 def _rows(
     source: ValueSource,
-    pair: _Pair,
+    pair: PeriodPair,
     metric: Metric,
     kind: str,
     grain: tuple[str, ...],
@@ -246,7 +305,7 @@ def _rows(
 
 def dimension_views(
     source: ValueSource,
-    pair: _Pair,
+    pair: PeriodPair,
     metric: Metric,
     dims: Sequence[str],
     change: float,
@@ -275,7 +334,9 @@ def dimension_views(
             notes.append(
                 f"by {dim}: the members do not add up to the total; the gap is shown as {OTHER}"
             )
-        conc = concentration([r for r in rows if r["key"] != (OTHER,)], change)
+        real = [r for r in rows if r["key"] != (OTHER,)]
+        conc = concentration(real, change)
+        score = deviation_score(real, change, ratio)
         ordered = sorted(rows, key=lambda r: -(1 if change >= 0 else -1) * r["contribution"])
         top[dim] = {r["key"] for r in ordered[: conc["explained_by"]]}
         views.append(
@@ -283,10 +344,12 @@ def dimension_views(
                 "dimension": dim,
                 "method": "rate_mix" if ratio else "additive",
                 **conc,
+                "deviation": score,
+                "deviation_share": score / abs(change) if change else None,
                 "members": _members_json(rows, change, ratio, (dim,)),
             }
         )
-    views.sort(key=lambda v: (v["explained_by"] / max(v["member_count"], 1), -v["surprise"]))
+    views.sort(key=lambda v: (-v["deviation"], v["explained_by"], -v["surprise"]))
     drill: list[dict[str, Any]] = []
     first = views[0]["dimension"] if views else None
     for second in [v["dimension"] for v in views[1:]]:

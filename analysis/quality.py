@@ -19,7 +19,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Protocol
 
 from analysis.evaluate import benchmark_status
-from analysis.explain import ValueSource, shift_month
+from analysis.explain_types import ValueSource, shift_month
 from graph_schema.errors import InvalidQueryError
 
 IDENTITY_TOLERANCE = 0.005

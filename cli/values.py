@@ -144,6 +144,12 @@ def eval_cmd(
 @click.option("--base", default="mom", show_default=True, metavar="mom|yoy|target|YYYY-MM")
 @click.option("--by", metavar="DIM1,DIM2", default=None, help="dimensions (default: the metric's)")
 @click.option("--depth", type=click.IntRange(1, 6), default=3, show_default=True)
+@click.option(
+    "--localize",
+    is_flag=True,
+    help="also the root-cause set: the fewest member combinations across the dimensions "
+    "that explain the change",
+)
 @values_dir_option
 @json_option
 @store_options
@@ -153,6 +159,7 @@ def explain_cmd(
     base: str,
     by: str | None,
     depth: int,
+    localize: bool,
     values_dir: Path | None,
     as_json: bool,
     store: GraphStore,
@@ -163,7 +170,7 @@ def explain_cmd(
 
     engine, mid = _setup(store, settings, values_dir, ref)
     dims = [d for d in by.split(",") if d] if by else None
-    report = explain_report(store, engine, mid, period, base, dims, depth)
+    report = explain_report(store, engine, mid, period, base, dims, depth, localize)
     if as_json:
         emit_json(report)
     else:
@@ -198,7 +205,7 @@ def render_explanation(console: Console, r: dict[str, Any]) -> None:
     console.print(tree)
     for d in r["dimensions"]:
         ratio = d["method"] == "rate_mix"
-        power = "" if d["explanatory_power"] is None else f" = {d['explanatory_power']:.0%}"
+        power = "" if d["top_share"] is None else f" = {d['top_share']:.0%}"
         table = Table(
             title=f"by {safe(d['dimension'])}: {d['explained_by']} of "
             f"{d['member_count']} members explain{power}"
@@ -236,6 +243,19 @@ def render_explanation(console: Console, r: dict[str, Any]) -> None:
                 _num(m["value"]),
                 _signed(m["contribution"]),
                 share,
+            )
+        console.print(table)
+    if r.get("root_causes") is not None:
+        table = Table(title="root causes (localize)")
+        for col in ("members", "base", "value", "contribution", "confidence"):
+            table.add_column(col, justify="left" if col == "members" else "right")
+        for c in r["root_causes"]:
+            table.add_row(
+                safe(" ∧ ".join(f"{k}={v}" for k, v in c["members"].items())),
+                _num(c["base_value"]),
+                _num(c["value"]),
+                _signed(c["contribution"]),
+                f"{c['confidence']:.2f}",
             )
         console.print(table)
     if r["causes"]:

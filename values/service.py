@@ -168,9 +168,10 @@ def explain_report(
     base: str = "mom",
     by: Sequence[str] | None = None,
     depth: int = 3,
+    localize: bool = False,
 ) -> dict[str, Any]:
     """The explanation as JSON (what the CLI prints with ``--json``, the API returns and the
-    page draws)."""
+    page draws); ``localize`` adds ``root_causes`` (:mod:`analysis.localize`)."""
     if not 1 <= depth <= 6:
         raise InvalidQueryError("depth must be between 1 and 6")
 
@@ -182,7 +183,7 @@ def explain_report(
 
     result = explain(
         engine, metric_id, period, base, by=by, depth=depth,
-        causes=_cause_edges(store, engine, metric_id), series=series,
+        causes=_cause_edges(store, engine, metric_id), series=series, localize=localize,
     )  # fmt: skip
     return result.to_json()
 

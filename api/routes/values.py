@@ -14,6 +14,7 @@ from analysis.resolve import resolve_metric
 from api.dependencies import SettingsDep, StoreDep
 from api.schemas import ErrorResponse
 from core.settings import Settings
+from graph_schema.errors import InvalidQueryError
 from graph_schema.periods import MONTH_PATTERN, PERIOD_PATTERN
 from store.base import GraphStore
 
@@ -116,17 +117,19 @@ async def metric_explain(
     base: Base = "mom",
     by: By = None,
     depth: Annotated[int, Query(ge=1, le=6)] = 3,
+    localize: bool = False,
 ) -> dict[str, Any]:
     """The change from ``base`` to ``period`` split along the formula/driver tree (sum, LMDI-I,
     Shapley; children sum to their node), by dimension members (rate/mix for ratios), with
-    lagged causes (evidence, not proof) and notes."""
+    lagged causes (evidence, not proof) and notes; ``localize=true`` adds ``root_causes``, the
+    smallest set of member combinations across the dimensions that explains the change."""
 
     def run() -> dict[str, Any]:
         from values.service import explain_report
 
         with _engine(request, settings) as engine:
             return explain_report(
-                store, engine, _metric(store, metric_id), period, base, _by(by), depth
+                store, engine, _metric(store, metric_id), period, base, _by(by), depth, localize
             )
 
     return await run_in_threadpool(run)
@@ -171,7 +174,11 @@ def explain_page(
         if period is None:
             periods = engine.periods(mid)
             period = periods[-1] if periods else "2000-01"
-        report = explain_report(store, engine, mid, period, base, _by(by), depth)
+        try:
+            report = explain_report(store, engine, mid, period, base, _by(by), depth, localize=True)
+        except InvalidQueryError as exc:  # the root-cause search refused (too wide): say so
+            report = explain_report(store, engine, mid, period, base, _by(by), depth)
+            report["notes"].append(f"localize: {exc.message}")
     info = store.info()
     return HTMLResponse(render_explain(report, catalog_name=info.catalog, by=by or "", depth=depth))
 

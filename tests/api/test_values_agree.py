@@ -89,3 +89,15 @@ def test_cli_prints_the_api_numbers(tmp_path: Path) -> None:
     assert json.loads(out) == api
     out = cli("eval", "atp", "--period", "2026-06", "--by", "store", "--json")
     assert json.loads(out) == client.get("/api/metrics/atp/eval?period=2026-06&by=store").json()
+
+
+def test_localize_returns_the_root_cause_set_and_the_page_shows_it(client: TestClient) -> None:
+    api = client.get(f"/api/metrics/revenue/explain?{QUERY}&localize=true")
+    assert api.status_code == 200, api.text
+    causes = api.json()["root_causes"]
+    assert causes[0]["members"] == {"store": "南山店", "order_type": "maintenance"}
+    assert set(causes[0]) == {"members", "contribution", "base_value", "value", "confidence"}
+    assert "root_causes" not in client.get(f"/api/metrics/revenue/explain?{QUERY}").json()
+    html = client.get(f"/explain/revenue?{QUERY}").text
+    assert 'id="root-causes"' in html and "store=南山店 ∧ order_type=maintenance" in html
+    assert signed(causes[0]["contribution"]) in html

@@ -83,17 +83,19 @@ def test_ratio_rate_and_mix() -> None:
     # 客单价 of two stores. S1: 5,000/50 = 100 → 5,500/50 = 110; S2: 10,000/50 = 200 → 20,000/100
     # = 200. Total R: 15,000/100 = 150 → 25,500/150 = 170, ΔR = 20.
     # weights w: S1 0.5 → 1/3, S2 0.5 → 2/3.
-    # S1 rate = w̄·Δr = (0.5 + 1/3)/2 · 10 = 4.1667; mix = r̄·Δw = 105 · (−1/6) = −17.5
-    # S2 rate = 0.5833… · 0 = 0;                 mix = 200 · (+1/6) = 33.3333
+    # Mix is centred on the overall rate R̄ = (150 + 170)/2 = 160: mix = (r̄ − R̄)·Δw.
+    # S1 rate = w̄·Δr = (0.5 + 1/3)/2 · 10 = 4.1667; mix = (105 − 160) · (−1/6) = 9.1667
+    # S2 rate = 0.5833… · 0 = 0;                 mix = (200 − 160) · (+1/6) = 6.6667
+    # (the uncentred r̄·Δw gave −17.5 and +33.33: the same total, but terms that cancel)
     rows = rate_mix(
         {("S1",): (5500, 5000), ("S2",): (20000, 10000)},
         {("S1",): (50, 50), ("S2",): (100, 50)},
     )
     by = {r["key"][0]: r for r in rows}
     assert by["S1"]["rate"] == pytest.approx(25 / 6)
-    assert by["S1"]["mix"] == pytest.approx(-17.5)
+    assert by["S1"]["mix"] == pytest.approx(55 / 6)
     assert by["S2"]["rate"] == pytest.approx(0.0)
-    assert by["S2"]["mix"] == pytest.approx(100 / 3)
+    assert by["S2"]["mix"] == pytest.approx(20 / 3)
     assert sum(r["rate"] + r["mix"] for r in rows) == pytest.approx(20.0, rel=1e-12)
 
 

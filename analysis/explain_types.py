@@ -1,0 +1,125 @@
+"""What the explain modules share: the values they read (:class:`ValueSource`), the metric tree
+node (:class:`TreeNode`), the two periods compared (:class:`PeriodPair`) and month arithmetic.
+
+One module both :mod:`analysis.explain` and its parts (:mod:`analysis.explain_dims`,
+:mod:`analysis.explain_causes`, :mod:`analysis.localize`) import, so none imports another in a
+circle.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from graph_schema.errors import InvalidQueryError
+from graph_schema.models import Metric
+
+Frame = dict[tuple[str, ...], dict[str, float]]
+
+
+class ValueSource(Protocol):
+    """What explain reads (the values engine provides it)."""
+
+    def metric(self, metric_id: str) -> Metric: ...
+
+    def frame(
+        self,
+        metric_id: str,
+        grain: Sequence[str] = (),
+        *,
+        periods: Iterable[str] | None = None,
+        start: str | None = None,
+        end: str | None = None,
+        where: Mapping[str, str] | None = None,
+        monthly: bool = True,
+        kind: str = "value",
+    ) -> Frame: ...
+
+
+@dataclass
+class TreeNode:
+    ref: str | None
+    name: str
+    value: float | None
+    base_value: float | None
+    change: float | None
+    contribution: float
+    share: float | None
+    method: str | None = None
+    children: list[TreeNode] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        out = {k: v for k, v in self.__dict__.items() if k != "children"}
+        out["children"] = [c.to_json() for c in self.children]
+        return out
+
+
+def shift_month(period: str, months: int) -> str:
+    """``YYYY-MM`` moved by ``months``.
+
+    Examples
+    --------
+    >>> shift_month("2026-01", -1), shift_month("2026-06", -12)
+    ('2025-12', '2025-06')
+    """
+    year, month = int(period[:4]), int(period[5:7])
+    index = year * 12 + month - 1 + months
+    return f"{index // 12:04d}-{index % 12 + 1:02d}"
+
+
+def base_period(period: str, base: str) -> str | None:
+    """The period compared with: ``mom`` → previous month, ``yoy`` → a year before,
+    ``target`` → ``None`` (the targets of the same period), else ``base`` itself."""
+    if not re.fullmatch(r"[0-9]{4}-(0[1-9]|1[0-2])", period):
+        raise InvalidQueryError(f"period {period!r} must be YYYY-MM")
+    if base == "mom":
+        return shift_month(period, -1)
+    if base == "yoy":
+        return shift_month(period, -12)
+    if base == "target":
+        return None
+    if not re.fullmatch(r"[0-9]{4}-(0[1-9]|1[0-2])", base):
+        raise InvalidQueryError(f"base {base!r} must be mom, yoy, target or a YYYY-MM period")
+    return base
+
+
+class PeriodPair:
+    """Values of metrics at a period and its base, by grain, cached."""
+
+    def __init__(self, source: ValueSource, period: str, base_p: str | None) -> None:
+        self.source, self.period, self.base_p = source, period, base_p
+        self._cache: dict[tuple[str, tuple[str, ...]], tuple[Frame, Frame]] = {}
+
+    def frames(self, metric_id: str, grain: tuple[str, ...] = ()) -> tuple[Frame, Frame]:
+        """``(now, base)`` frames of ``metric_id`` at ``grain``, both keyed by ``self.period``."""
+        key = (metric_id, grain)
+        if key not in self._cache:
+            if self.base_p is None:
+                now = self.source.frame(metric_id, grain, periods=[self.period])
+                old = self.source.frame(metric_id, grain, periods=[self.period], kind="target")
+                base = {k: {self.period: v[self.period]} for k, v in old.items()}
+            else:
+                both = self.source.frame(metric_id, grain, periods=[self.period, self.base_p])
+                now = {
+                    k: {self.period: v[self.period]} for k, v in both.items() if self.period in v
+                }
+                base = {
+                    k: {self.period: v[self.base_p]} for k, v in both.items() if self.base_p in v
+                }
+            self._cache[key] = (_flat(now, self.period), _flat(base, self.period))
+        return self._cache[key]
+
+    def total(self, metric_id: str) -> tuple[float, float] | None:
+        try:
+            now, base = self.frames(metric_id)
+        except InvalidQueryError:
+            return None
+        if () not in now or () not in base:
+            return None
+        return now[()][self.period], base[()][self.period]
+
+
+def _flat(frame: Frame, period: str) -> Frame:
+    return {k: {period: v[period]} for k, v in frame.items() if period in v}
