@@ -13,6 +13,7 @@ from api.docs import install_docs
 from api.errors import install_error_handlers
 from api.generation import GenerationMiddleware
 from api.hosts import TrustedHostsMiddleware, allowed_hosts
+from api.mcp_server import http as mcp_http
 from api.routes import ask, catalog, health, metrics, nodes, pages, paths
 from api.routes import compare as compare_routes
 from api.routes import history_pages as history_page_routes
@@ -48,7 +49,8 @@ def create_app(settings: Settings | None = None, store: GraphStore | None = None
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         governance.start(_app)
-        yield
+        async with _app.state.mcp.run():  # /mcp: the MCP servers' session managers
+            yield
         governance.stop(_app)
         if owned:
             the_store.close()
@@ -65,6 +67,7 @@ def create_app(settings: Settings | None = None, store: GraphStore | None = None
     app.state.store = the_store
     install_error_handlers(app)
     install_docs(app)
+    mcp_http.install(app, settings, the_store)  # /mcp, inside the host check and body limit
     app.add_middleware(GenerationMiddleware)  # one graph per request: headers, retry
     app.add_middleware(BodyLimitMiddleware)  # 413 over MAX_BODY_BYTES (api/body_limit.py)
     if settings.trusted_hosts:  # kpigraph serve always sets it (api/hosts.py)
