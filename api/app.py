@@ -9,6 +9,7 @@ from fastapi import FastAPI
 
 from api import governance
 from api.body_limit import BodyLimitMiddleware
+from api.bots import routes as bot_routes
 from api.docs import install_docs
 from api.errors import install_error_handlers
 from api.generation import GenerationMiddleware
@@ -81,4 +82,5 @@ def create_app(settings: Settings | None = None, store: GraphStore | None = None
         app.include_router(module.router)
     app.include_router(values_routes.pages)
     app.include_router(lint_routes.router)
+    bot_routes.install(app)  # /bots/{platform}: chat callbacks (#27)
     return app
