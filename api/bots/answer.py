@@ -56,7 +56,7 @@ def parse_question(text: str) -> tuple[str, str]:
     >>> parse_question("@指标字典 影响 客单价")
     ('impact', '客单价')
     >>> parse_question("  ATP ")
-    ('card', 'ATP')
+    ('card', 'atp')
     """
     text = MENTION.sub("", normalize_text(text))[:MAX_QUESTION].strip()
     head, _, rest = text.partition(" ")
