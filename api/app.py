@@ -11,6 +11,8 @@ from api import governance
 from api.body_limit import BodyLimitMiddleware
 from api.bots import routes as bot_routes
 from api.docs import install_docs
+from api.embed import routes as embed_routes
+from api.embed.framing import FramingMiddleware
 from api.errors import install_error_handlers
 from api.generation import GenerationMiddleware
 from api.hosts import TrustedHostsMiddleware, allowed_hosts
@@ -69,6 +71,7 @@ def create_app(settings: Settings | None = None, store: GraphStore | None = None
     install_error_handlers(app)
     install_docs(app)
     mcp_http.install(app, settings, the_store)  # /mcp, inside the host check and body limit
+    app.add_middleware(FramingMiddleware)  # frame-ancestors: 'self', + KPIGRAPH_EMBED_ORIGINS
     app.add_middleware(GenerationMiddleware)  # one graph per request: headers, retry
     app.add_middleware(BodyLimitMiddleware)  # 413 over MAX_BODY_BYTES (api/body_limit.py)
     if settings.trusted_hosts:  # kpigraph serve always sets it (api/hosts.py)
@@ -83,4 +86,5 @@ def create_app(settings: Settings | None = None, store: GraphStore | None = None
     app.include_router(values_routes.pages)
     app.include_router(lint_routes.router)
     bot_routes.install(app)  # /bots/{platform}: chat callbacks (#27)
+    app.include_router(embed_routes.router)  # /embed/..., /embed.js, /oembed (#27)
     return app
