@@ -133,17 +133,22 @@ def eval_values(
 def explain(
     store: GraphStore,
     values_dir: Path | None,
+    base_url: str,
     ref: str,
     period: str,
     base: str,
     by: str | None,
     depth: int,
 ) -> Any:
+    """As ``GET /api/metrics/{id}/explain``: with the definition changes between the months."""
+    from analysis.definition_marks import metric_marks, with_definition_changes
     from values.service import engine_for, explain_report
 
     engine = engine_for(_live(store), values_dir)
     dims = [d for d in by.split(",") if d] if by else None
-    return explain_report(store, engine, resolve_metric(store, ref).id, period, base, dims, depth)
+    mid = resolve_metric(store, ref).id
+    report = explain_report(store, engine, mid, period, base, dims, depth)
+    return with_definition_changes(report, metric_marks(_live(store), mid, base_url))
 
 
 def lint_definition(store: GraphStore, definition: dict[str, Any]) -> Any:

@@ -274,7 +274,9 @@ def build_server(
         ] = None,
         depth: Annotated[int, Field(ge=1, le=6)] = 3,
     ) -> dict[str, Any]:
-        return answer(lambda s: answers.explain(s, values_dir, ref, period, base, by, depth))
+        return answer(
+            lambda s: answers.explain(s, values_dir, base_url, ref, period, base, by, depth)
+        )
 
     @server.tool(
         title="Lint a definition 定义检查",
