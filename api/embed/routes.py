@@ -75,16 +75,17 @@ def oembed(
     store: StoreDep,
     request: Request,
     url: Annotated[str, Query(max_length=500, examples=["http://127.0.0.1:8000/metrics/atp"])],
-    format: Literal["json", "xml"] = "json",
+    format: Literal["json"] = "json",  # oEmbed's parameter; json only: no input gives a 5xx
     maxwidth: Annotated[int | None, Query(ge=50, le=4000)] = None,
     maxheight: Annotated[int | None, Query(ge=50, le=4000)] = None,
 ) -> Response:
     """A ``rich`` oEmbed answer (an iframe of the card) for a URL of this server's metric
     pages (``{KPIGRAPH_BASE_URL}/metrics/{id}``); 404 for any other URL."""
-    if format != "json":
-        return error_json(501, "not_implemented", "only format=json is served")
     base = public_url(request)
-    parts, ours = urlsplit(url), urlsplit(base)
+    try:
+        parts, ours = urlsplit(url), urlsplit(base)
+    except ValueError:  # e.g. an unclosed IPv6 bracket
+        return error_json(404, "not_found", "not a metric page of this server", {"url": url})
     path = parts.path.removeprefix(ours.path.rstrip("/"))
     prefix = next((p for p in ("/metrics/", "/embed/metrics/") if path.startswith(p)), None)
     if (parts.scheme, parts.netloc) != (ours.scheme, ours.netloc) or prefix is None:

@@ -7,11 +7,14 @@ escaped in the platform's own format; questions are counted in the usage statist
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import hmac
+import http.server
 import json
 import os
 import struct
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -308,3 +311,83 @@ def test_ambiguous_and_unknown_names_list_candidates(tmp_path: Path) -> None:
     none = answer(store, "完全不存在的东西", "http://kpi")
     assert none.kind == "not_found"
     store.close()
+
+
+@contextlib.contextmanager
+def platform_api() -> Iterator[tuple[str, list[tuple[str, dict[str, str], Any]]]]:
+    """A stand-in for Slack's and Feishu's web APIs on 127.0.0.1: records each POST (path,
+    headers, JSON body) and answers as the platform would."""
+    seen: list[tuple[str, dict[str, str], Any]] = []
+
+    class Api(http.server.BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", "0"))))
+            seen.append((self.path, dict(self.headers), body))
+            answer: dict[str, Any] = {"ok": True, "code": 0}
+            if self.path.endswith("tenant_access_token/internal"):
+                answer["tenant_access_token"] = "t-123"
+            data = json.dumps(answer).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Api)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}", seen
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def wait_for(seen: list[Any], n: int) -> None:
+    deadline = time.monotonic() + 20
+    while len(seen) < n and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert len(seen) >= n, seen
+
+
+def test_mentions_are_answered_through_the_platform_api(
+    bots: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    base, _app = bots
+    with platform_api() as (api, seen):
+        monkeypatch.setenv("KPIGRAPH_SLACK_BOT_TOKEN", "xoxb-test")
+        monkeypatch.setenv("KPIGRAPH_SLACK_API_URL", api + "/")
+        event = {"type": "event_callback", "event_id": "Ev1",
+                 "event": {"type": "app_mention", "text": "<@U0BOT> 客单价", "channel": "C9",
+                           "ts": "1700000000.000100"}}  # fmt: skip
+        body = json.dumps(event, ensure_ascii=False)
+        stamp = str(int(time.time()))
+        sig = (
+            "v0="
+            + hmac.new(
+                SLACK_SECRET.encode(), f"v0:{stamp}:{body}".encode(), hashlib.sha256
+            ).hexdigest()
+        )
+        r = httpx.post(f"{base}/bots/slack", content=body.encode(), headers={
+            "X-Slack-Request-Timestamp": stamp, "X-Slack-Signature": sig,
+            "Content-Type": "application/json"})  # fmt: skip
+        assert r.status_code == 200
+        wait_for(seen, 1)
+        path, headers, posted = seen[0]
+        assert path == "/chat.postMessage" and headers["Authorization"] == "Bearer xoxb-test"
+        assert posted["channel"] == "C9" and posted["thread_ts"] == "1700000000.000100"
+        assert "客单价" in json.dumps(posted["blocks"], ensure_ascii=False)
+
+        monkeypatch.setenv("KPIGRAPH_FEISHU_APP_ID", "cli_a1")
+        monkeypatch.setenv("KPIGRAPH_FEISHU_APP_SECRET", "s3cret")
+        monkeypatch.setenv("KPIGRAPH_FEISHU_API_URL", api)
+        assert send(base, feishu("客单价")).status_code == 200
+        wait_for(seen, 3)
+        (auth_path, _, auth), (reply_path, reply_headers, reply) = seen[1], seen[2]
+        assert auth_path == "/open-apis/auth/v3/tenant_access_token/internal"
+        assert auth == {"app_id": "cli_a1", "app_secret": "s3cret"}
+        assert reply_path == "/open-apis/im/v1/messages/om_1/reply"
+        assert reply_headers["Authorization"] == "Bearer t-123"
+        assert reply["msg_type"] == "interactive" and "客单价" in reply["content"]
