@@ -49,10 +49,25 @@ class McpHttp:
 
     @asynccontextmanager
     async def run(self) -> AsyncIterator[None]:
+        """Run both session managers for the app's lifespan (fresh ones each time: a manager
+        runs once, and an app may be started again, as tests do)."""
         async with AsyncExitStack() as stack:
             for server in (self.reader, self.writer):
+                _transport(server)
                 await stack.enter_async_context(server.session_manager.run())
             yield
+
+
+def _transport(server: MCPServer) -> None:
+    """(Re)make the server's streamable HTTP session manager."""
+    server.streamable_http_app(
+        streamable_http_path=PATH,
+        stateless_http=True,
+        json_response=True,
+        # the app checks Host itself (KPIGRAPH_TRUSTED_HOSTS); the SDK's own check would
+        # allow only localhost names
+        transport_security=TransportSecuritySettings(enable_dns_rebinding_protection=False),
+    )
 
 
 def build(settings: Settings, store: GraphStore, governance: Callable[[], Any]) -> McpHttp:
@@ -60,14 +75,7 @@ def build(settings: Settings, store: GraphStore, governance: Callable[[], Any]) 
     reader = build_server(store, **common)
     writer = build_server(store, **common, writer=True, user_of=user_of, governance=governance)
     for server in (reader, writer):
-        server.streamable_http_app(
-            streamable_http_path=PATH,
-            stateless_http=True,
-            json_response=True,
-            # the app checks Host itself (KPIGRAPH_TRUSTED_HOSTS); the SDK's own check would
-            # allow only localhost names
-            transport_security=TransportSecuritySettings(enable_dns_rebinding_protection=False),
-        )
+        _transport(server)
     return McpHttp(reader, writer)
 
 
