@@ -213,3 +213,31 @@ def test_an_editor_proposes_a_viewer_cannot(served: Any) -> None:
     assert "propose_change" not in names
     assert result.is_error
     assert httpx.get(f"{base}/api/changes").json()["total"] == 1
+
+
+def test_stdio_with_an_editors_token_can_propose(served: Any) -> None:
+    base, db, tokens = served
+    env = {**os.environ, "KPIGRAPH_DB": str(db), "KPIGRAPH_BACKEND": "embedded",
+           "KPIGRAPH_TOKEN": tokens["zhang"]}  # fmt: skip
+    params = StdioServerParameters(
+        command=sys.executable, args=["-m", "cli", "mcp"], env=env, cwd=str(ROOT)
+    )
+    metric = httpx.get(f"{base}/api/metrics/atp").json()["metric"]
+    definition = {k: v for k, v in metric.items() if k not in ("version", "kind", "ref")}
+    definition["caveats"] = [*definition.get("caveats", []), "不含代收款"]
+
+    async def main() -> tuple[set[str], Any]:
+        async with (
+            stdio_client(params) as streams,
+            ClientSession(streams[0], streams[1]) as session,
+        ):
+            await session.initialize()
+            names = {t.name for t in (await session.list_tools()).tools}
+            args = {"ref": "atp", "definition": definition, "reason": "补充注意事项"}
+            return names, await session.call_tool("propose_change", args)
+
+    names, result = asyncio.run(main())
+    assert "propose_change" in names
+    change = answer(result)
+    assert change["requester"] == "zhang" and change["change_class"] == "patch"
+    assert httpx.get(f"{base}/api/changes/{change['id']}").status_code == 200
