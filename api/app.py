@@ -9,10 +9,14 @@ from fastapi import FastAPI
 
 from api import governance
 from api.body_limit import BodyLimitMiddleware
+from api.bots import routes as bot_routes
 from api.docs import install_docs
+from api.embed import routes as embed_routes
+from api.embed.framing import FramingMiddleware
 from api.errors import install_error_handlers
 from api.generation import GenerationMiddleware
 from api.hosts import TrustedHostsMiddleware, allowed_hosts
+from api.mcp_server import http as mcp_http
 from api.routes import ask, catalog, health, metrics, nodes, pages, paths
 from api.routes import compare as compare_routes
 from api.routes import history_pages as history_page_routes
@@ -48,7 +52,8 @@ def create_app(settings: Settings | None = None, store: GraphStore | None = None
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         governance.start(_app)
-        yield
+        async with _app.state.mcp.run():  # /mcp: the MCP servers' session managers
+            yield
         governance.stop(_app)
         if owned:
             the_store.close()
@@ -65,6 +70,8 @@ def create_app(settings: Settings | None = None, store: GraphStore | None = None
     app.state.store = the_store
     install_error_handlers(app)
     install_docs(app)
+    mcp_http.install(app, settings, the_store)  # /mcp, inside the host check and body limit
+    app.add_middleware(FramingMiddleware)  # frame-ancestors: 'self', + KPIGRAPH_EMBED_ORIGINS
     app.add_middleware(GenerationMiddleware)  # one graph per request: headers, retry
     app.add_middleware(BodyLimitMiddleware)  # 413 over MAX_BODY_BYTES (api/body_limit.py)
     if settings.trusted_hosts:  # kpigraph serve always sets it (api/hosts.py)
@@ -78,4 +85,6 @@ def create_app(settings: Settings | None = None, store: GraphStore | None = None
         app.include_router(module.router)
     app.include_router(values_routes.pages)
     app.include_router(lint_routes.router)
+    bot_routes.install(app)  # /bots/{platform}: chat callbacks (#27)
+    app.include_router(embed_routes.router)  # /embed/..., /embed.js, /oembed (#27)
     return app

@@ -33,8 +33,9 @@ from store.ledger import Ledger
 
 SESSION_COOKIE = "kpigraph_session"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
-#: Paths readable without signing in even when reads require it.
-OPEN_PATHS = ("/signin", "/health", "/assets/", "/favicon")
+#: Paths readable without signing in even when reads require it (``/bots/``: chat platforms'
+#: callbacks, authenticated by the platform's signature instead).
+OPEN_PATHS = ("/signin", "/health", "/assets/", "/favicon", "/bots/")
 
 
 @dataclass

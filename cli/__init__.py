@@ -43,6 +43,7 @@ LAZY_COMMANDS: dict[str, str] = {
     "check-values": "cli.values:check_values_cmd",
     # running things
     "serve": "cli.serve:serve",
+    "mcp": "cli.mcp_cmd:mcp",
     "neo4j": "cli.neo4j_cmd:neo4j_group",
     "bench": "cli.bench:bench_group",
     # governance
@@ -105,6 +106,7 @@ COMMAND_HELP: dict[str, str] = {
     "explain": "Why did a metric move? Driver tree, dimension members (rate/mix), causes.",
     "check-values": "Data quality of values: identity, missing months, benchmarks, anomalies.",
     "serve": "Serve the HTTP API and the pages.",
+    "mcp": "Serve the dictionary to an AI assistant over MCP (stdio).",
     "neo4j": "Run a local Neo4j Community 5.26 without Docker.",
     "bench": "Benchmarks (on demand; results go to BENCHMARKS.md).",
     "users": "Users, roles and API tokens (add / list / revoke).",

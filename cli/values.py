@@ -171,9 +171,14 @@ def explain_cmd(
     engine, mid = _setup(store, settings, values_dir, ref)
     dims = [d for d in by.split(",") if d] if by else None
     report = explain_report(store, engine, mid, period, base, dims, depth, localize)
+    from analysis.definition_marks import metric_marks, with_definition_changes
+
+    report = with_definition_changes(report, metric_marks(store, mid, settings.base_url))
     if as_json:
         emit_json(report)
     else:
+        if report["definition_warning"]:
+            out().print(f"[bold yellow]⚠ {safe(report['definition_warning'])}[/]")
         render_explanation(out(), report)
 
 

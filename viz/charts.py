@@ -180,14 +180,22 @@ def bar_svg(value: float, max_abs: float, *, width: int = 120, height: int = 14)
     )
 
 
-def trend_svg(points: Sequence[tuple[str, float]], *, width: int = 360, height: int = 90) -> Markup:
-    """A small line of the last months, the latest point marked and labelled."""
+def trend_svg(
+    points: Sequence[tuple[str, float]],
+    *,
+    width: int = 360,
+    height: int = 90,
+    marks: Sequence[Any] = (),
+) -> Markup:
+    """A small line of the last months, the latest point marked and labelled; ``marks``
+    (:class:`analysis.definition_marks.DefinitionMark`) drawn where the definition changed."""
     if not points:
         return Markup("")
     values = [v for _, v in points]
     lo, hi = min(values), max(values)
     span = hi - lo or abs(hi) or 1.0
-    left, right, top, bottom = 4, 64, 10, 18
+    marks = [m for m in marks if m.period and m.period > points[0][0]]
+    left, right, top, bottom = 4, 64, 22 if marks else 10, 18  # room above for mark labels
     step = (width - left - right) / max(len(points) - 1, 1)
 
     def xy(i: int, v: float) -> tuple[float, float]:
@@ -204,5 +212,39 @@ def trend_svg(points: Sequence[tuple[str, float]], *, width: int = 360, height: 
         + _text(lx + 6, ly + 4, fmt(values[-1]), anchor="start", size=11, weight="600")
         + _text(left, height - 3, points[0][0], anchor="start", size=10, color=MUTED)
         + _text(lx, height - 3, points[-1][0], anchor="end", size=10, color=MUTED)
+        + _definition_marks(points, marks, lambda i: xy(i, lo)[0], step, top, height - bottom)
         + "</svg>"
     )
+
+
+MARK_COLORS = {"major": "#d1495b", "minor": "#edae49"}
+
+
+def _definition_marks(
+    points: Sequence[tuple[str, float]],
+    marks: Sequence[Any],
+    x_of: Any,
+    step: float,
+    top: float,
+    bottom: float,
+) -> str:
+    """A dashed line before the first month computed under each new definition (at the right
+    edge when it came after the last month shown), its version on top, details on hover."""
+    out = []
+    periods = [p for p, _ in points]
+    for mark in marks:
+        later = [i for i, p in enumerate(periods) if p >= mark.period]
+        x = x_of(later[0]) - step / 2 if later else x_of(len(periods) - 1) + min(step / 2, 8)
+        anchor = "middle" if later else "end"  # after the last month: label left of the line
+        color = MARK_COLORS.get(mark.change_class, MUTED)
+        about = f"{mark.version} {mark.change_class} {mark.date or ''} " + ", ".join(mark.fields)
+        out.append(
+            f'<g class="def-mark" data-version="{escape(mark.version)}" '
+            f'data-class="{escape(mark.change_class)}" data-period="{escape(mark.period)}">'
+            f"<title>{escape(about.strip())}</title>"
+            f'<line x1="{x:.1f}" x2="{x:.1f}" y1="{top - 8:.1f}" y2="{bottom:.1f}" '
+            f'stroke="{color}" stroke-width="1.5" stroke-dasharray="3,2"/>'
+            + _text(x, 10, f"v{mark.version}", anchor=anchor, size=9, color=color)
+            + "</g>"
+        )
+    return "".join(out)

@@ -10,6 +10,7 @@ from fastapi.responses import HTMLResponse
 from markupsafe import Markup
 from starlette.concurrency import run_in_threadpool
 
+from analysis.definition_marks import metric_marks, with_definition_changes
 from analysis.resolve import resolve_metric
 from api.dependencies import SettingsDep, StoreDep
 from api.schemas import ErrorResponse
@@ -73,15 +74,25 @@ async def metric_values(
     by: Dim = None,
     start: Annotated[Month, Query(alias="from")] = None,
     end: Annotated[Month, Query(alias="to")] = None,
+    annotations: Annotated[
+        bool, Query(description="add the revisions that changed the definition (marks)")
+    ] = False,
 ) -> dict[str, Any]:
     """Monthly values, by one dimension's members if asked: observed (values/), computed by the
-    metric's SQL over the catalog's data/, or derived from its formula's inputs at that grain."""
+    metric's SQL over the catalog's data/, or derived from its formula's inputs at that grain.
+    With ``annotations=true``, ``annotations`` lists the definition changes (version, class,
+    date, month, fields, link) to mark on a chart of them."""
 
     def run() -> dict[str, Any]:
         from values.service import values_report
 
+        mid = _metric(store, metric_id)
         with _engine(request, settings) as engine:
-            return values_report(engine, _metric(store, metric_id), by, start, end)
+            report = values_report(engine, mid, by, start, end)
+        if annotations:
+            marks = metric_marks(store, mid, settings.base_url)
+            report["annotations"] = [m.model_dump(mode="json") for m in marks]
+        return report
 
     return await run_in_threadpool(run)
 
@@ -127,10 +138,10 @@ async def metric_explain(
     def run() -> dict[str, Any]:
         from values.service import explain_report
 
+        mid = _metric(store, metric_id)
         with _engine(request, settings) as engine:
-            return explain_report(
-                store, engine, _metric(store, metric_id), period, base, _by(by), depth, localize
-            )
+            report = explain_report(store, engine, mid, period, base, _by(by), depth, localize)
+        return with_definition_changes(report, metric_marks(store, mid, settings.base_url))
 
     return await run_in_threadpool(run)
 
@@ -179,6 +190,7 @@ def explain_page(
         except InvalidQueryError as exc:  # the root-cause search refused (too wide): say so
             report = explain_report(store, engine, mid, period, base, _by(by), depth)
             report["notes"].append(f"localize: {exc.message}")
+    report = with_definition_changes(report, metric_marks(store, mid, settings.base_url))
     info = store.info()
     return HTMLResponse(render_explain(report, catalog_name=info.catalog, by=by or "", depth=depth))
 
@@ -206,7 +218,7 @@ def values_panel(store: GraphStore, metric_id: str) -> Markup | None:
             e=panel["eval"],
             unit=unit,
             metric_id=metric_id,
-            trend=trend_svg(panel["trend"]),
+            trend=trend_svg(panel["trend"], marks=metric_marks(store, metric_id)),
             fmt=fmt,
             signed=signed,
         )

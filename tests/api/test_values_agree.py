@@ -12,6 +12,7 @@ from pathlib import Path
 
 from fastapi.testclient import TestClient
 
+from analysis.definition_marks import metric_marks, with_definition_changes
 from store.base import GraphStore
 from tests.helpers import DEMO, ROOT
 from values.service import engine_for, explain_report
@@ -26,6 +27,7 @@ def test_api_matches_the_shared_service(client: TestClient, store: GraphStore) -
     direct = explain_report(
         store, engine_for(store), "revenue", "2026-06", "mom", ["store", "order_type"], 3
     )
+    direct = with_definition_changes(direct, metric_marks(store, "revenue"))  # #27: none here
     assert api.json() == json.loads(json.dumps(direct))
     body = api.json()
     assert body["tree"][0]["ref"] == "Metric:visits"

@@ -1,0 +1,112 @@
+"""The seam every chat platform implements, the bots' secrets, and the replay guard.
+
+A platform module (:mod:`api.bots.slack`, ``dingtalk``, ``feishu``, ``wecom``) is a
+:class:`ChatPlatform`: it says whether its secrets are configured (unset: ``/bots/{name}``
+answers 404), checks a request exactly as the platform documents (signature in constant time,
+timestamp window, replay), extracts the question, and renders an :class:`~api.bots.answer.Answer`
+in the platform's own message format with catalog text escaped for that format.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Protocol
+
+from pydantic import SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+from starlette.requests import Request
+from starlette.responses import Response
+
+from api.bots.answer import Answer
+from graph_schema.errors import KpigraphError
+
+#: A chat message is small; a callback body past this is refused (413) before it is parsed.
+MAX_BOT_BODY = 64 * 1024
+
+
+class BotSettings(BaseSettings):
+    """The platforms' secrets, from the environment only (``KPIGRAPH_*``)."""
+
+    model_config = SettingsConfigDict(env_prefix="KPIGRAPH_", extra="ignore")
+
+    slack_signing_secret: SecretStr | None = None
+    slack_bot_token: SecretStr | None = None  # to answer app mentions (chat.postMessage)
+    slack_api_url: str = "https://slack.com/api/"
+    feishu_verification_token: SecretStr | None = None
+    feishu_encrypt_key: SecretStr | None = None
+    feishu_app_id: str | None = None  # to answer (im/v1 reply); unset: the card is returned only
+    feishu_app_secret: SecretStr | None = None
+    feishu_api_url: str = "https://open.feishu.cn"
+    dingtalk_app_secret: SecretStr | None = None
+    wecom_token: SecretStr | None = None
+    wecom_aes_key: SecretStr | None = None
+    wecom_corp_id: str | None = None  # the receive id to expect; unset: the bot's (any)
+
+
+class BotRequestError(KpigraphError):
+    """A callback that does not check out (bad signature, stale, replayed, malformed)."""
+
+    code = "bad_callback"
+
+    def __init__(self, message: str, status: int = 401) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+@dataclass(frozen=True)
+class Incoming:
+    """What a verified callback asks: a question to answer, or an immediate reply (URL
+    verification, an event with nothing to answer)."""
+
+    question: str | None = None
+    immediate: Response | None = None
+    context: dict[str, str] | None = None  #: what the reply needs (ids, nonces, the receive id)
+
+
+class ChatPlatform(Protocol):
+    name: str
+
+    def configured(self, settings: BotSettings) -> bool:
+        """Whether the secrets this platform needs are set."""
+
+    async def receive(self, request: Request, body: bytes, settings: BotSettings) -> Incoming:
+        """Check the request as the platform documents; raise :class:`BotRequestError`."""
+
+    def reply(self, answer: Answer, incoming: Incoming, settings: BotSettings) -> Response:
+        """``answer`` in the platform's message format, catalog text escaped."""
+
+
+class ReplayGuard:
+    """Signatures (or nonces) seen within a platform's window: a second delivery of the same
+    signed request is refused. In-process and bounded (oldest forgotten first); entries older
+    than their window are dropped, since the timestamp check refuses those anyway."""
+
+    def __init__(self, max_entries: int = 100_000) -> None:
+        self._seen: OrderedDict[str, float] = OrderedDict()
+        self._lock = threading.Lock()
+        self.max_entries = max_entries
+
+    def first_time(self, key: str, window: float) -> bool:
+        now = time.monotonic()
+        with self._lock:
+            while self._seen:
+                oldest, expires = next(iter(self._seen.items()))
+                if expires > now and len(self._seen) < self.max_entries:
+                    break
+                del self._seen[oldest]
+            if key in self._seen:
+                return False
+            self._seen[key] = now + window
+            return True
+
+
+def fresh(timestamp: float, window: float, now: float | None = None) -> bool:
+    """Whether ``timestamp`` (seconds) is within ``window`` seconds of now, either way.
+
+    >>> fresh(1000.0, 300, now=1200.0), fresh(1000.0, 300, now=1400.0)
+    (True, False)
+    """
+    return abs((time.time() if now is None else now) - timestamp) <= window

@@ -1,0 +1,1 @@
+"""kpigraph for AI assistants: an MCP server (stdio: ``kpigraph mcp``; HTTP: ``/mcp``)."""
