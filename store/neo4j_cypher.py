@@ -671,6 +671,8 @@ _SEARCH_BODY = (
     "AND (NOT $filtered OR (n.kind = 'Metric' "
     "AND ($domain IS NULL OR n.domain = $domain) AND ($level IS NULL OR n.level = $level) "
     "AND ($status IS NULL OR n.status = $status) "
+    "AND ($priority IS NULL OR n.priority = $priority) AND ($role IS NULL OR n.role = $role) "
+    "AND ($horizon IS NULL OR n.horizon = $horizon) "
     "AND ($department IS NULL OR n.owner = $department OR n.reviewer = $department))) "
     "WITH n.ref AS ref, "
     "CASE WHEN $text = '' OR n._titles CONTAINS $exact THEN 0 "
