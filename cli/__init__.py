@@ -50,6 +50,7 @@ LAZY_COMMANDS: dict[str, str] = {
     "propose": "cli.changes:propose",
     "changes": "cli.changes:changes_group",
     "notifications": "cli.notifications:notifications_group",
+    "inventory": "cli.inventory:inventory",
 }
 
 
@@ -111,6 +112,7 @@ COMMAND_HELP: dict[str, str] = {
     "propose": "Propose a metric change (a YAML file or a catalog dir) to a server.",
     "changes": "Change requests on a server: list, show, approve, reject, apply.",
     "notifications": "The notification outbox: list, retry failed deliveries.",
+    "inventory": "The inventory (指标梳理清单): definition status computed, P0 first; 统一度.",
 }
 
 
