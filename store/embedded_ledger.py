@@ -25,6 +25,7 @@ from graph_schema.governance import (
     OutboxStatus,
     User,
 )
+from graph_schema.programme import ProgressRecord
 from store.sqlite_file import signature, unavailable
 
 T = TypeVar("T")
@@ -54,6 +55,10 @@ CREATE TABLE IF NOT EXISTS gov_outbox (
 CREATE TABLE IF NOT EXISTS gov_usage (
     day TEXT NOT NULL, metric TEXT NOT NULL, kind TEXT NOT NULL, n INTEGER NOT NULL,
     PRIMARY KEY (day, metric, kind)
+);
+CREATE TABLE IF NOT EXISTS gov_progress (
+    user TEXT NOT NULL, kind TEXT NOT NULL, key TEXT NOT NULL, data TEXT NOT NULL,
+    PRIMARY KEY (user, kind, key)
 );
 """
 
@@ -332,3 +337,22 @@ class EmbeddedLedger:
             since,
         )
         return [(str(d), str(m), str(k), int(n)) for d, m, k, n in rows]
+
+    # -- programme progress (#28) ---------------------------------------------------------------
+
+    def put_progress(self, record: ProgressRecord) -> None:
+        with self._write() as conn:
+            conn.execute(
+                "INSERT OR REPLACE INTO gov_progress VALUES (?, ?, ?, ?)",
+                (record.user, record.kind.value, record.key, record.model_dump_json()),
+            )
+
+    def progress(self, kind: str, user: str | None = None) -> list[ProgressRecord]:
+        rows = self._rows(
+            "SELECT data FROM gov_progress WHERE kind = ? AND (? IS NULL OR user = ?) "
+            "ORDER BY user, key",
+            kind,
+            user,
+            user,
+        )
+        return [ProgressRecord.model_validate_json(r[0]) for r in rows]

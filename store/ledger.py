@@ -20,6 +20,7 @@ from graph_schema.governance import (
     OutboxStatus,
     User,
 )
+from graph_schema.programme import ProgressRecord
 from store.base import GraphStore
 
 
@@ -107,6 +108,13 @@ class Ledger(Protocol):
 
     def usage(self, since: str) -> list[tuple[str, str, str, int]]:
         """``(day, metric, kind, count)`` rows from ``since`` (a day) on."""
+
+    # -- programme progress (#28): cards read, quiz results
+    def put_progress(self, record: ProgressRecord) -> None:
+        """Store ``record``, replacing the one with the same (user, kind, key)."""
+
+    def progress(self, kind: str, user: str | None = None) -> list[ProgressRecord]:
+        """The records of ``kind`` (of ``user`` only, when given), by user then key."""
 
     def close(self) -> None: ...
 

@@ -454,6 +454,7 @@ LEDGER_CONSTRAINTS = (
     "CREATE CONSTRAINT gov_comment_id IF NOT EXISTS FOR (c:GovComment) REQUIRE c.id IS UNIQUE",
     "CREATE CONSTRAINT gov_outbox_key IF NOT EXISTS FOR (o:GovOutbox) REQUIRE o.key IS UNIQUE",
     "CREATE CONSTRAINT gov_usage_key IF NOT EXISTS FOR (u:GovUsage) REQUIRE u.key IS UNIQUE",
+    "CREATE CONSTRAINT gov_progress_key IF NOT EXISTS FOR (p:GovProgress) REQUIRE p.key IS UNIQUE",
 )
 GOV_SECRET = """
 MERGE (m:GovMeta {key: 'secret_key'}) ON CREATE SET m.value = $value RETURN m.value AS value
@@ -541,9 +542,18 @@ MATCH (u:GovUsage) WHERE u.day >= $since
 RETURN u.day AS day, u.metric AS metric, u.kind AS kind, u.n AS n
 ORDER BY day, metric, kind
 """
+#: programme progress (#28): one node per (user, kind, key), replaced on a second write
+GOV_PUT_PROGRESS = """
+MERGE (p:GovProgress {key: $key})
+SET p.user = $user, p.kind = $kind, p.item = $item, p.data = $data
+"""
+GOV_PROGRESS = """
+MATCH (p:GovProgress) WHERE p.kind = $kind AND ($user IS NULL OR p.user = $user)
+RETURN p.data AS data ORDER BY p.user, p.item
+"""
 GOV_CLEAR = """
 MATCH (n) WHERE n:GovMeta OR n:GovUser OR n:GovChange OR n:GovEvent OR n:GovComment
-  OR n:GovOutbox OR n:GovUsage
+  OR n:GovOutbox OR n:GovUsage OR n:GovProgress
 DETACH DELETE n
 """
 

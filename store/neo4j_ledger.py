@@ -22,6 +22,7 @@ from graph_schema.governance import (
     OutboxStatus,
     User,
 )
+from graph_schema.programme import ProgressRecord
 from store import neo4j_cypher as cy
 
 T = TypeVar("T")
@@ -290,6 +291,27 @@ class Neo4jLedger:
         return [
             (r["day"], r["metric"], r["kind"], int(r["n"]))
             for r in self._read(cy.GOV_USAGE, since=since)
+        ]
+
+    # -- programme progress (#28) ---------------------------------------------------------------
+
+    def put_progress(self, record: ProgressRecord) -> None:
+        key = f"{record.user}|{record.kind.value}|{record.key}"
+        self._write(
+            lambda tx: tx.run(
+                cy.GOV_PUT_PROGRESS,
+                key=key,
+                user=record.user,
+                kind=record.kind.value,
+                item=record.key,
+                data=record.model_dump_json(),
+            ).consume()
+        )
+
+    def progress(self, kind: str, user: str | None = None) -> list[ProgressRecord]:
+        return [
+            ProgressRecord.model_validate_json(r["data"])
+            for r in self._read(cy.GOV_PROGRESS, kind=kind, user=user)
         ]
 
 

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Path, Query
 
 from analysis.card import node_card
 from analysis.resolve import resolve_metric
+from api.auth import OptionalUser
 from api.dependencies import StoreDep
 from api.schemas import ErrorResponse, MetricCardOut, MetricPage, MetricSummary
 from graph_schema.ids import NodeKind, NodeRef
@@ -98,6 +99,7 @@ def search_metrics(
 def metric_card(
     store: StoreDep,
     metric_id: Annotated[str, Path(max_length=200, examples=["atp"])],
+    reader: OptionalUser = None,  # resolved: the use count knows the reader's department (#28)
 ) -> MetricCardOut:
     """Every template field, plus direct neighbours grouped by relation."""
     ref = resolve_metric(store, metric_id)

@@ -5,6 +5,6 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from api.routes import inventory
+from api.routes import inventory, onboarding
 
-ROUTERS: tuple[APIRouter, ...] = (inventory.router,)
+ROUTERS: tuple[APIRouter, ...] = (inventory.router, onboarding.router)
