@@ -53,6 +53,7 @@ LAZY_COMMANDS: dict[str, str] = {
     "inventory": "cli.inventory:inventory",
     "onboarding": "cli.onboarding:onboarding",
     "quiz": "cli.onboarding:quiz",
+    "report": "cli.reports:report_group",
 }
 
 
@@ -117,6 +118,7 @@ COMMAND_HELP: dict[str, str] = {
     "inventory": "The inventory (指标梳理清单): definition status computed, P0 first; 统一度.",
     "onboarding": "A department's reading list for new staff; marks read; the team's progress.",
     "quiz": "A quiz from the definitions of a department's reading list (seeded).",
+    "report": "Monthly usage per department, the quarterly digest; --send to their webhooks.",
 }
 
 

@@ -314,6 +314,18 @@ class EmbeddedLedger:
                 items.append(item)
         return items
 
+    def enqueue(self, items: list[OutboxItem]) -> int:
+        added = 0
+        with self._write() as conn:
+            for item in items:
+                cur = conn.execute(
+                    "INSERT OR IGNORE INTO gov_outbox (key, status, next_at, data) "
+                    "VALUES (?, ?, ?, ?)",
+                    (item.key, item.status.value, item.next_at, item.model_dump_json()),
+                )
+                added += cur.rowcount
+        return added
+
     def update_outbox(self, item: OutboxItem) -> None:
         with self._write() as conn:
             conn.execute(

@@ -102,6 +102,11 @@ class Ledger(Protocol):
     def update_outbox(self, item: OutboxItem) -> None:
         """Replace an item's delivery state (by id)."""
 
+    def enqueue(self, items: list[OutboxItem]) -> int:
+        """Add notifications that belong to no change request (reports, review notices, #28)
+        in one transaction; an item whose key is already there is skipped. Returns how many
+        were added."""
+
     # -- usage
     def count_use(self, day: str, metric: str, kind: str, n: int = 1) -> None:
         """Add ``n`` to the per-day use counter of ``metric`` (``kind``: view, api, ask)."""

@@ -542,6 +542,11 @@ MATCH (u:GovUsage) WHERE u.day >= $since
 RETURN u.day AS day, u.metric AS metric, u.kind AS kind, u.n AS n
 ORDER BY day, metric, kind
 """
+#: notifications of no change request (reports, review notices, #28)
+GOV_OUTBOX_HAS = "MATCH (o:GovOutbox {key: $key}) RETURN o.id AS id"
+GOV_ENQUEUE = """
+CREATE (o:GovOutbox {key: $key, id: $id, status: $status, next_at: $next_at, data: $data})
+"""
 #: programme progress (#28): one node per (user, kind, key), replaced on a second write
 GOV_PUT_PROGRESS = """
 MERGE (p:GovProgress {key: $key})

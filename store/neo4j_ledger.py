@@ -308,6 +308,28 @@ class Neo4jLedger:
             ).consume()
         )
 
+    def enqueue(self, items: list[OutboxItem]) -> int:
+        def work(tx: ManagedTransaction) -> int:
+            added = 0
+            for item in items:
+                if tx.run(cy.GOV_OUTBOX_HAS, key=item.key).single() is not None:
+                    continue
+                oid = int(_one(tx, cy.GOV_NEXT_ID, counter="outbox_counter")["value"])
+                stored = item.model_copy(update={"id": oid})
+                tx.run(
+                    cy.GOV_ENQUEUE,
+                    key=item.key,
+                    id=oid,
+                    status=item.status.value,
+                    next_at=item.next_at,
+                    data=stored.model_dump_json(),
+                ).consume()
+                added += 1
+            return added
+
+        result: int = self._write(work)
+        return result
+
     def progress(self, kind: str, user: str | None = None) -> list[ProgressRecord]:
         return [
             ProgressRecord.model_validate_json(r["data"])

@@ -5,6 +5,6 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from api.routes import inventory, onboarding
+from api.routes import inventory, onboarding, reports
 
-ROUTERS: tuple[APIRouter, ...] = (inventory.router, onboarding.router)
+ROUTERS: tuple[APIRouter, ...] = (inventory.router, onboarding.router, reports.router)

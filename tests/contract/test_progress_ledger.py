@@ -32,3 +32,27 @@ def test_progress_is_kept_per_user_kind_and_key(make_store: Callable[[], GraphSt
     assert ledger.progress("quiz", "nobody") == []
     again = ledger_for(store)  # a second handle sees the same records
     assert len(again.progress("read")) == 3
+
+
+def test_enqueue_adds_each_key_once(make_store: Callable[[], GraphStore]) -> None:
+    from graph_schema.governance import OutboxItem, now_iso
+
+    ledger = fresh_ledger(make_store())
+    at = now_iso()
+    items = [
+        OutboxItem(
+            key=f"report:x:{d}",
+            url=f"https://h.example/{d}",
+            format="json",
+            event="report.monthly",
+            body={"d": d},
+            next_at=at,
+            created_at=at,
+        )
+        for d in ("ops", "finance")
+    ]
+    assert ledger.enqueue(items) == 2
+    assert ledger.enqueue(items) == 0
+    stored = ledger.outbox()
+    assert sorted(i.key for i in stored) == ["report:x:finance", "report:x:ops"]
+    assert all(i.id > 0 and i.change_id is None for i in stored)
