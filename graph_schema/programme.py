@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 class ProgressKind(StrEnum):
     READ = "read"  #: key: a metric id; a user marked its card read
     QUIZ = "quiz"  #: key: the quiz seed; data: {score, total, answers, department}
+    REVIEW = "review"  #: key: the review id (2026-Q4); data: {decisions, opened_by, closed_at}
 
 
 class ProgressRecord(BaseModel):

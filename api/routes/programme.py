@@ -5,6 +5,11 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from api.routes import inventory, onboarding, reports
+from api.routes import inventory, onboarding, reports, review
 
-ROUTERS: tuple[APIRouter, ...] = (inventory.router, onboarding.router, reports.router)
+ROUTERS: tuple[APIRouter, ...] = (
+    inventory.router,
+    onboarding.router,
+    reports.router,
+    review.router,
+)
