@@ -21,6 +21,7 @@ from api.routes import ask, catalog, health, metrics, nodes, pages, paths
 from api.routes import compare as compare_routes
 from api.routes import history_pages as history_page_routes
 from api.routes import lint as lint_routes
+from api.routes import programme as programme_routes
 from api.routes import revisions as revision_routes
 from api.routes import values as values_routes
 from core.settings import Settings
@@ -87,4 +88,6 @@ def create_app(settings: Settings | None = None, store: GraphStore | None = None
     app.include_router(lint_routes.router)
     bot_routes.install(app)  # /bots/{platform}: chat callbacks (#27)
     app.include_router(embed_routes.router)  # /embed/..., /embed.js, /oembed (#27)
+    for router in programme_routes.ROUTERS:  # #28: inventory, onboarding, reports, review
+        app.include_router(router)
     return app

@@ -35,6 +35,9 @@ class MetricSummary(_Out):
     reviewer: str | None = None
     status: str = "active"
     definition: str | None = None
+    priority: str | None = Field(default=None, examples=["P0"])
+    role: str | None = Field(default=None, examples=["key"])
+    horizon: str | None = Field(default=None, examples=["lagging"])
 
 
 class MetricPage(_Out):

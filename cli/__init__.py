@@ -51,6 +51,10 @@ LAZY_COMMANDS: dict[str, str] = {
     "propose": "cli.changes:propose",
     "changes": "cli.changes:changes_group",
     "notifications": "cli.notifications:notifications_group",
+    "inventory": "cli.inventory:inventory",
+    "onboarding": "cli.onboarding:onboarding",
+    "quiz": "cli.onboarding:quiz",
+    "report": "cli.reports:report_group",
 }
 
 
@@ -113,6 +117,10 @@ COMMAND_HELP: dict[str, str] = {
     "propose": "Propose a metric change (a YAML file or a catalog dir) to a server.",
     "changes": "Change requests on a server: list, show, approve, reject, apply.",
     "notifications": "The notification outbox: list, retry failed deliveries.",
+    "inventory": "The inventory (指标梳理清单): definition status computed, P0 first; 统一度.",
+    "onboarding": "A department's reading list for new staff; marks read; the team's progress.",
+    "quiz": "A quiz from the definitions of a department's reading list (seeded).",
+    "report": "Monthly usage per department, the quarterly digest; --send to their webhooks.",
 }
 
 

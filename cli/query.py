@@ -54,6 +54,9 @@ def show(ref: str, at: int | None, as_json: bool, store: GraphStore, settings: S
 @click.option("--level", default=None, type=click.Choice(["L0", "L1", "L2", "L3"]))
 @click.option("--status", default=None, type=click.Choice(["draft", "active", "deprecated"]))
 @click.option("--department", default=None, help="owner or reviewer department id")
+@click.option("--priority", default=None, type=click.Choice(["P0", "P1", "P2"]))
+@click.option("--role", default=None, type=click.Choice(["north_star", "key", "process"]))
+@click.option("--horizon", default=None, type=click.Choice(["leading", "process", "lagging"]))
 @click.option("--limit", default=20, show_default=True, type=click.IntRange(1, 500))
 @click.option("--offset", default=0, show_default=True, type=click.IntRange(0))
 @store_options
@@ -65,6 +68,9 @@ def search(
     level: str | None,
     status: str | None,
     department: str | None,
+    priority: str | None,
+    role: str | None,
+    horizon: str | None,
     limit: int,
     offset: int,
     as_json: bool,
@@ -79,6 +85,9 @@ def search(
         level=level,
         status=status,
         department=department,
+        priority=priority,
+        role=role,
+        horizon=horizon,
         limit=limit,
         offset=offset,
     )

@@ -86,6 +86,20 @@ class UsageMiddleware:
         await self.app(scope, receive, watch)
         if status["code"] == 200:
             self.counter.hit(*hit)
+            # a signed-in reader's department, counted beside the total (never the person):
+            # the monthly report per department (governance.department_usage, #28)
+            user = (scope.get("state") or {}).get("user")
+            if user is not None:
+                self.counter.hit(hit[0], by_department(hit[1], user.department))
+
+
+def by_department(kind: str, department: str | None) -> str:
+    """The usage kind of a read by a signed-in user of ``department`` (``-``: none).
+
+    >>> by_department("view", "ops"), by_department("api", None)
+    ('view@ops', 'api@-')
+    """
+    return f"{kind}@{department or '-'}"
 
 
 def _metric_hit(path: str) -> tuple[str, str] | None:

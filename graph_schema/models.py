@@ -111,6 +111,66 @@ class Status(StrEnum):
     DEPRECATED = "deprecated"
 
 
+class Priority(StrEnum):
+    """优先级 (seed 001, 指标梳理清单): which metrics to define first — P0 before P1 before P2."""
+
+    P0 = "P0"
+    P1 = "P1"
+    P2 = "P2"
+
+
+class Role(StrEnum):
+    """The metric's place in the system (seed 002's five elements: 北极星指标 / 关键指标 /
+    过程指标): the north star, a key metric it decomposes into, a process metric that moves it."""
+
+    NORTH_STAR = "north_star"
+    KEY = "key"
+    PROCESS = "process"
+
+
+class Horizon(StrEnum):
+    """What the metric tells about time (seed 001: 先行指标 预测未来 / 过程指标 监控当下 /
+    结果指标 评估过去)."""
+
+    LEADING = "leading"
+    PROCESS = "process"
+    LAGGING = "lagging"
+
+
+#: The Chinese words a catalog may write instead of the values (北极星 for north_star, ...).
+ROLE_WORDS: dict[str, str] = {
+    "北极星": "north_star",
+    "北极星指标": "north_star",
+    "north-star": "north_star",
+    "关键": "key",
+    "关键指标": "key",
+    "过程": "process",
+    "过程指标": "process",
+}
+HORIZON_WORDS: dict[str, str] = {
+    "先行": "leading",
+    "先行指标": "leading",
+    "过程": "process",
+    "过程指标": "process",
+    "结果": "lagging",
+    "结果指标": "lagging",
+}
+
+
+def _words(table: dict[str, str]) -> Any:
+    def translate(value: Any) -> Any:
+        if isinstance(value, str):
+            text = value.strip()
+            return table.get(text, text.lower())
+        return value
+
+    return translate
+
+
+def _priority(value: Any) -> Any:
+    return value.strip().upper() if isinstance(value, str) else value
+
+
 class Scope(_Frozen):
     """What a part of a metric counts (统计口径: ✅ includes / ❌ excludes)."""
 
@@ -219,6 +279,10 @@ class Metric(BaseNode):
     owner: str | None = None
     reviewer: str | None = None
     status: Status = Status.ACTIVE
+    # 指标梳理清单 and the five elements (seeds 001, 002); changing one is a minor version
+    priority: Annotated[Priority | None, BeforeValidator(_priority)] = None
+    role: Annotated[Role | None, BeforeValidator(_words(ROLE_WORDS))] = None
+    horizon: Annotated[Horizon | None, BeforeValidator(_words(HORIZON_WORDS))] = None
     # 指标定义
     definition: Text | None = None
     meaning: Text | None = None

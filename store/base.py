@@ -44,8 +44,8 @@ class SearchQuery:
     """A search over node names, ids, abbreviations and definitions.
 
     ``text`` empty or ``None`` lists everything that passes the filters. Filters apply to
-    metrics: ``domain``, ``level``, ``status`` match exactly; ``department`` matches the owner
-    or the reviewer.
+    metrics: ``domain``, ``level``, ``status``, ``priority``, ``role``, ``horizon`` match
+    exactly; ``department`` matches the owner or the reviewer.
     """
 
     text: str | None = None
@@ -54,8 +54,26 @@ class SearchQuery:
     level: str | None = None
     status: str | None = None
     department: str | None = None
+    priority: str | None = None
+    role: str | None = None
+    horizon: str | None = None
     limit: int = 20
     offset: int = 0
+
+    @property
+    def filtered(self) -> bool:
+        """Whether any metric filter is set."""
+        return any(
+            (
+                self.domain,
+                self.level,
+                self.status,
+                self.department,
+                self.priority,
+                self.role,
+                self.horizon,
+            )
+        )
 
 
 @dataclass(frozen=True)

@@ -26,6 +26,7 @@ from graph_schema.governance import (
     OutboxStatus,
     User,
 )
+from graph_schema.programme import ProgressRecord
 from store.sqlite_file import signature, unavailable
 
 T = TypeVar("T")
@@ -55,6 +56,10 @@ CREATE TABLE IF NOT EXISTS gov_outbox (
 CREATE TABLE IF NOT EXISTS gov_usage (
     day TEXT NOT NULL, metric TEXT NOT NULL, kind TEXT NOT NULL, n INTEGER NOT NULL,
     PRIMARY KEY (day, metric, kind)
+);
+CREATE TABLE IF NOT EXISTS gov_progress (
+    user TEXT NOT NULL, kind TEXT NOT NULL, key TEXT NOT NULL, data TEXT NOT NULL,
+    PRIMARY KEY (user, kind, key)
 );
 """
 
@@ -299,6 +304,18 @@ class EmbeddedLedger:
                 items.append(item)
         return items
 
+    def enqueue(self, items: list[OutboxItem]) -> int:
+        added = 0
+        with self._write() as conn:
+            for item in items:
+                cur = conn.execute(
+                    "INSERT OR IGNORE INTO gov_outbox (key, status, next_at, data) "
+                    "VALUES (?, ?, ?, ?)",
+                    (item.key, item.status.value, item.next_at, item.model_dump_json()),
+                )
+                added += cur.rowcount
+        return added
+
     def update_outbox(self, item: OutboxItem) -> None:
         with self._write() as conn:
             conn.execute(
@@ -322,6 +339,25 @@ class EmbeddedLedger:
             since,
         )
         return [(str(d), str(m), str(k), int(n)) for d, m, k, n in rows]
+
+    # -- programme progress (#28) ---------------------------------------------------------------
+
+    def put_progress(self, record: ProgressRecord) -> None:
+        with self._write() as conn:
+            conn.execute(
+                "INSERT OR REPLACE INTO gov_progress VALUES (?, ?, ?, ?)",
+                (record.user, record.kind.value, record.key, record.model_dump_json()),
+            )
+
+    def progress(self, kind: str, user: str | None = None) -> list[ProgressRecord]:
+        rows = self._rows(
+            "SELECT data FROM gov_progress WHERE kind = ? AND (? IS NULL OR user = ?) "
+            "ORDER BY user, key",
+            kind,
+            user,
+            user,
+        )
+        return [ProgressRecord.model_validate_json(r[0]) for r in rows]
 
 
 def write_change(conn: sqlite3.Connection, commit: LedgerCommit) -> bool:

@@ -20,6 +20,7 @@ from graph_schema.governance import (
     OutboxStatus,
     User,
 )
+from graph_schema.programme import ProgressRecord
 from store.base import GraphStore
 
 
@@ -101,12 +102,24 @@ class Ledger(Protocol):
     def update_outbox(self, item: OutboxItem) -> None:
         """Replace an item's delivery state (by id)."""
 
+    def enqueue(self, items: list[OutboxItem]) -> int:
+        """Add notifications that belong to no change request (reports, review notices, #28)
+        in one transaction; an item whose key is already there is skipped. Returns how many
+        were added."""
+
     # -- usage
     def count_use(self, day: str, metric: str, kind: str, n: int = 1) -> None:
         """Add ``n`` to the per-day use counter of ``metric`` (``kind``: view, api, ask)."""
 
     def usage(self, since: str) -> list[tuple[str, str, str, int]]:
         """``(day, metric, kind, count)`` rows from ``since`` (a day) on."""
+
+    # -- programme progress (#28): cards read, quiz results
+    def put_progress(self, record: ProgressRecord) -> None:
+        """Store ``record``, replacing the one with the same (user, kind, key)."""
+
+    def progress(self, kind: str, user: str | None = None) -> list[ProgressRecord]:
+        """The records of ``kind`` (of ``user`` only, when given), by user then key."""
 
     def close(self) -> None: ...
 

@@ -103,6 +103,9 @@ def node_row(node: BaseNode) -> dict[str, Any]:
             status=node.status.value,
             owner=node.owner,
             reviewer=node.reviewer,
+            priority=node.priority.value if node.priority else None,
+            role=node.role.value if node.role else None,
+            horizon=node.horizon.value if node.horizon else None,
         )
     return row
 

@@ -454,6 +454,7 @@ LEDGER_CONSTRAINTS = (
     "CREATE CONSTRAINT gov_comment_id IF NOT EXISTS FOR (c:GovComment) REQUIRE c.id IS UNIQUE",
     "CREATE CONSTRAINT gov_outbox_key IF NOT EXISTS FOR (o:GovOutbox) REQUIRE o.key IS UNIQUE",
     "CREATE CONSTRAINT gov_usage_key IF NOT EXISTS FOR (u:GovUsage) REQUIRE u.key IS UNIQUE",
+    "CREATE CONSTRAINT gov_progress_key IF NOT EXISTS FOR (p:GovProgress) REQUIRE p.key IS UNIQUE",
 )
 GOV_SECRET = """
 MERGE (m:GovMeta {key: 'secret_key'}) ON CREATE SET m.value = $value RETURN m.value AS value
@@ -541,9 +542,23 @@ MATCH (u:GovUsage) WHERE u.day >= $since
 RETURN u.day AS day, u.metric AS metric, u.kind AS kind, u.n AS n
 ORDER BY day, metric, kind
 """
+#: notifications of no change request (reports, review notices, #28)
+GOV_OUTBOX_HAS = "MATCH (o:GovOutbox {key: $key}) RETURN o.id AS id"
+GOV_ENQUEUE = """
+CREATE (o:GovOutbox {key: $key, id: $id, status: $status, next_at: $next_at, data: $data})
+"""
+#: programme progress (#28): one node per (user, kind, key), replaced on a second write
+GOV_PUT_PROGRESS = """
+MERGE (p:GovProgress {key: $key})
+SET p.user = $user, p.kind = $kind, p.item = $item, p.data = $data
+"""
+GOV_PROGRESS = """
+MATCH (p:GovProgress) WHERE p.kind = $kind AND ($user IS NULL OR p.user = $user)
+RETURN p.data AS data ORDER BY p.user, p.item
+"""
 GOV_CLEAR = """
 MATCH (n) WHERE n:GovMeta OR n:GovUser OR n:GovChange OR n:GovEvent OR n:GovComment
-  OR n:GovOutbox OR n:GovUsage
+  OR n:GovOutbox OR n:GovUsage OR n:GovProgress
 DETACH DELETE n
 """
 
@@ -671,6 +686,8 @@ _SEARCH_BODY = (
     "AND (NOT $filtered OR (n.kind = 'Metric' "
     "AND ($domain IS NULL OR n.domain = $domain) AND ($level IS NULL OR n.level = $level) "
     "AND ($status IS NULL OR n.status = $status) "
+    "AND ($priority IS NULL OR n.priority = $priority) AND ($role IS NULL OR n.role = $role) "
+    "AND ($horizon IS NULL OR n.horizon = $horizon) "
     "AND ($department IS NULL OR n.owner = $department OR n.reviewer = $department))) "
     "WITH n.ref AS ref, "
     "CASE WHEN $text = '' OR n._titles CONTAINS $exact THEN 0 "

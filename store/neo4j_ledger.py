@@ -23,6 +23,7 @@ from graph_schema.governance import (
     OutboxStatus,
     User,
 )
+from graph_schema.programme import ProgressRecord
 from store import neo4j_cypher as cy
 
 T = TypeVar("T")
@@ -261,6 +262,49 @@ class Neo4jLedger:
         return [
             (r["day"], r["metric"], r["kind"], int(r["n"]))
             for r in self._read(cy.GOV_USAGE, since=since)
+        ]
+
+    # -- programme progress (#28) ---------------------------------------------------------------
+
+    def put_progress(self, record: ProgressRecord) -> None:
+        key = f"{record.user}|{record.kind.value}|{record.key}"
+        self._write(
+            lambda tx: tx.run(
+                cy.GOV_PUT_PROGRESS,
+                key=key,
+                user=record.user,
+                kind=record.kind.value,
+                item=record.key,
+                data=record.model_dump_json(),
+            ).consume()
+        )
+
+    def enqueue(self, items: list[OutboxItem]) -> int:
+        def work(tx: ManagedTransaction) -> int:
+            added = 0
+            for item in items:
+                if tx.run(cy.GOV_OUTBOX_HAS, key=item.key).single() is not None:
+                    continue
+                oid = int(_one(tx, cy.GOV_NEXT_ID, counter="outbox_counter")["value"])
+                stored = item.model_copy(update={"id": oid})
+                tx.run(
+                    cy.GOV_ENQUEUE,
+                    key=item.key,
+                    id=oid,
+                    status=item.status.value,
+                    next_at=item.next_at,
+                    data=stored.model_dump_json(),
+                ).consume()
+                added += 1
+            return added
+
+        result: int = self._write(work)
+        return result
+
+    def progress(self, kind: str, user: str | None = None) -> list[ProgressRecord]:
+        return [
+            ProgressRecord.model_validate_json(r["data"])
+            for r in self._read(cy.GOV_PROGRESS, kind=kind, user=user)
         ]
 
 

@@ -67,24 +67,33 @@ def level_index(props: Mapping[str, Any]) -> int:
 
 
 def filter_values(kind: NodeKind, props: Mapping[str, Any]) -> tuple[Any, ...] | None:
-    """(domain, level, status, owner, reviewer) for metrics; ``None`` for other kinds."""
+    """(domain, level, status, owner, reviewer, priority, role, horizon) for metrics; ``None``
+    for other kinds."""
     if kind is not NodeKind.METRIC:
         return None
-    return tuple(props.get(k) for k in ("domain", "level", "status", "owner", "reviewer"))
+    return tuple(props.get(k) for k in FILTER_COLUMNS)
+
+
+#: the metric properties a search filters on, in the order of :func:`filter_values`
+FILTER_COLUMNS = ("domain", "level", "status", "owner", "reviewer", "priority", "role", "horizon")
 
 
 def passes(values: tuple[Any, ...] | None, query: SearchQuery) -> bool:
     """Whether a node with these filter values passes the query's filters."""
-    if not any((query.domain, query.level, query.status, query.department)):
+    if not query.filtered:
         return True
     if values is None:
         return False
-    domain, level, status, owner, reviewer = values
-    if query.domain is not None and domain != query.domain:
-        return False
-    if query.level is not None and level != query.level:
-        return False
-    if query.status is not None and status != query.status:
+    domain, level, status, owner, reviewer, priority, role, horizon = values
+    wanted = (
+        (query.domain, domain),
+        (query.level, level),
+        (query.status, status),
+        (query.priority, priority),
+        (query.role, role),
+        (query.horizon, horizon),
+    )
+    if any(want is not None and have != want for want, have in wanted):
         return False
     return query.department is None or query.department in (owner, reviewer)
 

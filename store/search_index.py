@@ -29,7 +29,13 @@ from numpy.typing import NDArray
 
 from graph_schema.ids import NodeKind
 from store.base import SearchQuery
-from store.ranking import filter_values, level_index, normalize_text, search_fields
+from store.ranking import (
+    FILTER_COLUMNS,
+    filter_values,
+    level_index,
+    normalize_text,
+    search_fields,
+)
 
 if TYPE_CHECKING:
     from graph_schema.models import BaseNode
@@ -86,7 +92,14 @@ class _Filters:
     def mask(self, records: NDArray[np.int64], query: SearchQuery) -> NDArray[np.bool_]:
         """Which of ``records`` pass the query's filters (the rule of :func:`ranking.passes`)."""
         keep = np.ones(len(records), dtype=bool)
-        wanted = {"domain": query.domain, "level": query.level, "status": query.status}
+        wanted = {
+            "domain": query.domain,
+            "level": query.level,
+            "status": query.status,
+            "priority": query.priority,
+            "role": query.role,
+            "horizon": query.horizon,
+        }
         for column, value in wanted.items():
             if value is not None:
                 keep &= self._column(column, records) == self.codes[column].get(value, -2)
@@ -149,7 +162,7 @@ class _KindSearch:
     ) -> tuple[int, list[tuple[int, int, str]]]:
         """(number of matches, the first ``count`` as (rank, level, ref), best first)."""
         records, ranks = self.ranked(text)
-        if any((query.domain, query.level, query.status, query.department)):
+        if query.filtered:
             keep = self.filters.mask(records, query)
             records, ranks = records[keep], ranks[keep]
         total = len(records)
@@ -218,7 +231,7 @@ class SearchIndexBuilder:
 class _SearchBuilder:
     """Accumulates one kind's search data node by node."""
 
-    COLUMNS = ("domain", "level", "status", "owner", "reviewer")  # of ranking.filter_values
+    COLUMNS = FILTER_COLUMNS  # of ranking.filter_values
 
     def __init__(self, kind: NodeKind) -> None:
         self.kind = kind

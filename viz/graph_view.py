@@ -41,6 +41,7 @@ from viz.geometry import (
 )
 from viz.layout import layered_layout
 from viz.map_model import MapEdge, MapNode, build_map, short_id
+from viz.programme_words import ROLE_BORDER, programme_word
 from viz.style import EDGE_STYLE, KIND_STYLE, LEVEL_COLORS, NEGATIVE_CAUSE_COLOR, node_url
 from viz.tree import tree_layout
 
@@ -66,6 +67,9 @@ def tooltip(node: BaseNode, department_names: Mapping[str, str]) -> str:
     if isinstance(node, Metric):
         if node.level:
             lines.append(f"级别 level: {node.level.value}")
+        if node.role or node.horizon:
+            shown = [programme_word(node.role), programme_word(node.horizon, "horizon")]
+            lines.append("角色 role: " + " · ".join(w for w in shown if w != "—"))
         if node.owner:
             lines.append(f"负责 owner: {department_names.get(node.owner, node.owner)}")
         if node.formula:
@@ -217,6 +221,8 @@ def _vis_node(
         "kind": node.kind.value,
         "url": node_url(node.ref),
     }
+    if isinstance(own, Metric) and own.role is not None:
+        out["role"] = own.role.value
     if node.is_group:
         out["tip"] = _group_title(node)
     elif tips:
@@ -232,6 +238,8 @@ def _vis_node(
         )
     else:
         out.update(color=color, borderWidth=1)
+        if isinstance(own, Metric) and own.role is not None:
+            out.update(ROLE_BORDER[own.role.value])  # the role, not only the level colour
         if style.get("font"):
             out["font"] = style["font"]
     return out

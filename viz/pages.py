@@ -21,6 +21,7 @@ from viz.graph_view import (
     vis_asset_files,
 )
 from viz.labels import translate
+from viz.programme_words import programme_word
 from viz.style import EDGE_STYLE, KIND_STYLE, LEVEL_COLORS, node_url
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -35,6 +36,7 @@ def environment() -> Environment:
         lstrip_blocks=True,
     )
     env.filters["tr"] = translate
+    env.filters["programme"] = programme_word  # 北极星指标, 先行指标... (viz.programme_words)
     from analysis.compare import display
 
     env.filters["show"] = display  # one line of text for any property value (still escaped)

@@ -8,10 +8,11 @@ from fastapi import APIRouter, Path, Query
 
 from analysis.card import node_card
 from analysis.resolve import resolve_metric
+from api.auth import OptionalUser
 from api.dependencies import StoreDep
 from api.schemas import ErrorResponse, MetricCardOut, MetricPage, MetricSummary
 from graph_schema.ids import NodeKind, NodeRef
-from graph_schema.models import BaseNode, Metric
+from graph_schema.models import BaseNode, Horizon, Metric, Priority, Role
 from graph_schema.relations import Relation
 from store.base import SearchQuery
 
@@ -34,6 +35,9 @@ def summary(node: BaseNode) -> MetricSummary:
         reviewer=node.reviewer,
         status=node.status.value,
         definition=node.definition,
+        priority=node.priority.value if node.priority else None,
+        role=node.role.value if node.role else None,
+        horizon=node.horizon.value if node.horizon else None,
     )
 
 
@@ -54,6 +58,13 @@ def search_metrics(
         str | None, Query(max_length=100, description="owner or reviewer department id")
     ] = None,
     status: Literal["draft", "active", "deprecated"] | None = None,
+    priority: Annotated[Priority | None, Query(description="优先级 P0/P1/P2")] = None,
+    role: Annotated[
+        Role | None, Query(description="north_star 北极星 / key 关键 / process 过程")
+    ] = None,
+    horizon: Annotated[
+        Horizon | None, Query(description="leading 先行 / process 过程 / lagging 结果")
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 20,
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
 ) -> MetricPage:
@@ -67,6 +78,9 @@ def search_metrics(
             level=level,
             status=status,
             department=department,
+            priority=priority.value if priority else None,
+            role=role.value if role else None,
+            horizon=horizon.value if horizon else None,
             limit=limit,
             offset=offset,
         )
@@ -85,6 +99,7 @@ def search_metrics(
 def metric_card(
     store: StoreDep,
     metric_id: Annotated[str, Path(max_length=200, examples=["atp"])],
+    reader: OptionalUser = None,  # resolved: the use count knows the reader's department (#28)
 ) -> MetricCardOut:
     """Every template field, plus direct neighbours grouped by relation."""
     ref = resolve_metric(store, metric_id)

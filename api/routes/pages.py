@@ -18,6 +18,7 @@ from analysis.impact import impact
 from analysis.resolve import require_node, resolve_metric, resolve_ref
 from analysis.results import Direction
 from analysis.timeline import version_timeline
+from api.auth import OptionalUser
 from api.dependencies import RefDep, StoreDep
 from api.governance import metric_faq
 from api.routes.ask import formula_in_names
@@ -139,7 +140,10 @@ def search_page(
 
 @router.get("/metrics/{metric_id}")
 def metric_page(
-    store: StoreDep, request: Request, metric_id: Annotated[str, Path(max_length=200)]
+    store: StoreDep,
+    request: Request,
+    metric_id: Annotated[str, Path(max_length=200)],
+    reader: OptionalUser = None,  # resolved: the use count knows the reader's department (#28)
 ) -> HTMLResponse:
     ref = resolve_metric(store, metric_id)
     metric = require_node(store, ref)

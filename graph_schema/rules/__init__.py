@@ -6,7 +6,16 @@ pattern). The runner is :mod:`analysis.lint`.
 
 from __future__ import annotations
 
-from graph_schema.rules import card, conflict, levels, lifecycle, naming, orphans, sql_fields
+from graph_schema.rules import (
+    card,
+    conflict,
+    levels,
+    lifecycle,
+    naming,
+    orphans,
+    roles,
+    sql_fields,
+)
 from graph_schema.rules.base import (
     LintConfig,
     LintContext,
@@ -20,6 +29,7 @@ DEFAULT_RULES: tuple[LintRule, ...] = (
     *conflict.RULES,
     *naming.RULES,
     *levels.RULES,
+    *roles.RULES,
     *lifecycle.RULES,
     *orphans.RULES,
     *card.RULES,

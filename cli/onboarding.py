@@ -1,0 +1,118 @@
+"""``kpigraph onboarding`` and ``kpigraph quiz`` (seed 001 第五步 推广和培训): a department's
+reading list, cards marked read, the team's progress, and a quiz from the definitions."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import click
+
+from cli.common import emit_json, json_option, out, safe, store_options
+
+if TYPE_CHECKING:
+    from core.settings import Settings
+    from store.base import GraphStore
+
+TEXT = {
+    "list_title": "{name} · 入职必读 ({n})",
+    "marked": "{user}: {n} card(s) marked read",
+    "team_row": "{user}: read {read}/{of} · quiz {score} · {passed}",
+    "passed": "passed",
+    "not_passed": "not passed",
+    "answer": "  answer: {option}",
+}
+
+
+@click.command()
+@click.argument("department")
+@click.option("--team", is_flag=True, help="who of the department has read and passed")
+@click.option("--mark-read", "mark_user", default=None, help="mark METRICS read for this user")
+@click.option("--metric", "metrics", multiple=True, help="with --mark-read: metric ids")
+@store_options
+@json_option
+def onboarding(
+    department: str,
+    team: bool,
+    mark_user: str | None,
+    metrics: tuple[str, ...],
+    as_json: bool,
+    store: GraphStore,
+    settings: Settings,
+) -> None:
+    """The reading list of DEPARTMENT (id or name): 20–30 metrics that matter to it, L0 first."""
+    from analysis.onboarding import reading_list
+    from governance import onboarding as svc
+    from governance.department_usage import reads_of_department
+    from store.ledger import ledger_for
+
+    ledger = ledger_for(store)
+    try:
+        graph = store.catalog()
+        first = reading_list(graph, department)
+        reading = reading_list(graph, department, reads_of_department(ledger, first.department))
+        if mark_user:
+            svc.mark_read(ledger, mark_user, metrics or [i.id for i in reading.items])
+            out().print(safe(TEXT["marked"].format(user=mark_user, n=len(metrics) or "all")))
+            return
+        if team:
+            rows = svc.team(ledger, ledger.users(), reading)
+            if as_json:
+                emit_json([r.to_json() for r in rows])
+                return
+            for r in rows:
+                score = f"{r.best_score}/{r.best_total}" if r.best_total else "—"
+                passed = TEXT["passed"] if r.passed else TEXT["not_passed"]
+                line = TEXT["team_row"].format(
+                    user=r.user, read=r.read, of=r.of, score=score, passed=passed
+                )
+                out().print(safe(line))
+            return
+    finally:
+        ledger.close()
+    if as_json:
+        emit_json(reading.to_json())
+        return
+    console = out()
+    console.print(
+        safe(TEXT["list_title"].format(name=reading.department_name, n=len(reading.items)))
+    )
+    for i, item in enumerate(reading.items, 1):
+        why = "、".join(item.why)
+        console.print(safe(f"{i:>2}. {item.level or '—'}  {item.name} ({item.id})  {why}"))
+
+
+@click.command()
+@click.argument("department")
+@click.option("--seed", default=0, show_default=True, type=click.IntRange(0, 2**31 - 1))
+@click.option("--answers", "show_answers", is_flag=True, help="print the answer key too")
+@store_options
+@json_option
+def quiz(
+    department: str,
+    seed: int,
+    show_answers: bool,
+    as_json: bool,
+    store: GraphStore,
+    settings: Settings,
+) -> None:
+    """A quiz on DEPARTMENT's reading list (the same seed, the same quiz)."""
+    from analysis.onboarding import reading_list
+    from analysis.quiz import make_quiz
+
+    graph = store.catalog()
+    reading = reading_list(graph, department)
+    made = make_quiz(graph, [i.id for i in reading.items], seed, reading.department)
+    if as_json:
+        data = made.public()
+        if show_answers:
+            for q, item in zip(made.questions, data["questions"], strict=True):
+                item["answer"] = q.answer
+        emit_json(data)
+        return
+    console = out()
+    for n, q in enumerate(made.questions, 1):
+        console.print(safe(f"{n}. {q.prompt}"))
+        for letter, option in zip("ABCD", q.options, strict=False):
+            console.print(safe(f"   {letter}. {option}"))
+        if show_answers:
+            console.print(safe(TEXT["answer"].format(option="ABCD"[q.answer])))

@@ -1,0 +1,99 @@
+"""``kpigraph report monthly|quarterly [--send]`` (seed 001 第五步): the monthly usage report per
+department and the quarterly digest; ``--send`` puts one notice per department webhook into the
+notification outbox (delivered by a running server, or ``kpigraph notifications``)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import click
+
+from cli.common import emit_json, json_option, out, safe, store_options
+
+if TYPE_CHECKING:
+    from core.settings import Settings
+    from graph_schema.governance import OutboxItem
+    from store.base import GraphStore
+    from store.ledger import Ledger
+
+TEXT = {
+    "queued": "{n} notice(s) queued in the outbox ({m} already there)",
+    "monthly_row": "{rank:>2}. {name}: {reads} reads, {metrics} metrics{low}",
+    "low": "  (提醒)",
+    "anonymous": "    anonymous: {n} reads",
+    "digest_dept": "{name}:",
+    "digest_row": "   {op:<8} {name} ({id}) {version}",
+}
+
+
+@click.group(name="report")
+def report_group() -> None:
+    """Monthly usage per department, the quarterly digest."""
+
+
+@report_group.command("monthly")
+@click.option("--month", default=None, help="YYYY-MM (default: last month)")
+@click.option("--send", is_flag=True, help="queue one notice per department webhook")
+@store_options
+@json_option
+def monthly(
+    month: str | None, send: bool, as_json: bool, store: GraphStore, settings: Settings
+) -> None:
+    """Reads per department in a month (每月通报), anonymous reads apart."""
+    from governance import reports as svc
+    from store.ledger import ledger_for
+
+    ledger = ledger_for(store)
+    try:
+        graph = store.catalog()
+        report = svc.monthly_report(graph, ledger, month or svc.last_month())
+        if send:
+            _queue(ledger, svc.monthly_items(graph, report))
+    finally:
+        ledger.close()
+    if as_json:
+        emit_json(report.to_json())
+        return
+    for rank, r in enumerate(report.rows, 1):
+        low = TEXT["low"] if r.low or not r.reads else ""
+        line = TEXT["monthly_row"].format(
+            rank=rank, name=r.name, reads=r.reads, metrics=r.metrics, low=low
+        )
+        out().print(safe(line))
+    out().print(TEXT["anonymous"].format(n=report.anonymous))
+
+
+@report_group.command("quarterly")
+@click.option("--quarter", default=None, help="YYYY-Qn (default: last quarter)")
+@click.option("--send", is_flag=True, help="queue one notice per department webhook")
+@store_options
+@json_option
+def quarterly(
+    quarter: str | None, send: bool, as_json: bool, store: GraphStore, settings: Settings
+) -> None:
+    """本季度新增或修改的指标, per department that owns or reviews them."""
+    from governance import reports as svc
+    from store.ledger import ledger_for
+
+    digest = svc.quarterly_digest(store, quarter or svc.last_quarter())
+    if send:
+        ledger = ledger_for(store)
+        try:
+            _queue(ledger, svc.quarterly_items(store.catalog(), digest))
+        finally:
+            ledger.close()
+    if as_json:
+        emit_json(digest.to_json())
+        return
+    for dept in digest.to_json()["departments"]:
+        out().print(safe(TEXT["digest_dept"].format(name=dept["name"])))
+        for m in dept["metrics"]:
+            line = TEXT["digest_row"].format(
+                op=m["op"], name=m["name"], id=m["id"], version=m["version"] or ""
+            )
+            out().print(safe(line))
+
+
+def _queue(ledger: Ledger, items: list[OutboxItem]) -> None:
+    added = ledger.enqueue(items)
+    out().print(TEXT["queued"].format(n=added, m=len(items) - added))
