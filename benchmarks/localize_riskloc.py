@@ -18,8 +18,8 @@ its own ``generate_dataset.py`` with the seeds its README gives (S: 121, L: 122,
    the search alone as ``explain`` reports it is timed in-process too);
 3. scores every method's predicted set against the case's label with :func:`score` (exact
    match of ``dim=member&…`` combinations, as in the RiskLoc paper) and prints the table:
-   F1 / precision / recall over all cases of a dataset (from summed TP, FP, FN) and the mean
-   time per case.
+   F1 / precision / recall over the cases of a dataset that every method finished (from
+   summed TP, FP, FN) and the mean time per case.
 """
 
 from __future__ import annotations
@@ -156,6 +156,11 @@ def table(results: list[dict[str, object]], data: Path, datasets: list[str], n: 
     for dataset in datasets:
         labels = dict(cases(data, dataset, n))
         methods = sorted({str(r["method"]) for r in results if r["dataset"] == dataset})
+        # only the cases every method finished (a reduced run may stop a method part way)
+        done = [{r["case"] for r in results if r["dataset"] == dataset and r["method"] == m}
+                for m in methods]  # fmt: skip
+        common = set.intersection(*done) if done else set()
+        labels = {c: label for c, label in labels.items() if c in common}
         for method in methods:
             rows = [r for r in results if r["dataset"] == dataset and r["method"] == method
                     and r["case"] in labels]  # fmt: skip
