@@ -16,14 +16,21 @@ from __future__ import annotations
 
 from typing import Any
 
+#: Deeper than this, a value is taken as given (not empty): definitions nest a few levels, and a
+#: hostile body nested 50,000 deep must not exhaust the stack here (validation refuses it)
+MAX_DEPTH = 64
 
-def normalized(value: Any) -> Any:
+
+def normalized(value: Any, _depth: int = 0) -> Any:
     """``value`` with every empty part dropped; ``None`` when nothing is left."""
+    if _depth > MAX_DEPTH:
+        return value
     if isinstance(value, dict):
-        out = {k: v for k, v in ((k, normalized(v)) for k, v in value.items()) if v is not None}
+        pairs = ((k, normalized(v, _depth + 1)) for k, v in value.items())
+        out = {k: v for k, v in pairs if v is not None}
         return out or None
     if isinstance(value, list | tuple):
-        items = [v for v in (normalized(v) for v in value) if v is not None]
+        items = [v for v in (normalized(v, _depth + 1) for v in value) if v is not None]
         return items or None
     if value == "" or value is None:
         return None

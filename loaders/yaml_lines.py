@@ -157,15 +157,20 @@ def _check_depth(text: str) -> None:
     if _depth_bound(text) <= MAX_DEPTH:
         return
     depth = 0
-    for event in yaml.parse(text, Loader=_BASE):
-        if isinstance(event, yaml.SequenceStartEvent | yaml.MappingStartEvent):
-            depth += 1
-            if depth > MAX_DEPTH:
-                problem = f"nested deeper than {MAX_DEPTH} levels"
-                mark: Any = event.start_mark  # libyaml's Mark or PyYAML's: both have .line
-                raise NestingError(None, None, problem, mark)
-        elif isinstance(event, yaml.SequenceEndEvent | yaml.MappingEndEvent):
-            depth -= 1
+    problem = f"nested deeper than {MAX_DEPTH} levels"
+    try:
+        for event in yaml.parse(text, Loader=_BASE):
+            if isinstance(event, yaml.SequenceStartEvent | yaml.MappingStartEvent):
+                depth += 1
+                if depth > MAX_DEPTH:
+                    mark: Any = event.start_mark  # libyaml's Mark or PyYAML's: both have .line
+                    raise NestingError(None, None, problem, mark)
+            elif isinstance(event, yaml.SequenceEndEvent | yaml.MappingEndEvent):
+                depth -= 1
+    except yaml.MarkedYAMLError as exc:  # PyYAML ≥ 6.0.3 has a nesting limit of its own
+        if isinstance(exc, NestingError) or "nesting depth" not in str(exc.problem or ""):
+            raise
+        raise NestingError(None, None, problem, exc.problem_mark) from exc
 
 
 def load_yaml(text: str) -> Any:
