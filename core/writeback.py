@@ -244,9 +244,9 @@ def _validate(
         try:
             edited = read_catalog(copy).graph
         except CatalogError as exc:
-            problems = "; ".join(f"{i.file}:{i.line}: {i.message}" for i in exc.issues[:5])
+            issues = "; ".join(f"{i.file}:{i.line}: {i.message}" for i in exc.issues[:5])
             raise WriteBackError(
-                f"the catalog would not validate after the edits ({problems}); nothing written"
+                f"the catalog would not validate after the edits ({issues}); nothing written"
             ) from exc
     old = {str(n.ref): n for n in source.graph.nodes}
     new = {str(n.ref): n for n in edited.nodes}
@@ -322,7 +322,9 @@ def apply_plan(
     commits: list[str] = []
     for step in plan.steps:
         files = {rel: after for rel, (_b, after) in step.files.items()}
-        parent = g.commit_files(repo, parent, files, commit_message(step.request), step.request.author)
+        parent = g.commit_files(
+            repo, parent, files, commit_message(step.request), step.request.author
+        )
         commits.append(parent)
     if repo.current:
         write_files(plan.root, final)

@@ -27,7 +27,9 @@ class GitCommitError(KpigraphError):
     code = "git_commit"
 
 
-def git(args: list[str], cwd: Path, *, data: bytes | None = None, env: dict[str, str] | None = None) -> str:
+def git(
+    args: list[str], cwd: Path, *, data: bytes | None = None, env: dict[str, str] | None = None
+) -> str:
     """Run ``git ARGS`` in ``cwd``; its standard output (stripped). Raises GitCommitError."""
     try:
         done = subprocess.run(
@@ -45,7 +47,9 @@ def git(args: list[str], cwd: Path, *, data: bytes | None = None, env: dict[str,
         raise GitCommitError(f"git {args[0]} took over {GIT_TIMEOUT} s in {cwd}") from None
     if done.returncode != 0:
         message = done.stderr.decode("utf-8", "replace").strip().splitlines()
-        raise GitCommitError(f"git {args[0]} failed in {cwd}: {message[-1] if message else 'error'}")
+        raise GitCommitError(
+            f"git {args[0]} failed in {cwd}: {message[-1] if message else 'error'}"
+        )
     return done.stdout.decode("utf-8", "surrogateescape").strip()
 
 
@@ -144,12 +148,17 @@ def commit_files(
             blob = git(
                 ["hash-object", "-w", "--stdin"], repo.top, data=text.encode("utf-8"), env=env
             )
-            git(["update-index", "--add", "--cacheinfo", f"100644,{blob},{path}"], repo.top, env=env)
+            git(
+                ["update-index", "--add", "--cacheinfo", f"100644,{blob},{path}"], repo.top, env=env
+            )
         tree = git(["write-tree"], repo.top, env=env)
     name, email = author_of(author)
     env = {"GIT_AUTHOR_NAME": name, "GIT_AUTHOR_EMAIL": email}
     if not _configured(repo.top):
-        env |= {"GIT_COMMITTER_NAME": "kpigraph", "GIT_COMMITTER_EMAIL": "kpigraph@kpigraph.invalid"}
+        env |= {
+            "GIT_COMMITTER_NAME": "kpigraph",
+            "GIT_COMMITTER_EMAIL": "kpigraph@kpigraph.invalid",
+        }
     args = ["commit-tree", tree, *(["-p", parent] if parent else []), "-F", "-"]
     return git(args, repo.top, data=message.encode("utf-8"), env=env)
 
@@ -178,4 +187,6 @@ def move_ref(repo: Repo, new: str) -> None:
     try:
         git(["update-ref", "-m", "kpigraph pull", repo.branch_ref, new, old], repo.top)
     except GitCommitError as exc:
-        raise GitCommitError(f"{repo.branch_ref} moved meanwhile; nothing was committed ({exc})") from None
+        raise GitCommitError(
+            f"{repo.branch_ref} moved meanwhile; nothing was committed ({exc})"
+        ) from None

@@ -181,7 +181,7 @@ def _jsonish(value: Any) -> Any:
 
 
 def _value_of(node: _Node) -> Any:
-    return yaml.SafeLoader("").construct_object(node, deep=True)  # type: ignore[no-untyped-call]
+    return yaml.SafeLoader("").construct_object(node, deep=True)
 
 
 def _append_items(text: str, seq: yaml.SequenceNode, items: list[Any], lines: list[str]) -> str:
@@ -264,9 +264,7 @@ def _flow_rewrite(text: str, node: _Node, value: Any, where: str) -> str:
     return text[: node.start_mark.index] + inline + text[node.end_mark.index :]
 
 
-def _apply(
-    text: str, line: int, path: Path, value: Any, order: Sequence[str], where: str
-) -> str:
+def _apply(text: str, line: int, path: Path, value: Any, order: Sequence[str], where: str) -> str:
     root = _compose(text, where)
     mapping = _mapping_at(root, line)
     if mapping is None:
