@@ -35,7 +35,6 @@ from typing import Any
 
 import yaml
 
-from loaders.catalog_writer import dump_yaml
 from loaders.yaml_edit import YamlEditError, set_list
 from loaders.yaml_lines import load_yaml
 
@@ -106,9 +105,41 @@ def _inline(value: Any, flow: bool = True) -> str | None:
     return None if "\n" in text else text
 
 
+class _Dumper(yaml.SafeDumper):
+    """Block style as people write it; text exactly as given (a ``|`` block when the emitter
+    allows one for it, else quoted)."""
+
+    def ignore_aliases(self, data: Any) -> bool:
+        return True
+
+    def increase_indent(self, flow: bool = False, indentless: bool = False) -> None:
+        super().increase_indent(flow, False)
+
+
+def _text(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
+    style = "|" if "\n" in value else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+
+
+_Dumper.add_representer(str, _text)
+
+
+def _dump(data: Any) -> str:
+    return yaml.dump(
+        data,
+        Dumper=_Dumper,
+        allow_unicode=True,
+        sort_keys=False,
+        width=4096,
+        default_flow_style=False,
+    )
+
+
 def _block(key: str, value: Any, indent: int) -> list[str]:
     """``key: value`` in block style: the first line unindented, the others by ``indent``."""
-    rendered = dump_yaml({key: value}).splitlines()
+    rendered = _dump({key: value}).splitlines()
+    if rendered and rendered[-1] == "...":  # the document end marker after a |+ block
+        rendered.pop()
     return [rendered[0]] + [" " * indent + line for line in rendered[1:]]
 
 
@@ -138,11 +169,21 @@ def _set_value(text: str, mapping: yaml.MappingNode, key: str, value: Any, where
         old = [_jsonish(_value_of(item)) for item in vnode.value]
         if value[: len(old)] == old and len(value) > len(old):
             return _append_items(text, vnode, value[len(old) :], lines)
-        if all(isinstance(v, str) for v in value) and all(
+        if all(_plain_item(v) for v in value) and all(
             isinstance(i, yaml.ScalarNode) for i in vnode.value
         ):
             return set_list(text, mapping.start_mark.line + 1, key, value, where)
     return _rewrite_entry(text, knode, vnode, key, value, lines)
+
+
+def _plain_item(value: Any) -> bool:
+    """Text that :func:`loaders.yaml_edit.set_list` writes safely (plain or "quoted")."""
+    return (
+        isinstance(value, str)
+        and value.isprintable()
+        and value == value.strip()
+        and not any(c in value for c in '"\\')
+    )
 
 
 def _literal_body(
@@ -195,7 +236,7 @@ def _append_items(text: str, seq: yaml.SequenceNode, items: list[Any], lines: li
         if inline is not None:
             new.append(" " * indent + "- " + inline + nl)
         else:
-            body = dump_yaml([item]).splitlines()
+            body = _dump([item]).splitlines()
             new += [" " * indent + line + nl for line in body]
     if not lines[at].endswith("\n"):
         lines[at] += nl
