@@ -22,7 +22,7 @@ from typing import Any, Literal
 from core.sync import AppliedRequest, StoreAhead, SyncConflictError, store_ahead
 from graph_schema.errors import CatalogError, KpigraphError
 from graph_schema.governance import ChangeRequest
-from graph_schema.ids import NodeKind, NodeRef
+from graph_schema.ids import SLUG_RE, NodeKind, NodeRef
 from graph_schema.merge import Path as FieldPath
 from graph_schema.merge import flatten, normalized, set_path
 from graph_schema.models import Metric
@@ -112,15 +112,20 @@ def _value_at(props: dict[str, Any] | None, path: FieldPath) -> Any:
 
 
 def _sibling_path(source: CatalogSource, metric: dict[str, Any], taken: set[str]) -> str:
-    """Where a created metric's file goes: beside the metrics of its domain, else metrics/."""
-    folder = "metrics"
+    """Where a created metric's file goes: the folder holding most metrics of its domain,
+    else ``metrics/``."""
+    from collections import Counter
+
     domain = metric.get("domain")
+    folders: Counter[str] = Counter()
     for node in source.graph.nodes:
         if isinstance(node, Metric) and domain and node.domain == domain:
             origin = source.origins.get(node.ref)
             if origin:
-                folder = str(Path(origin[0]).parent)
-                break
+                folders[str(Path(origin[0]).parent)] += 1
+    folder = folders.most_common(1)[0][0] if folders else "metrics"
+    if not SLUG_RE.match(str(metric.get("id", ""))):
+        raise WriteBackError(f"{metric.get('id')!r} is not a metric id; create its file by hand")
     rel = f"{folder}/{metric['id']}.yaml"
     if rel in taken or (source.root / rel).exists():
         raise WriteBackError(f"{rel} exists already; create the metric's file by hand")

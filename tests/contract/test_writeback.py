@@ -64,10 +64,7 @@ def apply_change(
     store: GraphStore, edit: Callable[[dict[str, Any]], None], reason: str = "排除延保代收款"
 ) -> ChangeRequest:
     """Propose ``edit`` of atp as zhang, approve it (li, qian, wang), apply it as root."""
-    if id(store) not in _PEOPLE:
-        ledger = fresh_ledger(store)
-        _PEOPLE[id(store)] = (Governance(store, ledger), make_people(ledger)[0])
-    gov, users = _PEOPLE[id(store)]
+    gov, users = governance_for(store)
     props = store.get_nodes([ATP])[ATP].props()
     definition = {k: v for k, v in props.items() if k != "version"}
     edit(definition)
@@ -78,6 +75,14 @@ def apply_change(
 
 
 _PEOPLE: dict[int, tuple[Governance, dict[str, Any]]] = {}
+
+
+def governance_for(store: GraphStore) -> tuple[Governance, dict[str, Any]]:
+    """One ledger with the test people per store (made on first use)."""
+    if id(store) not in _PEOPLE:
+        ledger = fresh_ledger(store)
+        _PEOPLE[id(store)] = (Governance(store, ledger), make_people(ledger)[0])
+    return _PEOPLE[id(store)]
 
 
 def exclude_extra(definition: dict[str, Any]) -> None:
@@ -218,6 +223,44 @@ def test_failed_write_leaves_files_untouched(
         apply_plan(plan)
     assert (directory / ATP_FILE).read_bytes() == before
     assert not [p for p in (directory / "metrics/revenue").iterdir() if p.name.startswith(".")]
+
+
+def test_created_metric_gets_a_file_beside_its_siblings_and_deprecation_edits_status(
+    loaded: tuple[GraphStore, Path],
+) -> None:
+    store, directory = loaded
+    gov, users = governance_for(store)
+    new = NodeRef.parse("Metric:atp_extended_warranty")
+    definition = {
+        "id": new.id,
+        "name": "延保渗透率",
+        "level": "L3",
+        "domain": "门店运营",
+        "owner": "ops",
+        "definition": "售出延保的台次占进厂台次的比例。",
+        "formula": "visits / visits",
+    }
+    created = gov.submit(users["zhang"], Action.CREATE, new, definition, None, "新增延保指标")
+    gov.approve(users["li"], created.id, "ok")
+    if gov.get(created.id).status.value != "approved":
+        gov.approve(users["wang"], created.id, "ok")
+    gov.apply(users["root"], created.id)
+    deprecated = gov.submit(users["zhang"], Action.DEPRECATE, ATP, None, "1.1.0", "停用")
+    for name in ("li", "qian", "wang"):
+        if gov.get(deprecated.id).status.value != "approved":
+            gov.approve(users[name], deprecated.id, "ok")
+    gov.apply(users["root"], deprecated.id)
+    result = apply_plan(plan_pull(directory, store))
+    [created_file] = [f for f in result.files if f.endswith(f"/{new.id}.yaml")]
+    siblings = [p.read_text("utf-8") for p in (directory / created_file).parent.glob("*.yaml")]
+    assert sum("domain: 门店运营" in t for t in siblings) > 1  # beside metrics of its domain
+    text = (directory / created_file).read_text(encoding="utf-8")
+    assert text.startswith(f"id: {new.id}\nname: 延保渗透率\n")
+    assert "status: deprecated" in (directory / ATP_FILE).read_text(encoding="utf-8")
+    graph = load_catalog(directory)
+    assert any(n.ref == new for n in graph.nodes)
+    assert plan_pull(directory, store).empty
+    assert load_dir(store, directory) is None
 
 
 def test_graph_unchanged(demo_graph: CatalogGraph) -> None:
