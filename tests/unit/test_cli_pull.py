@@ -84,3 +84,47 @@ def test_export_catalog_store_reloads_to_the_same_digest(tmp_path: Path, templat
     assert graph_digest(r1.nodes, r1.edges) == graph_digest(at_one.nodes, at_one.edges)
     bad = run("export", "catalog", "rev:x", "-o", str(tmp_path / "x"), db=db, check=False)
     assert bad.returncode == 1 and "rev:N" in bad.stderr
+
+
+CHILD = """
+import os, sys, time
+from pathlib import Path
+import core.writeback as wb
+from store.embedded import EmbeddedStore
+
+store = EmbeddedStore(Path(sys.argv[1]))
+plan = wb.plan_pull(Path(sys.argv[2]), store)
+
+def stuck(src, dst):
+    print("renaming", flush=True)
+    time.sleep(60)
+
+wb.os.replace = stuck
+wb.apply_plan(plan)
+"""
+
+
+def test_a_pull_killed_midway_leaves_the_files_and_the_next_pull_completes(
+    loaded: tuple[Path, Path],
+) -> None:
+    import subprocess
+    import sys
+
+    from tests.helpers import ROOT
+
+    db, cat = loaded
+    before = (cat / ATP_FILE).read_bytes()
+    child = subprocess.Popen(
+        [sys.executable, "-c", CHILD, str(db), str(cat)],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert child.stdout is not None
+    assert child.stdout.readline().strip() == "renaming"  # the new text is on disk, not in place
+    child.kill()
+    child.wait(30)
+    assert (cat / ATP_FILE).read_bytes() == before
+    load_catalog(cat)  # a leftover temporary file is not a catalog file
+    run("pull", str(cat), db=db)
+    assert EXTRA in (cat / ATP_FILE).read_text(encoding="utf-8")
