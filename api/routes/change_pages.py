@@ -147,10 +147,13 @@ def change_page(
 ) -> HTMLResponse:
     service = _gov(request)
     change = service.with_live_conflict(service.get(change_id))
-    depts = [NodeRef(NodeKind.DEPARTMENT, s.department) for s in change.approvals_required]
+    depts = [
+        NodeRef(NodeKind.DEPARTMENT, s.department)
+        for s in change.approvals_required
+        if s.department
+    ]
     dept_names = {  # approvals name departments by name (财务部), not by id
-        ref.id: node.name
-        for ref, node in service.store.get_nodes([r for r in depts if r.id]).items()
+        ref.id: node.name for ref, node in service.store.get_nodes(depts).items()
     }
     stage = workflow.stage_for(user, change) if user else None
     can = {
