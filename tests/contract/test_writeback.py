@@ -18,7 +18,6 @@ from core.sync import StaleFilesError, SyncConflictError, check_load, store_ahea
 from core.writeback import WriteBackError, apply_plan, plan_pull, write_back
 from governance.changes import Governance
 from graph_schema.governance import Action, ChangeRequest
-from graph_schema.graph import CatalogGraph
 from graph_schema.ids import NodeRef
 from graph_schema.revisions import RevisionDraft
 from loaders.catalog import load_catalog
@@ -261,7 +260,3 @@ def test_created_metric_gets_a_file_beside_its_siblings_and_deprecation_edits_st
     assert any(n.ref == new for n in graph.nodes)
     assert plan_pull(directory, store).empty
     assert load_dir(store, directory) is None
-
-
-def test_graph_unchanged(demo_graph: CatalogGraph) -> None:
-    assert demo_graph.name
