@@ -106,6 +106,12 @@ def validate(directory: Path, no_lint: bool, as_json: bool) -> None:
     "recorded in the revision)",
 )
 @click.option("--no-lint", is_flag=True, help="load even when lint finds errors")
+@click.option(
+    "--force-files",
+    is_flag=True,
+    help="load even when the files lack changes applied through change requests since their "
+    "last load (they are overwritten; recorded in the revision). Else: kpigraph pull DIR",
+)
 @store_options
 @json_option
 def load(
@@ -114,6 +120,7 @@ def load(
     message: str | None,
     no_version_check: bool,
     no_lint: bool,
+    force_files: bool,
     as_json: bool,
     store: GraphStore,
     settings: Settings,
@@ -129,6 +136,7 @@ def load(
         check_versions=not no_version_check,
         no_lint=no_lint,
         quiet=as_json,
+        force_files=force_files,
     )
     info = result.info
     elapsed = time.perf_counter() - started
@@ -170,6 +178,7 @@ def publish_directory(
     check_versions: bool = True,
     no_lint: bool = False,
     quiet: bool = False,
+    force_files: bool = False,
 ) -> PublishResult:
     """The one way a catalog directory reaches a store — ``kpigraph load``, ``serve --catalog``
     and ``serve --demo`` alike: the lint gate, automatic versions, the version rules and a
@@ -184,7 +193,7 @@ def publish_directory(
         sweep_orphans(store)  # what killed loads left behind, reported (Neo4j)
         return result
     return _read_and_publish(
-        directory, store, files, author, message, not check_versions, no_lint, quiet
+        directory, store, files, author, message, not check_versions, no_lint, quiet, force_files
     )
 
 
@@ -197,18 +206,21 @@ def _read_and_publish(
     no_version_check: bool,
     no_lint: bool,
     as_json: bool,
+    force_files: bool = False,
 ) -> PublishResult:
     """Read, lint and publish ``directory`` (``kpigraph load`` when its files changed)."""
     from cli.lint import load_linted
     from core.publish import publish
+    from core.sync import check_load
     from graph_schema.revisions import RevisionDraft
     from loaders.git_source import default_author, source_info
 
     graph = load_linted(directory, no_lint)
+    check_load(store, graph, force_files=force_files)  # nothing reverts an approved change
     draft = RevisionDraft(
         author=author or default_author(directory),
         message=message,
-        source=source_info(directory),
+        source=source_info(directory) | ({"force_files": True} if force_files else {}),
     )
     sweep_orphans(store)  # what killed loads left behind, reported (Neo4j)
     if not as_json:

@@ -225,3 +225,12 @@ def export_graph_cmd(catalog: Path, fmt: str, out_file: str, force: bool) -> Non
         handle.write(text)
     os.replace(tmp, path)
     err().print(f"wrote {safe(path)} ({fmt})")
+
+
+def _add_export_catalog() -> None:
+    from cli.sync import export_catalog_cmd
+
+    export_group.add_command(export_catalog_cmd)
+
+
+_add_export_catalog()  # kpigraph export catalog store|rev:N -o DIR (issue 22)

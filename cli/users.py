@@ -36,16 +36,22 @@ def add(
     settings: Settings,
 ) -> None:
     """Create a user and print its API token — once; only a hash is stored."""
+    from cli.common import err, where
     from governance.users import add_user
-    from graph_schema.errors import InvalidQueryError
+    from graph_schema.errors import StoreError
     from graph_schema.ids import NodeKind, NodeRef
     from store.ledger import ledger_for
 
     if department is not None:
         ref = NodeRef(NodeKind.DEPARTMENT, department)
-        if not store.get_nodes([ref]):
-            raise InvalidQueryError(
-                f"no department {department!r} in the loaded catalog; see departments.yaml"
+        try:
+            known = bool(store.get_nodes([ref]))
+        except StoreError:  # nothing loaded yet: owners may be created before the first load
+            known = False
+        if not known:
+            err().print(
+                f"warning: no department {safe(department)!r} in the loaded catalog (or nothing "
+                "is loaded yet); the owner reviews for it once departments.yaml defines it"
             )
     ledger = ledger_for(store)
     try:
@@ -57,7 +63,8 @@ def add(
         return
     out().print(
         f"user {safe(user.name)} ({user.role.value}"
-        f"{', ' + safe(user.department) if user.department else ''}) created."
+        f"{', ' + safe(user.department) if user.department else ''}) created in "
+        f"{safe(where(settings))} (a server signs in users of the store it serves)."
     )
     out().print("token (shown once; give it to the user, store it nowhere else):")
     click.echo(token)

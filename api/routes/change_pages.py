@@ -143,9 +143,18 @@ def change_page(
     request: Request,
     user: OptionalUser,
     csrf: CsrfToken,
+    done: Annotated[str | None, Query(pattern="^(approve|reject|withdraw|apply)$")] = None,
 ) -> HTMLResponse:
     service = _gov(request)
     change = service.with_live_conflict(service.get(change_id))
+    depts = [
+        NodeRef(NodeKind.DEPARTMENT, s.department)
+        for s in change.approvals_required
+        if s.department
+    ]
+    dept_names = {  # approvals name departments by name (财务部), not by id
+        ref.id: node.name for ref, node in service.store.get_nodes(depts).items()
+    }
     stage = workflow.stage_for(user, change) if user else None
     can = {
         "approve": stage is not None,
@@ -172,6 +181,8 @@ def change_page(
         dashboards=impact.get("dashboards", []),
         departments=impact.get("departments", []),
         comments=[comment_svc.public(c) for c in comments],
+        dept_names=dept_names,
+        done=done,
     )
 
 
@@ -192,7 +203,8 @@ def act(
         service.withdraw(user, change_id, comment or None)
     else:
         service.apply(user, change_id)
-    return RedirectResponse(f"/changes/{change_id}", status_code=303)
+    # the page confirms what was done (?done=approve …)
+    return RedirectResponse(f"/changes/{change_id}?done={action}", status_code=303)
 
 
 @router.get("/metrics/{metric_id}/discussion", response_class=HTMLResponse)

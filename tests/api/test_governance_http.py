@@ -229,6 +229,10 @@ def test_session_forms_need_csrf(gov_app: Any) -> None:
     r = client.post(url, data={"action": "approve", "csrf": csrf}, follow_redirects=False)
     assert r.status_code == 303
     assert client.get(f"/api/changes/{cid}").json()["approvals"][0]["by"] == "li"
+    # issue 22: the page confirms the action and names departments by name (运营部, not ops)
+    page = client.get(r.headers["location"]).text
+    assert r.headers["location"] == f"/changes/{cid}?done=approve" and 'id="done"' in page
+    assert "<td>运营部</td>" in page and "<td>ops</td>" not in page
     r = client.post("/signout", data={"csrf": csrf}, follow_redirects=False)
     assert r.status_code == 303
     assert "li (owner" not in client.get("/changes").text

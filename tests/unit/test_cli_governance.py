@@ -193,3 +193,15 @@ def test_root_help_does_not_import_governance() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_owner_created_before_the_first_load_with_a_warning(tmp_path: Path) -> None:
+    """Issue 22: owners may be created before the catalog is loaded; an unknown department
+    is a warning, and the command says which store the user went to."""
+    empty = tmp_path / "empty.sqlite"
+    r = CliRunner().invoke(
+        users_group, ["add", "li", "--role", "owner", "--department", "ops", "--db", str(empty)]
+    )
+    assert r.exit_code == 0, r.output
+    assert "warning: no department 'ops'" in r.output
+    assert f"created in {empty}" in r.output.replace("\n", "")

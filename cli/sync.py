@@ -1,0 +1,112 @@
+"""``kpigraph pull``: write the store's approved changes back into the catalog files, and
+``kpigraph export catalog``: the store (or a revision of it) as a catalog directory."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import click
+
+from cli.common import emit_json, json_option, out, store_options
+
+if TYPE_CHECKING:
+    from core.settings import Settings
+    from store.base import GraphStore
+
+
+@click.command()
+@click.argument("directory", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--dry-run", is_flag=True, help="print the unified diff; write nothing")
+@click.option(
+    "--commit",
+    "do_commit",
+    is_flag=True,
+    help="commit the edits in the catalog's git work tree: one commit per change request, "
+    "author = the requester",
+)
+@click.option(
+    "--branch",
+    default=None,
+    help="with --commit: commit on this branch (created at HEAD) instead of the current one; "
+    "the work tree is left as it is",
+)
+@store_options
+@json_option
+def pull(
+    directory: Path,
+    dry_run: bool,
+    do_commit: bool,
+    branch: str | None,
+    as_json: bool,
+    store: GraphStore,
+    settings: Settings,
+) -> None:
+    """Write into DIRECTORY's files every change the store has that they lack (change requests
+    applied since the files' last load): minimal in-place edits, the whole catalog validated
+    before anything is written. A second pull does nothing; 'kpigraph load' after it records
+    nothing."""
+    from core.writeback import apply_plan, plan_pull
+
+    if branch is not None and not do_commit:
+        raise click.UsageError("--branch goes with --commit")
+    if branch is not None and branch.startswith("-"):
+        raise click.UsageError(f"{branch!r} is not a branch name")
+    plan = plan_pull(directory, store)
+    requests = [s.request for s in plan.steps]
+    if dry_run or plan.empty:
+        if as_json:
+            emit_json(
+                {
+                    "requests": [r.change_request for r in requests],
+                    "files": sorted(plan.final()),
+                    "diff": plan.diff(),
+                    "written": False,
+                }
+            )
+            return
+        if plan.empty:
+            click.echo("nothing to pull: the files hold every change the store has")
+            return
+        click.echo(plan.diff(), nl=False)
+        return
+    result = apply_plan(plan, commit=do_commit, branch=branch)
+    if as_json:
+        emit_json(
+            {
+                "requests": result.requests,
+                "files": result.files,
+                "commits": result.commits,
+                "written": True,
+            }
+        )
+        return
+    console = out()
+    for request in requests:
+        metrics = ", ".join(sorted(request.metrics))
+        console.print(f"change request #{request.change_request}: {metrics}", markup=False)
+    if result.files:
+        console.print("wrote " + ", ".join(result.files), markup=False)
+    if result.commits:
+        where = branch or "the current branch"
+        console.print(f"committed {len(result.commits)} commit(s) on {where}", markup=False)
+    click.echo(f"next: kpigraph load {directory}  (records nothing: the files equal the store)")
+
+
+@click.command("catalog")
+@click.argument("source", default="store")
+@click.option(
+    "-o", "--out", "out_dir", required=True, type=click.Path(path_type=Path), help="new directory"
+)
+@click.option("--force", is_flag=True, help="replace OUT if it exists")
+@store_options
+def export_catalog_cmd(
+    source: str, out_dir: Path, force: bool, store: GraphStore, settings: Settings
+) -> None:
+    """The published graph ('store', or 'rev:N' as of revision N) as a catalog directory that
+    validates and reloads to the same graph digest."""
+    from loaders.store_export import export_store_catalog
+
+    graph = export_store_catalog(store, source, out_dir, force=force)
+    counts = graph.counts()
+    click.echo(f"wrote {source} as a catalog to {out_dir} ({counts.get('Metric', 0)} metrics)")

@@ -1,0 +1,388 @@
+"""Write-back: the changes the store got from change requests, written into the catalog files.
+
+:func:`plan_pull` computes every file edit first — one step per applied request, minimal
+in-place edits of the metric's YAML (:mod:`loaders.yaml_patch`), a new file for a created
+metric beside the metrics of its domain — re-parses each edit, and validates the whole edited
+directory (a private copy, read as ``kpigraph validate`` reads it). :func:`apply_plan` then
+replaces each file atomically (a temporary file beside it, then a rename): a killed pull
+leaves every file either as it was or as it should be, and a second pull completes it.
+With ``commit``, each request becomes one git commit (author = the requester).
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from core.sync import AppliedRequest, StoreAhead, SyncConflictError, store_ahead
+from graph_schema.errors import CatalogError, KpigraphError
+from graph_schema.governance import ChangeRequest
+from graph_schema.ids import SLUG_RE, NodeKind, NodeRef
+from graph_schema.merge import Path as FieldPath
+from graph_schema.merge import flatten, normalized, set_path
+from graph_schema.models import Metric
+from loaders.catalog import CatalogSource, read_catalog
+from loaders.catalog_writer import dump_yaml
+from loaders.yaml_edit import YamlEditError
+from loaders.yaml_lines import LDict, LList, load_yaml
+from loaders.yaml_patch import patch
+from store.base import GraphStore
+
+WHOLE: FieldPath = ("*",)
+ORDER = ("id", "name", *[k for k in Metric.model_fields if k not in ("id", "name")])
+
+
+class WriteBackError(KpigraphError):
+    """The store's changes cannot be written into the files; nothing was written."""
+
+    code = "writeback"
+
+
+@dataclass(frozen=True)
+class Step:
+    """The file edits of one applied request: path → (text before, text after; ``None`` =
+    the file does not exist)."""
+
+    request: AppliedRequest
+    files: dict[str, tuple[str | None, str | None]]
+
+
+@dataclass(frozen=True)
+class PullPlan:
+    root: Path
+    ahead: StoreAhead
+    steps: list[Step] = field(default_factory=list)
+
+    @property
+    def empty(self) -> bool:
+        return not self.steps
+
+    def final(self) -> dict[str, tuple[str | None, str | None]]:
+        """Each edited file: its text now and after every step."""
+        out: dict[str, tuple[str | None, str | None]] = {}
+        for step in self.steps:
+            for rel, (before, after) in step.files.items():
+                out[rel] = (out[rel][0] if rel in out else before, after)
+        return out
+
+    def diff(self) -> str:
+        """The unified diff of every edit (what ``--dry-run`` prints)."""
+        chunks: list[str] = []
+        for rel, (before, after) in sorted(self.final().items()):
+            chunks += difflib.unified_diff(
+                (before or "").splitlines(keepends=True),
+                (after or "").splitlines(keepends=True),
+                f"a/{rel}" if before is not None else "/dev/null",
+                f"b/{rel}" if after is not None else "/dev/null",
+            )
+        return "".join(c if c.endswith("\n") else c + "\n" for c in chunks)
+
+
+@dataclass(frozen=True)
+class WriteBackResult:
+    """What a write-back wrote: catalog-relative files, and the last commit (``None``
+    without ``commit`` mode, or when there was nothing to write)."""
+
+    files: list[str]
+    commit: str | None = None
+    commits: list[str] = field(default_factory=list)
+    requests: list[int] = field(default_factory=list)
+
+
+def _metric_line(text: str, metric_id: str) -> int | None:
+    data = load_yaml(text)
+    items = data.get("metrics") if isinstance(data, LDict) and "id" not in data else data
+    if isinstance(items, LDict):
+        items = [items]
+    if not isinstance(items, list | LList):
+        return None
+    for item in items:
+        if isinstance(item, LDict) and item.get("id") == metric_id:
+            return item.line
+    return None
+
+
+def _value_at(props: dict[str, Any] | None, path: FieldPath) -> Any:
+    return flatten(props).get(path) if path != WHOLE else props
+
+
+def _sibling_path(source: CatalogSource, metric: dict[str, Any], taken: set[str]) -> str:
+    """Where a created metric's file goes: the folder holding most metrics of its domain,
+    else ``metrics/``."""
+    from collections import Counter
+
+    domain = metric.get("domain")
+    folders: Counter[str] = Counter()
+    for node in source.graph.nodes:
+        if isinstance(node, Metric) and domain and node.domain == domain:
+            origin = source.origins.get(node.ref)
+            if origin:
+                folders[str(Path(origin[0]).parent)] += 1
+    folder = folders.most_common(1)[0][0] if folders else "metrics"
+    if not SLUG_RE.match(str(metric.get("id", ""))):
+        raise WriteBackError(f"{metric.get('id')!r} is not a metric id; create its file by hand")
+    rel = f"{folder}/{metric['id']}.yaml"
+    if rel in taken or (source.root / rel).exists():
+        raise WriteBackError(f"{rel} exists already; create the metric's file by hand")
+    return rel
+
+
+def plan_pull(root: Path, store: GraphStore, *, upto_revision: int | None = None) -> PullPlan:
+    """Every edit that writes into the files what the store has and they lack (requests
+    applied since the files' last load; with ``upto_revision``, those up to it).
+
+    Raises
+    ------
+    CatalogError
+        The catalog does not validate as it is (fix it first).
+    SyncConflictError
+        A field changed in the files and in the store to different values (each named).
+    WriteBackError
+        An edit cannot be made in place, or the edited catalog does not validate.
+    """
+    source = read_catalog(root)
+    ahead = store_ahead(store, source.graph)
+    if ahead.conflicts:
+        lines = "".join(f"\n  {c.describe()}" for c in ahead.conflicts)
+        raise SyncConflictError(
+            f"the files and the store changed the same fields:{lines}\nresolve them in the "
+            "files (keep the store's value to take the approved change), then pull again",
+            {"conflicts": [c.describe() for c in ahead.conflicts]},
+        )
+    missing = {m.id: m for m in ahead.missing}
+    texts: dict[str, str | None] = {}
+    steps: list[Step] = []
+    expected: dict[str, dict[str, Any] | None] = {}
+    in_files = {n.id: n.props() for n in source.graph.nodes if isinstance(n, Metric)}
+    for request in ahead.requests:
+        if upto_revision is not None and request.revision > upto_revision:
+            break
+        edits: dict[str, tuple[str | None, str | None]] = {}
+        for metric_id, (old, new) in sorted(request.metrics.items()):
+            merge = missing.get(metric_id)
+            if merge is None:
+                continue
+            changes = {
+                path: _value_at(new, path)
+                for path in merge.to_files
+                if _value_at(old, path) != _value_at(new, path)
+            }
+            if not changes:
+                continue
+            rel, before, after = _edit(source, texts, metric_id, changes, new)
+            want = expected.get(metric_id) or normalized(in_files.get(metric_id) or {})
+            for path, value in sorted(changes.items()):
+                if path == WHOLE:
+                    want = normalized(value or {})
+                else:
+                    set_path(want, path, value)
+            expected[metric_id] = want
+            edits[rel] = (edits[rel][0] if rel in edits else before, after)
+            texts[rel] = after
+        if edits:
+            steps.append(Step(request, edits))
+    plan = PullPlan(root, ahead, steps)
+    if steps:
+        _validate(source, plan, expected)
+    return plan
+
+
+def _edit(
+    source: CatalogSource,
+    texts: dict[str, str | None],
+    metric_id: str,
+    changes: dict[FieldPath, Any],
+    new: dict[str, Any] | None,
+) -> tuple[str, str | None, str | None]:
+    ref = NodeRef(NodeKind.METRIC, metric_id)
+    if WHOLE in changes:
+        if changes[WHOLE] is None or new is None:
+            origin = source.origins.get(ref)
+            raise WriteBackError(
+                f"Metric:{metric_id} was removed in the store; remove it from "
+                f"{origin[0] if origin else 'its file'} by hand"
+            )
+        taken = set(texts)
+        rel = _sibling_path(source, new, taken)
+        body = {k: v for k, v in normalized(new).items()}
+        head = {"id": body.pop("id", metric_id), "name": body.pop("name", metric_id)}
+        return rel, None, dump_yaml(head | body)
+    origin = source.origins.get(ref)
+    if origin is None:
+        raise WriteBackError(f"Metric:{metric_id} is in no catalog file")
+    rel = origin[0]
+    path = source.root / rel
+    before = texts.get(rel)
+    if before is None:
+        before = path.read_bytes().decode("utf-8")
+    line = _metric_line(before, metric_id)
+    if line is None:
+        raise WriteBackError(f"{rel}: Metric:{metric_id} not found")
+    try:
+        after = patch(before, line, changes, ORDER, where=rel)
+    except YamlEditError as exc:
+        raise WriteBackError(str(exc)) from exc
+    original = texts.get(rel) if rel in texts else before
+    return rel, original, after
+
+
+def _validate(
+    source: CatalogSource, plan: PullPlan, expected: dict[str, dict[str, Any] | None]
+) -> None:
+    """Read the edited catalog from a private copy; every metric pulled must now say what
+    the merge says, and nothing else may have changed."""
+    with tempfile.TemporaryDirectory(prefix="kpigraph-pull-") as tmp:
+        copy = Path(tmp) / "catalog"
+        shutil.copytree(source.root, copy, ignore=shutil.ignore_patterns(".git"))
+        for rel, (_before, after) in plan.final().items():
+            target = copy / rel
+            if after is None:
+                target.unlink(missing_ok=True)
+                continue
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(after, encoding="utf-8")
+        try:
+            edited = read_catalog(copy).graph
+        except CatalogError as exc:
+            issues = "; ".join(f"{i.file}:{i.line}: {i.message}" for i in exc.issues[:5])
+            raise WriteBackError(
+                f"the catalog would not validate after the edits ({issues}); nothing written"
+            ) from exc
+    old = {str(n.ref): n for n in source.graph.nodes}
+    new = {str(n.ref): n for n in edited.nodes}
+    problems: list[str] = []
+    for key in sorted(set(old) | set(new)):
+        ref = NodeRef.parse(key)
+        if ref.kind is not NodeKind.METRIC or ref.id not in expected:
+            if old.get(key) != new.get(key):
+                problems.append(f"{key} would change")
+            continue
+        got = normalized(new[key].props()) if key in new else None
+        want = expected[ref.id]
+        if got != want:
+            problems.append(f"{key} would not read back as the store holds it")
+    if problems:
+        raise WriteBackError("; ".join(problems) + "; nothing was written (edit by hand)")
+
+
+def write_files(root: Path, files: dict[str, tuple[str | None, str | None]]) -> list[str]:
+    """Replace each file atomically: every new text is written to a temporary file beside its
+    target first; then each is renamed into place (``os.replace``)."""
+    staged: list[tuple[Path, Path | None]] = []
+    try:
+        for rel, (_before, after) in sorted(files.items()):
+            target = root / rel
+            if after is None:
+                staged.append((target, None))
+                continue
+            target.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(
+                prefix=f".{target.name}.", suffix=".kpigraph-tmp", dir=target.parent
+            )
+            staged.append((target, Path(tmp)))
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(after.encode("utf-8"))
+                handle.flush()
+                os.fsync(handle.fileno())
+            if target.exists():
+                os.chmod(tmp, target.stat().st_mode & 0o777)
+    except BaseException:
+        for _target, tmp_path in staged:
+            if tmp_path is not None:
+                tmp_path.unlink(missing_ok=True)
+        raise
+    for target, tmp_path in staged:
+        if tmp_path is None:
+            target.unlink(missing_ok=True)
+        else:
+            os.replace(tmp_path, target)
+    return sorted(files)
+
+
+def commit_message(request: AppliedRequest) -> str:
+    reason = request.reason.strip() or "approved change"
+    return f"{reason}\n\nchange request #{request.change_request} (revision {request.revision})\n"
+
+
+def apply_plan(
+    plan: PullPlan, *, commit: bool = False, branch: str | None = None
+) -> WriteBackResult:
+    """Write the plan's files (and with ``commit``, one commit per request)."""
+    from loaders import git_commit as g
+
+    final = plan.final()
+    if plan.empty:
+        return WriteBackResult([])
+    requests = [s.request.change_request for s in plan.steps]
+    if not commit:
+        return WriteBackResult(write_files(plan.root, final), requests=requests)
+    repo = g.open_repo(plan.root, branch)
+    g.check_clean(repo, sorted(final))
+    parent = repo.head
+    commits: list[str] = []
+    for step in plan.steps:
+        files = {rel: after for rel, (_b, after) in step.files.items()}
+        parent = g.commit_files(
+            repo, parent, files, commit_message(step.request), step.request.author
+        )
+        commits.append(parent)
+    if repo.current:
+        write_files(plan.root, final)
+        g.stage(repo, {rel: after for rel, (_b, after) in final.items()})
+        try:
+            g.move_ref(repo, parent)
+        except g.GitCommitError:
+            write_files(plan.root, {rel: (a, b) for rel, (b, a) in final.items()})
+            g.stage(repo, {rel: before for rel, (before, _a) in final.items()})
+            raise
+        written = sorted(final)
+    else:
+        g.move_ref(repo, parent)
+        written = []
+    return WriteBackResult(written, parent, commits, requests)
+
+
+def write_back(
+    catalog_dir: str | Path,
+    change_request: ChangeRequest,
+    store: GraphStore,
+    mode: Literal["files", "commit"] = "files",
+    *,
+    branch: str | None = None,
+) -> WriteBackResult:
+    """Write one applied change request into the catalog files (the server's write-back).
+
+    Contract:
+
+    * ``change_request`` is applied: its revision (``applied_revision``) is in ``store``.
+      Everything the files lack up to that revision is written — this request, and any
+      earlier one the files lack too (each its own commit in ``commit`` mode).
+    * ``mode="files"`` edits the files in place; ``"commit"`` also commits, one commit per
+      request on the checked-out branch (or ``branch``), author = the requester, message =
+      the reason and ``change request #N``; files to edit must have no uncommitted changes.
+    * Nothing is written unless every edit could be made and the edited catalog validates;
+      each file is replaced atomically. Files that already hold the change: nothing is
+      written (``WriteBackResult([])``) — calling it twice is harmless.
+
+    Raises
+    ------
+    WriteBackError
+        The edit cannot be made in place, or the edited catalog does not validate.
+    SyncConflictError
+        The files changed the same fields to other values.
+    CatalogError
+        The catalog does not validate as it is.
+    loaders.git_commit.GitCommitError
+        ``commit`` mode: not a git work tree, dirty files, the branch moved meanwhile.
+
+    In every case the files (and the repository) are left as they were.
+    """
+    if change_request.applied_revision is None:
+        raise WriteBackError(f"change request #{change_request.id} is not applied")
+    plan = plan_pull(Path(catalog_dir), store, upto_revision=change_request.applied_revision)
+    return apply_plan(plan, commit=mode == "commit", branch=branch)

@@ -1,0 +1,192 @@
+"""Commits of edited catalog files, made with git plumbing and explicit arguments (never a
+shell string): blobs (``hash-object``), a tree built in a private index (``read-tree``,
+``update-index``, ``write-tree``), ``commit-tree`` with the author given in the environment,
+and ``update-ref`` with the old value (compare-and-set: a branch that moved meanwhile is not
+overwritten). The user's index is touched only for the committed paths, and only when the
+commits go on the checked-out branch.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from graph_schema.errors import KpigraphError
+
+GIT_TIMEOUT = 60
+_EMAIL_SAFE = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+class GitCommitError(KpigraphError):
+    """The edits cannot be committed (not a work tree, dirty files, a bad branch name…)."""
+
+    code = "git_commit"
+
+
+def git(
+    args: list[str], cwd: Path, *, data: bytes | None = None, env: dict[str, str] | None = None
+) -> str:
+    """Run ``git ARGS`` in ``cwd``; its standard output (stripped). Raises GitCommitError."""
+    try:
+        done = subprocess.run(
+            ["git", *args],
+            cwd=cwd,
+            input=data,
+            capture_output=True,
+            timeout=GIT_TIMEOUT,
+            check=False,
+            env={**os.environ, **(env or {})},
+        )
+    except FileNotFoundError:
+        raise GitCommitError("git is not installed; install git to use --commit") from None
+    except subprocess.TimeoutExpired:
+        raise GitCommitError(f"git {args[0]} took over {GIT_TIMEOUT} s in {cwd}") from None
+    if done.returncode != 0:
+        message = done.stderr.decode("utf-8", "replace").strip().splitlines()
+        raise GitCommitError(
+            f"git {args[0]} failed in {cwd}: {message[-1] if message else 'error'}"
+        )
+    return done.stdout.decode("utf-8", "surrogateescape").strip()
+
+
+def author_of(name: str | None) -> tuple[str, str]:
+    """A git author for a kpigraph user: ``(name, name@kpigraph.invalid)``.
+
+    >>> author_of("zhang")
+    ('zhang', 'zhang@kpigraph.invalid')
+    >>> author_of("张 三")
+    ('张 三', 'user@kpigraph.invalid')
+    """
+    clean = (name or "").strip().replace("<", "").replace(">", "").replace("\n", " ")
+    local = _EMAIL_SAFE.sub("", clean).strip(".") or "user"
+    return clean or "kpigraph", f"{local}@kpigraph.invalid"
+
+
+@dataclass(frozen=True)
+class Repo:
+    """The git work tree around a catalog directory."""
+
+    top: Path
+    prefix: str  # the catalog directory inside the repository ("" at its top), with "/"
+    branch_ref: str  # the ref commits go on (refs/heads/NAME, or HEAD when detached)
+    current: bool  # the ref is the checked-out one (work tree and index follow it)
+    head: str  # the commit the ref points at now ("" for a new branch)
+
+
+def open_repo(catalog: Path, branch: str | None = None) -> Repo:
+    """The repository of ``catalog`` and where commits go: the checked-out branch, or
+    ``branch`` (created at HEAD when it does not exist; an existing branch must be at HEAD)."""
+    root = catalog.resolve()
+    try:
+        top = Path(git(["rev-parse", "--show-toplevel"], root))
+    except GitCommitError:
+        raise GitCommitError(
+            f"{catalog} is not inside a git work tree; --commit needs one (or drop --commit)"
+        ) from None
+    prefix = git(["rev-parse", "--show-prefix"], root)
+    head = git(["rev-parse", "--verify", "HEAD^{commit}"], root)
+    current_ref = git(["symbolic-ref", "-q", "HEAD"], root) if _has_symbolic_head(root) else ""
+    if branch is None or f"refs/heads/{branch}" == current_ref:
+        return Repo(top, prefix, current_ref or "HEAD", True, head)
+    if branch.startswith("-") or not branch.strip():
+        raise GitCommitError(f"{branch!r} is not a branch name")
+    try:
+        git(["check-ref-format", "--branch", branch], root)
+    except GitCommitError:
+        raise GitCommitError(f"{branch!r} is not a valid branch name") from None
+    ref = f"refs/heads/{branch}"
+    try:
+        tip = git(["rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}"], root)
+    except GitCommitError:
+        tip = ""
+    if tip and tip != head:
+        raise GitCommitError(
+            f"branch {branch!r} exists at another commit than HEAD; check it out and pull "
+            "there, or name a new branch"
+        )
+    return Repo(top, prefix, ref, False, tip)
+
+
+def _has_symbolic_head(root: Path) -> bool:
+    try:
+        git(["symbolic-ref", "-q", "HEAD"], root)
+    except GitCommitError:
+        return False
+    return True
+
+
+def check_clean(repo: Repo, paths: list[str]) -> None:
+    """Refuse when a file to commit has uncommitted changes (they would go into the commit)."""
+    if not paths:
+        return
+    status = git(["status", "--porcelain", "--", *[repo.prefix + p for p in paths]], repo.top)
+    if status:
+        dirty = ", ".join(line[3:] for line in status.splitlines())
+        raise GitCommitError(
+            f"uncommitted changes in {dirty}; commit or stash them before pull --commit"
+        )
+
+
+def commit_files(
+    repo: Repo, parent: str, files: dict[str, str | None], message: str, author: str | None
+) -> str:
+    """A commit of ``parent`` with ``files`` (catalog-relative path → text; ``None`` deletes),
+    not yet on any branch. Returns its id."""
+    with tempfile.TemporaryDirectory(prefix="kpigraph-index-") as tmp:
+        env = {"GIT_INDEX_FILE": str(Path(tmp) / "index")}
+        if parent:
+            git(["read-tree", parent], repo.top, env=env)
+        for rel, text in sorted(files.items()):
+            path = repo.prefix + rel
+            if text is None:
+                git(["update-index", "--force-remove", "--", path], repo.top, env=env)
+                continue
+            blob = git(
+                ["hash-object", "-w", "--stdin"], repo.top, data=text.encode("utf-8"), env=env
+            )
+            git(
+                ["update-index", "--add", "--cacheinfo", f"100644,{blob},{path}"], repo.top, env=env
+            )
+        tree = git(["write-tree"], repo.top, env=env)
+    name, email = author_of(author)
+    env = {"GIT_AUTHOR_NAME": name, "GIT_AUTHOR_EMAIL": email}
+    if not _configured(repo.top):
+        env |= {
+            "GIT_COMMITTER_NAME": "kpigraph",
+            "GIT_COMMITTER_EMAIL": "kpigraph@kpigraph.invalid",
+        }
+    args = ["commit-tree", tree, *(["-p", parent] if parent else []), "-F", "-"]
+    return git(args, repo.top, data=message.encode("utf-8"), env=env)
+
+
+def _configured(top: Path) -> bool:
+    try:
+        return bool(git(["config", "user.name"], top)) and bool(git(["config", "user.email"], top))
+    except GitCommitError:
+        return False
+
+
+def stage(repo: Repo, files: dict[str, str | None]) -> None:
+    """Point the user's index at the committed content of ``files`` (checked-out branch)."""
+    for rel, text in sorted(files.items()):
+        path = repo.prefix + rel
+        if text is None:
+            git(["update-index", "--force-remove", "--", path], repo.top)
+            continue
+        blob = git(["hash-object", "-w", "--stdin"], repo.top, data=text.encode("utf-8"))
+        git(["update-index", "--add", "--cacheinfo", f"100644,{blob},{path}"], repo.top)
+
+
+def move_ref(repo: Repo, new: str) -> None:
+    """Move the branch to ``new`` if it is still where it was (else GitCommitError)."""
+    old = repo.head or "0" * 40
+    try:
+        git(["update-ref", "-m", "kpigraph pull", repo.branch_ref, new, old], repo.top)
+    except GitCommitError as exc:
+        raise GitCommitError(
+            f"{repo.branch_ref} moved meanwhile; nothing was committed ({exc})"
+        ) from None
