@@ -3,6 +3,8 @@ notification delivery, usage counting, the read gate, the error mapping and the 
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from fastapi import Depends, FastAPI, Request
 from fastapi.responses import RedirectResponse, Response
 
@@ -19,6 +21,7 @@ from graph_schema.errors import CatalogError, KpigraphError
 from graph_schema.governance import (
     AuthenticationRequiredError,
     ChangeNotFoundError,
+    ChangeRequest,
     ChangeStateError,
     PermissionDeniedError,
     TooManyAttemptsError,
@@ -61,6 +64,7 @@ def install(app: FastAPI, settings: Settings, store: GraphStore) -> None:
         base_url=settings.base_url,
         auto_apply=settings.auto_apply,
         on_commit=deliverer.poke,
+        writeback=_writeback(store, settings),
     )
     usage = UsageCounter(ledger)
     app.state.usage = usage
@@ -133,3 +137,22 @@ def metric_faq(request: Request, metric_id: str) -> list[dict[str, object]]:
         return list(faq(request.app.state.ledger, metric_id))
     except (AttributeError, KpigraphError):
         return []
+
+
+def _writeback(store: GraphStore, settings: Settings) -> Callable[[ChangeRequest], str] | None:
+    """``serve --catalog DIR --writeback files|commit``: an applied change is written into
+    DIR's files (and committed) by :func:`core.writeback.write_back`."""
+    if settings.writeback == "off" or settings.catalog_dir is None:
+        return None
+    directory, mode = settings.catalog_dir, settings.writeback
+
+    def run(change: ChangeRequest) -> str:
+        from core.writeback import write_back
+
+        result = write_back(directory, change, store, mode)
+        if not result.files:
+            return "the catalog files already hold this change"
+        files = ", ".join(result.files)
+        return f"{files} @ {result.commit[:12]}" if result.commit else files
+
+    return run

@@ -60,6 +60,13 @@ SERVER_LIMITS: dict[str, Any] = {
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", type=click.IntRange(1, 65535), default=8000, show_default=True)
 @click.option("--no-lint", is_flag=True, help="load --catalog even when lint finds errors")
+@click.option(
+    "--writeback",
+    type=click.Choice(["off", "files", "commit"]),
+    default=None,
+    help="after an apply, write the change into the --catalog files ('files') and commit it "
+    "('commit') [default: KPIGRAPH_WRITEBACK, else off]",
+)
 @store_options
 def serve(
     catalog: Path | None,
@@ -67,12 +74,18 @@ def serve(
     host: str,
     port: int,
     no_lint: bool,
+    writeback: str | None,
     store: GraphStore,
     settings: Settings,
 ) -> None:
     """Serve the HTTP API and the pages (OpenAPI docs at /docs)."""
     if demo and catalog:
         raise KpigraphError("pass either --demo or --catalog, not both")
+    mode = writeback or settings.writeback
+    if mode != "off" and catalog is None:
+        raise KpigraphError(f"--writeback {mode} writes into a catalog: pass --catalog DIR")
+    if catalog is not None:
+        settings = settings.model_copy(update={"writeback": mode, "catalog_dir": catalog})
     sock = bind(host, port)  # before loading anything: a busy port is one clear error
     try:
         if not demo:

@@ -72,6 +72,14 @@ class Settings(BaseSettings):
         "though they are not public addresses (read from the environment at each check)",
     )
     # values (#15)
+    writeback: Literal["off", "files", "commit"] = Field(
+        default="off",
+        description="after an apply, write the change into the catalog files of "
+        "'serve --catalog DIR' ('files'), and commit it there ('commit')",
+    )
+    catalog_dir: Path | None = Field(
+        default=None, description="the catalog directory write-back edits (serve --catalog)"
+    )
     values_dir: Path | None = Field(
         default=None,
         description="catalog directory whose values/, targets/ and data/ are read; default: "

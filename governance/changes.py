@@ -12,7 +12,7 @@ request, one writes everything and the other nothing.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from governance import workflow
@@ -63,12 +63,15 @@ class Governance:
         base_url: str = "http://127.0.0.1:8000",
         auto_apply: bool = False,
         on_commit: Any = None,
+        writeback: Callable[[ChangeRequest], str] | None = None,
     ) -> None:
         self.store = store
         self.ledger = ledger
         self.base_url = base_url
         self.auto_apply = auto_apply
         self.on_commit = on_commit  # called after a commit that queued notifications
+        #: after an apply: writes the change into the catalog files, returns what it wrote
+        self.writeback = writeback
         self._apply_lock = threading.Lock()
 
     # -- reading ------------------------------------------------------------------------------
@@ -231,7 +234,7 @@ class Governance:
                 change = self.get(change_id)
                 self._require_approved(change)
                 try:
-                    return self._apply_once(change, actor)
+                    return self._written_back(self._apply_once(change, actor), actor)
                 except ChangeRaceError:
                     continue  # the request moved: read it again (applied → 409 above)
                 except ConflictError as exc:  # the graph moved since it was read
@@ -244,6 +247,20 @@ class Governance:
                 "nothing was written — try again",
                 {"id": change_id},
             )
+
+    def _written_back(self, applied: ChangeRequest, actor: str) -> ChangeRequest:
+        """The server's write-back (``serve --writeback``), after the apply: its outcome is a
+        timeline event. A failure leaves the files as they were and the request applied; the
+        next apply's write-back, or ``kpigraph pull``, writes what the files still lack."""
+        if self.writeback is None:
+            return applied
+        try:
+            note, event = self.writeback(applied), "writeback"
+        except Exception as exc:  # any failure is recorded, never hidden
+            note, event = f"{type(exc).__name__}: {exc}"[:2000], "writeback_failed"
+        new = applied.model_copy()
+        self._commit(new, applied, _actor(actor), event, note, None, None, [])
+        return self.get(applied.id)
 
     def _require_approved(self, change: ChangeRequest) -> None:
         if change.status is ChangeStatus.APPLIED:
@@ -366,7 +383,7 @@ class Governance:
         if (
             old is not None
             and not workflow.can_move(old.status, new.status)
-            and event not in ("conflict",)
+            and event not in ("conflict", "writeback", "writeback_failed")
         ):
             raise ChangeStateError(
                 f"change request #{old.id}: {old.status.value} → {new.status.value} is not a "
@@ -391,7 +408,7 @@ class Governance:
             outbox_items(
                 new, seq, event, self._targets(tell, graph), user.name, comment, self.base_url
             )
-            if event != "conflict"
+            if event not in ("conflict", "writeback", "writeback_failed")
             else []
         )
         return LedgerCommit(new, old.seq if old else None, record, items)
