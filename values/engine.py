@@ -30,8 +30,15 @@ from graph_schema.errors import CatalogIssue, NodeNotFoundError
 from graph_schema.formula import BinOp, Expr, Neg, Ref, parse_formula
 from graph_schema.models import Aggregation, Metric
 from values.definitions import Definitions
-from values.errors import NoValuesError, ValuesFileError, ValuesQueryError
+from values.errors import (
+    EngineConnectionError,
+    EngineQueryError,
+    NoValuesError,
+    ValuesFileError,
+    ValuesQueryError,
+)
 from values.files import ObservedTable, load_query, load_table
+from values.remote import RemoteSources, RemoteTable
 
 #: members (in grain order) → period → value
 Frame = dict[tuple[str, ...], dict[str, float]]
@@ -61,6 +68,7 @@ class ValuesEngine:
         self.duckdb_seconds = 0.0
         self.notes: dict[str, str] = {}  # metric → why its sql gave no values
         self._sql: dict[str, ObservedTable | None] = {}
+        self.remote = RemoteSources(self.root, definitions)  # systems with a `connection`
         started = time.perf_counter()
         self.tables = self._register_data()
         self.observed = self._load("values", "value", "obs")
@@ -137,6 +145,19 @@ class ValuesEngine:
         return None
 
     def _sql_table(self, metric: Metric) -> ObservedTable | None:
+        if metric.sql and metric.id not in self._sql:
+            try:  # its system has a connection: the sql runs there (values/remote.py)
+                remote = self.remote.table(
+                    metric, self.defs.dimension_ids, f"metric {metric.id!r} sql"
+                )
+            except (EngineQueryError, EngineConnectionError) as exc:
+                self.notes[metric.id] = exc.message
+                remote = None
+                self._sql[metric.id] = None
+            if remote is not None:
+                self._sql[metric.id] = remote
+        if metric.id in self._sql:
+            return self._sql[metric.id]
         if not metric.sql or not self.tables:
             return None
         with self._lock:
@@ -261,6 +282,8 @@ class ValuesEngine:
     def _query(
         self, table: ObservedTable, key: str, grain: int, q: _Query, agg: Aggregation
     ) -> Frame:
+        if isinstance(table, RemoteTable):  # pushed down: filters and GROUP BY in the engine
+            return table.query(q.grain, q.where, q.periods, q.start, q.end, q.plen, agg.value)
         # same grain as stored: filter on the sorted column itself (zone maps prune)
         pexpr = "period" if q.plen == table.period_len[key] else f"left(period, {q.plen})"
         cols = "".join(f', "{d}"' for d in q.grain)
@@ -322,6 +345,7 @@ class ValuesEngine:
     def close(self) -> None:
         with self._lock:
             self._con.close()
+        self.remote.close()
 
 
 class _Query:

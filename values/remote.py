@@ -1,0 +1,167 @@
+"""Metrics whose system has a ``connection``: their SQL runs on that system's engine.
+
+Which system a metric's SQL runs on: the systems of its ``fields`` (``system.table.field``);
+one of them must declare ``connection: {env: …}`` in ``sources.yaml`` (two connected systems
+for one metric is an error — a query runs on one engine). A metric without a connected system
+keeps today's path (DuckDB over the catalog's ``data/`` files, in :mod:`values.engine`).
+
+A :class:`RemoteTable` stands where a loaded :class:`values.files.ObservedTable` would: it
+knows the SQL's columns (dimensions) and period length from a one-row probe, and answers each
+question with ONE aggregate query in the engine (:func:`values.engines.base.aggregate_sql`):
+rows moved = periods × members asked for.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from graph_schema.models import Metric, System
+from values.definitions import Definitions
+from values.engines import open_engine
+from values.engines.base import (
+    MetricSql,
+    Rollup,
+    SqlEngine,
+    aggregate_sql,
+    fetch,
+    lower_columns,
+    probe_sql,
+    rows_as_frame,
+)
+from values.engines.connections import SecretUrl, resolve
+from values.errors import EngineConnectionError, EngineQueryError
+from values.files import ObservedTable
+
+Frame = dict[tuple[str, ...], dict[str, float]]
+
+
+@dataclass
+class RemoteTable(ObservedTable):
+    """A metric's SQL on a remote engine, as the values engine sees a table."""
+
+    engine: Any = None  # SqlEngine
+    spec: MetricSql | None = None
+    #: rows received from the engine so far (the pushdown test counts them)
+    rows_moved: int = 0
+    queries: list[str] = field(default_factory=list)
+
+    def query(
+        self,
+        grain: tuple[str, ...],
+        where: Mapping[str, str],
+        periods: tuple[str, ...] | None,
+        start: str | None,
+        end: str | None,
+        plen: int,
+        agg: str,
+    ) -> Frame:
+        assert self.spec is not None and self.engine is not None
+        rollup = Rollup(grain, dict(where), periods, start, end, plen, self.period_len["_"], agg)
+        engine: SqlEngine = self.engine
+
+        def build(tree: Any) -> str:
+            sql = aggregate_sql(tree, rollup, engine.dialect)
+            self.queries.append(sql)
+            return sql
+
+        result = fetch(engine, self.spec, build)
+        self.rows_moved += len(result.rows)
+        return rows_as_frame(result.rows)
+
+
+class RemoteSources:
+    """The engines of one values engine's connected systems (opened on first use)."""
+
+    def __init__(self, root: Path, defs: Definitions) -> None:
+        self.root = root
+        self.defs = defs
+        self._engines: dict[SecretUrl, SqlEngine] = {}
+        self._lock = threading.Lock()
+        self._plain: set[str] = set()  # metrics known to have no connected system
+
+    def spec(self, metric: Metric) -> tuple[MetricSql, SecretUrl] | None:
+        """The metric's SQL and its system's URL, or ``None`` when no system of its fields
+        has a connection.
+
+        Raises
+        ------
+        EngineConnectionError
+            Two connected systems, or a connection variable that is not set.
+        """
+        if not metric.sql or metric.id in self._plain:
+            return None
+        ids = list(dict.fromkeys(f.split(".", 1)[0] for f in metric.fields if "." in f))
+        lookup = getattr(self.defs, "systems", None)
+        systems: dict[str, System] = lookup(ids) if lookup is not None else {}
+        connected = [s for s in systems.values() if s.connection is not None]
+        if not connected:
+            self._plain.add(metric.id)
+            return None
+        if len(connected) > 1:
+            raise EngineConnectionError(
+                f"metric {metric.id!r} reads the connected systems "
+                f"{', '.join(s.id for s in connected)}; a metric's SQL runs on one system",
+                {"metric": metric.id},
+            )
+        system = connected[0]
+        assert system.connection is not None
+        url = resolve(system.connection.env)
+        tables_of = getattr(self.defs, "tables_of", None)
+        tables = frozenset(tables_of(system.id)) if tables_of is not None else None
+        return MetricSql(metric.id, system.id, metric.sql, system.dialect, tables or None), url
+
+    def engine(self, url: SecretUrl) -> SqlEngine:
+        with self._lock:
+            found = self._engines.get(url)
+            if found is None:
+                found = open_engine(url, data_dir=self.root / "data")
+                self._engines[url] = found
+            return found
+
+    def table(self, metric: Metric, known_dims: Any, label: str) -> RemoteTable | None:
+        """Probe the metric's SQL on its engine: its dimension columns and period length.
+
+        Raises
+        ------
+        EngineQueryError, EngineConnectionError
+            The SQL failed (metric, system and the engine's message) or returns no tidy rows.
+        """
+        found = self.spec(metric)
+        if found is None:
+            return None
+        spec, url = found
+        engine = self.engine(url)
+        result = fetch(engine, spec, lambda tree: probe_sql(tree, engine.dialect))
+        cols = lower_columns(result.columns)
+        if "period" not in cols or "value" not in cols:
+            raise EngineQueryError(
+                f"{label} on {engine.kind}: returns {', '.join(cols)}; "
+                "return period, dimension columns and value",
+                {"metric": metric.id, "system": spec.system},
+            )
+        dims = [c for c in cols if c not in ("period", "value")]
+        unknown = sorted(set(dims) - set(known_dims(dims)))
+        if unknown:
+            raise EngineQueryError(
+                f"{label}: column(s) {', '.join(unknown)} are not dimension ids (dimensions.yaml)",
+                {"metric": metric.id, "system": spec.system},
+            )
+        if not result.rows:
+            raise EngineQueryError(f"{label} on {engine.kind}: its sql returned no rows")
+        period = str(result.rows[0][cols.index("period")])
+        table = RemoteTable(f"remote:{spec.system}", engine=engine, spec=spec)
+        table.dims = tuple(sorted(dims))
+        table.grains["_"] = {(1 << len(dims)) - 1}
+        table.period_len["_"] = len(period)
+        table.rows = 1
+        return table
+
+    def close(self) -> None:
+        with self._lock:
+            for engine in self._engines.values():
+                engine.close()
+            self._engines.clear()
