@@ -45,9 +45,7 @@ except ImportError:
         exp.TruncateTable,
     )
 
-    def check_metric_sql(
-        sql: str, *, tables: Iterable[str] | None, dialect: str | None
-    ) -> None:
+    def check_metric_sql(sql: str, *, tables: Iterable[str] | None, dialect: str | None) -> None:
         """Refuse anything but one read-only SELECT over ``tables`` (``None``: any table)."""
         try:
             parsed = sqlglot.parse(sql, read=dialect)
