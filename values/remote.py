@@ -14,6 +14,7 @@ rows moved = periods × members asked for.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,6 +28,7 @@ from values.engines.base import (
     Rollup,
     SqlEngine,
     aggregate_sql,
+    checked_sql,
     fetch,
     lower_columns,
     probe_sql,
@@ -37,6 +39,8 @@ from values.errors import EngineConnectionError, EngineQueryError
 from values.files import ObservedTable
 
 Frame = dict[tuple[str, ...], dict[str, float]]
+#: how long an answer of an engine is reused in memory (the values cache keeps them longer)
+MEMO_SECONDS = 300.0
 
 
 @dataclass
@@ -48,6 +52,7 @@ class RemoteTable(ObservedTable):
     #: rows received from the engine so far (the pushdown test counts them)
     rows_moved: int = 0
     queries: list[str] = field(default_factory=list)
+    _memo: dict[str, tuple[float, list[tuple[Any, ...]]]] = field(default_factory=dict)
 
     def query(
         self,
@@ -59,18 +64,24 @@ class RemoteTable(ObservedTable):
         plen: int,
         agg: str,
     ) -> Frame:
-        assert self.spec is not None and self.engine is not None
         rollup = Rollup(grain, dict(where), periods, start, end, plen, self.period_len["_"], agg)
+        return rows_as_frame(self.fetch_rows(rollup))
+
+    def fetch_rows(self, rollup: Rollup) -> list[tuple[Any, ...]]:
+        """The engine's rows for ``rollup``; the same question within :data:`MEMO_SECONDS`
+        is answered from memory (one explanation asks for a series several times)."""
+        assert self.spec is not None and self.engine is not None
         engine: SqlEngine = self.engine
-
-        def build(tree: Any) -> str:
-            sql = aggregate_sql(tree, rollup, engine.dialect)
-            self.queries.append(sql)
-            return sql
-
-        result = fetch(engine, self.spec, build)
+        sql = aggregate_sql(checked_sql(self.spec, engine.dialect), rollup, engine.dialect)
+        now = time.monotonic()
+        hit = self._memo.get(sql)
+        if hit is not None and now - hit[0] < MEMO_SECONDS:
+            return hit[1]
+        self.queries.append(sql)
+        result = fetch(engine, self.spec, lambda _tree: sql)
         self.rows_moved += len(result.rows)
-        return rows_as_frame(result.rows)
+        self._memo[sql] = (now, result.rows)
+        return result.rows
 
 
 class RemoteSources:
@@ -150,14 +161,16 @@ class RemoteSources:
                 f"{label}: column(s) {', '.join(unknown)} are not dimension ids (dimensions.yaml)",
                 {"metric": metric.id, "system": spec.system},
             )
-        if not result.rows:
-            raise EngineQueryError(f"{label} on {engine.kind}: its sql returned no rows")
-        period = str(result.rows[0][cols.index("period")])
         table = RemoteTable(f"remote:{spec.system}", engine=engine, spec=spec)
         table.dims = tuple(sorted(dims))
         table.grains["_"] = {(1 << len(dims)) - 1}
-        table.period_len["_"] = len(period)
-        table.rows = 1
+        # the total by period (what a trend asks first): its periods' length is the grain
+        table.period_len["_"] = 0
+        totals = table.fetch_rows(Rollup())
+        if not totals:
+            raise EngineQueryError(f"{label} on {engine.kind}: its sql returned no rows")
+        table.period_len["_"] = len(str(totals[0][0]))
+        table.rows = len(totals)
         return table
 
     def close(self) -> None:

@@ -73,9 +73,10 @@ def spark() -> Iterator[Any]:
 
 @pytest.fixture(scope="session")
 def spark_demo(spark: Any) -> Warehouse:
-    orders = spark.read.parquet(str(ORDERS))
+    orders = spark.read.parquet(str(ORDERS)).cache()  # read once: queries then scan memory
     orders.createOrReplaceTempView("dms_orders")
-    spark.read.option("header", True).csv(str(STORES)).createOrReplaceTempView("dms_stores")
+    stores = spark.read.option("header", True).csv(str(STORES)).cache()
+    stores.createOrReplaceTempView("dms_stores")
     return Warehouse("spark", "local[1]", orders.count())
 
 

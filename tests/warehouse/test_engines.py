@@ -80,17 +80,18 @@ def test_filters_and_group_by_run_in_the_engine(catalog: Path, warehouse: Wareho
     graph = load_catalog(catalog)
     engine = ValuesEngine(catalog, GraphDefinitions(graph))
     try:
-        frame = engine.frame("revenue", ("store",), periods=["2026-06"], kind="observed")
         table = engine._sql_table(engine.metric("revenue"))
         assert isinstance(table, RemoteTable)
-        assert len(frame) == 6 and table.rows_moved == 6  # one row per store
-        engine.frame("revenue", (), periods=["2026-05", "2026-06"], kind="observed")
-        assert table.rows_moved == 6 + 2  # one row per period × member asked for
+        assert table.rows_moved == 24  # the probe: the total by month (what a trend asks)
+        frame = engine.frame("revenue", ("store",), periods=["2026-06"], kind="observed")
+        assert len(frame) == 6 and table.rows_moved == 24 + 6  # one row per store
+        engine.frame("revenue", ("region",), periods=["2026-05", "2026-06"], kind="observed")
+        assert table.rows_moved == 24 + 6 + 4  # one row per period × member asked for
         engine.frame(
             "revenue", ("store",), periods=["2026-06"], where={"order_type": "repair"},
             kind="observed",
         )  # fmt: skip
-        assert table.rows_moved == 6 + 2 + 6
+        assert table.rows_moved == 24 + 6 + 4 + 6
         assert warehouse.fact_rows > 40_000  # of which none left the engine
         assert all("GROUP BY" in q.upper() for q in table.queries)
     finally:
@@ -124,8 +125,9 @@ def test_unsafe_sql_never_reaches_the_engine(warehouse: Warehouse) -> None:
             checked_sql(MetricSql("m", "dms", sql, None, tables), engine.dialect)
 
 
-def test_results_are_bounded(warehouse: Warehouse) -> None:
-    engine = _engine(warehouse, max_rows=3)
+@pytest.mark.parametrize("kind", ["duckdb", "postgres"])  # Spark: few tests (slow start-up)
+def test_results_are_bounded(kind: str, request: pytest.FixtureRequest) -> None:
+    engine = _engine(request.getfixturevalue(f"{kind}_demo"), max_rows=3)
     spec = MetricSql("m", "dms", "SELECT order_id AS period, 1 AS value FROM dms_orders")
     with pytest.raises(EngineQueryError, match="more than 3 rows"):
         fetch(engine, spec, lambda tree: checked_sql(spec, engine.dialect).sql(engine.dialect))

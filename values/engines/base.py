@@ -236,8 +236,8 @@ def aggregate_sql(tree: exp.Query, rollup: Rollup, dialect: str) -> str:
 
 
 def probe_sql(tree: exp.Query, dialect: str) -> str:
-    """One row of the metric's result: its columns and its period's length."""
-    return exp.select("*").from_(tree.subquery("m")).limit(1).sql(dialect)
+    """No row of the metric's result: its columns (engines plan it, none runs it)."""
+    return exp.select("*").from_(tree.subquery("m")).limit(0).sql(dialect)
 
 
 def fetch(engine: SqlEngine, metric: MetricSql, build: Any) -> Result:
