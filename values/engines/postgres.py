@@ -75,7 +75,10 @@ class PostgresEngine:
                 conn.exec_driver_sql("SET TRANSACTION READ ONLY")
                 ms = max(1, int(self.timeout_s * 1000))
                 conn.exec_driver_sql(f"SET LOCAL statement_timeout = {ms}")
-                cur = conn.exec_driver_sql(sql)
+                # the driver reads '%' as a placeholder (SQLAlchemy passes an empty
+                # parameter tuple): a LIKE '%…' or a member named 'a%b' must reach the
+                # server as written
+                cur = conn.exec_driver_sql(sql.replace("%", "%%"))
                 columns = list(cur.keys())
                 rows = [tuple(r) for r in cur.fetchmany(self.max_rows + 1)]
                 cur.close()
