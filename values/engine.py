@@ -38,7 +38,7 @@ from values.errors import (
     ValuesQueryError,
 )
 from values.files import ObservedTable, load_query, load_table
-from values.remote import RemoteSources, RemoteTable
+from values.remote import RemoteSources, RemoteTable, cached_table
 
 #: members (in grain order) → period → value
 Frame = dict[tuple[str, ...], dict[str, float]]
@@ -69,6 +69,7 @@ class ValuesEngine:
         self.notes: dict[str, str] = {}  # metric → why its sql gave no values
         self._sql: dict[str, ObservedTable | None] = {}
         self.remote = RemoteSources(self.root, definitions)  # systems with a `connection`
+        self.fetched: dict[str, tuple[float, bool]] = {}  # metric → (cached at, stale)
         started = time.perf_counter()
         self.tables = self._register_data()
         self.observed = self._load("values", "value", "obs")
@@ -146,11 +147,12 @@ class ValuesEngine:
 
     def _sql_table(self, metric: Metric) -> ObservedTable | None:
         if metric.sql and metric.id not in self._sql:
-            try:  # its system has a connection: the sql runs there (values/remote.py)
-                remote = self.remote.table(
-                    metric, self.defs.dimension_ids, f"metric {metric.id!r} sql"
-                )
-            except (EngineQueryError, EngineConnectionError) as exc:
+            label = f"metric {metric.id!r} sql"
+            try:  # its system has a connection: the values cache, else the engine there
+                with self._lock:
+                    cached = cached_table(self, metric, self._con, f"cache_{len(self._sql)}")
+                remote = cached or self.remote.table(metric, self.defs.dimension_ids, label)
+            except (EngineQueryError, EngineConnectionError, ValuesFileError) as exc:
                 self.notes[metric.id] = exc.message
                 remote = None
                 self._sql[metric.id] = None

@@ -36,7 +36,7 @@ from values.engines.base import (
 )
 from values.engines.connections import SecretUrl, resolve
 from values.errors import EngineConnectionError, EngineQueryError
-from values.files import ObservedTable
+from values.files import ObservedTable, load_query
 
 Frame = dict[tuple[str, ...], dict[str, float]]
 #: how long an answer of an engine is reused in memory (the values cache keeps them longer)
@@ -94,14 +94,14 @@ class RemoteSources:
         self._lock = threading.Lock()
         self._plain: set[str] = set()  # metrics known to have no connected system
 
-    def spec(self, metric: Metric) -> tuple[MetricSql, SecretUrl] | None:
-        """The metric's SQL and its system's URL, or ``None`` when no system of its fields
-        has a connection.
+    def metric_sql(self, metric: Metric) -> tuple[MetricSql, System] | None:
+        """The metric's SQL and its connected system (no URL resolved), or ``None`` when no
+        system of its fields has a connection.
 
         Raises
         ------
         EngineConnectionError
-            Two connected systems, or a connection variable that is not set.
+            Two connected systems.
         """
         if not metric.sql or metric.id in self._plain:
             return None
@@ -119,11 +119,24 @@ class RemoteSources:
                 {"metric": metric.id},
             )
         system = connected[0]
-        assert system.connection is not None
-        url = resolve(system.connection.env)
         tables_of = getattr(self.defs, "tables_of", None)
         tables = frozenset(tables_of(system.id)) if tables_of is not None else None
-        return MetricSql(metric.id, system.id, metric.sql, system.dialect, tables or None), url
+        return MetricSql(metric.id, system.id, metric.sql, system.dialect, tables or None), system
+
+    def spec(self, metric: Metric) -> tuple[MetricSql, SecretUrl] | None:
+        """:meth:`metric_sql` and the system's URL.
+
+        Raises
+        ------
+        EngineConnectionError
+            Two connected systems, or a connection variable that is not set.
+        """
+        found = self.metric_sql(metric)
+        if found is None:
+            return None
+        spec, system = found
+        assert system.connection is not None
+        return spec, resolve(system.connection.env)
 
     def engine(self, url: SecretUrl) -> SqlEngine:
         with self._lock:
@@ -178,3 +191,49 @@ class RemoteSources:
             for engine in self._engines.values():
                 engine.close()
             self._engines.clear()
+
+
+def cached_table(engine: Any, metric: Metric, con: Any, name: str) -> ObservedTable | None:
+    """The metric's rows from the values cache (``kpigraph values refresh``) as a loaded table,
+    when the cache holds them under the metric's current SQL; records when they were fetched
+    (``engine.fetched``). ``None``: not cached (the engine is asked directly)."""
+    from values.cache import ValuesCache, fresh_for, query_hash
+
+    cache = ValuesCache(engine.root)
+    if not cache.exists():
+        return None
+    found = engine.remote.metric_sql(metric)
+    if found is None:
+        return None
+    cached = cache.read(metric.id, query_hash(found[0], metric))
+    if cached is None or not cached.rows:
+        return None
+    import pyarrow as pa
+
+    columns = list(zip(*cached.rows, strict=True))
+    arrow = pa.table(
+        {"period": pa.array(columns[0], pa.string())}
+        | {d: pa.array(columns[i + 1], pa.string()) for i, d in enumerate(cached.dims)}
+        | {"value": pa.array(columns[-1], pa.float64())}
+    )
+    _settle(con)
+    con.register(f"{name}_arrow", arrow)
+    try:
+        table = load_query(
+            con, f"SELECT * FROM {name}_arrow", f"metric {metric.id!r} (values cache)", name,
+            engine.defs.dimension_ids,
+        )  # fmt: skip
+    finally:
+        _settle(con)
+        con.unregister(f"{name}_arrow")
+    fresh = fresh_for(metric.update_frequency)
+    stale = fresh is not None and time.time() - cached.fetched_at > fresh
+    engine.fetched[metric.id] = (cached.fetched_at, stale)
+    # an ObservedTable of one metric: the engine reads it under the key "_" like its sql's
+    return table
+
+
+def _settle(con: Any) -> None:
+    """DuckDB ≥ 2 refuses register/unregister while a statement's result (even a DDL's) is
+    pending on the connection: run and drain a trivial one first."""
+    con.execute("SELECT 1").fetchall()
