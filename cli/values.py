@@ -53,7 +53,24 @@ def _pct(value: float | None) -> str:
     return "—" if value is None else f"{value:+.2%}"
 
 
-@click.command("values")
+class _ValuesCommand(click.Command):
+    """``kpigraph values REF`` — and ``kpigraph values refresh …`` (the values cache)."""
+
+    def make_context(
+        self,
+        info_name: str | None,
+        args: list[str],
+        parent: click.Context | None = None,
+        **extra: Any,
+    ) -> click.Context:
+        if args and args[0] == "refresh":
+            from cli.values_refresh import refresh_cmd
+
+            return refresh_cmd.make_context(f"{info_name} refresh", args[1:], parent, **extra)
+        return super().make_context(info_name, args, parent, **extra)
+
+
+@click.command("values", cls=_ValuesCommand)
 @click.argument("ref")
 @click.option("--by", metavar="DIM", default=None, help="one dimension id, e.g. store")
 @click.option("--from", "start", metavar="YYYY-MM", default=None)
@@ -83,6 +100,10 @@ def values_cmd(
 
     table = Table(
         title=f"{safe(report['name'])} ({safe(report['unit'] or '')}) · {report['source']}"
+        + "".join(
+            f" · {safe(m)} fetched {f['fetched_at']}{' (STALE)' if f['stale'] else ''}"
+            for m, f in sorted(report.get("fetched", {}).items())
+        )
     )
     table.add_column("period")
     if by:
@@ -273,6 +294,9 @@ def render_explanation(console: Console, r: dict[str, Any]) -> None:
             )
     for note in r["notes"]:
         console.print(f"[dim]note:[/] {safe(note)}")
+    for mid, f in sorted(r.get("fetched", {}).items()):  # values from the values cache
+        stale = " [bold red]STALE[/]" if f["stale"] else ""
+        console.print(f"[dim]cached:[/] {safe(mid)} fetched {f['fetched_at']}{stale}")
 
 
 @click.command("check-values")

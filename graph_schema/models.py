@@ -339,11 +339,21 @@ class Dimension(BaseNode):
     description: Text | None = None
 
 
+class Connection(_Frozen):
+    """Where a system's tables can be queried: the NAME of an environment variable holding a
+    SQLAlchemy-style URL (or naming a secrets file that holds it). The URL itself never
+    appears in a catalog file."""
+
+    env: str = Field(pattern=r"^KPIGRAPH_CONN_[A-Z0-9_]{1,64}$")
+
+
 class System(BaseNode):
     kind: ClassVar[NodeKind] = NodeKind.SYSTEM
     description: Text | None = None
     #: SQL dialect of this system's tables (sqlglot name: mysql, postgres, hive, spark, duckdb…)
     dialect: Text | None = None
+    #: how values/ reaches the system's tables (``connection: {env: KPIGRAPH_CONN_DMS}``)
+    connection: Connection | None = None
 
 
 class Table(BaseNode):

@@ -11,7 +11,8 @@ from typing import Protocol
 
 from graph_schema.graph import CatalogGraph
 from graph_schema.ids import NodeKind, NodeRef
-from graph_schema.models import Metric
+from graph_schema.models import Metric, System, Table
+from graph_schema.relations import Relation
 from store.base import GraphStore
 
 
@@ -31,6 +32,11 @@ class GraphDefinitions:
     def __init__(self, graph: CatalogGraph) -> None:
         self._metrics = {n.id: n for n in graph.nodes if isinstance(n, Metric)}
         self._dims = {n.id for n in graph.nodes if n.kind is NodeKind.DIMENSION}
+        self._systems = {n.id: n for n in graph.nodes if isinstance(n, System)}
+        self._tables: dict[str, set[str]] = {}
+        for n in graph.nodes:
+            if isinstance(n, Table):
+                self._tables.setdefault(n.system, set()).add(n.id.rsplit(".", 1)[-1])
 
     def metrics(self, ids: Iterable[str]) -> dict[str, Metric]:
         return {i: self._metrics[i] for i in ids if i in self._metrics}
@@ -40,6 +46,14 @@ class GraphDefinitions:
 
     def all_metric_ids(self) -> list[str]:
         return sorted(self._metrics)
+
+    def systems(self, ids: Iterable[str]) -> dict[str, System]:
+        """Systems by id (their ``dialect`` and ``connection``)."""
+        return {i: self._systems[i] for i in ids if i in self._systems}
+
+    def tables_of(self, system_id: str) -> set[str]:
+        """The table names a system declares (what its metrics' SQL may read)."""
+        return set(self._tables.get(system_id, set()))
 
 
 class StoreDefinitions:
@@ -65,6 +79,17 @@ class StoreDefinitions:
     def dimension_ids(self, ids: Iterable[str]) -> set[str]:
         found = self._store.get_nodes(NodeRef(NodeKind.DIMENSION, i) for i in ids)
         return {ref.id for ref in found}
+
+    def systems(self, ids: Iterable[str]) -> dict[str, System]:
+        found = self._store.get_nodes(NodeRef(NodeKind.SYSTEM, i) for i in ids)
+        return {ref.id: n for ref, n in found.items() if isinstance(n, System)}
+
+    def tables_of(self, system_id: str) -> set[str]:
+        from store.base import Walk
+
+        ref = NodeRef(NodeKind.SYSTEM, system_id)
+        edges = self._store.edges_of([ref], Walk.FORWARD, [Relation.HAS_TABLE])
+        return {e.target.id.rsplit(".", 1)[-1] for e in edges if e.source == ref}
 
     def all_metric_ids(self) -> list[str]:
         from store.base import SearchQuery

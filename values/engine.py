@@ -28,8 +28,15 @@ from graph_schema.errors import CatalogIssue, NodeNotFoundError
 from graph_schema.formula import BinOp, Expr, Neg, Ref, parse_formula
 from graph_schema.models import Aggregation, Metric
 from values.definitions import Definitions
-from values.errors import NoValuesError, ValuesFileError, ValuesQueryError
+from values.errors import (
+    EngineConnectionError,
+    EngineQueryError,
+    NoValuesError,
+    ValuesFileError,
+    ValuesQueryError,
+)
 from values.files import ObservedTable, load_query, load_table
+from values.remote import RemoteSources, RemoteTable, cached_table
 from values.sandbox import Deadline, SandboxLimits, connect, duckdb_refusal, lock_down
 
 #: members (in grain order) → period → value
@@ -67,6 +74,8 @@ class ValuesEngine:
         self.notes: dict[str, str] = {}  # metric → why its sql gave no values
         self._sql: dict[str, ObservedTable | None] = {}
         self._files: list[Path] = []  # data/ files the views read (the only ones allowed)
+        self.remote = RemoteSources(self.root, definitions)  # systems with a `connection`
+        self.fetched: dict[str, tuple[float, bool]] = {}  # metric → (cached at, stale)
         started = time.perf_counter()
         try:
             self.tables = self._register_data()
@@ -149,6 +158,20 @@ class ValuesEngine:
         return None
 
     def _sql_table(self, metric: Metric) -> ObservedTable | None:
+        if metric.sql and metric.id not in self._sql:
+            label = f"metric {metric.id!r} sql"
+            try:  # its system has a connection: the values cache, else the engine there
+                with self._lock:
+                    cached = cached_table(self, metric, self._con, f"cache_{len(self._sql)}")
+                remote = cached or self.remote.table(metric, self.defs.dimension_ids, label)
+            except (EngineQueryError, EngineConnectionError, ValuesFileError) as exc:
+                self.notes[metric.id] = exc.message
+                remote = None
+                self._sql[metric.id] = None
+            if remote is not None:
+                self._sql[metric.id] = remote
+        if metric.id in self._sql:
+            return self._sql[metric.id]
         if not metric.sql or not self.tables:
             return None
         with self._lock:
@@ -291,6 +314,8 @@ class ValuesEngine:
     def _query(
         self, table: ObservedTable, key: str, grain: int, q: _Query, agg: Aggregation
     ) -> Frame:
+        if isinstance(table, RemoteTable):  # pushed down: filters and GROUP BY in the engine
+            return table.query(q.grain, q.where, q.periods, q.start, q.end, q.plen, agg.value)
         # same grain as stored: filter on the sorted column itself (zone maps prune)
         pexpr = "period" if q.plen == table.period_len[key] else f"left(period, {q.plen})"
         cols = "".join(f', "{d}"' for d in q.grain)
@@ -352,6 +377,7 @@ class ValuesEngine:
     def close(self) -> None:
         with self._lock:
             self._con.close()
+        self.remote.close()
 
 
 class _Query:

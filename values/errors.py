@@ -23,3 +23,18 @@ class NoValuesError(InvalidQueryError):
     """There are no values for what was asked (no data for the metric, period or member)."""
 
     code = "no_values"
+
+
+class EngineConnectionError(ValuesQueryError):
+    """A system's connection cannot be resolved or reached (a missing variable, an unreadable
+    secrets file, a URL of an unknown kind, a server that does not answer). The message never
+    holds the connection's password."""
+
+    code = "values_connection"
+
+
+class EngineQueryError(ValuesQueryError):
+    """A metric's SQL failed on its system's engine (or was refused before it ran): the message
+    names the metric, the system and the engine's own message."""
+
+    code = "values_engine"

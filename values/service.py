@@ -55,7 +55,7 @@ def values_root(store: GraphStore, values_dir: Path | None = None) -> Path:
 
 def _signature(root: Path) -> tuple[Any, ...]:
     out = []
-    for folder in ("values", "targets", "data"):
+    for folder in ("values", "targets", "data", ".kpigraph-cache"):  # + the values cache
         base = root / folder
         if base.is_dir():
             for p in sorted(base.rglob("*")):
@@ -136,7 +136,25 @@ def values_report(
         "source": engine.source(metric_id),
         "by": by,
         "rows": rows,
+        **fetched(engine, [metric_id, *engine.inputs(metric)]),
     }
+
+
+def fetched(engine: ValuesEngine, metric_ids: Sequence[str]) -> dict[str, Any]:
+    """When values of these metrics that came from the values cache were fetched, and whether
+    they are stale (older than their ``update_frequency``): ``{"fetched": {...}}`` or ``{}``."""
+    import datetime as dt
+
+    found = {
+        m: {
+            "fetched_at": dt.datetime.fromtimestamp(at, dt.UTC).isoformat(timespec="seconds"),
+            "stale": stale,
+        }
+        for m in metric_ids
+        if (hit := engine.fetched.get(m)) is not None
+        for at, stale in [hit]
+    }
+    return {"fetched": found} if found else {}
 
 
 def eval_report(
@@ -185,7 +203,7 @@ def explain_report(
         engine, metric_id, period, base, by=by, depth=depth,
         causes=_cause_edges(store, engine, metric_id), series=series, localize=localize,
     )  # fmt: skip
-    return result.to_json()
+    return result.to_json() | fetched(engine, sorted(engine.fetched))
 
 
 def quality_report(engine: ValuesEngine, metric_ids: Sequence[str] | None = None) -> dict[str, Any]:

@@ -93,6 +93,8 @@ class SourceMapper:
         self.measures: dict[str, Measure] = {}
         self.sm_dims: dict[str, list[str]] = {}
         self.sm_table: dict[str, str] = {}  # semantic model → its table id
+        #: semantic model → (its time dimensions' columns, its default agg_time_dimension)
+        self.sm_time: dict[str, tuple[dict[str, str], str | None]] = {}
 
     # -- sources ---------------------------------------------------------------------------
 
@@ -206,6 +208,7 @@ class SourceMapper:
         self.sm_dims[sm.name] = dims
         self.sm_table[sm.name] = table_id
         default_time = sm.defaults.agg_time_dimension if sm.defaults else None
+        self.sm_time[sm.name] = (time_cols, default_time)
         for measure in sm.measures:
             agg = measure.agg.value.lower()
             cols = columns_of(measure.expr, measure.name)

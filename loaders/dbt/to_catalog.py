@@ -209,12 +209,28 @@ class _Mapper(SourceMapper):
                         f"{params.semantic_model!r}, which is not defined"
                     )
                 else:
-                    doc["fields"] = [
-                        self.field(table, c, f"metric {m.name} ({params.agg.value})")
+                    # imported as a measure of the old spec is: its columns (the time
+                    # dimension's when its expr reads none, e.g. '1') and its roll-up rule
+                    agg = params.agg.value.lower()
+                    columns = [
+                        self.field(table, c, f"metric {m.name} ({agg})")
                         for c in columns_of(tp.expr, m.name)
                     ]
+                    time_cols, default_time = self.sm_time.get(params.semantic_model, ({}, None))
+                    time_dim = params.agg_time_dimension or default_time
+                    if not columns and time_dim in time_cols:
+                        columns = [time_cols[time_dim]]
+                        self.report.notes.append(
+                            f"metric {m.name} (expr {tp.expr!r}) reads no column; "
+                            f"bound to its time dimension {time_dim!r}"
+                        )
+                    doc["fields"] = columns
                     dims = self.sm_dims.get(params.semantic_model)
                     folder = params.semantic_model
+                    data = compact(params, {"semantic_model", "agg"})
+                    how = _aggregation(Measure(None, columns, agg, data))  # type: ignore[arg-type]
+                    if how and "aggregation" in Metric.model_fields:
+                        doc["aggregation"] = how
             elif measure_name is None:
                 self.problems.append(f"{where}: metric {m.name!r} names no measure")
             else:

@@ -254,3 +254,35 @@ def test_metric_that_aggregates_a_column_itself(tmp_path: Path) -> None:
 
     report = export_dbt(tmp_path / "c", tmp_path / "dbt")
     assert report.counts["parsed_back"] == 1
+
+
+def test_newer_spec_metrics_roll_up_and_bind_like_measures(tmp_path: Path) -> None:
+    """metric_aggregation_params: aggregation as the measure spec gives it (average → avg,
+    a balance → last) and an expr of '1' bound to the time dimension's column."""
+    project = tmp_path / "proj"
+    (project / "models").mkdir(parents=True)
+    (project / "models" / "m.yml").write_text(
+        "semantic_models:\n"
+        "  - name: bookings\n    model: ref('fct_bookings')\n"
+        "    defaults: {agg_time_dimension: ds}\n"
+        "    entities: [{name: booking, type: primary, expr: booking_id}]\n"
+        "    dimensions: [{name: ds, type: time, type_params: {time_granularity: day}}]\n"
+        "metrics:\n"
+        "  - name: average_booking_value\n    type: simple\n"
+        "    type_params:\n      expr: booking_value\n"
+        "      metric_aggregation_params: {semantic_model: bookings, agg: average}\n"
+        "  - name: current_account_balance_by_user\n    type: simple\n"
+        "    type_params:\n      expr: txn_value\n"
+        "      metric_aggregation_params:\n        semantic_model: bookings\n        agg: sum\n"
+        "        non_additive_dimension: {name: ds, window_choice: max}\n"
+        "  - name: bookings\n    type: simple\n"
+        "    type_params:\n      expr: '1'\n"
+        "      metric_aggregation_params: {semantic_model: bookings, agg: sum}\n"
+    )
+    import_dbt(project, tmp_path / "c")
+    graph = load_catalog(tmp_path / "c")
+    metrics = {n.id: n for n in graph.nodes if isinstance(n, Metric)}
+    assert str(metrics["average_booking_value"].aggregation.value) == "avg"  # type: ignore[union-attr]
+    assert str(metrics["current_account_balance_by_user"].aggregation.value) == "last"  # type: ignore[union-attr]
+    assert str(metrics["bookings"].aggregation.value) == "sum"  # type: ignore[union-attr]
+    assert metrics["bookings"].fields == ["dbt.fct_bookings.ds"]

@@ -1,0 +1,71 @@
+"""``kpigraph values refresh``: fill the values cache from the systems' warehouses
+(:mod:`values.cache`). Reached as ``kpigraph values refresh …`` (see :mod:`cli.values`)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import click
+
+from cli.common import emit_json, err, json_option, out, safe, store_options
+
+if TYPE_CHECKING:
+    from core.settings import Settings
+    from store.base import GraphStore
+
+
+@click.command("refresh")
+@click.option("--metric", "refs", multiple=True, metavar="REF", help="only these metrics")
+@click.option("--from", "start", metavar="PERIOD", default=None)
+@click.option("--to", "end", metavar="PERIOD", default=None)
+@click.option("--system", default=None, metavar="ID", help="only metrics of this system")
+@click.option("--full", is_flag=True, help="query every period again, cached or not")
+@click.option(
+    "--values-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="catalog directory [env KPIGRAPH_VALUES_DIR; default: where the catalog was loaded from]",
+)
+@json_option
+@store_options
+def refresh_cmd(
+    refs: tuple[str, ...],
+    start: str | None,
+    end: str | None,
+    system: str | None,
+    full: bool,
+    values_dir: Path | None,
+    as_json: bool,
+    store: GraphStore,
+    settings: Settings,
+) -> None:
+    """Fetch metric values from the warehouse into the values cache (only what is missing)."""
+    from rich.progress import Progress
+
+    from analysis.resolve import resolve_metric
+    from values.cache import refresh_engine
+    from values.service import engine_for
+
+    engine = engine_for(store, values_dir or settings.values_dir)
+    ids = [resolve_metric(store, r).id for r in refs] or engine.defs.all_metric_ids()
+    with Progress(console=err(), transient=True, disable=as_json) as bar:
+        task = bar.add_task("refresh", total=len(ids))
+
+        def step(mid: str) -> None:
+            bar.update(task, advance=1, description=f"refresh {mid}")
+
+        report = refresh_engine(
+            engine, ids, start=start, end=end, system=system, full=full, progress=step
+        )
+    if as_json:
+        emit_json(report.to_json())
+    else:
+        for mid, n in sorted(report.refreshed.items()):
+            out().print(f"refreshed {safe(mid)}: {n} rows")
+        if report.unchanged:
+            out().print(f"up to date: {safe(', '.join(sorted(report.unchanged)))}")
+        for mid, why in sorted(report.failed.items()):
+            err().print(f"failed {safe(mid)}: {safe(why)}")
+    if report.failed:
+        raise SystemExit(1)

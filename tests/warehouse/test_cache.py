@@ -1,0 +1,162 @@
+"""The values cache (``kpigraph values refresh``) on a DuckDB warehouse file: only what is
+missing is fetched, a changed SQL is fetched again, a failing metric leaves the others and its
+own cache intact, an unreachable engine is served from the cache with the values' age."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from loaders.catalog import load_catalog
+from tests.warehouse.conftest import Warehouse, connected_catalog
+from tests.warehouse.test_engines import _explain
+from values import cache as cache_mod
+from values.cache import ValuesCache, refresh_engine
+from values.definitions import GraphDefinitions
+from values.engine import ValuesEngine
+from values.files import ObservedTable
+from values.remote import RemoteTable
+from values.service import values_report
+
+DMS_SQL_METRICS = {"revenue", "maintenance_visits", "repair_visits", "bodyshop_visits"}
+
+
+@pytest.fixture
+def root(tmp_path: Path, duckdb_demo: Warehouse, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("KPIGRAPH_CONN_DMS", duckdb_demo.url)
+    return connected_catalog(tmp_path / "catalog")
+
+
+def _engine(root: Path) -> ValuesEngine:
+    return ValuesEngine(root, GraphDefinitions(load_catalog(root)))
+
+
+def _cached_periods(root: Path, metric: str) -> list[str]:
+    con = sqlite3.connect(ValuesCache(root).path)
+    try:
+        return [p for (p,) in con.execute(
+            "SELECT DISTINCT period FROM metric_rows WHERE metric = ? ORDER BY 1", (metric,)
+        )]  # fmt: skip
+    finally:
+        con.close()
+
+
+def test_refresh_fetches_only_what_is_missing(root: Path) -> None:
+    engine = _engine(root)
+    ids = sorted(DMS_SQL_METRICS)
+    report = refresh_engine(engine, ids, start="2026-05", end="2026-06")
+    assert set(report.refreshed) == DMS_SQL_METRICS and not report.failed
+    assert report.refreshed["revenue"] == 2 * 6 * 3  # months × stores × order types
+    assert _cached_periods(root, "revenue") == ["2026-05", "2026-06"]
+    report = refresh_engine(engine, ids, start="2026-05", end="2026-06")
+    assert not report.refreshed and set(report.unchanged) == DMS_SQL_METRICS
+    report = refresh_engine(engine, ids)  # the other 22 months, not these two again
+    assert len(_cached_periods(root, "revenue")) == 24
+    assert report.refreshed["revenue"] == 22 * 6 * 3
+    assert refresh_engine(engine, ["revenue"], full=True).refreshed["revenue"] == 24 * 6 * 3
+    engine.close()
+
+
+def test_explain_reads_the_cache_and_says_when(
+    root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    engine = _engine(root)
+    refresh_engine(engine)
+    engine.close()
+    _, direct_text, direct = _explain(root, tmp_path / "a")
+    direct.close()
+    # the warehouse goes away: the cache answers, with the values' age
+    monkeypatch.setenv("KPIGRAPH_CONN_DMS", f"duckdb:///{tmp_path}/gone.duckdb")
+    report, text, engine = _explain(root, tmp_path)
+    assert isinstance(engine._sql.get("maintenance_visits"), ObservedTable)
+    assert not isinstance(engine._sql.get("maintenance_visits"), RemoteTable)
+    assert "-262,262.00 (-9.47%)" in text and "cached: maintenance_visits fetched" in text
+    assert report["fetched"]["maintenance_visits"]["stale"] is False
+    assert text.split("cached:")[0] == direct_text.split("cached:")[0]
+    shown = values_report(engine, "revenue", "store", "2026-06")
+    assert shown["fetched"]["parts_revenue"]["fetched_at"].startswith("20")
+    engine.close()
+
+
+def test_stale_by_update_frequency(root: Path) -> None:
+    engine = _engine(root)
+    refresh_engine(engine, ["revenue"])
+    engine.close()
+    con = sqlite3.connect(ValuesCache(root).path)
+    con.execute("UPDATE metric_rows SET fetched_at = fetched_at - 2 * 86400")  # 2 days ago
+    con.commit()
+    con.close()
+    engine = _engine(root)
+    report = values_report(engine, "maintenance_visits") if False else None
+    assert report is None
+    engine.frame("revenue", kind="observed")
+    assert engine.fetched["revenue"][1] is True  # 营收: 每日02:00更新 → fresh for a day
+    engine.close()
+
+
+def test_a_changed_sql_is_fetched_again(root: Path) -> None:
+    engine = _engine(root)
+    refresh_engine(engine, ["revenue"], start="2026-06", end="2026-06")
+    engine.close()
+    path = root / "metrics" / "revenue" / "revenue.yaml"
+    path.write_text(
+        path.read_text(encoding="utf-8").replace(
+            "AND o.total_amount > 0", "AND o.total_amount > 1"
+        ),
+        encoding="utf-8",
+    )
+    engine = _engine(root)
+    report = refresh_engine(engine, ["revenue"], start="2026-06", end="2026-06")
+    assert report.refreshed == {"revenue": 18}  # same period, new hash: asked again
+    engine.close()
+
+
+def test_a_failing_metric_does_not_stop_the_others_nor_half_cache(
+    root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = root / "metrics" / "traffic" / "visits.yaml"
+    path.write_text(
+        path.read_text(encoding="utf-8").replace(
+            "o.order_type = 'repair'", "o.no_such_column = 'repair'"
+        ),
+        encoding="utf-8",
+    )
+    engine = _engine(root)
+    report = refresh_engine(engine, sorted(DMS_SQL_METRICS), start="2026-06", end="2026-06")
+    assert "no_such_column" in report.failed["repair_visits"]
+    assert "'dms'" in report.failed["repair_visits"]
+    assert {"revenue", "maintenance_visits"} <= set(report.refreshed)
+    assert _cached_periods(root, "repair_visits") == []
+    # a write that fails half-way leaves the metric as it was
+    calls = {"n": 0}
+    real = cache_mod._members
+
+    def flaky(dims: Any, values: Any) -> str:
+        calls["n"] += 1
+        if calls["n"] == 10:
+            raise cache_mod.KpigraphError("disk full (simulated)")
+        return real(dims, values)
+
+    monkeypatch.setattr(cache_mod, "_members", flaky)
+    report = refresh_engine(engine, ["revenue"], start="2026-05", end="2026-05")
+    assert "disk full" in report.failed.get("revenue", ""), report
+    assert _cached_periods(root, "revenue") == ["2026-06"]
+    engine.close()
+
+
+def test_kpigraph_values_refresh_as_a_user_runs_it(root: Path, tmp_path: Path) -> None:
+    from tests.unit.test_cli import run
+
+    db = tmp_path / "cli.sqlite"
+    run("load", str(root), db=db)
+    proc = run("values", "refresh", "--metric", "revenue", "--from", "2026-06", db=db)
+    assert "refreshed revenue: 18 rows" in proc.stdout
+    proc = run("values", "refresh", "--metric", "revenue", "--from", "2026-06", db=db)
+    assert "up to date: revenue" in proc.stdout
+    proc = run("values", "revenue", "--by", "store", "--from", "2026-06", db=db)
+    assert "520,532.00" in proc.stdout  # 南山店 2026-06, as from the files
+    proc = run("values", "refresh", "--metric", "repair_visits", "--system", "erp", db=db)
+    assert proc.stdout.strip() == ""  # not a metric of that system: nothing to do

@@ -1,0 +1,265 @@
+"""The values cache: what ``kpigraph values refresh`` fetched from the warehouse, kept as tidy
+rows (metric, period, members, value) with the query's hash and the time it ran.
+
+- A refresh queries, per metric whose system has a ``connection``, only the periods not cached
+  yet — or all of them when the metric's SQL, dialect or version changed (the hash differs) or
+  ``full`` is asked. Each metric is written in ONE transaction: a metric whose query fails keeps
+  what it had (nothing half-cached) and the others go on; the failure is listed.
+- The values engine reads a metric from the cache when it holds rows of the metric's current
+  hash (so an unreachable engine still answers, with the age of its numbers); otherwise it asks
+  the engine directly (values/remote.py).
+- Staleness: a metric's ``update_frequency`` (每日/daily, 每周/weekly, 每月/monthly, 每小时/hourly)
+  says how old its cached rows may get before they are marked stale.
+
+The cache is one SQLite file, ``.kpigraph-cache/values.sqlite`` in the catalog directory.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from graph_schema.errors import KpigraphError
+from graph_schema.models import Metric
+from values.engines.base import MetricSql, Rollup
+
+CACHE_DIR = ".kpigraph-cache"
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS metric_meta (
+  metric TEXT PRIMARY KEY, query_hash TEXT NOT NULL, system TEXT NOT NULL,
+  dims TEXT NOT NULL, period_len INTEGER NOT NULL, fetched_at REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS metric_rows (
+  metric TEXT NOT NULL, period TEXT NOT NULL, members TEXT NOT NULL, value REAL NOT NULL,
+  query_hash TEXT NOT NULL, fetched_at REAL NOT NULL, PRIMARY KEY (metric, period, members));
+"""
+#: update_frequency words → seconds a cached value stays fresh
+_FREQUENCIES = [
+    (("小时", "hour"), 3600.0),
+    (("每日", "每天", "日更", "daily", "day"), 86400.0),
+    (("每周", "weekly", "week"), 7 * 86400.0),
+    (("每月", "月度", "monthly", "month"), 31 * 86400.0),
+]
+
+
+def query_hash(spec: MetricSql, metric: Metric) -> str:
+    text = json.dumps([spec.sql, spec.dialect, spec.system, metric.version, metric.aggregation])
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def fresh_for(update_frequency: str | None) -> float | None:
+    """How long (s) a value stays fresh by the metric's ``update_frequency``; ``None``: unsaid.
+
+    >>> fresh_for("每日02:00更新前一日数据")
+    86400.0
+    >>> fresh_for("每月结账后更新")
+    2678400.0
+    """
+    text = (update_frequency or "").lower()
+    for words, seconds in _FREQUENCIES:
+        if any(w in text for w in words):
+            return seconds
+    return None
+
+
+@dataclass
+class Cached:
+    """A metric's cached rows: ``(period, members by dims, value)``."""
+
+    dims: tuple[str, ...]
+    period_len: int
+    fetched_at: float
+    rows: list[tuple[Any, ...]]
+
+
+@dataclass
+class RefreshReport:
+    refreshed: dict[str, int] = field(default_factory=dict)  # metric → rows written
+    unchanged: list[str] = field(default_factory=list)
+    failed: dict[str, str] = field(default_factory=dict)  # metric → why
+
+    def to_json(self) -> dict[str, Any]:
+        return {"refreshed": self.refreshed, "unchanged": self.unchanged, "failed": self.failed}
+
+
+class ValuesCache:
+    def __init__(self, root: Path) -> None:
+        self.path = Path(root) / CACHE_DIR / "values.sqlite"
+
+    def _connect(self) -> sqlite3.Connection:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        con = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+        con.executescript(_SCHEMA)
+        return con
+
+    def exists(self) -> bool:
+        return self.path.is_file()
+
+    def read(self, metric_id: str, qhash: str) -> Cached | None:
+        """The metric's rows when cached under ``qhash`` (its current SQL), else ``None``."""
+        if not self.exists():
+            return None
+        con = self._connect()
+        try:
+            meta = con.execute(
+                "SELECT dims, period_len, fetched_at FROM metric_meta "
+                "WHERE metric = ? AND query_hash = ?",
+                (metric_id, qhash),
+            ).fetchone()
+            if meta is None:
+                return None
+            dims = tuple(json.loads(meta[0]))
+            rows = []
+            for period, members, value in con.execute(
+                "SELECT period, members, value FROM metric_rows WHERE metric = ? "
+                "ORDER BY period, members",
+                (metric_id,),
+            ):
+                found = json.loads(members)
+                rows.append((period, *(found.get(d) for d in dims), value))
+            (oldest,) = con.execute(
+                "SELECT min(fetched_at) FROM metric_rows WHERE metric = ?", (metric_id,)
+            ).fetchone()
+            return Cached(dims, int(meta[1]), float(oldest or meta[2]), rows)
+        finally:
+            con.close()
+
+    def refresh(
+        self,
+        metrics: Iterable[Metric],
+        table_of: Callable[[Metric], Any],
+        spec_of: Callable[[Metric], MetricSql | None],
+        *,
+        start: str | None = None,
+        end: str | None = None,
+        full: bool = False,
+        progress: Callable[[str], None] | None = None,
+    ) -> RefreshReport:
+        """Fetch what is missing, metric by metric (one transaction each)."""
+        report = RefreshReport()
+        con = self._connect()
+        try:
+            for metric in metrics:
+                if progress:
+                    progress(metric.id)
+                try:
+                    spec = spec_of(metric)
+                    if spec is None:
+                        continue
+                    self._one(con, metric, spec, table_of, start, end, full, report)
+                except KpigraphError as exc:
+                    report.failed[metric.id] = exc.message
+        finally:
+            con.close()
+        return report
+
+    def _one(
+        self,
+        con: sqlite3.Connection,
+        metric: Metric,
+        spec: MetricSql,
+        table_of: Callable[[Metric], Any],
+        start: str | None,
+        end: str | None,
+        full: bool,
+        report: RefreshReport,
+    ) -> None:
+        qhash = query_hash(spec, metric)
+        table = table_of(metric)  # a RemoteTable: its probe lists the periods (totals by month)
+        totals = table.fetch_rows(Rollup())
+        periods = sorted(
+            str(r[0])
+            for r in totals
+            if (not start or str(r[0]) >= start) and (not end or str(r[0])[: len(end)] <= end)
+        )
+        meta = con.execute(
+            "SELECT query_hash FROM metric_meta WHERE metric = ?", (metric.id,)
+        ).fetchone()
+        same = meta is not None and meta[0] == qhash and not full
+        cached = (
+            {
+                p
+                for (p,) in con.execute(
+                    "SELECT DISTINCT period FROM metric_rows WHERE metric = ?", (metric.id,)
+                )
+            }
+            if same
+            else set()
+        )
+        missing = [p for p in periods if p not in cached]
+        if not missing:
+            report.unchanged.append(metric.id)
+            return
+        dims = tuple(table.dims)
+        plen = table.period_len["_"]
+        rows = table.fetch_rows(Rollup(grain=dims, periods=tuple(missing), plen=plen,
+                                       stored_plen=plen))  # fmt: skip
+        now = time.time()
+        con.execute("BEGIN IMMEDIATE")
+        try:
+            if not same:
+                con.execute("DELETE FROM metric_rows WHERE metric = ?", (metric.id,))
+            else:
+                con.executemany(
+                    "DELETE FROM metric_rows WHERE metric = ? AND period = ?",
+                    [(metric.id, p) for p in missing],
+                )
+            con.executemany(
+                "INSERT OR REPLACE INTO metric_rows VALUES (?, ?, ?, ?, ?, ?)",
+                [
+                    (metric.id, str(r[0]), _members(dims, r[1:-1]), float(r[-1]), qhash, now)
+                    for r in rows
+                    if r[-1] is not None
+                ],
+            )
+            con.execute(
+                "INSERT OR REPLACE INTO metric_meta VALUES (?, ?, ?, ?, ?, ?)",
+                (metric.id, qhash, spec.system, json.dumps(list(dims)), plen, now),
+            )
+            con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+        report.refreshed[metric.id] = len(rows)
+
+
+def _members(dims: tuple[str, ...], values: tuple[Any, ...]) -> str:
+    return json.dumps(
+        {d: (None if v is None else str(v)) for d, v in zip(dims, values, strict=True)},
+        ensure_ascii=False,
+        sort_keys=True,
+    )
+
+
+def refresh_engine(
+    engine: Any,
+    metric_ids: Iterable[str] | None = None,
+    *,
+    start: str | None = None,
+    end: str | None = None,
+    system: str | None = None,
+    full: bool = False,
+    progress: Callable[[str], None] | None = None,
+) -> RefreshReport:
+    """Refresh the cache of a :class:`values.engine.ValuesEngine`'s catalog: its metrics (or
+    ``metric_ids``) whose system has a connection (or is ``system``)."""
+    ids = list(metric_ids) if metric_ids is not None else engine.defs.all_metric_ids()
+    metrics = [engine.metric(i) for i in ids]
+
+    def spec_of(metric: Metric) -> MetricSql | None:
+        found = engine.remote.metric_sql(metric)
+        if found is None or (system and found[0].system != system):
+            return None
+        return found[0]  # type: ignore[no-any-return]
+
+    def table_of(metric: Metric) -> Any:
+        return engine.remote.table(metric, engine.defs.dimension_ids, f"metric {metric.id!r} sql")
+
+    return ValuesCache(engine.root).refresh(
+        metrics, table_of, spec_of, start=start, end=end, full=full, progress=progress
+    )

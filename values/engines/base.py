@@ -1,0 +1,273 @@
+"""The values-engine protocol and the SQL every engine runs.
+
+An engine (DuckDB, PostgreSQL, Spark SQL — one module each) does one thing: run a SELECT in
+its dialect, read-only, under a statement timeout, and return at most ``max_rows`` rows.
+Everything above that is shared and lives here:
+
+- :func:`checked_sql` — THE single place a metric's SQL is checked for safety
+  (:func:`graph_schema.sql_safety.check_metric_sql`, the SQL sandbox) and transpiled by
+  sqlglot from its system's dialect into the engine's; every query an engine runs is built
+  from its result;
+- :func:`aggregate_sql` — the metric's SQL wrapped so that the period and member filters and
+  the roll-up (GROUP BY, by the metric's aggregation) run *in the engine*: one row comes back
+  per period × member asked for, never the fact table's rows;
+- :func:`fetch` — run it, and report a failure with the metric, the system and the engine's
+  own message (passwords masked).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import sqlglot
+from sqlglot import exp
+
+from graph_schema.sql_safety import UnsafeSQLError, check_metric_sql
+from values.errors import EngineQueryError
+
+DEFAULT_TIMEOUT_S = 60.0
+DEFAULT_MAX_ROWS = 200_000
+
+
+class SqlEngine(Protocol):
+    """One connection to a system's tables."""
+
+    #: ``duckdb``, ``postgres`` or ``spark``
+    kind: str
+    #: the sqlglot dialect the engine speaks
+    dialect: str
+    timeout_s: float
+    max_rows: int
+
+    def run(self, sql: str) -> Result:
+        """Run one SELECT read-only; at most ``max_rows + 1`` rows are fetched.
+
+        Raises
+        ------
+        EngineQueryError
+            With the engine's message (no password in it).
+        """
+        ...
+
+    def close(self) -> None: ...
+
+
+@dataclass
+class Result:
+    columns: list[str]
+    rows: list[tuple[Any, ...]]
+
+
+@dataclass(frozen=True)
+class MetricSql:
+    """A metric's SQL as its system declares it."""
+
+    metric: str
+    system: str
+    sql: str
+    #: the system's dialect (sqlglot name); ``None``: DuckDB's, as for the catalog's data/ files
+    dialect: str | None = None
+    #: the tables the SQL may read (the system's tables); ``None``: not restricted
+    tables: frozenset[str] | None = None
+
+
+@dataclass(frozen=True)
+class Rollup:
+    """What to ask of a metric: members of ``grain`` by period, filtered, rolled up."""
+
+    grain: tuple[str, ...] = ()
+    where: Mapping[str, str] = field(default_factory=dict)
+    periods: tuple[str, ...] | None = None
+    start: str | None = None
+    end: str | None = None
+    #: length of the asked periods (7: YYYY-MM, 10: YYYY-MM-DD) and of the stored ones
+    plen: int = 7
+    stored_plen: int = 7
+    #: ``sum``, ``avg``, ``last`` or ``none`` (``none`` only at the stored grain)
+    agg: str = "sum"
+
+
+def engine_error(metric: MetricSql, engine: SqlEngine, message: str) -> EngineQueryError:
+    first = (message.strip().splitlines() or ["(no message)"])[0][:500]
+    return EngineQueryError(
+        f"metric {metric.metric!r} (system {metric.system!r}) failed on {engine.kind}: {first}",
+        {"metric": metric.metric, "system": metric.system, "engine": engine.kind},
+    )
+
+
+def checked_sql(metric: MetricSql, dialect: str) -> exp.Query:
+    """The metric's SQL, checked and transpiled into ``dialect`` (as a sqlglot tree).
+
+    This is the ONE call site of the static safety check: every engine builds every query it
+    runs for a metric from what this returns.
+
+    Raises
+    ------
+    EngineQueryError
+        The SQL is unsafe or does not parse in its system's dialect.
+    """
+    read = metric.dialect or "duckdb"
+    try:
+        # --- SAFETY CHECK: the SQL sandbox (issue #21), the same check lint and DuckDB run ---
+        check_metric_sql(metric.sql, tables=metric.tables, dialect=read)
+    except UnsafeSQLError as exc:
+        raise EngineQueryError(
+            f"metric {metric.metric!r} (system {metric.system!r}): refused: {exc}",
+            {"metric": metric.metric, "system": metric.system},
+        ) from None
+    try:
+        tree = sqlglot.parse_one(metric.sql, read=read)
+    except sqlglot.errors.ParseError as exc:
+        raise EngineQueryError(
+            f"metric {metric.metric!r} (system {metric.system!r}): its SQL does not parse as "
+            f"{read}: {str(exc).splitlines()[0]}",
+            {"metric": metric.metric, "system": metric.system},
+        ) from None
+    assert isinstance(tree, exp.Query)  # check_metric_sql refuses anything else
+    if dialect != read:
+        _expand_group_by_all(tree)
+    return tree
+
+
+def _expand_group_by_all(tree: Any) -> None:
+    """``GROUP BY ALL`` (DuckDB, Spark ≥ 3.4) → the non-aggregate projections, which every
+    dialect understands (PostgreSQL has no GROUP BY ALL)."""
+    for select in tree.find_all(exp.Select):
+        group = select.args.get("group")
+        if group is None or not group.args.get("all"):
+            continue
+        keys = [
+            p.unalias().copy()
+            for p in select.expressions
+            if not p.unalias().find(exp.AggFunc) and not isinstance(p.unalias(), exp.Literal)
+        ]
+        select.set("group", exp.Group(expressions=keys) if keys else None)
+
+
+def _ident(name: str) -> exp.Identifier:
+    return exp.to_identifier(name, quoted=True)
+
+
+def _col(name: str) -> exp.Column:
+    return exp.column(_ident(name))
+
+
+def _period(rollup: Rollup) -> exp.Expression:
+    if rollup.plen == rollup.stored_plen:
+        return _col("period")
+    return exp.Substring(
+        this=_col("period"), start=exp.Literal.number(1), length=exp.Literal.number(rollup.plen)
+    )
+
+
+def _conditions(rollup: Rollup, pexpr: exp.Expression) -> list[exp.Expression]:
+    conds: list[exp.Expression] = []
+    for dim, member in rollup.where.items():
+        conds.append(exp.EQ(this=_col(dim), expression=exp.Literal.string(member)))
+    if rollup.periods is not None:
+        wanted = sorted(set(rollup.periods)) or [""]
+        conds.append(exp.In(this=pexpr.copy(), expressions=[exp.Literal.string(p) for p in wanted]))
+    if rollup.start:
+        conds.append(exp.GTE(this=pexpr.copy(), expression=exp.Literal.string(rollup.start)))
+    if rollup.end:
+        conds.append(exp.LTE(this=pexpr.copy(), expression=exp.Literal.string(rollup.end)))
+    return conds
+
+
+def _value(func: str) -> exp.Expression:
+    inner = exp.Cast(this=_col("value"), to=exp.DataType.build("double"))
+    return exp.Anonymous(this=func, expressions=[inner]) if func else inner
+
+
+def aggregate_sql(tree: exp.Query, rollup: Rollup, dialect: str) -> str:
+    """The metric's SQL wrapped: filtered, grouped and rolled up in the engine.
+
+    Rows: ``period``, the grain's members in order, ``value`` (a double).
+    """
+    source = tree.subquery("m")
+    dims = [_col(d) for d in rollup.grain]
+    pexpr = _period(rollup)
+    conds = _conditions(rollup, pexpr)
+    inner_fn = "AVG" if rollup.agg == "avg" else "SUM"
+    same_time = rollup.plen == rollup.stored_plen
+    if same_time or rollup.agg == "sum":
+        query = (
+            exp.select(pexpr.as_("period"), *dims, _value(inner_fn).as_("value"))
+            .from_(source)
+            .group_by(pexpr.copy(), *[d.copy() for d in dims])
+        )
+        if conds:
+            query = query.where(*conds)
+        return query.sql(dialect)
+    # members roll up per stored period, then the stored periods into the asked one
+    inner = (
+        exp.select(pexpr.as_("p"), _col("period"), *dims, _value(inner_fn).as_("value"))
+        .from_(source)
+        .group_by(pexpr.copy(), _col("period"), *[d.copy() for d in dims])
+    )
+    if conds:
+        inner = inner.where(*conds)
+    if rollup.agg == "avg":
+        outer = (
+            exp.select(_col("p").as_("period"), *dims, exp.func("AVG", _col("value")).as_("value"))
+            .from_(inner.subquery("r"))
+            .group_by(_col("p"), *[d.copy() for d in dims])
+        )
+        return outer.sql(dialect)
+    # last: the value of the last stored period (a stock), by a window in the engine
+    partition = [_col("p"), *[d.copy() for d in dims]]
+    ranked = exp.select(
+        _col("p"),
+        *dims,
+        _col("value"),
+        exp.Window(
+            this=exp.RowNumber(),
+            partition_by=partition,
+            order=exp.Order(expressions=[exp.Ordered(this=_col("period"), desc=True)]),
+        ).as_("rn"),
+    ).from_(inner.subquery("r"))
+    last = (
+        exp.select(_col("p").as_("period"), *[d.copy() for d in dims], _col("value"))
+        .from_(ranked.subquery("k"))
+        .where(exp.EQ(this=_col("rn"), expression=exp.Literal.number(1)))
+    )
+    return last.sql(dialect)
+
+
+def probe_sql(tree: exp.Query, dialect: str) -> str:
+    """No row of the metric's result: its columns (engines plan it, none runs it)."""
+    return exp.select("*").from_(tree.subquery("m")).limit(0).sql(dialect)
+
+
+def fetch(engine: SqlEngine, metric: MetricSql, build: Any) -> Result:
+    """Check and transpile the metric's SQL, build the query from it (``build(tree)`` → SQL
+    text in the engine's dialect), run it; a failure names the metric, system and engine."""
+    sql = build(checked_sql(metric, engine.dialect))
+    try:
+        result = engine.run(sql)
+    except EngineQueryError as exc:
+        raise engine_error(metric, engine, exc.message) from None
+    if len(result.rows) > engine.max_rows:
+        raise EngineQueryError(
+            f"metric {metric.metric!r} (system {metric.system!r}) on {engine.kind}: the result "
+            f"has more than {engine.max_rows} rows; ask for fewer periods or members",
+            {"metric": metric.metric, "system": metric.system, "engine": engine.kind},
+        )
+    return result
+
+
+def lower_columns(columns: Iterable[str]) -> list[str]:
+    return [c.strip().lower() for c in columns]
+
+
+def rows_as_frame(rows: Sequence[tuple[Any, ...]]) -> dict[tuple[str, ...], dict[str, float]]:
+    """``(period, *members, value)`` rows → members → period → value (NULL values dropped)."""
+    out: dict[tuple[str, ...], dict[str, float]] = {}
+    for row in rows:
+        if row[-1] is None:
+            continue
+        key = tuple(None if m is None else str(m) for m in row[1:-1])
+        out.setdefault(key, {})[str(row[0])] = float(row[-1])  # type: ignore[arg-type]
+    return out

@@ -1,0 +1,101 @@
+"""Connection URLs of systems: read from the environment (or a secrets file), always masked.
+
+A system in ``sources.yaml`` says ``connection: {env: KPIGRAPH_CONN_DMS}``. The variable holds
+either the URL (``postgresql+psycopg://reader:…@db:5432/dms``, ``duckdb:///srv/dms.duckdb``,
+``sc://spark-connect:15002``, ``local[2]``) or the absolute path of a file whose first line is
+the URL (a Docker/Kubernetes secret). The URL is never written to a catalog file, and
+:class:`SecretUrl` never shows its password: ``str``, ``repr``, f-strings, log records and
+exception messages all see the masked form; only :meth:`SecretUrl.reveal` gives the real one,
+to the driver.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from pathlib import Path
+
+from values.errors import EngineConnectionError
+
+#: ``scheme://user:password@host`` → the password part (up to the last ``@`` of the authority)
+_PASSWORD = re.compile(r"^(?P<head>[A-Za-z][A-Za-z0-9+.\-]*://[^:/@?#]*:)(?P<pw>[^/?#]*)(?=@)")
+#: ``?password=…`` and the like in a query string
+_QUERY_SECRET = re.compile(r"(?i)([?&](?:password|passwd|pwd|token|secret|key)=)[^&#]*")
+MASK = "***"
+
+
+def mask_url(url: str) -> str:
+    """``url`` with its password (and any password-like query parameter) replaced by ``***``.
+
+    >>> mask_url("postgresql+psycopg://reader:s3cr@t@db:5432/dms?sslmode=require")
+    'postgresql+psycopg://reader:***@db:5432/dms?sslmode=require'
+    >>> mask_url("postgresql://db/dms?user=a&password=x")
+    'postgresql://db/dms?user=a&password=***'
+    """
+    masked = _PASSWORD.sub(lambda m: m.group("head") + MASK, url)
+    return _QUERY_SECRET.sub(lambda m: m.group(1) + MASK, masked)
+
+
+class SecretUrl:
+    """A connection URL that prints masked. ``reveal()`` is for the driver only."""
+
+    __slots__ = ("_url",)
+
+    def __init__(self, url: str) -> None:
+        self._url = url
+
+    def reveal(self) -> str:
+        return self._url
+
+    @property
+    def scheme(self) -> str:
+        head, sep, _ = self._url.partition("://")
+        return head.lower() if sep else ""
+
+    def __str__(self) -> str:
+        return mask_url(self._url)
+
+    def __repr__(self) -> str:
+        return f"SecretUrl({mask_url(self._url)!r})"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, SecretUrl) and other._url == self._url
+
+    def __hash__(self) -> int:
+        return hash(self._url)
+
+    def __reduce__(self) -> tuple[object, ...]:  # never pickled into a cache or a log
+        raise TypeError("a SecretUrl is not picklable")
+
+
+def resolve(env: str, environ: Mapping[str, str] | None = None) -> SecretUrl:
+    """The URL named by the environment variable ``env``.
+
+    Raises
+    ------
+    EngineConnectionError
+        The variable is unset or empty, or names a secrets file that cannot be read.
+    """
+    environ = os.environ if environ is None else environ
+    raw = (environ.get(env) or "").strip()
+    if not raw:
+        raise EngineConnectionError(
+            f"the connection variable {env} is not set; export it as the system's URL "
+            f"(e.g. {env}=postgresql+psycopg://reader:PASSWORD@host:5432/db) or as the path "
+            "of a secrets file holding that URL",
+            {"env": env},
+        )
+    if "://" not in raw and raw.startswith("/"):
+        path = Path(raw)
+        try:
+            first = path.read_text(encoding="utf-8").strip().splitlines()
+        except OSError as exc:
+            raise EngineConnectionError(
+                f"{env} names the secrets file {raw}, which cannot be read ({exc.strerror})",
+                {"env": env},
+            ) from None
+        raw = first[0].strip() if first else ""
+        if not raw:
+            raise EngineConnectionError(f"the secrets file named by {env} is empty", {"env": env})
+    return SecretUrl(raw)

@@ -1,0 +1,79 @@
+"""DuckDB as a values engine: a database file (``duckdb:///srv/dms.duckdb``, opened read-only)
+or, with ``duckdb://`` alone, the catalog's ``data/`` files (each CSV/Parquet file a view named
+after it). One thread (sums come out the same on every run); the statement timeout interrupts
+the query from a timer thread. The embedded default — metric SQL over ``data/`` without any
+``connection`` — is still run by :class:`values.engine.ValuesEngine` itself."""
+
+from __future__ import annotations
+
+import re
+import threading
+from pathlib import Path
+
+import duckdb
+
+from values.engines.base import DEFAULT_MAX_ROWS, DEFAULT_TIMEOUT_S, Result
+from values.engines.connections import SecretUrl
+from values.errors import EngineConnectionError, EngineQueryError
+
+_TABLE_NAME = re.compile(r"^[a-z_][a-z0-9_]*$")
+
+
+class DuckDBEngine:
+    kind = "duckdb"
+    dialect = "duckdb"
+
+    def __init__(
+        self,
+        url: SecretUrl,
+        *,
+        data_dir: Path | None = None,
+        timeout_s: float = DEFAULT_TIMEOUT_S,
+        max_rows: int = DEFAULT_MAX_ROWS,
+    ) -> None:
+        self.timeout_s, self.max_rows = timeout_s, max_rows
+        self._lock = threading.Lock()
+        path = url.reveal().partition("://")[2].lstrip("/")
+        try:
+            if path and path != ":memory:":
+                self._con = duckdb.connect("/" + path, read_only=True, config={"threads": 1})
+            else:
+                self._con = duckdb.connect(":memory:", config={"threads": 1})
+                self._views(data_dir)
+        except duckdb.Error as exc:
+            raise EngineConnectionError(
+                f"cannot open the DuckDB database {url}: {str(exc).splitlines()[0]}"
+            ) from None
+
+    def _views(self, data_dir: Path | None) -> None:
+        if data_dir is None or not data_dir.is_dir():
+            return
+        for path in sorted(data_dir.iterdir()):
+            suffix = path.suffix.lower()
+            name = path.stem.lower()
+            if path.is_file() and suffix in (".csv", ".parquet") and _TABLE_NAME.match(name):
+                reader = "read_parquet" if suffix == ".parquet" else "read_csv"
+                literal = str(path.resolve()).replace("'", "''")
+                self._con.execute(f"CREATE VIEW {name} AS SELECT * FROM {reader}('{literal}')")
+
+    def run(self, sql: str) -> Result:
+        with self._lock:
+            timer = threading.Timer(self.timeout_s, self._con.interrupt)
+            timer.start()
+            try:
+                cur = self._con.execute(sql)
+                columns = [d[0] for d in cur.description or []]
+                rows = cur.fetchmany(self.max_rows + 1)
+            except duckdb.InterruptException:
+                raise EngineQueryError(
+                    f"cancelled after the statement timeout ({self.timeout_s:g} s)"
+                ) from None
+            except duckdb.Error as exc:
+                raise EngineQueryError(str(exc)) from None
+            finally:
+                timer.cancel()
+        return Result(columns, rows)
+
+    def close(self) -> None:
+        with self._lock:
+            self._con.close()
