@@ -13,6 +13,7 @@ from api.docs import install_docs
 from api.errors import install_error_handlers
 from api.generation import GenerationMiddleware
 from api.hosts import TrustedHostsMiddleware, allowed_hosts
+from api.language import LanguageMiddleware
 from api.routes import ask, catalog, health, metrics, nodes, pages, paths
 from api.routes import compare as compare_routes
 from api.routes import history_pages as history_page_routes
@@ -70,6 +71,7 @@ def create_app(settings: Settings | None = None, store: GraphStore | None = None
     if settings.trusted_hosts:  # kpigraph serve always sets it (api/hosts.py)
         hosts = allowed_hosts("", 0, settings.base_url, settings.trusted_hosts)
         app.add_middleware(TrustedHostsMiddleware, hosts=hosts)
+    app.add_middleware(LanguageMiddleware)  # ?lang= / Accept-Language / the catalog's language
     governance.install(app, settings, the_store)  # before the routers: its read gate covers all
     for module in (metrics, nodes, paths, catalog, ask, health, pages):
         app.include_router(module.router)

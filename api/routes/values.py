@@ -159,7 +159,7 @@ def explain_page(
     depth: Annotated[int, Query(ge=1, le=6)] = 3,
 ) -> HTMLResponse:
     from values.service import explain_report
-    from viz.explain_page import render_explain
+    from viz.explain_page import catalog_names, render_explain
 
     mid = _metric(store, metric_id)
     engine = _engine(request, settings)
@@ -168,7 +168,10 @@ def explain_page(
         period = periods[-1] if periods else "2000-01"
     report = explain_report(store, engine, mid, period, base, _by(by), depth)
     info = store.info()
-    return HTMLResponse(render_explain(report, catalog_name=info.catalog, by=by or "", depth=depth))
+    names = catalog_names(store, report)
+    return HTMLResponse(
+        render_explain(report, catalog_name=info.catalog, by=by or "", depth=depth, **names)
+    )
 
 
 def values_panel(store: GraphStore, metric_id: str) -> Markup | None:
