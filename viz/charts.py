@@ -113,7 +113,7 @@ def waterfall_svg(
         f'stroke="#dee2e6"/>',
         _text(left - 6, top + 4, fmt(hi), anchor="end", size=10, color=MUTED),
         _text(left - 6, top + plot_h, fmt(lo), anchor="end", size=10, color=MUTED),
-        _text(left - 6, top + plot_h + 14, axis_note, anchor="end", size=9, color=MUTED),
+        _text(4, height - 6, axis_note, anchor="start", size=9, color=MUTED),
     ]
     bars: list[tuple[float, float, str, str]] = [(lo, start[1], TOTAL, fmt(start[1]))]
     prev = start[1]

@@ -53,7 +53,7 @@ def _tree_texts(root: dict[str, Any], change: float, units: Mapping[str, str | N
         n["title_text"] = title
         detail = f"{number_in(n.get('base_value'), own)} → {number_in(n.get('value'), own)}"
         if inverse_effect(n.get("change"), n.get("contribution")) and n is not root:
-            detail += "  " + _("divisor: its rise lowers the parent")
+            detail += "  " + _("divisor: moves its parent the other way")
         n["detail_text"] = detail
         words = share_words(n.get("contribution"), change) if n is not root else ""
         contribution = number_in(n.get("contribution"), contrib_scale, signed=True)

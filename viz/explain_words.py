@@ -207,8 +207,10 @@ def cause_change(change: float | None, unit: str | None, base: float | None) -> 
     """
     if change is None:
         return "—"
-    if unit and unit.strip() in {"%", "％", "percent"} and base is not None and abs(base) <= 1.5:
-        return _("{points} pp", points=number_in(change * 100, Scale(decimals=2), signed=True))
+    if unit and unit.strip() in {"%", "％", "percent"}:  # a change of a percentage: points
+        fraction = base is not None and abs(base) <= 1.5  # stored as 0.91, not 91
+        points = change * 100 if fraction else change
+        return _("{points} pp", points=number_in(points, Scale(decimals=2), signed=True))
     scale = column_scale([change, base])
     text = number_in(change, scale, signed=True)
     return f"{text} {unit}" if unit and unit not in {"CNY", "元"} else text

@@ -28,6 +28,18 @@ VALUE_WORDS = {
     "factor": N_("factor"),
     "term": N_("term"),
     "argument": N_("argument"),
+    # change requests: actions, timeline events, how an impact reaches a node
+    "create": N_("create"),
+    "update": N_("update"),
+    "deprecate": N_("deprecate"),
+    "submit": N_("submit"),
+    "approve": N_("approve"),
+    "reject": N_("reject"),
+    "withdraw": N_("withdraw"),
+    "apply": N_("apply"),
+    "conflict": N_("conflict"),
+    "definition": N_("definition"),
+    "influence": N_("influence"),
 }
 
 

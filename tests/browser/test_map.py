@@ -144,7 +144,7 @@ def test_fields_collapse_into_their_table_and_expand(
     assert [n["id"] for n in geo["nodes"] if n["kind"] == "Field"] == []
     orders = by_id(geo)["Table:dms.dms_orders"]
     count = orders["group_of"]
-    assert f"dms_orders ({count} fields)" in orders["label"].replace("\n", " ")
+    assert f"dms_orders ({count} 个字段)" in orders["label"].replace("\n", " ")
     assert "工单总金额" in orders["title"]
     # a click on the group expands it in place
     wide.evaluate(
