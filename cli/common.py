@@ -222,7 +222,7 @@ def run_guarded(command: click.Command, argv: list[str] | None) -> int:
         err().print(f"[red]{label}[/] {safe(exc.message)}")
         for line in _detail_lines(exc):
             err().print(f"  {safe(line)}")
-        return 1
+        return 2 if exc.code == "unknown_name" else 1  # a name not in the catalog: usage
     except click.exceptions.Abort:
         err().print(_("aborted"))
         return 130

@@ -12,8 +12,6 @@ import click
 from cli.common import emit_json, err, json_option, out, safe, store_options
 
 if TYPE_CHECKING:
-    from rich.console import Console
-
     from core.settings import Settings
     from store.base import GraphStore
 
@@ -167,87 +165,10 @@ def explain_cmd(
     if as_json:
         emit_json(report)
     else:
-        render_explanation(out(), report)
+        from cli.explain_render import render_explanation
+        from viz.explain_page import catalog_names
 
-
-def render_explanation(console: Console, r: dict[str, Any]) -> None:
-    from rich.table import Table
-    from rich.tree import Tree
-
-    console.print(
-        f"[bold]{safe(r['name'])}[/] {r['period']} vs {r['base_period'] or 'target'}: "
-        f"{_num(r['base_value'])} → {_num(r['value'])} {safe(r['unit'] or '')}, "
-        f"change {_signed(r['change'])} ({_pct(r['change_pct'])})"
-    )
-    tree = Tree(
-        f"{safe(r['name'])} {_signed(r['change'])}" + (f"  [{r['method']}]" if r["method"] else "")
-    )
-
-    def add(parent: Tree, node: dict[str, Any]) -> None:
-        share = "" if node["share"] is None else f" ({node['share']:+.1%})"
-        method = f"  [{node['method']}]" if node["method"] else ""
-        change = f"  Δ {_signed(node['change'])}" if node["ref"] else ""
-        branch = parent.add(
-            f"{safe(node['name'])}: {_signed(node['contribution'])}{share}{change}{method}"
-        )
-        for child in node["children"]:
-            add(branch, child)
-
-    for node in r["tree"]:
-        add(tree, node)
-    console.print(tree)
-    for d in r["dimensions"]:
-        ratio = d["method"] == "rate_mix"
-        power = "" if d["explanatory_power"] is None else f" = {d['explanatory_power']:.0%}"
-        table = Table(
-            title=f"by {safe(d['dimension'])}: {d['explained_by']} of "
-            f"{d['member_count']} members explain{power}"
-        )
-        for col in (
-            "member",
-            "base",
-            "value",
-            "contribution",
-            "share",
-            *(("rate", "mix") if ratio else ()),
-        ):
-            table.add_column(col, justify="left" if col == "member" else "right")
-        for m in d["members"]:
-            extra = (_signed(m["rate"]), _signed(m["mix"])) if ratio else ()
-            share = "—" if m["share"] is None else f"{m['share']:.1%}"
-            table.add_row(
-                safe(m["member"]),
-                _num(m["base_value"]),
-                _num(m["value"]),
-                _signed(m["contribution"]),
-                share,
-                *extra,
-            )
-        console.print(table)
-    for d in r["drill"]:
-        table = Table(title="drill " + " × ".join(safe(x) for x in d["dimensions"]))
-        for col in ("members", "base", "value", "contribution", "share"):
-            table.add_column(col, justify="left" if col == "members" else "right")
-        for m in d["members"]:
-            share = "—" if m["share"] is None else f"{m['share']:.1%}"
-            table.add_row(
-                safe(m["member"]),
-                _num(m["base_value"]),
-                _num(m["value"]),
-                _signed(m["contribution"]),
-                share,
-            )
-        console.print(table)
-    if r["causes"]:
-        console.print("[bold]causes[/] (evidence, not proof):")
-        for c in r["causes"]:
-            corr = "—" if c["correlation"] is None else f"{c['correlation']:+.2f} (n={c['n']})"
-            console.print(
-                f"  {safe(c['name'])} → {safe(c['effect_name'])} ({c['polarity']}, lag "
-                f"{c['lag_months']} months): change {_signed(c['change'])}, r {corr}"
-            )
-    for note in r["notes"]:
-        console.print(f"[dim]note:[/] {safe(note)}")
+        render_explanation(out(), report, catalog_names(store, report))
 
 
 @click.command("check-values")

@@ -23,3 +23,10 @@ class NoValuesError(InvalidQueryError):
     """There are no values for what was asked (no data for the metric, period or member)."""
 
     code = "no_values"
+
+
+class UnknownNameError(InvalidQueryError):
+    """A name in the question (a dimension, a grain) is not in the catalog; ``suggestions``
+    holds the close ones. The command line exits 2 on it (a usage error), the API answers 422."""
+
+    code = "unknown_name"

@@ -138,6 +138,8 @@ def explain_report(
     page draws)."""
     if not 1 <= depth <= 6:
         raise InvalidQueryError("depth must be between 1 and 6")
+    by = check_dimensions(store, by or ())
+    check_period(engine, metric_id, period)
 
     def series(mid: str) -> dict[str, float]:
         try:
@@ -150,6 +152,69 @@ def explain_report(
         causes=_cause_edges(store, engine, metric_id), series=series,
     )  # fmt: skip
     return result.to_json()
+
+
+def check_period(engine: ValuesEngine, metric_id: str, period: str) -> None:
+    """``period`` has values of the metric; else :class:`NoValuesError` naming the months
+    that have them (never a silent empty answer)."""
+    import re
+
+    from values.errors import NoValuesError
+
+    if not re.fullmatch(r"[0-9]{4}-(0[1-9]|1[0-2])", period):
+        return  # not a month: explain says how to write one
+    try:
+        periods = sorted(engine.periods(metric_id))
+    except InvalidQueryError:
+        return  # the metric has no values at all: explain says so itself
+    if periods and period not in periods:
+        raise NoValuesError(
+            f"no values of {metric_id} for {period}; it has values for "
+            f"{periods[0]} … {periods[-1]} ({len(periods)} months)",
+            {"metric": metric_id, "period": period, "periods": [periods[0], periods[-1]]},
+        )
+
+
+def check_dimensions(store: GraphStore, names: Sequence[str]) -> list[str]:
+    """The dimension ids ``names`` mean (an id, or a dimension's name or English name);
+    :class:`UnknownNameError` naming the close ones for any other name (``shop`` → ``store``)."""
+    import difflib
+
+    from analysis.cjk_match import similarity
+    from graph_schema.ids import NodeKind
+    from store.base import SearchQuery
+    from values.errors import UnknownNameError
+
+    if not names:
+        return []
+    dims = store.search(SearchQuery(kinds=frozenset({NodeKind.DIMENSION}), limit=1000)).items
+    known = {d.id for d in dims}
+    by_name = {
+        w.strip().lower(): d.id
+        for d in dims
+        for w in (d.id, d.name, getattr(d, "name_en", None) or "")
+        if w
+    }
+    ids: list[str] = []
+    for name in names:
+        if name.strip().lower() in by_name:
+            ids.append(by_name[name.strip().lower()])
+            continue
+
+        def score(d: Any, name: str = name) -> float:
+            words = [d.id, d.name, getattr(d, "name_en", None) or ""]
+            return max(similarity(name, w) for w in words if w)
+
+        ranked = sorted(dims, key=lambda d: -score(d))
+        close = [d.id for d in ranked if score(d) >= 0.4][:3] or difflib.get_close_matches(
+            name, sorted(known), n=3, cutoff=0.0
+        )
+        hint = f"; did you mean {', '.join(close)}?" if close else ""
+        raise UnknownNameError(
+            f"no dimension {name!r} in the catalog{hint} (dimensions: {', '.join(sorted(known))})",
+            {"dimension": name, "suggestions": close, "dimensions": sorted(known)},
+        )
+    return ids
 
 
 def quality_report(engine: ValuesEngine, metric_ids: Sequence[str] | None = None) -> dict[str, Any]:

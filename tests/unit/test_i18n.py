@@ -200,3 +200,12 @@ def test_no_message_hides_inside_an_f_string() -> None:
         if pattern.search(line)
     ]
     assert found == []
+
+
+def test_unknown_dimension_is_a_422_with_close_matches(client: TestClient) -> None:
+    """#24: ``by=shop`` used to answer 200 with a note; now 422 naming ``store``."""
+    r = client.get("/api/metrics/revenue/explain", params={"period": "2026-06", "by": "shop"})
+    assert r.status_code == 422
+    assert r.json()["error"]["details"]["suggestions"][0] == "store"
+    r = client.get("/api/metrics/revenue/explain", params={"period": "2026-07"})
+    assert r.status_code == 422 and "2024-07 … 2026-06" in r.json()["error"]["message"]

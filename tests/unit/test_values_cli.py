@@ -22,10 +22,11 @@ def db(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_explain_prints_tree_tables_and_notes(db: Path) -> None:
     proc = run("explain", "营收", "--period", "2026-06", "--by", "store,order_type", db=db)
     text = proc.stdout
-    assert "营收 2026-06 vs 2026-05" in text and "-262,262.00 (-9.47%)" in text
-    assert "进厂台次: -371,578.88" in text and "保养台次" in text
+    assert "营收 2026-06 vs 2026-05" in text and "变化 −26.2万 (−9.5%)" in text  # the catalog's zh
+    assert "进厂台次: −37.2万 (解释了下降的 141.7 %)" in text and "保养台次" in text
+    assert "客单价: +10.9万 (抵消了 41.7 %)" in text
     assert text.index("南山店") < text.index("宝安店")
-    assert "evidence, not proof" in text
+    assert "相关证据，不是因果证明" in text
 
 
 def test_values_and_eval_tables(db: Path) -> None:
@@ -62,3 +63,15 @@ def test_check_values_on_a_catalog_dir_names_file_and_line(db: Path, tmp_path: P
     assert proc.returncode == 1
     assert "values/bad.csv:2: bad period '2026-13'" in proc.stderr
     assert "values/bad.csv:3: unknown metric 'revenu'" in proc.stderr
+
+
+def test_no_silent_errors(db: Path) -> None:
+    """#24: a typo in --by, a month without data: an error that names what exists."""
+    proc = run("explain", "营收", "--period", "2026-06", "--by", "shop", db=db, check=False)
+    assert proc.returncode == 2 and "did you mean store" in proc.stderr
+    proc = run("explain", "营收", "--period", "2026-07", "--by", "store", db=db, check=False)
+    assert proc.returncode == 1 and "2024-07 … 2026-06" in proc.stderr
+    proc = run("explain", "营收", "--period", "2026-06", "--by", "门店", db=db)  # by its name
+    assert "南山店" in proc.stdout
+    proc = run("show", "营搜", db=db, check=False)  # a slip of the input method
+    assert proc.returncode == 1 and "Metric:revenue" in proc.stderr.split("?")[0]
