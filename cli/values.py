@@ -179,20 +179,30 @@ def explain_cmd(
     default=None,
     help="check a catalog directory as it is on disk (definitions and values), without the store",
 )
+@click.option(
+    "--fail-on",
+    type=click.Choice(["error", "warning", "info", "never"]),
+    default="error",
+    show_default=True,
+    help="exit 1 when a finding is at least this severe (data slips are warnings, anomalies info)",
+)
 @values_dir_option
 @json_option
 @store_options
 def check_values_cmd(
     ref: str | None,
     catalog: Path | None,
+    fail_on: str,
     values_dir: Path | None,
     as_json: bool,
     store: GraphStore,
     settings: Settings,
 ) -> None:
-    """Data quality: identity mismatches, missing months, benchmark range, anomalies.
-    Invalid value files are reported with file and line (exit 1)."""
+    """Data quality: identity mismatches and missing months first (data slips), then benchmark
+    range and anomalies. Invalid value files are reported with file and line (exit 1)."""
+    from core.i18n import _, ngettext
     from values.service import engine_for, quality_report
+    from viz.labels import translate
 
     if catalog is not None:
         from loaders.catalog import load_catalog
@@ -212,12 +222,14 @@ def check_values_cmd(
     else:
         from rich.table import Table
 
-        table = Table(title=f"{len(report['findings'])} finding(s)")
-        for col in ("check", "metric", "period", "member", "detail"):
+        n = len(report["findings"])
+        table = Table(title=ngettext("%(num)s finding", "%(num)s findings", n) % {"num": n})
+        for col in (_("severity"), _("check"), _("metric"), _("period"), _("member"), _("detail")):
             table.add_column(col)
         for f in report["findings"]:
             table.add_row(
-                f["check"],
+                translate(f["severity"]),
+                translate(f["check"]),
                 safe(f["name"]),
                 f["period"] or "",
                 safe(f["member"] or ""),
@@ -225,6 +237,9 @@ def check_values_cmd(
             )
         out().print(table)
         for note in report["notes"]:
-            err().print(f"note: {safe(note)}")
-    if report["findings"]:
-        raise SystemExit(1)  # findings: a non-zero exit for CI gates
+            err().print(_("note:") + f" {safe(note)}")
+    from values.service import SEVERITY_RANK
+
+    limit = SEVERITY_RANK.get(fail_on)
+    if limit is not None and any(SEVERITY_RANK[f["severity"]] <= limit for f in report["findings"]):
+        raise SystemExit(1)  # findings at or above --fail-on: a non-zero exit for CI gates

@@ -10,6 +10,7 @@ the store, so a change applied through governance is what values are computed wi
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Sequence
 from pathlib import Path
@@ -217,13 +218,45 @@ def check_dimensions(store: GraphStore, names: Sequence[str]) -> list[str]:
     return ids
 
 
+#: how much a finding matters: a value that disagrees with its own formula or a month that is
+#: missing is a data slip to fix (warning); an unusual move is worth a look (info). Errors are
+#: what makes the values unusable (invalid files raise before any finding).
+SEVERITY = {
+    "identity": "warning",
+    "missing_period": "warning",
+    "benchmark": "info",
+    "anomaly": "info",
+}
+SEVERITY_RANK = {"error": 0, "warning": 1, "info": 2}
+_CHECK_RANK = {"identity": 0, "missing_period": 1, "benchmark": 2, "anomaly": 3}
+_MISSING_TABLE = re.compile(r"Table with name (\w+) does not exist")
+
+
+def _note(metric_id: str, why: str) -> str:
+    """An engine's note in one clear sentence (never a raw engine error)."""
+    missing = _MISSING_TABLE.search(why)
+    if missing:
+        return (
+            f"{metric_id}: its SQL reads table {missing.group(1)}, which data/ does not have "
+            "(add the file, or give the metric observed values)"
+        )
+    return f"{metric_id}: {why}"
+
+
 def quality_report(engine: ValuesEngine, metric_ids: Sequence[str] | None = None) -> dict[str, Any]:
+    """Findings ranked: data slips (identity mismatches, missing months) first, then benchmark
+    and anomaly findings; each with a ``severity``. Notes are sentences, not engine errors."""
     ids = list(metric_ids) if metric_ids is not None else engine.defs.all_metric_ids()
-    findings = check_values(engine, ids)
+    findings = [
+        {**f, "severity": SEVERITY.get(f["check"], "info")} for f in check_values(engine, ids)
+    ]
+    findings.sort(
+        key=lambda f: (SEVERITY_RANK[f["severity"]], _CHECK_RANK.get(f["check"], 9))
+    )  # stable: within a check, the checks' own order
     counts: dict[str, int] = {}
     for f in findings:
         counts[f["check"]] = counts.get(f["check"], 0) + 1
-    notes = [f"{mid}: {why}" for mid, why in sorted(engine.notes.items()) if mid in ids]
+    notes = [_note(mid, why) for mid, why in sorted(engine.notes.items()) if mid in ids]
     return {"findings": findings, "counts": counts, "notes": notes}
 
 

@@ -37,9 +37,23 @@ def test_values_and_eval_tables(db: Path) -> None:
 
 
 def test_check_values_exits_non_zero_on_findings(db: Path) -> None:
-    proc = run("check-values", "--metric", "revenue", db=db, check=False)
-    assert proc.returncode == 1 and "identity" in proc.stdout
+    proc = run("check-values", "--metric", "revenue", "--fail-on", "warning", db=db, check=False)
+    assert proc.returncode == 1 and "恒等式不符" in proc.stdout  # identity, in the catalog's zh
     assert run("check-values", "--metric", "net_profit", db=db).returncode == 0
+
+
+def test_check_values_on_the_demo_reads_first_what_to_fix(db: Path) -> None:
+    """#24: the planted data slip (东莞店 2025-03 disagrees with revenue / visits) comes first,
+    anomalies after; the default --fail-on error exits 0; a missing table is one sentence."""
+    proc = run("--lang", "en", "check-values", db=db, check=False)
+    assert proc.returncode == 0, proc.stderr
+    rows = [line for line in proc.stdout.splitlines() if line.startswith("│")]
+    assert "identity" in rows[0] and "2025-03" in rows[0]
+    first_anomaly = next(i for i, r in enumerate(rows) if "anomaly" in r)
+    assert all("anomaly" not in r for r in rows[:first_anomaly])
+    assert all("identity" not in r for r in rows[first_anomaly:])
+    assert "Catalog Error" not in proc.stderr
+    assert "its SQL reads table campaigns, which data/ does not have" in proc.stderr
 
 
 def test_bad_input_is_one_clear_line(db: Path) -> None:
