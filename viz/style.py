@@ -9,23 +9,25 @@ from core.i18n import N_
 from graph_schema.ids import NodeKind
 from graph_schema.relations import Relation
 
+#: metric levels; the other kinds are coloured apart from every level, also for red-green
+#: colour-blind readers (tests/unit/test_map_relations.py simulates it)
 LEVEL_COLORS = {"L0": "#d1495b", "L1": "#edae49", "L2": "#66a182", "L3": "#8ecae6", None: "#b8c0cc"}
 
 #: Every shape draws its label inside the node (shapes that put it below overlap neighbours).
 KIND_STYLE: dict[NodeKind, dict[str, Any]] = {
     NodeKind.METRIC: {"shape": "box", "color": "#edae49", "label": N_("metric")},
     NodeKind.FIELD: {"shape": "ellipse", "color": "#9ad1d4", "label": N_("field")},
-    NodeKind.TABLE: {"shape": "box", "color": "#c3c3e6", "label": N_("table")},
+    NodeKind.TABLE: {"shape": "box", "color": "#d8c3a5", "label": N_("table")},
     NodeKind.SYSTEM: {
         "shape": "box",
         "color": "#007ea7",
         "label": N_("system"),
         "font": {"color": "#ffffff"},
     },
-    NodeKind.DASHBOARD: {"shape": "ellipse", "color": "#f4a259", "label": N_("dashboard")},
+    NodeKind.DASHBOARD: {"shape": "ellipse", "color": "#c9ada7", "label": N_("dashboard")},
     NodeKind.DEPARTMENT: {
         "shape": "box",
-        "color": "#bc4b51",
+        "color": "#4a4e69",
         "label": N_("department"),
         "font": {"color": "#ffffff"},
     },
@@ -71,13 +73,13 @@ EDGE_STYLE: dict[Relation, dict[str, Any]] = {
         "label": N_("table → field"),
     },
     Relation.SHOWN_ON: {
-        "color": "#f4a259",
+        "color": "#9d8189",
         "dashes": False,
         "width": 1,
         "label": N_("shown on dashboard"),
     },
-    Relation.OWNS: {"color": "#bc4b51", "dashes": [4, 4], "width": 1, "label": N_("owns")},
-    Relation.REVIEWS: {"color": "#bc4b51", "dashes": [1, 3], "width": 1, "label": N_("reviews")},
+    Relation.OWNS: {"color": "#4a4e69", "dashes": [4, 4], "width": 1, "label": N_("owns")},
+    Relation.REVIEWS: {"color": "#4a4e69", "dashes": [1, 3], "width": 1, "label": N_("reviews")},
     Relation.SLICED_BY: {
         "color": "#8cb369",
         "dashes": [1, 3],
