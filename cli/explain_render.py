@@ -131,9 +131,8 @@ def render_explanation(
         )
         table_of(title, list(d["dimensions"]), d["members"], False)
     if r["causes"]:
-        console.print(
-            f"[bold]{_('Possible causes')}[/] ({_('evidence of correlation, not proof of cause')}):"
-        )
+        title, caveat = _("Possible causes"), _("evidence of correlation, not proof of cause")
+        console.print(f"[bold]{title}[/] ({caveat}):")
         for c in r["causes"]:
             corr = "—" if c["correlation"] is None else f"{c['correlation']:+.2f} (n={c['n']})"
             lag = ngettext("%(num)s month", "%(num)s months", c["lag_months"]) % {
@@ -148,4 +147,4 @@ def render_explanation(
                 + f", r {corr}"
             )
     for note in r["notes"]:
-        console.print(f"[dim]{_('note:')}[/] {safe(note)}")
+        console.print("[dim]" + _("note:") + f"[/] {safe(note)}")
