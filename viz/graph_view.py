@@ -166,7 +166,7 @@ def network_data(
     ]
     edges = []
     #: tree mode: the drawn pair of nodes for each pair of refs a tree edge joins
-    pairs: dict[frozenset[str], tuple[str, str]] = {}
+    twins: dict[frozenset[str], tuple[str, str]] = {}
     if tree:
         seen: set[int] = set()
         for i, source, target in lay.drawn:
@@ -176,11 +176,11 @@ def network_data(
             seen.add(i)
             item.update({"from": source, "to": target})
             edges.append(item)
-            pairs.setdefault(frozenset({ref_of[source], ref_of[target]}), (source, target))
+            twins.setdefault(frozenset({ref_of[source], ref_of[target]}), (source, target))
     for i, e in enumerate(graph.edges):
         if tree and i not in lay.hidden:
             continue
-        twin = pairs.get(frozenset({e.source, e.target})) if tree else None
+        twin = twins.get(frozenset({e.source, e.target})) if tree else None
         if twin is not None:  # a second relation between two tree neighbours (营收 ≡ 进厂台次 ×
             # 客单价 DRIVES beside the formula): always drawn, bent aside so both show
             a, b = twin if ref_of[twin[0]] == e.source else (twin[1], twin[0])
