@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import difflib
 
+from analysis.cjk_match import probes as cjk_probes
+from analysis.cjk_match import similarity as name_similarity
 from graph_schema.errors import AmbiguousRefError, InvalidRefError, NodeNotFoundError
 from graph_schema.ids import NodeKind, NodeRef
 from graph_schema.models import BaseNode
@@ -48,6 +50,7 @@ def suggest(store: GraphReader, text: str, kind: NodeKind | None = None, n: int 
     probes = [text]
     if len(text) > 3:
         probes.append(text[: max(3, len(text) * 2 // 3)])
+    probes += cjk_probes(text)  # 营搜: what 营 and 搜 find, ranked by characters and pinyin
     candidates: dict[str, BaseNode] = {}
     for probe in probes:
         for node in store.search(SearchQuery(text=probe, kinds=ALL_KINDS, limit=25)).items:
@@ -59,7 +62,7 @@ def suggest(store: GraphReader, text: str, kind: NodeKind | None = None, n: int 
         same_kind = 0 if kind is None or node.kind is kind else 1
         similarity = max(
             difflib.SequenceMatcher(None, low, node.id.lower()).ratio(),
-            difflib.SequenceMatcher(None, low, node.name.lower()).ratio(),
+            name_similarity(low, node.name),
         )
         return (same_kind, -similarity, ref)
 

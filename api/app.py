@@ -16,6 +16,7 @@ from api.embed.framing import FramingMiddleware
 from api.errors import install_error_handlers
 from api.generation import GenerationMiddleware
 from api.hosts import TrustedHostsMiddleware, allowed_hosts
+from api.language import LanguageMiddleware
 from api.mcp_server import http as mcp_http
 from api.routes import ask, catalog, health, metrics, nodes, pages, paths
 from api.routes import compare as compare_routes
@@ -78,6 +79,7 @@ def create_app(settings: Settings | None = None, store: GraphStore | None = None
     if settings.trusted_hosts:  # kpigraph serve always sets it (api/hosts.py)
         hosts = allowed_hosts("", 0, settings.base_url, settings.trusted_hosts)
         app.add_middleware(TrustedHostsMiddleware, hosts=hosts)
+    app.add_middleware(LanguageMiddleware)  # ?lang= / Accept-Language / the catalog's language
     governance.install(app, settings, the_store)  # before the routers: its read gate covers all
     for module in (metrics, nodes, paths, catalog, ask, health, pages):
         app.include_router(module.router)

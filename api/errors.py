@@ -11,6 +11,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.generation import RETRY_HEADER
+from core.i18n import N_, _
 from graph_schema.errors import (
     AmbiguousRefError,
     BackendUnavailableError,
@@ -50,7 +51,7 @@ def error_json(status: int, code: str, message: str, details: object = None) -> 
 
 
 MACHINE_PREFIXES = ("/api", "/health", "/openapi.json", "/docs", "/redoc")
-TITLES = {404: "找不到 Not found", 422: "请求有误 Bad request", 503: "暂不可用 Unavailable"}
+TITLES = {404: N_("Not found"), 422: N_("Bad request"), 503: N_("Unavailable")}
 
 
 def wants_html(request: Request) -> bool:
@@ -65,7 +66,7 @@ def error_html(status: int, message: str, suggestions: list[str] | None = None) 
     body = render_page(
         "error.html",
         status=status,
-        title=TITLES.get(status, "出错了 Error"),
+        title=_(TITLES.get(status, N_("Error"))),
         message=message,
         suggestions=[{"ref": s, "url": node_url(s)} for s in suggestions or []],
     )

@@ -132,12 +132,22 @@ COMMAND_HELP: dict[str, str] = {
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 @click.version_option(package_name="kpigraph")
-def cli() -> None:
+@click.option(
+    "--lang",
+    type=click.Choice(["zh", "en"]),
+    default=None,
+    envvar="KPIGRAPH_LANG",
+    help="language of the output [env KPIGRAPH_LANG; default: the catalog's language]",
+)
+def cli(lang: str | None) -> None:
     """kpigraph — the metric dictionary as a knowledge graph: lineage and impact analysis.
 
     A REF is Kind:id (Metric:atp, Field:dms.dms_orders.total_amount), a bare id, or a
     name people know (客单价, ATP): names are resolved, ambiguous ones list the candidates.
     """
+    from core import i18n
+
+    i18n.choose(lang)  # None: the catalog's language
 
 
 def main(argv: list[str] | None = None) -> None:

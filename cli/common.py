@@ -159,14 +159,23 @@ def store_options(func: F) -> F:
     )
     @functools.wraps(func)
     def wrapper(*args: Any, db: Path | None, backend: str | None, **kwargs: Any) -> Any:
+        from core import i18n
         from core.wiring import build_store
         from store.pinned import PinnedStore
 
         settings = settings_from(db, backend)
         store = build_store(settings)
+        pinned = PinnedStore(store)
+
+        def catalog_language() -> str | None:
+            lang = pinned.info().meta.get("language")
+            return lang if isinstance(lang, str) else None
+
+        token = i18n.set_fallback(catalog_language)  # --lang, else the catalog's language
         try:
-            return func(*args, store=PinnedStore(store), settings=settings, **kwargs)
+            return func(*args, store=pinned, settings=settings, **kwargs)
         finally:
+            i18n.reset_fallback(token)
             store.close()
 
     return wrapper  # type: ignore[return-value]
@@ -214,6 +223,7 @@ def sweep_orphans(store: GraphStore) -> None:
 
 def run_guarded(command: click.Command, argv: list[str] | None) -> int:
     """Run ``command``; turn every failure into one escaped line and an exit code."""
+    from core.i18n import _, ngettext
     from graph_schema.errors import CatalogError, KpigraphError
 
     try:
@@ -223,17 +233,22 @@ def run_guarded(command: click.Command, argv: list[str] | None) -> int:
         from cli import render
 
         render.catalog_issues(err(), exc.issues)
-        err().print(
-            f"[red]error:[/] {len(exc.issues)} problem(s) in the catalog; nothing was loaded"
+        n = len(exc.issues)
+        problems = ngettext("%(num)s problem in the catalog", "%(num)s problems in the catalog", n)
+        label, nothing = (
+            _("error:"),
+            _("{problems}; nothing was loaded", problems=problems % {"num": n}),
         )
+        err().print(f"[red]{label}[/] {nothing}")
         return 1
     except KpigraphError as exc:
-        err().print(f"[red]error:[/] {safe(exc.message)}")
+        label = _("error:")
+        err().print(f"[red]{label}[/] {safe(exc.message)}")
         for line in _detail_lines(exc):
             err().print(f"  {safe(line)}")
-        return 1
+        return 2 if exc.code == "unknown_name" else 1  # a name not in the catalog: usage
     except click.exceptions.Abort:
-        err().print("aborted")
+        err().print(_("aborted"))
         return 130
     except click.ClickException as exc:
         exc.show()
@@ -241,14 +256,16 @@ def run_guarded(command: click.Command, argv: list[str] | None) -> int:
     except click.exceptions.Exit as exc:
         return int(exc.exit_code or 0)
     except KeyboardInterrupt:
-        err().print("interrupted; the stored graph is unchanged unless a load completed")
+        err().print(_("interrupted; the stored graph is unchanged unless a load completed"))
         return 130
     except Exception as exc:
         if os.environ.get("KPIGRAPH_DEBUG"):
             raise
         err().print(
-            f"[red]internal error:[/] {safe(type(exc).__name__)}: {safe(exc)} "
-            "(set KPIGRAPH_DEBUG=1 for the traceback, and please report it)"
+            "[red]"
+            + _("internal error:")
+            + f"[/] {safe(type(exc).__name__)}: {safe(exc)} "
+            + _("(set KPIGRAPH_DEBUG=1 for the traceback, and please report it)")
         )
         return 2
     return code if isinstance(code, int) else 0
@@ -256,14 +273,16 @@ def run_guarded(command: click.Command, argv: list[str] | None) -> int:
 
 def _detail_lines(exc: KpigraphError) -> list[str]:
     """Candidates of an ambiguous name, and every metric of a version error, one per line."""
+    from core.i18n import _
+
     details = exc.details
     lines: list[str] = []
     candidates = details.get("candidates")
     if isinstance(candidates, list) and candidates:
-        lines.append("candidates:")
+        lines.append(_("candidates:"))
         lines.extend(f"  {c}" for c in candidates)
     problems = details.get("problems")  # VersionError: one line per metric, all of them
     if exc.code == "version_not_bumped" and isinstance(problems, list) and len(problems) > 1:
         lines.extend(str(p) for p in problems)
-        lines.append("nothing was loaded; bump the versions (or --no-version-check to migrate)")
+        lines.append(_("nothing was loaded; bump the versions (or --no-version-check to migrate)"))
     return lines

@@ -16,8 +16,10 @@ from rich.text import Text
 
 from analysis.results import EdgeOut, ImpactReport, LineageResult, NodeCard, PathsResult, Via
 from cli.common import printable as p
+from core.i18n import N_, _, ngettext
 from graph_schema.errors import CatalogIssue
 from store.base import SearchPage, StoreInfo
+from viz.labels import count_label, translate
 
 
 def T(text: object, style: str = "") -> Text:
@@ -35,16 +37,16 @@ def relation_label(edge: EdgeOut) -> str:
     'CAUSES(−, 滞后 1月)'
     >>> relation_label(EdgeOut(source="a", target="b", type="INPUT_TO",
     ...                        props={"role": "numerator"}))
-    'INPUT_TO(numerator)'
+    'INPUT_TO(分子)'
     """
     props = edge.props or {}
     if edge.type == "CAUSES":
         bits = ["+" if props.get("polarity", "+") == "+" else "−"]
         if props.get("lag"):
-            bits.append(f"滞后 {props['lag']}")
+            bits.append(_("lag {lag}", lag=props["lag"]))
         return f"CAUSES({', '.join(bits)})"
     if props.get("role"):
-        return f"{edge.type}({props['role']})"
+        return f"{edge.type}({translate(props['role'])})"
     return edge.type
 
 
@@ -66,16 +68,29 @@ def _id(ref: str) -> str:
 
 
 def lineage_table(console: Console, result: LineageResult) -> None:
-    title = f"{result.direction.value} lineage of {result.root} (depth ≤ {result.depth})"
+    title = _(
+        "{direction} lineage of {root} (depth ≤ {depth})",
+        direction=_(result.direction.value),
+        root=result.root,
+        depth=result.depth,
+    )
     table = Table(title=T(title), title_justify="left")
-    for col in ("hop", "side", "kind", "ref", "name", "level", "reached by"):
-        table.add_column(col, no_wrap=col in ("hop", "side", "kind"), overflow="fold")
+    for col, header in (
+        ("hop", _("hop")),
+        ("side", _("side")),
+        ("kind", _("kind")),
+        ("ref", "ref"),
+        ("name", _("name")),
+        ("level", _("level")),
+        ("reached by", _("reached by")),
+    ):
+        table.add_column(header, no_wrap=col in ("hop", "side", "kind"), overflow="fold")
     reached = _reached_by(result)
     for n in result.nodes:
         table.add_row(
             str(n.depth),
-            n.side,
-            n.kind,
+            _(n.side),
+            _(n.kind.lower()),
             T(n.ref),
             T(n.name),
             n.level or "",
@@ -83,19 +98,31 @@ def lineage_table(console: Console, result: LineageResult) -> None:
         )
     console.print(table)
     if result.truncated:
-        console.print("[yellow]truncated: narrow --relations/--kinds or lower --depth[/]")
-    console.print(f"{len(result.nodes)} nodes, {len(result.edges)} edges")
+        console.print(
+            "[yellow]" + _("truncated: narrow --relations/--kinds or lower --depth") + "[/]"
+        )
+    console.print(
+        _(
+            "{nodes}, {edges}",
+            nodes=ngettext("%(num)s node", "%(num)s nodes", len(result.nodes))
+            % {"num": len(result.nodes)},
+            edges=ngettext("%(num)s edge", "%(num)s edges", len(result.edges))
+            % {"num": len(result.edges)},
+        )
+    )
 
 
 def impact_report(console: Console, report: ImpactReport) -> None:
-    console.print(T(f"Impact of changing {report.root}", style="bold"))
+    console.print(T(_("Impact of changing {ref}", ref=report.root), style="bold"))
     if report.touches_l0:
-        console.print("[bold red]! recomputes an L0 (north-star) metric[/]")
+        console.print("[bold red]! " + _("recomputes an L0 (north-star) metric") + "[/]")
     if report.influences_l0:
-        console.print("[yellow]! influences an L0 (north-star) metric (read differently)[/]")
+        console.print(
+            "[yellow]! " + _("influences an L0 (north-star) metric (read differently)") + "[/]"
+        )
     groups = (
-        (Via.DEFINITION, "recomputed (definition: formula, fields, tables)"),
-        (Via.INFLUENCE, "influenced (drivers, causes, hierarchy: read differently)"),
+        (Via.DEFINITION, _("recomputed (definition: formula, fields, tables)")),
+        (Via.INFLUENCE, _("influenced (drivers, causes, hierarchy: read differently)")),
     )
     for via, title in groups:
         metrics = [m for m in report.metrics if m.via is via]
@@ -103,24 +130,35 @@ def impact_report(console: Console, report: ImpactReport) -> None:
         if not metrics and not boards:
             continue
         table = Table(title=f"{title}", title_justify="left")
-        for col in ("hop", "kind", "ref", "name", "level", "route from the root"):
-            table.add_column(col, overflow="fold", no_wrap=col in ("hop", "kind"))
+        for col, header in (
+            ("hop", _("hop")),
+            ("kind", _("kind")),
+            ("ref", "ref"),
+            ("name", _("name")),
+            ("level", _("level")),
+            ("route", _("route from the root")),
+        ):
+            table.add_column(header, overflow="fold", no_wrap=col in ("hop", "kind"))
         for m in metrics:
             table.add_row(
-                str(m.depth), "Metric", T(m.ref), T(m.name), m.level or "", _route(m.path)
+                str(m.depth), _("metric"), T(m.ref), T(m.name), m.level or "", _route(m.path)
             )
         for d in boards:
-            table.add_row(str(d.depth), "Dashboard", T(d.ref), T(d.name), "", _route(d.path))
+            table.add_row(str(d.depth), _("dashboard"), T(d.ref), T(d.name), "", _route(d.path))
         console.print(table)
-    depts = Table(title="departments to notify", title_justify="left")
-    for col in ("ref", "name", "owns", "reviews"):
-        depts.add_column(col, overflow="fold")
+    depts = Table(title=_("departments to notify"), title_justify="left")
+    for header in ("ref", _("name"), _("owns"), _("reviews")):
+        depts.add_column(header, overflow="fold")
     for dep in report.departments:
         depts.add_row(T(dep.ref), T(dep.name), T(_short(dep.owns)), T(_short(dep.reviews)))
     console.print(depts)
     console.print(
-        f"{len(report.metrics)} metrics, {len(report.dashboards)} dashboards, "
-        f"{len(report.departments)} departments"
+        _(
+            "{metrics}, {dashboards}, {departments}",
+            metrics=count_label("Metric", len(report.metrics)),
+            dashboards=count_label("Dashboard", len(report.dashboards)),
+            departments=count_label("Department", len(report.departments)),
+        )
     )
 
 
@@ -133,9 +171,9 @@ def _short(refs: list[str]) -> str:
 
 
 _MODE_NOTE = {
-    "directed": "directed chains {s} → {t} (each hop along its edge)",
-    "reversed": "no chain runs {s} → {t}; these run {t} → {s}",
-    "any-direction": "edges taken either way; ← marks a hop walked against its edge",
+    "directed": N_("directed chains {s} → {t} (each hop along its edge)"),
+    "reversed": N_("no chain runs {s} → {t}; these run {t} → {s}"),
+    "any-direction": N_("edges taken either way; ← marks a hop walked against its edge"),
 }
 
 
@@ -143,66 +181,85 @@ def paths_table(console: Console, result: PathsResult) -> None:
     if not result.paths:
         console.print(
             T(
-                f"no directed path from {result.source} to {result.target} (nor back) within "
-                f"{result.max_depth} hops; try --any-direction or a larger --max-depth"
+                _(
+                    "no directed path from {s} to {t} (nor back) within {n} hops; "
+                    "try --any-direction or a larger --max-depth",
+                    s=result.source,
+                    t=result.target,
+                    n=result.max_depth,
+                )
                 if result.mode == "directed"
-                else f"no path between {result.source} and {result.target} "
-                f"within {result.max_depth} hops"
+                else _(
+                    "no path between {s} and {t} within {n} hops",
+                    s=result.source,
+                    t=result.target,
+                    n=result.max_depth,
+                )
             )
         )
         return
-    console.print(T(_MODE_NOTE[result.mode].format(s=result.source, t=result.target)))
+    console.print(T(_(_MODE_NOTE[result.mode], s=result.source, t=result.target)))
     for i, path in enumerate(result.paths, 1):
         names = " — ".join(f"{n.name} ({n.ref})" for n in path.nodes)
-        console.print(Text(f"{i}. ", style="bold") + T(f"{path.length} hop(s): {names}"))
+        hops = ngettext("%(num)s hop", "%(num)s hops", path.length) % {"num": path.length}
+        console.print(Text(f"{i}. ", style="bold") + T(f"{hops}: {names}"))
         for e in path.edges:
             if e.forward:
                 line = f"     {e.source} -[{relation_label(e)}]-> {e.target}"
             else:
-                line = f"     {e.target} <-[{relation_label(e)}]- {e.source}  (against the edge)"
+                against = _("(against the edge)")
+                line = f"     {e.target} <-[{relation_label(e)}]- {e.source}  {against}"
             console.print(T(line))
 
 
 _CARD_LABELS: list[tuple[str, str]] = [
-    ("name", "中文名称"),
-    ("name_en", "英文名称"),
-    ("abbr", "缩写"),
-    ("level", "指标级别"),
-    ("domain", "所属领域"),
-    ("priority", "优先级"),
-    ("role", "指标角色"),
-    ("horizon", "先行/过程/结果"),
-    ("owner", "责任部门"),
-    ("reviewer", "审核部门"),
-    ("status", "状态"),
-    ("definition", "定义"),
-    ("meaning", "业务含义"),
-    ("formula", "计算公式"),
-    ("drivers", "驱动拆解"),
-    ("unit", "单位"),
-    ("example", "计算示例"),
-    ("caliber", "统计口径"),
-    ("data_source", "数据来源"),
-    ("fields", "绑定字段"),
-    ("sql", "取数逻辑"),
-    ("dimensions", "分析维度"),
-    ("rolls_up_to", "上级指标"),
-    ("causes", "影响"),
-    ("parallel", "平行指标"),
-    ("dashboards", "看板"),
-    ("use_cases", "使用场景"),
-    ("benchmarks", "行业基准"),
-    ("caveats", "注意事项"),
-    ("special_cases", "特殊情况处理"),
-    ("update_frequency", "更新频率"),
-    ("review_policy", "定义更新"),
-    ("version", "版本"),
-    ("history", "版本记录"),
-    ("contacts", "咨询联系"),
+    ("name", N_("Name")),
+    ("name_en", N_("English name")),
+    ("abbr", N_("Abbreviation")),
+    ("level", N_("Level")),
+    ("domain", N_("Domain")),
+    ("priority", N_("Priority")),
+    ("role", N_("Metric role")),
+    ("horizon", N_("Leading, process or lagging")),
+    ("owner", N_("Owner")),
+    ("reviewer", N_("Reviewer")),
+    ("status", N_("Status")),
+    ("definition", N_("What it measures")),
+    ("meaning", N_("Business meaning")),
+    ("formula", N_("Formula")),
+    ("drivers", N_("Driver breakdown")),
+    ("unit", N_("Unit")),
+    ("example", N_("Worked example")),
+    ("caliber", N_("Scope of the count")),
+    ("data_source", N_("Data source")),
+    ("fields", N_("Bound fields")),
+    ("sql", N_("How it is queried")),
+    ("dimensions", N_("Sliced by")),
+    ("rolls_up_to", N_("Rolls up to")),
+    ("causes", N_("Influences")),
+    ("parallel", N_("Parallel metrics")),
+    ("dashboards", N_("Dashboards")),
+    ("use_cases", N_("Use cases")),
+    ("benchmarks", N_("Industry benchmarks")),
+    ("caveats", N_("Caveats")),
+    ("special_cases", N_("Special cases")),
+    ("update_frequency", N_("Data refresh")),
+    ("review_policy", N_("Definition review")),
+    ("version", N_("Version")),
+    ("history", N_("Version history")),
+    ("contacts", N_("Contacts")),
 ]
 
-_SCOPE_LABELS = {"numerator": "分子", "denominator": "分母", "scope": "范围"}
-_CONTACT_LABELS = {"business": "指标负责人", "technical": "技术负责人", "data_support": "取数支持"}
+_SCOPE_LABELS = {
+    "numerator": N_("Numerator"),
+    "denominator": N_("Denominator"),
+    "scope": N_("Scope"),
+}
+_CONTACT_LABELS = {
+    "business": N_("Business owner"),
+    "technical": N_("Technical owner"),
+    "data_support": N_("Data support"),
+}
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 #: card keys whose values are ids of other nodes, shown by name
 _REF_KEYS = {
@@ -236,18 +293,23 @@ def _card_value(key: str, value: Any, names: dict[str, str] | None = None) -> st
     if key in _REF_KEYS:
         kind = _REF_KEYS[key]
         items = value if isinstance(value, list) else [value]
-        return "、".join(_named(kind, str(v), names) for v in items)
+        return _(", ").join(_named(kind, str(v), names) for v in items)
     if key == "caliber" and isinstance(value, dict):
         lines = []
+        sep = _(", ")
         for part, label in _SCOPE_LABELS.items():
             scope = value.get(part) or {}
             if scope.get("includes"):
-                lines.append(f"{label}包含(+): " + "、".join(scope["includes"]))
+                lines.append(
+                    _("{part} includes (+):", part=_(label)) + " " + sep.join(scope["includes"])
+                )
             if scope.get("excludes"):
-                lines.append(f"{label}不含(−): " + "、".join(scope["excludes"]))
+                lines.append(
+                    _("{part} excludes (−):", part=_(label)) + " " + sep.join(scope["excludes"])
+                )
         if value.get("time"):
-            lines.append("时间范围: " + value["time"])
-        lines += [f"规则: {r}" for r in value.get("rules", [])]
+            lines.append(_("Time range:") + " " + value["time"])
+        lines += [_("Rule:") + f" {r}" for r in value.get("rules", [])]
         return "\n".join(lines)
     if key == "benchmarks":
         return "\n".join(_benchmark(b) for b in value)
@@ -259,14 +321,19 @@ def _card_value(key: str, value: Any, names: dict[str, str] | None = None) -> st
         return "\n".join(
             f"{'+' if c.get('polarity', '+') == '+' else '−'} → "
             f"{_named('Metric', c['metric'], names)}"
-            + (f"（滞后 {c['lag']}）" if c.get("lag") else "")
-            + (f"；依据: {c['evidence']}" if c.get("evidence") else "")
+            + (" (" + _("lag {lag}", lag=c["lag"]) + ")" if c.get("lag") else "")
+            + ("; " + _("evidence:") + f" {c['evidence']}" if c.get("evidence") else "")
             for c in value
         )
     if key == "contacts" and isinstance(value, dict):
-        return "\n".join(f"{_CONTACT_LABELS.get(k, k)}: {v}" for k, v in value.items())
+        return "\n".join(
+            (_(_CONTACT_LABELS[k]) if k in _CONTACT_LABELS else k) + f": {v}"
+            for k, v in value.items()
+        )
     if key == "sql":
         return str(value).rstrip()
+    if key == "status":
+        return translate(value)
     if isinstance(value, list):
         return "\n".join(f"• {_fmt(v)}" for v in value)
     return _fmt(value)
@@ -284,7 +351,7 @@ def _benchmark(b: dict[str, Any]) -> str:
     else:
         span = "-"
     label = b.get("label") or b.get("segment") or ""
-    return f"{label}: {span}" + (f"（{b['source']}）" if b.get("source") else "")
+    return f"{label}: {span}" + (f" ({b['source']})" if b.get("source") else "")
 
 
 def _num(x: Any) -> str:
@@ -301,7 +368,7 @@ def node_card(console: Console, card: NodeCard) -> None:
     shown = {"id", "kind"}
     for key, label in _CARD_LABELS:
         if node.get(key) not in (None, "", [], {}):
-            table.add_row(label, T(_card_value(key, node[key], names)))
+            table.add_row(_(label), T(_card_value(key, node[key], names)))
         shown.add(key)
     for key, value in node.items():
         if key not in shown and value not in (None, "", [], {}):
@@ -318,16 +385,17 @@ def node_card(console: Console, card: NodeCard) -> None:
 
 def _fmt(value: Any) -> str:
     if isinstance(value, list):
-        return "、".join(_fmt(v) for v in value)
+        return _(", ").join(_fmt(v) for v in value)
     if isinstance(value, dict):
         return "; ".join(f"{k}: {_fmt(v)}" for k, v in value.items())
     return str(value)
 
 
 def search_table(console: Console, page: SearchPage) -> None:
-    table = Table(title=f"{page.total} match(es)", title_justify="left")
-    for col in ("ref", "name", "level", "domain"):
-        table.add_column(col, overflow="fold")
+    title = ngettext("%(num)s match", "%(num)s matches", page.total) % {"num": page.total}
+    table = Table(title=title, title_justify="left")
+    for header in ("ref", _("name"), _("level"), _("domain")):
+        table.add_column(header, overflow="fold")
     for node in page.items:
         level = getattr(node, "level", None)
         table.add_row(
@@ -340,8 +408,18 @@ def search_table(console: Console, page: SearchPage) -> None:
 
 
 def store_info(console: Console, info: StoreInfo, where: str) -> None:
-    counts = ", ".join(f"{v} {k}" for k, v in info.counts.items() if v)
-    console.print(T(f"loaded catalog {info.catalog!r} into {info.backend} store {where}: {counts}"))
+    counts = ", ".join(count_label(k, v) for k, v in info.counts.items() if v)
+    console.print(
+        T(
+            _(
+                "loaded catalog {name} into {backend} store {where}: {counts}",
+                name=repr(info.catalog),
+                backend=info.backend,
+                where=where,
+                counts=counts,
+            )
+        )
+    )
 
 
 def catalog_issues(console: Console, issues: list[CatalogIssue]) -> None:

@@ -12,8 +12,6 @@ import click
 from cli.common import emit_json, err, json_option, out, safe, store_options
 
 if TYPE_CHECKING:
-    from rich.console import Console
-
     from core.settings import Settings
     from store.base import GraphStore
 
@@ -200,103 +198,10 @@ def explain_cmd(
     else:
         if report["definition_warning"]:
             out().print(f"[bold yellow]⚠ {safe(report['definition_warning'])}[/]")
-        render_explanation(out(), report)
+        from cli.explain_render import render_explanation
+        from viz.explain_page import catalog_names
 
-
-def render_explanation(console: Console, r: dict[str, Any]) -> None:
-    from rich.table import Table
-    from rich.tree import Tree
-
-    console.print(
-        f"[bold]{safe(r['name'])}[/] {r['period']} vs {r['base_period'] or 'target'}: "
-        f"{_num(r['base_value'])} → {_num(r['value'])} {safe(r['unit'] or '')}, "
-        f"change {_signed(r['change'])} ({_pct(r['change_pct'])})"
-    )
-    tree = Tree(
-        f"{safe(r['name'])} {_signed(r['change'])}" + (f"  [{r['method']}]" if r["method"] else "")
-    )
-
-    def add(parent: Tree, node: dict[str, Any]) -> None:
-        share = "" if node["share"] is None else f" ({node['share']:+.1%})"
-        method = f"  [{node['method']}]" if node["method"] else ""
-        change = f"  Δ {_signed(node['change'])}" if node["ref"] else ""
-        branch = parent.add(
-            f"{safe(node['name'])}: {_signed(node['contribution'])}{share}{change}{method}"
-        )
-        for child in node["children"]:
-            add(branch, child)
-
-    for node in r["tree"]:
-        add(tree, node)
-    console.print(tree)
-    for d in r["dimensions"]:
-        ratio = d["method"] == "rate_mix"
-        power = "" if d["top_share"] is None else f" = {d['top_share']:.0%}"
-        table = Table(
-            title=f"by {safe(d['dimension'])}: {d['explained_by']} of "
-            f"{d['member_count']} members explain{power}"
-        )
-        for col in (
-            "member",
-            "base",
-            "value",
-            "contribution",
-            "share",
-            *(("rate", "mix") if ratio else ()),
-        ):
-            table.add_column(col, justify="left" if col == "member" else "right")
-        for m in d["members"]:
-            extra = (_signed(m["rate"]), _signed(m["mix"])) if ratio else ()
-            share = "—" if m["share"] is None else f"{m['share']:.1%}"
-            table.add_row(
-                safe(m["member"]),
-                _num(m["base_value"]),
-                _num(m["value"]),
-                _signed(m["contribution"]),
-                share,
-                *extra,
-            )
-        console.print(table)
-    for d in r["drill"]:
-        table = Table(title="drill " + " × ".join(safe(x) for x in d["dimensions"]))
-        for col in ("members", "base", "value", "contribution", "share"):
-            table.add_column(col, justify="left" if col == "members" else "right")
-        for m in d["members"]:
-            share = "—" if m["share"] is None else f"{m['share']:.1%}"
-            table.add_row(
-                safe(m["member"]),
-                _num(m["base_value"]),
-                _num(m["value"]),
-                _signed(m["contribution"]),
-                share,
-            )
-        console.print(table)
-    if r.get("root_causes") is not None:
-        table = Table(title="root causes (localize)")
-        for col in ("members", "base", "value", "contribution", "confidence"):
-            table.add_column(col, justify="left" if col == "members" else "right")
-        for c in r["root_causes"]:
-            table.add_row(
-                safe(" ∧ ".join(f"{k}={v}" for k, v in c["members"].items())),
-                _num(c["base_value"]),
-                _num(c["value"]),
-                _signed(c["contribution"]),
-                f"{c['confidence']:.2f}",
-            )
-        console.print(table)
-    if r["causes"]:
-        console.print("[bold]causes[/] (evidence, not proof):")
-        for c in r["causes"]:
-            corr = "—" if c["correlation"] is None else f"{c['correlation']:+.2f} (n={c['n']})"
-            console.print(
-                f"  {safe(c['name'])} → {safe(c['effect_name'])} ({c['polarity']}, lag "
-                f"{c['lag_months']} months): change {_signed(c['change'])}, r {corr}"
-            )
-    for note in r["notes"]:
-        console.print(f"[dim]note:[/] {safe(note)}")
-    for mid, f in sorted(r.get("fetched", {}).items()):  # values from the values cache
-        stale = " [bold red]STALE[/]" if f["stale"] else ""
-        console.print(f"[dim]cached:[/] {safe(mid)} fetched {f['fetched_at']}{stale}")
+        render_explanation(out(), report, catalog_names(store, report))
 
 
 @click.command("check-values")
@@ -307,20 +212,30 @@ def render_explanation(console: Console, r: dict[str, Any]) -> None:
     default=None,
     help="check a catalog directory as it is on disk (definitions and values), without the store",
 )
+@click.option(
+    "--fail-on",
+    type=click.Choice(["error", "warning", "info", "never"]),
+    default="error",
+    show_default=True,
+    help="exit 1 when a finding is at least this severe (data slips are warnings, anomalies info)",
+)
 @values_dir_option
 @json_option
 @store_options
 def check_values_cmd(
     ref: str | None,
     catalog: Path | None,
+    fail_on: str,
     values_dir: Path | None,
     as_json: bool,
     store: GraphStore,
     settings: Settings,
 ) -> None:
-    """Data quality: identity mismatches, missing months, benchmark range, anomalies.
-    Invalid value files are reported with file and line (exit 1)."""
+    """Data quality: identity mismatches and missing months first (data slips), then benchmark
+    range and anomalies. Invalid value files are reported with file and line (exit 1)."""
+    from core.i18n import _, ngettext
     from values.service import engine_for, quality_report
+    from viz.labels import translate
 
     if catalog is not None:
         from loaders.catalog import load_catalog
@@ -340,12 +255,14 @@ def check_values_cmd(
     else:
         from rich.table import Table
 
-        table = Table(title=f"{len(report['findings'])} finding(s)")
-        for col in ("check", "metric", "period", "member", "detail"):
+        n = len(report["findings"])
+        table = Table(title=ngettext("%(num)s finding", "%(num)s findings", n) % {"num": n})
+        for col in (_("severity"), _("check"), _("metric"), _("period"), _("member"), _("detail")):
             table.add_column(col)
         for f in report["findings"]:
             table.add_row(
-                f["check"],
+                translate(f["severity"]),
+                translate(f["check"]),
                 safe(f["name"]),
                 f["period"] or "",
                 safe(f["member"] or ""),
@@ -353,6 +270,9 @@ def check_values_cmd(
             )
         out().print(table)
         for note in report["notes"]:
-            err().print(f"note: {safe(note)}")
-    if report["findings"]:
-        raise SystemExit(1)  # findings: a non-zero exit for CI gates
+            err().print(_("note:") + f" {safe(note)}")
+    from values.service import SEVERITY_RANK
+
+    limit = SEVERITY_RANK.get(fail_on)
+    if limit is not None and any(SEVERITY_RANK[f["severity"]] <= limit for f in report["findings"]):
+        raise SystemExit(1)  # findings at or above --fail-on: a non-zero exit for CI gates

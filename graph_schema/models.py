@@ -17,6 +17,7 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    StringConstraints,
     ValidationInfo,
     field_validator,
     model_validator,
@@ -333,10 +334,29 @@ class Metric(BaseNode):
         return max(dates) if dates else None
 
 
+def _member_names(value: Any) -> Any:
+    """``members:`` keys as the data spells them (YAML numbers become text), at most
+    :data:`MEMBERS_MAX` of them."""
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise ValueError("members must be a mapping of member → display name, e.g. {wash: 洗车}")
+    if len(value) > MEMBERS_MAX:
+        raise ValueError(f"lists over {MEMBERS_MAX} members; name only the ones people read")
+    return {str(k).strip(): v for k, v in value.items()}
+
+
+MEMBERS_MAX = 10_000
+MemberKey = Annotated[str, StringConstraints(min_length=1, max_length=200)]
+
+
 class Dimension(BaseNode):
     kind: ClassVar[NodeKind] = NodeKind.DIMENSION
     name_en: Text | None = None
     description: Text | None = None
+    #: display names of members (and enum values) as the data spells them:
+    #: ``members: {maintenance: 保养, repair: 维修}``; members not listed show as they are
+    members: Annotated[dict[MemberKey, Text] | None, BeforeValidator(_member_names)] = None
 
 
 class Connection(_Frozen):

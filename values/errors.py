@@ -38,3 +38,10 @@ class EngineQueryError(ValuesQueryError):
     names the metric, the system and the engine's own message."""
 
     code = "values_engine"
+
+
+class UnknownNameError(InvalidQueryError):
+    """A name in the question (a dimension, a grain) is not in the catalog; ``suggestions``
+    holds the close ones. The command line exits 2 on it (a usage error), the API answers 422."""
+
+    code = "unknown_name"

@@ -11,6 +11,7 @@ the store, so a change applied through governance is what values are computed wi
 from __future__ import annotations
 
 import contextlib
+import re
 import threading
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -192,6 +193,8 @@ def explain_report(
     page draws); ``localize`` adds ``root_causes`` (:mod:`analysis.localize`)."""
     if not 1 <= depth <= 6:
         raise InvalidQueryError("depth must be between 1 and 6")
+    by = check_dimensions(store, by or ())
+    check_period(engine, metric_id, period)
 
     def series(mid: str) -> dict[str, float]:
         try:
@@ -206,13 +209,108 @@ def explain_report(
     return result.to_json() | fetched(engine, sorted(engine.fetched))
 
 
+def check_period(engine: ValuesEngine, metric_id: str, period: str) -> None:
+    """``period`` has values of the metric; else :class:`NoValuesError` naming the months
+    that have them (never a silent empty answer)."""
+    import re
+
+    from values.errors import NoValuesError
+
+    if not re.fullmatch(r"[0-9]{4}-(0[1-9]|1[0-2])", period):
+        return  # not a month: explain says how to write one
+    try:
+        periods = sorted(engine.periods(metric_id))
+    except InvalidQueryError:
+        return  # the metric has no values at all: explain says so itself
+    if periods and period not in periods:
+        raise NoValuesError(
+            f"no values of {metric_id} for {period}; it has values for "
+            f"{periods[0]} … {periods[-1]} ({len(periods)} months)",
+            {"metric": metric_id, "period": period, "periods": [periods[0], periods[-1]]},
+        )
+
+
+def check_dimensions(store: GraphStore, names: Sequence[str]) -> list[str]:
+    """The dimension ids ``names`` mean (an id, or a dimension's name or English name);
+    :class:`UnknownNameError` naming the close ones for any other name (``shop`` → ``store``)."""
+    import difflib
+
+    from analysis.cjk_match import similarity
+    from graph_schema.ids import NodeKind
+    from store.base import SearchQuery
+    from values.errors import UnknownNameError
+
+    if not names:
+        return []
+    dims = store.search(SearchQuery(kinds=frozenset({NodeKind.DIMENSION}), limit=1000)).items
+    known = {d.id for d in dims}
+    by_name = {
+        w.strip().lower(): d.id
+        for d in dims
+        for w in (d.id, d.name, getattr(d, "name_en", None) or "")
+        if w
+    }
+    ids: list[str] = []
+    for name in names:
+        if name.strip().lower() in by_name:
+            ids.append(by_name[name.strip().lower()])
+            continue
+
+        def score(d: Any, name: str = name) -> float:
+            words = [d.id, d.name, getattr(d, "name_en", None) or ""]
+            return max(similarity(name, w) for w in words if w)
+
+        ranked = sorted(dims, key=lambda d: -score(d))
+        close = [d.id for d in ranked if score(d) >= 0.4][:3] or difflib.get_close_matches(
+            name, sorted(known), n=3, cutoff=0.0
+        )
+        hint = f"; did you mean {', '.join(close)}?" if close else ""
+        raise UnknownNameError(
+            f"no dimension {name!r} in the catalog{hint} (dimensions: {', '.join(sorted(known))})",
+            {"dimension": name, "suggestions": close, "dimensions": sorted(known)},
+        )
+    return ids
+
+
+#: how much a finding matters: a value that disagrees with its own formula or a month that is
+#: missing is a data slip to fix (warning); an unusual move is worth a look (info). Errors are
+#: what makes the values unusable (invalid files raise before any finding).
+SEVERITY = {
+    "identity": "warning",
+    "missing_period": "warning",
+    "benchmark": "info",
+    "anomaly": "info",
+}
+SEVERITY_RANK = {"error": 0, "warning": 1, "info": 2}
+_CHECK_RANK = {"identity": 0, "missing_period": 1, "benchmark": 2, "anomaly": 3}
+_MISSING_TABLE = re.compile(r"Table with name (\w+) does not exist")
+
+
+def _note(metric_id: str, why: str) -> str:
+    """An engine's note in one clear sentence (never a raw engine error)."""
+    missing = _MISSING_TABLE.search(why)
+    if missing:
+        return (
+            f"{metric_id}: its SQL reads table {missing.group(1)}, which data/ does not have "
+            "(add the file, or give the metric observed values)"
+        )
+    return f"{metric_id}: {why}"
+
+
 def quality_report(engine: ValuesEngine, metric_ids: Sequence[str] | None = None) -> dict[str, Any]:
+    """Findings ranked: data slips (identity mismatches, missing months) first, then benchmark
+    and anomaly findings; each with a ``severity``. Notes are sentences, not engine errors."""
     ids = list(metric_ids) if metric_ids is not None else engine.defs.all_metric_ids()
-    findings = check_values(engine, ids)
+    findings = [
+        {**f, "severity": SEVERITY.get(f["check"], "info")} for f in check_values(engine, ids)
+    ]
+    findings.sort(
+        key=lambda f: (SEVERITY_RANK[f["severity"]], _CHECK_RANK.get(f["check"], 9))
+    )  # stable: within a check, the checks' own order
     counts: dict[str, int] = {}
     for f in findings:
         counts[f["check"]] = counts.get(f["check"], 0) + 1
-    notes = [f"{mid}: {why}" for mid, why in sorted(engine.notes.items()) if mid in ids]
+    notes = [_note(mid, why) for mid, why in sorted(engine.notes.items()) if mid in ids]
     return {"findings": findings, "counts": counts, "notes": notes}
 
 

@@ -7,10 +7,12 @@ template as is.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from markupsafe import Markup, escape
+
+from core.i18n import _, current
 
 UP = "#2a9d8f"
 DOWN = "#e63946"
@@ -20,20 +22,32 @@ MUTED = "#6c757d"
 
 
 def fmt(value: float | None, unit: str | None = None) -> str:
-    """Compact number: ``1,234,567`` → ``123.5万``; values under 1 keep four significant digits.
+    """Compact number in the language in use: ``1,234,567`` → ``123.5万`` (zh) / ``1.23M`` (en);
+    values under 1 keep four significant digits.
 
     Examples
     --------
     >>> fmt(2507598.0), fmt(-262262.0), fmt(1536.518), fmt(0.004532)
     ('250.8万', '-26.2万', '1,536.52', '0.004532')
+    >>> from core.i18n import use
+    >>> with use("en"):
+    ...     fmt(2507598.0), fmt(-262262.0)
+    ('2.51M', '-262,262')
     """
     if value is None:
         return "—"
     a = abs(value)
-    if a >= 1e8:
+    zh = current() == "zh"
+    if zh and a >= 1e8:
         text = f"{value / 1e8:,.2f}亿"
-    elif a >= 1e5:
+    elif zh and a >= 1e5:
         text = f"{value / 1e4:,.1f}万"
+    elif a >= 1e9:
+        text = f"{value / 1e9:,.2f}B"
+    elif a >= 1e6:
+        text = f"{value / 1e6:,.2f}M"
+    elif a >= 1e5:
+        text = f"{value:,.0f}"
     elif a >= 1 or a == 0:
         text = f"{value:,.2f}"
     else:  # rates and shares: four significant digits
@@ -68,12 +82,16 @@ def waterfall_svg(
     *,
     width: int = 760,
     height: int = 300,
+    fmt: Callable[[float], str] = fmt,
+    signed: Callable[[float], str] = signed,
+    axis_note: str = "(轴不从0开始)",
 ) -> Markup:
     """Base value, each first-level contribution as a floating bar, the new value. The value
-    axis does not start at zero (small changes stay visible); it says so."""
+    axis does not start at zero (small changes stay visible); it says so (``axis_note``).
+    ``fmt`` and ``signed`` write the totals and the steps (the caller's number style)."""
     labels = [start[0], *(s[0] for s in steps), end[0]]
     running = [start[1]]
-    for _, c in steps:
+    for _name, c in steps:
         running.append(running[-1] + c)
     lo, hi = min([*running, end[1]]), max([*running, end[1]])
     pad = (hi - lo) * 0.25 or abs(hi) * 0.1 or 1.0
@@ -87,18 +105,19 @@ def waterfall_svg(
     def y(v: float) -> float:
         return top + (hi - v) / (hi - lo) * plot_h
 
+    label = _("waterfall")
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" '
-        f'width="100%" role="img" aria-label="waterfall" class="chart waterfall">',
+        f'width="100%" role="img" aria-label="{escape(label)}" class="chart waterfall">',
         f'<line x1="{left}" y1="{top + plot_h}" x2="{width - right}" y2="{top + plot_h}" '
         f'stroke="#dee2e6"/>',
         _text(left - 6, top + 4, fmt(hi), anchor="end", size=10, color=MUTED),
         _text(left - 6, top + plot_h, fmt(lo), anchor="end", size=10, color=MUTED),
-        _text(left - 6, top + plot_h + 14, "(轴不从0开始)", anchor="end", size=9, color=MUTED),
+        _text(4, height - 6, axis_note, anchor="start", size=9, color=MUTED),
     ]
     bars: list[tuple[float, float, str, str]] = [(lo, start[1], TOTAL, fmt(start[1]))]
     prev = start[1]
-    for _, c in steps:
+    for _name, c in steps:
         bars.append((prev, prev + c, UP if c >= 0 else DOWN, signed(c)))
         prev += c
     bars.append((lo, end[1], TOTAL, fmt(end[1])))
@@ -122,7 +141,8 @@ def waterfall_svg(
 
 def tree_svg(root: dict[str, Any], *, width: int = 760, row: int = 46) -> Markup:
     """The metric tree: one box per node (name, change, contribution), indented by depth and
-    joined by elbow lines, coloured by the sign of the contribution."""
+    joined by elbow lines, coloured by the sign of the contribution. A node's
+    ``title_text``, ``detail_text`` and ``contribution_text``, when given, are drawn as is."""
     rows: list[tuple[int, dict[str, Any], int | None]] = []
 
     def walk(node: dict[str, Any], depth: int, parent: int | None) -> None:
@@ -133,10 +153,11 @@ def tree_svg(root: dict[str, Any], *, width: int = 760, row: int = 46) -> Markup
 
     walk(root, 0, None)
     height = row * len(rows) + 10
-    indent, box_w, box_h = 34, 430, row - 10
+    indent, box_w, box_h = 34, 600, row - 10
+    label = _("metric tree")
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" width="100%" '
-        f'role="img" aria-label="metric tree" class="chart tree">'
+        f'role="img" aria-label="{escape(label)}" class="chart tree">'
     ]
     for i, (depth, node, parent) in enumerate(rows):
         x, y = 6 + depth * indent, 5 + i * row
@@ -153,13 +174,16 @@ def tree_svg(root: dict[str, Any], *, width: int = 760, row: int = 46) -> Markup
             f'stroke="{color}"/>'
         )
         method = f" · {node['method']}" if node.get("method") else ""
-        parts.append(
-            _text(x + 10, y + 16, f"{node['name']}{method}", anchor="start", size=13, weight="600")
+        title = node.get("title_text") or f"{node['name']}{method}"
+        parts.append(_text(x + 10, y + 16, title, anchor="start", size=13, weight="600"))
+        detail = (
+            node.get("detail_text") or f"{fmt(node.get('base_value'))} → {fmt(node.get('value'))}"
         )
-        detail = f"{fmt(node.get('base_value'))} → {fmt(node.get('value'))}"
         parts.append(_text(x + 10, y + 31, detail, anchor="start", size=11, color=MUTED))
         share = node.get("share")
-        contrib = signed(c) + (f"（{share:+.1%}）" if share is not None else "")
+        contrib = node.get("contribution_text") or (
+            signed(c) + (f"（{share:+.1%}）" if share is not None else "")
+        )
         parts.append(
             _text(x + box_w - 10, y + 23, contrib, anchor="end", size=13, color=color, weight="600")
         )
@@ -191,7 +215,7 @@ def trend_svg(
     (:class:`analysis.definition_marks.DefinitionMark`) drawn where the definition changed."""
     if not points:
         return Markup("")
-    values = [v for _, v in points]
+    values = [v for _period, v in points]
     lo, hi = min(values), max(values)
     span = hi - lo or abs(hi) or 1.0
     marks = [m for m in marks if m.period and m.period > points[0][0]]
@@ -204,9 +228,10 @@ def trend_svg(
     coords = [xy(i, v) for i, v in enumerate(values)]
     path = " ".join(f"{'M' if i == 0 else 'L'}{x:.1f},{y:.1f}" for i, (x, y) in enumerate(coords))
     lx, ly = coords[-1]
+    label = _("trend")
     return Markup(
         f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" width="{width}" '
-        f'role="img" aria-label="trend" class="chart trend">'
+        f'role="img" aria-label="{escape(label)}" class="chart trend">'
         f'<path d="{path}" fill="none" stroke="{TOTAL}" stroke-width="2"/>'
         f'<circle cx="{lx:.1f}" cy="{ly:.1f}" r="3.5" fill="{INK}"/>'
         + _text(lx + 6, ly + 4, fmt(values[-1]), anchor="start", size=11, weight="600")

@@ -23,6 +23,7 @@ from typing import Any
 import pyvis
 
 from analysis.results import LineageResult
+from core.i18n import _, ngettext
 from graph_schema.ids import NodeKind
 from graph_schema.models import BaseNode, Metric
 from graph_schema.relations import METRIC_RELATIONS, Relation, parse_kinds, parse_relations
@@ -66,14 +67,14 @@ def tooltip(node: BaseNode, department_names: Mapping[str, str]) -> str:
     lines = [f"{node.name}  ({node.ref})"]
     if isinstance(node, Metric):
         if node.level:
-            lines.append(f"级别 level: {node.level.value}")
+            lines.append(_("level: {level}", level=node.level.value))
         if node.role or node.horizon:
             shown = [programme_word(node.role), programme_word(node.horizon, "horizon")]
-            lines.append("角色 role: " + " · ".join(w for w in shown if w != "—"))
+            lines.append(_("role: {role}", role=" · ".join(w for w in shown if w != "—")))
         if node.owner:
-            lines.append(f"负责 owner: {department_names.get(node.owner, node.owner)}")
+            lines.append(_("owner: {owner}", owner=department_names.get(node.owner, node.owner)))
         if node.formula:
-            lines.append(f"公式 formula: {node.formula}")
+            lines.append(_("formula: {formula}", formula=node.formula))
         if node.definition:
             lines.append(node.definition[:140])
     else:
@@ -150,7 +151,7 @@ def network_data(
         if r in ellipses and label_lines(labels[r], caps[r]) > 2:
             widths[d] *= 1.25
     links = [p for chain in lay.routes.values() for p in pairwise(chain)]
-    links += [(a, b) for _, a, b in lay.drawn]
+    links += [(a, b) for _kind, a, b in lay.drawn]
     boxes = heights_of(ref_of, labels, caps, ellipses)
     bend = {} if big else bend_room(lay.x, lay.y, links, widths, boxes)
     xs = column_positions(lay.x, widths, bend)
@@ -168,6 +169,8 @@ def network_data(
         {"id": p, "x": xs[lay.x[p]], "y": round(lay.y[p] * ROW_PX, 1)} for p in sorted(lay.points)
     ]
     edges = []
+    #: tree mode: the drawn pair of nodes for each pair of refs a tree edge joins
+    twins: dict[frozenset[str], tuple[str, str]] = {}
     if tree:
         seen: set[int] = set()
         for i, source, target in lay.drawn:
@@ -177,8 +180,18 @@ def network_data(
             seen.add(i)
             item.update({"from": source, "to": target})
             edges.append(item)
+            twins.setdefault(frozenset({ref_of[source], ref_of[target]}), (source, target))
     for i, e in enumerate(graph.edges):
         if tree and i not in lay.hidden:
+            continue
+        twin = twins.get(frozenset({e.source, e.target})) if tree else None
+        if twin is not None:  # a second relation between two tree neighbours (营收 ≡ 进厂台次 ×
+            # 客单价 DRIVES beside the formula): always drawn, bent aside so both show
+            a, b = twin if ref_of[twin[0]] == e.source else (twin[1], twin[0])
+            item = _vis_edge(e, i)
+            item.update({"from": a, "to": b, "parallel": True})
+            item["smooth"] = {"enabled": True, "type": "curvedCW", "roundness": 0.25}
+            edges.append(item)
             continue
         item = _vis_edge(e, i)
         route = lay.routes.get(i, [])
@@ -198,7 +211,7 @@ def network_data(
         "layout": {
             "mode": options.mode,
             "renderer": "light" if big else "vis",
-            "relations": {rel.value: style["label"] for rel, style in EDGE_STYLE.items()},
+            "relations": {rel.value: _(style["label"]) for rel, style in EDGE_STYLE.items()},
             "readable": not big,
             "font": FONT_SIZE,
             "cross": sum(1 for e in edges if e.get("cross")),
@@ -258,7 +271,7 @@ def _vis_edge(e: MapEdge, i: int) -> dict[str, Any]:
         "relation": e.relation.value,
     }
     tip = _edge_title(e.relation, e.props, e.stands_for)
-    if tip != style["label"]:  # else the page shows the relation's name (layout.relations)
+    if tip != _(style["label"]):  # else the page shows the relation's name (layout.relations)
         item["tip"] = tip
     if e.relation is Relation.CAUSES:
         negative = e.props.get("polarity") == "-"
@@ -285,7 +298,7 @@ def causal_label(props: Mapping[str, Any]) -> str:
     """
     sign = "−" if props.get("polarity") == "-" else "+"
     lag = props.get("lag")
-    return f"{sign} 滞后 {lag}" if lag else sign
+    return _("{sign} lag {lag}", sign=sign, lag=lag) if lag else sign
 
 
 def _label(node: MapNode, qualify: bool = False) -> str:
@@ -294,30 +307,41 @@ def _label(node: MapNode, qualify: bool = False) -> str:
     if node.fields and node.kind is NodeKind.TABLE:
         n = len(node.fields)
         return (
-            f"{name}\n{short_id(node.ref)} ({n} field{'s' if n != 1 else ''})"
+            f"{name}\n{short_id(node.ref)} ({_n_fields(n)})"
             if node.node
-            else (f"{name} ({n} field{'s' if n != 1 else ''})")
+            else (f"{name} ({_n_fields(n)})")
         )
     if node.is_group:
         t, f = len(node.tables), len(node.fields)
-        return f"{name}\n({t} table{'s' if t != 1 else ''} · {f} field{'s' if f != 1 else ''})"
+        tables = ngettext("%(num)s table", "%(num)s tables", t) % {"num": t}
+        return f"{name}\n({tables} · {_n_fields(f)})"
     if node.kind is NodeKind.FIELD:
         column = ".".join(node.ref.split(".")[-2 if qualify else -1 :])
         return f"{name}\n{column}"
     return name
 
 
+def _n_fields(n: int) -> str:
+    return ngettext("%(num)s field", "%(num)s fields", n) % {"num": n}
+
+
 def _group_title(node: MapNode) -> str:
     lines = [f"{node.name}  ({node.ref})"]
     if node.tables:
         lines.append(
-            "表 tables: " + "、".join(node.tables[:12]) + (" …" if len(node.tables) > 12 else "")
+            _("tables:")
+            + " "
+            + _(", ").join(node.tables[:12])
+            + (" …" if len(node.tables) > 12 else "")
         )
     if node.fields:
         lines.append(
-            "字段 fields: " + "、".join(node.fields[:20]) + (" …" if len(node.fields) > 20 else "")
+            _("fields:")
+            + " "
+            + _(", ").join(node.fields[:20])
+            + (" …" if len(node.fields) > 20 else "")
         )
-    lines.append("单击展开 click to expand")
+    lines.append(_("click to expand"))
     return "\n".join(lines)
 
 
@@ -355,14 +379,14 @@ def network_options(node_count: int) -> dict[str, Any]:
 def _edge_title(
     rel: Relation, props: Mapping[str, Any], stands_for: list[str] | None = None
 ) -> str:
-    parts = [EDGE_STYLE[rel]["label"]]
+    parts = [_(EDGE_STYLE[rel]["label"])]
     for key in ("role", "polarity", "lag", "evidence"):
         if props.get(key):
             parts.append(f"{key}: {props[key]}")
     if stands_for:
         parts.extend(stands_for[:20])
         if len(stands_for) > 20:
-            parts.append(f"… {len(stands_for) - 20} more")
+            parts.append(_("… {num} more", num=len(stands_for) - 20))
     return "\n".join(parts)
 
 

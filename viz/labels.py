@@ -1,45 +1,85 @@
-"""Words the pages show around catalog text (statuses, node kinds), in the catalog's
-``language`` (``kpigraph.yaml``; ``zh`` by default)."""
+"""Words the pages show around catalog text (statuses, node kinds, counts), through the one
+message catalogue (:mod:`core.i18n`) in the language in use."""
 
 from __future__ import annotations
 
-_LABELS: dict[str, dict[str, str]] = {
-    "zh": {
-        "active": "启用",
-        "draft": "草稿",
-        "deprecated": "已弃用",
-        "Metric": "个指标",
-        "Dimension": "个维度",
-        "System": "个系统",
-        "Table": "张表",
-        "Field": "个字段",
-        "Department": "个部门",
-        "Dashboard": "个看板",
-        "edges": "条关系",
-    },
-    "en": {
-        "Metric": "metrics",
-        "Dimension": "dimensions",
-        "System": "systems",
-        "Table": "tables",
-        "Field": "fields",
-        "Department": "departments",
-        "Dashboard": "dashboards",
-        "edges": "relations",
-    },
+from core.i18n import N_, _, ngettext
+
+#: statuses of a metric (message ids, extracted by pybabel)
+STATUSES = {"active": N_("active"), "draft": N_("draft"), "deprecated": N_("deprecated")}
+#: words the values engine and the quality checks answer with, shown through ``tr``
+VALUE_WORDS = {
+    "derived": N_("derived"),
+    "observed": N_("observed"),
+    "sql": N_("sql"),
+    "within": N_("within"),
+    "below": N_("below"),
+    "above": N_("above"),
+    "missing_period": N_("missing_period"),
+    "anomaly": N_("anomaly"),
+    "benchmark": N_("benchmark"),
+    "identity": N_("identity"),
+    "upstream": N_("upstream"),
+    "downstream": N_("downstream"),
+    "both": N_("both"),
+    # roles of a formula's inputs (graph_schema.formula.Role)
+    "numerator": N_("numerator"),
+    "denominator": N_("denominator"),
+    "factor": N_("factor"),
+    "term": N_("term"),
+    "argument": N_("argument"),
+    # change requests: actions, timeline events, how an impact reaches a node
+    "create": N_("create"),
+    "update": N_("update"),
+    "deprecate": N_("deprecate"),
+    "submit": N_("submit"),
+    "approve": N_("approve"),
+    "reject": N_("reject"),
+    "withdraw": N_("withdraw"),
+    "apply": N_("apply"),
+    "conflict": N_("conflict"),
+    "definition": N_("definition"),
+    "influence": N_("influence"),
 }
 
 
 def translate(word: object, lang: str | None = None) -> str:
-    """``word`` in the catalog's language; unknown words and languages stay as they are.
+    """``word`` in the language in use (``lang`` is accepted for old callers and ignored:
+    the language is chosen per request / command); unknown words stay as they are.
 
     Examples
     --------
-    >>> translate("active", "zh"), translate("Metric", "zh"), translate("active", "en")
-    ('启用', '个指标', 'active')
-    >>> translate("Metric", "zh-CN"), translate("whatever", "zh")
-    ('个指标', 'whatever')
+    >>> from core.i18n import use
+    >>> with use("zh"):
+    ...     translate("active"), translate("whatever")
+    ('启用', 'whatever')
+    >>> with use("en"):
+    ...     translate("active")
+    'active'
     """
-    text = str(word)
-    table = _LABELS.get((lang or "zh").split("-")[0].lower(), {})
-    return table.get(text, text)
+    return _(str(word))
+
+
+def count_label(kind: object, n: int) -> str:
+    """``n`` things of ``kind`` (a node kind's name, or ``edges``) in words.
+
+    >>> from core.i18n import use
+    >>> with use("zh"):
+    ...     count_label("Metric", 12), count_label("edges", 3)
+    ('12 个指标', '3 条关系')
+    >>> with use("en"):
+    ...     count_label("System", 1), count_label("System", 2)
+    ('1 system', '2 systems')
+    """
+    forms = {
+        "Metric": lambda: ngettext("%(num)s metric", "%(num)s metrics", n),
+        "Dimension": lambda: ngettext("%(num)s dimension", "%(num)s dimensions", n),
+        "System": lambda: ngettext("%(num)s system", "%(num)s systems", n),
+        "Table": lambda: ngettext("%(num)s table", "%(num)s tables", n),
+        "Field": lambda: ngettext("%(num)s field", "%(num)s fields", n),
+        "Department": lambda: ngettext("%(num)s department", "%(num)s departments", n),
+        "Dashboard": lambda: ngettext("%(num)s dashboard", "%(num)s dashboards", n),
+        "edges": lambda: ngettext("%(num)s relation", "%(num)s relations", n),
+    }
+    form = forms.get(str(kind))
+    return form() % {"num": n} if form else f"{n} {kind}"

@@ -11,6 +11,7 @@ from typing import Any
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup
 
+from core import i18n
 from graph_schema.ids import NodeKind
 from graph_schema.relations import METRIC_RELATIONS, Relation, parse_relations
 from viz.graph_view import (
@@ -20,7 +21,7 @@ from viz.graph_view import (
     network_data,
     vis_asset_files,
 )
-from viz.labels import translate
+from viz.labels import count_label, translate
 from viz.programme_words import programme_word
 from viz.style import EDGE_STYLE, KIND_STYLE, LEVEL_COLORS, node_url
 
@@ -34,9 +35,19 @@ def environment() -> Environment:
         autoescape=select_autoescape(["html"], default=True),
         trim_blocks=True,
         lstrip_blocks=True,
+        extensions=["jinja2.ext.i18n"],
+    )
+    # {% trans %} and {{ _("...") }}: the one catalogue, in the language of the request
+    env.install_gettext_callables(  # type: ignore[attr-defined]
+        i18n.gettext, i18n.ngettext, newstyle=True
     )
     env.filters["tr"] = translate
     env.filters["programme"] = programme_word  # 北极星指标, 先行指标... (viz.programme_words)
+    env.filters["count_label"] = count_label
+    env.filters["count_label_kind"] = lambda n, kind: count_label(kind, n)
+    env.globals["pct"] = i18n.percent_change
+    env.globals["number"] = i18n.number
+    env.globals["code"] = lambda text: Markup("<code>%s</code>") % text
     from analysis.compare import display
 
     env.filters["show"] = display  # one line of text for any property value (still escaped)
@@ -44,8 +55,12 @@ def environment() -> Environment:
 
 
 def render_page(template: str, **context: Any) -> str:
-    """Render one of ``viz/templates`` with ``context`` (all values escaped)."""
-    return environment().get_template(template).render(**context)
+    """Render one of ``viz/templates`` with ``context`` (all values escaped), in ``lang``
+    when given (else the language of the request / command, :func:`core.i18n.current`)."""
+    lang = i18n.normalize(context.get("lang")) or i18n.current()
+    context["lang"] = lang
+    with i18n.use(lang):
+        return environment().get_template(template).render(**context)
 
 
 def _legend_kinds(kinds: frozenset[NodeKind] | None) -> list[dict[str, Any]]:
@@ -60,12 +75,24 @@ def _legend_kinds(kinds: frozenset[NodeKind] | None) -> list[dict[str, Any]]:
         items.append(
             {
                 "value": kind.value,
-                "label": style["label"],
+                "label": i18n._(style["label"]),
                 "colors": colors,
                 "checked": kinds is None or kind in kinds,
             }
         )
     return items
+
+
+def legend_levels() -> list[dict[str, str]]:
+    """One legend row per metric level colour (L0 north star … L3, and metrics without one)."""
+    names = {
+        "L0": i18n._("L0 north-star metric"),
+        "L1": i18n._("L1 metric"),
+        "L2": i18n._("L2 metric"),
+        "L3": i18n._("L3 metric"),
+        None: i18n._("metric without a level"),
+    }
+    return [{"label": names[level], "color": color} for level, color in LEVEL_COLORS.items()]
 
 
 def _legend_edges(
@@ -81,7 +108,7 @@ def _legend_edges(
         out.append(
             {
                 "value": rel.value,
-                "label": style["label"],
+                "label": i18n._(style["label"]),
                 "color": style["color"],
                 "style": line,
                 "checked": rel in active,
@@ -164,6 +191,7 @@ def render_graph_page(
         hidden=view.hidden,
         legend_kinds=_legend_kinds(options.kinds),
         legend_edges=_legend_edges(active, counts, tree),
+        legend_levels=legend_levels(),
         groups=sum(1 for n in data["nodes"] if n.get("group_of")),
         cross=data["layout"]["cross"],
         embed=embed,

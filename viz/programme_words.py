@@ -18,6 +18,20 @@ HORIZON_GLOSS: dict[str, str] = {
     "lagging": "结果指标 · 评估过去",
 }
 
+#: the same words for an English catalog (or ``?lang=en``)
+WORDS_EN: dict[str, str] = {
+    "north_star": "North-star metric",
+    "key": "Key metric",
+    "process": "Process metric",
+    "leading": "Leading metric",
+    "lagging": "Lagging metric",
+}
+HORIZON_GLOSS_EN: dict[str, str] = {
+    "leading": "Leading · predicts the future",
+    "process": "Process · monitors the present",
+    "lagging": "Lagging · assesses the past",
+}
+
 #: how the map draws a metric's role on top of its level colour (vis.js node options): the
 #: north star with a heavy border, a key metric with a medium one, a process metric dashed
 ROLE_BORDER: dict[str, dict[str, object]] = {
@@ -39,7 +53,10 @@ def programme_word(value: object, what: str = "role") -> str:
     """
     if value is None or value == "":
         return "—"
+    from core.i18n import current
+
     text = str(value)
+    english = current() == "en"
     if what == "horizon":
-        return HORIZON_GLOSS.get(text, text)
-    return WORDS.get(text, text)
+        return (HORIZON_GLOSS_EN if english else HORIZON_GLOSS).get(text, text)
+    return (WORDS_EN if english else WORDS).get(text, text)

@@ -1,76 +1,90 @@
-"""How each node kind and relation type looks, in one place (graph, legend, pages)."""
+"""How each node kind and relation type looks, in one place (graph, legend, pages). Labels
+are message ids: show them through :func:`core.i18n._`."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from core.i18n import N_
 from graph_schema.ids import NodeKind
 from graph_schema.relations import Relation
 
+#: metric levels; the other kinds are coloured apart from every level, also for red-green
+#: colour-blind readers (tests/unit/test_map_relations.py simulates it)
 LEVEL_COLORS = {"L0": "#d1495b", "L1": "#edae49", "L2": "#66a182", "L3": "#8ecae6", None: "#b8c0cc"}
 
 #: Every shape draws its label inside the node (shapes that put it below overlap neighbours).
 KIND_STYLE: dict[NodeKind, dict[str, Any]] = {
-    NodeKind.METRIC: {"shape": "box", "color": "#edae49", "label": "指标 Metric"},
-    NodeKind.FIELD: {"shape": "ellipse", "color": "#9ad1d4", "label": "字段 Field"},
-    NodeKind.TABLE: {"shape": "box", "color": "#c3c3e6", "label": "表 Table"},
+    NodeKind.METRIC: {"shape": "box", "color": "#edae49", "label": N_("metric")},
+    NodeKind.FIELD: {"shape": "ellipse", "color": "#9ad1d4", "label": N_("field")},
+    NodeKind.TABLE: {"shape": "box", "color": "#d8c3a5", "label": N_("table")},
     NodeKind.SYSTEM: {
         "shape": "box",
         "color": "#007ea7",
-        "label": "系统 System",
+        "label": N_("system"),
         "font": {"color": "#ffffff"},
     },
-    NodeKind.DASHBOARD: {"shape": "ellipse", "color": "#f4a259", "label": "看板 Dashboard"},
+    NodeKind.DASHBOARD: {"shape": "ellipse", "color": "#c9ada7", "label": N_("dashboard")},
     NodeKind.DEPARTMENT: {
         "shape": "box",
-        "color": "#bc4b51",
-        "label": "部门 Department",
+        "color": "#4a4e69",
+        "label": N_("department"),
         "font": {"color": "#ffffff"},
     },
-    NodeKind.DIMENSION: {"shape": "ellipse", "color": "#8cb369", "label": "维度 Dimension"},
+    NodeKind.DIMENSION: {"shape": "ellipse", "color": "#8cb369", "label": N_("dimension")},
 }
 
 EDGE_STYLE: dict[Relation, dict[str, Any]] = {
-    Relation.INPUT_TO: {"color": "#1d3557", "dashes": False, "width": 2, "label": "公式 formula"},
-    Relation.DRIVES: {"color": "#7b2cbf", "dashes": [8, 4], "width": 2, "label": "驱动 driver"},
+    Relation.INPUT_TO: {
+        "color": "#1d3557",
+        "dashes": False,
+        "width": 2,
+        "label": N_("formula input"),
+    },
+    Relation.DRIVES: {"color": "#7b2cbf", "dashes": [8, 4], "width": 2, "label": N_("driver")},
     Relation.CAUSES: {
         "color": "#2a9d8f",
         "dashes": [2, 4],
         "width": 2,
-        "label": "因果 causal (+/−)",
+        "label": N_("causal (+/−)"),
     },
     Relation.ROLLS_UP_TO: {
         "color": "#8d99ae",
         "dashes": [1, 6],
         "width": 2,
-        "label": "层级 hierarchy",
+        "label": N_("hierarchy"),
     },
     Relation.FEEDS: {
         "color": "#219ebc",
         "dashes": False,
         "width": 1,
-        "label": "字段绑定 field binding",
+        "label": N_("field binding"),
     },
     Relation.HAS_TABLE: {
         "color": "#adb5bd",
         "dashes": False,
         "width": 1,
-        "label": "系统→表 contains",
+        "label": N_("system → table"),
     },
     Relation.HAS_FIELD: {
         "color": "#adb5bd",
         "dashes": False,
         "width": 1,
-        "label": "表→字段 contains",
+        "label": N_("table → field"),
     },
-    Relation.SHOWN_ON: {"color": "#f4a259", "dashes": False, "width": 1, "label": "展示 dashboard"},
-    Relation.OWNS: {"color": "#bc4b51", "dashes": [4, 4], "width": 1, "label": "负责 owns"},
-    Relation.REVIEWS: {"color": "#bc4b51", "dashes": [1, 3], "width": 1, "label": "审核 reviews"},
+    Relation.SHOWN_ON: {
+        "color": "#9d8189",
+        "dashes": False,
+        "width": 1,
+        "label": N_("shown on dashboard"),
+    },
+    Relation.OWNS: {"color": "#4a4e69", "dashes": [4, 4], "width": 1, "label": N_("owns")},
+    Relation.REVIEWS: {"color": "#4a4e69", "dashes": [1, 3], "width": 1, "label": N_("reviews")},
     Relation.SLICED_BY: {
         "color": "#8cb369",
         "dashes": [1, 3],
         "width": 1,
-        "label": "维度 sliced by",
+        "label": N_("sliced by"),
     },
 }
 NEGATIVE_CAUSE_COLOR = "#e63946"

@@ -11,6 +11,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from api.auth import CsrfToken, OptionalUser, Writer
 from api.dependencies import StoreDep
+from core.i18n import N_, _
 from governance import comments as comment_svc
 from governance import workflow
 from governance.changes import Governance
@@ -21,13 +22,14 @@ from graph_schema.models import Metric
 from viz.pages import render_page
 
 router = APIRouter(include_in_schema=False)
+#: change-request statuses in words (ids extracted by pybabel; shown in the request's language)
 STATUS_LABELS = {
-    "submitted": "待负责人初审 submitted",
-    "owner_approved": "待委员会终审 owner approved",
-    "approved": "已批准待发布 approved",
-    "applied": "已发布 applied",
-    "rejected": "已驳回 rejected",
-    "withdrawn": "已撤回 withdrawn",
+    "submitted": N_("submitted, waiting for the owner's review"),
+    "owner_approved": N_("owner approved, waiting for the committee"),
+    "approved": N_("approved, waiting to be applied"),
+    "applied": N_("applied"),
+    "rejected": N_("rejected"),
+    "withdrawn": N_("withdrawn"),
 }
 
 
@@ -38,7 +40,13 @@ def _gov(request: Request) -> Governance:
 
 def _page(template: str, user: User | None, csrf: str | None, **context: Any) -> HTMLResponse:
     return HTMLResponse(
-        render_page(template, user=user, csrf=csrf, labels=STATUS_LABELS, **context)
+        render_page(
+            template,
+            user=user,
+            csrf=csrf,
+            labels={k: _(v) for k, v in STATUS_LABELS.items()},
+            **context,
+        )
     )
 
 
@@ -126,7 +134,7 @@ def propose_submit(
         "propose.html",
         user=user,
         csrf=csrf,
-        labels=STATUS_LABELS,
+        labels={k: _(v) for k, v in STATUS_LABELS.items()},
         ref=ref,
         action=action,
         base_version=base_version,

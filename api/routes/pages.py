@@ -24,6 +24,7 @@ from api.governance import metric_faq
 from api.routes.ask import formula_in_names
 from api.routes.values import values_panel
 from api.views import department_options, graph_view
+from core import i18n
 from core.bulk import paused_gc
 from graph_schema.formula import parse_formula
 from graph_schema.ids import NodeKind, NodeRef
@@ -40,7 +41,11 @@ PAGE_SIZE = 25
 
 def _common(store: GraphStore) -> dict[str, Any]:
     info = store.info()
-    return {"catalog_name": info.catalog, "info": info, "lang": info.meta.get("language", "zh")}
+    return {
+        "catalog_name": info.catalog,
+        "info": info,
+        "lang": i18n.resolve(info.meta.get("language")),
+    }
 
 
 def _link(store: GraphStore, ref: NodeRef) -> dict[str, str]:
@@ -155,7 +160,7 @@ def metric_page(
         g = groups.get(rel.value)
         if g is None:
             continue
-        via = EDGE_STYLE[rel]["label"].split(" ")[0]
+        via = i18n._(EDGE_STYLE[rel]["label"])
         for side, items in (("upstream", g.incoming), ("downstream", g.outgoing)):
             for n in items:
                 related[side].append({"name": n.name, "url": node_url(n.ref), "via": via})
@@ -232,7 +237,7 @@ def node_page(store: StoreDep, request: Request, ref: RefDep) -> HTMLResponse:
         rel = Relation(g.relation)
         groups.append(
             {
-                "label": EDGE_STYLE[rel]["label"],
+                "label": i18n._(EDGE_STYLE[rel]["label"]),
                 "incoming": [
                     {"ref": n.ref, "name": n.name, "url": node_url(n.ref)} for n in g.incoming
                 ],

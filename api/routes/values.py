@@ -178,7 +178,7 @@ def explain_page(
     depth: Annotated[int, Query(ge=1, le=6)] = 3,
 ) -> HTMLResponse:
     from values.service import explain_report
-    from viz.explain_page import render_explain
+    from viz.explain_page import catalog_names, render_explain
 
     mid = _metric(store, metric_id)
     with _engine(request, settings) as engine:
@@ -192,7 +192,10 @@ def explain_page(
             report["notes"].append(f"localize: {exc.message}")
     report = with_definition_changes(report, metric_marks(store, mid, settings.base_url))
     info = store.info()
-    return HTMLResponse(render_explain(report, catalog_name=info.catalog, by=by or "", depth=depth))
+    names = catalog_names(store, report)
+    return HTMLResponse(
+        render_explain(report, catalog_name=info.catalog, by=by or "", depth=depth, **names)
+    )
 
 
 def values_panel(store: GraphStore, metric_id: str) -> Markup | None:

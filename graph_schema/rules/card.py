@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from core.i18n import N_
 from graph_schema.rules.base import CARD_SECTIONS, LintContext, LintIssue, LintRule, Severity
 
 
 class CardIncomplete(LintRule):
     id = "card.incomplete"
     severity = Severity.WARNING
-    summary = "a metric card misses sections its level requires (lint.card in kpigraph.yaml)"
+    summary = N_("a metric card misses sections its level requires (lint.card in kpigraph.yaml)")
 
     def check(self, ctx: LintContext) -> Iterable[LintIssue]:
         for m in ctx.subjects():

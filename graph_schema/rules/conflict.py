@@ -9,6 +9,7 @@ import re
 from collections.abc import Callable, Iterable
 from difflib import SequenceMatcher
 
+from core.i18n import N_
 from graph_schema.models import Metric
 from graph_schema.rules.base import LintContext, LintIssue, LintRule, Severity
 
@@ -72,7 +73,7 @@ class ConflictName(_SameKey):
 
     id = "conflict.name"
     severity = Severity.ERROR
-    summary = "two metrics share a name (also ignoring bracketed qualifiers)"
+    summary = N_("two metrics share a name (also ignoring bracketed qualifiers)")
     attr, what = "name", "name"
 
     def check(self, ctx: LintContext) -> Iterable[LintIssue]:
@@ -89,14 +90,14 @@ class ConflictName(_SameKey):
 class ConflictNameEn(_SameKey):
     id = "conflict.name-en"
     severity = Severity.WARNING
-    summary = "two metrics share an English name"
+    summary = N_("two metrics share an English name")
     attr, what = "name_en", "English name"
 
 
 class ConflictAbbr(_SameKey):
     id = "conflict.abbr"
     severity = Severity.WARNING
-    summary = "two metrics share an abbreviation"
+    summary = N_("two metrics share an abbreviation")
     attr, what = "abbr", "abbreviation"
 
 
@@ -121,7 +122,7 @@ class ConflictDefinition(LintRule):
 
     id = "conflict.definition"
     severity = Severity.WARNING
-    summary = "equal or near-equal formula / SQL / caliber under different names"
+    summary = N_("equal or near-equal formula / SQL / caliber under different names")
 
     def check(self, ctx: LintContext) -> Iterable[LintIssue]:
         metrics = [m for m in ctx.metrics() if m.status.value != "deprecated"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from core.i18n import N_
 from graph_schema.models import Metric
 from graph_schema.relations import Relation
 from graph_schema.rules.base import LintContext, LintIssue, LintRule, Severity
@@ -18,7 +19,7 @@ class LevelsRollupLower(LintRule):
 
     id = "levels.rollup-lower"
     severity = Severity.ERROR
-    summary = "a metric rolls up to a metric of a lower level"
+    summary = N_("a metric rolls up to a metric of a lower level")
 
     def check(self, ctx: LintContext) -> Iterable[LintIssue]:
         for edge in ctx.edges_of(Relation.ROLLS_UP_TO):
@@ -49,7 +50,7 @@ class LevelsL0Governance(LintRule):
 
     id = "levels.l0-governance"
     severity = Severity.WARNING
-    summary = "an L0 (north-star) metric needs an owner, a reviewer and a version"
+    summary = N_("an L0 (north-star) metric needs an owner, a reviewer and a version")
 
     def check(self, ctx: LintContext) -> Iterable[LintIssue]:
         for m in ctx.subjects():

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from core.i18n import N_
 from graph_schema.models import Metric, Status
 from graph_schema.relations import Relation
 from graph_schema.rules.base import LintContext, LintIssue, LintRule, Severity
@@ -48,21 +49,21 @@ class _DependsOn(LintRule):
 class LifecycleDependsOnDeprecated(_DependsOn):
     id = "lifecycle.depends-on-deprecated"
     severity = Severity.WARNING
-    summary = "an active metric is computed from (or rolls up to) a deprecated one"
+    summary = N_("an active metric is computed from (or rolls up to) a deprecated one")
     status = Status.DEPRECATED
 
 
 class LifecycleDependsOnDraft(_DependsOn):
     id = "lifecycle.depends-on-draft"
     severity = Severity.WARNING
-    summary = "an active metric is computed from (or rolls up to) a draft one"
+    summary = N_("an active metric is computed from (or rolls up to) a draft one")
     status = Status.DRAFT
 
 
 class LifecycleDashboardDeprecated(LintRule):
     id = "lifecycle.dashboard-deprecated"
     severity = Severity.WARNING
-    summary = "a dashboard shows a deprecated metric"
+    summary = N_("a dashboard shows a deprecated metric")
 
     def check(self, ctx: LintContext) -> Iterable[LintIssue]:
         for edge in ctx.edges_of(Relation.SHOWN_ON):

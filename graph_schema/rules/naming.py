@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from core.i18n import N_
 from graph_schema.models import Metric
 from graph_schema.rules.base import LintContext, LintIssue, LintRule, Severity
 
@@ -38,7 +39,7 @@ def expected_name(ctx: LintContext, m: Metric) -> str | None:
 class NamingAtomicUnknown(LintRule):
     id = "naming.atomic-unknown"
     severity = Severity.ERROR
-    summary = "'atomic' names neither a declared atomic metric nor a metric id"
+    summary = N_("'atomic' names neither a declared atomic metric nor a metric id")
 
     def check(self, ctx: LintContext) -> Iterable[LintIssue]:
         declared = ctx.config.naming.atomic
@@ -58,7 +59,7 @@ class NamingAtomicUnknown(LintRule):
 class NamingPattern(LintRule):
     id = "naming.pattern"
     severity = Severity.WARNING
-    summary = "the name is not composed from atomic + qualifiers + window per the pattern"
+    summary = N_("the name is not composed from atomic + qualifiers + window per the pattern")
 
     def check(self, ctx: LintContext) -> Iterable[LintIssue]:
         for m in ctx.subjects():
@@ -81,7 +82,7 @@ class NamingUncomposed(LintRule):
 
     id = "naming.uncomposed"
     severity = Severity.WARNING
-    summary = "a name that is neither an atomic metric nor declares how it is composed"
+    summary = N_("a name that is neither an atomic metric nor declares how it is composed")
 
     def check(self, ctx: LintContext) -> Iterable[LintIssue]:
         atomic = ctx.config.naming.atomic

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from core.i18n import N_
 from graph_schema.ids import NodeKind
 from graph_schema.models import Status
 from graph_schema.relations import Relation
@@ -15,7 +16,7 @@ _USES = (Relation.INPUT_TO, Relation.DRIVES, Relation.CAUSES)
 class OrphanMetric(LintRule):
     id = "orphans.metric"
     severity = Severity.INFO
-    summary = "a metric no dashboard shows and no other metric uses"
+    summary = N_("a metric no dashboard shows and no other metric uses")
 
     def check(self, ctx: LintContext) -> Iterable[LintIssue]:
         linked = {e.source for e in ctx.edges_of(Relation.SHOWN_ON)}
@@ -38,7 +39,7 @@ class OrphanMetric(LintRule):
 class OrphanField(LintRule):
     id = "orphans.field"
     severity = Severity.INFO
-    summary = "a source field no metric declares or reads"
+    summary = N_("a source field no metric declares or reads")
 
     def check(self, ctx: LintContext) -> Iterable[LintIssue]:
         if ctx.focus is not None and ctx.focus.kind is not NodeKind.FIELD:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 
+from core.i18n import N_
 from graph_schema.ids import NodeKind, NodeRef
 from graph_schema.models import Metric
 from graph_schema.rules.base import LintContext, LintIssue, LintRule, Severity, SqlCheck
@@ -36,7 +37,7 @@ def _sql_line(ctx: LintContext, m: Metric, inner: int | None) -> int | None:
 class SqlParseError(LintRule):
     id = "sql.parse-error"
     severity = Severity.ERROR
-    summary = "the metric's SQL does not parse in its dialect"
+    summary = N_("the metric's SQL does not parse in its dialect")
     mandatory = True  # SQL that cannot be read cannot be judged safe to run
 
     def check(self, ctx: LintContext) -> Iterable[LintIssue]:
@@ -84,7 +85,7 @@ class SqlDialect(LintRule):
 
     id = "sql.dialect"
     severity = Severity.ERROR
-    summary = "an unknown SQL dialect name"
+    summary = N_("an unknown SQL dialect name")
 
     def check(self, ctx: LintContext) -> Iterable[LintIssue]:
         fix = "use a dialect sqlglot knows: mysql, postgres, hive, spark, duckdb, …"
@@ -103,7 +104,7 @@ class SqlDialect(LintRule):
 class SqlUnknownTable(LintRule):
     id = "sql.unknown-table"
     severity = Severity.ERROR
-    summary = "the SQL reads a table sources.yaml does not declare"
+    summary = N_("the SQL reads a table sources.yaml does not declare")
 
     def check(self, ctx: LintContext) -> Iterable[LintIssue]:
         for m, found in _checked(ctx):
@@ -129,7 +130,7 @@ class SqlUnknownTable(LintRule):
 class SqlUnknownColumn(LintRule):
     id = "sql.unknown-column"
     severity = Severity.ERROR
-    summary = "the SQL reads a column its table does not declare"
+    summary = N_("the SQL reads a column its table does not declare")
 
     def check(self, ctx: LintContext) -> Iterable[LintIssue]:
         for m, found in _checked(ctx):
@@ -164,7 +165,7 @@ class SqlUnknownColumn(LintRule):
 class SqlFieldNotRead(LintRule):
     id = "sql.field-not-read"
     severity = Severity.WARNING
-    summary = "a declared field the SQL does not read"
+    summary = N_("a declared field the SQL does not read")
 
     def check(self, ctx: LintContext) -> Iterable[LintIssue]:
         for m, found in _checked(ctx):
@@ -186,7 +187,7 @@ class SqlFieldNotRead(LintRule):
 class SqlColumnNotDeclared(LintRule):
     id = "sql.column-not-declared"
     severity = Severity.WARNING
-    summary = "a column the SQL reads that 'fields' does not declare"
+    summary = N_("a column the SQL reads that 'fields' does not declare")
 
     def check(self, ctx: LintContext) -> Iterable[LintIssue]:
         for m, found in _checked(ctx):

@@ -13,8 +13,8 @@ def test_summary_of_a_metric_names_it_and_gives_its_definition(client: Any) -> N
     assert body["ref"] == "Metric:atp" and body["kind"] == "Metric" and body["name"] == "客单价"
     lines = body["text"].split("\n")
     assert lines[0] == "客单价  (Metric:atp)"
-    assert "负责 owner: 运营部" in lines  # the owner's name, not its id
-    assert "公式 formula: revenue / visits" in lines
+    assert "负责：运营部" in lines  # the owner's name, not its id
+    assert "公式：revenue / visits" in lines
     assert lines[-1] == "单个客户单次进厂消费的平均金额。"
 
 

@@ -36,8 +36,9 @@ def test_explain_page_draws_waterfall_tree_and_tables(
     first = page.locator("table.dimension").first
     assert first.get_attribute("data-dimension") == "store"
     assert first.locator("tbody tr").first.locator("td").first.inner_text() == "南山店"
-    assert "南山店 · maintenance" in page.locator("table.drill tbody tr").first.inner_text()
-    assert page.locator("#change").inner_text().startswith("-26.2万")
+    drill = page.locator("table.drill tbody tr").first.inner_text()
+    assert "南山店 · 保养" in drill  # the dimension's members by their display names
+    assert page.locator("#change").inner_text().startswith("−26.2万")  # a real minus
     page.screenshot(path=str(artifacts / "explain-revenue.png"), full_page=True)
     assert all(url.startswith(base) for url in seen), [u for u in seen if not u.startswith(base)]
 
@@ -62,6 +63,6 @@ def test_metric_page_values_panel(
     assert panel.locator("svg.trend path").count() == 1
     assert "90.5%" in panel.inner_text()  # target attainment
     panel.screenshot(path=str(artifacts / "metric-values-panel.png"))
-    page.locator("#values-panel a", has_text="explain").click()
+    page.locator("#values-panel a", has_text="为什么变化").click()
     page.wait_for_url("**/explain/revenue**")
     assert page.locator("#waterfall svg").count() == 1

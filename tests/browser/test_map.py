@@ -144,7 +144,7 @@ def test_fields_collapse_into_their_table_and_expand(
     assert [n["id"] for n in geo["nodes"] if n["kind"] == "Field"] == []
     orders = by_id(geo)["Table:dms.dms_orders"]
     count = orders["group_of"]
-    assert f"dms_orders ({count} fields)" in orders["label"].replace("\n", " ")
+    assert f"dms_orders ({count} 个字段)" in orders["label"].replace("\n", " ")
     assert "工单总金额" in orders["title"]
     # a click on the group expands it in place
     wide.evaluate(
@@ -179,8 +179,11 @@ def test_metric_tree_mode(
     assert {n["kind"] for n in geo["nodes"]} == {"Metric"}
     assert {e["relation"] for e in geo["edges"]} <= {"INPUT_TO", "DRIVES", "CAUSES", "ROLLS_UP_TO"}
     x = {n["id"]: n["x"] for n in geo["nodes"]}
-    tree = [e for e in geo["edges"] if not e.get("cross")]
+    tree = [e for e in geo["edges"] if not e.get("cross") and not e.get("parallel")]
     assert len(tree) == len(geo["nodes"]) - 1  # a tree: one edge up to each node's parent
+    joined = {frozenset((e["from"], e["to"])) for e in tree}
+    twins = [e for e in geo["edges"] if e.get("parallel")]  # e.g. DRIVES beside the formula
+    assert all(frozenset((e["from"], e["to"])) in joined for e in twins)
     assert all(x[e["from"]] < x[e["to"]] for e in tree)  # upstream left, downstream right
     focus = "Metric:" + name.replace("-", "_")
     far = sorted(e["from"] if x[e["from"]] < x[focus] else e["to"] for e in tree)

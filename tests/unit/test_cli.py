@@ -105,7 +105,7 @@ def test_tables_align_chinese(db: Path) -> None:
 def test_show_card_and_path_and_search(db: Path) -> None:
     card = run("show", "atp", db=db).stdout
     for label in (
-        "中文名称",
+        "名称",
         "统计口径",
         "分母不含",
         "取数逻辑",
@@ -212,4 +212,4 @@ def test_validate_reports_every_issue(tmp_path: Path) -> None:
     proc = run("validate", str(bad), db=tmp_path / "db.sqlite", check=False)
     assert proc.returncode == 1
     assert "metrics/a.yaml:3" in proc.stderr and "metrics/b.yaml:3" in proc.stderr
-    assert "2 problem(s)" in proc.stderr
+    assert "目录中有 2 个问题；未载入任何内容" in proc.stderr  # the catalog's language (zh)

@@ -156,7 +156,7 @@ def test_fields_collapse_into_tables_and_tables_into_systems_when_many() -> None
     assert len(system.tables) == MAX_TABLES and len(system.fields) == 3 * MAX_TABLES
     data = network_data(GraphView(lineage=_lineage("Metric:m", refs, edges), nodes=nodes))
     labels = {n["id"]: n["label"] for n in data["nodes"]}
-    assert labels["System:a"] == f"系统a\n({MAX_TABLES} tables · {3 * MAX_TABLES} fields)"
+    assert labels["System:a"] == f"系统a\n({MAX_TABLES} 张表 · {3 * MAX_TABLES} 个字段)"
     # everything expanded, or tables filtered out: fields one by one
     graph = build_map(_lineage("Metric:m", refs, edges), nodes, expand={"*"})
     assert len(graph.nodes) == len(refs) + 1

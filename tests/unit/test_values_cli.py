@@ -22,10 +22,11 @@ def db(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_explain_prints_tree_tables_and_notes(db: Path) -> None:
     proc = run("explain", "营收", "--period", "2026-06", "--by", "store,order_type", db=db)
     text = proc.stdout
-    assert "营收 2026-06 vs 2026-05" in text and "-262,262.00 (-9.47%)" in text
-    assert "进厂台次: -371,578.88" in text and "保养台次" in text
+    assert "营收 2026-06 vs 2026-05" in text and "变化 −26.2万 (−9.5%)" in text  # the catalog's zh
+    assert "进厂台次: −37.2万 (解释了下降的 141.7 %)" in text and "保养台次" in text
+    assert "客单价: +10.9万 (抵消了 41.7 %)" in text
     assert text.index("南山店") < text.index("宝安店")
-    assert "evidence, not proof" in text
+    assert "相关证据，不是因果证明" in text
 
 
 def test_values_and_eval_tables(db: Path) -> None:
@@ -36,9 +37,23 @@ def test_values_and_eval_tables(db: Path) -> None:
 
 
 def test_check_values_exits_non_zero_on_findings(db: Path) -> None:
-    proc = run("check-values", "--metric", "revenue", db=db, check=False)
-    assert proc.returncode == 1 and "identity" in proc.stdout
+    proc = run("check-values", "--metric", "revenue", "--fail-on", "warning", db=db, check=False)
+    assert proc.returncode == 1 and "恒等式不符" in proc.stdout  # identity, in the catalog's zh
     assert run("check-values", "--metric", "net_profit", db=db).returncode == 0
+
+
+def test_check_values_on_the_demo_reads_first_what_to_fix(db: Path) -> None:
+    """#24: the planted data slip (东莞店 2025-03 disagrees with revenue / visits) comes first,
+    anomalies after; the default --fail-on error exits 0; a missing table is one sentence."""
+    proc = run("--lang", "en", "check-values", db=db, check=False)
+    assert proc.returncode == 0, proc.stderr
+    rows = [line for line in proc.stdout.splitlines() if line.startswith("│")]
+    assert "identity" in rows[0] and "2025-03" in rows[0]
+    first_anomaly = next(i for i, r in enumerate(rows) if "anomaly" in r)
+    assert all("anomaly" not in r for r in rows[:first_anomaly])
+    assert all("identity" not in r for r in rows[first_anomaly:])
+    assert "Catalog Error" not in proc.stderr
+    assert "its SQL reads table campaigns, which data/ does not have" in proc.stderr
 
 
 def test_bad_input_is_one_clear_line(db: Path) -> None:
@@ -62,3 +77,15 @@ def test_check_values_on_a_catalog_dir_names_file_and_line(db: Path, tmp_path: P
     assert proc.returncode == 1
     assert "values/bad.csv:2: bad period '2026-13'" in proc.stderr
     assert "values/bad.csv:3: unknown metric 'revenu'" in proc.stderr
+
+
+def test_no_silent_errors(db: Path) -> None:
+    """#24: a typo in --by, a month without data: an error that names what exists."""
+    proc = run("explain", "营收", "--period", "2026-06", "--by", "shop", db=db, check=False)
+    assert proc.returncode == 2 and "did you mean store" in proc.stderr
+    proc = run("explain", "营收", "--period", "2026-07", "--by", "store", db=db, check=False)
+    assert proc.returncode == 1 and "2024-07 … 2026-06" in proc.stderr
+    proc = run("explain", "营收", "--period", "2026-06", "--by", "门店", db=db)  # by its name
+    assert "南山店" in proc.stdout
+    proc = run("show", "营搜", db=db, check=False)  # a slip of the input method
+    assert proc.returncode == 1 and "Metric:revenue" in proc.stderr.split("?")[0]

@@ -1,0 +1,265 @@
+"""One message catalogue for every word kpigraph shows people (pages, CLI, lint, explain, errors).
+
+The ecosystem's way: gettext message ids in English, one catalogue per language under
+``core/locale/<lang>/LC_MESSAGES/kpigraph.po`` (shipped as package data and read at run time, so
+a fresh ``pip install -e .`` needs no compile step), Babel for numbers.
+
+* ``from core.i18n import _`` then ``_("Search")`` — the one entry point for Python code;
+  templates use Jinja2's i18n extension (``{% trans %}…{% endtrans %}`` / ``{{ _("…") }}``).
+* The language is the catalog's ``language`` (``kpigraph.yaml``), overridden per HTTP request
+  (``?lang=``, ``Accept-Language``) or per CLI call (``--lang``): :func:`use` sets it for a block,
+  :func:`current` reads it.
+* Adding a string: write it in English inside ``_()`` / ``{% trans %}``, then
+  ``pybabel extract -F core/locale/babel.cfg -o /tmp/kpigraph.pot .`` and
+  ``pybabel update -i /tmp/kpigraph.pot -d core/locale -D kpigraph`` and fill in ``zh``'s
+  ``msgstr`` (the ``en`` catalogue may leave ``msgstr`` empty: English ids are English text).
+  ``tests/unit/test_i18n_catalogue.py`` fails on an id missing from either catalogue.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import functools
+import io
+import re
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+from babel import Locale
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po
+from babel.numbers import format_compact_decimal, format_decimal, format_percent
+from babel.support import Translations
+
+LOCALE_DIR = Path(__file__).parent / "locale"
+DOMAIN = "kpigraph"
+LANGUAGES: tuple[str, ...] = ("zh", "en")
+DEFAULT_LANGUAGE = "zh"
+#: Babel locale per language (numbers, plural rules)
+BABEL_LOCALES = {"zh": "zh_Hans_CN", "en": "en_US"}
+
+#: the language chosen for this request / command (``?lang=``, ``Accept-Language``, ``--lang``)
+_chosen: contextvars.ContextVar[str | None] = contextvars.ContextVar("kpigraph_lang", default=None)
+#: where the catalog's own language comes from when nothing was chosen (the served store)
+_fallback: contextvars.ContextVar[Callable[[], str | None] | None] = contextvars.ContextVar(
+    "kpigraph_lang_fallback", default=None
+)
+
+
+def normalize(lang: object) -> str | None:
+    """``zh-CN``, ``zh_Hans``, ``ZH`` → ``zh``; ``en-US`` → ``en``; anything else → None.
+
+    >>> normalize("zh-CN"), normalize("en_US"), normalize("fr"), normalize(None)
+    ('zh', 'en', None, None)
+    """
+    if not isinstance(lang, str) or not lang.strip():
+        return None
+    base = re.split(r"[-_]", lang.strip(), maxsplit=1)[0].lower()
+    return base if base in LANGUAGES else None
+
+
+def negotiate(accept_language: str | None) -> str | None:
+    """The best of :data:`LANGUAGES` for an ``Accept-Language`` header, or None.
+
+    >>> negotiate("fr-FR,fr;q=0.9,en;q=0.8,zh;q=0.7")
+    'en'
+    >>> negotiate("zh-CN,zh;q=0.9"), negotiate("de"), negotiate(None)
+    ('zh', None, None)
+    """
+    if not accept_language:
+        return None
+    ranked: list[tuple[float, int, str]] = []
+    for i, part in enumerate(accept_language.split(",")[:20]):
+        tag, _sep, params = part.strip().partition(";")
+        q = 1.0
+        match = re.search(r"q\s*=\s*([0-9.]+)", params)
+        if match:
+            try:
+                q = float(match.group(1))
+            except ValueError:
+                q = 0.0
+        lang = normalize(tag)
+        if lang and q > 0:
+            ranked.append((-q, i, lang))
+    return min(ranked)[2] if ranked else None
+
+
+def current() -> str:
+    """The language in use: chosen for this request/command, else the catalog's, else zh."""
+    chosen = _chosen.get()
+    if chosen:
+        return chosen
+    fallback = _fallback.get()
+    if fallback is not None:
+        lang = normalize(fallback())
+        if lang:
+            return lang
+    return DEFAULT_LANGUAGE
+
+
+def resolve(catalog_language: object) -> str:
+    """The language for a catalog whose ``language`` is ``catalog_language``: what this
+    request/command chose, else the catalog's, else zh."""
+    return _chosen.get() or normalize(catalog_language) or DEFAULT_LANGUAGE
+
+
+@contextlib.contextmanager
+def use(lang: object) -> Iterator[str]:
+    """Speak ``lang`` (when it is one of :data:`LANGUAGES`) inside the block."""
+    token = _chosen.set(normalize(lang) or _chosen.get())
+    try:
+        yield current()
+    finally:
+        _chosen.reset(token)
+
+
+def choose(lang: object) -> None:
+    """Speak ``lang`` from now on in this context (a CLI call's ``--lang``)."""
+    _chosen.set(normalize(lang))
+
+
+FallbackToken = contextvars.Token[Callable[[], str | None] | None]
+
+
+def set_fallback(source: Callable[[], str | None] | None) -> FallbackToken:
+    """Where :func:`current` finds the catalog's language when nothing was chosen (asked at
+    most once per :func:`set_fallback`: a request or a command reads one catalog)."""
+    if source is None:
+        return _fallback.set(None)
+    memo: list[str | None] = []
+
+    def once() -> str | None:
+        if not memo:
+            try:
+                memo.append(source())
+            except Exception:  # no catalog loaded, store down: the default language
+                memo.append(None)
+        return memo[0]
+
+    return _fallback.set(once)
+
+
+def reset_fallback(token: FallbackToken) -> None:
+    _fallback.reset(token)
+
+
+@functools.cache
+def translations(lang: str) -> Translations:
+    """The compiled catalogue of ``lang`` (read from its ``.po`` once per process)."""
+    path = LOCALE_DIR / lang / "LC_MESSAGES" / f"{DOMAIN}.po"
+    with path.open("rb") as f:
+        catalog = read_po(f, locale=BABEL_LOCALES.get(lang, lang), domain=DOMAIN)
+    buf = io.BytesIO()
+    write_mo(buf, catalog, use_fuzzy=False)
+    buf.seek(0)
+    return Translations(buf, domain=DOMAIN)
+
+
+#: ids looked up that the catalogue of the language in use does not have, with the language
+#: (the catalogue-completeness tests read and clear it; bounded so a server cannot grow it)
+MISSES: set[tuple[str, str]] = set()
+_MISSES_MAX = 1000
+
+
+def _known(lang: str, key: str | tuple[str, int]) -> bool:
+    catalog: dict[Any, str] = translations(lang)._catalog
+    if key in catalog:
+        return True
+    if len(MISSES) < _MISSES_MAX:
+        MISSES.add((lang, key if isinstance(key, str) else key[0]))
+    return False
+
+
+def gettext(message: str) -> str:
+    """``message`` (an English id) in the current language."""
+    lang = current()
+    _known(lang, message)
+    return translations(lang).ugettext(message)
+
+
+def ngettext(singular: str, plural: str, n: int) -> str:
+    """The singular or plural form of a message for ``n``, in the current language."""
+    lang = current()
+    _known(lang, (singular, 0))
+    return translations(lang).ungettext(singular, plural, n)
+
+
+def _(message: str, **values: object) -> str:
+    """``message`` in the current language, ``{name}`` fields filled from ``values``.
+
+    >>> with use("zh"):
+    ...     _("Search")
+    '搜索'
+    >>> with use("en"):
+    ...     _("Search")
+    'Search'
+    """
+    text = gettext(message)
+    return text.format(**values) if values else text
+
+
+def babel_locale(lang: str | None = None) -> Locale:
+    return Locale.parse(BABEL_LOCALES.get(lang or current(), "en_US"))
+
+
+def number(value: float | int | None, *, integer: bool = False, digits: int = 2) -> str:
+    """A number in the current language's style (thousands separators; integers for counts).
+
+    >>> with use("en"):
+    ...     number(1879.0, integer=True), number(-17717.0), number(None)
+    ('1,879', '-17,717', '—')
+    """
+    if value is None:
+        return "—"
+    if integer:
+        return format_decimal(round(value), format="#,##0", locale=babel_locale())
+    fmt = "#,##0." + "#" * digits if digits else "#,##0"
+    return format_decimal(value, format=fmt, locale=babel_locale())
+
+
+def compact(value: float | int | None, *, digits: int = 1) -> str:
+    """A large number shortened the language's way: 万/亿 in zh, K/M/B in en.
+
+    >>> with use("zh"):
+    ...     compact(2508000), compact(-262000), compact(1536.52)
+    ('250.8万', '-26.2万', '1,537')
+    >>> with use("en"):
+    ...     compact(2508000)
+    '2.5M'
+    """
+    if value is None:
+        return "—"
+    if abs(value) < 10_000:
+        return number(value, digits=0 if abs(value) >= 100 else 2)
+    return format_compact_decimal(value, locale=babel_locale(), fraction_digits=digits)
+
+
+def percent(fraction: float | None, *, digits: int = 1, signed: bool = False) -> str:
+    """A fraction as a percentage (``0.417`` → ``41.7%``), optionally signed.
+
+    >>> with use("en"):
+    ...     percent(0.417), percent(-0.0255, signed=True)
+    ('41.7%', '−2.6%')
+    """
+    if fraction is None:
+        return "—"
+    pattern = "#,##0." + "0" * digits + "%" if digits else "#,##0%"
+    text = format_percent(
+        abs(fraction) if signed else fraction, format=pattern, locale=babel_locale()
+    )
+    if signed:
+        return ("+" if fraction > 0 else "−" if fraction < 0 else "") + text
+    return text
+
+
+def N_(message: str) -> str:
+    """Mark ``message`` for extraction without translating it yet (module-level tables);
+    translate it with :func:`_` where it is shown."""
+    return message
+
+
+def percent_change(fraction: float | None, signed: bool = True, digits: int = 1) -> str:
+    """A relative change as a signed percentage with a real minus (templates' ``pct``)."""
+    return percent(fraction, digits=digits, signed=signed)

@@ -1,0 +1,211 @@
+"""One message catalogue (#24): complete zh and en catalogues, every page in one language, the
+language chosen by the catalog, ``?lang=``, ``Accept-Language`` and ``--lang``."""
+
+from __future__ import annotations
+
+import csv
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from babel.messages.extract import extract_from_dir
+from babel.messages.pofile import read_po
+from click.testing import CliRunner
+from fastapi.testclient import TestClient
+
+from api.app import create_app
+from core import i18n
+from graph_schema.rules import DEFAULT_RULES
+from loaders.catalog import load_catalog
+from store.embedded import EmbeddedStore
+from tests.helpers import DEMO, ROOT, demo_store, write_catalog
+from tests.i18n_text import cjk_left, data_strings, english_left, visible_text, without_data
+
+PO = {
+    lang: ROOT / "core" / "locale" / lang / "LC_MESSAGES" / "kpigraph.po" for lang in ("zh", "en")
+}
+FIELD = re.compile(r"\{(\w+)\}|%\((\w+)\)s")
+
+
+def _extracted() -> set[str]:
+    """Every message id in the code and templates, as pybabel extracts them."""
+    method_map = [("viz/templates/**.html", "jinja2"), ("**.py", "python")]
+    options = {"viz/templates/**.html": {"extensions": "jinja2.ext.i18n"}}
+    ids: set[str] = set()
+    for package in ("analysis", "api", "cli", "core", "governance", "graph_schema", "viz"):
+        for _file, _line, message, _comments, _context in extract_from_dir(
+            ROOT / package if package != "viz" else ROOT,
+            method_map=method_map if package == "viz" else [("**.py", "python")],
+            options_map=options,
+            keywords={"_": None, "N_": None, "gettext": None, "ngettext": (1, 2)},
+        ):
+            if package == "viz" and not _file.startswith("viz/"):
+                continue
+            ids.add(message[0] if isinstance(message, tuple) else message)
+    return ids
+
+
+def test_every_message_is_in_both_catalogues_with_the_same_fields() -> None:
+    ids = _extracted()
+    assert len(ids) > 250
+    for lang, path in PO.items():
+        with path.open("rb") as f:
+            catalog = read_po(f)
+        have = {(m.id[0] if isinstance(m.id, tuple) else m.id): m for m in catalog if m.id}
+        missing = sorted(ids - have.keys())
+        assert not missing, f"{lang}: not in {path.name}: {missing[:20]}"
+        for key, message in have.items():
+            strings = message.string if isinstance(message.string, tuple) else (message.string,)
+            if lang == "zh":
+                assert all(strings), f"zh: no translation for {key!r}"
+            for s in strings:
+                if s:
+                    assert set(FIELD.findall(s)) == set(FIELD.findall(key)), (lang, key, s)
+
+
+def test_language_choice() -> None:
+    assert i18n.negotiate("en-GB,en;q=0.9,zh;q=0.3") == "en"
+    assert i18n.negotiate("zh-TW;q=0.5,fr") == "zh"
+    with i18n.use("en"):
+        assert i18n._("Search") == "Search"
+        assert i18n.resolve("zh") == "en"  # a choice beats the catalog's language
+    assert i18n.resolve("en") == "en" and i18n.resolve(None) == "zh"
+
+
+# -- pages ------------------------------------------------------------------------------------
+
+PAGES = [
+    "/",
+    "/metrics/revenue",
+    "/metrics/atp",
+    "/search?q=营收",
+    "/nodes/Dimension:store",
+    "/impact/Metric:visits",
+    "/view/graph?focus=Metric:atp",
+    "/view/graph?focus=Metric:revenue&mode=tree&depth=2",
+    "/explain/revenue?period=2026-06&base=mom&by=store,order_type",
+    "/explain/atp?period=2026-06&base=yoy&by=store",
+    "/lint",
+    "/stats",
+    "/changes",
+    "/history",
+    "/metrics/no_such_metric",
+]
+
+
+@pytest.fixture(scope="module")
+def client() -> Iterator[TestClient]:
+    with TestClient(create_app(store=demo_store())) as c:
+        yield c
+
+
+@pytest.fixture(scope="module")
+def demo_data() -> set[str]:
+    """The catalog's own words (names, definitions, ids, refs, files), the demo data's members
+    and the lint rule ids: everything that is data, not UI, on a page."""
+    graph = load_catalog(DEMO)
+    values: list[object] = [n.model_dump(mode="json") for n in graph.nodes]
+    values += [str(n.ref) for n in graph.nodes] + [graph.meta, [r.id for r in DEFAULT_RULES]]
+    values += [str(p.relative_to(DEMO)) for p in DEMO.rglob("*.yaml")]
+    for path in (DEMO / "data").glob("*.csv"):
+        with path.open(encoding="utf-8") as f:
+            values += [row for row in csv.reader(f)]
+    # the values' own members and periods as the engine names them (store names, regions)
+    data = data_strings(values)
+    data.update(f"{k}={v}" for k in ("region", "store") for v in list(data))
+    return data
+
+
+@pytest.mark.parametrize("url", PAGES)
+def test_english_pages_hold_no_chinese_outside_data(
+    client: TestClient, demo_data: set[str], url: str
+) -> None:
+    i18n.MISSES.clear()
+    r = client.get(url, headers={"Accept-Language": "en-US,en;q=0.9"})
+    assert r.status_code in (200, 404), r.text[:500]
+    assert '<html lang="en">' in r.text
+    left = without_data(visible_text(r.text), demo_data)
+    assert cjk_left(left) == []
+    assert not i18n.MISSES, sorted(i18n.MISSES)
+
+
+@pytest.mark.parametrize("url", PAGES)
+def test_chinese_pages_hold_no_english_ui_text(
+    client: TestClient, demo_data: set[str], url: str
+) -> None:
+    i18n.MISSES.clear()
+    r = client.get(url + ("&" if "?" in url else "?") + "lang=zh")
+    assert r.status_code in (200, 404), r.text[:500]
+    assert '<html lang="zh-CN">' in r.text
+    left = without_data(visible_text(r.text), demo_data)
+    assert english_left(left) == []
+    assert not i18n.MISSES, sorted(i18n.MISSES)
+
+
+def test_an_english_catalog_speaks_english_by_default(tmp_path: Path) -> None:
+    root = write_catalog(tmp_path / "cat", {"kpigraph.yaml": "name: shop\nlanguage: en\n"})
+    store = EmbeddedStore(tmp_path / "en.sqlite")
+    store.load(load_catalog(root))
+    with TestClient(create_app(store=store)) as c:
+        home = c.get("/").text
+        assert "Search" in home and "搜索" not in home and '<html lang="en">' in home
+        assert "个指标" not in home and "3 metrics" in home
+        zh = c.get("/?lang=zh").text  # a reader may still ask for Chinese
+        assert "搜索" in zh
+
+
+# -- command line ----------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("cli") / "k.sqlite"
+    EmbeddedStore(path).load(load_catalog(DEMO))
+    return path
+
+
+def _cli(*args: str, db: Path) -> str:
+    from cli import cli
+
+    result = CliRunner().invoke(cli, [*args, "--db", str(db)], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+@pytest.mark.parametrize(
+    "args",
+    [("search", "营收"), ("show", "atp"), ("lineage", "atp", "--depth", "1"), ("impact", "visits")],
+)
+def test_commands_speak_one_language(db: Path, demo_data: set[str], args: tuple[str, ...]) -> None:
+    i18n.MISSES.clear()
+    en = _cli("--lang", "en", *args, db=db)
+    zh = _cli(*args, db=db)  # the catalog's language
+    assert not i18n.MISSES, sorted(i18n.MISSES)
+    lines = [re.sub(r"[│┃┏┓┗┛┡┩└┘━─┳┻╇┼├┤]+", " ", x).strip() for x in en.splitlines()]
+    assert cjk_left(without_data([x for x in lines if x], demo_data)) == []
+    zh_lines = [re.sub(r"[│┃┏┓┗┛┡┩└┘━─┳┻╇┼├┤]+", " ", x).strip() for x in zh.splitlines()]
+    assert english_left(without_data([x for x in zh_lines if x], demo_data)) == []
+
+
+def test_no_message_hides_inside_an_f_string() -> None:
+    """pybabel does not see ``_()`` inside an f-string (before Python 3.12): such a message
+    would never reach the catalogue and show in English everywhere."""
+    pattern = re.compile(r"""\bf["'][^"'\n]*\{_\(""")
+    found = [
+        f"{path.relative_to(ROOT)}:{i}"
+        for package in ("analysis", "api", "cli", "core", "governance", "graph_schema", "viz")
+        for path in (ROOT / package).rglob("*.py")
+        for i, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+        if pattern.search(line)
+    ]
+    assert found == []
+
+
+def test_unknown_dimension_is_a_422_with_close_matches(client: TestClient) -> None:
+    """#24: ``by=shop`` used to answer 200 with a note; now 422 naming ``store``."""
+    r = client.get("/api/metrics/revenue/explain", params={"period": "2026-06", "by": "shop"})
+    assert r.status_code == 422
+    assert r.json()["error"]["details"]["suggestions"][0] == "store"
+    r = client.get("/api/metrics/revenue/explain", params={"period": "2026-07"})
+    assert r.status_code == 422 and "2024-07 … 2026-06" in r.json()["error"]["message"]
