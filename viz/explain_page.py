@@ -186,10 +186,24 @@ def render_explain(
         }
         for c in report.get("causes", [])
     ]
+    root_causes = [
+        {
+            "members": " ∧ ".join(
+                f"{dim_name(k)}={member_namer([k])(str(v))}" for k, v in c["members"].items()
+            ),
+            "base_text": number_in(c.get("base_value"), total_scale),
+            "value_text": number_in(c.get("value"), total_scale),
+            "contribution": c.get("contribution"),
+            "contribution_text": number_in(c.get("contribution"), change_scale, signed=True),
+            "confidence": c.get("confidence") or 0.0,
+        }
+        for c in report.get("root_causes") or []
+    ]
     return render_page(
         "explain.html",
         catalog_name=catalog_name,
         r=report,
+        root_causes=root_causes,
         value_text=number_in(report["value"], total_scale),
         base_value_text=number_in(report["base_value"], total_scale),
         change_text=number_in(report["change"], change_scale, signed=True),

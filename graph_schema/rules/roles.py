@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from core.i18n import N_
 from graph_schema.models import Horizon, Level, Role
 from graph_schema.relations import Relation
 from graph_schema.rules.base import LintContext, LintIssue, LintRule, Severity
@@ -24,7 +25,7 @@ class RolesL0NorthStar(LintRule):
 
     id = "roles.l0-north-star"
     severity = Severity.WARNING
-    summary = "an L0 metric that is not the north star (role: north_star)"
+    summary = N_("an L0 metric that is not the north star (role: north_star)")
 
     def check(self, ctx: LintContext) -> Iterable[LintIssue]:
         for m in ctx.subjects():
@@ -39,7 +40,7 @@ class RolesLeadingWithoutCause(LintRule):
 
     id = "roles.leading-without-cause"
     severity = Severity.INFO
-    summary = "a leading metric (先行指标) with no CAUSES link"
+    summary = N_("a leading metric with no CAUSES link")
 
     def check(self, ctx: LintContext) -> Iterable[LintIssue]:
         leads = {e.source for e in ctx.edges_of(Relation.CAUSES)}

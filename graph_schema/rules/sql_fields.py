@@ -64,7 +64,7 @@ class SqlUnsafe(LintRule):
 
     id = "sql.unsafe"
     severity = Severity.ERROR
-    summary = "the metric's SQL is not one read-only SELECT over the catalog's tables"
+    summary = N_("the metric's SQL is not one read-only SELECT over the catalog's tables")
     mandatory = True
 
     def check(self, ctx: LintContext) -> Iterable[LintIssue]:

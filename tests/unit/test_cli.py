@@ -158,7 +158,7 @@ BAD_CATALOGS: dict[str, dict[str, str | bytes | None]] = {
 def test_bad_catalog_fails_and_leaves_store_unchanged(db: Path, tmp_path: Path, case: str) -> None:
     before = json.loads(run("info", "--json", db=db).stdout)
     bad = write_catalog(tmp_path / case, BAD_CATALOGS[case])
-    proc = run("load", str(bad), db=db, check=False)
+    proc = run("--lang", "en", "load", str(bad), db=db, check=False)
     assert proc.returncode == 1
     assert "nothing was loaded" in proc.stderr
     assert "Traceback" not in proc.stderr

@@ -223,5 +223,5 @@ def test_demo_story_through_the_cli(tmp_path: Path) -> None:
     args = ("explain", "营收", "--period", "2026-06", "--by", "store,order_type", "--localize")
     out = json.loads(run(*args, "--json", db=db).stdout)
     assert out["root_causes"][0]["members"] == {"store": "南山店", "order_type": "maintenance"}
-    text = run(*args, db=db).stdout
-    assert "root causes" in text and "store=南山店 ∧ order_type=maintenance" in text
+    text = run("--lang", "en", *args, db=db).stdout
+    assert "Root causes" in text and "store=南山店 ∧ order_type=maintenance" in text
