@@ -16,7 +16,7 @@ from api.dependencies import SettingsDep, StoreDep
 from api.schemas import ErrorResponse
 from core.settings import Settings
 from graph_schema.errors import InvalidQueryError
-from graph_schema.periods import MONTH_PATTERN, PERIOD_PATTERN
+from graph_schema.periods import MONTH_PATTERN, PERIOD_PATTERN, is_period
 from store.base import GraphStore
 
 router = APIRouter(tags=["values"])
@@ -82,6 +82,13 @@ async def metric_values(
     metric's SQL over the catalog's data/, or derived from its formula's inputs at that grain.
     With ``annotations=true``, ``annotations`` lists the definition changes (version, class,
     date, month, fields, link) to mark on a chart of them."""
+
+    for name, value in (("from", start), ("to", end)):
+        if value is not None and not is_period(value):  # 2024-02-31 matches the pattern
+            raise InvalidQueryError(
+                f"{name}: {value} is not a day of the calendar; write YYYY-MM or a real YYYY-MM-DD",
+                {"field": name},
+            )
 
     def run() -> dict[str, Any]:
         from values.service import values_report

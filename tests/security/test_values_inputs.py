@@ -103,3 +103,25 @@ def test_json_output_is_always_json() -> None:
     parsed = json.loads(result.output)  # strict: NaN/Infinity would still parse; check text
     assert "NaN" not in result.output and "Infinity" not in result.output
     assert parsed == {"value": None, "rows": [{"v": None}, {"v": None}, {"v": 1.5}]}
+
+
+def test_values_api_refuses_a_day_that_does_not_exist(tmp_path: Path) -> None:
+    """``GET /api/metrics/{id}/values?from=2024-02-31`` matched the pattern and was folded into
+    February; now 422 naming the parameter."""
+    from fastapi.testclient import TestClient
+
+    from api.app import create_app
+    from core.settings import Settings
+    from loaders.catalog import load_catalog
+    from store.embedded import EmbeddedStore
+    from tests.helpers import DEMO
+
+    store = EmbeddedStore(tmp_path / "s.sqlite")
+    store.load(load_catalog(DEMO))
+    app = create_app(Settings(db=tmp_path / "s.sqlite", notify=False), store=store)
+    with TestClient(app) as client:
+        bad = client.get("/api/metrics/revenue/values", params={"from": "2024-02-31"})
+        assert bad.status_code == 422 and "from" in bad.text, bad.text
+        good = client.get("/api/metrics/revenue/values", params={"from": "2024-02-29"})
+        assert good.status_code == 200, good.text
+    store.close()
