@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from rich.console import Console
 
-from cli.values import render_explanation
+from cli.explain_render import render_explanation
 from graph_schema.models import Metric
 from loaders.catalog import load_catalog
 from store.embedded import EmbeddedStore
