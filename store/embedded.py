@@ -264,16 +264,7 @@ class EmbeddedStore:
                 embedded_history.record(conn, planned, graph.meta)
                 conn.execute("COMMIT")
             except BaseException as exc:
-                if conn.in_transaction:
-                    with contextlib.suppress(sqlite3.Error):
-                        conn.execute("ROLLBACK")
-                if isinstance(exc, sqlite3.Error):
-                    self._drop()
-                    raise StoreError(
-                        f"loading into {self.path} failed ({sqlite_file.why(exc)}); nothing "
-                        f"was changed; {sqlite_file.what_to_do(self.path, exc)}",
-                        {"path": str(self.path)},
-                    ) from exc
+                self._rolled_back(conn, exc, "loading into")
                 raise
             self._index = None  # the next read reads the file again
             info = StoreInfo(
@@ -325,16 +316,7 @@ class EmbeddedStore:
                 embedded_history.record(conn, planned, catalog_meta)
                 conn.execute("COMMIT")
             except BaseException as exc:
-                if conn.in_transaction:
-                    with contextlib.suppress(sqlite3.Error):
-                        conn.execute("ROLLBACK")
-                if isinstance(exc, sqlite3.Error):
-                    self._drop()
-                    raise StoreError(
-                        f"writing a change into {self.path} failed ({sqlite_file.why(exc)}); "
-                        f"nothing was changed; {sqlite_file.what_to_do(self.path, exc)}",
-                        {"path": str(self.path)},
-                    ) from exc
+                self._rolled_back(conn, exc, "writing a change into")
                 raise
             self._index = None  # the next read reads the file again
             info = StoreInfo(
@@ -345,6 +327,20 @@ class EmbeddedStore:
                 meta=catalog_meta,
             )
             return _with_revision(info, planned.summary.number)
+
+    def _rolled_back(self, conn: sqlite3.Connection, exc: BaseException, doing: str) -> None:
+        """Roll a failed write back; a storage error becomes one :class:`StoreError` saying
+        nothing was changed and what to do (the caller re-raises anything else)."""
+        if conn.in_transaction:
+            with contextlib.suppress(sqlite3.Error):
+                conn.execute("ROLLBACK")
+        if isinstance(exc, sqlite3.Error):
+            self._drop()
+            raise StoreError(
+                f"{doing} {self.path} failed ({sqlite_file.why(exc)}); nothing was changed; "
+                f"{sqlite_file.what_to_do(self.path, exc)}",
+                {"path": str(self.path)},
+            ) from exc
 
     # -- reading ------------------------------------------------------------------------------
 
