@@ -106,11 +106,13 @@ def resolve(catalog_language: object) -> str:
 
 
 @contextlib.contextmanager
-def use(lang: object) -> Iterator[str]:
-    """Speak ``lang`` (when it is one of :data:`LANGUAGES`) inside the block."""
+def use(lang: object) -> Iterator[None]:
+    """Speak ``lang`` (when it is one of :data:`LANGUAGES`) inside the block. Nothing is
+    resolved on entry: the catalog's language is asked for only when a text needs it, so
+    ``/api/ping`` and ``/health`` never touch the store."""
     token = _chosen.set(normalize(lang) or _chosen.get())
     try:
-        yield current()
+        yield
     finally:
         _chosen.reset(token)
 

@@ -108,6 +108,13 @@ class EmbeddedStore:
             if now.file_id != self._sig.file_id:
                 self._drop()  # replaced: read the new file
         if self._conn is None:
+            with sqlite_file.opening(self.path):  # never while the ledger's handle opens it
+                self._open()
+        assert self._conn is not None
+        return self._conn
+
+    def _open(self) -> None:
+        if self._conn is None:
             try:
                 if self._opened and not self.path.exists():
                     raise FileNotFoundError(f"{self.path} was removed")
@@ -136,7 +143,6 @@ class EmbeddedStore:
             self._conn = conn
             self._sig = sig
             self._opened = True
-        return self._conn
 
     def _check_file(self, index: GraphIndex) -> bool:
         """Whether ``index`` still is what the file holds. A file changed without SQLite

@@ -27,7 +27,7 @@ from graph_schema.governance import (
     User,
 )
 from graph_schema.programme import ProgressRecord
-from store.sqlite_file import signature, unavailable
+from store.sqlite_file import opening, signature, unavailable
 
 T = TypeVar("T")
 
@@ -95,12 +95,13 @@ class EmbeddedLedger:
         if self._conn is None:
             try:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
-                conn = sqlite3.connect(
-                    self.path, isolation_level=None, check_same_thread=False, timeout=30
-                )
-                conn.execute("PRAGMA journal_mode=WAL")
-                conn.execute("PRAGMA synchronous=NORMAL")
-                conn.executescript(SCHEMA)
+                with opening(self.path):  # never while the store's handle opens the file
+                    conn = sqlite3.connect(
+                        self.path, isolation_level=None, check_same_thread=False, timeout=30
+                    )
+                    conn.execute("PRAGMA journal_mode=WAL")
+                    conn.execute("PRAGMA synchronous=NORMAL")
+                    conn.executescript(SCHEMA)
             except (sqlite3.Error, OSError) as exc:
                 raise BackendUnavailableError(
                     f"cannot open the ledger in {self.path}: {exc}", {"path": str(self.path)}

@@ -13,6 +13,7 @@ import contextlib
 import datetime as dt
 import os
 import sqlite3
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,6 +21,19 @@ from graph_schema.errors import BackendUnavailableError
 
 #: Sidecar files of a WAL-mode database.
 SIDECARS = ("-wal", "-shm")
+
+_OPENING: dict[str, threading.Lock] = {}
+_OPENING_GUARD = threading.Lock()
+
+
+def opening(path: Path) -> threading.Lock:
+    """The lock every handle in this process holds while it opens ``path`` (the store's
+    handle may remove an empty file and its sidecars; the ledger's, sharing the file, must not
+    be opening it at that moment — a sidecar mapped by one and reset by the other is a SIGBUS).
+    """
+    key = os.path.abspath(path)
+    with _OPENING_GUARD:
+        return _OPENING.setdefault(key, threading.Lock())
 
 
 @dataclass(frozen=True)
