@@ -8,16 +8,14 @@ commits go on the checked-out branch.
 
 from __future__ import annotations
 
-import os
 import re
-import subprocess
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 from graph_schema.errors import KpigraphError
+from loaders.git_source import run_git
 
-GIT_TIMEOUT = 60
 _EMAIL_SAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
 
@@ -31,26 +29,8 @@ def git(
     args: list[str], cwd: Path, *, data: bytes | None = None, env: dict[str, str] | None = None
 ) -> str:
     """Run ``git ARGS`` in ``cwd``; its standard output (stripped). Raises GitCommitError."""
-    try:
-        done = subprocess.run(
-            ["git", *args],
-            cwd=cwd,
-            input=data,
-            capture_output=True,
-            timeout=GIT_TIMEOUT,
-            check=False,
-            env={**os.environ, **(env or {})},
-        )
-    except FileNotFoundError:
-        raise GitCommitError("git is not installed; install git to use --commit") from None
-    except subprocess.TimeoutExpired:
-        raise GitCommitError(f"git {args[0]} took over {GIT_TIMEOUT} s in {cwd}") from None
-    if done.returncode != 0:
-        message = done.stderr.decode("utf-8", "replace").strip().splitlines()
-        raise GitCommitError(
-            f"git {args[0]} failed in {cwd}: {message[-1] if message else 'error'}"
-        )
-    return done.stdout.decode("utf-8", "surrogateescape").strip()
+    out = run_git(args, cwd, data=data, env=env, error=GitCommitError, need="use --commit")
+    return out.decode("utf-8", "surrogateescape").strip()
 
 
 def author_of(name: str | None) -> tuple[str, str]:

@@ -16,7 +16,7 @@ import tempfile
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from graph_schema.errors import SourceSpecError
+from graph_schema.errors import KpigraphError, SourceSpecError
 from graph_schema.graph import CatalogGraph
 
 PREFIX = "git:"
@@ -54,7 +54,17 @@ def parse_git_spec(spec: str) -> tuple[str, str]:
     return rev, path
 
 
-def _git(args: list[str], cwd: Path, *, data: bytes | None = None) -> bytes:
+def run_git(
+    args: list[str],
+    cwd: Path,
+    *,
+    data: bytes | None = None,
+    env: dict[str, str] | None = None,
+    error: type[KpigraphError] = SourceSpecError,
+    need: str = "read git: specs",
+) -> bytes:
+    """``git ARGS`` in ``cwd`` with explicit arguments (never a shell string): its standard
+    output, or ``error`` saying what failed (git missing, a time-out, git's own last line)."""
     try:
         done = subprocess.run(
             ["git", *args],
@@ -63,18 +73,23 @@ def _git(args: list[str], cwd: Path, *, data: bytes | None = None) -> bytes:
             capture_output=True,
             timeout=GIT_TIMEOUT,
             check=False,
+            env={**os.environ, **env} if env else None,
         )
     except FileNotFoundError:
-        raise SourceSpecError("git is not installed; install git to read git: specs") from None
+        raise error(f"git is not installed; install git to {need}") from None
     except subprocess.TimeoutExpired:
-        raise SourceSpecError(f"git {args[0]} took over {GIT_TIMEOUT} s in {cwd}") from None
+        raise error(f"git {args[0]} took over {GIT_TIMEOUT} s in {cwd}") from None
     if done.returncode != 0:
         message = done.stderr.decode("utf-8", "replace").strip().splitlines()
-        raise SourceSpecError(
+        raise error(
             f"git {args[0]} failed in {cwd}: {message[-1] if message else 'error'}",
             {"cwd": str(cwd)},
         )
     return done.stdout
+
+
+def _git(args: list[str], cwd: Path, *, data: bytes | None = None) -> bytes:
+    return run_git(args, cwd, data=data)
 
 
 def load_git_catalog(spec: str, cwd: str | Path | None = None) -> CatalogGraph:
