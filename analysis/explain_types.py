@@ -15,6 +15,7 @@ from typing import Any, Protocol
 
 from graph_schema.errors import InvalidQueryError
 from graph_schema.models import Metric
+from graph_schema.periods import MONTH_PATTERN
 
 Frame = dict[tuple[str, ...], dict[str, float]]
 
@@ -72,15 +73,15 @@ def shift_month(period: str, months: int) -> str:
 def base_period(period: str, base: str) -> str | None:
     """The period compared with: ``mom`` → previous month, ``yoy`` → a year before,
     ``target`` → ``None`` (the targets of the same period), else ``base`` itself."""
-    if not re.fullmatch(r"[0-9]{4}-(0[1-9]|1[0-2])", period):
-        raise InvalidQueryError(f"period {period!r} must be YYYY-MM")
+    if not re.fullmatch(MONTH_PATTERN, period):
+        raise InvalidQueryError(f"period {period!r} must be YYYY-MM, a year from 1900 to 2200")
     if base == "mom":
         return shift_month(period, -1)
     if base == "yoy":
         return shift_month(period, -12)
     if base == "target":
         return None
-    if not re.fullmatch(r"[0-9]{4}-(0[1-9]|1[0-2])", base):
+    if not re.fullmatch(MONTH_PATTERN, base):
         raise InvalidQueryError(f"base {base!r} must be mom, yoy, target or a YYYY-MM period")
     return base
 

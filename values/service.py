@@ -70,8 +70,9 @@ def engine_for(store: GraphStore, values_dir: Path | None = None) -> ValuesEngin
     """The values engine for ``store``: built once, rebuilt when the data files or the loaded
     graph change."""
     root = values_root(store, values_dir)
-    info = store.info()
-    key = (str(root.resolve()), f"{info.catalog}|{info.loaded_at}", _signature(root))
+    # the generation, not the load time: two writes within one second (a load, then an applied
+    # change) are two graphs, and the second must not be answered with the first's definitions
+    key = (str(root.resolve()), store.generation, _signature(root))
     with _LOCK:
         engine = _CACHE.get(key)
         if engine is None:

@@ -42,8 +42,11 @@ def chromium_path() -> str | None:
     return None
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser() -> Iterator[object]:
+    """One Chromium for the browser tests, closed when they end: Playwright's sync API keeps an
+    event loop running in this thread while it is open, and ``asyncio.run`` in a later test
+    (the MCP client) would then refuse to start."""
     path = chromium_path()
     reason = None
     try:

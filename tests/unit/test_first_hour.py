@@ -79,14 +79,21 @@ def test_reversed_and_any_direction_paths_say_so(db: Path) -> None:
         run("path", "revenue", "net_profit_margin", "--any-direction", "--json", db=db).stdout
     )
     assert anyway["mode"] == "any-direction"
-    text = run("path", "customer_satisfaction", "net_profit", db=db).stdout
-    assert "directed chains" in text and "CAUSES(+, 滞后 3个月)" in text
+    text = run("path", "customer_satisfaction", "net_profit", db=db).stdout  # in zh, as the demo
+    assert "有向链路" in text and "CAUSES(+, 滞后 3个月)" in text
+    text = run("--lang", "en", "path", "customer_satisfaction", "net_profit", db=db).stdout
+    assert "directed chains" in text and "CAUSES(+, lag 3个月)" in text  # the lag as written
 
 
 def test_lineage_and_impact_tables_say_why(db: Path) -> None:
     text = run("lineage", "revenue", "--direction", "downstream", "--depth", "1", db=db).stdout
-    assert "reached by" in text and "INPUT_TO" in text
+    assert "经由" in text and "INPUT_TO" in text  # the demo catalog speaks Chinese
     text = run("impact", "atp", db=db).stdout
+    assert "需重新计算" in text and "解读受影响" in text and "从根节点出发的路径" in text
+    en = ("--lang", "en")
+    text = run(*en, "lineage", "revenue", "--direction", "downstream", "--depth", "1", db=db).stdout
+    assert "reached by" in text and "INPUT_TO" in text
+    text = run(*en, "impact", "atp", db=db).stdout
     assert "recomputed" in text and "influenced" in text and "route from the root" in text
 
 

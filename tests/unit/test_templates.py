@@ -209,7 +209,7 @@ def test_search_finds_metrics_by_aarrr_tag(nev_store: EmbeddedStore) -> None:
 
 def test_search_aarrr_from_the_cli(tmp_path: Path) -> None:
     env = {**os.environ, "KPIGRAPH_DB": str(tmp_path / "db.sqlite"), "KPIGRAPH_BACKEND": "embedded"}
-    for args in (["load", str(CATALOGS / "nev_sales")], ["search", "AARRR"]):
+    for args in (["load", str(CATALOGS / "nev_sales")], ["--lang", "en", "search", "AARRR"]):
         proc = subprocess.run(
             [sys.executable, "-m", "cli", *args],
             capture_output=True,

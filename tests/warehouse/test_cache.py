@@ -73,7 +73,7 @@ def test_explain_reads_the_cache_and_says_when(
     report, text, engine = _explain(root, tmp_path)
     assert isinstance(engine._sql.get("maintenance_visits"), ObservedTable)
     assert not isinstance(engine._sql.get("maintenance_visits"), RemoteTable)
-    assert "-262,262.00 (-9.47%)" in text and "cached: maintenance_visits fetched" in text
+    assert "change −262,262 (−9.5%)" in text and "cached: maintenance_visits 20" in text
     assert report["fetched"]["maintenance_visits"]["stale"] is False
     assert text.split("cached:")[0] == direct_text.split("cached:")[0]
     shown = values_report(engine, "revenue", "store", "2026-06")
