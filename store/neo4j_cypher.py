@@ -464,6 +464,10 @@ GOV_NEXT_ID = """
 MERGE (m:GovMeta {key: $counter}) ON CREATE SET m.value = 0
 SET m.value = m.value + 1 RETURN m.value AS value
 """
+#: taken by every user add before its name check (see :meth:`Neo4jLedger.add_user`)
+GOV_LOCK_USERS = """
+MERGE (m:GovMeta {key: 'users_lock'}) ON CREATE SET m.value = 0 SET m.value = m.value + 1
+"""
 GOV_ADD_USER = """
 OPTIONAL MATCH (other:GovUser {active: true}) WHERE toLower(other.name) = toLower($name)
 WITH count(other) AS others WHERE others = 0

@@ -88,6 +88,10 @@ class Neo4jLedger:
 
     def add_user(self, user: User, secret_hash: str) -> None:
         def work(tx: ManagedTransaction) -> bool:
+            # every add takes one node's write lock first, so two adds of names that differ
+            # only by case run one after the other and the second sees the first (the name
+            # check alone read before either had committed: both were created)
+            tx.run(cy.GOV_LOCK_USERS).consume()
             rec = tx.run(
                 cy.GOV_ADD_USER,
                 token_id=user.token_id,

@@ -3,7 +3,9 @@ timeline and outbox, claims of due notifications, comments, usage, the shared se
 
 from __future__ import annotations
 
+import concurrent.futures
 import datetime as dt
+import threading
 from collections.abc import Callable
 from pathlib import Path
 
@@ -76,6 +78,32 @@ def test_users(ledger: Ledger) -> None:
     assert revoked is not None and revoked[0].revoked_at == "later"
     ledger.add_user(user.model_copy(update={"token_id": "b" * 12}), "hash-b")  # re-issued
     assert [u.token_id for u in ledger.users()] == ["a" * 12, "b" * 12]
+
+
+def test_names_differing_by_case_race_to_one_user(
+    make_store: Callable[[], GraphStore],
+) -> None:
+    """Eight adds at once, of 'Wang', 'wang', 'WANG'…, each on a ledger of its own over the
+    same store (as several server processes): exactly one user is created."""
+    store = make_store()
+    first = fresh_ledger(store)
+    ledgers = [first] + [ledger_for(store) for _ in range(7)]
+    names = ["Wang", "wang", "WANG", "wAng", "waNg", "wanG", "WAng", "wANG"]
+    barrier = threading.Barrier(len(ledgers))
+
+    def add(n: int) -> bool:
+        user = User(name=names[n], role=Role.OWNER, token_id=f"{n:012d}", created_at="t")
+        barrier.wait()
+        try:
+            ledgers[n].add_user(user, "h")
+        except KeyError:
+            return False
+        return True
+
+    with concurrent.futures.ThreadPoolExecutor(len(ledgers)) as pool:
+        won = list(pool.map(add, range(len(ledgers))))
+    assert sum(won) == 1, won
+    assert len([u for u in first.users() if u.name.lower() == "wang"]) == 1
 
 
 def test_change_commits_compare_and_set(ledger: Ledger) -> None:
