@@ -2,7 +2,7 @@
 ``GovEvent``, ``GovOutbox``...) in the same database as the graph, so several API processes
 share it. Every write is one managed transaction; a change request, its timeline event and its
 outbox items commit together, compare-and-set on the request's ``seq`` under its write lock.
-All Cypher is in :mod:`store.neo4j_cypher` (section "ledger")."""
+All Cypher is in :mod:`store.neo4j_ledger_cypher`."""
 
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ from graph_schema.governance import (
     User,
 )
 from graph_schema.programme import ProgressRecord
-from store import neo4j_cypher as cy
+from store import neo4j_ledger_cypher as cy
 
 T = TypeVar("T")
 
