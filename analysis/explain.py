@@ -58,6 +58,7 @@ from analysis.explain_types import (
     TreeNode,
     ValueSource,
     base_period,
+    calendar_of,
     shift_month,
 )
 from graph_schema.errors import InvalidQueryError
@@ -163,7 +164,7 @@ def explain(
     across the dimensions (:mod:`analysis.localize`).
     """
     metric = source.metric(metric_id)
-    base_p = base_period(period, base)
+    base_p = base_period(period, base, calendar_of(source))
     pair = PeriodPair(source, period, base_p)
     notes: list[str] = []
     total = pair.total(metric_id)

@@ -22,7 +22,14 @@ values_dir_option = click.option(
     help="catalog directory holding values/, targets/ and data/ [env KPIGRAPH_VALUES_DIR; "
     "default: the directory the loaded catalog came from]",
 )
-PERIOD = click.option("--period", required=True, metavar="YYYY-MM", help="the month to look at")
+PERIOD = click.option(
+    "--period",
+    required=True,
+    metavar="PERIOD",
+    help="the period to look at: YYYY, YYYY-Qn, YYYY-MM, YYYY-Www (ISO week), YYYY-MM-DD, "
+    "FY2026, FY2026-Qn (fiscal year, named after the year it ends in), R2026, R2026-Qn, "
+    "R2026-Mmm, R2026-Www (retail 4-5-4)",
+)
 
 
 def _setup(
@@ -160,7 +167,14 @@ def eval_cmd(
 @click.command("explain")
 @click.argument("ref")
 @PERIOD
-@click.option("--base", default="mom", show_default=True, metavar="mom|yoy|target|YYYY-MM")
+@click.option(
+    "--base",
+    default="mom",
+    show_default=True,
+    metavar="mom|qoq|wow|dod|yoy|target|PERIOD",
+    help="the previous month/quarter/week/day, the same period a year before (same calendar), "
+    "the targets, or a period of the same grain",
+)
 @click.option("--by", metavar="DIM1,DIM2", default=None, help="dimensions (default: the metric's)")
 @click.option("--depth", type=click.IntRange(1, 6), default=3, show_default=True)
 @click.option(

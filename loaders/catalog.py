@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import yaml
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from core.bulk import paused_gc
 from graph_schema.errors import CatalogError, CatalogIssue
@@ -64,6 +64,15 @@ MANIFEST = "kpigraph.yaml"
 M = TypeVar("M", bound=BaseModel)
 
 
+class CalendarSettings(BaseModel):
+    """``calendar:`` in ``kpigraph.yaml``."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    #: the fiscal year's first month; FY2026 is named after the year it ends in
+    fiscal_year_start: int = Field(1, ge=1, le=12)
+
+
 class CatalogManifest(BaseModel):
     """``kpigraph.yaml``."""
 
@@ -78,6 +87,9 @@ class CatalogManifest(BaseModel):
     dialect: Text | None = None
     #: lint settings (disable, severity, naming, card); checked by analysis.lint
     lint: dict[str, Any] | None = None
+    #: periods: ``{fiscal_year_start: 4}`` (the fiscal year's first month; see
+    #: graph_schema.calendar)
+    calendar: CalendarSettings | None = None
 
 
 @dataclass(frozen=True)

@@ -15,22 +15,32 @@ from analysis.resolve import resolve_metric
 from api.dependencies import SettingsDep, StoreDep
 from api.schemas import ErrorResponse
 from core.settings import Settings
+from graph_schema.calendar import ANY_PERIOD_PATTERN
 from graph_schema.errors import InvalidQueryError
-from graph_schema.periods import MONTH_PATTERN, PERIOD_PATTERN, is_period
+from graph_schema.periods import PERIOD_PATTERN, is_period
 from store.base import GraphStore
 
 router = APIRouter(tags=["values"])
 pages = APIRouter(tags=["pages"], default_response_class=HTMLResponse, include_in_schema=False)
 
 MetricId = Annotated[str, Path(max_length=200, examples=["revenue"])]
-Period = Annotated[str, Query(pattern=MONTH_PATTERN, examples=["2026-06"])]
+Period = Annotated[
+    str,
+    Query(
+        pattern=ANY_PERIOD_PATTERN,
+        examples=["2026-06"],
+        description="YYYY, YYYY-Qn, YYYY-MM, YYYY-Www, YYYY-MM-DD, FY2026, FY2026-Q1, "
+        "R2026, R2026-Qn, R2026-Mmm, R2026-Www",
+    ),
+]
 Month = Annotated[str | None, Query(pattern=PERIOD_PATTERN)]
 Dim = Annotated[str | None, Query(max_length=100, pattern=r"^[a-z][a-z0-9_]*$", examples=["store"])]
 Base = Annotated[
     str,
     Query(
-        pattern=rf"^(mom|yoy|target|{MONTH_PATTERN[1:-1]})$",
-        description="mom (the month before), yoy (a year before), target, or a YYYY-MM period",
+        pattern=rf"^(mom|qoq|wow|dod|yoy|target|{ANY_PERIOD_PATTERN[2:-2]})$",
+        description="mom/qoq/wow/dod (the period before), yoy (the same period a year before, "
+        "on the same calendar), target, or a period of the same grain",
     ),
 ]
 By = Annotated[
@@ -179,7 +189,7 @@ def explain_page(
     store: StoreDep,
     settings: SettingsDep,
     metric_id: MetricId,
-    period: Annotated[str | None, Query(pattern=MONTH_PATTERN)] = None,
+    period: Annotated[str | None, Query(pattern=ANY_PERIOD_PATTERN)] = None,
     base: Base = "mom",
     by: By = None,
     depth: Annotated[int, Query(ge=1, le=6)] = 3,
