@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from cli.common import emit_json, err, json_option, out, safe, store_options
+from graph_schema.calendar import GRAINS
 
 if TYPE_CHECKING:
     from core.settings import Settings
@@ -78,8 +79,15 @@ class _ValuesCommand(click.Command):
 @click.command("values", cls=_ValuesCommand)
 @click.argument("ref")
 @click.option("--by", metavar="DIM", default=None, help="one dimension id, e.g. store")
-@click.option("--from", "start", metavar="YYYY-MM", default=None)
-@click.option("--to", "end", metavar="YYYY-MM", default=None)
+@click.option("--from", "start", metavar="PERIOD", default=None, help="first period (any grain)")
+@click.option("--to", "end", metavar="PERIOD", default=None, help="last period (any grain)")
+@click.option(
+    "--grain",
+    "period_grain",
+    type=click.Choice(GRAINS),
+    default=None,
+    help="roll the values up to this grain by the metric's aggregation (default: as stored)",
+)
 @values_dir_option
 @json_option
 @store_options
@@ -88,6 +96,7 @@ def values_cmd(
     by: str | None,
     start: str | None,
     end: str | None,
+    period_grain: str | None,
     values_dir: Path | None,
     as_json: bool,
     store: GraphStore,
@@ -97,7 +106,7 @@ def values_cmd(
     from values.service import values_report
 
     engine, mid = _setup(store, settings, values_dir, ref)
-    report = values_report(engine, mid, by, start, end)
+    report = values_report(engine, mid, by, start, end, period_grain)
     if as_json:
         emit_json(report)
         return

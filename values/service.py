@@ -121,9 +121,14 @@ def values_report(
     by: str | None = None,
     start: str | None = None,
     end: str | None = None,
+    period_grain: str | None = None,
 ) -> dict[str, Any]:
+    """Values of a metric by period (as stored, or rolled up to ``period_grain``: quarter,
+    week, fiscal_year … by the metric's aggregation), by one dimension's members if asked."""
     metric = engine.metric(metric_id)
     grain = (by,) if by else ()
+    if period_grain is not None:
+        start, end = _grain_range(engine, metric_id, period_grain, start, end)
     frame = engine.frame(metric_id, grain, start=start, end=end)
     rows = [
         {"period": p, **({by: key[0]} if by else {}), "value": v}
@@ -208,6 +213,34 @@ def explain_report(
         causes=_cause_edges(store, engine, metric_id), series=series, localize=localize,
     )  # fmt: skip
     return result.to_json() | fetched(engine, sorted(engine.fetched))
+
+
+def _grain_range(
+    engine: ValuesEngine, metric_id: str, period_grain: str, start: str | None, end: str | None
+) -> tuple[str, str]:
+    """``start`` … ``end`` as periods of ``period_grain`` (a missing end: the first or last
+    period of that grain holding the metric's values)."""
+    from graph_schema.calendar import GRAINS
+
+    cal = engine.calendar
+    if period_grain not in GRAINS:
+        raise InvalidQueryError(
+            f"grain {period_grain!r} is not one of {', '.join(GRAINS)}", {"grain": period_grain}
+        )
+    ends = [start, end]
+    if start is None or end is None:
+        stored = engine.periods(metric_id)
+        if not stored:
+            raise InvalidQueryError(f"metric {metric_id!r} has no values", {"metric": metric_id})
+        days = cal.parse(stored[0]).start, cal.parse(stored[-1]).end
+        ends = [e or cal.period_of(d, period_grain).text for e, d in zip(ends, days, strict=True)]
+    first, last = (cal.parse(e or "") for e in ends)
+    if first.grain != period_grain or last.grain != period_grain:
+        raise InvalidQueryError(
+            f"from/to ({first.text}, {last.text}) must be {period_grain} periods",
+            {"grain": period_grain},
+        )
+    return first.text, last.text
 
 
 def check_period(engine: ValuesEngine, metric_id: str, period: str) -> None:

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request
@@ -33,7 +34,15 @@ Period = Annotated[
         "R2026, R2026-Qn, R2026-Mmm, R2026-Www",
     ),
 ]
-Month = Annotated[str | None, Query(pattern=PERIOD_PATTERN)]
+Month = Annotated[str | None, Query(pattern=ANY_PERIOD_PATTERN)]
+GrainQ = Annotated[
+    str | None,
+    Query(
+        pattern=r"^[a-z_]{3,20}$",
+        description="year, quarter, month, week, day, fiscal_year, fiscal_quarter, "
+        "retail_year, retail_quarter, retail_month, retail_week (default: as stored)",
+    ),
+]
 Dim = Annotated[str | None, Query(max_length=100, pattern=r"^[a-z][a-z0-9_]*$", examples=["store"])]
 Base = Annotated[
     str,
@@ -84,6 +93,7 @@ async def metric_values(
     by: Dim = None,
     start: Annotated[Month, Query(alias="from")] = None,
     end: Annotated[Month, Query(alias="to")] = None,
+    grain: GrainQ = None,
     annotations: Annotated[
         bool, Query(description="add the revisions that changed the definition (marks)")
     ] = False,
@@ -94,8 +104,8 @@ async def metric_values(
     date, month, fields, link) to mark on a chart of them."""
 
     for name, value in (("from", start), ("to", end)):
-        if value is not None and not is_period(value):  # 2024-02-31 matches the pattern
-            raise InvalidQueryError(
+        if value is not None and re.fullmatch(PERIOD_PATTERN, value) and not is_period(value):
+            raise InvalidQueryError(  # 2024-02-31 matches the pattern
                 f"{name}: {value} is not a day of the calendar; write YYYY-MM or a real YYYY-MM-DD",
                 {"field": name},
             )
@@ -105,7 +115,7 @@ async def metric_values(
 
         mid = _metric(store, metric_id)
         with _engine(request, settings) as engine:
-            report = values_report(engine, mid, by, start, end)
+            report = values_report(engine, mid, by, start, end, grain)
         if annotations:
             marks = metric_marks(store, mid, settings.base_url)
             report["annotations"] = [m.model_dump(mode="json") for m in marks]
