@@ -27,6 +27,7 @@ from pathlib import Path
 from graph_schema.calendar import Calendar, InvalidPeriodError, Period, read_calendar
 from graph_schema.errors import CatalogIssue, NodeNotFoundError
 from graph_schema.formula import BinOp, Expr, Neg, Ref, parse_formula
+from graph_schema.hierarchy import Hierarchy, HierarchyError, read_mapping
 from graph_schema.models import Aggregation, Metric
 from values.definitions import Definitions
 from values.errors import (
@@ -79,6 +80,7 @@ class ValuesEngine:
         self.fetched: dict[str, tuple[float, bool]] = {}  # metric → (cached at, stale)
         #: periods of every grain (the fiscal year's start from kpigraph.yaml's ``calendar``)
         self.calendar: Calendar = read_calendar(self.root)
+        self._hierarchies: dict[tuple[str, str, tuple[str, ...]], Hierarchy] = {}
         started = time.perf_counter()
         try:
             self.tables = self._register_data()
@@ -214,6 +216,35 @@ class ValuesEngine:
         if table is not None and not table.rows:
             self.notes[metric.id] = "its sql returned no rows"
         return table if table is not None and table.rows else None
+
+    def hierarchy(self, dimension_id: str) -> Hierarchy | None:
+        """The hierarchy ``dimension_id`` declares (``levels``, and its ``mapping`` file read),
+        or ``None``.
+
+        Raises
+        ------
+        HierarchyError
+            A level that is not a dimension, or a mapping file that is missing or inconsistent.
+        """
+        lookup = getattr(self.defs, "dimensions", None)
+        dim = lookup([dimension_id]).get(dimension_id) if lookup is not None else None
+        if dim is None or not dim.levels:
+            return None
+        unknown = sorted(set(dim.levels) - self.defs.dimension_ids(dim.levels))
+        if unknown:
+            raise HierarchyError(
+                f"dimension {dimension_id!r}: levels {', '.join(unknown)} are not dimensions "
+                "(declare each level in dimensions.yaml)",
+                {"dimension": dimension_id},
+            )
+        if dim.mapping is None:
+            return Hierarchy(dimension_id, list(dim.levels))
+        key = (dimension_id, dim.mapping, tuple(dim.levels))
+        found = self._hierarchies.get(key)
+        if found is None:
+            found = read_mapping(dimension_id, list(dim.levels), self.root, dim.mapping)
+            self._hierarchies[key] = found
+        return found
 
     # -- queries -------------------------------------------------------------------------
 
