@@ -150,3 +150,32 @@ def test_the_cli_shows_the_path(tmp_path: Path) -> None:
     assert line.index("南区") < line.index("广东") < line.index("深圳")
     report = json.loads(run(*args, "--json", db=db).stdout)
     assert report["dimensions"][0]["hierarchy"]["path"][-1]["member"] == "深圳"
+
+
+def test_the_page_and_the_api_show_the_path(tmp_path: Path) -> None:
+    from fastapi.testclient import TestClient
+
+    from api.app import create_app
+    from core.settings import Settings
+
+    root = _catalog(tmp_path / "cat", columns=True)
+    store = EmbeddedStore(tmp_path / "p.sqlite")
+    store.load(load_catalog(root))
+    app = create_app(Settings(backend="embedded", values_dir=root), store=store)
+    query = "period=2026-06&base=mom&by=region"
+    with TestClient(app) as client:
+        data = client.get(f"/api/metrics/revenue/explain?{query}").json()
+        page = client.get(f"/explain/revenue?{query}").text
+        quarter = client.get("/api/metrics/revenue/explain?period=2026-Q2&base=mom")
+    assert [s["member"] for s in data["dimensions"][0]["hierarchy"]["path"]] == [
+        "南区",
+        "广东",
+        "深圳",
+    ]
+    path = page[page.index('class="hierarchy-path"') :]
+    path = path[: path.index("</ol>")]
+    assert path.index('data-member="南区"') < path.index('data-member="广东"')
+    assert path.index('data-member="广东"') < path.index('data-member="深圳"')
+    assert "城市" in path and "−60" in path  # level names and the city's contribution
+    assert quarter.status_code == 422 and "use qoq or yoy" in quarter.text
+    store.close()
