@@ -348,6 +348,22 @@ def quality_report(engine: ValuesEngine, metric_ids: Sequence[str] | None = None
     return {"findings": findings, "counts": counts, "notes": notes}
 
 
+def _closure(engine: ValuesEngine, metric_id: str) -> set[str]:
+    """``metric_id`` and every metric its formula reaches."""
+    seen: set[str] = set()
+    todo = [metric_id]
+    while todo and len(seen) < 1000:
+        mid = todo.pop()
+        if mid in seen:
+            continue
+        seen.add(mid)
+        try:
+            todo.extend(engine.inputs(engine.metric(mid)))
+        except KpigraphError:
+            continue
+    return seen
+
+
 def metric_panel(engine: ValuesEngine, metric_id: str) -> dict[str, Any] | None:
     """What the metric page shows: the latest value, a 13-month trend, the evaluation of the
     latest month and the quality findings; ``None`` when the metric has no values."""
@@ -366,4 +382,6 @@ def metric_panel(engine: ValuesEngine, metric_id: str) -> dict[str, Any] | None:
         "eval": evaluate(engine, metric_id, latest),
         "findings": check_values(engine, [metric_id]),
         "source": engine.source(metric_id),
+        # the metric and its inputs (inputs of inputs too) read from the values cache
+        "fetched": fetched(engine, sorted(_closure(engine, metric_id))).get("fetched", {}),
     }

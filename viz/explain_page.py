@@ -221,6 +221,7 @@ def render_explain(
         change_text=number_in(report["change"], change_scale, signed=True),
         method_text=method_words(report["method"]),
         base_name=_base_name(report),
+        refresh_every=_refresh_every(),
         waterfall=waterfall,
         tree=tree_svg(root),
         dims=dims,
@@ -229,6 +230,14 @@ def render_explain(
         by=by,
         depth=depth,
     )
+
+
+def _refresh_every() -> str | None:
+    """The schedule of ``serve --refresh-every`` (seconds), when the server runs one."""
+    from values.scheduler import current_status
+
+    every = current_status().get("every")
+    return f"{every:g}" if every else None
 
 
 def _base_name(report: Mapping[str, Any]) -> str:

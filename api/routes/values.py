@@ -193,6 +193,26 @@ async def quality(
     return await run_in_threadpool(run)
 
 
+@router.get(
+    "/api/values/refresh", summary="The scheduled values-cache refresh (serve --refresh-every)"
+)
+async def refresh_status() -> dict[str, Any]:
+    """The last run of ``kpigraph serve --refresh-every``: when it started and finished (UTC),
+    the rows written per metric, the metrics that failed and why, the number of runs and the
+    interval (s). ``{"scheduled": false}`` when the server runs no schedule."""
+    import datetime as dt
+
+    from values.scheduler import current_status
+
+    found = current_status()
+    if not found:
+        return {"scheduled": False}
+    for key in ("started", "finished"):
+        if key in found:
+            found[key] = dt.datetime.fromtimestamp(found[key], dt.UTC).isoformat(timespec="seconds")
+    return {"scheduled": True, **found}
+
+
 @pages.get("/explain/{metric_id}")
 def explain_page(
     request: Request,
