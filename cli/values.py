@@ -126,6 +126,11 @@ def values_cmd(
     for row in report["rows"]:
         table.add_row(row["period"], *([safe(row[by])] if by else []), _num(row["value"]))
     out().print(table)
+    for period, (have, total) in sorted(report.get("partial", {}).items()):
+        out().print(
+            f"[dim]note:[/] {period} has values for {have} of its {total} months/days; "
+            "its figures cover those only"
+        )
 
 
 @click.command("eval")

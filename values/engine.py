@@ -25,7 +25,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
 from graph_schema.calendar import Calendar, InvalidPeriodError, Period, read_calendar
-from graph_schema.errors import CatalogIssue, NodeNotFoundError
+from graph_schema.errors import CatalogIssue, InvalidQueryError, NodeNotFoundError
 from graph_schema.formula import BinOp, Expr, Neg, Ref, parse_formula
 from graph_schema.hierarchy import Hierarchy, HierarchyError, read_mapping
 from graph_schema.models import Aggregation, Metric
@@ -427,6 +427,39 @@ class ValuesEngine:
         out: Frame = {}
         for row in rows:
             out.setdefault(tuple(row[1:-1]), {})[row[0]] = float(row[-1])
+        return out
+
+    def coverage(self, metric_id: str, periods: Iterable[str]) -> dict[str, tuple[int, int]]:
+        """For periods of a coarser grain than the stored one (a quarter of months, a week of
+        days …): ``period → (stored periods with a total value, stored periods it has)``.
+        Months and days, and periods the metric has no values for, are left out."""
+        asked = [self.calendar.parse(p) for p in dict.fromkeys(periods)]
+        asked = [p for p in asked if p.grain not in ("month", "day")]
+        if not asked:
+            return {}
+        lo, hi = min(p.start for p in asked), max(p.end for p in asked)
+        try:
+            try:
+                stored = self.frame(metric_id, start=lo.isoformat(), end=hi.isoformat(),
+                                    monthly=False).get((), {})  # fmt: skip
+                daily = True
+            except ValuesQueryError:  # monthly values
+                stored = self.frame(
+                    metric_id, start=lo.isoformat()[:7], end=hi.isoformat()[:7]
+                ).get((), {})
+                daily = False
+        except InvalidQueryError:
+            return {}
+        out: dict[str, tuple[int, int]] = {}
+        for p in asked:
+            if daily:
+                have = sum(1 for k in stored if p.start.isoformat() <= k <= p.end.isoformat())
+                out[p.text] = (have, (p.end - p.start).days + 1)
+            else:
+                first, last = p.start.isoformat()[:7], p.end.isoformat()[:7]
+                have = sum(1 for k in stored if first <= k <= last)
+                months = (p.end.year - p.start.year) * 12 + p.end.month - p.start.month + 1
+                out[p.text] = (have, months)
         return out
 
     def observed_dims(self, metric_id: str) -> list[str] | None:

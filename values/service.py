@@ -136,6 +136,11 @@ def values_report(
         for p, v in sorted(frame[key].items())
     ]
     rows.sort(key=lambda r: (r["period"], str(r.get(by or "", ""))))
+    partial = {
+        p: list(c)
+        for p, c in engine.coverage(metric_id, {str(r["period"]) for r in rows}).items()
+        if c[0] < c[1]
+    }
     return {
         "metric": metric_id,
         "name": metric.name,
@@ -143,6 +148,8 @@ def values_report(
         "source": engine.source(metric_id),
         "by": by,
         "rows": rows,
+        # periods of a coarser grain that their stored months/days do not fill: [have, of]
+        **({"partial": partial} if partial else {}),
         **fetched(engine, [metric_id, *engine.inputs(metric)]),
     }
 

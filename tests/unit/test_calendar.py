@@ -271,3 +271,21 @@ def test_retail_454_values_in_a_53_week_year(tmp_path: Path) -> None:
     assert (result.base_period, result.value, result.base_value) == ("R2023-M12", 80000.0, 657.0)
     with pytest.raises(InvalidQueryError, match="no same period a year before"):
         explain(e, "revenue", "R2023-W53", "yoy")
+
+
+def test_partly_filled_periods_are_said(tmp_path: Path) -> None:
+    from values.service import values_report
+
+    e = engine(tmp_path / "m", MONTHLY, "name: test catalog\ncalendar: {fiscal_year_start: 4}\n")
+    # FY2026-Q1 has April and June 2025 (not May); FY2026 has 2025-04, -06, -07 and 2026-03
+    assert e.coverage("revenue", ["FY2026-Q1", "FY2026", "2025-06"]) == {
+        "FY2026-Q1": (2, 3),
+        "FY2026": (4, 12),
+    }
+    notes = explain(e, "revenue", "FY2027-Q1", "yoy").notes
+    assert "FY2027-Q1 has values for 1 of its 3 stored periods" in " ".join(notes)
+    assert "FY2026-Q1 has values for 2 of its 3" in " ".join(notes)
+    report = values_report(e, "revenue", None, "FY2026-Q1", "FY2026-Q2")
+    assert report["partial"] == {"FY2026-Q1": [2, 3], "FY2026-Q2": [1, 3]}
+    daily = engine(tmp_path / "d", DAILY)
+    assert daily.coverage("revenue", ["2026-W53"]) == {"2026-W53": (2, 7)}  # 12-28, 01-03
