@@ -1,5 +1,7 @@
 """Grains and calendars: what a period is at every grain analysts use, and how periods move.
 
+Seed 002: "时间维度：年份、季度、月度、日", judged by "同比、环比" — on the period's own calendar.
+
 Periods (a year from 1900 to 2200, as :mod:`graph_schema.periods`):
 
 ============================  ==================  ===========================================

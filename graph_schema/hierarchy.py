@@ -1,5 +1,7 @@
-"""Dimension hierarchies: ``region: levels: [war_zone, province, city]`` (seed 002's 区域:
-战区 → 省份 → 城市).
+"""Dimension hierarchies: ``region: levels: [war_zone, province, city]``.
+
+From the seeds: seed 002 "地域维度：省、市、区 … 时间维度：年份、季度、月度、日"; seed 000 slices
+its reports by "时间、战区、区域 / 省份、经销商" — 区域: 战区 → 省份 → 城市.
 
 A hierarchy's members are paths (``("南区", "广东", "深圳")``). The values give either a
 column per level (each level is a dimension of the data), or only some level's column and a
