@@ -179,3 +179,24 @@ def test_the_page_and_the_api_show_the_path(tmp_path: Path) -> None:
     assert "城市" in path and "−60" in path  # level names and the city's contribution
     assert quarter.status_code == 422 and "use qoq or yoy" in quarter.text
     store.close()
+
+
+def test_a_ratio_drills_down_by_rate_and_mix(tmp_path: Path) -> None:
+    """客单价 = 营收 / 进厂台次 with 10 visits per city in both months: every weight is 0.1 and
+    unchanged, so mix is 0 and each member's contribution is its rate effect w·Δr — 南区:
+    0.4 × (350/40 − 400/40) = −0.5; 广东: 0.2 × (150/20 − 200/20) = −0.5; 深圳: 0.1 × (4 − 10)
+    = −0.6 of ΔR = 9.4 − 10 = −0.6."""
+    root = _catalog(tmp_path, columns=True, extra_rows="".join(
+        f"visits,2026-05,{w},{p},{c},10\nvisits,2026-06,{w},{p},{c},10\n"
+        for w, p, c, _, _ in CITIES
+    ))  # fmt: skip
+    (root / "metrics").mkdir(exist_ok=True)
+    (root / "metrics/atp.yaml").write_text(
+        "id: atp\nname: 客单价\nformula: revenue / visits\n", encoding="utf-8"
+    )
+    result = explain(_engine(root), "atp", "2026-06", "mom", by=["region"]).to_json()
+    assert result["change"] == pytest.approx(-0.6)
+    path = result["dimensions"][0]["hierarchy"]["path"]
+    assert [s["member"] for s in path] == ["南区", "广东", "深圳"]
+    assert [s["contribution"] for s in path] == pytest.approx([-0.5, -0.5, -0.6])
+    assert path[2]["members"][0]["mix"] == pytest.approx(0.0)
