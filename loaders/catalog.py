@@ -104,6 +104,24 @@ class CatalogSource:
     raw: dict[NodeRef, LDict]
 
 
+def _check_levels(state: CatalogState) -> None:
+    """Each level of a dimension hierarchy (``levels: [war_zone, province, city]``) is itself
+    a dimension of the catalog."""
+    dims = {ref.id for ref in state.nodes if ref.kind is NodeKind.DIMENSION}
+    for ref, node in state.nodes.items():
+        if not isinstance(node, Dimension) or not node.levels:
+            continue
+        unknown = [level for level in node.levels if level not in dims]
+        if unknown:
+            origin = state.origins.get(ref)
+            state.issue(
+                origin.file if origin else "dimensions.yaml",
+                origin.line if origin else None,
+                f"dimension {ref.id!r}: levels {', '.join(unknown)} are not dimensions",
+                "declare each level as a dimension in dimensions.yaml",
+            )
+
+
 def load_catalog(path: str | Path, *, cache: FileCache | None = None) -> CatalogGraph:
     """Read and validate the catalog at ``path``.
 
@@ -159,6 +177,7 @@ def _read_catalog(path: str | Path, cache: FileCache | None) -> CatalogSource:
         )
     state.stage = 1  # what follows is reported after the root causes above
     resolve_metric_references(state)
+    _check_levels(state)
     check_cycles(state, Relation.INPUT_TO, "formula")
     check_cycles(state, Relation.ROLLS_UP_TO, "rolls_up_to hierarchy")
     if state.issues:

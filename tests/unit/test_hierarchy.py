@@ -31,6 +31,7 @@ from pathlib import Path
 import pytest
 
 from analysis.explain import explain
+from graph_schema.errors import CatalogError
 from graph_schema.hierarchy import HierarchyError
 from loaders.catalog import load_catalog
 from store.embedded import EmbeddedStore
@@ -134,8 +135,11 @@ def test_levels_must_be_dimensions(tmp_path: Path) -> None:
     root = _catalog(tmp_path, columns=True)
     dims = (root / "dimensions.yaml").read_text(encoding="utf-8")
     (root / "dimensions.yaml").write_text(dims.replace("city]", "district]"), "utf-8")
-    with pytest.raises(HierarchyError, match="levels district are not dimensions"):
-        explain(_engine(root), "revenue", "2026-06", "mom", by=["region"])
+    with pytest.raises(CatalogError) as info:
+        load_catalog(root)
+    (issue,) = info.value.issues
+    assert (issue.file, issue.line) == ("dimensions.yaml", 5)
+    assert "levels district are not dimensions" in issue.message
 
 
 def test_the_cli_shows_the_path(tmp_path: Path) -> None:
