@@ -25,7 +25,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
 from graph_schema.calendar import Calendar, InvalidPeriodError, Period, read_calendar
-from graph_schema.errors import CatalogIssue, InvalidQueryError, NodeNotFoundError
+from graph_schema.errors import CatalogIssue, NodeNotFoundError
 from graph_schema.formula import BinOp, Expr, Neg, Ref, parse_formula
 from graph_schema.hierarchy import Hierarchy, HierarchyError, read_mapping
 from graph_schema.models import Aggregation, Metric
@@ -38,6 +38,7 @@ from values.errors import (
     ValuesQueryError,
 )
 from values.files import ObservedTable, load_query, load_table
+from values.grains import coverage, resolve_periods
 from values.remote import RemoteSources, RemoteTable, cached_table
 from values.sandbox import Deadline, SandboxLimits, connect, duckdb_refusal, lock_down
 
@@ -272,30 +273,9 @@ class ValuesEngine:
         ValuesQueryError
             When rolling up would need an aggregation the metric refuses.
         """
-        asked = tuple(periods) if periods is not None else None
-        plen = 7 if monthly else 10
-        buckets: tuple[Period, ...] | None = None
-        texts = [*(asked or ()), *(p for p in (start, end) if p)]
-        grains = {self.calendar.grain_of(p) for p in texts}
-        if len(grains) > 1:
-            raise InvalidPeriodError(
-                f"periods {', '.join(sorted(set(texts)))} are of different grains "
-                f"({', '.join(sorted(grains))}); ask for periods of one grain"
-            )
-        if grains and not grains <= {"month", "day"}:  # quarters, weeks, fiscal, retail …
-            if asked is None:
-                if not (start and end):
-                    raise InvalidPeriodError(
-                        f"give both ends of a range of {grains.pop()} periods (from and to)"
-                    )
-                found = self.calendar.periods_between(
-                    self.calendar.parse(start), self.calendar.parse(end)
-                )
-            else:
-                found = [self.calendar.parse(p) for p in dict.fromkeys(asked)]
-            buckets, asked, start, end = tuple(found), tuple(p.text for p in found), None, None
-        elif grains:
-            plen = 10 if grains == {"day"} else 7
+        asked, start, end, plen, buckets = resolve_periods(
+            self.calendar, periods, start, end, monthly
+        )
         q = _Query(tuple(grain), asked, start, end, dict(where or {}), plen, buckets)
         return self._frame(self.metric(metric_id), q, kind, frozenset())
 
@@ -431,36 +411,9 @@ class ValuesEngine:
 
     def coverage(self, metric_id: str, periods: Iterable[str]) -> dict[str, tuple[int, int]]:
         """For periods of a coarser grain than the stored one (a quarter of months, a week of
-        days …): ``period → (stored periods with a total value, stored periods it has)``.
-        Months and days, and periods the metric has no values for, are left out."""
-        asked = [self.calendar.parse(p) for p in dict.fromkeys(periods)]
-        asked = [p for p in asked if p.grain not in ("month", "day")]
-        if not asked:
-            return {}
-        lo, hi = min(p.start for p in asked), max(p.end for p in asked)
-        try:
-            try:
-                stored = self.frame(metric_id, start=lo.isoformat(), end=hi.isoformat(),
-                                    monthly=False).get((), {})  # fmt: skip
-                daily = True
-            except ValuesQueryError:  # monthly values
-                stored = self.frame(
-                    metric_id, start=lo.isoformat()[:7], end=hi.isoformat()[:7]
-                ).get((), {})
-                daily = False
-        except InvalidQueryError:
-            return {}
-        out: dict[str, tuple[int, int]] = {}
-        for p in asked:
-            if daily:
-                have = sum(1 for k in stored if p.start.isoformat() <= k <= p.end.isoformat())
-                out[p.text] = (have, (p.end - p.start).days + 1)
-            else:
-                first, last = p.start.isoformat()[:7], p.end.isoformat()[:7]
-                have = sum(1 for k in stored if first <= k <= last)
-                months = (p.end.year - p.start.year) * 12 + p.end.month - p.start.month + 1
-                out[p.text] = (have, months)
-        return out
+        days …): ``period → (stored periods with a total value, stored periods it has)``
+        (:func:`values.grains.coverage`)."""
+        return coverage(self, metric_id, periods)
 
     def observed_dims(self, metric_id: str) -> list[str] | None:
         """Dimensions of the metric's observed values (``values/`` or its sql), or ``None``
