@@ -31,9 +31,12 @@ January 31** (up to three days before or after it) and is named after the calend
 starts in (NRF's "fiscal 2023" = ``R2023`` = Sunday 2023-01-29 … Saturday 2024-02-03). Weeks run
 Sunday–Saturday; each quarter is 13 weeks in months of 4, 5 and 4 weeks. A year has 52 weeks,
 or 53 when the nearest Saturday moves forward (2023, 2028 …): the 53rd week is added to the last
-month (January), so that year's fourth quarter is 4-5-5 (14 weeks). Week 53 and the days of a
-53-week year have no counterpart a year before (NRF restates the prior year instead; kpigraph
-says there is none).
+month (January), so that year's fourth quarter is 4-5-5 (14 weeks). NRF's page (checked
+2026-12-07) names FY'12, FY'17 and FY'23 as 53-week years, which this rule gives. ``yoy`` compares
+the same week/month/quarter number of the previous retail year *as published*; NRF also publishes
+a restated calendar for the year after a 53-week year (each week moved back one, the first week
+of the 53-week year left out) — kpigraph does not restate, and week 53 has no period a year
+before.
 
 Comparisons are made on the period's own calendar: the previous period (``mom``, ``qoq``,
 ``wow``, ``dod``) and the same period a year before (``yoy``: the same quarter/month/week
