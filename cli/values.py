@@ -102,7 +102,7 @@ def values_cmd(
     store: GraphStore,
     settings: Settings,
 ) -> None:
-    """Monthly values of a metric (observed, computed by its SQL, or derived)."""
+    """Values of a metric by period, rolled up to any grain (observed, by its SQL, or derived)."""
     from values.service import values_report
 
     engine, mid = _setup(store, settings, values_dir, ref)
