@@ -221,6 +221,7 @@ def render_explain(
         change_text=number_in(report["change"], change_scale, signed=True),
         method_text=method_words(report["method"]),
         base_name=_base_name(report),
+        base_options=_base_options(report),
         refresh_every=_refresh_every(),
         waterfall=waterfall,
         tree=tree_svg(root),
@@ -238,6 +239,25 @@ def _refresh_every() -> str | None:
 
     every = current_status().get("every")
     return f"{every:g}" if every else None
+
+
+def _base_options(report: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """The form's "compared with" choices that fit the period's grain."""
+    from graph_schema.calendar import DEFAULT, STEP_BASES
+
+    try:
+        grain = DEFAULT.grain_of(str(report["period"]))
+    except ValueError:
+        grain = "month"
+    names = {
+        "mom": _("previous month"),
+        "qoq": _("previous quarter"),
+        "wow": _("previous week"),
+        "dod": _("previous day"),
+    }
+    steps = [(k, names[k]) for k, grains in STEP_BASES.items() if grain in grains]
+    yoy = _("same month last year") if grain == "month" else _("same period last year")
+    return [*steps, ("yoy", yoy), ("target", _("target"))]
 
 
 def _base_name(report: Mapping[str, Any]) -> str:

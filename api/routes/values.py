@@ -232,6 +232,8 @@ def explain_page(
         if period is None:
             periods = engine.periods(mid)
             period = periods[-1] if periods else "2000-01"
+        if "base" not in request.query_params:  # the default: the period before, of its grain
+            base = _step_base(engine.calendar, period)
         try:
             report = explain_report(store, engine, mid, period, base, _by(by), depth, localize=True)
         except InvalidQueryError as exc:  # the root-cause search refused (too wide): say so
@@ -243,6 +245,17 @@ def explain_page(
     return HTMLResponse(
         render_explain(report, catalog_name=info.catalog, by=by or "", depth=depth, **names)
     )
+
+
+def _step_base(calendar: Any, period: str) -> str:
+    """``mom``, ``qoq``, ``wow`` or ``dod`` for the period's grain (``yoy`` for a year)."""
+    from graph_schema.calendar import STEP_BASES
+
+    try:
+        grain = calendar.grain_of(period)
+    except InvalidQueryError:
+        return "mom"
+    return next((k for k, grains in STEP_BASES.items() if grain in grains), "yoy")
 
 
 def values_panel(store: GraphStore, metric_id: str) -> Markup | None:

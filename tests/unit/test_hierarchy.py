@@ -171,6 +171,8 @@ def test_the_page_and_the_api_show_the_path(tmp_path: Path) -> None:
         data = client.get(f"/api/metrics/revenue/explain?{query}").json()
         page = client.get(f"/explain/revenue?{query}").text
         quarter = client.get("/api/metrics/revenue/explain?period=2026-Q2&base=mom")
+        # the page without a base compares with the period before of the same grain
+        page_q = client.get("/explain/revenue?period=2026-Q2&by=region")
     assert [s["member"] for s in data["dimensions"][0]["hierarchy"]["path"]] == [
         "南区",
         "广东",
@@ -182,6 +184,8 @@ def test_the_page_and_the_api_show_the_path(tmp_path: Path) -> None:
     assert path.index('data-member="广东"') < path.index('data-member="深圳"')
     assert "城市" in path and "−60" in path  # level names and the city's contribution
     assert quarter.status_code == 422 and "use qoq or yoy" in quarter.text
+    # (2026-Q1 has no values here: the page says so, naming the quarter it compared with)
+    assert "2026-Q1" in page_q.text and "use qoq" not in page_q.text
     store.close()
 
 
