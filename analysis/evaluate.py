@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from analysis.explain_types import ValueSource, base_period, shift_month
+from analysis.explain_types import ValueSource, calendar_of
 from graph_schema.errors import InvalidQueryError
 from graph_schema.models import Benchmark
 
@@ -82,10 +82,13 @@ def evaluate(
 ) -> dict[str, Any]:
     """The evaluation of ``metric_id`` in ``period`` (totals, and by ``by``'s members)."""
     metric = source.metric(metric_id)
-    base_period(period, "mom")  # validates the period
-    prev, last_year = shift_month(period, -1), shift_month(period, -12)
+    calendar = calendar_of(source)
+    asked = calendar.parse(period)  # validates the period: any grain, on its own calendar
+    prev = calendar.previous(asked).text
+    year_before = calendar.year_before(asked)
+    last_year = year_before.text if year_before is not None else prev
     grain = (by,) if by else ()
-    frame = source.frame(metric_id, grain, periods=[period, prev, last_year])
+    frame = source.frame(metric_id, grain, periods=list(dict.fromkeys([period, prev, last_year])))
     try:
         targets = source.frame(metric_id, grain, periods=[period], kind="target")
     except InvalidQueryError:
@@ -95,7 +98,11 @@ def evaluate(
         cell = frame[key]
         target = targets.get(key, {}).get(period)
         row = _judge(
-            cell.get(period), cell.get(prev), cell.get(last_year), target, metric.benchmarks
+            cell.get(period),
+            cell.get(prev),
+            cell.get(last_year) if year_before is not None else None,
+            target,
+            metric.benchmarks,
         )
         rows.append({"member": key[0] if key else None, **row})
     if not any(r["value"] is not None for r in rows):
@@ -112,6 +119,11 @@ def evaluate(
         "name": metric.name,
         "unit": metric.unit,
         "period": period,
+        "grain": asked.grain,
+        # "mom"/"yoy" below compare with these (the previous period of the same grain, the
+        # same period a year before on the same calendar; None: it has none)
+        "previous_period": prev,
+        "year_before_period": year_before.text if year_before is not None else None,
         "benchmarks": [b.model_dump() for b in metric.benchmarks],
     }
     if by:

@@ -58,6 +58,7 @@ from analysis.explain_types import (
     TreeNode,
     ValueSource,
     base_period,
+    calendar_of,
     shift_month,
 )
 from graph_schema.errors import InvalidQueryError
@@ -138,6 +139,22 @@ def expressions_of(metric: Metric) -> list[tuple[str, Formula]]:
     return out
 
 
+def _partial_periods(
+    source: ValueSource, metric_id: str, periods: Sequence[str], notes: list[str]
+) -> None:
+    """A note for each compared period that its stored months/days do not fill (a quarter
+    with two of its three months): its figures cover those only."""
+    coverage = getattr(source, "coverage", None)
+    if coverage is None:
+        return
+    for period, (have, total) in coverage(metric_id, periods).items():
+        if have < total:
+            notes.append(
+                f"{period} has values for {have} of its {total} stored periods "
+                "(months or days); its figures cover those only"
+            )
+
+
 def expression_of(metric: Metric) -> tuple[str, Formula] | None:
     found = expressions_of(metric)
     return found[0] if found else None
@@ -163,7 +180,7 @@ def explain(
     across the dimensions (:mod:`analysis.localize`).
     """
     metric = source.metric(metric_id)
-    base_p = base_period(period, base)
+    base_p = base_period(period, base, calendar_of(source))
     pair = PeriodPair(source, period, base_p)
     notes: list[str] = []
     total = pair.total(metric_id)
@@ -173,6 +190,7 @@ def explain(
     value, base_value = total
     change = value - base_value
     root = TreeNode(None, metric.name, value, base_value, change, change, 1.0 if change else None)
+    _partial_periods(source, metric_id, [period, *([base_p] if base_p else [])], notes)
     _grow(source, pair, metric, root, 1.0, change, depth, (metric_id,), notes)
     dims = [d for d in (by if by is not None else metric.dimensions) if d != "time"]
     dimensions, drill = dimension_views(source, pair, metric, dims, change, notes)

@@ -9,7 +9,7 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from analysis.explain_types import TreeNode, ValueSource, shift_month
+from analysis.explain_types import TreeNode, ValueSource, is_month, shift_month
 from graph_schema.errors import InvalidQueryError
 
 
@@ -45,8 +45,16 @@ def cause_rows(
             continue
         lag = parse_lag(edge.get("lag"))
         cause = source.metric(edge["cause"])
-        p1 = shift_month(period, -lag)
-        p0 = shift_month(base_p, -lag) if base_p else shift_month(period, -lag - 1)
+        if is_month(period) and (base_p is None or is_month(base_p)):
+            p1 = shift_month(period, -lag)
+            p0 = shift_month(base_p, -lag) if base_p else shift_month(period, -lag - 1)
+        elif lag == 0 and base_p is not None:  # quarters, weeks …: the same two periods
+            p1, p0 = period, base_p
+        else:
+            notes.append(
+                f"the cause {cause.id} acts with a lag in months: it is compared for months only"
+            )
+            continue
         row: dict[str, Any] = {
             "cause": f"Metric:{cause.id}",
             "name": cause.name,

@@ -321,10 +321,30 @@ def dimension_views(
             "is not split by dimension members"
         )
         return [], []
+    from analysis.explain_hierarchy import hierarchy_of, top_level_view
+    from graph_schema.hierarchy import HierarchyError
+
     ratio = kind == "ratio"
     views = []
     top: dict[str, set[tuple[str, ...]]] = {}
+    column: dict[str, str] = {}  # a hierarchy's data column in the two-dimension drill
     for dim in dims:
+        hierarchy = hierarchy_of(source, dim)
+        if hierarchy is not None:  # ranked at its top level, drilled down its levels
+            try:
+                view = top_level_view(pair, metric, kind, hierarchy, change)
+            except HierarchyError:
+                raise  # a member missing from the mapping: an error, not a note
+            except InvalidQueryError as exc:
+                notes.append(f"by {dim}: {exc.message}")
+                continue
+            ordered = sorted(
+                view["members"], key=lambda m: -(1 if change >= 0 else -1) * m["contribution"]
+            )
+            top[dim] = {(m["member"],) for m in ordered[: view["explained_by"]]}
+            column[dim] = hierarchy.levels[0]
+            views.append(view)
+            continue
         try:
             rows = _rows(source, pair, metric, kind, (dim,), change)
         except InvalidQueryError as exc:
@@ -355,7 +375,8 @@ def dimension_views(
     for second in [v["dimension"] for v in views[1:]]:
         assert first is not None
         try:
-            rows = _rows(source, pair, metric, kind, (first, second), change)
+            grain = (column.get(first, first), column.get(second, second))
+            rows = _rows(source, pair, metric, kind, grain, change)
         except InvalidQueryError as exc:
             notes.append(f"drill {first} × {second}: {exc.message}")
             continue

@@ -13,6 +13,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from graph_schema.calendar import DEFAULT, Calendar
 from graph_schema.errors import InvalidQueryError
 from graph_schema.models import Metric
 from graph_schema.periods import MONTH_PATTERN
@@ -70,20 +71,36 @@ def shift_month(period: str, months: int) -> str:
     return f"{index // 12:04d}-{index % 12 + 1:02d}"
 
 
-def base_period(period: str, base: str) -> str | None:
-    """The period compared with: ``mom`` → previous month, ``yoy`` → a year before,
-    ``target`` → ``None`` (the targets of the same period), else ``base`` itself."""
-    if not re.fullmatch(MONTH_PATTERN, period):
-        raise InvalidQueryError(f"period {period!r} must be YYYY-MM, a year from 1900 to 2200")
-    if base == "mom":
-        return shift_month(period, -1)
-    if base == "yoy":
-        return shift_month(period, -12)
-    if base == "target":
-        return None
-    if not re.fullmatch(MONTH_PATTERN, base):
-        raise InvalidQueryError(f"base {base!r} must be mom, yoy, target or a YYYY-MM period")
-    return base
+def is_month(period: str) -> bool:
+    """``YYYY-MM`` (the periods month arithmetic applies to)."""
+    return re.fullmatch(MONTH_PATTERN, period) is not None
+
+
+def calendar_of(source: object) -> Calendar:
+    """The calendar of a value source (its catalog's fiscal year), or the default."""
+    found = getattr(source, "calendar", None)
+    return found if isinstance(found, Calendar) else DEFAULT
+
+
+def base_period(period: str, base: str, calendar: Calendar = DEFAULT) -> str | None:
+    """The period compared with, on ``period``'s own calendar (:mod:`graph_schema.calendar`):
+    ``mom``/``qoq``/``wow``/``dod`` → the previous month/quarter/week/day, ``yoy`` → the same
+    period a year before, ``target`` → ``None`` (the targets of the same period), else ``base``
+    itself (a period of the same grain and calendar).
+
+    Raises
+    ------
+    InvalidQueryError
+        A period that is not one, a keyword that does not fit its grain, a base of another
+        grain or calendar.
+
+    Examples
+    --------
+    >>> base_period("2026-06", "mom"), base_period("2027-W01", "wow"), base_period("2026-Q2", "yoy")
+    ('2026-05', '2026-W53', '2025-Q2')
+    """
+    found = calendar.base(calendar.parse(period), base)
+    return None if found is None else found.text
 
 
 class PeriodPair:

@@ -1,6 +1,7 @@
 """Benchmark: ``explain`` over 1,000,000 value rows (3 dimensions × 24 months), embedded.
 
-``python -m benchmarks.explain [--rows-per-metric N] [--repeat 5]``
+``python -m benchmarks.explain [--rows-per-metric N] [--repeat 5] [--period P --base B]``
+(``--period 2025-Q4 --base qoq``: quarters rolled up from the stored months)
 
 A synthetic catalog: 营收 (``revenue``, observed, ``drivers: visits * atp``), 进厂台次
 (``visits``, observed) and 客单价 (``atp = revenue / visits``, derived) by ``store`` (100) ×
@@ -86,6 +87,8 @@ def main() -> None:
 
     parser = argparse.ArgumentParser()
     parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--period", default=None, help="default: the last month")
+    parser.add_argument("--base", default="mom")
     args = parser.parse_args()
     root = Path(tempfile.mkdtemp(prefix="kpigraph-explain-bench-"))
     rows = build(root)
@@ -94,18 +97,19 @@ def main() -> None:
     engine = ValuesEngine(root, GraphDefinitions(graph))
     load_s = time.perf_counter() - started
     print(f"rows {rows:,}; load + validate into DuckDB {load_s:.2f} s")
-    period = f"{2024 + (MONTHS - 1) // 12}-{(MONTHS - 1) % 12 + 1:02d}"
+    period = args.period or f"{2024 + (MONTHS - 1) // 12}-{(MONTHS - 1) % 12 + 1:02d}"
     for metric in ("revenue", "atp"):
         walls, duck = [], []
         for _ in range(args.repeat):
             before = engine.duckdb_seconds
             t = time.perf_counter()
-            x = explain(engine, metric, period, "mom", by=["store", "product"])
+            x = explain(engine, metric, period, args.base, by=["store", "product"])
             walls.append(time.perf_counter() - t)
             duck.append(engine.duckdb_seconds - before)
         top = x.dimensions[0]["members"][0]["member"]
         print(
-            f"explain {metric} --by store,product: median {statistics.median(walls):.3f} s "
+            f"explain {metric} {period} --base {args.base} --by store,product: "
+            f"median {statistics.median(walls):.3f} s "
             f"(DuckDB {statistics.median(duck):.3f} s), max {max(walls):.3f} s; "
             f"top member {top}"
         )

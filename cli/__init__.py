@@ -107,7 +107,7 @@ COMMAND_HELP: dict[str, str] = {
     "history": "Revisions (all, or those that changed REF) with their field-level changes.",
     "diff": "Compare two catalogs (dir, git:REV[:PATH], store, rev:N); impact; CI gate.",
     "compare": "Two metrics side by side, field by field, differences first.",
-    "values": "Monthly values of a metric (observed, by its SQL, or derived), by a dimension.",
+    "values": "Values of a metric by period, any grain (observed, by its SQL, or derived).",
     "eval": "Evaluate a metric for a month: MoM, YoY, target attainment, rank, benchmarks.",
     "explain": "Why did a metric move? Driver tree, dimension members (rate/mix), causes.",
     "check-values": "Data quality of values: identity, missing months, benchmarks, anomalies.",

@@ -123,6 +123,21 @@ def render_explanation(
             f": {summary}" if summary else ""
         )
         table_of(title, [d["dimension"]], d["members"], d["method"] == "rate_mix")
+        path = (d.get("hierarchy") or {}).get("path") or []
+        if path:
+            steps = column_scale([s["contribution"] for s in path], count=count)
+            console.print(
+                "[bold]"
+                + _("Down the hierarchy of %(dimension)s") % {"dimension": safe(dim)}
+                + "[/]: "
+                + " → ".join(
+                    f"{safe(dim_names.get(s['level'], s['level']))} "
+                    f"{safe(members_of.get(s['level'], {}).get(s['member'], s['member']))} "
+                    f"{number_in(s['contribution'], steps, signed=True)} "
+                    f"({share_words(s['contribution'], change)})"
+                    for s in path
+                )
+            )
     for d in r["drill"]:
         title = (
             _("Drill-down") + " " + " × ".join(safe(dim_names.get(x, x)) for x in d["dimensions"])

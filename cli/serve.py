@@ -67,6 +67,13 @@ SERVER_LIMITS: dict[str, Any] = {
     help="after an apply, write the change into the --catalog files ('files') and commit it "
     "('commit') [default: KPIGRAPH_WRITEBACK, else off]",
 )
+@click.option(
+    "--refresh-every",
+    metavar="INTERVAL",
+    default=None,
+    help="refresh the values cache from the warehouses now and then every INTERVAL "
+    "(30s, 15m, 1h, 1d), in the server process",
+)
 @store_options
 def serve(
     catalog: Path | None,
@@ -75,10 +82,14 @@ def serve(
     port: int,
     no_lint: bool,
     writeback: str | None,
+    refresh_every: str | None,
     store: GraphStore,
     settings: Settings,
 ) -> None:
     """Serve the HTTP API and the pages (OpenAPI docs at /docs)."""
+    from values.scheduler import parse_interval
+
+    every = parse_interval(refresh_every) if refresh_every is not None else None
     if demo and catalog:
         raise KpigraphError("pass either --demo or --catalog, not both")
     mode = writeback or settings.writeback
@@ -107,7 +118,7 @@ def serve(
         warm = getattr(store, "warm", None)  # Neo4j: the search index, built in the background
         if warm is not None:
             warm()
-        run_server(store, settings, sock, host, port)
+        run_server(store, settings, sock, host, port, refresh_every=every)
     finally:
         sock.close()
         store.close()
@@ -169,7 +180,13 @@ def free_port(host: str) -> int:
 
 
 def run_server(
-    store: GraphStore, settings: Settings, sock: socket.socket, host: str, port: int
+    store: GraphStore,
+    settings: Settings,
+    sock: socket.socket,
+    host: str,
+    port: int,
+    *,
+    refresh_every: float | None = None,
 ) -> None:
     import uvicorn
 
@@ -183,7 +200,17 @@ def run_server(
         f"{safe(settings.trusted_hosts)} (KPIGRAPH_TRUSTED_HOSTS)"
     )
     config = uvicorn.Config(create_app(settings, store), log_level="warning", **SERVER_LIMITS)
-    uvicorn.Server(config).run(sockets=[sock])
+    loop = None
+    if refresh_every is not None:
+        from values.scheduler import RefreshLoop, store_refresher
+
+        loop = RefreshLoop(refresh_every, store_refresher(store, settings.values_dir)).start()
+        err().print(f"values cache refreshed now and every {refresh_every:g} s")
+    try:
+        uvicorn.Server(config).run(sockets=[sock])
+    finally:
+        if loop is not None:
+            loop.stop()
 
 
 def served_settings(settings: Settings, host: str, port: int) -> Settings:

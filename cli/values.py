@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from cli.common import emit_json, err, json_option, out, safe, store_options
+from graph_schema.calendar import GRAINS
 
 if TYPE_CHECKING:
     from core.settings import Settings
@@ -22,7 +23,14 @@ values_dir_option = click.option(
     help="catalog directory holding values/, targets/ and data/ [env KPIGRAPH_VALUES_DIR; "
     "default: the directory the loaded catalog came from]",
 )
-PERIOD = click.option("--period", required=True, metavar="YYYY-MM", help="the month to look at")
+PERIOD = click.option(
+    "--period",
+    required=True,
+    metavar="PERIOD",
+    help="the period to look at: YYYY, YYYY-Qn, YYYY-MM, YYYY-Www (ISO week), YYYY-MM-DD, "
+    "FY2026, FY2026-Qn (fiscal year, named after the year it ends in), R2026, R2026-Qn, "
+    "R2026-Mmm, R2026-Www (retail 4-5-4)",
+)
 
 
 def _setup(
@@ -71,8 +79,15 @@ class _ValuesCommand(click.Command):
 @click.command("values", cls=_ValuesCommand)
 @click.argument("ref")
 @click.option("--by", metavar="DIM", default=None, help="one dimension id, e.g. store")
-@click.option("--from", "start", metavar="YYYY-MM", default=None)
-@click.option("--to", "end", metavar="YYYY-MM", default=None)
+@click.option("--from", "start", metavar="PERIOD", default=None, help="first period (any grain)")
+@click.option("--to", "end", metavar="PERIOD", default=None, help="last period (any grain)")
+@click.option(
+    "--grain",
+    "period_grain",
+    type=click.Choice(GRAINS),
+    default=None,
+    help="roll the values up to this grain by the metric's aggregation (default: as stored)",
+)
 @values_dir_option
 @json_option
 @store_options
@@ -81,16 +96,17 @@ def values_cmd(
     by: str | None,
     start: str | None,
     end: str | None,
+    period_grain: str | None,
     values_dir: Path | None,
     as_json: bool,
     store: GraphStore,
     settings: Settings,
 ) -> None:
-    """Monthly values of a metric (observed, computed by its SQL, or derived)."""
+    """Values of a metric by period, rolled up to any grain (observed, by its SQL, or derived)."""
     from values.service import values_report
 
     engine, mid = _setup(store, settings, values_dir, ref)
-    report = values_report(engine, mid, by, start, end)
+    report = values_report(engine, mid, by, start, end, period_grain)
     if as_json:
         emit_json(report)
         return
@@ -110,6 +126,11 @@ def values_cmd(
     for row in report["rows"]:
         table.add_row(row["period"], *([safe(row[by])] if by else []), _num(row["value"]))
     out().print(table)
+    for period, (have, total) in sorted(report.get("partial", {}).items()):
+        out().print(
+            f"[dim]note:[/] {period} has values for {have} of its {total} months/days; "
+            "its figures cover those only"
+        )
 
 
 @click.command("eval")
@@ -160,7 +181,14 @@ def eval_cmd(
 @click.command("explain")
 @click.argument("ref")
 @PERIOD
-@click.option("--base", default="mom", show_default=True, metavar="mom|yoy|target|YYYY-MM")
+@click.option(
+    "--base",
+    default="mom",
+    show_default=True,
+    metavar="mom|qoq|wow|dod|yoy|target|PERIOD",
+    help="the previous month/quarter/week/day, the same period a year before (same calendar), "
+    "the targets, or a period of the same grain",
+)
 @click.option("--by", metavar="DIM1,DIM2", default=None, help="dimensions (default: the metric's)")
 @click.option("--depth", type=click.IntRange(1, 6), default=3, show_default=True)
 @click.option(

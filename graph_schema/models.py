@@ -348,6 +348,7 @@ def _member_names(value: Any) -> Any:
 
 MEMBERS_MAX = 10_000
 MemberKey = Annotated[str, StringConstraints(min_length=1, max_length=200)]
+LevelId = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,63}$")]
 
 
 class Dimension(BaseNode):
@@ -357,6 +358,24 @@ class Dimension(BaseNode):
     #: display names of members (and enum values) as the data spells them:
     #: ``members: {maintenance: 保养, repair: 维修}``; members not listed show as they are
     members: Annotated[dict[MemberKey, Text] | None, BeforeValidator(_member_names)] = None
+    #: a hierarchy, coarsest level first: ``levels: [war_zone, province, city]`` (each a
+    #: dimension id); the values give a column per level, or ``mapping`` names a CSV file
+    #: (relative to the catalog directory) with one column per level, one row per finest member
+    levels: Annotated[list[LevelId], Field(min_length=2, max_length=8)] | None = None
+    mapping: Annotated[str, StringConstraints(min_length=1, max_length=300)] | None = None
+
+    @model_validator(mode="after")
+    def _levels(self) -> Dimension:
+        if self.levels is not None and len(set(self.levels)) != len(self.levels):
+            raise ValueError(f"levels repeat a dimension: {self.levels}")
+        if self.levels is not None and self.id in self.levels:
+            raise ValueError(f"levels name a dimension other than {self.id!r} itself")
+        if self.mapping is not None and self.levels is None:
+            raise ValueError("mapping needs levels (the columns of the mapping file)")
+        parts = (self.mapping or "").replace("\\", "/").split("/")
+        if self.mapping is not None and (self.mapping.startswith(("/", "\\")) or ".." in parts):
+            raise ValueError(f"mapping {self.mapping!r} must be a path inside the catalog folder")
+        return self
 
 
 class Connection(_Frozen):

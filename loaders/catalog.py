@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import yaml
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from core.bulk import paused_gc
 from graph_schema.errors import CatalogError, CatalogIssue
@@ -64,6 +64,15 @@ MANIFEST = "kpigraph.yaml"
 M = TypeVar("M", bound=BaseModel)
 
 
+class CalendarSettings(BaseModel):
+    """``calendar:`` in ``kpigraph.yaml``."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    #: the fiscal year's first month; FY2026 is named after the year it ends in
+    fiscal_year_start: int = Field(1, ge=1, le=12)
+
+
 class CatalogManifest(BaseModel):
     """``kpigraph.yaml``."""
 
@@ -78,6 +87,9 @@ class CatalogManifest(BaseModel):
     dialect: Text | None = None
     #: lint settings (disable, severity, naming, card); checked by analysis.lint
     lint: dict[str, Any] | None = None
+    #: periods: ``{fiscal_year_start: 4}`` (the fiscal year's first month; see
+    #: graph_schema.calendar)
+    calendar: CalendarSettings | None = None
 
 
 @dataclass(frozen=True)
@@ -90,6 +102,24 @@ class CatalogSource:
     origins: dict[NodeRef, tuple[str, int | None]]
     #: node → its YAML mapping as read (``key_lines`` gives each key's line)
     raw: dict[NodeRef, LDict]
+
+
+def _check_levels(state: CatalogState) -> None:
+    """Each level of a dimension hierarchy (``levels: [war_zone, province, city]``) is itself
+    a dimension of the catalog."""
+    dims = {ref.id for ref in state.nodes if ref.kind is NodeKind.DIMENSION}
+    for ref, node in state.nodes.items():
+        if not isinstance(node, Dimension) or not node.levels:
+            continue
+        unknown = [level for level in node.levels if level not in dims]
+        if unknown:
+            origin = state.origins.get(ref)
+            state.issue(
+                origin.file if origin else "dimensions.yaml",
+                origin.line if origin else None,
+                f"dimension {ref.id!r}: levels {', '.join(unknown)} are not dimensions",
+                "declare each level as a dimension in dimensions.yaml",
+            )
 
 
 def load_catalog(path: str | Path, *, cache: FileCache | None = None) -> CatalogGraph:
@@ -147,6 +177,7 @@ def _read_catalog(path: str | Path, cache: FileCache | None) -> CatalogSource:
         )
     state.stage = 1  # what follows is reported after the root causes above
     resolve_metric_references(state)
+    _check_levels(state)
     check_cycles(state, Relation.INPUT_TO, "formula")
     check_cycles(state, Relation.ROLLS_UP_TO, "rolls_up_to hierarchy")
     if state.issues:

@@ -11,7 +11,7 @@ from typing import Protocol
 
 from graph_schema.graph import CatalogGraph
 from graph_schema.ids import NodeKind, NodeRef
-from graph_schema.models import Metric, System, Table
+from graph_schema.models import Dimension, Metric, System, Table
 from graph_schema.relations import Relation
 from store.base import GraphStore
 
@@ -32,6 +32,7 @@ class GraphDefinitions:
     def __init__(self, graph: CatalogGraph) -> None:
         self._metrics = {n.id: n for n in graph.nodes if isinstance(n, Metric)}
         self._dims = {n.id for n in graph.nodes if n.kind is NodeKind.DIMENSION}
+        self._dim_nodes = {n.id: n for n in graph.nodes if isinstance(n, Dimension)}
         self._systems = {n.id: n for n in graph.nodes if isinstance(n, System)}
         self._tables: dict[str, set[str]] = {}
         for n in graph.nodes:
@@ -46,6 +47,10 @@ class GraphDefinitions:
 
     def all_metric_ids(self) -> list[str]:
         return sorted(self._metrics)
+
+    def dimensions(self, ids: Iterable[str]) -> dict[str, Dimension]:
+        """Dimensions by id (their ``levels`` and ``mapping``)."""
+        return {i: self._dim_nodes[i] for i in ids if i in self._dim_nodes}
 
     def systems(self, ids: Iterable[str]) -> dict[str, System]:
         """Systems by id (their ``dialect`` and ``connection``)."""
@@ -79,6 +84,10 @@ class StoreDefinitions:
     def dimension_ids(self, ids: Iterable[str]) -> set[str]:
         found = self._store.get_nodes(NodeRef(NodeKind.DIMENSION, i) for i in ids)
         return {ref.id for ref in found}
+
+    def dimensions(self, ids: Iterable[str]) -> dict[str, Dimension]:
+        found = self._store.get_nodes(NodeRef(NodeKind.DIMENSION, i) for i in ids)
+        return {ref.id: n for ref, n in found.items() if isinstance(n, Dimension)}
 
     def systems(self, ids: Iterable[str]) -> dict[str, System]:
         found = self._store.get_nodes(NodeRef(NodeKind.SYSTEM, i) for i in ids)

@@ -24,8 +24,10 @@ import time
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
+from graph_schema.calendar import Calendar, InvalidPeriodError, Period, read_calendar
 from graph_schema.errors import CatalogIssue, NodeNotFoundError
 from graph_schema.formula import BinOp, Expr, Neg, Ref, parse_formula
+from graph_schema.hierarchy import Hierarchy, HierarchyError, read_mapping
 from graph_schema.models import Aggregation, Metric
 from values.definitions import Definitions
 from values.errors import (
@@ -36,6 +38,7 @@ from values.errors import (
     ValuesQueryError,
 )
 from values.files import ObservedTable, load_query, load_table
+from values.grains import coverage, resolve_periods
 from values.remote import RemoteSources, RemoteTable, cached_table
 from values.sandbox import Deadline, SandboxLimits, connect, duckdb_refusal, lock_down
 
@@ -76,6 +79,9 @@ class ValuesEngine:
         self._files: list[Path] = []  # data/ files the views read (the only ones allowed)
         self.remote = RemoteSources(self.root, definitions)  # systems with a `connection`
         self.fetched: dict[str, tuple[float, bool]] = {}  # metric → (cached at, stale)
+        #: periods of every grain (the fiscal year's start from kpigraph.yaml's ``calendar``)
+        self.calendar: Calendar = read_calendar(self.root)
+        self._hierarchies: dict[tuple[str, str, tuple[str, ...]], Hierarchy] = {}
         started = time.perf_counter()
         try:
             self.tables = self._register_data()
@@ -212,6 +218,35 @@ class ValuesEngine:
             self.notes[metric.id] = "its sql returned no rows"
         return table if table is not None and table.rows else None
 
+    def hierarchy(self, dimension_id: str) -> Hierarchy | None:
+        """The hierarchy ``dimension_id`` declares (``levels``, and its ``mapping`` file read),
+        or ``None``.
+
+        Raises
+        ------
+        HierarchyError
+            A level that is not a dimension, or a mapping file that is missing or inconsistent.
+        """
+        lookup = getattr(self.defs, "dimensions", None)
+        dim = lookup([dimension_id]).get(dimension_id) if lookup is not None else None
+        if dim is None or not dim.levels:
+            return None
+        unknown = sorted(set(dim.levels) - self.defs.dimension_ids(dim.levels))
+        if unknown:
+            raise HierarchyError(
+                f"dimension {dimension_id!r}: levels {', '.join(unknown)} are not dimensions "
+                "(declare each level in dimensions.yaml)",
+                {"dimension": dimension_id},
+            )
+        if dim.mapping is None:
+            return Hierarchy(dimension_id, list(dim.levels))
+        key = (dimension_id, dim.mapping, tuple(dim.levels))
+        found = self._hierarchies.get(key)
+        if found is None:
+            found = read_mapping(dimension_id, list(dim.levels), self.root, dim.mapping)
+            self._hierarchies[key] = found
+        return found
+
     # -- queries -------------------------------------------------------------------------
 
     def frame(
@@ -238,14 +273,10 @@ class ValuesEngine:
         ValuesQueryError
             When rolling up would need an aggregation the metric refuses.
         """
-        q = _Query(
-            tuple(grain),
-            tuple(periods) if periods is not None else None,
-            start,
-            end,
-            dict(where or {}),
-            7 if monthly else 10,
+        asked, start, end, plen, buckets = resolve_periods(
+            self.calendar, periods, start, end, monthly
         )
+        q = _Query(tuple(grain), asked, start, end, dict(where or {}), plen, buckets)
         return self._frame(self.metric(metric_id), q, kind, frozenset())
 
     def _frame(self, metric: Metric, q: _Query, kind: str, seen: frozenset[str]) -> Frame:
@@ -296,26 +327,40 @@ class ValuesEngine:
             )
         grain = candidates[0]
         plen = table.period_len[key]
-        if q.plen > plen:
+        if q.plen > plen and q.buckets is None:
             raise ValuesQueryError(
                 f"metric {metric.id!r} has monthly values only; ask for YYYY-MM periods"
             )
+        ranges: tuple[tuple[str, str, str], ...] | None = None
+        if q.buckets is not None:
+            try:
+                ranges = tuple((p.text, *self.calendar.stored_range(p, plen)) for p in q.buckets)
+            except InvalidPeriodError as exc:
+                raise ValuesQueryError(f"metric {metric.id!r}: {exc.message}") from None
         # a metric with a formula is a ratio or the like: its observed values are not rolled
         # up unless its aggregation says how
         agg = metric.aggregation or (Aggregation.NONE if metric.formula else Aggregation.SUM)
-        if agg is Aggregation.NONE and (grain != req or q.plen < plen):
+        if agg is Aggregation.NONE and (grain != req or q.plen < plen or ranges is not None):
             raise ValuesQueryError(
                 f"metric {metric.id!r} has 'aggregation: none': its values are not rolled up "
                 f"(asked for {', '.join(needed) or 'the total'}, the data is by "
                 f"{', '.join(d for i, d in enumerate(table.dims) if grain >> i & 1) or 'total'})",
             )
-        return self._query(table, key, grain, q, agg)
+        return self._query(table, key, grain, q, agg, ranges)
 
     def _query(
-        self, table: ObservedTable, key: str, grain: int, q: _Query, agg: Aggregation
+        self,
+        table: ObservedTable,
+        key: str,
+        grain: int,
+        q: _Query,
+        agg: Aggregation,
+        ranges: tuple[tuple[str, str, str], ...] | None = None,
     ) -> Frame:
         if isinstance(table, RemoteTable):  # pushed down: filters and GROUP BY in the engine
-            return table.query(q.grain, q.where, q.periods, q.start, q.end, q.plen, agg.value)
+            return table.query(
+                q.grain, q.where, q.periods, q.start, q.end, q.plen, agg.value, ranges
+            )
         # same grain as stored: filter on the sorted column itself (zone maps prune)
         pexpr = "period" if q.plen == table.period_len[key] else f"left(period, {q.plen})"
         cols = "".join(f', "{d}"' for d in q.grain)
@@ -324,7 +369,15 @@ class ValuesEngine:
         for i, (dim, member) in enumerate(q.where.items()):
             conds.append(f'"{dim}" = $w{i}')
             params[f"w{i}"] = member
-        if q.periods is not None:
+        if ranges is not None:  # periods of another grain: each a range of stored periods
+            whens, spans = [], []
+            for i, (label, lo, hi) in enumerate(ranges):
+                params.update({f"bl{i}": label, f"lo{i}": lo, f"hi{i}": hi})
+                whens.append(f"WHEN period BETWEEN $lo{i} AND $hi{i} THEN $bl{i}")
+                spans.append(f"period BETWEEN $lo{i} AND $hi{i}")
+            pexpr = f"CASE {' '.join(whens)} END"
+            conds.append(f"({' OR '.join(spans) or 'false'})")
+        elif q.periods is not None:
             wanted = sorted(set(q.periods)) or [""]
             conds.append(f"{pexpr} IN ({', '.join(f'$p{i}' for i in range(len(wanted)))})")
             params.update({f"p{i}": p for i, p in enumerate(wanted)})
@@ -356,6 +409,12 @@ class ValuesEngine:
             out.setdefault(tuple(row[1:-1]), {})[row[0]] = float(row[-1])
         return out
 
+    def coverage(self, metric_id: str, periods: Iterable[str]) -> dict[str, tuple[int, int]]:
+        """For periods of a coarser grain than the stored one (a quarter of months, a week of
+        days …): ``period → (stored periods with a total value, stored periods it has)``
+        (:func:`values.grains.coverage`)."""
+        return coverage(self, metric_id, periods)
+
     def observed_dims(self, metric_id: str) -> list[str] | None:
         """Dimensions of the metric's observed values (``values/`` or its sql), or ``None``
         when it has none."""
@@ -381,7 +440,7 @@ class ValuesEngine:
 
 
 class _Query:
-    __slots__ = ("end", "grain", "periods", "plen", "start", "where")
+    __slots__ = ("buckets", "end", "grain", "periods", "plen", "start", "where")
 
     def __init__(
         self,
@@ -391,9 +450,10 @@ class _Query:
         end: str | None,
         where: dict[str, str],
         plen: int,
+        buckets: tuple[Period, ...] | None = None,
     ) -> None:
         self.grain, self.periods, self.start, self.end = grain, periods, start, end
-        self.where, self.plen = where, plen
+        self.where, self.plen, self.buckets = where, plen, buckets
 
 
 def is_sum(expr: Expr) -> bool:

@@ -63,8 +63,11 @@ class RemoteTable(ObservedTable):
         end: str | None,
         plen: int,
         agg: str,
+        ranges: tuple[tuple[str, str, str], ...] | None = None,
     ) -> Frame:
-        rollup = Rollup(grain, dict(where), periods, start, end, plen, self.period_len["_"], agg)
+        rollup = Rollup(
+            grain, dict(where), periods, start, end, plen, self.period_len["_"], agg, ranges
+        )
         return rows_as_frame(self.fetch_rows(rollup))
 
     def fetch_rows(self, rollup: Rollup) -> list[tuple[Any, ...]]:

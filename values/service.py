@@ -121,9 +121,14 @@ def values_report(
     by: str | None = None,
     start: str | None = None,
     end: str | None = None,
+    period_grain: str | None = None,
 ) -> dict[str, Any]:
+    """Values of a metric by period (as stored, or rolled up to ``period_grain``: quarter,
+    week, fiscal_year … by the metric's aggregation), by one dimension's members if asked."""
     metric = engine.metric(metric_id)
     grain = (by,) if by else ()
+    if period_grain is not None:
+        start, end = _grain_range(engine, metric_id, period_grain, start, end)
     frame = engine.frame(metric_id, grain, start=start, end=end)
     rows = [
         {"period": p, **({by: key[0]} if by else {}), "value": v}
@@ -131,6 +136,11 @@ def values_report(
         for p, v in sorted(frame[key].items())
     ]
     rows.sort(key=lambda r: (r["period"], str(r.get(by or "", ""))))
+    partial = {
+        p: list(c)
+        for p, c in engine.coverage(metric_id, {str(r["period"]) for r in rows}).items()
+        if c[0] < c[1]
+    }
     return {
         "metric": metric_id,
         "name": metric.name,
@@ -138,6 +148,8 @@ def values_report(
         "source": engine.source(metric_id),
         "by": by,
         "rows": rows,
+        # periods of a coarser grain that their stored months/days do not fill: [have, of]
+        **({"partial": partial} if partial else {}),
         **fetched(engine, [metric_id, *engine.inputs(metric)]),
     }
 
@@ -208,6 +220,34 @@ def explain_report(
         causes=_cause_edges(store, engine, metric_id), series=series, localize=localize,
     )  # fmt: skip
     return result.to_json() | fetched(engine, sorted(engine.fetched))
+
+
+def _grain_range(
+    engine: ValuesEngine, metric_id: str, period_grain: str, start: str | None, end: str | None
+) -> tuple[str, str]:
+    """``start`` … ``end`` as periods of ``period_grain`` (a missing end: the first or last
+    period of that grain holding the metric's values)."""
+    from graph_schema.calendar import GRAINS
+
+    cal = engine.calendar
+    if period_grain not in GRAINS:
+        raise InvalidQueryError(
+            f"grain {period_grain!r} is not one of {', '.join(GRAINS)}", {"grain": period_grain}
+        )
+    ends = [start, end]
+    if start is None or end is None:
+        stored = engine.periods(metric_id)
+        if not stored:
+            raise InvalidQueryError(f"metric {metric_id!r} has no values", {"metric": metric_id})
+        days = cal.parse(stored[0]).start, cal.parse(stored[-1]).end
+        ends = [e or cal.period_of(d, period_grain).text for e, d in zip(ends, days, strict=True)]
+    first, last = (cal.parse(e or "") for e in ends)
+    if first.grain != period_grain or last.grain != period_grain:
+        raise InvalidQueryError(
+            f"from/to ({first.text}, {last.text}) must be {period_grain} periods",
+            {"grain": period_grain},
+        )
+    return first.text, last.text
 
 
 def check_period(engine: ValuesEngine, metric_id: str, period: str) -> None:
@@ -315,6 +355,22 @@ def quality_report(engine: ValuesEngine, metric_ids: Sequence[str] | None = None
     return {"findings": findings, "counts": counts, "notes": notes}
 
 
+def _closure(engine: ValuesEngine, metric_id: str) -> set[str]:
+    """``metric_id`` and every metric its formula reaches."""
+    seen: set[str] = set()
+    todo = [metric_id]
+    while todo and len(seen) < 1000:
+        mid = todo.pop()
+        if mid in seen:
+            continue
+        seen.add(mid)
+        try:
+            todo.extend(engine.inputs(engine.metric(mid)))
+        except KpigraphError:
+            continue
+    return seen
+
+
 def metric_panel(engine: ValuesEngine, metric_id: str) -> dict[str, Any] | None:
     """What the metric page shows: the latest value, a 13-month trend, the evaluation of the
     latest month and the quality findings; ``None`` when the metric has no values."""
@@ -333,4 +389,6 @@ def metric_panel(engine: ValuesEngine, metric_id: str) -> dict[str, Any] | None:
         "eval": evaluate(engine, metric_id, latest),
         "findings": check_values(engine, [metric_id]),
         "source": engine.source(metric_id),
+        # the metric and its inputs (inputs of inputs too) read from the values cache
+        "fetched": fetched(engine, sorted(_closure(engine, metric_id))).get("fetched", {}),
     }

@@ -171,6 +171,18 @@ def render_explain(
                     dim_name(d["dimension"]),
                 ),
                 "rows": rows,
+                "path": [
+                    {
+                        **step,
+                        "level_name": dim_name(step["level"]),
+                        "name": member_namer([step["level"]])(step["member"]),
+                        "contribution_text": number_in(
+                            step["contribution"], change_scale, signed=True
+                        ),
+                        "share_text": share_words(step["contribution"], change),
+                    }
+                    for step in (d.get("hierarchy") or {}).get("path", [])
+                ],
             }
         )
     drill = []
@@ -208,9 +220,9 @@ def render_explain(
         base_value_text=number_in(report["base_value"], total_scale),
         change_text=number_in(report["change"], change_scale, signed=True),
         method_text=method_words(report["method"]),
-        base_name={"mom": _("previous month"), "yoy": _("same month last year")}.get(
-            report["base"], _("target")
-        ),
+        base_name=_base_name(report),
+        base_options=_base_options(report),
+        refresh_every=_refresh_every(),
         waterfall=waterfall,
         tree=tree_svg(root),
         dims=dims,
@@ -219,6 +231,49 @@ def render_explain(
         by=by,
         depth=depth,
     )
+
+
+def _refresh_every() -> str | None:
+    """The schedule of ``serve --refresh-every`` (seconds), when the server runs one."""
+    from values.scheduler import current_status
+
+    every = current_status().get("every")
+    return f"{every:g}" if every else None
+
+
+def _base_options(report: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """The form's "compared with" choices that fit the period's grain."""
+    from graph_schema.calendar import DEFAULT, STEP_BASES
+
+    try:
+        grain = DEFAULT.grain_of(str(report["period"]))
+    except ValueError:
+        grain = "month"
+    names = {
+        "mom": _("previous month"),
+        "qoq": _("previous quarter"),
+        "wow": _("previous week"),
+        "dod": _("previous day"),
+    }
+    steps = [(k, names[k]) for k, grains in STEP_BASES.items() if grain in grains]
+    yoy = _("same month last year") if grain == "month" else _("same period last year")
+    return [*steps, ("yoy", yoy), ("target", _("target"))]
+
+
+def _base_name(report: Mapping[str, Any]) -> str:
+    """What the period is compared with, in words (a period of another grain than a month
+    says "same period last year")."""
+    base = report["base"]
+    if base == "yoy":
+        month = len(str(report["period"])) == 7 and str(report["period"])[4] == "-"
+        return _("same month last year") if month else _("same period last year")
+    names = {
+        "mom": _("previous month"),
+        "qoq": _("previous quarter"),
+        "wow": _("previous week"),
+        "dod": _("previous day"),
+    }
+    return names.get(base, _("target"))
 
 
 def catalog_names(store: Any, report: Mapping[str, Any]) -> dict[str, Any]:
@@ -234,6 +289,8 @@ def catalog_names(store: Any, report: Mapping[str, Any]) -> dict[str, Any]:
     dims = {d["dimension"] for d in report.get("dimensions", [])}
     for d in report.get("drill", []):
         dims.update(d["dimensions"])
+    for d in report.get("dimensions", []):
+        dims.update((d.get("hierarchy") or {}).get("levels", []))
     wanted = [NodeRef.parse(r) for r in refs] + [NodeRef(NodeKind.DIMENSION, d) for d in dims]
     nodes = store.get_nodes(wanted)
     units: dict[str, str | None] = {}

@@ -23,6 +23,7 @@ from pydantic import Field
 
 from api.mcp_server import answers
 from api.mcp_server.quoting import DATA_NOTE, fenced, quoted_yaml
+from graph_schema.calendar import ANY_PERIOD_PATTERN
 from graph_schema.errors import KpigraphError
 from graph_schema.governance import Action, PermissionDeniedError, User
 from store.base import GraphStore, SearchQuery
@@ -48,7 +49,7 @@ RELATIONS_HELP = (
     "Comma-separated edge types to follow: FEEDS, HAS_TABLE, HAS_FIELD, INPUT_TO, DRIVES, CAUSES, "
     "ROLLS_UP_TO, SHOWN_ON (default: all lineage relations)."
 )
-PERIOD = r"^[0-9]{4}-(0[1-9]|1[0-2])$"
+PERIOD = ANY_PERIOD_PATTERN
 
 Ref = Annotated[str, Field(min_length=1, max_length=300, description=REF_HELP)]
 MetricRef = Annotated[str, Field(min_length=1, max_length=200, description=METRIC_HELP)]
@@ -56,7 +57,14 @@ Relations = Annotated[
     str | None,
     Field(max_length=300, pattern=r"^[A-Za-z_,\s]*$", description=RELATIONS_HELP),
 ]
-Period = Annotated[str, Field(pattern=PERIOD, description="A month, YYYY-MM (2026-06).")]
+Period = Annotated[
+    str,
+    Field(
+        pattern=PERIOD,
+        description="A period: a month YYYY-MM (2026-06), or 2026, 2026-Q2, 2026-W23, "
+        "2026-06-15, FY2026, FY2026-Q1, R2026-M05 (retail 4-5-4).",
+    ),
+]
 Dimension = Annotated[
     str | None,
     Field(
@@ -259,9 +267,10 @@ def build_server(
         base: Annotated[
             str,
             Field(
-                pattern=r"^(mom|yoy|target|[0-9]{4}-(0[1-9]|1[0-2]))$",
-                description="Compared with: mom (the month before), yoy (a year before), "
-                "target, or a YYYY-MM month.",
+                pattern=rf"^(mom|qoq|wow|dod|yoy|target|{ANY_PERIOD_PATTERN[2:-2]})$",
+                description="Compared with: mom/qoq/wow/dod (the month/quarter/week/day "
+                "before), yoy (the same period a year before), target, or a period of the "
+                "same grain.",
             ),
         ] = "mom",
         by: Annotated[

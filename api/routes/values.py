@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request
@@ -15,22 +16,40 @@ from analysis.resolve import resolve_metric
 from api.dependencies import SettingsDep, StoreDep
 from api.schemas import ErrorResponse
 from core.settings import Settings
+from graph_schema.calendar import ANY_PERIOD_PATTERN
 from graph_schema.errors import InvalidQueryError
-from graph_schema.periods import MONTH_PATTERN, PERIOD_PATTERN, is_period
+from graph_schema.periods import PERIOD_PATTERN, is_period
 from store.base import GraphStore
 
 router = APIRouter(tags=["values"])
 pages = APIRouter(tags=["pages"], default_response_class=HTMLResponse, include_in_schema=False)
 
 MetricId = Annotated[str, Path(max_length=200, examples=["revenue"])]
-Period = Annotated[str, Query(pattern=MONTH_PATTERN, examples=["2026-06"])]
-Month = Annotated[str | None, Query(pattern=PERIOD_PATTERN)]
+Period = Annotated[
+    str,
+    Query(
+        pattern=ANY_PERIOD_PATTERN,
+        examples=["2026-06"],
+        description="YYYY, YYYY-Qn, YYYY-MM, YYYY-Www, YYYY-MM-DD, FY2026, FY2026-Q1, "
+        "R2026, R2026-Qn, R2026-Mmm, R2026-Www",
+    ),
+]
+Month = Annotated[str | None, Query(pattern=ANY_PERIOD_PATTERN)]
+GrainQ = Annotated[
+    str | None,
+    Query(
+        pattern=r"^[a-z_]{3,20}$",
+        description="year, quarter, month, week, day, fiscal_year, fiscal_quarter, "
+        "retail_year, retail_quarter, retail_month, retail_week (default: as stored)",
+    ),
+]
 Dim = Annotated[str | None, Query(max_length=100, pattern=r"^[a-z][a-z0-9_]*$", examples=["store"])]
 Base = Annotated[
     str,
     Query(
-        pattern=rf"^(mom|yoy|target|{MONTH_PATTERN[1:-1]})$",
-        description="mom (the month before), yoy (a year before), target, or a YYYY-MM period",
+        pattern=rf"^(mom|qoq|wow|dod|yoy|target|{ANY_PERIOD_PATTERN[2:-2]})$",
+        description="mom/qoq/wow/dod (the period before), yoy (the same period a year before, "
+        "on the same calendar), target, or a period of the same grain",
     ),
 ]
 By = Annotated[
@@ -74,6 +93,7 @@ async def metric_values(
     by: Dim = None,
     start: Annotated[Month, Query(alias="from")] = None,
     end: Annotated[Month, Query(alias="to")] = None,
+    grain: GrainQ = None,
     annotations: Annotated[
         bool, Query(description="add the revisions that changed the definition (marks)")
     ] = False,
@@ -84,8 +104,8 @@ async def metric_values(
     date, month, fields, link) to mark on a chart of them."""
 
     for name, value in (("from", start), ("to", end)):
-        if value is not None and not is_period(value):  # 2024-02-31 matches the pattern
-            raise InvalidQueryError(
+        if value is not None and re.fullmatch(PERIOD_PATTERN, value) and not is_period(value):
+            raise InvalidQueryError(  # 2024-02-31 matches the pattern
                 f"{name}: {value} is not a day of the calendar; write YYYY-MM or a real YYYY-MM-DD",
                 {"field": name},
             )
@@ -95,7 +115,7 @@ async def metric_values(
 
         mid = _metric(store, metric_id)
         with _engine(request, settings) as engine:
-            report = values_report(engine, mid, by, start, end)
+            report = values_report(engine, mid, by, start, end, grain)
         if annotations:
             marks = metric_marks(store, mid, settings.base_url)
             report["annotations"] = [m.model_dump(mode="json") for m in marks]
@@ -173,13 +193,33 @@ async def quality(
     return await run_in_threadpool(run)
 
 
+@router.get(
+    "/api/values/refresh", summary="The scheduled values-cache refresh (serve --refresh-every)"
+)
+async def refresh_status() -> dict[str, Any]:
+    """The last run of ``kpigraph serve --refresh-every``: when it started and finished (UTC),
+    the rows written per metric, the metrics that failed and why, the number of runs and the
+    interval (s). ``{"scheduled": false}`` when the server runs no schedule."""
+    import datetime as dt
+
+    from values.scheduler import current_status
+
+    found = current_status()
+    if not found:
+        return {"scheduled": False}
+    for key in ("started", "finished"):
+        if key in found:
+            found[key] = dt.datetime.fromtimestamp(found[key], dt.UTC).isoformat(timespec="seconds")
+    return {"scheduled": True, **found}
+
+
 @pages.get("/explain/{metric_id}")
 def explain_page(
     request: Request,
     store: StoreDep,
     settings: SettingsDep,
     metric_id: MetricId,
-    period: Annotated[str | None, Query(pattern=MONTH_PATTERN)] = None,
+    period: Annotated[str | None, Query(pattern=ANY_PERIOD_PATTERN)] = None,
     base: Base = "mom",
     by: By = None,
     depth: Annotated[int, Query(ge=1, le=6)] = 3,
@@ -192,6 +232,8 @@ def explain_page(
         if period is None:
             periods = engine.periods(mid)
             period = periods[-1] if periods else "2000-01"
+        if "base" not in request.query_params:  # the default: the period before, of its grain
+            base = _step_base(engine.calendar, period)
         try:
             report = explain_report(store, engine, mid, period, base, _by(by), depth, localize=True)
         except InvalidQueryError as exc:  # the root-cause search refused (too wide): say so
@@ -203,6 +245,17 @@ def explain_page(
     return HTMLResponse(
         render_explain(report, catalog_name=info.catalog, by=by or "", depth=depth, **names)
     )
+
+
+def _step_base(calendar: Any, period: str) -> str:
+    """``mom``, ``qoq``, ``wow`` or ``dod`` for the period's grain (``yoy`` for a year)."""
+    from graph_schema.calendar import STEP_BASES
+
+    try:
+        grain = calendar.grain_of(period)
+    except InvalidQueryError:
+        return "mom"
+    return next((k for k, grains in STEP_BASES.items() if grain in grains), "yoy")
 
 
 def values_panel(store: GraphStore, metric_id: str) -> Markup | None:

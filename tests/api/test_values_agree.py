@@ -105,3 +105,19 @@ def test_localize_returns_the_root_cause_set_and_the_page_shows_it(client: TestC
     panel = html[html.index('id="root-causes"') :]
     assert "南山店" in panel and "保养" in panel.split("</table>")[0]
     assert signed(causes[0]["contribution"]) in panel.replace("−", "-")
+
+
+def test_values_by_quarter_and_explain_by_quarter(client: TestClient) -> None:
+    months = client.get("/api/metrics/revenue/values?from=2026-04&to=2026-06").json()["rows"]
+    quarters = client.get("/api/metrics/revenue/values?grain=quarter&from=2026-Q1").json()
+    got = {r["period"]: r["value"] for r in quarters["rows"]}
+    assert set(got) == {"2026-Q1", "2026-Q2"} and "partial" not in quarters
+    assert abs(got["2026-Q2"] - sum(r["value"] for r in months)) < 1e-6
+    explained = client.get("/api/metrics/revenue/explain?period=2026-Q2&base=qoq&by=store")
+    assert explained.status_code == 200, explained.text
+    body = explained.json()
+    assert body["base_period"] == "2026-Q1" and body["value"] == got["2026-Q2"]
+    wrong = client.get("/api/metrics/revenue/explain?period=2026-Q2&base=2026-05")
+    assert wrong.status_code == 422 and "same grain and calendar" in wrong.text
+    bad = client.get("/api/metrics/revenue/values?grain=fortnight")
+    assert bad.status_code == 422

@@ -90,3 +90,20 @@ def test_no_silent_errors(db: Path) -> None:
     assert "南山店" in proc.stdout
     proc = run("show", "营搜", db=db, check=False)  # a slip of the input method
     assert proc.returncode == 1 and "Metric:revenue" in proc.stderr.split("?")[0]
+
+
+def test_quarters_in_values_explain_and_eval(db: Path) -> None:
+    import json
+
+    proc = run("values", "营收", "--grain", "quarter", "--from", "2026-Q1", "--json", db=db)
+    rows = {r["period"]: r["value"] for r in json.loads(proc.stdout)["rows"]}
+    months = json.loads(run("values", "营收", "--from", "2026-04", "--to", "2026-06", "--json",
+                            db=db).stdout)["rows"]  # fmt: skip
+    assert set(rows) == {"2026-Q1", "2026-Q2"}
+    assert rows["2026-Q2"] == pytest.approx(sum(r["value"] for r in months))
+    text = run("explain", "营收", "--period", "2026-Q2", "--base", "qoq", db=db).stdout
+    assert "营收 2026-Q2 vs 2026-Q1" in text
+    bad = run("explain", "营收", "--period", "2026-Q2", "--base", "2026-05", db=db, check=False)
+    assert bad.returncode != 0 and "same grain and calendar" in bad.stdout + bad.stderr
+    ev = json.loads(run("eval", "营收", "--period", "2026-Q2", "--json", db=db).stdout)
+    assert ev["previous_period"] == "2026-Q1" and ev["year_before_period"] == "2025-Q2"

@@ -228,3 +228,28 @@ def test_a_connection_url_is_never_accepted_in_yaml() -> None:
         )
     with pytest.raises(ValueError):
         System.model_validate({"id": "dms", "name": "DMS", "connection": {"url": "x"}})
+
+
+def test_quarters_and_years_roll_up_in_the_engine(
+    catalog: Path, tmp_path: Path, warehouse: Warehouse
+) -> None:
+    """Periods of another grain (a quarter, a fiscal year) are ranges of the stored months,
+    rolled up in the engine (one row per quarter × member) to the numbers the files give."""
+    files = ValuesEngine(DEMO, GraphDefinitions(load_catalog(DEMO)))
+    engine = ValuesEngine(catalog, GraphDefinitions(load_catalog(catalog)))
+    try:
+        table = engine._sql_table(engine.metric("revenue"))
+        assert isinstance(table, RemoteTable)
+        before = table.rows_moved
+        asked = ["2026-Q1", "2026-Q2"]
+        got = engine.frame("revenue", ("store",), periods=asked, kind="observed")
+        assert table.rows_moved == before + 12  # 2 quarters × 6 stores
+        assert "CASE WHEN" in table.queries[-1].upper()
+        want = files.frame("revenue", ("store",), periods=asked, kind="observed")
+        assert _rounded(got) == _rounded(want)
+        months = files.frame("revenue", periods=["2026-04", "2026-05", "2026-06"])[()]
+        q2 = engine.frame("revenue", periods=["2026-Q2"], kind="observed")[()]["2026-Q2"]
+        assert q2 == pytest.approx(sum(months.values()))
+    finally:
+        engine.close()
+        files.close()

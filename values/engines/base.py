@@ -87,6 +87,9 @@ class Rollup:
     stored_plen: int = 7
     #: ``sum``, ``avg``, ``last`` or ``none`` (``none`` only at the stored grain)
     agg: str = "sum"
+    #: periods of another grain (quarters, weeks, fiscal, retail …): ``(label, first, last)``
+    #: ranges of stored periods; ``periods``/``start``/``end``/``plen`` are then not used
+    ranges: tuple[tuple[str, str, str], ...] | None = None
 
 
 def engine_error(metric: MetricSql, engine: SqlEngine, message: str) -> EngineQueryError:
@@ -154,7 +157,16 @@ def _col(name: str) -> exp.Column:
     return exp.column(_ident(name))
 
 
+def _between(lo: str, hi: str) -> exp.Expression:
+    return exp.Between(this=_col("period"), low=exp.Literal.string(lo), high=exp.Literal.string(hi))
+
+
 def _period(rollup: Rollup) -> exp.Expression:
+    if rollup.ranges is not None:
+        case = exp.Case()
+        for label, lo, hi in rollup.ranges:
+            case = case.when(_between(lo, hi), exp.Literal.string(label))
+        return case
     if rollup.plen == rollup.stored_plen:
         return _col("period")
     return exp.Substring(
@@ -166,6 +178,13 @@ def _conditions(rollup: Rollup, pexpr: exp.Expression) -> list[exp.Expression]:
     conds: list[exp.Expression] = []
     for dim, member in rollup.where.items():
         conds.append(exp.EQ(this=_col(dim), expression=exp.Literal.string(member)))
+    if rollup.ranges is not None:
+        spans = [_between(lo, hi) for _, lo, hi in rollup.ranges]
+        either: exp.Expression = spans[0] if spans else exp.Boolean(this=False)
+        for more in spans[1:]:
+            either = exp.Or(this=either, expression=more)
+        conds.append(either)
+        return conds
     if rollup.periods is not None:
         wanted = sorted(set(rollup.periods)) or [""]
         conds.append(exp.In(this=pexpr.copy(), expressions=[exp.Literal.string(p) for p in wanted]))
@@ -191,7 +210,7 @@ def aggregate_sql(tree: exp.Query, rollup: Rollup, dialect: str) -> str:
     pexpr = _period(rollup)
     conds = _conditions(rollup, pexpr)
     inner_fn = "AVG" if rollup.agg == "avg" else "SUM"
-    same_time = rollup.plen == rollup.stored_plen
+    same_time = rollup.plen == rollup.stored_plen and rollup.ranges is None
     if same_time or rollup.agg == "sum":
         query = (
             exp.select(pexpr.as_("period"), *dims, _value(inner_fn).as_("value"))
