@@ -7,7 +7,10 @@ from typing import Annotated, Any
 
 import yaml
 from fastapi import APIRouter, Form, Path, Query, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.encoders import jsonable_encoder
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from pydantic import BaseModel
+from pydantic import Field as PydField
 
 from api.auth import CsrfToken, OptionalUser, Writer
 from api.dependencies import StoreDep
@@ -19,7 +22,9 @@ from graph_schema.errors import CatalogError
 from graph_schema.governance import Action, ChangeStatus, User
 from graph_schema.ids import NodeKind, NodeRef
 from graph_schema.models import Metric
-from viz.pages import render_page
+from store.base import GraphStore
+from viz import change_form
+from viz.pages import render_page, script_json
 
 router = APIRouter(include_in_schema=False)
 #: change-request statuses in words (ids extracted by pybabel; shown in the request's language)
@@ -75,62 +80,37 @@ def queue(
     )
 
 
-@router.get("/changes/new", response_class=HTMLResponse)
-def propose_form(
-    store: StoreDep,
-    user: OptionalUser,
-    csrf: CsrfToken,
-    ref: Annotated[str | None, Query(max_length=300)] = None,
-    action: Annotated[str, Query(pattern="^(update|create|deprecate)$")] = "update",
-) -> HTMLResponse:
-    text, version, metric_ref = "", None, ""
-    if ref:
-        parsed = NodeRef.parse(ref)
-        node = store.get_nodes([parsed]).get(parsed)
-        if isinstance(node, Metric):
-            props = node.props()
-            version = props.get("version")
-            text = yaml.safe_dump(props, allow_unicode=True, sort_keys=False, width=100)
-            metric_ref = str(parsed)
-    return _page(
-        "propose.html",
-        user,
-        csrf,
-        ref=metric_ref or ref or "",
-        action=action,
-        base_version=version,
-        definition=text,
-        reason="",
-        errors=[],
-    )
+def _dump(data: dict[str, Any]) -> str:
+    """A definition as the YAML view shows it (the catalog files' key order)."""
+    return yaml.safe_dump(data, allow_unicode=True, sort_keys=False, width=100)
 
 
-@router.post("/changes", response_class=HTMLResponse)
-def propose_submit(
-    request: Request,
-    user: Writer,
-    csrf: CsrfToken,
-    ref: Annotated[str, Form(max_length=300)],
-    definition: Annotated[str, Form(max_length=200_000)],
-    reason: Annotated[str, Form(min_length=1, max_length=4000)],
-    action: Annotated[str, Form(pattern="^(update|create|deprecate)$")] = "update",
-    base_version: Annotated[str | None, Form(max_length=50)] = None,
-) -> Response:
-    errors: list[str] = []
-    try:
-        data = yaml.safe_load(definition) if definition.strip() else {}
-        if not isinstance(data, dict):
-            raise CatalogError([])
-        change = _gov(request).submit(
-            user, Action(action), NodeRef.parse(ref), data, base_version or None, reason
-        )
-    except yaml.YAMLError as exc:
-        errors = [f"definition: not valid YAML: {exc}"]
-    except CatalogError as exc:
-        errors = [str(i) for i in exc.issues] or ["definition: expected a mapping of fields"]
-    else:
-        return RedirectResponse(f"/changes/{change.id}", status_code=303)
-    body = render_page(
+def _propose_page(
+    store: GraphStore,
+    user: User | None,
+    csrf: str | None,
+    *,
+    ref: str,
+    action: str,
+    base_version: str | None,
+    definition: str,
+    data: dict[str, Any] | None,
+    reason: str,
+    mode: str,
+    issues: list[Any],
+) -> str:
+    """The propose page: the structured form over ``data`` (the definition as a mapping) and
+    the YAML view over ``definition`` (its text), with each validation message placed next
+    to the field it names."""
+    by_field, general = change_form.placed(issues)
+    form = {
+        **change_form.form_schema(),
+        "data": jsonable_encoder(data) if data is not None else {},
+        "names": change_form.ref_names(store, data or {}),
+        "errors": by_field,
+        "mode": mode if data is not None else "yaml",  # unreadable YAML stays in the YAML view
+    }
+    return render_page(
         "propose.html",
         user=user,
         csrf=csrf,
@@ -140,9 +120,117 @@ def propose_submit(
         base_version=base_version,
         definition=definition,
         reason=reason,
-        errors=errors,
+        errors=general,
+        field_errors=by_field,
+        metric_name=(data or {}).get("name") if isinstance((data or {}).get("name"), str) else None,
+        form=script_json(form),
+    )
+
+
+@router.get("/changes/new", response_class=HTMLResponse)
+def propose_form(
+    store: StoreDep,
+    user: OptionalUser,
+    csrf: CsrfToken,
+    ref: Annotated[str | None, Query(max_length=300)] = None,
+    action: Annotated[str, Query(pattern="^(update|create|deprecate)$")] = "update",
+) -> HTMLResponse:
+    data: dict[str, Any] = {}
+    version, metric_ref = None, ""
+    if ref:
+        parsed = NodeRef.parse(ref)
+        node = store.get_nodes([parsed]).get(parsed)
+        if isinstance(node, Metric):
+            data = node.props()
+            version = data.get("version")
+            metric_ref = str(parsed)
+    return HTMLResponse(
+        _propose_page(
+            store,
+            user,
+            csrf,
+            ref=metric_ref or ref or "",
+            action=action,
+            base_version=version,
+            definition=_dump(data) if data else "",
+            data=data,
+            reason="",
+            mode="form",
+            issues=[],
+        )
+    )
+
+
+@router.post("/changes", response_class=HTMLResponse)
+def propose_submit(
+    request: Request,
+    store: StoreDep,
+    user: Writer,
+    csrf: CsrfToken,
+    ref: Annotated[str, Form(max_length=300)],
+    definition: Annotated[str, Form(max_length=200_000)],
+    reason: Annotated[str, Form(min_length=1, max_length=4000)],
+    action: Annotated[str, Form(pattern="^(update|create|deprecate)$")] = "update",
+    base_version: Annotated[str | None, Form(max_length=50)] = None,
+    mode: Annotated[str, Form(pattern="^(form|yaml)$")] = "yaml",
+) -> Response:
+    """Both views submit here: the form sends its mapping as JSON (which is YAML), the YAML
+    view its text; either is validated once, by :meth:`Governance.submit`."""
+    issues: list[Any] = []
+    data: dict[str, Any] | None = None
+    try:
+        parsed = yaml.safe_load(definition) if definition.strip() else {}
+        if not isinstance(parsed, dict):
+            raise CatalogError([])
+        data = parsed
+        change = _gov(request).submit(
+            user, Action(action), NodeRef.parse(ref), data, base_version or None, reason
+        )
+    except yaml.YAMLError as exc:
+        issues = [_("definition: not valid YAML: %(error)s", error=str(exc))]
+    except CatalogError as exc:
+        issues = list(exc.issues) or [_("definition: expected a mapping of fields")]
+    else:
+        return RedirectResponse(f"/changes/{change.id}", status_code=303)
+    text = _dump(data) if mode == "form" and data is not None else definition
+    body = _propose_page(
+        store,
+        user,
+        csrf,
+        ref=ref,
+        action=action,
+        base_version=base_version,
+        definition=text,
+        data=data,
+        reason=reason,
+        mode=mode,
+        issues=issues,
     )
     return HTMLResponse(body, status_code=422)
+
+
+class YamlView(BaseModel):
+    """One side of the form ↔ YAML view switch: a mapping to show as YAML, or YAML to read."""
+
+    data: dict[str, Any] | None = None
+    text: str | None = PydField(default=None, max_length=200_000)
+
+
+@router.post("/changes/form/yaml")
+def yaml_view(body: YamlView, store: StoreDep) -> JSONResponse:
+    """The YAML view's text for the form's mapping (``data``), or the mapping for edited YAML
+    (``text``; a YAML error is returned with its line). Converts only: nothing is validated
+    or stored here — the submit validates."""
+    if body.data is not None:
+        return JSONResponse({"text": _dump(body.data)})
+    try:
+        parsed = yaml.safe_load(body.text or "") or {}
+    except yaml.YAMLError as exc:
+        return JSONResponse({"error": str(exc)}, status_code=422)
+    if not isinstance(parsed, dict):
+        return JSONResponse({"error": _("definition: expected a mapping of fields")}, 422)
+    data = jsonable_encoder(parsed)
+    return JSONResponse({"data": data, "names": change_form.ref_names(store, data)})
 
 
 @router.get("/changes/{change_id}", response_class=HTMLResponse)
