@@ -108,7 +108,12 @@
         })
         .catch(function () { hide(); });
     }
-    input.addEventListener("input", function () { clearTimeout(timer); timer = setTimeout(search, 120); });
+    input.addEventListener("input", function () {  // stale answers are never offered
+      seq++;
+      hide();
+      clearTimeout(timer);
+      timer = setTimeout(search, 120);
+    });
     input.addEventListener("focus", search);
     input.addEventListener("blur", function () { setTimeout(hide, 150); });
     input.addEventListener("keydown", function (e) {
