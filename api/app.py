@@ -86,7 +86,9 @@ def create_app(
         hosts = allowed_hosts("", 0, settings.base_url, settings.trusted_hosts)
         app.add_middleware(TrustedHostsMiddleware, hosts=hosts)
     app.add_middleware(LanguageMiddleware)  # ?lang= / Accept-Language / the catalog's language
-    governance.install(app, settings, the_store, users)  # before the routers: its read gate covers all
+    governance.install(
+        app, settings, the_store, users
+    )  # before the routers: its read gate covers all
     for module in (metrics, nodes, paths, catalog, ask, health, pages):
         app.include_router(module.router)
     app.include_router(values_routes.router)

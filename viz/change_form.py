@@ -67,8 +67,16 @@ SECTIONS: tuple[tuple[str, tuple[dict[str, Any], ...]], ...] = (
     (
         N_("Scope of the count"),
         (
-            {"path": "caliber.numerator.includes", "label": N_("Numerator includes"), "widget": "list"},
-            {"path": "caliber.numerator.excludes", "label": N_("Numerator excludes"), "widget": "list"},
+            {
+                "path": "caliber.numerator.includes",
+                "label": N_("Numerator includes"),
+                "widget": "list",
+            },
+            {
+                "path": "caliber.numerator.excludes",
+                "label": N_("Numerator excludes"),
+                "widget": "list",
+            },
             {
                 "path": "caliber.denominator.includes",
                 "label": N_("Denominator includes"),
@@ -96,9 +104,19 @@ SECTIONS: tuple[tuple[str, tuple[dict[str, Any], ...]], ...] = (
     (
         N_("Dimensions and related metrics"),
         (
-            {"path": "dimensions", "label": N_("Dimensions"), "widget": "refs", "kind": "Dimension"},
+            {
+                "path": "dimensions",
+                "label": N_("Dimensions"),
+                "widget": "refs",
+                "kind": "Dimension",
+            },
             {"path": "rolls_up_to", "label": N_("Rolls up to"), "widget": "ref", "kind": "Metric"},
-            {"path": "parallel", "label": N_("Parallel metrics"), "widget": "refs", "kind": "Metric"},
+            {
+                "path": "parallel",
+                "label": N_("Parallel metrics"),
+                "widget": "refs",
+                "kind": "Metric",
+            },
             {
                 "path": "causes",
                 "label": N_("Causes (leading indicators)"),
@@ -115,7 +133,12 @@ SECTIONS: tuple[tuple[str, tuple[dict[str, Any], ...]], ...] = (
                     {"key": "evidence", "label": N_("Evidence"), "widget": "text"},
                 ),
             },
-            {"path": "dashboards", "label": N_("Dashboards"), "widget": "refs", "kind": "Dashboard"},
+            {
+                "path": "dashboards",
+                "label": N_("Dashboards"),
+                "widget": "refs",
+                "kind": "Dashboard",
+            },
         ),
     ),
     (
@@ -291,6 +314,6 @@ def ref_names(store: GraphStore, data: dict[str, Any]) -> dict[str, str]:
             refs.add(NodeRef(NodeKind.METRIC, cause["metric"]))
     try:
         found = store.get_nodes(list(refs)) if refs else {}
-    except Exception:  # noqa: BLE001 — a name is a nicety; the form still works without
+    except Exception:  # a name is a nicety; the form still works without
         return {}
     return {str(ref): node.name for ref, node in found.items()}

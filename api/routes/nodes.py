@@ -16,8 +16,8 @@ from api.dependencies import RefDep, StoreDep
 from api.schemas import ErrorResponse
 from graph_schema.ids import NodeKind, NodeRef
 from graph_schema.models import Metric
-from store.base import SearchQuery
 from graph_schema.relations import parse_kinds, parse_relations
+from store.base import SearchQuery
 from viz.graph_view import tooltip
 
 router = APIRouter(prefix="/api/nodes", tags=["lineage"])
@@ -105,7 +105,9 @@ class NodeHits(BaseModel):
     items: list[NodeHit]
 
 
-@router.get("", response_model=NodeHits, summary="Search nodes of any kind (the change form's pickers)")
+@router.get(
+    "", response_model=NodeHits, summary="Search nodes of any kind (the change form's pickers)"
+)
 def search_nodes(
     store: StoreDep,
     q: Annotated[

@@ -152,7 +152,9 @@ def test_committee_flow_with_the_structured_form(
         assert case["exclude"] in text and "insurance_claim_amount" in text
         assert "formula: revenue / visitz" in text
         page.click("#view-form")
-        page.wait_for_function("!document.getElementById('structured').classList.contains('hidden')")
+        page.wait_for_function(
+            "!document.getElementById('structured').classList.contains('hidden')"
+        )
         assert field(page, "caliber.numerator.excludes").locator(".row").count() == rows_before + 1
 
         page.click("#submit")
@@ -161,9 +163,7 @@ def test_committee_flow_with_the_structured_form(
         formula_error = field(page, "formula").locator(".fielderr")
         assert formula_error.count() == 1 and "visitz" in formula_error.text_content()
         assert page.input_value("#reason") == case["reason"]
-        assert (
-            field(page, "definition").locator("textarea").input_value() == case["definition"]
-        )
+        assert field(page, "definition").locator("textarea").input_value() == case["definition"]
         shot("field-error")
 
         field(page, "formula").locator("input[type=text]").fill("")
@@ -185,9 +185,10 @@ def test_committee_flow_with_the_structured_form(
             sign_in(page, base, tokens[name])
             page.goto(f"{base}/changes/1")
             if name != "wang":
-                assert case["owner"] in page.locator("#act").text_content() or case[
-                    "reviewer"
-                ] in page.locator("#act").text_content()
+                assert (
+                    case["owner"] in page.locator("#act").text_content()
+                    or case["reviewer"] in page.locator("#act").text_content()
+                )
             page.click("#approve")
             page.wait_for_load_state()
             assert page.locator("#done").count() == 1
