@@ -217,10 +217,10 @@ class YamlView(BaseModel):
 
 
 @router.post("/changes/form/yaml")
-def yaml_view(body: YamlView, store: StoreDep) -> JSONResponse:
+def yaml_view(body: YamlView, store: StoreDep, user: Writer) -> JSONResponse:
     """The YAML view's text for the form's mapping (``data``), or the mapping for edited YAML
     (``text``; a YAML error is returned with its line). Converts only: nothing is validated
-    or stored here — the submit validates."""
+    or stored here — the submit validates. For those who may propose (editors and up)."""
     if body.data is not None:
         return JSONResponse({"text": _dump(body.data)})
     try:

@@ -325,7 +325,14 @@
       method: "POST", credentials: "same-origin",
       headers: { "Content-Type": "application/json", "X-CSRF-Token": csrfInput ? csrfInput.value : "" },
       body: JSON.stringify(body)
-    }).then(function (r) { return r.json(); });
+    }).then(function (r) {
+      return r.json().then(function (body) {
+        if (body && body.error && typeof body.error === "object") {  // 401/403: say why
+          return { error: body.error.message || String(r.status) };
+        }
+        return body;
+      });
+    });
   }
 
   function show(next) {
@@ -340,6 +347,11 @@
   document.getElementById("view-yaml").addEventListener("click", function () {
     if (mode === "yaml") { return; }
     convert({ data: data }).then(function (res) {
+      if (res.error) {
+        yamlErr.textContent = res.error;
+        yamlErr.classList.remove("hidden");
+        return;
+      }
       yamlBox.value = res.text;
       yamlErr.classList.add("hidden");
       show("yaml");
