@@ -188,7 +188,18 @@ WORDS = {
 }
 
 
+#: how observed values roll up (Metric.aggregation), in words
+AGGREGATION_WORDS = {
+    "sum": N_("sum (add up)"),
+    "avg": N_("average"),
+    "last": N_("last value of the period"),
+    "none": N_("does not add up"),
+}
+
+
 def _options(field: dict[str, Any]) -> list[list[str]]:
+    """``[value, words]`` per choice: the value is what the file says, the words what people
+    read (the YAML view shows the value)."""
     if "options" in field:
         return [list(o) for o in field["options"]]
     words = []
@@ -196,11 +207,13 @@ def _options(field: dict[str, Any]) -> list[list[str]]:
         value = member.value
         if field["path"] in ("role", "horizon"):
             label = programme_word(value, "horizon" if field["path"] == "horizon" else "role")
-        elif field["path"] in ("status", "aggregation"):
+        elif field["path"] == "status":
             label = translate(value)
+        elif field["path"] == "aggregation":
+            label = _(AGGREGATION_WORDS[value])
         else:
             label = value
-        words.append([value, label if label == value else f"{label} ({value})"])
+        words.append([value, label])
     return words
 
 
