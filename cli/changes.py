@@ -279,7 +279,8 @@ def _print_change(c: dict[str, Any]) -> None:
         who = f"✔ {safe(done['by'])}" if done else "waiting"
         o.print(f"  {s['stage']} {safe(s.get('department') or '')}: {who}")
     for e in c.get("timeline", []):  # 提交 → 已提交 (the words of the CLI's language)
-        event = _("approve" if e["event"] == "approved" else e["event"])  # the final approval
+        verb = "approve" if e["event"] == "approved" else e["event"]  # the final approval
+        event = _(verb)
         status = _(e["to_status"])
         o.print(
             f"  {e['at'][:19]} {safe(e['actor'])} {event} → {status}"

@@ -269,6 +269,7 @@ def change_page(
         c=change,
         diff=[readable(d) for d in change.diff],
         timeline=service.timeline(change_id),
+        verbs={"approved": "approve"},  # the final approval reads 批准 → 已批准
         waiting=workflow.current_stages(change),
         can=can,
         stage=stage,
