@@ -67,12 +67,25 @@ def queue(
     if user and user.role.value == "admin":
         mine += [c for c in changes if c.status is ChangeStatus.APPROVED]
     groups = {s: [c for c in changes if c.status.value == s] for s in STATUS_LABELS}
+    stages = {c.id: workflow.current_stages(c) for c in changes}
+    wanted = {
+        NodeRef(NodeKind.DEPARTMENT, s.department)
+        for st in stages.values()
+        for s in st
+        if s.department
+    }
+    names = {  # who a request waits for, by name (运营部), not by id (ops)
+        ref.id: node.name
+        for ref, node in (_gov(request).store.get_nodes(list(wanted)) if wanted else {}).items()
+    }
     waiting = {
-        c.id: ", ".join(
-            f"{s.department} 负责人" if s.department else "委员会 committee"
-            for s in workflow.current_stages(c)
+        c.id: _(", ").join(
+            _("{department} owner", department=names.get(s.department, s.department))
+            if s.department
+            else _("the committee")
+            for s in stages[c.id]
         )
-        or ("管理员发布 admin" if c.status is ChangeStatus.APPROVED else "")
+        or (_("an admin, to apply") if c.status is ChangeStatus.APPROVED else "")
         for c in changes
     }
     return _page(
@@ -187,7 +200,7 @@ def propose_submit(
             user, Action(action), NodeRef.parse(ref), data, base_version or None, reason
         )
     except yaml.YAMLError as exc:
-        issues = [_("definition: not valid YAML: %(error)s", error=str(exc))]
+        issues = [_("definition: not valid YAML: {error}", error=str(exc))]
     except CatalogError as exc:
         issues = list(exc.issues) or [_("definition: expected a mapping of fields")]
     else:

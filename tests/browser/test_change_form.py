@@ -46,6 +46,7 @@ CASES = {
         "reviewer": "财务部",
         "timeline": ["提交 → 已提交", "批准 → 已批准", "发布 → 已发布"],
         "applied": "已发布",
+        "waiting": "运营部负责人",
     },
     "en": {
         "locale": "en-US",
@@ -56,6 +57,7 @@ CASES = {
         "reviewer": "Finance",
         "timeline": ["submit → submitted", "approve → approved", "apply → applied"],
         "applied": "applied",
+        "waiting": "Store Operations owner",
     },
 }
 
@@ -82,7 +84,7 @@ def sign_in(page: Any, base: str, token: str) -> None:
     page.fill("#token", token)
     page.click("#signin")
     page.wait_for_load_state()
-    assert page.locator("#whoami").count() == 1
+    assert page.locator("#whoami").count() == 1, page.locator("main").text_content()[:600]
 
 
 def sign_out(page: Any) -> None:
@@ -179,6 +181,11 @@ def test_committee_flow_with_the_structured_form(
         page.wait_for_load_state("networkidle")
         assert re.search(r"/changes/1$", page.url), page.url
         shot("submitted")
+        page.goto(f"{base}/changes")  # the queue says whom it waits for, by name
+        queue = page.locator("main").text_content()
+        assert case["waiting"] in queue and "ops" not in queue.replace("Store Operations", "")
+        shot("queue")
+        page.goto(f"{base}/changes/1")
         sign_out(page)
 
         for name in ("li", "qian", "wang"):  # both owner departments, then the committee
