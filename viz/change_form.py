@@ -302,7 +302,7 @@ def placed(issues: Iterable[CatalogIssue | str]) -> tuple[dict[str, list[str]], 
 
 
 #: metric properties that hold node ids, and the kind of node each names
-_REFS: dict[str, NodeKind] = {
+REFERENCE_KINDS: dict[str, NodeKind] = {
     "owner": NodeKind.DEPARTMENT,
     "reviewer": NodeKind.DEPARTMENT,
     "fields": NodeKind.FIELD,
@@ -317,7 +317,7 @@ def ref_names(store: GraphStore, data: dict[str, Any]) -> dict[str, str]:
     """``Kind:id`` → name for every node the definition names, so the form shows 财务部, not
     ``finance`` (an id the store does not have is left out: the form marks it)."""
     refs: set[NodeRef] = set()
-    for key, kind in _REFS.items():
+    for key, kind in REFERENCE_KINDS.items():
         value = data.get(key)
         for item in value if isinstance(value, list) else [value]:
             if isinstance(item, str) and item and len(item) <= 300:

@@ -275,12 +275,15 @@ def change_page(
     recomputed = [m for m in impact.get("metrics", []) if m.get("via") == "definition"]
     influenced = [m for m in impact.get("metrics", []) if m.get("via") != "definition"]
     comments = service.ledger.comments(change.metric_id) if change.metric_id else []
+    ref_names = change_form.ref_names(  # 保险理赔代收金额, not only dms.dms_orders.…
+        service.store, diff_references(change.diff)
+    )
     return _page(
         "change.html",
         user,
         csrf,
         c=change,
-        diff=[readable(d) for d in change.diff],
+        diff=[named(readable(d), ref_names) for d in change.diff],
         timeline=service.timeline(change_id),
         verbs={"approved": "approve"},  # the final approval reads 批准 → 已批准
         waiting=workflow.current_stages(change),
@@ -424,3 +427,47 @@ def readable(entry: dict[str, Any]) -> dict[str, Any]:
         "new_text": _text(new),
         "delta": _delta(old, new) if structured else [],
     }
+
+
+def diff_references(diff: list[dict[str, Any]]) -> dict[str, list[Any]]:
+    """Every node id a diff's reference fields name, before and after, keyed by field (the
+    shape :func:`viz.change_form.ref_names` reads)."""
+    out: dict[str, list[Any]] = {}
+    for entry in diff:
+        if entry.get("field") in change_form.REFERENCE_KINDS:
+            for side in (entry.get("old"), entry.get("new")):
+                out.setdefault(entry["field"], []).extend(
+                    side if isinstance(side, list) else [side]
+                )
+    return out
+
+
+def named(entry: dict[str, Any], names: dict[str, str]) -> dict[str, Any]:
+    """A readable diff row of a reference field with each id also named: ``+ 保险理赔代收金额
+    (dms.dms_orders.insurance_claim_amount)``, ``运营部 (ops) → 财务部 (finance)``.
+
+    Examples
+    --------
+    >>> named(readable({"field": "owner", "old": "ops", "new": "finance"}),
+    ...       {"Department:ops": "运营部"})["old_text"]
+    '运营部 (ops)'
+    >>> named(readable({"field": "fields", "old": ["a.b.c"], "new": ["a.b.c", "a.b.d"]}),
+    ...       {"Field:a.b.d": "金额"})["delta"]
+    ['+ 金额 (a.b.d)']
+    """
+    kind = change_form.REFERENCE_KINDS.get(str(entry.get("field")))
+    if kind is None:
+        return entry
+
+    def word(node_id: str) -> str:
+        name = names.get(f"{kind.value}:{node_id}")
+        return f"{name} ({node_id})" if name else node_id
+
+    out = dict(entry)
+    for side in ("old", "new"):
+        if isinstance(entry.get(side), str):
+            out[f"{side}_text"] = word(entry[side])
+    out["delta"] = [
+        f"{d[:2]}{word(d[2:])}" if d[:2] in ("+ ", "− ") else d for d in entry.get("delta", [])
+    ]
+    return out

@@ -213,6 +213,8 @@ def test_committee_flow_with_the_structured_form(
             assert words in [re.sub(r" \(.*\)", "", t).strip() for t in timeline], timeline
         approvals = page.locator("table").nth(2).text_content()
         assert case["owner"] in approvals and case["reviewer"] in approvals
+        diff = page.locator("table.diff").text_content()  # ids named, as the catalog does
+        assert "+ 保险理赔代收金额 (dms.dms_orders.insurance_claim_amount)" in diff
         shot("applied")
         assert script_errors == []
     finally:
