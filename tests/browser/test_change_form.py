@@ -144,6 +144,14 @@ def test_committee_flow_with_the_structured_form(
         fields.locator("input[type=search]").fill("insurance_claim")
         fields.locator(".picker li button", has_text="insurance_claim_amount").click()
         assert "dms.dms_orders.insurance_claim_amount" in fields.text_content()
+        causes = field(page, "causes")  # a row with a picker inside: 满意度 drives 客单价
+        causes.locator("button.add").click()
+        causes.locator(".row.cols input[type=search]").fill("nps")
+        causes.locator(".picker li button", has_text="nps").first.click()
+        causes.locator(".row.cols input[type=text]").first.fill("1-2 months")
+        page.locator('#structured .fld[data-path="causes"]').screenshot(
+            path=str(artifacts / f"change-form-{lang}-rows.png")
+        )
         field(page, "formula").locator("input[type=text]").fill("revenue / visitz")
         page.fill("#reason", case["reason"])
 
@@ -227,3 +235,4 @@ def test_committee_flow_with_the_structured_form(
     assert case["exclude"] in metric.caliber.numerator.excludes
     assert "dms.dms_orders.insurance_claim_amount" in metric.fields
     assert metric.formula == "revenue / visits" and metric.version == "2.0.0"
+    assert [(c.metric, c.lag) for c in metric.causes] == [("nps", "1-2 months")]

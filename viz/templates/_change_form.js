@@ -243,13 +243,13 @@
     }
     if (rows.length) {
       slot.appendChild(el("div", { class: "cols-head" }, f.columns.map(function (c) {
-        return el("span", { text: c.label });
+        return el("span", { text: c.label, class: "c-" + c.widget });
       })));
     }
     rows.forEach(function (r, i) {
       var cells = f.columns.map(function (c) {
         if (c.widget === "ref") {
-          var cell = el("div", { class: "row" });
+          var cell = el("div", { class: "row c-ref" });
           var draw = function () {
             cell.textContent = "";
             if (!empty(r[c.key])) { cell.appendChild(chip(c.kind, r[c.key])); }
@@ -260,7 +260,9 @@
           draw();
           return cell;
         }
-        return scalar(c, r[c.key], function (v) { r[c.key] = v; store(); }, c.label + " " + (i + 1));
+        var input = scalar(c, r[c.key], function (v) { r[c.key] = v; store(); }, c.label + " " + (i + 1));
+        input.classList.add("c-" + c.widget);
+        return input;
       });
       var rm = el("button", { type: "button", class: "small rm", text: W.remove,
         "aria-label": W.remove + " " + f.label + " " + (i + 1) });
