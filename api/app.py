@@ -39,8 +39,14 @@ and paths between nodes. A `ref` is `Kind:id` (`Metric:atp`,
 """
 
 
-def create_app(settings: Settings | None = None, store: GraphStore | None = None) -> FastAPI:
+def create_app(
+    settings: Settings | None = None,
+    store: GraphStore | None = None,
+    users: GraphStore | None = None,
+) -> FastAPI:
     """Build the app. Tests pass ``store``; otherwise one is built from ``settings``.
+    ``users``: the store whose users sign in, when not the served one (``serve --demo``
+    serves the demo file but signs in the users of the configured store).
 
     The app never runs caller-supplied Cypher; the store it is handed is closed on shutdown
     only when the app built it.
@@ -80,7 +86,9 @@ def create_app(settings: Settings | None = None, store: GraphStore | None = None
         hosts = allowed_hosts("", 0, settings.base_url, settings.trusted_hosts)
         app.add_middleware(TrustedHostsMiddleware, hosts=hosts)
     app.add_middleware(LanguageMiddleware)  # ?lang= / Accept-Language / the catalog's language
-    governance.install(app, settings, the_store)  # before the routers: its read gate covers all
+    governance.install(
+        app, settings, the_store, users
+    )  # before the routers: its read gate covers all
     for module in (metrics, nodes, paths, catalog, ask, health, pages):
         app.include_router(module.router)
     app.include_router(values_routes.router)

@@ -39,16 +39,21 @@ STATUS = [
 ]
 
 
-def install(app: FastAPI, settings: Settings, store: GraphStore) -> None:
-    """Call before the routers are included (the read gate applies to every route)."""
+def install(
+    app: FastAPI, settings: Settings, store: GraphStore, users: GraphStore | None = None
+) -> None:
+    """Call before the routers are included (the read gate applies to every route).
+    ``users``: the store whose users sign in, when not ``store`` (``serve --demo``)."""
     from api.routes import auth, change_pages, changes, comments, stats
 
     ledger: Ledger = ledger_for(store)
+    people: Ledger = ledger_for(users) if users is not None else ledger
     secret = settings.secret_key.get_secret_value() if settings.secret_key else None
     secret = derived_key(secret) if secret else None  # never the key kept in the store
     app.state.ledger = ledger
+    app.state.people = people
     app.state.auth = AuthState(
-        ledger=ledger,
+        ledger=people,
         secret=secret,
         verifier=TokenVerifier(),
         limiter=FailureLimiter(),
@@ -88,6 +93,8 @@ def stop(app: FastAPI) -> None:
     app.state.deliverer.stop()
     app.state.usage.stop()
     app.state.ledger.close()
+    if app.state.people is not app.state.ledger:
+        app.state.people.close()
 
 
 def _handler(status: int):  # type: ignore[no-untyped-def]

@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 import click
 
 from cli.common import emit_json, err, json_option, out, safe
+from core.i18n import _
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -277,9 +278,12 @@ def _print_change(c: dict[str, Any]) -> None:
         )
         who = f"✔ {safe(done['by'])}" if done else "waiting"
         o.print(f"  {s['stage']} {safe(s.get('department') or '')}: {who}")
-    for e in c.get("timeline", []):
+    for e in c.get("timeline", []):  # 提交 → 已提交 (the words of the CLI's language)
+        verb = "approve" if e["event"] == "approved" else e["event"]  # the final approval
+        event = _(verb)
+        status = _(e["to_status"])
         o.print(
-            f"  {e['at'][:19]} {safe(e['actor'])} {e['event']} → {e['to_status']}"
+            f"  {e['at'][:19]} {safe(e['actor'])} {event} → {status}"
             f"{': ' + safe(e['comment']) if e.get('comment') else ''}"
         )
 

@@ -55,7 +55,7 @@ SERVER_LIMITS: dict[str, Any] = {
     "--demo",
     is_flag=True,
     help=f"serve the after-sales demo from its own file ({DEMO_DB_NAME} beside the store); "
-    "your loaded graph is not touched",
+    "your loaded graph is not touched, and the store's users sign in",
 )
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", type=click.IntRange(1, 65535), default=8000, show_default=True)
@@ -98,17 +98,22 @@ def serve(
     if catalog is not None:
         settings = settings.model_copy(update={"writeback": mode, "catalog_dir": catalog})
     sock = bind(host, port)  # before loading anything: a busy port is one clear error
+    people: GraphStore | None = None  # whose users sign in, when not the served store's
     try:
         if not demo:
             sweep_orphans(store)  # what killed loads left behind, reported
-        if demo:
-            store.close()
+        if demo:  # the demo graph in its own file; the users stay those of the store
+            people, people_at = store, where(settings)
             store, settings = demo_store(settings)
             if store.head() == 0:  # published once; changes made to it since are kept
                 publish_directory(DEMO_CATALOG, store, message="serve --demo", quiet=True)
             err().print(
                 f"demo catalog served from {safe(settings.db)}, revision {store.head()} "
                 "(your graph is untouched)"
+            )
+            err().print(
+                f"users signing in: those of {safe(people_at)} "
+                "(kpigraph users add NAME --role ROLE adds one there)"
             )
         elif catalog is not None:  # published exactly as 'kpigraph load' publishes
             result = publish_directory(catalog, store, no_lint=no_lint)
@@ -118,10 +123,10 @@ def serve(
         warm = getattr(store, "warm", None)  # Neo4j: the search index, built in the background
         if warm is not None:
             warm()
-        run_server(store, settings, sock, host, port, refresh_every=every)
+        run_server(store, settings, sock, host, port, people, refresh_every=every)
     finally:
         sock.close()
-        store.close()
+        store.close()  # (the store of the users is closed by store_options)
 
 
 def demo_store(settings: Settings) -> tuple[GraphStore, Settings]:
@@ -185,6 +190,7 @@ def run_server(
     sock: socket.socket,
     host: str,
     port: int,
+    people: GraphStore | None = None,
     *,
     refresh_every: float | None = None,
 ) -> None:
@@ -199,7 +205,8 @@ def run_server(
         f"links point to {safe(settings.base_url)} (KPIGRAPH_BASE_URL); answering host names: "
         f"{safe(settings.trusted_hosts)} (KPIGRAPH_TRUSTED_HOSTS)"
     )
-    config = uvicorn.Config(create_app(settings, store), log_level="warning", **SERVER_LIMITS)
+    app = create_app(settings, store, users=people)
+    config = uvicorn.Config(app, log_level="warning", **SERVER_LIMITS)
     loop = None
     if refresh_every is not None:
         from values.scheduler import RefreshLoop, store_refresher

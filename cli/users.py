@@ -64,7 +64,8 @@ def add(
     out().print(
         f"user {safe(user.name)} ({user.role.value}"
         f"{', ' + safe(user.department) if user.department else ''}) created in "
-        f"{safe(where(settings))} (a server signs in users of the store it serves)."
+        f"{safe(where(settings))} (servers on this store sign them in, and so does "
+        "'kpigraph serve --demo' with the same store options)."
     )
     out().print("token (shown once; give it to the user, store it nowhere else):")
     click.echo(token)

@@ -63,7 +63,8 @@ class _Text(HTMLParser):
         self._engine = 0
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag in ("script", "style", "code", "pre"):  # code is literal in every language
+        # code is literal in every language; a textarea holds what people typed (YAML, reasons)
+        if tag in ("script", "style", "code", "pre", "textarea"):
             self._skip += 1
         if (tag == "span" and ("class", "engine") in attrs) or (tag == "span" and self._engine):
             self._engine += 1
@@ -72,7 +73,7 @@ class _Text(HTMLParser):
                 self.parts.append(value)
 
     def handle_endtag(self, tag: str) -> None:
-        if tag in ("script", "style", "code", "pre") and self._skip:
+        if tag in ("script", "style", "code", "pre", "textarea") and self._skip:
             self._skip -= 1
         if tag == "span" and self._engine:
             self._engine -= 1

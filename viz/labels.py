@@ -38,6 +38,13 @@ VALUE_WORDS = {
     "withdraw": N_("withdraw"),
     "apply": N_("apply"),
     "conflict": N_("conflict"),
+    # a request's status after an event (the timeline: 提交 → 已提交)
+    "submitted": N_("submitted"),
+    "owner_approved": N_("owner_approved"),
+    "approved": N_("approved"),
+    "applied": N_("applied"),
+    "rejected": N_("rejected"),
+    "withdrawn": N_("withdrawn"),
     "definition": N_("definition"),
     "influence": N_("influence"),
 }

@@ -7,7 +7,10 @@ from typing import Annotated, Any
 
 import yaml
 from fastapi import APIRouter, Form, Path, Query, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.encoders import jsonable_encoder
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from pydantic import BaseModel
+from pydantic import Field as PydField
 
 from api.auth import CsrfToken, OptionalUser, Writer
 from api.dependencies import StoreDep
@@ -19,7 +22,9 @@ from graph_schema.errors import CatalogError
 from graph_schema.governance import Action, ChangeStatus, User
 from graph_schema.ids import NodeKind, NodeRef
 from graph_schema.models import Metric
-from viz.pages import render_page
+from store.base import GraphStore
+from viz import change_form
+from viz.pages import render_page, script_json
 
 router = APIRouter(include_in_schema=False)
 #: change-request statuses in words (ids extracted by pybabel; shown in the request's language)
@@ -62,16 +67,76 @@ def queue(
     if user and user.role.value == "admin":
         mine += [c for c in changes if c.status is ChangeStatus.APPROVED]
     groups = {s: [c for c in changes if c.status.value == s] for s in STATUS_LABELS}
+    stages = {c.id: workflow.current_stages(c) for c in changes}
+    wanted = {
+        NodeRef(NodeKind.DEPARTMENT, s.department)
+        for st in stages.values()
+        for s in st
+        if s.department
+    }
+    names = {  # who a request waits for, by name (运营部), not by id (ops)
+        ref.id: node.name
+        for ref, node in (_gov(request).store.get_nodes(list(wanted)) if wanted else {}).items()
+    }
     waiting = {
-        c.id: ", ".join(
-            f"{s.department} 负责人" if s.department else "委员会 committee"
-            for s in workflow.current_stages(c)
+        c.id: _(", ").join(
+            _("{department} owner", department=names.get(s.department, s.department))
+            if s.department
+            else _("the committee")
+            for s in stages[c.id]
         )
-        or ("管理员发布 admin" if c.status is ChangeStatus.APPROVED else "")
+        or (_("an admin, to apply") if c.status is ChangeStatus.APPROVED else "")
         for c in changes
     }
     return _page(
         "changes.html", user, csrf, groups=groups, mine=mine, status=status, waiting=waiting
+    )
+
+
+def _dump(data: dict[str, Any]) -> str:
+    """A definition as the YAML view shows it (the catalog files' key order)."""
+    return yaml.safe_dump(data, allow_unicode=True, sort_keys=False, width=100)
+
+
+def _propose_page(
+    store: GraphStore,
+    user: User | None,
+    csrf: str | None,
+    *,
+    ref: str,
+    action: str,
+    base_version: str | None,
+    definition: str,
+    data: dict[str, Any] | None,
+    reason: str,
+    mode: str,
+    issues: list[Any],
+) -> str:
+    """The propose page: the structured form over ``data`` (the definition as a mapping) and
+    the YAML view over ``definition`` (its text), with each validation message placed next
+    to the field it names."""
+    by_field, general = change_form.placed(issues)
+    form = {
+        **change_form.form_schema(),
+        "data": jsonable_encoder(data) if data is not None else {},
+        "names": change_form.ref_names(store, data or {}),
+        "errors": by_field,
+        "mode": mode if data is not None else "yaml",  # unreadable YAML stays in the YAML view
+    }
+    return render_page(
+        "propose.html",
+        user=user,
+        csrf=csrf,
+        labels={k: _(v) for k, v in STATUS_LABELS.items()},
+        ref=ref,
+        action=action,
+        base_version=base_version,
+        definition=definition,
+        reason=reason,
+        errors=general,
+        field_errors=by_field,
+        metric_name=(data or {}).get("name") if isinstance((data or {}).get("name"), str) else None,
+        form=script_json(form),
     )
 
 
@@ -83,31 +148,36 @@ def propose_form(
     ref: Annotated[str | None, Query(max_length=300)] = None,
     action: Annotated[str, Query(pattern="^(update|create|deprecate)$")] = "update",
 ) -> HTMLResponse:
-    text, version, metric_ref = "", None, ""
+    data: dict[str, Any] = {}
+    version, metric_ref = None, ""
     if ref:
         parsed = NodeRef.parse(ref)
         node = store.get_nodes([parsed]).get(parsed)
         if isinstance(node, Metric):
-            props = node.props()
-            version = props.get("version")
-            text = yaml.safe_dump(props, allow_unicode=True, sort_keys=False, width=100)
+            data = node.props()
+            version = data.get("version")
             metric_ref = str(parsed)
-    return _page(
-        "propose.html",
-        user,
-        csrf,
-        ref=metric_ref or ref or "",
-        action=action,
-        base_version=version,
-        definition=text,
-        reason="",
-        errors=[],
+    return HTMLResponse(
+        _propose_page(
+            store,
+            user,
+            csrf,
+            ref=metric_ref or ref or "",
+            action=action,
+            base_version=version,
+            definition=_dump(data) if data else "",
+            data=data,
+            reason="",
+            mode="form",
+            issues=[],
+        )
     )
 
 
 @router.post("/changes", response_class=HTMLResponse)
 def propose_submit(
     request: Request,
+    store: StoreDep,
     user: Writer,
     csrf: CsrfToken,
     ref: Annotated[str, Form(max_length=300)],
@@ -115,34 +185,65 @@ def propose_submit(
     reason: Annotated[str, Form(min_length=1, max_length=4000)],
     action: Annotated[str, Form(pattern="^(update|create|deprecate)$")] = "update",
     base_version: Annotated[str | None, Form(max_length=50)] = None,
+    mode: Annotated[str, Form(pattern="^(form|yaml)$")] = "yaml",
 ) -> Response:
-    errors: list[str] = []
+    """Both views submit here: the form sends its mapping as JSON (which is YAML), the YAML
+    view its text; either is validated once, by :meth:`Governance.submit`."""
+    issues: list[Any] = []
+    data: dict[str, Any] | None = None
     try:
-        data = yaml.safe_load(definition) if definition.strip() else {}
-        if not isinstance(data, dict):
+        parsed = yaml.safe_load(definition) if definition.strip() else {}
+        if not isinstance(parsed, dict):
             raise CatalogError([])
+        data = parsed
         change = _gov(request).submit(
             user, Action(action), NodeRef.parse(ref), data, base_version or None, reason
         )
     except yaml.YAMLError as exc:
-        errors = [f"definition: not valid YAML: {exc}"]
+        issues = [_("definition: not valid YAML: {error}", error=str(exc))]
     except CatalogError as exc:
-        errors = [str(i) for i in exc.issues] or ["definition: expected a mapping of fields"]
+        issues = list(exc.issues) or [_("definition: expected a mapping of fields")]
     else:
         return RedirectResponse(f"/changes/{change.id}", status_code=303)
-    body = render_page(
-        "propose.html",
-        user=user,
-        csrf=csrf,
-        labels={k: _(v) for k, v in STATUS_LABELS.items()},
+    text = _dump(data) if mode == "form" and data is not None else definition
+    body = _propose_page(
+        store,
+        user,
+        csrf,
         ref=ref,
         action=action,
         base_version=base_version,
-        definition=definition,
+        definition=text,
+        data=data,
         reason=reason,
-        errors=errors,
+        mode=mode,
+        issues=issues,
     )
     return HTMLResponse(body, status_code=422)
+
+
+class YamlView(BaseModel):
+    """One side of the form ↔ YAML view switch: a mapping to show as YAML, or YAML to read."""
+
+    data: dict[str, Any] | None = None
+    text: str | None = PydField(default=None, max_length=200_000)
+
+
+@router.post("/changes/form/yaml")
+def yaml_view(body: YamlView, store: StoreDep, user: Writer) -> JSONResponse:
+    """The YAML view's text for the form's mapping (``data``), or the mapping for edited YAML
+    (``text``; a YAML error is returned with its line). Converts only: nothing is validated
+    or stored here — the submit validates. For those who may propose (editors and up)."""
+    if body.data is not None:
+        return JSONResponse({"text": _dump(body.data)})
+    try:
+        parsed = yaml.safe_load(body.text or "") or {}
+    except yaml.YAMLError as exc:
+        return JSONResponse({"error": str(exc)}, status_code=422)
+    if not isinstance(parsed, dict):
+        return JSONResponse({"error": _("definition: expected a mapping of fields")}, 422)
+    data = jsonable_encoder(parsed)
+    return JSONResponse({"data": data, "names": change_form.ref_names(store, data)})
 
 
 @router.get("/changes/{change_id}", response_class=HTMLResponse)
@@ -174,13 +275,17 @@ def change_page(
     recomputed = [m for m in impact.get("metrics", []) if m.get("via") == "definition"]
     influenced = [m for m in impact.get("metrics", []) if m.get("via") != "definition"]
     comments = service.ledger.comments(change.metric_id) if change.metric_id else []
+    ref_names = change_form.ref_names(  # 保险理赔代收金额, not only dms.dms_orders.…
+        service.store, diff_references(change.diff)
+    )
     return _page(
         "change.html",
         user,
         csrf,
         c=change,
-        diff=[readable(d) for d in change.diff],
+        diff=[named(readable(d), ref_names) for d in change.diff],
         timeline=service.timeline(change_id),
+        verbs={"approved": "approve"},  # the final approval reads 批准 → 已批准
         waiting=workflow.current_stages(change),
         can=can,
         stage=stage,
@@ -322,3 +427,47 @@ def readable(entry: dict[str, Any]) -> dict[str, Any]:
         "new_text": _text(new),
         "delta": _delta(old, new) if structured else [],
     }
+
+
+def diff_references(diff: list[dict[str, Any]]) -> dict[str, list[Any]]:
+    """Every node id a diff's reference fields name, before and after, keyed by field (the
+    shape :func:`viz.change_form.ref_names` reads)."""
+    out: dict[str, list[Any]] = {}
+    for entry in diff:
+        if entry.get("field") in change_form.REFERENCE_KINDS:
+            for side in (entry.get("old"), entry.get("new")):
+                out.setdefault(entry["field"], []).extend(
+                    side if isinstance(side, list) else [side]
+                )
+    return out
+
+
+def named(entry: dict[str, Any], names: dict[str, str]) -> dict[str, Any]:
+    """A readable diff row of a reference field with each id also named: ``+ 保险理赔代收金额
+    (dms.dms_orders.insurance_claim_amount)``, ``运营部 (ops) → 财务部 (finance)``.
+
+    Examples
+    --------
+    >>> named(readable({"field": "owner", "old": "ops", "new": "finance"}),
+    ...       {"Department:ops": "运营部"})["old_text"]
+    '运营部 (ops)'
+    >>> named(readable({"field": "fields", "old": ["a.b.c"], "new": ["a.b.c", "a.b.d"]}),
+    ...       {"Field:a.b.d": "金额"})["delta"]
+    ['+ 金额 (a.b.d)']
+    """
+    kind = change_form.REFERENCE_KINDS.get(str(entry.get("field")))
+    if kind is None:
+        return entry
+
+    def word(node_id: str) -> str:
+        name = names.get(f"{kind.value}:{node_id}")
+        return f"{name} ({node_id})" if name else node_id
+
+    out = dict(entry)
+    for side in ("old", "new"):
+        if isinstance(entry.get(side), str):
+            out[f"{side}_text"] = word(entry[side])
+    out["delta"] = [
+        f"{d[:2]}{word(d[2:])}" if d[:2] in ("+ ", "− ") else d for d in entry.get("delta", [])
+    ]
+    return out

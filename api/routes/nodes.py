@@ -17,6 +17,7 @@ from api.schemas import ErrorResponse
 from graph_schema.ids import NodeKind, NodeRef
 from graph_schema.models import Metric
 from graph_schema.relations import parse_kinds, parse_relations
+from store.base import SearchQuery
 from viz.graph_view import tooltip
 
 router = APIRouter(prefix="/api/nodes", tags=["lineage"])
@@ -87,6 +88,52 @@ def node_impact(
     metric is recomputed, ``influences_l0`` when one is only influenced. A table's impact
     includes its fields'; a system's includes its tables'."""
     return model_response(impact(store, ref, parse_relations(relations)))
+
+
+class NodeHit(BaseModel):
+    """One node a picker offers: its id (what a definition writes), kind and name."""
+
+    model_config = ConfigDict(frozen=True)
+    ref: str = Field(examples=["Department:finance"])
+    kind: str = Field(examples=["Department"])
+    id: str = Field(examples=["finance"])
+    name: str = Field(examples=["财务部"])
+
+
+class NodeHits(BaseModel):
+    total: int
+    items: list[NodeHit]
+
+
+@router.get(
+    "", response_model=NodeHits, summary="Search nodes of any kind (the change form's pickers)"
+)
+def search_nodes(
+    store: StoreDep,
+    q: Annotated[
+        str | None,
+        Query(max_length=200, description="text in names, ids or abbreviations", examples=["财务"]),
+    ] = None,
+    kinds: Annotated[
+        str,
+        Query(
+            max_length=200,
+            description="comma-separated node kinds",
+            examples=["Department", "Field,Table"],
+        ),
+    ] = "Metric",
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+) -> NodeHits:
+    """Ranked as the metric search is (exact id / name first, then prefixes, substrings)."""
+    page = store.search(
+        SearchQuery(text=q or None, kinds=parse_kinds(kinds) or frozenset(NodeKind), limit=limit)
+    )
+    return NodeHits(
+        total=page.total,
+        items=[
+            NodeHit(ref=str(n.ref), kind=n.kind.value, id=n.id, name=n.name) for n in page.items
+        ],
+    )
 
 
 class NodeSummary(BaseModel):

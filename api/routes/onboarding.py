@@ -119,7 +119,7 @@ def team_json(
     reading = _list(request, store, department)
     _may_see_team(user, reading.department)
     ledger = request.app.state.ledger
-    rows = svc.team(ledger, ledger.users(), reading)
+    rows = svc.team(ledger, request.app.state.people.users(), reading)  # who signs in here
     return {"department": reading.department, "users": [r.to_json() for r in rows]}
 
 
@@ -234,7 +234,7 @@ def team_page(
     reading = _list(request, store, department)
     _may_see_team(user, reading.department)
     ledger = request.app.state.ledger
-    rows = svc.team(ledger, ledger.users(), reading)
+    rows = svc.team(ledger, request.app.state.people.users(), reading)  # who signs in here
     return _page(
         "onboarding_team.html",
         user,

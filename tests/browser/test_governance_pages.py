@@ -54,6 +54,8 @@ def test_committee_cycle_in_chromium(gov_site: Any, page: Any, artifacts: Path) 
     page.goto(f"{base}/metrics/atp")
     page.click("#propose-change")  # from the metric card
     page.wait_for_load_state()
+    page.click("#view-yaml")  # the expert's view of the structured form
+    page.wait_for_function("!document.getElementById('yaml-pane').classList.contains('hidden')")
     text = page.input_value("#definition")
     assert "formula: revenue / visits" in text  # prefilled with the current definition
     page.fill(

@@ -29,6 +29,7 @@ PAGES = {
     "explain": "/explain/revenue?period=2026-06&base=mom&by=store,order_type",
     "explain-yoy": "/explain/atp?period=2026-06&base=yoy&by=store",
     "change": "/changes/{change}",
+    "propose": "/changes/new?ref=Metric:atp",
     "lint": "/lint",
     "stats": "/stats",
 }

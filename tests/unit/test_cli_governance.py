@@ -16,6 +16,7 @@ from cli import main as cli_main  # noqa: F401  (the entry point exists)
 from cli.changes import changes_group, propose
 from cli.notifications import notifications_group
 from cli.users import users_group
+from core import i18n
 from core.settings import Settings
 from loaders.catalog import load_catalog
 from store.embedded import EmbeddedStore
@@ -119,6 +120,12 @@ def test_propose_and_review_through_a_server(db: Path, tmp_path: Path) -> None:
             assert json.loads(r.output)["status"] == "applied"
             shown = run(changes_group, "show", cid, *common)
             assert "applied" in shown.output and "unit" in shown.output
+            # the timeline in words of the language (the catalog's zh by default; --lang en)
+            assert "提交 → 已提交" in shown.output and "发布 → 已发布" in shown.output
+            assert "submit → submitted" not in shown.output
+            with i18n.use("en"):
+                shown = run(changes_group, "show", cid, *common)
+            assert "submit → submitted" in shown.output and "approve → approved" in shown.output
             listed = run(changes_group, "list", "--status", "applied", *common, "--json")
             assert [c["id"] for c in json.loads(listed.output)["items"]] == [int(cid)]
         assert run(notifications_group, "list", "--db", str(db), "--json").exit_code == 0
