@@ -20,7 +20,7 @@ import json
 import sqlite3
 import threading
 import uuid
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -292,6 +292,7 @@ class EmbeddedStore:
         counts: dict[str, int],
         digest: str,
         commit: LedgerCommit | None = None,
+        meta: Mapping[str, Any] | None = None,
     ) -> StoreInfo:
         """Write a delta (see :meth:`store.base.GraphStore.apply`): the rows its diff changes,
         the revision and the request's ledger write in one ``BEGIN IMMEDIATE`` transaction."""
@@ -309,8 +310,14 @@ class EmbeddedStore:
                 if commit is not None and not embedded_ledger.write_change(conn, commit):
                     raise race_lost(commit)
                 stored = dict(conn.execute("SELECT key, value FROM meta").fetchall())
-                catalog_meta = {**json.loads(stored.get("catalog_meta", "{}")), "digest": digest}
-                catalog_meta.pop("source_digest", None)  # no longer the graph of any files
+                if meta is not None:  # a load of files: their graph's settings and digests
+                    catalog_meta = {**meta, "digest": digest}
+                else:
+                    catalog_meta = {
+                        **json.loads(stored.get("catalog_meta", "{}")),
+                        "digest": digest,
+                    }
+                    catalog_meta.pop("source_digest", None)  # no longer the graph of any files
                 _write_changes(conn, planned.diff)
                 meta = {
                     "catalog_meta": json.dumps(catalog_meta, ensure_ascii=False, default=str),
@@ -333,6 +340,48 @@ class EmbeddedStore:
                 meta=catalog_meta,
             )
             return _with_revision(info, planned.summary.number)
+
+    def stored_rows(self, refs: Iterable[NodeRef]) -> Snapshot:
+        """The rows of ``refs`` and of the edges touching them, read by key from the file (one
+        read transaction), not through the in-memory graph: see
+        :meth:`store.base.GraphStore.stored_rows`."""
+        wanted = sorted({str(r) for r in refs})
+
+        def read(conn: sqlite3.Connection) -> Snapshot:
+            conn.execute("BEGIN")
+            try:
+                conn.execute(
+                    "CREATE TEMP TABLE IF NOT EXISTS wanted_refs "
+                    "(ref TEXT PRIMARY KEY, kind TEXT, id TEXT)"
+                )
+                conn.execute("DELETE FROM wanted_refs")
+                conn.executemany(
+                    "INSERT OR IGNORE INTO wanted_refs VALUES (?, ?, ?)",
+                    [(r, *r.split(":", 1)) for r in wanted],
+                )
+                nodes = {
+                    f"{kind}:{node_id}": json.loads(props)
+                    for kind, node_id, props in conn.execute(
+                        "SELECT n.kind, n.id, n.props FROM wanted_refs w "
+                        "JOIN nodes n ON n.kind = w.kind AND n.id = w.id"
+                    )
+                }
+                edges = {
+                    (source, rtype, target): json.loads(props)
+                    for source, target, rtype, props in conn.execute(
+                        "SELECT e.source, e.target, e.type, e.props FROM wanted_refs w "
+                        "JOIN edges e ON e.source = w.ref UNION "
+                        "SELECT source, target, type, props FROM edges "
+                        "WHERE target IN (SELECT ref FROM wanted_refs)"
+                    )
+                }
+                conn.execute("DELETE FROM wanted_refs")
+            finally:
+                if conn.in_transaction:
+                    conn.execute("COMMIT")
+            return Snapshot(nodes, edges)
+
+        return self._history(read)
 
     def _rolled_back(self, conn: sqlite3.Connection, exc: BaseException, doing: str) -> None:
         """Roll a failed write back; a storage error becomes one :class:`StoreError` saying
