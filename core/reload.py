@@ -242,16 +242,13 @@ def describe(delta: Delta) -> str:
     """ "delta: 1 file, 1 metric changed" (said by ``kpigraph load``)."""
     from core.i18n import _, ngettext
 
-    files = ngettext("{n} file", "{n} files", len(delta.changed)).format(n=len(delta.changed))
+    n = len(delta.changed)
+    files = ngettext("%(n)s file", "%(n)s files", n) % {"n": n}
     if delta.planned is None or not delta.kinds:
         return _("delta: {files}, no node changed", files=files)
-    parts = [
-        ngettext("{n} {kind}", "{n} {kind}s", n).format(n=n, kind=_kind_word(kind))
-        for kind, n in sorted(delta.kinds.items())
-    ]
+    metrics = delta.kinds.get(NodeKind.METRIC.value, 0)
+    others = sum(delta.kinds.values()) - metrics
+    parts = [ngettext("%(n)s metric", "%(n)s metrics", metrics) % {"n": metrics}] if metrics else []
+    if others:
+        parts.append(ngettext("%(n)s other node", "%(n)s other nodes", others) % {"n": others})
     return _("delta: {files}, {nodes} changed", files=files, nodes=", ".join(parts))
-
-
-def _kind_word(kind: str) -> str:
-    known = {k.value: k.value.lower() for k in NodeKind}
-    return known.get(kind, kind.lower())
