@@ -205,9 +205,13 @@ def publish_directory(
     stored graph was read from them are not read again."""
     from core.publish import already_loaded
     from loaders.catalog_cache import catalog_files
+    from store.pinned import PinnedStore
 
     files = catalog_files(directory)
-    result = already_loaded(store, files.digest)  # the same files as the stored graph's: not read
+    # the store's own meta and head, not through a command's pinned snapshot (which would read
+    # the whole graph to answer)
+    live = store.store if isinstance(store, PinnedStore) else store
+    result = already_loaded(live, files.digest)  # the same files as the stored graph's: not read
     if result is not None:
         sweep_orphans(store)  # what killed loads left behind, reported (Neo4j)
         return result
@@ -246,6 +250,7 @@ def _read_and_publish(
     from graph_schema.revisions import RevisionDraft
     from loaders.catalog_cache import FileCache
     from loaders.git_source import default_author, source_info
+    from store.pinned import PinnedStore
 
     cache = FileCache.for_catalog(directory)
     source = read_linted(directory, cache, no_lint)
@@ -257,47 +262,49 @@ def _read_and_publish(
         source=source_info(directory) | ({"force_files": True} if force_files else {}),
     )
     sweep_orphans(store)  # what killed loads left behind, reported (Neo4j)
-    record = reload.record_of(source, files, cache.fingerprint if cache else "")
     check = not no_version_check
+    live = store.store if isinstance(store, PinnedStore) else store  # see publish_directory
     decision = (
-        reload.decide(store, files, cache)
+        reload.decide(live, files, cache)
         if delta_allowed
         else reload.FullLoad(_("--full was given"))
     )
     if not isinstance(decision, reload.FullLoad):
         old, changed, head, info = decision
         delta = reload.plan_delta(
-            store, source, files, old, changed, head, info, draft, check_versions=check
+            live, source, files, old, changed, head, info, draft, check_versions=check
         )
         if delta is not None:
             result = _apply_delta(store, delta)
             if result is not None:
-                if result.changed:
-                    reload.save_record(cache, files, record)
+                if result.changed and delta.record is not None:
+                    reload.save_record(cache, files, delta.record)
                 return replace(result, delta=True, how=reload.describe(delta))
         decision = reload.FullLoad(_("the delta could not be applied"))
     if not as_json:
         announce_replacement(store, graph)
     result = _publish_whole(store, graph, draft, check, files.digest, as_json)
-    reload.save_record(cache, files, record)
+    reload.save_record(cache, files, reload.record_of(source, files, cache))
     return replace(result, how=_("full load: {reason}", reason=decision.reason))
 
 
 def _apply_delta(store: GraphStore, delta: Delta) -> PublishResult | None:
     """Write ``delta``; ``None`` when the store moved meanwhile (then it is loaded whole)."""
+    from core.bulk import paused_gc
     from core.publish import PublishResult
     from graph_schema.errors import ConflictError
 
     if delta.planned is None:  # the files read as the stored graph: nothing recorded
         return PublishResult(delta.info, None, delta.head)
     try:
-        info = store.apply(
-            delta.planned,
-            expect_head=delta.head,
-            counts=delta.counts,
-            digest=delta.digest,
-            meta=delta.meta,
-        )
+        with paused_gc():
+            info = store.apply(
+                delta.planned,
+                expect_head=delta.head,
+                counts=delta.counts,
+                digest=delta.digest,
+                meta=delta.meta,
+            )
     except ConflictError:
         return None
     number = info.meta.get("revision")

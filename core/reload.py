@@ -29,7 +29,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from core.bulk import paused_gc
 from graph_schema.diff import (
+    GraphDiff,
     diff_digest,
     diff_snapshots,
     digest_update,
@@ -42,8 +44,8 @@ from graph_schema.diff import (
 from graph_schema.errors import EmptyStoreError, StoreError, VersionError
 from graph_schema.graph import CatalogGraph
 from graph_schema.ids import NodeKind, NodeRef
-from graph_schema.models import Metric
-from graph_schema.revisions import RevisionDraft, RevisionSummary, count_changes
+from graph_schema.models import BaseNode, Metric
+from graph_schema.revisions import ChangeOp, RevisionDraft, RevisionSummary, count_changes
 from loaders.catalog import MANIFEST, CatalogSource
 from loaders.catalog_cache import CatalogFiles, FileCache
 from store.base import GraphStore, StoreInfo
@@ -67,8 +69,9 @@ class LoadRecord:
     undeclared: frozenset[str]
 
 
-def record_of(source: CatalogSource, files: CatalogFiles, fingerprint: str) -> LoadRecord:
-    """The record of a load of ``source`` read from ``files``."""
+def record_of(source: CatalogSource, files: CatalogFiles, cache: FileCache | None) -> LoadRecord:
+    """The record of a load of ``source`` read from ``files`` (through ``cache``)."""
+    fingerprint = cache.fingerprint if cache is not None else ""
     refs: dict[str, list[str]] = {}
     for ref, (file, _line) in source.origins.items():
         refs.setdefault(Path(file).as_posix(), []).append(str(ref))
@@ -104,6 +107,8 @@ class Delta:
     auto_versions: dict[str, str] = field(default_factory=dict)
     #: nodes changed, by kind (for the output: "1 metric changed")
     kinds: dict[str, int] = field(default_factory=dict)
+    #: the record of this load (the last one's, with the changed files' nodes)
+    record: LoadRecord | None = None
 
 
 def changed_files(old: dict[str, str], new: dict[str, str]) -> list[str]:
@@ -145,7 +150,14 @@ def decide(
     return record, changed, head, info
 
 
-def plan_delta(
+def plan_delta(*args: Any, **kwargs: Any) -> Delta | None:
+    """:func:`_plan_delta` with the cyclic garbage collector paused (a whole catalog is in
+    memory: each collection would walk it)."""
+    with paused_gc():
+        return _plan_delta(*args, **kwargs)
+
+
+def _plan_delta(
     store: GraphStore,
     source: CatalogSource,
     files: CatalogFiles,
@@ -167,10 +179,8 @@ def plan_delta(
         With ``check_versions``: a metric's version is not bumped as its change requires.
     """
     graph = source.graph
-    touched = set(changed)
-    new_refs = {
-        ref for ref, (file, _l) in source.origins.items() if Path(file).as_posix() in touched
-    }
+    touched = set(changed) | {str(Path(rel)) for rel in changed}  # as origins spell them
+    new_refs = {ref for ref, (file, _line) in source.origins.items() if file in touched}
     old_refs = {NodeRef.parse(r) for rel in changed for r in record.refs.get(rel, ())}
     affected = new_refs | old_refs
     stored = store.stored_rows(affected)
@@ -192,9 +202,10 @@ def plan_delta(
         ]
         + [edge_item(key, props) for key, props in stored.edges.items()],
     )
-    counts = graph.counts()
+    counts = _counts(info.counts, diff)
     if source_digest == old_source:  # the same graph read: nothing is recorded (as in full)
         return Delta(changed, head, info, None, counts, str(info.meta["digest"]), {})
+    new_record = _updated(record, files, changed, source, nodes)
     if diff.empty:
         return None  # only the files' digest changes: a full load records exactly that
     digest = diff_digest(str(info.meta["digest"]), diff)
@@ -228,7 +239,39 @@ def plan_delta(
         meta,
         auto,
         dict(kinds),
+        new_record,
     )
+
+
+def _updated(
+    record: LoadRecord,
+    files: CatalogFiles,
+    changed: list[str],
+    source: CatalogSource,
+    nodes: tuple[BaseNode, ...],
+) -> LoadRecord:
+    """``record`` with the nodes of the files ``changed`` as ``source`` read them."""
+    refs = {rel: r for rel, r in record.refs.items() if rel not in changed}
+    gone = {r for rel in changed for r in record.refs.get(rel, ())}
+    undeclared = set(record.undeclared - gone)
+    for node in nodes:
+        file = Path(source.origins[node.ref][0]).as_posix()
+        refs.setdefault(file, []).append(str(node.ref))
+        if isinstance(node, Metric) and not node.version:
+            undeclared.add(str(node.ref))
+    return LoadRecord(record.fingerprint, dict(files.files), refs, frozenset(undeclared))
+
+
+def _counts(before: dict[str, int], diff: GraphDiff) -> dict[str, int]:
+    """The graph's counts after ``diff`` (as :meth:`CatalogGraph.counts` counts them)."""
+    counts = {k.value: before.get(k.value, 0) for k in NodeKind}
+    counts["edges"] = before.get("edges", 0)
+    for change in diff.nodes:
+        kind = change.ref.split(":", 1)[0]
+        counts[kind] += {ChangeOp.ADDED: 1, ChangeOp.REMOVED: -1}.get(change.op, 0)
+    for edge in diff.edges:
+        counts["edges"] += {ChangeOp.ADDED: 1, ChangeOp.REMOVED: -1}.get(edge.op, 0)
+    return counts
 
 
 def _as_read(ref: str, props: Any, undeclared: frozenset[str]) -> dict[str, Any]:
