@@ -215,18 +215,23 @@ def publish_directory(
     if result is not None:
         sweep_orphans(store)  # what killed loads left behind, reported (Neo4j)
         return result
-    return _read_and_publish(
-        directory,
-        store,
-        files,
-        author,
-        message,
-        not check_versions,
-        no_lint,
-        quiet,
-        force_files,
-        delta,
-    )
+    from core.bulk import paused_gc
+
+    # one short command over a whole catalog in memory: the cyclic collector would walk it
+    # again and again between the steps (reference counting still frees what is dropped)
+    with paused_gc():
+        return _read_and_publish(
+            directory,
+            store,
+            files,
+            author,
+            message,
+            not check_versions,
+            no_lint,
+            quiet,
+            force_files,
+            delta,
+        )
 
 
 def _read_and_publish(
