@@ -81,9 +81,13 @@ def record_of(source: CatalogSource, files: CatalogFiles, cache: FileCache | Non
     return LoadRecord(fingerprint, dict(files.files), refs, undeclared)
 
 
+#: the shape of :class:`LoadRecord` (part of a record's name: another shape is never read)
+RECORD_FORMAT = "r1"
+
+
 def save_record(cache: FileCache | None, files: CatalogFiles, record: LoadRecord) -> None:
     if cache is not None and not files.linked:
-        cache.save_record(files.digest, record)
+        cache.save_record(f"{files.digest}-{RECORD_FORMAT}", record)
 
 
 @dataclass(frozen=True)
@@ -137,7 +141,8 @@ def decide(
         return FullLoad(_("the stored graph changed since its files were loaded"))
     if files.linked:
         return FullLoad(_("the catalog has a linked folder"))
-    record = cache.record(str(marker["digest"])) if cache is not None else None
+    name = f"{marker['digest']}-{RECORD_FORMAT}"
+    record = cache.record(name) if cache is not None else None
     if not isinstance(record, LoadRecord):
         return FullLoad(_("no record of the files of the last load (per-file cache)"))
     if cache is None or record.fingerprint != cache.fingerprint:
