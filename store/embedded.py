@@ -346,42 +346,7 @@ class EmbeddedStore:
         read transaction), not through the in-memory graph: see
         :meth:`store.base.GraphStore.stored_rows`."""
         wanted = sorted({str(r) for r in refs})
-
-        def read(conn: sqlite3.Connection) -> Snapshot:
-            conn.execute("BEGIN")
-            try:
-                conn.execute(
-                    "CREATE TEMP TABLE IF NOT EXISTS wanted_refs "
-                    "(ref TEXT PRIMARY KEY, kind TEXT, id TEXT)"
-                )
-                conn.execute("DELETE FROM wanted_refs")
-                conn.executemany(
-                    "INSERT OR IGNORE INTO wanted_refs VALUES (?, ?, ?)",
-                    [(r, *r.split(":", 1)) for r in wanted],
-                )
-                nodes = {
-                    f"{kind}:{node_id}": json.loads(props)
-                    for kind, node_id, props in conn.execute(
-                        "SELECT n.kind, n.id, n.props FROM wanted_refs w "
-                        "JOIN nodes n ON n.kind = w.kind AND n.id = w.id"
-                    )
-                }
-                edges = {
-                    (source, rtype, target): json.loads(props)
-                    for source, target, rtype, props in conn.execute(
-                        "SELECT e.source, e.target, e.type, e.props FROM wanted_refs w "
-                        "JOIN edges e ON e.source = w.ref UNION "
-                        "SELECT source, target, type, props FROM edges "
-                        "WHERE target IN (SELECT ref FROM wanted_refs)"
-                    )
-                }
-                conn.execute("DELETE FROM wanted_refs")
-            finally:
-                if conn.in_transaction:
-                    conn.execute("COMMIT")
-            return Snapshot(nodes, edges)
-
-        return self._history(read)
+        return self._history(lambda conn: embedded_history.rows_of(conn, wanted))
 
     def _rolled_back(self, conn: sqlite3.Connection, exc: BaseException, doing: str) -> None:
         """Roll a failed write back; a storage error becomes one :class:`StoreError` saying
