@@ -7,7 +7,9 @@ in it; a private local Neo4j is started on a free port and stopped after):
 1. first load into an empty store with an empty per-file cache (read + lint + write);
 2. the same catalog again (nothing changed: every file from the cache, nothing recorded);
 3. one metric's definition edited in one metric file, reloaded (only that file parsed, only the
-   changed rows written, a revision recorded).
+   changed rows written, a revision recorded: a delta, issue #23), twice;
+4. the same edit once more loaded with ``--full`` (the whole catalog compared with the store),
+   and each reload ÷ the first load (wall and CPU).
 
 usage: python -m benchmarks.load_e2e CATALOG_DIR [--work DIR] [--backend embedded|neo4j]
 
@@ -49,6 +51,7 @@ def _run(args: list[str], env: dict[str, str]) -> dict[str, Any]:
         "cpu_s": round(cpu, 2),
         "revision": out.get("revision"),
         "files_unchanged": out.get("files_unchanged"),
+        "how": out.get("how"),  # "delta: 1 file, 1 metric changed" / "full load: …"
         "detached_s": detached,
     }
 
@@ -114,7 +117,15 @@ def main(argv: list[str] | None = None) -> None:
         results["one file edited"] = _run(load, env) | {"file": str(edited.relative_to(catalog))}
         edited = _edit_one_metric(catalog)
         results["one file edited again"] = _run(load, env)
-    out = {"catalog": str(opts.catalog), opts.backend: results}
+        _edit_one_metric(catalog)
+        results["one file edited, --full"] = _run([*load, "--full"], env)
+    first = results["first load"]
+    ratios = {
+        f"{step} ÷ first load ({what})": round(results[step][what] / first[what], 3)
+        for step in ("one file edited", "one file edited again", "one file edited, --full")
+        for what in ("wall_s", "cpu_s")
+    }
+    out = {"catalog": str(opts.catalog), opts.backend: results, "ratios": ratios}
     print(json.dumps(out, ensure_ascii=False))
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -21,12 +22,17 @@ from cli.common import (
     sweep_orphans,
     where,
 )
+from core.i18n import _
 from graph_schema.errors import KpigraphError
 from loaders.catalog import load_catalog
 
 if TYPE_CHECKING:
     from core.publish import PublishResult
+    from core.reload import Delta
     from core.settings import Settings
+    from graph_schema.graph import CatalogGraph
+    from graph_schema.revisions import RevisionDraft
+    from loaders.catalog_cache import CatalogFiles
     from store.base import GraphStore
 
 
@@ -107,6 +113,12 @@ def validate(directory: Path, no_lint: bool, as_json: bool) -> None:
 )
 @click.option("--no-lint", is_flag=True, help="load even when lint finds errors")
 @click.option(
+    "--full",
+    is_flag=True,
+    help="compare the whole catalog with the store, even when only a few files changed "
+    "since the last load (else those files' nodes alone are: a delta)",
+)
+@click.option(
     "--force-files",
     is_flag=True,
     help="load even when the files lack changes applied through change requests since their "
@@ -120,6 +132,7 @@ def load(
     message: str | None,
     no_version_check: bool,
     no_lint: bool,
+    full: bool,
     force_files: bool,
     as_json: bool,
     store: GraphStore,
@@ -137,6 +150,7 @@ def load(
         no_lint=no_lint,
         quiet=as_json,
         force_files=force_files,
+        delta=not full,
     )
     info = result.info
     elapsed = time.perf_counter() - started
@@ -150,11 +164,15 @@ def load(
                 "head": result.head,
                 "auto_versions": result.auto_versions,
                 "files_unchanged": result.files_unchanged,
+                "delta": result.delta,
+                "how": result.how,
                 "seconds": round(elapsed, 3),
             }
         )
         return
     render.store_info(out(), info, where(settings))
+    if result.how:
+        click.echo(result.how)
     if result.files_unchanged:
         click.echo(
             f"no changes: nothing recorded (revision {result.head} is current; its catalog "
@@ -179,43 +197,69 @@ def publish_directory(
     no_lint: bool = False,
     quiet: bool = False,
     force_files: bool = False,
+    delta: bool = True,
 ) -> PublishResult:
     """The one way a catalog directory reaches a store — ``kpigraph load``, ``serve --catalog``
     and ``serve --demo`` alike: the lint gate, automatic versions, the version rules and a
     revision whose source names the directory (and its git commit); files unchanged since the
     stored graph was read from them are not read again."""
     from core.publish import already_loaded
-    from loaders.catalog_cache import files_digest
+    from loaders.catalog_cache import catalog_files
+    from store.pinned import PinnedStore
 
-    files = files_digest(directory)
-    result = already_loaded(store, files)  # the same files as the stored graph's: not read
+    files = catalog_files(directory)
+    # the store's own meta and head, not through a command's pinned snapshot (which would read
+    # the whole graph to answer)
+    live = store.store if isinstance(store, PinnedStore) else store
+    result = already_loaded(live, files.digest)  # the same files as the stored graph's: not read
     if result is not None:
         sweep_orphans(store)  # what killed loads left behind, reported (Neo4j)
         return result
-    return _read_and_publish(
-        directory, store, files, author, message, not check_versions, no_lint, quiet, force_files
-    )
+    from core.bulk import paused_gc
+
+    # one short command over a whole catalog in memory: the cyclic collector would walk it
+    # again and again between the steps (reference counting still frees what is dropped)
+    with paused_gc():
+        return _read_and_publish(
+            directory,
+            store,
+            files,
+            author,
+            message,
+            not check_versions,
+            no_lint,
+            quiet,
+            force_files,
+            delta,
+        )
 
 
 def _read_and_publish(
     directory: Path,
     store: GraphStore,
-    files: str,
+    files: CatalogFiles,
     author: str | None,
     message: str | None,
     no_version_check: bool,
     no_lint: bool,
     as_json: bool,
     force_files: bool = False,
+    delta_allowed: bool = True,
 ) -> PublishResult:
-    """Read, lint and publish ``directory`` (``kpigraph load`` when its files changed)."""
-    from cli.lint import load_linted
-    from core.publish import publish
+    """Read, lint and publish ``directory`` (``kpigraph load`` when its files changed): as a
+    delta when a few files changed since the stored graph's load (:mod:`core.reload`), else
+    whole (the output says which, and why)."""
+    from cli.lint import read_linted
+    from core import reload
     from core.sync import check_load
     from graph_schema.revisions import RevisionDraft
+    from loaders.catalog_cache import FileCache
     from loaders.git_source import default_author, source_info
+    from store.pinned import PinnedStore
 
-    graph = load_linted(directory, no_lint)
+    cache = FileCache.for_catalog(directory)
+    source = read_linted(directory, cache, no_lint)
+    graph = source.graph
     check_load(store, graph, force_files=force_files)  # nothing reverts an approved change
     draft = RevisionDraft(
         author=author or default_author(directory),
@@ -223,9 +267,65 @@ def _read_and_publish(
         source=source_info(directory) | ({"force_files": True} if force_files else {}),
     )
     sweep_orphans(store)  # what killed loads left behind, reported (Neo4j)
+    check = not no_version_check
+    live = store.store if isinstance(store, PinnedStore) else store  # see publish_directory
+    decision = (
+        reload.decide(live, files, cache)
+        if delta_allowed
+        else reload.FullLoad(_("--full was given"))
+    )
+    if not isinstance(decision, reload.FullLoad):
+        old, changed, head, info = decision
+        delta = reload.plan_delta(
+            live, source, files, old, changed, head, info, draft, check_versions=check
+        )
+        if delta is not None:
+            result = _apply_delta(store, delta)
+            if result is not None:
+                if result.changed and delta.record is not None:
+                    reload.save_record(cache, files, delta.record)
+                return replace(result, delta=True, how=reload.describe(delta))
+        decision = reload.FullLoad(_("the delta could not be applied"))
     if not as_json:
         announce_replacement(store, graph)
-    check = not no_version_check
+    result = _publish_whole(store, graph, draft, check, files.digest, as_json)
+    reload.save_record(cache, files, reload.record_of(source, files, cache))
+    return replace(result, how=_("full load: {reason}", reason=decision.reason))
+
+
+def _apply_delta(store: GraphStore, delta: Delta) -> PublishResult | None:
+    """Write ``delta``; ``None`` when the store moved meanwhile (then it is loaded whole)."""
+    from core.bulk import paused_gc
+    from core.publish import PublishResult
+    from graph_schema.errors import ConflictError
+
+    if delta.planned is None:  # the files read as the stored graph: nothing recorded
+        return PublishResult(delta.info, None, delta.head)
+    try:
+        with paused_gc():
+            info = store.apply(
+                delta.planned,
+                expect_head=delta.head,
+                counts=delta.counts,
+                digest=delta.digest,
+                meta=delta.meta,
+            )
+    except ConflictError:
+        return None
+    number = info.meta.get("revision")
+    return PublishResult(info, number, number or delta.head, delta.auto_versions)
+
+
+def _publish_whole(
+    store: GraphStore,
+    graph: CatalogGraph,
+    draft: RevisionDraft,
+    check: bool,
+    files: str,
+    as_json: bool,
+) -> PublishResult:
+    from core.publish import publish
+
     if not (err().is_terminal and not as_json):
         return publish(store, graph, draft, check_versions=check, files=files)
     from rich.progress import (

@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from analysis.lint import LintReport
     from graph_schema.graph import CatalogGraph
     from loaders.catalog import CatalogSource
+    from loaders.catalog_cache import FileCache
 
 _STYLE = {"error": "bold red", "warning": "yellow", "info": "cyan"}
 _GITHUB = {"error": "error", "warning": "warning", "info": "notice"}
@@ -71,16 +72,21 @@ def lint_source(source: CatalogSource, min_severity: str = "info") -> LintReport
 def load_linted(directory: Path, no_lint: bool = False) -> CatalogGraph:
     """Read a catalog for loading: lint errors stop it (listed on stderr, nothing is loaded)
     unless ``no_lint``; warnings are counted on stderr."""
-    from loaders.catalog import read_catalog
     from loaders.catalog_cache import FileCache
 
+    return read_linted(directory, FileCache.for_catalog(directory), no_lint).graph
+
+
+def read_linted(directory: Path, cache: FileCache | None, no_lint: bool = False) -> CatalogSource:
+    """:func:`load_linted` with where each node came from, through the per-file ``cache``."""
+    from loaders.catalog import read_catalog
+
     # unchanged files come from the per-file cache (loaders/catalog_cache.py), not parsed again
-    cache = FileCache.for_catalog(directory)
     if cache is not None:
         cache.background = True  # written by a forked child while this process goes on
     source = read_catalog(directory, cache=cache)
     if no_lint:
-        return source.graph
+        return source
     report = lint_source(source, "warning")  # a gate: the info-only rules need not run
     counts = report.counts()
     if report.has_errors:
@@ -97,7 +103,7 @@ def load_linted(directory: Path, no_lint: bool = False) -> CatalogGraph:
         err().print(
             f"lint: {counts['warning']} warning(s); 'kpigraph lint {safe(directory)}' lists them"
         )
-    return source.graph
+    return source
 
 
 def print_text(

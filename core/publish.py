@@ -38,6 +38,10 @@ class PublishResult:
     auto_versions: dict[str, str] = field(default_factory=dict)
     #: nothing was read: the catalog's files are those the stored graph was read from
     files_unchanged: bool = False
+    #: written as a delta of the files that changed (:mod:`core.reload`), not whole
+    delta: bool = False
+    #: how it was loaded, said to the user ("delta: 1 file, 1 metric changed", "full load: …")
+    how: str | None = None
 
     @property
     def changed(self) -> bool:

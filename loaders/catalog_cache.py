@@ -49,6 +49,8 @@ _CODE = (
 )
 _ROOT = Path(__file__).resolve().parent.parent
 FORMAT = "1"
+#: load records kept per catalog (one per store loaded from it, the newest first)
+RECORDS = 4
 
 
 @functools.cache
@@ -79,23 +81,44 @@ def files_digest(catalog: str | Path) -> str:
     >>> before == files_digest(d)
     False
     """
+    return catalog_files(catalog).digest
+
+
+@dataclass(frozen=True)
+class CatalogFiles:
+    """Every file of a catalog directory with the SHA-256 of its bytes, and their digest."""
+
+    digest: str
+    #: path relative to the catalog (POSIX) → SHA-256 of its bytes (hex)
+    files: dict[str, str]
+    #: a linked folder was met: its files may change unseen (never compared file by file)
+    linked: bool = False
+
+
+def catalog_files(catalog: str | Path) -> CatalogFiles:
+    """:func:`files_digest` with each file's own SHA-256 (what a reload compares with the
+    files of the last load, to read only what changed: :mod:`core.reload`)."""
     root = Path(catalog)
     h = hashlib.sha256(f"files\0{_fingerprint()}".encode())
     paths = []
+    linked = False
     for dirpath, dirnames, filenames in os.walk(root):
         if Path(dirpath) == root:
             dirnames[:] = [d for d in dirnames if d != ".git"]
         if any(os.path.islink(os.path.join(dirpath, d)) for d in dirnames):
             # a linked folder may change without this walk seeing it: never "unchanged"
             h.update(os.urandom(16))
+            linked = True
         paths += [Path(dirpath, name) for name in filenames]
+    files: dict[str, str] = {}
     for path in sorted(paths):
         with contextlib.suppress(OSError):  # vanished or unreadable: the read reports it
             with path.open("rb") as fh:
                 digest = hashlib.file_digest(fh, "sha256").digest()
             rel = path.relative_to(root).as_posix()
             h.update(rel.encode("utf-8", "surrogateescape") + b"\0" + digest)
-    return h.hexdigest()
+            files[rel] = digest.hex()
+    return CatalogFiles(h.hexdigest(), files, linked)
 
 
 def _reap(pid: int) -> None:
@@ -207,6 +230,38 @@ class FileCache:
             self.used.clear()
             return
         self._write()
+
+    def save_record(self, name: str, record: object) -> None:
+        """Keep ``record`` (what a load read, :mod:`core.reload`) under ``name``; the
+        :data:`RECORDS` newest are kept. Written whole or not at all; never an error."""
+        tmp = None
+        try:
+            self.directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+            fd, tmp = tempfile.mkstemp(dir=self.directory, suffix=".rectmp")
+            with os.fdopen(fd, "wb") as fh:
+                pickle.dump(record, fh, protocol=pickle.HIGHEST_PROTOCOL)
+            os.replace(tmp, self.directory / f"{name}.record")
+            tmp = None
+            kept = sorted(
+                self.directory.glob("*.record"), key=lambda p: p.stat().st_mtime, reverse=True
+            )
+            for old in kept[RECORDS:]:
+                old.unlink()
+        except OSError:
+            pass
+        finally:
+            if tmp is not None:
+                with contextlib.suppress(OSError):
+                    os.unlink(tmp)
+
+    def record(self, name: str) -> object | None:
+        """The record kept under ``name`` (``None``: none, or unreadable)."""
+        try:
+            with (self.directory / f"{name}.record").open("rb") as fh:
+                record: object = pickle.load(fh)  # our own 0700 directory, as the entries
+                return record
+        except Exception:
+            return None
 
     def _write(self) -> None:
         try:

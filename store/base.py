@@ -6,7 +6,7 @@ Both backends (``embedded`` and ``neo4j``) implement it and pass one contract su
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
@@ -209,13 +209,23 @@ class GraphStore(GraphReader, Protocol):
         counts: dict[str, int],
         digest: str,
         commit: LedgerCommit | None = None,
+        meta: Mapping[str, Any] | None = None,
     ) -> StoreInfo:
         """Write a delta — the revision ``planned``, whose diff holds every node and edge it
         changes with their stored properties before and after — in one transaction, with the
         request's ledger write ``commit``; ``counts`` and ``digest`` are the graph's after it.
         Costs what the diff holds, not the graph. Raises ``ConflictError`` (nothing written)
         if the head is not ``expect_head``, ``ChangeRaceError`` if the request moved. Readers
-        see the graph before or after, never a mix."""
+        see the graph before or after, never a mix.
+
+        ``meta``: the catalog's settings after the delta (a load of files: the files' graph
+        meta with its digests); default: the stored ones with ``digest`` updated and
+        ``source_digest`` dropped (a change request: no longer the graph of any files)."""
+
+    def stored_rows(self, refs: Iterable[NodeRef]) -> Snapshot:
+        """The stored properties of the nodes ``refs`` (those that exist) and of every edge
+        that touches one of them, as plain data — read without reading the rest of the graph
+        (a load of a few changed files compares them with what it read)."""
 
     # -- history (issue #13): kept in the same store, written in the load's transaction --------
 

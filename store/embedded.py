@@ -20,7 +20,7 @@ import json
 import sqlite3
 import threading
 import uuid
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -292,6 +292,7 @@ class EmbeddedStore:
         counts: dict[str, int],
         digest: str,
         commit: LedgerCommit | None = None,
+        meta: Mapping[str, Any] | None = None,
     ) -> StoreInfo:
         """Write a delta (see :meth:`store.base.GraphStore.apply`): the rows its diff changes,
         the revision and the request's ledger write in one ``BEGIN IMMEDIATE`` transaction."""
@@ -309,8 +310,14 @@ class EmbeddedStore:
                 if commit is not None and not embedded_ledger.write_change(conn, commit):
                     raise race_lost(commit)
                 stored = dict(conn.execute("SELECT key, value FROM meta").fetchall())
-                catalog_meta = {**json.loads(stored.get("catalog_meta", "{}")), "digest": digest}
-                catalog_meta.pop("source_digest", None)  # no longer the graph of any files
+                if meta is not None:  # a load of files: their graph's settings and digests
+                    catalog_meta = {**meta, "digest": digest}
+                else:
+                    catalog_meta = {
+                        **json.loads(stored.get("catalog_meta", "{}")),
+                        "digest": digest,
+                    }
+                    catalog_meta.pop("source_digest", None)  # no longer the graph of any files
                 _write_changes(conn, planned.diff)
                 meta = {
                     "catalog_meta": json.dumps(catalog_meta, ensure_ascii=False, default=str),
@@ -333,6 +340,13 @@ class EmbeddedStore:
                 meta=catalog_meta,
             )
             return _with_revision(info, planned.summary.number)
+
+    def stored_rows(self, refs: Iterable[NodeRef]) -> Snapshot:
+        """The rows of ``refs`` and of the edges touching them, read by key from the file (one
+        read transaction), not through the in-memory graph: see
+        :meth:`store.base.GraphStore.stored_rows`."""
+        wanted = sorted({str(r) for r in refs})
+        return self._history(lambda conn: embedded_history.rows_of(conn, wanted))
 
     def _rolled_back(self, conn: sqlite3.Connection, exc: BaseException, doing: str) -> None:
         """Roll a failed write back; a storage error becomes one :class:`StoreError` saying

@@ -56,6 +56,42 @@ def stored_snapshot(conn: sqlite3.Connection) -> Snapshot:
     return Snapshot(nodes, edges)
 
 
+def rows_of(conn: sqlite3.Connection, wanted: list[str]) -> Snapshot:
+    """The rows of the nodes ``wanted`` (refs) and of every edge touching one of them, read by
+    key in one read transaction (:meth:`store.embedded.EmbeddedStore.stored_rows`)."""
+    conn.execute("BEGIN")
+    try:
+        conn.execute(
+            "CREATE TEMP TABLE IF NOT EXISTS wanted_refs (ref TEXT PRIMARY KEY, kind TEXT, id TEXT)"
+        )
+        conn.execute("DELETE FROM wanted_refs")
+        conn.executemany(
+            "INSERT OR IGNORE INTO wanted_refs VALUES (?, ?, ?)",
+            [(r, *r.split(":", 1)) for r in wanted],
+        )
+        nodes = {
+            f"{kind}:{node_id}": json.loads(props)
+            for kind, node_id, props in conn.execute(
+                "SELECT n.kind, n.id, n.props FROM wanted_refs w "
+                "JOIN nodes n ON n.kind = w.kind AND n.id = w.id"
+            )
+        }
+        edges = {
+            (source, rtype, target): json.loads(props)
+            for source, target, rtype, props in conn.execute(
+                "SELECT e.source, e.target, e.type, e.props FROM wanted_refs w "
+                "JOIN edges e ON e.source = w.ref UNION "
+                "SELECT source, target, type, props FROM edges "
+                "WHERE target IN (SELECT ref FROM wanted_refs)"
+            )
+        }
+        conn.execute("DELETE FROM wanted_refs")
+    finally:
+        if conn.in_transaction:
+            conn.execute("COMMIT")
+    return Snapshot(nodes, edges)
+
+
 def record(
     conn: sqlite3.Connection, planned: history.PlannedRevision, meta: dict[str, Any]
 ) -> None:

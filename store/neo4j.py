@@ -17,7 +17,7 @@ import json
 import time
 import uuid
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -266,15 +266,19 @@ class Neo4jStore:
         counts: dict[str, int],
         digest: str,
         commit: LedgerCommit | None = None,
+        meta: Mapping[str, Any] | None = None,
     ) -> StoreInfo:
         """Write a delta (see :meth:`store.base.GraphStore.apply`) as new versions of the nodes
         it changes (:mod:`store.neo4j_versions`), their relationships copied from the live
         generation with the diff applied; the revision and the request's ledger write in the
         swap transaction. A graph so small that a delta is not cheaper is loaded whole."""
         info = self.info()
-        meta = {**info.meta, "digest": digest}
-        meta.pop("revision", None)
-        meta.pop("source_digest", None)  # no longer the graph of any files
+        if meta is not None:  # a load of files: their graph's settings and digests
+            meta = {**meta, "digest": digest}
+        else:
+            meta = {**info.meta, "digest": digest}
+            meta.pop("revision", None)
+            meta.pop("source_digest", None)  # no longer the graph of any files
         # the new versions' relationships: those of the live nodes with the diff applied (a
         # delta's edges all touch its nodes; the other ends' own edges are not read)
         fresh = [NodeRef.parse(c.ref) for c in planned.diff.nodes if c.new is not None]
@@ -669,6 +673,17 @@ class Neo4jStore:
         if snap is None:
             raise EmptyStoreError(f"Neo4j at {self.uri} (database {self.database!r})")
         return history.graph_from_snapshot(info.catalog or "", info.meta, snap)
+
+    def stored_rows(self, refs: Iterable[NodeRef]) -> Snapshot:
+        """The live generation's ``refs`` and the relationships touching them (one snapshot:
+        one generation), see :meth:`store.base.GraphStore.stored_rows`."""
+        wanted = list(dict.fromkeys(refs))
+        reader = self.snapshot()
+        nodes = {str(ref): node.props() for ref, node in reader.get_nodes(wanted).items()}
+        edges = {
+            edge_key(e): e.props for e in reader.edges_of(wanted, Walk.UNDIRECTED, list(Relation))
+        }
+        return Snapshot(nodes, edges)
 
     def catalog_data(self) -> Snapshot:
         """The stored catalog as plain data (what version checks compare; no models built)."""

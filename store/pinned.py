@@ -61,6 +61,11 @@ class PinnedStore:
         self._reader = self._store.snapshot()  # read what was just loaded
         return info
 
+    def apply(self, planned: Any, **kwargs: Any) -> StoreInfo:
+        info = self._store.apply(planned, **kwargs)
+        self._reader = self._store.snapshot()  # read what was just written
+        return info
+
     @property
     def generation(self) -> str:
         return self._reader.generation
