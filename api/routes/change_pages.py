@@ -116,8 +116,9 @@ def _propose_page(
     the YAML view over ``definition`` (its text), with each validation message placed next
     to the field it names."""
     by_field, general = change_form.placed(issues)
+    schema = change_form.form_schema()
     form = {
-        **change_form.form_schema(),
+        **schema,
         "data": jsonable_encoder(data) if data is not None else {},
         "names": change_form.ref_names(store, data or {}),
         "errors": by_field,
@@ -135,6 +136,7 @@ def _propose_page(
         reason=reason,
         errors=general,
         field_errors=by_field,
+        field_labels={f["path"]: f["label"] for sec in schema["sections"] for f in sec["fields"]},
         metric_name=(data or {}).get("name") if isinstance((data or {}).get("name"), str) else None,
         form=script_json(form),
     )
