@@ -85,3 +85,12 @@ def test_spark_shows_no_environment(spark_demo: Any, spark: Any, dialect: str, s
         return
     home = os.environ.get("HOME", "/root")
     assert not any(home in str(v) for row in rows for v in row), rows
+
+
+def test_the_spark_session_reads_no_file_by_path(spark_demo: Any, spark: Any) -> None:
+    """Behind the SQL check, as for DuckDB: ``csv.`/path``` is off in the engine's session
+    (``spark.sql.runSQLOnFiles``), and so is variable substitution."""
+    engine = SparkEngine(SecretUrl("local[1]"), session=spark)
+    with pytest.raises(EngineQueryError):
+        engine.run("SELECT * FROM text.`/etc/hostname`")
+    assert spark.conf.get("spark.sql.variable.substitute") == "false"

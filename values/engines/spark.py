@@ -44,6 +44,9 @@ class SparkEngine:
         self._url = url
         self._connect = url.reveal().startswith("sc://")
         self.spark = session if session is not None else self._session(url)
+        # behind the SQL check: no `csv.`/path`` tables, no ${env:…} replaced in the text
+        for key in ("spark.sql.runSQLOnFiles", "spark.sql.variable.substitute"):
+            self.spark.conf.set(key, "false")
 
     def _session(self, url: SecretUrl) -> Any:
         try:
