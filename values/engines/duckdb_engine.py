@@ -38,7 +38,7 @@ class DuckDBEngine:
         self.timeout_s, self.max_rows = timeout_s, max_rows
         self._lock = threading.Lock()
         path = url.reveal().partition("://")[2].lstrip("/")
-        config: dict[str, str | bool | int] = {
+        config: dict[str, str | bool | int | float | list[str]] = {
             "threads": 1,
             "memory_limit": SandboxLimits().sql_memory,
             "autoinstall_known_extensions": False,
