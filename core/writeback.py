@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import contextlib
 import difflib
-import fcntl
 import os
 import shutil
 import tempfile
@@ -355,6 +354,11 @@ def catalog_lock(root: Path) -> Iterator[None]:
     """One write-back (or pull) into ``root`` at a time, across processes: an exclusive
     ``flock`` on the directory itself (nothing is added to it). Plan inside it: a plan made
     from files another writer is about to replace would put back what they had."""
+    try:
+        import fcntl
+    except ImportError:  # not POSIX (Windows): no lock
+        yield
+        return
     fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
