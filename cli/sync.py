@@ -46,13 +46,16 @@ def pull(
     applied since the files' last load): minimal in-place edits, the whole catalog validated
     before anything is written. A second pull does nothing; 'kpigraph load' after it records
     nothing."""
-    from core.writeback import apply_plan, plan_pull
+    from core.writeback import apply_plan, catalog_lock, plan_pull
 
     if branch is not None and not do_commit:
         raise click.UsageError("--branch goes with --commit")
     if branch is not None and branch.startswith("-"):
         raise click.UsageError(f"{branch!r} is not a branch name")
-    plan = plan_pull(directory, store)
+    with catalog_lock(directory):  # a server's write-back into it waits meanwhile
+        plan = plan_pull(directory, store)
+        if not (dry_run or plan.empty):
+            result = apply_plan(plan, commit=do_commit, branch=branch)
     requests = [s.request for s in plan.steps]
     if dry_run or plan.empty:
         if as_json:
@@ -70,7 +73,6 @@ def pull(
             return
         click.echo(plan.diff(), nl=False)
         return
-    result = apply_plan(plan, commit=do_commit, branch=branch)
     if as_json:
         emit_json(
             {

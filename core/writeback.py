@@ -11,10 +11,12 @@ With ``commit``, each request becomes one git commit (author = the requester).
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import os
 import shutil
 import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -347,6 +349,24 @@ def apply_plan(
     return WriteBackResult(written, parent, commits, requests)
 
 
+@contextlib.contextmanager
+def catalog_lock(root: Path) -> Iterator[None]:
+    """One write-back (or pull) into ``root`` at a time, across processes: an exclusive
+    ``flock`` on the directory itself (nothing is added to it). Plan inside it: a plan made
+    from files another writer is about to replace would put back what they had."""
+    try:
+        import fcntl
+    except ImportError:  # not POSIX (Windows): no lock
+        yield
+        return
+    fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # releases the lock
+
+
 def write_back(
     catalog_dir: str | Path,
     change_request: ChangeRequest,
@@ -384,5 +404,6 @@ def write_back(
     """
     if change_request.applied_revision is None:
         raise WriteBackError(f"change request #{change_request.id} is not applied")
-    plan = plan_pull(Path(catalog_dir), store, upto_revision=change_request.applied_revision)
-    return apply_plan(plan, commit=mode == "commit", branch=branch)
+    with catalog_lock(Path(catalog_dir)):
+        plan = plan_pull(Path(catalog_dir), store, upto_revision=change_request.applied_revision)
+        return apply_plan(plan, commit=mode == "commit", branch=branch)

@@ -24,7 +24,7 @@ from governance.proposal import (
     history_entry,
     propose,
 )
-from graph_schema.errors import CatalogError, ConflictError, VersionError
+from graph_schema.errors import CatalogError, CatalogIssue, ConflictError, VersionError
 from graph_schema.governance import (
     WRITERS,
     Action,
@@ -111,6 +111,10 @@ class Governance:
     ) -> ChangeRequest:
         if user.role not in WRITERS:
             raise PermissionDeniedError(f"a {user.role.value} may not propose changes")
+        if not reason.strip():  # spaces pass every min_length; the committee reads the reason
+            raise CatalogError(
+                [CatalogIssue("reason", None, "reason: say why the change is needed (变更理由)")]
+            )
         self._require_current_base(ref, base_version)
         proposal = propose(self.store, action, ref, definition, base_version)
         at = now_iso()

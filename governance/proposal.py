@@ -19,6 +19,7 @@ from graph_schema.errors import CatalogError, CatalogIssue, NodeNotFoundError
 from graph_schema.governance import Action, Stage
 from graph_schema.graph import CatalogGraph
 from graph_schema.ids import NodeKind, NodeRef
+from graph_schema.limits import MAX_EXPANDED, definition_size
 from graph_schema.models import BaseNode, Edge
 from graph_schema.relations import Relation
 from graph_schema.revisions import FieldChange
@@ -139,6 +140,12 @@ def propose(
             raw = {**current.props(), "status": "deprecated", **(definition or {})}
         else:
             raw = dict(definition or {})
+    if definition_size(raw, MAX_EXPANDED) > MAX_EXPANDED:  # before anything walks it
+        raise _invalid(
+            "definition",
+            f"holds over {MAX_EXPANDED:,} characters once YAML aliases (*name) are expanded; "
+            "write each value out, and keep a definition short",
+        )
     raw = {k: v for k, v in raw.items() if not is_empty(v)}  # empty is "not given"
     raw.setdefault("id", ref.id)
     if raw.get("id") != ref.id:

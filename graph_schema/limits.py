@@ -18,6 +18,10 @@ from typing import Any
 MAX_TEXT = 64 * 1024
 MAX_DEFINITION = 256 * 1024
 MAX_EXTRA_KEYS = 2_000
+#: a proposed definition as a whole, ``extra`` included and YAML aliases (``*a``) expanded:
+#: what a 1 MiB request body can hold written out (the change form's YAML view is parsed by
+#: the server, and 2 KB of aliases can stand for millions of items)
+MAX_EXPANDED = 1024 * 1024
 
 
 def bounded_text(value: str) -> str:

@@ -20,6 +20,9 @@ own tables:
   non-ASCII punctuation or spaces outside string literals, quoted names and comments (a
   fullwidth ``；`` is not a statement separator to one parser and may be to another), and no
   ``;`` or nested ``/*`` inside a comment (a comment that may hide a second statement);
+- no ``${`` anywhere, not in a string or a quoted name either (Spark replaces ``${env:NAME}``,
+  ``${system:…}``, ``${spark:…}`` before it parses: the server's environment would show), and
+  no ``TRANSFORM … USING 'program'`` (Spark runs the program);
 - SQL that does not parse in its dialect is refused too: what cannot be read cannot be judged.
 
 A refusal is an :class:`UnsafeSQLError` whose ``reason`` names the function, table, statement
@@ -161,6 +164,7 @@ _REFUSED_NODES: tuple[tuple[type[exp.Expression], str], ...] = tuple(
         ("SessionParameter", "a session variable (@@…)"),
         ("Lambda", "a lambda"),
         ("Lateral", "LATERAL"),
+        ("QueryTransform", "TRANSFORM … USING (it runs a program)"),
     )
     if isinstance(cls := getattr(exp, name, None), type)
 )
@@ -217,10 +221,23 @@ def check_metric_sql(sql: str, *, tables: Collection[str] | None, dialect: str |
     if len(sql) > MAX_SQL_CHARS:
         raise UnsafeSQLError(f"the SQL is {len(sql):,} characters long (at most {MAX_SQL_CHARS:,})")
     _check_characters(sql)
+    if VARIABLE in sql:
+        raise _variable()
     tokens = _tokens(sql, dialect)
     _check_tokens(sql, tokens)
     tree = _one_query(sql, tokens, dialect)
     _check_tree(tree, None if tables is None else {t.lower() for t in tables}, dialect)
+
+
+#: what Spark replaces before it parses (``spark.sql.variable.substitute``)
+VARIABLE = "${"
+
+
+def _variable() -> UnsafeSQLError:
+    return UnsafeSQLError(
+        "'${' is not allowed, not in a string either (Spark replaces ${env:NAME} and the like "
+        "with the server's settings before it reads the SQL)"
+    )
 
 
 def _refuse_char(ch: str, where: str) -> UnsafeSQLError:
@@ -340,6 +357,8 @@ def _check_tree(tree: exp.Expression, tables: set[str] | None, dialect: str | No
             raise UnsafeSQLError(f"{what or label} is not allowed in a metric's SQL")
         if isinstance(node, exp.With) and node.args.get("recursive"):
             raise UnsafeSQLError("WITH RECURSIVE is not allowed (it may never end)")
+        if isinstance(text := node.args.get("this"), str) and VARIABLE in text:
+            raise _variable()  # a string or name with escapes ('$\{', E'\x24{'), unescaped
         if isinstance(node, exp.Table):
             _check_table(node, tables, ctes, dialect)
         elif isinstance(node, exp.Func):

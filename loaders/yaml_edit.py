@@ -35,7 +35,11 @@ class YamlEditError(ValueError):
 
 
 def _scalar(value: str) -> str:
-    return value if _SAFE.match(value) else '"' + value.replace('"', '\\"') + '"'
+    """``value`` as a YAML string: plain when it reads back as that string (``yes``, ``null``,
+    ``0x1``, ``2024-01-01`` would be a boolean, null, number or date), else double-quoted."""
+    if _SAFE.match(value) and yaml.safe_load(value) == value:
+        return value
+    return '"' + value.replace('"', '\\"') + '"'
 
 
 def _find_mapping(data: Any, line: int) -> LDict | None:

@@ -123,8 +123,9 @@ class RemoteSources:
             )
         system = connected[0]
         tables_of = getattr(self.defs, "tables_of", None)
-        tables = frozenset(tables_of(system.id)) if tables_of is not None else None
-        return MetricSql(metric.id, system.id, metric.sql, system.dialect, tables or None), system
+        # a system that declares no tables lets its metrics read none (never "any")
+        tables = frozenset(tables_of(system.id)) if tables_of is not None else frozenset()
+        return MetricSql(metric.id, system.id, metric.sql, system.dialect, tables), system
 
     def spec(self, metric: Metric) -> tuple[MetricSql, SecretUrl] | None:
         """:meth:`metric_sql` and the system's URL.

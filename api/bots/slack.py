@@ -26,6 +26,7 @@ from api.bots.base import BotRequestError, BotSettings, Incoming, ReplayGuard
 from api.bots.escape import slack_mrkdwn
 
 WINDOW = 5 * 60
+_SECONDS = re.compile(r"[0-9]{1,12}")
 _MENTION = re.compile(r"<@[A-Z0-9]+(\|[^>]*)?>")
 
 
@@ -43,7 +44,8 @@ class Slack:
         verifier = SignatureVerifier(settings.slack_signing_secret.get_secret_value())
         timestamp = request.headers.get("x-slack-request-timestamp")
         signature = request.headers.get("x-slack-signature")
-        if not timestamp or not timestamp.isdigit() or not signature:
+        # at most 12 ASCII digits: slack_sdk's int() raises on 4,300 digits and more
+        if not timestamp or not _SECONDS.fullmatch(timestamp) or not signature:
             raise BotRequestError("missing or malformed X-Slack-Request-Timestamp / Signature")
         if not verifier.is_valid(body, timestamp, signature):
             raise BotRequestError("bad signature or stale timestamp (5-minute window)")

@@ -5,7 +5,8 @@ origins listed in ``KPIGRAPH_EMBED_ORIGINS`` (comma-separated ``scheme://host[:p
 else in the list is ignored, so the setting cannot add other CSP directives). Every other page
 may be framed by this server's own pages only (the metric page frames the map):
 ``Content-Security-Policy: frame-ancestors 'self'`` and ``X-Frame-Options: SAMEORIGIN``, unless
-the response already says otherwise.
+the response already says otherwise. Every response also says ``X-Content-Type-Options:
+nosniff`` (a JSON error that echoes a query is never read as HTML).
 
 Examples
 --------
@@ -63,6 +64,8 @@ class FramingMiddleware:
                     headers["Content-Security-Policy"] = policy
                 if not embed and "x-frame-options" not in headers:
                     headers["X-Frame-Options"] = "SAMEORIGIN"
+                if "x-content-type-options" not in headers:  # JSON errors echo input
+                    headers["X-Content-Type-Options"] = "nosniff"
             await send(message)
 
         await self.app(scope, receive, send_wrapper)

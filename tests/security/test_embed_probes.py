@@ -37,3 +37,15 @@ def test_bots_and_mcp_under_required_read_auth() -> None:
         assert client.post("/bots/slack", content=b"x").status_code == 404
         # /mcp needs its own Bearer token whatever the read setting
         assert client.post("/mcp", json={}).status_code == 401
+
+
+def test_no_response_is_sniffed_into_html() -> None:
+    """The oEmbed 404 and other JSON errors carry the query text (``"><script>``) as data:
+    every response says ``X-Content-Type-Options: nosniff``, as it says which frames may
+    hold it, so no browser reads such JSON — or the hover-card script — as anything else
+    (review)."""
+    with TestClient(create_app(Settings(), store=demo_store())) as client:
+        for path in ("/oembed?url=%22%3E%3Cscript%3E", "/embed/metrics/atp", "/embed.js",
+                     "/api/metrics/nope", "/metrics/atp"):  # fmt: skip
+            r = client.get(path)
+            assert r.headers.get("x-content-type-options") == "nosniff", path

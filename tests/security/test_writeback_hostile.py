@@ -58,3 +58,14 @@ def test_branch_names_that_are_options_are_refused(tmp_path: Path) -> None:
         with pytest.raises(GitCommitError):
             open_repo(tmp_path, bad)
     assert not (tmp_path / "pwned").exists()
+
+
+@pytest.mark.parametrize("item", ["yes", "null", "0x1", "2024-01-01", "~", "on", "1_000"])
+def test_list_items_yaml_would_read_as_other_types_are_written_quoted(item: str) -> None:
+    """A caveat 'yes' or '2024-01-01' was written plain (a boolean, a date): the read-back
+    refused the edit, and — since a pull writes every request the files lack — every later
+    write-back failed too until the file was edited by hand (review)."""
+    text = FILE + "caveats:\n  - 旧\n  - 也旧\n"
+    for caveats in ([item, "新"], ["旧", item]):
+        out = patch(text, 2, {("caveats",): caveats})
+        assert load_yaml(out)["caveats"] == caveats

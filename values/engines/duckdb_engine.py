@@ -1,8 +1,11 @@
 """DuckDB as a values engine: a database file (``duckdb:///srv/dms.duckdb``, opened read-only)
 or, with ``duckdb://`` alone, the catalog's ``data/`` files (each CSV/Parquet file a view named
 after it). One thread (sums come out the same on every run); the statement timeout interrupts
-the query from a timer thread. The embedded default — metric SQL over ``data/`` without any
-``connection`` — is still run by :class:`values.engine.ValuesEngine` itself."""
+the query from a timer thread. Behind the SQL check, the connection is locked down as the
+embedded engine's is (:func:`values.sandbox.lock_down`: no file or network but the ``data/``
+files, no extension loaded on demand, the configuration locked, a memory limit). The embedded
+default — metric SQL over ``data/`` without any ``connection`` — is still run by
+:class:`values.engine.ValuesEngine` itself."""
 
 from __future__ import annotations
 
@@ -15,6 +18,7 @@ import duckdb
 from values.engines.base import DEFAULT_MAX_ROWS, DEFAULT_TIMEOUT_S, Result
 from values.engines.connections import SecretUrl
 from values.errors import EngineConnectionError, EngineQueryError
+from values.sandbox import SandboxLimits, lock_down
 
 _TABLE_NAME = re.compile(r"^[a-z_][a-z0-9_]*$")
 
@@ -34,20 +38,30 @@ class DuckDBEngine:
         self.timeout_s, self.max_rows = timeout_s, max_rows
         self._lock = threading.Lock()
         path = url.reveal().partition("://")[2].lstrip("/")
+        config: dict[str, str | bool | int | float | list[str]] = {
+            "threads": 1,
+            "memory_limit": SandboxLimits().sql_memory,
+            "autoinstall_known_extensions": False,
+            "autoload_known_extensions": False,
+            "allow_community_extensions": False,
+        }
         try:
             if path and path != ":memory:":
-                self._con = duckdb.connect("/" + path, read_only=True, config={"threads": 1})
+                self._con = duckdb.connect("/" + path, read_only=True, config=config)
+                _lock(self._con, [])
             else:
-                self._con = duckdb.connect(":memory:", config={"threads": 1})
-                self._views(data_dir)
+                self._con = duckdb.connect(":memory:", config=config)
+                _lock(self._con, self._views(data_dir))
         except duckdb.Error as exc:
             raise EngineConnectionError(
                 f"cannot open the DuckDB database {url}: {str(exc).splitlines()[0]}"
             ) from None
 
-    def _views(self, data_dir: Path | None) -> None:
+    def _views(self, data_dir: Path | None) -> list[Path]:
+        """A view per data file; the files (what the locked-down connection may read)."""
+        files: list[Path] = []
         if data_dir is None or not data_dir.is_dir():
-            return
+            return files
         for path in sorted(data_dir.iterdir()):
             suffix = path.suffix.lower()
             name = path.stem.lower()
@@ -55,6 +69,8 @@ class DuckDBEngine:
                 reader = "read_parquet" if suffix == ".parquet" else "read_csv"
                 literal = str(path.resolve()).replace("'", "''")
                 self._con.execute(f"CREATE VIEW {name} AS SELECT * FROM {reader}('{literal}')")
+                files.append(path.resolve())
+        return files
 
     def run(self, sql: str) -> Result:
         with self._lock:
@@ -77,3 +93,11 @@ class DuckDBEngine:
     def close(self) -> None:
         with self._lock:
             self._con.close()
+
+
+def _lock(con: duckdb.DuckDBPyConnection, files: list[Path]) -> None:
+    """:func:`lock_down`, unless the database is locked already: DuckDB shares one database
+    instance (and its settings) between the connections of a process to one file."""
+    row = con.execute("SELECT current_setting('lock_configuration')").fetchone()
+    if not (row and row[0]):
+        lock_down(con, files)

@@ -14,6 +14,7 @@ import threading
 import uuid
 from typing import Any
 
+from graph_schema.sql_safety import VARIABLE
 from values.engines.base import DEFAULT_MAX_ROWS, DEFAULT_TIMEOUT_S, Result
 from values.engines.connections import SecretUrl
 from values.errors import EngineConnectionError, EngineQueryError
@@ -43,6 +44,9 @@ class SparkEngine:
         self._url = url
         self._connect = url.reveal().startswith("sc://")
         self.spark = session if session is not None else self._session(url)
+        # behind the SQL check: no `csv.`/path`` tables, no ${env:…} replaced in the text
+        for key in ("spark.sql.runSQLOnFiles", "spark.sql.variable.substitute"):
+            self.spark.conf.set(key, "false")
 
     def _session(self, url: SecretUrl) -> Any:
         try:
@@ -69,6 +73,8 @@ class SparkEngine:
             raise EngineConnectionError(f"cannot start or reach Spark at {url}: {first}") from None
 
     def run(self, sql: str) -> Result:
+        if VARIABLE in sql:  # Spark would replace ${env:…} with the server's environment
+            raise EngineQueryError("refused: '${' in the SQL (Spark's variable substitution)")
         tag = f"kpigraph-{uuid.uuid4().hex}"
         timer = threading.Timer(self.timeout_s, self._cancel, (tag,))
         try:

@@ -1,0 +1,78 @@
+"""The change form's YAML view (``POST /changes``) read the definition with ``yaml.safe_load``:
+YAML aliases (``*a``) expand by reference, so 2 KB of text became a definition of 43 million
+list items, and the proposal's first look at it (is each field empty?) walked every one — a
+signed-in editor held a server worker for minutes per request (review). The definition's size
+is now counted once aliases are expanded, bounded, before anything else walks it."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+from store.embedded import EmbeddedStore
+from tests.governance_helpers import free_port, fresh_ledger, make_people
+from tests.helpers import DEMO, ROOT
+
+
+def _bomb() -> str:
+    lines = ["id: atp", "name: 客单价", 'a0: &a0 ["x","x","x","x","x","x","x","x","x"]']
+    lines += [f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 9)}]" for i in range(1, 9)]
+    return "\n".join([*lines, "caveats: *a8", "extra: {k: *a8}"]) + "\n"
+
+
+def test_an_alias_bomb_in_the_form_is_refused_at_once(tmp_path: Path) -> None:
+    cat = tmp_path / "cat"
+    shutil.copytree(DEMO, cat)
+    db = tmp_path / "kpigraph.sqlite"
+    env = {**os.environ, "KPIGRAPH_DB": str(db), "KPIGRAPH_NOTIFY": "false"}
+    env.pop("KPIGRAPH_BACKEND", None)
+    port = free_port()
+    log = (tmp_path / "serve.log").open("w")
+    cmd = [sys.executable, "-m", "cli", "serve", "--port", str(port), "--catalog", str(cat)]
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(900):
+            try:
+                if httpx.get(base + "/health", timeout=5).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert proc.poll() is None, (tmp_path / "serve.log").read_text()[-2000:]
+            time.sleep(0.1)
+        store = EmbeddedStore(db)
+        _users, tokens = make_people(fresh_ledger(store))
+        store.close()
+        with httpx.Client(base_url=base, timeout=20) as client:
+            pre = re.search(r'name="csrf" value="([^"]+)"', client.get("/signin").text)
+            assert pre
+            data = {"token": tokens["zhang"], "csrf": pre.group(1), "next": "/changes"}
+            assert client.post("/signin", data=data).status_code == 303
+            csrf = re.search(r'name="csrf" value="([^"]+)"', client.get("/changes").text)
+            assert csrf
+            version = client.get("/api/metrics/atp").json()["metric"]["version"]
+            form = {
+                "ref": "Metric:atp",
+                "definition": _bomb(),
+                "reason": "x",
+                "action": "update",
+                "base_version": version,
+                "csrf": csrf.group(1),
+            }
+            started = time.monotonic()
+            r = client.post("/changes", data=form)
+            assert r.status_code == 422, r.text[:500]
+            assert time.monotonic() - started < 10
+            assert "alias" in r.text
+            assert client.get("/health").status_code == 200
+    finally:
+        proc.kill()
+        proc.wait(timeout=30)
+        log.close()
