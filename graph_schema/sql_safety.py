@@ -365,6 +365,27 @@ def _check_tree(tree: exp.Expression, tables: set[str] | None, dialect: str | No
             _check_function(node, dialect)
         elif isinstance(node, exp.Placeholder | exp.Parameter):
             raise UnsafeSQLError("query parameters ($1, ?) are not allowed in a metric's SQL")
+        elif isinstance(node, exp.Column):
+            _check_column(node)
+
+
+#: SQL's functions written without parentheses that name the session (PostgreSQL answers
+#: ``SELECT user`` with the database role); sqlglot reads them as column names
+SESSION_WORDS = frozenset({"user", "current_role", "current_schema", "system_user"})
+
+
+def _check_column(node: exp.Column) -> None:
+    ident = node.this
+    if (
+        not node.table
+        and isinstance(ident, exp.Identifier)
+        and not ident.quoted
+        and ident.name.lower() in SESSION_WORDS
+    ):
+        raise UnsafeSQLError(
+            f"{ident.name.upper()} names the database session and is not allowed in a metric's "
+            f'SQL (a column of that name: write it quoted, "{ident.name}")'
+        )
 
 
 def _check_table(

@@ -206,6 +206,13 @@ CORPUS: list[tuple[str, str, str]] = [
         "function LIST_TRANSFORM",
     ),
     ("setvariable", "SELECT getvariable('x') AS value FROM dms_orders", "function getvariable"),
+    # PostgreSQL answers these bare words with the session's role (sqlglot reads a column)
+    ("bare user", "SELECT user AS period, 1 AS value FROM dms_orders", "USER names the database"),
+    (
+        "current_role",
+        "SELECT current_role AS period, 1 AS value FROM dms_orders",
+        "CURRENT_ROLE names the database",
+    ),
     ("prepared", "EXECUTE p", "EXECUTE is not a query"),
     ("not parseable", "SELEC sum(x) FROM dms_orders", "does not parse"),
     ("empty", "   ", "the SQL is empty"),
