@@ -208,3 +208,21 @@ def test_a_ratio_drills_down_by_rate_and_mix(tmp_path: Path) -> None:
     assert [s["member"] for s in path] == ["南区", "广东", "深圳"]
     assert [s["contribution"] for s in path] == pytest.approx([-0.5, -0.5, -0.6])
     assert path[2]["members"][0]["mix"] == pytest.approx(0.0)
+
+
+def test_a_mapping_outside_the_catalog_is_refused(tmp_path: Path) -> None:
+    from pydantic import ValidationError
+
+    from graph_schema.models import Dimension
+
+    with pytest.raises(ValidationError, match="inside the catalog folder"):
+        Dimension(id="region", name="区域", levels=["war_zone", "city"], mapping="../x.csv")
+    with pytest.raises(ValidationError, match="inside the catalog folder"):
+        Dimension(id="region", name="区域", levels=["war_zone", "city"], mapping="/etc/passwd")
+    outside = tmp_path / "secret.csv"
+    outside.write_text(MAPPING, encoding="utf-8")
+    root = _catalog(tmp_path / "cat", columns=False)
+    (root / "dims/region.csv").unlink()
+    (root / "dims/region.csv").symlink_to(outside)  # a link out of the catalog is not followed
+    with pytest.raises(HierarchyError, match=r"mapping file dims/region\.csv not found"):
+        explain(_engine(root), "revenue", "2026-06", "mom", by=["region"])
