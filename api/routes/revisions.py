@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from pathlib import PurePath
+from typing import Annotated, TypeVar
 
 from fastapi import APIRouter, Path, Query
 from fastapi.responses import Response
@@ -28,6 +29,19 @@ def _json(text: str) -> Response:
     return Response(text, media_type="application/json")
 
 
+R = TypeVar("R", bound=RevisionSummary)
+
+
+def published(revision: R) -> R:
+    """``revision`` as the API shows it: the catalog directory by its name, never the
+    server's absolute path (a reader need not be signed in)."""
+    path = revision.source.get("path")
+    if not isinstance(path, str) or not path:
+        return revision
+    source = {**revision.source, "path": PurePath(path).name}
+    return revision.model_copy(update={"source": source})
+
+
 @router.get(
     "/api/revisions",
     response_model=list[RevisionSummary],
@@ -43,7 +57,7 @@ def list_revisions(
 ) -> Response:
     """Who loaded what, when and why, with counts of node and edge changes."""
     items = store.revisions(None, limit=limit, before=before)
-    return _json("[" + ",".join(r.model_dump_json() for r in items) + "]")
+    return _json("[" + ",".join(published(r).model_dump_json() for r in items) + "]")
 
 
 @router.get(
@@ -57,7 +71,7 @@ def get_revision(
     number: Annotated[int, Path(ge=1, le=2**62)],
     full: Annotated[bool, Query(description="include whole properties before/after")] = False,
 ) -> Response:
-    revision = store.revision(number)
+    revision = published(store.revision(number))
     return _json(revision.model_dump_json(exclude=None if full else HEAVY))
 
 
