@@ -18,6 +18,7 @@ from cli.common import (
     err,
     json_option,
     out,
+    speaks_directory_language,
     store_options,
     sweep_orphans,
     where,
@@ -25,6 +26,7 @@ from cli.common import (
 from core.i18n import _
 from graph_schema.errors import KpigraphError
 from loaders.catalog import load_catalog
+from viz.labels import count_label
 
 if TYPE_CHECKING:
     from core.publish import PublishResult
@@ -47,6 +49,7 @@ if TYPE_CHECKING:
     else "start from a demo catalog",
 )
 @click.option("--force", is_flag=True, help="write into a non-empty directory")
+@speaks_directory_language
 def init(directory: Path, template: str | None, force: bool) -> None:
     """Scaffold a catalog in DIRECTORY."""
     if directory.exists() and any(directory.iterdir()) and not force:
@@ -64,10 +67,14 @@ def init(directory: Path, template: str | None, force: bool) -> None:
 
         write_scaffold(directory)
     graph = load_catalog(directory)
-    counts = graph.counts()
     click.echo(
-        f"created catalog {graph.name!r} in {directory} "
-        f"({counts['Metric']} metrics); next: kpigraph validate {directory}"
+        _(
+            "created catalog {name} in {directory} ({metrics}); next: kpigraph validate "
+            "{directory}",
+            name=repr(graph.name),
+            directory=directory,
+            metrics=count_label("Metric", graph.counts()["Metric"]),
+        )
     )
 
 
@@ -75,6 +82,7 @@ def init(directory: Path, template: str | None, force: bool) -> None:
 @click.argument("directory", type=click.Path(path_type=Path))
 @click.option("--no-lint", is_flag=True, help="skip the lint rules (see 'kpigraph lint')")
 @json_option
+@speaks_directory_language
 def validate(directory: Path, no_lint: bool, as_json: bool) -> None:
     """Check a catalog without loading it; lists every problem with file and line. Lint
     errors fail validation too; lint warnings are shown."""
@@ -94,9 +102,23 @@ def validate(directory: Path, no_lint: bool, as_json: bool) -> None:
     else:
         if report is not None and report.issues:
             print_text(report, directory, quiet_info=True)
-        summary = ", ".join(f"{v} {k}" for k, v in counts.items() if v)
-        state = "is valid" if valid else "loads, but lint found errors"
-        click.echo(f"catalog {graph.name!r} {state}: {summary} ({elapsed:.2f}s)")
+        summary = ", ".join(count_label(k, v) for k, v in counts.items() if v)
+        name, seconds = repr(graph.name), f"{elapsed:.2f}"
+        click.echo(
+            _(
+                "catalog {name} is valid: {counts} ({seconds} s)",
+                name=name,
+                counts=summary,
+                seconds=seconds,
+            )
+            if valid
+            else _(
+                "catalog {name} loads, but lint found errors: {counts} ({seconds} s)",
+                name=name,
+                counts=summary,
+                seconds=seconds,
+            )
+        )
     if not valid:
         raise SystemExit(1)
 
@@ -126,6 +148,7 @@ def validate(directory: Path, no_lint: bool, as_json: bool) -> None:
 )
 @store_options
 @json_option
+@speaks_directory_language
 def load(
     directory: Path,
     author: str | None,
@@ -175,16 +198,24 @@ def load(
         click.echo(result.how)
     if result.files_unchanged:
         click.echo(
-            f"no changes: nothing recorded (revision {result.head} is current; its catalog "
-            "files are unchanged, so they were not read again)"
+            _(
+                "no changes: nothing recorded (revision {head} is current; its catalog files "
+                "are unchanged, so they were not read again)",
+                head=result.head,
+            )
         )
     elif result.revision is None:
-        click.echo(f"no changes: nothing recorded (revision {result.head} is current)")
+        click.echo(_("no changes: nothing recorded (revision {head} is current)", head=result.head))
     else:
-        click.echo(f"recorded revision {result.revision}")
+        click.echo(_("recorded revision {number}", number=result.revision))
         if result.auto_versions:
-            click.echo(f"versioned automatically: {len(result.auto_versions)} metric(s)")
-    click.echo(f"done in {elapsed:.2f}s")
+            click.echo(
+                _(
+                    "versioned automatically: {metrics}",
+                    metrics=count_label("Metric", len(result.auto_versions)),
+                )
+            )
+    click.echo(_("done in {seconds} s", seconds=f"{elapsed:.2f}"))
 
 
 def publish_directory(

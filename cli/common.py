@@ -181,6 +181,38 @@ def store_options(func: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
+def directory_language(directory: Path) -> str | None:
+    """The ``language`` of the catalog in ``directory`` (its ``kpigraph.yaml``), if it says."""
+    import yaml
+
+    try:
+        text = (directory / "kpigraph.yaml").read_text(encoding="utf-8")[:65_536]
+        data = yaml.safe_load(text)
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        return None  # the loader reports the file; here only the language is guessed
+    lang = data.get("language") if isinstance(data, dict) else None
+    return lang if isinstance(lang, str) else None
+
+
+def speaks_directory_language(func: F) -> F:
+    """The command answers in the language of the catalog directory it reads (its
+    ``directory`` argument) unless ``--lang`` chose one: ``validate``, ``lint``, ``init`` and
+    ``load`` speak as the files do, not as the store (empty before a first load)."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        from core import i18n
+
+        directory = Path(kwargs["directory"])
+        token = i18n.set_fallback(lambda: directory_language(directory))
+        try:
+            return func(*args, **kwargs)
+        finally:
+            i18n.reset_fallback(token)
+
+    return wrapper  # type: ignore[return-value]
+
+
 def where(settings: Settings) -> str:
     from core.settings import Backend
 

@@ -8,7 +8,8 @@ from typing import TYPE_CHECKING
 
 import click
 
-from cli.common import emit_json, err, out, printable, safe
+from cli.common import emit_json, err, out, printable, safe, speaks_directory_language
+from core.i18n import _
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -96,12 +97,20 @@ def read_linted(directory: Path, cache: FileCache | None, no_lint: bool = False)
         errors = tuple(i for i in report.issues if i.severity is Severity.ERROR)
         print_text(LintReport(errors), directory, console=err())
         raise click.ClickException(
-            f"{counts['error']} lint error(s) in {printable(directory)}; nothing was loaded "
-            "(fix them, or pass --no-lint)"
+            _(
+                "{count} lint error(s) in {directory}; nothing was loaded (fix them, or pass "
+                "--no-lint)",
+                count=counts["error"],
+                directory=printable(directory),
+            )
         )
     if counts["warning"]:
         err().print(
-            f"lint: {counts['warning']} warning(s); 'kpigraph lint {safe(directory)}' lists them"
+            _(
+                "lint: {count} warning(s); 'kpigraph lint {directory}' lists them",
+                count=counts["warning"],
+                directory=safe(directory),
+            )
         )
     return source
 
@@ -123,12 +132,19 @@ def print_text(
             soft_wrap=True,
         )
         if issue.fix:
-            console.print(f"    fix: {safe(issue.fix)}", soft_wrap=True, style="dim")
+            console.print("    " + _("fix:") + f" {safe(issue.fix)}", soft_wrap=True, style="dim")
     counts = report.counts()
     hidden = counts["info"] if quiet_info else 0
-    tail = f" ({hidden} info not shown; 'kpigraph lint' lists them)" if hidden else ""
+    tail = (
+        _(" ({count} info not shown; 'kpigraph lint' lists them)", count=hidden) if hidden else ""
+    )
     console.print(
-        f"lint: {counts['error']} errors, {counts['warning']} warnings, {counts['info']} info"
+        _(
+            "lint: {errors} errors, {warnings} warnings, {info} info",
+            errors=counts["error"],
+            warnings=counts["warning"],
+            info=counts["info"],
+        )
         + tail
     )
 
@@ -151,6 +167,7 @@ def print_text(
     help="hide issues below this severity",
 )
 @click.option("--strict", is_flag=True, help="exit 1 on warnings too, not only on errors")
+@speaks_directory_language
 def lint(directory: Path, fmt: str, min_severity: str, strict: bool) -> None:
     """Check a catalog against the lint rules (conflicts, naming, levels, lifecycle, orphans,
     card completeness, SQL vs fields); exits 1 when there are errors.

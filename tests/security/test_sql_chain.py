@@ -23,6 +23,7 @@ from fastapi.testclient import TestClient
 
 from api.app import create_app
 from cli.lint import load_linted
+from core import i18n
 from core.settings import Settings
 from graph_schema.errors import InvalidQueryError
 from loaders.catalog import load_catalog
@@ -113,7 +114,7 @@ def test_a_catalog_with_hostile_sql_is_refused_at_validate_and_load(
     assert result.exit_code == 1, result.output
     assert "sql.unsafe" in result.output or "sql.parse-error" in result.output
     assert "COPY" in result.output
-    with pytest.raises(click.ClickException, match="lint error"):
+    with pytest.raises(click.ClickException, match="lint error"), i18n.use("en"):
         load_linted(root)
     reader = "SELECT content AS period, 1 AS value FROM read_text('/etc/passwd')"
     root2 = _hostile_catalog(tmp_path / "cat2", reader, lint)

@@ -182,11 +182,31 @@ def test_nothing_loaded_yet(tmp_path: Path) -> None:
     assert "run 'kpigraph load CATALOG_DIR' first" in proc.stderr
 
 
+def test_directory_commands_speak_the_catalogs_language(tmp_path: Path) -> None:
+    """validate, lint and load answer in the language of the files they read (an English
+    catalog into an empty store: the store has no language yet)."""
+    db = tmp_path / "en.sqlite"
+    target = tmp_path / "en"
+    run("init", str(target), db=db)
+    manifest = target / "kpigraph.yaml"
+    manifest.write_text(
+        manifest.read_text(encoding="utf-8").replace("language: zh", "language: en"),
+        encoding="utf-8",
+    )
+    assert "language: en" in manifest.read_text(encoding="utf-8")
+    assert "is valid" in run("validate", str(target), db=db).stdout
+    assert "lint: 0 errors" in run("lint", str(target), db=db).stdout
+    loaded = run("load", str(target), db=db)
+    assert "recorded revision 1" in loaded.stdout and "done in" in loaded.stdout
+    assert "没有变化" in run("--lang", "zh", "load", str(target), db=db).stdout
+
+
 def test_init_validate_load_round_trip(tmp_path: Path) -> None:
     db = tmp_path / "x.sqlite"
     target = tmp_path / "mine"
-    assert "created catalog" in run("init", str(target), db=db).stdout
-    assert "is valid" in run("validate", str(target), db=db).stdout
+    assert "创建目录" in run("init", str(target), db=db).stdout  # the scaffold speaks zh
+    assert "校验通过" in run("validate", str(target), db=db).stdout
+    assert "is valid" in run("--lang", "en", "validate", str(target), db=db).stdout
     run("load", str(target), db=db)
     assert (
         json.loads(run("impact", "revenue", "--json", db=db).stdout)["metrics"][0]["ref"]

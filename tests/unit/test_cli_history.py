@@ -32,7 +32,7 @@ def loaded(tmp_path: Path) -> tuple[Path, Path]:
 
 def test_reload_records_nothing_and_says_so(loaded: tuple[Path, Path]) -> None:
     db, cat = loaded
-    out = run("load", str(cat), db=db)
+    out = run("--lang", "en", "load", str(cat), db=db)
     assert "no changes: nothing recorded (revision 1 is current; its catalog files are" in (
         out.stdout
     )

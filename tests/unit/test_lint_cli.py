@@ -15,7 +15,8 @@ from tests.unit.test_lint_rules import SOURCES, catalog
 
 
 def invoke(*args: str) -> Result:
-    return CliRunner().invoke(cli, list(args), catch_exceptions=False)
+    """The command in English (the test catalogs speak zh; the words checked are English)."""
+    return CliRunner().invoke(cli, ["--lang", "en", *args], catch_exceptions=False)
 
 
 def snapshot(root: Path) -> dict[str, bytes]:
@@ -210,7 +211,9 @@ def test_load_is_stopped_by_lint_errors(tmp_path: Path) -> None:
     assert invoke("load", str(clean), "--db", db, "--backend", "embedded").exit_code == 0
     before = invoke("info", "--json", "--db", db, "--backend", "embedded").output
     bad = catalog(tmp_path / "bad", BROKEN)
-    result = CliRunner().invoke(cli, ["load", str(bad), "--db", db, "--backend", "embedded"])
+    result = CliRunner().invoke(
+        cli, ["--lang", "en", "load", str(bad), "--db", db, "--backend", "embedded"]
+    )
     assert result.exit_code != 0
     assert "sql.unknown-table" in result.output and "nothing was loaded" in result.output
     assert invoke("info", "--json", "--db", db, "--backend", "embedded").output == before
@@ -227,7 +230,7 @@ def test_serve_catalog_is_stopped_by_lint_errors(tmp_path: Path) -> None:
         port = str(probe.getsockname()[1])
     bad = catalog(tmp_path / "bad", BROKEN)
     args = ["serve", "--catalog", str(bad), "--port", port, "--db", str(tmp_path / "s.sqlite")]
-    result = CliRunner().invoke(cli, [*args, "--backend", "embedded"])
+    result = CliRunner().invoke(cli, ["--lang", "en", *args, "--backend", "embedded"])
     assert result.exit_code != 0 and "nothing was loaded" in result.output
 
 
