@@ -18,9 +18,11 @@ from core.i18n import N_, _
 from governance import comments as comment_svc
 from governance import workflow
 from governance.changes import Governance
-from graph_schema.errors import CatalogError
+from governance.proposal import PROPOSAL_FILE
+from graph_schema.errors import CatalogError, CatalogIssue
 from graph_schema.governance import Action, ChangeStatus, User
 from graph_schema.ids import NodeKind, NodeRef
+from graph_schema.limits import MAX_EXPANDED, definition_size
 from graph_schema.models import Metric
 from store.base import GraphStore
 from viz import change_form
@@ -194,7 +196,7 @@ def propose_submit(
     issues: list[Any] = []
     data: dict[str, Any] | None = None
     try:
-        parsed = yaml.safe_load(definition) if definition.strip() else {}
+        parsed = read_definition(definition)
         if not isinstance(parsed, dict):
             raise CatalogError([])
         data = parsed
@@ -224,6 +226,22 @@ def propose_submit(
     return HTMLResponse(body, status_code=422)
 
 
+def read_definition(text: str) -> Any:
+    """A definition as typed in the YAML view, read; refused (``CatalogError`` naming the
+    field) when its YAML aliases (``*a``) stand for more than a definition may hold — before
+    anything walks it: 2 KB of aliases can stand for millions of items, and the page shown
+    again, the form's data and the name lookup would each walk them all."""
+    parsed = yaml.safe_load(text) if text.strip() else {}
+    if definition_size(parsed, MAX_EXPANDED) > MAX_EXPANDED:
+        message = _(
+            "definition: holds over {limit} characters once YAML aliases (*name) are "
+            "expanded; write each value out, and keep a definition short",
+            limit=f"{MAX_EXPANDED:,}",
+        )
+        raise CatalogError([CatalogIssue(PROPOSAL_FILE, None, message)])
+    return parsed
+
+
 class YamlView(BaseModel):
     """One side of the form ↔ YAML view switch: a mapping to show as YAML, or YAML to read."""
 
@@ -239,9 +257,11 @@ def yaml_view(body: YamlView, store: StoreDep, user: Writer) -> JSONResponse:
     if body.data is not None:
         return JSONResponse({"text": _dump(body.data)})
     try:
-        parsed = yaml.safe_load(body.text or "") or {}
+        parsed = read_definition(body.text or "") or {}
     except yaml.YAMLError as exc:
         return JSONResponse({"error": str(exc)}, status_code=422)
+    except CatalogError as exc:
+        return JSONResponse({"error": str(exc.issues[0])}, status_code=422)
     if not isinstance(parsed, dict):
         return JSONResponse({"error": _("definition: expected a mapping of fields")}, 422)
     data = jsonable_encoder(parsed)
