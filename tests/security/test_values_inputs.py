@@ -122,6 +122,9 @@ def test_values_api_refuses_a_day_that_does_not_exist(tmp_path: Path) -> None:
     with TestClient(app) as client:
         bad = client.get("/api/metrics/revenue/values", params={"from": "2024-02-31"})
         assert bad.status_code == 422 and "from" in bad.text, bad.text
-        good = client.get("/api/metrics/revenue/values", params={"from": "2024-02-29"})
+        day = client.get("/api/metrics/revenue/values", params={"from": "2024-02-29"})
+        # a real day, but 营收 has monthly values: said, never folded into its month silently
+        assert day.status_code in (400, 422) and "monthly values only" in day.text, day.text
+        good = client.get("/api/metrics/revenue/values", params={"from": "2024-02"})
         assert good.status_code == 200, good.text
     store.close()
