@@ -40,6 +40,13 @@ VALUE_WORDS = {
     "conflict": N_("conflict"),
     "definition": N_("definition"),
     "influence": N_("influence"),
+    # diffs: what happened to a node, who approves
+    "added": N_("added"),
+    "removed": N_("removed"),
+    "modified": N_("modified"),
+    "owner": N_("owner"),
+    "reviewer": N_("reviewer"),
+    "committee": N_("committee"),
 }
 
 
