@@ -20,10 +20,14 @@ from typing import Any, Protocol
 
 from analysis.evaluate import benchmark_status
 from analysis.explain_types import ValueSource, shift_month
+from core.i18n import N_, _, percent
 from graph_schema.errors import InvalidQueryError
 
 IDENTITY_TOLERANCE = 0.005
 Z_THRESHOLD = 3.5
+#: what an anomalous change is measured against, and where a value lies (message ids)
+AGAINST = {"yoy": N_("year-on-year"), "mom": N_("month-on-month")}
+POSITION = {"below": N_("below every benchmark range"), "above": N_("above every benchmark range")}
 
 
 class QualitySource(ValueSource, Protocol):
@@ -125,7 +129,9 @@ def check_values(source: QualitySource, metric_ids: Sequence[str]) -> list[dict[
         for member, series in slices:
             for p in missing_periods(series):
                 findings.append(
-                    _finding("missing_period", metric, p, member, detail="no value for this month")
+                    _finding(
+                        "missing_period", metric, p, member, detail=_("no value for this month")
+                    )
                 )
             for p, z, against in anomalies(series):
                 findings.append(
@@ -136,7 +142,11 @@ def check_values(source: QualitySource, metric_ids: Sequence[str]) -> list[dict[
                         member,
                         value=series[p],
                         z=z,
-                        detail=f"robust z-score {z:+.1f} of the {against} change",
+                        detail=_(
+                            "robust z-score {z} of the {against} change",
+                            z=f"{z:+.1f}",
+                            against=_(AGAINST[against]),
+                        ),
                     )
                 )
         for p, v in sorted(total.items()):
@@ -149,7 +159,7 @@ def check_values(source: QualitySource, metric_ids: Sequence[str]) -> list[dict[
                         p,
                         None,
                         value=v,
-                        detail=f"{status['position']} every benchmark range",
+                        detail=_(POSITION[status["position"]]),
                     )
                 )
         if how == "derived" and metric.formula:
@@ -185,7 +195,11 @@ def _identity(source: QualitySource, metric: Any, dims: Sequence[str]) -> list[d
                             member,
                             value=v,
                             expected=d,
-                            detail=f"observed differs from {metric.formula} by {gap:+.2%}",
+                            detail=_(
+                                "observed differs from {formula} by {gap}",
+                                formula=metric.formula,
+                                gap=percent(gap, digits=2, signed=True),
+                            ),
                         )
                     )
     return out

@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from analysis.explain_dims import OTHER
 from core.i18n import _
 from viz.charts import bar_svg, tree_svg, waterfall_svg
 from viz.explain_words import (
@@ -152,7 +153,8 @@ def render_explain(
             if len(parts) != len(dims):
                 return member
             return " · ".join(
-                members_of.get(d, {}).get(p, p) for d, p in zip(dims, parts, strict=True)
+                _(p) if p == OTHER else members_of.get(d, {}).get(p, p)
+                for d, p in zip(dims, parts, strict=True)
             )
 
         return name
