@@ -219,15 +219,45 @@ def display(value: Any) -> str:
 
     Examples
     --------
-    >>> display({"includes": ["工时", "配件"], "excludes": ["洗车"]})
-    'includes: 工时、配件; excludes: 洗车'
+    >>> from core.i18n import use
+    >>> with use("en"):
+    ...     display({"includes": ["工时", "配件"], "excludes": ["洗车"]})
+    'Includes: 工时, 配件; Excludes: 洗车'
+    >>> with use("zh"):
+    ...     display({"includes": ["工时", "配件"], "excludes": ["洗车"]})
+    '包含：工时、配件；不含：洗车'
     >>> display(None)
     '—'
     """
     if value is None or value == [] or value == {}:
         return "—"
     if isinstance(value, list):
-        return "、".join(display(v) for v in value)
+        return _(", ").join(display(v) for v in value)
     if isinstance(value, dict):
-        return "; ".join(f"{k}: {display(v)}" for k, v in value.items())
+        return _("; ").join(
+            (_(KEY_WORDS[k]) if k in KEY_WORDS else str(k)) + _(": ") + display(v)
+            for k, v in value.items()
+        )
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))  # 1800.0 → 1800
     return str(value)
+
+
+#: keys inside a definition's mappings (caliber parts, benchmarks, contacts), in words
+KEY_WORDS = {
+    "includes": N_("Includes"),
+    "excludes": N_("Excludes"),
+    "description": N_("Description"),
+    "name": N_("Name"),
+    "min": N_("Min"),
+    "max": N_("Max"),
+    "source": N_("Source"),
+    "unit": N_("Unit"),
+    "business": N_("Business owner"),
+    "technical": N_("Technical owner"),
+    "data_support": N_("Data support"),
+    "metric": N_("Metric"),
+    "polarity": N_("Polarity"),
+    "lag": N_("Lag"),
+    "note": N_("Note"),
+}

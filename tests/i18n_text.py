@@ -51,6 +51,7 @@ UNIVERSAL = {
     "dms",
     "MIN",
     "MAX",
+    "Excel",
 }
 
 

@@ -90,6 +90,18 @@ PAGES = [
     "/stats",
     "/changes",
     "/history",
+    "/history/1",
+    "/compare?a=atp&b=revenue",
+    "/compare?a=atp&b=atp",
+    "/metrics/atp/discussion",
+    "/signin",
+    "/inventory",
+    "/review",
+    "/onboarding",
+    "/onboarding/ops",
+    "/quiz?department=ops&seed=1",
+    "/reports/monthly?month=2026-06",
+    "/reports/quarterly?quarter=2026Q2",
     "/metrics/no_such_metric",
 ]
 
@@ -175,7 +187,15 @@ def _cli(*args: str, db: Path) -> str:
 
 @pytest.mark.parametrize(
     "args",
-    [("search", "营收"), ("show", "atp"), ("lineage", "atp", "--depth", "1"), ("impact", "visits")],
+    [
+        ("search", "营收"),
+        ("show", "atp"),
+        ("lineage", "atp", "--depth", "1"),
+        ("impact", "visits"),
+        ("inventory",),
+        ("explain", "revenue", "--period", "2026-06", "--by", "store,order_type"),
+        ("explain", "atp", "--period", "2026-06", "--base", "yoy", "--by", "store"),
+    ],
 )
 def test_commands_speak_one_language(db: Path, demo_data: set[str], args: tuple[str, ...]) -> None:
     i18n.MISSES.clear()
