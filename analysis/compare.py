@@ -65,6 +65,9 @@ LABELS: dict[str, str] = {
     "history": N_("Version history"),
     "contacts": N_("Contacts"),
     "tags": N_("Tags"),
+    "priority": N_("Priority"),
+    "role": N_("Metric role"),
+    "horizon": N_("Leading, process or lagging"),
 }
 #: Not compared: identity, and per-tool leftovers of importers.
 SKIPPED = frozenset({"id", "extra"})
@@ -113,7 +116,7 @@ def compare_metrics(a: Metric, b: Metric) -> Comparison:
     (['name', 'formula', 'caliber.numerator'], 'major')
     >>> row = next(r for r in c.rows if r.field == "caliber.numerator")
     >>> row.only_a, row.only_b
-    ([], ['includes: 保险理赔'])
+    ([], ['包含：保险理赔'])
     """
     pa, pb = _flat(a.props()), _flat(b.props())
     changes = {c.field: c for c in field_changes(a.props(), b.props(), classify=True)}
@@ -186,7 +189,11 @@ def _items(value: Any) -> list[str]:
     if isinstance(value, list):
         return [display(v) for v in value]
     if isinstance(value, dict) and set(value) <= {"includes", "excludes"}:
-        return [f"{key}: {item}" for key in ("includes", "excludes") for item in value.get(key, [])]
+        return [
+            _(KEY_WORDS[key]) + _(": ") + str(item)
+            for key in ("includes", "excludes")
+            for item in value.get(key, [])
+        ]
     return []
 
 
@@ -260,4 +267,10 @@ KEY_WORDS = {
     "polarity": N_("Polarity"),
     "lag": N_("Lag"),
     "note": N_("Note"),
+    "label": N_("Label"),
+    "version": N_("Version"),
+    "date": N_("Date"),
+    "change": N_("Change"),
+    "author": N_("Author"),
+    "reason": N_("Reason"),
 }

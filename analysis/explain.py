@@ -276,7 +276,7 @@ def _grow(
     if not usable:
         if len(path) > 1:
             kind, formula = candidates[0]
-            back = [n for n, _ in formula.inputs() if n in path]
+            back = [source.metric(n).name for n, _ in formula.inputs() if n in path]
             notes.append(
                 _(
                     "{metric}: not broken down further — its {kind} refers back to {names} "

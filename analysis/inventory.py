@@ -52,7 +52,7 @@ COLUMN_WORDS = (
     N_("Metric name"),
     N_("Domain"),
     N_("Priority"),
-    N_("Has one definition now"),
+    N_("Has an agreed definition"),
 )
 #: The states in words (message ids; the seed's words in zh)
 STATE_WORDS = {

@@ -31,6 +31,13 @@ PAGES = {
     "change": "/changes/{change}",
     "lint": "/lint",
     "stats": "/stats",
+    "history": "/history",
+    "revision": "/history/1",
+    "compare": "/compare?a=atp&b=revenue",
+    "inventory": "/inventory",
+    "review": "/review",
+    "discussion": "/metrics/atp/discussion",
+    "onboarding": "/onboarding/ops",
 }
 
 
