@@ -292,14 +292,20 @@ def _grow(
     values = {n: pair.total(n) for n in names}
     missing = [n for n, v in values.items() if v is None]
     if missing:
-        names = _(", ").join(missing)
-        notes.append(
-            _("{metric}: not broken down — no targets for {names}", metric=metric.name, names=names)
-            if pair.base_p is None
-            else _(
-                "{metric}: not broken down — no values for {names}", metric=metric.name, names=names
+        listed = _(", ").join(source.metric(n).name for n in missing)
+        if pair.base_p is None:
+            note = _(
+                "{metric}: not broken down — no targets for {names}",
+                metric=metric.name,
+                names=listed,
             )
-        )
+        else:
+            note = _(
+                "{metric}: not broken down — no values for {names}",
+                metric=metric.name,
+                names=listed,
+            )
+        notes.append(note)
         return
     now = {n: v[0] for n, v in values.items() if v}
     old = {n: v[1] for n, v in values.items() if v}
