@@ -165,6 +165,10 @@ def test_an_english_catalog_speaks_english_by_default(tmp_path: Path) -> None:
         assert "个指标" not in home and "3 metrics" in home
         zh = c.get("/?lang=zh").text  # a reader may still ask for Chinese
         assert "搜索" in zh
+        # a chat answer is in the catalog's language, whatever the asking client says
+        answer = c.get("/api/ask?q=atp", headers={"Accept-Language": "zh-CN"}).text
+        assert "Formula: 客单价 = 营收 / 进厂台次" in answer, answer
+        assert "Owner: 运营部 (reviewer: 财务部)" in answer and "负责" not in answer
 
 
 # -- command line ----------------------------------------------------------------------------
