@@ -285,7 +285,9 @@ SEVERITY = {
 }
 SEVERITY_RANK = {"error": 0, "warning": 1, "info": 2}
 _CHECK_RANK = {"identity": 0, "missing_period": 1, "benchmark": 2, "anomaly": 3}
-_MISSING_TABLE = re.compile(r"Table with name (\w+) does not exist")
+_MISSING_TABLE = re.compile(
+    r"Table with name (\w+) does not exist|table '(\w+)' is not a table of the catalog"
+)
 
 
 def _note(metric_id: str, why: str) -> str:
@@ -293,10 +295,10 @@ def _note(metric_id: str, why: str) -> str:
     missing = _MISSING_TABLE.search(why)
     if missing:
         return _(
-            "{metric}: its SQL reads table {table}, which data/ does not have (add the file, or "
+            "{metric}: its SQL reads table {table!r}, which data/ does not have (add the file, or "
             "give the metric observed values)",
             metric=metric_id,
-            table=missing.group(1),
+            table=missing.group(1) or missing.group(2),
         )
     return f"{metric_id}: {why}"
 

@@ -119,6 +119,7 @@ def demo_data() -> set[str]:
     graph = load_catalog(DEMO)
     values: list[object] = [n.model_dump(mode="json") for n in graph.nodes]
     values += [str(n.ref) for n in graph.nodes] + [graph.meta, [r.id for r in DEFAULT_RULES]]
+    values += [n.id.rsplit(".", 1)[-1] for n in graph.nodes if "." in n.id]  # tables, fields
     values += [str(p.relative_to(DEMO)) for p in DEMO.rglob("*.yaml")]
     for path in (DEMO / "data").glob("*.csv"):
         with path.open(encoding="utf-8") as f:
@@ -197,6 +198,7 @@ def _cli(*args: str, db: Path) -> str:
         ("lineage", "atp", "--depth", "1"),
         ("impact", "visits"),
         ("inventory",),
+        ("check-values",),
         ("explain", "revenue", "--period", "2026-06", "--by", "store,order_type"),
         ("explain", "atp", "--period", "2026-06", "--base", "yoy", "--by", "store"),
     ],
