@@ -14,7 +14,9 @@ Examples
 ...     {"version": "2.0.0", "date": "2026-06-01", "change": "分子含税"}])
 >>> [(k.version, k.change_class, k.period) for k in definition_marks(m, [])]
 [('2.0.0', 'major', '2026-06')]
->>> straddle_warning(definition_marks(m, []), "2026-05", "2026-06")
+>>> from core.i18n import use
+>>> with use("en"):
+...     straddle_warning(definition_marks(m, []), "2026-05", "2026-06")
 '2026-05 and 2026-06 were computed under different definitions: 2.0.0 (2026-06-01) 分子含税'
 """
 
