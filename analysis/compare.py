@@ -14,6 +14,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from analysis.resolve import not_found
+from core.i18n import N_, _
 from graph_schema.errors import InvalidQueryError
 from graph_schema.ids import NodeKind, NodeRef
 from graph_schema.models import Metric
@@ -21,49 +22,52 @@ from graph_schema.revisions import ChangeClass
 from graph_schema.versions import field_changes
 from store.base import GraphStore
 
-#: Template order and the card's labels (指标定义模板, seed 001).
+#: Template order and the card's labels (指标定义模板, seed 001), as message ids.
 LABELS: dict[str, str] = {
-    "name": "指标名称",
-    "name_en": "英文名称",
-    "abbr": "缩写",
-    "level": "层级",
-    "domain": "业务域",
-    "owner": "责任部门",
-    "reviewer": "审核部门",
-    "status": "状态",
-    "definition": "指标定义",
-    "meaning": "业务含义",
-    "formula": "计算公式",
-    "drivers": "驱动拆解",
-    "unit": "单位",
-    "aggregation": "聚合方式",
-    "example": "计算示例",
-    "caliber.numerator": "分子口径",
-    "caliber.denominator": "分母口径",
-    "caliber.scope": "统计范围",
-    "caliber.time": "时间口径",
-    "caliber.rules": "计算规则",
-    "atomic": "原子指标",
-    "qualifiers": "业务限定",
-    "window": "统计周期",
-    "data_source": "数据来源",
-    "fields": "来源字段",
-    "sql": "SQL",
-    "dimensions": "分析维度",
-    "causes": "因果关联",
-    "rolls_up_to": "上级指标",
-    "parallel": "平行指标",
-    "dashboards": "看板",
-    "use_cases": "使用场景",
-    "benchmarks": "行业基准",
-    "caveats": "注意事项",
-    "special_cases": "特殊情况",
-    "update_frequency": "更新频率",
-    "review_policy": "审核机制",
-    "version": "版本",
-    "history": "版本记录",
-    "contacts": "咨询联系",
-    "tags": "标签",
+    "name": N_("Name"),
+    "name_en": N_("English name"),
+    "abbr": N_("Abbreviation"),
+    "level": N_("Level"),
+    "domain": N_("Domain"),
+    "owner": N_("Owner"),
+    "reviewer": N_("Reviewer"),
+    "status": N_("Status"),
+    "definition": N_("What it measures"),
+    "meaning": N_("Business meaning"),
+    "formula": N_("Formula"),
+    "drivers": N_("Driver breakdown"),
+    "unit": N_("Unit"),
+    "aggregation": N_("Aggregation"),
+    "example": N_("Worked example"),
+    "caliber.numerator": N_("Numerator scope"),
+    "caliber.denominator": N_("Denominator scope"),
+    "caliber.scope": N_("Scope of the count"),
+    "caliber.time": N_("Time range"),
+    "caliber.rules": N_("Counting rules"),
+    "atomic": N_("Atomic metric"),
+    "qualifiers": N_("Qualifiers"),
+    "window": N_("Time window"),
+    "data_source": N_("Data source"),
+    "fields": N_("Source fields"),
+    "sql": N_("SQL"),
+    "dimensions": N_("Analysis dimensions"),
+    "causes": N_("Causes"),
+    "rolls_up_to": N_("Rolls up to"),
+    "parallel": N_("Parallel metrics"),
+    "dashboards": N_("Dashboards"),
+    "use_cases": N_("Use cases"),
+    "benchmarks": N_("Industry benchmarks"),
+    "caveats": N_("Caveats"),
+    "special_cases": N_("Special cases"),
+    "update_frequency": N_("Data refresh"),
+    "review_policy": N_("Definition review"),
+    "version": N_("Version"),
+    "history": N_("Version history"),
+    "contacts": N_("Contacts"),
+    "tags": N_("Tags"),
+    "priority": N_("Priority"),
+    "role": N_("Metric role"),
+    "horizon": N_("Leading, process or lagging"),
 }
 #: Not compared: identity, and per-tool leftovers of importers.
 SKIPPED = frozenset({"id", "extra"})
@@ -112,7 +116,7 @@ def compare_metrics(a: Metric, b: Metric) -> Comparison:
     (['name', 'formula', 'caliber.numerator'], 'major')
     >>> row = next(r for r in c.rows if r.field == "caliber.numerator")
     >>> row.only_a, row.only_b
-    ([], ['includes: 保险理赔'])
+    ([], ['包含：保险理赔'])
     """
     pa, pb = _flat(a.props()), _flat(b.props())
     changes = {c.field: c for c in field_changes(a.props(), b.props(), classify=True)}
@@ -126,7 +130,7 @@ def compare_metrics(a: Metric, b: Metric) -> Comparison:
         rows.append(
             CompareRow(
                 field=name,
-                label=LABELS.get(name, name),
+                label=_(LABELS[name]) if name in LABELS else name,
                 a=va,
                 b=vb,
                 same=va == vb,
@@ -185,7 +189,11 @@ def _items(value: Any) -> list[str]:
     if isinstance(value, list):
         return [display(v) for v in value]
     if isinstance(value, dict) and set(value) <= {"includes", "excludes"}:
-        return [f"{key}: {item}" for key in ("includes", "excludes") for item in value.get(key, [])]
+        return [
+            _(KEY_WORDS[key]) + _(": ") + str(item)
+            for key in ("includes", "excludes")
+            for item in value.get(key, [])
+        ]
     return []
 
 
@@ -218,15 +226,51 @@ def display(value: Any) -> str:
 
     Examples
     --------
-    >>> display({"includes": ["工时", "配件"], "excludes": ["洗车"]})
-    'includes: 工时、配件; excludes: 洗车'
+    >>> from core.i18n import use
+    >>> with use("en"):
+    ...     display({"includes": ["工时", "配件"], "excludes": ["洗车"]})
+    'Includes: 工时, 配件; Excludes: 洗车'
+    >>> with use("zh"):
+    ...     display({"includes": ["工时", "配件"], "excludes": ["洗车"]})
+    '包含：工时、配件；不含：洗车'
     >>> display(None)
     '—'
     """
     if value is None or value == [] or value == {}:
         return "—"
     if isinstance(value, list):
-        return "、".join(display(v) for v in value)
+        return _(", ").join(display(v) for v in value)
     if isinstance(value, dict):
-        return "; ".join(f"{k}: {display(v)}" for k, v in value.items())
+        return _("; ").join(
+            (_(KEY_WORDS[k]) if k in KEY_WORDS else str(k)) + _(": ") + display(v)
+            for k, v in value.items()
+        )
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))  # 1800.0 → 1800
     return str(value)
+
+
+#: keys inside a definition's mappings (caliber parts, benchmarks, contacts), in words
+KEY_WORDS = {
+    "includes": N_("Includes"),
+    "excludes": N_("Excludes"),
+    "description": N_("Description"),
+    "name": N_("Name"),
+    "min": N_("Min"),
+    "max": N_("Max"),
+    "source": N_("Source"),
+    "unit": N_("Unit"),
+    "business": N_("Business owner"),
+    "technical": N_("Technical owner"),
+    "data_support": N_("Data support"),
+    "metric": N_("Metric"),
+    "polarity": N_("Polarity"),
+    "lag": N_("Lag"),
+    "note": N_("Note"),
+    "label": N_("Label"),
+    "version": N_("Version"),
+    "date": N_("Date"),
+    "change": N_("Change"),
+    "author": N_("Author"),
+    "reason": N_("Reason"),
+}

@@ -14,7 +14,9 @@ Examples
 ...     {"version": "2.0.0", "date": "2026-06-01", "change": "分子含税"}])
 >>> [(k.version, k.change_class, k.period) for k in definition_marks(m, [])]
 [('2.0.0', 'major', '2026-06')]
->>> straddle_warning(definition_marks(m, []), "2026-05", "2026-06")
+>>> from core.i18n import use
+>>> with use("en"):
+...     straddle_warning(definition_marks(m, []), "2026-05", "2026-06")
 '2026-05 and 2026-06 were computed under different definitions: 2.0.0 (2026-06-01) 分子含税'
 """
 
@@ -26,6 +28,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from analysis.timeline import TimelineEntry, version_timeline
+from core.i18n import _
 from graph_schema.ids import NodeKind, NodeRef
 from graph_schema.models import Metric
 from graph_schema.revisions import NodeHistoryEntry
@@ -102,12 +105,17 @@ def straddle_warning(marks: Sequence[DefinitionMark], a: str, b: str) -> str | N
     if not major:
         return None
     lo, hi = sorted((a, b))
-    what = "; ".join(
+    what = _("; ").join(
         f"{m.version} ({m.date}) "
-        + (f"changed {', '.join(m.fields)}" if m.fields else m.reason or "")
+        + (_("changed {fields}", fields=_(", ").join(m.fields)) if m.fields else m.reason or "")
         for m in major
     )
-    return f"{lo} and {hi} were computed under different definitions: {what.strip()}"
+    return _(
+        "{a} and {b} were computed under different definitions: {what}",
+        a=lo,
+        b=hi,
+        what=what.strip(),
+    )
 
 
 def with_definition_changes(

@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from analysis.catalog_view import CatalogView
 from analysis.impact import impact
 from analysis.results import ImpactDashboard, ImpactDepartment, ImpactMetric, Via
+from core.i18n import _, ngettext
 from graph_schema.diff import GraphDiff, diff_snapshots, snapshot, with_auto_versions
 from graph_schema.graph import CatalogGraph
 from graph_schema.ids import NodeKind, NodeRef
@@ -130,7 +131,7 @@ def diff_catalogs(
     ['Department:finance', 'Department:ops', 'governance committee']
     """
     if old is not None:  # a catalog side versions its unversioned metrics as a load would
-        old, _ = with_auto_versions(None, old)
+        old, _auto = with_auto_versions(None, old)
     old_snap = snapshot(old) if old else None
     versioned, auto = with_auto_versions(old_snap, new)
     changes = diff_snapshots(old_snap, snapshot(versioned))
@@ -236,7 +237,7 @@ def approvals(
     when an L0 or L1 metric is changed or recomputed."""
     names = {str(n.ref): n.name for g in (old, new) if g for n in g.nodes}
     wanted: dict[tuple[str, str], set[str]] = {}
-    committee: list[str] = []
+    committee: list[tuple[str, str]] = []  # (ref, why)
     for change in changes:
         if not change.ref.startswith("Metric:"):
             continue
@@ -248,17 +249,32 @@ def approvals(
             for dept in {props.get(role), before.get(role)} - {None}:
                 wanted.setdefault((f"Department:{dept}", role), set()).add(change.ref)
         if {props.get("level"), before.get("level")} & COMMITTEE_LEVELS:
-            committee.append(f"{change.ref} ({props.get('level') or before.get('level')}) changed")
+            level = props.get("level") or before.get("level")
+            committee.append(
+                (change.ref, _("{ref} ({level}) changed", ref=change.ref, level=level))
+            )
     for node in affected:
         if node.via is Via.DEFINITION and node.level in COMMITTEE_LEVELS:
-            committee.append(f"{node.ref} ({node.level}) recomputed")
+            committee.append(
+                (node.ref, _("{ref} ({level}) recomputed", ref=node.ref, level=node.level))
+            )
     out = [
         Approval(
             approver=dept,
             role=role,
             name=names.get(dept, dept.split(":", 1)[1]),
             metrics=sorted(metrics),
-            reason=f"{role} of the changed metric" + ("s" if len(metrics) > 1 else ""),
+            reason=(
+                ngettext(
+                    "owner of the changed metric", "owner of the changed metrics", len(metrics)
+                )
+                if role == "owner"
+                else ngettext(
+                    "reviewer of the changed metric",
+                    "reviewer of the changed metrics",
+                    len(metrics),
+                )
+            ),
         )
         for (dept, role), metrics in sorted(wanted.items())
     ]
@@ -267,9 +283,10 @@ def approvals(
             Approval(
                 approver=COMMITTEE,
                 role="committee",
-                name="数据治理委员会",
-                metrics=sorted({c.split(" ", 1)[0] for c in committee}),
-                reason="; ".join(committee[:10]) + (" …" if len(committee) > 10 else ""),
+                name=_("Data governance committee"),
+                metrics=sorted({ref for ref, _why in committee}),
+                reason=_("; ").join(why for _ref, why in committee[:10])
+                + (" …" if len(committee) > 10 else ""),
             )
         )
     return out

@@ -61,6 +61,7 @@ from analysis.explain_types import (
     calendar_of,
     shift_month,
 )
+from core.i18n import N_, _
 from graph_schema.errors import InvalidQueryError
 from graph_schema.formula import Formula, parse_formula
 from graph_schema.models import Metric
@@ -127,6 +128,10 @@ class Explanation:
         if self.root_causes is not None:
             out["root_causes"] = self.root_causes
         return out
+
+
+#: the two expressions a metric's change is split by (message ids)
+KINDS = {"drivers": N_("driver identity"), "formula": N_("formula")}
 
 
 def expressions_of(metric: Metric) -> list[tuple[str, Formula]]:
@@ -289,10 +294,15 @@ def _grow(
     if not usable:
         if len(path) > 1:
             kind, formula = candidates[0]
-            back = [n for n, _ in formula.inputs() if n in path]
+            back = [source.metric(n).name for n, _ in formula.inputs() if n in path]
             notes.append(
-                f"{metric.name}: not broken down further — its {kind} refers back to "
-                f"{', '.join(back)} above it in the tree"
+                _(
+                    "{metric}: not broken down further — its {kind} refers back to {names} "
+                    "above it in the tree",
+                    metric=metric.name,
+                    kind=_(KINDS[kind]),
+                    names=_(", ").join(back),
+                )
             )
         return
     kind, formula = usable[0]
@@ -300,27 +310,47 @@ def _grow(
     values = {n: pair.total(n) for n in names}
     missing = [n for n, v in values.items() if v is None]
     if missing:
-        what = "targets" if pair.base_p is None else "values"
-        notes.append(f"{metric.name}: not broken down — no {what} for {', '.join(missing)}")
+        listed = _(", ").join(source.metric(n).name for n in missing)
+        if pair.base_p is None:
+            note = _(
+                "{metric}: not broken down — no targets for {names}",
+                metric=metric.name,
+                names=listed,
+            )
+        else:
+            note = _(
+                "{metric}: not broken down — no values for {names}",
+                metric=metric.name,
+                names=listed,
+            )
+        notes.append(note)
         return
     now = {n: v[0] for n, v in values.items() if v}
     old = {n: v[1] for n, v in values.items() if v}
     try:
         split = split_change(formula, now, old)
     except DecompositionError as exc:
-        notes.append(f"{metric.name}: not broken down — {exc.message}")
+        notes.append(_("{metric}: not broken down — {why}", metric=metric.name, why=exc.message))
         return
     node.method = split.method
     if split.method == "shapley":
         notes.append(
-            f"{metric.name}: split by exact Shapley values — LMDI needs every value positive "
-            f"and {formula.text} a product or quotient"
+            _(
+                "{metric}: split by exact Shapley values — LMDI needs every value positive and "
+                "{formula} a product or quotient",
+                metric=metric.name,
+                formula=formula.text,
+            )
         )
     cancelled = [n for n in names if n not in split.contributions]
     if cancelled:
         notes.append(
-            f"{metric.name}: {', '.join(cancelled)} cancel(s) out of {formula.text} "
-            "(contribution 0)"
+            _(
+                "{metric}: {names} cancel(s) out of {formula} (contribution 0)",
+                metric=metric.name,
+                names=_(", ").join(cancelled),
+                formula=formula.text,
+            )
         )
     own = node.change or 0.0
     explained = sum(split.contributions.values())
@@ -328,7 +358,9 @@ def _grow(
     scales = input_scales(formula, split, now, old)
     big = 1e-9 * _scale(now, old)
     if own == 0 and any(abs(c) > big for c in split.contributions.values()):
-        notes.append(f"{metric.name} did not change; its inputs' moves offset each other")
+        notes.append(
+            _("{metric} did not change; its inputs' moves offset each other", metric=metric.name)
+        )
     children = source_metrics(source, names)
     for name in names:
         child_metric = children[name]
@@ -347,8 +379,12 @@ def _grow(
         if s_k is None:
             if depth > 1 and expressions_of(child_metric):
                 notes.append(
-                    f"{child_metric.name} did not change and {metric.name} is split by Shapley "
-                    "values, so its inputs' offsetting moves are not shown"
+                    _(
+                        "{child} did not change and {metric} is split by Shapley values, so its "
+                        "inputs' offsetting moves are not shown",
+                        child=child_metric.name,
+                        metric=metric.name,
+                    )
                 )
             s_k = 0.0
         _grow(
@@ -362,7 +398,7 @@ def _grow(
         node.children.append(
             TreeNode(
                 None,
-                "残差 residual",
+                _("residual"),
                 None,
                 None,
                 residual,
@@ -372,8 +408,14 @@ def _grow(
             )
         )
         notes.append(
-            f"{metric.name}: the {kind} identity does not hold in the data — {_fmt(residual)} of "
-            f"its change is not explained by {formula.text} (shown as a residual row)"
+            _(
+                "{metric}: the {kind} identity does not hold in the data — {residual} of its "
+                "change is not explained by {formula} (shown as a residual row)",
+                metric=metric.name,
+                kind=_(KINDS[kind]),
+                residual=_fmt(residual),
+                formula=formula.text,
+            )
         )
 
 

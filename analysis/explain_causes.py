@@ -10,6 +10,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from analysis.explain_types import TreeNode, ValueSource, is_month, shift_month
+from core.i18n import _
 from graph_schema.errors import InvalidQueryError
 
 
@@ -78,7 +79,14 @@ def cause_rows(
         if p1 in frame and p0 in frame:
             row.update(value=frame[p1], base_value=frame[p0], change=frame[p1] - frame[p0])
         else:
-            notes.append(f"cause {cause.name}: no values for {p1} and {p0}")
+            notes.append(
+                _(
+                    "cause {name}: no values for {period} and {base}",
+                    name=cause.name,
+                    period=p1,
+                    base=p0,
+                )
+            )
         if series is not None:
             r, n = lagged_correlation(series(cause.id), series(edge["effect"]), lag, period)
             row.update(correlation=r, n=n)

@@ -10,11 +10,13 @@ from typing import Any
 
 from analysis.decompose import linear_terms
 from analysis.explain_types import PeriodPair, ValueSource
+from core.i18n import N_, _
 from graph_schema.errors import InvalidQueryError
 from graph_schema.formula import BinOp, parse_formula
 from graph_schema.models import Aggregation, Metric
 
-OTHER = "（未分摊 unallocated）"
+#: the member key of what the members leave unexplained (a message id: shown through ``_``)
+OTHER = N_("(unallocated)")
 DRILL_MEMBERS = 10
 
 
@@ -317,8 +319,11 @@ def dimension_views(
     kind = metric_kind(source, metric)
     if kind is None:
         notes.append(
-            f"{metric.name} is neither additive nor a ratio of additive metrics, so its change "
-            "is not split by dimension members"
+            _(
+                "{metric} is neither additive nor a ratio of additive metrics, so its change is "
+                "not split by dimension members",
+                metric=metric.name,
+            )
         )
         return [], []
     from analysis.explain_hierarchy import hierarchy_of, top_level_view
@@ -348,11 +353,16 @@ def dimension_views(
         try:
             rows = _rows(source, pair, metric, kind, (dim,), change)
         except InvalidQueryError as exc:
-            notes.append(f"by {dim}: {exc.message}")
+            notes.append(_("by {dimension}: {why}", dimension=dim, why=exc.message))
             continue
         if any(r["key"] == (OTHER,) for r in rows):
             notes.append(
-                f"by {dim}: the members do not add up to the total; the gap is shown as {OTHER}"
+                _(
+                    "by {dimension}: the members do not add up to the total; the gap is shown as "
+                    "{other}",
+                    dimension=dim,
+                    other=_(OTHER),
+                )
             )
         real = [r for r in rows if r["key"] != (OTHER,)]
         conc = concentration(real, change)
@@ -378,7 +388,9 @@ def dimension_views(
             grain = (column.get(first, first), column.get(second, second))
             rows = _rows(source, pair, metric, kind, grain, change)
         except InvalidQueryError as exc:
-            notes.append(f"drill {first} × {second}: {exc.message}")
+            notes.append(
+                _("drill {first} × {second}: {why}", first=first, second=second, why=exc.message)
+            )
             continue
         real = [r for r in rows if r["key"][0] != OTHER]
         if len({r["key"][0] for r in real}) == len(real):

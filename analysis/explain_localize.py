@@ -10,6 +10,7 @@ from typing import Any
 from analysis.explain_dims import metric_kind, ratio_parts, summed_frames
 from analysis.explain_types import PeriodPair, ValueSource
 from analysis.localize import Cube, check_budget, describe, explained_share, search
+from core.i18n import _, percent
 from graph_schema.errors import InvalidQueryError
 from graph_schema.models import Metric
 
@@ -23,7 +24,7 @@ def localize_metric(
 ) -> list[dict[str, Any]]:
     """``root_causes`` of an explanation (see :mod:`analysis.localize`)."""
     if not dims:
-        notes.append("localize: no dimensions to search — give some with --by (by=)")
+        notes.append(_("localize: no dimensions to search — give some with --by (by=)"))
         return []
     kind = metric_kind(source, metric)
     if kind is None:
@@ -43,7 +44,9 @@ def localize_metric(
             for terms in parts:
                 summed_frames(pair, terms, (dim,))
         except InvalidQueryError as exc:
-            notes.append(f"localize: {dim} left out — {exc.message}")
+            notes.append(
+                _("localize: {dimension} left out — {why}", dimension=dim, why=exc.message)
+            )
             continue
         usable.append(dim)
     if not usable:
@@ -56,8 +59,12 @@ def localize_metric(
     missing = sum(1 for k in keys if any(k not in now or k not in old for now, old in frames))
     if missing:
         notes.append(
-            f"localize: {missing} of {len(keys)} member combinations have no value in one of "
-            "the two periods; treated as 0 there"
+            _(
+                "localize: {missing} of {n} member combinations have no value in one of the two "
+                "periods; treated as 0 there",
+                missing=missing,
+                n=len(keys),
+            )
         )
     rows = {
         k: (
@@ -70,18 +77,29 @@ def localize_metric(
     zero_base = sum(1 for f, a in rows.values() if all(x == 0 for x in f) and any(a))
     if zero_base:
         notes.append(
-            f"localize: {zero_base} member combinations had nothing at the base (new): their "
-            "expected value is 0"
+            _(
+                "localize: {n} member combinations had nothing at the base (new): their expected "
+                "value is 0",
+                n=zero_base,
+            )
         )
     causes = search(cube)
     share = explained_share(cube, causes)
     if causes and share is not None:
         notes.append(
-            f"localize: {len(causes)} root cause(s) across {', '.join(dims)} cover "
-            f"{share:.0%} of the leaves' absolute deviation from the base"
+            _(
+                "localize: {n} root cause(s) across {dimensions} cover {share} of the leaves' "
+                "absolute deviation from the base",
+                n=len(causes),
+                dimensions=_(", ").join(dims),
+                share=percent(share, digits=0),
+            )
         )
     elif not causes:
         notes.append(
-            "localize: no combination of members moved beyond the leaves' noise — no root cause set"
+            _(
+                "localize: no combination of members moved beyond the leaves' noise — no root "
+                "cause set"
+            )
         )
     return describe(cube, causes, ratio=kind == "ratio")

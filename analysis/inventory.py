@@ -30,8 +30,10 @@ from enum import StrEnum
 from typing import Any
 
 from analysis.lint import LintReport, lint_graph
+from core.i18n import N_, _
 from graph_schema.graph import CatalogGraph
 from graph_schema.models import Metric, Status
+from graph_schema.rules.base import CARD_SECTIONS
 
 
 class DefinitionState(StrEnum):
@@ -44,12 +46,26 @@ class DefinitionState(StrEnum):
 
 #: The seed's column headers, in order (also the Excel layout, see loaders.excel.inventory).
 COLUMNS = ("指标级别", "指标名称", "所属领域", "优先级", "当前是否有定义")
-#: Why a row is not ✅, in words (one place, for the message catalogue)
+#: The same headers as message ids, for pages and the terminal (the seed's words in zh)
+COLUMN_WORDS = (
+    N_("Level"),
+    N_("Metric name"),
+    N_("Domain"),
+    N_("Priority"),
+    N_("Has an agreed definition"),
+)
+#: The states in words (message ids; the seed's words in zh)
+STATE_WORDS = {
+    DefinitionState.UNIFIED.value: N_("✅ One agreed definition"),
+    DefinitionState.CONFLICTING.value: N_("❌ Conflicting definitions"),
+    DefinitionState.MISSING.value: N_("❌ No agreed definition"),
+}
+#: Why a row is not ✅, in words (message ids, written in the language in use)
 REASONS = {
-    "conflict": "lint {rules}: {others}",
-    "draft": "草稿 draft",
-    "no_definition": "没有定义 no definition",
-    "incomplete": "卡片不完整 card incomplete: {missing}",
+    "conflict": N_("lint {rules}: {others}"),
+    "draft": N_("draft"),
+    "no_definition": N_("no definition"),
+    "incomplete": N_("card incomplete: {missing}"),
 }
 PRIORITY_ORDER = {"P0": 0, "P1": 1, "P2": 2}
 LEVEL_ORDER = {"L0": 0, "L1": 1, "L2": 2, "L3": 3}
@@ -166,7 +182,10 @@ def inventory(graph: CatalogGraph, report: LintReport | None = None) -> Inventor
                 conflicts.setdefault(ref, []).append(issue.rule)
                 others.setdefault(ref, set()).update(r for r in metric_refs if r != ref)
         elif issue.rule == "card.incomplete" and metric_refs:
-            incomplete[metric_refs[0]] = issue.message.split(" misses ", 1)[-1]
+            # the sections the card misses, named in the message in card order (any language)
+            said = issue.message.split("'", 2)[-1]
+            found = sorted((i, k) for k in CARD_SECTIONS if (i := _word_at(said, k)) is not None)
+            incomplete[metric_refs[0]] = _(", ").join(k for _i, k in found) or issue.message
     rows = []
     for node in graph.nodes:
         if not isinstance(node, Metric) or node.status is Status.DEPRECATED:
@@ -177,14 +196,14 @@ def inventory(graph: CatalogGraph, report: LintReport | None = None) -> Inventor
             state = DefinitionState.CONFLICTING
             names = ", ".join(sorted(r.split(":", 1)[1] for r in others.get(ref, ())))
             rules = ", ".join(sorted(set(conflicts[ref])))
-            reasons.append(REASONS["conflict"].format(rules=rules, others=names))
+            reasons.append(_(REASONS["conflict"], rules=rules, others=names))
         else:
             if node.status is Status.DRAFT:
-                reasons.append(REASONS["draft"])
+                reasons.append(_(REASONS["draft"]))
             if not node.definition:
-                reasons.append(REASONS["no_definition"])
+                reasons.append(_(REASONS["no_definition"]))
             if ref in incomplete:
-                reasons.append(REASONS["incomplete"].format(missing=incomplete[ref]))
+                reasons.append(_(REASONS["incomplete"], missing=incomplete[ref]))
             state = DefinitionState.MISSING if reasons else DefinitionState.UNIFIED
         rows.append(
             InventoryRow(
@@ -237,3 +256,11 @@ def unified_history(store: Any, limit: int = 20) -> list[UnifiedPoint]:
             )
         )
     return points
+
+
+def _word_at(text: str, word: str) -> int | None:
+    """Where ``word`` stands as a whole word in ``text`` (``None``: nowhere)."""
+    import re
+
+    found = re.search(r"(?<![\w.])" + re.escape(word) + r"(?![\w.])", text)
+    return found.start() if found else None

@@ -21,6 +21,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from core.i18n import _
 from graph_schema.errors import FormulaSyntaxError
 from graph_schema.formula import parse_formula
 from graph_schema.graph import CatalogGraph
@@ -131,8 +132,12 @@ def run_rules(
                 LintIssue(
                     "lint.rule-crashed",
                     Severity.ERROR,
-                    f"rule {rule.id} crashed: {type(exc).__name__}: {exc}",
-                    fix=f"report this bug; meanwhile add {rule.id} to lint.disable",
+                    _(
+                        "rule {rule} crashed: {error}",
+                        rule=rule.id,
+                        error=f"{type(exc).__name__}: {exc}",
+                    ),
+                    fix=_("report this bug; meanwhile add {rule} to lint.disable", rule=rule.id),
                 )
             )
             continue
@@ -154,8 +159,12 @@ def _run_one(rule: LintRule, ctx: LintContext) -> list[LintIssue]:
             LintIssue(
                 "lint.rule-crashed",
                 Severity.ERROR,
-                f"rule {rule.id} crashed: {type(exc).__name__}: {exc}",
-                fix="report this bug",
+                _(
+                    "rule {rule} crashed: {error}",
+                    rule=rule.id,
+                    error=f"{type(exc).__name__}: {exc}",
+                ),
+                fix=_("report this bug"),
             )
         ]
 
@@ -280,7 +289,7 @@ def lint_definition(
     ]
     issues: list[LintIssue] = []
     edges += _definition_edges(metric, nodes, issues)
-    config, _ = parse_config(graph.meta.get("lint"))
+    config, _config_issues = parse_config(graph.meta.get("lint"))
     ctx = _context(nodes.values(), edges, graph.meta, config, None, None)
     ctx.focus = ref
     mine = str(ref)
@@ -301,10 +310,15 @@ def _definition_edges(
                 LintIssue(
                     "lint.unknown-ref",
                     Severity.ERROR,
-                    f"metric {metric.id!r}: {rel.value} refers to unknown "
-                    f"{kind.value.lower()} {target_id!r}",
+                    _(
+                        "metric {id!r}: {relation} refers to unknown {kind} {target!r}",
+                        id=metric.id,
+                        relation=rel.value,
+                        kind=kind.value.lower(),
+                        target=target_id,
+                    ),
                     refs=(str(ref),),
-                    fix=f"use an existing {kind.value.lower()} id",
+                    fix=_("use an existing {kind} id", kind=kind.value.lower()),
                 )
             )
             return
@@ -336,12 +350,22 @@ def _definition_edges(
                 LintIssue(
                     "lint.unknown-ref",
                     Severity.ERROR,
-                    f"metric {metric.id!r}: {attr} does not parse: {exc.reason}",
+                    _(
+                        "metric {id!r}: {attr} does not parse: {why}",
+                        id=metric.id,
+                        attr=attr,
+                        why=exc.reason,
+                    ),
                     refs=(str(ref),),
-                    fix="formulas use metric ids, numbers, + - * / and parentheses",
+                    fix=_("formulas use metric ids, numbers, + - * / and parentheses"),
                 )
             )
             continue
         for name, role in inputs:
             link(NodeKind.METRIC, name, rel, False, role=role.value)
     return out
+
+
+def crash(exc: BaseException) -> str:
+    """``TypeError: …``: what a crashed rule raised."""
+    return f"{type(exc).__name__}: {exc}"

@@ -15,20 +15,21 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from core.i18n import N_, _
 from graph_schema.errors import NodeNotFoundError
 from graph_schema.graph import CatalogGraph
 from graph_schema.ids import NodeKind, NodeRef
 from graph_schema.models import Department, Metric, Status
 from graph_schema.relations import Relation
 
-#: why a metric is on the list (one place, for the message catalogue), and its weight
+#: why a metric is on the list (message ids, said in the language in use), and its weight
 WHY: dict[str, tuple[str, int]] = {
-    "owns": ("本部门负责", 100),
-    "reviews": ("本部门审核", 60),
-    "dashboard": ("本部门看板上", 30),
-    "reads": ("本部门常查", 20),
-    "input": ("上述指标的直接输入", 10),
-    "core": ("公司核心指标", 5),
+    "owns": (N_("owned by this department"), 100),
+    "reviews": (N_("reviewed by this department"), 60),
+    "dashboard": (N_("on this department's dashboards"), 30),
+    "reads": (N_("often read in this department"), 20),
+    "input": (N_("a direct input of the metrics above"), 10),
+    "core": (N_("a core metric of the company"), 5),
 }
 LEVELS = {"L0": 0, "L1": 1, "L2": 2, "L3": 3}
 MINIMUM, LIMIT = 20, 30
@@ -164,7 +165,7 @@ def reading_list(
                 level=m.level.value if m.level else None,
                 role=m.role.value if m.role else None,
                 owner=m.owner,
-                why=tuple(WHY[r][0] for r in why[mid]),
+                why=tuple(_(WHY[r][0]) for r in why[mid]),
                 weight=weight[mid],
             )
         )

@@ -4,7 +4,8 @@
   ``|observed − derived| / |derived| > 0.5 %`` in a period (total or member);
 - ``missing_period`` — a month missing between a series' first and last month;
 - ``benchmark`` — a total value outside every benchmark range of the metric;
-- ``anomaly`` — a robust z-score of the period-over-period change: with ``d_t`` the change
+- ``anomaly`` — a robust z-score of the period-over-period change: with ``d_t`` the change (for a
+  series of positive values the relative change ``ln(v_t / v_s)``, see :func:`anomalies`)
   against 12 months before when that month has a value (so seasons are compared with
   themselves), otherwise against the month before, ``z_t = 0.6745·(d_t − median d) / MAD``
   (``MAD = median |d − median d|``, Iglewicz & Hoaglin); ``|z| > 3.5`` is a finding. A series
@@ -14,16 +15,23 @@
 
 from __future__ import annotations
 
+import math
 import statistics
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Protocol
 
 from analysis.evaluate import benchmark_status
 from analysis.explain_types import ValueSource, shift_month
+from core.i18n import N_, _, percent
 from graph_schema.errors import InvalidQueryError
 
 IDENTITY_TOLERANCE = 0.005
 Z_THRESHOLD = 3.5
+#: the least spread (MAD) of relative changes a series is scored with: ~1 % a month
+MIN_RELATIVE_SPREAD = 0.01
+#: what an anomalous change is measured against, and where a value lies (message ids)
+AGAINST = {"yoy": N_("year-on-year"), "mom": N_("month-on-month")}
+POSITION = {"below": N_("below every benchmark range"), "above": N_("above every benchmark range")}
 
 
 class QualitySource(ValueSource, Protocol):
@@ -32,7 +40,7 @@ class QualitySource(ValueSource, Protocol):
     def observed_dims(self, metric_id: str) -> list[str] | None: ...
 
 
-def robust_z(changes: Mapping[str, float]) -> dict[str, float]:
+def robust_z(changes: Mapping[str, float], min_mad: float = 0.0) -> dict[str, float]:
     """``0.6745·(d − median) / MAD`` for each period; empty when ``MAD`` is 0 or too few.
 
     Examples
@@ -45,25 +53,45 @@ def robust_z(changes: Mapping[str, float]) -> dict[str, float]:
         return {}
     values = list(changes.values())
     med = statistics.median(values)
-    mad = statistics.median(abs(v - med) for v in values)
+    mad = max(statistics.median(abs(v - med) for v in values), min_mad)
     if mad == 0:
         return {}
     return {p: 0.6745 * (v - med) / mad for p, v in changes.items()}
 
 
 def anomalies(series: Mapping[str, float]) -> list[tuple[str, float, str]]:
-    """``(period, z, against)`` for each anomalous change of a monthly series."""
-    yoy = {p: v - series[q] for p, v in series.items() if (q := shift_month(p, -12)) in series}
-    mom = {
-        p: v - series[q]
-        for p, v in series.items()
-        if p not in yoy and (q := shift_month(p, -1)) in series
-    }
+    """``(period, z, against)`` for each anomalous change of a monthly series.
+
+    A series of positive values is scored on *relative* changes (``ln(v_t / v_{t−12})``): a
+    business that grows 10 % a year moves more in its busy months than in its quiet ones in
+    yuan, but by the same share, so a peak month is not an anomaly for being a peak. The
+    spread is the series' own (its MAD), never less than :data:`MIN_RELATIVE_SPREAD` (a
+    series that barely moves does not turn a 2 % step into z = 40).
+
+    Examples
+    --------
+    >>> months = [f"{y}-{m:02d}" for y in (2024, 2025, 2026) for m in range(1, 13)]
+    >>> season = [0.6, 0.5, 1.0, 1.0, 1.1, 1.2, 1.0, 1.0, 0.9, 1.3, 1.4, 1.8]
+    >>> grow = {p: 100 * 1.1 ** (i // 12) * season[i % 12] * (1 + 0.01 * (i % 5 - 2))
+    ...         for i, p in enumerate(months)}
+    >>> anomalies(grow)
+    []
+    >>> [(p, round(z, 1), a) for p, z, a in anomalies({**grow, "2026-06": grow["2026-06"] * 0.75})]
+    [('2026-06', -19.4, 'yoy')]
+    """
+    positive = all(v > 0 for v in series.values())
+
+    def change(p: str, q: str) -> float:
+        return math.log(series[p] / series[q]) if positive else series[p] - series[q]
+
+    yoy = {p: change(p, q) for p in series if (q := shift_month(p, -12)) in series}
+    mom = {p: change(p, q) for p in series if p not in yoy and (q := shift_month(p, -1)) in series}
     if len(yoy) >= 12:  # a seasonal series: months are compared with the same month only
         mom = {}
     out = []
+    floor = MIN_RELATIVE_SPREAD if positive else 0.0
     for against, changes in (("yoy", yoy), ("mom", mom)):
-        for p, z in robust_z(changes).items():
+        for p, z in robust_z(changes, min_mad=floor).items():
             if abs(z) > Z_THRESHOLD:
                 out.append((p, z, against))
     return sorted(out)
@@ -125,7 +153,9 @@ def check_values(source: QualitySource, metric_ids: Sequence[str]) -> list[dict[
         for member, series in slices:
             for p in missing_periods(series):
                 findings.append(
-                    _finding("missing_period", metric, p, member, detail="no value for this month")
+                    _finding(
+                        "missing_period", metric, p, member, detail=_("no value for this month")
+                    )
                 )
             for p, z, against in anomalies(series):
                 findings.append(
@@ -136,7 +166,11 @@ def check_values(source: QualitySource, metric_ids: Sequence[str]) -> list[dict[
                         member,
                         value=series[p],
                         z=z,
-                        detail=f"robust z-score {z:+.1f} of the {against} change",
+                        detail=_(
+                            "robust z-score {z} of the {against} change",
+                            z=f"{z:+.1f}",
+                            against=_(AGAINST[against]),
+                        ),
                     )
                 )
         for p, v in sorted(total.items()):
@@ -149,7 +183,7 @@ def check_values(source: QualitySource, metric_ids: Sequence[str]) -> list[dict[
                         p,
                         None,
                         value=v,
-                        detail=f"{status['position']} every benchmark range",
+                        detail=_(POSITION[status["position"]]),
                     )
                 )
         if how == "derived" and metric.formula:
@@ -185,7 +219,11 @@ def _identity(source: QualitySource, metric: Any, dims: Sequence[str]) -> list[d
                             member,
                             value=v,
                             expected=d,
-                            detail=f"observed differs from {metric.formula} by {gap:+.2%}",
+                            detail=_(
+                                "observed differs from {formula} by {gap}",
+                                formula=metric.formula,
+                                gap=percent(gap, digits=2, signed=True),
+                            ),
                         )
                     )
     return out

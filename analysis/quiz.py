@@ -17,17 +17,24 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from core.i18n import N_, _
 from graph_schema.graph import CatalogGraph
 from graph_schema.models import Department, Metric, Status
 
+#: message ids (the questions are written in the language in use)
 PROMPTS = {
-    "formula": "「{name}」的计算公式是？",
-    "includes": "「{name}」的统计口径包含哪一项？",
-    "excludes": "「{name}」的统计口径不包含（排除）哪一项？",
-    "owner": "「{name}」的责任部门是？",
-    "level": "「{name}」是哪一级指标？",
+    "formula": N_("What is the formula of “{name}”?"),
+    "includes": N_("Which of these does the scope of “{name}” include?"),
+    "excludes": N_("Which of these does the scope of “{name}” leave out (exclude)?"),
+    "owner": N_("Which department owns “{name}”?"),
+    "level": N_("What level of metric is “{name}”?"),
 }
-LEVEL_WORDS = {"L0": "L0 北极星指标", "L1": "L1 一级指标", "L2": "L2 二级指标", "L3": "L3 三级指标"}
+LEVEL_WORDS = {
+    "L0": N_("L0 north-star metric"),
+    "L1": N_("L1 first-level metric"),
+    "L2": N_("L2 second-level metric"),
+    "L3": N_("L3 third-level metric"),
+}
 PASS_SHARE = 0.8
 OPTIONS = 4
 _ID = re.compile(r"\b[a-z][a-z0-9_]*\b")
@@ -174,8 +181,8 @@ def _question(
         owners = [departments[o.owner] for o in sib if o.owner and o.owner in departments]
         others = [*owners, *sorted(departments.values())]
     elif kind == "level" and m.level:
-        answer = LEVEL_WORDS[m.level.value]
-        others = [LEVEL_WORDS[v] for v in LEVEL_WORDS if v != m.level.value]
+        answer = _(LEVEL_WORDS[m.level.value])
+        others = [_(LEVEL_WORDS[v]) for v in LEVEL_WORDS if v != m.level.value]
     else:
         return None
     picked = _pick(answer, others, rng)
@@ -231,7 +238,7 @@ def make_quiz(
                         id=f"q{len(questions) + 1}",
                         metric=m.id,
                         kind=kind,
-                        prompt=PROMPTS[kind].format(name=m.name),
+                        prompt=_(PROMPTS[kind], name=m.name),
                         options=tuple(options),
                         answer=options.index(answer),
                     )

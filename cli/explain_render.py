@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.tree import Tree
 
+from analysis.explain_dims import OTHER
 from cli.common import safe
 from core.i18n import _, ngettext, percent_change
 from viz.explain_words import (
@@ -83,7 +84,10 @@ def render_explanation(
         parts = member.split(" · ")
         if len(parts) != len(dims):
             return member
-        return " · ".join(members_of.get(d, {}).get(p, p) for d, p in zip(dims, parts, strict=True))
+        return " · ".join(
+            _(p) if p == OTHER else members_of.get(d, {}).get(p, p)
+            for d, p in zip(dims, parts, strict=True)
+        )
 
     def table_of(title: str, dims: list[str], members: list[dict[str, Any]], ratio: bool) -> None:
         values = column_scale(

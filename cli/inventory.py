@@ -9,20 +9,22 @@ from typing import TYPE_CHECKING
 import click
 
 from cli.common import emit_json, out, safe, store_options
+from core.i18n import N_, _
 
 if TYPE_CHECKING:
     from analysis.inventory import Inventory
     from core.settings import Settings
     from store.base import GraphStore
 
+#: message ids (shown through ``_`` in the language in use)
 TEXT = {
-    "title": "指标梳理清单",
-    "unified": "指标定义统一度 {all} (核心 P0+P1: {core}) · {n} 个指标",
-    "history": "统一度 by revision",
-    "written": "wrote {path}",
-    "imported": "{n} draft metric(s) added in {path}; {m} name(s) already defined",
-    "nothing": "nothing to add: every name is already in the catalog ({m})",
-    "need_catalog": "--import-xlsx needs --catalog DIR (the catalog the drafts are added to)",
+    "title": N_("Metric inventory"),
+    "unified": N_("Definitions unified {all} (core P0+P1: {core}) · {n} metrics"),
+    "history": N_("Unified share by revision"),
+    "written": N_("wrote {path}"),
+    "imported": N_("{n} draft metric(s) added in {path}; {m} name(s) already defined"),
+    "nothing": N_("nothing to add: every name is already in the catalog ({m})"),
+    "need_catalog": N_("--import-xlsx needs --catalog DIR (the catalog the drafts are added to)"),
 }
 
 
@@ -74,16 +76,14 @@ def inventory(
 
     if xlsx_in is not None:
         if catalog_dir is None:
-            raise click.UsageError(TEXT["need_catalog"])
+            raise click.UsageError(_(TEXT["need_catalog"]))
         from loaders.excel.inventory import import_inventory
 
         done = import_inventory(xlsx_in, catalog_dir, force=force)
         if done.file is None:
-            out().print(safe(TEXT["nothing"].format(m=len(done.existing))))
+            out().print(safe(_(TEXT["nothing"], m=len(done.existing))))
         else:
-            text = TEXT["imported"].format(
-                n=len(done.created), path=done.file, m=len(done.existing)
-            )
+            text = _(TEXT["imported"], n=len(done.created), path=done.file, m=len(done.existing))
             out().print(safe(text))
     if catalog_dir is not None:
         from loaders.catalog import load_catalog
@@ -104,26 +104,28 @@ def inventory(
     else:
         _table(inv)
         if points:
-            out().print(TEXT["history"])
+            out().print(_(TEXT["history"]))
             for p in points:
                 out().print(f"  #{p.revision}  {percent(p.unified)}  {safe(p.message or '')}")
     if xlsx_out is not None and not as_json:
-        out().print(safe(TEXT["written"].format(path=xlsx_out)))
+        out().print(safe(_(TEXT["written"], path=xlsx_out)))
 
 
 def _table(inv: Inventory) -> None:
     from rich.table import Table
 
-    from analysis.inventory import COLUMNS
+    from analysis.inventory import COLUMN_WORDS, STATE_WORDS
 
-    table = Table(title=TEXT["title"])
-    for col in COLUMNS:
-        table.add_column(col)
+    table = Table(title=_(TEXT["title"]))
+    for col in COLUMN_WORDS:
+        table.add_column(_(col))
     for row in inv.rows:
-        table.add_row(*(safe(c) for c in row.cells()))
+        cells = row.cells()
+        cells[-1] = _(STATE_WORDS[cells[-1]]) if cells[-1] in STATE_WORDS else cells[-1]
+        table.add_row(*(safe(c) for c in cells))
     console = out()
     console.print(table)
-    line = TEXT["unified"].format(
-        all=percent(inv.unified), core=percent(inv.core_unified), n=len(inv.rows)
+    line = _(
+        TEXT["unified"], all=percent(inv.unified), core=percent(inv.core_unified), n=len(inv.rows)
     )
     console.print(line)

@@ -262,11 +262,11 @@ def check_values_cmd(
     """Data quality: identity mismatches and missing months first (data slips), then benchmark
     range and anomalies. Invalid value files are reported with file and line (exit 1)."""
     from core.i18n import _, ngettext
+    from loaders.catalog import load_catalog
     from values.service import engine_for, quality_report
     from viz.labels import translate
 
     if catalog is not None:
-        from loaders.catalog import load_catalog
         from values.definitions import GraphDefinitions
         from values.engine import ValuesEngine
 
@@ -283,6 +283,14 @@ def check_values_cmd(
     else:
         from rich.table import Table
 
+        from viz.explain_page import member_label, store_dimensions
+
+        if catalog is not None:
+            dims = [n for n in load_catalog(catalog).nodes if n.ref.kind.value == "Dimension"]
+        else:
+            dims = store_dimensions(store)
+        member = member_label(dims)
+
         n = len(report["findings"])
         table = Table(title=ngettext("%(num)s finding", "%(num)s findings", n) % {"num": n})
         for col in (_("severity"), _("check"), _("metric"), _("period"), _("member"), _("detail")):
@@ -293,7 +301,7 @@ def check_values_cmd(
                 translate(f["check"]),
                 safe(f["name"]),
                 f["period"] or "",
-                safe(f["member"] or ""),
+                safe(member(f["member"])),
                 safe(f["detail"]),
             )
         out().print(table)

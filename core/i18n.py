@@ -117,6 +117,16 @@ def use(lang: object) -> Iterator[None]:
         _chosen.reset(token)
 
 
+@contextlib.contextmanager
+def in_language_of(meta: Any) -> Iterator[None]:
+    """Speak the catalog's ``language`` (``meta`` of a graph or a store; zh without one) inside
+    the block, whatever this request or command chose: for text that is kept or sent to
+    others (notifications, reports, change reasons), one language per catalog."""
+    lang = meta.get("language") if isinstance(meta, dict) else None
+    with use(normalize(lang) or DEFAULT_LANGUAGE):
+        yield
+
+
 def choose(lang: object) -> None:
     """Speak ``lang`` from now on in this context (a CLI call's ``--lang``)."""
     _chosen.set(normalize(lang))

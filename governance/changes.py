@@ -356,6 +356,12 @@ class Governance:
                 depts.add(str(d.get("ref", "")).split(":", 1)[-1])
         return sorted(d for d in depts if d)
 
+    def _language(self, graph: CatalogGraph | None) -> str | None:
+        """The catalog's ``language`` (notifications are written in it)."""
+        meta = graph.meta if graph is not None else self.store.info().meta
+        lang = meta.get("language") if isinstance(meta, dict) else None
+        return lang if isinstance(lang, str) else None
+
     def _targets(
         self, departments: Iterable[str], graph: CatalogGraph | None
     ) -> list[tuple[str, str]]:
@@ -410,7 +416,14 @@ class Governance:
         )
         items = (
             outbox_items(
-                new, seq, event, self._targets(tell, graph), user.name, comment, self.base_url
+                new,
+                seq,
+                event,
+                self._targets(tell, graph),
+                user.name,
+                comment,
+                self.base_url,
+                language=self._language(graph),
             )
             if event not in ("conflict", "writeback", "writeback_failed")
             else []

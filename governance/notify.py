@@ -17,6 +17,7 @@ import threading
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from core.i18n import DEFAULT_LANGUAGE, N_, _, normalize, use
 from governance import webhook_send
 from graph_schema.governance import ChangeRequest, OutboxItem, OutboxStatus, now_iso
 from store.ledger import Ledger
@@ -24,14 +25,24 @@ from store.ledger import Ledger
 log = logging.getLogger("kpigraph.notify")
 
 FORMATS = ("json", "wecom", "dingtalk", "feishu", "slack")
+#: message ids, in the catalog's language when the notification is written (:func:`outbox_items`)
 EVENT_TITLES = {
-    "submit": "指标变更申请已提交 Change request submitted",
-    "approve": "指标变更申请已通过一级审批 Change request approved (stage)",
-    "approved": "指标变更申请已终审通过 Change request approved",
-    "reject": "指标变更申请被驳回 Change request rejected",
-    "apply": "指标变更已发布 Change applied",
-    "withdraw": "指标变更申请已撤回 Change request withdrawn",
+    "submit": N_("Change request submitted"),
+    "approve": N_("Change request approved (stage)"),
+    "approved": N_("Change request approved"),
+    "reject": N_("Change request rejected"),
+    "apply": N_("Change applied"),
+    "withdraw": N_("Change request withdrawn"),
 }
+STATUSES = {
+    "submitted": N_("submitted"),
+    "owner_approved": N_("owner approved"),
+    "approved": N_("approved"),
+    "applied": N_("applied"),
+    "rejected": N_("rejected"),
+    "withdrawn": N_("withdrawn"),
+}
+
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()<>#+!|~])")
 #: C0/C1 control characters and bidi overrides: shown as U+FFFD, never passed to a chat client
 #: (an RTL override makes a reason read backwards; ESC sequences reach terminals via curl).
@@ -70,7 +81,7 @@ def payload(
     """The generic JSON body (also what the Markdown bodies are made from)."""
     return {
         "event": event,
-        "title": EVENT_TITLES.get(event, event),
+        "title": _(EVENT_TITLES[event]) if event in EVENT_TITLES else event,
         "at": now_iso(),
         "actor": actor,
         "comment": comment,
@@ -90,17 +101,27 @@ def payload(
 
 def markdown(body: dict[str, Any], md_escape: Callable[[str | None], str] = md_escape) -> str:
     c = body["change"]
+    action, change_class = _(c["action"]), c["change_class"] or _("new")
     lines = [
         f"### {body['title']}",
-        f"- 申请 Request: #{c['id']} {md_escape(c['ref'])} ({c['action']})",
-        f"- 状态 Status: {c['status']}",
-        f"- 版本 Version: {md_escape(c['new_version'])} ({c['change_class'] or 'new'})",
-        f"- 申请人 Requester: {md_escape(c['requester'])}; 操作人 By: {md_escape(body['actor'])}",
-        f"- 原因 Reason: {md_escape(c['reason'])}",
+        "- " + _("Request: {value}", value=f"#{c['id']} {md_escape(c['ref'])} ({action})"),
+        "- " + _("Status: {value}", value=_(STATUSES.get(c["status"], c["status"]))),
+        "- "
+        + _(
+            "Version: {value}",
+            value=f"{md_escape(c['new_version'])} ({change_class})",
+        ),
+        "- "
+        + _(
+            "Requester: {requester}; by: {actor}",
+            requester=md_escape(c["requester"]),
+            actor=md_escape(body["actor"]),
+        ),
+        "- " + _("Reason: {value}", value=md_escape(c["reason"])),
     ]
     if body.get("comment"):
-        lines.append(f"- 意见 Comment: {md_escape(body['comment'])}")
-    lines.append(f"- 详情 Details: {c['url']}")
+        lines.append("- " + _("Comment: {value}", value=md_escape(body["comment"])))
+    lines.append("- " + _("Details: {value}", value=c["url"]))
     return "\n".join(lines)
 
 
@@ -134,9 +155,14 @@ def outbox_items(
     actor: str,
     comment: str | None,
     base_url: str,
+    language: str | None = None,
 ) -> list[OutboxItem]:
-    """One item per distinct (url, format) target, keyed so a retried write adds none twice."""
-    body = payload(change, event, actor, comment, base_url)
+    """One item per distinct (url, format) target, keyed so a retried write adds none twice.
+    The words are in the catalog's ``language`` (zh when it has none), whoever's browser or
+    command caused the event."""
+    with use(normalize(language) or DEFAULT_LANGUAGE):
+        body = payload(change, event, actor, comment, base_url)
+        rendered = {fmt: render(fmt, body) for _url, fmt in set(targets)}
     at = now_iso()
     items = []
     for url, fmt in sorted(set(targets)):
@@ -147,7 +173,7 @@ def outbox_items(
                 format=fmt,
                 event=event,
                 change_id=change.id,
-                body=render(fmt, body),
+                body=rendered[fmt],
                 next_at=at,
                 created_at=at,
             )

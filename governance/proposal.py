@@ -11,9 +11,11 @@ graph that ``kpigraph load`` would accept.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from core import i18n
 from graph_schema.empty import is_empty
 from graph_schema.errors import CatalogError, CatalogIssue, NodeNotFoundError
 from graph_schema.governance import Action, Stage
@@ -181,7 +183,7 @@ def propose(
     stages = required_stages(old, final, impact)
     from analysis.lint import lint_definition
 
-    lint = [i.to_json() for i in lint_definition(graph, final)]
+    lint = in_every_language(lambda: [i.to_json() for i in lint_definition(graph, final)])
     refuse_unsafe_sql(lint)  # the SQL sandbox (issue 21): such a request is never stored
     return Proposal(
         lint=lint,
@@ -201,6 +203,31 @@ def propose(
 #: lint rules whose errors refuse a proposal outright (the SQL sandbox); other lint issues
 #: are shown on the request for its reviewers
 REFUSING_RULES = frozenset({"sql.unsafe", "sql.parse-error"})
+
+
+def in_every_language(issues: Callable[[], list[dict[str, Any]]]) -> list[dict[str, Any]]:
+    """Lint issues (JSON) as the language in use words them, each with ``messages``: its
+    message and fix in every language of the catalogue, so a change request reads in its
+    reader's language long after it was submitted. Issues are paired by rule and refs, in
+    order (the rules report in a fixed order)."""
+    here = i18n.current()
+    out = issues()
+    for issue in out:
+        issue["messages"] = {here: {"message": issue["message"], "fix": issue.get("fix")}}
+    for lang in i18n.LANGUAGES:
+        if lang == here:
+            continue
+        with i18n.use(lang):
+            other = issues()
+        groups: dict[tuple[str, tuple[str, ...]], list[dict[str, Any]]] = {}
+        for o in other:
+            groups.setdefault((o["rule"], tuple(o["refs"])), []).append(o)
+        for issue in out:
+            group = groups.get((issue["rule"], tuple(issue["refs"])))
+            if group:
+                o = group.pop(0)
+                issue["messages"][lang] = {"message": o["message"], "fix": o.get("fix")}
+    return out
 
 
 def refuse_unsafe_sql(lint: list[dict[str, Any]]) -> None:

@@ -14,6 +14,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from core.i18n import N_, _, in_language_of
 from governance.bulletins import department_items
 from governance.department_usage import ANONYMOUS, usage_by_department
 from graph_schema.errors import InvalidQueryError
@@ -23,20 +24,29 @@ from graph_schema.models import Department, Metric
 from store.base import GraphStore
 from store.ledger import Ledger
 
+#: message ids; reports are sent in the catalog's language (:func:`core.i18n.in_language_of`)
 TEXT = {
-    "monthly_title": "指标字典使用通报 {month} · {name}",
-    "monthly_line": "本月查阅 {reads} 次，{metrics} 个指标；全公司排名 {rank}/{of}",
-    "monthly_top": "最常查阅：{top}",
-    "monthly_low": "本月使用偏少，请提醒部门同事查阅指标字典",
-    "quarterly_title": "本季度新增或修改的指标 {quarter} · {name}",
-    "quarterly_line": "{name}（{id}）{op}{version}",
-    "quarterly_none": "本季度没有新增或修改的指标",
+    "monthly_title": N_("Metric dictionary use {month} · {name}"),
+    "monthly_line": N_("{reads} reads this month, {metrics} metrics; rank {rank} of {of}"),
+    "monthly_top": N_("Read most: {top}"),
+    "monthly_low": N_("Little use this month: please remind colleagues to use the dictionary"),
+    "quarterly_title": N_("Metrics added or changed this quarter {quarter} · {name}"),
+    "quarterly_line": N_("{name} ({id}) {op}{version}"),
+    "quarterly_none": N_("No metric was added or changed this quarter."),
+    # errors stay English, as the other errors do
     "bad_month": "month: YYYY-MM (e.g. 2026-11)",
     "bad_quarter": "quarter: YYYY-Qn (e.g. 2026-Q4)",
-    "added": "新增",
-    "modified": "修改",
-    "removed": "删除",
+    "added": N_("added"),
+    "modified": N_("modified"),
+    "removed": N_("removed"),
 }
+
+
+def said(key: str, **values: object) -> str:
+    """``TEXT[key]`` in the language in use, fields filled."""
+    return _(TEXT[key], **values)
+
+
 #: a department reading less than this share of the busiest one is reminded (提醒)
 LOW_SHARE = 0.2
 
@@ -148,19 +158,25 @@ def monthly_report(graph: CatalogGraph, ledger: Ledger, month: str) -> MonthlyRe
 
 
 def monthly_items(graph: CatalogGraph, report: MonthlyReport) -> list[OutboxItem]:
+    """One notice per department, in the catalog's language."""
+    with in_language_of(graph.meta):
+        return _monthly_items(graph, report)
+
+
+def _monthly_items(graph: CatalogGraph, report: MonthlyReport) -> list[OutboxItem]:
     notices = {}
     for rank, row in enumerate(report.rows, 1):
-        title = TEXT["monthly_title"].format(month=report.month, name=row.name)
+        title = said("monthly_title", month=report.month, name=row.name)
         lines = [
-            TEXT["monthly_line"].format(
-                reads=row.reads, metrics=row.metrics, rank=rank, of=len(report.rows)
+            said(
+                "monthly_line", reads=row.reads, metrics=row.metrics, rank=rank, of=len(report.rows)
             )
         ]
         if row.top:
-            top = "、".join(f"{t['name']} {t['reads']}" for t in row.top)
-            lines.append(TEXT["monthly_top"].format(top=top))
+            top = _(", ").join(f"{t['name']} {t['reads']}" for t in row.top)
+            lines.append(said("monthly_top", top=top))
         if row.low:
-            lines.append(TEXT["monthly_low"])
+            lines.append(said("monthly_low"))
         body = {"event": "report.monthly", "title": title, "month": report.month, **row.to_json()}
         notices[row.department] = (title, lines, body)
     return department_items(graph, f"report:monthly:{report.month}", "report.monthly", notices)
@@ -247,19 +263,26 @@ def quarterly_digest(store: GraphStore, quarter: str, limit: int = 500) -> Quart
 
 
 def quarterly_items(graph: CatalogGraph, digest: QuarterlyDigest) -> list[OutboxItem]:
+    """One digest per department, in the catalog's language."""
+    with in_language_of(graph.meta):
+        return _quarterly_items(graph, digest)
+
+
+def _quarterly_items(graph: CatalogGraph, digest: QuarterlyDigest) -> list[OutboxItem]:
     notices = {}
     for dept, entries in digest.by_department.items():
         name = digest.names.get(dept, dept)
-        title = TEXT["quarterly_title"].format(quarter=digest.quarter, name=name)
+        title = said("quarterly_title", quarter=digest.quarter, name=name)
         lines = [
-            TEXT["quarterly_line"].format(
+            said(
+                "quarterly_line",
                 name=e.name,
                 id=e.id,
-                op=TEXT[e.op],
+                op=said(e.op),
                 version=f" → v{e.version}" if e.version and e.op != "removed" else "",
             )
             for e in entries
-        ] or [TEXT["quarterly_none"]]
+        ] or [said("quarterly_none")]
         body = {
             "event": "report.quarterly",
             "title": title,

@@ -20,8 +20,10 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from core.i18n import N_, _, in_language_of
 from governance.bulletins import department_items
 from governance.changes import Governance
+from governance.notify import STATUSES
 from graph_schema.errors import InvalidQueryError
 from graph_schema.governance import Action, ChangeStatus, OutboxItem, User, now_iso
 from graph_schema.graph import CatalogGraph
@@ -30,19 +32,47 @@ from graph_schema.models import Department, Metric, Status
 from graph_schema.programme import ProgressKind, ProgressRecord
 from store.ledger import Ledger
 
+#: message ids: reasons, caveats and notices are written in the catalog's language (they are
+#: kept in change requests and sent to departments), errors in the reader's
 TEXT: dict[str, str] = {
-    "rework_caveat": "数据治理委员会 {review} 审查：此定义争议较多，请负责部门优化定义。{note}",
-    "deprecate_reason": "季度审查 {review}：{days} 天内无人使用，归档",
-    "rework_reason": "季度审查 {review}：争议率高，请负责部门优化定义",
-    "benchmark_reason": "季度审查 {review}：行业基准来源过旧，更新为 {source}",
+    "rework_caveat": N_(
+        "Data governance committee review {review}: this definition is often disputed; the "
+        "owning department is asked to improve it. {note}"
+    ),
+    "deprecate_reason": N_("Quarterly review {review}: unused for {days} days, archived"),
+    "rework_reason": N_(
+        "Quarterly review {review}: often disputed, the owning department is asked to improve "
+        "the definition"
+    ),
+    "benchmark_reason": N_(
+        "Quarterly review {review}: the industry benchmark's source is old, updated to {source}"
+    ),
+    # errors stay English, as the other errors do
     "no_stale": "{metric}: no benchmark older than the threshold to update",
     "need_source": "update_benchmark needs source (the new source and year)",
     "open_left": "{n} request(s) of review {review} still open: {ids}; decide them first",
     "no_review": "no review {review}",
-    "notice_title": "指标字典变更通知 · 季度审查 {review} · {name}",
-    "notice_line": "{name}（{id}）：{what} — 申请 #{change} {status}",
+    "notice_title": N_("Metric dictionary change notice · quarterly review {review} · {name}"),
+    "notice_line": N_("{name} ({id}): {what} — request #{change} {status}"),
 }
-WHAT = {"deprecate": "归档", "rework": "优化定义", "update_benchmark": "更新行业基准"}
+WHAT = {
+    "deprecate": N_("archive"),
+    "rework": N_("improve the definition"),
+    "update_benchmark": N_("update the industry benchmark"),
+}
+
+
+def said(key: str, **values: object) -> str:
+    """``TEXT[key]`` in the language in use, fields filled."""
+    return _(TEXT[key], **values)
+
+
+def recorded(gov: Governance, key: str, **values: object) -> str:
+    """``TEXT[key]`` in the catalog's language: text a change request keeps."""
+    with in_language_of(gov.store.info().meta):
+        return said(key, **values)
+
+
 UNUSED_KINDS = ("view", "api", "ask")
 DISPUTE_RATE, DISPUTE_MIN = 0.2, 2
 STALE_YEARS = 2
@@ -169,12 +199,12 @@ def submit_decisions(
         version = current.get("version")
         definition = {k: v for k, v in current.items() if k != "version"}
         if d.action == "deprecate":
-            reason = TEXT["deprecate_reason"].format(review=review, days=unused_days)
+            reason = recorded(gov, "deprecate_reason", review=review, days=unused_days)
             change = gov.submit(user, Action.DEPRECATE, ref, None, version, _with(reason, d.note))
         elif d.action == "rework":
-            caveat = TEXT["rework_caveat"].format(review=review, note=d.note).strip()
+            caveat = recorded(gov, "rework_caveat", review=review, note=d.note).strip()
             definition["caveats"] = [*definition.get("caveats", []), caveat]
-            reason = TEXT["rework_reason"].format(review=review)
+            reason = recorded(gov, "rework_reason", review=review)
             change = gov.submit(
                 user, Action.UPDATE, ref, definition, version, _with(reason, d.note)
             )
@@ -189,7 +219,7 @@ def submit_decisions(
                     b["source"], changed = d.source, True
             if not changed:
                 raise InvalidQueryError(TEXT["no_stale"].format(metric=d.metric))
-            reason = TEXT["benchmark_reason"].format(review=review, source=d.source)
+            reason = recorded(gov, "benchmark_reason", review=review, source=d.source)
             change = gov.submit(
                 user, Action.UPDATE, ref, definition, version, _with(reason, d.note)
             )
@@ -240,45 +270,47 @@ def close_review(gov: Governance, review: str) -> list[OutboxItem]:
         ids = ", ".join(f"#{i}" for i in still_open)
         raise InvalidQueryError(TEXT["open_left"].format(n=len(still_open), review=review, ids=ids))
     graph = gov.store.catalog()
-    names = {n.id: n.name for n in graph.nodes if isinstance(n, Department)}
-    per: dict[str, list[str]] = defaultdict(list)
-    bodies: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    for d in decisions:
-        change = changes[d["change"]]
-        props = change.definition or {}
-        node = graph_metric(graph, d["metric"])
-        depts = {x for x in (props.get("owner"), props.get("reviewer")) if x}
-        if node is not None:
-            depts |= {x for x in (node.owner, node.reviewer) if x}
-        name = props.get("name") or (node.name if node else d["metric"])
-        line = TEXT["notice_line"].format(
-            name=name,
-            id=d["metric"],
-            what=WHAT[d["action"]],
-            change=change.id,
-            status=change.status.value,
-        )
-        for dept in sorted(depts):
-            per[dept].append(line)
-            bodies[dept].append(
-                {
-                    "metric": d["metric"],
-                    "action": d["action"],
-                    "change": change.id,
-                    "status": change.status.value,
-                }
+    with in_language_of(graph.meta):  # notices go out in the catalog's language
+        names = {n.id: n.name for n in graph.nodes if isinstance(n, Department)}
+        per: dict[str, list[str]] = defaultdict(list)
+        bodies: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        for d in decisions:
+            change = changes[d["change"]]
+            props = change.definition or {}
+            node = graph_metric(graph, d["metric"])
+            depts = {x for x in (props.get("owner"), props.get("reviewer")) if x}
+            if node is not None:
+                depts |= {x for x in (node.owner, node.reviewer) if x}
+            name = props.get("name") or (node.name if node else d["metric"])
+            line = said(
+                "notice_line",
+                name=name,
+                id=d["metric"],
+                what=_(WHAT[d["action"]]),
+                change=change.id,
+                status=_(STATUSES.get(change.status.value, change.status.value)),
             )
-    notices = {}
-    for dept, lines in per.items():
-        title = TEXT["notice_title"].format(review=review, name=names.get(dept, dept))
-        body = {
-            "event": "review.notice",
-            "title": title,
-            "review": review,
-            "department": dept,
-            "decisions": bodies[dept],
-        }
-        notices[dept] = (title, lines, body)
+            for dept in sorted(depts):
+                per[dept].append(line)
+                bodies[dept].append(
+                    {
+                        "metric": d["metric"],
+                        "action": d["action"],
+                        "change": change.id,
+                        "status": change.status.value,
+                    }
+                )
+        notices = {}
+        for dept, lines in per.items():
+            title = said("notice_title", review=review, name=names.get(dept, dept))
+            body = {
+                "event": "review.notice",
+                "title": title,
+                "review": review,
+                "department": dept,
+                "decisions": bodies[dept],
+            }
+            notices[dept] = (title, lines, body)
     items = department_items(graph, f"review:{review}", "review.notice", notices)
     gov.ledger.enqueue(items)
     gov.ledger.put_progress(

@@ -51,6 +51,7 @@ UNIVERSAL = {
     "dms",
     "MIN",
     "MAX",
+    "Excel",
 }
 
 
@@ -144,7 +145,8 @@ def english_left(parts: Iterable[str]) -> list[str]:
     for p in parts:
         words = [
             w
-            for w in re.findall(r"[A-Za-z][A-Za-z'_-]{2,}", p)
+            # a word that is part of a path (data/, metrics/x.yaml) is a name, not a word
+            for w in re.findall(r"(?<![/\w])[A-Za-z][A-Za-z'_-]{2,}(?![/\w])", p)
             if w not in UNIVERSAL and not re.fullmatch(r"[A-Z][A-Z_]+", w)  # relation ids
         ]
         if words:

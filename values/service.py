@@ -20,6 +20,7 @@ from typing import Any
 from analysis.evaluate import evaluate, trend
 from analysis.explain import explain, expression_of
 from analysis.quality import check_values
+from core.i18n import _
 from graph_schema.errors import InvalidQueryError, KpigraphError
 from graph_schema.ids import NodeKind, NodeRef
 from graph_schema.relations import Relation
@@ -324,16 +325,20 @@ SEVERITY = {
 }
 SEVERITY_RANK = {"error": 0, "warning": 1, "info": 2}
 _CHECK_RANK = {"identity": 0, "missing_period": 1, "benchmark": 2, "anomaly": 3}
-_MISSING_TABLE = re.compile(r"Table with name (\w+) does not exist")
+_MISSING_TABLE = re.compile(
+    r"Table with name (\w+) does not exist|table '(\w+)' is not a table of the catalog"
+)
 
 
 def _note(metric_id: str, why: str) -> str:
     """An engine's note in one clear sentence (never a raw engine error)."""
     missing = _MISSING_TABLE.search(why)
     if missing:
-        return (
-            f"{metric_id}: its SQL reads table {missing.group(1)}, which data/ does not have "
-            "(add the file, or give the metric observed values)"
+        return _(
+            "{metric}: its SQL reads table {table!r}, which data/ does not have (add the file, or "
+            "give the metric observed values)",
+            metric=metric_id,
+            table=missing.group(1) or missing.group(2),
         )
     return f"{metric_id}: {why}"
 

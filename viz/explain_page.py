@@ -4,9 +4,10 @@ words and numbers by :mod:`viz.explain_words`."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
+from analysis.explain_dims import OTHER
 from core.i18n import _
 from viz.charts import bar_svg, tree_svg, waterfall_svg
 from viz.explain_words import (
@@ -152,7 +153,8 @@ def render_explain(
             if len(parts) != len(dims):
                 return member
             return " · ".join(
-                members_of.get(d, {}).get(p, p) for d, p in zip(dims, parts, strict=True)
+                _(p) if p == OTHER else members_of.get(d, {}).get(p, p)
+                for d, p in zip(dims, parts, strict=True)
             )
 
         return name
@@ -304,3 +306,42 @@ def catalog_names(store: Any, report: Mapping[str, Any]) -> dict[str, Any]:
             dim_names[ref.id] = english if current() == "en" and english else node.name
             member_names[ref.id] = dict(getattr(node, "members", None) or {})
     return {"units": units, "dimension_names": dim_names, "member_names": member_names}
+
+
+def member_label(dimensions: Iterable[Any]) -> Callable[[str | None], str]:
+    """``order_type=bodyshop`` (a finding's member) → ``工单类型：钣喷``: the dimension's name in
+    the language in use and the member's display name (the dimension's ``members:``).
+
+    >>> from types import SimpleNamespace as N
+    >>> from core.i18n import use
+    >>> dim = N(id="order_type", name="工单类型", name_en="Order type",
+    ...         members={"bodyshop": "钣喷"})
+    >>> with use("zh"):
+    ...     member_label([dim])("order_type=bodyshop"), member_label([dim])(None)
+    ('工单类型：钣喷', '')
+    """
+    from core.i18n import current
+
+    by_id = {d.id: d for d in dimensions}
+
+    def label(member: str | None) -> str:
+        if not member:
+            return ""
+        dim, _sep, value = member.partition("=")
+        node = by_id.get(dim)
+        if node is None:
+            return member
+        english = getattr(node, "name_en", None)
+        name = english if current() == "en" and english else node.name
+        shown = (getattr(node, "members", None) or {}).get(value, value)
+        return _("{dimension}: {member}", dimension=name, member=shown)
+
+    return label
+
+
+def store_dimensions(store: Any) -> list[Any]:
+    """Every dimension node of the catalog in ``store``."""
+    from graph_schema.ids import NodeKind
+    from store.base import SearchQuery
+
+    return list(store.search(SearchQuery(kinds=frozenset({NodeKind.DIMENSION}), limit=1000)).items)

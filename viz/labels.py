@@ -47,6 +47,18 @@ VALUE_WORDS = {
     "withdrawn": N_("withdrawn"),
     "definition": N_("definition"),
     "influence": N_("influence"),
+    # diffs: what happened to a node, who approves
+    "added": N_("added"),
+    "removed": N_("removed"),
+    "modified": N_("modified"),
+    "owner": N_("owner"),
+    "reviewer": N_("reviewer"),
+    "committee": N_("committee"),
+    # how a metric's observed values roll up (graph_schema.models.Aggregation)
+    "sum": N_("sum"),
+    "avg": N_("average"),
+    "last": N_("last value"),
+    "none": N_("not aggregated"),
 }
 
 
@@ -65,6 +77,20 @@ def translate(word: object, lang: str | None = None) -> str:
     'active'
     """
     return _(str(word))
+
+
+def word(value: object) -> str:
+    """An enum value the engines and models use (``avg``, ``active``) in words; ``—`` for none.
+
+    >>> from core.i18n import use
+    >>> with use("en"):
+    ...     word("avg"), word("active"), word(None)
+    ('average', 'active', '—')
+    """
+    if value is None or value == "":
+        return "—"
+    key = str(value)
+    return _(VALUE_WORDS.get(key) or STATUSES.get(key) or key)
 
 
 def count_label(kind: object, n: int) -> str:

@@ -21,7 +21,7 @@ from viz.graph_view import (
     network_data,
     vis_asset_files,
 )
-from viz.labels import count_label, translate
+from viz.labels import count_label, translate, word
 from viz.programme_words import programme_word
 from viz.style import EDGE_STYLE, KIND_STYLE, LEVEL_COLORS, node_url
 
@@ -42,6 +42,7 @@ def environment() -> Environment:
         i18n.gettext, i18n.ngettext, newstyle=True
     )
     env.filters["tr"] = translate
+    env.filters["word"] = word
     env.filters["programme"] = programme_word  # 北极星指标, 先行指标... (viz.programme_words)
     env.filters["count_label"] = count_label
     env.filters["count_label_kind"] = lambda n, kind: count_label(kind, n)

@@ -12,6 +12,7 @@ from api.dependencies import StoreDep
 from api.errors import error_json
 from api.governance import ask_extras
 from api.schemas import ErrorResponse
+from core.i18n import N_, _, in_language_of
 from core.settings import Settings
 from graph_schema.formula import parse_formula
 from graph_schema.ids import NodeKind, NodeRef
@@ -42,44 +43,55 @@ def caliber_summary(metric: Metric) -> str | None:
     if c is None:
         return None
     parts = []
-    for label, scope in (("分子", c.numerator), ("分母", c.denominator), ("范围", c.scope)):
+    for label, scope in (
+        (N_("numerator"), c.numerator),
+        (N_("denominator"), c.denominator),
+        (N_("scope"), c.scope),
+    ):
         if scope is None:
             continue
         if scope.includes:
-            parts.append(f"{label}含 " + "、".join(scope.includes))
+            items = _(", ").join(scope.includes)
+            parts.append(_("{part} includes {items}", part=_(label), items=items))
         if scope.excludes:
-            parts.append(f"{label}不含 " + "、".join(scope.excludes))
+            items = _(", ").join(scope.excludes)
+            parts.append(_("{part} excludes {items}", part=_(label), items=items))
     if c.time:
-        parts.append(f"时间：{c.time}")
-    return "；".join(parts) or None
+        parts.append(_("time: {value}", value=c.time))
+    return _("; ").join(parts) or None
 
 
 def answer_text(store: GraphStore, metric: Metric, link: str) -> str:
     head = metric.name
     aka = ", ".join(x for x in (metric.abbr, metric.name_en) if x)
     if aka:
-        head += f"（{aka}）"
+        head += _(" ({value})", value=aka)
     tags = " · ".join(x for x in (metric.level.value if metric.level else None, metric.domain) if x)
     lines = [head + (f" · {tags}" if tags else "")]
     if metric.definition:
-        lines.append(f"定义：{metric.definition}")
+        lines.append(_("Definition: {value}", value=metric.definition))
     formula = formula_in_names(store, metric)
     if formula:
-        lines.append(f"公式：{formula}")
+        lines.append(_("Formula: {value}", value=formula))
     caliber = caliber_summary(metric)
     if caliber:
-        lines.append(f"口径：{caliber}")
+        lines.append(_("Scope: {value}", value=caliber))
     depts = store.get_nodes(
         NodeRef(NodeKind.DEPARTMENT, d) for d in (metric.owner, metric.reviewer) if d
     )
     owner = depts.get(NodeRef(NodeKind.DEPARTMENT, metric.owner)) if metric.owner else None
     reviewer = depts.get(NodeRef(NodeKind.DEPARTMENT, metric.reviewer)) if metric.reviewer else None
     if owner or reviewer:
-        who = owner.name if owner else "未指定"
-        lines.append(f"负责：{who}" + (f"（审核：{reviewer.name}）" if reviewer else ""))
+        who = owner.name if owner else _("not set")
+        if reviewer:
+            lines.append(
+                _("Owner: {owner} (reviewer: {reviewer})", owner=who, reviewer=reviewer.name)
+            )
+        else:
+            lines.append(_("Owner: {owner}", owner=who))
     if metric.status.value != "active":
-        lines.append(f"状态：{metric.status.value}")
-    lines.append(f"详情：{link}")
+        lines.append(_("Status: {value}", value=_(metric.status.value)))
+    lines.append(_("Details: {value}", value=link))
     return "\n".join(lines)
 
 
@@ -134,7 +146,8 @@ def ask(
         top = page.items[0]
         titles, body = search_fields(top.kind, top.props())
         if isinstance(top, Metric) and match_rank(text, titles, body) == 0:
-            answer = answer_text(store, top, f"{base}/metrics/{top.id}")
+            with in_language_of(store.info().meta):  # chats read the catalog's language
+                answer = answer_text(store, top, f"{base}/metrics/{top.id}")
             return PlainTextResponse(plain(answer + ask_extras(request, top.id)))  # + FAQ
     if not page.items:  # an error: the JSON error shape, like every other error
         return error_json(

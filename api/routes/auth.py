@@ -17,6 +17,7 @@ from api.auth import (
     check_token,
     client_key,
 )
+from core.i18n import _
 from core.security import same_secret
 from graph_schema.governance import AuthenticationRequiredError, PermissionDeniedError
 from viz.pages import render_page
@@ -79,7 +80,7 @@ def signin(
             csrf=pre,
             user=None,
             next=_safe_next(next),
-            error="令牌无效 invalid token",
+            error=_("Invalid token."),
         )
         response = HTMLResponse(page, status_code=401)
         response.set_cookie(PRE_COOKIE, pre, httponly=True, samesite="strict", max_age=600)

@@ -9,8 +9,15 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 from fastapi.responses import HTMLResponse, Response
 
-from analysis.inventory import COLUMNS, Inventory, inventory, unified_history
+from analysis.inventory import (
+    COLUMN_WORDS,
+    STATE_WORDS,
+    Inventory,
+    inventory,
+    unified_history,
+)
 from api.dependencies import StoreDep
+from core.i18n import _
 from store.base import GraphStore
 from viz.pages import render_page
 from viz.style import node_url
@@ -52,7 +59,8 @@ def inventory_page(store: StoreDep, history: HistoryQ = 20) -> HTMLResponse:
     html = render_page(
         "inventory.html",
         catalog_name=store.info().catalog,
-        columns=COLUMNS,
+        columns=[_(c) for c in COLUMN_WORDS],
+        states={k: _(v) for k, v in STATE_WORDS.items()},
         rows=rows,
         counts=inv.counts,
         unified=inv.unified,

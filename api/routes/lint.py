@@ -19,6 +19,7 @@ from analysis.lint import LintReport, lint_catalog, lint_graph
 from api.dependencies import StoreDep
 from api.errors import error_json
 from api.schemas import ErrorResponse
+from core import i18n
 from graph_schema.errors import CatalogError, KpigraphError
 from graph_schema.rules import DEFAULT_RULES
 from store.base import GraphStore
@@ -53,21 +54,25 @@ def _report(store: GraphStore) -> _Linted:
     source = store.info().meta.get("source")
     note: str | None = None
     if source and Path(source).is_dir():
-        key: Any = _fingerprint(Path(source))
+        key: Any = (_fingerprint(Path(source)), i18n.current())  # messages are in a language
         if key in _CACHE:
             return _Linted(_CACHE[key], source)
         try:
             report = lint_catalog(source)
         except CatalogError as exc:
-            note = f"the catalog directory {source} no longer loads: {exc.message}"
+            note = i18n._(
+                "the catalog directory {source} no longer loads: {why}",
+                source=source,
+                why=exc.message,
+            )
         else:
             _remember(key, report)
             return _Linted(report, source)
     else:
-        note = "the catalog directory this store was loaded from is not available here" + (
+        note = i18n._("the catalog directory this store was loaded from is not available here") + (
             f" ({source})" if source else ""
         )
-    key = ("store", store.generation)
+    key = ("store", store.generation, i18n.current())
     if key not in _CACHE:
         try:
             graph = store.catalog()

@@ -12,6 +12,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from api.auth import CsrfToken, OptionalUser, require_roles
 from api.dependencies import SettingsDep, StoreDep
+from api.routes.change_pages import STATUS_LABELS
+from core.i18n import _
 from governance import review as svc
 from graph_schema.errors import InvalidQueryError, KpigraphError
 from graph_schema.governance import Role, User
@@ -116,6 +118,7 @@ def review_page(
         review=review,
         record=record,
         decided=decided,
+        status_labels={k: _(v) for k, v in STATUS_LABELS.items()},
         may_decide=user is not None and user.role in (Role.COMMITTEE, Role.ADMIN),
     )
     return HTMLResponse(html)

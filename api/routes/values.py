@@ -264,6 +264,7 @@ def values_panel(store: GraphStore, metric_id: str) -> Markup | None:
     from graph_schema.errors import KpigraphError
     from values.service import engine_lease, metric_panel
     from viz.charts import fmt, signed, trend_svg
+    from viz.explain_page import member_label, store_dimensions
     from viz.pages import render_page
 
     try:
@@ -284,5 +285,6 @@ def values_panel(store: GraphStore, metric_id: str) -> Markup | None:
             trend=trend_svg(panel["trend"], marks=metric_marks(store, metric_id)),
             fmt=fmt,
             signed=signed,
+            member=member_label(store_dimensions(store)),
         )
     )

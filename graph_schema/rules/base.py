@@ -16,6 +16,7 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from core.i18n import _
 from graph_schema.ids import NodeKind, NodeRef
 from graph_schema.models import BaseNode, Edge, Level, Metric
 from graph_schema.relations import Relation
@@ -220,8 +221,10 @@ class LintContext:
         """``name (id) at file:line`` for messages listing several nodes."""
         node = self.nodes.get(ref)
         file, line = self.where(ref)
-        at = f" at {file}:{line}" if file and line else ""
-        return f"{node.name if node else ref.id} ({ref.id}){at}"
+        name = node.name if node else ref.id
+        if file and line:
+            return _("{name} ({id}) at {file}:{line}", name=name, id=ref.id, file=file, line=line)
+        return f"{name} ({ref.id})"
 
 
 class LintRule:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from core.i18n import N_
+from core.i18n import N_, _
 from graph_schema.rules.base import CARD_SECTIONS, LintContext, LintIssue, LintRule, Severity
 
 
@@ -23,9 +23,18 @@ class CardIncomplete(LintRule):
                 yield self.issue(
                     ctx,
                     m.ref,
-                    f"{m.level.value} metric {m.id!r} misses {', '.join(missing)}",
-                    f"fill in {', '.join(missing)} (a {m.level.value} card needs "
-                    f"{', '.join(wanted)})",
+                    _(
+                        "{level} metric {id!r} misses {sections}",
+                        level=m.level.value,
+                        id=m.id,
+                        sections=_(", ").join(missing),
+                    ),
+                    _(
+                        "fill in {sections} (a {level} card needs {wanted})",
+                        sections=_(", ").join(missing),
+                        level=m.level.value,
+                        wanted=_(", ").join(wanted),
+                    ),
                 )
 
 

@@ -9,7 +9,7 @@ import re
 from collections.abc import Callable, Iterable
 from difflib import SequenceMatcher
 
-from core.i18n import N_
+from core.i18n import N_, _, percent
 from graph_schema.models import Metric
 from graph_schema.rules.base import LintContext, LintIssue, LintRule, Severity
 
@@ -27,6 +27,14 @@ def _base_name(text: str) -> str:
     if not any(c in text for c in "（(【["):
         return _norm(text)
     return _norm(_BRACKETS.sub("", text))
+
+
+#: why two definitions are one (message ids)
+EQUAL = {"formula": N_("equal formula"), "sql": N_("equal sql"), "caliber": N_("equal caliber")}
+NEAR = {
+    "formula": N_("near-equal formula ({alike} alike)"),
+    "sql": N_("near-equal sql ({alike} alike)"),
+}
 
 
 def _groups(metrics: Iterable[Metric], key: Callable[[Metric], str | None]) -> list[list[Metric]]:
@@ -48,19 +56,27 @@ class _SameKey(LintRule):
 
     def check(self, ctx: LintContext) -> Iterable[LintIssue]:
         for group in _groups(ctx.metrics(), self.value):
-            yield self._report(ctx, group, f"same {self.what}", self.severity)
+            yield self._report(ctx, group, _(self.what), self.severity)
 
     def _report(
         self, ctx: LintContext, group: list[Metric], how: str, severity: Severity
     ) -> LintIssue:
         first = group[0]
-        members = "; ".join(ctx.label(m.ref) for m in group)
+        members = _("; ").join(ctx.label(m.ref) for m in group)
         return self.issue(
             ctx,
             first.ref,
-            f"{len(group)} metrics with the {how} {getattr(first, self.attr)!r}: {members}",
-            "agree on one authoritative definition: keep one metric, deprecate or rename the "
-            "others (a store-specific variant gets its own qualifier in the name)",
+            _(
+                "{n} metrics with {how} {value!r}: {members}",
+                n=len(group),
+                how=how,
+                value=getattr(first, self.attr),
+                members=members,
+            ),
+            _(
+                "agree on one authoritative definition: keep one metric, deprecate or rename the "
+                "others (a store-specific variant gets its own qualifier in the name)"
+            ),
             key=self.attr,
             refs=[m.ref for m in group],
             severity=severity,
@@ -74,31 +90,31 @@ class ConflictName(_SameKey):
     id = "conflict.name"
     severity = Severity.ERROR
     summary = N_("two metrics share a name (also ignoring bracketed qualifiers)")
-    attr, what = "name", "name"
+    attr, what = "name", N_("the same name")
 
     def check(self, ctx: LintContext) -> Iterable[LintIssue]:
         metrics = list(ctx.metrics())
         exact = _groups(metrics, self.value)
-        yield from (self._report(ctx, g, "same name", self.severity) for g in exact)
+        yield from (self._report(ctx, g, _("the same name"), self.severity) for g in exact)
         seen = {frozenset(m.id for m in g) for g in exact}
         for group in _groups(metrics, lambda m: _base_name(m.name)):
             if frozenset(m.id for m in group) in seen or len({_norm(m.name) for m in group}) < 2:
                 continue
-            yield self._report(ctx, group, "same base name", Severity.WARNING)
+            yield self._report(ctx, group, _("the same base name"), Severity.WARNING)
 
 
 class ConflictNameEn(_SameKey):
     id = "conflict.name-en"
     severity = Severity.WARNING
     summary = N_("two metrics share an English name")
-    attr, what = "name_en", "English name"
+    attr, what = "name_en", N_("the same English name")
 
 
 class ConflictAbbr(_SameKey):
     id = "conflict.abbr"
     severity = Severity.WARNING
     summary = N_("two metrics share an abbreviation")
-    attr, what = "abbr", "abbreviation"
+    attr, what = "abbr", N_("the same abbreviation")
 
 
 def _definitions(m: Metric) -> dict[str, str]:
@@ -149,7 +165,7 @@ class ConflictDefinition(LintRule):
                     exact.setdefault(defs[m.id][kind], []).append(m)
             for group in exact.values():
                 for other in group[1:]:
-                    join(group[0], other, f"equal {kind}")
+                    join(group[0], other, _(EQUAL[kind]))
         groups: dict[str, list[Metric]] = {}
         for m in metrics:
             groups.setdefault(find(m.id), []).append(m)
@@ -158,7 +174,7 @@ class ConflictDefinition(LintRule):
                 continue
             ids = {m.id for m in group}
             reasons = sorted({r for pair, rs in why.items() if pair <= ids for r in rs})
-            yield self._report(ctx, group, ", ".join(reasons))
+            yield self._report(ctx, group, _(", ").join(reasons))
         for a, b, reason in self._near_pairs(ctx, metrics, defs, find):
             yield self._report(ctx, [a, b], reason)
 
@@ -201,16 +217,23 @@ class ConflictDefinition(LintRule):
                 ratio = matcher.ratio()
                 if ratio < threshold or _inputs(ctx, a, kind) != _inputs(ctx, b, kind):
                     continue
-                yield a, b, f"near-equal {kind} ({ratio:.0%} alike)"
+                yield a, b, _(NEAR[kind], alike=percent(ratio, digits=0))
 
     def _report(self, ctx: LintContext, group: list[Metric], reasons: str) -> LintIssue:
-        members = "; ".join(ctx.label(m.ref) for m in group)
+        members = _("; ").join(ctx.label(m.ref) for m in group)
         return self.issue(
             ctx,
             group[0].ref,
-            f"{len(group)} metrics under different names share a definition ({reasons}): {members}",
-            "if they are one concept, keep one metric and deprecate the others; if not, "
-            "make the difference explicit in their caliber",
+            _(
+                "{n} metrics under different names share a definition ({reasons}): {members}",
+                n=len(group),
+                reasons=reasons,
+                members=members,
+            ),
+            _(
+                "if they are one concept, keep one metric and deprecate the others; if not, "
+                "make the difference explicit in their caliber"
+            ),
             refs=[m.ref for m in group],
         )
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from core.i18n import N_
+from core.i18n import N_, _
 from graph_schema.models import Metric
 from graph_schema.relations import Relation
 from graph_schema.rules.base import LintContext, LintIssue, LintRule, Severity
@@ -31,13 +31,19 @@ class LevelsRollupLower(LintRule):
             c, p = _rank(child), _rank(parent)
             if c is None or p is None or p < c:
                 continue
-            how = "the same level" if p == c else "a lower level"
+            how = _("the same level") if p == c else _("a lower level")
             yield self.issue(
                 ctx,
                 child.ref,
-                f"metric {child.id!r} ({child.level}) rolls up to {parent.id!r} "
-                f"({parent.level}), {how}",
-                "roll up to a higher-level metric (L0 is the top), or correct the levels",
+                _(
+                    "metric {id!r} ({level}) rolls up to {parent!r} ({parent_level}), {how}",
+                    id=child.id,
+                    level=child.level,
+                    parent=parent.id,
+                    parent_level=parent.level,
+                    how=how,
+                ),
+                _("roll up to a higher-level metric (L0 is the top), or correct the levels"),
                 key="rolls_up_to",
                 refs=[parent.ref],
                 severity=self.severity if p > c else Severity.INFO,
@@ -61,8 +67,11 @@ class LevelsL0Governance(LintRule):
                 yield self.issue(
                     ctx,
                     m.ref,
-                    f"L0 metric {m.id!r} has no {', '.join(missing)}",
-                    "an L0 metric is governed: add " + ", ".join(f"{k}:" for k in missing),
+                    _("L0 metric {id!r} has no {keys}", id=m.id, keys=_(", ").join(missing)),
+                    _(
+                        "an L0 metric is governed: add {keys}",
+                        keys=", ".join(f"{k}:" for k in missing),
+                    ),
                     key="level",
                 )
 

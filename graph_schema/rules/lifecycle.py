@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from core.i18n import N_
+from core.i18n import N_, _
 from graph_schema.models import Metric, Status
 from graph_schema.relations import Relation
 from graph_schema.rules.base import LintContext, LintIssue, LintRule, Severity
@@ -18,16 +18,16 @@ class _DependsOn(LintRule):
         if not flagged:
             return
         uses = [
-            (e.target, e.source, "formula", "formula")
+            (e.target, e.source, "", "formula")
             for e in ctx.edges_of(Relation.INPUT_TO)
             if e.source in flagged
         ]
         uses += [
-            (e.source, e.target, "rolls up to", "rolls_up_to")
+            (e.source, e.target, "", "rolls_up_to")
             for e in ctx.edges_of(Relation.ROLLS_UP_TO)
             if e.target in flagged
         ]
-        for user_ref, used_ref, how, key in uses:
+        for user_ref, used_ref, _how, key in uses:
             user, used = ctx.nodes.get(user_ref), ctx.nodes.get(used_ref)
             if not isinstance(user, Metric) or not isinstance(used, Metric):
                 continue
@@ -35,12 +35,24 @@ class _DependsOn(LintRule):
                 yield self.issue(
                     ctx,
                     user.ref,
-                    f"active metric {user.id!r} {'uses' if key == 'formula' else how} "
-                    f"{self.status.value} metric {used.id!r}"
-                    + (" in its formula" if key == "formula" else ""),
-                    f"base it on an active metric, or make {used.id!r} active first"
+                    (
+                        _(
+                            "active metric {id!r} uses {status} metric {used!r} in its formula",
+                            id=user.id,
+                            status=_(self.status.value),
+                            used=used.id,
+                        )
+                        if key == "formula"
+                        else _(
+                            "active metric {id!r} rolls up to {status} metric {used!r}",
+                            id=user.id,
+                            status=_(self.status.value),
+                            used=used.id,
+                        )
+                    ),
+                    _("base it on an active metric, or make {used!r} active first", used=used.id)
                     if self.status is Status.DRAFT
-                    else f"move it off {used.id!r} (deprecated), or deprecate it too",
+                    else _("move it off {used!r} (deprecated), or deprecate it too", used=used.id),
                     key=key,
                     refs=[used.ref],
                 )
@@ -73,10 +85,15 @@ class LifecycleDashboardDeprecated(LintRule):
                 yield self.issue(
                     ctx,
                     m.ref,
-                    f"dashboard {board.name if board else edge.target.id!r} shows deprecated "
-                    f"metric {m.id!r}",
-                    "replace it on the dashboard with its successor, then drop it from "
-                    "'dashboards'",
+                    _(
+                        "dashboard {board} shows deprecated metric {id!r}",
+                        board=board.name if board else repr(edge.target.id),
+                        id=m.id,
+                    ),
+                    _(
+                        "replace it on the dashboard with its successor, then drop it from "
+                        "'dashboards'"
+                    ),
                     key="dashboards",
                     refs=[edge.target],
                 )

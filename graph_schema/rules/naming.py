@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from core.i18n import N_
+from core.i18n import N_, _
 from graph_schema.models import Metric
 from graph_schema.rules.base import LintContext, LintIssue, LintRule, Severity
 
@@ -45,13 +45,18 @@ class NamingAtomicUnknown(LintRule):
         declared = ctx.config.naming.atomic
         for m in ctx.subjects():
             if m.atomic is not None and _atomic_name(ctx, m) is None:
-                listed = ", ".join(declared[:12]) if declared else "none declared"
+                listed = _(", ").join(declared[:12]) if declared else _("none declared")
                 yield self.issue(
                     ctx,
                     m.ref,
-                    f"metric {m.id!r}: atomic {m.atomic!r} is not a declared atomic metric "
-                    f"({listed}) nor a metric id",
-                    "add it to lint.naming.atomic in kpigraph.yaml, or use an existing one",
+                    _(
+                        "metric {id!r}: atomic {atomic!r} is not a declared atomic metric "
+                        "({listed}) nor a metric id",
+                        id=m.id,
+                        atomic=m.atomic,
+                        listed=listed,
+                    ),
+                    _("add it to lint.naming.atomic in kpigraph.yaml, or use an existing one"),
                     key="atomic",
                 )
 
@@ -68,9 +73,18 @@ class NamingPattern(LintRule):
                 yield self.issue(
                     ctx,
                     m.ref,
-                    f"metric {m.id!r}: name {m.name!r} does not follow the naming pattern "
-                    f"{ctx.config.naming.pattern!r}, which gives {expected!r}",
-                    f"rename it to {expected!r}, or correct atomic/qualifiers/window",
+                    _(
+                        "metric {id!r}: name {name!r} does not follow the naming pattern "
+                        "{pattern!r}, which gives {expected!r}",
+                        id=m.id,
+                        name=m.name,
+                        pattern=ctx.config.naming.pattern,
+                        expected=expected,
+                    ),
+                    _(
+                        "rename it to {expected!r}, or correct atomic/qualifiers/window",
+                        expected=expected,
+                    ),
                     key="name",
                 )
 
@@ -95,14 +109,22 @@ class NamingUncomposed(LintRule):
             if within:
                 best = max(within, key=len)
                 prefix = m.name.replace(best, "", 1)
-                fix = f"declare atomic: {best} (with qualifiers/window for {prefix!r})"
+                fix = _(
+                    "declare atomic: {best} (with qualifiers/window for {prefix!r})",
+                    best=best,
+                    prefix=prefix,
+                )
             else:
-                fix = "add its atomic metric to lint.naming.atomic, or rename it"
+                fix = _("add its atomic metric to lint.naming.atomic, or rename it")
             yield self.issue(
                 ctx,
                 m.ref,
-                f"metric {m.id!r}: name {m.name!r} is not a declared atomic metric and does "
-                "not declare 'atomic' (原子指标 + 业务限定 + 统计维度)",
+                _(
+                    "metric {id!r}: name {name!r} is not a declared atomic metric and does not "
+                    "declare 'atomic' (atomic metric + qualifiers + window)",
+                    id=m.id,
+                    name=m.name,
+                ),
                 fix,
                 key="name",
             )

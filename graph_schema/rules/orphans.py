@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from core.i18n import N_
+from core.i18n import N_, _
 from graph_schema.ids import NodeKind
 from graph_schema.models import Status
 from graph_schema.relations import Relation
@@ -29,10 +29,15 @@ class OrphanMetric(LintRule):
                 yield self.issue(
                     ctx,
                     m.ref,
-                    f"metric {m.id!r} is on no dashboard, in no formula, drives and causes "
-                    "nothing and is in no roll-up",
-                    "show it on a dashboard, link it (rolls_up_to, formula, causes), or "
-                    "deprecate it",
+                    _(
+                        "metric {id!r} is on no dashboard, in no formula, drives and causes "
+                        "nothing and is in no roll-up",
+                        id=m.id,
+                    ),
+                    _(
+                        "show it on a dashboard, link it (rolls_up_to, formula, causes), or "
+                        "deprecate it"
+                    ),
                 )
 
 
@@ -58,8 +63,11 @@ class OrphanField(LintRule):
             yield self.issue(
                 ctx,
                 node.ref,
-                f"field {node.id!r} feeds no metric (no 'fields:' entry, no SQL reads it)",
-                "bind it to the metrics computed from it, or drop it from sources.yaml",
+                _(
+                    "field {id!r} feeds no metric (no 'fields:' entry, no SQL reads it)",
+                    id=node.id,
+                ),
+                _("bind it to the metrics computed from it, or drop it from sources.yaml"),
             )
 
 

@@ -5,17 +5,17 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from core.i18n import N_
+from core.i18n import N_, _
 from graph_schema.models import Horizon, Level, Role
 from graph_schema.relations import Relation
 from graph_schema.rules.base import LintContext, LintIssue, LintRule, Severity
 
-#: the messages of this module, in one place (to be wrapped by the message catalogue)
+#: the messages of this module, in one place (message ids: shown through ``_``)
 MESSAGES = {
-    "l0_role": "L0 metric {id!r} has role {role}, not north_star (北极星指标)",
-    "l0_role_fix": "an L0 is the north star: set role: north_star, or move it to L1",
-    "leading": "leading metric {id!r} (先行指标) has no CAUSES link: what does it lead?",
-    "leading_fix": "add causes: [{{metric: <the metric it predicts>, polarity: '+'}}]",
+    "l0_role": N_("L0 metric {id!r} has role {role}, not north_star (the north-star metric)"),
+    "l0_role_fix": N_("an L0 is the north star: set role: north_star, or move it to L1"),
+    "leading": N_("leading metric {id!r} has no CAUSES link: what does it lead?"),
+    "leading_fix": N_("add causes: [{{metric: <the metric it predicts>, polarity: '+'}}]"),
 }
 
 
@@ -31,8 +31,8 @@ class RolesL0NorthStar(LintRule):
         for m in ctx.subjects():
             if m.level is not Level.L0 or m.role in (None, Role.NORTH_STAR):
                 continue
-            message = MESSAGES["l0_role"].format(id=m.id, role=m.role)
-            yield self.issue(ctx, m.ref, message, MESSAGES["l0_role_fix"], key="role")
+            message = _(MESSAGES["l0_role"], id=m.id, role=m.role)
+            yield self.issue(ctx, m.ref, message, _(MESSAGES["l0_role_fix"]), key="role")
 
 
 class RolesLeadingWithoutCause(LintRule):
@@ -49,8 +49,8 @@ class RolesLeadingWithoutCause(LintRule):
                 yield self.issue(
                     ctx,
                     m.ref,
-                    MESSAGES["leading"].format(id=m.id),
-                    MESSAGES["leading_fix"],
+                    _(MESSAGES["leading"], id=m.id),
+                    _(MESSAGES["leading_fix"]).format(),
                     key="horizon",
                 )
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 
-from core.i18n import N_
+from core.i18n import N_, _
 from graph_schema.ids import NodeKind, NodeRef
 from graph_schema.models import Metric
 from graph_schema.rules.base import LintContext, LintIssue, LintRule, Severity, SqlCheck
@@ -46,15 +46,22 @@ class SqlParseError(LintRule):
                 yield self.issue(
                     ctx,
                     m.ref,
-                    f"metric {m.id!r}: {found.error} (dialect {found.dialect or 'generic'})",
-                    "fix the SQL, or set the dialect: 'dialect:' in kpigraph.yaml or on the "
-                    "system in sources.yaml",
+                    _(
+                        "metric {id!r}: {error} (dialect {dialect})",
+                        id=m.id,
+                        error=found.error,
+                        dialect=found.dialect or "generic",
+                    ),
+                    _(
+                        "fix the SQL, or set the dialect: 'dialect:' in kpigraph.yaml or on the "
+                        "system in sources.yaml"
+                    ),
                     key="sql",
                     line=_sql_line(ctx, m, found.error_line),
                 )
         for ref, found in _views(ctx):
             if found.error_kind == "syntax":
-                yield self.issue(ctx, ref, str(found.error), "fix the view's SQL", key="sql")
+                yield self.issue(ctx, ref, str(found.error), _("fix the view's SQL"), key="sql")
 
 
 class SqlUnsafe(LintRule):
@@ -73,9 +80,11 @@ class SqlUnsafe(LintRule):
                 yield self.issue(
                     ctx,
                     m.ref,
-                    f"metric {m.id!r}: SQL refused: {found.unsafe}",
-                    "a metric's SQL is one SELECT over the tables sources.yaml declares, with "
-                    "plain scalar, aggregate and window functions (README 'Security model')",
+                    _("metric {id!r}: SQL refused: {why}", id=m.id, why=found.unsafe),
+                    _(
+                        "a metric's SQL is one SELECT over the tables sources.yaml declares, with "
+                        "plain scalar, aggregate and window functions (README 'Security model')"
+                    ),
                     key="sql",
                 )
 
@@ -88,7 +97,7 @@ class SqlDialect(LintRule):
     summary = N_("an unknown SQL dialect name")
 
     def check(self, ctx: LintContext) -> Iterable[LintIssue]:
-        fix = "use a dialect sqlglot knows: mysql, postgres, hive, spark, duckdb, …"
+        fix = _("use a dialect sqlglot knows: mysql, postgres, hive, spark, duckdb, …")
         problem = ctx.dialect_problem(ctx.dialect) if ctx.dialect else None
         if problem:
             yield LintIssue(self.id, self.severity, f"dialect: {problem}", "kpigraph.yaml", fix=fix)
@@ -97,7 +106,11 @@ class SqlDialect(LintRule):
             problem = ctx.dialect_problem(name) if name else None
             if problem:
                 yield self.issue(
-                    ctx, system.ref, f"system {system.id!r}: {problem}", fix, key="dialect"
+                    ctx,
+                    system.ref,
+                    _("system {id!r}: {problem}", id=system.id, problem=problem),
+                    fix,
+                    key="dialect",
                 )
 
 
@@ -112,8 +125,12 @@ class SqlUnknownTable(LintRule):
                 yield self.issue(
                     ctx,
                     m.ref,
-                    f"metric {m.id!r}: SQL reads table {name!r}, which is not in sources",
-                    "declare the table (and its fields) in sources.yaml, or fix the name",
+                    _(
+                        "metric {id!r}: SQL reads table {table!r}, which is not in sources",
+                        id=m.id,
+                        table=name,
+                    ),
+                    _("declare the table (and its fields) in sources.yaml, or fix the name"),
                     key="sql",
                 )
         for ref, found in _views(ctx):
@@ -121,8 +138,12 @@ class SqlUnknownTable(LintRule):
                 yield self.issue(
                     ctx,
                     ref,
-                    f"view {ref.id!r}: SQL reads table {name!r}, which is not in sources",
-                    "declare the table (and its fields) in sources.yaml, or fix the name",
+                    _(
+                        "view {id!r}: SQL reads table {table!r}, which is not in sources",
+                        id=ref.id,
+                        table=name,
+                    ),
+                    _("declare the table (and its fields) in sources.yaml, or fix the name"),
                     key="sql",
                 )
 
@@ -138,8 +159,12 @@ class SqlUnknownColumn(LintRule):
                 yield self.issue(
                     ctx,
                     m.ref,
-                    f"metric {m.id!r}: SQL reads {col!r}, which sources.yaml does not declare",
-                    "add the field to its table in sources.yaml, or fix the column name",
+                    _(
+                        "metric {id!r}: SQL reads {column!r}, which sources.yaml does not declare",
+                        id=m.id,
+                        column=col,
+                    ),
+                    _("add the field to its table in sources.yaml, or fix the column name"),
                     key="sql",
                 )
         for ref, found in _views(ctx):
@@ -147,16 +172,24 @@ class SqlUnknownColumn(LintRule):
                 yield self.issue(
                     ctx,
                     ref,
-                    f"view {ref.id!r}: SQL reads {col!r}, which sources.yaml does not declare",
-                    "add the field to its table in sources.yaml, or fix the column name",
+                    _(
+                        "view {id!r}: SQL reads {column!r}, which sources.yaml does not declare",
+                        id=ref.id,
+                        column=col,
+                    ),
+                    _("add the field to its table in sources.yaml, or fix the column name"),
                     key="sql",
                 )
             for col in found.unresolved:
                 yield self.issue(
                     ctx,
                     m.ref,
-                    f"metric {m.id!r}: cannot tell which table column {col!r} belongs to",
-                    "qualify it with its table or alias (t.column)",
+                    _(
+                        "metric {id!r}: cannot tell which table column {column!r} belongs to",
+                        id=m.id,
+                        column=col,
+                    ),
+                    _("qualify it with its table or alias (t.column)"),
                     key="sql",
                     severity=Severity.WARNING,
                 )
@@ -177,9 +210,12 @@ class SqlFieldNotRead(LintRule):
                     yield self.issue(
                         ctx,
                         m.ref,
-                        f"metric {m.id!r}: declares field {field_id!r}, which its SQL does "
-                        "not read",
-                        "drop it from 'fields' (or run 'kpigraph infer-fields'), or fix the SQL",
+                        _(
+                            "metric {id!r}: declares field {field!r}, which its SQL does not read",
+                            id=m.id,
+                            field=field_id,
+                        ),
+                        _("drop it from 'fields' (or run 'kpigraph infer-fields'), or fix the SQL"),
                         key="fields",
                     )
 
@@ -201,9 +237,15 @@ class SqlColumnNotDeclared(LintRule):
                 yield self.issue(
                     ctx,
                     m.ref,
-                    f"metric {m.id!r}: SQL reads {', '.join(missing)}, not declared in 'fields'",
-                    "add them to 'fields' (FEEDS edges make impact analysis see them), or run "
-                    "'kpigraph infer-fields'",
+                    _(
+                        "metric {id!r}: SQL reads {columns}, not declared in 'fields'",
+                        id=m.id,
+                        columns=_(", ").join(missing),
+                    ),
+                    _(
+                        "add them to 'fields' (FEEDS edges make impact analysis see them), or run "
+                        "'kpigraph infer-fields'"
+                    ),
                     key="fields" if m.fields else "sql",
                 )
 

@@ -68,8 +68,10 @@ def test_values_with_annotations_mark_the_major_change(client: TestClient) -> No
 
 
 def test_explain_warns_across_a_major_change(client: TestClient) -> None:
-    across = client.get("/api/metrics/atp/explain?period=2026-06&base=mom").json()
+    across = client.get("/api/metrics/atp/explain?period=2026-06&base=mom&lang=en").json()
     warning = across["definition_warning"]
+    zh = client.get("/api/metrics/atp/explain?period=2026-06&base=mom").json()
+    assert zh["definition_warning"].startswith("2026-05 与 2026-06 按不同的口径计算：2.0.0")
     assert warning.startswith(
         "2026-05 and 2026-06 were computed under different definitions: 2.0.0 (2026-06-01) "
         "changed caliber"
@@ -78,7 +80,10 @@ def test_explain_warns_across_a_major_change(client: TestClient) -> None:
     before = client.get("/api/metrics/atp/explain?period=2026-05&base=mom").json()
     assert before["definition_warning"] is None and before["definition_changes"] == []
     page = client.get("/explain/atp?period=2026-06&base=mom")
-    assert 'id="definition-warning"' in page.text and "2026-05 and 2026-06" in page.text
+    assert (
+        'id="definition-warning"' in page.text
+        and "2026-05 与 2026-06 按不同的口径计算" in page.text
+    )
 
 
 def test_the_metric_page_trend_draws_the_mark(client: TestClient) -> None:

@@ -59,8 +59,10 @@ def test_lint_when_the_directory_is_gone(linted: tuple[TestClient, Path]) -> Non
     with_files = client.get("/api/lint").json()
     assert with_files["source"] == str(root.resolve()) or with_files["source"] == str(root)
     shutil.rmtree(root)
-    data = client.get("/api/lint").json()  # the loaded graph is linted instead
+    data = client.get("/api/lint?lang=en").json()  # the loaded graph is linted instead
     assert data["source"] is None and "not available" in data["note"]
+    zh = client.get("/api/lint").json()  # the catalog's language
+    assert "本机没有加载此图谱时所用的目录" in zh["note"]
     assert data["counts"] == with_files["counts"]
     assert {i["rule"] for i in data["issues"]} == {i["rule"] for i in with_files["issues"]}
     assert all(i["file"] is None for i in data["issues"])

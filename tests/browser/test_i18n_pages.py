@@ -32,6 +32,13 @@ PAGES = {
     "propose": "/changes/new?ref=Metric:atp",
     "lint": "/lint",
     "stats": "/stats",
+    "history": "/history",
+    "revision": "/history/1",
+    "compare": "/compare?a=atp&b=revenue",
+    "inventory": "/inventory",
+    "review": "/review",
+    "discussion": "/metrics/atp/discussion",
+    "onboarding": "/onboarding/ops",
 }
 
 

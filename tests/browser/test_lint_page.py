@@ -36,7 +36,7 @@ def test_lint_page(page: Any, serve: Callable[..., str], tmp_path: Path, artifac
     assert int(page.locator("#count-error").inner_text()) >= 1
     assert page.locator("#has-errors").is_visible()
     row = page.locator("#issues tr.issue", has_text="conflict.name").first
-    assert "6 metrics with the same name '客单价'" in row.inner_text()  # the demo's atp too
+    assert "6 个指标的名称相同 '客单价'" in row.inner_text()  # the demo's atp too (zh catalog)
     assert row.locator(".where").inner_text().startswith("metrics/five_stores.yaml:")
     page.screenshot(path=str(artifacts / "lint.png"), full_page=True)
     page.screenshot(path=str(artifacts / "lint-top.png"))  # what one sees first

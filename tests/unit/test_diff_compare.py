@@ -130,11 +130,11 @@ def test_five_stores_atp_compared() -> None:
     assert c.differing == ["name", "formula", "caliber.numerator", "caliber.denominator"]
     rows = {r.field: r for r in c.rows}
     assert rows["unit"].same
-    assert rows["caliber.numerator"].only_b == ["includes: 保险理赔"]
+    assert rows["caliber.numerator"].only_b == ["包含：保险理赔"]
     assert rows["caliber.denominator"].only_a == [
-        "includes: 保养",
-        "includes: 维修",
-        "includes: 钣喷",
+        "包含：保养",
+        "包含：维修",
+        "包含：钣喷",
     ]
 
 

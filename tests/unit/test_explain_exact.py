@@ -4,7 +4,7 @@ factors, and a property test over random formulas."""
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import pytest
@@ -19,8 +19,17 @@ from analysis.decompose import (
     split_change,
 )
 from analysis.explain import explain
+from core import i18n
 from graph_schema.formula import parse_formula
 from graph_schema.models import Metric
+
+
+@pytest.fixture(autouse=True)
+def english() -> Iterator[None]:
+    """The messages asserted here are the English ones (the zh catalogue is checked in
+    tests/unit/test_i18n.py)."""
+    with i18n.use("en"):
+        yield
 
 
 class FakeValues:

@@ -7,9 +7,10 @@ import itertools
 
 import pytest
 
+from core import i18n
 from core.security import FailureLimiter, SessionSigner, new_token, parse_token, verify_secret
 from governance import workflow
-from governance.notify import FORMATS, markdown, payload, render, slack_escape
+from governance.notify import FORMATS, markdown, outbox_items, payload, render, slack_escape
 from graph_schema.governance import (
     Action,
     Approval,
@@ -123,3 +124,26 @@ def test_tokens_and_sessions() -> None:
         assert limiter.blocked("c") == 0
         limiter.fail("c")
     assert limiter.blocked("c") > 0 and limiter.blocked("other") == 0
+
+
+@pytest.mark.parametrize(
+    ("language", "words"),
+    [
+        ("zh", ["指标变更申请已提交", "申请人：", "状态：已提交"]),
+        ("en", ["Change request submitted", "Requester: zhang", "Status: submitted"]),
+        (None, ["指标变更申请已提交"]),  # a catalog without a language: zh
+    ],
+)
+def test_notifications_speak_the_catalogs_language(language: str | None, words: list[str]) -> None:
+    """#24: one language per message, the catalog's — not two, and not the browser's of
+    whoever clicked (the request below chose the other language)."""
+    other = "zh" if language == "en" else "en"
+    with i18n.use(other):
+        items = outbox_items(
+            change(), 1, "submit", [("https://x.example/h", "wecom")], "zhang", None, "http://k",
+            language=language,
+        )  # fmt: skip
+    text = items[0].body["markdown"]["content"]
+    for word in words:
+        assert word in text, text
+    assert ("Requester" in text) == (language == "en")

@@ -90,6 +90,18 @@ PAGES = [
     "/stats",
     "/changes",
     "/history",
+    "/history/1",
+    "/compare?a=atp&b=revenue",
+    "/compare?a=atp&b=atp",
+    "/metrics/atp/discussion",
+    "/signin",
+    "/inventory",
+    "/review",
+    "/onboarding",
+    "/onboarding/ops",
+    "/quiz?department=ops&seed=1",
+    "/reports/monthly?month=2026-06",
+    "/reports/quarterly?quarter=2026Q2",
     "/metrics/no_such_metric",
 ]
 
@@ -107,6 +119,7 @@ def demo_data() -> set[str]:
     graph = load_catalog(DEMO)
     values: list[object] = [n.model_dump(mode="json") for n in graph.nodes]
     values += [str(n.ref) for n in graph.nodes] + [graph.meta, [r.id for r in DEFAULT_RULES]]
+    values += [n.id.rsplit(".", 1)[-1] for n in graph.nodes if "." in n.id]  # tables, fields
     values += [str(p.relative_to(DEMO)) for p in DEMO.rglob("*.yaml")]
     for path in (DEMO / "data").glob("*.csv"):
         with path.open(encoding="utf-8") as f:
@@ -153,6 +166,10 @@ def test_an_english_catalog_speaks_english_by_default(tmp_path: Path) -> None:
         assert "个指标" not in home and "3 metrics" in home
         zh = c.get("/?lang=zh").text  # a reader may still ask for Chinese
         assert "搜索" in zh
+        # a chat answer is in the catalog's language, whatever the asking client says
+        answer = c.get("/api/ask?q=atp", headers={"Accept-Language": "zh-CN"}).text
+        assert "Formula: 客单价 = 营收 / 进厂台次" in answer, answer
+        assert "Owner: 运营部 (reviewer: 财务部)" in answer and "负责" not in answer
 
 
 # -- command line ----------------------------------------------------------------------------
@@ -175,7 +192,16 @@ def _cli(*args: str, db: Path) -> str:
 
 @pytest.mark.parametrize(
     "args",
-    [("search", "营收"), ("show", "atp"), ("lineage", "atp", "--depth", "1"), ("impact", "visits")],
+    [
+        ("search", "营收"),
+        ("show", "atp"),
+        ("lineage", "atp", "--depth", "1"),
+        ("impact", "visits"),
+        ("inventory",),
+        ("check-values",),
+        ("explain", "revenue", "--period", "2026-06", "--by", "store,order_type"),
+        ("explain", "atp", "--period", "2026-06", "--base", "yoy", "--by", "store"),
+    ],
 )
 def test_commands_speak_one_language(db: Path, demo_data: set[str], args: tuple[str, ...]) -> None:
     i18n.MISSES.clear()

@@ -12,6 +12,7 @@ from openpyxl import Workbook
 
 from analysis.inventory import DefinitionState, inventory, unified_history
 from cli import cli
+from core import i18n
 from graph_schema.models import Metric
 from loaders.catalog import load_catalog
 from loaders.excel.inventory import (
@@ -71,9 +72,15 @@ def test_draft_and_incomplete_cards_are_not_unified(tmp_path: Path) -> None:
             "metrics/y.yaml": "id: y\nname: 毛利率\nlevel: L1\nowner: finance\ndefinition: 乙\n",
         },
     )
-    rows = {r.id: r for r in inventory(load_catalog(root)).rows}
-    assert rows["x"].state is DefinitionState.MISSING and "draft" in rows["x"].reasons[0]
-    assert rows["y"].state is DefinitionState.MISSING and "caliber" in rows["y"].reasons[0]
+    rows = {r.id: r for r in inventory(load_catalog(root)).rows}  # the catalog speaks zh
+    assert rows["x"].state is DefinitionState.MISSING and rows["x"].reasons[0] == "草稿"
+    assert rows["y"].state is DefinitionState.MISSING
+    assert rows["y"].reasons[0].startswith("卡片不完整：") and "caliber" in rows["y"].reasons[0]
+    with i18n.use("en"):  # the sections the card misses are found in either language's message
+        rows = {r.id: r for r in inventory(load_catalog(root)).rows}
+    assert rows["x"].reasons[0] == "draft"
+    assert rows["y"].reasons[0].startswith("card incomplete: caliber")
+    assert "misses" not in rows["y"].reasons[0]
 
 
 def test_unified_history_by_revision(tmp_path: Path) -> None:

@@ -5,15 +5,25 @@
 from __future__ import annotations
 
 import textwrap
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import pytest
 
 from analysis.lint import LintReport, lint_catalog, lint_definition, run_rules
+from core import i18n
 from graph_schema.rules import DEFAULT_RULES, RULE_IDS
 from graph_schema.rules.base import LintContext, LintIssue, LintRule, Severity
 from loaders.catalog import load_catalog
+
+
+@pytest.fixture(autouse=True)
+def english() -> Iterator[None]:
+    """The messages asserted here are the English ones (the zh catalogue is checked in
+    tests/unit/test_i18n.py)."""
+    with i18n.use("en"):
+        yield
+
 
 SOURCES = """\
 - id: dms

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import itertools
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +14,7 @@ import pytest
 
 from analysis.explain import explain
 from analysis.localize import Cube, check_budget, describe, search
+from core import i18n
 from graph_schema.errors import InvalidQueryError
 from graph_schema.models import Metric
 from loaders.catalog import load_catalog
@@ -24,6 +25,16 @@ from values.definitions import GraphDefinitions
 from values.engine import ValuesEngine
 
 Key = tuple[str, ...]
+
+
+@pytest.fixture(autouse=True)
+def english() -> Iterator[None]:
+    """The messages asserted here are the English ones (the zh catalogue is checked in
+    tests/unit/test_i18n.py)."""
+    with i18n.use("en"):
+        yield
+
+
 SIZES = {"a": 5, "b": 6, "c": 4, "d": 3}
 
 

@@ -3,12 +3,14 @@ digest of metrics added or changed per department, and ``--send`` through the ou
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from pathlib import Path
 
 from click.testing import CliRunner
 
 from cli import cli
+from core import i18n
 from governance import reports as svc
 from governance.usage import by_department
 from loaders.catalog import load_catalog
@@ -16,6 +18,7 @@ from store.embedded import EmbeddedStore
 from store.ledger import ledger_for
 from tests.governance_helpers import with_webhooks
 from tests.helpers import DEMO
+from tests.i18n_text import CJK
 
 MONTH = dt.datetime.now(dt.UTC).strftime("%Y-%m")
 TODAY = dt.datetime.now(dt.UTC).date().isoformat()
@@ -106,3 +109,22 @@ def test_report_pages_and_json(tmp_path: Path) -> None:
         assert "匿名查阅" in page and "运营部" in page
         page = client.get("/reports/quarterly", params={"quarter": "2001-Q1"}).text
         assert 'id="no-changes"' in page
+
+
+def test_reports_are_sent_in_the_catalogs_language(tmp_path: Path) -> None:
+    """#24: a report goes out in the catalog's ``language`` — one language per message — and
+    not in the language of whoever asked for it to be sent."""
+    store = _store(tmp_path)
+    ledger = ledger_for(store)
+    ledger.count_use(TODAY, "atp", by_department("view", "ops"), 3)
+    graph = store.catalog()
+    report = svc.monthly_report(graph, ledger, MONTH)
+    with i18n.use("en"):  # an English-speaking sender; the catalog speaks zh
+        zh = next(i for i in svc.monthly_items(graph, report) if i.format == "wecom")
+    text = zh.body["markdown"]["content"]
+    assert "指标字典使用通报" in text and "本月查阅 3 次" in text and "reads" not in text
+    english = dataclasses.replace(graph, meta={**graph.meta, "language": "en"})
+    en = next(i for i in svc.monthly_items(english, report) if i.format == "wecom")
+    text = en.body["markdown"]["content"]
+    assert "Metric dictionary use" in text and "3 reads this month" in text
+    assert not CJK.search(text.replace("客单价", "").replace("运营部", ""))
