@@ -96,7 +96,7 @@ def test_init_copies_the_template(name: str, tmp_path: Path) -> None:
     )
     assert proc.returncode == 0, proc.stderr
     expected = load_catalog(CATALOGS / name).counts()["Metric"]
-    assert f"({expected} metrics)" in proc.stdout
+    assert f"（{expected} 个指标）" in proc.stdout  # every template speaks zh
     assert load_catalog(target).counts() == load_catalog(CATALOGS / name).counts()
 
 
