@@ -147,7 +147,8 @@ def cli(lang: str | None) -> None:
     """
     from core import i18n
 
-    i18n.choose(lang)  # None: the catalog's language
+    token = i18n.choose(lang)  # None: the catalog's language
+    click.get_current_context().call_on_close(lambda: i18n.unchoose(token))
 
 
 def main(argv: list[str] | None = None) -> None:

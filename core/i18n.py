@@ -127,9 +127,16 @@ def in_language_of(meta: Any) -> Iterator[None]:
         yield
 
 
-def choose(lang: object) -> None:
-    """Speak ``lang`` from now on in this context (a CLI call's ``--lang``)."""
-    _chosen.set(normalize(lang))
+def choose(lang: object) -> contextvars.Token[str | None]:
+    """Speak ``lang`` from now on in this context (a CLI call's ``--lang``); the token undoes
+    it (:func:`unchoose`) when the command ends, so a command run in-process (a test's
+    ``CliRunner``) leaves no language behind for the next."""
+    return _chosen.set(normalize(lang))
+
+
+def unchoose(token: contextvars.Token[str | None]) -> None:
+    """Undo :func:`choose`."""
+    _chosen.reset(token)
 
 
 FallbackToken = contextvars.Token[Callable[[], str | None] | None]
