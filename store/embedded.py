@@ -24,8 +24,6 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
-import networkx as nx
-
 from core.bulk import paused_gc, settle
 from graph_schema.diff import GraphDiff, Snapshot
 from graph_schema.errors import BackendUnavailableError, EmptyStoreError, StoreError
@@ -420,6 +418,8 @@ class EmbeddedStore:
         edges: list[tuple[str, str, str, str]],
         meta: dict[str, str],
     ) -> GraphIndex:
+        import networkx as nx  # only when a graph is read (a load reads none)
+
         g: nx.MultiDiGraph = nx.MultiDiGraph()
         props: dict[str, str] = {}
         counts: dict[str, int] = {k.value: 0 for k in NodeKind}

@@ -14,8 +14,6 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-import networkx as nx
-
 from graph_schema.errors import EmptyStoreError
 from graph_schema.ids import NodeKind, NodeRef
 from graph_schema.models import BaseNode, Edge, node_from_props
@@ -23,6 +21,8 @@ from graph_schema.relations import RELATION_BY_VALUE, Relation
 from store.base import NodeLabel, SearchPage, SearchQuery, StoreInfo, Walk, sort_edges
 
 if TYPE_CHECKING:
+    import networkx as nx
+
     from store.search_file import IndexFile
     from store.search_index import SearchIndex
 
@@ -228,6 +228,7 @@ def bfs(
 
     Examples
     --------
+    >>> import networkx as nx
     >>> g = nx.MultiDiGraph()
     >>> _ = g.add_edge("a", "b", key="INPUT_TO"); _ = g.add_edge("b", "a", key="DRIVES")
     >>> bfs(g, "a", Walk.FORWARD, {"INPUT_TO", "DRIVES"}, None)
