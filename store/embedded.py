@@ -47,6 +47,7 @@ from store.embedded_reader import (
     bfs,
     set_of_edges,
     store_name,
+    update_search_index,
     write_search_index,
 )
 from store.history import race_lost
@@ -337,6 +338,10 @@ class EmbeddedStore:
                 counts=counts,
                 meta=catalog_meta,
             )
+            # the new generation's search index file: the previous one with the delta's nodes
+            # replaced (a detached process), not built again from every node
+            changes = [(NodeRef.parse(c.ref).kind, c.ref, c.new) for c in planned.diff.nodes]
+            update_search_index(store_name(self.path), stored, meta["generation"], info, changes)
             return _with_revision(info, planned.summary.number)
 
     def stored_rows(self, refs: Iterable[NodeRef]) -> Snapshot:
