@@ -168,7 +168,9 @@ def store_options(func: F) -> F:
         pinned = PinnedStore(store)
 
         def catalog_language() -> str | None:
-            lang = pinned.info().meta.get("language")
+            # the store's own meta, not the pinned snapshot's: a snapshot not read yet would
+            # read the whole graph to answer (after a delta load: ~15% of its time at M)
+            lang = store.info().meta.get("language")
             return lang if isinstance(lang, str) else None
 
         token = i18n.set_fallback(catalog_language)  # --lang, else the catalog's language

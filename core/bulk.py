@@ -19,9 +19,10 @@ import atexit
 import contextlib
 import gc
 import multiprocessing
+import os
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 _lock = threading.Lock()
 _depth = 0
@@ -88,3 +89,32 @@ def can_fork() -> bool:
         and "fork" in multiprocessing.get_all_start_methods()
         and threading.active_count() == 1
     )
+
+
+def run_detached(work: Callable[[], object]) -> bool:
+    """Run ``work`` in a detached process (forked twice: nobody's child to wait for), so that
+    the caller returns at once; False where forking is not safe (:func:`can_fork`) or failed.
+    Whatever ``work`` raises is dropped with it: use it for what is only a cache."""
+    if not can_fork():
+        return False
+    try:
+        pid = os.fork()
+    except OSError:
+        return False
+    if pid == 0:  # the child forks the worker and exits
+        status = 0
+        try:
+            if os.fork() == 0:
+                try:
+                    devnull = os.open(os.devnull, os.O_RDWR)
+                    for fd in (0, 1, 2):  # a caller reading the parent's output won't wait
+                        os.dup2(devnull, fd)
+                    work()
+                finally:
+                    os._exit(0)
+        except BaseException:
+            status = 1
+        finally:
+            os._exit(status)
+    _, status = os.waitpid(pid, 0)
+    return status == 0

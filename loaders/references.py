@@ -4,15 +4,14 @@ the closest existing ones), and cycle checks of the formula and hierarchy relati
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
-
-import networkx as nx
 
 from graph_schema.errors import FormulaSyntaxError
 from graph_schema.formula import parse_formula
 from graph_schema.ids import NodeKind, NodeRef
-from graph_schema.models import FieldNode, Metric, Table
+from graph_schema.models import BaseNode, FieldNode, Metric, Table
 from graph_schema.relations import Relation
 from loaders.suggest import closest, did_you_mean
 from loaders.validate import CatalogState, Origin
@@ -38,9 +37,11 @@ class NameLookup(Protocol):
 @dataclass
 class NameIndex:
     ids: dict[NodeKind, set[str]]
-    aliases: dict[NodeKind, dict[str, str]]
+    #: the nodes the ids are of: their names (for suggestions) are indexed when first needed
+    nodes: Mapping[NodeRef, BaseNode]
     unreadable: dict[NodeKind, set[str]] = field(default_factory=dict)
     unverifiable: set[NodeKind] = field(default_factory=set)
+    _aliases: dict[NodeKind, dict[str, str]] | None = None
 
     def has(self, kind: NodeKind, node_id: str) -> bool:
         return node_id in self.ids[kind]
@@ -55,21 +56,30 @@ class NameIndex:
     def any_of(self, kind: NodeKind) -> bool:
         return bool(self.ids[kind])
 
+    @property
+    def aliases(self) -> dict[NodeKind, dict[str, str]]:
+        """Each kind's names (lower case) → id: built only for a suggestion (an unknown
+        reference), not on every read of a catalog that has none."""
+        if self._aliases is None:
+            aliases: dict[NodeKind, dict[str, str]] = {k: {} for k in NodeKind}
+            for ref, node in self.nodes.items():
+                names: list[str | None] = [node.name]
+                if isinstance(node, Metric):
+                    names += [node.name_en, node.abbr]
+                if isinstance(node, FieldNode | Table):
+                    names.append(ref.id.rsplit(".", 1)[-1])
+                for alias in names:
+                    if alias:
+                        aliases[ref.kind].setdefault(alias.strip().lower(), ref.id)
+            self._aliases = aliases
+        return self._aliases
+
 
 def build_index(state: CatalogState) -> NameIndex:
     ids: dict[NodeKind, set[str]] = {k: set() for k in NodeKind}
-    aliases: dict[NodeKind, dict[str, str]] = {k: {} for k in NodeKind}
-    for ref, node in state.nodes.items():
+    for ref in state.nodes:
         ids[ref.kind].add(ref.id)
-        names: list[str | None] = [node.name]
-        if isinstance(node, Metric):
-            names += [node.name_en, node.abbr]
-        if isinstance(node, FieldNode | Table):
-            names.append(ref.id.rsplit(".", 1)[-1])
-        for alias in names:
-            if alias:
-                aliases[ref.kind].setdefault(alias.strip().lower(), ref.id)
-    return NameIndex(ids, aliases, state.unreadable, state.unverifiable)
+    return NameIndex(ids, state.nodes, state.unreadable, state.unverifiable)
 
 
 def resolve_metric_references(state: CatalogState, index: NameLookup | None = None) -> None:
@@ -204,9 +214,42 @@ def _empty_hint(kind: NodeKind, index: NameLookup) -> str:
     return f"define it, or use an existing {kind.value.lower()} id"
 
 
+def acyclic(edges: Iterable[tuple[NodeRef, NodeRef]]) -> bool:
+    """Whether the directed graph of ``edges`` has no cycle (Kahn's algorithm: what is left
+    after peeling off every node nothing points to is on or behind a cycle).
+
+    Examples
+    --------
+    >>> a, b, c = (NodeRef(NodeKind.METRIC, x) for x in "abc")
+    >>> acyclic([(a, b), (b, c), (a, c)]), acyclic([(a, b), (b, a)]), acyclic([(c, c)])
+    (True, False, False)
+    """
+    targets: dict[NodeRef, list[NodeRef]] = {}
+    indegree: dict[NodeRef, int] = {}
+    for source, target in edges:
+        targets.setdefault(source, []).append(target)
+        indegree[target] = indegree.get(target, 0) + 1
+        indegree.setdefault(source, 0)
+    ready = [node for node, n in indegree.items() if n == 0]
+    peeled = 0
+    while ready:
+        node = ready.pop()
+        peeled += 1
+        for target in targets.get(node, ()):
+            indegree[target] -= 1
+            if indegree[target] == 0:
+                ready.append(target)
+    return peeled == len(indegree)
+
+
 def check_cycles(state: CatalogState, rel: Relation, what: str) -> None:
+    pairs = [(s, t) for (s, t, r) in state.edges if r is rel]
+    if acyclic(pairs):  # the usual case, without importing networkx (~0.1 s of a load)
+        return
+    import networkx as nx  # a cycle: found and reported as before
+
     g: nx.DiGraph[NodeRef] = nx.DiGraph()
-    g.add_edges_from((s, t) for (s, t, r) in state.edges if r is rel)
+    g.add_edges_from(pairs)
     for component in nx.strongly_connected_components(g):
         members = sorted(component, key=str)
         if len(members) == 1 and not g.has_edge(members[0], members[0]):

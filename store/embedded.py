@@ -24,8 +24,6 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
-import networkx as nx
-
 from core.bulk import paused_gc, settle
 from graph_schema.diff import GraphDiff, Snapshot
 from graph_schema.errors import BackendUnavailableError, EmptyStoreError, StoreError
@@ -49,6 +47,7 @@ from store.embedded_reader import (
     bfs,
     set_of_edges,
     store_name,
+    update_search_index,
     write_search_index,
 )
 from store.history import race_lost
@@ -339,6 +338,10 @@ class EmbeddedStore:
                 counts=counts,
                 meta=catalog_meta,
             )
+            # the new generation's search index file: the previous one with the delta's nodes
+            # replaced (a detached process), not built again from every node
+            changes = [(NodeRef.parse(c.ref).kind, c.ref, c.new) for c in planned.diff.nodes]
+            update_search_index(store_name(self.path), stored, meta["generation"], info, changes)
             return _with_revision(info, planned.summary.number)
 
     def stored_rows(self, refs: Iterable[NodeRef]) -> Snapshot:
@@ -420,6 +423,8 @@ class EmbeddedStore:
         edges: list[tuple[str, str, str, str]],
         meta: dict[str, str],
     ) -> GraphIndex:
+        import networkx as nx  # only when a graph is read (a load reads none)
+
         g: nx.MultiDiGraph = nx.MultiDiGraph()
         props: dict[str, str] = {}
         counts: dict[str, int] = {k.value: 0 for k in NodeKind}

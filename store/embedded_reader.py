@@ -10,11 +10,9 @@ import json
 import os
 import threading
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
-
-import networkx as nx
 
 from graph_schema.errors import EmptyStoreError
 from graph_schema.ids import NodeKind, NodeRef
@@ -23,6 +21,8 @@ from graph_schema.relations import RELATION_BY_VALUE, Relation
 from store.base import NodeLabel, SearchPage, SearchQuery, StoreInfo, Walk, sort_edges
 
 if TYPE_CHECKING:
+    import networkx as nx
+
     from store.search_file import IndexFile
     from store.search_index import SearchIndex
 
@@ -212,6 +212,34 @@ def write_search_index(
         file.save(SearchIndexBuilder.of_nodes(nodes))
 
 
+def update_search_index(
+    store: str,
+    before: Mapping[str, str],
+    generation: str,
+    info: StoreInfo,
+    changes: Sequence[tuple[NodeKind, str, Mapping[str, Any] | None]],
+) -> None:
+    """After a delta (:meth:`store.embedded.EmbeddedStore.apply`): the new generation's index
+    file made from the previous generation's (``before``: its stored meta) with the changed
+    nodes replaced (:func:`store.search_index.patched`), not built from every node — in a
+    detached process that alone imports numpy. Without a usable previous file nothing is
+    written: the first reader builds the index as before."""
+    from core.bulk import run_detached
+
+    def work() -> None:
+        from store.search_file import IndexFile
+        from store.search_index import patched
+
+        counts = json.loads(before.get("counts") or "{}")
+        old = IndexFile.of(store, before.get("generation", ""), before.get("loaded_at"), counts)
+        new = IndexFile.of(store, generation, info.loaded_at, info.counts)
+        index = old.load() if old is not None else None
+        if index is not None and new is not None:
+            new.save(patched(index, changes))
+
+    run_detached(work)
+
+
 def store_name(path: str | os.PathLike[str]) -> str:
     """The store in search index files (:mod:`store.search_file`): its absolute path."""
     return f"embedded {os.path.abspath(path)}"
@@ -228,6 +256,7 @@ def bfs(
 
     Examples
     --------
+    >>> import networkx as nx
     >>> g = nx.MultiDiGraph()
     >>> _ = g.add_edge("a", "b", key="INPUT_TO"); _ = g.add_edge("b", "a", key="DRIVES")
     >>> bfs(g, "a", Walk.FORWARD, {"INPUT_TO", "DRIVES"}, None)

@@ -20,7 +20,7 @@ Examples
 from __future__ import annotations
 
 from array import array
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -80,6 +80,12 @@ class _Blob:
         """The record of each offset (non-decreasing when the offsets are ascending)."""
         return np.searchsorted(self.starts, offsets, side="right") - 1
 
+    def record(self, i: int) -> str:
+        """The string of record ``i`` as it was added."""
+        start = int(self.starts[i])
+        end = int(self.starts[i + 1]) - 1 if i + 1 < len(self.starts) else len(self.codes)
+        return self.codes[start:end].astype("<u4").tobytes().decode("utf-32-le")
+
 
 @dataclass
 class _Filters:
@@ -108,6 +114,18 @@ class _Filters:
             reviewer = self.codes["reviewer"].get(query.department, -2)
             keep &= owner | (self._column("reviewer", records) == reviewer)
         return keep
+
+    def decoder(self) -> Callable[[int], tuple[Any, ...] | None]:
+        """record → its filter values as :func:`store.ranking.filter_values` gave them."""
+        if not self.columns:
+            return lambda _record: None
+        values = {c: {code: v for v, code in self.codes[c].items()} for c in FILTER_COLUMNS}
+        columns = [(self.columns[c].tolist(), values[c]) for c in FILTER_COLUMNS]
+
+        def of(record: int) -> tuple[Any, ...]:
+            return tuple(None if col[record] < 0 else vals[col[record]] for col, vals in columns)
+
+        return of
 
     def _column(self, column: str, records: NDArray[np.int64]) -> NDArray[np.int32]:
         values = self.columns.get(column)
@@ -228,6 +246,51 @@ class SearchIndexBuilder:
         return builder.build()
 
 
+def patched(
+    index: SearchIndex, changes: Iterable[tuple[NodeKind, str, Mapping[str, Any] | None]]
+) -> SearchIndex:
+    """``index`` with the nodes of ``changes`` (kind, ref, properties; ``None``: removed)
+    replaced, added or removed; every other record is copied from ``index`` as it is, not made
+    again from its node (a delta's generation, :meth:`store.embedded.EmbeddedStore.apply`).
+    It answers every query as an index built from the resulting nodes does.
+
+    Examples
+    --------
+    >>> old = SearchIndexBuilder()
+    >>> old.add(NodeKind.METRIC, "Metric:atp", {"id": "atp", "name": "客单价", "level": "L1"})
+    >>> old.add(NodeKind.METRIC, "Metric:gmv", {"id": "gmv", "name": "成交额"})
+    >>> new = patched(old.build(), [
+    ...     (NodeKind.METRIC, "Metric:gmv", None),
+    ...     (NodeKind.METRIC, "Metric:atp_m", {"id": "atp_m", "name": "月客单价"})])
+    >>> new.page(SearchQuery(text="客单价")), new.page(SearchQuery(text="成交"))
+    ((2, ['Metric:atp', 'Metric:atp_m']), (0, []))
+    """
+    by_kind: dict[str, dict[str, Mapping[str, Any] | None]] = {}
+    for kind, ref, props in changes:
+        by_kind.setdefault(kind.value, {})[ref] = props
+    builder = SearchIndexBuilder()
+    for name in [*index.kinds, *(k for k in by_kind if k not in index.kinds)]:
+        kind, changed = NodeKind(name), by_kind.get(name, {})
+        data = index.kinds.get(name)
+        if data is not None:
+            values_of = data.filters.decoder()
+            for i, ref in enumerate(data.refs):
+                if ref not in changed:
+                    if name not in builder.kinds:
+                        builder.kinds[name] = _SearchBuilder(kind)
+                    builder.kinds[name].add_record(
+                        ref,
+                        int(data.levels[i]),
+                        values_of(i),
+                        data.titles.record(i),
+                        data.bodies.record(i),
+                    )
+        for ref, props in changed.items():
+            if props is not None:
+                builder.add(kind, ref, props)
+    return builder.build()
+
+
 class _SearchBuilder:
     """Accumulates one kind's search data node by node."""
 
@@ -244,16 +307,23 @@ class _SearchBuilder:
 
     def add(self, ref: str, p: Mapping[str, Any]) -> None:
         t, b = search_fields(self.kind, p)
+        title, body = FIELD_SEP + FIELD_SEP.join(t) + FIELD_SEP, FIELD_SEP.join(b)
+        self.add_record(ref, level_index(p), filter_values(self.kind, p), title, body)
+
+    def add_record(
+        self, ref: str, level: int, values: tuple[Any, ...] | None, title: str, body: str
+    ) -> None:
+        """A record as :meth:`add` makes it from a node's properties (or as an index holds
+        it: :func:`patched`)."""
         self.refs.append(ref)
-        self.levels.append(level_index(p))
-        values = filter_values(self.kind, p)
+        self.levels.append(level)
         if values is not None:
             for column, value in zip(self.COLUMNS, values, strict=True):
                 codes = self.codes[column]
                 code = -1 if value is None else codes.setdefault(value, len(codes))
                 self.columns[column].append(code)
-        self.titles.add(FIELD_SEP + FIELD_SEP.join(t) + FIELD_SEP)
-        self.bodies.add(FIELD_SEP.join(b))
+        self.titles.add(title)
+        self.bodies.add(body)
 
     def build(self) -> _KindSearch:
         by_order = np.array(

@@ -1,0 +1,245 @@
+"""A delta ``kpigraph load`` (issue #23, core/reload.py) keeps the store's guarantees, on both
+backends:
+
+- killed (SIGKILL, no clean-up) at points inside the store's delta write, it changes nothing:
+  the head, the digests, the revision records and the answers are those before, and the next
+  load is a delta that works (and equals a full load of the same files);
+- readers reading through snapshots while delta loads run never see a mix: every answer,
+  however many store calls it takes, is one revision's.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from graph_schema.ids import NodeKind, NodeRef
+from graph_schema.relations import Relation
+from store.base import GraphReplacedError, GraphStore, SearchQuery, Walk
+from store.embedded import EmbeddedStore
+from tests.contract.test_load_delta import Metrics, _initial, _load, _state, _write
+from tests.helpers import BASE_FILES, ROOT
+
+pytestmark = pytest.mark.neo4j
+
+
+def _catalog(root: Path) -> tuple[Path, Metrics]:
+    catalog = root / "cat"
+    catalog.mkdir()
+    for rel, text in BASE_FILES.items():
+        (catalog / rel).parent.mkdir(parents=True, exist_ok=True)
+        (catalog / rel).write_text(text, encoding="utf-8")
+    metrics = _initial()
+    _write(catalog, metrics)
+    return catalog, metrics
+
+
+def _child_env(backend: str, store: GraphStore, request: pytest.FixtureRequest) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KPIGRAPH_")}
+    if "KPIGRAPH_CACHE_DIR" in os.environ:  # the same per-file cache as this process
+        env["KPIGRAPH_CACHE_DIR"] = os.environ["KPIGRAPH_CACHE_DIR"]
+    env["KPIGRAPH_LANG"] = "en"
+    if backend == "embedded":
+        assert isinstance(store, EmbeddedStore)
+        env["KPIGRAPH_DB"] = str(store.path)
+    else:
+        conn = request.getfixturevalue("neo4j_connection")
+        env |= {
+            "KPIGRAPH_BACKEND": "neo4j",
+            "KPIGRAPH_NEO4J_URI": conn.uri,
+            "KPIGRAPH_NEO4J_USER": conn.user,
+            "KPIGRAPH_NEO4J_PASSWORD": conn.password,
+        }
+    return env
+
+
+@pytest.mark.parametrize("point", ["rows", "record"])
+def test_killed_delta_load_changes_nothing(
+    make_store: Callable[[], GraphStore],
+    reopen_store: Callable[[GraphStore], GraphStore],
+    backend: str,
+    request: pytest.FixtureRequest,
+    tmp_path: Path,
+    point: str,
+) -> None:
+    catalog, metrics = _catalog(tmp_path)
+    store = make_store()
+    # the reference: the same history loaded whole into an embedded store
+    whole = EmbeddedStore(tmp_path / "whole.sqlite")
+    request.addfinalizer(whole.close)
+    _load(catalog, store, delta=True)
+    _load(catalog, whole, delta=False)
+    metrics["metrics/group0.yaml"][0]["definition"] = "改过的口径"
+    _write(catalog, metrics)
+    assert _load(catalog, store, delta=True).delta  # a record of the files' last load
+    _load(catalog, whole, delta=False)
+    before = _state(store)
+
+    # one file edited: a formula (its edges) and a definition
+    metrics["metrics/group5.yaml"][-1]["formula"] = "m10 + m8"
+    metrics["metrics/group5.yaml"][-1]["definition"] = "被杀死的那次加载"
+    _write(catalog, metrics)
+    child = subprocess.Popen(
+        [sys.executable, "-m", "tests.contract.delta_load_child", point, "load", str(catalog)],
+        cwd=ROOT,
+        env=_child_env(backend, store, request),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert child.stdout is not None
+        line = child.stdout.readline().strip()
+        if not line.startswith("writing"):
+            child.kill()
+            pytest.fail(f"the child did not reach {point}: {line!r} {child.communicate()}")
+        assert line == f"writing {point} apply=True", line  # inside a delta's write
+        os.kill(child.pid, signal.SIGKILL)
+        child.wait(timeout=60)
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait(timeout=60)
+    assert child.returncode == -signal.SIGKILL
+
+    fresh = reopen_store(store)  # a new handle: nothing cached from before the kill
+    try:
+        assert _state(fresh) == before
+    finally:
+        fresh.close()
+    assert _state(store) == before
+
+    # the next load works, as a delta, and records what a full load of the files records
+    again = _load(catalog, store, delta=True)
+    assert again.delta and again.revision == before["head"] + 1, again.how
+    _load(catalog, whole, delta=False)
+    assert _state(store) == _state(whole)
+    changes = {(c.ref, c.op.value) for c in store.revision(again.revision or 0).node_changes}
+    assert changes == {("Metric:m11", "modified")}
+
+
+LOADS = 8
+VERSION = re.compile(r"第(\d+)版")
+M0, M11 = NodeRef(NodeKind.METRIC, "m0"), NodeRef(NodeKind.METRIC, "m11")
+
+
+def _step(metrics: Metrics, k: int) -> None:
+    """Revision ``k`` of two files: m0 (group0) and m11 (group5) both say ``k``, in their
+    names and definitions, and m11's formula reads m9 or m8 by the parity of ``k``."""
+    m0 = metrics["metrics/group0.yaml"][0]
+    m11 = metrics["metrics/group5.yaml"][-1]
+    assert (m0["id"], m11["id"]) == ("m0", "m11")
+    m0["name"], m0["definition"] = f"指标0第{k}版", f"第{k}版口径"
+    m11["name"], m11["definition"] = f"指标11第{k}版", f"第{k}版口径"
+    m11["formula"] = "m10 + m9" if k % 2 == 0 else "m10 + m8"
+
+
+def _versions(reader: Any) -> set[int]:
+    """The versions one answer of several store calls through ``reader`` read."""
+    seen: list[str] = []
+    seen += [n.name for n in reader.get_nodes([M0]).values()]
+    seen += [str(n.definition) for n in reader.get_nodes([M11]).values()]
+    page = reader.search(SearchQuery(text="第", kinds=frozenset({NodeKind.METRIC}), limit=10))
+    seen += [n.name for n in page.items]
+    found = {int(m.group(1)) for text in seen for m in VERSION.finditer(text)}
+    ends = {
+        (e.source.id if e.target == M11 else e.target.id)
+        for e in reader.edges_of([M11], Walk.UNDIRECTED, list(Relation))
+    }
+    # the formula's inputs say the parity of the version too
+    if "m9" in ends and "m8" not in ends:
+        found.add(-2)
+    elif "m8" in ends and "m9" not in ends:
+        found.add(-1)
+    else:
+        found.add(-99)  # neither or both: a mix of two revisions' edges
+    return found
+
+
+def _consistent(found: set[int]) -> bool:
+    numbers = {v for v in found if v >= 0}
+    parity = {v for v in found if v < 0}
+    if len(numbers) != 1 or len(parity) != 1:
+        return False
+    (k,) = numbers
+    return parity == {-2 if k % 2 == 0 else -1}
+
+
+def test_readers_during_delta_loads_see_one_revision(
+    make_store: Callable[[], GraphStore],
+    reopen_store: Callable[[GraphStore], GraphStore],
+    backend: str,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    catalog, metrics = _catalog(tmp_path)
+    _step(metrics, 0)
+    _write(catalog, metrics)
+    writer = make_store()
+    _load(catalog, writer, delta=True)
+    reader_store = reopen_store(writer)
+    done = threading.Event()
+    lock = threading.Lock()
+    counts = {"answers": 0, "replaced": 0}
+    bad: list[set[int]] = []
+    seen: set[int] = set()
+    failures: list[BaseException] = []
+
+    def read() -> None:
+        try:
+            while not done.is_set():
+                try:
+                    found = _versions(reader_store.snapshot())
+                except GraphReplacedError:
+                    with lock:
+                        counts["replaced"] += 1
+                    continue
+                with lock:
+                    counts["answers"] += 1
+                    if _consistent(found):
+                        seen.update(v for v in found if v >= 0)
+                    else:
+                        bad.append(found)
+        except BaseException as exc:  # pragma: no cover - reported below
+            failures.append(exc)
+
+    threads = [threading.Thread(target=read) for _ in range(2)]
+    for t in threads:
+        t.start()
+    deltas = 0
+    try:
+        for k in range(1, LOADS + 1):
+            _step(metrics, k)
+            _write(catalog, metrics)
+            result = _load(catalog, writer, delta=True)
+            deltas += result.delta
+            # readers answer in between (at least one more answer, up to 20 s when busy)
+            before = counts["answers"]
+            time.sleep(0.2)
+            deadline = time.monotonic() + 20
+            while counts["answers"] == before and time.monotonic() < deadline:
+                time.sleep(0.05)
+    finally:
+        done.set()
+        for t in threads:
+            t.join(timeout=60)
+        reader_store.close()
+    with capsys.disabled():
+        print(
+            f"\n[{backend}] delta loads={deltas} answers={counts['answers']} "
+            f"versions seen={sorted(seen)} refused-as-replaced={counts['replaced']}"
+        )
+    assert not failures, failures
+    assert deltas == LOADS  # every load was a delta
+    assert not bad, f"{len(bad)} of {counts['answers']} answers mixed revisions: {bad[:3]}"
+    assert len(seen) >= 3, seen  # the readers did read while the revisions changed
