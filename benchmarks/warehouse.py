@@ -6,7 +6,12 @@ Each metric is one query as the values engines run it (:func:`values.engines.bas
 :func:`values.engines.base.aggregate_sql`): the metric's SQL (DuckDB dialect, transpiled),
 grouped by the three dimensions and the month in the engine; the rows moved are counted.
 
-    python -m benchmarks.warehouse --rows 10000000 --metrics 100 [--no-spark] [--json]
+    python -m benchmarks.warehouse --rows 10000000 --metrics 100 [--before-metrics 10]
+        [--no-spark] [--json]
+
+``--before-metrics N`` also times the first N metrics on PostgreSQL the way kpigraph queried
+before the date-range push-down and ``work_mem`` (issue #26's first measurement), on the same
+data and server. The load average is recorded around each engine's run.
 
 Run from a checkout (it borrows the test suite's PostgreSQL launcher).
 """
@@ -15,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import tempfile
 import time
 from pathlib import Path
@@ -59,20 +65,44 @@ def metric_sql(k: int) -> str:
     )
 
 
-def refresh(url: SecretUrl, metrics: int, **kw: Any) -> dict[str, Any]:
+def _load() -> str:
+    return " / ".join(f"{x:.1f}" for x in os.getloadavg())
+
+
+def refresh(url: SecretUrl, metrics: int, *, before: bool = False, **kw: Any) -> dict[str, Any]:
+    """``before``: PostgreSQL as kpigraph queried it first (the server's work_mem, the period
+    filtered on its formatted text only)."""
+    load_at_start = _load()
     started = time.perf_counter()
-    engine = open_engine(url, **kw)
+    if before:
+        from values.engines.postgres import PostgresEngine
+
+        engine: Any = PostgresEngine(url, work_mem_mb=None, **kw)
+    else:
+        engine = open_engine(url, **kw)
     opened = time.perf_counter() - started
     rollup = Rollup(grain=DIMS, start="2024-07", end="2026-06")
     moved = 0
     started = time.perf_counter()
     for k in range(metrics):
         spec = MetricSql(f"m{k}", "bench", metric_sql(k), "duckdb", frozenset({"fact"}))
-        result = fetch(engine, spec, lambda tree: aggregate_sql(tree, rollup, engine.dialect))
+        result = fetch(
+            engine,
+            spec,
+            lambda tree: aggregate_sql(tree, rollup, engine.dialect, push_dates=not before),
+        )
         moved += len(result.rows)
     seconds = time.perf_counter() - started
     engine.close()
-    return {"open_s": round(opened, 2), "refresh_s": round(seconds, 2), "rows_moved": moved}
+    return {
+        "metrics": metrics,
+        "open_s": round(opened, 2),
+        "refresh_s": round(seconds, 2),
+        "per_metric_s": round(seconds / max(1, metrics), 3),
+        "rows_moved": moved,
+        "load_avg_start": load_at_start,
+        "load_avg_end": _load(),
+    }
 
 
 def load_postgres(server: Any, parquet: Path, tmp: Path) -> None:
@@ -93,7 +123,8 @@ def load_postgres(server: Any, parquet: Path, tmp: Path) -> None:
         ):
             while chunk := fh.read(1 << 20):
                 cp.write(chunk)
-        pg.execute("ANALYZE fact")
+        # as a warehouse's table is: statistics, hint bits set (else the first query pays)
+        pg.execute("VACUUM (FREEZE, ANALYZE) fact")
         pg.execute("GRANT SELECT ON fact TO reader")
 
 
@@ -101,6 +132,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--rows", type=int, default=10_000_000)
     ap.add_argument("--metrics", type=int, default=100)
+    ap.add_argument("--before-metrics", type=int, default=0)
     ap.add_argument("--no-spark", action="store_true")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
@@ -123,6 +155,13 @@ def main() -> None:
         load_postgres(server, parquet, tmp)
         out["postgres_load_s"] = round(time.perf_counter() - started, 2)
         out["postgres"] = refresh(SecretUrl(server.url()), args.metrics, timeout_s=timeout)
+        if args.before_metrics:
+            out["postgres_before"] = refresh(
+                SecretUrl(server.url()), args.before_metrics, before=True, timeout_s=timeout
+            )
+    out["postgres_vs_duckdb"] = round(
+        out["postgres"]["refresh_s"] / max(1e-9, out["duckdb_parquet"]["refresh_s"]), 2
+    )
     if not args.no_spark:
         from pyspark.sql import SparkSession
 

@@ -183,11 +183,11 @@ def eval_cmd(
 @PERIOD
 @click.option(
     "--base",
-    default="mom",
-    show_default=True,
+    default=None,
     metavar="mom|qoq|wow|dod|yoy|target|PERIOD",
     help="the previous month/quarter/week/day, the same period a year before (same calendar), "
-    "the targets, or a period of the same grain",
+    "the targets, or a period of the same grain  [default: the period before, of the "
+    "period's grain: mom, qoq, wow, dod; yoy for a year]",
 )
 @click.option("--by", metavar="DIM1,DIM2", default=None, help="dimensions (default: the metric's)")
 @click.option("--depth", type=click.IntRange(1, 6), default=3, show_default=True)
@@ -203,7 +203,7 @@ def eval_cmd(
 def explain_cmd(
     ref: str,
     period: str,
-    base: str,
+    base: str | None,
     by: str | None,
     depth: int,
     localize: bool,

@@ -364,6 +364,22 @@ class Calendar:
     def previous(self, period: Period) -> Period:
         return self.shift(period, -1)
 
+    def step_base(self, text: str) -> str:
+        """The base keyword of the period before ``text``, of its grain — what an explanation
+        compares with when no base is given (page, API, CLI and MCP alike): ``mom`` for a
+        month, ``qoq`` for a quarter, ``wow`` for a week, ``dod`` for a day, ``yoy`` for a
+        year (the year before). Not a period: ``mom`` (the period's own check says why).
+
+        >>> cal = Calendar(fiscal_year_start=4)
+        >>> [cal.step_base(p) for p in ("2026-06", "2026-Q1", "FY2026-Q2", "2026-W05", "2026")]
+        ['mom', 'qoq', 'qoq', 'wow', 'yoy']
+        """
+        try:
+            grain = self.grain_of(text.strip())
+        except InvalidPeriodError:
+            return "mom"
+        return next((k for k, grains in STEP_BASES.items() if grain in grains), "yoy")
+
     def year_before(self, period: Period) -> Period | None:
         """The same period of the previous year of its calendar; ``None`` when that year
         has none (ISO or retail week 53, 29 February)."""

@@ -198,15 +198,19 @@ def explain_report(
     engine: ValuesEngine,
     metric_id: str,
     period: str,
-    base: str = "mom",
+    base: str | None = None,
     by: Sequence[str] | None = None,
     depth: int = 3,
     localize: bool = False,
 ) -> dict[str, Any]:
     """The explanation as JSON (what the CLI prints with ``--json``, the API returns and the
-    page draws); ``localize`` adds ``root_causes`` (:mod:`analysis.localize`)."""
+    page draws); ``localize`` adds ``root_causes`` (:mod:`analysis.localize`). ``base``
+    ``None``: the period before, of the period's grain (:meth:`Calendar.step_base` — the one
+    default of page, API, CLI and MCP)."""
     if not 1 <= depth <= 6:
         raise InvalidQueryError("depth must be between 1 and 6")
+    if base is None:
+        base = engine.calendar.step_base(period)
     by = check_dimensions(store, by or ())
     check_period(engine, metric_id, period)
 

@@ -136,7 +136,7 @@ def explain(
     base_url: str,
     ref: str,
     period: str,
-    base: str,
+    base: str | None,
     by: str | None,
     depth: int,
 ) -> Any:

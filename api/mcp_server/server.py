@@ -265,14 +265,14 @@ def build_server(
         ref: MetricRef,
         period: Period,
         base: Annotated[
-            str,
+            str | None,
             Field(
                 pattern=rf"^(mom|qoq|wow|dod|yoy|target|{ANY_PERIOD_PATTERN[2:-2]})$",
                 description="Compared with: mom/qoq/wow/dod (the month/quarter/week/day "
                 "before), yoy (the same period a year before), target, or a period of the "
-                "same grain.",
+                "same grain. Default: the period before, of the period's grain.",
             ),
-        ] = "mom",
+        ] = None,
         by: Annotated[
             str | None,
             Field(

@@ -45,11 +45,13 @@ GrainQ = Annotated[
 ]
 Dim = Annotated[str | None, Query(max_length=100, pattern=r"^[a-z][a-z0-9_]*$", examples=["store"])]
 Base = Annotated[
-    str,
+    str | None,
     Query(
         pattern=rf"^(mom|qoq|wow|dod|yoy|target|{ANY_PERIOD_PATTERN[2:-2]})$",
         description="mom/qoq/wow/dod (the period before), yoy (the same period a year before, "
-        "on the same calendar), target, or a period of the same grain",
+        "on the same calendar), target, or a period of the same grain; default: the period "
+        "before, of the period's grain (mom for a month, qoq for a quarter, wow for a week, "
+        "dod for a day, yoy for a year)",
     ),
 ]
 By = Annotated[
@@ -152,7 +154,7 @@ async def metric_explain(
     settings: SettingsDep,
     metric_id: MetricId,
     period: Period,
-    base: Base = "mom",
+    base: Base = None,
     by: By = None,
     depth: Annotated[int, Query(ge=1, le=6)] = 3,
     localize: bool = False,
@@ -220,7 +222,7 @@ def explain_page(
     settings: SettingsDep,
     metric_id: MetricId,
     period: Annotated[str | None, Query(pattern=ANY_PERIOD_PATTERN)] = None,
-    base: Base = "mom",
+    base: Base = None,
     by: By = None,
     depth: Annotated[int, Query(ge=1, le=6)] = 3,
 ) -> HTMLResponse:
@@ -232,8 +234,8 @@ def explain_page(
         if period is None:
             periods = engine.periods(mid)
             period = periods[-1] if periods else "2000-01"
-        if "base" not in request.query_params:  # the default: the period before, of its grain
-            base = _step_base(engine.calendar, period)
+        if base is None:  # the default: the period before, of its grain (as the API's)
+            base = engine.calendar.step_base(period)
         try:
             report = explain_report(store, engine, mid, period, base, _by(by), depth, localize=True)
         except InvalidQueryError as exc:  # the root-cause search refused (too wide): say so
@@ -245,17 +247,6 @@ def explain_page(
     return HTMLResponse(
         render_explain(report, catalog_name=info.catalog, by=by or "", depth=depth, **names)
     )
-
-
-def _step_base(calendar: Any, period: str) -> str:
-    """``mom``, ``qoq``, ``wow`` or ``dod`` for the period's grain (``yoy`` for a year)."""
-    from graph_schema.calendar import STEP_BASES
-
-    try:
-        grain = calendar.grain_of(period)
-    except InvalidQueryError:
-        return "mom"
-    return next((k for k, grains in STEP_BASES.items() if grain in grains), "yoy")
 
 
 def values_panel(store: GraphStore, metric_id: str) -> Markup | None:

@@ -44,8 +44,9 @@ CASES: list[tuple[str, dict[str, Any], str]] = [
     ("compare", {"a": "atp", "b": "revenue"}, "/api/compare?a=atp&b=revenue"),
     ("history", {"ref": "atp"}, "/api/nodes/atp/history"),
     ("eval", {"ref": "营收", "period": "2026-06"}, "/api/metrics/revenue/eval?period=2026-06"),
-    ("explain", {"ref": "revenue", "period": "2026-06", "by": "store,order_type"},
-     "/api/metrics/revenue/explain?period=2026-06&by=store,order_type"),
+    # no base: the quarter before (the one default of page, API, CLI and MCP)
+    ("explain", {"ref": "revenue", "period": "2026-Q2", "by": "store,order_type"},
+     "/api/metrics/revenue/explain?period=2026-Q2&by=store,order_type"),
 ]  # fmt: skip
 
 

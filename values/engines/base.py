@@ -17,8 +17,11 @@ Everything above that is shared and lives here:
 
 from __future__ import annotations
 
+import itertools
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import date, timedelta
 from typing import Any, Protocol
 
 import sqlglot
@@ -174,10 +177,16 @@ def _period(rollup: Rollup) -> exp.Expression:
     )
 
 
-def _conditions(rollup: Rollup, pexpr: exp.Expression) -> list[exp.Expression]:
+def _conditions(
+    rollup: Rollup, pexpr: exp.Expression, periods: bool = True
+) -> list[exp.Expression]:
+    """The member filters, and the period filter unless ``periods`` is false (a range on the
+    date column inside the metric's SQL stands for it exactly)."""
     conds: list[exp.Expression] = []
     for dim, member in rollup.where.items():
         conds.append(exp.EQ(this=_col(dim), expression=exp.Literal.string(member)))
+    if not periods:
+        return conds
     if rollup.ranges is not None:
         spans = [_between(lo, hi) for _, lo, hi in rollup.ranges]
         either: exp.Expression = spans[0] if spans else exp.Boolean(this=False)
@@ -195,20 +204,118 @@ def _conditions(rollup: Rollup, pexpr: exp.Expression) -> list[exp.Expression]:
     return conds
 
 
+_PERIOD_TEXT = re.compile(r"^(\d{4})-(\d{2})(?:-(\d{2}))?$")
+#: formats (sqlglot's, strftime style) that write a date as a stored period → its length
+_PERIOD_FORMATS = {"%Y-%m": 7, "%Y-%m-%d": 10}
+
+
+def _span(text: str) -> tuple[date, date] | None:
+    """The days ``[first, after)`` a ``YYYY-MM`` or ``YYYY-MM-DD`` period covers."""
+    found = _PERIOD_TEXT.match(text)
+    if found is None:
+        return None
+    try:
+        first = date(int(found[1]), int(found[2]), int(found[3] or 1))
+    except ValueError:
+        return None
+    if found[3]:
+        return first, first + timedelta(days=1)
+    after = date(first.year + first.month // 12, first.month % 12 + 1, 1)
+    return first, after
+
+
+def _bounds(rollup: Rollup, stored_len: int) -> tuple[date, date, bool] | None:
+    """``(lo, hi, exact)``: the days ``[lo, hi)`` the period filter can admit; ``exact``: the
+    filter admits exactly the rows of those days (periods of the compared length, one
+    unbroken run of them), so a range on the date column can stand for it. ``None``: an open
+    end, a period that is not ``YYYY-MM[-DD]``, or a format of another length."""
+    if stored_len != rollup.stored_plen:
+        return None
+    if rollup.ranges is not None:
+        pairs, width = [(lo, hi) for _, lo, hi in rollup.ranges], rollup.stored_plen
+    elif rollup.periods is not None:
+        pairs, width = [(p, p) for p in rollup.periods], rollup.plen
+    elif rollup.start and rollup.end:
+        pairs, width = [(rollup.start, rollup.end)], rollup.plen
+    else:
+        return None
+    spans: list[tuple[date, date]] = []
+    exact = True
+    for first, last in pairs:
+        a, b = _span(first), _span(last)
+        if a is None or b is None:
+            return None
+        exact = exact and len(first) == len(last) == width and a[0] <= b[0]
+        spans.append((a[0], b[1]))
+    if not spans:
+        return None
+    spans.sort()
+    for (_, after), (nxt, _) in itertools.pairwise(spans):
+        exact = exact and nxt == after  # one unbroken run, no gap and no overlap
+    return spans[0][0], max(b for _, b in spans), exact
+
+
+def _push_date_range(tree: exp.Query, rollup: Rollup) -> tuple[exp.Query, bool]:
+    """The metric's SQL with a range on its raw date column added to its WHERE, when its
+    ``period`` is that column written as ``YYYY-MM[-DD]`` (``strftime(day, '%Y-%m')``,
+    ``TO_CHAR(day, 'YYYY-MM')``, ``date_format(day, 'yyyy-MM')`` written in DuckDB's or
+    PostgreSQL's dialect); and whether the range is exactly the period filter (which is then
+    left out: PostgreSQL pushes a filter on the formatted text down to every row, formats the
+    date three times per row, and — guessing how many rows it keeps — plans a sort of all of
+    them; EXPLAIN ANALYZE in BENCHMARKS.md, "Warehouse refresh").
+
+    With the range the engine knows from the column's statistics how many rows are kept, can
+    skip what an index, BRIN or Parquet's min/max rules out, and formats only rows in range.
+    Left as it is: a set operation, a window function (it would see fewer rows), any other
+    period expression (the period filter outside then does all the work, as before)."""
+    if not isinstance(tree, exp.Select) or tree.find(exp.Window):
+        return tree, False
+    for projection in tree.expressions:
+        if projection.alias_or_name.lower() != "period":
+            continue
+        expr = projection.unalias()
+        if not isinstance(expr, exp.TimeToStr) or not isinstance(expr.this, exp.Column):
+            return tree, False
+        fmt = expr.args.get("format")
+        length = _PERIOD_FORMATS.get(fmt.this) if isinstance(fmt, exp.Literal) else None
+        bounds = _bounds(rollup, length) if length else None
+        if bounds is None:
+            return tree, False
+        lo, hi, exact = bounds
+        day = exp.DataType.build("date")
+        pushed = tree.copy()
+        pushed.where(
+            exp.GTE(
+                this=expr.this.copy(),
+                expression=exp.Cast(this=exp.Literal.string(lo.isoformat()), to=day.copy()),
+            ),
+            exp.LT(
+                this=expr.this.copy(),
+                expression=exp.Cast(this=exp.Literal.string(hi.isoformat()), to=day.copy()),
+            ),
+            copy=False,
+        )
+        return pushed, exact
+    return tree, False
+
+
 def _value(func: str) -> exp.Expression:
     inner = exp.Cast(this=_col("value"), to=exp.DataType.build("double"))
     return exp.Anonymous(this=func, expressions=[inner]) if func else inner
 
 
-def aggregate_sql(tree: exp.Query, rollup: Rollup, dialect: str) -> str:
+def aggregate_sql(tree: exp.Query, rollup: Rollup, dialect: str, *, push_dates: bool = True) -> str:
     """The metric's SQL wrapped: filtered, grouped and rolled up in the engine.
 
-    Rows: ``period``, the grain's members in order, ``value`` (a double).
+    Rows: ``period``, the grain's members in order, ``value`` (a double). ``push_dates``:
+    filter the metric's date column by the periods asked (:func:`_push_date_range`); off,
+    only the formatted period is filtered (the benchmark's "before").
     """
-    source = tree.subquery("m")
+    pushed, exact = _push_date_range(tree, rollup) if push_dates else (tree, False)
+    source = pushed.subquery("m")
     dims = [_col(d) for d in rollup.grain]
     pexpr = _period(rollup)
-    conds = _conditions(rollup, pexpr)
+    conds = _conditions(rollup, pexpr, periods=not exact)
     inner_fn = "AVG" if rollup.agg == "avg" else "SUM"
     same_time = rollup.plen == rollup.stored_plen and rollup.ranges is None
     if same_time or rollup.agg == "sum":

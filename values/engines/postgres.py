@@ -1,8 +1,12 @@
 """PostgreSQL as a values engine, through SQLAlchemy and psycopg 3.
 
 Every query runs in a READ ONLY transaction with ``statement_timeout`` set for it, and fetches
-at most ``max_rows + 1`` rows. The connection URL is only ever handed to the driver; errors
-carry the server's message with any password scrubbed.
+at most ``max_rows + 1`` rows. The transaction also sets ``work_mem`` (64 MB unless told): with
+the server's default 4 MB PostgreSQL plans the GROUP BY of a refresh (tens of thousands of
+period × member groups) as a sort of every fact row spilled to disk, 2–3× slower than the hash
+aggregation it picks when the groups fit (EXPLAIN ANALYZE in BENCHMARKS.md, "Warehouse
+refresh"). The connection URL is only ever handed to the driver; errors carry the server's
+message with any password scrubbed.
 """
 
 from __future__ import annotations
@@ -26,10 +30,13 @@ class PostgresEngine:
         timeout_s: float = DEFAULT_TIMEOUT_S,
         max_rows: int = DEFAULT_MAX_ROWS,
         connect_timeout_s: int = 10,
+        work_mem_mb: int | None = 64,
     ) -> None:
         import sqlalchemy as sa
 
         self.timeout_s, self.max_rows = timeout_s, max_rows
+        #: ``None``: the server's own setting
+        self.work_mem_mb = None if work_mem_mb is None else max(1, int(work_mem_mb))
         self._url = url
         raw = url.reveal()
         if raw.startswith(("postgresql://", "postgres://")):  # the driver kpigraph installs
@@ -75,6 +82,10 @@ class PostgresEngine:
                 conn.exec_driver_sql("SET TRANSACTION READ ONLY")
                 ms = max(1, int(self.timeout_s * 1000))
                 conn.exec_driver_sql(f"SET LOCAL statement_timeout = {ms}")
+                # per sort/hash node of this transaction only; the groups of one refresh query
+                # fit, so PostgreSQL hashes them instead of sorting the fact rows to disk
+                if self.work_mem_mb is not None:
+                    conn.exec_driver_sql(f"SET LOCAL work_mem = '{self.work_mem_mb}MB'")
                 # the driver reads '%' as a placeholder (SQLAlchemy passes an empty
                 # parameter tuple): a LIKE '%…' or a member named 'a%b' must reach the
                 # server as written
