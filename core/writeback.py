@@ -59,6 +59,10 @@ class PullPlan:
     root: Path
     ahead: StoreAhead
     steps: list[Step] = field(default_factory=list)
+    #: files a killed commit-mode write-back wrote but did not commit, each exactly as a step
+    #: of this plan leaves it (:func:`core.writeback_commit.plan_commit`): committed as this
+    #: plan's own, not refused as uncommitted changes
+    recovered: tuple[str, ...] = ()
 
     @property
     def empty(self) -> bool:
@@ -324,7 +328,7 @@ def apply_plan(
     if not commit:
         return WriteBackResult(write_files(plan.root, final), requests=requests)
     repo = g.open_repo(plan.root, branch)
-    g.check_clean(repo, sorted(final))
+    g.check_clean(repo, sorted(set(final) - set(plan.recovered if repo.current else ())))
     parent = repo.head
     commits: list[str] = []
     for step in plan.steps:
@@ -384,7 +388,10 @@ def write_back(
       earlier one the files lack too (each its own commit in ``commit`` mode).
     * ``mode="files"`` edits the files in place; ``"commit"`` also commits, one commit per
       request on the checked-out branch (or ``branch``), author = the requester, message =
-      the reason and ``change request #N``; files to edit must have no uncommitted changes.
+      the reason and ``change request #N``; files to edit must have no uncommitted changes,
+      except those a killed write-back left (exactly the edits of requests the commits lack:
+      they are committed now, each request its own commit — see
+      :func:`core.writeback_commit.plan_commit`).
     * Nothing is written unless every edit could be made and the edited catalog validates;
       each file is replaced atomically. Files that already hold the change: nothing is
       written (``WriteBackResult([])``) — calling it twice is harmless.
@@ -404,6 +411,12 @@ def write_back(
     """
     if change_request.applied_revision is None:
         raise WriteBackError(f"change request #{change_request.id} is not applied")
-    with catalog_lock(Path(catalog_dir)):
-        plan = plan_pull(Path(catalog_dir), store, upto_revision=change_request.applied_revision)
+    root, upto = Path(catalog_dir), change_request.applied_revision
+    with catalog_lock(root):
+        if mode == "commit":
+            from core.writeback_commit import plan_commit
+
+            plan = plan_commit(root, store, branch=branch, upto_revision=upto)
+        else:
+            plan = plan_pull(root, store, upto_revision=upto)
         return apply_plan(plan, commit=mode == "commit", branch=branch)
