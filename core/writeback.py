@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from core.i18n import N_
 from core.sync import AppliedRequest, StoreAhead, SyncConflictError, store_ahead
 from graph_schema.errors import CatalogError, KpigraphError
 from graph_schema.governance import ChangeRequest
@@ -43,6 +44,53 @@ class WriteBackError(KpigraphError):
     """The store's changes cannot be written into the files; nothing was written."""
 
     code = "writeback"
+
+
+class WriteBackFailed(KpigraphError):
+    """A server's write-back failed. ``message`` is for anyone who reads the change request (a
+    plain reason, an English msgid shown translated: no server paths, no git output); the
+    detail goes to the server log (:func:`public_reason`)."""
+
+    code = "writeback_failed"
+
+
+#: the plain reasons a failed write-back shows (msgids: the page shows them translated)
+REASONS = {
+    "dirty": N_(
+        "The catalog files to edit have uncommitted changes; commit them, then run "
+        "kpigraph pull --commit."
+    ),
+    "git": N_(
+        "git could not commit the edits to the catalog; an admin finds why in the server log."
+    ),
+    "conflict": N_(
+        "The catalog files changed the same fields as this request; resolve them in the files, "
+        "then run kpigraph pull."
+    ),
+    "invalid": N_("The catalog files do not validate; fix them, then run kpigraph pull."),
+    "edit": N_(
+        "The change could not be written into the catalog files; edit them by hand (the server "
+        "log says where)."
+    ),
+    "other": N_(
+        "The write-back into the catalog files failed; an admin finds why in the server log."
+    ),
+}
+
+
+def public_reason(exc: BaseException) -> str:
+    """The plain reason of a failed write-back (a :data:`REASONS` msgid)."""
+    from loaders.git_commit import GitCommitError
+
+    if isinstance(exc, GitCommitError):
+        return REASONS["dirty" if exc.details.get("files") else "git"]
+    if isinstance(exc, SyncConflictError):
+        return REASONS["conflict"]
+    if isinstance(exc, CatalogError):
+        return REASONS["invalid"]
+    if isinstance(exc, WriteBackError):
+        return REASONS["edit"]
+    return REASONS["other"]
 
 
 @dataclass(frozen=True)
@@ -339,12 +387,13 @@ def apply_plan(
         commits.append(parent)
     if repo.current:
         write_files(plan.root, final)
-        g.stage(repo, {rel: after for rel, (_b, after) in final.items()})
         try:
+            g.stage(repo, {rel: after for rel, (_b, after) in final.items()})
             g.move_ref(repo, parent)
-        except g.GitCommitError:
+        except g.GitCommitError:  # git refused (a lock, the branch moved): put the files back
             write_files(plan.root, {rel: (a, b) for rel, (b, a) in final.items()})
-            g.stage(repo, {rel: before for rel, (before, _a) in final.items()})
+            with contextlib.suppress(g.GitCommitError):
+                g.stage(repo, {rel: before for rel, (before, _a) in final.items()})
             raise
         written = sorted(final)
     else:
