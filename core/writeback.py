@@ -186,6 +186,16 @@ def _sibling_path(source: CatalogSource, metric: dict[str, Any], taken: set[str]
     return rel
 
 
+def created_file(root: Path, metric: dict[str, Any]) -> str | None:
+    """The catalog-relative file a created metric will live in when written back (beside the
+    metrics of its domain), or ``None`` when that cannot be said (the catalog does not
+    validate, the file exists already)."""
+    try:
+        return _sibling_path(read_catalog(root), metric, set())
+    except (KpigraphError, OSError):
+        return None
+
+
 def plan_pull(root: Path, store: GraphStore, *, upto_revision: int | None = None) -> PullPlan:
     """Every edit that writes into the files what the store has and they lack (requests
     applied since the files' last load; with ``upto_revision``, those up to it).
@@ -219,8 +229,8 @@ def plan_pull(root: Path, store: GraphStore, *, upto_revision: int | None = None
         edits: dict[str, tuple[str | None, str | None]] = {}
         for metric_id, (old, new) in sorted(request.metrics.items()):
             merge = missing.get(metric_id)
-            if merge is None:
-                continue
+            if merge is None or request.revision <= ahead.synced.get(metric_id, 0):
+                continue  # the files hold this request's state of the metric already
             changes = {
                 path: _value_at(new, path)
                 for path in merge.to_files
