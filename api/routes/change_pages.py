@@ -469,8 +469,8 @@ def named(entry: dict[str, Any], names: dict[str, str]) -> dict[str, Any]:
     '运营部 (ops)'
     >>> row = named(readable({"field": "fields", "old": ["a.b.c"], "new": ["a.b.c", "a.b.d"]}),
     ...             {"Field:a.b.d": "金额"})
-    >>> row["delta"], row["new_text"]
-    (['+ 金额 (a.b.d)'], '- a.b.c\n- 金额 (a.b.d)')
+    >>> row["delta"], row["new_text"].splitlines()
+    (['+ 金额 (a.b.d)'], ['- a.b.c', '- 金额 (a.b.d)'])
     """
     kind = change_form.REFERENCE_KINDS.get(str(entry.get("field")))
     if kind is None:
