@@ -3,6 +3,7 @@ notification delivery, usage counting, the read gate, the error mapping and the 
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 
 from fastapi import Depends, FastAPI, Request
@@ -28,6 +29,8 @@ from graph_schema.governance import (
 )
 from store.base import GraphStore
 from store.ledger import Ledger, ledger_for
+
+log = logging.getLogger("kpigraph.writeback")
 
 STATUS = [
     (AuthenticationRequiredError, 401),
@@ -154,9 +157,19 @@ def _writeback(store: GraphStore, settings: Settings) -> Callable[[ChangeRequest
     directory, mode = settings.catalog_dir, settings.writeback
 
     def run(change: ChangeRequest) -> str:
-        from core.writeback import write_back
+        from core.writeback import WriteBackFailed, public_reason, write_back
 
-        result = write_back(directory, change, store, mode)
+        try:
+            result = write_back(directory, change, store, mode)
+        except Exception as exc:  # the detail (paths, git's output) is for the server log
+            log.warning(
+                "change request #%s: write-back into %s failed: %s: %s",
+                change.id,
+                directory,
+                type(exc).__name__,
+                exc,
+            )
+            raise WriteBackFailed(public_reason(exc)) from exc
         if not result.files:
             return "the catalog files already hold this change"
         files = ", ".join(result.files)

@@ -53,7 +53,12 @@ def pull(
     if branch is not None and branch.startswith("-"):
         raise click.UsageError(f"{branch!r} is not a branch name")
     with catalog_lock(directory):  # a server's write-back into it waits meanwhile
-        plan = plan_pull(directory, store)
+        if do_commit:  # from what is committed: completes a killed write-back's commits
+            from core.writeback_commit import plan_commit
+
+            plan = plan_commit(directory, store, branch=branch)
+        else:
+            plan = plan_pull(directory, store)
         if not (dry_run or plan.empty):
             result = apply_plan(plan, commit=do_commit, branch=branch)
     requests = [s.request for s in plan.steps]

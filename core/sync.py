@@ -20,7 +20,7 @@ from typing import Any
 from graph_schema.errors import KpigraphError
 from graph_schema.graph import CatalogGraph
 from graph_schema.ids import NodeKind, NodeRef
-from graph_schema.merge import FieldConflict, MetricMerge, ThreeWay, three_way
+from graph_schema.merge import FieldConflict, MetricMerge, ThreeWay, compare_metric, three_way
 from graph_schema.revisions import ChangeOp, RevisionSummary
 from store.base import GraphStore
 
@@ -67,6 +67,9 @@ class StoreAhead:
     base: int | None
     requests: list[AppliedRequest]
     comparison: ThreeWay
+    #: metric id → the revision whose state of it the files hold (a write-back of a request
+    #: since the load); a metric not named here is compared with the load's state
+    synced: dict[str, int] = field(default_factory=dict)
 
     @property
     def missing(self) -> list[MetricMerge]:
@@ -175,13 +178,29 @@ def store_ahead(store: GraphStore, files: CatalogGraph) -> StoreAhead:
     refs = [NodeRef(NodeKind.METRIC, i) for i in ids]
     now = store.get_nodes(refs)
     in_files = {n.id: n.props() for n in files.nodes if n.kind is NodeKind.METRIC and n.id in ids}
-    base_props: dict[str, dict[str, Any]] = {}
+    base_props: dict[str, dict[str, Any] | None] = {}
     for ref in refs:
         node = store.node_at(ref, base)
-        if node is not None:
-            base_props[ref.id] = node.props()
+        base_props[ref.id] = node.props() if node is not None else None
+    synced: dict[str, int] = {}
+    for request in reversed(requests):  # newest first: the files' last write-back of each
+        for metric_id, (_old, new) in request.metrics.items():
+            if metric_id in synced or metric_id not in base_props:
+                continue
+            if _same(metric_id, new, in_files.get(metric_id)):
+                synced[metric_id] = request.revision
+                base_props[metric_id] = new
     store_props = {ref.id: node.props() for ref, node in now.items()}
-    return StoreAhead(base, requests, three_way(base_props, in_files, store_props))
+    bases = {k: v for k, v in base_props.items() if v is not None}
+    return StoreAhead(base, requests, three_way(bases, in_files, store_props), synced)
+
+
+def _same(metric_id: str, state: dict[str, Any] | None, files: dict[str, Any] | None) -> bool:
+    """The files hold ``state`` of the metric (as a write-back of it leaves them)."""
+    if state is None or files is None:
+        return state is None and files is None
+    merge = compare_metric(metric_id, state, files, state)
+    return not (merge.to_files or merge.to_load or merge.conflicts)
 
 
 def check_load(store: GraphStore, files: CatalogGraph, *, force_files: bool = False) -> StoreAhead:

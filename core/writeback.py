@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from core.i18n import N_
 from core.sync import AppliedRequest, StoreAhead, SyncConflictError, store_ahead
 from graph_schema.errors import CatalogError, KpigraphError
 from graph_schema.governance import ChangeRequest
@@ -45,6 +46,53 @@ class WriteBackError(KpigraphError):
     code = "writeback"
 
 
+class WriteBackFailed(KpigraphError):
+    """A server's write-back failed. ``message`` is for anyone who reads the change request (a
+    plain reason, an English msgid shown translated: no server paths, no git output); the
+    detail goes to the server log (:func:`public_reason`)."""
+
+    code = "writeback_failed"
+
+
+#: the plain reasons a failed write-back shows (msgids: the page shows them translated)
+REASONS = {
+    "dirty": N_(
+        "The catalog files to edit have uncommitted changes; commit them, then run "
+        "kpigraph pull --commit."
+    ),
+    "git": N_(
+        "git could not commit the edits to the catalog; an admin finds why in the server log."
+    ),
+    "conflict": N_(
+        "The catalog files changed the same fields as this request; resolve them in the files, "
+        "then run kpigraph pull."
+    ),
+    "invalid": N_("The catalog files do not validate; fix them, then run kpigraph pull."),
+    "edit": N_(
+        "The change could not be written into the catalog files; edit them by hand (the server "
+        "log says where)."
+    ),
+    "other": N_(
+        "The write-back into the catalog files failed; an admin finds why in the server log."
+    ),
+}
+
+
+def public_reason(exc: BaseException) -> str:
+    """The plain reason of a failed write-back (a :data:`REASONS` msgid)."""
+    from loaders.git_commit import GitCommitError
+
+    if isinstance(exc, GitCommitError):
+        return REASONS["dirty" if exc.details.get("files") else "git"]
+    if isinstance(exc, SyncConflictError):
+        return REASONS["conflict"]
+    if isinstance(exc, CatalogError):
+        return REASONS["invalid"]
+    if isinstance(exc, WriteBackError):
+        return REASONS["edit"]
+    return REASONS["other"]
+
+
 @dataclass(frozen=True)
 class Step:
     """The file edits of one applied request: path → (text before, text after; ``None`` =
@@ -59,6 +107,10 @@ class PullPlan:
     root: Path
     ahead: StoreAhead
     steps: list[Step] = field(default_factory=list)
+    #: files a killed commit-mode write-back wrote but did not commit, each exactly as a step
+    #: of this plan leaves it (:func:`core.writeback_commit.plan_commit`): committed as this
+    #: plan's own, not refused as uncommitted changes
+    recovered: tuple[str, ...] = ()
 
     @property
     def empty(self) -> bool:
@@ -134,6 +186,16 @@ def _sibling_path(source: CatalogSource, metric: dict[str, Any], taken: set[str]
     return rel
 
 
+def created_file(root: Path, metric: dict[str, Any]) -> str | None:
+    """The catalog-relative file a created metric will live in when written back (beside the
+    metrics of its domain), or ``None`` when that cannot be said (the catalog does not
+    validate, the file exists already)."""
+    try:
+        return _sibling_path(read_catalog(root), metric, set())
+    except (KpigraphError, OSError):
+        return None
+
+
 def plan_pull(root: Path, store: GraphStore, *, upto_revision: int | None = None) -> PullPlan:
     """Every edit that writes into the files what the store has and they lack (requests
     applied since the files' last load; with ``upto_revision``, those up to it).
@@ -167,8 +229,8 @@ def plan_pull(root: Path, store: GraphStore, *, upto_revision: int | None = None
         edits: dict[str, tuple[str | None, str | None]] = {}
         for metric_id, (old, new) in sorted(request.metrics.items()):
             merge = missing.get(metric_id)
-            if merge is None:
-                continue
+            if merge is None or request.revision <= ahead.synced.get(metric_id, 0):
+                continue  # the files hold this request's state of the metric already
             changes = {
                 path: _value_at(new, path)
                 for path in merge.to_files
@@ -324,7 +386,7 @@ def apply_plan(
     if not commit:
         return WriteBackResult(write_files(plan.root, final), requests=requests)
     repo = g.open_repo(plan.root, branch)
-    g.check_clean(repo, sorted(final))
+    g.check_clean(repo, sorted(set(final) - set(plan.recovered if repo.current else ())))
     parent = repo.head
     commits: list[str] = []
     for step in plan.steps:
@@ -335,12 +397,13 @@ def apply_plan(
         commits.append(parent)
     if repo.current:
         write_files(plan.root, final)
-        g.stage(repo, {rel: after for rel, (_b, after) in final.items()})
         try:
+            g.stage(repo, {rel: after for rel, (_b, after) in final.items()})
             g.move_ref(repo, parent)
-        except g.GitCommitError:
+        except g.GitCommitError:  # git refused (a lock, the branch moved): put the files back
             write_files(plan.root, {rel: (a, b) for rel, (b, a) in final.items()})
-            g.stage(repo, {rel: before for rel, (before, _a) in final.items()})
+            with contextlib.suppress(g.GitCommitError):
+                g.stage(repo, {rel: before for rel, (before, _a) in final.items()})
             raise
         written = sorted(final)
     else:
@@ -384,7 +447,10 @@ def write_back(
       earlier one the files lack too (each its own commit in ``commit`` mode).
     * ``mode="files"`` edits the files in place; ``"commit"`` also commits, one commit per
       request on the checked-out branch (or ``branch``), author = the requester, message =
-      the reason and ``change request #N``; files to edit must have no uncommitted changes.
+      the reason and ``change request #N``; files to edit must have no uncommitted changes,
+      except those a killed write-back left (exactly the edits of requests the commits lack:
+      they are committed now, each request its own commit — see
+      :func:`core.writeback_commit.plan_commit`).
     * Nothing is written unless every edit could be made and the edited catalog validates;
       each file is replaced atomically. Files that already hold the change: nothing is
       written (``WriteBackResult([])``) — calling it twice is harmless.
@@ -404,6 +470,12 @@ def write_back(
     """
     if change_request.applied_revision is None:
         raise WriteBackError(f"change request #{change_request.id} is not applied")
-    with catalog_lock(Path(catalog_dir)):
-        plan = plan_pull(Path(catalog_dir), store, upto_revision=change_request.applied_revision)
+    root, upto = Path(catalog_dir), change_request.applied_revision
+    with catalog_lock(root):
+        if mode == "commit":
+            from core.writeback_commit import plan_commit
+
+            plan = plan_commit(root, store, branch=branch, upto_revision=upto)
+        else:
+            plan = plan_pull(root, store, upto_revision=upto)
         return apply_plan(plan, commit=mode == "commit", branch=branch)

@@ -11,10 +11,12 @@ request, one writes everything and the other nothing.
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from core.i18n import N_
 from governance import workflow
 from governance.apply import already_applied, conflict_of, head_of
 from governance.delta import metric_delta
@@ -24,7 +26,13 @@ from governance.proposal import (
     history_entry,
     propose,
 )
-from graph_schema.errors import CatalogError, CatalogIssue, ConflictError, VersionError
+from graph_schema.errors import (
+    CatalogError,
+    CatalogIssue,
+    ConflictError,
+    KpigraphError,
+    VersionError,
+)
 from graph_schema.governance import (
     WRITERS,
     Action,
@@ -50,6 +58,11 @@ from store.history import now as history_now
 from store.ledger import Ledger
 
 ATTEMPTS = 5
+log = logging.getLogger("kpigraph.governance")
+#: a failed write-back's note when the write-back gave no plain reason (shown translated)
+WRITEBACK_FAILED = N_(
+    "The write-back into the catalog files failed; an admin finds why in the server log."
+)
 
 
 class Governance:
@@ -261,7 +274,14 @@ class Governance:
         try:
             note, event = self.writeback(applied), "writeback"
         except Exception as exc:  # any failure is recorded, never hidden
-            note, event = f"{type(exc).__name__}: {exc}"[:2000], "writeback_failed"
+            # anyone may read the timeline: a plain reason there, the detail (server paths,
+            # git's output) only in the server log
+            event = "writeback_failed"
+            if isinstance(exc, KpigraphError) and exc.code == "writeback_failed":
+                note = exc.message
+            else:
+                log.warning("change request #%s: write-back failed", applied.id, exc_info=exc)
+                note = WRITEBACK_FAILED
         new = applied.model_copy()
         self._commit(new, applied, _actor(actor), event, note, None, None, [])
         return self.get(applied.id)

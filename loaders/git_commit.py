@@ -103,11 +103,12 @@ def check_clean(repo: Repo, paths: list[str]) -> None:
     """Refuse when a file to commit has uncommitted changes (they would go into the commit)."""
     if not paths:
         return
-    status = git(["status", "--porcelain", "--", *[repo.prefix + p for p in paths]], repo.top)
-    if status:
-        dirty = ", ".join(line[3:] for line in status.splitlines())
+    wanted = set(paths)
+    dirty = [p for p in dirty_paths(repo) if p in wanted]
+    if dirty:
         raise GitCommitError(
-            f"uncommitted changes in {dirty}; commit or stash them before pull --commit"
+            f"uncommitted changes in {', '.join(dirty)}; commit or stash them before pull --commit",
+            {"files": dirty},
         )
 
 
@@ -170,3 +171,50 @@ def move_ref(repo: Repo, new: str) -> None:
         raise GitCommitError(
             f"{repo.branch_ref} moved meanwhile; nothing was committed ({exc})"
         ) from None
+
+
+def dirty_paths(repo: Repo) -> list[str]:
+    """Catalog-relative paths with uncommitted changes (in the index or the work tree, or
+    untracked), from ``git status``."""
+    spec = repo.prefix or "."
+    raw = run_git(
+        ["status", "--porcelain", "-z", "--untracked-files=all", "--", spec],
+        repo.top,
+        error=GitCommitError,
+        need="use --commit",
+    ).decode("utf-8", "surrogateescape")
+    out: list[str] = []
+    entries = iter(raw.split("\0"))
+    for entry in entries:
+        if len(entry) < 4:
+            continue
+        code, path = entry[:2], entry[3:]
+        if "R" in code or "C" in code:
+            next(entries, None)  # the rename's source
+        if path.startswith(repo.prefix):
+            out.append(path[len(repo.prefix) :])
+    return sorted(set(out))
+
+
+def committed_text(repo: Repo, rel: str) -> str | None:
+    """The text of catalog file ``rel`` at HEAD (``None``: not in HEAD)."""
+    if not repo.head:
+        return None
+    path = repo.prefix + rel
+    if not git(["ls-tree", "--name-only", repo.head, "--", path], repo.top):
+        return None
+    raw = run_git(["cat-file", "blob", f"{repo.head}:{path}"], repo.top, error=GitCommitError)
+    return raw.decode("utf-8", "surrogateescape")
+
+
+def index_blob(repo: Repo, rel: str) -> str | None:
+    """The blob id the user's index holds for catalog file ``rel`` (``None``: not in it)."""
+    line = git(["ls-files", "--stage", "--", repo.prefix + rel], repo.top)
+    return line.split()[1] if line else None
+
+
+def blob_id(repo: Repo, text: str | None) -> str | None:
+    """The blob id ``text`` would have (nothing written)."""
+    if text is None:
+        return None
+    return git(["hash-object", "--stdin"], repo.top, data=text.encode("utf-8"))

@@ -38,6 +38,8 @@ VALUE_WORDS = {
     "withdraw": N_("withdraw"),
     "apply": N_("apply"),
     "conflict": N_("conflict"),
+    "writeback": N_("writeback"),
+    "writeback_failed": N_("writeback_failed"),
     # a request's status after an event (the timeline: 提交 → 已提交)
     "submitted": N_("submitted"),
     "owner_approved": N_("owner_approved"),

@@ -201,7 +201,7 @@ def propose_submit(
             raise CatalogError([])
         data = parsed
         change = _gov(request).submit(
-            user, Action(action), NodeRef.parse(ref), data, base_version or None, reason
+            user, Action(action), _metric_ref(ref), data, base_version or None, reason
         )
     except yaml.YAMLError as exc:
         issues = [_("definition: not valid YAML: {error}", error=str(exc))]
@@ -240,6 +240,13 @@ def read_definition(text: str) -> Any:
         )
         raise CatalogError([CatalogIssue(PROPOSAL_FILE, None, message)])
     return parsed
+
+
+def _metric_ref(text: str) -> NodeRef:
+    """The form's metric: ``Metric:net_atp``, or only its id (``net_atp``) as a new metric's
+    author types it."""
+    text = text.strip()
+    return NodeRef.parse(text if ":" in text else f"{NodeKind.METRIC.value}:{text}")
 
 
 class YamlView(BaseModel):
@@ -287,6 +294,12 @@ def change_page(
         ref.id: node.name for ref, node in service.store.get_nodes(depts).items()
     }
     stage = workflow.stage_for(user, change) if user else None
+    settings = request.app.state.settings
+    new_file = None  # a created metric: the file it will live in when written back
+    if change.action is Action.CREATE and settings.catalog_dir is not None:
+        from core.writeback import created_file  # None once the file exists (written back)
+
+        new_file = created_file(settings.catalog_dir, {**change.definition, "id": change.metric_id})
     can = {
         "approve": stage is not None,
         "reject": bool(user and workflow.may_reject(user, change)),
@@ -317,6 +330,7 @@ def change_page(
         departments=impact.get("departments", []),
         comments=[comment_svc.public(c) for c in comments],
         dept_names=dept_names,
+        new_file=new_file,
         done=done,
     )
 
@@ -473,9 +487,10 @@ def named(entry: dict[str, Any], names: dict[str, str]) -> dict[str, Any]:
     >>> named(readable({"field": "owner", "old": "ops", "new": "finance"}),
     ...       {"Department:ops": "运营部"})["old_text"]
     '运营部 (ops)'
-    >>> named(readable({"field": "fields", "old": ["a.b.c"], "new": ["a.b.c", "a.b.d"]}),
-    ...       {"Field:a.b.d": "金额"})["delta"]
-    ['+ 金额 (a.b.d)']
+    >>> row = named(readable({"field": "fields", "old": ["a.b.c"], "new": ["a.b.c", "a.b.d"]}),
+    ...             {"Field:a.b.d": "金额"})
+    >>> row["delta"], row["new_text"].splitlines()
+    (['+ 金额 (a.b.d)'], ['- a.b.c', '- 金额 (a.b.d)'])
     """
     kind = change_form.REFERENCE_KINDS.get(str(entry.get("field")))
     if kind is None:
@@ -487,8 +502,11 @@ def named(entry: dict[str, Any], names: dict[str, str]) -> dict[str, Any]:
 
     out = dict(entry)
     for side in ("old", "new"):
-        if isinstance(entry.get(side), str):
-            out[f"{side}_text"] = word(entry[side])
+        value = entry.get(side)
+        if isinstance(value, str):
+            out[f"{side}_text"] = word(value)
+        elif isinstance(value, list) and value and all(isinstance(v, str) for v in value):
+            out[f"{side}_text"] = "\n".join(f"- {word(v)}" for v in value)
     out["delta"] = [
         f"{d[:2]}{word(d[2:])}" if d[:2] in ("+ ", "− ") else d for d in entry.get("delta", [])
     ]

@@ -193,6 +193,24 @@ def test_commit_one_commit_per_request_with_the_requester(
     assert load_dir(store, directory) is None
 
 
+def test_write_backs_one_after_another_of_the_same_field(
+    loaded: tuple[GraphStore, Path],
+) -> None:
+    """Review of issue 22: request #1 written back, then request #2 changing the same field
+    was refused as a conflict (the files "changed" it since their last load — by writing #1
+    back). The files' state of a metric is now compared from the request they last took."""
+    store, directory = loaded
+    first = apply_change(store, lambda d: d.update(caveats=[*d.get("caveats", []), "甲"]))
+    assert write_back(directory, first, store, "commit").commits
+    second = apply_change(store, lambda d: d.update(caveats=[*d.get("caveats", []), "乙"]))
+    result = write_back(directory, second, store, "commit")
+    assert result.requests == [2] and len(result.commits) == 1
+    text = (directory / ATP_FILE).read_text(encoding="utf-8")
+    assert "甲" in text and "乙" in text
+    assert write_back(directory, second, store, "commit").files == []
+    assert load_dir(store, directory) is None  # the files equal the store
+
+
 def test_failed_write_leaves_files_untouched(
     loaded: tuple[GraphStore, Path], monkeypatch: pytest.MonkeyPatch
 ) -> None:
