@@ -176,6 +176,9 @@ def store_options(func: F) -> F:
         token = i18n.set_fallback(catalog_language)  # --lang, else the catalog's language
         try:
             return func(*args, store=pinned, settings=settings, **kwargs)
+        except BaseException as exc:
+            i18n.remember_language(exc)  # reported after the store is closed
+            raise
         finally:
             i18n.reset_fallback(token)
             store.close()
@@ -209,6 +212,9 @@ def speaks_directory_language(func: F) -> F:
         token = i18n.set_fallback(lambda: directory_language(directory))
         try:
             return func(*args, **kwargs)
+        except BaseException as exc:
+            i18n.remember_language(exc)  # reported in the files' language
+            raise
         finally:
             i18n.reset_fallback(token)
 
@@ -257,12 +263,38 @@ def sweep_orphans(store: GraphStore) -> None:
 
 def run_guarded(command: click.Command, argv: list[str] | None) -> int:
     """Run ``command``; turn every failure into one escaped line and an exit code."""
-    from core.i18n import _, ngettext
-    from graph_schema.errors import CatalogError, KpigraphError
+    from core import i18n
 
     try:
         # without standalone mode click *returns* the code of ctx.exit(n) / Exit(n)
         code = command.main(args=argv, prog_name="kpigraph", standalone_mode=False)
+    except BaseException as exc:
+        # the language the command spoke (else the one asked for: an error before it spoke)
+        with i18n.use(i18n.language_of(exc) or _asked_language(argv)):
+            return _report(exc)
+    return code if isinstance(code, int) else 0
+
+
+def _asked_language(argv: list[str] | None) -> str | None:
+    """``--lang X`` / ``--lang=X`` of the command line, else ``KPIGRAPH_LANG``."""
+    import sys
+
+    args = list(sys.argv[1:] if argv is None else argv)
+    for i, arg in enumerate(args):
+        if arg == "--lang" and i + 1 < len(args):
+            return args[i + 1]
+        if arg.startswith("--lang="):
+            return arg.split("=", 1)[1]
+    return os.environ.get("KPIGRAPH_LANG") or None
+
+
+def _report(exc: BaseException) -> int:
+    """Print ``exc`` as one escaped line (or a catalog's issues) and return the exit code."""
+    from core.i18n import _, ngettext
+    from graph_schema.errors import CatalogError, KpigraphError
+
+    try:
+        raise exc
     except CatalogError as exc:
         from cli import render
 
@@ -302,7 +334,6 @@ def run_guarded(command: click.Command, argv: list[str] | None) -> int:
             + _("(set KPIGRAPH_DEBUG=1 for the traceback, and please report it)")
         )
         return 2
-    return code if isinstance(code, int) else 0
 
 
 def _detail_lines(exc: KpigraphError) -> list[str]:

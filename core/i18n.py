@@ -139,6 +139,20 @@ def unchoose(token: contextvars.Token[str | None]) -> None:
     _chosen.reset(token)
 
 
+def remember_language(exc: BaseException) -> None:
+    """Note on ``exc`` the language spoken where it was raised (the first note wins): the CLI
+    reports an error after the command's language was undone, and speaks it then."""
+    if getattr(exc, "kpigraph_language", None) is None:
+        with contextlib.suppress(AttributeError):  # an exception type with __slots__
+            exc.kpigraph_language = current()  # type: ignore[attr-defined]
+
+
+def language_of(exc: BaseException) -> str | None:
+    """What :func:`remember_language` noted on ``exc``."""
+    lang = getattr(exc, "kpigraph_language", None)
+    return lang if isinstance(lang, str) else None
+
+
 FallbackToken = contextvars.Token[Callable[[], str | None] | None]
 
 

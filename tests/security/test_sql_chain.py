@@ -81,7 +81,7 @@ def test_an_editor_proposal_with_hostile_sql_is_refused_at_submit(
     )
     assert r.status_code == 422, r.text
     message = r.json()["error"]["message"]
-    assert "SQL refused" in message and names in message, message
+    assert "SQL 被拒绝" in message and names in message, message  # in the catalog's zh
     assert client.get("/api/changes").json()["items"] == []
     assert not out.exists()
     # and the values of the metric are untouched (its stored SQL is the demo's)

@@ -199,6 +199,11 @@ def test_directory_commands_speak_the_catalogs_language(tmp_path: Path) -> None:
     loaded = run("load", str(target), db=db)
     assert "recorded revision 1" in loaded.stdout and "done in" in loaded.stdout
     assert "没有变化" in run("--lang", "zh", "load", str(target), db=db).stdout
+    (target / "metrics" / "broken.yaml").write_text("id: [\n", encoding="utf-8")
+    refused = run("load", str(target), db=db, check=False)  # reported after the command ended
+    assert refused.returncode == 1 and "nothing was loaded" in refused.stderr, refused.stderr
+    refused = run("--lang", "zh", "load", str(target), db=db, check=False)
+    assert "未载入任何内容" in refused.stderr, refused.stderr
 
 
 def test_init_validate_load_round_trip(tmp_path: Path) -> None:
