@@ -40,12 +40,17 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def score(predicted: list[str], label: str) -> tuple[int, int, int]:
     """``(TP, FP, FN)``: a true combination counts when predicted exactly (members sorted).
+    A prediction is split on ``;`` as the label is (Squeeze returns the root causes it finds
+    in one cluster as one string ``e=e5;e=e2``; RiskLoc's own ``score_root_causes`` would count
+    that as one false positive).
 
     >>> score(["b=b1&a=a2", "c=c3"], "a=a2&b=b1;d=d4")
     (1, 1, 1)
+    >>> score(["e=e5;e=e2"], "e=e2")
+    (1, 1, 0)
     """
     truth = {"&".join(sorted(t.split("&"))) for t in label.split(";") if t}
-    pred = {"&".join(sorted(p.split("&"))) for p in predicted}
+    pred = {"&".join(sorted(p.split("&"))) for q in predicted for p in q.split(";") if p}
     tp = len(truth & pred)
     return tp, len(pred) - tp, len(truth) - tp
 
@@ -56,8 +61,26 @@ def cases(data: Path, dataset: str, n: int) -> list[tuple[str, str]]:
     return sorted(labels.items())[:n]
 
 
+class Refused(Exception):
+    """kpigraph's localize refused the case (above its budget)."""
+
+
 def kpigraph_case(data: Path, dataset: str, case: str) -> tuple[list[str], float, float]:
-    """``(predictions, CLI wall seconds, search seconds in-process)`` for one case."""
+    """``(predictions, CLI wall seconds, search seconds in-process)`` for one case.
+
+    A case above localize's budget (H: 24 million leaves) is not turned into a catalog: the
+    search's own budget check is asked first (the CLI would refuse with the same message after
+    loading 48 million values) and :class:`Refused` carries its message."""
+    from analysis.localize import check_budget
+    from graph_schema.errors import InvalidQueryError
+
+    with (data / dataset / f"{case}.csv").open(encoding="utf-8") as fh:
+        head = next(csv.reader(fh))
+        leaves = sum(1 for _ in fh)
+    try:
+        check_budget(leaves, [h for h in head if h not in ("real", "predict")])
+    except InvalidQueryError as exc:
+        raise Refused(exc.message) from None
     with (data / dataset / f"{case}.csv").open(encoding="utf-8") as fh:
         reader = csv.reader(fh)
         head = next(reader)
@@ -109,61 +132,97 @@ def kpigraph_case(data: Path, dataset: str, case: str) -> tuple[list[str], float
     return predicted, wall, time.perf_counter() - start
 
 
+def reference(args: argparse.Namespace, dataset: str, save: list[dict[str, object]]) -> None:
+    """Runs the reference methods on one dataset through the driver in riskloc's virtualenv,
+    appending each (case, method) result as it arrives."""
+    methods = args.methods.split(",")
+    fewer = dict(kv.split("=") for kv in args.method_cases.split(",") if kv)
+    limits = dict(kv.split("=") for kv in args.method_limits.split(",") if kv)
+    groups: dict[tuple[int, int], list[str]] = {}
+    for m in methods:
+        n = min(int(fewer.get(m, args.cases)), args.cases)
+        groups.setdefault((n, int(limits.get(m, args.limit))), []).append(m)
+    for (n, limit), group in groups.items():
+        proc = subprocess.Popen(
+            [str(args.riskloc / ".venv" / "bin" / "python"),
+             str(ROOT / "benchmarks" / "riskloc_driver.py"), str(args.riskloc / "data"),
+             dataset, str(n), ",".join(group), str(limit)],
+            cwd=args.riskloc, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+        )  # fmt: skip
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            if line.startswith("{"):
+                save.append(json.loads(line))
+                _progress(args, save[-1])
+        if proc.wait() != 0:
+            raise SystemExit(f"riskloc_driver failed on {dataset} ({','.join(group)})")
+
+
+def _progress(args: argparse.Namespace, result: dict[str, object]) -> None:
+    print(json.dumps(result, ensure_ascii=False), file=sys.stderr, flush=True)
+    if args.save:
+        with args.save.open("a", encoding="utf-8") as fh:
+            fh.write(json.dumps(result, ensure_ascii=False) + "\n")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--riskloc", type=Path, required=True)
     ap.add_argument("--datasets", default="S,L")
     ap.add_argument("--cases", type=int, default=10)
     ap.add_argument("--methods", default=",".join(METHODS))
-    ap.add_argument("--reference-results", type=Path, default=None,
-                    help="JSON lines from an earlier riskloc_driver run (skip step 1)")  # fmt: skip
-    ap.add_argument("--kpigraph-results", type=Path, default=None,
-                    help="JSON lines of an earlier kpigraph run (skip step 2)")  # fmt: skip
-    ap.add_argument("--save", type=Path, default=None, help="write every result as JSON lines")
+    ap.add_argument("--limit", type=int, default=60,
+                    help="seconds a reference method may take on a case (0: no limit)")  # fmt: skip
+    ap.add_argument("--method-cases", default="",
+                    help="fewer cases for slow methods, e.g. hotspot=3,squeeze=5")  # fmt: skip
+    ap.add_argument("--method-limits", default="",
+                    help="other limits for some methods, e.g. squeeze=180,hotspot=90")  # fmt: skip
+    ap.add_argument("--no-kpigraph", action="store_true", help="the reference methods only")
+    ap.add_argument("--no-reference", action="store_true", help="kpigraph only")
+    ap.add_argument("--results", type=Path, nargs="*", default=[],
+                    help="JSON lines of earlier runs, scored with this run's")  # fmt: skip
+    ap.add_argument("--save", type=Path, default=None, help="append every result as JSON lines")
     args = ap.parse_args()
     data = args.riskloc / "data"
     datasets = args.datasets.split(",")
     results: list[dict[str, object]] = []
-    if args.reference_results:
-        lines = args.reference_results.read_text(encoding="utf-8").splitlines()
-    else:
-        proc = subprocess.run(
-            [str(args.riskloc / ".venv" / "bin" / "python"),
-             str(ROOT / "benchmarks" / "riskloc_driver.py"), str(data), args.datasets,
-             str(args.cases), args.methods],
-            cwd=args.riskloc, capture_output=True, text=True, check=True,
-        )  # fmt: skip
-        lines = proc.stdout.splitlines()
-    results += [json.loads(line) for line in lines if line.startswith("{")]
-    if args.kpigraph_results:
-        saved = args.kpigraph_results.read_text(encoding="utf-8").splitlines()
-        results += [json.loads(line) for line in saved if line.startswith("{")]
-    for dataset in datasets if not args.kpigraph_results else []:
+    for path in args.results:
+        lines = path.read_text(encoding="utf-8").splitlines()
+        results += [json.loads(line) for line in lines if line.startswith("{")]
+    for dataset in datasets:
+        if not args.no_reference:
+            reference(args, dataset, results)
+        if args.no_kpigraph:
+            continue
         for case, _label in cases(data, dataset, args.cases):
-            predicted, wall, search_s = kpigraph_case(data, dataset, case)
+            error = None
+            try:
+                predicted, wall, search_s = kpigraph_case(data, dataset, case)
+            except Refused as exc:
+                predicted, wall, search_s, error = [], 0.0, 0.0, f"refused: {exc}"
             results.append({"dataset": dataset, "case": case, "method": "kpigraph",
                             "predictions": predicted, "seconds": wall,
-                            "search_seconds": search_s})  # fmt: skip
-            print(json.dumps(results[-1]), file=sys.stderr, flush=True)
-    if args.save:
-        args.save.write_text("".join(json.dumps(r) + "\n" for r in results), encoding="utf-8")
+                            "search_seconds": search_s, "error": error})  # fmt: skip
+            _progress(args, results[-1])
     table(results, data, datasets, args.cases)
 
 
 def table(results: list[dict[str, object]], data: Path, datasets: list[str], n: int) -> None:
-    print("| dataset | method | cases | F1 | precision | recall | s/case |")
-    print("|---|---|---|---|---|---|---|")
+    """One row per dataset and method, over the cases that method was run on (a case it did
+    not finish within the limit, or failed on, counts as an empty prediction and is counted
+    in the last column). Methods run on the same cases are comparable; the cases column says
+    which are not."""
+    print("| dataset | method | cases | F1 | precision | recall | s/case | not finished / failed or refused |")
+    print("|---|---|---|---|---|---|---|---|")
     for dataset in datasets:
-        labels = dict(cases(data, dataset, n))
-        methods = sorted({str(r["method"]) for r in results if r["dataset"] == dataset})
-        # only the cases every method finished (a reduced run may stop a method part way)
-        done = [{r["case"] for r in results if r["dataset"] == dataset and r["method"] == m}
-                for m in methods]  # fmt: skip
-        common = set.intersection(*done) if done else set()
-        labels = {c: label for c, label in labels.items() if c in common}
-        for method in methods:
-            rows = [r for r in results if r["dataset"] == dataset and r["method"] == method
-                    and r["case"] in labels]  # fmt: skip
+        labels = dict(cases(data, dataset, max(n, 10**6)))
+        mine = [r for r in results if r["dataset"] == dataset and r["case"] in labels]
+        rows_by: dict[str, dict[str, dict[str, object]]] = {}
+        for r in mine:  # the last result of a (method, case) counts
+            rows_by.setdefault(str(r["method"]), {})[str(r["case"])] = r
+        scored = []
+        for method, by_case in rows_by.items():
+            rows = list(by_case.values())
             tp = fp = fn = 0
             for r in rows:
                 a, b, c = score(list(r["predictions"]), labels[str(r["case"])])  # type: ignore[call-overload]
@@ -176,8 +235,12 @@ def table(results: list[dict[str, object]], data: Path, datasets: list[str], n: 
             if method == "kpigraph":
                 search = sum(float(r["search_seconds"]) for r in rows) / max(len(rows), 1)  # type: ignore[arg-type]
                 extra = f" (search {search:.2f})"
-            print(f"| {dataset} | {method} | {len(rows)} | {f1:.3f} | {p:.3f} | {rec:.3f} | "
-                  f"{secs:.2f}{extra} |")  # fmt: skip
+            over = sum(1 for r in rows if str(r.get("error") or "").startswith("did not finish"))
+            failed = sum(1 for r in rows if r.get("error")) - over
+            scored.append((f1, method, len(rows), p, rec, secs, extra, over, failed))
+        for f1, method, k, p, rec, secs, extra, over, failed in sorted(scored, reverse=True):
+            print(f"| {dataset} | {method} | {k} | {f1:.3f} | {p:.3f} | {rec:.3f} | "
+                  f"{secs:.2f}{extra} | {over} / {failed} |")  # fmt: skip
 
 
 if __name__ == "__main__":
