@@ -212,7 +212,10 @@ def table(results: list[dict[str, object]], data: Path, datasets: list[str], n: 
     not finish within the limit, or failed on, counts as an empty prediction and is counted
     in the last column). Methods run on the same cases are comparable; the cases column says
     which are not."""
-    print("| dataset | method | cases | F1 | precision | recall | s/case | not finished / failed or refused |")
+    print(
+        "| dataset | method | cases | F1 | precision | recall | s/case "
+        "| not finished / failed or refused |"
+    )
     print("|---|---|---|---|---|---|---|---|")
     for dataset in datasets:
         labels = dict(cases(data, dataset, max(n, 10**6)))
