@@ -7,7 +7,7 @@ methods on RiskLoc's synthetic datasets, side by side, scored by one function.
 
 ``DIR`` is a copy of shaido987/riskloc *outside* this project (``git archive`` of its
 repository). Where missing, this script makes its virtualenv ``DIR/.venv`` (the checkout's
-``requirements.txt`` from PyPI, below numpy 2 and pandas 2: :data:`REFERENCE_REQUIREMENTS`)
+``requirements.txt`` from PyPI, numpy 1.23 and pandas 1.5: :data:`REFERENCE_REQUIREMENTS`)
 and generates the datasets with its own
 ``generate_dataset.py`` and the arguments and seeds its README gives (S: 121, L: 122,
 H: 123; ``--num`` = ``--cases``: the files come out in the same order for any ``--num``).
@@ -67,10 +67,10 @@ def score(predicted: list[str], label: str) -> tuple[int, int, int]:
     return tp, len(pred) - tp, len(truth) - tp
 
 
-def cases(data: Path, dataset: str, n: int) -> list[tuple[str, str]]:
+def cases(data: Path, dataset: str, n: int, skip: int = 0) -> list[tuple[str, str]]:
     with (data / dataset / "injection_info.csv").open(encoding="utf-8") as fh:
         labels = {row["timestamp"]: row["set"] for row in csv.DictReader(fh)}
-    return sorted(labels.items())[:n]
+    return sorted(labels.items())[skip : skip + n]
 
 
 class Refused(Exception):
@@ -156,10 +156,11 @@ GENERATE = {
 }  # fmt: skip
 
 
-# riskloc's requirements.txt (unpinned), held below the majors that came after the code
+# riskloc's requirements.txt (unpinned), held below the releases that came after the code
 # (2022): under numpy 2.4 / pandas 3.1 RiskLoc returned other root causes on 2 of the first 10
-# L cases than under numpy 1.26 / pandas 1.5 (fewer found), so the table is the latter's
-REFERENCE_REQUIREMENTS = ["numpy<2", "pandas<2", "scipy<1.12", "kneed", "loguru", "pyyaml"]
+# L cases than under numpy 1.26 / pandas 1.5 (fewer found), and Squeeze uses ``np.bool``
+# (removed in numpy 1.24, back in 2.0 as another type): numpy 1.23 / pandas 1.5 runs all five
+REFERENCE_REQUIREMENTS = ["numpy<1.24", "pandas<2", "scipy<1.12", "kneed", "loguru", "pyyaml"]
 
 
 def prepare(args: argparse.Namespace, datasets: list[str]) -> None:
@@ -172,10 +173,11 @@ def prepare(args: argparse.Namespace, datasets: list[str]) -> None:
     for dataset in datasets:
         info = args.riskloc / "data" / dataset / "injection_info.csv"
         have = len(info.read_text(encoding="utf-8").splitlines()) - 1 if info.exists() else 0
-        if have < args.cases:
-            print(f"generating {dataset} ({args.cases} cases)", file=sys.stderr, flush=True)
+        want = args.skip + args.cases
+        if have < want:
+            print(f"generating {dataset} ({want} cases)", file=sys.stderr, flush=True)
             subprocess.run(
-                [str(venv / "bin" / "python"), "generate_dataset.py", "--num", str(args.cases),
+                [str(venv / "bin" / "python"), "generate_dataset.py", "--num", str(want),
                  *GENERATE[dataset]],
                 cwd=args.riskloc, check=True, stdout=subprocess.DEVNULL,
             )  # fmt: skip
@@ -195,7 +197,7 @@ def reference(args: argparse.Namespace, dataset: str, save: list[dict[str, objec
         proc = subprocess.Popen(
             [str(args.riskloc / ".venv" / "bin" / "python"),
              str(ROOT / "benchmarks" / "riskloc_driver.py"), str(args.riskloc / "data"),
-             dataset, str(n), ",".join(group), str(limit)],
+             dataset, str(n), ",".join(group), str(limit), str(args.skip)],
             cwd=args.riskloc, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
         )  # fmt: skip
         assert proc.stdout is not None
@@ -220,6 +222,8 @@ def main() -> None:
     ap.add_argument("--datasets", default="S,L")
     ap.add_argument("--cases", type=int, default=10)
     ap.add_argument("--methods", default=",".join(METHODS))
+    ap.add_argument("--skip", type=int, default=0,
+                    help="pass over this many cases (by file name) first")  # fmt: skip
     ap.add_argument("--limit", type=int, default=60,
                     help="seconds a reference method may take on a case (0: no limit)")  # fmt: skip
     ap.add_argument("--method-cases", default="",
@@ -244,7 +248,7 @@ def main() -> None:
             reference(args, dataset, results)
         if args.no_kpigraph:
             continue
-        for case, _label in cases(data, dataset, args.cases):
+        for case, _label in cases(data, dataset, args.cases, args.skip):
             error = None
             try:
                 predicted, wall, search_s = kpigraph_case(data, dataset, case)

@@ -5,9 +5,10 @@ Not part of kpigraph: :mod:`benchmarks.localize_riskloc` runs this file with the
 separate checkout of shaido987/riskloc (its own virtualenv, its own code on ``sys.path``,
 ``cwd`` = that checkout). It only calls that repository's public functions.
 
-``python riskloc_driver.py DATA_ROOT DATASETS CASES METHODS [LIMIT_SECONDS]``: a method still
+``python riskloc_driver.py DATA_ROOT DATASETS CASES METHODS [LIMIT_SECONDS [SKIP]]``: a method still
 running after ``LIMIT_SECONDS`` on a case is stopped (SIGALRM) and reported with
-``"error": "did not finish within N s"`` and no predictions."""
+``"error": "did not finish within N s"`` and no predictions; ``SKIP`` cases (by file name) are
+passed over first."""
 
 from __future__ import annotations
 
@@ -31,6 +32,7 @@ def _alarm(signum: int, frame: FrameType | None) -> None:
 def main() -> None:
     data_root, datasets, cases, methods = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
     limit = int(sys.argv[5]) if len(sys.argv) > 5 else 0
+    skip = int(sys.argv[6]) if len(sys.argv) > 6 else 0
     signal.signal(signal.SIGALRM, _alarm)
     sys.path.insert(0, os.getcwd())
     from utils.argument_parser import get_input_arguments  # the repository's defaults
@@ -43,7 +45,9 @@ def main() -> None:
         defaults[method] = get_input_arguments()[3]
     for dataset in datasets.split(","):
         directory = os.path.join(data_root, dataset)
-        files = sorted(f[:-4] for f in os.listdir(directory) if f[:-4].isdigit())[:cases]
+        files = sorted(f[:-4] for f in os.listdir(directory) if f[:-4].isdigit())[
+            skip : skip + cases
+        ]
         for case in files:
             df, attributes, df_a, df_b = read_dataframe(directory, case, False, False)
             for method in methods.split(","):
