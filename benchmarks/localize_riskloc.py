@@ -10,8 +10,10 @@ repository). Where missing, this script makes its virtualenv ``DIR/.venv`` (the 
 ``requirements.txt`` from PyPI, numpy 1.23 and pandas 1.5: :data:`REFERENCE_REQUIREMENTS`)
 and generates the datasets with its own
 ``generate_dataset.py`` and the arguments and seeds its README gives (S: 121, L: 122,
-H: 123; ``--num`` = ``--cases``: the files come out in the same order for any ``--num``).
-Then, per dataset:
+H: 123; ``--num`` = ``--generate``, default 20: the first 20 files of the published
+sequence). Cases are then taken by file name (the driver's order): ``--cases`` of them after
+``--skip``; the table in BENCHMARKS.md is cases 1–10 and 11–20 of the 20 files (another
+``--generate`` picks other cases). Then, per dataset:
 
 1. the reference implementations (RiskLoc, AutoRoot, Squeeze, HotSpot, Adtributor, with the
    repository's default parameters) run through :mod:`benchmarks.riskloc_driver` in that
@@ -144,8 +146,8 @@ def kpigraph_case(data: Path, dataset: str, case: str) -> tuple[list[str], float
     return predicted, wall, time.perf_counter() - start
 
 
-# generate_dataset.py's arguments for each dataset, as riskloc's README gives them (with
-# ``--num`` set to the cases asked for: the files come out in the same order for any --num)
+# generate_dataset.py's arguments for each dataset, as riskloc's README gives them (``--num``
+# from --generate: the files come out in the same order for any --num)
 GENERATE = {
     "S": ["--dataset-name", "S", "--seed", "121"],
     "L": ["--dataset-name", "L", "--seed", "122", "--dims", "10", "24", "10", "15",
@@ -173,7 +175,7 @@ def prepare(args: argparse.Namespace, datasets: list[str]) -> None:
     for dataset in datasets:
         info = args.riskloc / "data" / dataset / "injection_info.csv"
         have = len(info.read_text(encoding="utf-8").splitlines()) - 1 if info.exists() else 0
-        want = args.skip + args.cases
+        want = max(args.generate, args.skip + args.cases)
         if have < want:
             print(f"generating {dataset} ({want} cases)", file=sys.stderr, flush=True)
             subprocess.run(
@@ -222,6 +224,8 @@ def main() -> None:
     ap.add_argument("--datasets", default="S,L")
     ap.add_argument("--cases", type=int, default=10)
     ap.add_argument("--methods", default=",".join(METHODS))
+    ap.add_argument("--generate", type=int, default=20,
+                    help="files to generate per dataset where missing")  # fmt: skip
     ap.add_argument("--skip", type=int, default=0,
                     help="pass over this many cases (by file name) first")  # fmt: skip
     ap.add_argument("--limit", type=int, default=60,
