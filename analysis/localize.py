@@ -10,10 +10,17 @@ together. An *element* ``C`` is a combination of members of some of the dimensio
 ``x_C = A_C / F_C`` (``A``, ``F``: sums of actual and expected over ``C``'s leaves) and the
 other leaves stay as expected. For one measure, with ``d_i = a_i − f_i``:
 
-- *fit gain* ``G_C = Σ_{i∈C} |d_i| − Σ_{i∈C} |a_i − x_C·f_i|`` — the deviation the model
-  "C moved by x_C" removes. A true cause scores its whole deviation; an ancestor that mixes
-  it with normal leaves leaves residuals on both parts (``x`` fits neither), a descendant
-  covers less of it. Where ``F_C = 0`` (a new combination) the model is ``a_i = A_C / n_C``.
+- *fit gain* ``G_C = Σ_{i∈C} |d_i| − 2/(1 + x_C)·Σ_{i∈C} |a_i − x_C·f_i|`` — the deviation
+  the model "C moved by x_C" removes. A true cause scores its whole deviation; an ancestor
+  that mixes it with normal leaves leaves residuals on both parts (``x`` fits neither), a
+  descendant covers less of it. The residual is measured in units of ``a_i + f_i``, as the
+  bounded deviation ``δ_i = (a_i − f_i)/(a_i + f_i)`` against the cause's
+  ``δ_C = (x_C − 1)/(x_C + 1)``: ``(a_i + f_i)·|δ_i − δ_C| = 2·|a_i − x_C·f_i|/(1 + x_C)``
+  (and ``(a_i + f_i)·|δ_i| = |d_i|``), so a rise by ``k`` and a fall by ``1/k`` fit alike
+  (symmetric in ``ln(a/f)``, as the noise is taken to be below) — with the plain residual a
+  steep rise whose expected values are small and noisy (``f_i ≈ 0.01·a_i``) fitted its
+  pieces better than the whole. Where ``F_C = 0`` (a new combination) the model is
+  ``a_i = A_C / n_C``, and there or where ``x_C < 0`` the residual is the plain one.
 - *significance* ``z_C = |ln(A_C/F_C)| / σ_C`` with ``σ_C = s·√(Σf_i²) / Σf_i``: the
   log move against the noise expected of an aggregate of those leaves, ``s`` the leaves'
   robust noise scale (``1.4826·MAD`` of ``ln(a_i/f_i)``, at least 10⁻³). Candidates need
@@ -288,6 +295,9 @@ def _score(
             level = np.where(count > 0, sum_a / np.maximum(count, 1.0), 0.0)
             predicted = np.where(sum_f[idx] > 0, ratio[idx] * fj, level[idx])
             resid = np.bincount(idx, weights=np.abs(aj - predicted), minlength=m)
+            # in units of a_i + f_i, symmetric in ln(a/f) (see the module doc); a sign
+            # change (ratio < 0) keeps the plain residual
+            resid = resid * np.where((sum_f > 0) & (ratio >= 0), 2.0 / (np.abs(ratio) + 1.0), 1.0)
             sigma = s * np.sqrt(sum_f2) / sum_f
             move = np.where(sum_f > 0, np.log(np.maximum(ratio, LOG_FLOOR)), 0.0)
             z = np.where(

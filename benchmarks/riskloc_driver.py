@@ -3,18 +3,37 @@ JSON line per (case, method): ``{"dataset", "case", "method", "predictions", "se
 
 Not part of kpigraph: :mod:`benchmarks.localize_riskloc` runs this file with the Python of a
 separate checkout of shaido987/riskloc (its own virtualenv, its own code on ``sys.path``,
-``cwd`` = that checkout). It only calls that repository's public functions."""
+``cwd`` = that checkout). It only calls that repository's public functions.
+
+``python riskloc_driver.py DATA_ROOT DATASETS CASES METHODS [LIMIT_SECONDS [SKIP]]``: a method still
+running after ``LIMIT_SECONDS`` on a case is stopped (SIGALRM) and reported with
+``"error": "did not finish within N s"`` and no predictions; ``SKIP`` cases (by file name) are
+passed over first."""
 
 from __future__ import annotations
 
 import json
 import os
+import signal
 import sys
 import time
+import traceback
+from types import FrameType
+
+
+class OverTime(Exception):
+    pass
+
+
+def _alarm(signum: int, frame: FrameType | None) -> None:
+    raise OverTime
 
 
 def main() -> None:
     data_root, datasets, cases, methods = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
+    limit = int(sys.argv[5]) if len(sys.argv) > 5 else 0
+    skip = int(sys.argv[6]) if len(sys.argv) > 6 else 0
+    signal.signal(signal.SIGALRM, _alarm)
     sys.path.insert(0, os.getcwd())
     from utils.argument_parser import get_input_arguments  # the repository's defaults
     from utils.evaluation import root_cause_postprocessing
@@ -26,19 +45,35 @@ def main() -> None:
         defaults[method] = get_input_arguments()[3]
     for dataset in datasets.split(","):
         directory = os.path.join(data_root, dataset)
-        files = sorted(f[:-4] for f in os.listdir(directory) if f[:-4].isdigit())[:cases]
+        files = sorted(f[:-4] for f in os.listdir(directory) if f[:-4].isdigit())[
+            skip : skip + cases
+        ]
         for case in files:
             df, attributes, df_a, df_b = read_dataframe(directory, case, False, False)
             for method in methods.split(","):
                 start = time.time()
+                signal.alarm(limit)
                 try:
+                    # a fresh copy per method, as run.py reads the file anew per run: RiskLoc
+                    # and AutoRoot add columns (deviation, partition, weight, …) to the frame
+                    # they are given, and Squeeze takes every column but real/predict for an
+                    # attribute (a shared frame made it crash or run for minutes)
                     found = run_method(
-                        df, [df_a, df_b], attributes, method, defaults[method], False, False
-                    )
+                        df.copy(), [df_a, df_b], attributes, method, defaults[method], False,
+                        False,
+                    )  # fmt: skip
                     predictions = [str(p) for p in root_cause_postprocessing(found, method)]
                     error = None
+                except OverTime:
+                    predictions, error = [], f"did not finish within {limit} s"
                 except Exception as exc:  # a reference method failing is a result too
-                    predictions, error = [], f"{type(exc).__name__}: {exc}"
+                    where = traceback.extract_tb(exc.__traceback__)[-3:]
+                    frames = " < ".join(
+                        f"{os.path.relpath(f.filename)}:{f.lineno}" for f in reversed(where)
+                    )
+                    predictions, error = [], f"{type(exc).__name__}: {exc} (at {frames})"
+                finally:
+                    signal.alarm(0)
                 seconds = time.time() - start
                 print(
                     json.dumps(

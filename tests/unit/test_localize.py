@@ -68,6 +68,23 @@ def test_single_member() -> None:
     assert found(rows) == [{"a": "a2"}]
 
 
+def test_steep_rise_over_small_noisy_expected_values_is_the_member() -> None:
+    # As in RiskLoc's S case 646793 (severity 0.99): the expected values under a=a2 are
+    # ≈ 1 % of the actual, ± 10 % of it (some clipped to 0) — a rise of ~30x whose leaf ratios
+    # scatter from 5x to infinity. The plain residual |a − x·f| fitted pieces of a=a2 better
+    # than the whole (a=a2 ∧ d=…, five causes); in units of a + f it is the member.
+    rng = np.random.default_rng(7)
+    rows: Rows = {}
+    sizes = {"a": 6, "b": 8, "c": 5, "d": 4}
+    for key in itertools.product(*([f"{d}{i}" for i in range(1, n + 1)] for d, n in sizes.items())):
+        actual = float(rng.lognormal(4, 1))
+        base = actual * (1 + rng.normal(0, 0.05))
+        if key[0] == "a2":
+            base = max(actual * rng.normal(0.01, 0.1), 0.0)
+        rows[key] = ([base], [actual])
+    assert found(rows, tuple(sizes)) == [{"a": "a2"}]
+
+
 def test_combination_across_dimensions() -> None:
     rows = cube(lambda m: 1.6 if (m["a"], m["c"]) == ("a1", "c3") else 1.0)
     assert found(rows) == [{"a": "a1", "c": "c3"}]
