@@ -18,12 +18,14 @@ from urllib.parse import quote
 from analysis.impact import impact
 from analysis.resolve import named, resolve_ref
 from api.routes.ask import caliber_summary, formula_in_names
+from core.i18n import _, in_language_of
 from graph_schema.errors import AmbiguousRefError, KpigraphError
 from graph_schema.ids import NodeKind, NodeRef
 from graph_schema.models import Metric
 from store.base import GraphStore, SearchQuery
 from store.pinned import PinnedStore
 from store.ranking import normalize_text
+from viz.labels import translate
 
 MAX_QUESTION = 200
 IMPACT_WORDS = ("影响", "impact", "影响分析")
@@ -68,13 +70,30 @@ def parse_question(text: str) -> tuple[str, str]:
 def answer(store: GraphStore, text: str, base_url: str) -> Answer:
     """The answer to one chat message, read from one published graph."""
     pinned = store if isinstance(store, PinnedStore) else PinnedStore(store)
+    try:
+        meta = pinned.info().meta
+    except KpigraphError:
+        meta = {}
+    with in_language_of(meta):  # a chat answer speaks the catalog's language
+        return _answer(pinned, text, base_url)
+
+
+def _answer(pinned: GraphStore, text: str, base_url: str) -> Answer:
     what, name = parse_question(text)
     base = base_url.rstrip("/")
     if not name:
         return Answer(
             "help",
-            "指标字典 · 用法",
-            [("", "发送指标名查看定义，例如：客单价；发送「影响 客单价」查看变更影响。")],
+            _("Metric dictionary · how to ask"),
+            [
+                (
+                    "",
+                    _(
+                        "Send a metric's name for its definition, e.g. 客单价; send "
+                        "“影响 客单价” (impact ATP) for what a change would touch."
+                    ),
+                )
+            ],
         )
     matches = named(pinned, name)
     metrics = [m for m in matches if isinstance(m, Metric)]
@@ -82,12 +101,14 @@ def answer(store: GraphStore, text: str, base_url: str) -> Answer:
         if len(metrics) == 1:
             return card(pinned, metrics[0], base)
         if len(metrics) > 1:
-            return candidates(name, metrics, base, "有多个同名指标，请用编号再问一次：")
+            intro = _("several metrics have this name; ask again with one of:")
+            return candidates(name, metrics, base, intro)
         return not_found(pinned, name, base)
     try:
         ref = resolve_ref(pinned, name)
     except AmbiguousRefError:
-        return candidates(name, matches, base, "有多个同名节点，请用编号再问一次：")
+        intro = _("several nodes have this name; ask again with one of:")
+        return candidates(name, matches, base, intro)
     except KpigraphError:
         return not_found(pinned, name, base)
     return impact_summary(pinned, ref, base)
@@ -98,28 +119,28 @@ def card(store: GraphStore, metric: Metric, base: str) -> Answer:
     aka = ", ".join(x for x in (metric.abbr, metric.name_en) if x)
     lines: list[tuple[str, str]] = []
     if aka:
-        lines.append(("又名", aka))
+        lines.append((_("Also known as"), aka))
     tags = " · ".join(x for x in (metric.level.value if metric.level else None, metric.domain) if x)
     if tags:
-        lines.append(("层级", tags))
+        lines.append((_("Level"), tags))
     if metric.definition:
-        lines.append(("定义", metric.definition))
+        lines.append((_("Definition"), metric.definition))
     formula = formula_in_names(store, metric)
     if formula:
-        lines.append(("公式", formula))
+        lines.append((_("Formula"), formula))
     caliber = caliber_summary(metric)
     if caliber:
-        lines.append(("口径", caliber))
+        lines.append((_("Caliber"), caliber))
     owner = _department(store, metric.owner)
     if owner:
-        lines.append(("负责", owner))
+        lines.append((_("Owner"), owner))
     if metric.version:
-        lines.append(("版本", metric.version))
+        lines.append((_("Version"), metric.version))
     if metric.status.value != "active":
-        lines.append(("状态", metric.status.value))
+        lines.append((_("Status"), translate(metric.status.value)))
     links = [
-        Link("查看详情", f"{base}/metrics/{quote(metric.id)}"),
-        Link("影响分析", f"{base}/impact/{quote(str(metric.ref))}"),
+        Link(_("Details"), f"{base}/metrics/{quote(metric.id)}"),
+        Link(_("Impact"), f"{base}/impact/{quote(str(metric.ref))}"),
     ]
     return Answer("card", head, lines, links, metric_id=metric.id)
 
@@ -127,37 +148,39 @@ def card(store: GraphStore, metric: Metric, base: str) -> Answer:
 def impact_summary(store: GraphStore, ref: NodeRef, base: str) -> Answer:
     report = impact(store, ref)
     node = store.get_nodes([ref]).get(ref)
-    title = f"变更「{node.name if node else ref.id}」的影响"
+    title = _("Impact of changing {name}", name=node.name if node else ref.id)
     recomputed = [m for m in report.metrics if m.via == "definition"]
     influenced = [m for m in report.metrics if m.via != "definition"]
     lines = [
-        ("重新计算", _names(recomputed)),
-        ("受影响（解读）", _names(influenced)),
-        ("看板", _names(report.dashboards)),
-        ("需通知部门", "、".join(d.name for d in report.departments) or "无"),
+        (_("recomputed"), _names(recomputed)),
+        (_("influenced (read differently)"), _names(influenced)),
+        (_("Dashboards"), _names(report.dashboards)),
+        (_("Departments to tell"), _names(report.departments)),
     ]
     if report.touches_l0:
-        lines.append(("注意", "会重新计算 L0 指标"))
-    link = Link("完整影响报告", f"{base}/impact/{quote(str(ref))}")
+        lines.append((_("Note"), _("recomputes L0 (north-star) metrics")))
+    link = Link(_("Full impact report"), f"{base}/impact/{quote(str(ref))}")
     metric_id = ref.id if ref.kind is NodeKind.METRIC else None
     return Answer("impact", title, lines, [link], metric_id=metric_id)
 
 
 def candidates(name: str, nodes: Sequence[object], base: str, intro: str) -> Answer:
     options = [
-        Link(f"{getattr(n, 'name', '')}（{getattr(n, 'ref', '')}）", _url(base, n)) for n in nodes
+        Link(f"{getattr(n, 'name', '')} ({getattr(n, 'ref', '')})", _url(base, n)) for n in nodes
     ][:10]
-    return Answer("candidates", f"「{name}」{intro}", options=options)
+    return Answer("candidates", f"“{name}” {intro}", options=options)
 
 
 def not_found(store: GraphStore, name: str, base: str) -> Answer:
     page = store.search(SearchQuery(text=name, kinds=frozenset({NodeKind.METRIC}), limit=5))
     if page.items:
-        return candidates(name, list(page.items), base, "没有完全匹配的指标。你是不是要找：")
+        return candidates(
+            name, list(page.items), base, _("no metric has exactly this name. Did you mean:")
+        )
     return Answer(
         "not_found",
-        f"没有找到「{name}」",
-        [("", "试试指标的中文名、英文名或缩写，例如：客单价、ATP。")],
+        _("Nothing found for “{name}”", name=name),
+        [("", _("Try a metric's Chinese or English name, or its abbreviation: 客单价, ATP."))],
     )
 
 
@@ -170,8 +193,8 @@ def _url(base: str, node: object) -> str:
 
 def _names(items: Sequence[object], limit: int = 12) -> str:
     names = [str(getattr(i, "name", None) or getattr(i, "ref", "")) for i in items]
-    more = f" 等 {len(names)} 个" if len(names) > limit else ""
-    return "、".join(names[:limit]) + more if names else "无"
+    more = _(" and {count} more", count=len(names) - limit) if len(names) > limit else ""
+    return _(", ").join(names[:limit]) + more if names else _("none")
 
 
 def _department(store: GraphStore, dept: str | None) -> str | None:

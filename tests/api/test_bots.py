@@ -391,3 +391,34 @@ def test_mentions_are_answered_through_the_platform_api(
         assert reply_path == "/open-apis/im/v1/messages/om_1/reply"
         assert reply_headers["Authorization"] == "Bearer t-123"
         assert reply["msg_type"] == "interactive" and "客单价" in reply["content"]
+
+
+def test_a_chat_answer_speaks_the_catalogs_language(tmp_path: Path) -> None:
+    """One language per catalog: an English catalog's card and impact are English, a Chinese
+    one's Chinese (the chat platform's own Accept-Language plays no part)."""
+    from api.bots.answer import answer
+
+    files = {
+        "kpigraph.yaml": "name: en shop\nlanguage: en\n",
+        "metrics/revenue.yaml": (
+            "id: revenue\nname: Revenue\nlevel: L0\nowner: finance\n"
+            "fields: [dms.orders.amount]\ndashboards: [board]\n"
+        ),
+        "metrics/atp.yaml": (
+            "id: atp\nname: Average ticket\nlevel: L1\nowner: ops\n"
+            "formula: revenue / visits\ndefinition: revenue per visit\n"
+        ),
+    }
+    store = EmbeddedStore(tmp_path / "en.sqlite")
+    store.load(load_catalog(write_catalog(tmp_path / "en", files)))
+    card = answer(store, "Average ticket", "http://x")
+    assert card.kind == "card" and card.title == "Average ticket"
+    labels = [label for label, _value in card.lines]
+    assert "Definition" in labels and "Formula" in labels, labels
+    assert [link.text for link in card.links] == ["Details", "Impact"]
+    hit = answer(store, "impact Revenue", "http://x")
+    assert hit.title == "Impact of changing Revenue"
+    assert ("recomputed", "Average ticket") in hit.lines
+    missing = answer(store, "zzzz", "http://x")
+    assert missing.title == "Nothing found for “zzzz”"
+    store.close()

@@ -6,19 +6,15 @@ is now counted once aliases are expanded, bounded, before anything else walks it
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import httpx
 
-from store.embedded import EmbeddedStore
-from tests.governance_helpers import free_port, fresh_ledger, make_people
-from tests.helpers import DEMO, ROOT
+from tests.helpers import DEMO
+from tests.serve_process import people_tokens, serving
 
 
 def _bomb() -> str:
@@ -31,25 +27,8 @@ def test_an_alias_bomb_in_the_form_is_refused_at_once(tmp_path: Path) -> None:
     cat = tmp_path / "cat"
     shutil.copytree(DEMO, cat)
     db = tmp_path / "kpigraph.sqlite"
-    env = {**os.environ, "KPIGRAPH_DB": str(db), "KPIGRAPH_NOTIFY": "false"}
-    env.pop("KPIGRAPH_BACKEND", None)
-    port = free_port()
-    log = (tmp_path / "serve.log").open("w")
-    cmd = [sys.executable, "-m", "cli", "serve", "--port", str(port), "--catalog", str(cat)]
-    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(900):
-            try:
-                if httpx.get(base + "/health", timeout=5).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert proc.poll() is None, (tmp_path / "serve.log").read_text()[-2000:]
-            time.sleep(0.1)
-        store = EmbeddedStore(db)
-        _users, tokens = make_people(fresh_ledger(store))
-        store.close()
+    with serving(["--catalog", str(cat)], db, tmp_path / "serve.log") as base:
+        tokens = people_tokens(db)
         with httpx.Client(base_url=base, timeout=20) as client:
             pre = re.search(r'name="csrf" value="([^"]+)"', client.get("/signin").text)
             assert pre
@@ -82,7 +61,3 @@ def test_an_alias_bomb_in_the_form_is_refused_at_once(tmp_path: Path) -> None:
             )
             assert r.status_code == 422 and "*name" in r.json()["error"], r.text[:300]
             assert time.monotonic() - started < 10
-    finally:
-        proc.kill()
-        proc.wait(timeout=30)
-        log.close()

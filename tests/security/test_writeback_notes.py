@@ -9,92 +9,21 @@ because another git process holds the repository's index lock."""
 
 from __future__ import annotations
 
-import os
-import shutil
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import httpx
-import pytest
 
 from core.writeback import REASONS
-from store.embedded import EmbeddedStore
-from tests.governance_helpers import free_port, fresh_ledger, make_people
-from tests.helpers import DEMO, ROOT
-
-SERVE = [sys.executable, "-m", "cli", "serve"]
-
-
-def git(cwd: Path, *args: str) -> str:
-    return subprocess.run(
-        ["git", "-c", "user.name=t", "-c", "user.email=t@x", *args],
-        cwd=cwd,
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout
-
-
-def propose_and_approve(client: httpx.Client, tokens: dict[str, str], caveat: str) -> int:
-    def h(name: str) -> dict[str, str]:
-        return {"Authorization": f"Bearer {tokens[name]}"}
-
-    metric = client.get("/api/metrics/atp").json()["metric"]
-    definition = {k: v for k, v in metric.items() if k not in ("version", "kind", "ref")}
-    definition["caveats"] = [*metric.get("caveats", []), caveat]
-    r = client.post(
-        "/api/changes",
-        json={
-            "action": "update",
-            "ref": "Metric:atp",
-            "base_version": metric["version"],
-            "definition": definition,
-            "reason": "排除延保代收款",
-        },
-        headers=h("zhang"),
-    )
-    assert r.status_code == 201, r.text
-    cid = int(r.json()["id"])
-    for name in ("li", "qian", "wang"):
-        assert client.post(f"/api/changes/{cid}/approve", json={}, headers=h(name)).is_success
-    return cid
+from tests.serve_process import demo_in_git, git, people_tokens, propose_and_approve, serving
 
 
 def test_a_reader_sees_a_plain_reason_not_server_paths(tmp_path: Path) -> None:
-    cat = tmp_path / "srv-catalog"
-    shutil.copytree(DEMO, cat)
-    git(cat, "init", "-q")
-    git(cat, "add", "-A")
-    git(cat, "commit", "-q", "-m", "catalog")
+    cat = demo_in_git(tmp_path / "srv-catalog")
     db = tmp_path / "kpigraph.sqlite"
-    env = {**os.environ, "KPIGRAPH_DB": str(db), "KPIGRAPH_NOTIFY": "false"}
-    env.pop("KPIGRAPH_BACKEND", None)
-    port = free_port()
     log_path = tmp_path / "serve.log"
-    log = log_path.open("w")
-    proc = subprocess.Popen(
-        [*SERVE, "--port", str(port), "--catalog", str(cat), "--writeback", "commit"],
-        cwd=ROOT,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(900):
-            try:
-                if httpx.get(base + "/health", timeout=5).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if proc.poll() is not None:
-                pytest.fail(log_path.read_text()[-2000:])
-            time.sleep(0.1)
-        store = EmbeddedStore(db)
-        _users, tokens = make_people(fresh_ledger(store))
-        store.close()
+    args = ["--catalog", str(cat), "--writeback", "commit"]
+    with serving(args, db, log_path) as base:
+        tokens = people_tokens(db)
         root = {"Authorization": f"Bearer {tokens['root']}"}
         atp = cat / "metrics/revenue/atp.yaml"
         before = atp.read_text(encoding="utf-8")
@@ -133,10 +62,6 @@ def test_a_reader_sees_a_plain_reason_not_server_paths(tmp_path: Path) -> None:
             r = client.post(f"/api/changes/{cid2}/apply", headers=root)
             assert r.json()["timeline"][-1]["event"] == "writeback", r.text
             assert len(git(cat, "log", "--format=%H").split()) == 3
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
-        log.close()
     # the admin finds the detail in the server log (git's own last line)
     logged = " ".join(log_path.read_text(encoding="utf-8").split())
     assert "GitCommitError" in logged and "remove the file" in logged, logged[-1500:]
