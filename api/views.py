@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterable
+
 from analysis.lineage import cut_at_hop, lineage
 from analysis.results import Direction
+from graph_schema.errors import FormulaSyntaxError
+from graph_schema.formula import parse_formula
 from graph_schema.ids import NodeKind, NodeRef
-from graph_schema.models import Metric
+from graph_schema.models import BaseNode, Metric
 from graph_schema.relations import parse_relations
 from store.base import GraphReader, SearchQuery
 from viz.graph_view import DEFAULT_MAX_NODES, GraphView
@@ -34,13 +39,26 @@ def graph_view(
     nodes = store.get_nodes(members)
     owners = {n.owner for n in nodes.values() if isinstance(n, Metric) and n.owner}
     depts = store.get_nodes(NodeRef(NodeKind.DEPARTMENT, d) for d in owners) if tooltips else {}
+    inputs = formula_inputs(nodes.values()) if tooltips else set()
     return GraphView(
         lineage=full,
         nodes={str(ref): node for ref, node in nodes.items()},
         department_names={ref.id: node.name for ref, node in depts.items()},
+        metric_names={ref.id: label.name for ref, label in store.labels(inputs).items()},
         hidden=hidden,
         relations=relations,
     )
+
+
+def formula_inputs(nodes: Iterable[BaseNode]) -> set[NodeRef]:
+    """The metrics the formulas of ``nodes`` name (a formula that does not parse names none)."""
+    refs: set[NodeRef] = set()
+    for node in nodes:
+        if isinstance(node, Metric) and node.formula:
+            with contextlib.suppress(FormulaSyntaxError):
+                parsed = parse_formula(node.formula)
+                refs.update(NodeRef(NodeKind.METRIC, r.name) for r in parsed.references())
+    return refs
 
 
 def department_options(store: GraphReader) -> list[dict[str, str]]:

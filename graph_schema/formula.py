@@ -95,6 +95,21 @@ class Formula:
         _collect_roles(self.root, None, seen)
         return list(seen.items())
 
+    def with_names(self, names: Mapping[str, str]) -> str:
+        """The formula as people read it: each metric id replaced by its name where
+        ``names`` knows it (ids it does not know stay).
+
+        >>> parse_formula("revenue / visits").with_names({"revenue": "营收", "visits": "进厂台次"})
+        '营收 / 进厂台次'
+        >>> parse_formula("(a + b) * a").with_names({"a": "A"})
+        '(A + b) * A'
+        """
+        text = self.text
+        for ref in sorted(self.references(), key=lambda r: r.column, reverse=True):
+            start = ref.column - 1  # right to left, so the columns stay valid
+            text = text[:start] + names.get(ref.name, ref.name) + text[start + len(ref.name) :]
+        return text
+
     def evaluate(self, values: Mapping[str, float]) -> float:
         """Compute the value given each input's value. Division by zero gives ``nan``."""
         return _eval(self.root, values)

@@ -24,6 +24,8 @@ import pyvis
 
 from analysis.results import LineageResult
 from core.i18n import _, ngettext
+from graph_schema.errors import FormulaSyntaxError
+from graph_schema.formula import parse_formula
 from graph_schema.ids import NodeKind
 from graph_schema.models import BaseNode, Metric
 from graph_schema.relations import METRIC_RELATIONS, Relation, parse_kinds, parse_relations
@@ -58,12 +60,19 @@ class GraphView:
     lineage: LineageResult
     nodes: Mapping[str, BaseNode]  # ref -> node, the focus included
     department_names: Mapping[str, str] = field(default_factory=dict)  # dept id -> name
+    #: metric id -> name, for the formulas of the tooltips (their inputs may be off the map)
+    metric_names: Mapping[str, str] = field(default_factory=dict)
     hidden: int = 0  # nodes cut by the node cap
     relations: str | None = None  # the relations filter as given, for re-centring links
 
 
-def tooltip(node: BaseNode, department_names: Mapping[str, str]) -> str:
-    """Plain-text tooltip: name, ref, level, owner, formula."""
+def tooltip(
+    node: BaseNode,
+    department_names: Mapping[str, str],
+    metric_names: Mapping[str, str] | None = None,
+) -> str:
+    """Plain-text tooltip: name, ref, level, owner, formula (in names where
+    ``metric_names`` knows them: 营收 / 进厂台次, not revenue / visits)."""
     lines = [f"{node.name}  ({node.ref})"]
     if isinstance(node, Metric):
         if node.level:
@@ -74,7 +83,8 @@ def tooltip(node: BaseNode, department_names: Mapping[str, str]) -> str:
         if node.owner:
             lines.append(_("owner: {owner}", owner=department_names.get(node.owner, node.owner)))
         if node.formula:
-            lines.append(_("formula: {formula}", formula=node.formula))
+            formula = formula_for_people(node.formula, metric_names or {})
+            lines.append(_("formula: {formula}", formula=formula))
         if node.definition:
             lines.append(node.definition[:140])
     else:
@@ -82,6 +92,14 @@ def tooltip(node: BaseNode, department_names: Mapping[str, str]) -> str:
         if description:
             lines.append(str(description)[:140])
     return "\n".join(lines)
+
+
+def formula_for_people(formula: str, metric_names: Mapping[str, str]) -> str:
+    """``formula`` with metric names for ids (as written when it does not parse)."""
+    try:
+        return parse_formula(formula).with_names(metric_names)
+    except FormulaSyntaxError:
+        return formula
 
 
 # -- the map -------------------------------------------------------------------------------
@@ -158,7 +176,7 @@ def network_data(
     nodes = []
     for drawn, ref in ref_of.items():
         node = graph.nodes[ref]
-        item = _vis_node(node, labels[ref], ref == graph.focus, view.department_names, tips)
+        item = _vis_node(node, labels[ref], ref == graph.focus, view, tips)
         item.update(x=xs[lay.x[drawn]], y=round(lay.y[drawn] * ROW_PX, 1), column=lay.x[drawn])
         if big:
             item.update(w=round(widths[drawn]), h=round(boxes[drawn]))
@@ -220,7 +238,7 @@ def network_data(
 
 
 def _vis_node(
-    node: MapNode, label: str, focus: bool, department_names: Mapping[str, str], tips: bool
+    node: MapNode, label: str, focus: bool, view: GraphView, tips: bool
 ) -> dict[str, Any]:
     style = KIND_STYLE[node.kind]
     color: Any = style["color"]
@@ -239,7 +257,7 @@ def _vis_node(
     if node.is_group:
         out["tip"] = _group_title(node)
     elif tips:
-        out["tip"] = tooltip(own, department_names) if own else node.ref
+        out["tip"] = tooltip(own, view.department_names, view.metric_names) if own else node.ref
     if node.is_group:
         out["group_of"] = len(node.fields) or len(node.tables)
         out["widthConstraint"] = {"maximum": GROUP_LABEL_PX}

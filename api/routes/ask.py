@@ -30,12 +30,7 @@ def formula_in_names(store: GraphStore, metric: Metric) -> str | None:
     parsed = parse_formula(metric.formula)
     refs = {NodeRef(NodeKind.METRIC, r.name) for r in parsed.references()}
     names = {ref.id: label.name for ref, label in store.labels(refs).items()}
-    text = metric.formula
-    # replace right to left so columns stay valid
-    for ref in sorted(parsed.references(), key=lambda r: r.column, reverse=True):
-        start = ref.column - 1
-        text = text[:start] + names.get(ref.name, ref.name) + text[start + len(ref.name) :]
-    return f"{metric.name} = {text}"
+    return f"{metric.name} = {parsed.with_names(names)}"
 
 
 def caliber_summary(metric: Metric) -> str | None:

@@ -14,6 +14,7 @@ from analysis.resolve import require_node
 from analysis.results import Direction, ImpactReport, LineageResult
 from api.dependencies import RefDep, StoreDep
 from api.schemas import ErrorResponse
+from api.views import formula_inputs
 from graph_schema.ids import NodeKind, NodeRef
 from graph_schema.models import Metric
 from graph_schema.relations import parse_kinds, parse_relations
@@ -162,7 +163,9 @@ def node_summary(store: StoreDep, ref: RefDep) -> NodeSummary:
     if isinstance(node, Metric) and node.owner:
         dept = store.get_nodes([NodeRef(NodeKind.DEPARTMENT, node.owner)])
         names = {r.id: n.name for r, n in dept.items()}
-    return NodeSummary(ref=str(ref), kind=ref.kind.value, name=node.name, text=tooltip(node, names))
+    inputs = {r.id: label.name for r, label in store.labels(formula_inputs([node])).items()}
+    text = tooltip(node, names, inputs)
+    return NodeSummary(ref=str(ref), kind=ref.kind.value, name=node.name, text=text)
 
 
 def model_response(result: LineageResult | ImpactReport) -> Response:

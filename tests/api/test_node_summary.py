@@ -14,7 +14,7 @@ def test_summary_of_a_metric_names_it_and_gives_its_definition(client: Any) -> N
     lines = body["text"].split("\n")
     assert lines[0] == "客单价  (Metric:atp)"
     assert "负责：运营部" in lines  # the owner's name, not its id
-    assert "公式：revenue / visits" in lines
+    assert "公式：营收 / 进厂台次" in lines  # the inputs by name, as people read it
     assert lines[-1] == "单个客户单次进厂消费的平均金额。"
 
 

@@ -46,6 +46,7 @@ def test_served_pages_leave_node_tooltips_out_exports_keep_them() -> None:
     tips = {n["id"]: n["tip"] for n in static["nodes"]}
     assert "单个客户单次进厂消费的平均金额" in tips["Metric:atp"]
     assert "负责：运营部" in tips["Metric:atp"]  # department names for exports
+    assert "公式：营收 / 进厂台次" in tips["Metric:atp"]  # and the formula in names
     # an edge says more than its relation's name only when it has something to add
     relations = served["layout"]["relations"]
     for e in served["edges"]:
