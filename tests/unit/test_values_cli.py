@@ -49,6 +49,7 @@ def test_check_values_on_the_demo_reads_first_what_to_fix(db: Path) -> None:
     assert proc.returncode == 0, proc.stderr
     rows = [line for line in proc.stdout.splitlines() if line.startswith("│")]
     assert "identity" in rows[0] and "2025-03" in rows[0]
+    assert "observed differs from 营收 / 进厂台次" in proc.stdout  # the formula in names
     first_anomaly = next(i for i, r in enumerate(rows) if "anomaly" in r)
     assert all("anomaly" not in r for r in rows[:first_anomaly])
     assert all("identity" not in r for r in rows[first_anomaly:])
