@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from analysis.resolve import not_found
 from core.i18n import N_, _
 from graph_schema.errors import InvalidQueryError
+from graph_schema.formula import names_in
 from graph_schema.ids import NodeKind, NodeRef
 from graph_schema.models import Metric
 from graph_schema.revisions import ChangeClass
@@ -100,6 +101,10 @@ class Comparison(_Out):
     change_class: ChangeClass | None = Field(
         description="how far apart the definitions are (major: they compute different numbers)"
     )
+    names: dict[str, str] = Field(
+        default_factory=dict,
+        description="metric id → name for the metrics the two formulas name (for display)",
+    )
 
 
 def compare_metrics(a: Metric, b: Metric) -> Comparison:
@@ -163,7 +168,9 @@ def compare_refs(store: GraphStore, a: NodeRef, b: NodeRef) -> Comparison:
             raise not_found(store, ref)
     ma, mb = nodes[a], nodes[b]
     assert isinstance(ma, Metric) and isinstance(mb, Metric)
-    return compare_metrics(ma, mb)
+    inputs = {NodeRef(NodeKind.METRIC, n) for n in names_in([ma.formula, mb.formula])}
+    names = {ref.id: label.name for ref, label in store.labels(inputs).items()}
+    return compare_metrics(ma, mb).model_copy(update={"names": names})
 
 
 def _flat(props: dict[str, Any]) -> dict[str, Any]:

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Iterable
 
 from analysis.lineage import cut_at_hop, lineage
 from analysis.results import Direction
-from graph_schema.errors import FormulaSyntaxError
-from graph_schema.formula import parse_formula
+from graph_schema.formula import names_in
 from graph_schema.ids import NodeKind, NodeRef
 from graph_schema.models import BaseNode, Metric
 from graph_schema.relations import parse_relations
@@ -51,14 +49,9 @@ def graph_view(
 
 
 def formula_inputs(nodes: Iterable[BaseNode]) -> set[NodeRef]:
-    """The metrics the formulas of ``nodes`` name (a formula that does not parse names none)."""
-    refs: set[NodeRef] = set()
-    for node in nodes:
-        if isinstance(node, Metric) and node.formula:
-            with contextlib.suppress(FormulaSyntaxError):
-                parsed = parse_formula(node.formula)
-                refs.update(NodeRef(NodeKind.METRIC, r.name) for r in parsed.references())
-    return refs
+    """The metrics the formulas of ``nodes`` name."""
+    formulas = [n.formula for n in nodes if isinstance(n, Metric)]
+    return {NodeRef(NodeKind.METRIC, name) for name in names_in(formulas)}
 
 
 def department_options(store: GraphReader) -> list[dict[str, str]]:

@@ -15,8 +15,9 @@ tells each referenced metric's role.
 
 from __future__ import annotations
 
+import contextlib
 import math
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -292,6 +293,21 @@ class _Parser:
         if tok.kind == "end":
             raise self.fail("expression ends where an operand was expected", tok)
         raise self.fail(f"expected a metric id, a number or '(' but found {tok.text!r}", tok)
+
+
+def names_in(formulas: Iterable[str | None]) -> set[str]:
+    """Every name the ``formulas`` use (one that does not parse names none): what to look up
+    to show them with names.
+
+    >>> sorted(names_in(["revenue / visits", None, "revenue *", "a + a"]))
+    ['a', 'revenue', 'visits']
+    """
+    found: set[str] = set()
+    for text in formulas:
+        if text:
+            with contextlib.suppress(FormulaSyntaxError):
+                found.update(r.name for r in parse_formula(text).references())
+    return found
 
 
 def parse_formula(text: str) -> Formula:

@@ -52,7 +52,16 @@ def environment() -> Environment:
     from analysis.compare import display
 
     env.filters["show"] = display  # one line of text for any property value (still escaped)
+    env.filters["formula_names"] = formula_names  # revenue / visits → 营收 / 进厂台次
     return env
+
+
+def formula_names(formula: object, names: dict[str, str]) -> str:
+    """A formula with metric names for ids (as written when it does not parse)."""
+    from analysis.compare import display
+    from viz.graph_view import formula_for_people
+
+    return formula_for_people(formula, names) if isinstance(formula, str) else display(formula)
 
 
 def render_page(template: str, **context: Any) -> str:

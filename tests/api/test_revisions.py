@@ -53,6 +53,7 @@ def test_compare_two_metrics(client: TestClient) -> None:
     body = client.get("/api/compare", params={"a": "atp", "b": "营收"}).json()
     assert body["a"] == "Metric:atp" and body["b"] == "Metric:revenue"
     assert "formula" in body["differing"] and body["change_class"] == "major"
+    assert {"revenue": "营收", "visits": "进厂台次"}.items() <= body["names"].items()  # inputs
 
 
 def test_bad_input_is_a_clear_error(client: TestClient) -> None:
@@ -84,4 +85,5 @@ def test_pages(client: TestClient, store: GraphStore, demo_graph: CatalogGraph) 
     assert card.status_code == 200 and 'id="version-timeline"' in card.text
     cmp = client.get("/compare", params={"a": "atp", "b": "revenue"})
     assert cmp.status_code == 200 and 'id="compare-table"' in cmp.text
+    assert "营收 / 进厂台次" in cmp.text and "revenue / visits" not in cmp.text  # in names
     assert client.get("/compare").status_code == 200
