@@ -6,6 +6,7 @@ read through it answers from the same load.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import threading
@@ -222,8 +223,9 @@ def update_search_index(
     """After a delta (:meth:`store.embedded.EmbeddedStore.apply`): the new generation's index
     file made from the previous generation's (``before``: its stored meta) with the changed
     nodes replaced (:func:`store.search_index.patched`), not built from every node — in a
-    detached process that alone imports numpy. Without a usable previous file nothing is
-    written: the first reader builds the index as before."""
+    detached process that alone imports numpy, or, where this process may not fork (a server
+    with threads of its own), in a thread of its own. Without a usable previous file nothing
+    is written: the first reader builds the index as before."""
     from core.bulk import run_detached
 
     def work() -> None:
@@ -235,9 +237,14 @@ def update_search_index(
         new = IndexFile.of(store, generation, info.loaded_at, info.counts)
         index = old.load() if old is not None else None
         if index is not None and new is not None:
-            new.save(patched(index, changes))
+            new.save(patched(index, changes))  # written whole, then renamed into place
 
-    run_detached(work)
+    def in_thread() -> None:
+        with contextlib.suppress(Exception):  # only a cache: a reader builds what is missing
+            work()
+
+    if not run_detached(work):
+        threading.Thread(target=in_thread, name="kpigraph-index", daemon=True).start()
 
 
 def store_name(path: str | os.PathLike[str]) -> str:

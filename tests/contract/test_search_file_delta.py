@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import random
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -47,11 +48,17 @@ def _file_of(store: EmbeddedStore) -> Any:
     raise AssertionError("no index file for the delta's generation")
 
 
-@pytest.mark.parametrize("seed", [3, 4])
+@pytest.mark.parametrize(("seed", "threads"), [(3, False), (4, True)])
 def test_delta_generation_index_file_is_patched_and_answers_as_built(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, seed: int
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, seed: int, threads: bool
 ) -> None:
+    """``threads``: another thread runs meanwhile (a server's), so this process may not fork:
+    the file is patched by a thread instead (the full suite's own threads did this to the
+    forking case: no file was written)."""
     rng = random.Random(seed)
+    busy = threading.Event()
+    if threads:
+        threading.Thread(target=busy.wait, daemon=True).start()
     catalog = tmp_path / "cat"
     catalog.mkdir()
     for rel, text in BASE_FILES.items():
@@ -94,6 +101,7 @@ def test_delta_generation_index_file_is_patched_and_answers_as_built(
             fresh.close()
         assert patched >= 4
     finally:
+        busy.set()
         store.close()
 
 
