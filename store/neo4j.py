@@ -34,7 +34,7 @@ from neo4j.exceptions import (
     TransientError,
 )
 
-from graph_schema.diff import GraphDiff, Snapshot, edge_key
+from graph_schema.diff import Snapshot, edge_key
 from graph_schema.errors import (
     BackendUnavailableError,
     ConflictError,
@@ -44,10 +44,10 @@ from graph_schema.errors import (
 from graph_schema.governance import LedgerCommit
 from graph_schema.graph import CatalogGraph
 from graph_schema.ids import NodeKind, NodeRef
-from graph_schema.models import BaseNode, Edge, Metric, node_from_props
-from graph_schema.relations import RELATION_BY_VALUE, Relation
+from graph_schema.models import BaseNode, Edge, Metric
+from graph_schema.relations import Relation
 from graph_schema.revisions import NodeHistoryEntry, Revision, RevisionDraft, RevisionSummary
-from store import history, neo4j_history, neo4j_ledger, neo4j_versions
+from store import history, neo4j_delta, neo4j_history, neo4j_ledger, neo4j_versions
 from store import neo4j_cypher as cy
 from store.base import NodeLabel, ProgressFn, SearchPage, SearchQuery, StoreInfo, Walk
 from store.history import race_lost
@@ -279,35 +279,15 @@ class Neo4jStore:
             meta = {**info.meta, "digest": digest}
             meta.pop("revision", None)
             meta.pop("source_digest", None)  # no longer the graph of any files
-        # the new versions' relationships: those of the live nodes with the diff applied (a
-        # delta's edges all touch its nodes; the other ends' own edges are not read)
         fresh = [NodeRef.parse(c.ref) for c in planned.diff.nodes if c.new is not None]
-        nodes = [
-            node_from_props(NodeRef.parse(c.ref).kind, c.new)
-            for c in planned.diff.nodes
-            if c.new is not None
-        ]
-        edges = {edge_key(e): e for e in self.edges_of(fresh, Walk.UNDIRECTED, list(Relation))}
-        for c in planned.diff.edges:
-            key = (c.source, c.type, c.target)
-            if c.new is None:
-                edges.pop(key, None)
-            else:
-                edges[key] = Edge(
-                    source=NodeRef.parse(c.source),
-                    target=NodeRef.parse(c.target),
-                    type=RELATION_BY_VALUE[c.type],
-                    props=c.new,
-                )
-        partial = CatalogGraph(
-            name=info.catalog or "", nodes=tuple(nodes), edges=tuple(edges.values()), meta=meta
-        )
-        delta = _Delta(size=sum(counts.values()), counts=counts, fresh=len(fresh))
+        live = self.edges_of(fresh, Walk.UNDIRECTED, list(Relation))
+        partial = neo4j_delta.partial_graph(planned.diff, live, info.catalog or "", meta)
+        delta = neo4j_delta.Delta(size=sum(counts.values()), counts=counts, fresh=len(fresh))
         try:
             return self._load(partial, None, None, expect_head, planned, commit, delta)
-        except _WholeLoadCheaper:
+        except neo4j_delta.WholeLoadCheaper:
             whole = history.graph_from_snapshot(
-                info.catalog or "", meta, _patched(self.catalog_data(), planned.diff)
+                info.catalog or "", meta, neo4j_delta.patched(self.catalog_data(), planned.diff)
             )
             return self._load(whole, None, None, expect_head, planned, commit, None)
 
@@ -319,7 +299,7 @@ class Neo4jStore:
         expect_head: int | None,
         planned: history.PlannedRevision | None,
         commit: LedgerCommit | None,
-        delta: _Delta | None,
+        delta: neo4j_delta.Delta | None,
     ) -> StoreInfo:
         """Write ``graph`` as a new generation in bounded transactions, then swap it in; or,
         when the revision changes a small part of the graph, write versions of the changed
@@ -364,7 +344,7 @@ class Neo4jStore:
             size = delta.size if delta is not None else None
             plan = neo4j_versions.plan(graph, planned.diff, live[0], node_row, BATCH, size=size)
         if delta is not None and plan is None:
-            raise _WholeLoadCheaper
+            raise neo4j_delta.WholeLoadCheaper
         total = len(graph.nodes) + len(graph.edges)
         counts = delta.counts if delta is not None else graph.counts()
         loaded_at = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
@@ -726,35 +706,3 @@ def _load_batches(graph: CatalogGraph) -> list[list[tuple[str, list[Row]]]]:
 def _short(exc: BaseException) -> str:
     text = getattr(exc, "message", None) or str(exc) or type(exc).__name__
     return str(text).strip().splitlines()[0][:300].rstrip(" :")
-
-
-class _WholeLoadCheaper(Exception):
-    """A delta that would write a large part of the graph: loaded whole instead."""
-
-
-@dataclasses.dataclass(frozen=True)
-class _Delta:
-    """What :meth:`Neo4jStore.apply` knows that a partial graph does not: the whole graph's
-    size and counts after the delta."""
-
-    size: int
-    counts: dict[str, int]
-    fresh: int
-
-
-def _patched(snap: Snapshot, diff: GraphDiff) -> Snapshot:
-    """``snap`` with ``diff`` applied."""
-    nodes = dict(snap.nodes)
-    edges = dict(snap.edges)
-    for c in diff.nodes:
-        if c.new is None:
-            nodes.pop(c.ref, None)
-        else:
-            nodes[c.ref] = c.new
-    for e in diff.edges:
-        key = (e.source, e.type, e.target)
-        if e.new is None:
-            edges.pop(key, None)
-        else:
-            edges[key] = e.new
-    return Snapshot(nodes=nodes, edges=edges)
