@@ -58,7 +58,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from core.bulk import can_fork
+from core.bulk import run_detached
 from graph_schema.ids import NodeKind
 from store.search_index import FIELD_SEP, SearchIndex, _Blob, _Filters, _KindSearch
 
@@ -228,26 +228,7 @@ def write_detached(file: IndexFile, build: Callable[[], SearchIndex]) -> bool:
     running in this process (a lock it holds would be copied held) — or failed: the caller
     then builds in-process. A server that starts before the file is written builds the index
     itself; the two writes are atomic renames of the same bytes."""
-    if not can_fork():
-        return False
-    try:
-        pid = os.fork()
-    except OSError:
-        return False
-    if pid == 0:  # the child forks the writer and exits: the writer is nobody's to wait for
-        status = 0
-        try:
-            if os.fork() == 0:
-                try:
-                    file.save(build())
-                finally:
-                    os._exit(0)
-        except BaseException:
-            status = 1
-        finally:
-            os._exit(status)
-    _, status = os.waitpid(pid, 0)
-    return status == 0
+    return run_detached(lambda: file.save(build()))
 
 
 def _digest(text: str) -> str:

@@ -60,7 +60,6 @@ def test_every_import_comes_from_the_readme_install() -> None:
             for module in _imports(file) - provided:
                 missing.setdefault(module, []).append(str(file.relative_to(ROOT)))
     # optional accelerators imported inside try/except ImportError are allowed by name
-    missing.pop("docker", None)  # testcontainers brings it; used only when a Docker engine answers
     # run by the Python of a separate RiskLoc checkout (its own virtualenv), never by kpigraph's
     if missing.get("utils") == ["benchmarks/riskloc_driver.py"]:
         missing.pop("utils")
