@@ -9,90 +9,63 @@ import os
 import re
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
-import pytest
 
-from tests.governance_helpers import free_port
 from tests.helpers import ROOT
+from tests.serve_process import serving
 
 
 def test_a_user_added_while_the_demo_runs_signs_in_and_proposes(tmp_path: Path) -> None:
     db = tmp_path / "kpigraph.sqlite"
     env = {**os.environ, "KPIGRAPH_DB": str(db), "KPIGRAPH_NOTIFY": "false"}
     env.pop("KPIGRAPH_BACKEND", None)
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
     log = tmp_path / "serve.log"
-    with log.open("w") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "cli", "serve", "--demo", "--port", str(port)],
+    with serving(["--demo"], db, log) as base:
+        added = subprocess.run(
+            [sys.executable, "-m", "cli", "users", "add", "alice", "--role", "editor"],
             cwd=ROOT,
             env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
+            capture_output=True,
+            text=True,
+            timeout=120,
         )
-        try:
-            for _ in range(900):
-                try:
-                    if httpx.get(f"{base}/health", timeout=5).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                if proc.poll() is not None:
-                    pytest.fail(log.read_text()[-2000:])
-                time.sleep(0.1)
-            else:
-                pytest.fail("serve --demo did not come up")
+        assert added.returncode == 0, added.stderr
+        assert str(db) in added.stdout  # it names the store it wrote to
+        assert "serve --demo" in added.stdout
+        token = added.stdout.strip().splitlines()[-1]
 
-            added = subprocess.run(
-                [sys.executable, "-m", "cli", "users", "add", "alice", "--role", "editor"],
-                cwd=ROOT,
-                env=env,
-                capture_output=True,
-                text=True,
-                timeout=120,
+        me = httpx.get(f"{base}/api/me", headers={"Authorization": f"Bearer {token}"})
+        assert me.status_code == 200, me.text
+        assert me.json()["name"] == "alice"
+        with httpx.Client(base_url=base) as browser:  # the sign-in page accepts it too
+            page = browser.get("/signin").text
+            csrf = re.search(r'name="csrf" value="([^"]*)"', page)
+            form = browser.post(
+                "/signin",
+                data={"token": token, "csrf": csrf.group(1) if csrf else ""},
+                follow_redirects=False,
             )
-            assert added.returncode == 0, added.stderr
-            assert str(db) in added.stdout  # it names the store it wrote to
-            assert "serve --demo" in added.stdout
-            token = added.stdout.strip().splitlines()[-1]
+            assert form.status_code == 303, form.text
 
-            me = httpx.get(f"{base}/api/me", headers={"Authorization": f"Bearer {token}"})
-            assert me.status_code == 200, me.text
-            assert me.json()["name"] == "alice"
-            with httpx.Client(base_url=base) as browser:  # the sign-in page accepts it too
-                page = browser.get("/signin").text
-                csrf = re.search(r'name="csrf" value="([^"]*)"', page)
-                form = browser.post(
-                    "/signin",
-                    data={"token": token, "csrf": csrf.group(1) if csrf else ""},
-                    follow_redirects=False,
-                )
-                assert form.status_code == 303, form.text
-
-            metric = httpx.get(f"{base}/api/metrics/atp").json()["metric"]
-            definition = {k: v for k, v in metric.items() if k not in ("kind", "ref")}
-            definition["definition"] = "单个客户单次进厂消费的平均金额（演示）。"
-            r = httpx.post(
-                f"{base}/api/changes",
-                json={
-                    "action": "update",
-                    "ref": "Metric:atp",
-                    "base_version": metric["version"],
-                    "definition": definition,
-                    "reason": "demo",
-                },
-                headers={"Authorization": f"Bearer {token}"},
-                timeout=60,
-            )
-            assert r.status_code == 201, r.text
-            assert r.json()["requester"] == "alice"
-        finally:
-            proc.terminate()
-            proc.wait(timeout=30)
+        metric = httpx.get(f"{base}/api/metrics/atp").json()["metric"]
+        definition = {k: v for k, v in metric.items() if k not in ("kind", "ref")}
+        definition["definition"] = "单个客户单次进厂消费的平均金额（演示）。"
+        r = httpx.post(
+            f"{base}/api/changes",
+            json={
+                "action": "update",
+                "ref": "Metric:atp",
+                "base_version": metric["version"],
+                "definition": definition,
+                "reason": "demo",
+            },
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=60,
+        )
+        assert r.status_code == 201, r.text
+        assert r.json()["requester"] == "alice"
     text = log.read_text()
     assert f"users signing in: those of {db}" in text.replace("\n", " ") or str(db) in text
     # the change request lives with the demo graph; the user's own store holds no graph

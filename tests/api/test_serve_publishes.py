@@ -8,57 +8,30 @@ records exactly one modified node.
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-import time
 from pathlib import Path
 
-import httpx
 import pytest
 
 from governance.changes import Governance
 from graph_schema.governance import Action, ChangeStatus
 from graph_schema.ids import NodeRef
 from store.embedded import EmbeddedStore
-from tests.governance_helpers import free_port, fresh_ledger, make_people
-from tests.helpers import DEMO, ROOT
+from tests.governance_helpers import fresh_ledger, make_people
+from tests.helpers import DEMO
+from tests.serve_process import serving
 
 
-def _serve_once(args: list[str], env: dict[str, str], log: Path) -> None:
-    """Start ``kpigraph serve ARGS``, wait until it answers, stop it."""
-    port = free_port()
-    with log.open("w") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "cli", "serve", "--port", str(port), *args],
-            cwd=ROOT,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-        try:
-            for _ in range(900):
-                try:
-                    if httpx.get(f"http://127.0.0.1:{port}/health", timeout=5).status_code == 200:
-                        return
-                except httpx.TransportError:
-                    pass
-                if proc.poll() is not None:
-                    pytest.fail(log.read_text()[-2000:])
-                time.sleep(0.1)
-            pytest.fail("serve did not come up")
-        finally:
-            proc.terminate()
-            proc.wait(timeout=30)
+def _serve_once(args: list[str], db: Path, log: Path) -> None:
+    """Start ``kpigraph serve ARGS`` over the store ``db``, wait until it answers, stop it."""
+    with serving(args, db, log):
+        pass
 
 
 @pytest.mark.parametrize("mode", ["demo", "catalog"])
 def test_first_applied_change_records_one_modified_node(tmp_path: Path, mode: str) -> None:
     db = tmp_path / "kpigraph.sqlite"
-    env = {**os.environ, "KPIGRAPH_DB": str(db), "KPIGRAPH_NOTIFY": "false"}
-    env.pop("KPIGRAPH_BACKEND", None)
     args = ["--demo"] if mode == "demo" else ["--catalog", str(DEMO)]
-    _serve_once(args, env, tmp_path / "serve.log")
+    _serve_once(args, db, tmp_path / "serve.log")
     path = db.parent / "kpigraph-demo.sqlite" if mode == "demo" else db
     store = EmbeddedStore(path)
     try:
@@ -88,7 +61,7 @@ def test_first_applied_change_records_one_modified_node(tmp_path: Path, mode: st
         assert second.nodes.modified == 1 and second.nodes.added == 0
         assert [c.ref for c in second.node_changes] == ["Metric:atp"]
         if mode == "demo":  # a restart serves the demo as changed, not the files again
-            _serve_once(args, env, tmp_path / "serve2.log")
+            _serve_once(args, db, tmp_path / "serve2.log")
             assert store.head() == 2
     finally:
         store.close()
