@@ -10,8 +10,9 @@ own tables:
   DML anywhere (not in a CTE either), no ``SELECT … INTO``, no recursive CTEs;
 - tables only by name, and only names in ``tables`` (``sources.yaml`` tables, or the tables an
   engine has registered) or the query's own CTEs: no file paths (``FROM 'x.csv'``), no
-  ``information_schema``/system catalogs, no table functions (``read_csv``, ``range``,
-  ``glob``, ``*_scan``, ``query_table``, …);
+  ``information_schema``/system catalogs, no casts to PostgreSQL's catalog-reading types
+  (``::regclass``, ``::regrole``, …) or schema-qualified types, no table functions
+  (``read_csv``, ``range``, ``glob``, ``*_scan``, ``query_table``, …);
 - functions only from an **allow-list** of plain scalar, aggregate and window functions
   (``sum``, ``count``, ``coalesce``, ``strftime``, ``date_trunc``, ``row_number``, …); anything
   else — ``read_text``, ``getenv``, ``current_setting``, ``duckdb_settings`` — is refused by
@@ -46,6 +47,7 @@ graph_schema.sql_safety.UnsafeSQLError: SQL refused: more than one statement (';
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from collections.abc import Collection
 
@@ -367,6 +369,34 @@ def _check_tree(tree: exp.Expression, tables: set[str] | None, dialect: str | No
             raise UnsafeSQLError("query parameters ($1, ?) are not allowed in a metric's SQL")
         elif isinstance(node, exp.Column):
             _check_column(node)
+        elif isinstance(node, exp.DataType):
+            _check_type(node)
+
+
+#: PostgreSQL's object-identifier types (``regclass``, ``regrole``, ``regnamespace``, … and
+#: their arrays ``_regclass``): a cast to one looks a name or an OID up in the system catalogs
+#: (``(n)::regrole::text`` names every role, ``'t'::regclass`` says whether any table exists)
+_CATALOG_TYPE = re.compile(r"_?reg[a-z]*", re.IGNORECASE)
+
+
+def _check_type(node: exp.DataType) -> None:
+    if isinstance(node, exp.ObjectIdentifier):
+        name = str(node.this)
+    elif node.this == exp.DataType.Type.USERDEFINED:
+        kind = node.args.get("kind")
+        if isinstance(kind, exp.Dot):
+            raise UnsafeSQLError(
+                f"the type {kind.sql()} is not allowed in a metric's SQL (a schema-qualified "
+                "type); use a plain type such as numeric, text or date"
+            )
+        name = kind.name if isinstance(kind, exp.Expression) else str(kind or "")
+    else:
+        return
+    if _CATALOG_TYPE.fullmatch(name):
+        raise UnsafeSQLError(
+            f"the type {name.lower()} is not allowed in a metric's SQL (a cast to it reads the "
+            "database's system catalogs: role, table and schema names)"
+        )
 
 
 #: SQL's functions written without parentheses that name the session (PostgreSQL answers
