@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from core.confined import ADVICE, escapes
 from core.i18n import N_
 from core.sync import AppliedRequest, StoreAhead, SyncConflictError, store_ahead
 from graph_schema.errors import CatalogError, KpigraphError
@@ -338,6 +339,9 @@ def write_files(root: Path, files: dict[str, tuple[str | None, str | None]]) -> 
     """Replace each file atomically: every new text is written to a temporary file beside its
     target first; then each is renamed into place (``os.replace``)."""
     staged: list[tuple[Path, Path | None]] = []
+    for rel in files:  # a folder linked out of the catalog (core/confined.py): nothing written
+        if escapes(root, root / rel):
+            raise WriteBackError(f"{rel} is in a folder linked to outside the catalog; {ADVICE}")
     try:
         for rel, (_before, after) in sorted(files.items()):
             target = root / rel

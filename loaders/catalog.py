@@ -26,6 +26,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ConfigDict, Field
 
 from core.bulk import paused_gc
+from core.confined import ADVICE, escapes
 from graph_schema.errors import CatalogError, CatalogIssue
 from graph_schema.graph import CatalogGraph
 from graph_schema.ids import NodeKind, NodeRef
@@ -205,8 +206,8 @@ def _per_file(state: CatalogState, path: Path, read: Callable[[], object]) -> No
     time this file had the same content (``state.cache``). Only a file that read without any
     problem is cached."""
     cache = state.cache
-    if cache is None:
-        read()
+    if cache is None or escapes(state.root, path):
+        read()  # reports a link out of the catalog
         return
     rel = _rel(state, path)
     try:
@@ -269,7 +270,11 @@ def _rel(state: CatalogState, path: Path) -> str:
 
 
 def _read_file(state: CatalogState, path: Path) -> Any | None:
-    """Parse one YAML file; on any problem record an issue and return ``None``."""
+    """Parse one YAML file; on any problem record an issue and return ``None``. A symbolic
+    link out of the catalog directory is not read (:mod:`core.confined`)."""
+    if escapes(state.root, path):
+        state.issue(_rel(state, path), None, "is a link to a file outside the catalog", ADVICE)
+        return None
     parsed = state.ahead.take(path) if state.ahead is not None else None
     if parsed is not None:
         return parsed[0]
@@ -498,7 +503,7 @@ def _read_metric_file(state: CatalogState, path: Path) -> None:
     before = len(state.issues)
     data = _read_file(state, path)
     if data is None:
-        if len(state.issues) > before:
+        if len(state.issues) > before and not escapes(state.root, path):
             # the file is broken: its metrics are unknown, not missing
             for node_id in _ids_in_text(path):
                 state.declared_unreadable(NodeKind.METRIC, node_id)

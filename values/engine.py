@@ -24,6 +24,7 @@ import time
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
+from core.confined import ADVICE, escapes
 from graph_schema.calendar import Calendar, InvalidPeriodError, Period, read_calendar
 from graph_schema.errors import CatalogIssue, NodeNotFoundError
 from graph_schema.formula import BinOp, Expr, Neg, Ref, parse_formula
@@ -117,6 +118,16 @@ class ValuesEngine:
             if not path.is_file() or suffix not in (".csv", ".parquet"):
                 continue
             name = path.stem.lower()
+            if escapes(self.root, path):
+                issues.append(
+                    CatalogIssue(
+                        str(path.relative_to(self.root)),
+                        None,
+                        "is a link to a file outside the catalog",
+                        ADVICE,
+                    )
+                )
+                continue
             if not _TABLE_NAME.match(name):
                 issues.append(
                     CatalogIssue(

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import duckdb
 
+from core.confined import ADVICE, escapes
 from graph_schema.errors import CatalogIssue
 from graph_schema.periods import PERIOD_PATTERN
 from values.errors import ValuesFileError
@@ -69,6 +70,10 @@ def load_table(
     for n, path in enumerate(paths):
         rel = str(path.relative_to(root))
         if path.name.startswith(".") or path.suffix.lower() == ".md":
+            continue
+        if escapes(root, path):
+            outside = "is a link to a file outside the catalog"
+            issues.append(CatalogIssue(rel, None, outside, ADVICE))
             continue
         if path.suffix.lower() not in SUFFIXES:
             issues.append(

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import duckdb
 
+from core.confined import ADVICE, escapes
 from values.engines.base import DEFAULT_MAX_ROWS, DEFAULT_TIMEOUT_S, Result
 from values.engines.connections import SecretUrl
 from values.errors import EngineConnectionError, EngineQueryError
@@ -66,6 +67,11 @@ class DuckDBEngine:
             suffix = path.suffix.lower()
             name = path.stem.lower()
             if path.is_file() and suffix in (".csv", ".parquet") and _TABLE_NAME.match(name):
+                if escapes(data_dir, path):
+                    self._con.close()
+                    raise EngineConnectionError(
+                        f"data/{path.name} is a link to a file outside the data folder; {ADVICE}"
+                    )
                 reader = "read_parquet" if suffix == ".parquet" else "read_csv"
                 literal = str(path.resolve()).replace("'", "''")
                 self._con.execute(f"CREATE VIEW {name} AS SELECT * FROM {reader}('{literal}')")

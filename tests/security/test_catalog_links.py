@@ -1,0 +1,118 @@
+"""A catalog directory is written by people who may be hostile (a commit to its git
+repository checks out symbolic links as links). A link out of the directory read the file it
+named (review):
+
+- ``data/dms_stores.csv → /elsewhere/hr.csv``: the values engine registered the link's target
+  as the table and allowed its locked-down connection to read it — ``kpigraph eval revenue
+  --by store`` listed the outside file's names (``TOPSECRET-南山店``);
+- ``values/*.csv`` and ``targets/*.csv`` links were loaded the same way;
+- ``metrics/x.yaml → /elsewhere/secrets.yaml`` was parsed, its keys named in the errors;
+- the DuckDB warehouse engine over ``data/`` (``duckdb://``) made a view of the target;
+- write-back wrote a created metric's file into a folder linked out of the catalog.
+
+Now each is refused by name, nothing loaded or written (:mod:`core.confined`)."""
+
+from __future__ import annotations
+
+import csv
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from core.writeback import WriteBackError, write_files
+from graph_schema.errors import CatalogError
+from loaders.catalog import load_catalog
+from tests.helpers import DEMO
+from values.engines import open_engine
+from values.engines.connections import SecretUrl
+from values.errors import EngineConnectionError
+
+LINKED = "is a link to a file outside the catalog"
+
+
+def _outside(tmp_path: Path) -> Path:
+    """A file outside the catalog shaped like the demo's store table, every name marked."""
+    rows = list(csv.reader((DEMO / "data" / "dms_stores.csv").open(encoding="utf-8")))
+    secret = tmp_path / "elsewhere" / "hr.csv"
+    secret.parent.mkdir()
+    with secret.open("w", encoding="utf-8", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(rows[0])
+        w.writerows([r[0], f"TOPSECRET-{r[1]}", *r[2:]] for r in rows[1:])
+    return secret
+
+
+def _catalog(tmp_path: Path, rel: str, target: Path) -> Path:
+    root = tmp_path / "catalog"
+    shutil.copytree(DEMO, root)
+    (root / rel).unlink(missing_ok=True)
+    os.symlink(target, root / rel)
+    return root
+
+
+def test_a_data_file_linked_out_of_the_catalog_is_not_read(tmp_path: Path) -> None:
+    from cli import cli as main
+
+    root = _catalog(tmp_path, "data/dms_stores.csv", _outside(tmp_path))
+    env = {"KPIGRAPH_DB": str(tmp_path / "s.sqlite"), "KPIGRAPH_LANG": "en"}
+    runner = CliRunner()
+    assert runner.invoke(main, ["load", str(root)], env=env).exit_code == 0
+    result = runner.invoke(
+        main, ["eval", "revenue", "--period", "2026-03", "--by", "store"], env=env
+    )
+    said = result.output + str(result.exception or "")  # the error as the CLI prints it
+    assert result.exit_code != 0 and "TOPSECRET" not in said
+    assert f"data/dms_stores.csv: {LINKED}" in said
+
+
+@pytest.mark.parametrize("rel", ["values/customer.csv", "targets/revenue.csv"])
+def test_a_values_file_linked_out_of_the_catalog_is_not_read(tmp_path: Path, rel: str) -> None:
+    from cli import cli as main
+
+    source = DEMO / rel
+    outside = tmp_path / "elsewhere.csv"
+    outside.write_text(source.read_text(encoding="utf-8"), encoding="utf-8")
+    root = _catalog(tmp_path, rel, outside)
+    env = {"KPIGRAPH_DB": str(tmp_path / "s.sqlite"), "KPIGRAPH_LANG": "en"}
+    runner = CliRunner()
+    assert runner.invoke(main, ["load", str(root)], env=env).exit_code == 0
+    metric = "customer_satisfaction" if rel.startswith("values") else "revenue"
+    result = runner.invoke(main, ["eval", metric, "--period", "2026-03"], env=env)
+    assert result.exit_code != 0, result.output
+    assert f"{rel}: {LINKED}" in result.output + str(result.exception or "")
+
+
+def test_a_catalog_file_linked_out_of_the_catalog_is_not_read(tmp_path: Path) -> None:
+    secrets = tmp_path / "secrets.yaml"
+    secrets.write_text("api_secret_token: hunter2\nid: leaked\nname: x\n", encoding="utf-8")
+    root = _catalog(tmp_path, "metrics/leak.yaml", secrets)
+    with pytest.raises(CatalogError) as caught:
+        load_catalog(root)
+    text = str(caught.value) + "".join(str(i) for i in caught.value.issues)
+    assert f"metrics/leak.yaml: {LINKED}" in text
+    assert "api_secret_token" not in text and "hunter2" not in text
+
+
+def test_the_duckdb_engine_over_data_refuses_a_linked_file(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    data.mkdir()
+    os.symlink(_outside(tmp_path), data / "dms_stores.csv")
+    with pytest.raises(EngineConnectionError, match="link to a file outside the data folder"):
+        open_engine(SecretUrl("duckdb://"), data_dir=data)
+
+
+def test_write_back_does_not_write_through_a_linked_folder(tmp_path: Path) -> None:
+    root = tmp_path / "catalog"
+    (root / "metrics").mkdir(parents=True)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    os.symlink(elsewhere, root / "metrics" / "ops")
+    with pytest.raises(WriteBackError, match="linked to outside the catalog"):
+        write_files(
+            root,
+            {"metrics/a.yaml": (None, "id: a\nname: A\n"), "metrics/ops/b.yaml": (None, "id: b\n")},
+        )
+    assert list(elsewhere.iterdir()) == [] and not (root / "metrics" / "a.yaml").exists()
