@@ -2,8 +2,9 @@
 
 DingTalk signs each callback with headers ``timestamp`` (milliseconds) and ``sign`` =
 Base64(HMAC-SHA256(appSecret, timestamp + "\\n" + appSecret)); a timestamp more than one hour
-from now is refused, as is a second delivery of the same signed body within the hour. The
-answer is the response body (``msgtype: markdown``), which DingTalk posts to the group.
+from now is refused, and so is a second use of the same signature within the hour — whatever
+the body, which the signature does not cover. The answer is the response body
+(``msgtype: markdown``), which DingTalk posts to the group.
 """
 
 from __future__ import annotations
@@ -48,8 +49,9 @@ class DingTalk:
             raise BotRequestError("bad signature")
         if not fresh(int(timestamp) / 1000, WINDOW):
             raise BotRequestError("stale timestamp (more than one hour from now)")
-        key = hashlib.sha256(timestamp.encode() + b"\n" + body).hexdigest()
-        if not self.replays.first_time(key, 2 * WINDOW):
+        # the signature covers the timestamp only, not the body: one use per signature (keyed
+        # on the body too, a captured pair asked any other question for an hour)
+        if not self.replays.first_time(f"{timestamp}:{sign}", 2 * WINDOW):
             raise BotRequestError("replayed request refused")
         try:
             data = json.loads(body)
