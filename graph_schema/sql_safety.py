@@ -11,7 +11,8 @@ own tables:
 - tables only by name, and only names in ``tables`` (``sources.yaml`` tables, or the tables an
   engine has registered) or the query's own CTEs: no file paths (``FROM 'x.csv'``), no
   ``information_schema``/system catalogs, no casts to PostgreSQL's catalog-reading types
-  (``::regclass``, ``::regrole``, …) or schema-qualified types, no table functions
+  (``::regclass``, ``::regrole``, …) or schema-qualified types, no system catalog even when
+  declared (``pg_*``, ``information_schema``, ``duckdb_*``, ``sqlite_*``), no table functions
   (``read_csv``, ``range``, ``glob``, ``*_scan``, ``query_table``, …);
 - functions only from an **allow-list** of plain scalar, aggregate and window functions
   (``sum``, ``count``, ``coalesce``, ``strftime``, ``date_trunc``, ``row_number``, …); anything
@@ -433,6 +434,11 @@ def _check_table(
     label = ".".join(p for p in (node.catalog, node.db, name) if p)
     if node.catalog:
         raise UnsafeSQLError(f"table {label!r}: a catalog-qualified name is not allowed")
+    if _system_name(name) or (node.db and _system_name(node.db, schema=True)):
+        raise UnsafeSQLError(
+            f"table {label!r} is the database's own catalog (settings, roles, schemas), not a "
+            "table of the catalog — not even when sources.yaml declares it"
+        )
     path = any(c in name for c in "/\\.:")
     if tables is None and not path and not node.db:
         return
@@ -446,6 +452,20 @@ def _check_table(
         "metric reads only the tables sources.yaml declares",
         "unsafe" if path else "table",
     )
+
+
+#: the engines' own catalogs, by schema and by name prefix (PostgreSQL's ``pg_settings``,
+#: ``pg_roles``; DuckDB's ``duckdb_settings``, ``sqlite_master``, ``pragma_*``): refused even
+#: when declared, since whoever writes sources.yaml may be hostile too
+SYSTEM_SCHEMAS = frozenset(
+    {"information_schema", "pg_catalog", "mysql", "performance_schema", "sys", "global_temp"}
+)
+SYSTEM_PREFIXES = ("pg_", "duckdb_", "sqlite_", "pragma_")
+
+
+def _system_name(name: str, *, schema: bool = False) -> bool:
+    lowered = name.lower()
+    return lowered.startswith(SYSTEM_PREFIXES) or (schema and lowered in SYSTEM_SCHEMAS)
 
 
 def _func_name(node: exp.Func, dialect: str | None) -> str:
