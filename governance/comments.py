@@ -3,12 +3,14 @@ Comments are plain text; pages escape them."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from graph_schema.errors import InvalidQueryError, NodeNotFoundError
 from graph_schema.governance import (
     WRITERS,
     ChangeNotFoundError,
+    ChangeStateError,
     Comment,
     PermissionDeniedError,
     Role,
@@ -22,6 +24,8 @@ from store.base import GraphStore
 from store.ledger import Ledger
 
 MAX_BODY = 4000
+#: tries of a compare-and-set write before a comment is reported busy
+ATTEMPTS = 5
 
 
 def _clean(body: str) -> str:
@@ -76,35 +80,50 @@ def _by(user: User, comment: Comment) -> bool:
     return same_user(user, comment.author, comment.author_id, comment.created_at)
 
 
+def _update(ledger: Ledger, comment_id: int, change: Callable[[Comment], Comment]) -> Comment:
+    """Read the comment, make its new version (``change`` checks who may, and raises), and
+    store it unless another write came in between — then again from a fresh read: an edit made
+    from the text as it was must not undo a deletion (or an FAQ mark) made meanwhile, in this
+    process or another."""
+    for _attempt in range(ATTEMPTS):
+        comment = _get(ledger, comment_id)
+        new = change(comment)
+        if ledger.put_comment(new, expected=comment):
+            return new
+    raise ChangeStateError(f"comment #{comment_id} is busy; try again")
+
+
 def edit(ledger: Ledger, user: User, comment_id: int, body: str) -> Comment:
-    comment = _get(ledger, comment_id)
-    if not _by(user, comment) or comment.deleted:
-        raise PermissionDeniedError("only the author may edit a comment")
-    new = comment.model_copy(update={"body": _clean(body), "edited_at": now_iso()})
-    ledger.put_comment(new)
-    return new
+    text = _clean(body)
+
+    def change(comment: Comment) -> Comment:
+        if not _by(user, comment) or comment.deleted:
+            raise PermissionDeniedError("only the author may edit a comment")
+        return comment.model_copy(update={"body": text, "edited_at": now_iso()})
+
+    return _update(ledger, comment_id, change)
 
 
 def delete(ledger: Ledger, user: User, comment_id: int) -> Comment:
-    comment = _get(ledger, comment_id)
-    if not _by(user, comment) and user.role is not Role.ADMIN:
-        raise PermissionDeniedError("only the author or an admin may delete a comment")
-    new = comment.model_copy(update={"deleted": True, "faq": False, "edited_at": now_iso()})
-    ledger.put_comment(new)
-    return new
+    def change(comment: Comment) -> Comment:
+        if not _by(user, comment) and user.role is not Role.ADMIN:
+            raise PermissionDeniedError("only the author or an admin may delete a comment")
+        return comment.model_copy(update={"deleted": True, "faq": False, "edited_at": now_iso()})
+
+    return _update(ledger, comment_id, change)
 
 
 def mark_faq(store: GraphStore, ledger: Ledger, user: User, comment_id: int, faq: bool) -> Comment:
-    comment = _get(ledger, comment_id)
-    if comment.parent is None or comment.deleted:
-        raise InvalidQueryError("only an answer can be marked as FAQ")
-    metric = _metric(store, comment.metric)
-    owner = user.role is Role.OWNER and user.department in (metric.owner, metric.reviewer)
-    if not (owner or user.role is Role.ADMIN):
-        raise PermissionDeniedError("only an owner of the metric's department may mark FAQ")
-    new = comment.model_copy(update={"faq": faq})
-    ledger.put_comment(new)
-    return new
+    def change(comment: Comment) -> Comment:
+        if comment.parent is None or comment.deleted:
+            raise InvalidQueryError("only an answer can be marked as FAQ")
+        metric = _metric(store, comment.metric)
+        owner = user.role is Role.OWNER and user.department in (metric.owner, metric.reviewer)
+        if not (owner or user.role is Role.ADMIN):
+            raise PermissionDeniedError("only an owner of the metric's department may mark FAQ")
+        return comment.model_copy(update={"faq": faq})
+
+    return _update(ledger, comment_id, change)
 
 
 def public(comment: Comment) -> dict[str, Any]:

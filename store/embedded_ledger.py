@@ -257,12 +257,19 @@ class EmbeddedLedger:
     def next_comment_id(self) -> int:
         return self._next_id("comment_counter")
 
-    def put_comment(self, comment: Comment) -> None:
-        with self._write() as conn:
+    def put_comment(self, comment: Comment, expected: Comment | None = None) -> bool:
+        with self._write() as conn:  # BEGIN IMMEDIATE: the check and the write are one
+            if expected is not None:
+                row = conn.execute(
+                    "SELECT data FROM gov_comments WHERE id=?", (comment.id,)
+                ).fetchone()
+                if row is None or Comment.model_validate_json(row[0]) != expected:
+                    return False
             conn.execute(
                 "INSERT OR REPLACE INTO gov_comments VALUES (?, ?, ?)",
                 (comment.id, comment.metric, comment.model_dump_json()),
             )
+        return True
 
     def comment(self, comment_id: int) -> Comment | None:
         rows = self._rows("SELECT data FROM gov_comments WHERE id=?", comment_id)

@@ -81,8 +81,11 @@ class Ledger(Protocol):
     # -- comments
     def next_comment_id(self) -> int: ...
 
-    def put_comment(self, comment: Comment) -> None:
-        """Insert or replace a comment (by id)."""
+    def put_comment(self, comment: Comment, expected: Comment | None = None) -> bool:
+        """Insert or replace a comment (by id). With ``expected``: only if the stored comment
+        is still exactly ``expected`` (compare-and-set, so that an edit made from an old read
+        cannot undo a deletion another process made meanwhile); ``False``, nothing written,
+        otherwise."""
 
     def comment(self, comment_id: int) -> Comment | None: ...
 

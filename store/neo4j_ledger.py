@@ -195,15 +195,21 @@ class Neo4jLedger:
     def next_comment_id(self) -> int:
         return self._next_id("comment_counter")
 
-    def put_comment(self, comment: Comment) -> None:
-        self._write(
-            lambda tx: tx.run(
+    def put_comment(self, comment: Comment, expected: Comment | None = None) -> bool:
+        def work(tx: ManagedTransaction) -> bool:
+            if expected is not None:  # lock the comment first (SET), then compare under it
+                rec = tx.run(cy.GOV_LOCK_COMMENT, id=comment.id).single()
+                if rec is None or Comment.model_validate_json(rec["data"]) != expected:
+                    return False
+            tx.run(
                 cy.GOV_PUT_COMMENT,
                 id=comment.id,
                 metric=comment.metric,
                 data=comment.model_dump_json(),
             ).consume()
-        )
+            return True
+
+        return self._write_cas(work)
 
     def comment(self, comment_id: int) -> Comment | None:
         rows = self._read(cy.GOV_COMMENT, id=comment_id)

@@ -78,6 +78,9 @@ GOV_PUT_COMMENT = """
 MERGE (c:GovComment {id: $id}) SET c.metric = $metric, c.data = $data
 """
 GOV_COMMENT = "MATCH (c:GovComment {id: $id}) RETURN c.data AS data"
+GOV_LOCK_COMMENT = (
+    "MATCH (c:GovComment {id: $id}) SET c._lock = coalesce(c._lock, 0) + 1 RETURN c.data AS data"
+)
 GOV_COMMENTS = """
 MATCH (c:GovComment) WHERE $metric IS NULL OR c.metric = $metric
 RETURN c.data AS data ORDER BY c.id
