@@ -22,6 +22,8 @@ MAX_EXTRA_KEYS = 2_000
 #: what a 1 MiB request body can hold written out (the change form's YAML view is parsed by
 #: the server, and 2 KB of aliases can stand for millions of items)
 MAX_EXPANDED = 1024 * 1024
+#: how deeply a proposed definition's lists and mappings may nest (``extra`` itself: 32)
+MAX_NESTING = 64
 
 
 def bounded_text(value: str) -> str:
@@ -42,6 +44,31 @@ def bounded_text(value: str) -> str:
             "short and link longer documents instead"
         )
     return value
+
+
+def nesting_depth(value: Any, limit: int = MAX_NESTING) -> int:
+    """How deeply ``value``'s lists and mappings nest (a scalar: 0); stops past ``limit``.
+    Walked without recursion: a definition nested thousands deep is measured, not followed
+    (PyYAML, the JSON encoder and the YAML dumper each recurse, and fail past ~1,000).
+
+    Examples
+    --------
+    >>> nesting_depth({"id": "atp", "extra": {"a": [[1]]}})
+    4
+    >>> nesting_depth("x")
+    0
+    """
+    deepest = 0
+    stack: list[tuple[Any, int]] = [(value, 0)]
+    while stack and deepest <= limit:
+        item, depth = stack.pop()
+        if isinstance(item, dict):
+            deepest = max(deepest, depth + 1)
+            stack.extend((v, depth + 1) for v in item.values())
+        elif isinstance(item, list | tuple):
+            deepest = max(deepest, depth + 1)
+            stack.extend((v, depth + 1) for v in item)
+    return deepest
 
 
 def definition_size(value: Any, limit: int = MAX_DEFINITION) -> int:

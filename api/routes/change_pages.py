@@ -22,7 +22,7 @@ from governance.proposal import PROPOSAL_FILE
 from graph_schema.errors import CatalogError, CatalogIssue
 from graph_schema.governance import Action, ChangeStatus, User
 from graph_schema.ids import NodeKind, NodeRef
-from graph_schema.limits import MAX_EXPANDED, definition_size
+from graph_schema.limits import MAX_EXPANDED, MAX_NESTING, definition_size, nesting_depth
 from graph_schema.models import Metric
 from store.base import GraphStore
 from viz import change_form
@@ -231,7 +231,10 @@ def read_definition(text: str) -> Any:
     field) when its YAML aliases (``*a``) stand for more than a definition may hold — before
     anything walks it: 2 KB of aliases can stand for millions of items, and the page shown
     again, the form's data and the name lookup would each walk them all."""
-    parsed = yaml.safe_load(text) if text.strip() else {}
+    try:
+        parsed = yaml.safe_load(text) if text.strip() else {}
+    except RecursionError:  # PyYAML recurses per level: thousands of '[' end it
+        raise _too_deep() from None
     if definition_size(parsed, MAX_EXPANDED) > MAX_EXPANDED:
         message = _(
             "definition: holds over {limit} characters once YAML aliases (*name) are "
@@ -239,7 +242,23 @@ def read_definition(text: str) -> Any:
             limit=f"{MAX_EXPANDED:,}",
         )
         raise CatalogError([CatalogIssue(PROPOSAL_FILE, None, message)])
+    check_nesting(parsed)  # after the size: a walk of bounded size
     return parsed
+
+
+def check_nesting(data: Any) -> None:
+    """Refuse (``CatalogError``) a definition nested deeper than a definition may be, before
+    anything that recurses (the YAML dumper, the JSON encoder) walks it."""
+    if nesting_depth(data, MAX_NESTING) > MAX_NESTING:
+        raise _too_deep()
+
+
+def _too_deep() -> CatalogError:
+    message = _(
+        "definition: nests lists and mappings deeper than {limit} levels; flatten it",
+        limit=MAX_NESTING,
+    )
+    return CatalogError([CatalogIssue(PROPOSAL_FILE, None, message)])
 
 
 def _metric_ref(text: str) -> NodeRef:
@@ -261,9 +280,10 @@ def yaml_view(body: YamlView, store: StoreDep, user: Writer) -> JSONResponse:
     """The YAML view's text for the form's mapping (``data``), or the mapping for edited YAML
     (``text``; a YAML error is returned with its line). Converts only: nothing is validated
     or stored here — the submit validates. For those who may propose (editors and up)."""
-    if body.data is not None:
-        return JSONResponse({"text": _dump(body.data)})
     try:
+        if body.data is not None:
+            check_nesting(body.data)
+            return JSONResponse({"text": _dump(body.data)})
         parsed = read_definition(body.text or "") or {}
     except yaml.YAMLError as exc:
         return JSONResponse({"error": str(exc)}, status_code=422)
