@@ -56,7 +56,7 @@ class DingTalk:
         try:
             data = json.loads(body)
             text = str((data.get("text") or {}).get("content", ""))
-        except (ValueError, AttributeError) as exc:
+        except (ValueError, AttributeError, RecursionError) as exc:
             raise BotRequestError("body is not a DingTalk message", 400) from exc
         return Incoming(question=text)
 

@@ -96,7 +96,7 @@ class Feishu:
             return Incoming(immediate=JSONResponse({}))
         try:
             text = str(json.loads(message.get("content") or "{}").get("text", ""))
-        except ValueError:
+        except (ValueError, RecursionError):
             text = ""
         for mention in message.get("mentions") or []:
             text = text.replace(str(mention.get("key", "")), " ")
@@ -189,7 +189,7 @@ def reply_later(
 def _json(raw: bytes) -> dict[str, Any]:
     try:
         data = json.loads(raw)
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:  # RecursionError: nested thousands deep
         raise BotRequestError("body is not JSON", 400) from exc
     if not isinstance(data, dict):
         raise BotRequestError("body is not a JSON object", 400)

@@ -60,7 +60,7 @@ class Slack:
     def _event(self, body: bytes) -> Incoming:
         try:
             data = json.loads(body)
-        except ValueError as exc:
+        except (ValueError, RecursionError) as exc:
             raise BotRequestError("body is not JSON", 400) from exc
         if data.get("type") == "url_verification":
             return Incoming(immediate=JSONResponse({"challenge": str(data.get("challenge", ""))}))

@@ -97,7 +97,7 @@ class WeCom:
         else:
             try:
                 encrypted = str(json.loads(body)["encrypt"])
-            except (ValueError, KeyError, TypeError) as exc:
+            except (ValueError, KeyError, TypeError, RecursionError) as exc:  # read unsigned
                 raise BotRequestError('body is not {"encrypt": ...}', 400) from exc
         expected = msg_signature(token, timestamp, nonce, encrypted)
         if not hmac.compare_digest(expected.encode(), signature.encode()):
