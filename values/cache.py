@@ -87,6 +87,11 @@ class RefreshReport:
         return {"refreshed": self.refreshed, "unchanged": self.unchanged, "failed": self.failed}
 
 
+#: ``(cache, connection, (metric, spec) pairs, start, end, full, report, progress)`` → the
+#: pairs it did not refresh (:class:`values.refresh_fused.FusedRefresh`)
+Batch = Callable[..., list[tuple[Metric, MetricSql]]]
+
+
 class ValuesCache:
     def __init__(self, root: Path) -> None:
         self.path = Path(root) / CACHE_DIR / "values.sqlite"
@@ -139,24 +144,53 @@ class ValuesCache:
         end: str | None = None,
         full: bool = False,
         progress: Callable[[str], None] | None = None,
+        batch: Batch | None = None,
     ) -> RefreshReport:
-        """Fetch what is missing, metric by metric (one transaction each)."""
+        """Fetch what is missing, metric by metric (one transaction each). ``batch``: metrics
+        it can ask together (one scan for many, :mod:`values.refresh_fused`) are asked so;
+        the others, and any batch that fails, one by one."""
         report = RefreshReport()
         con = self._connect()
         try:
+            todo: list[tuple[Metric, MetricSql]] = []
             for metric in metrics:
+                try:
+                    spec = spec_of(metric)
+                except KpigraphError as exc:
+                    report.failed[metric.id] = exc.message
+                    continue
+                if spec is not None:
+                    todo.append((metric, spec))
+                elif progress:
+                    progress(metric.id)
+            if batch is not None:
+                todo = batch(self, con, todo, start, end, full, report, progress)
+            for metric, spec in todo:
                 if progress:
                     progress(metric.id)
                 try:
-                    spec = spec_of(metric)
-                    if spec is None:
-                        continue
                     self._one(con, metric, spec, table_of, start, end, full, report)
                 except KpigraphError as exc:
                     report.failed[metric.id] = exc.message
         finally:
             con.close()
         return report
+
+    def cached_periods(
+        self, con: sqlite3.Connection, metric_id: str, qhash: str, full: bool
+    ) -> tuple[bool, set[str]]:
+        """``(same, periods)``: whether the cache holds the metric under ``qhash`` (and
+        ``full`` is not asked), and the periods it holds then (else none)."""
+        meta = con.execute(
+            "SELECT query_hash FROM metric_meta WHERE metric = ?", (metric_id,)
+        ).fetchone()
+        same = meta is not None and meta[0] == qhash and not full
+        if not same:
+            return False, set()
+        found = con.execute(
+            "SELECT DISTINCT period FROM metric_rows WHERE metric = ?", (metric_id,)
+        )
+        return True, {p for (p,) in found}
 
     def _one(
         self,
@@ -177,20 +211,7 @@ class ValuesCache:
             for r in totals
             if (not start or str(r[0]) >= start) and (not end or str(r[0])[: len(end)] <= end)
         )
-        meta = con.execute(
-            "SELECT query_hash FROM metric_meta WHERE metric = ?", (metric.id,)
-        ).fetchone()
-        same = meta is not None and meta[0] == qhash and not full
-        cached = (
-            {
-                p
-                for (p,) in con.execute(
-                    "SELECT DISTINCT period FROM metric_rows WHERE metric = ?", (metric.id,)
-                )
-            }
-            if same
-            else set()
-        )
+        same, cached = self.cached_periods(con, metric.id, qhash, full)
         missing = [p for p in periods if p not in cached]
         if not missing:
             report.unchanged.append(metric.id)
@@ -199,6 +220,24 @@ class ValuesCache:
         plen = table.period_len["_"]
         rows = table.fetch_rows(Rollup(grain=dims, periods=tuple(missing), plen=plen,
                                        stored_plen=plen))  # fmt: skip
+        self.write(con, metric, spec, same, missing, dims, plen, rows)
+        report.refreshed[metric.id] = len(rows)
+
+    def write(
+        self,
+        con: sqlite3.Connection,
+        metric: Metric,
+        spec: MetricSql,
+        same: bool,
+        missing: Iterable[str],
+        dims: tuple[str, ...],
+        plen: int,
+        rows: Iterable[tuple[Any, ...]],
+    ) -> None:
+        """Store a metric's fetched rows ``(period, *members by dims, value)`` for the
+        ``missing`` periods, in ONE transaction (``same``: the cache holds the metric under its
+        current hash; else its old rows go)."""
+        qhash = query_hash(spec, metric)
         now = time.time()
         con.execute("BEGIN IMMEDIATE")
         try:
@@ -225,7 +264,6 @@ class ValuesCache:
         except BaseException:
             con.execute("ROLLBACK")
             raise
-        report.refreshed[metric.id] = len(rows)
 
 
 def _members(dims: tuple[str, ...], values: tuple[Any, ...]) -> str:
@@ -245,9 +283,15 @@ def refresh_engine(
     system: str | None = None,
     full: bool = False,
     progress: Callable[[str], None] | None = None,
+    fuse: Any = True,
 ) -> RefreshReport:
     """Refresh the cache of a :class:`values.engine.ValuesEngine`'s catalog: its metrics (or
-    ``metric_ids``) whose system has a connection (or is ``system``)."""
+    ``metric_ids``) whose system has a connection (or is ``system``). ``fuse``: metrics of
+    one table and grain are fetched by one query (:mod:`values.refresh_fused`); off, each by
+    its own (the results are the same); a :class:`~values.refresh_fused.FusedRefresh` of
+    the engine: that one (it records the queries it ran)."""
+    from values.refresh_fused import FusedRefresh
+
     ids = list(metric_ids) if metric_ids is not None else engine.defs.all_metric_ids()
     metrics = [engine.metric(i) for i in ids]
 
@@ -261,5 +305,6 @@ def refresh_engine(
         return engine.remote.table(metric, engine.defs.dimension_ids, f"metric {metric.id!r} sql")
 
     return ValuesCache(engine.root).refresh(
-        metrics, table_of, spec_of, start=start, end=end, full=full, progress=progress
-    )
+        metrics, table_of, spec_of, start=start, end=end, full=full, progress=progress,
+        batch=fuse if isinstance(fuse, FusedRefresh) else FusedRefresh(engine) if fuse else None,
+    )  # fmt: skip
