@@ -227,9 +227,10 @@ def fused_sql(
         fused.where(either, copy=False)
     fused.group_by(*[e.copy() for _, e in keys], copy=False)
     pushed, exact = _push_date_range(fused, rollup)
+    text = _truncate_period(pushed, base)
     dims = tuple(n for n, _ in keys if n != "period")
     outer = exp.select(
-        _col("period"),
+        text.as_("period"),
         *[_col(d) for d in dims],
         *[
             exp.Cast(this=_col(f"v{i}"), to=exp.DataType.build("double")).as_(f"v{i}")
@@ -237,7 +238,7 @@ def fused_sql(
         ],
         *[_col(f"n{j}") for j in range(len(counts))],
     ).from_(pushed.subquery("m"))
-    conds = _conditions(rollup, _col("period"), periods=not exact)
+    conds = _conditions(rollup, text, periods=not exact)
     if conds:
         outer = outer.where(*conds)
     first = 1 + len(dims)
@@ -249,6 +250,27 @@ def fused_sql(
         for i, s in enumerate(shapes)
     }
     return Fused(outer.sql(dialect), tuple(s.metric for s in shapes), dims, columns)
+
+
+def _truncate_period(select: exp.Select, shape: Shape) -> exp.Expression:
+    """Group by the date truncated to the month (or day) and write it as text outside: the
+    formatted text of every fact row (PostgreSQL's ``to_char`` per row, a text hash key) costs
+    more than the aggregation it keys. The same groups: a ``YYYY-MM`` text is a function of the
+    month's first instant and back (both in the session's time zone). Returns the formatting
+    of the inner query's ``period`` (the expression the outer query selects and filters on)."""
+    period = dict(shape.keys)["period"]
+    assert isinstance(period, exp.TimeToStr)
+    unit = exp.Var(this="MONTH" if shape.plen == 7 else "DAY")
+    trunc = exp.TimestampTrunc(this=period.this.copy(), unit=unit)
+    text = period.sql()
+    for projection in select.expressions:
+        if projection.alias_or_name == "period":
+            projection.set("this", trunc.copy())
+    group = select.args["group"]
+    group.set("expressions", [trunc.copy() if g.sql() == text else g for g in group.expressions])
+    formatted = period.copy()
+    formatted.set("this", _col("period"))
+    return formatted
 
 
 def _filtered(agg: Any, where: exp.Expression | None) -> exp.Expression:
