@@ -20,13 +20,14 @@ import hashlib
 import json
 import sqlite3
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from graph_schema.errors import KpigraphError
 from graph_schema.models import Metric
+from values.coarse import fetch_coarse, needs_coarse
 from values.engines.base import MetricSql, Rollup
 
 CACHE_DIR = ".kpigraph-cache"
@@ -37,6 +38,10 @@ CREATE TABLE IF NOT EXISTS metric_meta (
 CREATE TABLE IF NOT EXISTS metric_rows (
   metric TEXT NOT NULL, period TEXT NOT NULL, members TEXT NOT NULL, value REAL NOT NULL,
   query_hash TEXT NOT NULL, fetched_at REAL NOT NULL, PRIMARY KEY (metric, period, members));
+CREATE TABLE IF NOT EXISTS metric_rows_coarse (
+  metric TEXT NOT NULL, grain TEXT NOT NULL, period TEXT NOT NULL, members TEXT NOT NULL,
+  value REAL NOT NULL, query_hash TEXT NOT NULL, fetched_at REAL NOT NULL,
+  PRIMARY KEY (metric, period, members));
 """
 #: update_frequency words → seconds a cached value stays fresh
 _FREQUENCIES = [
@@ -134,6 +139,21 @@ class ValuesCache:
         finally:
             con.close()
 
+    def read_coarse(self, metric_id: str, qhash: str) -> list[tuple[str, str, float]]:
+        """A rate's cached quarter and year rows ``(period, members JSON, value)`` under
+        ``qhash`` (:mod:`values.coarse`)."""
+        if not self.exists():
+            return []
+        con = self._connect()
+        try:
+            return con.execute(
+                "SELECT period, members, value FROM metric_rows_coarse "
+                "WHERE metric = ? AND query_hash = ? ORDER BY period, members",
+                (metric_id, qhash),
+            ).fetchall()
+        finally:
+            con.close()
+
     def refresh(
         self,
         metrics: Iterable[Metric],
@@ -220,7 +240,8 @@ class ValuesCache:
         plen = table.period_len["_"]
         rows = table.fetch_rows(Rollup(grain=dims, periods=tuple(missing), plen=plen,
                                        stored_plen=plen))  # fmt: skip
-        self.write(con, metric, spec, same, missing, dims, plen, rows)
+        coarse = fetch_coarse(table.engine, spec, dims) if needs_coarse(metric) else None
+        self.write(con, metric, spec, same, missing, dims, plen, rows, coarse)
         report.refreshed[metric.id] = len(rows)
 
     def write(
@@ -233,14 +254,28 @@ class ValuesCache:
         dims: tuple[str, ...],
         plen: int,
         rows: Iterable[tuple[Any, ...]],
+        coarse: Mapping[str, Iterable[tuple[Any, ...]]] | None = None,
     ) -> None:
         """Store a metric's fetched rows ``(period, *members by dims, value)`` for the
         ``missing`` periods, in ONE transaction (``same``: the cache holds the metric under its
-        current hash; else its old rows go)."""
+        current hash; else its old rows go). ``coarse``: a rate's rows asked at quarters and
+        years (:mod:`values.coarse`), replacing those it had."""
         qhash = query_hash(spec, metric)
         now = time.time()
         con.execute("BEGIN IMMEDIATE")
         try:
+            if not same or coarse is not None:
+                con.execute("DELETE FROM metric_rows_coarse WHERE metric = ?", (metric.id,))
+            for grain, found in (coarse or {}).items():
+                con.executemany(
+                    "INSERT OR REPLACE INTO metric_rows_coarse VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    [
+                        (metric.id, grain, str(r[0]), _members(dims, r[1:-1]), float(r[-1]),
+                         qhash, now)
+                        for r in found
+                        if r[-1] is not None and r[0] is not None
+                    ],
+                )  # fmt: skip
             if not same:
                 con.execute("DELETE FROM metric_rows WHERE metric = ?", (metric.id,))
             else:

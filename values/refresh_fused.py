@@ -28,6 +28,7 @@ from typing import Any
 from graph_schema.errors import KpigraphError
 from graph_schema.models import Metric
 from values.cache import RefreshReport, ValuesCache, query_hash
+from values.coarse import fetch_coarse, needs_coarse
 from values.engines.base import MetricSql, Rollup, SqlEngine, checked_sql, fetch
 from values.engines.fused import Shape, fused_sql, shape_of, split
 from values.errors import EngineConnectionError, EngineQueryError
@@ -178,6 +179,11 @@ class FusedRefresh:
                 rollup = Rollup(grain=dims, periods=periods, plen=plen, stored_plen=plen)
                 fused = fused_sql(part, rollup, sql_engine.dialect)
                 rows_of |= split(fused, self._run(sql_engine, spec, fused.sql))
+        coarse = {  # a rate's quarters and years, asked before anything is written
+            i.metric.id: fetch_coarse(sql_engine, i.spec, dims)
+            for i in items
+            if needs_coarse(i.metric) and missing.get(i.metric.id)
+        }
         done: set[str] = set()
         for item in items:
             mid = item.metric.id
@@ -188,7 +194,10 @@ class FusedRefresh:
                 done.add(mid)
                 continue
             rows = rows_of.get(mid, [])
-            cache.write(con, item.metric, item.spec, states[mid][0], missing[mid], dims, plen, rows)
+            cache.write(
+                con, item.metric, item.spec, states[mid][0], missing[mid], dims, plen, rows,
+                coarse.get(mid),
+            )  # fmt: skip
             report.refreshed[mid] = len(rows)
             done.add(mid)
         return done

@@ -227,10 +227,11 @@ def fused_sql(
         fused.where(either, copy=False)
     fused.group_by(*[e.copy() for _, e in keys], copy=False)
     pushed, exact = _push_date_range(fused, rollup)
-    text = _truncate_period(pushed, base)
+    assert isinstance(pushed, exp.Select)
+    formatted = _truncate_period(pushed, base)
     dims = tuple(n for n, _ in keys if n != "period")
     outer = exp.select(
-        text.as_("period"),
+        formatted.as_("period"),
         *[_col(d) for d in dims],
         *[
             exp.Cast(this=_col(f"v{i}"), to=exp.DataType.build("double")).as_(f"v{i}")
@@ -238,7 +239,7 @@ def fused_sql(
         ],
         *[_col(f"n{j}") for j in range(len(counts))],
     ).from_(pushed.subquery("m"))
-    conds = _conditions(rollup, text, periods=not exact)
+    conds = _conditions(rollup, formatted, periods=not exact)
     if conds:
         outer = outer.where(*conds)
     first = 1 + len(dims)
