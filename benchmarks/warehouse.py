@@ -99,7 +99,7 @@ def refresh_fused(url: SecretUrl, metrics: int, **kw: Any) -> dict[str, Any]:
     rows: dict[str, list[tuple[Any, ...]]] = {}
     for group in groups([s for s in shapes if s is not None]):
         fused = fused_sql(group, ROLLUP, engine.dialect)
-        result = fetch(engine, specs[0], lambda _tree, sql=fused.sql: sql)
+        result = fetch(engine, specs[0], lambda _tree, sql=fused.sql: sql, hash_groups=True)
         queries += 1
         moved += len(result.rows)
         rows |= split(fused, result.rows)

@@ -136,7 +136,7 @@ class FusedRefresh:
 
     def _run(self, sql_engine: SqlEngine, spec: MetricSql, sql: str) -> list[tuple[Any, ...]]:
         self.queries.append(sql)
-        return fetch(sql_engine, spec, lambda _tree: sql).rows
+        return fetch(sql_engine, spec, lambda _tree: sql, hash_groups=True).rows
 
     def _group(
         self,
