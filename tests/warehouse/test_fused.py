@@ -240,3 +240,14 @@ def test_a_fused_group_that_fails_falls_back_to_one_by_one(
     assert "'dms'" in report.failed["parts_revenue"]
     assert {"revenue", "labor_revenue", "visits", "atp"} <= set(report.refreshed)
     assert batch.queries  # it was tried fused first
+
+
+def test_postgres_hashes_the_groups_of_a_fused_query(postgres_demo: Warehouse) -> None:
+    """Only the fused query's transaction turns sorting off (its plan, never its rows)."""
+    engine = open_engine(SecretUrl(postgres_demo.url))
+    try:
+        ask = "SELECT current_setting('enable_sort'), current_setting('transaction_read_only')"
+        assert engine.run(ask, hash_groups=True).rows == [("off", "on")]
+        assert engine.run(ask).rows == [("on", "on")]  # the next transaction: as the server has it
+    finally:
+        engine.close()
