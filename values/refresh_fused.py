@@ -34,6 +34,9 @@ from values.engines.fused import Shape, fused_sql, shape_of, split
 from values.errors import EngineConnectionError, EngineQueryError
 
 Pair = tuple[Metric, MetricSql]
+#: metrics in one fused query at most (PostgreSQL takes 1,664 columns: a value per metric and a
+#: count per distinct WHERE; and one query's time limit is shared by all of them)
+MAX_FUSED = 200
 
 
 @dataclass
@@ -98,8 +101,12 @@ class FusedRefresh:
             sql_engine, found = item
             key = (id(sql_engine), found.shape.group)
             groups.setdefault(key, (sql_engine, []))[1].append(found)
-        for sql_engine, members in groups.values():
-            items = members
+        chunks = [
+            (sql_engine, members[i : i + MAX_FUSED])
+            for sql_engine, members in groups.values()
+            for i in range(0, len(members), MAX_FUSED)
+        ]
+        for sql_engine, items in chunks:
             bounds = span(start, end, items[0].shape.plen)
             if len(items) < 2 or bounds is None:
                 left.extend((i.metric, i.spec) for i in items)

@@ -221,6 +221,20 @@ def test_refresh_on_postgres_fused_equals_one_by_one(
     assert len(report.refreshed) == 11 and {"revenue", "atp"} <= set(report.refreshed)
 
 
+def test_a_big_group_is_fused_in_chunks(
+    tmp_path: Path, duckdb_demo: Warehouse, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("KPIGRAPH_CONN_DMS", duckdb_demo.url)
+    monkeypatch.setattr("values.refresh_fused.MAX_FUSED", 4)
+    root = connected_catalog(tmp_path / "catalog")
+    engine = ValuesEngine(root, GraphDefinitions(load_catalog(root)))
+    batch = FusedRefresh(engine)
+    report = refresh_engine(engine, start="2026-06", end="2026-06", fuse=batch)
+    engine.close()
+    assert len(batch.queries) == 3  # 10 metrics of one group: 4 + 4 + 2
+    assert len(report.refreshed) == 11 and report.refreshed["revenue"] == 18
+
+
 def test_a_fused_group_that_fails_falls_back_to_one_by_one(
     tmp_path: Path, postgres_demo: Warehouse, monkeypatch: pytest.MonkeyPatch
 ) -> None:
