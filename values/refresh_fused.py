@@ -112,7 +112,7 @@ class FusedRefresh:
                 left.extend((i.metric, i.spec) for i in items)
                 continue
             try:
-                done = self._group(cache, con, sql_engine, items, bounds, start, end, full, report)
+                done = self._group(cache, con, sql_engine, items, bounds, full, report)
             except (EngineQueryError, EngineConnectionError):
                 done = set()
             for member in items:
@@ -152,8 +152,6 @@ class FusedRefresh:
         sql_engine: SqlEngine,
         items: list[_Item],
         bounds: tuple[str | None, str | None],
-        start: str | None,
-        end: str | None,
         full: bool,
         report: RefreshReport,
     ) -> set[str]:
@@ -195,8 +193,8 @@ class FusedRefresh:
         for item in items:
             mid = item.metric.id
             if not missing.get(mid):
-                if start is None and end is None and not states[mid][1]:
-                    continue  # no rows at all: one by one reports it ("returned no rows")
+                if not states[mid][1]:
+                    continue  # none cached, none found: one by one says why (no rows at all?)
                 report.unchanged.append(mid)
                 done.add(mid)
                 continue
