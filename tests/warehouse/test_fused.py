@@ -75,6 +75,8 @@ ALONE = {
     "FROM dms_orders GROUP BY ALL",
     "rollup": "SELECT strftime(complete_date, '%Y-%m') AS period, order_type, SUM(total_amount) "
     "AS value FROM dms_orders GROUP BY ROLLUP (strftime(complete_date, '%Y-%m'), order_type)",
+    "own_column": "SELECT strftime(complete_date, '%Y-%m') AS period, order_type AS v0, "
+    "SUM(total_amount) AS value FROM dms_orders GROUP BY ALL",
     "partial_group": "SELECT strftime(complete_date, '%Y-%m') AS period, order_type, "
     "SUM(total_amount) AS value FROM dms_orders GROUP BY strftime(complete_date, '%Y-%m'), "
     "order_type, store_id",

@@ -26,6 +26,7 @@ engine (``tests/warehouse/test_fused.py``).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -45,6 +46,8 @@ from values.engines.base import (
 _FUSABLE_AGGS = (exp.Sum, exp.Count, exp.Avg, exp.Min, exp.Max)
 #: parts of a SELECT a fusable SQL may have (any other part, when set, makes it run alone)
 _ALLOWED_PARTS = {"expressions", "from", "from_", "joins", "where", "group"}
+#: names of the fused query's value and count columns
+_OWN_COLUMN = re.compile(r"^[vn][0-9]+$")
 #: engines whose SQL has ``agg FILTER (WHERE …)``
 FUSING_DIALECTS = {"postgres", "duckdb", "spark"}
 
@@ -102,6 +105,8 @@ def shape_of(metric: str, tree: exp.Query, dialect: str) -> Shape | None:
         name = projection.alias_or_name.lower()
         expr = projection.unalias()
         if not name or name in keys or (name == "value" and value is not None):
+            return None
+        if _OWN_COLUMN.match(name):  # the fused query's own columns (v0, n0 …)
             return None
         if not isinstance(projection, exp.Alias) and not isinstance(expr, exp.Column):
             return None
