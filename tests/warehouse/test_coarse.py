@@ -51,6 +51,16 @@ FILES: dict[str, str | bytes | None] = {
         + "sql: SELECT strftime(day, '%Y-%m') AS period, SUM(ok) * 1.0 / COUNT(*) AS value "
         "FROM orders GROUP BY strftime(day, '%Y-%m')\n"
     ),
+    "metrics/ok_avg.yaml": (
+        "id: ok_avg\nname: 月完工率均值\nlevel: L1\nowner: ops\naggregation: avg\n" + FIELDS
+        + "sql: SELECT strftime(day, '%Y-%m') AS period, AVG(ok) AS value FROM orders "
+        "GROUP BY ALL\n"
+    ),
+    "metrics/orders_last.yaml": (
+        "id: orders_last\nname: 期末工单数\nlevel: L1\nowner: ops\naggregation: last\n" + FIELDS
+        + "sql: SELECT strftime(day, '%Y-%m') AS period, store, COUNT(*) AS value FROM orders "
+        "GROUP BY ALL\n"
+    ),
     # the same shape as ok_rate: both are fetched by one fused query, quarters and years too
     "metrics/fail_rate.yaml": (
         "id: fail_rate\nname: 未完工率\nlevel: L1\nowner: ops\naggregation: none\n" + FIELDS
@@ -73,8 +83,9 @@ def root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     batch = FusedRefresh(engine)
     report = refresh_engine(engine, fuse=batch)
     engine.close()
-    assert set(report.refreshed) == {"orders_n", "ok_rate", "fail_rate"} and not report.failed
-    assert len(batch.queries) == 1  # ok_rate and fail_rate
+    assert set(report.refreshed) == {"orders_n", "ok_rate", "fail_rate", "ok_avg", "orders_last"}
+    assert not report.failed
+    assert len(batch.queries) == 2  # by month: the three rates; by month × store: the counts
     db.unlink()  # from here on only the cache answers
     return root
 
@@ -110,6 +121,21 @@ def test_a_sum_metric_rolls_its_cached_months_up(root: Path) -> None:
         ("B",): {"2026-Q1": 1.0, "2026-Q2": 1.0},
     }
     assert engine.frame("orders_n", periods=["2026"]) == {(): {"2026": 10.0}}
+    engine.close()
+
+
+def test_avg_and_last_roll_their_cached_months_up(root: Path) -> None:
+    engine = _engine(root)
+    # avg: the unweighted mean of the months' values — Q1: (1 + 1/3 + 0) / 3, Q2: (1 + 1 + 1/2) / 3
+    avg = engine.frame("ok_avg", periods=["2026-Q1", "2026-Q2"])[()]
+    assert avg == {"2026-Q1": pytest.approx(4 / 9), "2026-Q2": pytest.approx(5 / 6)}
+    # last: a stock — the quarter's last month (March: B's 1 order; June: A's 2), by store the
+    # store's last month in the quarter (A: February's 3, B: March's 1)
+    assert engine.frame("orders_last", periods=["2026-Q1", "2026-Q2"]) == {
+        (): {"2026-Q1": 1.0, "2026-Q2": 2.0}
+    }
+    by_store = engine.frame("orders_last", ("store",), periods=["2026-Q1"])
+    assert by_store == {("A",): {"2026-Q1": 3.0}, ("B",): {"2026-Q1": 1.0}}
     engine.close()
 
 
