@@ -179,7 +179,8 @@ def explain(
 ) -> Explanation:
     """Explain the change of ``metric_id`` from ``base`` to ``period`` (see the module doc).
 
-    ``by`` defaults to the metric's dimensions (except time); ``causes`` are CAUSES edges
+    ``by`` defaults to the metric's dimensions (except time: ``by=["time"]`` drills the
+    calendar); ``causes`` are CAUSES edges
     ``{"cause", "effect", "polarity", "lag"}`` the caller read from the graph; ``series``
     gives a metric's monthly totals (for correlations); ``localize`` adds the root-cause set
     across the dimensions (:mod:`analysis.localize`).
@@ -197,8 +198,11 @@ def explain(
     root = TreeNode(None, metric.name, value, base_value, change, change, 1.0 if change else None)
     _partial_periods(source, metric_id, [period, *([base_p] if base_p else [])], notes)
     _grow(source, pair, metric, root, 1.0, change, depth, (metric_id,), notes)
-    dims = [d for d in (by if by is not None else metric.dimensions) if d != "time"]
+    # time is a dimension of every metric: drilled (the calendar, analysis.explain_time) only
+    # when asked for by name
+    dims = list(by) if by is not None else [d for d in metric.dimensions if d != "time"]
     dimensions, drill = dimension_views(source, pair, metric, dims, change, notes)
+    dims = [d for d in dims if d != "time"]
     cause_rows = _cause_rows(source, metric_id, root, period, base_p, causes, series, notes)
     root_causes = None
     if localize:

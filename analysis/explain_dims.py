@@ -327,6 +327,7 @@ def dimension_views(
         )
         return [], []
     from analysis.explain_hierarchy import hierarchy_of, top_level_view
+    from analysis.explain_time import is_time, time_view
     from graph_schema.hierarchy import HierarchyError
 
     ratio = kind == "ratio"
@@ -334,6 +335,12 @@ def dimension_views(
     top: dict[str, set[tuple[str, ...]]] = {}
     column: dict[str, str] = {}  # a hierarchy's data column in the two-dimension drill
     for dim in dims:
+        if is_time(source, dim):  # the calendar: months of the quarter, then their days
+            try:
+                views.append(time_view(source, pair, metric, kind, change))
+            except InvalidQueryError as exc:
+                notes.append(f"by {dim}: {exc.message}")
+            continue
         hierarchy = hierarchy_of(source, dim)
         if hierarchy is not None:  # ranked at its top level, drilled down its levels
             try:
@@ -381,8 +388,9 @@ def dimension_views(
         )
     views.sort(key=lambda v: (-v["deviation"], v["explained_by"], -v["surprise"]))
     drill: list[dict[str, Any]] = []
-    first = views[0]["dimension"] if views else None
-    for second in [v["dimension"] for v in views[1:]]:
+    across = [v["dimension"] for v in views if v["dimension"] in top]  # not time: no column
+    first = across[0] if across else None
+    for second in across[1:]:
         assert first is not None
         try:
             grain = (column.get(first, first), column.get(second, second))

@@ -2,12 +2,20 @@
 fact table of N rows, on PostgreSQL (a private server, as the tests start it), on DuckDB over the
 same data as Parquet, and on Spark local mode (its start-up measured apart).
 
-Each metric is one query as the values engines run it (:func:`values.engines.base.fetch` of
-:func:`values.engines.base.aggregate_sql`): the metric's SQL (DuckDB dialect, transpiled),
-grouped by the three dimensions and the month in the engine; the rows moved are counted.
+Two ways, as ``kpigraph values refresh`` can run them:
 
-    python -m benchmarks.warehouse --rows 10000000 --metrics 100 [--before-metrics 10]
-        [--no-spark] [--json]
+- **one by one**: each metric one query as the values engines run it
+  (:func:`values.engines.base.fetch` of :func:`values.engines.base.aggregate_sql`): the metric's
+  SQL (DuckDB dialect, transpiled), grouped by the three dimensions and the month in the engine;
+- **fused** (what a refresh does since #26's third pass): the metrics that read the same table
+  at the same grain in ONE query of ``SUM(x) FILTER (WHERE …)`` columns
+  (:mod:`values.engines.fused`); its rows are split per metric, and the metrics also run one by
+  one are checked to give the same rows.
+
+    python -m benchmarks.warehouse --rows 10000000 --metrics 100 [--alone-metrics 5]
+        [--before-metrics 10] [--no-spark] [--json]
+
+``--alone-metrics N``: on PostgreSQL only the first N metrics one by one (100 take ~17 min).
 
 ``--before-metrics N`` also times the first N metrics on PostgreSQL the way kpigraph queried
 before the date-range push-down and ``work_mem`` (issue #26's first measurement), on the same
@@ -29,8 +37,9 @@ from typing import Any
 import duckdb
 
 from values.engines import open_engine
-from values.engines.base import MetricSql, Rollup, aggregate_sql, fetch
+from values.engines.base import MetricSql, Rollup, aggregate_sql, checked_sql, fetch
 from values.engines.connections import SecretUrl
+from values.engines.fused import fused_sql, groups, shape_of, split
 
 DIMS = ("store", "order_type", "channel")
 MEASURES = ("amount", "labor", "parts", "hours", "qty")
@@ -69,6 +78,64 @@ def _load() -> str:
     return " / ".join(f"{x:.1f}" for x in os.getloadavg())
 
 
+def _spec(k: int) -> MetricSql:
+    return MetricSql(f"m{k}", "bench", metric_sql(k), "duckdb", frozenset({"fact"}))
+
+
+ROLLUP = Rollup(grain=tuple(sorted(DIMS)), start="2024-07", end="2026-06")
+
+
+def refresh_fused(url: SecretUrl, metrics: int, **kw: Any) -> dict[str, Any]:
+    """All metrics fetched as a refresh fetches them: fused by table and grain."""
+    load_at_start = _load()
+    started = time.perf_counter()
+    engine = open_engine(url, **kw)
+    opened = time.perf_counter() - started
+    started = time.perf_counter()
+    specs = [_spec(k) for k in range(metrics)]
+    shapes = [shape_of(s.metric, checked_sql(s, engine.dialect), engine.dialect) for s in specs]
+    assert all(shapes), "every benchmark metric has the fusable shape"
+    moved = values = queries = 0
+    rows: dict[str, list[tuple[Any, ...]]] = {}
+    for group in groups([s for s in shapes if s is not None]):
+        fused = fused_sql(group, ROLLUP, engine.dialect)
+        result = fetch(engine, specs[0], lambda _tree, sql=fused.sql: sql, hash_groups=True)
+        queries += 1
+        moved += len(result.rows)
+        rows |= split(fused, result.rows)
+    values = sum(len(r) for r in rows.values())
+    seconds = time.perf_counter() - started
+    engine.close()
+    return {
+        "metrics": metrics,
+        "queries": queries,
+        "open_s": round(opened, 2),
+        "refresh_s": round(seconds, 2),
+        "per_metric_s": round(seconds / max(1, metrics), 3),
+        "rows_moved": moved,
+        "values_moved": values,
+        "load_avg_start": load_at_start,
+        "load_avg_end": _load(),
+        "_rows": rows,
+    }
+
+
+def same_rows(fused: dict[str, Any], alone: dict[str, Any]) -> bool:
+    """The fused rows of the metrics also run one by one equal theirs (values to 1e-12: the
+    engine may add a group's rows in another order)."""
+    import math
+
+    for metric, want in alone["_rows"].items():
+        got = sorted(fused["_rows"][metric], key=lambda r: repr(r[:-1]))
+        want = sorted(want, key=lambda r: repr(r[:-1]))
+        if [r[:-1] for r in got] != [r[:-1] for r in want]:
+            return False
+        for a, b in zip(got, want, strict=True):
+            if not math.isclose(a[-1], b[-1], rel_tol=1e-12, abs_tol=1e-9):
+                return False
+    return True
+
+
 def refresh(url: SecretUrl, metrics: int, *, before: bool = False, **kw: Any) -> dict[str, Any]:
     """``before``: PostgreSQL as kpigraph queried it first (the server's work_mem, the period
     filtered on its formatted text only)."""
@@ -81,17 +148,18 @@ def refresh(url: SecretUrl, metrics: int, *, before: bool = False, **kw: Any) ->
     else:
         engine = open_engine(url, **kw)
     opened = time.perf_counter() - started
-    rollup = Rollup(grain=DIMS, start="2024-07", end="2026-06")
     moved = 0
+    rows: dict[str, list[tuple[Any, ...]]] = {}
     started = time.perf_counter()
     for k in range(metrics):
-        spec = MetricSql(f"m{k}", "bench", metric_sql(k), "duckdb", frozenset({"fact"}))
+        spec = _spec(k)
         result = fetch(
             engine,
             spec,
-            lambda tree: aggregate_sql(tree, rollup, engine.dialect, push_dates=not before),
+            lambda tree: aggregate_sql(tree, ROLLUP, engine.dialect, push_dates=not before),
         )
         moved += len(result.rows)
+        rows[spec.metric] = result.rows
     seconds = time.perf_counter() - started
     engine.close()
     return {
@@ -102,6 +170,7 @@ def refresh(url: SecretUrl, metrics: int, *, before: bool = False, **kw: Any) ->
         "rows_moved": moved,
         "load_avg_start": load_at_start,
         "load_avg_end": _load(),
+        "_rows": rows,
     }
 
 
@@ -128,10 +197,15 @@ def load_postgres(server: Any, parquet: Path, tmp: Path) -> None:
         pg.execute("GRANT SELECT ON fact TO reader")
 
 
+def _public(result: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in result.items() if not k.startswith("_")}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--rows", type=int, default=10_000_000)
     ap.add_argument("--metrics", type=int, default=100)
+    ap.add_argument("--alone-metrics", type=int, default=5)
     ap.add_argument("--before-metrics", type=int, default=0)
     ap.add_argument("--no-spark", action="store_true")
     ap.add_argument("--json", action="store_true")
@@ -145,23 +219,30 @@ def main() -> None:
     out: dict[str, Any] = {"rows": args.rows, "metrics": args.metrics, "months": 24, "dims": 3}
     out["generate_s"] = round(time.perf_counter() - started, 2)
     timeout = 3600.0
-    out["duckdb_parquet"] = refresh(
-        SecretUrl("duckdb://"), args.metrics, data_dir=data, timeout_s=timeout
-    )
+    duck = SecretUrl("duckdb://")
+    duck_alone = refresh(duck, args.metrics, data_dir=data, timeout_s=timeout)
+    duck_fused = refresh_fused(duck, args.metrics, data_dir=data, timeout_s=timeout)
+    out["duckdb_parquet"] = _public(duck_alone)
+    out["duckdb_parquet_fused"] = _public(duck_fused) | {"same": same_rows(duck_fused, duck_alone)}
     from tests.warehouse.servers import postgres_server
 
     with postgres_server() as server:
         started = time.perf_counter()
         load_postgres(server, parquet, tmp)
         out["postgres_load_s"] = round(time.perf_counter() - started, 2)
-        out["postgres"] = refresh(SecretUrl(server.url()), args.metrics, timeout_s=timeout)
+        pg = SecretUrl(server.url())
+        pg_fused = refresh_fused(pg, args.metrics, timeout_s=timeout)
+        out["postgres_fused"] = _public(pg_fused)
+        if args.alone_metrics:
+            alone = refresh(pg, args.alone_metrics, timeout_s=timeout)
+            out["postgres"] = _public(alone) | {"same_as_fused": same_rows(pg_fused, alone)}
         if args.before_metrics:
-            out["postgres_before"] = refresh(
-                SecretUrl(server.url()), args.before_metrics, before=True, timeout_s=timeout
+            out["postgres_before"] = _public(
+                refresh(pg, args.before_metrics, before=True, timeout_s=timeout)
             )
-    out["postgres_vs_duckdb"] = round(
-        out["postgres"]["refresh_s"] / max(1e-9, out["duckdb_parquet"]["refresh_s"]), 2
-    )
+    fused_s = out["postgres_fused"]["refresh_s"]
+    out["postgres_fused_vs_duckdb"] = round(fused_s / max(1e-9, duck_alone["refresh_s"]), 2)
+    out["postgres_fused_vs_duckdb_fused"] = round(fused_s / max(1e-9, duck_fused["refresh_s"]), 2)
     if not args.no_spark:
         from pyspark.sql import SparkSession
 
@@ -174,7 +255,12 @@ def main() -> None:
         )
         spark.read.parquet(str(parquet)).createOrReplaceTempView("fact")
         out["spark_start_s"] = round(time.perf_counter() - started, 2)
-        out["spark_local"] = refresh(SecretUrl("local[2]"), args.metrics, timeout_s=timeout)
+        spark_url = SecretUrl("local[2]")
+        spark_fused = refresh_fused(spark_url, args.metrics, timeout_s=timeout)
+        out["spark_local_fused"] = _public(spark_fused)
+        if args.alone_metrics:
+            alone = refresh(spark_url, args.alone_metrics, timeout_s=timeout)
+            out["spark_local"] = _public(alone) | {"same_as_fused": same_rows(spark_fused, alone)}
         spark.stop()
     if args.json:
         print(json.dumps(out, indent=2))

@@ -12,6 +12,7 @@ from rich.table import Table
 from rich.tree import Tree
 
 from analysis.explain_dims import OTHER
+from analysis.explain_time import level_name
 from cli.common import safe
 from core.i18n import _, ngettext, percent_change
 from viz.explain_words import (
@@ -135,7 +136,7 @@ def render_explanation(
                 + _("Down the hierarchy of %(dimension)s") % {"dimension": safe(dim)}
                 + "[/]: "
                 + " → ".join(
-                    f"{safe(dim_names.get(s['level'], s['level']))} "
+                    f"{safe(dim_names.get(s['level']) or level_name(s['level']))} "
                     f"{safe(members_of.get(s['level'], {}).get(s['member'], s['member']))} "
                     f"{number_in(s['contribution'], steps, signed=True)} "
                     f"({share_words(s['contribution'], change)})"

@@ -20,13 +20,14 @@ import hashlib
 import json
 import sqlite3
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from graph_schema.errors import KpigraphError
 from graph_schema.models import Metric
+from values.coarse import fetch_coarse, needs_coarse
 from values.engines.base import MetricSql, Rollup
 
 CACHE_DIR = ".kpigraph-cache"
@@ -37,6 +38,10 @@ CREATE TABLE IF NOT EXISTS metric_meta (
 CREATE TABLE IF NOT EXISTS metric_rows (
   metric TEXT NOT NULL, period TEXT NOT NULL, members TEXT NOT NULL, value REAL NOT NULL,
   query_hash TEXT NOT NULL, fetched_at REAL NOT NULL, PRIMARY KEY (metric, period, members));
+CREATE TABLE IF NOT EXISTS metric_rows_coarse (
+  metric TEXT NOT NULL, grain TEXT NOT NULL, period TEXT NOT NULL, members TEXT NOT NULL,
+  value REAL NOT NULL, query_hash TEXT NOT NULL, fetched_at REAL NOT NULL,
+  PRIMARY KEY (metric, period, members));
 """
 #: update_frequency words → seconds a cached value stays fresh
 _FREQUENCIES = [
@@ -87,6 +92,11 @@ class RefreshReport:
         return {"refreshed": self.refreshed, "unchanged": self.unchanged, "failed": self.failed}
 
 
+#: ``(cache, connection, (metric, spec) pairs, start, end, full, report, progress)`` → the
+#: pairs it did not refresh (:class:`values.refresh_fused.FusedRefresh`)
+Batch = Callable[..., list[tuple[Metric, MetricSql]]]
+
+
 class ValuesCache:
     def __init__(self, root: Path) -> None:
         self.path = Path(root) / CACHE_DIR / "values.sqlite"
@@ -129,6 +139,21 @@ class ValuesCache:
         finally:
             con.close()
 
+    def read_coarse(self, metric_id: str, qhash: str) -> list[tuple[str, str, float]]:
+        """A rate's cached quarter and year rows ``(period, members JSON, value)`` under
+        ``qhash`` (:mod:`values.coarse`)."""
+        if not self.exists():
+            return []
+        con = self._connect()
+        try:
+            return con.execute(
+                "SELECT period, members, value FROM metric_rows_coarse "
+                "WHERE metric = ? AND query_hash = ? ORDER BY period, members",
+                (metric_id, qhash),
+            ).fetchall()
+        finally:
+            con.close()
+
     def refresh(
         self,
         metrics: Iterable[Metric],
@@ -139,24 +164,53 @@ class ValuesCache:
         end: str | None = None,
         full: bool = False,
         progress: Callable[[str], None] | None = None,
+        batch: Batch | None = None,
     ) -> RefreshReport:
-        """Fetch what is missing, metric by metric (one transaction each)."""
+        """Fetch what is missing, metric by metric (one transaction each). ``batch``: metrics
+        it can ask together (one scan for many, :mod:`values.refresh_fused`) are asked so;
+        the others, and any batch that fails, one by one."""
         report = RefreshReport()
         con = self._connect()
         try:
+            todo: list[tuple[Metric, MetricSql]] = []
             for metric in metrics:
+                try:
+                    spec = spec_of(metric)
+                except KpigraphError as exc:
+                    report.failed[metric.id] = exc.message
+                    continue
+                if spec is not None:
+                    todo.append((metric, spec))
+                elif progress:
+                    progress(metric.id)
+            if batch is not None:
+                todo = batch(self, con, todo, start, end, full, report, progress)
+            for metric, spec in todo:
                 if progress:
                     progress(metric.id)
                 try:
-                    spec = spec_of(metric)
-                    if spec is None:
-                        continue
                     self._one(con, metric, spec, table_of, start, end, full, report)
                 except KpigraphError as exc:
                     report.failed[metric.id] = exc.message
         finally:
             con.close()
         return report
+
+    def cached_periods(
+        self, con: sqlite3.Connection, metric_id: str, qhash: str, full: bool
+    ) -> tuple[bool, set[str]]:
+        """``(same, periods)``: whether the cache holds the metric under ``qhash`` (and
+        ``full`` is not asked), and the periods it holds then (else none)."""
+        meta = con.execute(
+            "SELECT query_hash FROM metric_meta WHERE metric = ?", (metric_id,)
+        ).fetchone()
+        same = meta is not None and meta[0] == qhash and not full
+        if not same:
+            return False, set()
+        found = con.execute(
+            "SELECT DISTINCT period FROM metric_rows WHERE metric = ?", (metric_id,)
+        )
+        return True, {p for (p,) in found}
 
     def _one(
         self,
@@ -177,20 +231,7 @@ class ValuesCache:
             for r in totals
             if (not start or str(r[0]) >= start) and (not end or str(r[0])[: len(end)] <= end)
         )
-        meta = con.execute(
-            "SELECT query_hash FROM metric_meta WHERE metric = ?", (metric.id,)
-        ).fetchone()
-        same = meta is not None and meta[0] == qhash and not full
-        cached = (
-            {
-                p
-                for (p,) in con.execute(
-                    "SELECT DISTINCT period FROM metric_rows WHERE metric = ?", (metric.id,)
-                )
-            }
-            if same
-            else set()
-        )
+        same, cached = self.cached_periods(con, metric.id, qhash, full)
         missing = [p for p in periods if p not in cached]
         if not missing:
             report.unchanged.append(metric.id)
@@ -199,9 +240,42 @@ class ValuesCache:
         plen = table.period_len["_"]
         rows = table.fetch_rows(Rollup(grain=dims, periods=tuple(missing), plen=plen,
                                        stored_plen=plen))  # fmt: skip
+        coarse = fetch_coarse(table.engine, spec, dims) if needs_coarse(metric) else None
+        self.write(con, metric, spec, same, missing, dims, plen, rows, coarse)
+        report.refreshed[metric.id] = len(rows)
+
+    def write(
+        self,
+        con: sqlite3.Connection,
+        metric: Metric,
+        spec: MetricSql,
+        same: bool,
+        missing: Iterable[str],
+        dims: tuple[str, ...],
+        plen: int,
+        rows: Iterable[tuple[Any, ...]],
+        coarse: Mapping[str, Iterable[tuple[Any, ...]]] | None = None,
+    ) -> None:
+        """Store a metric's fetched rows ``(period, *members by dims, value)`` for the
+        ``missing`` periods, in ONE transaction (``same``: the cache holds the metric under its
+        current hash; else its old rows go). ``coarse``: a rate's rows asked at quarters and
+        years (:mod:`values.coarse`), replacing those it had."""
+        qhash = query_hash(spec, metric)
         now = time.time()
         con.execute("BEGIN IMMEDIATE")
         try:
+            if not same or coarse is not None:
+                con.execute("DELETE FROM metric_rows_coarse WHERE metric = ?", (metric.id,))
+            for grain, found in (coarse or {}).items():
+                con.executemany(
+                    "INSERT OR REPLACE INTO metric_rows_coarse VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    [
+                        (metric.id, grain, str(r[0]), _members(dims, r[1:-1]), float(r[-1]),
+                         qhash, now)
+                        for r in found
+                        if r[-1] is not None and r[0] is not None
+                    ],
+                )  # fmt: skip
             if not same:
                 con.execute("DELETE FROM metric_rows WHERE metric = ?", (metric.id,))
             else:
@@ -225,7 +299,6 @@ class ValuesCache:
         except BaseException:
             con.execute("ROLLBACK")
             raise
-        report.refreshed[metric.id] = len(rows)
 
 
 def _members(dims: tuple[str, ...], values: tuple[Any, ...]) -> str:
@@ -245,9 +318,15 @@ def refresh_engine(
     system: str | None = None,
     full: bool = False,
     progress: Callable[[str], None] | None = None,
+    fuse: Any = True,
 ) -> RefreshReport:
     """Refresh the cache of a :class:`values.engine.ValuesEngine`'s catalog: its metrics (or
-    ``metric_ids``) whose system has a connection (or is ``system``)."""
+    ``metric_ids``) whose system has a connection (or is ``system``). ``fuse``: metrics of
+    one table and grain are fetched by one query (:mod:`values.refresh_fused`); off, each by
+    its own (the results are the same); a :class:`~values.refresh_fused.FusedRefresh` of
+    the engine: that one (it records the queries it ran)."""
+    from values.refresh_fused import FusedRefresh
+
     ids = list(metric_ids) if metric_ids is not None else engine.defs.all_metric_ids()
     metrics = [engine.metric(i) for i in ids]
 
@@ -261,5 +340,6 @@ def refresh_engine(
         return engine.remote.table(metric, engine.defs.dimension_ids, f"metric {metric.id!r} sql")
 
     return ValuesCache(engine.root).refresh(
-        metrics, table_of, spec_of, start=start, end=end, full=full, progress=progress
-    )
+        metrics, table_of, spec_of, start=start, end=end, full=full, progress=progress,
+        batch=fuse if isinstance(fuse, FusedRefresh) else FusedRefresh(engine) if fuse else None,
+    )  # fmt: skip

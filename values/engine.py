@@ -17,7 +17,6 @@ the data does not have is refused).
 
 from __future__ import annotations
 
-import math
 import re
 import threading
 import time
@@ -27,10 +26,12 @@ from pathlib import Path
 from core.confined import ADVICE, escapes
 from graph_schema.calendar import Calendar, InvalidPeriodError, Period, read_calendar
 from graph_schema.errors import CatalogIssue, NodeNotFoundError
-from graph_schema.formula import BinOp, Expr, Neg, Ref, parse_formula
+from graph_schema.formula import parse_formula
 from graph_schema.hierarchy import Hierarchy, HierarchyError, read_mapping
 from graph_schema.models import Aggregation, Metric
+from values.coarse import coarse_frame
 from values.definitions import Definitions
+from values.derive import derive
 from values.errors import (
     EngineConnectionError,
     EngineQueryError,
@@ -80,6 +81,8 @@ class ValuesEngine:
         self._files: list[Path] = []  # data/ files the views read (the only ones allowed)
         self.remote = RemoteSources(self.root, definitions)  # systems with a `connection`
         self.fetched: dict[str, tuple[float, bool]] = {}  # metric → (cached at, stale)
+        #: a rate's quarter and year rows from the values cache (values/coarse.py)
+        self.coarse: dict[str, list[tuple[str, str, float]]] = {}
         #: periods of every grain (the fiscal year's start from kpigraph.yaml's ``calendar``)
         self.calendar: Calendar = read_calendar(self.root)
         self._hierarchies: dict[tuple[str, str, tuple[str, ...]], Hierarchy] = {}
@@ -299,7 +302,7 @@ class ValuesEngine:
                 frames = {
                     n: self._frame(self.metric(n), q, "value", seen | {metric.id}) for n in names
                 }
-                return _derive(metric, frames)
+                return derive(metric, frames)
         if metric.id in self.observed.grains:
             return self._rolled(metric, self.observed, metric.id, q, "values/")
         table = self._sql_table(metric)
@@ -352,6 +355,12 @@ class ValuesEngine:
         # up unless its aggregation says how
         agg = metric.aggregation or (Aggregation.NONE if metric.formula else Aggregation.SUM)
         if agg is Aggregation.NONE and (grain != req or q.plen < plen or ranges is not None):
+            asked = q.buckets if grain == req and ranges is not None else None
+            found = coarse_frame(
+                self.coarse.get(metric.id, []), [p.text for p in asked or ()], q.grain, q.where
+            )
+            if found is not None:  # a rate asked of the warehouse at quarters/years
+                return found
             raise ValuesQueryError(
                 f"metric {metric.id!r} has 'aggregation: none': its values are not rolled up "
                 f"(asked for {', '.join(needed) or 'the total'}, the data is by "
@@ -465,50 +474,3 @@ class _Query:
     ) -> None:
         self.grain, self.periods, self.start, self.end = grain, periods, start, end
         self.where, self.plen, self.buckets = where, plen, buckets
-
-
-def is_sum(expr: Expr) -> bool:
-    """Whether an expression only adds and subtracts metrics (no constants)."""
-    if isinstance(expr, Ref):
-        return True
-    if isinstance(expr, Neg):
-        return is_sum(expr.operand)
-    if isinstance(expr, BinOp) and expr.op in "+-":
-        return is_sum(expr.left) and is_sum(expr.right)
-    return False
-
-
-def _derive(metric: Metric, frames: Mapping[str, Frame]) -> Frame:
-    """Evaluate the formula member by member, period by period, where every input has a value
-    (a division by zero leaves the cell out). In a sum of metrics, a member missing from one
-    input counts as 0 in a period for which that input has values of other members (tidy data
-    leaves out rows that would be zero)."""
-    assert metric.formula
-    formula = parse_formula(metric.formula)
-    names = list(frames)
-    if not names:
-        return {}
-    additive = is_sum(formula.root)
-    if additive:
-        keys = set().union(*(set(frames[n]) for n in names))
-        seen_periods = {n: {p for cell in frames[n].values() for p in cell} for n in names}
-        periods = set.intersection(*seen_periods.values())
-    else:
-        keys = set(frames[names[0]]).intersection(*(set(frames[n]) for n in names[1:]))
-    out: Frame = {}
-    for key in keys:
-        if additive:
-            series = [frames[n].get(key, {}) for n in names]
-            common = periods
-            series = [{p: x.get(p, 0.0) for p in common} for x in series]
-        else:
-            series = [frames[n][key] for n in names]
-            common = set(series[0]).intersection(*series[1:])
-        cell: dict[str, float] = {}
-        for period in common:
-            value = formula.evaluate({n: s[period] for n, s in zip(names, series, strict=True)})
-            if not math.isnan(value):
-                cell[period] = value
-        if cell:
-            out[key] = cell
-    return out

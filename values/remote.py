@@ -209,9 +209,11 @@ def cached_table(engine: Any, metric: Metric, con: Any, name: str) -> ObservedTa
     found = engine.remote.metric_sql(metric)
     if found is None:
         return None
-    cached = cache.read(metric.id, query_hash(found[0], metric))
+    qhash = query_hash(found[0], metric)
+    cached = cache.read(metric.id, qhash)
     if cached is None or not cached.rows:
         return None
+    engine.coarse[metric.id] = cache.read_coarse(metric.id, qhash)  # a rate's quarters, years
     import pyarrow as pa
 
     columns = list(zip(*cached.rows, strict=True))

@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from analysis.explain_dims import OTHER
+from analysis.explain_time import level_name
 from core.i18n import _
 from viz.charts import bar_svg, tree_svg, waterfall_svg
 from viz.explain_words import (
@@ -145,7 +146,7 @@ def render_explain(
     _tree_texts(root, change, units)
 
     def dim_name(dim: str) -> str:
-        return dim_names.get(dim, dim)
+        return dim_names.get(dim) or level_name(dim)  # the calendar's levels: 年/季/月/日
 
     def member_namer(dims: list[str]) -> Callable[[str], str]:
         def name(member: str) -> str:

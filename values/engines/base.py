@@ -44,8 +44,13 @@ class SqlEngine(Protocol):
     timeout_s: float
     max_rows: int
 
-    def run(self, sql: str) -> Result:
+    def run(self, sql: str, *, hash_groups: bool = False) -> Result:
         """Run one SELECT read-only; at most ``max_rows + 1`` rows are fetched.
+
+        ``hash_groups``: the query's GROUP BY has far fewer groups than a planner can estimate
+        from the keys (a fused refresh: a month of a date, three dimensions); an engine that
+        would sort every row for it should hash them (PostgreSQL: ``enable_sort`` off for the
+        transaction). Only the plan changes, never the rows.
 
         Raises
         ------
@@ -367,12 +372,13 @@ def probe_sql(tree: exp.Query, dialect: str) -> str:
     return exp.select("*").from_(tree.subquery("m")).limit(0).sql(dialect)
 
 
-def fetch(engine: SqlEngine, metric: MetricSql, build: Any) -> Result:
+def fetch(engine: SqlEngine, metric: MetricSql, build: Any, *, hash_groups: bool = False) -> Result:
     """Check and transpile the metric's SQL, build the query from it (``build(tree)`` → SQL
-    text in the engine's dialect), run it; a failure names the metric, system and engine."""
+    text in the engine's dialect), run it; a failure names the metric, system and engine.
+    ``hash_groups``: see :meth:`SqlEngine.run`."""
     sql = build(checked_sql(metric, engine.dialect))
     try:
-        result = engine.run(sql)
+        result = engine.run(sql, hash_groups=hash_groups) if hash_groups else engine.run(sql)
     except EngineQueryError as exc:
         raise engine_error(metric, engine, exc.message) from None
     if len(result.rows) > engine.max_rows:

@@ -78,7 +78,7 @@ class DuckDBEngine:
                 files.append(path.resolve())
         return files
 
-    def run(self, sql: str) -> Result:
+    def run(self, sql: str, *, hash_groups: bool = False) -> Result:
         with self._lock:
             timer = threading.Timer(self.timeout_s, self._con.interrupt)
             timer.start()

@@ -68,7 +68,7 @@ class PostgresEngine:
         password = _password(self._url)
         return text.replace(password, "***") if password else text
 
-    def run(self, sql: str) -> Result:
+    def run(self, sql: str, *, hash_groups: bool = False) -> Result:
         import sqlalchemy as sa
 
         try:
@@ -86,6 +86,11 @@ class PostgresEngine:
                 # fit, so PostgreSQL hashes them instead of sorting the fact rows to disk
                 if self.work_mem_mb is not None:
                     conn.exec_driver_sql(f"SET LOCAL work_mem = '{self.work_mem_mb}MB'")
+                # a fused refresh: PostgreSQL estimates a group per date × members (876,000
+                # for 10 M rows; 28,800 exist) and sorted every row to disk (EXPLAIN in
+                # BENCHMARKS.md); the hash of the real groups fits in work_mem
+                if hash_groups:
+                    conn.exec_driver_sql("SET LOCAL enable_sort = off")
                 # the driver reads '%' as a placeholder (SQLAlchemy passes an empty
                 # parameter tuple): a LIKE '%…' or a member named 'a%b' must reach the
                 # server as written

@@ -72,7 +72,7 @@ class SparkEngine:
             first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
             raise EngineConnectionError(f"cannot start or reach Spark at {url}: {first}") from None
 
-    def run(self, sql: str) -> Result:
+    def run(self, sql: str, *, hash_groups: bool = False) -> Result:
         if VARIABLE in sql:  # Spark would replace ${env:…} with the server's environment
             raise EngineQueryError("refused: '${' in the SQL (Spark's variable substitution)")
         tag = f"kpigraph-{uuid.uuid4().hex}"
