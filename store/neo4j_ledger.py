@@ -31,6 +31,8 @@ T = TypeVar("T")
 
 #: Expired nonces deleted per claim (as :data:`store.embedded_ledger.NONCE_SWEEP`).
 NONCE_SWEEP = 64
+#: claims of one nonce whose node a concurrent sweep deleted, before giving up
+NONCE_ATTEMPTS = 5
 
 
 class Neo4jLedger:
@@ -283,15 +285,25 @@ class Neo4jLedger:
     def claim_nonce(self, scope: str, key: str, expires_at: float) -> bool:
         node_key = f"{len(scope)}:{scope}:{key}"  # unambiguous whatever the scope holds
 
+        class _Vanished(Exception):
+            """A sweep deleted the node this claim had matched: roll back, claim again."""
+
         def work(tx: ManagedTransaction) -> bool:
             now = time.time()
             tx.run(cy.GOV_SWEEP_NONCES, now=now, key=node_key, limit=NONCE_SWEEP).consume()
             rec = _one(
                 tx, cy.GOV_CLAIM_NONCE, key=node_key, scope=scope, now=now, expires_at=expires_at
             )
+            if rec["claimed"] is None:
+                raise _Vanished
             return bool(rec["claimed"])
 
-        return self._write(work)
+        for _ in range(NONCE_ATTEMPTS):
+            try:
+                return self._write(work)
+            except _Vanished:
+                continue
+        raise StoreError(f"ledger in Neo4j at {self.uri}: a nonce claim kept losing its node")
 
     # -- programme progress (#28) ---------------------------------------------------------------
 

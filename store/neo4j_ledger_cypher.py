@@ -130,6 +130,7 @@ RETURN p.data AS data ORDER BY p.user, p.item
 #: Nonces of signed callbacks: the MERGE on the unique key lets one claimer create the node
 #: (another waits on the constraint, then matches it); the SET takes the node's write lock, so
 #: whether an existing claim has expired is read under it. A new node counts as expired.
+#: ``claimed`` is null when a sweep deleted the matched node meanwhile (claim again).
 GOV_CLAIM_NONCE = """
 MERGE (n:GovNonce {key: $key})
 ON CREATE SET n.scope = $scope, n.expires_at = $now
@@ -138,10 +139,14 @@ WITH n, n.expires_at <= $now AS claimed
 SET n.expires_at = CASE WHEN claimed THEN $expires_at ELSE n.expires_at END
 RETURN claimed
 """
-#: a bounded number of expired nonces (by the expiry index), never the one being claimed
+#: A bounded number of expired nonces (by the expiry index), never the one being claimed:
+#: each is locked (SET) and deleted only if still expired under the lock — a claim may have
+#: taken it over since it was matched.
 GOV_SWEEP_NONCES = """
 MATCH (n:GovNonce) WHERE n.expires_at <= $now AND n.key <> $key
 WITH n LIMIT $limit
+SET n._lock = coalesce(n._lock, 0) + 1
+WITH n WHERE n.expires_at <= $now
 DELETE n
 """
 GOV_CLEAR = """

@@ -217,6 +217,30 @@ def test_concurrent_nonce_claims_make_one_winner(make_store: Callable[[], GraphS
     assert sum(won) == 1, won
 
 
+def test_claims_racing_each_others_sweeps_all_hold(make_store: Callable[[], GraphStore]) -> None:
+    """Eight claims at once of eight expired nonces, each claim's sweep reaching for the
+    others' nonces: every claim wins (on Neo4j a sweep deleted a node a claim had matched, and
+    the claim answered ``False`` for a callback never seen) and every nonce then holds."""
+    store = make_store()
+    first = fresh_ledger(store)
+    ledgers = [first] + [ledger_for(store) for _ in range(7)]
+    for round_ in range(6):
+        keys = [f"r{round_}-{n}" for n in range(len(ledgers))]
+        past = time.time() - 1
+        for key in keys:
+            assert first.claim_nonce("wecom", key, past)
+        barrier = threading.Barrier(len(ledgers))
+
+        def claim(n: int, keys: list[str] = keys, barrier: threading.Barrier = barrier) -> bool:
+            barrier.wait()
+            return ledgers[n].claim_nonce("wecom", keys[n], time.time() + 600)
+
+        with concurrent.futures.ThreadPoolExecutor(len(ledgers)) as pool:
+            won = list(pool.map(claim, range(len(ledgers))))
+        assert all(won), (round_, won)
+        assert not any(first.claim_nonce("wecom", key, time.time() + 600) for key in keys)
+
+
 def test_a_second_handle_sees_the_same_ledger(
     make_store: Callable[[], GraphStore],
     reopen_store: Callable[[GraphStore], GraphStore],
