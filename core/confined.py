@@ -1,31 +1,9 @@
-"""Files of a catalog directory stay in it: a symbolic link (committed to the catalog's git
-repository, say) that leads out of the directory is not a catalog file.
-
-A catalog is written by people who may be hostile; ``data/dms_stores.csv → /srv/hr/salary.csv``
-would otherwise let a metric's SQL read that file as a table, and
-``metrics/x.yaml → /etc/app/secrets.yaml`` would show its keys in the load's errors.
-
->>> import tempfile, os
->>> root = Path(tempfile.mkdtemp())
->>> (root / "a.yaml").write_text("id: a")
-5
->>> os.symlink("/etc/hostname", root / "b.yaml")
->>> escapes(root, root / "a.yaml"), escapes(root, root / "b.yaml")
-(False, True)
-"""
+"""Files of a catalog directory stay in it: a symbolic link out of the directory is not a
+catalog file. The check lives in :mod:`graph_schema.confined` (one copy, which
+``graph_schema``'s own readers use too); this is its name for the packages above it."""
 
 from __future__ import annotations
 
-from pathlib import Path
+from graph_schema.confined import ADVICE, LINKED_OUT, escapes
 
-#: what a refusal says to do
-ADVICE = "copy the file into the catalog directory instead of linking to it"
-
-
-def escapes(root: Path, path: Path) -> bool:
-    """Whether ``path``, its symbolic links followed, lies outside ``root`` (a link loop
-    counts as outside)."""
-    try:
-        return not path.resolve(strict=False).is_relative_to(root.resolve(strict=False))
-    except (OSError, RuntimeError):
-        return True
+__all__ = ["ADVICE", "LINKED_OUT", "escapes"]

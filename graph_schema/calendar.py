@@ -53,7 +53,8 @@ from pathlib import Path
 
 import yaml
 
-from graph_schema.errors import InvalidQueryError
+from graph_schema.confined import ADVICE, LINKED_OUT, escapes
+from graph_schema.errors import CatalogError, CatalogIssue, InvalidQueryError
 
 MIN_YEAR, MAX_YEAR = 1900, 2200
 
@@ -483,8 +484,13 @@ def read_calendar(root: Path) -> Calendar:
     ------
     InvalidQueryError
         ``fiscal_year_start`` is not a month number.
+    CatalogError
+        ``kpigraph.yaml`` is a symbolic link out of ``root`` (:mod:`graph_schema.confined`):
+        refused unread, as the catalog loader refuses it.
     """
     manifest = root / "kpigraph.yaml"
+    if escapes(root, manifest):
+        raise CatalogError([CatalogIssue("kpigraph.yaml", None, LINKED_OUT, ADVICE)])
     if not manifest.is_file() or manifest.stat().st_size > 1_000_000:
         return DEFAULT
     try:

@@ -17,6 +17,7 @@ import io
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from graph_schema.confined import ADVICE, LINKED_OUT, escapes
 from graph_schema.errors import InvalidQueryError
 
 #: largest mapping file read
@@ -67,8 +68,12 @@ def read_mapping(dimension: str, levels: list[str], root: Path, rel: str) -> Hie
         The file is missing, outside ``root``, too large, lacks a level's column, leaves a cell
         empty or places a member under two parents (file:line).
     """
-    file = (root / rel).resolve()
-    if not file.is_relative_to(root.resolve()) or not file.is_file():
+    file = root / rel
+    if escapes(root, file):  # a symbolic link out (the model refuses "..", absolute paths)
+        raise HierarchyError(
+            f"{dimension}: mapping file {rel} {LINKED_OUT}; {ADVICE}", {"dimension": dimension}
+        )
+    if not file.is_file():
         raise HierarchyError(
             f"{dimension}: mapping file {rel} not found in {root}", {"dimension": dimension}
         )

@@ -26,7 +26,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ConfigDict, Field
 
 from core.bulk import paused_gc
-from core.confined import ADVICE, escapes
+from core.confined import ADVICE, LINKED_OUT, escapes
 from graph_schema.errors import CatalogError, CatalogIssue
 from graph_schema.graph import CatalogGraph
 from graph_schema.ids import NodeKind, NodeRef
@@ -273,7 +273,7 @@ def _read_file(state: CatalogState, path: Path) -> Any | None:
     """Parse one YAML file; on any problem record an issue and return ``None``. A symbolic
     link out of the catalog directory is not read (:mod:`core.confined`)."""
     if escapes(state.root, path):
-        state.issue(_rel(state, path), None, "is a link to a file outside the catalog", ADVICE)
+        state.issue(_rel(state, path), None, LINKED_OUT, ADVICE)
         return None
     parsed = state.ahead.take(path) if state.ahead is not None else None
     if parsed is not None:

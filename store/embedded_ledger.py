@@ -11,6 +11,7 @@ import contextlib
 import secrets
 import sqlite3
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -30,6 +31,9 @@ from graph_schema.programme import ProgressRecord
 from store.sqlite_file import opening, signature, unavailable
 
 T = TypeVar("T")
+
+#: Expired nonces deleted per claim: bounded work on each callback, still faster than they come.
+NONCE_SWEEP = 64
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS gov_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -57,6 +61,10 @@ CREATE TABLE IF NOT EXISTS gov_usage (
     day TEXT NOT NULL, metric TEXT NOT NULL, kind TEXT NOT NULL, n INTEGER NOT NULL,
     PRIMARY KEY (day, metric, kind)
 );
+CREATE TABLE IF NOT EXISTS gov_nonces (
+    scope TEXT NOT NULL, key TEXT NOT NULL, expires_at REAL NOT NULL, PRIMARY KEY (scope, key)
+);
+CREATE INDEX IF NOT EXISTS gov_nonces_expiry ON gov_nonces (expires_at);
 CREATE TABLE IF NOT EXISTS gov_progress (
     user TEXT NOT NULL, kind TEXT NOT NULL, key TEXT NOT NULL, data TEXT NOT NULL,
     PRIMARY KEY (user, kind, key)
@@ -347,6 +355,23 @@ class EmbeddedLedger:
             since,
         )
         return [(str(d), str(m), str(k), int(n)) for d, m, k, n in rows]
+
+    # -- nonces ---------------------------------------------------------------------------------
+
+    def claim_nonce(self, scope: str, key: str, expires_at: float) -> bool:
+        now = time.time()
+        with self._write() as conn:  # BEGIN IMMEDIATE: one claimer at a time, every process
+            conn.execute(
+                "DELETE FROM gov_nonces WHERE rowid IN "
+                "(SELECT rowid FROM gov_nonces WHERE expires_at <= ? LIMIT ?)",
+                (now, NONCE_SWEEP),
+            )
+            cur = conn.execute(  # inserted, or an expired claim taken over: one row changed
+                "INSERT INTO gov_nonces VALUES (?, ?, ?) ON CONFLICT (scope, key) "
+                "DO UPDATE SET expires_at = excluded.expires_at WHERE gov_nonces.expires_at <= ?",
+                (scope, key, expires_at, now),
+            )
+            return cur.rowcount == 1
 
     # -- programme progress (#28) ---------------------------------------------------------------
 

@@ -1,6 +1,7 @@
 """The :class:`Ledger` seam: the governance records kept beside the graph, in the same store.
 
-Users, change requests with their timeline, comments, the notification outbox and usage counts.
+Users, change requests with their timeline, comments, the notification outbox, usage counts and
+the nonces of signed callbacks (one replay guard for every server process on the store).
 Both backends implement it (:mod:`store.embedded_ledger` in the SQLite file of the embedded
 store, :mod:`store.neo4j_ledger` in the Neo4j database) and pass one contract suite
 (``tests/contract/test_ledger.py``). A change and its timeline event and outbox items are
@@ -116,6 +117,13 @@ class Ledger(Protocol):
 
     def usage(self, since: str) -> list[tuple[str, str, str, int]]:
         """``(day, metric, kind, count)`` rows from ``since`` (a day) on."""
+
+    # -- nonces: signed requests already seen, shared by every process on this store
+    def claim_nonce(self, scope: str, key: str, expires_at: float) -> bool:
+        """Record ``key`` (in ``scope``, e.g. a chat platform) as used until ``expires_at``
+        (Unix seconds), atomically: ``True`` for the first claim, ``False`` while an earlier
+        claim has not expired — whichever process, thread or server made it. Expired entries
+        are swept a bounded number at a time on each claim."""
 
     # -- programme progress (#28): cards read, quiz results
     def put_progress(self, record: ProgressRecord) -> None:

@@ -7,6 +7,7 @@ All Cypher is in :mod:`store.neo4j_ledger_cypher`."""
 from __future__ import annotations
 
 import secrets
+import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -27,6 +28,11 @@ from graph_schema.programme import ProgressRecord
 from store import neo4j_ledger_cypher as cy
 
 T = TypeVar("T")
+
+#: Expired nonces deleted per claim (as :data:`store.embedded_ledger.NONCE_SWEEP`).
+NONCE_SWEEP = 64
+#: claims of one nonce whose node a concurrent sweep deleted, before giving up
+NONCE_ATTEMPTS = 5
 
 
 class Neo4jLedger:
@@ -273,6 +279,31 @@ class Neo4jLedger:
             (r["day"], r["metric"], r["kind"], int(r["n"]))
             for r in self._read(cy.GOV_USAGE, since=since)
         ]
+
+    # -- nonces ---------------------------------------------------------------------------------
+
+    def claim_nonce(self, scope: str, key: str, expires_at: float) -> bool:
+        node_key = f"{len(scope)}:{scope}:{key}"  # unambiguous whatever the scope holds
+
+        class _Vanished(Exception):
+            """A sweep deleted the node this claim had matched: roll back, claim again."""
+
+        def work(tx: ManagedTransaction) -> bool:
+            now = time.time()
+            tx.run(cy.GOV_SWEEP_NONCES, now=now, key=node_key, limit=NONCE_SWEEP).consume()
+            rec = _one(
+                tx, cy.GOV_CLAIM_NONCE, key=node_key, scope=scope, now=now, expires_at=expires_at
+            )
+            if rec["claimed"] is None:
+                raise _Vanished
+            return bool(rec["claimed"])
+
+        for _ in range(NONCE_ATTEMPTS):
+            try:
+                return self._write(work)
+            except _Vanished:
+                continue
+        raise StoreError(f"ledger in Neo4j at {self.uri}: a nonce claim kept losing its node")
 
     # -- programme progress (#28) ---------------------------------------------------------------
 

@@ -17,6 +17,8 @@ LEDGER_CONSTRAINTS = (
     "CREATE CONSTRAINT gov_outbox_key IF NOT EXISTS FOR (o:GovOutbox) REQUIRE o.key IS UNIQUE",
     "CREATE CONSTRAINT gov_usage_key IF NOT EXISTS FOR (u:GovUsage) REQUIRE u.key IS UNIQUE",
     "CREATE CONSTRAINT gov_progress_key IF NOT EXISTS FOR (p:GovProgress) REQUIRE p.key IS UNIQUE",
+    "CREATE CONSTRAINT gov_nonce_key IF NOT EXISTS FOR (n:GovNonce) REQUIRE n.key IS UNIQUE",
+    "CREATE INDEX gov_nonce_expiry IF NOT EXISTS FOR (n:GovNonce) ON (n.expires_at)",
 )
 GOV_SECRET = """
 MERGE (m:GovMeta {key: 'secret_key'}) ON CREATE SET m.value = $value RETURN m.value AS value
@@ -125,8 +127,30 @@ GOV_PROGRESS = """
 MATCH (p:GovProgress) WHERE p.kind = $kind AND ($user IS NULL OR p.user = $user)
 RETURN p.data AS data ORDER BY p.user, p.item
 """
+#: Nonces of signed callbacks: the MERGE on the unique key lets one claimer create the node
+#: (another waits on the constraint, then matches it); the SET takes the node's write lock, so
+#: whether an existing claim has expired is read under it. A new node counts as expired.
+#: ``claimed`` is null when a sweep deleted the matched node meanwhile (claim again).
+GOV_CLAIM_NONCE = """
+MERGE (n:GovNonce {key: $key})
+ON CREATE SET n.scope = $scope, n.expires_at = $now
+SET n._lock = coalesce(n._lock, 0) + 1
+WITH n, n.expires_at <= $now AS claimed
+SET n.expires_at = CASE WHEN claimed THEN $expires_at ELSE n.expires_at END
+RETURN claimed
+"""
+#: A bounded number of expired nonces (by the expiry index), never the one being claimed:
+#: each is locked (SET) and deleted only if still expired under the lock — a claim may have
+#: taken it over since it was matched.
+GOV_SWEEP_NONCES = """
+MATCH (n:GovNonce) WHERE n.expires_at <= $now AND n.key <> $key
+WITH n LIMIT $limit
+SET n._lock = coalesce(n._lock, 0) + 1
+WITH n WHERE n.expires_at <= $now
+DELETE n
+"""
 GOV_CLEAR = """
 MATCH (n) WHERE n:GovMeta OR n:GovUser OR n:GovChange OR n:GovEvent OR n:GovComment
-  OR n:GovOutbox OR n:GovUsage OR n:GovProgress
+  OR n:GovOutbox OR n:GovUsage OR n:GovProgress OR n:GovNonce
 DETACH DELETE n
 """

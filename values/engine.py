@@ -23,7 +23,7 @@ import time
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
-from core.confined import ADVICE, escapes
+from core.confined import ADVICE, LINKED_OUT, escapes
 from graph_schema.calendar import Calendar, InvalidPeriodError, Period, read_calendar
 from graph_schema.errors import CatalogIssue, NodeNotFoundError
 from graph_schema.formula import parse_formula
@@ -126,7 +126,7 @@ class ValuesEngine:
                     CatalogIssue(
                         str(path.relative_to(self.root)),
                         None,
-                        "is a link to a file outside the catalog",
+                        LINKED_OUT,
                         ADVICE,
                     )
                 )

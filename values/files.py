@@ -16,7 +16,7 @@ from pathlib import Path
 
 import duckdb
 
-from core.confined import ADVICE, escapes
+from core.confined import ADVICE, LINKED_OUT, escapes
 from graph_schema.errors import CatalogIssue
 from graph_schema.periods import PERIOD_PATTERN
 from values.errors import ValuesFileError
@@ -72,8 +72,7 @@ def load_table(
         if path.name.startswith(".") or path.suffix.lower() == ".md":
             continue
         if escapes(root, path):
-            outside = "is a link to a file outside the catalog"
-            issues.append(CatalogIssue(rel, None, outside, ADVICE))
+            issues.append(CatalogIssue(rel, None, LINKED_OUT, ADVICE))
             continue
         if path.suffix.lower() not in SUFFIXES:
             issues.append(

@@ -5,23 +5,27 @@ A platform module (:mod:`api.bots.slack`, ``dingtalk``, ``feishu``, ``wecom``) i
 answers 404), checks a request exactly as the platform documents (signature in constant time,
 timestamp window, replay), extracts the question, and renders an :class:`~api.bots.answer.Answer`
 in the platform's own message format with catalog text escaped for that format.
+
+The replay guard is the ledger's (:meth:`~store.ledger.Ledger.claim_nonce`), not the process's:
+several ``kpigraph serve`` processes on one store refuse a callback any of them has accepted.
 """
 
 from __future__ import annotations
 
-import threading
+import hashlib
 import time
-from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Protocol
 
 from pydantic import SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
 from api.bots.answer import Answer
 from graph_schema.errors import KpigraphError
+from store.ledger import Ledger
 
 #: A chat message is small; a callback body past this is refused (413) before it is parsed.
 MAX_BOT_BODY = 64 * 1024
@@ -79,28 +83,25 @@ class ChatPlatform(Protocol):
         """``answer`` in the platform's message format, catalog text escaped."""
 
 
-class ReplayGuard:
-    """Signatures (or nonces) seen within a platform's window: a second delivery of the same
-    signed request is refused. In-process and bounded (oldest forgotten first); entries older
-    than their window are dropped, since the timestamp check refuses those anyway."""
+class Replays(Protocol):
+    async def first_time(self, key: str, window: float) -> bool:
+        """Whether ``key`` (what the platform signs) is new; it is then taken for ``window``
+        seconds, and a second delivery within them answers ``False``."""
 
-    def __init__(self, max_entries: int = 100_000) -> None:
-        self._seen: OrderedDict[str, float] = OrderedDict()
-        self._lock = threading.Lock()
-        self.max_entries = max_entries
 
-    def first_time(self, key: str, window: float) -> bool:
-        now = time.monotonic()
-        with self._lock:
-            while self._seen:
-                oldest, expires = next(iter(self._seen.items()))
-                if expires > now and len(self._seen) < self.max_entries:
-                    break
-                del self._seen[oldest]
-            if key in self._seen:
-                return False
-            self._seen[key] = now + window
-            return True
+class SharedReplays:
+    """One platform's replay guard, shared through the ledger by every server process on the
+    store: the key (a signature, a nonce, an event id) is kept as its SHA-256, under the
+    platform's scope, until its window has passed (the timestamp check refuses it after)."""
+
+    def __init__(self, ledger: Ledger, scope: str) -> None:
+        self.ledger = ledger
+        self.scope = scope
+
+    async def first_time(self, key: str, window: float) -> bool:
+        digest = hashlib.sha256(key.encode()).hexdigest()
+        expires_at = time.time() + window
+        return await run_in_threadpool(self.ledger.claim_nonce, self.scope, digest, expires_at)
 
 
 def fresh(timestamp: float, window: float, now: float | None = None) -> bool:

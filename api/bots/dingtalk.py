@@ -18,7 +18,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from api.bots.answer import Answer
-from api.bots.base import BotRequestError, BotSettings, Incoming, ReplayGuard, fresh
+from api.bots.base import BotRequestError, BotSettings, Incoming, Replays, fresh
 from api.bots.escape import chat_markdown
 
 WINDOW = 60 * 60
@@ -32,8 +32,8 @@ def signature(secret: str, timestamp: str) -> str:
 class DingTalk:
     name = "dingtalk"
 
-    def __init__(self) -> None:
-        self.replays = ReplayGuard()
+    def __init__(self, replays: Replays) -> None:
+        self.replays = replays
 
     def configured(self, settings: BotSettings) -> bool:
         return settings.dingtalk_app_secret is not None
@@ -51,7 +51,7 @@ class DingTalk:
             raise BotRequestError("stale timestamp (more than one hour from now)")
         # the signature covers the timestamp only, not the body: one use per signature (keyed
         # on the body too, a captured pair asked any other question for an hour)
-        if not self.replays.first_time(f"{timestamp}:{sign}", 2 * WINDOW):
+        if not await self.replays.first_time(f"{timestamp}:{sign}", 2 * WINDOW):
             raise BotRequestError("replayed request refused")
         try:
             data = json.loads(body)

@@ -30,7 +30,7 @@ from starlette.responses import JSONResponse, Response
 
 from api.bots import aes
 from api.bots.answer import Answer
-from api.bots.base import BotRequestError, BotSettings, Incoming, ReplayGuard, fresh
+from api.bots.base import BotRequestError, BotSettings, Incoming, Replays, fresh
 from api.routes.ask import plain
 
 WINDOW = 5 * 60
@@ -59,8 +59,8 @@ def signature(timestamp: str, nonce: str, encrypt_key: str, body: bytes) -> str:
 class Feishu:
     name = "feishu"
 
-    def __init__(self) -> None:
-        self.replays = ReplayGuard()
+    def __init__(self, replays: Replays) -> None:
+        self.replays = replays
 
     def configured(self, settings: BotSettings) -> bool:
         return settings.feishu_verification_token is not None
@@ -82,10 +82,10 @@ class Feishu:
         if data.get("type") == "url_verification":
             return Incoming(immediate=JSONResponse({"challenge": str(data.get("challenge", ""))}))
         if key is not None:
-            self._check_signature(request, body, key)
+            await self._check_signature(request, body, key)
         header = data.get("header") or {}
         event_id = str(header.get("event_id") or data.get("uuid") or "")
-        if event_id and not self.replays.first_time(f"event:{event_id}", 24 * 3600):
+        if event_id and not await self.replays.first_time(f"event:{event_id}", 24 * 3600):
             raise BotRequestError("replayed event refused")
         event = data.get("event") or {}
         message = event.get("message") or {}
@@ -105,7 +105,7 @@ class Feishu:
             message_id = ""  # never put an odd value in a URL path
         return Incoming(question=text, context={"message_id": message_id})
 
-    def _check_signature(self, request: Request, body: bytes, key: str) -> None:
+    async def _check_signature(self, request: Request, body: bytes, key: str) -> None:
         timestamp = request.headers.get("x-lark-request-timestamp", "")
         nonce = request.headers.get("x-lark-request-nonce", "")
         sent = request.headers.get("x-lark-signature", "")
@@ -115,7 +115,7 @@ class Feishu:
             raise BotRequestError("bad signature")
         if not fresh(int(timestamp), WINDOW):
             raise BotRequestError("stale timestamp (five-minute window)")
-        if not self.replays.first_time(f"sig:{sent}", 2 * WINDOW):
+        if not await self.replays.first_time(f"sig:{sent}", 2 * WINDOW):
             raise BotRequestError("replayed request refused")
 
     def reply(self, answer: Answer, incoming: Incoming, settings: BotSettings) -> Response:

@@ -13,19 +13,24 @@ from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
 from api.bots.answer import answer
-from api.bots.base import MAX_BOT_BODY, BotRequestError, BotSettings, ChatPlatform
+from api.bots.base import MAX_BOT_BODY, BotRequestError, BotSettings, ChatPlatform, SharedReplays
 from api.bots.dingtalk import DingTalk
 from api.bots.feishu import Feishu
 from api.bots.slack import Slack
 from api.bots.wecom import WeCom
 from api.errors import error_json
 from api.routes.ask import public_url
+from store.ledger import Ledger
 
 router = APIRouter(prefix="/bots", tags=["bots"], include_in_schema=False)
 
 
-def platforms() -> dict[str, ChatPlatform]:
-    return {p.name: p for p in (Slack(), DingTalk(), Feishu(), WeCom())}
+def platforms(ledger: Ledger) -> dict[str, ChatPlatform]:
+    """Each platform, with its replay guard in ``ledger`` (shared by every server process)."""
+    return {
+        kind.name: kind(SharedReplays(ledger, f"bot:{kind.name}"))
+        for kind in (Slack, DingTalk, Feishu, WeCom)
+    }
 
 
 async def read_body(request: Request) -> bytes | None:
@@ -66,5 +71,6 @@ async def callback(platform: str, request: Request) -> Response:
 
 
 def install(app: object) -> None:
-    app.state.bots = platforms()  # type: ignore[attr-defined]
+    """After :func:`api.governance.install` (the replay guards live in its ledger)."""
+    app.state.bots = platforms(app.state.ledger)  # type: ignore[attr-defined]
     app.include_router(router)  # type: ignore[attr-defined]

@@ -22,7 +22,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from api.bots.answer import Answer
-from api.bots.base import BotRequestError, BotSettings, Incoming, ReplayGuard
+from api.bots.base import BotRequestError, BotSettings, Incoming, Replays
 from api.bots.escape import slack_mrkdwn
 
 WINDOW = 5 * 60
@@ -33,8 +33,8 @@ _MENTION = re.compile(r"<@[A-Z0-9]+(\|[^>]*)?>")
 class Slack:
     name = "slack"
 
-    def __init__(self) -> None:
-        self.replays = ReplayGuard()
+    def __init__(self, replays: Replays) -> None:
+        self.replays = replays
 
     def configured(self, settings: BotSettings) -> bool:
         return settings.slack_signing_secret is not None
@@ -49,7 +49,7 @@ class Slack:
             raise BotRequestError("missing or malformed X-Slack-Request-Timestamp / Signature")
         if not verifier.is_valid(body, timestamp, signature):
             raise BotRequestError("bad signature or stale timestamp (5-minute window)")
-        if not self.replays.first_time(signature, WINDOW):
+        if not await self.replays.first_time(signature, WINDOW):
             raise BotRequestError("replayed request refused")
         if request.headers.get("content-type", "").startswith("application/json"):
             return self._event(body)

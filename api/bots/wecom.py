@@ -28,7 +28,7 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 
 from api.bots import aes
 from api.bots.answer import Answer
-from api.bots.base import BotRequestError, BotSettings, Incoming, ReplayGuard, fresh
+from api.bots.base import BotRequestError, BotSettings, Incoming, Replays, fresh
 from api.bots.dingtalk import markdown
 
 WINDOW = 5 * 60
@@ -71,8 +71,8 @@ def decrypt(key: bytes, encrypted: str) -> tuple[bytes, str]:
 class WeCom:
     name = "wecom"
 
-    def __init__(self) -> None:
-        self.replays = ReplayGuard()
+    def __init__(self, replays: Replays) -> None:
+        self.replays = replays
 
     def configured(self, settings: BotSettings) -> bool:
         return settings.wecom_token is not None and settings.wecom_aes_key is not None
@@ -104,7 +104,7 @@ class WeCom:
             raise BotRequestError("bad msg_signature")
         if not fresh(int(timestamp), WINDOW):
             raise BotRequestError("stale timestamp (five-minute window)")
-        if not self.replays.first_time(f"{signature}:{nonce}", 2 * WINDOW):
+        if not await self.replays.first_time(f"{signature}:{nonce}", 2 * WINDOW):
             raise BotRequestError("replayed request refused")
         message, receive_id = decrypt(key, encrypted)
         if settings.wecom_corp_id and receive_id != settings.wecom_corp_id:

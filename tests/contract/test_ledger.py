@@ -1,13 +1,16 @@
 """The ledger contract, on both backends: users, compare-and-set change commits with their
-timeline and outbox, claims of due notifications, comments, usage, the shared secret."""
+timeline and outbox, claims of due notifications, comments, usage, the shared secret, claims
+of nonces (the chat callbacks' replay guard)."""
 
 from __future__ import annotations
 
 import concurrent.futures
 import datetime as dt
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -149,6 +152,93 @@ def test_comments_usage_and_secret(ledger: Ledger, make_store: Callable[[], Grap
     assert ledger.usage("2026-01-02") == [("2026-01-02", "revenue", "api", 1)]
     assert ledger.usage("2026-01-01")[0] == ("2026-01-01", "atp", "view", 5)
     assert ledger.secret_key() == ledger.secret_key()
+
+
+def test_a_nonce_is_claimed_once_until_it_expires(ledger: Ledger) -> None:
+    later = time.time() + 600
+    assert ledger.claim_nonce("slack", "sig-1", later)
+    assert not ledger.claim_nonce("slack", "sig-1", later)  # a replay
+    assert not ledger.claim_nonce("slack", "sig-1", later + 600)  # a longer claim changes nothing
+    assert ledger.claim_nonce("dingtalk", "sig-1", later)  # scopes apart
+    assert ledger.claim_nonce("1:s", "lack:sig-1", later)  # however scope and key are cut
+    past = time.time() - 1
+    assert ledger.claim_nonce("wecom", "old", past)  # claimed, already expired...
+    assert ledger.claim_nonce("wecom", "old", later)  # ...so claimable again, now until later
+    assert not ledger.claim_nonce("wecom", "old", later)
+
+
+def test_expired_nonces_are_swept_on_claim(ledger: Ledger) -> None:
+    past = time.time() - 1
+    for n in range(100):
+        assert ledger.claim_nonce("feishu", f"old-{n}", past)
+    for n in range(3):  # each claim sweeps a bounded batch; three sweep them all
+        assert ledger.claim_nonce("feishu", f"new-{n}", time.time() + 600)
+    assert nonces_left(ledger) == 3
+
+
+def nonces_left(ledger: Any) -> int:
+    """How many nonces the backend still holds (read beside the protocol, for the sweep)."""
+    if ledger.backend == "embedded":
+        import sqlite3
+
+        with sqlite3.connect(ledger.path) as conn:
+            return int(conn.execute("SELECT count(*) FROM gov_nonces").fetchone()[0])
+    query = "MATCH (n:GovNonce) RETURN count(n) AS n"
+    records, _, _ = ledger.driver.execute_query(query, database_=ledger.database)
+    return int(records[0]["n"])
+
+
+def claims_at_once(ledgers: list[Ledger], key: str) -> list[bool]:
+    """Each of ``ledgers`` claims ``key`` from a thread of its own, all released together."""
+    barrier = threading.Barrier(len(ledgers))
+
+    def claim(ledger: Ledger) -> bool:
+        barrier.wait()
+        return ledger.claim_nonce("slack", key, time.time() + 600)
+
+    with concurrent.futures.ThreadPoolExecutor(len(ledgers)) as pool:
+        return list(pool.map(claim, ledgers))
+
+
+def test_concurrent_nonce_claims_make_one_winner(make_store: Callable[[], GraphStore]) -> None:
+    """Eight claims of one nonce at once, from threads on ledgers of their own over one store
+    (as several server processes) and on one shared handle: exactly one wins — also when the
+    nonce had been claimed before and has expired."""
+    store = make_store()
+    first = fresh_ledger(store)
+    ledgers = [first] + [ledger_for(store) for _ in range(3)] + [first] * 4
+    past = time.time() - 1
+    for n in range(300):  # expired neighbours, for the claims' sweeps to race over
+        first.claim_nonce("slack", f"stale-{n}", past)
+    won = claims_at_once(ledgers, "fresh")
+    assert sum(won) == 1, won
+    assert first.claim_nonce("slack", "expired", past)
+    won = claims_at_once(ledgers, "expired")
+    assert sum(won) == 1, won
+
+
+def test_claims_racing_each_others_sweeps_all_hold(make_store: Callable[[], GraphStore]) -> None:
+    """Eight claims at once of eight expired nonces, each claim's sweep reaching for the
+    others' nonces: every claim wins (on Neo4j a sweep deleted a node a claim had matched, and
+    the claim answered ``False`` for a callback never seen) and every nonce then holds."""
+    store = make_store()
+    first = fresh_ledger(store)
+    ledgers = [first] + [ledger_for(store) for _ in range(7)]
+    for round_ in range(6):
+        keys = [f"r{round_}-{n}" for n in range(len(ledgers))]
+        past = time.time() - 1
+        for key in keys:
+            assert first.claim_nonce("wecom", key, past)
+        barrier = threading.Barrier(len(ledgers))
+
+        def claim(n: int, keys: list[str] = keys, barrier: threading.Barrier = barrier) -> bool:
+            barrier.wait()
+            return ledgers[n].claim_nonce("wecom", keys[n], time.time() + 600)
+
+        with concurrent.futures.ThreadPoolExecutor(len(ledgers)) as pool:
+            won = list(pool.map(claim, range(len(ledgers))))
+        assert all(won), (round_, won)
+        assert not any(first.claim_nonce("wecom", key, time.time() + 600) for key in keys)
 
 
 def test_a_second_handle_sees_the_same_ledger(

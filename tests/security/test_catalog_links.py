@@ -116,3 +116,77 @@ def test_write_back_does_not_write_through_a_linked_folder(tmp_path: Path) -> No
             {"metrics/a.yaml": (None, "id: a\nname: A\n"), "metrics/ops/b.yaml": (None, "id: b\n")},
         )
     assert list(elsewhere.iterdir()) == [] and not (root / "metrics" / "a.yaml").exists()
+
+
+def _linked_manifest(tmp_path: Path, root: Path) -> None:
+    """``root/kpigraph.yaml`` replaced by a link to a manifest outside the catalog whose
+    calendar carries a marked value."""
+    outside = tmp_path / "elsewhere-manifest.yaml"
+    text = (root / "kpigraph.yaml").read_text(encoding="utf-8")
+    outside.write_text(text + "calendar: {fiscal_year_start: TOPSECRET-4}\n", encoding="utf-8")
+    (root / "kpigraph.yaml").unlink()
+    os.symlink(outside, root / "kpigraph.yaml")
+
+
+def test_a_manifest_linked_out_of_the_catalog_is_not_read_for_its_calendar(
+    tmp_path: Path,
+) -> None:
+    """The values engine reads ``kpigraph.yaml``'s calendar from the catalog directory itself
+    (review): a link out was read, its value shown in the error (or its fiscal year used)."""
+    from cli import cli as main
+
+    root = tmp_path / "catalog"
+    shutil.copytree(DEMO, root)
+    env = {"KPIGRAPH_DB": str(tmp_path / "s.sqlite"), "KPIGRAPH_LANG": "en"}
+    runner = CliRunner()
+    assert runner.invoke(main, ["load", str(root)], env=env).exit_code == 0
+    _linked_manifest(tmp_path, root)  # after the load: the values engine reads it on its own
+    result = runner.invoke(main, ["eval", "revenue", "--period", "2026-03"], env=env)
+    said = result.output + str(result.exception or "")
+    assert result.exit_code != 0 and "TOPSECRET" not in said, said
+    assert f"kpigraph.yaml: {LINKED}" in said, said
+
+
+def test_read_calendar_refuses_a_link_out_and_follows_one_inside(tmp_path: Path) -> None:
+    from graph_schema.calendar import read_calendar
+
+    root = tmp_path / "catalog"
+    root.mkdir()
+    (root / "kpigraph.yaml").write_text("name: x\n", encoding="utf-8")
+    _linked_manifest(tmp_path, root)
+    with pytest.raises(CatalogError, match=f"kpigraph.yaml: {LINKED}"):
+        read_calendar(root)
+    (root / "kpigraph.yaml").unlink()
+    (root / "real.yaml").write_text("calendar: {fiscal_year_start: 4}\n", encoding="utf-8")
+    os.symlink(root / "real.yaml", root / "kpigraph.yaml")  # inside the catalog: read
+    assert read_calendar(root).fiscal_year_start == 4
+
+
+def test_a_hierarchy_mapping_linked_out_of_the_catalog_is_refused_by_the_one_check(
+    tmp_path: Path,
+) -> None:
+    """``graph_schema`` (calendar, hierarchy mappings) and the packages above it refuse links
+    out with one function, :func:`graph_schema.confined.escapes` (the hierarchy kept a copy of
+    its own, since ``graph_schema`` cannot import ``core``)."""
+    import core.confined
+    import graph_schema.calendar
+    import graph_schema.confined
+    import graph_schema.hierarchy
+    from graph_schema.hierarchy import HierarchyError, read_mapping
+
+    one = graph_schema.confined.escapes
+    assert core.confined.escapes is one
+    assert graph_schema.hierarchy.escapes is one and graph_schema.calendar.escapes is one
+    root = tmp_path / "catalog"
+    (root / "dims").mkdir(parents=True)
+    outside = tmp_path / "secret.csv"
+    outside.write_text("war_zone,city\nTOPSECRET-南区,深圳\n", encoding="utf-8")
+    os.symlink(outside, root / "dims" / "region.csv")
+    with pytest.raises(HierarchyError) as caught:
+        read_mapping("region", ["war_zone", "city"], root, "dims/region.csv")
+    assert f"dims/region.csv {LINKED}" in caught.value.message
+    assert "TOPSECRET" not in caught.value.message
+    (root / "dims" / "region.csv").unlink()
+    (root / "dims" / "region.csv").write_text("war_zone,city\n南区,深圳\n", encoding="utf-8")
+    mapping = read_mapping("region", ["war_zone", "city"], root, "dims/region.csv")
+    assert mapping.path_of("city", "深圳") == ("南区", "深圳")
