@@ -196,6 +196,35 @@ def _read_catalog(path: str | Path, cache: FileCache | None) -> CatalogSource:
     return CatalogSource(graph, root, origins, state.raw)
 
 
+def read_metric_files(root: Path, rels: Iterable[str], cache: FileCache | None) -> CatalogState:
+    """Only the metric files ``rels`` (relative to the catalog ``root``) read into a state of
+    their own — nodes validated as a whole read validates them, nothing resolved (a delta:
+    :mod:`loaders.partial`); through ``cache`` like :func:`read_catalog`."""
+    state = CatalogState(root, cache=cache)
+    for rel in rels:
+        path = root / rel
+        if path.is_file():
+            _per_file(state, path, partial(_read_metric_file, state, path))
+    return state
+
+
+def is_metric_file(rel: str) -> bool:
+    """Whether the catalog file ``rel`` (POSIX, relative) is read as a metric file."""
+    return rel.startswith("metrics/") and rel.endswith((".yaml", ".yml"))
+
+
+def catalog_meta(root: Path) -> dict[str, Any] | None:
+    """The graph's ``meta`` as a whole read makes it from ``kpigraph.yaml``, without
+    ``summary``; ``None`` when the settings do not read cleanly (a whole read reports why)."""
+    state = CatalogState(root)
+    manifest = _read_manifest(state)
+    if manifest is None or state.issues:
+        return None
+    meta: dict[str, Any] = {"name": manifest.name, "source": str(root.resolve())}
+    meta.update(manifest.model_dump(exclude_none=True))
+    return meta
+
+
 # ---------------------------------------------------------------------------------------------
 # reading files
 
