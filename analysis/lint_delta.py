@@ -179,7 +179,10 @@ class _Nodes:
         self.cache = cache
         self.file_of = {r: rel for rel, rs in part.refs.items() for r in rs}
         self.order = {
-            r: (Path(rel).parts, i) for rel, rs in part.refs.items() for i, r in enumerate(rs)
+            r: (parts, i)
+            for rel, rs in part.refs.items()
+            for parts in [Path(rel).parts]
+            for i, r in enumerate(rs)
         }
         self.loaded: dict[str, dict[NodeRef, Placed]] = {}
 

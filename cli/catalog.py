@@ -10,7 +10,6 @@ from typing import TYPE_CHECKING
 
 import click
 
-from cli import render
 from cli.common import (
     TEMPLATES_DIR,
     announce_replacement,
@@ -193,6 +192,8 @@ def load(
             }
         )
         return
+    from cli import render
+
     render.store_info(out(), info, where(settings))
     if result.how:
         click.echo(result.how)

@@ -43,7 +43,7 @@ def publish_partial(
     from cli.common import sweep_orphans
     from cli.lint import gate
     from core import reload
-    from core.i18n import _
+    from core.i18n import _, current
     from core.sync import file_base
     from graph_schema.revisions import RevisionDraft
     from loaders.git_source import default_author, source_info
@@ -55,6 +55,8 @@ def publish_partial(
         return _("no index of the last load")
     if record.lint is None and not no_lint:
         return _("the last load was not linted")
+    if record.language != current() and not no_lint:
+        return _("the last load's lint findings are in another language")
     if not force_files and file_base(live)[1]:
         return _("change requests were applied since the files were loaded")
     cache.background = True

@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from core.bulk import paused_gc
+from core.i18n import current
 from graph_schema.diff import (
     GraphDiff,
     diff_digest,
@@ -77,6 +78,18 @@ class LoadRecord:
     facts: dict[str, MetricFacts] = field(default_factory=dict)
     #: the lint gate's findings of this load (``None``: not linted)
     lint: tuple[LintIssue, ...] | None = None
+    #: the language the findings are worded in (another language's load lints whole)
+    language: str = ""
+
+    def __getstate__(self) -> dict[str, Any]:
+        # the index as plain tuples: pickled and read back several times faster
+        state = dict(self.__dict__)
+        state["facts"] = {k: tuple(v) for k, v in self.facts.items()}
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        state["facts"] = {k: MetricFacts._make(v) for k, v in state["facts"].items()}
+        self.__dict__.update(state)
 
 
 def record_of(
@@ -95,7 +108,9 @@ def record_of(
     file_of = {ref: file for ref, (file, _line) in source.origins.items()}
     facts = metric_facts(metrics, source.graph.edges, file_of)
     keys = {Path(rel).as_posix(): key for rel, key in (cache.keys if cache else {}).items()}
-    return LoadRecord(fingerprint, dict(files.files), refs, undeclared, keys, facts, lint)
+    return LoadRecord(
+        fingerprint, dict(files.files), refs, undeclared, keys, facts, lint, current()
+    )
 
 
 #: the shape of :class:`LoadRecord` (part of a record's name: another shape is never read)
@@ -267,6 +282,7 @@ def plan_partial(
         new_keys,
         part.facts,
         lint,
+        current(),
     )
     name = str(part.meta.get("name") or info.catalog or "")
     return _planned(

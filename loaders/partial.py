@@ -202,25 +202,25 @@ def read_partial(
     from loaders.catalog import catalog_meta
 
     if not all(is_metric_file(rel) for rel in changed):
-        return _full(_("a file other than a metric file changed"))
+        raise FullRead(_("a file other than a metric file changed"))
     meta = catalog_meta(root)
     if meta is None:
-        return _full(_("the catalog settings do not read"))
+        raise FullRead(_("the catalog settings do not read"))
     touched = set(changed)
     present = [rel for rel in changed if (root / rel).is_file()]
     state = read_metric_files(root, present, cache)
     if state.issues or state.unreadable or state.unverifiable:
-        return _full(_("the changed files have problems"))
+        raise FullRead(_("the changed files have problems"))
     before = _before(changed, refs, keys, cache)
     unchanged_ids = {r for rel, rs in refs.items() if rel not in touched for r in rs}
     new_refs = {str(ref) for ref in state.nodes}
     if new_refs & unchanged_ids:
-        return _full(_("an id of a changed file is declared in another file"))
+        raise FullRead(_("an id of a changed file is declared in another file"))
     old_refs = {r for rel in changed for r in refs.get(rel, ())}
     removed = {NodeRef.parse(r) for r in old_refs - new_refs}
     gone = {r.id for r in removed}
     if gone and any(f.file not in touched and gone.intersection(f.refers) for f in facts.values()):
-        return _full(_("a removed metric is still referred to"))
+        raise FullRead(_("a removed metric is still referred to"))
     changed_nodes: dict[NodeRef, Metric] = {}
     moved: set[NodeRef] = set()
     for ref, node in state.nodes.items():
@@ -239,7 +239,7 @@ def read_partial(
     ids = unchanged_ids | new_refs
     resolved = _resolve(state, [*changed_nodes, *sorted(moved, key=str)], ids)
     if resolved.issues:
-        return _full(_("a reference of a changed metric does not resolve"))
+        raise FullRead(_("a reference of a changed metric does not resolve"))
     state.edges = resolved.edges
     new_facts = dict(facts)
     for ref in removed:
@@ -260,9 +260,9 @@ def read_partial(
     fresh_facts = metric_facts(fresh, resolved.edges.values(), file_of)
     new_facts.update(fresh_facts)
     if not new_facts:
-        return _full(_("the catalog would define no metrics"))
+        raise FullRead(_("the catalog would define no metrics"))
     if _adds_links(facts, fresh_facts) and not _acyclic(new_facts):
-        return _full(_("the change makes a cycle"))
+        raise FullRead(_("the change makes a cycle"))
     new_record = {rel: list(rs) for rel, rs in refs.items() if rel not in touched}
     for ref, origin in state.origins.items():
         new_record.setdefault(Path(origin.file).as_posix(), []).append(str(ref))
@@ -270,10 +270,6 @@ def read_partial(
     return PartialRead(
         state, changed_nodes, removed, moved, before, new_facts, new_record, meta, ids
     )
-
-
-def _full(reason: str) -> Any:
-    raise FullRead(reason)
 
 
 def _before(
