@@ -40,6 +40,7 @@ from loaders.prefetch import workers
 #: modules whose code decides what a file reads as: a change to any of them is a new cache
 _CODE = (
     "loaders/catalog.py",
+    "loaders/catalog_read.py",
     "loaders/yaml_lines.py",
     "loaders/catalog_cache.py",
     "graph_schema/models.py",
