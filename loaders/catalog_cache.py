@@ -148,6 +148,8 @@ class FileEntry:
 
     nodes: list[tuple[Any, int | None, Any]]
     edges: list[Any]
+    #: the text of a metric file (a delta reads only its changed items: loaders/metric_items)
+    text: str | None = None
 
 
 @dataclass

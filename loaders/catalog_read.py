@@ -7,7 +7,7 @@ changed metric files (:func:`read_metric_files`, :mod:`loaders.partial`)."""
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
@@ -73,16 +73,67 @@ class CatalogManifest(BaseModel):
     calendar: CalendarSettings | None = None
 
 
-def read_metric_files(root: Path, rels: Iterable[str], cache: FileCache | None) -> CatalogState:
+def read_metric_files(
+    root: Path,
+    rels: Iterable[str],
+    cache: FileCache | None,
+    before: Mapping[str, FileEntry] | None = None,
+) -> CatalogState:
     """Only the metric files ``rels`` (relative to the catalog ``root``) read into a state of
     their own — nodes validated as a whole read validates them, nothing resolved (a delta:
-    :mod:`loaders.partial`); through ``cache`` like :func:`read_catalog`."""
+    :mod:`loaders.partial`); through ``cache`` like :func:`read_catalog`. ``before``: the
+    cache entries of what the files held at the last load; a file found there is read item
+    by item, only its changed items parsed (:mod:`loaders.metric_items`)."""
     state = CatalogState(root, cache=cache)
     for rel in rels:
         path = root / rel
-        if path.is_file():
+        if not path.is_file():
+            continue
+        entry = (before or {}).get(rel)
+        if entry is not None and getattr(entry, "text", None):
+            _per_file(state, path, partial(_read_metric_items, state, path, entry))
+        else:
             _per_file(state, path, partial(_read_metric_file, state, path))
     return state
+
+
+def _read_metric_items(state: CatalogState, path: Path, old: FileEntry) -> None:
+    """:func:`_read_metric_file` parsing only the items whose text differs from ``old``'s."""
+    from loaders.metric_items import parse_item, shifted, split_items
+
+    try:
+        text = path.read_bytes().decode("utf-8")
+    except (OSError, UnicodeDecodeError):
+        text = ""
+    new_items = split_items(text) if text else None
+    old_items = split_items(old.text) if old.text else None
+    if new_items is None or old_items is None or len(old_items) != len(old.nodes):
+        _read_metric_file(state, path)
+        return
+    kept: dict[str, list[tuple[int, Any, int | None, Any]]] = {}
+    for (first, chunk), (node, line, raw) in zip(old_items, old.nodes, strict=True):
+        kept.setdefault(chunk, []).append((first, node, line, raw))
+    read: list[tuple[Any, int | None, Any] | LDict] = []
+    for first, chunk in new_items:
+        same = kept.get(chunk)
+        if same:
+            was, node, line, raw = same.pop(0)
+            by = first - was
+            read.append((node, line + by if line else line, shifted(raw, by) if by else raw))
+            continue
+        item = parse_item(first, chunk)
+        if not isinstance(item, LDict):
+            _read_metric_file(state, path)  # reports it as a whole read does
+            return
+        read.append(item)
+    rel = _rel(state, path)
+    for got in read:
+        if isinstance(got, LDict):
+            metric = validate_node(state, Metric, got, rel)
+            if metric is not None:
+                state.add_node(metric, rel, got.line, got)
+        else:
+            state.add_node(got[0], rel, got[1], got[2])
 
 
 def is_metric_file(rel: str) -> bool:
@@ -116,7 +167,8 @@ def _per_file(state: CatalogState, path: Path, read: Callable[[], object]) -> No
         return
     rel = _rel(state, path)
     try:
-        key = cache.key(rel, path.read_bytes())
+        data = path.read_bytes()
+        key = cache.key(rel, data)
     except OSError:
         read()  # reports it
         return
@@ -147,8 +199,19 @@ def _per_file(state: CatalogState, path: Path, read: Callable[[], object]) -> No
                     (tuple(e.source), tuple(e.target), e.type.value, e.props)
                     for e in list(state.edges.values())[edges:]
                 ],
+                _text_of(rel, data),
             ),
         )
+
+
+def _text_of(rel: str, data: bytes) -> str | None:
+    """A metric file's text, kept with its cache entry (see :mod:`loaders.metric_items`)."""
+    if not is_metric_file(Path(rel).as_posix()):
+        return None
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
 
 
 def to_parse(state: CatalogState) -> list[Path]:

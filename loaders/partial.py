@@ -29,7 +29,7 @@ from graph_schema.ids import NodeKind, NodeRef
 from graph_schema.models import BaseNode, Edge, Metric
 from graph_schema.relations import Relation
 from loaders.catalog import is_metric_file, read_metric_files
-from loaders.catalog_cache import FileCache
+from loaders.catalog_cache import FileCache, FileEntry
 from loaders.references import acyclic, resolve_metric_references
 from loaders.validate import CatalogState, Origin
 from loaders.yaml_lines import LDict
@@ -208,10 +208,11 @@ def read_partial(
         raise FullRead(_("the catalog settings do not read"))
     touched = set(changed)
     present = [rel for rel in changed if (root / rel).is_file()]
-    state = read_metric_files(root, present, cache)
+    entries = _entries(changed, refs, keys, cache)
+    before = _before(entries) if entries is not None else None
+    state = read_metric_files(root, present, cache, entries)
     if state.issues or state.unreadable or state.unverifiable:
         raise FullRead(_("the changed files have problems"))
-    before = _before(changed, refs, keys, cache)
     unchanged_ids = {r for rel, rs in refs.items() if rel not in touched for r in rs}
     new_refs = {str(ref) for ref in state.nodes}
     if new_refs & unchanged_ids:
@@ -272,12 +273,12 @@ def read_partial(
     )
 
 
-def _before(
+def _entries(
     changed: list[str], refs: Mapping[str, list[str]], keys: Mapping[str, str], cache: FileCache
-) -> dict[NodeRef, Placed] | None:
-    """The nodes the changed files held at the last load, from the cache's entries of them
-    (``None`` when one is gone: every node of the changed files then counts as changed)."""
-    out: dict[NodeRef, Placed] = {}
+) -> dict[str, FileEntry] | None:
+    """The cache's entries of what the changed files held at the last load (``None`` when one
+    is gone: every node of the changed files then counts as changed)."""
+    out: dict[str, FileEntry] = {}
     for rel in changed:
         if not refs.get(rel):
             continue
@@ -286,9 +287,17 @@ def _before(
         if entry is None:
             return None
         cache.used.discard(key)  # not kept for the next load: the file changed
-        for node, line, raw in entry.nodes:
-            out[node.ref] = Placed(node, rel, line, raw)
+        out[rel] = entry
     return out
+
+
+def _before(entries: Mapping[str, FileEntry]) -> dict[NodeRef, Placed]:
+    """The nodes of ``entries`` with where they were written."""
+    return {
+        node.ref: Placed(node, rel, line, raw)
+        for rel, entry in entries.items()
+        for node, line, raw in entry.nodes
+    }
 
 
 def _resolve(state: CatalogState, refs: list[NodeRef], ids: set[str]) -> CatalogState:
