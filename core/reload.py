@@ -81,16 +81,6 @@ class LoadRecord:
     #: the language the findings are worded in (another language's load lints whole)
     language: str = ""
 
-    def __getstate__(self) -> dict[str, Any]:
-        # the index as plain tuples: pickled and read back several times faster
-        state = dict(self.__dict__)
-        state["facts"] = {k: tuple(v) for k, v in self.facts.items()}
-        return state
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        state["facts"] = {k: MetricFacts._make(v) for k, v in state["facts"].items()}
-        self.__dict__.update(state)
-
 
 def record_of(
     source: CatalogSource,
