@@ -1,8 +1,8 @@
 """``kpigraph load`` end to end, and the reload after editing one metric file (issue #17).
 
 Each step is a fresh ``kpigraph load`` process (what a user runs), timed from outside (wall)
-with the child's CPU time and peak RSS from ``os.wait4`` (``--backend neo4j``: the Neo4j server's CPU is not
-in it; a private local Neo4j is started on a free port and stopped after):
+with the child's CPU time and peak RSS from ``os.wait4`` (``--backend neo4j``: the Neo4j
+server's CPU is not in it; a private local Neo4j is started on a free port and stopped after):
 
 1. first load into an empty store with an empty per-file cache (read + lint + write);
 2. the same catalog again (nothing changed: every file from the cache, nothing recorded);
