@@ -18,7 +18,7 @@ as its ``atomic``); those are found again over a small context:
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Container, Iterable, Mapping
 from pathlib import Path
 
 from analysis.lint import LintReport, parse_config, run_rules
@@ -121,25 +121,17 @@ def _runs(rule: LintRule, config: object, min_severity: Severity) -> bool:
 def _closure(
     touched: set[NodeRef], old: Mapping[str, MetricFacts], new: Mapping[str, MetricFacts]
 ) -> set[NodeRef]:
-    """The touched metrics and every metric sharing a conflict key with them, transitively."""
-    index: dict[str, list[str]] = {}
-    for mid, f in new.items():
-        for key in f.keys:
-            index.setdefault(key, []).append(mid)
+    """The touched metrics and every metric sharing a conflict key with them, transitively
+    (one scan of the index per step; a step or two in practice)."""
     seen = {r.id for r in touched if r.kind is NodeKind.METRIC}
-    todo = [k for mid in seen for facts in (old, new) if mid in facts for k in facts[mid].keys]
-    done: set[str] = set()
-    while todo:
-        key = todo.pop()
-        if key in done:
-            continue
-        done.add(key)
-        for mid in index.get(key, ()):
-            if mid not in seen:
-                seen.add(mid)
-                todo += new[mid].keys
-        if len(seen) > MAX_CLOSURE:
+    keys = {k for mid in seen for facts in (old, new) if mid in facts for k in facts[mid].keys}
+    while len(seen) <= MAX_CLOSURE:
+        added = [m for m, f in new.items() if m not in seen and not keys.isdisjoint(f.keys)]
+        if not added:
             break
+        for mid in added:
+            seen.add(mid)
+            keys.update(new[mid].keys)
     return {NodeRef(NodeKind.METRIC, mid) for mid in seen if mid in new}
 
 
@@ -177,19 +169,34 @@ class _Nodes:
         self.part = part
         self.keys = keys
         self.cache = cache
-        self.file_of = {r: rel for rel, rs in part.refs.items() for r in rs}
-        self.order = {
-            r: (parts, i)
-            for rel, rs in part.refs.items()
-            for parts in [Path(rel).parts]
-            for i, r in enumerate(rs)
-        }
         self.loaded: dict[str, dict[NodeRef, Placed]] = {}
+        self.positions: dict[str, dict[str, int]] = {}
+
+    def file_of(self, ref: NodeRef) -> str | None:
+        """The file declaring ``ref``: a metric's from the index; others (dashboards) from the
+        section files' lists of refs (never the large metric or sources files)."""
+        if ref.kind is NodeKind.METRIC:
+            facts = self.part.facts.get(ref.id)
+            return facts.file if facts is not None else None
+        wanted = str(ref)
+        for rel, refs in self.part.refs.items():
+            if "/" not in rel and wanted in refs:
+                return rel
+        return None
+
+    def order(self, ref: NodeRef) -> tuple[tuple[str, ...], int]:
+        """Where a whole read meets ``ref``: its file, then its place in the file."""
+        rel = self.file_of(ref)
+        if rel is None:
+            return ((), 0)
+        if rel not in self.positions:
+            self.positions[rel] = {r: i for i, r in enumerate(self.part.refs.get(rel, ()))}
+        return (Path(rel).parts, self.positions[rel].get(str(ref), 0))
 
     def placed(self, ref: NodeRef) -> Placed | None:
         if ref in self.part.state.nodes:
             return placed(self.part.state, ref)
-        rel = self.file_of.get(str(ref))
+        rel = self.file_of(ref)
         if rel is None:
             return None
         if rel not in self.loaded:
@@ -206,7 +213,7 @@ class _Nodes:
         found = self.placed(ref)
         return found.node if found is not None else None
 
-    def resolved(self, refs: list[NodeRef], ids: set[str]) -> list[Edge]:
+    def resolved(self, refs: list[NodeRef], ids: Container[str]) -> list[Edge]:
         from loaders.partial import resolve_placed
 
         return resolve_placed([p for r in refs if (p := self.placed(r)) is not None], ids)
@@ -217,7 +224,7 @@ class _Nodes:
         from analysis.lint import dialect_problem
 
         found = {r: p for r in refs if r.kind in _KINDS and (p := self.placed(r)) is not None}
-        ordered = sorted(found, key=lambda r: self.order.get(str(r), ((), 0)))
+        ordered = sorted(found, key=self.order)
         return LintContext(
             nodes={r: found[r].node for r in ordered},
             edges=edges,

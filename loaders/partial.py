@@ -20,7 +20,7 @@ full load does — the delta never has errors of its own wording.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Container, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -125,12 +125,22 @@ def summary_of(facts: Mapping[str, MetricFacts], recent: int = 10) -> dict[str, 
     }
 
 
+class Either(Container[str]):
+    """Ids in one of two sets (without copying the larger)."""
+
+    def __init__(self, first: set[str], second: set[str]) -> None:
+        self.sets = (first, second)
+
+    def __contains__(self, item: object) -> bool:
+        return any(item in s for s in self.sets)
+
+
 class _IdLookup:
     """:class:`loaders.references.NameLookup` over the ids of the whole catalog (``Kind:id``
     strings). A delta with an unknown reference is read whole, so suggestions are never
     asked of it."""
 
-    def __init__(self, ids: set[str]) -> None:
+    def __init__(self, ids: Container[str]) -> None:
         self.ids = ids
 
     def has(self, kind: NodeKind, node_id: str) -> bool:
@@ -178,7 +188,7 @@ class PartialRead:
     #: the graph's meta as a whole read makes it
     meta: dict[str, Any]
     #: every ``Kind:id`` of the catalog after this read
-    ids: set[str]
+    ids: Container[str]
 
 
 def read_partial(
@@ -237,7 +247,7 @@ def read_partial(
             state.raw[ref].key_lines,
         ):
             moved.add(ref)
-    ids = unchanged_ids | new_refs
+    ids = Either(unchanged_ids, new_refs)
     resolved = _resolve(state, [*changed_nodes, *sorted(moved, key=str)], ids)
     if resolved.issues:
         raise FullRead(_("a reference of a changed metric does not resolve"))
@@ -300,7 +310,7 @@ def _before(entries: Mapping[str, FileEntry]) -> dict[NodeRef, Placed]:
     }
 
 
-def _resolve(state: CatalogState, refs: list[NodeRef], ids: set[str]) -> CatalogState:
+def _resolve(state: CatalogState, refs: list[NodeRef], ids: Container[str]) -> CatalogState:
     """The references of the metrics ``refs`` of ``state`` resolved against ``ids``."""
     sub = CatalogState(state.root)
     for ref in refs:
@@ -333,7 +343,7 @@ def _acyclic(facts: Mapping[str, MetricFacts]) -> bool:
     return True
 
 
-def resolve_placed(nodes: list[Placed], ids: set[str]) -> list[Edge]:
+def resolve_placed(nodes: list[Placed], ids: Container[str]) -> list[Edge]:
     """The edges the metrics ``nodes`` make, resolved against the catalog's ``ids``."""
     sub = CatalogState(Path("."))
     for p in nodes:
