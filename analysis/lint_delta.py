@@ -28,7 +28,7 @@ from graph_schema.relations import Relation
 from graph_schema.rules import DEFAULT_RULES, RUNNER_RULE_IDS, Scope
 from graph_schema.rules.base import LintContext, LintIssue, LintRule, Severity
 from loaders.catalog_cache import FileCache
-from loaders.partial import MetricFacts, PartialRead, Placed, placed
+from loaders.partial import ATOMIC, FILE, KEYS, LINKS, MetricFacts, PartialRead, Placed, placed
 from loaders.validate import make_edge
 
 #: a name-rule context past this many metrics is linted whole
@@ -74,7 +74,7 @@ def lint_partial(
         NodeRef(NodeKind.METRIC, mid)
         for facts in (old_facts, part.facts)
         for mid, f in facts.items()
-        if f.atomic in ids
+        if f[ATOMIC] in ids
     }
     touched |= {u for u in users if u.id in part.facts}
     if any(isinstance(n, Metric) and n.sql for r, n in part.state.nodes.items() if r in touched):
@@ -124,14 +124,14 @@ def _closure(
     """The touched metrics and every metric sharing a conflict key with them, transitively
     (one scan of the index per step; a step or two in practice)."""
     seen = {r.id for r in touched if r.kind is NodeKind.METRIC}
-    keys = {k for mid in seen for facts in (old, new) if mid in facts for k in facts[mid].keys}
+    keys = {k for mid in seen for facts in (old, new) if mid in facts for k in facts[mid][KEYS]}
     while len(seen) <= MAX_CLOSURE:
-        added = [m for m, f in new.items() if m not in seen and not keys.isdisjoint(f.keys)]
+        added = [m for m, f in new.items() if m not in seen and not keys.isdisjoint(f[KEYS])]
         if not added:
             break
         for mid in added:
             seen.add(mid)
-            keys.update(new[mid].keys)
+            keys.update(new[mid][KEYS])
     return {NodeRef(NodeKind.METRIC, mid) for mid in seen if mid in new}
 
 
@@ -147,7 +147,7 @@ def _edges(part: PartialRead, alive: set[NodeRef], nodes: _Nodes) -> list[Edge]:
     for mid, f in part.facts.items():
         if NodeRef(NodeKind.METRIC, mid) in alive:
             continue
-        for rel, source, target in f.links:
+        for rel, source, target in f[LINKS]:
             if source in ids or target in ids:
                 own.append(
                     make_edge(
@@ -177,7 +177,7 @@ class _Nodes:
         section files' lists of refs (never the large metric or sources files)."""
         if ref.kind is NodeKind.METRIC:
             facts = self.part.facts.get(ref.id)
-            return facts.file if facts is not None else None
+            return facts[FILE] if facts is not None else None
         wanted = str(ref)
         for rel, refs in self.part.refs.items():
             if "/" not in rel and wanted in refs:

@@ -1,7 +1,7 @@
 """Reading only the metric files that changed, validated against an index of the rest (#23).
 
 In the manner of dbt-core's partial parsing: a load keeps, beside its per-file cache, an index
-of what every metric declared (:class:`MetricFacts`: its file, the metrics it refers to, the
+of what every metric declared (:data:`MetricFacts`: its file, the metrics it refers to, the
 formula / hierarchy links it makes, the keys the conflict rules group it by, the facets of the
 catalog's summary). A later load whose changed files are all metric files parses only those
 (:func:`read_partial`) and checks them against that index and the ids of the other files:
@@ -19,11 +19,12 @@ full load does — the delta never has errors of its own wording.
 
 from __future__ import annotations
 
+import heapq
 from collections import Counter
 from collections.abc import Container, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any, Final
 
 from graph_schema.ids import NodeKind, NodeRef
 from graph_schema.models import BaseNode, Edge, Metric
@@ -45,20 +46,27 @@ PRODUCED_BY_SOURCE = frozenset(
 ACYCLIC = (Relation.INPUT_TO, Relation.ROLLS_UP_TO)
 
 
-class MetricFacts(NamedTuple):
-    """What one metric declared, as the index of a load keeps it."""
-
-    file: str
-    #: metric ids it names (formula, drivers, causes, rolls_up_to, parallel)
-    refers: tuple[str, ...]
-    #: (relation, source id, target id) of the INPUT_TO / ROLLS_UP_TO edges it makes
-    links: tuple[tuple[str, str, str], ...]
-    #: :func:`graph_schema.rules.conflict.index_keys`
-    keys: tuple[str, ...]
-    atomic: str | None
-    level: str | None
-    domain: str | None
-    updated: str | None
+#: What one metric declared, as the index of a load keeps it: a plain tuple (a load record holds
+#: one per metric and is written after every load: plain tuples of strings are what marshal
+#: writes and reads fastest), its fields at these places:
+FILE: Final = 0  # the file declaring it
+REFERS: Final = 1  # metric ids it names (formula, drivers, causes, rolls_up_to, parallel)
+LINKS: Final = 2  # (relation, source id, target id) of the INPUT_TO / ROLLS_UP_TO edges it makes
+KEYS: Final = 3  # graph_schema.rules.conflict.index_keys
+ATOMIC: Final = 4
+LEVEL: Final = 5
+DOMAIN: Final = 6
+UPDATED: Final = 7
+MetricFacts = tuple[
+    str,
+    tuple[str, ...],
+    tuple[tuple[str, str, str], ...],
+    tuple[str, ...],
+    str | None,
+    str | None,
+    str | None,
+    str | None,
+]
 
 
 class FullRead(Exception):
@@ -99,7 +107,7 @@ def metric_facts(
     out: dict[str, MetricFacts] = {}
     for m in metrics:
         named = refers.get(m.id, set()) | set(m.parallel)
-        out[m.id] = MetricFacts(
+        out[m.id] = (
             Path(file_of[m.ref]).as_posix(),
             tuple(sorted(named)),
             tuple(sorted(links.get(m.id, ()))),
@@ -114,13 +122,15 @@ def metric_facts(
 
 def summary_of(facts: Mapping[str, MetricFacts], recent: int = 10) -> dict[str, Any]:
     """:meth:`graph_schema.graph.CatalogGraph.summary` from the index alone."""
-    levels = Counter(f.level or "—" for f in facts.values())
-    domains = Counter(f.domain or "—" for f in facts.values())
-    dated = sorted(((f.updated, mid) for mid, f in facts.items() if f.updated), reverse=True)
+    levels = Counter(f[LEVEL] or "—" for f in facts.values())
+    domains = Counter(f[DOMAIN] or "—" for f in facts.values())
+    dated = heapq.nlargest(
+        recent, ((date, mid) for mid, f in facts.items() if (date := f[UPDATED]))
+    )
     return {
         "levels": dict(sorted(levels.items())),
         "domains": dict(sorted(domains.items(), key=lambda kv: (-kv[1], kv[0]))),
-        "north_star": sorted(mid for mid, f in facts.items() if f.level == "L0"),
+        "north_star": sorted(mid for mid, f in facts.items() if f[LEVEL] == "L0"),
         "recent": [{"id": mid, "date": date} for date, mid in dated[:recent]],
     }
 
@@ -230,7 +240,9 @@ def read_partial(
     old_refs = {r for rel in changed for r in refs.get(rel, ())}
     removed = {NodeRef.parse(r) for r in old_refs - new_refs}
     gone = {r.id for r in removed}
-    if gone and any(f.file not in touched and gone.intersection(f.refers) for f in facts.values()):
+    if gone and any(
+        f[FILE] not in touched and gone.intersection(f[REFERS]) for f in facts.values()
+    ):
         raise FullRead(_("a removed metric is still referred to"))
     changed_nodes: dict[NodeRef, Metric] = {}
     moved: set[NodeRef] = set()
@@ -260,7 +272,7 @@ def read_partial(
         if isinstance(node, Metric) and ref not in changed_nodes and ref not in moved:
             old_facts = facts.get(ref.id)
             if old_facts is not None:
-                new_facts[ref.id] = old_facts._replace(file=Path(file_of[ref]).as_posix())
+                new_facts[ref.id] = (Path(file_of[ref]).as_posix(), *old_facts[1:])
                 continue
             changed_nodes[ref] = node  # not indexed (should not happen): treat as changed
     fresh = [
@@ -325,7 +337,7 @@ def _adds_links(old: Mapping[str, MetricFacts], fresh: Mapping[str, MetricFacts]
     """Whether the fresh metrics make an INPUT_TO / ROLLS_UP_TO link they did not make."""
     for mid, facts in fresh.items():
         before = old.get(mid)
-        if set(facts.links) - set(before.links if before is not None else ()):
+        if set(facts[LINKS]) - set(before[LINKS] if before is not None else ()):
             return True
     return False
 
@@ -335,7 +347,7 @@ def _acyclic(facts: Mapping[str, MetricFacts]) -> bool:
         pairs = [
             (NodeRef(NodeKind.METRIC, s), NodeRef(NodeKind.METRIC, t))
             for f in facts.values()
-            for r, s, t in f.links
+            for r, s, t in f[LINKS]
             if r == rel.value
         ]
         if not acyclic(pairs):
