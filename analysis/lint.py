@@ -229,11 +229,14 @@ def _no_sql(metric: Metric) -> SqlCheck | None:
     return None
 
 
-def _dialect_problem(name: str) -> str | None:
+def dialect_problem(name: str) -> str | None:
     """Why ``name`` is not a SQL dialect sqlglot knows (imported only when asked)."""
-    from analysis.lint_sql import dialect_problem
+    from analysis.lint_sql import dialect_problem as problem
 
-    return dialect_problem(name)
+    return problem(name)
+
+
+_dialect_problem = dialect_problem
 
 
 def lint_catalog(path: str | Path, rules: Iterable[LintRule] = DEFAULT_RULES) -> LintReport:

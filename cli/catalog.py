@@ -10,7 +10,6 @@ from typing import TYPE_CHECKING
 
 import click
 
-from cli import render
 from cli.common import (
     TEMPLATES_DIR,
     announce_replacement,
@@ -193,6 +192,8 @@ def load(
             }
         )
         return
+    from cli import render
+
     render.store_info(out(), info, where(settings))
     if result.how:
         click.echo(result.how)
@@ -280,7 +281,6 @@ def _read_and_publish(
     """Read, lint and publish ``directory`` (``kpigraph load`` when its files changed): as a
     delta when a few files changed since the stored graph's load (:mod:`core.reload`), else
     whole (the output says which, and why)."""
-    from cli.lint import read_linted
     from core import reload
     from core.sync import check_load
     from graph_schema.revisions import RevisionDraft
@@ -289,7 +289,44 @@ def _read_and_publish(
     from store.pinned import PinnedStore
 
     cache = FileCache.for_catalog(directory)
-    source = read_linted(directory, cache, no_lint)
+    live = store.store if isinstance(store, PinnedStore) else store  # see publish_directory
+    decision = (
+        reload.decide(live, files, cache)
+        if delta_allowed
+        else reload.FullLoad(_("--full was given"))
+    )
+    whole_read = None
+    if not isinstance(decision, reload.FullLoad) and cache is not None:
+        from cli.load_delta import publish_partial
+
+        done = publish_partial(
+            directory,
+            store,
+            live,
+            files,
+            cache,
+            decision,
+            author,
+            message,
+            not no_version_check,
+            no_lint,
+            force_files,
+        )
+        if not isinstance(done, str):
+            return done
+        whole_read = done
+    from analysis.lint import LintReport
+    from cli.lint import gate, lint_source
+    from loaders.catalog import read_catalog
+
+    if cache is not None:
+        cache.background = True  # written by a forked child while this process goes on
+    source = read_catalog(directory, cache=cache)
+    report: LintReport | None = None
+    if not no_lint:
+        report = lint_source(source, "warning")
+        gate(report, directory)
+    lint = report.issues if report is not None else None
     graph = source.graph
     check_load(store, graph, force_files=force_files)  # nothing reverts an approved change
     draft = RevisionDraft(
@@ -299,32 +336,31 @@ def _read_and_publish(
     )
     sweep_orphans(store)  # what killed loads left behind, reported (Neo4j)
     check = not no_version_check
-    live = store.store if isinstance(store, PinnedStore) else store  # see publish_directory
-    decision = (
-        reload.decide(live, files, cache)
-        if delta_allowed
-        else reload.FullLoad(_("--full was given"))
-    )
     if not isinstance(decision, reload.FullLoad):
         old, changed, head, info = decision
         delta = reload.plan_delta(
             live, source, files, old, changed, head, info, draft, check_versions=check
         )
         if delta is not None:
-            result = _apply_delta(store, delta)
+            result = apply_delta(store, delta)
             if result is not None:
-                if result.changed and delta.record is not None:
-                    reload.save_record(cache, files, delta.record)
-                return replace(result, delta=True, how=reload.describe(delta))
+                if result.changed:
+                    reload.save_record(cache, files, reload.record_of(source, files, cache, lint))
+                how = reload.describe(delta)
+                if whole_read:
+                    how = _(
+                        "{how} (the whole catalog was read: {reason})", how=how, reason=whole_read
+                    )
+                return replace(result, delta=True, how=how)
         decision = reload.FullLoad(_("the delta could not be applied"))
     if not as_json:
         announce_replacement(store, graph)
     result = _publish_whole(store, graph, draft, check, files.digest, as_json)
-    reload.save_record(cache, files, reload.record_of(source, files, cache))
+    reload.save_record(cache, files, reload.record_of(source, files, cache, lint))
     return replace(result, how=_("full load: {reason}", reason=decision.reason))
 
 
-def _apply_delta(store: GraphStore, delta: Delta) -> PublishResult | None:
+def apply_delta(store: GraphStore, delta: Delta) -> PublishResult | None:
     """Write ``delta``; ``None`` when the store moved meanwhile (then it is loaded whole)."""
     from core.bulk import paused_gc
     from core.publish import PublishResult

@@ -88,7 +88,12 @@ def read_linted(directory: Path, cache: FileCache | None, no_lint: bool = False)
     source = read_catalog(directory, cache=cache)
     if no_lint:
         return source
-    report = lint_source(source, "warning")  # a gate: the info-only rules need not run
+    gate(lint_source(source, "warning"), directory)  # a gate: info-only rules need not run
+    return source
+
+
+def gate(report: LintReport, directory: Path) -> None:
+    """The lint gate of a load: errors stop it (listed on stderr), warnings are counted."""
     counts = report.counts()
     if report.has_errors:
         from analysis.lint import LintReport
@@ -112,7 +117,6 @@ def read_linted(directory: Path, cache: FileCache | None, no_lint: bool = False)
                 directory=safe(directory),
             )
         )
-    return source
 
 
 def print_text(

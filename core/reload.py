@@ -24,12 +24,14 @@ changed since the files were loaded (change requests applied), when the loader's
 
 from __future__ import annotations
 
+import marshal
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from core.bulk import paused_gc
+from core.i18n import current
 from graph_schema.diff import (
     GraphDiff,
     diff_digest,
@@ -45,9 +47,13 @@ from graph_schema.errors import EmptyStoreError, StoreError, VersionError
 from graph_schema.graph import CatalogGraph
 from graph_schema.ids import NodeKind, NodeRef
 from graph_schema.models import BaseNode, Metric
+from graph_schema.relations import Relation
 from graph_schema.revisions import ChangeOp, RevisionDraft, RevisionSummary, count_changes
+from graph_schema.rules.base import LintIssue
 from loaders.catalog import MANIFEST, CatalogSource
 from loaders.catalog_cache import CatalogFiles, FileCache
+from loaders.partial import MetricFacts, PartialRead, metric_facts, producer
+from loaders.validate import make_edge
 from store.base import GraphStore, StoreInfo
 from store.history import PlannedRevision, now
 
@@ -67,22 +73,54 @@ class LoadRecord:
     refs: dict[str, list[str]]
     #: metrics that declare no ``version`` (their stored version is an automatic one)
     undeclared: frozenset[str]
+    #: file → its key in the per-file cache (the entry of what the file held)
+    keys: dict[str, str] = field(default_factory=dict)
+    #: metric id → what it declared (:mod:`loaders.partial`: the index a delta is checked by)
+    facts: dict[str, MetricFacts] = field(default_factory=dict)
+    #: the lint gate's findings of this load (``None``: not linted)
+    lint: tuple[LintIssue, ...] | None = None
+    #: the language the findings are worded in (another language's load lints whole)
+    language: str = ""
+
+    def __getstate__(self) -> dict[str, Any]:
+        # the index and the files' refs as one marshal blob each: at 100,000 metrics pickle
+        # took seconds over their millions of small tuples and strings (our own 0700 cache
+        # directory, read by this Python only: see loaders/catalog_cache.py)
+        state = dict(self.__dict__)
+        state["facts"] = marshal.dumps(self.facts)
+        state["refs"] = marshal.dumps(self.refs)
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        facts, refs = state["facts"], state["refs"]
+        state["facts"] = marshal.loads(facts) if isinstance(facts, bytes) else facts
+        state["refs"] = marshal.loads(refs) if isinstance(refs, bytes) else refs
+        self.__dict__.update(state)
 
 
-def record_of(source: CatalogSource, files: CatalogFiles, cache: FileCache | None) -> LoadRecord:
+def record_of(
+    source: CatalogSource,
+    files: CatalogFiles,
+    cache: FileCache | None,
+    lint: tuple[LintIssue, ...] | None = None,
+) -> LoadRecord:
     """The record of a load of ``source`` read from ``files`` (through ``cache``)."""
     fingerprint = cache.fingerprint if cache is not None else ""
     refs: dict[str, list[str]] = {}
     for ref, (file, _line) in source.origins.items():
         refs.setdefault(Path(file).as_posix(), []).append(str(ref))
-    undeclared = frozenset(
-        str(n.ref) for n in source.graph.nodes if isinstance(n, Metric) and not n.version
+    metrics = [n for n in source.graph.nodes if isinstance(n, Metric)]
+    undeclared = frozenset(str(n.ref) for n in metrics if not n.version)
+    file_of = {ref: file for ref, (file, _line) in source.origins.items()}
+    facts = metric_facts(metrics, source.graph.edges, file_of)
+    keys = {Path(rel).as_posix(): key for rel, key in (cache.keys if cache else {}).items()}
+    return LoadRecord(
+        fingerprint, dict(files.files), refs, undeclared, keys, facts, lint, current()
     )
-    return LoadRecord(fingerprint, dict(files.files), refs, undeclared)
 
 
 #: the shape of :class:`LoadRecord` (part of a record's name: another shape is never read)
-RECORD_FORMAT = "r1"
+RECORD_FORMAT = "r3"
 
 
 def save_record(cache: FileCache | None, files: CatalogFiles, record: LoadRecord) -> None:
@@ -191,7 +229,104 @@ def _plan_delta(
     stored = store.stored_rows(affected)
     nodes = tuple(n for n in graph.nodes if n.ref in new_refs)
     edges = tuple(e for e in graph.edges if e.source in affected or e.target in affected)
-    partial = CatalogGraph(graph.name, nodes, edges, {})
+    new_record = _updated(record, files, changed, source, nodes)
+    return _planned(
+        store,
+        graph.name,
+        graph.meta,
+        nodes,
+        edges,
+        stored,
+        new_record,
+        record,
+        files,
+        changed,
+        head,
+        info,
+        draft,
+        check_versions=check_versions,
+    )
+
+
+def plan_partial(
+    store: GraphStore,
+    part: PartialRead,
+    files: CatalogFiles,
+    record: LoadRecord,
+    changed: list[str],
+    head: int,
+    info: StoreInfo,
+    draft: RevisionDraft,
+    keys: dict[str, str],
+    lint: tuple[LintIssue, ...] | None,
+    *,
+    check_versions: bool,
+) -> Delta | None:
+    """:func:`plan_delta` of a delta read alone (:func:`loaders.partial.read_partial`): only
+    the metrics added, changed or removed, and the edges touching them — those their new
+    definitions make, and the stored ones the other metrics make."""
+    affected = set(part.changed) | part.removed
+    stored = store.stored_rows(affected)
+    nodes = tuple(part.changed.values())
+    edges = [e for e in part.state.edges.values() if producer(e) in part.changed]
+    for (source, rel, target), props in stored.edges.items():
+        edge = make_edge(NodeRef.parse(source), NodeRef.parse(target), Relation(rel), dict(props))
+        made_by = producer(edge)
+        if made_by is None or made_by not in affected:
+            edges.append(edge)
+    gone = {r for rel in changed for r in record.refs.get(rel, ())}
+    undeclared = set(record.undeclared - gone) | {
+        str(r) for r, n in part.state.nodes.items() if isinstance(n, Metric) and not n.version
+    }
+    new_keys = {rel: k for rel, k in record.keys.items() if rel not in changed}
+    new_keys.update({Path(rel).as_posix(): k for rel, k in keys.items()})
+    new_record = LoadRecord(
+        record.fingerprint,
+        dict(files.files),
+        part.refs,
+        frozenset(undeclared),
+        new_keys,
+        part.facts,
+        lint,
+        current(),
+    )
+    name = str(part.meta.get("name") or info.catalog or "")
+    return _planned(
+        store,
+        name,
+        part.meta,
+        nodes,
+        tuple(edges),
+        stored,
+        new_record,
+        record,
+        files,
+        changed,
+        head,
+        info,
+        draft,
+        check_versions=check_versions,
+    )
+
+
+def _planned(
+    store: GraphStore,
+    name: str,
+    graph_meta: dict[str, Any],
+    nodes: tuple[BaseNode, ...],
+    edges: tuple[Any, ...],
+    stored: Any,
+    new_record: LoadRecord,
+    record: LoadRecord,
+    files: CatalogFiles,
+    changed: list[str],
+    head: int,
+    info: StoreInfo,
+    draft: RevisionDraft,
+    *,
+    check_versions: bool,
+) -> Delta | None:
+    partial = CatalogGraph(name, nodes, edges, {})
     versioned, auto = with_auto_versions(stored, partial)
     diff = diff_snapshots(stored, snapshot(versioned))
     if check_versions and diff.problems:
@@ -210,12 +345,11 @@ def _plan_delta(
     counts = _counts(info.counts, diff)
     if source_digest == old_source:  # the same graph read: nothing is recorded (as in full)
         return Delta(changed, head, info, None, counts, str(info.meta["digest"]), {})
-    new_record = _updated(record, files, changed, source, nodes)
     if diff.empty:
         return None  # only the files' digest changes: a full load records exactly that
     digest = diff_digest(str(info.meta["digest"]), diff)
     meta = {
-        **graph.meta,
+        **graph_meta,
         "source_digest": source_digest,
         "files": {"digest": files.digest, "graph": digest},
     }
@@ -223,7 +357,7 @@ def _plan_delta(
     summary = RevisionSummary(
         number=head + 1,
         created_at=now(),
-        catalog=graph.name,
+        catalog=name,
         author=final.author,
         message=final.message,
         source=final.source,

@@ -28,6 +28,7 @@ import hashlib
 import os
 import pickle
 import tempfile
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -39,6 +40,7 @@ from loaders.prefetch import workers
 #: modules whose code decides what a file reads as: a change to any of them is a new cache
 _CODE = (
     "loaders/catalog.py",
+    "loaders/catalog_read.py",
     "loaders/yaml_lines.py",
     "loaders/catalog_cache.py",
     "graph_schema/models.py",
@@ -146,6 +148,8 @@ class FileEntry:
 
     nodes: list[tuple[Any, int | None, Any]]
     edges: list[Any]
+    #: the text of a metric file (a delta reads only its changed items: loaders/metric_items)
+    text: str | None = None
 
 
 @dataclass
@@ -162,6 +166,8 @@ class FileCache:
     #: write new entries from a forked child while this process goes on (``kpigraph load``:
     #: at L the entries of a first read take seconds to write); see :meth:`commit`
     background: bool = False
+    #: file (as the read names it) -> its key, for each file this read looked up
+    keys: dict[str, str] = field(default_factory=dict)
 
     @classmethod
     def for_catalog(cls, catalog: str | Path, root: Path | None = None) -> FileCache | None:
@@ -177,7 +183,14 @@ class FileCache:
         h = hashlib.sha256(self.fingerprint.encode())
         h.update(rel.encode("utf-8", "surrogateescape") + b"\0")
         h.update(data)
-        return h.hexdigest()
+        key = h.hexdigest()
+        self.keys[rel] = key
+        return key
+
+    def keep(self, keys: Iterable[str]) -> None:
+        """Entries the current read did not look up but still holds (a delta: the files it
+        did not read): :meth:`commit` leaves them."""
+        self.used.update(keys)
 
     def holds(self, key: str) -> bool:
         """Whether an entry for ``key`` is there (it may still turn out unreadable)."""

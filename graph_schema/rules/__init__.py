@@ -21,6 +21,7 @@ from graph_schema.rules.base import (
     LintContext,
     LintIssue,
     LintRule,
+    Scope,
     Severity,
     SqlCheck,
 )
@@ -48,6 +49,7 @@ __all__ = [
     "LintContext",
     "LintIssue",
     "LintRule",
+    "Scope",
     "Severity",
     "SqlCheck",
 ]

@@ -227,12 +227,30 @@ class LintContext:
         return f"{name} ({ref.id})"
 
 
+class Scope(StrEnum):
+    """What a rule reads to judge one metric (a delta lints the changed metrics and what
+    their rules' scopes say: :mod:`analysis.lint_delta`)."""
+
+    #: the metric alone (and the catalog's settings); SQL rules: its SQL against the sources
+    NODE = "node"
+    #: the metric and the metrics / dashboards it is linked to (formula, hierarchy, dashboards,
+    #: causes, its ``atomic``); every finding names both ends
+    NEIGHBOURS = "neighbours"
+    #: the metric against every metric sharing a name, an abbreviation or a definition key
+    #: (:func:`graph_schema.rules.conflict.index_keys`)
+    NAMES = "names"
+    #: anything in the graph (a delta lints the whole catalog when such a rule runs)
+    GRAPH = "graph"
+
+
 class LintRule:
     """Base of every rule. Subclasses set the class variables and implement :meth:`check`."""
 
     id: ClassVar[str]
     severity: ClassVar[Severity]
     summary: ClassVar[str]
+    #: what the rule reads (see :class:`Scope`); unknown: the whole graph
+    scope: ClassVar[Scope] = Scope.GRAPH
     #: a mandatory rule always runs at its own severity: ``lint:`` settings cannot turn it
     #: off or lower it (the SQL sandbox)
     mandatory: ClassVar[bool] = False

@@ -5,11 +5,19 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from core.i18n import N_, _
-from graph_schema.rules.base import CARD_SECTIONS, LintContext, LintIssue, LintRule, Severity
+from graph_schema.rules.base import (
+    CARD_SECTIONS,
+    LintContext,
+    LintIssue,
+    LintRule,
+    Scope,
+    Severity,
+)
 
 
 class CardIncomplete(LintRule):
     id = "card.incomplete"
+    scope = Scope.NODE
     severity = Severity.WARNING
     summary = N_("a metric card misses sections its level requires (lint.card in kpigraph.yaml)")
 

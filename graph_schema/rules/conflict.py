@@ -11,7 +11,7 @@ from difflib import SequenceMatcher
 
 from core.i18n import N_, _, percent
 from graph_schema.models import Metric
-from graph_schema.rules.base import LintContext, LintIssue, LintRule, Severity
+from graph_schema.rules.base import LintContext, LintIssue, LintRule, Scope, Severity
 
 _BRACKETS = re.compile(r"[（(【\[][^）)】\]]*[）)】\]]")
 #: near-equal text is compared pairwise among definitions with the same inputs, at most this many
@@ -88,6 +88,7 @@ class ConflictName(_SameKey):
     as （A店口径） are dropped (warning)."""
 
     id = "conflict.name"
+    scope = Scope.NAMES
     severity = Severity.ERROR
     summary = N_("two metrics share a name (also ignoring bracketed qualifiers)")
     attr, what = "name", N_("the same name")
@@ -105,6 +106,7 @@ class ConflictName(_SameKey):
 
 class ConflictNameEn(_SameKey):
     id = "conflict.name-en"
+    scope = Scope.NAMES
     severity = Severity.WARNING
     summary = N_("two metrics share an English name")
     attr, what = "name_en", N_("the same English name")
@@ -112,6 +114,7 @@ class ConflictNameEn(_SameKey):
 
 class ConflictAbbr(_SameKey):
     id = "conflict.abbr"
+    scope = Scope.NAMES
     severity = Severity.WARNING
     summary = N_("two metrics share an abbreviation")
     attr, what = "abbr", N_("the same abbreviation")
@@ -137,6 +140,7 @@ class ConflictDefinition(LintRule):
     """Metrics under different names whose formula, SQL or caliber is equal or near-equal."""
 
     id = "conflict.definition"
+    scope = Scope.NAMES
     severity = Severity.WARNING
     summary = N_("equal or near-equal formula / SQL / caliber under different names")
 
@@ -268,6 +272,27 @@ def _by_inputs(
         if key:
             out.setdefault(key, []).append(m)
     return out
+
+
+def index_keys(m: Metric) -> tuple[str, ...]:
+    """What the conflict rules group ``m`` by: two metrics sharing none of these keys are never
+    in one finding of theirs, so a delta lints a changed metric together with the metrics that
+    share a key with it (transitively) and no others (:mod:`analysis.lint_delta`).
+
+    >>> index_keys(Metric(id="atp", name="客单价（A店口径）", formula="revenue / visits"))
+    ('name:客单价（a店口径）', 'base:客单价', 'formula:revenue/visits', 'inputs:revenue visits')
+    """
+    keys = [f"name:{_norm(m.name)}", f"base:{_base_name(m.name)}"]
+    keys += [f"{attr}:{_norm(v)}" for attr in ("name_en", "abbr") if (v := getattr(m, attr))]
+    if m.status.value != "deprecated":
+        keys += [f"{kind}:{text}" for kind, text in _definitions(m).items()]
+        if m.formula and (words := _inputs_words(m.formula)):
+            keys.append("inputs:" + " ".join(sorted(words)))
+    return tuple(keys)
+
+
+def _inputs_words(formula: str) -> frozenset[str]:
+    return frozenset(_WORD.findall(formula))
 
 
 RULES = (ConflictName(), ConflictNameEn(), ConflictAbbr(), ConflictDefinition())

@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from core.i18n import N_, _
 from graph_schema.models import Metric
 from graph_schema.relations import Relation
-from graph_schema.rules.base import LintContext, LintIssue, LintRule, Severity
+from graph_schema.rules.base import LintContext, LintIssue, LintRule, Scope, Severity
 
 
 def _rank(m: Metric) -> int | None:
@@ -18,6 +18,7 @@ class LevelsRollupLower(LintRule):
     """``rolls_up_to`` must point up the hierarchy: an L2 under an L1 or L0, never under an L3."""
 
     id = "levels.rollup-lower"
+    scope = Scope.NEIGHBOURS
     severity = Severity.ERROR
     summary = N_("a metric rolls up to a metric of a lower level")
 
@@ -55,6 +56,7 @@ class LevelsL0Governance(LintRule):
     it to block a load set ``lint: {severity: {levels.l0-governance: error}}``."""
 
     id = "levels.l0-governance"
+    scope = Scope.NODE
     severity = Severity.WARNING
     summary = N_("an L0 (north-star) metric needs an owner, a reviewer and a version")
 

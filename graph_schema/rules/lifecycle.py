@@ -7,11 +7,12 @@ from collections.abc import Iterable
 from core.i18n import N_, _
 from graph_schema.models import Metric, Status
 from graph_schema.relations import Relation
-from graph_schema.rules.base import LintContext, LintIssue, LintRule, Severity
+from graph_schema.rules.base import LintContext, LintIssue, LintRule, Scope, Severity
 
 
 class _DependsOn(LintRule):
     status: Status
+    scope = Scope.NEIGHBOURS
 
     def check(self, ctx: LintContext) -> Iterable[LintIssue]:
         flagged = {m.ref for m in ctx.metrics() if m.status is self.status}
@@ -74,6 +75,7 @@ class LifecycleDependsOnDraft(_DependsOn):
 
 class LifecycleDashboardDeprecated(LintRule):
     id = "lifecycle.dashboard-deprecated"
+    scope = Scope.NEIGHBOURS
     severity = Severity.WARNING
     summary = N_("a dashboard shows a deprecated metric")
 

@@ -12,7 +12,7 @@ from collections.abc import Iterable
 
 from core.i18n import N_, _
 from graph_schema.models import Metric
-from graph_schema.rules.base import LintContext, LintIssue, LintRule, Severity
+from graph_schema.rules.base import LintContext, LintIssue, LintRule, Scope, Severity
 
 
 def _atomic_name(ctx: LintContext, m: Metric) -> str | None:
@@ -38,6 +38,7 @@ def expected_name(ctx: LintContext, m: Metric) -> str | None:
 
 class NamingAtomicUnknown(LintRule):
     id = "naming.atomic-unknown"
+    scope = Scope.NEIGHBOURS
     severity = Severity.ERROR
     summary = N_("'atomic' names neither a declared atomic metric nor a metric id")
 
@@ -63,6 +64,7 @@ class NamingAtomicUnknown(LintRule):
 
 class NamingPattern(LintRule):
     id = "naming.pattern"
+    scope = Scope.NEIGHBOURS
     severity = Severity.WARNING
     summary = N_("the name is not composed from atomic + qualifiers + window per the pattern")
 
@@ -95,6 +97,7 @@ class NamingUncomposed(LintRule):
     (复合指标, e.g. a rate of two others) and is named freely."""
 
     id = "naming.uncomposed"
+    scope = Scope.NODE
     severity = Severity.WARNING
     summary = N_("a name that is neither an atomic metric nor declares how it is composed")
 

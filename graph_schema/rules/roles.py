@@ -8,7 +8,7 @@ from collections.abc import Iterable
 from core.i18n import N_, _
 from graph_schema.models import Horizon, Level, Role
 from graph_schema.relations import Relation
-from graph_schema.rules.base import LintContext, LintIssue, LintRule, Severity
+from graph_schema.rules.base import LintContext, LintIssue, LintRule, Scope, Severity
 
 #: the messages of this module, in one place (message ids: shown through ``_``)
 MESSAGES = {
@@ -24,6 +24,7 @@ class RolesL0NorthStar(LintRule):
     read as the north star (seed 001: "L0级指标(北极星指标)"), so it is not reported."""
 
     id = "roles.l0-north-star"
+    scope = Scope.NODE
     severity = Severity.WARNING
     summary = N_("an L0 metric that is not the north star (role: north_star)")
 
@@ -39,6 +40,7 @@ class RolesLeadingWithoutCause(LintRule):
     """A leading metric with no outgoing CAUSES edge: a prediction of nothing."""
 
     id = "roles.leading-without-cause"
+    scope = Scope.NEIGHBOURS
     severity = Severity.INFO
     summary = N_("a leading metric with no CAUSES link")
 

@@ -11,7 +11,7 @@ from collections.abc import Iterable, Iterator
 from core.i18n import N_, _
 from graph_schema.ids import NodeKind, NodeRef
 from graph_schema.models import Metric
-from graph_schema.rules.base import LintContext, LintIssue, LintRule, Severity, SqlCheck
+from graph_schema.rules.base import LintContext, LintIssue, LintRule, Scope, Severity, SqlCheck
 
 
 def _checked(ctx: LintContext) -> Iterator[tuple[Metric, SqlCheck]]:
@@ -36,6 +36,7 @@ def _sql_line(ctx: LintContext, m: Metric, inner: int | None) -> int | None:
 
 class SqlParseError(LintRule):
     id = "sql.parse-error"
+    scope = Scope.NODE  # a delta whose metrics have SQL is linted whole
     severity = Severity.ERROR
     summary = N_("the metric's SQL does not parse in its dialect")
     mandatory = True  # SQL that cannot be read cannot be judged safe to run
@@ -70,6 +71,7 @@ class SqlUnsafe(LintRule):
     proposed. Mandatory: ``lint:`` settings cannot turn it off."""
 
     id = "sql.unsafe"
+    scope = Scope.NODE  # a delta whose metrics have SQL is linted whole
     severity = Severity.ERROR
     summary = N_("the metric's SQL is not one read-only SELECT over the catalog's tables")
     mandatory = True
@@ -93,6 +95,7 @@ class SqlDialect(LintRule):
     """The dialect of kpigraph.yaml or of a system in sources.yaml is not one sqlglot knows."""
 
     id = "sql.dialect"
+    scope = Scope.NODE  # a delta whose metrics have SQL is linted whole
     severity = Severity.ERROR
     summary = N_("an unknown SQL dialect name")
 
@@ -116,6 +119,7 @@ class SqlDialect(LintRule):
 
 class SqlUnknownTable(LintRule):
     id = "sql.unknown-table"
+    scope = Scope.NODE  # a delta whose metrics have SQL is linted whole
     severity = Severity.ERROR
     summary = N_("the SQL reads a table sources.yaml does not declare")
 
@@ -150,6 +154,7 @@ class SqlUnknownTable(LintRule):
 
 class SqlUnknownColumn(LintRule):
     id = "sql.unknown-column"
+    scope = Scope.NODE  # a delta whose metrics have SQL is linted whole
     severity = Severity.ERROR
     summary = N_("the SQL reads a column its table does not declare")
 
@@ -197,6 +202,7 @@ class SqlUnknownColumn(LintRule):
 
 class SqlFieldNotRead(LintRule):
     id = "sql.field-not-read"
+    scope = Scope.NODE  # a delta whose metrics have SQL is linted whole
     severity = Severity.WARNING
     summary = N_("a declared field the SQL does not read")
 
@@ -222,6 +228,7 @@ class SqlFieldNotRead(LintRule):
 
 class SqlColumnNotDeclared(LintRule):
     id = "sql.column-not-declared"
+    scope = Scope.NODE  # a delta whose metrics have SQL is linted whole
     severity = Severity.WARNING
     summary = N_("a column the SQL reads that 'fields' does not declare")
 

@@ -190,3 +190,29 @@ def test_a_hierarchy_mapping_linked_out_of_the_catalog_is_refused_by_the_one_che
     (root / "dims" / "region.csv").write_text("war_zone,city\n南区,深圳\n", encoding="utf-8")
     mapping = read_mapping("region", ["war_zone", "city"], root, "dims/region.csv")
     assert mapping.path_of("city", "深圳") == ("南区", "深圳")
+
+
+def test_a_metric_file_linked_out_after_a_load_is_not_read_by_the_delta(tmp_path: Path) -> None:
+    """The one-file reload (a delta, :mod:`loaders.partial`) reads a changed metric file item by
+    item; a file replaced by a link out of the catalog is refused there too, nothing stored."""
+    from cli import cli as main
+
+    root = tmp_path / "catalog"
+    shutil.copytree(DEMO, root)
+    env = {"KPIGRAPH_DB": str(tmp_path / "s.sqlite"), "KPIGRAPH_LANG": "en"}
+    runner = CliRunner()
+    assert runner.invoke(main, ["load", str(root)], env=env).exit_code == 0
+    rel = "metrics/revenue/atp.yaml"
+    outside = tmp_path / "atp.yaml"
+    text = (root / rel).read_text(encoding="utf-8")
+    outside.write_text(
+        text.replace("单个客户单次进厂消费的平均金额。", "TOPSECRET"), encoding="utf-8"
+    )
+    (root / rel).unlink()
+    os.symlink(outside, root / rel)
+    loaded = runner.invoke(main, ["load", str(root)], env=env)
+    said = loaded.output + str(loaded.exception or "")
+    assert loaded.exit_code != 0, said
+    assert f"{rel}: {LINKED}" in said
+    shown = runner.invoke(main, ["show", "atp"], env=env)
+    assert shown.exit_code == 0 and "TOPSECRET" not in shown.output

@@ -1,0 +1,526 @@
+"""Reading a catalog's files into a :class:`loaders.validate.CatalogState`: ``kpigraph.yaml``,
+the section files, ``sources``, the metric files — each through the per-file cache
+(:mod:`loaders.catalog_cache`), each node validated against its model with file and line.
+:mod:`loaders.catalog` assembles and checks the whole catalog from it; a delta reads only its
+changed metric files (:func:`read_metric_files`, :mod:`loaders.partial`)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Mapping
+from functools import partial
+from pathlib import Path
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from graph_schema.confined import ADVICE, LINKED_OUT, escapes
+from graph_schema.ids import NodeKind, NodeRef
+from graph_schema.models import (
+    BaseNode,
+    Dashboard,
+    Department,
+    Dimension,
+    FieldNode,
+    Metric,
+    System,
+    Table,
+    Text,
+)
+from graph_schema.relations import Relation
+from loaders.catalog_cache import FileCache, FileEntry
+from loaders.catalog_file import read_catalog_file
+from loaders.validate import (
+    CatalogState,
+    make_edge,
+    validate_model,
+    validate_node,
+)
+from loaders.yaml_lines import LDict, LList
+
+#: Largest catalog file read. Larger files are refused before being parsed.
+
+SECTION_FILES = ("departments.yaml", "dimensions.yaml", "dashboards.yaml", "sources.yaml")
+MANIFEST = "kpigraph.yaml"
+
+M = TypeVar("M", bound=BaseModel)
+
+
+class CalendarSettings(BaseModel):
+    """``calendar:`` in ``kpigraph.yaml``."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    #: the fiscal year's first month; FY2026 is named after the year it ends in
+    fiscal_year_start: int = Field(1, ge=1, le=12)
+
+
+class CatalogManifest(BaseModel):
+    """``kpigraph.yaml``."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: Text
+    language: Text = "zh"
+    description: Text | None = None
+    version: Text | None = None
+    owner: Text | None = None
+    #: default SQL dialect of metric SQL (sqlglot name); a system's own ``dialect`` wins
+    dialect: Text | None = None
+    #: lint settings (disable, severity, naming, card); checked by analysis.lint
+    lint: dict[str, Any] | None = None
+    #: periods: ``{fiscal_year_start: 4}`` (the fiscal year's first month; see
+    #: graph_schema.calendar)
+    calendar: CalendarSettings | None = None
+
+
+def read_metric_files(
+    root: Path,
+    rels: Iterable[str],
+    cache: FileCache | None,
+    before: Mapping[str, FileEntry] | None = None,
+) -> CatalogState:
+    """Only the metric files ``rels`` (relative to the catalog ``root``) read into a state of
+    their own — nodes validated as a whole read validates them, nothing resolved (a delta:
+    :mod:`loaders.partial`); through ``cache`` like :func:`read_catalog`. ``before``: the
+    cache entries of what the files held at the last load; a file found there is read item
+    by item, only its changed items parsed (:mod:`loaders.metric_items`)."""
+    state = CatalogState(root, cache=cache)
+    for rel in rels:
+        path = root / rel
+        if not path.is_file():
+            continue
+        entry = (before or {}).get(rel)
+        if entry is not None and getattr(entry, "text", None):
+            _per_file(state, path, partial(_read_metric_items, state, path, entry))
+        else:
+            _per_file(state, path, partial(_read_metric_file, state, path))
+    return state
+
+
+def _read_metric_items(state: CatalogState, path: Path, old: FileEntry) -> None:
+    """:func:`_read_metric_file` parsing only the items whose text differs from ``old``'s."""
+    from loaders.metric_items import parse_item, shifted, split_items
+
+    if escapes(state.root, path):
+        _read_metric_file(state, path)  # reports the link, reads nothing
+        return
+    try:
+        text = path.read_bytes().decode("utf-8")
+    except (OSError, UnicodeDecodeError):
+        text = ""
+    new_items = split_items(text) if text else None
+    old_items = split_items(old.text) if old.text else None
+    if new_items is None or old_items is None or len(old_items) != len(old.nodes):
+        _read_metric_file(state, path)
+        return
+    kept: dict[str, list[tuple[int, Any, int | None, Any]]] = {}
+    for (first, chunk), (node, line, raw) in zip(old_items, old.nodes, strict=True):
+        kept.setdefault(chunk, []).append((first, node, line, raw))
+    read: list[tuple[Any, int | None, Any] | LDict] = []
+    for first, chunk in new_items:
+        same = kept.get(chunk)
+        if same:
+            was, node, line, raw = same.pop(0)
+            by = first - was
+            read.append((node, line + by if line else line, shifted(raw, by) if by else raw))
+            continue
+        item = parse_item(first, chunk)
+        if not isinstance(item, LDict):
+            _read_metric_file(state, path)  # reports it as a whole read does
+            return
+        read.append(item)
+    rel = _rel(state, path)
+    for got in read:
+        if isinstance(got, LDict):
+            metric = validate_node(state, Metric, got, rel)
+            if metric is not None:
+                state.add_node(metric, rel, got.line, got)
+        else:
+            state.add_node(got[0], rel, got[1], got[2])
+
+
+def is_metric_file(rel: str) -> bool:
+    """Whether the catalog file ``rel`` (POSIX, relative) is read as a metric file."""
+    return rel.startswith("metrics/") and rel.endswith((".yaml", ".yml"))
+
+
+def catalog_meta(root: Path) -> dict[str, Any] | None:
+    """The graph's ``meta`` as a whole read makes it from ``kpigraph.yaml``, without
+    ``summary``; ``None`` when the settings do not read cleanly (a whole read reports why)."""
+    state = CatalogState(root)
+    manifest = read_manifest(state)
+    if manifest is None or state.issues:
+        return None
+    meta: dict[str, Any] = {"name": manifest.name, "source": str(root.resolve())}
+    meta.update(manifest.model_dump(exclude_none=True))
+    return meta
+
+
+# ---------------------------------------------------------------------------------------------
+# reading files
+
+
+def _per_file(state: CatalogState, path: Path, read: Callable[[], object]) -> None:
+    """Run ``read`` (which reads ``path`` into ``state``), or replay what it produced the last
+    time this file had the same content (``state.cache``). Only a file that read without any
+    problem is cached."""
+    cache = state.cache
+    if cache is None or escapes(state.root, path):
+        read()  # reports a link out of the catalog
+        return
+    rel = _rel(state, path)
+    try:
+        data = path.read_bytes()
+        key = cache.key(rel, data)
+    except OSError:
+        read()  # reports it
+        return
+    entry = cache.get(key)
+    if entry is not None:
+        for node, line, raw in entry.nodes:
+            state.add_node(node, rel, line, raw)
+        for source, target, rel, props in entry.edges:
+            ekey = (NodeRef(*source), NodeRef(*target), Relation(rel))
+            if ekey not in state.edges:
+                state.edges[ekey] = make_edge(*ekey, props)
+        return
+    issues, nodes, edges = len(state.issues), len(state.nodes), len(state.edges)
+    unreadable = sum(len(v) for v in state.unreadable.values())
+    unverifiable = len(state.unverifiable)
+    read()
+    if (
+        len(state.issues) == issues
+        and sum(len(v) for v in state.unreadable.values()) == unreadable
+        and len(state.unverifiable) == unverifiable
+    ):
+        new_refs = list(state.nodes)[nodes:]
+        cache.put(
+            key,
+            FileEntry(
+                [(state.nodes[r], state.origins[r].line, state.raw[r]) for r in new_refs],
+                [
+                    (tuple(e.source), tuple(e.target), e.type.value, e.props)
+                    for e in list(state.edges.values())[edges:]
+                ],
+                _text_of(rel, data),
+            ),
+        )
+
+
+def _text_of(rel: str, data: bytes) -> str | None:
+    """A metric file's text, kept with its cache entry (see :mod:`loaders.metric_items`)."""
+    if not is_metric_file(Path(rel).as_posix()):
+        return None
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+
+
+def to_parse(state: CatalogState) -> list[Path]:
+    """The big files (systems, metrics) the read will parse: those the cache does not hold."""
+    paths = [*_source_paths(state.root), *_metric_paths(state.root)]
+    cache = state.cache
+    if cache is None:
+        return paths
+    out = []
+    for path in paths:
+        try:
+            if not cache.holds(cache.key(_rel(state, path), path.read_bytes())):
+                out.append(path)
+        except OSError:
+            pass  # the read reports it
+    return out
+
+
+def _rel(state: CatalogState, path: Path) -> str:
+    try:
+        return str(path.relative_to(state.root))
+    except ValueError:
+        return str(path)
+
+
+def _read_file(state: CatalogState, path: Path) -> Any | None:
+    """Parse one YAML file; on any problem record an issue and return ``None``. A symbolic
+    link out of the catalog directory is not read (:mod:`core.confined`)."""
+    if escapes(state.root, path):
+        state.issue(_rel(state, path), None, LINKED_OUT, ADVICE)
+        return None
+    parsed = state.ahead.take(path) if state.ahead is not None else None
+    if parsed is not None:
+        return parsed[0]
+    return read_catalog_file(path, _rel(state, path), state.issue)
+
+
+def read_manifest(state: CatalogState) -> CatalogManifest | None:
+    path = state.root / MANIFEST
+    if not path.is_file():
+        state.issue(
+            MANIFEST,
+            None,
+            f"not a kpigraph catalog: {MANIFEST} is missing in {state.root}",
+            "run 'kpigraph init DIR' to scaffold one, or point at the catalog directory",
+        )
+        return None
+    data = _read_file(state, path)
+    if data is None:
+        return None
+    if not isinstance(data, LDict):
+        state.issue(MANIFEST, None, "expected a mapping with at least 'name'")
+        return None
+    return validate_model(state, CatalogManifest, data, MANIFEST, "catalog settings")
+
+
+def _entries(state: CatalogState, data: Any, rel: str, section: str) -> list[Any]:
+    """A section file is a list, or a mapping with one key named after the section."""
+    if data is None:
+        return []
+    if isinstance(data, LDict) and set(data) == {section}:
+        data = data[section]
+        if data is None:
+            return []
+    if not isinstance(data, LList):
+        state.issue(
+            rel,
+            getattr(data, "line", None),
+            f"expected a list of {section}",
+            f"write '- id: ...' items, or '{section}:' followed by such a list",
+        )
+        return []
+    return list(data)
+
+
+def read_sections(state: CatalogState) -> None:
+    simple: list[tuple[str, str, type[BaseNode]]] = [
+        ("departments.yaml", "departments", Department),
+        ("dimensions.yaml", "dimensions", Dimension),
+        ("dashboards.yaml", "dashboards", Dashboard),
+    ]
+    for filename, section, model in simple:
+        path = state.root / filename
+        if path.is_file():
+            _per_file(state, path, partial(_read_section, state, path, filename, section, model))
+    _read_sources(state)
+
+
+def _read_section(
+    state: CatalogState, path: Path, filename: str, section: str, model: type[BaseNode]
+) -> None:
+    before = len(state.issues)
+    data = _read_file(state, path)
+    if data is None and len(state.issues) > before:
+        state.unverifiable.add(model.kind)
+    for item in _entries(state, data, filename, section):
+        if not isinstance(item, LDict):
+            state.issue(
+                filename, getattr(data, "line", None), f"each of {section} must be a mapping"
+            )
+            continue
+        if model is Dashboard and "kind" in item:
+            # 'kind' is the dashboard's kind (mobile, pc, big screen); stored as 'type'.
+            item["type"] = item.pop("kind")
+            item.key_lines["type"] = item.key_lines.get("kind", item.line)
+        node = validate_node(state, model, item, filename)
+        if node is not None:
+            state.add_node(node, filename, item.line, item)
+
+
+def _read_sources(state: CatalogState) -> None:
+    """``sources.yaml``, and/or ``sources/**/*.yaml`` for large estates (e.g. one file per
+    system); every file is a list of systems."""
+    for path in _source_paths(state.root):
+        _per_file(state, path, partial(_read_sources_file, state, path))
+
+
+def _source_paths(root: Path) -> list[Path]:
+    paths = [root / "sources.yaml"] if (root / "sources.yaml").is_file() else []
+    folder = root / "sources"
+    if folder.is_dir():
+        paths += sorted(
+            p for p in folder.rglob("*") if p.is_file() and p.suffix in (".yaml", ".yml")
+        )
+    return paths
+
+
+def _metric_paths(root: Path) -> list[Path]:
+    folder = root / "metrics"
+    if not folder.is_dir():
+        return []
+    return sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix in (".yaml", ".yml"))
+
+
+def _read_sources_file(state: CatalogState, path: Path) -> None:
+    filename = _rel(state, path)
+    before = len(state.issues)
+    data = _read_file(state, path)
+    if data is None and len(state.issues) > before:
+        state.unverifiable.update({NodeKind.SYSTEM, NodeKind.TABLE, NodeKind.FIELD})
+    for sys_item in _entries(state, data, filename, "systems"):
+        if not isinstance(sys_item, LDict):
+            state.issue(filename, None, "each system must be a mapping with id, name and tables")
+            continue
+        tables = sys_item.pop("tables", None) or []
+        views = sys_item.pop("views", None) or LList()  # tables defined by SQL (lint reads through)
+        system = validate_node(state, System, sys_item, filename)
+        if system is None:
+            _declare_unreadable_sources(state, sys_item.get("id"), [*tables, *views])
+            continue
+        state.add_node(system, filename, sys_item.line, sys_item)
+        if not isinstance(tables, LList) or not isinstance(views, LList):
+            state.issue(
+                filename, sys_item.line, f"system {system.id!r}: 'tables'/'views' must be lists"
+            )
+            continue
+        for tbl_item in [*tables, *views]:
+            if not isinstance(tbl_item, LDict):
+                state.issue(filename, tables.line, "each table must be a mapping with id and name")
+                continue
+            if any(tbl_item is v for v in views) and not tbl_item.get("sql"):
+                state.issue(
+                    filename, tbl_item.line, "a view needs 'sql:' (the SELECT that defines it)"
+                )
+            fields = tbl_item.pop("fields", None) or LList()  # a view may list none
+            table = _read_child(state, filename, Table, tbl_item, system.id, "system")
+            if table is None:
+                _declare_unreadable_sources(state, system.id, [tbl_item | {"fields": fields}])
+                continue
+            state.add_edge(system.ref, table.ref, Relation.HAS_TABLE)
+            if not isinstance(fields, LList):
+                state.issue(filename, tbl_item.line, f"table {table.id!r}: 'fields' must be a list")
+                continue
+            for fld_item in fields:
+                if isinstance(fld_item, str):  # a bare field name
+                    named = LDict(id=fld_item)
+                    named.line, named.key_lines = fields.line, {}
+                    fld_item = named
+                if not isinstance(fld_item, LDict):
+                    state.issue(filename, fields.line, "each field must be a mapping or a name")
+                    continue
+                field = _read_child(state, filename, FieldNode, fld_item, table.id, "table")
+                if field is not None:
+                    state.add_edge(table.ref, field.ref, Relation.HAS_FIELD)
+
+
+def _declare_unreadable_sources(state: CatalogState, system_id: Any, tables: list[Any]) -> None:
+    """Tables and fields under a system or table entry that failed validation: references to
+    them are not reported again."""
+    if not isinstance(system_id, str):
+        state.unverifiable.update({NodeKind.TABLE, NodeKind.FIELD})
+        return
+    for tbl in tables:
+        if not isinstance(tbl, dict) or not isinstance(tbl.get("id"), str):
+            continue
+        table_id = f"{system_id}.{tbl['id']}"
+        state.declared_unreadable(NodeKind.TABLE, table_id)
+        for fld in tbl.get("fields") or []:
+            fid = fld if isinstance(fld, str) else fld.get("id") if isinstance(fld, dict) else None
+            if isinstance(fid, str):
+                state.declared_unreadable(NodeKind.FIELD, f"{table_id}.{fid}")
+
+
+_ID_LINE = re.compile(
+    r"^\s*(?:-\s+)?id\s*:\s*['\"]?([A-Za-z][A-Za-z0-9_]*)['\"]?\s*(?:#.*)?$", re.M
+)
+
+
+def _ids_in_text(path: Path) -> set[str]:
+    """The ids a YAML file that does not parse probably declares (``id: xxx`` lines), so
+    that references to them are not reported as unknown on top of the parse error.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> f = pathlib.Path(tempfile.mkdtemp()) / "m.yaml"
+    >>> _ = f.write_text("metrics:\\n  - id: sessions\\n\\tname: x\\n  - {id: gmv}\\n")
+    >>> sorted(_ids_in_text(f))
+    ['gmv', 'sessions']
+    """
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return set()
+    return set(_ID_LINE.findall(text)) | set(re.findall(r"\{\s*id\s*:\s*([a-z][a-z0-9_]*)", text))
+
+
+def _read_child(
+    state: CatalogState,
+    filename: str,
+    model: type[BaseNode],
+    item: LDict,
+    parent_id: str,
+    parent_key: str,
+) -> BaseNode | None:
+    """A table of a system or a field of a table: its id is qualified by its parent's."""
+    local = item.get("id")
+    if isinstance(local, str):
+        item["id"] = f"{parent_id}.{local}"
+    item.setdefault(parent_key, parent_id)
+    item.setdefault("name", local)
+    node = validate_node(state, model, item, filename)
+    if node is not None:
+        state.add_node(node, filename, item.line, item)
+    return node
+
+
+def read_metrics(state: CatalogState) -> set[Path]:
+    files = _metric_paths(state.root)
+    for path in files:
+        _per_file(state, path, partial(_read_metric_file, state, path))
+    return set(files)
+
+
+def _read_metric_file(state: CatalogState, path: Path) -> None:
+    rel = _rel(state, path)
+    before = len(state.issues)
+    data = _read_file(state, path)
+    if data is None:
+        if len(state.issues) > before and not escapes(state.root, path):
+            # the file is broken: its metrics are unknown, not missing
+            for node_id in _ids_in_text(path):
+                state.declared_unreadable(NodeKind.METRIC, node_id)
+        return
+    if isinstance(data, LDict) and "metrics" in data and "id" not in data:
+        extra = sorted(set(data) - {"metrics"})
+        if extra:
+            state.issue(
+                rel,
+                data.key_lines[extra[0]],
+                f"unknown top-level key {extra[0]!r} next to 'metrics'",
+                "a metrics file holds one metric, or only a 'metrics:' list",
+            )
+        items = data["metrics"]
+        if not isinstance(items, LList):
+            state.issue(rel, data.key_lines["metrics"], "'metrics' must be a list of metrics")
+            return
+    elif isinstance(data, LDict):
+        items = LList([data])
+        items.line, items.item_lines = data.line, [data.line]
+    elif isinstance(data, LList):
+        items = data
+    else:
+        state.issue(
+            rel,
+            None,
+            "expected a metric (a mapping with id and name) or a 'metrics:' list",
+        )
+        return
+    for item in items:
+        if not isinstance(item, LDict):
+            state.issue(rel, items.line, "each metric must be a mapping with id and name")
+            continue
+        metric = validate_node(state, Metric, item, rel)
+        if metric is not None:
+            state.add_node(metric, rel, item.line, item)
+
+
+def check_unexpected_files(state: CatalogState, metric_files: set[Path]) -> None:
+    known = {MANIFEST, *SECTION_FILES}
+    for path in sorted(state.root.glob("*")):
+        if path.is_file() and path.suffix in (".yaml", ".yml") and path.name not in known:
+            state.issue(
+                path.name,
+                None,
+                f"unexpected file {path.name!r}",
+                f"top-level files are {', '.join(sorted(known))}; metrics go under metrics/",
+            )
