@@ -25,7 +25,9 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from core import i18n
 from core.bulk import paused_gc
+from core.i18n import _
 from graph_schema.errors import CatalogError, CatalogIssue
 from graph_schema.graph import CatalogGraph
 from graph_schema.ids import NodeKind, NodeRef
@@ -42,7 +44,7 @@ from graph_schema.models import (
 )
 from graph_schema.relations import Relation
 from loaders.catalog_cache import FileCache, FileEntry
-from loaders.catalog_file import MAX_FILE_BYTES, read_catalog_file
+from loaders.catalog_file import MAX_FILE_BYTES, manifest_language, read_catalog_file
 from loaders.prefetch import Prefetch
 from loaders.references import check_cycles, resolve_metric_references
 from loaders.validate import (
@@ -116,8 +118,13 @@ def _check_levels(state: CatalogState) -> None:
             state.issue(
                 origin.file if origin else "dimensions.yaml",
                 origin.line if origin else None,
-                f"dimension {ref.id!r}: levels {', '.join(unknown)} are not dimensions",
-                "declare each level as a dimension in dimensions.yaml",
+                _(
+                    "dimension {id}: levels {levels} are not dimensions",
+                    id=repr(ref.id),
+                    levels=", ".join(unknown),
+                ),
+                _("declare each level as a dimension in dimensions.yaml"),
+                field="levels",
             )
 
 
@@ -136,9 +143,10 @@ def load_catalog(path: str | Path, *, cache: FileCache | None = None) -> Catalog
 
 
 def read_catalog(path: str | Path, *, cache: FileCache | None = None) -> CatalogSource:
-    """:func:`load_catalog`, also returning each node's file and line."""
+    """:func:`load_catalog`, also returning each node's file and line. Problems are worded in
+    the catalog's ``language`` (unless this command or request chose one)."""
     try:
-        with paused_gc():
+        with paused_gc(), i18n.use(i18n.resolve(manifest_language(Path(path)))):
             source = _read_catalog(path, cache)
     except BaseException:
         if cache is not None:
@@ -152,10 +160,10 @@ def read_catalog(path: str | Path, *, cache: FileCache | None = None) -> Catalog
 def _read_catalog(path: str | Path, cache: FileCache | None) -> CatalogSource:
     root = Path(path)
     if not root.exists():
-        raise CatalogError([CatalogIssue(str(root), None, "no such directory")])
+        raise CatalogError([CatalogIssue(str(root), None, _("no such directory"))])
     if not root.is_dir():
         raise CatalogError(
-            [CatalogIssue(str(root), None, "not a directory", "pass the catalog directory")]
+            [CatalogIssue(str(root), None, _("not a directory"), _("pass the catalog directory"))]
         )
     state = CatalogState(root, cache=cache)
     manifest = _read_manifest(state)
@@ -171,14 +179,14 @@ def _read_catalog(path: str | Path, cache: FileCache | None) -> CatalogSource:
         state.issue(
             "metrics/",
             None,
-            "the catalog defines no metrics",
-            "add metric files under metrics/ (see 'kpigraph init')",
+            _("the catalog defines no metrics"),
+            _("add metric files under metrics/ (see 'kpigraph init')"),
         )
     state.stage = 1  # what follows is reported after the root causes above
     resolve_metric_references(state)
     _check_levels(state)
-    check_cycles(state, Relation.INPUT_TO, "formula")
-    check_cycles(state, Relation.ROLLS_UP_TO, "rolls_up_to hierarchy")
+    check_cycles(state, Relation.INPUT_TO)
+    check_cycles(state, Relation.ROLLS_UP_TO)
     if state.issues:
         raise CatalogError(state.issues)
     name = manifest.name if manifest else root.name
@@ -282,17 +290,21 @@ def _read_manifest(state: CatalogState) -> CatalogManifest | None:
         state.issue(
             MANIFEST,
             None,
-            f"not a kpigraph catalog: {MANIFEST} is missing in {state.root}",
-            "run 'kpigraph init DIR' to scaffold one, or point at the catalog directory",
+            _(
+                "not a kpigraph catalog: {file} is missing in {directory}",
+                file=MANIFEST,
+                directory=state.root,
+            ),
+            _("run 'kpigraph init DIR' to scaffold one, or point at the catalog directory"),
         )
         return None
     data = _read_file(state, path)
     if data is None:
         return None
     if not isinstance(data, LDict):
-        state.issue(MANIFEST, None, "expected a mapping with at least 'name'")
+        state.issue(MANIFEST, None, _("expected a mapping with at least 'name'"))
         return None
-    return validate_model(state, CatalogManifest, data, MANIFEST, "catalog settings")
+    return validate_model(state, CatalogManifest, data, MANIFEST, _("catalog settings"))
 
 
 def _entries(state: CatalogState, data: Any, rel: str, section: str) -> list[Any]:
@@ -307,8 +319,8 @@ def _entries(state: CatalogState, data: Any, rel: str, section: str) -> list[Any
         state.issue(
             rel,
             getattr(data, "line", None),
-            f"expected a list of {section}",
-            f"write '- id: ...' items, or '{section}:' followed by such a list",
+            _("expected a list of {section}", section=section),
+            _("write '- id: ...' items, or '{section}:' followed by such a list", section=section),
         )
         return []
     return list(data)
@@ -337,7 +349,9 @@ def _read_section(
     for item in _entries(state, data, filename, section):
         if not isinstance(item, LDict):
             state.issue(
-                filename, getattr(data, "line", None), f"each of {section} must be a mapping"
+                filename,
+                getattr(data, "line", None),
+                _("each of {section} must be a mapping", section=section),
             )
             continue
         if model is Dashboard and "kind" in item:
@@ -381,7 +395,7 @@ def _read_sources_file(state: CatalogState, path: Path) -> None:
         state.unverifiable.update({NodeKind.SYSTEM, NodeKind.TABLE, NodeKind.FIELD})
     for sys_item in _entries(state, data, filename, "systems"):
         if not isinstance(sys_item, LDict):
-            state.issue(filename, None, "each system must be a mapping with id, name and tables")
+            state.issue(filename, None, _("each system must be a mapping with id, name and tables"))
             continue
         tables = sys_item.pop("tables", None) or []
         views = sys_item.pop("views", None) or LList()  # tables defined by SQL (lint reads through)
@@ -392,16 +406,20 @@ def _read_sources_file(state: CatalogState, path: Path) -> None:
         state.add_node(system, filename, sys_item.line, sys_item)
         if not isinstance(tables, LList) or not isinstance(views, LList):
             state.issue(
-                filename, sys_item.line, f"system {system.id!r}: 'tables'/'views' must be lists"
+                filename,
+                sys_item.line,
+                _("system {id}: 'tables'/'views' must be lists", id=repr(system.id)),
             )
             continue
         for tbl_item in [*tables, *views]:
             if not isinstance(tbl_item, LDict):
-                state.issue(filename, tables.line, "each table must be a mapping with id and name")
+                state.issue(
+                    filename, tables.line, _("each table must be a mapping with id and name")
+                )
                 continue
             if any(tbl_item is v for v in views) and not tbl_item.get("sql"):
                 state.issue(
-                    filename, tbl_item.line, "a view needs 'sql:' (the SELECT that defines it)"
+                    filename, tbl_item.line, _("a view needs 'sql:' (the SELECT that defines it)")
                 )
             fields = tbl_item.pop("fields", None) or LList()  # a view may list none
             table = _read_child(state, filename, Table, tbl_item, system.id, "system")
@@ -410,7 +428,11 @@ def _read_sources_file(state: CatalogState, path: Path) -> None:
                 continue
             state.add_edge(system.ref, table.ref, Relation.HAS_TABLE)
             if not isinstance(fields, LList):
-                state.issue(filename, tbl_item.line, f"table {table.id!r}: 'fields' must be a list")
+                state.issue(
+                    filename,
+                    tbl_item.line,
+                    _("table {id}: 'fields' must be a list", id=repr(table.id)),
+                )
                 continue
             for fld_item in fields:
                 if isinstance(fld_item, str):  # a bare field name
@@ -418,7 +440,7 @@ def _read_sources_file(state: CatalogState, path: Path) -> None:
                     named.line, named.key_lines = fields.line, {}
                     fld_item = named
                 if not isinstance(fld_item, LDict):
-                    state.issue(filename, fields.line, "each field must be a mapping or a name")
+                    state.issue(filename, fields.line, _("each field must be a mapping or a name"))
                     continue
                 field = _read_child(state, filename, FieldNode, fld_item, table.id, "table")
                 if field is not None:
@@ -509,12 +531,12 @@ def _read_metric_file(state: CatalogState, path: Path) -> None:
             state.issue(
                 rel,
                 data.key_lines[extra[0]],
-                f"unknown top-level key {extra[0]!r} next to 'metrics'",
-                "a metrics file holds one metric, or only a 'metrics:' list",
+                _("unknown top-level key {key} next to 'metrics'", key=repr(extra[0])),
+                _("a metrics file holds one metric, or only a 'metrics:' list"),
             )
         items = data["metrics"]
         if not isinstance(items, LList):
-            state.issue(rel, data.key_lines["metrics"], "'metrics' must be a list of metrics")
+            state.issue(rel, data.key_lines["metrics"], _("'metrics' must be a list of metrics"))
             return
     elif isinstance(data, LDict):
         items = LList([data])
@@ -525,12 +547,12 @@ def _read_metric_file(state: CatalogState, path: Path) -> None:
         state.issue(
             rel,
             None,
-            "expected a metric (a mapping with id and name) or a 'metrics:' list",
+            _("expected a metric (a mapping with id and name) or a 'metrics:' list"),
         )
         return
     for item in items:
         if not isinstance(item, LDict):
-            state.issue(rel, items.line, "each metric must be a mapping with id and name")
+            state.issue(rel, items.line, _("each metric must be a mapping with id and name"))
             continue
         metric = validate_node(state, Metric, item, rel)
         if metric is not None:
@@ -544,8 +566,11 @@ def _check_unexpected_files(state: CatalogState, metric_files: set[Path]) -> Non
             state.issue(
                 path.name,
                 None,
-                f"unexpected file {path.name!r}",
-                f"top-level files are {', '.join(sorted(known))}; metrics go under metrics/",
+                _("unexpected file {name}", name=repr(path.name)),
+                _(
+                    "top-level files are {files}; metrics go under metrics/",
+                    files=", ".join(sorted(known)),
+                ),
             )
 
 
