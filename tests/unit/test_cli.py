@@ -167,6 +167,7 @@ def test_bad_catalog_fails_and_leaves_store_unchanged(db: Path, tmp_path: Path, 
     assert after == before
 
 
+@pytest.mark.usefixtures("english")  # the English messages (the catalog says no language: zh)
 def test_empty_catalog_and_missing_dir(db: Path, tmp_path: Path) -> None:
     (tmp_path / "empty").mkdir()
     (tmp_path / "empty" / "kpigraph.yaml").write_text("name: e\n", encoding="utf-8")

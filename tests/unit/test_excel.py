@@ -192,6 +192,7 @@ def test_missing_column_and_unknown_sheet(demo_xlsx: Path, tmp_path: Path) -> No
     assert not (tmp_path / "out").exists()
 
 
+@pytest.mark.usefixtures("english")  # the English messages (the workbook is zh)
 def test_unknown_key_on_card_suggests(demo_xlsx: Path, tmp_path: Path) -> None:
     path = tmp_path / "bad.xlsx"
     path.write_bytes(demo_xlsx.read_bytes())
@@ -200,6 +201,7 @@ def test_unknown_key_on_card_suggests(demo_xlsx: Path, tmp_path: Path) -> None:
         import_excel(path, tmp_path / "out")
 
 
+@pytest.mark.usefixtures("english")  # the English messages (the workbook is zh)
 def test_broken_reference_points_at_the_sheet(demo_xlsx: Path, tmp_path: Path) -> None:
     path = tmp_path / "bad.xlsx"
     path.write_bytes(demo_xlsx.read_bytes())
