@@ -306,7 +306,8 @@ def _report(exc: BaseException) -> int:
         err().print(f"[red]{label}[/] {safe(exc.message)}")
         for line in _detail_lines(exc):
             err().print(f"  {safe(line)}")
-        return 2 if exc.code == "unknown_name" else 1  # a name not in the catalog: usage
+        # a name not in the catalog, a period written wrong: usage (exit 2)
+        return 2 if exc.code in ("unknown_name", "invalid_period") else 1
     except click.exceptions.Abort:
         err().print(_("aborted"))
         return 130

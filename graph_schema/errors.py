@@ -32,10 +32,12 @@ class NodeNotFoundError(KpigraphError, LookupError):
     def __init__(
         self, ref: str, suggestions: list[str] | None = None, *, search_hint: bool = False
     ) -> None:
-        hint = f"; did you mean {', '.join(suggestions)}?" if suggestions else ""
+        hint = _("; did you mean {names}?", names=", ".join(suggestions)) if suggestions else ""
         if search_hint:
-            hint += f" (or try: kpigraph search {ref})"
-        super().__init__(f"no node {ref}{hint}", {"ref": ref, "suggestions": suggestions or []})
+            hint += _(" (or try: kpigraph search {ref})", ref=ref)
+        super().__init__(
+            _("no node {ref}", ref=ref) + hint, {"ref": ref, "suggestions": suggestions or []}
+        )
         self.ref = ref
         self.suggestions = suggestions or []
 
@@ -47,8 +49,12 @@ class AmbiguousRefError(KpigraphError, LookupError):
 
     def __init__(self, text: str, candidates: list[str]) -> None:
         super().__init__(
-            f"{text!r} names {len(candidates)} nodes; use one of their refs: "
-            + ", ".join(candidates),
+            _(
+                "{text} names {n} nodes; use one of their refs: {refs}",
+                text=repr(text),
+                n=len(candidates),
+                refs=", ".join(candidates),
+            ),
             {"text": text, "candidates": candidates},
         )
         self.candidates = candidates

@@ -125,7 +125,7 @@ def test_show_card_and_path_and_search(db: Path) -> None:
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["lineage", "revenu"], "did you mean Metric:revenue"),
+        (["lineage", "revenu"], "是否想找 Metric:revenue"),  # the demo speaks zh
         (["lineage", "atp", "--depth", "11"], "depth must be an integer from 1 to 10"),
         (["lineage", "atp", "--relations", "FOO"], "unknown relation 'FOO'"),
         (["show", "Nope:x"], "unknown node kind 'Nope'"),

@@ -82,7 +82,7 @@ def test_compare_and_bad_input(loaded: tuple[Path, Path]) -> None:
         (("diff", "rev:x", "store"), "write rev:N"),
         (("diff", "rev:9", "store"), "no revision 9; revisions are 1 to 1"),
         (("show", "atp", "--at", "9"), "no revision 9"),
-        (("history", "Metric:nosuch"), "no node Metric:nosuch"),
+        (("history", "Metric:nosuch"), "找不到 Metric:nosuch"),  # the demo speaks zh
         (("compare", "atp", "Dimension:time"), "not a metric"),
     ]:
         out = run(*args, db=db, check=False)
