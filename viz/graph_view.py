@@ -224,7 +224,9 @@ def network_data(
             item["hidden"] = True
             ends = [item["from"], item["to"]]
             if not big and all(end in lay.x for end in ends):
-                bends = cross_route(*ends, lay.x, drawn_y, xs, widths, offset=6.0 * (i % 5))
+                bends = cross_route(
+                    ends[0], ends[1], lay.x, drawn_y, xs, widths, offset=6.0 * (i % 5)
+                )
                 ids = [f"\x00x{i}.{k}" for k in range(len(bends))]
                 points += [{"id": p, "x": x, "y": y} for p, (x, y) in zip(ids, bends, strict=True)]
                 item["route"] = [ends[0], *ids, ends[1]]
