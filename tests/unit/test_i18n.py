@@ -211,6 +211,7 @@ def _cli(*args: str, db: Path) -> str:
         ("check-values",),
         ("explain", "revenue", "--period", "2026-06", "--by", "store,order_type"),
         ("explain", "atp", "--period", "2026-06", "--base", "yoy", "--by", "store"),
+        ("history", "atp"),
     ],
 )
 def test_commands_speak_one_language(db: Path, demo_data: set[str], args: tuple[str, ...]) -> None:
