@@ -77,8 +77,9 @@ def test_check_values_on_a_catalog_dir_names_file_and_line(db: Path, tmp_path: P
     )
     proc = run("check-values", "--catalog", str(catalog), db=db, check=False)
     assert proc.returncode == 1
-    assert "values/bad.csv:2: bad period '2026-13'" in proc.stderr
-    assert "values/bad.csv:3: unknown metric 'revenu'" in proc.stderr
+    # in the catalog's language (zh)
+    assert "values/bad.csv:2: 期间 '2026-13' 写法不对" in proc.stderr
+    assert "values/bad.csv:3: 未知的指标 'revenu'" in proc.stderr
 
 
 def test_no_silent_errors(db: Path) -> None:
