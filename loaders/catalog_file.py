@@ -165,7 +165,9 @@ def _indent_hint(text: str, line: int | None) -> str | None:
 
     Examples
     --------
-    >>> _indent_hint("id: atp\\nname: 客单价\\n  definition: 平均金额\\n", 3)
+    >>> from core.i18n import use
+    >>> with use("en"):
+    ...     _indent_hint("id: atp\\nname: 客单价\\n  definition: 平均金额\\n", 3)
     "line 3: key 'definition' is indented 2 more spaces than 'name' above it; keys of one mapping must line up (remove the extra indentation)"
     >>> _indent_hint("id: atp\\nname: a: b\\n", 2) is None
     True
