@@ -217,42 +217,53 @@ def diff(
 def _diff_table(console: Console, report: DiffReport) -> None:
     from analysis.results import Via
     from graph_schema.revisions import ChangeOp
+    from viz.labels import change_class_word, translate
 
     if report.empty:
-        console.print("no changes")
+        console.print(_("no changes"))
         return
-    classes = ", ".join(f"{n} {c}" for c, n in sorted(report.classes.items())) or "none"
+    classes = _(", ").join(
+        f"{n} {change_class_word(c)}" for c, n in sorted(report.classes.items())
+    ) or _("none")
     nc, ec = report.node_counts, report.edge_counts
-    console.print(
-        f"[bold]{safe(report.old)} → {safe(report.new)}[/]: metrics by class: {classes}; "
-        f"nodes +{nc.added} −{nc.removed} ~{nc.modified}; "
-        f"edges +{ec.added} −{ec.removed} ~{ec.modified}"
+    counts = _(
+        "metrics by class: {classes}; nodes {nodes}; edges {edges}",
+        classes=classes,
+        nodes=f"+{nc.added} −{nc.removed} ~{nc.modified}",
+        edges=f"+{ec.added} −{ec.removed} ~{ec.modified}",
     )
+    console.print(f"[bold]{safe(report.old)} → {safe(report.new)}[/]: {counts}")
     for problem in report.problems:
         console.print(f"[red]✗ {safe(problem)}[/]")
     for change in report.nodes:
-        cls = f" [magenta]{change.change_class.value}[/]" if change.change_class else ""
+        cls = (
+            f" [magenta]{change_class_word(change.change_class)}[/]" if change.change_class else ""
+        )
         ver = ""
         if change.op is ChangeOp.MODIFIED and (change.old_version or change.new_version):
             ver = f"  {safe(change.old_version or '—')} → {safe(change.new_version or '—')}"
             if change.version_ok is False:
-                ver += f" [red](needs {safe(change.required_version)})[/]"
-        console.print(f"  {change.op.value:<8} {safe(change.ref)}{cls}{ver}")
+                needs = _("(needs {version})", version=change.required_version)
+                ver += f" [red]{safe(needs)}[/]"
+        console.print(f"  {translate(change.op.value):<8} {safe(change.ref)}{cls}{ver}")
         for f in change.fields[:8]:
             console.print(f"      {safe(f.field)}: {safe(change_text(f.old, f.new))}")
     imp = report.impact
-    for via, title in ((Via.DEFINITION, "recomputed"), (Via.INFLUENCE, "influenced")):
+    for via, title in ((Via.DEFINITION, _("Recomputed")), (Via.INFLUENCE, _("Read differently"))):
         group = [n for n in [*imp.metrics, *imp.dashboards] if n.via is via]
-        console.print(f"[bold]{title}[/] (via {via.value}): {len(group)}")
+        console.print(f"[bold]{title}[/] ({translate(via.value)}): {len(group)}")
         for n in group[:40]:
             route = " → ".join(p.split(":", 1)[1] for p in n.path)
             console.print(f"  {safe(n.ref)} {safe(n.name)} [dim]{safe(route)}[/]")
     if imp.approvals:
-        console.print("[bold]approvals required[/]")
+        console.print("[bold]" + _("Approvals") + "[/]")
         for a in imp.approvals:
-            console.print(f"  {safe(a.name)} ({safe(a.approver)}, {a.role}): {safe(a.reason)}")
+            role = translate(a.role)
+            console.print(f"  {safe(a.name)} ({safe(a.approver)}, {role}): {safe(a.reason)}")
     if report.problems:
-        err().print("[red]version rules broken[/]: a load of NEW would be refused")
+        err().print(
+            "[red]" + _("version rules broken") + "[/]: " + _("a load of NEW would be refused")
+        )
 
 
 # -- compare -----------------------------------------------------------------------------------
