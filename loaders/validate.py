@@ -271,6 +271,7 @@ def report_validation(
 
 #: pydantic's error types in words (message ids; ``{name}`` fields from the error's context)
 VALUE_PROBLEMS = {
+    "missing": N_("is required"),
     "string_type": N_("should be text"),
     "int_type": N_("should be a whole number"),
     "int_parsing": N_("should be a whole number"),
