@@ -288,7 +288,8 @@ def _print_change(c: dict[str, Any]) -> None:
             None,
         )
         who = f"✔ {safe(done['by'])}" if done else _("waiting")
-        o.print(f"  {_(s['stage'])} {safe(s.get('department') or '')}: {who}")
+        stage = _(s["stage"])  # owner / committee, in words
+        o.print(f"  {stage} {safe(s.get('department') or '')}: {who}")
     for e in c.get("timeline", []):  # 提交 → 已提交 (the words of the CLI's language)
         verb = "approve" if e["event"] == "approved" else e["event"]  # the final approval
         event = _(verb)
