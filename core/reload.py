@@ -46,8 +46,9 @@ from graph_schema.graph import CatalogGraph
 from graph_schema.ids import NodeKind, NodeRef
 from graph_schema.models import BaseNode, Metric
 from graph_schema.revisions import ChangeOp, RevisionDraft, RevisionSummary, count_changes
-from loaders.catalog import MANIFEST, CatalogSource
+from loaders.catalog import CatalogSource
 from loaders.catalog_cache import CatalogFiles, FileCache
+from loaders.catalog_checks import MANIFEST
 from store.base import GraphStore, StoreInfo
 from store.history import PlannedRevision, now
 

@@ -16,7 +16,6 @@ listing each issue with its file, line and a hint.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import partial
@@ -44,6 +43,13 @@ from graph_schema.models import (
 )
 from graph_schema.relations import Relation
 from loaders.catalog_cache import FileCache, FileEntry
+from loaders.catalog_checks import (
+    MANIFEST,
+    check_levels,
+    check_unexpected_files,
+    declare_unreadable_sources,
+    ids_in_text,
+)
 from loaders.catalog_file import MAX_FILE_BYTES, manifest_language, read_catalog_file
 from loaders.prefetch import Prefetch
 from loaders.references import check_cycles, resolve_metric_references
@@ -59,8 +65,6 @@ __all__ = ["CatalogManifest", "CatalogSource", "load_catalog", "make_edge", "rea
 
 #: Largest catalog file read. Larger files are refused before being parsed.
 
-SECTION_FILES = ("departments.yaml", "dimensions.yaml", "dashboards.yaml", "sources.yaml")
-MANIFEST = "kpigraph.yaml"
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -103,29 +107,6 @@ class CatalogSource:
     origins: dict[NodeRef, tuple[str, int | None]]
     #: node → its YAML mapping as read (``key_lines`` gives each key's line)
     raw: dict[NodeRef, LDict]
-
-
-def _check_levels(state: CatalogState) -> None:
-    """Each level of a dimension hierarchy (``levels: [war_zone, province, city]``) is itself
-    a dimension of the catalog."""
-    dims = {ref.id for ref in state.nodes if ref.kind is NodeKind.DIMENSION}
-    for ref, node in state.nodes.items():
-        if not isinstance(node, Dimension) or not node.levels:
-            continue
-        unknown = [level for level in node.levels if level not in dims]
-        if unknown:
-            origin = state.origins.get(ref)
-            state.issue(
-                origin.file if origin else "dimensions.yaml",
-                origin.line if origin else None,
-                _(
-                    "dimension {id}: levels {levels} are not dimensions",
-                    id=repr(ref.id),
-                    levels=", ".join(unknown),
-                ),
-                _("declare each level as a dimension in dimensions.yaml"),
-                field="levels",
-            )
 
 
 def load_catalog(path: str | Path, *, cache: FileCache | None = None) -> CatalogGraph:
@@ -174,7 +155,7 @@ def _read_catalog(path: str | Path, cache: FileCache | None) -> CatalogSource:
     finally:
         state.ahead.close()
         state.ahead = None
-    _check_unexpected_files(state, metric_files)
+    check_unexpected_files(state, metric_files)
     if not any(ref.kind is NodeKind.METRIC for ref in state.nodes) and not state.issues:
         state.issue(
             "metrics/",
@@ -184,7 +165,7 @@ def _read_catalog(path: str | Path, cache: FileCache | None) -> CatalogSource:
         )
     state.stage = 1  # what follows is reported after the root causes above
     resolve_metric_references(state)
-    _check_levels(state)
+    check_levels(state)
     check_cycles(state, Relation.INPUT_TO)
     check_cycles(state, Relation.ROLLS_UP_TO)
     if state.issues:
@@ -401,7 +382,7 @@ def _read_sources_file(state: CatalogState, path: Path) -> None:
         views = sys_item.pop("views", None) or LList()  # tables defined by SQL (lint reads through)
         system = validate_node(state, System, sys_item, filename)
         if system is None:
-            _declare_unreadable_sources(state, sys_item.get("id"), [*tables, *views])
+            declare_unreadable_sources(state, sys_item.get("id"), [*tables, *views])
             continue
         state.add_node(system, filename, sys_item.line, sys_item)
         if not isinstance(tables, LList) or not isinstance(views, LList):
@@ -424,7 +405,7 @@ def _read_sources_file(state: CatalogState, path: Path) -> None:
             fields = tbl_item.pop("fields", None) or LList()  # a view may list none
             table = _read_child(state, filename, Table, tbl_item, system.id, "system")
             if table is None:
-                _declare_unreadable_sources(state, system.id, [tbl_item | {"fields": fields}])
+                declare_unreadable_sources(state, system.id, [tbl_item | {"fields": fields}])
                 continue
             state.add_edge(system.ref, table.ref, Relation.HAS_TABLE)
             if not isinstance(fields, LList):
@@ -445,47 +426,6 @@ def _read_sources_file(state: CatalogState, path: Path) -> None:
                 field = _read_child(state, filename, FieldNode, fld_item, table.id, "table")
                 if field is not None:
                     state.add_edge(table.ref, field.ref, Relation.HAS_FIELD)
-
-
-def _declare_unreadable_sources(state: CatalogState, system_id: Any, tables: list[Any]) -> None:
-    """Tables and fields under a system or table entry that failed validation: references to
-    them are not reported again."""
-    if not isinstance(system_id, str):
-        state.unverifiable.update({NodeKind.TABLE, NodeKind.FIELD})
-        return
-    for tbl in tables:
-        if not isinstance(tbl, dict) or not isinstance(tbl.get("id"), str):
-            continue
-        table_id = f"{system_id}.{tbl['id']}"
-        state.declared_unreadable(NodeKind.TABLE, table_id)
-        for fld in tbl.get("fields") or []:
-            fid = fld if isinstance(fld, str) else fld.get("id") if isinstance(fld, dict) else None
-            if isinstance(fid, str):
-                state.declared_unreadable(NodeKind.FIELD, f"{table_id}.{fid}")
-
-
-_ID_LINE = re.compile(
-    r"^\s*(?:-\s+)?id\s*:\s*['\"]?([A-Za-z][A-Za-z0-9_]*)['\"]?\s*(?:#.*)?$", re.M
-)
-
-
-def _ids_in_text(path: Path) -> set[str]:
-    """The ids a YAML file that does not parse probably declares (``id: xxx`` lines), so
-    that references to them are not reported as unknown on top of the parse error.
-
-    Examples
-    --------
-    >>> import tempfile, pathlib
-    >>> f = pathlib.Path(tempfile.mkdtemp()) / "m.yaml"
-    >>> _ = f.write_text("metrics:\\n  - id: sessions\\n\\tname: x\\n  - {id: gmv}\\n")
-    >>> sorted(_ids_in_text(f))
-    ['gmv', 'sessions']
-    """
-    try:
-        text = path.read_text(encoding="utf-8", errors="replace")
-    except OSError:
-        return set()
-    return set(_ID_LINE.findall(text)) | set(re.findall(r"\{\s*id\s*:\s*([a-z][a-z0-9_]*)", text))
 
 
 def _read_child(
@@ -522,7 +462,7 @@ def _read_metric_file(state: CatalogState, path: Path) -> None:
     if data is None:
         if len(state.issues) > before:
             # the file is broken: its metrics are unknown, not missing
-            for node_id in _ids_in_text(path):
+            for node_id in ids_in_text(path):
                 state.declared_unreadable(NodeKind.METRIC, node_id)
         return
     if isinstance(data, LDict) and "metrics" in data and "id" not in data:
@@ -557,21 +497,6 @@ def _read_metric_file(state: CatalogState, path: Path) -> None:
         metric = validate_node(state, Metric, item, rel)
         if metric is not None:
             state.add_node(metric, rel, item.line, item)
-
-
-def _check_unexpected_files(state: CatalogState, metric_files: set[Path]) -> None:
-    known = {MANIFEST, *SECTION_FILES}
-    for path in sorted(state.root.glob("*")):
-        if path.is_file() and path.suffix in (".yaml", ".yml") and path.name not in known:
-            state.issue(
-                path.name,
-                None,
-                _("unexpected file {name}", name=repr(path.name)),
-                _(
-                    "top-level files are {files}; metrics go under metrics/",
-                    files=", ".join(sorted(known)),
-                ),
-            )
 
 
 # ---------------------------------------------------------------------------------------------
