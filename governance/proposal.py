@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from core import i18n
-from core.i18n import _
+from core.i18n import N_, _
 from graph_schema.empty import is_empty
 from graph_schema.errors import CatalogError, CatalogIssue, NodeNotFoundError
 from graph_schema.governance import Action, Stage
@@ -33,8 +33,14 @@ from loaders.validate import kind_word, plain_mapping, replace_metric
 from loaders.yaml_lines import LDict
 from store.base import GraphStore, SearchQuery, Walk
 
-#: Where the proposed definition "lives", in error messages.
-PROPOSAL_FILE = "definition"
+#: Where the proposed definition "lives", in error messages (a message id: :func:`proposal_file`).
+PROPOSAL_FILE = N_("the proposed definition")
+
+
+def proposal_file() -> str:
+    """Where the proposed definition "lives", in the words of the language in use."""
+    return _(PROPOSAL_FILE)
+
 
 #: Fields that carry history, not definition: not diffed (the 版本记录 grows on apply).
 NOT_DIFFED = frozenset({"history", "version", "id"})
@@ -95,7 +101,7 @@ def rebuild(graph: CatalogGraph, metric: LDict | None, drop: NodeRef | None) -> 
     """``graph`` with the metric ``metric`` (raw mapping) put in place of ``drop``, validated
     and re-linked by the catalog's own rules (:func:`loaders.validate.replace_metric`).
     Raises :class:`CatalogError`."""
-    return replace_metric(graph, metric, drop, where=PROPOSAL_FILE)
+    return replace_metric(graph, metric, drop, where=proposal_file())
 
 
 def _ldict(data: dict[str, Any], line: int = 0) -> LDict:
@@ -259,7 +265,7 @@ def refuse_unsafe_sql(lint: list[dict[str, Any]]) -> None:
     """Raise :class:`CatalogError` (field ``sql``) when the proposed metric's SQL may not
     run: it would read files, write, configure the engine or call a refused function."""
     issues = [
-        CatalogIssue(PROPOSAL_FILE, None, f"sql: {i['message']}", i.get("fix"), field="sql")
+        CatalogIssue(proposal_file(), None, f"sql: {i['message']}", i.get("fix"), field="sql")
         for i in lint
         if i.get("rule") in REFUSING_RULES and i.get("severity") == "error"
     ]
@@ -329,7 +335,7 @@ def required_stages(
 
 def _invalid(field_name: str, message: str) -> CatalogError:
     return CatalogError(
-        [CatalogIssue(PROPOSAL_FILE, None, f"{field_name}: {message}", field=field_name)]
+        [CatalogIssue(proposal_file(), None, f"{field_name}: {message}", field=field_name)]
     )
 
 

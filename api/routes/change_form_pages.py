@@ -17,7 +17,7 @@ from api.auth import CsrfToken, OptionalUser, Writer
 from api.dependencies import StoreDep
 from api.routes.change_pages import STATUS_LABELS, governance_of
 from core.i18n import _
-from governance.proposal import PROPOSAL_FILE
+from governance.proposal import proposal_file
 from graph_schema.errors import CatalogError, CatalogIssue
 from graph_schema.governance import Action, User
 from graph_schema.ids import NodeKind, NodeRef
@@ -173,7 +173,7 @@ def read_definition(text: str) -> Any:
             "expanded; write each value out, and keep a definition short",
             limit=f"{MAX_EXPANDED:,}",
         )
-        raise CatalogError([CatalogIssue(PROPOSAL_FILE, None, message)])
+        raise CatalogError([CatalogIssue(proposal_file(), None, message)])
     return parsed
 
 
