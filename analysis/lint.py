@@ -357,7 +357,7 @@ def _definition_edges(
                         "metric {id!r}: {attr} does not parse: {why}",
                         id=metric.id,
                         attr=attr,
-                        why=exc.reason,
+                        why=exc.reason_in_words(),
                     ),
                     refs=(str(ref),),
                     fix=_("formulas use metric ids, numbers, + - * / and parentheses"),

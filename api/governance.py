@@ -47,7 +47,15 @@ def install(
 ) -> None:
     """Call before the routers are included (the read gate applies to every route).
     ``users``: the store whose users sign in, when not ``store`` (``serve --demo``)."""
-    from api.routes import auth, change_pages, changes, comments, stats
+    from api.routes import (
+        auth,
+        change_form_pages,
+        change_pages,
+        changes,
+        comments,
+        discussion_pages,
+        stats,
+    )
 
     ledger: Ledger = ledger_for(store)
     people: Ledger = ledger_for(users) if users is not None else ledger
@@ -81,7 +89,9 @@ def install(
 
     for exc_type, status in STATUS:
         app.add_exception_handler(exc_type, _handler(status))
-    for module in (auth, changes, comments, stats, change_pages):
+    # the form's /changes/new before a request's /changes/{change_id}
+    pages = (change_form_pages, change_pages, discussion_pages)
+    for module in (auth, changes, comments, stats, *pages):
         app.include_router(module.router)
 
 

@@ -152,13 +152,17 @@ def propose(source: Path, reason: str, deprecate: bool, as_json: bool, client: C
         emit_json(made)
         return
     if not made:
-        out().print("nothing differs from the server's definitions; no request made")
+        out().print(_("nothing differs from the server's definitions; no request made"))
     for c in made:
-        out().print(
-            f"#{c['id']} {safe(c['ref'])}: {c['action']} {c['change_class'] or 'new'} → "
-            f"{safe(c['new_version'])}; waiting for "
-            + ", ".join(safe(s.get("department") or s["stage"]) for s in c["waiting_for"])
+        waiting = _(", ").join(safe(s.get("department") or _(s["stage"])) for s in c["waiting_for"])
+        line = _(
+            "{action} {cls} → {version}; waiting for {who}",
+            action=_(c["action"]),
+            cls=_class(c["change_class"]),
+            version=safe(c["new_version"]),
+            who=waiting,
         )
+        out().print(f"#{c['id']} {safe(c['ref'])}: {line}")
 
 
 def _base_version(metric: dict[str, Any], current: dict[str, Any] | None) -> str | None:
@@ -216,13 +220,15 @@ def list_changes(status: str | None, ref: str | None, as_json: bool, client: Cli
     if as_json:
         emit_json(data)
         return
-    table = Table("#", "metric", "status", "class", "version", "requester", "reason")
+    table = Table(
+        "#", _("Metric"), _("Status"), _("Change class"), _("Version"), _("Requester"), _("Reason")
+    )
     for c in data["items"]:
         table.add_row(
             str(c["id"]),
             safe(c["ref"]),
-            c["status"],
-            c["change_class"] or "new",
+            _(c["status"]),
+            _class(c["change_class"]),
             f"{safe(c['base_version'] or '—')} → {safe(c['new_version'])}",
             safe(c["requester"]),
             safe(c["reason"][:60]),
@@ -246,27 +252,32 @@ def show(change_id: int, as_json: bool, client: Client) -> None:
 def _print_change(c: dict[str, Any]) -> None:
     o = out()
     o.print(
-        f"[bold]#{c['id']} {safe(c['ref'])}[/] — {c['status']}"
-        f"{' [red](conflict)[/]' if c.get('conflict') else ''}"
+        f"[bold]#{c['id']} {safe(c['ref'])}[/] — {_(c['status'])}"
+        + (" [red]" + _("(conflict)") + "[/]" if c.get("conflict") else "")
     )
-    o.print(
-        f"{c['action']} {c['change_class'] or 'new'}: "
-        f"{safe(c['base_version'] or '—')} → {safe(c['new_version'])}; "
-        f"by {safe(c['requester'])}: {safe(c['reason'])}"
+    by = _(
+        "{action} {cls}: {base} → {version}; by {who}: {reason}",
+        action=_(c["action"]),
+        cls=_class(c["change_class"]),
+        base=safe(c["base_version"] or "—"),
+        version=safe(c["new_version"]),
+        who=safe(c["requester"]),
+        reason=safe(c["reason"]),
     )
+    o.print(by)
     if c.get("conflict"):
-        o.print(f"[red]conflict:[/] {safe(c['conflict'])}")
+        o.print("[red]" + _("Conflict:") + f"[/] {safe(c['conflict'])}")
     for d in c["diff"]:
         o.print(
-            f"  {safe(d['field'])} ({d.get('change_class') or ''}): "
+            f"  {safe(d['field'])} ({_class(d.get('change_class'), '')}): "
             f"{safe(json.dumps(d['old'], ensure_ascii=False))} → "
             f"{safe(json.dumps(d['new'], ensure_ascii=False))}"
         )
     impact = c["impact"]
     recomputed = [m["name"] for m in impact.get("metrics", []) if m.get("via") == "definition"]
     influenced = [m["name"] for m in impact.get("metrics", []) if m.get("via") != "definition"]
-    o.print(f"recomputed: {safe(', '.join(recomputed) or '—')}")
-    o.print(f"influenced: {safe(', '.join(influenced) or '—')}")
+    o.print(_("recomputed: {names}", names=safe(_(", ").join(recomputed) or "—")))
+    o.print(_("read differently: {names}", names=safe(_(", ").join(influenced) or "—")))
     for s in c["approvals_required"]:
         done = next(
             (
@@ -276,8 +287,9 @@ def _print_change(c: dict[str, Any]) -> None:
             ),
             None,
         )
-        who = f"✔ {safe(done['by'])}" if done else "waiting"
-        o.print(f"  {s['stage']} {safe(s.get('department') or '')}: {who}")
+        who = f"✔ {safe(done['by'])}" if done else _("waiting")
+        stage = _(s["stage"])  # owner / committee, in words
+        o.print(f"  {stage} {safe(s.get('department') or '')}: {who}")
     for e in c.get("timeline", []):  # 提交 → 已提交 (the words of the CLI's language)
         verb = "approve" if e["event"] == "approved" else e["event"]  # the final approval
         event = _(verb)
@@ -286,6 +298,15 @@ def _print_change(c: dict[str, Any]) -> None:
             f"  {e['at'][:19]} {safe(e['actor'])} {event} → {status}"
             f"{': ' + safe(e['comment']) if e.get('comment') else ''}"
         )
+
+
+def _class(value: str | None, none: str | None = None) -> str:
+    """A change class in words (重大变更 / major change); a new metric's request has none."""
+    from viz.labels import change_class_word
+
+    if not value:
+        return _("new") if none is None else none
+    return change_class_word(value)
 
 
 def _act(name: str, with_comment: bool = True) -> click.Command:

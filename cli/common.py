@@ -188,15 +188,9 @@ def store_options(func: F) -> F:
 
 def directory_language(directory: Path) -> str | None:
     """The ``language`` of the catalog in ``directory`` (its ``kpigraph.yaml``), if it says."""
-    import yaml
+    from loaders.catalog_file import manifest_language
 
-    try:
-        text = (directory / "kpigraph.yaml").read_text(encoding="utf-8")[:65_536]
-        data = yaml.safe_load(text)
-    except (OSError, UnicodeDecodeError, yaml.YAMLError):
-        return None  # the loader reports the file; here only the language is guessed
-    lang = data.get("language") if isinstance(data, dict) else None
-    return lang if isinstance(lang, str) else None
+    return manifest_language(directory)
 
 
 def speaks_directory_language(func: F) -> F:
@@ -312,7 +306,8 @@ def _report(exc: BaseException) -> int:
         err().print(f"[red]{label}[/] {safe(exc.message)}")
         for line in _detail_lines(exc):
             err().print(f"  {safe(line)}")
-        return 2 if exc.code == "unknown_name" else 1  # a name not in the catalog: usage
+        # a name not in the catalog, a period written wrong: usage (exit 2)
+        return 2 if exc.code in ("unknown_name", "invalid_period") else 1
     except click.exceptions.Abort:
         err().print(_("aborted"))
         return 130

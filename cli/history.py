@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 import click
 
 from cli.common import emit_json, err, json_option, out, resolve, safe, store_options
+from core.i18n import _, ngettext
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -46,7 +47,11 @@ def history(
         return
     console = out()
     if not summaries:
-        console.print("no revision recorded yet" + (f" for {safe(node)}" if node else ""))
+        console.print(
+            _("no revision recorded yet for {node}", node=safe(node))
+            if node
+            else _("no revision recorded yet")
+        )
         return
     by_number = {r.number: r for r in full}
     for summary in summaries:
@@ -77,38 +82,48 @@ _HEAVY = {"node_changes": {"__all__": {"old", "new"}}, "edge_changes": {"__all__
 
 
 def _revision_line(console: Console, s: RevisionSummary) -> None:
-    who = safe(s.author or "unknown")
-    what = safe(s.message) if s.message else "[dim](no message)[/]"
+    who = safe(s.author or _("unknown"))
+    what = safe(s.message) if s.message else "[dim]" + _("(no message)") + "[/]"
     src = s.source.get("git_commit", "")[:10]
     dirty = "+dirty" if s.source.get("dirty") else ""
     flags = " [yellow]--no-version-check[/]" if not s.version_check else ""
+    nodes, edges = _("nodes"), _("edges")
     console.print(
         f"[bold]r{s.number}[/]  {safe(s.created_at)}  {who}  {what}"
-        f"  [dim]nodes +{s.nodes.added} −{s.nodes.removed} ~{s.nodes.modified}"
-        f"  edges +{s.edges.added} −{s.edges.removed} ~{s.edges.modified}"
+        f"  [dim]{nodes} +{s.nodes.added} −{s.nodes.removed} ~{s.nodes.modified}"
+        f"  {edges} +{s.edges.added} −{s.edges.removed} ~{s.edges.modified}"
         f"{'  git ' + safe(src) + dirty if src else ''}[/]{flags}"
     )
 
 
 def _revision_changes(console: Console, rev: Revision, only: str | None, cap: int = 30) -> None:
+    from viz.labels import change_class_word, translate
+
     changes = [c for c in rev.node_changes if only is None or c.ref == only]
     for change in changes[:cap]:
         version = ""
         if change.old_version or change.new_version:
             version = f" {safe(change.old_version or '—')} → {safe(change.new_version or '—')}"
-        cls = f" [magenta]{change.change_class.value}[/]" if change.change_class else ""
-        console.print(f"   {change.op.value:<8} {safe(change.ref)}{cls}{version}")
+        cls = (
+            f" [magenta]{change_class_word(change.change_class)}[/]" if change.change_class else ""
+        )
+        console.print(f"   {translate(change.op.value):<8} {safe(change.ref)}{cls}{version}")
         for f in change.fields[:8]:
             console.print(f"      {safe(f.field)}: {safe(change_text(f.old, f.new))}")
     if len(changes) > cap:
-        console.print(f"   … and {len(changes) - cap} more node changes (kpigraph history --json)")
+        more = _("… and {n} more node changes (kpigraph history --json)", n=len(changes) - cap)
+        console.print(f"   {more}")
     if only is None and rev.edge_changes:
-        console.print(f"   [dim]{len(rev.edge_changes)} edge change(s)[/]")
+        count = len(rev.edge_changes)
+        edges = ngettext("%(num)s edge change", "%(num)s edge changes", count) % {"num": count}
+        console.print(f"   [dim]{edges}[/]")
     auto = sorted(a for a in rev.auto_versions if only is None or only == f"Metric:{a}")
     for n in auto[:10]:
-        console.print(f"   [dim]auto version {safe(n)}: {safe(rev.auto_versions[n])}[/]")
+        line = _("automatic version {metric}: {version}", metric=n, version=rev.auto_versions[n])
+        console.print(f"   [dim]{safe(line)}[/]")
     if len(auto) > 10:
-        console.print(f"   [dim]… {len(auto) - 10} more metrics versioned automatically[/]")
+        more = _("… {n} more metrics versioned automatically", n=len(auto) - 10)
+        console.print(f"   [dim]{more}[/]")
 
 
 def change_text(old: object, new: object) -> str:
@@ -202,42 +217,53 @@ def diff(
 def _diff_table(console: Console, report: DiffReport) -> None:
     from analysis.results import Via
     from graph_schema.revisions import ChangeOp
+    from viz.labels import change_class_word, translate
 
     if report.empty:
-        console.print("no changes")
+        console.print(_("no changes"))
         return
-    classes = ", ".join(f"{n} {c}" for c, n in sorted(report.classes.items())) or "none"
+    classes = _(", ").join(
+        f"{n} {change_class_word(c)}" for c, n in sorted(report.classes.items())
+    ) or _("none")
     nc, ec = report.node_counts, report.edge_counts
-    console.print(
-        f"[bold]{safe(report.old)} → {safe(report.new)}[/]: metrics by class: {classes}; "
-        f"nodes +{nc.added} −{nc.removed} ~{nc.modified}; "
-        f"edges +{ec.added} −{ec.removed} ~{ec.modified}"
+    counts = _(
+        "metrics by class: {classes}; nodes {nodes}; edges {edges}",
+        classes=classes,
+        nodes=f"+{nc.added} −{nc.removed} ~{nc.modified}",
+        edges=f"+{ec.added} −{ec.removed} ~{ec.modified}",
     )
+    console.print(f"[bold]{safe(report.old)} → {safe(report.new)}[/]: {counts}")
     for problem in report.problems:
         console.print(f"[red]✗ {safe(problem)}[/]")
     for change in report.nodes:
-        cls = f" [magenta]{change.change_class.value}[/]" if change.change_class else ""
+        cls = (
+            f" [magenta]{change_class_word(change.change_class)}[/]" if change.change_class else ""
+        )
         ver = ""
         if change.op is ChangeOp.MODIFIED and (change.old_version or change.new_version):
             ver = f"  {safe(change.old_version or '—')} → {safe(change.new_version or '—')}"
             if change.version_ok is False:
-                ver += f" [red](needs {safe(change.required_version)})[/]"
-        console.print(f"  {change.op.value:<8} {safe(change.ref)}{cls}{ver}")
+                needs = _("(needs {version})", version=change.required_version)
+                ver += f" [red]{safe(needs)}[/]"
+        console.print(f"  {translate(change.op.value):<8} {safe(change.ref)}{cls}{ver}")
         for f in change.fields[:8]:
             console.print(f"      {safe(f.field)}: {safe(change_text(f.old, f.new))}")
     imp = report.impact
-    for via, title in ((Via.DEFINITION, "recomputed"), (Via.INFLUENCE, "influenced")):
+    for via, title in ((Via.DEFINITION, _("Recomputed")), (Via.INFLUENCE, _("Read differently"))):
         group = [n for n in [*imp.metrics, *imp.dashboards] if n.via is via]
-        console.print(f"[bold]{title}[/] (via {via.value}): {len(group)}")
+        console.print(f"[bold]{title}[/] ({translate(via.value)}): {len(group)}")
         for n in group[:40]:
             route = " → ".join(p.split(":", 1)[1] for p in n.path)
             console.print(f"  {safe(n.ref)} {safe(n.name)} [dim]{safe(route)}[/]")
     if imp.approvals:
-        console.print("[bold]approvals required[/]")
+        console.print("[bold]" + _("Approvals") + "[/]")
         for a in imp.approvals:
-            console.print(f"  {safe(a.name)} ({safe(a.approver)}, {a.role}): {safe(a.reason)}")
+            role = translate(a.role)
+            console.print(f"  {safe(a.name)} ({safe(a.approver)}, {role}): {safe(a.reason)}")
     if report.problems:
-        err().print("[red]version rules broken[/]: a load of NEW would be refused")
+        err().print(
+            "[red]" + _("version rules broken") + "[/]: " + _("a load of NEW would be refused")
+        )
 
 
 # -- compare -----------------------------------------------------------------------------------
@@ -266,28 +292,33 @@ def _compare_table(console: Console, c: Comparison, show_all: bool) -> None:
     from rich.table import Table
 
     from analysis.compare import display
+    from viz.labels import change_class_word
 
+    n = len(c.differing)
+    differ = ngettext("%(num)s field differs", "%(num)s fields differ", n) % {"num": n}
     verdict = (
-        f"differ in {len(c.differing)} field(s); as a change: {c.change_class.value}"
+        _("{differ}; as a change: {cls}", differ=differ, cls=change_class_word(c.change_class))
         if c.change_class
-        else ("identical definitions" if not c.differing else f"differ in {len(c.differing)}")
+        else (_("The two definitions are identical.") if not c.differing else differ)
     )
     table = Table(title=f"{safe(c.a_name)} vs {safe(c.b_name)} — {verdict}", show_lines=True)
-    table.add_column("field")
+    table.add_column(_("Field"))
     table.add_column(safe(c.a))
     table.add_column(safe(c.b))
-    table.add_column("class")
+    table.add_column(_("Change class"))
     for row in c.rows:
         if row.same and not show_all:
             continue
         style = "" if row.same else "bold"
-        extra_a = f"\n[red]only here: {safe('、'.join(row.only_a))}[/]" if row.only_a else ""
-        extra_b = f"\n[red]only here: {safe('、'.join(row.only_b))}[/]" if row.only_b else ""
+        only_a = _("only here: {items}", items="、".join(row.only_a))
+        only_b = _("only here: {items}", items="、".join(row.only_b))
+        extra_a = f"\n[red]{safe(only_a)}[/]" if row.only_a else ""
+        extra_b = f"\n[red]{safe(only_b)}[/]" if row.only_b else ""
         table.add_row(
             f"{safe(row.label)} ({safe(row.field)})",
             safe(display(row.a)) + extra_a,
             safe(display(row.b)) + extra_b,
-            row.change_class.value if row.change_class and not row.same else "",
+            change_class_word(row.change_class) if row.change_class and not row.same else "",
             style=style,
         )
     console.print(table)

@@ -16,11 +16,22 @@ from cli.common import emit_json, err, json_option, out, safe
 FORMATS = ("neo4j-cypher", "graphml", "json")
 
 
-def _fail(problems: list[str], what: str = "nothing was written") -> NoReturn:
+def _fail(problems: list[str], what: str | None = None) -> NoReturn:
+    from core.i18n import _
+
+    label = _("error:")
     for line in problems:
-        err().print(f"[red]error:[/] {safe(line)}")
-    err().print(f"{len(problems)} problem(s); {what}")
+        err().print(f"[red]{label}[/] {safe(line)}")
+    err().print(_problems(len(problems), what or _("nothing was written")))
     raise SystemExit(1)
+
+
+def _problems(n: int, what: str) -> str:
+    """``3 problems; nothing was written`` in the language in use."""
+    from core.i18n import _, ngettext
+
+    count = ngettext("%(num)s problem", "%(num)s problems", n) % {"num": n}
+    return _("{problems}; {what}", problems=count, what=what)
 
 
 def _guard(action: Callable[[], Any]) -> Any:
@@ -35,9 +46,12 @@ def _guard(action: Callable[[], Any]) -> Any:
         _fail(exc.problems)
     except CatalogError as exc:
         from cli import render
+        from core.i18n import _
 
         render.catalog_issues(err(), exc.issues)
-        err().print(f"[red]error:[/] {len(exc.issues)} problem(s); nothing was written")
+        summary = _problems(len(exc.issues), _("nothing was written"))
+        label = _("error:")
+        err().print(f"[red]{label}[/] {summary}")
         raise SystemExit(1) from None
 
 

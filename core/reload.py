@@ -50,8 +50,9 @@ from graph_schema.models import BaseNode, Metric
 from graph_schema.relations import Relation
 from graph_schema.revisions import ChangeOp, RevisionDraft, RevisionSummary, count_changes
 from graph_schema.rules.base import LintIssue
-from loaders.catalog import MANIFEST, CatalogSource
+from loaders.catalog import CatalogSource
 from loaders.catalog_cache import CatalogFiles, FileCache
+from loaders.catalog_checks import MANIFEST
 from loaders.partial import MetricFacts, PartialRead, metric_facts, producer
 from loaders.validate import make_edge
 from store.base import GraphStore, StoreInfo

@@ -16,7 +16,7 @@ import threading
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from core.i18n import N_
+from core.i18n import N_, _
 from governance import workflow
 from governance.apply import already_applied, conflict_of, head_of
 from governance.delta import metric_delta
@@ -126,7 +126,14 @@ class Governance:
             raise PermissionDeniedError(f"a {user.role.value} may not propose changes")
         if not reason.strip():  # spaces pass every min_length; the committee reads the reason
             raise CatalogError(
-                [CatalogIssue("reason", None, "reason: say why the change is needed (变更理由)")]
+                [
+                    CatalogIssue(
+                        "reason",
+                        None,
+                        _("reason: say why the change is needed"),
+                        field="reason",
+                    )
+                ]
             )
         self._require_current_base(ref, base_version)
         proposal = propose(self.store, action, ref, definition, base_version)
@@ -156,7 +163,7 @@ class Governance:
         return change
 
     def approve(self, user: User, change_id: int, comment: str | None) -> ChangeRequest:
-        for _ in range(ATTEMPTS):
+        for _attempt in range(ATTEMPTS):
             change = self.get(change_id)
             self._require_open(change, "approve")
             stage = workflow.stage_for(user, change)
@@ -183,7 +190,7 @@ class Governance:
         raise ChangeStateError(f"change request #{change_id} is busy; try again")
 
     def reject(self, user: User, change_id: int, comment: str | None) -> ChangeRequest:
-        for _ in range(ATTEMPTS):
+        for _attempt in range(ATTEMPTS):
             change = self.get(change_id)
             self._require_open(change, "reject")
             if not workflow.may_reject(user, change):

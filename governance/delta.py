@@ -22,7 +22,7 @@ from graph_schema.ids import NodeKind, NodeRef
 from graph_schema.models import Edge, Metric
 from graph_schema.relations import Relation
 from graph_schema.revisions import RevisionDraft, RevisionSummary, count_changes
-from loaders.references import resolve_metric_references
+from loaders.references import cycle_issue, resolve_metric_references
 from loaders.validate import CatalogState, plain_mapping, validate_node
 from store.base import GraphReader, SearchQuery, Walk
 from store.history import PlannedRevision
@@ -164,7 +164,9 @@ def _check_sql(reader: GraphReader, node: Metric, where: str) -> None:
         check_metric_sql(node.sql, tables=None, dialect=dialect)
     except UnsafeSQLError as exc:
         if exc.kind == "unsafe":
-            raise CatalogError([CatalogIssue(where, None, f"sql: {exc.message}")]) from exc
+            raise CatalogError(
+                [CatalogIssue(where, None, f"sql: {exc.message}", field="sql")]
+            ) from exc
     except ValueError:  # a dialect sqlglot does not know: submit's lint reported it
         pass
 
@@ -177,22 +179,14 @@ def _check_cycles(reader: GraphReader, ref: NodeRef, edges: list[Edge], where: s
         downstream = set(reader.traverse(ref, Walk.FORWARD, [Relation.INPUT_TO], None))
         closing = sorted((inputs & downstream) | (inputs & {ref}), key=str)
         if closing:
-            raise _cycle(where, "formula", ref, closing[0])
+            raise _cycle(where, Relation.INPUT_TO, ref, closing[0])
     for parent in (e.target for e in edges if e.type is Relation.ROLLS_UP_TO):
         above = set(reader.traverse(parent, Walk.FORWARD, [Relation.ROLLS_UP_TO], None))
         if ref in above or parent == ref:
-            raise _cycle(where, "rolls_up_to hierarchy", ref, parent)
+            raise _cycle(where, Relation.ROLLS_UP_TO, ref, parent)
 
 
-def _cycle(where: str, what: str, ref: NodeRef, other: NodeRef) -> CatalogError:
-    attr = "formula" if what == "formula" else "rolls_up_to"
-    return CatalogError(
-        [
-            CatalogIssue(
-                where,
-                None,
-                f"{what} cycle: {ref.id} → … → {other.id} → {ref.id}",
-                f"a metric cannot depend on itself; break the cycle in one of these {attr}s",
-            )
-        ]
-    )
+def _cycle(where: str, rel: Relation, ref: NodeRef, other: NodeRef) -> CatalogError:
+    attr = "formula" if rel is Relation.INPUT_TO else "rolls_up_to"
+    message, hint = cycle_issue(rel, [ref.id, "…", other.id, ref.id])
+    return CatalogError([CatalogIssue(where, None, message, hint, field=attr)])

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from core import i18n
+from core.i18n import N_, _
 from graph_schema.empty import is_empty
 from graph_schema.errors import CatalogError, CatalogIssue, NodeNotFoundError
 from graph_schema.governance import Action, Stage
@@ -28,12 +29,18 @@ from graph_schema.revisions import FieldChange
 from graph_schema.semver import bump, compare, is_semver
 from graph_schema.versions import change_class as classed
 from graph_schema.versions import field_changes
-from loaders.validate import plain_mapping, replace_metric
+from loaders.validate import kind_word, plain_mapping, replace_metric
 from loaders.yaml_lines import LDict
 from store.base import GraphStore, SearchQuery, Walk
 
-#: Where the proposed definition "lives", in error messages.
-PROPOSAL_FILE = "definition"
+#: Where the proposed definition "lives", in error messages (a message id: :func:`proposal_file`).
+PROPOSAL_FILE = N_("the proposed definition")
+
+
+def proposal_file() -> str:
+    """Where the proposed definition "lives", in the words of the language in use."""
+    return _(PROPOSAL_FILE)
+
 
 #: Fields that carry history, not definition: not diffed (the 版本记录 grows on apply).
 NOT_DIFFED = frozenset({"history", "version", "id"})
@@ -94,7 +101,7 @@ def rebuild(graph: CatalogGraph, metric: LDict | None, drop: NodeRef | None) -> 
     """``graph`` with the metric ``metric`` (raw mapping) put in place of ``drop``, validated
     and re-linked by the catalog's own rules (:func:`loaders.validate.replace_metric`).
     Raises :class:`CatalogError`."""
-    return replace_metric(graph, metric, drop, where=PROPOSAL_FILE)
+    return replace_metric(graph, metric, drop, where=proposal_file())
 
 
 def _ldict(data: dict[str, Any], line: int = 0) -> LDict:
@@ -128,12 +135,19 @@ def propose(
     """Validate a proposal against what is stored now. Raises :class:`CatalogError` (a field
     named) or :class:`NodeNotFoundError`."""
     if ref.kind is not NodeKind.METRIC:
-        raise _invalid("ref", f"change requests are about metrics; {ref} is a {ref.kind.value}")
+        raise _invalid(
+            "ref",
+            _(
+                "change requests are about metrics; {ref} is a {kind}",
+                ref=ref,
+                kind=kind_word(ref.kind),
+            ),
+        )
     graph = stored_graph(store)
     current = next((n for n in graph.nodes if n.ref == ref), None)
     if action is Action.CREATE:
         if current is not None:
-            raise _invalid("ref", f"{ref} exists already; propose an 'update'")
+            raise _invalid("ref", _("{ref} exists already; propose an 'update'", ref=ref))
         raw = dict(definition or {})
     else:
         if current is None:
@@ -145,32 +159,49 @@ def propose(
     if definition_size(raw, MAX_EXPANDED) > MAX_EXPANDED:  # before anything walks it
         raise _invalid(
             "definition",
-            f"holds over {MAX_EXPANDED:,} characters once YAML aliases (*name) are expanded; "
-            "write each value out, and keep a definition short",
+            _(
+                "holds over {n} characters once YAML aliases (*name) are expanded; "
+                "write each value out, and keep a definition short",
+                n=i18n.number(MAX_EXPANDED, integer=True),
+            ),
         )
     raw = {k: v for k, v in raw.items() if not is_empty(v)}  # empty is "not given"
     raw.setdefault("id", ref.id)
     if raw.get("id") != ref.id:
-        raise _invalid("id", f"the definition's id {raw.get('id')!r} is not {ref.id!r}")
+        raise _invalid(
+            "id",
+            _(
+                "the definition's id {id} is not {expected}",
+                id=repr(raw.get("id")),
+                expected=repr(ref.id),
+            ),
+        )
     old = current.props() if current is not None else None
     base = (old or {}).get("version")
     if base_version is not None and old is not None and base_version != base:
         raise _invalid(
             "base_version",
-            f"{ref} is at version {base or '(none)'}, not {base_version}; "
-            "start from the current definition",
+            _(
+                "{ref} is at version {base}, not {asked}; start from the current definition",
+                ref=ref,
+                base=base or _("(none)"),
+                asked=base_version,
+            ),
         )
     # validate first without versions, to learn the class
     raw.pop("version", None) if raw.get("version") is None else None
     declared = raw.get("version")
     if declared is not None and not (isinstance(declared, str) and is_semver(declared)):
-        raise _invalid("version", f"{declared!r} is not a semantic version (write 1.2.0)")
+        raise _invalid(
+            "version",
+            _("{version} is not a semantic version (write 1.2.0)", version=repr(declared)),
+        )
     trial = rebuild(graph, _ldict({**raw, "version": base or "1.0.0"}), ref)
     new_node = next(n for n in trial.nodes if n.ref == ref)
     new_props = {k: v for k, v in new_node.props().items() if k != "version"}
     diff = field_diff(old, new_props)
     if old is not None and not diff:
-        raise _invalid("definition", f"the proposal changes nothing in {ref}")
+        raise _invalid("definition", _("the proposal changes nothing in {ref}", ref=ref))
     klass = change_class(diff) if old is not None else None
     required = bump(base, klass) if base and klass else (base or "1.0.0")
     if old is None:
@@ -234,7 +265,7 @@ def refuse_unsafe_sql(lint: list[dict[str, Any]]) -> None:
     """Raise :class:`CatalogError` (field ``sql``) when the proposed metric's SQL may not
     run: it would read files, write, configure the engine or call a refused function."""
     issues = [
-        CatalogIssue(PROPOSAL_FILE, None, f"sql: {i['message']}", i.get("fix"))
+        CatalogIssue(proposal_file(), None, f"sql: {i['message']}", i.get("fix"), field="sql")
         for i in lint
         if i.get("rule") in REFUSING_RULES and i.get("severity") == "error"
     ]
@@ -303,7 +334,9 @@ def required_stages(
 
 
 def _invalid(field_name: str, message: str) -> CatalogError:
-    return CatalogError([CatalogIssue(PROPOSAL_FILE, None, f"{field_name}: {message}")])
+    return CatalogError(
+        [CatalogIssue(proposal_file(), None, f"{field_name}: {message}", field=field_name)]
+    )
 
 
 def metric_refs(graph: CatalogGraph) -> list[NodeRef]:

@@ -11,6 +11,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from core.i18n import _
+
 _NUMBER = r"[-+]?\d+(?:\.\d+)?"
 _RANGE = re.compile(rf"^\s*({_NUMBER})\s*%?\s*[-~～–—至]\s*({_NUMBER})\s*%?\s*$")
 _LOWER = re.compile(rf"^\s*(?:>|>=|≥|＞)\s*({_NUMBER})\s*%?\s*$")
@@ -42,7 +44,11 @@ def parse_range(text: str) -> tuple[float | None, float | None]:
     if m := _UPPER.match(text):
         return None, float(m.group(1))
     raise ValueError(
-        f"cannot read {text!r} as a range; write benchmarks as {{label, min, max, source}}"
+        _(
+            "cannot read {text} as a range; write benchmarks as {form}",
+            text=repr(text),
+            form="{label, min, max, source}",
+        )
     )
 
 
@@ -70,8 +76,8 @@ def structured_benchmarks(value: Any) -> Any:
             out.append(item)  # validation reports the unknown keys
             continue
         for key, suffix in _LEGACY_LEVELS:
-            if item.get(key) is None:
-                continue
+            if item.get(key) is None or not str(item[key]).strip():
+                continue  # empty is "not given" (graph_schema.empty)
             low, high = parse_range(str(item[key]))
             out.append(
                 {

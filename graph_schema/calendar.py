@@ -53,6 +53,7 @@ from pathlib import Path
 
 import yaml
 
+from core.i18n import _
 from graph_schema.confined import ADVICE, LINKED_OUT, escapes
 from graph_schema.errors import CatalogError, CatalogIssue, InvalidQueryError
 
@@ -124,6 +125,8 @@ _ONE_DAY = dt.timedelta(days=1)
 
 class InvalidPeriodError(InvalidQueryError):
     """A period that is not one of the accepted forms, or not in the calendar."""
+
+    code = "invalid_period"
 
 
 @dataclass(frozen=True)
@@ -214,7 +217,8 @@ class Calendar:
             if pattern.match(text):
                 return grain
         raise InvalidPeriodError(
-            f"period {text!r} is not one of {ACCEPTED}", {"period": text, "accepted": ACCEPTED}
+            _("period {period} is not one of {accepted}", period=repr(text), accepted=ACCEPTED),
+            {"period": text, "accepted": ACCEPTED},
         )
 
     def parse(self, text: str) -> Period:
@@ -301,7 +305,13 @@ class Calendar:
     def period_of(self, day: dt.date, grain: str) -> Period:
         """The period of ``grain`` that holds ``day``."""
         if grain not in CALENDAR_OF:
-            raise InvalidQueryError(f"grain {grain!r} is not one of {', '.join(GRAINS)}")
+            raise InvalidQueryError(
+                _(
+                    "grain {grain} is not one of {grains}",
+                    grain=repr(grain),
+                    grains=", ".join(GRAINS),
+                )
+            )
         if grain == "year":
             return self.parse(f"{day.year:04d}")
         if grain == "quarter":
@@ -352,7 +362,7 @@ class Calendar:
         if steps == 0:
             return period
         p = period
-        for _ in range(abs(steps)):
+        for _step in range(abs(steps)):
             day = p.end + _ONE_DAY if steps > 0 else p.start - _ONE_DAY
             if not MIN_YEAR <= day.year <= MAX_YEAR:
                 raise InvalidPeriodError(

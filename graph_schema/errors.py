@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from core.i18n import _
+
 
 class KpigraphError(Exception):
     """Base of every error kpigraph raises on purpose. ``code`` is stable for the API."""
@@ -30,10 +32,12 @@ class NodeNotFoundError(KpigraphError, LookupError):
     def __init__(
         self, ref: str, suggestions: list[str] | None = None, *, search_hint: bool = False
     ) -> None:
-        hint = f"; did you mean {', '.join(suggestions)}?" if suggestions else ""
+        hint = _("; did you mean {names}?", names=", ".join(suggestions)) if suggestions else ""
         if search_hint:
-            hint += f" (or try: kpigraph search {ref})"
-        super().__init__(f"no node {ref}{hint}", {"ref": ref, "suggestions": suggestions or []})
+            hint += _(" (or try: kpigraph search {ref})", ref=ref)
+        super().__init__(
+            _("no node {ref}", ref=ref) + hint, {"ref": ref, "suggestions": suggestions or []}
+        )
         self.ref = ref
         self.suggestions = suggestions or []
 
@@ -45,8 +49,12 @@ class AmbiguousRefError(KpigraphError, LookupError):
 
     def __init__(self, text: str, candidates: list[str]) -> None:
         super().__init__(
-            f"{text!r} names {len(candidates)} nodes; use one of their refs: "
-            + ", ".join(candidates),
+            _(
+                "{text} names {n} nodes; use one of their refs: {refs}",
+                text=repr(text),
+                n=len(candidates),
+                refs=", ".join(candidates),
+            ),
             {"text": text, "candidates": candidates},
         )
         self.candidates = candidates
@@ -63,12 +71,20 @@ class FormulaSyntaxError(KpigraphError, ValueError):
 
     code = "formula_syntax"
 
-    def __init__(self, message: str, expression: str, column: int) -> None:
+    def __init__(self, message: str, expression: str, column: int, **values: object) -> None:
+        reason = message.format(**values) if values else message
         pointer = " " * (column - 1) + "^"
-        super().__init__(f"{message} at column {column}\n    {expression}\n    {pointer}")
-        self.reason = message
+        super().__init__(f"{reason} at column {column}\n    {expression}\n    {pointer}")
+        self.reason = reason
         self.expression = expression
         self.column = column
+        #: ``message`` is a message id with ``{name}`` fields: :meth:`reason_in_words`
+        self.template = message
+        self.values = values
+
+    def reason_in_words(self) -> str:
+        """What is wrong, in the language in use (``reason`` is the English)."""
+        return _(self.template, **self.values)
 
 
 @dataclass(frozen=True)
@@ -82,6 +98,9 @@ class CatalogIssue:
     #: 0: a file or an entry cannot be read (a root cause); 1: what follows from the rest
     #: (references, cycles). Root causes are listed first.
     stage: int = 0
+    #: the key the problem is about (``owner``, ``benchmarks.0.min``), when it is one: the
+    #: change form puts the message beside that field, whatever language it is worded in
+    field: str | None = None
 
     def __str__(self) -> str:
         where = f"{self.file}:{self.line}" if self.line else self.file
@@ -98,7 +117,7 @@ class CatalogError(KpigraphError):
         self.issues = sorted(issues, key=lambda i: (i.stage, i.file, i.line or 0, i.message))
         count = len(self.issues)
         first = str(self.issues[0]) if self.issues else "no details"
-        more = f" (and {count - 1} more)" if count > 1 else ""
+        more = _(" (and {count} more)", count=count - 1) if count > 1 else ""
         super().__init__(
             f"{first}{more}",
             {"issues": [i.__dict__ for i in self.issues]},

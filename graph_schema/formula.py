@@ -21,6 +21,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 
+from core.i18n import N_
 from graph_schema.errors import FormulaSyntaxError
 
 MAX_FORMULA_LENGTH = 2000
@@ -189,9 +190,11 @@ def _tokenize(text: str) -> list[_Token]:
                 j += 1
             raw = text[i:j].replace("_", "")
             if raw.count(".") > 1:
-                raise FormulaSyntaxError(f"malformed number {text[i:j]!r}", text, col)
+                raise FormulaSyntaxError(
+                    N_("malformed number {number}"), text, col, number=repr(text[i:j])
+                )
             if j < n and (text[j].isalpha() or text[j] == "_"):
-                raise FormulaSyntaxError("a name cannot start with a digit", text, col)
+                raise FormulaSyntaxError(N_("a name cannot start with a digit"), text, col)
             tokens.append(_Token("num", raw, col))
             i = j
         elif ch.isalpha() or ch == "_":
@@ -201,20 +204,24 @@ def _tokenize(text: str) -> list[_Token]:
             tokens.append(_Token("name", text[i:j], col))
             i = j
         else:
-            hint = ""
+            message = N_("unexpected character {char}")
             if ch in "×x·＊":
-                hint = " (use '*' for multiplication)"
+                message = N_("unexpected character {char} (use '*' for multiplication)")
             elif ch in "÷／":
-                hint = " (use '/' for division)"
+                message = N_("unexpected character {char} (use '/' for division)")
             elif ch in "（）":
-                hint = " (use ASCII parentheses)"
-            elif ch in "＋－":
-                hint = f" (use ASCII {'+' if ch == '＋' else '-'}; this one is full-width)"
+                message = N_("unexpected character {char} (use ASCII parentheses)")
+            elif ch in "＋":
+                message = N_("unexpected character {char} (use ASCII +; this one is full-width)")
+            elif ch in "－":
+                message = N_("unexpected character {char} (use ASCII -; this one is full-width)")
             elif ch in "，、":
-                hint = " (use an ASCII ',' between function arguments)"
+                message = N_(
+                    "unexpected character {char} (use an ASCII ',' between function arguments)"
+                )
             elif ch in "．":
-                hint = " (use an ASCII '.' in numbers)"
-            raise FormulaSyntaxError(f"unexpected character {ch!r}{hint}", text, col)
+                message = N_("unexpected character {char} (use an ASCII '.' in numbers)")
+            raise FormulaSyntaxError(message, text, col, char=repr(ch))
     tokens.append(_Token("end", "", n + 1))
     return tokens
 
@@ -234,18 +241,18 @@ class _Parser:
         self.pos += 1
         return tok
 
-    def fail(self, message: str, tok: _Token) -> FormulaSyntaxError:
-        return FormulaSyntaxError(message, self.text, tok.column)
+    def fail(self, message: str, tok: _Token, **values: object) -> FormulaSyntaxError:
+        return FormulaSyntaxError(message, self.text, tok.column, **values)
 
     def parse(self) -> Expr:
         if self.peek().kind == "end":
-            raise self.fail("empty expression", self.peek())
+            raise self.fail(N_("empty expression"), self.peek())
         node = self.expr()
         tok = self.peek()
         if tok.kind == "rpar":
-            raise self.fail("unmatched ')'", tok)
+            raise self.fail(N_("unmatched ')'"), tok)
         if tok.kind != "end":
-            raise self.fail(f"expected an operator before {tok.text!r}", tok)
+            raise self.fail(N_("expected an operator before {token}"), tok, token=repr(tok.text))
         return node
 
     def expr(self) -> Expr:
@@ -268,7 +275,7 @@ class _Parser:
             self.take()
             self.depth += 1
             if self.depth > MAX_NESTING:
-                raise self.fail("expression nested too deeply", tok)
+                raise self.fail(N_("expression nested too deeply"), tok)
             operand = self.unary()
             self.depth -= 1
             return Neg(operand, tok.column) if tok.text == "-" else operand
@@ -283,16 +290,18 @@ class _Parser:
         if tok.kind == "lpar":
             self.depth += 1
             if self.depth > MAX_NESTING:
-                raise self.fail("expression nested too deeply", tok)
+                raise self.fail(N_("expression nested too deeply"), tok)
             node = self.expr()
             close = self.take()
             if close.kind != "rpar":
-                raise FormulaSyntaxError("missing ')'", self.text, close.column)
+                raise FormulaSyntaxError(N_("missing ')'"), self.text, close.column)
             self.depth -= 1
             return node
         if tok.kind == "end":
-            raise self.fail("expression ends where an operand was expected", tok)
-        raise self.fail(f"expected a metric id, a number or '(' but found {tok.text!r}", tok)
+            raise self.fail(N_("expression ends where an operand was expected"), tok)
+        raise self.fail(
+            N_("expected a metric id, a number or '(' but found {token}"), tok, token=repr(tok.text)
+        )
 
 
 def names_in(formulas: Iterable[str | None]) -> set[str]:
@@ -329,6 +338,6 @@ def parse_formula(text: str) -> Formula:
     """
     if len(text) > MAX_FORMULA_LENGTH:
         raise FormulaSyntaxError(
-            f"expression longer than {MAX_FORMULA_LENGTH} characters", text[:40], 1
+            N_("expression longer than {n} characters"), text[:40], 1, n=MAX_FORMULA_LENGTH
         )
     return Formula(text, _Parser(text).parse())

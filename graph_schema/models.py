@@ -23,6 +23,7 @@ from pydantic import (
     model_validator,
 )
 
+from core.i18n import _
 from graph_schema.benchmarks import structured_benchmarks
 from graph_schema.ids import NodeKind, NodeRef
 from graph_schema.limits import MAX_EXTRA_KEYS, bounded_text, check_definition_size, count_keys
@@ -340,9 +341,14 @@ def _member_names(value: Any) -> Any:
     if value is None:
         return None
     if not isinstance(value, dict):
-        raise ValueError("members must be a mapping of member → display name, e.g. {wash: 洗车}")
+        raise ValueError(
+            _(
+                "members must be a mapping of member → display name, e.g. {example}",
+                example="{wash: 洗车}",
+            )
+        )
     if len(value) > MEMBERS_MAX:
-        raise ValueError(f"lists over {MEMBERS_MAX} members; name only the ones people read")
+        raise ValueError(_("lists over {n} members; name only the ones people read", n=MEMBERS_MAX))
     return {str(k).strip(): v for k, v in value.items()}
 
 
@@ -367,14 +373,19 @@ class Dimension(BaseNode):
     @model_validator(mode="after")
     def _levels(self) -> Dimension:
         if self.levels is not None and len(set(self.levels)) != len(self.levels):
-            raise ValueError(f"levels repeat a dimension: {self.levels}")
+            raise ValueError(_("levels repeat a dimension: {levels}", levels=self.levels))
         if self.levels is not None and self.id in self.levels:
-            raise ValueError(f"levels name a dimension other than {self.id!r} itself")
+            raise ValueError(_("levels name a dimension other than {id} itself", id=repr(self.id)))
         if self.mapping is not None and self.levels is None:
-            raise ValueError("mapping needs levels (the columns of the mapping file)")
+            raise ValueError(_("mapping needs levels (the columns of the mapping file)"))
         parts = (self.mapping or "").replace("\\", "/").split("/")
         if self.mapping is not None and (self.mapping.startswith(("/", "\\")) or ".." in parts):
-            raise ValueError(f"mapping {self.mapping!r} must be a path inside the catalog folder")
+            raise ValueError(
+                _(
+                    "mapping {path} must be a path inside the catalog folder",
+                    path=repr(self.mapping),
+                )
+            )
         return self
 
 

@@ -18,6 +18,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from core.i18n import N_, _
 from graph_schema.revisions import ChangeClass, FieldChange
 from graph_schema.semver import bump, compare, is_semver
 
@@ -52,6 +53,8 @@ PATCH_FIELDS = frozenset(
         "history",
     }
 )
+#: change classes in words where a version rule is explained (the words of viz.labels)
+CLASS_WORDS = {"major": N_("major"), "minor": N_("minor"), "patch": N_("patch")}
 #: Not classified: identity and the version itself.
 UNCLASSIFIED = frozenset({"id", "version"})
 #: Dict-valued fields compared one key deeper (``caliber.numerator``), so the class is precise.
@@ -181,10 +184,16 @@ def judge_version(
 
     Examples
     --------
+    >>> from core.i18n import use
     >>> changes = [FieldChange(field="formula", change_class=ChangeClass.MAJOR)]
-    >>> judge_version("atp", "1.1.0", "1.1.0", ChangeClass.MAJOR, changes).problem
+    >>> with use("en"):
+    ...     judge_version("atp", "1.1.0", "1.1.0", ChangeClass.MAJOR, changes).problem
     'atp: formula changed (major) — set version: 2.0.0 (now 1.1.0)'
-    >>> judge_version("atp", "1.1.0", "1.0.0", None, []).problem
+    >>> with use("zh"):
+    ...     judge_version("atp", "1.1.0", "1.1.0", ChangeClass.MAJOR, changes).problem
+    'atp：formula 有变化（重大变更）— 请把 version 设为 2.0.0（现在是 1.1.0）'
+    >>> with use("en"):
+    ...     judge_version("atp", "1.1.0", "1.0.0", None, []).problem
     'atp: version goes backwards (1.1.0 → 1.0.0) — set version: 1.1.0 or later'
     >>> judge_version("atp", "1.1.0", "2.0.0", ChangeClass.MAJOR, changes).ok
     True
@@ -196,8 +205,14 @@ def judge_version(
         return VersionVerdict(
             False,
             required,
-            f"{metric_id}: version goes backwards ({old_version} → {new_version}) — "
-            f"set version: {required} or later",
+            _(
+                "{metric}: version goes backwards ({old} → {new}) — set version: {required} "
+                "or later",
+                metric=metric_id,
+                old=old_version,
+                new=new_version,
+                required=required,
+            ),
         )
     if cls is None or compare(new_version, required) >= 0:
         return VersionVerdict(True, required)
@@ -205,8 +220,14 @@ def judge_version(
     return VersionVerdict(
         False,
         required,
-        f"{metric_id}: {fields} changed ({cls.value}) — set version: {required} "
-        f"(now {new_version})",
+        _(
+            "{metric}: {fields} changed ({cls}) — set version: {required} (now {new})",
+            metric=metric_id,
+            fields=fields,
+            cls=_(CLASS_WORDS[cls.value]) if cls.value in CLASS_WORDS else cls.value,
+            required=required,
+            new=new_version,
+        ),
     )
 
 
@@ -230,5 +251,5 @@ def auto_version(old: Mapping[str, Any] | None, new: Mapping[str, Any]) -> str |
     stored = (old or {}).get("version")
     if old is None or not stored or not is_semver(stored):
         return FIRST_VERSION
-    cls, _ = classify_metric(old, new)
+    cls, _fields = classify_metric(old, new)
     return bump(stored, cls.value) if cls else stored

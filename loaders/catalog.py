@@ -25,21 +25,25 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from core import i18n
 from core.bulk import paused_gc
+from core.i18n import _
 from graph_schema.errors import CatalogError, CatalogIssue
 from graph_schema.graph import CatalogGraph
 from graph_schema.ids import NodeKind, NodeRef
-from graph_schema.models import Dimension
 from graph_schema.relations import Relation
 from loaders.catalog_cache import FileCache
-from loaders.catalog_file import MAX_FILE_BYTES
-from loaders.catalog_read import (
+from loaders.catalog_checks import (
     MANIFEST,
     SECTION_FILES,
+    check_levels,
+    check_unexpected_files,
+)
+from loaders.catalog_file import MAX_FILE_BYTES, manifest_language
+from loaders.catalog_read import (
     CalendarSettings,
     CatalogManifest,
     catalog_meta,
-    check_unexpected_files,
     is_metric_file,
     read_manifest,
     read_metric_files,
@@ -79,24 +83,6 @@ class CatalogSource:
     raw: dict[NodeRef, LDict]
 
 
-def _check_levels(state: CatalogState) -> None:
-    """Each level of a dimension hierarchy (``levels: [war_zone, province, city]``) is itself
-    a dimension of the catalog."""
-    dims = {ref.id for ref in state.nodes if ref.kind is NodeKind.DIMENSION}
-    for ref, node in state.nodes.items():
-        if not isinstance(node, Dimension) or not node.levels:
-            continue
-        unknown = [level for level in node.levels if level not in dims]
-        if unknown:
-            origin = state.origins.get(ref)
-            state.issue(
-                origin.file if origin else "dimensions.yaml",
-                origin.line if origin else None,
-                f"dimension {ref.id!r}: levels {', '.join(unknown)} are not dimensions",
-                "declare each level as a dimension in dimensions.yaml",
-            )
-
-
 def load_catalog(path: str | Path, *, cache: FileCache | None = None) -> CatalogGraph:
     """Read and validate the catalog at ``path``.
 
@@ -112,9 +98,10 @@ def load_catalog(path: str | Path, *, cache: FileCache | None = None) -> Catalog
 
 
 def read_catalog(path: str | Path, *, cache: FileCache | None = None) -> CatalogSource:
-    """:func:`load_catalog`, also returning each node's file and line."""
+    """:func:`load_catalog`, also returning each node's file and line. Problems are worded in
+    the catalog's ``language`` (unless this command or request chose one)."""
     try:
-        with paused_gc():
+        with paused_gc(), i18n.use(i18n.resolve(manifest_language(Path(path)))):
             source = _read_catalog(path, cache)
     except BaseException:
         if cache is not None:
@@ -128,10 +115,10 @@ def read_catalog(path: str | Path, *, cache: FileCache | None = None) -> Catalog
 def _read_catalog(path: str | Path, cache: FileCache | None) -> CatalogSource:
     root = Path(path)
     if not root.exists():
-        raise CatalogError([CatalogIssue(str(root), None, "no such directory")])
+        raise CatalogError([CatalogIssue(str(root), None, _("no such directory"))])
     if not root.is_dir():
         raise CatalogError(
-            [CatalogIssue(str(root), None, "not a directory", "pass the catalog directory")]
+            [CatalogIssue(str(root), None, _("not a directory"), _("pass the catalog directory"))]
         )
     state = CatalogState(root, cache=cache)
     manifest = read_manifest(state)
@@ -147,14 +134,14 @@ def _read_catalog(path: str | Path, cache: FileCache | None) -> CatalogSource:
         state.issue(
             "metrics/",
             None,
-            "the catalog defines no metrics",
-            "add metric files under metrics/ (see 'kpigraph init')",
+            _("the catalog defines no metrics"),
+            _("add metric files under metrics/ (see 'kpigraph init')"),
         )
     state.stage = 1  # what follows is reported after the root causes above
     resolve_metric_references(state)
-    _check_levels(state)
-    check_cycles(state, Relation.INPUT_TO, "formula")
-    check_cycles(state, Relation.ROLLS_UP_TO, "rolls_up_to hierarchy")
+    check_levels(state)
+    check_cycles(state, Relation.INPUT_TO)
+    check_cycles(state, Relation.ROLLS_UP_TO)
     if state.issues:
         raise CatalogError(state.issues)
     name = manifest.name if manifest else root.name

@@ -6,7 +6,6 @@ changed metric files (:func:`read_metric_files`, :mod:`loaders.partial`)."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterable, Mapping
 from functools import partial
 from pathlib import Path
@@ -14,6 +13,7 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from core.i18n import _
 from graph_schema.confined import ADVICE, LINKED_OUT, escapes
 from graph_schema.ids import NodeKind, NodeRef
 from graph_schema.models import (
@@ -29,6 +29,11 @@ from graph_schema.models import (
 )
 from graph_schema.relations import Relation
 from loaders.catalog_cache import FileCache, FileEntry
+from loaders.catalog_checks import (
+    MANIFEST,
+    declare_unreadable_sources,
+    ids_in_text,
+)
 from loaders.catalog_file import read_catalog_file
 from loaders.validate import (
     CatalogState,
@@ -40,8 +45,6 @@ from loaders.yaml_lines import LDict, LList
 
 #: Largest catalog file read. Larger files are refused before being parsed.
 
-SECTION_FILES = ("departments.yaml", "dimensions.yaml", "dashboards.yaml", "sources.yaml")
-MANIFEST = "kpigraph.yaml"
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -259,17 +262,21 @@ def read_manifest(state: CatalogState) -> CatalogManifest | None:
         state.issue(
             MANIFEST,
             None,
-            f"not a kpigraph catalog: {MANIFEST} is missing in {state.root}",
-            "run 'kpigraph init DIR' to scaffold one, or point at the catalog directory",
+            _(
+                "not a kpigraph catalog: {file} is missing in {directory}",
+                file=MANIFEST,
+                directory=state.root,
+            ),
+            _("run 'kpigraph init DIR' to scaffold one, or point at the catalog directory"),
         )
         return None
     data = _read_file(state, path)
     if data is None:
         return None
     if not isinstance(data, LDict):
-        state.issue(MANIFEST, None, "expected a mapping with at least 'name'")
+        state.issue(MANIFEST, None, _("expected a mapping with at least 'name'"))
         return None
-    return validate_model(state, CatalogManifest, data, MANIFEST, "catalog settings")
+    return validate_model(state, CatalogManifest, data, MANIFEST, _("catalog settings"))
 
 
 def _entries(state: CatalogState, data: Any, rel: str, section: str) -> list[Any]:
@@ -284,8 +291,8 @@ def _entries(state: CatalogState, data: Any, rel: str, section: str) -> list[Any
         state.issue(
             rel,
             getattr(data, "line", None),
-            f"expected a list of {section}",
-            f"write '- id: ...' items, or '{section}:' followed by such a list",
+            _("expected a list of {section}", section=section),
+            _("write '- id: ...' items, or '{section}:' followed by such a list", section=section),
         )
         return []
     return list(data)
@@ -314,7 +321,9 @@ def _read_section(
     for item in _entries(state, data, filename, section):
         if not isinstance(item, LDict):
             state.issue(
-                filename, getattr(data, "line", None), f"each of {section} must be a mapping"
+                filename,
+                getattr(data, "line", None),
+                _("each of {section} must be a mapping", section=section),
             )
             continue
         if model is Dashboard and "kind" in item:
@@ -358,36 +367,44 @@ def _read_sources_file(state: CatalogState, path: Path) -> None:
         state.unverifiable.update({NodeKind.SYSTEM, NodeKind.TABLE, NodeKind.FIELD})
     for sys_item in _entries(state, data, filename, "systems"):
         if not isinstance(sys_item, LDict):
-            state.issue(filename, None, "each system must be a mapping with id, name and tables")
+            state.issue(filename, None, _("each system must be a mapping with id, name and tables"))
             continue
         tables = sys_item.pop("tables", None) or []
         views = sys_item.pop("views", None) or LList()  # tables defined by SQL (lint reads through)
         system = validate_node(state, System, sys_item, filename)
         if system is None:
-            _declare_unreadable_sources(state, sys_item.get("id"), [*tables, *views])
+            declare_unreadable_sources(state, sys_item.get("id"), [*tables, *views])
             continue
         state.add_node(system, filename, sys_item.line, sys_item)
         if not isinstance(tables, LList) or not isinstance(views, LList):
             state.issue(
-                filename, sys_item.line, f"system {system.id!r}: 'tables'/'views' must be lists"
+                filename,
+                sys_item.line,
+                _("system {id}: 'tables'/'views' must be lists", id=repr(system.id)),
             )
             continue
         for tbl_item in [*tables, *views]:
             if not isinstance(tbl_item, LDict):
-                state.issue(filename, tables.line, "each table must be a mapping with id and name")
+                state.issue(
+                    filename, tables.line, _("each table must be a mapping with id and name")
+                )
                 continue
             if any(tbl_item is v for v in views) and not tbl_item.get("sql"):
                 state.issue(
-                    filename, tbl_item.line, "a view needs 'sql:' (the SELECT that defines it)"
+                    filename, tbl_item.line, _("a view needs 'sql:' (the SELECT that defines it)")
                 )
             fields = tbl_item.pop("fields", None) or LList()  # a view may list none
             table = _read_child(state, filename, Table, tbl_item, system.id, "system")
             if table is None:
-                _declare_unreadable_sources(state, system.id, [tbl_item | {"fields": fields}])
+                declare_unreadable_sources(state, system.id, [tbl_item | {"fields": fields}])
                 continue
             state.add_edge(system.ref, table.ref, Relation.HAS_TABLE)
             if not isinstance(fields, LList):
-                state.issue(filename, tbl_item.line, f"table {table.id!r}: 'fields' must be a list")
+                state.issue(
+                    filename,
+                    tbl_item.line,
+                    _("table {id}: 'fields' must be a list", id=repr(table.id)),
+                )
                 continue
             for fld_item in fields:
                 if isinstance(fld_item, str):  # a bare field name
@@ -395,52 +412,11 @@ def _read_sources_file(state: CatalogState, path: Path) -> None:
                     named.line, named.key_lines = fields.line, {}
                     fld_item = named
                 if not isinstance(fld_item, LDict):
-                    state.issue(filename, fields.line, "each field must be a mapping or a name")
+                    state.issue(filename, fields.line, _("each field must be a mapping or a name"))
                     continue
                 field = _read_child(state, filename, FieldNode, fld_item, table.id, "table")
                 if field is not None:
                     state.add_edge(table.ref, field.ref, Relation.HAS_FIELD)
-
-
-def _declare_unreadable_sources(state: CatalogState, system_id: Any, tables: list[Any]) -> None:
-    """Tables and fields under a system or table entry that failed validation: references to
-    them are not reported again."""
-    if not isinstance(system_id, str):
-        state.unverifiable.update({NodeKind.TABLE, NodeKind.FIELD})
-        return
-    for tbl in tables:
-        if not isinstance(tbl, dict) or not isinstance(tbl.get("id"), str):
-            continue
-        table_id = f"{system_id}.{tbl['id']}"
-        state.declared_unreadable(NodeKind.TABLE, table_id)
-        for fld in tbl.get("fields") or []:
-            fid = fld if isinstance(fld, str) else fld.get("id") if isinstance(fld, dict) else None
-            if isinstance(fid, str):
-                state.declared_unreadable(NodeKind.FIELD, f"{table_id}.{fid}")
-
-
-_ID_LINE = re.compile(
-    r"^\s*(?:-\s+)?id\s*:\s*['\"]?([A-Za-z][A-Za-z0-9_]*)['\"]?\s*(?:#.*)?$", re.M
-)
-
-
-def _ids_in_text(path: Path) -> set[str]:
-    """The ids a YAML file that does not parse probably declares (``id: xxx`` lines), so
-    that references to them are not reported as unknown on top of the parse error.
-
-    Examples
-    --------
-    >>> import tempfile, pathlib
-    >>> f = pathlib.Path(tempfile.mkdtemp()) / "m.yaml"
-    >>> _ = f.write_text("metrics:\\n  - id: sessions\\n\\tname: x\\n  - {id: gmv}\\n")
-    >>> sorted(_ids_in_text(f))
-    ['gmv', 'sessions']
-    """
-    try:
-        text = path.read_text(encoding="utf-8", errors="replace")
-    except OSError:
-        return set()
-    return set(_ID_LINE.findall(text)) | set(re.findall(r"\{\s*id\s*:\s*([a-z][a-z0-9_]*)", text))
 
 
 def _read_child(
@@ -477,7 +453,7 @@ def _read_metric_file(state: CatalogState, path: Path) -> None:
     if data is None:
         if len(state.issues) > before and not escapes(state.root, path):
             # the file is broken: its metrics are unknown, not missing
-            for node_id in _ids_in_text(path):
+            for node_id in ids_in_text(path):
                 state.declared_unreadable(NodeKind.METRIC, node_id)
         return
     if isinstance(data, LDict) and "metrics" in data and "id" not in data:
@@ -486,12 +462,12 @@ def _read_metric_file(state: CatalogState, path: Path) -> None:
             state.issue(
                 rel,
                 data.key_lines[extra[0]],
-                f"unknown top-level key {extra[0]!r} next to 'metrics'",
-                "a metrics file holds one metric, or only a 'metrics:' list",
+                _("unknown top-level key {key} next to 'metrics'", key=repr(extra[0])),
+                _("a metrics file holds one metric, or only a 'metrics:' list"),
             )
         items = data["metrics"]
         if not isinstance(items, LList):
-            state.issue(rel, data.key_lines["metrics"], "'metrics' must be a list of metrics")
+            state.issue(rel, data.key_lines["metrics"], _("'metrics' must be a list of metrics"))
             return
     elif isinstance(data, LDict):
         items = LList([data])
@@ -502,25 +478,13 @@ def _read_metric_file(state: CatalogState, path: Path) -> None:
         state.issue(
             rel,
             None,
-            "expected a metric (a mapping with id and name) or a 'metrics:' list",
+            _("expected a metric (a mapping with id and name) or a 'metrics:' list"),
         )
         return
     for item in items:
         if not isinstance(item, LDict):
-            state.issue(rel, items.line, "each metric must be a mapping with id and name")
+            state.issue(rel, items.line, _("each metric must be a mapping with id and name"))
             continue
         metric = validate_node(state, Metric, item, rel)
         if metric is not None:
             state.add_node(metric, rel, item.line, item)
-
-
-def check_unexpected_files(state: CatalogState, metric_files: set[Path]) -> None:
-    known = {MANIFEST, *SECTION_FILES}
-    for path in sorted(state.root.glob("*")):
-        if path.is_file() and path.suffix in (".yaml", ".yml") and path.name not in known:
-            state.issue(
-                path.name,
-                None,
-                f"unexpected file {path.name!r}",
-                f"top-level files are {', '.join(sorted(known))}; metrics go under metrics/",
-            )

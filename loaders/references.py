@@ -8,13 +8,14 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from core.i18n import _
 from graph_schema.errors import FormulaSyntaxError
 from graph_schema.formula import parse_formula
 from graph_schema.ids import NodeKind, NodeRef
 from graph_schema.models import BaseNode, FieldNode, Metric, Table
 from graph_schema.relations import Relation
 from loaders.suggest import closest, did_you_mean
-from loaders.validate import CatalogState, Origin
+from loaders.validate import CatalogState, Origin, kind_word, node_label
 from loaders.yaml_lines import LDict, line_of
 
 
@@ -114,13 +115,28 @@ def resolve_metric_references(state: CatalogState, index: NameLookup | None = No
                 state.issue(
                     _origin.file,
                     line,
-                    f"metric {_metric.id!r}: {what} refers to unknown {kind.value.lower()} "
-                    f"{target!r}",
+                    _(
+                        "{metric}: {key} refers to unknown {kind} {id}",
+                        metric=node_label(NodeKind.METRIC, _metric.id),
+                        key=what,
+                        kind=kind_word(kind),
+                        id=repr(target),
+                    ),
                     hint,
+                    field=what,
                 )
                 return None
             if kind is NodeKind.METRIC and target == _metric.id and what != "formula":
-                state.issue(_origin.file, line, f"metric {_metric.id!r}: {what} refers to itself")
+                state.issue(
+                    _origin.file,
+                    line,
+                    _(
+                        "{metric}: {key} refers to itself",
+                        metric=node_label(NodeKind.METRIC, _metric.id),
+                        key=what,
+                    ),
+                    field=what,
+                )
                 return None
             return NodeRef(kind, target)
 
@@ -164,9 +180,16 @@ def resolve_metric_references(state: CatalogState, index: NameLookup | None = No
                 state.issue(
                     origin.file,
                     line,
-                    f"metric {metric.id!r}: {attr} syntax error: {exc.reason} at column "
-                    f"{exc.column} in {expr!r}",
-                    "formulas use metric ids, numbers, + - * / and parentheses",
+                    _(
+                        "{metric}: {key} syntax error: {reason} at column {column} in {expr}",
+                        metric=node_label(NodeKind.METRIC, metric.id),
+                        key=attr,
+                        reason=exc.reason_in_words(),
+                        column=exc.column,
+                        expr=repr(expr),
+                    ),
+                    _("formulas use metric ids, numbers, + - * / and parentheses"),
+                    field=attr,
                 )
                 continue
             roles = dict(parsed.inputs())
@@ -182,17 +205,27 @@ def resolve_metric_references(state: CatalogState, index: NameLookup | None = No
                     state.issue(
                         origin.file,
                         line,
-                        f"metric {metric.id!r}: {attr} refers to unknown metric {occ.name!r} "
-                        f"(column {occ.column})",
-                        hint or "formulas refer to metrics by id",
+                        _(
+                            "{metric}: {key} refers to unknown metric {id} (column {column})",
+                            metric=node_label(NodeKind.METRIC, metric.id),
+                            key=attr,
+                            id=repr(occ.name),
+                            column=occ.column,
+                        ),
+                        hint or _("formulas refer to metrics by id"),
+                        field=attr,
                     )
                 elif attr == "drivers" and occ.name == metric.id:
                     bad = True
                     state.issue(
                         origin.file,
                         line,
-                        f"metric {metric.id!r}: drivers refers to the metric itself",
-                        "drivers is an identity over other metrics, e.g. 'visits * atp'",
+                        _(
+                            "{metric}: drivers refers to the metric itself",
+                            metric=node_label(NodeKind.METRIC, metric.id),
+                        ),
+                        _("drivers is an identity over other metrics, e.g. 'visits * atp'"),
+                        field="drivers",
                     )
             if bad:
                 continue
@@ -207,11 +240,11 @@ def _empty_hint(kind: NodeKind, index: NameLookup) -> str:
             NodeKind.DIMENSION: "dimensions.yaml",
             NodeKind.DASHBOARD: "dashboards.yaml",
             NodeKind.FIELD: "sources.yaml",
-        }.get(kind, "the catalog")
-        return f"no {kind.value.lower()} is defined; add it to {where}"
+        }.get(kind) or _("the catalog")
+        return _("no {kind} is defined; add it to {where}", kind=kind_word(kind), where=where)
     if kind is NodeKind.FIELD:
-        return "field ids are 'system.table.field' as declared in sources.yaml"
-    return f"define it, or use an existing {kind.value.lower()} id"
+        return _("field ids are 'system.table.field' as declared in sources.yaml")
+    return _("define it, or use an existing {kind} id", kind=kind_word(kind))
 
 
 def acyclic(edges: Iterable[tuple[NodeRef, NodeRef]]) -> bool:
@@ -242,7 +275,22 @@ def acyclic(edges: Iterable[tuple[NodeRef, NodeRef]]) -> bool:
     return peeled == len(indegree)
 
 
-def check_cycles(state: CatalogState, rel: Relation, what: str) -> None:
+def cycle_issue(rel: Relation, path: list[str]) -> tuple[str, str]:
+    """The message and the hint of a cycle of ``rel`` (formula or hierarchy) along ``path``,
+    in the language in use."""
+    steps = " → ".join(path)
+    if rel is Relation.INPUT_TO:
+        return (
+            _("formula cycle: {path}", path=steps),
+            _("a metric cannot depend on itself; break the cycle in one of these formulas"),
+        )
+    return (
+        _("rolls_up_to hierarchy cycle: {path}", path=steps),
+        _("a metric cannot roll up to itself; break the cycle in one of these rolls_up_to"),
+    )
+
+
+def check_cycles(state: CatalogState, rel: Relation) -> None:
     pairs = [(s, t) for (s, t, r) in state.edges if r is rel]
     if acyclic(pairs):  # the usual case, without importing networkx (~0.1 s of a load)
         return
@@ -260,9 +308,5 @@ def check_cycles(state: CatalogState, rel: Relation, what: str) -> None:
         origin = state.origins[first]
         attr = "formula" if rel is Relation.INPUT_TO else "rolls_up_to"
         line = line_of(state.raw[first], (attr,)) or origin.line
-        state.issue(
-            origin.file,
-            line,
-            f"{what} cycle: {' → '.join(path)}",
-            f"a metric cannot depend on itself; break the cycle in one of these {attr}s",
-        )
+        message, hint = cycle_issue(rel, path)
+        state.issue(origin.file, line, message, hint, field=attr)

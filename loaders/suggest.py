@@ -5,6 +5,8 @@ from __future__ import annotations
 import difflib
 from collections.abc import Iterable, Mapping
 
+from core.i18n import _
+
 
 def closest(
     word: str,
@@ -47,4 +49,4 @@ def did_you_mean(suggestions: list[str]) -> str | None:
     """A hint phrase, or ``None`` when there is nothing to suggest."""
     if not suggestions:
         return None
-    return "did you mean " + " or ".join(repr(s) for s in suggestions) + "?"
+    return _("did you mean {names}?", names=_(" or ").join(repr(s) for s in suggestions))

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
+from core.i18n import N_, _
 from graph_schema.errors import CatalogError, CatalogIssue
 from graph_schema.graph import CatalogGraph
 from graph_schema.ids import NodeKind, NodeRef, id_rule, is_valid_id
@@ -93,8 +94,18 @@ class CatalogState:
     #: files being parsed ahead by worker processes (large catalogs)
     ahead: Prefetch | None = None
 
-    def issue(self, file: str, line: int | None, message: str, hint: str | None = None) -> None:
-        self.issues.append(CatalogIssue(file, line, message, hint, self.stage))
+    def issue(
+        self,
+        file: str,
+        line: int | None,
+        message: str,
+        hint: str | None = None,
+        *,
+        field: str | None = None,
+    ) -> None:
+        """Note one problem; ``message`` and ``hint`` are worded in the language in use (the
+        catalog's: :func:`speaking_catalog_language`), ``field`` is the key it is about."""
+        self.issues.append(CatalogIssue(file, line, message, hint, self.stage, field))
 
     def declared_unreadable(self, kind: NodeKind, node_id: str) -> None:
         self.unreadable.setdefault(kind, set()).add(node_id)
@@ -107,8 +118,14 @@ class CatalogState:
             self.issue(
                 file,
                 line,
-                f"duplicate {ref.kind.value} id {ref.id!r} (first defined at {where})",
-                "ids must be unique; rename one of them",
+                _(
+                    "duplicate {kind} id {id} (first defined at {where})",
+                    kind=kind_word(ref.kind),
+                    id=repr(ref.id),
+                    where=where,
+                ),
+                _("ids must be unique; rename one of them"),
+                field="id",
             )
             return
         self.nodes[ref] = node
@@ -121,6 +138,37 @@ class CatalogState:
         key = (source, target, rel)
         if key not in self.edges:  # typed values from the validated nodes: no re-validation
             self.edges[key] = make_edge(source, target, rel, props or {})
+
+
+#: node kinds in words (message ids)
+KIND_WORDS = {
+    NodeKind.METRIC: N_("metric"),
+    NodeKind.DIMENSION: N_("dimension"),
+    NodeKind.FIELD: N_("field"),
+    NodeKind.DEPARTMENT: N_("department"),
+    NodeKind.DASHBOARD: N_("dashboard"),
+    NodeKind.SYSTEM: N_("system"),
+    NodeKind.TABLE: N_("table"),
+}
+
+
+def kind_word(kind: NodeKind) -> str:
+    """A node kind in words, in the language in use.
+
+    >>> from core.i18n import use
+    >>> with use("zh"):
+    ...     kind_word(NodeKind.METRIC)
+    '指标'
+    """
+    word = KIND_WORDS.get(kind)
+    return _(word) if word else kind.value.lower()
+
+
+def node_label(kind: NodeKind, node_id: object) -> str:
+    """``metric 'atp'`` (指标 'atp'): what a message is about."""
+    if isinstance(node_id, str):
+        return _("{kind} {id}", kind=kind_word(kind), id=repr(node_id))
+    return kind_word(kind)
 
 
 def validate_model(
@@ -138,22 +186,24 @@ def validate_node(
 ) -> BaseNode | None:
     kind = model.kind
     node_id = data.get("id")
-    label = f"{kind.value.lower()} {node_id!r}" if isinstance(node_id, str) else kind.value.lower()
+    label = node_label(kind, node_id)
     ok = True
     if "id" not in data:
         state.issue(
             rel,
             data.line,
-            f"{kind.value.lower()} is missing required key 'id'",
-            "add 'id: some_slug' (lower-case letters, digits, '_')",
+            _("{kind} is missing required key 'id'", kind=kind_word(kind)),
+            _("add 'id: some_slug' (lower-case letters, digits, '_')"),
+            field="id",
         )
         ok = False
     elif not isinstance(node_id, str) or not is_valid_id(kind, node_id):
         state.issue(
             rel,
             data.key_lines.get("id", data.line),
-            f"invalid {kind.value.lower()} id {node_id!r}",
-            id_rule(kind) + "; put display names in 'name'",
+            _("invalid {kind} id {id}", kind=kind_word(kind), id=repr(node_id)),
+            _("{rule}; put display names in 'name'", rule=id_rule(kind)),
+            field="id",
         )
         ok = False
     node = validate_model(state, model, data, rel, label)
@@ -179,30 +229,104 @@ def report_validation(
             key = str(loc[-1])
             allowed = _allowed_keys(model, loc[:-1])
             hint = did_you_mean(closest(key, allowed)) or (
-                "allowed keys: " + ", ".join(sorted(allowed)) if allowed else None
+                _("allowed keys: {keys}", keys=", ".join(sorted(allowed))) if allowed else None
             )
             if not key.replace("_", "").isalnum():
-                hint = (
-                    'a value with a comma inside {...} must be quoted, e.g. type: "decimal(12,2)"'
+                hint = _(
+                    "a value with a comma inside {braces} must be quoted, "
+                    'e.g. type: "decimal(12,2)"',
+                    braces="{...}",
                 )
-            state.issue(rel, line, f"{what}: unknown key {dotted!r}", hint)
+            state.issue(
+                rel,
+                line,
+                _("{what}: unknown key {key}", what=what, key=repr(dotted)),
+                hint,
+                field=dotted,
+            )
         elif etype == "missing":
-            state.issue(rel, line, f"{what}: missing required key {dotted!r}", "add it")
+            state.issue(
+                rel,
+                line,
+                _("{what}: missing required key {key}", what=what, key=repr(dotted)),
+                _("add it"),
+                field=dotted,
+            )
         elif loc and loc[0] == "id" and etype.startswith("string"):
             continue  # reported by validate_node with the id rule
         else:
-            msg = str(err["msg"]).removeprefix("Value error, ")
-            state.issue(rel, line, f"{what}: {dotted or 'value'}: {msg}", _value_hint(err))
+            state.issue(
+                rel,
+                line,
+                _(
+                    "{what}: {field}: {problem}",
+                    what=what,
+                    field=dotted or _("value"),
+                    problem=value_problem(err),
+                ),
+                _value_hint(err),
+                field=dotted or None,
+            )
+
+
+#: pydantic's error types in words (message ids; ``{name}`` fields from the error's context)
+VALUE_PROBLEMS = {
+    "missing": N_("is required"),
+    "string_type": N_("should be text"),
+    "int_type": N_("should be a whole number"),
+    "int_parsing": N_("should be a whole number"),
+    "int_from_float": N_("should be a whole number"),
+    "float_type": N_("should be a number"),
+    "float_parsing": N_("should be a number"),
+    "bool_type": N_("should be true or false"),
+    "bool_parsing": N_("should be true or false"),
+    "list_type": N_("should be a list"),
+    "dict_type": N_("should be a mapping"),
+    "model_type": N_("should be a mapping"),
+    "model_attributes_type": N_("should be a mapping"),
+    "enum": N_("should be one of {expected}"),
+    "literal_error": N_("should be one of {expected}"),
+    "string_too_long": N_("is longer than {max_length} characters"),
+    "string_too_short": N_("should not be empty"),
+    "too_long": N_("has more than {max_length} items"),
+    "too_short": N_("should have at least {min_length} items"),
+    "greater_than_equal": N_("should be at least {ge}"),
+    "less_than_equal": N_("should be at most {le}"),
+    "greater_than": N_("should be greater than {gt}"),
+    "less_than": N_("should be less than {lt}"),
+    "string_pattern_mismatch": N_("does not have the expected form"),
+}
+
+
+def value_problem(err: Any) -> str:
+    """What is wrong with a value, in the language in use (pydantic's own words for an
+    error type not listed in :data:`VALUE_PROBLEMS`, and for the models' own checks).
+
+    >>> from core.i18n import use
+    >>> with use("zh"):
+    ...     value_problem({"type": "int_type", "msg": "Input should be a valid integer"})
+    '应为整数'
+    """
+    problem = VALUE_PROBLEMS.get(err["type"])
+    ctx = {k: str(v) for k, v in (err.get("ctx") or {}).items()}
+    if "expected" in ctx:  # "'L0', 'L1' or 'L2'"
+        ctx["expected"] = ctx["expected"].replace(" or ", _(" or "))
+    if problem is not None:
+        try:
+            return _(problem).format(**ctx)
+        except (KeyError, IndexError, ValueError):
+            pass
+    return str(err["msg"]).removeprefix("Value error, ")
 
 
 def _value_hint(err: Any) -> str | None:
     ctx = err.get("ctx") or {}
     if "expected" in ctx:
-        return f"use {ctx['expected']}"
+        return _("use {expected}", expected=ctx["expected"])
     if err["type"] in ("list_type",):
-        return "write a YAML list: [a, b] or one '- item' per line"
+        return _("write a YAML list: [a, b] or one '- item' per line")
     if err["type"] in ("model_type", "dict_type", "model_attributes_type"):
-        return "write a mapping: key: value"
+        return _("write a mapping: key: value")
     return None
 
 
@@ -254,7 +378,7 @@ def replace_metric(
     from loaders.references import check_cycles, resolve_metric_references
 
     state = CatalogState(Path(where))
-    stored = "stored catalog"
+    stored = _("stored catalog")
     for node in graph.nodes:
         if node.ref == drop:
             continue
@@ -271,8 +395,8 @@ def replace_metric(
     if state.issues:
         raise CatalogError(state.issues)
     resolve_metric_references(state)
-    check_cycles(state, Relation.INPUT_TO, "formula")
-    check_cycles(state, Relation.ROLLS_UP_TO, "rolls_up_to hierarchy")
+    check_cycles(state, Relation.INPUT_TO)
+    check_cycles(state, Relation.ROLLS_UP_TO)
     if state.issues:
         raise CatalogError(state.issues)
     new = CatalogGraph(

@@ -202,3 +202,15 @@ def store(make_store: Callable[[], GraphStore], demo_graph: CatalogGraph) -> Gra
     s = make_store()
     s.load(demo_graph)
     return s
+
+
+@pytest.fixture
+def english(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Speak English in this test, in-process and in the commands it runs (``KPIGRAPH_LANG``):
+    for tests that read the loader's English messages on the base test catalog, which says no
+    ``language`` (zh). The Chinese messages are tested in tests/unit/test_loader_language.py."""
+    from core import i18n
+
+    monkeypatch.setenv("KPIGRAPH_LANG", "en")
+    with i18n.use("en"):
+        yield

@@ -17,6 +17,7 @@ from pathlib import Path
 import duckdb
 
 from core.confined import ADVICE, LINKED_OUT, escapes
+from core.i18n import N_, _
 from graph_schema.errors import CatalogIssue
 from graph_schema.periods import PERIOD_PATTERN
 from values.errors import ValuesFileError
@@ -76,7 +77,12 @@ def load_table(
             continue
         if path.suffix.lower() not in SUFFIXES:
             issues.append(
-                CatalogIssue(rel, None, "unexpected file", f"{folder}/ holds .csv or .parquet")
+                CatalogIssue(
+                    rel,
+                    None,
+                    _("unexpected file"),
+                    _("{folder}/ holds .csv or .parquet", folder=folder),
+                )
             )
             continue
         name = f"_raw_{folder}_{n}"
@@ -91,7 +97,7 @@ def load_table(
     con.execute(f"DROP TABLE IF EXISTS {table}")
     _stage(con, staged, all_dims, column, table)
     _check_table(con, table, all_dims, known_metrics, issues, sources)
-    for name, _ in staged:
+    for name, _dims in staged:
         _drop_raw(con, name)
     if issues:
         con.execute(f"DROP TABLE IF EXISTS {table}")
@@ -127,7 +133,9 @@ def load_query(
         con.execute(f"CREATE OR REPLACE TEMP TABLE {raw} AS SELECT * FROM ({sql})")
     except duckdb.Error as exc:
         first = str(exc).splitlines()[0]
-        raise ValuesFileError([CatalogIssue(label, None, f"sql failed: {first}")]) from exc
+        raise ValuesFileError(
+            [CatalogIssue(label, None, _("sql failed: {error}", error=first))]
+        ) from exc
     cols = [r[0] for r in con.execute(f"DESCRIBE {raw}").fetchall()]
     if "metric" in [c.lower() for c in cols]:
         _drop_raw(con, raw)
@@ -136,8 +144,8 @@ def load_query(
                 CatalogIssue(
                     label,
                     None,
-                    "sql returns a 'metric' column",
-                    "return period, dimension columns and value",
+                    _("sql returns a 'metric' column"),
+                    _("return period, dimension columns and value"),
                 )
             ]
         )
@@ -178,7 +186,12 @@ def _read_file(
     except duckdb.Error as exc:
         first = str(exc).splitlines()[0]
         issues.append(
-            CatalogIssue(rel, None, f"cannot read: {first}", "save it as UTF-8 CSV with a header")
+            CatalogIssue(
+                rel,
+                None,
+                _("cannot read: {error}", error=first),
+                _("save it as UTF-8 CSV with a header"),
+            )
         )
         return None
     return _columns(con, name, rel, column, known_dims, issues)
@@ -201,8 +214,8 @@ def _columns(
             CatalogIssue(
                 rel,
                 1,
-                f"missing column(s) {', '.join(missing)}",
-                f"the header is metric, period, [dimension ids...], {column}",
+                _("missing column(s) {columns}", columns=", ".join(missing)),
+                _("the header is metric, period, [dimension ids...], {column}", column=column),
             )
         )
         return None
@@ -211,15 +224,20 @@ def _columns(
     unknown = sorted(set(other) - known_dims(other) - set(wrong))
     for c in wrong:
         issues.append(
-            CatalogIssue(rel, 1, f"column {c!r} is not allowed here", "time goes in 'period'")
+            CatalogIssue(
+                rel,
+                1,
+                _("column {column} is not allowed here", column=repr(c)),
+                _("time goes in 'period'"),
+            )
         )
     for c in unknown:
         issues.append(
             CatalogIssue(
                 rel,
                 1,
-                f"unknown dimension column {c!r}",
-                "dimension columns are named by dimension id (dimensions.yaml)",
+                _("unknown dimension column {column}", column=repr(c)),
+                _("dimension columns are named by dimension id (dimensions.yaml)"),
             )
         )
     if wrong or unknown:
@@ -274,26 +292,26 @@ def _check_rows(
     checks = [
         (
             "metric IS NULL OR trim(metric) = ''",
-            "empty metric id",
-            "every row names a metric id",
+            N_("empty metric id"),
+            N_("every row names a metric id"),
         ),
         (
             f"period IS NULL OR NOT regexp_full_match(trim(period), '{PERIOD_PATTERN}')",
-            "bad period {period!r}",
-            "write YYYY-MM or YYYY-MM-DD, a year from 1900 to 2200",
+            N_("bad period {period}"),
+            N_("write YYYY-MM or YYYY-MM-DD, a year from 1900 to 2200"),
         ),
         (
             f"regexp_full_match(trim(period), '{PERIOD_PATTERN}') AND length(trim(period)) = 10 "
             "AND TRY_CAST(trim(period) AS DATE) IS NULL",
-            "period {period!r} is not a calendar date",
-            "write a day that exists (2024-02-29, not 2024-02-31)",
+            N_("period {period} is not a calendar date"),
+            N_("write a day that exists (2024-02-29, not 2024-02-31)"),
         ),
         (
             f'"{column}" IS NULL OR isnan("{column}")'
             if numeric
             else f'"{column}" IS NULL OR trim("{column}") = \'\'',
-            f"empty {column}",
-            "leave the row out instead of leaving the value empty",
+            N_("empty {column}"),
+            N_("leave the row out instead of leaving the value empty"),
         ),
     ]
     as_number = f'"{column}"' if numeric else f'TRY_CAST(trim("{column}") AS DOUBLE)'
@@ -302,8 +320,8 @@ def _check_rows(
             (
                 f'"{column}" IS NOT NULL AND trim("{column}") <> \'\' AND '
                 f'TRY_CAST(trim("{column}") AS DOUBLE) IS NULL',
-                f"{column} {{value!r}} is not a number",
-                "write plain numbers: 1250.5 (no thousands separators or units)",
+                N_("{column} {value} is not a number"),
+                N_("write plain numbers: 1250.5 (no thousands separators or units)"),
             )
         )
     # NaN, inf and 1e309 (which reads as inf) are numbers to DuckDB, not values to anyone
@@ -311,8 +329,8 @@ def _check_rows(
         (
             f"{as_number} IS NOT NULL AND NOT isfinite({as_number})"
             + ("" if not numeric else f" AND NOT isnan({as_number})"),
-            f"{column} {{value!r}} is not a finite number",
-            "write a finite number; leave the row out when there is no value",
+            N_("{column} {value} is not a finite number"),
+            N_("write a finite number; leave the row out when there is no value"),
         )
     )
     for condition, message, hint in checks:
@@ -322,13 +340,14 @@ def _check_rows(
         ).fetchall()
         for row, period, value in rows[:MAX_ISSUES_PER_CHECK]:
             file, line = _where(rel, parquet, row)
-            issues.append(
-                CatalogIssue(file, line, message.format(period=period, value=value), hint)
-            )
+            text = _(message).format(column=column, period=repr(period), value=repr(value))
+            issues.append(CatalogIssue(file, line, text, _(hint)))
         if len(rows) > MAX_ISSUES_PER_CHECK:
             (total,) = con.execute(f"SELECT count(*) FROM {name} WHERE {condition}").fetchone()  # type: ignore[misc]
             issues.append(
-                CatalogIssue(rel, None, f"… {total - MAX_ISSUES_PER_CHECK} more rows like that")
+                CatalogIssue(
+                    rel, None, _("… {n} more rows like that", n=total - MAX_ISSUES_PER_CHECK)
+                )
             )
 
 
@@ -397,7 +416,11 @@ def _check_table(
         ).fetchone()  # type: ignore[misc]
         issues.append(
             _issue_at(
-                sources, f, row, f"unknown metric {metric!r}", "use a metric id from the catalog"
+                sources,
+                f,
+                row,
+                _("unknown metric {metric}", metric=repr(metric)),
+                _("use a metric id from the catalog"),
             )
         )
     key = ", ".join(["metric", "period", *(f'"{d}"' for d in all_dims)])
@@ -423,8 +446,13 @@ def _check_table(
                 sources,
                 file_ids[1],
                 rows[1],
-                f"duplicate row for metric {dup[0]!r}, period {dup[1]} (first at {where})",
-                "keep one row per metric, period and dimension members",
+                _(
+                    "duplicate row for metric {metric}, period {period} (first at {where})",
+                    metric=repr(dup[0]),
+                    period=dup[1],
+                    where=where,
+                ),
+                _("keep one row per metric, period and dimension members"),
             )
         )
     mixed = con.execute(
@@ -436,8 +464,11 @@ def _check_table(
             CatalogIssue(
                 sources[0][0].split("/")[0] + "/",
                 None,
-                f"metric {metric!r} mixes monthly (YYYY-MM) and daily (YYYY-MM-DD) periods",
-                "give one metric at one period grain; monthly values are rolled up from daily",
+                _(
+                    "metric {metric} mixes monthly (YYYY-MM) and daily (YYYY-MM-DD) periods",
+                    metric=repr(metric),
+                ),
+                _("give one metric at one period grain; monthly values are rolled up from daily"),
             )
         )
 

@@ -237,7 +237,12 @@ def _grain_range(
     cal = engine.calendar
     if period_grain not in GRAINS:
         raise InvalidQueryError(
-            f"grain {period_grain!r} is not one of {', '.join(GRAINS)}", {"grain": period_grain}
+            _(
+                "grain {grain} is not one of {grains}",
+                grain=repr(period_grain),
+                grains=", ".join(GRAINS),
+            ),
+            {"grain": period_grain},
         )
     ends = [start, end]
     if start is None or end is None:
@@ -270,8 +275,15 @@ def check_period(engine: ValuesEngine, metric_id: str, period: str) -> None:
         return  # the metric has no values at all: explain says so itself
     if periods and period not in periods:
         raise NoValuesError(
-            f"no values of {metric_id} for {period}; it has values for "
-            f"{periods[0]} … {periods[-1]} ({len(periods)} months)",
+            _(
+                "no values of {metric} for {period}; it has values for {first} … {last} "
+                "({n} months)",
+                metric=metric_id,
+                period=period,
+                first=periods[0],
+                last=periods[-1],
+                n=len(periods),
+            ),
             {"metric": metric_id, "period": period, "periods": [periods[0], periods[-1]]},
         )
 
@@ -310,9 +322,11 @@ def check_dimensions(store: GraphStore, names: Sequence[str]) -> list[str]:
         close = [d.id for d in ranked if score(d) >= 0.4][:3] or difflib.get_close_matches(
             name, sorted(known), n=3, cutoff=0.0
         )
-        hint = f"; did you mean {', '.join(close)}?" if close else ""
+        hint = _("; did you mean {names}?", names=", ".join(close)) if close else ""
         raise UnknownNameError(
-            f"no dimension {name!r} in the catalog{hint} (dimensions: {', '.join(sorted(known))})",
+            _("no dimension {name} in the catalog", name=repr(name))
+            + hint
+            + _(" (dimensions: {dimensions})", dimensions=", ".join(sorted(known))),
             {"dimension": name, "suggestions": close, "dimensions": sorted(known)},
         )
     return ids

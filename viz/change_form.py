@@ -275,9 +275,15 @@ def field_of(message: str) -> str | None:
     True
     """
     found = _ISSUE.match(message)
-    if not found:
-        return None
-    named = found.group(1)
+    return form_field(found.group(1)) if found else None
+
+
+def form_field(named: str) -> str | None:
+    """The form field that holds the key ``named`` (``benchmarks.0.min`` → ``benchmarks``).
+
+    >>> form_field("caliber.numerator.includes"), form_field("nothing_here")
+    ('caliber.numerator.includes', None)
+    """
     for path in form_paths():
         if named == path or named.startswith(path + "."):
             return path
@@ -291,7 +297,8 @@ def placed(issues: Iterable[CatalogIssue | str]) -> tuple[dict[str, list[str]], 
     for issue in issues:
         if isinstance(issue, CatalogIssue):
             text = issue.message + (f" — {issue.hint}" if issue.hint else "")
-            where = field_of(issue.message)
+            # the key the loader named, whatever language the message is in
+            where = form_field(issue.field) if issue.field else field_of(issue.message)
         else:
             text, where = issue, None
         if where is None:

@@ -13,6 +13,7 @@ from typing import Any
 from markupsafe import Markup, escape
 
 from core.i18n import _, current
+from viz.labels import change_class_word
 
 UP = "#2a9d8f"
 DOWN = "#e63946"
@@ -262,7 +263,8 @@ def _definition_marks(
         x = x_of(later[0]) - step / 2 if later else x_of(len(periods) - 1) + min(step / 2, 8)
         anchor = "middle" if later else "end"  # after the last month: label left of the line
         color = MARK_COLORS.get(mark.change_class, MUTED)
-        about = f"{mark.version} {mark.change_class} {mark.date or ''} " + ", ".join(mark.fields)
+        cls = change_class_word(mark.change_class)  # 重大变更 / major change
+        about = f"{mark.version} {cls} {mark.date or ''} " + _(", ").join(mark.fields)
         out.append(
             f'<g class="def-mark" data-version="{escape(mark.version)}" '
             f'data-class="{escape(mark.change_class)}" data-period="{escape(mark.period)}">'

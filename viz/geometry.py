@@ -182,3 +182,54 @@ def label_lines(label: str, cap: float = MAX_LABEL_PX) -> int:
     """How many lines vis-network wraps a label into at ``cap`` pixels."""
     inner = cap - 20
     return sum(max(1, math.ceil(_line_px(line) / inner)) for line in label.split("\n"))
+
+
+def cross_route(
+    source: str,
+    target: str,
+    columns: Mapping[str, float],
+    ys: Mapping[str, float],
+    xs: Mapping[float, float],
+    widths: Mapping[str, float],
+    offset: float = 0.0,
+) -> list[tuple[float, float]]:
+    """Bends (x, y) for a cross link of the metric tree from ``source`` to ``target`` that run
+    around nodes, not through them: out of its row into the gap beside its column, along the
+    gap, and into the target's row — or, between columns further apart, along a lane above
+    every node. ``offset`` (px) keeps links sharing a gap apart. ``ys`` are drawn y (px).
+
+    Examples
+    --------
+    >>> cols, ys = {"a": 0, "b": 0, "m": 0, "c": 1}, {"a": 0, "m": 50, "b": 100, "c": 0}
+    >>> xs, w = column_positions(cols, {k: 100 for k in cols}, {}), {k: 100 for k in cols}
+    >>> cross_route("a", "b", cols, ys, xs, w)  # same column: down the gap on its right
+    [(76.0, 0), (76.0, 100)]
+    """
+    width: dict[float, float] = {}
+    for ref, col in columns.items():
+        width[col] = max(width.get(col, 0.0), widths.get(ref, 0.0))
+    ordered = sorted(xs)
+
+    def gap_after(col: float) -> float:
+        """x in the middle of the gap right of ``col`` (left of it for the last column)."""
+        i = ordered.index(col)
+        if i + 1 < len(ordered):
+            nxt = ordered[i + 1]
+            left, right = xs[col] + width[col] / 2, xs[nxt] - width[nxt] / 2
+        else:
+            left = xs[col] - width[col] / 2 - COLUMN_GAP_PX
+            right = xs[col] - width[col] / 2
+        return round((left + right) / 2 + offset, 1)
+
+    cs, ct = columns[source], columns[target]
+    ys_, yt = ys[source], ys[target]
+    lo, hi = (cs, ct) if cs <= ct else (ct, cs)
+    if lo == hi or ordered.index(hi) - ordered.index(lo) == 1:
+        x = gap_after(lo)
+        return [(x, ys_), (x, yt)]
+    lane = round(min(ys.values()) - 40 - offset, 1)  # above every node
+    first, last = (
+        gap_after(cs if cs < ct else ordered[ordered.index(cs) - 1]),
+        gap_after(ordered[ordered.index(ct) - 1] if cs < ct else ct),
+    )
+    return [(first, ys_), (first, lane), (last, lane), (last, yt)]

@@ -38,6 +38,7 @@ from viz.geometry import (
     bend_room,
     box_height,
     column_positions,
+    cross_route,
     heights_of,
     label_lines,
     label_width,
@@ -186,6 +187,7 @@ def network_data(
     points = [
         {"id": p, "x": xs[lay.x[p]], "y": round(lay.y[p] * ROW_PX, 1)} for p in sorted(lay.points)
     ]
+    drawn_y = {d: round(lay.y[d] * ROW_PX, 1) for d in lay.x if d not in lay.points}
     edges = []
     #: tree mode: the drawn pair of nodes for each pair of refs a tree edge joins
     twins: dict[frozenset[str], tuple[str, str]] = {}
@@ -218,8 +220,16 @@ def network_data(
         if i in lay.broken:
             item["broken"] = True  # closes a cycle: drawn right to left
         if tree:
-            item["cross"] = True  # not a tree edge: shown on demand
+            item["cross"] = True  # not a tree edge: shown on demand, around the nodes
             item["hidden"] = True
+            ends = [item["from"], item["to"]]
+            if not big and all(end in lay.x for end in ends):
+                bends = cross_route(
+                    ends[0], ends[1], lay.x, drawn_y, xs, widths, offset=6.0 * (i % 5)
+                )
+                ids = [f"\x00x{i}.{k}" for k in range(len(bends))]
+                points += [{"id": p, "x": x, "y": y} for p, (x, y) in zip(ids, bends, strict=True)]
+                item["route"] = [ends[0], *ids, ends[1]]
         edges.append(item)
     return {
         "nodes": nodes,

@@ -3,6 +3,8 @@ message catalogue (:mod:`core.i18n`) in the language in use."""
 
 from __future__ import annotations
 
+from markupsafe import Markup
+
 from core.i18n import N_, _, ngettext
 
 #: statuses of a metric (message ids, extracted by pybabel)
@@ -118,3 +120,42 @@ def count_label(kind: object, n: int) -> str:
     }
     form = forms.get(str(kind))
     return form() % {"num": n} if form else f"{n} {kind}"
+
+
+#: change classes of a metric's definition (graph_schema.versions): the word, and what it means
+CHANGE_CLASSES = {
+    "major": (
+        N_("major change"),
+        N_(
+            "the number is defined differently (formula, unit, caliber, fields, SQL): "
+            "figures before and after do not compare"
+        ),
+    ),
+    "minor": (
+        N_("minor change"),
+        N_("the number stays the same; its description, links or governance change"),
+    ),
+    "patch": (N_("wording"), N_("wording only (definition text, examples, caveats)")),
+}
+
+
+def change_class_tag(value: object) -> Markup:
+    """A change class (``major``, a ``ChangeClass``) as a coloured tag in words, what it
+    means on hover; empty for none.
+
+    >>> from core.i18n import use
+    >>> with use("zh"):
+    ...     print(change_class_tag("major")[:60])
+    <span class="tag cls-major" title="数值的定义变了（公式、单位、口径、字段、SQL）：
+    """
+    key = str(getattr(value, "value", value) or "")
+    if key not in CHANGE_CLASSES:
+        return Markup("") if not key else Markup('<span class="tag">%s</span>') % key
+    label, meaning = CHANGE_CLASSES[key]
+    return Markup('<span class="tag cls-%s" title="%s">%s</span>') % (key, _(meaning), _(label))
+
+
+def change_class_word(value: object) -> str:
+    """A change class in words (plain text: CLI, notifications)."""
+    key = str(getattr(value, "value", value) or "")
+    return _(CHANGE_CLASSES[key][0]) if key in CHANGE_CLASSES else key

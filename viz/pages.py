@@ -21,7 +21,7 @@ from viz.graph_view import (
     network_data,
     vis_asset_files,
 )
-from viz.labels import count_label, translate, word
+from viz.labels import change_class_tag, change_class_word, count_label, translate, word
 from viz.programme_words import programme_word
 from viz.style import EDGE_STYLE, KIND_STYLE, LEVEL_COLORS, node_url
 
@@ -46,6 +46,8 @@ def environment() -> Environment:
     env.filters["programme"] = programme_word  # 北极星指标, 先行指标... (viz.programme_words)
     env.filters["count_label"] = count_label
     env.filters["count_label_kind"] = lambda n, kind: count_label(kind, n)
+    env.globals["change_class"] = change_class_tag  # 重大变更 / major change, with its meaning
+    env.filters["class_word"] = change_class_word
     env.globals["pct"] = i18n.percent_change
     env.globals["number"] = i18n.number
     env.globals["code"] = lambda text: Markup("<code>%s</code>") % text

@@ -21,6 +21,7 @@ from __future__ import annotations
 import zipfile
 from pathlib import Path
 
+from core.i18n import _
 from loaders.excel.sheets import ExcelImportError
 
 MAX_MEMBERS = 10_000
@@ -66,7 +67,13 @@ def check_archive(path: Path) -> None:
                 total += _check_member(path, archive, info, MAX_TOTAL_BYTES - total)
     except (zipfile.BadZipFile, zipfile.LargeZipFile, NotImplementedError, EOFError) as exc:
         raise ExcelImportError(
-            [f"{path}: not a readable .xlsx workbook ({exc.__class__.__name__}: {exc})"]
+            [
+                _(
+                    "{path}: not a readable .xlsx workbook ({error})",
+                    path=path,
+                    error=f"{exc.__class__.__name__}: {exc}",
+                )
+            ]
         ) from None
 
 

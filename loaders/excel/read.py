@@ -19,6 +19,7 @@ from openpyxl.utils.exceptions import InvalidFileException
 from openpyxl.worksheet.worksheet import Worksheet
 from pydantic import BaseModel, ValidationError
 
+from core.i18n import _
 from graph_schema.errors import CatalogIssue
 from graph_schema.models import Dashboard, Department, Dimension, FieldNode, Metric, System, Table
 from loaders.catalog import CatalogManifest
@@ -32,22 +33,31 @@ from loaders.excel import layout as L
 from loaders.excel.bounds import check_archive
 from loaders.excel.sheets import Card, ExcelImportError, SheetReader, cell_ref, decode
 from loaders.excel.write import source_columns
+from loaders.validate import value_problem
 
 MAX_XLSX_BYTES = 64 * 1024 * 1024
 
 
 def _open(path: Path) -> Any:
     if not path.is_file():
-        raise ExcelImportError([f"{path}: no such file"])
+        raise ExcelImportError([_("{path}: no such file", path=path)])
     if path.stat().st_size > MAX_XLSX_BYTES:
-        raise ExcelImportError([f"{path}: over {MAX_XLSX_BYTES // 1_048_576} MiB"])
+        raise ExcelImportError(
+            [_("{path}: over {n} MiB", path=path, n=MAX_XLSX_BYTES // 1_048_576)]
+        )
     check_archive(path)  # uncompressed sizes, cell sizes, no DTDs: before openpyxl reads it
     try:
         # read-only: streamed, several times faster on a workbook of many cards
         return load_workbook(path, data_only=False, read_only=True)
     except (InvalidFileException, zipfile.BadZipFile, KeyError, OSError, ValueError) as exc:
         raise ExcelImportError(
-            [f"{path}: not a readable .xlsx workbook ({exc.__class__.__name__}: {exc})"]
+            [
+                _(
+                    "{path}: not a readable .xlsx workbook ({error})",
+                    path=path,
+                    error=f"{exc.__class__.__name__}: {exc}",
+                )
+            ]
         ) from None
 
 
@@ -95,23 +105,34 @@ def _read_book(book: Any, prefer: str | None) -> tuple[CatalogDoc, dict[str, Pla
                 title,
                 1,
                 1,
-                f"unknown sheet {title!r}: not one of {', '.join(L.FIXED_SHEETS)}, and not a "
-                f"metric card (a card has '{L.CARD_MARK}' in A1); delete or rename it",
+                _(
+                    "unknown sheet {sheet}: not one of {sheets}, and not a metric card (a card "
+                    "has {mark} in A1); delete or rename it",
+                    sheet=repr(title),
+                    sheets=", ".join(L.FIXED_SHEETS),
+                    mark=repr(L.CARD_MARK),
+                ),
             )
     for required in (L.INDEX, L.CATALOG):
         if required not in sheets:
-            reader.problems.append(f"sheet {required!r} is missing; it was in the exported file")
+            reader.problems.append(
+                _("sheet {sheet} is missing; it was in the exported file", sheet=repr(required))
+            )
     doc = CatalogDoc(manifest={})
     where: dict[str, Place] = {}
     if L.CATALOG in sheets:
         for n, data, cols in reader.table(sheets[L.CATALOG], ["key", "value"], ("key", "value")):
             key = str(data.get("key", ""))
             if key not in manifest_keys():
-                reader.problem(L.CATALOG, n, cols.get("key"), f"unknown setting {key!r}")
+                reader.problem(
+                    L.CATALOG, n, cols.get("key"), _("unknown setting {key}", key=repr(key))
+                )
             elif "value" in data:
                 doc.manifest[key] = decode(CatalogManifest, key, data["value"])
         if "name" not in doc.manifest:
-            reader.problems.append(f"sheet {L.CATALOG!r}: the catalog needs a 'name' row")
+            reader.problems.append(
+                _("sheet {sheet}: the catalog needs a 'name' row", sheet=repr(L.CATALOG))
+            )
         where["kpigraph.yaml"] = Place(L.CATALOG)
     plain: list[tuple[str, type[BaseModel], list[dict[str, Any]], str]] = [
         (L.DEPARTMENTS, Department, doc.departments, "departments.yaml"),
@@ -139,7 +160,12 @@ def _read_book(book: Any, prefer: str | None) -> tuple[CatalogDoc, dict[str, Pla
     for mid, sheet in metric_ids.items():
         if indexed is not None and mid not in indexed:
             reader.problems.append(
-                f"sheet {sheet!r}: metric {mid!r} has no row in {L.INDEX!r}; add one"
+                _(
+                    "sheet {sheet}: metric {metric} has no row in {index}; add one",
+                    sheet=repr(sheet),
+                    metric=repr(mid),
+                    index=repr(L.INDEX),
+                )
             )
     if reader.problems:
         raise ExcelImportError(reader.problems)
@@ -153,7 +179,7 @@ def _read_sources(reader: SheetReader, ws: Worksheet) -> list[dict[str, Any]]:
     for n, data, cols in reader.table(ws, columns, ("system", "table", "field", "name")):
         sys_id, table, fld = (str(data.pop(k, "")) for k in ("system", "table", "field"))
         if not sys_id:
-            reader.problem(ws.title, n, cols.get("system"), "every row names its system")
+            reader.problem(ws.title, n, cols.get("system"), _("every row names its system"))
             continue
         model: type[BaseModel] = FieldNode if fld else Table if table else System
         local = fld or table or sys_id
@@ -174,14 +200,21 @@ def _read_sources(reader: SheetReader, ws: Worksheet) -> list[dict[str, Any]]:
             systems[sys_id] = item | {"tables": []}
         elif model is Table:
             if sys_id not in systems:
-                reader.problem(ws.title, n, cols.get("system"), f"no system row {sys_id!r} above")
+                reader.problem(
+                    ws.title,
+                    n,
+                    cols.get("system"),
+                    _("no system row {system} above", system=repr(sys_id)),
+                )
                 continue
             tables[(sys_id, table)] = item
             systems[sys_id]["tables"].append(item)
         else:
             if (sys_id, table) not in tables:
                 where = cols.get("table")
-                reader.problem(ws.title, n, where, f"no table row {sys_id}.{table} above")
+                reader.problem(
+                    ws.title, n, where, _("no table row {table} above", table=f"{sys_id}.{table}")
+                )
                 continue
             tables[(sys_id, table)].setdefault("fields", []).append(item)
     return list(systems.values())
@@ -203,11 +236,18 @@ def _read_cards(
                 )
                 dotted = ".".join(str(p) for p in loc) or "card"
                 row, col = spot if spot else (3, None)
-                reader.problem(card.sheet, row, col, f"{dotted}: {err['msg']}")
+                reader.problem(card.sheet, row, col, f"{dotted}: {value_problem(err)}")
             continue
         if metric.id in ids:
             reader.problem(
-                card.sheet, 3, 4, f"metric id {metric.id!r} is also on {ids[metric.id]!r}"
+                card.sheet,
+                3,
+                4,
+                _(
+                    "metric id {id} is also on {sheet}",
+                    id=repr(metric.id),
+                    sheet=repr(ids[metric.id]),
+                ),
             )
             continue
         ids[metric.id] = card.sheet
@@ -247,7 +287,9 @@ def _check_index(
         mid = str(data.get("id", ""))
         card = by_id.get(mid)
         if card is None:
-            reader.problem(ws.title, n, cols.get("id"), f"metric {mid!r} has no card sheet")
+            reader.problem(
+                ws.title, n, cols.get("id"), _("metric {id} has no card sheet", id=repr(mid))
+            )
             continue
         seen.add(mid)
         for key in L.INDEX_KEYS:
@@ -262,13 +304,23 @@ def _check_index(
                         card.data[key] = mine
                     continue
                 spot = card.cells.get((key,))
-                other = cell_ref(card.sheet, *spot) if spot else f"sheet {card.sheet!r}"
+                other = (
+                    cell_ref(card.sheet, *spot)
+                    if spot
+                    else _("sheet {sheet}", sheet=repr(card.sheet))
+                )
                 reader.problem(
                     ws.title,
                     n,
                     cols.get(key),
-                    f"{key} {mine!r} differs from the card's {theirs!r} ({other}); "
-                    "make both say the same",
+                    _(
+                        "{key} {mine} differs from the card's {theirs} ({other}); "
+                        "make both say the same",
+                        key=key,
+                        mine=repr(mine),
+                        theirs=repr(theirs),
+                        other=other,
+                    ),
                 )
     return seen
 
@@ -302,12 +354,13 @@ def import_excel(
     def relocate(issue: CatalogIssue, key: str | None) -> CatalogIssue:
         place = where.get(issue.file)
         written = f"{issue.file}:{issue.line}" if issue.line else issue.file
-        message = f"{issue.message} (in {written} as written)"
+        message = _("{problem} (in {file} as written)", problem=issue.message, file=written)
         if place is None:
-            return CatalogIssue(f"workbook {Path(path).name}", None, message, issue.hint)
+            workbook = _("workbook {name}", name=Path(path).name)
+            return CatalogIssue(workbook, None, message, issue.hint, field=issue.field)
         spot = place.cell_of(key)
         return CatalogIssue(
-            cell_ref(place.sheet, *spot) if spot else f"sheet {place.sheet!r}",
+            cell_ref(place.sheet, *spot) if spot else _("sheet {sheet}", sheet=repr(place.sheet)),
             None,
             message,
             issue.hint,

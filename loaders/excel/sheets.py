@@ -12,10 +12,12 @@ from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 from pydantic import BaseModel, ValidationError
 
+from core.i18n import _
 from graph_schema.errors import KpigraphError
 from graph_schema.models import Metric
 from loaders.excel import layout as L
 from loaders.suggest import closest, did_you_mean
+from loaders.validate import value_problem
 
 
 class ExcelImportError(KpigraphError):
@@ -25,16 +27,22 @@ class ExcelImportError(KpigraphError):
 
     def __init__(self, problems: list[str]) -> None:
         self.problems = problems
-        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+        more = _(" (and {count} more)", count=len(problems) - 1) if len(problems) > 1 else ""
         super().__init__(f"{problems[0]}{more}", {"problems": problems})
 
 
 def cell_ref(sheet: str, row: int, col: int | None = None) -> str:
     """``sheet '部门' row 4 column B (B4)``."""
     if col is None:
-        return f"sheet {sheet!r} row {row}"
+        return _("sheet {sheet} row {row}", sheet=repr(sheet), row=row)
     letter = get_column_letter(col)
-    return f"sheet {sheet!r} row {row} column {letter} ({letter}{row})"
+    return _(
+        "sheet {sheet} row {row} column {column} ({cell})",
+        sheet=repr(sheet),
+        row=row,
+        column=letter,
+        cell=f"{letter}{row}",
+    )
 
 
 @dataclass
@@ -63,8 +71,11 @@ class SheetReader:
                     sheet,
                     cell.row,
                     cell.column,
-                    f"cell holds a formula ({str(cell.value)[:40]}); type the value itself, "
-                    "or start the text with an apostrophe (') to keep a leading '='",
+                    _(
+                        "cell holds a formula ({formula}); type the value itself, "
+                        "or start the text with an apostrophe (') to keep a leading '='",
+                        formula=str(cell.value)[:40],
+                    ),
                 )
                 out.append(None)
             else:
@@ -78,7 +89,7 @@ class SheetReader:
     ) -> list[tuple[int, dict[str, Any], dict[str, int]]]:
         rows = [self.values(ws.title, row) for row in ws.iter_rows()]
         if not rows:
-            self.problem(ws.title, 1, None, "the sheet is empty; it needs its header row")
+            self.problem(ws.title, 1, None, _("the sheet is empty; it needs its header row"))
             return []
         columns: dict[int, str] = {}
         for col, text in enumerate(rows[0], 1):
@@ -86,8 +97,15 @@ class SheetReader:
             if key is None:
                 continue
             if key not in allowed:
-                hint = did_you_mean(closest(key, allowed)) or f"columns are {', '.join(allowed)}"
-                self.problem(ws.title, 1, col, f"unknown column {text!r}; {hint}")
+                hint = did_you_mean(closest(key, allowed)) or _(
+                    "columns are {columns}", columns=", ".join(allowed)
+                )
+                self.problem(
+                    ws.title,
+                    1,
+                    col,
+                    _("unknown column {column}; {hint}", column=repr(text), hint=hint),
+                )
                 continue
             columns[col] = key
         missing = [k for k in required if k not in columns.values()]
@@ -96,7 +114,10 @@ class SheetReader:
                 ws.title,
                 1,
                 None,
-                f"missing column {L.header(key)!r}; add it to the header row (row 1)",
+                _(
+                    "missing column {column}; add it to the header row (row 1)",
+                    column=repr(L.header(key)),
+                ),
             )
         out = []
         for n, values in enumerate(rows[1:], 2):
@@ -127,7 +148,8 @@ class SheetReader:
         except ValidationError as exc:
             for err in exc.errors():
                 key = str(err["loc"][0]) if err["loc"] else ""
-                self.problem(sheet, row, cols.get(key), f"{key or 'row'}: {err['msg']}")
+                what = (key or _("row")) + ": " + value_problem(err)
+                self.problem(sheet, row, cols.get(key), what)
             return None
         return typed
 
@@ -141,7 +163,7 @@ class SheetReader:
             path = values[2] if len(values) > 2 else None
             if path in (None, ""):
                 if any(v not in (None, "") for v in values[3:]):
-                    self.problem(ws.title, n, 3, "a value without a key in column C (字段)")
+                    self.problem(ws.title, n, 3, _("a value without a key in column C (字段)"))
                 continue
             path = str(path).strip()
             cells = values[3:]
@@ -165,7 +187,16 @@ class SheetReader:
         if path.endswith("]") and "[" in path:
             key = path[:-1].partition("[")[0]
             if key not in tables:
-                self.problem(sheet, n, 3, f"{path!r} comes before its header row '{key}[]'")
+                self.problem(
+                    sheet,
+                    n,
+                    3,
+                    _(
+                        "{path} comes before its header row {header}",
+                        path=repr(path),
+                        header=f"'{key}[]'",
+                    ),
+                )
                 return
             item = {
                 c: (v.strip() if isinstance(v, str) else v)
@@ -199,10 +230,14 @@ class SheetReader:
             try:
                 value = json.loads(value) if isinstance(value, str) else value
             except json.JSONDecodeError as exc:
-                self.problem(sheet, n, 4, f"{path}: not valid JSON ({exc.msg})")
+                self.problem(
+                    sheet, n, 4, _("{path}: not valid JSON ({error})", path=path, error=exc.msg)
+                )
                 return
         if leaf in target:
-            self.problem(sheet, n, 3, f"{path!r} appears twice on this card; keep one")
+            self.problem(
+                sheet, n, 3, _("{path} appears twice on this card; keep one", path=repr(path))
+            )
             return
         target[leaf] = value
         card.cells[tuple(parts)] = (n, 4)
@@ -215,7 +250,8 @@ class SheetReader:
             fld = model.model_fields.get(part)
             if fld is None:
                 hint = did_you_mean(closest(part, list(model.model_fields))) or ""
-                self.problem(sheet, row, 3, f"unknown key {path!r}{'; ' + hint if hint else ''}")
+                message = _("unknown key {key}", key=repr(path))
+                self.problem(sheet, row, 3, f"{message}; {hint}" if hint else message)
                 return None
             shape = L.shape_of(fld.annotation)
             if shape.model is not None:

@@ -105,7 +105,17 @@ def test_invalid_definition_names_the_field(gov_app: Any) -> None:
         "/api/changes", json=proposal(client, "revenue / vists"), headers=bearer(tokens, "zhang")
     )
     assert r.status_code == 422
+    # the catalog's language (zh), or the one the request asks for (#24)
+    assert "formula 引用了不存在的指标 'vists'" in r.json()["error"]["message"]
+    assert "是否想写 'visits'" in r.json()["error"]["message"]
+    r = client.post(
+        "/api/changes",
+        json=proposal(client, "revenue / vists"),
+        headers={**bearer(tokens, "zhang"), "Accept-Language": "en-US,en;q=0.9"},
+    )
+    assert r.status_code == 422
     assert "formula refers to unknown metric 'vists'" in r.json()["error"]["message"]
+    assert r.json()["error"]["details"]["issues"][0]["field"] == "formula"
     body = proposal(client, "revenue / visits")
     body["definition"]["levle"] = "L1"
     r = client.post("/api/changes", json=body, headers=bearer(tokens, "zhang"))

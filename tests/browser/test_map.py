@@ -71,6 +71,17 @@ THROUGH_NODES = """() => {
 }"""
 
 
+#: The embedded map's legend, in the canvas's coordinates (as GEOMETRY gives the nodes').
+MINI_LEGEND = """() => {
+  const mini = document.querySelector('#mini');
+  if (!mini) return null;
+  const c = document.querySelector('#graph canvas').getBoundingClientRect();
+  const r = mini.getBoundingClientRect();
+  return {left: r.left - c.left, right: r.right - c.left, top: r.top - c.top,
+          bottom: r.bottom - c.top, width: r.width};
+}"""
+
+
 @pytest.fixture
 def wide(browser: Any) -> Iterator[Any]:
     """A 1400×900 page, the size the issue's screenshots were taken at."""
@@ -192,12 +203,15 @@ def test_metric_tree_mode(
     assert wide.evaluate(THROUGH_NODES) == []
     cross = [e["id"] for e in geo["edges"] if e.get("cross")]
     if cross:  # cross links are there on demand
-        hidden = "(ids) => ids.every(id => window.kpigraph.segments.get(id).hidden)"
-        assert wide.evaluate(hidden, cross)
-        wide.check("#show-cross")
-        assert wide.evaluate(
-            "(ids) => ids.every(id => !window.kpigraph.segments.get(id).hidden)", cross
+        # a cross link routed around nodes is drawn as one segment per bend
+        pieces = (
+            "(ids) => window.kpigraph.segments.get({filter: s => ids.includes(s.edge || s.id)})"
         )
+        assert wide.evaluate(f"(ids) => ({pieces})(ids).every(s => s.hidden)", cross)
+        wide.check("#show-cross")
+        assert wide.evaluate(f"(ids) => ({pieces})(ids).every(s => !s.hidden)", cross)
+        wide.screenshot(path=str(artifacts / f"map-tree-{name}-cross.png"))
+        assert wide.evaluate(THROUGH_NODES) == []  # cross links go around nodes, not through
 
 
 def test_filters_are_checkboxes_in_the_legend_colours(
@@ -280,6 +294,18 @@ def test_metric_page_map_is_readable(
         assert n["dom"]["left"] >= 0 and n["dom"]["right"] <= canvas["width"], n["id"]
         assert n["dom"]["top"] >= 0 and n["dom"]["bottom"] <= canvas["height"], n["id"]
     assert wide.get_by_role("link", name="在关系图谱中打开").count() == 1
+    # the embedded map's legend covers no node (#24: it covered one)
+    legend = inner.evaluate(MINI_LEGEND)
+    assert legend is not None and legend["width"] > 0
+    for n in geo["nodes"]:
+        box = n["dom"]
+        apart = (
+            box["right"] <= legend["left"]
+            or box["left"] >= legend["right"]
+            or box["bottom"] <= legend["top"]
+            or box["top"] >= legend["bottom"]
+        )
+        assert apart, (n["id"], box, legend)
 
 
 def test_labels_readable_up_to_150_nodes(

@@ -113,6 +113,7 @@ def test_a_change_is_recorded_field_by_field(
     assert snapshot(store.catalog(at=2)) == snapshot(store.catalog())
 
 
+@pytest.mark.usefixtures("english")  # the English words (no catalog language: zh)
 def test_a_formula_change_without_a_bump_is_refused(
     make_store: Callable[[], GraphStore], tmp_path: Path
 ) -> None:
@@ -135,6 +136,7 @@ def test_a_formula_change_without_a_bump_is_refused(
     assert migrated.revision == 2 and store.revision(2).version_check is False
 
 
+@pytest.mark.usefixtures("english")  # the English words (no catalog language: zh)
 def test_a_version_going_backwards_is_refused(
     make_store: Callable[[], GraphStore], tmp_path: Path
 ) -> None:

@@ -147,7 +147,9 @@ def test_random_edits_to_any_field_apply(
     try:
         cid = propose(store, gov, users, ref, key, value)
     except CatalogError as exc:
-        assert any(w in str(exc) for w in ("changes nothing", "cycle", "itself")), str(exc)
+        words = ("changes nothing", "cycle", "itself", "没有改动", "循环", "自身")
+        words += ("as a range", "无法读作范围")  # a legacy benchmark's text that is no range
+        assert any(w in str(exc) for w in words), str(exc)
         return
     approve_through(gov, users, cid)
     applied = gov.apply(users["root"], cid)

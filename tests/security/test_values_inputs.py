@@ -21,6 +21,9 @@ from values.definitions import GraphDefinitions
 from values.engine import ValuesEngine
 from values.errors import ValuesFileError
 
+#: the values reader's English messages (the zh ones: tests/unit/test_values_cli.py)
+pytestmark = pytest.mark.usefixtures("english")
+
 DIMS = "- {id: time, name: 时间}\n- {id: store, name: 门店}\n"
 
 

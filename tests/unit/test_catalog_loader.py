@@ -14,6 +14,9 @@ from graph_schema.relations import Relation
 from loaders.catalog import load_catalog
 from tests.helpers import CATALOGS, DEMO, write_catalog
 
+#: the messages read here are the English ones (the base catalog is zh)
+pytestmark = pytest.mark.usefixtures("english")
+
 
 def issues_of(root: Path) -> list[str]:
     with pytest.raises(CatalogError) as info:
@@ -159,7 +162,7 @@ def test_invalid_id_characters(tmp_path: Path, bad_id: str) -> None:
 def test_duplicate_ids_across_files(tmp_path: Path) -> None:
     write_catalog(tmp_path, {"metrics/other/atp_copy.yaml": "id: atp\nname: 另一个客单价\n"})
     issues = issues_of(tmp_path)
-    assert any("duplicate Metric id 'atp'" in i and "metrics/atp.yaml:1" in i for i in issues), (
+    assert any("duplicate metric id 'atp'" in i and "metrics/atp.yaml:1" in i for i in issues), (
         issues
     )
 
@@ -377,5 +380,5 @@ def test_sources_directory_one_file_per_system(tmp_path: Path) -> None:
     assert ("Table:crm.c", "Field:crm.c.x", "HAS_FIELD") in edge_set(graph)
     write_catalog(tmp_path, {"sources/dup.yaml": "- {id: crm, name: again}\n"})
     assert any(
-        "sources/dup.yaml:1" in i and "duplicate System id 'crm'" in i for i in issues_of(tmp_path)
+        "sources/dup.yaml:1" in i and "duplicate system id 'crm'" in i for i in issues_of(tmp_path)
     )

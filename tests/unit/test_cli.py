@@ -125,7 +125,7 @@ def test_show_card_and_path_and_search(db: Path) -> None:
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["lineage", "revenu"], "did you mean Metric:revenue"),
+        (["lineage", "revenu"], "是否想找 Metric:revenue"),  # the demo speaks zh
         (["lineage", "atp", "--depth", "11"], "depth must be an integer from 1 to 10"),
         (["lineage", "atp", "--relations", "FOO"], "unknown relation 'FOO'"),
         (["show", "Nope:x"], "unknown node kind 'Nope'"),
@@ -167,6 +167,7 @@ def test_bad_catalog_fails_and_leaves_store_unchanged(db: Path, tmp_path: Path, 
     assert after == before
 
 
+@pytest.mark.usefixtures("english")  # the English messages (the catalog says no language: zh)
 def test_empty_catalog_and_missing_dir(db: Path, tmp_path: Path) -> None:
     (tmp_path / "empty").mkdir()
     (tmp_path / "empty" / "kpigraph.yaml").write_text("name: e\n", encoding="utf-8")

@@ -119,7 +119,7 @@ def test_propose_and_review_through_a_server(db: Path, tmp_path: Path) -> None:
             r = run(changes_group, "apply", cid, *common, "--token", tokens["root"], "--json")
             assert json.loads(r.output)["status"] == "applied"
             shown = run(changes_group, "show", cid, *common)
-            assert "applied" in shown.output and "unit" in shown.output
+            assert "已发布" in shown.output and "unit" in shown.output  # applied, in zh
             # the timeline in words of the language (the catalog's zh by default; --lang en)
             assert "提交 → 已提交" in shown.output and "发布 → 已发布" in shown.output
             assert "submit → submitted" not in shown.output
@@ -156,7 +156,7 @@ def test_propose_a_catalog_directory_makes_one_request_per_changed_metric(
         assert r.exit_code == 0, r.output
         assert [c["ref"] for c in json.loads(r.output)] == ["Metric:atp"]
         none = run(propose, str(DEMO), "-m", "x", "--server", base, "--token", token)
-        assert "nothing differs" in none.output
+        assert "没有任何不同" in none.output  # the demo catalog speaks zh
 
 
 @pytest.mark.parametrize(

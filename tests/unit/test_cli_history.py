@@ -45,7 +45,8 @@ def test_unbumped_formula_change_is_refused_with_the_version_to_write(
     changed = _cat(tmp_path / "b", formula="revenue / visits / 2")
     out = run("load", str(changed), db=db, check=False)
     assert out.returncode == 1
-    assert "atp: formula changed (major) — set version: 2.0.0 (now 1.1.0)" in out.stderr
+    # in the demo catalog's language (zh)
+    assert "atp：formula 有变化（重大变更）— 请把 version 设为 2.0.0（现在是 1.1.0）" in out.stderr
     assert json.loads(run("history", "--json", db=db).stdout)[0]["number"] == 1  # unchanged
     run("load", str(changed), "--no-version-check", "-m", "迁移", db=db)
     listing = run("history", "atp", db=db).stdout
@@ -60,7 +61,7 @@ def test_diff_gate_and_formats(loaded: tuple[Path, Path], tmp_path: Path) -> Non
     bumped = _cat(tmp_path / "c", formula="revenue / visits / 2", version="2.0.0")
     assert run("diff", str(cat), str(cat), "--fail-on", "any", db=db).returncode == 0
     gate = run("diff", "store", str(bumped), "--fail-on", "major", db=db, check=False)
-    assert gate.returncode == 1 and "Metric:atp major" in gate.stdout
+    assert gate.returncode == 1 and "Metric:atp 重大变更" in gate.stdout
     assert run("diff", "store", str(bumped), "--fail-on", "minor", db=db, check=False).returncode
     assert run("diff", "store", str(bumped), db=db).returncode == 0  # versions are fine
     html = tmp_path / "report.html"
@@ -82,7 +83,7 @@ def test_compare_and_bad_input(loaded: tuple[Path, Path]) -> None:
         (("diff", "rev:x", "store"), "write rev:N"),
         (("diff", "rev:9", "store"), "no revision 9; revisions are 1 to 1"),
         (("show", "atp", "--at", "9"), "no revision 9"),
-        (("history", "Metric:nosuch"), "no node Metric:nosuch"),
+        (("history", "Metric:nosuch"), "找不到 Metric:nosuch"),  # the demo speaks zh
         (("compare", "atp", "Dimension:time"), "not a metric"),
     ]:
         out = run(*args, db=db, check=False)

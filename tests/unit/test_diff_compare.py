@@ -33,6 +33,7 @@ def _catalogs(tmp_path: Path, version: str = "1.0.0") -> tuple[Path, Path]:
     return old, new
 
 
+@pytest.mark.usefixtures("english")  # the English words (no catalog language: zh)
 def test_diff_lists_the_change_its_class_and_the_version_to_write(tmp_path: Path) -> None:
     old, new = _catalogs(tmp_path)
     report = diff_catalogs(load_catalog(old), load_catalog(new), "old", "new")

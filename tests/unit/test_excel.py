@@ -18,6 +18,10 @@ from loaders.dbt import import_dbt
 from loaders.excel import ExcelImportError, export_excel, import_excel
 from loaders.excel import layout as L
 
+#: the importer's English messages (a workbook says no language: zh by default); the
+#: Chinese ones: test_a_chinese_workbook_is_told_in_chinese
+pytestmark = pytest.mark.usefixtures("english")
+
 ROOT = Path(__file__).resolve().parents[2]
 CATALOGS = ROOT / "catalogs"
 PROJECT = ROOT / "tests" / "fixtures" / "dbt_project"
@@ -331,3 +335,18 @@ def test_round_trip_keeps_nested_keys_of_plain_sheets(tmp_path: Path) -> None:
     export_excel(root, tmp_path / "c.xlsx")
     import_excel(tmp_path / "c.xlsx", tmp_path / "back")
     assert comparable(load_catalog(tmp_path / "back")) == comparable(original)
+
+
+def test_a_chinese_workbook_is_told_in_chinese(tmp_path: Path) -> None:
+    """#24: the importer's problems in the language in use (zh here), cell by cell."""
+    from core import i18n
+
+    path = tmp_path / "x.xlsx"
+    path.write_text("id,name\natp,客单价\n")
+    with i18n.use("zh"), pytest.raises(ExcelImportError, match=r"不是可读取的 \.xlsx 工作簿"):
+        import_excel(path, tmp_path / "out")
+    empty = tmp_path / "empty.xlsx"
+    Workbook().save(empty)
+    with i18n.use("zh"), pytest.raises(ExcelImportError) as err:
+        import_excel(empty, tmp_path / "out")
+    assert "工作表 'Sheet' 第 1 行 A 列（A1）: 未知的工作表 'Sheet'" in str(err.value), err.value

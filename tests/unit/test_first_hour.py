@@ -194,6 +194,7 @@ def _issues(root: Path) -> list[str]:
     return [str(i) for i in caught.value.issues]
 
 
+@pytest.mark.usefixtures("english")  # the English messages (the catalog is zh)
 def test_a_key_typo_is_one_error_not_a_cascade(tmp_path: Path) -> None:
     root = write_catalog(
         tmp_path / "c",
@@ -211,6 +212,7 @@ def test_a_key_typo_is_one_error_not_a_cascade(tmp_path: Path) -> None:
     assert "unknown key 'defintion'" in issues[0]
 
 
+@pytest.mark.usefixtures("english")  # the English messages (the catalog is zh)
 def test_a_tab_breaks_one_file_and_not_the_references_to_it(tmp_path: Path) -> None:
     root = write_catalog(
         tmp_path / "c",
@@ -221,6 +223,7 @@ def test_a_tab_breaks_one_file_and_not_the_references_to_it(tmp_path: Path) -> N
     assert issues[0].startswith("metrics/visits.yaml:") and "broken YAML" in issues[0]
 
 
+@pytest.mark.usefixtures("english")  # the English messages (the catalog is zh)
 def test_root_cause_is_listed_first(tmp_path: Path) -> None:
     root = write_catalog(
         tmp_path / "c",
@@ -234,6 +237,7 @@ def test_root_cause_is_listed_first(tmp_path: Path) -> None:
     assert "unknown metric 'nosuch'" in issues[1]
 
 
+@pytest.mark.usefixtures("english")  # the English messages (the catalog is zh)
 def test_a_wrongly_indented_key_gets_the_indentation_hint(tmp_path: Path) -> None:
     root = write_catalog(
         tmp_path / "c",
@@ -255,6 +259,7 @@ def test_a_broken_departments_file_does_not_cascade(tmp_path: Path) -> None:
     ("char", "hint"),
     [("／", "use '/'"), ("＋", "use ASCII +"), ("－", "use ASCII -"), ("＊", "use '*'")],
 )
+@pytest.mark.usefixtures("english")  # the English messages (the catalog is zh)
 def test_full_width_operators_get_a_hint(tmp_path: Path, char: str, hint: str) -> None:
     root = write_catalog(
         tmp_path / "c",

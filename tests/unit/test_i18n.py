@@ -33,7 +33,17 @@ def _extracted() -> set[str]:
     method_map = [("viz/templates/**.html", "jinja2"), ("**.py", "python")]
     options = {"viz/templates/**.html": {"extensions": "jinja2.ext.i18n"}}
     ids: set[str] = set()
-    for package in ("analysis", "api", "cli", "core", "governance", "graph_schema", "viz"):
+    for package in (
+        "analysis",
+        "api",
+        "cli",
+        "core",
+        "governance",
+        "graph_schema",
+        "loaders",
+        "values",
+        "viz",
+    ):
         for _file, _line, message, _comments, _context in extract_from_dir(
             ROOT / package if package != "viz" else ROOT,
             method_map=method_map if package == "viz" else [("**.py", "python")],
@@ -201,6 +211,7 @@ def _cli(*args: str, db: Path) -> str:
         ("check-values",),
         ("explain", "revenue", "--period", "2026-06", "--by", "store,order_type"),
         ("explain", "atp", "--period", "2026-06", "--base", "yoy", "--by", "store"),
+        ("history", "atp"),
     ],
 )
 def test_commands_speak_one_language(db: Path, demo_data: set[str], args: tuple[str, ...]) -> None:

@@ -89,7 +89,21 @@ def test_bad_workbook_lists_cells(tmp_path: Path) -> None:
     book.save(tmp_path / "c.xlsx")
     proc = run("import", "excel", str(tmp_path / "c.xlsx"), "-o", str(tmp_path / "c"), check=False)
     assert proc.returncode == 1
+    # a workbook says no language: zh by default, --lang en for English
+    assert "工作表 '部门' 第 1 行: 缺少列 'ID (id)'" in proc.stderr, proc.stderr
+    assert "error:" not in proc.stderr and "Field required" not in proc.stderr
+    proc = run(
+        "--lang",
+        "en",
+        "import",
+        "excel",
+        str(tmp_path / "c.xlsx"),
+        "-o",
+        str(tmp_path / "c"),
+        check=False,
+    )
     assert "sheet '部门' row 1: missing column 'ID (id)'" in proc.stderr
+    assert "id: is required" in proc.stderr and "problems; nothing was written" in proc.stderr
     assert not (tmp_path / "c").exists()
 
 

@@ -50,6 +50,7 @@ def test_a_bad_value_is_a_catalog_error_with_file_and_line(
 
 
 @pytest.mark.parametrize("field", ["priority", "role", "horizon"])
+@pytest.mark.usefixtures("english")  # the English words (no catalog language: zh)
 def test_a_change_is_minor(field: str) -> None:
     assert field_class(field) is ChangeClass.MINOR
     verdict = judge_version("atp", "1.1.0", "1.1.0", ChangeClass.MINOR, [_change(field)])

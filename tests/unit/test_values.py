@@ -41,6 +41,7 @@ def test_bad_values_files_name_file_and_line_and_load_nothing(tmp_path: Path) ->
     assert "values/v.csv" in text
 
 
+@pytest.mark.usefixtures("english")  # the English messages (no catalog language)
 def test_each_problem_is_reported_with_its_line(tmp_path: Path) -> None:
     values = (
         "metric,period,store,value\n"
@@ -59,6 +60,7 @@ def test_each_problem_is_reported_with_its_line(tmp_path: Path) -> None:
     assert ("values/v.csv", 6, "duplicate") in found
 
 
+@pytest.mark.usefixtures("english")  # the English messages (no catalog language)
 def test_unknown_dimension_column_and_missing_value_column(tmp_path: Path) -> None:
     with pytest.raises(ValuesFileError, match="unknown dimension column 'shop'"):
         engine(tmp_path, {"values/v.csv": "metric,period,shop,value\nrevenue,2026-05,S1,1\n"})

@@ -60,7 +60,7 @@ def test_check_values_on_the_demo_reads_first_what_to_fix(db: Path) -> None:
 
 def test_bad_input_is_one_clear_line(db: Path) -> None:
     proc = run("explain", "revenue", "--period", "2026-13", db=db, check=False)
-    assert proc.returncode == 1
+    assert proc.returncode == 2  # a period written wrong is a usage error (#24)
     assert proc.stderr.strip().count("\n") == 0 and "YYYY-MM" in proc.stderr
     proc = run("values", "revenue", "--by", "channel", db=db, check=False)
     assert proc.returncode == 1 and "by channel" in proc.stderr
@@ -77,13 +77,18 @@ def test_check_values_on_a_catalog_dir_names_file_and_line(db: Path, tmp_path: P
     )
     proc = run("check-values", "--catalog", str(catalog), db=db, check=False)
     assert proc.returncode == 1
-    assert "values/bad.csv:2: bad period '2026-13'" in proc.stderr
-    assert "values/bad.csv:3: unknown metric 'revenu'" in proc.stderr
+    # in the catalog's language (zh)
+    assert "values/bad.csv:2: 期间 '2026-13' 写法不对" in proc.stderr
+    assert "values/bad.csv:3: 未知的指标 'revenu'" in proc.stderr
 
 
 def test_no_silent_errors(db: Path) -> None:
     """#24: a typo in --by, a month without data: an error that names what exists."""
     proc = run("explain", "营收", "--period", "2026-06", "--by", "shop", db=db, check=False)
+    assert proc.returncode == 2 and "是否想找 store" in proc.stderr  # the demo speaks zh
+    proc = run(
+        "--lang", "en", "explain", "营收", "--period", "2026-06", "--by", "shop", db=db, check=False
+    )
     assert proc.returncode == 2 and "did you mean store" in proc.stderr
     proc = run("explain", "营收", "--period", "2026-07", "--by", "store", db=db, check=False)
     assert proc.returncode == 1 and "2024-07 … 2026-06" in proc.stderr

@@ -84,6 +84,7 @@ def test_the_largest_class_wins() -> None:
     assert [c.field for c in changes] == ["definition", "dimensions", "unit"]
 
 
+@pytest.mark.usefixtures("english")  # the English words (no catalog language: zh)
 def test_formula_change_without_bump_names_the_version_to_write() -> None:
     old = Snapshot({"Metric:atp": ATP}, {})
     new = Snapshot({"Metric:atp": {**ATP, "formula": "labor_revenue / visits"}}, {})
@@ -106,6 +107,7 @@ def test_minor_and_patch_need_their_bump(field: str, value: object, needs: str) 
     assert diff_snapshots(old, ok).problems == []
 
 
+@pytest.mark.usefixtures("english")  # the English words (no catalog language: zh)
 def test_a_version_going_backwards_is_refused_even_without_a_change() -> None:
     verdict = judge_version("atp", "1.1.0", "1.0.9", None, [])
     assert not verdict.ok
