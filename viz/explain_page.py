@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from analysis.explain_dims import OTHER
-from analysis.explain_time import level_name
+from analysis.explain_time import LEVEL_NAMES, level_name
 from core.i18n import _
 from viz.charts import bar_svg, tree_svg, waterfall_svg
 from viz.explain_words import (
@@ -167,11 +167,12 @@ def render_explain(
             {
                 **d,
                 "title": dim_name(d["dimension"]),
+                # time's members are the level's periods: "3 个月中的 1 个", not "3 个时间中的"
                 "summary": concentration_words(
                     d["explained_by"],
                     d["member_count"],
                     d.get("top_share"),
-                    dim_name(d["dimension"]),
+                    dim_name(d["level"] if d.get("level") in LEVEL_NAMES else d["dimension"]),
                 ),
                 "rows": rows,
                 "path": [
@@ -232,6 +233,8 @@ def render_explain(
         drill=drill,
         causes=causes,
         by=by,
+        # an example of what ``by`` takes, in this catalog's dimension ids (not the demo's)
+        by_example=",".join(list(dim_names)[:2]),
         depth=depth,
     )
 
