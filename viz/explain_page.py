@@ -163,6 +163,8 @@ def render_explain(
     dims = []
     for d in report["dimensions"]:
         rows, _scales = _rows(d["members"], change, count, member_namer([d["dimension"]]))
+        for row in rows:  # a sub-period of time: which of the base's it is compared with
+            row["name"] = _against(row["name"], row.get("base_member"))
         dims.append(
             {
                 **d,
@@ -179,7 +181,9 @@ def render_explain(
                     {
                         **step,
                         "level_name": dim_name(step["level"]),
-                        "name": member_namer([step["level"]])(step["member"]),
+                        "name": _against(
+                            member_namer([step["level"]])(step["member"]), step.get("base_member")
+                        ),
                         "contribution_text": number_in(
                             step["contribution"], change_scale, signed=True
                         ),
@@ -237,6 +241,11 @@ def render_explain(
         by_example=",".join(list(dim_names)[:2]),
         depth=depth,
     )
+
+
+def _against(name: str, base: str | None) -> str:
+    """``2026-05 (against 2026-02)`` — the time drill compares sub-periods by position."""
+    return _("{member} (against {base})", member=name, base=base) if base else name
 
 
 def _refresh_every() -> str | None:

@@ -67,7 +67,9 @@ def test_a_quarter_drilled_by_time(
         table = page.locator("table.dimension[data-dimension='time']")
         assert table.count() == 1
         first = table.locator("tbody tr").first.inner_text()
-        assert "2026-05" in first and "+330" in first, first
+        assert "+330" in first, first
+        against = "2026-05（对比 2026-02）" if lang == "zh" else "2026-05 (against 2026-02)"
+        assert against in first, first  # which month of the base quarter it is set against
         path = page.locator("ol.hierarchy-path[data-dimension='time'] li")
         assert path.count() == 2
         assert path.nth(0).get_attribute("data-level") == "month"
@@ -80,6 +82,7 @@ def test_a_quarter_drilled_by_time(
         else:
             assert re.match(r"(?i)month\b", steps[0]) and re.match(r"(?i)day\b", steps[1]), steps
         assert "+330" in steps[0] and "+100" in steps[1], steps
+        assert "2026-02-10" in steps[1], steps  # May 10th against February 10th
         left = without_data(visible_text(page.content()), words)
         other = cjk_left(left) if lang == "en" else english_left(left)
         assert other == [], other
