@@ -13,6 +13,7 @@ from core.i18n import _
 from viz.charts import bar_svg, tree_svg, waterfall_svg
 from viz.explain_words import (
     Scale,
+    against_words,
     cause_change,
     column_scale,
     concentration_words,
@@ -164,7 +165,7 @@ def render_explain(
     for d in report["dimensions"]:
         rows, _scales = _rows(d["members"], change, count, member_namer([d["dimension"]]))
         for row in rows:  # a sub-period of time: which of the base's it is compared with
-            row["name"] = _against(row["name"], row.get("base_member"))
+            row["name"] = against_words(row["name"], row.get("base_member"))
         dims.append(
             {
                 **d,
@@ -181,7 +182,7 @@ def render_explain(
                     {
                         **step,
                         "level_name": dim_name(step["level"]),
-                        "name": _against(
+                        "name": against_words(
                             member_namer([step["level"]])(step["member"]), step.get("base_member")
                         ),
                         "contribution_text": number_in(
@@ -241,11 +242,6 @@ def render_explain(
         by_example=",".join(list(dim_names)[:2]),
         depth=depth,
     )
-
-
-def _against(name: str, base: str | None) -> str:
-    """``2026-05 (against 2026-02)`` — the time drill compares sub-periods by position."""
-    return _("{member} (against {base})", member=name, base=base) if base else name
 
 
 def _refresh_every() -> str | None:
