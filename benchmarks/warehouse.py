@@ -15,7 +15,9 @@ Two ways, as ``kpigraph values refresh`` can run them:
     python -m benchmarks.warehouse --rows 10000000 --metrics 100 [--alone-metrics 5]
         [--before-metrics 10] [--no-spark] [--json]
 
-``--alone-metrics N``: on PostgreSQL only the first N metrics one by one (100 take ~17 min).
+``--alone-metrics N``: on PostgreSQL only the first N metrics one by one (100 take ~17 min);
+``--duckdb-alone-metrics N``: the same on DuckDB (default: all; ``postgres_fused_vs_duckdb``
+then compares with N metrics, not all).
 
 ``--before-metrics N`` also times the first N metrics on PostgreSQL the way kpigraph queried
 before the date-range push-down and ``work_mem`` (issue #26's first measurement), on the same
@@ -255,6 +257,7 @@ def main() -> None:
     ap.add_argument("--metrics", type=int, default=100)
     ap.add_argument("--alone-metrics", type=int, default=5)
     ap.add_argument("--before-metrics", type=int, default=0)
+    ap.add_argument("--duckdb-alone-metrics", type=int, default=None)
     ap.add_argument("--no-spark", action="store_true")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
@@ -268,7 +271,8 @@ def main() -> None:
     out["generate_s"] = round(time.perf_counter() - started, 2)
     timeout = 3600.0
     duck = SecretUrl("duckdb://")
-    duck_alone = refresh(duck, args.metrics, data_dir=data, timeout_s=timeout)
+    duck_n = args.metrics if args.duckdb_alone_metrics is None else args.duckdb_alone_metrics
+    duck_alone = refresh(duck, duck_n, data_dir=data, timeout_s=timeout)
     duck_fused = refresh_fused(duck, args.metrics, data_dir=data, timeout_s=timeout)
     out["duckdb_parquet"] = _public(duck_alone)
     out["duckdb_parquet_fused"] = _public(duck_fused) | {"same": same_rows(duck_fused, duck_alone)}
