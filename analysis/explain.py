@@ -205,7 +205,15 @@ def explain(
     dims = [d for d in dims if d != "time"]
     cause_rows = _cause_rows(source, metric_id, root, period, base_p, causes, series, notes)
     root_causes = None
-    if localize:
+    if localize and not dims and by is not None and "time" in by:
+        # nothing to search: a "no combination moved" would say it was searched
+        notes.append(
+            _(
+                "localize: time is drilled down its calendar, not searched for combinations — "
+                "add other dimensions to --by (by=) to search them"
+            )
+        )
+    elif localize:
         root_causes = localize_metric(source, pair, metric, dims, notes)
     return Explanation(
         metric_id,

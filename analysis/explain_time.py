@@ -55,6 +55,8 @@ class TimeFrames:
                 f"time is drilled for calendar years, quarters and months, not {self.now.grain}"
             )
         self._cache: dict[tuple[str, int], tuple[Frame, Frame]] = {}
+        #: a sub-period of the explained period → the base's sub-period at its position
+        self.base_of: dict[str, str] = {}
 
     def levels(self, metric_id: str) -> list[str]:
         """The levels below the period's grain the metric has values at."""
@@ -102,6 +104,8 @@ class TimeFrames:
         base_at = dict(base_paths)
         for pos in dict.fromkeys([*now_at, *base_at]):
             labels[pos] = tuple(self._label(now_at, base_at, pos[: i + 1]) for i in range(len(pos)))
+            if pos in now_at and pos in base_at:
+                self.base_of[now_at[pos].text] = base_at[pos].text
         now: Frame = {}
         base: Frame = {}
         for out, at in ((now, now_at), (base, base_at)):
@@ -148,7 +152,15 @@ def time_view(
     if not levels:
         raise InvalidQueryError(f"{metric.id} has no values below the {frames.now.grain}")
     hierarchy = Hierarchy(TIME_DIMENSION, levels)
-    return top_level_view(frames, metric, kind, hierarchy, change)  # type: ignore[arg-type]
+    view = top_level_view(frames, metric, kind, hierarchy, change)  # type: ignore[arg-type]
+    # what each sub-period is compared with (May against February for Q2 against Q1)
+    members = [*view["members"]]
+    for step in view["hierarchy"]["path"]:
+        members += [step, *step["members"]]
+    for member in members:
+        if member["member"] in frames.base_of:
+            member["base_member"] = frames.base_of[member["member"]]
+    return view
 
 
 def level_name(level: str) -> str:

@@ -12,10 +12,11 @@ from rich.table import Table
 from rich.tree import Tree
 
 from analysis.explain_dims import OTHER
-from analysis.explain_time import level_name
+from analysis.explain_time import LEVEL_NAMES, level_name
 from cli.common import safe
 from core.i18n import _, ngettext, percent_change
 from viz.explain_words import (
+    against_words,
     cause_change,
     column_scale,
     concentration_words,
@@ -112,7 +113,7 @@ def render_explanation(
                 else ()
             )
             table.add_row(
-                safe(member_name(dims, m["member"])),
+                safe(against_words(member_name(dims, m["member"]), m.get("base_member"))),
                 number_in(m["base_value"], values),
                 number_in(m["value"], values),
                 number_in(m["contribution"], contrib, signed=True),
@@ -123,7 +124,9 @@ def render_explanation(
 
     for d in r["dimensions"]:
         dim = dim_names.get(d["dimension"], d["dimension"])
-        summary = concentration_words(d["explained_by"], d["member_count"], d["top_share"], dim)
+        # time's members are the level's periods: "3 个月中的 1 个", not "3 个时间中的"
+        noun = level_name(d["level"]) if d.get("level") in LEVEL_NAMES else dim
+        summary = concentration_words(d["explained_by"], d["member_count"], d["top_share"], noun)
         title = _("By %(dimension)s") % {"dimension": safe(dim)} + (
             f": {summary}" if summary else ""
         )
@@ -131,13 +134,18 @@ def render_explanation(
         path = (d.get("hierarchy") or {}).get("path") or []
         if path:
             steps = column_scale([s["contribution"] for s in path], count=count)
+
+            def step_name(s: dict[str, Any]) -> str:
+                name = members_of.get(s["level"], {}).get(s["member"], s["member"])
+                return against_words(name, s.get("base_member"))
+
             console.print(
                 "[bold]"
                 + _("Down the hierarchy of %(dimension)s") % {"dimension": safe(dim)}
                 + "[/]: "
                 + " → ".join(
                     f"{safe(dim_names.get(s['level']) or level_name(s['level']))} "
-                    f"{safe(members_of.get(s['level'], {}).get(s['member'], s['member']))} "
+                    f"{safe(step_name(s))} "
                     f"{number_in(s['contribution'], steps, signed=True)} "
                     f"({share_words(s['contribution'], change)})"
                     for s in path

@@ -8,11 +8,12 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from analysis.explain_dims import OTHER
-from analysis.explain_time import level_name
+from analysis.explain_time import LEVEL_NAMES, level_name
 from core.i18n import _
 from viz.charts import bar_svg, tree_svg, waterfall_svg
 from viz.explain_words import (
     Scale,
+    against_words,
     cause_change,
     column_scale,
     concentration_words,
@@ -163,22 +164,27 @@ def render_explain(
     dims = []
     for d in report["dimensions"]:
         rows, _scales = _rows(d["members"], change, count, member_namer([d["dimension"]]))
+        for row in rows:  # a sub-period of time: which of the base's it is compared with
+            row["name"] = against_words(row["name"], row.get("base_member"))
         dims.append(
             {
                 **d,
                 "title": dim_name(d["dimension"]),
+                # time's members are the level's periods: "3 个月中的 1 个", not "3 个时间中的"
                 "summary": concentration_words(
                     d["explained_by"],
                     d["member_count"],
                     d.get("top_share"),
-                    dim_name(d["dimension"]),
+                    dim_name(d["level"] if d.get("level") in LEVEL_NAMES else d["dimension"]),
                 ),
                 "rows": rows,
                 "path": [
                     {
                         **step,
                         "level_name": dim_name(step["level"]),
-                        "name": member_namer([step["level"]])(step["member"]),
+                        "name": against_words(
+                            member_namer([step["level"]])(step["member"]), step.get("base_member")
+                        ),
                         "contribution_text": number_in(
                             step["contribution"], change_scale, signed=True
                         ),
@@ -232,6 +238,8 @@ def render_explain(
         drill=drill,
         causes=causes,
         by=by,
+        # an example of what ``by`` takes, in this catalog's dimension ids (not the demo's)
+        by_example=",".join(list(dim_names)[:2]),
         depth=depth,
     )
 

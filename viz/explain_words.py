@@ -122,6 +122,17 @@ def share_words(contribution: float | None, total_change: float | None) -> str:
     return _("offsets {share}", share=percent_text(share))
 
 
+def against_words(name: str, base: str | None) -> str:
+    """A sub-period of the time drill with the base's it is set against (by position).
+
+    >>> from core.i18n import use
+    >>> with use("en"):
+    ...     against_words("2026-05", "2026-02")
+    '2026-05 (against 2026-02)'
+    """
+    return _("{member} (against {base})", member=name, base=base) if base else name
+
+
 def concentration_words(
     explained_by: int, member_count: int, power: float | None, dimension: str
 ) -> str:

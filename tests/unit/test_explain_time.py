@@ -43,12 +43,19 @@ def test_a_quarter_drills_to_the_month_then_the_day(engine: ValuesEngine) -> Non
     # April − January, May − February, June − March
     assert ranked == [("2026-05", 330.0), ("2026-04", -10.0), ("2026-06", -10.0)]
     assert view["explained_by"] == 1
+    # each month against the base quarter's month at its position
+    assert {m["member"]: m["base_member"] for m in view["members"]} == {
+        "2026-04": "2026-01",
+        "2026-05": "2026-02",
+        "2026-06": "2026-03",
+    }
     path = view["hierarchy"]["path"]
     assert view["hierarchy"]["levels"] == ["month", "day"]
     assert [(s["level"], s["member"], s["contribution"]) for s in path] == [
         ("month", "2026-05", 330.0),
         ("day", "2026-05-10", 100.0),  # ties (the 10th–12th) go to the first
     ]
+    assert [s.get("base_member") for s in path] == ["2026-02", "2026-02-10"]
     days = {m["member"]: m["contribution"] for m in path[1]["members"]}
     assert days["2026-05-11"] == days["2026-05-12"] == 100.0
     assert days["2026-05-29"] == 10.0  # February 2026 has no 29th: against nothing
