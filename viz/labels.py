@@ -61,6 +61,9 @@ VALUE_WORDS = {
     "avg": N_("average"),
     "last": N_("last value"),
     "none": N_("not aggregated"),
+    # where the graph is kept (core.settings backend kinds)
+    "embedded": N_("embedded"),
+    "neo4j": N_("Neo4j"),
 }
 
 
