@@ -118,3 +118,11 @@ def test_values_refresh_without_a_connected_system_says_so(db: Path) -> None:
     assert "没有需要刷新的指标" in proc.stderr and "connection" in proc.stderr, proc.stderr
     en = run("--lang", "en", "values", "refresh", db=db)
     assert "nothing to refresh" in en.stderr and "sources.yaml" in en.stderr, en.stderr
+
+
+def test_localize_names_dimensions_and_members_as_the_other_tables_do(db: Path) -> None:
+    """The root-cause table wrote ``store=南山店 ∧ order_type=maintenance`` (ids) beside tables
+    saying 门店 / 保养: it speaks the catalog's names too."""
+    args = ("explain", "营收", "--period", "2026-06", "--by", "store,order_type", "--localize")
+    text = run(*args, db=db).stdout
+    assert "门店=南山店 ∧ 工单类型=保养" in text and "order_type=" not in text, text
