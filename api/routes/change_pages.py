@@ -13,7 +13,7 @@ from pydantic import BaseModel
 from pydantic import Field as PydField
 
 from api.auth import CsrfToken, OptionalUser, Writer
-from api.dependencies import StoreDep
+from api.dependencies import StoreDep, catalog_name
 from core.i18n import N_, _
 from governance import comments as comment_svc
 from governance import workflow
@@ -45,10 +45,13 @@ def _gov(request: Request) -> Governance:
     return service
 
 
-def _page(template: str, user: User | None, csrf: str | None, **context: Any) -> HTMLResponse:
+def _page(
+    template: str, store: GraphStore, user: User | None, csrf: str | None, **context: Any
+) -> HTMLResponse:
     return HTMLResponse(
         render_page(
             template,
+            catalog_name=catalog_name(store),
             user=user,
             csrf=csrf,
             labels={k: _(v) for k, v in STATUS_LABELS.items()},
@@ -91,7 +94,14 @@ def queue(
         for c in changes
     }
     return _page(
-        "changes.html", user, csrf, groups=groups, mine=mine, status=status, waiting=waiting
+        "changes.html",
+        _gov(request).store,
+        user,
+        csrf,
+        groups=groups,
+        mine=mine,
+        status=status,
+        waiting=waiting,
     )
 
 
@@ -128,6 +138,7 @@ def _propose_page(
     }
     return render_page(
         "propose.html",
+        catalog_name=catalog_name(store),
         user=user,
         csrf=csrf,
         labels={k: _(v) for k, v in STATUS_LABELS.items()},
@@ -335,6 +346,7 @@ def change_page(
     )
     return _page(
         "change.html",
+        service.store,
         user,
         csrf,
         c=change,
@@ -403,6 +415,7 @@ def discussion(
     )
     return _page(
         "discussion.html",
+        store,
         user,
         csrf,
         metric=node,
