@@ -15,6 +15,7 @@ VALUE_WORDS = {
     "within": N_("within"),
     "below": N_("below"),
     "above": N_("above"),
+    "between": N_("between"),
     "missing_period": N_("missing_period"),
     "anomaly": N_("anomaly"),
     "benchmark": N_("benchmark"),
