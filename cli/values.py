@@ -126,7 +126,7 @@ def values_cmd(
     table.add_column(_("period"))
     if by:
         table.add_column(safe(by))
-    table.add_column(_("Value"), justify="right")
+    table.add_column(_("value"), justify="right")  # 数值: a period's, not 本期
     for row in report["rows"]:
         table.add_row(row["period"], *([safe(row[by])] if by else []), _num(row["value"]))
     out().print(table)
