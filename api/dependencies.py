@@ -14,7 +14,7 @@ from starlette.concurrency import run_in_threadpool
 from analysis.resolve import resolve_ref
 from api.generation import READ_METHODS, RequestStore, request_reader
 from core.settings import Settings
-from graph_schema.errors import InvalidRefError
+from graph_schema.errors import BackendUnavailableError, EmptyStoreError, InvalidRefError
 from graph_schema.ids import NodeRef
 from store.base import GraphReader, GraphStore
 
@@ -56,6 +56,16 @@ async def node_ref(
     except InvalidRefError:
         # a name people know: resolving searches the store, off the event loop
         return await run_in_threadpool(resolve_ref, store, ref)
+
+
+def catalog_name(store: GraphStore) -> str | None:
+    """The served catalog's name for a page's header (``None`` before anything is loaded: the
+    header then says the generic 指标字典; nor does a backend that is down fail a page that
+    does not read the graph, such as the sign-in form)."""
+    try:
+        return store.info().catalog
+    except (EmptyStoreError, BackendUnavailableError):
+        return None
 
 
 StoreDep = Annotated[GraphStore, Depends(get_store)]

@@ -178,7 +178,12 @@ def render_explanation(
             table.add_column(col, justify="right")
         for c in r["root_causes"]:
             table.add_row(
-                safe(" ∧ ".join(f"{k}={v}" for k, v in c["members"].items())),
+                safe(
+                    " ∧ ".join(
+                        f"{dim_names.get(k, k)}={members_of.get(k, {}).get(v, v)}"
+                        for k, v in c["members"].items()
+                    )
+                ),
                 number_in(c["base_value"], total),
                 number_in(c["value"], total),
                 number_in(c["contribution"], contributions, signed=True),

@@ -14,6 +14,7 @@ from analysis.paths import find_paths
 from analysis.results import Direction
 from cli import render as draw
 from cli.common import emit_json, json_option, out, resolve, store_options, where
+from core.i18n import _
 from graph_schema.ids import NodeKind
 from graph_schema.relations import parse_kinds, parse_relations
 from store.base import SearchQuery
@@ -225,7 +226,7 @@ def info(as_json: bool, store: GraphStore, settings: Settings) -> None:
         )
     else:
         draw.store_info(out(), data, where(settings))
-        click.echo(f"loaded at {data.loaded_at}")
+        click.echo(_("loaded at {time}", time=data.loaded_at))
 
 
 @click.command()
@@ -272,5 +273,16 @@ def render(
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text(html, encoding="utf-8")
     shown = len(view.lineage.nodes) + 1
-    more = f", {view.hidden} more not shown" if view.hidden else ""
-    click.echo(f"wrote {output} ({shown} nodes{more}, {len(html) // 1024} KB)")
+    size = _("{kb} KB", kb=len(html) // 1024)
+    if view.hidden:
+        click.echo(
+            _(
+                "wrote {path} ({nodes} nodes, {hidden} more not shown, {size})",
+                path=output,
+                nodes=shown,
+                hidden=view.hidden,
+                size=size,
+            )
+        )
+    else:
+        click.echo(_("wrote {path} ({nodes} nodes, {size})", path=output, nodes=shown, size=size))

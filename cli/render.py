@@ -19,7 +19,7 @@ from cli.common import printable as p
 from core.i18n import N_, _, ngettext
 from graph_schema.errors import CatalogIssue
 from store.base import SearchPage, StoreInfo
-from viz.labels import count_label, translate
+from viz.labels import count_label, translate, word
 
 
 def T(text: object, style: str = "") -> Text:
@@ -414,7 +414,7 @@ def store_info(console: Console, info: StoreInfo, where: str) -> None:
             _(
                 "loaded catalog {name} into {backend} store {where}: {counts}",
                 name=repr(info.catalog),
-                backend=info.backend,
+                backend=word(info.backend),
                 where=where,
                 counts=counts,
             )

@@ -10,7 +10,9 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from cli.common import emit_json, err, json_option, out, safe, store_options
+from core.i18n import _
 from graph_schema.calendar import GRAINS
+from viz.labels import word
 
 if TYPE_CHECKING:
     from core.settings import Settings
@@ -112,24 +114,34 @@ def values_cmd(
         return
     from rich.table import Table
 
+    fetched = [
+        _("{metric} fetched {time}", metric=safe(m), time=f["fetched_at"])
+        + (" (" + _("STALE") + ")" if f["stale"] else "")
+        for m, f in sorted(report.get("fetched", {}).items())
+    ]
+    unit = f" ({safe(report['unit'])})" if report["unit"] else ""
     table = Table(
-        title=f"{safe(report['name'])} ({safe(report['unit'] or '')}) · {report['source']}"
-        + "".join(
-            f" · {safe(m)} fetched {f['fetched_at']}{' (STALE)' if f['stale'] else ''}"
-            for m, f in sorted(report.get("fetched", {}).items())
-        )
+        title=" · ".join([f"{safe(report['name'])}{unit}", word(report["source"]), *fetched])
     )
-    table.add_column("period")
+    table.add_column(_("period"))
     if by:
         table.add_column(safe(by))
-    table.add_column("value", justify="right")
+    table.add_column(_("metric value"), justify="right")  # 数值: a period's, not 本期
     for row in report["rows"]:
         table.add_row(row["period"], *([safe(row[by])] if by else []), _num(row["value"]))
     out().print(table)
     for period, (have, total) in sorted(report.get("partial", {}).items()):
         out().print(
-            f"[dim]note:[/] {period} has values for {have} of its {total} months/days; "
-            "its figures cover those only"
+            "[dim]"
+            + _("note:")
+            + "[/] "
+            + _(
+                "{period} has values for {have} of its {total} months/days; "
+                "its figures cover those only",
+                period=period,
+                have=have,
+                total=total,
+            )
         )
 
 
@@ -160,20 +172,22 @@ def eval_cmd(
     from rich.table import Table
 
     table = Table(title=f"{safe(report['name'])} · {period}")
-    for col in ("", "value", "MoM", "YoY", "target", "达成率", "rank", "benchmark"):
-        table.add_column(col, justify="left" if col in ("", "benchmark") else "right")
-    rows = [{"member": "合计 total", **report}, *report.get("members", [])]
+    columns = ("", _("Value"), _("Month on month"), _("Year on year"), _("target"))
+    for col in (*columns, _("Attainment"), _("Rank")):
+        table.add_column(col, justify="left" if not col else "right")
+    table.add_column(_("Benchmark"))
+    rows = [{"member": _("Total"), **report}, *report.get("members", [])]
     for r in rows:
         status = r.get("status") or {}
         table.add_row(
-            safe(r["member"] or "合计 total"),
+            safe(r["member"] or _("Total")),
             _num(r["value"]),
             _pct(r["mom_pct"]),
             _pct(r["yoy_pct"]),
             _num(r["target"]),
             "—" if r["attainment"] is None else f"{r['attainment']:.1%}",
             str(r.get("rank") or "—") if r is not rows[0] else "",
-            safe(", ".join(status.get("within", [])) or status.get("position", "")),
+            safe(", ".join(status.get("within", [])) or word(status.get("position") or "")),
         )
     out().print(table)
 

@@ -44,6 +44,7 @@ def refresh_cmd(
     from rich.progress import Progress
 
     from analysis.resolve import resolve_metric
+    from core.i18n import _
     from values.cache import refresh_engine
     from values.service import engine_for
 
@@ -62,10 +63,21 @@ def refresh_cmd(
         emit_json(report.to_json())
     else:
         for mid, n in sorted(report.refreshed.items()):
-            out().print(f"refreshed {safe(mid)}: {n} rows")
+            out().print(_("refreshed {metric}: {rows} rows", metric=safe(mid), rows=n))
         if report.unchanged:
-            out().print(f"up to date: {safe(', '.join(sorted(report.unchanged)))}")
+            out().print(
+                _("up to date: {metrics}", metrics=safe(", ".join(sorted(report.unchanged))))
+            )
         for mid, why in sorted(report.failed.items()):
-            err().print(f"failed {safe(mid)}: {safe(why)}")
+            err().print(_("failed {metric}: {why}", metric=safe(mid), why=safe(why)))
+        if not (report.refreshed or report.unchanged or report.failed):
+            # not silence: say why nothing was fetched (stdout stays empty for scripts)
+            err().print(
+                _(
+                    "nothing to refresh: no metric asked reads a system with a warehouse "
+                    "connection (give the system a 'connection:' in sources.yaml; see "
+                    "README, 'Connect your warehouse')"
+                )
+            )
     if report.failed:
         raise SystemExit(1)

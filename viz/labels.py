@@ -17,6 +17,7 @@ VALUE_WORDS = {
     "within": N_("within"),
     "below": N_("below"),
     "above": N_("above"),
+    "between": N_("between"),
     "missing_period": N_("missing_period"),
     "anomaly": N_("anomaly"),
     "benchmark": N_("benchmark"),
@@ -63,6 +64,9 @@ VALUE_WORDS = {
     "avg": N_("average"),
     "last": N_("last value"),
     "none": N_("not aggregated"),
+    # where the graph is kept (core.settings backend kinds)
+    "embedded": N_("embedded"),
+    "neo4j": N_("Neo4j"),
 }
 
 

@@ -17,6 +17,7 @@ from api.auth import (
     check_token,
     client_key,
 )
+from api.dependencies import catalog_name
 from core.i18n import _
 from core.security import same_secret
 from graph_schema.governance import AuthenticationRequiredError, PermissionDeniedError
@@ -52,7 +53,14 @@ def _safe_next(target: str | None) -> str:
 @router.get("/signin", response_class=HTMLResponse, include_in_schema=False)
 def signin_page(request: Request, user: OptionalUser, next: str | None = None) -> Response:
     pre = secrets.token_urlsafe(24)
-    body = render_page("signin.html", csrf=pre, user=user, next=_safe_next(next), error=None)
+    body = render_page(
+        "signin.html",
+        catalog_name=catalog_name(request.app.state.store),
+        csrf=pre,
+        user=user,
+        next=_safe_next(next),
+        error=None,
+    )
     response = HTMLResponse(body)
     response.set_cookie(PRE_COOKIE, pre, httponly=True, samesite="strict", max_age=600)
     return response
@@ -77,6 +85,7 @@ def signin(
         pre = secrets.token_urlsafe(24)
         page = render_page(
             "signin.html",
+            catalog_name=catalog_name(request.app.state.store),
             csrf=pre,
             user=None,
             next=_safe_next(next),

@@ -14,7 +14,7 @@ from pydantic import BaseModel
 from pydantic import Field as PydField
 
 from api.auth import CsrfToken, OptionalUser, Writer
-from api.dependencies import StoreDep
+from api.dependencies import StoreDep, catalog_name
 from api.routes.change_pages import STATUS_LABELS, governance_of
 from core.i18n import _
 from governance.proposal import proposal_file
@@ -63,6 +63,7 @@ def _propose_page(
     }
     return render_page(
         "propose.html",
+        catalog_name=catalog_name(store),
         user=user,
         csrf=csrf,
         labels={k: _(v) for k, v in STATUS_LABELS.items()},

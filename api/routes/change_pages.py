@@ -11,12 +11,14 @@ from fastapi import APIRouter, Form, Path, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from api.auth import CsrfToken, OptionalUser, Writer
+from api.dependencies import catalog_name
 from core.i18n import N_, _
 from governance import comments as comment_svc
 from governance import workflow
 from governance.changes import Governance
 from graph_schema.governance import Action, ChangeStatus, User
 from graph_schema.ids import NodeKind, NodeRef
+from store.base import GraphStore
 from viz import change_form
 from viz.change_diff import diff_references, named, readable
 from viz.pages import render_page
@@ -39,11 +41,15 @@ def governance_of(request: Request) -> Governance:
     return service
 
 
-def page(template: str, user: User | None, csrf: str | None, **context: Any) -> HTMLResponse:
-    """A page of the change workflow (statuses in words, the session's CSRF token)."""
+def page(
+    template: str, store: GraphStore, user: User | None, csrf: str | None, **context: Any
+) -> HTMLResponse:
+    """A page of the change workflow (statuses in words, the session's CSRF token, the served
+    catalog's name in the header)."""
     return HTMLResponse(
         render_page(
             template,
+            catalog_name=catalog_name(store),
             user=user,
             csrf=csrf,
             labels={k: _(v) for k, v in STATUS_LABELS.items()},
@@ -86,7 +92,14 @@ def queue(
         for c in changes
     }
     return page(
-        "changes.html", user, csrf, groups=groups, mine=mine, status=status, waiting=waiting
+        "changes.html",
+        governance_of(request).store,
+        user,
+        csrf,
+        groups=groups,
+        mine=mine,
+        status=status,
+        waiting=waiting,
     )
 
 
@@ -130,6 +143,7 @@ def changepage(
     )
     return page(
         "change.html",
+        service.store,
         user,
         csrf,
         c=change,

@@ -44,6 +44,7 @@ def discussion(
     )
     return page(
         "discussion.html",
+        store,
         user,
         csrf,
         metric=node,

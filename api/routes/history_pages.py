@@ -11,8 +11,7 @@ from fastapi.responses import HTMLResponse
 from analysis.compare import compare_refs
 from analysis.diff import diff_catalogs
 from analysis.resolve import resolve_ref
-from api.dependencies import StoreDep
-from graph_schema.errors import EmptyStoreError
+from api.dependencies import StoreDep, catalog_name
 from store.base import GraphStore
 from viz.pages import render_page
 
@@ -21,10 +20,7 @@ PAGE_SIZE = 50
 
 
 def _catalog_name(store: GraphStore) -> dict[str, Any]:
-    try:
-        return {"catalog_name": store.info().catalog}
-    except EmptyStoreError:
-        return {"catalog_name": None}
+    return {"catalog_name": catalog_name(store)}
 
 
 @router.get("/history")

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse
 
 from api.auth import CsrfToken, OptionalUser
-from api.dependencies import StoreDep
+from api.dependencies import StoreDep, catalog_name
 from governance.stats import UNUSED_DAYS, metric_stats
 from viz.pages import render_page
 
@@ -30,4 +30,6 @@ def stats_page(
 ) -> HTMLResponse:
     request.app.state.usage.flush()
     data = metric_stats(store, request.app.state.ledger, days)
-    return HTMLResponse(render_page("stats.html", s=data, user=user, csrf=csrf))
+    return HTMLResponse(
+        render_page("stats.html", catalog_name=catalog_name(store), s=data, user=user, csrf=csrf)
+    )

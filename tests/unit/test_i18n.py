@@ -209,6 +209,10 @@ def _cli(*args: str, db: Path) -> str:
         ("impact", "visits"),
         ("inventory",),
         ("check-values",),
+        ("info",),
+        ("values", "revenue", "--from", "2026-05", "--to", "2026-06"),
+        ("values", "revenue", "--by", "store", "--from", "2026-06"),
+        ("eval", "revenue", "--period", "2026-06", "--by", "store"),
         ("explain", "revenue", "--period", "2026-06", "--by", "store,order_type"),
         ("explain", "atp", "--period", "2026-06", "--base", "yoy", "--by", "store"),
         ("history", "atp"),
@@ -220,9 +224,22 @@ def test_commands_speak_one_language(db: Path, demo_data: set[str], args: tuple[
     zh = _cli(*args, db=db)  # the catalog's language
     assert not i18n.MISSES, sorted(i18n.MISSES)
     lines = [re.sub(r"[│┃┏┓┗┛┡┩└┘━─┳┻╇┼├┤]+", " ", x).strip() for x in en.splitlines()]
-    assert cjk_left(without_data([x for x in lines if x], demo_data)) == []
+    assert cjk_left(without_data([x for x in lines if x], demo_data | {str(db)})) == []
     zh_lines = [re.sub(r"[│┃┏┓┗┛┡┩└┘━─┳┻╇┼├┤]+", " ", x).strip() for x in zh.splitlines()]
-    assert english_left(without_data([x for x in zh_lines if x], demo_data)) == []
+    data = demo_data | {str(db)}  # the store's own path (`info`) is data too
+    assert english_left(without_data([x for x in zh_lines if x], data)) == []
+
+
+def test_render_says_what_it_wrote_in_the_catalogs_language(db: Path, tmp_path: Path) -> None:
+    zh = _cli("render", "atp", "-o", str(tmp_path / "map.html"), "--depth", "1", db=db)
+    zh = zh.replace(str(tmp_path), "")
+    assert "已写入" in zh and "wrote" not in zh and "nodes" not in zh, zh
+    en = _cli("--lang", "en", "render", "atp", "-o", str(tmp_path / "m.html"), db=db)
+    en = en.replace(str(tmp_path), "")
+    assert en.startswith("wrote ") and cjk_left([en]) == [], en
+    hidden = _cli("render", "revenue", "-o", str(tmp_path / "h.html"), "--max-nodes", "1", db=db)
+    hidden = hidden.replace(str(tmp_path), "")
+    assert "未显示" in hidden and "more" not in hidden, hidden
 
 
 def test_no_message_hides_inside_an_f_string() -> None:

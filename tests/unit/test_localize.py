@@ -252,4 +252,4 @@ def test_demo_story_through_the_cli(tmp_path: Path) -> None:
     out = json.loads(run(*args, "--json", db=db).stdout)
     assert out["root_causes"][0]["members"] == {"store": "南山店", "order_type": "maintenance"}
     text = run("--lang", "en", *args, db=db).stdout
-    assert "Root causes" in text and "store=南山店 ∧ order_type=maintenance" in text
+    assert "Root causes" in text and "Store=南山店 ∧ Order type=保养" in text  # names, as by-tables

@@ -113,3 +113,21 @@ def test_quarters_in_values_explain_and_eval(db: Path) -> None:
     assert bad.returncode != 0 and "same grain and calendar" in bad.stdout + bad.stderr
     ev = json.loads(run("eval", "营收", "--period", "2026-Q2", "--json", db=db).stdout)
     assert ev["previous_period"] == "2026-Q1" and ev["year_before_period"] == "2025-Q2"
+
+
+def test_values_refresh_without_a_connected_system_says_so(db: Path) -> None:
+    """The demo's systems have no ``connection:``: a refresh has nothing to fetch and must say
+    why (it printed nothing at all, exit 0), in the catalog's language."""
+    proc = run("values", "refresh", db=db)
+    assert proc.stdout.strip() == ""
+    assert "没有需要刷新的指标" in proc.stderr and "connection" in proc.stderr, proc.stderr
+    en = run("--lang", "en", "values", "refresh", db=db)
+    assert "nothing to refresh" in en.stderr and "sources.yaml" in en.stderr, en.stderr
+
+
+def test_localize_names_dimensions_and_members_as_the_other_tables_do(db: Path) -> None:
+    """The root-cause table wrote ``store=南山店 ∧ order_type=maintenance`` (ids) beside tables
+    saying 门店 / 保养: it speaks the catalog's names too."""
+    args = ("explain", "营收", "--period", "2026-06", "--by", "store,order_type", "--localize")
+    text = run(*args, db=db).stdout
+    assert "门店=南山店 ∧ 工单类型=保养" in text and "order_type=" not in text, text

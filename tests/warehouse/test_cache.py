@@ -153,10 +153,11 @@ def test_kpigraph_values_refresh_as_a_user_runs_it(root: Path, tmp_path: Path) -
     db = tmp_path / "cli.sqlite"
     run("load", str(root), db=db)
     proc = run("values", "refresh", "--metric", "revenue", "--from", "2026-06", db=db)
-    assert "refreshed revenue: 18 rows" in proc.stdout
+    assert "已刷新 revenue：18 行" in proc.stdout  # the catalog's language
     proc = run("values", "refresh", "--metric", "revenue", "--from", "2026-06", db=db)
-    assert "up to date: revenue" in proc.stdout
+    assert "已是最新：revenue" in proc.stdout
     proc = run("values", "revenue", "--by", "store", "--from", "2026-06", db=db)
     assert "520,532.00" in proc.stdout  # 南山店 2026-06, as from the files
     proc = run("values", "refresh", "--metric", "repair_visits", "--system", "erp", db=db)
     assert proc.stdout.strip() == ""  # not a metric of that system: nothing to do
+    assert "没有需要刷新的指标" in proc.stderr  # … and it says so
