@@ -47,7 +47,7 @@ WARM_UP_TEXTS = ("k", "kpigraph", "kpigraph-", "kpigraph-w", WARM_UP_TEXT)
 #: ...and reads pages of these sizes (the first search after start-up met a 1-1.7 s plan of
 #: the page read before this).
 PLAN_PAGE_SIZES = (1, 10, 100)
-#: ``read(query, **params)``: one auto-committed statement's records (see ``Neo4jStore._read``).
+#: ``read(query, **params)``: one auto-committed statement's records (see ``Neo4jSession.read``).
 ReadFn = Callable[..., list[neo4j.Record]]
 
 
