@@ -6,7 +6,7 @@ server's transaction memory; readers see the previous graph until the swap commi
 failed, interrupted or killed load leaves it readable and unchanged (what it staged is swept,
 :mod:`store.neo4j_sweep`). The revision's changes are staged with the generation and the
 revision is created in the swap transaction (:mod:`store.neo4j_history`), with the request's
-ledger write when there is one. See :mod:`store.neo4j_cypher` ("load", "versions").
+ledger write when there is one. See :mod:`store.neo4j_cypher_load` ("load").
 """
 
 from __future__ import annotations
@@ -126,7 +126,7 @@ class Neo4jWriter:
         when the revision changes a small part of the graph, write versions of the changed
         nodes only (:mod:`store.neo4j_versions`).
 
-        See :mod:`store.neo4j_cypher` ("load"): readers see the previous graph until the swap
+        See :mod:`store.neo4j_cypher_load` ("load"): readers see the previous graph until the swap
         commits; a failed or killed load leaves it untouched. The revision's changes are
         staged with the generation and the revision is created in the swap transaction, which
         also checks the head revision did not move (:mod:`store.neo4j_history`). An unchanged
@@ -312,7 +312,7 @@ class Neo4jWriter:
     def swap_versions(
         self, tx: ManagedTransaction, plan: IncrementalPlan, stage: str, info: dict[str, Any]
     ) -> bool:
-        """The swap of an incremental load (see :mod:`store.neo4j_cypher`, "versions"), after
+        """The swap of an incremental load (see :mod:`store.neo4j_cypher_load`, "load"), after
         the head check: publish, close the replaced versions, open the pending ones."""
         keys: dict[str, Any] = {
             "base": plan.base,

@@ -1,6 +1,6 @@
 """Reading a Neo4j store: a :class:`Neo4jReader` pinned to one published generation.
 
-Every read is one auto-committed statement of :mod:`store.neo4j_cypher` ("reads"): the first
+Every read is one auto-committed statement of :mod:`store.neo4j_cypher_read` ("reads"): the first
 takes the live generation, the later ones read that same generation, and each checks after
 reading that it was still live. When a load was published meanwhile the old generation may be
 swept under the reader, so it refuses with :class:`~store.base.GraphReplacedError` (a request

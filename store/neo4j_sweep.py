@@ -1,7 +1,7 @@
 """Sweeping a Neo4j store: what killed or failed loads left behind (their staged generations
 and pending versions, once their stage record is stale), generations no longer published, and
 versions no reader can see any more — each in bounded transactions (see
-:mod:`store.neo4j_cypher`, "load")."""
+:mod:`store.neo4j_cypher_load`, "load")."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """Incremental Neo4j reloads (issue #17): a reload writes versions of the changed nodes into
-the live generation instead of a new generation (see store/neo4j_cypher.py, "versions").
+the live generation instead of a new generation (see store/neo4j_cypher_load.py, "load").
 
 These look inside the database (raw Cypher through the driver) to count what was written, as
 test_embedded_reload_writes_only_changed_rows counts SQLite rows.
