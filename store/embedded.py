@@ -1,10 +1,11 @@
 """The embedded backend: a SQLite file is the durable record, networkx the in-memory index.
 
-A load replaces the whole graph inside one SQLite transaction, so a failed or interrupted
-load (exception, kill -9, power loss) leaves the previous graph intact. Readers in other
-processes notice a newer load through ``PRAGMA data_version`` and re-read the file (in one read
-transaction: one load's rows). A :meth:`EmbeddedStore.snapshot` holds one in-memory graph, so
-an answer read through it is one load whatever is loaded meanwhile.
+A load replaces the whole graph inside one SQLite transaction (:mod:`store.embedded_write`),
+so a failed or interrupted load (exception, kill -9, power loss) leaves the previous graph
+intact. Readers in other processes notice a newer load through ``PRAGMA data_version`` and
+re-read the file (in one read transaction: one load's rows). A :meth:`EmbeddedStore.snapshot`
+holds one in-memory graph (:mod:`store.embedded_reader`), so an answer read through it is one
+load whatever is loaded meanwhile.
 
 A damaged, emptied or removed file under a running process is reported as
 :class:`BackendUnavailableError` naming the file and what to do (never a raw ``DatabaseError``);
@@ -14,43 +15,40 @@ the connection is dropped, so the next read opens whatever good file is there by
 from __future__ import annotations
 
 import contextlib
-import dataclasses
-import datetime as dt
 import json
 import sqlite3
 import threading
-import uuid
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
-from core.bulk import paused_gc, settle
-from graph_schema.diff import GraphDiff, Snapshot
+from graph_schema.diff import Snapshot
 from graph_schema.errors import BackendUnavailableError, EmptyStoreError, StoreError
 from graph_schema.governance import LedgerCommit
 from graph_schema.graph import CatalogGraph
-from graph_schema.ids import NodeKind, NodeRef
+from graph_schema.ids import NodeRef
 from graph_schema.models import BaseNode, Edge
 from graph_schema.relations import Relation
 from graph_schema.revisions import (
-    ChangeOp,
     NodeHistoryEntry,
     Revision,
     RevisionDraft,
     RevisionSummary,
 )
-from store import embedded_history, embedded_ledger, history, sqlite_file
+from store import embedded_history, embedded_write, history, sqlite_file
 from store.base import NodeLabel, ProgressFn, SearchPage, SearchQuery, StoreInfo, Walk
 from store.embedded_reader import (
     EmbeddedReader,
     GraphIndex,
     bfs,
+    build_index,
+    info_of_file,
     set_of_edges,
     store_name,
     update_search_index,
     write_search_index,
 )
-from store.history import race_lost
+from store.embedded_write import with_revision
 
 __all__ = ["EmbeddedReader", "EmbeddedStore", "bfs", "set_of_edges"]
 
@@ -64,8 +62,6 @@ CREATE TABLE IF NOT EXISTS edges (
     PRIMARY KEY (source, target, type)
 );
 """
-SCHEMA_VERSION = "1"
-BATCH = 5000
 T = TypeVar("T")
 
 
@@ -204,70 +200,16 @@ class EmbeddedStore:
 
         A reload writes only the rows the revision changed; the in-memory index is read again
         by the next read (a ``kpigraph load`` process never reads it)."""
-        total = len(graph.nodes) + len(graph.edges)
-        loaded_at = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
-        meta = {
-            "schema_version": SCHEMA_VERSION,
-            "catalog": graph.name,
-            "loaded_at": loaded_at,
-            "catalog_meta": json.dumps(graph.meta, ensure_ascii=False, default=str),
-            "generation": uuid.uuid4().hex,
-            "counts": json.dumps(graph.counts()),  # info without scanning the tables
-        }
+        meta = embedded_write.load_meta(graph)
         with self._lock:
             conn = self._connection()
             try:
-                conn.execute("BEGIN IMMEDIATE")
-                head = embedded_history.head(conn)
-                history.check_head(str(self.path), head, expect_head)
-                if commit is not None and not embedded_ledger.write_change(conn, commit):
-                    raise race_lost(commit)
-                if planned is None or planned.summary.number != head + 1:
-                    stored = embedded_history.stored_snapshot(conn) if head else None
-                    planned = history.plan_revision(head, stored, graph, revision, loaded_at)
-                if planned is None:  # nothing changed: only the catalog's meta is refreshed
-                    conn.execute(
-                        "UPDATE meta SET value = ? WHERE key = 'catalog_meta'",
-                        (meta["catalog_meta"],),
-                    )
-                    conn.execute("COMMIT")
+                planned = embedded_write.write_graph(
+                    conn, self.path, graph, meta, progress, revision, expect_head, planned, commit
+                )
+                if planned is None:  # nothing changed: only the catalog's meta was refreshed
                     self._index = None
-                    return _with_revision(self._fresh().info, None)
-                conn.execute("DELETE FROM meta")
-                if head:  # rows as stored = the diff's old side: write the changes
-                    _write_changes(conn, planned.diff)
-                    if progress:
-                        progress(total, total)
-                else:
-                    node_rows = [
-                        (n.kind.value, n.id, json.dumps(n.props(), ensure_ascii=False))
-                        for n in graph.nodes
-                    ]
-                    edge_rows = [
-                        (
-                            str(e.source),
-                            str(e.target),
-                            e.type.value,
-                            json.dumps(e.props, ensure_ascii=False),
-                        )
-                        for e in graph.edges
-                    ]
-                    conn.execute("DELETE FROM edges")
-                    conn.execute("DELETE FROM nodes")
-                    done = 0
-                    for chunk in _chunks(node_rows, BATCH):
-                        conn.executemany("INSERT INTO nodes VALUES (?, ?, ?)", chunk)
-                        done += len(chunk)
-                        if progress:
-                            progress(done, total)
-                    for chunk in _chunks(edge_rows, BATCH):
-                        conn.executemany("INSERT INTO edges VALUES (?, ?, ?, ?)", chunk)
-                        done += len(chunk)
-                        if progress:
-                            progress(done, total)
-                conn.executemany("INSERT INTO meta VALUES (?, ?)", list(meta.items()))
-                embedded_history.record(conn, planned, graph.meta)
-                conn.execute("COMMIT")
+                    return with_revision(self._fresh().info, None)
             except BaseException as exc:
                 self._rolled_back(conn, exc, "loading into")
                 raise
@@ -275,13 +217,13 @@ class EmbeddedStore:
             info = StoreInfo(
                 backend=self.backend,
                 catalog=graph.name,
-                loaded_at=loaded_at,
+                loaded_at=meta["loaded_at"],
                 counts=graph.counts(),
                 meta=json.loads(meta["catalog_meta"]),
             )
             # the search index's file, from the loaded nodes (a detached process: no waiting)
             write_search_index(store_name(self.path), meta["generation"], info, graph.nodes)
-            return _with_revision(info, planned.summary.number)
+            return with_revision(info, planned.summary.number)
 
     def apply(
         self,
@@ -295,54 +237,30 @@ class EmbeddedStore:
     ) -> StoreInfo:
         """Write a delta (see :meth:`store.base.GraphStore.apply`): the rows its diff changes,
         the revision and the request's ledger write in one ``BEGIN IMMEDIATE`` transaction."""
-        loaded_at = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+        loaded_at = embedded_write.now()
         with self._lock:
             conn = self._connection()
             try:
-                conn.execute("BEGIN IMMEDIATE")
-                head = embedded_history.head(conn)
-                history.check_head(str(self.path), head, expect_head)
-                if planned.summary.number != head + 1:
-                    raise ValueError(
-                        f"the delta is revision {planned.summary.number}, not {head + 1}"
-                    )
-                if commit is not None and not embedded_ledger.write_change(conn, commit):
-                    raise race_lost(commit)
-                stored = dict(conn.execute("SELECT key, value FROM meta").fetchall())
-                if meta is not None:  # a load of files: their graph's settings and digests
-                    catalog_meta = {**meta, "digest": digest}
-                else:
-                    catalog_meta = {
-                        **json.loads(stored.get("catalog_meta", "{}")),
-                        "digest": digest,
-                    }
-                    catalog_meta.pop("source_digest", None)  # no longer the graph of any files
-                _write_changes(conn, planned.diff)
-                meta = {
-                    "catalog_meta": json.dumps(catalog_meta, ensure_ascii=False, default=str),
-                    "counts": json.dumps(counts),
-                    "generation": uuid.uuid4().hex,
-                    "loaded_at": loaded_at,
-                }
-                conn.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)", list(meta.items()))
-                embedded_history.record(conn, planned, catalog_meta)
-                conn.execute("COMMIT")
+                written = embedded_write.write_delta(
+                    conn, self.path, planned, expect_head, counts, digest, commit, meta, loaded_at
+                )
             except BaseException as exc:
                 self._rolled_back(conn, exc, "writing a change into")
                 raise
             self._index = None  # the next read reads the file again
             info = StoreInfo(
                 backend=self.backend,
-                catalog=stored.get("catalog"),
+                catalog=written.stored.get("catalog"),
                 loaded_at=loaded_at,
                 counts=counts,
-                meta=catalog_meta,
+                meta=written.catalog_meta,
             )
             # the new generation's search index file: the previous one with the delta's nodes
             # replaced (a detached process), not built again from every node
             changes = [(NodeRef.parse(c.ref).kind, c.ref, c.new) for c in planned.diff.nodes]
-            update_search_index(store_name(self.path), stored, meta["generation"], info, changes)
-            return _with_revision(info, planned.summary.number)
+            generation = written.meta["generation"]
+            update_search_index(store_name(self.path), written.stored, generation, info, changes)
+            return with_revision(info, planned.summary.number)
 
     def stored_rows(self, refs: Iterable[NodeRef]) -> Snapshot:
         """The rows of ``refs`` and of the edges touching them, read by key from the file (one
@@ -397,7 +315,7 @@ class EmbeddedStore:
                     finally:
                         if conn.in_transaction:
                             conn.execute("COMMIT")
-                    self._index = self._build_index(nodes, edges, meta)
+                    self._index = build_index(nodes, edges, meta)
                     self._data_version = version
                     self._sig = sqlite_file.signature(self.path)
                 assert self._index is not None
@@ -405,52 +323,6 @@ class EmbeddedStore:
             except (sqlite3.Error, OSError) as exc:
                 self._drop()
                 raise self._unavailable(exc) from exc
-
-    def _build_index(
-        self,
-        nodes: Iterable[tuple[str, str, str]],
-        edges: list[tuple[str, str, str, str]],
-        meta: dict[str, str],
-    ) -> GraphIndex:
-        with paused_gc():
-            index = self._build_index_unpaused(nodes, edges, meta)
-        settle()  # long-lived: later collections skip it
-        return index
-
-    def _build_index_unpaused(
-        self,
-        nodes: Iterable[tuple[str, str, str]],
-        edges: list[tuple[str, str, str, str]],
-        meta: dict[str, str],
-    ) -> GraphIndex:
-        import networkx as nx  # only when a graph is read (a load reads none)
-
-        g: nx.MultiDiGraph = nx.MultiDiGraph()
-        props: dict[str, str] = {}
-        counts: dict[str, int] = {k.value: 0 for k in NodeKind}
-        for kind, node_id, p in nodes:
-            ref = f"{kind}:{node_id}"
-            g.add_node(ref)
-            props[ref] = p
-            counts[kind] = counts.get(kind, 0) + 1
-        for source, target, rtype, p in edges:
-            if p == "{}":
-                g.add_edge(source, target, key=rtype)
-            else:
-                g.add_edge(source, target, key=rtype, props=p)
-        counts["edges"] = len(edges)
-        catalog_meta = json.loads(meta.get("catalog_meta", "{}"))
-        info = StoreInfo(
-            backend=self.backend,
-            catalog=meta.get("catalog"),
-            loaded_at=meta.get("loaded_at"),
-            counts=counts,
-            meta=catalog_meta,
-        )
-        generation = meta.get("generation") or ""
-        if not generation and info.catalog is not None:  # written before generations had ids
-            generation = f"{info.loaded_at}/{len(props)}/{len(edges)}"
-        return GraphIndex(g, props, info, generation)
 
     def snapshot(self) -> EmbeddedReader:
         """A reader of the graph loaded when it first reads (taking it does no I/O)."""
@@ -476,7 +348,7 @@ class EmbeddedStore:
         counts without reading the graph (``kpigraph load`` asks before replacing it)."""
         if self._index is not None:
             return self.snapshot().info()
-        info = self._history(_info_of_file)
+        info = self._history(info_of_file)
         if info.catalog is None:
             raise EmptyStoreError(str(self.path))
         return info
@@ -547,59 +419,3 @@ class EmbeddedStore:
         """The stored catalog as plain data (what version checks compare; no models built)."""
         self.info()  # EmptyStoreError when nothing is loaded
         return self._history(embedded_history.stored_snapshot)
-
-
-def _info_of_file(conn: sqlite3.Connection) -> StoreInfo:
-    """The loaded graph's info from the meta table (one read transaction). The counts are
-    those the load recorded; a file written before they were is counted (a scan of both
-    tables: seconds at L)."""
-    conn.execute("BEGIN")
-    try:
-        meta = dict(conn.execute("SELECT key, value FROM meta").fetchall())
-        counts: dict[str, int] = {k.value: 0 for k in NodeKind}
-        if "counts" in meta:
-            counts.update(json.loads(meta["counts"]))
-        else:
-            counts.update(conn.execute("SELECT kind, count(*) FROM nodes GROUP BY kind").fetchall())
-            counts["edges"] = int(conn.execute("SELECT count(*) FROM edges").fetchone()[0])
-    finally:
-        if conn.in_transaction:
-            conn.execute("COMMIT")
-    return StoreInfo(
-        backend=EmbeddedStore.backend,
-        catalog=meta.get("catalog"),
-        loaded_at=meta.get("loaded_at"),
-        counts=counts,
-        meta=json.loads(meta.get("catalog_meta", "{}")),
-    )
-
-
-def _with_revision(info: StoreInfo, number: int | None) -> StoreInfo:
-    """What a load returns: the store's info, ``meta["revision"]`` the revision it recorded."""
-    return dataclasses.replace(info, meta={**info.meta, "revision": number})
-
-
-def _write_changes(conn: sqlite3.Connection, diff: GraphDiff) -> None:
-    """Write only what ``diff`` (stored rows → the new graph) changed: a reload that edits one
-    metric writes that metric's row and its edges' rows, not the whole graph."""
-
-    def text(props: Any) -> str:
-        return json.dumps(props, ensure_ascii=False)
-
-    gone = [tuple(c.ref.split(":", 1)) for c in diff.nodes if c.op is ChangeOp.REMOVED]
-    put = [(*c.ref.split(":", 1), text(c.new)) for c in diff.nodes if c.op is not ChangeOp.REMOVED]
-    gone_edges = [(c.source, c.target, c.type) for c in diff.edges if c.op is ChangeOp.REMOVED]
-    put_edges = [
-        (c.source, c.target, c.type, text(c.new))
-        for c in diff.edges
-        if c.op is not ChangeOp.REMOVED
-    ]
-    conn.executemany("DELETE FROM edges WHERE source = ? AND target = ? AND type = ?", gone_edges)
-    conn.executemany("DELETE FROM nodes WHERE kind = ? AND id = ?", gone)
-    conn.executemany("INSERT OR REPLACE INTO nodes VALUES (?, ?, ?)", put)
-    conn.executemany("INSERT OR REPLACE INTO edges VALUES (?, ?, ?, ?)", put_edges)
-
-
-def _chunks(rows: list[Any], size: int) -> Iterator[list[Any]]:
-    for i in range(0, len(rows), size):
-        yield rows[i : i + size]

@@ -9,12 +9,14 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import sqlite3
 import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from core.bulk import paused_gc, settle
 from graph_schema.errors import EmptyStoreError
 from graph_schema.ids import NodeKind, NodeRef
 from graph_schema.models import BaseNode, Edge, node_from_props
@@ -250,6 +252,79 @@ def update_search_index(
 def store_name(path: str | os.PathLike[str]) -> str:
     """The store in search index files (:mod:`store.search_file`): its absolute path."""
     return f"embedded {os.path.abspath(path)}"
+
+
+def build_index(
+    nodes: Iterable[tuple[str, str, str]],
+    edges: list[tuple[str, str, str, str]],
+    meta: dict[str, str],
+) -> GraphIndex:
+    """The in-memory graph of a file's rows (``meta``, ``nodes``, ``edges``: one load's, read
+    by the caller in one read transaction), built with the garbage collector paused."""
+    with paused_gc():
+        index = _build_index_unpaused(nodes, edges, meta)
+    settle()  # long-lived: later collections skip it
+    return index
+
+
+def _build_index_unpaused(
+    nodes: Iterable[tuple[str, str, str]],
+    edges: list[tuple[str, str, str, str]],
+    meta: dict[str, str],
+) -> GraphIndex:
+    import networkx as nx  # only when a graph is read (a load reads none)
+
+    g: nx.MultiDiGraph = nx.MultiDiGraph()
+    props: dict[str, str] = {}
+    counts: dict[str, int] = {k.value: 0 for k in NodeKind}
+    for kind, node_id, p in nodes:
+        ref = f"{kind}:{node_id}"
+        g.add_node(ref)
+        props[ref] = p
+        counts[kind] = counts.get(kind, 0) + 1
+    for source, target, rtype, p in edges:
+        if p == "{}":
+            g.add_edge(source, target, key=rtype)
+        else:
+            g.add_edge(source, target, key=rtype, props=p)
+    counts["edges"] = len(edges)
+    catalog_meta = json.loads(meta.get("catalog_meta", "{}"))
+    info = StoreInfo(
+        backend=EmbeddedReader.backend,
+        catalog=meta.get("catalog"),
+        loaded_at=meta.get("loaded_at"),
+        counts=counts,
+        meta=catalog_meta,
+    )
+    generation = meta.get("generation") or ""
+    if not generation and info.catalog is not None:  # written before generations had ids
+        generation = f"{info.loaded_at}/{len(props)}/{len(edges)}"
+    return GraphIndex(g, props, info, generation)
+
+
+def info_of_file(conn: sqlite3.Connection) -> StoreInfo:
+    """The loaded graph's info from the meta table (one read transaction). The counts are
+    those the load recorded; a file written before they were is counted (a scan of both
+    tables: seconds at L)."""
+    conn.execute("BEGIN")
+    try:
+        meta = dict(conn.execute("SELECT key, value FROM meta").fetchall())
+        counts: dict[str, int] = {k.value: 0 for k in NodeKind}
+        if "counts" in meta:
+            counts.update(json.loads(meta["counts"]))
+        else:
+            counts.update(conn.execute("SELECT kind, count(*) FROM nodes GROUP BY kind").fetchall())
+            counts["edges"] = int(conn.execute("SELECT count(*) FROM edges").fetchone()[0])
+    finally:
+        if conn.in_transaction:
+            conn.execute("COMMIT")
+    return StoreInfo(
+        backend=EmbeddedReader.backend,
+        catalog=meta.get("catalog"),
+        loaded_at=meta.get("loaded_at"),
+        counts=counts,
+        meta=json.loads(meta.get("catalog_meta", "{}")),
+    )
 
 
 def bfs(

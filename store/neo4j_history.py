@@ -6,7 +6,7 @@ bounded transactions; the swap transaction that publishes the generation also lo
 ``graph`` record, checks the head revision did not move, and creates the ``:KpiRevision``
 that makes the staged changes part of history. A failed or killed load leaves change records
 no revision points to; they are swept with the load's generation. All Cypher is in
-:mod:`store.neo4j_cypher` ("revisions").
+:mod:`store.neo4j_cypher_history`.
 """
 
 from __future__ import annotations

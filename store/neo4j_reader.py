@@ -1,6 +1,6 @@
 """Reading a Neo4j store: a :class:`Neo4jReader` pinned to one published generation.
 
-Every read is one auto-committed statement of :mod:`store.neo4j_cypher` ("reads"): the first
+Every read is one auto-committed statement of :mod:`store.neo4j_cypher_read` ("reads"): the first
 takes the live generation, the later ones read that same generation, and each checks after
 reading that it was still live. When a load was published meanwhile the old generation may be
 swept under the reader, so it refuses with :class:`~store.base.GraphReplacedError` (a request
@@ -47,7 +47,7 @@ WARM_UP_TEXTS = ("k", "kpigraph", "kpigraph-", "kpigraph-w", WARM_UP_TEXT)
 #: ...and reads pages of these sizes (the first search after start-up met a 1-1.7 s plan of
 #: the page read before this).
 PLAN_PAGE_SIZES = (1, 10, 100)
-#: ``read(query, **params)``: one auto-committed statement's records (see ``Neo4jStore._read``).
+#: ``read(query, **params)``: one auto-committed statement's records (see ``Neo4jSession.read``).
 ReadFn = Callable[..., list[neo4j.Record]]
 
 

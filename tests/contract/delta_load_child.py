@@ -48,13 +48,13 @@ def _flagging(func: Callable[..., Any]) -> Callable[..., Any]:
 def main(argv: list[str]) -> None:
     import store.embedded as embedded
     import store.neo4j as neo4j
-    from store import embedded_history, neo4j_history
+    from store import embedded_history, embedded_write, neo4j_history
 
     point, args = argv[0], argv[1:]
     embedded.EmbeddedStore.apply = _flagging(embedded.EmbeddedStore.apply)  # type: ignore[method-assign]
     neo4j.Neo4jStore.apply = _flagging(neo4j.Neo4jStore.apply)  # type: ignore[method-assign]
     if point == "rows":
-        embedded._write_changes = _stopping(point, embedded._write_changes)  # type: ignore[attr-defined]
+        embedded_write.write_changes = _stopping(point, embedded_write.write_changes)
         neo4j_history.stage = _stopping(point, neo4j_history.stage)
     elif point == "record":
         embedded_history.record = _stopping(point, embedded_history.record)

@@ -14,6 +14,8 @@ from pathlib import Path
 import pytest
 
 import store.neo4j as neo4j_store
+import store.neo4j_load as neo4j_load
+import store.neo4j_sweep as neo4j_sweep
 from graph_schema.errors import StoreError
 from graph_schema.graph import CatalogGraph
 from store.base import SearchQuery
@@ -61,7 +63,7 @@ def test_load_that_loses_its_stage_fails_and_changes_nothing(
     store = neo4j_store_factory()
     store.load(demo_graph)
     before = store.info()
-    monkeypatch.setattr(neo4j_store, "BATCH", 40)
+    monkeypatch.setattr(neo4j_load, "BATCH", 40)
 
     def progress(done: int, total: int) -> None:
         store.driver.execute_query("MATCH (s:KpiMeta) WHERE s.key STARTS WITH 'stage:' DELETE s")
@@ -92,7 +94,7 @@ def test_dead_load_is_swept_by_the_next_one(
     assert store.search(SearchQuery(text="合成指标")).total == 0  # never visible
     store.load(demo_graph)  # heartbeat is fresh: a load may still be writing it
     assert stored(store)[:2] == (2, len(demo_graph.nodes) + len(dead.nodes))
-    monkeypatch.setattr(neo4j_store, "STAGE_TIMEOUT", dt.timedelta(0))
+    monkeypatch.setattr(neo4j_sweep, "STAGE_TIMEOUT", dt.timedelta(0))
     store.load(demo_graph)
     assert stored(store) == sizes(demo_graph)
     stages = store.driver.execute_query(
@@ -120,12 +122,12 @@ def test_load_larger_than_one_transaction_may_hold(
         small = synthetic_graph(10, name="before")
         store.load(small)
         big = synthetic_graph(20_000, name="big")
-        monkeypatch.setattr(neo4j_store, "BATCH", 10**9)  # every kind in one transaction
+        monkeypatch.setattr(neo4j_load, "BATCH", 10**9)  # every kind in one transaction
         with pytest.raises(StoreError, match=r"ran out of transaction memory.*nothing was changed"):
             store.load(big)
         assert store.info().catalog == "before"
         assert stored(store) == sizes(small)
-        monkeypatch.setattr(neo4j_store, "BATCH", 2_000)
+        monkeypatch.setattr(neo4j_load, "BATCH", 2_000)
         store.load(big)
         assert store.info().catalog == "big"
         assert stored(store) == sizes(big)

@@ -1,5 +1,5 @@
 """Incremental Neo4j reloads (issue #17): a reload writes versions of the changed nodes into
-the live generation instead of a new generation (see store/neo4j_cypher.py, "versions").
+the live generation instead of a new generation (see store/neo4j_cypher_load.py, "load").
 
 These look inside the database (raw Cypher through the driver) to count what was written, as
 test_embedded_reload_writes_only_changed_rows counts SQLite rows.
@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-import store.neo4j as neo4j_store
+import store.neo4j_sweep as neo4j_sweep
 from analysis.card import node_card
 from analysis.lineage import lineage
 from analysis.results import Direction
@@ -137,7 +137,7 @@ def test_dead_incremental_load_changes_nothing_and_is_swept(
     store.load(demo_graph)
     live = store.generation
     before = stored(store)
-    monkeypatch.setattr(Neo4jStore, "_discard", lambda self, gen: None)
+    monkeypatch.setattr(neo4j_sweep, "discard", lambda conn, gen: None)
 
     def die(done: int, total: int) -> None:
         raise KeyboardInterrupt
@@ -151,7 +151,7 @@ def test_dead_incremental_load_changes_nothing_and_is_swept(
     monkeypatch.undo()
     store.load(demo_graph)  # unchanged; the dead load's heartbeat is fresh: kept
     assert stored(store)[1] > before[1]
-    monkeypatch.setattr(neo4j_store, "STAGE_TIMEOUT", dt.timedelta(0))
+    monkeypatch.setattr(neo4j_sweep, "STAGE_TIMEOUT", dt.timedelta(0))
     store.load(demo_graph)
     assert stored(store) == before
     assert store.load(renamed(demo_graph, ATP, "客单价·V2")).meta["revision"] == 2

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-import store.neo4j as neo4j_store
+import store.neo4j_load as neo4j_load
 from store import neo4j_cypher as cy
 from tests.helpers import synthetic_graph
 
@@ -15,8 +15,8 @@ def test_batches_are_bounded_complete_and_ordered(
     batch: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     graph = synthetic_graph(60)
-    monkeypatch.setattr(neo4j_store, "BATCH", batch)
-    batches = neo4j_store._load_batches(graph)
+    monkeypatch.setattr(neo4j_load, "BATCH", batch)
+    batches = neo4j_load.load_batches(graph)
     assert all(0 < sum(len(rows) for _, rows in b) <= batch for b in batches)
     statements = [query for b in batches for query, _ in b]
     node_queries = set(cy.CREATE_NODES.values())
@@ -29,4 +29,4 @@ def test_batches_are_bounded_complete_and_ordered(
 
 def test_small_kinds_share_a_transaction() -> None:
     graph = synthetic_graph(60)  # 122 nodes of 3 kinds, 179 edges of 3 types
-    assert len(neo4j_store._load_batches(graph)) == 1
+    assert len(neo4j_load.load_batches(graph)) == 1
