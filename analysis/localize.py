@@ -66,7 +66,8 @@ from graph_schema.errors import InvalidQueryError
 
 Z_MIN = 5.0
 MAX_CAUSES = 10
-MAX_WORK = 2 * 10**8  # leaves × cuboids × 2, per round
+MAX_WORK = 4 * 10**8  # element-operations a round (search_work)
+MAX_LEAVES = 3 * 10**7  # memory: ~200 bytes a leaf while searching
 MAX_DIMENSIONS = 12
 GAIN_FLOOR = 0.0
 MIRROR_FDR = 0.1
@@ -151,21 +152,43 @@ def _cuboids(k: int) -> list[tuple[int, ...]]:
     return [c for depth in range(1, k + 1) for c in itertools.combinations(range(k), depth)]
 
 
-def check_budget(leaves: int, dimensions: Sequence[str]) -> None:
-    """Refuse cubes the search cannot finish in its time budget, naming what to narrow."""
+def search_work(leaves: int, sizes: Sequence[int]) -> int:
+    """Cost of one round of the search in element-operations: a pass over the leaves per
+    dimension (the cuboids one dimension short of the leaves are summed from them) plus the
+    elements of every coarser cuboid (summed from a finer cuboid, never from the leaves)."""
+    k = len(sizes)
+    work = leaves * max(k, 1)
+    for depth in range(1, k - 1):
+        for sub in itertools.combinations(sizes, depth):
+            work += min(leaves, math.prod(sub))
+    return work
+
+
+def check_budget(
+    leaves: int, dimensions: Sequence[str], sizes: Sequence[int] | None = None
+) -> None:
+    """Refuse cubes the search cannot finish in its time or memory budget, naming what to
+    narrow (``sizes``: members per dimension; unknown, every cuboid is taken as large as the
+    leaves)."""
     k = len(dimensions)
     if k > MAX_DIMENSIONS:
         raise InvalidQueryError(
             f"localize searches every combination of the chosen dimensions; {k} dimensions is "
             f"more than {MAX_DIMENSIONS} — choose fewer with --by (by=)"
         )
-    work = leaves * (2**k - 1) * 2
+    if leaves > MAX_LEAVES:
+        raise InvalidQueryError(
+            f"localize over {leaves:,} leaves ({', '.join(dimensions)}) is more than this "
+            f"server's budget of {MAX_LEAVES:,} leaves — choose fewer dimensions with --by "
+            "(by=), or dimensions with fewer members"
+        )
+    work = search_work(leaves, sizes if sizes is not None else [leaves] * k)
     if work > MAX_WORK:
         raise InvalidQueryError(
             f"localize over {leaves:,} leaves × {2**k - 1} dimension combinations "
             f"({', '.join(dimensions)}) is more than this server's budget of {MAX_WORK:,} "
-            "leaf-combinations — choose fewer dimensions with --by (by=), or dimensions with "
-            "fewer members"
+            "element-operations a round — choose fewer dimensions with --by (by=), or "
+            "dimensions with fewer members"
         )
 
 
@@ -182,7 +205,8 @@ def search(cube: Cube, *, max_causes: int = MAX_CAUSES) -> list[Cause]:
     [{'a': 'a1'}]
     """
     n, k = cube.codes.shape
-    check_budget(n, cube.dimensions)
+    sizes = [max(len(m), 1) for m in cube.members]
+    check_budget(n, cube.dimensions, sizes)
     if n == 0:
         return []
     totals = np.abs(cube.expected).sum(axis=0)
@@ -195,55 +219,250 @@ def search(cube: Cube, *, max_causes: int = MAX_CAUSES) -> list[Cause]:
     if total_dev == 0:
         return []
     s = noise_scale(cube)
-    sizes = [max(len(m), 1) for m in cube.members]
     dims = list(range(k))
     if n * (2**k - 1) > FAST_WORK:
         spreads = [_spread(cube.codes[:, j], sizes[j], f, a, s) for j in dims]
         top = max(spreads, default=0.0)
         dims = [j for j in dims if spreads[j] >= SPREAD_SHARE * top and spreads[j] > 0] or dims
-    groups: list[tuple[tuple[int, ...], IntArray, int]] = []
-    for sub in _cuboids(len(dims)):
-        cuboid = tuple(dims[i] for i in sub)
-        key = np.zeros(n, dtype=np.int64)
-        bound = 1
-        for j in cuboid:
-            if bound * sizes[j] >= 2**62:  # keep the combined code in int64
-                uniq, inv = np.unique(key, return_inverse=True)
-                key, bound = inv.reshape(-1).astype(np.int64), len(uniq)
-            key = key * sizes[j] + cube.codes[:, j]
-            bound *= sizes[j]
-        uniq, inverse = np.unique(key, return_inverse=True)
-        groups.append((cuboid, inverse.reshape(-1), len(uniq)))
+    cuboids = [tuple(dims[i] for i in sub) for sub in _cuboids(len(dims))]
+    live = set(cuboids)
     open_ = np.ones(n, dtype=bool)
     causes: list[Cause] = []
     while len(causes) < max_causes and open_.any():
-        best: tuple[float, int, tuple[int, ...], int, IntArray, float, float] | None = None
-        fo, ao, do = f[open_], a[open_], dev[open_]
-        live = []
-        for group in groups:
-            cuboid, inverse, m = group
-            scored = _score(inverse[open_], m, fo, ao, do, s)
-            if scored is None:
-                continue  # not searched again (see the module doc)
-            live.append(group)
-            gain, fit, z, element = scored
-            depth = len(cuboid)
-            if (
-                best is None
-                or gain > best[0] * (1 + 1e-9)
-                or (abs(gain - best[0]) <= 1e-9 * best[0] and depth < best[1])
-            ):
-                best = (gain, depth, cuboid, element, inverse, fit, z)
-        groups = live
-        if best is None or best[0] <= GAIN_FLOOR * total_dev:
+        rows = np.flatnonzero(open_)
+        leaves = _Leaves(cube.codes[rows], sizes, f[rows], a[rows], dev[rows])
+        aggs = _lattice(leaves, tuple(dims), live)
+        found = _best(leaves, aggs, cuboids, live, s)
+        if found is None or found[0] <= GAIN_FLOOR * total_dev:
             break
-        gain, _, cuboid, element, inverse, fit, z = best
-        leaves = inverse == element
-        first = int(np.argmax(leaves))
-        members = {cube.dimensions[j]: cube.members[j][int(cube.codes[first, j])] for j in cuboid}
-        causes.append(Cause(members, leaves, gain * 1.0, fit, z))
-        open_ &= ~leaves
+        gain, cuboid, codes, fit, z = found
+        mask = np.ones(n, dtype=bool)
+        for j, c in zip(cuboid, codes, strict=True):
+            mask &= cube.codes[:, j] == c
+        members = {
+            cube.dimensions[j]: cube.members[j][int(c)] for j, c in zip(cuboid, codes, strict=True)
+        }
+        causes.append(Cause(members, mask, gain * 1.0, fit, z))
+        open_ &= ~mask
     return causes
+
+
+@dataclass
+class _Leaves:
+    """The open leaves of a round: member codes (all dimensions), measures normalised."""
+
+    codes: IntArray
+    sizes: list[int]
+    f: FloatArray
+    a: FloatArray
+    dev: FloatArray
+
+
+@dataclass
+class _Agg:
+    """One cuboid summed over the open leaves: its present elements (``codes``, one column
+    per dimension of the cuboid, in lexicographic order) with their sums per measure."""
+
+    dims: tuple[int, ...]
+    codes: IntArray
+    count: FloatArray
+    sum_f: FloatArray
+    sum_a: FloatArray
+    sum_f2: FloatArray
+    mass: FloatArray
+
+
+def _group(cols: IntArray, sizes: Sequence[int]) -> tuple[IntArray, IntArray]:
+    """Rows grouped by their codes: ``(inverse, first)`` — each row's group and one row of
+    each group, the groups in lexicographic order of the codes."""
+    rows = cols.shape[0]
+    key = np.zeros(rows, dtype=np.int64)
+    bound = 1
+    for j, size in enumerate(sizes):
+        if bound * size >= 2**62:  # keep the combined code in int64
+            key, bound = _compact(key, bound)
+        key = key * size + cols[:, j]
+        bound *= size
+    inverse, _ = _compact(key, bound)
+    first = np.empty(int(inverse.max()) + 1 if rows else 0, dtype=np.int64)
+    first[inverse[::-1]] = np.arange(rows - 1, -1, -1, dtype=np.int64)
+    return inverse, first
+
+
+def _compact(key: IntArray, bound: int) -> tuple[IntArray, int]:
+    if bound <= max(4 * len(key), 1 << 16):
+        present = np.bincount(key, minlength=bound) > 0
+        rank = np.cumsum(present, dtype=np.int64) - 1
+        return rank[key], int(present.sum())
+    uniq, inverse = np.unique(key, return_inverse=True)
+    return inverse.reshape(-1).astype(np.int64), len(uniq)
+
+
+def _lattice(
+    leaves: _Leaves, dims: tuple[int, ...], live: set[tuple[int, ...]]
+) -> dict[tuple[int, ...], _Agg]:
+    """Every cuboid needed (the live ones and what they are summed from) summed over the open
+    leaves: the finest from the leaves, each coarser one from its smallest finer cuboid."""
+    k = len(dims)
+    need = set(live)
+    for depth in range(k - 1, 0, -1):  # a finer cuboid for each coarser needed one
+        for sub in [c for c in need if len(c) == depth]:
+            up = [c for c in itertools.combinations(dims, depth + 1) if set(sub) < set(c)]
+            need.add(min(up, key=lambda c: math.prod(leaves.sizes[j] for j in c)))
+    aggs: dict[tuple[int, ...], _Agg] = {}
+    for depth in range(k, 0, -1):
+        for sub in sorted(c for c in need if len(c) == depth):
+            sizes = [leaves.sizes[j] for j in sub]
+            finer = [aggs[c] for c in itertools.combinations(dims, depth + 1)
+                     if set(sub) < set(c) and c in aggs]  # fmt: skip
+            if finer:
+                src = min(finer, key=lambda g: len(g.count))
+                pos = [src.dims.index(j) for j in sub]
+                aggs[sub] = _sum(src.codes[:, pos], sizes, sub, src.count, src.sum_f,
+                                 src.sum_a, src.sum_f2, src.mass)  # fmt: skip
+            else:
+                aggs[sub] = _sum(leaves.codes[:, list(sub)], sizes, sub, None, leaves.f,
+                                 leaves.a, leaves.f**2, leaves.dev)  # fmt: skip
+    return aggs
+
+
+def _sum(
+    cols: IntArray,
+    sizes: list[int],
+    dims: tuple[int, ...],
+    count: FloatArray | None,
+    f: FloatArray,
+    a: FloatArray,
+    f2: FloatArray,
+    mass: FloatArray,
+) -> _Agg:
+    inverse, first = _group(cols, sizes)
+    m = len(first)
+
+    def add(w: FloatArray) -> FloatArray:
+        return np.stack(
+            [np.bincount(inverse, weights=w[:, j], minlength=m) for j in range(w.shape[1])], axis=1
+        )
+
+    counts = np.bincount(inverse, weights=count, minlength=m).astype(np.float64)
+    return _Agg(dims, cols[first], counts, add(f), add(a), add(f2), add(mass))
+
+
+def _stats(g: _Agg, s: float) -> tuple[FloatArray, FloatArray, npt.NDArray[np.bool_]]:
+    """Per element of a cuboid: ``(ratio per measure, z (best measure, after the mirror
+    test), candidate)``, from its sums alone."""
+    m = len(g.count)
+    ratio = np.ones_like(g.sum_f)
+    z_best = np.zeros(m)
+    present = g.count > 0
+    for j in range(g.sum_f.shape[1]):
+        sum_f, sum_a, sum_f2 = g.sum_f[:, j], g.sum_a[:, j], g.sum_f2[:, j]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            r = np.where(sum_f > 0, sum_a / sum_f, 1.0)
+            sigma = s * np.sqrt(sum_f2) / sum_f
+            move = np.where(sum_f > 0, np.log(np.maximum(r, LOG_FLOOR)), 0.0)
+            z = np.where(
+                sum_f > 0,
+                np.abs(move) / np.where(sigma > 0, sigma, np.inf),
+                np.where(sum_a != 0, np.inf, 0.0),
+            )
+        z = np.where(_mirror_ok(move, present) | (sum_f <= 0), z, 0.0)
+        ratio[:, j] = r
+        z_best = np.maximum(z_best, np.nan_to_num(z, nan=0.0, posinf=1e9))
+    return ratio, z_best, (z_best >= Z_MIN) & present
+
+
+def _residual(
+    g: _Agg, ratio: FloatArray, idx: IntArray, fo: FloatArray, ao: FloatArray
+) -> FloatArray:
+    """``Σ_measures`` of each element's residual (see the module doc) over the leaves given
+    (``idx``: their element)."""
+    m = len(g.count)
+    total = np.zeros(m)
+    for j in range(fo.shape[1]):
+        fj, aj = fo[:, j], ao[:, j]
+        sum_f, sum_a, r = g.sum_f[:, j], g.sum_a[:, j], ratio[:, j]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            level = np.where(g.count > 0, sum_a / np.maximum(g.count, 1.0), 0.0)
+            predicted = np.where(sum_f[idx] > 0, r[idx] * fj, level[idx])
+            resid = np.bincount(idx, weights=np.abs(aj - predicted), minlength=m)
+            # in units of a_i + f_i, symmetric in ln(a/f) (see the module doc); a sign
+            # change (ratio < 0) keeps the plain residual
+            total += resid * np.where((sum_f > 0) & (r >= 0), 2.0 / (np.abs(r) + 1.0), 1.0)
+    return total
+
+
+def _best(
+    leaves: _Leaves,
+    aggs: Mapping[tuple[int, ...], _Agg],
+    cuboids: Sequence[tuple[int, ...]],
+    live: set[tuple[int, ...]],
+    s: float,
+) -> tuple[float, tuple[int, ...], IntArray, float, float] | None:
+    """The round's element of largest fit gain among the significant ones of every live
+    cuboid: ``(gain, cuboid, member codes, fit, z)``. Branch and bound: an element's gain is
+    at most its deviation mass (the residual is ≥ 0), so the leaves are passed over only for
+    the cuboids whose candidates could still beat the best gain found (an element of one leaf
+    has its gain from its sums). Cuboids without candidates leave ``live``."""
+    pending = []
+    stats = {}
+    for order, cuboid in enumerate(cuboids):
+        if cuboid not in live:
+            continue
+        g = aggs[cuboid]
+        ratio, z, cand = _stats(g, s)
+        if not cand.any():
+            live.discard(cuboid)
+            continue
+        mass = g.mass.sum(axis=1)
+        stats[cuboid] = (ratio, z, cand, mass)
+        pending.append((float(mass[cand].max()), order, cuboid))
+    pending.sort(key=lambda p: (-p[0], p[1]))
+    best: tuple[float, int, tuple[int, ...], int, float] | None = (
+        None  # gain, order, cuboid, e, fit
+    )
+    for bound, order, cuboid in pending:
+        if best is not None and bound < max(best[0], 0.0) * (1 - 1e-9):
+            break
+        g = aggs[cuboid]
+        ratio, z, cand, mass = stats[cuboid]
+        floor = max(best[0], 0.0) * (1 - 1e-9) if best is not None else -np.inf
+        want = cand & (mass >= floor)
+        resid = np.zeros(len(g.count))
+        many = want & (g.count > 1)
+        if many.any():
+            idx, _ = _group(leaves.codes[:, list(g.dims)], [leaves.sizes[j] for j in g.dims])
+            on = many[idx]
+            resid += _residual(g, ratio, idx[on], leaves.f[on], leaves.a[on])
+        single = want & (g.count == 1)
+        if single.any():
+            resid += np.where(single, _residual_single(g, ratio), 0.0)
+        gain = np.where(want, mass - resid, -np.inf)
+        e = int(np.argmax(gain))
+        if (
+            best is None
+            or gain[e] > best[0] * (1 + 1e-9)
+            or (abs(gain[e] - best[0]) <= 1e-9 * abs(best[0]) and order < best[1])
+        ):
+            fit = float(gain[e] / mass[e]) if mass[e] > 0 else 0.0
+            best = (float(gain[e]), order, cuboid, e, max(fit, 0.0))
+    if best is None:
+        return None
+    gain_e, _, cuboid, e, fit = best
+    return gain_e, cuboid, aggs[cuboid].codes[e], fit, float(stats[cuboid][1][e])
+
+
+def _residual_single(g: _Agg, ratio: FloatArray) -> FloatArray:
+    """The residual of elements of one leaf, from their sums (their leaf is their sum)."""
+    total = np.zeros(len(g.count))
+    for j in range(g.sum_f.shape[1]):
+        fj, aj, r = g.sum_f[:, j], g.sum_a[:, j], ratio[:, j]
+        with np.errstate(invalid="ignore"):
+            predicted = np.where(fj > 0, r * fj, aj)
+            total += np.abs(aj - predicted) * np.where(
+                (fj > 0) & (r >= 0), 2.0 / (np.abs(r) + 1.0), 1.0
+            )
+    return total
 
 
 def _spread(codes: IntArray, size: int, f: FloatArray, a: FloatArray, s: float) -> float:
@@ -267,55 +486,6 @@ def _spread(codes: IntArray, size: int, f: FloatArray, a: FloatArray, s: float) 
         if q >= HETEROGENEITY * (ok.sum() - 1):
             best = max(best, float(move.max() - move.min()))
     return best
-
-
-def _score(
-    idx: IntArray,
-    m: int,
-    fo: FloatArray,
-    ao: FloatArray,
-    do: FloatArray,
-    s: float,
-) -> tuple[float, float, float, int] | None:
-    """The best significant element of one cuboid on the open leaves (``idx``: each open
-    leaf's element; ``fo``, ``ao``, ``do``: their expected, actual and absolute deviation):
-    ``(gain, fit, z, element index)``."""
-    count = np.bincount(idx, minlength=m).astype(np.float64)
-    gain_total = np.zeros(m)
-    mass_total = np.zeros(m)
-    z_best = np.zeros(m)
-    for j in range(fo.shape[1]):
-        fj, aj = fo[:, j], ao[:, j]
-        sum_f = np.bincount(idx, weights=fj, minlength=m)
-        sum_a = np.bincount(idx, weights=aj, minlength=m)
-        sum_f2 = np.bincount(idx, weights=fj * fj, minlength=m)
-        mass = np.bincount(idx, weights=do[:, j], minlength=m)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            ratio = np.where(sum_f > 0, sum_a / sum_f, 1.0)
-            level = np.where(count > 0, sum_a / np.maximum(count, 1.0), 0.0)
-            predicted = np.where(sum_f[idx] > 0, ratio[idx] * fj, level[idx])
-            resid = np.bincount(idx, weights=np.abs(aj - predicted), minlength=m)
-            # in units of a_i + f_i, symmetric in ln(a/f) (see the module doc); a sign
-            # change (ratio < 0) keeps the plain residual
-            resid = resid * np.where((sum_f > 0) & (ratio >= 0), 2.0 / (np.abs(ratio) + 1.0), 1.0)
-            sigma = s * np.sqrt(sum_f2) / sum_f
-            move = np.where(sum_f > 0, np.log(np.maximum(ratio, LOG_FLOOR)), 0.0)
-            z = np.where(
-                sum_f > 0,
-                np.abs(move) / np.where(sigma > 0, sigma, np.inf),
-                np.where(sum_a != 0, np.inf, 0.0),
-            )
-        z = np.where(_mirror_ok(move, count > 0) | (sum_f <= 0), z, 0.0)
-        gain_total += mass - resid
-        mass_total += mass
-        z_best = np.maximum(z_best, np.nan_to_num(z, nan=0.0, posinf=1e9))
-    candidate = (z_best >= Z_MIN) & (count > 0)
-    if not candidate.any():
-        return None
-    gains = np.where(candidate, gain_total, -np.inf)
-    e = int(np.argmax(gains))
-    fit = float(gain_total[e] / mass_total[e]) if mass_total[e] > 0 else 0.0
-    return float(gain_total[e]), max(fit, 0.0), float(z_best[e]), e
 
 
 def _mirror_ok(moves: FloatArray, present: npt.NDArray[np.bool_]) -> npt.NDArray[np.bool_]:
