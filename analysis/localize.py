@@ -391,7 +391,7 @@ def _stats(g: _Agg, s: float) -> tuple[FloatArray, FloatArray, npt.NDArray[np.bo
             )
         # the mirror test only where it can matter: significant, with an expected value
         asked = (z >= Z_MIN) & (sum_f > 0)
-        z = np.where(_mirror_ok(move, present, asked) | (sum_f <= 0), z, 0.0)
+        z = np.where(mirror_ok(move, present, asked) | (sum_f <= 0), z, 0.0)
         ratio[:, j] = r
         z_best = np.maximum(z_best, np.nan_to_num(z, nan=0.0, posinf=1e9))
     return ratio, z_best, (z_best >= Z_MIN) & present
@@ -513,7 +513,7 @@ def _spread(codes: IntArray, size: int, f: FloatArray, a: FloatArray, s: float) 
     return best
 
 
-def _mirror_ok(
+def mirror_ok(
     moves: FloatArray,
     present: npt.NDArray[np.bool_],
     asked: npt.NDArray[np.bool_] | None = None,
@@ -526,7 +526,7 @@ def _mirror_ok(
     millions of elements only the few significant ones need it.
 
     >>> moves = np.array([0.5, 0.05, -0.04, 0.03, -0.06, 0.02])
-    >>> _mirror_ok(moves, moves != 0).tolist()
+    >>> mirror_ok(moves, moves != 0).tolist()
     [True, False, False, False, False, False]
     """
     ask = (moves != 0) & present
