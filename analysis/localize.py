@@ -177,12 +177,8 @@ def search_work(leaves: int, sizes: Sequence[int]) -> int:
     return work
 
 
-def check_budget(
-    leaves: int, dimensions: Sequence[str], sizes: Sequence[int] | None = None
-) -> None:
-    """Refuse cubes the search cannot finish in its time or memory budget, naming what to
-    narrow (``sizes``: members per dimension; unknown, every cuboid is taken as large as the
-    leaves)."""
+def check_size(leaves: int, dimensions: Sequence[str]) -> None:
+    """Refuse more dimensions or leaves than the search holds (before the cube is built)."""
     k = len(dimensions)
     if k > MAX_DIMENSIONS:
         raise InvalidQueryError(
@@ -195,6 +191,16 @@ def check_budget(
             f"server's budget of {MAX_LEAVES:,} leaves — choose fewer dimensions with --by "
             "(by=), or dimensions with fewer members"
         )
+
+
+def check_budget(
+    leaves: int, dimensions: Sequence[str], sizes: Sequence[int] | None = None
+) -> None:
+    """Refuse cubes the search cannot finish in its time or memory budget, naming what to
+    narrow (``sizes``: members per dimension; unknown, every cuboid is taken as large as the
+    leaves). :func:`search` first leaves out like-moving dimensions of a cube above it."""
+    check_size(leaves, dimensions)
+    k = len(dimensions)
     work = search_work(leaves, sizes if sizes is not None else [leaves] * k)
     if work > MAX_WORK:
         raise InvalidQueryError(
@@ -219,8 +225,7 @@ def search(cube: Cube, *, max_causes: int = MAX_CAUSES) -> list[Cause]:
     """
     n, k = cube.codes.shape
     sizes = [max(len(m), 1) for m in cube.members]
-    if search_work(n, sizes) <= MAX_WORK or n > MAX_LEAVES or k > MAX_DIMENSIONS:
-        check_budget(n, cube.dimensions, sizes)  # else: like-moving dimensions left out first
+    check_size(n, cube.dimensions)  # above the work budget: like-moving dimensions left out
     if n == 0:
         return []
     totals = np.abs(cube.expected).sum(axis=0)
