@@ -248,11 +248,19 @@ def search(cube: Cube, *, max_causes: int = MAX_CAUSES) -> list[Cause]:
     live = set(cuboids)
     open_ = np.ones(n, dtype=bool)
     causes: list[Cause] = []
-    leaves = _Leaves(cube.codes, sizes, f, a, dev)
+    small = np.int32 if max(sizes) < 2**31 else np.int64
+    full: list[npt.NDArray[np.integer]] = [
+        np.ascontiguousarray(cube.codes[:, j], dtype=small) for j in range(k)
+    ]
+    cols, rows_before = full, np.arange(n)
+    leaves = _Leaves(cols, sizes, f, a, dev)
     while len(causes) < max_causes and open_.any():
         if not open_.all():
             rows = np.flatnonzero(open_)
-            leaves = _Leaves(cube.codes[rows], sizes, f[rows], a[rows], dev[rows])
+            kept = open_[rows_before]
+            cols = [c[kept] for c in cols]
+            rows_before = rows
+            leaves = _Leaves(cols, sizes, f[rows], a[rows], dev[rows])
         aggs = _lattice(leaves, tuple(dims), live, distinct=len(dims) == k)
         found = _best(leaves, aggs, cuboids, live, s)
         if found is None or found[0] <= GAIN_FLOOR * total_dev:
@@ -260,7 +268,7 @@ def search(cube: Cube, *, max_causes: int = MAX_CAUSES) -> list[Cause]:
         gain, cuboid, codes, fit, z = found
         mask = np.ones(n, dtype=bool)
         for j, c in zip(cuboid, codes, strict=True):
-            mask &= cube.codes[:, j] == c
+            mask &= full[j] == c
         members = {
             cube.dimensions[j]: cube.members[j][int(c)] for j, c in zip(cuboid, codes, strict=True)
         }
@@ -273,7 +281,7 @@ def search(cube: Cube, *, max_causes: int = MAX_CAUSES) -> list[Cause]:
 class _Leaves:
     """The open leaves of a round: member codes (all dimensions), measures normalised."""
 
-    codes: IntArray
+    codes: list[npt.NDArray[np.integer]]  # one column a dimension
     sizes: list[int]
     f: FloatArray
     a: FloatArray
@@ -286,7 +294,7 @@ class _Agg:
     per dimension of the cuboid, in lexicographic order) with their sums per measure."""
 
     dims: tuple[int, ...]
-    codes: IntArray
+    codes: list[npt.NDArray[np.integer]]  # one column a dimension of the cuboid
     count: FloatArray
     sum_f: FloatArray
     sum_a: FloatArray
@@ -294,16 +302,19 @@ class _Agg:
     mass: FloatArray
 
 
-def _group(cols: IntArray, sizes: Sequence[int]) -> tuple[IntArray, IntArray]:
-    """Rows grouped by their codes: ``(inverse, first)`` — each row's group and one row of
-    each group, the groups in lexicographic order of the codes."""
-    rows = cols.shape[0]
+def _group(
+    codes: Sequence[npt.NDArray[np.integer]], pos: Sequence[int], sizes: Sequence[int]
+) -> tuple[IntArray, IntArray]:
+    """Rows grouped by their codes in columns ``pos``: ``(inverse, first)`` — each row's
+    group and one row of each group, the groups in lexicographic order of the codes."""
+    rows = len(codes[0])
     key = np.zeros(rows, dtype=np.int64)
     bound = 1
-    for j, size in enumerate(sizes):
+    for p, size in zip(pos, sizes, strict=True):
         if bound * size >= 2**62:  # keep the combined code in int64
             key, bound = _compact(key, bound)
-        key = key * size + cols[:, j]
+        key *= size
+        key += codes[p]
         bound *= size
     inverse, _ = _compact(key, bound)
     first = np.empty(int(inverse.max()) + 1 if rows else 0, dtype=np.int64)
@@ -336,7 +347,7 @@ def _lattice(
     aggs: dict[tuple[int, ...], _Agg] = {}
     if distinct and dims in need:
         ones = np.ones(len(leaves.f))
-        aggs[dims] = _Agg(dims, leaves.codes[:, list(dims)], ones, leaves.f, leaves.a,
+        aggs[dims] = _Agg(dims, leaves.codes, ones, leaves.f, leaves.a,
                           leaves.f**2, leaves.dev)  # fmt: skip
     for depth in range(k, 0, -1):
         for sub in sorted(c for c in need if len(c) == depth and c not in aggs):
@@ -346,16 +357,17 @@ def _lattice(
             if finer:
                 src = min(finer, key=lambda g: len(g.count))
                 pos = [src.dims.index(j) for j in sub]
-                aggs[sub] = _sum(src.codes[:, pos], sizes, sub, src.count, src.sum_f,
+                aggs[sub] = _sum(src.codes, pos, sizes, sub, src.count, src.sum_f,
                                  src.sum_a, src.sum_f2, src.mass)  # fmt: skip
             else:
-                aggs[sub] = _sum(leaves.codes[:, list(sub)], sizes, sub, None, leaves.f,
+                aggs[sub] = _sum(leaves.codes, list(sub), sizes, sub, None, leaves.f,
                                  leaves.a, leaves.f**2, leaves.dev)  # fmt: skip
     return aggs
 
 
 def _sum(
-    cols: IntArray,
+    codes: Sequence[npt.NDArray[np.integer]],
+    pos: Sequence[int],
     sizes: list[int],
     dims: tuple[int, ...],
     count: FloatArray | None,
@@ -364,7 +376,7 @@ def _sum(
     f2: FloatArray,
     mass: FloatArray,
 ) -> _Agg:
-    inverse, first = _group(cols, sizes)
+    inverse, first = _group(codes, pos, sizes)
     m = len(first)
 
     def add(w: FloatArray) -> FloatArray:
@@ -373,7 +385,7 @@ def _sum(
         )
 
     counts = np.bincount(inverse, weights=count, minlength=m).astype(np.float64)
-    return _Agg(dims, cols[first], counts, add(f), add(a), add(f2), add(mass))
+    return _Agg(dims, [codes[p][first] for p in pos], counts, add(f), add(a), add(f2), add(mass))
 
 
 def _stats(g: _Agg, s: float) -> tuple[FloatArray, FloatArray, npt.NDArray[np.bool_]]:
@@ -428,7 +440,7 @@ def _best(
     cuboids: Sequence[tuple[int, ...]],
     live: set[tuple[int, ...]],
     s: float,
-) -> tuple[float, tuple[int, ...], IntArray, float, float] | None:
+) -> tuple[float, tuple[int, ...], list[int], float, float] | None:
     """The round's element of largest fit gain among the significant ones of every live
     cuboid: ``(gain, cuboid, member codes, fit, z)``. Branch and bound: an element's gain is
     at most its deviation mass (the residual is ≥ 0), so the leaves are passed over only for
@@ -461,7 +473,7 @@ def _best(
         resid = np.zeros(len(g.count))
         many = want & (g.count > 1)
         if many.any():
-            idx, _ = _group(leaves.codes[:, list(g.dims)], [leaves.sizes[j] for j in g.dims])
+            idx, _ = _group(leaves.codes, g.dims, [leaves.sizes[j] for j in g.dims])
             on = many[idx]
             resid += _residual(g, ratio, idx[on], leaves.f[on], leaves.a[on])
         single = want & (g.count == 1)
@@ -479,7 +491,8 @@ def _best(
     if best is None:
         return None
     gain_e, _, cuboid, e, fit = best
-    return gain_e, cuboid, aggs[cuboid].codes[e], fit, float(stats[cuboid][1][e])
+    codes = [int(c[e]) for c in aggs[cuboid].codes]
+    return gain_e, cuboid, codes, fit, float(stats[cuboid][1][e])
 
 
 def _residual_single(g: _Agg, ratio: FloatArray) -> FloatArray:
