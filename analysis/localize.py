@@ -75,6 +75,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from analysis.localize_lattice import CuboidSums, Leaves, group, lattice
 from graph_schema.errors import InvalidQueryError
 
 Z_MIN = 5.0
@@ -253,15 +254,15 @@ def search(cube: Cube, *, max_causes: int = MAX_CAUSES) -> list[Cause]:
         np.ascontiguousarray(cube.codes[:, j], dtype=small) for j in range(k)
     ]
     cols, rows_before = full, np.arange(n)
-    leaves = _Leaves(cols, sizes, f, a, dev)
+    leaves = Leaves(cols, sizes, f, a, dev)
     while len(causes) < max_causes and open_.any():
         if not open_.all():
             rows = np.flatnonzero(open_)
             kept = open_[rows_before]
             cols = [c[kept] for c in cols]
             rows_before = rows
-            leaves = _Leaves(cols, sizes, f[rows], a[rows], dev[rows])
-        aggs = _lattice(leaves, tuple(dims), live, distinct=len(dims) == k)
+            leaves = Leaves(cols, sizes, f[rows], a[rows], dev[rows])
+        aggs = lattice(leaves, tuple(dims), live, distinct=len(dims) == k)
         found = _best(leaves, aggs, cuboids, live, s)
         if found is None or found[0] <= GAIN_FLOOR * total_dev:
             break
@@ -277,118 +278,7 @@ def search(cube: Cube, *, max_causes: int = MAX_CAUSES) -> list[Cause]:
     return causes
 
 
-@dataclass
-class _Leaves:
-    """The open leaves of a round: member codes (all dimensions), measures normalised."""
-
-    codes: list[npt.NDArray[np.integer]]  # one column a dimension
-    sizes: list[int]
-    f: FloatArray
-    a: FloatArray
-    dev: FloatArray
-
-
-@dataclass
-class _Agg:
-    """One cuboid summed over the open leaves: its present elements (``codes``, one column
-    per dimension of the cuboid, in lexicographic order) with their sums per measure."""
-
-    dims: tuple[int, ...]
-    codes: list[npt.NDArray[np.integer]]  # one column a dimension of the cuboid
-    count: FloatArray
-    sum_f: FloatArray
-    sum_a: FloatArray
-    sum_f2: FloatArray
-    mass: FloatArray
-
-
-def _group(
-    codes: Sequence[npt.NDArray[np.integer]], pos: Sequence[int], sizes: Sequence[int]
-) -> tuple[IntArray, IntArray]:
-    """Rows grouped by their codes in columns ``pos``: ``(inverse, first)`` — each row's
-    group and one row of each group, the groups in lexicographic order of the codes."""
-    rows = len(codes[0])
-    key = np.zeros(rows, dtype=np.int64)
-    bound = 1
-    for p, size in zip(pos, sizes, strict=True):
-        if bound * size >= 2**62:  # keep the combined code in int64
-            key, bound = _compact(key, bound)
-        key *= size
-        key += codes[p]
-        bound *= size
-    inverse, _ = _compact(key, bound)
-    first = np.empty(int(inverse.max()) + 1 if rows else 0, dtype=np.int64)
-    first[inverse[::-1]] = np.arange(rows - 1, -1, -1, dtype=np.int64)
-    return inverse, first
-
-
-def _compact(key: IntArray, bound: int) -> tuple[IntArray, int]:
-    if bound <= max(4 * len(key), 1 << 16):
-        present = np.bincount(key, minlength=bound) > 0
-        rank = np.cumsum(present, dtype=np.int64) - 1
-        return rank[key], int(present.sum())
-    uniq, inverse = np.unique(key, return_inverse=True)
-    return inverse.reshape(-1).astype(np.int64), len(uniq)
-
-
-def _lattice(
-    leaves: _Leaves, dims: tuple[int, ...], live: set[tuple[int, ...]], *, distinct: bool
-) -> dict[tuple[int, ...], _Agg]:
-    """Every cuboid needed (the live ones and what they are summed from) summed over the open
-    leaves: the finest from the leaves, each coarser one from its smallest finer cuboid.
-    ``distinct``: ``dims`` are all the cube's dimensions, so the finest cuboid's elements
-    are the leaves themselves (taken as they are, in the leaves' order)."""
-    k = len(dims)
-    need = set(live)
-    for depth in range(k - 1, 0, -1):  # a finer cuboid for each coarser needed one
-        for sub in [c for c in need if len(c) == depth]:
-            up = [c for c in itertools.combinations(dims, depth + 1) if set(sub) < set(c)]
-            need.add(min(up, key=lambda c: math.prod(leaves.sizes[j] for j in c)))
-    aggs: dict[tuple[int, ...], _Agg] = {}
-    if distinct and dims in need:
-        ones = np.ones(len(leaves.f))
-        aggs[dims] = _Agg(dims, leaves.codes, ones, leaves.f, leaves.a,
-                          leaves.f**2, leaves.dev)  # fmt: skip
-    for depth in range(k, 0, -1):
-        for sub in sorted(c for c in need if len(c) == depth and c not in aggs):
-            sizes = [leaves.sizes[j] for j in sub]
-            finer = [aggs[c] for c in itertools.combinations(dims, depth + 1)
-                     if set(sub) < set(c) and c in aggs]  # fmt: skip
-            if finer:
-                src = min(finer, key=lambda g: len(g.count))
-                pos = [src.dims.index(j) for j in sub]
-                aggs[sub] = _sum(src.codes, pos, sizes, sub, src.count, src.sum_f,
-                                 src.sum_a, src.sum_f2, src.mass)  # fmt: skip
-            else:
-                aggs[sub] = _sum(leaves.codes, list(sub), sizes, sub, None, leaves.f,
-                                 leaves.a, leaves.f**2, leaves.dev)  # fmt: skip
-    return aggs
-
-
-def _sum(
-    codes: Sequence[npt.NDArray[np.integer]],
-    pos: Sequence[int],
-    sizes: list[int],
-    dims: tuple[int, ...],
-    count: FloatArray | None,
-    f: FloatArray,
-    a: FloatArray,
-    f2: FloatArray,
-    mass: FloatArray,
-) -> _Agg:
-    inverse, first = _group(codes, pos, sizes)
-    m = len(first)
-
-    def add(w: FloatArray) -> FloatArray:
-        return np.stack(
-            [np.bincount(inverse, weights=w[:, j], minlength=m) for j in range(w.shape[1])], axis=1
-        )
-
-    counts = np.bincount(inverse, weights=count, minlength=m).astype(np.float64)
-    return _Agg(dims, [codes[p][first] for p in pos], counts, add(f), add(a), add(f2), add(mass))
-
-
-def _stats(g: _Agg, s: float) -> tuple[FloatArray, FloatArray, npt.NDArray[np.bool_]]:
+def _stats(g: CuboidSums, s: float) -> tuple[FloatArray, FloatArray, npt.NDArray[np.bool_]]:
     """Per element of a cuboid: ``(ratio per measure, z (best measure, after the mirror
     test), candidate)``, from its sums alone."""
     m = len(g.count)
@@ -415,7 +305,7 @@ def _stats(g: _Agg, s: float) -> tuple[FloatArray, FloatArray, npt.NDArray[np.bo
 
 
 def _residual(
-    g: _Agg, ratio: FloatArray, idx: IntArray, fo: FloatArray, ao: FloatArray
+    g: CuboidSums, ratio: FloatArray, idx: IntArray, fo: FloatArray, ao: FloatArray
 ) -> FloatArray:
     """``Σ_measures`` of each element's residual (see the module doc) over the leaves given
     (``idx``: their element)."""
@@ -435,8 +325,8 @@ def _residual(
 
 
 def _best(
-    leaves: _Leaves,
-    aggs: Mapping[tuple[int, ...], _Agg],
+    leaves: Leaves,
+    aggs: Mapping[tuple[int, ...], CuboidSums],
     cuboids: Sequence[tuple[int, ...]],
     live: set[tuple[int, ...]],
     s: float,
@@ -473,7 +363,7 @@ def _best(
         resid = np.zeros(len(g.count))
         many = want & (g.count > 1)
         if many.any():
-            idx, _ = _group(leaves.codes, g.dims, [leaves.sizes[j] for j in g.dims])
+            idx, _ = group(leaves.codes, g.dims, [leaves.sizes[j] for j in g.dims])
             on = many[idx]
             resid += _residual(g, ratio, idx[on], leaves.f[on], leaves.a[on])
         single = want & (g.count == 1)
@@ -495,7 +385,7 @@ def _best(
     return gain_e, cuboid, codes, fit, float(stats[cuboid][1][e])
 
 
-def _residual_single(g: _Agg, ratio: FloatArray) -> FloatArray:
+def _residual_single(g: CuboidSums, ratio: FloatArray) -> FloatArray:
     """The residual of elements of one leaf, from their sums (their leaf is their sum)."""
     total = np.zeros(len(g.count))
     for j in range(g.sum_f.shape[1]):
