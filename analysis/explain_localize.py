@@ -9,7 +9,7 @@ from typing import Any
 
 from analysis.explain_dims import metric_kind, ratio_parts, summed_frames
 from analysis.explain_types import PeriodPair, ValueSource
-from analysis.localize import Cube, check_budget, describe, explained_share, search
+from analysis.localize import Cube, check_size, describe, explained_share, search
 from core.i18n import _, percent
 from graph_schema.errors import InvalidQueryError
 from graph_schema.models import Metric
@@ -55,7 +55,7 @@ def localize_metric(
     grain = tuple(dims)
     frames = [summed_frames(pair, terms, grain) for terms in parts]
     keys = sorted(set().union(*(set(now) | set(old) for now, old in frames)))
-    check_budget(len(keys), dims)
+    check_size(len(keys), dims)
     missing = sum(1 for k in keys if any(k not in now or k not in old for now, old in frames))
     if missing:
         notes.append(

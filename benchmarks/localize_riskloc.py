@@ -25,8 +25,12 @@ sequence). Cases are then taken by file name (the driver's order): ``--cases`` o
    ``predict`` column as 2026-05, ``real`` as 2026-06), loaded and explained with
    ``kpigraph explain m --period 2026-06 --base 2026-05 --by <all> --localize --json``
    as a user would (a new process per case; the time is the explain command's wall time, and
-   the search alone is timed in-process too). A case above localize's budget (H: 24 million
-   leaves × 63 combinations) is reported as refused with the search's own message;
+   the search alone is timed in-process too). A case with more leaves than
+   ``--in-process-above`` (default 10⁶; H has 24 million) is not turned into a catalog (two
+   values a leaf, read by explain into Python dictionaries): the search is called in this
+   process on the file read column-wise by pyarrow (:func:`read_cube`), and its time is the
+   read plus the search. A case above localize's budget is reported as refused with the
+   search's own message;
 3. every method's predicted set is scored against the case's label by :func:`score` (exact
    match of ``dim=member&…`` combinations, as in the RiskLoc paper) and the table printed:
    F1 / precision / recall per method over the cases it was run on (from summed TP, FP, FN),
@@ -47,6 +51,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 METHODS = ["riskloc", "autoroot", "squeeze", "hotspot", "adtributor"]
 ROOT = Path(__file__).resolve().parent.parent
@@ -79,23 +84,32 @@ class Refused(Exception):
     """kpigraph's localize refused the case (above its budget)."""
 
 
+def count_rows(path: Path) -> int:
+    """Data rows of a CSV file (lines after the header)."""
+    lines = 0
+    with path.open("rb") as fh:
+        while chunk := fh.read(1 << 24):
+            lines += chunk.count(b"\n")
+    return lines - 1
+
+
 def kpigraph_case(data: Path, dataset: str, case: str) -> tuple[list[str], float, float]:
     """``(predictions, CLI wall seconds, search seconds in-process)`` for one case.
 
-    A case above localize's budget (H: 24 million leaves) is not turned into a catalog: the
-    search's own budget check is asked first (the CLI would refuse with the same message after
-    loading 48 million values) and :class:`Refused` carries its message."""
+    A case above localize's budget is not turned into a catalog: the search's own budget
+    check is asked first (the CLI would refuse with the same message after loading the
+    values) and :class:`Refused` carries its message."""
     from analysis.localize import check_budget
     from graph_schema.errors import InvalidQueryError
 
-    with (data / dataset / f"{case}.csv").open(encoding="utf-8") as fh:
+    path = data / dataset / f"{case}.csv"
+    with path.open(encoding="utf-8") as fh:
         head = next(csv.reader(fh))
-        leaves = sum(1 for _ in fh)
     try:
-        check_budget(leaves, [h for h in head if h not in ("real", "predict")])
+        check_budget(count_rows(path), [h for h in head if h not in ("real", "predict")])
     except InvalidQueryError as exc:
         raise Refused(exc.message) from None
-    with (data / dataset / f"{case}.csv").open(encoding="utf-8") as fh:
+    with path.open(encoding="utf-8") as fh:
         reader = csv.reader(fh)
         head = next(reader)
         rows = list(reader)
@@ -146,6 +160,48 @@ def kpigraph_case(data: Path, dataset: str, case: str) -> tuple[list[str], float
     return predicted, wall, time.perf_counter() - start
 
 
+def read_cube(path: Path) -> Any:
+    """A case file as a :class:`analysis.localize.Cube`, read column-wise by pyarrow (the
+    dimensions dictionary-encoded: no Python object per leaf)."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    from analysis.localize import Cube
+
+    with path.open(encoding="utf-8") as fh:
+        head = next(csv.reader(fh))
+    dims = [h for h in head if h not in ("real", "predict")]
+    types = {d: pa.dictionary(pa.int32(), pa.string()) for d in dims}
+    table = pacsv.read_csv(path, convert_options=pacsv.ConvertOptions(column_types=types))
+    table = table.unify_dictionaries()
+    codes = np.empty((table.num_rows, len(dims)), dtype=np.int64)
+    members = []
+    for j, d in enumerate(dims):
+        chunks = table.column(d).chunks
+        codes[:, j] = np.concatenate([c.indices.to_numpy(zero_copy_only=False) for c in chunks])
+        members.append([str(m) for m in chunks[0].dictionary.to_pylist()] if chunks else [])
+    expected = table.column("predict").to_numpy().astype(np.float64)[:, None]
+    actual = table.column("real").to_numpy().astype(np.float64)[:, None]
+    return Cube(dims, members, codes, expected, actual)
+
+
+def kpigraph_in_process(data: Path, dataset: str, case: str) -> tuple[list[str], float, float]:
+    """``(predictions, read + search seconds, search seconds)``: the search called in this
+    process on the case file read by :func:`read_cube` — for cases too large for the CLI's
+    way in (a catalog of 2 values a leaf, read into Python dictionaries): H's 24 million
+    leaves."""
+    from analysis.localize import search
+
+    start = time.perf_counter()
+    cube = read_cube(data / dataset / f"{case}.csv")
+    searched = time.perf_counter()
+    causes = search(cube)
+    end = time.perf_counter()
+    predicted = ["&".join(sorted(f"{k}={v}" for k, v in c.members.items())) for c in causes]
+    return predicted, end - start, end - searched
+
+
 # generate_dataset.py's arguments for each dataset, as riskloc's README gives them (``--num``
 # from --generate: the files come out in the same order for any --num)
 GENERATE = {
@@ -173,14 +229,14 @@ def prepare(args: argparse.Namespace, datasets: list[str]) -> None:
         subprocess.run([str(venv / "bin" / "pip"), "install", "-q", *REFERENCE_REQUIREMENTS],
                        check=True)  # fmt: skip
     for dataset in datasets:
-        info = args.riskloc / "data" / dataset / "injection_info.csv"
+        info = args.data / dataset / "injection_info.csv"
         have = len(info.read_text(encoding="utf-8").splitlines()) - 1 if info.exists() else 0
         want = max(args.generate, args.skip + args.cases)
         if have < want:
             print(f"generating {dataset} ({want} cases)", file=sys.stderr, flush=True)
             subprocess.run(
                 [str(venv / "bin" / "python"), "generate_dataset.py", "--num", str(want),
-                 *GENERATE[dataset]],
+                 "--data-root", str(args.data.resolve()), *GENERATE[dataset]],
                 cwd=args.riskloc, check=True, stdout=subprocess.DEVNULL,
             )  # fmt: skip
 
@@ -198,7 +254,7 @@ def reference(args: argparse.Namespace, dataset: str, save: list[dict[str, objec
     for (n, limit), group in groups.items():
         proc = subprocess.Popen(
             [str(args.riskloc / ".venv" / "bin" / "python"),
-             str(ROOT / "benchmarks" / "riskloc_driver.py"), str(args.riskloc / "data"),
+             str(ROOT / "benchmarks" / "riskloc_driver.py"), str(args.data.resolve()),
              dataset, str(n), ",".join(group), str(limit), str(args.skip)],
             cwd=args.riskloc, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
         )  # fmt: skip
@@ -219,6 +275,8 @@ def _progress(args: argparse.Namespace, result: dict[str, object]) -> None:
 
 
 def main() -> None:
+    from graph_schema.errors import InvalidQueryError
+
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--riskloc", type=Path, required=True)
     ap.add_argument("--datasets", default="S,L")
@@ -234,13 +292,19 @@ def main() -> None:
                     help="fewer cases for slow methods, e.g. hotspot=3,squeeze=5")  # fmt: skip
     ap.add_argument("--method-limits", default="",
                     help="other limits for some methods, e.g. squeeze=180,hotspot=90")  # fmt: skip
+    ap.add_argument("--data", type=Path, default=None,
+                    help="datasets' directory (default DIR/data; H: 1.3 GB a case)")  # fmt: skip
+    ap.add_argument("--in-process-above", type=int, default=10**6,
+                    help="cases with more leaves: kpigraph's search called in-process on the "
+                    "file read by pyarrow, not through a catalog and the CLI")  # fmt: skip
     ap.add_argument("--no-kpigraph", action="store_true", help="the reference methods only")
     ap.add_argument("--no-reference", action="store_true", help="kpigraph only")
     ap.add_argument("--results", type=Path, nargs="*", default=[],
                     help="JSON lines of earlier runs, scored with this run's")  # fmt: skip
     ap.add_argument("--save", type=Path, default=None, help="append every result as JSON lines")
     args = ap.parse_args()
-    data = args.riskloc / "data"
+    data = args.data or args.riskloc / "data"
+    args.data = data
     datasets = args.datasets.split(",")
     results: list[dict[str, object]] = []
     for path in args.results:
@@ -254,13 +318,21 @@ def main() -> None:
             continue
         for case, _label in cases(data, dataset, args.cases, args.skip):
             error = None
+            how = "cli"
             try:
-                predicted, wall, search_s = kpigraph_case(data, dataset, case)
+                if count_rows(data / dataset / f"{case}.csv") > args.in_process_above:
+                    how = "in-process"
+                    predicted, wall, search_s = kpigraph_in_process(data, dataset, case)
+                else:
+                    predicted, wall, search_s = kpigraph_case(data, dataset, case)
             except Refused as exc:
                 predicted, wall, search_s, error = [], 0.0, 0.0, f"refused: {exc}"
+            except InvalidQueryError as exc:
+                predicted, wall, search_s, error = [], 0.0, 0.0, f"refused: {exc.message}"
             results.append({"dataset": dataset, "case": case, "method": "kpigraph",
                             "predictions": predicted, "seconds": wall,
-                            "search_seconds": search_s, "error": error})  # fmt: skip
+                            "search_seconds": search_s, "error": error,
+                            "path": how})  # fmt: skip
             _progress(args, results[-1])
     table(results, data, datasets, args.cases)
 
@@ -295,7 +367,9 @@ def table(results: list[dict[str, object]], data: Path, datasets: list[str], n: 
             extra = ""
             if method == "kpigraph":
                 search = sum(float(r["search_seconds"]) for r in rows) / max(len(rows), 1)  # type: ignore[arg-type]
-                extra = f" (search {search:.2f})"
+                where = {str(r.get("path", "cli")) for r in rows}
+                how = "in-process read + search" if where == {"in-process"} else "CLI"
+                extra = f" ({how}; search {search:.2f})"
             over = sum(1 for r in rows if str(r.get("error") or "").startswith("did not finish"))
             failed = sum(1 for r in rows if r.get("error")) - over
             scored.append((f1, method, len(rows), p, rec, secs, extra, over, failed))

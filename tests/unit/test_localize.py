@@ -149,6 +149,13 @@ def test_budget_refusal_names_what_to_narrow() -> None:
         check_budget(10**7, ["a", "b", "c", "d", "e", "f"])
     with pytest.raises(InvalidQueryError, match="13 dimensions"):
         check_budget(10, [f"d{i}" for i in range(13)])
+    with pytest.raises(InvalidQueryError, match="budget of 30,000,000 leaves"):
+        check_budget(4 * 10**7, ["a", "b"], [4000, 10**4])
+    # RiskLoc's H: 24 million leaves, 6 dimensions of 5 to 250 members — within the budget
+    check_budget(24 * 10**6, ["a", "b", "c", "d", "e", "f"], [10, 5, 250, 20, 8, 12])
+    # the same leaves in 6 dimensions each as fine as the leaves are not
+    with pytest.raises(InvalidQueryError, match="element-operations a round"):
+        check_budget(24 * 10**6, ["a", "b", "c", "d", "e", "f"])
 
 
 # -- through explain: missing leaves, zero bases, a metric with dimensions ------------------
