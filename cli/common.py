@@ -282,6 +282,10 @@ def _asked_language(argv: list[str] | None) -> str | None:
     return os.environ.get("KPIGRAPH_LANG") or None
 
 
+#: error codes of what the user typed wrong (exit 2)
+USAGE_ERRORS = frozenset({"not_found", "unknown_name", "invalid_period"})
+
+
 def _report(exc: BaseException) -> int:
     """Print ``exc`` as one escaped line (or a catalog's issues) and return the exit code."""
     from core.i18n import _, ngettext
@@ -306,8 +310,9 @@ def _report(exc: BaseException) -> int:
         err().print(f"[red]{label}[/] {safe(exc.message)}")
         for line in _detail_lines(exc):
             err().print(f"  {safe(line)}")
-        # a name not in the catalog, a period written wrong: usage (exit 2)
-        return 2 if exc.code in ("unknown_name", "invalid_period") else 1
+        # a metric, node, dimension or member not in the catalog (close matches listed), a
+        # period written wrong: usage (exit 2), as click reports a bad option
+        return 2 if exc.code in USAGE_ERRORS else 1
     except click.exceptions.Abort:
         err().print(_("aborted"))
         return 130

@@ -21,7 +21,7 @@ XSS = "<img src=x onerror=alert(1)>"
 
 @pytest.fixture(scope="module")
 def with_history(tmp_path_factory: pytest.TempPathFactory) -> EmbeddedStore:
-    """The demo, then atp's unit changed (major, bumped to 2.0.0) by a hostile-named author."""
+    """The demo, then atp's unit changed (a major change, bumped to 2.0.0) by a hostile-named author."""
     root = tmp_path_factory.mktemp("rev") / "catalog"
     shutil.copytree(DEMO, root)
     store = EmbeddedStore(tmp_path_factory.mktemp("db") / "rev.sqlite")
@@ -58,7 +58,7 @@ def test_history_to_revision_to_metric_timeline(
     page.get_by_role("link", name="r2").click()
     page.wait_for_url("**/history/2")
     changes = page.locator("#metric-changes").inner_text()
-    assert "atp" in changes and "major" in changes and "千元" in changes
+    assert "atp" in changes and "重大变更" in changes and "千元" in changes
     assert "CNY" in page.locator("#metric-changes del").first.inner_text()
     assert "营收" in page.locator("#impact-influence").inner_text()
     assert "数据治理委员会" in page.locator("#approvals").inner_text()
@@ -67,7 +67,7 @@ def test_history_to_revision_to_metric_timeline(
     timeline = page.locator("#version-timeline tbody tr")
     assert timeline.count() >= 2
     first = timeline.first.inner_text()
-    assert "V2.0.0" in first and "major" in first and "unit" in first
+    assert "V2.0.0" in first and "重大变更" in first and "unit" in first
     assert "明确排除保险代收款" in page.locator("#version-timeline").inner_text()  # hand-written
     page.locator("#version-timeline").screenshot(path=str(artifacts / "version-timeline.png"))
     assert dialogs == []
@@ -82,7 +82,7 @@ def test_five_stores_atp_side_by_side(
     page.fill("input[name=b]", "atp_shanghai")
     page.get_by_role("button", name="对比").last.click()
     page.wait_for_url("**/compare?a=atp_guangzhou&b=atp_shanghai")
-    assert "major" in page.locator("#verdict").inner_text()
+    assert "重大变更" in page.locator("#verdict").inner_text()
     numerator = page.locator("tr[data-field='caliber.numerator']")
     assert "differs" in (numerator.get_attribute("class") or "")
     assert "保险理赔" in numerator.locator(".only").inner_text()

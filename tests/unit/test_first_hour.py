@@ -53,7 +53,7 @@ def test_ambiguous_name_lists_candidates(tmp_path: Path) -> None:
 
 def test_unknown_field_suggests_the_full_ref(db: Path) -> None:
     proc = run("impact", "dms_orders.total_amount", db=db, check=False)
-    assert proc.returncode == 1
+    assert proc.returncode == 2  # a usage error: what was typed is not in the catalog
     assert "Field:dms.dms_orders.total_amount" in proc.stderr
     assert "kpigraph search" in proc.stderr
 

@@ -95,7 +95,7 @@ def test_no_silent_errors(db: Path) -> None:
     proc = run("explain", "营收", "--period", "2026-06", "--by", "门店", db=db)  # by its name
     assert "南山店" in proc.stdout
     proc = run("show", "营搜", db=db, check=False)  # a slip of the input method
-    assert proc.returncode == 1 and "Metric:revenue" in proc.stderr.split("?")[0]
+    assert proc.returncode == 2 and "Metric:revenue" in proc.stderr.split("?")[0]
 
 
 def test_quarters_in_values_explain_and_eval(db: Path) -> None:
