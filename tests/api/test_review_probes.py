@@ -246,4 +246,6 @@ def test_yaml_nested_50000_deep_is_a_catalog_error_not_a_crash(
     )
     assert done.returncode == 1, (done.returncode, done.stderr[-500:])
     assert "CatalogError" in done.stderr and f"metrics/deep.yaml:{line}" in done.stderr
-    assert "nested deeper than 1000 levels" in done.stderr
+    assert (
+        "嵌套超过 1000 层" in done.stderr
+    )  # the catalog speaks zh (nested deeper than 1000 levels)
