@@ -131,7 +131,7 @@ def test_a_member_under_two_parents_is_an_error(tmp_path: Path) -> None:
         explain(_engine(root2), "revenue", "2026-07", "mom", by=["region"])
 
 
-def test_levels_must_be_dimensions(tmp_path: Path) -> None:
+def test_levels_must_be_dimensions(tmp_path: Path, english: None) -> None:
     root = _catalog(tmp_path, columns=True)
     dims = (root / "dimensions.yaml").read_text(encoding="utf-8")
     (root / "dimensions.yaml").write_text(dims.replace("city]", "district]"), "utf-8")
@@ -210,7 +210,7 @@ def test_a_ratio_drills_down_by_rate_and_mix(tmp_path: Path) -> None:
     assert path[2]["members"][0]["mix"] == pytest.approx(0.0)
 
 
-def test_a_mapping_outside_the_catalog_is_refused(tmp_path: Path) -> None:
+def test_a_mapping_outside_the_catalog_is_refused(tmp_path: Path, english: None) -> None:
     from pydantic import ValidationError
 
     from graph_schema.models import Dimension

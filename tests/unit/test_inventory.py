@@ -145,7 +145,7 @@ def test_the_seed_table_without_ids_imports(tmp_path: Path) -> None:
         (["L1", '=HYPERLINK("http://x")', "", "P0"], "column B (B2)"),
     ],
 )
-def test_bad_cells_are_named(tmp_path: Path, row: list[str], where: str) -> None:
+def test_bad_cells_are_named(tmp_path: Path, row: list[str], where: str, english: None) -> None:
     book = Workbook()
     ws = book.active
     assert ws is not None
