@@ -124,7 +124,9 @@ def diff_catalogs(
     >>> changed = atp.model_copy(update={"formula": "labor_revenue / visits"})
     >>> new = CatalogGraph(old.name, tuple(changed if n is atp else n for n in old.nodes),
     ...                    old.edges, old.meta)
-    >>> report = diff_catalogs(old, new)
+    >>> from core.i18n import use
+    >>> with use("en"):  # problems are worded in the language in use (zh by default)
+    ...     report = diff_catalogs(old, new)
     >>> report.problems
     ['atp: formula changed (major) — set version: 2.0.0 (now 1.1.0)']
     >>> [a.approver for a in report.impact.approvals]

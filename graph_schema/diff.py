@@ -159,10 +159,12 @@ def diff_snapshots(old: Snapshot | None, new: Snapshot) -> GraphDiff:
     ...                              "version": "1.1.0"}}, {})
     >>> b = Snapshot({"Metric:atp": {"id": "atp", "name": "客单价", "unit": "%",
     ...                              "version": "1.1.0"}}, {})
+    >>> from core.i18n import use
     >>> d = diff_snapshots(a, b)
     >>> d.nodes[0].change_class.value, d.nodes[0].required_version, d.nodes[0].version_ok
     ('major', '2.0.0', False)
-    >>> d.problems
+    >>> with use("en"):  # problems are worded in the language in use (zh by default)
+    ...     d.problems
     ['atp: unit changed (major) — set version: 2.0.0 (now 1.1.0)']
     """
     old_nodes = old.nodes if old else {}

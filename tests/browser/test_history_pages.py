@@ -21,7 +21,7 @@ XSS = "<img src=x onerror=alert(1)>"
 
 @pytest.fixture(scope="module")
 def with_history(tmp_path_factory: pytest.TempPathFactory) -> EmbeddedStore:
-    """The demo, then atp's unit changed (a major change, bumped to 2.0.0) by a hostile-named author."""
+    """The demo, then atp's unit changed (major, bumped to 2.0.0) by a hostile-named author."""
     root = tmp_path_factory.mktemp("rev") / "catalog"
     shutil.copytree(DEMO, root)
     store = EmbeddedStore(tmp_path_factory.mktemp("db") / "rev.sqlite")
