@@ -237,9 +237,15 @@ def announce_replacement(store: GraphStore, graph: CatalogGraph) -> None:
     except EmptyStoreError:
         return
     if before.catalog != graph.name:
+        from core.i18n import _
+
         err().print(
-            f"replacing the loaded catalog {safe(repr(before.catalog))} "
-            f"(loaded {safe(before.loaded_at)}) with {safe(repr(graph.name))}"
+            _(
+                "replacing the loaded catalog {before} (loaded {at}) with {after}",
+                before=safe(repr(before.catalog)),
+                at=safe(before.loaded_at),
+                after=safe(repr(graph.name)),
+            )
         )
 
 
@@ -252,7 +258,19 @@ def sweep_orphans(store: GraphStore) -> None:
         return
     report = sweep()
     if report.nodes or report.loads:
-        err().print(f"cleaned up first: {safe(report)}")
+        from core.i18n import _, ngettext
+
+        removed = ngettext(
+            "removed %(num)s node of unpublished generations",
+            "removed %(num)s nodes of unpublished generations",
+            report.nodes,
+        ) % {"num": f"{report.nodes:,}"}
+        abandoned = ngettext("%(num)s abandoned load", "%(num)s abandoned loads", report.loads) % {
+            "num": report.loads
+        }
+        err().print(
+            _("cleaned up first: {removed} ({abandoned})", removed=removed, abandoned=abandoned)
+        )
 
 
 def run_guarded(command: click.Command, argv: list[str] | None) -> int:

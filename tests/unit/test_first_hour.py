@@ -128,7 +128,7 @@ def test_demo_does_not_replace_the_loaded_graph(tmp_path: Path) -> None:
 
 def test_load_says_which_catalog_it_replaces(db: Path, tmp_path: Path) -> None:
     proc = run("load", str(write_catalog(tmp_path / "other")), db=db)
-    assert "replacing the loaded catalog" in proc.stderr
+    assert "替换已载入的目录" in proc.stderr and "replacing" not in proc.stderr, proc.stderr
 
 
 def test_busy_port_is_one_clear_error(tmp_path: Path) -> None:
