@@ -40,6 +40,14 @@ class EngineQueryError(ValuesQueryError):
     code = "values_engine"
 
 
+class RowLimitError(EngineQueryError):
+    """A query's result has more rows than the engine's bound (``max_rows``). A refresh asks
+    for fewer periods at a time instead (:func:`values.chunks.by_periods`); anything else
+    reports it."""
+
+    code = "values_rows"
+
+
 class UnknownNameError(InvalidQueryError):
     """A name in the question (a dimension, a grain) is not in the catalog; ``suggestions``
     holds the close ones. The command line exits 2 on it (a usage error), the API answers 422."""

@@ -28,10 +28,11 @@ from typing import Any
 from graph_schema.errors import KpigraphError
 from graph_schema.models import Metric
 from values.cache import RefreshReport, ValuesCache, query_hash
+from values.chunks import by_periods
 from values.coarse import fetch_coarse, needs_coarse
 from values.engines.base import MetricSql, Rollup, SqlEngine, checked_sql, fetch
 from values.engines.fused import Shape, fused_sql, shape_of, split
-from values.errors import EngineConnectionError, EngineQueryError
+from values.errors import EngineConnectionError, EngineQueryError, RowLimitError
 
 Pair = tuple[Metric, MetricSql]
 #: metrics in one fused query at most (PostgreSQL takes 1,664 columns: a value per metric and a
@@ -166,24 +167,37 @@ class FusedRefresh:
         }
         rows_of: dict[str, list[tuple[Any, ...]]] = {}
         missing: dict[str, list[str]] = {}
+        fetched = False
         if not any(cached for _, cached in states.values()):
             fused = fused_sql(shapes, asked, sql_engine.dialect)
-            rows_of = split(fused, self._run(sql_engine, spec, fused.sql))
-            missing = {m: sorted({str(r[0]) for r in rows}) for m, rows in rows_of.items()}
-        else:
+            try:
+                rows_of = split(fused, self._run(sql_engine, spec, fused.sql))
+                missing = {m: sorted({str(r[0]) for r in rows}) for m, rows in rows_of.items()}
+                fetched = True
+            except RowLimitError:
+                pass  # more rows than one query may bring: asked a few periods at a time below
+        if not fetched:
             probe = fused_sql(shapes, asked, sql_engine.dialect, values=False)
             have = split(probe, self._run(sql_engine, spec, probe.sql))
             missing = {
                 m: sorted({str(r[0]) for r in rows} - states[m][1]) for m, rows in have.items()
             }
-            by_periods: dict[tuple[str, ...], list[Shape]] = {}
+            by_periods_of: dict[tuple[str, ...], list[Shape]] = {}
             for shape in shapes:
                 if missing[shape.metric]:
-                    by_periods.setdefault(tuple(missing[shape.metric]), []).append(shape)
-            for periods, part in by_periods.items():
-                rollup = Rollup(grain=dims, periods=periods, plen=plen, stored_plen=plen)
-                fused = fused_sql(part, rollup, sql_engine.dialect)
-                rows_of |= split(fused, self._run(sql_engine, spec, fused.sql))
+                    by_periods_of.setdefault(tuple(missing[shape.metric]), []).append(shape)
+            for periods, part in by_periods_of.items():
+
+                def ask(
+                    chunk: tuple[str, ...], part: list[Shape] = part
+                ) -> list[dict[str, list[tuple[Any, ...]]]]:
+                    rollup = Rollup(grain=dims, periods=chunk, plen=plen, stored_plen=plen)
+                    fused = fused_sql(part, rollup, sql_engine.dialect)
+                    return [split(fused, self._run(sql_engine, spec, fused.sql))]
+
+                for found in by_periods(ask, periods):
+                    for metric_id, rows in found.items():
+                        rows_of.setdefault(metric_id, []).extend(rows)
         coarse = {  # a rate's quarters and years, asked before anything is written
             i.metric.id: fetch_coarse(sql_engine, i.spec, dims)
             for i in items

@@ -211,23 +211,29 @@ def cached_table(engine: Any, metric: Metric, con: Any, name: str) -> ObservedTa
         return None
     qhash = query_hash(found[0], metric)
     cached = cache.read(metric.id, qhash)
-    if cached is None or not cached.rows:
+    if cached is None or not cached.periods:
         return None
     engine.coarse[metric.id] = cache.read_coarse(metric.id, qhash)  # a rate's quarters, years
     import pyarrow as pa
 
-    columns = list(zip(*cached.rows, strict=True))
     arrow = pa.table(
-        {"period": pa.array(columns[0], pa.string())}
-        | {d: pa.array(columns[i + 1], pa.string()) for i, d in enumerate(cached.dims)}
-        | {"value": pa.array(columns[-1], pa.float64())}
+        {
+            "period": pa.array(cached.periods, pa.string()),
+            "members": pa.array(cached.members, pa.string()),
+            "value": pa.array(cached.values, pa.float64()),
+        }
+    )
+    # each dimension's member out of the stored JSON object, by DuckDB's JSON reader
+    members = "".join(
+        f", json_extract_string(members, {_sql_text(_json_path(d))}) AS {_sql_ident(d)}"
+        for d in cached.dims
     )
     _settle(con)
     con.register(f"{name}_arrow", arrow)
     try:
         table = load_query(
-            con, f"SELECT * FROM {name}_arrow", f"metric {metric.id!r} (values cache)", name,
-            engine.defs.dimension_ids,
+            con, f"SELECT period{members}, value FROM {name}_arrow",
+            f"metric {metric.id!r} (values cache)", name, engine.defs.dimension_ids,
         )  # fmt: skip
     finally:
         _settle(con)
@@ -243,3 +249,16 @@ def _settle(con: Any) -> None:
     """DuckDB ≥ 2 refuses register/unregister while a statement's result (even a DDL's) is
     pending on the connection: run and drain a trivial one first."""
     con.execute("SELECT 1").fetchall()
+
+
+def _json_path(key: str) -> str:
+    """The JSON path of one object key (``$."store"``), quoted for any key text."""
+    return '$."' + key.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _sql_text(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _sql_ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'

@@ -161,3 +161,58 @@ def test_kpigraph_values_refresh_as_a_user_runs_it(root: Path, tmp_path: Path) -
     proc = run("values", "refresh", "--metric", "repair_visits", "--system", "erp", db=db)
     assert proc.stdout.strip() == ""  # not a metric of that system: nothing to do
     assert "没有需要刷新的指标" in proc.stderr  # … and it says so
+
+
+def _all_rows(root: Path) -> list[tuple[Any, ...]]:
+    con = sqlite3.connect(ValuesCache(root).path)
+    try:
+        return con.execute(
+            "SELECT metric, period, members, value FROM metric_rows ORDER BY 1, 2, 3"
+        ).fetchall()
+    finally:
+        con.close()
+
+
+@pytest.mark.parametrize("ids", [["revenue"], sorted(DMS_SQL_METRICS)], ids=["alone", "fused"])
+def test_rows_over_the_engines_bound_are_asked_a_few_periods_at_a_time(
+    root: Path, tmp_path: Path, ids: list[str]
+) -> None:
+    """A metric with more period × member rows than one query may bring (``max_rows``) used to
+    fail its refresh ("the result has more than 200000 rows"): it is now asked in chunks of
+    periods that fit, alone and fused, and caches exactly what one unbounded query caches."""
+    whole = _engine(root)
+    assert not refresh_engine(whole, ids).failed
+    whole.close()
+    expected = _all_rows(root)
+    assert len([r for r in expected if r[0] == "revenue"]) == 24 * 6 * 3
+    bounded_root = connected_catalog(tmp_path / "bounded")
+    engine = _engine(bounded_root)
+    metric = engine.metric("revenue")
+    found = engine.remote.spec(metric)
+    assert found is not None
+    sql_engine = engine.remote.engine(found[1])
+    sql_engine.max_rows = 40  # 18 rows a month: at most 2 months a query
+    seen: list[str] = []
+    run = sql_engine.run
+
+    def counting(sql: str, **kw: Any) -> Any:
+        seen.append(sql)
+        return run(sql, **kw)
+
+    sql_engine.run = counting  # type: ignore[method-assign]
+    report = refresh_engine(engine, ids)
+    engine.close()
+    assert not report.failed, report.failed
+    assert report.refreshed["revenue"] == 24 * 6 * 3
+    assert _all_rows(bounded_root) == expected
+    assert len(seen) >= 12  # 24 months, at most 2 a query
+    # one month over the bound is still the clear error, and nothing is half-cached
+    one_root = connected_catalog(tmp_path / "one")
+    engine = _engine(one_root)
+    found = engine.remote.spec(engine.metric("revenue"))
+    assert found is not None
+    engine.remote.engine(found[1]).max_rows = 5
+    report = refresh_engine(engine, ["revenue"])
+    engine.close()
+    assert "结果超过 5 行" in report.failed["revenue"], report.failed
+    assert _all_rows(one_root) == []

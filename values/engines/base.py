@@ -28,7 +28,7 @@ import sqlglot
 from sqlglot import exp
 
 from graph_schema.sql_safety import UnsafeSQLError, check_metric_sql
-from values.errors import EngineQueryError
+from values.errors import EngineQueryError, RowLimitError
 
 DEFAULT_TIMEOUT_S = 60.0
 DEFAULT_MAX_ROWS = 200_000
@@ -382,9 +382,17 @@ def fetch(engine: SqlEngine, metric: MetricSql, build: Any, *, hash_groups: bool
     except EngineQueryError as exc:
         raise engine_error(metric, engine, exc.message) from None
     if len(result.rows) > engine.max_rows:
-        raise EngineQueryError(
-            f"metric {metric.metric!r} (system {metric.system!r}) on {engine.kind}: the result "
-            f"has more than {engine.max_rows} rows; ask for fewer periods or members",
+        from core.i18n import _
+
+        raise RowLimitError(
+            _(
+                "metric {metric} (system {system}) on {engine}: the result has more than "
+                "{limit} rows; ask for fewer periods or members",
+                metric=repr(metric.metric),
+                system=repr(metric.system),
+                engine=engine.kind,
+                limit=f"{engine.max_rows:,}",
+            ),
             {"metric": metric.metric, "system": metric.system, "engine": engine.kind},
         )
     return result
