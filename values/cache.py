@@ -11,13 +11,21 @@ rows (metric, period, members, value) with the query's hash and the time it ran.
 - Staleness: a metric's ``update_frequency`` (每日/daily, 每周/weekly, 每月/monthly, 每小时/hourly)
   says how old its cached rows may get before they are marked stale.
 
-The cache is one SQLite file, ``.kpigraph-cache/values.sqlite`` in the catalog directory.
+The cache is one SQLite file, ``.kpigraph-cache/values.sqlite`` in the catalog directory. Beside
+it, after each metric's write, a columnar copy of that metric's rows
+(``.kpigraph-cache/rows/<metric key>.<token>.parquet``) that the values engine reads without
+Python touching each row — a command line call reads a million cached rows in a second instead of
+several. The copy is named by a token written in the metric's transaction: a copy whose token
+is not the one in ``metric_meta`` (a refresh killed between its commit and the copy, a copy from
+elsewhere) is never read; the rows then come from SQLite.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
+import secrets
 import sqlite3
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -25,6 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from graph_schema.confined import escapes
 from graph_schema.errors import KpigraphError
 from graph_schema.models import Metric
 from values.chunks import by_periods
@@ -86,11 +95,19 @@ class Cached:
     periods: list[str]
     members: list[str]
     values: list[float]
+    #: the columnar copy holding the rows instead (then the three lists are empty)
+    copy: Path | None = None
 
     def rows(self) -> list[tuple[Any, ...]]:
         """``(period, *members by dims, value)`` tuples (small results, tests)."""
+        periods, members_of, values = self.periods, self.members, self.values
+        if self.copy is not None:
+            import pyarrow.parquet as pq
+
+            table = pq.read_table(self.copy)
+            periods, members_of, values = (table.column(c).to_pylist() for c in table.column_names)
         out = []
-        for period, members, value in zip(self.periods, self.members, self.values, strict=True):
+        for period, members, value in zip(periods, members_of, values, strict=True):
             found = json.loads(members)
             out.append((period, *(found.get(d) for d in self.dims), value))
         return out
@@ -119,25 +136,79 @@ class ValuesCache:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         con = sqlite3.connect(self.path, timeout=30, isolation_level=None)
         con.executescript(_SCHEMA)
+        have = {row[1] for row in con.execute("PRAGMA table_info(metric_meta)")}
+        for column, kind in (("token", "TEXT"), ("oldest", "REAL")):  # caches before the copy
+            if column not in have:
+                try:
+                    con.execute(f"ALTER TABLE metric_meta ADD COLUMN {column} {kind}")
+                except sqlite3.OperationalError as exc:  # another process added it first
+                    if "duplicate column" not in str(exc):
+                        raise
         return con
+
+    def copy_path(self, metric_id: str, token: str) -> Path:
+        """Where the columnar copy of a metric's rows under ``token`` lives."""
+        key = hashlib.sha256(metric_id.encode()).hexdigest()[:16]
+        return self.path.parent / "rows" / f"{key}.{token}.parquet"
+
+    def _write_copy(self, con: sqlite3.Connection, metric_id: str, token: str) -> None:
+        """Write the metric's rows as Parquet under ``token`` (to a temporary name, then
+        renamed) and remove its older copies. Best effort: without a copy the rows are read
+        from SQLite."""
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        path = self.copy_path(metric_id, token)
+        key = path.name.split(".", 1)[0]
+        try:
+            found = con.execute(
+                "SELECT period, members, value FROM metric_rows WHERE metric = ? "
+                "ORDER BY period, members",
+                (metric_id,),
+            ).fetchall()
+            columns: list[Any] = list(zip(*found, strict=True)) if found else [(), (), ()]
+            table = pa.table(
+                {
+                    "period": pa.array(columns[0], pa.string()),
+                    "members": pa.array(columns[1], pa.string()),
+                    "value": pa.array(columns[2], pa.float64()),
+                }
+            )
+            path.parent.mkdir(parents=True, exist_ok=True)
+            partial = path.with_name(f".{path.name}.{os.getpid()}.partial")
+            pq.write_table(table, partial)
+            os.replace(partial, path)
+        except (OSError, sqlite3.Error, pa.ArrowException):
+            return
+        for old in path.parent.glob(f"{key}.*.parquet"):
+            if old != path:
+                old.unlink(missing_ok=True)
 
     def exists(self) -> bool:
         return self.path.is_file()
 
-    def read(self, metric_id: str, qhash: str) -> Cached | None:
-        """The metric's rows when cached under ``qhash`` (its current SQL), else ``None``."""
+    def read(self, metric_id: str, qhash: str, *, columnar: bool = True) -> Cached | None:
+        """The metric's rows when cached under ``qhash`` (its current SQL), else ``None``.
+        ``columnar``: point to the columnar copy when it is the current one (else, or when it
+        cannot be read, the rows come from SQLite)."""
         if not self.exists():
             return None
         con = self._connect()
         try:
             meta = con.execute(
-                "SELECT dims, period_len, fetched_at FROM metric_meta "
+                "SELECT dims, period_len, fetched_at, token, oldest FROM metric_meta "
                 "WHERE metric = ? AND query_hash = ?",
                 (metric_id, qhash),
             ).fetchone()
             if meta is None:
                 return None
             dims = tuple(json.loads(meta[0]))
+            token, oldest = meta[3], meta[4]
+            if columnar and token and oldest is not None:
+                copy = self.copy_path(metric_id, str(token))
+                root = self.path.parent.parent
+                if copy.is_file() and not escapes(root, copy):
+                    return Cached(dims, int(meta[1]), float(oldest), [], [], [], copy=copy)
             found = con.execute(
                 "SELECT period, members, value FROM metric_rows WHERE metric = ? "
                 "ORDER BY period, members",
@@ -310,14 +381,22 @@ class ValuesCache:
                     if r[-1] is not None
                 ],
             )
+            (oldest,) = con.execute(
+                "SELECT min(fetched_at) FROM metric_rows WHERE metric = ?", (metric.id,)
+            ).fetchone()
+            token = secrets.token_hex(8)
             con.execute(
-                "INSERT OR REPLACE INTO metric_meta VALUES (?, ?, ?, ?, ?, ?)",
-                (metric.id, qhash, spec.system, json.dumps(list(dims)), plen, now),
-            )
+                "INSERT OR REPLACE INTO metric_meta "
+                "(metric, query_hash, system, dims, period_len, fetched_at, token, oldest) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (metric.id, qhash, spec.system, json.dumps(list(dims)), plen, now, token,
+                 oldest if oldest is not None else now),
+            )  # fmt: skip
             con.execute("COMMIT")
         except BaseException:
             con.execute("ROLLBACK")
             raise
+        self._write_copy(con, metric.id, token)
 
 
 def _members(dims: tuple[str, ...], values: tuple[Any, ...]) -> str:

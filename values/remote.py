@@ -211,18 +211,32 @@ def cached_table(engine: Any, metric: Metric, con: Any, name: str) -> ObservedTa
         return None
     qhash = query_hash(found[0], metric)
     cached = cache.read(metric.id, qhash)
-    if cached is None or not cached.periods:
+    if cached is None or not (cached.periods or cached.copy):
         return None
     engine.coarse[metric.id] = cache.read_coarse(metric.id, qhash)  # a rate's quarters, years
     import pyarrow as pa
+    import pyarrow.parquet as pq
 
-    arrow = pa.table(
-        {
-            "period": pa.array(cached.periods, pa.string()),
-            "members": pa.array(cached.members, pa.string()),
-            "value": pa.array(cached.values, pa.float64()),
-        }
-    )
+    arrow: pa.Table | None = None
+    if cached.copy is not None:  # the columnar copy: no Python object per row
+        try:
+            arrow = pq.read_table(cached.copy)
+        except (OSError, pa.ArrowException):
+            arrow = None
+        if arrow is None or arrow.schema.names != ["period", "members", "value"]:
+            arrow, cached = None, cache.read(metric.id, qhash, columnar=False)  # from SQLite
+            if cached is None:
+                return None
+    if arrow is None:
+        arrow = pa.table(
+            {
+                "period": pa.array(cached.periods, pa.string()),
+                "members": pa.array(cached.members, pa.string()),
+                "value": pa.array(cached.values, pa.float64()),
+            }
+        )
+    if arrow.num_rows == 0:
+        return None
     # each dimension's member out of the stored JSON object, by DuckDB's JSON reader
     members = "".join(
         f", json_extract_string(members, {_sql_text(_json_path(d))}) AS {_sql_ident(d)}"

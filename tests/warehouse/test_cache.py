@@ -87,6 +87,9 @@ def test_stale_by_update_frequency(root: Path) -> None:
     engine.close()
     con = sqlite3.connect(ValuesCache(root).path)
     con.execute("UPDATE metric_rows SET fetched_at = fetched_at - 2 * 86400")  # 2 days ago
+    con.execute(
+        "UPDATE metric_meta SET fetched_at = fetched_at - 2 * 86400, oldest = oldest - 2 * 86400"
+    )
     con.commit()
     con.close()
     engine = _engine(root)
@@ -216,3 +219,67 @@ def test_rows_over_the_engines_bound_are_asked_a_few_periods_at_a_time(
     engine.close()
     assert "结果超过 5 行" in report.failed["revenue"], report.failed
     assert _all_rows(one_root) == []
+
+
+def _copies(root: Path) -> list[Path]:
+    return sorted((root / ".kpigraph-cache" / "rows").glob("*.parquet"))
+
+
+def test_the_columnar_copy_answers_as_sqlite_does_and_a_bad_one_is_never_read(
+    root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, duckdb_demo: Warehouse
+) -> None:
+    """Each metric's cached rows are also written as Parquet, named by a token of the
+    metric's transaction, and read from there (no Python object per row). A copy that is not
+    the current one, cannot be read or has another shape is passed over for SQLite's rows."""
+    engine = _engine(root)
+    refresh_engine(engine, sorted(DMS_SQL_METRICS))
+    engine.close()
+    copies = _copies(root)
+    assert len(copies) == len(DMS_SQL_METRICS)
+    cache = ValuesCache(root)
+    engine = _engine(root)
+    metric = engine.metric("revenue")
+    found = engine.remote.metric_sql(metric)
+    assert found is not None
+    qhash = cache_mod.query_hash(found[0], metric)
+    engine.close()
+    columnar, rowwise = cache.read("revenue", qhash), cache.read("revenue", qhash, columnar=False)
+    assert columnar is not None and columnar.copy is not None and not columnar.periods
+    assert rowwise is not None and rowwise.copy is None and len(rowwise.periods) == 24 * 6 * 3
+    assert columnar.rows() == rowwise.rows()
+    assert columnar.fetched_at == rowwise.fetched_at
+    monkeypatch.setenv("KPIGRAPH_CONN_DMS", f"duckdb:///{tmp_path}/gone.duckdb")  # cache only
+    _, expected, engine = _explain(root, tmp_path / "a")
+    engine.close()
+    assert "cached: maintenance_visits" in expected
+    # a garbage copy, a copy of another shape, a copy whose token is not the current one
+    revenue = cache.copy_path("revenue", "x").name.split(".")[0]
+    (path,) = [p for p in copies if p.name.startswith(revenue)]
+    good = path.read_bytes()
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    for i, bad in enumerate(["garbage", "shape"]):
+        if bad == "garbage":
+            path.write_bytes(b"PAR1 not parquet at all")
+        else:
+            pq.write_table(pa.table({"period": ["2026-06"], "value": [1.0]}), path)
+        _, text, engine = _explain(root, tmp_path / f"bad{i}")
+        engine.close()
+        assert text == expected, bad
+    path.write_bytes(good)
+    con = sqlite3.connect(cache.path)
+    con.execute("UPDATE metric_meta SET token = 'ffffffffffffffff' WHERE metric = 'revenue'")
+    con.commit()
+    con.close()
+    stale = cache.read("revenue", qhash)
+    assert stale is not None and stale.copy is None and len(stale.periods) == 24 * 6 * 3
+    # the next write of the metric makes a new copy and removes the old one
+    monkeypatch.setenv("KPIGRAPH_CONN_DMS", duckdb_demo.url)
+    engine = _engine(root)
+    refresh_engine(engine, ["revenue"], full=True)
+    engine.close()
+    now = [p for p in _copies(root) if p.name.startswith(revenue)]
+    assert len(now) == 1 and now[0] != path and len(_copies(root)) == len(DMS_SQL_METRICS)
+    fresh = cache.read("revenue", qhash)
+    assert fresh is not None and fresh.copy == now[0] and fresh.rows() == rowwise.rows()
