@@ -23,7 +23,7 @@ from cli.common import (
     where,
 )
 from core.i18n import _
-from graph_schema.errors import KpigraphError
+from graph_schema.errors import KpigraphError, VersionError
 from loaders.catalog import load_catalog
 from viz.labels import count_label
 
@@ -355,7 +355,10 @@ def _read_and_publish(
         decision = reload.FullLoad(_("the delta could not be applied"))
     if not as_json:
         announce_replacement(store, graph)
-    result = _publish_whole(store, graph, draft, check, files.digest, as_json)
+    try:
+        result = _publish_whole(store, graph, draft, check, files.digest, as_json)
+    except VersionError as exc:
+        raise _another_catalog(store, graph, exc) from None
     reload.save_record(cache, files, reload.record_of(source, files, cache, lint))
     return replace(result, how=_("full load: {reason}", reason=decision.reason))
 
@@ -383,6 +386,27 @@ def apply_delta(store: GraphStore, delta: Delta) -> PublishResult | None:
     return PublishResult(info, number, number or delta.head, delta.auto_versions)
 
 
+def _another_catalog(store: GraphStore, graph: CatalogGraph, exc: VersionError) -> VersionError:
+    """``exc``, with what to do when the store holds another catalog: its metrics' versions
+    are what the new catalog's are compared with, which a user replacing it does not expect."""
+    from graph_schema.errors import EmptyStoreError
+
+    try:
+        before = store.info()
+    except EmptyStoreError:
+        return exc
+    if before.catalog == graph.name:
+        return exc
+    exc.details["another_catalog"] = _(
+        "the store holds another catalog, {name} (loaded {at}): the versions are compared "
+        "with its metrics of the same id. To replace it, load with --no-version-check; to "
+        "keep both, load into another store (--db FILE).",
+        name=repr(before.catalog),
+        at=before.loaded_at,
+    )
+    return exc
+
+
 def _publish_whole(
     store: GraphStore,
     graph: CatalogGraph,
@@ -404,7 +428,7 @@ def _publish_whole(
     )
 
     with Progress(
-        TextColumn("loading"),
+        TextColumn(_("loading")),
         BarColumn(),
         MofNCompleteColumn(),
         TimeElapsedColumn(),

@@ -366,6 +366,10 @@ def _detail_lines(exc: KpigraphError) -> list[str]:
         lines.extend(f"  {c}" for c in candidates)
     problems = details.get("problems")  # VersionError: one line per metric, all of them
     if exc.code == "version_not_bumped" and isinstance(problems, list) and len(problems) > 1:
-        lines.extend(str(p) for p in problems)
+        lines.extend(str(p) for p in problems[1:])  # the first is the error line itself
+    if exc.code == "version_not_bumped":
+        another = details.get("another_catalog")
+        if isinstance(another, str):
+            lines.append(another)
         lines.append(_("nothing was loaded; bump the versions (or --no-version-check to migrate)"))
     return lines

@@ -173,7 +173,8 @@ class VersionError(KpigraphError):
 
     def __init__(self, problems: list[str]) -> None:
         self.problems = problems
-        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+        n = len(problems) - 1
+        more = _(" (and {count} more)", count=n) if n else ""
         super().__init__(f"{problems[0]}{more}", {"problems": problems})
 
 

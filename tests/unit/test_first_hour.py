@@ -131,6 +131,34 @@ def test_load_says_which_catalog_it_replaces(db: Path, tmp_path: Path) -> None:
     assert "替换已载入的目录" in proc.stderr and "replacing" not in proc.stderr, proc.stderr
 
 
+def test_another_catalog_refused_by_versions_says_what_to_do(tmp_path: Path) -> None:
+    """A store holding one catalog, then another whose metric of the same id changed: the
+    version rules refuse it (they compare with the held catalog's metric), and the error says
+    so — load it elsewhere, or replace with --no-version-check — instead of only "bump"."""
+    db = tmp_path / "two.sqlite"
+    atp = "id: atp\nname: 客单价\nlevel: L1\nowner: ops\nreviewer: finance\nversion: 1.0.0\n"
+    first = write_catalog(
+        tmp_path / "first", {"metrics/atp.yaml": atp + "formula: revenue / visits\n"}
+    )
+    run("load", str(first), db=db)
+    other = write_catalog(
+        tmp_path / "other",
+        {
+            "kpigraph.yaml": "name: another catalog\n",
+            "metrics/atp.yaml": atp + "formula: revenue / visits * 100\n",
+        },
+    )
+    proc = subprocess.run(
+        [sys.executable, "-m", "cli", "load", str(other), "--db", str(db)],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert proc.returncode == 1, proc.stderr
+    assert "存储中是另一个目录 'test catalog'" in proc.stderr, proc.stderr
+    assert "--no-version-check" in proc.stderr and "(and" not in proc.stderr
+    run("load", str(other), "--no-version-check", db=db)
+    assert json.loads(run("info", "--json", db=db).stdout)["catalog"] == "another catalog"
+
+
 def test_busy_port_is_one_clear_error(tmp_path: Path) -> None:
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
