@@ -7,13 +7,10 @@ plain ids here and become edges (see :mod:`loaders.catalog`). Unknown keys are r
 
 from __future__ import annotations
 
-import datetime as dt
-from enum import StrEnum
 from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import (
     AfterValidator,
-    BaseModel,
     BeforeValidator,
     ConfigDict,
     Field,
@@ -26,224 +23,33 @@ from pydantic import (
 from core.i18n import _
 from graph_schema.benchmarks import structured_benchmarks
 from graph_schema.ids import NodeKind, NodeRef
-from graph_schema.limits import MAX_EXTRA_KEYS, bounded_text, check_definition_size, count_keys
+from graph_schema.limits import check_definition_size
+from graph_schema.model_values import EXTRA_MAX_DEPTH as EXTRA_MAX_DEPTH
+from graph_schema.model_values import EXTRA_MAX_VALUES as EXTRA_MAX_VALUES
+from graph_schema.model_values import HORIZON_WORDS as HORIZON_WORDS
+from graph_schema.model_values import ROLE_WORDS as ROLE_WORDS
+from graph_schema.model_values import Aggregation as Aggregation
+from graph_schema.model_values import Benchmark as Benchmark
+from graph_schema.model_values import Caliber as Caliber
+from graph_schema.model_values import CauseLink as CauseLink
+from graph_schema.model_values import Contacts as Contacts
+from graph_schema.model_values import Frozen as Frozen
+from graph_schema.model_values import Horizon as Horizon
+from graph_schema.model_values import Level as Level
+from graph_schema.model_values import Priority as Priority
+from graph_schema.model_values import Role as Role
+from graph_schema.model_values import Scope as Scope
+from graph_schema.model_values import SemverText as SemverText
+from graph_schema.model_values import Status as Status
+from graph_schema.model_values import Text as Text
+from graph_schema.model_values import TextList as TextList
+from graph_schema.model_values import VersionEntry as VersionEntry
+from graph_schema.model_values import bounded_extra, upper_priority, words_to_values
 from graph_schema.relations import Relation
-from graph_schema.semver import check_semver
 from graph_schema.webhook_policy import check_url
 
 
-def _to_text(value: Any) -> Any:
-    """YAML turns ``1.0``, ``2023-09-01`` and ``1200`` into numbers and dates; keep them as text."""
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, int | float | dt.date | dt.datetime):
-        return value.isoformat() if isinstance(value, dt.date) else str(value)
-    return value
-
-
-#: Text of one field: at most 64 KiB (graph_schema.limits.MAX_TEXT).
-Text = Annotated[str, BeforeValidator(_to_text), AfterValidator(bounded_text)]
-
-
-def _to_list(value: Any) -> Any:
-    """Allow a single string where a list of strings is expected."""
-    return [value] if isinstance(value, str) else value
-
-
-TextList = Annotated[list[Text], BeforeValidator(_to_list)]
-#: A semantic version (``1.1.0``); anything else is a validation error (see graph_schema.semver).
-SemverText = Annotated[Text, AfterValidator(check_semver)]
-#: Bounds on a metric's free-form ``extra``: a few lines of YAML aliases expand to billions of
-#: values when the metric is stored, and deeper nesting than this cannot be serialised.
-EXTRA_MAX_VALUES = 100_000
-EXTRA_MAX_DEPTH = 32
-
-
-def _bounded(value: dict[str, Any]) -> dict[str, Any]:
-    """``value`` unchanged, or ``ValueError`` when it holds too many values or nests too deep
-    (each use of a YAML alias counts again: that is what storing it costs).
-
-    Examples
-    --------
-    >>> _bounded({"dbt": {"filter": ["a", "b"]}})
-    {'dbt': {'filter': ['a', 'b']}}
-    >>> row = ["x"] * 1000
-    >>> _bounded({"a": [row] * 1000})
-    Traceback (most recent call last):
-    ...
-    ValueError: holds over 100000 values (each use of a YAML alias counts); keep extra small
-    """
-    if count_keys(value) > MAX_EXTRA_KEYS:
-        raise ValueError(
-            f"holds over {MAX_EXTRA_KEYS} keys (counted at every depth); keep extra small"
-        )
-    budget = EXTRA_MAX_VALUES
-    stack: list[tuple[Any, int]] = [(value, 1)]
-    while stack:
-        item, depth = stack.pop()
-        budget -= 1
-        if budget < 0:
-            raise ValueError(
-                f"holds over {EXTRA_MAX_VALUES} values (each use of a YAML alias counts); "
-                "keep extra small"
-            )
-        children = item.values() if isinstance(item, dict) else item
-        if not isinstance(item, dict | list | tuple):
-            continue
-        if depth >= EXTRA_MAX_DEPTH:
-            raise ValueError(f"nests deeper than {EXTRA_MAX_DEPTH} levels; flatten it")
-        stack.extend((child, depth + 1) for child in children)
-    return value
-
-
-class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=True)
-
-
-class Level(StrEnum):
-    L0 = "L0"
-    L1 = "L1"
-    L2 = "L2"
-    L3 = "L3"
-
-
-class Status(StrEnum):
-    DRAFT = "draft"
-    ACTIVE = "active"
-    DEPRECATED = "deprecated"
-
-
-class Priority(StrEnum):
-    """优先级 (seed 001, 指标梳理清单): which metrics to define first — P0 before P1 before P2."""
-
-    P0 = "P0"
-    P1 = "P1"
-    P2 = "P2"
-
-
-class Role(StrEnum):
-    """The metric's place in the system (seed 002's five elements: 北极星指标 / 关键指标 /
-    过程指标): the north star, a key metric it decomposes into, a process metric that moves it."""
-
-    NORTH_STAR = "north_star"
-    KEY = "key"
-    PROCESS = "process"
-
-
-class Horizon(StrEnum):
-    """What the metric tells about time (seed 001: 先行指标 预测未来 / 过程指标 监控当下 /
-    结果指标 评估过去)."""
-
-    LEADING = "leading"
-    PROCESS = "process"
-    LAGGING = "lagging"
-
-
-#: The Chinese words a catalog may write instead of the values (北极星 for north_star, ...).
-ROLE_WORDS: dict[str, str] = {
-    "北极星": "north_star",
-    "北极星指标": "north_star",
-    "north-star": "north_star",
-    "关键": "key",
-    "关键指标": "key",
-    "过程": "process",
-    "过程指标": "process",
-}
-HORIZON_WORDS: dict[str, str] = {
-    "先行": "leading",
-    "先行指标": "leading",
-    "过程": "process",
-    "过程指标": "process",
-    "结果": "lagging",
-    "结果指标": "lagging",
-}
-
-
-def _words(table: dict[str, str]) -> Any:
-    def translate(value: Any) -> Any:
-        if isinstance(value, str):
-            text = value.strip()
-            return table.get(text, text.lower())
-        return value
-
-    return translate
-
-
-def _priority(value: Any) -> Any:
-    return value.strip().upper() if isinstance(value, str) else value
-
-
-class Scope(_Frozen):
-    """What a part of a metric counts (统计口径: ✅ includes / ❌ excludes)."""
-
-    includes: TextList = Field(default_factory=list)
-    excludes: TextList = Field(default_factory=list)
-
-
-class Caliber(_Frozen):
-    """统计口径: numerator / denominator scope (or the scope of a plain count), time and rules."""
-
-    numerator: Scope | None = None
-    denominator: Scope | None = None
-    scope: Scope | None = None
-    time: Text | None = None
-    rules: TextList = Field(default_factory=list)
-
-
-class CauseLink(_Frozen):
-    """A causal / leading-indicator link from this metric to ``metric``."""
-
-    metric: str
-    polarity: Literal["+", "-"] = "+"
-    lag: Text | None = None
-    evidence: Text | None = None
-
-    @field_validator("polarity", mode="before")
-    @classmethod
-    def _polarity(cls, value: Any) -> Any:
-        return {"−": "-", "positive": "+", "negative": "-"}.get(value, value)
-
-
-class Aggregation(StrEnum):
-    """How observed values of a metric without a formula roll up (over members and periods)."""
-
-    SUM = "sum"
-    AVG = "avg"
-    LAST = "last"
-    NONE = "none"
-
-
-class Benchmark(_Frozen):
-    """行业基准: one reference range, ``min <= value <= max`` (either bound may be open).
-
-    The older shape ``{segment, average: "1200-1800", excellent: ">2000", source}`` still loads:
-    it becomes one range per given level (see :func:`graph_schema.benchmarks.structured`).
-    """
-
-    label: Text
-    min: float | None = None
-    max: float | None = None
-    source: Text | None = None
-
-
-class VersionEntry(_Frozen):
-    """版本记录: one released version of the definition."""
-
-    version: SemverText
-    date: Text | None = None
-    change: Text | None = None
-    author: Text | None = None
-
-
-class Contacts(_Frozen):
-    """咨询联系."""
-
-    business: Text | None = None
-    technical: Text | None = None
-    data_support: Text | None = None
-
-
-class BaseNode(_Frozen):
+class BaseNode(Frozen):
     """Every node has a kind and an id; ``(kind, id)`` is unique."""
 
     kind: ClassVar[NodeKind]
@@ -282,9 +88,9 @@ class Metric(BaseNode):
     reviewer: str | None = None
     status: Status = Status.ACTIVE
     # 指标梳理清单 and the five elements (seeds 001, 002); changing one is a minor version
-    priority: Annotated[Priority | None, BeforeValidator(_priority)] = None
-    role: Annotated[Role | None, BeforeValidator(_words(ROLE_WORDS))] = None
-    horizon: Annotated[Horizon | None, BeforeValidator(_words(HORIZON_WORDS))] = None
+    priority: Annotated[Priority | None, BeforeValidator(upper_priority)] = None
+    role: Annotated[Role | None, BeforeValidator(words_to_values(ROLE_WORDS))] = None
+    horizon: Annotated[Horizon | None, BeforeValidator(words_to_values(HORIZON_WORDS))] = None
     # 指标定义
     definition: Text | None = None
     meaning: Text | None = None
@@ -326,7 +132,7 @@ class Metric(BaseNode):
     window: Text | None = None
     # what an importer found that the template cannot hold (a dbt metric's filter, window,
     # offsets...), kept under the tool's name (``extra: {dbt: {...}}``) and written back on export
-    extra: Annotated[dict[str, Any], AfterValidator(_bounded)] = Field(default_factory=dict)
+    extra: Annotated[dict[str, Any], AfterValidator(bounded_extra)] = Field(default_factory=dict)
 
     @property
     def updated(self) -> str | None:
@@ -389,7 +195,7 @@ class Dimension(BaseNode):
         return self
 
 
-class Connection(_Frozen):
+class Connection(Frozen):
     """Where a system's tables can be queried: the NAME of an environment variable holding a
     SQLAlchemy-style URL (or naming a secrets file that holds it). The URL itself never
     appears in a catalog file."""
@@ -423,7 +229,7 @@ class FieldNode(BaseNode):
     description: Text | None = None
 
 
-class NotifyTarget(_Frozen):
+class NotifyTarget(Frozen):
     """Where a department is told about change requests: a webhook URL and the body format
     (``json`` generic; ``wecom``, ``dingtalk``, ``feishu``, ``slack`` bot Markdown)."""
 
@@ -482,7 +288,7 @@ def node_from_props(kind: NodeKind, props: dict[str, Any]) -> BaseNode:
     return NODE_MODELS[kind].model_validate(props, context={"stored": True})
 
 
-class Edge(_Frozen):
+class Edge(Frozen):
     """A typed, directed edge. ``props`` holds relation attributes (role, polarity, lag...)."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")

@@ -44,6 +44,7 @@ _CODE = (
     "loaders/yaml_lines.py",
     "loaders/catalog_cache.py",
     "graph_schema/models.py",
+    "graph_schema/model_values.py",
     "graph_schema/ids.py",
     "graph_schema/relations.py",
     "graph_schema/benchmarks.py",
