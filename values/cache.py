@@ -33,12 +33,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from graph_schema.confined import escapes
-from graph_schema.errors import KpigraphError
+from graph_schema.confined import ADVICE, LINKED_OUT, escapes
+from graph_schema.errors import CatalogIssue, KpigraphError
 from graph_schema.models import Metric
 from values.chunks import by_periods
 from values.coarse import fetch_coarse, needs_coarse
 from values.engines.base import MetricSql, Rollup
+from values.errors import ValuesFileError
 
 CACHE_DIR = ".kpigraph-cache"
 _SCHEMA = """
@@ -133,6 +134,20 @@ class ValuesCache:
         self.path = Path(root) / CACHE_DIR / "values.sqlite"
 
     def _connect(self) -> sqlite3.Connection:
+        """Open (and create) the cache.
+
+        Raises
+        ------
+        ValuesFileError
+            The cache folder, its file or its copies' folder is a link out of the catalog
+            directory (a hostile git tree could point it anywhere: nothing is read or
+            written there).
+        """
+        root = self.path.parent.parent
+        for path in (self.path.parent, self.path, self.path.parent / "rows"):
+            if (path.exists() or path.is_symlink()) and escapes(root, path):
+                rel = str(path.relative_to(root))
+                raise ValuesFileError([CatalogIssue(rel, None, LINKED_OUT, ADVICE)])
         self.path.parent.mkdir(parents=True, exist_ok=True)
         con = sqlite3.connect(self.path, timeout=30, isolation_level=None)
         con.executescript(_SCHEMA)
@@ -256,19 +271,21 @@ class ValuesCache:
         it can ask together (one scan for many, :mod:`values.refresh_fused`) are asked so;
         the others, and any batch that fails, one by one."""
         report = RefreshReport()
+        todo: list[tuple[Metric, MetricSql]] = []
+        for metric in metrics:
+            try:
+                spec = spec_of(metric)
+            except KpigraphError as exc:
+                report.failed[metric.id] = exc.message
+                continue
+            if spec is not None:
+                todo.append((metric, spec))
+            elif progress:
+                progress(metric.id)
+        if not todo:
+            return report  # nothing connected: no cache file made in the catalog directory
         con = self._connect()
         try:
-            todo: list[tuple[Metric, MetricSql]] = []
-            for metric in metrics:
-                try:
-                    spec = spec_of(metric)
-                except KpigraphError as exc:
-                    report.failed[metric.id] = exc.message
-                    continue
-                if spec is not None:
-                    todo.append((metric, spec))
-                elif progress:
-                    progress(metric.id)
             if batch is not None:
                 todo = batch(self, con, todo, start, end, full, report, progress)
             for metric, spec in todo:

@@ -181,8 +181,12 @@ class ValuesEngine:
         if metric.sql and metric.id not in self._sql:
             label = f"metric {metric.id!r} sql"
             try:  # its system has a connection: the values cache, else the engine there
-                with self._lock:
-                    cached = cached_table(self, metric, self._con, f"cache_{len(self._sql)}")
+                try:
+                    with self._lock:
+                        cached = cached_table(self, metric, self._con, f"cache_{len(self._sql)}")
+                except ValuesFileError as exc:  # a cache linked out of the catalog: not read
+                    self.notes[metric.id] = exc.message
+                    cached = None
                 remote = cached or self.remote.table(metric, self.defs.dimension_ids, label)
             except (EngineQueryError, EngineConnectionError, ValuesFileError) as exc:
                 self.notes[metric.id] = exc.message

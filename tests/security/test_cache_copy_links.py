@@ -44,3 +44,34 @@ def test_a_copy_linked_out_of_the_catalog_is_not_read(
     read = cache.read("revenue", qhash)
     assert read is not None and read.copy is None  # SQLite's rows, not the linked file's
     assert 1e9 not in read.values and len(read.periods) > 1
+
+
+def test_a_cache_folder_linked_out_of_the_catalog_is_neither_written_nor_read(
+    tmp_path: Path, duckdb_demo: Warehouse, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``.kpigraph-cache → /somewhere/else`` committed to a catalog's git tree: a refresh would
+    write the cache (and its copies) there, and a read would take another cache's numbers."""
+    from values.errors import ValuesFileError
+
+    monkeypatch.setenv("KPIGRAPH_CONN_DMS", duckdb_demo.url)
+    root = connected_catalog(tmp_path / "catalog")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    os.symlink(elsewhere, root / ".kpigraph-cache")
+    engine = ValuesEngine(root, GraphDefinitions(load_catalog(root)))
+    with pytest.raises(ValuesFileError) as refused:
+        refresh_engine(engine, ["revenue"])
+    assert ".kpigraph-cache" in str(refused.value.issues[0].file)
+    assert list(elsewhere.iterdir()) == []  # nothing written there
+    # a cache planted there is not read either: the engine asks the warehouse
+    (root / ".kpigraph-cache").unlink()
+    honest_root = connected_catalog(tmp_path / "honest")
+    honest = ValuesEngine(honest_root, GraphDefinitions(load_catalog(honest_root)))
+    refresh_engine(honest, ["revenue"])
+    honest.close()
+    os.symlink(honest_root / ".kpigraph-cache", root / ".kpigraph-cache")
+    engine.close()
+    engine = ValuesEngine(root, GraphDefinitions(load_catalog(root)))
+    engine.frame("revenue", kind="observed")
+    assert "revenue" not in engine.fetched  # not from the linked cache
+    engine.close()

@@ -99,7 +99,7 @@ def warehouse(request: pytest.FixtureRequest) -> Warehouse:
 
 def connected_catalog(dest: Path, env: str = "KPIGRAPH_CONN_DMS") -> Path:
     """A copy of the demo catalog whose 'dms' system has a connection and no data/ files."""
-    shutil.copytree(DEMO, dest)
+    shutil.copytree(DEMO, dest, ignore=shutil.ignore_patterns(".kpigraph-cache"))
     shutil.rmtree(dest / "data")
     sources = dest / "sources.yaml"
     text = sources.read_text(encoding="utf-8")
