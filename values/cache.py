@@ -64,7 +64,11 @@ _FREQUENCIES = [
 
 
 def query_hash(spec: MetricSql, metric: Metric) -> str:
-    text = json.dumps([spec.sql, spec.dialect, spec.system, metric.version, metric.aggregation])
+    """What the cached rows depend on: the SQL, its dialect and system, and how the values roll
+    up. Not the metric's version: a store numbers versions the files may not declare, and the
+    same SQL gives the same rows whatever the definition's words say (so ``check-values
+    --catalog DIR`` reads what ``values refresh`` cached from the store)."""
+    text = json.dumps([spec.sql, spec.dialect, spec.system, metric.aggregation])
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 

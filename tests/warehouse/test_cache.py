@@ -283,3 +283,32 @@ def test_the_columnar_copy_answers_as_sqlite_does_and_a_bad_one_is_never_read(
     assert len(now) == 1 and now[0] != path and len(_copies(root)) == len(DMS_SQL_METRICS)
     fresh = cache.read("revenue", qhash)
     assert fresh is not None and fresh.copy == now[0] and fresh.rows() == rowwise.rows()
+
+
+def test_a_catalog_read_from_its_files_finds_what_the_store_refreshed(
+    root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``values refresh`` reads definitions from the store, which numbers versions the files
+    may not declare; ``check-values --catalog DIR`` reads the files. The same SQL is the same
+    cache entry for both (it used to be keyed by the version too: a miss, and the warehouse
+    asked again — or nothing, when it is unreachable)."""
+    from store.embedded import EmbeddedStore
+    from values.definitions import StoreDefinitions
+
+    path = root / "metrics" / "revenue" / "revenue.yaml"
+    path.write_text(path.read_text(encoding="utf-8").replace("version: 1.0.0\n", ""), "utf-8")
+    from core.publish import publish
+
+    store = EmbeddedStore(tmp_path / "k.sqlite")
+    publish(store, load_catalog(root))  # as `kpigraph load` does: automatic versions
+    from_store = ValuesEngine(root, StoreDefinitions(store))
+    assert from_store.metric("revenue").version == "1.0.0"  # numbered by the store
+    assert refresh_engine(from_store, ["revenue"]).refreshed["revenue"] == 24 * 6 * 3
+    from_store.close()
+    store.close()
+    monkeypatch.setenv("KPIGRAPH_CONN_DMS", f"duckdb:///{tmp_path}/gone.duckdb")
+    from_files = _engine(root)
+    assert from_files.metric("revenue").version is None  # the files say none
+    from_files.frame("revenue", kind="observed")
+    assert "revenue" in from_files.fetched  # read from the cache, not asked of the warehouse
+    from_files.close()
