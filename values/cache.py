@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from graph_schema.calendar import Calendar
 from graph_schema.errors import KpigraphError
 from graph_schema.models import Metric
 from values.coarse import fetch_coarse, needs_coarse
@@ -98,8 +99,10 @@ Batch = Callable[..., list[tuple[Metric, MetricSql]]]
 
 
 class ValuesCache:
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, calendar: Calendar | None = None) -> None:
         self.path = Path(root) / CACHE_DIR / "values.sqlite"
+        #: the catalog's calendar: a rate's weeks, fiscal and retail periods are asked by it
+        self.calendar = calendar
 
     def _connect(self) -> sqlite3.Connection:
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -139,17 +142,24 @@ class ValuesCache:
         finally:
             con.close()
 
-    def read_coarse(self, metric_id: str, qhash: str) -> list[tuple[str, str, float]]:
-        """A rate's cached quarter and year rows ``(period, members JSON, value)`` under
-        ``qhash`` (:mod:`values.coarse`)."""
+    def read_coarse(
+        self, metric_id: str, qhash: str, calendar: Calendar | None = None
+    ) -> list[tuple[str, str, float]]:
+        """A rate's cached rows at coarser grains ``(period, members JSON, value)`` under
+        ``qhash`` (:mod:`values.coarse`): fiscal ones only of ``calendar``'s fiscal year."""
         if not self.exists():
             return []
+        fiscal = (
+            f"%@{calendar.fiscal_year_start}" if calendar is not None and calendar.has_fiscal
+            else ""
+        )  # fmt: skip
         con = self._connect()
         try:
             return con.execute(
                 "SELECT period, members, value FROM metric_rows_coarse "
-                "WHERE metric = ? AND query_hash = ? ORDER BY period, members",
-                (metric_id, qhash),
+                "WHERE metric = ? AND query_hash = ? "
+                "AND (grain NOT LIKE 'fiscal%' OR grain LIKE ?) ORDER BY period, members",
+                (metric_id, qhash, fiscal),
             ).fetchall()
         finally:
             con.close()
@@ -226,11 +236,10 @@ class ValuesCache:
         qhash = query_hash(spec, metric)
         table = table_of(metric)  # a RemoteTable: its probe lists the periods (totals by month)
         totals = table.fetch_rows(Rollup())
-        periods = sorted(
-            str(r[0])
-            for r in totals
-            if (not start or str(r[0]) >= start) and (not end or str(r[0])[: len(end)] <= end)
-        )
+        every = sorted(str(r[0]) for r in totals)
+        periods = [
+            p for p in every if (not start or p >= start) and (not end or p[: len(end)] <= end)
+        ]
         same, cached = self.cached_periods(con, metric.id, qhash, full)
         missing = [p for p in periods if p not in cached]
         if not missing:
@@ -240,7 +249,11 @@ class ValuesCache:
         plen = table.period_len["_"]
         rows = table.fetch_rows(Rollup(grain=dims, periods=tuple(missing), plen=plen,
                                        stored_plen=plen))  # fmt: skip
-        coarse = fetch_coarse(table.engine, spec, dims) if needs_coarse(metric) else None
+        coarse = (
+            fetch_coarse(table.engine, spec, dims, self.calendar, every)
+            if needs_coarse(metric)
+            else None
+        )
         self.write(con, metric, spec, same, missing, dims, plen, rows, coarse)
         report.refreshed[metric.id] = len(rows)
 
@@ -339,7 +352,7 @@ def refresh_engine(
     def table_of(metric: Metric) -> Any:
         return engine.remote.table(metric, engine.defs.dimension_ids, f"metric {metric.id!r} sql")
 
-    return ValuesCache(engine.root).refresh(
+    return ValuesCache(engine.root, engine.calendar).refresh(
         metrics, table_of, spec_of, start=start, end=end, full=full, progress=progress,
         batch=fuse if isinstance(fuse, FusedRefresh) else FusedRefresh(engine) if fuse else None,
     )  # fmt: skip
