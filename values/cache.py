@@ -30,6 +30,7 @@ from graph_schema.errors import KpigraphError
 from graph_schema.models import Metric
 from values.coarse import fetch_coarse, needs_coarse
 from values.engines.base import MetricSql, Rollup
+from values.errors import NotValuesQueryError
 
 CACHE_DIR = ".kpigraph-cache"
 _SCHEMA = """
@@ -88,9 +89,17 @@ class RefreshReport:
     refreshed: dict[str, int] = field(default_factory=dict)  # metric → rows written
     unchanged: list[str] = field(default_factory=list)
     failed: dict[str, str] = field(default_factory=dict)  # metric → why
+    #: metric → why its SQL is not asked (not a query of values by period: it documents the
+    #: calculation); not a failure
+    skipped: dict[str, str] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
-        return {"refreshed": self.refreshed, "unchanged": self.unchanged, "failed": self.failed}
+        return {
+            "refreshed": self.refreshed,
+            "unchanged": self.unchanged,
+            "failed": self.failed,
+            "skipped": self.skipped,
+        }
 
 
 #: ``(cache, connection, (metric, spec) pairs, start, end, full, report, progress)`` → the
@@ -200,6 +209,8 @@ class ValuesCache:
                     progress(metric.id)
                 try:
                     self._one(con, metric, spec, table_of, start, end, full, report)
+                except NotValuesQueryError as exc:
+                    report.skipped[metric.id] = exc.message
                 except KpigraphError as exc:
                     report.failed[metric.id] = exc.message
         finally:
