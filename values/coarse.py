@@ -103,9 +103,7 @@ def span_of(periods: Iterable[str]) -> tuple[dt.date, dt.date] | None:
     return (min(days), max(days)) if days else None
 
 
-def case_label(
-    calendar: Calendar, grain: str, span: tuple[dt.date, dt.date]
-) -> Label | None:
+def case_label(calendar: Calendar, grain: str, span: tuple[dt.date, dt.date]) -> Label | None:
     """The label of ``grain`` periods as a CASE of day ranges over ``span``; ``None`` when the
     span has more than :data:`MAX_WHENS` of them (or the calendar lacks the grain)."""
     try:

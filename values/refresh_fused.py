@@ -186,9 +186,12 @@ class FusedRefresh:
                 rows_of |= split(fused, self._run(sql_engine, spec, fused.sql))
         coarse = {  # a rate's quarters and years, asked before anything is written
             i.metric.id: fetch_coarse(
-                sql_engine, i.spec, dims, self.engine.calendar,
+                sql_engine,
+                i.spec,
+                dims,
+                self.engine.calendar,
                 [*missing.get(i.metric.id, ()), *states[i.metric.id][1]],
-            )  # fmt: skip
+            )
             for i in items
             if needs_coarse(i.metric) and missing.get(i.metric.id)
         }

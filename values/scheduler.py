@@ -48,7 +48,8 @@ def parse_interval(text: str) -> float:
 
 #: the last scheduled run, for the pages and ``/api/values/refresh``: ``started``,
 #: ``finished`` (epoch seconds), ``refreshed`` (metric → rows), ``failed`` (metric → why),
-#: ``skipped`` (metric → why its SQL is not a query of values by period), ``error`` (the whole run failed), ``runs``, ``every`` (seconds); empty when not scheduled
+#: ``skipped`` (metric → why its SQL is not a query of values by period), ``error`` (the
+#: whole run failed), ``runs``, ``every`` (seconds); empty when not scheduled
 status: dict[str, Any] = {}
 _status_lock = threading.Lock()
 

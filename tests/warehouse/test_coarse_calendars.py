@@ -196,9 +196,8 @@ def test_eval_and_explain_on_the_same_calendar(root: Path) -> None:
 
 def test_a_fiscal_period_without_a_fiscal_year(tmp_path: Path) -> None:
     """The catalog declares no fiscal year: FY2026-Q1 is of a calendar it does not have."""
-    root = write_catalog(
-        tmp_path / "catalog", {**FILES, "kpigraph.yaml": "name: test catalog\n", "metrics/ok_rate.yaml": None}
-    )
+    plain = {**FILES, "kpigraph.yaml": "name: test catalog\n", "metrics/ok_rate.yaml": None}
+    root = write_catalog(tmp_path / "catalog", plain)
     engine = _engine(root)
     with pytest.raises(InvalidPeriodError, match="fiscal_year_start"):
         engine.frame("orders_d", periods=["FY2026-Q1"])
