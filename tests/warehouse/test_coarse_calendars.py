@@ -28,6 +28,7 @@ R2026-Q1 4/7 (02-03, the five of March, 04-20); FY2026-Q4 3/7, FY2027-Q1 2/3, FY
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -202,3 +203,30 @@ def test_a_fiscal_period_without_a_fiscal_year(tmp_path: Path) -> None:
     with pytest.raises(InvalidPeriodError, match="fiscal_year_start"):
         engine.frame("orders_d", periods=["FY2026-Q1"])
     engine.close()
+
+
+def test_the_commands_as_a_user_runs_them(root: Path, tmp_path: Path) -> None:
+    """``kpigraph values``, ``eval`` and ``explain --base`` in a real process, from the cache."""
+    from store.embedded import EmbeddedStore
+    from tests.unit.test_cli import run
+
+    db = tmp_path / "cli.sqlite"
+    EmbeddedStore(db).load(load_catalog(root))
+    where = ("--values-dir", str(root))
+    proc = run(
+        "values", "ok_rate", "--from", "2026-W10", "--to", "2026-W11", "--json", *where, db=db
+    )
+    rows = {r["period"]: r["value"] for r in json.loads(proc.stdout)["rows"]}
+    assert rows == {"2026-W10": pytest.approx(2 / 3), "2026-W11": 0.0}
+    proc = run("eval", "ok_rate", "--period", "FY2027-Q1", "--json", *where, db=db)
+    evaluated = json.loads(proc.stdout)
+    assert evaluated["previous_period"] == "FY2026-Q4"
+    assert evaluated["value"] == pytest.approx(2 / 3)
+    assert evaluated["previous"] == pytest.approx(3 / 7)
+    proc = run(
+        "explain", "ok_rate", "--period", "R2026-Q1", "--base", "qoq", "--json", *where, db=db
+    )
+    explained = json.loads(proc.stdout)
+    assert explained["base_period"] == "R2025-Q4"
+    assert explained["value"] == pytest.approx(4 / 7) and explained["base_value"] == 0.5
+    assert "ok_rate" in explained["fetched"]  # from the cache
