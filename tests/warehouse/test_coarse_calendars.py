@@ -230,3 +230,41 @@ def test_the_commands_as_a_user_runs_them(root: Path, tmp_path: Path) -> None:
     assert explained["base_period"] == "R2025-Q4"
     assert explained["value"] == pytest.approx(4 / 7) and explained["base_value"] == 0.5
     assert "ok_rate" in explained["fetched"]  # from the cache
+
+
+def test_sql_that_is_no_values_query_is_skipped_and_another_systems_table_named(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """#26, the demo's walkthrough: seed SQL of one month (``… AS ok_rate``, no ``period``) is
+    skipped with the columns it selects, not failed; SQL over a table of another system fails
+    naming the tables of the system it runs on."""
+    url, _gone = _duckdb(tmp_path)
+    monkeypatch.setenv("KPIGRAPH_CONN_WH", url)
+    files = {
+        **FILES,
+        "sources.yaml": FILES["sources.yaml"] + (  # type: ignore[operator]
+            "- id: erp\n  name: 财务系统\n  tables:\n    - id: ledger\n      name: 台账\n"
+            "      fields:\n        - {id: cost, name: 成本, type: integer}\n"
+        ),
+        "metrics/doc_rate.yaml": (
+            "id: doc_rate\nname: 示例完工率\nlevel: L1\nowner: ops\naggregation: none\n" + FIELDS
+            + "sql: SELECT SUM(ok) * 1.0 / COUNT(*) AS ok_rate FROM cal_orders "
+            "WHERE day BETWEEN '2026-03-01' AND '2026-03-31'\n"
+        ),
+        "metrics/cost.yaml": (
+            "id: cost\nname: 成本\nlevel: L1\nowner: ops\n"
+            "fields: [wh.cal_orders.day, erp.ledger.cost]\n"
+            "sql: SELECT strftime(day, '%Y-%m') AS period, SUM(cost) AS value FROM ledger "
+            "GROUP BY ALL\n"
+        ),
+    }  # fmt: skip
+    root = write_catalog(tmp_path / "catalog", files)
+    engine = _engine(root)
+    report = refresh_engine(engine)
+    engine.close()
+    assert set(report.refreshed) == {"orders_d", "ok_rate"}
+    assert set(report.skipped) == {"doc_rate"} and "ok_rate" in report.skipped["doc_rate"]
+    assert "period" in report.skipped["doc_rate"]
+    assert set(report.failed) == {"cost"}
+    assert "'ledger'" in report.failed["cost"] and "cal_orders" in report.failed["cost"]
+    assert "system 'wh'" in report.failed["cost"]

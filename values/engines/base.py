@@ -171,8 +171,16 @@ def checked_sql(metric: MetricSql, dialect: str) -> exp.Query:
         # --- SAFETY CHECK: the SQL sandbox (issue #21), the same check lint and DuckDB run ---
         check_metric_sql(metric.sql, tables=metric.tables, dialect=read)
     except UnsafeSQLError as exc:
+        where = ""
+        if exc.kind == "table" and metric.tables is not None:
+            # which tables it may read: those sources.yaml declares under the system it runs on
+            names = sorted({t.rsplit(".", 1)[-1] for t in metric.tables})
+            where = (
+                f" (it runs on system {metric.system!r}, the connected system of its fields, and "
+                f"reads only its tables: {', '.join(names) or 'none declared'})"
+            )
         raise EngineQueryError(
-            f"metric {metric.metric!r} (system {metric.system!r}): refused: {exc}",
+            f"metric {metric.metric!r} (system {metric.system!r}): refused: {exc}{where}",
             {"metric": metric.metric, "system": metric.system},
         ) from None
     try:
