@@ -8,9 +8,16 @@ against March), then follows the month where the change concentrates down to its
 period's sub-periods (``2026-04``); a position only the base has (the 31st against a 30-day
 month) is named after the base's (``2026-01-31 (base)``).
 
-The levels stop at the grain the metric's values have (monthly values: the months, no days).
-Only calendar years, quarters and months are drilled (a week, a fiscal or retail period: not
-yet — the view says so in the notes), and only against a base period (not against targets).
+Each calendar is drilled down its own levels: an ISO week to its days (Monday against Monday);
+a fiscal year to its fiscal quarters, then months and days (FY2027-Q1 = April–June against
+FY2026-Q4 = January–March: April against January); a retail 4-5-4 year to its quarters, periods
+(retail months of 4, 5 and 4 weeks), weeks and days — a period's weeks against the base
+period's by position (the fifth week of a 5-week period against nothing when the base has 4).
+Each sub-period names the base's sub-period it is set against (``base_member``).
+
+The levels stop at the grain the metric's values have (monthly values: the months, no days;
+a rate's weeks only when the cache holds them). Only against a base period (not against
+targets).
 """
 
 from __future__ import annotations
@@ -25,9 +32,34 @@ from graph_schema.hierarchy import Hierarchy
 
 #: the time dimension's id (dimensions.yaml) drilled as the calendar
 TIME_DIMENSION = "time"
-#: the calendar levels as people name them (年 → 季 → 月 → 日)
-LEVEL_NAMES = {"year": N_("year"), "quarter": N_("quarter"), "month": N_("month"), "day": N_("day")}
-_LEVELS = {"year": ["quarter", "month", "day"], "quarter": ["month", "day"], "month": ["day"]}
+#: the calendar levels as people name them (年 → 季 → 月 → 日; 财年 → 财季; 零售年 → 零售季 →
+#: 零售期 → 零售周; 周)
+LEVEL_NAMES = {
+    "year": N_("year"),
+    "quarter": N_("quarter"),
+    "month": N_("month"),
+    "day": N_("day"),
+    "week": N_("ISO week"),
+    "fiscal_year": N_("fiscal year"),
+    "fiscal_quarter": N_("fiscal quarter"),
+    "retail_year": N_("retail year"),
+    "retail_quarter": N_("retail quarter"),
+    "retail_month": N_("retail period"),
+    "retail_week": N_("retail week"),
+}
+#: a period's grain → the levels below it, coarsest first, each calendar's own
+_LEVELS = {
+    "year": ["quarter", "month", "day"],
+    "quarter": ["month", "day"],
+    "month": ["day"],
+    "week": ["day"],
+    "fiscal_year": ["fiscal_quarter", "month", "day"],
+    "fiscal_quarter": ["month", "day"],
+    "retail_year": ["retail_quarter", "retail_month", "retail_week", "day"],
+    "retail_quarter": ["retail_month", "retail_week", "day"],
+    "retail_month": ["retail_week", "day"],
+    "retail_week": ["day"],
+}
 
 Frame = dict[tuple[str, ...], dict[str, float]]
 
@@ -52,7 +84,7 @@ class TimeFrames:
         self.now, self.base = calendar.parse(pair.period), calendar.parse(pair.base_p)
         if self.now.grain not in _LEVELS or self.base.grain != self.now.grain:
             raise InvalidQueryError(
-                f"time is drilled for calendar years, quarters and months, not {self.now.grain}"
+                f"time is drilled for years, quarters, months and weeks, not {self.now.grain}"
             )
         self._cache: dict[tuple[str, int], tuple[Frame, Frame]] = {}
         #: a sub-period of the explained period → the base's sub-period at its position

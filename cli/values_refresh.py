@@ -68,9 +68,11 @@ def refresh_cmd(
             out().print(
                 _("up to date: {metrics}", metrics=safe(", ".join(sorted(report.unchanged))))
             )
+        for mid, why in sorted(report.skipped.items()):
+            err().print(_("skipped {metric}: {why}", metric=safe(mid), why=safe(why)))
         for mid, why in sorted(report.failed.items()):
             err().print(_("failed {metric}: {why}", metric=safe(mid), why=safe(why)))
-        if not (report.refreshed or report.unchanged or report.failed):
+        if not (report.refreshed or report.unchanged or report.failed or report.skipped):
             # not silence: say why nothing was fetched (stdout stays empty for scripts)
             err().print(
                 _(

@@ -74,13 +74,16 @@ class Calendar:
     ('2025-04-01', '2025-06-30')
     """
 
-    def __init__(self, fiscal_year_start: int = 1) -> None:
-        if not 1 <= fiscal_year_start <= 12:
+    def __init__(self, fiscal_year_start: int | None = None) -> None:
+        if fiscal_year_start is not None and not 1 <= fiscal_year_start <= 12:
             raise InvalidQueryError(
                 f"calendar: fiscal_year_start must be a month from 1 to 12, "
                 f"not {fiscal_year_start!r} (kpigraph.yaml)"
             )
-        self.fiscal_year_start = fiscal_year_start
+        #: the catalog declares a fiscal year (``calendar: fiscal_year_start``); without one,
+        #: a fiscal period (``FY2026-Q1``) is of a calendar the catalog does not have
+        self.has_fiscal = fiscal_year_start is not None
+        self.fiscal_year_start = fiscal_year_start or 1
 
     # -- parsing -------------------------------------------------------------------------
 
@@ -108,6 +111,17 @@ class Calendar:
         nums = [int(g) for g in match.groups()]
         year = nums[0]
         check_year(year, text)
+        if grain.startswith("fiscal") and not self.has_fiscal:
+            raise InvalidPeriodError(
+                _(
+                    "period {period} is of the fiscal calendar, and this catalog declares no "
+                    "fiscal year: add calendar: fiscal_year_start (its first month, 1-12) to "
+                    "kpigraph.yaml, or ask for a calendar year or quarter ({forms})",
+                    period=text,
+                    forms="YYYY, YYYY-Qn",
+                ),
+                {"period": text},
+            )
         start, end = self._bounds(grain, nums, text)
         return Period(text, grain, start, end)
 
@@ -357,7 +371,9 @@ def read_calendar(root: Path) -> Calendar:
     section = data.get("calendar") if isinstance(data, dict) else None
     if not isinstance(section, dict):
         return DEFAULT
-    start = section.get("fiscal_year_start", 1)
+    start = section.get("fiscal_year_start")
+    if start is None:
+        return DEFAULT
     if not isinstance(start, int) or isinstance(start, bool):
         raise InvalidQueryError(
             f"{manifest}: calendar.fiscal_year_start must be a month number 1–12, not {start!r}"

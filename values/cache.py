@@ -33,13 +33,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from graph_schema.calendar import Calendar
 from graph_schema.confined import ADVICE, LINKED_OUT, escapes
 from graph_schema.errors import CatalogIssue, KpigraphError
 from graph_schema.models import Metric
 from values.chunks import by_periods
 from values.coarse import fetch_coarse, needs_coarse
 from values.engines.base import MetricSql, Rollup
-from values.errors import ValuesFileError
+from values.errors import NotValuesQueryError, ValuesFileError
 
 CACHE_DIR = ".kpigraph-cache"
 _SCHEMA = """
@@ -123,9 +124,17 @@ class RefreshReport:
     refreshed: dict[str, int] = field(default_factory=dict)  # metric → rows written
     unchanged: list[str] = field(default_factory=list)
     failed: dict[str, str] = field(default_factory=dict)  # metric → why
+    #: metric → why its SQL is not asked (not a query of values by period: it documents the
+    #: calculation); not a failure
+    skipped: dict[str, str] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
-        return {"refreshed": self.refreshed, "unchanged": self.unchanged, "failed": self.failed}
+        return {
+            "refreshed": self.refreshed,
+            "unchanged": self.unchanged,
+            "failed": self.failed,
+            "skipped": self.skipped,
+        }
 
 
 #: ``(cache, connection, (metric, spec) pairs, start, end, full, report, progress)`` → the
@@ -134,8 +143,10 @@ Batch = Callable[..., list[tuple[Metric, MetricSql]]]
 
 
 class ValuesCache:
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, calendar: Calendar | None = None) -> None:
         self.path = Path(root) / CACHE_DIR / "values.sqlite"
+        #: the catalog's calendar: a rate's weeks, fiscal and retail periods are asked by it
+        self.calendar = calendar
 
     def _connect(self) -> sqlite3.Connection:
         """Open (and create) the cache.
@@ -244,17 +255,24 @@ class ValuesCache:
         finally:
             con.close()
 
-    def read_coarse(self, metric_id: str, qhash: str) -> list[tuple[str, str, float]]:
-        """A rate's cached quarter and year rows ``(period, members JSON, value)`` under
-        ``qhash`` (:mod:`values.coarse`)."""
+    def read_coarse(
+        self, metric_id: str, qhash: str, calendar: Calendar | None = None
+    ) -> list[tuple[str, str, float]]:
+        """A rate's cached rows at coarser grains ``(period, members JSON, value)`` under
+        ``qhash`` (:mod:`values.coarse`): fiscal ones only of ``calendar``'s fiscal year."""
         if not self.exists():
             return []
+        fiscal = (
+            f"%@{calendar.fiscal_year_start}" if calendar is not None and calendar.has_fiscal
+            else ""
+        )  # fmt: skip
         con = self._connect()
         try:
             return con.execute(
                 "SELECT period, members, value FROM metric_rows_coarse "
-                "WHERE metric = ? AND query_hash = ? ORDER BY period, members",
-                (metric_id, qhash),
+                "WHERE metric = ? AND query_hash = ? "
+                "AND (grain NOT LIKE 'fiscal%' OR grain LIKE ?) ORDER BY period, members",
+                (metric_id, qhash, fiscal),
             ).fetchall()
         finally:
             con.close()
@@ -297,6 +315,8 @@ class ValuesCache:
                     progress(metric.id)
                 try:
                     self._one(con, metric, spec, table_of, start, end, full, report)
+                except NotValuesQueryError as exc:
+                    report.skipped[metric.id] = exc.message
                 except KpigraphError as exc:
                     report.failed[metric.id] = exc.message
         finally:
@@ -333,11 +353,10 @@ class ValuesCache:
         qhash = query_hash(spec, metric)
         table = table_of(metric)  # a RemoteTable: its probe lists the periods (totals by month)
         totals = table.fetch_rows(Rollup())
-        periods = sorted(
-            str(r[0])
-            for r in totals
-            if (not start or str(r[0]) >= start) and (not end or str(r[0])[: len(end)] <= end)
-        )
+        every = sorted(str(r[0]) for r in totals)
+        periods = [
+            p for p in every if (not start or p >= start) and (not end or p[: len(end)] <= end)
+        ]
         same, cached = self.cached_periods(con, metric.id, qhash, full)
         missing = [p for p in periods if p not in cached]
         if not missing:
@@ -351,7 +370,11 @@ class ValuesCache:
             ),
             missing,
         )
-        coarse = fetch_coarse(table.engine, spec, dims) if needs_coarse(metric) else None
+        coarse = (
+            fetch_coarse(table.engine, spec, dims, self.calendar, every)
+            if needs_coarse(metric)
+            else None
+        )
         self.write(con, metric, spec, same, missing, dims, plen, rows, coarse)
         report.refreshed[metric.id] = len(rows)
 
@@ -458,7 +481,7 @@ def refresh_engine(
     def table_of(metric: Metric) -> Any:
         return engine.remote.table(metric, engine.defs.dimension_ids, f"metric {metric.id!r} sql")
 
-    return ValuesCache(engine.root).refresh(
+    return ValuesCache(engine.root, engine.calendar).refresh(
         metrics, table_of, spec_of, start=start, end=end, full=full, progress=progress,
         batch=fuse if isinstance(fuse, FusedRefresh) else FusedRefresh(engine) if fuse else None,
     )  # fmt: skip

@@ -9,19 +9,32 @@ the metric's SQL with its ``period`` written as the quarter (``2026-Q2``) and th
 (``2026``) of the same date column, and stores those rows beside the months; ``explain --period
 2026-Q2 --base qoq`` and ``eval`` then read them from the cache.
 
+The other calendars the same way (:data:`CASE_GRAINS`): ISO weeks, the fiscal quarter and year
+(when ``kpigraph.yaml`` declares ``calendar: fiscal_year_start``) and the retail 4-5-4 year,
+quarter, month and week. Their labels are not a date format every engine has, so the date
+column is labelled by a ``CASE`` of day ranges — one ``WHEN`` per period of that grain over the
+days the metric's data covers (:func:`span_of` of its stored periods) — which sqlglot writes
+alike for DuckDB, PostgreSQL and Spark, and the engine groups by it. A fiscal grain is stored as
+``fiscal_quarter@4`` (with its start month), so a catalog that changes its fiscal year does not
+read the old year's labels.
+
 Only SQL whose ``period`` is a date column written ``YYYY-MM``/``YYYY-MM-DD`` (and no window
-function or set operation) can be asked so; for any other, quarters of a rate stay refused, as
-before. (Metrics with a ``formula`` are recomputed from their inputs at any grain already.)
+function or set operation) can be asked so; for any other, coarser periods of a rate stay
+refused, as before. (Metrics with a ``formula`` are recomputed from their inputs at any grain
+already.)
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from sqlglot import exp
 
+from graph_schema.calendar import Calendar, InvalidPeriodError
+from graph_schema.calendar_kinds import ONE_DAY, month_end
 from graph_schema.models import Aggregation, Metric
 from values.engines.base import (
     MetricSql,
@@ -33,7 +46,22 @@ from values.engines.base import (
 
 #: grains of the calendar asked of the engine for rates → their label as SQL of a date column
 COARSE_GRAINS = ("quarter", "year")
+#: grains of the other calendars, labelled by a CASE of day ranges (fiscal ones only when the
+#: catalog declares a fiscal year)
+CASE_GRAINS = (
+    "week",
+    "fiscal_quarter",
+    "fiscal_year",
+    "retail_week",
+    "retail_month",
+    "retail_quarter",
+    "retail_year",
+)
+#: at most this many periods in one CASE (ISO weeks of ~40 years); a longer span skips the grain
+MAX_WHENS = 2000
 _MONTH_OR_DAY = {"%Y-%m", "%Y-%m-%d"}
+
+Label = Callable[[exp.Expression], exp.Expression]
 
 
 def needs_coarse(metric: Metric) -> bool:
@@ -55,10 +83,62 @@ def _label(column: exp.Expression, grain: str) -> exp.Expression:
     )
 
 
-def coarse_tree(tree: exp.Query, grain: str) -> exp.Query | None:
-    """The metric's SQL with its ``period`` written as the ``grain`` (quarter, year) of its
-    date column, grouped by that; ``None`` when its period is not a date written as a month or
-    a day (or it has a window function or a set operation)."""
+def span_of(periods: Iterable[str]) -> tuple[dt.date, dt.date] | None:
+    """The first and last day of stored periods (``YYYY-MM`` or ``YYYY-MM-DD``; others are
+    left out); ``None`` when there are none.
+
+    >>> span_of(["2026-02", "2025-11", "None"])
+    (datetime.date(2025, 11, 1), datetime.date(2026, 2, 28))
+    """
+    days: list[dt.date] = []
+    for p in periods:
+        try:
+            if len(p) == 7:
+                first = dt.date.fromisoformat(p + "-01")
+                days += [first, month_end(first.year, first.month)]
+            else:
+                days.append(dt.date.fromisoformat(p))
+        except ValueError:
+            continue
+    return (min(days), max(days)) if days else None
+
+
+def case_label(calendar: Calendar, grain: str, span: tuple[dt.date, dt.date]) -> Label | None:
+    """The label of ``grain`` periods as a CASE of day ranges over ``span``; ``None`` when the
+    span has more than :data:`MAX_WHENS` of them (or the calendar lacks the grain)."""
+    try:
+        first = calendar.period_of(span[0], grain)
+        periods = [first]
+        while periods[-1].end < span[1]:
+            if len(periods) >= MAX_WHENS:
+                return None
+            periods.append(calendar.period_of(periods[-1].end + ONE_DAY, grain))
+    except InvalidPeriodError:
+        return None
+
+    def day(d: dt.date) -> exp.Expression:
+        return exp.Cast(this=exp.Literal.string(d.isoformat()), to=exp.DataType.build("date"))
+
+    def label(column: exp.Expression) -> exp.Expression:
+        case = exp.Case()
+        for p in periods:
+            case = case.when(
+                exp.and_(
+                    exp.GTE(this=column.copy(), expression=day(p.start)),
+                    exp.LT(this=column.copy(), expression=day(p.end + ONE_DAY)),
+                ),
+                exp.Literal.string(p.text),
+            )
+        return case
+
+    return label
+
+
+def coarse_tree(tree: exp.Query, grain: str | Label) -> exp.Query | None:
+    """The metric's SQL with its ``period`` written as the ``grain`` (quarter, year — or a
+    label built by :func:`case_label`) of its date column, grouped by that; ``None`` when its
+    period is not a date written as a month or a day (or it has a window function or a set
+    operation)."""
     if not isinstance(tree, exp.Select) or tree.find(exp.Window):
         return None
     for projection in tree.expressions:
@@ -72,7 +152,7 @@ def coarse_tree(tree: exp.Query, grain: str) -> exp.Query | None:
             return None
         new = tree.copy()
         old = expr.sql()
-        label = _label(expr.this, grain)
+        label = grain(expr.this) if callable(grain) else _label(expr.this, grain)
         for p in new.expressions:
             if p.alias_or_name.lower() == "period":
                 p.replace(exp.alias_(label.copy(), exp.to_identifier("period")))
@@ -86,22 +166,46 @@ def coarse_tree(tree: exp.Query, grain: str) -> exp.Query | None:
     return None
 
 
-def fetch_coarse(
-    engine: SqlEngine, spec: MetricSql, dims: Sequence[str]
-) -> dict[str, list[tuple[Any, ...]]] | None:
-    """``grain → rows (period, *members by dims, value)`` of the metric at quarters and years,
-    each aggregated in the engine; ``None`` when its SQL cannot be asked so."""
-    out: dict[str, list[tuple[Any, ...]]] = {}
-    for grain in COARSE_GRAINS:
+def coarse_grains(
+    calendar: Calendar | None, span: tuple[dt.date, dt.date] | None
+) -> dict[str, str | Label]:
+    """``stored grain name → grain or label`` asked of the engine: quarters and years, and —
+    given the calendar and the span of the metric's data — the other calendars' periods."""
+    out: dict[str, str | Label] = {g: g for g in COARSE_GRAINS}
+    if calendar is None or span is None:
+        return out
+    for grain in CASE_GRAINS:
+        fiscal = grain.startswith("fiscal")
+        if fiscal and not calendar.has_fiscal:
+            continue
+        label = case_label(calendar, grain, span)
+        if label is not None:
+            out[f"{grain}@{calendar.fiscal_year_start}" if fiscal else grain] = label
+    return out
 
-        def build(tree: exp.Query, grain: str = grain) -> str:
+
+def fetch_coarse(
+    engine: SqlEngine,
+    spec: MetricSql,
+    dims: Sequence[str],
+    calendar: Calendar | None = None,
+    periods: Iterable[str] = (),
+) -> dict[str, list[tuple[Any, ...]]] | None:
+    """``grain → rows (period, *members by dims, value)`` of the metric at quarters and years
+    (and, given the ``calendar`` and the stored ``periods`` its data has, at the other
+    calendars' grains), each aggregated in the engine; ``None`` when its SQL cannot be asked
+    so."""
+    out: dict[str, list[tuple[Any, ...]]] = {}
+    for name, grain in coarse_grains(calendar, span_of(periods)).items():
+
+        def build(tree: exp.Query, grain: str | Label = grain) -> str:
             coarse = coarse_tree(tree, grain)
             if coarse is None:
                 raise _NotCoarse
             return aggregate_sql(coarse, Rollup(grain=tuple(dims)), engine.dialect)
 
         try:
-            out[grain] = fetch(engine, spec, build).rows
+            out[name] = fetch(engine, spec, build).rows
         except _NotCoarse:
             return None
     return out

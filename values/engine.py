@@ -350,26 +350,31 @@ class ValuesEngine:
                 f"metric {metric.id!r} has monthly values only; ask for YYYY-MM periods"
             )
         ranges: tuple[tuple[str, str, str], ...] | None = None
+        unfit: InvalidPeriodError | None = None  # periods the stored ones cannot make up
         if q.buckets is not None:
             try:
                 ranges = tuple((p.text, *self.calendar.stored_range(p, plen)) for p in q.buckets)
             except InvalidPeriodError as exc:
-                raise ValuesQueryError(f"metric {metric.id!r}: {exc.message}") from None
+                unfit = exc
         # a metric with a formula is a ratio or the like: its observed values are not rolled
         # up unless its aggregation says how
         agg = metric.aggregation or (Aggregation.NONE if metric.formula else Aggregation.SUM)
-        if agg is Aggregation.NONE and (grain != req or q.plen < plen or ranges is not None):
-            asked = q.buckets if grain == req and ranges is not None else None
+        if agg is Aggregation.NONE and (grain != req or q.plen < plen or q.buckets is not None):
+            asked = q.buckets if grain == req and q.buckets is not None else None
             found = coarse_frame(
                 self.coarse.get(metric.id, []), [p.text for p in asked or ()], q.grain, q.where
             )
-            if found is not None:  # a rate asked of the warehouse at quarters/years
+            if found is not None:  # a rate asked of the warehouse at that grain (coarse.py)
                 return found
+            if unfit is not None:
+                raise ValuesQueryError(f"metric {metric.id!r}: {unfit.message}")
             raise ValuesQueryError(
                 f"metric {metric.id!r} has 'aggregation: none': its values are not rolled up "
                 f"(asked for {', '.join(needed) or 'the total'}, the data is by "
                 f"{', '.join(d for i, d in enumerate(table.dims) if grain >> i & 1) or 'total'})",
             )
+        if unfit is not None:
+            raise ValuesQueryError(f"metric {metric.id!r}: {unfit.message}")
         return self._query(table, key, grain, q, agg, ranges)
 
     def _query(

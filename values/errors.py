@@ -48,6 +48,14 @@ class RowLimitError(EngineQueryError):
     code = "values_rows"
 
 
+class NotValuesQueryError(EngineQueryError):
+    """A metric's SQL that does not select ``period`` and ``value``: it documents the
+    calculation (seed 001 gives each metric its SQL for one month) but cannot be asked for
+    values by period. ``values refresh`` lists it as skipped, not failed."""
+
+    code = "values_not_a_query"
+
+
 class UnknownNameError(InvalidQueryError):
     """A name in the question (a dimension, a grain) is not in the catalog; ``suggestions``
     holds the close ones. The command line exits 2 on it (a usage error), the API answers 422."""

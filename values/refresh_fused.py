@@ -199,7 +199,13 @@ class FusedRefresh:
                     for metric_id, rows in found.items():
                         rows_of.setdefault(metric_id, []).extend(rows)
         coarse = {  # a rate's quarters and years, asked before anything is written
-            i.metric.id: fetch_coarse(sql_engine, i.spec, dims)
+            i.metric.id: fetch_coarse(
+                sql_engine,
+                i.spec,
+                dims,
+                self.engine.calendar,
+                [*missing.get(i.metric.id, ()), *states[i.metric.id][1]],
+            )
             for i in items
             if needs_coarse(i.metric) and missing.get(i.metric.id)
         }

@@ -213,7 +213,8 @@ def cached_table(engine: Any, metric: Metric, con: Any, name: str) -> ObservedTa
     cached = cache.read(metric.id, qhash)
     if cached is None or not (cached.periods or cached.copy):
         return None
-    engine.coarse[metric.id] = cache.read_coarse(metric.id, qhash)  # a rate's quarters, years
+    # a rate's quarters, years, weeks, fiscal and retail periods
+    engine.coarse[metric.id] = cache.read_coarse(metric.id, qhash, engine.calendar)
     import pyarrow as pa
     import pyarrow.parquet as pq
 

@@ -48,7 +48,8 @@ def parse_interval(text: str) -> float:
 
 #: the last scheduled run, for the pages and ``/api/values/refresh``: ``started``,
 #: ``finished`` (epoch seconds), ``refreshed`` (metric → rows), ``failed`` (metric → why),
-#: ``error`` (the whole run failed), ``runs``, ``every`` (seconds); empty when not scheduled
+#: ``skipped`` (metric → why its SQL is not a query of values by period), ``error`` (the
+#: whole run failed), ``runs``, ``every`` (seconds); empty when not scheduled
 status: dict[str, Any] = {}
 _status_lock = threading.Lock()
 
@@ -86,7 +87,7 @@ class RefreshLoop:
             except Exception as exc:
                 message = getattr(exc, "message", None) or str(exc) or type(exc).__name__
                 log.warning("scheduled values refresh failed: %s", message)
-                result = {"error": message, "refreshed": {}, "failed": {}}
+                result = {"error": message, "refreshed": {}, "failed": {}, "skipped": {}}
             with _status_lock:
                 runs = int(status.get("runs", 0)) + 1
                 status.update(result | {"started": started, "finished": time.time(), "runs": runs})
@@ -103,6 +104,10 @@ def store_refresher(store: Any, values_dir: Path | None) -> Callable[[], dict[st
         with engine_lease(store, values_dir) as engine:
             report = refresh_engine(engine)
         out = report.to_json()
-        return {"refreshed": out.get("refreshed", {}), "failed": out.get("failed", {})}
+        return {
+            "refreshed": out.get("refreshed", {}),
+            "failed": out.get("failed", {}),
+            "skipped": out.get("skipped", {}),
+        }
 
     return run_once

@@ -91,3 +91,93 @@ def test_a_quarter_drilled_by_time(
         ]
     finally:
         context.close()
+
+
+def _retail_store(tmp_path: Path) -> tuple[EmbeddedStore, set[str]]:
+    """10 a day from October 2025 to August 2026, Wednesday 2026-05-13 at 100 (+90); the
+    fiscal year starts in April (tests/unit/test_explain_time.py, the other calendars)."""
+    lines = ["metric,period,value"]
+    day = dt.date(2025, 10, 1)
+    while day <= dt.date(2026, 8, 31):
+        lines.append(f"revenue,{day.isoformat()},{100 if day == dt.date(2026, 5, 13) else 10}")
+        day += dt.timedelta(days=1)
+    root = write_catalog(
+        tmp_path / "catalog",
+        {
+            "kpigraph.yaml": "name: test catalog\ncalendar: {fiscal_year_start: 4}\n",
+            "values/v.csv": "\n".join(lines) + "\n",
+        },
+    )
+    graph = load_catalog(root)
+    store = EmbeddedStore(tmp_path / "store.sqlite")
+    store.load(graph)
+    words: list[object] = [n.model_dump(mode="json") for n in graph.nodes]
+    words += [str(n.ref) for n in graph.nodes] + [graph.meta]
+    return store, data_strings(words)
+
+
+#: period, base, the path's (level, member, its name in zh, in en, against)
+CALENDARS = {
+    "retail": (
+        "R2026-Q2",
+        [
+            ("retail_month", "R2026-M04", "零售期", "retail period", "R2026-M01"),
+            ("retail_week", "R2026-W15", "零售周", "retail week", "R2026-W02"),
+            ("day", "2026-05-13", "日", "day", "2026-02-11"),
+        ],
+    ),
+    "fiscal": (
+        "FY2027-Q1",
+        [
+            ("month", "2026-05", "月", "month", "2026-02"),
+            ("day", "2026-05-13", "日", "day", "2026-02-13"),
+        ],
+    ),
+}
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+@pytest.mark.parametrize("calendar", ["retail", "fiscal"])
+def test_retail_and_fiscal_quarters_drilled_by_time(
+    browser: Any,
+    serve: Callable[[GraphStore], str],
+    artifacts: Path,
+    tmp_path: Path,
+    lang: str,
+    calendar: str,
+) -> None:
+    """R2026-Q2 against R2026-Q1: 4-5-4 period M04 against M01 (+90), its second week against
+    M01's second week, Wednesday against Wednesday; FY2027-Q1 against FY2026-Q4: May against
+    February (+120), the 13th against the 13th (+90). Screenshots:
+    test-artifacts/explain-time-<calendar>-<lang>.png."""
+    period, steps = CALENDARS[calendar]
+    store, words = _retail_store(tmp_path)
+    base = serve(store)
+    context = browser.new_context(
+        viewport={"width": 1300, "height": 900}, locale="en-US" if lang == "en" else "zh-CN"
+    )
+    page = context.new_page()
+    page.set_default_timeout(30_000)
+    try:
+        page.goto(f"{base}/explain/revenue?period={period}&base=qoq&by=time")
+        page.screenshot(path=str(artifacts / f"explain-time-{calendar}-{lang}.png"), full_page=True)
+        table = page.locator("table.dimension[data-dimension='time']")
+        assert table.count() == 1
+        first = table.locator("tbody tr").first.inner_text()
+        member, against = steps[0][1], steps[0][4]
+        shown = f"{member}（对比 {against}）" if lang == "zh" else f"{member} (against {against})"
+        assert shown in first, first
+        path = page.locator("ol.hierarchy-path[data-dimension='time'] li")
+        assert path.count() == len(steps)
+        for i, (level, sub, zh, en, base_sub) in enumerate(steps):
+            assert path.nth(i).get_attribute("data-level") == level
+            assert path.nth(i).get_attribute("data-member") == sub
+            text = path.nth(i).inner_text()
+            name = zh if lang == "zh" else en
+            assert text.lower().startswith(name), text
+            assert sub in text and base_sub in text, text
+        left = without_data(visible_text(page.content()), words)
+        other = cjk_left(left) if lang == "en" else english_left(left)
+        assert other == [], other
+    finally:
+        context.close()

@@ -94,8 +94,13 @@ def test_fiscal_year_starting_april_is_named_after_the_year_it_ends_in() -> None
     assert FISCAL_APRIL.period_of(D(2025, 12, 31), "fiscal_year").text == "FY2026"
     assert FISCAL_APRIL.previous(FISCAL_APRIL.parse("FY2026-Q1")).text == "FY2025-Q4"
     assert span(FISCAL_APRIL, "FY2025-Q4") == ("2025-01-01", "2025-03-31")
-    # a calendar fiscal year (the default) is the calendar year
-    assert span(CAL, "FY2026") == ("2026-01-01", "2026-12-31")
+    # a fiscal year declared to start in January is the calendar year
+    assert span(Calendar(1), "FY2026") == ("2026-01-01", "2026-12-31")
+    # no fiscal year declared (the default): a fiscal period is of a calendar the catalog
+    # does not have — refused, saying what to declare (#26)
+    for fiscal in ("FY2026", "FY2026-Q1"):
+        with pytest.raises(InvalidPeriodError, match="fiscal_year_start"):
+            CAL.parse(fiscal)
     # October start (as the US federal year): FY2026 = 2025-10-01 … 2026-09-30
     assert span(Calendar(10), "FY2026-Q1") == ("2025-10-01", "2025-12-31")
     assert span(Calendar(10), "FY2026") == ("2025-10-01", "2026-09-30")

@@ -80,3 +80,82 @@ def test_a_year_goes_quarter_month_day_and_monthly_values_stop_at_months(
     assert explained["dimensions"] == []  # a month of monthly values: nothing below it
     assert any("below the month" in n for n in explained["notes"])
     engine.close()
+
+
+#: the other calendars (fiscal year from April): 10 a day from October 2025 to August 2026,
+#: one planted day — Wednesday 2026-05-13 at 100 (+90)
+PLANTED_WEDNESDAY = dt.date(2026, 5, 13)
+
+
+@pytest.fixture
+def calendars(tmp_path: Path) -> ValuesEngine:
+    lines = ["metric,period,value"]
+    day = dt.date(2025, 10, 1)
+    while day <= dt.date(2026, 8, 31):
+        lines.append(f"revenue,{day.isoformat()},{100 if day == PLANTED_WEDNESDAY else 10}")
+        day += dt.timedelta(days=1)
+    root = write_catalog(
+        tmp_path / "catalog",
+        {
+            "kpigraph.yaml": "name: test catalog\ncalendar: {fiscal_year_start: 4}\n",
+            "values/v.csv": "\n".join(lines) + "\n",
+        },
+    )
+    return ValuesEngine(root, GraphDefinitions(load_catalog(root)))
+
+
+def _drilled(result: dict[str, object]) -> list[tuple[str, str, float, str | None]]:
+    (view,) = result["dimensions"]  # type: ignore[misc]
+    return [
+        (s["level"], s["member"], s["contribution"], s.get("base_member"))
+        for s in view["hierarchy"]["path"]
+    ]
+
+
+def test_an_iso_week_drills_to_its_days(calendars: ValuesEngine) -> None:
+    # 2026-W20 = Mon 05-11 … Sun 05-17: 70 + 90 = 160; W19 (05-04 … 05-10): 70
+    result = explain(calendars, "revenue", "2026-W20", "wow", by=["time"]).to_json()
+    assert (result["value"], result["base_value"]) == (160, 70)
+    (view,) = result["dimensions"]
+    assert view["hierarchy"]["levels"] == ["day"]
+    # Wednesday against Wednesday
+    assert _drilled(result) == [("day", "2026-05-13", 90.0, "2026-05-06")]
+    calendars.close()
+
+
+def test_a_fiscal_quarter_drills_to_its_months_then_days(calendars: ValuesEngine) -> None:
+    # FY2027-Q1 = April–June 2026: 910 + 90 = 1,000; FY2026-Q4 = January–March 2026: 900.
+    # April (300) − January (310) = −10, May (400) − February (280) = +120, June − March = −10
+    result = explain(calendars, "revenue", "FY2027-Q1", "qoq", by=["time"]).to_json()
+    assert result["base_period"] == "FY2026-Q4"
+    assert (result["value"], result["base_value"]) == (1000, 900)
+    (view,) = result["dimensions"]
+    assert view["level"] == "month"
+    assert [(m["member"], m["contribution"], m["base_member"]) for m in view["members"]] == [
+        ("2026-05", 120.0, "2026-02"),
+        ("2026-04", -10.0, "2026-01"),
+        ("2026-06", -10.0, "2026-03"),
+    ]
+    assert _drilled(result) == [
+        ("month", "2026-05", 120.0, "2026-02"),
+        ("day", "2026-05-13", 90.0, "2026-02-13"),
+    ]
+    calendars.close()
+
+
+def test_a_retail_quarter_drills_period_week_day(calendars: ValuesEngine) -> None:
+    # R2026-Q2 = 05-03 … 08-01 (91 days): 1,000; R2026-Q1 = 02-01 … 05-02 (91 days): 910.
+    # Periods (4-5-4): M04 (05-03 … 05-30) 370 − M01 (02-01 … 02-28) 280 = +90; M05 − M02 and
+    # M06 − M03 = 0. M04's second week R2026-W15 (05-10 … 05-16) against M01's, W02 (02-08 …
+    # 02-14): +90; its Wednesday 05-13 against W02's Wednesday, 02-11.
+    result = explain(calendars, "revenue", "R2026-Q2", "qoq", by=["time"]).to_json()
+    assert result["base_period"] == "R2026-Q1"
+    assert (result["value"], result["base_value"]) == (1000, 910)
+    (view,) = result["dimensions"]
+    assert view["hierarchy"]["levels"][:2] == ["retail_month", "retail_week"]
+    assert _drilled(result) == [
+        ("retail_month", "R2026-M04", 90.0, "R2026-M01"),
+        ("retail_week", "R2026-W15", 90.0, "R2026-W02"),
+        ("day", "2026-05-13", 90.0, "2026-02-11"),
+    ]
+    calendars.close()

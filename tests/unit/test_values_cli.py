@@ -64,6 +64,15 @@ def test_bad_input_is_one_clear_line(db: Path) -> None:
     assert proc.stderr.strip().count("\n") == 0 and "YYYY-MM" in proc.stderr
     proc = run("values", "revenue", "--by", "channel", db=db, check=False)
     assert proc.returncode == 1 and "by channel" in proc.stderr
+    # a period of a calendar the catalog lacks: the demo declares no fiscal year (#26)
+    for args in (
+        ("explain", "营收", "--period", "FY2026-Q1"),
+        ("eval", "营收", "--period", "FY2026-Q1"),
+        ("values", "营收", "--from", "FY2026-Q1", "--to", "FY2026-Q2"),
+    ):
+        proc = run(*args, db=db, check=False)
+        assert proc.returncode == 2, (args, proc.stderr)
+        assert "fiscal_year_start" in proc.stderr and "FY2026-Q1" in proc.stderr, proc.stderr
 
 
 def test_check_values_on_a_catalog_dir_names_file_and_line(db: Path, tmp_path: Path) -> None:

@@ -108,8 +108,15 @@ def test_a_rate_is_recomputed_at_the_quarter_and_year(root: Path) -> None:
     assert "ok_rate" in engine.fetched  # from the cache: the warehouse file is gone
     with pytest.raises(ValuesQueryError, match="aggregation: none"):
         engine.frame("ok_rate", periods=["2026-Q3"])  # no row of that quarter: not a mean
+    # weeks and retail periods are asked of the engine too (by the fused query's metrics as
+    # by any): W06 (02-02 … 02-08) 1/1, W07 (02-09 … 02-15) 0/1; R2026-Q1 (Sun 02-01 … Sat
+    # 05-02): 02-03, 04-01 and 05-02 of six orders = 3/6
+    assert engine.frame("ok_rate", periods=["2026-W06", "2026-W07"]) == {
+        (): {"2026-W06": 1.0, "2026-W07": 0.0}
+    }
+    assert engine.frame("fail_rate", periods=["R2026-Q1"]) == {(): {"R2026-Q1": 0.5}}
     with pytest.raises(ValuesQueryError, match="week"):
-        engine.frame("ok_rate", periods=["2026-W10"])  # weeks are not asked of the engine
+        engine.frame("ok_rate", periods=["2026-W10"])  # no order that week: no mean of months
     engine.close()
 
 

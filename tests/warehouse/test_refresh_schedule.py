@@ -64,9 +64,11 @@ def test_serve_refreshes_the_cache_on_a_schedule(tmp_path: Path, duckdb_demo: Wa
             first = _wait(status, lambda s: s.get("runs", 0) >= 1, proc, log, 240)
             assert first["scheduled"] is True and first["every"] == 2.0
             assert first["error"] is None, first
-            # metrics whose SQL reads tables this warehouse lacks fail and are listed; the
-            # DMS metrics are fetched
-            assert "revenue" not in first["failed"] and "cost_rate" in first["failed"]
+            # metrics whose SQL documents the calculation (no period, no value) are skipped
+            # and say why; the DMS metrics are fetched
+            assert "revenue" not in first["failed"] and "cost_rate" in first["skipped"]
+            why = first["skipped"]["cost_rate"]  # in the catalog's language: names the columns
+            assert "cost_rate" in why and "period" in why and "value" in why, why
             assert first["refreshed"]["revenue"] == 24 * 6 * 3  # months × stores × order types
             assert cache.is_file()
             # the next runs find nothing missing: the schedule goes on, nothing is re-fetched

@@ -28,7 +28,7 @@ import sqlglot
 from sqlglot import exp
 
 from graph_schema.sql_safety import UnsafeSQLError, check_metric_sql
-from values.errors import EngineQueryError, RowLimitError
+from values.errors import EngineQueryError, NotValuesQueryError, RowLimitError
 
 DEFAULT_TIMEOUT_S = 60.0
 DEFAULT_MAX_ROWS = 200_000
@@ -108,6 +108,52 @@ def engine_error(metric: MetricSql, engine: SqlEngine, message: str) -> EngineQu
     )
 
 
+def _check_values_query(metric: MetricSql, read: str) -> None:
+    """Refuse SQL whose result has no ``period`` or no ``value`` column, before anything else
+    (its tables, its functions): an example of the calculation (``SELECT SUM(a) / SUM(b) AS
+    cost_rate …`` for one month) is not a query of values by period, whatever it reads. SQL
+    that does not parse, or selects ``*``, is left to the safety check and the engine.
+
+    Raises
+    ------
+    NotValuesQueryError
+        The outer SELECT names no ``period`` or no ``value``.
+    """
+    from core.i18n import _
+
+    try:
+        tree = sqlglot.parse_one(metric.sql, read=read)
+    except sqlglot.errors.SqlglotError:
+        return
+    select = tree
+    while isinstance(select, exp.Union):
+        select = select.left
+    if not isinstance(select, exp.Select):
+        return
+    if any(p.find(exp.Star) is not None and not p.find(exp.AggFunc) for p in select.expressions):
+        return  # SELECT *: its columns are not known here
+    shown = [
+        p.alias_or_name if p.alias or isinstance(p, exp.Column) else p.sql(dialect=read)[:60]
+        for p in select.expressions
+    ]
+    names = [n.lower() for n in shown]
+    if "period" in names and "value" in names:
+        return
+    raise NotValuesQueryError(
+        _(
+            "metric {metric} (system {system}): its SQL selects {columns}, not a period and a "
+            "value column, so it cannot be asked for values by period (it documents the "
+            "calculation, as seed SQL for one month does). To fetch it from the warehouse, "
+            "write it as SELECT <date as YYYY-MM> AS period, <members>, <value> AS value …; "
+            "until then its values come from values/ when it has some",
+            metric=repr(metric.metric),
+            system=repr(metric.system),
+            columns=", ".join(shown) or "?",
+        ),
+        {"metric": metric.metric, "system": metric.system},
+    )
+
+
 def checked_sql(metric: MetricSql, dialect: str) -> exp.Query:
     """The metric's SQL, checked and transpiled into ``dialect`` (as a sqlglot tree).
 
@@ -120,12 +166,21 @@ def checked_sql(metric: MetricSql, dialect: str) -> exp.Query:
         The SQL is unsafe or does not parse in its system's dialect.
     """
     read = metric.dialect or "duckdb"
+    _check_values_query(metric, read)
     try:
         # --- SAFETY CHECK: the SQL sandbox (issue #21), the same check lint and DuckDB run ---
         check_metric_sql(metric.sql, tables=metric.tables, dialect=read)
     except UnsafeSQLError as exc:
+        where = ""
+        if exc.kind == "table" and metric.tables is not None:
+            # which tables it may read: those sources.yaml declares under the system it runs on
+            names = sorted({t.rsplit(".", 1)[-1] for t in metric.tables})
+            where = (
+                f" (it runs on system {metric.system!r}, the connected system of its fields, and "
+                f"reads only its tables: {', '.join(names) or 'none declared'})"
+            )
         raise EngineQueryError(
-            f"metric {metric.metric!r} (system {metric.system!r}): refused: {exc}",
+            f"metric {metric.metric!r} (system {metric.system!r}): refused: {exc}{where}",
             {"metric": metric.metric, "system": metric.system},
         ) from None
     try:
