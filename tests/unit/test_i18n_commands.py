@@ -51,6 +51,7 @@ RUNS: dict[str, tuple[Step, ...] | str] = {
     "eval": (("eval", "revenue", "--period", "2026-06", "--by", "store", "--db", "{db}"),),
     "explain": (
         ("explain", "revenue", "--period", "2026-06", "--by", "store,order_type", "--db", "{db}"),
+        ("explain", "atp", "--period", "2026-06", "--base", "yoy", "--by", "store", "--db", "{db}"),
     ),
     "export catalog": (("export", "catalog", "store", "-o", "{tmp}/cat", "--db", "{db}"),),
     "export dbt": (("export", "dbt", "{demo}", "-o", "{tmp}/dbt"),),
@@ -99,7 +100,10 @@ RUNS: dict[str, tuple[Step, ...] | str] = {
         ("users", "revoke", "ann", "--db", "{db}"),
     ),
     "validate": (("validate", "{demo}"),),
-    "values": (("values", "revenue", "--from", "2026-05", "--to", "2026-06", "--db", "{db}"),),
+    "values": (
+        ("values", "revenue", "--from", "2026-05", "--to", "2026-06", "--db", "{db}"),
+        ("values", "revenue", "--by", "store", "--from", "2026-06", "--db", "{db}"),
+    ),
 }
 
 
@@ -213,3 +217,34 @@ def test_commands_speak_one_language(
     assert chinese == [], "\n".join(["Chinese in --lang en:", *chinese])
     english = english_left(_left(out["zh"], data))
     assert english == [], "\n".join(["English in zh:", *english])
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_serve_start_up_lines_speak_one_language(
+    lang: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    demo_data: set[str],  # noqa: F811
+) -> None:
+    """``serve`` runs until stopped: a real server is started (``--demo``, zh catalog; and with
+    ``KPIGRAPH_LANG=en``) and what it says on start-up is read."""
+    from tests.serve_process import serving
+
+    if lang == "en":
+        monkeypatch.setenv("KPIGRAPH_LANG", "en")
+    else:
+        monkeypatch.delenv("KPIGRAPH_LANG", raising=False)
+    log = tmp_path / "serve.log"
+    with serving(["--demo"], tmp_path / "k.sqlite", log):
+        pass
+    text = log.read_text(encoding="utf-8").replace(str(tmp_path), " ")
+    lines = [x.strip() for x in text.splitlines() if x.strip()]
+    assert len(lines) >= 3, text
+    data = demo_data | {"KPIGRAPH_BASE_URL", "KPIGRAPH_TRUSTED_HOSTS"}
+    left = [re.sub(r"https?://\S+|[\w.-]*sqlite|\b\d[\d.:,]*", " ", x) for x in lines]
+    left = _left(left, data)
+    if lang == "en":
+        assert cjk_left(left) == [], text
+    else:
+        assert english_left(left) == [], text
+        assert "serving on" not in text
