@@ -154,6 +154,8 @@ def changepage(
         can=can,
         stage=stage,
         recomputed=recomputed,
+        # a wording change (patch) recomputes nothing: the box says so (#24)
+        wording_only=change.change_class == "patch",
         influenced=influenced,
         dashboards=impact.get("dashboards", []),
         departments=impact.get("departments", []),
