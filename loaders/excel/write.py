@@ -84,20 +84,26 @@ def export_excel(catalog_dir: str | Path, out_file: str | Path, *, force: bool =
 
 
 def workbook(graph: CatalogGraph) -> Workbook:
-    """The workbook for ``graph`` (see module doc)."""
+    """The workbook for ``graph`` (see module doc), its sheet names, headers and labels in the
+    catalog's language (``language: en``: English; else the seed's Chinese)."""
+    with L.workbook_language(graph.meta.get("language")):
+        return _workbook(graph)
+
+
+def _workbook(graph: CatalogGraph) -> Workbook:
     book = Workbook()
     for name, parts in STYLES.items():
         book.add_named_style(NamedStyle(name=name, **parts))
     index = book.active
     assert index is not None
-    index.title = L.INDEX
+    index.title = L.sheet(L.INDEX)
     metrics = [n for n in graph.nodes if isinstance(n, Metric)]
     names = card_sheet_names([m.id for m in metrics])
-    _catalog_sheet(book.create_sheet(L.CATALOG), graph)
-    _node_sheet(book.create_sheet(L.DEPARTMENTS), Department, graph)
-    _node_sheet(book.create_sheet(L.DIMENSIONS), Dimension, graph)
-    _sources_sheet(book.create_sheet(L.SOURCES), graph)
-    _node_sheet(book.create_sheet(L.DASHBOARDS), Dashboard, graph)
+    _catalog_sheet(book.create_sheet(L.sheet(L.CATALOG)), graph)
+    _node_sheet(book.create_sheet(L.sheet(L.DEPARTMENTS)), Department, graph)
+    _node_sheet(book.create_sheet(L.sheet(L.DIMENSIONS)), Dimension, graph)
+    _sources_sheet(book.create_sheet(L.sheet(L.SOURCES)), graph)
+    _node_sheet(book.create_sheet(L.sheet(L.DASHBOARDS)), Dashboard, graph)
     for metric in metrics:
         _card_sheet(book.create_sheet(names[metric.id]), metric)
     _index_sheet(index, metrics, names)
@@ -111,7 +117,7 @@ def card_sheet_names(ids: list[str]) -> dict[str, str]:
     'aaaaaaaaaaaaaaaaaaaaaaaaaaa~3'
     """
     out: dict[str, str] = {}
-    used = {s.lower() for s in L.FIXED_SHEETS}
+    used = {s.lower() for s in (*L.FIXED_SHEETS, *L.SHEETS_EN.values())}
     for n, mid in enumerate(ids, 1):
         name = mid if len(mid) <= 31 else f"{mid[:27]}~{n}"
         while name.lower() in used:
@@ -178,7 +184,7 @@ def _index_sheet(ws: Worksheet, metrics: list[Metric], names: dict[str, str]) ->
     for row, metric in enumerate(metrics, 2):
         data = metric.model_dump(mode="json")
         for col, key in enumerate(keys, 1):
-            put(ws, row, col, _scalar(data.get(key)), f"{L.INDEX} row {row}")
+            put(ws, row, col, _scalar(data.get(key)), f"{ws.title} row {row}")
         link = put(ws, row, len(keys) + 1, names[metric.id])
         link.hyperlink = Hyperlink(ref=link.coordinate, location=f"'{names[metric.id]}'!A1")
         link.style = "kp_link"
@@ -202,7 +208,7 @@ def _catalog_sheet(ws: Worksheet, graph: CatalogGraph) -> None:
     for row, key in enumerate(manifest_keys(), 2):
         put(ws, row, 1, key)
         value = graph.meta.get(key) if key != "name" else graph.name
-        put(ws, row, 2, _scalar(value), f"{L.CATALOG} row {row}")
+        put(ws, row, 2, _scalar(value), f"{ws.title} row {row}")
     _widths(ws, {1: 16, 2: 60})
 
 
@@ -259,14 +265,15 @@ def _source_row(
     data = node.model_dump(mode="json")
     for col, key in enumerate(columns, 1):
         value = where.get(key) if key in ("system", "table", "field") else data.get(key)
-        put(ws, row, col, _scalar(value), f"{L.SOURCES} row {row}")
+        put(ws, row, col, _scalar(value), f"{ws.title} row {row}")
     return row + 1
 
 
 def _card_sheet(ws: Worksheet, metric: Metric) -> None:
-    put(ws, 1, 1, L.CARD_MARK).style = "kp_title"
-    put(ws, 1, 2, f"{metric.name}（{metric.id}）").style = "kp_title"
-    _head(ws, 2, list(L.CARD_HEADER))
+    put(ws, 1, 1, L.card_mark()).style = "kp_title"
+    title = L.card_title(metric.name, metric.id)
+    put(ws, 1, 2, title).style = "kp_title"
+    _head(ws, 2, list(L.card_header()))
     data = metric.model_dump(mode="json")
     rows = CardRows(ws, metric.id)
     order = [k for keys in L.SECTIONS.values() for k in keys if k in Metric.model_fields]
@@ -287,7 +294,7 @@ class CardRows:
     def line(self, top: str, path: str, values: list[Any], *, table_head: bool = False) -> None:
         section = L.section_of(top)
         if section != self.section:
-            put(self.ws, self.row, 1, section).style = "kp_section"
+            put(self.ws, self.row, 1, L.section_name(section)).style = "kp_section"
             self.section = section
         show = table_head or "[" not in path
         put(self.ws, self.row, 2, L.label(path.split("[")[0]) if show else None)
