@@ -52,6 +52,11 @@ def test_a_wording_change_says_it_recomputes_nothing(tmp_path: Path) -> None:
         en = _box(client.get(f"/changes/{wording['id']}?lang=en").text)
         assert "Recomputed" not in en and "values unchanged" in en, en
         assert "recomputes nothing" in en
+        # the field by field table names the field as the card does, in the page's language
+        assert (
+            "<td>Business meaning (meaning)" in client.get(f"/changes/{wording['id']}?lang=en").text
+        )
+        assert "<td>业务含义 (meaning)" in client.get(f"/changes/{wording['id']}?lang=zh").text
 
         # a change of the calculation still says what is recomputed
         formula = propose("atp", {"formula": "revenue / visits * 1"})
