@@ -44,7 +44,7 @@ def field_label(field: str) -> str:
     for n in range(len(parts), 0, -1):
         key = ".".join(parts[:n])
         if key in LABELS:
-            return f"{_(LABELS[key])} ({field})"
+            return _(LABELS[key]) + f" ({field})"
     return field
 
 

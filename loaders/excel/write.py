@@ -25,6 +25,7 @@ from openpyxl.worksheet.hyperlink import Hyperlink
 from openpyxl.worksheet.worksheet import Worksheet
 from pydantic import BaseModel
 
+from core.i18n import _
 from graph_schema.errors import KpigraphError
 from graph_schema.graph import CatalogGraph
 from graph_schema.models import (
@@ -68,7 +69,9 @@ def export_excel(catalog_dir: str | Path, out_file: str | Path, *, force: bool =
     """Write the catalog at ``catalog_dir`` to ``out_file``; return the number of metrics."""
     out = Path(out_file)
     if out.exists() and not force:
-        raise CatalogWriteError(f"{out} exists; choose another -o or pass --force to replace it")
+        raise CatalogWriteError(
+            _("{path} exists; choose another -o or pass --force to replace it", path=out)
+        )
     graph = load_catalog(catalog_dir)
     book = workbook(graph)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -142,12 +145,20 @@ def put(ws: Worksheet, row: int, col: int, value: Any, where: str = "") -> Cell:
     text = value if isinstance(value, str) else str(value)
     if ILLEGAL_CHARACTERS_RE.search(text):
         raise ExcelExportError(
-            f"{where or ws.title}: text holds a control character an .xlsx cell cannot store; "
-            "remove it from the catalog"
+            _(
+                "{where}: text holds a control character an .xlsx cell cannot store; remove it "
+                "from the catalog",
+                where=where or ws.title,
+            )
         )
     if len(text) > MAX_CELL:
         raise ExcelExportError(
-            f"{where or ws.title}: text of {len(text)} characters is over Excel's {MAX_CELL}"
+            _(
+                "{where}: text of {n} characters is over Excel's {max}",
+                where=where or ws.title,
+                n=len(text),
+                max=MAX_CELL,
+            )
         )
     cell.value = text
     cell.data_type = "s"  # never a formula, whatever the text starts with
