@@ -25,11 +25,16 @@ class ServerError(click.ClickException):
     """The server answered with an error (its message is printed, escaped)."""
 
     def __init__(self, status: int, message: str) -> None:
-        super().__init__(f"server answered {status}: {message}")
+        from core.i18n import _
+
+        super().__init__(_("server answered {status}: {answer}", status=status, answer=message))
         self.status = status
 
     def show(self, file: Any = None) -> None:
-        err().print(f"[red]error:[/] {safe(self.message)}")
+        from core.i18n import _
+
+        label = _("error:")
+        err().print(f"[red]{label}[/] {safe(self.message)}")
 
 
 class Client:
@@ -58,9 +63,15 @@ class Client:
                 message = exc.reason
             raise ServerError(exc.code, str(message)) from exc
         except (urllib.error.URLError, OSError) as exc:
+            from core.i18n import _
+
             raise click.ClickException(
-                f"cannot reach the kpigraph server at {self.server}: {exc}; start it with "
-                "'kpigraph serve' or pass --server"
+                _(
+                    "cannot reach the kpigraph server at {server}: {problem}; start it with "
+                    "'kpigraph serve' or pass --server",
+                    server=self.server,
+                    problem=exc,
+                )
             ) from exc
 
 
@@ -104,7 +115,11 @@ def _metrics_in(path: Path) -> list[dict[str, Any]]:
         data = data["metrics"]
     items = data if isinstance(data, list) else [data]
     if not all(isinstance(i, dict) and isinstance(i.get("id"), str) for i in items):
-        raise click.ClickException(f"{path}: expected a metric mapping with an 'id', or a list")
+        from core.i18n import _
+
+        raise click.ClickException(
+            _("{path}: expected a metric mapping with an 'id', or a list", path=path)
+        )
     return items
 
 
