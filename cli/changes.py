@@ -29,12 +29,10 @@ class ServerError(click.ClickException):
 
         super().__init__(_("server answered {status}: {answer}", status=status, answer=message))
         self.status = status
+        self.label = _("error:")  # worded now: click shows it after the command's language ends
 
     def show(self, file: Any = None) -> None:
-        from core.i18n import _
-
-        label = _("error:")
-        err().print(f"[red]{label}[/] {safe(self.message)}")
+        err().print(f"[red]{self.label}[/] {safe(self.message)}")
 
 
 class Client:
@@ -44,7 +42,11 @@ class Client:
 
     def call(self, method: str, path: str, body: Any = None) -> Any:
         data = json.dumps(body, ensure_ascii=False).encode() if body is not None else None
+        from core import i18n
+
         headers = {"Accept": "application/json"}
+        if i18n.chosen():  # --lang: the server's answers (errors, impact) in it too
+            headers["Accept-Language"] = str(i18n.chosen())
         if data is not None:
             headers["Content-Type"] = "application/json"
         if self.token:

@@ -29,13 +29,13 @@ RUNS: dict[str, tuple[Step, ...] | str] = {
     "bench generate": "writes a generated catalog of thousands of metrics (minutes); "
     "its lines are tested in tests/unit/test_bench_smoke.py",
     "bench run": "a benchmark run takes minutes; tests/unit/test_bench_smoke.py",
-    "changes apply": "talks to a running server; the server's words: tests/api",
-    "changes approve": "talks to a running server; the server's words: tests/api",
-    "changes list": "talks to a running server; the server's words: tests/api",
-    "changes reject": "talks to a running server; the server's words: tests/api",
-    "changes show": "talks to a running server; the server's words: tests/api",
-    "changes withdraw": "talks to a running server; the server's words: tests/api",
-    "propose": "talks to a running server; the server's words: tests/api",
+    "changes apply": "talks to a running server: test_server_commands_speak_one_language",
+    "changes approve": "talks to a running server: test_server_commands_speak_one_language",
+    "changes list": "talks to a running server: test_server_commands_speak_one_language",
+    "changes reject": "talks to a running server: test_server_commands_speak_one_language",
+    "changes show": "talks to a running server: test_server_commands_speak_one_language",
+    "changes withdraw": "talks to a running server: test_server_commands_speak_one_language",
+    "propose": "talks to a running server: test_server_commands_speak_one_language",
     "mcp": "speaks the MCP protocol on stdio; tests/api/test_mcp.py",
     "neo4j build": "builds Neo4j with Maven (minutes)",
     "neo4j start": "starts a Neo4j server (Java); the contract tests run it",
@@ -168,8 +168,9 @@ def _run(steps: tuple[Step, ...], lang: str | None, place: dict[str, str]) -> li
         result = CliRunner(env={"COLUMNS": "3000"}).invoke(cli, argv, catch_exceptions=False)
         assert result.exit_code in (0, 1), (argv, result.output)
         text = result.output
-        for key in ("tmp", "demo", "db"):
-            text = text.replace(place[key], " ")
+        for value in place.values():  # paths and tokens are not words
+            if len(value) > 3:
+                text = text.replace(value, " ")
         lines += [
             BOX.sub(" ", x).strip()
             for x in text.splitlines()
@@ -248,3 +249,67 @@ def test_serve_start_up_lines_speak_one_language(
     else:
         assert english_left(left) == [], text
         assert "serving on" not in text
+
+
+#: the commands that talk to a server, run against a real one (``serve --demo``); their
+#: steps name the change request the first step makes (#1 in zh, #2 in en)
+SERVER_RUNS: dict[str, tuple[Step, ...]] = {
+    "propose": (("propose", "{tmp}/atp.yaml", "-m", "措辞", "--token", "{zhang}"),),
+    "changes list": (("changes", "list"),),
+    "changes show": (("changes", "show", "{cid}"),),
+    "changes approve": (("changes", "approve", "{cid}", "--token", "{qian}"),),
+    "changes reject": (("changes", "reject", "{cid}", "-m", "不同意", "--token", "{li}"),),
+    "changes withdraw": (("changes", "withdraw", "999", "--token", "{zhang}"),),  # an error
+    "changes apply": (("changes", "apply", "{cid}", "--token", "{root}"),),  # not approved: error
+}
+
+
+def test_every_server_command_is_run_against_a_server() -> None:
+    said = {k for k, v in RUNS.items() if isinstance(v, str) and "running server" in v}
+    assert said == SERVER_RUNS.keys()
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, dict[str, str]]]:
+    from tests.serve_process import people_tokens, serving
+
+    where = tmp_path_factory.mktemp("server")
+    db = where / "k.sqlite"
+    tokens = people_tokens(db)
+    with serving(["--demo"], db, where / "serve.log") as base:
+        yield base, tokens
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_server_commands_speak_one_language(
+    lang: str,
+    server: tuple[str, dict[str, str]],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    demo_data: set[str],  # noqa: F811
+) -> None:
+    base, tokens = server
+    monkeypatch.setenv("KPIGRAPH_SERVER", base)
+    atp = (DEMO / "metrics" / "revenue" / "atp.yaml").read_text(encoding="utf-8")
+    (tmp_path / "atp.yaml").write_text(
+        atp.replace("反映门店的单次服务价值", f"反映门店单次服务的价值（{lang}）"), encoding="utf-8"
+    )
+    place = {"tmp": str(tmp_path), "demo": str(DEMO), "db": str(tmp_path / "none.sqlite")}
+    place |= {name: token for name, token in tokens.items()}
+    place["cid"] = "1" if lang == "zh" else "2"
+    i18n.MISSES.clear()
+    lines: list[str] = []
+    for command in SERVER_RUNS:
+        lines += _run(SERVER_RUNS[command], "en" if lang == "en" else None, place)
+    assert not i18n.MISSES, sorted(i18n.MISSES)
+    text = "\n".join(lines)
+    assert "#" + place["cid"] in text, text
+    import yaml
+
+    proposed = yaml.safe_load((tmp_path / "atp.yaml").read_text(encoding="utf-8"))
+    data = demo_data | data_strings([proposed]) | set(tokens) | {"措辞", "不同意"}
+    left = _left([re.sub(r"\d{4}-\d\d-\d\dT[\d:.+]+|kpg_\S+", " ", x) for x in lines], data)
+    if lang == "en":
+        assert cjk_left(left) == [], "\n".join(left)
+    else:
+        assert english_left(left) == [], "\n".join(left)
