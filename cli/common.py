@@ -237,15 +237,10 @@ def announce_replacement(store: GraphStore, graph: CatalogGraph) -> None:
     except EmptyStoreError:
         return
     if before.catalog != graph.name:
-        from core.i18n import _
-
-        text = _(
-            "replacing the loaded catalog {old} (loaded {at}) with {new}",
-            old=repr(before.catalog),
-            at=before.loaded_at,
-            new=repr(graph.name),
+        err().print(
+            f"replacing the loaded catalog {safe(repr(before.catalog))} "
+            f"(loaded {safe(before.loaded_at)}) with {safe(repr(graph.name))}"
         )
-        err().print(safe(text))
 
 
 def sweep_orphans(store: GraphStore) -> None:
@@ -257,9 +252,7 @@ def sweep_orphans(store: GraphStore) -> None:
         return
     report = sweep()
     if report.nodes or report.loads:
-        from core.i18n import _
-
-        err().print(safe(_("cleaned up first: {report}", report=report)))
+        err().print(f"cleaned up first: {safe(report)}")
 
 
 def run_guarded(command: click.Command, argv: list[str] | None) -> int:
