@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from analysis.explain_types import ValueSource, calendar_of
+from core.i18n import _
 from graph_schema.errors import InvalidQueryError
 from graph_schema.models import Benchmark
 
@@ -106,7 +107,9 @@ def evaluate(
         )
         rows.append({"member": key[0] if key else None, **row})
     if not any(r["value"] is not None for r in rows):
-        raise InvalidQueryError(f"metric {metric_id!r} has no value for {period}")
+        raise InvalidQueryError(
+            _("metric {metric} has no value for {period}", metric=repr(metric_id), period=period)
+        )
     ranked = sorted((r for r in rows if r["value"] is not None), key=lambda r: -r["value"])
     for r in rows:
         r["rank"] = (

@@ -19,6 +19,23 @@ from graph_schema.ids import NodeRef
 from store.base import GraphReader, GraphStore
 
 
+def query_ref(store: GraphReader, param: str, text: str) -> NodeRef:
+    """The node a query parameter names (``?a=atp``): an unknown name there is a bad request
+    (422, ``unknown_name``) with the close matches, CJK names by characters and pinyin, as the
+    command line answers it; an unknown node in the *path* stays a 404 (a resource that does
+    not exist)."""
+    from graph_schema.errors import NodeNotFoundError
+    from values.errors import UnknownNameError
+
+    try:
+        return resolve_ref(store, text)
+    except NodeNotFoundError as exc:
+        raise UnknownNameError(
+            f"{param}: {exc.message}",
+            {"param": param, "ref": exc.ref, "suggestions": exc.suggestions},
+        ) from None
+
+
 async def get_store(request: Request) -> GraphStore:
     """The store as this request sees it. A GET/HEAD reads one published generation from
     start to end (:class:`api.generation.RequestStore` over the request's one snapshot); other

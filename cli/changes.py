@@ -25,11 +25,14 @@ class ServerError(click.ClickException):
     """The server answered with an error (its message is printed, escaped)."""
 
     def __init__(self, status: int, message: str) -> None:
-        super().__init__(f"server answered {status}: {message}")
+        from core.i18n import _
+
+        super().__init__(_("server answered {status}: {answer}", status=status, answer=message))
         self.status = status
+        self.label = _("error:")  # worded now: click shows it after the command's language ends
 
     def show(self, file: Any = None) -> None:
-        err().print(f"[red]error:[/] {safe(self.message)}")
+        err().print(f"[red]{self.label}[/] {safe(self.message)}")
 
 
 class Client:
@@ -39,7 +42,11 @@ class Client:
 
     def call(self, method: str, path: str, body: Any = None) -> Any:
         data = json.dumps(body, ensure_ascii=False).encode() if body is not None else None
+        from core import i18n
+
         headers = {"Accept": "application/json"}
+        if i18n.chosen():  # --lang: the server's answers (errors, impact) in it too
+            headers["Accept-Language"] = str(i18n.chosen())
         if data is not None:
             headers["Content-Type"] = "application/json"
         if self.token:
@@ -58,9 +65,15 @@ class Client:
                 message = exc.reason
             raise ServerError(exc.code, str(message)) from exc
         except (urllib.error.URLError, OSError) as exc:
+            from core.i18n import _
+
             raise click.ClickException(
-                f"cannot reach the kpigraph server at {self.server}: {exc}; start it with "
-                "'kpigraph serve' or pass --server"
+                _(
+                    "cannot reach the kpigraph server at {server}: {problem}; start it with "
+                    "'kpigraph serve' or pass --server",
+                    server=self.server,
+                    problem=exc,
+                )
             ) from exc
 
 
@@ -104,7 +117,11 @@ def _metrics_in(path: Path) -> list[dict[str, Any]]:
         data = data["metrics"]
     items = data if isinstance(data, list) else [data]
     if not all(isinstance(i, dict) and isinstance(i.get("id"), str) for i in items):
-        raise click.ClickException(f"{path}: expected a metric mapping with an 'id', or a list")
+        from core.i18n import _
+
+        raise click.ClickException(
+            _("{path}: expected a metric mapping with an 'id', or a list", path=path)
+        )
     return items
 
 

@@ -202,7 +202,7 @@ def speaks_directory_language(func: F) -> F:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         from core import i18n
 
-        directory = Path(kwargs["directory"])
+        directory = Path(kwargs["directory"] if "directory" in kwargs else kwargs["catalog"])
         token = i18n.set_fallback(lambda: directory_language(directory))
         try:
             return func(*args, **kwargs)

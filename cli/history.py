@@ -310,8 +310,8 @@ def _compare_table(console: Console, c: Comparison, show_all: bool) -> None:
         if row.same and not show_all:
             continue
         style = "" if row.same else "bold"
-        only_a = _("only here: {items}", items="、".join(row.only_a))
-        only_b = _("only here: {items}", items="、".join(row.only_b))
+        only_a = _("only here: {items}", items=_(", ").join(row.only_a))
+        only_b = _("only here: {items}", items=_(", ").join(row.only_b))
         extra_a = f"\n[red]{safe(only_a)}[/]" if row.only_a else ""
         extra_b = f"\n[red]{safe(only_b)}[/]" if row.only_b else ""
         table.add_row(

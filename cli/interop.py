@@ -11,7 +11,7 @@ from typing import Any, NoReturn
 
 import click
 
-from cli.common import emit_json, err, json_option, out, safe
+from cli.common import emit_json, err, json_option, out, safe, speaks_directory_language
 
 FORMATS = ("neo4j-cypher", "graphml", "json")
 
@@ -95,7 +95,9 @@ def import_dbt_cmd(
     from loaders.dbt import import_dbt
 
     if out_dir is None and not dry_run:
-        raise click.UsageError("pass -o CATALOG_DIR (or --dry-run to write nothing)")
+        from core.i18n import _
+
+        raise click.UsageError(_("pass -o CATALOG_DIR (or --dry-run to write nothing)"))
     if dry_run:
         with tempfile.TemporaryDirectory(prefix="kpigraph-dry-run-") as scratch:
             report = _guard(lambda: import_dbt(path, Path(scratch) / "c", name=name, system=system))
@@ -138,10 +140,12 @@ def import_excel_cmd(path: Path, out_dir: Path, force: bool, prefer: str | None)
     """Import an .xlsx written by 'kpigraph export excel' (and edited since).
 
     Every problem names its sheet, row and column."""
+    from core.i18n import _
     from loaders.excel import import_excel
 
     count = _guard(lambda: import_excel(path, out_dir, force=force, prefer=prefer))
-    out().print(f"imported {count} metrics from {safe(path)} → {safe(out_dir)}")
+    text = _("imported {n} metrics from {path} → {out}", n=count, path=path, out=out_dir)
+    out().print(safe(text))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -174,6 +178,7 @@ def export_group() -> None:
     help="Directory for dbt_project.yml and models/ (new, or empty).",
 )
 @click.option("--force", is_flag=True, help="Replace OUT if it exists.")
+@speaks_directory_language
 def export_dbt_cmd(catalog: Path, out_dir: Path, force: bool) -> None:
     """Metrics and semantic model stubs as MetricFlow YAML (parsed back before writing)."""
     from loaders.dbt.export import export_dbt
@@ -194,13 +199,15 @@ def export_dbt_cmd(catalog: Path, out_dir: Path, force: bool) -> None:
     help="The .xlsx to write.",
 )
 @click.option("--force", is_flag=True, help="Replace OUT if it exists.")
+@speaks_directory_language
 def export_excel_cmd(catalog: Path, out_file: Path, force: bool) -> None:
     """An .xlsx in seed 001's template: an index sheet (one row per metric, filterable) and
     one card per metric, plus departments, dimensions, sources and dashboards."""
+    from core.i18n import _
     from loaders.excel import export_excel
 
     count = _guard(lambda: export_excel(catalog, out_file, force=force))
-    out().print(f"wrote {count} metric cards to {safe(out_file)}")
+    out().print(safe(_("wrote {n} metric cards to {path}", n=count, path=out_file)))
 
 
 @export_group.command("graph")
@@ -221,6 +228,7 @@ def export_excel_cmd(catalog: Path, out_file: Path, force: bool) -> None:
     help="File to write, '-' for standard output.",
 )
 @click.option("--force", is_flag=True, help="Replace OUT if it exists.")
+@speaks_directory_language
 def export_graph_cmd(catalog: Path, fmt: str, out_file: str, force: bool) -> None:
     """The catalog graph for other graph tools."""
     from loaders.catalog import load_catalog
@@ -230,15 +238,17 @@ def export_graph_cmd(catalog: Path, fmt: str, out_file: str, force: bool) -> Non
     if out_file == "-":
         click.echo(text, nl=False)
         return
+    from core.i18n import _
+
     path = Path(out_file)
     if path.exists() and not force:
-        raise click.UsageError(f"{path} exists; choose another -o or pass --force")
+        raise click.UsageError(_("{path} exists; choose another -o or pass --force", path=path))
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     with os.fdopen(fd, "w", encoding="utf-8") as handle:
         handle.write(text)
     os.replace(tmp, path)
-    err().print(f"wrote {safe(path)} ({fmt})")
+    err().print(safe(_("wrote {path} ({format})", path=path, format=fmt)))
 
 
 def _add_export_catalog() -> None:

@@ -130,8 +130,9 @@ def print_text(
         shown += 1
         where = issue.where() if issue.file is None else str(root / issue.where())
         style = _STYLE[issue.severity.value]
+        severity = _(issue.severity.value)  # error / warning / info, in words
         console.print(
-            f"{safe(where)}: [{style}]{issue.severity.value}[/] "
+            f"{safe(where)}: [{style}]{severity}[/] "
             f"[dim]{safe(issue.rule)}[/] {safe(issue.message)}",
             soft_wrap=True,
         )
@@ -200,6 +201,7 @@ def lint(directory: Path, fmt: str, min_severity: str, strict: bool) -> None:
 @click.argument("directory", type=click.Path(path_type=Path))
 @click.option("--metric", "metric_ids", multiple=True, help="only these metric ids (repeatable)")
 @click.option("--dry-run", is_flag=True, help="show the changes, write nothing")
+@speaks_directory_language
 def infer_fields_cmd(directory: Path, metric_ids: tuple[str, ...], dry_run: bool) -> None:
     """Write each metric's 'fields:' from what its SQL reads (sqlglot), editing the YAML files
     in place and leaving everything else as written. SQL that does not parse, or reads what
@@ -214,7 +216,10 @@ def infer_fields_cmd(directory: Path, metric_ids: tuple[str, ...], dry_run: bool
     known = {m.id for m, _, _ in metrics}
     unknown = [m for m in metric_ids if m not in known]
     if unknown:
-        raise click.UsageError(f"no metric {', '.join(map(printable, unknown))} in {directory}")
+        names = ", ".join(map(printable, unknown))
+        raise click.UsageError(
+            _("no metric {names} in {directory}", names=names, directory=directory)
+        )
     plan = infer_fields(
         metrics,
         list(source.graph.nodes),
@@ -226,7 +231,10 @@ def infer_fields_cmd(directory: Path, metric_ids: tuple[str, ...], dry_run: bool
         for line in plan.errors:
             console.print(f"{safe(directory / line)}", soft_wrap=True)
         raise click.ClickException(
-            f"{len(plan.errors)} metric(s) have SQL that cannot be used; nothing was written"
+            _(
+                "{n} metric(s) have SQL that cannot be used; nothing was written",
+                n=len(plan.errors),
+            )
         )
     for change in plan.changes:
         added = [f for f in change.new if f not in change.old]
@@ -238,15 +246,25 @@ def infer_fields_cmd(directory: Path, metric_ids: tuple[str, ...], dry_run: bool
             soft_wrap=True,
         )
     if dry_run or not plan.changes:
-        verb = "would change" if dry_run else "changed"
-        console.print(f"{verb} {len(plan.changes)} metric(s); {plan.unchanged} already right")
+        n, unchanged = len(plan.changes), plan.unchanged
+        if dry_run:
+            said = _(
+                "would change {n} metric(s); {unchanged} already right", n=n, unchanged=unchanged
+            )
+        else:
+            said = _("changed {n} metric(s); {unchanged} already right", n=n, unchanged=unchanged)
+        console.print(said)
         return
     edits = [(c.file, c.line or 1, "fields", list(c.new)) for c in plan.changes]
     try:
         written = rewrite_lists(source.root, edits)
     except YamlEditError as exc:
-        raise click.ClickException(f"{exc}\nnothing was written") from exc
+        raise click.ClickException(f"{exc}\n" + _("nothing was written")) from exc
     console.print(
-        f"changed {len(plan.changes)} metric(s) in {len(written)} file(s); "
-        f"{plan.unchanged} already right"
+        _(
+            "changed {n} metric(s) in {files} file(s); {unchanged} already right",
+            n=len(plan.changes),
+            files=len(written),
+            unchanged=plan.unchanged,
+        )
     )

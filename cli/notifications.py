@@ -7,10 +7,34 @@ from typing import TYPE_CHECKING
 import click
 
 from cli.common import emit_json, json_option, out, safe, store_options
+from core.i18n import N_, _
 
 if TYPE_CHECKING:
     from core.settings import Settings
     from store.base import GraphStore
+
+
+#: message ids (shown through ``_`` in the language in use)
+TEXT = {
+    "retried": N_("{queued} failed item(s) queued again; {delivered} delivered now"),
+}
+#: the outbox table's columns
+COLUMNS = (
+    N_("outbox id"),
+    N_("outbox status"),
+    N_("event"),
+    N_("change request"),
+    N_("webhook url"),
+    N_("message format"),
+    N_("attempts"),
+    N_("last error"),
+)
+#: an item's status in words
+STATUS_WORDS = {
+    "pending": N_("outbox: pending"),
+    "delivered": N_("outbox: delivered"),
+    "failed": N_("outbox: failed"),
+}
 
 
 @click.group("notifications")
@@ -40,11 +64,11 @@ def list_items(
     if as_json:
         emit_json([i.model_dump(mode="json", exclude={"body"}) for i in items])
         return
-    table = Table("id", "status", "event", "change", "url", "format", "attempts", "last error")
+    table = Table(*(_(c) for c in COLUMNS))
     for i in items:
         table.add_row(
             str(i.id),
-            i.status.value,
+            _(STATUS_WORDS[i.status.value]) if i.status.value in STATUS_WORDS else i.status.value,
             i.event,
             f"#{i.change_id}",
             safe(i.url),
@@ -73,4 +97,4 @@ def retry(ids: tuple[int, ...], deliver: bool, store: GraphStore, settings: Sett
         delivered = deliverer.deliver_due(limit=1000) if deliver else 0
     finally:
         ledger.close()
-    out().print(f"{queued} failed item(s) queued again; {delivered} delivered now")
+    out().print(_(TEXT["retried"], queued=queued, delivered=delivered))

@@ -8,18 +8,21 @@ from typing import TYPE_CHECKING
 import click
 
 from cli.common import emit_json, json_option, out, safe, store_options
+from core.i18n import N_, _
 
 if TYPE_CHECKING:
     from core.settings import Settings
     from store.base import GraphStore
 
+#: message ids (shown through ``_`` in the language in use)
 TEXT = {
-    "list_title": "{name} · 入职必读 ({n})",
-    "marked": "{user}: {n} card(s) marked read",
-    "team_row": "{user}: read {read}/{of} · quiz {score} · {passed}",
-    "passed": "passed",
-    "not_passed": "not passed",
-    "answer": "  answer: {option}",
+    "list_title": N_("{name} · required reading for new staff ({n})"),
+    "marked": N_("{user}: {n} card(s) marked read"),
+    "all": N_("all"),
+    "team_row": N_("{user}: read {read}/{of} · quiz {score} · {passed}"),
+    "passed": N_("passed"),
+    "not_passed": N_("not passed"),
+    "answer": N_("  answer: {option}"),
 }
 
 
@@ -52,7 +55,7 @@ def onboarding(
         reading = reading_list(graph, department, reads_of_department(ledger, first.department))
         if mark_user:
             svc.mark_read(ledger, mark_user, metrics or [i.id for i in reading.items])
-            out().print(safe(TEXT["marked"].format(user=mark_user, n=len(metrics) or "all")))
+            out().print(safe(_(TEXT["marked"], user=mark_user, n=len(metrics) or _(TEXT["all"]))))
             return
         if team:
             rows = svc.team(ledger, ledger.users(), reading)
@@ -61,9 +64,9 @@ def onboarding(
                 return
             for r in rows:
                 score = f"{r.best_score}/{r.best_total}" if r.best_total else "—"
-                passed = TEXT["passed"] if r.passed else TEXT["not_passed"]
-                line = TEXT["team_row"].format(
-                    user=r.user, read=r.read, of=r.of, score=score, passed=passed
+                passed = _(TEXT["passed"] if r.passed else TEXT["not_passed"])
+                line = _(
+                    TEXT["team_row"], user=r.user, read=r.read, of=r.of, score=score, passed=passed
                 )
                 out().print(safe(line))
             return
@@ -73,11 +76,9 @@ def onboarding(
         emit_json(reading.to_json())
         return
     console = out()
-    console.print(
-        safe(TEXT["list_title"].format(name=reading.department_name, n=len(reading.items)))
-    )
+    console.print(safe(_(TEXT["list_title"], name=reading.department_name, n=len(reading.items))))
     for i, item in enumerate(reading.items, 1):
-        why = "、".join(item.why)
+        why = _(", ").join(item.why)
         console.print(safe(f"{i:>2}. {item.level or '—'}  {item.name} ({item.id})  {why}"))
 
 
@@ -115,4 +116,4 @@ def quiz(
         for letter, option in zip("ABCD", q.options, strict=False):
             console.print(safe(f"   {letter}. {option}"))
         if show_answers:
-            console.print(safe(TEXT["answer"].format(option="ABCD"[q.answer])))
+            console.print(safe(_(TEXT["answer"], option="ABCD"[q.answer])))

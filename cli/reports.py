@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 import click
 
 from cli.common import emit_json, json_option, out, safe, store_options
+from core.i18n import N_, _
 
 if TYPE_CHECKING:
     from core.settings import Settings
@@ -16,11 +17,12 @@ if TYPE_CHECKING:
     from store.base import GraphStore
     from store.ledger import Ledger
 
+#: message ids (shown through ``_`` in the language in use)
 TEXT = {
-    "queued": "{n} notice(s) queued in the outbox ({m} already there)",
-    "monthly_row": "{rank:>2}. {name}: {reads} reads, {metrics} metrics{low}",
-    "low": "  (提醒)",
-    "anonymous": "    anonymous: {n} reads",
+    "queued": N_("{n} notice(s) queued in the outbox ({m} already there)"),
+    "monthly_row": N_("{rank}. {name}: {reads} reads, {metrics} metrics{low}"),
+    "low": N_("  (reminder: little use)"),
+    "anonymous": N_("    anonymous: {n} reads"),
     "digest_dept": "{name}:",
     "digest_row": "   {op:<8} {name} ({id}) {version}",
 }
@@ -55,12 +57,17 @@ def monthly(
         emit_json(report.to_json())
         return
     for rank, r in enumerate(report.rows, 1):
-        low = TEXT["low"] if r.low or not r.reads else ""
-        line = TEXT["monthly_row"].format(
-            rank=rank, name=r.name, reads=r.reads, metrics=r.metrics, low=low
+        low = _(TEXT["low"]) if r.low or not r.reads else ""
+        line = _(
+            TEXT["monthly_row"],
+            rank=f"{rank:>2}",
+            name=r.name,
+            reads=r.reads,
+            metrics=r.metrics,
+            low=low,
         )
         out().print(safe(line))
-    out().print(TEXT["anonymous"].format(n=report.anonymous))
+    out().print(_(TEXT["anonymous"], n=report.anonymous))
 
 
 @report_group.command("quarterly")
@@ -89,11 +96,14 @@ def quarterly(
         out().print(safe(TEXT["digest_dept"].format(name=dept["name"])))
         for m in dept["metrics"]:
             line = TEXT["digest_row"].format(
-                op=m["op"], name=m["name"], id=m["id"], version=m["version"] or ""
+                op=svc.said(m["op"]) if m["op"] in svc.TEXT else m["op"],
+                name=m["name"],
+                id=m["id"],
+                version=m["version"] or "",
             )
             out().print(safe(line))
 
 
 def _queue(ledger: Ledger, items: list[OutboxItem]) -> None:
     added = ledger.enqueue(items)
-    out().print(TEXT["queued"].format(n=added, m=len(items) - added))
+    out().print(_(TEXT["queued"], n=added, m=len(items) - added))

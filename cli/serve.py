@@ -19,6 +19,7 @@ from cli.common import (
     sweep_orphans,
     where,
 )
+from core.i18n import _
 from graph_schema.errors import KpigraphError
 
 if TYPE_CHECKING:
@@ -91,10 +92,12 @@ def serve(
 
     every = parse_interval(refresh_every) if refresh_every is not None else None
     if demo and catalog:
-        raise KpigraphError("pass either --demo or --catalog, not both")
+        raise KpigraphError(_("pass either --demo or --catalog, not both"))
     mode = writeback or settings.writeback
     if mode != "off" and catalog is None:
-        raise KpigraphError(f"--writeback {mode} writes into a catalog: pass --catalog DIR")
+        raise KpigraphError(
+            _("--writeback {mode} writes into a catalog: pass --catalog DIR", mode=mode)
+        )
     if catalog is not None:
         settings = settings.model_copy(update={"writeback": mode, "catalog_dir": catalog})
     sock = bind(host, port)  # before loading anything: a busy port is one clear error
@@ -107,14 +110,18 @@ def serve(
             store, settings = demo_store(settings)
             if store.head() == 0:  # published once; changes made to it since are kept
                 publish_directory(DEMO_CATALOG, store, message="serve --demo", quiet=True)
-            err().print(
-                f"demo catalog served from {safe(settings.db)}, revision {store.head()} "
-                "(your graph is untouched)"
+            text = _(
+                "demo catalog served from {path}, revision {revision} (your graph is untouched)",
+                path=settings.db,
+                revision=store.head(),
             )
-            err().print(
-                f"users signing in: those of {safe(people_at)} "
-                "(kpigraph users add NAME --role ROLE adds one there)"
+            err().print(safe(text))
+            text = _(
+                "users signing in: those of {where} ('kpigraph users add NAME --role ROLE' "
+                "adds one there)",
+                where=people_at,
             )
+            err().print(safe(text))
         elif catalog is not None:  # published exactly as 'kpigraph load' publishes
             result = publish_directory(catalog, store, no_lint=no_lint)
             render.store_info(err(), result.info, where(settings))
@@ -160,17 +167,33 @@ def bind(host: str, port: int) -> socket.socket:
         sock.close()
         if exc.errno == errno.EADDRINUSE:
             raise KpigraphError(
-                f"port {port} on {host} is already in use (another kpigraph serve?); "
-                f"pick another with --port {free_port(host)}",
+                _(
+                    "port {port} on {host} is already in use (another kpigraph serve?); "
+                    "pick another with --port {free}",
+                    port=port,
+                    host=host,
+                    free=free_port(host),
+                ),
                 {"port": port, "host": host},
             ) from exc
         if exc.errno == errno.EACCES:
             raise KpigraphError(
-                f"not allowed to listen on {host}:{port} (ports below 1024 need root); "
-                "pick another with --port 8000",
+                _(
+                    "not allowed to listen on {host}:{port} (ports below 1024 need root); "
+                    "pick another with --port 8000",
+                    host=host,
+                    port=port,
+                ),
                 {"port": port, "host": host},
             ) from exc
-        raise KpigraphError(f"cannot listen on {host}:{port}: {exc.strerror}") from exc
+        raise KpigraphError(
+            _(
+                "cannot listen on {host}:{port}: {problem}",
+                host=host,
+                port=port,
+                problem=exc.strerror,
+            )
+        ) from exc
     return sock
 
 
@@ -200,11 +223,8 @@ def run_server(
 
     shown = f"[{host}]" if ":" in host else host
     settings = served_settings(settings, host, port)
-    err().print(f"serving on http://{shown}:{port}  (API docs: http://{shown}:{port}/docs)")
-    err().print(
-        f"links point to {safe(settings.base_url)} (KPIGRAPH_BASE_URL); answering host names: "
-        f"{safe(settings.trusted_hosts)} (KPIGRAPH_TRUSTED_HOSTS)"
-    )
+    for line in startup_lines(shown, port, settings):
+        err().print(safe(line))
     app = create_app(settings, store, users=people)
     config = uvicorn.Config(app, log_level="warning", **SERVER_LIMITS)
     loop = None
@@ -212,12 +232,32 @@ def run_server(
         from values.scheduler import RefreshLoop, store_refresher
 
         loop = RefreshLoop(refresh_every, store_refresher(store, settings.values_dir)).start()
-        err().print(f"values cache refreshed now and every {refresh_every:g} s")
+        err().print(
+            _("values cache refreshed now and every {seconds} s", seconds=f"{refresh_every:g}")
+        )
     try:
         uvicorn.Server(config).run(sockets=[sock])
     finally:
         if loop is not None:
             loop.stop()
+
+
+def startup_lines(shown: str, port: int, settings: Settings) -> list[str]:
+    """What a starting server says: where it serves, where its links point, which host names
+    it answers (in the language in use)."""
+    return [
+        _(
+            "serving on {url}  (API docs: {docs})",
+            url=f"http://{shown}:{port}",
+            docs=f"http://{shown}:{port}/docs",
+        ),
+        _(
+            "links point to {url} (KPIGRAPH_BASE_URL); answering host names: {hosts} "
+            "(KPIGRAPH_TRUSTED_HOSTS)",
+            url=settings.base_url,
+            hosts=settings.trusted_hosts,
+        ),
+    ]
 
 
 def served_settings(settings: Settings, host: str, port: int) -> Settings:

@@ -74,7 +74,9 @@ def pull(
             )
             return
         if plan.empty:
-            click.echo("nothing to pull: the files hold every change the store has")
+            from core.i18n import _
+
+            click.echo(_("nothing to pull: the files hold every change the store has"))
             return
         click.echo(plan.diff(), nl=False)
         return
@@ -88,16 +90,25 @@ def pull(
             }
         )
         return
+    from core.i18n import _
+
     console = out()
     for request in requests:
         metrics = ", ".join(sorted(request.metrics))
-        console.print(f"change request #{request.change_request}: {metrics}", markup=False)
+        text = _("change request #{id}: {metrics}", id=request.change_request, metrics=metrics)
+        console.print(text, markup=False)
     if result.files:
-        console.print("wrote " + ", ".join(result.files), markup=False)
+        console.print(_("wrote {files}", files=", ".join(result.files)), markup=False)
     if result.commits:
-        where = branch or "the current branch"
-        console.print(f"committed {len(result.commits)} commit(s) on {where}", markup=False)
-    click.echo(f"next: kpigraph load {directory}  (records nothing: the files equal the store)")
+        where = branch or _("the current branch")
+        text = _("committed {n} commit(s) on {branch}", n=len(result.commits), branch=where)
+        console.print(text, markup=False)
+    click.echo(
+        _(
+            "next: kpigraph load {directory}  (records nothing: the files equal the store)",
+            directory=directory,
+        )
+    )
 
 
 @click.command("catalog")
@@ -116,4 +127,9 @@ def export_catalog_cmd(
 
     graph = export_store_catalog(store, source, out_dir, force=force)
     counts = graph.counts()
-    click.echo(f"wrote {source} as a catalog to {out_dir} ({counts.get('Metric', 0)} metrics)")
+    from core.i18n import _
+
+    n = counts.get("Metric", 0)
+    click.echo(
+        _("wrote {source} as a catalog to {path} ({n} metrics)", source=source, path=out_dir, n=n)
+    )

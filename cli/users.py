@@ -7,12 +7,45 @@ from typing import TYPE_CHECKING
 import click
 
 from cli.common import emit_json, json_option, out, safe, store_options
+from core.i18n import N_, _
 
 if TYPE_CHECKING:
     from core.settings import Settings
     from store.base import GraphStore
 
 ROLES = ["viewer", "editor", "owner", "committee", "admin"]
+
+#: message ids (shown through ``_`` in the language in use)
+TEXT = {
+    "no_department": N_(
+        "warning: no department {department} in the loaded catalog (or nothing is loaded yet); "
+        "the owner reviews for it once departments.yaml defines it"
+    ),
+    "created": N_(
+        "user {name} ({role}) created in {where} (servers on this store sign them in, and so "
+        "does 'kpigraph serve --demo' with the same store options)."
+    ),
+    "token": N_("token (shown once; give it to the user, store it nowhere else):"),
+    "revoked": N_("user {name} revoked"),
+    "no_user": N_("no active user {name}; see 'kpigraph users list'"),
+    "col_name": N_("user name"),
+    "col_role": N_("role"),
+    "col_department": N_("department"),
+    "col_created": N_("created at"),
+    "col_revoked": N_("revoked at"),
+}
+#: the roles in words
+ROLE_WORDS = {
+    "viewer": N_("user role: viewer"),
+    "editor": N_("user role: editor"),
+    "owner": N_("user role: owner"),
+    "committee": N_("user role: committee"),
+    "admin": N_("user role: admin"),
+}
+
+
+def role_words(role: str) -> str:
+    return _(ROLE_WORDS[role]) if role in ROLE_WORDS else role
 
 
 @click.group("users")
@@ -49,10 +82,7 @@ def add(
         except StoreError:  # nothing loaded yet: owners may be created before the first load
             known = False
         if not known:
-            err().print(
-                f"warning: no department {safe(department)!r} in the loaded catalog (or nothing "
-                "is loaded yet); the owner reviews for it once departments.yaml defines it"
-            )
+            err().print(_(TEXT["no_department"], department=safe(repr(department))))
     ledger = ledger_for(store)
     try:
         user, token = add_user(ledger, name, role, department)
@@ -61,13 +91,10 @@ def add(
     if as_json:
         emit_json({**user.model_dump(mode="json"), "token": token})
         return
-    out().print(
-        f"user {safe(user.name)} ({user.role.value}"
-        f"{', ' + safe(user.department) if user.department else ''}) created in "
-        f"{safe(where(settings))} (servers on this store sign them in, and so does "
-        "'kpigraph serve --demo' with the same store options)."
-    )
-    out().print("token (shown once; give it to the user, store it nowhere else):")
+    role = role_words(user.role.value) + (", " + user.department if user.department else "")
+    text = _(TEXT["created"], name=user.name, role=role, where=where(settings))
+    out().print(safe(text))
+    out().print(_(TEXT["token"]))
     click.echo(token)
 
 
@@ -88,11 +115,14 @@ def list_users(as_json: bool, store: GraphStore, settings: Settings) -> None:
     if as_json:
         emit_json([u.model_dump(mode="json") for u in users])
         return
-    table = Table("name", "role", "department", "created", "revoked")
+    table = Table(
+        *(_(TEXT[k]) for k in ("col_name", "col_role", "col_department", "col_created")),
+        _(TEXT["col_revoked"]),
+    )
     for u in users:
         table.add_row(
             safe(u.name),
-            u.role.value,
+            role_words(u.role.value),
             safe(u.department or ""),
             u.created_at[:19],
             u.revoked_at[:19] if u.revoked_at else "",
@@ -112,7 +142,7 @@ def revoke(name: str, store: GraphStore, settings: Settings) -> None:
     ledger = ledger_for(store)
     try:
         if not ledger.revoke_user(name, now_iso()):
-            raise InvalidQueryError(f"no active user {name!r}; see 'kpigraph users list'")
+            raise InvalidQueryError(_(TEXT["no_user"], name=repr(name)))
     finally:
         ledger.close()
-    out().print(f"user {safe(name)} revoked")
+    out().print(safe(_(TEXT["revoked"], name=name)))

@@ -105,9 +105,10 @@ def values_cmd(
     settings: Settings,
 ) -> None:
     """Values of a metric by period, rolled up to any grain (observed, by its SQL, or derived)."""
-    from values.service import values_report
+    from values.service import check_dimensions, values_report
 
     engine, mid = _setup(store, settings, values_dir, ref)
+    by = check_dimensions(store, [by])[0] if by else None  # --by shop: exit 2, "store?"
     report = values_report(engine, mid, by, start, end, period_grain)
     if as_json:
         emit_json(report)
@@ -162,9 +163,10 @@ def eval_cmd(
     settings: Settings,
 ) -> None:
     """Evaluate a metric: value, MoM, YoY, target attainment, rank, benchmark status."""
-    from values.service import eval_report
+    from values.service import check_dimensions, eval_report
 
     engine, mid = _setup(store, settings, values_dir, ref)
+    by = check_dimensions(store, [by])[0] if by else None  # --by shop: exit 2, "store?"
     report = eval_report(engine, mid, period, by)
     if as_json:
         emit_json(report)

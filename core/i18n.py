@@ -99,6 +99,12 @@ def current() -> str:
     return DEFAULT_LANGUAGE
 
 
+def chosen() -> str | None:
+    """The language this request or command chose (``--lang``, ``?lang=``), if any: what a
+    client passes on to a server it asks (``Accept-Language``)."""
+    return _chosen.get()
+
+
 def resolve(catalog_language: object) -> str:
     """The language for a catalog whose ``language`` is ``catalog_language``: what this
     request/command chose, else the catalog's, else zh."""

@@ -57,6 +57,13 @@ from store.base import GraphStore
 from store.history import now as history_now
 from store.ledger import Ledger
 
+#: what an action makes of a request, for "it cannot be … now" (message ids)
+DONE = {
+    "approve": N_("action done: approved"),
+    "reject": N_("action done: rejected"),
+    "withdraw": N_("action done: withdrawn"),
+}
+
 ATTEMPTS = 5
 log = logging.getLogger("kpigraph.governance")
 #: a failed write-back's note when the write-back gave no plain reason (shown translated)
@@ -92,7 +99,7 @@ class Governance:
     def get(self, change_id: int) -> ChangeRequest:
         change = self.ledger.change(change_id)
         if change is None:
-            raise ChangeNotFoundError(f"no change request #{change_id}", {"id": change_id})
+            raise ChangeNotFoundError(_("no change request #{id}", id=change_id), {"id": change_id})
         return change
 
     def with_live_conflict(self, change: ChangeRequest) -> ChangeRequest:
@@ -123,7 +130,7 @@ class Governance:
         reason: str,
     ) -> ChangeRequest:
         if user.role not in WRITERS:
-            raise PermissionDeniedError(f"a {user.role.value} may not propose changes")
+            raise PermissionDeniedError(_("a {role} may not propose changes", role=user.role.value))
         if not reason.strip():  # spaces pass every min_length; the committee reads the reason
             raise CatalogError(
                 [
@@ -187,7 +194,7 @@ class Governance:
                 if status is ChangeStatus.APPROVED and self.auto_apply:
                     return self.apply(None, change_id)
                 return self.get(change_id)
-        raise ChangeStateError(f"change request #{change_id} is busy; try again")
+        raise ChangeStateError(_("change request #{id} is busy; try again", id=change_id))
 
     def reject(self, user: User, change_id: int, comment: str | None) -> ChangeRequest:
         for _attempt in range(ATTEMPTS):
@@ -208,7 +215,7 @@ class Governance:
                 self._departments(change),
             ):
                 return new
-        raise ChangeStateError(f"change request #{change_id} is busy; try again")
+        raise ChangeStateError(_("change request #{id} is busy; try again", id=change_id))
 
     def _require_current_base(self, ref: NodeRef, base_version: str | None) -> None:
         """A proposal made from a definition behind the store's (a catalog file not pulled
@@ -239,7 +246,9 @@ class Governance:
             raise PermissionDeniedError("only the requester (or an admin) may withdraw it")
         new = change.model_copy(update={"status": ChangeStatus.WITHDRAWN})
         if not self._commit(new, change, user, "withdraw", comment, None, None, []):
-            raise ChangeStateError(f"change request #{change_id} changed meanwhile; reload it")
+            raise ChangeStateError(
+                _("change request #{id} changed meanwhile; reload it", id=change_id)
+            )
         return new
 
     def apply(self, user: User | None, change_id: int) -> ChangeRequest:
@@ -296,14 +305,20 @@ class Governance:
     def _require_approved(self, change: ChangeRequest) -> None:
         if change.status is ChangeStatus.APPLIED:
             raise ChangeStateError(
-                f"change request #{change.id} is already applied, as revision "
-                f"{change.applied_revision}",
+                _(
+                    "change request #{id} is already applied, as revision {revision}",
+                    id=change.id,
+                    revision=change.applied_revision,
+                ),
                 {"status": "applied", "revision": change.applied_revision},
             )
         if change.status is not ChangeStatus.APPROVED:
             raise ChangeStateError(
-                f"change request #{change.id} is {change.status.value}; only an approved "
-                "request can be applied",
+                _(
+                    "change request #{id} is {status}; only an approved request can be applied",
+                    id=change.id,
+                    status=_(change.status.value),
+                ),
                 {"status": change.status.value},
             )
 
@@ -367,8 +382,12 @@ class Governance:
         allowed = workflow.REVIEWABLE if what == "approve" else workflow.OPEN
         if change.status not in allowed:
             raise ChangeStateError(
-                f"change request #{change.id} is {change.status.value}; it cannot be "
-                f"{what.rstrip('e')}ed now",
+                _(
+                    "change request #{id} is {status}; it cannot be {done} now",
+                    id=change.id,
+                    status=_(change.status.value),
+                    done=_(DONE.get(what, what)),
+                ),
                 {"status": change.status.value},
             )
 

@@ -33,9 +33,8 @@ TEXT = {
     "quarterly_title": N_("Metrics added or changed this quarter {quarter} · {name}"),
     "quarterly_line": N_("{name} ({id}) {op}{version}"),
     "quarterly_none": N_("No metric was added or changed this quarter."),
-    # errors stay English, as the other errors do
-    "bad_month": "month: YYYY-MM (e.g. 2026-11)",
-    "bad_quarter": "quarter: YYYY-Qn (e.g. 2026-Q4)",
+    "bad_month": N_("month: YYYY-MM (e.g. 2026-11)"),
+    "bad_quarter": N_("quarter: YYYY-Qn (e.g. 2026-Q4)"),
     "added": N_("added"),
     "modified": N_("modified"),
     "removed": N_("removed"),
@@ -59,7 +58,7 @@ def month_bounds(month: str) -> tuple[str, str]:
     """
     m = re.fullmatch(r"(\d{4})-(\d{2})", month)
     if not m or not 1 <= int(m.group(2)) <= 12:
-        raise InvalidQueryError(TEXT["bad_month"])
+        raise InvalidQueryError(said("bad_month"))
     y, mo = int(m.group(1)), int(m.group(2))
     end = dt.date(y + (mo == 12), mo % 12 + 1, 1)
     return dt.date(y, mo, 1).isoformat(), end.isoformat()
@@ -73,7 +72,7 @@ def quarter_bounds(quarter: str) -> tuple[str, str]:
     """
     m = re.fullmatch(r"(\d{4})-?Q([1-4])", quarter.upper())
     if not m:
-        raise InvalidQueryError(TEXT["bad_quarter"])
+        raise InvalidQueryError(said("bad_quarter"))
     y, q = int(m.group(1)), int(m.group(2))
     end = dt.date(y + (q == 4), (q % 4) * 3 + 1, 1)
     return dt.date(y, (q - 1) * 3 + 1, 1).isoformat(), end.isoformat()

@@ -175,6 +175,7 @@ def fetched(engine: ValuesEngine, metric_ids: Sequence[str]) -> dict[str, Any]:
 def eval_report(
     engine: ValuesEngine, metric_id: str, period: str, by: str | None = None
 ) -> dict[str, Any]:
+    check_period(engine, metric_id, period)  # a month without values names those with them
     return evaluate(engine, metric_id, period, by=by)
 
 
@@ -232,17 +233,23 @@ def _grain_range(
 ) -> tuple[str, str]:
     """``start`` … ``end`` as periods of ``period_grain`` (a missing end: the first or last
     period of that grain holding the metric's values)."""
+    import difflib
+
     from graph_schema.calendar import GRAINS
+    from values.errors import UnknownNameError
 
     cal = engine.calendar
     if period_grain not in GRAINS:
-        raise InvalidQueryError(
+        close = difflib.get_close_matches(period_grain, GRAINS, n=3, cutoff=0.5)
+        hint = _("; did you mean {names}?", names=", ".join(close)) if close else ""
+        raise UnknownNameError(
             _(
                 "grain {grain} is not one of {grains}",
                 grain=repr(period_grain),
                 grains=", ".join(GRAINS),
-            ),
-            {"grain": period_grain},
+            )
+            + hint,
+            {"grain": period_grain, "suggestions": close, "grains": list(GRAINS)},
         )
     ends = [start, end]
     if start is None or end is None:

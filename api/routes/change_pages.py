@@ -35,6 +35,19 @@ STATUS_LABELS = {
 }
 
 
+def field_label(field: str) -> str:
+    """A changed field as people read it: ``Formula (formula)`` / ``计算公式 (formula)`` (the
+    card's label of the field or of its nearest dotted parent, then the key)."""
+    from analysis.compare import LABELS
+
+    parts = field.split(".")
+    for n in range(len(parts), 0, -1):
+        key = ".".join(parts[:n])
+        if key in LABELS:
+            return _(LABELS[key]) + f" ({field})"
+    return field
+
+
 def governance_of(request: Request) -> Governance:
     """The change workflow the app serves."""
     service: Governance = request.app.state.gov
@@ -154,6 +167,8 @@ def changepage(
         can=can,
         stage=stage,
         recomputed=recomputed,
+        # a wording change (patch) recomputes nothing: the box says so (#24)
+        wording_only=change.change_class == "patch",
         influenced=influenced,
         dashboards=impact.get("dashboards", []),
         departments=impact.get("departments", []),
@@ -161,6 +176,7 @@ def changepage(
         dept_names=dept_names,
         new_file=new_file,
         done=done,
+        field_label=field_label,
     )
 
 

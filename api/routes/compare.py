@@ -10,8 +10,7 @@ from fastapi.responses import Response
 
 from analysis.compare import Comparison, compare_refs
 from analysis.diff import DiffReport, diff_catalogs
-from analysis.resolve import resolve_ref
-from api.dependencies import StoreDep
+from api.dependencies import StoreDep, query_ref
 from api.schemas import ErrorResponse
 from graph_schema.errors import SourceSpecError
 from graph_schema.graph import CatalogGraph
@@ -67,4 +66,4 @@ def compare(
 ) -> Comparison:
     """Every field of the definition template either metric fills, whether they agree, the
     items only one side has, and how far apart they are as a change class."""
-    return compare_refs(store, resolve_ref(store, a), resolve_ref(store, b))
+    return compare_refs(store, query_ref(store, "a", a), query_ref(store, "b", b))

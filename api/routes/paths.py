@@ -7,9 +7,8 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from analysis.paths import DEFAULT_PATH_DEPTH, MAX_PATH_DEPTH, MAX_PATHS, find_paths
-from analysis.resolve import resolve_ref
 from analysis.results import PathsResult
-from api.dependencies import StoreDep
+from api.dependencies import StoreDep, query_ref
 from api.routes.nodes import ERRORS
 from graph_schema.relations import parse_relations
 
@@ -32,8 +31,8 @@ def paths(
     it ``forward``."""
     return find_paths(
         store,
-        resolve_ref(store, source),
-        resolve_ref(store, target),
+        query_ref(store, "from", source),
+        query_ref(store, "to", target),
         max_depth,
         k,
         parse_relations(relations) if relations else None,

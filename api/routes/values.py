@@ -113,11 +113,12 @@ async def metric_values(
             )
 
     def run() -> dict[str, Any]:
-        from values.service import values_report
+        from values.service import check_dimensions, values_report
 
         mid = _metric(store, metric_id)
+        dim = check_dimensions(store, [by])[0] if by else None  # shop → 422, "store?"
         with _engine(request, settings) as engine:
-            report = values_report(engine, mid, by, start, end, grain)
+            report = values_report(engine, mid, dim, start, end, grain)
         if annotations:
             marks = metric_marks(store, mid, settings.base_url)
             report["annotations"] = [m.model_dump(mode="json") for m in marks]
@@ -139,10 +140,12 @@ async def metric_eval(
     rank (评价标准)."""
 
     def run() -> dict[str, Any]:
-        from values.service import eval_report
+        from values.service import check_dimensions, eval_report
 
+        mid = _metric(store, metric_id)
+        dim = check_dimensions(store, [by])[0] if by else None  # shop → 422, "store?"
         with _engine(request, settings) as engine:
-            return eval_report(engine, _metric(store, metric_id), period, by)
+            return eval_report(engine, mid, period, dim)
 
     return await run_in_threadpool(run)
 

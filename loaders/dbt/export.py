@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from core.i18n import _
 from graph_schema.formula import BinOp, Ref, parse_formula
 from graph_schema.graph import CatalogGraph
 from graph_schema.models import Department, FieldNode, Metric, Table
@@ -31,7 +32,7 @@ from loaders.catalog import load_catalog
 from loaders.catalog_writer import CatalogWriteError, dump_yaml, node_doc, swap_into_place
 from loaders.dbt.read import read_dbt
 from loaders.dbt.sources import slug
-from loaders.dbt.to_catalog import dbt_to_doc
+from loaders.dbt.to_catalog import counts_line, dbt_to_doc
 
 #: kpigraph ``aggregation`` → MetricFlow ``agg``; ``last`` is a sum that is not additive over
 #: time (a balance: the period's last value), ``none`` has no MetricFlow equivalent (noted).
@@ -50,9 +51,11 @@ class ExportReport:
     notes: list[str] = field(default_factory=list)
 
     def lines(self) -> list[str]:
-        out = [f"wrote {self.out}", ", ".join(f"{k}: {v}" for k, v in self.counts.items())]
-        out += [f"not exported: {mid} ({why})" for mid, why in self.skipped.items()]
-        out += [f"note: {n}" for n in self.notes]
+        out = [_("wrote {path}", path=self.out), counts_line(self.counts)]
+        out += [
+            _("not exported: {id} ({why})", id=mid, why=why) for mid, why in self.skipped.items()
+        ]
+        out += [_("note: {note}", note=n) for n in self.notes]
         return out
 
 
@@ -72,7 +75,9 @@ def export_dbt(
     files, report = dbt_files(graph)
     out = Path(out_dir)
     if out.exists() and (not out.is_dir() or any(out.iterdir())) and not force:
-        raise CatalogWriteError(f"{out} exists and is not empty; choose another -o or --force")
+        raise CatalogWriteError(
+            _("{path} exists and is not empty; choose another -o or --force", path=out)
+        )
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent))
     try:
@@ -260,11 +265,18 @@ def _spec_from_card(
     if how == "last":
         measure["non_additive_dimension"] = _LAST  # resolved to the stub's time dimension
     elif how == "none":
-        report.notes.append(f"{metric.id}: aggregation none has no MetricFlow agg; wrote sum")
+        report.notes.append(
+            _("{id}: aggregation none has no MetricFlow agg; wrote sum", id=metric.id)
+        )
     stub.measures.append(measure)
     if len(bound) > 1:
         report.notes.append(
-            f"{metric.id}: measure reads {column.id} only (of {len(bound)} fields); check expr/agg"
+            _(
+                "{id}: measure reads {field} only (of {n} fields); check expr/agg",
+                id=metric.id,
+                field=column.id,
+                n=len(bound),
+            )
         )
     return {"name": metric.id, "type": "simple", "type_params": {"measure": {"name": name}}}
 
@@ -317,8 +329,11 @@ def _stub_doc(stub: _Stub, columns: list[FieldNode], report: ExportReport) -> di
         ]
     else:
         report.notes.append(
-            f"semantic model {local}: no date/time column; add a time dimension "
-            "(MetricFlow aggregates every measure over one)"
+            _(
+                "semantic model {name}: no date/time column; add a time dimension "
+                "(MetricFlow aggregates every measure over one)",
+                name=local,
+            )
         )
     for measure in stub.measures:
         if measure.get("non_additive_dimension") is _LAST:

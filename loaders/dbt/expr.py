@@ -14,6 +14,7 @@ from collections.abc import Mapping
 import sqlglot
 from sqlglot import exp
 
+from core.i18n import _
 from graph_schema.errors import FormulaSyntaxError
 from graph_schema.formula import parse_formula
 
@@ -72,10 +73,10 @@ def _emit(node: exp.Expression, names: Mapping[str, str], notes: list[str]) -> s
     if op is not None:
         return f"{_emit(node.this, names, notes)} {op} {_emit(node.expression, names, notes)}"
     if isinstance(node, exp.Nullif) and _is_zero(node.expression):
-        notes.append(f"NULLIF({node.this.sql()}, 0) written as {node.this.sql()}")
+        notes.append(_("{before} written as {after}", before=node.sql(), after=node.this.sql()))
         return _wrap(node.this, names, notes)
     if isinstance(node, exp.Cast):
-        notes.append(f"{node.sql()} written as {node.this.sql()}")
+        notes.append(_("{before} written as {after}", before=node.sql(), after=node.this.sql()))
         return _wrap(node.this, names, notes)
     raise UntranslatableExpr(f"{node.sql()!r} has no kpigraph formula equivalent")
 

@@ -25,6 +25,7 @@ import yaml
 from dbt_semantic_interfaces.implementations.metric import PydanticMetric
 from dbt_semantic_interfaces.implementations.semantic_model import PydanticSemanticModel
 
+from core.i18n import _
 from graph_schema.errors import KpigraphError
 from loaders.yaml_lines import LDict, LList, line_of, load_yaml_all
 
@@ -94,20 +95,25 @@ def read_dbt(path: str | Path) -> DbtProject:
     """
     src = Path(path)
     if not src.exists():
-        raise DbtImportError([f"{src}: no such file or directory"])
+        raise DbtImportError([_("{path}: no such file or directory", path=src)])
     if src.is_dir():
         return _read_directory(src)
     data = _read_json(src)
     if not isinstance(data, dict):
-        raise DbtImportError([f"{src}: expected a JSON object (a dbt or semantic manifest)"])
+        raise DbtImportError(
+            [_("{path}: expected a JSON object (a dbt or semantic manifest)", path=src)]
+        )
     if "nodes" in data:
         return _read_dbt_manifest(src, data)
     if "semantic_models" in data or "metrics" in data:
         return _read_semantic_manifest(src, data)
     raise DbtImportError(
         [
-            f"{src}: neither a dbt manifest (no 'nodes') nor a semantic manifest "
-            "(no 'semantic_models' / 'metrics')",
+            _(
+                "{path}: neither a dbt manifest (no 'nodes') nor a semantic manifest "
+                "(no 'semantic_models' / 'metrics')",
+                path=src,
+            ),
         ]
     )
 
@@ -115,22 +121,36 @@ def read_dbt(path: str | Path) -> DbtProject:
 def _read_json(src: Path) -> Any:
     size = src.stat().st_size
     if size > MAX_INPUT_BYTES:
-        raise DbtImportError([f"{src}: file is {size / 1_048_576:.0f} MiB, over the limit"])
+        mib = f"{size / 1_048_576:.0f}"
+        raise DbtImportError([_("{path}: file is {mib} MiB, over the limit", path=src, mib=mib)])
     raw = src.read_bytes()
     try:
         return json.loads(raw.decode("utf-8-sig"))
     except UnicodeDecodeError as exc:
-        raise DbtImportError([f"{src}: not UTF-8 text (byte offset {exc.start})"]) from None
+        text = _("{path}: not UTF-8 text (byte offset {offset})", path=src, offset=exc.start)
+        raise DbtImportError([text]) from None
     except json.JSONDecodeError as exc:
         raise DbtImportError(
             [
-                f"{src}:{exc.lineno}: corrupt JSON: {exc.msg} (column {exc.colno}); "
-                "regenerate it with 'dbt parse'",
+                _(
+                    "{path}:{line}: corrupt JSON: {problem} (column {column}); "
+                    "regenerate it with 'dbt parse'",
+                    path=src,
+                    line=exc.lineno,
+                    problem=exc.msg,
+                    column=exc.colno,
+                ),
             ]
         ) from None
     except RecursionError:
         raise DbtImportError(
-            [f"{src}: JSON nested too deeply to be a dbt manifest; regenerate it with 'dbt parse'"]
+            [
+                _(
+                    "{path}: JSON nested too deeply to be a dbt manifest; regenerate it with "
+                    "'dbt parse'",
+                    path=src,
+                )
+            ]
         ) from None
 
 
@@ -152,7 +172,7 @@ def _pydantic_problems(where: Origin, what: str, raw: Any, exc: Exception) -> li
 
 def _semantic_model(raw: Any, where: Origin, problems: list[str]) -> PydanticSemanticModel | None:
     if not isinstance(raw, dict):
-        problems.append(f"{where}: a semantic model must be a mapping")
+        problems.append(_("{where}: a semantic model must be a mapping", where=where))
         return None
     try:
         model: PydanticSemanticModel = PydanticSemanticModel.parse_obj(_plain(raw))
@@ -165,7 +185,7 @@ def _semantic_model(raw: Any, where: Origin, problems: list[str]) -> PydanticSem
 
 def _metric(raw: Any, where: Origin, problems: list[str]) -> PydanticMetric | None:
     if not isinstance(raw, dict):
-        problems.append(f"{where}: a metric must be a mapping")
+        problems.append(_("{where}: a metric must be a mapping", where=where))
         return None
     try:
         return PydanticMetric.parse_obj(_dbt_metric(_plain(raw)))
@@ -207,7 +227,12 @@ def _finish(project: DbtProject, problems: list[str]) -> DbtProject:
         raise DbtImportError(problems)
     if not project.metrics and not project.semantic_models:
         raise DbtImportError(
-            [f"{project.source}: no semantic models and no metrics found (nothing to import)"]
+            [
+                _(
+                    "{path}: no semantic models and no metrics found (nothing to import)",
+                    path=project.source,
+                )
+            ]
         )
     return project
 
@@ -229,7 +254,7 @@ def _read_semantic_manifest(src: Path, data: dict[str, Any]) -> DbtProject:
         if m is not None:
             project.metrics.append((m, raw, Origin(str(src))))
     if data.get("saved_queries"):
-        project.notes.append(f"{len(data['saved_queries'])} saved queries not imported")
+        project.notes.append(_("{n} saved queries not imported", n=len(data["saved_queries"])))
     return _finish(project, problems)
 
 
@@ -271,7 +296,7 @@ def _read_dbt_manifest(src: Path, data: dict[str, Any]) -> DbtProject:
         if isinstance(raw, dict) and raw.get("name"):
             project.groups[raw["name"]] = dict(raw.get("owner") or {})
     if data.get("saved_queries"):
-        project.notes.append(f"{len(data['saved_queries'])} saved queries not imported")
+        project.notes.append(_("{n} saved queries not imported", n=len(data["saved_queries"])))
     return _finish(project, problems)
 
 
@@ -307,7 +332,9 @@ def _read_directory(root: Path) -> DbtProject:
         for doc in _load_docs(root, path, problems):
             if not isinstance(doc, LDict):
                 if doc is not None:
-                    project.notes.append(f"{rel}: skipped a document that is not a mapping")
+                    project.notes.append(
+                        _("{where}: skipped a document that is not a mapping", where=rel)
+                    )
                 continue
             _read_document(project, rel, doc, problems)
     return _finish(project, problems)
@@ -318,19 +345,23 @@ def _load_docs(root: Path, path: Path, problems: list[str]) -> list[Any]:
     try:
         text = path.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError as exc:
-        problems.append(f"{rel}: not UTF-8 text (byte offset {exc.start})")
+        problems.append(
+            _("{path}: not UTF-8 text (byte offset {offset})", path=rel, offset=exc.start)
+        )
         return []
     except OSError as exc:
-        problems.append(f"{rel}: cannot read: {exc.strerror}")
+        problems.append(_("{path}: cannot read: {problem}", path=rel, problem=exc.strerror))
         return []
     try:
         return load_yaml_all(text)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = f":{mark.line + 1}" if mark else ""
-        problems.append(f"{rel}{line}: broken YAML: {exc.problem or exc}")
+        problems.append(
+            _("{where}: broken YAML: {problem}", where=f"{rel}{line}", problem=exc.problem or exc)
+        )
     except yaml.YAMLError as exc:
-        problems.append(f"{rel}: broken YAML: {exc}")
+        problems.append(_("{where}: broken YAML: {problem}", where=rel, problem=exc))
     return []
 
 
@@ -339,7 +370,8 @@ def _items(doc: LDict, key: str, rel: str, problems: list[str]) -> list[tuple[An
     if value is None:
         return []
     if not isinstance(value, LList):
-        problems.append(f"{rel}:{doc.key_lines.get(key, doc.line)}: '{key}' must be a list")
+        where = f"{rel}:{doc.key_lines.get(key, doc.line)}"
+        problems.append(_("{where}: '{key}' must be a list", where=where, key=key))
         return []
     return [(item, Origin(rel, line)) for item, line in zip(value, value.item_lines, strict=True)]
 
@@ -355,7 +387,7 @@ def _read_document(project: DbtProject, rel: str, doc: LDict, problems: list[str
         if m is not None:
             project.metrics.append((m, _plain(doc["metric"]), Origin(rel, doc.line)))
     if "saved_query" in doc:
-        project.notes.append(f"{rel}:{doc.line}: saved query not imported")
+        project.notes.append(_("{where}: saved query not imported", where=f"{rel}:{doc.line}"))
     # dbt's layout: lists in schema files
     for raw, where in _items(doc, "semantic_models", rel, problems):
         dbt_raw = _dbt_semantic_model(raw, project)

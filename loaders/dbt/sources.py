@@ -18,6 +18,7 @@ import sqlglot
 from dbt_semantic_interfaces.implementations.semantic_model import PydanticSemanticModel
 from sqlglot import exp
 
+from core.i18n import _
 from loaders.dbt.read import DbtProject
 
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
@@ -153,8 +154,12 @@ class SourceMapper:
                 self.model_columns(tid, model.columns)
         for schema in sorted(templated):
             self.notes.append(
-                f"schema {schema!r} is a template variable; imported as system "
-                f"{slug(schema, 's')!r} (pass --system to name it)"
+                _(
+                    "schema {schema} is a template variable; imported as system {system} "
+                    "(pass --system to name it)",
+                    schema=repr(schema),
+                    system=repr(slug(schema, "s")),
+                )
             )
 
     def model_columns(self, table_id: str, columns: list[dict[str, Any]]) -> None:
@@ -218,8 +223,13 @@ class SourceMapper:
                 if time_dim in time_cols:
                     fields = [time_cols[time_dim]]
                     self.notes.append(
-                        f"measure {measure.name} (expr {measure.expr!r}) reads no column; "
-                        f"bound to its time dimension {time_dim!r}"
+                        _(
+                            "measure {name} (expr {expr}) reads no column; bound to its time "
+                            "dimension {time}",
+                            name=measure.name,
+                            expr=repr(measure.expr),
+                            time=repr(time_dim),
+                        )
                     )
             data = compact(measure, {"metadata"})
             data["semantic_model"] = sm.name
@@ -227,5 +237,5 @@ class SourceMapper:
             if default_time and "agg_time_dimension" not in data:
                 data["agg_time_dimension"] = default_time
             if measure.name in self.measures:
-                self.problems.append(f"measure {measure.name!r} is defined twice")
+                self.problems.append(_("measure {name} is defined twice", name=repr(measure.name)))
             self.measures[measure.name] = Measure(sm, fields, agg, data)

@@ -27,6 +27,7 @@ from typing import Any
 
 from dbt_semantic_interfaces.implementations.metric import PydanticMetric, PydanticMetricInput
 
+from core.i18n import N_, _
 from graph_schema.models import Metric
 from loaders.catalog_writer import CatalogDoc, write_catalog
 from loaders.dbt.expr import UntranslatableExpr, sql_to_formula
@@ -78,6 +79,28 @@ _REFERENCE_KEYS = {
 _ADDITIVE = {"sum", "count", "sum_boolean"}
 
 
+#: the report's counts in words (message ids)
+COUNT_WORDS = {
+    "metrics": N_("metrics"),
+    "semantic_models": N_("semantic models"),
+    "skipped": N_("skipped"),
+    "parsed_back": N_("parsed back"),
+    "systems": N_("systems"),
+    "tables": N_("tables"),
+    "fields": N_("fields"),
+    "dimensions": N_("dimensions"),
+    "departments": N_("departments"),
+    "catalog_metrics": N_("metrics in the catalog"),
+}
+
+
+def counts_line(counts: dict[str, int]) -> str:
+    """``metrics: 38, semantic models: 7`` in the language in use."""
+    return _(", ").join(
+        f"{_(COUNT_WORDS[k]) if k in COUNT_WORDS else k}: {v}" for k, v in counts.items()
+    )
+
+
 @dataclass
 class ImportReport:
     """What an import did: counts, what went to ``extra``, and notes worth reading."""
@@ -96,16 +119,21 @@ class ImportReport:
 
     def lines(self, notes: int | None = 20) -> list[str]:
         """The report as text; at most ``notes`` notes (``None``: all)."""
-        out = [f"imported {self.source} → {self.out}" if self.out else f"read {self.source}"]
-        out.append(", ".join(f"{k}: {v}" for k, v in self.counts.items()))
+        out = [
+            _("imported {source} → {path}", source=self.source, path=self.out)
+            if self.out
+            else _("read {source}", source=self.source)
+        ]
+        out.append(counts_line(self.counts))
         summary = self.extra_summary()
         if summary:
-            out.append(f"kept under extra.dbt ({len(self.extra)} metrics):")
-            out += [f"  {key}: {n} metric(s)" for key, n in summary.items()]
+            out.append(_("kept under extra.dbt ({n} metrics):", n=len(self.extra)))
+            out += [_("  {key}: {n} metric(s)", key=key, n=n) for key, n in summary.items()]
         shown = self.notes if notes is None else self.notes[:notes]
-        out += [f"note: {n}" for n in shown]
+        out += [_("note: {note}", note=n) for n in shown]
         if len(shown) < len(self.notes):
-            out.append(f"… and {len(self.notes) - len(shown)} more notes (--json lists them all)")
+            more = len(self.notes) - len(shown)
+            out.append(_("… and {n} more notes (--json lists them all)", n=more))
         return out
 
 
@@ -161,16 +189,22 @@ class _Mapper(SourceMapper):
                     )
         for m, _raw, origin in metrics:
             if m.name in self.metric_ids:
-                self.problems.append(f"{origin}: metric {m.name!r} is defined twice")
+                self.problems.append(
+                    _("{where}: metric {name} is defined twice", where=origin, name=repr(m.name))
+                )
                 continue
             self.metric_ids[m.name] = self.unique_metric_id(slug(m.name, "m"))
             if self.metric_ids[m.name] != m.name:
                 self.report.notes.append(
-                    f"metric {m.name!r} imported as id {self.metric_ids[m.name]!r}"
+                    _(
+                        "metric {name} imported as id {id}",
+                        name=repr(m.name),
+                        id=repr(self.metric_ids[m.name]),
+                    )
                 )
         done: set[str] = set()
         for m, raw, origin in sorted(
-            metrics, key=lambda t: _depth(t[0], {x.name: x for x, _, _ in metrics})
+            metrics, key=lambda t: _depth(t[0], {x.name: x for x, _raw, _origin in metrics})
         ):
             if m.name in done:
                 continue
@@ -205,8 +239,13 @@ class _Mapper(SourceMapper):
                 table = self.sm_table.get(params.semantic_model)
                 if table is None:
                     self.problems.append(
-                        f"{where}: metric {m.name!r} aggregates semantic model "
-                        f"{params.semantic_model!r}, which is not defined"
+                        _(
+                            "{where}: metric {name} aggregates semantic model {model}, which "
+                            "is not defined",
+                            where=where,
+                            name=repr(m.name),
+                            model=repr(params.semantic_model),
+                        )
                     )
                 else:
                     # imported as a measure of the old spec is: its columns (the time
@@ -221,8 +260,13 @@ class _Mapper(SourceMapper):
                     if not columns and time_dim in time_cols:
                         columns = [time_cols[time_dim]]
                         self.report.notes.append(
-                            f"metric {m.name} (expr {tp.expr!r}) reads no column; "
-                            f"bound to its time dimension {time_dim!r}"
+                            _(
+                                "metric {name} (expr {expr}) reads no column; bound to its "
+                                "time dimension {time}",
+                                name=m.name,
+                                expr=repr(tp.expr),
+                                time=repr(time_dim),
+                            )
                         )
                     doc["fields"] = columns
                     dims = self.sm_dims.get(params.semantic_model)
@@ -232,7 +276,9 @@ class _Mapper(SourceMapper):
                     if how and "aggregation" in Metric.model_fields:
                         doc["aggregation"] = how
             elif measure_name is None:
-                self.problems.append(f"{where}: metric {m.name!r} names no measure")
+                self.problems.append(
+                    _("{where}: metric {name} names no measure", where=where, name=repr(m.name))
+                )
             else:
                 measure = self.measure(measure_name, m.name, where)
                 if measure is not None:
@@ -264,10 +310,17 @@ class _Mapper(SourceMapper):
                 dims = self.common_dims(list(names.values()))
             except UntranslatableExpr as exc:
                 self.report.notes.append(
-                    f"metric {m.name!r}: expr {tp.expr!r} not a formula: {exc}"
+                    _(
+                        "metric {name}: expr {expr} not a formula: {problem}",
+                        name=repr(m.name),
+                        expr=repr(tp.expr),
+                        problem=exc,
+                    )
                 )
                 extra["formula_untranslated"] = True
-            self.report.notes += [f"metric {m.name!r}: {n}" for n in notes]
+            self.report.notes += [
+                _("metric {name}: {note}", name=repr(m.name), note=n) for n in notes
+            ]
         elif kind == "conversion" and tp.conversion_type_params:
             ctp = tp.conversion_type_params
             fields: list[str] = []
@@ -282,7 +335,11 @@ class _Mapper(SourceMapper):
             for in_metric in (ctp.base_metric, ctp.conversion_metric):
                 if in_metric is not None:
                     self.report.notes.append(
-                        f"metric {m.name!r}: conversion input {in_metric.name!r} kept in extra"
+                        _(
+                            "metric {name}: conversion input {input} kept in extra",
+                            name=repr(m.name),
+                            input=repr(in_metric.name),
+                        )
                     )
             doc["fields"] = fields
         if rules:
@@ -312,7 +369,12 @@ class _Mapper(SourceMapper):
         measure = self.measures.get(name)
         if measure is None:
             self.problems.append(
-                f"{where}: metric {metric!r} uses measure {name!r}, which no semantic model defines"
+                _(
+                    "{where}: metric {metric} uses measure {name}, which no semantic model defines",
+                    where=where,
+                    metric=repr(metric),
+                    name=repr(name),
+                )
             )
         return measure
 
@@ -325,7 +387,14 @@ class _Mapper(SourceMapper):
     def input(self, parent: str, inp: PydanticMetricInput, role: str, where: str) -> str:
         base = self.metric_ids.get(inp.name)
         if base is None:
-            self.problems.append(f"{where}: metric {parent!r} uses unknown metric {inp.name!r}")
+            self.problems.append(
+                _(
+                    "{where}: metric {parent} uses unknown metric {name}",
+                    where=where,
+                    parent=repr(parent),
+                    name=repr(inp.name),
+                )
+            )
             return slug(inp.name, "m")
         mods: dict[str, Any] = {}
         if inp.filter:
@@ -486,8 +555,11 @@ def dbt_to_doc(
     unused = sorted(set(mapper.measures) - used)
     if unused:
         mapper.report.notes.append(
-            f"{len(unused)} measure(s) no metric uses ({', '.join(unused[:8])}"
-            f"{', …' if len(unused) > 8 else ''}): kept only as their columns' descriptions"
+            _(
+                "{n} measure(s) no metric uses ({names}): kept only as their columns' descriptions",
+                n=len(unused),
+                names=", ".join(unused[:8]) + (", …" if len(unused) > 8 else ""),
+            )
         )
     metrics = [m for _p, m in mapper.docs.values()]
     report = mapper.report

@@ -8,10 +8,13 @@ Seed 001, 第二步 "指标定义模板(完整版)": 基本信息 / 指标定义
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import enum
 import re
 import types
 import typing
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,10 +27,23 @@ DIMENSIONS = "维度"
 SOURCES = "数据来源"
 DASHBOARDS = "看板"
 FIXED_SHEETS = (INDEX, CATALOG, DEPARTMENTS, DIMENSIONS, SOURCES, DASHBOARDS)
+#: the sheets' names in an English catalog's workbook (the Chinese names above are the keys;
+#: the reader takes either, so a workbook reads back whatever language it was written in)
+SHEETS_EN = {
+    INDEX: "Metric index",
+    CATALOG: "Catalog",
+    DEPARTMENTS: "Departments",
+    DIMENSIONS: "Dimensions",
+    SOURCES: "Data sources",
+    DASHBOARDS: "Dashboards",
+}
 
 #: A1 of every metric card: how a card sheet is recognised (its sheet name is only a label).
 CARD_MARK = "指标定义模板"
 CARD_HEADER = ("区块", "项目", "字段", "内容")
+CARD_MARK_EN = "Metric definition template"
+CARD_HEADER_EN = ("Section", "Item", "Key", "Content")
+CARD_MARKS = (CARD_MARK, CARD_MARK_EN)
 #: Columns of the index sheet (main fields of the card), then the link to the card.
 INDEX_KEYS = (
     "id",
@@ -83,6 +99,21 @@ SECTIONS: dict[str, tuple[str, ...]] = {
     "咨询联系": ("contacts",),
 }
 OTHER_SECTION = "其他"
+#: the sections' names in English (seed 001's template, translated)
+SECTIONS_EN = {
+    "基本信息": "Basics",
+    "指标定义": "Definition",
+    "统计口径": "Scope",
+    "数据来源": "Data source",
+    "使用场景": "Use cases",
+    "行业基准": "Benchmarks",
+    "注意事项": "Caveats",
+    "关联指标": "Related metrics",
+    "更新频率": "Update frequency",
+    "版本记录": "Versions",
+    "咨询联系": "Contacts",
+    OTHER_SECTION: "Other",
+}
 
 #: Display labels (the seed's wording where it has one); the key column is what import reads.
 LABELS: dict[str, str] = {
@@ -146,6 +177,68 @@ LABELS: dict[str, str] = {
 }
 
 
+#: Display labels in an English catalog's workbook (the key is shown when none is given).
+LABELS_EN: dict[str, str] = {
+    "id": "ID",
+    "name": "Name",
+    "name_en": "English name",
+    "abbr": "Abbreviation",
+    "level": "Level",
+    "domain": "Domain",
+    "owner": "Owner",
+    "reviewer": "Reviewer",
+    "status": "Status",
+    "tags": "Tags",
+    "atomic": "Atomic metric",
+    "qualifiers": "Qualifiers",
+    "window": "Window",
+    "definition": "Definition",
+    "meaning": "Business meaning",
+    "formula": "Formula",
+    "drivers": "Driver breakdown",
+    "unit": "Unit",
+    "aggregation": "Aggregation",
+    "example": "Worked example",
+    "caliber.numerator.includes": "Numerator includes ✅",
+    "caliber.numerator.excludes": "Numerator excludes ❌",
+    "caliber.denominator.includes": "Denominator includes ✅",
+    "caliber.denominator.excludes": "Denominator excludes ❌",
+    "caliber.scope.includes": "Scope includes ✅",
+    "caliber.scope.excludes": "Scope excludes ❌",
+    "caliber.time": "Time range",
+    "caliber.rules": "Rules",
+    "data_source": "Main data source",
+    "fields": "Bound fields",
+    "sql": "SQL",
+    "dimensions": "Dimensions",
+    "use_cases": "Use cases",
+    "dashboards": "Dashboards",
+    "benchmarks": "Benchmarks",
+    "caveats": "Common mistakes",
+    "special_cases": "Special cases",
+    "rolls_up_to": "Rolls up to",
+    "causes": "Influences",
+    "parallel": "Parallel metrics",
+    "update_frequency": "Data updates",
+    "review_policy": "Definition reviews",
+    "version": "Version",
+    "history": "Version history",
+    "contacts.business": "Business contact",
+    "contacts.technical": "Technical contact",
+    "contacts.data_support": "Data support",
+    "extra": "Kept on import (JSON)",
+    "description": "Description",
+    "type": "Type",
+    "kind": "Kind",
+    "url": "Link",
+    "system": "System",
+    "table": "Table",
+    "field": "Field",
+    "language": "Language",
+    "card": "Card",
+}
+
+
 #: Column labels of the small tables on a card (行业基准, 版本记录, 影响的指标).
 TABLE_LABELS: dict[str, str] = {
     "benchmarks.label": "档位",
@@ -163,20 +256,95 @@ TABLE_LABELS: dict[str, str] = {
 }
 
 
+TABLE_LABELS_EN: dict[str, str] = {
+    "benchmarks.label": "Label",
+    "benchmarks.min": "Min",
+    "benchmarks.max": "Max",
+    "benchmarks.source": "Source",
+    "history.version": "Version",
+    "history.date": "Date",
+    "history.change": "Change",
+    "history.author": "Author",
+    "causes.metric": "Metric",
+    "causes.polarity": "Polarity",
+    "causes.lag": "Lag",
+    "causes.evidence": "Evidence",
+}
+
+
+#: the language of the workbook being written or read: its sheet names, headers and labels
+#: (the messages about it are in the language in use, as every message is)
+_language: contextvars.ContextVar[str] = contextvars.ContextVar("workbook_language", default="zh")
+
+
+@contextlib.contextmanager
+def workbook_language(lang: object) -> Iterator[None]:
+    """Lay out (or read) a workbook in ``lang`` inside the block: ``en`` for English, else the
+    seed's Chinese."""
+    token = _language.set("en" if lang == "en" else "zh")
+    try:
+        yield
+    finally:
+        _language.reset(token)
+
+
+def language_of_sheets(titles: Iterable[str]) -> str:
+    """``en`` when a workbook's sheets carry the English names of the fixed sheets."""
+    english = set(SHEETS_EN.values())
+    return "en" if any(t in english for t in titles) else "zh"
+
+
+def _english() -> bool:
+    return _language.get() == "en"
+
+
+def sheet(name: str) -> str:
+    """A fixed sheet's name in the language in use: ``指标索引`` / ``Metric index``."""
+    return SHEETS_EN.get(name, name) if _english() else name
+
+
+def fixed_sheet(title: str) -> str | None:
+    """The fixed sheet (its Chinese key) a sheet title names, in either language.
+
+    >>> fixed_sheet("Metric index"), fixed_sheet("指标索引"), fixed_sheet("atp")
+    ('指标索引', '指标索引', None)
+    """
+    if title in FIXED_SHEETS:
+        return title
+    return next((k for k, v in SHEETS_EN.items() if v == title), None)
+
+
+def card_mark() -> str:
+    return CARD_MARK_EN if _english() else CARD_MARK
+
+
+def card_title(name: str, metric_id: str) -> str:
+    """B1 of a card: ``客单价（atp）`` / ``Average ticket price (atp)``."""
+    return f"{name} ({metric_id})" if _english() else f"{name}（{metric_id}）"
+
+
+def card_header() -> tuple[str, ...]:
+    return CARD_HEADER_EN if _english() else CARD_HEADER
+
+
+def section_name(section: str) -> str:
+    return SECTIONS_EN.get(section, section) if _english() else section
+
+
 def table_header(table: str, column: str) -> str:
     """A column header of a card's table: ``下限 (min)``."""
-    text = TABLE_LABELS.get(f"{table}.{column}")
+    text = (TABLE_LABELS_EN if _english() else TABLE_LABELS).get(f"{table}.{column}")
     return f"{text} ({column})" if text else column
 
 
 def label(key: str) -> str:
-    """The display label of a dotted key: the seed's word, or the key itself."""
-    return LABELS.get(key, key)
+    """The display label of a dotted key: the seed's word (or its English), or the key."""
+    return (LABELS_EN if _english() else LABELS).get(key, key)
 
 
 def header(key: str) -> str:
     """A column header: ``中文名称 (name)``; import reads the key in the parentheses."""
-    text = LABELS.get(key)
+    text = (LABELS_EN if _english() else LABELS).get(key)
     return f"{text} ({key})" if text and text != key else key
 
 

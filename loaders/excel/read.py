@@ -90,13 +90,14 @@ def read_workbook(
 
 def _read_book(book: Any, prefer: str | None) -> tuple[CatalogDoc, dict[str, Place]]:
     reader = SheetReader()
-    sheets = {ws.title: ws for ws in book.worksheets}
+    # the fixed sheets by their Chinese key, whichever language the workbook was written in
+    sheets = {L.fixed_sheet(ws.title) or ws.title: ws for ws in book.worksheets}
     cards: list[Card] = []
     for title, ws in sheets.items():
         if title in L.FIXED_SHEETS:
             continue
         first = next(ws.iter_rows(min_row=1, max_row=1, max_col=1, values_only=True), (None,))
-        if first and first[0] == L.CARD_MARK:
+        if first and first[0] in L.CARD_MARKS:
             card = reader.card(ws)
             if card is not None:
                 cards.append(card)
@@ -109,31 +110,39 @@ def _read_book(book: Any, prefer: str | None) -> tuple[CatalogDoc, dict[str, Pla
                     "unknown sheet {sheet}: not one of {sheets}, and not a metric card (a card "
                     "has {mark} in A1); delete or rename it",
                     sheet=repr(title),
-                    sheets=", ".join(L.FIXED_SHEETS),
-                    mark=repr(L.CARD_MARK),
+                    sheets=", ".join(L.sheet(s) for s in L.FIXED_SHEETS),
+                    mark=repr(L.card_mark()),
                 ),
             )
     for required in (L.INDEX, L.CATALOG):
         if required not in sheets:
             reader.problems.append(
-                _("sheet {sheet} is missing; it was in the exported file", sheet=repr(required))
+                _(
+                    "sheet {sheet} is missing; it was in the exported file",
+                    sheet=repr(L.sheet(required)),
+                )
             )
     doc = CatalogDoc(manifest={})
     where: dict[str, Place] = {}
+
+    def shown(name: str) -> str:
+        """A fixed sheet's title as the workbook spells it."""
+        return str(sheets[name].title) if name in sheets else L.sheet(name)
+
     if L.CATALOG in sheets:
         for n, data, cols in reader.table(sheets[L.CATALOG], ["key", "value"], ("key", "value")):
             key = str(data.get("key", ""))
             if key not in manifest_keys():
                 reader.problem(
-                    L.CATALOG, n, cols.get("key"), _("unknown setting {key}", key=repr(key))
+                    shown(L.CATALOG), n, cols.get("key"), _("unknown setting {key}", key=repr(key))
                 )
             elif "value" in data:
                 doc.manifest[key] = decode(CatalogManifest, key, data["value"])
         if "name" not in doc.manifest:
             reader.problems.append(
-                _("sheet {sheet}: the catalog needs a 'name' row", sheet=repr(L.CATALOG))
+                _("sheet {sheet}: the catalog needs a 'name' row", sheet=repr(shown(L.CATALOG)))
             )
-        where["kpigraph.yaml"] = Place(L.CATALOG)
+        where["kpigraph.yaml"] = Place(shown(L.CATALOG))
     plain: list[tuple[str, type[BaseModel], list[dict[str, Any]], str]] = [
         (L.DEPARTMENTS, Department, doc.departments, "departments.yaml"),
         (L.DIMENSIONS, Dimension, doc.dimensions, "dimensions.yaml"),
@@ -142,18 +151,18 @@ def _read_book(book: Any, prefer: str | None) -> tuple[CatalogDoc, dict[str, Pla
     for sheet, model, target, file in plain:
         if sheet not in sheets:
             continue
-        where[file] = Place(sheet)
+        where[file] = Place(shown(sheet))
         keys = ["kind" if k == "type" and model is Dashboard else k for k in model.model_fields]
         for n, data, cols in reader.table(sheets[sheet], keys, ("id", "name")):
             if model is Dashboard and "kind" in data:
                 data["type"], cols["type"] = data.pop("kind"), cols.pop("kind")
-            item = reader.node(sheet, model, n, data, cols)
+            item = reader.node(shown(sheet), model, n, data, cols)
             if item is not None:
                 if model is Dashboard and "type" in item:
                     item = {("kind" if k == "type" else k): v for k, v in item.items()}
                 target.append(item)
     if L.SOURCES in sheets:
-        where["sources.yaml"] = Place(L.SOURCES)
+        where["sources.yaml"] = Place(shown(L.SOURCES))
         doc.systems = _read_sources(reader, sheets[L.SOURCES])
     indexed = _check_index(reader, sheets[L.INDEX], cards, prefer) if L.INDEX in sheets else None
     metric_ids = _read_cards(reader, cards, doc, where)
@@ -164,7 +173,7 @@ def _read_book(book: Any, prefer: str | None) -> tuple[CatalogDoc, dict[str, Pla
                     "sheet {sheet}: metric {metric} has no row in {index}; add one",
                     sheet=repr(sheet),
                     metric=repr(mid),
-                    index=repr(L.INDEX),
+                    index=repr(shown(L.INDEX)),
                 )
             )
     if reader.problems:

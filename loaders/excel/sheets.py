@@ -163,7 +163,15 @@ class SheetReader:
             path = values[2] if len(values) > 2 else None
             if path in (None, ""):
                 if any(v not in (None, "") for v in values[3:]):
-                    self.problem(ws.title, n, 3, _("a value without a key in column C (字段)"))
+                    self.problem(
+                        ws.title,
+                        n,
+                        3,
+                        _(
+                            "a value without a key in column C ({column})",
+                            column=L.card_header()[2],
+                        ),
+                    )
                 continue
             path = str(path).strip()
             cells = values[3:]

@@ -25,6 +25,7 @@ from openpyxl.worksheet.hyperlink import Hyperlink
 from openpyxl.worksheet.worksheet import Worksheet
 from pydantic import BaseModel
 
+from core.i18n import _
 from graph_schema.errors import KpigraphError
 from graph_schema.graph import CatalogGraph
 from graph_schema.models import (
@@ -68,7 +69,9 @@ def export_excel(catalog_dir: str | Path, out_file: str | Path, *, force: bool =
     """Write the catalog at ``catalog_dir`` to ``out_file``; return the number of metrics."""
     out = Path(out_file)
     if out.exists() and not force:
-        raise CatalogWriteError(f"{out} exists; choose another -o or pass --force to replace it")
+        raise CatalogWriteError(
+            _("{path} exists; choose another -o or pass --force to replace it", path=out)
+        )
     graph = load_catalog(catalog_dir)
     book = workbook(graph)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -84,20 +87,26 @@ def export_excel(catalog_dir: str | Path, out_file: str | Path, *, force: bool =
 
 
 def workbook(graph: CatalogGraph) -> Workbook:
-    """The workbook for ``graph`` (see module doc)."""
+    """The workbook for ``graph`` (see module doc), its sheet names, headers and labels in the
+    catalog's language (``language: en``: English; else the seed's Chinese)."""
+    with L.workbook_language(graph.meta.get("language")):
+        return _workbook(graph)
+
+
+def _workbook(graph: CatalogGraph) -> Workbook:
     book = Workbook()
     for name, parts in STYLES.items():
         book.add_named_style(NamedStyle(name=name, **parts))
     index = book.active
     assert index is not None
-    index.title = L.INDEX
+    index.title = L.sheet(L.INDEX)
     metrics = [n for n in graph.nodes if isinstance(n, Metric)]
     names = card_sheet_names([m.id for m in metrics])
-    _catalog_sheet(book.create_sheet(L.CATALOG), graph)
-    _node_sheet(book.create_sheet(L.DEPARTMENTS), Department, graph)
-    _node_sheet(book.create_sheet(L.DIMENSIONS), Dimension, graph)
-    _sources_sheet(book.create_sheet(L.SOURCES), graph)
-    _node_sheet(book.create_sheet(L.DASHBOARDS), Dashboard, graph)
+    _catalog_sheet(book.create_sheet(L.sheet(L.CATALOG)), graph)
+    _node_sheet(book.create_sheet(L.sheet(L.DEPARTMENTS)), Department, graph)
+    _node_sheet(book.create_sheet(L.sheet(L.DIMENSIONS)), Dimension, graph)
+    _sources_sheet(book.create_sheet(L.sheet(L.SOURCES)), graph)
+    _node_sheet(book.create_sheet(L.sheet(L.DASHBOARDS)), Dashboard, graph)
     for metric in metrics:
         _card_sheet(book.create_sheet(names[metric.id]), metric)
     _index_sheet(index, metrics, names)
@@ -111,7 +120,7 @@ def card_sheet_names(ids: list[str]) -> dict[str, str]:
     'aaaaaaaaaaaaaaaaaaaaaaaaaaa~3'
     """
     out: dict[str, str] = {}
-    used = {s.lower() for s in L.FIXED_SHEETS}
+    used = {s.lower() for s in (*L.FIXED_SHEETS, *L.SHEETS_EN.values())}
     for n, mid in enumerate(ids, 1):
         name = mid if len(mid) <= 31 else f"{mid[:27]}~{n}"
         while name.lower() in used:
@@ -136,12 +145,20 @@ def put(ws: Worksheet, row: int, col: int, value: Any, where: str = "") -> Cell:
     text = value if isinstance(value, str) else str(value)
     if ILLEGAL_CHARACTERS_RE.search(text):
         raise ExcelExportError(
-            f"{where or ws.title}: text holds a control character an .xlsx cell cannot store; "
-            "remove it from the catalog"
+            _(
+                "{where}: text holds a control character an .xlsx cell cannot store; remove it "
+                "from the catalog",
+                where=where or ws.title,
+            )
         )
     if len(text) > MAX_CELL:
         raise ExcelExportError(
-            f"{where or ws.title}: text of {len(text)} characters is over Excel's {MAX_CELL}"
+            _(
+                "{where}: text of {n} characters is over Excel's {max}",
+                where=where or ws.title,
+                n=len(text),
+                max=MAX_CELL,
+            )
         )
     cell.value = text
     cell.data_type = "s"  # never a formula, whatever the text starts with
@@ -178,7 +195,7 @@ def _index_sheet(ws: Worksheet, metrics: list[Metric], names: dict[str, str]) ->
     for row, metric in enumerate(metrics, 2):
         data = metric.model_dump(mode="json")
         for col, key in enumerate(keys, 1):
-            put(ws, row, col, _scalar(data.get(key)), f"{L.INDEX} row {row}")
+            put(ws, row, col, _scalar(data.get(key)), f"{ws.title} row {row}")
         link = put(ws, row, len(keys) + 1, names[metric.id])
         link.hyperlink = Hyperlink(ref=link.coordinate, location=f"'{names[metric.id]}'!A1")
         link.style = "kp_link"
@@ -202,7 +219,7 @@ def _catalog_sheet(ws: Worksheet, graph: CatalogGraph) -> None:
     for row, key in enumerate(manifest_keys(), 2):
         put(ws, row, 1, key)
         value = graph.meta.get(key) if key != "name" else graph.name
-        put(ws, row, 2, _scalar(value), f"{L.CATALOG} row {row}")
+        put(ws, row, 2, _scalar(value), f"{ws.title} row {row}")
     _widths(ws, {1: 16, 2: 60})
 
 
@@ -259,14 +276,15 @@ def _source_row(
     data = node.model_dump(mode="json")
     for col, key in enumerate(columns, 1):
         value = where.get(key) if key in ("system", "table", "field") else data.get(key)
-        put(ws, row, col, _scalar(value), f"{L.SOURCES} row {row}")
+        put(ws, row, col, _scalar(value), f"{ws.title} row {row}")
     return row + 1
 
 
 def _card_sheet(ws: Worksheet, metric: Metric) -> None:
-    put(ws, 1, 1, L.CARD_MARK).style = "kp_title"
-    put(ws, 1, 2, f"{metric.name}（{metric.id}）").style = "kp_title"
-    _head(ws, 2, list(L.CARD_HEADER))
+    put(ws, 1, 1, L.card_mark()).style = "kp_title"
+    title = L.card_title(metric.name, metric.id)
+    put(ws, 1, 2, title).style = "kp_title"
+    _head(ws, 2, list(L.card_header()))
     data = metric.model_dump(mode="json")
     rows = CardRows(ws, metric.id)
     order = [k for keys in L.SECTIONS.values() for k in keys if k in Metric.model_fields]
@@ -287,7 +305,7 @@ class CardRows:
     def line(self, top: str, path: str, values: list[Any], *, table_head: bool = False) -> None:
         section = L.section_of(top)
         if section != self.section:
-            put(self.ws, self.row, 1, section).style = "kp_section"
+            put(self.ws, self.row, 1, L.section_name(section)).style = "kp_section"
             self.section = section
         show = table_head or "[" not in path
         put(self.ws, self.row, 2, L.label(path.split("[")[0]) if show else None)

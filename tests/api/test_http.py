@@ -182,7 +182,7 @@ def test_lineage_is_bounded(client: Any) -> None:
         ("/api/paths", {"from": "atp"}, 422, "invalid_query"),
         ("/api/paths", {"from": "atp", "to": "revenue", "max_depth": 9}, 422, "invalid_query"),
         ("/api/paths", {"from": "atp", "to": "revenue", "k": 0}, 422, "invalid_query"),
-        ("/api/paths", {"from": "atp", "to": "nope"}, 404, "not_found"),
+        ("/api/paths", {"from": "atp", "to": "nope"}, 422, "unknown_name"),  # a query parameter
         ("/api/nope", {}, 404, "not_found"),
     ],
 )

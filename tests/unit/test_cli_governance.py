@@ -202,6 +202,7 @@ def test_root_help_does_not_import_governance() -> None:
     assert out.stdout.strip() == "[]"
 
 
+@pytest.mark.usefixtures("english")  # reads the English warning
 def test_owner_created_before_the_first_load_with_a_warning(tmp_path: Path) -> None:
     """Issue 22: owners may be created before the catalog is loaded; an unknown department
     is a warning, and the command says which store the user went to."""

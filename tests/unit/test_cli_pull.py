@@ -32,6 +32,7 @@ def loaded(tmp_path: Path) -> tuple[Path, Path]:
     return db, cat
 
 
+@pytest.mark.usefixtures("english")  # reads the English lines
 def test_stale_load_refused_then_pull_then_load_records_nothing(
     loaded: tuple[Path, Path],
 ) -> None:

@@ -14,6 +14,9 @@ from loaders.catalog_writer import CatalogWriteError
 from loaders.dbt import import_dbt, read_dbt
 from loaders.dbt.export import export_dbt
 
+# the exporter's and importer's notes read here are the English ones (the language in use)
+pytestmark = pytest.mark.usefixtures("english")
+
 ROOT = Path(__file__).resolve().parents[2]
 CATALOGS = ROOT / "catalogs"
 PROJECT = ROOT / "tests" / "fixtures" / "dbt_project"

@@ -22,6 +22,9 @@ from loaders.catalog_writer import CatalogWriteError
 from loaders.dbt import DbtImportError, import_dbt, read_dbt
 from store.embedded import EmbeddedStore
 
+# the exporter's and importer's notes read here are the English ones (the language in use)
+pytestmark = pytest.mark.usefixtures("english")
+
 ROOT = Path(__file__).resolve().parents[2]
 MF = ROOT.parent / "shared" / "data" / "metricflow_simple_manifest"
 if not MF.is_dir():  # the shared data sits beside the work tree

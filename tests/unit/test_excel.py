@@ -350,3 +350,43 @@ def test_a_chinese_workbook_is_told_in_chinese(tmp_path: Path) -> None:
     with i18n.use("zh"), pytest.raises(ExcelImportError) as err:
         import_excel(empty, tmp_path / "out")
     assert "工作表 'Sheet' 第 1 行 A 列（A1）: 未知的工作表 'Sheet'" in str(err.value), err.value
+
+
+def test_an_english_catalog_exports_an_english_workbook_that_reads_back(tmp_path: Path) -> None:
+    """#24: the workbook of a ``language: en`` catalog had the seed's Chinese sheet names,
+    headers, card mark and labels; now they are in the catalog's language, and the importer
+    reads a workbook of either language back to the same catalog."""
+    import re
+    import shutil
+
+    cjk = re.compile(r"[\u3400-\u9fff\uff01-\uff5e（）]")
+    root = Path(shutil.copytree(CATALOGS / "automotive_aftersales", tmp_path / "en"))
+    manifest = root / "kpigraph.yaml"
+    manifest.write_text(
+        manifest.read_text(encoding="utf-8").replace("language: zh", "language: en"),
+        encoding="utf-8",
+    )
+    original = load_catalog(root)
+    assert original.meta["language"] == "en"
+    count = export_excel(root, tmp_path / "en.xlsx")
+    book = load_workbook(tmp_path / "en.xlsx")
+    assert book.sheetnames[:6] == [L.SHEETS_EN[s] for s in L.FIXED_SHEETS]
+    headers = [c.value for c in next(book["Metric index"].iter_rows(max_row=1))]
+    assert headers[:3] == ["ID (id)", "Name (name)", "English name (name_en)"], headers
+    for name in book.sheetnames[:6]:  # every header row of the fixed sheets: no Chinese
+        row = next(book[name].iter_rows(max_row=1, values_only=True))
+        assert not [v for v in row if v and cjk.search(str(v))], (name, row)
+    card = book["atp"]
+    assert card["A1"].value == "Metric definition template"
+    assert [c.value for c in card[2]][:4] == ["Section", "Item", "Key", "Content"]
+    words = [v for r in card.iter_rows(min_row=3, max_col=2, values_only=True) for v in r if v]
+    assert "Basics" in words and "Formula" in words
+    assert [w for w in words if cjk.search(str(w))] == []  # sections and labels: not data
+    assert import_excel(tmp_path / "en.xlsx", tmp_path / "back") == count
+    assert comparable(load_catalog(tmp_path / "back")) == comparable(original)
+
+
+def test_a_chinese_catalog_keeps_the_seeds_chinese_workbook(demo_xlsx: Path) -> None:
+    book = load_workbook(demo_xlsx)
+    assert book.sheetnames[:6] == list(L.FIXED_SHEETS)
+    assert book["atp"]["A1"].value == L.CARD_MARK  # whatever language the command speaks

@@ -126,6 +126,7 @@ def test_demo_does_not_replace_the_loaded_graph(tmp_path: Path) -> None:
         proc.communicate(timeout=30)
 
 
+@pytest.mark.usefixtures("english")  # the English messages
 def test_load_says_which_catalog_it_replaces(db: Path, tmp_path: Path) -> None:
     proc = run("load", str(write_catalog(tmp_path / "other")), db=db)
     assert "替换已载入的目录" in proc.stderr and "replacing" not in proc.stderr, proc.stderr
@@ -159,6 +160,7 @@ def test_another_catalog_refused_by_versions_says_what_to_do(tmp_path: Path) -> 
     assert json.loads(run("info", "--json", db=db).stdout)["catalog"] == "another catalog"
 
 
+@pytest.mark.usefixtures("english")  # the English messages
 def test_busy_port_is_one_clear_error(tmp_path: Path) -> None:
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))

@@ -200,34 +200,7 @@ def _cli(*args: str, db: Path) -> str:
     return result.output
 
 
-@pytest.mark.parametrize(
-    "args",
-    [
-        ("search", "营收"),
-        ("show", "atp"),
-        ("lineage", "atp", "--depth", "1"),
-        ("impact", "visits"),
-        ("inventory",),
-        ("check-values",),
-        ("info",),
-        ("values", "revenue", "--from", "2026-05", "--to", "2026-06"),
-        ("values", "revenue", "--by", "store", "--from", "2026-06"),
-        ("eval", "revenue", "--period", "2026-06", "--by", "store"),
-        ("explain", "revenue", "--period", "2026-06", "--by", "store,order_type"),
-        ("explain", "atp", "--period", "2026-06", "--base", "yoy", "--by", "store"),
-        ("history", "atp"),
-    ],
-)
-def test_commands_speak_one_language(db: Path, demo_data: set[str], args: tuple[str, ...]) -> None:
-    i18n.MISSES.clear()
-    en = _cli("--lang", "en", *args, db=db)
-    zh = _cli(*args, db=db)  # the catalog's language
-    assert not i18n.MISSES, sorted(i18n.MISSES)
-    lines = [re.sub(r"[│┃┏┓┗┛┡┩└┘━─┳┻╇┼├┤]+", " ", x).strip() for x in en.splitlines()]
-    assert cjk_left(without_data([x for x in lines if x], demo_data | {str(db)})) == []
-    zh_lines = [re.sub(r"[│┃┏┓┗┛┡┩└┘━─┳┻╇┼├┤]+", " ", x).strip() for x in zh.splitlines()]
-    data = demo_data | {str(db)}  # the store's own path (`info`) is data too
-    assert english_left(without_data([x for x in zh_lines if x], data)) == []
+# every command in zh and --lang en: tests/unit/test_i18n_commands.py (walks the command tree)
 
 
 def test_render_says_what_it_wrote_in_the_catalogs_language(db: Path, tmp_path: Path) -> None:

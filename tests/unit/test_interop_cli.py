@@ -11,6 +11,9 @@ from pathlib import Path
 
 import pytest
 
+# the commands' English lines are read here (KPIGRAPH_LANG=en reaches the subprocesses)
+pytestmark = pytest.mark.usefixtures("english")
+
 ROOT = Path(__file__).resolve().parents[2]
 DEMO = ROOT / "catalogs" / "automotive_aftersales"
 PROJECT = ROOT / "tests" / "fixtures" / "dbt_project"
@@ -56,7 +59,7 @@ def test_dbt_to_catalog_to_excel_and_back(tmp_path: Path) -> None:
     run("import", "excel", str(tmp_path / "c.xlsx"), "-o", str(tmp_path / "back"))
     assert run("validate", str(tmp_path / "back"), "--no-lint").returncode == 0
     out = run("export", "dbt", str(tmp_path / "back"), "-o", str(tmp_path / "dbt")).stdout
-    assert "parsed_back: 9" in out
+    assert "parsed back: 9" in out
 
 
 def test_export_format_shorthand(tmp_path: Path) -> None:
@@ -80,9 +83,10 @@ def test_corrupt_manifest_is_one_line_and_exit_1(tmp_path: Path) -> None:
     assert not (tmp_path / "c").exists()
 
 
-def test_bad_workbook_lists_cells(tmp_path: Path) -> None:
+def test_bad_workbook_lists_cells(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from openpyxl import load_workbook
 
+    monkeypatch.delenv("KPIGRAPH_LANG")  # this one reads the default language (zh) too
     run("export", "excel", str(DEMO), "-o", str(tmp_path / "c.xlsx"))
     book = load_workbook(tmp_path / "c.xlsx")
     book["部门"].delete_cols(1)
