@@ -126,7 +126,6 @@ def test_demo_does_not_replace_the_loaded_graph(tmp_path: Path) -> None:
         proc.communicate(timeout=30)
 
 
-@pytest.mark.usefixtures("english")  # the English messages
 def test_load_says_which_catalog_it_replaces(db: Path, tmp_path: Path) -> None:
     proc = run("load", str(write_catalog(tmp_path / "other")), db=db)
     assert "替换已载入的目录" in proc.stderr and "replacing" not in proc.stderr, proc.stderr
