@@ -108,10 +108,10 @@ def record(
     )
     conn.executemany(
         "INSERT INTO revision_changes (revision, entity, key, op, data) VALUES (?, ?, ?, ?, ?)",
-        [
-            (summary.number, r["entity"], r["key"], r["op"], r["data"])
-            for r in history.change_rows(planned.diff)
-        ],
+        (
+            (summary.number, entity, key, op, data)
+            for entity, key, op, data in history.revision_rows(planned)
+        ),
     )
 
 

@@ -81,17 +81,13 @@ def write_graph(
         if progress:
             progress(total, total)
     else:
+        node_texts, edge_texts = graph.texts  # shared with revision 1's change records
         node_rows = [
-            (n.kind.value, n.id, json.dumps(n.props(), ensure_ascii=False)) for n in graph.nodes
+            (n.kind.value, n.id, text) for n, text in zip(graph.nodes, node_texts, strict=True)
         ]
         edge_rows = [
-            (
-                str(e.source),
-                str(e.target),
-                e.type.value,
-                json.dumps(e.props, ensure_ascii=False),
-            )
-            for e in graph.edges
+            (str(e.source), str(e.target), e.type.value, text)
+            for e, text in zip(graph.edges, edge_texts, strict=True)
         ]
         conn.execute("DELETE FROM edges")
         conn.execute("DELETE FROM nodes")
