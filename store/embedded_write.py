@@ -103,7 +103,10 @@ def write_graph(
             if progress:
                 progress(done, total)
     conn.executemany("INSERT INTO meta VALUES (?, ?)", list(meta.items()))
-    embedded_history.record(conn, planned, graph.meta)
+    # revision 1 over an empty store adds exactly the rows just written: kept compactly
+    # (store/embedded_base.py), not one change record per row
+    base = not head and planned.whole is graph
+    embedded_history.record(conn, planned, graph.meta, base=base)
     conn.execute("COMMIT")
     return planned
 

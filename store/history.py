@@ -18,7 +18,7 @@ from graph_schema.diff import EdgeKey, GraphDiff, Snapshot, diff_snapshots, snap
 from graph_schema.errors import ConflictError
 from graph_schema.governance import ChangeRaceError, LedgerCommit
 from graph_schema.graph import CatalogGraph
-from graph_schema.ids import NodeRef
+from graph_schema.ids import NodeKind, NodeRef
 from graph_schema.models import BaseNode, Edge, Metric, node_from_props
 from graph_schema.relations import RELATION_BY_VALUE
 from graph_schema.revisions import (
@@ -66,7 +66,7 @@ class PlannedRevision:
     stored row), and ``diff`` is only built if something asks for it.
     """
 
-    __slots__ = ("summary", "whole", "_diff")
+    __slots__ = ("_diff", "summary", "whole")
 
     def __init__(
         self,
@@ -165,23 +165,47 @@ def revision_rows(planned: PlannedRevision) -> Iterator[tuple[str, str, str, str
     graph = planned.whole
     node_texts, edge_texts = graph.texts
     added = ChangeOp.ADDED.value
-    encode = _encode
     for node, text in zip(graph.nodes, node_texts, strict=True):
         ref = f"{node.kind.value}:{node.id}"
         version = node.version if isinstance(node, Metric) else None
-        versioned = f'"new_version": {encode(version)}, ' if version is not None else ""
-        data = f'{{"ref": {encode(ref)}, {versioned}"new": {text}, "op": "{added}"}}'
-        yield "node", ref, added, data
+        yield "node", ref, added, _added_node(ref, text, version)
     for edge, text in zip(graph.edges, edge_texts, strict=True):
         source, rtype, target = str(edge.source), edge.type.value, str(edge.target)
-        data = (
-            f'{{"source": {encode(source)}, "target": {encode(target)}, '
-            f'"type": {encode(rtype)}, "new": {text}, "op": "{added}"}}'
-        )
-        yield "edge", f"{source}|{rtype}|{target}", added, data
+        yield "edge", f"{source}|{rtype}|{target}", added, _added_edge(source, rtype, target, text)
+
+
+def added_record(entity: str, key: str, text: str) -> str:
+    """The change record (JSON) of a node or edge added with the stored properties ``text``
+    (``entity`` "node" with its ref, or "edge" with ``source|type|target``): what
+    :func:`change_rows` writes for it."""
+    if entity == "node":
+        version = None
+        if key.startswith(_METRIC_PREFIX):
+            version = json.loads(text).get("version")
+        return _added_node(key, text, version)
+    source, rtype, target = key.split("|", 2)
+    return _added_edge(source, rtype, target, text)
+
+
+def stored_text(props: Mapping[str, Any]) -> str:
+    """Properties as a stored row holds them (``json.dumps(props, ensure_ascii=False)``)."""
+    return _encode(props)
+
+
+def _added_node(ref: str, text: str, version: object) -> str:
+    versioned = f'"new_version": {_encode(version)}, ' if version is not None else ""
+    return f'{{"ref": {_encode(ref)}, {versioned}"new": {text}, "op": "added"}}'
+
+
+def _added_edge(source: str, rtype: str, target: str, text: str) -> str:
+    return (
+        f'{{"source": {_encode(source)}, "target": {_encode(target)}, '
+        f'"type": {_encode(rtype)}, "new": {text}, "op": "added"}}'
+    )
 
 
 _encode = json.JSONEncoder(ensure_ascii=False).encode
+_METRIC_PREFIX = f"{NodeKind.METRIC.value}:"
 
 
 def _dump(change: NodeChange | EdgeChange) -> str:
