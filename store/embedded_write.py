@@ -25,6 +25,10 @@ from store.history import race_lost
 SCHEMA_VERSION = "1"
 #: Rows per ``executemany`` of a first load (its progress is reported per batch).
 BATCH = 5000
+#: SQLite's page cache while a first load writes (KiB; pages are taken as they are used)
+LOAD_CACHE_KIB = 256 * 1024
+#: SQLite's default page cache (``PRAGMA cache_size``: -2000 = about 2 MB)
+DEFAULT_CACHE = -2000
 
 
 def now() -> str:
@@ -91,6 +95,9 @@ def write_graph(
         ]
         conn.execute("DELETE FROM edges")
         conn.execute("DELETE FROM nodes")
+        # a page cache for the whole write: with SQLite's 2 MB default the tables' B-trees
+        # spill to the WAL again and again (at L: a third less CPU, half the wall)
+        conn.execute(f"PRAGMA cache_size = {-LOAD_CACHE_KIB}")
         done = 0
         for chunk in chunks(node_rows, BATCH):
             conn.executemany("INSERT INTO nodes VALUES (?, ?, ?)", chunk)
@@ -106,8 +113,11 @@ def write_graph(
     # revision 1 over an empty store adds exactly the rows just written: kept compactly
     # (store/embedded_base.py), not one change record per row
     base = not head and planned.whole is graph
-    embedded_history.record(conn, planned, graph.meta, base=base)
-    conn.execute("COMMIT")
+    try:
+        embedded_history.record(conn, planned, graph.meta, base=base)
+        conn.execute("COMMIT")
+    finally:
+        conn.execute(f"PRAGMA cache_size = {DEFAULT_CACHE}")  # what readers need
     return planned
 
 
