@@ -6,18 +6,21 @@ stays so after later revisions modify, remove and re-add nodes and edges."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from core.publish import publish
 from graph_schema.diff import diff_snapshots, snapshot, with_auto_versions
 from graph_schema.graph import CatalogGraph
 from graph_schema.ids import NodeRef
-from graph_schema.models import Edge, Metric
-from graph_schema.revisions import ChangeOp
+from graph_schema.models import BaseNode, Edge, Metric
+from graph_schema.revisions import ChangeOp, EdgeChange, NodeChange
 from store.base import GraphStore
 
 
-def _graph(graph: CatalogGraph, nodes: tuple, edges: tuple) -> CatalogGraph:  # type: ignore[type-arg]
+def _graph(
+    graph: CatalogGraph, nodes: tuple[BaseNode, ...], edges: tuple[Edge, ...]
+) -> CatalogGraph:
     return CatalogGraph(graph.name, nodes, edges, dict(graph.meta))
 
 
@@ -25,7 +28,7 @@ def _rev1(graph: CatalogGraph) -> CatalogGraph:
     return with_auto_versions(None, graph)[0]
 
 
-def _dump(changes: list) -> list:  # type: ignore[type-arg]
+def _dump(changes: Sequence[NodeChange | EdgeChange]) -> list[dict[str, Any]]:
     return [c.model_dump(mode="json") for c in changes]
 
 
@@ -50,8 +53,9 @@ def test_revision_1_reads_as_the_whole_graph_added_after_later_changes(
     changed, removed = metrics[0], metrics[1]
     kept_edges = tuple(e for e in demo_graph.edges if removed.ref not in (e.source, e.target))
     dropped_edge = kept_edges[0]
+    caveats = [*changed.caveats, "口径调整"]
     nodes2 = tuple(
-        n.model_copy(update={"caveats": [*n.caveats, "口径调整"]}) if n.ref == changed.ref else n
+        n.model_copy(update={"caveats": caveats}) if n.ref == changed.ref else n
         for n in demo_graph.nodes
         if n.ref != removed.ref
     )
