@@ -108,8 +108,12 @@ def record_of(
     """The record of a load of ``source`` read from ``files`` (through ``cache``)."""
     fingerprint = cache.fingerprint if cache is not None else ""
     refs: dict[str, list[str]] = {}
+    posix: dict[str, str] = {}  # a few files, many nodes: each file's path converted once
     for ref, (file, _line) in source.origins.items():
-        refs.setdefault(Path(file).as_posix(), []).append(str(ref))
+        rel = posix.get(file)
+        if rel is None:
+            rel = posix[file] = Path(file).as_posix()
+        refs.setdefault(rel, []).append(str(ref))
     metrics = [n for n in source.graph.nodes if isinstance(n, Metric)]
     undeclared = frozenset(str(n.ref) for n in metrics if not n.version)
     file_of = {ref: file for ref, (file, _line) in source.origins.items()}

@@ -87,8 +87,13 @@ def definition_size(value: Any, limit: int = MAX_DEFINITION) -> int:
         if isinstance(item, str):
             total += len(item) or 1
         elif isinstance(item, dict):
-            total += sum(len(k) if isinstance(k, str) else len(str(k)) for k in item) + 1
-            stack.extend(item.values())
+            total += 1
+            for k, v in item.items():  # texts counted here, not pushed: every node is counted
+                total += len(k) if isinstance(k, str) else len(str(k))
+                if isinstance(v, str):
+                    total += len(v) or 1
+                else:
+                    stack.append(v)
         elif isinstance(item, list | tuple):
             if all(isinstance(x, str) for x in item):  # the common case: a list of texts
                 total += sum(map(len, item)) + len(item) + 1

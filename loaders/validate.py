@@ -186,7 +186,6 @@ def validate_node(
 ) -> BaseNode | None:
     kind = model.kind
     node_id = data.get("id")
-    label = node_label(kind, node_id)
     ok = True
     if "id" not in data:
         state.issue(
@@ -206,7 +205,11 @@ def validate_node(
             field="id",
         )
         ok = False
-    node = validate_model(state, model, data, rel, label)
+    try:  # validate_model, with the label worded only for a message (not per node)
+        node: BaseNode | None = model.model_validate(dict(data))
+    except ValidationError as exc:
+        report_validation(state, model, data, rel, node_label(kind, node_id), exc)
+        node = None
     if node is None and isinstance(node_id, str):
         state.declared_unreadable(kind, node_id)
     return node if ok else None

@@ -17,7 +17,7 @@ from graph_schema.graph import CatalogGraph
 from graph_schema.ids import NodeRef
 from graph_schema.models import BaseNode
 from graph_schema.revisions import NodeChange, NodeHistoryEntry, Revision, RevisionSummary
-from store import history
+from store import embedded_base, history
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS revisions (
@@ -34,6 +34,7 @@ CREATE INDEX IF NOT EXISTS revision_changes_key ON revision_changes (entity, key
 
 def ensure_schema(conn: sqlite3.Connection) -> None:
     conn.executescript(SCHEMA)
+    conn.executescript(embedded_base.SCHEMA)
 
 
 def head(conn: sqlite3.Connection) -> int:
@@ -93,9 +94,15 @@ def rows_of(conn: sqlite3.Connection, wanted: list[str]) -> Snapshot:
 
 
 def record(
-    conn: sqlite3.Connection, planned: history.PlannedRevision, meta: dict[str, Any]
+    conn: sqlite3.Connection,
+    planned: history.PlannedRevision,
+    meta: dict[str, Any],
+    *,
+    base: bool = False,
 ) -> None:
-    """Write ``planned`` (inside the caller's open transaction)."""
+    """Write ``planned`` (inside the caller's open transaction). ``base``: the revision adds
+    the whole graph just written to an empty store (``planned.whole``), and its change records
+    are not written but derived when read (:mod:`store.embedded_base`)."""
     summary = planned.summary
     conn.execute(
         "INSERT INTO revisions (number, created_at, summary, meta) VALUES (?, ?, ?, ?)",
@@ -106,12 +113,15 @@ def record(
             json.dumps(meta, ensure_ascii=False, default=str),
         ),
     )
+    if base:
+        embedded_base.mark(conn, summary.number)
+        return
     conn.executemany(
         "INSERT INTO revision_changes (revision, entity, key, op, data) VALUES (?, ?, ?, ?, ?)",
-        [
-            (summary.number, r["entity"], r["key"], r["op"], r["data"])
-            for r in history.change_rows(planned.diff)
-        ],
+        (
+            (summary.number, entity, key, op, data)
+            for entity, key, op, data in history.revision_rows(planned)
+        ),
     )
 
 
@@ -132,6 +142,14 @@ def revisions(
             "ORDER BY r.number DESC LIMIT ?",
             (str(ref), upper, limit),
         ).fetchall()
+        first = embedded_base.base(conn)
+        if (
+            first is not None
+            and first < upper
+            and len(rows) < limit
+            and embedded_base.record_of(conn, "node", str(ref)) is not None
+        ):  # the base revision (the oldest) changed it: it added it
+            rows += conn.execute("SELECT summary FROM revisions WHERE number = ?", (first,))
     return [RevisionSummary.model_validate_json(s) for (s,) in rows]
 
 
@@ -139,9 +157,12 @@ def revision(conn: sqlite3.Connection, number: int) -> Revision:
     row = conn.execute("SELECT summary FROM revisions WHERE number = ?", (number,)).fetchone()
     if row is None:
         raise RevisionNotFoundError(number, head(conn))
-    changes = conn.execute(
-        "SELECT entity, data FROM revision_changes WHERE revision = ?", (number,)
-    ).fetchall()
+    if embedded_base.base(conn) == number:
+        changes = [(entity, data) for entity, _key, data in embedded_base.records(conn)]
+    else:
+        changes = conn.execute(
+            "SELECT entity, data FROM revision_changes WHERE revision = ?", (number,)
+        ).fetchall()
     return history.revision_from(row[0], changes)
 
 
@@ -152,6 +173,14 @@ def node_history(conn: sqlite3.Connection, ref: NodeRef) -> list[NodeHistoryEntr
         "ON r.number = c.revision WHERE c.entity = 'node' AND c.key = ? ORDER BY r.number",
         (str(ref),),
     ).fetchall()
+    first = embedded_base.base(conn)
+    if first is not None:
+        data = embedded_base.record_of(conn, "node", str(ref))
+        if data is not None:
+            summary = conn.execute(
+                "SELECT summary FROM revisions WHERE number = ?", (first,)
+            ).fetchone()
+            rows.insert(0, (summary[0], data))
     return [
         NodeHistoryEntry(
             revision=RevisionSummary.model_validate_json(s),
@@ -168,6 +197,10 @@ def node_at(conn: sqlite3.Connection, ref: NodeRef, number: int) -> BaseNode | N
         "ORDER BY revision DESC LIMIT 1",
         (str(ref), number),
     ).fetchone()
+    if row is None:
+        first = embedded_base.base(conn)
+        if first is not None and first <= number:  # as the base revision left it
+            return history.node_as_of(ref, embedded_base.record_of(conn, "node", str(ref)))
     return history.node_as_of(ref, row[0] if row else None)
 
 
@@ -182,6 +215,18 @@ def catalog_at(conn: sqlite3.Connection, number: int) -> CatalogGraph:
         ") m ON m.entity = c.entity AND m.key = c.key AND m.revision = c.revision",
         (number,),
     ).fetchall()
+    first = embedded_base.base(conn)
+    if first is not None and first <= number:  # what no stored record after it changed
+        seen = set(
+            conn.execute(
+                "SELECT DISTINCT entity, key FROM revision_changes WHERE revision <= ?", (number,)
+            ).fetchall()
+        )
+        latest += [
+            (entity, data)
+            for entity, key, data in embedded_base.records(conn)
+            if (entity, key) not in seen
+        ]
     meta = json.loads(row[1] or "{}")
     return history.catalog_from_changes(summary.catalog or "", meta, latest)
 

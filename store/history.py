@@ -11,19 +11,19 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 from graph_schema.diff import EdgeKey, GraphDiff, Snapshot, diff_snapshots, snapshot
 from graph_schema.errors import ConflictError
 from graph_schema.governance import ChangeRaceError, LedgerCommit
 from graph_schema.graph import CatalogGraph
-from graph_schema.ids import NodeRef
-from graph_schema.models import BaseNode, Edge, node_from_props
+from graph_schema.ids import NodeKind, NodeRef
+from graph_schema.models import BaseNode, Edge, Metric, node_from_props
 from graph_schema.relations import RELATION_BY_VALUE
 from graph_schema.revisions import (
     ChangeClass,
+    ChangeCounts,
     ChangeOp,
     EdgeChange,
     NodeChange,
@@ -57,12 +57,40 @@ def check_head(where: str, head: int, expect_head: int | None) -> None:
         )
 
 
-@dataclass(frozen=True)
 class PlannedRevision:
-    """A revision a load is about to record (``number`` is ``head + 1``)."""
+    """A revision a load is about to record (``number`` is ``head + 1``).
 
-    summary: RevisionSummary
-    diff: GraphDiff
+    ``diff``: its node and edge changes. Revision 1 of a first load is planned as ``whole``
+    instead — every node and edge of that graph added: its change records are written from the
+    graph's stored texts (:func:`revision_rows`, one serialisation per node shared with the
+    stored row), and ``diff`` is only built if something asks for it.
+    """
+
+    __slots__ = ("_diff", "summary", "whole")
+
+    def __init__(
+        self,
+        summary: RevisionSummary,
+        diff: GraphDiff | None = None,
+        *,
+        whole: CatalogGraph | None = None,
+    ) -> None:
+        if diff is None and whole is None:
+            raise ValueError("a planned revision needs its diff or the whole graph it adds")
+        self.summary = summary
+        self.whole = whole
+        self._diff = diff
+
+    @property
+    def diff(self) -> GraphDiff:
+        if self._diff is None:
+            assert self.whole is not None
+            self._diff = diff_snapshots(None, snapshot(self.whole))
+        return self._diff
+
+    def __repr__(self) -> str:
+        how = "whole graph added" if self._diff is None else "diff"
+        return f"PlannedRevision(number={self.summary.number}, {how})"
 
 
 def plan_revision(
@@ -75,12 +103,17 @@ def plan_revision(
     """The revision a load of ``graph`` over ``stored`` records; ``None`` when nothing changes.
 
     With no revision yet (``head == 0``) everything is compared with nothing, so revision 1
-    holds the whole graph.
+    holds the whole graph (planned as ``whole``: no change models built).
     """
-    diff = diff_snapshots(None if head == 0 else stored, snapshot(graph))
-    if diff.empty and head > 0:
+    diff = None if head == 0 else diff_snapshots(stored, snapshot(graph))
+    if diff is not None and diff.empty:
         return None
     draft = draft or RevisionDraft()
+    if diff is None:
+        node_counts = ChangeCounts(added=len(graph.nodes))
+        edge_counts = ChangeCounts(added=len(graph.edges))
+    else:
+        node_counts, edge_counts = count_changes(diff.nodes), count_changes(diff.edges)
     summary = RevisionSummary(
         number=head + 1,
         created_at=created_at,
@@ -91,10 +124,10 @@ def plan_revision(
         counts=graph.counts(),
         version_check=draft.version_check,
         auto_versions=draft.auto_versions,
-        nodes=count_changes(diff.nodes),
-        edges=count_changes(diff.edges),
+        nodes=node_counts,
+        edges=edge_counts,
     )
-    return PlannedRevision(summary, diff)
+    return PlannedRevision(summary, diff, whole=graph if diff is None else None)
 
 
 def _source_of(graph: CatalogGraph) -> dict[str, Any]:
@@ -118,6 +151,61 @@ def change_rows(diff: GraphDiff) -> list[dict[str, Any]]:
         {"entity": "edge", "key": c.key, "op": c.op.value, "data": _dump(c)} for c in diff.edges
     ]
     return rows
+
+
+def revision_rows(planned: PlannedRevision) -> Iterator[tuple[str, str, str, str]]:
+    """The change rows of ``planned`` as ``(entity, key, op, data)`` (see :func:`change_rows`),
+    produced one at a time. Revision 1 of a first load (``planned.whole``): each record is
+    written around the node's or edge's stored text (:attr:`CatalogGraph.texts`) — the same
+    JSON :func:`_dump` writes for an added entity, without building a change model."""
+    if planned.whole is None:
+        for r in change_rows(planned.diff):
+            yield r["entity"], r["key"], r["op"], r["data"]
+        return
+    graph = planned.whole
+    node_texts, edge_texts = graph.texts
+    added = ChangeOp.ADDED.value
+    for node, text in zip(graph.nodes, node_texts, strict=True):
+        ref = f"{node.kind.value}:{node.id}"
+        version = node.version if isinstance(node, Metric) else None
+        yield "node", ref, added, _added_node(ref, text, version)
+    for edge, text in zip(graph.edges, edge_texts, strict=True):
+        source, rtype, target = str(edge.source), edge.type.value, str(edge.target)
+        yield "edge", f"{source}|{rtype}|{target}", added, _added_edge(source, rtype, target, text)
+
+
+def added_record(entity: str, key: str, text: str) -> str:
+    """The change record (JSON) of a node or edge added with the stored properties ``text``
+    (``entity`` "node" with its ref, or "edge" with ``source|type|target``): what
+    :func:`change_rows` writes for it."""
+    if entity == "node":
+        version = None
+        if key.startswith(_METRIC_PREFIX):
+            version = json.loads(text).get("version")
+        return _added_node(key, text, version)
+    source, rtype, target = key.split("|", 2)
+    return _added_edge(source, rtype, target, text)
+
+
+def stored_text(props: Mapping[str, Any]) -> str:
+    """Properties as a stored row holds them (``json.dumps(props, ensure_ascii=False)``)."""
+    return _encode(props)
+
+
+def _added_node(ref: str, text: str, version: object) -> str:
+    versioned = f'"new_version": {_encode(version)}, ' if version is not None else ""
+    return f'{{"ref": {_encode(ref)}, {versioned}"new": {text}, "op": "added"}}'
+
+
+def _added_edge(source: str, rtype: str, target: str, text: str) -> str:
+    return (
+        f'{{"source": {_encode(source)}, "target": {_encode(target)}, '
+        f'"type": {_encode(rtype)}, "new": {text}, "op": "added"}}'
+    )
+
+
+_encode = json.JSONEncoder(ensure_ascii=False).encode
+_METRIC_PREFIX = f"{NodeKind.METRIC.value}:"
 
 
 def _dump(change: NodeChange | EdgeChange) -> str:

@@ -74,7 +74,10 @@ def stored_snapshot(driver: Driver, database: str) -> Snapshot | None:
 
 
 def stage_batches(planned: history.PlannedRevision) -> list[list[dict[str, Any]]]:
-    rows = history.change_rows(planned.diff)
+    rows = [
+        {"entity": entity, "key": key, "op": op, "data": data}
+        for entity, key, op, data in history.revision_rows(planned)
+    ]
     return [rows[i : i + CHANGE_BATCH] for i in range(0, len(rows), CHANGE_BATCH)]
 
 

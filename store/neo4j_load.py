@@ -36,7 +36,7 @@ from store.base import ProgressFn, StoreInfo
 from store.history import race_lost
 from store.neo4j_reader import SearchIndexes
 from store.neo4j_session import Neo4jSession
-from store.neo4j_versions import IncrementalPlan, edge_row
+from store.neo4j_versions import IncrementalPlan
 from store.search_fallback import search_strings
 from store.search_file import IndexFile
 from store.search_index import SearchIndexBuilder
@@ -46,16 +46,17 @@ Row = dict[str, Any]
 BATCH = 10_000
 
 
-def node_row(node: BaseNode) -> dict[str, Any]:
-    """The properties stored on a Neo4j node: the full JSON, plus the main fields as properties
-    of their own for people browsing the graph in Neo4j's own tools."""
+def node_row(node: BaseNode, text: str | None = None) -> dict[str, Any]:
+    """The properties stored on a Neo4j node: the full JSON (``text`` when the caller has it:
+    :attr:`CatalogGraph.texts`), plus the main fields as properties of their own for people
+    browsing the graph in Neo4j's own tools."""
     props = node.props()
     row: dict[str, Any] = {
         "ref": str(node.ref),
         "kind": node.kind.value,
         "id": node.id,
         "name": node.name,
-        "props": json.dumps(props, ensure_ascii=False),
+        "props": text if text is not None else json.dumps(props, ensure_ascii=False),
     }
     # lower-cased search strings: what a search answers from before the index is ready
     row["_titles"], row["_body"] = search_strings(node.kind, props)
@@ -80,11 +81,14 @@ def load_batches(graph: CatalogGraph) -> list[list[tuple[str, list[Row]]]]:
     """Transactions of at most ``BATCH`` rows, each a list of (statement, rows): nodes by
     kind, then edges by type; small kinds and types share a transaction (S: 3, not 19)."""
     by_kind: dict[NodeKind, list[Row]] = defaultdict(list)
-    for node in graph.nodes:
-        by_kind[node.kind].append(node_row(node))
+    node_texts, edge_texts = graph.texts  # shared with revision 1's change records
+    for node, text in zip(graph.nodes, node_texts, strict=True):
+        by_kind[node.kind].append(node_row(node, text))
     by_rel: dict[Relation, list[Row]] = defaultdict(list)
-    for edge in graph.edges:
-        by_rel[edge.type].append(edge_row(edge))
+    for edge, text in zip(graph.edges, edge_texts, strict=True):  # what edge_row writes
+        by_rel[edge.type].append(
+            {"source": str(edge.source), "target": str(edge.target), "props": text}
+        )
     statements = [(cy.CREATE_NODES[kind], rows) for kind, rows in by_kind.items()]
     statements += [(cy.CREATE_EDGES[rel], rows) for rel, rows in by_rel.items()]
     return neo4j_versions.group(statements, BATCH)
