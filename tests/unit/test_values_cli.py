@@ -110,7 +110,7 @@ def test_quarters_in_values_explain_and_eval(db: Path) -> None:
     text = run("explain", "营收", "--period", "2026-Q2", "--base", "qoq", db=db).stdout
     assert "营收 2026-Q2 vs 2026-Q1" in text
     bad = run("explain", "营收", "--period", "2026-Q2", "--base", "2026-05", db=db, check=False)
-    assert bad.returncode != 0 and "same grain and calendar" in bad.stdout + bad.stderr
+    assert bad.returncode != 0 and "同一粒度、同一日历" in bad.stdout + bad.stderr
     ev = json.loads(run("eval", "营收", "--period", "2026-Q2", "--json", db=db).stdout)
     assert ev["previous_period"] == "2026-Q1" and ev["year_before_period"] == "2025-Q2"
 

@@ -27,6 +27,7 @@ from typing import Any, Protocol
 import sqlglot
 from sqlglot import exp
 
+from core.i18n import _
 from graph_schema.sql_safety import UnsafeSQLError, check_metric_sql
 from values.errors import EngineQueryError, RowLimitError
 
@@ -125,7 +126,12 @@ def checked_sql(metric: MetricSql, dialect: str) -> exp.Query:
         check_metric_sql(metric.sql, tables=metric.tables, dialect=read)
     except UnsafeSQLError as exc:
         raise EngineQueryError(
-            f"metric {metric.metric!r} (system {metric.system!r}): refused: {exc}",
+            _(
+                "metric {metric} (system {system}): its SQL was refused: {reason}",
+                metric=metric.metric,
+                system=metric.system,
+                reason=exc,
+            ),
             {"metric": metric.metric, "system": metric.system},
         ) from None
     try:
@@ -255,7 +261,7 @@ def _bounds(rollup: Rollup, stored_len: int) -> tuple[date, date, bool] | None:
     if not spans:
         return None
     spans.sort()
-    for (_, after), (nxt, _) in itertools.pairwise(spans):
+    for (_lo, after), (nxt, _hi) in itertools.pairwise(spans):
         exact = exact and nxt == after  # one unbroken run, no gap and no overlap
     return spans[0][0], max(b for _, b in spans), exact
 

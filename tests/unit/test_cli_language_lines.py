@@ -1,0 +1,90 @@
+"""Issue 24 (walk5 items 5 and 6): lines that stayed English on a Chinese catalog — period
+errors (no internal grain ids, the metric that was asked named), a warehouse's unset connection
+variable — and ``explain`` on a connected metric whose variable is unset says why."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+
+import pytest
+from click.testing import CliRunner
+
+from cli import cli
+from cli.common import run_guarded
+from tests.helpers import DEMO
+
+
+class Ran:
+    def __init__(self, exit_code: int, output: str) -> None:
+        self.exit_code, self.output = exit_code, output
+
+
+def run(*args: str) -> Ran:
+    """The command as ``kpigraph`` runs it (errors reported by :func:`run_guarded`)."""
+    runner = CliRunner()
+    with runner.isolation() as streams:
+        code = run_guarded(cli, list(args))
+    return Ran(code, b"".join(s.getvalue() for s in streams if hasattr(s, "getvalue")).decode())
+
+
+@pytest.fixture(scope="module")
+def demo_db(tmp_path_factory: pytest.TempPathFactory) -> str:
+    db = str(tmp_path_factory.mktemp("demo") / "kg.sqlite")
+    assert run("load", str(DEMO), "--db", db).exit_code == 0
+    return db
+
+
+@pytest.fixture(scope="module")
+def connected_db(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """The demo whose 'dms' system has a connection (KPIGRAPH_CONN_I18N6, unset) and no data/."""
+    root = tmp_path_factory.mktemp("conn") / "cat"
+    shutil.copytree(DEMO, root)
+    shutil.rmtree(root / "data")
+    sources = root / "sources.yaml"
+    text = sources.read_text(encoding="utf-8")
+    text = text.replace("- id: dms\n", "- id: dms\n  connection: {env: KPIGRAPH_CONN_I18N6}\n", 1)
+    sources.write_text(text, encoding="utf-8")
+    db = str(root.parent / "kg.sqlite")
+    assert run("load", str(root), "--db", db).exit_code == 0
+    return db
+
+
+def test_a_base_of_another_grain_is_said_in_words(demo_db: str) -> None:
+    zh = run("explain", "营收", "--period", "2026-Q2", "--base", "mom", "--db", demo_db)
+    assert zh.exit_code != 0
+    assert "retail_month" not in zh.output and "quarter" not in zh.output, zh.output
+    assert "零售月" in zh.output and "季度" in zh.output
+    en = run(
+        "--lang", "en", "explain", "营收", "--period", "2026-Q2", "--db", demo_db, "--base", "mom"
+    )
+    assert "retail_month" not in en.output and "a retail month" in en.output, en.output
+
+
+def test_a_week_of_monthly_values_names_the_metric_asked_for(demo_db: str) -> None:
+    r = run("values", "营收", "--grain", "week", "--db", demo_db)
+    assert r.exit_code != 0
+    first = r.output.split("\n")[0]
+    assert "营收" in first and "labor_revenue" not in r.output, r.output
+    assert "does not start" not in r.output and "（周）" in r.output
+
+
+def test_explain_on_a_connected_metric_says_the_variable_is_unset(
+    connected_db: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("KPIGRAPH_CONN_I18N6", raising=False)
+    for metric, period in (("营收", "2026-06"), ("客单价", "2026-06"), ("营收", "2026-Q2")):
+        r = run("explain", metric, "--period", period, "--db", connected_db)
+        assert r.exit_code != 0
+        assert "KPIGRAPH_CONN_I18N6" in r.output and "未设置" in r.output, r.output
+        assert "the connection variable" not in r.output
+    # a process of its own: the values engine (and the notes it keeps) is shared in-process
+    args = ["--lang", "en", "explain", "营收", "--period", "2026-06", "--db", connected_db]
+    env = {k: v for k, v in os.environ.items() if k != "KPIGRAPH_CONN_I18N6"}
+    en = subprocess.run(
+        [sys.executable, "-m", "cli", *args], capture_output=True, text=True, env=env, check=False
+    )
+    assert en.returncode != 0
+    assert "the connection variable KPIGRAPH_CONN_I18N6 is not set" in en.stderr, en.stderr
