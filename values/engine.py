@@ -324,7 +324,7 @@ class ValuesEngine:
         if table is not None:
             return self._rolled(metric, table, "_", q, "its sql")  # where: said in messages
         why = self._why_none(metric, frozenset())
-        details = {"metric": metric.id, "values_dir": str(self.root)}
+        details: dict[str, object] = {"metric": metric.id, "values_dir": str(self.root)}
         if why:
             raise NoValuesError(
                 _("no values for {metric}: {why}", metric=metric.name, why=why), details
