@@ -8,6 +8,7 @@ import os
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -26,7 +27,10 @@ def run(*args: str) -> Ran:
     """The command as ``kpigraph`` runs it (errors reported by :func:`run_guarded`)."""
     runner = CliRunner()
     with runner.isolation() as streams:
-        code = run_guarded(cli, list(args))
+        try:
+            code = run_guarded(cli, list(args))
+        except SystemExit as exc:  # diff's gate exits itself
+            code = int(exc.code or 0)
     return Ran(code, b"".join(s.getvalue() for s in streams if hasattr(s, "getvalue")).decode())
 
 
@@ -88,3 +92,27 @@ def test_explain_on_a_connected_metric_says_the_variable_is_unset(
     )
     assert en.returncode != 0
     assert "the connection variable KPIGRAPH_CONN_I18N6 is not set" in en.stderr, en.stderr
+
+
+@pytest.fixture(scope="module")
+def bumped(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The demo with 客单价's formula changed and its version not bumped (a refused load)."""
+    root = tmp_path_factory.mktemp("bump") / "cat"
+    shutil.copytree(DEMO, root)
+    atp = root / "metrics" / "revenue" / "atp.yaml"
+    text = atp.read_text(encoding="utf-8")
+    assert "formula: revenue / visits\n" in text
+    atp.write_text(text.replace("formula: revenue / visits\n", "formula: revenue / visits / 2\n"))
+    return root
+
+
+def test_diff_speaks_the_catalogs_language(demo_db: str, bumped: Path) -> None:
+    table = run("diff", "store", str(bumped), "--db", demo_db)
+    assert "governance committee" not in table.output and "NEW" not in table.output
+    assert f"载入 {bumped} 会被拒绝" in table.output, table.output
+    md = run("diff", "store", str(bumped), "--markdown", "--db", demo_db).output
+    for english in ("Metrics changed by class", "Recomputed", "Approvals required", "modified"):
+        assert english not in md, md
+    assert "需要的审批" in md and "governance committee" not in md
+    en = run("--lang", "en", "diff", "store", str(bumped), "--markdown", "--db", demo_db).output
+    assert "Approvals required" in en and "需要的审批" not in en
