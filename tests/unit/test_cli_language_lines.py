@@ -116,3 +116,43 @@ def test_diff_speaks_the_catalogs_language(demo_db: str, bumped: Path) -> None:
     assert "需要的审批" in md and "governance committee" not in md
     en = run("--lang", "en", "diff", "store", str(bumped), "--markdown", "--db", demo_db).output
     assert "Approvals required" in en and "需要的审批" not in en
+
+
+def test_a_load_of_stale_files_is_refused_in_the_catalogs_language(tmp_path: Path) -> None:
+    """The store got a change from a change request; the files lack it: load refuses (zh)."""
+    from governance.changes import Governance
+    from governance.proposal import Action
+    from graph_schema.ids import NodeRef
+    from store.embedded import EmbeddedStore
+    from store.ledger import ledger_for
+    from tests.governance_helpers import make_people
+
+    cat = tmp_path / "cat"
+    shutil.copytree(DEMO, cat)
+    db = str(tmp_path / "kg.sqlite")
+    assert run("load", str(cat), "--db", db).exit_code == 0
+    store = EmbeddedStore(Path(db))
+    users, _tokens = make_people(ledger_for(store))
+    gov = Governance(store, ledger_for(store))
+    atp = store.get_nodes([NodeRef.parse("Metric:atp")])[NodeRef.parse("Metric:atp")].props()
+    definition = {k: v for k, v in atp.items() if k not in ("kind", "ref", "version", "history")}
+    definition["unit"] = "元"
+    change = gov.submit(
+        users["zhang"],
+        Action.UPDATE,
+        NodeRef.parse("Metric:atp"),
+        definition,
+        atp.get("version"),
+        "单位",
+    )
+    for name in ("li", "qian", "wang"):
+        try:
+            gov.approve(users[name], change.id, None)
+        except Exception:  # not this person's stage
+            pass
+    gov.apply(users["root"], change.id)
+    store.close()
+    refused = run("load", str(cat), "--db", db)
+    assert refused.exit_code == 1
+    assert "目录文件缺少" in refused.output and "变更申请 #1" in refused.output, refused.output
+    assert "lack changes" not in refused.output and "kpigraph pull" in refused.output
