@@ -125,7 +125,8 @@ def _version(c: NodeChange) -> str:
 def _fields(c: NodeChange) -> str:
     if c.op is not ChangeOp.MODIFIED:
         return ""
-    parts = [f"{md(f.field)}{_(': ')}{md(change_text(f.old, f.new), 200)}" for f in c.fields[:6]]
+    colon = _(": ")
+    parts = [f"{md(f.field)}{colon}{md(change_text(f.old, f.new), 200)}" for f in c.fields[:6]]
     if len(c.fields) > 6:
         parts.append(_("… and {n} more", n=len(c.fields) - 6))
     return "<br>".join(parts)
@@ -168,7 +169,8 @@ def _impact(report: DiffReport) -> list[str]:
     if imp.departments:
         lines += ["#### " + _("Departments to notify"), ""]
         lines += [
-            f"- {md(d.name)} ({code(d.ref)}){_(': ')}"
+            f"- {md(d.name)} ({code(d.ref)})"
+            + _(": ")
             + _("owns {owns}, reviews {reviews}", owns=len(d.owns), reviews=len(d.reviews))
             for d in imp.departments
         ]
