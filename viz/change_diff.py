@@ -29,8 +29,8 @@ def _delta(old: Any, new: Any, prefix: str = "") -> list[str]:
         if old is None and new is None:
             return out
         for key in sorted(set(old or {}) | set(new or {})):
-            word = _(KEY_WORDS[key]) if key in KEY_WORDS else str(key)
-            out += _delta((old or {}).get(key), (new or {}).get(key), f"{prefix}{word}{_(': ')}")
+            word = (_(KEY_WORDS[key]) if key in KEY_WORDS else str(key)) + _(": ")
+            out += _delta((old or {}).get(key), (new or {}).get(key), prefix + word)
         return out
     if isinstance(old, list | type(None)) and isinstance(new, list | type(None)):
         before, after = old or [], new or []
