@@ -156,3 +156,10 @@ def test_a_load_of_stale_files_is_refused_in_the_catalogs_language(tmp_path: Pat
     assert refused.exit_code == 1
     assert "目录文件缺少" in refused.output and "变更申请 #1" in refused.output, refused.output
     assert "lack changes" not in refused.output and "kpigraph pull" in refused.output
+
+
+def test_the_localize_note_names_the_dimensions(demo_db: str) -> None:
+    args = ["explain", "营收", "--period", "2026-06", "--by", "store,order_type", "--localize"]
+    r = run(*args, "--db", demo_db)
+    assert r.exit_code == 0, r.output
+    assert "跨 门店、工单类型" in r.output and "store、order_type" not in r.output, r.output
