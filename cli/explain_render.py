@@ -160,7 +160,11 @@ def render_explanation(
         title, caveat = _("Possible causes"), _("evidence of correlation, not proof of cause")
         console.print(f"[bold]{title}[/] ({caveat}):")
         for c in r["causes"]:
-            corr = "—" if c["correlation"] is None else f"{c['correlation']:+.2f} (n={c['n']})"
+            corr = (
+                "—"
+                if c["correlation"] is None
+                else f"{c['correlation']:+.2f}".replace("-", "−") + f" (n={c['n']})"
+            )
             lag = ngettext("%(num)s month", "%(num)s months", c["lag_months"]) % {
                 "num": c["lag_months"]
             }

@@ -163,3 +163,19 @@ def test_the_localize_note_names_the_dimensions(demo_db: str) -> None:
     r = run(*args, "--db", demo_db)
     assert r.exit_code == 0, r.output
     assert "跨 门店、工单类型" in r.output and "store、order_type" not in r.output, r.output
+
+
+def test_eval_and_values_follow_the_number_rules(demo_db: str) -> None:
+    """万/亿 in zh, thousands separators, integers for counts, the typographic minus; the values
+    title on one line (not wrapped into the table's narrow width)."""
+    zh = run("eval", "营收", "--period", "2026-06", "--by", "store", "--db", demo_db).output
+    assert "250.8万" in zh and "277.0万" in zh and "−9.47%" in zh, zh
+    assert "2,507,598.00" not in zh and "-9.47%" not in zh
+    en = run("--lang", "en", "eval", "营收", "--period", "2026-06", "--db", demo_db).output
+    assert "2,507,598" in en and "2,507,598.00" not in en and "−9.47%" in en, en
+    assert "Target" in en and " target " not in en
+    visits = run("eval", "进厂台次", "--period", "2026-06", "--db", demo_db).output
+    assert "1,632" in visits and "1,632.00" not in visits, visits
+    values = run("values", "营收", "--from", "2026-05", "--db", demo_db).output
+    assert values.splitlines()[0].strip() == "营收 (CNY) · 由公式推导", values
+    assert "250.8万" in values and "2,507,598.00" not in values

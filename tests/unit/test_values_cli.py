@@ -31,7 +31,7 @@ def test_explain_prints_tree_tables_and_notes(db: Path) -> None:
 
 def test_values_and_eval_tables(db: Path) -> None:
     text = run("values", "revenue", "--by", "store", "--from", "2026-06", db=db).stdout
-    assert "520,532.00" in text and "2026-05" not in text
+    assert "52.1万" in text and "2026-05" not in text  # zh: 万 (#24)
     text = run("eval", "atp", "--period", "2026-06", "--by", "store", db=db).stdout
     assert "合资品牌 行业平均" in text
 
