@@ -179,3 +179,19 @@ def test_eval_and_values_follow_the_number_rules(demo_db: str) -> None:
     values = run("values", "营收", "--from", "2026-05", "--db", demo_db).output
     assert values.splitlines()[0].strip() == "营收 (CNY) · 由公式推导", values
     assert "250.8万" in values and "2,507,598.00" not in values
+
+
+def test_search_says_which_page_it_shows_and_how_to_see_more(demo_db: str) -> None:
+    r = run("search", "收入", "--limit", "3", "--db", demo_db).output
+    assert "显示第 1–3 个" in r and "--offset 3" in r and "--limit" in r, r
+    last = run("search", "收入", "--limit", "3", "--offset", "6", "--db", demo_db).output
+    assert "--offset" not in last  # the last page: nothing more to see
+    whole = run("search", "收入", "--db", demo_db).output
+    assert "显示第" not in whole and "--offset" not in whole
+
+
+def test_zh_lines_use_chinese_punctuation(demo_db: str) -> None:
+    info = run("info", "--db", demo_db).output
+    assert "个指标、" in info and "个指标, " not in info, info
+    path = run("path", "营收", "净利润", "--db", demo_db).output
+    assert "跳：" in path and "跳:" not in path, path
