@@ -195,3 +195,17 @@ def test_zh_lines_use_chinese_punctuation(demo_db: str) -> None:
     assert "个指标、" in info and "个指标, " not in info, info
     path = run("path", "营收", "净利润", "--db", demo_db).output
     assert "跳：" in path and "跳:" not in path, path
+
+
+def test_validate_reports_all_of_a_metrics_problems_in_one_pass(tmp_path: Path) -> None:
+    """walk5 item 13: an unknown key no longer hides the metric's other errors."""
+    root = tmp_path / "cat"
+    shutil.copytree(DEMO, root)
+    atp = root / "metrics" / "revenue" / "atp.yaml"
+    text = atp.read_text(encoding="utf-8")
+    text = text.replace("formula: revenue / visits\n", "formula: revenue / visitz\nbogus_key: 1\n")
+    atp.write_text(text, encoding="utf-8")
+    r = run("validate", str(root))
+    assert r.exit_code != 0
+    assert "bogus_key" in r.output and "'visitz'" in r.output, r.output
+    assert "2 个问题" in r.output
