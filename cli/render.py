@@ -146,12 +146,13 @@ def impact_report(console: Console, report: ImpactReport) -> None:
         for d in boards:
             table.add_row(str(d.depth), _("dashboard"), T(d.ref), T(d.name), "", _route(d.path))
         console.print(table)
-    depts = Table(title=_("departments to notify"), title_justify="left")
-    for header in ("ref", _("name"), _("owns"), _("reviews")):
-        depts.add_column(header, overflow="fold")
-    for dep in report.departments:
-        depts.add_row(T(dep.ref), T(dep.name), T(_short(dep.owns)), T(_short(dep.reviews)))
-    console.print(depts)
+    if report.departments:  # none: the count line below says so (no empty table)
+        depts = Table(title=_("departments to notify"), title_justify="left")
+        for header in ("ref", _("name"), _("owns"), _("reviews")):
+            depts.add_column(header, overflow="fold")
+        for dep in report.departments:
+            depts.add_row(T(dep.ref), T(dep.name), T(_short(dep.owns)), T(_short(dep.reviews)))
+        console.print(depts)
     console.print(
         _(
             "{metrics}, {dashboards}, {departments}",

@@ -209,3 +209,9 @@ def test_validate_reports_all_of_a_metrics_problems_in_one_pass(tmp_path: Path) 
     assert r.exit_code != 0
     assert "bogus_key" in r.output and "'visitz'" in r.output, r.output
     assert "2 个问题" in r.output
+
+
+def test_impact_without_departments_draws_no_empty_table(demo_db: str) -> None:
+    r = run("impact", "Dashboard:decision_screen", "--db", demo_db)
+    assert r.exit_code == 0, r.output
+    assert "0 个部门" in r.output and "需通知的部门" not in r.output, r.output
