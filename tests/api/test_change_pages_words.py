@@ -74,3 +74,20 @@ def test_the_change_page_names_the_calibers_keys(client: TestClient) -> None:
     zh = client.get("/changes/1?lang=zh").text
     assert "excludes:" not in zh and "+ 不含：测试项" in zh, zh[:3000]
     assert "+ Excludes: 测试项" in client.get("/changes/1?lang=en").text
+
+
+def test_a_home_page_without_dated_versions_does_not_say_none_were_recorded(
+    tmp_path: Path,
+) -> None:
+    """walk5 item 17: revision 1 versioned every metric automatically, yet the home page said
+    "No versions recorded"; it now says no metric has a dated version and links the history."""
+    from tests.helpers import write_catalog
+
+    root = write_catalog(tmp_path / "cat", {"kpigraph.yaml": "name: shop\nlanguage: en\n"})
+    store = EmbeddedStore(tmp_path / "en.sqlite")
+    store.load(load_catalog(root))
+    with TestClient(create_app(store=store)) as c:
+        home = c.get("/").text
+    store.close()
+    assert "No versions recorded" not in home
+    assert "No metric has a dated version in its history yet" in home
