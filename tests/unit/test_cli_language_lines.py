@@ -215,3 +215,21 @@ def test_impact_without_departments_draws_no_empty_table(demo_db: str) -> None:
     r = run("impact", "Dashboard:decision_screen", "--db", demo_db)
     assert r.exit_code == 0, r.output
     assert "0 个部门" in r.output and "需通知的部门" not in r.output, r.output
+
+
+def test_a_full_load_after_an_identical_copy_says_why_without_contradiction(
+    tmp_path: Path,
+) -> None:
+    """walk5 item 17: copy B of catalog A loads as "unchanged"; after an edit in B the full
+    load said "no record of the files of the last load" — it now says B's cache has none
+    because the last load read another copy."""
+    a, b = tmp_path / "a", tmp_path / "b"
+    shutil.copytree(DEMO, a)
+    shutil.copytree(DEMO, b)
+    db = str(tmp_path / "kg.sqlite")
+    assert run("load", str(a), "--db", db).exit_code == 0
+    assert "目录文件未变" in run("load", str(b), "--db", db).output
+    atp = b / "metrics" / "revenue" / "atp.yaml"
+    atp.write_text(atp.read_text(encoding="utf-8") + "\n", encoding="utf-8")
+    again = run("load", str(b), "--db", db).output
+    assert "另一份副本" in again and "没有上次加载的文件记录" not in again, again
