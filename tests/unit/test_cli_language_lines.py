@@ -233,3 +233,18 @@ def test_a_full_load_after_an_identical_copy_says_why_without_contradiction(
     atp.write_text(atp.read_text(encoding="utf-8") + "\n", encoding="utf-8")
     again = run("load", str(b), "--db", db).output
     assert "另一份副本" in again and "没有上次加载的文件记录" not in again, again
+
+
+def test_a_chinese_name_not_in_the_catalog_suggests_only_close_names(tmp_path: Path) -> None:
+    """walk5 item 17: on the scaffold, 客户满意度 suggested Metric:atp (客单价 shares 客)."""
+    root = tmp_path / "scaffold"
+    assert run("init", str(root)).exit_code == 0
+    db = str(tmp_path / "kg.sqlite")
+    assert run("load", str(root), "--db", db).exit_code == 0
+    r = run("path", "客户满意度", "营收", "--db", db)
+    assert r.exit_code == 2 and "Metric:atp" not in r.output, r.output
+
+
+def test_a_close_chinese_name_is_still_suggested(demo_db: str) -> None:
+    r = run("show", "营搜", "--db", demo_db)
+    assert r.exit_code == 2 and "Metric:revenue" in r.output, r.output
