@@ -168,7 +168,7 @@ def test_three_way_merges_disjoint_fields_and_refuses_overlapping(
     assert "atp.caliber.numerator.excludes" in info.value.message
     with pytest.raises(StaleFilesError) as stale:
         load_dir(store, directory)
-    assert "conflict: atp.caliber.numerator.excludes" in stale.value.message
+    assert "冲突：atp.caliber.numerator.excludes" in stale.value.message  # zh: the default
 
 
 def test_commit_one_commit_per_request_with_the_requester(
