@@ -49,7 +49,8 @@ def render_explanation(
         + _("change {change}", change=number_in(r["change"], contributions, signed=True))
         + (f" ({percent_change(r['change_pct'])})" if r.get("change_pct") is not None else "")
     )
-    method = f"  [{method_words(r['method'])}]" if r["method"] else ""
+    # escaped: rich would take "[log-mean split …]" for a style tag and drop it (English)
+    method = "  " + safe(f"[{method_words(r['method'])}]") if r["method"] else ""
     tree = Tree(f"{safe(r['name'])} {number_in(r['change'], contributions, signed=True)}{method}")
 
     def add(parent: Tree, node: dict[str, Any]) -> None:
@@ -69,7 +70,7 @@ def render_explanation(
             if inverse_effect(node.get("change"), node["contribution"])
             else ""
         )
-        how = f"  [{method_words(node['method'])}]" if node.get("method") else ""
+        how = "  " + safe(f"[{method_words(node['method'])}]") if node.get("method") else ""
         branch = parent.add(
             f"{safe(node['name'])}: {number_in(node['contribution'], contributions, signed=True)}"
             + (f" ({words})" if words else "")

@@ -248,3 +248,11 @@ def test_a_chinese_name_not_in_the_catalog_suggests_only_close_names(tmp_path: P
 def test_a_close_chinese_name_is_still_suggested(demo_db: str) -> None:
     r = run("show", "营搜", "--db", demo_db)
     assert r.exit_code == 2 and "Metric:revenue" in r.output, r.output
+
+
+def test_english_explain_keeps_its_method_labels(demo_db: str) -> None:
+    """walk5 item 17: rich took "[log-mean split …]" for a style tag and dropped it."""
+    args = ["--lang", "en", "explain", "客单价", "--period", "2026-06", "--db", demo_db]
+    r = run(*args)
+    assert "[log-mean split of a product or ratio (LMDI)]" in r.output, r.output
+    assert "[sum of the parts]" in r.output

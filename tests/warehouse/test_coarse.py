@@ -108,7 +108,7 @@ def test_a_rate_is_recomputed_at_the_quarter_and_year(root: Path) -> None:
     assert "ok_rate" in engine.fetched  # from the cache: the warehouse file is gone
     with pytest.raises(ValuesQueryError, match="aggregation: none"):
         engine.frame("ok_rate", periods=["2026-Q3"])  # no row of that quarter: not a mean
-    with pytest.raises(ValuesQueryError, match="week|周"):
+    with pytest.raises(ValuesQueryError, match=r"week|周"):
         engine.frame("ok_rate", periods=["2026-W10"])  # weeks are not asked of the engine
     engine.close()
 
