@@ -129,7 +129,7 @@ def render_explanation(
         noun = level_name(d["level"]) if d.get("level") in LEVEL_NAMES else dim
         summary = concentration_words(d["explained_by"], d["member_count"], d["top_share"], noun)
         title = _("By %(dimension)s") % {"dimension": safe(dim)} + (
-            f": {summary}" if summary else ""
+            _(": ") + summary if summary else ""
         )
         table_of(title, [d["dimension"]], d["members"], d["method"] == "rate_mix")
         path = (d.get("hierarchy") or {}).get("path") or []

@@ -256,3 +256,12 @@ def test_english_explain_keeps_its_method_labels(demo_db: str) -> None:
     r = run(*args)
     assert "[log-mean split of a product or ratio (LMDI)]" in r.output, r.output
     assert "[sum of the parts]" in r.output
+
+
+def test_explains_dimension_lines_read_as_sentences(demo_db: str) -> None:
+    en = run(
+        "--lang", "en", "explain", "营收", "--period", "2026-06", "--by", "store", "--db", demo_db
+    ).output
+    assert "1 of 6 store members explains" in en and "Store members" not in en, en
+    zh = run("explain", "营收", "--period", "2026-06", "--by", "store", "--db", demo_db).output
+    assert "按门店：6 个门店中的 1 个" in zh, zh
