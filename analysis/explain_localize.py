@@ -15,6 +15,18 @@ from graph_schema.errors import InvalidQueryError
 from graph_schema.models import Metric
 
 
+def dimension_words(source: ValueSource, dims: Sequence[str]) -> list[str]:
+    """The dimensions' names (门店, 工单类型) when the source knows them, else their ids."""
+    lookup = getattr(getattr(source, "defs", None), "dimensions", None)
+    if lookup is None:
+        return list(dims)
+    try:
+        found = lookup(dims)
+    except Exception:  # a store that cannot answer: the ids still say which
+        return list(dims)
+    return [found[d].name if d in found else d for d in dims]
+
+
 def localize_metric(
     source: ValueSource,
     pair: PeriodPair,
@@ -45,7 +57,11 @@ def localize_metric(
                 summed_frames(pair, terms, (dim,))
         except InvalidQueryError as exc:
             notes.append(
-                _("localize: {dimension} left out — {why}", dimension=dim, why=exc.message)
+                _(
+                    "localize: {dimension} left out — {why}",
+                    dimension=dimension_words(source, [dim])[0],
+                    why=exc.message,
+                )
             )
             continue
         usable.append(dim)
@@ -91,7 +107,7 @@ def localize_metric(
                 "localize: {n} root cause(s) across {dimensions} cover {share} of the leaves' "
                 "absolute deviation from the base",
                 n=len(causes),
-                dimensions=_(", ").join(dims),
+                dimensions=_(", ").join(dimension_words(source, dims)),
                 share=percent(share, digits=0),
             )
         )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import difflib
 
+from analysis.cjk_match import has_cjk
 from analysis.cjk_match import probes as cjk_probes
 from analysis.cjk_match import similarity as name_similarity
 from graph_schema.errors import AmbiguousRefError, InvalidRefError, NodeNotFoundError
@@ -41,6 +42,11 @@ def not_found(store: GraphReader, ref: NodeRef) -> NodeNotFoundError:
     return NodeNotFoundError(str(ref), suggest(store, ref.id, ref.kind))
 
 
+#: how close (0..1, :func:`analysis.cjk_match.similarity`) a CJK text and a name must be for
+#: the name to be suggested: 营搜 → 营收 0.94, 营收额 → 营收 0.9; 客户满意度 → 客单价 0.56 is not
+CJK_CLOSE = 0.6
+
+
 def suggest(store: GraphReader, text: str, kind: NodeKind | None = None, n: int = 3) -> list[str]:
     """Up to ``n`` refs close to ``text``, the most similar ids first (same kind preferred).
 
@@ -66,7 +72,12 @@ def suggest(store: GraphReader, text: str, kind: NodeKind | None = None, n: int 
         )
         return (same_kind, -similarity, ref)
 
-    return [ref for ref, _ in sorted(candidates.items(), key=score)[:n]]
+    ranked = sorted(candidates.items(), key=score)
+    if has_cjk(text):
+        # a Chinese name shares a character, and a syllable's sound, with many others
+        # (客户满意度 / 客单价): only names that are close as a whole are suggested
+        ranked = [item for item in ranked if -score(item)[1] >= CJK_CLOSE]
+    return [ref for ref, _ in ranked[:n]]
 
 
 def resolve_ref(store: GraphReader, text: str) -> NodeRef:

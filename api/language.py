@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from urllib.parse import parse_qs
 
-from starlette.datastructures import Headers
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.datastructures import Headers, MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from core import i18n
 
@@ -34,9 +34,19 @@ class LanguageMiddleware:
             lang = store.info().meta.get("language")
             return lang if isinstance(lang, str) else None
 
+        async def send_with_language(message: Message) -> None:
+            # the language the response speaks, when something of it was said in one: the CLI
+            # (kpigraph changes …) then speaks the served catalog's language too
+            if message["type"] == "http.response.start":
+                lang = i18n.settled()
+                if lang:
+                    headers = MutableHeaders(scope=message)
+                    headers.setdefault("content-language", lang)
+            await send(message)
+
         token = i18n.set_fallback(catalog_language)
         try:
             with i18n.use(chosen):
-                await self.app(scope, receive, send)
+                await self.app(scope, receive, send_with_language)
         finally:
             i18n.reset_fallback(token)

@@ -4,6 +4,7 @@ requests through a running server (``--server URL --token TOKEN``, or ``KPIGRAPH
 
 from __future__ import annotations
 
+import contextvars
 import functools
 import json
 import urllib.error
@@ -16,37 +17,57 @@ from typing import Any, TypeVar
 import click
 
 from cli.common import emit_json, err, json_option, out, safe
+from core import i18n
 from core.i18n import _
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 
 class ServerError(click.ClickException):
-    """The server answered with an error (its message is printed, escaped)."""
+    """The server answered with an error (its message is printed, escaped, in the language the
+    server answered in)."""
 
     def __init__(self, status: int, message: str) -> None:
-        from core.i18n import _
-
-        super().__init__(_("server answered {status}: {answer}", status=status, answer=message))
+        super().__init__(_("server answered {status}: {text}", status=status, text=message))
         self.status = status
-        self.label = _("error:")  # worded now: click shows it after the command's language ends
+        self.language = i18n.current()
 
     def show(self, file: Any = None) -> None:
-        err().print(f"[red]{self.label}[/] {safe(self.message)}")
+        with i18n.use(self.language):
+            label = _("error:")
+            err().print(f"[red]{label}[/] {safe(self.message)}")
 
 
 class Client:
+    """Calls the server's API. Unless ``--lang`` chose a language, the command speaks the one
+    the server answers in (its ``Content-Language``: the served catalog's); with ``--lang``,
+    the server is asked for that language (``Accept-Language``), its error messages too."""
+
     def __init__(self, server: str, token: str | None) -> None:
         self.server = server.rstrip("/")
         self.token = token
+        self._spoken: contextvars.Token[str | None] | None = None
+        self._departments: dict[str, str] | None = None
+
+    def _adopt(self, headers: Any) -> None:
+        lang = i18n.normalize(headers.get("Content-Language") if headers is not None else None)
+        if lang and self._spoken is None and i18n.chosen() is None:
+            self._spoken = i18n.choose(lang)
+
+    def forget(self) -> None:
+        """Stop speaking the server's language (the command ended)."""
+        if self._spoken is not None:
+            i18n.unchoose(self._spoken)
+            self._spoken = None
 
     def call(self, method: str, path: str, body: Any = None) -> Any:
         data = json.dumps(body, ensure_ascii=False).encode() if body is not None else None
         from core import i18n
 
         headers = {"Accept": "application/json"}
-        if i18n.chosen():  # --lang: the server's answers (errors, impact) in it too
-            headers["Accept-Language"] = str(i18n.chosen())
+        asked = i18n.chosen()
+        if asked:
+            headers["Accept-Language"] = asked
         if data is not None:
             headers["Content-Type"] = "application/json"
         if self.token:
@@ -56,8 +77,10 @@ class Client:
         )
         try:
             with urllib.request.urlopen(request, timeout=60) as response:
+                self._adopt(response.headers)
                 return json.loads(response.read() or b"null")
         except urllib.error.HTTPError as exc:
+            self._adopt(exc.headers)
             try:
                 error = json.loads(exc.read())["error"]
                 message = error["message"]
@@ -69,12 +92,27 @@ class Client:
 
             raise click.ClickException(
                 _(
-                    "cannot reach the kpigraph server at {server}: {problem}; start it with "
+                    "cannot reach the kpigraph server at {server}: {error}; start it with "
                     "'kpigraph serve' or pass --server",
                     server=self.server,
-                    problem=exc,
+                    error=exc,
                 )
             ) from exc
+
+    def department_names(self) -> dict[str, str]:
+        """Department id → name (财务部 for finance), asked of the server once; ids on failure."""
+        if self._departments is None:
+            try:
+                items = self.call("GET", "/api/departments?limit=500")["items"]
+                self._departments = {str(d["id"]): str(d["name"]) for d in items}
+            except (click.ClickException, KeyError, TypeError):
+                self._departments = {}
+        return self._departments
+
+    def department(self, department_id: str | None) -> str:
+        if not department_id:
+            return ""
+        return self.department_names().get(department_id, department_id)
 
 
 def server_options(func: F) -> F:
@@ -90,7 +128,14 @@ def server_options(func: F) -> F:
     )
     @functools.wraps(func)
     def wrapper(*args: Any, server: str, token: str | None, **kwargs: Any) -> Any:
-        return func(*args, client=Client(server, token), **kwargs)
+        client = Client(server, token)
+        try:
+            return func(*args, client=client, **kwargs)
+        except BaseException as exc:
+            i18n.remember_language(exc)  # reported in the language the server spoke
+            raise
+        finally:
+            client.forget()
 
     return wrapper  # type: ignore[return-value]
 
@@ -171,7 +216,7 @@ def propose(source: Path, reason: str, deprecate: bool, as_json: bool, client: C
     if not made:
         out().print(_("nothing differs from the server's definitions; no request made"))
     for c in made:
-        waiting = _(", ").join(safe(s.get("department") or _(s["stage"])) for s in c["waiting_for"])
+        waiting = _waiting(c, client)
         line = _(
             "{action} {cls} → {version}; waiting for {who}",
             action=_(c["action"]),
@@ -263,10 +308,22 @@ def show(change_id: int, as_json: bool, client: Client) -> None:
     if as_json:
         emit_json(c)
         return
-    _print_change(c)
+    _print_change(c, client)
 
 
-def _print_change(c: dict[str, Any]) -> None:
+def _waiting(c: dict[str, Any], client: Client) -> str:
+    """Whose approval a request waits for, as the change page names them (财务部, 委员会)."""
+    return _(", ").join(
+        safe(client.department(s.get("department")) or _("the committee")) for s in c["waiting_for"]
+    ) or _("nobody")
+
+
+def _stage(stage: str) -> str:
+    """An approval stage as the change page names it (负责人初审 / 委员会终审)."""
+    return _("owner review") if stage == "owner" else _("committee review")
+
+
+def _print_change(c: dict[str, Any], client: Client) -> None:
     o = out()
     o.print(
         f"[bold]#{c['id']} {safe(c['ref'])}[/] — {_(c['status'])}"
@@ -284,12 +341,14 @@ def _print_change(c: dict[str, Any]) -> None:
     o.print(by)
     if c.get("conflict"):
         o.print("[red]" + _("Conflict:") + f"[/] {safe(c['conflict'])}")
-    for d in c["diff"]:
-        o.print(
-            f"  {safe(d['field'])} ({_class(d.get('change_class'), '')}): "
-            f"{safe(json.dumps(d['old'], ensure_ascii=False))} → "
-            f"{safe(json.dumps(d['new'], ensure_ascii=False))}"
-        )
+    for d in c["diff"]:  # as `kpigraph history` renders a field's change
+        old, new = d["old"], d["new"]
+        if d["field"] in ("owner", "reviewers"):  # departments by name
+            old, new = _department_words(old, client), _department_words(new, client)
+        cls = _class(d.get("change_class"), "")
+        field = safe(d["field"])
+        label = _("{field} ({cls})", field=field, cls=cls) if cls else field
+        o.print("  " + label + _(": ") + safe(_change_words(old, new)))
     impact = c["impact"]
     recomputed = [m["name"] for m in impact.get("metrics", []) if m.get("via") == "definition"]
     influenced = [m["name"] for m in impact.get("metrics", []) if m.get("via") != "definition"]
@@ -305,16 +364,42 @@ def _print_change(c: dict[str, Any]) -> None:
             None,
         )
         who = f"✔ {safe(done['by'])}" if done else _("waiting")
-        stage = _(s["stage"])  # owner / committee, in words
-        o.print(f"  {stage} {safe(s.get('department') or '')}: {who}")
+        stage = " ".join(
+            x for x in (_stage(s["stage"]), safe(client.department(s.get("department")))) if x
+        )
+        o.print("  " + stage + _(": ") + who)
     for e in c.get("timeline", []):  # 提交 → 已提交 (the words of the CLI's language)
         verb = "approve" if e["event"] == "approved" else e["event"]  # the final approval
         event = _(verb)
         status = _(e["to_status"])
-        o.print(
-            f"  {e['at'][:19]} {safe(e['actor'])} {event} → {status}"
-            f"{': ' + safe(e['comment']) if e.get('comment') else ''}"
+        comment = _(": ") + safe(e["comment"]) if e.get("comment") else ""
+        o.print(f"  {e['at'][:19]} {safe(e['actor'])} {event} → {status}{comment}")
+    if c.get("applied_revision"):
+        o.print(_("published as revision {number}", number=c["applied_revision"]))
+
+
+def _change_words(old: Any, new: Any) -> str:
+    """A field's change in words: for a mapping (a caliber part), only the keys that changed,
+    each named (``Excludes: +延保代收款``); else as ``kpigraph history`` writes it."""
+    from analysis.compare import KEY_WORDS, change_text
+
+    if isinstance(old, dict) and isinstance(new, dict):
+        keys = [k for k in dict.fromkeys([*old, *new]) if old.get(k) != new.get(k)]
+        return _("; ").join(
+            (_(KEY_WORDS[k]) if k in KEY_WORDS else str(k))
+            + _(": ")
+            + change_text(old.get(k), new.get(k))
+            for k in keys
         )
+    return change_text(old, new)
+
+
+def _department_words(value: Any, client: Client) -> Any:
+    if isinstance(value, str):
+        return client.department(value)
+    if isinstance(value, list):
+        return [client.department(v) if isinstance(v, str) else v for v in value]
+    return value
 
 
 def _class(value: str | None, none: str | None = None) -> str:
@@ -336,7 +421,7 @@ def _act(name: str, with_comment: bool = True) -> click.Command:
         if as_json:
             emit_json(c)
         else:
-            _print_change(c)
+            _print_change(c, client)
 
     if with_comment:
         command = click.option("--comment", "-m", default=None)(command)

@@ -49,7 +49,8 @@ def render_explanation(
         + _("change {change}", change=number_in(r["change"], contributions, signed=True))
         + (f" ({percent_change(r['change_pct'])})" if r.get("change_pct") is not None else "")
     )
-    method = f"  [{method_words(r['method'])}]" if r["method"] else ""
+    # escaped: rich would take "[log-mean split …]" for a style tag and drop it (English)
+    method = "  " + safe(f"[{method_words(r['method'])}]") if r["method"] else ""
     tree = Tree(f"{safe(r['name'])} {number_in(r['change'], contributions, signed=True)}{method}")
 
     def add(parent: Tree, node: dict[str, Any]) -> None:
@@ -69,7 +70,7 @@ def render_explanation(
             if inverse_effect(node.get("change"), node["contribution"])
             else ""
         )
-        how = f"  [{method_words(node['method'])}]" if node.get("method") else ""
+        how = "  " + safe(f"[{method_words(node['method'])}]") if node.get("method") else ""
         branch = parent.add(
             f"{safe(node['name'])}: {number_in(node['contribution'], contributions, signed=True)}"
             + (f" ({words})" if words else "")
@@ -128,7 +129,7 @@ def render_explanation(
         noun = level_name(d["level"]) if d.get("level") in LEVEL_NAMES else dim
         summary = concentration_words(d["explained_by"], d["member_count"], d["top_share"], noun)
         title = _("By %(dimension)s") % {"dimension": safe(dim)} + (
-            f": {summary}" if summary else ""
+            _(": ") + summary if summary else ""
         )
         table_of(title, [d["dimension"]], d["members"], d["method"] == "rate_mix")
         path = (d.get("hierarchy") or {}).get("path") or []
@@ -160,7 +161,11 @@ def render_explanation(
         title, caveat = _("Possible causes"), _("evidence of correlation, not proof of cause")
         console.print(f"[bold]{title}[/] ({caveat}):")
         for c in r["causes"]:
-            corr = "—" if c["correlation"] is None else f"{c['correlation']:+.2f} (n={c['n']})"
+            corr = (
+                "—"
+                if c["correlation"] is None
+                else f"{c['correlation']:+.2f}".replace("-", "−") + f" (n={c['n']})"
+            )
             lag = ngettext("%(num)s month", "%(num)s months", c["lag_months"]) % {
                 "num": c["lag_months"]
             }

@@ -257,13 +257,16 @@ def _diff_table(console: Console, report: DiffReport) -> None:
             console.print(f"  {safe(n.ref)} {safe(n.name)} [dim]{safe(route)}[/]")
     if imp.approvals:
         console.print("[bold]" + _("Approvals") + "[/]")
-        for a in imp.approvals:
-            role = translate(a.role)
-            console.print(f"  {safe(a.name)} ({safe(a.approver)}, {role}): {safe(a.reason)}")
+        for a in imp.approvals:  # the committee by its name only (its id is no ref)
+            who = (
+                a.name
+                if a.role == "committee"
+                else _("{name} ({role})", name=a.name, role=translate(a.role))
+            )
+            console.print("  " + safe(who) + _(": ") + safe(a.reason))
     if report.problems:
-        err().print(
-            "[red]" + _("version rules broken") + "[/]: " + _("a load of NEW would be refused")
-        )
+        refused = _("a load of {new} would be refused", new=report.new)
+        err().print("[red]" + _("version rules broken") + "[/]" + _(": ") + safe(refused))
 
 
 # -- compare -----------------------------------------------------------------------------------

@@ -104,7 +104,7 @@ def search(
             }
         )
     else:
-        draw.search_table(out(), page)
+        draw.search_table(out(), page, offset)
 
 
 @click.command(name="lineage")

@@ -146,12 +146,13 @@ def impact_report(console: Console, report: ImpactReport) -> None:
         for d in boards:
             table.add_row(str(d.depth), _("dashboard"), T(d.ref), T(d.name), "", _route(d.path))
         console.print(table)
-    depts = Table(title=_("departments to notify"), title_justify="left")
-    for header in ("ref", _("name"), _("owns"), _("reviews")):
-        depts.add_column(header, overflow="fold")
-    for dep in report.departments:
-        depts.add_row(T(dep.ref), T(dep.name), T(_short(dep.owns)), T(_short(dep.reviews)))
-    console.print(depts)
+    if report.departments:  # none: the count line below says so (no empty table)
+        depts = Table(title=_("departments to notify"), title_justify="left")
+        for header in ("ref", _("name"), _("owns"), _("reviews")):
+            depts.add_column(header, overflow="fold")
+        for dep in report.departments:
+            depts.add_row(T(dep.ref), T(dep.name), T(_short(dep.owns)), T(_short(dep.reviews)))
+        console.print(depts)
     console.print(
         _(
             "{metrics}, {dashboards}, {departments}",
@@ -202,7 +203,7 @@ def paths_table(console: Console, result: PathsResult) -> None:
     for i, path in enumerate(result.paths, 1):
         names = " — ".join(f"{n.name} ({n.ref})" for n in path.nodes)
         hops = ngettext("%(num)s hop", "%(num)s hops", path.length) % {"num": path.length}
-        console.print(Text(f"{i}. ", style="bold") + T(f"{hops}: {names}"))
+        console.print(Text(f"{i}. ", style="bold") + T(hops + _(": ") + names))
         for e in path.edges:
             if e.forward:
                 line = f"     {e.source} -[{relation_label(e)}]-> {e.target}"
@@ -391,8 +392,13 @@ def _fmt(value: Any) -> str:
     return str(value)
 
 
-def search_table(console: Console, page: SearchPage) -> None:
+def search_table(console: Console, page: SearchPage, offset: int = 0) -> None:
     title = ngettext("%(num)s match", "%(num)s matches", page.total) % {"num": page.total}
+    shown = len(page.items)
+    if shown < page.total:  # a page of them: say which, and how to see the others
+        title += _(": ") + _(
+            "showing {first}–{last}", first=offset + 1 if shown else offset, last=offset + shown
+        )
     table = Table(title=title, title_justify="left")
     for header in ("ref", _("name"), _("level"), _("domain")):
         table.add_column(header, overflow="fold")
@@ -405,10 +411,17 @@ def search_table(console: Console, page: SearchPage) -> None:
             T(getattr(node, "domain", "") or ""),
         )
     console.print(table)
+    if offset + shown < page.total:
+        more = _(
+            "{n} more: add --offset {next} for the next page, or --limit to show more at once",
+            n=page.total - offset - shown,
+            next=offset + shown,
+        )
+        console.print(f"[dim]{T(more)}[/]")
 
 
 def store_info(console: Console, info: StoreInfo, where: str) -> None:
-    counts = ", ".join(count_label(k, v) for k, v in info.counts.items() if v)
+    counts = _(", ").join(count_label(k, v) for k, v in info.counts.items() if v)
     console.print(
         T(
             _(

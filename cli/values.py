@@ -45,22 +45,6 @@ def _setup(
     return engine, resolve_metric(store, ref).id
 
 
-def _num(value: float | None) -> str:
-    if value is None:
-        return "—"
-    return f"{value:,.2f}" if abs(value) >= 1 or value == 0 else f"{value:.4g}"
-
-
-def _signed(value: float | None) -> str:
-    if value is None:
-        return "—"
-    return f"{value:+,.2f}" if abs(value) >= 1 or value == 0 else f"{value:+.4g}"
-
-
-def _pct(value: float | None) -> str:
-    return "—" if value is None else f"{value:+.2%}"
-
-
 class _ValuesCommand(click.Command):
     """``kpigraph values REF`` — and ``kpigraph values refresh …`` (the values cache)."""
 
@@ -115,22 +99,33 @@ def values_cmd(
         return
     from rich.table import Table
 
+    from viz.explain_words import column_scale, is_count, number_in
+
     fetched = [
         _("{metric} fetched {time}", metric=safe(m), time=f["fetched_at"])
         + (" (" + _("STALE") + ")" if f["stale"] else "")
         for m, f in sorted(report.get("fetched", {}).items())
     ]
     unit = f" ({safe(report['unit'])})" if report["unit"] else ""
-    table = Table(
-        title=" · ".join([f"{safe(report['name'])}{unit}", word(report["source"]), *fetched])
+    # the title is a line of its own (a table's title wraps to the table's narrow width);
+    # when the inputs were fetched goes under the table
+    out().print(
+        "[bold]" + " · ".join([f"{safe(report['name'])}{unit}", word(report["source"])]) + "[/]"
     )
+    table = Table()
     table.add_column(_("period"))
     if by:
         table.add_column(safe(by))
     table.add_column(_("metric value"), justify="right")  # 数值: a period's, not 本期
+    numbers = [row["value"] for row in report["rows"]]
+    scale = column_scale(numbers, count=is_count(report["unit"], numbers))  # 万 in zh
     for row in report["rows"]:
-        table.add_row(row["period"], *([safe(row[by])] if by else []), _num(row["value"]))
+        table.add_row(
+            row["period"], *([safe(row[by])] if by else []), number_in(row["value"], scale)
+        )
     out().print(table)
+    for line in fetched:
+        out().print(f"[dim]{line}[/]")
     for period, (have, total) in sorted(report.get("partial", {}).items()):
         out().print(
             "[dim]"
@@ -173,21 +168,28 @@ def eval_cmd(
         return
     from rich.table import Table
 
+    from core.i18n import percent, percent_change
+    from viz.explain_words import column_scale, is_count, number_in
+
     table = Table(title=f"{safe(report['name'])} · {period}")
-    columns = ("", _("Value"), _("Month on month"), _("Year on year"), _("target"))
+    columns = ("", _("Value"), _("Month on month"), _("Year on year"), _("Target"))
     for col in (*columns, _("Attainment"), _("Rank")):
         table.add_column(col, justify="left" if not col else "right")
     table.add_column(_("Benchmark"))
     rows = [{"member": _("Total"), **report}, *report.get("members", [])]
+    # one scale for values and targets (万 in zh; whole numbers for counts)
+    numbers = [v for r in rows for v in (r["value"], r["target"])]
+    values_only = [r["value"] for r in rows]
+    scale = column_scale(numbers, count=is_count(report.get("unit"), values_only))
     for r in rows:
         status = r.get("status") or {}
         table.add_row(
             safe(r["member"] or _("Total")),
-            _num(r["value"]),
-            _pct(r["mom_pct"]),
-            _pct(r["yoy_pct"]),
-            _num(r["target"]),
-            "—" if r["attainment"] is None else f"{r['attainment']:.1%}",
+            number_in(r["value"], scale),
+            percent_change(r["mom_pct"], digits=2),
+            percent_change(r["yoy_pct"], digits=2),
+            number_in(r["target"], scale),
+            percent(r["attainment"], digits=1),
             str(r.get("rank") or "—") if r is not rows[0] else "",
             safe(", ".join(status.get("within", [])) or word(status.get("position") or "")),
         )

@@ -162,22 +162,40 @@ def language_of(exc: BaseException) -> str | None:
 FallbackToken = contextvars.Token[Callable[[], str | None] | None]
 
 
+class _Once:
+    """The catalog's language, asked of ``source`` at most once."""
+
+    def __init__(self, source: Callable[[], str | None]) -> None:
+        self.source = source
+        self.memo: list[str | None] = []
+
+    def __call__(self) -> str | None:
+        if not self.memo:
+            try:
+                self.memo.append(self.source())
+            except Exception:  # no catalog loaded, store down: the default language
+                self.memo.append(None)
+        return self.memo[0]
+
+
 def set_fallback(source: Callable[[], str | None] | None) -> FallbackToken:
     """Where :func:`current` finds the catalog's language when nothing was chosen (asked at
     most once per :func:`set_fallback`: a request or a command reads one catalog)."""
     if source is None:
         return _fallback.set(None)
-    memo: list[str | None] = []
+    return _fallback.set(_Once(source))
 
-    def once() -> str | None:
-        if not memo:
-            try:
-                memo.append(source())
-            except Exception:  # no catalog loaded, store down: the default language
-                memo.append(None)
-        return memo[0]
 
-    return _fallback.set(once)
+def settled() -> str | None:
+    """The language in use when it is known without asking the store now: chosen, or the
+    catalog's once a text of this request needed it; else None (``/health`` stays cheap)."""
+    lang = _chosen.get()
+    if lang:
+        return lang
+    fallback = _fallback.get()
+    if isinstance(fallback, _Once):
+        return (normalize(fallback.memo[0]) or DEFAULT_LANGUAGE) if fallback.memo else None
+    return DEFAULT_LANGUAGE if fallback is None else None
 
 
 def reset_fallback(token: FallbackToken) -> None:

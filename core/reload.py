@@ -187,7 +187,14 @@ def decide(
     name = f"{marker['digest']}-{RECORD_FORMAT}"
     record = cache.record(name) if cache is not None else None
     if not isinstance(record, LoadRecord):
-        return FullLoad(_("no record of the files of the last load (per-file cache)"))
+        # the per-file cache is kept per catalog directory: the last load read another copy
+        # of these files (a load of an identical copy records nothing), or it was cleared
+        return FullLoad(
+            _(
+                "this directory's per-file cache has no record of the last load (it read "
+                "another copy of the files, or the cache was cleared)"
+            )
+        )
     if cache is None or record.fingerprint != cache.fingerprint:
         return FullLoad(_("the loader changed since the last load"))
     changed = changed_files(record.files, files.files)

@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from core.i18n import _
 from graph_schema.errors import KpigraphError
 from graph_schema.graph import CatalogGraph
 from graph_schema.ids import NodeKind, NodeRef
@@ -100,11 +101,17 @@ class StoreAhead:
                     continue
                 fields = request.fields.get(metric_id) or merge.store_fields
                 out.append(
-                    f"change request #{request.change_request} (revision {request.revision}, "
-                    f"{request.author or 'unknown'}): Metric:{metric_id} — "
-                    f"{', '.join(fields)}"
+                    _(
+                        "change request #{number} (revision {revision}, {author}): "
+                        "Metric:{metric} — {fields}",
+                        number=request.change_request,
+                        revision=request.revision,
+                        author=request.author or _("unknown"),
+                        metric=metric_id,
+                        fields=_(", ").join(fields),
+                    )
                 )
-        out += [f"conflict: {c.describe()}" for c in self.conflicts]
+        out += [_("conflict: {what}", what=c.describe()) for c in self.conflicts]
         return out
 
 
@@ -216,14 +223,28 @@ def check_load(store: GraphStore, files: CatalogGraph, *, force_files: bool = Fa
     ahead = store_ahead(store, files)
     if ahead.in_sync or force_files:
         return ahead
-    where = files.meta.get("source") or "the catalog directory"
-    what = "lack changes" if ahead.missing else "conflict with changes"
+    where = files.meta.get("source") or _("the catalog directory")
     listing = "".join(f"\n  {line}" for line in ahead.lines())
-    raise StaleFilesError(
-        f"the catalog files {what} the store got from change requests since their last load "
-        f"(revision {ahead.base}); loading them would revert approved changes:{listing}\n"
-        f"run 'kpigraph pull {where}' to write them into the files (then load), or load with "
+    what = (
+        _(
+            "the catalog files lack changes the store got from change requests since their "
+            "last load (revision {revision}); loading them would revert approved changes:",
+            revision=ahead.base,
+        )
+        if ahead.missing
+        else _(
+            "the catalog files conflict with changes the store got from change requests since "
+            "their last load (revision {revision}); loading them would revert approved changes:",
+            revision=ahead.base,
+        )
+    )
+    advice = _(
+        "run 'kpigraph pull {where}' to write them into the files (then load), or load with "
         "--force-files to overwrite them with the files",
+        where=where,
+    )
+    raise StaleFilesError(
+        f"{what}{listing}\n{advice}",
         {
             "requests": ahead.lines(),
             "base_revision": ahead.base,

@@ -175,7 +175,7 @@ class Governance:
             self._require_open(change, "approve")
             stage = workflow.stage_for(user, change)
             if stage is None:
-                raise PermissionDeniedError(_why_not(user, change))
+                raise PermissionDeniedError(_why_not(user, change, self._department_names(change)))
             approval = Approval(
                 stage=stage.stage,
                 department=stage.department,
@@ -201,7 +201,7 @@ class Governance:
             change = self.get(change_id)
             self._require_open(change, "reject")
             if not workflow.may_reject(user, change):
-                raise PermissionDeniedError(_why_not(user, change))
+                raise PermissionDeniedError(_why_not(user, change, self._department_names(change)))
             stage = workflow.stage_for(user, change)
             new = change.model_copy(update={"status": ChangeStatus.REJECTED})
             if self._commit(
@@ -402,6 +402,11 @@ class Governance:
                 depts.add(str(d.get("ref", "")).split(":", 1)[-1])
         return sorted(d for d in depts if d)
 
+    def _department_names(self, change: ChangeRequest) -> dict[str, str]:
+        """id → name of the departments whose approval ``change`` requires (财务部, not finance)."""
+        refs = [NodeRef(NodeKind.DEPARTMENT, d) for d in self._departments(change)]
+        return {ref.id: node.name for ref, node in self.store.get_nodes(refs).items()}
+
     def _language(self, graph: CatalogGraph | None) -> str | None:
         """The catalog's ``language`` (notifications are written in it)."""
         meta = graph.meta if graph is not None else self.store.info().meta
@@ -505,14 +510,21 @@ def _actor(name: str) -> User:
     return User(name=name, role=Role.ADMIN, token_id="system", created_at="")
 
 
-def _why_not(user: User, change: ChangeRequest) -> str:
+def _why_not(user: User, change: ChangeRequest, names: dict[str, str] | None = None) -> str:
+    """Why ``user`` may not approve or reject ``change`` now (in the request's language;
+    departments by name when ``names`` has them)."""
     if workflow.is_requester(user, change):
-        return "the requester may not approve or reject their own request"
+        return _("the requester may not approve or reject their own request")
     if any(workflow.approved_by(user, a) for a in change.approvals):
-        return "you approved an earlier stage of this request; another person acts for the next"
+        return _("you approved an earlier stage of this request; another person acts for the next")
     stages = workflow.current_stages(change)
-    wanted = ", ".join(f"owner of {s.department}" if s.department else "committee" for s in stages)
-    return f"waiting for: {wanted or 'nobody'}; a {user.role.value} may not act on it now"
+    wanted = _(", ").join(
+        _("owner of {department}", department=(names or {}).get(s.department, s.department))
+        if s.department
+        else _("the committee")
+        for s in stages
+    )
+    return _("waiting for: {who}; you may not act on it now", who=wanted or _("nobody"))
 
 
 __all__ = ["Governance", "Proposal"]

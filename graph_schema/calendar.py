@@ -31,6 +31,7 @@ from graph_schema.calendar_kinds import (
     Period,
     add_months,
     check_year,
+    grain_word,
     iso_weeks,
     month_end,
     retail_bounds,
@@ -286,8 +287,12 @@ class Calendar:
             found = self.year_before(period)
             if found is None:
                 raise InvalidPeriodError(
-                    f"period {period.text} has no same period a year before on its calendar "
-                    f"({period.calendar}); compare with an explicit period",
+                    _(
+                        "period {period} has no same period a year before on its calendar "
+                        "({calendar}); compare with an explicit period",
+                        period=period.text,
+                        calendar=period.calendar,
+                    ),
                     {"period": period.text},
                 )
             return found
@@ -295,9 +300,14 @@ class Calendar:
             if period.grain not in STEP_BASES[base]:
                 fitting = [k for k, gs in STEP_BASES.items() if period.grain in gs]
                 raise InvalidPeriodError(
-                    f"base {base!r} compares {' or '.join(STEP_BASES[base])} periods; "
-                    f"{period.text} is a {period.grain.replace('_', ' ')}: use "
-                    f"{' or '.join([*fitting, 'yoy'])}",
+                    _(
+                        "base {base} compares {grains}; {period} is {grain}: use {bases}",
+                        base=base,
+                        grains=_(" or ").join(grain_word(g) for g in STEP_BASES[base]),
+                        period=period.text,
+                        grain=grain_word(period.grain),
+                        bases=_(" or ").join([*fitting, "yoy"]),
+                    ),
                     {"period": period.text, "base": base},
                 )
             return self.previous(period)
@@ -327,9 +337,13 @@ class Calendar:
             return period.start.isoformat(), period.end.isoformat()
         if period.start.day != 1 or period.end != month_end(period.end.year, period.end.month):
             raise InvalidPeriodError(
-                f"period {period.text} ({period.grain.replace('_', ' ')}) does not start and "
-                "end with a month: it needs daily (YYYY-MM-DD) values, these are monthly",
-                {"period": period.text},
+                _(
+                    "period {period} ({grain}) does not start and end with a month: it needs "
+                    "daily (YYYY-MM-DD) values, these are monthly",
+                    period=period.text,
+                    grain=grain_word(period.grain),
+                ),
+                {"period": period.text, "grain": period.grain},
             )
         return period.start.isoformat()[:7], period.end.isoformat()[:7]
 
@@ -337,9 +351,14 @@ class Calendar:
 def _same_grain(a: Period, b: Period) -> None:
     if a.grain != b.grain:
         raise InvalidPeriodError(
-            f"{b.text} is a {b.grain.replace('_', ' ')} ({b.calendar} calendar) and "
-            f"{a.text} a {a.grain.replace('_', ' ')} ({a.calendar} calendar): compare "
-            "periods of the same grain and calendar",
+            _(
+                "{base} is {base_grain} and {period} {grain}: compare periods of the same grain "
+                "and calendar",
+                base=b.text,
+                base_grain=grain_word(b.grain),
+                period=a.text,
+                grain=grain_word(a.grain),
+            ),
             {"period": a.text, "base": b.text},
         )
 

@@ -47,6 +47,7 @@ import datetime as dt
 import re
 from dataclasses import dataclass
 
+from core.i18n import N_, _
 from graph_schema.errors import InvalidQueryError
 
 MIN_YEAR, MAX_YEAR = 1900, 2200
@@ -82,6 +83,27 @@ FORMS = {
     "retail_week": "Ryyyy-Www",
 }
 ACCEPTED = ", ".join(FORMS.values())
+
+#: a grain in words, for messages (零售月, not retail_month)
+GRAIN_WORDS = {
+    "year": N_("a year"),
+    "quarter": N_("a quarter"),
+    "month": N_("a month"),
+    "day": N_("a day"),
+    "week": N_("a week"),
+    "fiscal_year": N_("a fiscal year"),
+    "fiscal_quarter": N_("a fiscal quarter"),
+    "retail_year": N_("a retail year"),
+    "retail_quarter": N_("a retail quarter"),
+    "retail_month": N_("a retail month"),
+    "retail_week": N_("a retail week"),
+}
+
+
+def grain_word(grain: str) -> str:
+    """``retail_month`` → 零售月 / a retail month (the grain's id when it has no word)."""
+    return _(GRAIN_WORDS[grain]) if grain in GRAIN_WORDS else grain
+
 
 #: base keyword → the grains it compares (``yoy`` compares every grain)
 STEP_BASES = {

@@ -32,7 +32,7 @@ class NodeNotFoundError(KpigraphError, LookupError):
     def __init__(
         self, ref: str, suggestions: list[str] | None = None, *, search_hint: bool = False
     ) -> None:
-        hint = _("; did you mean {names}?", names=", ".join(suggestions)) if suggestions else ""
+        hint = _("; did you mean {names}?", names=_(", ").join(suggestions)) if suggestions else ""
         if search_hint:
             hint += _(" (or try: kpigraph search {ref})", ref=ref)
         super().__init__(

@@ -209,10 +209,27 @@ def validate_node(
         node: BaseNode | None = model.model_validate(dict(data))
     except ValidationError as exc:
         report_validation(state, model, data, rel, node_label(kind, node_id), exc)
-        node = None
+        # unknown keys (reported above) mean nothing: the node without them is checked on
+        # (its references, formula, SQL), so one pass reports all of its problems
+        node = _without_unknown_keys(model, data)
     if node is None and isinstance(node_id, str):
         state.declared_unreadable(kind, node_id)
     return node if ok else None
+
+
+def _without_unknown_keys(model: type[BaseNode], data: LDict) -> BaseNode | None:
+    """``data`` as ``model`` with its unknown top-level keys left out, when that is all that
+    was wrong; else None."""
+    known = {name for name, field in model.model_fields.items()} | {
+        field.alias for field in model.model_fields.values() if field.alias
+    }
+    kept = {k: v for k, v in data.items() if k in known}
+    if len(kept) == len(data):
+        return None
+    try:
+        return model.model_validate(kept)
+    except ValidationError:
+        return None
 
 
 def report_validation(

@@ -24,6 +24,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
 from core.confined import ADVICE, LINKED_OUT, escapes
+from core.i18n import _
 from graph_schema.calendar import Calendar, InvalidPeriodError, Period, read_calendar
 from graph_schema.errors import CatalogIssue, NodeNotFoundError
 from graph_schema.formula import parse_formula
@@ -295,7 +296,21 @@ class ValuesEngine:
             self.calendar, periods, start, end, monthly
         )
         q = _Query(tuple(grain), asked, start, end, dict(where or {}), plen, buckets)
-        return self._frame(self.metric(metric_id), q, kind, frozenset())
+        metric = self.metric(metric_id)
+        try:
+            return self._frame(metric, q, kind, frozenset())
+        except _MonthlyOnly as exc:  # named after the metric asked for, not an input of it
+            source = str(exc.details.get("metric") or metric.id)
+            if source != metric.id:
+                message = _(
+                    "{metric} (through its input {input}): {problem}",
+                    metric=metric.name,
+                    problem=exc.message,
+                    input=self.metric(source).name,
+                )
+            else:
+                message = _("{metric}: {problem}", metric=metric.name, problem=exc.message)
+            raise ValuesQueryError(message, {**exc.details, "metric": metric.id}) from None
 
     def _frame(self, metric: Metric, q: _Query, kind: str, seen: frozenset[str]) -> Frame:
         if kind == "target":
@@ -312,13 +327,40 @@ class ValuesEngine:
         table = self._sql_table(metric)
         if table is not None:
             return self._rolled(metric, table, "_", q, "its sql")  # where: said in messages
-        why = self.notes.get(metric.id)
+        why = self._why_none(metric, frozenset())
+        details: dict[str, object] = {"metric": metric.id, "values_dir": str(self.root)}
+        if why:
+            raise NoValuesError(
+                _("no values for {metric}: {why}", metric=metric.name, why=why), details
+            )
         raise NoValuesError(
-            f"no values for metric {metric.id!r}"
-            + (f" ({why})" if why else " in values/, from its sql or its formula")
-            + f"; values are read from {self.root} (set KPIGRAPH_VALUES_DIR to change it)",
-            {"metric": metric.id, "values_dir": str(self.root)},
+            _(
+                "no values for {metric} in values/, from its sql or its formula; values are "
+                "read from {root} (set KPIGRAPH_VALUES_DIR to change it)",
+                metric=metric.name,
+                root=self.root,
+            ),
+            details,
         )
+
+    def _why_none(self, metric: Metric, seen: frozenset[str]) -> str | None:
+        """Why ``metric`` has no values, when something said so: its own note (its system's
+        connection variable is not set, its SQL refused), else the first of an input's."""
+        if metric.id in self.notes:
+            return self.notes[metric.id]
+        if metric.id in seen:
+            return None
+        known = self.defs.metrics(self.inputs(metric))
+        for name, node in known.items():
+            if self.source(name) is None:
+                why = self._why_none(node, seen | {metric.id})
+                if why:
+                    return (
+                        why
+                        if name not in self.notes
+                        else _("{metric}: {problem}", metric=node.name, problem=why)
+                    )
+        return None
 
     def _rolled(
         self, metric: Metric, table: ObservedTable, key: str, q: _Query, where: str
@@ -355,7 +397,7 @@ class ValuesEngine:
             try:
                 ranges = tuple((p.text, *self.calendar.stored_range(p, plen)) for p in q.buckets)
             except InvalidPeriodError as exc:
-                unfit = exc
+                unfit = exc  # unless the warehouse was asked at that grain (a rate, below)
         # a metric with a formula is a ratio or the like: its observed values are not rolled
         # up unless its aggregation says how
         agg = metric.aggregation or (Aggregation.NONE if metric.formula else Aggregation.SUM)
@@ -367,14 +409,14 @@ class ValuesEngine:
             if found is not None:  # a rate asked of the warehouse at that grain (coarse.py)
                 return found
             if unfit is not None:
-                raise ValuesQueryError(f"metric {metric.id!r}: {unfit.message}")
+                raise _MonthlyOnly(unfit.message, {**unfit.details, "metric": metric.id})
             raise ValuesQueryError(
                 f"metric {metric.id!r} has 'aggregation: none': its values are not rolled up "
                 f"(asked for {', '.join(needed) or 'the total'}, the data is by "
                 f"{', '.join(d for i, d in enumerate(table.dims) if grain >> i & 1) or 'total'})",
             )
         if unfit is not None:
-            raise ValuesQueryError(f"metric {metric.id!r}: {unfit.message}")
+            raise _MonthlyOnly(unfit.message, {**unfit.details, "metric": metric.id})
         return self._query(table, key, grain, q, agg, ranges)
 
     def _query(
@@ -466,6 +508,11 @@ class ValuesEngine:
         with self._lock:
             self._con.close()
         self.remote.close()
+
+
+class _MonthlyOnly(ValuesQueryError):
+    """A period monthly values cannot make up (a week), named after the metric
+    that was asked for (:meth:`ValuesEngine.frame`)."""
 
 
 class _Query:

@@ -274,12 +274,14 @@ def check_period(engine: ValuesEngine, metric_id: str, period: str) -> None:
 
     from values.errors import NoValuesError
 
-    if not re.fullmatch(r"[0-9]{4}-(0[1-9]|1[0-2])", period):
-        return  # not a month: explain says how to write one
     try:
         periods = sorted(engine.periods(metric_id))
+    except NoValuesError:
+        raise  # none at all, and why (its connection variable is not set …)
     except InvalidQueryError:
-        return  # the metric has no values at all: explain says so itself
+        return  # explain says what is wrong itself
+    if not re.fullmatch(r"[0-9]{4}-(0[1-9]|1[0-2])", period):
+        return  # not a month: explain says how to write one
     if periods and period not in periods:
         raise NoValuesError(
             _(

@@ -7,12 +7,16 @@ from typing import Any
 
 import yaml
 
+from analysis.compare import KEY_WORDS
+from core.i18n import _
 from viz import change_form
 
 
 def _text(value: Any) -> str:
     if value is None:
         return "—"
+    if isinstance(value, dict):  # a caliber part: its keys in words (包含/不含)
+        value = {(_(KEY_WORDS[k]) if k in KEY_WORDS else k): v for k, v in value.items()}
     if isinstance(value, dict | list):
         return yaml.safe_dump(value, allow_unicode=True, sort_keys=False, width=60).strip()
     return str(value)
@@ -25,7 +29,8 @@ def _delta(old: Any, new: Any, prefix: str = "") -> list[str]:
         if old is None and new is None:
             return out
         for key in sorted(set(old or {}) | set(new or {})):
-            out += _delta((old or {}).get(key), (new or {}).get(key), f"{prefix}{key}: ")
+            word = (_(KEY_WORDS[key]) if key in KEY_WORDS else str(key)) + _(": ")
+            out += _delta((old or {}).get(key), (new or {}).get(key), prefix + word)
         return out
     if isinstance(old, list | type(None)) and isinstance(new, list | type(None)):
         before, after = old or [], new or []
@@ -43,9 +48,15 @@ def readable(entry: dict[str, Any]) -> dict[str, Any]:
 
     Examples
     --------
-    >>> readable({"field": "caliber.numerator", "change_class": "major",
-    ...           "old": {"excludes": ["a"]}, "new": {"excludes": ["a", "b"]}})["delta"]
-    ['+ excludes: b']
+    >>> from core.i18n import use
+    >>> with use("en"):
+    ...     readable({"field": "caliber.numerator", "change_class": "major",
+    ...               "old": {"excludes": ["a"]}, "new": {"excludes": ["a", "b"]}})["delta"]
+    ['+ Excludes: b']
+    >>> with use("zh"):
+    ...     readable({"field": "caliber.numerator", "old": {"excludes": ["a"]},
+    ...               "new": {"excludes": ["a", "b"]}})["delta"]
+    ['+ 不含：b']
     """
     old, new = entry.get("old"), entry.get("new")
     structured = isinstance(old, dict | list) or isinstance(new, dict | list)

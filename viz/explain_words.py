@@ -144,11 +144,16 @@ def concentration_words(
     ...     concentration_words(1, 6, 0.84, "store")
     '1 of 6 store members explains 84 % of the change'
     >>> with use("en"):
+    ...     concentration_words(1, 6, 0.84, "Store")
+    '1 of 6 store members explains 84 % of the change'
+    >>> with use("en"):
     ...     concentration_words(1, 3, 1.26, "store")
     '1 of 3 store members moves it by 126 % of the change; the others offset 26 %'
     """
     if power is None:
         return ""
+    if current() == "en" and dimension[:1].isupper() and not dimension[1:2].isupper():
+        dimension = dimension[:1].lower() + dimension[1:]  # "1 of 6 store members", mid-sentence
     head = ngettext(
         "%(k)s of %(n)s %(dimension)s members explains",
         "%(k)s of %(n)s %(dimension)s members explain",

@@ -163,3 +163,23 @@ def change_class_word(value: object) -> str:
     """A change class in words (plain text: CLI, notifications)."""
     key = str(getattr(value, "value", value) or "")
     return _(CHANGE_CLASSES[key][0]) if key in CHANGE_CLASSES else key
+
+
+def revision_message(message: object) -> str:
+    """A revision's message in the language in use: the ones change requests write
+    (``change request #1: 排除延保代收款``) worded by the catalogue; others as written.
+
+    Examples
+    --------
+    >>> from core.i18n import use
+    >>> with use("zh"):
+    ...     revision_message("change request #1: 排除延保代收款"), revision_message("r1")
+    ('变更申请 #1：排除延保代收款', 'r1')
+    """
+    import re
+
+    text = "" if message is None else str(message)
+    found = re.fullmatch(r"change request #([0-9]+): (.*)", text, flags=re.S)
+    if found is None:
+        return text
+    return _("change request #{number}: {reason}", number=found[1], reason=found[2])

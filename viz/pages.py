@@ -21,7 +21,14 @@ from viz.graph_view import (
     network_data,
     vis_asset_files,
 )
-from viz.labels import change_class_tag, change_class_word, count_label, translate, word
+from viz.labels import (
+    change_class_tag,
+    change_class_word,
+    count_label,
+    revision_message,
+    translate,
+    word,
+)
 from viz.programme_words import programme_word
 from viz.style import EDGE_STYLE, KIND_STYLE, LEVEL_COLORS, node_url
 
@@ -48,6 +55,7 @@ def environment() -> Environment:
     env.filters["count_label_kind"] = lambda n, kind: count_label(kind, n)
     env.globals["change_class"] = change_class_tag  # 重大变更 / major change, with its meaning
     env.filters["class_word"] = change_class_word
+    env.filters["revision_message"] = revision_message  # change request #1: … in words
     env.globals["pct"] = i18n.percent_change
     env.globals["number"] = i18n.number
     env.globals["code"] = lambda text: Markup("<code>%s</code>") % text

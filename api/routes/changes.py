@@ -4,16 +4,24 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Path, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.auth import Admin, Writer
 from api.schemas import ErrorResponse
+from core import i18n
 from governance.changes import Governance
 from graph_schema.governance import Action, ChangeEvent, ChangeRequest
 from graph_schema.ids import NodeRef
 
-router = APIRouter(prefix="/api/changes", tags=["changes"])
+
+def speak() -> None:
+    """Settle the request's language (the catalog's unless one was asked for): the response
+    says it in ``Content-Language``, and the CLI speaks it."""
+    i18n.current()
+
+
+router = APIRouter(prefix="/api/changes", tags=["changes"], dependencies=[Depends(speak)])
 
 ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"model": ErrorResponse, "description": "no or bad credentials"},

@@ -160,7 +160,7 @@ def test_one_admin_cannot_give_both_the_owner_and_the_committee_approval(gov: An
     assert client.post(f"/api/changes/{cid}/approve", json={}, headers=headers["root"]).is_success
     again = client.post(f"/api/changes/{cid}/approve", json={}, headers=headers["root"])
     assert again.status_code == 403, again.text
-    assert "earlier stage" in again.json()["error"]["message"]
+    assert "前一阶段" in again.json()["error"]["message"]  # the catalog speaks zh
     final = client.post(f"/api/changes/{cid}/approve", json={}, headers=headers["wang"])
     assert final.json()["status"] == "approved"
     assert [a["by"] for a in final.json()["approvals"]] == ["qian", "root", "wang"]

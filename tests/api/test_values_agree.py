@@ -118,6 +118,6 @@ def test_values_by_quarter_and_explain_by_quarter(client: TestClient) -> None:
     body = explained.json()
     assert body["base_period"] == "2026-Q1" and body["value"] == got["2026-Q2"]
     wrong = client.get("/api/metrics/revenue/explain?period=2026-Q2&base=2026-05")
-    assert wrong.status_code == 422 and "same grain and calendar" in wrong.text
+    assert wrong.status_code == 422 and "同一粒度、同一日历" in wrong.text
     bad = client.get("/api/metrics/revenue/values?grain=fortnight")
     assert bad.status_code == 422

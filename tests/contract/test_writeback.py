@@ -135,7 +135,7 @@ def test_load_of_stale_files_is_refused_naming_the_request(
     with pytest.raises(StaleFilesError) as info:
         load_dir(store, directory)
     message = info.value.message
-    assert "change request #1" in message and "Metric:atp" in message
+    assert "变更申请 #1" in message and "Metric:atp" in message  # zh: the default
     assert "caliber.numerator" in message and "kpigraph pull" in message
     assert "--force-files" in message
     head = store.head()
@@ -168,7 +168,7 @@ def test_three_way_merges_disjoint_fields_and_refuses_overlapping(
     assert "atp.caliber.numerator.excludes" in info.value.message
     with pytest.raises(StaleFilesError) as stale:
         load_dir(store, directory)
-    assert "conflict: atp.caliber.numerator.excludes" in stale.value.message
+    assert "冲突：atp.caliber.numerator.excludes" in stale.value.message  # zh: the default
 
 
 def test_commit_one_commit_per_request_with_the_requester(

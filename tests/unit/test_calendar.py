@@ -21,6 +21,7 @@ Every expectation below was computed by hand (weekdays from a printed calendar):
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -45,6 +46,15 @@ from values.errors import ValuesQueryError
 D = dt.date
 CAL = Calendar()
 FISCAL_APRIL = Calendar(fiscal_year_start=4)
+
+
+@pytest.fixture(autouse=True)
+def english() -> Iterator[None]:
+    """The messages these tests match are the English ones (zh is the default language)."""
+    from core import i18n
+
+    with i18n.use("en"):
+        yield
 
 
 def span(cal: Calendar, text: str) -> tuple[str, str]:

@@ -66,7 +66,7 @@ def test_diff_gate_and_formats(loaded: tuple[Path, Path], tmp_path: Path) -> Non
     assert run("diff", "store", str(bumped), db=db).returncode == 0  # versions are fine
     html = tmp_path / "report.html"
     md = run("diff", "store", str(bumped), "--markdown", "--html", str(html), db=db).stdout
-    assert "| `atp` | modified | **major** | 1.1.0 → 2.0.0 |" in md
+    assert "| `atp` | 修改 | **重大变更** | 1.1.0 → 2.0.0 |" in md  # the catalog speaks zh
     assert "数据治理委员会" in html.read_text(encoding="utf-8")
     report = json.loads(run("diff", "store", str(bumped), "--json", db=db).stdout)
     assert report["classes"] == {"major": 1}

@@ -100,7 +100,7 @@ def test_markdown_escapes_catalog_text(tmp_path: Path) -> None:
     text = diff_markdown(diff_catalogs(load_catalog(old), load_catalog(evil), "old", "new"))
     assert "<img" not in text and "&lt;img" in text
     assert "a \\| b" in text
-    assert "| `atp` | modified | **patch** | 1.0.0 → 1.0.1 |" in text
+    assert "| `atp` | 修改 | **文字修订** | 1.0.0 → 1.0.1 |" in text  # zh: the default
 
 
 def test_five_stores_atp_compared() -> None:

@@ -31,7 +31,7 @@ def test_explain_prints_tree_tables_and_notes(db: Path) -> None:
 
 def test_values_and_eval_tables(db: Path) -> None:
     text = run("values", "revenue", "--by", "store", "--from", "2026-06", db=db).stdout
-    assert "520,532.00" in text and "2026-05" not in text
+    assert "52.1万" in text and "2026-05" not in text  # zh: 万 (#24)
     text = run("eval", "atp", "--period", "2026-06", "--by", "store", db=db).stdout
     assert "合资品牌 行业平均" in text
 
@@ -119,7 +119,7 @@ def test_quarters_in_values_explain_and_eval(db: Path) -> None:
     text = run("explain", "营收", "--period", "2026-Q2", "--base", "qoq", db=db).stdout
     assert "营收 2026-Q2 vs 2026-Q1" in text
     bad = run("explain", "营收", "--period", "2026-Q2", "--base", "2026-05", db=db, check=False)
-    assert bad.returncode != 0 and "same grain and calendar" in bad.stdout + bad.stderr
+    assert bad.returncode != 0 and "同一粒度、同一日历" in bad.stdout + bad.stderr
     ev = json.loads(run("eval", "营收", "--period", "2026-Q2", "--json", db=db).stdout)
     assert ev["previous_period"] == "2026-Q1" and ev["year_before_period"] == "2025-Q2"
 

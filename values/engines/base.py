@@ -27,6 +27,7 @@ from typing import Any, Protocol
 import sqlglot
 from sqlglot import exp
 
+from core.i18n import _
 from graph_schema.sql_safety import UnsafeSQLError, check_metric_sql
 from values.errors import EngineQueryError, NotValuesQueryError, RowLimitError
 
@@ -175,12 +176,20 @@ def checked_sql(metric: MetricSql, dialect: str) -> exp.Query:
         if exc.kind == "table" and metric.tables is not None:
             # which tables it may read: those sources.yaml declares under the system it runs on
             names = sorted({t.rsplit(".", 1)[-1] for t in metric.tables})
-            where = (
-                f" (it runs on system {metric.system!r}, the connected system of its fields, and "
-                f"reads only its tables: {', '.join(names) or 'none declared'})"
+            where = _(
+                " (it runs on system {system}, the connected system of its fields, and reads "
+                "only its tables: {tables})",
+                system=repr(metric.system),
+                tables=", ".join(names) or _("none declared"),
             )
         raise EngineQueryError(
-            f"metric {metric.metric!r} (system {metric.system!r}): refused: {exc}{where}",
+            _(
+                "metric {metric} (system {system}): its SQL was refused: {reason}",
+                metric=metric.metric,
+                system=metric.system,
+                reason=exc,
+            )
+            + where,
             {"metric": metric.metric, "system": metric.system},
         ) from None
     try:
@@ -310,7 +319,7 @@ def _bounds(rollup: Rollup, stored_len: int) -> tuple[date, date, bool] | None:
     if not spans:
         return None
     spans.sort()
-    for (_, after), (nxt, _) in itertools.pairwise(spans):
+    for (_lo, after), (nxt, _hi) in itertools.pairwise(spans):
         exact = exact and nxt == after  # one unbroken run, no gap and no overlap
     return spans[0][0], max(b for _, b in spans), exact
 

@@ -16,6 +16,7 @@ import re
 from collections.abc import Mapping
 from pathlib import Path
 
+from core.i18n import _
 from values.errors import EngineConnectionError
 
 #: ``scheme://user:password@host`` → the password part (up to the last ``@`` of the authority)
@@ -81,9 +82,12 @@ def resolve(env: str, environ: Mapping[str, str] | None = None) -> SecretUrl:
     raw = (environ.get(env) or "").strip()
     if not raw:
         raise EngineConnectionError(
-            f"the connection variable {env} is not set; export it as the system's URL "
-            f"(e.g. {env}=postgresql+psycopg://reader:PASSWORD@host:5432/db) or as the path "
-            "of a secrets file holding that URL",
+            _(
+                "the connection variable {env} is not set; export it as the system's URL "
+                "(e.g. {env}=postgresql+psycopg://reader:PASSWORD@host:5432/db) or as the path "
+                "of a secrets file holding that URL",
+                env=env,
+            ),
             {"env": env},
         )
     if "://" not in raw and raw.startswith("/"):
@@ -92,10 +96,17 @@ def resolve(env: str, environ: Mapping[str, str] | None = None) -> SecretUrl:
             first = path.read_text(encoding="utf-8").strip().splitlines()
         except OSError as exc:
             raise EngineConnectionError(
-                f"{env} names the secrets file {raw}, which cannot be read ({exc.strerror})",
+                _(
+                    "{env} names the secrets file {path}, which cannot be read ({reason})",
+                    env=env,
+                    path=raw,
+                    reason=exc.strerror,
+                ),
                 {"env": env},
             ) from None
         raw = first[0].strip() if first else ""
         if not raw:
-            raise EngineConnectionError(f"the secrets file named by {env} is empty", {"env": env})
+            raise EngineConnectionError(
+                _("the secrets file named by {env} is empty", env=env), {"env": env}
+            )
     return SecretUrl(raw)
