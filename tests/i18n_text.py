@@ -120,7 +120,7 @@ def without_data(parts: Iterable[str], data: set[str]) -> list[str]:
     )
     left = []
     for part in parts:
-        text = part
+        text = _cut_short(part, cjk)
         for d in cjk:
             if d in text:
                 text = text.replace(d, " ")
@@ -130,6 +130,21 @@ def without_data(parts: Iterable[str], data: set[str]) -> list[str]:
         if text:
             left.append(text)
     return left
+
+
+def _cut_short(text: str, cjk: list[str]) -> str:
+    """``text`` with data cut short for a narrow cell (``门店的增值服务能力越…``) taken out: the
+    longest end (4 characters or more) of the run before an ellipsis that some data string
+    holds."""
+
+    def cut(match: re.Match[str]) -> str:
+        run = match.group(1)
+        for i in range(len(run) - 3):
+            if any(run[i:] in d for d in cjk):
+                return run[:i] + " "
+        return match.group(0)
+
+    return re.sub(r"(\S+)…", cut, text) if "…" in text else text
 
 
 def cjk_left(parts: Iterable[str]) -> list[str]:
