@@ -12,8 +12,10 @@ from typing import Any
 
 from analysis.explain_dims import metric_kind, ratio_parts, summed_frames
 from analysis.explain_types import PeriodPair, ValueSource
-from analysis.localize import Cube, check_size, describe, explained_share, search
+from analysis.localize import Cube, search
+from analysis.localize_budget import check_size
 from analysis.localize_columns import COLUMNAR_LEAVES, read_columnar
+from analysis.localize_report import describe, explained_share
 from core.i18n import _, percent
 from graph_schema.errors import InvalidQueryError
 from graph_schema.models import Metric

@@ -156,7 +156,7 @@ def kpigraph_case(
     A case above localize's budget is not run: the search's own budget check is asked first
     (the CLI would refuse with the same message after reading the values) and
     :class:`Refused` carries its message."""
-    from analysis.localize import check_budget
+    from analysis.localize_budget import check_budget
     from graph_schema.errors import InvalidQueryError
 
     path = data / dataset / f"{case}.csv"
