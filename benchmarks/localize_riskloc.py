@@ -169,10 +169,12 @@ def kpigraph_case(
     with tempfile.TemporaryDirectory(dir=os.environ.get("KPIGRAPH_BENCH_TMP")) as tmp:
         root = Path(tmp) / "catalog"
         dims = write_catalog(path, root, f"{dataset} {case}")
+        # run in the temporary directory (the values engine's DuckDB spills to .tmp there),
+        # this checkout's code on the path
         env = {**os.environ, "KPIGRAPH_DB": str(Path(tmp) / "db.sqlite"),
-               "KPIGRAPH_BACKEND": "embedded"}  # fmt: skip
+               "KPIGRAPH_BACKEND": "embedded", "PYTHONPATH": str(ROOT)}  # fmt: skip
         cli = [sys.executable, "-m", "cli"]
-        subprocess.run([*cli, "load", str(root)], env=env, cwd=ROOT, check=True,
+        subprocess.run([*cli, "load", str(root)], env=env, cwd=tmp, check=True,
                        capture_output=True)  # fmt: skip
         # the CLI with its log at INFO on stderr: localize says how long it read and searched
         logged = [
@@ -186,7 +188,7 @@ def kpigraph_case(
             proc = subprocess.run(
                 [*logged, "explain", "m", "--period", "2026-06", "--base", "2026-05", "--by",
                  ",".join(dims), "--localize", "--json"],
-                env=env, cwd=ROOT, check=True, capture_output=True, text=True,
+                env=env, cwd=tmp, check=True, capture_output=True, text=True,
                 timeout=limit or None,
             )  # fmt: skip
         except subprocess.TimeoutExpired:
