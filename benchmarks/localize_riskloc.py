@@ -154,19 +154,11 @@ def kpigraph_case(
     explain, the search, output); the search's own seconds are those its log line says
     (``kpigraph.localize`` at INFO, on stderr).
 
-    A case above localize's budget is not run: the search's own budget check is asked first
-    (the CLI would refuse with the same message after reading the values) and
-    :class:`Refused` carries its message."""
-    from analysis.localize_budget import check_budget
-    from graph_schema.errors import InvalidQueryError
-
+    A case the CLI refuses (above localize's budget) or fails on raises :class:`Refused`
+    with the last line of its message."""
     path = data / dataset / f"{case}.csv"
     with path.open(encoding="utf-8") as fh:
         head = next(csv.reader(fh))
-    try:
-        check_budget(count_rows(path), [h for h in head if h not in ("real", "predict")])
-    except InvalidQueryError as exc:
-        raise Refused(exc.message) from None
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp) / "catalog"
         if catalogs is not None:  # written once, kept (H: a minute a case)
@@ -203,6 +195,9 @@ def kpigraph_case(
             )  # fmt: skip
         except subprocess.TimeoutExpired:
             raise OverLimit(f"did not finish within {limit:g} s") from None
+        except subprocess.CalledProcessError as exc:  # refused (its budget) or failed
+            lines = [ln for ln in exc.stderr.splitlines() if ln.strip()]
+            raise Refused(lines[-1] if lines else f"exit {exc.returncode}") from None
         wall = time.perf_counter() - start
     report = json.loads(proc.stdout)
     predicted = [
@@ -384,8 +379,8 @@ def main() -> None:
             error = None
             how = "cli"
             try:
-                big = count_rows(data / dataset / f"{case}.csv") > args.in_process_above
-                if args.in_process_above and big:
+                above = args.in_process_above
+                if above and count_rows(data / dataset / f"{case}.csv") > above:
                     how = "in-process"
                     predicted, wall, search_s = kpigraph_in_process(data, dataset, case)
                 else:
