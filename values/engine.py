@@ -457,9 +457,9 @@ class ValuesEngine:
         """:meth:`frame` column-wise, for frames of millions of rows: a pyarrow table with the
         columns ``period``, the members of ``grain`` (in its order) and ``value`` — the rows
         :meth:`frame` would turn into its dictionary, from the same query. ``None`` where the
-        values are not a plain query of ``values/`` or ``targets/`` (derived from a formula,
-        from metric SQL or another system, or a rate's quarters from the values cache): ask
-        :meth:`frame` then.
+        values are not one query of this engine's tables (``values/``, ``targets/``, metric
+        SQL run here) at the stored period grain — derived from a formula, from another
+        system, rolled up from days or into quarters: ask :meth:`frame` then.
 
         Raises
         ------
