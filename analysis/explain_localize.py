@@ -4,15 +4,23 @@ metrics ``ΣN / ΣD``: numerator and denominator, deviated together)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import logging
+import math
+import time
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from analysis.explain_dims import metric_kind, ratio_parts, summed_frames
 from analysis.explain_types import PeriodPair, ValueSource
-from analysis.localize import Cube, check_size, describe, explained_share, search
+from analysis.localize import Cube, search
+from analysis.localize_budget import check_size
+from analysis.localize_columns import COLUMNAR_LEAVES, read_columnar
+from analysis.localize_report import describe, explained_share
 from core.i18n import _, percent
 from graph_schema.errors import InvalidQueryError
 from graph_schema.models import Metric
+
+log = logging.getLogger("kpigraph.localize")
 
 
 def dimension_words(source: ValueSource, dims: Sequence[str]) -> list[str]:
@@ -50,11 +58,13 @@ def localize_metric(
         found = ratio_parts(metric)
         assert found is not None
         parts = [found[0], found[1]]
-    usable = []
+    usable, members = [], []
     for dim in dims:
         try:
+            seen: set[tuple[str, ...]] = set()
             for terms in parts:
-                summed_frames(pair, terms, (dim,))
+                now, old = summed_frames(pair, terms, (dim,))
+                seen |= set(now) | set(old)
         except InvalidQueryError as exc:
             notes.append(
                 _(
@@ -65,32 +75,32 @@ def localize_metric(
             )
             continue
         usable.append(dim)
+        members.append(len(seen))
     if not usable:
         return []
     dims = usable
-    grain = tuple(dims)
-    frames = [summed_frames(pair, terms, grain) for terms in parts]
-    keys = sorted(set().union(*(set(now) | set(old) for now, old in frames)))
-    check_size(len(keys), dims)
-    missing = sum(1 for k in keys if any(k not in now or k not in old for now, old in frames))
+    started = time.perf_counter()
+    columnar = None
+    if math.prod(members) >= COLUMNAR_LEAVES:  # millions of leaves: no Python object a leaf
+        check_size(0, dims)  # too many dimensions: refused before reading
+        columnar = read_columnar(source, pair, parts, dims)
+    if columnar is not None:
+        cube, missing, zero_base = columnar.cube, columnar.missing, columnar.zero_base
+        check_size(len(cube.codes), dims)
+        how = "column-wise"
+    else:
+        cube, missing, zero_base = _dictionary_cube(pair, parts, dims)
+        how = "by dictionary"
+    n = len(cube.codes)
     if missing:
         notes.append(
             _(
                 "localize: {missing} of {n} member combinations have no value in one of the two "
                 "periods; treated as 0 there",
                 missing=missing,
-                n=len(keys),
+                n=n,
             )
         )
-    rows = {
-        k: (
-            [old.get(k, 0.0) for _, old in frames],
-            [now.get(k, 0.0) for now, _ in frames],
-        )
-        for k in keys
-    }
-    cube = Cube.from_rows(dims, rows)
-    zero_base = sum(1 for f, a in rows.values() if all(x == 0 for x in f) and any(a))
     if zero_base:
         notes.append(
             _(
@@ -99,7 +109,12 @@ def localize_metric(
                 n=zero_base,
             )
         )
+    read = time.perf_counter() - started
     causes = search(cube)
+    log.info(
+        "localize: %d leaves × %d dimensions read %s in %.2f s, searched in %.2f s",
+        n, len(dims), how, read, time.perf_counter() - started - read,
+    )  # fmt: skip
     share = explained_share(cube, causes)
     if causes and share is not None:
         notes.append(
@@ -119,3 +134,24 @@ def localize_metric(
             )
         )
     return describe(cube, causes, ratio=kind == "ratio")
+
+
+def _dictionary_cube(
+    pair: PeriodPair, parts: Sequence[Mapping[str, float]], dims: Sequence[str]
+) -> tuple[Cube, int, int]:
+    """``(cube, leaves missing in a period, leaves new at the base)`` from the value source's
+    frames as dictionaries (below :data:`COLUMNAR_LEAVES`, or where it has no tables)."""
+    grain = tuple(dims)
+    frames = [summed_frames(pair, terms, grain) for terms in parts]
+    keys = sorted(set().union(*(set(now) | set(old) for now, old in frames)))
+    check_size(len(keys), dims)
+    missing = sum(1 for k in keys if any(k not in now or k not in old for now, old in frames))
+    rows = {
+        k: (
+            [old.get(k, 0.0) for _, old in frames],
+            [now.get(k, 0.0) for now, _ in frames],
+        )
+        for k in keys
+    }
+    zero_base = sum(1 for f, a in rows.values() if all(x == 0 for x in f) and any(a))
+    return Cube.from_rows(dims, rows), missing, zero_base

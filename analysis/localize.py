@@ -25,12 +25,12 @@ other leaves stay as expected. For one measure, with ``d_i = a_i − f_i``:
   log move against the noise expected of an aggregate of those leaves, ``s`` the leaves'
   robust noise scale (``1.4826·MAD`` of ``ln(a_i/f_i)``, at least 10⁻³). Candidates need
   ``z_C ≥ Z`` (``Z = 5``; a new combination, ``F_C = 0 < A_C``, always passes).
-- *mirror test* — the noise is taken as symmetric in ``ln(a/f)`` and a cause as not: among
-  the elements of the same cuboid, those that moved at least ``|ln(A_C/F_C)| / 1.25`` the
-  other way estimate how many of those that moved this far ``C``'s way are noise; ``C`` is a
-  candidate only where that estimate is at most 10 % of them. (Beyond the most extreme
-  opposite move by the margin 1.25; otherwise noise whose tails reach a planted move's size
-  is named as a cause.)
+- *mirror test* (:mod:`analysis.localize_mirror`) — the noise is taken as symmetric in
+  ``ln(a/f)`` and a cause as not: among the elements of the same cuboid, those that moved at
+  least ``|ln(A_C/F_C)| / 1.25`` the other way estimate how many of those that moved this far
+  ``C``'s way are noise; ``C`` is a candidate only where that estimate is at most 10 % of them.
+  (Beyond the most extreme opposite move by the margin 1.25; otherwise noise whose tails reach
+  a planted move's size is named as a cause.)
 
 Measures are normalised by their expected totals and their gains added (ratio metrics).
 
@@ -40,26 +40,26 @@ largest gain is taken (ties: fewer dimensions first); its leaves are then explai
 with no candidate in a round is not searched again. Rounds stop when no candidate is left or
 after ``MAX_CAUSES`` (10).
 
-*How it stays fast* (the same result as scoring every element on the leaves): each round
-sums every cuboid over the open leaves once — the cuboids one dimension short of the leaves
-from the leaves, each coarser one from its smallest finer cuboid (a lattice), so a round
-passes over the leaves about ``k`` times, not ``2^k``. Significance and the mirror test need
-only these sums. The gain needs the leaves, but is at most the element's deviation mass
-``Σ_{i∈C}|d_i|`` (a sum): cuboids are visited by their best candidate's mass, and the
-leaves are passed over only for a cuboid whose candidates' mass could still beat the best
-gain found (branch and bound; an element of one leaf has its gain from its sums). Cost a
-round: :func:`search_work` (``k × leaves`` plus the coarser cuboids' elements) — refused
-above :data:`MAX_WORK` or :data:`MAX_LEAVES` with what to narrow. Only above that budget is
-a dimension whose members all moved alike (``Σ_m ((ln(A_m/F_m) − ḡ)/σ_m)² < 4·(n − 1)``,
-or whose members' moves span less than 5 % of the widest span of any dimension) left out
-first — it holds no part of a cause, only its ripple, unless the cause is small next to
-its members (a cause of 1,200 of 24 million leaves does not move any member of its
-dimensions beyond the noise; leaving those dimensions out lost it) — and the budget checked
-again on the rest.
+*How it stays fast* (the same result as scoring every element on the leaves): each round sums
+every cuboid over the open leaves once — the cuboids one dimension short of the leaves from the
+leaves, each coarser one from its smallest finer cuboid (a lattice), so a round passes over the
+leaves about ``k`` times, not ``2^k``. Significance and the mirror test need only these sums.
+The gain needs the leaves, but is at most the element's deviation mass ``Σ_{i∈C}|d_i|`` (a
+sum): cuboids are visited by their best candidate's mass, and the leaves are passed over only
+for a cuboid whose candidates' mass could still beat the best gain found (branch and bound; an
+element of one leaf has its gain from its sums). Cost a round:
+:func:`~analysis.localize_budget.search_work` (``k × leaves`` plus the coarser cuboids'
+elements) — refused above its ``MAX_WORK`` or ``MAX_LEAVES`` with what to narrow. Only above
+that budget is a dimension whose members all moved alike
+(``Σ_m ((ln(A_m/F_m) − ḡ)/σ_m)² < 4·(n − 1)``, or whose members' moves span less than 5 %
+of the widest span of any dimension) left out first — it holds no part of a cause, only its
+ripple, unless the cause is small next to its members (a cause of 1,200 of 24 million leaves
+does not move any member of its dimensions beyond the noise; leaving those dimensions out lost
+it) — and the budget checked again on the rest.
 
-**Output** per cause: ``members``; ``base_value``/``value`` (``F_C``/``A_C``, or
-``N_C/D_C`` at both for a ratio); ``contribution`` — the metric's change that reverting the
-cause's leaves to expected removes (``A_C − F_C`` for an additive metric;
+**Output** (:mod:`analysis.localize_report`) per cause: ``members``; ``base_value``/``value``
+(``F_C``/``A_C``, or ``N_C/D_C`` at both for a ratio); ``contribution`` — the metric's change
+that reverting the cause's leaves to expected removes (``A_C − F_C`` for an additive metric;
 ``R(a) − R(a with C at f)`` for a ratio); ``confidence`` = ``fit × strength`` with
 ``fit = G_C / Σ_{i∈C}|d_i|`` (how cleanly the leaves moved together) and
 ``strength = min(1, z_C / (2Z))``.
@@ -75,18 +75,14 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from analysis.localize_budget import MAX_WORK, check_budget, check_size, search_work
 from analysis.localize_lattice import CuboidSums, Leaves, group, lattice
-from graph_schema.errors import InvalidQueryError
+from analysis.localize_mirror import mirror_ok
 
 Z_MIN = 5.0
 MAX_CAUSES = 10
-MAX_WORK = 4 * 10**8  # element-operations a round (search_work)
-MAX_LEAVES = 3 * 10**7  # memory: ~200 bytes a leaf while searching
-MAX_DIMENSIONS = 12
 GAIN_FLOOR = 0.0
-MIRROR_FDR = 0.1
 LOG_FLOOR = 1e-6
-MIRROR_MARGIN = 1.25
 HETEROGENEITY = 4.0
 SPREAD_SHARE = 0.05
 
@@ -164,52 +160,6 @@ def noise_scale(cube: Cube) -> float:
 
 def _cuboids(k: int) -> list[tuple[int, ...]]:
     return [c for depth in range(1, k + 1) for c in itertools.combinations(range(k), depth)]
-
-
-def search_work(leaves: int, sizes: Sequence[int]) -> int:
-    """Cost of one round of the search in element-operations: a pass over the leaves per
-    dimension (the cuboids one dimension short of the leaves are summed from them) plus the
-    elements of every coarser cuboid (summed from a finer cuboid, never from the leaves)."""
-    k = len(sizes)
-    work = leaves * max(k, 1)
-    for depth in range(1, k - 1):
-        for sub in itertools.combinations(sizes, depth):
-            work += min(leaves, math.prod(sub))
-    return work
-
-
-def check_size(leaves: int, dimensions: Sequence[str]) -> None:
-    """Refuse more dimensions or leaves than the search holds (before the cube is built)."""
-    k = len(dimensions)
-    if k > MAX_DIMENSIONS:
-        raise InvalidQueryError(
-            f"localize searches every combination of the chosen dimensions; {k} dimensions is "
-            f"more than {MAX_DIMENSIONS} — choose fewer with --by (by=)"
-        )
-    if leaves > MAX_LEAVES:
-        raise InvalidQueryError(
-            f"localize over {leaves:,} leaves ({', '.join(dimensions)}) is more than this "
-            f"server's budget of {MAX_LEAVES:,} leaves — choose fewer dimensions with --by "
-            "(by=), or dimensions with fewer members"
-        )
-
-
-def check_budget(
-    leaves: int, dimensions: Sequence[str], sizes: Sequence[int] | None = None
-) -> None:
-    """Refuse cubes the search cannot finish in its time or memory budget, naming what to
-    narrow (``sizes``: members per dimension; unknown, every cuboid is taken as large as the
-    leaves). :func:`search` first leaves out like-moving dimensions of a cube above it."""
-    check_size(leaves, dimensions)
-    k = len(dimensions)
-    work = search_work(leaves, sizes if sizes is not None else [leaves] * k)
-    if work > MAX_WORK:
-        raise InvalidQueryError(
-            f"localize over {leaves:,} leaves × {2**k - 1} dimension combinations "
-            f"({', '.join(dimensions)}) is more than this server's budget of {MAX_WORK:,} "
-            "element-operations a round — choose fewer dimensions with --by (by=), or "
-            "dimensions with fewer members"
-        )
 
 
 def search(cube: Cube, *, max_causes: int = MAX_CAUSES) -> list[Cause]:
@@ -419,102 +369,3 @@ def _spread(codes: IntArray, size: int, f: FloatArray, a: FloatArray, s: float) 
         if q >= HETEROGENEITY * (ok.sum() - 1):
             best = max(best, float(move.max() - move.min()))
     return best
-
-
-def mirror_ok(
-    moves: FloatArray,
-    present: npt.NDArray[np.bool_],
-    asked: npt.NDArray[np.bool_] | None = None,
-) -> npt.NDArray[np.bool_]:
-    """Mirror test of each element's relative move ``r = A/F − 1`` against the other elements
-    of its cuboid: the elements that moved at least as far the *other* way estimate how many
-    of those that moved this far are noise (noise is taken as symmetric; a cause is not).
-    Passes where ``#{r' ≤ −|r|} ≤ MIRROR_FDR · #{r' ≥ |r|}`` (for ``r > 0``; mirrored for
-    ``r < 0``). Only the elements ``asked`` are tested (the others fail): on a cuboid of
-    millions of elements only the few significant ones need it.
-
-    >>> moves = np.array([0.5, 0.05, -0.04, 0.03, -0.06, 0.02])
-    >>> mirror_ok(moves, moves != 0).tolist()
-    [True, False, False, False, False, False]
-    """
-    ask = (moves != 0) & present
-    if asked is not None:
-        ask &= asked
-    out = np.zeros(len(moves), dtype=bool)
-    q = np.flatnonzero(ask)
-    if len(q) == 0:
-        return out
-    r = moves[present]
-    up, down = r[r > 0], -r[r < 0]
-    mq = np.abs(moves[q])
-    # the other side counted from |r| / MIRROR_MARGIN: beyond the most extreme opposite move
-    # by a margin, since the extreme of the noise on one side is no proof on the other
-    if len(q) <= 8:  # a few queries: counted directly
-        n_up = np.array([int((up >= v).sum()) for v in mq])
-        n_down = np.array([int((down >= v).sum()) for v in mq])
-        o_up = np.array([int((up >= v / MIRROR_MARGIN).sum()) for v in mq])
-        o_down = np.array([int((down >= v / MIRROR_MARGIN).sum()) for v in mq])
-    else:
-        up.sort()
-        down.sort()
-        order = np.argsort(mq)
-        keys = mq[order]  # sorted keys: searchsorted goes faster
-
-        def at_least(side: FloatArray, v: FloatArray) -> IntArray:
-            found = np.empty(len(v), dtype=np.int64)
-            found[order] = len(side) - np.searchsorted(side, v, side="left")
-            return found
-
-        n_up, n_down = at_least(up, keys), at_least(down, keys)
-        o_up, o_down = at_least(up, keys / MIRROR_MARGIN), at_least(down, keys / MIRROR_MARGIN)
-    rising = moves[q] > 0
-    same = np.where(rising, n_up, n_down)
-    other = np.where(rising, o_down, o_up)
-    out[q] = other <= MIRROR_FDR * same
-    return out
-
-
-def ratio_value(n: float, d: float) -> float | None:
-    return n / d if d else None
-
-
-def describe(cube: Cube, causes: Sequence[Cause], ratio: bool) -> list[dict[str, object]]:
-    """The JSON rows (see the module doc for each field)."""
-    out: list[dict[str, object]] = []
-    a_tot = cube.actual.sum(axis=0)
-    for c in causes:
-        f_c = cube.expected[c.leaves].sum(axis=0)
-        a_c = cube.actual[c.leaves].sum(axis=0)
-        if ratio:
-            now = ratio_value(float(a_tot[0]), float(a_tot[1]))
-            reverted = ratio_value(
-                float(a_tot[0] - a_c[0] + f_c[0]), float(a_tot[1] - a_c[1] + f_c[1])
-            )
-            contribution = (now - reverted) if now is not None and reverted is not None else None
-            base_value = ratio_value(float(f_c[0]), float(f_c[1]))
-            value = ratio_value(float(a_c[0]), float(a_c[1]))
-        else:
-            contribution = float(a_c[0] - f_c[0])
-            base_value, value = float(f_c[0]), float(a_c[0])
-        out.append(
-            {
-                "members": c.members,
-                "contribution": contribution,
-                "base_value": base_value,
-                "value": value,
-                "confidence": round(c.confidence, 4),
-            }
-        )
-    return out
-
-
-def explained_share(cube: Cube, causes: Sequence[Cause]) -> float | None:
-    """Share of the total absolute deviation on the leaves the causes cover."""
-    dev = np.abs(cube.actual - cube.expected).sum(axis=1)
-    total = float(dev.sum())
-    if not causes or total == 0 or not math.isfinite(total):
-        return None
-    covered = np.zeros(len(dev), dtype=bool)
-    for c in causes:
-        covered |= c.leaves
-    return float(dev[covered].sum()) / total

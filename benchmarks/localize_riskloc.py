@@ -21,16 +21,17 @@ sequence). Cases are then taken by file name (the driver's order): ``--cases`` o
    the case, stopped after ``--limit`` seconds on a case ("did not finish within N s", scored
    as an empty prediction); slow methods may get fewer cases (``--method-cases``) or another
    limit (``--method-limits``);
-2. each case becomes a kpigraph catalog (one metric ``m`` with the case's dimensions; the
-   ``predict`` column as 2026-05, ``real`` as 2026-06), loaded and explained with
+2. each case becomes a kpigraph catalog (one metric ``m`` with the case's dimensions; its
+   values one Parquet file, the ``predict`` column as 2026-05, ``real`` as 2026-06:
+   :func:`write_catalog`), loaded and explained with
    ``kpigraph explain m --period 2026-06 --base 2026-05 --by <all> --localize --json``
-   as a user would (a new process per case; the time is the explain command's wall time, and
-   the search alone is timed in-process too). A case with more leaves than
-   ``--in-process-above`` (default 10⁶; H has 24 million) is not turned into a catalog (two
-   values a leaf, read by explain into Python dictionaries): the search is called in this
-   process on the file read column-wise by pyarrow (:func:`read_cube`), and its time is the
-   read plus the search. A case above localize's budget is reported as refused with the
-   search's own message;
+   as a user would (a new process per case, stopped after ``--limit`` seconds like the
+   reference methods; its time is the explain process's whole wall time, and the search's
+   own time is read from its log). From 200,000 leaves (H: 24 million) ``explain`` reads the
+   leaves column-wise (:mod:`analysis.localize_columns`). ``--in-process-above N`` calls the
+   search in this process instead on cases above ``N`` leaves (the file read by pyarrow:
+   :func:`read_cube`; how H was run before the CLI held it). A case above localize's budget is
+   reported as refused with the search's own message;
 3. every method's predicted set is scored against the case's label by :func:`score` (exact
    match of ``dim=member&…`` combinations, as in the RiskLoc paper) and the table printed:
    F1 / precision / recall per method over the cases it was run on (from summed TP, FP, FN),
@@ -46,6 +47,8 @@ import argparse
 import csv
 import json
 import os
+import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -93,71 +96,120 @@ def count_rows(path: Path) -> int:
     return lines - 1
 
 
-def kpigraph_case(data: Path, dataset: str, case: str) -> tuple[list[str], float, float]:
-    """``(predictions, CLI wall seconds, search seconds in-process)`` for one case.
+def write_catalog(path: Path, root: Path, name: str) -> list[str]:
+    """The case file as a kpigraph catalog at ``root``: one metric ``m`` with the case's
+    dimensions, its values one Parquet file ``values/m.parquet`` (``predict`` as 2026-05,
+    ``real`` as 2026-06; two rows a leaf), written column-wise by pyarrow (no Python object
+    per leaf: an H case is 48 million rows). Returns the dimensions."""
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+    import pyarrow.parquet as pq
 
-    A case above localize's budget is not turned into a catalog: the search's own budget
-    check is asked first (the CLI would refuse with the same message after loading the
-    values) and :class:`Refused` carries its message."""
-    from analysis.localize import check_budget
-    from graph_schema.errors import InvalidQueryError
+    with path.open(encoding="utf-8") as fh:
+        head = next(csv.reader(fh))
+    dims = [h for h in head if h not in ("real", "predict")]
+    types = {d: pa.dictionary(pa.int32(), pa.string()) for d in dims}
+    types.update({"real": pa.float64(), "predict": pa.float64()})
+    table = pacsv.read_csv(path, convert_options=pacsv.ConvertOptions(column_types=types))
+    (root / "metrics").mkdir(parents=True)
+    (root / "values").mkdir()
+    (root / "kpigraph.yaml").write_text(f"name: riskloc {name}\n", "utf-8")
+    (root / "dimensions.yaml").write_text(
+        "- {id: time, name: 时间}\n" + "".join(f"- {{id: {d}, name: {d}}}\n" for d in dims),
+        "utf-8",
+    )
+    (root / "metrics" / "m.yaml").write_text(
+        f"id: m\nname: 指标\ndimensions: [time, {', '.join(dims)}]\n", "utf-8"
+    )
+    schema = pa.schema(
+        [("metric", pa.string()), ("period", pa.string())]
+        + [(d, pa.dictionary(pa.int32(), pa.string())) for d in dims]
+        + [("value", pa.float64())]
+    )
+    n = table.num_rows
+    with pq.ParquetWriter(root / "values" / "m.parquet", schema) as out:
+        for period, column in (("2026-05", "predict"), ("2026-06", "real")):
+            for start in range(0, n, 1 << 22):
+                part = table.slice(start, 1 << 22)
+                rows = len(part)
+                out.write_table(
+                    pa.table(
+                        [pa.array(["m"] * rows), pa.array([period] * rows)]
+                        + [part.column(d).combine_chunks() for d in dims]
+                        + [part.column(column).combine_chunks()],
+                        schema=schema,
+                    )
+                )
+    return dims
 
+
+def kpigraph_case(
+    data: Path, dataset: str, case: str, limit: float = 0.0, catalogs: Path | None = None
+) -> tuple[list[str], float, float]:
+    """``(predictions, CLI wall seconds, search seconds)`` for one case through the CLI: the
+    case written as a catalog (:func:`write_catalog`), ``kpigraph load``, then ``kpigraph
+    explain m --period 2026-06 --base 2026-05 --by <all> --localize --json`` in a new process,
+    stopped after ``limit`` seconds (0: no limit; :class:`OverLimit`). Only the explain
+    process is timed, whole (start-up, reading the Parquet values into the values engine,
+    explain, the search, output); the search's own seconds are those its log line says
+    (``kpigraph.localize`` at INFO, on stderr).
+
+    A case the CLI refuses (above localize's budget) or fails on raises :class:`Refused`
+    with the last line of its message."""
     path = data / dataset / f"{case}.csv"
     with path.open(encoding="utf-8") as fh:
         head = next(csv.reader(fh))
-    try:
-        check_budget(count_rows(path), [h for h in head if h not in ("real", "predict")])
-    except InvalidQueryError as exc:
-        raise Refused(exc.message) from None
-    with path.open(encoding="utf-8") as fh:
-        reader = csv.reader(fh)
-        head = next(reader)
-        rows = list(reader)
-    dims = [h for h in head if h not in ("real", "predict")]
-    ir, ip = head.index("real"), head.index("predict")
-    di = [head.index(d) for d in dims]
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp) / "catalog"
-        (root / "metrics").mkdir(parents=True)
-        (root / "values").mkdir()
-        (root / "kpigraph.yaml").write_text(f"name: riskloc {dataset} {case}\n", "utf-8")
-        (root / "dimensions.yaml").write_text(
-            "- {id: time, name: 时间}\n" + "".join(f"- {{id: {d}, name: {d}}}\n" for d in dims),
-            "utf-8",
-        )
-        (root / "metrics" / "m.yaml").write_text(
-            f"id: m\nname: 指标\ndimensions: [time, {', '.join(dims)}]\n", "utf-8"
-        )
-        with (root / "values" / "m.csv").open("w", encoding="utf-8", newline="") as out:
-            w = csv.writer(out)
-            w.writerow(["metric", "period", *dims, "value"])
-            for r in rows:
-                members = [r[i] for i in di]
-                w.writerow(["m", "2026-05", *members, r[ip]])
-                w.writerow(["m", "2026-06", *members, r[ir]])
+        if catalogs is not None:  # written once, kept (H: a minute a case)
+            root = catalogs / dataset / case
+            written = catalogs / dataset / f"{case}.written"
+            if not written.exists():
+                shutil.rmtree(root, ignore_errors=True)
+                write_catalog(path, root, f"{dataset} {case}")
+                written.touch()
+            dims = [h for h in head if h not in ("real", "predict")]
+        else:
+            dims = write_catalog(path, root, f"{dataset} {case}")
+        # run in the temporary directory (the values engine's DuckDB spills to .tmp there),
+        # this checkout's code on the path
         env = {**os.environ, "KPIGRAPH_DB": str(Path(tmp) / "db.sqlite"),
-               "KPIGRAPH_BACKEND": "embedded"}  # fmt: skip
+               "KPIGRAPH_BACKEND": "embedded", "PYTHONPATH": str(ROOT)}  # fmt: skip
         cli = [sys.executable, "-m", "cli"]
-        subprocess.run([*cli, "load", str(root)], env=env, cwd=ROOT, check=True,
+        subprocess.run([*cli, "load", str(root)], env=env, cwd=tmp, check=True,
                        capture_output=True)  # fmt: skip
+        # the CLI with its log at INFO on stderr: localize says how long it read and searched
+        logged = [
+            sys.executable,
+            "-c",
+            "import logging, sys; logging.basicConfig(level="
+            "logging.INFO, format='%(message)s'); from cli import main; main(sys.argv[1:])",
+        ]
         start = time.perf_counter()
-        proc = subprocess.run(
-            [*cli, "explain", "m", "--period", "2026-06", "--base", "2026-05", "--by",
-             ",".join(dims), "--localize", "--json"],
-            env=env, cwd=ROOT, check=True, capture_output=True, text=True,
-        )  # fmt: skip
+        try:
+            proc = subprocess.run(
+                [*logged, "explain", "m", "--period", "2026-06", "--base", "2026-05", "--by",
+                 ",".join(dims), "--localize", "--json"],
+                env=env, cwd=tmp, check=True, capture_output=True, text=True,
+                timeout=limit or None,
+            )  # fmt: skip
+        except subprocess.TimeoutExpired:
+            raise OverLimit(f"did not finish within {limit:g} s") from None
+        except subprocess.CalledProcessError as exc:  # refused (its budget) or failed
+            lines = [ln for ln in exc.stderr.splitlines() if ln.strip()]
+            raise Refused(lines[-1] if lines else f"exit {exc.returncode}") from None
         wall = time.perf_counter() - start
     report = json.loads(proc.stdout)
     predicted = [
         "&".join(sorted(f"{k}={v}" for k, v in c["members"].items())) for c in report["root_causes"]
     ]
-    # the search alone, in this process, on the same leaves
-    from analysis.localize import Cube, search
+    found = re.findall(r"localize: .* searched in ([0-9.]+) s", proc.stderr)
+    search_s = float(found[-1]) if found else 0.0
+    return predicted, wall, search_s
 
-    leaves = {tuple(r[i] for i in di): ([float(r[ip])], [float(r[ir])]) for r in rows}
-    start = time.perf_counter()
-    search(Cube.from_rows(dims, leaves))
-    return predicted, wall, time.perf_counter() - start
+
+class OverLimit(Exception):
+    """kpigraph's explain process did not finish within the limit (and was stopped)."""
 
 
 def read_cube(path: Path) -> Any:
@@ -287,16 +339,23 @@ def main() -> None:
     ap.add_argument("--skip", type=int, default=0,
                     help="pass over this many cases (by file name) first")  # fmt: skip
     ap.add_argument("--limit", type=int, default=60,
-                    help="seconds a reference method may take on a case (0: no limit)")  # fmt: skip
+                    help="seconds a method may take on a case (0: no limit): a reference "
+                    "method once the case is read into pandas; kpigraph's explain process "
+                    "from its start (reading the catalog's Parquet values included)")  # fmt: skip
     ap.add_argument("--method-cases", default="",
                     help="fewer cases for slow methods, e.g. hotspot=3,squeeze=5")  # fmt: skip
     ap.add_argument("--method-limits", default="",
                     help="other limits for some methods, e.g. squeeze=180,hotspot=90")  # fmt: skip
     ap.add_argument("--data", type=Path, default=None,
                     help="datasets' directory (default DIR/data; H: 1.3 GB a case)")  # fmt: skip
-    ap.add_argument("--in-process-above", type=int, default=10**6,
+    ap.add_argument("--in-process-above", type=int, default=0,
                     help="cases with more leaves: kpigraph's search called in-process on the "
-                    "file read by pyarrow, not through a catalog and the CLI")  # fmt: skip
+                    "file read by pyarrow, not through the CLI (0: never)")  # fmt: skip
+    ap.add_argument("--count-read", type=float, default=0.0,
+                    help="in the table, count a reference method's read of its case in its time, "
+                    "past this many seconds as not finished")  # fmt: skip
+    ap.add_argument("--catalogs", type=Path, default=None,
+                    help="keep the cases' catalogs here (written once, reused)")  # fmt: skip
     ap.add_argument("--no-kpigraph", action="store_true", help="the reference methods only")
     ap.add_argument("--no-reference", action="store_true", help="kpigraph only")
     ap.add_argument("--results", type=Path, nargs="*", default=[],
@@ -320,11 +379,16 @@ def main() -> None:
             error = None
             how = "cli"
             try:
-                if count_rows(data / dataset / f"{case}.csv") > args.in_process_above:
+                above = args.in_process_above
+                if above and count_rows(data / dataset / f"{case}.csv") > above:
                     how = "in-process"
                     predicted, wall, search_s = kpigraph_in_process(data, dataset, case)
                 else:
-                    predicted, wall, search_s = kpigraph_case(data, dataset, case)
+                    predicted, wall, search_s = kpigraph_case(
+                        data, dataset, case, args.limit, args.catalogs
+                    )
+            except OverLimit as exc:
+                predicted, wall, search_s, error = [], float(args.limit), 0.0, str(exc)
             except Refused as exc:
                 predicted, wall, search_s, error = [], 0.0, 0.0, f"refused: {exc}"
             except InvalidQueryError as exc:
@@ -334,7 +398,21 @@ def main() -> None:
                             "search_seconds": search_s, "error": error,
                             "path": how})  # fmt: skip
             _progress(args, results[-1])
+    if args.count_read:
+        results = [with_read(r, args.count_read) for r in results]
     table(results, data, datasets, args.cases)
+
+
+def with_read(result: dict[str, object], limit: float) -> dict[str, object]:
+    """A reference method's result with its case's read into pandas counted in its time (as
+    kpigraph's explain process counts reading its Parquet values): past ``limit`` seconds so
+    counted, it did not finish (scored as an empty prediction)."""
+    if "read_seconds" not in result:
+        return result
+    out = {**result, "seconds": float(result["seconds"]) + float(result["read_seconds"])}  # type: ignore[arg-type]
+    if float(out["seconds"]) > limit and not out.get("error"):  # type: ignore[arg-type]
+        out.update(predictions=[], error=f"did not finish within {limit:g} s (read included)")
+    return out
 
 
 def table(results: list[dict[str, object]], data: Path, datasets: list[str], n: int) -> None:

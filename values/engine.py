@@ -22,6 +22,7 @@ import threading
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from core.confined import ADVICE, LINKED_OUT, escapes
 from core.i18n import _
@@ -44,6 +45,9 @@ from values.files import ObservedTable, load_query, load_table
 from values.grains import coverage, resolve_periods
 from values.remote import RemoteSources, RemoteTable, cached_table
 from values.sandbox import Deadline, SandboxLimits, connect, duckdb_refusal, lock_down
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 #: members (in grain order) → period → value
 Frame = dict[tuple[str, ...], dict[str, float]]
@@ -432,6 +436,26 @@ class ValuesEngine:
             return table.query(
                 q.grain, q.where, q.periods, q.start, q.end, q.plen, agg.value, ranges
             )
+        sql, params = self._query_sql(table, key, grain, q, agg, ranges)
+        started = time.perf_counter()
+        with self._lock:
+            rows = self._con.execute(sql, params).fetchall()
+        self.duckdb_seconds += time.perf_counter() - started
+        out: Frame = {}
+        for row in rows:
+            out.setdefault(tuple(row[1:-1]), {})[row[0]] = float(row[-1])
+        return out
+
+    def _query_sql(
+        self,
+        table: ObservedTable,
+        key: str,
+        grain: int,
+        q: _Query,
+        agg: Aggregation,
+        ranges: tuple[tuple[str, str, str], ...] | None,
+    ) -> tuple[str, dict[str, object]]:
+        """The query of :meth:`_query`: rows ``period, members of q.grain…, value``."""
         # same grain as stored: filter on the sorted column itself (zone maps prune)
         pexpr = "period" if q.plen == table.period_len[key] else f"left(period, {q.plen})"
         cols = "".join(f', "{d}"' for d in q.grain)
@@ -471,14 +495,64 @@ class ValuesEngine:
                 f"SELECT p{cols}, {outer} FROM (SELECT {pexpr} AS p, period{cols}, {inner} AS "
                 f"value FROM {table.table} WHERE {where} GROUP BY ALL) GROUP BY ALL"
             )
+        return sql, params
+
+    def frame_table(
+        self,
+        metric_id: str,
+        grain: Sequence[str],
+        *,
+        periods: Iterable[str],
+        kind: str = "value",
+    ) -> pa.Table | None:
+        """:meth:`frame` column-wise, for frames of millions of rows: a pyarrow table with the
+        columns ``period``, the members of ``grain`` (in its order) and ``value`` — the rows
+        :meth:`frame` would turn into its dictionary, from the same query. ``None`` where the
+        values are not one query of this engine's tables (``values/``, ``targets/``, metric
+        SQL run here) at the stored period grain — derived from a formula, from another
+        system, rolled up from days or into quarters: ask :meth:`frame` then.
+
+        Raises
+        ------
+        NoValuesError, ValuesQueryError
+            As :meth:`frame`.
+        """
+        metric = self.metric(metric_id)
+        table: ObservedTable | None
+        key = metric.id
+        if kind == "target":
+            table = self.targets
+        elif metric.formula and self.source(metric_id) == "derived":
+            return None
+        elif metric.id in self.observed.grains:
+            table = self.observed
+        else:  # its sql, run here (a system of its own answers frame())
+            table, key = self._sql_table(metric), "_"
+            if table is None or isinstance(table, RemoteTable):
+                return None
+        if key not in table.grains:
+            return None
+        asked, start, end, plen, buckets = resolve_periods(self.calendar, periods, None, None, True)
+        q = _Query(tuple(grain), asked, start, end, {}, plen, buckets)
+        if buckets is not None or q.plen != table.period_len[key]:
+            return None  # periods of another grain than stored: frame() rolls them up
+        agg = metric.aggregation or (Aggregation.NONE if metric.formula else Aggregation.SUM)
+        if any(d not in table.dims for d in q.grain):
+            return None  # frame() says what is missing
+        req = sum(1 << table.dims.index(d) for d in q.grain)
+        grains = sorted(
+            (g for g in table.grains[key] if g & req == req), key=lambda g: (g.bit_count(), g)
+        )
+        if not grains or (agg is Aggregation.NONE and grains[0] != req):
+            return None
+        sql, params = self._query_sql(table, key, grains[0], q, agg, None)
         started = time.perf_counter()
         with self._lock:
-            rows = self._con.execute(sql, params).fetchall()
+            rel = self._con.sql(sql, params=params)
+            # to_arrow_table from DuckDB 1.4 on; before it, arrow() gave the table
+            found = (getattr(rel, "to_arrow_table", None) or rel.arrow)()
         self.duckdb_seconds += time.perf_counter() - started
-        out: Frame = {}
-        for row in rows:
-            out.setdefault(tuple(row[1:-1]), {})[row[0]] = float(row[-1])
-        return out
+        return found.rename_columns(["period", *q.grain, "value"])
 
     def coverage(self, metric_id: str, periods: Iterable[str]) -> dict[str, tuple[int, int]]:
         """For periods of a coarser grain than the stored one (a quarter of months, a week of

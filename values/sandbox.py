@@ -61,7 +61,7 @@ def connect(limits: SandboxLimits) -> duckdb.DuckDBPyConnection:
     One thread: a parallel SUM over doubles adds partial sums in whichever order the threads
     finish, so the last digits of a value could differ between two runs of one question.
     """
-    return duckdb.connect(
+    con = duckdb.connect(
         ":memory:",
         config={
             "threads": 1,
@@ -71,6 +71,9 @@ def connect(limits: SandboxLimits) -> duckdb.DuckDBPyConnection:
             "allow_community_extensions": False,
         },
     )
+    # its bar goes to stdout on a long query, in the middle of --json output
+    con.execute("SET enable_progress_bar = false")
+    return con
 
 
 def lock_down(con: duckdb.DuckDBPyConnection, files: Iterable[Path]) -> None:

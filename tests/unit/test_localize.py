@@ -13,7 +13,9 @@ import numpy as np
 import pytest
 
 from analysis.explain import explain
-from analysis.localize import Cube, check_budget, describe, search
+from analysis.localize import Cube, search
+from analysis.localize_budget import check_budget
+from analysis.localize_report import describe
 from core import i18n
 from graph_schema.errors import InvalidQueryError
 from graph_schema.models import Metric

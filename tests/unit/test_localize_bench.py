@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks.localize_riskloc import score, table
+from benchmarks.localize_riskloc import score, table, with_read
 
 
 def test_score_is_exact_match_of_sorted_combinations() -> None:
@@ -42,3 +42,14 @@ def test_table_scores_each_method_over_its_own_cases(
     assert rows["x"][7] == "0 / 0 |"
     assert rows["slow"][2:4] == ["1", "0.000"] and rows["slow"][7] == "1 / 0 |"
     assert rows["kpigraph"][7] == "0 / 1 |"
+
+
+def test_a_reference_methods_read_can_be_counted_in_its_time() -> None:
+    done = {"method": "adtributor", "predictions": ["a=a5"], "seconds": 82.0,
+            "read_seconds": 108.0, "error": None}  # fmt: skip
+    late = with_read(done, 180)
+    assert late["seconds"] == 190.0 and late["predictions"] == []
+    assert str(late["error"]).startswith("did not finish within 180 s")
+    assert with_read(done, 200)["predictions"] == ["a=a5"]
+    mine = {"method": "kpigraph", "predictions": ["a=a1"], "seconds": 90.0, "error": None}
+    assert with_read(mine, 60) == mine  # kpigraph's time is its whole process already

@@ -11,7 +11,7 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 
-from analysis import localize
+from analysis import localize, localize_mirror
 from analysis.localize import Cube, noise_scale, search
 
 F = npt.NDArray[np.float64]
@@ -23,11 +23,12 @@ def mirror(moves: F, present: npt.NDArray[np.bool_]) -> npt.NDArray[np.bool_]:
     m = np.abs(moves)
     n_up = len(up) - np.searchsorted(up, m)
     n_down = len(down) - np.searchsorted(down, m)
-    o_up = len(up) - np.searchsorted(up, m / localize.MIRROR_MARGIN)
-    o_down = len(down) - np.searchsorted(down, m / localize.MIRROR_MARGIN)
+    o_up = len(up) - np.searchsorted(up, m / localize_mirror.MIRROR_MARGIN)
+    o_down = len(down) - np.searchsorted(down, m / localize_mirror.MIRROR_MARGIN)
     same = np.where(moves > 0, n_up, n_down)
     other = np.where(moves > 0, o_down, o_up)
-    ok: npt.NDArray[np.bool_] = (moves != 0) & (other <= localize.MIRROR_FDR * same) & present
+    fdr = localize_mirror.MIRROR_FDR
+    ok: npt.NDArray[np.bool_] = (moves != 0) & (other <= fdr * same) & present
     return ok
 
 
@@ -129,9 +130,9 @@ def test_few_and_many_queries_of_the_mirror_test_agree() -> None:
     moves[:5] = [0.9, 0.85, 0.8, 0.05, -0.02]
     present = np.ones(500, dtype=bool)
     want = mirror(moves, present)
-    assert localize.mirror_ok(moves, present).tolist() == want.tolist()  # sorted queries
+    assert localize_mirror.mirror_ok(moves, present).tolist() == want.tolist()  # sorted queries
     few = np.zeros(500, dtype=bool)
     few[:5] = True  # five queries: counted directly
-    got = localize.mirror_ok(moves, present, few)
+    got = localize_mirror.mirror_ok(moves, present, few)
     assert got[:5].tolist() == want[:5].tolist() and not got[5:].any()
     assert want[:3].all()
