@@ -63,7 +63,9 @@ def test_bad_input_is_one_clear_line(db: Path) -> None:
     assert proc.returncode == 2  # a period written wrong is a usage error (#24)
     assert proc.stderr.strip().count("\n") == 0 and "YYYY-MM" in proc.stderr
     proc = run("values", "revenue", "--by", "channel", db=db, check=False)
-    assert proc.returncode == 1 and "by channel" in proc.stderr
+    # not a dimension of the catalog: a usage error with close matches (#24), one line
+    assert proc.returncode == 2 and "'channel'" in proc.stderr, proc.stderr
+    assert proc.stderr.strip().count("\n") == 0
     # a period of a calendar the catalog lacks: the demo declares no fiscal year (#26)
     for args in (
         ("explain", "营收", "--period", "FY2026-Q1"),
