@@ -9,7 +9,11 @@ Steps, in one process holding the store as ``kpigraph serve`` does (its graph re
 4. the same kind of change written as a whole publish (what every apply cost before #23).
 
 usage: python -m benchmarks.apply_change [--metrics 10000] [--backend embedded|neo4j]
-       [--repeat 5]
+       [--repeat 5] [--whole N]
+
+``--whole N`` does the whole publish of step 4 in only the first N repeats (at L each is
+minutes; ``--whole 0`` skips it). CPU is this process's (user+system; the Neo4j server's is
+not in it).
 
 Neo4j: a private local server on a free port (``neo4j_local``), stopped after.
 """
@@ -20,6 +24,7 @@ import argparse
 import contextlib
 import json
 import os
+import resource
 import statistics
 import tempfile
 import time
@@ -94,7 +99,7 @@ def _reworded(props: dict[str, Any], i: int) -> dict[str, Any]:
     return out
 
 
-def run(n: int, backend: str, repeat: int) -> dict[str, Any]:
+def run(n: int, backend: str, repeat: int, whole_runs: int | None = None) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="kpigraph-apply-") as tmp:
         work = Path(tmp)
         generate(n, 1, work / "cat")
@@ -108,7 +113,7 @@ def run(n: int, backend: str, repeat: int) -> dict[str, Any]:
             metrics = sorted(n.ref for n in graph.nodes if isinstance(n, Metric))
             ref = metrics[len(metrics) // 2]
             store.snapshot().get_nodes([ref])  # as a server: the graph is read already
-            deltas, wholes = [], []
+            deltas, delta_cpu, wholes = [], [], []
             for i in range(repeat):
                 props = store.get_nodes([ref])[ref].props()
                 change = gov.submit(
@@ -121,9 +126,12 @@ def run(n: int, backend: str, repeat: int) -> dict[str, Any]:
                 )
                 _approve(gov, people, change.id)
                 store.snapshot().get_nodes([ref])
-                t0 = time.perf_counter()
+                t0, c0 = time.perf_counter(), time.process_time()
                 gov.apply(people["a1"], change.id)
                 deltas.append(time.perf_counter() - t0)
+                delta_cpu.append(time.process_time() - c0)
+                if whole_runs is not None and i >= whole_runs:
+                    continue
                 # the same kind of change as a whole publish (the path before #23)
                 t0 = time.perf_counter()
                 whole = store.catalog()
@@ -147,10 +155,14 @@ def run(n: int, backend: str, repeat: int) -> dict[str, Any]:
         "first_load_s": round(first_load, 3),
         "apply_delta_s": [round(x, 3) for x in deltas],
         "apply_delta_median_s": round(statistics.median(deltas), 3),
+        "apply_delta_cpu_s": [round(x, 3) for x in delta_cpu],
         "whole_publish_s": [round(x, 3) for x in wholes],
-        "whole_publish_median_s": round(statistics.median(wholes), 3),
-        "ratio_whole_over_delta": round(statistics.median(wholes) / statistics.median(deltas), 1),
+        "whole_publish_median_s": round(statistics.median(wholes), 3) if wholes else None,
+        "ratio_whole_over_delta": (
+            round(statistics.median(wholes) / statistics.median(deltas), 1) if wholes else None
+        ),
         "load_average": os.getloadavg(),
+        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
         "ref": str(ref),
     }
 
@@ -160,8 +172,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--metrics", type=int, default=10_000)
     parser.add_argument("--backend", choices=["embedded", "neo4j"], default="embedded")
     parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--whole", type=int, default=None, help="whole publishes (default: all)")
     args = parser.parse_args(argv)
-    print(json.dumps(run(args.metrics, args.backend, args.repeat), ensure_ascii=False, indent=2))
+    result = run(args.metrics, args.backend, args.repeat, args.whole)
+    print(json.dumps(result, ensure_ascii=False, indent=2))
 
 
 if __name__ == "__main__":
