@@ -206,6 +206,7 @@ class Translations(gettext_module.GNUTranslations):
     """A compiled catalogue (the standard library's: Babel's ``Translations`` only adds the
     Python 2 names, and importing it imports Babel's date machinery, ~0.03 s a command)."""
 
+    _catalog: dict[Any, str]  # set by GNUTranslations._parse (msgid or (msgid, n) → text)
     ugettext = gettext_module.GNUTranslations.gettext
     ungettext = gettext_module.GNUTranslations.ngettext
 

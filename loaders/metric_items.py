@@ -50,10 +50,10 @@ def split_items(text: str) -> list[tuple[int, str]] | None:
         return _split_lines(text)
     starts: list[int] = []  # offsets of the items' first lines
     for m in _COLUMN_0.finditer(text):
-        line = m.group()
-        if line.startswith("- ") or line == "-":
+        found = m.group()
+        if found.startswith("- ") or found == "-":
             starts.append(m.start())
-        elif starts or line.startswith(("---", "...")):
+        elif starts or found.startswith(("---", "...")):
             return None  # something else at column 0 after the items; a document marker
     if not starts:
         return None
