@@ -230,9 +230,13 @@ def _kept_mo(lang: str, po: bytes) -> Path | None:
     return root / "i18n" / f"{DOMAIN}-{lang}-{tag}.mo"
 
 
+#: compilations kept per language (the newest)
+_KEPT_MO = 8
+
+
 def _keep_mo(where: Path, mo: bytes) -> None:
-    """Write ``mo`` at ``where`` atomically (older compilations of the language removed);
-    never an error: the next process compiles it again."""
+    """Write ``mo`` at ``where`` atomically (all but the newest compilations of the language
+    removed); never an error: the next process compiles it again."""
     tmp = None
     try:
         where.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -242,9 +246,11 @@ def _keep_mo(where: Path, mo: bytes) -> None:
         os.replace(tmp, where)
         tmp = None
         stem = where.name.rsplit("-", 1)[0]
-        for old in where.parent.glob(f"{stem}-*.mo"):
-            if old != where:
-                old.unlink(missing_ok=True)
+        kept = sorted(
+            where.parent.glob(f"{stem}-*.mo"), key=lambda p: p.stat().st_mtime, reverse=True
+        )
+        for old in kept[_KEPT_MO:]:  # several checkouts of other versions may share the cache
+            old.unlink(missing_ok=True)
     except OSError:
         pass
     finally:
