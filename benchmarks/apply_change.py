@@ -9,7 +9,15 @@ Steps, in one process holding the store as ``kpigraph serve`` does (its graph re
 4. the same kind of change written as a whole publish (what every apply cost before #23).
 
 usage: python -m benchmarks.apply_change [--metrics 10000] [--backend embedded|neo4j]
-       [--repeat 5]
+       [--repeat 5] [--whole N]
+
+``--neo4j-data DIR``: the running private Neo4j of ``DIR`` already holding a loaded catalog
+(``python -m benchmarks.load_e2e CAT --backend neo4j --keep-neo4j``) is used as it is (no first
+load here) and stopped after.
+
+``--whole N`` does the whole publish of step 4 in only the first N repeats (at L each is
+minutes; ``--whole 0`` skips it). CPU is this process's (user+system; the Neo4j server's is
+not in it).
 
 Neo4j: a private local server on a free port (``neo4j_local``), stopped after.
 """
@@ -20,6 +28,7 @@ import argparse
 import contextlib
 import json
 import os
+import resource
 import statistics
 import tempfile
 import time
@@ -34,11 +43,46 @@ from governance.changes import Governance
 from governance.users import add_user
 from graph_schema.governance import Action
 from graph_schema.graph import CatalogGraph
-from graph_schema.ids import NodeKind
+from graph_schema.ids import NodeKind, NodeRef
 from graph_schema.models import Metric
 from loaders.catalog import load_catalog
 from store.base import GraphStore
 from store.ledger import ledger_for
+
+
+@contextlib.contextmanager
+def _loaded_neo4j(data: Path) -> Iterator[GraphStore]:
+    """The store of the running private Neo4j of ``data`` (stopped after)."""
+    from neo4j_local.launcher import status, stop
+    from store.neo4j import Neo4jStore, connect
+
+    server = status(data)
+    if server is None:
+        raise SystemExit(f"no local Neo4j running for {data}")
+    try:
+        store = Neo4jStore(connect(server.uri, "neo4j", "kpigraph"), uri=server.uri)
+        try:
+            yield store
+        finally:
+            store.close()
+    finally:
+        stop(data)
+
+
+def _from_store(store: GraphStore) -> tuple[list[NodeRef], list[str]]:
+    """The metrics (sorted) and departments of a loaded store, read by search."""
+    from store.base import SearchQuery
+
+    depts = store.search(SearchQuery(kinds=frozenset({NodeKind.DEPARTMENT}), limit=1000)).items
+    metrics: list[NodeRef] = []
+    offset = 0
+    while True:
+        page = store.search(SearchQuery(limit=1000, offset=offset)).items
+        metrics += [NodeRef(NodeKind.METRIC, n.id) for n in page]
+        if len(page) < 1000:
+            break
+        offset += len(page)
+    return sorted(metrics), sorted(d.id for d in depts)
 
 
 @contextlib.contextmanager
@@ -76,12 +120,11 @@ def _approve(gov: Governance, people: dict[str, Any], cid: int) -> None:
         gov.approve(who, cid, "ok")
 
 
-def _people(gov: Governance, store: GraphStore, graph: CatalogGraph) -> dict[str, Any]:
+def _people(gov: Governance, depts: list[str]) -> dict[str, Any]:
     ledger = gov.ledger
     people: dict[str, Any] = {}
     for name, role in (("editor", "editor"), ("c1", "committee"), ("a1", "admin"), ("a2", "admin")):
         people[name], _ = add_user(ledger, name, role, None)
-    depts = sorted({n.id for n in graph.nodes if n.kind is NodeKind.DEPARTMENT})
     for d in depts:
         people[f"o-{d}"], _ = add_user(ledger, f"o-{d}", "owner", d)
     return people
@@ -94,21 +137,37 @@ def _reworded(props: dict[str, Any], i: int) -> dict[str, Any]:
     return out
 
 
-def run(n: int, backend: str, repeat: int) -> dict[str, Any]:
+def run(
+    n: int,
+    backend: str,
+    repeat: int,
+    whole_runs: int | None = None,
+    neo4j_data: Path | None = None,
+) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="kpigraph-apply-") as tmp:
         work = Path(tmp)
-        generate(n, 1, work / "cat")
-        graph = load_catalog(work / "cat")
-        with _store(backend, work) as store:
-            t0 = time.perf_counter()
-            publish(store, graph)
-            first_load = time.perf_counter() - t0
+        first_load: float | None = None
+        if neo4j_data is not None:
+            opened = _loaded_neo4j(neo4j_data)
+        else:
+            generate(n, 1, work / "cat")
+            graph = load_catalog(work / "cat")
+            opened = _store(backend, work)
+        with opened as store:
+            if neo4j_data is None:
+                t0 = time.perf_counter()
+                publish(store, graph)
+                first_load = time.perf_counter() - t0
+                metrics = sorted(n.ref for n in graph.nodes if isinstance(n, Metric))
+                depts = sorted({n.id for n in graph.nodes if n.kind is NodeKind.DEPARTMENT})
+                del graph
+            else:
+                metrics, depts = _from_store(store)
             gov = Governance(store, ledger_for(store))
-            people = _people(gov, store, graph)
-            metrics = sorted(n.ref for n in graph.nodes if isinstance(n, Metric))
+            people = _people(gov, depts)
             ref = metrics[len(metrics) // 2]
             store.snapshot().get_nodes([ref])  # as a server: the graph is read already
-            deltas, wholes = [], []
+            deltas, delta_cpu, wholes = [], [], []
             for i in range(repeat):
                 props = store.get_nodes([ref])[ref].props()
                 change = gov.submit(
@@ -121,9 +180,12 @@ def run(n: int, backend: str, repeat: int) -> dict[str, Any]:
                 )
                 _approve(gov, people, change.id)
                 store.snapshot().get_nodes([ref])
-                t0 = time.perf_counter()
+                t0, c0 = time.perf_counter(), time.process_time()
                 gov.apply(people["a1"], change.id)
                 deltas.append(time.perf_counter() - t0)
+                delta_cpu.append(time.process_time() - c0)
+                if whole_runs is not None and i >= whole_runs:
+                    continue
                 # the same kind of change as a whole publish (the path before #23)
                 t0 = time.perf_counter()
                 whole = store.catalog()
@@ -144,13 +206,17 @@ def run(n: int, backend: str, repeat: int) -> dict[str, Any]:
         "metrics": n,
         "nodes": sum(v for k, v in info.counts.items() if k != "edges"),
         "edges": info.counts.get("edges"),
-        "first_load_s": round(first_load, 3),
+        "first_load_s": round(first_load, 3) if first_load is not None else None,
         "apply_delta_s": [round(x, 3) for x in deltas],
         "apply_delta_median_s": round(statistics.median(deltas), 3),
+        "apply_delta_cpu_s": [round(x, 3) for x in delta_cpu],
         "whole_publish_s": [round(x, 3) for x in wholes],
-        "whole_publish_median_s": round(statistics.median(wholes), 3),
-        "ratio_whole_over_delta": round(statistics.median(wholes) / statistics.median(deltas), 1),
+        "whole_publish_median_s": round(statistics.median(wholes), 3) if wholes else None,
+        "ratio_whole_over_delta": (
+            round(statistics.median(wholes) / statistics.median(deltas), 1) if wholes else None
+        ),
         "load_average": os.getloadavg(),
+        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
         "ref": str(ref),
     }
 
@@ -160,8 +226,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--metrics", type=int, default=10_000)
     parser.add_argument("--backend", choices=["embedded", "neo4j"], default="embedded")
     parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--neo4j-data", default=None, help="a running loaded local Neo4j")
+    parser.add_argument("--whole", type=int, default=None, help="whole publishes (default: all)")
     args = parser.parse_args(argv)
-    print(json.dumps(run(args.metrics, args.backend, args.repeat), ensure_ascii=False, indent=2))
+    data = Path(args.neo4j_data) if args.neo4j_data else None
+    result = run(args.metrics, "neo4j" if data else args.backend, args.repeat, args.whole, data)
+    print(json.dumps(result, ensure_ascii=False, indent=2))
 
 
 if __name__ == "__main__":

@@ -12,6 +12,11 @@ server's CPU is not in it; a private local Neo4j is started on a free port and s
    and each reload ÷ the first load (wall and CPU).
 
 usage: python -m benchmarks.load_e2e CATALOG_DIR [--work DIR] [--backend embedded|neo4j]
+       [--no-full]
+
+``--no-full`` leaves out step 4 (at L a full load is minutes). ``--keep-neo4j`` leaves the
+private Neo4j running with the catalog loaded (its data directory is in the output) for
+``python -m benchmarks.apply_change --neo4j-data DIR``, which stops it.
 
 The catalog is copied to a scratch directory first (step 3 edits it). Generate one with
 ``kpigraph bench generate --metrics 10000 --seed 1 /tmp/cat-M``.
@@ -99,6 +104,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--work", type=Path, default=None)
     parser.add_argument("--backend", choices=["embedded", "neo4j"], default="embedded")
     parser.add_argument("--heap", default="2g", help="Neo4j heap (--backend neo4j)")
+    parser.add_argument("--no-full", action="store_true", help="leave out the --full reload")
+    parser.add_argument("--keep-neo4j", action="store_true", help="leave the Neo4j running")
     opts = parser.parse_args(argv)
     work = opts.work or Path(tempfile.mkdtemp(prefix="kpigraph-load-e2e-"))
     catalog = work / "catalog"
@@ -114,7 +121,7 @@ def main(argv: list[str] | None = None) -> None:
         "KPIGRAPH_DB": str(db),
         "KPIGRAPH_CACHE_DIR": str(cache),
     }
-    with _server(opts.backend, work, opts.heap) as uri:
+    with _server(opts.backend, work, opts.heap, opts.keep_neo4j) as uri:
         if uri:
             env |= {"KPIGRAPH_NEO4J_URI": uri, "KPIGRAPH_NEO4J_USER": "neo4j"}
         load = [sys.executable, "-m", "cli", "load", str(catalog), "--json"]
@@ -123,21 +130,31 @@ def main(argv: list[str] | None = None) -> None:
         results["one file edited"] = _run(load, env) | {"file": str(edited.relative_to(catalog))}
         edited = _edit_one_metric(catalog)
         results["one file edited again"] = _run(load, env)
-        _edit_one_metric(catalog)
-        results["one file edited, --full"] = _run([*load, "--full"], env)
+        if not opts.no_full:
+            _edit_one_metric(catalog)
+            results["one file edited, --full"] = _run([*load, "--full"], env)
     first = results["first load"]
     ratios = {
         f"{step} ÷ first load ({what})": round(results[step][what] / first[what], 3)
         for step in ("one file edited", "one file edited again", "one file edited, --full")
+        if step in results
         for what in ("wall_s", "cpu_s")
     }
-    out = {"catalog": str(opts.catalog), opts.backend: results, "ratios": ratios}
+    out = {
+        "catalog": str(opts.catalog),
+        opts.backend: results,
+        "ratios": ratios,
+        "load_average": os.getloadavg(),
+    }
+    if opts.keep_neo4j and opts.backend == "neo4j":
+        out["neo4j_data"] = str(work / "neo4j")
     print(json.dumps(out, ensure_ascii=False))
 
 
 @contextlib.contextmanager
-def _server(backend: str, work: Path, heap: str) -> Iterator[str | None]:
-    """A private local Neo4j on a free port for ``--backend neo4j`` (its URI), else nothing."""
+def _server(backend: str, work: Path, heap: str, keep: bool = False) -> Iterator[str | None]:
+    """A private local Neo4j on a free port for ``--backend neo4j`` (its URI), else nothing;
+    ``keep``: left running after."""
     if backend != "neo4j":
         yield None
         return
@@ -148,7 +165,10 @@ def _server(backend: str, work: Path, heap: str) -> Iterator[str | None]:
     server = launcher.start(port=launcher.free_port(), data_dir=data, heap=heap)
     try:
         yield server.uri
-    finally:
+    except BaseException:
+        launcher.stop(data)
+        raise
+    if not keep:
         launcher.stop(data)
 
 

@@ -34,6 +34,7 @@ from core.bulk import paused_gc
 from core.i18n import current
 from graph_schema.diff import (
     GraphDiff,
+    Snapshot,
     diff_digest,
     diff_snapshots,
     digest_update,
@@ -46,7 +47,7 @@ from graph_schema.diff import (
 from graph_schema.errors import EmptyStoreError, StoreError, VersionError
 from graph_schema.graph import CatalogGraph
 from graph_schema.ids import NodeKind, NodeRef
-from graph_schema.models import BaseNode, Metric
+from graph_schema.models import BaseNode, Edge, Metric
 from graph_schema.relations import Relation
 from graph_schema.revisions import ChangeOp, RevisionDraft, RevisionSummary, count_changes
 from graph_schema.rules.base import LintIssue
@@ -243,18 +244,8 @@ def _plan_delta(
     edges = tuple(e for e in graph.edges if e.source in affected or e.target in affected)
     new_record = _updated(record, files, changed, source, nodes)
     return _planned(
-        store,
-        graph.name,
-        graph.meta,
-        nodes,
-        edges,
-        stored,
-        new_record,
-        record,
-        files,
-        changed,
-        head,
-        info,
+        PlanInput(graph.name, graph.meta, nodes, edges, stored, record, new_record),
+        Standing(files, changed, head, info),
         draft,
         check_versions=check_versions,
     )
@@ -304,40 +295,48 @@ def plan_partial(
     )
     name = str(part.meta.get("name") or info.catalog or "")
     return _planned(
-        store,
-        name,
-        part.meta,
-        nodes,
-        tuple(edges),
-        stored,
-        new_record,
-        record,
-        files,
-        changed,
-        head,
-        info,
+        PlanInput(name, part.meta, nodes, tuple(edges), stored, record, new_record),
+        Standing(files, changed, head, info),
         draft,
         check_versions=check_versions,
     )
 
 
+@dataclass(frozen=True)
+class PlanInput:
+    """What a delta is planned from: the new definitions of the nodes the changed files
+    declare(d), the edges touching them, and the store's rows of the same nodes."""
+
+    #: the catalog's name and meta, as a whole read makes them
+    name: str
+    graph_meta: dict[str, Any]
+    #: the nodes the changed files declare now (added or changed)
+    nodes: tuple[BaseNode, ...]
+    #: every edge touching a node the changed files declare(d), as the files make it now
+    edges: tuple[Edge, ...]
+    #: the store's rows of those nodes and edges (:meth:`store.base.GraphStore.stored_rows`)
+    stored: Snapshot
+    #: the record of the last load, and of this one
+    record: LoadRecord
+    new_record: LoadRecord
+
+
+@dataclass(frozen=True)
+class Standing:
+    """Where the load stands: the files read, those changed since the last load, and the
+    store's head and info when the load began (:func:`decide`)."""
+
+    files: CatalogFiles
+    changed: list[str]
+    head: int
+    info: StoreInfo
+
+
 def _planned(
-    store: GraphStore,
-    name: str,
-    graph_meta: dict[str, Any],
-    nodes: tuple[BaseNode, ...],
-    edges: tuple[Any, ...],
-    stored: Any,
-    new_record: LoadRecord,
-    record: LoadRecord,
-    files: CatalogFiles,
-    changed: list[str],
-    head: int,
-    info: StoreInfo,
-    draft: RevisionDraft,
-    *,
-    check_versions: bool,
+    plan: PlanInput, standing: Standing, draft: RevisionDraft, *, check_versions: bool
 ) -> Delta | None:
+    name, nodes, edges, stored = plan.name, plan.nodes, plan.edges, plan.stored
+    changed, head, info = standing.changed, standing.head, standing.info
     partial = CatalogGraph(name, nodes, edges, {})
     versioned, auto = with_auto_versions(stored, partial)
     diff = diff_snapshots(stored, snapshot(versioned))
@@ -349,7 +348,7 @@ def _planned(
         added=[node_item(n.ref, n.props()) for n in nodes]
         + [edge_item(edge_key(e), e.props) for e in edges],
         removed=[
-            node_item(ref, _as_read(ref, props, record.undeclared))
+            node_item(ref, _as_read(ref, props, plan.record.undeclared))
             for ref, props in stored.nodes.items()
         ]
         + [edge_item(key, props) for key, props in stored.edges.items()],
@@ -361,9 +360,9 @@ def _planned(
         return None  # only the files' digest changes: a full load records exactly that
     digest = diff_digest(str(info.meta["digest"]), diff)
     meta = {
-        **graph_meta,
+        **plan.graph_meta,
         "source_digest": source_digest,
-        "files": {"digest": files.digest, "graph": digest},
+        "files": {"digest": standing.files.digest, "graph": digest},
     }
     final = draft.model_copy(update={"version_check": check_versions, "auto_versions": auto})
     summary = RevisionSummary(
@@ -390,7 +389,7 @@ def _planned(
         meta,
         auto,
         dict(kinds),
-        new_record,
+        plan.new_record,
     )
 
 

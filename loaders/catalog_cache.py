@@ -35,6 +35,7 @@ from typing import Any
 
 import pydantic
 
+from core.cache_root import default_cache_root as default_cache_root
 from loaders.prefetch import workers
 
 #: modules whose code decides what a file reads as: a change to any of them is a new cache
@@ -127,20 +128,6 @@ def catalog_files(catalog: str | Path) -> CatalogFiles:
 def _reap(pid: int) -> None:
     with contextlib.suppress(ChildProcessError, OSError):
         os.waitpid(pid, 0)
-
-
-def default_cache_root() -> Path | None:
-    """The cache directory for all catalogs (``None``: caching is off)."""
-    configured = os.environ.get("KPIGRAPH_CACHE_DIR")
-    if configured:
-        return None if configured.lower() in ("off", "0", "no", "false") else Path(configured)
-    xdg = os.environ.get("XDG_CACHE_HOME")
-    if xdg:
-        return Path(xdg) / "kpigraph"
-    try:
-        return Path.home() / ".cache" / "kpigraph"
-    except RuntimeError:  # no home directory: no cache, loads still work
-        return None
 
 
 @dataclass

@@ -27,21 +27,10 @@ from graph_schema.ids import NodeKind, NodeRef
 from graph_schema.relations import Relation
 from store.base import GraphReplacedError, GraphStore, SearchQuery, Walk
 from store.embedded import EmbeddedStore
-from tests.contract.test_load_delta import Metrics, _initial, _load, _state, _write
-from tests.helpers import BASE_FILES, ROOT
+from tests.contract import delta_catalog as dc
+from tests.helpers import ROOT
 
 pytestmark = pytest.mark.neo4j
-
-
-def _catalog(root: Path) -> tuple[Path, Metrics]:
-    catalog = root / "cat"
-    catalog.mkdir()
-    for rel, text in BASE_FILES.items():
-        (catalog / rel).parent.mkdir(parents=True, exist_ok=True)
-        (catalog / rel).write_text(text, encoding="utf-8")
-    metrics = _initial()
-    _write(catalog, metrics)
-    return catalog, metrics
 
 
 def _child_env(backend: str, store: GraphStore, request: pytest.FixtureRequest) -> dict[str, str]:
@@ -72,23 +61,23 @@ def test_killed_delta_load_changes_nothing(
     tmp_path: Path,
     point: str,
 ) -> None:
-    catalog, metrics = _catalog(tmp_path)
+    catalog, metrics = dc.base_catalog(tmp_path)
     store = make_store()
     # the reference: the same history loaded whole into an embedded store
     whole = EmbeddedStore(tmp_path / "whole.sqlite")
     request.addfinalizer(whole.close)
-    _load(catalog, store, delta=True)
-    _load(catalog, whole, delta=False)
+    dc.load(catalog, store, delta=True)
+    dc.load(catalog, whole, delta=False)
     metrics["metrics/group0.yaml"][0]["definition"] = "改过的口径"
-    _write(catalog, metrics)
-    assert _load(catalog, store, delta=True).delta  # a record of the files' last load
-    _load(catalog, whole, delta=False)
-    before = _state(store)
+    dc.write(catalog, metrics)
+    assert dc.load(catalog, store, delta=True).delta  # a record of the files' last load
+    dc.load(catalog, whole, delta=False)
+    before = dc.state(store)
 
     # one file edited: a formula (its edges) and a definition
     metrics["metrics/group5.yaml"][-1]["formula"] = "m10 + m8"
     metrics["metrics/group5.yaml"][-1]["definition"] = "被杀死的那次加载"
-    _write(catalog, metrics)
+    dc.write(catalog, metrics)
     child = subprocess.Popen(
         [sys.executable, "-m", "tests.contract.delta_load_child", point, "load", str(catalog)],
         cwd=ROOT,
@@ -114,16 +103,16 @@ def test_killed_delta_load_changes_nothing(
 
     fresh = reopen_store(store)  # a new handle: nothing cached from before the kill
     try:
-        assert _state(fresh) == before
+        assert dc.state(fresh) == before
     finally:
         fresh.close()
-    assert _state(store) == before
+    assert dc.state(store) == before
 
     # the next load works, as a delta, and records what a full load of the files records
-    again = _load(catalog, store, delta=True)
+    again = dc.load(catalog, store, delta=True)
     assert again.delta and again.revision == before["head"] + 1, again.how
-    _load(catalog, whole, delta=False)
-    assert _state(store) == _state(whole)
+    dc.load(catalog, whole, delta=False)
+    assert dc.state(store) == dc.state(whole)
     changes = {(c.ref, c.op.value) for c in store.revision(again.revision or 0).node_changes}
     assert changes == {("Metric:m11", "modified")}
 
@@ -133,7 +122,7 @@ VERSION = re.compile(r"第(\d+)版")
 M0, M11 = NodeRef(NodeKind.METRIC, "m0"), NodeRef(NodeKind.METRIC, "m11")
 
 
-def _step(metrics: Metrics, k: int) -> None:
+def _step(metrics: dc.Metrics, k: int) -> None:
     """Revision ``k`` of two files: m0 (group0) and m11 (group5) both say ``k``, in their
     names and definitions, and m11's formula reads m9 or m8 by the parity of ``k``."""
     m0 = metrics["metrics/group0.yaml"][0]
@@ -182,11 +171,11 @@ def test_readers_during_delta_loads_see_one_revision(
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    catalog, metrics = _catalog(tmp_path)
+    catalog, metrics = dc.base_catalog(tmp_path)
     _step(metrics, 0)
-    _write(catalog, metrics)
+    dc.write(catalog, metrics)
     writer = make_store()
-    _load(catalog, writer, delta=True)
+    dc.load(catalog, writer, delta=True)
     reader_store = reopen_store(writer)
     done = threading.Event()
     lock = threading.Lock()
@@ -220,8 +209,8 @@ def test_readers_during_delta_loads_see_one_revision(
     try:
         for k in range(1, LOADS + 1):
             _step(metrics, k)
-            _write(catalog, metrics)
-            result = _load(catalog, writer, delta=True)
+            dc.write(catalog, metrics)
+            result = dc.load(catalog, writer, delta=True)
             deltas += result.delta
             # readers answer in between (at least one more answer, up to 20 s when busy)
             before = counts["answers"]

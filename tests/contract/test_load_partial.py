@@ -20,24 +20,12 @@ from loaders.catalog import read_catalog
 from loaders.catalog_cache import FileCache, catalog_files
 from store.base import GraphStore
 from store.embedded import EmbeddedStore
-from tests.contract.test_load_delta import Metrics, _initial, _load, _state, _write
-from tests.helpers import BASE_FILES
-
-
-def _catalog(tmp_path: Path) -> tuple[Path, Metrics]:
-    catalog = tmp_path / "cat"
-    catalog.mkdir()
-    for rel, text in BASE_FILES.items():
-        (catalog / rel).parent.mkdir(parents=True, exist_ok=True)
-        (catalog / rel).write_text(text, encoding="utf-8")
-    metrics = _initial()
-    _write(catalog, metrics)
-    return catalog, metrics
+from tests.contract import delta_catalog as dc
 
 
 def _errors(catalog: Path, store: GraphStore) -> list[tuple[str, int | None, str]]:
     with pytest.raises(CatalogError) as caught:
-        _load(catalog, store, delta=True)
+        dc.load(catalog, store, delta=True)
     return [(i.file, i.line, i.message) for i in caught.value.issues]
 
 
@@ -48,52 +36,52 @@ def _full_errors(catalog: Path) -> list[tuple[str, int | None, str]]:
 
 
 def test_an_edit_is_read_alone(make_store: Callable[[], GraphStore], tmp_path: Path) -> None:
-    catalog, metrics = _catalog(tmp_path)
+    catalog, metrics = dc.base_catalog(tmp_path)
     store = make_store()
-    _load(catalog, store, delta=True)
+    dc.load(catalog, store, delta=True)
     metrics["metrics/group2.yaml"][0]["definition"] = "改"
-    _write(catalog, metrics)
-    result = _load(catalog, store, delta=True)
+    dc.write(catalog, metrics)
+    result = dc.load(catalog, store, delta=True)
     assert result.delta and result.how == "delta: 1 file, 1 metric changed", result.how
 
 
 def test_delta_errors_are_those_of_a_full_load(
     make_store: Callable[[], GraphStore], tmp_path: Path
 ) -> None:
-    catalog, metrics = _catalog(tmp_path)
+    catalog, metrics = dc.base_catalog(tmp_path)
     store = make_store()
-    _load(catalog, store, delta=True)
-    before = _state(store)
+    dc.load(catalog, store, delta=True)
+    before = dc.state(store)
 
     # a duplicate id added in an edited file (the id is declared by another, unchanged file)
     metrics["metrics/group3.yaml"].append({"id": "m1", "name": "重复", "owner": "ops"})
-    _write(catalog, metrics)
+    dc.write(catalog, metrics)
     errors = _errors(catalog, store)
     assert errors == _full_errors(catalog) and "duplicate" in errors[0][2], errors
-    assert _state(store) == before
+    assert dc.state(store) == before
     metrics["metrics/group3.yaml"].pop()
 
     # an edit removes a metric an unchanged file's formula uses: reported where it is used
     removed = metrics["metrics/group4.yaml"].pop(0)  # m4, used by m5 and m6
-    _write(catalog, metrics)
+    dc.write(catalog, metrics)
     errors = _errors(catalog, store)
     assert errors == _full_errors(catalog), errors
     assert any(f == "metrics/group5.yaml" and "'m4'" in m for f, _line, m in errors), errors
-    assert _state(store) == before
+    assert dc.state(store) == before
     metrics["metrics/group4.yaml"].insert(0, removed)
 
     # an edit closes a formula cycle (m0 ← m1 ← m2 ← m0)
     metrics["metrics/group0.yaml"][0]["formula"] = "m2 * 1"
-    _write(catalog, metrics)
+    dc.write(catalog, metrics)
     errors = _errors(catalog, store)
     assert errors == _full_errors(catalog) and "cycle" in errors[0][2], errors
-    assert _state(store) == before
+    assert dc.state(store) == before
 
     # fixed: a delta again
     metrics["metrics/group0.yaml"][0]["formula"] = "revenue / visits"
     metrics["metrics/group0.yaml"][0]["definition"] = "改"
-    _write(catalog, metrics)
-    result = _load(catalog, store, delta=True)
+    dc.write(catalog, metrics)
+    result = dc.load(catalog, store, delta=True)
     assert result.delta and result.revision == before["head"] + 1, result.how
 
 
@@ -112,9 +100,9 @@ def test_lint_by_scope_equals_full_lint(tmp_path: Path, seed: int) -> None:
     definitions, metrics added and removed, moved between files); after each delta load the
     findings kept for the next one equal a full lint's."""
     rng = random.Random(seed)
-    catalog, metrics = _catalog(tmp_path)
+    catalog, metrics = dc.base_catalog(tmp_path)
     store = EmbeddedStore(tmp_path / "store.sqlite")
-    _load(catalog, store, delta=True)
+    dc.load(catalog, store, delta=True)
     deltas = 0
     for step in range(14):
         files = list(metrics)
@@ -145,9 +133,9 @@ def test_lint_by_scope_equals_full_lint(tmp_path: Path, seed: int) -> None:
                 m.get("rolls_up_to") == victim["id"] for its in metrics.values() for m in its
             ):
                 items.pop()
-        _write(catalog, metrics)
+        dc.write(catalog, metrics)
         try:
-            result = _load(catalog, store, delta=True)
+            result = dc.load(catalog, store, delta=True)
         except Exception:  # lint errors (a rollup to a lower level): the gate refused it
             continue
         if result.revision is None:  # nothing changed: no record of its own

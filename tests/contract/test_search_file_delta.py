@@ -20,8 +20,7 @@ from graph_schema.ids import NodeKind
 from store.base import SearchQuery
 from store.embedded import EmbeddedStore
 from store.search_index import SearchIndexBuilder
-from tests.contract.test_load_delta import _edit, _initial, _load, _write
-from tests.helpers import BASE_FILES
+from tests.contract import delta_catalog as dc
 
 QUERIES = [
     SearchQuery(text="指标"),
@@ -59,21 +58,15 @@ def test_delta_generation_index_file_is_patched_and_answers_as_built(
     busy = threading.Event()
     if threads:
         threading.Thread(target=busy.wait, daemon=True).start()
-    catalog = tmp_path / "cat"
-    catalog.mkdir()
-    for rel, text in BASE_FILES.items():
-        (catalog / rel).parent.mkdir(parents=True, exist_ok=True)
-        (catalog / rel).write_text(text, encoding="utf-8")
-    metrics = _initial()
-    _write(catalog, metrics)
+    catalog, metrics = dc.base_catalog(tmp_path)
     store = EmbeddedStore(tmp_path / "s.sqlite")
     try:
-        _load(catalog, store, delta=True)
+        dc.load(catalog, store, delta=True)
         _file_of(store)  # the first load's file (built from the loaded nodes)
         patched = 0
         for step in range(8):
-            _edit(rng, metrics, catalog, step)
-            result = _load(catalog, store, delta=True)
+            dc.edit(rng, metrics, catalog, step)
+            result = dc.load(catalog, store, delta=True)
             if not result.delta or result.revision is None:
                 _file_of(store)
                 continue
