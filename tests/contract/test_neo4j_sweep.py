@@ -74,5 +74,6 @@ def test_cli_load_sweeps_first_and_says_so(
         timeout=300,
     )
     assert proc.returncode == 0, proc.stderr
-    assert f"cleaned up first: removed {planted:,} node(s)" in proc.stderr
+    # worded in the catalog's language (zh)
+    assert f"先行清理：删除了未发布世代的 {planted:,} 个节点" in proc.stderr, proc.stderr
     assert stored(store) == sizes(demo_graph)

@@ -110,12 +110,12 @@ def test_pull_commit_completes_the_killed_write_back(
     directory, db, store = killed
     store.close()
     done = run("pull", str(directory), "--commit", db=db)
-    assert "committed 1 commit(s)" in done.stdout, done.stdout
+    assert "提交 1 次" in done.stdout, done.stdout  # the catalog's language (zh)
     log = git(directory, "log", "--format=%an|%s").splitlines()
     assert log == ["zhang|甲因", "Maintainer|catalog"], log
     assert not git(directory, "status", "--porcelain", "--", ".").strip()
     again = run("pull", str(directory), "--commit", db=db)
-    assert "nothing to pull" in again.stdout
+    assert "无需拉取" in again.stdout, again.stdout
 
 
 @pytest.mark.parametrize("killed", ["move_ref"], indirect=True)

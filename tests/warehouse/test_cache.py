@@ -4,6 +4,7 @@ own cache intact, an unreachable engine is served from the cache with the values
 
 from __future__ import annotations
 
+import re
 import sqlite3
 from pathlib import Path
 from typing import Any
@@ -160,7 +161,8 @@ def test_kpigraph_values_refresh_as_a_user_runs_it(root: Path, tmp_path: Path) -
     proc = run("values", "refresh", "--metric", "revenue", "--from", "2026-06", db=db)
     assert "已是最新：revenue" in proc.stdout
     proc = run("values", "revenue", "--by", "store", "--from", "2026-06", db=db)
-    assert "520,532.00" in proc.stdout  # 南山店 2026-06, as from the files
+    # 南山店 2026-06: 520,532.00 as from the files, in the catalog's number style (万)
+    assert re.search(r"南山店\s*│\s*52\.1万", proc.stdout), proc.stdout
     proc = run("values", "refresh", "--metric", "repair_visits", "--system", "erp", db=db)
     assert proc.stdout.strip() == ""  # not a metric of that system: nothing to do
     assert "没有需要刷新的指标" in proc.stderr  # … and it says so
