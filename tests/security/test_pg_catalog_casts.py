@@ -53,7 +53,9 @@ def test_a_cast_to_a_catalog_type_is_refused(
         assert engine.run(sql).rows[0][0] == revealed
         with pytest.raises(UnsafeSQLError, match=named):
             check_metric_sql(sql, tables={"dms_orders"}, dialect="postgres")
-        spec = MetricSql("m", "dms", sql, "postgres", frozenset({"dms_orders"}))
+        # as a metric's SQL selecting period and value (else it is skipped before the sandbox)
+        shaped = sql.replace(" AS v FROM ", " AS value, '2026-01' AS period FROM ")
+        spec = MetricSql("m", "dms", shaped, "postgres", frozenset({"dms_orders"}))
         with pytest.raises(EngineQueryError, match=r"refused|拒绝"):
             fetch(engine, spec, lambda tree: tree.sql("postgres"))
     finally:

@@ -67,7 +67,7 @@ def test_spark_runs_no_script(spark_demo: Any, spark: Any, tmp_path: Path) -> No
     marker = tmp_path / "pwned"
     engine = SparkEngine(SecretUrl("local[1]"), session=spark)
     spec = MetricSql("m", "dms", _script(marker), "spark", TABLES)
-    with pytest.raises(EngineQueryError, match=r"refused|拒绝"):
+    with pytest.raises(EngineQueryError):  # refused (or skipped: its columns are not seen)
         fetch(engine, spec, lambda tree: aggregate_sql(tree, Rollup(agg="none"), "spark"))
     assert not marker.exists()
     with pytest.raises(EngineQueryError, match=r"\$\{"):  # the engine's own last guard

@@ -167,9 +167,10 @@ def checked_sql(metric: MetricSql, dialect: str) -> exp.Query:
         The SQL is unsafe or does not parse in its system's dialect.
     """
     read = metric.dialect or "duckdb"
+    # SQL that selects no period and value (seed 001's SQL of one month) is never run: skipped
+    _check_values_query(metric, read)
     try:
         # --- SAFETY CHECK: the SQL sandbox (issue #21), the same check lint and DuckDB run ---
-        # first, before any other judgement of the SQL: an unsafe query is reported as such
         check_metric_sql(metric.sql, tables=metric.tables, dialect=read)
     except UnsafeSQLError as exc:
         where = ""
@@ -192,7 +193,6 @@ def checked_sql(metric: MetricSql, dialect: str) -> exp.Query:
             + where,
             {"metric": metric.metric, "system": metric.system},
         ) from None
-    _check_values_query(metric, read)
     try:
         tree = sqlglot.parse_one(metric.sql, read=read)
     except sqlglot.errors.ParseError as exc:
