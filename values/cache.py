@@ -191,19 +191,7 @@ class ValuesCache:
         path = self.copy_path(metric_id, token)
         key = path.name.split(".", 1)[0]
         try:
-            found = con.execute(
-                "SELECT period, members, value FROM metric_rows WHERE metric = ? "
-                "ORDER BY period, members",
-                (metric_id,),
-            ).fetchall()
-            columns: list[Any] = list(zip(*found, strict=True)) if found else [(), (), ()]
-            table = pa.table(
-                {
-                    "period": pa.array(columns[0], pa.string()),
-                    "members": pa.array(columns[1], pa.string()),
-                    "value": pa.array(columns[2], pa.float64()),
-                }
-            )
+            table = rows_table(*_columns(con, metric_id))
             path.parent.mkdir(parents=True, exist_ok=True)
             partial = path.with_name(f".{path.name}.{os.getpid()}.partial")
             pq.write_table(table, partial)
@@ -239,19 +227,11 @@ class ValuesCache:
                 root = self.path.parent.parent
                 if copy.is_file() and not escapes(root, copy):
                     return Cached(dims, int(meta[1]), float(oldest), [], [], [], copy=copy)
-            found = con.execute(
-                "SELECT period, members, value FROM metric_rows WHERE metric = ? "
-                "ORDER BY period, members",
-                (metric_id,),
-            ).fetchall()
-            columns: list[Any] = list(zip(*found, strict=True)) if found else [(), (), ()]
+            periods, members, values = _columns(con, metric_id)
             (oldest,) = con.execute(
                 "SELECT min(fetched_at) FROM metric_rows WHERE metric = ?", (metric_id,)
             ).fetchone()
-            return Cached(
-                dims, int(meta[1]), float(oldest or meta[2]),
-                list(columns[0]), list(columns[1]), list(columns[2]),
-            )  # fmt: skip
+            return Cached(dims, int(meta[1]), float(oldest or meta[2]), periods, members, values)
         finally:
             con.close()
 
@@ -441,6 +421,29 @@ class ValuesCache:
             con.execute("ROLLBACK")
             raise
         self._write_copy(con, metric.id, token)
+
+
+def _columns(con: sqlite3.Connection, metric_id: str) -> tuple[list[str], list[str], list[float]]:
+    """A metric's cached rows column-wise: periods, members (JSON), values."""
+    found = con.execute(
+        "SELECT period, members, value FROM metric_rows WHERE metric = ? ORDER BY period, members",
+        (metric_id,),
+    ).fetchall()
+    return [r[0] for r in found], [r[1] for r in found], [r[2] for r in found]
+
+
+def rows_table(periods: list[str], members: list[str], values: list[float]) -> Any:
+    """The cached rows as an Arrow table ``(period, members, value)``: what the columnar copy
+    holds and what the values engine reads."""
+    import pyarrow as pa
+
+    return pa.table(
+        {
+            "period": pa.array(periods, pa.string()),
+            "members": pa.array(members, pa.string()),
+            "value": pa.array(values, pa.float64()),
+        }
+    )
 
 
 def _members(dims: tuple[str, ...], values: tuple[Any, ...]) -> str:

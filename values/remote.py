@@ -201,7 +201,7 @@ def cached_table(engine: Any, metric: Metric, con: Any, name: str) -> ObservedTa
     """The metric's rows from the values cache (``kpigraph values refresh``) as a loaded table,
     when the cache holds them under the metric's current SQL; records when they were fetched
     (``engine.fetched``). ``None``: not cached (the engine is asked directly)."""
-    from values.cache import ValuesCache, fresh_for, query_hash
+    from values.cache import ValuesCache, fresh_for, query_hash, rows_table
 
     cache = ValuesCache(engine.root)
     if not cache.exists():
@@ -229,13 +229,7 @@ def cached_table(engine: Any, metric: Metric, con: Any, name: str) -> ObservedTa
             if cached is None:
                 return None
     if arrow is None:
-        arrow = pa.table(
-            {
-                "period": pa.array(cached.periods, pa.string()),
-                "members": pa.array(cached.members, pa.string()),
-                "value": pa.array(cached.values, pa.float64()),
-            }
-        )
+        arrow = rows_table(cached.periods, cached.members, cached.values)
     if arrow.num_rows == 0:
         return None
     # each dimension's member out of the stored JSON object, by DuckDB's JSON reader
