@@ -109,14 +109,22 @@ CREATE_EDGES: dict[Relation, str] = {
 def visible(var: str, seq: str) -> str:
     """The Cypher test "node version ``var`` is visible at sequence ``seq``" (see "versions").
 
+    A node deleted while a read runs (a sweep removing versions no published generation sees,
+    in another transaction: Neo4j reads are read-committed) reads as having no labels and no
+    properties, which the version test alone would take for an unversioned, visible node. So
+    the test also asks for ``kind``, which every node has; and the reader drops any row whose
+    node turned out deleted by the time it was projected (:mod:`store.neo4j_reader`).
+
     Examples
     --------
-    >>> visible("n", "gs").startswith("(NOT n:KpiVersioned OR (coalesce(n._from, 0) <= gs AND")
+    >>> visible("n", "gs").startswith("((NOT n:KpiVersioned OR (coalesce(n._from, 0) <= gs AND")
+    True
+    >>> visible("n", "gs").endswith("AND n.kind IS NOT NULL)")
     True
     """
     return (
-        f"(NOT {var}:KpiVersioned OR (coalesce({var}._from, 0) <= {seq} "
-        f"AND coalesce({var}._to, {PENDING}) > {seq}))"
+        f"((NOT {var}:KpiVersioned OR (coalesce({var}._from, 0) <= {seq} "
+        f"AND coalesce({var}._to, {PENDING}) > {seq})) AND {var}.kind IS NOT NULL)"
     )
 
 

@@ -57,10 +57,17 @@ def stored_snapshot(driver: Driver, database: str) -> Snapshot | None:
         if live is None:
             return None, None
         gen = live["gen"]
-        nodes = {r["ref"]: json.loads(r["props"]) for r in tx.run(cy.STORED_NODES, gen=gen)}
+        # a row with no ref is a version the sweep deleted while it was read (read-committed:
+        # one no published generation sees), never part of the graph: skipped
+        nodes = {
+            r["ref"]: json.loads(r["props"])
+            for r in tx.run(cy.STORED_NODES, gen=gen)
+            if r["ref"] is not None and r["props"] is not None
+        }
         edges = {
             (r["source"], r["type"], r["target"]): json.loads(r["props"] or "{}")
             for r in tx.run(cy.STORED_EDGES, gen=gen)
+            if r["source"] is not None and r["target"] is not None
         }
         after = tx.run(cy.GET_LIVE_GEN).single()
         return (gen if after is not None and after["gen"] == gen else None), Snapshot(nodes, edges)

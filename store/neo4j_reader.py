@@ -220,8 +220,7 @@ class Neo4jReader:
             self._gen = read
         if live != read:
             raise GraphReplacedError(self._where, read)
-        rows: list[Any] = rec["rows"]
-        return rows
+        return _without_deleted(rec["rows"])
 
     @property
     def generation(self) -> str:
@@ -355,6 +354,8 @@ class Neo4jReader:
             for i, rec in enumerate(tx.run(cy.SEARCH_INDEX_ROWS, gen=gen)):
                 if not i % 1000 and self._indexes.closed.is_set():
                     raise GraphReplacedError(self._where, gen)  # the store is closing
+                if rec["kind"] is None or rec["ref"] is None or rec["props"] is None:
+                    continue  # deleted while read: see _without_deleted
                 builder.add(NodeKind(rec["kind"]), rec["ref"], json.loads(rec["props"]))
             live = tx.run(cy.GET_LIVE_GEN).value("gen")  # after every row was read
             if live != [gen]:
@@ -420,6 +421,40 @@ class Neo4jReader:
 
 def _types(relations: Iterable[Relation]) -> list[str]:
     return sorted(Relation(r).value for r in relations)
+
+
+#: The keys of a read's row that name a node or hold what every node has; ``None`` in one of
+#: them means the node was deleted while the read ran (see :func:`_without_deleted`).
+_IDENTITY = ("kind", "ref", "source", "target")
+
+
+def _without_deleted(rows: list[Any]) -> list[Any]:
+    """``rows`` without what a node deleted during the read left in them.
+
+    Neo4j reads are read-committed: a version that the sweep deletes in another transaction
+    while a read runs (one no published generation sees: closed before the previous one, or a
+    dead load's pending one) reads as a node with no properties, so a row projected from it has
+    ``None`` where a kind or ref belongs (and a traversal's level lists hold ``None``). The
+    sweep deletes only what the pinned generation cannot see while that generation is
+    published, and the read's last clause checks it still was: such a row is never part of the
+    answer, so it is dropped rather than failing the read.
+
+    >>> _without_deleted([{"kind": "Metric", "props": "{}"}, {"kind": None, "props": None}])
+    [{'kind': 'Metric', 'props': '{}'}]
+    >>> _without_deleted([["metric:a", None], []])
+    [['metric:a'], []]
+    """
+    kept: list[Any] = []
+    for row in rows:
+        if isinstance(row, dict):
+            if any(key in row and row[key] is None for key in _IDENTITY):
+                continue
+            if "kind" in row and "props" in row and row["props"] is None:
+                continue
+        elif isinstance(row, list):
+            row = [x for x in row if x is not None]
+        kept.append(row)
+    return kept
 
 
 def _node(rec: Mapping[str, Any]) -> BaseNode:
