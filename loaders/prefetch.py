@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+from collections.abc import Callable
 from concurrent.futures import Future, ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -61,7 +62,17 @@ class Prefetch:
     (True, None)
     """
 
-    def __init__(self, paths: list[Path], *, max_bytes: int, min_bytes: int | None = None) -> None:
+    def __init__(
+        self,
+        paths: list[Path],
+        *,
+        max_bytes: int,
+        min_bytes: int | None = None,
+        task: Callable[[str, int], tuple[Any] | None] = _parse,
+    ) -> None:
+        """``task(path, max_bytes)`` is what a worker does with a file (default: parse it);
+        it must be a module-level function (or a ``functools.partial`` of one) and return
+        ``(result,)``, or ``None`` for "do it yourself"."""
         self._futures: dict[Path, Future[tuple[Any] | None]] = {}
         self._pool: ProcessPoolExecutor | None = None
         n = workers()
@@ -80,7 +91,7 @@ class Prefetch:
         )
         for path, size in zip(paths, sizes, strict=True):
             if 0 < size <= max_bytes:
-                self._futures[path] = self._pool.submit(_parse, str(path), max_bytes)
+                self._futures[path] = self._pool.submit(task, str(path), max_bytes)
 
     @property
     def active(self) -> bool:
@@ -88,7 +99,7 @@ class Prefetch:
         return self._pool is not None
 
     def take(self, path: Path) -> tuple[Any] | None:
-        """``(value,)`` parsed ahead for ``path``, or ``None``: parse it yourself."""
+        """``(value,)`` the task produced for ``path`` ahead, or ``None``: do it yourself."""
         future = self._futures.pop(path, None)
         if future is None:
             return None
