@@ -120,7 +120,8 @@ def _publish(
     # the digest of the graph as read (before automatic versions): an unchanged catalog is
     # recognised by it; the stored graph's own digest ("digest") is updated by deltas
     metric_hashes: dict[str, int] = {}
-    texts: list[str] = []  # each node's stored text, made from the props the digest reads
+    # a first load writes each node's stored text: made from the props the digest reads
+    texts: list[str] | None = [] if store.head() == 0 else None
     source_digest = graph_digest(graph.nodes, graph.edges, metric_hashes=metric_hashes, texts=texts)
     for attempt in range(ATTEMPTS):
         head = store.head()
@@ -141,14 +142,15 @@ def _publish(
             return PublishResult(info, None, head)
         stored_snap = store.catalog_data() if info is not None else None
         versioned, auto = with_auto_versions(stored_snap, graph)
-        node_texts = list(texts)  # this attempt's (a retry may version other metrics)
+        node_texts = list(texts) if texts is not None else None  # this attempt's
         digest = _updated_digest(source_digest, graph, versioned, metric_hashes, node_texts)
         meta = {**graph.meta, "digest": digest, "source_digest": source_digest}
         meta.pop("files", None)
         if files is not None:
             meta["files"] = {"digest": files, "graph": digest}
         versioned = CatalogGraph(versioned.name, versioned.nodes, versioned.edges, meta)
-        versioned.keep_node_texts(node_texts)
+        if node_texts is not None:
+            versioned.keep_node_texts(node_texts)
         final = draft.model_copy(update={"version_check": check_versions, "auto_versions": auto})
         planned: PlannedRevision | None = None
         problems: list[str] = []  # a first load breaks no version rule
@@ -182,12 +184,12 @@ def _updated_digest(
     graph: CatalogGraph,
     versioned: CatalogGraph,
     hashes: dict[str, int],
-    texts: list[str],
+    texts: list[str] | None,
 ) -> str:
     """The digest of ``versioned`` from that of ``graph``: only the metrics that got an
     automatic version differ (the same objects otherwise); ``hashes``: the item hash of each
     metric of ``graph`` (what :func:`graph_digest` added for it). ``texts`` (the stored text
-    of each node of ``graph``) is updated to ``versioned``'s."""
+    of each node of ``graph``, if made) is updated to ``versioned``'s."""
     if versioned is graph:
         return digest
     added, removed, removed_hashes = [], [], []
@@ -200,5 +202,6 @@ def _updated_digest(
                 removed_hashes.append(known)
             props = new.props()
             added.append(node_item(new.ref, props))
-            texts[i] = stored_text(props)
+            if texts is not None:
+                texts[i] = stored_text(props)
     return digest_update(digest, added=added, removed=removed, removed_hashes=removed_hashes)

@@ -1,6 +1,7 @@
 """Reading a catalog's files into a :class:`loaders.validate.CatalogState`: ``kpigraph.yaml``,
 the section files, ``sources``, the metric files — each through the per-file cache
-(:mod:`loaders.catalog_cache`), each node validated against its model with file and line.
+(:mod:`loaders.catalog_cache`) or read ahead by a worker (:mod:`loaders.file_entries`), each
+node validated against its model with file and line.
 :mod:`loaders.catalog` assembles and checks the whole catalog from it; a delta reads only its
 changed metric files (:func:`read_metric_files`, :mod:`loaders.partial`)."""
 
