@@ -142,7 +142,9 @@ def _publish(
             return PublishResult(info, None, head)
         stored_snap = store.catalog_data() if info is not None else None
         versioned, auto = with_auto_versions(stored_snap, graph)
-        node_texts = list(texts) if texts is not None else None  # this attempt's
+        # updated in place (the unversioned metrics' texts freed): for this attempt only, a
+        # retry serialises again
+        node_texts, texts = texts, None
         digest = _updated_digest(source_digest, graph, versioned, metric_hashes, node_texts)
         meta = {**graph.meta, "digest": digest, "source_digest": source_digest}
         meta.pop("files", None)
