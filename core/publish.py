@@ -19,7 +19,8 @@ from graph_schema.diff import (
 )
 from graph_schema.errors import ConflictError, EmptyStoreError, StoreError, VersionError
 from graph_schema.governance import LedgerCommit
-from graph_schema.graph import CatalogGraph
+from graph_schema.graph import CatalogGraph, stored_text
+from graph_schema.models import Metric
 from graph_schema.revisions import RevisionDraft
 from store.base import GraphStore, ProgressFn, StoreInfo
 from store.history import PlannedRevision, now, plan_revision
@@ -118,7 +119,10 @@ def _publish(
     draft = draft or RevisionDraft()
     # the digest of the graph as read (before automatic versions): an unchanged catalog is
     # recognised by it; the stored graph's own digest ("digest") is updated by deltas
-    source_digest = graph_digest(graph.nodes, graph.edges)
+    metric_hashes: dict[str, int] = {}
+    # a first load writes each node's stored text: made from the props the digest reads
+    texts: list[str] | None = [] if store.head() == 0 else None
+    source_digest = graph_digest(graph.nodes, graph.edges, metric_hashes=metric_hashes, texts=texts)
     for attempt in range(ATTEMPTS):
         head = store.head()
         if expect_head is not None and head != expect_head:
@@ -138,12 +142,17 @@ def _publish(
             return PublishResult(info, None, head)
         stored_snap = store.catalog_data() if info is not None else None
         versioned, auto = with_auto_versions(stored_snap, graph)
-        digest = _updated_digest(source_digest, graph, versioned)
+        # updated in place (the unversioned metrics' texts freed): for this attempt only, a
+        # retry serialises again
+        node_texts, texts = texts, None
+        digest = _updated_digest(source_digest, graph, versioned, metric_hashes, node_texts)
         meta = {**graph.meta, "digest": digest, "source_digest": source_digest}
         meta.pop("files", None)
         if files is not None:
             meta["files"] = {"digest": files, "graph": digest}
         versioned = CatalogGraph(versioned.name, versioned.nodes, versioned.edges, meta)
+        if node_texts is not None:
+            versioned.keep_node_texts(node_texts)
         final = draft.model_copy(update={"version_check": check_versions, "auto_versions": auto})
         planned: PlannedRevision | None = None
         problems: list[str] = []  # a first load breaks no version rule
@@ -172,14 +181,29 @@ def _publish(
     raise AssertionError("unreachable")
 
 
-def _updated_digest(digest: str, graph: CatalogGraph, versioned: CatalogGraph) -> str:
+def _updated_digest(
+    digest: str,
+    graph: CatalogGraph,
+    versioned: CatalogGraph,
+    hashes: dict[str, int],
+    texts: list[str] | None,
+) -> str:
     """The digest of ``versioned`` from that of ``graph``: only the metrics that got an
-    automatic version differ (the same objects otherwise)."""
+    automatic version differ (the same objects otherwise); ``hashes``: the item hash of each
+    metric of ``graph`` (what :func:`graph_digest` added for it). ``texts`` (the stored text
+    of each node of ``graph``, if made) is updated to ``versioned``'s."""
     if versioned is graph:
         return digest
-    added, removed = [], []
-    for old, new in zip(graph.nodes, versioned.nodes, strict=True):
+    added, removed, removed_hashes = [], [], []
+    for i, (old, new) in enumerate(zip(graph.nodes, versioned.nodes, strict=True)):
         if old is not new:
-            removed.append(node_item(old.ref, old.props()))
-            added.append(node_item(new.ref, new.props()))
-    return digest_update(digest, added=added, removed=removed)
+            known = hashes.get(old.id) if isinstance(old, Metric) else None
+            if known is None:
+                removed.append(node_item(old.ref, old.props()))
+            else:
+                removed_hashes.append(known)
+            props = new.props()
+            added.append(node_item(new.ref, props))
+            if texts is not None:
+                texts[i] = stored_text(props)
+    return digest_update(digest, added=added, removed=removed, removed_hashes=removed_hashes)

@@ -14,7 +14,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from graph_schema.graph import CatalogGraph
+from graph_schema.graph import CatalogGraph, stored_text
 from graph_schema.ids import NodeKind
 from graph_schema.models import BaseNode, Edge, Metric
 from graph_schema.revisions import ChangeOp, EdgeChange, NodeChange
@@ -43,7 +43,13 @@ def edge_key(edge: Edge) -> EdgeKey:
     return (str(edge.source), edge.type + "", str(edge.target))  # Relation is a str
 
 
-def graph_digest(nodes: Iterable[BaseNode], edges: Iterable[Edge]) -> str:
+def graph_digest(
+    nodes: Iterable[BaseNode],
+    edges: Iterable[Edge],
+    *,
+    metric_hashes: dict[str, int] | None = None,
+    texts: list[str] | None = None,
+) -> str:
     """A content hash of a graph, independent of order: equal digests, equal graphs. A reload
     of an unchanged catalog is recognised by it without reading the stored graph back.
 
@@ -59,10 +65,21 @@ def graph_digest(nodes: Iterable[BaseNode], edges: Iterable[Edge]) -> str:
     >>> d = graph_digest([a], [])
     >>> digest_update(d, added=[node_item(b.ref, b.props())]) == graph_digest([a, b], [])
     True
+
+    ``metric_hashes``: filled with each metric's item hash by id (a publish takes the
+    metrics that get an automatic version out of the digest with them: :func:`digest_update`).
+    ``texts``: filled with each node's stored text (:func:`~graph_schema.graph.stored_text`),
+    in order, from the same properties (a first load serialises each node's once for both).
     """
     total = 0
     for n in nodes:
-        total += item_hash(node_item(n.ref, n.props()))
+        props = n.props()
+        h = item_hash(node_item(n.ref, props))
+        total += h
+        if metric_hashes is not None and n.kind is NodeKind.METRIC:
+            metric_hashes[n.id] = h
+        if texts is not None:
+            texts.append(stored_text(props))
     for e in edges:
         total += item_hash(edge_item(edge_key(e), e.props))
     return f"{total % _MOD:032x}"
@@ -85,13 +102,20 @@ def item_hash(text: str) -> int:
     return int.from_bytes(hashlib.blake2b(text.encode("utf-8"), digest_size=16).digest(), "big")
 
 
-def digest_update(digest: str, *, added: Iterable[str] = (), removed: Iterable[str] = ()) -> str:
+def digest_update(
+    digest: str,
+    *,
+    added: Iterable[str] = (),
+    removed: Iterable[str] = (),
+    removed_hashes: Iterable[int] = (),
+) -> str:
     """``digest`` with the items ``removed`` taken out and ``added`` put in (item texts of
     :func:`node_item` / :func:`edge_item`; a modified item is removed as it was and added as
-    it is)."""
+    it is); ``removed_hashes``: items taken out by their :func:`item_hash` already known."""
     total = int(digest, 16)
     total += sum(item_hash(t) for t in added)
     total -= sum(item_hash(t) for t in removed)
+    total -= sum(removed_hashes)
     return f"{total % _MOD:032x}"
 
 

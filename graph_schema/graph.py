@@ -48,10 +48,18 @@ class CatalogGraph:
         of ``nodes`` and ``edges``), serialised once: a first load's stored rows and its
         revision 1 change records share them (at L half a million nodes and 1.2 million
         edges; each serialisation of them costs seconds)."""
-        encode = _STORED_TEXT
-        nodes = [encode(n.props()) for n in self.nodes]
+        encode = stored_text
+        nodes = self.__dict__.pop("_node_texts", None)
+        if nodes is None or len(nodes) != len(self.nodes):
+            nodes = [encode(n.props()) for n in self.nodes]
         edges = [encode(e.props) if e.props else "{}" for e in self.edges]
         return nodes, edges
+
+    def keep_node_texts(self, texts: list[str]) -> None:
+        """The stored text of each node (in the order of ``nodes``), made already from the same
+        properties (a publish's digest pass): :attr:`texts` takes them instead of serialising
+        every node again. Call it before :attr:`texts` is first read."""
+        self.__dict__["_node_texts"] = texts
 
     def counts(self) -> dict[str, int]:
         """Node counts by kind and the edge count, for summaries."""
@@ -62,4 +70,4 @@ class CatalogGraph:
 
 
 #: ``json.dumps(props, ensure_ascii=False)``: the text of a stored row
-_STORED_TEXT = json.JSONEncoder(ensure_ascii=False).encode
+stored_text = json.JSONEncoder(ensure_ascii=False).encode

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +46,7 @@ from loaders.catalog_read import (
     CatalogManifest,
     catalog_meta,
     is_metric_file,
+    read_file_ahead,
     read_manifest,
     read_metric_files,
     read_metrics,
@@ -122,7 +124,8 @@ def _read_catalog(path: str | Path, cache: FileCache | None) -> CatalogSource:
         )
     state = CatalogState(root, cache=cache)
     manifest = read_manifest(state)
-    state.ahead = Prefetch(to_parse(state), max_bytes=MAX_FILE_BYTES)
+    ahead = partial(read_file_ahead, str(root))
+    state.ahead = Prefetch(to_parse(state), max_bytes=MAX_FILE_BYTES, task=ahead)
     try:
         read_sections(state)
         metric_files = read_metrics(state)

@@ -42,6 +42,8 @@ from loaders.prefetch import workers
 _CODE = (
     "loaders/catalog.py",
     "loaders/catalog_read.py",
+    "loaders/file_entries.py",
+    "loaders/validate.py",
     "loaders/yaml_lines.py",
     "loaders/catalog_cache.py",
     "graph_schema/models.py",
@@ -148,7 +150,8 @@ class FileCache:
     fingerprint: str = field(default_factory=_fingerprint)
     #: entries read or to be written by the current read: key -> entry
     used: set[str] = field(default_factory=set)
-    pending: dict[str, FileEntry] = field(default_factory=dict)
+    #: (a :class:`FileEntry`, or its pickle)
+    pending: dict[str, FileEntry | bytes] = field(default_factory=dict)
     hits: int = 0
     misses: int = 0
     #: write new entries from a forked child while this process goes on (``kpigraph load``:
@@ -198,10 +201,11 @@ class FileCache:
         self.hits += 1
         return entry
 
-    def put(self, key: str, entry: FileEntry) -> None:
-        """Remember ``entry``; written by :meth:`commit`."""
+    def put(self, key: str, entry: FileEntry, *, pickled: bytes | None = None) -> None:
+        """Remember ``entry``; written by :meth:`commit` (``pickled``: its pickle, when a
+        worker made it already — written as it is)."""
         self.used.add(key)
-        self.pending[key] = entry
+        self.pending[key] = entry if pickled is None else pickled
 
     def discard(self) -> None:
         """The read failed: write nothing, remove nothing."""
@@ -271,7 +275,10 @@ class FileCache:
                 fd, tmp = tempfile.mkstemp(dir=self.directory, suffix=".tmp")
                 try:
                     with os.fdopen(fd, "wb") as fh:
-                        pickle.dump(entry, fh, protocol=pickle.HIGHEST_PROTOCOL)
+                        if isinstance(entry, bytes):
+                            fh.write(entry)
+                        else:
+                            pickle.dump(entry, fh, protocol=pickle.HIGHEST_PROTOCOL)
                     os.replace(tmp, self.directory / f"{key}.pickle")
                 except BaseException:
                     with contextlib.suppress(OSError):

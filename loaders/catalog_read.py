@@ -1,12 +1,13 @@
 """Reading a catalog's files into a :class:`loaders.validate.CatalogState`: ``kpigraph.yaml``,
 the section files, ``sources``, the metric files — each through the per-file cache
-(:mod:`loaders.catalog_cache`), each node validated against its model with file and line.
+(:mod:`loaders.catalog_cache`) or read ahead by a worker (:mod:`loaders.file_entries`), each
+node validated against its model with file and line.
 :mod:`loaders.catalog` assembles and checks the whole catalog from it; a delta reads only its
 changed metric files (:func:`read_metric_files`, :mod:`loaders.partial`)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
@@ -15,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from core.i18n import _
 from graph_schema.confined import ADVICE, LINKED_OUT, escapes
-from graph_schema.ids import NodeKind, NodeRef
+from graph_schema.ids import NodeKind
 from graph_schema.models import (
     BaseNode,
     Dashboard,
@@ -35,9 +36,9 @@ from loaders.catalog_checks import (
     ids_in_text,
 )
 from loaders.catalog_file import read_catalog_file
+from loaders.file_entries import per_file, read_ahead, rel_of
 from loaders.validate import (
     CatalogState,
-    make_edge,
     validate_model,
     validate_node,
 )
@@ -95,9 +96,9 @@ def read_metric_files(
             continue
         entry = (before or {}).get(rel)
         if entry is not None and getattr(entry, "text", None):
-            _per_file(state, path, partial(_read_metric_items, state, path, entry))
+            per_file(state, path, partial(_read_metric_items, state, path, entry))
         else:
-            _per_file(state, path, partial(_read_metric_file, state, path))
+            per_file(state, path, partial(_read_metric_file, state, path))
     return state
 
 
@@ -133,7 +134,7 @@ def _read_metric_items(state: CatalogState, path: Path, old: FileEntry) -> None:
             _read_metric_file(state, path)  # reports it as a whole read does
             return
         read.append(item)
-    rel = _rel(state, path)
+    rel = rel_of(state, path)
     for got in read:
         if isinstance(got, LDict):
             metric = validate_node(state, Metric, got, rel)
@@ -164,61 +165,12 @@ def catalog_meta(root: Path) -> dict[str, Any] | None:
 # reading files
 
 
-def _per_file(state: CatalogState, path: Path, read: Callable[[], object]) -> None:
-    """Run ``read`` (which reads ``path`` into ``state``), or replay what it produced the last
-    time this file had the same content (``state.cache``). Only a file that read without any
-    problem is cached."""
-    cache = state.cache
-    if cache is None or escapes(state.root, path):
-        read()  # reports a link out of the catalog
-        return
-    rel = _rel(state, path)
-    try:
-        data = path.read_bytes()
-        key = cache.key(rel, data)
-    except OSError:
-        read()  # reports it
-        return
-    entry = cache.get(key)
-    if entry is not None:
-        for node, line, raw in entry.nodes:
-            state.add_node(node, rel, line, raw)
-        for source, target, rel, props in entry.edges:
-            ekey = (NodeRef(*source), NodeRef(*target), Relation(rel))
-            if ekey not in state.edges:
-                state.edges[ekey] = make_edge(*ekey, props)
-        return
-    issues, nodes, edges = len(state.issues), len(state.nodes), len(state.edges)
-    unreadable = sum(len(v) for v in state.unreadable.values())
-    unverifiable = len(state.unverifiable)
-    read()
-    if (
-        len(state.issues) == issues
-        and sum(len(v) for v in state.unreadable.values()) == unreadable
-        and len(state.unverifiable) == unverifiable
-    ):
-        new_refs = list(state.nodes)[nodes:]
-        cache.put(
-            key,
-            FileEntry(
-                [(state.nodes[r], state.origins[r].line, state.raw[r]) for r in new_refs],
-                [
-                    (tuple(e.source), tuple(e.target), e.type.value, e.props)
-                    for e in list(state.edges.values())[edges:]
-                ],
-                _text_of(rel, data),
-            ),
-        )
-
-
-def _text_of(rel: str, data: bytes) -> str | None:
-    """A metric file's text, kept with its cache entry (see :mod:`loaders.metric_items`)."""
-    if not is_metric_file(Path(rel).as_posix()):
-        return None
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError:
-        return None
+def read_file_ahead(root: str, path: str, max_bytes: int) -> tuple[bytes] | None:
+    """What a prefetch worker does with a big file of the catalog ``root`` (a system file or
+    a metric file): read and validate it (:func:`loaders.file_entries.read_ahead`)."""
+    rel = Path(path).relative_to(root).as_posix()
+    reader = _read_metric_file if is_metric_file(rel) else _read_sources_file
+    return read_ahead(root, reader, path, max_bytes)
 
 
 def to_parse(state: CatalogState) -> list[Path]:
@@ -230,30 +182,20 @@ def to_parse(state: CatalogState) -> list[Path]:
     out = []
     for path in paths:
         try:
-            if not cache.holds(cache.key(_rel(state, path), path.read_bytes())):
+            if not cache.holds(cache.key(rel_of(state, path), path.read_bytes())):
                 out.append(path)
         except OSError:
             pass  # the read reports it
     return out
 
 
-def _rel(state: CatalogState, path: Path) -> str:
-    try:
-        return str(path.relative_to(state.root))
-    except ValueError:
-        return str(path)
-
-
 def _read_file(state: CatalogState, path: Path) -> Any | None:
     """Parse one YAML file; on any problem record an issue and return ``None``. A symbolic
     link out of the catalog directory is not read (:mod:`core.confined`)."""
     if escapes(state.root, path):
-        state.issue(_rel(state, path), None, LINKED_OUT, ADVICE)
+        state.issue(rel_of(state, path), None, LINKED_OUT, ADVICE)
         return None
-    parsed = state.ahead.take(path) if state.ahead is not None else None
-    if parsed is not None:
-        return parsed[0]
-    return read_catalog_file(path, _rel(state, path), state.issue)
+    return read_catalog_file(path, rel_of(state, path), state.issue)
 
 
 def read_manifest(state: CatalogState) -> CatalogManifest | None:
@@ -307,7 +249,7 @@ def read_sections(state: CatalogState) -> None:
     for filename, section, model in simple:
         path = state.root / filename
         if path.is_file():
-            _per_file(state, path, partial(_read_section, state, path, filename, section, model))
+            per_file(state, path, partial(_read_section, state, path, filename, section, model))
     _read_sources(state)
 
 
@@ -339,7 +281,7 @@ def _read_sources(state: CatalogState) -> None:
     """``sources.yaml``, and/or ``sources/**/*.yaml`` for large estates (e.g. one file per
     system); every file is a list of systems."""
     for path in _source_paths(state.root):
-        _per_file(state, path, partial(_read_sources_file, state, path))
+        per_file(state, path, partial(_read_sources_file, state, path))
 
 
 def _source_paths(root: Path) -> list[Path]:
@@ -360,7 +302,7 @@ def _metric_paths(root: Path) -> list[Path]:
 
 
 def _read_sources_file(state: CatalogState, path: Path) -> None:
-    filename = _rel(state, path)
+    filename = rel_of(state, path)
     before = len(state.issues)
     data = _read_file(state, path)
     if data is None and len(state.issues) > before:
@@ -442,12 +384,12 @@ def _read_child(
 def read_metrics(state: CatalogState) -> set[Path]:
     files = _metric_paths(state.root)
     for path in files:
-        _per_file(state, path, partial(_read_metric_file, state, path))
+        per_file(state, path, partial(_read_metric_file, state, path))
     return set(files)
 
 
 def _read_metric_file(state: CatalogState, path: Path) -> None:
-    rel = _rel(state, path)
+    rel = rel_of(state, path)
     before = len(state.issues)
     data = _read_file(state, path)
     if data is None:

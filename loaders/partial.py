@@ -105,10 +105,15 @@ def metric_facts(
             if rel is Relation.ROLLS_UP_TO:
                 links.setdefault(e.source.id, []).append((rel.value, e.source.id, e.target.id))
     out: dict[str, MetricFacts] = {}
+    posix: dict[str, str] = {}  # a few files, many metrics: each file's path converted once
     for m in metrics:
         named = refers.get(m.id, set()) | set(m.parallel)
+        file = file_of[m.ref]
+        where = posix.get(file)
+        if where is None:
+            where = posix[file] = Path(file).as_posix()
         out[m.id] = (
-            Path(file_of[m.ref]).as_posix(),
+            where,
             tuple(sorted(named)),
             tuple(sorted(links.get(m.id, ()))),
             index_keys(m),
