@@ -9,7 +9,18 @@ Steps, in one process holding the store as ``kpigraph serve`` does (its graph re
 4. the same kind of change written as a whole publish (what every apply cost before #23).
 
 usage: python -m benchmarks.apply_change [--metrics 10000] [--backend embedded|neo4j]
-       [--repeat 5] [--whole N]
+       [--repeat 5] [--whole N] [--store FILE] [--single-thread]
+
+The process holds a second thread while it applies, as ``kpigraph serve`` (uvicorn's threads)
+does, so that the apply takes a server's path (no ``fork``: :func:`core.bulk.can_fork`);
+``--single-thread`` measures the path of a process with one thread (a CLI). Besides the apply,
+each repeat times the first read after the approvals (another connection, the ledger's, wrote
+the file) and the first read after the apply — what a server's next request pays — and the
+CPU of every thread of the process from the apply's start to one second after it (the search
+index patched in a thread after the apply returned included).
+
+``--store FILE``: an embedded store already loaded (``kpigraph load CAT --db FILE``), copied
+and used as it is (no generated catalog, no first load here: at L that saves minutes).
 
 ``--neo4j-data DIR``: the running private Neo4j of ``DIR`` already holding a loaded catalog
 (``python -m benchmarks.load_e2e CAT --backend neo4j --keep-neo4j``) is used as it is (no first
@@ -29,8 +40,10 @@ import contextlib
 import json
 import os
 import resource
+import shutil
 import statistics
 import tempfile
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -46,7 +59,7 @@ from graph_schema.graph import CatalogGraph
 from graph_schema.ids import NodeKind, NodeRef
 from graph_schema.models import Metric
 from loaders.catalog import load_catalog
-from store.base import GraphStore
+from store.base import GraphStore, SearchQuery
 from store.ledger import ledger_for
 
 
@@ -71,8 +84,6 @@ def _loaded_neo4j(data: Path) -> Iterator[GraphStore]:
 
 def _from_store(store: GraphStore) -> tuple[list[NodeRef], list[str]]:
     """The metrics (sorted) and departments of a loaded store, read by search."""
-    from store.base import SearchQuery
-
     depts = store.search(SearchQuery(kinds=frozenset({NodeKind.DEPARTMENT}), limit=1000)).items
     metrics: list[NodeRef] = []
     offset = 0
@@ -137,24 +148,66 @@ def _reworded(props: dict[str, Any], i: int) -> dict[str, Any]:
     return out
 
 
+@contextlib.contextmanager
+def _copied(store_file: Path, work: Path) -> Iterator[GraphStore]:
+    from store.embedded import EmbeddedStore
+
+    for suffix in ("", "-wal"):
+        if Path(f"{store_file}{suffix}").exists():
+            shutil.copyfile(f"{store_file}{suffix}", f"{work / 'bench.sqlite'}{suffix}")
+    store = EmbeddedStore(work / "bench.sqlite")
+    try:
+        yield store
+    finally:
+        store.close()
+
+
+def _timed(fn: Any) -> tuple[float, float]:
+    t0, c0 = time.perf_counter(), time.process_time()
+    fn()
+    return time.perf_counter() - t0, time.process_time() - c0
+
+
 def run(
     n: int,
     backend: str,
     repeat: int,
     whole_runs: int | None = None,
     neo4j_data: Path | None = None,
+    store_file: Path | None = None,
+    threads: bool = True,
 ) -> dict[str, Any]:
-    with tempfile.TemporaryDirectory(prefix="kpigraph-apply-") as tmp:
+    stop = threading.Event()
+    if threads:  # as a server: another thread alive (no fork in the apply)
+        threading.Thread(target=stop.wait, name="bench-server-thread", daemon=True).start()
+    try:
+        return _run(n, backend, repeat, whole_runs, neo4j_data, store_file, threads)
+    finally:
+        stop.set()
+
+
+def _run(
+    n: int,
+    backend: str,
+    repeat: int,
+    whole_runs: int | None,
+    neo4j_data: Path | None,
+    store_file: Path | None,
+    threads: bool,
+) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory(prefix="kpigraph-apply-", dir=os.environ.get("TMPDIR")) as tmp:
         work = Path(tmp)
         first_load: float | None = None
         if neo4j_data is not None:
             opened = _loaded_neo4j(neo4j_data)
+        elif store_file is not None:
+            opened = _copied(store_file, work)
         else:
             generate(n, 1, work / "cat")
             graph = load_catalog(work / "cat")
             opened = _store(backend, work)
         with opened as store:
-            if neo4j_data is None:
+            if neo4j_data is None and store_file is None:
                 t0 = time.perf_counter()
                 publish(store, graph)
                 first_load = time.perf_counter() - t0
@@ -166,8 +219,14 @@ def run(
             gov = Governance(store, ledger_for(store))
             people = _people(gov, depts)
             ref = metrics[len(metrics) // 2]
+            t0 = time.perf_counter()
             store.snapshot().get_nodes([ref])  # as a server: the graph is read already
+            store.search(SearchQuery(text=ref.id, limit=5))  # and its search index
+            first_read = time.perf_counter() - t0
             deltas, delta_cpu, wholes = [], [], []
+            after_approvals: list[tuple[float, float]] = []
+            after_apply: list[tuple[float, float]] = []
+            with_background: list[float] = []  # CPU of every thread, apply to 1 s after it
             for i in range(repeat):
                 props = store.get_nodes([ref])[ref].props()
                 change = gov.submit(
@@ -179,11 +238,15 @@ def run(
                     f"bench {i}",
                 )
                 _approve(gov, people, change.id)
-                store.snapshot().get_nodes([ref])
+                # the ledger's connection wrote the file: what the next read pays
+                after_approvals.append(_timed(lambda: store.snapshot().get_nodes([ref])))
                 t0, c0 = time.perf_counter(), time.process_time()
                 gov.apply(people["a1"], change.id)
                 deltas.append(time.perf_counter() - t0)
                 delta_cpu.append(time.process_time() - c0)
+                after_apply.append(_timed(lambda: store.snapshot().get_nodes([ref])))
+                time.sleep(1.0)  # a thread patching the search index file, if any, finishes
+                with_background.append(time.process_time() - c0)
                 if whole_runs is not None and i >= whole_runs:
                     continue
                 # the same kind of change as a whole publish (the path before #23)
@@ -203,7 +266,15 @@ def run(
             info = store.info()
     return {
         "backend": backend,
-        "metrics": n,
+        "threads": threads,
+        "metrics": n if store_file is None else None,
+        "store": str(store_file) if store_file is not None else None,
+        "first_read_s": round(first_read, 3),
+        "read_after_approvals_s": [round(w, 3) for w, _ in after_approvals],
+        "read_after_approvals_cpu_s": [round(c, 3) for _, c in after_approvals],
+        "read_after_apply_s": [round(w, 3) for w, _ in after_apply],
+        "read_after_apply_cpu_s": [round(c, 3) for _, c in after_apply],
+        "apply_with_background_cpu_s": [round(c, 3) for c in with_background],
         "nodes": sum(v for k, v in info.counts.items() if k != "edges"),
         "edges": info.counts.get("edges"),
         "first_load_s": round(first_load, 3) if first_load is not None else None,
@@ -228,9 +299,15 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--neo4j-data", default=None, help="a running loaded local Neo4j")
     parser.add_argument("--whole", type=int, default=None, help="whole publishes (default: all)")
+    parser.add_argument("--store", default=None, help="a loaded embedded store (copied)")
+    parser.add_argument("--single-thread", action="store_true", help="no second thread (a CLI)")
     args = parser.parse_args(argv)
     data = Path(args.neo4j_data) if args.neo4j_data else None
-    result = run(args.metrics, "neo4j" if data else args.backend, args.repeat, args.whole, data)
+    store_file = Path(args.store) if args.store else None
+    backend = "neo4j" if data else args.backend
+    result = run(
+        args.metrics, backend, args.repeat, args.whole, data, store_file, not args.single_thread
+    )
     print(json.dumps(result, ensure_ascii=False, indent=2))
 
 

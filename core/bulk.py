@@ -91,11 +91,30 @@ def can_fork() -> bool:
     )
 
 
-def run_detached(work: Callable[[], object]) -> bool:
+#: The resident size past which :func:`run_detached` is asked not to fork (bytes). A fork
+#: copies the page tables of the whole process and, while the child lives, every page the
+#: parent then touches (reference counts); a server holding the graph of L (7–8 GB) spent
+#: seconds of an apply on it.
+FORK_LIMIT = 1 << 30
+
+
+def resident_bytes() -> int | None:
+    """This process's resident set size (``None`` where ``/proc`` does not tell)."""
+    try:
+        with open("/proc/self/statm") as f:
+            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def run_detached(work: Callable[[], object], *, max_rss: int | None = None) -> bool:
     """Run ``work`` in a detached process (forked twice: nobody's child to wait for), so that
-    the caller returns at once; False where forking is not safe (:func:`can_fork`) or failed.
-    Whatever ``work`` raises is dropped with it: use it for what is only a cache."""
+    the caller returns at once; False where forking is not safe (:func:`can_fork`), where this
+    process is past ``max_rss`` bytes resident, or where the fork failed. Whatever ``work``
+    raises is dropped with it: use it for what is only a cache."""
     if not can_fork():
+        return False
+    if max_rss is not None and (resident_bytes() or 0) > max_rss:
         return False
     try:
         pid = os.fork()

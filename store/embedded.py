@@ -37,11 +37,9 @@ from graph_schema.revisions import (
 )
 from store import embedded_history, embedded_write, history, sqlite_file
 from store.base import NodeLabel, ProgressFn, SearchPage, SearchQuery, StoreInfo, Walk
+from store.embedded_graph import GraphIndex, bfs, build_index, patched
 from store.embedded_reader import (
     EmbeddedReader,
-    GraphIndex,
-    bfs,
-    build_index,
     info_of_file,
     set_of_edges,
     store_name,
@@ -247,7 +245,15 @@ class EmbeddedStore:
             except BaseException as exc:
                 self._rolled_back(conn, exc, "writing a change into")
                 raise
-            self._index = None  # the next read reads the file again
+            # the graph held in memory, if it was the file's before the write: the delta's
+            # rows replaced in a new index (readers holding the old one keep it); else the
+            # next read reads the file again
+            held = self._index
+            after = {**written.stored, **written.meta}
+            if held is not None and held.meta == written.stored:
+                self._index = held = patched(held, planned.diff, after)
+            else:
+                self._index = held = None
             info = StoreInfo(
                 backend=self.backend,
                 catalog=written.stored.get("catalog"),
@@ -256,10 +262,13 @@ class EmbeddedStore:
                 meta=written.catalog_meta,
             )
             # the new generation's search index file: the previous one with the delta's nodes
-            # replaced (a detached process), not built again from every node
+            # replaced (in memory when this process had it, else from its file), not built
+            # again from every node
             changes = [(NodeRef.parse(c.ref).kind, c.ref, c.new) for c in planned.diff.nodes]
             generation = written.meta["generation"]
-            update_search_index(store_name(self.path), written.stored, generation, info, changes)
+            update_search_index(
+                store_name(self.path), written.stored, generation, info, changes, held
+            )
             return with_revision(info, planned.summary.number)
 
     def stored_rows(self, refs: Iterable[NodeRef]) -> Snapshot:
@@ -299,6 +308,9 @@ class EmbeddedStore:
                 conn = self._connection()
                 version = self._current_data_version(conn)
                 stale = self._index is None or version != self._data_version
+                if stale and self._index is not None and self._same_graph(conn, self._index):
+                    stale = False  # only the ledger's tables were written (an approval...)
+                    self._data_version = version
                 if not stale and self._index is not None and not self._check_file(self._index):
                     self._drop()  # the file holds another graph than SQLite reports: re-open
                     conn = self._connection()
@@ -315,7 +327,7 @@ class EmbeddedStore:
                     finally:
                         if conn.in_transaction:
                             conn.execute("COMMIT")
-                    self._index = build_index(nodes, edges, meta)
+                    self._index = build_index(nodes, edges, meta, self.backend)
                     self._data_version = version
                     self._sig = sqlite_file.signature(self.path)
                 assert self._index is not None
@@ -323,6 +335,18 @@ class EmbeddedStore:
             except (sqlite3.Error, OSError) as exc:
                 self._drop()
                 raise self._unavailable(exc) from exc
+
+    @staticmethod
+    def _same_graph(conn: sqlite3.Connection, index: GraphIndex) -> bool:
+        """Whether the file still holds the graph of ``index``, though another connection
+        wrote since: every write of nodes or edges (a load, a delta) replaces the meta rows
+        with a new generation, so equal meta rows mean that only other tables changed — the
+        ledger's (requests, approvals, comments, users, usage counts), which share the file.
+        A file written before generations had ids is always read again."""
+        if not index.meta.get("generation"):
+            return False
+        meta = dict(conn.execute("SELECT key, value FROM meta").fetchall())
+        return meta == index.meta
 
     def snapshot(self) -> EmbeddedReader:
         """A reader of the graph loaded when it first reads (taking it does no I/O)."""

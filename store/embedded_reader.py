@@ -1,7 +1,7 @@
-"""Reading the embedded store: one loaded graph held in memory, answered with networkx.
+"""Reading the embedded store: one loaded graph held in memory (:mod:`store.embedded_graph`).
 
 An :class:`EmbeddedReader` holds one :class:`GraphIndex` (never mutated once built), so every
-read through it answers from the same load.
+read through it answers from the same generation.
 """
 
 from __future__ import annotations
@@ -11,64 +11,18 @@ import json
 import os
 import sqlite3
 import threading
-from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from core.bulk import paused_gc, settle
 from graph_schema.errors import EmptyStoreError
 from graph_schema.ids import NodeKind, NodeRef
 from graph_schema.models import BaseNode, Edge, node_from_props
 from graph_schema.relations import RELATION_BY_VALUE, Relation
 from store.base import NodeLabel, SearchPage, SearchQuery, StoreInfo, Walk, sort_edges
+from store.embedded_graph import GraphIndex, bfs
 
 if TYPE_CHECKING:
-    import networkx as nx
-
     from store.search_file import IndexFile
-    from store.search_index import SearchIndex
-
-
-@dataclass
-class GraphIndex:
-    """The in-memory graph: refs as strings (``Kind:id``), relations as multi-edge keys."""
-
-    graph: nx.MultiDiGraph
-    props: dict[str, str]  # ref -> JSON properties (models built on demand)
-    info: StoreInfo
-    generation: str
-    _search: SearchIndex | None = field(default=None, init=False, repr=False, compare=False)
-    _search_lock: threading.Lock = field(
-        default_factory=threading.Lock, init=False, repr=False, compare=False
-    )
-
-    def search_index(self, store: str, nodes: Iterable[BaseNode] | None = None) -> SearchIndex:
-        """The search index of this graph, made by the first search (numpy and the scan
-        arrays are not paid for by commands and requests that never search): read from its
-        file (:mod:`store.search_file`) if one holds it, else built — from ``nodes`` when
-        given (a load has them), else from the stored properties — and written there.
-        ``store`` names the store in those files."""
-        with self._search_lock:
-            if self._search is None:
-                from store.search_file import IndexFile
-                from store.search_index import SearchIndexBuilder
-
-                info = self.info
-                file = IndexFile.of(store, self.generation, info.loaded_at, info.counts)
-                index = file.load() if file is not None and nodes is None else None
-                if index is None:
-                    if nodes is not None:
-                        index = SearchIndexBuilder.of_nodes(nodes)
-                    else:
-                        builder = SearchIndexBuilder()
-                        for ref, p in self.props.items():
-                            builder.add(NodeKind(ref.partition(":")[0]), ref, json.loads(p))
-                        index = builder.build()
-                    if file is not None:
-                        file.save(index)
-                self._search = index
-            return self._search
 
 
 class EmbeddedReader:
@@ -158,25 +112,25 @@ class EmbeddedReader:
     def edges_of(
         self, refs: Iterable[NodeRef], walk: Walk, relations: Iterable[Relation]
     ) -> list[Edge]:
-        g = self._index.graph
+        index = self._index
         rels = {r.value for r in relations}
         out: list[Edge] = []
         for ref in {str(r) for r in refs}:
-            if ref not in g:
+            if ref not in index.succ:
                 continue
             if walk in (Walk.FORWARD, Walk.UNDIRECTED):
-                out.extend(_edges(g, ref, g._succ[ref], rels, forward=True))
+                out.extend(_edges(ref, index.succ[ref], rels, forward=True))
             if walk in (Walk.BACKWARD, Walk.UNDIRECTED):
-                out.extend(_edges(g, ref, g._pred[ref], rels, forward=False))
+                out.extend(_edges(ref, index.pred[ref], rels, forward=False))
         return sort_edges(set_of_edges(out))
 
     def edges_among(self, refs: Iterable[NodeRef], relations: Iterable[Relation]) -> list[Edge]:
-        g = self._index.graph
+        adjacency = self._index.succ
         rels = {r.value for r in relations}
         members = {str(r) for r in refs}
         out: list[Edge] = []
         for ref in members:
-            succ = g._succ.get(ref)
+            succ = adjacency.get(ref)
             if succ is None:
                 continue
             # walk the smaller side: a hot field feeds thousands of metrics, few of them members
@@ -186,9 +140,9 @@ class EmbeddedReader:
                 else ((t, keys) for t, keys in succ.items() if t in members)
             )
             for target, keys in pairs:
-                for rtype, attrs in keys.items():
+                for rtype, text in keys.items():
                     if rtype in rels:
-                        out.append(_edge(ref, target, rtype, attrs.get("props", "{}")))
+                        out.append(_edge(ref, target, rtype, text))
         return sort_edges(out)
 
     def traverse(
@@ -198,7 +152,7 @@ class EmbeddedReader:
         relations: Iterable[Relation],
         max_depth: int | None,
     ) -> dict[NodeRef, int]:
-        found = bfs(self._index.graph, str(root), walk, {r.value for r in relations}, max_depth)
+        found = bfs(self._index, str(root), walk, {r.value for r in relations}, max_depth)
         return {NodeRef.from_stored(ref): d for ref, d in found.items()}
 
 
@@ -221,14 +175,30 @@ def update_search_index(
     generation: str,
     info: StoreInfo,
     changes: Sequence[tuple[NodeKind, str, Mapping[str, Any] | None]],
+    held: GraphIndex | None = None,
 ) -> None:
     """After a delta (:meth:`store.embedded.EmbeddedStore.apply`): the new generation's index
-    file made from the previous generation's (``before``: its stored meta) with the changed
-    nodes replaced (:func:`store.search_index.patched`), not built from every node — in a
-    detached process that alone imports numpy, or, where this process may not fork (a server
-    with threads of its own), in a thread of its own. Without a usable previous file nothing
-    is written: the first reader builds the index as before."""
-    from core.bulk import run_detached
+    file made from the previous generation's with the changed nodes replaced
+    (:func:`store.search_index.patched`), not built from every node.
+
+    ``held``: the new generation's in-memory graph when this process patched it
+    (:func:`store.embedded_graph.patched`) from one whose search index it had read — then a
+    thread patches that index in memory and writes the file from it (a server's next search
+    needs no file). Else the previous generation's file (``before``: its stored meta) is read
+    and patched — in a detached process that alone imports numpy when this process is small
+    enough to fork (:data:`core.bulk.FORK_LIMIT`: a server holding a large graph is not
+    forked), or else in a thread of its own. Without a usable previous file nothing is
+    written: the first reader builds the index as before."""
+    from core.bulk import FORK_LIMIT, run_detached
+
+    if held is not None and held.search_pending:
+
+        def patch_held() -> None:
+            with contextlib.suppress(Exception):  # only a cache: a search builds what is missing
+                held.search_index(store)
+
+        threading.Thread(target=patch_held, name="kpigraph-index", daemon=True).start()
+        return
 
     def work() -> None:
         from store.search_file import IndexFile
@@ -245,61 +215,13 @@ def update_search_index(
         with contextlib.suppress(Exception):  # only a cache: a reader builds what is missing
             work()
 
-    if not run_detached(work):
+    if not run_detached(work, max_rss=FORK_LIMIT):
         threading.Thread(target=in_thread, name="kpigraph-index", daemon=True).start()
 
 
 def store_name(path: str | os.PathLike[str]) -> str:
     """The store in search index files (:mod:`store.search_file`): its absolute path."""
     return f"embedded {os.path.abspath(path)}"
-
-
-def build_index(
-    nodes: Iterable[tuple[str, str, str]],
-    edges: list[tuple[str, str, str, str]],
-    meta: dict[str, str],
-) -> GraphIndex:
-    """The in-memory graph of a file's rows (``meta``, ``nodes``, ``edges``: one load's, read
-    by the caller in one read transaction), built with the garbage collector paused."""
-    with paused_gc():
-        index = _build_index_unpaused(nodes, edges, meta)
-    settle()  # long-lived: later collections skip it
-    return index
-
-
-def _build_index_unpaused(
-    nodes: Iterable[tuple[str, str, str]],
-    edges: list[tuple[str, str, str, str]],
-    meta: dict[str, str],
-) -> GraphIndex:
-    import networkx as nx  # only when a graph is read (a load reads none)
-
-    g: nx.MultiDiGraph = nx.MultiDiGraph()
-    props: dict[str, str] = {}
-    counts: dict[str, int] = {k.value: 0 for k in NodeKind}
-    for kind, node_id, p in nodes:
-        ref = f"{kind}:{node_id}"
-        g.add_node(ref)
-        props[ref] = p
-        counts[kind] = counts.get(kind, 0) + 1
-    for source, target, rtype, p in edges:
-        if p == "{}":
-            g.add_edge(source, target, key=rtype)
-        else:
-            g.add_edge(source, target, key=rtype, props=p)
-    counts["edges"] = len(edges)
-    catalog_meta = json.loads(meta.get("catalog_meta", "{}"))
-    info = StoreInfo(
-        backend=EmbeddedReader.backend,
-        catalog=meta.get("catalog"),
-        loaded_at=meta.get("loaded_at"),
-        counts=counts,
-        meta=catalog_meta,
-    )
-    generation = meta.get("generation") or ""
-    if not generation and info.catalog is not None:  # written before generations had ids
-        generation = f"{info.loaded_at}/{len(props)}/{len(edges)}"
-    return GraphIndex(g, props, info, generation)
 
 
 def info_of_file(conn: sqlite3.Connection) -> StoreInfo:
@@ -327,48 +249,6 @@ def info_of_file(conn: sqlite3.Connection) -> StoreInfo:
     )
 
 
-def bfs(
-    g: nx.MultiDiGraph,
-    root: str,
-    walk: Walk,
-    relations: set[str],
-    max_depth: int | None,
-) -> dict[str, int]:
-    """Breadth-first search over the relation-filtered multigraph; shortest hop per node.
-
-    Examples
-    --------
-    >>> import networkx as nx
-    >>> g = nx.MultiDiGraph()
-    >>> _ = g.add_edge("a", "b", key="INPUT_TO"); _ = g.add_edge("b", "a", key="DRIVES")
-    >>> bfs(g, "a", Walk.FORWARD, {"INPUT_TO", "DRIVES"}, None)
-    {'b': 1}
-    """
-    if root not in g:
-        return {}
-    adjacency: list[dict[str, dict[str, Any]]] = []
-    if walk in (Walk.FORWARD, Walk.UNDIRECTED):
-        adjacency.append(g._succ)
-    if walk in (Walk.BACKWARD, Walk.UNDIRECTED):
-        adjacency.append(g._pred)
-    depth = {root: 0}
-    queue = deque([root])
-    while queue:
-        node = queue.popleft()
-        d = depth[node]
-        if max_depth is not None and d >= max_depth:
-            continue
-        for adj in adjacency:
-            for other, keys in adj[node].items():
-                if other in depth:
-                    continue
-                if not relations.isdisjoint(keys):
-                    depth[other] = d + 1
-                    queue.append(other)
-    del depth[root]
-    return depth
-
-
 def _node(ref: str, props: str) -> BaseNode:
     kind, _, _ = ref.partition(":")
     return node_from_props(NodeKind(kind), json.loads(props))
@@ -386,18 +266,17 @@ def _edge(source: str, target: str, rtype: str, props: str) -> Edge:
 
 
 def _edges(
-    g: nx.MultiDiGraph,
     ref: str,
-    adj: dict[str, dict[str, Any]],
+    adj: dict[str, dict[str, str]],
     rels: set[str],
     *,
     forward: bool,
 ) -> Iterator[Edge]:
     for other, keys in adj.items():
-        for rtype, attrs in keys.items():
+        for rtype, text in keys.items():
             if rtype in rels:
                 s, t = (ref, other) if forward else (other, ref)
-                yield _edge(s, t, rtype, attrs.get("props", "{}"))
+                yield _edge(s, t, rtype, text)
 
 
 def set_of_edges(edges: Iterable[Edge]) -> list[Edge]:

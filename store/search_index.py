@@ -269,9 +269,13 @@ def patched(
     for kind, ref, props in changes:
         by_kind.setdefault(kind.value, {})[ref] = props
     builder = SearchIndexBuilder()
+    kept: dict[str, _KindSearch] = {}
     for name in [*index.kinds, *(k for k in by_kind if k not in index.kinds)]:
         kind, changed = NodeKind(name), by_kind.get(name, {})
         data = index.kinds.get(name)
+        if data is not None and not changed:  # a kind the delta leaves alone: shared as it is
+            kept[name] = data
+            continue
         if data is not None:
             values_of = data.filters.decoder()
             for i, ref in enumerate(data.refs):
@@ -288,7 +292,8 @@ def patched(
         for ref, props in changed.items():
             if props is not None:
                 builder.add(kind, ref, props)
-    return builder.build()
+    built = builder.build()
+    return SearchIndex({**kept, **built.kinds})
 
 
 class _SearchBuilder:
