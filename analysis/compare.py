@@ -161,7 +161,7 @@ def compare_refs(store: GraphStore, a: NodeRef, b: NodeRef) -> Comparison:
     """Compare two loaded metrics (``a`` and ``b`` must both be metrics)."""
     for ref in (a, b):
         if ref.kind is not NodeKind.METRIC:
-            raise InvalidQueryError(f"{ref} is not a metric; compare takes two metrics")
+            raise InvalidQueryError(_("{ref} is not a metric; compare takes two metrics", ref=ref))
     nodes = store.get_nodes([a, b])
     for ref in (a, b):
         if ref not in nodes:

@@ -7,6 +7,7 @@ from typing import TypeVar
 
 from analysis.resolve import not_found
 from analysis.results import Direction, EdgeOut, LineageNode, LineageResult
+from core.i18n import _
 from graph_schema.errors import InvalidQueryError
 from graph_schema.ids import NodeKind, NodeRef
 from graph_schema.models import Edge
@@ -21,7 +22,13 @@ def check_depth(depth: int, low: int = MIN_DEPTH, high: int = MAX_DEPTH) -> int:
     """Range-check a depth (it is an int between ``low`` and ``high``)."""
     if isinstance(depth, bool) or not isinstance(depth, int) or not low <= depth <= high:
         raise InvalidQueryError(
-            f"depth must be an integer from {low} to {high}, got {depth!r}", {"depth": depth}
+            _(
+                "depth must be an integer from {low} to {high}, got {depth}",
+                low=low,
+                high=high,
+                depth=repr(depth),
+            ),
+            {"depth": depth},
         )
     return depth
 

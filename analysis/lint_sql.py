@@ -98,7 +98,7 @@ def _check_sql(metric: Metric, schema: SourceSchema, default: str | None) -> Sql
         )
     if refused is not None and refused.kind == "parse":
         # sqlglot read it as a query for lineage, yet the sandbox cannot: refused all the same
-        refused = UnsafeSQLError(refused.reason, "unsafe")
+        refused = UnsafeSQLError(refused.why, "unsafe")
     return SqlCheck(
         unsafe=refused.reason if refused is not None else None,
         unsafe_kind=refused.kind if refused is not None else None,

@@ -9,6 +9,7 @@ from collections.abc import Iterable
 from analysis.lineage import check_depth, edge_out
 from analysis.resolve import require_node
 from analysis.results import PathEdge, PathNode, PathOut, PathsResult
+from core.i18n import _
 from graph_schema.errors import InvalidQueryError
 from graph_schema.ids import NodeKind, NodeRef
 from graph_schema.models import Edge
@@ -56,7 +57,9 @@ def find_paths(
     """
     check_depth(max_depth, 1, MAX_PATH_DEPTH)
     if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= MAX_PATHS:
-        raise InvalidQueryError(f"k must be an integer from 1 to {MAX_PATHS}, got {k!r}")
+        raise InvalidQueryError(
+            _("k must be an integer from 1 to {most}, got {k}", most=MAX_PATHS, k=repr(k))
+        )
     if relations:
         rels = frozenset(relations)
     elif NodeKind.DASHBOARD in (source.kind, target.kind):

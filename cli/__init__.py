@@ -14,6 +14,12 @@ from typing import Any
 
 import click
 
+from cli.help_text import Group, asked_language, speak_click, version_option
+from core import i18n
+from core.i18n import N_, _
+
+speak_click()
+
 #: command name -> "module:attribute"; the module is imported when the command runs.
 LAZY_COMMANDS: dict[str, str] = {
     # catalog files
@@ -59,8 +65,15 @@ LAZY_COMMANDS: dict[str, str] = {
 }
 
 
-class LazyGroup(click.Group):
-    """A group whose subcommands are imported on first use (click's documented pattern)."""
+class LazyGroup(Group):
+    """A group whose subcommands are imported on first use (click's documented pattern); it
+    speaks the language asked for (``--lang``, ``KPIGRAPH_LANG``) from the first word it
+    parses to the last error it shows, ``--help`` included."""
+
+    def main(self, args: Any = None, *pargs: Any, **kwargs: Any) -> Any:
+        words = list(sys.argv[1:] if args is None else args)
+        with i18n.use(asked_language(words)):
+            return super().main(words, *pargs, **kwargs)
 
     def __init__(self, *args: Any, lazy: dict[str, str], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -81,48 +94,54 @@ class LazyGroup(click.Group):
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         """List commands with their short help without importing them: the help text is
         read from :data:`COMMAND_HELP`."""
-        rows = [(name, COMMAND_HELP.get(name, "")) for name in self.list_commands(ctx)]
+        rows = [(name, _(COMMAND_HELP[name])) for name in self.list_commands(ctx)]
         if rows:
-            with formatter.section("Commands"):
+            with formatter.section(_("Commands")):
                 formatter.write_dl(rows)
 
 
 #: one-line help per command, shown by ``kpigraph --help`` without importing the command.
 COMMAND_HELP: dict[str, str] = {
-    "init": "Scaffold a catalog (or copy an industry template).",
-    "validate": "Check a catalog without loading it; every problem with file and line.",
-    "load": "Validate a catalog and replace the stored graph with it (all or nothing).",
-    "pull": "Write the store's approved changes back into the catalog files (edits in place).",
-    "lint": "Check a catalog against the lint rules (conflicts, naming, levels, SQL vs fields).",
-    "infer-fields": "Write each metric's 'fields:' from what its SQL reads.",
-    "import": "Make a catalog from dbt / MetricFlow (manifest or project) or an Excel workbook.",
-    "export": "Write a catalog as dbt YAML, an Excel workbook, or Cypher / GraphML / JSON.",
-    "show": "A node's card: the full definition and its direct neighbours.",
-    "search": "Search names (Chinese or English), abbreviations and definitions.",
-    "lineage": "Upstream and/or downstream lineage of a node.",
-    "impact": "What changing a metric, field, table or system affects, and whom to tell.",
-    "path": "How two nodes connect: directed chains first.",
-    "info": "What is loaded, where.",
-    "render": "Write a self-contained HTML map of a node's neighbourhood.",
-    "history": "Revisions (all, or those that changed REF) with their field-level changes.",
-    "diff": "Compare two catalogs (dir, git:REV[:PATH], store, rev:N); impact; CI gate.",
-    "compare": "Two metrics side by side, field by field, differences first.",
-    "values": "Values of a metric by period, any grain (observed, by its SQL, or derived).",
-    "eval": "Evaluate a metric for a month: MoM, YoY, target attainment, rank, benchmarks.",
-    "explain": "Why did a metric move? Driver tree, dimension members (rate/mix), causes.",
-    "check-values": "Data quality of values: identity, missing months, benchmarks, anomalies.",
-    "serve": "Serve the HTTP API and the pages.",
-    "mcp": "Serve the dictionary to an AI assistant over MCP (stdio).",
-    "neo4j": "Run a local Neo4j Community 5.26 without Docker.",
-    "bench": "Benchmarks (on demand; results go to BENCHMARKS.md).",
-    "users": "Users, roles and API tokens (add / list / revoke).",
-    "propose": "Propose a metric change (a YAML file or a catalog dir) to a server.",
-    "changes": "Change requests on a server: list, show, approve, reject, apply.",
-    "notifications": "The notification outbox: list, retry failed deliveries.",
-    "inventory": "The inventory (指标梳理清单): definition status computed, P0 first; 统一度.",
-    "onboarding": "A department's reading list for new staff; marks read; the team's progress.",
-    "quiz": "A quiz from the definitions of a department's reading list (seeded).",
-    "report": "Monthly usage per department, the quarterly digest; --send to their webhooks.",
+    "init": N_("Scaffold a catalog (or copy an industry template)."),
+    "validate": N_("Check a catalog without loading it; every problem with file and line."),
+    "load": N_("Validate a catalog and replace the stored graph with it (all or nothing)."),
+    "pull": N_("Write the store's approved changes back into the catalog files (edits in place)."),
+    "lint": N_(
+        "Check a catalog against the lint rules (conflicts, naming, levels, SQL vs fields)."
+    ),
+    "infer-fields": N_("Write each metric's 'fields:' from what its SQL reads."),
+    "import": N_(
+        "Make a catalog from dbt / MetricFlow (manifest or project) or an Excel workbook."
+    ),
+    "export": N_("Write a catalog as dbt YAML, an Excel workbook, or Cypher / GraphML / JSON."),
+    "show": N_("A node's card: the full definition and its direct neighbours."),
+    "search": N_("Search names (Chinese or English), abbreviations and definitions."),
+    "lineage": N_("Upstream and/or downstream lineage of a node."),
+    "impact": N_("What changing a metric, field, table or system affects, and whom to tell."),
+    "path": N_("How two nodes connect: directed chains first."),
+    "info": N_("What is loaded, where."),
+    "render": N_("Write a self-contained HTML map of a node's neighbourhood."),
+    "history": N_("Revisions (all, or those that changed REF) with their field-level changes."),
+    "diff": N_("Compare two catalogs (dir, git:REV[:PATH], store, rev:N); impact; CI gate."),
+    "compare": N_("Two metrics side by side, field by field, differences first."),
+    "values": N_("Values of a metric by period, any grain (observed, by its SQL, or derived)."),
+    "eval": N_("Evaluate a metric for a month: MoM, YoY, target attainment, rank, benchmarks."),
+    "explain": N_("Why did a metric move? Driver tree, dimension members (rate/mix), causes."),
+    "check-values": N_("Data quality of values: identity, missing months, benchmarks, anomalies."),
+    "serve": N_("Serve the HTTP API and the pages."),
+    "mcp": N_("Serve the dictionary to an AI assistant over MCP (stdio)."),
+    "neo4j": N_("Run a local Neo4j Community 5.26 without Docker."),
+    "bench": N_("Benchmarks (on demand; results go to BENCHMARKS.md)."),
+    "users": N_("Users, roles and API tokens (add / list / revoke)."),
+    "propose": N_("Propose a metric change (a YAML file or a catalog dir) to a server."),
+    "changes": N_("Change requests on a server: list, show, approve, reject, apply."),
+    "notifications": N_("The notification outbox: list, retry failed deliveries."),
+    "inventory": N_(
+        "The metric inventory: definition status computed, P0 first; the unification rate."
+    ),
+    "onboarding": N_("A department's reading list for new staff; marks read; the team's progress."),
+    "quiz": N_("A quiz from the definitions of a department's reading list (seeded)."),
+    "report": N_("Monthly usage per department, the quarterly digest; --send to their webhooks."),
 }
 
 
@@ -131,7 +150,7 @@ COMMAND_HELP: dict[str, str] = {
     lazy=LAZY_COMMANDS,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
-@click.version_option(package_name="kpigraph")
+@version_option(package_name="kpigraph")
 @click.option(
     "--lang",
     type=click.Choice(["zh", "en"]),
@@ -145,10 +164,7 @@ def cli(lang: str | None) -> None:
     A REF is Kind:id (Metric:atp, Field:dms.dms_orders.total_amount), a bare id, or a
     name people know (客单价, ATP): names are resolved, ambiguous ones list the candidates.
     """
-    from core import i18n
-
-    token = i18n.choose(lang)  # None: the catalog's language
-    click.get_current_context().call_on_close(lambda: i18n.unchoose(token))
+    # the language was chosen before parsing (LazyGroup.main): --help speaks it too
 
 
 def main(argv: list[str] | None = None) -> None:

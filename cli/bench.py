@@ -9,10 +9,12 @@ from pathlib import Path
 import click
 
 from cli.common import err
+from cli.help_text import Group
+from core.i18n import _
 from graph_schema.errors import KpigraphError
 
 
-@click.group(name="bench")
+@click.group(name="bench", cls=Group)
 def bench_group() -> None:
     """Benchmarks (on demand; results go to BENCHMARKS.md)."""
 
@@ -26,7 +28,7 @@ def bench_generate(n_metrics: int, seed: int, out_dir: Path) -> None:
     from benchmarks.generate import generate
 
     if out_dir.exists() and any(out_dir.iterdir()):
-        raise KpigraphError(f"{out_dir} is not empty; choose a new directory")
+        raise KpigraphError(_("{path} is not empty; choose a new directory", path=out_dir))
     started = time.perf_counter()
     made = generate(n_metrics, seed, out_dir)
     click.echo(

@@ -22,6 +22,7 @@ from cli.common import (
     sweep_orphans,
     where,
 )
+from cli.help_text import Command
 from core.i18n import _
 from graph_schema.errors import KpigraphError, VersionError
 from loaders.catalog import load_catalog
@@ -37,29 +38,39 @@ if TYPE_CHECKING:
     from store.base import GraphStore
 
 
-@click.command()
+@click.command(cls=Command)
 @click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
 @click.option(
     "--template",
     default=None,
-    help="start from a demo catalog: "
-    + ", ".join(sorted(p.name for p in TEMPLATES_DIR.iterdir() if (p / "kpigraph.yaml").is_file()))
+    metavar="["
+    + "|".join(sorted(p.name for p in TEMPLATES_DIR.iterdir() if (p / "kpigraph.yaml").is_file()))
+    + "]"
     if TEMPLATES_DIR.is_dir()
-    else "start from a demo catalog",
+    else "NAME",
+    help="start from this demo catalog",
 )
 @click.option("--force", is_flag=True, help="write into a non-empty directory")
 @speaks_directory_language
 def init(directory: Path, template: str | None, force: bool) -> None:
     """Scaffold a catalog in DIRECTORY."""
     if directory.exists() and any(directory.iterdir()) and not force:
-        raise KpigraphError(f"{directory} is not empty; choose a new directory or pass --force")
+        raise KpigraphError(
+            _("{path} is not empty; choose a new directory or pass --force", path=directory)
+        )
     if template:
         source = TEMPLATES_DIR / template
         if not (source / "kpigraph.yaml").is_file():
             known = sorted(
                 p.name for p in TEMPLATES_DIR.iterdir() if (p / "kpigraph.yaml").is_file()
             )
-            raise KpigraphError(f"unknown template {template!r}; choose one of {', '.join(known)}")
+            raise KpigraphError(
+                _(
+                    "unknown template {template}; choose one of {known}",
+                    template=repr(template),
+                    known=", ".join(known),
+                )
+            )
         shutil.copytree(source, directory, dirs_exist_ok=True)
     else:
         from loaders.scaffold import write_scaffold
@@ -77,7 +88,7 @@ def init(directory: Path, template: str | None, force: bool) -> None:
     )
 
 
-@click.command()
+@click.command(cls=Command)
 @click.argument("directory", type=click.Path(path_type=Path))
 @click.option("--no-lint", is_flag=True, help="skip the lint rules (see 'kpigraph lint')")
 @json_option
@@ -122,7 +133,7 @@ def validate(directory: Path, no_lint: bool, as_json: bool) -> None:
         raise SystemExit(1)
 
 
-@click.command()
+@click.command(cls=Command)
 @click.argument("directory", type=click.Path(path_type=Path))
 @click.option("--author", default=None, help="recorded in the revision [default: git user.name]")
 @click.option("-m", "--message", default=None, help="why: recorded in the revision")

@@ -17,8 +17,9 @@ from typing import Any, TypeVar
 import click
 
 from cli.common import emit_json, err, json_option, out, safe
+from cli.help_text import Command, Group
 from core import i18n
-from core.i18n import _
+from core.i18n import N_, _
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -174,7 +175,7 @@ def _comparable(props: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in props.items() if k not in STRIP and v not in (None, [], {})}
 
 
-@click.command("propose")
+@click.command("propose", cls=Command)
 @click.argument("source", type=click.Path(exists=True, path_type=Path))
 @click.option("--reason", "-m", required=True, help="why (shown to every reviewer)")
 @click.option("--deprecate", is_flag=True, help="propose deprecating the metric(s) instead")
@@ -257,7 +258,7 @@ def _base_version(metric: dict[str, Any], current: dict[str, Any] | None) -> str
     return stored
 
 
-@click.group("changes")
+@click.group("changes", cls=Group)
 def changes_group() -> None:
     """Change requests on a server: list, show, approve, reject, withdraw, apply."""
 
@@ -411,6 +412,15 @@ def _class(value: str | None, none: str | None = None) -> str:
     return change_class_word(value)
 
 
+#: the help of each action on a change request (message ids)
+_ACT_HELP = {
+    "approve": N_("Approve change request CHANGE_ID."),
+    "reject": N_("Reject change request CHANGE_ID."),
+    "withdraw": N_("Withdraw change request CHANGE_ID."),
+    "apply": N_("Apply change request CHANGE_ID."),
+}
+
+
 def _act(name: str, with_comment: bool = True) -> click.Command:
     @click.argument("change_id", type=click.IntRange(1))
     @server_options
@@ -424,10 +434,10 @@ def _act(name: str, with_comment: bool = True) -> click.Command:
             _print_change(c, client)
 
     if with_comment:
-        command = click.option("--comment", "-m", default=None)(command)
-    return changes_group.command(name, help=f"{name.capitalize()} change request CHANGE_ID.")(
-        command
-    )
+        command = click.option(
+            "--comment", "-m", default=None, help="a comment kept with the decision"
+        )(command)
+    return changes_group.command(name, help=_ACT_HELP[name])(command)
 
 
 approve = _act("approve")

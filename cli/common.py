@@ -288,16 +288,12 @@ def run_guarded(command: click.Command, argv: list[str] | None) -> int:
 
 
 def _asked_language(argv: list[str] | None) -> str | None:
-    """``--lang X`` / ``--lang=X`` of the command line, else ``KPIGRAPH_LANG``."""
+    """``--lang X`` of the command line, else ``KPIGRAPH_LANG``."""
     import sys
 
-    args = list(sys.argv[1:] if argv is None else argv)
-    for i, arg in enumerate(args):
-        if arg == "--lang" and i + 1 < len(args):
-            return args[i + 1]
-        if arg.startswith("--lang="):
-            return arg.split("=", 1)[1]
-    return os.environ.get("KPIGRAPH_LANG") or None
+    from cli.help_text import asked_language
+
+    return asked_language(list(sys.argv[1:] if argv is None else argv))
 
 
 #: error codes of what the user typed wrong (exit 2)

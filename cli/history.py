@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 import click
 
 from cli.common import emit_json, err, json_option, out, resolve, safe, store_options
+from cli.help_text import Command
 from core.i18n import _, ngettext
 
 if TYPE_CHECKING:
@@ -24,7 +25,7 @@ if TYPE_CHECKING:
     from store.base import GraphStore
 
 
-@click.command()
+@click.command(cls=Command)
 @click.argument("ref", required=False)
 @click.option("--limit", default=20, show_default=True, type=click.IntRange(1, 1000))
 @click.option("--changes/--no-changes", default=True, help="list each revision's changes")
@@ -147,20 +148,25 @@ def read_side(spec: str, store: GraphStore) -> CatalogGraph:
     if spec.startswith("rev:"):
         number = spec[4:]
         if not number.isdigit():
-            raise SourceSpecError(f"{spec!r}: write rev:N with a revision number, e.g. rev:3")
+            raise SourceSpecError(
+                _("{spec}: write rev:N with a revision number, e.g. rev:3", spec=repr(spec))
+            )
         return store.catalog(at=int(number))
     if spec.startswith("git:"):
         return load_git_catalog(spec)
     path = Path(spec)
     if not path.exists():
         raise SourceSpecError(
-            f"{spec!r} is not a catalog directory, 'store', 'rev:N' or 'git:REV[:PATH]'",
+            _(
+                "{spec} is not a catalog directory, 'store', 'rev:N' or 'git:REV[:PATH]'",
+                spec=repr(spec),
+            ),
             {"spec": spec},
         )
     return load_catalog(path)
 
 
-@click.command()
+@click.command(cls=Command)
 @click.argument("old")
 @click.argument("new")
 @click.option("--markdown", "as_markdown", is_flag=True, help="Markdown for a PR comment")
@@ -272,7 +278,7 @@ def _diff_table(console: Console, report: DiffReport) -> None:
 # -- compare -----------------------------------------------------------------------------------
 
 
-@click.command()
+@click.command(cls=Command)
 @click.argument("a")
 @click.argument("b")
 @click.option("--all", "show_all", is_flag=True, help="also list the fields that agree")

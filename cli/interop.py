@@ -12,6 +12,7 @@ from typing import Any, NoReturn
 import click
 
 from cli.common import emit_json, err, json_option, out, safe, speaks_directory_language
+from cli.help_text import Group
 
 FORMATS = ("neo4j-cypher", "graphml", "json")
 
@@ -59,7 +60,7 @@ def _guard(action: Callable[[], Any]) -> Any:
 # import
 
 
-@click.group("import")
+@click.group("import", cls=Group)
 def import_group() -> None:
     """Make a catalog from dbt / MetricFlow definitions or an Excel workbook."""
 
@@ -152,7 +153,7 @@ def import_excel_cmd(path: Path, out_dir: Path, force: bool, prefer: str | None)
 # export
 
 
-class _ExportGroup(click.Group):
+class _ExportGroup(Group):
     """``kpigraph export --format json CATALOG`` is ``kpigraph export graph --format json ...``."""
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:

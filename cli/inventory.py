@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 import click
 
 from cli.common import emit_json, out, safe, store_options
+from cli.help_text import Command
 from core.i18n import N_, _
 
 if TYPE_CHECKING:
@@ -33,7 +34,7 @@ def percent(share: float | None) -> str:
     return "—" if share is None else f"{share * 100:.1f}%"
 
 
-@click.command()
+@click.command(cls=Command)
 @click.option(
     "--catalog",
     "catalog_dir",
@@ -41,7 +42,9 @@ def percent(share: float | None) -> str:
     default=None,
     help="compute from a catalog directory (default: the stored graph)",
 )
-@click.option("--history", is_flag=True, help="统一度 after each revision of the store")
+@click.option(
+    "--history", is_flag=True, help="the unification rate after each revision of the store"
+)
 @click.option(
     "--xlsx",
     "xlsx_out",
@@ -69,8 +72,8 @@ def inventory(
     store: GraphStore,
     settings: Settings,
 ) -> None:
-    """The inventory (指标梳理清单): 指标级别 | 指标名称 | 所属领域 | 优先级 | 当前是否有定义,
-    the status computed from the card and lint, P0 first; the 统一度 figure."""
+    """The metric inventory (seed 001's columns: level, name, domain, priority, has a
+    definition), the status computed from the card and lint, P0 first; the unification rate."""
     from analysis.inventory import inventory as compute
     from analysis.inventory import unified_history
 

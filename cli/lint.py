@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 import click
 
 from cli.common import emit_json, err, out, printable, safe, speaks_directory_language
+from cli.help_text import Command
 from core.i18n import _
 
 if TYPE_CHECKING:
@@ -48,7 +49,7 @@ def github_lines(report: LintReport, root: Path) -> list[str]:
             if issue.line:
                 props.append(f"line={issue.line}")
         props.append(f"title={_gh_prop(issue.rule)}")
-        message = issue.message + (f" — fix: {issue.fix}" if issue.fix else "")
+        message = issue.message + (" — " + _("fix:") + f" {issue.fix}" if issue.fix else "")
         command = _GITHUB[issue.severity.value]
         lines.append(f"::{command} {','.join(props)}::{_gh_data(printable(message))}")
     return lines
@@ -157,7 +158,7 @@ def print_text(
     )
 
 
-@click.command("lint")
+@click.command("lint", cls=Command)
 @click.argument("directory", type=click.Path(path_type=Path))
 @click.option(
     "--format",
@@ -200,7 +201,7 @@ def lint(directory: Path, fmt: str, min_severity: str, strict: bool) -> None:
         sys.exit(1)
 
 
-@click.command("infer-fields")
+@click.command("infer-fields", cls=Command)
 @click.argument("directory", type=click.Path(path_type=Path))
 @click.option("--metric", "metric_ids", multiple=True, help="only these metric ids (repeatable)")
 @click.option("--dry-run", is_flag=True, help="show the changes, write nothing")

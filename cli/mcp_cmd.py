@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 import click
 
 from cli.common import store_options
+from cli.help_text import Command
 
 if TYPE_CHECKING:
     from core.settings import Settings
@@ -14,7 +15,7 @@ if TYPE_CHECKING:
     from store.base import GraphStore
 
 
-@click.command()
+@click.command(cls=Command)
 @click.option(
     "--token",
     envvar="KPIGRAPH_TOKEN",

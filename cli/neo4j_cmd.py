@@ -10,9 +10,10 @@ from pathlib import Path
 import click
 
 from cli.common import err
+from cli.help_text import Group
 
 
-@click.group(name="neo4j")
+@click.group(name="neo4j", cls=Group)
 def neo4j_group() -> None:
     """Run a local Neo4j Community 5.26 without Docker (needs Java 17+ and Maven)."""
 

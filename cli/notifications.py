@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 import click
 
 from cli.common import emit_json, json_option, out, safe, store_options
+from cli.help_text import Group
 from core.i18n import N_, _
 
 if TYPE_CHECKING:
@@ -37,7 +38,7 @@ STATUS_WORDS = {
 }
 
 
-@click.group("notifications")
+@click.group("notifications", cls=Group)
 def notifications_group() -> None:
     """Webhook notifications of change requests (departments' ``notify:``)."""
 

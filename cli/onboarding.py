@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 import click
 
 from cli.common import emit_json, json_option, out, safe, store_options
+from cli.help_text import Command
 from core.i18n import N_, _
 
 if TYPE_CHECKING:
@@ -26,7 +27,7 @@ TEXT = {
 }
 
 
-@click.command()
+@click.command(cls=Command)
 @click.argument("department")
 @click.option("--team", is_flag=True, help="who of the department has read and passed")
 @click.option("--mark-read", "mark_user", default=None, help="mark METRICS read for this user")
@@ -82,7 +83,7 @@ def onboarding(
         console.print(safe(f"{i:>2}. {item.level or '—'}  {item.name} ({item.id})  {why}"))
 
 
-@click.command()
+@click.command(cls=Command)
 @click.argument("department")
 @click.option("--seed", default=0, show_default=True, type=click.IntRange(0, 2**31 - 1))
 @click.option("--answers", "show_answers", is_flag=True, help="print the answer key too")

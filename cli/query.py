@@ -14,6 +14,7 @@ from analysis.paths import find_paths
 from analysis.results import Direction
 from cli import render as draw
 from cli.common import emit_json, json_option, out, resolve, store_options, where
+from cli.help_text import Command
 from core.i18n import _
 from graph_schema.ids import NodeKind
 from graph_schema.relations import parse_kinds, parse_relations
@@ -24,7 +25,7 @@ if TYPE_CHECKING:
     from store.base import GraphStore
 
 
-@click.command()
+@click.command(cls=Command)
 @click.argument("ref")
 @click.option("--at", "at", type=click.IntRange(1), default=None, help="as it was at revision N")
 @store_options
@@ -48,7 +49,7 @@ def show(ref: str, at: int | None, as_json: bool, store: GraphStore, settings: S
         draw.node_card(out(), card)
 
 
-@click.command()
+@click.command(cls=Command)
 @click.argument("text", required=False, default="")
 @click.option("--kind", "kinds", default="Metric", help="node kinds, comma-separated")
 @click.option("--domain", default=None)
@@ -107,7 +108,7 @@ def search(
         draw.search_table(out(), page, offset)
 
 
-@click.command(name="lineage")
+@click.command(name="lineage", cls=Command)
 @click.argument("ref")
 @click.option(
     "--direction",
@@ -147,7 +148,7 @@ def lineage_cmd(
         draw.lineage_table(out(), result)
 
 
-@click.command(name="impact")
+@click.command(name="impact", cls=Command)
 @click.argument("ref")
 @click.option(
     "--relations",
@@ -168,7 +169,7 @@ def impact_cmd(
         draw.impact_report(out(), report)
 
 
-@click.command(name="path")
+@click.command(name="path", cls=Command)
 @click.argument("source")
 @click.argument("target")
 @click.option("--max-depth", type=int, default=6, show_default=True, help="hops, 1 to 8")
@@ -208,7 +209,7 @@ def path_cmd(
         draw.paths_table(out(), result)
 
 
-@click.command()
+@click.command(cls=Command)
 @store_options
 @json_option
 def info(as_json: bool, store: GraphStore, settings: Settings) -> None:
@@ -229,7 +230,7 @@ def info(as_json: bool, store: GraphStore, settings: Settings) -> None:
         click.echo(_("loaded at {time}", time=data.loaded_at))
 
 
-@click.command()
+@click.command(cls=Command)
 @click.argument("ref")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True)
 @click.option(

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 import click
 
 from cli.common import emit_json, json_option, out, safe, store_options
+from cli.help_text import Group
 from core.i18n import N_, _
 
 if TYPE_CHECKING:
@@ -28,7 +29,7 @@ TEXT = {
 }
 
 
-@click.group(name="report")
+@click.group(name="report", cls=Group)
 def report_group() -> None:
     """Monthly usage per department, the quarterly digest."""
 
@@ -41,7 +42,7 @@ def report_group() -> None:
 def monthly(
     month: str | None, send: bool, as_json: bool, store: GraphStore, settings: Settings
 ) -> None:
-    """Reads per department in a month (每月通报), anonymous reads apart."""
+    """Reads per department in a month (the monthly bulletin), anonymous reads apart."""
     from governance import reports as svc
     from store.ledger import ledger_for
 
@@ -78,7 +79,7 @@ def monthly(
 def quarterly(
     quarter: str | None, send: bool, as_json: bool, store: GraphStore, settings: Settings
 ) -> None:
-    """本季度新增或修改的指标, per department that owns or reviews them."""
+    """Metrics added or changed this quarter, per department that owns or reviews them."""
     from governance import reports as svc
     from store.ledger import ledger_for
 

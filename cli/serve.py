@@ -19,6 +19,7 @@ from cli.common import (
     sweep_orphans,
     where,
 )
+from cli.help_text import Command
 from core.i18n import _
 from graph_schema.errors import KpigraphError
 
@@ -45,7 +46,7 @@ SERVER_LIMITS: dict[str, Any] = {
 }
 
 
-@click.command()
+@click.command(cls=Command)
 @click.option(
     "--catalog",
     type=click.Path(file_okay=False, path_type=Path),
@@ -55,8 +56,9 @@ SERVER_LIMITS: dict[str, Any] = {
 @click.option(
     "--demo",
     is_flag=True,
-    help=f"serve the after-sales demo from its own file ({DEMO_DB_NAME} beside the store); "
-    "your loaded graph is not touched, and the store's users sign in",
+    # the file's name is DEMO_DB_NAME
+    help="serve the after-sales demo from its own file (kpigraph-demo.sqlite beside the "
+    "store); your loaded graph is not touched, and the store's users sign in",
 )
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", type=click.IntRange(1, 65535), default=8000, show_default=True)

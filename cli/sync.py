@@ -9,13 +9,14 @@ from typing import TYPE_CHECKING
 import click
 
 from cli.common import emit_json, json_option, out, store_options
+from cli.help_text import Command
 
 if TYPE_CHECKING:
     from core.settings import Settings
     from store.base import GraphStore
 
 
-@click.command()
+@click.command(cls=Command)
 @click.argument("directory", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.option("--dry-run", is_flag=True, help="print the unified diff; write nothing")
 @click.option(
@@ -46,12 +47,13 @@ def pull(
     applied since the files' last load): minimal in-place edits, the whole catalog validated
     before anything is written. A second pull does nothing; 'kpigraph load' after it records
     nothing."""
+    from core.i18n import _
     from core.writeback import apply_plan, catalog_lock, plan_pull
 
     if branch is not None and not do_commit:
-        raise click.UsageError("--branch goes with --commit")
+        raise click.UsageError(_("--branch goes with --commit"))
     if branch is not None and branch.startswith("-"):
-        raise click.UsageError(f"{branch!r} is not a branch name")
+        raise click.UsageError(_("{branch} is not a branch name", branch=repr(branch)))
     with catalog_lock(directory):  # a server's write-back into it waits meanwhile
         if do_commit:  # from what is committed: completes a killed write-back's commits
             from core.writeback_commit import plan_commit
@@ -111,7 +113,7 @@ def pull(
     )
 
 
-@click.command("catalog")
+@click.command("catalog", cls=Command)
 @click.argument("source", default="store")
 @click.option(
     "-o", "--out", "out_dir", required=True, type=click.Path(path_type=Path), help="new directory"

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 import click
 
 from cli.common import emit_json, json_option, out, safe, store_options
+from cli.help_text import Group
 from core.i18n import N_, _
 
 if TYPE_CHECKING:
@@ -48,7 +49,7 @@ def role_words(role: str) -> str:
     return _(ROLE_WORDS[role]) if role in ROLE_WORDS else role
 
 
-@click.group("users")
+@click.group("users", cls=Group)
 def users_group() -> None:
     """Users and roles: viewer, editor (proposes, comments), owner (reviews for a
     department), committee (final approval), admin."""

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from cli.common import emit_json, err, json_option, out, safe, store_options
+from cli.help_text import Command
 from core.i18n import _
 from graph_schema.calendar import GRAINS
 from viz.labels import word
@@ -45,7 +46,7 @@ def _setup(
     return engine, resolve_metric(store, ref).id
 
 
-class _ValuesCommand(click.Command):
+class _ValuesCommand(Command):
     """``kpigraph values REF`` — and ``kpigraph values refresh …`` (the values cache)."""
 
     def make_context(
@@ -141,7 +142,7 @@ def values_cmd(
         )
 
 
-@click.command("eval")
+@click.command("eval", cls=Command)
 @click.argument("ref")
 @PERIOD
 @click.option("--by", metavar="DIM", default=None, help="rank the members of this dimension")
@@ -196,7 +197,7 @@ def eval_cmd(
     out().print(table)
 
 
-@click.command("explain")
+@click.command("explain", cls=Command)
 @click.argument("ref")
 @PERIOD
 @click.option(
@@ -250,7 +251,7 @@ def explain_cmd(
         render_explanation(out(), report, catalog_names(store, report))
 
 
-@click.command("check-values")
+@click.command("check-values", cls=Command)
 @click.option("--metric", "ref", default=None, help="only this metric (id)")
 @click.option(
     "--catalog",

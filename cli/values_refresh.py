@@ -9,13 +9,14 @@ from typing import TYPE_CHECKING
 import click
 
 from cli.common import emit_json, err, json_option, out, safe, store_options
+from cli.help_text import Command
 
 if TYPE_CHECKING:
     from core.settings import Settings
     from store.base import GraphStore
 
 
-@click.command("refresh")
+@click.command("refresh", cls=Command)
 @click.option("--metric", "refs", multiple=True, metavar="REF", help="only these metrics")
 @click.option("--from", "start", metavar="PERIOD", default=None)
 @click.option("--to", "end", metavar="PERIOD", default=None)

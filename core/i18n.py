@@ -9,8 +9,9 @@ a fresh ``pip install -e .`` needs no compile step), Babel for numbers.
 * The language is the catalog's ``language`` (``kpigraph.yaml``), overridden per HTTP request
   (``?lang=``, ``Accept-Language``) or per CLI call (``--lang``): :func:`use` sets it for a block,
   :func:`current` reads it.
-* Adding a string: write it in English inside ``_()`` / ``{% trans %}``, then
-  ``pybabel extract -F core/locale/babel.cfg -o /tmp/kpigraph.pot .`` and
+* Adding a string: write it in English inside ``_()`` / ``{% trans %}`` (a command's docstring
+  and an option's ``help=`` are extracted as they are: ``core/i18n_extract.py``), then
+  ``PYTHONPATH=. pybabel extract -F core/locale/babel.cfg -o /tmp/kpigraph.pot .`` and
   ``pybabel update -i /tmp/kpigraph.pot -d core/locale -D kpigraph`` and fill in ``zh``'s
   ``msgstr`` (the ``en`` catalogue may leave ``msgstr`` empty: English ids are English text).
   ``tests/unit/test_i18n_catalogue.py`` fails on an id missing from either catalogue.
@@ -20,6 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import dataclasses
 import functools
 import gettext as gettext_module
 import hashlib
@@ -386,6 +388,41 @@ def percent(fraction: float | None, *, digits: int = 1, signed: bool = False) ->
     if signed:
         return ("+" if fraction > 0 else "−" if fraction < 0 else "") + text
     return text
+
+
+@dataclasses.dataclass(frozen=True)
+class Said:
+    """A message kept to be worded later, in the language in use *then*: what a long-lived
+    engine caches (a metric's note, a refusal's reason) or an error carries past the request
+    that raised it. ``str()`` words it; values that are :class:`Said` are worded too.
+
+    >>> note = Said.of(N_("its sql is refused: {reason}"), reason=Said.of(N_("the SQL is empty")))
+    >>> with use("en"):
+    ...     str(note)
+    'its sql is refused: the SQL is empty'
+    >>> with use("zh"):
+    ...     str(note)
+    '其 SQL 被拒绝：SQL 为空'
+    """
+
+    id: str
+    values: tuple[tuple[str, object], ...] = ()
+
+    @classmethod
+    def of(cls, message: str, **values: object) -> Said:
+        return cls(message, tuple(values.items()))
+
+    @classmethod
+    def join(cls, *parts: str | Said) -> Said:
+        """``parts`` one after the other, each worded when this is."""
+        return cls("", (("parts", parts),))
+
+    def __str__(self) -> str:
+        if not self.id:
+            parts = dict(self.values)["parts"]
+            return "".join(str(p) for p in parts)  # type: ignore[attr-defined]
+        values = {k: str(v) if isinstance(v, Said) else v for k, v in self.values}
+        return _(self.id, **values)
 
 
 def N_(message: str) -> str:

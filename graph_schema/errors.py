@@ -4,18 +4,33 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from core.i18n import _
+from core.i18n import Said, _
 
 
 class KpigraphError(Exception):
-    """Base of every error kpigraph raises on purpose. ``code`` is stable for the API."""
+    """Base of every error kpigraph raises on purpose. ``code`` is stable for the API.
+
+    ``message`` is worded when it is read: an error raised with a :class:`core.i18n.Said`
+    (``said``) speaks the language in use where it is reported, not where it was raised (an
+    engine that keeps an error for later requests, in whatever language they ask)."""
 
     code = "error"
 
-    def __init__(self, message: str, details: dict[str, object] | None = None) -> None:
+    def __init__(self, message: str | Said, details: dict[str, object] | None = None) -> None:
         super().__init__(message)
-        self.message = message
+        self.said: str | Said = message
         self.details = details or {}
+
+    @property
+    def message(self) -> str:
+        return str(self.said)
+
+    @message.setter
+    def message(self, value: str | Said) -> None:
+        self.said = value
+
+    def __str__(self) -> str:
+        return self.message
 
 
 class InvalidRefError(KpigraphError, ValueError):
@@ -161,8 +176,13 @@ class RevisionNotFoundError(KpigraphError, LookupError):
     code = "revision_not_found"
 
     def __init__(self, number: int, head: int) -> None:
-        latest = f"revisions are 1 to {head}" if head else "no revision is recorded yet"
-        super().__init__(f"no revision {number}; {latest}", {"number": number, "head": head})
+        latest = (
+            _("revisions are 1 to {head}", head=head) if head else _("no revision is recorded yet")
+        )
+        super().__init__(
+            _("no revision {number}; {latest}", number=number, latest=latest),
+            {"number": number, "head": head},
+        )
 
 
 class VersionError(KpigraphError):

@@ -36,14 +36,26 @@ Examples
 --------
 >>> check_metric_sql("SELECT strftime(d, '%Y-%m') AS period, sum(x) AS value FROM t GROUP BY 1",
 ...                  tables={"t"}, dialect="duckdb")
->>> check_metric_sql("SELECT read_text('/proc/self/cmdline')", tables={"t"}, dialect="duckdb")
-Traceback (most recent call last):
-...
-graph_schema.sql_safety.UnsafeSQLError: SQL refused: function read_text is not allowed ...
->>> check_metric_sql("SELECT 1 FROM t; COPY t TO '/tmp/x'", tables={"t"}, dialect="duckdb")
-Traceback (most recent call last):
-...
-graph_schema.sql_safety.UnsafeSQLError: SQL refused: more than one statement (';' then COPY …); ...
+>>> from core.i18n import use
+>>> def refusal(sql: str) -> UnsafeSQLError:
+...     try:
+...         check_metric_sql(sql, tables={"t"}, dialect="duckdb")
+...     except UnsafeSQLError as exc:
+...         return exc
+...     raise AssertionError("not refused")
+>>> with use("en"):
+...     print(refusal("SELECT read_text('/proc/self/cmdline')"))
+SQL refused: function read_text is not allowed ...
+>>> with use("en"):
+...     print(refusal("SELECT 1 FROM t; COPY t TO '/tmp/x'"))
+SQL refused: more than one statement (';' then COPY …); ...
+
+The reason is worded when it is read, in the language in use then (``why`` holds it unworded):
+
+>>> refused = refusal("SELECT 1; SELECT 2")
+>>> with use("zh"):
+...     refused.reason
+"不止一条语句（';' 之后是 SELECT …）；指标的 SQL 只能是一条 SELECT"
 """
 
 from __future__ import annotations
@@ -56,6 +68,7 @@ import sqlglot
 from sqlglot import Token, TokenType, exp
 from sqlglot.errors import SqlglotError
 
+from core.i18n import N_, Said
 from graph_schema.errors import KpigraphError
 
 #: longer SQL is refused before parsing (a metric's query is a few lines)
@@ -204,10 +217,15 @@ class UnsafeSQLError(KpigraphError, ValueError):
 
     code = "sql_unsafe"
 
-    def __init__(self, reason: str, kind: str = "unsafe") -> None:
-        super().__init__(f"SQL refused: {reason}")
-        self.reason = reason
+    def __init__(self, reason: str | Said, kind: str = "unsafe", **values: object) -> None:
+        #: the reason, worded when read (``reason``) in the language in use then
+        self.why = reason if isinstance(reason, Said) else Said.of(reason, **values)
+        super().__init__(Said.of(N_("SQL refused: {reason}"), reason=self.why))
         self.kind = kind
+
+    @property
+    def reason(self) -> str:
+        return str(self.why)
 
 
 def check_metric_sql(sql: str, *, tables: Collection[str] | None, dialect: str | None) -> None:
@@ -220,9 +238,13 @@ def check_metric_sql(sql: str, *, tables: Collection[str] | None, dialect: str |
     (``duckdb``, ``postgres``, ``spark``, …) or ``None`` for generic SQL.
     """
     if not isinstance(sql, str) or not sql.strip():
-        raise UnsafeSQLError("the SQL is empty", "parse")
+        raise UnsafeSQLError(N_("the SQL is empty"), "parse")
     if len(sql) > MAX_SQL_CHARS:
-        raise UnsafeSQLError(f"the SQL is {len(sql):,} characters long (at most {MAX_SQL_CHARS:,})")
+        raise UnsafeSQLError(
+            N_("the SQL is {n} characters long (at most {most})"),
+            n=f"{len(sql):,}",
+            most=f"{MAX_SQL_CHARS:,}",
+        )
     _check_characters(sql)
     if VARIABLE in sql:
         raise _variable()
@@ -238,14 +260,21 @@ VARIABLE = "${"
 
 def _variable() -> UnsafeSQLError:
     return UnsafeSQLError(
-        "'${' is not allowed, not in a string either (Spark replaces ${env:NAME} and the like "
-        "with the server's settings before it reads the SQL)"
+        N_(
+            "'${' is not allowed, not in a string either (Spark replaces ${env:NAME} and the "
+            "like with the server's settings before it reads the SQL)"
+        )
     )
 
 
-def _refuse_char(ch: str, where: str) -> UnsafeSQLError:
+def _refuse_char(ch: str, where: str, **values: object) -> UnsafeSQLError:
     name = unicodedata.name(ch, "unnamed")
-    return UnsafeSQLError(f"character U+{ord(ch):04X} ({name}) {where}")
+    return UnsafeSQLError(
+        N_("character U+{code} ({name}) {where}"),
+        code=f"{ord(ch):04X}",
+        name=name,
+        where=Said.of(where, **values),
+    )
 
 
 def _check_characters(sql: str) -> None:
@@ -253,14 +282,16 @@ def _check_characters(sql: str) -> None:
         if ch in "\t\n\r" or " " <= ch <= "~":
             continue
         if unicodedata.category(ch) in _INVISIBLE:
-            raise _refuse_char(ch, "is invisible or a control character; remove it")
+            raise _refuse_char(ch, N_("is invisible or a control character; remove it"))
 
 
 def _tokens(sql: str, dialect: str | None) -> list[Token]:
     try:
         return list(sqlglot.Dialect.get_or_raise(dialect).tokenize(sql))
     except (SqlglotError, ValueError) as exc:
-        raise UnsafeSQLError(f"it does not parse: {_first_line(exc)}", "parse") from exc
+        raise UnsafeSQLError(
+            N_("it does not parse: {error}"), "parse", error=_first_line(exc)
+        ) from exc
 
 
 def _check_tokens(sql: str, tokens: list[Token]) -> None:
@@ -279,11 +310,14 @@ def _check_tokens(sql: str, tokens: list[Token]) -> None:
             if ch.isascii() or ch == "_":
                 continue
             if unicodedata.category(ch)[0] not in "LNM":  # letters in names are fine
-                raise _refuse_char(ch, f"in {tok.text!r} outside a string or a quoted name")
+                raise _refuse_char(
+                    ch, N_("in {token} outside a string or a quoted name"), token=repr(tok.text)
+                )
         if tok.token_type is TokenType.SEMICOLON and i != len(tokens) - 1:
             after = tokens[i + 1].text.upper()
             raise UnsafeSQLError(
-                f"more than one statement (';' then {after} …); a metric's SQL is one SELECT"
+                N_("more than one statement (';' then {after} …); a metric's SQL is one SELECT"),
+                after=after,
             )
     _check_gap(sql[previous_end + 1 :])
 
@@ -294,23 +328,23 @@ def _check_gap(gap: str) -> None:
     if not body:
         for ch in gap:
             if not ch.isascii():
-                raise _refuse_char(ch, "is not an ASCII space; use a plain space")
+                raise _refuse_char(ch, N_("is not an ASCII space; use a plain space"))
         return
     if not (body.startswith("--") or body.startswith("/*") or body.startswith("//")):
         return  # the tokenizer's own business (e.g. a dialect's comment marker)
     lead = gap[: len(gap) - len(gap.lstrip())]
     for ch in lead:
         if not ch.isascii():
-            raise _refuse_char(ch, "is not an ASCII space; use a plain space")
+            raise _refuse_char(ch, N_("is not an ASCII space; use a plain space"))
 
 
 def _check_comment(text: str) -> None:
     if ";" in text:
-        raise UnsafeSQLError("a comment holds ';' (it may hide a second statement); remove it")
+        raise UnsafeSQLError(N_("a comment holds ';' (it may hide a second statement); remove it"))
     if "/*" in text or "*/" in text:
-        raise UnsafeSQLError("a comment holds '/*' or '*/' (nested comments); remove them")
+        raise UnsafeSQLError(N_("a comment holds '/*' or '*/' (nested comments); remove them"))
     if "\r" in text:
-        raise UnsafeSQLError("a comment holds a carriage return; use plain line ends")
+        raise UnsafeSQLError(N_("a comment holds a carriage return; use plain line ends"))
 
 
 def _first_line(exc: BaseException) -> str:
@@ -321,21 +355,28 @@ def _one_query(sql: str, tokens: list[Token], dialect: str | None) -> exp.Expres
     try:
         parsed = sqlglot.Dialect.get_or_raise(dialect).parser().parse(tokens, sql)
     except (SqlglotError, ValueError) as exc:
-        raise UnsafeSQLError(f"it does not parse: {_first_line(exc)}", "parse") from exc
+        raise UnsafeSQLError(
+            N_("it does not parse: {error}"), "parse", error=_first_line(exc)
+        ) from exc
     except RecursionError as exc:
-        raise UnsafeSQLError("it is nested too deeply to check") from exc
+        raise UnsafeSQLError(N_("it is nested too deeply to check")) from exc
     statements = [s for s in parsed if isinstance(s, exp.Expression)]
     if not statements:
-        raise UnsafeSQLError("the SQL is empty", "parse")
+        raise UnsafeSQLError(N_("the SQL is empty"), "parse")
     if len(statements) > 1:
         others = ", ".join(_statement_name(s) for s in statements[1:])
         raise UnsafeSQLError(
-            f"{len(statements)} statements ({others}); a metric's SQL is one SELECT"
+            N_("{n} statements ({others}); a metric's SQL is one SELECT"),
+            n=len(statements),
+            others=others,
         )
     tree = statements[0]
     query = tree.this if isinstance(tree, exp.Subquery) else tree
     if not isinstance(query, exp.Query):
-        raise UnsafeSQLError(f"{_statement_name(tree)} is not a query; a metric's SQL is a SELECT")
+        raise UnsafeSQLError(
+            N_("{statement} is not a query; a metric's SQL is a SELECT"),
+            statement=_statement_name(tree),
+        )
     return tree
 
 
@@ -357,9 +398,9 @@ def _check_tree(tree: exp.Expression, tables: set[str] | None, dialect: str | No
         if isinstance(node, _REFUSED_TYPES):
             what = str(node.this).upper() if isinstance(node, exp.Command) else None
             label = next(label for cls, label in _REFUSED_NODES if isinstance(node, cls))
-            raise UnsafeSQLError(f"{what or label} is not allowed in a metric's SQL")
+            raise UnsafeSQLError(N_("{what} is not allowed in a metric's SQL"), what=what or label)
         if isinstance(node, exp.With) and node.args.get("recursive"):
-            raise UnsafeSQLError("WITH RECURSIVE is not allowed (it may never end)")
+            raise UnsafeSQLError(N_("WITH RECURSIVE is not allowed (it may never end)"))
         if isinstance(text := node.args.get("this"), str) and VARIABLE in text:
             raise _variable()  # a string or name with escapes ('$\{', E'\x24{'), unescaped
         if isinstance(node, exp.Table):
@@ -367,7 +408,7 @@ def _check_tree(tree: exp.Expression, tables: set[str] | None, dialect: str | No
         elif isinstance(node, exp.Func):
             _check_function(node, dialect)
         elif isinstance(node, exp.Placeholder | exp.Parameter):
-            raise UnsafeSQLError("query parameters ($1, ?) are not allowed in a metric's SQL")
+            raise UnsafeSQLError(N_("query parameters ($1, ?) are not allowed in a metric's SQL"))
         elif isinstance(node, exp.Column):
             _check_column(node)
         elif isinstance(node, exp.DataType):
@@ -387,16 +428,22 @@ def _check_type(node: exp.DataType) -> None:
         kind = node.args.get("kind")
         if isinstance(kind, exp.Dot):
             raise UnsafeSQLError(
-                f"the type {kind.sql()} is not allowed in a metric's SQL (a schema-qualified "
-                "type); use a plain type such as numeric, text or date"
+                N_(
+                    "the type {type} is not allowed in a metric's SQL (a schema-qualified "
+                    "type); use a plain type such as numeric, text or date"
+                ),
+                type=kind.sql(),
             )
         name = kind.name if isinstance(kind, exp.Expression) else str(kind or "")
     else:
         return
     if _CATALOG_TYPE.fullmatch(name):
         raise UnsafeSQLError(
-            f"the type {name.lower()} is not allowed in a metric's SQL (a cast to it reads the "
-            "database's system catalogs: role, table and schema names)"
+            N_(
+                "the type {type} is not allowed in a metric's SQL (a cast to it reads the "
+                "database's system catalogs: role, table and schema names)"
+            ),
+            type=name.lower(),
         )
 
 
@@ -414,8 +461,12 @@ def _check_column(node: exp.Column) -> None:
         and ident.name.lower() in SESSION_WORDS
     ):
         raise UnsafeSQLError(
-            f"{ident.name.upper()} names the database session and is not allowed in a metric's "
-            f'SQL (a column of that name: write it quoted, "{ident.name}")'
+            N_(
+                "{word} names the database session and is not allowed in a metric's SQL (a "
+                'column of that name: write it quoted, "{name}")'
+            ),
+            word=ident.name.upper(),
+            name=ident.name,
         )
 
 
@@ -426,18 +477,25 @@ def _check_table(
     if not isinstance(target, exp.Identifier):
         if isinstance(target, exp.Func):
             raise UnsafeSQLError(
-                f"table function {_func_name(target, dialect)} is not allowed; "
-                "read the catalog's tables by name"
+                N_("table function {name} is not allowed; read the catalog's tables by name"),
+                name=_func_name(target, dialect),
             )
-        raise UnsafeSQLError(f"FROM {target.sql(dialect=dialect)} is not a table name")
+        raise UnsafeSQLError(
+            N_("FROM {what} is not a table name"), what=target.sql(dialect=dialect)
+        )
     name = target.name
     label = ".".join(p for p in (node.catalog, node.db, name) if p)
     if node.catalog:
-        raise UnsafeSQLError(f"table {label!r}: a catalog-qualified name is not allowed")
+        raise UnsafeSQLError(
+            N_("table {table}: a catalog-qualified name is not allowed"), table=repr(label)
+        )
     if _system_name(name) or (node.db and _system_name(node.db, schema=True)):
         raise UnsafeSQLError(
-            f"table {label!r} is the database's own catalog (settings, roles, schemas), not a "
-            "table of the catalog — not even when sources.yaml declares it"
+            N_(
+                "table {table} is the database's own catalog (settings, roles, schemas), not a "
+                "table of the catalog — not even when sources.yaml declares it"
+            ),
+            table=repr(label),
         )
     path = any(c in name for c in "/\\.:")
     if tables is None and not path and not node.db:
@@ -448,9 +506,17 @@ def _check_table(
     elif name.lower() in ctes or (tables is not None and name.lower() in tables):
         return
     raise UnsafeSQLError(
-        f"table {label!r}{' (a file path)' if path else ''} is not a table of the catalog; a "
-        "metric reads only the tables sources.yaml declares",
+        N_(
+            "table {table} (a file path) is not a table of the catalog; a metric reads only the "
+            "tables sources.yaml declares"
+        )
+        if path
+        else N_(
+            "table {table} is not a table of the catalog; a metric reads only the tables "
+            "sources.yaml declares"
+        ),
         "unsafe" if path else "table",
+        table=repr(label),
     )
 
 
@@ -486,7 +552,9 @@ def _check_function(node: exp.Func, dialect: str | None) -> None:
     elif type(node) in ALLOWED_FUNCS:
         return
     raise UnsafeSQLError(
-        f"function {_func_name(node, dialect)} is not allowed in a metric's SQL "
-        "(allowed: plain scalar, aggregate and window functions such as sum, count, coalesce, "
-        "strftime, date_trunc)"
+        N_(
+            "function {name} is not allowed in a metric's SQL (allowed: plain scalar, aggregate "
+            "and window functions such as sum, count, coalesce, strftime, date_trunc)"
+        ),
+        name=_func_name(node, dialect),
     )

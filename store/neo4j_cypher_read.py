@@ -7,6 +7,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Iterable
 
+from core.i18n import _
 from graph_schema.errors import InvalidQueryError
 from graph_schema.ids import NodeKind
 from graph_schema.relations import Relation
@@ -122,7 +123,13 @@ def expand_query(walk: Walk, relations: Iterable[Relation], hops: int = 1) -> st
     2
     """
     if isinstance(hops, bool) or not isinstance(hops, int) or not 1 <= hops <= MAX_HOPS:
-        raise InvalidQueryError(f"hops must be an integer from 1 to {MAX_HOPS}, got {hops!r}")
+        raise InvalidQueryError(
+            _(
+                "hops must be an integer from 1 to {most}, got {hops}",
+                most=MAX_HOPS,
+                hops=repr(hops),
+            )
+        )
     return _expand_query(Walk(walk), _rels(relations), hops)
 
 

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from core.confined import ADVICE, LINKED_OUT, escapes
-from core.i18n import _
+from core.i18n import N_, Said, _
 from graph_schema.calendar import Calendar, InvalidPeriodError, Period, read_calendar
 from graph_schema.errors import CatalogIssue, NodeNotFoundError
 from graph_schema.formula import parse_formula
@@ -81,7 +81,9 @@ class ValuesEngine:
         # one thread (the CLI and the API must print the same numbers): see values.sandbox
         self._con = connect(self.limits)
         self.duckdb_seconds = 0.0
-        self.notes: dict[str, str] = {}  # metric → why its sql gave no values
+        #: metric → why its sql gave no values; worded when read (the engine is kept for
+        #: requests in either language)
+        self.notes: dict[str, str | Said] = {}
         self._sql: dict[str, ObservedTable | None] = {}
         self._files: list[Path] = []  # data/ files the views read (the only ones allowed)
         self.remote = RemoteSources(self.root, definitions)  # systems with a `connection`
@@ -190,11 +192,11 @@ class ValuesEngine:
                     with self._lock:
                         cached = cached_table(self, metric, self._con, f"cache_{len(self._sql)}")
                 except ValuesFileError as exc:  # a cache linked out of the catalog: not read
-                    self.notes[metric.id] = exc.message
+                    self.notes[metric.id] = exc.said
                     cached = None
                 remote = cached or self.remote.table(metric, self.defs.dimension_ids, label)
             except (EngineQueryError, EngineConnectionError, ValuesFileError) as exc:
-                self.notes[metric.id] = exc.message
+                self.notes[metric.id] = exc.said
                 remote = None
                 self._sql[metric.id] = None
             if remote is not None:
@@ -215,7 +217,7 @@ class ValuesEngine:
         refusal, failure or timeout is remembered in ``notes``)."""
         refused = duckdb_refusal(self._con, sql, self.tables)
         if refused is not None:
-            self.notes[metric.id] = f"its sql is refused: {refused.reason}"
+            self.notes[metric.id] = Said.of(N_("its sql is refused: {reason}"), reason=refused.why)
             return None
         body = sql.strip()
         body = body[:-1] if body.endswith(";") else body
@@ -229,16 +231,19 @@ class ValuesEngine:
                     self.defs.dimension_ids,
                 )
             except ValuesFileError as exc:
-                self.notes[metric.id] = exc.message
+                self.notes[metric.id] = exc.said
                 table = None
         if deadline.fired:
-            self.notes[metric.id] = (
-                f"its sql ran longer than {self.limits.sql_timeout:g} s and was stopped "
-                "(KPIGRAPH_VALUES_SQL_TIMEOUT)"
+            self.notes[metric.id] = Said.of(
+                N_(
+                    "its sql ran longer than {seconds} s and was stopped "
+                    "(KPIGRAPH_VALUES_SQL_TIMEOUT)"
+                ),
+                seconds=f"{self.limits.sql_timeout:g}",
             )
             return None
         if table is not None and not table.rows:
-            self.notes[metric.id] = "its sql returned no rows"
+            self.notes[metric.id] = Said.of(N_("its sql returned no rows"))
         return table if table is not None and table.rows else None
 
     def hierarchy(self, dimension_id: str) -> Hierarchy | None:
@@ -351,7 +356,7 @@ class ValuesEngine:
         """Why ``metric`` has no values, when something said so: its own note (its system's
         connection variable is not set, its SQL refused), else the first of an input's."""
         if metric.id in self.notes:
-            return self.notes[metric.id]
+            return str(self.notes[metric.id])
         if metric.id in seen:
             return None
         known = self.defs.metrics(self.inputs(metric))
@@ -372,28 +377,41 @@ class ValuesEngine:
         grains = table.grains.get(key)
         if not grains:
             raise NoValuesError(
-                f"no rows for metric {metric.id!r} in {where}", {"metric": metric.id}
+                _("no rows for metric {metric} in {where}", metric=repr(metric.id), where=where),
+                {"metric": metric.id},
             )
         needed = list(dict.fromkeys([*q.grain, *q.where]))
         missing = [d for d in needed if d not in table.dims]
         if missing:
             raise NoValuesError(
-                f"metric {metric.id!r} has no values by {', '.join(missing)} (in {where})",
+                _(
+                    "metric {metric} has no values by {dimensions} (in {where})",
+                    metric=repr(metric.id),
+                    dimensions=", ".join(missing),
+                    where=where,
+                ),
                 {"metric": metric.id, "dimensions": list(table.dims)},
             )
         req = sum(1 << table.dims.index(d) for d in needed)
         candidates = sorted((g for g in grains if g & req == req), key=lambda g: (g.bit_count(), g))
         if not candidates:
             raise NoValuesError(
-                f"metric {metric.id!r} has no values at the grain "
-                f"{', '.join(needed) or 'total'} (in {where})",
+                _(
+                    "metric {metric} has no values at the grain {grain} (in {where})",
+                    metric=repr(metric.id),
+                    grain=", ".join(needed) or _("total"),
+                    where=where,
+                ),
                 {"metric": metric.id},
             )
         grain = candidates[0]
         plen = table.period_len[key]
         if q.plen > plen and q.buckets is None:
             raise ValuesQueryError(
-                f"metric {metric.id!r} has monthly values only; ask for YYYY-MM periods"
+                _(
+                    "metric {metric} has monthly values only; ask for YYYY-MM periods",
+                    metric=repr(metric.id),
+                )
             )
         ranges: tuple[tuple[str, str, str], ...] | None = None
         unfit: InvalidPeriodError | None = None  # periods the stored ones cannot make up
@@ -414,10 +432,15 @@ class ValuesEngine:
                 return found
             if unfit is not None:
                 raise _MonthlyOnly(unfit.message, {**unfit.details, "metric": metric.id})
+            by = ", ".join(d for i, d in enumerate(table.dims) if grain >> i & 1)
             raise ValuesQueryError(
-                f"metric {metric.id!r} has 'aggregation: none': its values are not rolled up "
-                f"(asked for {', '.join(needed) or 'the total'}, the data is by "
-                f"{', '.join(d for i, d in enumerate(table.dims) if grain >> i & 1) or 'total'})",
+                _(
+                    "metric {metric} has 'aggregation: none': its values are not rolled up "
+                    "(asked for {asked}, the data is by {by})",
+                    metric=repr(metric.id),
+                    asked=", ".join(needed) or _("the total"),
+                    by=by or _("total"),
+                ),
             )
         if unfit is not None:
             raise _MonthlyOnly(unfit.message, {**unfit.details, "metric": metric.id})

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from core.i18n import N_, Said
 from graph_schema.models import Metric, System
 from values.definitions import Definitions
 from values.engines import open_engine
@@ -185,7 +186,13 @@ class RemoteSources:
         table.period_len["_"] = 0
         totals = table.fetch_rows(Rollup())
         if not totals:
-            raise EngineQueryError(f"{label} on {engine.kind}: its sql returned no rows")
+            raise EngineQueryError(
+                Said.of(
+                    N_("{label} on {engine}: its sql returned no rows"),
+                    label=label,
+                    engine=engine.kind,
+                )
+            )
         table.period_len["_"] = len(str(totals[0][0]))
         table.rows = len(totals)
         return table

@@ -31,6 +31,7 @@ import duckdb
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from core.i18n import N_
 from graph_schema.sql_safety import ALLOWED_NAMES, UnsafeSQLError, check_metric_sql
 
 #: DuckDB's names for operators and the spellings of allowed functions in its parse tree
@@ -101,16 +102,24 @@ def _check_duckdb_parse(con: duckdb.DuckDBPyConnection, sql: str, tables: set[st
     try:
         statements = con.extract_statements(sql)
     except duckdb.Error as exc:
-        raise UnsafeSQLError(f"DuckDB cannot parse it: {_first(exc)}", "parse") from exc
+        raise UnsafeSQLError(
+            N_("DuckDB cannot parse it: {error}"), "parse", error=_first(exc)
+        ) from exc
     if len(statements) != 1:
-        raise UnsafeSQLError(f"DuckDB reads {len(statements)} statements; one SELECT is allowed")
+        raise UnsafeSQLError(
+            N_("DuckDB reads {n} statements; one SELECT is allowed"), n=len(statements)
+        )
     kind = str(statements[0].type).rsplit(".", 1)[-1]
     if kind != "SELECT":
-        raise UnsafeSQLError(f"DuckDB reads a {kind} statement; one SELECT is allowed")
+        raise UnsafeSQLError(
+            N_("DuckDB reads a {kind} statement; one SELECT is allowed"), kind=kind
+        )
     row = con.execute("SELECT json_serialize_sql($sql)", {"sql": sql}).fetchone()
     tree = json.loads(row[0]) if row else {"error": True}
     if tree.get("error"):
-        raise UnsafeSQLError(f"DuckDB cannot read it: {tree.get('error_message', '?')}", "parse")
+        raise UnsafeSQLError(
+            N_("DuckDB cannot read it: {error}"), "parse", error=tree.get("error_message", "?")
+        )
     ctes = {name.lower() for name in _cte_names(tree)}
     for node in _nodes(tree):
         _check_node(node, tables, ctes)
@@ -121,13 +130,15 @@ def _check_node(node: dict[str, Any], tables: set[str], ctes: set[str]) -> None:
     if klass in ("FUNCTION", "WINDOW", "AGGREGATE") and "function_name" in node:
         name = str(node.get("function_name", ""))
         if node.get("schema") or node.get("catalog") or name.lower() not in DUCKDB_NAMES:
-            raise UnsafeSQLError(f"function {name} is not allowed in a metric's SQL")
+            raise UnsafeSQLError(N_("function {name} is not allowed in a metric's SQL"), name=name)
     elif klass == "LAMBDA":
-        raise UnsafeSQLError("a lambda is not allowed in a metric's SQL")
+        raise UnsafeSQLError(N_("a lambda is not allowed in a metric's SQL"))
     if kind == "TABLE_FUNCTION":
         function = node.get("function") or {}
         name = function.get("function_name", "?") if isinstance(function, dict) else "?"
-        raise UnsafeSQLError(f"table function {name} is not allowed; read tables by name")
+        raise UnsafeSQLError(
+            N_("table function {name} is not allowed; read tables by name"), name=name
+        )
     if kind == "BASE_TABLE":
         name = str(node.get("table_name", ""))
         qualified = node.get("schema_name") or node.get("catalog_name")
@@ -135,7 +146,9 @@ def _check_node(node: dict[str, Any], tables: set[str], ctes: set[str]) -> None:
             label = ".".join(
                 p for p in (node.get("catalog_name"), node.get("schema_name"), name) if p
             )
-            raise UnsafeSQLError(f"table {label!r} is not a table of the catalog's data/")
+            raise UnsafeSQLError(
+                N_("table {table} is not a table of the catalog's data/"), table=repr(label)
+            )
 
 
 def _nodes(tree: Any) -> Iterator[dict[str, Any]]:

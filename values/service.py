@@ -20,7 +20,8 @@ from typing import Any
 from analysis.evaluate import evaluate, trend
 from analysis.explain import explain, expression_of
 from analysis.quality import check_values
-from core.i18n import _
+from core import i18n
+from core.i18n import Said, _
 from graph_schema.errors import InvalidQueryError, KpigraphError
 from graph_schema.ids import NodeKind, NodeRef
 from graph_schema.relations import Relation
@@ -357,9 +358,12 @@ _MISSING_TABLE = re.compile(
 )
 
 
-def _note(metric_id: str, why: str) -> str:
-    """An engine's note in one clear sentence (never a raw engine error)."""
-    missing = _MISSING_TABLE.search(why)
+def _note(metric_id: str, why: str | Said) -> str:
+    """An engine's note in one clear sentence (never a raw engine error), in the language in
+    use (the note is kept worded in none: :attr:`values.engine.ValuesEngine.notes`)."""
+    with i18n.use("en"):  # which table is missing, read off the English wording
+        english = str(why)
+    missing = _MISSING_TABLE.search(english)
     if missing:
         return _(
             "{metric}: its SQL reads table {table!r}, which data/ does not have (add the file, or "
@@ -367,7 +371,7 @@ def _note(metric_id: str, why: str) -> str:
             metric=metric_id,
             table=missing.group(1) or missing.group(2),
         )
-    return f"{metric_id}: {why}"
+    return _("{metric}: {problem}", metric=metric_id, problem=str(why))
 
 
 def quality_report(engine: ValuesEngine, metric_ids: Sequence[str] | None = None) -> dict[str, Any]:

@@ -60,7 +60,14 @@ def check_archive(path: Path) -> None:
             infos = archive.infolist()
             if len(infos) > MAX_MEMBERS:
                 raise ExcelImportError(
-                    [f"{path}: {len(infos)} parts in the archive, over {MAX_MEMBERS}"]
+                    [
+                        _(
+                            "{path}: {n} parts in the archive, over {most}",
+                            path=path,
+                            n=len(infos),
+                            most=MAX_MEMBERS,
+                        )
+                    ]
                 )
             total = 0
             for info in infos:
@@ -79,16 +86,32 @@ def check_archive(path: Path) -> None:
 
 def _check_member(path: Path, archive: zipfile.ZipFile, info: zipfile.ZipInfo, left: int) -> int:
     """The actual uncompressed size of ``info``, read in chunks and checked as it streams."""
-    where = f"{path}: part {info.filename!r}"
-    hint = "save the workbook again from Excel, or export it with kpigraph export excel"
+    where = _("{path}: part {part}", path=path, part=repr(info.filename))
+    hint = _("save the workbook again from Excel, or export it with kpigraph export excel")
     if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
-        raise ExcelImportError([f"{where}: compressed with method {info.compress_type}; {hint}"])
+        raise ExcelImportError(
+            [
+                _(
+                    "{where}: compressed with method {method}; {hint}",
+                    where=where,
+                    method=info.compress_type,
+                    hint=hint,
+                )
+            ]
+        )
     bound = min(_bound(info.filename), left)
     if info.file_size > bound:
         raise ExcelImportError(
             [
-                f"{where} expands to {_mib(info.file_size)}, over the limit of {_mib(bound)} "
-                f"(from {_mib(info.compress_size)} compressed); {hint}"
+                _(
+                    "{where} expands to {size}, over the limit of {bound} (from {compressed} "
+                    "compressed); {hint}",
+                    where=where,
+                    size=_mib(info.file_size),
+                    bound=_mib(bound),
+                    compressed=_mib(info.compress_size),
+                    hint=hint,
+                )
             ]
         )
     size = 0
@@ -100,13 +123,20 @@ def _check_member(path: Path, archive: zipfile.ZipFile, info: zipfile.ZipInfo, l
             if size > bound or size > info.file_size:
                 raise ExcelImportError(
                     [
-                        f"{where} expands past {_mib(bound)} "
-                        f"(declared {_mib(info.file_size)}); {hint}"
+                        _(
+                            "{where} expands past {bound} (declared {size}); {hint}",
+                            where=where,
+                            bound=_mib(bound),
+                            size=_mib(info.file_size),
+                            hint=hint,
+                        )
                     ]
                 )
             window = tail + chunk
             if any(marker in window for marker in _FORBIDDEN):
-                raise ExcelImportError([f"{where} declares a DTD or entities; {hint}"])
+                raise ExcelImportError(
+                    [_("{where} declares a DTD or entities; {hint}", where=where, hint=hint)]
+                )
             tail = window[-len(_FORBIDDEN[0]) :]
             pieces = chunk.split(b"<")  # the text between tags, in C
             if len(pieces) == 1:
@@ -118,8 +148,13 @@ def _check_member(path: Path, archive: zipfile.ZipFile, info: zipfile.ZipInfo, l
             if run > MAX_TEXT_RUN:
                 raise ExcelImportError(
                     [
-                        f"{where} holds a cell or attribute of over {MAX_TEXT_RUN // 1024} KiB "
-                        f"of text (Excel holds at most 32,767 characters in a cell); {hint}"
+                        _(
+                            "{where} holds a cell or attribute of over {kib} KiB of text (Excel "
+                            "holds at most 32,767 characters in a cell); {hint}",
+                            where=where,
+                            kib=MAX_TEXT_RUN // 1024,
+                            hint=hint,
+                        )
                     ]
                 )
     return size

@@ -61,7 +61,7 @@ def test_bad_input_is_a_clear_error(client: TestClient) -> None:
     assert r.status_code == 404
     assert r.json()["error"] == {
         "code": "revision_not_found",
-        "message": "no revision 99; revisions are 1 to 1",
+        "message": "没有修订 99；修订号为 1 到 1",  # the demo catalog's language (zh)
         "details": {"number": 99, "head": 1},
     }
     assert client.get("/api/revisions/0").status_code == 422
@@ -71,7 +71,7 @@ def test_bad_input_is_a_clear_error(client: TestClient) -> None:
     assert r.status_code == 422 and r.json()["error"]["code"] == "invalid_source"
     assert client.get("/api/diff", params={"old": "5"}).status_code == 404
     r = client.get("/api/compare", params={"a": "atp", "b": "Field:dms.dms_orders.total_amount"})
-    assert r.status_code == 422 and "not a metric" in r.json()["error"]["message"]
+    assert r.status_code == 422 and "不是指标" in r.json()["error"]["message"]  # zh: the demo's
 
 
 def test_pages(client: TestClient, store: GraphStore, demo_graph: CatalogGraph) -> None:

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from core import i18n
 from graph_schema.sql_safety import UnsafeSQLError, check_metric_sql
 from tests.warehouse.conftest import Warehouse, pg_server, postgres_demo
 from values.engines import open_engine
@@ -51,7 +52,8 @@ def test_a_cast_to_a_catalog_type_is_refused(
     try:
         # the hole: unchecked, the values reader's connection answers from the catalogs
         assert engine.run(sql).rows[0][0] == revealed
-        with pytest.raises(UnsafeSQLError, match=named):
+        # the reason is worded when read: read here in English (the probes name English words)
+        with i18n.use("en"), pytest.raises(UnsafeSQLError, match=named):
             check_metric_sql(sql, tables={"dms_orders"}, dialect="postgres")
         # as a metric's SQL selecting period and value (else it is skipped before the sandbox)
         shaped = sql.replace(" AS v FROM ", " AS value, '2026-01' AS period FROM ")

@@ -6,11 +6,13 @@ refuses file, network, extension and configuration access even to SQL that skipp
 from __future__ import annotations
 
 import logging
+import re
 from pathlib import Path
 
 import duckdb
 import pytest
 
+from core import i18n
 from graph_schema.sql_safety import UnsafeSQLError, check_metric_sql
 from values.sandbox import SandboxLimits, connect, duckdb_refusal, lock_down
 
@@ -266,8 +268,12 @@ def test_refused_with_its_reason(name: str, sql: str, reason: str) -> None:
     logging.getLogger("sqlglot").setLevel(logging.ERROR)  # "falling back to a Command"
     with pytest.raises(UnsafeSQLError) as caught:
         check_metric_sql(sql, tables=TABLES, dialect="duckdb")
-    assert reason in caught.value.reason, caught.value.reason
-    assert str(caught.value).startswith("SQL refused: ")
+    with i18n.use("en"):  # the corpus names each reason by its English words
+        assert reason in caught.value.reason, caught.value.reason
+        assert str(caught.value).startswith("SQL refused: ")
+    with i18n.use("zh"):  # the same refusal, worded when it is read, in the other language
+        assert str(caught.value).startswith("SQL 被拒绝："), str(caught.value)
+        assert re.search("[\u4e00-\u9fff]", caught.value.reason), caught.value.reason
 
 
 @pytest.mark.parametrize(("name", "sql", "reason"), CORPUS, ids=[c[0] for c in CORPUS])

@@ -126,7 +126,7 @@ def test_show_card_and_path_and_search(db: Path) -> None:
     ("args", "message"),
     [
         (["lineage", "revenu"], "是否想找 Metric:revenue"),  # the demo speaks zh
-        (["lineage", "atp", "--depth", "11"], "depth must be an integer from 1 to 10"),
+        (["lineage", "atp", "--depth", "11"], "深度必须是 1 到 10 之间的整数"),
         (["lineage", "atp", "--relations", "FOO"], "unknown relation 'FOO'"),
         (["show", "Nope:x"], "unknown node kind 'Nope'"),
         (["impact", "Metric:x') DETACH DELETE n //"], "malformed Metric id"),
@@ -220,7 +220,7 @@ def test_init_validate_load_round_trip(tmp_path: Path) -> None:
         == "Metric:atp"
     )
     proc = run("init", str(target), db=db, check=False)
-    assert proc.returncode == 1 and "not empty" in proc.stderr
+    assert proc.returncode == 1 and "不是空目录" in proc.stderr  # the new catalog speaks zh
     templated = tmp_path / "demo"
     run("init", str(templated), "--template", "automotive_aftersales", db=db)
     assert (templated / "metrics" / "revenue" / "atp.yaml").is_file()

@@ -78,13 +78,13 @@ def test_compare_and_bad_input(loaded: tuple[Path, Path]) -> None:
     body = json.loads(run("compare", "atp", "revenue", "--json", db=db).stdout)
     assert body["change_class"] == "major" and "formula" in body["differing"]
     for args, message in [
-        (("diff", "nowhere", "store"), "'nowhere' is not a catalog directory"),
+        (("diff", "nowhere", "store"), "'nowhere' 不是目录"),
         (("diff", "git::x", "store"), "no revision"),
-        (("diff", "rev:x", "store"), "write rev:N"),
-        (("diff", "rev:9", "store"), "no revision 9; revisions are 1 to 1"),
-        (("show", "atp", "--at", "9"), "no revision 9"),
+        (("diff", "rev:x", "store"), "请写成 rev:N"),
+        (("diff", "rev:9", "store"), "没有修订 9；修订号为 1 到 1"),
+        (("show", "atp", "--at", "9"), "没有修订 9"),
         (("history", "Metric:nosuch"), "找不到 Metric:nosuch"),  # the demo speaks zh (exit 2)
-        (("compare", "atp", "Dimension:time"), "not a metric"),
+        (("compare", "atp", "Dimension:time"), "不是指标"),
     ]:
         out = run(*args, db=db, check=False)
         usage = args[0] == "history"  # a node the catalog does not have: what was typed
@@ -95,4 +95,5 @@ def test_compare_and_bad_input(loaded: tuple[Path, Path]) -> None:
 
 @pytest.mark.parametrize("command", ["history", "diff", "compare"])
 def test_help(command: str, tmp_path: Path) -> None:
-    assert "Usage" in run(command, "--help", db=tmp_path / "x.sqlite").stdout
+    said = run(command, "--help", db=tmp_path / "x.sqlite").stdout
+    assert "Usage:" in said or "用法:" in said, said  # the language asked for, else zh

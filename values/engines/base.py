@@ -27,7 +27,7 @@ from typing import Any, Protocol
 import sqlglot
 from sqlglot import exp
 
-from core.i18n import _
+from core.i18n import N_, Said
 from graph_schema.sql_safety import UnsafeSQLError, check_metric_sql
 from values.errors import EngineQueryError, NotValuesQueryError, RowLimitError
 
@@ -173,25 +173,28 @@ def checked_sql(metric: MetricSql, dialect: str) -> exp.Query:
         # --- SAFETY CHECK: the SQL sandbox (issue #21), the same check lint and DuckDB run ---
         check_metric_sql(metric.sql, tables=metric.tables, dialect=read)
     except UnsafeSQLError as exc:
-        where = ""
+        # worded where it is reported: a values engine keeps it for requests in either language
+        refused = Said.of(
+            N_("metric {metric} (system {system}): its SQL was refused: {reason}"),
+            metric=metric.metric,
+            system=metric.system,
+            reason=exc.why,
+        )
         if exc.kind == "table" and metric.tables is not None:
             # which tables it may read: those sources.yaml declares under the system it runs on
             names = sorted({t.rsplit(".", 1)[-1] for t in metric.tables})
-            where = _(
-                " (it runs on system {system}, the connected system of its fields, and reads "
-                "only its tables: {tables})",
+            tables: str | Said = ", ".join(names) or Said.of(N_("none declared"))
+            where = Said.of(
+                N_(
+                    " (it runs on system {system}, the connected system of its fields, and reads "
+                    "only its tables: {tables})"
+                ),
                 system=repr(metric.system),
-                tables=", ".join(names) or _("none declared"),
+                tables=tables,
             )
+            refused = Said.join(refused, where)
         raise EngineQueryError(
-            _(
-                "metric {metric} (system {system}): its SQL was refused: {reason}",
-                metric=metric.metric,
-                system=metric.system,
-                reason=exc,
-            )
-            + where,
-            {"metric": metric.metric, "system": metric.system},
+            refused, {"metric": metric.metric, "system": metric.system}
         ) from None
     try:
         tree = sqlglot.parse_one(metric.sql, read=read)
