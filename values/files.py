@@ -107,9 +107,12 @@ def load_table(
 
 
 def _drop_raw(con: duckdb.DuckDBPyConnection, name: str) -> None:
-    con.execute(f"DROP VIEW IF EXISTS {name}")
-    con.execute(f"DROP TABLE IF EXISTS {name}_t")
-    con.execute(f"DROP TABLE IF EXISTS {name}")
+    for kind, table in con.execute(
+        "SELECT 'VIEW', view_name FROM duckdb_views() WHERE view_name IN ($a, $b) UNION ALL "
+        "SELECT 'TABLE', table_name FROM duckdb_tables() WHERE table_name IN ($a, $b)",
+        {"a": name, "b": f"{name}_t"},
+    ).fetchall():
+        con.execute(f"DROP {kind} IF EXISTS {table}")
 
 
 def load_query(
@@ -176,13 +179,20 @@ def _read_file(
     known_dims: Callable[[Iterable[str]], set[str]],
     issues: list[CatalogIssue],
 ) -> list[str] | None:
-    reader = (
-        "read_parquet($p)"
-        if path.suffix.lower() == ".parquet"
-        else "read_csv($p, all_varchar=true, header=true, encoding='utf-8')"
-    )
+    parquet = path.suffix.lower() == ".parquet"
     try:
-        con.execute(f"CREATE TEMP TABLE {name} AS SELECT * FROM {reader}", {"p": str(path)})
+        if parquet:  # read in place (no copy): a view, the row number the file's own
+            literal = str(path).replace("'", "''")
+            con.execute(
+                f"CREATE TEMP VIEW {name} AS SELECT * FROM "
+                f"read_parquet('{literal}', file_row_number = true)"
+            )
+        else:
+            con.execute(
+                f"CREATE TEMP TABLE {name} AS SELECT * FROM "
+                "read_csv($p, all_varchar=true, header=true, encoding='utf-8')",
+                {"p": str(path)},
+            )
     except duckdb.Error as exc:
         first = str(exc).splitlines()[0]
         issues.append(
@@ -194,7 +204,7 @@ def _read_file(
             )
         )
         return None
-    return _columns(con, name, rel, column, known_dims, issues)
+    return _columns(con, name, rel, column, known_dims, issues, in_place=parquet)
 
 
 def _columns(
@@ -204,9 +214,13 @@ def _columns(
     column: str,
     known_dims: Callable[[Iterable[str]], set[str]],
     issues: list[CatalogIssue],
+    *,
+    in_place: bool = False,
 ) -> list[str] | None:
-    """Check the header; rename columns to lower case, cast to text, number the rows."""
-    cols = [r[0] for r in con.execute(f"DESCRIBE {name}").fetchall()]
+    """Check the header; rename columns to lower case, cast to text, number the rows.
+    ``in_place``: ``name`` is a view of a Parquet file read with its ``file_row_number``."""
+    described = con.execute(f"DESCRIBE {name}").fetchall()
+    cols = [r[0] for r in described if not (in_place and r[0] == "file_row_number")]
     lowered = [c.strip().lower() for c in cols]
     missing = [c for c in ("metric", "period", column) if c not in lowered]
     if missing:
@@ -242,7 +256,7 @@ def _columns(
         )
     if wrong or unknown:
         return None
-    types = dict((r[0], r[1]) for r in con.execute(f"DESCRIBE {name}").fetchall())
+    types = dict((r[0], r[1]) for r in described)
     # a numeric value column (Parquet) stays a number: no text round trip on a million rows
     renames = ", ".join(
         f'CAST("{c}" AS DOUBLE) AS "{lc}"'
@@ -251,8 +265,9 @@ def _columns(
         for c, lc in zip(cols, lowered, strict=True)
     )
     # a view (no copy): the file's row number, lower-case names, text
-    con.execute(f"ALTER TABLE {name} RENAME TO {name}_t")
-    con.execute(f"CREATE TEMP VIEW {name} AS SELECT rowid AS _row, {renames} FROM {name}_t")
+    kind, row = ("VIEW", "file_row_number") if in_place else ("TABLE", "rowid")
+    con.execute(f"ALTER {kind} {name} RENAME TO {name}_t")
+    con.execute(f"CREATE TEMP VIEW {name} AS SELECT {row} AS _row, {renames} FROM {name}_t")
     return other
 
 
@@ -333,7 +348,24 @@ def _check_rows(
             N_("write a finite number; leave the row out when there is no value"),
         )
     )
-    for condition, message, hint in checks:
+    # how many rows fail each check, in one pass (those on metric and period alone over the
+    # distinct pairs: a regular expression on a few values, not on every row); the rows of
+    # a failing check only then
+    on_pairs = [i for i, (c, _m, _h) in enumerate(checks) if f'"{column}"' not in c]
+    on_rows = [i for i in range(len(checks)) if i not in on_pairs]
+    failing: list[int] = []
+    for which, source in (
+        (on_pairs, f"(SELECT DISTINCT metric, period FROM {name})"),
+        (on_rows, name),
+    ):
+        if which:
+            counts = con.execute(
+                "SELECT "
+                + ", ".join(f"count(*) FILTER (WHERE {checks[i][0]})" for i in which)
+                + f" FROM {source}"
+            ).fetchone()
+            failing += [i for i, n in zip(which, counts or (), strict=False) if n]
+    for condition, message, hint in [checks[i] for i in sorted(failing)]:
         rows = con.execute(
             f'SELECT _row, period, "{column}" FROM {name} WHERE {condition} ORDER BY _row '
             f"LIMIT {MAX_ISSUES_PER_CHECK + 1}"
@@ -378,11 +410,29 @@ def _stage(
     mask = " + ".join(
         f'(CASE WHEN "{d}" IS NULL THEN 0 ELSE {1 << i} END)' for i, d in enumerate(all_dims)
     )
-    # sorted so that a query for one metric, grain and period reads few row groups
-    con.execute(
-        f"CREATE TABLE {table} AS SELECT *, ({mask or '0'})::INTEGER AS grain FROM ({body}) "
-        "ORDER BY metric, grain, period"
-    )
+    # in file order (one thread keeps it); then sorted, unless each metric, grain and period
+    # already lies in one run of rows, so that a query for one of them reads few row groups
+    grain = f"({mask or '0'})::INTEGER AS grain"
+    con.execute(f"CREATE TABLE {table} AS SELECT *, {grain} FROM ({body})")
+    if not _clustered(con, table):
+        con.execute(
+            f"CREATE OR REPLACE TABLE {table} AS SELECT * FROM {table} "
+            "ORDER BY metric, grain, period"
+        )
+
+
+def _clustered(con: duckdb.DuckDBPyConnection, table: str) -> bool:
+    """Whether the rows of each metric, grain and period of ``table`` are one run of rows."""
+    runs = con.execute(
+        f"SELECT min(rowid), max(rowid), count(*) FROM {table} GROUP BY metric, grain, period "
+        "ORDER BY 1"
+    ).fetchall()
+    end = -1
+    for lo, hi, n in runs:
+        if lo <= end or hi - lo + 1 != n:
+            return False
+        end = hi
+    return True
 
 
 def _empty_select(all_dims: list[str]) -> str:
@@ -424,10 +474,7 @@ def _check_table(
             )
         )
     key = ", ".join(["metric", "period", *(f'"{d}"' for d in all_dims)])
-    # count first (cheap), then look up where the few duplicates are
-    keys = con.execute(
-        f"SELECT {key} FROM {table} GROUP BY ALL HAVING count(*) > 1 LIMIT {MAX_ISSUES_PER_CHECK}"
-    ).fetchall()
+    keys = _duplicate_keys(con, table, key)
     cols = ["metric", "period", *all_dims]
     dups = []
     for values in keys:
@@ -456,7 +503,8 @@ def _check_table(
             )
         )
     mixed = con.execute(
-        f"SELECT metric FROM {table} WHERE regexp_full_match(period, '{PERIOD_PATTERN}') "
+        f"SELECT metric FROM (SELECT DISTINCT metric, period FROM {table}) "
+        f"WHERE regexp_full_match(period, '{PERIOD_PATTERN}') "
         "GROUP BY metric HAVING count(DISTINCT length(period)) > 1"
     ).fetchall()
     for (metric,) in mixed:
@@ -471,6 +519,32 @@ def _check_table(
                 _("give one metric at one period grain; monthly values are rolled up from daily"),
             )
         )
+
+
+def _duplicate_keys(
+    con: duckdb.DuckDBPyConnection, table: str, key: str
+) -> list[tuple[object, ...]]:
+    """Up to :data:`MAX_ISSUES_PER_CHECK` keys (``key``'s columns) that more than one row of
+    ``table`` has. Every row's 64-bit hash of its key, sorted: no two equal hashes, no
+    duplicate (one pass, no hash table of millions of keys); else the keys of the rows with
+    a repeated hash are grouped exactly (a collision is no duplicate)."""
+    import numpy as np
+
+    hashes = con.execute(f"SELECT hash({key}) AS h FROM {table}").fetchnumpy()["h"]
+    hashes = np.sort(np.asarray(hashes, dtype=np.uint64))
+    repeated = np.unique(hashes[1:][hashes[1:] == hashes[:-1]])
+    del hashes
+    if not len(repeated):
+        return []
+    only = (
+        f" WHERE hash({key}) IN ({', '.join(str(int(h)) for h in repeated)})"
+        if len(repeated) <= 1000
+        else ""
+    )
+    return con.execute(
+        f"SELECT {key} FROM {table}{only} GROUP BY ALL HAVING count(*) > 1 "
+        f"LIMIT {MAX_ISSUES_PER_CHECK}"
+    ).fetchall()
 
 
 def _issue_at(
