@@ -399,7 +399,9 @@ def _residual_single(g: CuboidSums, ratio: FloatArray, at: IntArray) -> FloatArr
     return total
 
 
-def _spread(codes: IntArray, size: int, f: FloatArray, a: FloatArray, s: float) -> float:
+def _spread(
+    codes: npt.NDArray[np.integer], size: int, f: FloatArray, a: FloatArray, s: float
+) -> float:
     """How differently a dimension's members moved: the range of their moves ``ln(A_m/F_m)``
     where the members differ beyond the noise (``Σ_m ((ln(A_m/F_m) − ḡ)/σ_m)² ≥ 4·(n − 1)``),
     else 0. A dimension whose members all moved alike (the ripple of a cause elsewhere) holds

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -176,7 +176,7 @@ def lattice(
 
 
 def leaf_elements(
-    aggs: dict[tuple[int, ...], CuboidSums], cuboid: tuple[int, ...], leaves: int
+    aggs: Mapping[tuple[int, ...], CuboidSums], cuboid: tuple[int, ...], leaves: int
 ) -> npt.NDArray[np.integer]:
     """Each leaf's element of ``cuboid`` (its index in ``aggs[cuboid]``), through the chain
     of cuboids it was summed from: the small maps composed first, then one pass over the
