@@ -18,6 +18,7 @@ import numpy as np
 
 from analysis.explain_types import PeriodPair, ValueSource
 from analysis.localize import Cube
+from analysis.localize_budget import MAX_LEAVES, check_size
 from analysis.localize_lattice import group
 
 if TYPE_CHECKING:
@@ -59,19 +60,24 @@ def read_columnar(
     pieces: list[tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]] = []  # (values, slots)
     for p, terms in enumerate(parts):
         for name, coeff in terms.items():
+            # a frame of more rows than the budget's leaves a period is refused unread (a leaf
+            # has at most one row a period)
             if pair.base_p is None:
-                now = fetch(name, dims, periods=[pair.period])
-                old = fetch(name, dims, periods=[pair.period], kind="target")
+                now = fetch(name, dims, periods=[pair.period], max_rows=MAX_LEAVES)
+                old = fetch(name, dims, periods=[pair.period], kind="target", max_rows=MAX_LEAVES)
                 if now is None or old is None:
                     return None
+                _within(max(now.num_rows, old.num_rows), MAX_LEAVES, 1, dims)
                 got = [
                     (now, np.full(now.num_rows, width + p, dtype=np.int16)),
                     (old, np.full(old.num_rows, p, dtype=np.int16)),
                 ]
             else:
-                both = fetch(name, dims, periods=[pair.period, pair.base_p])
+                both = fetch(name, dims, periods=[pair.period, pair.base_p],
+                             max_rows=2 * MAX_LEAVES)  # fmt: skip
                 if both is None:
                     return None
+                _within(both.num_rows, 2 * MAX_LEAVES, 2, dims)
                 is_now = _numpy(pc.equal(both.column("period"), pair.period), np.bool_)
                 got = [(both, np.where(is_now, width + p, p).astype(np.int16))]
             for table, slots in got:
@@ -102,6 +108,13 @@ def read_columnar(
     else:
         inverse, first = np.zeros(0, np.int64), np.zeros(0, np.int64)
     return _assemble(list(dims), pieces, ranks, names, sizes, width, inverse, first)
+
+
+def _within(rows: int, most: int, periods: int, dims: Sequence[str]) -> None:
+    """Refuse a frame that stopped at ``most + 1`` rows: its leaves (a row each a period)
+    are more than the budget."""
+    if rows > most:
+        check_size(most // periods + 1, dims, read=most // periods)
 
 
 def _numpy(array: Any, dtype: type[np.generic]) -> np.ndarray[Any, Any]:
