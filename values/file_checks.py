@@ -220,7 +220,10 @@ def duplicate_keys(con: duckdb.DuckDBPyConnection, table: str, key: str) -> list
     import numpy as np
 
     hashes = con.execute(f"SELECT hash({key}) AS h FROM {table}").fetchnumpy()["h"]
-    hashes = np.sort(np.asarray(hashes, dtype=np.uint64))
+    hashes = np.asarray(hashes, dtype=np.uint64)
+    if not hashes.flags.writeable:
+        hashes = hashes.copy()
+    hashes.sort()  # in place: 8 bytes a row, once
     repeated = np.unique(hashes[1:][hashes[1:] == hashes[:-1]])
     del hashes
     if not len(repeated):
