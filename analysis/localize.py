@@ -47,7 +47,10 @@ leaves about ``k`` times, not ``2^k``. Significance and the mirror test need onl
 The gain needs the leaves, but is at most the element's deviation mass ``Σ_{i∈C}|d_i|`` (a
 sum): cuboids are visited by their best candidate's mass, and the leaves are passed over only
 for a cuboid whose candidates' mass could still beat the best gain found (branch and bound; an
-element of one leaf has its gain from its sums). Cost a round:
+element of one leaf has its gain from its sums). Between rounds an explained leaf stays in
+place with count, values and mass 0, so the groupings of the first round are kept, and only
+the elements that held a leaf explained since are summed again (adding 0.0 changes no sum:
+the same result bit for bit). Cost a round:
 :func:`~analysis.localize_budget.search_work` (``k × leaves`` plus the coarser cuboids'
 elements) — refused above its ``MAX_WORK`` or ``MAX_LEAVES`` with what to narrow. Only above
 that budget is a dimension whose members all moved alike
@@ -206,7 +209,8 @@ def search(cube: Cube, *, max_causes: int = MAX_CAUSES) -> list[Cause]:
     # explained leaves stay in place with count, values and mass 0 (localize_lattice);
     # f, a and dev are this search's own arrays (normalised copies of the cube's)
     leaves = Leaves(full, sizes, f, a, dev, np.ones(n), f**2)
-    kept, memo = Groupings(), {}  # type: ignore[var-annotated]
+    kept = Groupings()
+    memo: Memo = {}  # per cuboid, from the round before (_stats)
     aggs: dict[tuple[int, ...], CuboidSums] = {}
     explained = None
     while len(causes) < max_causes and open_.any():
