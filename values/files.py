@@ -86,15 +86,23 @@ def load_table(
         name = f"_raw_{folder}_{n}"
         dims = _read_file(con, path, rel, name, column, known_dims, issues)
         if dims is not None:
+            try:  # a Parquet file is read where it lies: a damaged page shows here
+                check_rows(con, name, rel, path.suffix.lower() == ".parquet", column, issues)
+            except duckdb.Error as exc:
+                issues.append(_unreadable(rel, exc))
+                _drop_raw(con, name)
+                continue
             staged.append((name, dims))
             sources.append((rel, path.suffix.lower() == ".parquet"))
             out.files.append(rel)
-            check_rows(con, name, rel, path.suffix.lower() == ".parquet", column, issues)
     all_dims = sorted({d for _, dims in staged for d in dims})
     out.dims = tuple(all_dims)
     con.execute(f"DROP TABLE IF EXISTS {table}")
-    _stage(con, staged, all_dims, column, table)
-    check_table(con, table, all_dims, known_metrics, issues, sources)
+    try:
+        _stage(con, staged, all_dims, column, table)
+        check_table(con, table, all_dims, known_metrics, issues, sources)
+    except duckdb.Error as exc:  # a damaged page of a column the row checks do not read
+        issues.append(_unreadable(f"{folder}/", exc))
     for name, _dims in staged:
         _drop_raw(con, name)
     if issues:
@@ -102,6 +110,16 @@ def load_table(
         raise ValuesFileError(issues)
     _finish(con, table, all_dims, out)
     return out
+
+
+def _unreadable(rel: str, exc: duckdb.Error) -> CatalogIssue:
+    first = str(exc).splitlines()[0]
+    return CatalogIssue(
+        rel,
+        None,
+        _("cannot read: {error}", error=first),
+        _("save it as UTF-8 CSV with a header"),
+    )
 
 
 def _drop_raw(con: duckdb.DuckDBPyConnection, name: str) -> None:

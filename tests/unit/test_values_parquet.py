@@ -112,3 +112,21 @@ def test_parquet_in_any_order_gives_the_values_of_the_same_rows_in_csv(tmp_path:
         ("S1",): {"2026-07": 5.0}
     }
     assert from_parquet.frame("revenue", [], periods=["2026-07"]) == {(): {"2026-07": 7.0}}
+
+
+@pytest.mark.usefixtures("english")
+def test_a_damaged_parquet_page_is_reported_not_raised(tmp_path: Path) -> None:
+    # the footer is intact (the file opens), a data page is not: read where it lies, the
+    # damage shows only when the rows are read — reported as the file's problem
+    rows = [("revenue", "2026-05", f"S{s}", "南区", float(s)) for s in range(20000)]
+    path = tmp_path / "values" / "v.parquet"
+    _parquet(path, rows, group=20000)
+    data = bytearray(path.read_bytes())
+    for i in range(len(data) // 3, len(data) // 3 + 2000):
+        data[i] ^= 0x5A
+    path.write_bytes(bytes(data))
+    with pytest.raises(ValuesFileError) as info:
+        _engine(tmp_path)
+    [issue] = info.value.issues
+    assert issue.message.startswith("cannot read:")
+    assert str(issue.file) in ("values/v.parquet", "values/")
