@@ -47,7 +47,10 @@ leaves about ``k`` times, not ``2^k``. Significance and the mirror test need onl
 The gain needs the leaves, but is at most the element's deviation mass ``Σ_{i∈C}|d_i|`` (a
 sum): cuboids are visited by their best candidate's mass, and the leaves are passed over only
 for a cuboid whose candidates' mass could still beat the best gain found (branch and bound; an
-element of one leaf has its gain from its sums). Cost a round:
+element of one leaf has its gain from its sums). Between rounds an explained leaf stays in
+place with count, values and mass 0, so the groupings of the first round are kept, and only
+the elements that held a leaf explained since are summed again (adding 0.0 changes no sum:
+the same result bit for bit). Cost a round:
 :func:`~analysis.localize_budget.search_work` (``k × leaves`` plus the coarser cuboids'
 elements) — refused above its ``MAX_WORK`` or ``MAX_LEAVES`` with what to narrow. Only above
 that budget is a dimension whose members all moved alike
@@ -76,7 +79,7 @@ import numpy as np
 import numpy.typing as npt
 
 from analysis.localize_budget import MAX_WORK, check_budget, check_size, search_work
-from analysis.localize_lattice import CuboidSums, Leaves, group, lattice
+from analysis.localize_lattice import CuboidSums, Groupings, Leaves, lattice, leaf_elements
 from analysis.localize_mirror import mirror_ok
 
 Z_MIN = 5.0
@@ -98,7 +101,7 @@ class Cube:
 
     dimensions: list[str]
     members: list[list[str]]
-    codes: IntArray
+    codes: npt.NDArray[np.integer]
     expected: FloatArray
     actual: FloatArray
 
@@ -203,17 +206,17 @@ def search(cube: Cube, *, max_causes: int = MAX_CAUSES) -> list[Cause]:
     full: list[npt.NDArray[np.integer]] = [
         np.ascontiguousarray(cube.codes[:, j], dtype=small) for j in range(k)
     ]
-    cols, rows_before = full, np.arange(n)
-    leaves = Leaves(cols, sizes, f, a, dev)
+    # explained leaves stay in place with count, values and mass 0 (localize_lattice);
+    # f, a and dev are this search's own arrays (normalised copies of the cube's)
+    leaves = Leaves(full, sizes, f, a, dev, np.ones(n), f**2)
+    kept = Groupings()
+    memo: Memo = {}  # per cuboid, from the round before (_stats)
+    aggs: dict[tuple[int, ...], CuboidSums] = {}
+    explained = None
     while len(causes) < max_causes and open_.any():
-        if not open_.all():
-            rows = np.flatnonzero(open_)
-            kept = open_[rows_before]
-            cols = [c[kept] for c in cols]
-            rows_before = rows
-            leaves = Leaves(cols, sizes, f[rows], a[rows], dev[rows])
-        aggs = lattice(leaves, tuple(dims), live, distinct=len(dims) == k)
-        found = _best(leaves, aggs, cuboids, live, s)
+        aggs = lattice(leaves, tuple(dims), live, distinct=len(dims) == k, kept=kept,
+                       before=aggs, explained=explained)  # fmt: skip
+        found = _best(leaves, aggs, cuboids, live, s, open_, memo)
         if found is None or found[0] <= GAIN_FLOOR * total_dev:
             break
         gain, cuboid, codes, fit, z = found
@@ -225,33 +228,71 @@ def search(cube: Cube, *, max_causes: int = MAX_CAUSES) -> list[Cause]:
         }
         causes.append(Cause(members, mask, gain * 1.0, fit, z))
         open_ &= ~mask
+        explained = np.flatnonzero(mask & (leaves.count > 0))
+        for values in (leaves.f, leaves.a, leaves.dev, leaves.f2):
+            values[explained] = 0.0
+        leaves.count[explained] = 0.0
     return causes
 
 
-def _stats(g: CuboidSums, s: float) -> tuple[FloatArray, FloatArray, npt.NDArray[np.bool_]]:
+#: per cuboid, from the round before: (how it was summed, counts, per measure its elements'
+#: ratio, log move and z before the mirror test) — see :func:`_stats`
+Memo = dict[tuple[int, ...], tuple[tuple[object, ...], FloatArray, list[tuple[FloatArray, ...]]]]
+
+
+def _stats(
+    g: CuboidSums, s: float, memo: Memo | None = None, how: tuple[object, ...] = ()
+) -> tuple[FloatArray, FloatArray, npt.NDArray[np.bool_]]:
     """Per element of a cuboid: ``(ratio per measure, z (best measure, after the mirror
-    test), candidate)``, from its sums alone."""
+    test), candidate)``, from its sums alone. ``memo``: an element whose count is what it was
+    last round, summed the same way (``how``: the chain of cuboids it is summed from), has
+    the same sums bit for bit (explained leaves add 0.0), so its ratio, move and z are taken
+    from then; the others' are computed (element by element, as for all)."""
     m = len(g.count)
     ratio = np.ones_like(g.sum_f)
     z_best = np.zeros(m)
     present = g.count > 0
+    prev = memo.get(g.dims) if memo is not None else None
+    changed = None
+    if prev is not None and prev[0] == how and len(prev[1]) == m:
+        changed = np.flatnonzero(g.count != prev[1])
+        sub_f, sub_a, sub_f2 = g.sum_f[changed], g.sum_a[changed], g.sum_f2[changed]
+    kept: list[tuple[FloatArray, ...]] = []
     for j in range(g.sum_f.shape[1]):
-        sum_f, sum_a, sum_f2 = g.sum_f[:, j], g.sum_a[:, j], g.sum_f2[:, j]
-        with np.errstate(divide="ignore", invalid="ignore"):
-            r = np.where(sum_f > 0, sum_a / sum_f, 1.0)
-            sigma = s * np.sqrt(sum_f2) / sum_f
-            move = np.where(sum_f > 0, np.log(np.maximum(r, LOG_FLOOR)), 0.0)
-            z = np.where(
-                sum_f > 0,
-                np.abs(move) / np.where(sigma > 0, sigma, np.inf),
-                np.where(sum_a != 0, np.inf, 0.0),
+        if prev is not None and changed is not None:
+            r, move, z = prev[2][j]  # this round's now (nothing else holds them)
+            r[changed], move[changed], z[changed] = _moves(
+                sub_f[:, j], sub_a[:, j], sub_f2[:, j], s
             )
+        else:
+            r, move, z = _moves(g.sum_f[:, j], g.sum_a[:, j], g.sum_f2[:, j], s)
+        kept.append((r, move, z))
+        sum_f = g.sum_f[:, j]
         # the mirror test only where it can matter: significant, with an expected value
         asked = (z >= Z_MIN) & (sum_f > 0)
         z = np.where(mirror_ok(move, present, asked) | (sum_f <= 0), z, 0.0)
         ratio[:, j] = r
         z_best = np.maximum(z_best, np.nan_to_num(z, nan=0.0, posinf=1e9))
+    if memo is not None:
+        # the leaves' own counts change in place (localize_lattice): those are copied
+        memo[g.dims] = (how, g.count.copy() if g.inverse is None else g.count, kept)
     return ratio, z_best, (z_best >= Z_MIN) & present
+
+
+def _moves(
+    sum_f: FloatArray, sum_a: FloatArray, sum_f2: FloatArray, s: float
+) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """Element by element: ratio ``A/F``, log move, and z before the mirror test."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        r = np.where(sum_f > 0, sum_a / sum_f, 1.0)
+        sigma = s * np.sqrt(sum_f2) / sum_f
+        move = np.where(sum_f > 0, np.log(np.maximum(r, LOG_FLOOR)), 0.0)
+        z = np.where(
+            sum_f > 0,
+            np.abs(move) / np.where(sigma > 0, sigma, np.inf),
+            np.where(sum_a != 0, np.inf, 0.0),
+        )
+    return r, move, z
 
 
 def _residual(
@@ -280,6 +321,8 @@ def _best(
     cuboids: Sequence[tuple[int, ...]],
     live: set[tuple[int, ...]],
     s: float,
+    open_: npt.NDArray[np.bool_],
+    memo: Memo | None = None,
 ) -> tuple[float, tuple[int, ...], list[int], float, float] | None:
     """The round's element of largest fit gain among the significant ones of every live
     cuboid: ``(gain, cuboid, member codes, fit, z)``. Branch and bound: an element's gain is
@@ -292,7 +335,7 @@ def _best(
         if cuboid not in live:
             continue
         g = aggs[cuboid]
-        ratio, z, cand = _stats(g, s)
+        ratio, z, cand = _stats(g, s, memo, _how(aggs, cuboid))
         if not cand.any():
             live.discard(cuboid)
             continue
@@ -313,12 +356,13 @@ def _best(
         resid = np.zeros(len(g.count))
         many = want & (g.count > 1)
         if many.any():
-            idx, _ = group(leaves.codes, g.dims, [leaves.sizes[j] for j in g.dims])
-            on = many[idx]
+            idx = leaf_elements(aggs, cuboid, len(open_))
+            on = many[idx] & open_
             resid += _residual(g, ratio, idx[on], leaves.f[on], leaves.a[on])
         single = want & (g.count == 1)
         if single.any():
-            resid += np.where(single, _residual_single(g, ratio), 0.0)
+            at = np.flatnonzero(single)
+            resid[at] += _residual_single(g, ratio, at)
         gain = np.where(want, mass - resid, -np.inf)
         e = int(np.argmax(gain))
         if (
@@ -335,11 +379,22 @@ def _best(
     return gain_e, cuboid, codes, fit, float(stats[cuboid][1][e])
 
 
-def _residual_single(g: CuboidSums, ratio: FloatArray) -> FloatArray:
-    """The residual of elements of one leaf, from their sums (their leaf is their sum)."""
-    total = np.zeros(len(g.count))
+def _how(aggs: Mapping[tuple[int, ...], CuboidSums], cuboid: tuple[int, ...]) -> tuple[object, ...]:
+    """The chain of cuboids ``cuboid`` was summed from, down to the leaves."""
+    chain: list[object] = []
+    g = aggs[cuboid]
+    while g.source is not None:
+        chain.append(g.source)
+        g = aggs[g.source]
+    return tuple(chain)
+
+
+def _residual_single(g: CuboidSums, ratio: FloatArray, at: IntArray) -> FloatArray:
+    """The residual of the elements ``at``, each of one leaf, from their sums (their leaf is
+    their sum)."""
+    total = np.zeros(len(at))
     for j in range(g.sum_f.shape[1]):
-        fj, aj, r = g.sum_f[:, j], g.sum_a[:, j], ratio[:, j]
+        fj, aj, r = g.sum_f[at, j], g.sum_a[at, j], ratio[at, j]
         with np.errstate(invalid="ignore"):
             predicted = np.where(fj > 0, r * fj, aj)
             total += np.abs(aj - predicted) * np.where(
@@ -348,7 +403,9 @@ def _residual_single(g: CuboidSums, ratio: FloatArray) -> FloatArray:
     return total
 
 
-def _spread(codes: IntArray, size: int, f: FloatArray, a: FloatArray, s: float) -> float:
+def _spread(
+    codes: npt.NDArray[np.integer], size: int, f: FloatArray, a: FloatArray, s: float
+) -> float:
     """How differently a dimension's members moved: the range of their moves ``ln(A_m/F_m)``
     where the members differ beyond the noise (``Σ_m ((ln(A_m/F_m) − ḡ)/σ_m)² ≥ 4·(n − 1)``),
     else 0. A dimension whose members all moved alike (the ripple of a cause elsewhere) holds

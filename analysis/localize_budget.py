@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from graph_schema.errors import InvalidQueryError
 
 MAX_WORK = 4 * 10**8  # element-operations a round (search_work)
-MAX_LEAVES = 3 * 10**7  # memory: ~200 bytes a leaf while searching
+MAX_LEAVES = 3 * 10**7  # memory: see analysis.localize_columns (H: 24 million leaves)
 MAX_DIMENSIONS = 12
 
 
@@ -27,8 +27,10 @@ def search_work(leaves: int, sizes: Sequence[int]) -> int:
     return work
 
 
-def check_size(leaves: int, dimensions: Sequence[str]) -> None:
-    """Refuse more dimensions or leaves than the search holds (before the cube is built)."""
+def check_size(leaves: int, dimensions: Sequence[str], *, read: int | None = None) -> None:
+    """Refuse more dimensions or leaves than the search holds (before the cube is built).
+    ``read``: the leaves are not all read — more than ``read`` were found, and the reading
+    stopped there (:func:`analysis.localize_columns.read_columnar`)."""
     k = len(dimensions)
     if k > MAX_DIMENSIONS:
         raise InvalidQueryError(
@@ -36,8 +38,9 @@ def check_size(leaves: int, dimensions: Sequence[str]) -> None:
             f"more than {MAX_DIMENSIONS} — choose fewer with --by (by=)"
         )
     if leaves > MAX_LEAVES:
+        count = f"more than {read:,}" if read is not None else f"{leaves:,}"
         raise InvalidQueryError(
-            f"localize over {leaves:,} leaves ({', '.join(dimensions)}) is more than this "
+            f"localize over {count} leaves ({', '.join(dimensions)}) is more than this "
             f"server's budget of {MAX_LEAVES:,} leaves — choose fewer dimensions with --by "
             "(by=), or dimensions with fewer members"
         )

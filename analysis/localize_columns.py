@@ -18,6 +18,7 @@ import numpy as np
 
 from analysis.explain_types import PeriodPair, ValueSource
 from analysis.localize import Cube
+from analysis.localize_budget import MAX_LEAVES, check_size
 from analysis.localize_lattice import group
 
 if TYPE_CHECKING:
@@ -53,38 +54,67 @@ def read_columnar(
     import pyarrow.compute as pc
 
     width = len(parts)
-    pieces: list[tuple[pa.Table, int, float]] = []  # (rows, slot, coefficient)
-    for p, terms in enumerate(parts):  # slot p: base of part p; width + p: now
+    # each frame's rows once (no copy a period): its values, and each row's slot — slot p
+    # the base of part p, width + p its now
+    tables: list[pa.Table] = []
+    pieces: list[tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]] = []  # (values, slots)
+    for p, terms in enumerate(parts):
         for name, coeff in terms.items():
+            # a frame of more rows than the budget's leaves a period is refused unread (a leaf
+            # has at most one row a period)
             if pair.base_p is None:
-                now = fetch(name, dims, periods=[pair.period])
-                old = fetch(name, dims, periods=[pair.period], kind="target")
+                now = fetch(name, dims, periods=[pair.period], max_rows=MAX_LEAVES)
+                old = fetch(name, dims, periods=[pair.period], kind="target", max_rows=MAX_LEAVES)
                 if now is None or old is None:
                     return None
+                _within(max(now.num_rows, old.num_rows), MAX_LEAVES, 1, dims)
+                got = [
+                    (now, np.full(now.num_rows, width + p, dtype=np.int16)),
+                    (old, np.full(old.num_rows, p, dtype=np.int16)),
+                ]
             else:
-                both = fetch(name, dims, periods=[pair.period, pair.base_p])
+                both = fetch(name, dims, periods=[pair.period, pair.base_p],
+                             max_rows=2 * MAX_LEAVES)  # fmt: skip
                 if both is None:
                     return None
-                now = both.filter(pc.equal(both.column("period"), pair.period))
-                old = both.filter(pc.equal(both.column("period"), pair.base_p))
-            pieces += [(now, width + p, coeff), (old, p, coeff)]
+                _within(both.num_rows, 2 * MAX_LEAVES, 2, dims)
+                is_now = _numpy(pc.equal(both.column("period"), pair.period), np.bool_)
+                got = [(both, np.where(is_now, width + p, p).astype(np.int16))]
+            for table, slots in got:
+                tables.append(table.select(list(dims)))
+                pieces.append((_numpy(table.column("value"), np.float64) * coeff, slots))
+            del got
     ranks, names = [], []
     for d in dims:
         column = pa.chunked_array(
-            [c for t, _, _ in pieces for c in t.column(d).cast(pa.string()).chunks],
+            [c for t in tables for c in t.column(d).cast(pa.string()).chunks],
             type=pa.string(),
         )
-        members = sorted(str(m) for m in pc.unique(column).to_pylist())
-        index = pc.index_in(column, value_set=pa.array(members, type=pa.string()))
-        ranks.append(_numpy(index, np.int32))
+        # one pass of hashing: the members as they come, then numbered by their sorted names
+        encoded = pc.dictionary_encode(column)
+        found = [str(m) for m in encoded.chunk(0).dictionary.to_pylist()] if encoded.chunks else []
+        members = sorted(found)
+        rank = np.zeros(len(found), dtype=np.int32)
+        rank[sorted(range(len(found)), key=found.__getitem__)] = np.arange(len(found))
+        index = [c.indices.to_numpy(zero_copy_only=False) for c in encoded.chunks]
+        ranks.append(rank[np.concatenate(index)] if index else np.zeros(0, np.int32))
         names.append(members)
+        del column, encoded, index
+    del tables  # the members' names are numbered: the rows' text is no longer needed
     sizes = [max(len(m), 1) for m in names]
-    rows = sum(t.num_rows for t, _, _ in pieces)
+    rows = sum(len(v) for v, _ in pieces)
     if rows:
         inverse, first = group(ranks, list(range(len(dims))), sizes)
     else:
         inverse, first = np.zeros(0, np.int64), np.zeros(0, np.int64)
     return _assemble(list(dims), pieces, ranks, names, sizes, width, inverse, first)
+
+
+def _within(rows: int, most: int, periods: int, dims: Sequence[str]) -> None:
+    """Refuse a frame that stopped at ``most + 1`` rows: its leaves (a row each a period)
+    are more than the budget."""
+    if rows > most:
+        check_size(most // periods + 1, dims, read=most // periods)
 
 
 def _numpy(array: Any, dtype: type[np.generic]) -> np.ndarray[Any, Any]:
@@ -94,7 +124,7 @@ def _numpy(array: Any, dtype: type[np.generic]) -> np.ndarray[Any, Any]:
 
 def _assemble(
     dims: list[str],
-    pieces: Sequence[tuple[pa.Table, int, float]],
+    pieces: Sequence[tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]],
     ranks: Sequence[np.ndarray[Any, Any]],
     names: Sequence[list[str]],
     sizes: Sequence[int],
@@ -109,16 +139,18 @@ def _assemble(
     actual = np.zeros((n, width))
     present = np.zeros((n, 2 * width), dtype=bool)
     offset = 0
-    for table, slot, coeff in pieces:
-        rows = table.num_rows
-        if rows:
-            idx = inverse[offset : offset + rows]
-            values = _numpy(table.column("value"), np.float64) * coeff
+    for values, slots in pieces:
+        rows = len(values)
+        idx = inverse[offset : offset + rows]
+        for slot in sorted(set(np.unique(slots).tolist()), reverse=True):  # now, then base
+            on = slots == slot
             into = actual if slot >= width else expected
-            into[:, slot % width] += np.bincount(idx, weights=values, minlength=n)
-            present[idx, slot] = True
+            into[:, slot % width] += np.bincount(idx[on], weights=values[on], minlength=n)
+            present[idx[on], slot] = True
         offset += rows
-    codes = np.zeros((n, k), dtype=np.int64)
+    # one column a dimension, contiguous, in the smallest integer type that holds the members
+    small = np.int32 if max(sizes, default=1) < 2**31 else np.int64
+    codes = np.zeros((n, k), dtype=small, order="F")
     members: list[list[str]] = []
     for j in range(k):
         # the dictionary path numbers a dimension's members as they first appear in the

@@ -205,7 +205,12 @@ def kpigraph_case(
     ]
     found = re.findall(r"localize: .* searched in ([0-9.]+) s", proc.stderr)
     search_s = float(found[-1]) if found else 0.0
+    LOG[:] = [ln for ln in proc.stderr.splitlines() if ln.startswith(("values:", "localize:"))]
     return predicted, wall, search_s
+
+
+#: the last CLI run's log lines of the values engine and localize (what took how long)
+LOG: list[str] = []
 
 
 class OverLimit(Exception):
@@ -378,6 +383,7 @@ def main() -> None:
         for case, _label in cases(data, dataset, args.cases, args.skip):
             error = None
             how = "cli"
+            LOG.clear()
             try:
                 above = args.in_process_above
                 if above and count_rows(data / dataset / f"{case}.csv") > above:
@@ -396,7 +402,7 @@ def main() -> None:
             results.append({"dataset": dataset, "case": case, "method": "kpigraph",
                             "predictions": predicted, "seconds": wall,
                             "search_seconds": search_s, "error": error,
-                            "path": how})  # fmt: skip
+                            "path": how, "log": list(LOG)})  # fmt: skip
             _progress(args, results[-1])
     if args.count_read:
         results = [with_read(r, args.count_read) for r in results]

@@ -17,14 +17,17 @@ from pathlib import Path
 import duckdb
 
 from core.confined import ADVICE, LINKED_OUT, escapes
-from core.i18n import N_, _
+from core.i18n import _
 from graph_schema.errors import CatalogIssue
-from graph_schema.periods import PERIOD_PATTERN
 from values.errors import ValuesFileError
+from values.file_checks import (
+    check_rows,
+    check_table,
+    is_numeric_column,
+    numeric,
+)
 
 SUFFIXES = (".csv", ".parquet")
-#: Issues reported per check and file before "and N more".
-MAX_ISSUES_PER_CHECK = 5
 RESERVED = {"metric", "period", "value", "target"}
 
 
@@ -39,11 +42,6 @@ class ObservedTable:
     period_len: dict[str, int] = field(default_factory=dict)
     files: list[str] = field(default_factory=list)
     rows: int = 0
-
-
-def _where(rel: str, parquet: bool, index: int) -> tuple[str, int | None]:
-    """CSV rows are reported by line (header is line 1); Parquet rows by row number."""
-    return (f"{rel} (row {index + 1})", None) if parquet else (rel, index + 2)
 
 
 def load_table(
@@ -88,15 +86,23 @@ def load_table(
         name = f"_raw_{folder}_{n}"
         dims = _read_file(con, path, rel, name, column, known_dims, issues)
         if dims is not None:
+            try:  # a Parquet file is read where it lies: a damaged page shows here
+                check_rows(con, name, rel, path.suffix.lower() == ".parquet", column, issues)
+            except duckdb.Error as exc:
+                issues.append(_unreadable(rel, exc))
+                _drop_raw(con, name)
+                continue
             staged.append((name, dims))
             sources.append((rel, path.suffix.lower() == ".parquet"))
             out.files.append(rel)
-            _check_rows(con, name, rel, path.suffix.lower() == ".parquet", column, issues)
     all_dims = sorted({d for _, dims in staged for d in dims})
     out.dims = tuple(all_dims)
     con.execute(f"DROP TABLE IF EXISTS {table}")
-    _stage(con, staged, all_dims, column, table)
-    _check_table(con, table, all_dims, known_metrics, issues, sources)
+    try:
+        _stage(con, staged, all_dims, column, table)
+        check_table(con, table, all_dims, known_metrics, issues, sources)
+    except duckdb.Error as exc:  # a damaged page of a column the row checks do not read
+        issues.append(_unreadable(f"{folder}/", exc))
     for name, _dims in staged:
         _drop_raw(con, name)
     if issues:
@@ -106,10 +112,23 @@ def load_table(
     return out
 
 
+def _unreadable(rel: str, exc: duckdb.Error) -> CatalogIssue:
+    first = str(exc).splitlines()[0]
+    return CatalogIssue(
+        rel,
+        None,
+        _("cannot read: {error}", error=first),
+        _("save it as UTF-8 CSV with a header"),
+    )
+
+
 def _drop_raw(con: duckdb.DuckDBPyConnection, name: str) -> None:
-    con.execute(f"DROP VIEW IF EXISTS {name}")
-    con.execute(f"DROP TABLE IF EXISTS {name}_t")
-    con.execute(f"DROP TABLE IF EXISTS {name}")
+    for kind, table in con.execute(
+        "SELECT 'VIEW', view_name FROM duckdb_views() WHERE view_name IN ($a, $b) UNION ALL "
+        "SELECT 'TABLE', table_name FROM duckdb_tables() WHERE table_name IN ($a, $b)",
+        {"a": name, "b": f"{name}_t"},
+    ).fetchall():
+        con.execute(f"DROP {kind} IF EXISTS {table}")
 
 
 def load_query(
@@ -153,11 +172,11 @@ def load_query(
     dims = _columns(con, raw, label, "value", known_dims, issues)
     out = ObservedTable(table)
     if dims is not None:
-        _check_rows(con, raw, label, True, "value", issues)
+        check_rows(con, raw, label, True, "value", issues)
         if not issues:
             con.execute(f"DROP TABLE IF EXISTS {table}")
             _stage(con, [(raw, dims)], sorted(dims), "value", table)
-            _check_table(con, table, sorted(dims), lambda ids: set(ids), issues, [(label, True)])
+            check_table(con, table, sorted(dims), lambda ids: set(ids), issues, [(label, True)])
     _drop_raw(con, raw)
     if issues:
         con.execute(f"DROP TABLE IF EXISTS {table}")
@@ -176,13 +195,20 @@ def _read_file(
     known_dims: Callable[[Iterable[str]], set[str]],
     issues: list[CatalogIssue],
 ) -> list[str] | None:
-    reader = (
-        "read_parquet($p)"
-        if path.suffix.lower() == ".parquet"
-        else "read_csv($p, all_varchar=true, header=true, encoding='utf-8')"
-    )
+    parquet = path.suffix.lower() == ".parquet"
     try:
-        con.execute(f"CREATE TEMP TABLE {name} AS SELECT * FROM {reader}", {"p": str(path)})
+        if parquet:  # read in place (no copy): a view, the row number the file's own
+            literal = str(path).replace("'", "''")
+            con.execute(
+                f"CREATE TEMP VIEW {name} AS SELECT * FROM "
+                f"read_parquet('{literal}', file_row_number = true)"
+            )
+        else:
+            con.execute(
+                f"CREATE TEMP TABLE {name} AS SELECT * FROM "
+                "read_csv($p, all_varchar=true, header=true, encoding='utf-8')",
+                {"p": str(path)},
+            )
     except duckdb.Error as exc:
         first = str(exc).splitlines()[0]
         issues.append(
@@ -194,7 +220,7 @@ def _read_file(
             )
         )
         return None
-    return _columns(con, name, rel, column, known_dims, issues)
+    return _columns(con, name, rel, column, known_dims, issues, in_place=parquet)
 
 
 def _columns(
@@ -204,9 +230,13 @@ def _columns(
     column: str,
     known_dims: Callable[[Iterable[str]], set[str]],
     issues: list[CatalogIssue],
+    *,
+    in_place: bool = False,
 ) -> list[str] | None:
-    """Check the header; rename columns to lower case, cast to text, number the rows."""
-    cols = [r[0] for r in con.execute(f"DESCRIBE {name}").fetchall()]
+    """Check the header; rename columns to lower case, cast to text, number the rows.
+    ``in_place``: ``name`` is a view of a Parquet file read with its ``file_row_number``."""
+    described = con.execute(f"DESCRIBE {name}").fetchall()
+    cols = [r[0] for r in described if not (in_place and r[0] == "file_row_number")]
     lowered = [c.strip().lower() for c in cols]
     missing = [c for c in ("metric", "period", column) if c not in lowered]
     if missing:
@@ -242,113 +272,19 @@ def _columns(
         )
     if wrong or unknown:
         return None
-    types = dict((r[0], r[1]) for r in con.execute(f"DESCRIBE {name}").fetchall())
+    types = dict((r[0], r[1]) for r in described)
     # a numeric value column (Parquet) stays a number: no text round trip on a million rows
     renames = ", ".join(
         f'CAST("{c}" AS DOUBLE) AS "{lc}"'
-        if lc == column and _numeric(types.get(c, ""))
+        if lc == column and numeric(types.get(c, ""))
         else f'CAST("{c}" AS VARCHAR) AS "{lc}"'
         for c, lc in zip(cols, lowered, strict=True)
     )
     # a view (no copy): the file's row number, lower-case names, text
-    con.execute(f"ALTER TABLE {name} RENAME TO {name}_t")
-    con.execute(f"CREATE TEMP VIEW {name} AS SELECT rowid AS _row, {renames} FROM {name}_t")
+    kind, row = ("VIEW", "file_row_number") if in_place else ("TABLE", "rowid")
+    con.execute(f"ALTER {kind} {name} RENAME TO {name}_t")
+    con.execute(f"CREATE TEMP VIEW {name} AS SELECT {row} AS _row, {renames} FROM {name}_t")
     return other
-
-
-def _numeric(data_type: str) -> bool:
-    base = data_type.upper().split("(")[0]
-    return base in {
-        "DOUBLE",
-        "FLOAT",
-        "REAL",
-        "DECIMAL",
-        "BIGINT",
-        "INTEGER",
-        "SMALLINT",
-        "TINYINT",
-        "HUGEINT",
-        "UBIGINT",
-        "UINTEGER",
-        "USMALLINT",
-        "UTINYINT",
-    }
-
-
-def _is_numeric_column(con: duckdb.DuckDBPyConnection, name: str, column: str) -> bool:
-    types = dict((r[0], r[1]) for r in con.execute(f"DESCRIBE {name}").fetchall())
-    return _numeric(types.get(column, ""))
-
-
-def _check_rows(
-    con: duckdb.DuckDBPyConnection,
-    name: str,
-    rel: str,
-    parquet: bool,
-    column: str,
-    issues: list[CatalogIssue],
-) -> None:
-    numeric = _is_numeric_column(con, name, column)
-    checks = [
-        (
-            "metric IS NULL OR trim(metric) = ''",
-            N_("empty metric id"),
-            N_("every row names a metric id"),
-        ),
-        (
-            f"period IS NULL OR NOT regexp_full_match(trim(period), '{PERIOD_PATTERN}')",
-            N_("bad period {period}"),
-            N_("write YYYY-MM or YYYY-MM-DD, a year from 1900 to 2200"),
-        ),
-        (
-            f"regexp_full_match(trim(period), '{PERIOD_PATTERN}') AND length(trim(period)) = 10 "
-            "AND TRY_CAST(trim(period) AS DATE) IS NULL",
-            N_("period {period} is not a calendar date"),
-            N_("write a day that exists (2024-02-29, not 2024-02-31)"),
-        ),
-        (
-            f'"{column}" IS NULL OR isnan("{column}")'
-            if numeric
-            else f'"{column}" IS NULL OR trim("{column}") = \'\'',
-            N_("empty {column}"),
-            N_("leave the row out instead of leaving the value empty"),
-        ),
-    ]
-    as_number = f'"{column}"' if numeric else f'TRY_CAST(trim("{column}") AS DOUBLE)'
-    if not numeric:
-        checks.append(
-            (
-                f'"{column}" IS NOT NULL AND trim("{column}") <> \'\' AND '
-                f'TRY_CAST(trim("{column}") AS DOUBLE) IS NULL',
-                N_("{column} {value} is not a number"),
-                N_("write plain numbers: 1250.5 (no thousands separators or units)"),
-            )
-        )
-    # NaN, inf and 1e309 (which reads as inf) are numbers to DuckDB, not values to anyone
-    checks.append(
-        (
-            f"{as_number} IS NOT NULL AND NOT isfinite({as_number})"
-            + ("" if not numeric else f" AND NOT isnan({as_number})"),
-            N_("{column} {value} is not a finite number"),
-            N_("write a finite number; leave the row out when there is no value"),
-        )
-    )
-    for condition, message, hint in checks:
-        rows = con.execute(
-            f'SELECT _row, period, "{column}" FROM {name} WHERE {condition} ORDER BY _row '
-            f"LIMIT {MAX_ISSUES_PER_CHECK + 1}"
-        ).fetchall()
-        for row, period, value in rows[:MAX_ISSUES_PER_CHECK]:
-            file, line = _where(rel, parquet, row)
-            text = _(message).format(column=column, period=repr(period), value=repr(value))
-            issues.append(CatalogIssue(file, line, text, _(hint)))
-        if len(rows) > MAX_ISSUES_PER_CHECK:
-            (total,) = con.execute(f"SELECT count(*) FROM {name} WHERE {condition}").fetchone()  # type: ignore[misc]
-            issues.append(
-                CatalogIssue(
-                    rel, None, _("… {n} more rows like that", n=total - MAX_ISSUES_PER_CHECK)
-                )
-            )
 
 
 def _stage(
@@ -362,7 +298,7 @@ def _stage(
     for n, (name, dims) in enumerate(staged):
         value = (
             f'"{column}"'
-            if _is_numeric_column(con, name, column)
+            if is_numeric_column(con, name, column)
             else f'TRY_CAST(trim("{column}") AS DOUBLE)'
         )
         dim_cols = ", ".join(
@@ -378,11 +314,29 @@ def _stage(
     mask = " + ".join(
         f'(CASE WHEN "{d}" IS NULL THEN 0 ELSE {1 << i} END)' for i, d in enumerate(all_dims)
     )
-    # sorted so that a query for one metric, grain and period reads few row groups
-    con.execute(
-        f"CREATE TABLE {table} AS SELECT *, ({mask or '0'})::INTEGER AS grain FROM ({body}) "
-        "ORDER BY metric, grain, period"
-    )
+    # in file order (one thread keeps it); then sorted, unless each metric, grain and period
+    # already lies in one run of rows, so that a query for one of them reads few row groups
+    grain = f"({mask or '0'})::INTEGER AS grain"
+    con.execute(f"CREATE TABLE {table} AS SELECT *, {grain} FROM ({body})")
+    if not _clustered(con, table):
+        con.execute(
+            f"CREATE OR REPLACE TABLE {table} AS SELECT * FROM {table} "
+            "ORDER BY metric, grain, period"
+        )
+
+
+def _clustered(con: duckdb.DuckDBPyConnection, table: str) -> bool:
+    """Whether the rows of each metric, grain and period of ``table`` are one run of rows."""
+    runs = con.execute(
+        f"SELECT min(rowid), max(rowid), count(*) FROM {table} GROUP BY metric, grain, period "
+        "ORDER BY 1"
+    ).fetchall()
+    end = -1
+    for lo, hi, n in runs:
+        if lo <= end or hi - lo + 1 != n:
+            return False
+        end = hi
+    return True
 
 
 def _empty_select(all_dims: list[str]) -> str:
@@ -391,98 +345,6 @@ def _empty_select(all_dims: list[str]) -> str:
         "SELECT 0 AS _file, 0::BIGINT AS _row, NULL::VARCHAR AS metric, "
         f"NULL::VARCHAR AS period{dims}, NULL::DOUBLE AS value WHERE false"
     )
-
-
-def _check_table(
-    con: duckdb.DuckDBPyConnection,
-    table: str,
-    all_dims: list[str],
-    known_metrics: Callable[[Iterable[str]], set[str]],
-    issues: list[CatalogIssue],
-    sources: list[tuple[str, bool]],
-) -> None:
-    names = [
-        r[0]
-        for r in con.execute(
-            f"SELECT DISTINCT metric FROM {table} WHERE metric IS NOT NULL"
-        ).fetchall()
-    ]
-    known = known_metrics(names)
-    for metric in sorted(set(names) - known):
-        f, row = con.execute(
-            f"SELECT _file, min(_row) FROM {table} WHERE metric = $m GROUP BY _file "
-            "ORDER BY _file LIMIT 1",
-            {"m": metric},
-        ).fetchone()  # type: ignore[misc]
-        issues.append(
-            _issue_at(
-                sources,
-                f,
-                row,
-                _("unknown metric {metric}", metric=repr(metric)),
-                _("use a metric id from the catalog"),
-            )
-        )
-    key = ", ".join(["metric", "period", *(f'"{d}"' for d in all_dims)])
-    # count first (cheap), then look up where the few duplicates are
-    keys = con.execute(
-        f"SELECT {key} FROM {table} GROUP BY ALL HAVING count(*) > 1 LIMIT {MAX_ISSUES_PER_CHECK}"
-    ).fetchall()
-    cols = ["metric", "period", *all_dims]
-    dups = []
-    for values in keys:
-        match = " AND ".join(f'"{c}" IS NOT DISTINCT FROM $k{i}' for i, c in enumerate(cols))
-        found = con.execute(
-            f"SELECT _file, _row FROM {table} WHERE {match} ORDER BY _file, _row LIMIT 2",
-            {f"k{i}": v for i, v in enumerate(values)},
-        ).fetchall()
-        dups.append((*values, [f for f, _ in found], [r for _, r in found]))
-    for dup in dups:
-        file_ids, rows = dup[-2], dup[-1]
-        first = _issue_at(sources, file_ids[0], rows[0], "", None)
-        where = f"{first.file}:{first.line}" if first.line else first.file
-        issues.append(
-            _issue_at(
-                sources,
-                file_ids[1],
-                rows[1],
-                _(
-                    "duplicate row for metric {metric}, period {period} (first at {where})",
-                    metric=repr(dup[0]),
-                    period=dup[1],
-                    where=where,
-                ),
-                _("keep one row per metric, period and dimension members"),
-            )
-        )
-    mixed = con.execute(
-        f"SELECT metric FROM {table} WHERE regexp_full_match(period, '{PERIOD_PATTERN}') "
-        "GROUP BY metric HAVING count(DISTINCT length(period)) > 1"
-    ).fetchall()
-    for (metric,) in mixed:
-        issues.append(
-            CatalogIssue(
-                sources[0][0].split("/")[0] + "/",
-                None,
-                _(
-                    "metric {metric} mixes monthly (YYYY-MM) and daily (YYYY-MM-DD) periods",
-                    metric=repr(metric),
-                ),
-                _("give one metric at one period grain; monthly values are rolled up from daily"),
-            )
-        )
-
-
-def _issue_at(
-    sources: list[tuple[str, bool]],
-    file_id: int,
-    row: int,
-    message: str,
-    hint: str | None,
-) -> CatalogIssue:
-    rel, parquet = sources[file_id]
-    file, line = _where(rel, parquet, row)
-    return CatalogIssue(file, line, message, hint)
 
 
 def _finish(

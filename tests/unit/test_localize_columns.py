@@ -111,6 +111,37 @@ def test_columnar_cube_is_the_dictionary_cube(
     assert missing > 0 and zero_base > 0  # the cases the notes speak of were there
 
 
+def test_a_cube_above_the_budget_is_refused_before_all_of_it_is_read(
+    engine: ValuesEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # 240 leaves a period; a budget of 100 leaves: the frame is read up to 201 rows, then
+    # refused with what to narrow
+    from analysis import localize_columns
+    from graph_schema.errors import InvalidQueryError
+
+    monkeypatch.setattr(localize_columns, "MAX_LEAVES", 100)
+    monkeypatch.setattr("analysis.localize_budget.MAX_LEAVES", 100)
+    read: list[int] = []
+    fetch = engine.frame_table
+
+    def counted(*args: object, **kw: object) -> object:
+        found = fetch(*args, **kw)  # type: ignore[arg-type]
+        read.append(found.num_rows if found is not None else -1)
+        return found
+
+    monkeypatch.setattr(engine, "frame_table", counted)
+    pair = PeriodPair(engine, "2026-06", "2026-05")
+    with pytest.raises(InvalidQueryError) as info:
+        read_columnar(engine, pair, [{"x": 1.0}], ["a", "b", "c"])
+    assert read == [201]
+    assert "localize over more than 100 leaves (a, b, c)" in info.value.message
+    assert "choose fewer dimensions with --by" in info.value.message
+    monkeypatch.setattr(localize_columns, "MAX_LEAVES", 240)  # 240 leaves fit: read whole
+    monkeypatch.setattr("analysis.localize_budget.MAX_LEAVES", 240)
+    assert read_columnar(engine, pair, [{"x": 1.0}], ["a", "b", "c"]) is not None
+    assert read[-1] == len(generated(3, {"a": 4, "b": 5, "c": 12})) // 3
+
+
 @pytest.mark.parametrize("metric", ["x", "r"])
 def test_explain_answers_alike_on_either_path(
     engine: ValuesEngine, metric: str, monkeypatch: pytest.MonkeyPatch
