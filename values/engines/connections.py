@@ -15,15 +15,27 @@ import os
 import re
 from collections.abc import Mapping
 from pathlib import Path
+from urllib.parse import unquote_plus
 
 from core.i18n import _
 from values.errors import EngineConnectionError
 
-#: ``scheme://user:password@host`` → the password part (up to the last ``@`` of the authority)
-_PASSWORD = re.compile(r"^(?P<head>[A-Za-z][A-Za-z0-9+.\-]*://[^:/@?#]*:)(?P<pw>[^/?#]*)(?=@)")
-#: ``?password=…`` and the like in a query string
-_QUERY_SECRET = re.compile(r"(?i)([?&](?:password|passwd|pwd|token|secret|key)=)[^&#]*")
+#: ``scheme://user:password@host`` → the password part: up to the LAST ``@`` of the URL, as a
+#: password may hold ``/``, ``?``, ``#`` or ``@`` (SQLAlchemy reads ``u:ab/cd@db`` as password
+#: ``ab/cd``); a query holding an ``@`` masks more than the password, never less
+_PASSWORD = re.compile(r"^(?P<head>[A-Za-z][A-Za-z0-9+.\-]*://[^:/@?#]*:)(?P<pw>.*)(?=@)", re.S)
+#: a query parameter and its value (``?sslpassword=…``, ``&pass%77ord=…``)
+_QUERY_PARAM = re.compile(r"([?&;])([^=&#;]*)=([^&#;]*)")
+#: parameter names (lower case, percent-decoded) whose value is masked when they contain one
+_SECRET_WORDS = ("password", "passwd", "pwd", "pass", "token", "secret", "key", "auth")
 MASK = "***"
+
+
+def _masked_param(m: re.Match[str]) -> str:
+    name = unquote_plus(m.group(2)).lower()
+    if any(word in name for word in _SECRET_WORDS):
+        return f"{m.group(1)}{m.group(2)}={MASK}"
+    return m.group(0)
 
 
 def mask_url(url: str) -> str:
@@ -33,9 +45,11 @@ def mask_url(url: str) -> str:
     'postgresql+psycopg://reader:***@db:5432/dms?sslmode=require'
     >>> mask_url("postgresql://db/dms?user=a&password=x")
     'postgresql://db/dms?user=a&password=***'
+    >>> mask_url("postgresql://reader:ab/cd+e==@db/dms?sslpassword=k&sslmode=require")
+    'postgresql://reader:***@db/dms?sslpassword=***&sslmode=require'
     """
     masked = _PASSWORD.sub(lambda m: m.group("head") + MASK, url)
-    return _QUERY_SECRET.sub(lambda m: m.group(1) + MASK, masked)
+    return _QUERY_PARAM.sub(_masked_param, masked)
 
 
 class SecretUrl:
@@ -59,6 +73,22 @@ class SecretUrl:
 
     def __repr__(self) -> str:
         return f"SecretUrl({mask_url(self._url)!r})"
+
+    def scrub(self, text: str) -> str:
+        """``text`` (a driver's message) with this URL's secrets — its password, the values of
+        its password-like parameters, percent-encoded or not — and any URL in it masked."""
+        secrets: list[str] = []
+        found = _PASSWORD.match(self._url)
+        if found:
+            secrets.append(found.group("pw"))
+        for m in _QUERY_PARAM.finditer(self._url):
+            if _masked_param(m) != m.group(0):
+                secrets.append(m.group(3))
+        text = mask_url(text)
+        for secret in {v for s in secrets for v in (s, unquote_plus(s))}:
+            if len(secret) >= 3:  # shorter ones would garble the message, not hide much
+                text = text.replace(secret, MASK)
+        return text
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, SecretUrl) and other._url == self._url
