@@ -1,7 +1,9 @@
 """A connection URL's secrets never reach a message: a password holding ``/``, ``?`` or ``#``
 (base64-made passwords do; SQLAlchemy reads ``reader:ab/cd@db`` as password ``ab/cd``) was
 shown whole by "cannot reach PostgreSQL at …" on a bad host, and so were ``?sslpassword=`` and
-Spark Connect's ``;token=`` (the masking knew only ``[?&]password=`` and a few names)."""
+Spark Connect's ``;token=`` (the masking knew only ``[?&]password=`` and a few names); a
+connection string kpigraph has no engine for (libpq's ``host=… password=…``, a URL without its
+scheme) was said back as given."""
 
 from __future__ import annotations
 
@@ -53,3 +55,23 @@ def test_mask_and_scrub(url: str, secret: str) -> None:
     assert secret not in str(SecretUrl(url)) and secret not in repr(SecretUrl(url))
     driver = f"[INVALID_CONNECT_URL] bad URL {url} (secret {secret})"
     assert secret not in SecretUrl(url).scrub(driver)
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "host=db user=reader password=Zq7xK9 dbname=dms",  # libpq's keyword form
+        "host=db user=reader password='Zq7 xK9' dbname=dms",
+        "reader:Zq7xK9@db:5432/dms",  # the scheme forgotten
+        "postgressql://reader:Zq7/xK9@db:5432/dms",  # the scheme misspelt
+    ],
+)
+def test_a_connection_kpigraph_has_no_engine_for_is_said_back_masked(raw: str) -> None:
+    """ "no values engine for the connection …" repeated the string as given."""
+    from values.engines import open_engine
+
+    with pytest.raises(EngineConnectionError) as caught:
+        open_engine(SecretUrl(raw))
+    said = str(caught.value)
+    assert "Zq7" not in said and "xK9" not in said, said
+    assert "db" in said  # still says which connection
