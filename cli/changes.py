@@ -159,6 +159,10 @@ def _metrics_in(path: Path) -> list[dict[str, Any]]:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except (OSError, yaml.YAMLError) as exc:
         raise click.ClickException(f"{path}: {exc}") from exc
+    except RecursionError:
+        from core.i18n import _
+
+        raise click.ClickException(f"{path}: {_('nested too deeply')}") from None
     if isinstance(data, dict) and "metrics" in data and "id" not in data:
         data = data["metrics"]
     items = data if isinstance(data, list) else [data]

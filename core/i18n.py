@@ -213,8 +213,14 @@ def translations(lang: str) -> Translations:
     po = (LOCALE_DIR / lang / "LC_MESSAGES" / f"{DOMAIN}.po").read_bytes()
     kept = _kept_mo(lang, po)
     if kept is not None:
+        from core.cache_root import read_private
+
+        # only this user's own: a planted catalogue's "{x.__init__.__globals__…}" would be
+        # filled in by _() (environment, secrets) and shown on pages
+        mo = read_private(kept)
         try:
-            return Translations(kept.read_bytes())
+            if mo is not None:
+                return Translations(mo)
         except (OSError, ValueError, OverflowError, UnicodeDecodeError, struct.error):
             pass  # not kept yet, or damaged: compiled again
     from babel.messages.mofile import write_mo
@@ -266,6 +272,10 @@ def _keep_mo(where: Path, mo: bytes) -> None:
     tmp = None
     try:
         where.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        from core.cache_root import is_private
+
+        if not is_private(where.parent):
+            return  # another user's folder: not written there (nor read, see translations)
         fd, tmp = tempfile.mkstemp(dir=where.parent, suffix=".motmp")
         with os.fdopen(fd, "wb") as fh:
             fh.write(mo)

@@ -108,6 +108,10 @@ def metric_delta(
     if node is None or state.issues:
         raise CatalogError(state.issues)
     assert isinstance(node, Metric)
+    if node.ref != ref:  # submit checks it; a ledger edited by hand is not trusted either
+        raise CatalogError(
+            [CatalogIssue(where, None, f"id: {node.id!r} is not {ref.id!r}", field="id")]
+        )
     state.add_node(node, where, None, raw)
     _check_sql(reader, node, where)
     resolve_metric_references(state, ReaderLookup(reader, node))

@@ -17,7 +17,7 @@ from typing import Any
 
 from core import i18n
 from core.i18n import N_, _
-from graph_schema.empty import is_empty
+from graph_schema.empty import is_empty, same
 from graph_schema.errors import CatalogError, CatalogIssue, NodeNotFoundError
 from graph_schema.governance import Action, Stage
 from graph_schema.graph import CatalogGraph
@@ -199,6 +199,16 @@ def propose(
     trial = rebuild(graph, _ldict({**raw, "version": base or "1.0.0"}), ref)
     new_node = next(n for n in trial.nodes if n.ref == ref)
     new_props = {k: v for k, v in new_node.props().items() if k != "version"}
+    sent = "history" in raw
+    if old is not None and sent and not same(new_props.get("history"), old.get("history")):
+        # history is not diffed (nobody approving would see it): the metric's own is kept
+        raise _invalid(
+            "history",
+            _(
+                "the history is the metric's record of changes, kept by kpigraph (an applied "
+                "request adds its entry); send it as it is, or leave it out"
+            ),
+        )
     diff = field_diff(old, new_props)
     if old is not None and not diff:
         raise _invalid("definition", _("the proposal changes nothing in {ref}", ref=ref))
@@ -207,7 +217,7 @@ def propose(
     if old is None:
         required = "1.0.0"
     version = declared if declared and compare(declared, required) >= 0 else required
-    history = list(raw.get("history") or (old or {}).get("history") or [])
+    history = list((old.get("history") if old is not None else raw.get("history")) or [])
     final = {**new_props, "version": version, "history": history}
     graph2 = rebuild(graph, _ldict(final), ref)
     impact = impact_report(store, ref, new_node) if old is not None else _empty_impact(ref)

@@ -385,8 +385,8 @@ def read_calendar(root: Path) -> Calendar:
         return DEFAULT
     try:
         data = yaml.safe_load(manifest.read_text(encoding="utf-8"))
-    except (yaml.YAMLError, UnicodeDecodeError):
-        return DEFAULT  # the catalog loader reports a broken manifest with its line
+    except (yaml.YAMLError, UnicodeDecodeError, RecursionError):
+        return DEFAULT  # the catalog loader reports a broken (or too deep) manifest, its line
     section = data.get("calendar") if isinstance(data, dict) else None
     if not isinstance(section, dict):
         return DEFAULT

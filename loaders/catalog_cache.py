@@ -16,7 +16,9 @@ or none), and the entries the successful read did not use are removed.
 
 Where: ``$KPIGRAPH_CACHE_DIR`` (``off`` disables it), else ``$XDG_CACHE_HOME/kpigraph``, else
 ``~/.cache/kpigraph``; one directory per catalog (by its absolute path), mode 0700 — entries are
-pickles, read only from there.
+pickles, read only from there, and only when that directory and the entry are this user's own
+and no one else's to write (:func:`core.cache_root.read_private`): a folder that another user
+made in a shared cache directory is neither read nor written.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ from typing import Any
 import pydantic
 
 from core.cache_root import default_cache_root as default_cache_root
+from core.cache_root import is_private, read_private
 from loaders.prefetch import workers
 
 #: modules whose code decides what a file reads as: a change to any of them is a new cache
@@ -188,10 +191,9 @@ class FileCache:
         return (self.directory / f"{key}.pickle").is_file()
 
     def get(self, key: str) -> FileEntry | None:
-        path = self.directory / f"{key}.pickle"
+        data = read_private(self.directory / f"{key}.pickle")  # another user's: a miss
         try:
-            with path.open("rb") as fh:
-                entry = pickle.load(fh)
+            entry = None if data is None else pickle.loads(data)
         except Exception:  # a missing or damaged entry is a miss, never an error
             entry = None
         if not isinstance(entry, FileEntry):
@@ -242,6 +244,8 @@ class FileCache:
         tmp = None
         try:
             self.directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+            if not is_private(self.directory):
+                return
             fd, tmp = tempfile.mkstemp(dir=self.directory, suffix=".rectmp")
             with os.fdopen(fd, "wb") as fh:
                 pickle.dump(record, fh, protocol=pickle.HIGHEST_PROTOCOL)
@@ -261,16 +265,18 @@ class FileCache:
 
     def record(self, name: str) -> object | None:
         """The record kept under ``name`` (``None``: none, or unreadable)."""
+        data = read_private(self.directory / f"{name}.record")  # as the entries
         try:
-            with (self.directory / f"{name}.record").open("rb") as fh:
-                record: object = pickle.load(fh)  # our own 0700 directory, as the entries
-                return record
+            record: object = None if data is None else pickle.loads(data)
+            return record
         except Exception:
             return None
 
     def _write(self) -> None:
         try:
             self.directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+            if not is_private(self.directory):
+                return  # another user's folder (or one others may write): nothing kept there
             for key, entry in self.pending.items():
                 fd, tmp = tempfile.mkstemp(dir=self.directory, suffix=".tmp")
                 try:

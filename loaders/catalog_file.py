@@ -30,8 +30,10 @@ def manifest_language(directory: Path) -> str | None:
     try:
         text = (directory / "kpigraph.yaml").read_text(encoding="utf-8")[:65_536]
         data = yaml.safe_load(text)
-    except (OSError, UnicodeDecodeError, yaml.YAMLError):
-        return None  # the loader reports the file; here only the language is guessed
+    except (OSError, UnicodeDecodeError, yaml.YAMLError, RecursionError):
+        # the loader reports the file (a deep one: "nested deeper than …" with its line);
+        # here only the language is guessed
+        return None
     lang = data.get("language") if isinstance(data, dict) else None
     return lang if isinstance(lang, str) else None
 

@@ -12,11 +12,12 @@ from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from core.i18n import _
 from graph_schema.confined import ADVICE, LINKED_OUT, escapes
 from graph_schema.ids import NodeKind
+from graph_schema.limits import check_definition_size
 from graph_schema.models import (
     BaseNode,
     Dashboard,
@@ -76,6 +77,15 @@ class CatalogManifest(BaseModel):
     #: periods: ``{fiscal_year_start: 4}`` (the fiscal year's first month; see
     #: graph_schema.calendar)
     calendar: CalendarSettings | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _bounded_size(cls, data: Any) -> Any:
+        """Bounded as a node's definition is (graph_schema.limits): ``lint:`` takes any value,
+        and ten lines of YAML aliases (``b: &b [*a, *a, …]``) expand to 10⁹ items, which
+        copying the settings (``model_dump``) walked for minutes and gigabytes."""
+        check_definition_size(data)
+        return data
 
 
 def read_metric_files(

@@ -245,10 +245,6 @@ def read_partial(
     old_refs = {r for rel in changed for r in refs.get(rel, ())}
     removed = {NodeRef.parse(r) for r in old_refs - new_refs}
     gone = {r.id for r in removed}
-    if gone and any(
-        f[FILE] not in touched and gone.intersection(f[REFERS]) for f in facts.values()
-    ):
-        raise FullRead(_("a removed metric is still referred to"))
     changed_nodes: dict[NodeRef, Metric] = {}
     moved: set[NodeRef] = set()
     for ref, node in state.nodes.items():
@@ -264,6 +260,15 @@ def read_partial(
             state.raw[ref].key_lines,
         ):
             moved.add(ref)
+    # every metric not read anew below still names what the index says it names — in the
+    # other files and, unchanged, in the changed files themselves (renaming a metric in its
+    # own file left a formula beside it naming the old id, and the delta loaded it)
+    anew = {r.id for r in changed_nodes} | {r.id for r in moved}
+    if gone and any(
+        mid not in anew and mid not in gone and gone.intersection(f[REFERS])
+        for mid, f in facts.items()
+    ):
+        raise FullRead(_("a removed metric is still referred to"))
     ids = Either(unchanged_ids, new_refs)
     resolved = _resolve(state, [*changed_nodes, *sorted(moved, key=str)], ids)
     if resolved.issues:

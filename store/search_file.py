@@ -166,6 +166,11 @@ class IndexFile:
         tmp = None
         try:
             self.directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+            from core.cache_root import is_private
+
+            if not is_private(self.directory):
+                log.warning("search index not written: %s is not this user's own", self.directory)
+                return False
             fd, tmp = tempfile.mkstemp(dir=self.directory, suffix=".tmp")
             with os.fdopen(fd, "wb") as fh:
                 for chunk in chunks:
@@ -202,11 +207,25 @@ class IndexFile:
 def _read_regular(path: Path) -> bytes:
     """The bytes of a regular file, not through a symlink; a FIFO, a device or a directory put
     in its place is refused without blocking (reading /dev/zero would never end)."""
-    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    from core.cache_root import own_private, private_directory
+
+    dfd = private_directory(path.parent)
+    if dfd is None:  # another user's folder, or one others may write: never trusted
+        if not os.path.lexists(path.parent):
+            raise FileNotFoundError(path)
+        raise BadIndexFile("its folder is not this user's own")
+    try:
+        fd = os.open(
+            path.name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC, dir_fd=dfd
+        )
+    finally:
+        os.close(dfd)
     try:
         st = os.fstat(fd)
         if not stat.S_ISREG(st.st_mode):
             raise BadIndexFile("not a regular file")
+        if not own_private(st):
+            raise BadIndexFile("not this user's own file")
         if st.st_size > _MAX_FILE:
             raise BadIndexFile("too large")
         data = bytearray(st.st_size)

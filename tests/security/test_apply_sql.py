@@ -45,3 +45,34 @@ def test_a_stored_request_with_unsafe_sql_is_refused_at_apply(
     assert store.head() == before
     assert store.get_nodes([ATP])[ATP].props().get("sql") == props.get("sql")
     assert gov.get(change.id).status is ChangeStatus.APPROVED
+
+
+def test_a_stored_request_naming_another_metric_is_refused_at_apply(
+    make_store: Any, demo_graph: CatalogGraph
+) -> None:
+    """The definition's id is checked at submit; a ledger edited by hand could name another
+    metric, whose edges the delta would then write under this request's metric."""
+    store = make_store()
+    publish(store, demo_graph)
+    ledger = fresh_ledger(store)
+    users, _ = make_people(ledger)
+    gov = Governance(store, ledger)
+    props = store.get_nodes([ATP])[ATP].props()
+    definition = {k: v for k, v in props.items() if k not in ("version", "history")}
+    definition["caveats"] = [*props.get("caveats", []), "x"]
+    change = gov.submit(users["zhang"], Action.UPDATE, ATP, definition, props["version"], "r")
+    for name in ("li", "qian", "wang"):
+        change = gov.approve(users[name], change.id, "ok")
+    hostile = {**change.definition, "id": "customer_satisfaction"}
+    current = gov.get(change.id)
+    event = gov.timeline(change.id)[-1].model_copy(update={"seq": current.seq + 1})
+    forged = change.model_copy(update={"definition": hostile, "seq": current.seq + 1})
+    assert ledger.commit_change(forged, current.seq, event, [])
+    before = store.head()
+    other = NodeRef.parse("Metric:customer_satisfaction")
+    was = store.get_nodes([other])[other].props()
+    with pytest.raises(ChangeStateError, match="customer_satisfaction"):
+        gov.apply(users["root"], change.id)
+    assert store.head() == before
+    assert store.get_nodes([other])[other].props() == was
+    assert store.get_nodes([ATP])[ATP].props() == props

@@ -15,7 +15,7 @@ import threading
 from typing import Any
 
 from values.engines.base import DEFAULT_MAX_ROWS, DEFAULT_TIMEOUT_S, Result
-from values.engines.connections import SecretUrl, mask_url
+from values.engines.connections import SecretUrl
 from values.errors import EngineConnectionError, EngineQueryError
 
 
@@ -64,7 +64,7 @@ class PostgresEngine:
     def _scrub(self, exc: BaseException) -> str:
         orig: Any = getattr(exc, "orig", None) or exc
         text = str(orig).strip().splitlines()[0] if str(orig).strip() else type(orig).__name__
-        text = mask_url(text)
+        text = self._url.scrub(text)
         password = _password(self._url)
         return text.replace(password, "***") if password else text
 

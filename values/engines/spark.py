@@ -69,7 +69,7 @@ class SparkEngine:
                     .getOrCreate()
                 )
         except Exception as exc:
-            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+            first = url.scrub((str(exc).strip().splitlines() or [type(exc).__name__])[0])
             raise EngineConnectionError(f"cannot start or reach Spark at {url}: {first}") from None
 
     def run(self, sql: str, *, hash_groups: bool = False) -> Result:
@@ -88,7 +88,7 @@ class SparkEngine:
                 raise EngineQueryError(
                     f"cancelled after the statement timeout ({self.timeout_s:g} s)"
                 ) from None
-            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+            first = self._url.scrub((str(exc).strip().splitlines() or [type(exc).__name__])[0])
             raise EngineQueryError(first) from None
         finally:
             timer.cancel()
