@@ -162,7 +162,7 @@ def _metrics_in(path: Path) -> list[dict[str, Any]]:
     except RecursionError:
         from core.i18n import _
 
-        raise click.ClickException(f"{path}: {_('nested too deeply')}") from None
+        raise click.ClickException(_("{path}: nested too deeply", path=path)) from None
     if isinstance(data, dict) and "metrics" in data and "id" not in data:
         data = data["metrics"]
     items = data if isinstance(data, list) else [data]
