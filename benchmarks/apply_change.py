@@ -16,8 +16,8 @@ usage: python -m benchmarks.apply_change [--metrics 10000] [--backend embedded|n
 load here) and stopped after.
 
 ``--whole N`` does the whole publish of step 4 in only the first N repeats (at L each is
-minutes; ``--whole 0`` skips it). CPU is this process's (user+system; the Neo4j server's is
-not in it).
+minutes; ``--whole 0`` skips it). CPU is this process's (user+system); on Neo4j the server
+process's CPU over each apply is reported beside it (``apply_delta_server_cpu_s``).
 
 Neo4j: a private local server on a free port (``neo4j_local``), stopped after.
 """
@@ -51,8 +51,9 @@ from store.ledger import ledger_for
 
 
 @contextlib.contextmanager
-def _loaded_neo4j(data: Path) -> Iterator[GraphStore]:
-    """The store of the running private Neo4j of ``data`` (stopped after)."""
+def _loaded_neo4j(data: Path) -> Iterator[tuple[GraphStore, int | None]]:
+    """The store of the running private Neo4j of ``data`` and the server's pid (stopped
+    after)."""
     from neo4j_local.launcher import status, stop
     from store.neo4j import Neo4jStore, connect
 
@@ -62,11 +63,21 @@ def _loaded_neo4j(data: Path) -> Iterator[GraphStore]:
     try:
         store = Neo4jStore(connect(server.uri, "neo4j", "kpigraph"), uri=server.uri)
         try:
-            yield store
+            yield store, server.pid
         finally:
             store.close()
     finally:
         stop(data)
+
+
+def _server_cpu(pid: int | None) -> float:
+    """The Neo4j server process's CPU so far (user + system; 0 without a server)."""
+    if pid is None:
+        return 0.0
+    import psutil
+
+    times = psutil.Process(pid).cpu_times()
+    return float(times.user + times.system)
 
 
 def _from_store(store: GraphStore) -> tuple[list[NodeRef], list[str]]:
@@ -86,13 +97,14 @@ def _from_store(store: GraphStore) -> tuple[list[NodeRef], list[str]]:
 
 
 @contextlib.contextmanager
-def _store(backend: str, work: Path) -> Iterator[GraphStore]:
+def _store(backend: str, work: Path) -> Iterator[tuple[GraphStore, int | None]]:
+    """The store to load, and the Neo4j server's pid (``None``: embedded)."""
     if backend == "embedded":
         from store.embedded import EmbeddedStore
 
         store: GraphStore = EmbeddedStore(work / "bench.sqlite")
         try:
-            yield store
+            yield store, None
         finally:
             store.close()
         return
@@ -104,7 +116,7 @@ def _store(backend: str, work: Path) -> Iterator[GraphStore]:
         store = Neo4jStore(connect(server.uri, "neo4j", "kpigraph"), uri=server.uri)
         store.clear()
         try:
-            yield store
+            yield store, server.pid
         finally:
             store.close()
     finally:
@@ -153,7 +165,7 @@ def run(
             generate(n, 1, work / "cat")
             graph = load_catalog(work / "cat")
             opened = _store(backend, work)
-        with opened as store:
+        with opened as (store, server_pid):
             if neo4j_data is None:
                 t0 = time.perf_counter()
                 publish(store, graph)
@@ -167,7 +179,7 @@ def run(
             people = _people(gov, depts)
             ref = metrics[len(metrics) // 2]
             store.snapshot().get_nodes([ref])  # as a server: the graph is read already
-            deltas, delta_cpu, wholes = [], [], []
+            deltas, delta_cpu, server_cpu, wholes = [], [], [], []
             for i in range(repeat):
                 props = store.get_nodes([ref])[ref].props()
                 change = gov.submit(
@@ -180,10 +192,12 @@ def run(
                 )
                 _approve(gov, people, change.id)
                 store.snapshot().get_nodes([ref])
+                s0 = _server_cpu(server_pid)
                 t0, c0 = time.perf_counter(), time.process_time()
                 gov.apply(people["a1"], change.id)
                 deltas.append(time.perf_counter() - t0)
                 delta_cpu.append(time.process_time() - c0)
+                server_cpu.append(_server_cpu(server_pid) - s0)
                 if whole_runs is not None and i >= whole_runs:
                     continue
                 # the same kind of change as a whole publish (the path before #23)
@@ -210,6 +224,7 @@ def run(
         "apply_delta_s": [round(x, 3) for x in deltas],
         "apply_delta_median_s": round(statistics.median(deltas), 3),
         "apply_delta_cpu_s": [round(x, 3) for x in delta_cpu],
+        "apply_delta_server_cpu_s": [round(x, 3) for x in server_cpu] if server_pid else None,
         "whole_publish_s": [round(x, 3) for x in wholes],
         "whole_publish_median_s": round(statistics.median(wholes), 3) if wholes else None,
         "ratio_whole_over_delta": (
