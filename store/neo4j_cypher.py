@@ -26,6 +26,7 @@ write ``cy.NAME`` whichever section holds it.
 from __future__ import annotations
 
 from store.neo4j_cypher_history import (
+    BASE_REVISION,
     CATALOG_AT,
     CREATE_CHANGE_GEN_INDEX,
     CREATE_CHANGE_KEY_INDEX,
@@ -34,11 +35,14 @@ from store.neo4j_cypher_history import (
     DELETE_HISTORY,
     DELETE_ORPHAN_CHANGES,
     DELETE_STAGED_CHANGES,
+    FIRST_CHANGE,
+    FIRST_CHANGES,
     GET_HEAD,
     GET_REVISION,
     GET_REVISION_META,
     LIST_REVISIONS,
     LIST_REVISIONS_OF,
+    LIVE_NODE_PROPS,
     LOCK_HEAD,
     NODE_AT,
     NODE_HISTORY,
@@ -99,6 +103,7 @@ from store.neo4j_cypher_read import (
 
 __all__ = [
     "AWAIT_INDEXES",
+    "BASE_REVISION",
     "CATALOG_AT",
     "CLOSE_VERSIONS",
     "CREATE_CHANGE_GEN_INDEX",
@@ -125,6 +130,8 @@ __all__ = [
     "DROP_LEGACY_CONSTRAINTS",
     "EDGES_IN",
     "EDGES_OUT",
+    "FIRST_CHANGE",
+    "FIRST_CHANGES",
     "GET_FLOOR",
     "GET_HEAD",
     "GET_LABELS",
@@ -138,6 +145,7 @@ __all__ = [
     "HAS_SEARCH_STRINGS",
     "LIST_REVISIONS",
     "LIST_REVISIONS_OF",
+    "LIVE_NODE_PROPS",
     "LOCK_HEAD",
     "MAX_HOPS",
     "NODE_AT",
