@@ -275,8 +275,9 @@ class Neo4jWriter:
                     raise
             # published already: a failed sweep leaves unreferenced nodes for the next load to
             # sweep, and must not report the load as failed
+            # (a full load: every node read, so none of the layout before generations stays)
             with contextlib.suppress(Neo4jError, DriverError, OSError):
-                neo4j_sweep.sweep(self.conn, [base])
+                neo4j_sweep.sweep(self.conn, [base], every_node=plan is None)
 
         self.conn.guard(run)
         if delta is None:  # a delta's generation builds its search index when first read
