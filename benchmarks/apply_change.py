@@ -27,8 +27,8 @@ and used as it is (no generated catalog, no first load here: at L that saves min
 load here) and stopped after.
 
 ``--whole N`` does the whole publish of step 4 in only the first N repeats (at L each is
-minutes; ``--whole 0`` skips it). CPU is this process's (user+system; the Neo4j server's is
-not in it).
+minutes; ``--whole 0`` skips it). CPU is this process's (user+system); on Neo4j the server
+process's CPU over each apply is reported beside it (``apply_delta_server_cpu_s``).
 
 Neo4j: a private local server on a free port (``neo4j_local``), stopped after.
 """
@@ -64,8 +64,9 @@ from store.ledger import ledger_for
 
 
 @contextlib.contextmanager
-def _loaded_neo4j(data: Path) -> Iterator[GraphStore]:
-    """The store of the running private Neo4j of ``data`` (stopped after)."""
+def _loaded_neo4j(data: Path) -> Iterator[tuple[GraphStore, int | None]]:
+    """The store of the running private Neo4j of ``data`` and the server's pid (stopped
+    after)."""
     from neo4j_local.launcher import status, stop
     from store.neo4j import Neo4jStore, connect
 
@@ -75,11 +76,21 @@ def _loaded_neo4j(data: Path) -> Iterator[GraphStore]:
     try:
         store = Neo4jStore(connect(server.uri, "neo4j", "kpigraph"), uri=server.uri)
         try:
-            yield store
+            yield store, server.pid
         finally:
             store.close()
     finally:
         stop(data)
+
+
+def _server_cpu(pid: int | None) -> float:
+    """The Neo4j server process's CPU so far (user + system; 0 without a server)."""
+    if pid is None:
+        return 0.0
+    import psutil
+
+    times = psutil.Process(pid).cpu_times()
+    return float(times.user + times.system)
 
 
 def _from_store(store: GraphStore) -> tuple[list[NodeRef], list[str]]:
@@ -97,13 +108,14 @@ def _from_store(store: GraphStore) -> tuple[list[NodeRef], list[str]]:
 
 
 @contextlib.contextmanager
-def _store(backend: str, work: Path) -> Iterator[GraphStore]:
+def _store(backend: str, work: Path) -> Iterator[tuple[GraphStore, int | None]]:
+    """The store to load, and the Neo4j server's pid (``None``: embedded)."""
     if backend == "embedded":
         from store.embedded import EmbeddedStore
 
         store: GraphStore = EmbeddedStore(work / "bench.sqlite")
         try:
-            yield store
+            yield store, None
         finally:
             store.close()
         return
@@ -115,7 +127,7 @@ def _store(backend: str, work: Path) -> Iterator[GraphStore]:
         store = Neo4jStore(connect(server.uri, "neo4j", "kpigraph"), uri=server.uri)
         store.clear()
         try:
-            yield store
+            yield store, server.pid
         finally:
             store.close()
     finally:
@@ -149,7 +161,7 @@ def _reworded(props: dict[str, Any], i: int) -> dict[str, Any]:
 
 
 @contextlib.contextmanager
-def _copied(store_file: Path, work: Path) -> Iterator[GraphStore]:
+def _copied(store_file: Path, work: Path) -> Iterator[tuple[GraphStore, int | None]]:
     from store.embedded import EmbeddedStore
 
     for suffix in ("", "-wal"):
@@ -157,7 +169,7 @@ def _copied(store_file: Path, work: Path) -> Iterator[GraphStore]:
             shutil.copyfile(f"{store_file}{suffix}", f"{work / 'bench.sqlite'}{suffix}")
     store = EmbeddedStore(work / "bench.sqlite")
     try:
-        yield store
+        yield store, None
     finally:
         store.close()
 
@@ -206,7 +218,7 @@ def _run(
             generate(n, 1, work / "cat")
             graph = load_catalog(work / "cat")
             opened = _store(backend, work)
-        with opened as store:
+        with opened as (store, server_pid):
             if neo4j_data is None and store_file is None:
                 t0 = time.perf_counter()
                 publish(store, graph)
@@ -223,7 +235,7 @@ def _run(
             store.snapshot().get_nodes([ref])  # as a server: the graph is read already
             store.search(SearchQuery(text=ref.id, limit=5))  # and its search index
             first_read = time.perf_counter() - t0
-            deltas, delta_cpu, wholes = [], [], []
+            deltas, delta_cpu, server_cpu, wholes = [], [], [], []
             after_approvals: list[tuple[float, float]] = []
             after_apply: list[tuple[float, float]] = []
             with_background: list[float] = []  # CPU of every thread, apply to 1 s after it
@@ -240,10 +252,12 @@ def _run(
                 _approve(gov, people, change.id)
                 # the ledger's connection wrote the file: what the next read pays
                 after_approvals.append(_timed(lambda: store.snapshot().get_nodes([ref])))
+                s0 = _server_cpu(server_pid)
                 t0, c0 = time.perf_counter(), time.process_time()
                 gov.apply(people["a1"], change.id)
                 deltas.append(time.perf_counter() - t0)
                 delta_cpu.append(time.process_time() - c0)
+                server_cpu.append(_server_cpu(server_pid) - s0)
                 after_apply.append(_timed(lambda: store.snapshot().get_nodes([ref])))
                 time.sleep(1.0)  # a thread patching the search index file, if any, finishes
                 with_background.append(time.process_time() - c0)
@@ -281,6 +295,7 @@ def _run(
         "apply_delta_s": [round(x, 3) for x in deltas],
         "apply_delta_median_s": round(statistics.median(deltas), 3),
         "apply_delta_cpu_s": [round(x, 3) for x in delta_cpu],
+        "apply_delta_server_cpu_s": [round(x, 3) for x in server_cpu] if server_pid else None,
         "whole_publish_s": [round(x, 3) for x in wholes],
         "whole_publish_median_s": round(statistics.median(wholes), 3) if wholes else None,
         "ratio_whole_over_delta": (

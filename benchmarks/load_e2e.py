@@ -1,8 +1,9 @@
 """``kpigraph load`` end to end, and the reload after editing one metric file (issue #17).
 
 Each step is a fresh ``kpigraph load`` process (what a user runs), timed from outside (wall)
-with the child's CPU time and peak RSS from ``os.wait4`` (``--backend neo4j``: the Neo4j
-server's CPU is not in it; a private local Neo4j is started on a free port and stopped after):
+with the child's CPU time and peak RSS from ``os.wait4`` (``--backend neo4j``: a private local
+Neo4j is started on a free port and stopped after; the server process's CPU over each step is
+reported beside the client's as ``server_cpu_s``):
 
 1. first load into an empty store with an empty per-file cache (read + lint + write);
 2. the same catalog again (nothing changed: every file from the cache, nothing recorded);
@@ -39,9 +40,21 @@ from pathlib import Path
 from typing import Any
 
 
-def _run(args: list[str], env: dict[str, str]) -> dict[str, Any]:
+def _server_cpu(pid: int | None) -> float:
+    """The Neo4j server process's CPU so far (user + system; 0 without a server)."""
+    if pid is None:
+        return 0.0
+    import psutil
+
+    times = psutil.Process(pid).cpu_times()
+    return float(times.user + times.system)
+
+
+def _run(args: list[str], env: dict[str, str], server: int | None = None) -> dict[str, Any]:
     """One load process: wall, its own CPU (its reaped workers included) and peak RSS
-    (``os.wait4`` of that child, not of the benchmark's other children)."""
+    (``os.wait4`` of that child, not of the benchmark's other children); with ``server`` (the
+    Neo4j server's pid) also the server's CPU over the same span."""
+    server_cpu = _server_cpu(server)
     started = time.perf_counter()
     with tempfile.TemporaryFile("w+") as out_f, tempfile.TemporaryFile("w+") as err_f:
         child = subprocess.Popen(args, env=env, stdout=out_f, stderr=err_f, text=True)
@@ -56,9 +69,12 @@ def _run(args: list[str], env: dict[str, str]) -> dict[str, Any]:
         raise SystemExit(f"{' '.join(args)} failed:\n{stderr[-2000:]}")
     out = json.loads(stdout)
     detached = _wait_for_detached(args)
+    server_cpu = _server_cpu(server) - server_cpu
     return {
         "wall_s": round(wall, 2),
         "cpu_s": round(cpu, 2),
+        **({"server_cpu_s": round(server_cpu, 2)} if server is not None else {}),
+        "load_average": [round(x, 2) for x in os.getloadavg()],
         "peak_rss_mb": round(rss_mb),
         "revision": out.get("revision"),
         "files_unchanged": out.get("files_unchanged"),
@@ -124,22 +140,24 @@ def main(argv: list[str] | None = None) -> None:
         "KPIGRAPH_DB": str(db),
         "KPIGRAPH_CACHE_DIR": str(cache),
     }
-    with _server(opts.backend, work, opts.heap, opts.keep_neo4j) as uri:
-        if uri:
+    with _server(opts.backend, work, opts.heap, opts.keep_neo4j) as server:
+        pid = None
+        if server:
+            uri, pid = server
             env |= {"KPIGRAPH_NEO4J_URI": uri, "KPIGRAPH_NEO4J_USER": "neo4j"}
         load = [sys.executable, "-m", "cli", "load", str(catalog), "--json"]
-        results = {"first load": _run(load, env)}
+        results = {"first load": _run(load, env, pid)}
         if not opts.first_only:
-            results["unchanged reload"] = _run(load, env)
+            results["unchanged reload"] = _run(load, env, pid)
             edited = _edit_one_metric(catalog)
-            results["one file edited"] = _run(load, env) | {
+            results["one file edited"] = _run(load, env, pid) | {
                 "file": str(edited.relative_to(catalog))
             }
             edited = _edit_one_metric(catalog)
-            results["one file edited again"] = _run(load, env)
+            results["one file edited again"] = _run(load, env, pid)
             if not opts.no_full:
                 _edit_one_metric(catalog)
-                results["one file edited, --full"] = _run([*load, "--full"], env)
+                results["one file edited, --full"] = _run([*load, "--full"], env, pid)
     first = results["first load"]
     ratios = {
         f"{step} ÷ first load ({what})": round(results[step][what] / first[what], 3)
@@ -159,9 +177,11 @@ def main(argv: list[str] | None = None) -> None:
 
 
 @contextlib.contextmanager
-def _server(backend: str, work: Path, heap: str, keep: bool = False) -> Iterator[str | None]:
-    """A private local Neo4j on a free port for ``--backend neo4j`` (its URI), else nothing;
-    ``keep``: left running after."""
+def _server(
+    backend: str, work: Path, heap: str, keep: bool = False
+) -> Iterator[tuple[str, int] | None]:
+    """A private local Neo4j on a free port for ``--backend neo4j`` (its URI and pid), else
+    nothing; ``keep``: left running after."""
     if backend != "neo4j":
         yield None
         return
@@ -171,7 +191,7 @@ def _server(backend: str, work: Path, heap: str, keep: bool = False) -> Iterator
     shutil.rmtree(data, ignore_errors=True)
     server = launcher.start(port=launcher.free_port(), data_dir=data, heap=heap)
     try:
-        yield server.uri
+        yield server.uri, server.pid
     except BaseException:
         launcher.stop(data)
         raise

@@ -12,7 +12,6 @@ JSON (:func:`store.history.added_record`), so every history answer is the same.
 
 from __future__ import annotations
 
-import json
 import sqlite3
 from collections.abc import Iterator
 
@@ -48,7 +47,7 @@ def record_of(conn: sqlite3.Connection, entity: str, key: str) -> str | None:
         op, data = first
         if op == "added":
             return None
-        return _from_old(entity, key, data)
+        return history.added_as_old(entity, key, data)
     if entity == "node":
         kind, _, node_id = key.partition(":")
         row = conn.execute(
@@ -75,7 +74,7 @@ def records(conn: sqlite3.Connection) -> Iterator[Record]:
     for entity, key, op, data in firsts:
         recorded.add((entity, key))
         if op != "added":
-            yield entity, key, _from_old(entity, key, data)
+            yield entity, key, history.added_as_old(entity, key, data)
     for kind, node_id, props in conn.execute("SELECT kind, id, props FROM nodes"):
         key = f"{kind}:{node_id}"
         if ("node", key) not in recorded:
@@ -86,9 +85,3 @@ def records(conn: sqlite3.Connection) -> Iterator[Record]:
         key = f"{source}|{rtype}|{target}"
         if ("edge", key) not in recorded:
             yield "edge", key, history.added_record("edge", key, props)
-
-
-def _from_old(entity: str, key: str, data: str) -> str:
-    """The base record of an entity from its first later change (the row as it was then)."""
-    old = json.loads(data).get("old")
-    return history.added_record(entity, key, history.stored_text(old or {}))

@@ -187,6 +187,14 @@ def added_record(entity: str, key: str, text: str) -> str:
     return _added_edge(source, rtype, target, text)
 
 
+def added_as_old(entity: str, key: str, change: str) -> str:
+    """The change record of a node or edge added as the ``old`` side of ``change`` (a stored
+    change record) shows it: what a base revision, whose records are not stored, recorded
+    for an entity a later revision changed (:mod:`store.embedded_base`, :mod:`store.neo4j_base`)."""
+    old = json.loads(change).get("old")
+    return added_record(entity, key, stored_text(old or {}))
+
+
 def stored_text(props: Mapping[str, Any]) -> str:
     """Properties as a stored row holds them (``json.dumps(props, ensure_ascii=False)``)."""
     return _encode(props)

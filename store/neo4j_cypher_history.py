@@ -41,11 +41,13 @@ STAGE_CHANGES = (
     "UNWIND $rows AS row CREATE (c:KpiChange {gen: $gen, entity: row.entity, key: row.key, "
     "op: row.op, data: row.data})"
 )
+#: ``$base``: true for revision 1 of a first load, whose change records are not staged but
+#: derived when read (:mod:`store.neo4j_base`); null otherwise (no property).
 RECORD_REVISION = """
 MATCH (m:KpiMeta {key: 'graph'})
 SET m.head = $number, m.digest = $digest
 CREATE (r:KpiRevision {number: $number, gen: $gen, created_at: $created_at,
-                       summary: $summary, meta: $meta})
+                       summary: $summary, meta: $meta, base: $base})
 """
 #: A reload found unchanged by comparison: only the catalog's meta (and digest) is refreshed.
 SET_GRAPH_META = "MATCH (m:KpiMeta {key: 'graph'}) SET m.meta = $meta, m.digest = $digest"
@@ -78,8 +80,33 @@ MATCH (r:KpiRevision) WHERE r.number <= $number
 MATCH (c:KpiChange {gen: r.gen})
 WITH c, r.number AS n ORDER BY n DESC
 WITH c.entity AS entity, c.key AS key, collect(c.data)[0] AS data
-RETURN entity, data
+RETURN entity, key, data
 """
+# -- the base revision (issue #23, :mod:`store.neo4j_base`) ---------------------------------------
+#: The base revision (the oldest marked; at most one: revision 1 of a first load).
+BASE_REVISION = (
+    "MATCH (r:KpiRevision) WHERE r.base "
+    "RETURN r.number AS number, r.summary AS summary ORDER BY r.number LIMIT 1"
+)
+#: The first recorded change of one node or edge (failed loads' records have no revision).
+FIRST_CHANGE = (
+    "MATCH (c:KpiChange {entity: $entity, key: $key}) MATCH (r:KpiRevision {gen: c.gen}) "
+    "RETURN c.op AS op, c.data AS data ORDER BY r.number LIMIT 1"
+)
+#: The first recorded change of every node and edge.
+FIRST_CHANGES = """
+MATCH (r:KpiRevision)
+MATCH (c:KpiChange {gen: r.gen})
+WITH c, r.number AS n ORDER BY n
+WITH c.entity AS entity, c.key AS key, collect([c.op, c.data])[0] AS first
+RETURN entity, key, first[0] AS op, first[1] AS data
+"""
+#: One node's stored properties in the published generation (none: not in it).
+LIVE_NODE_PROPS = (
+    "MATCH (m:KpiMeta {key: 'graph'}) WHERE m.gen IS NOT NULL "
+    "WITH split(m.gen, '.')[0] AS gb, coalesce(toInteger(split(m.gen, '.')[1]), 0) AS gs "
+    f"MATCH (n:KpiNode {{_gen: gb, ref: $ref}}) WHERE {_VIS_N} RETURN n.props AS props"
+)
 #: A published generation as plain data (``$gen`` from ``GET_LIVE_GEN``), for the diff a load
 #: records and for ``store.catalog()``.
 _STORED = "WITH split($gen, '.')[0] AS gb, coalesce(toInteger(split($gen, '.')[1]), 0) AS gs "

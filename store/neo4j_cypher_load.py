@@ -191,14 +191,28 @@ PUBLISH_VERSIONS = (
 #: with a recent heartbeat. Checked node by node against committed state, so a generation
 #: swapped in or registered meanwhile is never swept; ``$keep`` (generations known to stay)
 #: only saves those checks.
-SWEEP_GENERATIONS = """
-MATCH (n:KpiNode)
-WHERE n._gen IS NULL OR (NOT n._gen IN $keep AND NOT EXISTS {
+_UNPUBLISHED = """NOT EXISTS {
   MATCH (m:KpiMeta) WHERE m.key IN ['graph', 'stage:' + n._gen]
     AND ((m.key = 'graph' AND n._gen IN [m.base, m.gen, split(coalesce(m.prev, ''), '.')[0]])
       OR (m.gen = n._gen AND m.touched > datetime() - duration({seconds: $stale_after})))
-})
-CALL { WITH n DETACH DELETE n } IN TRANSACTIONS OF 2000 ROWS
+}"""
+SWEEP_GENERATIONS = f"""
+MATCH (n:KpiNode)
+WHERE n._gen IS NULL OR (NOT n._gen IN $keep AND {_UNPUBLISHED})
+CALL {{ WITH n DETACH DELETE n }} IN TRANSACTIONS OF 2000 ROWS
+"""
+#: The smallest generation id (``_gen``) greater than ``$after`` that nodes carry: one seek
+#: of the ``(_gen, ref)`` index in its order, so a sweep finds the few generations present
+#: without reading every node (``SWEEP_GENERATIONS`` reads them all: at L half a million).
+NEXT_GENERATION = (
+    "MATCH (n:KpiNode) WHERE n._gen > $after AND n.ref IS NOT NULL "
+    "RETURN n._gen AS gen ORDER BY gen LIMIT 1"
+)
+#: Auto-commit: ``SWEEP_GENERATIONS`` for the nodes of one generation ``$gen`` (an index seek),
+#: with the same node-by-node check against committed state.
+SWEEP_GENERATION = f"""
+MATCH (n:KpiNode) WHERE n._gen = $gen AND n.ref IS NOT NULL AND {_UNPUBLISHED}
+CALL {{ WITH n DETACH DELETE n }} IN TRANSACTIONS OF 2000 ROWS
 """
 #: The live generation's base and the sequence below which closed versions are seen by no
 #: reader (``floor``: the previous load's sequence).

@@ -22,7 +22,7 @@ from graph_schema.graph import CatalogGraph
 from graph_schema.ids import NodeRef
 from graph_schema.models import BaseNode
 from graph_schema.revisions import NodeChange, NodeHistoryEntry, Revision, RevisionSummary
-from store import history
+from store import history, neo4j_base
 from store import neo4j_cypher as cy
 
 #: Change records per staging transaction.
@@ -80,7 +80,35 @@ def stored_snapshot(driver: Driver, database: str) -> Snapshot | None:
     raise ConflictError("the graph was replaced three times while it was being read; try again")
 
 
-def stage_batches(planned: history.PlannedRevision) -> list[list[dict[str, Any]]]:
+def stored_texts(driver: Driver, database: str) -> neo4j_base.Rows:
+    """The published graph's stored texts (empty when nothing is published), read as
+    :func:`stored_snapshot` reads it (one transaction, checked to be still live after)."""
+
+    def read(tx: ManagedTransaction) -> tuple[str | None, neo4j_base.Rows]:
+        live = tx.run(cy.GET_LIVE_GEN).single()
+        if live is None:
+            return None, ([], [])
+        gen = live["gen"]
+        nodes = [(r["ref"], r["props"]) for r in tx.run(cy.STORED_NODES, gen=gen)]
+        edges = [
+            (f"{r['source']}|{r['type']}|{r['target']}", r["props"] or "{}")
+            for r in tx.run(cy.STORED_EDGES, gen=gen)
+        ]
+        after = tx.run(cy.GET_LIVE_GEN).single()
+        return (gen if after is not None and after["gen"] == gen else None), (nodes, edges)
+
+    with driver.session(database=database) as session:
+        for _ in range(3):
+            gen, rows = session.execute_read(read)
+            if gen is not None or not rows[0]:
+                return rows
+    raise ConflictError("the graph was replaced three times while it was being read; try again")
+
+
+def stage_batches(planned: history.PlannedRevision, base: bool) -> list[list[dict[str, Any]]]:
+    """The change records to stage, in batches (none for a base revision: ``base``)."""
+    if base:
+        return []
     rows = [
         {"entity": entity, "key": key, "op": op, "data": data}
         for entity, key, op, data in history.revision_rows(planned)
@@ -106,9 +134,17 @@ def lock_and_check(tx: ManagedTransaction, where: str, base_head: int) -> None:
 
 
 def record(
-    tx: ManagedTransaction, gen: str, planned: history.PlannedRevision, digest: str, meta: str
+    tx: ManagedTransaction,
+    gen: str,
+    planned: history.PlannedRevision,
+    digest: str,
+    meta: str,
+    *,
+    base: bool = False,
 ) -> None:
-    """In the swap transaction, after the generation is published: the revision itself."""
+    """In the swap transaction, after the generation is published: the revision itself.
+    ``base``: its change records were not staged but are derived when read
+    (:mod:`store.neo4j_base`)."""
     summary = planned.summary
     tx.run(
         cy.RECORD_REVISION,
@@ -118,6 +154,7 @@ def record(
         summary=history.summary_json(summary),
         meta=meta,
         digest=digest,
+        base=True if base else None,
     ).consume()
 
 
@@ -130,6 +167,17 @@ def revisions(
     else:
         params["key"] = str(ref)
         records, _, _ = driver.execute_query(cy.LIST_REVISIONS_OF, params, database_=database)
+        first = neo4j_base.base(driver, database)
+        if (
+            first is not None
+            and first[0] < params["before"]
+            and len(records) < limit
+            and neo4j_base.node_record(driver, database, str(ref)) is not None
+        ):  # the base revision (the oldest) changed it: it added it
+            return [
+                *(RevisionSummary.model_validate_json(r["summary"]) for r in records),
+                RevisionSummary.model_validate_json(first[1]),
+            ]
     return [RevisionSummary.model_validate_json(r["summary"]) for r in records]
 
 
@@ -138,6 +186,13 @@ def revision(driver: Driver, database: str, number: int) -> Revision:
     if not records:
         raise RevisionNotFoundError(number, read_head(driver, database)[0])
     rec = records[0]
+    first = neo4j_base.base(driver, database)
+    if first is not None and first[0] == number:
+        rows = stored_texts(driver, database)
+        changes = [
+            (entity, data) for entity, _key, data in neo4j_base.records(driver, database, rows)
+        ]
+        return history.revision_from(rec["summary"], changes)
     return history.revision_from(
         rec["summary"], [(e, d) for e, d in rec["changes"] if e is not None]
     )
@@ -145,12 +200,18 @@ def revision(driver: Driver, database: str, number: int) -> Revision:
 
 def node_history(driver: Driver, database: str, ref: NodeRef) -> list[NodeHistoryEntry]:
     records, _, _ = driver.execute_query(cy.NODE_HISTORY, key=str(ref), database_=database)
+    rows = [(r["summary"], r["data"]) for r in records]
+    first = neo4j_base.base(driver, database)
+    if first is not None:
+        data = neo4j_base.node_record(driver, database, str(ref))
+        if data is not None:
+            rows.insert(0, (first[1], data))
     return [
         NodeHistoryEntry(
-            revision=RevisionSummary.model_validate_json(r["summary"]),
-            change=NodeChange.model_validate_json(r["data"]),
+            revision=RevisionSummary.model_validate_json(summary),
+            change=NodeChange.model_validate_json(data),
         )
-        for r in records
+        for summary, data in rows
     ]
 
 
@@ -159,18 +220,28 @@ def node_at(driver: Driver, database: str, ref: NodeRef, number: int) -> BaseNod
     records, _, _ = driver.execute_query(
         cy.NODE_AT, key=str(ref), number=number, database_=database
     )
+    if not records:
+        first = neo4j_base.base(driver, database)
+        if first is not None and first[0] <= number:  # as the base revision left it
+            return history.node_as_of(ref, neo4j_base.node_record(driver, database, str(ref)))
     return history.node_as_of(ref, records[0]["data"] if records else None)
 
 
 def catalog_at(driver: Driver, database: str, number: int) -> CatalogGraph:
     summary_text, meta = _require(driver, database, number)
     summary = RevisionSummary.model_validate_json(summary_text)
+    first = neo4j_base.base(driver, database)
+    rows = stored_texts(driver, database) if first is not None and first[0] <= number else None
     records, _, _ = driver.execute_query(cy.CATALOG_AT, number=number, database_=database)
-    return history.catalog_from_changes(
-        summary.catalog or "",
-        json.loads(meta or "{}"),
-        [(r["entity"], r["data"]) for r in records],
-    )
+    latest = [(r["entity"], r["data"]) for r in records]
+    if rows is not None:  # what no stored record up to ``number`` changed: as the base left it
+        seen = {(r["entity"], r["key"]) for r in records}
+        latest += [
+            (entity, data)
+            for entity, key, data in neo4j_base.records(driver, database, rows)
+            if (entity, key) not in seen
+        ]
+    return history.catalog_from_changes(summary.catalog or "", json.loads(meta or "{}"), latest)
 
 
 def _require(driver: Driver, database: str, number: int) -> tuple[str, str]:

@@ -165,7 +165,9 @@ class Neo4jWriter:
             self.conn.guard(lambda: neo4j_sweep.sweep(self.conn, []))
             unchanged = self.info()
             return dataclasses.replace(unchanged, meta={**unchanged.meta, "revision": None})
-        change_batches = neo4j_history.stage_batches(planned)
+        # revision 1 of a first load: no change record per node and edge (store/neo4j_base.py)
+        base_revision = not base_head and planned.whole is graph
+        change_batches = neo4j_history.stage_batches(planned, base_revision)
         stage = uuid.uuid4().hex
         live = self.conn.guard(self.live_head)
         plan = None
@@ -226,7 +228,9 @@ class Neo4jWriter:
             elif not self.swap_versions(tx, plan, stage, swap_params):
                 return False
             digest = graph.meta.get("digest") or ""
-            neo4j_history.record(tx, stage, planned, digest, swap_params["meta"])
+            neo4j_history.record(
+                tx, stage, planned, digest, swap_params["meta"], base=base_revision
+            )
             return True
 
         def run() -> None:
@@ -271,8 +275,9 @@ class Neo4jWriter:
                     raise
             # published already: a failed sweep leaves unreferenced nodes for the next load to
             # sweep, and must not report the load as failed
+            # (a full load: every node read, so none of the layout before generations stays)
             with contextlib.suppress(Neo4jError, DriverError, OSError):
-                neo4j_sweep.sweep(self.conn, [base])
+                neo4j_sweep.sweep(self.conn, [base], every_node=plan is None)
 
         self.conn.guard(run)
         if delta is None:  # a delta's generation builds its search index when first read

@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
+from neo4j import Session
 from neo4j.exceptions import DriverError, Neo4jError
 
 from store import neo4j_cypher as cy
@@ -32,17 +33,26 @@ class SweepReport:
         )
 
 
-def sweep(conn: Neo4jSession, keep: list[str]) -> SweepReport:
+def sweep(conn: Neo4jSession, keep: list[str], *, every_node: bool = False) -> SweepReport:
     """Delete every generation but the published one and those of loads still writing,
     versions no reader can see any more and those of dead incremental loads, in bounded
-    transactions; returns what went. ``keep``: generations (``_gen``) known to stay."""
+    transactions; returns what went. ``keep``: generations (``_gen``) known to stay.
+
+    The generations present are found by seeks of the ``(_gen, ref)`` index, one per
+    generation, so a sweep that finds nothing to delete reads a few index entries, not every
+    node. ``every_node``: read every node instead, so that nodes with no generation at all
+    (the layout before generations) go too — what a full load, which writes every node
+    anyway, asks for."""
     stale_after = STAGE_TIMEOUT.total_seconds()
     with conn.driver.session(database=conn.database, bookmark_manager=conn.bookmarks) as session:
         dead = session.run(cy.DELETE_DEAD_STAGES, stale_after=stale_after).consume()
         live = session.run(cy.GET_LIVE_GEN).value("gen")
         keep = [*keep, *(str(g).split(".")[0] for g in live)]
-        swept = session.run(cy.SWEEP_GENERATIONS, keep=keep, stale_after=stale_after)
-        nodes = swept.consume().counters.nodes_deleted
+        if every_node:
+            swept = session.run(cy.SWEEP_GENERATIONS, keep=keep, stale_after=stale_after)
+            nodes = swept.consume().counters.nodes_deleted
+        else:
+            nodes = _sweep_by_generation(session, keep, stale_after)
         floor = session.run(cy.GET_FLOOR).single()
         if floor is not None and floor["floor"] > 0:
             closed = session.run(cy.SWEEP_CLOSED_VERSIONS, base=floor["base"], floor=floor["floor"])
@@ -51,6 +61,18 @@ def sweep(conn: Neo4jSession, keep: list[str]) -> SweepReport:
         nodes += pending.consume().counters.nodes_deleted
         session.run(cy.DELETE_ORPHAN_CHANGES).consume()
     return SweepReport(loads=dead.counters.nodes_deleted, nodes=nodes)
+
+
+def _sweep_by_generation(session: Session, keep: list[str], stale_after: float) -> int:
+    """``SWEEP_GENERATIONS`` one generation at a time, each found by an index seek."""
+    nodes = 0
+    after = ""
+    while (found := session.run(cy.NEXT_GENERATION, after=after).single()) is not None:
+        after = str(found["gen"])
+        if after not in keep:
+            swept = session.run(cy.SWEEP_GENERATION, gen=after, stale_after=stale_after)
+            nodes += swept.consume().counters.nodes_deleted
+    return nodes
 
 
 def discard(conn: Neo4jSession, gen: str) -> None:

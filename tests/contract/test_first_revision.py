@@ -1,5 +1,5 @@
 """Revision 1 reads the same however a store keeps it (issue #23: a first load writes no change
-record per entity on the embedded store, :mod:`store.embedded_base`, one per entity on Neo4j):
+record per entity on either backend: :mod:`store.embedded_base`, :mod:`store.neo4j_base`):
 every history answer about it — the revision, a node's history, a node and the catalog as of
 any revision, the revisions that changed a node — equals what the whole graph added says, and
 stays so after later revisions modify, remove and re-add nodes and edges."""
