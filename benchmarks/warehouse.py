@@ -43,7 +43,7 @@ import duckdb
 from values.engines import open_engine
 from values.engines.base import MetricSql, Rollup, aggregate_sql, checked_sql, fetch
 from values.engines.connections import SecretUrl
-from values.engines.fused import fused_sql, groups, shape_of, split
+from values.engines.fused import fused_query, groups, shape_of, split
 
 DIMS = ("store", "order_type", "channel")
 MEASURES = ("amount", "labor", "parts", "hours", "qty")
@@ -127,7 +127,7 @@ def refresh_fused(
     moved = values = queries = 0
     rows: dict[str, list[tuple[Any, ...]]] = {}
     for group in groups([s for s in shapes if s is not None]):
-        fused = fused_sql(group, ROLLUP, engine.dialect)
+        fused = fused_query(engine, group, ROLLUP)  # as a refresh: the date column's type asked
         result = fetch(engine, specs[0], lambda _tree, sql=fused.sql: sql, hash_groups=True)
         queries += 1
         moved += len(result.rows)
