@@ -31,7 +31,7 @@ from values.cache import RefreshReport, ValuesCache, query_hash
 from values.chunks import by_periods
 from values.coarse import fetch_coarse, needs_coarse
 from values.engines.base import MetricSql, Rollup, SqlEngine, checked_sql, fetch
-from values.engines.fused import Shape, fused_sql, shape_of, split
+from values.engines.fused import Shape, fused_sql, period_type, shape_of, split
 from values.errors import EngineConnectionError, EngineQueryError, RowLimitError
 
 Pair = tuple[Metric, MetricSql]
@@ -159,6 +159,7 @@ class FusedRefresh:
         """Fetch and write the group; the metrics written (or found up to date)."""
         shapes = [i.shape for i in items]
         plen, dims = shapes[0].plen, shapes[0].dims
+        kind = period_type(sql_engine, shapes[0])  # what the engine says the date column is
         spec = items[0].spec
         asked = Rollup(grain=dims, start=bounds[0], end=bounds[1], plen=plen, stored_plen=plen)
         states = {
@@ -169,7 +170,7 @@ class FusedRefresh:
         missing: dict[str, list[str]] = {}
         fetched = False
         if not any(cached for _, cached in states.values()):
-            fused = fused_sql(shapes, asked, sql_engine.dialect)
+            fused = fused_sql(shapes, asked, sql_engine.dialect, period_type=kind)
             try:
                 rows_of = split(fused, self._run(sql_engine, spec, fused.sql))
                 missing = {m: sorted({str(r[0]) for r in rows}) for m, rows in rows_of.items()}
@@ -177,7 +178,7 @@ class FusedRefresh:
             except RowLimitError:
                 pass  # more rows than one query may bring: asked a few periods at a time below
         if not fetched:
-            probe = fused_sql(shapes, asked, sql_engine.dialect, values=False)
+            probe = fused_sql(shapes, asked, sql_engine.dialect, values=False, period_type=kind)
             have = split(probe, self._run(sql_engine, spec, probe.sql))
             missing = {
                 m: sorted({str(r[0]) for r in rows} - states[m][1]) for m, rows in have.items()
@@ -192,7 +193,7 @@ class FusedRefresh:
                     chunk: tuple[str, ...], part: list[Shape] = part
                 ) -> list[dict[str, list[tuple[Any, ...]]]]:
                     rollup = Rollup(grain=dims, periods=chunk, plen=plen, stored_plen=plen)
-                    fused = fused_sql(part, rollup, sql_engine.dialect)
+                    fused = fused_sql(part, rollup, sql_engine.dialect, period_type=kind)
                     return [split(fused, self._run(sql_engine, spec, fused.sql))]
 
                 for found in by_periods(ask, periods):

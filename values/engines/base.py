@@ -67,6 +67,9 @@ class SqlEngine(Protocol):
 class Result:
     columns: list[str]
     rows: list[tuple[Any, ...]]
+    #: the engine's type of each column (PostgreSQL: ``date``, ``timestamp``, ``text`` …),
+    #: where the engine says; ``None`` otherwise
+    types: list[str | None] | None = None
 
 
 @dataclass(frozen=True)

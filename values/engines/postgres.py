@@ -96,16 +96,29 @@ class PostgresEngine:
                 # server as written
                 cur = conn.exec_driver_sql(sql.replace("%", "%%"))
                 columns = list(cur.keys())
+                types = _types(cur.cursor.description)
                 rows = [tuple(r) for r in cur.fetchmany(self.max_rows + 1)]
                 cur.close()
         except sa.exc.SQLAlchemyError as exc:
             raise EngineQueryError(self._scrub(exc)) from None
         finally:
             conn.close()
-        return Result(columns, rows)
+        return Result(columns, rows, types)
 
     def close(self) -> None:
         self._engine.dispose()
+
+
+def _types(description: Any) -> list[str | None]:
+    """The result's column types by name (``date``, ``timestamptz`` …; ``None`` for a type
+    that is not built in), from the type OIDs the server sent with the result."""
+    from psycopg import postgres
+
+    out: list[str | None] = []
+    for column in description or ():
+        info = postgres.types.get(column.type_code)
+        out.append(info.name if info is not None else None)
+    return out
 
 
 def _password(url: SecretUrl) -> str | None:
