@@ -355,8 +355,13 @@ def _read_and_publish(
         if delta is not None:
             result = apply_delta(store, delta)
             if result is not None:
-                if result.changed:
-                    reload.save_record(cache, files, reload.record_of(source, files, cache, lint))
+                reload.save_record(
+                    cache,
+                    files,
+                    reload.record_of(source, files, cache, lint),
+                    changed=result.changed,
+                    info=result.info,
+                )
                 how = reload.describe(delta)
                 if whole_read:
                     how = _(
@@ -370,7 +375,13 @@ def _read_and_publish(
         result = _publish_whole(store, graph, draft, check, files.digest, as_json)
     except VersionError as exc:
         raise _another_catalog(store, graph, exc) from None
-    reload.save_record(cache, files, reload.record_of(source, files, cache, lint))
+    reload.save_record(
+        cache,
+        files,
+        reload.record_of(source, files, cache, lint),
+        changed=result.changed,
+        info=result.info,
+    )
     return replace(result, how=_("full load: {reason}", reason=decision.reason))
 
 

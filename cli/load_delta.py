@@ -107,6 +107,6 @@ def publish_partial(
         return _("the store changed meanwhile")
     cache.keep(k for rel, k in record.keys.items() if rel not in set(changed))
     cache.commit()
-    if result.changed and delta.record is not None:
-        reload.save_record(cache, files, delta.record)
+    if delta.record is not None:
+        reload.save_record(cache, files, delta.record, changed=result.changed, info=result.info)
     return replace(result, delta=True, how=reload.describe(delta))

@@ -7,6 +7,10 @@ import os
 import stat
 from pathlib import Path
 
+#: The folder inside a catalog directory where ``kpigraph values refresh`` keeps the values it
+#: fetched (:mod:`values.cache`): not part of the catalog (a load neither reads nor compares it).
+CATALOG_CACHE_DIR = ".kpigraph-cache"
+
 
 def default_cache_root() -> Path | None:
     """The cache directory for all catalogs (``None``: caching is off)."""

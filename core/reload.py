@@ -129,9 +129,37 @@ def record_of(
 RECORD_FORMAT = "r3"
 
 
-def save_record(cache: FileCache | None, files: CatalogFiles, record: LoadRecord) -> None:
-    if cache is not None and not files.linked:
-        cache.save_record(f"{files.digest}-{RECORD_FORMAT}", record)
+def save_record(
+    cache: FileCache | None,
+    files: CatalogFiles,
+    record: LoadRecord,
+    *,
+    changed: bool = True,
+    info: StoreInfo | None = None,
+) -> None:
+    """Keep ``record`` for the next load, under the digest the store names its files by.
+
+    A load that recorded a revision wrote ``files.digest`` into the store (``meta["files"]``);
+    a load that changed nothing (``changed=False``) wrote nothing, so the store still names
+    the files of an earlier load: the record of these files — which read as the same graph —
+    replaces that one, so that the next load compares with these files, not with older ones
+    (else an edit undone, or a settings file changed without effect, would be reported again
+    by every later load). ``info``: the store's state after the load."""
+    if cache is None or files.linked:
+        return
+    digest: str | None = files.digest
+    if not changed:
+        marker = info.meta.get("files") if info is not None else None
+        digest = None
+        if (
+            info is not None
+            and isinstance(marker, dict)
+            and marker.get("digest")
+            and marker.get("graph") == info.meta.get("digest")
+        ):
+            digest = str(marker["digest"])
+    if digest is not None:
+        cache.save_record(f"{digest}-{RECORD_FORMAT}", record)
 
 
 @dataclass(frozen=True)

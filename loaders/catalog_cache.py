@@ -37,8 +37,8 @@ from typing import Any
 
 import pydantic
 
+from core.cache_root import CATALOG_CACHE_DIR, is_private, read_private
 from core.cache_root import default_cache_root as default_cache_root
-from core.cache_root import is_private, read_private
 from loaders.prefetch import workers
 
 #: modules whose code decides what a file reads as: a change to any of them is a new cache
@@ -113,7 +113,8 @@ def catalog_files(catalog: str | Path) -> CatalogFiles:
     linked = False
     for dirpath, dirnames, filenames in os.walk(root):
         if Path(dirpath) == root:
-            dirnames[:] = [d for d in dirnames if d != ".git"]
+            # git's own files, and the values kept by `values refresh`: not the catalog
+            dirnames[:] = [d for d in dirnames if d not in (".git", CATALOG_CACHE_DIR)]
         if any(os.path.islink(os.path.join(dirpath, d)) for d in dirnames):
             # a linked folder may change without this walk seeing it: never "unchanged"
             h.update(os.urandom(16))

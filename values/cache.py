@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from core.cache_root import CATALOG_CACHE_DIR
 from graph_schema.calendar import Calendar
 from graph_schema.confined import ADVICE, LINKED_OUT, escapes
 from graph_schema.errors import CatalogIssue, KpigraphError
@@ -42,7 +43,7 @@ from values.coarse import fetch_coarse, needs_coarse
 from values.engines.base import MetricSql, Rollup
 from values.errors import NotValuesQueryError, ValuesFileError
 
-CACHE_DIR = ".kpigraph-cache"
+CACHE_DIR = CATALOG_CACHE_DIR
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS metric_meta (
   metric TEXT PRIMARY KEY, query_hash TEXT NOT NULL, system TEXT NOT NULL,
