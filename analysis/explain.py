@@ -62,7 +62,7 @@ from analysis.explain_types import (
     shift_month,
 )
 from core.i18n import N_, _
-from graph_schema.errors import InvalidQueryError
+from graph_schema.errors import InvalidQueryError, NoValuesError
 from graph_schema.formula import Formula, parse_formula
 from graph_schema.models import Metric
 
@@ -155,9 +155,46 @@ def _partial_periods(
     for period, (have, total) in coverage(metric_id, periods).items():
         if have < total:
             notes.append(
-                f"{period} has values for {have} of its {total} stored periods "
-                "(months or days); its figures cover those only"
+                _(
+                    "{period} has values for {have} of its {total} stored periods "
+                    "(months or days); its figures cover those only",
+                    period=period,
+                    have=have,
+                    total=total,
+                )
             )
+
+
+def _no_values(
+    source: ValueSource, metric_id: str, period: str, base_p: str | None
+) -> NoValuesError:
+    """The error of an explain whose metric has no total for a compared period (HTTP 422
+    ``no_values``): which periods, and the first and last month it has values for, if the
+    source can say."""
+    details: dict[str, Any] = {"metric": metric_id, "period": period, "base": base_p}
+    if base_p is None:
+        message = _("metric {metric} has no targets for {period}", metric=metric_id, period=period)
+    else:
+        message = _(
+            "metric {metric} has no values for {period} and {base} together",
+            metric=metric_id,
+            period=period,
+            base=base_p,
+        )
+    stored: Callable[[str], list[str]] | None = getattr(source, "periods", None)
+    try:
+        have = stored(metric_id) if stored is not None else []
+    except InvalidQueryError:
+        have = []
+    if have:
+        details["periods"] = [have[0], have[-1]]
+        message = _(
+            "{text}; it has values for {first} … {last}",
+            text=message,
+            first=have[0],
+            last=have[-1],
+        )
+    return NoValuesError(message, details)
 
 
 def expression_of(metric: Metric) -> tuple[str, Formula] | None:
@@ -191,8 +228,7 @@ def explain(
     notes: list[str] = []
     total = pair.total(metric_id)
     if total is None:
-        what = f"targets for {period}" if base_p is None else f"values for {period} and {base_p}"
-        raise InvalidQueryError(f"metric {metric_id!r} has no {what}")
+        raise _no_values(source, metric_id, period, base_p)
     value, base_value = total
     change = value - base_value
     root = TreeNode(None, metric.name, value, base_value, change, change, 1.0 if change else None)

@@ -27,6 +27,7 @@ from analysis.explain_dims import (
     ratio_parts,
 )
 from analysis.explain_types import PeriodPair, ValueSource
+from core.i18n import _
 from graph_schema.errors import InvalidQueryError
 from graph_schema.hierarchy import Hierarchy, HierarchyError
 from graph_schema.models import Metric
@@ -71,7 +72,12 @@ def _by_path(
             out.append(summed)
         return out[0], out[1]
     raise InvalidQueryError(
-        f"{name} has no values by any level of {h.dimension} ({', '.join(h.levels)})",
+        _(
+            "{name} has no values by any level of {dimension} ({levels})",
+            name=name,
+            dimension=h.dimension,
+            levels=", ".join(h.levels),
+        ),
         {"metric": name, "dimension": h.dimension},
     )
 

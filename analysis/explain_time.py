@@ -25,7 +25,7 @@ from __future__ import annotations
 from typing import Any
 
 from analysis.explain_types import PeriodPair, ValueSource
-from core.i18n import N_
+from core.i18n import N_, _
 from graph_schema.calendar import Calendar, Period
 from graph_schema.errors import InvalidQueryError
 from graph_schema.hierarchy import Hierarchy
@@ -182,7 +182,13 @@ def time_view(
     frames = TimeFrames(source, pair, calendar)
     levels = frames.levels(metric.id)
     if not levels:
-        raise InvalidQueryError(f"{metric.id} has no values below the {frames.now.grain}")
+        raise InvalidQueryError(
+            _(
+                "{metric} has no values below the grain {grain}",
+                metric=metric.id,
+                grain=frames.now.grain,
+            )
+        )
     hierarchy = Hierarchy(TIME_DIMENSION, levels)
     view = top_level_view(frames, metric, kind, hierarchy, change)  # type: ignore[arg-type]
     # what each sub-period is compared with (May against February for Q2 against Q1)

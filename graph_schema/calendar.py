@@ -315,7 +315,11 @@ class Calendar:
             other = self.parse(base)
         except InvalidPeriodError:
             raise InvalidPeriodError(
-                f"base {base!r} must be mom, qoq, wow, dod, yoy, target or a period ({ACCEPTED})",
+                _(
+                    "base {base} must be mom, qoq, wow, dod, yoy, target or a period ({accepted})",
+                    base=repr(base),
+                    accepted=ACCEPTED,
+                ),
                 {"base": base},
             ) from None
         _same_grain(period, other)

@@ -81,6 +81,12 @@ class InvalidQueryError(KpigraphError, ValueError):
     code = "invalid_query"
 
 
+class NoValuesError(InvalidQueryError):
+    """There are no values for what was asked (no data for the metric, period or member)."""
+
+    code = "no_values"
+
+
 class FormulaSyntaxError(KpigraphError, ValueError):
     """A formula or drivers expression does not parse. ``column`` is 1-based."""
 

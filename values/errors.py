@@ -2,7 +2,18 @@
 
 from __future__ import annotations
 
-from graph_schema.errors import CatalogError, InvalidQueryError
+from graph_schema.errors import CatalogError, InvalidQueryError, NoValuesError
+
+__all__ = [
+    "EngineConnectionError",
+    "EngineQueryError",
+    "NoValuesError",
+    "NotValuesQueryError",
+    "RowLimitError",
+    "UnknownNameError",
+    "ValuesFileError",
+    "ValuesQueryError",
+]
 
 
 class ValuesFileError(CatalogError):
@@ -17,12 +28,6 @@ class ValuesQueryError(InvalidQueryError):
     of the wrong grain, too many inputs for an exact decomposition)."""
 
     code = "values_query"
-
-
-class NoValuesError(InvalidQueryError):
-    """There are no values for what was asked (no data for the metric, period or member)."""
-
-    code = "no_values"
 
 
 class EngineConnectionError(ValuesQueryError):

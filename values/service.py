@@ -22,7 +22,7 @@ from analysis.explain import explain, expression_of
 from analysis.quality import check_values
 from core import i18n
 from core.i18n import Said, _
-from graph_schema.errors import InvalidQueryError, KpigraphError
+from graph_schema.errors import InvalidQueryError, KpigraphError, NoValuesError
 from graph_schema.ids import NodeKind, NodeRef
 from graph_schema.relations import Relation
 from store.base import GraphStore, Walk
@@ -256,7 +256,9 @@ def _grain_range(
     if start is None or end is None:
         stored = engine.periods(metric_id)
         if not stored:
-            raise InvalidQueryError(f"metric {metric_id!r} has no values", {"metric": metric_id})
+            raise NoValuesError(
+                _("metric {metric} has no values", metric=repr(metric_id)), {"metric": metric_id}
+            )
         days = cal.parse(stored[0]).start, cal.parse(stored[-1]).end
         ends = [e or cal.period_of(d, period_grain).text for e, d in zip(ends, days, strict=True)]
     first, last = (cal.parse(e or "") for e in ends)
@@ -272,8 +274,6 @@ def check_period(engine: ValuesEngine, metric_id: str, period: str) -> None:
     """``period`` has values of the metric; else :class:`NoValuesError` naming the months
     that have them (never a silent empty answer)."""
     import re
-
-    from values.errors import NoValuesError
 
     try:
         periods = sorted(engine.periods(metric_id))

@@ -289,6 +289,7 @@ def test_retail_454_values_in_a_53_week_year(tmp_path: Path) -> None:
         explain(e, "revenue", "R2023-W53", "yoy")
 
 
+@pytest.mark.usefixtures("english")  # reads the notes' English words
 def test_partly_filled_periods_are_said(tmp_path: Path) -> None:
     from values.service import values_report
 

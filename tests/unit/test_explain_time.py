@@ -62,6 +62,7 @@ def test_a_quarter_drills_to_the_month_then_the_day(engine: ValuesEngine) -> Non
     engine.close()
 
 
+@pytest.mark.usefixtures("english")  # reads the note's English words
 def test_a_year_goes_quarter_month_day_and_monthly_values_stop_at_months(
     tmp_path: Path,
 ) -> None:
@@ -78,7 +79,7 @@ def test_a_year_goes_quarter_month_day_and_monthly_values_stop_at_months(
     ]
     explained = explain(engine, "revenue", "2026-06", "mom", by=["time"]).to_json()
     assert explained["dimensions"] == []  # a month of monthly values: nothing below it
-    assert any("below the month" in n for n in explained["notes"])
+    assert any("below the grain month" in n for n in explained["notes"])
     engine.close()
 
 
@@ -159,3 +160,25 @@ def test_a_retail_quarter_drills_period_week_day(calendars: ValuesEngine) -> Non
         ("day", "2026-05-13", 90.0, "2026-02-11"),
     ]
     calendars.close()
+
+
+def test_periods_without_values_are_no_values_in_the_language_in_use(engine: ValuesEngine) -> None:
+    """Found by a new user: ``explain`` of a quarter with no values said, in English whatever
+    the language, "metric 'revenue' has no values for 2027-Q1 and 2026-Q4" as an
+    ``invalid_query`` (README: a period without values is 422 ``no_values`` naming the periods
+    that have them)."""
+    from core import i18n
+    from graph_schema.calendar_kinds import InvalidPeriodError
+    from graph_schema.errors import NoValuesError
+
+    with pytest.raises(NoValuesError) as caught, i18n.use("zh"):
+        explain(engine, "revenue", "2027-Q1", "qoq")
+    assert caught.value.code == "no_values"
+    assert "没有同时覆盖 2027-Q1 和 2026-Q4 的数值" in caught.value.message
+    assert "2026-01-01 … 2026-06-30" in caught.value.message or "2026-01 … 2026-06" in (
+        caught.value.message
+    ), caught.value.message
+    with pytest.raises(InvalidPeriodError) as bad, i18n.use("zh"):
+        explain(engine, "revenue", "2026-Q2", "foo")
+    assert "须为 mom" in bad.value.message
+    engine.close()
