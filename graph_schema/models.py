@@ -218,6 +218,10 @@ class Table(BaseNode):
     description: Text | None = None
     #: a view: the SQL that defines it (lineage goes through it, column by column)
     sql: Text | None = None
+    #: what an importer found that the template cannot hold (a dbt semantic model's entities,
+    #: dimensions and measures), kept under the tool's name and written back on export;
+    #: ``None`` when there is none, so a table's stored properties stay as they were
+    extra: Annotated[dict[str, Any], AfterValidator(bounded_extra)] | None = None
 
 
 class FieldNode(BaseNode):

@@ -10,8 +10,11 @@ Per metric:
 * neither → not exported (listed in the report), and so are the metrics built on it.
 
 Every metric also carries its whole card under ``config.meta.kpigraph``, so ``kpigraph import
-dbt`` restores it. Tables that measures read become semantic model stubs (``model:
-ref('<table>')``, entities left for you to add) beside a ``models:`` entry documenting the columns.
+dbt`` restores it. A table imported from dbt keeps its semantic models (entities, dimensions,
+every measure, used or not) under ``extra.dbt`` and they are written back as they were, with the
+measures of metrics defined since added. Other tables that measures read become semantic model
+stubs (``model: ref('<table>')``, entities left for you to add); each beside a ``models:`` entry
+documenting the columns.
 The output is parsed back with dbt-semantic-interfaces before it is moved into place.
 """
 
@@ -146,6 +149,9 @@ def dbt_files(graph: CatalogGraph) -> tuple[dict[str, str], ExportReport]:
     files["dbt_project.yml"] = dump_yaml(
         {"name": project, "version": "1.0.0", "config-version": 2, "profile": project}
     )
+    for node in tables.values():  # imported from dbt: its semantic models, used or not
+        if kept_semantic_models(node):
+            stub_for(node.id)
     for table_id, stub in sorted(stubs.items()):
         system, table = table_id.split(".", 1)
         columns = [f for f in fields.values() if f.table == table_id]
@@ -304,6 +310,20 @@ def _dim_name(column: str, model: str) -> str:
 def _stub_doc(stub: _Stub, columns: list[FieldNode], report: ExportReport) -> dict[str, Any]:
     table = stub.table
     local = table.id.split(".", 1)[1]
+    kept = kept_semantic_models(table)
+    model = {
+        "name": local,
+        "description": table.description or table.name,
+        "config": {"schema": table.system},
+        "columns": [
+            {"name": c.id.rsplit(".", 1)[1]}
+            | ({"description": c.description or c.name} if (c.description or c.name) else {})
+            | ({"data_type": c.type} if c.type else {})
+            for c in columns
+        ],
+    }
+    if kept:  # imported from dbt: written back as it was
+        return {"version": 2, "models": [model], "semantic_models": _as_kept(kept, stub, local)}
     times = [
         c.id.rsplit(".", 1)[1]
         for c in columns
@@ -345,15 +365,33 @@ def _stub_doc(stub: _Stub, columns: list[FieldNode], report: ExportReport) -> di
             else:
                 del measure["non_additive_dimension"]
     semantic["measures"] = stub.measures
-    model = {
-        "name": local,
-        "description": table.description or table.name,
-        "config": {"schema": table.system},
-        "columns": [
-            {"name": c.id.rsplit(".", 1)[1]}
-            | ({"description": c.description or c.name} if (c.description or c.name) else {})
-            | ({"data_type": c.type} if c.type else {})
-            for c in columns
-        ],
-    }
     return {"version": 2, "models": [model], "semantic_models": [semantic]}
+
+
+def kept_semantic_models(table: Table) -> list[dict[str, Any]]:
+    """The dbt semantic models an import kept on ``table`` (``extra.dbt.semantic_models``)."""
+    kept = ((table.extra or {}).get("dbt") or {}).get("semantic_models")
+    return [sm for sm in kept if isinstance(sm, dict)] if isinstance(kept, list) else []
+
+
+def _as_kept(kept: list[dict[str, Any]], stub: _Stub, local: str) -> list[dict[str, Any]]:
+    """The semantic models as imported (entities, dimensions, every measure), on the model
+    ``ref('<table>')``, with the measures of metrics defined since the import added to the
+    first."""
+    out = [{**sm, "model": f"ref('{local}')"} for sm in kept]
+    known = {m.get("name") for sm in out for m in sm.get("measures") or []}
+    added = [
+        {k: v for k, v in m.items() if k != "semantic_model"}
+        for m in stub.measures
+        if m.get("name") not in known
+    ]
+    time = (out[0].get("defaults") or {}).get("agg_time_dimension")
+    for measure in added:
+        if measure.get("non_additive_dimension") is _LAST:
+            if time:
+                measure["non_additive_dimension"] = {"name": time, "window_choice": "max"}
+            else:
+                del measure["non_additive_dimension"]
+    if added:
+        out[0]["measures"] = [*(out[0].get("measures") or []), *added]
+    return out

@@ -145,6 +145,10 @@ class SourceMapper:
             if "$" in schema:
                 templated.add(schema)
             self.read_semantic_model(sm, table_id)
+            # as it was, for 'kpigraph export dbt': entities, dimensions and measures no
+            # metric uses have no other place in a catalog
+            kept = self.tables[table_id].setdefault("extra", {"dbt": {"semantic_models": []}})
+            kept["dbt"]["semantic_models"].append(compact(sm, {"node_relation", "metadata"}))
         for model in self.project.models.values():
             if model.name not in used_models:
                 schema = model.schema or self.project.project_name or "dbt"
