@@ -103,6 +103,7 @@ class StoreChecker:
     def __init__(self, store: GraphStore) -> None:
         snapshot = getattr(store, "snapshot", None)
         self.reader: GraphReader = snapshot() if snapshot is not None else store
+        self._scoped: tuple[BaseNode, CatalogGraph] | None = None
 
     def current(self, ref: NodeRef) -> BaseNode | None:
         return self.reader.get_nodes([ref]).get(ref)
@@ -113,9 +114,14 @@ class StoreChecker:
         return check_metric(self.reader, metric, drop, where=proposal_file()).node
 
     def lint(self, definition: dict[str, Any]) -> list[LintIssue]:
-        from analysis.lint_store import lint_in_store
+        from analysis.lint import lint_definition
+        from analysis.lint_store import scoped_graph
+        from graph_schema.models import Metric
 
-        return lint_in_store(self.reader, definition)
+        metric = Metric.model_validate(definition)
+        if self._scoped is None or self._scoped[0] != metric:  # read once for every language
+            self._scoped = (metric, scoped_graph(self.reader, metric))
+        return lint_definition(self._scoped[1], metric)
 
 
 @dataclass

@@ -77,7 +77,9 @@ def _stored_graph(store: GraphStore) -> CatalogGraph:
     return CatalogGraph(info.catalog or "catalog", tuple(nodes), tuple(edges), dict(info.meta))
 
 
-def outcome(store: GraphStore, case: tuple[Action, NodeRef, dict[str, Any] | None], whole: bool):  # type: ignore[no-untyped-def]
+def outcome(
+    store: GraphStore, case: tuple[Action, NodeRef, dict[str, Any] | None], whole: bool
+) -> tuple[Any, ...]:
     action, ref, definition = case
     try:
         found: Proposal = propose(
