@@ -213,3 +213,21 @@ def test_a_cycle_names_the_same_path(store: GraphStore) -> None:
     delta = outcome(store, (Action.UPDATE, ref, definition), whole=False)
     assert whole[0] == "error" and "→" in whole[1][0][2]
     assert delta == whole
+
+
+def test_a_proposal_does_not_read_the_catalog_back(
+    store: GraphStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The delta path never asks the store for its whole catalog (what cost ~10 s at M)."""
+
+    def whole(*_args: object) -> None:
+        raise AssertionError("the whole catalog was read")
+
+    monkeypatch.setattr(store, "catalog", whole)
+    monkeypatch.setattr(store, "catalog_data", whole)
+    ref = NodeRef(NodeKind.METRIC, "atp")
+    node = store.get_nodes([ref])[ref]
+    definition = {k: v for k, v in node.props().items() if k not in ("version", "history")}
+    definition["formula"] = "revenue / visits / 1"
+    found = propose(store, Action.UPDATE, ref, definition, None)
+    assert found.change_class == "major" and found.graph is None
