@@ -151,18 +151,19 @@ def _check_cycle(
         reached = set(reader.traverse(ref, Walk.FORWARD, [rel], None)) if drop else set()
         if not inputs & (reached | {ref}):
             return
-        ours = {ref}  # stored edges into the metric are its old formula's
     else:
         parent = new[0][1]
         reached = {parent} | set(reader.traverse(parent, Walk.FORWARD, [rel], None))
         if ref not in reached:
             return
-        ours = set()
     members = reached | {ref}
+    # the stored edges the new definition replaces: into the metric (its old formula's) or
+    # out of it (its old parent)
+    own = 1 if rel is Relation.INPUT_TO else 0
     stored = [
         (e.source, e.target)
         for e in reader.edges_among(members, [rel])
-        if (e.target not in ours if rel is Relation.INPUT_TO else e.source != ref)
+        if (e.source, e.target)[own] != ref
     ]
     # the whole graph's edge order: by the metric whose definition makes them (sorted by
     # ref, the proposed one last), as resolving every metric in turn adds them; what matters
