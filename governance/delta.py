@@ -4,8 +4,10 @@ validated against the published graph through the store's seam and written by
 (issue #23).
 
 What is read: the metric, the edges its definition produces (owner/reviewer, fields, formula
-and drivers inputs, causes, parent, dashboards, dimensions), the nodes it refers to, and — only
-when the new definition adds formula inputs or a parent — one traversal for cycles. What is
+and drivers inputs, causes, parent, dashboards, dimensions), and what
+:func:`loaders.metric_check.check_metric` reads to validate it (the unit ``propose`` uses too):
+the nodes it refers to and — only when the new definition adds formula inputs or a parent —
+one traversal for cycles. What is
 written: that metric's row, the edge rows that changed, the revision of exactly those changes
 and the request's "applied", in one transaction.
 """
@@ -13,7 +15,6 @@ and the request's "applied", in one transaction.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from graph_schema.diff import Snapshot, diff_digest, diff_snapshots, edge_key
@@ -22,9 +23,9 @@ from graph_schema.ids import NodeKind, NodeRef
 from graph_schema.models import Edge, Metric
 from graph_schema.relations import Relation
 from graph_schema.revisions import RevisionDraft, RevisionSummary, count_changes
-from loaders.references import cycle_issue, resolve_metric_references
-from loaders.validate import CatalogState, plain_mapping, validate_node
-from store.base import GraphReader, SearchQuery, Walk
+from loaders.metric_check import check_metric
+from loaders.validate import plain_mapping
+from store.base import GraphReader, Walk
 from store.history import PlannedRevision
 
 #: Edges a metric's definition produces, by the end the metric is at.
@@ -45,32 +46,6 @@ class Delta:
     counts: dict[str, int]
     digest: str
     node: Metric
-
-
-class ReaderLookup:
-    """:class:`loaders.references.NameLookup` over a published graph: ids are looked up in the
-    store as they are met (one batch per reference), suggestions come from its search."""
-
-    def __init__(self, reader: GraphReader, own: Metric) -> None:
-        self.reader = reader
-        self.own = own
-        self._known: dict[NodeRef, bool] = {own.ref: True}
-
-    def has(self, kind: NodeKind, node_id: str) -> bool:
-        ref = NodeRef(kind, node_id)
-        if ref not in self._known:
-            self._known[ref] = ref in self.reader.get_nodes([ref])
-        return self._known[ref]
-
-    def excused(self, kind: NodeKind, node_id: str) -> bool:
-        return False
-
-    def suggest(self, kind: NodeKind, word: str) -> list[str]:
-        page = self.reader.search(SearchQuery(text=word, kinds=frozenset({kind}), limit=3))
-        return [n.id for n in page.items]
-
-    def any_of(self, kind: NodeKind) -> bool:
-        return bool(self.reader.search(SearchQuery(kinds=frozenset({kind}), limit=1)).items)
 
 
 def own_edges(reader: GraphReader, ref: NodeRef) -> list[Edge]:
@@ -100,25 +75,17 @@ def metric_delta(
     Raises
     ------
     CatalogError
-        The definition does not validate (unknown references with suggestions, a cycle).
+        The definition does not validate (unknown references with suggestions, a cycle:
+        the errors a whole-graph check gives).
     """
-    state = CatalogState(Path(where))
-    raw = plain_mapping(props)
-    node = validate_node(state, Metric, raw, where)
-    if node is None or state.issues:
-        raise CatalogError(state.issues)
-    assert isinstance(node, Metric)
+    checked = check_metric(reader, plain_mapping(props), ref, where=where)
+    node = checked.node
     if node.ref != ref:  # submit checks it; a ledger edited by hand is not trusted either
         raise CatalogError(
             [CatalogIssue(where, None, f"id: {node.id!r} is not {ref.id!r}", field="id")]
         )
-    state.add_node(node, where, None, raw)
     _check_sql(reader, node, where)
-    resolve_metric_references(state, ReaderLookup(reader, node))
-    if state.issues:
-        raise CatalogError(state.issues)
-    new_edges = list(state.edges.values())
-    _check_cycles(reader, ref, new_edges, where)
+    new_edges = checked.edges
     info = reader.info()
     current = reader.get_nodes([ref]).get(ref)
     old = Snapshot(
@@ -173,24 +140,3 @@ def _check_sql(reader: GraphReader, node: Metric, where: str) -> None:
             ) from exc
     except ValueError:  # a dialect sqlglot does not know: submit's lint reported it
         pass
-
-
-def _check_cycles(reader: GraphReader, ref: NodeRef, edges: list[Edge], where: str) -> None:
-    """A cycle can only be closed by an edge the delta adds into (formula) or out of
-    (hierarchy) the metric: one traversal each, only when there are such edges."""
-    inputs = {e.source for e in edges if e.type is Relation.INPUT_TO}
-    if inputs:
-        downstream = set(reader.traverse(ref, Walk.FORWARD, [Relation.INPUT_TO], None))
-        closing = sorted((inputs & downstream) | (inputs & {ref}), key=str)
-        if closing:
-            raise _cycle(where, Relation.INPUT_TO, ref, closing[0])
-    for parent in (e.target for e in edges if e.type is Relation.ROLLS_UP_TO):
-        above = set(reader.traverse(parent, Walk.FORWARD, [Relation.ROLLS_UP_TO], None))
-        if ref in above or parent == ref:
-            raise _cycle(where, Relation.ROLLS_UP_TO, ref, parent)
-
-
-def _cycle(where: str, rel: Relation, ref: NodeRef, other: NodeRef) -> CatalogError:
-    attr = "formula" if rel is Relation.INPUT_TO else "rolls_up_to"
-    message, hint = cycle_issue(rel, [ref.id, "…", other.id, ref.id])
-    return CatalogError([CatalogIssue(where, None, message, hint, field=attr)])

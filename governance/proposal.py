@@ -1,11 +1,13 @@
 """Turning a proposed metric definition into a frozen request: validated exactly as a catalog
 file is, with its field-level diff, change class, the version it will get, its impact and the
-approvals it needs; and, at apply time, the whole new graph.
+approvals it needs.
 
-The stored graph is read back through the :class:`~store.base.GraphStore` seam
-(:func:`stored_graph`), the proposed metric replaces (or joins) it, and the catalog loader's own
-reference, formula and cycle checks run over the result — so a request that validates here is a
-graph that ``kpigraph load`` would accept.
+A proposal costs what it changes (issue #23): the definition is validated against the stored
+graph through the :class:`~store.base.GraphStore` seam by :func:`loaders.metric_check.check_metric`
+(the nodes it refers to, and the metrics it reaches only when it adds formula inputs or a
+parent) and linted by scope (:func:`analysis.lint_store.lint_in_store`) — with the errors and
+findings the loader's checks and lint give over the whole stored graph with the metric put in
+place, so a request that validates here is a graph that ``kpigraph load`` would accept.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from core import i18n
 from core.i18n import N_, _
@@ -24,14 +26,14 @@ from graph_schema.graph import CatalogGraph
 from graph_schema.ids import NodeKind, NodeRef
 from graph_schema.limits import MAX_EXPANDED, definition_size
 from graph_schema.models import BaseNode, Edge
-from graph_schema.relations import Relation
 from graph_schema.revisions import FieldChange
+from graph_schema.rules.base import LintIssue
 from graph_schema.semver import bump, compare, is_semver
 from graph_schema.versions import change_class as classed
 from graph_schema.versions import field_changes
-from loaders.validate import kind_word, plain_mapping, replace_metric
+from loaders.validate import kind_word, plain_mapping
 from loaders.yaml_lines import LDict
-from store.base import GraphStore, SearchQuery, Walk
+from store.base import GraphReader, GraphStore
 
 #: Where the proposed definition "lives", in error messages (a message id: :func:`proposal_file`).
 PROPOSAL_FILE = N_("the proposed definition")
@@ -72,40 +74,54 @@ def change_class(diff: list[dict[str, Any]]) -> str | None:
     return cls.value if cls else None
 
 
-def stored_graph(store: GraphStore) -> CatalogGraph:
-    """Everything the store holds, as a :class:`CatalogGraph`: the store's own
-    ``catalog()`` (revisions issue) when it has one, else read through the seam from one
-    snapshot (one published graph, not a mix), nodes sorted by ref."""
-    catalog = getattr(store, "catalog", None)
-    if callable(catalog):
-        found = catalog()
-        if isinstance(found, CatalogGraph):
-            return found
-    snapshot = getattr(store, "snapshot", None)
-    if snapshot is not None:
-        store = snapshot()
-    info = store.info()
-    kinds = frozenset(NodeKind)
-    page = store.search(SearchQuery(kinds=kinds, limit=10**9))
-    nodes = sorted(page.items, key=lambda n: str(n.ref))
-    edges = store.edges_of([n.ref for n in nodes], Walk.FORWARD, list(Relation))
-    return CatalogGraph(
-        name=info.catalog or "catalog",
-        nodes=tuple(nodes),
-        edges=tuple(edges),
-        meta=dict(info.meta),
-    )
-
-
-def rebuild(graph: CatalogGraph, metric: LDict | None, drop: NodeRef | None) -> CatalogGraph:
-    """``graph`` with the metric ``metric`` (raw mapping) put in place of ``drop``, validated
-    and re-linked by the catalog's own rules (:func:`loaders.validate.replace_metric`).
-    Raises :class:`CatalogError`."""
-    return replace_metric(graph, metric, drop, where=proposal_file())
-
-
 def _ldict(data: dict[str, Any], line: int = 0) -> LDict:
     return plain_mapping(data, line)
+
+
+class Checker(Protocol):
+    """How a proposal is checked against the stored graph: :class:`StoreChecker` (what the
+    metric needs, read through the store's seam), or the whole stored graph (the equivalence
+    test's reference)."""
+
+    def current(self, ref: NodeRef) -> BaseNode | None:
+        """The stored node ``ref`` (``None``: there is none)."""
+        ...
+
+    def validate(self, metric: LDict, drop: NodeRef) -> BaseNode:
+        """The metric ``metric`` validated in place of ``drop``. Raises :class:`CatalogError`."""
+        ...
+
+    def lint(self, definition: dict[str, Any]) -> list[LintIssue]:
+        """The lint findings about the metric ``definition`` in the stored graph."""
+        ...
+
+
+class StoreChecker:
+    """:class:`Checker` reading one snapshot of the store (one published graph, not a mix)
+    for only what the proposed metric needs."""
+
+    def __init__(self, store: GraphStore) -> None:
+        snapshot = getattr(store, "snapshot", None)
+        self.reader: GraphReader = snapshot() if snapshot is not None else store
+        self._scoped: tuple[BaseNode, CatalogGraph] | None = None
+
+    def current(self, ref: NodeRef) -> BaseNode | None:
+        return self.reader.get_nodes([ref]).get(ref)
+
+    def validate(self, metric: LDict, drop: NodeRef) -> BaseNode:
+        from loaders.metric_check import check_metric
+
+        return check_metric(self.reader, metric, drop, where=proposal_file()).node
+
+    def lint(self, definition: dict[str, Any]) -> list[LintIssue]:
+        from analysis.lint import lint_definition
+        from analysis.lint_store import scoped_graph
+        from graph_schema.models import Metric
+
+        metric = Metric.model_validate(definition)
+        if self._scoped is None or self._scoped[0] != metric:  # read once for every language
+            self._scoped = (metric, scoped_graph(self.reader, metric))
+        return lint_definition(self._scoped[1], metric)
 
 
 @dataclass
@@ -121,8 +137,10 @@ class Proposal:
     new_version: str
     impact: dict[str, Any]
     approvals_required: list[Stage]
-    graph: CatalogGraph = field(repr=False)
     lint: list[dict[str, Any]] = field(default_factory=list)
+    #: not built any more (a proposal reads what it needs, issue #23): the departments to
+    #: notify and the catalog's language are read from the store
+    graph: CatalogGraph | None = field(default=None, repr=False)
 
 
 def propose(
@@ -131,8 +149,11 @@ def propose(
     ref: NodeRef,
     definition: dict[str, Any] | None,
     base_version: str | None,
+    *,
+    checker: Checker | None = None,
 ) -> Proposal:
-    """Validate a proposal against what is stored now. Raises :class:`CatalogError` (a field
+    """Validate a proposal against what is stored now, reading what the metric needs
+    (``checker``: default :class:`StoreChecker`). Raises :class:`CatalogError` (a field
     named) or :class:`NodeNotFoundError`."""
     if ref.kind is not NodeKind.METRIC:
         raise _invalid(
@@ -143,8 +164,8 @@ def propose(
                 kind=kind_word(ref.kind),
             ),
         )
-    graph = stored_graph(store)
-    current = next((n for n in graph.nodes if n.ref == ref), None)
+    checks = checker if checker is not None else StoreChecker(store)
+    current = checks.current(ref)
     if action is Action.CREATE:
         if current is not None:
             raise _invalid("ref", _("{ref} exists already; propose an 'update'", ref=ref))
@@ -196,8 +217,7 @@ def propose(
             "version",
             _("{version} is not a semantic version (write 1.2.0)", version=repr(declared)),
         )
-    trial = rebuild(graph, _ldict({**raw, "version": base or "1.0.0"}), ref)
-    new_node = next(n for n in trial.nodes if n.ref == ref)
+    new_node = checks.validate(_ldict({**raw, "version": base or "1.0.0"}), ref)
     new_props = {k: v for k, v in new_node.props().items() if k != "version"}
     sent = "history" in raw
     if old is not None and sent and not same(new_props.get("history"), old.get("history")):
@@ -219,12 +239,10 @@ def propose(
     version = declared if declared and compare(declared, required) >= 0 else required
     history = list((old.get("history") if old is not None else raw.get("history")) or [])
     final = {**new_props, "version": version, "history": history}
-    graph2 = rebuild(graph, _ldict(final), ref)
+    checks.validate(_ldict(final), ref)
     impact = impact_report(store, ref, new_node) if old is not None else _empty_impact(ref)
     stages = required_stages(old, final, impact)
-    from analysis.lint import lint_definition
-
-    lint = in_every_language(lambda: [i.to_json() for i in lint_definition(graph, final)])
+    lint = in_every_language(lambda: [i.to_json() for i in checks.lint(final)])
     refuse_unsafe_sql(lint)  # the SQL sandbox (issue 21): such a request is never stored
     return Proposal(
         lint=lint,
@@ -237,7 +255,6 @@ def propose(
         new_version=version,
         impact=impact,
         approvals_required=stages,
-        graph=graph2,
     )
 
 

@@ -5,7 +5,9 @@ proposals and applies, the importers and write-back all call (issue #23).
 pass reports all of them with file, line and a hint; :func:`validate_node` checks one raw
 mapping against its model (unknown keys with suggestions, ids, types);
 :mod:`loaders.references` then resolves references and checks cycles over the state.
-:func:`replace_metric` validates one proposed metric definition against a stored graph.
+:func:`replace_metric` validates one metric definition put in place in a whole graph;
+:func:`loaders.metric_check.check_metric` does the same against a published graph reading only
+what the metric needs (what proposals and applies use).
 """
 
 from __future__ import annotations

@@ -16,7 +16,6 @@ from typing import Any
 from analysis.compare import compare_refs
 from analysis.impact import impact as impact_of
 from analysis.lineage import lineage as lineage_of
-from analysis.lint import lint_definition as lint_one
 from analysis.resolve import resolve_metric, resolve_ref
 from analysis.results import Direction
 from api.routes.ask import formula_in_names
@@ -153,13 +152,14 @@ def explain(
 
 def lint_definition(store: GraphStore, definition: dict[str, Any]) -> Any:
     """Lint one metric definition (the YAML file's mapping) against the published catalog,
-    as a change request does; an invalid definition is a 422-style error naming the field."""
+    as a change request does (reading what the rules' scopes need, not the whole catalog); an
+    invalid definition is a 422-style error naming the field."""
     from pydantic import ValidationError
 
-    from governance.proposal import stored_graph
+    from analysis.lint_store import lint_in_store
 
     try:
-        issues = lint_one(stored_graph(store), definition)
+        issues = lint_in_store(store.snapshot(), definition)
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"]) or "definition"
