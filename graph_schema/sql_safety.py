@@ -480,9 +480,9 @@ def _check_table(
                 N_("table function {name} is not allowed; read the catalog's tables by name"),
                 name=_func_name(target, dialect),
             )
-        raise UnsafeSQLError(
-            N_("FROM {what} is not a table name"), what=target.sql(dialect=dialect)
-        )
+        # no name at all: ROWS FROM (…) keeps its functions in ``rows_from``
+        shown = target if isinstance(target, exp.Expression) else node
+        raise UnsafeSQLError(N_("FROM {what} is not a table name"), what=shown.sql(dialect=dialect))
     name = target.name
     label = ".".join(p for p in (node.catalog, node.db, name) if p)
     if node.catalog:

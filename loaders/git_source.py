@@ -22,6 +22,10 @@ from graph_schema.graph import CatalogGraph
 PREFIX = "git:"
 GIT_TIMEOUT = 60
 CATALOG_SUFFIXES = (".yaml", ".yml")
+#: all the catalog files of one ``git:`` read together (a catalog of 100,000 metrics is ~100
+#: MB): git stores a blob of zeros, or one blob under many names, in a few kilobytes, and every
+#: byte read is held in memory and written to the temporary directory
+MAX_GIT_CATALOG_BYTES = 512 * 1024 * 1024
 
 
 def parse_git_spec(spec: str) -> tuple[str, str]:
@@ -118,7 +122,7 @@ def load_git_catalog(spec: str, cwd: str | Path | None = None) -> CatalogGraph:
         ) from None
     sha = commit.decode().strip()
     prefix = path.rstrip("/") if path != "." else ""
-    listing = _git(["ls-tree", "-r", "-z", "--full-tree", sha, "--"], where)
+    listing = _git(["ls-tree", "-r", "-l", "-z", "--full-tree", sha, "--"], where)
     cwd_prefix = _git(["rev-parse", "--show-prefix"], where).decode().strip()
     base = str(PurePosixPath(cwd_prefix) / prefix) if prefix else cwd_prefix.rstrip("/")
     base = os.path.normpath(base) if base else ""
@@ -144,14 +148,17 @@ def load_git_catalog(spec: str, cwd: str | Path | None = None) -> CatalogGraph:
 
 
 def catalog_entries(listing: bytes, base: str, where: str) -> list[str]:
-    r"""The catalog files to read from ``git ls-tree -r -z`` output (``mode type sha\tname``):
-    regular ``.yaml``/``.yml`` blobs below ``base``.
+    r"""The catalog files to read from ``git ls-tree -r -z`` output (``mode type sha\tname``,
+    or with ``-l`` ``mode type sha size\tname``): regular ``.yaml``/``.yml`` blobs below
+    ``base``.
 
     A tree is data from whoever made the commit (``git mktree`` writes any entry names), so
     every entry is checked before anything is read or written: a name with an empty, ``.``,
     ``..`` or ``.git`` component or a backslash anywhere in the tree, and a symlink (mode
     ``120000``), submodule (``160000``) or duplicate name below ``base``, make the whole read a
-    :class:`SourceSpecError` naming the entry.
+    :class:`SourceSpecError` naming the entry. With sizes (``-l``), a catalog file past the
+    loader's per-file limit, or all of them together past :data:`MAX_GIT_CATALOG_BYTES`, is
+    refused before any is read.
 
     Examples
     --------
@@ -165,11 +172,12 @@ def catalog_entries(listing: bytes, base: str, where: str) -> list[str]:
     """
     files: list[str] = []
     seen: set[str] = set()
+    total = 0
     for record in listing.decode("utf-8", "surrogateescape").split("\0"):
         if not record:
             continue
         meta, _, name = record.partition("\t")
-        mode, kind = [*meta.split(), "", ""][:2]
+        mode, kind, _sha, size = [*meta.split(), "", "", "", ""][:4]
         problem = _bad_name(name)
         below = not base or name.startswith(base + "/")
         if problem is None and below:
@@ -190,7 +198,28 @@ def catalog_entries(listing: bytes, base: str, where: str) -> list[str]:
         seen.add(name)
         if below and name.endswith(CATALOG_SUFFIXES):
             files.append(name)
+            total += _check_size(name, int(size) if size.isdigit() else 0, total, where)
     return files
+
+
+def _check_size(name: str, size: int, total: int, where: str) -> int:
+    """``size``, unless the blob is past the per-file limit or brings the catalog past
+    :data:`MAX_GIT_CATALOG_BYTES` (a :class:`SourceSpecError`: nothing is read)."""
+    from loaders.catalog_file import MAX_FILE_BYTES
+
+    if size > MAX_FILE_BYTES:
+        problem = f"{size:,} bytes; catalog files are limited to {MAX_FILE_BYTES // 1_048_576} MiB"
+    elif total + size > MAX_GIT_CATALOG_BYTES:
+        problem = (
+            f"the catalog's files pass {MAX_GIT_CATALOG_BYTES // 1_048_576} MiB together "
+            "(one blob may be named many times)"
+        )
+    else:
+        return size
+    raise SourceSpecError(
+        f"{where}: refused tree entry {name!r}: {problem} — nothing was read",
+        {"entry": name, "reason": problem},
+    )
 
 
 def _bad_name(name: str) -> str | None:

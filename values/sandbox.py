@@ -13,14 +13,21 @@ What holds, in order:
    access off (no file, network, ``COPY``, ``ATTACH``), only the catalog's ``data/`` files in
    ``allowed_paths``, extensions neither installed nor loaded on demand, and the configuration
    locked (a ``SET`` cannot undo any of it).
-3. **Bounded**: ``memory_limit`` (``KPIGRAPH_VALUES_SQL_MEMORY``) and a time limit
+3. **Bounded**: ``memory_limit`` (``KPIGRAPH_VALUES_SQL_MEMORY``), what a query may spill to
+   disk past it (``KPIGRAPH_VALUES_SQL_SPILL``, in a private temporary directory: DuckDB's
+   default is ``.tmp`` in the current directory, up to 90% of the free disk) and a time limit
    (``KPIGRAPH_VALUES_SQL_TIMEOUT`` seconds): a timer interrupts the query
    (:class:`Deadline`); the connection stays usable.
 """
 
 from __future__ import annotations
 
+import atexit
+import hashlib
+import itertools
 import json
+import shutil
+import tempfile
 import threading
 from collections.abc import Collection, Iterable, Iterator
 from pathlib import Path
@@ -54,6 +61,35 @@ class SandboxLimits(BaseSettings):
         pattern=r"^[0-9]+(\.[0-9]+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)$",
         description="DuckDB memory_limit of the values engine",
     )
+    sql_spill: str = Field(
+        default="16GB",  # explain --localize over 48 million rows spills a few GB
+        pattern=r"^[0-9]+(\.[0-9]+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)$",
+        description="DuckDB max_temp_directory_size: what a query may write to disk past "
+        "memory_limit (in a private temporary directory)",
+    )
+
+
+_spill_root: Path | None = None
+_spill_lock = threading.Lock()
+_spill_count = itertools.count()
+
+
+def spill_config(limits: SandboxLimits, database: str | None = None) -> dict[str, str]:
+    """DuckDB settings for where a query past ``memory_limit`` spills, and how much: a folder
+    of this process's private temporary directory (DuckDB makes it when it first spills and
+    removes it when the database closes) and ``limits.sql_spill``. Connections to one
+    ``database`` file share DuckDB's instance, so they get one folder (equal settings)."""
+    global _spill_root
+    with _spill_lock:
+        if _spill_root is None:
+            _spill_root = Path(tempfile.mkdtemp(prefix="kpigraph-duckdb-"))  # mode 0700
+            atexit.register(shutil.rmtree, _spill_root, True)
+        key = (
+            "f" + hashlib.sha256(database.encode()).hexdigest()[:16]
+            if database
+            else f"m{next(_spill_count)}"
+        )
+    return {"temp_directory": str(_spill_root / key), "max_temp_directory_size": limits.sql_spill}
 
 
 def connect(limits: SandboxLimits) -> duckdb.DuckDBPyConnection:
@@ -70,6 +106,7 @@ def connect(limits: SandboxLimits) -> duckdb.DuckDBPyConnection:
             "autoinstall_known_extensions": False,
             "autoload_known_extensions": False,
             "allow_community_extensions": False,
+            **spill_config(limits),
         },
     )
     # its bar goes to stdout on a long query, in the middle of --json output

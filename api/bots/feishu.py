@@ -76,30 +76,30 @@ class Feishu:
             if "encrypt" not in data:
                 raise BotRequestError('an Encrypt Key is set: the body must be {"encrypt": ...}')
             data = _json(decrypt(key, str(data["encrypt"])))
-        sent = str(data.get("token") or (data.get("header") or {}).get("token") or "")
+        header = _mapping(data.get("header"))  # any JSON until the token is checked
+        sent = str(data.get("token") or header.get("token") or "")
         if not hmac.compare_digest(sent.encode(), token.encode()):
             raise BotRequestError("wrong verification token")
         if data.get("type") == "url_verification":
             return Incoming(immediate=JSONResponse({"challenge": str(data.get("challenge", ""))}))
         if key is not None:
             await self._check_signature(request, body, key)
-        header = data.get("header") or {}
         event_id = str(header.get("event_id") or data.get("uuid") or "")
         if event_id and not await self.replays.first_time(f"event:{event_id}", 24 * 3600):
             raise BotRequestError("replayed event refused")
-        event = data.get("event") or {}
-        message = event.get("message") or {}
+        message = _mapping(_mapping(data.get("event")).get("message"))
         if (
             header.get("event_type") != "im.message.receive_v1"
             or message.get("message_type") != "text"
         ):
             return Incoming(immediate=JSONResponse({}))
         try:
-            text = str(json.loads(message.get("content") or "{}").get("text", ""))
+            text = str(_mapping(json.loads(str(message.get("content") or "{}"))).get("text", ""))
         except (ValueError, RecursionError):
             text = ""
-        for mention in message.get("mentions") or []:
-            text = text.replace(str(mention.get("key", "")), " ")
+        mentions = message.get("mentions")
+        for mention in mentions if isinstance(mentions, list) else []:
+            text = text.replace(str(_mapping(mention).get("key", "")), " ")
         message_id = str(message.get("message_id", ""))
         if not _ID.fullmatch(message_id):
             message_id = ""  # never put an odd value in a URL path
@@ -184,6 +184,11 @@ def reply_later(
             log.warning("feishu: replying to %s failed", message_id)
 
     threading.Thread(target=send, name="kpigraph-feishu-reply", daemon=True).start()
+
+
+def _mapping(value: Any) -> dict[str, Any]:
+    """``value`` if it is a JSON object, else an empty one (a field of any other shape)."""
+    return value if isinstance(value, dict) else {}
 
 
 def _json(raw: bytes) -> dict[str, Any]:

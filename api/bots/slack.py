@@ -1,8 +1,8 @@
 """Slack: the ``/kpi`` slash command and ``@指标字典`` app mentions (Events API).
 
 Requests are checked with ``slack_sdk``'s :class:`SignatureVerifier` (``v0`` HMAC-SHA256 of
-``v0:{timestamp}:{body}`` under the signing secret, constant-time, five-minute window); a
-signature seen before within the window is a replay and refused. A slash command is answered
+``v0:{timestamp}:{body}`` under the signing secret, constant-time, five-minute window either
+way); a signature seen before within twice that is a replay and refused. A slash command is answered
 in the response (Block Kit, ``in_channel``); an event's challenge is echoed; an app mention is
 acknowledged at once (Slack wants an answer within 3 s) — its answer is in the acknowledgement's
 body for a relay and, when ``KPIGRAPH_SLACK_BOT_TOKEN`` is set, posted to the thread with
@@ -49,7 +49,9 @@ class Slack:
             raise BotRequestError("missing or malformed X-Slack-Request-Timestamp / Signature")
         if not verifier.is_valid(body, timestamp, signature):
             raise BotRequestError("bad signature or stale timestamp (5-minute window)")
-        if not await self.replays.first_time(signature, WINDOW):
+        # valid while within WINDOW of now either way: a request stamped ahead of this
+        # server's clock stays valid for up to 2 × WINDOW after it arrives
+        if not await self.replays.first_time(signature, 2 * WINDOW):
             raise BotRequestError("replayed request refused")
         if request.headers.get("content-type", "").startswith("application/json"):
             return self._event(body)

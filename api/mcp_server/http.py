@@ -23,6 +23,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from api.auth import AuthState, check_token
 from api.errors import error_json
 from api.mcp_server.server import build_server
+from core.client_address import client_address
 from core.settings import Settings
 from graph_schema.errors import KpigraphError
 from graph_schema.governance import WRITERS, TooManyAttemptsError, User
@@ -99,7 +100,7 @@ class McpMiddleware:
                 scope, receive, send, "send 'Authorization: Bearer TOKEN' of a kpigraph user"
             )
             return
-        client = scope["client"][0] if scope.get("client") else "unknown"
+        client = _client(scope, state)
         try:
             user = await run_in_threadpool(check_token, state, token.strip(), client)
         except TooManyAttemptsError as exc:
@@ -112,6 +113,19 @@ class McpMiddleware:
             return
         server = self.mcp.writer if user.role in WRITERS else self.mcp.reader
         await server.session_manager.handle_request({**scope, USER_KEY: user}, receive, send)
+
+
+def _client(scope: Scope, state: AuthState) -> str:
+    """The client failures count against, named as the rest of the API names it: the peer, or
+    behind a trusted proxy the last hop it forwarded (one limiter key for every MCP client
+    behind the proxy let one of them lock all of them out)."""
+    peer = scope["client"][0] if scope.get("client") else None
+    forwarded = [
+        value.decode("latin-1")
+        for key, value in scope.get("headers", [])
+        if key.lower() == b"x-forwarded-for"
+    ]
+    return client_address(peer, forwarded, state.trusted_proxies)
 
 
 def _header(scope: Scope, name: bytes) -> str:

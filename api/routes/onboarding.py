@@ -81,7 +81,7 @@ def list_json(
     by it, their direct inputs), L0 first; ``read`` when the signed-in user marked them."""
     reading = _list(request, store, department)
     data = reading.to_json()
-    done = svc.read_by(request.app.state.ledger, user.name) if user else set()
+    done = svc.read_by(request.app.state.ledger, user) if user else set()
     for item in data["items"]:
         item["read"] = item["id"] in done
     return data
@@ -89,8 +89,8 @@ def list_json(
 
 @router.post("/api/onboarding/read", summary="Mark metric cards read")
 def mark_read_json(request: Request, body: ReadIn, user: CurrentUser) -> dict[str, Any]:
-    svc.mark_read(request.app.state.ledger, user.name, body.metrics)
-    return {"user": user.name, "read": sorted(svc.read_by(request.app.state.ledger, user.name))}
+    svc.mark_read(request.app.state.ledger, user, body.metrics)
+    return {"user": user.name, "read": sorted(svc.read_by(request.app.state.ledger, user))}
 
 
 @router.get("/api/quiz", summary="A quiz on a department's reading list")
@@ -108,7 +108,7 @@ def answer_quiz_json(
     request: Request, store: StoreDep, body: QuizIn, user: CurrentUser
 ) -> dict[str, Any]:
     quiz = _quiz(request, store, body.department, body.seed)
-    result = svc.record_quiz(request.app.state.ledger, user.name, quiz, body.answers)
+    result = svc.record_quiz(request.app.state.ledger, user, quiz, body.answers)
     return {"user": user.name, "seed": body.seed, **result.to_json()}
 
 
@@ -149,7 +149,7 @@ def onboarding_page(
     request: Request, store: StoreDep, department: DeptPath, user: OptionalUser, csrf: CsrfToken
 ) -> HTMLResponse:
     reading = _list(request, store, department)
-    done = svc.read_by(request.app.state.ledger, user.name) if user else set()
+    done = svc.read_by(request.app.state.ledger, user) if user else set()
     return _page(
         "onboarding.html",
         user,
@@ -168,7 +168,7 @@ def onboarding_mark(
     user: CurrentUser,
     metric: Annotated[str, Form(max_length=200)],
 ) -> RedirectResponse:
-    svc.mark_read(request.app.state.ledger, user.name, [metric])
+    svc.mark_read(request.app.state.ledger, user, [metric])
     return RedirectResponse(f"/onboarding/{department}#m-{metric}", status_code=303)
 
 
@@ -214,7 +214,7 @@ async def quiz_answer_page(
         value = form.get(q.id)
         if isinstance(value, str) and value.isdigit() and len(value) < 3:
             answers[q.id] = int(value)
-    result = svc.record_quiz(request.app.state.ledger, user.name, quiz, answers)
+    result = svc.record_quiz(request.app.state.ledger, user, quiz, answers)
     return _page(
         "quiz.html",
         user,

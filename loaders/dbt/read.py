@@ -25,6 +25,7 @@ import yaml
 from dbt_semantic_interfaces.implementations.metric import PydanticMetric
 from dbt_semantic_interfaces.implementations.semantic_model import PydanticSemanticModel
 
+from core.confined import escapes
 from core.i18n import _
 from graph_schema.errors import KpigraphError
 from loaders.yaml_lines import LDict, LList, line_of, load_yaml_all
@@ -306,26 +307,40 @@ def _read_dbt_manifest(src: Path, data: dict[str, Any]) -> DbtProject:
 _SKIP_DIRS = {"target", "dbt_packages", "dbt_modules", "logs", "node_modules"}
 
 
-def _yaml_files(root: Path) -> list[Path]:
+def _yaml_files(root: Path, problems: list[str]) -> list[Path]:
+    """The project's YAML files; one reached through a symbolic link out of ``root`` (a file,
+    or a linked directory) is a problem, never read: the project is someone else's repository."""
     out = []
     for path in sorted(root.rglob("*")):
         rel = path.relative_to(root).parts
         if any(p.startswith(".") or p in _SKIP_DIRS for p in rel[:-1]) or rel[-1].startswith("."):
             continue
-        if path.is_file() and path.suffix in (".yml", ".yaml"):
+        if path.suffix in (".yml", ".yaml") and escapes(root, path):
+            problems.append(_linked_out(root, path))
+        elif path.is_file() and path.suffix in (".yml", ".yaml"):
             out.append(path)
     return out
+
+
+def _linked_out(root: Path, path: Path) -> str:
+    return _(
+        "{path}: a link to a file outside the dbt project; copy the file into the project "
+        "instead of linking to it",
+        path=path.relative_to(root),
+    )
 
 
 def _read_directory(root: Path) -> DbtProject:
     project = DbtProject(source=str(root))
     problems: list[str] = []
     dbt_project = root / "dbt_project.yml"
-    if dbt_project.is_file():
+    if escapes(root, dbt_project):
+        problems.append(_linked_out(root, dbt_project))
+    elif dbt_project.is_file():
         docs = _load_docs(root, dbt_project, problems)
         if docs and isinstance(docs[0], dict):
             project.project_name = docs[0].get("name")
-    for path in _yaml_files(root):
+    for path in _yaml_files(root, problems):
         if path == dbt_project:
             continue
         rel = str(path.relative_to(root))

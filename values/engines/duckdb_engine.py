@@ -19,7 +19,7 @@ from core.confined import ADVICE, escapes
 from values.engines.base import DEFAULT_MAX_ROWS, DEFAULT_TIMEOUT_S, Result
 from values.engines.connections import SecretUrl
 from values.errors import EngineConnectionError, EngineQueryError
-from values.sandbox import SandboxLimits, lock_down
+from values.sandbox import SandboxLimits, lock_down, spill_config
 
 _TABLE_NAME = re.compile(r"^[a-z_][a-z0-9_]*$")
 
@@ -39,12 +39,15 @@ class DuckDBEngine:
         self.timeout_s, self.max_rows = timeout_s, max_rows
         self._lock = threading.Lock()
         path = url.reveal().partition("://")[2].lstrip("/")
+        limits = SandboxLimits()
+        database = "/" + path if path and path != ":memory:" else None
         config: dict[str, str | bool | int | float | list[str]] = {
             "threads": 1,
-            "memory_limit": SandboxLimits().sql_memory,
+            "memory_limit": limits.sql_memory,
             "autoinstall_known_extensions": False,
             "autoload_known_extensions": False,
             "allow_community_extensions": False,
+            **spill_config(limits, database),
         }
         try:
             if path and path != ":memory:":

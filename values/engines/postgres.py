@@ -1,11 +1,12 @@
 """PostgreSQL as a values engine, through SQLAlchemy and psycopg 3.
 
-Every query runs in a READ ONLY transaction with ``statement_timeout`` set for it, and fetches
-at most ``max_rows + 1`` rows. The transaction also sets ``work_mem`` (64 MB unless told): with
-the server's default 4 MB PostgreSQL plans the GROUP BY of a refresh (tens of thousands of
-period × member groups) as a sort of every fact row spilled to disk, 2–3× slower than the hash
-aggregation it picks when the groups fit (EXPLAIN ANALYZE in BENCHMARKS.md, "Warehouse
-refresh"). The connection URL is only ever handed to the driver; errors carry the server's
+Every query runs in a READ ONLY transaction with ``statement_timeout`` and
+``standard_conforming_strings = on`` set for it, and fetches at most ``max_rows + 1`` rows. The
+transaction also sets ``work_mem`` (64 MB unless told): with the server's default 4 MB
+PostgreSQL plans the GROUP BY of a refresh (tens of thousands of period × member groups) as a
+sort of every fact row spilled to disk, 2–3× slower than the hash aggregation it picks when the
+groups fit (EXPLAIN ANALYZE in BENCHMARKS.md, "Warehouse refresh"). The connection URL is only
+ever handed to the driver; errors carry the server's
 message with any password scrubbed.
 """
 
@@ -52,7 +53,8 @@ class PostgresEngine:
                     "connect_timeout": connect_timeout_s,
                     "application_name": "kpigraph-values",
                     # a second line of defence behind the READ ONLY transaction
-                    "options": "-c default_transaction_read_only=on",
+                    "options": "-c default_transaction_read_only=on "
+                    "-c standard_conforming_strings=on",
                 },
             )
         except Exception as exc:
@@ -80,6 +82,10 @@ class PostgresEngine:
         try:
             with conn.begin():
                 conn.exec_driver_sql("SET TRANSACTION READ ONLY")
+                # the SQL is sqlglot's, which writes a backslash in a string as is ('a\'): with
+                # the legacy "off" (a server's, database's or role's default) that quote is
+                # escaped and the next string literal of a metric's SQL would run as SQL
+                conn.exec_driver_sql("SET LOCAL standard_conforming_strings = on")
                 ms = max(1, int(self.timeout_s * 1000))
                 conn.exec_driver_sql(f"SET LOCAL statement_timeout = {ms}")
                 # per sort/hash node of this transaction only; the groups of one refresh query
