@@ -225,17 +225,18 @@ def submit_decisions(
             )
         ids.append(change.id)
         rows.append({**d.model_dump(), "change": change.id})
-    previous = _record(gov.ledger, review)
-    kept = (previous.data.get("decisions", []) if previous else []) + rows
-    gov.ledger.put_progress(
-        ProgressRecord(
-            user="committee",
-            kind=ProgressKind.REVIEW,
-            key=review,
-            at=now_iso(),
-            data={"decisions": kept, "opened_by": user.name, "closed_at": None},
+
+    def add(previous: ProgressRecord | None) -> ProgressRecord:
+        # read and written in one transaction: two members submitting at once (two servers)
+        # both keep their decisions
+        data: dict[str, Any] = dict(previous.data) if previous else {"opened_by": user.name}
+        data["decisions"] = [*data.get("decisions", []), *rows]
+        data["closed_at"] = None
+        return ProgressRecord(
+            user=REVIEW_USER, kind=ProgressKind.REVIEW, key=review, at=now_iso(), data=data
         )
-    )
+
+    gov.ledger.change_progress(REVIEW_USER, ProgressKind.REVIEW, review, add)
     return ids
 
 
@@ -243,8 +244,12 @@ def _with(reason: str, note: str) -> str:
     return f"{reason}（{note}）" if note else reason
 
 
+#: the ledger keeps a review's record under this user (the committee's, not one member's)
+REVIEW_USER = "committee"
+
+
 def _record(ledger: Ledger, review: str) -> ProgressRecord | None:
-    found = [r for r in ledger.progress(ProgressKind.REVIEW.value) if r.key == review]
+    found = [r for r in ledger.progress(ProgressKind.REVIEW.value, REVIEW_USER) if r.key == review]
     return found[0] if found else None
 
 
@@ -313,9 +318,14 @@ def close_review(gov: Governance, review: str) -> list[OutboxItem]:
             notices[dept] = (title, lines, body)
     items = department_items(graph, f"review:{review}", "review.notice", notices)
     gov.ledger.enqueue(items)
-    gov.ledger.put_progress(
-        record.model_copy(update={"data": {**record.data, "closed_at": now_iso()}, "at": now_iso()})
-    )
+
+    def closed(current: ProgressRecord | None) -> ProgressRecord:
+        base = current or record  # decisions submitted meanwhile stay in the record
+        return base.model_copy(
+            update={"data": {**base.data, "closed_at": now_iso()}, "at": now_iso()}
+        )
+
+    gov.ledger.change_progress(REVIEW_USER, ProgressKind.REVIEW, review, closed)
     return items
 
 

@@ -27,7 +27,8 @@ from graph_schema.governance import (
     OutboxStatus,
     User,
 )
-from graph_schema.programme import ProgressRecord
+from graph_schema.programme import ProgressKind, ProgressRecord
+from store.ledger import check_same_progress
 from store.sqlite_file import opening, signature, unavailable
 
 T = TypeVar("T")
@@ -381,6 +382,26 @@ class EmbeddedLedger:
                 "INSERT OR REPLACE INTO gov_progress VALUES (?, ?, ?, ?)",
                 (record.user, record.kind.value, record.key, record.model_dump_json()),
             )
+
+    def change_progress(
+        self,
+        user: str,
+        kind: ProgressKind,
+        key: str,
+        change: Callable[[ProgressRecord | None], ProgressRecord],
+    ) -> ProgressRecord:
+        with self._write() as conn:  # BEGIN IMMEDIATE: the read and the write are one
+            row = conn.execute(
+                "SELECT data FROM gov_progress WHERE user = ? AND kind = ? AND key = ?",
+                (user, kind.value, key),
+            ).fetchone()
+            record = change(ProgressRecord.model_validate_json(row[0]) if row else None)
+            check_same_progress(record, user, kind, key)
+            conn.execute(
+                "INSERT OR REPLACE INTO gov_progress VALUES (?, ?, ?, ?)",
+                (record.user, record.kind.value, record.key, record.model_dump_json()),
+            )
+        return record
 
     def progress(self, kind: str, user: str | None = None) -> list[ProgressRecord]:
         rows = self._rows(

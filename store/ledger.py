@@ -11,6 +11,7 @@ committed, and nothing committed is forgotten.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Protocol, runtime_checkable
 
 from graph_schema.governance import (
@@ -21,7 +22,7 @@ from graph_schema.governance import (
     OutboxStatus,
     User,
 )
-from graph_schema.programme import ProgressRecord
+from graph_schema.programme import ProgressKind, ProgressRecord
 from store.base import GraphStore
 
 
@@ -129,6 +130,19 @@ class Ledger(Protocol):
     def put_progress(self, record: ProgressRecord) -> None:
         """Store ``record``, replacing the one with the same (user, kind, key)."""
 
+    def change_progress(
+        self,
+        user: str,
+        kind: ProgressKind,
+        key: str,
+        change: Callable[[ProgressRecord | None], ProgressRecord],
+    ) -> ProgressRecord:
+        """Read, change and store the record (``user``, ``kind``, ``key``) in one transaction:
+        ``change`` gets the stored record (``None`` when there is none) under its write lock
+        and returns the record to store (same user, kind and key), which is returned. Two
+        processes changing one record at once both keep their change; ``change`` may be
+        called again when the store retries, so it must only compute."""
+
     def progress(self, kind: str, user: str | None = None) -> list[ProgressRecord]:
         """The records of ``kind`` (of ``user`` only, when given), by user then key."""
 
@@ -148,3 +162,13 @@ def ledger_for(store: GraphStore) -> Ledger:
         driver, database, uri = store.driver, store.database, store.uri  # type: ignore[attr-defined]
         return Neo4jLedger(driver, database, uri)
     raise ValueError(f"no ledger for backend {store.backend!r}")
+
+
+def check_same_progress(record: ProgressRecord, user: str, kind: ProgressKind, key: str) -> None:
+    """``ValueError`` when a :meth:`Ledger.change_progress` callback returned another record's
+    identity (a bug of the caller: it would write a record it never read)."""
+    if (record.user, record.kind, record.key) != (user, kind, key):
+        raise ValueError(
+            f"change_progress({user!r}, {kind.value!r}, {key!r}) returned the record of "
+            f"({record.user!r}, {record.kind.value!r}, {record.key!r})"
+        )

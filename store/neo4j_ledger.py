@@ -24,8 +24,9 @@ from graph_schema.governance import (
     OutboxStatus,
     User,
 )
-from graph_schema.programme import ProgressRecord
+from graph_schema.programme import ProgressKind, ProgressRecord
 from store import neo4j_ledger_cypher as cy
+from store.ledger import check_same_progress
 
 T = TypeVar("T")
 
@@ -319,6 +320,34 @@ class Neo4jLedger:
                 data=record.model_dump_json(),
             ).consume()
         )
+
+    def change_progress(
+        self,
+        user: str,
+        kind: ProgressKind,
+        key: str,
+        change: Callable[[ProgressRecord | None], ProgressRecord],
+    ) -> ProgressRecord:
+        node_key = f"{user}|{kind.value}|{key}"
+
+        def work(tx: ManagedTransaction) -> ProgressRecord:
+            data = _one(
+                tx, cy.GOV_LOCK_PROGRESS, key=node_key, user=user, kind=kind.value, item=key
+            )
+            stored = data["data"]
+            record = change(ProgressRecord.model_validate_json(stored) if stored else None)
+            check_same_progress(record, user, kind, key)
+            tx.run(
+                cy.GOV_PUT_PROGRESS,
+                key=node_key,
+                user=user,
+                kind=kind.value,
+                item=key,
+                data=record.model_dump_json(),
+            ).consume()
+            return record
+
+        return self._write(work)
 
     def enqueue(self, items: list[OutboxItem]) -> int:
         def work(tx: ManagedTransaction) -> int:

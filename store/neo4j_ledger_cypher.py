@@ -123,6 +123,15 @@ GOV_PUT_PROGRESS = """
 MERGE (p:GovProgress {key: $key})
 SET p.user = $user, p.kind = $kind, p.item = $item, p.data = $data
 """
+#: read-modify-write of one progress record: the MERGE on the unique key lets one creator make
+#: the node (another waits on the constraint, then matches it) and the SET takes its write lock
+#: before the data is read; ``data`` is null for a record created here
+GOV_LOCK_PROGRESS = """
+MERGE (p:GovProgress {key: $key})
+ON CREATE SET p.user = $user, p.kind = $kind, p.item = $item
+SET p._lock = coalesce(p._lock, 0) + 1
+RETURN p.data AS data
+"""
 GOV_PROGRESS = """
 MATCH (p:GovProgress) WHERE p.kind = $kind AND ($user IS NULL OR p.user = $user)
 RETURN p.data AS data ORDER BY p.user, p.item
