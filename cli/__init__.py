@@ -7,6 +7,7 @@ nothing else. To add a command: write it in a module of this package and add one
 
 from __future__ import annotations
 
+import atexit
 import importlib
 import os
 import sys
@@ -168,12 +169,43 @@ def cli(lang: str | None) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Entry point: one clear line and a non-zero exit on any error, never a stack trace."""
+    """Entry point: one clear line and a non-zero exit on any error, never a stack trace.
+
+    Run as the program (``argv`` not given: the ``kpigraph`` script, ``python -m cli``), the
+    process ends without the interpreter freeing its objects one by one (see :func:`_leave`).
+    """
     from cli.common import run_guarded
 
+    if argv is None:
+        atexit.register(_leave)  # first registered: runs after every other exit handler
     if not os.environ.get("KPIGRAPH_DEBUG"):
         import logging
 
         # the driver logs each retry; the user gets one line from us instead
         logging.getLogger("neo4j").setLevel(logging.CRITICAL)
-    sys.exit(run_guarded(cli, argv))
+    code = run_guarded(cli, argv)
+    _exit_code[:] = [code]
+    sys.exit(code)
+
+
+#: the code :func:`main` exits with, once the command has finished
+_exit_code: list[int] = []
+
+
+def _leave() -> None:
+    """The last exit handler: flush the output and end the process with the command's code.
+
+    A command's objects (a load's index of every metric, the modules it imported) would be
+    freed one by one by the interpreter's finalisation — ~0.05–0.1 s of a one-file ``kpigraph
+    load`` of 0.5 s (#23) — for nothing: the process ends. Exit handlers have run (this one is
+    registered first, so runs last) and other threads were joined before them; without a code
+    (the command did not finish through :func:`main`) or when the output cannot be flushed, the
+    interpreter ends as usual."""
+    if not _exit_code:
+        return
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except (OSError, ValueError):
+        return
+    os._exit(_exit_code[0])

@@ -18,7 +18,6 @@ from __future__ import annotations
 import atexit
 import contextlib
 import gc
-import multiprocessing
 import os
 import sys
 import threading
@@ -84,11 +83,8 @@ def can_fork() -> bool:
     """Whether this process may ``fork`` a worker safely: Linux with the ``fork`` start method,
     and no other thread running (a lock another thread holds would be copied held).
     Used by the catalog prefetch, the catalog cache writer and the search index file writer."""
-    return (
-        sys.platform == "linux"
-        and "fork" in multiprocessing.get_all_start_methods()
-        and threading.active_count() == 1
-    )
+    # (multiprocessing offers "fork" wherever os.fork exists: not imported for this)
+    return sys.platform == "linux" and hasattr(os, "fork") and threading.active_count() == 1
 
 
 #: The resident size past which :func:`run_detached` is asked not to fork (bytes). A fork

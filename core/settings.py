@@ -5,10 +5,12 @@ from __future__ import annotations
 import os
 from enum import StrEnum
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import Field, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
+
+#: the prefix of every setting's environment variable (``KPIGRAPH_DB`` → ``db``)
+ENV_PREFIX = "KPIGRAPH_"
 
 
 class Backend(StrEnum):
@@ -22,16 +24,41 @@ def default_db_path() -> Path:
     return Path(base) / "kpigraph" / "kpigraph.sqlite"
 
 
-class Settings(BaseSettings):
-    """Where the graph lives and how to reach it.
+class Settings(BaseModel):
+    """Where the graph lives and how to reach it: each field from its keyword, else from the
+    environment variable ``KPIGRAPH_<FIELD>`` (any case), else its default — as
+    pydantic-settings reads them, without importing it (and asyncio, dotenv... through it) in
+    every command: a one-file ``kpigraph load`` is a short process (#23).
 
     Examples
     --------
     >>> Settings(backend="embedded", db="/tmp/x.sqlite").db
     PosixPath('/tmp/x.sqlite')
+    >>> os.environ["KPIGRAPH_NEO4J_TIMEOUT"] = "2.5"
+    >>> Settings(backend="embedded").neo4j_timeout
+    2.5
+    >>> Settings(neo4j_timeout=4).neo4j_timeout
+    4.0
+    >>> del os.environ["KPIGRAPH_NEO4J_TIMEOUT"]
     """
 
-    model_config = SettingsConfigDict(env_prefix="KPIGRAPH_", extra="ignore")
+    model_config = ConfigDict(extra="ignore")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_environment(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        env = {
+            key[len(ENV_PREFIX) :].lower(): value
+            for key, value in os.environ.items()
+            if key.upper().startswith(ENV_PREFIX)
+        }
+        given = {key.lower() for key in data}
+        return {
+            **{k: v for k, v in env.items() if k in cls.model_fields and k not in given},
+            **data,
+        }
 
     backend: Backend = Backend.EMBEDDED
     db: Path = Field(default_factory=default_db_path, description="embedded store file")

@@ -83,7 +83,11 @@ def bounded_extra(value: dict[str, Any]) -> dict[str, Any]:
 class Frozen(BaseModel):
     """Immutable, unknown keys refused (a typo in a catalog file is an error)."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=True)
+    # defer_build: a model's validator is built on its first use, not at import — a command
+    # that validates only metrics (a one-file `kpigraph load`) builds no other model's (#23)
+    model_config = ConfigDict(
+        frozen=True, extra="forbid", str_strip_whitespace=True, defer_build=True
+    )
 
 
 class Level(StrEnum):

@@ -19,7 +19,7 @@ class ProgressRecord(BaseModel):
     """One record of a user's progress; ``(user, kind, key)`` is unique (a later write of the
     same key replaces it)."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
     user: str = Field(min_length=1, max_length=200)
     kind: ProgressKind

@@ -54,7 +54,7 @@ M = TypeVar("M", bound=BaseModel)
 class CalendarSettings(BaseModel):
     """``calendar:`` in ``kpigraph.yaml``."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
     #: the fiscal year's first month; FY2026 is named after the year it ends in
     fiscal_year_start: int = Field(1, ge=1, le=12)
@@ -63,7 +63,7 @@ class CalendarSettings(BaseModel):
 class CatalogManifest(BaseModel):
     """``kpigraph.yaml``."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
     name: Text
     language: Text = "zh"

@@ -17,15 +17,16 @@ reading process reads it itself and reports the problem with its line.
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 from collections.abc import Callable
-from concurrent.futures import Future, ProcessPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from core.bulk import can_fork
 from loaders.yaml_lines import load_yaml
+
+if TYPE_CHECKING:
+    from concurrent.futures import Future, ProcessPoolExecutor
 
 #: below this many bytes to parse, starting workers costs more than it saves
 MIN_BYTES = 2 << 20
@@ -88,6 +89,10 @@ class Prefetch:
                 sizes.append(0)
         if sum(sizes) < (MIN_BYTES if min_bytes is None else min_bytes):
             return
+        # imported here: a load that reads a file or two starts no workers (#23)
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
         self._pool = ProcessPoolExecutor(
             max_workers=min(n, len(paths)), mp_context=multiprocessing.get_context("fork")
         )

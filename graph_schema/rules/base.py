@@ -94,7 +94,7 @@ _DEFAULT_CARD: dict[Level, list[str]] = {
 class NamingConfig(BaseModel):
     """``lint.naming``: 原子指标 + 业务限定 + 统计维度 (seed 000)."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
     #: how a composed name is built; placeholders {window}, {qualifiers}, {atomic}
     pattern: str = "{window}{qualifiers}{atomic}"
@@ -105,7 +105,7 @@ class NamingConfig(BaseModel):
 
 
 class ConflictConfig(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
     #: 0..1; two definitions this similar (after normalising case and spaces) are near-equal
     similarity: float = Field(default=0.9, ge=0.5, le=1.0)
@@ -114,7 +114,7 @@ class ConflictConfig(BaseModel):
 class LintConfig(BaseModel):
     """``lint:`` in kpigraph.yaml."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
     #: rule ids (``sql.field-not-read``) or families (``orphans``) to turn off
     disable: list[str] = Field(default_factory=list)

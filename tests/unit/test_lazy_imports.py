@@ -41,6 +41,9 @@ def test_load_without_sql_imports_no_sqlglot_and_no_numpy(tmp_path: Path) -> Non
     # nor networkx: the cycle checks peel the graph (networkx only to report a cycle found),
     # and the embedded store builds its in-memory graph only for a read
     assert "networkx" not in delta
+    # nor what a short process need not pay for (#23): pydantic-settings (and asyncio, dotenv
+    # through it), a process pool for one file, Babel's machinery for a kept catalogue
+    assert not {"pydantic_settings", "asyncio", "multiprocessing", "babel"} & delta
     validate = _imported(["validate", str(catalog)], env)
     assert "sqlglot" not in validate
 
