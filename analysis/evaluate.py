@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from analysis.explain_types import ValueSource, calendar_of
+from analysis.explain_types import ValueSource, calendar_of, partial_period_notes
 from core.i18n import _
 from graph_schema.errors import InvalidQueryError
 from graph_schema.models import Benchmark
@@ -129,6 +129,11 @@ def evaluate(
         "year_before_period": year_before.text if year_before is not None else None,
         "benchmarks": [b.model_dump() for b in metric.benchmarks],
     }
+    # a fiscal year (quarter, week …) compared with one its stored months/days do not fill
+    compared = [period, prev, *([last_year] if year_before is not None else [])]
+    notes = partial_period_notes(source, metric_id, compared)
+    if notes:
+        out["notes"] = notes
     if by:
         total = evaluate(source, metric_id, period)
         out.update({k: v for k, v in total.items() if k not in out})
