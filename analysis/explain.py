@@ -63,7 +63,7 @@ from analysis.explain_types import (
     shift_month,
 )
 from core.i18n import N_, _
-from graph_schema.errors import InvalidQueryError, NoValuesError
+from graph_schema.errors import InvalidQueryError, NoTotalError, NoValuesError
 from graph_schema.formula import Formula, parse_formula
 from graph_schema.models import Metric
 
@@ -206,7 +206,23 @@ def explain(
     base_p = base_period(period, base, calendar_of(source))
     pair = PeriodPair(source, period, base_p)
     notes: list[str] = []
-    total = pair.total(metric_id)
+    try:
+        total = pair.total(metric_id)
+    except NoTotalError as exc:  # a rate by members only: nothing to split; say what to ask
+        members_by = str(exc.details.get("by") or "")
+        raise NoTotalError(
+            _(
+                "explain splits the change of a total, and {metric} has none: its values are "
+                "given by {by} only, and a rate is not summed. See each member's own change "
+                "with: kpigraph eval {metric} --period {period} --by {option}; or have its "
+                "SQL give the total too: GROUP BY GROUPING SETS ((period, {by}), (period))",
+                metric=metric_id,
+                by=members_by,
+                period=period,
+                option=members_by.replace(", ", ","),
+            ),
+            exc.details,
+        ) from None
     if total is None:
         raise _no_values(source, metric_id, period, base_p)
     value, base_value = total

@@ -15,7 +15,7 @@ from typing import Any, Protocol
 
 from core.i18n import _
 from graph_schema.calendar import DEFAULT, Calendar
-from graph_schema.errors import InvalidQueryError
+from graph_schema.errors import InvalidQueryError, NoTotalError
 from graph_schema.models import Metric
 from graph_schema.periods import MONTH_PATTERN
 
@@ -153,6 +153,8 @@ class PeriodPair:
     def total(self, metric_id: str) -> tuple[float, float] | None:
         try:
             now, base = self.frames(metric_id)
+        except NoTotalError:
+            raise  # a rate by members only: said as such (analysis.explain), not "no values"
         except InvalidQueryError:
             return None
         if () not in now or () not in base:
