@@ -15,9 +15,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from analysis.explain_types import ValueSource, calendar_of
+from analysis.explain_types import ValueSource, calendar_of, partial_period_notes
 from core.i18n import _
-from graph_schema.errors import InvalidQueryError
+from graph_schema.errors import InvalidQueryError, NoTotalError
 from graph_schema.models import Benchmark
 
 
@@ -129,8 +129,27 @@ def evaluate(
         "year_before_period": year_before.text if year_before is not None else None,
         "benchmarks": [b.model_dump() for b in metric.benchmarks],
     }
+    # a fiscal year (quarter, week …) compared with one its stored months/days do not fill
+    compared = [period, prev, *([last_year] if year_before is not None else [])]
+    notes = partial_period_notes(source, metric_id, compared)
+    if notes:
+        out["notes"] = notes
     if by:
-        total = evaluate(source, metric_id, period)
+        try:
+            total = evaluate(source, metric_id, period)
+        except NoTotalError as exc:  # a rate whose values are by members only: theirs alone
+            total = {k: None for k in rows[0] if k != "member"}
+            dims = str(exc.details.get("by") or by)
+            out["notes"] = [
+                *out.get("notes", []),
+                _(
+                    "no total: the values of {metric} are given by {by} only, and a rate is not "
+                    "summed; for its total, have its SQL give it too: GROUP BY GROUPING SETS "
+                    "((period, {by}), (period))",
+                    metric=repr(metric_id),
+                    by=dims,
+                ),
+            ]
         out.update({k: v for k, v in total.items() if k not in out})
         out["by"] = by
         out["members"] = sorted(rows, key=lambda r: (r["rank"] is None, r["rank"] or 0))

@@ -59,10 +59,11 @@ from analysis.explain_types import (
     ValueSource,
     base_period,
     calendar_of,
+    partial_period_notes,
     shift_month,
 )
 from core.i18n import N_, _
-from graph_schema.errors import InvalidQueryError, NoValuesError
+from graph_schema.errors import InvalidQueryError, NoTotalError, NoValuesError
 from graph_schema.formula import Formula, parse_formula
 from graph_schema.models import Metric
 
@@ -144,27 +145,6 @@ def expressions_of(metric: Metric) -> list[tuple[str, Formula]]:
     return out
 
 
-def _partial_periods(
-    source: ValueSource, metric_id: str, periods: Sequence[str], notes: list[str]
-) -> None:
-    """A note for each compared period that its stored months/days do not fill (a quarter
-    with two of its three months): its figures cover those only."""
-    coverage = getattr(source, "coverage", None)
-    if coverage is None:
-        return
-    for period, (have, total) in coverage(metric_id, periods).items():
-        if have < total:
-            notes.append(
-                _(
-                    "{period} has values for {have} of its {total} stored periods "
-                    "(months or days); its figures cover those only",
-                    period=period,
-                    have=have,
-                    total=total,
-                )
-            )
-
-
 def _no_values(
     source: ValueSource, metric_id: str, period: str, base_p: str | None
 ) -> NoValuesError:
@@ -226,13 +206,29 @@ def explain(
     base_p = base_period(period, base, calendar_of(source))
     pair = PeriodPair(source, period, base_p)
     notes: list[str] = []
-    total = pair.total(metric_id)
+    try:
+        total = pair.total(metric_id)
+    except NoTotalError as exc:  # a rate by members only: nothing to split; say what to ask
+        members_by = str(exc.details.get("by") or "")
+        raise NoTotalError(
+            _(
+                "explain splits the change of a total, and {metric} has none: its values are "
+                "given by {by} only, and a rate is not summed. See each member's own change "
+                "with: kpigraph eval {metric} --period {period} --by {option}; or have its "
+                "SQL give the total too: GROUP BY GROUPING SETS ((period, {by}), (period))",
+                metric=metric_id,
+                by=members_by,
+                period=period,
+                option=members_by.replace(", ", ","),
+            ),
+            exc.details,
+        ) from None
     if total is None:
         raise _no_values(source, metric_id, period, base_p)
     value, base_value = total
     change = value - base_value
     root = TreeNode(None, metric.name, value, base_value, change, change, 1.0 if change else None)
-    _partial_periods(source, metric_id, [period, *([base_p] if base_p else [])], notes)
+    notes += partial_period_notes(source, metric_id, [period, *([base_p] if base_p else [])])
     _grow(source, pair, metric, root, 1.0, change, depth, (metric_id,), notes)
     # time is a dimension of every metric: drilled (the calendar, analysis.explain_time) only
     # when asked for by name

@@ -15,6 +15,7 @@ from analysis.explain_types import PeriodPair, ValueSource
 from analysis.localize import Cube, search
 from analysis.localize_budget import check_size
 from analysis.localize_columns import COLUMNAR_LEAVES, read_columnar
+from analysis.localize_gate import slot
 from analysis.localize_report import describe, explained_share
 from core.i18n import _, percent
 from graph_schema.errors import InvalidQueryError
@@ -79,19 +80,26 @@ def localize_metric(
     if not usable:
         return []
     dims = usable
-    started = time.perf_counter()
-    columnar = None
-    if math.prod(members) >= COLUMNAR_LEAVES:  # millions of leaves: no Python object a leaf
-        check_size(0, dims)  # too many dimensions: refused before reading
-        columnar = read_columnar(source, pair, parts, dims)
-    if columnar is not None:
-        cube, missing, zero_base = columnar.cube, columnar.missing, columnar.zero_base
-        check_size(len(cube.codes), dims)
-        how = "column-wise"
-    else:
-        cube, missing, zero_base = _dictionary_cube(pair, parts, dims)
-        how = "by dictionary"
-    n = len(cube.codes)
+    with slot(math.prod(members)):  # huge cubes: a few at a time per process
+        started = time.perf_counter()
+        columnar = None
+        if math.prod(members) >= COLUMNAR_LEAVES:  # millions of leaves: no Python object a leaf
+            check_size(0, dims)  # too many dimensions: refused before reading
+            columnar = read_columnar(source, pair, parts, dims)
+        if columnar is not None:
+            cube, missing, zero_base = columnar.cube, columnar.missing, columnar.zero_base
+            check_size(len(cube.codes), dims)
+            how = "column-wise"
+        else:
+            cube, missing, zero_base = _dictionary_cube(pair, parts, dims)
+            how = "by dictionary"
+        n = len(cube.codes)
+        read = time.perf_counter() - started
+        causes = search(cube)
+        log.info(
+            "localize: %d leaves × %d dimensions read %s in %.2f s, searched in %.2f s",
+            n, len(dims), how, read, time.perf_counter() - started - read,
+        )  # fmt: skip
     if missing:
         notes.append(
             _(
@@ -109,12 +117,6 @@ def localize_metric(
                 n=zero_base,
             )
         )
-    read = time.perf_counter() - started
-    causes = search(cube)
-    log.info(
-        "localize: %d leaves × %d dimensions read %s in %.2f s, searched in %.2f s",
-        n, len(dims), how, read, time.perf_counter() - started - read,
-    )  # fmt: skip
     share = explained_share(cube, causes)
     if causes and share is not None:
         notes.append(

@@ -13,8 +13,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from core.i18n import _
 from graph_schema.calendar import DEFAULT, Calendar
-from graph_schema.errors import InvalidQueryError
+from graph_schema.errors import InvalidQueryError, NoTotalError
 from graph_schema.models import Metric
 from graph_schema.periods import MONTH_PATTERN
 
@@ -103,6 +104,26 @@ def base_period(period: str, base: str, calendar: Calendar = DEFAULT) -> str | N
     return None if found is None else found.text
 
 
+def partial_period_notes(source: object, metric_id: str, periods: Sequence[str]) -> list[str]:
+    """A note for each compared period that its stored months/days do not fill (a quarter
+    with two of its three months, a fiscal year with nine of its twelve): its figures cover
+    those only (``explain`` and ``eval`` alike)."""
+    coverage = getattr(source, "coverage", None)
+    if coverage is None:
+        return []
+    return [
+        _(
+            "{period} has values for {have} of its {total} stored periods "
+            "(months or days); its figures cover those only",
+            period=period,
+            have=have,
+            total=total,
+        )
+        for period, (have, total) in coverage(metric_id, list(dict.fromkeys(periods))).items()
+        if have < total
+    ]
+
+
 class PeriodPair:
     """Values of metrics at a period and its base, by grain, cached."""
 
@@ -132,6 +153,8 @@ class PeriodPair:
     def total(self, metric_id: str) -> tuple[float, float] | None:
         try:
             now, base = self.frames(metric_id)
+        except NoTotalError:
+            raise  # a rate by members only: said as such (analysis.explain), not "no values"
         except InvalidQueryError:
             return None
         if () not in now or () not in base:

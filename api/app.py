@@ -7,6 +7,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
+from analysis import localize_gate
 from api import governance
 from api.body_limit import BodyLimitMiddleware
 from api.bots import routes as bot_routes
@@ -75,6 +76,7 @@ def create_app(
         redoc_url=None,  # ReDoc loads its logo from a CDN: /docs only
     )
     app.state.settings = settings
+    localize_gate.configure(settings.localize_slots)  # huge-cube searches at once (#25)
     app.state.store = the_store
     install_error_handlers(app)
     install_docs(app)

@@ -10,6 +10,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from analysis.localize_gate import LocalizeBusyError
 from api.generation import RETRY_HEADER
 from core.i18n import N_, _
 from graph_schema.errors import (
@@ -41,6 +42,7 @@ STATUS_BY_ERROR: list[tuple[type[KpigraphError], int]] = [
     (InvalidQueryError, 422),
     (EmptyStoreError, 503),
     (BackendUnavailableError, 503),
+    (LocalizeBusyError, 503),
 ]
 
 

@@ -335,10 +335,20 @@ def main() -> None:
     from graph_schema.errors import InvalidQueryError
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--riskloc", type=Path, required=True)
-    ap.add_argument("--datasets", default="S,L")
-    ap.add_argument("--cases", type=int, default=10)
-    ap.add_argument("--methods", default=",".join(METHODS))
+    ap.add_argument("--riskloc", type=Path, required=True, metavar="DIR",
+                    help="a copy of shaido987/riskloc outside this project (git archive of "
+                    "its repository); its virtualenv DIR/.venv and datasets DIR/data are made "
+                    "there where missing")  # fmt: skip
+    ap.add_argument("--datasets", default="S,L",
+                    help="RiskLoc's synthetic datasets to run, comma-separated, of S, L, H "
+                    "(H: 24 million leaves a case; kpigraph needs ~10 GB of memory on one) "
+                    "(default: %(default)s)")  # fmt: skip
+    ap.add_argument("--cases", type=int, default=10,
+                    help="cases per dataset, taken by file name after --skip; each method "
+                    "runs on the same cases (default: %(default)s)")  # fmt: skip
+    ap.add_argument("--methods", default=",".join(METHODS),
+                    help="reference methods to run beside kpigraph, comma-separated "
+                    "(default: %(default)s)")  # fmt: skip
     ap.add_argument("--generate", type=int, default=20,
                     help="files to generate per dataset where missing")  # fmt: skip
     ap.add_argument("--skip", type=int, default=0,

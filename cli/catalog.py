@@ -254,7 +254,8 @@ def publish_directory(
     # the store's own meta and head, not through a command's pinned snapshot (which would read
     # the whole graph to answer)
     live = store.store if isinstance(store, PinnedStore) else store
-    result = already_loaded(live, files.digest)  # the same files as the stored graph's: not read
+    # the same files as the stored graph's: not read (unless --full asks for a full load)
+    result = already_loaded(live, files.digest) if delta else None
     if result is not None:
         sweep_orphans(store)  # what killed loads left behind, reported (Neo4j)
         return result

@@ -195,6 +195,8 @@ def eval_cmd(
             safe(", ".join(status.get("within", [])) or word(status.get("position") or "")),
         )
     out().print(table)
+    for note in report.get("notes", []):
+        out().print(safe(note))
 
 
 @click.command("explain", cls=Command)

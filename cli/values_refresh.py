@@ -18,8 +18,22 @@ if TYPE_CHECKING:
 
 @click.command("refresh", cls=Command)
 @click.option("--metric", "refs", multiple=True, metavar="REF", help="only these metrics")
-@click.option("--from", "start", metavar="PERIOD", default=None)
-@click.option("--to", "end", metavar="PERIOD", default=None)
+@click.option(
+    "--from",
+    "start",
+    metavar="PERIOD",
+    default=None,
+    help="first period to fetch, included: YYYY-MM (YYYY-MM-DD for metrics kept by day; "
+    "YYYY: from January) [default: the earliest the warehouse has]",
+)
+@click.option(
+    "--to",
+    "end",
+    metavar="PERIOD",
+    default=None,
+    help="last period to fetch, included: YYYY-MM fetches that whole month, YYYY the whole "
+    "year [default: the latest the warehouse has]",
+)
 @click.option("--system", default=None, metavar="ID", help="only metrics of this system")
 @click.option("--full", is_flag=True, help="query every period again, cached or not")
 @click.option(

@@ -98,6 +98,13 @@ class Settings(BaseModel):
         description="comma-separated hosts, host:port and networks webhooks may reach even "
         "though they are not public addresses (read from the environment at each check)",
     )
+    # root-cause searches over huge cubes (#25)
+    localize_slots: int = Field(
+        default=2,
+        ge=1,
+        description="root-cause searches over cubes of 200,000+ leaves (several GB each) one "
+        "server process runs at once; another is refused with 503 and Retry-After",
+    )
     # values (#15)
     writeback: Literal["off", "files", "commit"] = Field(
         default="off",

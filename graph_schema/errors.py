@@ -87,6 +87,14 @@ class NoValuesError(InvalidQueryError):
     code = "no_values"
 
 
+class NoTotalError(NoValuesError):
+    """A rate (``aggregation: none``) whose values are given by some dimensions only: its
+    total is not among them and a rate is never summed. ``details["by"]`` names the
+    dimensions its values are by (ask by them: ``--by``)."""
+
+    code = "no_total"
+
+
 class FormulaSyntaxError(KpigraphError, ValueError):
     """A formula or drivers expression does not parse. ``column`` is 1-based."""
 

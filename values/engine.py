@@ -39,8 +39,10 @@ from values.errors import (
     EngineConnectionError,
     EngineQueryError,
     NoValuesError,
+    RateTotalError,
     ValuesFileError,
     ValuesQueryError,
+    no_total_message,
 )
 from values.files import ObservedTable, load_query, load_table
 from values.grains import coverage, resolve_periods
@@ -439,6 +441,10 @@ class ValuesEngine:
             if unfit is not None:
                 raise _MonthlyOnly(unfit.message, {**unfit.details, "metric": metric.id})
             by = ", ".join(d for i, d in enumerate(table.dims) if grain >> i & 1)
+            if not needed and by:
+                raise RateTotalError(
+                    no_total_message(metric.id, by), {"metric": metric.id, "by": by}
+                )
             raise ValuesQueryError(
                 _(
                     "metric {metric} has 'aggregation: none': its values are not rolled up "

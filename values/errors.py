@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from graph_schema.errors import CatalogError, InvalidQueryError, NoValuesError
+from graph_schema.errors import CatalogError, InvalidQueryError, NoTotalError, NoValuesError
 
 __all__ = [
     "EngineConnectionError",
     "EngineQueryError",
+    "NoTotalError",
     "NoValuesError",
     "NotValuesQueryError",
+    "RateTotalError",
     "RowLimitError",
     "UnknownNameError",
     "ValuesFileError",
@@ -61,8 +63,34 @@ class NotValuesQueryError(EngineQueryError):
     code = "values_not_a_query"
 
 
+class RateTotalError(ValuesQueryError, NoTotalError):
+    """The total (or a coarser period's total) asked of a rate whose values are by some
+    dimensions only (:class:`graph_schema.errors.NoTotalError`, a refused aggregation too)."""
+
+    code = "no_total"
+
+
 class UnknownNameError(InvalidQueryError):
     """A name in the question (a dimension, a grain) is not in the catalog; ``suggestions``
     holds the close ones. The command line exits 2 on it (a usage error), the API answers 422."""
 
     code = "unknown_name"
+
+
+def no_total_message(metric: str, by: str) -> str:
+    """The message of :class:`NoTotalError` for ``metric``, whose values are by ``by`` (a
+    comma-separated list of dimensions) only: what to ask instead, and how its SQL gives the
+    total too."""
+    from core.i18n import _
+
+    dims = [d.strip() for d in by.split(",")]
+    return _(
+        "metric {metric} is a rate ('aggregation: none') whose values are given by {by} only: "
+        "its total is not among them, and a rate is not summed. Ask by {by} (--by {option}), "
+        "or have its SQL give the total too: GROUP BY GROUPING SETS ((period, {columns}), "
+        "(period))",
+        metric=repr(metric),
+        by=", ".join(dims),
+        option=",".join(dims),
+        columns=", ".join(dims),
+    )

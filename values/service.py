@@ -22,7 +22,7 @@ from analysis.explain import explain, expression_of
 from analysis.quality import check_values
 from core import i18n
 from core.i18n import Said, _
-from graph_schema.errors import InvalidQueryError, KpigraphError, NoValuesError
+from graph_schema.errors import InvalidQueryError, KpigraphError, NoTotalError, NoValuesError
 from graph_schema.ids import NodeKind, NodeRef
 from graph_schema.relations import Relation
 from store.base import GraphStore, Walk
@@ -277,6 +277,8 @@ def check_period(engine: ValuesEngine, metric_id: str, period: str) -> None:
 
     try:
         periods = sorted(engine.periods(metric_id))
+    except NoTotalError:
+        return  # a rate by members only: eval --by asks them; the total says what to do
     except NoValuesError:
         raise  # none at all, and why (its connection variable is not set …)
     except InvalidQueryError:

@@ -12,6 +12,7 @@ from markupsafe import Markup
 from starlette.concurrency import run_in_threadpool
 
 from analysis.definition_marks import metric_marks, with_definition_changes
+from analysis.localize_gate import LocalizeBusyError
 from analysis.resolve import resolve_metric
 from api.dependencies import SettingsDep, StoreDep
 from api.schemas import ErrorResponse
@@ -241,7 +242,7 @@ def explain_page(
             base = engine.calendar.step_base(period)
         try:
             report = explain_report(store, engine, mid, period, base, _by(by), depth, localize=True)
-        except InvalidQueryError as exc:  # the root-cause search refused (too wide): say so
+        except (InvalidQueryError, LocalizeBusyError) as exc:  # refused (too wide, busy)
             report = explain_report(store, engine, mid, period, base, _by(by), depth)
             report["notes"].append(f"localize: {exc.message}")
     report = with_definition_changes(report, metric_marks(store, mid, settings.base_url))

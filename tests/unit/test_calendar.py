@@ -306,3 +306,31 @@ def test_partly_filled_periods_are_said(tmp_path: Path) -> None:
     assert report["partial"] == {"FY2026-Q1": [2, 3], "FY2026-Q2": [1, 3]}
     daily = engine(tmp_path / "d", DAILY)
     assert daily.coverage("revenue", ["2026-W53"]) == {"2026-W53": (2, 7)}  # 12-28, 01-03
+
+
+@pytest.mark.parametrize(
+    ("lang", "words"),
+    [
+        ("en", "FY2026 has values for 4 of its 12 stored periods"),
+        ("zh", "FY2026 的 12 个存储期间（月或日）中只有 4 个有数值"),
+    ],
+)
+def test_eval_of_a_fiscal_year_says_which_compared_years_are_partly_filled(
+    tmp_path: Path, lang: str, words: str
+) -> None:
+    """``eval FY2027`` compares with FY2026 (its MoM and YoY base), which has 4 of its 12
+    months: the same note ``explain`` gives, not a silent +x % against a part of a year."""
+    from core import i18n
+    from values.service import eval_report
+
+    e = engine(tmp_path, MONTHLY, "name: test catalog\ncalendar: {fiscal_year_start: 4}\n")
+    with i18n.use(lang):
+        report = eval_report(e, "revenue", "FY2027")
+        by_store = eval_report(e, "revenue", "FY2027", "store")
+        explained = explain(e, "revenue", "FY2027", "yoy").notes
+    assert (report["previous_period"], report["value"]) == ("FY2026", 100000.0)
+    assert len(report["notes"]) == 2, report  # FY2027 (1 of 12) and FY2026, once each
+    assert any(words in n for n in report["notes"]), report["notes"]
+    assert report["notes"] == by_store["notes"] == [n for n in explained if "12" in n]
+    # a period its months fill gets no note
+    assert "notes" not in eval_report(e, "revenue", "2026-03")

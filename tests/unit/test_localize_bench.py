@@ -53,3 +53,24 @@ def test_a_reference_methods_read_can_be_counted_in_its_time() -> None:
     assert with_read(done, 200)["predictions"] == ["a=a5"]
     mine = {"method": "kpigraph", "predictions": ["a=a1"], "seconds": 90.0, "error": None}
     assert with_read(mine, 60) == mine  # kpigraph's time is its whole process already
+
+
+def test_the_main_options_say_what_they_take() -> None:
+    """``--help`` explains the options a first run needs (not bare ``--datasets DATASETS``)."""
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[2]
+    shown = subprocess.run(
+        [sys.executable, "-m", "benchmarks.localize_riskloc", "--help"],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    ).stdout
+    text = " ".join(shown.split())
+    assert "--riskloc DIR a copy of shaido987/riskloc" in text, shown
+    assert "of S, L, H" in text and "(default: S,L)" in text, shown
+    assert "cases per dataset" in text and "(default: 10)" in text, shown
+    assert "reference methods to run beside kpigraph" in text, shown

@@ -78,3 +78,41 @@ def test_values_cache_and_no_op_loads_do_not_spoil_the_next_reload(tmp_path: Pat
     (catalog / ".kpigraph-cache" / "values.sqlite").write_bytes(b"fetched again")
     last = _load(catalog, tmp_path)
     assert last["files_unchanged"] is True and last["revision"] is None, last
+
+
+def _load_args(catalog: Path, tmp: Path, *extra: str) -> dict[str, Any]:
+    env = {
+        **os.environ,
+        "KPIGRAPH_DB": str(tmp / "store.sqlite"),
+        "KPIGRAPH_CACHE_DIR": str(tmp / "cache"),
+        "KPIGRAPH_LANG": "en",
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "cli", "load", str(catalog), *extra],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    out: dict[str, Any] = json.loads(done.stdout) if "--json" in extra else {"text": done.stdout}
+    return out
+
+
+def test_full_on_unchanged_files_does_a_full_load(tmp_path: Path) -> None:
+    """``load --full`` of files that did not change reads and publishes them whole, as asked,
+    and says so — not "unchanged, not read again"."""
+    catalog = tmp_path / "cat"
+    shutil.copytree(DEMO, catalog)
+    assert _load(catalog, tmp_path)["revision"] == 1
+    assert _load(catalog, tmp_path)["files_unchanged"] is True  # without --full: not read
+
+    full = _load_args(catalog, tmp_path, "--full", "--json")
+    assert full["files_unchanged"] is False and full["delta"] is False, full
+    assert full["revision"] is None, full  # the same graph: nothing recorded
+    assert "--full was given" in (full["how"] or ""), full
+
+    text = _load_args(catalog, tmp_path, "--full")["text"]
+    assert "full load: --full was given" in text, text
+    assert "not read again" not in text, text
