@@ -7,7 +7,6 @@
 
 from __future__ import annotations
 
-from collections import deque
 from collections.abc import Iterable
 
 from graph_schema.errors import EmptyStoreError
@@ -15,7 +14,15 @@ from graph_schema.graph import CatalogGraph
 from graph_schema.ids import NodeRef
 from graph_schema.models import BaseNode, Edge, Metric
 from graph_schema.relations import Relation
-from store.base import NodeLabel, SearchPage, SearchQuery, StoreInfo, Walk, sort_edges
+from store.base import (
+    NodeLabel,
+    SearchPage,
+    SearchQuery,
+    StoreInfo,
+    Walk,
+    hop_depths,
+    sort_edges,
+)
 
 
 class CatalogView:
@@ -103,24 +110,16 @@ class CatalogView:
         rels = frozenset(relations)
         if root not in self._nodes:
             return {}
-        depth = {root: 0}
-        queue = deque([root])
-        while queue:
-            node = queue.popleft()
-            d = depth[node]
-            if max_depth is not None and d >= max_depth:
-                continue
+
+        def neighbours(node: NodeRef) -> list[NodeRef]:
             nexts: list[NodeRef] = []
             if walk in (Walk.FORWARD, Walk.UNDIRECTED):
                 nexts += [e.target for e in self._out.get(node, []) if e.type in rels]
             if walk in (Walk.BACKWARD, Walk.UNDIRECTED):
                 nexts += [e.source for e in self._in.get(node, []) if e.type in rels]
-            for other in nexts:
-                if other not in depth:
-                    depth[other] = d + 1
-                    queue.append(other)
-        del depth[root]
-        return depth
+            return nexts
+
+        return hop_depths(root, neighbours, max_depth)
 
     def ping(self) -> None:
         return None

@@ -128,18 +128,8 @@ def run_rules(
         try:
             found = list(rule.check(ctx))
         except Exception as exc:  # a broken rule must not hide the other rules' findings
-            out.append(
-                LintIssue(
-                    "lint.rule-crashed",
-                    Severity.ERROR,
-                    _(
-                        "rule {rule} crashed: {error}",
-                        rule=rule.id,
-                        error=f"{type(exc).__name__}: {exc}",
-                    ),
-                    fix=_("report this bug; meanwhile add {rule} to lint.disable", rule=rule.id),
-                )
-            )
+            fix = _("report this bug; meanwhile add {rule} to lint.disable", rule=rule.id)
+            out.append(_crashed(rule, exc, fix))
             continue
         for issue in found:
             sev = ctx.config.severity_of(rule.id, issue.severity)
@@ -155,18 +145,17 @@ def _run_one(rule: LintRule, ctx: LintContext) -> list[LintIssue]:
     try:
         return list(rule.check(ctx))
     except Exception as exc:  # a broken rule must not hide the other rules' findings
-        return [
-            LintIssue(
-                "lint.rule-crashed",
-                Severity.ERROR,
-                _(
-                    "rule {rule} crashed: {error}",
-                    rule=rule.id,
-                    error=f"{type(exc).__name__}: {exc}",
-                ),
-                fix=_("report this bug"),
-            )
-        ]
+        return [_crashed(rule, exc, _("report this bug"))]
+
+
+def _crashed(rule: LintRule, exc: Exception, fix: str) -> LintIssue:
+    """The issue that stands for ``rule``, which raised ``exc``."""
+    return LintIssue(
+        "lint.rule-crashed",
+        Severity.ERROR,
+        _("rule {rule} crashed: {error}", rule=rule.id, error=f"{type(exc).__name__}: {exc}"),
+        fix=fix,
+    )
 
 
 def _with(issue: LintIssue, severity: Severity) -> LintIssue:

@@ -34,7 +34,9 @@ if TYPE_CHECKING:
     from core.settings import Settings
     from graph_schema.graph import CatalogGraph
     from graph_schema.revisions import RevisionDraft
-    from loaders.catalog_cache import CatalogFiles
+    from graph_schema.rules.base import LintIssue
+    from loaders.catalog import CatalogSource
+    from loaders.catalog_cache import CatalogFiles, FileCache
     from store.base import GraphStore
 
 
@@ -356,13 +358,7 @@ def _read_and_publish(
         if delta is not None:
             result = apply_delta(store, delta)
             if result is not None:
-                reload.save_record(
-                    cache,
-                    files,
-                    reload.record_of(source, files, cache, lint),
-                    changed=result.changed,
-                    info=result.info,
-                )
+                _save_record(cache, files, source, lint, result)
                 how = reload.describe(delta)
                 if whole_read:
                     how = _(
@@ -376,6 +372,21 @@ def _read_and_publish(
         result = _publish_whole(store, graph, draft, check, files.digest, as_json)
     except VersionError as exc:
         raise _another_catalog(store, graph, exc) from None
+    _save_record(cache, files, source, lint, result)
+    return replace(result, how=_("full load: {reason}", reason=decision.reason))
+
+
+def _save_record(
+    cache: FileCache | None,
+    files: CatalogFiles,
+    source: CatalogSource,
+    lint: tuple[LintIssue, ...] | None,
+    result: PublishResult,
+) -> None:
+    """Keep the record of the load of ``source`` that gave ``result`` for the next load (the
+    delta path and the whole path alike; see :func:`core.reload.save_record`)."""
+    from core import reload
+
     reload.save_record(
         cache,
         files,
@@ -383,7 +394,6 @@ def _read_and_publish(
         changed=result.changed,
         info=result.info,
     )
-    return replace(result, how=_("full load: {reason}", reason=decision.reason))
 
 
 def apply_delta(store: GraphStore, delta: Delta) -> PublishResult | None:

@@ -3,9 +3,13 @@ search index files, compiled message catalogues): one per-user directory."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import stat
+import tempfile
+from collections.abc import Callable
 from pathlib import Path
+from typing import IO
 
 #: The folder inside a catalog directory where ``kpigraph values refresh`` keeps the values it
 #: fetched (:mod:`values.cache`): not part of the catalog (a load neither reads nor compares it).
@@ -61,6 +65,27 @@ def is_private(path: Path) -> bool:
     if fd is None:
         return False
     os.close(fd)
+    return True
+
+
+def write_private(path: Path, write: Callable[[IO[bytes]], object], suffix: str = ".tmp") -> bool:
+    """Write ``path`` whole or not at all (``write(file)`` gives its bytes to a temporary file
+    of ``suffix`` beside it, then renamed over it), in its directory — made, closed to others,
+    when missing — only when that directory is this user's own (:func:`is_private`): else
+    nothing is written and the answer is ``False``. An ``OSError`` is raised (the temporary
+    file removed); the caller, for whom the cache is never an error, passes it over."""
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    if not is_private(path.parent):
+        return False
+    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=suffix)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            write(fh)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
     return True
 
 

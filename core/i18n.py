@@ -27,10 +27,8 @@ import gettext as gettext_module
 import hashlib
 import importlib.util
 import io
-import os
 import re
 import struct
-import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -274,18 +272,11 @@ _KEPT_MO = 8
 def _keep_mo(where: Path, mo: bytes) -> None:
     """Write ``mo`` at ``where`` atomically (all but the newest compilations of the language
     removed); never an error: the next process compiles it again."""
-    tmp = None
     try:
-        where.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        from core.cache_root import is_private
+        from core.cache_root import write_private
 
-        if not is_private(where.parent):
+        if not write_private(where, lambda fh: fh.write(mo), ".motmp"):
             return  # another user's folder: not written there (nor read, see translations)
-        fd, tmp = tempfile.mkstemp(dir=where.parent, suffix=".motmp")
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(mo)
-        os.replace(tmp, where)
-        tmp = None
         stem = where.name.rsplit("-", 1)[0]
         kept = sorted(
             where.parent.glob(f"{stem}-*.mo"), key=lambda p: p.stat().st_mtime, reverse=True
@@ -294,10 +285,6 @@ def _keep_mo(where: Path, mo: bytes) -> None:
             old.unlink(missing_ok=True)
     except OSError:
         pass
-    finally:
-        if tmp is not None:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
 
 
 #: ids looked up that the catalogue of the language in use does not have, with the language

@@ -60,7 +60,6 @@ The reason is worded when it is read, in the language in use then (``why`` holds
 
 from __future__ import annotations
 
-import re
 import unicodedata
 from collections.abc import Collection
 
@@ -70,144 +69,21 @@ from sqlglot.errors import SqlglotError
 
 from core.i18n import N_, Said
 from graph_schema.errors import KpigraphError
+from graph_schema.sql_allowlist import (
+    ALLOWED_FUNCS,
+    ALLOWED_NAMES,
+    CATALOG_TYPE,
+    INVISIBLE,
+    REFUSED_NODES,
+    REFUSED_TYPES,
+    SESSION_WORDS,
+    SYSTEM_PREFIXES,
+    SYSTEM_SCHEMAS,
+    TEXT_TOKENS,
+)
 
 #: longer SQL is refused before parsing (a metric's query is a few lines)
 MAX_SQL_CHARS = 20_000
-
-#: typed sqlglot functions a metric may call: scalar, aggregate and window functions that
-#: read only their arguments
-ALLOWED_FUNCS: frozenset[type[exp.Func]] = frozenset(
-    {
-        # aggregates
-        exp.Sum, exp.Count, exp.Avg, exp.Min, exp.Max, exp.CountIf, exp.AnyValue, exp.ArgMax,
-        exp.ArgMin, exp.Median, exp.PercentileCont, exp.PercentileDisc, exp.Quantile,
-        exp.ApproxQuantile, exp.ApproxDistinct, exp.Stddev, exp.StddevPop, exp.StddevSamp,
-        exp.Variance, exp.VariancePop, exp.Mode, exp.First, exp.Last, exp.LogicalAnd,
-        exp.LogicalOr, exp.Corr, exp.CovarPop, exp.CovarSamp, exp.RegrSlope,
-        exp.RegrIntercept, exp.RegrR2, exp.RegrCount,
-        # conditionals and casts
-        exp.Coalesce, exp.Nullif, exp.If, exp.Case, exp.Cast, exp.TryCast, exp.Nvl2,
-        exp.Greatest, exp.Least, exp.SafeDivide,
-        # numbers
-        exp.Abs, exp.Round, exp.Floor, exp.Ceil, exp.Trunc, exp.Sign, exp.Sqrt, exp.Pow,
-        exp.Ln, exp.Log, exp.Exp,
-        # text
-        exp.Left, exp.Right, exp.Substring, exp.Lower, exp.Upper, exp.Trim, exp.Length,
-        exp.Concat, exp.ConcatWs, exp.Replace, exp.Pad, exp.StrPosition, exp.StartsWith,
-        exp.EndsWith, exp.Contains, exp.RegexpLike, exp.RegexpILike, exp.RegexpFullMatch,
-        exp.RegexpReplace, exp.RegexpExtract, exp.SplitPart, exp.Initcap,
-        # dates and times
-        exp.TimeToStr, exp.StrToTime, exp.StrToDate, exp.DateTrunc, exp.TimestampTrunc,
-        exp.DatetimeTrunc, exp.TimeTrunc, exp.Extract, exp.Year, exp.Month, exp.Day,
-        exp.Quarter, exp.Week, exp.WeekOfYear, exp.DayOfWeek, exp.DayOfWeekIso,
-        exp.DayOfMonth, exp.DayOfYear, exp.Hour, exp.Minute, exp.Second, exp.DateDiff,
-        exp.DateAdd, exp.DateSub, exp.TimestampDiff, exp.TimestampAdd, exp.TimestampSub,
-        exp.DatetimeDiff, exp.DatetimeAdd, exp.DatetimeSub, exp.TsOrDsAdd, exp.TsOrDsDiff,
-        exp.TsOrDsToDate, exp.TsOrDsToTimestamp, exp.DateFromParts, exp.LastDay,
-        exp.CurrentDate, exp.CurrentTimestamp, exp.Date, exp.Timestamp, exp.UnixToTime,
-        exp.TimeStrToTime, exp.DateStrToDate, exp.DateToDateStr, exp.TimeToUnix,
-        exp.MonthsBetween, exp.AddMonths, exp.MakeInterval,
-        # windows
-        exp.RowNumber, exp.Rank, exp.DenseRank, exp.Lag, exp.Lead, exp.FirstValue,
-        exp.LastValue, exp.NthValue, exp.Ntile, exp.PercentRank, exp.CumeDist,
-        # operators sqlglot models as functions
-        exp.And, exp.Or, exp.Xor, exp.Collate,
-    }
-)  # fmt: skip
-
-#: functions sqlglot does not type (``exp.Anonymous``), by lower-case name — the same kind
-#: as above, spelled as the engines spell them
-_NAMES = """
-    sum count avg min max count_if countif any_value arg_max arg_min argmax argmin median
-    quantile quantile_cont quantile_disc percentile_cont percentile_disc approx_count_distinct
-    stddev stddev_pop stddev_samp variance var_pop var_samp mode first last bool_and bool_or
-    corr covar_pop covar_samp regr_slope regr_intercept regr_r2 regr_count fsum sumkahan
-    favg product kahan_sum
-    coalesce ifnull nullif if iif nvl nvl2 greatest least try_cast cast
-    abs round floor ceil ceiling trunc sign sqrt cbrt pow power ln log log2 log10 exp mod
-    round_even even div
-    left right substr substring lower upper lcase ucase trim ltrim rtrim length char_length
-    character_length len concat concat_ws replace lpad rpad strpos position instr
-    starts_with ends_with contains prefix suffix regexp_matches regexp_replace
-    regexp_extract split_part initcap format printf
-    strftime strptime try_strptime date_trunc datetrunc date_part datepart extract year
-    month day quarter week weekofyear dayofweek dayofmonth dayofyear isodow yearweek hour
-    minute second date_diff datediff date_sub date_add datesub dateadd make_date
-    make_timestamp last_day epoch epoch_ms to_timestamp current_date today date
-    monthname dayname age to_date to_char date_format from_unixtime unix_timestamp
-    months_between add_months
-    row_number rank dense_rank lag lead first_value last_value nth_value ntile
-    percent_rank cume_dist
-"""
-ALLOWED_NAMES: frozenset[str] = frozenset(_NAMES.split())
-
-#: statement and clause nodes that write, configure, reach outside, or are not a query
-_REFUSED_NODES: tuple[tuple[type[exp.Expression], str], ...] = tuple(
-    (cls, label)
-    for name, label in (
-        ("Command", "a command"),
-        ("Copy", "COPY"),
-        ("Attach", "ATTACH"),
-        ("Detach", "DETACH"),
-        ("Install", "INSTALL"),
-        ("Set", "SET"),
-        ("Pragma", "PRAGMA"),
-        ("Use", "USE"),
-        ("Insert", "INSERT"),
-        ("Update", "UPDATE"),
-        ("Delete", "DELETE"),
-        ("Merge", "MERGE"),
-        ("Create", "CREATE"),
-        ("Drop", "DROP"),
-        ("Alter", "ALTER"),
-        ("TruncateTable", "TRUNCATE"),
-        ("Transaction", "a transaction"),
-        ("Commit", "COMMIT"),
-        ("Rollback", "ROLLBACK"),
-        ("Describe", "DESCRIBE"),
-        ("Show", "SHOW"),
-        ("Summarize", "SUMMARIZE"),
-        ("Export", "EXPORT"),
-        ("LoadData", "LOAD DATA"),
-        ("Cache", "CACHE"),
-        ("Uncache", "UNCACHE"),
-        ("Refresh", "REFRESH"),
-        ("Grant", "GRANT"),
-        ("Revoke", "REVOKE"),
-        ("Analyze", "ANALYZE"),
-        ("Into", "SELECT … INTO"),
-        ("Lock", "a locking clause (FOR UPDATE)"),
-        ("SessionParameter", "a session variable (@@…)"),
-        ("Lambda", "a lambda"),
-        ("Lateral", "LATERAL"),
-        ("QueryTransform", "TRANSFORM … USING (it runs a program)"),
-    )
-    if isinstance(cls := getattr(exp, name, None), type)
-)
-
-_REFUSED_TYPES = tuple(cls for cls, _ in _REFUSED_NODES)
-
-#: token types whose text may hold any printable character
-_TEXT_TOKENS = frozenset(
-    t
-    for t in (
-        getattr(TokenType, name, None)
-        for name in (
-            "STRING",
-            "NATIONAL_STRING",
-            "RAW_STRING",
-            "HEREDOC_STRING",
-            "UNICODE_STRING",
-            "BYTE_STRING",
-            "BIT_STRING",
-            "HEX_STRING",
-            "IDENTIFIER",
-        )
-    )
-    if t is not None
-)
-#: invisible, control and bidirectional-override characters: refused anywhere
-_INVISIBLE = frozenset({"Cc", "Cf", "Co", "Cs", "Cn", "Zl", "Zp"})
 
 
 class UnsafeSQLError(KpigraphError, ValueError):
@@ -281,7 +157,7 @@ def _check_characters(sql: str) -> None:
     for ch in sql:
         if ch in "\t\n\r" or " " <= ch <= "~":
             continue
-        if unicodedata.category(ch) in _INVISIBLE:
+        if unicodedata.category(ch) in INVISIBLE:
             raise _refuse_char(ch, N_("is invisible or a control character; remove it"))
 
 
@@ -304,7 +180,7 @@ def _check_tokens(sql: str, tokens: list[Token]) -> None:
         previous_end = tok.end
         for comment in tok.comments:
             _check_comment(comment)
-        if tok.token_type in _TEXT_TOKENS:
+        if tok.token_type in TEXT_TOKENS:
             continue
         for ch in tok.text:
             if ch.isascii() or ch == "_":
@@ -381,7 +257,7 @@ def _one_query(sql: str, tokens: list[Token], dialect: str | None) -> exp.Expres
 
 
 def _statement_name(node: exp.Expression) -> str:
-    for cls, label in _REFUSED_NODES:
+    for cls, label in REFUSED_NODES:
         if isinstance(node, cls):
             if isinstance(node, exp.Command):
                 return str(node.this).upper()
@@ -395,9 +271,9 @@ def _statement_name(node: exp.Expression) -> str:
 def _check_tree(tree: exp.Expression, tables: set[str] | None, dialect: str | None) -> None:
     ctes = {cte.alias_or_name.lower() for cte in tree.find_all(exp.CTE)}
     for node in tree.walk():
-        if isinstance(node, _REFUSED_TYPES):
+        if isinstance(node, REFUSED_TYPES):
             what = str(node.this).upper() if isinstance(node, exp.Command) else None
-            label = next(label for cls, label in _REFUSED_NODES if isinstance(node, cls))
+            label = next(label for cls, label in REFUSED_NODES if isinstance(node, cls))
             raise UnsafeSQLError(N_("{what} is not allowed in a metric's SQL"), what=what or label)
         if isinstance(node, exp.With) and node.args.get("recursive"):
             raise UnsafeSQLError(N_("WITH RECURSIVE is not allowed (it may never end)"))
@@ -413,12 +289,6 @@ def _check_tree(tree: exp.Expression, tables: set[str] | None, dialect: str | No
             _check_column(node)
         elif isinstance(node, exp.DataType):
             _check_type(node)
-
-
-#: PostgreSQL's object-identifier types (``regclass``, ``regrole``, ``regnamespace``, … and
-#: their arrays ``_regclass``): a cast to one looks a name or an OID up in the system catalogs
-#: (``(n)::regrole::text`` names every role, ``'t'::regclass`` says whether any table exists)
-_CATALOG_TYPE = re.compile(r"_?reg[a-z]*", re.IGNORECASE)
 
 
 def _check_type(node: exp.DataType) -> None:
@@ -437,7 +307,7 @@ def _check_type(node: exp.DataType) -> None:
         name = kind.name if isinstance(kind, exp.Expression) else str(kind or "")
     else:
         return
-    if _CATALOG_TYPE.fullmatch(name):
+    if CATALOG_TYPE.fullmatch(name):
         raise UnsafeSQLError(
             N_(
                 "the type {type} is not allowed in a metric's SQL (a cast to it reads the "
@@ -445,11 +315,6 @@ def _check_type(node: exp.DataType) -> None:
             ),
             type=name.lower(),
         )
-
-
-#: SQL's functions written without parentheses that name the session (PostgreSQL answers
-#: ``SELECT user`` with the database role); sqlglot reads them as column names
-SESSION_WORDS = frozenset({"user", "current_role", "current_schema", "system_user"})
 
 
 def _check_column(node: exp.Column) -> None:
@@ -518,15 +383,6 @@ def _check_table(
         "unsafe" if path else "table",
         table=repr(label),
     )
-
-
-#: the engines' own catalogs, by schema and by name prefix (PostgreSQL's ``pg_settings``,
-#: ``pg_roles``; DuckDB's ``duckdb_settings``, ``sqlite_master``, ``pragma_*``): refused even
-#: when declared, since whoever writes sources.yaml may be hostile too
-SYSTEM_SCHEMAS = frozenset(
-    {"information_schema", "pg_catalog", "mysql", "performance_schema", "sys", "global_temp"}
-)
-SYSTEM_PREFIXES = ("pg_", "duckdb_", "sqlite_", "pragma_")
 
 
 def _system_name(name: str, *, schema: bool = False) -> bool:

@@ -37,7 +37,7 @@ from typing import Any
 
 import pydantic
 
-from core.cache_root import CATALOG_CACHE_DIR, is_private, read_private
+from core.cache_root import CATALOG_CACHE_DIR, is_private, read_private, write_private
 from core.cache_root import default_cache_root as default_cache_root
 from loaders.prefetch import workers
 
@@ -242,16 +242,13 @@ class FileCache:
     def save_record(self, name: str, record: object) -> None:
         """Keep ``record`` (what a load read, :mod:`core.reload`) under ``name``; the
         :data:`RECORDS` newest are kept. Written whole or not at all; never an error."""
-        tmp = None
         try:
-            self.directory.mkdir(parents=True, exist_ok=True, mode=0o700)
-            if not is_private(self.directory):
+            if not write_private(
+                self.directory / f"{name}.record",
+                lambda fh: pickle.dump(record, fh, protocol=pickle.HIGHEST_PROTOCOL),
+                ".rectmp",
+            ):
                 return
-            fd, tmp = tempfile.mkstemp(dir=self.directory, suffix=".rectmp")
-            with os.fdopen(fd, "wb") as fh:
-                pickle.dump(record, fh, protocol=pickle.HIGHEST_PROTOCOL)
-            os.replace(tmp, self.directory / f"{name}.record")
-            tmp = None
             kept = sorted(
                 self.directory.glob("*.record"), key=lambda p: p.stat().st_mtime, reverse=True
             )
@@ -259,10 +256,6 @@ class FileCache:
                 old.unlink()
         except OSError:
             pass
-        finally:
-            if tmp is not None:
-                with contextlib.suppress(OSError):
-                    os.unlink(tmp)
 
     def record(self, name: str) -> object | None:
         """The record kept under ``name`` (``None``: none, or unreadable)."""

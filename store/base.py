@@ -6,10 +6,11 @@ Both backends (``embedded`` and ``neo4j``) implement it and pass one contract su
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections import deque
+from collections.abc import Callable, Hashable, Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar, runtime_checkable
 
 from graph_schema.diff import Snapshot
 from graph_schema.errors import BackendUnavailableError
@@ -37,6 +38,39 @@ class Walk(StrEnum):
     FORWARD = "forward"  # along edges: downstream
     BACKWARD = "backward"  # against edges: upstream
     UNDIRECTED = "undirected"  # either way: how two nodes connect
+
+
+H = TypeVar("H", bound=Hashable)
+
+
+def hop_depths(
+    root: H, neighbours: Callable[[H], Iterable[H]], max_depth: int | None
+) -> dict[H, int]:
+    """Breadth-first search from ``root``: the shortest hop count of every node reached
+    through ``neighbours`` (within ``max_depth`` hops when given), ``root`` itself left out,
+    in the order the nodes are first reached. What :meth:`GraphReader.traverse` answers, for
+    the backends that walk an in-memory graph.
+
+    Examples
+    --------
+    >>> hop_depths("a", {"a": ["b"], "b": ["c", "a"], "c": []}.__getitem__, None)
+    {'b': 1, 'c': 2}
+    >>> hop_depths("a", {"a": ["b"], "b": ["c"], "c": []}.__getitem__, 1)
+    {'b': 1}
+    """
+    depth = {root: 0}
+    queue = deque([root])
+    while queue:
+        node = queue.popleft()
+        d = depth[node]
+        if max_depth is not None and d >= max_depth:
+            continue
+        for other in neighbours(node):
+            if other not in depth:
+                depth[other] = d + 1
+                queue.append(other)
+    del depth[root]
+    return depth
 
 
 @dataclass(frozen=True)

@@ -12,8 +12,7 @@ read is seconds of CPU and gigabytes of new objects, on the first request after 
 from __future__ import annotations
 
 import json
-from collections import deque
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -21,7 +20,7 @@ from core.bulk import paused_gc, settle
 from graph_schema.diff import GraphDiff
 from graph_schema.ids import NodeKind
 from graph_schema.revisions import ChangeOp
-from store.base import StoreInfo, Walk
+from store.base import StoreInfo, Walk, hop_depths
 
 if TYPE_CHECKING:
     import threading
@@ -282,19 +281,11 @@ def bfs(
         adjacency.append(index.succ)
     if walk in (Walk.BACKWARD, Walk.UNDIRECTED):
         adjacency.append(index.pred)
-    depth = {root: 0}
-    queue = deque([root])
-    while queue:
-        node = queue.popleft()
-        d = depth[node]
-        if max_depth is not None and d >= max_depth:
-            continue
+
+    def neighbours(node: str) -> Iterator[str]:
         for adj in adjacency:
             for other, keys in adj[node].items():
-                if other in depth:
-                    continue
                 if not relations.isdisjoint(keys):
-                    depth[other] = d + 1
-                    queue.append(other)
-    del depth[root]
-    return depth
+                    yield other
+
+    return hop_depths(root, neighbours, max_depth)

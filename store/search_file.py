@@ -46,7 +46,6 @@ import logging
 import os
 import stat
 import struct
-import tempfile
 import time
 import zlib
 from array import array
@@ -163,29 +162,17 @@ class IndexFile:
         except BadIndexFile as exc:
             log.warning("search index not written: %s", exc)
             return False
-        tmp = None
         try:
-            self.directory.mkdir(parents=True, exist_ok=True, mode=0o700)
-            from core.cache_root import is_private
+            from core.cache_root import write_private
 
-            if not is_private(self.directory):
+            if not write_private(self.path, lambda fh: fh.writelines(chunks)):
                 log.warning("search index not written: %s is not this user's own", self.directory)
                 return False
-            fd, tmp = tempfile.mkstemp(dir=self.directory, suffix=".tmp")
-            with os.fdopen(fd, "wb") as fh:
-                for chunk in chunks:
-                    fh.write(chunk)
-            os.replace(tmp, self.path)
-            tmp = None
             self._prune()
             return True
         except OSError as exc:
             log.warning("search index not written to %s: %s", self.directory, exc)
             return False
-        finally:
-            if tmp is not None:
-                with contextlib.suppress(OSError):
-                    os.unlink(tmp)
 
     def _prune(self) -> None:
         """Keep this file and this store's ``KEEP_OTHERS`` newest others (a server may still be

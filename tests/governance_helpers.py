@@ -13,9 +13,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from governance.changes import Governance
 from governance.users import add_user
-from graph_schema.governance import User
+from graph_schema.governance import Action, ChangeRequest, User
 from graph_schema.graph import CatalogGraph
+from graph_schema.ids import NodeRef
 from graph_schema.models import Department
 from store.base import GraphStore
 from store.ledger import Ledger, ledger_for
@@ -143,3 +145,27 @@ def running_server(app: Any) -> Iterator[str]:
     finally:
         server.should_exit = True
         thread.join(timeout=10)
+
+
+@dataclass
+class GovernedMetric:
+    """A catalog published into a store, an emptied ledger with the :data:`PEOPLE`, and one
+    metric, ``ref``, as stored (``props``); see the ``governed_atp`` fixture of the security
+    tests."""
+
+    store: GraphStore
+    ledger: Ledger
+    users: dict[str, User]
+    gov: Governance
+    ref: NodeRef
+    props: dict[str, Any]
+
+    def approved(self, definition: dict[str, Any]) -> ChangeRequest:
+        """``definition`` submitted by zhang as an update of ``ref`` and approved by li, qian
+        and wang."""
+        change = self.gov.submit(
+            self.users["zhang"], Action.UPDATE, self.ref, definition, self.props["version"], "r"
+        )
+        for name in ("li", "qian", "wang"):
+            change = self.gov.approve(self.users[name], change.id, "ok")
+        return change

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import functools
+import subprocess
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 from loaders.catalog import load_catalog
@@ -12,6 +14,10 @@ from store.embedded import EmbeddedStore
 ROOT = Path(__file__).resolve().parents[1]
 CATALOGS = ROOT / "catalogs"
 DEMO = CATALOGS / "automotive_aftersales"
+
+#: ``cli_load(catalog, cache_dir, db, lang=None)`` (the ``cli_load`` fixture of
+#: tests/security): ``kpigraph load catalog`` in a child process
+CliLoad = Callable[..., subprocess.CompletedProcess[str]]
 
 
 @functools.cache

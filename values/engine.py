@@ -27,33 +27,28 @@ from typing import TYPE_CHECKING
 
 from core.confined import ADVICE, LINKED_OUT, escapes
 from core.i18n import N_, Said, _
-from graph_schema.calendar import Calendar, InvalidPeriodError, Period, read_calendar
+from graph_schema.calendar import Calendar, read_calendar
 from graph_schema.errors import CatalogIssue, NodeNotFoundError
 from graph_schema.formula import parse_formula
 from graph_schema.hierarchy import Hierarchy, HierarchyError, read_mapping
 from graph_schema.models import Aggregation, Metric
-from values.coarse import coarse_frame
 from values.definitions import Definitions
 from values.derive import derive
 from values.errors import (
     EngineConnectionError,
     EngineQueryError,
     NoValuesError,
-    RateTotalError,
     ValuesFileError,
     ValuesQueryError,
-    no_total_message,
 )
 from values.files import ObservedTable, load_query, load_table
+from values.frame_query import Frame, MonthlyOnly, Query, query_sql, rolled
 from values.grains import coverage, resolve_periods
 from values.remote import RemoteSources, RemoteTable, cached_table
 from values.sandbox import Deadline, SandboxLimits, connect, duckdb_refusal, lock_down
 
 if TYPE_CHECKING:
     import pyarrow as pa
-
-#: members (in grain order) → period → value
-Frame = dict[tuple[str, ...], dict[str, float]]
 
 _TABLE_NAME = re.compile(r"^[a-z_][a-z0-9_]*$")
 log = logging.getLogger("kpigraph.values")
@@ -312,11 +307,11 @@ class ValuesEngine:
         asked, start, end, plen, buckets = resolve_periods(
             self.calendar, periods, start, end, monthly
         )
-        q = _Query(tuple(grain), asked, start, end, dict(where or {}), plen, buckets)
+        q = Query(tuple(grain), asked, start, end, dict(where or {}), plen, buckets)
         metric = self.metric(metric_id)
         try:
             return self._frame(metric, q, kind, frozenset())
-        except _MonthlyOnly as exc:  # named after the metric asked for, not an input of it
+        except MonthlyOnly as exc:  # named after the metric asked for, not an input of it
             source = str(exc.details.get("metric") or metric.id)
             if source != metric.id:
                 message = _(
@@ -329,7 +324,7 @@ class ValuesEngine:
                 message = _("{metric}: {problem}", metric=metric.name, problem=exc.message)
             raise ValuesQueryError(message, {**exc.details, "metric": metric.id}) from None
 
-    def _frame(self, metric: Metric, q: _Query, kind: str, seen: frozenset[str]) -> Frame:
+    def _frame(self, metric: Metric, q: Query, kind: str, seen: frozenset[str]) -> Frame:
         if kind == "target":
             return self._rolled(metric, self.targets, metric.id, q, "targets/")
         if kind == "value" and metric.formula and metric.id not in seen:
@@ -380,90 +375,25 @@ class ValuesEngine:
         return None
 
     def _rolled(
-        self, metric: Metric, table: ObservedTable, key: str, q: _Query, where: str
+        self, metric: Metric, table: ObservedTable, key: str, q: Query, where: str
     ) -> Frame:
-        grains = table.grains.get(key)
-        if not grains:
-            raise NoValuesError(
-                _("no rows for metric {metric} in {where}", metric=repr(metric.id), where=where),
-                {"metric": metric.id},
-            )
-        needed = list(dict.fromkeys([*q.grain, *q.where]))
-        missing = [d for d in needed if d not in table.dims]
-        if missing:
-            raise NoValuesError(
-                _(
-                    "metric {metric} has no values by {dimensions} (in {where})",
-                    metric=repr(metric.id),
-                    dimensions=", ".join(missing),
-                    where=where,
-                ),
-                {"metric": metric.id, "dimensions": list(table.dims)},
-            )
-        req = sum(1 << table.dims.index(d) for d in needed)
-        candidates = sorted((g for g in grains if g & req == req), key=lambda g: (g.bit_count(), g))
-        if not candidates:
-            raise NoValuesError(
-                _(
-                    "metric {metric} has no values at the grain {grain} (in {where})",
-                    metric=repr(metric.id),
-                    grain=", ".join(needed) or _("total"),
-                    where=where,
-                ),
-                {"metric": metric.id},
-            )
-        grain = candidates[0]
-        plen = table.period_len[key]
-        if q.plen > plen and q.buckets is None:
-            raise ValuesQueryError(
-                _(
-                    "metric {metric} has monthly values only; ask for YYYY-MM periods",
-                    metric=repr(metric.id),
-                )
-            )
-        ranges: tuple[tuple[str, str, str], ...] | None = None
-        unfit: InvalidPeriodError | None = None  # periods the stored ones cannot make up
-        if q.buckets is not None:
-            try:
-                ranges = tuple((p.text, *self.calendar.stored_range(p, plen)) for p in q.buckets)
-            except InvalidPeriodError as exc:
-                unfit = exc  # unless the warehouse was asked at that grain (a rate, below)
-        # a metric with a formula is a ratio or the like: its observed values are not rolled
-        # up unless its aggregation says how
-        agg = metric.aggregation or (Aggregation.NONE if metric.formula else Aggregation.SUM)
-        if agg is Aggregation.NONE and (grain != req or q.plen < plen or q.buckets is not None):
-            asked = q.buckets if grain == req and q.buckets is not None else None
-            found = coarse_frame(
-                self.coarse.get(metric.id, []), [p.text for p in asked or ()], q.grain, q.where
-            )
-            if found is not None:  # a rate asked of the warehouse at that grain (coarse.py)
-                return found
-            if unfit is not None:
-                raise _MonthlyOnly(unfit.message, {**unfit.details, "metric": metric.id})
-            by = ", ".join(d for i, d in enumerate(table.dims) if grain >> i & 1)
-            if not needed and by:
-                raise RateTotalError(
-                    no_total_message(metric.id, by), {"metric": metric.id, "by": by}
-                )
-            raise ValuesQueryError(
-                _(
-                    "metric {metric} has 'aggregation: none': its values are not rolled up "
-                    "(asked for {asked}, the data is by {by})",
-                    metric=repr(metric.id),
-                    asked=", ".join(needed) or _("the total"),
-                    by=by or _("total"),
-                ),
-            )
-        if unfit is not None:
-            raise _MonthlyOnly(unfit.message, {**unfit.details, "metric": metric.id})
-        return self._query(table, key, grain, q, agg, ranges)
+        return rolled(
+            metric,
+            table,
+            key,
+            q,
+            where,
+            self.calendar,
+            self.coarse.get(metric.id, []),
+            lambda grain, agg, ranges: self._query(table, key, grain, q, agg, ranges),
+        )
 
     def _query(
         self,
         table: ObservedTable,
         key: str,
         grain: int,
-        q: _Query,
+        q: Query,
         agg: Aggregation,
         ranges: tuple[tuple[str, str, str], ...] | None = None,
     ) -> Frame:
@@ -471,7 +401,7 @@ class ValuesEngine:
             return table.query(
                 q.grain, q.where, q.periods, q.start, q.end, q.plen, agg.value, ranges
             )
-        sql, params = self._query_sql(table, key, grain, q, agg, ranges)
+        sql, params = query_sql(table, key, grain, q, agg, ranges)
         started = time.perf_counter()
         with self._lock:
             rows = self._con.execute(sql, params).fetchall()
@@ -480,57 +410,6 @@ class ValuesEngine:
         for row in rows:
             out.setdefault(tuple(row[1:-1]), {})[row[0]] = float(row[-1])
         return out
-
-    def _query_sql(
-        self,
-        table: ObservedTable,
-        key: str,
-        grain: int,
-        q: _Query,
-        agg: Aggregation,
-        ranges: tuple[tuple[str, str, str], ...] | None,
-    ) -> tuple[str, dict[str, object]]:
-        """The query of :meth:`_query`: rows ``period, members of q.grain…, value``."""
-        # same grain as stored: filter on the sorted column itself (zone maps prune)
-        pexpr = "period" if q.plen == table.period_len[key] else f"left(period, {q.plen})"
-        cols = "".join(f', "{d}"' for d in q.grain)
-        params: dict[str, object] = {"m": key, "g": grain}
-        conds = ["metric = $m", "grain = $g"]
-        for i, (dim, member) in enumerate(q.where.items()):
-            conds.append(f'"{dim}" = $w{i}')
-            params[f"w{i}"] = member
-        if ranges is not None:  # periods of another grain: each a range of stored periods
-            whens, spans = [], []
-            for i, (label, lo, hi) in enumerate(ranges):
-                params.update({f"bl{i}": label, f"lo{i}": lo, f"hi{i}": hi})
-                whens.append(f"WHEN period BETWEEN $lo{i} AND $hi{i} THEN $bl{i}")
-                spans.append(f"period BETWEEN $lo{i} AND $hi{i}")
-            pexpr = f"CASE {' '.join(whens)} END"
-            conds.append(f"({' OR '.join(spans) or 'false'})")
-        elif q.periods is not None:
-            wanted = sorted(set(q.periods)) or [""]
-            conds.append(f"{pexpr} IN ({', '.join(f'$p{i}' for i in range(len(wanted)))})")
-            params.update({f"p{i}": p for i, p in enumerate(wanted)})
-        if q.start:
-            conds.append(f"{pexpr} >= $start")
-            params["start"] = q.start
-        if q.end:
-            conds.append(f"{pexpr} <= $end")
-            params["end"] = q.end
-        inner = {"avg": "avg(value)"}.get(agg.value, "sum(value)")
-        outer = {"avg": "avg(value)", "last": "arg_max(value, period)"}.get(agg.value, "sum(value)")
-        where = " AND ".join(conds)
-        exact = grain == sum(1 << table.dims.index(d) for d in dict.fromkeys([*q.grain, *q.where]))
-        if pexpr == "period" and exact:  # the rows as stored: nothing to aggregate
-            sql = f"SELECT period{cols}, value FROM {table.table} WHERE {where}"
-        elif pexpr == "period":  # members roll up, periods stay
-            sql = f"SELECT period{cols}, {inner} FROM {table.table} WHERE {where} GROUP BY ALL"
-        else:  # members roll up, then days into months
-            sql = (
-                f"SELECT p{cols}, {outer} FROM (SELECT {pexpr} AS p, period{cols}, {inner} AS "
-                f"value FROM {table.table} WHERE {where} GROUP BY ALL) GROUP BY ALL"
-            )
-        return sql, params
 
     def frame_table(
         self,
@@ -571,7 +450,7 @@ class ValuesEngine:
         if key not in table.grains:
             return None
         asked, start, end, plen, buckets = resolve_periods(self.calendar, periods, None, None, True)
-        q = _Query(tuple(grain), asked, start, end, {}, plen, buckets)
+        q = Query(tuple(grain), asked, start, end, {}, plen, buckets)
         if buckets is not None or q.plen != table.period_len[key]:
             return None  # periods of another grain than stored: frame() rolls them up
         agg = metric.aggregation or (Aggregation.NONE if metric.formula else Aggregation.SUM)
@@ -583,7 +462,7 @@ class ValuesEngine:
         )
         if not grains or (agg is Aggregation.NONE and grains[0] != req):
             return None
-        sql, params = self._query_sql(table, key, grains[0], q, agg, None)
+        sql, params = query_sql(table, key, grains[0], q, agg, None)
         if max_rows is not None:
             sql += f" LIMIT {int(max_rows) + 1}"
         started = time.perf_counter()
@@ -622,25 +501,3 @@ class ValuesEngine:
         with self._lock:
             self._con.close()
         self.remote.close()
-
-
-class _MonthlyOnly(ValuesQueryError):
-    """A period monthly values cannot make up (a week), named after the metric
-    that was asked for (:meth:`ValuesEngine.frame`)."""
-
-
-class _Query:
-    __slots__ = ("buckets", "end", "grain", "periods", "plen", "start", "where")
-
-    def __init__(
-        self,
-        grain: tuple[str, ...],
-        periods: tuple[str, ...] | None,
-        start: str | None,
-        end: str | None,
-        where: dict[str, str],
-        plen: int,
-        buckets: tuple[Period, ...] | None = None,
-    ) -> None:
-        self.grain, self.periods, self.start, self.end = grain, periods, start, end
-        self.where, self.plen, self.buckets = where, plen, buckets

@@ -39,7 +39,8 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from core.i18n import N_
-from graph_schema.sql_safety import ALLOWED_NAMES, UnsafeSQLError, check_metric_sql
+from graph_schema.sql_allowlist import ALLOWED_NAMES
+from graph_schema.sql_safety import UnsafeSQLError, check_metric_sql
 
 #: DuckDB's names for operators and the spellings of allowed functions in its parse tree
 DUCKDB_OPERATORS = frozenset(

@@ -34,8 +34,9 @@ from graph_schema.models import Department, FieldNode, Metric, Table
 from loaders.catalog import load_catalog
 from loaders.catalog_writer import CatalogWriteError, dump_yaml, node_doc, swap_into_place
 from loaders.dbt.read import read_dbt
+from loaders.dbt.report import counts_line
 from loaders.dbt.sources import slug
-from loaders.dbt.to_catalog import counts_line, dbt_to_doc
+from loaders.dbt.to_catalog import dbt_to_doc
 
 #: kpigraph ``aggregation`` → MetricFlow ``agg``; ``last`` is a sum that is not additive over
 #: time (a balance: the period's last value), ``none`` has no MetricFlow equivalent (noted).

@@ -7,30 +7,23 @@ from typing import Any
 
 import pytest
 
-from core.publish import publish
-from governance.changes import Governance
-from graph_schema.governance import Action, ChangeStateError, ChangeStatus
-from graph_schema.graph import CatalogGraph
+from graph_schema.governance import ChangeStateError, ChangeStatus
 from graph_schema.ids import NodeRef
-from tests.governance_helpers import fresh_ledger, make_people
+from tests.governance_helpers import GovernedMetric
 
 ATP = NodeRef.parse("Metric:atp")
 
 
-def test_a_stored_request_with_unsafe_sql_is_refused_at_apply(
-    make_store: Any, demo_graph: CatalogGraph
-) -> None:
-    store = make_store()
-    publish(store, demo_graph)
-    ledger = fresh_ledger(store)
-    users, _ = make_people(ledger)
-    gov = Governance(store, ledger)
-    props = store.get_nodes([ATP])[ATP].props()
+def _edit(props: dict[str, Any]) -> dict[str, Any]:
     definition = {k: v for k, v in props.items() if k not in ("version", "history")}
     definition["caveats"] = [*props.get("caveats", []), "x"]
-    change = gov.submit(users["zhang"], Action.UPDATE, ATP, definition, props["version"], "r")
-    for name in ("li", "qian", "wang"):
-        change = gov.approve(users[name], change.id, "ok")
+    return definition
+
+
+def test_a_stored_request_with_unsafe_sql_is_refused_at_apply(governed_atp: GovernedMetric) -> None:
+    g = governed_atp
+    store, ledger, users, gov, props = g.store, g.ledger, g.users, g.gov, g.props
+    change = g.approved(_edit(props))
     # the stored request is altered as an old ledger could hold it: the sandbox never saw it
     hostile = {**change.definition, "sql": "SELECT read_text('/proc/self/cmdline')"}
     forged = change.model_copy(update={"definition": hostile})
@@ -48,21 +41,13 @@ def test_a_stored_request_with_unsafe_sql_is_refused_at_apply(
 
 
 def test_a_stored_request_naming_another_metric_is_refused_at_apply(
-    make_store: Any, demo_graph: CatalogGraph
+    governed_atp: GovernedMetric,
 ) -> None:
     """The definition's id is checked at submit; a ledger edited by hand could name another
     metric, whose edges the delta would then write under this request's metric."""
-    store = make_store()
-    publish(store, demo_graph)
-    ledger = fresh_ledger(store)
-    users, _ = make_people(ledger)
-    gov = Governance(store, ledger)
-    props = store.get_nodes([ATP])[ATP].props()
-    definition = {k: v for k, v in props.items() if k not in ("version", "history")}
-    definition["caveats"] = [*props.get("caveats", []), "x"]
-    change = gov.submit(users["zhang"], Action.UPDATE, ATP, definition, props["version"], "r")
-    for name in ("li", "qian", "wang"):
-        change = gov.approve(users[name], change.id, "ok")
+    g = governed_atp
+    store, ledger, users, gov, props = g.store, g.ledger, g.users, g.gov, g.props
+    change = g.approved(_edit(props))
     hostile = {**change.definition, "id": "customer_satisfaction"}
     current = gov.get(change.id)
     event = gov.timeline(change.id)[-1].model_copy(update={"seq": current.seq + 1})

@@ -6,30 +6,10 @@ file:line of each reference; so must the delta path (it reads the catalog whole 
 
 from __future__ import annotations
 
-import os
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
-from tests.helpers import CATALOGS, ROOT
-
-
-def _load(catalog: Path, tmp: Path, db: Path) -> subprocess.CompletedProcess[str]:
-    env = dict(
-        os.environ,
-        KPIGRAPH_CACHE_DIR=str(tmp / "cache"),
-        KPIGRAPH_DB=str(db),
-        KPIGRAPH_LANG="en",
-    )
-    return subprocess.run(
-        [sys.executable, "-m", "cli", "load", str(catalog)],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+from tests.helpers import CATALOGS, CliLoad
 
 
 def _rename_store_count(catalog: Path) -> None:
@@ -40,18 +20,19 @@ def _rename_store_count(catalog: Path) -> None:
 
 
 def test_a_rename_beside_an_unchanged_reference_is_refused_as_by_a_full_load(
-    tmp_path: Path,
+    tmp_path: Path, cli_load: CliLoad
 ) -> None:
     delta, full = tmp_path / "delta", tmp_path / "full"
     shutil.copytree(CATALOGS / "retail", delta)
     shutil.copytree(CATALOGS / "retail", full)
-    first = _load(delta, tmp_path, tmp_path / "delta.sqlite")
+    cache = tmp_path / "cache"
+    first = cli_load(delta, cache, tmp_path / "delta.sqlite", lang="en")
     assert first.returncode == 0, first.stderr
     _rename_store_count(delta)
     _rename_store_count(full)
-    whole = _load(full, tmp_path, tmp_path / "full.sqlite")
+    whole = cli_load(full, cache, tmp_path / "full.sqlite", lang="en")
     assert whole.returncode != 0 and "metrics/region.yaml:17" in whole.stderr + whole.stdout
-    after = _load(delta, tmp_path, tmp_path / "delta.sqlite")
+    after = cli_load(delta, cache, tmp_path / "delta.sqlite", lang="en")
     said = after.stdout + after.stderr
     assert after.returncode == whole.returncode, said
     assert "metrics/region.yaml:17" in said and "store_count" in said

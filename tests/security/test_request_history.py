@@ -7,17 +7,12 @@ differs is refused by name."""
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 
-from core.publish import publish
-from governance.changes import Governance
 from graph_schema.errors import CatalogError
 from graph_schema.governance import Action
-from graph_schema.graph import CatalogGraph
 from graph_schema.ids import NodeRef
-from tests.governance_helpers import fresh_ledger, make_people
+from tests.governance_helpers import GovernedMetric
 
 ATP = NodeRef.parse("Metric:atp")
 FORGED = [
@@ -25,15 +20,9 @@ FORGED = [
 ]
 
 
-def test_a_request_cannot_rewrite_the_metrics_history(
-    make_store: Any, demo_graph: CatalogGraph
-) -> None:
-    store = make_store()
-    publish(store, demo_graph)
-    ledger = fresh_ledger(store)
-    users, _ = make_people(ledger)
-    gov = Governance(store, ledger)
-    props = store.get_nodes([ATP])[ATP].props()
+def test_a_request_cannot_rewrite_the_metrics_history(governed_atp: GovernedMetric) -> None:
+    g = governed_atp
+    store, users, gov, props = g.store, g.users, g.gov, g.props
     real = props.get("history")
     assert real and real != FORGED
     definition = {k: v for k, v in props.items() if k != "version"}
@@ -49,9 +38,7 @@ def test_a_request_cannot_rewrite_the_metrics_history(
     gov.withdraw(users["zhang"], left_out.id, None)
     # the metric's own history, sent back as read, is accepted, and kept at apply
     definition["history"] = real
-    change = gov.submit(users["zhang"], Action.UPDATE, ATP, definition, props["version"], "r")
-    for name in ("li", "qian", "wang"):
-        change = gov.approve(users[name], change.id, "ok")
+    change = g.approved(definition)
     gov.apply(users["root"], change.id)
     after = store.get_nodes([ATP])[ATP].props()["history"]
     assert after[: len(real)] == real and len(after) == len(real) + 1

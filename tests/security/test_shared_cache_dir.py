@@ -11,8 +11,6 @@ from __future__ import annotations
 import os
 import pickle
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -23,7 +21,7 @@ from loaders.catalog import load_catalog
 from loaders.catalog_cache import FileCache, FileEntry, catalog_files
 from store.search_file import IndexFile
 from store.search_index import SearchIndexBuilder
-from tests.helpers import CATALOGS, ROOT
+from tests.helpers import CATALOGS, CliLoad
 
 
 class _Runs:
@@ -34,18 +32,6 @@ class _Runs:
 
     def __reduce__(self) -> tuple[object, ...]:
         return (Path.touch, (self.marker,))
-
-
-def _load(catalog: Path, shared: Path, db: Path) -> subprocess.CompletedProcess[str]:
-    env = dict(os.environ, KPIGRAPH_CACHE_DIR=str(shared), KPIGRAPH_DB=str(db))
-    return subprocess.run(
-        [sys.executable, "-m", "cli", "load", str(catalog)],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
 
 
 def _shared(tmp_path: Path) -> tuple[Path, Path]:
@@ -70,39 +56,41 @@ def _plant_entries(folder: Path, catalog: Path, marker: Path) -> None:
         (folder / f"{key}.pickle").write_bytes(pickle.dumps(_Runs(marker)))
 
 
-def test_entries_planted_in_a_folder_others_may_write_are_not_unpickled(tmp_path: Path) -> None:
+def test_entries_planted_in_a_folder_others_may_write_are_not_unpickled(
+    tmp_path: Path, cli_load: CliLoad
+) -> None:
     catalog, shared = _shared(tmp_path)
     folder = _folder(catalog, shared)  # as the other user computes it
     folder.mkdir()
     os.chmod(folder, 0o777)
     marker = tmp_path / "ran"
     _plant_entries(folder, catalog, marker)
-    done = _load(catalog, shared, tmp_path / "g.sqlite")
+    done = cli_load(catalog, shared, tmp_path / "g.sqlite")
     assert done.returncode == 0, done.stderr
     assert not marker.exists()
     # and nothing of this catalog was written where the other user reads
     assert all(p.read_bytes() == pickle.dumps(_Runs(marker)) for p in folder.iterdir())
 
 
-def test_a_load_record_planted_there_is_not_unpickled(tmp_path: Path) -> None:
+def test_a_load_record_planted_there_is_not_unpickled(tmp_path: Path, cli_load: CliLoad) -> None:
     """The record is read by the next load of a one-file edit (the delta path)."""
     catalog, shared = _shared(tmp_path)
     folder = _folder(catalog, shared)
     folder.mkdir()
     os.chmod(folder, 0o777)
     db = tmp_path / "g.sqlite"
-    assert _load(catalog, shared, db).returncode == 0
+    assert cli_load(catalog, shared, db).returncode == 0
     marker = tmp_path / "ran"
     digest = catalog_files(catalog).digest  # what the store's marker names
     (folder / f"{digest}-{RECORD_FORMAT}.record").write_bytes(pickle.dumps(_Runs(marker)))
     sales = catalog / "metrics" / "sales.yaml"
     sales.write_text(sales.read_text(encoding="utf-8") + "\n", encoding="utf-8")
-    done = _load(catalog, shared, db)
+    done = cli_load(catalog, shared, db)
     assert done.returncode == 0, done.stderr
     assert not marker.exists()
 
 
-def test_a_folder_linked_elsewhere_is_not_read(tmp_path: Path) -> None:
+def test_a_folder_linked_elsewhere_is_not_read(tmp_path: Path, cli_load: CliLoad) -> None:
     """The per-catalog folder replaced by a link to a folder of entries: not followed."""
     catalog, shared = _shared(tmp_path)
     elsewhere = tmp_path / "elsewhere"
@@ -110,7 +98,7 @@ def test_a_folder_linked_elsewhere_is_not_read(tmp_path: Path) -> None:
     marker = tmp_path / "ran"
     _plant_entries(elsewhere, catalog, marker)
     os.symlink(elsewhere, _folder(catalog, shared))
-    assert _load(catalog, shared, tmp_path / "g.sqlite").returncode == 0
+    assert cli_load(catalog, shared, tmp_path / "g.sqlite").returncode == 0
     assert not marker.exists()
 
 
