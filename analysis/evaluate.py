@@ -15,7 +15,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from analysis.explain_types import ValueSource, calendar_of, partial_period_notes
+from analysis.explain_types import (
+    ValueSource,
+    calendar_of,
+    partial_period_notes,
+    partial_target_notes,
+)
 from core.i18n import _
 from graph_schema.errors import InvalidQueryError, NoTotalError
 from graph_schema.models import Benchmark
@@ -132,6 +137,8 @@ def evaluate(
     # a fiscal year (quarter, week …) compared with one its stored months/days do not fill
     compared = [period, prev, *([last_year] if year_before is not None else [])]
     notes = partial_period_notes(source, metric_id, compared)
+    if any(r["target"] is not None for r in rows):
+        notes += partial_target_notes(source, metric_id, period)
     if notes:
         out["notes"] = notes
     if by:

@@ -124,6 +124,29 @@ def partial_period_notes(source: object, metric_id: str, periods: Sequence[str])
     ]
 
 
+def partial_target_notes(source: object, metric_id: str, period: str) -> list[str]:
+    """A note when the targets stored for ``period`` (a quarter, a fiscal year …) do not fill
+    it — the target is their sum, so an attainment against it reads high."""
+    coverage = getattr(source, "coverage", None)
+    if coverage is None:
+        return []
+    try:
+        found = coverage(metric_id, [period], kind="target")
+    except InvalidQueryError:  # no targets at all: no attainment to qualify
+        return []
+    return [
+        _(
+            "the target of {period} is set for {have} of its {total} stored periods "
+            "(months or days) only; its attainment compares with that part",
+            period=p,
+            have=have,
+            total=total,
+        )
+        for p, (have, total) in found.items()
+        if 0 < have < total
+    ]
+
+
 class PeriodPair:
     """Values of metrics at a period and its base, by grain, cached."""
 

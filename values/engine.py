@@ -473,11 +473,13 @@ class ValuesEngine:
         self.duckdb_seconds += time.perf_counter() - started
         return found.rename_columns(["period", *q.grain, "value"])
 
-    def coverage(self, metric_id: str, periods: Iterable[str]) -> dict[str, tuple[int, int]]:
+    def coverage(
+        self, metric_id: str, periods: Iterable[str], kind: str = "value"
+    ) -> dict[str, tuple[int, int]]:
         """For periods of a coarser grain than the stored one (a quarter of months, a week of
-        days …): ``period → (stored periods with a total value, stored periods it has)``
-        (:func:`values.grains.coverage`)."""
-        return coverage(self, metric_id, periods)
+        days …): ``period → (stored periods with a total value, stored periods it has)``, of
+        its targets with ``kind="target"`` (:func:`values.grains.coverage`)."""
+        return coverage(self, metric_id, periods, kind)
 
     def observed_dims(self, metric_id: str) -> list[str] | None:
         """Dimensions of the metric's observed values (``values/`` or its sql), or ``None``

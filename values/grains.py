@@ -54,10 +54,12 @@ def resolve_periods(
     return asked, start, end, plen, None
 
 
-def coverage(engine: Any, metric_id: str, periods: Iterable[str]) -> dict[str, tuple[int, int]]:
+def coverage(
+    engine: Any, metric_id: str, periods: Iterable[str], kind: str = "value"
+) -> dict[str, tuple[int, int]]:
     """For periods of a coarser grain than the stored one: ``period → (stored periods with a
-    total value, stored periods it has)``. Months and days, and periods of a metric without
-    values, are left out. One query over the whole range."""
+    total value, stored periods it has)`` (of its targets with ``kind="target"``). Months and
+    days, and periods of a metric without values, are left out. One query over the range."""
     calendar: Calendar = engine.calendar
     asked = [calendar.parse(p) for p in dict.fromkeys(periods)]
     asked = [p for p in asked if p.grain not in STORED_GRAINS]
@@ -67,13 +69,13 @@ def coverage(engine: Any, metric_id: str, periods: Iterable[str]) -> dict[str, t
     try:
         try:
             stored = engine.frame(
-                metric_id, start=lo.isoformat(), end=hi.isoformat(), monthly=False
+                metric_id, start=lo.isoformat(), end=hi.isoformat(), monthly=False, kind=kind
             ).get((), {})
             daily = True
         except ValuesQueryError:  # monthly values
-            stored = engine.frame(metric_id, start=lo.isoformat()[:7], end=hi.isoformat()[:7]).get(
-                (), {}
-            )
+            stored = engine.frame(
+                metric_id, start=lo.isoformat()[:7], end=hi.isoformat()[:7], kind=kind
+            ).get((), {})
             daily = False
     except InvalidQueryError:
         return {}

@@ -334,3 +334,35 @@ def test_eval_of_a_fiscal_year_says_which_compared_years_are_partly_filled(
     assert report["notes"] == by_store["notes"] == [n for n in explained if "12" in n]
     # a period its months fill gets no note
     assert "notes" not in eval_report(e, "revenue", "2026-03")
+
+
+@pytest.mark.parametrize(
+    ("lang", "words"),
+    [
+        ("en", "the target of FY2027 is set for 2 of its 12 stored periods"),
+        ("zh", "FY2027 的 12 个存储期间（月或日）中只有 2 个设了目标"),
+    ],
+)
+def test_eval_says_when_the_target_covers_part_of_the_period(
+    tmp_path: Path, lang: str, words: str
+) -> None:
+    """Targets set for April and May 2026 only: FY2027's target is their sum, so its
+    attainment (100,000 of 300 = 33,333 %) is against two months of a twelve-month year —
+    said, not left silent (found by gaps11: FY2026's 406 % on a catalog with a part-year
+    target). A month whose target is set gets no such note."""
+    from core import i18n
+    from values.service import eval_report
+
+    write_catalog(
+        tmp_path,
+        {
+            "targets/t.csv": "metric,period,store,target\nrevenue,2026-04,S1,100\nrevenue,2026-05,S1,200\n"
+        },
+    )
+    e = engine(tmp_path, MONTHLY, "name: test catalog\ncalendar: {fiscal_year_start: 4}\n")
+    with i18n.use(lang):
+        report = eval_report(e, "revenue", "FY2027")
+        month = eval_report(e, "revenue", "2026-04")
+    assert report["target"] == 300.0
+    assert sum(words in n for n in report["notes"]) == 1, report["notes"]
+    assert month["target"] == 100.0 and "notes" not in month
