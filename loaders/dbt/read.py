@@ -28,10 +28,15 @@ from dbt_semantic_interfaces.implementations.semantic_model import PydanticSeman
 from core.confined import escapes
 from core.i18n import _
 from graph_schema.errors import KpigraphError
+from graph_schema.limits import definition_size
 from loaders.yaml_lines import LDict, LList, line_of, load_yaml_all
 
 #: Largest input file read (a big dbt manifest.json is tens of MiB).
 MAX_INPUT_BYTES = 512 * 1024 * 1024
+#: Largest YAML file of a project directory, and the most characters one of its documents
+#: may stand for once its aliases (``*a``) are written out: ten lines of aliases can stand
+#: for 10⁹ items, which the official models would build one by one (minutes, gigabytes)
+MAX_YAML_BYTES = 32 * 1024 * 1024
 
 _REF_RE = re.compile(r"""ref\(\s*['"]([^'"]+)['"]\s*(?:,\s*['"]([^'"]+)['"]\s*)?\)""")
 
@@ -358,6 +363,11 @@ def _read_directory(root: Path) -> DbtProject:
 def _load_docs(root: Path, path: Path, problems: list[str]) -> list[Any]:
     rel = str(path.relative_to(root))
     try:
+        size = path.stat().st_size
+        if size > MAX_YAML_BYTES:
+            mib = f"{size / 1_048_576:.0f}"
+            problems.append(_("{path}: file is {mib} MiB, over the limit", path=rel, mib=mib))
+            return []
         text = path.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError as exc:
         problems.append(
@@ -368,16 +378,28 @@ def _load_docs(root: Path, path: Path, problems: list[str]) -> list[Any]:
         problems.append(_("{path}: cannot read: {problem}", path=rel, problem=exc.strerror))
         return []
     try:
-        return load_yaml_all(text)
+        docs = load_yaml_all(text)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = f":{mark.line + 1}" if mark else ""
         problems.append(
             _("{where}: broken YAML: {problem}", where=f"{rel}{line}", problem=exc.problem or exc)
         )
+        return []
     except yaml.YAMLError as exc:
         problems.append(_("{where}: broken YAML: {problem}", where=rel, problem=exc))
-    return []
+        return []
+    if definition_size(docs, MAX_YAML_BYTES) > MAX_YAML_BYTES:
+        problems.append(
+            _(
+                "{path}: its YAML aliases (*name) stand for over {mib} MiB once written out; "
+                "write the definitions without aliases",
+                path=rel,
+                mib=MAX_YAML_BYTES // 1_048_576,
+            )
+        )
+        return []
+    return docs
 
 
 def _items(doc: LDict, key: str, rel: str, problems: list[str]) -> list[tuple[Any, Origin]]:
