@@ -20,8 +20,20 @@ def bench_group() -> None:
 
 
 @bench_group.command(name="generate")
-@click.option("--metrics", "n_metrics", type=click.IntRange(10, 1_000_000), required=True)
-@click.option("--seed", type=int, default=1, show_default=True)
+@click.option(
+    "--metrics",
+    "n_metrics",
+    type=click.IntRange(10, 1_000_000),
+    required=True,
+    help="how many metrics the generated catalog has (about 5 nodes and 12 edges each)",
+)
+@click.option(
+    "--seed",
+    type=int,
+    default=1,
+    show_default=True,
+    help="random seed: the same seed generates the same catalog",
+)
 @click.argument("out_dir", type=click.Path(file_okay=False, path_type=Path))
 def bench_generate(n_metrics: int, seed: int, out_dir: Path) -> None:
     """Write a synthetic catalog with a realistic shape into OUT_DIR."""
@@ -38,10 +50,32 @@ def bench_generate(n_metrics: int, seed: int, out_dir: Path) -> None:
 
 
 @bench_group.command(name="run")
-@click.option("--size", type=click.Choice(["S", "M", "L"]), default="M", show_default=True)
-@click.option("--seed", type=int, default=1, show_default=True)
-@click.option("--backends", default="embedded,neo4j", show_default=True)
-@click.option("--workdir", type=click.Path(file_okay=False, path_type=Path), default=None)
+@click.option(
+    "--size",
+    type=click.Choice(["S", "M", "L"]),
+    default="M",
+    show_default=True,
+    help="catalog size: S 1,000, M 10,000, L 100,000 metrics",
+)
+@click.option(
+    "--seed",
+    type=int,
+    default=1,
+    show_default=True,
+    help="random seed: the same seed generates the same catalog",
+)
+@click.option(
+    "--backends",
+    default="embedded,neo4j",
+    show_default=True,
+    help="backends to measure, comma-separated",
+)
+@click.option(
+    "--workdir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="where the generated catalogs and stores go (default: a temporary directory)",
+)
 @click.option("--neo4j-uri", default=None, help="use this server instead of starting one")
 @click.option("--naive/--no-naive", default=None, help="time the row-at-a-time loader too")
 def bench_run(

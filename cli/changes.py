@@ -274,8 +274,9 @@ def changes_group() -> None:
     type=click.Choice(
         ["submitted", "owner_approved", "approved", "applied", "rejected", "withdrawn"]
     ),
+    help="only requests in this state",
 )
-@click.option("--ref", default=None)
+@click.option("--ref", default=None, help="only requests of this node (e.g. Metric:atp)")
 @server_options
 @json_option
 def list_changes(status: str | None, ref: str | None, as_json: bool, client: Client) -> None:

@@ -27,7 +27,13 @@ if TYPE_CHECKING:
 
 @click.command(cls=Command)
 @click.argument("ref", required=False)
-@click.option("--limit", default=20, show_default=True, type=click.IntRange(1, 1000))
+@click.option(
+    "--limit",
+    default=20,
+    show_default=True,
+    type=click.IntRange(1, 1000),
+    help="at most this many revisions, newest first",
+)
 @click.option("--changes/--no-changes", default=True, help="list each revision's changes")
 @store_options
 @json_option

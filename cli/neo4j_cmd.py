@@ -27,10 +27,22 @@ data_option = click.option(
 
 
 @neo4j_group.command(name="start")
-@click.option("--port", type=click.IntRange(1, 65535), default=7687, show_default=True)
+@click.option(
+    "--port",
+    type=click.IntRange(1, 65535),
+    default=7687,
+    show_default=True,
+    help="Bolt port the server listens on",
+)
 @data_option
 @click.option("--heap", default="1g", show_default=True, help="JVM heap, e.g. 2g")
-@click.option("--pagecache-mb", type=click.IntRange(16), default=256, show_default=True)
+@click.option(
+    "--pagecache-mb",
+    type=click.IntRange(16),
+    default=256,
+    show_default=True,
+    help="page cache in MB (the graph's store files held in memory)",
+)
 @click.option(
     "--tx-max-mb",
     type=click.IntRange(0),

@@ -44,8 +44,15 @@ def notifications_group() -> None:
 
 
 @notifications_group.command("list")
-@click.option("--status", type=click.Choice(["pending", "delivered", "failed"]), default=None)
-@click.option("--limit", type=click.IntRange(1, 10_000), default=50)
+@click.option(
+    "--status",
+    type=click.Choice(["pending", "delivered", "failed"]),
+    default=None,
+    help="only notifications in this delivery state",
+)
+@click.option(
+    "--limit", type=click.IntRange(1, 10_000), default=50, help="at most this many, newest first"
+)
 @store_options
 @json_option
 def list_items(

@@ -85,7 +85,13 @@ def onboarding(
 
 @click.command(cls=Command)
 @click.argument("department")
-@click.option("--seed", default=0, show_default=True, type=click.IntRange(0, 2**31 - 1))
+@click.option(
+    "--seed",
+    default=0,
+    show_default=True,
+    type=click.IntRange(0, 2**31 - 1),
+    help="which questions are drawn: the same seed asks the same quiz",
+)
 @click.option("--answers", "show_answers", is_flag=True, help="print the answer key too")
 @store_options
 @json_option

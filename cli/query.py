@@ -52,15 +52,48 @@ def show(ref: str, at: int | None, as_json: bool, store: GraphStore, settings: S
 @click.command(cls=Command)
 @click.argument("text", required=False, default="")
 @click.option("--kind", "kinds", default="Metric", help="node kinds, comma-separated")
-@click.option("--domain", default=None)
-@click.option("--level", default=None, type=click.Choice(["L0", "L1", "L2", "L3"]))
-@click.option("--status", default=None, type=click.Choice(["draft", "active", "deprecated"]))
+@click.option("--domain", default=None, help="only metrics of this business domain")
+@click.option(
+    "--level",
+    default=None,
+    type=click.Choice(["L0", "L1", "L2", "L3"]),
+    help="only metrics of this level (L0 north star … L3 detail)",
+)
+@click.option(
+    "--status",
+    default=None,
+    type=click.Choice(["draft", "active", "deprecated"]),
+    help="only metrics in this status",
+)
 @click.option("--department", default=None, help="owner or reviewer department id")
-@click.option("--priority", default=None, type=click.Choice(["P0", "P1", "P2"]))
-@click.option("--role", default=None, type=click.Choice(["north_star", "key", "process"]))
-@click.option("--horizon", default=None, type=click.Choice(["leading", "process", "lagging"]))
-@click.option("--limit", default=20, show_default=True, type=click.IntRange(1, 500))
-@click.option("--offset", default=0, show_default=True, type=click.IntRange(0))
+@click.option(
+    "--priority",
+    default=None,
+    type=click.Choice(["P0", "P1", "P2"]),
+    help="only metrics of this priority",
+)
+@click.option(
+    "--role",
+    default=None,
+    type=click.Choice(["north_star", "key", "process"]),
+    help="only metrics of this role (north star, key, process)",
+)
+@click.option(
+    "--horizon",
+    default=None,
+    type=click.Choice(["leading", "process", "lagging"]),
+    help="only leading, process or lagging metrics",
+)
+@click.option(
+    "--limit", default=20, show_default=True, type=click.IntRange(1, 500), help="results per page"
+)
+@click.option(
+    "--offset",
+    default=0,
+    show_default=True,
+    type=click.IntRange(0),
+    help="results to skip (the next page: --offset 20)",
+)
 @store_options
 @json_option
 def search(
@@ -115,6 +148,7 @@ def search(
     type=click.Choice([d.value for d in Direction]),
     default="both",
     show_default=True,
+    help="upstream (what it is built from), downstream (what is built from it) or both",
 )
 @click.option("--depth", type=int, default=3, show_default=True, help="hops, 1 to 10")
 @click.option(
@@ -232,16 +266,29 @@ def info(as_json: bool, store: GraphStore, settings: Settings) -> None:
 
 @click.command(cls=Command)
 @click.argument("ref")
-@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    required=True,
+    help="the HTML file to write",
+)
 @click.option(
     "--direction",
     type=click.Choice([d.value for d in Direction]),
     default="both",
     show_default=True,
+    help="upstream (what it is built from), downstream (what is built from it) or both",
 )
 @click.option("--depth", type=int, default=2, show_default=True, help="hops, 1 to 10")
 @click.option("--relations", default=None, help="relation types, comma-separated")
-@click.option("--max-nodes", type=click.IntRange(1, 2000), default=300, show_default=True)
+@click.option(
+    "--max-nodes",
+    type=click.IntRange(1, 2000),
+    default=300,
+    show_default=True,
+    help="draw at most this many nodes (the nearest first)",
+)
 @click.option(
     "--mode",
     type=click.Choice(["map", "tree"]),

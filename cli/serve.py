@@ -60,8 +60,19 @@ SERVER_LIMITS: dict[str, Any] = {
     help="serve the after-sales demo from its own file (kpigraph-demo.sqlite beside the "
     "store); your loaded graph is not touched, and the store's users sign in",
 )
-@click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", type=click.IntRange(1, 65535), default=8000, show_default=True)
+@click.option(
+    "--host",
+    default="127.0.0.1",
+    show_default=True,
+    help="address to listen on (0.0.0.0: every interface)",
+)
+@click.option(
+    "--port",
+    type=click.IntRange(1, 65535),
+    default=8000,
+    show_default=True,
+    help="port to listen on",
+)
 @click.option("--no-lint", is_flag=True, help="load --catalog even when lint finds errors")
 @click.option(
     "--writeback",

@@ -57,7 +57,13 @@ def users_group() -> None:
 
 @users_group.command("add")
 @click.argument("name")
-@click.option("--role", type=click.Choice(ROLES), required=True)
+@click.option(
+    "--role",
+    type=click.Choice(ROLES),
+    required=True,
+    help="viewer reads; editor proposes; owner approves for its department; "
+    "admin applies and manages users",
+)
 @click.option("--department", default=None, help="department id (required for an owner)")
 @store_options
 @json_option

@@ -211,7 +211,13 @@ def eval_cmd(
     "period's grain: mom, qoq, wow, dod; yoy for a year]",
 )
 @click.option("--by", metavar="DIM1,DIM2", default=None, help="dimensions (default: the metric's)")
-@click.option("--depth", type=click.IntRange(1, 6), default=3, show_default=True)
+@click.option(
+    "--depth",
+    type=click.IntRange(1, 6),
+    default=3,
+    show_default=True,
+    help="how many levels of the metric's inputs to explain",
+)
 @click.option(
     "--localize",
     is_flag=True,
