@@ -192,7 +192,7 @@ def _server(
 ) -> Iterator[tuple[str, int] | None]:
     """A private local Neo4j on a free port for ``--backend neo4j`` (its URI and pid), else
     nothing; ``keep``: left running after. ``pagecache_mb``: its page cache (the launcher's
-    default, 256 MB, is half of L's store: pass the store's size to keep it in memory)."""
+    default is 256 MB; L's store is 555 MB on disk)."""
     if backend != "neo4j":
         yield None
         return
