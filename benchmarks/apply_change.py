@@ -239,8 +239,11 @@ def _run(
             after_approvals: list[tuple[float, float]] = []
             after_apply: list[tuple[float, float]] = []
             with_background: list[float] = []  # CPU of every thread, apply to 1 s after it
+            submits: list[float] = []  # not timed as the apply: the request's proposal
+            windows: list[tuple[float, float]] = []  # each apply's span, epoch seconds
             for i in range(repeat):
                 props = store.get_nodes([ref])[ref].props()
+                t0 = time.perf_counter()
                 change = gov.submit(
                     people["editor"],
                     Action.UPDATE,
@@ -249,13 +252,15 @@ def _run(
                     props.get("version"),
                     f"bench {i}",
                 )
+                submits.append(time.perf_counter() - t0)
                 _approve(gov, people, change.id)
                 # the ledger's connection wrote the file: what the next read pays
                 after_approvals.append(_timed(lambda: store.snapshot().get_nodes([ref])))
                 s0 = _server_cpu(server_pid)
-                t0, c0 = time.perf_counter(), time.process_time()
+                t0, c0, e0 = time.perf_counter(), time.process_time(), time.time()
                 gov.apply(people["a1"], change.id)
                 deltas.append(time.perf_counter() - t0)
+                windows.append((e0, time.time()))
                 delta_cpu.append(time.process_time() - c0)
                 server_cpu.append(_server_cpu(server_pid) - s0)
                 after_apply.append(_timed(lambda: store.snapshot().get_nodes([ref])))
@@ -296,6 +301,8 @@ def _run(
         "apply_delta_median_s": round(statistics.median(deltas), 3),
         "apply_delta_cpu_s": [round(x, 3) for x in delta_cpu],
         "apply_delta_server_cpu_s": [round(x, 3) for x in server_cpu] if server_pid else None,
+        "apply_windows_epoch_s": [[round(a, 3), round(b, 3)] for a, b in windows],
+        "submit_s": [round(x, 3) for x in submits],
         "whole_publish_s": [round(x, 3) for x in wholes],
         "whole_publish_median_s": round(statistics.median(wholes), 3) if wholes else None,
         "ratio_whole_over_delta": (

@@ -29,3 +29,14 @@ def test_runner_smoke(tmp_path: Path) -> None:
     assert emb["api"]["http"]["p50_ms"] > 0
     assert emb["serving_rss_mb"] > 0
     assert (tmp_path / "results-S-3.json").is_file()
+
+
+def test_apply_change_smoke() -> None:
+    """The apply benchmark at a tiny size: each apply timed, with its span and the submit's."""
+    from benchmarks.apply_change import run as apply_run
+
+    out = apply_run(200, "embedded", 2, whole_runs=0)
+    assert len(out["apply_delta_s"]) == len(out["submit_s"]) == 2
+    (a0, b0), (a1, b1) = out["apply_windows_epoch_s"]
+    assert a0 <= b0 <= a1 <= b1
+    assert out["whole_publish_s"] == [] and out["nodes"] > 200
