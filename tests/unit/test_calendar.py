@@ -356,7 +356,9 @@ def test_eval_says_when_the_target_covers_part_of_the_period(
     write_catalog(
         tmp_path,
         {
-            "targets/t.csv": "metric,period,store,target\nrevenue,2026-04,S1,100\nrevenue,2026-05,S1,200\n"
+            "targets/t.csv": (
+                "metric,period,store,target\nrevenue,2026-04,S1,100\nrevenue,2026-05,S1,200\n"
+            )
         },
     )
     e = engine(tmp_path, MONTHLY, "name: test catalog\ncalendar: {fiscal_year_start: 4}\n")
