@@ -384,7 +384,7 @@ def read_calendar(root: Path) -> Calendar:
     """
     manifest = root / "kpigraph.yaml"
     if escapes(root, manifest):
-        raise CatalogError([CatalogIssue("kpigraph.yaml", None, LINKED_OUT, ADVICE)])
+        raise CatalogError([CatalogIssue("kpigraph.yaml", None, _(LINKED_OUT), _(ADVICE))])
     if not manifest.is_file() or manifest.stat().st_size > 1_000_000:
         return DEFAULT
     try:
