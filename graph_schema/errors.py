@@ -146,9 +146,12 @@ class CatalogError(KpigraphError):
         count = len(self.issues)
         first: object = self.issues[0] if self.issues else Said.of(N_("no details"))
         more = Said.of(N_(" (and {count} more)"), count=count - 1) if count > 1 else ""
+        said = Said.join(first, more)
+        # worded when read (in the language in use then) when an issue is: a values file's
+        # issues an engine keeps for later requests; else worded now, as raised
+        lazy = any(isinstance(i.message, Said) or isinstance(i.hint, Said) for i in self.issues)
         super().__init__(
-            Said.join(first, more),  # worded when read, in the language in use then
-            {"issues": [i.worded() for i in self.issues]},
+            said if lazy else str(said), {"issues": [i.worded() for i in self.issues]}
         )
 
 
