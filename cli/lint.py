@@ -10,7 +10,7 @@ import click
 
 from cli.common import emit_json, err, out, printable, safe, speaks_directory_language
 from cli.help_text import Command
-from core.i18n import _
+from core.i18n import _, ngettext
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -49,7 +49,8 @@ def github_lines(report: LintReport, root: Path) -> list[str]:
             if issue.line:
                 props.append(f"line={issue.line}")
         props.append(f"title={_gh_prop(issue.rule)}")
-        message = issue.message + (" — " + _("fix:") + f" {issue.fix}" if issue.fix else "")
+        fix = " — " + _("{label} {text}", label=_("fix:"), text=issue.fix) if issue.fix else ""
+        message = issue.message + fix
         command = _GITHUB[issue.severity.value]
         lines.append(f"::{command} {','.join(props)}::{_gh_data(printable(message))}")
     return lines
@@ -103,22 +104,25 @@ def gate(report: LintReport, directory: Path) -> None:
         errors = tuple(i for i in report.issues if i.severity is Severity.ERROR)
         print_text(LintReport(errors), directory, console=err())
         raise click.ClickException(
-            _(
-                "{count} lint error(s) in {directory}; nothing was loaded (fix them, or pass "
+            ngettext(
+                "%(num)s lint error in %(directory)s; nothing was loaded (fix it, or pass "
                 "--no-lint)",
-                count=counts["error"],
-                directory=printable(directory),
+                "%(num)s lint errors in %(directory)s; nothing was loaded (fix them, or pass "
+                "--no-lint)",
+                counts["error"],
             )
+            % {"num": counts["error"], "directory": printable(directory)}
         )
     if counts["warning"]:
         # plain text, as the console would print it (no markup in it): a load that passes
         # its gate imports no console (~0.02 s of a one-file delta load)
         click.echo(
-            _(
-                "lint: {count} warning(s); 'kpigraph lint {directory}' lists them",
-                count=counts["warning"],
-                directory=printable(directory),
-            ),
+            ngettext(
+                "lint: %(num)s warning; 'kpigraph lint %(directory)s' shows it",
+                "lint: %(num)s warnings; 'kpigraph lint %(directory)s' lists them",
+                counts["warning"],
+            )
+            % {"num": counts["warning"], "directory": printable(directory)},
             err=True,
         )
 
@@ -141,7 +145,8 @@ def print_text(
             soft_wrap=True,
         )
         if issue.fix:
-            console.print("    " + _("fix:") + f" {safe(issue.fix)}", soft_wrap=True, style="dim")
+            fix = _("{label} {text}", label=_("fix:"), text=safe(issue.fix))
+            console.print("    " + fix, soft_wrap=True, style="dim")
     counts = report.counts()
     hidden = counts["info"] if quiet_info else 0
     tail = (

@@ -150,9 +150,7 @@ class CatalogError(KpigraphError):
         # worded when read (in the language in use then) when an issue is: a values file's
         # issues an engine keeps for later requests; else worded now, as raised
         lazy = any(isinstance(i.message, Said) or isinstance(i.hint, Said) for i in self.issues)
-        super().__init__(
-            said if lazy else str(said), {"issues": [i.worded() for i in self.issues]}
-        )
+        super().__init__(said if lazy else str(said), {"issues": [i.worded() for i in self.issues]})
 
 
 class StoreError(KpigraphError):

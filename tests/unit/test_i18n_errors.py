@@ -53,9 +53,15 @@ def test_a_kept_values_file_error_is_worded_for_each_reader() -> None:
     """A metric's SQL whose rows are not tidy values: the engine keeps the error (its
     ``notes``) and later requests read it in their own language, not the first one's."""
     con = duckdb.connect()
-    with i18n.use("zh"):  # raised while a zh request runs …
-        with pytest.raises(ValuesFileError) as caught:
-            load_query(con, "SELECT '2026-06' AS period, 'x' AS shop, 1 AS value", "m", "t", lambda ids: set())
+    # raised while a zh request runs …
+    with i18n.use("zh"), pytest.raises(ValuesFileError) as caught:
+        load_query(
+            con,
+            "SELECT '2026-06' AS period, 'x' AS shop, 1 AS value",
+            "m",
+            "t",
+            lambda ids: set(),
+        )
     kept = caught.value
     with i18n.use("en"):  # … read by an en request
         assert "unknown dimension column 'shop'" in kept.message, kept.message
@@ -87,9 +93,8 @@ def test_engine_connection_errors_speak_the_language_in_use(url: str) -> None:
 
 
 def test_an_engine_connection_error_is_kept_unworded() -> None:
-    with i18n.use("zh"):
-        with pytest.raises(EngineConnectionError) as caught:
-            open_engine(SecretUrl("mysql://reader@h/db"))
+    with i18n.use("zh"), pytest.raises(EngineConnectionError) as caught:
+        open_engine(SecretUrl("mysql://reader@h/db"))
     with i18n.use("en"):
         assert caught.value.message.startswith("no values engine for the connection")
 
@@ -130,9 +135,8 @@ def test_hierarchy_mapping_errors_speak_the_language_in_use(tmp_path: Path) -> N
         said = _said(lambda rel=rel: read_mapping("store", ["region", "store"], tmp_path, rel))
         assert said["zh"] != said["en"], said
         _zh(said["zh"])
-    with i18n.use("zh"):
-        with pytest.raises(HierarchyError):
-            read_mapping("store", ["region", "store"], tmp_path, "m.csv")
+    with i18n.use("zh"), pytest.raises(HierarchyError):
+        read_mapping("store", ["region", "store"], tmp_path, "m.csv")
 
 
 @pytest.mark.parametrize("lang", ["zh", "en"])

@@ -35,7 +35,7 @@ def test_help_of_lint_commands() -> None:
     for name in ("lint", "infer-fields"):
         result = invoke(name, "--help")
         # in the CLI's default language (zh) unless --lang / KPIGRAPH_LANG chose one
-        assert result.exit_code == 0 and ("Usage:" in result.output or "用法:" in result.output)
+        assert result.exit_code == 0 and ("Usage:" in result.output or "用法：" in result.output)
     assert "infer-fields" in invoke("--help").output
 
 
