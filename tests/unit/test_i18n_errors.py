@@ -161,3 +161,27 @@ def test_invalid_ref_from_the_cli_is_in_zh(tmp_path: Path) -> None:
     )
     assert done.returncode != 0
     assert "未知" in done.stderr and "unknown node kind" not in done.stderr, done.stderr
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_chat_bot_refusals_speak_the_language_in_use(
+    lang: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A callback a chat platform sends without its signature headers is refused (401) in the
+    request's language; so is a platform the server has no bot for (404)."""
+    from fastapi.testclient import TestClient
+
+    from api.app import create_app
+    from tests.helpers import demo_store
+
+    monkeypatch.setenv("KPIGRAPH_DINGTALK_APP_SECRET", "SEC0123456789abcdef")
+    with TestClient(create_app(store=demo_store())) as c:
+        refused = c.post("/bots/dingtalk", params={"lang": lang}, content=b"{}")
+        missing = c.post("/bots/nope", params={"lang": lang}, content=b"{}")
+    assert refused.status_code == 401 and missing.status_code == 404
+    said = refused.json()["error"]["message"] + " " + missing.json()["error"]["message"]
+    if lang == "zh":
+        _zh(said.replace("timestamp / sign", "").replace("/bots/nope", ""))
+    else:
+        assert "missing or malformed timestamp / sign headers" in said, said
+        assert "no chat bot at /bots/nope" in said, said
