@@ -185,3 +185,34 @@ def test_chat_bot_refusals_speak_the_language_in_use(
     else:
         assert "missing or malformed timestamp / sign headers" in said, said
         assert "no chat bot at /bots/nope" in said, said
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_user_and_sign_in_refusals_speak_the_language_in_use(lang: str, tmp_path: Path) -> None:
+    """``users add`` of an owner without a department, a bad user name, and a wrong bearer
+    token on the API: each refusal in the language in use."""
+    from fastapi.testclient import TestClient
+
+    from api.app import create_app
+    from governance.users import add_user
+    from store.ledger import ledger_for
+    from tests.helpers import demo_store
+
+    store = demo_store()
+    ledger = ledger_for(store)
+    try:
+        with i18n.use(lang):
+            said = [_said(lambda: add_user(ledger, "x", "owner", None))[lang]]
+            said.append(_said(lambda: add_user(ledger, "-bad-", "viewer", None))[lang])
+    finally:
+        ledger.close()
+    with TestClient(create_app(store=store)) as c:
+        r = c.get("/api/me", params={"lang": lang}, headers={"Authorization": "Basic x"})
+    assert r.status_code == 401, r.text
+    said.append(r.json()["error"]["message"])
+    if lang == "zh":
+        for text in said:
+            _zh(text.replace("--department ID", "").replace("Authorization: Bearer TOKEN", ""))
+    else:
+        assert "an owner reviews for a department" in said[0], said
+        assert "Bearer TOKEN" in said[2], said
