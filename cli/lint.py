@@ -240,10 +240,12 @@ def infer_fields_cmd(directory: Path, metric_ids: tuple[str, ...], dry_run: bool
         for line in plan.errors:
             console.print(f"{safe(directory / line)}", soft_wrap=True)
         raise click.ClickException(
-            _(
-                "{n} metric(s) have SQL that cannot be used; nothing was written",
-                n=len(plan.errors),
+            ngettext(
+                "%(num)s metric has SQL that cannot be used; nothing was written",
+                "%(num)s metrics have SQL that cannot be used; nothing was written",
+                len(plan.errors),
             )
+            % {"num": len(plan.errors)}
         )
     for change in plan.changes:
         added = [f for f in change.new if f not in change.old]
@@ -257,11 +259,18 @@ def infer_fields_cmd(directory: Path, metric_ids: tuple[str, ...], dry_run: bool
     if dry_run or not plan.changes:
         n, unchanged = len(plan.changes), plan.unchanged
         if dry_run:
-            said = _(
-                "would change {n} metric(s); {unchanged} already right", n=n, unchanged=unchanged
+            said = ngettext(
+                "would change %(num)s metric; %(unchanged)s already right",
+                "would change %(num)s metrics; %(unchanged)s already right",
+                n,
             )
         else:
-            said = _("changed {n} metric(s); {unchanged} already right", n=n, unchanged=unchanged)
+            said = ngettext(
+                "changed %(num)s metric; %(unchanged)s already right",
+                "changed %(num)s metrics; %(unchanged)s already right",
+                n,
+            )
+        said %= {"num": n, "unchanged": unchanged}
         console.print(said)
         return
     edits = [(c.file, c.line or 1, "fields", list(c.new)) for c in plan.changes]
@@ -269,11 +278,12 @@ def infer_fields_cmd(directory: Path, metric_ids: tuple[str, ...], dry_run: bool
         written = rewrite_lists(source.root, edits)
     except YamlEditError as exc:
         raise click.ClickException(f"{exc}\n" + _("nothing was written")) from exc
+    files = ngettext("%(num)s file", "%(num)s files", len(written)) % {"num": len(written)}
     console.print(
-        _(
-            "changed {n} metric(s) in {files} file(s); {unchanged} already right",
-            n=len(plan.changes),
-            files=len(written),
-            unchanged=plan.unchanged,
+        ngettext(
+            "changed %(num)s metric in %(files)s; %(unchanged)s already right",
+            "changed %(num)s metrics in %(files)s; %(unchanged)s already right",
+            len(plan.changes),
         )
+        % {"num": len(plan.changes), "files": files, "unchanged": plan.unchanged}
     )
