@@ -301,7 +301,7 @@ def _card_value(key: str, value: Any, names: dict[str, str] | None = None) -> st
     if key in _REF_KEYS:
         kind = _REF_KEYS[key]
         items = value if isinstance(value, list) else [value]
-        return _(", ").join(_named(kind, str(v), names) for v in items)
+        return _list_sep().join(_named(kind, str(v), names) for v in items)
     if key == "caliber" and isinstance(value, dict):
         lines = []
         sep = _(", ")
@@ -407,10 +407,17 @@ def node_card(console: Console, card: NodeCard) -> None:
     for group in card.neighbours:
         parts = []
         if group.incoming:
-            parts.append("← " + _(", ").join(_named_ref(n.name, n.ref) for n in group.incoming))
+            parts.append("← " + _list_sep().join(_named_ref(n.name, n.ref) for n in group.incoming))
         if group.outgoing:
-            parts.append("→ " + _(", ").join(_named_ref(n.name, n.ref) for n in group.outgoing))
+            parts.append("→ " + _list_sep().join(_named_ref(n.name, n.ref) for n in group.outgoing))
         console.print(T(f"{group.relation} " + "  ".join(parts), style="magenta"))
+
+
+def _list_sep() -> str:
+    """The language's list separator (、 in zh), with a space after it: a terminal wraps a
+    long list of names and ids at a space, never inside an id."""
+    sep = _(", ")
+    return sep if sep.endswith(" ") else sep + " "
 
 
 def _named_ref(name: str, ref: str) -> str:
