@@ -57,8 +57,17 @@ class SqlSyntaxError(KpigraphError, ValueError):
     code = "sql_syntax"
 
     def __init__(self, reason: str, line: int | None = None, column: int | None = None) -> None:
-        where = f" at line {line}, column {column}" if line else ""
-        super().__init__(f"SQL does not parse{where}: {reason}")
+        said = (
+            _(
+                "SQL does not parse at line {line}, column {column}: {reason}",
+                line=line,
+                column=column,
+                reason=reason,
+            )
+            if line
+            else _("SQL does not parse: {reason}", reason=reason)
+        )
+        super().__init__(said)
         self.reason, self.line, self.column = reason, line, column
 
 
