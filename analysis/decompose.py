@@ -21,6 +21,7 @@ import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
+from core.i18n import _
 from graph_schema.errors import InvalidQueryError
 from graph_schema.formula import BinOp, Expr, Formula, Neg, Num, Ref
 
@@ -190,8 +191,14 @@ def split_shapley(
     n = len(names)
     if n > MAX_SHAPLEY_INPUTS:
         raise DecompositionError(
-            f"an exact Shapley split of {n} inputs needs 2^{n} evaluations; the limit is "
-            f"{MAX_SHAPLEY_INPUTS} inputs — give the metric a drivers identity with fewer terms"
+            _(
+                "an exact Shapley split of {n} inputs needs 2^{n2} evaluations; the "
+                "limit is {MAX_SHAPLEY_INPUTS} inputs — give the metric a drivers "
+                "identity with fewer terms",
+                n=n,
+                n2=n,
+                MAX_SHAPLEY_INPUTS=MAX_SHAPLEY_INPUTS,
+            )
         )
     values = []
     for mask in range(1 << n):
@@ -199,7 +206,10 @@ def split_shapley(
         value = value_of(point)
         if math.isnan(value):
             raise DecompositionError(
-                f"{formula.text} is undefined (division by zero) for a mix of old and new values"
+                _(
+                    "{text} is undefined (division by zero) for a mix of old and new values",
+                    text=formula.text,
+                )
             )
         values.append(value)
     weights = [math.factorial(s) * math.factorial(n - s - 1) / math.factorial(n) for s in range(n)]

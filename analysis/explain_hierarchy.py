@@ -89,9 +89,15 @@ def _check_parents(h: Hierarchy, depth: int, keys: list[Path]) -> None:
         known = seen.setdefault(key[-1], key[:-1])
         if known != key[:-1]:
             raise HierarchyError(
-                f"{h.dimension}: {h.levels[depth - 1]} {key[-1]!r} lies under "
-                f"{' / '.join(known)} and {' / '.join(key[:-1])} in the values; "
-                "a member has one parent",
+                _(
+                    "{dimension}: {level} {member} lies under {one} and {other} in the values; "
+                    "a member has one parent",
+                    dimension=h.dimension,
+                    level=h.levels[depth - 1],
+                    member=repr(key[-1]),
+                    one=" / ".join(known),
+                    other=" / ".join(key[:-1]),
+                ),
                 {"dimension": h.dimension, "member": key[-1]},
             )
 

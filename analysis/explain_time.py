@@ -78,13 +78,16 @@ class TimeFrames:
 
     def __init__(self, source: ValueSource, pair: PeriodPair, calendar: Calendar) -> None:
         if pair.base_p is None:
-            raise InvalidQueryError("time is drilled against a base period, not against targets")
+            raise InvalidQueryError(_("time is drilled against a base period, not against targets"))
         self.source, self.calendar = source, calendar
         self.period = pair.period
         self.now, self.base = calendar.parse(pair.period), calendar.parse(pair.base_p)
         if self.now.grain not in _LEVELS or self.base.grain != self.now.grain:
             raise InvalidQueryError(
-                f"time is drilled for years, quarters, months and weeks, not {self.now.grain}"
+                _(
+                    "time is drilled for years, quarters, months and weeks, not {grain}",
+                    grain=self.now.grain,
+                )
             )
         self._cache: dict[tuple[str, int], tuple[Frame, Frame]] = {}
         #: a sub-period of the explained period → the base's sub-period at its position

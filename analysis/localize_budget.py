@@ -8,6 +8,7 @@ import itertools
 import math
 from collections.abc import Sequence
 
+from core.i18n import _
 from graph_schema.errors import InvalidQueryError
 
 MAX_WORK = 4 * 10**8  # element-operations a round (search_work)
@@ -34,15 +35,24 @@ def check_size(leaves: int, dimensions: Sequence[str], *, read: int | None = Non
     k = len(dimensions)
     if k > MAX_DIMENSIONS:
         raise InvalidQueryError(
-            f"localize searches every combination of the chosen dimensions; {k} dimensions is "
-            f"more than {MAX_DIMENSIONS} — choose fewer with --by (by=)"
+            _(
+                "localize searches every combination of the chosen dimensions; {k} "
+                "dimensions is more than {MAX_DIMENSIONS} — choose fewer with --by (by=)",
+                k=k,
+                MAX_DIMENSIONS=MAX_DIMENSIONS,
+            )
         )
     if leaves > MAX_LEAVES:
         count = f"more than {read:,}" if read is not None else f"{leaves:,}"
         raise InvalidQueryError(
-            f"localize over {count} leaves ({', '.join(dimensions)}) is more than this "
-            f"server's budget of {MAX_LEAVES:,} leaves — choose fewer dimensions with --by "
-            "(by=), or dimensions with fewer members"
+            _(
+                "localize over {count} leaves ({dimensions}) is more than this server's "
+                "budget of {MAX_LEAVES} leaves — choose fewer dimensions with --by "
+                "(by=), or dimensions with fewer members",
+                count=count,
+                dimensions=", ".join(dimensions),
+                MAX_LEAVES=f"{MAX_LEAVES:,}",
+            )
         )
 
 
@@ -57,8 +67,14 @@ def check_budget(
     work = search_work(leaves, sizes if sizes is not None else [leaves] * k)
     if work > MAX_WORK:
         raise InvalidQueryError(
-            f"localize over {leaves:,} leaves × {2**k - 1} dimension combinations "
-            f"({', '.join(dimensions)}) is more than this server's budget of {MAX_WORK:,} "
-            "element-operations a round — choose fewer dimensions with --by (by=), or "
-            "dimensions with fewer members"
+            _(
+                "localize over {leaves} leaves × {value} dimension combinations "
+                "({dimensions}) is more than this server's budget of {MAX_WORK} "
+                "element-operations a round — choose fewer dimensions with --by (by=), "
+                "or dimensions with fewer members",
+                leaves=f"{leaves:,}",
+                value=2**k - 1,
+                dimensions=", ".join(dimensions),
+                MAX_WORK=f"{MAX_WORK:,}",
+            )
         )

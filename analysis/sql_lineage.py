@@ -37,6 +37,7 @@ from sqlglot.errors import ParseError, SqlglotError, TokenError
 from sqlglot.optimizer.qualify import qualify
 from sqlglot.optimizer.scope import Scope, build_scope
 
+from core.i18n import _
 from graph_schema.errors import KpigraphError
 from graph_schema.models import BaseNode, FieldNode, System, Table
 
@@ -56,8 +57,17 @@ class SqlSyntaxError(KpigraphError, ValueError):
     code = "sql_syntax"
 
     def __init__(self, reason: str, line: int | None = None, column: int | None = None) -> None:
-        where = f" at line {line}, column {column}" if line else ""
-        super().__init__(f"SQL does not parse{where}: {reason}")
+        said = (
+            _(
+                "SQL does not parse at line {line}, column {column}: {reason}",
+                line=line,
+                column=column,
+                reason=reason,
+            )
+            if line
+            else _("SQL does not parse: {reason}", reason=reason)
+        )
+        super().__init__(said)
         self.reason, self.line, self.column = reason, line, column
 
 
@@ -84,7 +94,9 @@ def normalize_dialect(name: str | None) -> str | None:
         sqlglot.Dialect.get_or_raise(key)
     except (ValueError, SqlglotError) as exc:
         known = "mysql, postgres, hive, spark, duckdb, bigquery, snowflake, trino, clickhouse"
-        raise SqlDialectError(f"unknown SQL dialect {name!r}; use one of {known}, …") from exc
+        raise SqlDialectError(
+            _("unknown SQL dialect {name}; use one of {known}, …", name=repr(name), known=known)
+        ) from exc
     return key
 
 
@@ -127,7 +139,9 @@ class SourceSchema:
     def view(self, table_id: str) -> _ViewLineage:
         if table_id not in self._views:
             if table_id in self._resolving:
-                raise SqlSyntaxError(f"view {table_id} is defined in terms of itself")
+                raise SqlSyntaxError(
+                    _("view {table_id} is defined in terms of itself", table_id=table_id)
+                )
             table = self.tables[table_id]
             self._resolving.add(table_id)
             try:
@@ -136,7 +150,9 @@ class SourceSchema:
                 if exc.reason.startswith("view "):
                     raise
                 raise SqlSyntaxError(
-                    f"view {table_id}: {exc.reason}", exc.line, exc.column
+                    _("view {table_id}: {reason}", table_id=table_id, reason=exc.reason),
+                    exc.line,
+                    exc.column,
                 ) from exc
             finally:
                 self._resolving.discard(table_id)
@@ -207,9 +223,13 @@ def parse_sql(sql: str, dialect: str | None = None) -> exp.Query:
     except TokenError as exc:
         raise SqlSyntaxError(str(exc).split("\n")[0]) from exc
     if len(statements) != 1:
-        raise SqlSyntaxError(f"expected one statement, found {len(statements)}")
+        raise SqlSyntaxError(
+            _("expected one statement, found {statements}", statements=len(statements))
+        )
     if not isinstance(statements[0], exp.Query):
-        raise SqlSyntaxError(f"expected a SELECT query, found {statements[0].key.upper()}")
+        raise SqlSyntaxError(
+            _("expected a SELECT query, found {value}", value=statements[0].key.upper())
+        )
     return statements[0]
 
 
@@ -221,10 +241,10 @@ def sql_reads(
     walk, unknown = _prepare(tree, schema, dialect, tuple(prefer))
     root = build_scope(tree)
     if root is None:
-        raise SqlSyntaxError("not a query sqlglot can analyse")
+        raise SqlSyntaxError(_("not a query sqlglot can analyse"))
     outputs, cond = _scope_info(root, walk)
     reads = set(cond)
-    for _, cols in outputs:
+    for _out, cols in outputs:
         reads |= cols
     walk.fields |= reads
     return SqlReads(
@@ -274,7 +294,7 @@ def _prepare(
             identify=False,
         )
     except SqlglotError as exc:
-        raise SqlSyntaxError(f"cannot resolve columns: {exc}") from exc
+        raise SqlSyntaxError(_("cannot resolve columns: {error}", error=exc)) from exc
     walk = _Walk(schema, {k.lower(): v for k, v in keys.items()})
     return walk, unknown
 
@@ -374,7 +394,7 @@ def _scope_info(
     for sub in scope.subquery_scopes:
         sub_out, sub_cond = _scope_info(sub, walk)
         cond |= sub_cond
-        for _, cols in sub_out:
+        for _out, cols in sub_out:
             cond |= cols
     result = (outputs, frozenset(cond))
     walk.memo[key] = result
@@ -388,7 +408,7 @@ def _view_lineage(table: SourceTable, schema: SourceSchema) -> _ViewLineage:
     walk, unknown = _prepare(tree, schema, dialect, (table.system,))
     root = build_scope(tree)
     if root is None:
-        raise SqlSyntaxError(f"view {table.id}: not a query sqlglot can analyse")
+        raise SqlSyntaxError(_("view {id}: not a query sqlglot can analyse", id=table.id))
     outputs, cond = _scope_info(root, walk)
     return _ViewLineage(
         outputs={name: cols for name, cols in outputs},

@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 from fastapi import Depends, Request
 
 from core.client_address import Network, client_address
+from core.i18n import _
 from core.security import (
     FailureLimiter,
     SessionSigner,
@@ -82,7 +83,10 @@ def check_token(state: AuthState, token: str, client: str) -> User:
     wait = state.limiter.blocked(client)
     if wait:
         raise TooManyAttemptsError(
-            f"too many failed sign-ins from this client; try again in {int(wait) + 1} s",
+            _(
+                "too many failed sign-ins from this client; try again in {seconds} s",
+                seconds=int(wait) + 1,
+            ),
             {"retry_after": int(wait) + 1},
         )
     parsed = parse_token(token)
@@ -91,7 +95,7 @@ def check_token(state: AuthState, token: str, client: str) -> User:
     ok = parsed is not None and state.verifier.verify(secret_hash, token, parsed)
     if not ok or user is None or not user.active:
         state.limiter.fail(client)
-        raise AuthenticationRequiredError("invalid or revoked token")
+        raise AuthenticationRequiredError(_("invalid or revoked token"))
     return user
 
 
@@ -115,14 +119,14 @@ async def check_csrf(request: Request, session: dict[str, Any]) -> None:
     field ``csrf`` (or header ``X-CSRF-Token``) equal to the session's token."""
     origin = request.headers.get("origin") or request.headers.get("referer")
     if origin and urlsplit(origin).netloc != request.headers.get("host"):
-        raise PermissionDeniedError("cross-site request refused (CSRF)")
+        raise PermissionDeniedError(_("cross-site request refused (CSRF)"))
     sent = request.headers.get("x-csrf-token")
     if sent is None and "form" in request.headers.get("content-type", ""):
         form = await request.form()
         value = form.get("csrf")
         sent = value if isinstance(value, str) else None
     if not same_secret(sent, session.get("csrf")):
-        raise PermissionDeniedError("missing or wrong CSRF token; reload the page and retry")
+        raise PermissionDeniedError(_("missing or wrong CSRF token; reload the page and retry"))
 
 
 async def optional_user(request: Request) -> User | None:
@@ -134,9 +138,9 @@ async def optional_user(request: Request) -> User | None:
     user: User | None = None
     header = request.headers.get("authorization")
     if header:
-        scheme, _, token = header.partition(" ")
+        scheme, _sep, token = header.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
-            raise AuthenticationRequiredError("use 'Authorization: Bearer TOKEN'")
+            raise AuthenticationRequiredError(_("use 'Authorization: Bearer TOKEN'"))
         user = check_token(state, token.strip(), client_key(request))
     else:
         found = await _session(request, state)
@@ -158,7 +162,7 @@ async def session_csrf(request: Request) -> str | None:
 async def require_user(user: Annotated[User | None, Depends(optional_user)]) -> User:
     if user is None:
         raise AuthenticationRequiredError(
-            "sign in: send 'Authorization: Bearer TOKEN' or sign in at /signin"
+            _("sign in: send 'Authorization: Bearer TOKEN' or sign in at /signin")
         )
     return user
 
@@ -169,7 +173,9 @@ def require_roles(*roles: Role) -> Callable[..., Coroutine[Any, Any, User]]:
     async def check(user: Annotated[User, Depends(require_user)]) -> User:
         if user.role not in allowed:
             need = ", ".join(sorted(r.value for r in allowed))
-            raise PermissionDeniedError(f"a {user.role.value} may not do this (needs: {need})")
+            raise PermissionDeniedError(
+                _("a {role} may not do this (needs: {need})", role=user.role.value, need=need)
+            )
         return user
 
     return check

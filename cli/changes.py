@@ -36,7 +36,7 @@ class ServerError(click.ClickException):
     def show(self, file: Any = None) -> None:
         with i18n.use(self.language):
             label = _("error:")
-            err().print(f"[red]{label}[/] {safe(self.message)}")
+            err().print(_("{label} {text}", label=f"[red]{label}[/]", text=safe(self.message)))
 
 
 class Client:

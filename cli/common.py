@@ -317,11 +317,11 @@ def _report(exc: BaseException) -> int:
             _("error:"),
             _("{problems}; nothing was loaded", problems=problems % {"num": n}),
         )
-        err().print(f"[red]{label}[/] {nothing}")
+        err().print(_("{label} {text}", label=f"[red]{label}[/]", text=nothing))
         return 1
     except KpigraphError as exc:
         label = _("error:")
-        err().print(f"[red]{label}[/] {safe(exc.message)}")
+        err().print(_("{label} {text}", label=f"[red]{label}[/]", text=safe(exc.message)))
         for line in _detail_lines(exc):
             err().print(f"  {safe(line)}")
         # a metric, node, dimension or member not in the catalog (close matches listed), a
@@ -341,12 +341,11 @@ def _report(exc: BaseException) -> int:
     except Exception as exc:
         if os.environ.get("KPIGRAPH_DEBUG"):
             raise
-        err().print(
-            "[red]"
-            + _("internal error:")
-            + f"[/] {safe(type(exc).__name__)}: {safe(exc)} "
-            + _("(set KPIGRAPH_DEBUG=1 for the traceback, and please report it)")
+        label = _("internal error:")
+        said = f"{safe(type(exc).__name__)}: {safe(exc)} " + _(
+            "(set KPIGRAPH_DEBUG=1 for the traceback, and please report it)"
         )
+        err().print(_("{label} {text}", label=f"[red]{label}[/]", text=said))
         return 2
 
 

@@ -43,11 +43,20 @@ def render_explanation(
     )
     base_label = r["base_period"] or _("target")
     unit = f" {safe(r['unit'])}" if r.get("unit") else ""
+    moved = _("change {change}", change=number_in(r["change"], contributions, signed=True))
+    if r.get("change_pct") is not None:
+        moved += _(" ({text})", text=percent_change(r["change_pct"]))
     console.print(
-        f"[bold]{safe(r['name'])}[/] {r['period']} vs {base_label}: "
-        f"{number_in(r['base_value'], total)} → {number_in(r['value'], total)}{unit}, "
-        + _("change {change}", change=number_in(r["change"], contributions, signed=True))
-        + (f" ({percent_change(r['change_pct'])})" if r.get("change_pct") is not None else "")
+        _(
+            "{name} {period} vs {base}: {before} → {after}{unit}, {change}",
+            name=f"[bold]{safe(r['name'])}[/]",
+            period=r["period"],
+            base=base_label,
+            before=number_in(r["base_value"], total),
+            after=number_in(r["value"], total),
+            unit=unit,
+            change=moved,
+        )
     )
     # escaped: rich would take "[log-mean split …]" for a style tag and drop it (English)
     method = "  " + safe(f"[{method_words(r['method'])}]") if r["method"] else ""
@@ -72,8 +81,12 @@ def render_explanation(
         )
         how = "  " + safe(f"[{method_words(node['method'])}]") if node.get("method") else ""
         branch = parent.add(
-            f"{safe(node['name'])}: {number_in(node['contribution'], contributions, signed=True)}"
-            + (f" ({words})" if words else "")
+            _(
+                "{label}: {value}",
+                label=safe(node["name"]),
+                value=number_in(node["contribution"], contributions, signed=True),
+            )
+            + (_(" ({text})", text=words) if words else "")
             + f"{moved}{divisor}{how}"
         )
         for child in node["children"]:
@@ -159,7 +172,7 @@ def render_explanation(
         table_of(title, list(d["dimensions"]), d["members"], False)
     if r["causes"]:
         title, caveat = _("Possible causes"), _("evidence of correlation, not proof of cause")
-        console.print(f"[bold]{title}[/] ({caveat}):")
+        console.print(_("{title} ({caveat}):", title=f"[bold]{title}[/]", caveat=caveat))
         for c in r["causes"]:
             corr = (
                 "—"
@@ -171,11 +184,16 @@ def render_explanation(
             }
             moved = cause_change(c.get("change"), units.get(c["cause"]), c.get("base_value"))
             console.print(
-                f"  {safe(c['name'])} → {safe(c['effect_name'])} ({c['polarity']}, "
-                + _("lag {lag}", lag=lag)
-                + "): "
-                + _("change {change}", change=moved)
-                + f", r {corr}"
+                "  "
+                + _(
+                    "{cause} → {effect} ({polarity}, lag {lag}): change {change}, r {r}",
+                    cause=safe(c["name"]),
+                    effect=safe(c["effect_name"]),
+                    polarity=c["polarity"],
+                    lag=lag,
+                    change=moved,
+                    r=corr,
+                )
             )
     if r.get("root_causes") is not None:
         table = Table(title=_("Root causes (localize)"))
@@ -196,7 +214,7 @@ def render_explanation(
             )
         console.print(table)
     for note in r["notes"]:
-        console.print("[dim]" + _("note:") + f"[/] {safe(note)}")
+        console.print("[dim]" + _("note: {note}", note=safe(note)) + "[/]")
     for mid, f in sorted(r.get("fetched", {}).items()):  # values from the values cache
         stale = " [bold red]" + _("STALE") + "[/]" if f["stale"] else ""
         console.print("[dim]" + _("cached:") + f"[/] {safe(mid)} {f['fetched_at']}{stale}")

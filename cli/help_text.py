@@ -227,7 +227,16 @@ def term_len(text: str) -> int:
 
 
 class Formatter(click.HelpFormatter):
-    """click's help layout, with CJK text wrapped by :func:`wrap`."""
+    """click's help layout, with CJK text wrapped by :func:`wrap`, and headings and the usage
+    line punctuated the language's way (``用法：``, ``选项：``; click writes ``Usage: `` and
+    ``Options:`` around the words)."""
+
+    def write_usage(self, prog: str, args: str = "", prefix: str | None = None) -> None:
+        super().write_usage(prog, args, _("Usage: ") if prefix is None else prefix)
+
+    def write_heading(self, heading: str) -> None:
+        said = _("{heading}:", heading=heading)
+        self.write(" " * self.current_indent + said + "\n")
 
     def write_text(self, text: str) -> None:
         indent = " " * self.current_indent

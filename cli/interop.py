@@ -22,7 +22,7 @@ def _fail(problems: list[str], what: str | None = None) -> NoReturn:
 
     label = _("error:")
     for line in problems:
-        err().print(f"[red]{label}[/] {safe(line)}")
+        err().print(_("{label} {text}", label=f"[red]{label}[/]", text=safe(line)))
     err().print(_problems(len(problems), what or _("nothing was written")))
     raise SystemExit(1)
 
@@ -52,7 +52,7 @@ def _guard(action: Callable[[], Any]) -> Any:
         render.catalog_issues(err(), exc.issues)
         summary = _problems(len(exc.issues), _("nothing was written"))
         label = _("error:")
-        err().print(f"[red]{label}[/] {summary}")
+        err().print(_("{label} {text}", label=f"[red]{label}[/]", text=summary))
         raise SystemExit(1) from None
 
 

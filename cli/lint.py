@@ -10,7 +10,7 @@ import click
 
 from cli.common import emit_json, err, out, printable, safe, speaks_directory_language
 from cli.help_text import Command
-from core.i18n import _
+from core.i18n import _, ngettext
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -49,7 +49,8 @@ def github_lines(report: LintReport, root: Path) -> list[str]:
             if issue.line:
                 props.append(f"line={issue.line}")
         props.append(f"title={_gh_prop(issue.rule)}")
-        message = issue.message + (" — " + _("fix:") + f" {issue.fix}" if issue.fix else "")
+        fix = " — " + _("{label} {text}", label=_("fix:"), text=issue.fix) if issue.fix else ""
+        message = issue.message + fix
         command = _GITHUB[issue.severity.value]
         lines.append(f"::{command} {','.join(props)}::{_gh_data(printable(message))}")
     return lines
@@ -103,22 +104,25 @@ def gate(report: LintReport, directory: Path) -> None:
         errors = tuple(i for i in report.issues if i.severity is Severity.ERROR)
         print_text(LintReport(errors), directory, console=err())
         raise click.ClickException(
-            _(
-                "{count} lint error(s) in {directory}; nothing was loaded (fix them, or pass "
+            ngettext(
+                "%(num)s lint error in %(directory)s; nothing was loaded (fix it, or pass "
                 "--no-lint)",
-                count=counts["error"],
-                directory=printable(directory),
+                "%(num)s lint errors in %(directory)s; nothing was loaded (fix them, or pass "
+                "--no-lint)",
+                counts["error"],
             )
+            % {"num": counts["error"], "directory": printable(directory)}
         )
     if counts["warning"]:
         # plain text, as the console would print it (no markup in it): a load that passes
         # its gate imports no console (~0.02 s of a one-file delta load)
         click.echo(
-            _(
-                "lint: {count} warning(s); 'kpigraph lint {directory}' lists them",
-                count=counts["warning"],
-                directory=printable(directory),
-            ),
+            ngettext(
+                "lint: %(num)s warning; 'kpigraph lint %(directory)s' shows it",
+                "lint: %(num)s warnings; 'kpigraph lint %(directory)s' lists them",
+                counts["warning"],
+            )
+            % {"num": counts["warning"], "directory": printable(directory)},
             err=True,
         )
 
@@ -141,7 +145,8 @@ def print_text(
             soft_wrap=True,
         )
         if issue.fix:
-            console.print("    " + _("fix:") + f" {safe(issue.fix)}", soft_wrap=True, style="dim")
+            fix = _("{label} {text}", label=_("fix:"), text=safe(issue.fix))
+            console.print("    " + fix, soft_wrap=True, style="dim")
     counts = report.counts()
     hidden = counts["info"] if quiet_info else 0
     tail = (
@@ -235,10 +240,12 @@ def infer_fields_cmd(directory: Path, metric_ids: tuple[str, ...], dry_run: bool
         for line in plan.errors:
             console.print(f"{safe(directory / line)}", soft_wrap=True)
         raise click.ClickException(
-            _(
-                "{n} metric(s) have SQL that cannot be used; nothing was written",
-                n=len(plan.errors),
+            ngettext(
+                "%(num)s metric has SQL that cannot be used; nothing was written",
+                "%(num)s metrics have SQL that cannot be used; nothing was written",
+                len(plan.errors),
             )
+            % {"num": len(plan.errors)}
         )
     for change in plan.changes:
         added = [f for f in change.new if f not in change.old]
@@ -252,11 +259,18 @@ def infer_fields_cmd(directory: Path, metric_ids: tuple[str, ...], dry_run: bool
     if dry_run or not plan.changes:
         n, unchanged = len(plan.changes), plan.unchanged
         if dry_run:
-            said = _(
-                "would change {n} metric(s); {unchanged} already right", n=n, unchanged=unchanged
+            said = ngettext(
+                "would change %(num)s metric; %(unchanged)s already right",
+                "would change %(num)s metrics; %(unchanged)s already right",
+                n,
             )
         else:
-            said = _("changed {n} metric(s); {unchanged} already right", n=n, unchanged=unchanged)
+            said = ngettext(
+                "changed %(num)s metric; %(unchanged)s already right",
+                "changed %(num)s metrics; %(unchanged)s already right",
+                n,
+            )
+        said %= {"num": n, "unchanged": unchanged}
         console.print(said)
         return
     edits = [(c.file, c.line or 1, "fields", list(c.new)) for c in plan.changes]
@@ -264,11 +278,12 @@ def infer_fields_cmd(directory: Path, metric_ids: tuple[str, ...], dry_run: bool
         written = rewrite_lists(source.root, edits)
     except YamlEditError as exc:
         raise click.ClickException(f"{exc}\n" + _("nothing was written")) from exc
+    files = ngettext("%(num)s file", "%(num)s files", len(written)) % {"num": len(written)}
     console.print(
-        _(
-            "changed {n} metric(s) in {files} file(s); {unchanged} already right",
-            n=len(plan.changes),
-            files=len(written),
-            unchanged=plan.unchanged,
+        ngettext(
+            "changed %(num)s metric in %(files)s; %(unchanged)s already right",
+            "changed %(num)s metrics in %(files)s; %(unchanged)s already right",
+            len(plan.changes),
         )
+        % {"num": len(plan.changes), "files": files, "unchanged": plan.unchanged}
     )

@@ -8,6 +8,7 @@ import click
 
 from cli.common import store_options
 from cli.help_text import Command
+from core.i18n import _
 
 if TYPE_CHECKING:
     from core.settings import Settings
@@ -71,7 +72,11 @@ def _user(store: GraphStore, token: str) -> User:
     user = check_token(state, token.strip(), "stdio")
     if user.role not in WRITERS:
         raise PermissionDeniedError(
-            f"{user.name} is a {user.role.value}: proposing needs an editor or above; "
-            "run without --token for the read-only tools"
+            _(
+                "{name} is a {value}: proposing needs an editor or above; run without "
+                "--token for the read-only tools",
+                name=user.name,
+                value=user.role.value,
+            )
         )
     return user

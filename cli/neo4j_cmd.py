@@ -11,6 +11,7 @@ import click
 
 from cli.common import err
 from cli.help_text import Group
+from core.i18n import _
 
 
 @click.group(name="neo4j", cls=Group)
@@ -55,15 +56,21 @@ def neo4j_start(port: int, data: Path | None, heap: str, pagecache_mb: int, tx_m
     from neo4j_local import launcher
 
     if not launcher.is_built():
-        err().print("building the Neo4j launcher with Maven (first use only)…")
+        err().print(_("building the Neo4j launcher with Maven (first use only)…"))
     started = time.perf_counter()
     server = launcher.start(
         port=port, data_dir=data, heap=heap, pagecache_mb=pagecache_mb, tx_max_mb=tx_max_mb
     )
     click.echo(server.uri)
     err().print(
-        f"Neo4j is up (pid {server.pid}, {time.perf_counter() - started:.1f}s); log {server.log}\n"
-        f"use it with: export KPIGRAPH_BACKEND=neo4j KPIGRAPH_NEO4J_URI={server.uri}",
+        _(
+            "Neo4j is up (pid {pid}, {seconds}s); log {log}\n"
+            "use it with: export KPIGRAPH_BACKEND=neo4j KPIGRAPH_NEO4J_URI={uri}",
+            pid=server.pid,
+            seconds=f"{time.perf_counter() - started:.1f}",
+            log=server.log,
+            uri=server.uri,
+        ),
         highlight=False,
     )
 
@@ -77,7 +84,11 @@ def neo4j_build() -> None:
     classpath = launcher.build(quiet=False)
     jars = classpath.count(os.pathsep)
     click.echo(
-        f"launcher built: {jars} jars on the classpath ({time.perf_counter() - started:.1f}s)"
+        _(
+            "launcher built: {jars} jars on the classpath ({seconds}s)",
+            jars=jars,
+            seconds=f"{time.perf_counter() - started:.1f}",
+        )
     )
 
 
@@ -87,7 +98,7 @@ def neo4j_stop(data: Path | None) -> None:
     """Stop the local Neo4j (clean shutdown)."""
     from neo4j_local import launcher
 
-    click.echo("stopped" if launcher.stop(data) else "not running")
+    click.echo(_("stopped") if launcher.stop(data) else _("not running"))
 
 
 @neo4j_group.command(name="status")
@@ -98,9 +109,14 @@ def neo4j_status(data: Path | None) -> None:
 
     server = launcher.status(data)
     if server is None:
-        click.echo("not running")
+        click.echo(_("not running"))
         sys.exit(1)
     answers = launcher.bolt_answers(server.uri)
-    click.echo(f"{server.uri} pid {server.pid} {'answering' if answers else 'NOT answering'}")
+    said = (
+        _("{uri} pid {pid} answering", uri=server.uri, pid=server.pid)
+        if answers
+        else _("{uri} pid {pid} NOT answering", uri=server.uri, pid=server.pid)
+    )
+    click.echo(said)
     if not answers:
         sys.exit(1)

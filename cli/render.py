@@ -20,6 +20,7 @@ from core.i18n import N_, _, ngettext
 from graph_schema.errors import CatalogIssue
 from store.base import SearchPage, StoreInfo
 from viz.labels import count_label, translate, word
+from viz.programme_words import programme_word
 
 
 def T(text: object, style: str = "") -> Text:
@@ -230,6 +231,7 @@ _CARD_LABELS: list[tuple[str, str]] = [
     ("formula", N_("Formula")),
     ("drivers", N_("Driver breakdown")),
     ("unit", N_("Unit")),
+    ("aggregation", N_("Aggregation")),
     ("example", N_("Worked example")),
     ("caliber", N_("Scope of the count")),
     ("data_source", N_("Data source")),
@@ -249,6 +251,11 @@ _CARD_LABELS: list[tuple[str, str]] = [
     ("version", N_("Version")),
     ("history", N_("Version history")),
     ("contacts", N_("Contacts")),
+    ("atomic", N_("Atomic metric")),
+    ("qualifiers", N_("Qualifiers")),
+    ("window", N_("Time window")),
+    ("tags", N_("Tags")),
+    ("extra", N_("Other attributes")),
 ]
 
 _SCOPE_LABELS = {
@@ -281,7 +288,7 @@ def _in_names(expr: str, names: dict[str, str]) -> str:
 
 def _named(kind: str, node_id: str, names: dict[str, str]) -> str:
     name = names.get(f"{kind}:{node_id}")
-    return f"{name} ({node_id})" if name and name != node_id else node_id
+    return _("{name} ({id})", name=name, id=node_id) if name and name != node_id else node_id
 
 
 def _card_value(key: str, value: Any, names: dict[str, str] | None = None) -> str:
@@ -294,7 +301,7 @@ def _card_value(key: str, value: Any, names: dict[str, str] | None = None) -> st
     if key in _REF_KEYS:
         kind = _REF_KEYS[key]
         items = value if isinstance(value, list) else [value]
-        return _(", ").join(_named(kind, str(v), names) for v in items)
+        return _list_sep().join(_named(kind, str(v), names) for v in items)
     if key == "caliber" and isinstance(value, dict):
         lines = []
         sep = _(", ")
@@ -302,39 +309,59 @@ def _card_value(key: str, value: Any, names: dict[str, str] | None = None) -> st
             scope = value.get(part) or {}
             if scope.get("includes"):
                 lines.append(
-                    _("{part} includes (+):", part=_(label)) + " " + sep.join(scope["includes"])
+                    _(
+                        "{part} includes (+): {items}",
+                        part=_(label),
+                        items=sep.join(scope["includes"]),
+                    )
                 )
             if scope.get("excludes"):
                 lines.append(
-                    _("{part} excludes (−):", part=_(label)) + " " + sep.join(scope["excludes"])
+                    _(
+                        "{part} excludes (−): {items}",
+                        part=_(label),
+                        items=sep.join(scope["excludes"]),
+                    )
                 )
         if value.get("time"):
-            lines.append(_("Time range:") + " " + value["time"])
-        lines += [_("Rule:") + f" {r}" for r in value.get("rules", [])]
+            lines.append(_("Time range: {time}", time=value["time"]))
+        lines += [_("Rule: {rule}", rule=r) for r in value.get("rules", [])]
         return "\n".join(lines)
     if key == "benchmarks":
         return "\n".join(_benchmark(b) for b in value)
     if key == "history":
         return "\n".join(
-            f"V{h['version']} ({h.get('date', '?')}): {h.get('change', '')}" for h in value
+            _(
+                "V{version} ({date}): {change}",
+                version=h["version"],
+                date=h.get("date", "?"),
+                change=h.get("change", ""),
+            )
+            for h in value
         )
     if key == "causes":
         return "\n".join(
             f"{'+' if c.get('polarity', '+') == '+' else '−'} → "
             f"{_named('Metric', c['metric'], names)}"
-            + (" (" + _("lag {lag}", lag=c["lag"]) + ")" if c.get("lag") else "")
-            + ("; " + _("evidence:") + f" {c['evidence']}" if c.get("evidence") else "")
+            + (_(" (lag {lag})", lag=c["lag"]) if c.get("lag") else "")
+            + (_("; evidence: {evidence}", evidence=c["evidence"]) if c.get("evidence") else "")
             for c in value
         )
     if key == "contacts" and isinstance(value, dict):
         return "\n".join(
-            (_(_CONTACT_LABELS[k]) if k in _CONTACT_LABELS else k) + f": {v}"
+            _(
+                "{label}: {value}",
+                label=_(_CONTACT_LABELS[k]) if k in _CONTACT_LABELS else k,
+                value=v,
+            )
             for k, v in value.items()
         )
     if key == "sql":
         return str(value).rstrip()
-    if key == "status":
+    if key in ("status", "aggregation"):
         return translate(value)
+    if key in ("role", "horizon"):
+        return programme_word(value, key)
     if isinstance(value, list):
         return "\n".join(f"• {_fmt(v)}" for v in value)
     return _fmt(value)
@@ -352,7 +379,9 @@ def _benchmark(b: dict[str, Any]) -> str:
     else:
         span = "-"
     label = b.get("label") or b.get("segment") or ""
-    return f"{label}: {span}" + (f" ({b['source']})" if b.get("source") else "")
+    return _("{label}: {value}", label=label, value=span) + (
+        _(" ({text})", text=b["source"]) if b.get("source") else ""
+    )
 
 
 def _num(x: Any) -> str:
@@ -378,10 +407,21 @@ def node_card(console: Console, card: NodeCard) -> None:
     for group in card.neighbours:
         parts = []
         if group.incoming:
-            parts.append("← " + ", ".join(f"{n.name}({n.ref})" for n in group.incoming))
+            parts.append("← " + _list_sep().join(_named_ref(n.name, n.ref) for n in group.incoming))
         if group.outgoing:
-            parts.append("→ " + ", ".join(f"{n.name}({n.ref})" for n in group.outgoing))
+            parts.append("→ " + _list_sep().join(_named_ref(n.name, n.ref) for n in group.outgoing))
         console.print(T(f"{group.relation} " + "  ".join(parts), style="magenta"))
+
+
+def _list_sep() -> str:
+    """The language's list separator (、 in zh), with a space after it: a terminal wraps a
+    long list of names and ids at a space, never inside an id."""
+    sep = _(", ")
+    return sep if sep.endswith(" ") else sep + " "
+
+
+def _named_ref(name: str, ref: str) -> str:
+    return _("{name} ({id})", name=name, id=ref)
 
 
 def _fmt(value: Any) -> str:

@@ -98,11 +98,32 @@ def add(
     if as_json:
         emit_json({**user.model_dump(mode="json"), "token": token})
         return
-    role = role_words(user.role.value) + (", " + user.department if user.department else "")
+    shown = department_names(store, [user.department] if user.department else [])
+    role = role_words(user.role.value) + (
+        _(", ") + shown[user.department] if user.department else ""
+    )
     text = _(TEXT["created"], name=user.name, role=role, where=where(settings))
     out().print(safe(text))
     out().print(_(TEXT["token"]))
     click.echo(token)
+
+
+def department_names(store: GraphStore, ids: list[str]) -> dict[str, str]:
+    """Each department id as people read it: its name with the id in brackets (the id alone
+    when the loaded catalog has no such department, or nothing is loaded)."""
+    from graph_schema.errors import StoreError
+    from graph_schema.ids import NodeKind, NodeRef
+
+    refs = {d: NodeRef(NodeKind.DEPARTMENT, d) for d in dict.fromkeys(ids)}
+    try:
+        labels = store.labels(refs.values()) if refs else {}
+    except StoreError:  # nothing loaded yet
+        labels = {}
+    out = {}
+    for d, ref in refs.items():
+        name = labels[ref].name if ref in labels else None
+        out[d] = _("{name} ({id})", name=name, id=d) if name and name != d else d
+    return out
 
 
 @users_group.command("list")
@@ -126,11 +147,12 @@ def list_users(as_json: bool, store: GraphStore, settings: Settings) -> None:
         *(_(TEXT[k]) for k in ("col_name", "col_role", "col_department", "col_created")),
         _(TEXT["col_revoked"]),
     )
+    shown = department_names(store, [u.department for u in users if u.department])
     for u in users:
         table.add_row(
             safe(u.name),
             role_words(u.role.value),
-            safe(u.department or ""),
+            safe(shown[u.department] if u.department else ""),
             u.created_at[:19],
             u.revoked_at[:19] if u.revoked_at else "",
         )

@@ -128,18 +128,14 @@ def values_cmd(
     for line in fetched:
         out().print(f"[dim]{line}[/]")
     for period, (have, total) in sorted(report.get("partial", {}).items()):
-        out().print(
-            "[dim]"
-            + _("note:")
-            + "[/] "
-            + _(
-                "{period} has values for {have} of its {total} months/days; "
-                "its figures cover those only",
-                period=period,
-                have=have,
-                total=total,
-            )
+        partial = _(
+            "{period} has values for {have} of its {total} months/days; "
+            "its figures cover those only",
+            period=period,
+            have=have,
+            total=total,
         )
+        out().print("[dim]" + _("note: {note}", note=partial) + "[/]")
 
 
 @click.command("eval", cls=Command)
@@ -333,7 +329,7 @@ def check_values_cmd(
             )
         out().print(table)
         for note in report["notes"]:
-            err().print(_("note:") + f" {safe(note)}")
+            err().print(_("note: {note}", note=safe(note)))
     from values.service import SEVERITY_RANK
 
     limit = SEVERITY_RANK.get(fail_on)

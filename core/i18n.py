@@ -415,8 +415,8 @@ class Said:
         return cls(message, tuple(values.items()))
 
     @classmethod
-    def join(cls, *parts: str | Said) -> Said:
-        """``parts`` one after the other, each worded when this is."""
+    def join(cls, *parts: object) -> Said:
+        """``parts`` one after the other, each worded (``str()``) when this is."""
         return cls("", (("parts", parts),))
 
     def __str__(self) -> str:

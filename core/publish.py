@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from core.bulk import paused_gc
+from core.i18n import _
 from graph_schema.diff import (
     diff_snapshots,
     digest_update,
@@ -127,8 +128,12 @@ def _publish(
         head = store.head()
         if expect_head is not None and head != expect_head:
             raise ConflictError(
-                f"the graph moved to revision {head}; this change was prepared against "
-                f"revision {expect_head} — nothing was changed, read it again and retry",
+                _(
+                    "the graph moved to revision {head}; this change was prepared against "
+                    "revision {expect_head} — nothing was changed, read it again and retry",
+                    head=head,
+                    expect_head=expect_head,
+                ),
                 {"head": head, "expected": expect_head},
             )
         try:

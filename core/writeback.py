@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from core.confined import ADVICE, escapes
-from core.i18n import N_
+from core.i18n import N_, _
 from core.sync import AppliedRequest, StoreAhead, SyncConflictError, store_ahead
 from graph_schema.errors import CatalogError, KpigraphError
 from graph_schema.governance import ChangeRequest
@@ -180,10 +180,12 @@ def _sibling_path(source: CatalogSource, metric: dict[str, Any], taken: set[str]
                 folders[str(Path(origin[0]).parent)] += 1
     folder = folders.most_common(1)[0][0] if folders else "metrics"
     if not SLUG_RE.match(str(metric.get("id", ""))):
-        raise WriteBackError(f"{metric.get('id')!r} is not a metric id; create its file by hand")
+        raise WriteBackError(
+            _("{value} is not a metric id; create its file by hand", value=repr(metric.get("id")))
+        )
     rel = f"{folder}/{metric['id']}.yaml"
     if rel in taken or (source.root / rel).exists():
-        raise WriteBackError(f"{rel} exists already; create the metric's file by hand")
+        raise WriteBackError(_("{rel} exists already; create the metric's file by hand", rel=rel))
     return rel
 
 
@@ -215,8 +217,12 @@ def plan_pull(root: Path, store: GraphStore, *, upto_revision: int | None = None
     if ahead.conflicts:
         lines = "".join(f"\n  {c.describe()}" for c in ahead.conflicts)
         raise SyncConflictError(
-            f"the files and the store changed the same fields:{lines}\nresolve them in the "
-            "files (keep the store's value to take the approved change), then pull again",
+            _(
+                "the files and the store changed the same fields:{lines}\nresolve them in "
+                "the files (keep the store's value to take the approved change), then "
+                "pull again",
+                lines=lines,
+            ),
             {"conflicts": [c.describe() for c in ahead.conflicts]},
         )
     missing = {m.id: m for m in ahead.missing}
@@ -269,8 +275,11 @@ def _edit(
         if changes[WHOLE] is None or new is None:
             origin = source.origins.get(ref)
             raise WriteBackError(
-                f"Metric:{metric_id} was removed in the store; remove it from "
-                f"{origin[0] if origin else 'its file'} by hand"
+                _(
+                    "Metric:{metric_id} was removed in the store; remove it from {value} by hand",
+                    metric_id=metric_id,
+                    value=origin[0] if origin else "its file",
+                )
             )
         taken = set(texts)
         rel = _sibling_path(source, new, taken)
@@ -279,7 +288,7 @@ def _edit(
         return rel, None, dump_yaml(head | body)
     origin = source.origins.get(ref)
     if origin is None:
-        raise WriteBackError(f"Metric:{metric_id} is in no catalog file")
+        raise WriteBackError(_("Metric:{metric_id} is in no catalog file", metric_id=metric_id))
     rel = origin[0]
     path = source.root / rel
     before = texts.get(rel)
@@ -287,7 +296,7 @@ def _edit(
         before = path.read_bytes().decode("utf-8")
     line = _metric_line(before, metric_id)
     if line is None:
-        raise WriteBackError(f"{rel}: Metric:{metric_id} not found")
+        raise WriteBackError(_("{rel}: Metric:{metric_id} not found", rel=rel, metric_id=metric_id))
     try:
         after = patch(before, line, changes, ORDER, where=rel)
     except YamlEditError as exc:
@@ -316,7 +325,10 @@ def _validate(
         except CatalogError as exc:
             issues = "; ".join(f"{i.file}:{i.line}: {i.message}" for i in exc.issues[:5])
             raise WriteBackError(
-                f"the catalog would not validate after the edits ({issues}); nothing written"
+                _(
+                    "the catalog would not validate after the edits ({issues}); nothing written",
+                    issues=issues,
+                )
             ) from exc
     old = {str(n.ref): n for n in source.graph.nodes}
     new = {str(n.ref): n for n in edited.nodes}
@@ -341,7 +353,13 @@ def write_files(root: Path, files: dict[str, tuple[str | None, str | None]]) -> 
     staged: list[tuple[Path, Path | None]] = []
     for rel in files:  # a folder linked out of the catalog (core/confined.py): nothing written
         if escapes(root, root / rel):
-            raise WriteBackError(f"{rel} is in a folder linked to outside the catalog; {ADVICE}")
+            raise WriteBackError(
+                _(
+                    "{rel} is in a folder linked to outside the catalog; {advice}",
+                    rel=rel,
+                    advice=_(ADVICE),
+                )
+            )
     try:
         for rel, (_before, after) in sorted(files.items()):
             target = root / rel
@@ -473,7 +491,7 @@ def write_back(
     In every case the files (and the repository) are left as they were.
     """
     if change_request.applied_revision is None:
-        raise WriteBackError(f"change request #{change_request.id} is not applied")
+        raise WriteBackError(_("change request #{id} is not applied", id=change_request.id))
     root, upto = Path(catalog_dir), change_request.applied_revision
     with catalog_lock(root):
         if mode == "commit":

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from core.i18n import _
 from graph_schema.errors import InvalidQueryError, NodeNotFoundError
 from graph_schema.governance import (
     WRITERS,
@@ -31,9 +32,9 @@ ATTEMPTS = 5
 def _clean(body: str) -> str:
     text = body.strip()
     if not text:
-        raise InvalidQueryError("body: write something")
+        raise InvalidQueryError(_("body: write something"))
     if len(text) > MAX_BODY:
-        raise InvalidQueryError(f"body: at most {MAX_BODY} characters")
+        raise InvalidQueryError(_("body: at most {n} characters", n=MAX_BODY))
     return text
 
 
@@ -48,7 +49,9 @@ def _metric(store: GraphStore, metric_id: str) -> Metric:
 def _get(ledger: Ledger, comment_id: int) -> Comment:
     found = ledger.comment(comment_id)
     if found is None:
-        raise ChangeNotFoundError(f"no comment #{comment_id}", {"id": comment_id})
+        raise ChangeNotFoundError(
+            _("no comment #{comment_id}", comment_id=comment_id), {"id": comment_id}
+        )
     return found
 
 
@@ -56,12 +59,12 @@ def add(
     store: GraphStore, ledger: Ledger, user: User, metric_id: str, body: str, parent: int | None
 ) -> Comment:
     if user.role not in WRITERS:
-        raise PermissionDeniedError(f"a {user.role.value} may not comment")
+        raise PermissionDeniedError(_("a {role} may not comment", role=user.role.value))
     _metric(store, metric_id)
     if parent is not None:
         above = _get(ledger, parent)
         if above.metric != metric_id or above.parent is not None:
-            raise InvalidQueryError("parent: answer a question of the same metric")
+            raise InvalidQueryError(_("parent: answer a question of the same metric"))
     comment = Comment(
         id=ledger.next_comment_id(),
         metric=metric_id,
@@ -90,7 +93,7 @@ def _update(ledger: Ledger, comment_id: int, change: Callable[[Comment], Comment
         new = change(comment)
         if ledger.put_comment(new, expected=comment):
             return new
-    raise ChangeStateError(f"comment #{comment_id} is busy; try again")
+    raise ChangeStateError(_("comment #{comment_id} is busy; try again", comment_id=comment_id))
 
 
 def edit(ledger: Ledger, user: User, comment_id: int, body: str) -> Comment:
@@ -98,7 +101,7 @@ def edit(ledger: Ledger, user: User, comment_id: int, body: str) -> Comment:
 
     def change(comment: Comment) -> Comment:
         if not _by(user, comment) or comment.deleted:
-            raise PermissionDeniedError("only the author may edit a comment")
+            raise PermissionDeniedError(_("only the author may edit a comment"))
         return comment.model_copy(update={"body": text, "edited_at": now_iso()})
 
     return _update(ledger, comment_id, change)
@@ -107,7 +110,7 @@ def edit(ledger: Ledger, user: User, comment_id: int, body: str) -> Comment:
 def delete(ledger: Ledger, user: User, comment_id: int) -> Comment:
     def change(comment: Comment) -> Comment:
         if not _by(user, comment) and user.role is not Role.ADMIN:
-            raise PermissionDeniedError("only the author or an admin may delete a comment")
+            raise PermissionDeniedError(_("only the author or an admin may delete a comment"))
         return comment.model_copy(update={"deleted": True, "faq": False, "edited_at": now_iso()})
 
     return _update(ledger, comment_id, change)
@@ -116,11 +119,11 @@ def delete(ledger: Ledger, user: User, comment_id: int) -> Comment:
 def mark_faq(store: GraphStore, ledger: Ledger, user: User, comment_id: int, faq: bool) -> Comment:
     def change(comment: Comment) -> Comment:
         if comment.parent is None or comment.deleted:
-            raise InvalidQueryError("only an answer can be marked as FAQ")
+            raise InvalidQueryError(_("only an answer can be marked as FAQ"))
         metric = _metric(store, comment.metric)
         owner = user.role is Role.OWNER and user.department in (metric.owner, metric.reviewer)
         if not (owner or user.role is Role.ADMIN):
-            raise PermissionDeniedError("only an owner of the metric's department may mark FAQ")
+            raise PermissionDeniedError(_("only an owner of the metric's department may mark FAQ"))
         return comment.model_copy(update={"faq": faq})
 
     return _update(ledger, comment_id, change)

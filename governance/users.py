@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+from core.i18n import _
 from core.security import new_token
 from graph_schema.errors import InvalidQueryError
 from graph_schema.governance import Role, User, now_iso
@@ -35,18 +36,25 @@ def add_user(
     name = name.strip()
     if not NAME.match(name):
         raise InvalidQueryError(
-            f"user name {name!r}: letters, digits, Chinese characters, and '_', '.', '-', '@' "
-            "between them (not first or last); at most 64"
+            _(
+                "user name {name}: letters, digits, Chinese characters, and '_', '.', "
+                "'-', '@' between them (not first or last); at most 64",
+                name=repr(name),
+            )
         )
     if role is Role.OWNER and not department:
-        raise InvalidQueryError("an owner reviews for a department: add --department ID")
+        raise InvalidQueryError(_("an owner reviews for a department: add --department ID"))
     taken = [u.name for u in ledger.users() if u.active and name_key(u.name) == name_key(name)]
     if taken:
         same = taken[0] == name
         raise InvalidQueryError(
-            f"user {name!r} exists; revoke it first to issue a new token"
+            _("user {name} exists; revoke it first to issue a new token", name=repr(name))
             if same
-            else f"user {name!r} clashes with user {taken[0]!r}: names are unique ignoring case",
+            else _(
+                "user {name} clashes with user {other}: names are unique ignoring case",
+                name=repr(name),
+                other=repr(taken[0]),
+            ),
             {"name": name},
         )
     token = new_token()
@@ -60,5 +68,5 @@ def add_user(
     try:
         ledger.add_user(user, token.secret_hash)
     except KeyError as exc:
-        raise InvalidQueryError(f"user {name!r} exists", {"name": name}) from exc
+        raise InvalidQueryError(_("user {name} exists", name=repr(name)), {"name": name}) from exc
     return user, token.value

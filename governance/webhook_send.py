@@ -15,6 +15,7 @@ import ipaddress
 import socket
 import ssl
 
+from core.i18n import _
 from graph_schema.webhook_policy import (
     Allow,
     IPAddress,
@@ -36,14 +37,16 @@ def resolve(target: Target, allow: Allow) -> IPAddress:
     try:
         infos = socket.getaddrinfo(target.host, target.port, type=socket.SOCK_STREAM)
     except socket.gaierror as exc:
-        raise WebhookError(f"cannot resolve {target.host!r}: {exc}") from None
+        raise WebhookError(
+            _("cannot resolve {host}: {error}", host=repr(target.host), error=exc)
+        ) from None
     addresses: list[IPAddress] = []
     for _family, _type, _proto, _name, sockaddr in infos:
         ip = ipaddress.ip_address(str(sockaddr[0]).split("%", 1)[0])
         if ip not in addresses:
             addresses.append(ip)
     if not addresses:
-        raise WebhookError(f"{target.host!r} resolves to no address")
+        raise WebhookError(_("{host} resolves to no address", host=repr(target.host)))
     for ip in addresses:
         check_address(ip, target.host, target.port, allow)
     return addresses[0]
@@ -104,7 +107,13 @@ def post(
         status = response.status
         if 300 <= status < 400:
             where = response.getheader("Location", "")[:200]
-            raise WebhookError(f"HTTP {status} redirect to {where!r} not followed")
+            raise WebhookError(
+                _(
+                    "HTTP {status} redirect to {where} not followed",
+                    status=status,
+                    where=repr(where),
+                )
+            )
         if not 200 <= status < 300:
             raise WebhookError(f"HTTP {status}")
         return status

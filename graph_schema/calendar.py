@@ -78,8 +78,11 @@ class Calendar:
     def __init__(self, fiscal_year_start: int | None = None) -> None:
         if fiscal_year_start is not None and not 1 <= fiscal_year_start <= 12:
             raise InvalidQueryError(
-                f"calendar: fiscal_year_start must be a month from 1 to 12, "
-                f"not {fiscal_year_start!r} (kpigraph.yaml)"
+                _(
+                    "calendar: fiscal_year_start must be a month from 1 to 12, not "
+                    "{fiscal_year_start} (kpigraph.yaml)",
+                    fiscal_year_start=repr(fiscal_year_start),
+                )
             )
         #: the catalog declares a fiscal year (``calendar: fiscal_year_start``); without one,
         #: a fiscal period (``FY2026-Q1``) is of a calendar the catalog does not have
@@ -140,13 +143,18 @@ class Calendar:
                 day = dt.date(year, nums[1], nums[2])
             except ValueError:
                 raise InvalidPeriodError(
-                    f"period {text!r}: no such day", {"period": text}
+                    _("period {text}: no such day", text=repr(text)), {"period": text}
                 ) from None
             return day, day
         if grain == "week":
             if nums[1] > iso_weeks(year):
                 raise InvalidPeriodError(
-                    f"period {text!r}: ISO year {year} has {iso_weeks(year)} weeks",
+                    _(
+                        "period {text}: ISO year {year} has {year2} weeks",
+                        text=repr(text),
+                        year=year,
+                        year2=iso_weeks(year),
+                    ),
                     {"period": text},
                 )
             monday = dt.date.fromisocalendar(year, nums[1], 1)
@@ -228,7 +236,12 @@ class Calendar:
             day = p.end + ONE_DAY if steps > 0 else p.start - ONE_DAY
             if not MIN_YEAR <= day.year <= MAX_YEAR:
                 raise InvalidPeriodError(
-                    f"no period before/after {period.text} within {MIN_YEAR}–{MAX_YEAR}",
+                    _(
+                        "no period before/after {text} within {MIN_YEAR}–{MAX_YEAR}",
+                        text=period.text,
+                        MIN_YEAR=MIN_YEAR,
+                        MAX_YEAR=MAX_YEAR,
+                    ),
                     {"period": period.text},
                 )
             p = self.period_of(day, period.grain)
@@ -384,7 +397,7 @@ def read_calendar(root: Path) -> Calendar:
     """
     manifest = root / "kpigraph.yaml"
     if escapes(root, manifest):
-        raise CatalogError([CatalogIssue("kpigraph.yaml", None, LINKED_OUT, ADVICE)])
+        raise CatalogError([CatalogIssue("kpigraph.yaml", None, _(LINKED_OUT), _(ADVICE))])
     if not manifest.is_file() or manifest.stat().st_size > 1_000_000:
         return DEFAULT
     try:
@@ -399,6 +412,10 @@ def read_calendar(root: Path) -> Calendar:
         return DEFAULT
     if not isinstance(start, int) or isinstance(start, bool):
         raise InvalidQueryError(
-            f"{manifest}: calendar.fiscal_year_start must be a month number 1–12, not {start!r}"
+            _(
+                "{manifest}: calendar.fiscal_year_start must be a month number 1–12, not {start}",
+                manifest=manifest,
+                start=repr(start),
+            )
         )
     return Calendar(start)

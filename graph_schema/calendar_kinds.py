@@ -163,7 +163,12 @@ class Period:
 def check_year(year: int, text: str) -> None:
     if not MIN_YEAR <= year <= MAX_YEAR:
         raise InvalidPeriodError(
-            f"period {text!r}: the year must be from {MIN_YEAR} to {MAX_YEAR}",
+            _(
+                "period {text}: the year must be from {MIN_YEAR} to {MAX_YEAR}",
+                text=repr(text),
+                MIN_YEAR=MIN_YEAR,
+                MAX_YEAR=MAX_YEAR,
+            ),
             {"period": text},
         )
 
@@ -222,7 +227,13 @@ def retail_bounds(grain: str, nums: list[int], text: str) -> tuple[dt.date, dt.d
     if grain == "retail_week":
         if nums[1] > weeks:
             raise InvalidPeriodError(
-                f"period {text!r}: retail year {year} has {weeks} weeks", {"period": text}
+                _(
+                    "period {text}: retail year {year} has {weeks} weeks",
+                    text=repr(text),
+                    year=year,
+                    weeks=weeks,
+                ),
+                {"period": text},
             )
         first = start + dt.timedelta(weeks=nums[1] - 1)
         return first, first + dt.timedelta(days=6)

@@ -22,10 +22,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from core.i18n import N_
+
 #: what a refusal says
-LINKED_OUT = "is a link to a file outside the catalog"
+LINKED_OUT = N_("is a link to a file outside the catalog")
 #: what a refusal says to do
-ADVICE = "copy the file into the catalog directory instead of linking to it"
+ADVICE = N_("copy the file into the catalog directory instead of linking to it")
 
 
 def escapes(root: Path, path: Path) -> bool:

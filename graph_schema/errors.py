@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from core.i18n import Said, _
+from core.i18n import N_, Said, _
 
 
 class KpigraphError(Exception):
@@ -122,8 +122,10 @@ class CatalogIssue:
 
     file: str
     line: int | None
-    message: str
-    hint: str | None = None
+    #: worded when shown (a :class:`Said` keeps its language open: an engine keeps a values
+    #: file's issues for later requests, each read in its own language)
+    message: str | Said
+    hint: str | Said | None = None
     #: 0: a file or an entry cannot be read (a root cause); 1: what follows from the rest
     #: (references, cycles). Root causes are listed first.
     stage: int = 0
@@ -136,6 +138,11 @@ class CatalogIssue:
         hint = f" — {self.hint}" if self.hint else ""
         return f"{where}: {self.message}{hint}"
 
+    def worded(self) -> dict[str, object]:
+        """The issue's fields, message and hint worded in the language in use."""
+        hint = None if self.hint is None else str(self.hint)
+        return {**self.__dict__, "message": str(self.message), "hint": hint}
+
 
 class CatalogError(KpigraphError):
     """A catalog failed validation. Carries every issue found in one pass."""
@@ -143,14 +150,15 @@ class CatalogError(KpigraphError):
     code = "catalog_invalid"
 
     def __init__(self, issues: list[CatalogIssue]) -> None:
-        self.issues = sorted(issues, key=lambda i: (i.stage, i.file, i.line or 0, i.message))
+        self.issues = sorted(issues, key=lambda i: (i.stage, i.file, i.line or 0, str(i.message)))
         count = len(self.issues)
-        first = str(self.issues[0]) if self.issues else "no details"
-        more = _(" (and {count} more)", count=count - 1) if count > 1 else ""
-        super().__init__(
-            f"{first}{more}",
-            {"issues": [i.__dict__ for i in self.issues]},
-        )
+        first: object = self.issues[0] if self.issues else Said.of(N_("no details"))
+        more = Said.of(N_(" (and {count} more)"), count=count - 1) if count > 1 else ""
+        said = Said.join(first, more)
+        # worded when read (in the language in use then) when an issue is: a values file's
+        # issues an engine keeps for later requests; else worded now, as raised
+        lazy = any(isinstance(i.message, Said) or isinstance(i.hint, Said) for i in self.issues)
+        super().__init__(said if lazy else str(said), {"issues": [i.worded() for i in self.issues]})
 
 
 class StoreError(KpigraphError):

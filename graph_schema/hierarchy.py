@@ -17,6 +17,7 @@ import io
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from core.i18n import _
 from graph_schema.confined import ADVICE, LINKED_OUT, escapes
 from graph_schema.errors import InvalidQueryError
 
@@ -52,8 +53,15 @@ class Hierarchy:
         found = self.paths.get(level, {}).get(member)
         if found is None:
             raise HierarchyError(
-                f"{self.dimension}: {level} {member!r} is not in the mapping {self.source}; "
-                f"add a row for it (columns {', '.join(self.levels)})",
+                _(
+                    "{dimension}: {level} {member} is not in the mapping {file}; add a row for "
+                    "it (columns {columns})",
+                    dimension=self.dimension,
+                    level=level,
+                    member=repr(member),
+                    file=self.source,
+                    columns=", ".join(self.levels),
+                ),
                 {"dimension": self.dimension, "level": level, "member": member},
             )
         return found
@@ -71,35 +79,62 @@ def read_mapping(dimension: str, levels: list[str], root: Path, rel: str) -> Hie
     file = root / rel
     if escapes(root, file):  # a symbolic link out (the model refuses "..", absolute paths)
         raise HierarchyError(
-            f"{dimension}: mapping file {rel} {LINKED_OUT}; {ADVICE}", {"dimension": dimension}
+            _(
+                "{dimension}: mapping file {file} {problem}; {advice}",
+                dimension=dimension,
+                file=rel,
+                problem=_(LINKED_OUT),
+                advice=_(ADVICE),
+            ),
+            {"dimension": dimension},
         )
     if not file.is_file():
         raise HierarchyError(
-            f"{dimension}: mapping file {rel} not found in {root}", {"dimension": dimension}
+            _(
+                "{dimension}: mapping file {file} not found in {root}",
+                dimension=dimension,
+                file=rel,
+                root=root,
+            ),
+            {"dimension": dimension},
         )
     if file.stat().st_size > MAX_MAPPING_BYTES:
-        raise HierarchyError(f"{rel}: larger than {MAX_MAPPING_BYTES} bytes")
+        raise HierarchyError(_("{file}: larger than {n} bytes", file=rel, n=MAX_MAPPING_BYTES))
     text = file.read_text(encoding="utf-8-sig")
     reader = csv.DictReader(io.StringIO(text))
     missing = [lv for lv in levels if lv not in (reader.fieldnames or [])]
     if missing:
         raise HierarchyError(
-            f"{rel}:1: no column {', '.join(missing)}; give one column per level "
-            f"({', '.join(levels)})",
+            _(
+                "{file}:1: no column {columns}; give one column per level ({levels})",
+                file=rel,
+                columns=", ".join(missing),
+                levels=", ".join(levels),
+            ),
             {"dimension": dimension},
         )
     out = Hierarchy(dimension, list(levels), {lv: {} for lv in levels}, rel)
     for line, row in enumerate(reader, start=2):
         cells = tuple((row.get(lv) or "").strip() for lv in levels)
         if not all(cells):
-            raise HierarchyError(f"{rel}:{line}: every level needs a member", {"line": line})
+            raise HierarchyError(
+                _("{file}:{line}: every level needs a member", file=rel, line=line), {"line": line}
+            )
         for i, lv in enumerate(levels):
             path = cells[: i + 1]
             known = out.paths[lv].setdefault(cells[i], path)
             if known != path:
                 raise HierarchyError(
-                    f"{rel}:{line}: {lv} {cells[i]!r} lies under {' / '.join(path[:-1])} here "
-                    f"and under {' / '.join(known[:-1])} before; a member has one parent",
+                    _(
+                        "{file}:{line}: {level} {member} lies under {here} here and under "
+                        "{before} before; a member has one parent",
+                        file=rel,
+                        line=line,
+                        level=lv,
+                        member=repr(cells[i]),
+                        here=" / ".join(path[:-1]),
+                        before=" / ".join(known[:-1]),
+                    ),
                     {"line": line},
                 )
     return out

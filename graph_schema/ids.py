@@ -6,6 +6,7 @@ import re
 from enum import StrEnum
 from typing import NamedTuple
 
+from core.i18n import _
 from graph_schema.errors import InvalidRefError
 
 
@@ -96,19 +97,30 @@ class NodeRef(NamedTuple):
         """
         raw = text.strip()
         if ":" in raw:
-            kind_text, _, node_id = raw.partition(":")
+            kind_text, _sep, node_id = raw.partition(":")
             kind = _KIND_BY_LOWER.get(kind_text.strip().lower())
             if kind is None:
                 kinds = ", ".join(k.value for k in NodeKind)
                 raise InvalidRefError(
-                    f"unknown node kind {kind_text!r} in {text!r}; use one of {kinds}"
+                    _(
+                        "unknown node kind {kind} in {text}; use one of {kinds}",
+                        kind=repr(kind_text),
+                        text=repr(text),
+                        kinds=kinds,
+                    )
                 )
             node_id = node_id.strip()
         else:
             kind, node_id = default_kind, raw
         if not is_valid_id(kind, node_id):
             raise InvalidRefError(
-                f"malformed {kind.value} id {node_id!r} in {text!r}; {id_rule(kind)}"
+                _(
+                    "malformed {kind} id {id} in {text}; {rule}",
+                    kind=kind.value,
+                    id=repr(node_id),
+                    text=repr(text),
+                    rule=id_rule(kind),
+                )
             )
         return cls(kind, node_id)
 
@@ -126,11 +138,26 @@ class NodeRef(NamedTuple):
 
 def id_rule(kind: NodeKind) -> str:
     """A one-line description of the id format for ``kind``, for error messages."""
-    most = f" (at most {MAX_ID_LENGTH} characters)"
+    most = MAX_ID_LENGTH
     if kind is NodeKind.SYSTEM:
-        return f"a system id is lower-case letters, digits and '_', e.g. 'dms'{most}"
+        return _(
+            "a system id is lower-case letters, digits and '_', e.g. 'dms' (at most {most} "
+            "characters)",
+            most=most,
+        )
     if kind is NodeKind.TABLE:
-        return f"a table id is 'system.table', e.g. 'dms.dms_orders'{most}"
+        return _(
+            "a table id is 'system.table', e.g. 'dms.dms_orders' (at most {most} characters)",
+            most=most,
+        )
     if kind is NodeKind.FIELD:
-        return f"a field id is 'system.table.field', e.g. 'dms.dms_orders.total_amount'{most}"
-    return f"an id starts with a lower-case letter, then lower-case letters, digits or '_'{most}"
+        return _(
+            "a field id is 'system.table.field', e.g. 'dms.dms_orders.total_amount' (at most "
+            "{most} characters)",
+            most=most,
+        )
+    return _(
+        "an id starts with a lower-case letter, then lower-case letters, digits or '_' (at "
+        "most {most} characters)",
+        most=most,
+    )

@@ -15,6 +15,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from core.i18n import _
+
 MAX_TEXT = 64 * 1024
 MAX_DEFINITION = 256 * 1024
 MAX_EXTRA_KEYS = 2_000
@@ -33,15 +35,21 @@ def bounded_text(value: str) -> str:
     --------
     >>> bounded_text("ok")
     'ok'
-    >>> bounded_text("x" * (MAX_TEXT + 1))
+    >>> from core.i18n import use
+    >>> with use("en"):
+    ...     bounded_text("x" * (MAX_TEXT + 1))
     Traceback (most recent call last):
     ...
     ValueError: holds 65537 characters, over the limit of 65536; keep a definition short ...
     """
     if len(value) > MAX_TEXT:
         raise ValueError(
-            f"holds {len(value)} characters, over the limit of {MAX_TEXT}; keep a definition "
-            "short and link longer documents instead"
+            _(
+                "holds {value} characters, over the limit of {MAX_TEXT}; keep a "
+                "definition short and link longer documents instead",
+                value=len(value),
+                MAX_TEXT=MAX_TEXT,
+            )
         )
     return value
 
@@ -111,7 +119,9 @@ def check_definition_size(value: Any) -> None:
 
     Examples
     --------
-    >>> check_definition_size({"id": "m", "definition": "x" * 300_000})
+    >>> from core.i18n import use
+    >>> with use("en"):
+    ...     check_definition_size({"id": "m", "definition": "x" * 300_000})
     Traceback (most recent call last):
     ...
     ValueError: field 'definition' holds over 65536 characters (the limit per field; ...
@@ -127,13 +137,24 @@ def check_definition_size(value: Any) -> None:
     field, size = max(sizes.items(), key=lambda kv: kv[1])
     if size > MAX_TEXT:
         raise ValueError(
-            f"field {field!r} holds over {MAX_TEXT} characters (the limit per field; "
-            f"{MAX_DEFINITION} per definition); keep a definition short and link longer "
-            "documents instead"
+            _(
+                "field {field} holds over {MAX_TEXT} characters (the limit per field; "
+                "{MAX_DEFINITION} per definition); keep a definition short and link "
+                "longer documents instead",
+                field=repr(field),
+                MAX_TEXT=MAX_TEXT,
+                MAX_DEFINITION=MAX_DEFINITION,
+            )
         )
     raise ValueError(
-        f"the definition holds over {MAX_DEFINITION} characters in all (the limit per "
-        f"definition; {MAX_TEXT} per field), most of them in {field!r}; shorten it"
+        _(
+            "the definition holds over {MAX_DEFINITION} characters in all (the limit "
+            "per definition; {MAX_TEXT} per field), most of them in {field}; shorten "
+            "it",
+            MAX_DEFINITION=MAX_DEFINITION,
+            MAX_TEXT=MAX_TEXT,
+            field=repr(field),
+        )
     )
 
 

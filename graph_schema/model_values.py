@@ -12,6 +12,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
+from core.i18n import _
 from graph_schema.limits import MAX_EXTRA_KEYS, bounded_text, count_keys
 from graph_schema.semver import check_semver
 
@@ -59,7 +60,10 @@ def bounded_extra(value: dict[str, Any]) -> dict[str, Any]:
     """
     if count_keys(value) > MAX_EXTRA_KEYS:
         raise ValueError(
-            f"holds over {MAX_EXTRA_KEYS} keys (counted at every depth); keep extra small"
+            _(
+                "holds over {MAX_EXTRA_KEYS} keys (counted at every depth); keep extra small",
+                MAX_EXTRA_KEYS=MAX_EXTRA_KEYS,
+            )
         )
     budget = EXTRA_MAX_VALUES
     stack: list[tuple[Any, int]] = [(value, 1)]
@@ -68,14 +72,22 @@ def bounded_extra(value: dict[str, Any]) -> dict[str, Any]:
         budget -= 1
         if budget < 0:
             raise ValueError(
-                f"holds over {EXTRA_MAX_VALUES} values (each use of a YAML alias counts); "
-                "keep extra small"
+                _(
+                    "holds over {EXTRA_MAX_VALUES} values (each use of a YAML alias counts); "
+                    "keep extra small",
+                    EXTRA_MAX_VALUES=EXTRA_MAX_VALUES,
+                )
             )
         children = item.values() if isinstance(item, dict) else item
         if not isinstance(item, dict | list | tuple):
             continue
         if depth >= EXTRA_MAX_DEPTH:
-            raise ValueError(f"nests deeper than {EXTRA_MAX_DEPTH} levels; flatten it")
+            raise ValueError(
+                _(
+                    "nests deeper than {EXTRA_MAX_DEPTH} levels; flatten it",
+                    EXTRA_MAX_DEPTH=EXTRA_MAX_DEPTH,
+                )
+            )
         stack.extend((child, depth + 1) for child in children)
     return value
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from enum import StrEnum
 
+from core.i18n import _
 from graph_schema.errors import InvalidQueryError
 from graph_schema.ids import NodeKind
 
@@ -99,7 +100,8 @@ def parse_relations(names: Iterable[str] | str | None) -> frozenset[Relation]:
         except ValueError:
             known = ", ".join(r.value for r in Relation)
             raise InvalidQueryError(
-                f"unknown relation {name!r}; use one of {known}", {"relation": name}
+                _("unknown relation {name}; use one of {known}", name=repr(name), known=known),
+                {"relation": name},
             ) from None
     return frozenset(out)
 
@@ -116,7 +118,8 @@ def parse_kinds(names: Iterable[str] | str | None) -> frozenset[NodeKind] | None
         if kind is None:
             known = ", ".join(k.value for k in NodeKind)
             raise InvalidQueryError(
-                f"unknown node kind {name!r}; use one of {known}", {"kind": name}
+                _("unknown node kind {name}; use one of {known}", name=repr(name), known=known),
+                {"kind": name},
             )
         out.add(kind)
     return frozenset(out)

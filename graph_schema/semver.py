@@ -9,13 +9,15 @@ from __future__ import annotations
 import re
 from typing import NamedTuple
 
+from core.i18n import N_, _
+
 _SEMVER_RE = re.compile(
     r"(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)"
     r"(?:-([0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*))?"
     r"(?:\+([0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*))?\Z"
 )
 
-HINT = 'write MAJOR.MINOR.PATCH, e.g. 1.1.0 (quote it in YAML: version: "1.0.0")'
+HINT = N_('write MAJOR.MINOR.PATCH, e.g. 1.1.0 (quote it in YAML: version: "1.0.0")')
 
 
 class Semver(NamedTuple):
@@ -47,14 +49,16 @@ def parse_semver(text: str) -> Semver:
     Semver(major=1, minor=1, patch=0, pre=None)
     >>> str(parse_semver("2.0.0-rc.1+build.5"))
     '2.0.0-rc.1'
-    >>> parse_semver("banana")
+    >>> from core.i18n import use
+    >>> with use("en"):
+    ...     parse_semver("banana")
     Traceback (most recent call last):
     ...
     ValueError: 'banana' is not a semantic version
     """
     match = _SEMVER_RE.match(text.strip()) if isinstance(text, str) else None
     if match is None:
-        raise ValueError(f"{text!r} is not a semantic version")
+        raise ValueError(_("{text} is not a semantic version", text=repr(text)))
     major, minor, patch, pre, _build = match.groups()
     return Semver(int(major), int(minor), int(patch), pre)
 
@@ -103,7 +107,7 @@ def bump(version: str, part: str) -> str:
         return f"{v.major}.{v.minor + (0 if v.pre and v.patch == 0 else 1)}.0"
     if part == "patch":
         return f"{v.major}.{v.minor}.{v.patch + (0 if v.pre else 1)}"
-    raise ValueError(f"unknown change class {part!r}; use major, minor or patch")
+    raise ValueError(_("unknown change class {part}; use major, minor or patch", part=repr(part)))
 
 
 def check_semver(value: str | None) -> str | None:
@@ -120,5 +124,7 @@ def check_semver(value: str | None) -> str | None:
     try:
         parse_semver(value)
     except ValueError:
-        raise ValueError(f"{value!r} is not a semantic version; {HINT}") from None
+        raise ValueError(
+            _("{value} is not a semantic version; {hint}", value=repr(value), hint=_(HINT))
+        ) from None
     return value.strip()

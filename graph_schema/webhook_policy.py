@@ -28,6 +28,8 @@ import socket
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+from core.i18n import _
+
 ALLOW_ENV = "KPIGRAPH_WEBHOOK_ALLOW"
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 _NAT64 = ipaddress.ip_network("64:ff9b::/96")
@@ -73,7 +75,11 @@ def parse_allow(text: str | None) -> Allow:
                 networks.append(ipaddress.ip_network(entry, strict=False))
             except ValueError:
                 raise WebhookRefused(
-                    f"{ALLOW_ENV}: {raw.strip()!r} is not a network (write e.g. 10.0.0.0/8)"
+                    _(
+                        "{ALLOW_ENV}: {value} is not a network (write e.g. 10.0.0.0/8)",
+                        ALLOW_ENV=ALLOW_ENV,
+                        value=repr(raw.strip()),
+                    )
                 ) from None
             continue
         host, port = _split_host_port(entry)
@@ -90,7 +96,13 @@ def _split_host_port(entry: str) -> tuple[str, int | None]:
     else:  # a bare name, IPv4 or IPv6 address
         host, port = entry, ""
     if port and not port.isdigit():
-        raise WebhookRefused(f"{ALLOW_ENV}: {entry!r}: the port must be a number")
+        raise WebhookRefused(
+            _(
+                "{ALLOW_ENV}: {entry}: the port must be a number",
+                ALLOW_ENV=ALLOW_ENV,
+                entry=repr(entry),
+            )
+        )
     return host, int(port) if port else None
 
 
@@ -164,8 +176,15 @@ def check_address(ip: IPAddress, host: str, port: int, allow: Allow | None = Non
     why = why_not_public(ip)
     if why is not None:
         raise WebhookRefused(
-            f"webhook host {host!r} is {ip}, not a public address ({why}); notifications go to "
-            f"public addresses only (an operator may list it in {ALLOW_ENV})"
+            _(
+                "webhook host {host} is {ip}, not a public address ({why}); "
+                "notifications go to public addresses only (an operator may list it in "
+                "{ALLOW_ENV})",
+                host=repr(host),
+                ip=ip,
+                why=why,
+                ALLOW_ENV=ALLOW_ENV,
+            )
         )
 
 
@@ -198,30 +217,40 @@ def check_url(url: str, allow: Allow | None = None) -> Target:
     """
     allow = allow if allow is not None else allow_from_env()
     if any(c in url for c in "\x00\r\n\t ") or "\\" in url:
-        raise WebhookRefused("webhook URL contains whitespace, control characters or '\\'")
+        raise WebhookRefused(_("webhook URL contains whitespace, control characters or '\\'"))
     try:
         parts = urlsplit(url)
         port = parts.port
     except ValueError as exc:
-        raise WebhookRefused(f"webhook URL is malformed: {exc}") from None
+        raise WebhookRefused(_("webhook URL is malformed: {error}", error=exc)) from None
     scheme = parts.scheme.lower()
     if scheme not in ("http", "https"):
         raise WebhookRefused(
-            f"webhook URL scheme {parts.scheme or '(none)'!r} is not allowed; use http(s)://"
+            _(
+                "webhook URL scheme {value} is not allowed; use http(s)://",
+                value=repr(parts.scheme or "(none)"),
+            )
         )
     if parts.username is not None or parts.password is not None or "@" in parts.netloc:
         raise WebhookRefused(
-            "webhook URL carries a user name or password; put secrets in the path or query "
-            "the receiving service issues (e.g. a bot key), never in user:password@"
+            _(
+                "webhook URL carries a user name or password; put secrets in the path or "
+                "query the receiving service issues (e.g. a bot key), never in "
+                "user:password@"
+            )
         )
     host = (parts.hostname or "").rstrip(".")
     if not host:
-        raise WebhookRefused("webhook URL has no host")
+        raise WebhookRefused(_("webhook URL has no host"))
     port = port or (443 if scheme == "https" else 80)
     if (host == "localhost" or host.endswith(".localhost")) and not allow.host(host, port):
         raise WebhookRefused(
-            f"webhook host {host!r} is a loopback name; notifications go to public "
-            f"addresses only (an operator may list it in {ALLOW_ENV})"
+            _(
+                "webhook host {host} is a loopback name; notifications go to public "
+                "addresses only (an operator may list it in {ALLOW_ENV})",
+                host=repr(host),
+                ALLOW_ENV=ALLOW_ENV,
+            )
         )
     ip = literal_address(host)
     if ip is not None:

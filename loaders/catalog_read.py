@@ -203,7 +203,7 @@ def _read_file(state: CatalogState, path: Path) -> Any | None:
     """Parse one YAML file; on any problem record an issue and return ``None``. A symbolic
     link out of the catalog directory is not read (:mod:`core.confined`)."""
     if escapes(state.root, path):
-        state.issue(rel_of(state, path), None, LINKED_OUT, ADVICE)
+        state.issue(rel_of(state, path), None, _(LINKED_OUT), _(ADVICE))
         return None
     return read_catalog_file(path, rel_of(state, path), state.issue)
 

@@ -23,6 +23,7 @@ from typing import Any
 
 import yaml
 
+from core.i18n import _
 from graph_schema.errors import CatalogError, CatalogIssue, KpigraphError
 from graph_schema.graph import CatalogGraph
 from graph_schema.models import (
@@ -247,10 +248,16 @@ def write_catalog(
     """
     out = Path(out_dir)
     if out.exists() and not out.is_dir():
-        raise CatalogWriteError(f"{out} exists and is not a directory; choose another -o path")
+        raise CatalogWriteError(
+            _("{out} exists and is not a directory; choose another -o path", out=out)
+        )
     if out.is_dir() and any(out.iterdir()) and not force:
         raise CatalogWriteError(
-            f"{out} exists and is not empty; choose a new directory or pass --force to replace it"
+            _(
+                "{out} exists and is not empty; choose a new directory or pass --force "
+                "to replace it",
+                out=out,
+            )
         )
     from loaders.catalog import load_catalog  # imported here: catalog imports nothing from us
 

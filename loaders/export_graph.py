@@ -22,6 +22,7 @@ from typing import Any
 
 import networkx as nx
 
+from core.i18n import _
 from graph_schema.graph import CatalogGraph
 from graph_schema.ids import NodeKind
 from graph_schema.relations import Relation
@@ -43,7 +44,9 @@ def export_text(graph: CatalogGraph, fmt: str) -> str:
         return graphml_text(graph)
     if fmt == "json":
         return json.dumps(graph_json(graph), ensure_ascii=False, indent=2) + "\n"
-    raise ValueError(f"unknown format {fmt!r}; use one of {', '.join(FORMATS)}")
+    raise ValueError(
+        _("unknown format {fmt}; use one of {FORMATS}", fmt=repr(fmt), FORMATS=", ".join(FORMATS))
+    )
 
 
 # ---------------------------------------------------------------------------------------------

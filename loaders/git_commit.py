@@ -13,6 +13,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from core.i18n import N_, _
 from graph_schema.errors import KpigraphError
 from loaders.git_source import run_git
 
@@ -29,7 +30,7 @@ def git(
     args: list[str], cwd: Path, *, data: bytes | None = None, env: dict[str, str] | None = None
 ) -> str:
     """Run ``git ARGS`` in ``cwd``; its standard output (stripped). Raises GitCommitError."""
-    out = run_git(args, cwd, data=data, env=env, error=GitCommitError, need="use --commit")
+    out = run_git(args, cwd, data=data, env=env, error=GitCommitError, need=N_("use --commit"))
     return out.decode("utf-8", "surrogateescape").strip()
 
 
@@ -65,7 +66,10 @@ def open_repo(catalog: Path, branch: str | None = None) -> Repo:
         top = Path(git(["rev-parse", "--show-toplevel"], root))
     except GitCommitError:
         raise GitCommitError(
-            f"{catalog} is not inside a git work tree; --commit needs one (or drop --commit)"
+            _(
+                "{catalog} is not inside a git work tree; --commit needs one (or drop --commit)",
+                catalog=catalog,
+            )
         ) from None
     prefix = git(["rev-parse", "--show-prefix"], root)
     head = git(["rev-parse", "--verify", "HEAD^{commit}"], root)
@@ -73,11 +77,13 @@ def open_repo(catalog: Path, branch: str | None = None) -> Repo:
     if branch is None or f"refs/heads/{branch}" == current_ref:
         return Repo(top, prefix, current_ref or "HEAD", True, head)
     if branch.startswith("-") or not branch.strip():
-        raise GitCommitError(f"{branch!r} is not a branch name")
+        raise GitCommitError(_("{branch} is not a branch name", branch=repr(branch)))
     try:
         git(["check-ref-format", "--branch", branch], root)
     except GitCommitError:
-        raise GitCommitError(f"{branch!r} is not a valid branch name") from None
+        raise GitCommitError(
+            _("{branch} is not a valid branch name", branch=repr(branch))
+        ) from None
     ref = f"refs/heads/{branch}"
     try:
         tip = git(["rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}"], root)
@@ -85,8 +91,11 @@ def open_repo(catalog: Path, branch: str | None = None) -> Repo:
         tip = ""
     if tip and tip != head:
         raise GitCommitError(
-            f"branch {branch!r} exists at another commit than HEAD; check it out and pull "
-            "there, or name a new branch"
+            _(
+                "branch {branch} exists at another commit than HEAD; check it out and pull "
+                "there, or name a new branch",
+                branch=repr(branch),
+            )
         )
     return Repo(top, prefix, ref, False, tip)
 
@@ -107,7 +116,10 @@ def check_clean(repo: Repo, paths: list[str]) -> None:
     dirty = [p for p in dirty_paths(repo) if p in wanted]
     if dirty:
         raise GitCommitError(
-            f"uncommitted changes in {', '.join(dirty)}; commit or stash them before pull --commit",
+            _(
+                "uncommitted changes in {files}; commit or stash them before pull --commit",
+                files=", ".join(dirty),
+            ),
             {"files": dirty},
         )
 
@@ -169,7 +181,11 @@ def move_ref(repo: Repo, new: str) -> None:
         git(["update-ref", "-m", "kpigraph pull", repo.branch_ref, new, old], repo.top)
     except GitCommitError as exc:
         raise GitCommitError(
-            f"{repo.branch_ref} moved meanwhile; nothing was committed ({exc})"
+            _(
+                "{ref} moved meanwhile; nothing was committed ({error})",
+                ref=repo.branch_ref,
+                error=exc,
+            )
         ) from None
 
 
@@ -181,7 +197,7 @@ def dirty_paths(repo: Repo) -> list[str]:
         ["status", "--porcelain", "-z", "--untracked-files=all", "--", spec],
         repo.top,
         error=GitCommitError,
-        need="use --commit",
+        need=N_("use --commit"),
     ).decode("utf-8", "surrogateescape")
     out: list[str] = []
     entries = iter(raw.split("\0"))

@@ -16,6 +16,7 @@ import tempfile
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from core.i18n import N_, _
 from graph_schema.errors import KpigraphError, SourceSpecError
 from graph_schema.graph import CatalogGraph
 
@@ -40,20 +41,31 @@ def parse_git_spec(spec: str) -> tuple[str, str]:
     >>> parse_git_spec("git::catalog")  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    graph_schema.errors.SourceSpecError: 'git::catalog': no revision; write git:REV[:PATH], ...
+    graph_schema.errors.SourceSpecError: 'git::catalog'...
     """
     if not spec.startswith(PREFIX):
-        raise SourceSpecError(f"{spec!r} is not a git: spec", {"spec": spec})
-    rev, _, path = spec[len(PREFIX) :].partition(":")
+        raise SourceSpecError(_("{spec} is not a git: spec", spec=repr(spec)), {"spec": spec})
+    rev, _sep, path = spec[len(PREFIX) :].partition(":")
     rev, path = rev.strip(), path.strip() or "."
-    example = "write git:REV[:PATH], e.g. git:HEAD~1:catalog"
+    example = _("write git:REV[:PATH], e.g. git:HEAD~1:catalog")
     if not rev:
-        raise SourceSpecError(f"{spec!r}: no revision; {example}", {"spec": spec})
+        raise SourceSpecError(
+            _("{spec}: no revision; {example}", spec=repr(spec), example=example), {"spec": spec}
+        )
     if rev.startswith("-") or any(c in rev for c in " \t\n\x00"):
-        raise SourceSpecError(f"{spec!r}: {rev!r} is not a revision; {example}", {"spec": spec})
+        raise SourceSpecError(
+            _(
+                "{spec}: {rev} is not a revision; {example}",
+                spec=repr(spec),
+                rev=repr(rev),
+                example=example,
+            ),
+            {"spec": spec},
+        )
     if PurePosixPath(path).is_absolute() or ".." in PurePosixPath(path).parts or "\x00" in path:
         raise SourceSpecError(
-            f"{spec!r}: PATH must be relative and inside the repository", {"spec": spec}
+            _("{spec}: PATH must be relative and inside the repository", spec=repr(spec)),
+            {"spec": spec},
         )
     return rev, path
 
@@ -65,7 +77,7 @@ def run_git(
     data: bytes | None = None,
     env: dict[str, str] | None = None,
     error: type[KpigraphError] = SourceSpecError,
-    need: str = "read git: specs",
+    need: str = N_("read git: specs"),
 ) -> bytes:
     """``git ARGS`` in ``cwd`` with explicit arguments (never a shell string): its standard
     output, or ``error`` saying what failed (git missing, a time-out, git's own last line)."""
@@ -80,13 +92,25 @@ def run_git(
             env={**os.environ, **env} if env else None,
         )
     except FileNotFoundError:
-        raise error(f"git is not installed; install git to {need}") from None
+        raise error(_("git is not installed; install git to {need}", need=_(need))) from None
     except subprocess.TimeoutExpired:
-        raise error(f"git {args[0]} took over {GIT_TIMEOUT} s in {cwd}") from None
+        raise error(
+            _(
+                "git {command} took over {seconds} s in {cwd}",
+                command=args[0],
+                seconds=GIT_TIMEOUT,
+                cwd=cwd,
+            )
+        ) from None
     if done.returncode != 0:
         message = done.stderr.decode("utf-8", "replace").strip().splitlines()
         raise error(
-            f"git {args[0]} failed in {cwd}: {message[-1] if message else 'error'}",
+            _(
+                "git {command} failed in {cwd}: {error}",
+                command=args[0],
+                cwd=cwd,
+                error=message[-1] if message else "error",
+            ),
             {"cwd": str(cwd)},
         )
     return done.stdout
@@ -115,10 +139,17 @@ def load_git_catalog(spec: str, cwd: str | Path | None = None) -> CatalogGraph:
     except SourceSpecError as exc:
         if "not a git repository" in exc.message:
             raise SourceSpecError(
-                f"{spec!r}: {where} is not inside a git repository", {"spec": spec}
+                _("{spec}: {where} is not inside a git repository", spec=repr(spec), where=where),
+                {"spec": spec},
             ) from None
         raise SourceSpecError(
-            f"{spec!r}: unknown revision {rev!r} in {where}", {"spec": spec}
+            _(
+                "{spec}: unknown revision {rev} in {where}",
+                spec=repr(spec),
+                rev=repr(rev),
+                where=where,
+            ),
+            {"spec": spec},
         ) from None
     sha = commit.decode().strip()
     prefix = path.rstrip("/") if path != "." else ""
@@ -127,11 +158,17 @@ def load_git_catalog(spec: str, cwd: str | Path | None = None) -> CatalogGraph:
     base = str(PurePosixPath(cwd_prefix) / prefix) if prefix else cwd_prefix.rstrip("/")
     base = os.path.normpath(base) if base else ""
     base = "" if base == "." else base
-    files = catalog_entries(listing, base, f"{spec!r} (commit {sha[:12]})")
+    files = catalog_entries(
+        listing, base, _("{spec} (commit {sha})", spec=repr(spec), sha=sha[:12])
+    )
     if not any(_rel(name, base) == "kpigraph.yaml" for name in files):
         raise SourceSpecError(
-            f"{spec!r}: no kpigraph catalog at {path!r} in commit {sha[:12]} "
-            "(kpigraph.yaml missing)",
+            _(
+                "{spec}: no kpigraph catalog at {path} in commit {sha} (kpigraph.yaml missing)",
+                spec=repr(spec),
+                path=repr(path),
+                sha=sha[:12],
+            ),
             {"spec": spec, "commit": sha},
         )
     batch = "".join(f"{sha}:{name}\n" for name in files).encode("utf-8", "surrogateescape")
@@ -168,7 +205,7 @@ def catalog_entries(listing: bytes, base: str, where: str) -> list[str]:
     >>> catalog_entries(b"100644 blob e69d\tc/x/../../f.yaml\x00", "c", "git:HEAD:c")
     Traceback (most recent call last):
     ...
-    graph_schema.errors.SourceSpecError: git:HEAD:c: refused tree entry 'c/x/../../f.yaml': ...
+    graph_schema.errors.SourceSpecError: git:HEAD:c...'c/x/../../f.yaml'...
     """
     files: list[str] = []
     seen: set[str] = set()
@@ -176,23 +213,30 @@ def catalog_entries(listing: bytes, base: str, where: str) -> list[str]:
     for record in listing.decode("utf-8", "surrogateescape").split("\0"):
         if not record:
             continue
-        meta, _, name = record.partition("\t")
+        meta, _sep, name = record.partition("\t")
         mode, kind, _sha, size = [*meta.split(), "", "", "", ""][:4]
         problem = _bad_name(name)
         below = not base or name.startswith(base + "/")
         if problem is None and below:
             if mode == "120000":
-                problem = "a symbolic link (catalogs read from git hold regular files only)"
+                problem = _("a symbolic link (catalogs read from git hold regular files only)")
             elif mode == "160000" or kind == "commit":
-                problem = "a submodule (catalogs read from git hold regular files only)"
+                problem = _("a submodule (catalogs read from git hold regular files only)")
             elif kind != "blob" or mode not in ("100644", "100755"):
-                problem = f"an entry of mode {mode} {kind}, not a regular file"
+                problem = _(
+                    "an entry of mode {mode} {kind}, not a regular file", mode=mode, kind=kind
+                )
             elif name in seen:
-                problem = "a duplicate name in the tree"
+                problem = _("a duplicate name in the tree")
         if problem is not None:
             raise SourceSpecError(
-                f"{where}: refused tree entry {name!r}: {problem}; "
-                "the commit's tree is malformed or hostile — nothing was written",
+                _(
+                    "{where}: refused tree entry {name}: {problem}; the commit's tree is "
+                    "malformed or hostile — nothing was written",
+                    where=where,
+                    name=repr(name),
+                    problem=problem,
+                ),
                 {"entry": name, "reason": problem},
             )
         seen.add(name)
@@ -208,33 +252,46 @@ def _check_size(name: str, size: int, total: int, where: str) -> int:
     from loaders.catalog_file import MAX_FILE_BYTES
 
     if size > MAX_FILE_BYTES:
-        problem = f"{size:,} bytes; catalog files are limited to {MAX_FILE_BYTES // 1_048_576} MiB"
+        problem = _(
+            "{size} bytes; catalog files are limited to {limit} MiB",
+            size=f"{size:,}",
+            limit=MAX_FILE_BYTES // 1_048_576,
+        )
     elif total + size > MAX_GIT_CATALOG_BYTES:
-        problem = (
-            f"the catalog's files pass {MAX_GIT_CATALOG_BYTES // 1_048_576} MiB together "
-            "(one blob may be named many times)"
+        problem = _(
+            "the catalog's files pass {limit} MiB together (one blob may be named many times)",
+            limit=MAX_GIT_CATALOG_BYTES // 1_048_576,
         )
     else:
         return size
     raise SourceSpecError(
-        f"{where}: refused tree entry {name!r}: {problem} — nothing was read",
+        _(
+            "{where}: refused tree entry {name}: {problem}; nothing was read",
+            where=where,
+            name=repr(name),
+            problem=problem,
+        ),
         {"entry": name, "reason": problem},
     )
 
 
 def _bad_name(name: str) -> str | None:
-    """Why a tree path may not be written below a directory, or ``None``."""
+    """Why a tree path may not be written below a directory (in words), or ``None``."""
     if not name:
-        return "an empty name"
+        return _("an empty name")
     if name.startswith("/"):
-        return "an absolute path"
+        return _("an absolute path")
     if "\\" in name:
-        return "a backslash in the name"
+        return _("a backslash in the name")
     for part in name.split("/"):
         if part in ("", ".", ".."):
-            return f"a {part!r} path component" if part else "an empty path component"
+            return (
+                _("a {part} path component", part=repr(part))
+                if part
+                else _("an empty path component")
+            )
         if part.casefold().rstrip(". ") == ".git":
-            return "a '.git' path component"
+            return _("a {part} path component", part="'.git'")
     return None
 
 
@@ -244,13 +301,18 @@ def _write_inside(root: Path, rel: str, content: bytes) -> None:
     target = root / rel
     base = root.resolve()
     if not target.parent.resolve().is_relative_to(base) or _bad_name(rel) is not None:
-        raise SourceSpecError(f"refused to write {rel!r} outside {root}", {"entry": rel})
+        raise SourceSpecError(
+            _("refused to write {path} outside {root}", path=repr(rel), root=root), {"entry": rel}
+        )
     target.parent.mkdir(parents=True, exist_ok=True)
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
     try:
         fd = os.open(target, flags, 0o600)
     except OSError as exc:
-        raise SourceSpecError(f"cannot write {rel!r} below {root}: {exc}", {"entry": rel}) from None
+        raise SourceSpecError(
+            _("cannot write {path} below {root}: {error}", path=repr(rel), root=root, error=exc),
+            {"entry": rel},
+        ) from None
     with os.fdopen(fd, "wb") as out:
         out.write(content)
 
@@ -263,7 +325,7 @@ def _read_batch(out: bytes, count: int) -> list[bytes]:
     """Blobs from ``git cat-file --batch`` output: ``<sha> blob <size>\\n<bytes>\\n`` each."""
     blobs: list[bytes] = []
     pos = 0
-    for _ in range(count):
+    for _i in range(count):
         end = out.index(b"\n", pos)
         header = out[pos:end].split()
         if len(header) < 3 or header[1] != b"blob":

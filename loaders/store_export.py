@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from core.i18n import _
 from graph_schema.diff import graph_digest
 from graph_schema.errors import KpigraphError, SourceSpecError
 from graph_schema.graph import CatalogGraph
@@ -28,7 +29,9 @@ def read_store_side(store: GraphStore, spec: str) -> CatalogGraph:
         return store.catalog()
     if spec.startswith("rev:") and spec[4:].isdigit():
         return store.catalog(at=int(spec[4:]))
-    raise SourceSpecError(f"{spec!r}: write 'store' or rev:N (e.g. rev:3)", {"spec": spec})
+    raise SourceSpecError(
+        _("{spec}: write 'store' or rev:N (e.g. rev:3)", spec=repr(spec)), {"spec": spec}
+    )
 
 
 def export_store_catalog(
@@ -53,7 +56,11 @@ def export_store_catalog(
 
         shutil.rmtree(out_dir, ignore_errors=True)
         raise StoreExportError(
-            f"the exported catalog would reload to another graph ({got[:12]} ≠ {want[:12]}); "
-            "nothing was written — please report it"
+            _(
+                "the exported catalog would reload to another graph ({got} ≠ {want}); "
+                "nothing was written — please report it",
+                got=got[:12],
+                want=want[:12],
+            )
         )
     return written

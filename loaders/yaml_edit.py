@@ -25,6 +25,7 @@ from typing import Any
 
 import yaml
 
+from core.i18n import _
 from loaders.yaml_lines import LDict, LList, load_yaml
 
 _SAFE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.\-]*$")
@@ -63,10 +64,12 @@ def _mapping_at(text: str, line: int, where: str) -> LDict:
     try:
         data = load_yaml(text)
     except yaml.YAMLError as exc:
-        raise YamlEditError(f"{where}: the file does not parse as YAML: {exc}") from exc
+        raise YamlEditError(
+            _("{where}: the file does not parse as YAML: {error}", where=where, error=exc)
+        ) from exc
     found = _find_mapping(data, line)
     if found is None:
-        raise YamlEditError(f"{where}: no mapping starts at line {line}")
+        raise YamlEditError(_("{where}: no mapping starts at line {line}", where=where, line=line))
     return found
 
 
@@ -82,7 +85,14 @@ def set_list(text: str, line: int, key: str, values: list[str], where: str = "fi
     after = _mapping_at(out, line, where)
     expected = {k: v for k, v in before.items() if k != key}
     if {k: v for k, v in after.items() if k != key} != expected or after.get(key) != values:
-        raise YamlEditError(f"{where}:{line}: could not edit {key!r} in place; edit it by hand")
+        raise YamlEditError(
+            _(
+                "{where}:{line}: could not edit {key} in place; edit it by hand",
+                where=where,
+                line=line,
+                key=repr(key),
+            )
+        )
     return out
 
 
@@ -91,17 +101,38 @@ def _replace(lines: list[str], key_line: int, key: str, values: list[str], where
     current = lines[i]
     match = re.search(rf"(?<![\w.-]){re.escape(key)}\s*:\s*", current)
     if match is None:
-        raise YamlEditError(f"{where}:{key_line}: cannot find '{key}:' on its line")
+        raise YamlEditError(
+            _(
+                "{where}:{key_line}: cannot find '{key}:' on its line",
+                where=where,
+                key_line=key_line,
+                key=key,
+            )
+        )
     rest = current[match.end() :]
     flow = "[" + ", ".join(_scalar(v) for v in values) + "]"
     if rest.startswith("["):  # flow list: [a, b] (on this line)
         close = rest.find("]")
         if close < 0:
-            raise YamlEditError(f"{where}:{key_line}: a '{key}' list over several lines; edit it")
+            raise YamlEditError(
+                _(
+                    "{where}:{key_line}: a '{key}' list over several lines; edit it",
+                    where=where,
+                    key_line=key_line,
+                    key=key,
+                )
+            )
         lines[i] = current[: match.end()] + flow + rest[close + 1 :]
         return lines
     if rest.strip() and not rest.lstrip().startswith("#"):
-        raise YamlEditError(f"{where}:{key_line}: '{key}' is not a list; edit it by hand")
+        raise YamlEditError(
+            _(
+                "{where}:{key_line}: '{key}' is not a list; edit it by hand",
+                where=where,
+                key_line=key_line,
+                key=key,
+            )
+        )
     key_indent = len(current) - len(current.lstrip(" -"))
     end = i + 1
     item_prefix: str | None = None
@@ -144,14 +175,26 @@ def _insert(lines: list[str], mapping: LDict, key: str, values: list[str], where
     """Add ``key: [..]`` to a block mapping, just before its ``sql`` key (else after its last)."""
     anchor = "sql" if "sql" in mapping else None
     if anchor is None:
-        raise YamlEditError(f"{where}:{mapping.line}: no 'sql' key to put '{key}' next to")
+        raise YamlEditError(
+            _(
+                "{where}:{line}: no 'sql' key to put '{key}' next to",
+                where=where,
+                line=mapping.line,
+                key=key,
+            )
+        )
     at = mapping.key_lines[anchor] - 1
     line = lines[at]
     head = re.match(rf"^(\s*)(- )?{re.escape(anchor)}\s*:", line)
     if head is None:
         raise YamlEditError(
-            f"{where}:{at + 1}: the metric is written as one flow mapping {{...}}; "
-            f"add '{key}:' by hand"
+            _(
+                "{where}:{value}: the metric is written as one flow mapping {{...}}; add "
+                "'{key}:' by hand",
+                where=where,
+                value=at + 1,
+                key=key,
+            )
         )
     indent = " " * (len(head.group(1)) + (2 if head.group(2) else 0))
     flow = "[" + ", ".join(_scalar(v) for v in values) + "]"

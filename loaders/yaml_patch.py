@@ -35,6 +35,7 @@ from typing import Any
 
 import yaml
 
+from core.i18n import _
 from loaders.yaml_edit import YamlEditError, set_list
 from loaders.yaml_lines import load_yaml
 
@@ -46,9 +47,11 @@ def _compose(text: str, where: str) -> _Node:
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)  # pure Python: marks index the str
     except yaml.YAMLError as exc:
-        raise YamlEditError(f"{where}: the file does not parse as YAML: {exc}") from exc
+        raise YamlEditError(
+            _("{where}: the file does not parse as YAML: {error}", where=where, error=exc)
+        ) from exc
     if node is None:
-        raise YamlEditError(f"{where}: the file is empty")
+        raise YamlEditError(_("{where}: the file is empty", where=where))
     return node
 
 
@@ -268,7 +271,12 @@ def _remove(text: str, mapping: yaml.MappingNode, key: str, where: str) -> str:
     first = knode.start_mark.line
     if lines[first][: knode.start_mark.column].strip():
         raise YamlEditError(
-            f"{where}:{first + 1}: '{key}' shares its line with other YAML; remove it by hand"
+            _(
+                "{where}:{value}: '{key}' shares its line with other YAML; remove it by hand",
+                where=where,
+                value=first + 1,
+                key=key,
+            )
         )
     last = _last_line(vnode, lines)
     return "".join(lines[:first] + lines[last + 1 :])
@@ -301,7 +309,13 @@ def _insert(
 def _flow_rewrite(text: str, node: _Node, value: Any, where: str) -> str:
     inline = _inline(value)
     if inline is None:
-        raise YamlEditError(f"{where}:{node.start_mark.line + 1}: edit this mapping by hand")
+        raise YamlEditError(
+            _(
+                "{where}:{value}: edit this mapping by hand",
+                where=where,
+                value=node.start_mark.line + 1,
+            )
+        )
     return text[: node.start_mark.index] + inline + text[node.end_mark.index :]
 
 
@@ -309,7 +323,7 @@ def _apply(text: str, line: int, path: Path, value: Any, order: Sequence[str], w
     root = _compose(text, where)
     mapping = _mapping_at(root, line)
     if mapping is None:
-        raise YamlEditError(f"{where}: no mapping starts at line {line}")
+        raise YamlEditError(_("{where}: no mapping starts at line {line}", where=where, line=line))
     data = load_yaml(text)
     current = _data_at(data, line)
     for depth, key in enumerate(path):
@@ -373,7 +387,7 @@ def expected_document(data: Any, line: int, changes: Mapping[Path, Any]) -> Any:
     out = copy.deepcopy(data)
     target = _data_at(out, line)
     if not isinstance(target, dict):
-        raise YamlEditError(f"no mapping starts at line {line}")
+        raise YamlEditError(_("no mapping starts at line {line}", line=line))
     for path, value in sorted(changes.items()):
         _set_path(target, path, value)
     return out
@@ -398,9 +412,18 @@ def patch(
     try:
         after = load_yaml(out)
     except yaml.YAMLError as exc:
-        raise YamlEditError(f"{where}: the edit does not parse ({exc}); edit it by hand") from exc
+        raise YamlEditError(
+            _("{where}: the edit does not parse ({error}); edit it by hand", where=where, error=exc)
+        ) from exc
     expected = expected_document(before, line, changes)
     if normalized(_jsonish(after)) != normalized(_jsonish(expected)):
         fields = ", ".join(".".join(p) for p in sorted(changes))
-        raise YamlEditError(f"{where}:{line}: could not edit {fields} in place; edit it by hand")
+        raise YamlEditError(
+            _(
+                "{where}:{line}: could not edit {fields} in place; edit it by hand",
+                where=where,
+                line=line,
+                fields=fields,
+            )
+        )
     return out

@@ -17,6 +17,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
+from core.i18n import _
 from graph_schema.errors import BackendUnavailableError
 from graph_schema.governance import (
     ChangeEvent,
@@ -113,7 +114,8 @@ class EmbeddedLedger:
                     conn.executescript(SCHEMA)
             except (sqlite3.Error, OSError) as exc:
                 raise BackendUnavailableError(
-                    f"cannot open the ledger in {self.path}: {exc}", {"path": str(self.path)}
+                    _("cannot open the ledger in {path}: {error}", path=self.path, error=exc),
+                    {"path": str(self.path)},
                 ) from exc
             self._conn = conn
             with contextlib.suppress(OSError):
@@ -185,7 +187,7 @@ class EmbeddedLedger:
                 (user.name,),
             ).fetchone()
             if clash is not None:
-                raise KeyError(f"an active user {clash[0]!r} exists")
+                raise KeyError(_("an active user {clash} exists", clash=repr(clash[0])))
             conn.execute(
                 "INSERT INTO gov_users VALUES (?, ?, 1, ?, ?)",
                 (user.token_id, user.name, secret_hash, user.model_dump_json()),

@@ -14,6 +14,7 @@ import json
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
+from core.i18n import _
 from graph_schema.diff import EdgeKey, GraphDiff, Snapshot, diff_snapshots, snapshot
 from graph_schema.errors import ConflictError
 from graph_schema.governance import ChangeRaceError, LedgerCommit
@@ -51,8 +52,14 @@ def check_head(where: str, head: int, expect_head: int | None) -> None:
     """Raise :class:`ConflictError` when the caller expected another head revision."""
     if expect_head is not None and head != expect_head:
         raise ConflictError(
-            f"the graph in {where} moved to revision {head} while this change was prepared "
-            f"against revision {expect_head}; nothing was changed — read it again and retry",
+            _(
+                "the graph in {where} moved to revision {head} while this change was "
+                "prepared against revision {expect_head}; nothing was changed — read it "
+                "again and retry",
+                where=where,
+                head=head,
+                expect_head=expect_head,
+            ),
             {"head": head, "expected": expect_head},
         )
 
@@ -76,7 +83,7 @@ class PlannedRevision:
         whole: CatalogGraph | None = None,
     ) -> None:
         if diff is None and whole is None:
-            raise ValueError("a planned revision needs its diff or the whole graph it adds")
+            raise ValueError(_("a planned revision needs its diff or the whole graph it adds"))
         self.summary = summary
         self.whole = whole
         self._diff = diff

@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from core.cache_root import CATALOG_CACHE_DIR
+from core.i18n import Said
 from graph_schema.calendar import Calendar
 from graph_schema.confined import ADVICE, LINKED_OUT, escapes
 from graph_schema.errors import CatalogIssue, KpigraphError
@@ -163,7 +164,9 @@ class ValuesCache:
         for path in (self.path.parent, self.path, self.path.parent / "rows"):
             if (path.exists() or path.is_symlink()) and escapes(root, path):
                 rel = str(path.relative_to(root))
-                raise ValuesFileError([CatalogIssue(rel, None, LINKED_OUT, ADVICE)])
+                raise ValuesFileError(
+                    [CatalogIssue(rel, None, Said.of(LINKED_OUT), Said.of(ADVICE))]
+                )
         self.path.parent.mkdir(parents=True, exist_ok=True)
         con = sqlite3.connect(self.path, timeout=30, isolation_level=None)
         con.executescript(_SCHEMA)

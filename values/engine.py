@@ -136,8 +136,8 @@ class ValuesEngine:
                     CatalogIssue(
                         str(path.relative_to(self.root)),
                         None,
-                        LINKED_OUT,
-                        ADVICE,
+                        Said.of(LINKED_OUT),
+                        Said.of(ADVICE),
                     )
                 )
                 continue
@@ -146,8 +146,8 @@ class ValuesEngine:
                     CatalogIssue(
                         str(path.relative_to(self.root)),
                         None,
-                        f"{path.name!r} cannot name a table",
-                        "name data files like dms_orders.csv (letters, digits, '_')",
+                        Said.of(N_("{name} cannot name a table"), name=repr(path.name)),
+                        Said.of(N_("name data files like dms_orders.csv (letters, digits, '_')")),
                     )
                 )
                 continue
@@ -265,8 +265,14 @@ class ValuesEngine:
         unknown = sorted(set(dim.levels) - self.defs.dimension_ids(dim.levels))
         if unknown:
             raise HierarchyError(
-                f"dimension {dimension_id!r}: levels {', '.join(unknown)} are not dimensions "
-                "(declare each level in dimensions.yaml)",
+                Said.of(
+                    N_(
+                        "dimension {dimension}: levels {levels} are not dimensions (declare each "
+                        "level in dimensions.yaml)"
+                    ),
+                    dimension=repr(dimension_id),
+                    levels=", ".join(unknown),
+                ),
                 {"dimension": dimension_id},
             )
         if dim.mapping is None:

@@ -9,7 +9,7 @@ from typing import Any
 
 import duckdb
 
-from core.i18n import N_, _
+from core.i18n import N_, Said
 from graph_schema.errors import CatalogIssue
 from graph_schema.periods import PERIOD_PATTERN
 
@@ -123,13 +123,15 @@ def check_rows(
         ).fetchall()
         for row, period, value in rows[:MAX_ISSUES_PER_CHECK]:
             file, line = row_place(rel, parquet, row)
-            text = _(message).format(column=column, period=repr(period), value=repr(value))
-            issues.append(CatalogIssue(file, line, text, _(hint)))
+            text = Said.of(message, column=column, period=repr(period), value=repr(value))
+            issues.append(CatalogIssue(file, line, text, Said.of(hint)))
         if len(rows) > MAX_ISSUES_PER_CHECK:
             (total,) = con.execute(f"SELECT count(*) FROM {name} WHERE {condition}").fetchone()  # type: ignore[misc]
             issues.append(
                 CatalogIssue(
-                    rel, None, _("… {n} more rows like that", n=total - MAX_ISSUES_PER_CHECK)
+                    rel,
+                    None,
+                    Said.of(N_("… {n} more rows like that"), n=total - MAX_ISSUES_PER_CHECK),
                 )
             )
 
@@ -160,8 +162,8 @@ def check_table(
                 sources,
                 f,
                 row,
-                _("unknown metric {metric}", metric=repr(metric)),
-                _("use a metric id from the catalog"),
+                Said.of(N_("unknown metric {metric}"), metric=repr(metric)),
+                Said.of(N_("use a metric id from the catalog")),
             )
         )
     key = ", ".join(["metric", "period", *(f'"{d}"' for d in all_dims)])
@@ -184,13 +186,13 @@ def check_table(
                 sources,
                 file_ids[1],
                 rows[1],
-                _(
-                    "duplicate row for metric {metric}, period {period} (first at {where})",
+                Said.of(
+                    N_("duplicate row for metric {metric}, period {period} (first at {where})"),
                     metric=repr(dup[0]),
                     period=dup[1],
                     where=where,
                 ),
-                _("keep one row per metric, period and dimension members"),
+                Said.of(N_("keep one row per metric, period and dimension members")),
             )
         )
     mixed = con.execute(
@@ -203,11 +205,16 @@ def check_table(
             CatalogIssue(
                 sources[0][0].split("/")[0] + "/",
                 None,
-                _(
-                    "metric {metric} mixes monthly (YYYY-MM) and daily (YYYY-MM-DD) periods",
+                Said.of(
+                    N_("metric {metric} mixes monthly (YYYY-MM) and daily (YYYY-MM-DD) periods"),
                     metric=repr(metric),
                 ),
-                _("give one metric at one period grain; monthly values are rolled up from daily"),
+                Said.of(
+                    N_(
+                        "give one metric at one period grain; monthly values are rolled up from "
+                        "daily"
+                    )
+                ),
             )
         )
 
@@ -243,8 +250,8 @@ def issue_at(
     sources: list[tuple[str, bool]],
     file_id: int,
     row: int,
-    message: str,
-    hint: str | None,
+    message: str | Said,
+    hint: str | Said | None,
 ) -> CatalogIssue:
     rel, parquet = sources[file_id]
     file, line = row_place(rel, parquet, row)

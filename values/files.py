@@ -17,7 +17,7 @@ from pathlib import Path
 import duckdb
 
 from core.confined import ADVICE, LINKED_OUT, escapes
-from core.i18n import _
+from core.i18n import N_, Said
 from graph_schema.errors import CatalogIssue
 from values.errors import ValuesFileError
 from values.file_checks import (
@@ -71,15 +71,15 @@ def load_table(
         if path.name.startswith(".") or path.suffix.lower() == ".md":
             continue
         if escapes(root, path):
-            issues.append(CatalogIssue(rel, None, LINKED_OUT, ADVICE))
+            issues.append(CatalogIssue(rel, None, Said.of(LINKED_OUT), Said.of(ADVICE)))
             continue
         if path.suffix.lower() not in SUFFIXES:
             issues.append(
                 CatalogIssue(
                     rel,
                     None,
-                    _("unexpected file"),
-                    _("{folder}/ holds .csv or .parquet", folder=folder),
+                    Said.of(N_("unexpected file")),
+                    Said.of(N_("{folder}/ holds .csv or .parquet"), folder=folder),
                 )
             )
             continue
@@ -117,8 +117,8 @@ def _unreadable(rel: str, exc: duckdb.Error) -> CatalogIssue:
     return CatalogIssue(
         rel,
         None,
-        _("cannot read: {error}", error=first),
-        _("save it as UTF-8 CSV with a header"),
+        Said.of(N_("cannot read: {error}"), error=first),
+        Said.of(N_("save it as UTF-8 CSV with a header")),
     )
 
 
@@ -153,7 +153,7 @@ def load_query(
     except duckdb.Error as exc:
         first = str(exc).splitlines()[0]
         raise ValuesFileError(
-            [CatalogIssue(label, None, _("sql failed: {error}", error=first))]
+            [CatalogIssue(label, None, Said.of(N_("sql failed: {error}"), error=first))]
         ) from exc
     cols = [r[0] for r in con.execute(f"DESCRIBE {raw}").fetchall()]
     if "metric" in [c.lower() for c in cols]:
@@ -163,8 +163,8 @@ def load_query(
                 CatalogIssue(
                     label,
                     None,
-                    _("sql returns a 'metric' column"),
-                    _("return period, dimension columns and value"),
+                    Said.of(N_("sql returns a 'metric' column")),
+                    Said.of(N_("return period, dimension columns and value")),
                 )
             ]
         )
@@ -215,8 +215,8 @@ def _read_file(
             CatalogIssue(
                 rel,
                 None,
-                _("cannot read: {error}", error=first),
-                _("save it as UTF-8 CSV with a header"),
+                Said.of(N_("cannot read: {error}"), error=first),
+                Said.of(N_("save it as UTF-8 CSV with a header")),
             )
         )
         return None
@@ -244,8 +244,10 @@ def _columns(
             CatalogIssue(
                 rel,
                 1,
-                _("missing column(s) {columns}", columns=", ".join(missing)),
-                _("the header is metric, period, [dimension ids...], {column}", column=column),
+                Said.of(N_("missing column(s) {columns}"), columns=", ".join(missing)),
+                Said.of(
+                    N_("the header is metric, period, [dimension ids...], {column}"), column=column
+                ),
             )
         )
         return None
@@ -257,8 +259,8 @@ def _columns(
             CatalogIssue(
                 rel,
                 1,
-                _("column {column} is not allowed here", column=repr(c)),
-                _("time goes in 'period'"),
+                Said.of(N_("column {column} is not allowed here"), column=repr(c)),
+                Said.of(N_("time goes in 'period'")),
             )
         )
     for c in unknown:
@@ -266,8 +268,8 @@ def _columns(
             CatalogIssue(
                 rel,
                 1,
-                _("unknown dimension column {column}", column=repr(c)),
-                _("dimension columns are named by dimension id (dimensions.yaml)"),
+                Said.of(N_("unknown dimension column {column}"), column=repr(c)),
+                Said.of(N_("dimension columns are named by dimension id (dimensions.yaml)")),
             )
         )
     if wrong or unknown:

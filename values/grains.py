@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from core.i18n import _
 from graph_schema.calendar import Calendar, InvalidPeriodError, Period
 from graph_schema.errors import InvalidQueryError
 from values.errors import ValuesQueryError
@@ -36,14 +37,20 @@ def resolve_periods(
     grains = {calendar.grain_of(p) for p in texts}
     if len(grains) > 1:
         raise InvalidPeriodError(
-            f"periods {', '.join(sorted(set(texts)))} are of different grains "
-            f"({', '.join(sorted(grains))}); ask for periods of one grain"
+            _(
+                "periods {texts} are of different grains ({grains}); ask for periods of one grain",
+                texts=", ".join(sorted(set(texts))),
+                grains=", ".join(sorted(grains)),
+            )
         )
     if grains and not grains <= STORED_GRAINS:
         if asked is None:
             if not (start and end):
                 raise InvalidPeriodError(
-                    f"give both ends of a range of {grains.pop()} periods (from and to)"
+                    _(
+                        "give both ends of a range of {value} periods (from and to)",
+                        value=grains.pop(),
+                    )
                 )
             found = calendar.periods_between(calendar.parse(start), calendar.parse(end))
         else:

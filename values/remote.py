@@ -118,8 +118,14 @@ class RemoteSources:
             return None
         if len(connected) > 1:
             raise EngineConnectionError(
-                f"metric {metric.id!r} reads the connected systems "
-                f"{', '.join(s.id for s in connected)}; a metric's SQL runs on one system",
+                Said.of(
+                    N_(
+                        "metric {metric} reads the connected systems {systems}; a metric's SQL "
+                        "runs on one system"
+                    ),
+                    metric=repr(metric.id),
+                    systems=", ".join(s.id for s in connected),
+                ),
                 {"metric": metric.id},
             )
         system = connected[0]
@@ -168,15 +174,26 @@ class RemoteSources:
         cols = lower_columns(result.columns)
         if "period" not in cols or "value" not in cols:
             raise EngineQueryError(
-                f"{label} on {engine.kind}: returns {', '.join(cols)}; "
-                "return period, dimension columns and value",
+                Said.of(
+                    N_(
+                        "{label} on {engine}: returns {columns}; return period, dimension "
+                        "columns and value"
+                    ),
+                    label=label,
+                    engine=engine.kind,
+                    columns=", ".join(cols),
+                ),
                 {"metric": metric.id, "system": spec.system},
             )
         dims = [c for c in cols if c not in ("period", "value")]
         unknown = sorted(set(dims) - set(known_dims(dims)))
         if unknown:
             raise EngineQueryError(
-                f"{label}: column(s) {', '.join(unknown)} are not dimension ids (dimensions.yaml)",
+                Said.of(
+                    N_("{label}: columns {columns} are not dimension ids (dimensions.yaml)"),
+                    label=label,
+                    columns=", ".join(unknown),
+                ),
                 {"metric": metric.id, "system": spec.system},
             )
         table = RemoteTable(f"remote:{spec.system}", engine=engine, spec=spec)

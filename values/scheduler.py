@@ -17,6 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from core.i18n import _
 from graph_schema.errors import InvalidQueryError
 
 log = logging.getLogger("kpigraph.values.refresh")
@@ -38,11 +39,16 @@ def parse_interval(text: str) -> float:
     found = _INTERVAL.match(text or "")
     if not found:
         raise InvalidQueryError(
-            f"--refresh-every {text!r}: write a number with s, m, h or d (30s, 15m, 1h, 1d)"
+            _(
+                "--refresh-every {text}: write a number with s, m, h or d (30s, 15m, 1h, 1d)",
+                text=repr(text),
+            )
         )
     seconds = float(found.group(1)) * _UNIT[found.group(2) or "s"]
     if not MIN_INTERVAL_S <= seconds <= MAX_INTERVAL_S:
-        raise InvalidQueryError(f"--refresh-every {text!r}: between 1 s and 31 days")
+        raise InvalidQueryError(
+            _("--refresh-every {text}: between 1 s and 31 days", text=repr(text))
+        )
     return seconds
 
 

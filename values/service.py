@@ -50,8 +50,10 @@ def values_root(store: GraphStore, values_dir: Path | None = None) -> Path:
     source = store.info().meta.get("source")
     if not source:
         raise NoValuesDirError(
-            "the store does not record the catalog directory its values are in; "
-            "set KPIGRAPH_VALUES_DIR to the catalog directory"
+            _(
+                "the store does not record the catalog directory its values are in; set "
+                "KPIGRAPH_VALUES_DIR to the catalog directory"
+            )
         )
     return Path(source)
 
@@ -210,7 +212,7 @@ def explain_report(
     ``None``: the period before, of the period's grain (:meth:`Calendar.step_base` — the one
     default of page, API, CLI and MCP)."""
     if not 1 <= depth <= 6:
-        raise InvalidQueryError("depth must be between 1 and 6")
+        raise InvalidQueryError(_("depth must be between 1 and 6"))
     if base is None:
         base = engine.calendar.step_base(period)
     by = check_dimensions(store, by or ())
@@ -264,7 +266,12 @@ def _grain_range(
     first, last = (cal.parse(e or "") for e in ends)
     if first.grain != period_grain or last.grain != period_grain:
         raise InvalidQueryError(
-            f"from/to ({first.text}, {last.text}) must be {period_grain} periods",
+            _(
+                "from/to ({text}, {text2}) must be {period_grain} periods",
+                text=first.text,
+                text2=last.text,
+                period_grain=period_grain,
+            ),
             {"grain": period_grain},
         )
     return first.text, last.text

@@ -296,9 +296,9 @@ def placed(issues: Iterable[CatalogIssue | str]) -> tuple[dict[str, list[str]], 
     general: list[str] = []
     for issue in issues:
         if isinstance(issue, CatalogIssue):
-            text = issue.message + (f" — {issue.hint}" if issue.hint else "")
+            text = str(issue.message) + (f" — {issue.hint}" if issue.hint else "")
             # the key the loader named, whatever language the message is in
-            where = form_field(issue.field) if issue.field else field_of(issue.message)
+            where = form_field(issue.field) if issue.field else field_of(str(issue.message))
         else:
             text, where = issue, None
         if where is None:

@@ -20,6 +20,7 @@ from starlette.responses import JSONResponse, Response
 from api.bots.answer import Answer
 from api.bots.base import BotRequestError, BotSettings, Incoming, Replays, fresh
 from api.bots.escape import chat_markdown
+from core.i18n import _
 
 WINDOW = 60 * 60
 
@@ -44,20 +45,20 @@ class DingTalk:
         timestamp = request.headers.get("timestamp", "")
         sign = request.headers.get("sign", "")
         if not timestamp.isdigit() or not sign:
-            raise BotRequestError("missing or malformed timestamp / sign headers")
+            raise BotRequestError(_("missing or malformed timestamp / sign headers"))
         if not hmac.compare_digest(signature(secret, timestamp).encode(), sign.encode()):
-            raise BotRequestError("bad signature")
+            raise BotRequestError(_("bad signature"))
         if not fresh(int(timestamp) / 1000, WINDOW):
-            raise BotRequestError("stale timestamp (more than one hour from now)")
+            raise BotRequestError(_("stale timestamp (more than one hour from now)"))
         # the signature covers the timestamp only, not the body: one use per signature (keyed
         # on the body too, a captured pair asked any other question for an hour)
         if not await self.replays.first_time(f"{timestamp}:{sign}", 2 * WINDOW):
-            raise BotRequestError("replayed request refused")
+            raise BotRequestError(_("replayed request refused"))
         try:
             data = json.loads(body)
             text = str((data.get("text") or {}).get("content", ""))
         except (ValueError, AttributeError, RecursionError) as exc:
-            raise BotRequestError("body is not a DingTalk message", 400) from exc
+            raise BotRequestError(_("body is not a DingTalk message"), 400) from exc
         return Incoming(question=text)
 
     def reply(self, answer: Answer, incoming: Incoming, settings: BotSettings) -> Response:

@@ -32,6 +32,7 @@ from api.bots import aes
 from api.bots.answer import Answer
 from api.bots.base import BotRequestError, BotSettings, Incoming, Replays, fresh
 from api.routes.ask import plain
+from core.i18n import _
 
 WINDOW = 5 * 60
 _ID = re.compile(r"[A-Za-z0-9_-]{1,100}")
@@ -44,7 +45,7 @@ def decrypt(encrypt_key: str, encrypted: str) -> bytes:
         data = base64.b64decode(encrypted, validate=True)
         return aes.decrypt(key, data[:16], data[16:], 16)
     except (ValueError, binascii.Error) as exc:
-        raise BotRequestError("the event does not decrypt with this key", 400) from exc
+        raise BotRequestError(_("the event does not decrypt with this key"), 400) from exc
 
 
 def encrypt(encrypt_key: str, plaintext: bytes, iv: bytes) -> str:
@@ -74,19 +75,19 @@ class Feishu:
         data = _json(body)
         if key is not None:
             if "encrypt" not in data:
-                raise BotRequestError('an Encrypt Key is set: the body must be {"encrypt": ...}')
+                raise BotRequestError(_('an Encrypt Key is set: the body must be {"encrypt": ...}'))
             data = _json(decrypt(key, str(data["encrypt"])))
         header = _mapping(data.get("header"))  # any JSON until the token is checked
         sent = str(data.get("token") or header.get("token") or "")
         if not hmac.compare_digest(sent.encode(), token.encode()):
-            raise BotRequestError("wrong verification token")
+            raise BotRequestError(_("wrong verification token"))
         if data.get("type") == "url_verification":
             return Incoming(immediate=JSONResponse({"challenge": str(data.get("challenge", ""))}))
         if key is not None:
             await self._check_signature(request, body, key)
         event_id = str(header.get("event_id") or data.get("uuid") or "")
         if event_id and not await self.replays.first_time(f"event:{event_id}", 24 * 3600):
-            raise BotRequestError("replayed event refused")
+            raise BotRequestError(_("replayed event refused"))
         message = _mapping(_mapping(data.get("event")).get("message"))
         if (
             header.get("event_type") != "im.message.receive_v1"
@@ -110,13 +111,13 @@ class Feishu:
         nonce = request.headers.get("x-lark-request-nonce", "")
         sent = request.headers.get("x-lark-signature", "")
         if not timestamp.isdigit() or not nonce or not sent:
-            raise BotRequestError("missing X-Lark-Request-Timestamp / -Nonce / X-Lark-Signature")
+            raise BotRequestError(_("missing X-Lark-Request-Timestamp / -Nonce / X-Lark-Signature"))
         if not hmac.compare_digest(signature(timestamp, nonce, key, body).encode(), sent.encode()):
-            raise BotRequestError("bad signature")
+            raise BotRequestError(_("bad signature"))
         if not fresh(int(timestamp), WINDOW):
-            raise BotRequestError("stale timestamp (five-minute window)")
+            raise BotRequestError(_("stale timestamp (five-minute window)"))
         if not await self.replays.first_time(f"sig:{sent}", 2 * WINDOW):
-            raise BotRequestError("replayed request refused")
+            raise BotRequestError(_("replayed request refused"))
 
     def reply(self, answer: Answer, incoming: Incoming, settings: BotSettings) -> Response:
         content = card(answer)
@@ -195,7 +196,7 @@ def _json(raw: bytes) -> dict[str, Any]:
     try:
         data = json.loads(raw)
     except (ValueError, RecursionError) as exc:  # RecursionError: nested thousands deep
-        raise BotRequestError("body is not JSON", 400) from exc
+        raise BotRequestError(_("body is not JSON"), 400) from exc
     if not isinstance(data, dict):
-        raise BotRequestError("body is not a JSON object", 400)
+        raise BotRequestError(_("body is not a JSON object"), 400)
     return data

@@ -20,6 +20,7 @@ from api.bots.slack import Slack
 from api.bots.wecom import WeCom
 from api.errors import error_json
 from api.routes.ask import public_url
+from core.i18n import _
 from store.ledger import Ledger
 
 router = APIRouter(prefix="/bots", tags=["bots"], include_in_schema=False)
@@ -51,10 +52,16 @@ async def callback(platform: str, request: Request) -> Response:
     settings = BotSettings()
     bot = known.get(platform)
     if bot is None or not bot.configured(settings):
-        return error_json(404, "not_found", f"no chat bot at /bots/{platform[:40]} on this server")
+        return error_json(
+            404,
+            "not_found",
+            _("no chat bot at /bots/{platform} on this server", platform=platform[:40]),
+        )
     body = await read_body(request)
     if body is None:
-        return error_json(413, "body_too_large", f"a chat callback is at most {MAX_BOT_BODY} bytes")
+        return error_json(
+            413, "body_too_large", _("a chat callback is at most {n} bytes", n=MAX_BOT_BODY)
+        )
     try:
         incoming = await bot.receive(request, body, settings)
     except BotRequestError as exc:

@@ -24,6 +24,7 @@ from starlette.responses import JSONResponse, Response
 from api.bots.answer import Answer
 from api.bots.base import BotRequestError, BotSettings, Incoming, Replays
 from api.bots.escape import slack_mrkdwn
+from core.i18n import _
 
 WINDOW = 5 * 60
 _SECONDS = re.compile(r"[0-9]{1,12}")
@@ -46,13 +47,13 @@ class Slack:
         signature = request.headers.get("x-slack-signature")
         # at most 12 ASCII digits: slack_sdk's int() raises on 4,300 digits and more
         if not timestamp or not _SECONDS.fullmatch(timestamp) or not signature:
-            raise BotRequestError("missing or malformed X-Slack-Request-Timestamp / Signature")
+            raise BotRequestError(_("missing or malformed X-Slack-Request-Timestamp / Signature"))
         if not verifier.is_valid(body, timestamp, signature):
-            raise BotRequestError("bad signature or stale timestamp (5-minute window)")
+            raise BotRequestError(_("bad signature or stale timestamp (5-minute window)"))
         # valid while within WINDOW of now either way: a request stamped ahead of this
         # server's clock stays valid for up to 2 × WINDOW after it arrives
         if not await self.replays.first_time(signature, 2 * WINDOW):
-            raise BotRequestError("replayed request refused")
+            raise BotRequestError(_("replayed request refused"))
         if request.headers.get("content-type", "").startswith("application/json"):
             return self._event(body)
         form = parse_qs(body.decode("utf-8", "replace"))
@@ -63,7 +64,7 @@ class Slack:
         try:
             data = json.loads(body)
         except (ValueError, RecursionError) as exc:
-            raise BotRequestError("body is not JSON", 400) from exc
+            raise BotRequestError(_("body is not JSON"), 400) from exc
         if data.get("type") == "url_verification":
             return Incoming(immediate=JSONResponse({"challenge": str(data.get("challenge", ""))}))
         event = data.get("event") or {}

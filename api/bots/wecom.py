@@ -30,6 +30,7 @@ from api.bots import aes
 from api.bots.answer import Answer
 from api.bots.base import BotRequestError, BotSettings, Incoming, Replays, fresh
 from api.bots.dingtalk import markdown
+from core.i18n import _
 
 WINDOW = 5 * 60
 BLOCK = 32
@@ -44,10 +45,10 @@ def aes_key(encoding_aes_key: str) -> bytes:
         key = base64.b64decode(encoding_aes_key + "=")
     except binascii.Error as exc:
         raise BotRequestError(
-            "KPIGRAPH_WECOM_AES_KEY is not a 43-character EncodingAESKey", 500
+            _("KPIGRAPH_WECOM_AES_KEY is not a 43-character EncodingAESKey"), 500
         ) from exc
     if len(key) != 32:
-        raise BotRequestError("KPIGRAPH_WECOM_AES_KEY is not a 43-character EncodingAESKey", 500)
+        raise BotRequestError(_("KPIGRAPH_WECOM_AES_KEY is not a 43-character EncodingAESKey"), 500)
     return key
 
 
@@ -65,7 +66,7 @@ def decrypt(key: bytes, encrypted: str) -> tuple[bytes, str]:
             raise ValueError("length past the end")
         return plain[20 : 20 + length], plain[20 + length :].decode()
     except (ValueError, binascii.Error, struct.error, UnicodeDecodeError) as exc:
-        raise BotRequestError("the message does not decrypt with this key", 400) from exc
+        raise BotRequestError(_("the message does not decrypt with this key"), 400) from exc
 
 
 class WeCom:
@@ -91,30 +92,30 @@ class WeCom:
             q.get("msg_signature", ""), q.get("timestamp", ""), q.get("nonce", "")
         )  # fmt: skip
         if not signature or not timestamp.isdigit() or not nonce:
-            raise BotRequestError("missing msg_signature / timestamp / nonce")
+            raise BotRequestError(_("missing msg_signature / timestamp / nonce"))
         if request.method == "GET":
             encrypted = q.get("echostr", "")
         else:
             try:
                 encrypted = str(json.loads(body)["encrypt"])
             except (ValueError, KeyError, TypeError, RecursionError) as exc:  # read unsigned
-                raise BotRequestError('body is not {"encrypt": ...}', 400) from exc
+                raise BotRequestError(_('body is not {"encrypt": ...}'), 400) from exc
         expected = msg_signature(token, timestamp, nonce, encrypted)
         if not hmac.compare_digest(expected.encode(), signature.encode()):
-            raise BotRequestError("bad msg_signature")
+            raise BotRequestError(_("bad msg_signature"))
         if not fresh(int(timestamp), WINDOW):
-            raise BotRequestError("stale timestamp (five-minute window)")
+            raise BotRequestError(_("stale timestamp (five-minute window)"))
         if not await self.replays.first_time(f"{signature}:{nonce}", 2 * WINDOW):
-            raise BotRequestError("replayed request refused")
+            raise BotRequestError(_("replayed request refused"))
         message, receive_id = decrypt(key, encrypted)
         if settings.wecom_corp_id and receive_id != settings.wecom_corp_id:
-            raise BotRequestError("the message is for another receive id")
+            raise BotRequestError(_("the message is for another receive id"))
         if request.method == "GET":
             return Incoming(immediate=PlainTextResponse(message.decode("utf-8", "replace")))
         try:
             data = json.loads(message)
         except ValueError as exc:
-            raise BotRequestError("decrypted message is not JSON", 400) from exc
+            raise BotRequestError(_("decrypted message is not JSON"), 400) from exc
         if data.get("msgtype") != "text":
             return Incoming(immediate=Response(status_code=200))
         text = str((data.get("text") or {}).get("content", ""))

@@ -22,6 +22,7 @@ from api.routes.ask import formula_in_names
 from api.routes.metrics import metric_card, search_metrics
 from api.routes.paths import paths as paths_route
 from api.routes.revisions import history_of
+from core.i18n import _
 from graph_schema.errors import InvalidQueryError, InvalidRefError, KpigraphError
 from graph_schema.ids import NodeRef
 from graph_schema.models import Metric
@@ -47,8 +48,12 @@ def bounded(data: Any) -> Any:
     size = len(json.dumps(data, ensure_ascii=False, default=str))
     if size > MAX_ANSWER_CHARS:
         raise AnswerTooLargeError(
-            f"the answer is {size} characters (limit {MAX_ANSWER_CHARS}); narrow the question "
-            "(fewer relations, a smaller depth or limit)",
+            _(
+                "the answer is {size} characters (limit {MAX_ANSWER_CHARS}); narrow the "
+                "question (fewer relations, a smaller depth or limit)",
+                size=size,
+                MAX_ANSWER_CHARS=MAX_ANSWER_CHARS,
+            ),
             {"size": size, "limit": MAX_ANSWER_CHARS},
         )
     return data
@@ -164,7 +169,8 @@ def lint_definition(store: GraphStore, definition: dict[str, Any]) -> Any:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"]) or "definition"
         raise InvalidQueryError(
-            f"definition.{where}: {first['msg']}", {"field": where, "errors": exc.error_count()}
+            f"definition.{where}: {first['msg']}",  # pydantic's own words, as the API's 422
+            {"field": where, "errors": exc.error_count()},
         ) from exc
     return {"issues": [i.to_json() for i in issues]}
 

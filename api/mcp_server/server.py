@@ -23,6 +23,7 @@ from pydantic import Field
 
 from api.mcp_server import answers
 from api.mcp_server.quoting import DATA_NOTE, fenced, quoted_yaml
+from core.i18n import _
 from graph_schema.calendar import ANY_PERIOD_PATTERN
 from graph_schema.errors import KpigraphError
 from graph_schema.governance import Action, PermissionDeniedError, User
@@ -346,7 +347,7 @@ def _add_propose(
         gov = governance() if governance is not None else None
         try:
             if user is None or gov is None:
-                raise PermissionDeniedError("proposing a change needs a signed-in editor")
+                raise PermissionDeniedError(_("proposing a change needs a signed-in editor"))
             target = answers.node_ref(answers.pinned(store), ref)
             change = gov.submit(user, Action(action), target, definition, base_version, reason)
             return dict(full(gov, change).model_dump(mode="json"))
@@ -366,7 +367,7 @@ def _add_resources(
     )
     def metric_card(metric_id: str) -> str:
         if len(metric_id) > 200:
-            raise ToolError("metric_id: at most 200 characters")
+            raise ToolError(_("metric_id: at most 200 characters"))
         card = run(lambda s: answers.metric(s, metric_id))
         return card_markdown(card, base)
 

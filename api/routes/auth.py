@@ -76,9 +76,9 @@ def signin(
     state = auth_state(request)
     origin = request.headers.get("origin")
     if origin and origin.split("://", 1)[-1] != request.headers.get("host"):
-        raise PermissionDeniedError("cross-site sign-in refused (CSRF)")
+        raise PermissionDeniedError(_("cross-site sign-in refused (CSRF)"))
     if not same_secret(csrf, request.cookies.get(PRE_COOKIE)):
-        raise PermissionDeniedError("the sign-in form expired; reload /signin and retry")
+        raise PermissionDeniedError(_("the sign-in form expired; reload /signin and retry"))
     try:
         user = check_token(state, token, client_key(request))
     except AuthenticationRequiredError:

@@ -12,6 +12,7 @@ from analysis.compare import Comparison, compare_refs
 from analysis.diff import DiffReport, diff_catalogs
 from api.dependencies import StoreDep, query_ref
 from api.schemas import ErrorResponse
+from core.i18n import _
 from graph_schema.errors import SourceSpecError
 from graph_schema.graph import CatalogGraph
 from store.base import GraphStore
@@ -38,7 +39,8 @@ def read_side(store: GraphStore, side: str) -> CatalogGraph:
         return store.catalog()
     if not text.isdigit() or not 1 <= int(text) <= 2**62:
         raise SourceSpecError(
-            f"{side!r}: a side is 'store' or a revision number (e.g. 3)", {"side": side}
+            _("{side}: a side is 'store' or a revision number (e.g. 3)", side=repr(side)),
+            {"side": side},
         )
     return store.catalog(at=int(text))
 

@@ -14,6 +14,7 @@ from analysis.onboarding import ReadingList, reading_list
 from analysis.quiz import PASS_SHARE, Quiz, make_quiz
 from api.auth import CsrfToken, CurrentUser, OptionalUser, require_roles
 from api.dependencies import StoreDep
+from core.i18n import _
 from governance import onboarding as svc
 from governance.department_usage import reads_of_department
 from graph_schema.errors import InvalidQueryError
@@ -205,9 +206,9 @@ async def quiz_answer_page(
     try:
         seed = int(str(form.get("seed") or "0"))
     except ValueError:
-        raise InvalidQueryError("seed: a whole number") from None
+        raise InvalidQueryError(_("seed: a whole number")) from None
     if not 0 <= seed <= svc.MAX_SEED:
-        raise InvalidQueryError("seed: out of range")
+        raise InvalidQueryError(_("seed: out of range"))
     quiz = _quiz(request, store, department, seed)
     answers: dict[str, int] = {}
     for q in quiz.questions:

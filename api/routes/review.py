@@ -55,7 +55,7 @@ def _lists(
     window = svc.default_window()
     window = (start or window[0], end or window[1])
     if window[0] >= window[1]:
-        raise InvalidQueryError("start must be before end")
+        raise InvalidQueryError(_("start must be before end"))
     findings = _findings(request, settings)
     return svc.review_lists(store.catalog(), request.app.state.ledger, window, findings=findings)
 
@@ -131,9 +131,9 @@ async def review_decide_page(request: Request, review: ReviewId, user: Committee
     for key in form:
         if not key.startswith("pick:"):
             continue
-        _, action, metric = key.split(":", 2)
+        _pick, action, metric = key.split(":", 2)
         if action not in ACTIONS:
-            raise InvalidQueryError(f"unknown action {action!r}")
+            raise InvalidQueryError(_("unknown action {action}", action=repr(action)))
         source = form.get(f"source:{metric}")
         note = form.get("note")
         decisions.append(

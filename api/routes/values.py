@@ -16,6 +16,7 @@ from analysis.localize_gate import LocalizeBusyError
 from analysis.resolve import resolve_metric
 from api.dependencies import SettingsDep, StoreDep
 from api.schemas import ErrorResponse
+from core.i18n import _
 from core.settings import Settings
 from graph_schema.calendar import ANY_PERIOD_PATTERN
 from graph_schema.errors import InvalidQueryError
@@ -109,7 +110,12 @@ async def metric_values(
     for name, value in (("from", start), ("to", end)):
         if value is not None and re.fullmatch(PERIOD_PATTERN, value) and not is_period(value):
             raise InvalidQueryError(  # 2024-02-31 matches the pattern
-                f"{name}: {value} is not a day of the calendar; write YYYY-MM or a real YYYY-MM-DD",
+                _(
+                    "{name}: {value} is not a day of the calendar; write YYYY-MM or a real "
+                    "YYYY-MM-DD",
+                    name=name,
+                    value=value,
+                ),
                 {"field": name},
             )
 

@@ -45,10 +45,12 @@ def sql_to_formula(sql: str, names: Mapping[str, str], notes: list[str] | None =
     try:
         tree = sqlglot.parse_one(sql)
     except sqlglot.errors.ParseError as exc:
-        raise UntranslatableExpr(f"not valid SQL: {str(exc).splitlines()[0]}") from None
+        raise UntranslatableExpr(
+            _("not valid SQL: {value}", value=str(exc).splitlines()[0])
+        ) from None
     lowered = {k.lower(): v for k, v in names.items()}
     if not isinstance(tree, exp.Expression):  # pragma: no cover - parse_one returns one
-        raise UntranslatableExpr("not an expression")
+        raise UntranslatableExpr(_("not an expression"))
     out = _emit(tree, lowered, notes if notes is not None else [])
     try:
         parse_formula(out)
@@ -61,7 +63,9 @@ def _emit(node: exp.Expression, names: Mapping[str, str], notes: list[str]) -> s
     if isinstance(node, exp.Column) and not node.table:
         name = node.name.lower()
         if name not in names:
-            raise UntranslatableExpr(f"{node.name!r} is not one of the metric's inputs")
+            raise UntranslatableExpr(
+                _("{name} is not one of the metric's inputs", name=repr(node.name))
+            )
         return names[name]
     if isinstance(node, exp.Literal) and not node.is_string:
         return str(node.this)
@@ -78,7 +82,9 @@ def _emit(node: exp.Expression, names: Mapping[str, str], notes: list[str]) -> s
     if isinstance(node, exp.Cast):
         notes.append(_("{before} written as {after}", before=node.sql(), after=node.this.sql()))
         return _wrap(node.this, names, notes)
-    raise UntranslatableExpr(f"{node.sql()!r} has no kpigraph formula equivalent")
+    raise UntranslatableExpr(
+        _("{value} has no kpigraph formula equivalent", value=repr(node.sql()))
+    )
 
 
 def _wrap(node: exp.Expression, names: Mapping[str, str], notes: list[str]) -> str:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 
-from core.i18n import N_, _
+from core.i18n import N_, _, ngettext
 
 #: the report's counts in words (message ids)
 COUNT_WORDS = {
@@ -20,13 +20,16 @@ COUNT_WORDS = {
     "dimensions": N_("dimensions"),
     "departments": N_("departments"),
     "catalog_metrics": N_("metrics in the catalog"),
+    "measure_metrics": N_("metrics made from measures"),
+    "input_metrics": N_("input metrics with an offset or filter"),
 }
 
 
 def counts_line(counts: dict[str, int]) -> str:
     """``metrics: 38, semantic models: 7`` in the language in use."""
     return _(", ").join(
-        f"{_(COUNT_WORDS[k]) if k in COUNT_WORDS else k}: {v}" for k, v in counts.items()
+        _("{what}: {n}", what=_(COUNT_WORDS[k]) if k in COUNT_WORDS else k, n=v)
+        for k, v in counts.items()
     )
 
 
@@ -57,7 +60,12 @@ class ImportReport:
         summary = self.extra_summary()
         if summary:
             out.append(_("kept under extra.dbt ({n} metrics):", n=len(self.extra)))
-            out += [_("  {key}: {n} metric(s)", key=key, n=n) for key, n in summary.items()]
+            out += [
+                "  "
+                + ngettext("%(key)s: %(num)s metric", "%(key)s: %(num)s metrics", n)
+                % {"key": key, "num": n}
+                for key, n in summary.items()
+            ]
         shown = self.notes if notes is None else self.notes[:notes]
         out += [_("note: {note}", note=n) for n in shown]
         if len(shown) < len(self.notes):

@@ -38,8 +38,10 @@ def test_node_search_for_the_pickers(
 
 
 def test_node_search_refuses_an_unknown_kind(client: TestClient) -> None:
-    r = client.get("/api/nodes", params={"q": "x", "kinds": "Nope"})
+    r = client.get("/api/nodes", params={"q": "x", "kinds": "Nope", "lang": "en"})
     assert r.status_code == 422 and "unknown node kind" in r.json()["error"]["message"]
+    r = client.get("/api/nodes", params={"q": "x", "kinds": "Nope"})  # the demo speaks zh
+    assert r.status_code == 422 and "节点类型 'Nope' 未知" in r.json()["error"]["message"]
 
 
 @pytest.fixture

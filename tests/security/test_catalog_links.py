@@ -31,6 +31,8 @@ from values.engines.connections import SecretUrl
 from values.errors import EngineConnectionError
 
 LINKED = "is a link to a file outside the catalog"
+#: the refusals in English (in zh: tests/unit/test_i18n_errors.py)
+pytestmark = pytest.mark.usefixtures("english")
 
 
 def _outside(tmp_path: Path) -> Path:
@@ -53,6 +55,17 @@ def _catalog(tmp_path: Path, rel: str, target: Path) -> Path:
     return root
 
 
+def _as_printed(exc: BaseException | None) -> str:
+    """The error as the command line prints it: in the language the command spoke (an
+    error an engine keeps is worded when read)."""
+    from core import i18n
+
+    if exc is None:
+        return ""
+    with i18n.use(i18n.language_of(exc)):
+        return str(exc)
+
+
 def test_a_data_file_linked_out_of_the_catalog_is_not_read(tmp_path: Path) -> None:
     from cli import cli as main
 
@@ -63,7 +76,7 @@ def test_a_data_file_linked_out_of_the_catalog_is_not_read(tmp_path: Path) -> No
     result = runner.invoke(
         main, ["eval", "revenue", "--period", "2026-03", "--by", "store"], env=env
     )
-    said = result.output + str(result.exception or "")  # the error as the CLI prints it
+    said = result.output + _as_printed(result.exception)
     assert result.exit_code != 0 and "TOPSECRET" not in said
     assert f"data/dms_stores.csv: {LINKED}" in said
 
@@ -82,7 +95,7 @@ def test_a_values_file_linked_out_of_the_catalog_is_not_read(tmp_path: Path, rel
     metric = "customer_satisfaction" if rel.startswith("values") else "revenue"
     result = runner.invoke(main, ["eval", metric, "--period", "2026-03"], env=env)
     assert result.exit_code != 0, result.output
-    assert f"{rel}: {LINKED}" in result.output + str(result.exception or "")
+    assert f"{rel}: {LINKED}" in result.output + _as_printed(result.exception)
 
 
 def test_a_catalog_file_linked_out_of_the_catalog_is_not_read(tmp_path: Path) -> None:
@@ -142,7 +155,7 @@ def test_a_manifest_linked_out_of_the_catalog_is_not_read_for_its_calendar(
     assert runner.invoke(main, ["load", str(root)], env=env).exit_code == 0
     _linked_manifest(tmp_path, root)  # after the load: the values engine reads it on its own
     result = runner.invoke(main, ["eval", "revenue", "--period", "2026-03"], env=env)
-    said = result.output + str(result.exception or "")
+    said = result.output + _as_printed(result.exception)
     assert result.exit_code != 0 and "TOPSECRET" not in said, said
     assert f"kpigraph.yaml: {LINKED}" in said, said
 

@@ -79,7 +79,7 @@ def test_an_ordinary_proposal_still_passes(api: Any) -> None:
     assert r.status_code == 201, r.text
 
 
-def test_the_model_names_the_field() -> None:
+def test_the_model_names_the_field(english: None) -> None:
     with pytest.raises(ValidationError) as caught:
         Metric.model_validate({"id": "m", "name": "m", "sql": "SELECT 1 " * 10_000})
     assert caught.value.errors()[0]["loc"] == ("sql",)

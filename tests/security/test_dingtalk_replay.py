@@ -23,4 +23,4 @@ def test_a_signature_is_used_once_whatever_the_body(bots: Any) -> None:
     other = json.loads(dingtalk("影响 营收").body)  # another question under the same headers
     forged = httpx.post(base + first.path, headers=first.headers, content=json.dumps(other))
     assert forged.status_code == 401, forged.text
-    assert "replayed" in forged.json()["error"]["message"]
+    assert "已拒绝重放" in forged.json()["error"]["message"]  # the demo speaks zh

@@ -19,6 +19,9 @@ from graph_schema.errors import SourceSpecError
 from loaders.git_source import load_git_catalog
 from tests.helpers import DEMO
 
+#: the English words of the refusals (the messages in zh: tests/unit/test_i18n_errors.py)
+pytestmark = pytest.mark.usefixtures("english")
+
 ENV = ["-c", "user.name=t", "-c", "user.email=t@example.com"]
 
 

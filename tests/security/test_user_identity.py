@@ -33,7 +33,9 @@ def gov(make_store: Any, demo_graph: Any) -> tuple[GraphStore, Ledger]:
     return store, fresh_ledger(store)
 
 
-def test_names_are_unique_ignoring_case_and_trimmed(gov: tuple[GraphStore, Ledger]) -> None:
+def test_names_are_unique_ignoring_case_and_trimmed(
+    gov: tuple[GraphStore, Ledger], english: None
+) -> None:
     _store, ledger = gov
     add_user(ledger, "root", "admin")
     for clash in ("ROOT", "Root", " root ", "root\t"):

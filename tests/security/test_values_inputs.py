@@ -34,7 +34,7 @@ def issues_of(
     write_catalog(tmp_path, files)
     with pytest.raises(ValuesFileError) as caught:
         ValuesEngine(tmp_path, GraphDefinitions(load_catalog(tmp_path)))
-    return {(i.line, i.message) for i in caught.value.issues if i.file == f"{folder}/v.csv"}
+    return {(i.line, str(i.message)) for i in caught.value.issues if i.file == f"{folder}/v.csv"}
 
 
 def test_calendar_dates_and_years_are_checked_with_file_and_line(tmp_path: Path) -> None:
@@ -82,7 +82,7 @@ def test_non_finite_parquet_values_are_refused(tmp_path: Path) -> None:
     )
     with pytest.raises(ValuesFileError) as caught:
         ValuesEngine(tmp_path, GraphDefinitions(load_catalog(tmp_path)))
-    assert any("not a finite number" in i.message for i in caught.value.issues)
+    assert any("not a finite number" in str(i.message) for i in caught.value.issues)
 
 
 def test_explain_periods_stay_in_range() -> None:

@@ -31,6 +31,9 @@ from store.ledger import Ledger, ledger_for
 from tests.governance_helpers import free_port
 from tests.helpers import DEMO
 
+#: the refusals in English (in zh: tests/unit/test_i18n_errors.py and the commands' tests)
+pytestmark = pytest.mark.usefixtures("english")
+
 REFUSED = [
     ("http://169.254.169.254/latest/meta-data/", "link-local"),
     ("http://[::1]:22/", "loopback"),

@@ -127,9 +127,9 @@ def test_show_card_and_path_and_search(db: Path) -> None:
     [
         (["lineage", "revenu"], "是否想找 Metric:revenue"),  # the demo speaks zh
         (["lineage", "atp", "--depth", "11"], "深度必须是 1 到 10 之间的整数"),
-        (["lineage", "atp", "--relations", "FOO"], "unknown relation 'FOO'"),
-        (["show", "Nope:x"], "unknown node kind 'Nope'"),
-        (["impact", "Metric:x') DETACH DELETE n //"], "malformed Metric id"),
+        (["lineage", "atp", "--relations", "FOO"], "关系 'FOO' 未知"),
+        (["show", "Nope:x"], "节点类型 'Nope' 未知"),
+        (["impact", "Metric:x') DETACH DELETE n //"], "Metric ID"),
     ],
 )
 def test_errors_are_one_clear_line(db: Path, args: list[str], message: str) -> None:
@@ -220,7 +220,7 @@ def test_init_validate_load_round_trip(tmp_path: Path) -> None:
         == "Metric:atp"
     )
     proc = run("init", str(target), db=db, check=False)
-    assert proc.returncode == 1 and "不是空目录" in proc.stderr  # the new catalog speaks zh
+    assert proc.returncode == 1 and "不是空文件夹" in proc.stderr  # the new catalog speaks zh
     templated = tmp_path / "demo"
     run("init", str(templated), "--template", "automotive_aftersales", db=db)
     assert (templated / "metrics" / "revenue" / "atp.yaml").is_file()

@@ -185,7 +185,7 @@ def test_help(args: list[str]) -> None:
 
     result = CliRunner().invoke(cli, args)
     assert result.exit_code == 0, result.output
-    assert "用法:" in result.output  # the CLI's default language (zh); both: test_i18n_commands
+    assert "用法：" in result.output  # the CLI's default language (zh); both: test_i18n_commands
     english = CliRunner().invoke(cli, ["--lang", "en", *args])
     assert english.exit_code == 0 and "Usage:" in english.output, english.output
 

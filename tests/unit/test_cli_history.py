@@ -79,7 +79,7 @@ def test_compare_and_bad_input(loaded: tuple[Path, Path]) -> None:
     assert body["change_class"] == "major" and "formula" in body["differing"]
     for args, message in [
         (("diff", "nowhere", "store"), "'nowhere' 不是目录"),
-        (("diff", "git::x", "store"), "no revision"),
+        (("diff", "git::x", "store"), "没有版本"),
         (("diff", "rev:x", "store"), "请写成 rev:N"),
         (("diff", "rev:9", "store"), "没有修订 9；修订号为 1 到 1"),
         (("show", "atp", "--at", "9"), "没有修订 9"),
@@ -96,4 +96,4 @@ def test_compare_and_bad_input(loaded: tuple[Path, Path]) -> None:
 @pytest.mark.parametrize("command", ["history", "diff", "compare"])
 def test_help(command: str, tmp_path: Path) -> None:
     said = run(command, "--help", db=tmp_path / "x.sqlite").stdout
-    assert "Usage:" in said or "用法:" in said, said  # the language asked for, else zh
+    assert "Usage:" in said or "用法：" in said, said  # the language asked for, else zh

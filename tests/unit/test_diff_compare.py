@@ -179,7 +179,9 @@ def test_git_side_reads_a_commit_without_checkout(tmp_path: Path) -> None:
         ("git:HEAD:missing", "no kpigraph catalog at 'missing'"),
     ],
 )
-def test_bad_git_specs_say_what_is_wrong(tmp_path: Path, spec: str, message: str) -> None:
+def test_bad_git_specs_say_what_is_wrong(
+    tmp_path: Path, spec: str, message: str, english: None
+) -> None:
     repo = tmp_path / "repo"
     write_catalog(repo / "catalog")
     _git(repo, "init", "-q")
@@ -189,7 +191,7 @@ def test_bad_git_specs_say_what_is_wrong(tmp_path: Path, spec: str, message: str
         load_git_catalog(spec, cwd=repo)
 
 
-def test_git_side_outside_a_repository(tmp_path: Path) -> None:
+def test_git_side_outside_a_repository(tmp_path: Path, english: None) -> None:
     with pytest.raises(SourceSpecError, match="not inside a git repository"):
         load_git_catalog("git:HEAD", cwd=tmp_path)
     assert parse_git_spec("git:v1.2:a/b") == ("v1.2", "a/b")

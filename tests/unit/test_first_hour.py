@@ -100,7 +100,7 @@ def test_lineage_and_impact_tables_say_why(db: Path) -> None:
 def test_show_prints_names_not_ids(db: Path) -> None:
     text = run("show", "atp", db=db).stdout
     assert "营收 / 进厂台次" in text
-    assert "运营部 (ops)" in text and "财务部 (finance)" in text
+    assert "运营部（ops）" in text and "财务部（finance）" in text
 
 
 def test_demo_does_not_replace_the_loaded_graph(tmp_path: Path) -> None:

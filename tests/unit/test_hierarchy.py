@@ -112,14 +112,14 @@ def test_the_planted_city_is_found_from_the_war_zone_level(tmp_path: Path, colum
     }
 
 
-def test_a_member_missing_from_the_mapping_is_an_error(tmp_path: Path) -> None:
+def test_a_member_missing_from_the_mapping_is_an_error(tmp_path: Path, english: None) -> None:
     root = _catalog(tmp_path, columns=False, extra_rows="revenue,2026-06,成都,5\n")
     e = _engine(root)
     with pytest.raises(HierarchyError, match=r"city '成都' is not in the mapping dims/region\.csv"):
         explain(e, "revenue", "2026-06", "mom", by=["region"])
 
 
-def test_a_member_under_two_parents_is_an_error(tmp_path: Path) -> None:
+def test_a_member_under_two_parents_is_an_error(tmp_path: Path, english: None) -> None:
     root = _catalog(tmp_path, columns=False)
     (root / "dims/region.csv").write_text(MAPPING + "东区,浙江,深圳\n", encoding="utf-8")
     with pytest.raises(HierarchyError, match=r"region.csv:12: .*'深圳' lies under"):

@@ -71,10 +71,11 @@ def test_every_message_is_in_both_catalogues_with_the_same_fields() -> None:
                 assert all(strings), f"zh: no translation for {key!r}"
             # a plural's forms may use the fields of either id (click words "{len} were given"
             # in the plural only, and fills both ids' fields)
-            ids = message.id if isinstance(message.id, tuple) else (message.id,)
-            allowed = {f for i in ids for f in FIELD.findall(i)}
+            # (not ``ids``: the next language's check reads that)
+            forms = message.id if isinstance(message.id, tuple) else (message.id,)
+            allowed = {f for i in forms for f in FIELD.findall(i)}
             for s in strings:
-                if s and len(ids) == 1:
+                if s and len(forms) == 1:
                     assert set(FIELD.findall(s)) == set(FIELD.findall(key)), (lang, key, s)
                 elif s:
                     assert set(FIELD.findall(s)) <= allowed, (lang, key, s)

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import pytest
 
+from core.i18n import use
 from graph_schema.errors import InvalidQueryError, InvalidRefError
 from graph_schema.ids import NodeKind, NodeRef
 from graph_schema.relations import LINEAGE_RELATIONS, Relation, parse_kinds, parse_relations
@@ -40,8 +41,10 @@ def test_relation_vocabulary() -> None:
     assert len(LINEAGE_RELATIONS) == 8
     assert parse_relations("input_to,DRIVES") == {Relation.INPUT_TO, Relation.DRIVES}
     assert parse_relations("") == LINEAGE_RELATIONS
-    with pytest.raises(InvalidQueryError, match="unknown relation"):
+    with use("en"), pytest.raises(InvalidQueryError, match="unknown relation"):
         parse_relations("INPUT_TO]->(m) DETACH DELETE m//")
+    with use("zh"), pytest.raises(InvalidQueryError, match=r"关系 .* 未知"):
+        parse_relations("FOO")
     assert parse_kinds("metric, field") == {NodeKind.METRIC, NodeKind.FIELD}
     with pytest.raises(InvalidQueryError):
         parse_kinds("Metric:Foo")

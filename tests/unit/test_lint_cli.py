@@ -35,7 +35,7 @@ def test_help_of_lint_commands() -> None:
     for name in ("lint", "infer-fields"):
         result = invoke(name, "--help")
         # in the CLI's default language (zh) unless --lang / KPIGRAPH_LANG chose one
-        assert result.exit_code == 0 and ("Usage:" in result.output or "用法:" in result.output)
+        assert result.exit_code == 0 and ("Usage:" in result.output or "用法：" in result.output)
     assert "infer-fields" in invoke("--help").output
 
 
@@ -124,11 +124,11 @@ def test_infer_fields_edits_only_the_fields_lists(tmp_path: Path) -> None:
     root = _hand_written(tmp_path)
     before = snapshot(root)
     dry = invoke("infer-fields", str(root), "--dry-run")
-    assert dry.exit_code == 0 and "would change 3 metric(s)" in dry.output
+    assert dry.exit_code == 0 and "would change 3 metrics" in dry.output
     assert snapshot(root) == before
     result = invoke("infer-fields", str(root))
     assert result.exit_code == 0, result.output
-    assert "changed 3 metric(s) in 1 file(s)" in result.output
+    assert "changed 3 metrics in 1 file;" in result.output
     after = snapshot(root)
     assert {k for k in after if after[k] != before[k]} == {"metrics/hand.yaml"}
     text = (root / "metrics/hand.yaml").read_text(encoding="utf-8")
@@ -151,14 +151,14 @@ def test_infer_fields_edits_only_the_fields_lists(tmp_path: Path) -> None:
     report = json.loads(invoke("lint", str(root), "--format", "json").output)
     assert not [i for i in report["issues"] if i["rule"].startswith("sql.")]
     again = invoke("infer-fields", str(root))
-    assert "changed 0 metric(s)" in again.output or "0 metric(s)" in again.output
+    assert "changed 0 metrics" in again.output
     assert snapshot(root)["metrics/hand.yaml"] == after["metrics/hand.yaml"]
 
 
 def test_infer_fields_only_named_metrics(tmp_path: Path) -> None:
     root = _hand_written(tmp_path)
     result = invoke("infer-fields", str(root), "--metric", "flow_list")
-    assert "changed 1 metric(s)" in result.output
+    assert "changed 1 metric in 1 file;" in result.output
     text = (root / "metrics/hand.yaml").read_text(encoding="utf-8")
     assert "store_id     # not read: will go" in text
     assert invoke("infer-fields", str(root), "--metric", "nope").exit_code != 0

@@ -15,6 +15,9 @@ from analysis.sql_lineage import (
     sql_reads,
 )
 
+#: the refusals in English (in zh: tests/unit/test_i18n_errors.py and the commands' tests)
+pytestmark = pytest.mark.usefixtures("english")
+
 ORDERS = SourceTable(
     "dms.dms_orders",
     "dms",

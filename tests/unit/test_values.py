@@ -53,7 +53,7 @@ def test_each_problem_is_reported_with_its_line(tmp_path: Path) -> None:
     )
     with pytest.raises(ValuesFileError) as info:
         engine(tmp_path, {"values/v.csv": values})
-    found = {(i.file, i.line, i.message.split(" ")[0]) for i in info.value.issues}
+    found = {(i.file, i.line, str(i.message).split(" ")[0]) for i in info.value.issues}
     assert ("values/v.csv", 3, "unknown") in found
     assert ("values/v.csv", 4, "bad") in found
     assert ("values/v.csv", 5, "value") in found

@@ -22,9 +22,9 @@ def db(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_explain_prints_tree_tables_and_notes(db: Path) -> None:
     proc = run("explain", "营收", "--period", "2026-06", "--by", "store,order_type", db=db)
     text = proc.stdout
-    assert "营收 2026-06 vs 2026-05" in text and "变化 −26.2万 (−9.5%)" in text  # the catalog's zh
-    assert "进厂台次: −37.2万 (解释了下降的 141.7 %)" in text and "保养台次" in text
-    assert "客单价: +10.9万 (抵消了 41.7 %)" in text
+    assert "营收 2026-06 vs 2026-05" in text and "变化 −26.2万（−9.5%）" in text  # the catalog's zh
+    assert "进厂台次：−37.2万（解释了下降的 141.7 %）" in text and "保养台次" in text
+    assert "客单价：+10.9万（抵消了 41.7 %）" in text
     assert text.index("南山店") < text.index("宝安店")
     assert "相关证据，不是因果证明" in text
 

@@ -62,8 +62,8 @@ def test_a_duplicate_in_a_parquet_file_is_refused_with_both_rows(tmp_path: Path)
         _engine(tmp_path)
     [issue] = info.value.issues
     assert str(issue.file) == "values/v.parquet (row 31)"
-    assert "duplicate row for metric 'revenue', period 2026-04" in issue.message
-    assert "values/v.parquet (row 4)" in issue.message
+    assert "duplicate row for metric 'revenue', period 2026-04" in str(issue.message)
+    assert "values/v.parquet (row 4)" in str(issue.message)
 
 
 @pytest.mark.usefixtures("english")
@@ -75,8 +75,8 @@ def test_a_duplicate_across_a_csv_and_a_parquet_file_is_refused(tmp_path: Path) 
     with pytest.raises(ValuesFileError) as info:
         _engine(tmp_path)
     [issue] = info.value.issues
-    assert "duplicate row for metric 'visits', period 2026-06" in issue.message
-    assert {str(issue.file), issue.message.split("first at ")[1]} == {
+    assert "duplicate row for metric 'visits', period 2026-06" in str(issue.message)
+    assert {str(issue.file), str(issue.message).split("first at ")[1]} == {
         "values/b.parquet (row 30)",
         "values/a.csv:2)",
     }
@@ -89,7 +89,7 @@ def test_many_duplicates_are_refused_too(tmp_path: Path) -> None:
     with pytest.raises(ValuesFileError) as info:
         _engine(tmp_path)
     assert len(info.value.issues) == 5
-    assert all("duplicate row" in i.message for i in info.value.issues)
+    assert all("duplicate row" in str(i.message) for i in info.value.issues)
 
 
 def test_parquet_in_any_order_gives_the_values_of_the_same_rows_in_csv(tmp_path: Path) -> None:
@@ -128,5 +128,5 @@ def test_a_damaged_parquet_page_is_reported_not_raised(tmp_path: Path) -> None:
     with pytest.raises(ValuesFileError) as info:
         _engine(tmp_path)
     [issue] = info.value.issues
-    assert issue.message.startswith("cannot read:")
+    assert str(issue.message).startswith("cannot read:")
     assert str(issue.file) in ("values/v.parquet", "values/")

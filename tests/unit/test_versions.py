@@ -24,7 +24,9 @@ def test_not_semver(bad: str) -> None:
     assert not is_semver(bad)
 
 
-def test_version_banana_is_a_catalog_error_with_file_and_line(tmp_path: Path) -> None:
+def test_version_banana_is_a_catalog_error_with_file_and_line(
+    tmp_path: Path, english: None
+) -> None:
     write_catalog(
         tmp_path,
         {

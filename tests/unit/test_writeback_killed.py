@@ -121,6 +121,7 @@ def test_pull_commit_completes_the_killed_write_back(
 @pytest.mark.parametrize("killed", ["move_ref"], indirect=True)
 def test_someone_elses_edit_on_top_is_still_refused(
     killed: tuple[Path, Path, EmbeddedStore],
+    english: None,
 ) -> None:
     """Only the exact text a step leaves is taken as the killed write-back's own."""
     directory, _db, store = killed

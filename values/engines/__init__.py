@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from core.i18n import N_, Said
 from values.engines.base import DEFAULT_MAX_ROWS, DEFAULT_TIMEOUT_S, SqlEngine
 from values.engines.connections import SecretUrl
 from values.errors import EngineConnectionError
@@ -38,8 +39,13 @@ def open_engine(
     if is_spark_url(url):
         return SparkEngine(url, timeout_s=timeout_s, max_rows=max_rows)
     raise EngineConnectionError(
-        f"no values engine for the connection {url} (kpigraph runs postgresql://, duckdb://, "
-        "sc:// / spark:// / local[N] Spark URLs)"
+        Said.of(
+            N_(
+                "no values engine for the connection {url} (kpigraph runs postgresql://, "
+                "duckdb://, sc:// / spark:// / local[N] Spark URLs)"
+            ),
+            url=str(url),
+        )
     )
 
 

@@ -105,9 +105,15 @@ class Rollup:
 
 
 def engine_error(metric: MetricSql, engine: SqlEngine, message: str) -> EngineQueryError:
-    first = (message.strip().splitlines() or ["(no message)"])[0][:500]
+    first = (message.strip().splitlines() or [""])[0][:500] or Said.of(N_("(no message)"))
     return EngineQueryError(
-        f"metric {metric.metric!r} (system {metric.system!r}) failed on {engine.kind}: {first}",
+        Said.of(
+            N_("metric {metric} (system {system}) failed on {engine}: {error}"),
+            metric=repr(metric.metric),
+            system=repr(metric.system),
+            engine=engine.kind,
+            error=first,
+        ),
         {"metric": metric.metric, "system": metric.system, "engine": engine.kind},
     )
 
@@ -203,8 +209,16 @@ def checked_sql(metric: MetricSql, dialect: str) -> exp.Query:
         tree = sqlglot.parse_one(metric.sql, read=read)
     except sqlglot.errors.ParseError as exc:
         raise EngineQueryError(
-            f"metric {metric.metric!r} (system {metric.system!r}): its SQL does not parse as "
-            f"{read}: {str(exc).splitlines()[0]}",
+            Said.of(
+                N_(
+                    "metric {metric} (system {system}): its SQL does not parse as {dialect}: "
+                    "{error}"
+                ),
+                metric=repr(metric.metric),
+                system=repr(metric.system),
+                dialect=read,
+                error=str(exc).splitlines()[0],
+            ),
             {"metric": metric.metric, "system": metric.system},
         ) from None
     assert isinstance(tree, exp.Query)  # check_metric_sql refuses anything else

@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from urllib.parse import unquote_plus
 
-from core.i18n import _
+from core.i18n import N_, Said
 from values.errors import EngineConnectionError
 
 #: ``scheme://user:password@host`` → the password part: up to the LAST ``@`` of the URL, as a
@@ -133,10 +133,12 @@ def resolve(env: str, environ: Mapping[str, str] | None = None) -> SecretUrl:
     raw = (environ.get(env) or "").strip()
     if not raw:
         raise EngineConnectionError(
-            _(
-                "the connection variable {env} is not set; export it as the system's URL "
-                "(e.g. {env}=postgresql+psycopg://reader:PASSWORD@host:5432/db) or as the path "
-                "of a secrets file holding that URL",
+            Said.of(
+                N_(
+                    "the connection variable {env} is not set; export it as the system's URL "
+                    "(e.g. {env}=postgresql+psycopg://reader:PASSWORD@host:5432/db) or as the path "
+                    "of a secrets file holding that URL"
+                ),
                 env=env,
             ),
             {"env": env},
@@ -147,8 +149,8 @@ def resolve(env: str, environ: Mapping[str, str] | None = None) -> SecretUrl:
             first = path.read_text(encoding="utf-8").strip().splitlines()
         except OSError as exc:
             raise EngineConnectionError(
-                _(
-                    "{env} names the secrets file {path}, which cannot be read ({reason})",
+                Said.of(
+                    N_("{env} names the secrets file {path}, which cannot be read ({reason})"),
                     env=env,
                     path=raw,
                     reason=exc.strerror,
@@ -158,6 +160,6 @@ def resolve(env: str, environ: Mapping[str, str] | None = None) -> SecretUrl:
         raw = first[0].strip() if first else ""
         if not raw:
             raise EngineConnectionError(
-                _("the secrets file named by {env} is empty", env=env), {"env": env}
+                Said.of(N_("the secrets file named by {env} is empty"), env=env), {"env": env}
             )
     return SecretUrl(raw)

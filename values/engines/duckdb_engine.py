@@ -16,6 +16,7 @@ from pathlib import Path
 import duckdb
 
 from core.confined import ADVICE, escapes
+from core.i18n import N_, Said
 from values.engines.base import DEFAULT_MAX_ROWS, DEFAULT_TIMEOUT_S, Result
 from values.engines.connections import SecretUrl
 from values.errors import EngineConnectionError, EngineQueryError
@@ -58,7 +59,11 @@ class DuckDBEngine:
                 _lock(self._con, self._views(data_dir))
         except duckdb.Error as exc:
             raise EngineConnectionError(
-                f"cannot open the DuckDB database {url}: {str(exc).splitlines()[0]}"
+                Said.of(
+                    N_("cannot open the DuckDB database {url}: {error}"),
+                    url=str(url),
+                    error=str(exc).splitlines()[0],
+                )
             ) from None
 
     def _views(self, data_dir: Path | None) -> list[Path]:
@@ -73,7 +78,11 @@ class DuckDBEngine:
                 if escapes(data_dir, path):
                     self._con.close()
                     raise EngineConnectionError(
-                        f"data/{path.name} is a link to a file outside the data folder; {ADVICE}"
+                        Said.of(
+                            N_("data/{name} is a link to a file outside the data folder; {advice}"),
+                            name=path.name,
+                            advice=Said.of(ADVICE),
+                        )
                     )
                 reader = "read_parquet" if suffix == ".parquet" else "read_csv"
                 literal = str(path.resolve()).replace("'", "''")
@@ -91,7 +100,10 @@ class DuckDBEngine:
                 rows = cur.fetchmany(self.max_rows + 1)
             except duckdb.InterruptException:
                 raise EngineQueryError(
-                    f"cancelled after the statement timeout ({self.timeout_s:g} s)"
+                    Said.of(
+                        N_("cancelled after the statement timeout ({seconds} s)"),
+                        seconds=f"{self.timeout_s:g}",
+                    )
                 ) from None
             except duckdb.Error as exc:
                 raise EngineQueryError(str(exc)) from None

@@ -15,6 +15,7 @@ from __future__ import annotations
 import threading
 from typing import Any
 
+from core.i18n import N_, Said
 from values.engines.base import DEFAULT_MAX_ROWS, DEFAULT_TIMEOUT_S, Result
 from values.engines.connections import SecretUrl
 from values.errors import EngineConnectionError, EngineQueryError
@@ -59,7 +60,11 @@ class PostgresEngine:
             )
         except Exception as exc:
             raise EngineConnectionError(
-                f"cannot use the connection {url}: {self._scrub(exc)}"
+                Said.of(
+                    N_("cannot use the connection {url}: {error}"),
+                    url=str(url),
+                    error=self._scrub(exc),
+                )
             ) from None
         self._lock = threading.Lock()
 
@@ -77,7 +82,11 @@ class PostgresEngine:
             conn = self._engine.connect()
         except sa.exc.SQLAlchemyError as exc:
             raise EngineConnectionError(
-                f"cannot reach PostgreSQL at {self._url}: {self._scrub(exc)}"
+                Said.of(
+                    N_("cannot reach PostgreSQL at {url}: {error}"),
+                    url=str(self._url),
+                    error=self._scrub(exc),
+                )
             ) from None
         try:
             with conn.begin():

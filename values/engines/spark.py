@@ -14,6 +14,7 @@ import threading
 import uuid
 from typing import Any
 
+from core.i18n import N_, Said
 from graph_schema.sql_safety import VARIABLE
 from values.engines.base import DEFAULT_MAX_ROWS, DEFAULT_TIMEOUT_S, Result
 from values.engines.connections import SecretUrl
@@ -52,7 +53,9 @@ class SparkEngine:
         try:
             from pyspark.sql import SparkSession
         except ImportError:  # pragma: no cover - pyspark is a dependency
-            raise EngineConnectionError("Spark needs pyspark (pip install pyspark)") from None
+            raise EngineConnectionError(
+                Said.of(N_("Spark needs pyspark (pip install pyspark)"))
+            ) from None
         raw = url.reveal()
         if raw.startswith("spark+"):  # spark+local[2]:// style, for symmetry with other URLs
             raw = raw[len("spark+") :].rstrip("/").removesuffix(":/")
@@ -70,11 +73,17 @@ class SparkEngine:
                 )
         except Exception as exc:
             first = url.scrub((str(exc).strip().splitlines() or [type(exc).__name__])[0])
-            raise EngineConnectionError(f"cannot start or reach Spark at {url}: {first}") from None
+            raise EngineConnectionError(
+                Said.of(
+                    N_("cannot start or reach Spark at {url}: {error}"), url=str(url), error=first
+                )
+            ) from None
 
     def run(self, sql: str, *, hash_groups: bool = False) -> Result:
         if VARIABLE in sql:  # Spark would replace ${env:…} with the server's environment
-            raise EngineQueryError("refused: '${' in the SQL (Spark's variable substitution)")
+            raise EngineQueryError(
+                Said.of(N_("refused: '${' in the SQL (Spark's variable substitution)"))
+            )
         tag = f"kpigraph-{uuid.uuid4().hex}"
         timer = threading.Timer(self.timeout_s, self._cancel, (tag,))
         try:
@@ -86,7 +95,10 @@ class SparkEngine:
         except Exception as exc:
             if timer.finished.is_set() and not timer.is_alive():
                 raise EngineQueryError(
-                    f"cancelled after the statement timeout ({self.timeout_s:g} s)"
+                    Said.of(
+                        N_("cancelled after the statement timeout ({seconds} s)"),
+                        seconds=f"{self.timeout_s:g}",
+                    )
                 ) from None
             first = self._url.scrub((str(exc).strip().splitlines() or [type(exc).__name__])[0])
             raise EngineQueryError(first) from None
