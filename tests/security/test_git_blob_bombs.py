@@ -20,6 +20,9 @@ from loaders.catalog_file import MAX_FILE_BYTES
 from loaders.git_source import load_git_catalog
 from tests.security.test_git_tree_escape import blob, catalog_tree, commit, repo, tree
 
+# the refusals read here are the English ones
+pytestmark = pytest.mark.usefixtures("english")
+
 __all__ = ["repo"]  # fixture
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -88,4 +91,4 @@ def test_a_blob_bomb_does_not_run_the_reader_out_of_memory(repo: Path) -> None:
         [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=300
     )
     assert done.returncode == 0, done.stderr[-2000:]
-    assert "refused:" in done.stdout and "MiB together" in done.stdout
+    assert "refused:" in done.stdout and "512 MiB" in done.stdout  # the child speaks zh

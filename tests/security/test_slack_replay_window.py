@@ -22,6 +22,9 @@ from store.embedded import EmbeddedStore
 from store.ledger import ledger_for
 from tests.api.test_bots import SLACK_SECRET, slack
 
+# the refusals read here are the English ones
+pytestmark = pytest.mark.usefixtures("english")
+
 
 def _request(headers: dict[str, str], body: bytes) -> Request:
     scope: dict[str, Any] = {
