@@ -174,7 +174,11 @@ def require_roles(*roles: Role) -> Callable[..., Coroutine[Any, Any, User]]:
         if user.role not in allowed:
             need = ", ".join(sorted(r.value for r in allowed))
             raise PermissionDeniedError(
-                _("a {role} may not do this (needs: {need})", role=user.role.value, need=need)
+                _(
+                    "the {role} role may not do this (needs: {need})",
+                    role=user.role.value,
+                    need=need,
+                )
             )
         return user
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 import sqlite3
+from collections.abc import Mapping
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -108,11 +110,14 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> Response:
         problems = [
-            {"loc": [str(p) for p in e.get("loc", ())], "msg": str(e.get("msg", ""))}
+            {"loc": [str(p) for p in e.get("loc", ())], "msg": validation_words(e)}
             for e in exc.errors()
         ]
-        first = problems[0] if problems else {"loc": [], "msg": "invalid request"}
-        message = f"{'.'.join(first['loc'][1:]) or 'request'}: {first['msg']}"
+        first = problems[0] if problems else {"loc": [], "msg": _("invalid request")}
+        where = ".".join(first["loc"][1:])
+        if not where or (first["loc"][:1] == ["body"] and where == "0"):  # the body as a whole
+            where = _("request body") if first["loc"][:1] == ["body"] else _("request")
+        message = _("{field}: {problem}", field=where, problem=first["msg"])
         if wants_html(request):
             return error_html(422, message)
         return error_json(422, "invalid_query", message, {"problems": problems})
@@ -131,3 +136,43 @@ def install_error_handlers(app: FastAPI) -> None:
         if wants_html(request):
             return error_html(500, message)
         return error_json(500, "internal_error", message)
+
+
+#: pydantic's error types a request can meet, worded in the language of the request (its own
+#: messages are English); others keep pydantic's message
+VALIDATION_WORDS = {
+    "missing": N_("required"),
+    "json_invalid": N_("not valid JSON"),
+    "json_type": N_("not valid JSON"),
+    "model_attributes_type": N_("must be an object"),
+    "dict_type": N_("must be an object"),
+    "list_type": N_("must be a list"),
+    "string_type": N_("must be text"),
+    "int_type": N_("must be a whole number"),
+    "int_parsing": N_("must be a whole number"),
+    "float_parsing": N_("must be a number"),
+    "bool_parsing": N_("must be true or false"),
+    "extra_forbidden": N_("is not a known field"),
+    "string_too_long": N_("at most {max_length} characters"),
+    "string_too_short": N_("at least {min_length} characters"),
+    "too_long": N_("at most {max_length} items"),
+    "greater_than_equal": N_("at least {ge}"),
+    "less_than_equal": N_("at most {le}"),
+    "greater_than": N_("more than {gt}"),
+    "less_than": N_("less than {lt}"),
+    "literal_error": N_("one of {expected}"),
+    "enum": N_("one of {expected}"),
+}
+
+
+def validation_words(error: Mapping[str, Any]) -> str:
+    """One pydantic error of a request in the language in use (:data:`VALIDATION_WORDS`),
+    else pydantic's own message."""
+    words = VALIDATION_WORDS.get(str(error.get("type", "")))
+    if words is None:
+        return str(error.get("msg", ""))
+    ctx = {k: str(v) for k, v in (error.get("ctx") or {}).items()}
+    try:
+        return _(words, **ctx)
+    except (KeyError, IndexError):  # a context pydantic words differently: its message
+        return str(error.get("msg", ""))

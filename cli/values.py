@@ -169,7 +169,15 @@ def eval_cmd(
     from viz.explain_words import column_scale, is_count, number_in
 
     table = Table(title=f"{safe(report['name'])} · {period}")
-    columns = ("", _("Value"), _("Month on month"), _("Year on year"), _("Target"))
+    # a quarter, year, week …: the periods it is compared with, named (a year's period before
+    # is the year before: one column)
+    before, year_before = report["previous_period"], report.get("year_before_period")
+    changes = {"mom_pct": _("Month on month"), "yoy_pct": _("Year on year")}
+    if report.get("grain") != "month":
+        changes = {"mom_pct": _("vs {period}", period=before)}
+        if year_before and year_before != before:
+            changes["yoy_pct"] = _("vs {period}", period=year_before)
+    columns = ("", _("Value"), *changes.values(), _("Target"))
     for col in (*columns, _("Attainment"), _("Rank")):
         table.add_column(col, justify="left" if not col else "right")
     table.add_column(_("Benchmark"))
@@ -183,8 +191,7 @@ def eval_cmd(
         table.add_row(
             safe(r["member"] or _("Total")),
             number_in(r["value"], scale),
-            percent_change(r["mom_pct"], digits=2),
-            percent_change(r["yoy_pct"], digits=2),
+            *(percent_change(r[key], digits=2) for key in changes),
             number_in(r["target"], scale),
             percent(r["attainment"], digits=1),
             str(r.get("rank") or "—") if r is not rows[0] else "",
@@ -193,6 +200,9 @@ def eval_cmd(
     out().print(table)
     for note in report.get("notes", []):
         out().print(safe(note))
+    for m, f in sorted(report.get("fetched", {}).items()):  # from the values cache
+        stale = " (" + _("STALE") + ")" if f["stale"] else ""
+        out().print(_("{metric} fetched {time}", metric=safe(m), time=f["fetched_at"]) + stale)
 
 
 @click.command("explain", cls=Command)

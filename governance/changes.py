@@ -229,11 +229,17 @@ class Governance(TransitionWriter):
             for c in self.ledger.changes(status=ChangeStatus.APPLIED.value, ref=str(ref))
             if c.new_version == stored
         ]
-        by = f" (change request #{applied[0].id})" if applied else ""
+        at = stored or _("(none)")
+        if applied:
+            at = _("{version} (change request #{id})", version=at, id=applied[0].id)
         raise ChangeStateError(
-            f"your definition of {ref.id} is at {base_version}, the store at "
-            f"{stored or '(none)'}{by}; run kpigraph pull first (or propose from the "
-            "current definition)",
+            _(
+                "your definition of {metric} is at {base}, the store at {stored}; run kpigraph "
+                "pull first (or propose from the current definition)",
+                metric=ref.id,
+                base=base_version,
+                stored=at,
+            ),
             {"base_version": base_version, "stored": stored, "ref": str(ref)},
         )
 
@@ -241,7 +247,7 @@ class Governance(TransitionWriter):
         change = self.get(change_id)
         self._require_open(change, "withdraw")
         if not workflow.may_withdraw(user, change):
-            raise PermissionDeniedError("only the requester (or an admin) may withdraw it")
+            raise PermissionDeniedError(_("only the requester (or an admin) may withdraw it"))
         new = change.model_copy(update={"status": ChangeStatus.WITHDRAWN})
         if not self._commit(new, change, user, "withdraw", comment, None, None, []):
             raise ChangeStateError(
@@ -258,7 +264,7 @@ class Governance(TransitionWriter):
         same request, one writes both; the other writes nothing and answers 409 naming the
         revision. A graph moved by an unrelated load meanwhile is read again and re-checked."""
         if user is not None and not workflow.may_apply(user):
-            raise PermissionDeniedError("only an admin may apply a change request")
+            raise PermissionDeniedError(_("only an admin may apply a change request"))
         actor = user.name if user else "kpigraph"
         with self._apply_lock:
             for attempt in range(ATTEMPTS):
@@ -274,8 +280,11 @@ class Governance(TransitionWriter):
                     self._record_conflict(change, actor, exc.message)
                     raise ChangeStateError(exc.message, {"id": change_id}) from exc
             raise ChangeStateError(
-                f"change request #{change_id} kept changing while it was being applied; "
-                "nothing was written — try again",
+                _(
+                    "change request #{id} kept changing while it was being applied; nothing "
+                    "was written; try again",
+                    id=change_id,
+                ),
                 {"id": change_id},
             )
 

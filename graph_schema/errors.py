@@ -180,7 +180,7 @@ class EmptyStoreError(StoreError):
 
     def __init__(self, where: str) -> None:
         super().__init__(
-            f"no catalog loaded in {where}; run 'kpigraph load CATALOG_DIR' first",
+            _("no catalog loaded in {where}; run 'kpigraph load CATALOG_DIR' first", where=where),
             {"where": where},
         )
 

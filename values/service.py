@@ -179,7 +179,9 @@ def eval_report(
     engine: ValuesEngine, metric_id: str, period: str, by: str | None = None
 ) -> dict[str, Any]:
     check_period(engine, metric_id, period)  # a month without values names those with them
-    return evaluate(engine, metric_id, period, by=by)
+    report = evaluate(engine, metric_id, period, by=by)
+    metric = engine.metric(metric_id)  # values read from the cache say when they were fetched
+    return report | fetched(engine, [metric_id, *engine.inputs(metric)])
 
 
 def _cause_edges(store: GraphStore, engine: ValuesEngine, metric_id: str) -> list[dict[str, Any]]:

@@ -25,6 +25,10 @@ def test_queries_on_an_empty_store_are_503_saying_what_to_do(tmp_path: Path) -> 
 
 
 def test_cli_search_on_an_empty_store_fails(tmp_path: Path) -> None:
+    """In the CLI's language (zh unless asked: an empty store has no catalog language)."""
     r = kpigraph("search", "atp", "--db", tmp_path / "empty.sqlite")
     assert r.returncode == 1
-    assert "no catalog loaded" in r.stderr and "match(es)" not in r.stdout
+    assert "尚未加载任何目录" in r.stderr and "kpigraph load CATALOG_DIR" in r.stderr
+    en = kpigraph("--lang", "en", "search", "atp", "--db", tmp_path / "empty.sqlite")
+    assert en.returncode == 1
+    assert "no catalog loaded" in en.stderr and "match(es)" not in en.stdout

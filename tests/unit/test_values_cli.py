@@ -142,3 +142,15 @@ def test_localize_names_dimensions_and_members_as_the_other_tables_do(db: Path) 
     args = ("explain", "营收", "--period", "2026-06", "--by", "store,order_type", "--localize")
     text = run(*args, db=db).stdout
     assert "门店=南山店 ∧ 工单类型=保养" in text and "order_type=" not in text, text
+
+
+def test_eval_of_a_quarter_or_year_names_what_it_is_compared_with(db: Path) -> None:
+    """The change columns of a quarter are not '环比/同比' (month on month): they name the
+    periods compared; a year's period before is the year before, so one column (found
+    following the README: 'eval 营收 --period 2026' showed 环比 and 同比, both −49.58 %)."""
+    quarter = run("eval", "营收", "--period", "2026-Q2", db=db).stdout
+    assert "较 2026-Q1" in quarter and "较 2025-Q2" in quarter and "环比" not in quarter
+    year = run("eval", "营收", "--period", "2026", db=db).stdout
+    assert year.count("较 2025") == 1 and "同比" not in year
+    month = run("eval", "营收", "--period", "2026-06", db=db).stdout
+    assert "环比" in month and "同比" in month

@@ -20,7 +20,7 @@ from values.definitions import GraphDefinitions
 from values.engine import ValuesEngine
 from values.files import ObservedTable
 from values.remote import RemoteTable
-from values.service import values_report
+from values.service import eval_report, values_report
 
 DMS_SQL_METRICS = {"revenue", "maintenance_visits", "repair_visits", "bodyshop_visits"}
 
@@ -79,6 +79,9 @@ def test_explain_reads_the_cache_and_says_when(
     assert text.split("cached:")[0] == direct_text.split("cached:")[0]
     shown = values_report(engine, "revenue", "store", "2026-06")
     assert shown["fetched"]["parts_revenue"]["fetched_at"].startswith("20")
+    # eval says it too (it did not: found following the README's PostgreSQL walkthrough)
+    judged = eval_report(engine, "revenue", "2026-06")
+    assert judged["fetched"]["parts_revenue"] == shown["fetched"]["parts_revenue"]
     engine.close()
 
 
