@@ -114,7 +114,7 @@ def validate(directory: Path, no_lint: bool, as_json: bool) -> None:
     else:
         if report is not None and report.issues:
             print_text(report, directory, quiet_info=True)
-        summary = ", ".join(count_label(k, v) for k, v in counts.items() if v)
+        summary = _(", ").join(count_label(k, v) for k, v in counts.items() if v)
         name, seconds = repr(graph.name), f"{elapsed:.2f}"
         click.echo(
             _(

@@ -92,7 +92,7 @@ def pull(
             }
         )
         return
-    from core.i18n import _
+    from core.i18n import _, ngettext
 
     console = out()
     for request in requests:
@@ -102,8 +102,19 @@ def pull(
     if result.files:
         console.print(_("wrote {files}", files=", ".join(result.files)), markup=False)
     if result.commits:
-        where = branch or _("the current branch")
-        text = _("committed {n} commit(s) on {branch}", n=len(result.commits), branch=where)
+        n = len(result.commits)
+        if branch:
+            text = ngettext(
+                "committed %(num)s commit on %(branch)s",
+                "committed %(num)s commits on %(branch)s",
+                n,
+            ) % {"num": n, "branch": branch}
+        else:
+            text = ngettext(
+                "committed %(num)s commit on the current branch",
+                "committed %(num)s commits on the current branch",
+                n,
+            ) % {"num": n}
         console.print(text, markup=False)
     click.echo(
         _(

@@ -181,7 +181,7 @@ def test_empty_catalog_and_missing_dir(db: Path, tmp_path: Path) -> None:
 def test_nothing_loaded_yet(tmp_path: Path) -> None:
     proc = run("impact", "atp", db=tmp_path / "fresh.sqlite", check=False)
     assert proc.returncode == 1
-    assert "run 'kpigraph load CATALOG_DIR' first" in proc.stderr
+    assert "请先运行 'kpigraph load CATALOG_DIR'" in proc.stderr  # zh: no catalog to say otherwise
 
 
 def test_directory_commands_speak_the_catalogs_language(tmp_path: Path) -> None:
