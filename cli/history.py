@@ -204,9 +204,15 @@ def diff(
     """Compare two catalogs: OLD and NEW are each a catalog directory, git:REV[:PATH] (read
     from git, no checkout), 'store' (what is loaded) or rev:N (the store at revision N)."""
     from analysis.diff import diff_catalogs
+    from core import i18n
 
     old_graph = read_side(old, store)
     new_graph = read_side(new, store)
+    # the report speaks as the catalogs compared do (NEW's language, else OLD's), not as the
+    # store (which may hold another catalog, or none), unless --lang chose
+    said = new_graph.meta.get("language") or old_graph.meta.get("language")
+    if isinstance(said, str):
+        i18n.set_fallback(lambda: said)  # the store's wrapper resets it when the command ends
     report = diff_catalogs(old_graph, new_graph, old, new)
     if html_file is not None:
         from viz.pages import render_page

@@ -240,3 +240,22 @@ def test_validate_reports_every_issue(tmp_path: Path) -> None:
     assert proc.returncode == 1
     assert "metrics/a.yaml:3" in proc.stderr and "metrics/b.yaml:3" in proc.stderr
     assert "目录中有 2 个问题；未载入任何内容" in proc.stderr  # the catalog's language (zh)
+
+
+def test_diff_speaks_the_language_of_the_catalogs_it_compares(tmp_path: Path) -> None:
+    """Two English catalogs compared with an empty (or a zh) store: an English report (it
+    spoke the store's zh; found following the README with two dbt-imported catalogs)."""
+    db = tmp_path / "empty.sqlite"
+    old, new = tmp_path / "old", tmp_path / "new"
+    for target in (old, new):
+        run("init", str(target), db=db)
+        manifest = target / "kpigraph.yaml"
+        text = manifest.read_text(encoding="utf-8").replace("language: zh", "language: en")
+        manifest.write_text(text, encoding="utf-8")
+    metric = new / "metrics" / "visits.yaml"
+    text = metric.read_text(encoding="utf-8").replace("unit: 台次", "unit: 台次\ncaveats: [new]", 1)
+    metric.write_text(text, encoding="utf-8")
+    report = run("diff", str(old), str(new), db=db, check=False).stdout
+    assert "metrics by class" in report and "按变更级别" not in report, report
+    zh = run("--lang", "zh", "diff", str(old), str(new), db=db, check=False).stdout
+    assert "按变更级别" in zh, zh
