@@ -13,6 +13,7 @@ from cli import render
 from cli.catalog import publish_directory
 from cli.common import (
     DEMO_CATALOG,
+    directory_language,
     err,
     safe,
     store_options,
@@ -136,6 +137,11 @@ def serve(
             )
             err().print(safe(text))
         elif catalog is not None:  # published exactly as 'kpigraph load' publishes
+            from core import i18n
+
+            # spoken as the files speak, as 'kpigraph load' does (the store may be empty);
+            # the store's wrapper resets it when the command ends
+            i18n.set_fallback(lambda: directory_language(catalog))
             result = publish_directory(catalog, store, no_lint=no_lint)
             render.store_info(err(), result.info, where(settings))
         else:

@@ -255,3 +255,17 @@ def test_infer_fields_keeps_comments_and_line_endings(tmp_path: Path) -> None:
     assert after == text.replace(
         "  - dms.dms_orders.store_id\r\n", "  - dms.dms_orders.order_status\r\n"
     )
+
+
+def test_serve_catalog_speaks_the_catalogs_language_into_an_empty_store(tmp_path: Path) -> None:
+    """An English catalog served into an empty store: its load speaks English, as 'kpigraph
+    load' does (it spoke the empty store's zh; found following the README)."""
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = str(probe.getsockname()[1])
+    bad = catalog(tmp_path / "bad", BROKEN, manifest="language: en\n")
+    args = ["serve", "--catalog", str(bad), "--port", port, "--db", str(tmp_path / "s.sqlite")]
+    result = CliRunner().invoke(cli, [*args, "--backend", "embedded"])
+    assert result.exit_code != 0 and "nothing was loaded" in result.output, result.output
