@@ -135,14 +135,10 @@ def dbt_files(graph: CatalogGraph) -> tuple[dict[str, str], ExportReport]:
         if metric.owner:
             config["group"] = metric.owner
         name = spec.pop("name", metric.id)
+        # no definition, no description: an import would read one back as the definition
+        described = {"description": metric.definition} if metric.definition else {}
         out_metrics.append(
-            {
-                "name": name,
-                "label": metric.name,
-                "description": metric.definition or metric.name,
-                **spec,
-                "config": config,
-            }
+            {"name": name, "label": metric.name, **described, **spec, "config": config}
         )
         exported.add(name)
     files: dict[str, str] = {}

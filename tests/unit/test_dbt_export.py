@@ -201,6 +201,18 @@ def test_metricflow_round_trip_keeps_every_semantic_model(tmp_path: Path) -> Non
     # MetricFlow's own validation finds in the export exactly what it finds in the original
     # (its custom 'alien_day' grain, which only its project configuration declares)
     assert _validation_errors(tmp_path / "dbt") == _validation_errors(MF)
+    # imported again, no metric gains a definition it did not have (an empty description was
+    # written as the metric's name, and read back as its definition)
+    import_dbt(tmp_path / "dbt", tmp_path / "c2")
+    before = {
+        n.id: n.definition for n in load_catalog(tmp_path / "c").nodes if isinstance(n, Metric)
+    }
+    after = {
+        n.id: n.definition for n in load_catalog(tmp_path / "c2").nodes if isinstance(n, Metric)
+    }
+    assert {m: after[m] for m in before if m in after} == {
+        m: before[m] for m in before if m in after
+    }
 
 
 def _validation_errors(project_dir: Path) -> list[str]:
