@@ -18,6 +18,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from core.i18n import N_, _
 from graph_schema.errors import KpigraphError
 
 PROJECT_DIR = Path(__file__).resolve().parent
@@ -57,9 +58,13 @@ def _tool(name: str, what: str) -> str:
     path = shutil.which(name)
     if path is None:
         raise LauncherError(
-            f"{name} not found on PATH; the local Neo4j needs {what}. Install it "
-            "(Debian: apt-get install openjdk-17-jdk-headless maven), or use Docker or an "
-            "existing server through KPIGRAPH_NEO4J_URI"
+            _(
+                "{name} not found on PATH; the local Neo4j needs {what}. Install it (Debian: "
+                "apt-get install openjdk-17-jdk-headless maven), or use Docker or an existing "
+                "server through KPIGRAPH_NEO4J_URI",
+                name=name,
+                what=_(what),
+            )
         )
     return path
 
@@ -91,9 +96,9 @@ def is_built() -> bool:
 
 def build(quiet: bool = True) -> str:
     """Compile the launcher and resolve Neo4j's jars through Maven; return the classpath."""
-    _tool("java", "Java 17 or newer")
+    _tool("java", N_("Java 17 or newer"))
     if not is_built():
-        mvn = _tool("mvn", "Maven to fetch Neo4j's jars")
+        mvn = _tool("mvn", N_("Maven to fetch Neo4j's jars"))
         cmd = [
             mvn,
             "-B",
@@ -107,7 +112,7 @@ def build(quiet: bool = True) -> str:
         proc = subprocess.run(cmd, capture_output=True, text=True)
         if proc.returncode != 0:
             tail = "\n".join((proc.stdout + proc.stderr).strip().splitlines()[-15:])
-            raise LauncherError(f"building the local Neo4j launcher failed:\n{tail}")
+            raise LauncherError(_("building the local Neo4j launcher failed:") + "\n" + tail)
         for p in (_class_file(), _classpath_file()):
             p.touch()
     deps = _classpath_file().read_text().strip()
@@ -196,17 +201,26 @@ def start(
         if bolt_answers(running.uri):
             return running
         raise LauncherError(
-            f"a local Neo4j (pid {running.pid}) holds {data} but does not answer on "
-            f"{running.uri}; run 'kpigraph neo4j stop --data {data}' first"
+            _(
+                "a local Neo4j (pid {pid}) holds {data} but does not answer on {uri}; run "
+                "'kpigraph neo4j stop --data {data}' first",
+                pid=running.pid,
+                data=data,
+                uri=running.uri,
+            )
         )
     if not port_free(port):
         raise LauncherError(
-            f"port {port} on 127.0.0.1 is taken; choose another with --port (or stop what uses it)"
+            _(
+                "port {port} on 127.0.0.1 is taken; choose another with --port (or stop what "
+                "uses it)",
+                port=port,
+            )
         )
     classpath = build()
     data.mkdir(parents=True, exist_ok=True)
     log = data / "launcher.log"
-    java = _tool("java", "Java 17 or newer")
+    java = _tool("java", N_("Java 17 or newer"))
     cmd = [
         java,
         f"-Xmx{heap}",
@@ -240,13 +254,26 @@ def start(
             (data / "launcher.pid").unlink(missing_ok=True)
             tail = "\n".join(log.read_text(errors="replace").strip().splitlines()[-10:])
             raise LauncherError(
-                f"the local Neo4j exited with code {proc.returncode}; log {log}:\n{tail}"
+                _(
+                    "the local Neo4j exited with code {code}; log {log}:",
+                    code=proc.returncode,
+                    log=log,
+                )
+                + "\n"
+                + tail
             )
         if "READY" in log.read_text(errors="replace") and bolt_answers(uri):
             return LocalNeo4j(uri, port, proc.pid, data, log)
         time.sleep(0.25)
     proc.terminate()
-    raise LauncherError(f"the local Neo4j did not answer on {uri} within {timeout:.0f}s; see {log}")
+    raise LauncherError(
+        _(
+            "the local Neo4j did not answer on {uri} within {seconds} s; see {log}",
+            uri=uri,
+            seconds=f"{timeout:.0f}",
+            log=log,
+        )
+    )
 
 
 def stop(data_dir: Path | None = None, timeout: float = 60.0) -> bool:

@@ -41,6 +41,7 @@ def _extracted() -> set[str]:
         "governance",
         "graph_schema",
         "loaders",
+        "neo4j_local",
         "values",
         "viz",
     ):
