@@ -410,7 +410,7 @@ def node_card(console: Console, card: NodeCard) -> None:
             parts.append("← " + _list_sep().join(_named_ref(n.name, n.ref) for n in group.incoming))
         if group.outgoing:
             parts.append("→ " + _list_sep().join(_named_ref(n.name, n.ref) for n in group.outgoing))
-        console.print(T(f"{group.relation} " + "  ".join(parts), style="magenta"))
+        console.print(T(f"{relation_word(group.relation)} " + "  ".join(parts), style="magenta"))
 
 
 def _list_sep() -> str:
@@ -478,3 +478,16 @@ def store_info(console: Console, info: StoreInfo, where: str) -> None:
 def catalog_issues(console: Console, issues: list[CatalogIssue]) -> None:
     for issue in issues:
         console.print(T(issue))
+
+
+def relation_word(relation: str) -> str:
+    """A relation as the map's legend names it (``FEEDS`` → 字段绑定 / field binding); an id
+    the legend does not know stays as it is."""
+    from graph_schema.relations import Relation
+    from viz.style import EDGE_STYLE
+
+    try:
+        style = EDGE_STYLE.get(Relation(relation))
+    except ValueError:
+        return relation
+    return _(style["label"]) if style and style.get("label") else relation

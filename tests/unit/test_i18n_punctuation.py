@@ -105,3 +105,16 @@ def test_english_counts_are_singular_or_plural() -> None:
     assert one == "lint: 1 warning; 'kpigraph lint c' shows it"
     assert many == "filter: 9 metrics"
     assert not i18n.MISSES or all(m[1] != "lint: %(num)s warning" for m in i18n.MISSES)
+
+
+def test_show_names_relations_in_words() -> None:
+    """``show`` lists neighbours under the relation's name as the map's legend words it
+    (公式, 驱动, 负责 …), not its id (INPUT_TO, DRIVES, OWNS)."""
+    from cli.render import relation_word
+    from core import i18n
+
+    with i18n.use("zh"):
+        assert relation_word("OWNS") == "负责" and relation_word("CAUSES") == "因果（+/−）"
+    with i18n.use("en"):
+        assert relation_word("FEEDS") == "field binding"
+    assert relation_word("NOT_A_RELATION") == "NOT_A_RELATION"
