@@ -19,7 +19,9 @@ Examples
 ...     "SELECT SUM(d.total_amount) AS revenue FROM done AS d", schema, "mysql")
 >>> sorted(reads.fields)
 ['dms.dms_orders.order_status', 'dms.dms_orders.total_amount']
->>> sql_reads("SELECT FROM WHERE", schema)
+>>> from core.i18n import use
+>>> with use("en"):
+...     sql_reads("SELECT FROM WHERE", schema)
 Traceback (most recent call last):
 ...
 analysis.sql_lineage.SqlSyntaxError: SQL does not parse at line 1, column 13: ...
@@ -82,7 +84,9 @@ def normalize_dialect(name: str | None) -> str | None:
 
     >>> normalize_dialect("PostgreSQL"), normalize_dialect(None)
     ('postgres', None)
-    >>> normalize_dialect("cobol")
+    >>> from core.i18n import use
+    >>> with use("en"):
+    ...     normalize_dialect("cobol")
     Traceback (most recent call last):
     ...
     analysis.sql_lineage.SqlDialectError: unknown SQL dialect 'cobol'; use one of ...

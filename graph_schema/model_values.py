@@ -53,7 +53,9 @@ def bounded_extra(value: dict[str, Any]) -> dict[str, Any]:
     >>> bounded_extra({"dbt": {"filter": ["a", "b"]}})
     {'dbt': {'filter': ['a', 'b']}}
     >>> row = ["x"] * 1000
-    >>> bounded_extra({"a": [row] * 1000})
+    >>> from core.i18n import use
+    >>> with use("en"):
+    ...     bounded_extra({"a": [row] * 1000})
     Traceback (most recent call last):
     ...
     ValueError: holds over 100000 values (each use of a YAML alias counts); keep extra small

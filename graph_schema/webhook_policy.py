@@ -206,11 +206,14 @@ def check_url(url: str, allow: Allow | None = None) -> Target:
     --------
     >>> check_url("https://hooks.example.com/x?k=1", Allow())
     Target(scheme='https', host='hooks.example.com', port=443, path='/x?k=1')
-    >>> check_url("http://169.254.169.254/latest/meta-data", Allow())
+    >>> from core.i18n import use
+    >>> with use("en"):
+    ...     check_url("http://169.254.169.254/latest/meta-data", Allow())
     Traceback (most recent call last):
     ...
     graph_schema.webhook_policy.WebhookRefused: webhook host '169.254.169.254' is ...(link-local)...
-    >>> check_url("https://user:pw@hooks.example.com/", Allow())
+    >>> with use("en"):
+    ...     check_url("https://user:pw@hooks.example.com/", Allow())
     Traceback (most recent call last):
     ...
     graph_schema.webhook_policy.WebhookRefused: webhook URL carries a user name or password; ...

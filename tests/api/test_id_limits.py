@@ -31,7 +31,9 @@ def catalog_with(tmp_path: Path, metric_id: str) -> Path:
     return write_catalog(tmp_path, {"sources.yaml": sources, "metrics/long.yaml": metric})
 
 
-def test_an_id_over_the_limit_is_a_catalog_error_naming_file_and_line(tmp_path: Path) -> None:
+def test_an_id_over_the_limit_is_a_catalog_error_naming_file_and_line(
+    tmp_path: Path, english: None
+) -> None:
     with pytest.raises(CatalogError) as caught:
         load_catalog(catalog_with(tmp_path, "m" * (MAX_ID_LENGTH + 1)))
     text = str(caught.value)

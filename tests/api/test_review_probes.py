@@ -44,7 +44,9 @@ def alias_bomb(levels: int) -> str:
     return "\n".join(lines) + "\n"
 
 
-def test_yaml_alias_bomb_in_extra_is_a_catalog_error_naming_the_file(tmp_path: Path) -> None:
+def test_yaml_alias_bomb_in_extra_is_a_catalog_error_naming_the_file(
+    tmp_path: Path, english: None
+) -> None:
     # before: validate passed and 'kpigraph load' ran for minutes serialising 9**9 strings
     cat = tmp_path / "cat"
     shutil.copytree(DEMO, cat)

@@ -107,7 +107,7 @@ def test_shapley_with_a_zero() -> None:
     assert (s.method, s.contributions) == ("shapley", {"a": 55.0, "b": 5.0})
 
 
-def test_shapley_refuses_too_many_inputs_and_undefined_mixes() -> None:
+def test_shapley_refuses_too_many_inputs_and_undefined_mixes(english: None) -> None:
     names = [f"x{i}" for i in range(13)]
     with pytest.raises(DecompositionError, match="limit is 12"):
         split_shapley(parse_formula(" + ".join(names) + " * 1"), {}, {})
