@@ -60,7 +60,9 @@ def _tree_texts(root: dict[str, Any], change: float, units: Mapping[str, str | N
         n["detail_text"] = detail
         words = share_words(n.get("contribution"), change) if n is not root else ""
         contribution = number_in(n.get("contribution"), contrib_scale, signed=True)
-        n["contribution_text"] = f"{contribution} ({words})" if words else contribution
+        n["contribution_text"] = (
+            _("{value} ({share})", value=contribution, share=words) if words else contribution
+        )
 
 
 def _rows(

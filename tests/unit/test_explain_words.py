@@ -175,3 +175,18 @@ def test_the_page_reads_like_an_analyst() -> None:
     assert "log-mean split of a product or ratio (LMDI)" in html
     assert "+−" not in html and "+-" not in html
     assert not re.search(r"\+\d[\d,.]*%", html)  # no signed share beside a contribution
+
+
+def test_the_zh_page_brackets_the_chinese_way() -> None:
+    """Shares beside a tree node's contribution in full-width brackets in zh (they were ASCII:
+    '−37.2万 (解释了下降的 141.7 %)', found looking at the page's screenshot)."""
+    with use("zh"):
+        html = render_explain(
+            _report(),
+            catalog_name="demo",
+            by="store",
+            depth=2,
+            units={"Metric:visits": "台次"},
+            dimension_names={"store": "门店"},
+        )
+    assert "（解释了下降的 141.7 %）" in html and "(解释了下降的" not in html
