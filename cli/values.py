@@ -102,11 +102,7 @@ def values_cmd(
 
     from viz.explain_words import column_scale, is_count, number_in
 
-    fetched = [
-        _("{metric} fetched {time}", metric=safe(m), time=f["fetched_at"])
-        + (" (" + _("STALE") + ")" if f["stale"] else "")
-        for m, f in sorted(report.get("fetched", {}).items())
-    ]
+    fetched = fetched_lines(report)
     unit = f" ({safe(report['unit'])})" if report["unit"] else ""
     # the title is a line of its own (a table's title wraps to the table's narrow width);
     # when the inputs were fetched goes under the table
@@ -200,9 +196,8 @@ def eval_cmd(
     out().print(table)
     for note in report.get("notes", []):
         out().print(safe(note))
-    for m, f in sorted(report.get("fetched", {}).items()):  # from the values cache
-        stale = " (" + _("STALE") + ")" if f["stale"] else ""
-        out().print(_("{metric} fetched {time}", metric=safe(m), time=f["fetched_at"]) + stale)
+    for line in fetched_lines(report):  # values read from the values cache
+        out().print(f"[dim]{line}[/]")
 
 
 @click.command("explain", cls=Command)
@@ -345,3 +340,13 @@ def check_values_cmd(
     limit = SEVERITY_RANK.get(fail_on)
     if limit is not None and any(SEVERITY_RANK[f["severity"]] <= limit for f in report["findings"]):
         raise SystemExit(1)  # findings at or above --fail-on: a non-zero exit for CI gates
+
+
+def fetched_lines(report: dict[str, Any]) -> list[str]:
+    """When the values a report read from the values cache were fetched (``"fetched"`` of
+    :func:`values.service.fetched`), one line per metric, STALE marked."""
+    return [
+        _("{metric} fetched {time}", metric=safe(m), time=f["fetched_at"])
+        + (" (" + _("STALE") + ")" if f["stale"] else "")
+        for m, f in sorted(report.get("fetched", {}).items())
+    ]

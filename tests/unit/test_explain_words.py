@@ -158,16 +158,21 @@ def _report() -> dict[str, Any]:
     }
 
 
-def test_the_page_reads_like_an_analyst() -> None:
-    with use("en"):
-        html = render_explain(
+def _page(lang: str, store: str) -> str:
+    """The explain page of :func:`_report` in ``lang`` (``store``: the dimension's name)."""
+    with use(lang):
+        return render_explain(
             _report(),
             catalog_name="demo",
             by="store",
             depth=2,
             units={"Metric:visits": "台次"},
-            dimension_names={"store": "store"},
+            dimension_names={"store": store},
         )
+
+
+def test_the_page_reads_like_an_analyst() -> None:
+    html = _page("en", "store")
     assert "−371,579 (explains 141.7 % of the fall)" in html
     assert "+109,317 (offsets 41.7 %)" in html
     assert "1 of 6 store members explains 84 % of the change" in html
@@ -180,13 +185,5 @@ def test_the_page_reads_like_an_analyst() -> None:
 def test_the_zh_page_brackets_the_chinese_way() -> None:
     """Shares beside a tree node's contribution in full-width brackets in zh (they were ASCII:
     '−37.2万 (解释了下降的 141.7 %)', found looking at the page's screenshot)."""
-    with use("zh"):
-        html = render_explain(
-            _report(),
-            catalog_name="demo",
-            by="store",
-            depth=2,
-            units={"Metric:visits": "台次"},
-            dimension_names={"store": "门店"},
-        )
+    html = _page("zh", "门店")
     assert "（解释了下降的 141.7 %）" in html and "(解释了下降的" not in html
