@@ -14,7 +14,8 @@ is collected in one pass: the caller gets either a complete graph or a :class:`C
 listing each issue with its file, line and a hint.
 
 By concept: reading the files into nodes, :mod:`loaders.catalog_read`; validating a node,
-:mod:`loaders.validate`; resolving references and checking cycles, :mod:`loaders.references`;
+:mod:`loaders.validate`; resolving references and checking cycles, :mod:`loaders.delta_check`
+(the unit every way into the graph validates through, the whole catalog being the delta);
 this module assembles them into the catalog's graph.
 """
 
@@ -32,7 +33,6 @@ from core.i18n import _
 from graph_schema.errors import CatalogError, CatalogIssue
 from graph_schema.graph import CatalogGraph
 from graph_schema.ids import NodeKind, NodeRef
-from graph_schema.relations import Relation
 from loaders.catalog_cache import FileCache
 from loaders.catalog_checks import (
     MANIFEST,
@@ -53,8 +53,8 @@ from loaders.catalog_read import (
     read_sections,
     to_parse,
 )
+from loaders.delta_check import check_delta, whole_catalog
 from loaders.prefetch import Prefetch
-from loaders.references import check_cycles, resolve_metric_references
 from loaders.validate import CatalogState, make_edge
 from loaders.yaml_lines import LDict
 
@@ -141,10 +141,8 @@ def _read_catalog(path: str | Path, cache: FileCache | None) -> CatalogSource:
             _("add metric files under metrics/ (see 'kpigraph init')"),
         )
     state.stage = 1  # what follows is reported after the root causes above
-    resolve_metric_references(state)
     check_levels(state)
-    check_cycles(state, Relation.INPUT_TO)
-    check_cycles(state, Relation.ROLLS_UP_TO)
+    check_delta(state, whole_catalog(state))  # the whole catalog is the delta: refs, cycles
     if state.issues:
         raise CatalogError(state.issues)
     name = manifest.name if manifest else root.name

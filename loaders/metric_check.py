@@ -1,7 +1,9 @@
 """One metric definition validated against a published graph, reading only what it needs
-(issue #23): the definition itself, the nodes it refers to (one batch per reference), the
-nodes of one kind only when a reference is unknown (for the "did you mean"), and — only when
-the definition adds formula inputs or a parent — the metrics downstream of it (for cycles).
+(issue #23), by the unit every way into the graph validates through
+(:func:`loaders.delta_check.check_delta`) over :class:`StoreLookup`: the definition itself, the
+nodes it refers to (one batch per reference), the nodes of one kind only when a reference is
+unknown (for the "did you mean"), and — only when the definition adds formula inputs or a
+parent — the metrics downstream of it (for cycles).
 
 The errors are those :func:`loaders.validate.replace_metric` gives when the metric is put in
 place of the stored one in the whole stored graph (same fields, same wording, the same
@@ -11,6 +13,7 @@ suggestions and the same cycle path): a proposal validated here is a graph that
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,10 +22,11 @@ from graph_schema.errors import CatalogError
 from graph_schema.ids import NodeKind, NodeRef
 from graph_schema.models import BaseNode, Edge, Metric
 from graph_schema.relations import Relation
-from loaders.references import NameIndex, cycle_issue, resolve_metric_references
+from loaders.delta_check import Pair, check_delta
+from loaders.references import NameIndex
 from loaders.suggest import closest
 from loaders.validate import CatalogState, validate_node
-from loaders.yaml_lines import LDict, line_of
+from loaders.yaml_lines import LDict
 from store.base import GraphReader, SearchQuery, Walk
 
 #: every node of one kind, read for a suggestion (an unknown reference only)
@@ -38,14 +42,15 @@ class CheckedMetric:
 
 
 class StoreLookup:
-    """:class:`loaders.references.NameLookup` over a published graph with one metric put in
-    place: ids are looked up as they are met; a suggestion reads the nodes of the kind asked
-    (as :class:`loaders.references.NameIndex` would over the whole graph, the new metric
-    last)."""
+    """:class:`loaders.delta_check.GraphLookup` over a published graph with one metric put in
+    place of ``drop`` (or added): ids are looked up as they are met; a suggestion reads the
+    nodes of the kind asked (as :class:`loaders.references.NameIndex` would over the whole
+    graph, the new metric last); cycles read the metrics downstream of the new links."""
 
-    def __init__(self, reader: GraphReader, own: Metric) -> None:
+    def __init__(self, reader: GraphReader, own: Metric, drop: NodeRef | None = None) -> None:
         self.reader = reader
         self.own = own
+        self.drop = drop
         self._known: dict[NodeRef, bool] = {own.ref: True}
         self._kinds: dict[NodeKind, NameIndex] = {}
 
@@ -88,6 +93,39 @@ class StoreLookup:
             return True
         return bool(self.reader.search(SearchQuery(kinds=frozenset({kind}), limit=1)).items)
 
+    def declared(self, refs: Collection[NodeRef]) -> dict[NodeRef, str]:
+        """The stored nodes among ``refs`` other than the one replaced (a proposal of a new
+        metric whose id exists is refused before it is validated)."""
+        wanted = [r for r in refs if r != self.drop]
+        return {r: _("stored catalog") for r in self.reader.get_nodes(wanted)} if wanted else {}
+
+    def referrers(self, ids: Collection[str]) -> set[str]:
+        """Nothing is removed by one definition put in place."""
+        return set()
+
+    def links(self, rel: Relation, refs: Collection[NodeRef]) -> set[Pair]:
+        """The links the stored definitions of ``refs`` made (the metric's old formula or
+        parent: a definition keeping them closes no cycle)."""
+        refs = [r for r in refs if r == self.drop]
+        if not refs:
+            return set()
+        walk = Walk.BACKWARD if rel is Relation.INPUT_TO else Walk.FORWARD
+        return {(e.source, e.target) for e in self.reader.edges_of(refs, walk, [rel])}
+
+    def downstream(self, rel: Relation, starts: Collection[NodeRef]) -> set[NodeRef]:
+        found: set[NodeRef] = set()
+        for start in sorted(starts, key=str):
+            if start == self.own.ref and self.drop is None:
+                continue  # a new metric: nothing stored refers to it
+            found |= set(self.reader.traverse(start, Walk.FORWARD, [rel], None))
+        return found
+
+    def links_among(self, rel: Relation, members: Collection[NodeRef]) -> list[Pair]:
+        return [(e.source, e.target) for e in self.reader.edges_among(members, [rel])]
+
+    def origin(self, ref: NodeRef) -> tuple[str, int | None]:
+        return (_("stored catalog"), None)
+
 
 def check_metric(
     reader: GraphReader, metric: LDict, drop: NodeRef | None, *, where: str
@@ -108,15 +146,12 @@ def check_metric(
         state.add_node(proposed, where, metric.line or None, metric)
     if state.issues or not isinstance(proposed, Metric):
         raise CatalogError(state.issues)
-    lookup = StoreLookup(reader, proposed)
+    lookup = StoreLookup(reader, proposed, drop)
     lookup.prefetch(_references(proposed))
-    resolve_metric_references(state, lookup)
-    edges = list(state.edges.values())
-    for rel in (Relation.INPUT_TO, Relation.ROLLS_UP_TO):
-        _check_cycle(state, reader, proposed, drop, edges, rel)
+    check_delta(state, lookup)
     if state.issues:
         raise CatalogError(state.issues)
-    return CheckedMetric(proposed, edges)
+    return CheckedMetric(proposed, list(state.edges.values()))
 
 
 def _references(metric: Metric) -> list[NodeRef]:
@@ -128,73 +163,3 @@ def _references(metric: Metric) -> list[NodeRef]:
     refs += [NodeRef(NodeKind.METRIC, c.metric) for c in metric.causes]
     refs += [NodeRef(NodeKind.METRIC, m) for m in (metric.rolls_up_to, *metric.parallel) if m]
     return refs
-
-
-def _check_cycle(
-    state: CatalogState,
-    reader: GraphReader,
-    metric: Metric,
-    drop: NodeRef | None,
-    edges: list[Edge],
-    rel: Relation,
-) -> None:
-    """The cycle of ``rel`` the new edges close, reported as
-    :func:`loaders.references.check_cycles` reports it over the whole graph (the stored graph
-    has none, so any cycle goes through the metric). Its strongly connected component lies
-    among the nodes the metric reaches: those are read, with the edges among them."""
-    ref = metric.ref
-    new = [(e.source, e.target) for e in edges if e.type is rel]
-    if not new:
-        return
-    if rel is Relation.INPUT_TO:
-        inputs = {s for s, _t in new}
-        reached = set(reader.traverse(ref, Walk.FORWARD, [rel], None)) if drop else set()
-        if not inputs & (reached | {ref}):
-            return
-    else:
-        parent = new[0][1]
-        reached = {parent} | set(reader.traverse(parent, Walk.FORWARD, [rel], None))
-        if ref not in reached:
-            return
-    members = reached | {ref}
-    # the stored edges the new definition replaces: into the metric (its old formula's) or
-    # out of it (its old parent)
-    own = 1 if rel is Relation.INPUT_TO else 0
-    stored = [
-        (e.source, e.target)
-        for e in reader.edges_among(members, [rel])
-        if (e.source, e.target)[own] != ref
-    ]
-    # the whole graph's edge order: by the metric whose definition makes them (sorted by
-    # ref, the proposed one last), as resolving every metric in turn adds them; what matters
-    # is the order of each node's successors (a metric has one parent: no order there)
-    pairs = sorted(stored, key=lambda p: str(p[1])) + [
-        p for p in new if p[0] in members and p[1] in members
-    ]
-    _report_cycle(state, pairs, ref, rel)
-
-
-def _report_cycle(
-    state: CatalogState, pairs: list[tuple[NodeRef, NodeRef]], ref: NodeRef, rel: Relation
-) -> None:
-    import networkx as nx
-
-    g: nx.DiGraph[NodeRef] = nx.DiGraph()
-    g.add_edges_from(pairs)
-    for component in nx.strongly_connected_components(g):
-        if ref not in component:
-            continue
-        members = sorted(component, key=str)
-        if len(members) == 1 and not g.has_edge(members[0], members[0]):
-            continue
-        cycle_edges = nx.find_cycle(g.subgraph(component), source=members[0])
-        path = [e[0].id for e in cycle_edges] + [cycle_edges[0][0].id]
-        first = cycle_edges[-1][1]
-        attr = "formula" if rel is Relation.INPUT_TO else "rolls_up_to"
-        if first == ref:
-            origin = state.origins[ref]
-            file, line = origin.file, line_of(state.raw[ref], (attr,)) or origin.line
-        else:  # a stored metric: no file, no line
-            file, line = _("stored catalog"), None
-        message, hint = cycle_issue(rel, path)
-        state.issue(file, line, message, hint, field=attr)

@@ -21,17 +21,19 @@ from __future__ import annotations
 
 import heapq
 from collections import Counter
-from collections.abc import Container, Iterable, Mapping
+from collections.abc import Callable, Collection, Container, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
+from core.i18n import _
 from graph_schema.ids import NodeKind, NodeRef
 from graph_schema.models import BaseNode, Edge, Metric
 from graph_schema.relations import Relation
 from loaders.catalog import is_metric_file, read_metric_files
 from loaders.catalog_cache import FileCache, FileEntry
-from loaders.references import acyclic, resolve_metric_references
+from loaders.delta_check import Problem, check_delta
+from loaders.references import resolve_metric_references
 from loaders.validate import CatalogState, Origin
 from loaders.yaml_lines import LDict
 
@@ -42,8 +44,6 @@ PRODUCED_BY_TARGET = frozenset(
 PRODUCED_BY_SOURCE = frozenset(
     {Relation.CAUSES, Relation.ROLLS_UP_TO, Relation.SHOWN_ON, Relation.SLICED_BY}
 )
-#: relations whose cycles a load refuses
-ACYCLIC = (Relation.INPUT_TO, Relation.ROLLS_UP_TO)
 
 
 #: What one metric declared, as the index of a load keeps it: a plain tuple (a load record holds
@@ -143,7 +143,7 @@ def summary_of(facts: Mapping[str, MetricFacts], recent: int = 10) -> dict[str, 
 class Either(Container[str]):
     """Ids in one of two sets (without copying the larger)."""
 
-    def __init__(self, first: set[str], second: set[str]) -> None:
+    def __init__(self, first: Container[str], second: Container[str]) -> None:
         self.sets = (first, second)
 
     def __contains__(self, item: object) -> bool:
@@ -169,6 +169,72 @@ class _IdLookup:
 
     def any_of(self, kind: NodeKind) -> bool:
         return True
+
+
+class IndexLookup(_IdLookup):
+    """:class:`loaders.delta_check.GraphLookup` over the index of the last load: ``facts``
+    (what each metric declared before the delta), ``outside`` (``Kind:id`` → file, the nodes
+    of the files the delta leaves alone) and ``ids`` (every ``Kind:id`` after the delta)."""
+
+    def __init__(
+        self, facts: Mapping[str, MetricFacts], outside: Mapping[str, str], ids: Container[str]
+    ) -> None:
+        super().__init__(ids)
+        self.facts = facts
+        self.outside = outside
+        self._next: dict[Relation, dict[NodeRef, list[NodeRef]]] = {}
+
+    def declared(self, refs: Collection[NodeRef]) -> dict[NodeRef, str]:
+        return {r: file for r in refs if (file := self.outside.get(str(r))) is not None}
+
+    def referrers(self, ids: Collection[str]) -> set[str]:
+        wanted = set(ids)
+        return {mid for mid, f in self.facts.items() if not wanted.isdisjoint(f[REFERS])}
+
+    def links(self, rel: Relation, refs: Collection[NodeRef]) -> set[tuple[NodeRef, NodeRef]]:
+        return {
+            (_metric(s), _metric(t))
+            for ref in refs
+            if (f := self.facts.get(ref.id)) is not None
+            for r, s, t in f[LINKS]
+            if r == rel.value
+        }
+
+    def _successors(self, rel: Relation) -> dict[NodeRef, list[NodeRef]]:
+        if rel not in self._next:
+            succ: dict[NodeRef, list[NodeRef]] = {}
+            for f in self.facts.values():
+                for r, s, t in f[LINKS]:
+                    if r == rel.value:
+                        succ.setdefault(_metric(s), []).append(_metric(t))
+            self._next[rel] = succ
+        return self._next[rel]
+
+    def downstream(self, rel: Relation, starts: Collection[NodeRef]) -> set[NodeRef]:
+        succ = self._successors(rel)
+        seen: set[NodeRef] = set()
+        todo = list(starts)
+        while todo:
+            for t in succ.get(todo.pop(), ()):
+                if t not in seen:
+                    seen.add(t)
+                    todo.append(t)
+        return seen
+
+    def links_among(
+        self, rel: Relation, members: Collection[NodeRef]
+    ) -> list[tuple[NodeRef, NodeRef]]:
+        succ = self._successors(rel)
+        inside = set(members)
+        return [(s, t) for s in inside for t in succ.get(s, ()) if t in inside]
+
+    def origin(self, ref: NodeRef) -> tuple[str, int | None]:
+        f = self.facts.get(ref.id)
+        return (f[FILE], None) if f is not None else (str(ref), None)
+
+
+def _metric(node_id: str) -> NodeRef:
+    return NodeRef(NodeKind.METRIC, node_id)
 
 
 @dataclass
@@ -223,7 +289,6 @@ def read_partial(
         A changed file is not a metric file, or the changed files have a problem of their own
         or against the rest of the catalog (the whole read reports it).
     """
-    from core.i18n import _
     from loaders.catalog import catalog_meta
 
     if not all(is_metric_file(rel) for rel in changed):
@@ -238,13 +303,10 @@ def read_partial(
     state = read_metric_files(root, present, cache, entries)
     if state.issues or state.unreadable or state.unverifiable:
         raise FullRead(_("the changed files have problems"))
-    unchanged_ids = {r for rel, rs in refs.items() if rel not in touched for r in rs}
+    outside = {r: rel for rel, rs in refs.items() if rel not in touched for r in rs}
     new_refs = {str(ref) for ref in state.nodes}
-    if new_refs & unchanged_ids:
-        raise FullRead(_("an id of a changed file is declared in another file"))
     old_refs = {r for rel in changed for r in refs.get(rel, ())}
     removed = {NodeRef.parse(r) for r in old_refs - new_refs}
-    gone = {r.id for r in removed}
     changed_nodes: dict[NodeRef, Metric] = {}
     moved: set[NodeRef] = set()
     for ref, node in state.nodes.items():
@@ -260,20 +322,17 @@ def read_partial(
             state.raw[ref].key_lines,
         ):
             moved.add(ref)
-    # every metric not read anew below still names what the index says it names — in the
-    # other files and, unchanged, in the changed files themselves (renaming a metric in its
-    # own file left a formula beside it naming the old id, and the delta loaded it)
-    anew = {r.id for r in changed_nodes} | {r.id for r in moved}
-    if gone and any(
-        mid not in anew and mid not in gone and gone.intersection(f[REFERS])
-        for mid, f in facts.items()
-    ):
-        raise FullRead(_("a removed metric is still referred to"))
-    ids = Either(unchanged_ids, new_refs)
-    resolved = _resolve(state, [*changed_nodes, *sorted(moved, key=str)], ids)
-    if resolved.issues:
-        raise FullRead(_("a reference of a changed metric does not resolve"))
-    state.edges = resolved.edges
+    # the changed and moved metrics are checked (the others of the changed files still name
+    # what the index says they name: a removed metric they name is found as one the other
+    # files name — renaming a metric in its own file left a formula beside it naming the old
+    # id, and the delta loaded it)
+    ids = Either(outside.keys(), new_refs)
+    lookup = IndexLookup(facts, outside, ids)
+    anew = [*changed_nodes, *sorted(moved, key=str)]
+    problems = check_delta(state, lookup, resolve=anew, removed=removed)
+    for problem, reason in _REASONS:
+        if problem in problems and problem is not Problem.CYCLE:
+            raise FullRead(reason())
     new_facts = dict(facts)
     for ref in removed:
         new_facts.pop(ref.id, None)
@@ -290,11 +349,11 @@ def read_partial(
         for r, n in state.nodes.items()
         if isinstance(n, Metric) and (r in changed_nodes or r in moved)
     ]
-    fresh_facts = metric_facts(fresh, resolved.edges.values(), file_of)
+    fresh_facts = metric_facts(fresh, state.edges.values(), file_of)
     new_facts.update(fresh_facts)
     if not new_facts:
         raise FullRead(_("the catalog would define no metrics"))
-    if _adds_links(facts, fresh_facts) and not _acyclic(new_facts):
+    if Problem.CYCLE in problems:
         raise FullRead(_("the change makes a cycle"))
     new_record = {rel: list(rs) for rel, rs in refs.items() if rel not in touched}
     for ref, origin in state.origins.items():
@@ -332,37 +391,13 @@ def _before(entries: Mapping[str, FileEntry]) -> dict[NodeRef, Placed]:
     }
 
 
-def _resolve(state: CatalogState, refs: list[NodeRef], ids: Container[str]) -> CatalogState:
-    """The references of the metrics ``refs`` of ``state`` resolved against ``ids``."""
-    sub = CatalogState(state.root)
-    for ref in refs:
-        sub.nodes[ref] = state.nodes[ref]
-        sub.origins[ref] = state.origins[ref]
-        sub.raw[ref] = state.raw[ref]
-    resolve_metric_references(sub, _IdLookup(ids))
-    return sub
-
-
-def _adds_links(old: Mapping[str, MetricFacts], fresh: Mapping[str, MetricFacts]) -> bool:
-    """Whether the fresh metrics make an INPUT_TO / ROLLS_UP_TO link they did not make."""
-    for mid, facts in fresh.items():
-        before = old.get(mid)
-        if set(facts[LINKS]) - set(before[LINKS] if before is not None else ()):
-            return True
-    return False
-
-
-def _acyclic(facts: Mapping[str, MetricFacts]) -> bool:
-    for rel in ACYCLIC:
-        pairs = [
-            (NodeRef(NodeKind.METRIC, s), NodeRef(NodeKind.METRIC, t))
-            for f in facts.values()
-            for r, s, t in f[LINKS]
-            if r == rel.value
-        ]
-        if not acyclic(pairs):
-            return False
-    return True
+#: why a delta is read whole, by the check it failed (in the order a whole read finds them)
+_REASONS: tuple[tuple[Problem, Callable[[], str]], ...] = (
+    (Problem.DUPLICATE, lambda: _("an id of a changed file is declared in another file")),
+    (Problem.DANGLING, lambda: _("a removed metric is still referred to")),
+    (Problem.UNRESOLVED, lambda: _("a reference of a changed metric does not resolve")),
+    (Problem.CYCLE, lambda: _("the change makes a cycle")),
+)
 
 
 def resolve_placed(nodes: list[Placed], ids: Container[str]) -> list[Edge]:
