@@ -7,7 +7,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 
 from graph_schema.errors import EmptyStoreError
 from graph_schema.graph import CatalogGraph
@@ -21,6 +21,7 @@ from store.base import (
     StoreInfo,
     Walk,
     hop_depths,
+    keyed,
     sort_edges,
 )
 
@@ -89,6 +90,9 @@ class CatalogView:
                     if e.type in rels:
                         found[e.sort_key()] = e
         return sort_edges(found.values())
+
+    def metrics_keyed(self, keys: Collection[str]) -> list[Metric]:
+        return keyed(self.graph.nodes, keys)
 
     def edges_among(self, refs: Iterable[NodeRef], relations: Iterable[Relation]) -> list[Edge]:
         members = set(refs)

@@ -7,9 +7,12 @@ What is read (:class:`graph_schema.rules.base.Scope`):
 - node and neighbour rules: the metric, every stored edge touching it and the nodes at their
   other ends, the nodes its new definition refers to and its ``atomic``;
 - name rules (``conflict.*``): the metrics sharing a conflict key with it, transitively
-  (:func:`graph_schema.rules.conflict.index_keys`) — found from one read of the metrics;
-- a metric with SQL: also every metric with SQL and the catalog's systems, tables and fields
-  (what the SQL is checked against);
+  (:func:`graph_schema.rules.conflict.lookup_keys`) — found by keyed lookups of the store's
+  conflict-key index (:meth:`store.base.GraphReader.metrics_keyed`), one per step of the
+  closure, not a read of every metric;
+- a metric with SQL: also every metric with SQL (the index's
+  :data:`~graph_schema.rules.conflict.WITH_SQL` key) and the catalog's systems, tables and
+  fields (what the SQL is checked against);
 - the whole-graph rules (``orphans.*``) look only at the focus metric's links there.
 
 The findings are those of :func:`~analysis.lint.lint_definition` over the whole stored graph
@@ -29,13 +32,11 @@ from graph_schema.models import BaseNode, Edge, Metric
 from graph_schema.relations import Relation
 from graph_schema.rules import DEFAULT_RULES
 from graph_schema.rules.base import LintIssue, LintRule
-from graph_schema.rules.conflict import index_keys
+from graph_schema.rules.conflict import WITH_SQL, lookup_keys
 from store.base import GraphReader, SearchQuery, Walk
 
 ALL = 10**9
 _SOURCES = frozenset({NodeKind.SYSTEM, NodeKind.TABLE, NodeKind.FIELD})
-#: a formula naming no metric (``100 * 2``): compared with every other such formula
-_NO_INPUTS = "inputs:"
 
 
 def lint_in_store(
@@ -59,17 +60,12 @@ def scoped_graph(reader: GraphReader, metric: Metric) -> CatalogGraph:
     wanted: set[NodeRef] = {ref, *_referred(metric)}
     for e in edges:
         wanted |= {e.source, e.target}
-    metrics = reader.search(SearchQuery(kinds=frozenset({NodeKind.METRIC}), limit=ALL)).items
-    others = [m for m in metrics if isinstance(m, Metric) and m.ref != ref]
-    wanted |= _closure(metric, others)
-    nodes: dict[NodeRef, BaseNode] = {}
+    nodes: dict[NodeRef, BaseNode] = {m.ref: m for m in _closure(reader, metric)}
     if metric.sql:
-        nodes.update({m.ref: m for m in others if m.sql})
+        nodes.update({m.ref: m for m in reader.metrics_keyed([WITH_SQL]) if m.ref != ref})
         page = reader.search(SearchQuery(kinds=_SOURCES, limit=ALL))
         nodes.update({n.ref: n for n in page.items})
-    by_ref = {m.ref: m for m in metrics}
-    nodes.update({r: by_ref[r] for r in wanted if r in by_ref})
-    nodes.update(reader.get_nodes([r for r in wanted if r not in nodes and r not in by_ref]))
+    nodes.update(reader.get_nodes([r for r in wanted if r not in nodes]))
     ordered = sorted(nodes.values(), key=lambda n: str(n.ref))
     return CatalogGraph(
         name=info.catalog or "catalog",
@@ -97,26 +93,17 @@ def _referred(metric: Metric) -> list[NodeRef]:
     return refs
 
 
-def _keys(m: Metric) -> set[str]:
-    keys = set(index_keys(m))
-    if (
-        m.formula
-        and m.status.value != "deprecated"
-        and not any(k.startswith(_NO_INPUTS) for k in keys)
-    ):
-        keys.add(_NO_INPUTS)
-    return keys
-
-
-def _closure(metric: Metric, others: list[Metric]) -> set[NodeRef]:
-    """The metrics sharing a conflict key with ``metric``, transitively."""
-    keyed = [(m, _keys(m)) for m in others]
-    keys = _keys(metric)
-    found: set[NodeRef] = set()
-    while True:
-        added = [(m, k) for m, k in keyed if m.ref not in found and not keys.isdisjoint(k)]
-        if not added:
-            return found
-        for m, k in added:
-            found.add(m.ref)
-            keys |= k
+def _closure(reader: GraphReader, metric: Metric) -> list[Metric]:
+    """The stored metrics (but ``metric``'s own) sharing a conflict key with ``metric``,
+    transitively: one keyed lookup per step, with the keys the step found new."""
+    keys = set(lookup_keys(metric))
+    found: dict[NodeRef, Metric] = {}
+    asked = keys
+    while asked:
+        fresh = [
+            m for m in reader.metrics_keyed(asked) if m.ref != metric.ref and m.ref not in found
+        ]
+        found.update((m.ref, m) for m in fresh)
+        asked = {k for m in fresh for k in lookup_keys(m)} - keys
+        keys |= asked
+    return list(found.values())

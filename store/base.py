@@ -7,7 +7,7 @@ Both backends (``embedded`` and ``neo4j``) implement it and pass one contract su
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable, Hashable, Iterable, Mapping
+from collections.abc import Callable, Collection, Hashable, Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar, runtime_checkable
@@ -17,7 +17,7 @@ from graph_schema.errors import BackendUnavailableError
 from graph_schema.governance import LedgerCommit
 from graph_schema.graph import CatalogGraph
 from graph_schema.ids import NodeKind, NodeRef
-from graph_schema.models import BaseNode, Edge
+from graph_schema.models import BaseNode, Edge, Metric
 from graph_schema.relations import Relation
 from graph_schema.revisions import NodeHistoryEntry, Revision, RevisionDraft, RevisionSummary
 
@@ -201,6 +201,23 @@ class GraphReader(Protocol):
 
         ``max_depth=None`` means unbounded. Terminates on cycles.
         """
+
+    def metrics_keyed(self, keys: Collection[str]) -> list[Metric]:
+        """The metrics indexed by one of ``keys``
+        (:func:`graph_schema.rules.conflict.stored_keys`: what the conflict lint rules group
+        metrics by), sorted by ref: a keyed lookup kept up to date by every load and delta,
+        not a read of every metric (issue #23)."""
+
+
+def keyed(metrics: Iterable[BaseNode], keys: Collection[str]) -> list[Metric]:
+    """Those of ``metrics`` indexed by one of ``keys``, sorted by ref (what
+    :meth:`GraphReader.metrics_keyed` answers, found by reading them all: the fallback of a
+    store without the index)."""
+    from graph_schema.rules.conflict import stored_keys
+
+    wanted = set(keys)
+    found = [m for m in metrics if isinstance(m, Metric) and not wanted.isdisjoint(stored_keys(m))]
+    return sorted(found, key=lambda m: str(m.ref))
 
 
 @runtime_checkable

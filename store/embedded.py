@@ -18,7 +18,7 @@ import contextlib
 import json
 import sqlite3
 import threading
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -27,7 +27,7 @@ from graph_schema.errors import BackendUnavailableError, EmptyStoreError, StoreE
 from graph_schema.governance import LedgerCommit
 from graph_schema.graph import CatalogGraph
 from graph_schema.ids import NodeRef
-from graph_schema.models import BaseNode, Edge
+from graph_schema.models import BaseNode, Edge, Metric
 from graph_schema.relations import Relation
 from graph_schema.revisions import (
     NodeHistoryEntry,
@@ -35,7 +35,7 @@ from graph_schema.revisions import (
     RevisionDraft,
     RevisionSummary,
 )
-from store import embedded_history, embedded_write, history, sqlite_file
+from store import embedded_history, embedded_keys, embedded_write, history, sqlite_file
 from store.base import NodeLabel, ProgressFn, SearchPage, SearchQuery, StoreInfo, Walk
 from store.embedded_graph import GraphIndex, bfs, build_index, patched
 from store.embedded_reader import (
@@ -126,6 +126,7 @@ class EmbeddedStore:
                     conn.execute("PRAGMA busy_timeout=10000")
                     conn.execute("PRAGMA synchronous=NORMAL")
                     conn.executescript(SCHEMA)
+                    conn.executescript(embedded_keys.SCHEMA)
                     embedded_history.ensure_schema(conn)
                     sig = sqlite_file.signature(self.path)
                 except BaseException:
@@ -350,7 +351,21 @@ class EmbeddedStore:
 
     def snapshot(self) -> EmbeddedReader:
         """A reader of the graph loaded when it first reads (taking it does no I/O)."""
-        return EmbeddedReader(self._fresh, str(self.path))
+        return EmbeddedReader(self._fresh, str(self.path), self._keyed)
+
+    def _keyed(self, generation: str, keys: Collection[str]) -> list[str] | None:
+        """The conflict-key index's answer for the generation ``generation`` (``None``: the
+        file holds another one now, or no complete index: the reader reads its metrics)."""
+        with self._lock:
+            conn = self._connection()
+            try:
+                return embedded_keys.lookup(conn, generation, keys)
+            except sqlite3.Error as exc:
+                self._drop()
+                raise self._unavailable(exc) from exc
+
+    def metrics_keyed(self, keys: Collection[str]) -> list[Metric]:
+        return self.snapshot().metrics_keyed(keys)
 
     def warm(self) -> None:
         """Read the graph and its search index in a background thread (``kpigraph serve``

@@ -11,14 +11,14 @@ import json
 import os
 import sqlite3
 import threading
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from graph_schema.errors import EmptyStoreError
 from graph_schema.ids import NodeKind, NodeRef
-from graph_schema.models import BaseNode, Edge, node_from_props
+from graph_schema.models import BaseNode, Edge, Metric, node_from_props
 from graph_schema.relations import RELATION_BY_VALUE, Relation
-from store.base import NodeLabel, SearchPage, SearchQuery, StoreInfo, Walk, sort_edges
+from store.base import NodeLabel, SearchPage, SearchQuery, StoreInfo, Walk, keyed, sort_edges
 from store.embedded_graph import GraphIndex, bfs
 
 if TYPE_CHECKING:
@@ -35,9 +35,15 @@ class EmbeddedReader:
 
     backend = "embedded"
 
-    def __init__(self, source: GraphIndex | Callable[[], GraphIndex], where: str) -> None:
+    def __init__(
+        self,
+        source: GraphIndex | Callable[[], GraphIndex],
+        where: str,
+        keyed: Callable[[str, Collection[str]], list[str] | None] | None = None,
+    ) -> None:
         self._source = source
         self._where = where
+        self._keyed = keyed
 
     @property
     def _index(self) -> GraphIndex:
@@ -154,6 +160,18 @@ class EmbeddedReader:
     ) -> dict[NodeRef, int]:
         found = bfs(self._index, str(root), walk, {r.value for r in relations}, max_depth)
         return {NodeRef.from_stored(ref): d for ref, d in found.items()}
+
+    def metrics_keyed(self, keys: Collection[str]) -> list[Metric]:
+        """By the file's conflict-key index (:mod:`store.embedded_keys`) when it holds this
+        reader's generation; else from every metric held in memory."""
+        index = self._index
+        ids = self._keyed(index.generation, keys) if self._keyed is not None and keys else None
+        if ids is None:
+            prefix = f"{NodeKind.METRIC.value}:"
+            metrics = (_node(r, p) for r, p in index.props.items() if r.startswith(prefix))
+            return keyed(metrics, keys)
+        found = self.get_nodes(NodeRef(NodeKind.METRIC, i) for i in ids).values()
+        return sorted((m for m in found if isinstance(m, Metric)), key=lambda m: str(m.ref))
 
 
 def write_search_index(

@@ -18,7 +18,7 @@ from graph_schema.diff import GraphDiff
 from graph_schema.governance import LedgerCommit
 from graph_schema.graph import CatalogGraph
 from graph_schema.revisions import ChangeOp, RevisionDraft
-from store import embedded_history, embedded_ledger, history
+from store import embedded_history, embedded_keys, embedded_ledger, history
 from store.base import ProgressFn, StoreInfo
 from store.history import race_lost
 
@@ -79,9 +79,12 @@ def write_graph(
         )
         conn.execute("COMMIT")
         return None
+    keyed = bool(head) and embedded_keys.complete(conn)
     conn.execute("DELETE FROM meta")
     if head:  # rows as stored = the diff's old side: write the changes
         write_changes(conn, planned.diff)
+        if keyed:
+            embedded_keys.write_diff(conn, planned.diff)
         if progress:
             progress(total, total)
     else:
@@ -109,6 +112,9 @@ def write_graph(
             done += len(chunk)
             if progress:
                 progress(done, total)
+    if not keyed:  # a first load, or a file written before the index: every metric's keys
+        embedded_keys.write_all(conn, graph.nodes)
+    meta = {**meta, embedded_keys.MARK: "1"}
     conn.executemany("INSERT INTO meta VALUES (?, ?)", list(meta.items()))
     # revision 1 over an empty store adds exactly the rows just written: kept compactly
     # (store/embedded_base.py), not one change record per row
@@ -161,6 +167,7 @@ def write_delta(
         }
         catalog_meta.pop("source_digest", None)  # no longer the graph of any files
     write_changes(conn, planned.diff)
+    embedded_keys.write_diff(conn, planned.diff)  # kept as complete as it was
     rows = {
         "catalog_meta": json.dumps(catalog_meta, ensure_ascii=False, default=str),
         "counts": json.dumps(counts),

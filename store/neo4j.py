@@ -12,7 +12,7 @@ an error retryable (:mod:`store.neo4j_session`). All Cypher lives in :mod:`store
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from typing import Any
 
 from neo4j import Driver
@@ -22,7 +22,7 @@ from graph_schema.errors import EmptyStoreError
 from graph_schema.governance import LedgerCommit
 from graph_schema.graph import CatalogGraph
 from graph_schema.ids import NodeRef
-from graph_schema.models import BaseNode, Edge
+from graph_schema.models import BaseNode, Edge, Metric
 from graph_schema.relations import Relation
 from graph_schema.revisions import NodeHistoryEntry, Revision, RevisionDraft, RevisionSummary
 from store import history, neo4j_delta, neo4j_history, neo4j_sweep
@@ -166,6 +166,9 @@ class Neo4jStore:
 
     def edges_among(self, refs: Iterable[NodeRef], relations: Iterable[Relation]) -> list[Edge]:
         return self.snapshot().edges_among(refs, relations)
+
+    def metrics_keyed(self, keys: Collection[str]) -> list[Metric]:
+        return self.snapshot().metrics_keyed(keys)
 
     def traverse(
         self,

@@ -65,6 +65,14 @@ GET_NODES = pinned(
     f"UNWIND $refs AS ref MATCH (n:KpiNode {{_gen: gb, ref: ref}}) WHERE {_VIS_N} "
     "RETURN collect({kind: n.kind, props: n.props}) AS rows"
 )
+#: The metrics indexed by one of the conflict keys ``$keys`` (``_keys``, written by every load
+#: and delta: :func:`store.neo4j_load.node_row`), and those written before the index existed
+#: (no ``_keys``: the reader checks their keys itself). Node rows, no model is built in between.
+GET_KEYED = pinned(
+    f"MATCH (n:Metric) WHERE n._gen = gb AND {_VIS_N} "
+    "AND (n._keys IS NULL OR any(k IN n._keys WHERE k IN $keys)) "
+    "RETURN collect({kind: n.kind, props: n.props, keyed: n._keys IS NOT NULL}) AS rows"
+)
 #: Name and level only (``level`` is stored as a property of its own on metrics).
 GET_LABELS = pinned(
     f"UNWIND $refs AS ref MATCH (n:KpiNode {{_gen: gb, ref: ref}}) WHERE {_VIS_N} "

@@ -30,6 +30,7 @@ from graph_schema.ids import NodeKind
 from graph_schema.models import BaseNode, Metric
 from graph_schema.relations import Relation
 from graph_schema.revisions import RevisionDraft
+from graph_schema.rules.conflict import stored_keys
 from store import history, neo4j_delta, neo4j_history, neo4j_ledger, neo4j_sweep, neo4j_versions
 from store import neo4j_cypher as cy
 from store.base import ProgressFn, StoreInfo
@@ -73,6 +74,7 @@ def node_row(node: BaseNode, text: str | None = None) -> dict[str, Any]:
             priority=node.priority.value if node.priority else None,
             role=node.role.value if node.role else None,
             horizon=node.horizon.value if node.horizon else None,
+            _keys=list(stored_keys(node)),  # the conflict-key index (metrics_keyed)
         )
     return row
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import contextlib
 import json
 import threading
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from typing import Any
 
 import neo4j
@@ -20,7 +20,7 @@ from neo4j import ManagedTransaction
 
 from graph_schema.errors import EmptyStoreError
 from graph_schema.ids import NodeKind, NodeRef
-from graph_schema.models import BaseNode, Edge, node_from_props
+from graph_schema.models import BaseNode, Edge, Metric, node_from_props
 from graph_schema.relations import RELATION_BY_VALUE, Relation
 from store import neo4j_cypher as cy
 from store.base import (
@@ -30,6 +30,7 @@ from store.base import (
     SearchQuery,
     StoreInfo,
     Walk,
+    keyed,
     sort_edges,
 )
 from store.embedded_reader import set_of_edges
@@ -386,6 +387,16 @@ class Neo4jReader:
             dense=cy.DENSE_DEGREE,
         )
         return sort_edges(_edge(r) for r in records)
+
+    def metrics_keyed(self, keys: Collection[str]) -> list[Metric]:
+        if not keys:
+            return []
+        rows = self._read(cy.GET_KEYED, keys=sorted(set(keys)))
+        indexed = [_node(r) for r in rows if r["keyed"]]
+        # metrics written before the index: their keys checked here (store.base.keyed)
+        found = [m for m in indexed if isinstance(m, Metric)]
+        found += keyed((_node(r) for r in rows if not r["keyed"]), keys)
+        return sorted(found, key=lambda m: str(m.ref))
 
     def traverse(
         self,

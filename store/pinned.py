@@ -16,12 +16,12 @@ True
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from typing import Any
 
 from graph_schema.graph import CatalogGraph
 from graph_schema.ids import NodeRef
-from graph_schema.models import BaseNode, Edge
+from graph_schema.models import BaseNode, Edge, Metric
 from graph_schema.relations import Relation
 from store.base import (
     GraphReader,
@@ -89,6 +89,9 @@ class PinnedStore:
 
     def edges_among(self, refs: Iterable[NodeRef], relations: Iterable[Relation]) -> list[Edge]:
         return self._reader.edges_among(refs, relations)
+
+    def metrics_keyed(self, keys: Collection[str]) -> list[Metric]:
+        return self._reader.metrics_keyed(keys)
 
     def traverse(
         self,

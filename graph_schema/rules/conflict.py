@@ -291,6 +291,43 @@ def index_keys(m: Metric) -> tuple[str, ...]:
     return tuple(keys)
 
 
+#: a formula naming no metric (``100 * 2``): compared with every other such formula
+NO_INPUTS = "inputs:"
+#: what every metric with SQL is indexed by (a metric with SQL is linted beside all of them)
+WITH_SQL = "has:sql"
+
+
+def lookup_keys(m: Metric) -> frozenset[str]:
+    """The keys the metrics in one conflict finding with ``m`` share with it:
+    :func:`index_keys`, and :data:`NO_INPUTS` for a formula naming no metric. The metrics
+    sharing one, transitively, are the name scope of ``m``'s lint (:mod:`analysis.lint_store`).
+
+    >>> sorted(lookup_keys(Metric(id="k", name="常数", formula="100 * 2")))
+    ['base:常数', 'formula:100*2', 'inputs:', 'name:常数']
+    """
+    keys = set(index_keys(m))
+    if (
+        m.formula
+        and m.status.value != "deprecated"
+        and not any(k.startswith(NO_INPUTS) for k in keys)
+    ):
+        keys.add(NO_INPUTS)
+    return frozenset(keys)
+
+
+def stored_keys(m: Metric) -> tuple[str, ...]:
+    """What a store indexes ``m`` by (:meth:`store.base.GraphReader.metrics_keyed`):
+    :func:`lookup_keys`, and :data:`WITH_SQL` for a metric with SQL.
+
+    >>> stored_keys(Metric(id="s", name="营收", sql="SELECT 1"))
+    ('base:营收', 'has:sql', 'name:营收', 'sql:select1')
+    """
+    keys = set(lookup_keys(m))
+    if m.sql:
+        keys.add(WITH_SQL)
+    return tuple(sorted(keys))
+
+
 def _inputs_words(formula: str) -> frozenset[str]:
     return frozenset(_WORD.findall(formula))
 
