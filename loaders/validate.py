@@ -1,10 +1,11 @@
-"""Validation of catalog definitions — the public unit that ``kpigraph load``, change-request
-proposals and applies, the importers and write-back all call (issue #23).
+"""Validation of catalog definitions, one node at a time (issue #23).
 
 :class:`CatalogState` collects nodes with where they came from and every problem found, so one
 pass reports all of them with file, line and a hint; :func:`validate_node` checks one raw
 mapping against its model (unknown keys with suggestions, ids, types);
-:mod:`loaders.references` then resolves references and checks cycles over the state.
+:func:`loaders.delta_check.check_delta` — the unit ``kpigraph load``, change-request proposals
+and applies, the importers, git sources and ``pull`` all validate through — then checks the
+definitions against the graph they change (duplicate ids, references, cycles).
 :func:`replace_metric` validates one metric definition put in place in a whole graph;
 :func:`loaders.metric_check.check_metric` does the same against a published graph reading only
 what the metric needs (what proposals and applies use).

@@ -47,14 +47,21 @@ def write_all(conn: sqlite3.Connection, nodes: Iterable[BaseNode]) -> None:
 
 def write_diff(conn: sqlite3.Connection, diff: GraphDiff) -> None:
     """The keys of the metrics ``diff`` adds, changes or removes (in the caller's
-    transaction)."""
-    changed = [c for c in diff.nodes if c.ref.startswith(f"{NodeKind.METRIC.value}:")]
-    if not changed:
-        return
-    ids = [(c.ref.split(":", 1)[1],) for c in changed]
-    conn.executemany("DELETE FROM metric_keys WHERE id = ?", ids)
-    fresh = [node_from_props(NodeKind.METRIC, c.new) for c in changed if c.new is not None]
-    conn.executemany("INSERT OR IGNORE INTO metric_keys VALUES (?, ?)", rows_of(fresh))
+    transaction): only the rows of keys that changed are written."""
+    prefix = f"{NodeKind.METRIC.value}:"
+    for c in diff.nodes:
+        if not c.ref.startswith(prefix):
+            continue
+        mid = c.ref[len(prefix) :]
+        old = {r[0] for r in conn.execute("SELECT key FROM metric_keys WHERE id = ?", (mid,))}
+        node = node_from_props(NodeKind.METRIC, c.new) if c.new is not None else None
+        new = set(stored_keys(node)) if isinstance(node, Metric) else set()
+        conn.executemany(
+            "DELETE FROM metric_keys WHERE key = ? AND id = ?", [(k, mid) for k in old - new]
+        )
+        conn.executemany(
+            "INSERT OR IGNORE INTO metric_keys VALUES (?, ?)", [(k, mid) for k in new - old]
+        )
 
 
 def lookup(conn: sqlite3.Connection, generation: str, keys: Collection[str]) -> list[str] | None:

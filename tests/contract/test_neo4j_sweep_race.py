@@ -50,7 +50,7 @@ def _stage_rows(store: Any, base: str, refs: list[str]) -> tuple[dict[Any, list[
             row = {
                 k: v
                 for k, v in rec["p"].items()
-                if not k.startswith("_") or k in ("_titles", "_body")
+                if not k.startswith("_") or k in ("_titles", "_body", "_keys")
             }
             by_kind.setdefault(rec["kind"], []).append(row)
     hub = refs[0]
