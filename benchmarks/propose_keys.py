@@ -101,8 +101,9 @@ def main(argv: list[str] | None = None) -> None:
         for side, tree in (("before", args.before), ("after", args.after)):
             start = loadavg()
             result = run_side(tree, args.store, args.metric, args.repeat)
-            rounds.append({"round": n, "side": side, "load_start": start, "load_end": loadavg(),
-                           **result})
+            rounds.append(
+                {"round": n, "side": side, "load_start": start, "load_end": loadavg(), **result}
+            )
             print(json.dumps(rounds[-1]), flush=True)
     if args.out:
         args.out.write_text(json.dumps(rounds, indent=1))
