@@ -1,4 +1,5 @@
-"""A values query on PostgreSQL whose result is huge must not take kpigraph's memory.
+"""A values query on PostgreSQL (or a DuckDB warehouse) whose result is huge must not take
+kpigraph's memory.
 
 Before the fix, the engine read its rows with a client-side cursor: libpq receives *every* row
 of a result before the first is read, so ``fetchmany(max_rows + 1)`` bounded nothing, and a
@@ -155,5 +156,32 @@ def test_refresh_sized_results_still_come_back(wide: str) -> None:
         rows = fetch(engine, metric(sql), lambda tree: aggregate_sql(tree, rollup, "postgres"))
         assert len(rows.rows) == 1000
         assert {r[0] for r in rows.rows} == {f"2026-01-{d:02d}" for d in range(1, 29)}
+    finally:
+        engine.close()
+
+
+def test_duckdb_refuses_long_text_results_too(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """The DuckDB warehouse engine (``duckdb:///file``): its memory limit bounds DuckDB, not
+    the Python copies of a result (eight 30 MB rows took 870 MB before the bound, 615 MB now:
+    DuckDB's own work, under its limit). Refused the same way."""
+    import duckdb
+
+    from values.engines.duckdb_engine import DuckDBEngine
+
+    db = tmp_path_factory.mktemp("duck") / "wide.duckdb"
+    con = duckdb.connect(str(db))
+    con.execute(
+        "CREATE TABLE wide_facts AS SELECT DATE '2026-01-01' + (i % 28)::INT AS d, "
+        "'s' || i AS s, 1.0 AS v FROM range(1, 1001) r(i)"
+    )
+    con.close()
+    engine = DuckDBEngine(SecretUrl(f"duckdb://{db}"), max_bytes=1_048_576)
+    try:
+        sql = LONG_TEXT.replace("30000000", "2000000")
+        with pytest.raises(ResultBytesError, match="on duckdb: the result passes 1 MiB"):
+            fetch(engine, metric(sql), lambda tree: aggregate_sql(tree, ROLLUP, "duckdb"))
+        small = LONG_TEXT.replace("30000000", "10")
+        result = fetch(engine, metric(small), lambda tree: aggregate_sql(tree, ROLLUP, "duckdb"))
+        assert result.columns == ["period", "s", "value"] and len(result.rows) == 8
     finally:
         engine.close()

@@ -36,6 +36,8 @@ DEFAULT_MAX_ROWS = 200_000
 #: what one query's result may hold, as the text of its rows: a refresh's 200,000 rows of a
 #: period, a few members and a value are ~15 MB; a text value may be up to 1 GB
 DEFAULT_MAX_BYTES = 64 * 1024 * 1024
+#: the text of the error an engine's bounded query raises past ``max_bytes``
+TOO_LARGE = "kpigraph-result-too-large"
 
 
 class SqlEngine(Protocol):

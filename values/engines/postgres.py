@@ -20,12 +20,16 @@ import threading
 from typing import Any
 
 from core.i18n import N_, Said
-from values.engines.base import DEFAULT_MAX_BYTES, DEFAULT_MAX_ROWS, DEFAULT_TIMEOUT_S, Result
+from values.engines.base import (
+    DEFAULT_MAX_BYTES,
+    DEFAULT_MAX_ROWS,
+    DEFAULT_TIMEOUT_S,
+    TOO_LARGE,
+    Result,
+)
 from values.engines.connections import SecretUrl
 from values.errors import EngineConnectionError, EngineQueryError, ResultBytesError
 
-#: the text of the error :func:`bounded_sql` makes the server raise
-TOO_LARGE = "kpigraph-result-too-large"
 #: rows fetched from the server-side cursor at a time, at most
 STREAM_ROWS = 10_000
 
