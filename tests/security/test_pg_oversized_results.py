@@ -17,11 +17,12 @@ import os
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
 from tests.helpers import ROOT
-from tests.warehouse.conftest import pg_server
+from tests.warehouse.conftest import Warehouse, pg_server, postgres_demo
 from tests.warehouse.servers import PgServer
 from values.engines import open_engine
 from values.engines.base import MetricSql, Rollup, aggregate_sql, fetch
@@ -29,7 +30,7 @@ from values.engines.connections import SecretUrl
 from values.engines.postgres import PostgresEngine
 from values.errors import ResultBytesError, RowLimitError
 
-__all__ = ["pg_server"]  # fixtures used below
+__all__ = ["pg_server", "postgres_demo"]  # fixtures used below
 
 pytestmark = pytest.mark.usefixtures("english")
 
@@ -185,3 +186,38 @@ def test_duckdb_refuses_long_text_results_too(tmp_path_factory: pytest.TempPathF
         assert result.columns == ["period", "s", "value"] and len(result.rows) == 8
     finally:
         engine.close()
+
+
+def test_values_refresh_reports_the_metric_and_keeps_the_others(
+    tmp_path: Path, postgres_demo: Warehouse, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``kpigraph values refresh`` on the demo catalog connected to PostgreSQL, one metric's SQL
+    padding its store names to 8 MB (18 rows a month: 144 MB, over the bound even one month a
+    query; at 3 MB the refresh asks a month at a time and fits): that metric fails with the
+    bound's message, every other metric is refreshed."""
+    from loaders.catalog import load_catalog
+    from tests.warehouse.conftest import connected_catalog
+    from values.cache import refresh_engine
+    from values.definitions import GraphDefinitions
+    from values.engine import ValuesEngine
+
+    monkeypatch.setenv("KPIGRAPH_CONN_DMS", postgres_demo.url)
+    root = connected_catalog(tmp_path / "catalog")
+    components = root / "metrics" / "revenue" / "components.yaml"
+    text = components.read_text(encoding="utf-8")
+    # padded once per month × store × order type (the fact rows' padding is the warehouse's
+    # work and its statement timeout's), in the first metric of the file only
+    head = "SELECT strftime(o.complete_date, '%Y-%m') AS period"
+    text = text.replace(
+        head,
+        "SELECT period, store || lpad('', 8000000, 'x') AS store, region, order_type, value "
+        f"FROM ({head}",
+        1,
+    ).replace("GROUP BY ALL\n", "GROUP BY ALL) AS padded\n", 1)
+    components.write_text(text, encoding="utf-8")
+    engine = ValuesEngine(root, GraphDefinitions(load_catalog(root)))
+    ids = ["labor_revenue", "revenue", "maintenance_visits"]
+    report = refresh_engine(engine, ids, start="2026-05", end="2026-06")
+    assert set(report.failed) == {"labor_revenue"}, report.failed
+    assert "the result passes 64 MiB" in report.failed["labor_revenue"]
+    assert {"revenue", "maintenance_visits"} <= set(report.refreshed)
