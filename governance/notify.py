@@ -231,9 +231,16 @@ class Deliverer:
 
     def deliver_due(self, limit: int = 20) -> int:
         """Deliver what is due now; the number delivered."""
-        lease = _later(self.timeout * 4 + 5)
         delivered = 0
-        for item in self.ledger.claim_due(now_iso(), lease, limit):
+        for _turn in range(limit):
+            # one item a claim, its lease taken right before it is sent: a lease taken for a
+            # whole batch ran out while the batch's earlier items were sent, and another server
+            # process claimed and sent the rest again (a send ends by its deadline, within it)
+            lease = _later(self.timeout * (webhook_send.DEADLINE_TIMEOUTS + 1) + 5)
+            claimed = self.ledger.claim_due(now_iso(), lease, 1)
+            if not claimed:
+                break
+            item = claimed[0]
             attempts = item.attempts + 1
             try:
                 self.send(item)

@@ -6,14 +6,21 @@ when *any* address it gets is not public (:mod:`graph_schema.webhook_policy`, un
 ``KPIGRAPH_WEBHOOK_ALLOW`` lists it), and connects to that checked address itself — the HTTP
 ``Host`` header and TLS server name (SNI and certificate check) are still the URL's host.
 Redirects are never followed: a ``3xx`` answer is a failed attempt, like any non-``2xx``.
+
+A delivery also ends by a deadline (:data:`DEADLINE_TIMEOUTS` times the timeout), however the
+receiver drips its answer: the timeout bounds each read only, and a receiver sending a byte a
+second held the delivery (and its outbox lease, after which another server process sent the
+same notification again) for as long as it liked.
 """
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import ipaddress
 import socket
 import ssl
+import threading
 
 from core.i18n import _
 from graph_schema.webhook_policy import (
@@ -25,6 +32,9 @@ from graph_schema.webhook_policy import (
     check_address,
     check_url,
 )
+
+#: a whole delivery (connect, send, answer) ends after this many timeouts
+DEADLINE_TIMEOUTS = 3
 
 
 class WebhookError(OSError):
@@ -100,11 +110,32 @@ def post(
     address = str(resolve(target, allow))
     kind = _PinnedHTTPS if target.scheme == "https" else _PinnedHTTP
     conn = kind(target.host, target.port, address, timeout)
+    deadline = DEADLINE_TIMEOUTS * timeout
+    expired = threading.Event()
+
+    def cut() -> None:  # from the timer's thread: the blocked read returns at once
+        expired.set()
+        sock = conn.sock
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+
+    timer = threading.Timer(deadline, cut)
+    timer.daemon = True
+    timer.start()
     try:
-        conn.request("POST", target.path, body=data, headers=headers)
-        response = conn.getresponse()
-        response.read(64 * 1024)  # drain a little; the body is not used
-        status = response.status
+        try:
+            conn.request("POST", target.path, body=data, headers=headers)
+            response = conn.getresponse()
+        except (OSError, http.client.HTTPException):
+            if not expired.is_set():
+                raise
+            response = None
+        if response is None or expired.is_set():  # cut: the headers read may be a part
+            raise WebhookError(_("no answer within {seconds} s", seconds=f"{deadline:g}"))
+        status = response.status  # the receiver answered; its body is not used
+        with contextlib.suppress(OSError, http.client.HTTPException):
+            response.read(64 * 1024)  # drain a little (cut at the deadline)
         if 300 <= status < 400:
             where = response.getheader("Location", "")[:200]
             raise WebhookError(
@@ -118,6 +149,7 @@ def post(
             raise WebhookError(f"HTTP {status}")
         return status
     finally:
+        timer.cancel()
         conn.close()
 
 

@@ -194,7 +194,15 @@ def dirty_paths(repo: Repo) -> list[str]:
     untracked), from ``git status``."""
     spec = repo.prefix or "."
     raw = run_git(
-        ["status", "--porcelain", "-z", "--untracked-files=all", "--", spec],
+        [
+            "status",
+            "--porcelain",
+            "-z",
+            "--untracked-files=all",
+            "--ignore-submodules=all",
+            "--",
+            spec,
+        ],
         repo.top,
         error=GitCommitError,
         need=N_("use --commit"),

@@ -27,6 +27,30 @@ CATALOG_SUFFIXES = (".yaml", ".yml")
 #: MB): git stores a blob of zeros, or one blob under many names, in a few kilobytes, and every
 #: byte read is held in memory and written to the temporary directory
 MAX_GIT_CATALOG_BYTES = 512 * 1024 * 1024
+#: settings, given as command-line configuration (which wins over the repository's), that
+#: keep git from running a program a hostile ``.git/config`` names: the file-system monitor,
+#: hooks (``reference-transaction`` runs on ``update-ref``, ``post-index-change`` on ``status``),
+#: signing programs and automatic maintenance
+GUARD_CONFIG = (
+    ("core.fsmonitor", "false"),
+    ("core.hooksPath", os.devnull),
+    ("commit.gpgSign", "false"),
+    ("tag.gpgSign", "false"),
+    ("gc.auto", "0"),
+    ("maintenance.auto", "false"),
+)
+#: no transport at all (a promisor remote's lazy fetch of a missing object would run an
+#: ``ext::`` or ``ssh`` command), no pager, no prompt, no optional index writes
+GUARD_ENV = {
+    "GIT_ALLOW_PROTOCOL": "kpigraph-none",
+    "GIT_NO_LAZY_FETCH": "1",
+    "GIT_PAGER": "cat",
+    "GIT_TERMINAL_PROMPT": "0",
+    "GIT_OPTIONAL_LOCKS": "0",
+}
+#: a configuration defining more filter drivers than this is refused (each is emptied in the
+#: environment of every git run)
+MAX_FILTER_DRIVERS = 256
 
 
 def parse_git_spec(spec: str) -> tuple[str, str]:
@@ -89,7 +113,7 @@ def run_git(
             capture_output=True,
             timeout=GIT_TIMEOUT,
             check=False,
-            env={**os.environ, **env} if env else None,
+            env=guarded_env(cwd, env, error),
         )
     except FileNotFoundError:
         raise error(_("git is not installed; install git to {need}", need=_(need))) from None
@@ -114,6 +138,69 @@ def run_git(
             {"cwd": str(cwd)},
         )
     return done.stdout
+
+
+def guarded_env(
+    cwd: Path, env: dict[str, str] | None = None, error: type[KpigraphError] = SourceSpecError
+) -> dict[str, str]:
+    """The environment of a git kpigraph runs in ``cwd``: ``env`` over ours, with every
+    setting that would make git run a program the repository's own configuration names set
+    off (see :data:`GUARD_CONFIG`, :data:`GUARD_ENV`), and every ``filter.<driver>`` the
+    configuration defines emptied (a clean filter runs when ``git status`` looks at a file).
+
+    A checkout is data from whoever made it: a ``.git`` directory that came in a tarball, or
+    a shared directory, may name ``core.fsmonitor``, hooks, filters or a promisor remote's
+    ``ext::`` URL. Configuration given in the environment (``GIT_CONFIG_COUNT``) wins over
+    the repository's, as ``git -c`` does."""
+    out = {**os.environ, **(env or {}), **GUARD_ENV}
+    pairs = [*GUARD_CONFIG]
+    for driver in _filter_drivers(cwd, {**out, **_config_env(out, pairs)}, error):
+        pairs += [(f"filter.{driver}.{key}", "") for key in ("clean", "smudge", "process")]
+        pairs.append((f"filter.{driver}.required", "false"))
+    return {**out, **_config_env(out, pairs)}
+
+
+def _config_env(env: dict[str, str], pairs: list[tuple[str, str]]) -> dict[str, str]:
+    """``GIT_CONFIG_COUNT``/``KEY_n``/``VALUE_n`` setting ``pairs`` after any ``env`` has."""
+    try:
+        start = int(env.get("GIT_CONFIG_COUNT", "0"))
+    except ValueError:
+        start = 0
+    out = {"GIT_CONFIG_COUNT": str(start + len(pairs))}
+    for i, (key, value) in enumerate(pairs, start):
+        out[f"GIT_CONFIG_KEY_{i}"] = key
+        out[f"GIT_CONFIG_VALUE_{i}"] = value
+    return out
+
+
+def _filter_drivers(cwd: Path, env: dict[str, str], error: type[KpigraphError]) -> list[str]:
+    """The ``filter.<driver>`` names git's configuration in ``cwd`` defines (reading the
+    configuration runs nothing)."""
+    try:
+        done = subprocess.run(
+            ["git", "config", "-z", "--name-only", "--get-regexp", r"^filter\."],
+            cwd=cwd,
+            capture_output=True,
+            timeout=GIT_TIMEOUT,
+            check=False,
+            env=env,
+        )
+    except (FileNotFoundError, subprocess.TimeoutExpired):
+        return []  # the git that follows says what is wrong
+    names = done.stdout.decode("utf-8", "surrogateescape").split("\0")
+    drivers = sorted({n[len("filter.") :].rpartition(".")[0] for n in names if "." in n[7:]})
+    if len(drivers) > MAX_FILTER_DRIVERS:
+        raise error(
+            _(
+                "the git configuration in {cwd} defines {count} filter drivers (at most "
+                "{limit}); kpigraph runs no git there",
+                cwd=cwd,
+                count=len(drivers),
+                limit=MAX_FILTER_DRIVERS,
+            ),
+            {"cwd": str(cwd)},
+        )
+    return drivers
 
 
 def _git(args: list[str], cwd: Path, *, data: bytes | None = None) -> bytes:
@@ -343,7 +430,7 @@ def source_info(path: str | Path) -> dict[str, Any]:
     info: dict[str, Any] = {"path": str(root)}
     try:
         sha = _git(["rev-parse", "HEAD"], root).decode().strip()
-        status = _git(["status", "--porcelain", "--", "."], root)
+        status = _git(["status", "--porcelain", "--ignore-submodules=all", "--", "."], root)
     except SourceSpecError:
         return info
     info["git_commit"] = sha

@@ -11,6 +11,7 @@ __all__ = [
     "NoValuesError",
     "NotValuesQueryError",
     "RateTotalError",
+    "ResultBytesError",
     "RowLimitError",
     "UnknownNameError",
     "ValuesFileError",
@@ -53,6 +54,15 @@ class RowLimitError(EngineQueryError):
     reports it."""
 
     code = "values_rows"
+
+
+class ResultBytesError(RowLimitError):
+    """A query's result passes the engine's bound in bytes (``max_bytes``: the text of its
+    rows, a hostile or mistaken SQL's ``lpad('', 100000000, 'x')`` among them), refused before
+    it reaches kpigraph's memory. A refresh asks for fewer periods at a time, as for too many
+    rows; one period over the bound is the error."""
+
+    code = "values_bytes"
 
 
 class NotValuesQueryError(EngineQueryError):

@@ -16,6 +16,12 @@ measures of metrics defined since added. Other tables that measures read become 
 stubs (``model: ref('<table>')``, entities left for you to add); each beside a ``models:`` entry
 documenting the columns.
 The output is parsed back with dbt-semantic-interfaces before it is moved into place.
+
+dbt renders every string of a schema file as Jinja (descriptions later, in ``process_docs``);
+a catalog's text is written by whoever edits the catalog or proposes a change, so text that
+would open a Jinja tag (``{{``, ``{%``, ``{#``) is written inert (:func:`inert`): a
+definition ``{{ env_var('AWS_SECRET_ACCESS_KEY') }}`` put the secret into dbt's manifest.
+``filter`` and ``where`` (MetricFlow's own templates, which dbt does not render) are kept.
 """
 
 from __future__ import annotations
@@ -33,7 +39,7 @@ from graph_schema.graph import CatalogGraph
 from graph_schema.models import Department, FieldNode, Metric, Table
 from loaders.catalog import load_catalog
 from loaders.catalog_writer import CatalogWriteError, dump_yaml, node_doc, swap_into_place
-from loaders.dbt.read import read_dbt
+from loaders.dbt.read import INERT_BRACE, read_dbt
 from loaders.dbt.report import counts_line
 from loaders.dbt.sources import slug
 from loaders.dbt.to_catalog import dbt_to_doc
@@ -45,6 +51,36 @@ _LAST: dict[str, Any] = {}  # marker: "the last value over the stub's time dimen
 _TIME_TYPES = ("date", "time", "timestamp", "datetime")
 #: column names that hold a period even when typed as text (``period: '2024-06'``)
 _TIME_NAME = re.compile(r"(?:^|_)(?:date|dt|ds|time|at|month|period|day)$")
+#: a brace that opens a Jinja tag, expression or comment
+_JINJA_OPEN = re.compile(r"\{(?=[{%#])")
+#: MetricFlow's templates (``{{ Dimension('…') }}``): dbt does not render them
+_TEMPLATE_KEYS = frozenset({"filter", "where"})
+
+
+def inert(value: Any, key: str | None = None, *, meta: bool = False) -> Any:
+    """``value`` with every string that dbt would render as Jinja written so that it renders
+    as itself: each ``{`` opening a tag becomes ``{{ '{' }}``. Strings under ``filter`` and
+    ``where`` are MetricFlow's templates and stay as they are, except below ``meta`` (a card's
+    own field named so is text like any other).
+
+    >>> inert({"label": "{{ env_var('X') }}", "n": 1, "filter": "{{ Dimension('d') }} > 0"})
+    {'label': "{{ '{' }}{ env_var('X') }}", 'n': 1, 'filter': "{{ Dimension('d') }} > 0"}
+    >>> inert({"meta": {"kpigraph": {"filter": "{{ x }}"}}})
+    {'meta': {'kpigraph': {'filter': "{{ '{' }}{ x }}"}}}
+    >>> inert(["{% raw %}", "a {#b#}", "{plain}"])
+    ["{{ '{' }}% raw %}", "a {{ '{' }}#b#}", '{plain}']
+    """
+    if isinstance(value, str):
+        kept = key in _TEMPLATE_KEYS and not meta
+        return value if kept else _JINJA_OPEN.sub(INERT_BRACE, value)
+    if isinstance(value, dict):
+        return {
+            k: inert(v, k if isinstance(k, str) else None, meta=meta or k == "meta")
+            for k, v in value.items()
+        }
+    if isinstance(value, list):
+        return [inert(v, key, meta=meta) for v in value]
+    return value
 
 
 @dataclass
@@ -144,7 +180,7 @@ def dbt_files(graph: CatalogGraph) -> tuple[dict[str, str], ExportReport]:
     files: dict[str, str] = {}
     project = slug(graph.name, "kpigraph")
     files["dbt_project.yml"] = dump_yaml(
-        {"name": project, "version": "1.0.0", "config-version": 2, "profile": project}
+        inert({"name": project, "version": "1.0.0", "config-version": 2, "profile": project})
     )
     for node in tables.values():  # imported from dbt: its semantic models, used or not
         if kept_semantic_models(node):
@@ -152,7 +188,7 @@ def dbt_files(graph: CatalogGraph) -> tuple[dict[str, str], ExportReport]:
     for table_id, stub in sorted(stubs.items()):
         system, table = table_id.split(".", 1)
         columns = [f for f in fields.values() if f.table == table_id]
-        files[f"models/{system}/{table}.yml"] = dump_yaml(_stub_doc(stub, columns, report))
+        files[f"models/{system}/{table}.yml"] = dump_yaml(inert(_stub_doc(stub, columns, report)))
     owners = sorted({m["config"]["group"] for m in out_metrics if "group" in m["config"]})
     groups = [
         {"name": d, "owner": {"name": departments[d].name}} for d in owners if d in departments
@@ -161,7 +197,7 @@ def dbt_files(graph: CatalogGraph) -> tuple[dict[str, str], ExportReport]:
     if groups:
         doc["groups"] = groups
     doc["metrics"] = out_metrics
-    files["models/metrics.yml"] = dump_yaml(doc)
+    files["models/metrics.yml"] = dump_yaml(inert(doc))
     report.counts = {
         "metrics": len(out_metrics),
         "semantic_models": len(stubs),

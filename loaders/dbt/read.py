@@ -399,7 +399,36 @@ def _load_docs(root: Path, path: Path, problems: list[str]) -> list[Any]:
             )
         )
         return []
+    _render_inert_braces(docs)
     return docs
+
+
+#: ``{`` as written where it would open a Jinja tag (``kpigraph export dbt``); dbt renders it
+#: as ``{``
+INERT_BRACE = "{{ '{' }}"
+
+
+def _render_inert_braces(value: Any) -> None:
+    """Every :data:`INERT_BRACE` in the strings of ``value`` read as the ``{`` dbt renders
+    it as (in place: the containers keep their line numbers).
+
+    >>> doc = {"label": "{{ '{' }}{ x }}", "items": ["a{{ '{' }}%b"]}
+    >>> _render_inert_braces(doc)
+    >>> doc
+    {'label': '{{ x }}', 'items': ['a{%b']}
+    """
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if isinstance(item, str):
+                value[key] = item.replace(INERT_BRACE, "{")
+            else:
+                _render_inert_braces(item)
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            if isinstance(item, str):
+                value[i] = item.replace(INERT_BRACE, "{")
+            else:
+                _render_inert_braces(item)
 
 
 def _items(doc: LDict, key: str, rel: str, problems: list[str]) -> list[tuple[Any, Origin]]:

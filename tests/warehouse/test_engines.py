@@ -139,10 +139,16 @@ def test_results_are_bounded(kind: str, request: pytest.FixtureRequest) -> None:
 def test_sessions_are_read_only(kind: str, request: pytest.FixtureRequest) -> None:
     warehouse: Warehouse = request.getfixturevalue(f"{kind}_demo")
     engine = _engine(warehouse)
+    # PostgreSQL runs every query inside a SELECT bounding its bytes (postgres.bounded_sql):
+    # a statement that is not a query is a syntax error there, before the READ ONLY
+    # transaction refuses it
     for sql in ("CREATE TABLE kpigraph_probe (a int)", "DELETE FROM dms_stores"):
-        with pytest.raises(EngineQueryError, match=r"(?i)read.only|cannot execute"):
+        with pytest.raises(EngineQueryError, match=r"(?i)read.only|cannot execute|syntax error"):
             engine.run(sql)
     assert engine.run("SELECT count(*) FROM dms_stores").rows == [(6,)]
+    if kind == "postgres":
+        ro = engine.run("SELECT current_setting('transaction_read_only') AS ro").rows
+        assert ro == [("on",)]
 
 
 def test_postgres_statement_timeout(postgres_demo: Warehouse) -> None:

@@ -29,10 +29,15 @@ from sqlglot import exp
 
 from core.i18n import N_, Said
 from graph_schema.sql_safety import UnsafeSQLError, check_metric_sql
-from values.errors import EngineQueryError, NotValuesQueryError, RowLimitError
+from values.errors import EngineQueryError, NotValuesQueryError, ResultBytesError, RowLimitError
 
 DEFAULT_TIMEOUT_S = 60.0
 DEFAULT_MAX_ROWS = 200_000
+#: what one query's result may hold, as the text of its rows: a refresh's 200,000 rows of a
+#: period, a few members and a value are ~15 MB; a text value may be up to 1 GB
+DEFAULT_MAX_BYTES = 64 * 1024 * 1024
+#: the text of the error an engine's bounded query raises past ``max_bytes``
+TOO_LARGE = "kpigraph-result-too-large"
 
 
 class SqlEngine(Protocol):
@@ -464,6 +469,22 @@ def fetch(engine: SqlEngine, metric: MetricSql, build: Any, *, hash_groups: bool
     sql = build(checked_sql(metric, engine.dialect))
     try:
         result = engine.run(sql, hash_groups=hash_groups) if hash_groups else engine.run(sql)
+    except ResultBytesError as exc:
+        from core.i18n import _
+
+        limit = exc.details.get("limit", 0)
+        limit = limit if isinstance(limit, int) else 0
+        raise ResultBytesError(
+            _(
+                "metric {metric} (system {system}) on {engine}: the result passes {limit} MiB "
+                "(a value of it may be a very long text); ask for fewer periods or members",
+                metric=repr(metric.metric),
+                system=repr(metric.system),
+                engine=engine.kind,
+                limit=f"{limit / 1_048_576:g}",
+            ),
+            {"metric": metric.metric, "system": metric.system, "engine": engine.kind},
+        ) from None
     except EngineQueryError as exc:
         raise engine_error(metric, engine, exc.message) from None
     if len(result.rows) > engine.max_rows:

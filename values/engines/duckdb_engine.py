@@ -5,7 +5,11 @@ the query from a timer thread. Behind the SQL check, the connection is locked do
 embedded engine's is (:func:`values.sandbox.lock_down`: no file or network but the ``data/``
 files, no extension loaded on demand, the configuration locked, a memory limit). The embedded
 default — metric SQL over ``data/`` without any ``connection`` — is still run by
-:class:`values.engine.ValuesEngine` itself."""
+:class:`values.engine.ValuesEngine` itself.
+
+As on PostgreSQL, a result whose rows' text passes ``max_bytes`` is refused by DuckDB before
+any row reaches Python (:func:`bounded_sql`): the memory limit bounds DuckDB, not the copies
+of a result it spilled to disk."""
 
 from __future__ import annotations
 
@@ -17,12 +21,39 @@ import duckdb
 
 from core.confined import ADVICE, escapes
 from core.i18n import N_, Said
-from values.engines.base import DEFAULT_MAX_ROWS, DEFAULT_TIMEOUT_S, Result
+from values.engines.base import (
+    DEFAULT_MAX_BYTES,
+    DEFAULT_MAX_ROWS,
+    DEFAULT_TIMEOUT_S,
+    TOO_LARGE,
+    Result,
+)
 from values.engines.connections import SecretUrl
-from values.errors import EngineConnectionError, EngineQueryError
+from values.errors import EngineConnectionError, EngineQueryError, ResultBytesError
 from values.sandbox import SandboxLimits, lock_down, spill_config
 
 _TABLE_NAME = re.compile(r"^[a-z_][a-z0-9_]*$")
+
+
+def bounded_sql(sql: str, max_bytes: int) -> str:
+    """``sql`` refused by DuckDB (``error()``) at the first row where the running total of its
+    rows' text (every column, ``concat(*COLUMNS(*))``: no alias a column could shadow) passes
+    ``max_bytes``; the rows and columns otherwise as ``sql`` gives them.
+
+    >>> con = duckdb.connect()
+    >>> con.execute(bounded_sql("SELECT 1 AS a, 'xy' AS b", 10)).fetchall()
+    [(1, 'xy')]
+    >>> con.execute(bounded_sql("SELECT lpad('', 20, 'x') AS b", 10)).fetchall()
+    Traceback (most recent call last):
+    ...
+    _duckdb.InvalidInputException: Invalid Input Error: kpigraph-result-too-large:20
+    """
+    return (
+        "SELECT * EXCLUDE (kpigraph_bytes) FROM (SELECT *, "
+        "sum(strlen(concat(*COLUMNS(*)))) OVER (ROWS UNBOUNDED PRECEDING) AS kpigraph_bytes "
+        f"FROM ({sql}) AS kpigraph_q) AS kpigraph_w WHERE CASE WHEN kpigraph_bytes > "
+        f"{int(max_bytes)} THEN error('{TOO_LARGE}:' || kpigraph_bytes) ELSE true END"
+    )
 
 
 class DuckDBEngine:
@@ -36,8 +67,9 @@ class DuckDBEngine:
         data_dir: Path | None = None,
         timeout_s: float = DEFAULT_TIMEOUT_S,
         max_rows: int = DEFAULT_MAX_ROWS,
+        max_bytes: int = DEFAULT_MAX_BYTES,
     ) -> None:
-        self.timeout_s, self.max_rows = timeout_s, max_rows
+        self.timeout_s, self.max_rows, self.max_bytes = timeout_s, max_rows, max_bytes
         self._lock = threading.Lock()
         path = url.reveal().partition("://")[2].lstrip("/")
         limits = SandboxLimits()
@@ -95,7 +127,7 @@ class DuckDBEngine:
             timer = threading.Timer(self.timeout_s, self._con.interrupt)
             timer.start()
             try:
-                cur = self._con.execute(sql)
+                cur = self._con.execute(bounded_sql(sql, self.max_bytes))
                 columns = [d[0] for d in cur.description or []]
                 rows = cur.fetchmany(self.max_rows + 1)
             except duckdb.InterruptException:
@@ -106,6 +138,14 @@ class DuckDBEngine:
                     )
                 ) from None
             except duckdb.Error as exc:
+                if f"{TOO_LARGE}:" in str(exc):
+                    raise ResultBytesError(
+                        Said.of(
+                            N_("the result passes {limit} MiB"),
+                            limit=f"{self.max_bytes / 1_048_576:g}",
+                        ),
+                        {"limit": self.max_bytes},
+                    ) from None
                 raise EngineQueryError(str(exc)) from None
             finally:
                 timer.cancel()
