@@ -260,6 +260,14 @@ class LedgerCommit:
     outbox: list[OutboxItem] = field(default_factory=list)
 
 
+class AlreadyProposedError(ConflictError):
+    """An open request already proposes exactly this (same metric, action, base version and
+    definition, from anyone): no second one is made. ``details``: its ``id``, ``status`` and
+    ``requester``."""
+
+    code = "already_proposed"
+
+
 class ChangeRaceError(ConflictError):
     """The request moved (another process applied, rejected or withdrew it) while this
     process was writing: nothing was written."""
