@@ -128,7 +128,7 @@ def dbt_files(graph: CatalogGraph) -> tuple[dict[str, str], ExportReport]:
             continue
         missing = [i for i in _inputs(spec) if i not in exported]
         if missing:
-            report.skipped[metric.id] = f"uses {', '.join(missing)}, not exported"
+            report.skipped[metric.id] = _("uses {ids}, not exported", ids=_(", ").join(missing))
             continue
         card = {k: v for k, v in node_doc(metric).items() if k not in ("id", "extra")}
         name = spec.get("name", metric.id)
@@ -278,7 +278,7 @@ def _spec_from_card(
         }
     bound = [fields[f] for f in metric.fields if f in fields]
     if not bound:
-        report.skipped[metric.id] = "no formula and no fields: nothing for MetricFlow to compute"
+        report.skipped[metric.id] = _("no formula and no fields: nothing for MetricFlow to compute")
         return None
     column = bound[0]
     stub = stub_for(column.table)
