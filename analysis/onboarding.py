@@ -82,7 +82,11 @@ def find_department(graph: CatalogGraph, text: str) -> Department:
     for d in departments:
         if text in (d.id, d.name):
             return d
-    raise UnknownDepartmentError(f"Department:{text}", [f"{d.id} ({d.name})" for d in departments])
+    raise UnknownDepartmentError(
+        f"Department:{text}",
+        [d.id for d in departments],
+        names={d.id: d.name for d in departments},  # ops（运营部） in zh, ops (Operations) in en
+    )
 
 
 def reading_list(

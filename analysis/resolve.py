@@ -39,7 +39,19 @@ def not_found(store: GraphReader, ref: NodeRef) -> NodeNotFoundError:
     """The error for a missing ``ref``, with close matches; raises ``EmptyStoreError`` instead
     when nothing is loaded at all (say that, not "no node")."""
     store.info()
-    return NodeNotFoundError(str(ref), suggest(store, ref.id, ref.kind))
+    hits = suggest(store, ref.id, ref.kind)
+    return NodeNotFoundError(str(ref), hits, names=names_of(store, hits))
+
+
+def names_of(store: GraphReader, refs: list[str]) -> dict[str, str]:
+    """Ref → the node's name, for suggestions worded ``Metric:revenue（营收）``."""
+    parsed = []
+    for r in refs:
+        try:
+            parsed.append(NodeRef.parse(r))
+        except InvalidRefError:
+            continue
+    return {str(ref): node.name for ref, node in store.get_nodes(parsed).items() if node.name}
 
 
 #: how close (0..1, :func:`analysis.cjk_match.similarity`) a CJK text and a name must be for
@@ -115,13 +127,15 @@ def resolve_ref(store: GraphReader, text: str) -> NodeRef:
     if len(matches) == 1:
         return matches[0].ref
     if matches:
-        raise AmbiguousRefError(raw, [f"{n.ref} ({n.name})" for n in matches])
+        raise AmbiguousRefError(
+            raw, [str(n.ref) for n in matches], {str(n.ref): n.name for n in matches}
+        )
     store.info()  # nothing loaded at all: say that instead
     kind = parsed.kind if parsed is not None and ":" in raw else None
     hits = suggest(store, raw, kind)
     hits += [r for r in _id_suffix_matches(store, raw) if r not in hits]
     hits = sorted(hits, key=lambda r: not r.endswith("." + raw) and not r.endswith(":" + raw))
-    raise NodeNotFoundError(raw, hits[:3], search_hint=True)
+    raise NodeNotFoundError(raw, hits[:3], search_hint=True, names=names_of(store, hits[:3]))
 
 
 def named(store: GraphReader, text: str) -> list[BaseNode]:

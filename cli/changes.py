@@ -28,9 +28,18 @@ class ServerError(click.ClickException):
     """The server answered with an error (its message is printed, escaped, in the language the
     server answered in)."""
 
-    def __init__(self, status: int, message: str) -> None:
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        code: str | None = None,
+        details: dict[str, Any] | None = None,
+    ) -> None:
         super().__init__(_("server answered {status}: {text}", status=status, text=message))
         self.status = status
+        self.code = code
+        self.details = details or {}
+        self.text = message
         self.language = i18n.current()
 
     def show(self, file: Any = None) -> None:
@@ -82,12 +91,15 @@ class Client:
                 return json.loads(response.read() or b"null")
         except urllib.error.HTTPError as exc:
             self._adopt(exc.headers)
+            code, details = None, None
             try:
                 error = json.loads(exc.read())["error"]
                 message = error["message"]
-            except (ValueError, KeyError, TypeError):
+                code = str(error.get("code") or "") or None
+                details = error.get("details") if isinstance(error.get("details"), dict) else None
+            except (ValueError, KeyError, TypeError, AttributeError):
                 message = exc.reason
-            raise ServerError(exc.code, str(message)) from exc
+            raise ServerError(exc.code, str(message), code, details) from exc
         except (urllib.error.URLError, OSError) as exc:
             from core.i18n import _
 
@@ -187,8 +199,11 @@ def _comparable(props: dict[str, Any]) -> dict[str, Any]:
 @json_option
 def propose(source: Path, reason: str, deprecate: bool, as_json: bool, client: Client) -> None:
     """Propose changes: SOURCE is a metric YAML file, or a catalog directory (one request per
-    metric that differs from the server's)."""
-    made = []
+    metric that differs from the server's). A metric an open request already proposes
+    exactly so (same version, same definition, from anyone) gets no second request: its
+    number is printed instead."""
+    made: list[Any] = []
+    already: list[dict[str, Any]] = []
     for metric in _metrics_in(source):
         mid = metric["id"]
         try:
@@ -214,11 +229,19 @@ def propose(source: Path, reason: str, deprecate: bool, as_json: bool, client: C
             else {},
             "reason": reason,
         }
-        made.append(client.call("POST", "/api/changes", body))
+        try:
+            made.append(client.call("POST", "/api/changes", body))
+        except ServerError as exc:
+            if exc.code != "already_proposed":
+                raise
+            # an open request asks exactly this already: named, not made twice
+            already.append({**exc.details, "already_proposed": True, "message": exc.text})
     if as_json:
-        emit_json(made)
+        emit_json([*made, *already])
         return
-    if not made:
+    for a in already:
+        out().print(f"{safe(str(a.get('ref', '')))}: {safe(a['message'])}")
+    if not made and not already:
         out().print(_("nothing differs from the server's definitions; no request made"))
     for c in made:
         waiting = _waiting(c, client)

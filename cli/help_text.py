@@ -127,10 +127,31 @@ def _click_ngettext(singular: str, plural: str, n: int) -> str:
 #: click's ``Path`` types name themselves when created (at import): their metavars (FILE,
 #: DIRECTORY, PATH) are typed names, the same in every language
 _TYPE_NAMES = frozenset({"file", "directory", "path"})
+#: the same names in click's messages (``Path '/x' does not exist.``), worded when said
+PATH_WORDS = (N_("File"), N_("Directory"), N_("Path"))
+
+
+class TypeName(str):
+    """The name a click ``Path`` type gives itself at import: itself in metavars (``PATH``,
+    upper-cased), worded in the language in use when click's messages write it title-cased —
+    ``路径 '/x' 不存在。``, not ``Path '/x' 不存在。`` (it was named before a language was
+    chosen).
+
+    >>> from core import i18n
+    >>> name = TypeName("path")
+    >>> with i18n.use("zh"):
+    ...     name.upper(), name.title()
+    ('PATH', '路径')
+    """
+
+    __slots__ = ()
+
+    def title(self) -> str:
+        return gettext(str(self).title())
 
 
 def _click_types_gettext(message: str) -> str:
-    return message if message in _TYPE_NAMES else gettext(message)
+    return TypeName(message) if message in _TYPE_NAMES else gettext(message)
 
 
 def speak_click() -> None:

@@ -61,6 +61,7 @@ def list_items(
     """Outbox items, newest first: where to, what, how many attempts, the last error."""
     from rich.table import Table
 
+    from governance.notify import failure_note
     from graph_schema.governance import OutboxStatus
     from store.ledger import ledger_for
 
@@ -69,8 +70,14 @@ def list_items(
         items = ledger.outbox(OutboxStatus(status) if status else None, limit)
     finally:
         ledger.close()
-    if as_json:
-        emit_json([i.model_dump(mode="json", exclude={"body"}) for i in items])
+    if as_json:  # the failure note in the reader's language, as in the table
+        emit_json(
+            [
+                i.model_dump(mode="json", exclude={"body", "last_error_said"})
+                | {"last_error": failure_note(i)}
+                for i in items
+            ]
+        )
         return
     table = Table(*(_(c) for c in COLUMNS))
     for i in items:
@@ -82,7 +89,7 @@ def list_items(
             safe(i.url),
             i.format,
             str(i.attempts),
-            safe(i.last_error or ""),
+            safe(failure_note(i) or ""),
         )
     out().print(table)
 

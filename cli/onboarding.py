@@ -80,7 +80,8 @@ def onboarding(
     console.print(safe(_(TEXT["list_title"], name=reading.department_name, n=len(reading.items))))
     for i, item in enumerate(reading.items, 1):
         why = _(", ").join(item.why)
-        console.print(safe(f"{i:>2}. {item.level or '—'}  {item.name} ({item.id})  {why}"))
+        named = _("{name} ({id})", name=item.name, id=item.id)
+        console.print(safe(f"{i:>2}. {item.level or '—'}  {named}  {why}"))
 
 
 @click.command(cls=Command)

@@ -202,7 +202,7 @@ def paths_table(console: Console, result: PathsResult) -> None:
         return
     console.print(T(_(_MODE_NOTE[result.mode], s=result.source, t=result.target)))
     for i, path in enumerate(result.paths, 1):
-        names = " — ".join(f"{n.name} ({n.ref})" for n in path.nodes)
+        names = " — ".join(_("{name} ({id})", name=n.name, id=str(n.ref)) for n in path.nodes)
         hops = ngettext("%(num)s hop", "%(num)s hops", path.length) % {"num": path.length}
         console.print(Text(f"{i}. ", style="bold") + T(hops + _(": ") + names))
         for e in path.edges:

@@ -426,6 +426,42 @@ class Said:
         values = {k: str(v) if isinstance(v, Said) else v for k, v in self.values}
         return _(self.id, **values)
 
+    def to_json(self) -> dict[str, Any]:
+        """The message as data, to keep in a record and word when it is read (in its reader's
+        language): :meth:`from_json`. Values that are not text or numbers are kept as text.
+
+        >>> empty = Said.of(N_("the SQL is empty"))
+        >>> kept = Said.of(N_("its sql is refused: {reason}"), reason=empty)
+        >>> with use("zh"):
+        ...     str(Said.from_json(kept.to_json()))
+        '其 SQL 被拒绝：SQL 为空'
+        """
+        return {"id": self.id, "values": {k: _kept(v) for k, v in self.values}}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Said:
+        """A message kept by :meth:`to_json`."""
+        values = data.get("values") or {}
+        return cls(str(data.get("id") or ""), tuple((k, _unkept(v)) for k, v in values.items()))
+
+
+def _kept(value: object) -> Any:
+    if isinstance(value, Said):
+        return {"said": value.to_json()}
+    if isinstance(value, list | tuple):
+        return [_kept(v) for v in value]
+    if value is None or isinstance(value, str | int | float | bool):
+        return value
+    return str(value)
+
+
+def _unkept(value: Any) -> object:
+    if isinstance(value, dict) and isinstance(value.get("said"), dict):
+        return Said.from_json(value["said"])
+    if isinstance(value, list):
+        return tuple(_unkept(v) for v in value)
+    return value
+
 
 def N_(message: str) -> str:
     """Mark ``message`` for extraction without translating it yet (module-level tables);

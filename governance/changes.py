@@ -11,6 +11,7 @@ request, one writes everything and the other nothing.
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 from collections.abc import Callable
@@ -36,6 +37,7 @@ from graph_schema.errors import (
 from graph_schema.governance import (
     WRITERS,
     Action,
+    AlreadyProposedError,
     Approval,
     ChangeEvent,
     ChangeNotFoundError,
@@ -142,6 +144,13 @@ class Governance(TransitionWriter):
             )
         self._require_current_base(ref, base_version)
         proposal = propose(self.store, action, ref, definition, base_version)
+
+        def same(stored: ChangeRequest) -> bool:
+            return stored.status in workflow.OPEN and same_proposal(stored, proposal)
+
+        for stored in self.ledger.changes(None, str(proposal.ref)):  # before taking an id
+            if same(stored):
+                raise already_proposed(stored)
         at = now_iso()
         change = ChangeRequest(
             id=self.ledger.next_change_id(),
@@ -164,7 +173,14 @@ class Governance(TransitionWriter):
             seq=1,
         )
         owners = [s.department for s in change.approvals_required if s.department]
-        self._commit(change, None, user, "submit", None, None, None, owners, proposal.graph)
+        commit = self._prepare(
+            change, None, user, "submit", None, None, None, owners, proposal.graph
+        )
+        # checked again in the write's transaction: two servers submitting it at once
+        existing = self.ledger.submit_change(commit, same)
+        if existing is not None:
+            raise already_proposed(existing)
+        self._committed(commit)
         return change
 
     def approve(self, user: User, change_id: int, comment: str | None) -> ChangeRequest:
@@ -405,6 +421,42 @@ class Governance(TransitionWriter):
 
 def _actor(name: str) -> User:
     return User(name=name, role=Role.ADMIN, token_id="system", created_at="")
+
+
+def same_proposal(stored: ChangeRequest, proposal: Proposal) -> bool:
+    """Whether ``stored`` asks for exactly what ``proposal`` asks: the same action on the same
+    metric, from the same version, to the same definition (who asks, and why, aside)."""
+    return (
+        stored.action is proposal.action
+        and stored.ref == str(proposal.ref)
+        and stored.base_version == (proposal.old or {}).get("version")
+        and _canonical(stored.definition) == _canonical(proposal.new)
+    )
+
+
+def _canonical(value: Any) -> str:
+    """A definition as the ledger keeps it (JSON), to compare one read back with a new one."""
+    return json.dumps(value, sort_keys=True, ensure_ascii=False, default=str)
+
+
+def already_proposed(existing: ChangeRequest) -> AlreadyProposedError:
+    """The refusal of a proposal an open request already makes (issue: ``propose`` run twice
+    made two identical requests, each to be approved on its own)."""
+    return AlreadyProposedError(
+        _(
+            "already proposed as #{id} by {who} ({status}); no second request made — "
+            "comment on or approve #{id}, or its requester withdraws it first",
+            id=existing.id,
+            who=existing.requester,
+            status=_(existing.status.value),
+        ),
+        {
+            "id": existing.id,
+            "ref": existing.ref,
+            "status": existing.status.value,
+            "requester": existing.requester,
+        },
+    )
 
 
 def _why_not(user: User, change: ChangeRequest, names: dict[str, str] | None = None) -> str:

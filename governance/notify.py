@@ -17,7 +17,7 @@ import threading
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from core.i18n import DEFAULT_LANGUAGE, N_, _, normalize, use
+from core.i18n import DEFAULT_LANGUAGE, N_, Said, _, normalize, use
 from governance import webhook_send
 from graph_schema.governance import ChangeRequest, OutboxItem, OutboxStatus, now_iso
 from store.ledger import Ledger
@@ -187,6 +187,15 @@ def _later(seconds: float) -> str:
     )
 
 
+def failure_note(item: OutboxItem) -> str | None:
+    """Why ``item``'s last attempt failed, in the language in use — its reader's, not the
+    language of the server that sent it (a zh server's note reads in English for ``--lang
+    en``); a failure the system words (a refused connection) as it was kept."""
+    if item.last_error_said:
+        return str(Said.from_json(item.last_error_said))[:300]
+    return item.last_error
+
+
 class Deliverer:
     """Sends due outbox items. ``deliver_due`` does one pass; ``start`` runs passes in a
     daemon thread every ``interval`` seconds until ``stop``.
@@ -246,6 +255,12 @@ class Deliverer:
                 self.send(item)
             except Exception as exc:  # any failure is a failed attempt; the batch goes on
                 error = f"{type(exc).__name__}: {exc}"[:300]
+                said = exc.args[0] if len(exc.args) == 1 else None
+                kept = (
+                    Said.join(f"{type(exc).__name__}: ", said).to_json()
+                    if isinstance(said, Said)
+                    else None
+                )
                 failed = attempts >= self.max_attempts
                 wait = min(self.base * 2 ** (attempts - 1), self.cap)
                 self.ledger.update_outbox(
@@ -253,6 +268,7 @@ class Deliverer:
                         update={
                             "attempts": attempts,
                             "last_error": error,
+                            "last_error_said": kept,
                             "status": OutboxStatus.FAILED if failed else OutboxStatus.PENDING,
                             "next_at": now_iso() if failed else _later(wait),
                         }
@@ -267,6 +283,7 @@ class Deliverer:
                         "status": OutboxStatus.DELIVERED,
                         "delivered_at": now_iso(),
                         "last_error": None,
+                        "last_error_said": None,
                     }
                 )
             )

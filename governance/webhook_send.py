@@ -22,7 +22,7 @@ import socket
 import ssl
 import threading
 
-from core.i18n import _
+from core.i18n import N_, Said
 from graph_schema.webhook_policy import (
     Allow,
     IPAddress,
@@ -38,7 +38,8 @@ DEADLINE_TIMEOUTS = 3
 
 
 class WebhookError(OSError):
-    """A delivery that did not get a ``2xx`` answer (the message says what it got)."""
+    """A delivery that did not get a ``2xx`` answer (the message says what it got: a
+    :class:`~core.i18n.Said`, worded when read — the outbox keeps it for its readers)."""
 
 
 def resolve(target: Target, allow: Allow) -> IPAddress:
@@ -48,7 +49,7 @@ def resolve(target: Target, allow: Allow) -> IPAddress:
         infos = socket.getaddrinfo(target.host, target.port, type=socket.SOCK_STREAM)
     except socket.gaierror as exc:
         raise WebhookError(
-            _("cannot resolve {host}: {error}", host=repr(target.host), error=exc)
+            Said.of(N_("cannot resolve {host}: {error}"), host=repr(target.host), error=exc)
         ) from None
     addresses: list[IPAddress] = []
     for _family, _type, _proto, _name, sockaddr in infos:
@@ -56,7 +57,7 @@ def resolve(target: Target, allow: Allow) -> IPAddress:
         if ip not in addresses:
             addresses.append(ip)
     if not addresses:
-        raise WebhookError(_("{host} resolves to no address", host=repr(target.host)))
+        raise WebhookError(Said.of(N_("{host} resolves to no address"), host=repr(target.host)))
     for ip in addresses:
         check_address(ip, target.host, target.port, allow)
     return addresses[0]
@@ -139,8 +140,8 @@ def post(
         if 300 <= status < 400:
             where = response.getheader("Location", "")[:200]
             raise WebhookError(
-                _(
-                    "HTTP {status} redirect to {where} not followed",
+                Said.of(
+                    N_("HTTP {status} redirect to {where} not followed"),
                     status=status,
                     where=repr(where),
                 )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from core.i18n import N_, Said, _
@@ -45,9 +46,18 @@ class NodeNotFoundError(KpigraphError, LookupError):
     code = "not_found"
 
     def __init__(
-        self, ref: str, suggestions: list[str] | None = None, *, search_hint: bool = False
+        self,
+        ref: str,
+        suggestions: list[str] | None = None,
+        *,
+        search_hint: bool = False,
+        names: Mapping[str, str] | None = None,
     ) -> None:
-        hint = _("; did you mean {names}?", names=_(", ").join(suggestions)) if suggestions else ""
+        hint = (
+            _("; did you mean {names}?", names=named_list(suggestions, names))
+            if suggestions
+            else ""
+        )
         if search_hint:
             hint += _(" (or try: kpigraph search {ref})", ref=ref)
         super().__init__(
@@ -62,17 +72,29 @@ class AmbiguousRefError(KpigraphError, LookupError):
 
     code = "ambiguous_ref"
 
-    def __init__(self, text: str, candidates: list[str]) -> None:
+    def __init__(
+        self, text: str, candidates: list[str], names: Mapping[str, str] | None = None
+    ) -> None:
         super().__init__(
             _(
                 "{text} names {n} nodes; use one of their refs: {refs}",
                 text=repr(text),
                 n=len(candidates),
-                refs=", ".join(candidates),
+                refs=named_list(candidates, names),
             ),
             {"text": text, "candidates": candidates},
         )
         self.candidates = candidates
+
+
+def named_list(refs: list[str], names: Mapping[str, str] | None = None) -> str:
+    """Refs (or ids) as a list in the language in use, each with its name where it has one
+    other than itself: ``Metric:atp (客单价), Metric:atp_store`` in English,
+    ``Metric:atp（客单价）、Metric:atp_store`` in Chinese."""
+    names = names or {}
+    return _(", ").join(
+        _("{ref} ({name})", ref=r, name=names[r]) if names.get(r, r) != r else r for r in refs
+    )
 
 
 class InvalidQueryError(KpigraphError, ValueError):

@@ -208,7 +208,11 @@ class OutboxItem(_Record):
     status: OutboxStatus = OutboxStatus.PENDING
     attempts: int = 0
     next_at: str
+    #: why the last attempt failed, as the sender worded it (for logs)
     last_error: str | None = None
+    #: the same as a message to word in its reader's language (:meth:`core.i18n.Said.to_json`;
+    #: ``None`` for a failure the system words, such as a refused connection)
+    last_error_said: dict[str, Any] | None = None
     created_at: str
     delivered_at: str | None = None
 
@@ -258,6 +262,14 @@ class LedgerCommit:
     expected_seq: int | None
     event: ChangeEvent
     outbox: list[OutboxItem] = field(default_factory=list)
+
+
+class AlreadyProposedError(ConflictError):
+    """An open request already proposes exactly this (same metric, action, base version and
+    definition, from anyone): no second one is made. ``details``: its ``id``, ``status`` and
+    ``requester``."""
+
+    code = "already_proposed"
 
 
 class ChangeRaceError(ConflictError):

@@ -28,7 +28,7 @@ import socket
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from core.i18n import _
+from core.i18n import N_, Said
 
 ALLOW_ENV = "KPIGRAPH_WEBHOOK_ALLOW"
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -75,8 +75,8 @@ def parse_allow(text: str | None) -> Allow:
                 networks.append(ipaddress.ip_network(entry, strict=False))
             except ValueError:
                 raise WebhookRefused(
-                    _(
-                        "{ALLOW_ENV}: {value} is not a network (write e.g. 10.0.0.0/8)",
+                    Said.of(
+                        N_("{ALLOW_ENV}: {value} is not a network (write e.g. 10.0.0.0/8)"),
                         ALLOW_ENV=ALLOW_ENV,
                         value=repr(raw.strip()),
                     )
@@ -97,8 +97,8 @@ def _split_host_port(entry: str) -> tuple[str, int | None]:
         host, port = entry, ""
     if port and not port.isdigit():
         raise WebhookRefused(
-            _(
-                "{ALLOW_ENV}: {entry}: the port must be a number",
+            Said.of(
+                N_("{ALLOW_ENV}: {entry}: the port must be a number"),
                 ALLOW_ENV=ALLOW_ENV,
                 entry=repr(entry),
             )
@@ -176,10 +176,12 @@ def check_address(ip: IPAddress, host: str, port: int, allow: Allow | None = Non
     why = why_not_public(ip)
     if why is not None:
         raise WebhookRefused(
-            _(
-                "webhook host {host} is {ip}, not a public address ({why}); "
-                "notifications go to public addresses only (an operator may list it in "
-                "{ALLOW_ENV})",
+            Said.of(
+                N_(
+                    "webhook host {host} is {ip}, not a public address ({why}); "
+                    "notifications go to public addresses only (an operator may list it in "
+                    "{ALLOW_ENV})"
+                ),
                 host=repr(host),
                 ip=ip,
                 why=why,
@@ -206,51 +208,66 @@ def check_url(url: str, allow: Allow | None = None) -> Target:
     --------
     >>> check_url("https://hooks.example.com/x?k=1", Allow())
     Target(scheme='https', host='hooks.example.com', port=443, path='/x?k=1')
+
+    A refusal is worded when it is read, in the language in use then (a delivery failure
+    kept in the outbox reads in its reader's language):
+
     >>> from core.i18n import use
-    >>> with use("en"):
+    >>> try:
     ...     check_url("http://169.254.169.254/latest/meta-data", Allow())
-    Traceback (most recent call last):
-    ...
-    graph_schema.webhook_policy.WebhookRefused: webhook host '169.254.169.254' is ...(link-local)...
+    ... except WebhookRefused as exc:
+    ...     refused = exc
+    >>> with use("en"):
+    ...     print(refused)
+    webhook host '169.254.169.254' is ...(link-local)...
+    >>> with use("zh"):
+    ...     print(refused)
+    webhook 主机 '169.254.169.254' 解析为 169.254.169.254，不是公网地址（link-local）；...
     >>> with use("en"):
     ...     check_url("https://user:pw@hooks.example.com/", Allow())
     Traceback (most recent call last):
     ...
-    graph_schema.webhook_policy.WebhookRefused: webhook URL carries a user name or password; ...
+    graph_schema.webhook_policy.WebhookRefused: ...
     """
     allow = allow if allow is not None else allow_from_env()
     if any(c in url for c in "\x00\r\n\t ") or "\\" in url:
-        raise WebhookRefused(_("webhook URL contains whitespace, control characters or '\\'"))
+        raise WebhookRefused(
+            Said.of(N_("webhook URL contains whitespace, control characters or '\\'"))
+        )
     try:
         parts = urlsplit(url)
         port = parts.port
     except ValueError as exc:
-        raise WebhookRefused(_("webhook URL is malformed: {error}", error=exc)) from None
+        raise WebhookRefused(Said.of(N_("webhook URL is malformed: {error}"), error=exc)) from None
     scheme = parts.scheme.lower()
     if scheme not in ("http", "https"):
         raise WebhookRefused(
-            _(
-                "webhook URL scheme {value} is not allowed; use http(s)://",
+            Said.of(
+                N_("webhook URL scheme {value} is not allowed; use http(s)://"),
                 value=repr(parts.scheme or "(none)"),
             )
         )
     if parts.username is not None or parts.password is not None or "@" in parts.netloc:
         raise WebhookRefused(
-            _(
-                "webhook URL carries a user name or password; put secrets in the path or "
-                "query the receiving service issues (e.g. a bot key), never in "
-                "user:password@"
+            Said.of(
+                N_(
+                    "webhook URL carries a user name or password; put secrets in the path or "
+                    "query the receiving service issues (e.g. a bot key), never in "
+                    "user:password@"
+                )
             )
         )
     host = (parts.hostname or "").rstrip(".")
     if not host:
-        raise WebhookRefused(_("webhook URL has no host"))
+        raise WebhookRefused(Said.of(N_("webhook URL has no host")))
     port = port or (443 if scheme == "https" else 80)
     if (host == "localhost" or host.endswith(".localhost")) and not allow.host(host, port):
         raise WebhookRefused(
-            _(
-                "webhook host {host} is a loopback name; notifications go to public "
-                "addresses only (an operator may list it in {ALLOW_ENV})",
+            Said.of(
+                N_(
+                    "webhook host {host} is a loopback name; notifications go to public "
+                    "addresses only (an operator may list it in {ALLOW_ENV})"
+                ),
                 host=repr(host),
                 ALLOW_ENV=ALLOW_ENV,
             )

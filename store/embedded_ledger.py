@@ -250,6 +250,21 @@ class EmbeddedLedger:
         with self._write() as conn:
             return write_change(conn, LedgerCommit(change, expected_seq, event, outbox))
 
+    def submit_change(
+        self, commit: LedgerCommit, same: Callable[[ChangeRequest], bool]
+    ) -> ChangeRequest | None:
+        with self._write() as conn:  # BEGIN IMMEDIATE: one submitter at a time, every process
+            rows = conn.execute(
+                "SELECT data FROM gov_changes WHERE ref=? ORDER BY id", (commit.change.ref,)
+            ).fetchall()
+            for (data,) in rows:
+                stored = ChangeRequest.model_validate_json(data)
+                if same(stored):
+                    return stored
+            if not write_change(conn, commit):
+                raise ValueError(f"change request #{commit.change.id} exists already")
+            return None
+
     def change(self, change_id: int) -> ChangeRequest | None:
         rows = self._rows("SELECT data FROM gov_changes WHERE id=?", change_id)
         return ChangeRequest.model_validate_json(rows[0][0]) if rows else None

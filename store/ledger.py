@@ -18,6 +18,7 @@ from graph_schema.governance import (
     ChangeEvent,
     ChangeRequest,
     Comment,
+    LedgerCommit,
     OutboxItem,
     OutboxStatus,
     User,
@@ -71,6 +72,16 @@ class Ledger(Protocol):
         """Write ``change`` (its ``seq`` already bumped), its timeline ``event`` and the
         ``outbox`` items in one transaction, provided the stored request still has
         ``expected_seq`` (``None``: it must not exist yet). ``False`` when another writer won."""
+
+    def submit_change(
+        self, commit: LedgerCommit, same: Callable[[ChangeRequest], bool]
+    ) -> ChangeRequest | None:
+        """Write a new request (``commit.expected_seq`` is ``None``) with its event and outbox
+        in one transaction, unless a stored request on the same ref is ``same`` as it: that
+        request is returned and nothing is written. The check and the write are one
+        transaction, serialised with every other submit, so of two processes submitting the
+        same proposal at once one writes and the other gets the first's request. ``same``
+        may be called again when the store retries, so it must only compute."""
 
     def change(self, change_id: int) -> ChangeRequest | None: ...
 

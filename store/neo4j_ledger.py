@@ -168,6 +168,23 @@ class Neo4jLedger:
         commit = LedgerCommit(change, expected_seq, event, outbox)
         return self._write_cas(lambda tx: write_change(tx, commit))
 
+    def submit_change(
+        self, commit: LedgerCommit, same: Callable[[ChangeRequest], bool]
+    ) -> ChangeRequest | None:
+        def work(tx: ManagedTransaction) -> ChangeRequest | None:
+            # every submit takes one node's write lock first, so two submits of the same
+            # proposal run one after the other and the second reads the first's request
+            tx.run(cy.GOV_LOCK_SUBMITS).consume()
+            for rec in tx.run(cy.GOV_CHANGES, status=None, ref=commit.change.ref):
+                stored = ChangeRequest.model_validate_json(rec["data"])
+                if same(stored):
+                    return stored
+            if not write_change(tx, commit):
+                raise ValueError(f"change request #{commit.change.id} exists already")
+            return None
+
+        return self._write(work)
+
     def _write_cas(self, work: Callable[[ManagedTransaction], bool]) -> bool:
         """A write whose ``False`` answer must leave nothing behind: the work raises to roll
         back (a managed transaction commits whatever ran when the function returns)."""

@@ -32,6 +32,9 @@ SET m.value = m.value + 1 RETURN m.value AS value
 GOV_LOCK_USERS = """
 MERGE (m:GovMeta {key: 'users_lock'}) ON CREATE SET m.value = 0 SET m.value = m.value + 1
 """
+GOV_LOCK_SUBMITS = """
+MERGE (m:GovMeta {key: 'submits_lock'}) ON CREATE SET m.value = 0 SET m.value = m.value + 1
+"""
 GOV_ADD_USER = """
 OPTIONAL MATCH (other:GovUser {active: true}) WHERE toLower(other.name) = toLower($name)
 WITH count(other) AS others WHERE others = 0

@@ -246,12 +246,12 @@ def _grain_range(
     cal = engine.calendar
     if period_grain not in GRAINS:
         close = difflib.get_close_matches(period_grain, GRAINS, n=3, cutoff=0.5)
-        hint = _("; did you mean {names}?", names=", ".join(close)) if close else ""
+        hint = _("; did you mean {names}?", names=_(", ").join(close)) if close else ""
         raise UnknownNameError(
             _(
                 "grain {grain} is not one of {grains}",
                 grain=repr(period_grain),
-                grains=", ".join(GRAINS),
+                grains=_(", ").join(GRAINS),
             )
             + hint,
             {"grain": period_grain, "suggestions": close, "grains": list(GRAINS)},
@@ -343,11 +343,11 @@ def check_dimensions(store: GraphStore, names: Sequence[str]) -> list[str]:
         close = [d.id for d in ranked if score(d) >= 0.4][:3] or difflib.get_close_matches(
             name, sorted(known), n=3, cutoff=0.0
         )
-        hint = _("; did you mean {names}?", names=", ".join(close)) if close else ""
+        hint = _("; did you mean {names}?", names=_(", ").join(close)) if close else ""
         raise UnknownNameError(
             _("no dimension {name} in the catalog", name=repr(name))
             + hint
-            + _(" (dimensions: {dimensions})", dimensions=", ".join(sorted(known))),
+            + _(" (dimensions: {dimensions})", dimensions=_(", ").join(sorted(known))),
             {"dimension": name, "suggestions": close, "dimensions": sorted(known)},
         )
     return ids

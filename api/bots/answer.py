@@ -166,7 +166,11 @@ def impact_summary(store: GraphStore, ref: NodeRef, base: str) -> Answer:
 
 def candidates(name: str, nodes: Sequence[object], base: str, intro: str) -> Answer:
     options = [
-        Link(f"{getattr(n, 'name', '')} ({getattr(n, 'ref', '')})", _url(base, n)) for n in nodes
+        Link(
+            _("{name} ({id})", name=getattr(n, "name", ""), id=getattr(n, "ref", "")),
+            _url(base, n),
+        )
+        for n in nodes
     ][:10]
     return Answer("candidates", f"“{name}” {intro}", options=options)
 

@@ -144,12 +144,17 @@ def ask(
             with in_language_of(store.info().meta):  # chats read the catalog's language
                 answer = answer_text(store, top, f"{base}/metrics/{top.id}")
             return PlainTextResponse(plain(answer + ask_extras(request, top.id)))  # + FAQ
-    if not page.items:  # an error: the JSON error shape, like every other error
-        return error_json(
-            404,
-            "not_found",
-            f"没有找到「{q.strip()}」。试试指标的中文名、英文名或缩写，例如：客单价、ATP。",
-            {"q": q},
-        )
-    options = "\n".join(f"- {n.name}（{n.id}）" for n in page.items)
-    return PlainTextResponse(plain(f"没有完全匹配「{q.strip()}」的指标。你是不是要找：\n{options}"))
+    with in_language_of(store.info().meta):  # the catalog's language, as the answer above
+        if not page.items:  # an error: the JSON error shape, like every other error
+            return error_json(
+                404,
+                "not_found",
+                _(
+                    "no metric found for “{q}”; try a metric's name, English name or abbreviation",
+                    q=q.strip(),
+                ),
+                {"q": q},
+            )
+        options = "\n".join("- " + _("{name} ({id})", name=n.name, id=n.id) for n in page.items)
+        asked = _("no metric is exactly “{q}”; did you mean:", q=q.strip())
+    return PlainTextResponse(plain(f"{asked}\n{options}"))

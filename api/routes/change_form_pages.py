@@ -19,7 +19,7 @@ from api.routes.change_pages import STATUS_LABELS, governance_of
 from core.i18n import _
 from governance.proposal import proposal_file
 from graph_schema.errors import CatalogError, CatalogIssue
-from graph_schema.governance import Action, User
+from graph_schema.governance import Action, AlreadyProposedError, User
 from graph_schema.ids import NodeKind, NodeRef
 from graph_schema.limits import MAX_EXPANDED, MAX_NESTING, definition_size, nesting_depth
 from graph_schema.models import Metric
@@ -130,6 +130,7 @@ def propose_submit(
     """Both views submit here: the form sends its mapping as JSON (which is YAML), the YAML
     view its text; either is validated once, by :meth:`Governance.submit`."""
     issues: list[Any] = []
+    status = 422
     data: dict[str, Any] | None = None
     try:
         parsed = read_definition(definition)
@@ -143,6 +144,8 @@ def propose_submit(
         issues = [_("definition: not valid YAML: {error}", error=str(exc))]
     except CatalogError as exc:
         issues = list(exc.issues) or [_("definition: expected a mapping of fields")]
+    except AlreadyProposedError as exc:  # the form sent twice, or by a second person
+        issues, status = [exc.message], 409
     else:
         return RedirectResponse(f"/changes/{change.id}", status_code=303)
     text = _dump(data) if mode == "form" and data is not None else definition
@@ -159,7 +162,7 @@ def propose_submit(
         mode=mode,
         issues=issues,
     )
-    return HTMLResponse(body, status_code=422)
+    return HTMLResponse(body, status_code=status)
 
 
 def read_definition(text: str) -> Any:

@@ -224,7 +224,7 @@ class LintContext:
         name = node.name if node else ref.id
         if file and line:
             return _("{name} ({id}) at {file}:{line}", name=name, id=ref.id, file=file, line=line)
-        return f"{name} ({ref.id})"
+        return _("{name} ({id})", name=name, id=ref.id)
 
 
 class Scope(StrEnum):

@@ -146,6 +146,7 @@ def dbt_files(graph: CatalogGraph) -> tuple[dict[str, str], ExportReport]:
     out_metrics: list[dict[str, Any]] = []
     exported: set[str] = set()
     inputs_only = {m.id for m in metrics if "input_of" in (m.extra.get("dbt") or {})}
+    made_by_measures = 0
 
     def stub_for(table_id: str) -> _Stub:
         if table_id not in stubs:
@@ -163,19 +164,24 @@ def dbt_files(graph: CatalogGraph) -> tuple[dict[str, str], ExportReport]:
             continue
         missing = [i for i in _inputs(spec) if i not in exported]
         if missing:
-            report.skipped[metric.id] = f"uses {', '.join(missing)}, not exported"
+            report.skipped[metric.id] = _("uses {ids}, not exported", ids=_(", ").join(missing))
             continue
         card = {k: v for k, v in node_doc(metric).items() if k not in ("id", "extra")}
+        name = spec.get("name", metric.id)
+        if _measure_made_it(original, spec, card):
+            exported.add(name)  # its measure's create_metric: true makes it again
+            made_by_measures += 1
+            continue
+        spec.pop("name", None)
         meta: dict[str, Any] = {"kpigraph": card}
         config: dict[str, Any] = {"meta": meta}
         if metric.owner:
             config["group"] = metric.owner
-        name = spec.pop("name", metric.id)
-        # no definition, no description: an import would read one back as the definition
+        # no definition, no description: an import would read one back as the definition;
+        # no label where the name is the label (dbt shows a metric's name then)
         described = {"description": metric.definition} if metric.definition else {}
-        out_metrics.append(
-            {"name": name, "label": metric.name, **described, **spec, "config": config}
-        )
+        labelled = {"label": metric.name} if metric.name != name else {}
+        out_metrics.append({"name": name, **labelled, **described, **spec, "config": config})
         exported.add(name)
     files: dict[str, str] = {}
     project = slug(graph.name, "kpigraph")
@@ -200,10 +206,32 @@ def dbt_files(graph: CatalogGraph) -> tuple[dict[str, str], ExportReport]:
     files["models/metrics.yml"] = dump_yaml(inert(doc))
     report.counts = {
         "metrics": len(out_metrics),
+        **({"measure_metrics": made_by_measures} if made_by_measures else {}),
         "semantic_models": len(stubs),
         "skipped": len(report.skipped),
     }
     return files, report
+
+
+#: what an import puts on the card of a metric its measure's ``create_metric: true`` made
+_PROXY_CARD = {"name", "definition", "fields", "aggregation", "dimensions"}
+
+
+def _measure_made_it(original: dict[str, Any], spec: dict[str, Any], card: dict[str, Any]) -> bool:
+    """Whether the metric is the one MetricFlow makes of a measure with ``create_metric:
+    true``, unchanged since the import: the measure, written back, makes it again (a metric
+    written beside it would be one the original project did not have)."""
+    measure = original.get("measure")
+    if not isinstance(measure, dict) or not measure.get("create_metric"):
+        return False
+    name = measure.get("name")
+    bare = {"name": name, "type": "simple", "type_params": {"measure": {"name": name}}}
+    return (
+        spec == bare
+        and set(card) <= _PROXY_CARD
+        and card.get("name") == (measure.get("label") or name)
+        and card.get("definition") == measure.get("description")
+    )
 
 
 def _in_dependency_order(metrics: list[Metric]) -> list[Metric]:
@@ -286,7 +314,7 @@ def _spec_from_card(
         }
     bound = [fields[f] for f in metric.fields if f in fields]
     if not bound:
-        report.skipped[metric.id] = "no formula and no fields: nothing for MetricFlow to compute"
+        report.skipped[metric.id] = _("no formula and no fields: nothing for MetricFlow to compute")
         return None
     column = bound[0]
     stub = stub_for(column.table)
@@ -355,7 +383,10 @@ def _stub_doc(stub: _Stub, columns: list[FieldNode], report: ExportReport) -> di
             for c in columns
         ],
     }
-    if kept:  # imported from dbt: written back as it was
+    if kept:  # imported from dbt: written back as it was, where it was
+        relation = next((sm["node_relation"] for sm in kept if "node_relation" in sm), None)
+        if isinstance(relation, dict) and relation.get("schema_name"):
+            model["config"] = _model_config(relation, local)
         return {"version": 2, "models": [model], "semantic_models": _as_kept(kept, stub, local)}
     times = [
         c.id.rsplit(".", 1)[1]
@@ -401,6 +432,18 @@ def _stub_doc(stub: _Stub, columns: list[FieldNode], report: ExportReport) -> di
     return {"version": 2, "models": [model], "semantic_models": [semantic]}
 
 
+def _model_config(relation: dict[str, Any], local: str) -> dict[str, Any]:
+    """The dbt model config that places model ``local`` where the imported semantic model's
+    ``node_relation`` was: its schema as spelled (``$source_schema``), database and alias."""
+    config: dict[str, Any] = {}
+    if relation.get("database"):
+        config["database"] = relation["database"]
+    config["schema"] = relation["schema_name"]
+    if relation.get("alias") and relation["alias"] != local:
+        config["alias"] = relation["alias"]
+    return config
+
+
 def kept_semantic_models(table: Table) -> list[dict[str, Any]]:
     """The dbt semantic models an import kept on ``table`` (``extra.dbt.semantic_models``)."""
     kept = ((table.extra or {}).get("dbt") or {}).get("semantic_models")
@@ -411,7 +454,10 @@ def _as_kept(kept: list[dict[str, Any]], stub: _Stub, local: str) -> list[dict[s
     """The semantic models as imported (entities, dimensions, every measure), on the model
     ``ref('<table>')``, with the measures of metrics defined since the import added to the
     first."""
-    out = [{**sm, "model": f"ref('{local}')"} for sm in kept]
+    out = [
+        {k: v for k, v in sm.items() if k != "node_relation"} | {"model": f"ref('{local}')"}
+        for sm in kept
+    ]
     known = {m.get("name") for sm in out for m in sm.get("measures") or []}
     added = [
         {k: v for k, v in m.items() if k != "semantic_model"}

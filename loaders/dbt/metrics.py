@@ -113,7 +113,7 @@ class MetricMapper(SourceMapper):
                     self.report.counts["measure_metrics"] = (
                         self.report.counts.get("measure_metrics", 0) + 1
                     )
-        for m, _raw, origin in metrics:
+        for m, _raw, origin in sorted(metrics, key=lambda t: t[0].name):  # see below
             if m.name in self.metric_ids:
                 self.problems.append(
                     _("{where}: metric {name} is defined twice", where=origin, name=repr(m.name))
@@ -129,9 +129,11 @@ class MetricMapper(SourceMapper):
                     )
                 )
         done: set[str] = set()
-        for m, raw, origin in sorted(
-            metrics, key=lambda t: _depth(t[0], {x.name: x for x, _raw, _origin in metrics})
-        ):
+        # by depth, then by name, not in the order of the files: an input two metrics share
+        # is named after the same one of them however the project lists them (an export
+        # writes them in another order, and its import must give the same ids back)
+        index = {x.name: x for x, _raw, _origin in metrics}
+        for m, raw, origin in sorted(metrics, key=lambda t: (_depth(t[0], index), t[0].name)):
             if m.name in done:
                 continue
             done.add(m.name)

@@ -23,6 +23,7 @@ from typing import Any
 
 import yaml
 from dbt_semantic_interfaces.implementations.metric import PydanticMetric
+from dbt_semantic_interfaces.implementations.node_relation import PydanticNodeRelation
 from dbt_semantic_interfaces.implementations.semantic_model import PydanticSemanticModel
 
 from core.confined import escapes
@@ -357,7 +358,25 @@ def _read_directory(root: Path) -> DbtProject:
                     )
                 continue
             _read_document(project, rel, doc, problems)
+    _place_on_models(project)
     return _finish(project, problems)
+
+
+def _place_on_models(project: DbtProject) -> None:
+    """A semantic model written ``model: ref('x')`` lives where dbt would build model ``x``:
+    its configured schema (``$source_schema`` stays as written), database and alias — as dbt
+    fills ``node_relation`` in its manifest. Without a configured schema it stays
+    ``__dbt_schema__`` (the profile's, which only dbt knows)."""
+    for i, (sm, origin) in enumerate(project.semantic_models):
+        model = project.models.get(project.model_of.get(sm.name, ""))
+        if model is None or not model.schema or sm.node_relation.schema_name != "__dbt_schema__":
+            continue
+        relation = PydanticNodeRelation(
+            alias=model.alias or sm.node_relation.alias,
+            schema_name=model.schema,
+            database=model.database,
+        )
+        project.semantic_models[i] = (sm.copy(update={"node_relation": relation}), origin)
 
 
 def _load_docs(root: Path, path: Path, problems: list[str]) -> list[Any]:

@@ -44,6 +44,21 @@ def compact(model: Any, exclude: set[str] | None = None) -> dict[str, Any]:
     return data
 
 
+def kept_semantic_model(sm: PydanticSemanticModel) -> dict[str, Any]:
+    """A semantic model as a table keeps it for ``kpigraph export dbt``: as written, with its
+    ``node_relation`` as the project spelled it (``schema_name: $source_schema``), its
+    ``relation_name`` only where it is not the one MetricFlow derives."""
+    data = compact(sm, {"node_relation", "metadata"})
+    rel = sm.node_relation
+    if rel.schema_name != "__dbt_schema__":  # written model: ref('x') (placed by its model)
+        relation = compact(rel, {"relation_name"})
+        derived = ".".join(p for p in (rel.database, rel.schema_name, rel.alias) if p)
+        if rel.relation_name and rel.relation_name != derived:
+            relation["relation_name"] = rel.relation_name
+        data = {"name": data.pop("name"), "node_relation": relation, **data}
+    return data
+
+
 def _simplify(value: Any) -> Any:
     if isinstance(value, dict):
         if set(value) == {"count", "granularity"}:
@@ -148,7 +163,7 @@ class SourceMapper:
             # as it was, for 'kpigraph export dbt': entities, dimensions and measures no
             # metric uses have no other place in a catalog
             kept = self.tables[table_id].setdefault("extra", {"dbt": {"semantic_models": []}})
-            kept["dbt"]["semantic_models"].append(compact(sm, {"node_relation", "metadata"}))
+            kept["dbt"]["semantic_models"].append(kept_semantic_model(sm))
         for model in self.project.models.values():
             if model.name not in used_models:
                 schema = model.schema or self.project.project_name or "dbt"

@@ -97,3 +97,30 @@ def test_a_refused_form_comes_back_with_the_message_at_its_field(
     config = re.search(r'<script type="application/json" id="form-config">(.*?)</script>', r.text)
     assert config and '"errors":{"level":[' in config.group(1)
     assert "level: L9" in r.text  # the YAML view shows the form's mapping as YAML
+
+
+def test_the_form_sent_twice_names_the_request_it_made(editor: tuple[TestClient, str]) -> None:
+    """A second submit of the same proposal (a double click, a second tab) makes no second
+    request: the form comes back (409) naming the one the first submit made."""
+    client, token = editor
+    pre = re.search(r'name="csrf" value="([^"]+)"', client.get("/signin").text)
+    assert pre
+    client.post("/signin", data={"token": token, "csrf": pre.group(1)}, follow_redirects=False)
+    form = client.get("/changes/new?ref=Metric:atp").text
+    csrf = re.search(r'name="csrf" value="([^"]+)"', form)
+    assert csrf
+    data = {
+        "csrf": csrf.group(1),
+        "ref": "Metric:atp",
+        "action": "update",
+        "base_version": "1.1.0",
+        "mode": "yaml",
+        "definition": "id: atp\nname: 客单价\nlevel: L2\nformula: revenue / visits\nunit: 元\n",
+        "reason": "单位",
+    }
+    first = client.post("/changes", data=data, follow_redirects=False)
+    assert first.status_code == 303, first.text
+    made = first.headers["location"].rsplit("/", 1)[1]
+    second = client.post("/changes", data=data, follow_redirects=False)
+    assert second.status_code == 409
+    assert f"已有相同的申请 #{made}" in second.text

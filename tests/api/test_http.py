@@ -294,3 +294,31 @@ def test_graph_page_loads_vis_network_as_a_cached_asset(client: Any) -> None:
     js = client.get(next(u for u in urls if u.endswith(".js")))
     assert js.headers["content-type"].startswith("text/javascript") and "vis" in js.text
     assert client.get("/assets/vis-network.000000000000.js").status_code == 404
+
+
+def test_ask_speaks_an_english_catalogs_language(tmp_path: Any) -> None:
+    """The chat answer's 'did you mean' and 'nothing found' are in the catalog's language, as
+    its answers are (they were Chinese for every catalog)."""
+    from fastapi.testclient import TestClient
+
+    from api.app import create_app
+    from core.settings import Settings
+    from loaders.catalog import load_catalog
+    from store.embedded import EmbeddedStore
+    from tests.helpers import write_catalog
+
+    files = {
+        "kpigraph.yaml": "name: en shop\nlanguage: en\n",
+        "metrics/atp.yaml": "id: atp\nname: Average ticket\nlevel: L1\nowner: ops\n"
+        "formula: revenue / visits\n",
+    }
+    store = EmbeddedStore(tmp_path / "en.sqlite")
+    store.load(load_catalog(write_catalog(tmp_path / "en", files)))
+    with TestClient(create_app(Settings(), store=store)) as en:
+        r = en.get("/api/ask", params={"q": "Average"})
+        assert r.status_code == 200, r.text
+        assert "no metric is exactly “Average”; did you mean:" in r.text
+        assert "- Average ticket (atp)" in r.text
+        r = en.get("/api/ask", params={"q": "完全不存在的东西"})
+        assert r.status_code == 404
+        assert r.json()["error"]["message"].startswith("no metric found for “完全不存在的东西”")

@@ -18,6 +18,7 @@ from governance.changes import Governance
 from governance.notify import Deliverer
 from graph_schema.governance import (
     Action,
+    AlreadyProposedError,
     ChangeStateError,
     ChangeStatus,
     OutboxStatus,
@@ -188,6 +189,57 @@ def test_second_request_on_a_metric_gets_409(hooked: Any) -> None:
         assert gov.timeline(second.id)[-1].event == "conflict"
         gov.reject(users["wang"], second.id, "superseded")
         assert gov.get(second.id).status is ChangeStatus.REJECTED
+
+
+def test_the_same_proposal_again_is_refused_naming_the_open_request(hooked: Any) -> None:
+    """A committee approves each request on its own: a second request asking exactly what an
+    open one asks (same metric, version and definition — whoever asks) would split their
+    approvals, so it is refused naming the first. Another definition is another request, and
+    once the first is closed the same proposal may be made again."""
+    with receiver() as rec:
+        store, gov, users = hooked(rec)
+        first = propose_formula(gov, users["zhang"], store, "revenue / visits * 1")
+        with pytest.raises(AlreadyProposedError) as refused:
+            propose_formula(gov, users["li"], store, "revenue / visits * 1")
+        assert refused.value.details["id"] == first.id
+        assert refused.value.details["requester"] == "zhang"
+        assert f"#{first.id}" in refused.value.message
+        assert len(gov.ledger.changes(None, str(ATP))) == 1
+        other = propose_formula(gov, users["zhang"], store, "revenue / visits * 2")
+        assert other.id != first.id
+        gov.withdraw(users["zhang"], first.id, None)
+        again = propose_formula(gov, users["zhang"], store, "revenue / visits * 1")
+        assert again.id not in (first.id, other.id)
+
+
+def test_two_processes_submitting_one_proposal_at_once_make_one_request(hooked: Any) -> None:
+    """Both servers read before either wrote (their quick check found nothing): the check in
+    the ledger's write transaction still lets one through and names it to the other."""
+    with receiver() as rec:
+        store, gov, users = hooked(rec)
+        barrier = threading.Barrier(2)
+        outcomes: list[Any] = []
+
+        def server(name: str) -> None:
+            ledger = ledger_for(gov.store)  # its own connection
+            ledger.changes = lambda *_a, **_k: []  # type: ignore[method-assign]
+            other = Governance(gov.store, ledger)
+            barrier.wait()
+            try:
+                outcomes.append(propose_formula(other, users[name], store, "revenue / visits * 3"))
+            except AlreadyProposedError as exc:
+                outcomes.append(exc)
+
+        threads = [threading.Thread(target=server, args=(n,)) for n in ("zhang", "li")]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        made = [o for o in outcomes if not isinstance(o, Exception)]
+        refused = [o for o in outcomes if isinstance(o, AlreadyProposedError)]
+        assert len(made) == 1 and len(refused) == 1, outcomes
+        assert refused[0].details["id"] == made[0].id
+        assert [c.id for c in gov.ledger.changes(None, str(ATP))] == [made[0].id]
 
 
 CHILD = r"""

@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 import yaml
 from click.testing import CliRunner
@@ -108,8 +109,40 @@ def test_propose_and_review_through_a_server(db: Path, tmp_path: Path) -> None:
                 ("Metric:atp", "major", "2.0.0")
             ]
             cid = str(made[0]["id"])
-            again = run(propose, str(path), "-m", "x", *common, "--token", tokens["zhang"])
-            assert again.exit_code == 0  # a second identical proposal is still a request
+            # the same proposal again, from anyone, while #cid is open: no second request to
+            # approve on its own (it would split the committee's approvals); #cid is named
+            again = run(propose, str(path), "-m", "x", *common, "--token", tokens["li"])
+            assert again.exit_code == 0, again.output
+            assert f"已有相同的申请 #{cid}（zhang 提交，已提交）" in again.output
+            listed = run(changes_group, "list", *common, "--json")
+            assert [c["id"] for c in json.loads(listed.output)["items"]] == [int(cid)]
+            as_json = run(propose, str(path), "-m", "x", *common, "--token", tokens["li"], "--json")
+            assert [(c["id"], c["already_proposed"]) for c in json.loads(as_json.output)] == [
+                (int(cid), True)
+            ]
+            # over HTTP the same refusal: 409 already_proposed naming #cid, in the asked language
+            body = {
+                "action": "update",
+                "ref": "Metric:atp",
+                "base_version": made[0]["base_version"],
+                "definition": made[0]["definition"],
+                "reason": "same again",
+            }
+            answer = httpx.post(
+                f"{base}/api/changes",
+                json=body,
+                headers={"Authorization": f"Bearer {tokens['qian']}", "Accept-Language": "en"},
+            )
+            assert answer.status_code == 409, answer.text
+            error = answer.json()["error"]
+            assert error["code"] == "already_proposed"
+            assert error["details"] == {
+                "id": int(cid),
+                "ref": "Metric:atp",
+                "status": "submitted",
+                "requester": "zhang",
+            }
+            assert error["message"].startswith(f"already proposed as #{cid} by zhang (submitted)")
             own = CliRunner().invoke(
                 changes_group, ["approve", cid, *common, "--token", tokens["zhang"]]
             )

@@ -178,13 +178,29 @@ if not MF.is_dir():  # a clone elsewhere than the workspace
 
 
 def _semantic_models(project_dir: Path) -> dict[str, dict[str, object]]:
-    """Each semantic model of a dbt project as MetricFlow parses it (where it lives left out)."""
+    """Each semantic model of a dbt project as MetricFlow parses it, with where it lives
+    (``node_relation``: schema as spelled, alias, relation name)."""
     from loaders.dbt.sources import compact
 
     return {
-        sm.name: compact(sm, {"node_relation", "metadata"})
-        for sm, _origin in read_dbt(project_dir).semantic_models
+        sm.name: compact(sm, {"metadata"}) for sm, _origin in read_dbt(project_dir).semantic_models
     }
+
+
+def _metrics(project_dir: Path) -> dict[str, dict[str, object]]:
+    """Each metric of a dbt project as MetricFlow parses it: name, label, type, inputs (their
+    names, aliases, filters, offsets), filter — without the card kpigraph adds under
+    ``config.meta``; descriptions compared without surrounding blank lines (the catalog's
+    definition is the stripped text)."""
+    from loaders.dbt.sources import compact
+
+    out: dict[str, dict[str, object]] = {}
+    for m, _raw, _origin in read_dbt(project_dir).metrics:
+        data = compact(m, {"metadata", "config"})
+        if isinstance(data.get("description"), str):
+            data["description"] = data["description"].strip()
+        out[m.name] = data
+    return out
 
 
 def test_metricflow_round_trip_keeps_every_semantic_model(tmp_path: Path) -> None:
@@ -197,6 +213,14 @@ def test_metricflow_round_trip_keeps_every_semantic_model(tmp_path: Path) -> Non
     assert len(original) == 12
     assert report.counts["semantic_models"] == 12
     assert exported == original
+    # where they live as MetricFlow spelled it: schema_name $source_schema, not source_schema
+    assert {sm["node_relation"]["schema_name"] for sm in exported.values()} == {"$source_schema"}  # type: ignore[index]
+    # every metric back under its own name, with the same inputs, aliases, filters and
+    # offsets; the 3 that measures make (create_metric: true) made by their measures again,
+    # not written beside them
+    assert _metrics(tmp_path / "dbt") == _metrics(MF)
+    assert len(_metrics(MF)) == 110
+    assert report.counts["measure_metrics"] == 3
     assert not [n for n in report.notes if "no date/time column" in n]
     # MetricFlow's own validation finds in the export exactly what it finds in the original
     # (its custom 'alien_day' grain, which only its project configuration declares)
@@ -213,6 +237,28 @@ def test_metricflow_round_trip_keeps_every_semantic_model(tmp_path: Path) -> Non
     assert {m: after[m] for m in before if m in after} == {
         m: before[m] for m in before if m in after
     }
+
+
+def test_metricflow_import_export_import_gives_the_same_catalog(tmp_path: Path) -> None:
+    """import → export → import of MetricFlow's manifest gives back the same catalog: the
+    input metrics two metrics share keep their ids (they were named after whichever metric
+    came first, and the export writes the metrics in another order), and the system keeps
+    its name ``$source_schema``."""
+    import_dbt(MF, tmp_path / "c")
+    export_dbt(tmp_path / "c", tmp_path / "dbt")
+    import_dbt(tmp_path / "dbt", tmp_path / "c2")
+    first, second = load_catalog(tmp_path / "c"), load_catalog(tmp_path / "c2")
+    metrics = {n.id: n for n in first.nodes if isinstance(n, Metric)}
+    again = {n.id: n for n in second.nodes if isinstance(n, Metric)}
+    assert set(again) == set(metrics)
+    for mid, metric in metrics.items():
+        for key in ("name", "formula", "fields", "dimensions", "definition", "caliber", "extra"):
+            assert getattr(again[mid], key) == getattr(metric, key), (mid, key)
+    shared = metrics["bookings_mom"].formula or ""
+    assert "bookings_mom_bookings_1_month_ago" in shared  # the first by name of its two users
+    assert [(n.id, n.name) for n in second.nodes if type(n).__name__ == "System"] == [
+        ("source_schema", "$source_schema")
+    ]
 
 
 def _validation_errors(project_dir: Path) -> list[str]:

@@ -117,3 +117,23 @@ def test_dry_run_writes_nothing(tmp_path: Path) -> None:
     assert data["out"] is None and data["counts"]["catalog_metrics"] == 10
     no_out = run("import", "dbt", str(PROJECT), check=False)
     assert no_out.returncode != 0 and "pass -o" in no_out.stderr
+
+
+def test_metricflow_round_trip_from_the_command_line(tmp_path: Path) -> None:
+    """The README's walk: `import dbt` of MetricFlow's test project, `export dbt`, `import dbt`
+    of the export — the same metric files back (the input metrics two metrics share under the
+    same ids), the schema written as the project spelled it."""
+    from tests.unit.test_dbt_export import MF
+
+    run("import", "dbt", str(MF), "-o", str(tmp_path / "c"))
+    exported = run("export", "dbt", str(tmp_path / "c"), "-o", str(tmp_path / "dbt"))
+    assert "metrics: 110, metrics made from measures: 3, semantic models: 12" in exported.stdout
+    model = (tmp_path / "dbt" / "models" / "source_schema" / "fct_bookings.yml").read_text()
+    assert "schema: $source_schema" in model
+    run("import", "dbt", str(tmp_path / "dbt"), "-o", str(tmp_path / "c2"))
+    first = sorted(p.relative_to(tmp_path / "c") for p in (tmp_path / "c").rglob("*.yaml"))
+    again = sorted(p.relative_to(tmp_path / "c2") for p in (tmp_path / "c2").rglob("*.yaml"))
+    assert again == first
+    for rel in first:
+        if rel.parts[0] == "metrics":
+            assert (tmp_path / "c2" / rel).read_text() == (tmp_path / "c" / rel).read_text(), rel
