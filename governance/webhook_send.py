@@ -133,7 +133,7 @@ def post(
                 raise
             response = None
         if response is None or expired.is_set():  # cut: the headers read may be a part
-            raise WebhookError(_("no answer within {seconds} s", seconds=f"{deadline:g}"))
+            raise WebhookError(Said.of(N_("no answer within {seconds} s"), seconds=f"{deadline:g}"))
         status = response.status  # the receiver answered; its body is not used
         with contextlib.suppress(OSError, http.client.HTTPException):
             response.read(64 * 1024)  # drain a little (cut at the deadline)
