@@ -357,7 +357,7 @@ class Neo4jReader:
                 if rec["kind"] is None or rec["ref"] is None or rec["props"] is None:
                     continue  # deleted while read: see _without_deleted
                 builder.add(NodeKind(rec["kind"]), rec["ref"], json.loads(rec["props"]))
-            live = tx.run(cy.GET_LIVE_GEN).value("gen")  # after every row was read
+            live = tx.run(cy.GET_READY_GEN).value("gen")  # after every row was read
             if live != [gen]:
                 raise GraphReplacedError(self._where, gen)
             return builder.build()
