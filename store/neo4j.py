@@ -97,7 +97,8 @@ class Neo4jStore:
         it changes (:mod:`store.neo4j_versions`), their relationships copied from the live
         generation with the diff applied; the revision and the request's ledger write in the
         swap transaction. A graph so small that a delta is not cheaper is loaded whole."""
-        info = self.info()
+        reader = self.snapshot()  # one generation: the graph the delta was planned against
+        info = reader.info()
         if meta is not None:  # a load of files: their graph's settings and digests
             meta = {**meta, "digest": digest}
         else:
@@ -105,7 +106,7 @@ class Neo4jStore:
             meta.pop("revision", None)
             meta.pop("source_digest", None)  # no longer the graph of any files
         fresh = [NodeRef.parse(c.ref) for c in planned.diff.nodes if c.new is not None]
-        live = self.edges_of(fresh, Walk.UNDIRECTED, list(Relation))
+        live = reader.edges_of(fresh, Walk.UNDIRECTED, list(Relation))
         partial = neo4j_delta.partial_graph(planned.diff, live, info.catalog or "", meta)
         delta = neo4j_delta.Delta(size=sum(counts.values()), counts=counts, fresh=len(fresh))
         try:

@@ -4,7 +4,7 @@ Re-exported by :mod:`store.neo4j_cypher` (its rules apply)."""
 
 from __future__ import annotations
 
-from store.neo4j_cypher_load import visible
+from store.neo4j_cypher_load import readable, visible
 
 _VIS_N = visible("n", "gs")
 _VIS_A = visible("a", "gs")
@@ -30,7 +30,16 @@ CREATE_CHANGE_GEN_INDEX = "CREATE INDEX kpichange_gen IF NOT EXISTS FOR (c:KpiCh
 CREATE_CHANGE_KEY_INDEX = (
     "CREATE INDEX kpichange_key IF NOT EXISTS FOR (c:KpiChange) ON (c.entity, c.key)"
 )
-GET_HEAD = "MATCH (m:KpiMeta {key: 'graph'}) RETURN coalesce(m.head, 0) AS head, m.digest AS digest"
+#: The head revision as readers see it: that of the generation they pin (:func:`readable`: a
+#: swap's revision once the swap is applied whole), so that a head read and a snapshot read
+#: after it agree; ``prev`` is the revision before ``gen``'s (each swap records one).
+GET_HEAD = f"""
+MATCH (m:KpiMeta {{key: 'graph'}})
+RETURN CASE WHEN m.ready IS NULL OR m.gen IS NULL THEN coalesce(m.head, 0)
+  WHEN {readable("m")} = m.ready[0] THEN toInteger(m.ready[1])
+  WHEN {readable("m")} = m.prev THEN coalesce(m.head, 1) - 1
+  ELSE coalesce(m.head, 0) END AS head, m.digest AS digest
+"""
 #: The swap transaction's first statement: the write lock on the graph record, then its head
 #: as committed by whoever held the lock before.
 LOCK_HEAD = (
@@ -104,10 +113,11 @@ RETURN entity, key, first[0] AS op, first[1] AS data
 #: One node's stored properties in the published generation (none: not in it).
 LIVE_NODE_PROPS = (
     "MATCH (m:KpiMeta {key: 'graph'}) WHERE m.gen IS NOT NULL "
-    "WITH split(m.gen, '.')[0] AS gb, coalesce(toInteger(split(m.gen, '.')[1]), 0) AS gs "
+    f"WITH {readable('m')} AS g "
+    "WITH split(g, '.')[0] AS gb, coalesce(toInteger(split(g, '.')[1]), 0) AS gs "
     f"MATCH (n:KpiNode {{_gen: gb, ref: $ref}}) WHERE {_VIS_N} RETURN n.props AS props"
 )
-#: A published generation as plain data (``$gen`` from ``GET_LIVE_GEN``), for the diff a load
+#: A published generation as plain data (``$gen`` from ``GET_READY_GEN``), for the diff a load
 #: records and for ``store.catalog()``.
 _STORED = "WITH split($gen, '.')[0] AS gb, coalesce(toInteger(split($gen, '.')[1]), 0) AS gs "
 STORED_NODES = (

@@ -174,6 +174,55 @@ SET m.prev = m.gen, m.prev_info = [m.catalog, m.loaded_at, m.meta, m.counts],
 DELETE s
 RETURN $gen AS gen
 """
+# -- readable: the generation readers pin --------------------------------------------------------
+#
+# Neo4j applies a committed transaction to its store record by record, and reads take no locks
+# (read-committed): a statement that runs while a swap is being applied can find the graph
+# record already naming the new generation while some of the versions the swap opens or closes
+# are not switched yet — a reader pinned to that generation then reads two revisions mixed (seen
+# in ~1 of 20,000 reads during one-file delta loads: a node in its old version beside nodes in
+# their new ones, in one statement). So readers do not pin ``gen`` but ``ready``,
+# ``[gen, head]`` copied by ``MARK_READY`` in a transaction of its own after the swap's
+# (:func:`store.neo4j_sweep.mark_ready`). That transaction first takes the graph record's write
+# lock, which the swap holds until it is applied whole, and reads ``gen`` only then: ``ready``
+# names only generations whose swap every read sees whole. A generation's readers are not
+# disturbed by a later swap half applied (it closes and opens versions at a later sequence:
+# invisible at theirs either way), and ``ready`` is always ``gen`` or ``prev`` (the writer marks
+# right after its swap, and every load marks before it plans), both kept readable.
+
+
+def readable(m: str) -> str:
+    """The Cypher expression "the generation readers pin", of the graph record ``m``: ``ready``
+    when it is still published, else ``prev`` (a swap whose mark is missing: its writer died
+    between the two; ``prev``'s swap was applied whole before that one took the lock), else
+    ``gen`` (a full load's swap, which switches no versions: its generation was written in
+    transactions before; or a store last written before ``ready`` existed).
+
+    >>> readable("m").startswith("CASE WHEN m.ready IS NULL THEN m.gen ")
+    True
+    """
+    return (
+        f"CASE WHEN {m}.ready IS NULL THEN {m}.gen "
+        f"WHEN {m}.ready[0] IN [{m}.gen, {m}.prev] THEN {m}.ready[0] "
+        f"ELSE coalesce({m}.prev, {m}.gen) END"
+    )
+
+
+#: A transaction's first statement: the graph record's write lock (held by a swap until it is
+#: applied), so that what the transaction reads of it next is whole.
+LOCK_GRAPH = (
+    "MATCH (m:KpiMeta {key: 'graph'}) WHERE m.gen IS NOT NULL "
+    "SET m._lock = coalesce(m._lock, 0) + 1 RETURN m.gen AS gen"
+)
+#: After ``LOCK_GRAPH``, in its transaction: readers may now pin the published generation.
+MARK_READY = (
+    "MATCH (m:KpiMeta {key: 'graph'}) WHERE m.gen IS NOT NULL "
+    "SET m.ready = [m.gen, toString(coalesce(m.head, 0))] RETURN m.gen AS gen"
+)
+#: The generation readers pin (see "readable"): what every read of a published graph reads.
+GET_READY_GEN = (
+    f"MATCH (m:KpiMeta {{key: 'graph'}}) WHERE m.gen IS NOT NULL RETURN {readable('m')} AS gen"
+)
 #: In the swap of an incremental load: close the versions visible at ``$floor`` (the previous
 #: sequence) of removed and re-versioned nodes.
 CLOSE_VERSIONS = (

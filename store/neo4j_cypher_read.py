@@ -12,12 +12,14 @@ from graph_schema.errors import InvalidQueryError
 from graph_schema.ids import NodeKind
 from graph_schema.relations import Relation
 from store.base import Walk
-from store.neo4j_cypher_load import visible
+from store.neo4j_cypher_load import readable, visible
 
 # -- reads: pinned to one generation ------------------------------------------------------------
 #
 # A reader (:class:`store.neo4j_reader.Neo4jReader`) reads one generation for a whole request. Its
-# first read takes the live one (``$gen`` null), later ones pass it as ``$gen``; ``gb`` is its
+# first read takes the published one (``$gen`` null; not ``gen`` but what :func:`readable` names:
+# a swap's generation once the swap is applied whole, see "readable" in
+# :mod:`store.neo4j_cypher_load`), later ones pass it as ``$gen``; ``gb`` is its
 # base (the nodes' ``_gen``) and ``gs`` its sequence (0 for a full load), and every node a read
 # reaches is tested with :func:`visible` at ``gs``. Every read returns one row: ``g`` (the
 # generation read), ``rows`` (the answer) and ``live`` (after the rows were read, a correlated
@@ -29,7 +31,8 @@ from store.neo4j_cypher_load import visible
 
 #: First clause of every pinned read: ``g``, the pinned or else the live generation.
 _PIN = (
-    "OPTIONAL MATCH (m0:KpiMeta {key: 'graph'}) WITH coalesce($gen, m0.gen) AS g "
+    "OPTIONAL MATCH (m0:KpiMeta {key: 'graph'}) "
+    f"WITH coalesce($gen, {readable('m0')}) AS g "
     "WITH g, split(g, '.')[0] AS gb, coalesce(toInteger(split(g, '.')[1]), 0) AS gs "
 )
 #: Last clause of every pinned read, after ``rows`` was aggregated.
@@ -79,7 +82,7 @@ GET_LABELS = pinned(
     "RETURN collect({ref: n.ref, name: n.name, level: n.level}) AS rows"
 )
 #: Every node of a generation, for the search index (:mod:`store.search_index`): streamed in a
-#: read transaction whose next statement, ``GET_LIVE_GEN``, checks the generation was still live.
+#: read transaction whose next statement, ``GET_READY_GEN``, checks it was still the one read.
 SEARCH_INDEX_ROWS = (
     "WITH split($gen, '.')[0] AS gb, coalesce(toInteger(split($gen, '.')[1]), 0) AS gs "
     f"MATCH (n:KpiNode) WHERE n._gen = gb AND n.ref IS NOT NULL AND {_VIS_N} "

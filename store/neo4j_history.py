@@ -49,11 +49,12 @@ def read_head(driver: Driver, database: str) -> tuple[int, str | None]:
 
 
 def stored_snapshot(driver: Driver, database: str) -> Snapshot | None:
-    """The published graph as plain data (``None`` when nothing is published). Read in one
-    transaction and checked to still be the live generation afterwards (else read again)."""
+    """The published graph as plain data (``None`` when nothing is published): the generation
+    readers pin (``GET_READY_GEN``: the one whose head :func:`read_head` reads). Read in one
+    transaction and checked to still be that generation afterwards (else read again)."""
 
     def read(tx: ManagedTransaction) -> tuple[str | None, Snapshot | None]:
-        live = tx.run(cy.GET_LIVE_GEN).single()
+        live = tx.run(cy.GET_READY_GEN).single()
         if live is None:
             return None, None
         gen = live["gen"]
@@ -69,7 +70,7 @@ def stored_snapshot(driver: Driver, database: str) -> Snapshot | None:
             for r in tx.run(cy.STORED_EDGES, gen=gen)
             if r["source"] is not None and r["target"] is not None
         }
-        after = tx.run(cy.GET_LIVE_GEN).single()
+        after = tx.run(cy.GET_READY_GEN).single()
         return (gen if after is not None and after["gen"] == gen else None), Snapshot(nodes, edges)
 
     with driver.session(database=database) as session:
@@ -85,7 +86,7 @@ def stored_texts(driver: Driver, database: str) -> neo4j_base.Rows:
     :func:`stored_snapshot` reads it (one transaction, checked to be still live after)."""
 
     def read(tx: ManagedTransaction) -> tuple[str | None, neo4j_base.Rows]:
-        live = tx.run(cy.GET_LIVE_GEN).single()
+        live = tx.run(cy.GET_READY_GEN).single()
         if live is None:
             return None, ([], [])
         gen = live["gen"]
@@ -94,7 +95,7 @@ def stored_texts(driver: Driver, database: str) -> neo4j_base.Rows:
             (f"{r['source']}|{r['type']}|{r['target']}", r["props"] or "{}")
             for r in tx.run(cy.STORED_EDGES, gen=gen)
         ]
-        after = tx.run(cy.GET_LIVE_GEN).single()
+        after = tx.run(cy.GET_READY_GEN).single()
         return (gen if after is not None and after["gen"] == gen else None), (nodes, edges)
 
     with driver.session(database=database) as session:

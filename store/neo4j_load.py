@@ -139,6 +139,9 @@ class Neo4jWriter:
         graph writes nothing (``meta["revision"]`` is ``None``).
         """
         self.conn.ensure_schema()
+        # a swap a writer left unmarked (it died) is marked, so the head and snapshot this
+        # load plans against are the published ones; an unfinished swap is waited for
+        self.conn.guard(lambda: self.mark_ready())
         base_head, _ = self.conn.guard(
             lambda: neo4j_history.read_head(self.conn.driver, self.conn.database)
         )
@@ -275,8 +278,11 @@ class Neo4jWriter:
                 except BaseException:
                     neo4j_sweep.discard(self.conn, stage)
                     raise
-            # published already: a failed sweep leaves unreferenced nodes for the next load to
-            # sweep, and must not report the load as failed
+            # published already: readers pin it once marked, which the sweep does first (in a
+            # transaction of its own, after the swap's: see "readable" in
+            # store/neo4j_cypher_load.py). A failed mark or sweep is done by the next load or
+            # `kpigraph serve` (readers read the previous revision until then) and must not
+            # report the load as failed
             # (a full load: every node read, so none of the layout before generations stays)
             with contextlib.suppress(Neo4jError, DriverError, OSError):
                 neo4j_sweep.sweep(self.conn, [base], every_node=plan is None)
@@ -309,6 +315,13 @@ class Neo4jWriter:
             database=self.conn.database, bookmark_manager=self.conn.bookmarks
         ) as s:
             s.execute_write(work)
+
+    def mark_ready(self) -> None:
+        """Let readers pin the published generation (:func:`store.neo4j_sweep.mark_ready`)."""
+        with self.conn.driver.session(
+            database=self.conn.database, bookmark_manager=self.conn.bookmarks
+        ) as session:
+            session.execute_write(neo4j_sweep.mark_ready)
 
     def live_head(self) -> tuple[str, int, int] | None:
         """(published generation, head revision, its sequence), read together."""

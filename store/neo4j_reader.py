@@ -1,7 +1,8 @@
 """Reading a Neo4j store: a :class:`Neo4jReader` pinned to one published generation.
 
 Every read is one auto-committed statement of :mod:`store.neo4j_cypher_read` ("reads"): the first
-takes the live generation, the later ones read that same generation, and each checks after
+takes the published generation (once its swap is applied whole: "readable" in
+:mod:`store.neo4j_cypher_load`), the later ones read that same generation, and each checks after
 reading that it was still live. When a load was published meanwhile the old generation may be
 swept under the reader, so it refuses with :class:`~store.base.GraphReplacedError` (a request
 retried whole reads the new one) — it never answers with two loads mixed.
@@ -358,7 +359,7 @@ class Neo4jReader:
                 if rec["kind"] is None or rec["ref"] is None or rec["props"] is None:
                     continue  # deleted while read: see _without_deleted
                 builder.add(NodeKind(rec["kind"]), rec["ref"], json.loads(rec["props"]))
-            live = tx.run(cy.GET_LIVE_GEN).value("gen")  # after every row was read
+            live = tx.run(cy.GET_READY_GEN).value("gen")  # after every row was read
             if live != [gen]:
                 raise GraphReplacedError(self._where, gen)
             return builder.build()

@@ -8,7 +8,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from neo4j import Session
+from neo4j import ManagedTransaction, Session
 from neo4j.exceptions import DriverError, Neo4jError
 
 from store import neo4j_cypher as cy
@@ -45,6 +45,8 @@ def sweep(conn: Neo4jSession, keep: list[str], *, every_node: bool = False) -> S
     anyway, asks for."""
     stale_after = STAGE_TIMEOUT.total_seconds()
     with conn.driver.session(database=conn.database, bookmark_manager=conn.bookmarks) as session:
+        # first: the swap of the load that sweeps after it (or of one that died before that)
+        session.execute_write(mark_ready)
         dead = session.run(cy.DELETE_DEAD_STAGES, stale_after=stale_after).consume()
         live = session.run(cy.GET_LIVE_GEN).value("gen")
         keep = [*keep, *(str(g).split(".")[0] for g in live)]
@@ -61,6 +63,15 @@ def sweep(conn: Neo4jSession, keep: list[str], *, every_node: bool = False) -> S
         nodes += pending.consume().counters.nodes_deleted
         session.run(cy.DELETE_ORPHAN_CHANGES).consume()
     return SweepReport(loads=dead.counters.nodes_deleted, nodes=nodes)
+
+
+def mark_ready(tx: ManagedTransaction) -> None:
+    """Let readers pin the published generation (see "readable" in
+    :mod:`store.neo4j_cypher_load`): under the graph record's write lock, which a swap holds
+    until it is applied whole, copy its generation and head into ``ready``. Nothing when
+    nothing is published."""
+    if tx.run(cy.LOCK_GRAPH).single() is not None:
+        tx.run(cy.MARK_READY).consume()
 
 
 def _sweep_by_generation(session: Session, keep: list[str], stale_after: float) -> int:

@@ -27,6 +27,7 @@ from graph_schema.ids import NodeKind, NodeRef
 from graph_schema.relations import Relation
 from store.base import GraphReplacedError, GraphStore, SearchQuery, Walk
 from store.embedded import EmbeddedStore
+from store.neo4j_cypher import PENDING
 from tests.contract import delta_catalog as dc
 from tests.helpers import ROOT
 
@@ -232,3 +233,88 @@ def test_readers_during_delta_loads_see_one_revision(
     assert deltas == LOADS  # every load was a delta
     assert not bad, f"{len(bad)} of {counts['answers']} answers mixed revisions: {bad[:3]}"
     assert len(seen) >= 3, seen  # the readers did read while the revisions changed
+
+
+def _run(driver: Any, query: str, **params: Any) -> int:
+    """``query`` (returning ``n``) in one transaction; its ``n``."""
+    return int(driver.execute_query(query, params).records[0]["n"])
+
+
+_SEQ = "MATCH (m:KpiMeta {key: 'graph'}) WITH m, toInteger(split(m.gen, '.')[1]) AS s "
+
+
+def _half_apply(driver: Any, ref: NodeRef) -> None:
+    """Make the store look as a read finds it while the last delta's swap is being applied.
+
+    Neo4j applies a committed transaction record by record and reads take no locks, so a read
+    running meanwhile can find the graph record already naming the new generation (``gen``,
+    ``prev``, ``head``) while a version the swap opens is still pending and the one it closes
+    still open — here ``ref``'s. And the mark that lets readers pin the new generation
+    (``ready``, see store/neo4j_cypher_load.py) is written after the swap, in a transaction of
+    its own: not yet."""
+    opened = _SEQ + "MATCH (n:KpiNode {ref: $ref}) WHERE n._from = s SET n._from = $pending "
+    closed = _SEQ + "MATCH (n:KpiNode {ref: $ref}) WHERE n._to = s REMOVE n._to "
+    assert _run(driver, opened + "RETURN count(n) AS n", ref=str(ref), pending=PENDING) == 1
+    assert _run(driver, closed + "RETURN count(n) AS n", ref=str(ref)) == 1
+    unmark = "MATCH (m:KpiMeta {key: 'graph'}) SET m.ready = [m.prev, toString(m.head - 1)] "
+    assert _run(driver, unmark + "RETURN count(m) AS n") == 1
+
+
+def _finish_apply(driver: Any, ref: NodeRef) -> None:
+    """The rest of :func:`_half_apply`'s swap applied (not marked)."""
+    opened = _SEQ + "MATCH (n:KpiNode {ref: $ref}) WHERE n._from = $pending SET n._from = s "
+    closed = (
+        _SEQ + "MATCH (n:KpiNode {ref: $ref}) WHERE n._from = s - 1 AND n._to IS NULL "
+        "SET n._to = s "
+    )
+    assert _run(driver, opened + "RETURN count(n) AS n", ref=str(ref), pending=PENDING) == 1
+    assert _run(driver, closed + "RETURN count(n) AS n", ref=str(ref)) == 1
+
+
+def test_a_swap_half_applied_is_not_read(
+    neo4j_store_factory: Callable[[], GraphStore],
+    neo4j_reopen: Callable[[GraphStore], GraphStore],
+    tmp_path: Path,
+) -> None:
+    """A reader that starts while a delta's swap is being applied reads the revision before,
+    whole (its nodes, edges, search, head and stored snapshot agree), and the new one once
+    the swap is applied and marked; never the new generation with versions of the old.
+
+    The failure this reproduces was met once in a full run: 1 of 914 answers of
+    :func:`test_readers_during_delta_loads_see_one_revision` mixed revisions 4 and 5 (a
+    single pinned statement read the graph record of one swap and versions from before it)."""
+    from store.neo4j import Neo4jStore
+
+    catalog, metrics = dc.base_catalog(tmp_path)
+    writer = neo4j_store_factory()
+    assert isinstance(writer, Neo4jStore)
+    for k in range(3):
+        _step(metrics, k)
+        dc.write(catalog, metrics)
+        dc.load(catalog, writer, delta=True)
+    assert writer.head() == 3 and writer.generation.endswith(".2")
+    reader_store = neo4j_reopen(writer)
+    assert isinstance(reader_store, Neo4jStore)
+    try:
+        _half_apply(writer.driver, M0)  # m0 still in its version 1, m11 in its version 2
+        reader = reader_store.snapshot()
+        found = _versions(reader)
+        assert _consistent(found), f"one answer mixed revisions: {found}"
+        assert found == {1, -1}  # the revision before, whole
+        assert reader.generation.endswith(".1")
+        assert reader_store.head() == 2  # the revision of what readers read
+        snap = reader_store.catalog_data()  # what a load would plan against: the same
+        assert {snap.nodes["Metric:m0"]["name"], snap.nodes["Metric:m11"]["name"]} == {
+            "指标0第1版",
+            "指标11第1版",
+        }
+
+        _finish_apply(writer.driver, M0)
+        writer.sweep_orphans()  # marks the swap readable, as its writer does after it
+        reader = reader_store.snapshot()
+        assert _versions(reader) == {2, -2}
+        assert reader.generation.endswith(".2") and reader_store.head() == 3
+        again = dc.load(catalog, writer, delta=True)  # nothing changed: nothing written
+        assert again.revision is None or again.revision == 3
+    finally:
+        reader_store.close()
