@@ -143,11 +143,12 @@ def _edges(part: PartialRead, alive: set[NodeRef], nodes: _Nodes) -> list[Edge]:
     outside = [r for r in alive if r not in made]
     if outside:  # atomic users in unchanged files: their definitions resolved here
         own += nodes.resolved(outside, part.ids)
-    ids = {r.id for r in alive}
+    ids = {r.id for r in alive}  # alive holds metrics only (see lint_partial)
     for mid, f in part.facts.items():
-        if NodeRef(NodeKind.METRIC, mid) in alive:
+        links = f[LINKS]
+        if not links or mid in ids:
             continue
-        for rel, source, target in f[LINKS]:
+        for rel, source, target in links:
             if source in ids or target in ids:
                 own.append(
                     make_edge(

@@ -149,7 +149,7 @@ class FileEntry:
     nodes' refs: an entry read with :meth:`FileCache.get` ``(lazy=True)`` unpickles a chunk
     only when one of its nodes is asked for (:meth:`find`)."""
 
-    __slots__ = ("_chunks", "_nodes", "_refs", "_unpickled", "edges", "text")
+    __slots__ = ("_chunks", "_nodes", "_older", "_refs", "_unpickled", "edges", "text")
 
     def __init__(
         self, nodes: list[tuple[Any, int | None, Any]], edges: list[Any], text: str | None = None
@@ -158,6 +158,7 @@ class FileEntry:
         self._chunks: list[bytes] = []
         self._refs: list[str] | None = None
         self._unpickled: dict[int, list[tuple[Any, int | None, Any]]] = {}
+        self._older: FileEntry | None = None
         self.edges = edges
         #: the text of a metric file (a delta reads only its changed items: loaders/metric_items)
         self.text = text
@@ -194,17 +195,41 @@ class FileEntry:
             self._unpickled[i] = got
         return got
 
+    def reuse_chunks(self, older: FileEntry) -> None:
+        """Pickle each chunk that holds the very nodes ``older`` read from its chunk (the same
+        objects at the same lines) as ``older``'s bytes of it: the entry of a file a delta read
+        item by item (:mod:`loaders.metric_items`) pickles its changed chunks only."""
+        self._older = older
+
+    def _same_chunk(self, n: int, part: list[tuple[Any, int | None, Any]]) -> bytes | None:
+        """This entry's bytes of chunk ``n`` when they hold the objects of ``part``."""
+        if n >= len(self._chunks) or self._refs is None:
+            return None
+        mine = self._nodes[n * CHUNK : (n + 1) * CHUNK] if self._nodes is not None else None
+        if mine is None:
+            mine = self._unpickled.get(n)
+        if mine is None or len(mine) != len(part):
+            return None
+        for (node, line, raw), (was, was_line, was_raw) in zip(part, mine, strict=True):
+            if node is not was or raw is not was_raw or line != was_line:
+                return None
+        return self._chunks[n]
+
     def __getstate__(self) -> dict[str, Any]:
         nodes = self.nodes
-        return {
-            "chunks": [
-                pickle.dumps(nodes[i : i + CHUNK], protocol=pickle.HIGHEST_PROTOCOL)
-                for i in range(0, len(nodes), CHUNK)
-            ],
-            "refs": [str(n[0].ref) for n in nodes],
-            "edges": self.edges,
-            "text": self.text,
-        }
+        older = self._older
+        chunks: list[bytes] = []
+        refs: list[str] = []
+        for n, at in enumerate(range(0, len(nodes), CHUNK)):
+            part = nodes[at : at + CHUNK]
+            same = older._same_chunk(n, part) if older is not None else None
+            if same is not None and older is not None and older._refs is not None:
+                chunks.append(same)
+                refs += older._refs[at : at + CHUNK]
+            else:
+                chunks.append(pickle.dumps(part, protocol=pickle.HIGHEST_PROTOCOL))
+                refs += [str(x[0].ref) for x in part]
+        return {"chunks": chunks, "refs": refs, "edges": self.edges, "text": self.text}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self._chunks = list(state["chunks"])
@@ -213,6 +238,7 @@ class FileEntry:
             raise ValueError("cache entry: more refs than chunks hold")
         self._nodes = None
         self._unpickled = {}
+        self._older = None
         self.edges = state["edges"]
         self.text = state["text"]
 
