@@ -102,6 +102,8 @@ _FEW_ROWS = 200
 
 def _few_rows_of(conn: sqlite3.Connection, wanted: list[str]) -> Snapshot:
     """:func:`rows_of` with the refs as the query's parameters (no temporary table)."""
+    if not wanted:
+        return Snapshot({}, {})
     marks = ", ".join("?" * len(wanted))
     keys = " OR ".join(["(kind = ? AND id = ?)"] * len(wanted))  # each by the primary key
     conn.execute("BEGIN")

@@ -27,9 +27,10 @@ def test_few_refs_read_the_rows_the_temporary_table_reads(
     from graph_schema.ids import NodeRef
 
     wanted = [NodeRef.parse(r) for r in [*refs, *others, "Metric:not_there"]]
-    few = store.stored_rows(wanted)
+    few, none = store.stored_rows(wanted), store.stored_rows([])
     monkeypatch.setattr(embedded_history, "_FEW_ROWS", 0)  # through the temporary table
     whole = store.stored_rows(wanted)
-    assert few == whole
+    assert few == whole and none == store.stored_rows([])
+    assert not none.nodes and not none.edges
     assert set(few.nodes) == {*refs, *others} and few.edges
     assert all(s in few.nodes or t in few.nodes for s, _type, t in few.edges)
