@@ -84,6 +84,9 @@ class LoadRecord:
     lint: tuple[LintIssue, ...] | None = None
     #: the language the findings are worded in (another language's load lints whole)
     language: str = ""
+    #: the graph's meta as the files made it (``kpigraph.yaml``: a delta, which needs that
+    #: file unchanged, takes it from here instead of reading it again), without ``summary``
+    meta: dict[str, Any] | None = None
 
     def __getstate__(self) -> dict[str, Any]:
         # the index and the files' refs as marshal blobs, one pair per file: at 100,000 metrics
@@ -148,8 +151,9 @@ def record_of(
     file_of = {ref: file for ref, (file, _line) in source.origins.items()}
     facts = metric_facts(metrics, source.graph.edges, file_of)
     keys = {Path(rel).as_posix(): key for rel, key in (cache.keys if cache else {}).items()}
+    meta = {k: v for k, v in source.graph.meta.items() if k != "summary"}
     return LoadRecord(
-        fingerprint, dict(files.files), refs, undeclared, keys, facts, lint, current()
+        fingerprint, dict(files.files), refs, undeclared, keys, facts, lint, current(), meta
     )
 
 
@@ -348,6 +352,7 @@ def plan_partial(
         part.facts,
         lint,
         current(),
+        record.meta,
     )
     new_record.reuse_parts(record, changed)
     name = str(part.meta.get("name") or info.catalog or "")

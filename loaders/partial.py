@@ -213,9 +213,12 @@ def read_partial(
     facts: Mapping[str, MetricFacts],
     keys: Mapping[str, str],
     cache: FileCache,
+    meta: Mapping[str, Any] | None = None,
 ) -> PartialRead:
     """Read the changed files ``changed`` (POSIX, relative to ``root``) of a catalog whose
-    last load declared ``refs`` per file, indexed as ``facts`` and cached under ``keys``.
+    last load declared ``refs`` per file, indexed as ``facts`` and cached under ``keys``;
+    ``meta``: the graph's meta that load's ``kpigraph.yaml`` gave (without ``summary``; the
+    caller makes sure that file did not change), else it is read again.
 
     Raises
     ------
@@ -228,7 +231,7 @@ def read_partial(
 
     if not all(is_metric_file(rel) for rel in changed):
         raise FullRead(_("a file other than a metric file changed"))
-    meta = catalog_meta(root)
+    meta = dict(meta) if meta is not None else catalog_meta(root)
     if meta is None:
         raise FullRead(_("the catalog settings do not read"))
     touched = set(changed)

@@ -127,3 +127,17 @@ def test_a_record_written_per_file_reads_back_as_written_whole() -> None:
     removed.reuse_parts(pickle.loads(pickle.dumps(delta)), ["metrics/a.yaml"])
     again = pickle.loads(pickle.dumps(removed))
     assert again.facts == gone and again.refs == refs3
+
+
+def test_the_record_keeps_the_meta_a_delta_would_read_from_kpigraph_yaml() -> None:
+    from core.reload import record_of
+    from loaders.catalog import read_catalog
+    from loaders.catalog_cache import catalog_files
+    from loaders.catalog_read import catalog_meta
+    from tests.helpers import DEMO
+
+    source = read_catalog(DEMO)
+    record = record_of(source, catalog_files(DEMO), None)
+    assert record.meta is not None and "summary" not in record.meta
+    assert record.meta == catalog_meta(DEMO)
+    assert pickle.loads(pickle.dumps(record)).meta == record.meta
