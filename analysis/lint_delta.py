@@ -27,7 +27,7 @@ from graph_schema.models import BaseNode, Edge, Metric
 from graph_schema.relations import Relation
 from graph_schema.rules import DEFAULT_RULES, RUNNER_RULE_IDS, Scope
 from graph_schema.rules.base import LintContext, LintIssue, LintRule, Severity
-from loaders.catalog_cache import FileCache
+from loaders.catalog_cache import FileCache, FileEntry
 from loaders.partial import ATOMIC, FILE, KEYS, LINKS, MetricFacts, PartialRead, Placed, placed
 from loaders.validate import make_edge
 
@@ -143,11 +143,12 @@ def _edges(part: PartialRead, alive: set[NodeRef], nodes: _Nodes) -> list[Edge]:
     outside = [r for r in alive if r not in made]
     if outside:  # atomic users in unchanged files: their definitions resolved here
         own += nodes.resolved(outside, part.ids)
-    ids = {r.id for r in alive}
+    ids = {r.id for r in alive}  # alive holds metrics only (see lint_partial)
     for mid, f in part.facts.items():
-        if NodeRef(NodeKind.METRIC, mid) in alive:
+        links = f[LINKS]
+        if not links or mid in ids:
             continue
-        for rel, source, target in f[LINKS]:
+        for rel, source, target in links:
             if source in ids or target in ids:
                 own.append(
                     make_edge(
@@ -169,7 +170,7 @@ class _Nodes:
         self.part = part
         self.keys = keys
         self.cache = cache
-        self.loaded: dict[str, dict[NodeRef, Placed]] = {}
+        self.loaded: dict[str, FileEntry] = {}
         self.positions: dict[str, dict[str, int]] = {}
 
     def file_of(self, ref: NodeRef) -> str | None:
@@ -199,15 +200,22 @@ class _Nodes:
         rel = self.file_of(ref)
         if rel is None:
             return None
-        if rel not in self.loaded:
+        entry = self.loaded.get(rel)
+        if entry is None:
             key = self.keys.get(rel)
-            entry = self.cache.get(key) if key else None
+            # only the chunks holding the nodes asked for are unpickled (FileEntry.find)
+            entry = self.cache.get(key, lazy=True) if key else None
             if entry is None:
-                from core.i18n import _
-
-                raise FullLint(_("the per-file cache no longer holds {file}", file=rel))
-            self.loaded[rel] = {n.ref: Placed(n, rel, line, raw) for n, line, raw in entry.nodes}
-        return self.loaded[rel].get(ref)
+                raise FullLint(_gone(rel))
+            self.loaded[rel] = entry
+        try:
+            found = entry.find(str(ref))
+        except Exception as exc:  # a damaged chunk: lint the whole catalog
+            raise FullLint(_gone(rel)) from exc
+        if found is None:
+            return None
+        node, line, raw = found
+        return Placed(node, rel, line, raw)
 
     def get(self, ref: NodeRef) -> BaseNode | None:
         found = self.placed(ref)
@@ -234,6 +242,12 @@ class _Nodes:
             dialect=dialect if isinstance(dialect, str) else None,
             dialect_problem=dialect_problem,
         )
+
+
+def _gone(rel: str) -> str:
+    from core.i18n import _
+
+    return _("the per-file cache no longer holds {file}", file=rel)
 
 
 _KINDS = frozenset({NodeKind.METRIC, NodeKind.DASHBOARD})

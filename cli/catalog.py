@@ -248,24 +248,25 @@ def publish_directory(
     and ``serve --demo`` alike: the lint gate, automatic versions, the version rules and a
     revision whose source names the directory (and its git commit); files unchanged since the
     stored graph was read from them are not read again."""
-    from core.publish import already_loaded
-    from loaders.catalog_cache import catalog_files
-    from store.pinned import PinnedStore
-
-    files = catalog_files(directory)
-    # the store's own meta and head, not through a command's pinned snapshot (which would read
-    # the whole graph to answer)
-    live = store.store if isinstance(store, PinnedStore) else store
-    # the same files as the stored graph's: not read (unless --full asks for a full load)
-    result = already_loaded(live, files.digest) if delta else None
-    if result is not None:
-        sweep_orphans(store)  # what killed loads left behind, reported (Neo4j)
-        return result
     from core.bulk import paused_gc
 
-    # one short command over a whole catalog in memory: the cyclic collector would walk it
-    # again and again between the steps (reference counting still frees what is dropped)
+    # one short command over a whole catalog in memory (or, for a delta, the index of one and
+    # the modules it imports): the cyclic collector would walk it again and again between the
+    # steps (reference counting still frees what is dropped)
     with paused_gc():
+        from core.publish import already_loaded
+        from loaders.catalog_cache import catalog_files
+        from store.pinned import PinnedStore
+
+        files = catalog_files(directory)
+        # the store's own meta and head, not through a command's pinned snapshot (which would
+        # read the whole graph to answer)
+        live = store.store if isinstance(store, PinnedStore) else store
+        # the same files as the stored graph's: not read (unless --full asks for a full load)
+        result = already_loaded(live, files.digest) if delta else None
+        if result is not None:
+            sweep_orphans(store)  # what killed loads left behind, reported (Neo4j)
+            return result
         return _read_and_publish(
             directory,
             store,

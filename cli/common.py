@@ -160,11 +160,14 @@ def store_options(func: F) -> F:
     @functools.wraps(func)
     def wrapper(*args: Any, db: Path | None, backend: str | None, **kwargs: Any) -> Any:
         from core import i18n
-        from core.wiring import build_store
-        from store.pinned import PinnedStore
+        from core.bulk import paused_gc
 
-        settings = settings_from(db, backend)
-        store = build_store(settings)
+        with paused_gc():  # the store's modules imported: never garbage (see cli/__init__)
+            from core.wiring import build_store
+            from store.pinned import PinnedStore
+
+            settings = settings_from(db, backend)
+            store = build_store(settings)
         pinned = PinnedStore(store)
 
         def catalog_language() -> str | None:

@@ -61,7 +61,10 @@ def publish_partial(
         return _("change requests were applied since the files were loaded")
     cache.background = True
     try:
-        part = read_partial(directory, changed, record.refs, record.facts, record.keys, cache)
+        # kpigraph.yaml is unchanged since the record's load (reload.decide): its meta kept
+        part = read_partial(
+            directory, changed, record.refs, record.facts, record.keys, cache, record.meta
+        )
         report = (
             None
             if no_lint

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import marshal
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -54,7 +55,7 @@ from graph_schema.rules.base import LintIssue
 from loaders.catalog import CatalogSource
 from loaders.catalog_cache import CatalogFiles, FileCache
 from loaders.catalog_checks import MANIFEST
-from loaders.partial import MetricFacts, PartialRead, metric_facts, producer
+from loaders.partial import FILE, MetricFacts, PartialRead, metric_facts, producer
 from loaders.validate import make_edge
 from store.base import GraphStore, StoreInfo
 from store.history import PlannedRevision, now
@@ -83,21 +84,51 @@ class LoadRecord:
     lint: tuple[LintIssue, ...] | None = None
     #: the language the findings are worded in (another language's load lints whole)
     language: str = ""
+    #: the graph's meta as the files made it (``kpigraph.yaml``: a delta, which needs that
+    #: file unchanged, takes it from here instead of reading it again), without ``summary``
+    meta: dict[str, Any] | None = None
 
     def __getstate__(self) -> dict[str, Any]:
-        # the index and the files' refs as one marshal blob each: at 100,000 metrics pickle
-        # took seconds over their millions of small tuples and strings (our own 0700 cache
-        # directory, read by this Python only: see loaders/catalog_cache.py)
-        state = dict(self.__dict__)
-        state["facts"] = marshal.dumps(self.facts)
-        state["refs"] = marshal.dumps(self.refs)
+        # the index and the files' refs as marshal blobs, one pair per file: at 100,000 metrics
+        # pickle took seconds over their millions of small tuples and strings (our own 0700
+        # cache directory, read by this Python only: see loaders/catalog_cache.py); a delta's
+        # record writes again the blobs of the files it did not touch as they were read
+        # (:meth:`reuse_parts`) and marshals those of the changed files only
+        state = {k: v for k, v in self.__dict__.items() if k != "_parts"}
+        kept: dict[str, tuple[bytes, bytes]] = self.__dict__.get("_parts", {})
+        grouped: dict[str, dict[str, MetricFacts]] = {}
+        for mid, facts in self.facts.items():
+            if facts[FILE] not in kept:
+                grouped.setdefault(facts[FILE], {})[mid] = facts
+        parts: dict[str, tuple[bytes, bytes]] = {}
+        for file in [*grouped, *self.refs]:
+            if file not in parts:
+                parts[file] = kept.get(file) or (
+                    marshal.dumps(grouped.get(file, {})),
+                    marshal.dumps(self.refs.get(file)),
+                )
+        state["facts"] = state["refs"] = None
+        state["parts"] = parts
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        facts, refs = state["facts"], state["refs"]
-        state["facts"] = marshal.loads(facts) if isinstance(facts, bytes) else facts
-        state["refs"] = marshal.loads(refs) if isinstance(refs, bytes) else refs
+        parts: dict[str, tuple[bytes, bytes]] = state.pop("parts")
+        facts: dict[str, MetricFacts] = {}
+        refs: dict[str, list[str]] = {}
+        for file, (facts_blob, refs_blob) in parts.items():
+            facts.update(marshal.loads(facts_blob))
+            declared = marshal.loads(refs_blob)
+            if declared is not None:
+                refs[file] = declared
+        state["facts"], state["refs"], state["_parts"] = facts, refs, parts
         self.__dict__.update(state)
+
+    def reuse_parts(self, older: LoadRecord, changed: Iterable[str]) -> None:
+        """Write the files not in ``changed`` as ``older`` (the record this one was made from
+        by a delta, which changes nothing a file it did not read declared) was read."""
+        gone = set(changed)
+        parts = {f: p for f, p in older.__dict__.get("_parts", {}).items() if f not in gone}
+        object.__setattr__(self, "_parts", parts)
 
 
 def record_of(
@@ -120,13 +151,14 @@ def record_of(
     file_of = {ref: file for ref, (file, _line) in source.origins.items()}
     facts = metric_facts(metrics, source.graph.edges, file_of)
     keys = {Path(rel).as_posix(): key for rel, key in (cache.keys if cache else {}).items()}
+    meta = {k: v for k, v in source.graph.meta.items() if k != "summary"}
     return LoadRecord(
-        fingerprint, dict(files.files), refs, undeclared, keys, facts, lint, current()
+        fingerprint, dict(files.files), refs, undeclared, keys, facts, lint, current(), meta
     )
 
 
 #: the shape of :class:`LoadRecord` (part of a record's name: another shape is never read)
-RECORD_FORMAT = "r3"
+RECORD_FORMAT = "r4"
 
 
 def save_record(
@@ -320,7 +352,9 @@ def plan_partial(
         part.facts,
         lint,
         current(),
+        record.meta,
     )
+    new_record.reuse_parts(record, changed)
     name = str(part.meta.get("name") or info.catalog or "")
     return _planned(
         PlanInput(name, part.meta, nodes, tuple(edges), stored, record, new_record),

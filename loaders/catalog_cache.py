@@ -136,14 +136,111 @@ def _reap(pid: int) -> None:
         os.waitpid(pid, 0)
 
 
-@dataclass
-class FileEntry:
-    """What one file produced: nodes as ``(node, line, raw mapping)``, and edges."""
+#: nodes per pickled chunk of an entry: a delta's lint reads a few nodes of a file of 1,000
+#: (:meth:`FileEntry.find`) and unpickles the chunks holding them, not the whole file; a whole
+#: read unpickles every chunk, at the cost of one pickle of the whole list (measured at M)
+CHUNK = 32
 
-    nodes: list[tuple[Any, int | None, Any]]
-    edges: list[Any]
-    #: the text of a metric file (a delta reads only its changed items: loaders/metric_items)
-    text: str | None = None
+
+class FileEntry:
+    """What one file produced: nodes as ``(node, line, raw mapping)``, and edges.
+
+    Pickled with its nodes in chunks of :data:`CHUNK` (each a pickle of its own) and the
+    nodes' refs: an entry read with :meth:`FileCache.get` ``(lazy=True)`` unpickles a chunk
+    only when one of its nodes is asked for (:meth:`find`)."""
+
+    __slots__ = ("_chunks", "_nodes", "_older", "_refs", "_unpickled", "edges", "text")
+
+    def __init__(
+        self, nodes: list[tuple[Any, int | None, Any]], edges: list[Any], text: str | None = None
+    ) -> None:
+        self._nodes: list[tuple[Any, int | None, Any]] | None = nodes
+        self._chunks: list[bytes] = []
+        self._refs: list[str] | None = None
+        self._unpickled: dict[int, list[tuple[Any, int | None, Any]]] = {}
+        self._older: FileEntry | None = None
+        self.edges = edges
+        #: the text of a metric file (a delta reads only its changed items: loaders/metric_items)
+        self.text = text
+
+    @property
+    def nodes(self) -> list[tuple[Any, int | None, Any]]:
+        """Every node of the file, in the file's order (the chunks not yet unpickled are)."""
+        if self._nodes is None:
+            self._nodes = [n for i in range(len(self._chunks)) for n in self._chunk(i)]
+            self._unpickled.clear()
+        return self._nodes
+
+    def find(self, ref: str) -> tuple[Any, int | None, Any] | None:
+        """The node whose ref (``Kind:id``) is ``ref``, unpickling only its chunk.
+
+        Raises whatever unpickling a damaged chunk raises (the caller reads whole)."""
+        if self._nodes is not None:
+            return next((n for n in self._nodes if str(n[0].ref) == ref), None)
+        try:
+            at = (self._refs or []).index(ref)
+        except ValueError:
+            return None
+        node = self._chunk(at // CHUNK)[at % CHUNK]
+        if str(node[0].ref) != ref:
+            raise ValueError(f"cache entry: {ref} is not where its refs say")
+        return node
+
+    def _chunk(self, i: int) -> list[tuple[Any, int | None, Any]]:
+        got = self._unpickled.get(i)
+        if got is None:
+            got = pickle.loads(self._chunks[i])
+            if not isinstance(got, list):
+                raise TypeError("cache entry: a chunk is not a list of nodes")
+            self._unpickled[i] = got
+        return got
+
+    def reuse_chunks(self, older: FileEntry) -> None:
+        """Pickle each chunk that holds the very nodes ``older`` read from its chunk (the same
+        objects at the same lines) as ``older``'s bytes of it: the entry of a file a delta read
+        item by item (:mod:`loaders.metric_items`) pickles its changed chunks only."""
+        self._older = older
+
+    def _same_chunk(self, n: int, part: list[tuple[Any, int | None, Any]]) -> bytes | None:
+        """This entry's bytes of chunk ``n`` when they hold the objects of ``part``."""
+        if n >= len(self._chunks) or self._refs is None:
+            return None
+        mine = self._nodes[n * CHUNK : (n + 1) * CHUNK] if self._nodes is not None else None
+        if mine is None:
+            mine = self._unpickled.get(n)
+        if mine is None or len(mine) != len(part):
+            return None
+        for (node, line, raw), (was, was_line, was_raw) in zip(part, mine, strict=True):
+            if node is not was or raw is not was_raw or line != was_line:
+                return None
+        return self._chunks[n]
+
+    def __getstate__(self) -> dict[str, Any]:
+        nodes = self.nodes
+        older = self._older
+        chunks: list[bytes] = []
+        refs: list[str] = []
+        for n, at in enumerate(range(0, len(nodes), CHUNK)):
+            part = nodes[at : at + CHUNK]
+            same = older._same_chunk(n, part) if older is not None else None
+            if same is not None and older is not None and older._refs is not None:
+                chunks.append(same)
+                refs += older._refs[at : at + CHUNK]
+            else:
+                chunks.append(pickle.dumps(part, protocol=pickle.HIGHEST_PROTOCOL))
+                refs += [str(x[0].ref) for x in part]
+        return {"chunks": chunks, "refs": refs, "edges": self.edges, "text": self.text}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self._chunks = list(state["chunks"])
+        self._refs = list(state["refs"])
+        if len(self._refs) > len(self._chunks) * CHUNK:
+            raise ValueError("cache entry: more refs than chunks hold")
+        self._nodes = None
+        self._unpickled = {}
+        self._older = None
+        self.edges = state["edges"]
+        self.text = state["text"]
 
 
 @dataclass
@@ -191,10 +288,15 @@ class FileCache:
         """Whether an entry for ``key`` is there (it may still turn out unreadable)."""
         return (self.directory / f"{key}.pickle").is_file()
 
-    def get(self, key: str) -> FileEntry | None:
+    def get(self, key: str, *, lazy: bool = False) -> FileEntry | None:
+        """The entry kept under ``key`` (``None``: none, damaged or another user's — a miss,
+        never an error). ``lazy``: its nodes are unpickled when asked for
+        (:meth:`FileEntry.find`; a damaged chunk then raises there), else all of them here."""
         data = read_private(self.directory / f"{key}.pickle")  # another user's: a miss
         try:
             entry = None if data is None else pickle.loads(data)
+            if isinstance(entry, FileEntry) and not lazy:
+                entry.nodes  # noqa: B018 - every chunk unpickled (a damaged one: a miss)
         except Exception:  # a missing or damaged entry is a miss, never an error
             entry = None
         if not isinstance(entry, FileEntry):

@@ -107,6 +107,10 @@ def read_metric_files(
         entry = (before or {}).get(rel)
         if entry is not None and getattr(entry, "text", None):
             per_file(state, path, partial(_read_metric_items, state, path, entry))
+            key = cache.keys.get(rel_of(state, path)) if cache is not None else None
+            new = cache.pending.get(key) if cache is not None and key else None
+            if isinstance(new, FileEntry):
+                new.reuse_chunks(entry)  # its unchanged chunks written as they were read
         else:
             per_file(state, path, partial(_read_metric_file, state, path))
     return state

@@ -116,6 +116,8 @@ def _taken(state: CatalogState, path: Path) -> tuple[FileEntry, bytes] | None:
         return None
     try:
         entry = pickle.loads(got[0])
+        if isinstance(entry, FileEntry):
+            entry.nodes  # noqa: B018 - every chunk unpickled (a damaged one: read it here)
     except Exception:  # damaged on the way: read it here
         return None
     return (entry, got[0]) if isinstance(entry, FileEntry) else None

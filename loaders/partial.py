@@ -279,9 +279,12 @@ def read_partial(
     facts: Mapping[str, MetricFacts],
     keys: Mapping[str, str],
     cache: FileCache,
+    meta: Mapping[str, Any] | None = None,
 ) -> PartialRead:
     """Read the changed files ``changed`` (POSIX, relative to ``root``) of a catalog whose
-    last load declared ``refs`` per file, indexed as ``facts`` and cached under ``keys``.
+    last load declared ``refs`` per file, indexed as ``facts`` and cached under ``keys``;
+    ``meta``: the graph's meta that load's ``kpigraph.yaml`` gave (without ``summary``; the
+    caller makes sure that file did not change), else it is read again.
 
     Raises
     ------
@@ -293,7 +296,7 @@ def read_partial(
 
     if not all(is_metric_file(rel) for rel in changed):
         raise FullRead(_("a file other than a metric file changed"))
-    meta = catalog_meta(root)
+    meta = dict(meta) if meta is not None else catalog_meta(root)
     if meta is None:
         raise FullRead(_("the catalog settings do not read"))
     touched = set(changed)
@@ -314,7 +317,7 @@ def read_partial(
             continue
         old = before.get(ref) if before is not None else None
         origin = state.origins[ref]
-        if old is None or old.node != node:
+        if old is None or (old.node is not node and old.node != node):
             changed_nodes[ref] = node
         elif (old.file, old.line, old.raw.key_lines) != (
             origin.file,
@@ -337,11 +340,14 @@ def read_partial(
     for ref in removed:
         new_facts.pop(ref.id, None)
     file_of = {ref: o.file for ref, o in state.origins.items()}
+    posix = _Posix()
     for ref, node in state.nodes.items():
         if isinstance(node, Metric) and ref not in changed_nodes and ref not in moved:
             old_facts = facts.get(ref.id)
             if old_facts is not None:
-                new_facts[ref.id] = (Path(file_of[ref]).as_posix(), *old_facts[1:])
+                where = posix(file_of[ref])
+                if old_facts[FILE] != where:
+                    new_facts[ref.id] = (where, *old_facts[1:])
                 continue
             changed_nodes[ref] = node  # not indexed (should not happen): treat as changed
     fresh = [
@@ -357,11 +363,24 @@ def read_partial(
         raise FullRead(_("the change makes a cycle"))
     new_record = {rel: list(rs) for rel, rs in refs.items() if rel not in touched}
     for ref, origin in state.origins.items():
-        new_record.setdefault(Path(origin.file).as_posix(), []).append(str(ref))
+        new_record.setdefault(posix(origin.file), []).append(str(ref))
     meta["summary"] = summary_of(new_facts)
     return PartialRead(
         state, changed_nodes, removed, moved, before, new_facts, new_record, meta, ids
     )
+
+
+class _Posix:
+    """A file's path as POSIX, converted once per file (a file holds many nodes)."""
+
+    def __init__(self) -> None:
+        self.seen: dict[str, str] = {}
+
+    def __call__(self, file: str) -> str:
+        got = self.seen.get(file)
+        if got is None:
+            got = self.seen[file] = Path(file).as_posix()
+        return got
 
 
 def _entries(

@@ -60,6 +60,8 @@ def stored_snapshot(conn: sqlite3.Connection) -> Snapshot:
 def rows_of(conn: sqlite3.Connection, wanted: list[str]) -> Snapshot:
     """The rows of the nodes ``wanted`` (refs) and of every edge touching one of them, read by
     key in one read transaction (:meth:`store.embedded.EmbeddedStore.stored_rows`)."""
+    if len(wanted) <= _FEW_ROWS:
+        return _few_rows_of(conn, wanted)
     conn.execute("BEGIN")
     try:
         conn.execute(
@@ -87,6 +89,40 @@ def rows_of(conn: sqlite3.Connection, wanted: list[str]) -> Snapshot:
             )
         }
         conn.execute("DELETE FROM wanted_refs")
+    finally:
+        if conn.in_transaction:
+            conn.execute("COMMIT")
+    return Snapshot(nodes, edges)
+
+
+#: up to this many refs, :func:`rows_of` names them in the query (a delta's few metrics:
+#: 5 ms at M instead of 12 ms through the temporary table, whose edge half probed it per edge)
+_FEW_ROWS = 200
+
+
+def _few_rows_of(conn: sqlite3.Connection, wanted: list[str]) -> Snapshot:
+    """:func:`rows_of` with the refs as the query's parameters (no temporary table)."""
+    if not wanted:
+        return Snapshot({}, {})
+    marks = ", ".join("?" * len(wanted))
+    keys = " OR ".join(["(kind = ? AND id = ?)"] * len(wanted))  # each by the primary key
+    conn.execute("BEGIN")
+    try:
+        nodes = {
+            f"{kind}:{node_id}": json.loads(props)
+            for kind, node_id, props in conn.execute(
+                f"SELECT kind, id, props FROM nodes WHERE {keys}",
+                [part for ref in wanted for part in ref.split(":", 1)],
+            )
+        }
+        edges = {
+            (source, rtype, target): json.loads(props)
+            for source, target, rtype, props in conn.execute(
+                f"SELECT source, target, type, props FROM edges WHERE source IN ({marks}) "
+                f"UNION SELECT source, target, type, props FROM edges WHERE target IN ({marks})",
+                [*wanted, *wanted],
+            )
+        }
     finally:
         if conn.in_transaction:
             conn.execute("COMMIT")
