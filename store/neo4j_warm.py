@@ -11,8 +11,8 @@ seconds of planning. :func:`plan` sends each of those shapes once, nothing read 
   server's every cache stage is filled, for the parameter types the reader uses (a plan
   cached for ``$gen`` null is not used for a string, nor one for a list of strings for an
   empty list);
-- the writes (versions, their relationships, the swap, the revision, the request's ledger
-  record) are sent as ``EXPLAIN``: planned and cached, not run (at M this leaves 0.15–0.3 s
+- the writes (versions, their relationships, the swap, the revision, the sweep after it, the
+  request's ledger record) are sent as ``EXPLAIN``: planned and cached, not run (at M this leaves 0.15–0.3 s
   of the first plain run per statement, against 0.6–2.3 s unplanned).
 
 ``kpigraph serve`` calls it at start-up, in a thread (:meth:`store.neo4j.Neo4jStore.warm`),
@@ -148,6 +148,17 @@ def writes(gen: str, live: dict[str, str], requests: bool = True) -> list[Statem
                 "base": None,
             },
         ),
+    ]
+    stale = {"stale_after": 900.0}  # the sweep after a write (store.neo4j_sweep)
+    out += [
+        (cy.DELETE_DEAD_STAGES, stale),
+        (cy.GET_LIVE_GEN, {}),
+        (cy.NEXT_GENERATION, {"after": ""}),
+        (cy.NEXT_GENERATION, {"after": base}),
+        (cy.SWEEP_GENERATION, {"gen": base, **stale}),
+        (cy.SWEEP_CLOSED_VERSIONS, {"base": base, "floor": 1}),
+        (cy.SWEEP_DEAD_VERSIONS, stale),
+        (cy.DELETE_ORPHAN_CHANGES, {}),
     ]
     if not requests:
         return out
