@@ -12,8 +12,8 @@ seconds of planning. :func:`plan` sends each of those shapes once, nothing read 
   cached for ``$gen`` null is not used for a string, nor one for a list of strings for an
   empty list);
 - the writes (versions, their relationships, the swap, the revision, the sweep after it, the
-  request's ledger record) are sent as ``EXPLAIN``: planned and cached, not run (at M this leaves 0.15–0.3 s
-  of the first plain run per statement, against 0.6–2.3 s unplanned).
+  request's ledger record) are sent as ``EXPLAIN``: planned and cached, not run (at M this
+  leaves 0.15–0.3 s of the first plain run per statement, against 0.6–2.3 s unplanned).
 
 ``kpigraph serve`` calls it at start-up, in a thread (:meth:`store.neo4j.Neo4jStore.warm`),
 and a full load leaves a detached process planning a delta load's statements right after it
