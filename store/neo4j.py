@@ -73,14 +73,16 @@ class Neo4jStore:
         self._indexes = SearchIndexes("neo4j")  # generation ids are unique across servers
         self._writer = Neo4jWriter(self.conn, self._indexes, self.info)
         self._planning: threading.Thread | None = None
+        self._closing = threading.Event()
 
     def ping(self) -> None:
         """One statement, one try (see :meth:`store.neo4j_session.Neo4jSession.ping`)."""
         self.conn.ping()
 
     def close(self) -> None:
+        self._closing.set()  # the planning of a change's statements stops at its next one
         self._indexes.close()  # background index builds use the driver
-        if self._planning is not None:  # and so does the planning of a change's statements
+        if self._planning is not None:
             self._planning.join(timeout=60.0)
         self.driver.close()
 
@@ -206,7 +208,7 @@ class Neo4jStore:
             gen = None
         if not gen:  # an empty store: nothing a change could use yet
             return neo4j_warm.Planned(0, None)
-        return neo4j_warm.plan(self.conn, gen, requests)
+        return neo4j_warm.plan(self.conn, gen, requests, self._closing)
 
     @property
     def generation(self) -> str:

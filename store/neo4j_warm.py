@@ -27,6 +27,7 @@ Best effort: a failure stops the warm-up silently (the change plans what it need
 
 from __future__ import annotations
 
+import threading
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -182,10 +183,13 @@ def writes(gen: str, live: dict[str, str], requests: bool = True) -> list[Statem
     return out
 
 
-def plan(conn: Neo4jSession, gen: str, requests: bool = True) -> Planned:
+def plan(
+    conn: Neo4jSession, gen: str, requests: bool = True, stop: threading.Event | None = None
+) -> Planned:
     """Have the server plan the statements of a change on the live generation ``gen`` (see
     the module docstring); one session, one round trip per statement. ``requests``: those
-    of an applied change request too (a server's), not only a delta load's."""
+    of an applied change request too (a server's), not only a delta load's. ``stop``: set,
+    no further statement is sent (the store is closing)."""
     started = time.perf_counter()
     sent = 0
     try:
@@ -195,12 +199,16 @@ def plan(conn: Neo4jSession, gen: str, requests: bool = True) -> Planned:
         ) as session:
             live: dict[str, str] = {}
             for query, params in [*reads(None, requests), *reads(gen, requests)]:
+                if stop is not None and stop.is_set():
+                    return Planned(sent, None)
                 record = session.run(query, params).single()
                 if query == cy.GET_META and record is not None and record["rows"]:
                     row = record["rows"][0]
                     live = {k: str(row.get(k) or "") for k in LIVE_STRINGS}
                 sent += 1
             for query, params in writes(gen, live or dict.fromkeys(LIVE_STRINGS, ""), requests):
+                if stop is not None and stop.is_set():
+                    return Planned(sent, None)
                 session.run(f"EXPLAIN {query}", params).consume()
                 sent += 1
     except (neo4j.exceptions.Neo4jError, neo4j.exceptions.DriverError, StoreError, OSError):

@@ -67,3 +67,12 @@ def test_warm_plans_in_the_background(neo4j_store_factory: StoreFactory) -> None
     store.warm()
     assert store.wait_planned(timeout=120)
     assert everything(store) == before
+
+
+def test_closing_stops_the_planning(neo4j_store_factory: StoreFactory) -> None:
+    """A server shutting down does not wait out the warm-up: it stops at the next statement."""
+    store = neo4j_store_factory()
+    publish(store, load_catalog(DEMO))
+    store.warm()
+    store.close()  # at once: the planning thread stops before its 60 s join timeout
+    assert store.wait_planned(timeout=0)
