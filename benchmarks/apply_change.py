@@ -26,6 +26,11 @@ and used as it is (no generated catalog, no first load here: at L that saves min
 (``python -m benchmarks.load_e2e CAT --backend neo4j --keep-neo4j``) is used as it is (no first
 load here) and stopped after.
 
+``--restart`` stops and starts that server first (its plan cache empty: the first apply on a
+freshly started server); ``--plan`` then has the server plan a change's statements as
+``kpigraph serve``'s start-up does (:meth:`store.neo4j.Neo4jStore.plan_changes`, waited for
+here, timed as ``plan_s``) before the first request.
+
 ``--whole N`` does the whole publish of step 4 in only the first N repeats (at L each is
 minutes; ``--whole 0`` skips it). CPU is this process's (user+system); on Neo4j the server
 process's CPU over each apply is reported beside it (``apply_delta_server_cpu_s``).
@@ -64,15 +69,19 @@ from store.ledger import ledger_for
 
 
 @contextlib.contextmanager
-def _loaded_neo4j(data: Path) -> Iterator[tuple[GraphStore, int | None]]:
+def _loaded_neo4j(data: Path, restart: bool = False) -> Iterator[tuple[GraphStore, int | None]]:
     """The store of the running private Neo4j of ``data`` and the server's pid (stopped
-    after)."""
-    from neo4j_local.launcher import status, stop
+    after); ``restart``: stopped and started again first (an empty plan cache)."""
+    from neo4j_local.launcher import free_port, start, status, stop
     from store.neo4j import Neo4jStore, connect
 
     server = status(data)
-    if server is None:
+    if server is None and not restart:
         raise SystemExit(f"no local Neo4j running for {data}")
+    if restart:
+        port = server.port if server is not None else free_port()
+        stop(data)
+        server = start(port=port, data_dir=data, heap="2g")  # as load_e2e's
     try:
         store = Neo4jStore(connect(server.uri, "neo4j", "kpigraph"), uri=server.uri)
         try:
@@ -146,10 +155,11 @@ def _approve(gov: Governance, people: dict[str, Any], cid: int) -> None:
 def _people(gov: Governance, depts: list[str]) -> dict[str, Any]:
     ledger = gov.ledger
     people: dict[str, Any] = {}
+    tag = f"-{int(time.time())}"  # a store benchmarked before keeps its users
     for name, role in (("editor", "editor"), ("c1", "committee"), ("a1", "admin"), ("a2", "admin")):
-        people[name], _ = add_user(ledger, name, role, None)
+        people[name], _ = add_user(ledger, name + tag, role, None)
     for d in depts:
-        people[f"o-{d}"], _ = add_user(ledger, f"o-{d}", "owner", d)
+        people[f"o-{d}"], _ = add_user(ledger, f"o-{d}{tag}", "owner", d)
     return people
 
 
@@ -188,12 +198,14 @@ def run(
     neo4j_data: Path | None = None,
     store_file: Path | None = None,
     threads: bool = True,
+    restart: bool = False,
+    plan: bool = False,
 ) -> dict[str, Any]:
     stop = threading.Event()
     if threads:  # as a server: another thread alive (no fork in the apply)
         threading.Thread(target=stop.wait, name="bench-server-thread", daemon=True).start()
     try:
-        return _run(n, backend, repeat, whole_runs, neo4j_data, store_file, threads)
+        return _run(n, backend, repeat, whole_runs, neo4j_data, store_file, threads, restart, plan)
     finally:
         stop.set()
 
@@ -206,12 +218,14 @@ def _run(
     neo4j_data: Path | None,
     store_file: Path | None,
     threads: bool,
+    restart: bool = False,
+    plan: bool = False,
 ) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="kpigraph-apply-", dir=os.environ.get("TMPDIR")) as tmp:
         work = Path(tmp)
         first_load: float | None = None
         if neo4j_data is not None:
-            opened = _loaded_neo4j(neo4j_data)
+            opened = _loaded_neo4j(neo4j_data, restart)
         elif store_file is not None:
             opened = _copied(store_file, work)
         else:
@@ -228,6 +242,10 @@ def _run(
                 del graph
             else:
                 metrics, depts = _from_store(store)
+            plan_s = None
+            planner = getattr(store, "plan_changes", None)
+            if plan and planner is not None:  # kpigraph serve's start-up, waited for
+                plan_s = planner().seconds
             gov = Governance(store, ledger_for(store))
             people = _people(gov, depts)
             ref = metrics[len(metrics) // 2]
@@ -288,6 +306,8 @@ def _run(
         "threads": threads,
         "metrics": n if store_file is None else None,
         "store": str(store_file) if store_file is not None else None,
+        "restarted": restart,
+        "plan_s": round(plan_s, 3) if plan_s is not None else None,
         "first_read_s": round(first_read, 3),
         "read_after_approvals_s": [round(w, 3) for w, _ in after_approvals],
         "read_after_approvals_cpu_s": [round(c, 3) for _, c in after_approvals],
@@ -323,12 +343,22 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--whole", type=int, default=None, help="whole publishes (default: all)")
     parser.add_argument("--store", default=None, help="a loaded embedded store (copied)")
     parser.add_argument("--single-thread", action="store_true", help="no second thread (a CLI)")
+    parser.add_argument("--restart", action="store_true", help="restart --neo4j-data's server")
+    parser.add_argument("--plan", action="store_true", help="plan a change's statements first")
     args = parser.parse_args(argv)
     data = Path(args.neo4j_data) if args.neo4j_data else None
     store_file = Path(args.store) if args.store else None
     backend = "neo4j" if data else args.backend
     result = run(
-        args.metrics, backend, args.repeat, args.whole, data, store_file, not args.single_thread
+        args.metrics,
+        backend,
+        args.repeat,
+        args.whole,
+        data,
+        store_file,
+        not args.single_thread,
+        args.restart,
+        args.plan,
     )
     print(json.dumps(result, ensure_ascii=False, indent=2))
 

@@ -15,6 +15,8 @@ reported beside the client's as ``server_cpu_s``):
 usage: python -m benchmarks.load_e2e CATALOG_DIR [--work DIR] [--backend embedded|neo4j]
        [--no-full] [--edits 2] [--heap 2g] [--pagecache-mb 256] [--keep-neo4j]
 
+``--pause S`` waits S seconds after the first load (a user edits a file some time after a
+first load; on Neo4j the load leaves a detached process planning a delta's statements).
 ``--edits N`` reloads N one-file edits in step 3 (default 2). On Neo4j the first edit after a
 first load makes the server plan its reads again (the statistics of the versions' label moved
 from none), so the third edit shows a server past that. ``--no-full`` leaves out step 4 (at L
@@ -132,6 +134,9 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument("--edits", type=int, default=2, help="one-file edits reloaded (>= 2)")
     parser.add_argument("--keep-neo4j", action="store_true", help="leave the Neo4j running")
+    parser.add_argument(
+        "--pause", type=float, default=0.0, help="seconds between the first load and the rest"
+    )
     opts = parser.parse_args(argv)
     work = opts.work or Path(tempfile.mkdtemp(prefix="kpigraph-load-e2e-"))
     catalog = work / "catalog"
@@ -154,6 +159,7 @@ def main(argv: list[str] | None = None) -> None:
             env |= {"KPIGRAPH_NEO4J_URI": uri, "KPIGRAPH_NEO4J_USER": "neo4j"}
         load = [sys.executable, "-m", "cli", "load", str(catalog), "--json"]
         results = {"first load": _run(load, env, pid)}
+        time.sleep(opts.pause)  # a user edits a file later (what a load left detached ends)
         if not opts.first_only:
             results["unchanged reload"] = _run(load, env, pid)
             edited = _edit_one_metric(catalog)

@@ -13,13 +13,19 @@ def build_store(settings: Settings) -> GraphStore:
     if settings.backend is Backend.EMBEDDED:
         return EmbeddedStore(settings.db)
     if settings.backend is Backend.NEO4J:
+        from neo4j import Driver
+
         from store.neo4j import Neo4jStore, connect
 
-        driver = connect(
-            settings.neo4j_uri,
-            settings.neo4j_user,
-            settings.neo4j_password.get_secret_value(),
-            timeout=settings.neo4j_timeout,
+        def driver() -> Driver:
+            return connect(
+                settings.neo4j_uri,
+                settings.neo4j_user,
+                settings.neo4j_password.get_secret_value(),
+                timeout=settings.neo4j_timeout,
+            )
+
+        return Neo4jStore(
+            driver(), database=settings.neo4j_database, uri=settings.neo4j_uri, reconnect=driver
         )
-        return Neo4jStore(driver, database=settings.neo4j_database, uri=settings.neo4j_uri)
     raise KpigraphError(f"unknown backend {settings.backend!r}")

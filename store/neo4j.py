@@ -12,20 +12,22 @@ an error retryable (:mod:`store.neo4j_session`). All Cypher lives in :mod:`store
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Collection, Iterable, Mapping
+import threading
+from collections.abc import Callable, Collection, Iterable, Mapping
 from typing import Any
 
 from neo4j import Driver
 
+from core.bulk import run_detached
 from graph_schema.diff import Snapshot, edge_key
-from graph_schema.errors import EmptyStoreError
+from graph_schema.errors import EmptyStoreError, StoreError
 from graph_schema.governance import LedgerCommit
 from graph_schema.graph import CatalogGraph
 from graph_schema.ids import NodeRef
 from graph_schema.models import BaseNode, Edge, Metric
 from graph_schema.relations import Relation
 from graph_schema.revisions import NodeHistoryEntry, Revision, RevisionDraft, RevisionSummary
-from store import history, neo4j_delta, neo4j_history, neo4j_sweep
+from store import history, neo4j_delta, neo4j_history, neo4j_sweep, neo4j_warm
 from store.base import NodeLabel, ProgressFn, SearchPage, SearchQuery, StoreInfo, Walk
 from store.neo4j_load import Neo4jWriter, node_row
 from store.neo4j_reader import Neo4jReader, SearchIndexes
@@ -46,12 +48,22 @@ class Neo4jStore:
         The database name (Community edition has one user database, ``neo4j``).
     uri
         For error messages only.
+    reconnect
+        Opens another driver to the same server (``core.wiring`` passes one): a detached
+        process a load leaves behind uses it (:meth:`plan_detached`).
     """
 
     backend = "neo4j"
 
-    def __init__(self, driver: Driver, database: str = "neo4j", uri: str = "") -> None:
+    def __init__(
+        self,
+        driver: Driver,
+        database: str = "neo4j",
+        uri: str = "",
+        reconnect: Callable[[], Driver] | None = None,
+    ) -> None:
         self.driver = driver
+        self.reconnect = reconnect
         self.database = database
         self.uri = uri or "neo4j"
         #: The driver's plumbing: errors, retried reads, the schema, bookmarks.
@@ -60,13 +72,18 @@ class Neo4jStore:
         self.routing = self.conn.routing
         self._indexes = SearchIndexes("neo4j")  # generation ids are unique across servers
         self._writer = Neo4jWriter(self.conn, self._indexes, self.info)
+        self._planning: threading.Thread | None = None
+        self._closing = threading.Event()
 
     def ping(self) -> None:
         """One statement, one try (see :meth:`store.neo4j_session.Neo4jSession.ping`)."""
         self.conn.ping()
 
     def close(self) -> None:
+        self._closing.set()  # the planning of a change's statements stops at its next one
         self._indexes.close()  # background index builds use the driver
+        if self._planning is not None:
+            self._planning.join(timeout=60.0)
         self.driver.close()
 
     # -- load ----------------------------------------------------------------------------------
@@ -81,7 +98,12 @@ class Neo4jStore:
         planned: history.PlannedRevision | None = None,
         commit: LedgerCommit | None = None,
     ) -> StoreInfo:
-        return self._writer.write(graph, progress, revision, expect_head, planned, commit, None)
+        info = self._writer.write(graph, progress, revision, expect_head, planned, commit, None)
+        with contextlib.suppress(StoreError):  # best effort: the load has succeeded
+            gen = self.generation
+            if gen and "." not in gen:  # a new generation (not versions): its statistics
+                self.plan_detached(gen)  # are new, plan the next delta load's statements
+        return info
 
     def apply(
         self,
@@ -140,9 +162,54 @@ class Neo4jStore:
 
     def warm(self) -> None:
         """Start building the live generation's search index in the background (``kpigraph
-        serve`` calls it at start-up); searches meanwhile answer from Cypher."""
+        serve`` calls it at start-up); searches meanwhile answer from Cypher. Also in the
+        background: the server plans the statements of a change (:meth:`plan_changes`), so
+        the first request applied does not pay for it."""
         with contextlib.suppress(EmptyStoreError):
-            self.snapshot().warm()
+            reader = self.snapshot()
+            reader.warm()
+            gen = reader.generation
+            if gen and self._planning is None:
+                self._planning = threading.Thread(
+                    target=self.plan_changes, args=(gen,), name="plan-changes", daemon=True
+                )
+                self._planning.start()
+
+    def plan_detached(self, gen: str) -> bool:
+        """:meth:`plan_changes` of a delta load's statements in a detached process with its
+        own driver, so that a load returns at once (the planning takes seconds; the next
+        ``kpigraph load`` of an edited file then finds the plans made). False: not started
+        (no ``reconnect``, or forking not safe here, see :func:`core.bulk.run_detached`)."""
+        reconnect, database, uri = self.reconnect, self.database, self.uri
+        if reconnect is None:
+            return False
+
+        def work() -> None:
+            driver = reconnect()
+            try:
+                neo4j_warm.plan(Neo4jSession(driver, database, uri), gen, requests=False)
+            finally:
+                driver.close()
+
+        return run_detached(work)
+
+    def wait_planned(self, timeout: float | None = None) -> bool:
+        """Wait for the planning :meth:`warm` started; True when none is running."""
+        if self._planning is not None:
+            self._planning.join(timeout)
+        return self._planning is None or not self._planning.is_alive()
+
+    def plan_changes(self, gen: str | None = None, requests: bool = True) -> neo4j_warm.Planned:
+        """Have the server plan the reads and writes a change (a delta load; ``requests``: an
+        applied request too) makes on the live generation ``gen``: nothing read or written
+        (:mod:`store.neo4j_warm`). Best effort."""
+        try:
+            gen = gen or self.generation
+        except StoreError:
+            gen = None
+        if not gen:  # an empty store: nothing a change could use yet
+            return neo4j_warm.Planned(0, None)
+        return neo4j_warm.plan(self.conn, gen, requests, self._closing)
 
     @property
     def generation(self) -> str:
