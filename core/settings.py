@@ -67,6 +67,11 @@ class Settings(BaseModel):
     neo4j_password: SecretStr = SecretStr("kpigraph")
     neo4j_database: str = "neo4j"
     neo4j_timeout: float = Field(default=10.0, description="seconds to wait for a connection")
+    neo4j_plan: bool = Field(
+        default=True,
+        description="have the server plan a change's statements in the background: at serve "
+        "start-up and after a full load (the first change then does not pay for it)",
+    )
     # governance (#14)
     read_auth: Literal["anonymous", "required"] = Field(
         default="anonymous", description="'required': reads need a token or a session too"

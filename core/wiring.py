@@ -26,6 +26,10 @@ def build_store(settings: Settings) -> GraphStore:
             )
 
         return Neo4jStore(
-            driver(), database=settings.neo4j_database, uri=settings.neo4j_uri, reconnect=driver
+            driver(),
+            database=settings.neo4j_database,
+            uri=settings.neo4j_uri,
+            reconnect=driver,
+            plan=settings.neo4j_plan,
         )
     raise KpigraphError(f"unknown backend {settings.backend!r}")

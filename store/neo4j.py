@@ -51,6 +51,10 @@ class Neo4jStore:
     reconnect
         Opens another driver to the same server (``core.wiring`` passes one): a detached
         process a load leaves behind uses it (:meth:`plan_detached`).
+    plan
+        Have the server plan a change's statements in the background, at :meth:`warm` and
+        after a full load (setting ``neo4j_plan``; the test suite turns it off except where
+        it tests it: each full load would leave a process planning for seconds).
     """
 
     backend = "neo4j"
@@ -61,9 +65,12 @@ class Neo4jStore:
         database: str = "neo4j",
         uri: str = "",
         reconnect: Callable[[], Driver] | None = None,
+        plan: bool = True,
     ) -> None:
         self.driver = driver
         self.reconnect = reconnect
+        #: plan a change's statements in the background (:meth:`warm`, after a full load)
+        self.plan = plan
         self.database = database
         self.uri = uri or "neo4j"
         #: The driver's plumbing: errors, retried reads, the schema, bookmarks.
@@ -101,7 +108,9 @@ class Neo4jStore:
         info = self._writer.write(graph, progress, revision, expect_head, planned, commit, None)
         with contextlib.suppress(StoreError):  # best effort: the load has succeeded
             gen = self.generation
-            if gen and "." not in gen:  # a new generation (not versions): its statistics
+            if (
+                self.plan and gen and "." not in gen
+            ):  # a new generation (not versions): its statistics
                 self.plan_detached(gen)  # are new, plan the next delta load's statements
         return info
 
@@ -169,7 +178,7 @@ class Neo4jStore:
             reader = self.snapshot()
             reader.warm()
             gen = reader.generation
-            if gen and self._planning is None:
+            if self.plan and gen and self._planning is None:
                 self._planning = threading.Thread(
                     target=self.plan_changes, args=(gen,), name="plan-changes", daemon=True
                 )

@@ -30,6 +30,10 @@ IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 # 'kpigraph load' keeps a per-file parse cache (loaders/catalog_cache.py): tests keep theirs
 # in a temporary directory, not in the user's ~/.cache
 os.environ.setdefault("KPIGRAPH_CACHE_DIR", tempfile.mkdtemp(prefix="kpigraph-test-cache-"))
+# a full load on Neo4j leaves a process planning the next change's statements for seconds
+# (store/neo4j_warm.py): tests that do not test it keep it off, tests/contract/test_neo4j_warm.py
+# turns it on
+os.environ.setdefault("KPIGRAPH_NEO4J_PLAN", "false")
 
 
 @dataclass(frozen=True)
