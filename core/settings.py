@@ -67,6 +67,17 @@ class Settings(BaseModel):
     neo4j_password: SecretStr = SecretStr("kpigraph")
     neo4j_database: str = "neo4j"
     neo4j_timeout: float = Field(default=10.0, description="seconds to wait for a connection")
+    neo4j_data: Path | None = Field(
+        default=None,
+        description="data directory of the local Neo4j (kpigraph neo4j start --data); default "
+        "~/.local/share/kpigraph/neo4j",
+    )
+    neo4j_import_min: int = Field(
+        default=300_000,
+        description="a first load of at least this many nodes and relationships into an empty "
+        "local Neo4j (the server of neo4j_data on neo4j_uri's port) is written offline with "
+        "neo4j-admin import, the server restarted for it; 0: never",
+    )
     # governance (#14)
     read_auth: Literal["anonymous", "required"] = Field(
         default="anonymous", description="'required': reads need a token or a session too"

@@ -21,5 +21,16 @@ def build_store(settings: Settings) -> GraphStore:
             settings.neo4j_password.get_secret_value(),
             timeout=settings.neo4j_timeout,
         )
-        return Neo4jStore(driver, database=settings.neo4j_database, uri=settings.neo4j_uri)
+        offline = None
+        if settings.neo4j_import_min > 0:  # a local server (kpigraph neo4j start) it may restart
+            from neo4j_local.offline_import import local_server
+
+            offline = local_server(settings.neo4j_uri, settings.neo4j_data)
+        return Neo4jStore(
+            driver,
+            database=settings.neo4j_database,
+            uri=settings.neo4j_uri,
+            offline=offline,
+            import_min=settings.neo4j_import_min,
+        )
     raise KpigraphError(f"unknown backend {settings.backend!r}")

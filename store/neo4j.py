@@ -27,6 +27,7 @@ from graph_schema.relations import Relation
 from graph_schema.revisions import NodeHistoryEntry, Revision, RevisionDraft, RevisionSummary
 from store import history, neo4j_delta, neo4j_history, neo4j_sweep
 from store.base import NodeLabel, ProgressFn, SearchPage, SearchQuery, StoreInfo, Walk
+from store.neo4j_bulk import IMPORT_MIN, OfflineImport
 from store.neo4j_load import Neo4jWriter, node_row
 from store.neo4j_reader import Neo4jReader, SearchIndexes
 from store.neo4j_session import Neo4jSession, connect
@@ -46,11 +47,23 @@ class Neo4jStore:
         The database name (Community edition has one user database, ``neo4j``).
     uri
         For error messages only.
+    offline
+        The local server ``uri`` names, when this machine runs it (``kpigraph neo4j start``):
+        a first load of at least ``import_min`` nodes and relationships into its empty store
+        is written by an offline import (:mod:`store.neo4j_bulk`).
     """
 
     backend = "neo4j"
 
-    def __init__(self, driver: Driver, database: str = "neo4j", uri: str = "") -> None:
+    def __init__(
+        self,
+        driver: Driver,
+        database: str = "neo4j",
+        uri: str = "",
+        *,
+        offline: OfflineImport | None = None,
+        import_min: int = IMPORT_MIN,
+    ) -> None:
         self.driver = driver
         self.database = database
         self.uri = uri or "neo4j"
@@ -59,7 +72,13 @@ class Neo4jStore:
         self.bookmarks = self.conn.bookmarks
         self.routing = self.conn.routing
         self._indexes = SearchIndexes("neo4j")  # generation ids are unique across servers
-        self._writer = Neo4jWriter(self.conn, self._indexes, self.info)
+        self._writer = Neo4jWriter(self.conn, self._indexes, self.info, offline, import_min)
+
+    @property
+    def last_load_path(self) -> str | None:
+        """How this store's last full load was written: ``"import"`` (offline, the local
+        server restarted) or ``"transactions"``; ``None`` before any."""
+        return self._writer.last_path
 
     def ping(self) -> None:
         """One statement, one try (see :meth:`store.neo4j_session.Neo4jSession.ping`)."""
