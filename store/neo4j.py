@@ -76,8 +76,8 @@ class Neo4jStore:
 
     @property
     def last_load_path(self) -> str | None:
-        """How this store's last full load was written: ``"import"`` (offline, the local
-        server restarted) or ``"transactions"``; ``None`` before any."""
+        """How this store's last load that wrote something was written: ``"import"`` (a first
+        load, offline, the local server restarted) or ``"transactions"``; ``None`` before any."""
         return self._writer.last_path
 
     def ping(self) -> None:

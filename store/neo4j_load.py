@@ -131,7 +131,8 @@ class Neo4jWriter:
         #: The local server an empty store's first load may be imported into offline.
         self.offline = offline
         self.import_min = import_min
-        #: How the last full load was written: ``"import"`` (offline) or ``"transactions"``.
+        #: How the last load that wrote something was written: ``"import"`` (offline) or
+        #: ``"transactions"``.
         self.last_path: str | None = None
 
     def write(
@@ -209,7 +210,6 @@ class Neo4jWriter:
             base = stage
             imported = self.import_offline(graph, stage, base_revision, total, live)
             batches = [] if imported else load_batches(graph)
-            self.last_path = "import" if imported else "transactions"
             params: dict[str, Any] = {"gen": gen}
             swap_params["gen"] = gen
         else:
@@ -218,6 +218,8 @@ class Neo4jWriter:
             batches = plan.batches
             total = sum(len(rows) for batch in batches for _, rows in batch)
             params = {"base": plan.base, "stage": stage, "seq": plan.prev_seq}
+
+        self.last_path = "import" if imported else "transactions"
 
         def check_stage(tx: ManagedTransaction) -> None:
             if tx.run(cy.TOUCH_STAGE, gen=stage).single() is None:
