@@ -302,9 +302,10 @@ class Neo4jWriter:
                     raise
             # published already: a failed sweep leaves unreferenced nodes for the next load to
             # sweep, and must not report the load as failed
-            # (a full load: every node read, so none of the layout before generations stays)
+            # (a full load: every node read, so none of the layout before generations stays;
+            # an imported one replaced the whole database)
             with contextlib.suppress(Neo4jError, DriverError, OSError):
-                neo4j_sweep.sweep(self.conn, [base], every_node=plan is None)
+                neo4j_sweep.sweep(self.conn, [base], every_node=plan is None and not imported)
 
         self.conn.guard(run)
         if delta is None:  # a delta's generation builds its search index when first read

@@ -65,7 +65,8 @@ def _offline_store(conn: Neo4jConnection, data: Path, *, clear: bool = True) -> 
 def _catalog(root: Path) -> tuple[Path, dc.Metrics]:
     """The delta tests' catalog, with text a CSV file must carry intact."""
     catalog, metrics = dc.base_catalog(root)
-    metrics["metrics/group1.yaml"][0]["definition"] = '带 "引号", 反斜杠 \\" 与\n换行\r\n  首尾空格  '
+    tricky = '带 "引号", 反斜杠 \\" 与\n换行\r\n  首尾空格  '
+    metrics["metrics/group1.yaml"][0]["definition"] = tricky
     metrics["metrics/group2.yaml"][0]["definition"] = ""
     dc.write(catalog, metrics)
     return catalog, metrics
@@ -160,7 +161,8 @@ def test_offline_first_load_stores_what_transactions_store(
         assert dc.state(offline) == dc.state(by_tx)
         same_raw(offline, by_tx)
         # a store that is not empty is never imported into: the server was not restarted
-        assert offline.last_load_path == "import"
+        assert offline.last_load_path == "transactions"
+        assert launcher.status(data) == pid_after
     finally:
         offline.close()
 
