@@ -14,6 +14,7 @@ reported beside the client's as ``server_cpu_s``):
 
 usage: python -m benchmarks.load_e2e CATALOG_DIR [--work DIR] [--backend embedded|neo4j]
        [--no-full] [--edits 2] [--heap 2g] [--pagecache-mb 256] [--keep-neo4j]
+       [--import-min N]
 
 ``--pause S`` waits S seconds after the first load (a user edits a file some time after a
 first load; on Neo4j the load leaves a detached process planning a delta's statements).
@@ -39,46 +40,85 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 
-def _server_cpu(pid: int | None) -> float:
-    """The Neo4j server process's CPU so far (user + system; 0 without a server)."""
-    if pid is None:
-        return 0.0
-    import psutil
+class _ServerCpu:
+    """The CPU of the local Neo4j of a data directory over one step, across restarts (a first
+    load by offline import stops the server and starts another: each process's CPU is sampled
+    every 0.2 s until it ends, and the samples of every server process seen are summed)."""
 
-    times = psutil.Process(pid).cpu_times()
-    return float(times.user + times.system)
+    def __init__(self, data: Path | None) -> None:
+        self.data = data
+        self.seen: dict[int, float] = {}
+        self.base = 0.0
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def _sample(self) -> None:
+        import psutil
+
+        from neo4j_local import launcher
+
+        server = launcher.status(self.data)
+        if server is None:
+            return
+        with contextlib.suppress(psutil.Error):
+            times = psutil.Process(server.pid).cpu_times()
+            self.seen[server.pid] = float(times.user + times.system)
+
+    def __enter__(self) -> _ServerCpu:
+        if self.data is not None:
+            self._sample()
+            self.base = sum(self.seen.values())
+
+            def poll() -> None:
+                while not self._stop.wait(0.2):
+                    self._sample()
+
+            self._thread = threading.Thread(target=poll, daemon=True)
+            self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+            self._sample()
+
+    @property
+    def cpu_s(self) -> float:
+        return sum(self.seen.values()) - self.base
 
 
-def _run(args: list[str], env: dict[str, str], server: int | None = None) -> dict[str, Any]:
-    """One load process: wall, its own CPU (its reaped workers included) and peak RSS
-    (``os.wait4`` of that child, not of the benchmark's other children); with ``server`` (the
-    Neo4j server's pid) also the server's CPU over the same span."""
-    server_cpu = _server_cpu(server)
-    started = time.perf_counter()
-    with tempfile.TemporaryFile("w+") as out_f, tempfile.TemporaryFile("w+") as err_f:
-        child = subprocess.Popen(args, env=env, stdout=out_f, stderr=err_f, text=True)
-        _pid, status, usage = os.wait4(child.pid, 0)
-        child.returncode = code = os.waitstatus_to_exitcode(status)
-        out_f.seek(0), err_f.seek(0)
-        stdout, stderr = out_f.read(), err_f.read()
-    cpu = usage.ru_utime + usage.ru_stime
-    rss_mb = usage.ru_maxrss / 1024
-    wall = time.perf_counter() - started
-    if code != 0:
-        raise SystemExit(f"{' '.join(args)} failed:\n{stderr[-2000:]}")
-    out = json.loads(stdout)
-    detached = _wait_for_detached(args)
-    server_cpu = _server_cpu(server) - server_cpu
+def _run(args: list[str], env: dict[str, str], server: Path | None = None) -> dict[str, Any]:
+    """One load process: wall, its own CPU (its reaped workers included, and an offline
+    import's tool) and peak RSS (``os.wait4`` of that child, not of the benchmark's other
+    children); with ``server`` (the local Neo4j's data directory) also the server's CPU over
+    the same span."""
+    with _ServerCpu(server) as server_cpu:
+        started = time.perf_counter()
+        with tempfile.TemporaryFile("w+") as out_f, tempfile.TemporaryFile("w+") as err_f:
+            child = subprocess.Popen(args, env=env, stdout=out_f, stderr=err_f, text=True)
+            _pid, status, usage = os.wait4(child.pid, 0)
+            child.returncode = code = os.waitstatus_to_exitcode(status)
+            out_f.seek(0), err_f.seek(0)
+            stdout, stderr = out_f.read(), err_f.read()
+        cpu = usage.ru_utime + usage.ru_stime
+        rss_mb = usage.ru_maxrss / 1024
+        wall = time.perf_counter() - started
+        if code != 0:
+            raise SystemExit(f"{' '.join(args)} failed:\n{stderr[-2000:]}")
+        out = json.loads(stdout)
+        detached = _wait_for_detached(args)
     return {
         "wall_s": round(wall, 2),
         "cpu_s": round(cpu, 2),
-        **({"server_cpu_s": round(server_cpu, 2)} if server is not None else {}),
+        **({"server_cpu_s": round(server_cpu.cpu_s, 2)} if server is not None else {}),
         "load_average": [round(x, 2) for x in os.getloadavg()],
         "peak_rss_mb": round(rss_mb),
         "revision": out.get("revision"),
@@ -137,6 +177,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--pause", type=float, default=0.0, help="seconds between the first load and the rest"
     )
+    parser.add_argument(
+        "--import-min",
+        type=int,
+        default=None,
+        help="KPIGRAPH_NEO4J_IMPORT_MIN for the loads (0: a first load in transactions; "
+        "default: the setting's, an offline import at L)",
+    )
     opts = parser.parse_args(argv)
     work = opts.work or Path(tempfile.mkdtemp(prefix="kpigraph-load-e2e-"))
     catalog = work / "catalog"
@@ -152,28 +199,34 @@ def main(argv: list[str] | None = None) -> None:
         "KPIGRAPH_DB": str(db),
         "KPIGRAPH_CACHE_DIR": str(cache),
     }
+    if opts.import_min is not None:
+        env["KPIGRAPH_NEO4J_IMPORT_MIN"] = str(opts.import_min)
     with _server(opts.backend, work, opts.heap, opts.keep_neo4j, opts.pagecache_mb) as server:
-        pid = None
+        data: Path | None = None
         if server:
-            uri, pid = server
-            env |= {"KPIGRAPH_NEO4J_URI": uri, "KPIGRAPH_NEO4J_USER": "neo4j"}
+            uri, data = server
+            env |= {
+                "KPIGRAPH_NEO4J_URI": uri,
+                "KPIGRAPH_NEO4J_USER": "neo4j",
+                "KPIGRAPH_NEO4J_DATA": str(work / "neo4j"),
+            }
         load = [sys.executable, "-m", "cli", "load", str(catalog), "--json"]
-        results = {"first load": _run(load, env, pid)}
+        results = {"first load": _run(load, env, data)}
         time.sleep(opts.pause)  # a user edits a file later (what a load left detached ends)
         if not opts.first_only:
-            results["unchanged reload"] = _run(load, env, pid)
+            results["unchanged reload"] = _run(load, env, data)
             edited = _edit_one_metric(catalog)
-            results["one file edited"] = _run(load, env, pid) | {
+            results["one file edited"] = _run(load, env, data) | {
                 "file": str(edited.relative_to(catalog))
             }
             edited = _edit_one_metric(catalog)
-            results["one file edited again"] = _run(load, env, pid)
+            results["one file edited again"] = _run(load, env, data)
             for i in range(3, opts.edits + 1):  # later edits: a server past its first changes
                 _edit_one_metric(catalog)
-                results[f"one file edited, edit {i}"] = _run(load, env, pid)
+                results[f"one file edited, edit {i}"] = _run(load, env, data)
             if not opts.no_full:
                 _edit_one_metric(catalog)
-                results["one file edited, --full"] = _run([*load, "--full"], env, pid)
+                results["one file edited, --full"] = _run([*load, "--full"], env, data)
     first = results["first load"]
     ratios = {
         f"{step} ÷ first load ({what})": round(results[step][what] / first[what], 3)
@@ -195,8 +248,9 @@ def main(argv: list[str] | None = None) -> None:
 @contextlib.contextmanager
 def _server(
     backend: str, work: Path, heap: str, keep: bool = False, pagecache_mb: int = 256
-) -> Iterator[tuple[str, int] | None]:
-    """A private local Neo4j on a free port for ``--backend neo4j`` (its URI and pid), else
+) -> Iterator[tuple[str, Path] | None]:
+    """A private local Neo4j on a free port for ``--backend neo4j`` (its URI and data
+    directory), else
     nothing; ``keep``: left running after. ``pagecache_mb``: its page cache (the launcher's
     default is 256 MB; L's store is 555 MB on disk)."""
     if backend != "neo4j":
@@ -210,7 +264,7 @@ def _server(
         port=launcher.free_port(), data_dir=data, heap=heap, pagecache_mb=pagecache_mb
     )
     try:
-        yield server.uri, server.pid
+        yield server.uri, data
     except BaseException:
         launcher.stop(data)
         raise

@@ -374,7 +374,13 @@ def _read_and_publish(
     except VersionError as exc:
         raise _another_catalog(store, graph, exc) from None
     _save_record(cache, files, source, lint, result)
-    return replace(result, how=_("full load: {reason}", reason=decision.reason))
+    how = _("full load: {reason}", reason=decision.reason)
+    if getattr(store, "last_load_path", None) == "import":
+        how = _(
+            "{how} (written offline with neo4j-admin import; the local Neo4j was restarted)",
+            how=how,
+        )
+    return replace(result, how=how)
 
 
 def _save_record(

@@ -72,6 +72,18 @@ class Settings(BaseModel):
         description="have the server plan a change's statements in the background: at serve "
         "start-up and after a full load (the first change then does not pay for it)",
     )
+    neo4j_data: Path | None = Field(
+        default=None,
+        description="data directory of the local Neo4j (kpigraph neo4j start --data); default "
+        "~/.local/share/kpigraph/neo4j",
+    )
+    neo4j_import_min: int = Field(
+        default=0,
+        description="a first load of at least this many nodes and relationships into an empty "
+        "local Neo4j (the server of neo4j_data on neo4j_uri's port) is written offline with "
+        "neo4j-admin import, the server restarted for it; 0 (the default): never, opt in with "
+        "e.g. 300000",
+    )
     # governance (#14)
     read_auth: Literal["anonymous", "required"] = Field(
         default="anonymous", description="'required': reads need a token or a session too"

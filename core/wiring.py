@@ -25,11 +25,18 @@ def build_store(settings: Settings) -> GraphStore:
                 timeout=settings.neo4j_timeout,
             )
 
+        offline = None
+        if settings.neo4j_import_min > 0:  # a local server (kpigraph neo4j start) it may restart
+            from neo4j_local.offline_import import local_server
+
+            offline = local_server(settings.neo4j_uri, settings.neo4j_data)
         return Neo4jStore(
             driver(),
             database=settings.neo4j_database,
             uri=settings.neo4j_uri,
             reconnect=driver,
             plan=settings.neo4j_plan,
+            offline=offline,
+            import_min=settings.neo4j_import_min,
         )
     raise KpigraphError(f"unknown backend {settings.backend!r}")

@@ -9,6 +9,7 @@ process; its pid, port and log live in the data directory.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import shutil
 import signal
@@ -219,6 +220,9 @@ def start(
         )
     classpath = build()
     data.mkdir(parents=True, exist_ok=True)
+    from neo4j_local import offline_import  # a swap of the database a kill interrupted
+
+    offline_import.recover(data)
     log = data / "launcher.log"
     java = _tool("java", N_("Java 17 or newer"))
     cmd = [
@@ -247,6 +251,8 @@ def start(
             cwd=data,
         )
     (data / "launcher.pid").write_text(f"{proc.pid} {port}\n")
+    settings = {"heap": heap, "pagecache_mb": pagecache_mb, "tx_max_mb": tx_max_mb}
+    (data / "launcher.json").write_text(json.dumps(settings) + "\n")  # what restart() reuses
     uri = f"bolt://127.0.0.1:{port}"
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -273,6 +279,24 @@ def start(
             seconds=f"{timeout:.0f}",
             log=log,
         )
+    )
+
+
+def restart(data_dir: Path, port: int, timeout: float = 180.0) -> LocalNeo4j:
+    """Start the server of ``data_dir`` again on ``port`` with the heap, page cache and
+    transaction cap it was last started with (kept in ``launcher.json``)."""
+    data = data_dir.resolve()
+    try:
+        settings = json.loads((data / "launcher.json").read_text())
+    except (OSError, ValueError):
+        settings = {}
+    return start(
+        port=port,
+        data_dir=data,
+        heap=str(settings.get("heap", "1g")),
+        pagecache_mb=int(settings.get("pagecache_mb", 256)),
+        tx_max_mb=int(settings.get("tx_max_mb", 0)),
+        timeout=timeout,
     )
 
 

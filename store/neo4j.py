@@ -29,6 +29,7 @@ from graph_schema.relations import Relation
 from graph_schema.revisions import NodeHistoryEntry, Revision, RevisionDraft, RevisionSummary
 from store import history, neo4j_delta, neo4j_history, neo4j_sweep, neo4j_warm
 from store.base import NodeLabel, ProgressFn, SearchPage, SearchQuery, StoreInfo, Walk
+from store.neo4j_bulk import IMPORT_MIN, OfflineImport
 from store.neo4j_load import Neo4jWriter, node_row
 from store.neo4j_reader import Neo4jReader, SearchIndexes
 from store.neo4j_session import Neo4jSession, connect
@@ -55,6 +56,10 @@ class Neo4jStore:
         Have the server plan a change's statements in the background, at :meth:`warm` and
         after a full load (setting ``neo4j_plan``; the test suite turns it off except where
         it tests it: each full load would leave a process planning for seconds).
+    offline
+        The local server ``uri`` names, when this machine runs it (``kpigraph neo4j start``):
+        a first load of at least ``import_min`` nodes and relationships into its empty store
+        is written by an offline import (:mod:`store.neo4j_bulk`).
     """
 
     backend = "neo4j"
@@ -66,6 +71,9 @@ class Neo4jStore:
         uri: str = "",
         reconnect: Callable[[], Driver] | None = None,
         plan: bool = True,
+        *,
+        offline: OfflineImport | None = None,
+        import_min: int = IMPORT_MIN,
     ) -> None:
         self.driver = driver
         self.reconnect = reconnect
@@ -78,9 +86,15 @@ class Neo4jStore:
         self.bookmarks = self.conn.bookmarks
         self.routing = self.conn.routing
         self._indexes = SearchIndexes("neo4j")  # generation ids are unique across servers
-        self._writer = Neo4jWriter(self.conn, self._indexes, self.info)
+        self._writer = Neo4jWriter(self.conn, self._indexes, self.info, offline, import_min)
         self._planning: threading.Thread | None = None
         self._closing = threading.Event()
+
+    @property
+    def last_load_path(self) -> str | None:
+        """How this store's last load that wrote something was written: ``"import"`` (a first
+        load, offline, the local server restarted) or ``"transactions"``; ``None`` before any."""
+        return self._writer.last_path
 
     def ping(self) -> None:
         """One statement, one try (see :meth:`store.neo4j_session.Neo4jSession.ping`)."""

@@ -31,7 +31,15 @@ from graph_schema.models import BaseNode, Metric
 from graph_schema.relations import Relation
 from graph_schema.revisions import RevisionDraft
 from graph_schema.rules.conflict import stored_keys
-from store import history, neo4j_delta, neo4j_history, neo4j_ledger, neo4j_sweep, neo4j_versions
+from store import (
+    history,
+    neo4j_bulk,
+    neo4j_delta,
+    neo4j_history,
+    neo4j_ledger,
+    neo4j_sweep,
+    neo4j_versions,
+)
 from store import neo4j_cypher as cy
 from store.base import ProgressFn, StoreInfo
 from store.history import race_lost
@@ -112,11 +120,22 @@ class Neo4jWriter:
     backend = "neo4j"
 
     def __init__(
-        self, conn: Neo4jSession, indexes: SearchIndexes, info: Callable[[], StoreInfo]
+        self,
+        conn: Neo4jSession,
+        indexes: SearchIndexes,
+        info: Callable[[], StoreInfo],
+        offline: neo4j_bulk.OfflineImport | None = None,
+        import_min: int = neo4j_bulk.IMPORT_MIN,
     ) -> None:
         self.conn = conn
         self.indexes = indexes
         self.info = info
+        #: The local server an empty store's first load may be imported into offline.
+        self.offline = offline
+        self.import_min = import_min
+        #: How the last load that wrote something was written: ``"import"`` (offline) or
+        #: ``"transactions"``.
+        self.last_path: str | None = None
 
     def write(
         self,
@@ -190,10 +209,12 @@ class Neo4jWriter:
             "meta": json.dumps(graph.meta, ensure_ascii=False, default=str),
             "counts": json.dumps(counts),
         }
+        imported = False
         if plan is None:  # a full load: a new generation of its own
             gen = stage
             base = stage
-            batches = load_batches(graph)
+            imported = self.import_offline(graph, stage, base_revision, total, live)
+            batches = [] if imported else load_batches(graph)
             params: dict[str, Any] = {"gen": gen}
             swap_params["gen"] = gen
         else:
@@ -202,6 +223,8 @@ class Neo4jWriter:
             batches = plan.batches
             total = sum(len(rows) for batch in batches for _, rows in batch)
             params = {"base": plan.base, "stage": stage, "seq": plan.prev_seq}
+
+        self.last_path = "import" if imported else "transactions"
 
         def check_stage(tx: ManagedTransaction) -> None:
             if tx.run(cy.TOUCH_STAGE, gen=stage).single() is None:
@@ -239,13 +262,17 @@ class Neo4jWriter:
             return True
 
         def run() -> None:
-            neo4j_sweep.sweep(self.conn, [])
+            if not imported:  # an import brought its stage record, in a store with nothing else
+                neo4j_sweep.sweep(self.conn, [])
             with self.conn.driver.session(
                 database=self.conn.database, bookmark_manager=self.conn.bookmarks
             ) as session:
-                session.execute_write(lambda tx: tx.run(cy.REGISTER_STAGE, gen=stage).consume())
+                if not imported:
+                    session.execute_write(lambda tx: tx.run(cy.REGISTER_STAGE, gen=stage).consume())
                 done = 0
                 try:
+                    if imported and progress:
+                        progress(total, total)
                     for batch in batches:
                         rows = sum(len(r) for _, r in batch)
                         written = session.execute_write(write_batch, batch)
@@ -283,9 +310,10 @@ class Neo4jWriter:
             # store/neo4j_cypher_load.py). A failed mark or sweep is done by the next load or
             # `kpigraph serve` (readers read the previous revision until then) and must not
             # report the load as failed
-            # (a full load: every node read, so none of the layout before generations stays)
+            # (a full load: every node read, so none of the layout before generations stays;
+            # an imported one replaced the whole database)
             with contextlib.suppress(Neo4jError, DriverError, OSError):
-                neo4j_sweep.sweep(self.conn, [base], every_node=plan is None)
+                neo4j_sweep.sweep(self.conn, [base], every_node=plan is None and not imported)
 
         self.conn.guard(run)
         if delta is None:  # a delta's generation builds its search index when first read
@@ -300,6 +328,26 @@ class Neo4jWriter:
             loaded_at=loaded_at,
             counts=counts,
             meta={**graph.meta, "revision": planned.summary.number},
+        )
+
+    def import_offline(
+        self,
+        graph: CatalogGraph,
+        stage: str,
+        base_revision: bool,
+        total: int,
+        live: tuple[str, int, int] | None,
+    ) -> bool:
+        """Write the generation ``stage`` of a first load by an offline import
+        (:mod:`store.neo4j_bulk`) when the server is a local one, the graph big enough and the
+        store empty; ``False``: load it in transactions."""
+        if self.offline is None or self.import_min <= 0 or total < self.import_min:
+            return False
+        if not base_revision or live is not None or not neo4j_bulk.is_empty(self.conn):
+            return False
+        offline = self.offline
+        return self.conn.guard(
+            lambda: neo4j_bulk.import_generation(self.conn, offline, graph, stage, node_row)
         )
 
     def commit_only(self, commit: LedgerCommit, base_head: int) -> None:

@@ -145,20 +145,45 @@ class Neo4jSession:
 
         def run() -> None:
             self.driver.verify_connectivity()  # fail fast, before retrying queries
-            statements = [
-                *cy.DROP_LEGACY_CONSTRAINTS,
-                cy.CREATE_GEN_REF_INDEX,
-                cy.CREATE_TO_INDEX,
-                cy.CREATE_STAGE_INDEX,
-                cy.CREATE_META_CONSTRAINT,
-                *neo4j_history.schema_statements(),
-            ]
-            for statement in statements:
+            for statement in self.schema_statements():
                 self.driver.execute_query(statement, database_=self.database)
             self.driver.execute_query(cy.AWAIT_INDEXES, database_=self.database)
 
         self.guard(run)
         self._schema_ready = True
+
+    def restarted(self) -> None:
+        """The server's database was replaced (an offline import, :mod:`store.neo4j_bulk`):
+        create the schema again, and forget the bookmarks of the database before, whose
+        transaction numbers the new one has not reached (a read carrying them would wait
+        for them until it timed out)."""
+        self._schema_ready = False
+
+        def create(tx: ManagedTransaction, statement: str) -> None:
+            tx.run(statement).consume()
+
+        def run() -> None:
+            with self.driver.session(database=self.database, bookmark_manager=None) as session:
+                for statement in self.schema_statements():
+                    session.execute_write(create, statement)
+                session.run(cy.AWAIT_INDEXES).consume()
+                fresh = session.last_bookmarks()
+            stale = self.bookmarks.get_bookmarks()
+            self.bookmarks.update_bookmarks(stale, fresh.raw_values)
+
+        self.guard(run)
+        self._schema_ready = True
+
+    @staticmethod
+    def schema_statements() -> list[str]:
+        return [
+            *cy.DROP_LEGACY_CONSTRAINTS,
+            cy.CREATE_GEN_REF_INDEX,
+            cy.CREATE_TO_INDEX,
+            cy.CREATE_STAGE_INDEX,
+            cy.CREATE_META_CONSTRAINT,
+            *neo4j_history.schema_statements(),
+        ]
 
     def ping(self) -> None:
         """One statement, one try: a health check must not wait out the driver's retries
