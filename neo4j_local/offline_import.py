@@ -150,6 +150,7 @@ class LocalImport:
             *(f"--nodes={labels}={path}" for labels, path in nodes),
             *(f"--relationships={rel}={path}" for rel, path in relationships),
             f"--multiline-fields={'true' if multiline else 'false'}",
+            "--array-delimiter=U+001F",  # store.neo4j_bulk.ARRAY_DELIMITER
             f"--report-file={home / 'import.report'}",
             "--overwrite-destination=true",
             "neo4j",

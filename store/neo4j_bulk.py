@@ -73,14 +73,35 @@ def _quoted(value: str) -> str:
     return '"' + value.replace('"', '""') + '"'
 
 
+#: Between the elements of a list property (``--array-delimiter``): the unit separator, which
+#: no catalog text holds; a list element holding it sends the load the transactional way.
+ARRAY_DELIMITER = "\x1f"
+
+
+class NotImportable(Exception):
+    """A value the CSV files cannot carry as the transactional load stores it."""
+
+
 def _field(value: Any) -> str:
     """A CSV field: ``None`` unquoted and empty (no property, as ``SET n = row`` stores no
-    null), a string always quoted (so ``""`` is the empty string)."""
+    null), a string always quoted (so ``""`` is the empty string), a non-empty list of
+    strings (``<name>:string[]`` in the header) its elements joined by
+    :data:`ARRAY_DELIMITER`."""
     if value is None:
         return ""
+    if isinstance(value, list | tuple):
+        if not value or not all(isinstance(v, str) and ARRAY_DELIMITER not in v for v in value):
+            raise NotImportable("a list property that is empty or holds the array delimiter")
+        return _quoted(ARRAY_DELIMITER.join(value))
     if not isinstance(value, str):
         raise TypeError(f"offline import: a property of type {type(value).__name__}")
     return _quoted(value)
+
+
+def _header(column: str, value: Any) -> str:
+    if column == "ref":
+        return "ref:ID"
+    return f"{column}:string[]" if isinstance(value, list | tuple) else column
 
 
 def _has_newline(value: Any) -> bool:
@@ -106,7 +127,7 @@ def write_files(
         columns = list(rows[0])
         path = directory / f"nodes-{kind.value}.csv"
         with open(path, "w", encoding="utf-8", newline="") as node_file:
-            header = ["ref:ID" if c == "ref" else c for c in columns]
+            header = [_header(c, rows[0][c]) for c in columns]
             node_file.write(",".join([*header, "_gen"]) + "\n")
             tail = "," + _quoted(gen) + "\n"
             for row in rows:
@@ -154,7 +175,10 @@ def import_generation(
     import that replaces the server's empty database. ``False``: the store was not empty
     any more when the import was ready, nothing changed (load it in transactions)."""
     directory = target.scratch()
-    nodes, relationships, multiline = write_files(graph, gen, directory, row_of)
+    try:
+        nodes, relationships, multiline = write_files(graph, gen, directory, row_of)
+    except NotImportable:
+        return False
     replaced = target.replace_database(
         nodes,
         relationships,

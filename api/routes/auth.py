@@ -39,7 +39,7 @@ def me(user: CurrentUser) -> Me:
 
 
 def _safe_next(target: str | None) -> str:
-    """Only a path of this site (``/\\evil`` and ``//evil`` are other sites to a browser).
+    r"""Only a path of this site (``/\\evil`` and ``//evil`` are other sites to a browser).
 
     Examples
     --------

@@ -26,7 +26,10 @@ def kpigraph(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str
     )
 
 
-def test_impact_json_is_byte_identical(neo4j_connection, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_impact_json_is_byte_identical(
+    neo4j_connection, neo4j_store_factory, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    neo4j_store_factory()  # the shared server's one database wiped: other tests load into it
     embedded = {"KPIGRAPH_DB": str(tmp_path / "e.sqlite")}
     neo = {
         "KPIGRAPH_NEO4J_URI": neo4j_connection.uri,
