@@ -37,13 +37,11 @@ from graph_schema.relations import Relation
 from loaders.references import (
     NameIndex,
     NameLookup,
-    acyclic,
     build_index,
-    cycle_issue,
+    report_cycles,
     resolve_metric_references,
 )
 from loaders.validate import CatalogState, kind_word, node_label
-from loaders.yaml_lines import line_of
 
 #: relations whose cycles a graph refuses
 ACYCLIC = (Relation.INPUT_TO, Relation.ROLLS_UP_TO)
@@ -265,26 +263,4 @@ def _check_cycles(
     pairs = sorted(stored, key=lambda p: str(p[1])) + [
         p for p in new if p[0] in reach and p[1] in reach
     ]
-    if acyclic(pairs):  # the usual case, without importing networkx (~0.1 s of a load)
-        return
-    import networkx as nx
-
-    g: nx.DiGraph[NodeRef] = nx.DiGraph()
-    g.add_edges_from(pairs)
-    for component in nx.strongly_connected_components(g):
-        members = sorted(component, key=str)
-        if len(members) == 1 and not g.has_edge(members[0], members[0]):
-            continue
-        if mine.isdisjoint(component):
-            continue
-        cycle_edges = nx.find_cycle(g.subgraph(component), source=members[0])
-        path = [e[0].id for e in cycle_edges] + [cycle_edges[0][0].id]
-        first = cycle_edges[-1][1]
-        attr = "formula" if rel is Relation.INPUT_TO else "rolls_up_to"
-        if first in state.origins:
-            origin = state.origins[first]
-            file, line = origin.file, line_of(state.raw[first], (attr,)) or origin.line
-        else:  # a definition outside the delta
-            file, line = lookup.origin(first)
-        message, hint = cycle_issue(rel, path)
-        state.issue(file, line, message, hint, field=attr)
+    report_cycles(state, rel, pairs, touching=mine, origin_of=lookup.origin)

@@ -4,7 +4,7 @@ the closest existing ones), and cycle checks of the formula and hierarchy relati
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Container, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -291,7 +291,20 @@ def cycle_issue(rel: Relation, path: list[str]) -> tuple[str, str]:
 
 
 def check_cycles(state: CatalogState, rel: Relation) -> None:
-    pairs = [(s, t) for (s, t, r) in state.edges if r is rel]
+    report_cycles(state, rel, [(s, t) for (s, t, r) in state.edges if r is rel])
+
+
+def report_cycles(
+    state: CatalogState,
+    rel: Relation,
+    pairs: list[tuple[NodeRef, NodeRef]],
+    *,
+    touching: Container[NodeRef] | None = None,
+    origin_of: Callable[[NodeRef], tuple[str, int | None]] | None = None,
+) -> None:
+    """Note in ``state`` each cycle of the links ``pairs`` (of ``rel``), at the definition that
+    closes it: its file:line in ``state``, else ``origin_of`` it (a definition outside a
+    delta). ``touching``: only the cycles through one of those nodes."""
     if acyclic(pairs):  # the usual case, without importing networkx (~0.1 s of a load)
         return
     import networkx as nx  # a cycle: found and reported as before
@@ -302,11 +315,16 @@ def check_cycles(state: CatalogState, rel: Relation) -> None:
         members = sorted(component, key=str)
         if len(members) == 1 and not g.has_edge(members[0], members[0]):
             continue
+        if touching is not None and not any(m in touching for m in members):
+            continue
         cycle_edges = nx.find_cycle(g.subgraph(component), source=members[0])
         path = [e[0].id for e in cycle_edges] + [cycle_edges[0][0].id]
         first = cycle_edges[-1][1]
-        origin = state.origins[first]
         attr = "formula" if rel is Relation.INPUT_TO else "rolls_up_to"
-        line = line_of(state.raw[first], (attr,)) or origin.line
+        if first in state.origins or origin_of is None:
+            origin = state.origins[first]
+            file, line = origin.file, line_of(state.raw[first], (attr,)) or origin.line
+        else:
+            file, line = origin_of(first)
         message, hint = cycle_issue(rel, path)
-        state.issue(origin.file, line, message, hint, field=attr)
+        state.issue(file, line, message, hint, field=attr)

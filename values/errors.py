@@ -64,6 +64,14 @@ class ResultBytesError(RowLimitError):
 
     code = "values_bytes"
 
+    @classmethod
+    def over(cls, max_bytes: int) -> ResultBytesError:
+        """An engine's refusal at its bound of ``max_bytes`` (worded when read)."""
+        from core.i18n import N_, Said
+
+        limit = f"{max_bytes / 1_048_576:g}"
+        return cls(Said.of(N_("the result passes {limit} MiB"), limit=limit), {"limit": max_bytes})
+
 
 class NotValuesQueryError(EngineQueryError):
     """A metric's SQL that does not select ``period`` and ``value``: it documents the

@@ -139,13 +139,7 @@ class DuckDBEngine:
                 ) from None
             except duckdb.Error as exc:
                 if f"{TOO_LARGE}:" in str(exc):
-                    raise ResultBytesError(
-                        Said.of(
-                            N_("the result passes {limit} MiB"),
-                            limit=f"{self.max_bytes / 1_048_576:g}",
-                        ),
-                        {"limit": self.max_bytes},
-                    ) from None
+                    raise ResultBytesError.over(self.max_bytes) from None
                 raise EngineQueryError(str(exc)) from None
             finally:
                 timer.cancel()

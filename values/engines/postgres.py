@@ -158,13 +158,7 @@ class PostgresEngine:
                 cur.close()
         except sa.exc.SQLAlchemyError as exc:
             if _too_large(exc):
-                raise ResultBytesError(
-                    Said.of(
-                        N_("the result passes {limit} MiB"),
-                        limit=f"{self.max_bytes / 1_048_576:g}",
-                    ),
-                    {"limit": self.max_bytes},
-                ) from None
+                raise ResultBytesError.over(self.max_bytes) from None
             raise EngineQueryError(self._scrub(exc)) from None
         finally:
             conn.close()
